@@ -1,0 +1,52 @@
+//===- Passes.td - lmc conversion passes -------------------*- tablegen -*-===//
+
+#ifndef LMC_CONVERSION_PASSES_TD
+#define LMC_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
+  let summary = "Lowers lmc ops to linalg, tensor, arith, math and cf";
+  let description = [{
+    The executable semantics of the dialect: every lmc compute op becomes
+    `linalg.generic`/named linalg ops on tensors (with `tensor`, `arith`,
+    `math` and `cf` ops), and `lmc.model` is dissolved into the enclosing
+    module: its functions move to the module and its parameter declarations
+    are dropped. This is the reference that faster lowerings are checked
+    against, not the fast path. `lmc.causal_attention` is lowered through the
+    patterns of `lmc-decompose-attention`. Parameters must have been bound
+    first (`lmc-bind-params`); a remaining `lmc.param_ref` is an error.
+
+    Dynamic sizes are run-time values: a sequence longer than the position
+    table fails a `cf.assert` when the program runs.
+
+    Input:
+
+    ```mlir
+    %y = lmc.gelu %x tanh : tensor<?x64xf32>
+    ```
+
+    Output:
+
+    ```mlir
+    %c0 = arith.constant 0 : index
+    %n = tensor.dim %x, %c0 : tensor<?x64xf32>
+    %e = tensor.empty(%n) : tensor<?x64xf32>
+    %y = linalg.generic {indexing_maps = [#id, #id],
+                         iterator_types = ["parallel", "parallel"]}
+        ins(%x : tensor<?x64xf32>) outs(%e : tensor<?x64xf32>) {
+    ^bb0(%in: f32, %out: f32):
+      // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+      ...
+      linalg.yield %r : f32
+    } -> tensor<?x64xf32>
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::cf::ControlFlowDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+#endif // LMC_CONVERSION_PASSES_TD

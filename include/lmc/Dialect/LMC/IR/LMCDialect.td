@@ -1,0 +1,39 @@
+//===- LMCDialect.td - The lmc dialect ---------------------*- tablegen -*-===//
+//
+// The lmc dialect represents the training graph of a GPT-style Transformer.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LMC_DIALECT_LMC_IR_LMCDIALECT_TD
+#define LMC_DIALECT_LMC_IR_LMCDIALECT_TD
+
+include "mlir/IR/OpBase.td"
+
+def LMC_Dialect : Dialect {
+  let name = "lmc";
+  let cppNamespace = "::mlir::lmc";
+  let summary = "A dialect for the training graph of GPT-style Transformers.";
+  let description = [{
+    The `lmc` dialect holds a Transformer model as one unit: an `lmc.model`
+    symbol table with named parameters (`lmc.param`) and a `forward` function
+    that maps token ids and targets, both `tensor<?x?xi32>` (batch and
+    sequence dynamic), to the mean cross-entropy loss.
+
+    The ops are coarse on purpose: embeddings, LayerNorm, matmul, bias add,
+    GELU, residual add, causal multi-head attention and cross-entropy are each
+    one op, so that autodiff, sharding and fusion passes can recognise the
+    structure of the model without pattern matching over primitive
+    arithmetic. Attention also exists as a composition of smaller ops
+    (`split_heads`, `matmul`, `scale`, `causal_mask`, `softmax`,
+    `merge_heads`), which `lmc-decompose-attention` produces.
+
+    Compute ops work on ranked tensors of `f32` or `f64`; token ids and
+    targets are tensors of signless integers.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
+class LMC_Op<string mnemonic, list<Trait> traits = []>
+    : Op<LMC_Dialect, mnemonic, traits>;
+
+#endif // LMC_DIALECT_LMC_IR_LMCDIALECT_TD

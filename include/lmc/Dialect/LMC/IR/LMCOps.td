@@ -1,0 +1,561 @@
+//===- LMCOps.td - Operations of the lmc dialect -----------*- tablegen -*-===//
+//
+// Ops of the lmc dialect: the model and its parameters, and the forward ops
+// of a GPT-style Transformer. Every description lists the rules that the
+// verifier enforces under **Constraints**.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LMC_DIALECT_LMC_IR_LMCOPS_TD
+#define LMC_DIALECT_LMC_IR_LMCOPS_TD
+
+include "lmc/Dialect/LMC/IR/LMCDialect.td"
+include "lmc/Dialect/LMC/IR/LMCEnums.td"
+include "mlir/IR/OpAsmInterface.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+//===----------------------------------------------------------------------===//
+// Type constraints
+//===----------------------------------------------------------------------===//
+
+def LMC_Float : AnyTypeOf<[F32, F64], "32-bit or 64-bit float">;
+def LMC_FloatTensor : RankedTensorOf<[F32, F64]>;
+def LMC_IdTensor : RankedTensorOf<[AnySignlessInteger]>;
+def LMC_ScalarFloatTensor : 0DTensorOf<[F32, F64]>;
+
+//===----------------------------------------------------------------------===//
+// Model structure
+//===----------------------------------------------------------------------===//
+
+def LMC_ModelOp : LMC_Op<"model", [
+    Symbol, SymbolTable, IsolatedFromAbove, NoTerminator, SingleBlock,
+    NoRegionArguments]> {
+  let summary = "a model: its parameters and the functions that use them";
+  let description = [{
+    A model is one unit: the `lmc.param` declarations of its parameters and
+    the functions over them. The function `forward` maps token ids and
+    targets, both `(batch, sequence)` with dynamic sizes, to the scalar mean
+    cross-entropy loss. Further functions (a test driver, later the training
+    step) may live beside it. The model is a symbol table: parameters are
+    referenced by name with `lmc.param_ref`, which is how the token embedding
+    is tied to the LM head.
+
+    Example:
+
+    ```mlir
+    lmc.model @tiny {
+      lmc.param @"wte.weight" : tensor<256x64xf32> init(normal, std = 2.000000e-02)
+      func.func @forward(%tokens: tensor<?x?xi32>, %targets: tensor<?x?xi32>)
+          -> tensor<f32> {
+        %wte = lmc.param_ref @"wte.weight" : tensor<256x64xf32>
+        ...
+        return %loss : tensor<f32>
+      }
+    }
+    ```
+
+    **Constraints:**
+    - the body holds only `lmc.param` and `func.func` ops;
+    - parameter names are unique (a symbol table);
+    - if there is a function `forward`, it takes two rank-2 tensors of
+      signless integers (tokens, targets) and returns one 0-d float tensor.
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
+  let hasVerifier = 1;
+  let skipDefaultBuilders = 1;
+  let builders = [OpBuilder<(ins "::llvm::StringRef":$name)>];
+  let extraClassDeclaration = [{
+    /// The function named `forward`, or null.
+    ::mlir::func::FuncOp getForward();
+    /// The parameter declarations, in order.
+    auto getParams() { return getBody().front().getOps<ParamOp>(); }
+  }];
+}
+
+def LMC_ParamOp : LMC_Op<"param", [
+    Symbol, HasParent<"ModelOp">]> {
+  let summary = "a named, trainable parameter with an initialiser";
+  let description = [{
+    Declares a parameter of the enclosing model: its name (as in the Hugging
+    Face GPT-2 checkpoint, e.g. `h.0.attn.c_attn.weight`), its tensor type
+    and how it is initialised: `zeros`, `ones`, or `normal` with a standard
+    deviation (mean 0). A parameter may be referenced any number of times.
+
+    Example:
+
+    ```mlir
+    lmc.param @"wte.weight" : tensor<256x64xf32> init(normal, std = 2.000000e-02)
+    lmc.param @"ln_f.weight" : tensor<64xf32> init(ones)
+    lmc.param @"ln_f.bias" : tensor<64xf32> init(zeros)
+    ```
+
+    **Constraints:**
+    - the type is a statically shaped ranked tensor of `f32` or `f64`;
+    - `normal` has a `std` that is finite and greater than zero;
+      `zeros` and `ones` have no `std`.
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, TypeAttr:$type,
+                       LMC_InitKindAttr:$init, OptionalAttr<F64Attr>:$std);
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::RankedTensorType getTensorType() {
+      return ::llvm::dyn_cast<::mlir::RankedTensorType>(getType());
+    }
+  }];
+}
+
+def LMC_ParamRefOp : LMC_Op<"param_ref", [
+    Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "the value of a parameter";
+  let description = [{
+    Yields the current value of the parameter named by `name`, declared in the
+    enclosing model.
+
+    Example:
+
+    ```mlir
+    %wte = lmc.param_ref @"wte.weight" : tensor<256x64xf32>
+    ```
+
+    **Constraints:**
+    - `name` names an `lmc.param` of the enclosing `lmc.model`;
+    - the result type equals the parameter's type.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$name);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Embeddings
+//===----------------------------------------------------------------------===//
+
+def LMC_EmbeddingOp : LMC_Op<"embedding", [
+    Pure, InferTypeOpAdaptor]> {
+  let summary = "token embedding lookup";
+  let description = [{
+    Gathers rows of `table` (`[V, C]`) by the integer `ids` (`[B, T]`):
+    `result[b, t, c] = table[ids[b, t], c]`. Ids outside `[0, V)` are
+    undefined behaviour.
+
+    Example:
+
+    ```mlir
+    %x = lmc.embedding %wte[%tokens] : tensor<256x64xf32>, tensor<?x?xi32>
+    // %x : tensor<?x?x64xf32>
+    ```
+
+    **Constraints:**
+    - `table` is rank 2 (vocabulary, channels);
+    - `ids` is a tensor of signless integers of rank 2 (batch, sequence);
+    - the result is `ids`' shape followed by the channel dimension.
+  }];
+  let arguments = (ins LMC_FloatTensor:$table, LMC_IdTensor:$ids);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $table `[` $ids `]` attr-dict `:` type($table) `,` type($ids)
+  }];
+}
+
+def LMC_PositionEmbeddingOp : LMC_Op<"position_embedding", [
+    Pure, InferTypeOpAdaptor]> {
+  let summary = "learned position embedding, broadcast over the batch";
+  let description = [{
+    Produces the position embedding for a batch shaped like `ids`
+    (`[B, T]`): `result[b, t, c] = table[t, c]`. Only the shape of `ids` is
+    used. The sequence length must not exceed the number of rows of `table`
+    (the model's context); with a dynamic sequence length this is checked when
+    the program runs.
+
+    Example:
+
+    ```mlir
+    %p = lmc.position_embedding %wpe like %tokens : tensor<64x64xf32>, tensor<?x?xi32>
+    // %p : tensor<?x?x64xf32>
+    ```
+
+    **Constraints:**
+    - `table` is rank 2 (context, channels);
+    - `ids` is a tensor of signless integers of rank 2 (batch, sequence);
+    - a static sequence length is at most the context.
+  }];
+  let arguments = (ins LMC_FloatTensor:$table, LMC_IdTensor:$ids);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $table `like` $ids attr-dict `:` type($table) `,` type($ids)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Dense layers
+//===----------------------------------------------------------------------===//
+
+def LMC_LayerNormOp : LMC_Op<"layer_norm", [
+    Pure, AllTypesMatch<["input", "result"]>,
+    AllTypesMatch<["weight", "bias"]>]> {
+  let summary = "layer normalisation over the last dimension";
+  let description = [{
+    Normalises `input` over its last dimension with the biased variance, then
+    scales and shifts: `(x - mean) / sqrt(var + eps) * weight + bias`.
+
+    Example:
+
+    ```mlir
+    %y = lmc.layer_norm %x, %w, %b eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+    ```
+
+    **Constraints:**
+    - `input` has rank at least 1 and a static last dimension;
+    - `weight` and `bias` are rank 1 with the size of the last dimension and
+      the element type of `input`;
+    - `eps` is greater than zero.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, LMC_FloatTensor:$weight,
+                       LMC_FloatTensor:$bias,
+                       DefaultValuedAttr<F64Attr, "1e-5">:$eps);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $bias `eps` `(` $eps `)` attr-dict `:`
+    type($input) `,` type($weight)
+  }];
+  let hasVerifier = 1;
+}
+
+def LMC_MatmulOp : LMC_Op<"matmul", [
+    Pure, InferTypeOpAdaptor]> {
+  let summary = "matrix product with batch dimensions and transposes";
+  let description = [{
+    Multiplies the last two dimensions of `lhs` (`[..., M, K]`, or
+    `[..., K, M]` with `transpose_a`) by `rhs`. `rhs` is either a matrix
+    (`[K, N]`, or `[N, K]` with `transpose_b`), shared by every batch element
+    of `lhs` (a linear layer), or has the same leading batch dimensions as
+    `lhs` (batched products, as in attention). The result is
+    `[..., M, N]`.
+
+    Example:
+
+    ```mlir
+    // A linear layer: [B, T, C] x [C, 3C].
+    %qkv = lmc.matmul %x, %w : tensor<?x?x64xf32>, tensor<64x192xf32>
+    // The tied LM head: [B, T, C] x [V, C]^T.
+    %logits = lmc.matmul %h, %wte transpose_b : tensor<?x?x64xf32>, tensor<256x64xf32>
+    // Attention scores per head: [B, H, T, D] x [B, H, T, D]^T.
+    %s = lmc.matmul %q, %k transpose_b : tensor<?x2x?x32xf32>, tensor<?x2x?x32xf32>
+    ```
+
+    **Constraints:**
+    - `lhs` has rank at least 2; `rhs` has rank 2 or the rank of `lhs`;
+    - the contraction dimensions agree where both are static;
+    - a batched `rhs` has the batch dimensions of `lhs` where both are static;
+    - `lhs` and `rhs` have the same element type.
+  }];
+  let arguments = (ins LMC_FloatTensor:$lhs, LMC_FloatTensor:$rhs,
+                       UnitAttr:$transpose_a, UnitAttr:$transpose_b);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs (`transpose_a` $transpose_a^)? (`transpose_b` $transpose_b^)?
+    attr-dict `:` type($lhs) `,` type($rhs)
+  }];
+  let extraClassDeclaration = [{
+    /// True when `rhs` is one matrix shared by all batch elements of `lhs`.
+    bool isSharedRhs() {
+      return getLhs().getType().getRank() > 2 &&
+             getRhs().getType().getRank() == 2;
+    }
+  }];
+}
+
+def LMC_BiasAddOp : LMC_Op<"bias_add", [
+    Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "adds a bias vector along the last dimension";
+  let description = [{
+    `result[..., n] = input[..., n] + bias[n]`.
+
+    Example:
+
+    ```mlir
+    %y = lmc.bias_add %x, %b : tensor<?x?x192xf32>, tensor<192xf32>
+    ```
+
+    **Constraints:**
+    - `input` has rank at least 1 and a static last dimension;
+    - `bias` is rank 1 with the size of that dimension and the element type
+      of `input`.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, LMC_FloatTensor:$bias);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $bias attr-dict `:` type($input) `,` type($bias)
+  }];
+  let hasVerifier = 1;
+}
+
+def LMC_GeluOp : LMC_Op<"gelu", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "Gaussian error linear unit";
+  let description = [{
+    Elementwise GELU. `tanh` is the approximation GPT-2 uses,
+    `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`; `exact` is
+    `0.5 x (1 + erf(x / sqrt(2)))`.
+
+    Example:
+
+    ```mlir
+    %y = lmc.gelu %x tanh : tensor<?x?x256xf32>
+    %z = lmc.gelu %x exact : tensor<?x?x256xf32>
+    ```
+
+    **Constraints:**
+    - the result type equals the input type.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input,
+                       LMC_GeluApproximationAttr:$approximation);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$input $approximation attr-dict `:` type($input)";
+}
+
+def LMC_AddOp : LMC_Op<"add", [
+    Pure, Commutative, AllTypesMatch<["lhs", "rhs", "result"]>]> {
+  let summary = "elementwise sum (the residual connection)";
+  let description = [{
+    `result = lhs + rhs` elementwise, for tensors of the same type. With
+    dynamic dimensions, both operands must have the same sizes at run time.
+
+    Example:
+
+    ```mlir
+    %x1 = lmc.add %x0, %attn : tensor<?x?x64xf32>
+    ```
+
+    **Constraints:**
+    - `lhs`, `rhs` and the result have the same type.
+  }];
+  let arguments = (ins LMC_FloatTensor:$lhs, LMC_FloatTensor:$rhs);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+def LMC_SplitOp : LMC_Op<"split", [
+    Pure, InferTypeOpAdaptor]> {
+  let summary = "splits the last dimension into equal parts";
+  let description = [{
+    Splits the last dimension of `input` into `parts` equal, consecutive
+    chunks; e.g. the fused QKV projection into queries, keys and values.
+
+    Example:
+
+    ```mlir
+    %q, %k, %v = lmc.split %qkv into 3 : tensor<?x?x192xf32>
+    // each : tensor<?x?x64xf32>
+    ```
+
+    **Constraints:**
+    - `input` has rank at least 1 and a static last dimension;
+    - `parts` is at least 1, divides the last dimension and equals the
+      number of results.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, I64Attr:$parts);
+  let results = (outs Variadic<LMC_FloatTensor>:$results);
+  let assemblyFormat = "$input `into` $parts attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def LMC_CausalAttentionOp : LMC_Op<"causal_attention", [
+    Pure, AllTypesMatch<["query", "key", "value", "result"]>]> {
+  let summary = "causal multi-head self-attention";
+  let description = [{
+    Multi-head scaled dot-product attention with a causal mask over
+    `[B, T, C]` queries, keys and values. The channels are split into `heads`
+    heads of `D = C / heads` channels; for each head,
+    `softmax(mask(q k^T / sqrt(D))) v`, where the mask hides key positions
+    after the query position; the heads are concatenated back to `C`
+    channels. Being one op, it can be sharded by heads and fused without
+    pattern matching; `lmc-decompose-attention` rewrites it into
+    `split_heads`, `matmul`, `scale`, `causal_mask`, `softmax` and
+    `merge_heads`.
+
+    Example:
+
+    ```mlir
+    %y = lmc.causal_attention %q, %k, %v heads(2) : tensor<?x?x64xf32>
+    ```
+
+    **Constraints:**
+    - `query`, `key`, `value` and the result have one type of rank 3 with a
+      static channel dimension;
+    - `heads` is at least 1 and divides the channels.
+  }];
+  let arguments = (ins LMC_FloatTensor:$query, LMC_FloatTensor:$key,
+                       LMC_FloatTensor:$value, I64Attr:$heads);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `heads` `(` $heads `)` attr-dict `:`
+    type($query)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getHeadDim() {
+      return getQuery().getType().getDimSize(2) / getHeads();
+    }
+  }];
+}
+
+def LMC_SplitHeadsOp : LMC_Op<"split_heads", [
+    Pure, InferTypeOpAdaptor]> {
+  let summary = "[B, T, C] to [B, H, T, C/H]";
+  let description = [{
+    Splits the channels into `heads` heads and moves the head dimension in
+    front of the sequence: `result[b, h, t, d] = input[b, t, h * D + d]`.
+
+    Example:
+
+    ```mlir
+    %qh = lmc.split_heads %q heads(2) : tensor<?x?x64xf32>
+    // %qh : tensor<?x2x?x32xf32>
+    ```
+
+    **Constraints:**
+    - `input` is rank 3 with a static channel dimension;
+    - `heads` is at least 1 and divides the channels.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, I64Attr:$heads);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `heads` `(` $heads `)` attr-dict `:` type($input)
+  }];
+  let hasFolder = 1;
+}
+
+def LMC_MergeHeadsOp : LMC_Op<"merge_heads", [
+    Pure, InferTypeOpAdaptor]> {
+  let summary = "[B, H, T, D] to [B, T, H * D]";
+  let description = [{
+    The inverse of `split_heads`: `result[b, t, h * D + d] = input[b, h, t, d]`.
+
+    Example:
+
+    ```mlir
+    %y = lmc.merge_heads %yh : tensor<?x2x?x32xf32>
+    // %y : tensor<?x?x64xf32>
+    ```
+
+    **Constraints:**
+    - `input` is rank 4 with static head and head-channel dimensions.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasFolder = 1;
+}
+
+def LMC_ScaleOp : LMC_Op<"scale", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "multiplies by a constant";
+  let description = [{
+    `result = input * factor` elementwise, e.g. the `1/sqrt(D)` of attention.
+    Scaling by 1 folds away and two scales combine into one.
+
+    Example:
+
+    ```mlir
+    %y = lmc.scale %s by 1.767767e-01 : tensor<?x2x?x?xf32>
+    ```
+
+    **Constraints:**
+    - `factor` is finite;
+    - the result type equals the input type.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, F64Attr:$factor);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$input `by` $factor attr-dict `:` type($input)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+  let hasCanonicalizer = 1;
+}
+
+def LMC_CausalMaskOp : LMC_Op<"causal_mask", [
+    Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "hides future positions of attention scores";
+  let description = [{
+    Over the last two dimensions (query position `i`, key position `j`),
+    replaces entries with `j > i` by negative infinity and keeps the others.
+
+    Example:
+
+    ```mlir
+    %m = lmc.causal_mask %s : tensor<?x2x?x?xf32>
+    ```
+
+    **Constraints:**
+    - `input` has rank at least 2;
+    - the last two dimensions are equal where both are static.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def LMC_SoftmaxOp : LMC_Op<"softmax", [
+    Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "softmax over the last dimension";
+  let description = [{
+    `exp(x - max) / sum(exp(x - max))` over the last dimension; entries equal
+    to negative infinity get probability zero.
+
+    Example:
+
+    ```mlir
+    %p = lmc.softmax %m : tensor<?x2x?x?xf32>
+    ```
+
+    **Constraints:**
+    - `input` has rank at least 1.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Loss
+//===----------------------------------------------------------------------===//
+
+def LMC_CrossEntropyOp : LMC_Op<"cross_entropy", [
+    Pure, InferTypeOpAdaptor]> {
+  let summary = "mean cross-entropy of logits against integer targets";
+  let description = [{
+    For logits `[B, T, V]` and targets `[B, T]`, the mean over all `B * T`
+    positions of `logsumexp(logits[b, t, :]) - logits[b, t, targets[b, t]]`.
+    Targets outside `[0, V)` are undefined behaviour.
+
+    Example:
+
+    ```mlir
+    %loss = lmc.cross_entropy %logits, %targets : tensor<?x?x256xf32>, tensor<?x?xi32>
+    // %loss : tensor<f32>
+    ```
+
+    **Constraints:**
+    - `logits` has rank at least 2 and a static last (vocabulary) dimension;
+    - `targets` is a tensor of signless integers whose rank is one less than
+      that of `logits`, with the same leading dimensions where static;
+    - the result is a 0-d tensor of the element type of `logits`.
+  }];
+  let arguments = (ins LMC_FloatTensor:$logits, LMC_IdTensor:$targets);
+  let results = (outs LMC_ScalarFloatTensor:$result);
+  let assemblyFormat = [{
+    $logits `,` $targets attr-dict `:` type($logits) `,` type($targets)
+  }];
+}
+
+#endif // LMC_DIALECT_LMC_IR_LMCOPS_TD

@@ -1,0 +1,40 @@
+//===- Pipelines.h - Named lmc pass pipelines -------------------*- C++ -*-===//
+//
+// Pipelines are a library: tools (lmc-opt, later `lmc compile`) build them
+// from options and register them by name.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LMC_PIPELINES_PIPELINES_H
+#define LMC_PIPELINES_PIPELINES_H
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+
+#include <string>
+
+namespace mlir::lmc {
+
+/// Options of the reference pipeline (lmc -> LLVM dialect on CPU).
+struct ReferencePipelineOptions
+    : public PassPipelineOptions<ReferencePipelineOptions> {
+  PassOptions::Option<std::string> params{
+      *this, "params",
+      llvm::cl::desc("safetensors file with the parameter values; when set, "
+                     "lmc-bind-params runs first"),
+      llvm::cl::init("")};
+};
+
+/// Builds the reference lowering of the lmc dialect to the LLVM dialect:
+/// convert-lmc-to-linalg, bufferization, loops, and the upstream conversions
+/// to LLVM. The result runs under mlir-runner. This is the semantic
+/// reference, not the fast path.
+void buildReferencePipeline(OpPassManager &pm,
+                            const ReferencePipelineOptions &options);
+
+/// Registers the named pipelines (`lmc-reference-pipeline`).
+void registerLMCPipelines();
+
+} // namespace mlir::lmc
+
+#endif // LMC_PIPELINES_PIPELINES_H

@@ -1,0 +1,24 @@
+//===- Passes.h - lmc transformation passes ---------------------*- C++ -*-===//
+
+#ifndef LMC_TRANSFORMS_PASSES_H
+#define LMC_TRANSFORMS_PASSES_H
+
+#include "lmc/Dialect/LMC/IR/LMCDialect.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::lmc {
+
+#define GEN_PASS_DECL
+#include "lmc/Transforms/Passes.h.inc"
+
+/// Adds the patterns that rewrite lmc.causal_attention into primitive ops.
+void populateDecomposeAttentionPatterns(RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "lmc/Transforms/Passes.h.inc"
+
+} // namespace mlir::lmc
+
+#endif // LMC_TRANSFORMS_PASSES_H

@@ -1,0 +1,709 @@
+//===- LMCToLinalg.cpp - Lower lmc ops to linalg on tensors ---------------===//
+//
+// The reference lowering of the lmc dialect: each compute op becomes
+// linalg.generic (or a named linalg/tensor op) on tensors, with arith and
+// math in the bodies. Dynamic sizes are read with tensor.dim. The result is
+// plain upstream IR that the reference pipeline bufferizes and lowers to
+// LLVM.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Conversion/Passes.h"
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
+#include "lmc/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AffineMap.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+#include <cmath>
+
+#define DEBUG_TYPE "convert-lmc-to-linalg"
+
+namespace mlir::lmc {
+#define GEN_PASS_DEF_CONVERTLMCTOLINALG
+#include "lmc/Conversion/Passes.h.inc"
+} // namespace mlir::lmc
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+namespace {
+
+using utils::IteratorType;
+using BodyFn = function_ref<void(OpBuilder &, Location, ValueRange)>;
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+Value floatConst(OpBuilder &b, Location loc, Type type, double value) {
+  return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, value));
+}
+
+/// The sizes of `v`, static ones as attributes and dynamic ones as tensor.dim.
+SmallVector<OpFoldResult> sizesOf(OpBuilder &b, Location loc, Value v) {
+  return tensor::getMixedSizes(b, loc, v);
+}
+
+/// An empty tensor of the given sizes and element type.
+Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                  Type elementType) {
+  return tensor::EmptyOp::create(b, loc, sizes, elementType);
+}
+
+/// An empty tensor of `sizes` filled with `value`.
+Value filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                   Type elementType, double value) {
+  Value empty = emptyTensor(b, loc, sizes, elementType);
+  Value cst = floatConst(b, loc, elementType, value);
+  return linalg::FillOp::create(b, loc, ValueRange{cst}, ValueRange{empty})
+      .getResult(0);
+}
+
+/// A linalg.generic with one result written into `init`.
+Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
+              ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iterators,
+              BodyFn body) {
+  auto op = linalg::GenericOp::create(b, loc, TypeRange{init.getType()},
+                                      inputs, ValueRange{init}, maps,
+                                      iterators, body);
+  return op.getResult(0);
+}
+
+SmallVector<IteratorType> parallelIterators(int64_t rank) {
+  return SmallVector<IteratorType>(rank, IteratorType::parallel);
+}
+
+/// Elementwise map over `inputs` (all of the shape of the first one, or
+/// broadcast by `maps`) into a tensor shaped like `shapeOf`.
+Value elementwise(OpBuilder &b, Location loc, Value shapeOf,
+                  ValueRange inputs, ArrayRef<AffineMap> inputMaps,
+                  BodyFn body) {
+  auto type = cast<RankedTensorType>(shapeOf.getType());
+  Value init = emptyTensor(b, loc, sizesOf(b, loc, shapeOf),
+                           type.getElementType());
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(b.getMultiDimIdentityMap(type.getRank()));
+  return generic(b, loc, inputs, init, maps,
+                 parallelIterators(type.getRank()), body);
+}
+
+/// Reduces the last dimension of `input` with `combine`, starting from
+/// `initValue`: the result has the leading dimensions of `input`.
+Value reduceLastDim(OpBuilder &b, Location loc, Value input, double initValue,
+                    function_ref<Value(OpBuilder &, Location, Value, Value)>
+                        combine) {
+  auto type = cast<RankedTensorType>(input.getType());
+  int64_t rank = type.getRank();
+  SmallVector<OpFoldResult> sizes = sizesOf(b, loc, input);
+  sizes.pop_back();
+  Value init =
+      filledTensor(b, loc, sizes, type.getElementType(), initValue);
+  AffineMap id = b.getMultiDimIdentityMap(rank);
+  SmallVector<IteratorType> iters = parallelIterators(rank);
+  iters.back() = IteratorType::reduction;
+  return generic(b, loc, ValueRange{input}, init, {id, id.dropResult(rank - 1)},
+                 iters, [&](OpBuilder &nb, Location nl, ValueRange args) {
+                   Value r = combine(nb, nl, args[0], args[1]);
+                   linalg::YieldOp::create(nb, nl, r);
+                 });
+}
+
+/// Map of a rank-`rank` loop nest onto its leading `rank - 1` dimensions.
+AffineMap dropLast(OpBuilder &b, int64_t rank) {
+  return b.getMultiDimIdentityMap(rank).dropResult(rank - 1);
+}
+
+/// Map of a rank-`rank` loop nest onto its last dimension.
+AffineMap lastOnly(OpBuilder &b, int64_t rank) {
+  return AffineMap::get(rank, 0, b.getAffineDimExpr(rank - 1));
+}
+
+Value castIdToIndex(OpBuilder &b, Location loc, Value id) {
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), id);
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise ops
+//===----------------------------------------------------------------------===//
+
+struct AddLowering : OpConversionPattern<AddOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AddOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    AffineMap id = rewriter.getMultiDimIdentityMap(op.getType().getRank());
+    Value r = elementwise(
+        rewriter, loc, adaptor.getLhs(), {adaptor.getLhs(), adaptor.getRhs()},
+        {id, id}, [](OpBuilder &b, Location l, ValueRange a) {
+          linalg::YieldOp::create(b, l,
+                                  Value(arith::AddFOp::create(b, l, a[0], a[1])));
+        });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct BiasAddLowering : OpConversionPattern<BiasAddOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(BiasAddOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    int64_t rank = op.getType().getRank();
+    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+    Value r = elementwise(
+        rewriter, op.getLoc(), adaptor.getInput(),
+        {adaptor.getInput(), adaptor.getBias()},
+        {id, lastOnly(rewriter, rank)},
+        [](OpBuilder &b, Location l, ValueRange a) {
+          linalg::YieldOp::create(b, l,
+                                  Value(arith::AddFOp::create(b, l, a[0], a[1])));
+        });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct ScaleLowering : OpConversionPattern<ScaleOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ScaleOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type et = op.getType().getElementType();
+    Value factor =
+        floatConst(rewriter, loc, et, op.getFactor().convertToDouble());
+    AffineMap id = rewriter.getMultiDimIdentityMap(op.getType().getRank());
+    Value r = elementwise(rewriter, loc, adaptor.getInput(),
+                          {adaptor.getInput()}, {id},
+                          [&](OpBuilder &b, Location l, ValueRange a) {
+                            linalg::YieldOp::create(
+                                b, l,
+                                Value(arith::MulFOp::create(b, l, a[0], factor)));
+                          });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct GeluLowering : OpConversionPattern<GeluOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GeluOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Type et = op.getType().getElementType();
+    bool exact = op.getApproximation() == GeluApproximation::exact;
+    AffineMap id = rewriter.getMultiDimIdentityMap(op.getType().getRank());
+    Value r = elementwise(
+        rewriter, loc, adaptor.getInput(), {adaptor.getInput()}, {id},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value x = a[0];
+          Value half = floatConst(b, l, et, 0.5);
+          Value one = floatConst(b, l, et, 1.0);
+          Value inner;
+          if (exact) {
+            // 0.5 x (1 + erf(x / sqrt(2)))
+            Value c = floatConst(b, l, et, M_SQRT1_2);
+            inner = math::ErfOp::create(b, l, arith::MulFOp::create(b, l, x, c));
+          } else {
+            // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+            Value k = floatConst(b, l, et, std::sqrt(2.0 / M_PI));
+            Value c = floatConst(b, l, et, 0.044715);
+            Value x3 = arith::MulFOp::create(
+                b, l, x, arith::MulFOp::create(b, l, x, x));
+            Value u = arith::AddFOp::create(
+                b, l, x, arith::MulFOp::create(b, l, c, x3));
+            inner = math::TanhOp::create(b, l, arith::MulFOp::create(b, l, k, u));
+          }
+          Value y = arith::MulFOp::create(
+              b, l, arith::MulFOp::create(b, l, half, x),
+              arith::AddFOp::create(b, l, one, inner));
+          linalg::YieldOp::create(b, l, y);
+        });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct CausalMaskLowering : OpConversionPattern<CausalMaskOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(CausalMaskOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    int64_t rank = op.getType().getRank();
+    Type et = op.getType().getElementType();
+    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+    Value r = elementwise(
+        rewriter, loc, adaptor.getInput(), {adaptor.getInput()}, {id},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value i = linalg::IndexOp::create(b, l, rank - 2);
+          Value j = linalg::IndexOp::create(b, l, rank - 1);
+          Value future =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::ugt, j, i);
+          Value ninf = floatConst(b, l, et, -INFINITY);
+          linalg::YieldOp::create(
+              b, l, Value(arith::SelectOp::create(b, l, future, ninf, a[0])));
+        });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Embeddings
+//===----------------------------------------------------------------------===//
+
+struct EmbeddingLowering : OpConversionPattern<EmbeddingOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(EmbeddingOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value table = adaptor.getTable();
+    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, adaptor.getIds());
+    sizes.push_back(rewriter.getIndexAttr(op.getType().getDimSize(2)));
+    Value init =
+        emptyTensor(rewriter, loc, sizes, op.getType().getElementType());
+    AffineMap id = rewriter.getMultiDimIdentityMap(3);
+    Value r = generic(rewriter, loc, {adaptor.getIds()}, init,
+                      {dropLast(rewriter, 3), id}, parallelIterators(3),
+                      [&](OpBuilder &b, Location l, ValueRange a) {
+                        Value row = castIdToIndex(b, l, a[0]);
+                        Value c = linalg::IndexOp::create(b, l, 2);
+                        Value v = tensor::ExtractOp::create(
+                            b, l, table, ValueRange{row, c});
+                        linalg::YieldOp::create(b, l, v);
+                      });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct PositionEmbeddingLowering : OpConversionPattern<PositionEmbeddingOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(PositionEmbeddingOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value table = adaptor.getTable();
+    int64_t context = op.getTable().getType().getDimSize(0);
+    if (op.getIds().getType().isDynamicDim(1)) {
+      // The sequence length is a run-time value: check it against the
+      // context before reading the table.
+      Value seq = tensor::DimOp::create(rewriter, loc, adaptor.getIds(), 1);
+      Value ctx = arith::ConstantIndexOp::create(rewriter, loc, context);
+      Value ok = arith::CmpIOp::create(rewriter, loc,
+                                       arith::CmpIPredicate::ule, seq, ctx);
+      cf::AssertOp::create(rewriter, loc, ok,
+                           "lmc.position_embedding: sequence length exceeds "
+                           "the model's context");
+    }
+    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, adaptor.getIds());
+    sizes.push_back(rewriter.getIndexAttr(op.getType().getDimSize(2)));
+    Value init =
+        emptyTensor(rewriter, loc, sizes, op.getType().getElementType());
+    Value r = generic(rewriter, loc, {}, init,
+                      {rewriter.getMultiDimIdentityMap(3)},
+                      parallelIterators(3),
+                      [&](OpBuilder &b, Location l, ValueRange) {
+                        Value t = linalg::IndexOp::create(b, l, 1);
+                        Value c = linalg::IndexOp::create(b, l, 2);
+                        Value v = tensor::ExtractOp::create(
+                            b, l, table, ValueRange{t, c});
+                        linalg::YieldOp::create(b, l, v);
+                      });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Normalisation and softmax
+//===----------------------------------------------------------------------===//
+
+struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LayerNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Type et = type.getElementType();
+    int64_t rank = type.getRank();
+    Value x = adaptor.getInput();
+    double channels = static_cast<double>(type.getDimSize(rank - 1));
+    Value invC = floatConst(rewriter, loc, et, 1.0 / channels);
+    Value eps = floatConst(rewriter, loc, et, op.getEps().convertToDouble());
+    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap row = dropLast(rewriter, rank);
+    SmallVector<IteratorType> reduceIters = parallelIterators(rank);
+    reduceIters.back() = IteratorType::reduction;
+
+    // sum(x) per row.
+    Value sum = reduceLastDim(rewriter, loc, x, 0.0,
+                              [](OpBuilder &b, Location l, Value v, Value acc) {
+                                return Value(arith::AddFOp::create(b, l, v, acc));
+                              });
+    // sum((x - mean)^2) per row.
+    SmallVector<OpFoldResult> rowSizes = sizesOf(rewriter, loc, x);
+    rowSizes.pop_back();
+    Value sqInit = filledTensor(rewriter, loc, rowSizes, et, 0.0);
+    Value sq = generic(
+        rewriter, loc, {x, sum}, sqInit, {id, row, row}, reduceIters,
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value mean = arith::MulFOp::create(b, l, a[1], invC);
+          Value d = arith::SubFOp::create(b, l, a[0], mean);
+          Value acc = arith::AddFOp::create(
+              b, l, a[2], arith::MulFOp::create(b, l, d, d));
+          linalg::YieldOp::create(b, l, acc);
+        });
+    // (x - mean) * rsqrt(var + eps) * w + b.
+    Value r = elementwise(
+        rewriter, loc, x, {x, sum, sq, adaptor.getWeight(), adaptor.getBias()},
+        {id, row, row, lastOnly(rewriter, rank), lastOnly(rewriter, rank)},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value mean = arith::MulFOp::create(b, l, a[1], invC);
+          Value var = arith::MulFOp::create(b, l, a[2], invC);
+          Value rstd = math::RsqrtOp::create(
+              b, l, arith::AddFOp::create(b, l, var, eps));
+          Value n = arith::MulFOp::create(
+              b, l, arith::SubFOp::create(b, l, a[0], mean), rstd);
+          Value y = arith::AddFOp::create(
+              b, l, arith::MulFOp::create(b, l, n, a[3]), a[4]);
+          linalg::YieldOp::create(b, l, y);
+        });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+/// Row maximum and sum of exp(x - max) over the last dimension.
+std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
+  Value max = reduceLastDim(b, loc, x, -INFINITY,
+                            [](OpBuilder &nb, Location l, Value v, Value acc) {
+                              return Value(arith::MaximumFOp::create(nb, l, v, acc));
+                            });
+  SmallVector<OpFoldResult> rowSizes = sizesOf(b, loc, x);
+  rowSizes.pop_back();
+  Value init = filledTensor(b, loc, rowSizes, type.getElementType(), 0.0);
+  AffineMap id = b.getMultiDimIdentityMap(rank);
+  AffineMap row = dropLast(b, rank);
+  SmallVector<IteratorType> iters = parallelIterators(rank);
+  iters.back() = IteratorType::reduction;
+  Value sum = generic(b, loc, {x, max}, init, {id, row, row}, iters,
+                      [](OpBuilder &nb, Location l, ValueRange a) {
+                        Value e = math::ExpOp::create(
+                            nb, l, arith::SubFOp::create(nb, l, a[0], a[1]));
+                        linalg::YieldOp::create(
+                            nb, l, Value(arith::AddFOp::create(nb, l, e, a[2])));
+                      });
+  return {max, sum};
+}
+
+struct SoftmaxLowering : OpConversionPattern<SoftmaxOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SoftmaxOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    int64_t rank = op.getType().getRank();
+    Value x = adaptor.getInput();
+    auto [max, sum] = rowMaxAndSumExp(rewriter, loc, x);
+    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap row = dropLast(rewriter, rank);
+    Value r = elementwise(
+        rewriter, loc, x, {x, max, sum}, {id, row, row},
+        [](OpBuilder &b, Location l, ValueRange a) {
+          Value e = math::ExpOp::create(
+              b, l, arith::SubFOp::create(b, l, a[0], a[1]));
+          linalg::YieldOp::create(b, l,
+                                  Value(arith::DivFOp::create(b, l, e, a[2])));
+        });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct CrossEntropyLowering : OpConversionPattern<CrossEntropyOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(CrossEntropyOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value logits = adaptor.getLogits();
+    Value targets = adaptor.getTargets();
+    auto type = cast<RankedTensorType>(logits.getType());
+    Type et = type.getElementType();
+    int64_t rank = type.getRank();
+    int64_t rows = rank - 1;
+    auto [max, sum] = rowMaxAndSumExp(rewriter, loc, logits);
+
+    // Sum over all positions of log(sum) + max - logits[target].
+    Value init = filledTensor(rewriter, loc, {}, et, 0.0);
+    AffineMap id = rewriter.getMultiDimIdentityMap(rows);
+    AffineMap scalar = AffineMap::get(rows, 0, rewriter.getContext());
+    SmallVector<IteratorType> iters(rows, IteratorType::reduction);
+    Value total = generic(
+        rewriter, loc, {targets, max, sum}, init, {id, id, id, scalar}, iters,
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          SmallVector<Value> idx;
+          for (int64_t d = 0; d < rows; ++d)
+            idx.push_back(linalg::IndexOp::create(b, l, d));
+          idx.push_back(castIdToIndex(b, l, a[0]));
+          Value picked = tensor::ExtractOp::create(b, l, logits, idx);
+          Value lse = arith::AddFOp::create(
+              b, l, math::LogOp::create(b, l, a[2]), a[1]);
+          Value nll = arith::SubFOp::create(b, l, lse, picked);
+          linalg::YieldOp::create(b, l,
+                                  Value(arith::AddFOp::create(b, l, nll, a[3])));
+        });
+
+    // Divide by the number of positions.
+    Value count = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    for (int64_t d = 0; d < rows; ++d)
+      count = arith::MulIOp::create(
+          rewriter, loc, count, tensor::DimOp::create(rewriter, loc, targets, d));
+    Value countF = arith::UIToFPOp::create(
+        rewriter, loc, et,
+        arith::IndexCastUIOp::create(rewriter, loc, rewriter.getI64Type(),
+                                     count));
+    Value mean = elementwise(
+        rewriter, loc, total, {total}, {rewriter.getMultiDimIdentityMap(0)},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          linalg::YieldOp::create(
+              b, l, Value(arith::DivFOp::create(b, l, a[0], countF)));
+        });
+    rewriter.replaceOp(op, mean);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Matmul
+//===----------------------------------------------------------------------===//
+
+struct MatmulLowering : OpConversionPattern<MatmulOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MatmulOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value lhs = adaptor.getLhs(), rhs = adaptor.getRhs();
+    RankedTensorType type = op.getType();
+    int64_t rank = type.getRank();
+    int64_t batch = rank - 2;
+    bool ta = op.getTransposeA(), tb = op.getTransposeB();
+    // Loops: batch..., m, n, k.
+    int64_t numLoops = rank + 1;
+    MLIRContext *ctx = rewriter.getContext();
+    auto dim = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+    AffineExpr m = dim(batch), n = dim(batch + 1), k = dim(batch + 2);
+    SmallVector<AffineExpr> lhsExprs, rhsExprs, outExprs;
+    for (int64_t i = 0; i < batch; ++i) {
+      lhsExprs.push_back(dim(i));
+      outExprs.push_back(dim(i));
+      if (!op.isSharedRhs())
+        rhsExprs.push_back(dim(i));
+    }
+    lhsExprs.append(ta ? SmallVector<AffineExpr>{k, m}
+                       : SmallVector<AffineExpr>{m, k});
+    rhsExprs.append(tb ? SmallVector<AffineExpr>{n, k}
+                       : SmallVector<AffineExpr>{k, n});
+    outExprs.append({m, n});
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(numLoops, 0, lhsExprs, ctx),
+        AffineMap::get(numLoops, 0, rhsExprs, ctx),
+        AffineMap::get(numLoops, 0, outExprs, ctx)};
+
+    // Result sizes: batch and M from lhs, N from rhs.
+    SmallVector<OpFoldResult> lhsSizes = sizesOf(rewriter, loc, lhs);
+    SmallVector<OpFoldResult> rhsSizes = sizesOf(rewriter, loc, rhs);
+    int64_t r = op.getRhs().getType().getRank();
+    SmallVector<OpFoldResult> sizes(lhsSizes.begin(),
+                                    lhsSizes.begin() + batch);
+    sizes.push_back(lhsSizes[ta ? rank - 1 : rank - 2]);
+    sizes.push_back(rhsSizes[tb ? r - 2 : r - 1]);
+    Value init =
+        filledTensor(rewriter, loc, sizes, type.getElementType(), 0.0);
+
+    SmallVector<IteratorType> iters = parallelIterators(numLoops);
+    iters.back() = IteratorType::reduction;
+    Value result = generic(
+        rewriter, loc, {lhs, rhs}, init, maps, iters,
+        [](OpBuilder &b, Location l, ValueRange a) {
+          Value p = arith::MulFOp::create(b, l, a[0], a[1]);
+          linalg::YieldOp::create(b, l,
+                                  Value(arith::AddFOp::create(b, l, p, a[2])));
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Shape ops
+//===----------------------------------------------------------------------===//
+
+struct SplitLowering : OpConversionPattern<SplitOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SplitOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    auto type = cast<RankedTensorType>(input.getType());
+    int64_t rank = type.getRank();
+    int64_t chunk = type.getDimSize(rank - 1) / op.getParts();
+    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, input);
+    sizes.back() = rewriter.getIndexAttr(chunk);
+    SmallVector<OpFoldResult> strides(rank, rewriter.getIndexAttr(1));
+    SmallVector<Value> results;
+    for (int64_t p = 0, e = op.getParts(); p < e; ++p) {
+      SmallVector<OpFoldResult> offsets(rank, rewriter.getIndexAttr(0));
+      offsets.back() = rewriter.getIndexAttr(p * chunk);
+      results.push_back(tensor::ExtractSliceOp::create(
+          rewriter, loc, cast<RankedTensorType>(op.getResult(p).getType()),
+          input, offsets, sizes, strides));
+    }
+    rewriter.replaceOp(op, results);
+    return success();
+  }
+};
+
+struct SplitHeadsLowering : OpConversionPattern<SplitHeadsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SplitHeadsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // [B, T, C] -expand-> [B, T, H, D] -transpose-> [B, H, T, D].
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    RankedTensorType out = op.getType();
+    int64_t heads = out.getDimSize(1), headDim = out.getDimSize(3);
+    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, input);
+    SmallVector<OpFoldResult> expandedSizes = {
+        sizes[0], sizes[1], rewriter.getIndexAttr(heads),
+        rewriter.getIndexAttr(headDim)};
+    auto expandedType = RankedTensorType::get(
+        {out.getDimSize(0), out.getDimSize(2), heads, headDim},
+        out.getElementType());
+    Value expanded = tensor::ExpandShapeOp::create(
+        rewriter, loc, expandedType, input,
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}}, expandedSizes);
+    Value init = emptyTensor(
+        rewriter, loc,
+        {sizes[0], rewriter.getIndexAttr(heads), sizes[1],
+         rewriter.getIndexAttr(headDim)},
+        out.getElementType());
+    Value r = linalg::TransposeOp::create(rewriter, loc, expanded, init,
+                                          ArrayRef<int64_t>{0, 2, 1, 3})
+                  ->getResult(0);
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct MergeHeadsLowering : OpConversionPattern<MergeHeadsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MergeHeadsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // [B, H, T, D] -transpose-> [B, T, H, D] -collapse-> [B, T, H * D].
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    auto inType = cast<RankedTensorType>(input.getType());
+    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, input);
+    Value init = emptyTensor(rewriter, loc,
+                             {sizes[0], sizes[2], sizes[1], sizes[3]},
+                             inType.getElementType());
+    Value t = linalg::TransposeOp::create(rewriter, loc, input, init,
+                                          ArrayRef<int64_t>{0, 2, 1, 3})
+                  ->getResult(0);
+    Value r = tensor::CollapseShapeOp::create(
+        rewriter, loc, op.getType(), t,
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
+struct ConvertLMCToLinalgPass
+    : mlir::lmc::impl::ConvertLMCToLinalgBase<ConvertLMCToLinalgPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+
+    // Parameters must have values by now.
+    WalkResult unbound = module.walk([](ParamRefOp ref) {
+      ref.emitError("parameter '")
+          << ref.getName()
+          << "' has no value; bind the parameters (lmc-bind-params) before "
+             "convert-lmc-to-linalg";
+      return WalkResult::interrupt();
+    });
+    if (unbound.wasInterrupted())
+      return signalPassFailure();
+
+    ConversionTarget target(getContext());
+    target.addLegalDialect<arith::ArithDialect, cf::ControlFlowDialect,
+                           linalg::LinalgDialect, math::MathDialect,
+                           tensor::TensorDialect>();
+    target.addIllegalDialect<LMCDialect>();
+    target.addLegalOp<ModelOp, ParamOp>();
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+
+    RewritePatternSet patterns(&getContext());
+    populateLMCToLinalgPatterns(patterns);
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+      return signalPassFailure();
+
+    if (failed(dissolveModels(module)))
+      return signalPassFailure();
+  }
+
+  /// Moves the functions of every lmc.model into the enclosing module and
+  /// drops the model with its (now unused) parameter declarations.
+  LogicalResult dissolveModels(ModuleOp module) {
+    SymbolTable moduleSymbols(module);
+    for (ModelOp model : llvm::make_early_inc_range(module.getOps<ModelOp>())) {
+      for (auto func : llvm::make_early_inc_range(
+               model.getBody().front().getOps<func::FuncOp>())) {
+        if (moduleSymbols.lookup(func.getSymName()))
+          return func.emitError("function @")
+                 << func.getSymName()
+                 << " of model @" << model.getSymName()
+                 << " clashes with a symbol of the enclosing module";
+        func->moveBefore(model);
+        moduleSymbols.insert(func);
+      }
+      model.erase();
+    }
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::lmc::populateLMCToLinalgPatterns(RewritePatternSet &patterns) {
+  MLIRContext *ctx = patterns.getContext();
+  patterns.add<AddLowering, BiasAddLowering, CausalMaskLowering,
+               CrossEntropyLowering, EmbeddingLowering, GeluLowering,
+               LayerNormLowering, MatmulLowering, MergeHeadsLowering,
+               PositionEmbeddingLowering, ScaleLowering, SoftmaxLowering,
+               SplitHeadsLowering, SplitLowering>(ctx);
+  populateDecomposeAttentionPatterns(patterns);
+}

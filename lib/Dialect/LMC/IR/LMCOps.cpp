@@ -1,0 +1,527 @@
+//===- LMCOps.cpp - Operations of the lmc dialect -------------------------===//
+//
+// Verifiers, result type inference, folders and custom assembly of the lmc
+// ops. The rules checked here are the **Constraints** of LMCOps.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+#include "lmc/Dialect/LMC/IR/LMCEnums.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+/// True when two dimension sizes may be equal at run time.
+static bool dimsCompatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+static std::string dimStr(int64_t d) {
+  return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d);
+}
+
+/// The ranked tensor type of `v`, or null with an error at `loc`.
+static RankedTensorType rankedOrError(std::optional<Location> loc, Value v,
+                                      StringRef what) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type)
+    (void)emitOptionalError(loc, what, " must be a ranked tensor, got ",
+                            v.getType());
+  return type;
+}
+
+//===----------------------------------------------------------------------===//
+// ModelOp
+//===----------------------------------------------------------------------===//
+
+void ModelOp::build(OpBuilder &builder, OperationState &state,
+                    StringRef name) {
+  state.addAttribute(::mlir::SymbolTable::getSymbolAttrName(),
+                     builder.getStringAttr(name));
+  Region *body = state.addRegion();
+  body->emplaceBlock();
+}
+
+func::FuncOp ModelOp::getForward() {
+  return dyn_cast_or_null<func::FuncOp>(
+      ::mlir::SymbolTable::lookupSymbolIn(getOperation(), "forward"));
+}
+
+static bool isIdMatrix(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  return tensor && tensor.getRank() == 2 &&
+         tensor.getElementType().isSignlessInteger();
+}
+
+LogicalResult ModelOp::verify() {
+  for (Operation &op : getBody().front()) {
+    if (!isa<ParamOp, func::FuncOp>(op))
+      return op.emitOpError("is not allowed in an lmc.model; only lmc.param "
+                            "and func.func are");
+  }
+  func::FuncOp forward = getForward();
+  if (!forward)
+    return success();
+  FunctionType type = forward.getFunctionType();
+  if (type.getNumInputs() != 2 || !isIdMatrix(type.getInput(0)) ||
+      !isIdMatrix(type.getInput(1)))
+    return forward.emitOpError("'forward' must take (tokens, targets) as two "
+                               "rank-2 tensors of signless integers, got ")
+           << type;
+  if (type.getNumResults() != 1 ||
+      !isa<FloatType>(getElementTypeOrSelf(type.getResult(0))) ||
+      !isa<RankedTensorType>(type.getResult(0)) ||
+      cast<RankedTensorType>(type.getResult(0)).getRank() != 0)
+    return forward.emitOpError("'forward' must return the loss as one 0-d "
+                               "float tensor, got ")
+           << type;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ParamOp
+//===----------------------------------------------------------------------===//
+
+// lmc.param @name : tensor<...> init(normal, std = 0.02)
+ParseResult ParamOp::parse(OpAsmParser &parser, OperationState &result) {
+  StringAttr name;
+  Type type;
+  if (parser.parseSymbolName(name, SymbolTable::getSymbolAttrName(),
+                             result.attributes) ||
+      parser.parseColonType(type) || parser.parseKeyword("init") ||
+      parser.parseLParen())
+    return failure();
+  StringRef kindName;
+  SMLoc kindLoc = parser.getCurrentLocation();
+  if (parser.parseKeyword(&kindName))
+    return failure();
+  std::optional<InitKind> kind = symbolizeInitKind(kindName);
+  if (!kind)
+    return parser.emitError(kindLoc, "unknown initialiser '")
+           << kindName << "'; expected zeros, ones or normal";
+  Builder &b = parser.getBuilder();
+  if (succeeded(parser.parseOptionalComma())) {
+    double stdev = 0;
+    if (parser.parseKeyword("std") || parser.parseEqual() ||
+        parser.parseFloat(stdev))
+      return failure();
+    result.getOrAddProperties<Properties>().std = b.getF64FloatAttr(stdev);
+  }
+  if (parser.parseRParen() ||
+      parser.parseOptionalAttrDict(result.attributes))
+    return failure();
+  auto &props = result.getOrAddProperties<Properties>();
+  props.type = TypeAttr::get(type);
+  props.init = InitKindAttr::get(b.getContext(), *kind);
+  return success();
+}
+
+void ParamOp::print(OpAsmPrinter &p) {
+  p << ' ';
+  p.printSymbolName(getSymName());
+  p << " : " << getType() << " init(" << stringifyInitKind(getInit());
+  if (FloatAttr stdev = getStdAttr())
+    p << ", std = " << stdev.getValue();
+  p << ')';
+  p.printOptionalAttrDict((*this)->getAttrs(),
+                          {SymbolTable::getSymbolAttrName(), getTypeAttrName(),
+                           getInitAttrName(), getStdAttrName()});
+}
+
+LogicalResult ParamOp::verify() {
+  auto type = dyn_cast<RankedTensorType>(getType());
+  if (!type || !type.hasStaticShape() ||
+      !isa<Float32Type, Float64Type>(type.getElementType()))
+    return emitOpError("type must be a statically shaped tensor of f32 or "
+                       "f64, got ")
+           << getType();
+  FloatAttr stdev = getStdAttr();
+  if (getInit() == InitKind::normal) {
+    if (!stdev)
+      return emitOpError("init(normal) requires a std");
+    double value = stdev.getValueAsDouble();
+    if (!std::isfinite(value) || value <= 0)
+      return emitOpError("std must be finite and greater than zero, got ")
+             << value;
+  } else if (stdev) {
+    return emitOpError("init(") << stringifyInitKind(getInit())
+                                << ") takes no std";
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ParamRefOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+ParamRefOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  auto model = (*this)->getParentOfType<ModelOp>();
+  if (!model)
+    return emitOpError("must be nested in an lmc.model");
+  auto param =
+      symbolTable.lookupSymbolIn<ParamOp>(model, getNameAttr());
+  if (!param)
+    return emitOpError("'") << getName()
+                            << "' does not name an lmc.param of model @"
+                            << model.getSymName();
+  if (param.getType() != getType())
+    return emitOpError("type ")
+           << getType() << " does not match the type " << param.getType()
+           << " of parameter '" << getName() << "'";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Embeddings
+//===----------------------------------------------------------------------===//
+
+/// Shared by both embedding ops: [V|ctx, C] table, [B, T] ids -> [B, T, C].
+static LogicalResult inferEmbedding(std::optional<Location> loc, Value table,
+                                    Value ids,
+                                    SmallVectorImpl<Type> &inferred) {
+  RankedTensorType tableType = rankedOrError(loc, table, "table");
+  RankedTensorType idsType = rankedOrError(loc, ids, "ids");
+  if (!tableType || !idsType)
+    return failure();
+  if (tableType.getRank() != 2)
+    return emitOptionalError(loc, "table must be rank 2, got rank ",
+                             tableType.getRank());
+  if (idsType.getRank() != 2)
+    return emitOptionalError(
+        loc, "ids must be rank 2 (batch, sequence), got rank ",
+        idsType.getRank());
+  inferred.push_back(RankedTensorType::get(
+      {idsType.getDimSize(0), idsType.getDimSize(1), tableType.getDimSize(1)},
+      tableType.getElementType()));
+  return success();
+}
+
+LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *, 
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  return inferEmbedding(loc, adaptor.getTable(), adaptor.getIds(), inferred);
+}
+
+LogicalResult PositionEmbeddingOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  return inferEmbedding(loc, adaptor.getTable(), adaptor.getIds(), inferred);
+}
+
+LogicalResult PositionEmbeddingOp::verify() {
+  int64_t context = getTable().getType().getDimSize(0);
+  int64_t seq = getIds().getType().getDimSize(1);
+  if (!ShapedType::isDynamic(context) && !ShapedType::isDynamic(seq) &&
+      seq > context)
+    return emitOpError("sequence length ")
+           << seq << " exceeds the context " << context
+           << " of the position table";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LayerNormOp, BiasAddOp
+//===----------------------------------------------------------------------===//
+
+/// Checks a per-channel vector against the last dimension of `input`.
+static LogicalResult verifyChannelVector(Operation *op,
+                                         RankedTensorType input,
+                                         RankedTensorType vec,
+                                         StringRef what) {
+  if (input.getRank() < 1)
+    return op->emitOpError("input must have rank at least 1");
+  int64_t channels = input.getDimSize(input.getRank() - 1);
+  if (ShapedType::isDynamic(channels))
+    return op->emitOpError("last dimension of the input must be static");
+  if (vec.getRank() != 1 || vec.getDimSize(0) != channels)
+    return op->emitOpError()
+           << what << " must be a vector of " << channels
+           << " elements (the last dimension of the input), got " << vec;
+  if (vec.getElementType() != input.getElementType())
+    return op->emitOpError()
+           << what << " element type " << vec.getElementType()
+           << " differs from the input's " << input.getElementType();
+  return success();
+}
+
+LogicalResult LayerNormOp::verify() {
+  if (failed(verifyChannelVector(*this, getInput().getType(),
+                                 getWeight().getType(), "weight")))
+    return failure();
+  if (!(getEps().convertToDouble() > 0.0))
+    return emitOpError("eps must be greater than zero, got ")
+           << getEps().convertToDouble();
+  return success();
+}
+
+LogicalResult BiasAddOp::verify() {
+  return verifyChannelVector(*this, getInput().getType(), getBias().getType(),
+                             "bias");
+}
+
+//===----------------------------------------------------------------------===//
+// MatmulOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  RankedTensorType lhs = rankedOrError(loc, adaptor.getLhs(), "lhs");
+  RankedTensorType rhs = rankedOrError(loc, adaptor.getRhs(), "rhs");
+  if (!lhs || !rhs)
+    return failure();
+  int64_t rank = lhs.getRank();
+  if (rank < 2)
+    return emitOptionalError(loc, "lhs must have rank at least 2, got rank ",
+                             rank);
+  if (rhs.getRank() != 2 && rhs.getRank() != rank)
+    return emitOptionalError(loc, "rhs must have rank 2 or the rank of lhs (",
+                             rank, "), got rank ", rhs.getRank());
+  if (lhs.getElementType() != rhs.getElementType())
+    return emitOptionalError(loc, "element types differ: ",
+                             lhs.getElementType(), " and ",
+                             rhs.getElementType());
+  bool ta = adaptor.getTransposeA(), tb = adaptor.getTransposeB();
+  int64_t r = rhs.getRank();
+  int64_t m = lhs.getDimSize(rank - (ta ? 1 : 2));
+  int64_t kl = lhs.getDimSize(rank - (ta ? 2 : 1));
+  int64_t kr = rhs.getDimSize(r - (tb ? 1 : 2));
+  int64_t n = rhs.getDimSize(r - (tb ? 2 : 1));
+  if (!dimsCompatible(kl, kr))
+    return emitOptionalError(loc, "contraction dimensions differ: lhs has ",
+                             dimStr(kl), ", rhs has ", dimStr(kr));
+  SmallVector<int64_t> shape(lhs.getShape().drop_back(2));
+  if (r == rank) {
+    for (int64_t i = 0; i < rank - 2; ++i) {
+      if (!dimsCompatible(lhs.getDimSize(i), rhs.getDimSize(i)))
+        return emitOptionalError(loc, "batch dimension ", i, " differs: lhs ",
+                                 "has ", dimStr(lhs.getDimSize(i)),
+                                 ", rhs has ", dimStr(rhs.getDimSize(i)));
+      if (ShapedType::isDynamic(shape[i]))
+        shape[i] = rhs.getDimSize(i);
+    }
+  }
+  shape.push_back(m);
+  shape.push_back(n);
+  inferred.push_back(RankedTensorType::get(shape, lhs.getElementType()));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SplitOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SplitOp::inferReturnTypes(MLIRContext *,
+                                        std::optional<Location> loc,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &inferred) {
+  RankedTensorType input = rankedOrError(loc, adaptor.getInput(), "input");
+  if (!input)
+    return failure();
+  int64_t parts = adaptor.getParts();
+  if (input.getRank() < 1)
+    return emitOptionalError(loc, "input must have rank at least 1");
+  int64_t last = input.getDimSize(input.getRank() - 1);
+  if (ShapedType::isDynamic(last))
+    return emitOptionalError(loc, "last dimension of the input must be static");
+  if (parts < 1 || last % parts != 0)
+    return emitOptionalError(loc, "cannot split a last dimension of ", last,
+                             " into ", parts, " equal parts");
+  SmallVector<int64_t> shape(input.getShape());
+  shape.back() = last / parts;
+  inferred.assign(parts, RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+LogicalResult SplitOp::verify() {
+  if (static_cast<int64_t>(getNumResults()) != getParts())
+    return emitOpError("has ") << getNumResults() << " results but splits into "
+                               << getParts() << " parts";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+/// Checks that `type` is [B, T, C] with a static C that `heads` divides.
+static LogicalResult verifyHeads(std::optional<Location> loc,
+                                 RankedTensorType type, int64_t heads) {
+  if (type.getRank() != 3)
+    return emitOptionalError(loc, "expected a rank-3 (batch, sequence, "
+                                  "channels) tensor, got ",
+                             type);
+  int64_t channels = type.getDimSize(2);
+  if (ShapedType::isDynamic(channels))
+    return emitOptionalError(loc, "the channel dimension must be static");
+  if (heads < 1 || channels % heads != 0)
+    return emitOptionalError(loc, "heads (", heads,
+                             ") must be at least 1 and divide the channels (",
+                             channels, ")");
+  return success();
+}
+
+LogicalResult CausalAttentionOp::verify() {
+  return verifyHeads(getLoc(), getQuery().getType(), getHeads());
+}
+
+LogicalResult SplitHeadsOp::inferReturnTypes(MLIRContext *,
+                                             std::optional<Location> loc,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &inferred) {
+  RankedTensorType input = rankedOrError(loc, adaptor.getInput(), "input");
+  if (!input)
+    return failure();
+  int64_t heads = adaptor.getHeads();
+  if (failed(verifyHeads(loc, input, heads)))
+    return failure();
+  inferred.push_back(RankedTensorType::get(
+      {input.getDimSize(0), heads, input.getDimSize(1),
+       input.getDimSize(2) / heads},
+      input.getElementType()));
+  return success();
+}
+
+OpFoldResult SplitHeadsOp::fold(FoldAdaptor) {
+  // split_heads(merge_heads(x)) == x when the head count round-trips.
+  if (auto merge = getInput().getDefiningOp<MergeHeadsOp>())
+    if (merge.getInput().getType() == getType())
+      return merge.getInput();
+  return {};
+}
+
+LogicalResult MergeHeadsOp::inferReturnTypes(MLIRContext *,
+                                             std::optional<Location> loc,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &inferred) {
+  RankedTensorType input = rankedOrError(loc, adaptor.getInput(), "input");
+  if (!input)
+    return failure();
+  if (input.getRank() != 4)
+    return emitOptionalError(loc, "expected a rank-4 (batch, heads, sequence, "
+                                  "head channels) tensor, got ",
+                             input);
+  int64_t heads = input.getDimSize(1), headDim = input.getDimSize(3);
+  if (ShapedType::isDynamic(heads) || ShapedType::isDynamic(headDim))
+    return emitOptionalError(loc, "head and head-channel dimensions must be "
+                                  "static, got ",
+                             input);
+  inferred.push_back(RankedTensorType::get(
+      {input.getDimSize(0), input.getDimSize(2), heads * headDim},
+      input.getElementType()));
+  return success();
+}
+
+OpFoldResult MergeHeadsOp::fold(FoldAdaptor) {
+  // merge_heads(split_heads(x)) == x.
+  if (auto split = getInput().getDefiningOp<SplitHeadsOp>())
+    if (split.getInput().getType() == getType())
+      return split.getInput();
+  return {};
+}
+
+LogicalResult ScaleOp::verify() {
+  if (!std::isfinite(getFactor().convertToDouble()))
+    return emitOpError("factor must be finite");
+  return success();
+}
+
+OpFoldResult ScaleOp::fold(FoldAdaptor) {
+  if (getFactor().convertToDouble() == 1.0)
+    return getInput();
+  return {};
+}
+
+namespace {
+/// scale(scale(x, a), b) -> scale(x, a * b).
+struct CombineScales : OpRewritePattern<ScaleOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ScaleOp op,
+                                PatternRewriter &rewriter) const override {
+    auto inner = op.getInput().getDefiningOp<ScaleOp>();
+    if (!inner)
+      return failure();
+    double factor = inner.getFactor().convertToDouble() *
+                    op.getFactor().convertToDouble();
+    rewriter.replaceOpWithNewOp<ScaleOp>(op, inner.getInput(),
+                                         rewriter.getF64FloatAttr(factor));
+    return success();
+  }
+};
+} // namespace
+
+void ScaleOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                          MLIRContext *context) {
+  results.add<CombineScales>(context);
+}
+
+LogicalResult CausalMaskOp::verify() {
+  RankedTensorType type = getInput().getType();
+  int64_t rank = type.getRank();
+  if (rank < 2)
+    return emitOpError("input must have rank at least 2, got rank ") << rank;
+  if (!dimsCompatible(type.getDimSize(rank - 2), type.getDimSize(rank - 1)))
+    return emitOpError("query and key positions differ: ")
+           << type.getDimSize(rank - 2) << " vs " << type.getDimSize(rank - 1);
+  return success();
+}
+
+LogicalResult SoftmaxOp::verify() {
+  if (getInput().getType().getRank() < 1)
+    return emitOpError("input must have rank at least 1");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// CrossEntropyOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CrossEntropyOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  RankedTensorType logits = rankedOrError(loc, adaptor.getLogits(), "logits");
+  RankedTensorType targets =
+      rankedOrError(loc, adaptor.getTargets(), "targets");
+  if (!logits || !targets)
+    return failure();
+  int64_t rank = logits.getRank();
+  if (rank < 2)
+    return emitOptionalError(loc, "logits must have rank at least 2, got rank ",
+                             rank);
+  if (ShapedType::isDynamic(logits.getDimSize(rank - 1)))
+    return emitOptionalError(loc, "the vocabulary dimension of the logits "
+                                  "must be static");
+  if (targets.getRank() != rank - 1)
+    return emitOptionalError(loc, "targets must have rank ", rank - 1,
+                             " (one less than the logits), got rank ",
+                             targets.getRank());
+  for (int64_t i = 0; i < rank - 1; ++i)
+    if (!dimsCompatible(logits.getDimSize(i), targets.getDimSize(i)))
+      return emitOptionalError(loc, "dimension ", i, " differs: logits have ",
+                               dimStr(logits.getDimSize(i)), ", targets have ",
+                               dimStr(targets.getDimSize(i)));
+  inferred.push_back(RankedTensorType::get({}, logits.getElementType()));
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "lmc/Dialect/LMC/IR/LMCOps.cpp.inc"

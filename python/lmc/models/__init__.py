@@ -1,0 +1,12 @@
+"""Model builders that emit lmc dialect MLIR text (see lmc.models.gpt2)."""
+
+_GPT2_API = ("GPT2Config", "PRESETS", "emit_model", "param_specs", "num_params",
+             "flops_per_token")
+
+
+def __getattr__(name):
+    # Lazy re-export, so `python3 -m lmc.models.gpt2` does not import it twice.
+    if name in _GPT2_API:
+        from lmc.models import gpt2
+        return getattr(gpt2, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

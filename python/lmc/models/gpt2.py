@@ -1,0 +1,296 @@
+"""Emit lmc dialect MLIR text for a GPT-2-style model.
+
+Usage: python3 -m lmc.models.gpt2 --preset tiny -o tiny.mlir
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from dataclasses import dataclass, replace
+
+LN_EPS = 1e-5
+INIT_STD = 0.02
+DTYPES = ("f32", "f64")
+
+# MLIR bare identifier, as accepted for a symbol name like @tiny.
+_SYMBOL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$.]*$")
+
+
+@dataclass(frozen=True)
+class GPT2Config:
+    """Model hyperparameters; `name` is the symbol of the lmc.model op."""
+
+    vocab: int
+    ctx: int
+    n_layer: int
+    n_head: int
+    d_model: int
+    dtype: str = "f32"
+    name: str = "gpt2"
+
+    def validate(self) -> "GPT2Config":
+        """Raise ValueError if the configuration is unusable; return self."""
+        for field in ("vocab", "ctx", "n_layer", "n_head", "d_model"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{field} must be a positive integer, got {value!r}")
+        if self.d_model % self.n_head != 0:
+            raise ValueError(
+                f"n_head ({self.n_head}) must divide d_model ({self.d_model})")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if not _SYMBOL_RE.match(self.name):
+            raise ValueError(f"name {self.name!r} is not a valid MLIR symbol name")
+        return self
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_head
+
+
+PRESETS: dict[str, GPT2Config] = {
+    "tiny": GPT2Config(vocab=256, ctx=64, n_layer=2, n_head=2, d_model=64,
+                       name="tiny"),
+    "mini": GPT2Config(vocab=8192, ctx=256, n_layer=6, n_head=6, d_model=384,
+                       name="mini"),
+    "gpt2-124M": GPT2Config(vocab=50257, ctx=1024, n_layer=12, n_head=12,
+                            d_model=768, name="gpt2_124M"),
+}
+
+
+def param_specs(cfg: GPT2Config) -> list[tuple[str, tuple[int, ...], str, float | None]]:
+    """(name, shape, init kind, std) for every parameter, in declaration order.
+
+    Names and shapes follow the Hugging Face GPT-2 checkpoint (linear weights
+    stored as (in, out)); the LM head is tied to wte.weight.
+    """
+    C, V = cfg.d_model, cfg.vocab
+    proj_std = INIT_STD / math.sqrt(2 * cfg.n_layer)
+    specs = [
+        ("wte.weight", (V, C), "normal", INIT_STD),
+        ("wpe.weight", (cfg.ctx, C), "normal", INIT_STD),
+    ]
+    for i in range(cfg.n_layer):
+        p = f"h.{i}."
+        specs += [
+            (p + "ln_1.weight", (C,), "ones", None),
+            (p + "ln_1.bias", (C,), "zeros", None),
+            (p + "attn.c_attn.weight", (C, 3 * C), "normal", INIT_STD),
+            (p + "attn.c_attn.bias", (3 * C,), "zeros", None),
+            (p + "attn.c_proj.weight", (C, C), "normal", proj_std),
+            (p + "attn.c_proj.bias", (C,), "zeros", None),
+            (p + "ln_2.weight", (C,), "ones", None),
+            (p + "ln_2.bias", (C,), "zeros", None),
+            (p + "mlp.c_fc.weight", (C, 4 * C), "normal", INIT_STD),
+            (p + "mlp.c_fc.bias", (4 * C,), "zeros", None),
+            (p + "mlp.c_proj.weight", (4 * C, C), "normal", proj_std),
+            (p + "mlp.c_proj.bias", (C,), "zeros", None),
+        ]
+    specs += [
+        ("ln_f.weight", (C,), "ones", None),
+        ("ln_f.bias", (C,), "zeros", None),
+    ]
+    return specs
+
+
+def num_params(cfg: GPT2Config) -> int:
+    """Total number of scalar parameters (tied LM head counted once)."""
+    return sum(math.prod(shape) for _, shape, _, _ in param_specs(cfg))
+
+
+def flops_per_token(cfg: GPT2Config) -> dict[str, int]:
+    """Forward FLOPs per token: matmuls, attention at T=ctx, and their total."""
+    C, L, V, T = cfg.d_model, cfg.n_layer, cfg.vocab, cfg.ctx
+    per_layer_kn = C * 3 * C + C * C + C * 4 * C + 4 * C * C
+    matmul = 2 * (per_layer_kn * L + C * V)
+    attention = 4 * L * T * C
+    return {"matmul": matmul, "attention": attention, "total": matmul + attention}
+
+
+def _fmt(x: float) -> str:
+    return format(x, ".6e")
+
+
+def _tensor(shape, dt: str) -> str:
+    return "tensor<" + "".join(f"{d}x" for d in shape) + dt + ">"
+
+
+class _Body:
+    """Collects the forward function's lines and checks SSA uniqueness."""
+
+    def __init__(self, dt: str):
+        self.dt = dt
+        self.lines: list[str] = []
+        self.defined: set[str] = set()
+
+    def act(self, n: int) -> str:
+        return f"tensor<?x?x{n}x{self.dt}>"
+
+    def define(self, names: list[str], rhs: str) -> None:
+        for n in names:
+            if n in self.defined:
+                raise AssertionError(f"SSA value %{n} defined twice")
+            self.defined.add(n)
+        lhs = ", ".join("%" + n for n in names)
+        self.lines.append(f"    {lhs} = {rhs}")
+
+    def comment(self, text: str) -> None:
+        self.lines.append(f"    // {text}")
+
+    def param_ref(self, ssa: str, pname: str, shape) -> None:
+        self.define([ssa], f'lmc.param_ref @"{pname}" : {_tensor(shape, self.dt)}')
+
+    def linear(self, out: str, x: str, c_in: int, c_out: int, pname: str,
+               wname: str) -> None:
+        """%out = x @ W + b; W=[c_in,c_out], b=[c_out] referenced as %wname_w/_b."""
+        dt = self.dt
+        self.param_ref(wname + "_w", pname + ".weight", (c_in, c_out))
+        self.param_ref(wname + "_b", pname + ".bias", (c_out,))
+        self.define([out + "_mm"], f"lmc.matmul %{x}, %{wname}_w : "
+                    f"{self.act(c_in)}, {_tensor((c_in, c_out), dt)}")
+        self.define([out], f"lmc.bias_add %{out}_mm, %{wname}_b : "
+                    f"{self.act(c_out)}, {_tensor((c_out,), dt)}")
+
+    def layer_norm(self, out: str, x: str, c: int, pname: str) -> None:
+        self.param_ref(out + "_w", pname + ".weight", (c,))
+        self.param_ref(out + "_b", pname + ".bias", (c,))
+        self.define([out], f"lmc.layer_norm %{x}, %{out}_w, %{out}_b "
+                    f"eps({_fmt(LN_EPS)}) : {self.act(c)}, {_tensor((c,), self.dt)}")
+
+
+def _emit_forward(cfg: GPT2Config) -> list[str]:
+    dt, C, V = cfg.dtype, cfg.d_model, cfg.vocab
+    b = _Body(dt)
+    wte_t = _tensor((V, C), dt)
+    wpe_t = _tensor((cfg.ctx, C), dt)
+    tok_t = "tensor<?x?xi32>"
+    b.param_ref("wte", "wte.weight", (V, C))
+    b.param_ref("wpe", "wpe.weight", (cfg.ctx, C))
+    b.define(["tok_emb"], f"lmc.embedding %wte[%tokens] : {wte_t}, {tok_t}")
+    b.define(["pos_emb"], f"lmc.position_embedding %wpe like %tokens : {wpe_t}, {tok_t}")
+    b.define(["x0"], f"lmc.add %tok_emb, %pos_emb : {b.act(C)}")
+    for i in range(cfg.n_layer):
+        h, p = f"h{i}", f"h.{i}."
+        x_in, x_mid, x_out = f"x{2 * i}", f"x{2 * i + 1}", f"x{2 * i + 2}"
+        b.comment(f"block {i}")
+        # Attention sub-block.
+        b.layer_norm(h + "_ln1", x_in, C, p + "ln_1")
+        b.linear(h + "_qkv", h + "_ln1", C, 3 * C, p + "attn.c_attn", h + "_attn")
+        b.define([h + "_q", h + "_k", h + "_v"],
+                 f"lmc.split %{h}_qkv into 3 : {b.act(3 * C)}")
+        b.define([h + "_att"], f"lmc.causal_attention %{h}_q, %{h}_k, %{h}_v "
+                 f"heads({cfg.n_head}) : {b.act(C)}")
+        b.linear(h + "_attn_out", h + "_att", C, C, p + "attn.c_proj",
+                 h + "_aproj")
+        b.define([x_mid], f"lmc.add %{x_in}, %{h}_attn_out : {b.act(C)}")
+        # MLP sub-block.
+        b.layer_norm(h + "_ln2", x_mid, C, p + "ln_2")
+        b.linear(h + "_fc", h + "_ln2", C, 4 * C, p + "mlp.c_fc", h + "_fc")
+        b.define([h + "_gelu"], f"lmc.gelu %{h}_fc tanh : {b.act(4 * C)}")
+        b.linear(h + "_mlp_out", h + "_gelu", 4 * C, C, p + "mlp.c_proj",
+                 h + "_mproj")
+        b.define([x_out], f"lmc.add %{x_mid}, %{h}_mlp_out : {b.act(C)}")
+    b.comment("final layer norm, tied LM head, loss")
+    b.layer_norm("lnf", f"x{2 * cfg.n_layer}", C, "ln_f")
+    b.define(["logits"], f"lmc.matmul %lnf, %wte transpose_b : {b.act(C)}, {wte_t}")
+    b.define(["loss"], f"lmc.cross_entropy %logits, %targets : {b.act(V)}, {tok_t}")
+    b.lines.append(f"    return %loss : tensor<{dt}>")
+    header = (f"  func.func @forward(%tokens: {tok_t}, %targets: {tok_t}) "
+              f"-> tensor<{dt}> {{")
+    return [header] + b.lines + ["  }"]
+
+
+def emit_model(cfg: GPT2Config, extra_funcs: str = "") -> str:
+    """Return the lmc.model op text; `extra_funcs` goes after @forward inside it."""
+    cfg.validate()
+    lines = [f"lmc.model @{cfg.name} {{"]
+    for name, shape, kind, std in param_specs(cfg):
+        init = f"normal, std = {_fmt(std)}" if kind == "normal" else kind
+        lines.append(f'  lmc.param @"{name}" : {_tensor(shape, cfg.dtype)} init({init})')
+    lines += _emit_forward(cfg)
+    if extra_funcs.strip():
+        lines.append(extra_funcs.rstrip("\n"))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def summary_line(cfg: GPT2Config) -> str:
+    f = flops_per_token(cfg)
+    return (f"name={cfg.name} params={num_params(cfg)} "
+            f"fwd_flops_per_token={f['total']} matmul={f['matmul']} "
+            f"attention={f['attention']}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    """Add --preset, size overrides, --dtype and --name to `parser`."""
+    parser.add_argument("--preset", default="tiny", choices=sorted(PRESETS),
+                        help="base configuration (default: tiny)")
+    for flag, field in (("--n-layer", "n_layer"), ("--n-head", "n_head"),
+                        ("--d-model", "d_model"), ("--vocab", "vocab"),
+                        ("--ctx", "ctx")):
+        parser.add_argument(flag, dest=field, type=_positive_int,
+                            help=f"override {field}")
+    parser.add_argument("--dtype", choices=DTYPES, default="f32")
+    parser.add_argument("--name", help="model symbol (default: from preset)")
+
+
+def config_from_args(parser: argparse.ArgumentParser,
+                     args: argparse.Namespace) -> GPT2Config:
+    """Build a validated config; invalid ones end in parser.error (exit 2)."""
+    cfg = PRESETS[args.preset]
+    overrides = {f: getattr(args, f) for f in
+                 ("n_layer", "n_head", "d_model", "vocab", "ctx")
+                 if getattr(args, f) is not None}
+    cfg = replace(cfg, dtype=args.dtype, **overrides)
+    if args.name is not None:
+        cfg = replace(cfg, name=args.name)
+    try:
+        return cfg.validate()
+    except ValueError as e:
+        parser.error(str(e))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m lmc.models.gpt2",
+        description="Emit a GPT-2-style model in the lmc MLIR dialect.",
+        epilog="With --summary and no -o only the summary is printed; with "
+               "--summary and -o - the summary goes to stderr.")
+    add_config_args(parser)
+    parser.add_argument("-o", "--output", help="output file, '-' for stdout")
+    parser.add_argument("--summary", action="store_true",
+                        help="print name, parameter count and FLOPs/token")
+    args = parser.parse_args(argv)
+    cfg = config_from_args(parser, args)
+
+    if args.summary and args.output is None:
+        print(summary_line(cfg))
+        return 0
+    text = emit_model(cfg)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+        if args.summary:
+            print(summary_line(cfg), file=sys.stderr)
+        return 0
+    with open(args.output, "w") as f:
+        f.write(text)
+    if args.summary:
+        print(summary_line(cfg))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

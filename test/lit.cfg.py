@@ -1,0 +1,37 @@
+# -*- Python -*-
+# lit configuration of the lmc test suite (`ninja check-lmc`).
+
+import os
+import shutil
+import sys
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "LMC"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "CMakeLists.txt"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.lmc_obj_root, "test")
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+# The Python package (model builder, NumPy reference) runs from the source
+# tree with the interpreter that runs lit's tests.
+python = os.environ.get("LMC_PYTHON") or shutil.which("python3") or sys.executable
+config.environment["PYTHONPATH"] = os.path.join(config.lmc_src_root, "python")
+config.substitutions.append(("%python", python))
+config.substitutions.append(
+    ("%mlir_c_runner_utils",
+     os.path.join(config.mlir_lib_dir, "libmlir_c_runner_utils.so")))
+
+tool_dirs = [os.path.join(config.lmc_tools_dir, "lmc-opt"),
+             config.llvm_tools_dir]
+tools = [
+    "lmc-opt",
+    ToolSubst("mlir-runner", unresolved="fatal"),
+]
+llvm_config.add_tool_substitutions(tools, tool_dirs)

@@ -1,0 +1,32 @@
+//===- lmc-opt.cpp - The lmc optimizer driver -----------------------------===//
+//
+// mlir-opt with the lmc dialect, its passes and pipelines, and the upstream
+// dialects and passes the pipelines use.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Conversion/Passes.h"
+#include "lmc/Dialect/LMC/IR/LMCDialect.h"
+#include "lmc/Pipelines/Pipelines.h"
+#include "lmc/Transforms/Passes.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registry.insert<mlir::lmc::LMCDialect>();
+
+  mlir::registerAllPasses();
+  mlir::lmc::registerLMCTransformsPasses();
+  mlir::lmc::registerLMCConversionPasses();
+  mlir::lmc::registerLMCPipelines();
+
+  return mlir::asMainReturnCode(mlir::MlirOptMain(
+      argc, argv, "lmc optimizer driver\n", registry));
+}
