@@ -24,6 +24,8 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 python = os.environ.get("LMC_PYTHON") or shutil.which("python3") or sys.executable
 config.environment["PYTHONPATH"] = os.path.join(config.lmc_src_root, "python")
 config.substitutions.append(("%python", python))
+config.substitutions.append(("%lmc_src_root", config.lmc_src_root))
+config.substitutions.append(("%lmc_obj_root", config.lmc_obj_root))
 config.substitutions.append(
     ("%mlir_c_runner_utils",
      os.path.join(config.mlir_lib_dir, "libmlir_c_runner_utils.so")))
@@ -32,6 +34,7 @@ tool_dirs = [os.path.join(config.lmc_tools_dir, "lmc-opt"),
              config.llvm_tools_dir]
 tools = [
     "lmc-opt",
+    ToolSubst("mlir-opt", unresolved="fatal"),
     ToolSubst("mlir-runner", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

@@ -79,7 +79,7 @@ def LMCModelSummary : Pass<"lmc-model-summary", "::mlir::ModuleOp"> {
     Input: a model. Output on stdout, e.g.:
 
     ```
-    lmc.model @tiny: 120128 parameters, 2 layers; forward FLOPs/token: 249856 matmul + 32768 attention (T=64) = 282624
+    lmc.model @tiny: 120576 parameters, 2 layers; forward FLOPs/token: 229376 matmul + 32768 attention (T=64) = 262144
     ```
   }];
   let options = [

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what the lmc build needs on Debian 12 (only what is missing),
+# configures and builds. Idempotent: a second run only rebuilds what changed.
+#
+#   utils/setup.sh            build into ./build
+#   LMC_BUILD_DIR=dir utils/setup.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${LMC_BUILD_DIR:-$ROOT/build}"
+
+APT_PACKAGES=(
+  cmake ninja-build g++ ccache python3
+  llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
+)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}"
+fi
+
+# NumPy (the reference) and pytest, for the interpreter that `python3` is.
+if ! python3 -c 'import numpy, pytest' >/dev/null 2>&1; then
+  echo "== installing numpy and pytest for $(command -v python3)"
+  if ! python3 -m pip install -q numpy pytest 2>/dev/null; then
+    # Debian's own python3 refuses pip installs (PEP 668): use its packages.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      python3-numpy python3-pytest
+  fi
+fi
+
+echo "== configuring and building in $BUILD"
+cmake -G Ninja -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+ninja -C "$BUILD" lmc-opt lmc-doc
