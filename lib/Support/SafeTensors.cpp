@@ -39,8 +39,7 @@ Expected<SafeTensorsFile> SafeTensorsFile::open(StringRef path) {
   if (bytes.size() < 8)
     return fail(path, "truncated: " + llvm::Twine(bytes.size()) +
                           " bytes, the 8-byte header length is missing");
-  uint64_t headerLen =
-      llvm::support::endian::read64le(bytes.data());
+  uint64_t headerLen = llvm::support::endian::read64le(bytes.data());
   if (headerLen > bytes.size() - 8)
     return fail(path, "header length " + llvm::Twine(headerLen) +
                           " exceeds the " + llvm::Twine(bytes.size() - 8) +
@@ -79,12 +78,12 @@ Expected<SafeTensorsFile> SafeTensorsFile::open(StringRef path) {
     const llvm::json::Array *shape = desc->getArray("shape");
     const llvm::json::Array *offsets = desc->getArray("data_offsets");
     if (!dtype || !shape || !offsets)
-      return fail(path, "entry '" + name +
-                            "' lacks dtype, shape or data_offsets");
+      return fail(path,
+                  "entry '" + name + "' lacks dtype, shape or data_offsets");
     unsigned elemSize = elementSize(*dtype);
     if (!elemSize)
-      return fail(path, "entry '" + name + "' has unknown dtype '" + *dtype +
-                            "'");
+      return fail(path,
+                  "entry '" + name + "' has unknown dtype '" + *dtype + "'");
     SafeTensor tensor;
     tensor.dtype = dtype->str();
     uint64_t numElements = 1;
@@ -98,8 +97,8 @@ Expected<SafeTensorsFile> SafeTensorsFile::open(StringRef path) {
         return fail(path, "entry '" + name + "' is implausibly large");
     }
     if (offsets->size() != 2)
-      return fail(path, "entry '" + name +
-                            "' data_offsets must have two elements");
+      return fail(path,
+                  "entry '" + name + "' data_offsets must have two elements");
     std::optional<int64_t> begin = (*offsets)[0].getAsInteger();
     std::optional<int64_t> end = (*offsets)[1].getAsInteger();
     if (!begin || !end || *begin < 0 || *end < *begin ||
@@ -113,8 +112,8 @@ Expected<SafeTensorsFile> SafeTensorsFile::open(StringRef path) {
                             " bytes but its dtype and shape need " +
                             llvm::Twine(expected));
     tensor.data = llvm::ArrayRef<char>(data.data() + *begin, expected);
-    ranges.push_back({static_cast<uint64_t>(*begin),
-                      static_cast<uint64_t>(*end)});
+    ranges.push_back(
+        {static_cast<uint64_t>(*begin), static_cast<uint64_t>(*end)});
     file.names_.push_back(name.str());
     file.tensors_[name] = std::move(tensor);
   }

@@ -41,7 +41,8 @@ std::string shapeStr(ArrayRef<int64_t> shape) {
   return s + "]";
 }
 
-struct LMCBindParamsPass : mlir::lmc::impl::LMCBindParamsBase<LMCBindParamsPass> {
+struct LMCBindParamsPass
+    : mlir::lmc::impl::LMCBindParamsBase<LMCBindParamsPass> {
   using Base::Base;
 
   void runOnOperation() override {
@@ -50,8 +51,7 @@ struct LMCBindParamsPass : mlir::lmc::impl::LMCBindParamsBase<LMCBindParamsPass>
       module.emitError("lmc-bind-params needs the option from=FILE");
       return signalPassFailure();
     }
-    llvm::Expected<SafeTensorsFile> file =
-        SafeTensorsFile::open(from);
+    llvm::Expected<SafeTensorsFile> file = SafeTensorsFile::open(from);
     if (!file) {
       module.emitError(llvm::toString(file.takeError()));
       return signalPassFailure();
@@ -69,9 +69,9 @@ struct LMCBindParamsPass : mlir::lmc::impl::LMCBindParamsBase<LMCBindParamsPass>
       }
       for (StringRef name : file->names())
         if (!declared.contains(name)) {
-          model.emitError("'") << from << "' holds '" << name
-                               << "', which model @" << model.getSymName()
-                               << " does not declare";
+          model.emitError("'")
+              << from << "' holds '" << name << "', which model @"
+              << model.getSymName() << " does not declare";
           return signalPassFailure();
         }
       model.walk([&](ParamRefOp ref) {

@@ -63,8 +63,8 @@ Summary summarize(ModelOp model) {
     RankedTensorType lhs = mm.getLhs().getType();
     RankedTensorType rhs = mm.getRhs().getType();
     int64_t rank = lhs.getRank(), r = rhs.getRank();
-    int64_t k = sizeAt(lhs, mm.getTransposeA() ? rank - 2 : rank - 1,
-                       s.context);
+    int64_t k =
+        sizeAt(lhs, mm.getTransposeA() ? rank - 2 : rank - 1, s.context);
     int64_t n = sizeAt(rhs, mm.getTransposeB() ? r - 2 : r - 1, s.context);
     if (mm.isSharedRhs()) {
       // A linear layer: every row of lhs is a token.
@@ -86,8 +86,7 @@ struct LMCModelSummaryPass
 
   void runOnOperation() override {
     std::string error;
-    std::unique_ptr<llvm::ToolOutputFile> file =
-        openOutputFile(output, &error);
+    std::unique_ptr<llvm::ToolOutputFile> file = openOutputFile(output, &error);
     if (!file) {
       getOperation().emitError("cannot open '") << output << "': " << error;
       return signalPassFailure();
@@ -98,8 +97,8 @@ struct LMCModelSummaryPass
       file->os() << "lmc.model @" << model.getSymName() << ": " << s.params
                  << " parameters, " << s.layers
                  << " layers; forward FLOPs/token: " << s.matmulFlops
-                 << " matmul + " << s.attentionFlops << " attention (T="
-                 << s.context << ") = " << total << "\n";
+                 << " matmul + " << s.attentionFlops
+                 << " attention (T=" << s.context << ") = " << total << "\n";
     }
     file->keep();
     markAllAnalysesPreserved();

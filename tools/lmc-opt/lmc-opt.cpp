@@ -27,6 +27,6 @@ int main(int argc, char **argv) {
   mlir::lmc::registerLMCConversionPasses();
   mlir::lmc::registerLMCPipelines();
 
-  return mlir::asMainReturnCode(mlir::MlirOptMain(
-      argc, argv, "lmc optimizer driver\n", registry));
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "lmc optimizer driver\n", registry));
 }

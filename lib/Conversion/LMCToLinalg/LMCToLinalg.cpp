@@ -70,9 +70,8 @@ Value filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
 Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
               ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iterators,
               BodyFn body) {
-  auto op = linalg::GenericOp::create(b, loc, TypeRange{init.getType()},
-                                      inputs, ValueRange{init}, maps,
-                                      iterators, body);
+  auto op = linalg::GenericOp::create(b, loc, TypeRange{init.getType()}, inputs,
+                                      ValueRange{init}, maps, iterators, body);
   return op.getResult(0);
 }
 
@@ -82,29 +81,27 @@ SmallVector<IteratorType> parallelIterators(int64_t rank) {
 
 /// Elementwise map over `inputs` (all of the shape of the first one, or
 /// broadcast by `maps`) into a tensor shaped like `shapeOf`.
-Value elementwise(OpBuilder &b, Location loc, Value shapeOf,
-                  ValueRange inputs, ArrayRef<AffineMap> inputMaps,
-                  BodyFn body) {
+Value elementwise(OpBuilder &b, Location loc, Value shapeOf, ValueRange inputs,
+                  ArrayRef<AffineMap> inputMaps, BodyFn body) {
   auto type = cast<RankedTensorType>(shapeOf.getType());
-  Value init = emptyTensor(b, loc, sizesOf(b, loc, shapeOf),
-                           type.getElementType());
+  Value init =
+      emptyTensor(b, loc, sizesOf(b, loc, shapeOf), type.getElementType());
   SmallVector<AffineMap> maps(inputMaps);
   maps.push_back(b.getMultiDimIdentityMap(type.getRank()));
-  return generic(b, loc, inputs, init, maps,
-                 parallelIterators(type.getRank()), body);
+  return generic(b, loc, inputs, init, maps, parallelIterators(type.getRank()),
+                 body);
 }
 
 /// Reduces the last dimension of `input` with `combine`, starting from
 /// `initValue`: the result has the leading dimensions of `input`.
-Value reduceLastDim(OpBuilder &b, Location loc, Value input, double initValue,
-                    function_ref<Value(OpBuilder &, Location, Value, Value)>
-                        combine) {
+Value reduceLastDim(
+    OpBuilder &b, Location loc, Value input, double initValue,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
   auto type = cast<RankedTensorType>(input.getType());
   int64_t rank = type.getRank();
   SmallVector<OpFoldResult> sizes = sizesOf(b, loc, input);
   sizes.pop_back();
-  Value init =
-      filledTensor(b, loc, sizes, type.getElementType(), initValue);
+  Value init = filledTensor(b, loc, sizes, type.getElementType(), initValue);
   AffineMap id = b.getMultiDimIdentityMap(rank);
   SmallVector<IteratorType> iters = parallelIterators(rank);
   iters.back() = IteratorType::reduction;
@@ -143,8 +140,8 @@ struct AddLowering : OpConversionPattern<AddOp> {
     Value r = elementwise(
         rewriter, loc, adaptor.getLhs(), {adaptor.getLhs(), adaptor.getRhs()},
         {id, id}, [](OpBuilder &b, Location l, ValueRange a) {
-          linalg::YieldOp::create(b, l,
-                                  Value(arith::AddFOp::create(b, l, a[0], a[1])));
+          linalg::YieldOp::create(
+              b, l, Value(arith::AddFOp::create(b, l, a[0], a[1])));
         });
     rewriter.replaceOp(op, r);
     return success();
@@ -160,11 +157,10 @@ struct BiasAddLowering : OpConversionPattern<BiasAddOp> {
     AffineMap id = rewriter.getMultiDimIdentityMap(rank);
     Value r = elementwise(
         rewriter, op.getLoc(), adaptor.getInput(),
-        {adaptor.getInput(), adaptor.getBias()},
-        {id, lastOnly(rewriter, rank)},
+        {adaptor.getInput(), adaptor.getBias()}, {id, lastOnly(rewriter, rank)},
         [](OpBuilder &b, Location l, ValueRange a) {
-          linalg::YieldOp::create(b, l,
-                                  Value(arith::AddFOp::create(b, l, a[0], a[1])));
+          linalg::YieldOp::create(
+              b, l, Value(arith::AddFOp::create(b, l, a[0], a[1])));
         });
     rewriter.replaceOp(op, r);
     return success();
@@ -181,13 +177,12 @@ struct ScaleLowering : OpConversionPattern<ScaleOp> {
     Value factor =
         floatConst(rewriter, loc, et, op.getFactor().convertToDouble());
     AffineMap id = rewriter.getMultiDimIdentityMap(op.getType().getRank());
-    Value r = elementwise(rewriter, loc, adaptor.getInput(),
-                          {adaptor.getInput()}, {id},
-                          [&](OpBuilder &b, Location l, ValueRange a) {
-                            linalg::YieldOp::create(
-                                b, l,
-                                Value(arith::MulFOp::create(b, l, a[0], factor)));
-                          });
+    Value r = elementwise(
+        rewriter, loc, adaptor.getInput(), {adaptor.getInput()}, {id},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          linalg::YieldOp::create(
+              b, l, Value(arith::MulFOp::create(b, l, a[0], factor)));
+        });
     rewriter.replaceOp(op, r);
     return success();
   }
@@ -212,20 +207,22 @@ struct GeluLowering : OpConversionPattern<GeluOp> {
           if (exact) {
             // 0.5 x (1 + erf(x / sqrt(2)))
             Value c = floatConst(b, l, et, M_SQRT1_2);
-            inner = math::ErfOp::create(b, l, arith::MulFOp::create(b, l, x, c));
+            inner =
+                math::ErfOp::create(b, l, arith::MulFOp::create(b, l, x, c));
           } else {
             // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
             Value k = floatConst(b, l, et, std::sqrt(2.0 / M_PI));
             Value c = floatConst(b, l, et, 0.044715);
-            Value x3 = arith::MulFOp::create(
-                b, l, x, arith::MulFOp::create(b, l, x, x));
-            Value u = arith::AddFOp::create(
-                b, l, x, arith::MulFOp::create(b, l, c, x3));
-            inner = math::TanhOp::create(b, l, arith::MulFOp::create(b, l, k, u));
+            Value x3 = arith::MulFOp::create(b, l, x,
+                                             arith::MulFOp::create(b, l, x, x));
+            Value u = arith::AddFOp::create(b, l, x,
+                                            arith::MulFOp::create(b, l, c, x3));
+            inner =
+                math::TanhOp::create(b, l, arith::MulFOp::create(b, l, k, u));
           }
-          Value y = arith::MulFOp::create(
-              b, l, arith::MulFOp::create(b, l, half, x),
-              arith::AddFOp::create(b, l, one, inner));
+          Value y =
+              arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, half, x),
+                                    arith::AddFOp::create(b, l, one, inner));
           linalg::YieldOp::create(b, l, y);
         });
     rewriter.replaceOp(op, r);
@@ -274,15 +271,14 @@ struct EmbeddingLowering : OpConversionPattern<EmbeddingOp> {
     Value init =
         emptyTensor(rewriter, loc, sizes, op.getType().getElementType());
     AffineMap id = rewriter.getMultiDimIdentityMap(3);
-    Value r = generic(rewriter, loc, {adaptor.getIds()}, init,
-                      {dropLast(rewriter, 3), id}, parallelIterators(3),
-                      [&](OpBuilder &b, Location l, ValueRange a) {
-                        Value row = castIdToIndex(b, l, a[0]);
-                        Value c = linalg::IndexOp::create(b, l, 2);
-                        Value v = tensor::ExtractOp::create(
-                            b, l, table, ValueRange{row, c});
-                        linalg::YieldOp::create(b, l, v);
-                      });
+    Value r = generic(
+        rewriter, loc, {adaptor.getIds()}, init, {dropLast(rewriter, 3), id},
+        parallelIterators(3), [&](OpBuilder &b, Location l, ValueRange a) {
+          Value row = castIdToIndex(b, l, a[0]);
+          Value c = linalg::IndexOp::create(b, l, 2);
+          Value v = tensor::ExtractOp::create(b, l, table, ValueRange{row, c});
+          linalg::YieldOp::create(b, l, v);
+        });
     rewriter.replaceOp(op, r);
     return success();
   }
@@ -301,8 +297,8 @@ struct PositionEmbeddingLowering : OpConversionPattern<PositionEmbeddingOp> {
       // context before reading the table.
       Value seq = tensor::DimOp::create(rewriter, loc, adaptor.getIds(), 1);
       Value ctx = arith::ConstantIndexOp::create(rewriter, loc, context);
-      Value ok = arith::CmpIOp::create(rewriter, loc,
-                                       arith::CmpIPredicate::ule, seq, ctx);
+      Value ok = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ule,
+                                       seq, ctx);
       cf::AssertOp::create(rewriter, loc, ok,
                            "lmc.position_embedding: sequence length exceeds "
                            "the model's context");
@@ -311,16 +307,14 @@ struct PositionEmbeddingLowering : OpConversionPattern<PositionEmbeddingOp> {
     sizes.push_back(rewriter.getIndexAttr(op.getType().getDimSize(2)));
     Value init =
         emptyTensor(rewriter, loc, sizes, op.getType().getElementType());
-    Value r = generic(rewriter, loc, {}, init,
-                      {rewriter.getMultiDimIdentityMap(3)},
-                      parallelIterators(3),
-                      [&](OpBuilder &b, Location l, ValueRange) {
-                        Value t = linalg::IndexOp::create(b, l, 1);
-                        Value c = linalg::IndexOp::create(b, l, 2);
-                        Value v = tensor::ExtractOp::create(
-                            b, l, table, ValueRange{t, c});
-                        linalg::YieldOp::create(b, l, v);
-                      });
+    Value r = generic(
+        rewriter, loc, {}, init, {rewriter.getMultiDimIdentityMap(3)},
+        parallelIterators(3), [&](OpBuilder &b, Location l, ValueRange) {
+          Value t = linalg::IndexOp::create(b, l, 1);
+          Value c = linalg::IndexOp::create(b, l, 2);
+          Value v = tensor::ExtractOp::create(b, l, table, ValueRange{t, c});
+          linalg::YieldOp::create(b, l, v);
+        });
     rewriter.replaceOp(op, r);
     return success();
   }
@@ -349,23 +343,24 @@ struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
     reduceIters.back() = IteratorType::reduction;
 
     // sum(x) per row.
-    Value sum = reduceLastDim(rewriter, loc, x, 0.0,
-                              [](OpBuilder &b, Location l, Value v, Value acc) {
-                                return Value(arith::AddFOp::create(b, l, v, acc));
-                              });
+    Value sum =
+        reduceLastDim(rewriter, loc, x, 0.0,
+                      [](OpBuilder &b, Location l, Value v, Value acc) {
+                        return Value(arith::AddFOp::create(b, l, v, acc));
+                      });
     // sum((x - mean)^2) per row.
     SmallVector<OpFoldResult> rowSizes = sizesOf(rewriter, loc, x);
     rowSizes.pop_back();
     Value sqInit = filledTensor(rewriter, loc, rowSizes, et, 0.0);
-    Value sq = generic(
-        rewriter, loc, {x, sum}, sqInit, {id, row, row}, reduceIters,
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value mean = arith::MulFOp::create(b, l, a[1], invC);
-          Value d = arith::SubFOp::create(b, l, a[0], mean);
-          Value acc = arith::AddFOp::create(
-              b, l, a[2], arith::MulFOp::create(b, l, d, d));
-          linalg::YieldOp::create(b, l, acc);
-        });
+    Value sq =
+        generic(rewriter, loc, {x, sum}, sqInit, {id, row, row}, reduceIters,
+                [&](OpBuilder &b, Location l, ValueRange a) {
+                  Value mean = arith::MulFOp::create(b, l, a[1], invC);
+                  Value d = arith::SubFOp::create(b, l, a[0], mean);
+                  Value acc = arith::AddFOp::create(
+                      b, l, a[2], arith::MulFOp::create(b, l, d, d));
+                  linalg::YieldOp::create(b, l, acc);
+                });
     // (x - mean) * rsqrt(var + eps) * w + b.
     Value r = elementwise(
         rewriter, loc, x, {x, sum, sq, adaptor.getWeight(), adaptor.getBias()},
@@ -390,10 +385,10 @@ struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
 std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc, Value x) {
   auto type = cast<RankedTensorType>(x.getType());
   int64_t rank = type.getRank();
-  Value max = reduceLastDim(b, loc, x, -INFINITY,
-                            [](OpBuilder &nb, Location l, Value v, Value acc) {
-                              return Value(arith::MaximumFOp::create(nb, l, v, acc));
-                            });
+  Value max = reduceLastDim(
+      b, loc, x, -INFINITY, [](OpBuilder &nb, Location l, Value v, Value acc) {
+        return Value(arith::MaximumFOp::create(nb, l, v, acc));
+      });
   SmallVector<OpFoldResult> rowSizes = sizesOf(b, loc, x);
   rowSizes.pop_back();
   Value init = filledTensor(b, loc, rowSizes, type.getElementType(), 0.0);
@@ -401,13 +396,14 @@ std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc, Value x) {
   AffineMap row = dropLast(b, rank);
   SmallVector<IteratorType> iters = parallelIterators(rank);
   iters.back() = IteratorType::reduction;
-  Value sum = generic(b, loc, {x, max}, init, {id, row, row}, iters,
-                      [](OpBuilder &nb, Location l, ValueRange a) {
-                        Value e = math::ExpOp::create(
-                            nb, l, arith::SubFOp::create(nb, l, a[0], a[1]));
-                        linalg::YieldOp::create(
-                            nb, l, Value(arith::AddFOp::create(nb, l, e, a[2])));
-                      });
+  Value sum =
+      generic(b, loc, {x, max}, init, {id, row, row}, iters,
+              [](OpBuilder &nb, Location l, ValueRange a) {
+                Value e = math::ExpOp::create(
+                    nb, l, arith::SubFOp::create(nb, l, a[0], a[1]));
+                linalg::YieldOp::create(
+                    nb, l, Value(arith::AddFOp::create(nb, l, e, a[2])));
+              });
   return {max, sum};
 }
 
@@ -422,14 +418,14 @@ struct SoftmaxLowering : OpConversionPattern<SoftmaxOp> {
     auto [max, sum] = rowMaxAndSumExp(rewriter, loc, x);
     AffineMap id = rewriter.getMultiDimIdentityMap(rank);
     AffineMap row = dropLast(rewriter, rank);
-    Value r = elementwise(
-        rewriter, loc, x, {x, max, sum}, {id, row, row},
-        [](OpBuilder &b, Location l, ValueRange a) {
-          Value e = math::ExpOp::create(
-              b, l, arith::SubFOp::create(b, l, a[0], a[1]));
-          linalg::YieldOp::create(b, l,
-                                  Value(arith::DivFOp::create(b, l, e, a[2])));
-        });
+    Value r =
+        elementwise(rewriter, loc, x, {x, max, sum}, {id, row, row},
+                    [](OpBuilder &b, Location l, ValueRange a) {
+                      Value e = math::ExpOp::create(
+                          b, l, arith::SubFOp::create(b, l, a[0], a[1]));
+                      linalg::YieldOp::create(
+                          b, l, Value(arith::DivFOp::create(b, l, e, a[2])));
+                    });
     rewriter.replaceOp(op, r);
     return success();
   }
@@ -454,26 +450,27 @@ struct CrossEntropyLowering : OpConversionPattern<CrossEntropyOp> {
     AffineMap id = rewriter.getMultiDimIdentityMap(rows);
     AffineMap scalar = AffineMap::get(rows, 0, rewriter.getContext());
     SmallVector<IteratorType> iters(rows, IteratorType::reduction);
-    Value total = generic(
-        rewriter, loc, {targets, max, sum}, init, {id, id, id, scalar}, iters,
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          SmallVector<Value> idx;
-          for (int64_t d = 0; d < rows; ++d)
-            idx.push_back(linalg::IndexOp::create(b, l, d));
-          idx.push_back(castIdToIndex(b, l, a[0]));
-          Value picked = tensor::ExtractOp::create(b, l, logits, idx);
-          Value lse = arith::AddFOp::create(
-              b, l, math::LogOp::create(b, l, a[2]), a[1]);
-          Value nll = arith::SubFOp::create(b, l, lse, picked);
-          linalg::YieldOp::create(b, l,
-                                  Value(arith::AddFOp::create(b, l, nll, a[3])));
-        });
+    Value total =
+        generic(rewriter, loc, {targets, max, sum}, init, {id, id, id, scalar},
+                iters, [&](OpBuilder &b, Location l, ValueRange a) {
+                  SmallVector<Value> idx;
+                  for (int64_t d = 0; d < rows; ++d)
+                    idx.push_back(linalg::IndexOp::create(b, l, d));
+                  idx.push_back(castIdToIndex(b, l, a[0]));
+                  Value picked = tensor::ExtractOp::create(b, l, logits, idx);
+                  Value lse = arith::AddFOp::create(
+                      b, l, math::LogOp::create(b, l, a[2]), a[1]);
+                  Value nll = arith::SubFOp::create(b, l, lse, picked);
+                  linalg::YieldOp::create(
+                      b, l, Value(arith::AddFOp::create(b, l, nll, a[3])));
+                });
 
     // Divide by the number of positions.
     Value count = arith::ConstantIndexOp::create(rewriter, loc, 1);
     for (int64_t d = 0; d < rows; ++d)
       count = arith::MulIOp::create(
-          rewriter, loc, count, tensor::DimOp::create(rewriter, loc, targets, d));
+          rewriter, loc, count,
+          tensor::DimOp::create(rewriter, loc, targets, d));
     Value countF = arith::UIToFPOp::create(
         rewriter, loc, et,
         arith::IndexCastUIOp::create(rewriter, loc, rewriter.getI64Type(),
@@ -521,31 +518,28 @@ struct MatmulLowering : OpConversionPattern<MatmulOp> {
     rhsExprs.append(tb ? SmallVector<AffineExpr>{n, k}
                        : SmallVector<AffineExpr>{k, n});
     outExprs.append({m, n});
-    SmallVector<AffineMap> maps = {
-        AffineMap::get(numLoops, 0, lhsExprs, ctx),
-        AffineMap::get(numLoops, 0, rhsExprs, ctx),
-        AffineMap::get(numLoops, 0, outExprs, ctx)};
+    SmallVector<AffineMap> maps = {AffineMap::get(numLoops, 0, lhsExprs, ctx),
+                                   AffineMap::get(numLoops, 0, rhsExprs, ctx),
+                                   AffineMap::get(numLoops, 0, outExprs, ctx)};
 
     // Result sizes: batch and M from lhs, N from rhs.
     SmallVector<OpFoldResult> lhsSizes = sizesOf(rewriter, loc, lhs);
     SmallVector<OpFoldResult> rhsSizes = sizesOf(rewriter, loc, rhs);
     int64_t r = op.getRhs().getType().getRank();
-    SmallVector<OpFoldResult> sizes(lhsSizes.begin(),
-                                    lhsSizes.begin() + batch);
+    SmallVector<OpFoldResult> sizes(lhsSizes.begin(), lhsSizes.begin() + batch);
     sizes.push_back(lhsSizes[ta ? rank - 1 : rank - 2]);
     sizes.push_back(rhsSizes[tb ? r - 2 : r - 1]);
-    Value init =
-        filledTensor(rewriter, loc, sizes, type.getElementType(), 0.0);
+    Value init = filledTensor(rewriter, loc, sizes, type.getElementType(), 0.0);
 
     SmallVector<IteratorType> iters = parallelIterators(numLoops);
     iters.back() = IteratorType::reduction;
-    Value result = generic(
-        rewriter, loc, {lhs, rhs}, init, maps, iters,
-        [](OpBuilder &b, Location l, ValueRange a) {
-          Value p = arith::MulFOp::create(b, l, a[0], a[1]);
-          linalg::YieldOp::create(b, l,
-                                  Value(arith::AddFOp::create(b, l, p, a[2])));
-        });
+    Value result =
+        generic(rewriter, loc, {lhs, rhs}, init, maps, iters,
+                [](OpBuilder &b, Location l, ValueRange a) {
+                  Value p = arith::MulFOp::create(b, l, a[0], a[1]);
+                  linalg::YieldOp::create(
+                      b, l, Value(arith::AddFOp::create(b, l, p, a[2])));
+                });
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -592,20 +586,19 @@ struct SplitHeadsLowering : OpConversionPattern<SplitHeadsOp> {
     RankedTensorType out = op.getType();
     int64_t heads = out.getDimSize(1), headDim = out.getDimSize(3);
     SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, input);
-    SmallVector<OpFoldResult> expandedSizes = {
-        sizes[0], sizes[1], rewriter.getIndexAttr(heads),
-        rewriter.getIndexAttr(headDim)};
+    SmallVector<OpFoldResult> expandedSizes = {sizes[0], sizes[1],
+                                               rewriter.getIndexAttr(heads),
+                                               rewriter.getIndexAttr(headDim)};
     auto expandedType = RankedTensorType::get(
         {out.getDimSize(0), out.getDimSize(2), heads, headDim},
         out.getElementType());
     Value expanded = tensor::ExpandShapeOp::create(
         rewriter, loc, expandedType, input,
         SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}}, expandedSizes);
-    Value init = emptyTensor(
-        rewriter, loc,
-        {sizes[0], rewriter.getIndexAttr(heads), sizes[1],
-         rewriter.getIndexAttr(headDim)},
-        out.getElementType());
+    Value init = emptyTensor(rewriter, loc,
+                             {sizes[0], rewriter.getIndexAttr(heads), sizes[1],
+                              rewriter.getIndexAttr(headDim)},
+                             out.getElementType());
     Value r = linalg::TransposeOp::create(rewriter, loc, expanded, init,
                                           ArrayRef<int64_t>{0, 2, 1, 3})
                   ->getResult(0);
@@ -624,9 +617,9 @@ struct MergeHeadsLowering : OpConversionPattern<MergeHeadsOp> {
     Value input = adaptor.getInput();
     auto inType = cast<RankedTensorType>(input.getType());
     SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, input);
-    Value init = emptyTensor(rewriter, loc,
-                             {sizes[0], sizes[2], sizes[1], sizes[3]},
-                             inType.getElementType());
+    Value init =
+        emptyTensor(rewriter, loc, {sizes[0], sizes[2], sizes[1], sizes[3]},
+                    inType.getElementType());
     Value t = linalg::TransposeOp::create(rewriter, loc, input, init,
                                           ArrayRef<int64_t>{0, 2, 1, 3})
                   ->getResult(0);
@@ -684,8 +677,7 @@ struct ConvertLMCToLinalgPass
                model.getBody().front().getOps<func::FuncOp>())) {
         if (moduleSymbols.lookup(func.getSymName()))
           return func.emitError("function @")
-                 << func.getSymName()
-                 << " of model @" << model.getSymName()
+                 << func.getSymName() << " of model @" << model.getSymName()
                  << " clashes with a symbol of the enclosing module";
         func->moveBefore(model);
         moduleSymbols.insert(func);

@@ -50,8 +50,7 @@ static RankedTensorType rankedOrError(std::optional<Location> loc, Value v,
 // ModelOp
 //===----------------------------------------------------------------------===//
 
-void ModelOp::build(OpBuilder &builder, OperationState &state,
-                    StringRef name) {
+void ModelOp::build(OpBuilder &builder, OperationState &state, StringRef name) {
   state.addAttribute(::mlir::SymbolTable::getSymbolAttrName(),
                      builder.getStringAttr(name));
   Region *body = state.addRegion();
@@ -123,8 +122,7 @@ ParseResult ParamOp::parse(OpAsmParser &parser, OperationState &result) {
       return failure();
     result.getOrAddProperties<Properties>().std = b.getF64FloatAttr(stdev);
   }
-  if (parser.parseRParen() ||
-      parser.parseOptionalAttrDict(result.attributes))
+  if (parser.parseRParen() || parser.parseOptionalAttrDict(result.attributes))
     return failure();
   auto &props = result.getOrAddProperties<Properties>();
   props.type = TypeAttr::get(type);
@@ -160,8 +158,8 @@ LogicalResult ParamOp::verify() {
       return emitOpError("std must be finite and greater than zero, got ")
              << value;
   } else if (stdev) {
-    return emitOpError("init(") << stringifyInitKind(getInit())
-                                << ") takes no std";
+    return emitOpError("init(")
+           << stringifyInitKind(getInit()) << ") takes no std";
   }
   return success();
 }
@@ -170,17 +168,15 @@ LogicalResult ParamOp::verify() {
 // ParamRefOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult
-ParamRefOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+LogicalResult ParamRefOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   auto model = (*this)->getParentOfType<ModelOp>();
   if (!model)
     return emitOpError("must be nested in an lmc.model");
-  auto param =
-      symbolTable.lookupSymbolIn<ParamOp>(model, getNameAttr());
+  auto param = symbolTable.lookupSymbolIn<ParamOp>(model, getNameAttr());
   if (!param)
-    return emitOpError("'") << getName()
-                            << "' does not name an lmc.param of model @"
-                            << model.getSymName();
+    return emitOpError("'")
+           << getName() << "' does not name an lmc.param of model @"
+           << model.getSymName();
   if (param.getType() != getType())
     return emitOpError("type ")
            << getType() << " does not match the type " << param.getType()
@@ -204,16 +200,16 @@ static LogicalResult inferEmbedding(std::optional<Location> loc, Value table,
     return emitOptionalError(loc, "table must be rank 2, got rank ",
                              tableType.getRank());
   if (idsType.getRank() != 2)
-    return emitOptionalError(
-        loc, "ids must be rank 2 (batch, sequence), got rank ",
-        idsType.getRank());
+    return emitOptionalError(loc,
+                             "ids must be rank 2 (batch, sequence), got rank ",
+                             idsType.getRank());
   inferred.push_back(RankedTensorType::get(
       {idsType.getDimSize(0), idsType.getDimSize(1), tableType.getDimSize(1)},
       tableType.getElementType()));
   return success();
 }
 
-LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *, 
+LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *,
                                             std::optional<Location> loc,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &inferred) {
@@ -242,10 +238,8 @@ LogicalResult PositionEmbeddingOp::verify() {
 //===----------------------------------------------------------------------===//
 
 /// Checks a per-channel vector against the last dimension of `input`.
-static LogicalResult verifyChannelVector(Operation *op,
-                                         RankedTensorType input,
-                                         RankedTensorType vec,
-                                         StringRef what) {
+static LogicalResult verifyChannelVector(Operation *op, RankedTensorType input,
+                                         RankedTensorType vec, StringRef what) {
   if (input.getRank() < 1)
     return op->emitOpError("input must have rank at least 1");
   int64_t channels = input.getDimSize(input.getRank() - 1);
@@ -297,9 +291,9 @@ LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
     return emitOptionalError(loc, "rhs must have rank 2 or the rank of lhs (",
                              rank, "), got rank ", rhs.getRank());
   if (lhs.getElementType() != rhs.getElementType())
-    return emitOptionalError(loc, "element types differ: ",
-                             lhs.getElementType(), " and ",
-                             rhs.getElementType());
+    return emitOptionalError(loc,
+                             "element types differ: ", lhs.getElementType(),
+                             " and ", rhs.getElementType());
   bool ta = adaptor.getTransposeA(), tb = adaptor.getTransposeB();
   int64_t r = rhs.getRank();
   int64_t m = lhs.getDimSize(rank - (ta ? 1 : 2));
@@ -367,8 +361,9 @@ LogicalResult SplitOp::verify() {
 static LogicalResult verifyHeads(std::optional<Location> loc,
                                  RankedTensorType type, int64_t heads) {
   if (type.getRank() != 3)
-    return emitOptionalError(loc, "expected a rank-3 (batch, sequence, "
-                                  "channels) tensor, got ",
+    return emitOptionalError(loc,
+                             "expected a rank-3 (batch, sequence, "
+                             "channels) tensor, got ",
                              type);
   int64_t channels = type.getDimSize(2);
   if (ShapedType::isDynamic(channels))
@@ -394,10 +389,10 @@ LogicalResult SplitHeadsOp::inferReturnTypes(MLIRContext *,
   int64_t heads = adaptor.getHeads();
   if (failed(verifyHeads(loc, input, heads)))
     return failure();
-  inferred.push_back(RankedTensorType::get(
-      {input.getDimSize(0), heads, input.getDimSize(1),
-       input.getDimSize(2) / heads},
-      input.getElementType()));
+  inferred.push_back(
+      RankedTensorType::get({input.getDimSize(0), heads, input.getDimSize(1),
+                             input.getDimSize(2) / heads},
+                            input.getElementType()));
   return success();
 }
 
@@ -417,13 +412,15 @@ LogicalResult MergeHeadsOp::inferReturnTypes(MLIRContext *,
   if (!input)
     return failure();
   if (input.getRank() != 4)
-    return emitOptionalError(loc, "expected a rank-4 (batch, heads, sequence, "
-                                  "head channels) tensor, got ",
+    return emitOptionalError(loc,
+                             "expected a rank-4 (batch, heads, sequence, "
+                             "head channels) tensor, got ",
                              input);
   int64_t heads = input.getDimSize(1), headDim = input.getDimSize(3);
   if (ShapedType::isDynamic(heads) || ShapedType::isDynamic(headDim))
-    return emitOptionalError(loc, "head and head-channel dimensions must be "
-                                  "static, got ",
+    return emitOptionalError(loc,
+                             "head and head-channel dimensions must be "
+                             "static, got ",
                              input);
   inferred.push_back(RankedTensorType::get(
       {input.getDimSize(0), input.getDimSize(2), heads * headDim},
@@ -460,8 +457,8 @@ struct CombineScales : OpRewritePattern<ScaleOp> {
     auto inner = op.getInput().getDefiningOp<ScaleOp>();
     if (!inner)
       return failure();
-    double factor = inner.getFactor().convertToDouble() *
-                    op.getFactor().convertToDouble();
+    double factor =
+        inner.getFactor().convertToDouble() * op.getFactor().convertToDouble();
     rewriter.replaceOpWithNewOp<ScaleOp>(op, inner.getInput(),
                                          rewriter.getF64FloatAttr(factor));
     return success();
@@ -495,9 +492,10 @@ LogicalResult SoftmaxOp::verify() {
 // CrossEntropyOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult CrossEntropyOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferred) {
+LogicalResult
+CrossEntropyOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                 Adaptor adaptor,
+                                 SmallVectorImpl<Type> &inferred) {
   RankedTensorType logits = rankedOrError(loc, adaptor.getLogits(), "logits");
   RankedTensorType targets =
       rankedOrError(loc, adaptor.getTargets(), "targets");
