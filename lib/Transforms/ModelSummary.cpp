@@ -50,6 +50,12 @@ Summary summarize(ModelOp model) {
     s.context = op.getTable().getType().getDimSize(0);
   });
   forward.walk([&](Operation *op) {
+    // One attention per layer, fused or decomposed (its causal mask).
+    if (auto mask = dyn_cast<CausalMaskOp>(op)) {
+      if (!mask.getZero())
+        ++s.layers;
+      return;
+    }
     if (auto attn = dyn_cast<CausalAttentionOp>(op)) {
       // q k^T and p v: 2 T C each per query token.
       ++s.layers;

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
+#include "VerifyUtils.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -20,31 +21,13 @@
 
 using namespace mlir;
 using namespace mlir::lmc;
+using namespace mlir::lmc::detail;
 
 #include "lmc/Dialect/LMC/IR/LMCEnums.cpp.inc"
 
 //===----------------------------------------------------------------------===//
 // Helpers
 //===----------------------------------------------------------------------===//
-
-/// True when two dimension sizes may be equal at run time.
-static bool dimsCompatible(int64_t a, int64_t b) {
-  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
-}
-
-static std::string dimStr(int64_t d) {
-  return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d);
-}
-
-/// The ranked tensor type of `v`, or null with an error at `loc`.
-static RankedTensorType rankedOrError(std::optional<Location> loc, Value v,
-                                      StringRef what) {
-  auto type = dyn_cast<RankedTensorType>(v.getType());
-  if (!type)
-    (void)emitOptionalError(loc, what, " must be a ranked tensor, got ",
-                            v.getType());
-  return type;
-}
 
 //===----------------------------------------------------------------------===//
 // ModelOp
@@ -236,25 +219,6 @@ LogicalResult PositionEmbeddingOp::verify() {
 //===----------------------------------------------------------------------===//
 // LayerNormOp, BiasAddOp
 //===----------------------------------------------------------------------===//
-
-/// Checks a per-channel vector against the last dimension of `input`.
-static LogicalResult verifyChannelVector(Operation *op, RankedTensorType input,
-                                         RankedTensorType vec, StringRef what) {
-  if (input.getRank() < 1)
-    return op->emitOpError("input must have rank at least 1");
-  int64_t channels = input.getDimSize(input.getRank() - 1);
-  if (ShapedType::isDynamic(channels))
-    return op->emitOpError("last dimension of the input must be static");
-  if (vec.getRank() != 1 || vec.getDimSize(0) != channels)
-    return op->emitOpError()
-           << what << " must be a vector of " << channels
-           << " elements (the last dimension of the input), got " << vec;
-  if (vec.getElementType() != input.getElementType())
-    return op->emitOpError()
-           << what << " element type " << vec.getElementType()
-           << " differs from the input's " << input.getElementType();
-  return success();
-}
 
 LogicalResult LayerNormOp::verify() {
   if (failed(verifyChannelVector(*this, getInput().getType(),

@@ -4,6 +4,7 @@
 #define LMC_DIALECT_LMC_IR_LMCOPS_H
 
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
+#include "lmc/Dialect/LMC/IR/LMCInterfaces.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"

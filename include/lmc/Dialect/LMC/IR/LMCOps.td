@@ -11,6 +11,7 @@
 
 include "lmc/Dialect/LMC/IR/LMCDialect.td"
 include "lmc/Dialect/LMC/IR/LMCEnums.td"
+include "lmc/Dialect/LMC/IR/LMCInterfaces.td"
 include "mlir/IR/OpAsmInterface.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
@@ -136,6 +137,7 @@ def LMC_ParamRefOp : LMC_Op<"param_ref", [
 //===----------------------------------------------------------------------===//
 
 def LMC_EmbeddingOp : LMC_Op<"embedding", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "token embedding lookup";
   let description = [{
@@ -163,6 +165,7 @@ def LMC_EmbeddingOp : LMC_Op<"embedding", [
 }
 
 def LMC_PositionEmbeddingOp : LMC_Op<"position_embedding", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "learned position embedding, broadcast over the batch";
   let description = [{
@@ -197,6 +200,7 @@ def LMC_PositionEmbeddingOp : LMC_Op<"position_embedding", [
 //===----------------------------------------------------------------------===//
 
 def LMC_LayerNormOp : LMC_Op<"layer_norm", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>,
     AllTypesMatch<["weight", "bias"]>]> {
   let summary = "layer normalisation over the last dimension";
@@ -228,6 +232,7 @@ def LMC_LayerNormOp : LMC_Op<"layer_norm", [
 }
 
 def LMC_MatmulOp : LMC_Op<"matmul", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "matrix product with batch dimensions and transposes";
   let description = [{
@@ -272,6 +277,7 @@ def LMC_MatmulOp : LMC_Op<"matmul", [
 }
 
 def LMC_BiasAddOp : LMC_Op<"bias_add", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "adds a bias vector along the last dimension";
   let description = [{
@@ -296,7 +302,9 @@ def LMC_BiasAddOp : LMC_Op<"bias_add", [
   let hasVerifier = 1;
 }
 
-def LMC_GeluOp : LMC_Op<"gelu", [Pure, AllTypesMatch<["input", "result"]>]> {
+def LMC_GeluOp : LMC_Op<"gelu", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "Gaussian error linear unit";
   let description = [{
     Elementwise GELU. `tanh` is the approximation GPT-2 uses,
@@ -320,6 +328,7 @@ def LMC_GeluOp : LMC_Op<"gelu", [Pure, AllTypesMatch<["input", "result"]>]> {
 }
 
 def LMC_AddOp : LMC_Op<"add", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, Commutative, AllTypesMatch<["lhs", "rhs", "result"]>]> {
   let summary = "elementwise sum (the residual connection)";
   let description = [{
@@ -345,6 +354,7 @@ def LMC_AddOp : LMC_Op<"add", [
 //===----------------------------------------------------------------------===//
 
 def LMC_SplitOp : LMC_Op<"split", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "splits the last dimension into equal parts";
   let description = [{
@@ -370,6 +380,7 @@ def LMC_SplitOp : LMC_Op<"split", [
 }
 
 def LMC_CausalAttentionOp : LMC_Op<"causal_attention", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["query", "key", "value", "result"]>]> {
   let summary = "causal multi-head self-attention";
   let description = [{
@@ -410,6 +421,7 @@ def LMC_CausalAttentionOp : LMC_Op<"causal_attention", [
 }
 
 def LMC_SplitHeadsOp : LMC_Op<"split_heads", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "[B, T, C] to [B, H, T, C/H]";
   let description = [{
@@ -436,6 +448,7 @@ def LMC_SplitHeadsOp : LMC_Op<"split_heads", [
 }
 
 def LMC_MergeHeadsOp : LMC_Op<"merge_heads", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "[B, H, T, D] to [B, T, H * D]";
   let description = [{
@@ -457,7 +470,9 @@ def LMC_MergeHeadsOp : LMC_Op<"merge_heads", [
   let hasFolder = 1;
 }
 
-def LMC_ScaleOp : LMC_Op<"scale", [Pure, AllTypesMatch<["input", "result"]>]> {
+def LMC_ScaleOp : LMC_Op<"scale", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "multiplies by a constant";
   let description = [{
     `result = input * factor` elementwise, e.g. the `1/sqrt(D)` of attention.
@@ -482,29 +497,33 @@ def LMC_ScaleOp : LMC_Op<"scale", [Pure, AllTypesMatch<["input", "result"]>]> {
 }
 
 def LMC_CausalMaskOp : LMC_Op<"causal_mask", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "hides future positions of attention scores";
   let description = [{
     Over the last two dimensions (query position `i`, key position `j`),
     replaces entries with `j > i` by negative infinity and keeps the others.
+    With `zero`, they are replaced by zero instead: the gradient of the mask.
 
     Example:
 
     ```mlir
     %m = lmc.causal_mask %s : tensor<?x2x?x?xf32>
+    %dm = lmc.causal_mask %dy zero : tensor<?x2x?x?xf32>
     ```
 
     **Constraints:**
     - `input` has rank at least 2;
     - the last two dimensions are equal where both are static.
   }];
-  let arguments = (ins LMC_FloatTensor:$input);
+  let arguments = (ins LMC_FloatTensor:$input, UnitAttr:$zero);
   let results = (outs LMC_FloatTensor:$result);
-  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let assemblyFormat = "$input (`zero` $zero^)? attr-dict `:` type($input)";
   let hasVerifier = 1;
 }
 
 def LMC_SoftmaxOp : LMC_Op<"softmax", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "softmax over the last dimension";
   let description = [{
@@ -531,6 +550,7 @@ def LMC_SoftmaxOp : LMC_Op<"softmax", [
 //===----------------------------------------------------------------------===//
 
 def LMC_CrossEntropyOp : LMC_Op<"cross_entropy", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "mean cross-entropy of logits against integer targets";
   let description = [{
@@ -557,5 +577,7 @@ def LMC_CrossEntropyOp : LMC_Op<"cross_entropy", [
     $logits `,` $targets attr-dict `:` type($logits) `,` type($targets)
   }];
 }
+
+include "lmc/Dialect/LMC/IR/LMCTrainingOps.td"
 
 #endif // LMC_DIALECT_LMC_IR_LMCOPS_TD

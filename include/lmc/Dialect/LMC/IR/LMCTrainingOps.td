@@ -1,0 +1,411 @@
+//===- LMCTrainingOps.td - Backward and optimizer ops ------*- tablegen -*-===//
+//
+// Ops that the training passes emit: general tensor ops the gradient rules
+// need, the fused gradients of the forward ops, and the AdamW update.
+// Included from LMCOps.td.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LMC_DIALECT_LMC_IR_LMCTRAININGOPS_TD
+#define LMC_DIALECT_LMC_IR_LMCTRAININGOPS_TD
+
+//===----------------------------------------------------------------------===//
+// General tensor ops
+//===----------------------------------------------------------------------===//
+
+def LMC_ZerosLikeOp : LMC_Op<"zeros_like", [
+    Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "a tensor of zeros shaped like its operand";
+  let description = [{
+    Zeros with the type and run-time shape of `input`, e.g. the gradient of a
+    result that does not reach the loss.
+
+    Example:
+
+    ```mlir
+    %z = lmc.zeros_like %x : tensor<?x?x64xf32>
+    ```
+
+    **Constraints:**
+    - the result type equals the input type.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def LMC_MulOp : LMC_Op<"mul", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    Pure, Commutative, AllTypesMatch<["lhs", "rhs", "result"]>]> {
+  let summary = "elementwise product";
+  let description = [{
+    `result = lhs * rhs` elementwise, for tensors of the same type.
+
+    Example:
+
+    ```mlir
+    %y = lmc.mul %a, %b : tensor<?x?x64xf32>
+    ```
+
+    **Constraints:**
+    - `lhs`, `rhs` and the result have the same type.
+  }];
+  let arguments = (ins LMC_FloatTensor:$lhs, LMC_FloatTensor:$rhs);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+def LMC_ReduceSumOp : LMC_Op<"reduce_sum", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    Pure, InferTypeOpAdaptor]> {
+  let summary = "sum over the given dimensions";
+  let description = [{
+    Sums `input` over `dims`, which are dropped from the result; summing
+    over every dimension gives a 0-d tensor.
+
+    Example:
+
+    ```mlir
+    %db = lmc.reduce_sum %dy dims [0, 1] : tensor<?x?x192xf32>
+    // %db : tensor<192xf32>
+    %s = lmc.reduce_sum %x dims [0, 1, 2] : tensor<?x?x64xf32>
+    // %s : tensor<f32>
+    ```
+
+    **Constraints:**
+    - `dims` are strictly increasing and within the rank of `input`.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, DenseI64ArrayAttr:$dims);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$input `dims` $dims attr-dict `:` type($input)";
+}
+
+def LMC_BroadcastOp : LMC_Op<"broadcast", [
+    Pure, AllTypesMatch<["like", "result"]>]> {
+  let summary = "repeats a tensor along new dimensions";
+  let description = [{
+    The inverse shape map of `reduce_sum`: inserts the dimensions `dims` of
+    the result, whose sizes are taken from `like`, and repeats `input` along
+    them. The gradient of `reduce_sum`.
+
+    Example:
+
+    ```mlir
+    %y = lmc.broadcast %s like %x dims [0, 1, 2] : tensor<f32>, tensor<?x?x64xf32>
+    ```
+
+    **Constraints:**
+    - the result has the type of `like`;
+    - `dims` are strictly increasing and within the rank of `like`, and the
+      other dimensions of `like`, in order, are those of `input`.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, LMC_FloatTensor:$like,
+                       DenseI64ArrayAttr:$dims);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `like` $like `dims` $dims attr-dict `:` type($input) `,` type($like)
+  }];
+  let hasVerifier = 1;
+}
+
+def LMC_TransposeOp : LMC_Op<"transpose", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    Pure, InferTypeOpAdaptor]> {
+  let summary = "swaps the last two dimensions";
+  let description = [{
+    `result[..., j, i] = input[..., i, j]`.
+
+    Example:
+
+    ```mlir
+    %t = lmc.transpose %x : tensor<?x64x192xf32>
+    // %t : tensor<?x192x64xf32>
+    ```
+
+    **Constraints:**
+    - `input` has rank at least 2.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def LMC_FlattenOp : LMC_Op<"flatten", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    Pure, InferTypeOpAdaptor]> {
+  let summary = "collapses the leading dimensions into one";
+  let description = [{
+    `[d0, ..., dn-2, K] -> [d0 * ... * dn-2, K]`, row-major: the rows of a
+    batch of activations as one matrix (e.g. for a weight gradient).
+
+    Example:
+
+    ```mlir
+    %f = lmc.flatten %x : tensor<?x?x64xf32>
+    // %f : tensor<?x64xf32>
+    ```
+
+    **Constraints:**
+    - `input` has rank at least 2.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def LMC_UnflattenOp : LMC_Op<"unflatten", [
+    Pure, AllTypesMatch<["like", "result"]>]> {
+  let summary = "the inverse of flatten, shaped like a reference";
+  let description = [{
+    Reshapes the `[R, K]` matrix `input` to the type and run-time leading
+    sizes of `like` (whose leading sizes multiply to `R`). The gradient of
+    `flatten`.
+
+    Example:
+
+    ```mlir
+    %x = lmc.unflatten %f like %ref : tensor<?x64xf32>, tensor<?x?x64xf32>
+    ```
+
+    **Constraints:**
+    - `input` is rank 2; `like` has rank at least 2;
+    - the result has the type of `like`, and the same last dimension as
+      `input`.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, LMC_FloatTensor:$like);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `like` $like attr-dict `:` type($input) `,` type($like)
+  }];
+  let hasVerifier = 1;
+}
+
+def LMC_ConcatOp : LMC_Op<"concat", [Pure, InferTypeOpAdaptor]> {
+  let summary = "concatenates along the last dimension";
+  let description = [{
+    The inverse of `split`: joins equally typed tensors along their last
+    dimension, in operand order.
+
+    Example:
+
+    ```mlir
+    %qkv = lmc.concat %q, %k, %v : tensor<?x?x64xf32>
+    // %qkv : tensor<?x?x192xf32>
+    ```
+
+    **Constraints:**
+    - at least one operand; all operands have one type, of rank at least 1
+      with a static last dimension.
+  }];
+  let arguments = (ins Variadic<LMC_FloatTensor>:$inputs);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$inputs attr-dict `:` type(operands)";
+}
+
+//===----------------------------------------------------------------------===//
+// Gradients of the forward ops
+//===----------------------------------------------------------------------===//
+
+def LMC_GeluGradOp : LMC_Op<"gelu_grad", [
+    Pure, AllTypesMatch<["input", "grad", "result"]>]> {
+  let summary = "gradient of gelu";
+  let description = [{
+    `result = grad * gelu'(input)`, with the derivative of the same
+    approximation as the forward op.
+
+    Example:
+
+    ```mlir
+    %dx = lmc.gelu_grad %x, %dy tanh : tensor<?x?x256xf32>
+    ```
+
+    **Constraints:**
+    - `input`, `grad` and the result have the same type.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, LMC_FloatTensor:$grad,
+                       LMC_GeluApproximationAttr:$approximation);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $grad $approximation attr-dict `:` type($input)
+  }];
+}
+
+def LMC_LayerNormGradOp : LMC_Op<"layer_norm_grad", [
+    Pure, AllTypesMatch<["input", "grad", "input_grad"]>,
+    AllTypesMatch<["weight", "weight_grad", "bias_grad"]>]> {
+  let summary = "gradient of layer_norm";
+  let description = [{
+    Given the forward input `x`, `weight` and the result gradient `grad`,
+    returns the gradients of the input, the weight and the bias. The mean and
+    inverse standard deviation are recomputed from `x`.
+
+    Example:
+
+    ```mlir
+    %dx, %dw, %db = lmc.layer_norm_grad %x, %w, %dy eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+    ```
+
+    **Constraints:**
+    - as for `layer_norm`: `weight` is a vector of the size of the last,
+      static dimension of `input`; `eps` is greater than zero.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, LMC_FloatTensor:$weight,
+                       LMC_FloatTensor:$grad, F64Attr:$eps);
+  let results = (outs LMC_FloatTensor:$input_grad,
+                      LMC_FloatTensor:$weight_grad,
+                      LMC_FloatTensor:$bias_grad);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $grad `eps` `(` $eps `)` attr-dict `:`
+    type($input) `,` type($weight)
+  }];
+  let hasVerifier = 1;
+}
+
+def LMC_SoftmaxGradOp : LMC_Op<"softmax_grad", [
+    Pure, AllTypesMatch<["output", "grad", "result"]>]> {
+  let summary = "gradient of softmax from its output";
+  let description = [{
+    With `y` the softmax output and `g` its gradient, over the last
+    dimension: `result = y * (g - sum(g * y))`.
+
+    Example:
+
+    ```mlir
+    %ds = lmc.softmax_grad %p, %dp : tensor<?x2x?x?xf32>
+    ```
+
+    **Constraints:**
+    - `output`, `grad` and the result have one type of rank at least 1.
+  }];
+  let arguments = (ins LMC_FloatTensor:$output, LMC_FloatTensor:$grad);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$output `,` $grad attr-dict `:` type($output)";
+  let hasVerifier = 1;
+}
+
+def LMC_EmbeddingGradOp : LMC_Op<"embedding_grad", [Pure]> {
+  let summary = "gradient of embedding: scatter-add into the table";
+  let description = [{
+    `result[v, c] = sum over (b, t) with ids[b, t] == v of grad[b, t, c]`,
+    for a table of `result`'s type.
+
+    Example:
+
+    ```mlir
+    %dwte = lmc.embedding_grad %dx[%tokens] : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<256x64xf32>
+    ```
+
+    **Constraints:**
+    - `grad` is rank 3 and `ids` rank 2 with matching leading dimensions
+      where static;
+    - the result is a static rank-2 tensor with the channels and element type
+      of `grad`.
+  }];
+  let arguments = (ins LMC_FloatTensor:$grad, LMC_IdTensor:$ids);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad `[` $ids `]` attr-dict `:` type($grad) `,` type($ids) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def LMC_PositionEmbeddingGradOp : LMC_Op<"position_embedding_grad", [Pure]> {
+  let summary = "gradient of position_embedding: sum over the batch";
+  let description = [{
+    `result[t, c] = sum over b of grad[b, t, c]` for `t` below the sequence
+    length, and zero for the remaining rows of the table.
+
+    Example:
+
+    ```mlir
+    %dwpe = lmc.position_embedding_grad %dx : tensor<?x?x64xf32> -> tensor<64x64xf32>
+    ```
+
+    **Constraints:**
+    - `grad` is rank 3;
+    - the result is a static rank-2 tensor with the channels and element type
+      of `grad`, and at least as many rows as a static sequence length.
+  }];
+  let arguments = (ins LMC_FloatTensor:$grad);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$grad attr-dict `:` type($grad) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def LMC_CrossEntropyGradOp : LMC_Op<"cross_entropy_grad", [
+    Pure, AllTypesMatch<["logits", "result"]>]> {
+  let summary = "gradient of the mean cross-entropy with respect to logits";
+  let description = [{
+    `result = (softmax(logits) - onehot(targets)) * grad / N`, with `N` the
+    number of positions and `grad` the 0-d gradient of the loss.
+
+    Example:
+
+    ```mlir
+    %dl = lmc.cross_entropy_grad %logits, %targets, %dloss : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
+    ```
+
+    **Constraints:**
+    - as for `cross_entropy`; `grad` is a 0-d tensor of the logits' element
+      type.
+  }];
+  let arguments = (ins LMC_FloatTensor:$logits, LMC_IdTensor:$targets,
+                       LMC_ScalarFloatTensor:$grad);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $logits `,` $targets `,` $grad attr-dict `:` type($logits) `,`
+    type($targets) `,` type($grad)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Optimizer
+//===----------------------------------------------------------------------===//
+
+def LMC_AdamWOp : LMC_Op<"adamw", [
+    Pure, AllTypesMatch<["param", "grad", "exp_avg", "exp_avg_sq",
+                         "new_param", "new_exp_avg", "new_exp_avg_sq"]>,
+    AllTypesMatch<["lr", "grad_scale", "beta1", "beta2", "eps",
+                   "weight_decay"]>]> {
+  let summary = "one AdamW update of one parameter";
+  let description = [{
+    With `g = grad * grad_scale` (the clipping factor), `t = step + 1`:
+    `m' = beta1 m + (1 - beta1) g`, `v' = beta2 v + (1 - beta2) g^2`,
+    `p' = p - lr (m' / (1 - beta1^t)) / (sqrt(v' / (1 - beta2^t)) + eps)
+         - lr weight_decay p` — AdamW with bias-corrected moments and
+    decoupled weight decay. The scalars are run-time values, so one compiled
+    step serves any schedule.
+
+    Example:
+
+    ```mlir
+    %p1, %m1, %v1 = lmc.adamw %p, %g, %m, %v lr(%lr) grad_scale(%s) step(%t)
+        betas(%b1, %b2) eps(%eps) weight_decay(%wd) : tensor<64x192xf32>, f32
+    ```
+
+    **Constraints:**
+    - the tensors have one type; the float scalars are of its element type;
+      `step` is a signless integer.
+  }];
+  let arguments = (ins LMC_FloatTensor:$param, LMC_FloatTensor:$grad,
+                       LMC_FloatTensor:$exp_avg, LMC_FloatTensor:$exp_avg_sq,
+                       LMC_Float:$lr, LMC_Float:$grad_scale,
+                       AnySignlessInteger:$step, LMC_Float:$beta1,
+                       LMC_Float:$beta2, LMC_Float:$eps,
+                       LMC_Float:$weight_decay);
+  let results = (outs LMC_FloatTensor:$new_param,
+                      LMC_FloatTensor:$new_exp_avg,
+                      LMC_FloatTensor:$new_exp_avg_sq);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $exp_avg `,` $exp_avg_sq `lr` `(` $lr `)`
+    `grad_scale` `(` $grad_scale `)` `step` `(` $step `)`
+    `betas` `(` $beta1 `,` $beta2 `)` `eps` `(` $eps `)`
+    `weight_decay` `(` $weight_decay `)` attr-dict `:` type($param) `,`
+    type($lr) `,` type($step)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // LMC_DIALECT_LMC_IR_LMCTRAININGOPS_TD

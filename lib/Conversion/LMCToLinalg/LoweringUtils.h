@@ -1,0 +1,142 @@
+//===- LoweringUtils.h - Helpers of the lmc to linalg lowering --*- C++ -*-===//
+
+#ifndef LMC_LIB_CONVERSION_LMCTOLINALG_LOWERINGUTILS_H
+#define LMC_LIB_CONVERSION_LMCTOLINALG_LOWERINGUTILS_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AffineMap.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <cmath>
+#include <utility>
+
+namespace mlir::lmc::lowering {
+
+using utils::IteratorType;
+using BodyFn = function_ref<void(OpBuilder &, Location, ValueRange)>;
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+inline Value floatConst(OpBuilder &b, Location loc, Type type, double value) {
+  return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, value));
+}
+
+/// The sizes of `v`, static ones as attributes and dynamic ones as tensor.dim.
+inline SmallVector<OpFoldResult> sizesOf(OpBuilder &b, Location loc, Value v) {
+  return tensor::getMixedSizes(b, loc, v);
+}
+
+/// An empty tensor of the given sizes and element type.
+inline Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                  Type elementType) {
+  return tensor::EmptyOp::create(b, loc, sizes, elementType);
+}
+
+/// An empty tensor of `sizes` filled with `value`.
+inline Value filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                   Type elementType, double value) {
+  Value empty = emptyTensor(b, loc, sizes, elementType);
+  Value cst = floatConst(b, loc, elementType, value);
+  return linalg::FillOp::create(b, loc, ValueRange{cst}, ValueRange{empty})
+      .getResult(0);
+}
+
+/// A linalg.generic with one result written into `init`.
+inline Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
+              ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iterators,
+              BodyFn body) {
+  auto op = linalg::GenericOp::create(b, loc, TypeRange{init.getType()}, inputs,
+                                      ValueRange{init}, maps, iterators, body);
+  return op.getResult(0);
+}
+
+inline SmallVector<IteratorType> parallelIterators(int64_t rank) {
+  return SmallVector<IteratorType>(rank, IteratorType::parallel);
+}
+
+/// Elementwise map over `inputs` (all of the shape of the first one, or
+/// broadcast by `maps`) into a tensor shaped like `shapeOf`.
+inline Value elementwise(OpBuilder &b, Location loc, Value shapeOf, ValueRange inputs,
+                  ArrayRef<AffineMap> inputMaps, BodyFn body) {
+  auto type = cast<RankedTensorType>(shapeOf.getType());
+  Value init =
+      emptyTensor(b, loc, sizesOf(b, loc, shapeOf), type.getElementType());
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(b.getMultiDimIdentityMap(type.getRank()));
+  return generic(b, loc, inputs, init, maps, parallelIterators(type.getRank()),
+                 body);
+}
+
+/// Reduces the last dimension of `input` with `combine`, starting from
+/// `initValue`: the result has the leading dimensions of `input`.
+inline Value reduceLastDim(
+    OpBuilder &b, Location loc, Value input, double initValue,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
+  auto type = cast<RankedTensorType>(input.getType());
+  int64_t rank = type.getRank();
+  SmallVector<OpFoldResult> sizes = sizesOf(b, loc, input);
+  sizes.pop_back();
+  Value init = filledTensor(b, loc, sizes, type.getElementType(), initValue);
+  AffineMap id = b.getMultiDimIdentityMap(rank);
+  SmallVector<IteratorType> iters = parallelIterators(rank);
+  iters.back() = IteratorType::reduction;
+  return generic(b, loc, ValueRange{input}, init, {id, id.dropResult(rank - 1)},
+                 iters, [&](OpBuilder &nb, Location nl, ValueRange args) {
+                   Value r = combine(nb, nl, args[0], args[1]);
+                   linalg::YieldOp::create(nb, nl, r);
+                 });
+}
+
+/// Map of a rank-`rank` loop nest onto its leading `rank - 1` dimensions.
+inline AffineMap dropLast(OpBuilder &b, int64_t rank) {
+  return b.getMultiDimIdentityMap(rank).dropResult(rank - 1);
+}
+
+/// Map of a rank-`rank` loop nest onto its last dimension.
+inline AffineMap lastOnly(OpBuilder &b, int64_t rank) {
+  return AffineMap::get(rank, 0, b.getAffineDimExpr(rank - 1));
+}
+
+inline Value castIdToIndex(OpBuilder &b, Location loc, Value id) {
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), id);
+}
+
+/// Row maximum and sum of exp(x - max) over the last dimension.
+inline std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
+  Value max = reduceLastDim(
+      b, loc, x, -INFINITY, [](OpBuilder &nb, Location l, Value v, Value acc) {
+        return Value(arith::MaximumFOp::create(nb, l, v, acc));
+      });
+  SmallVector<OpFoldResult> rowSizes = sizesOf(b, loc, x);
+  rowSizes.pop_back();
+  Value init = filledTensor(b, loc, rowSizes, type.getElementType(), 0.0);
+  AffineMap id = b.getMultiDimIdentityMap(rank);
+  AffineMap row = dropLast(b, rank);
+  SmallVector<IteratorType> iters = parallelIterators(rank);
+  iters.back() = IteratorType::reduction;
+  Value sum =
+      generic(b, loc, {x, max}, init, {id, row, row}, iters,
+              [](OpBuilder &nb, Location l, ValueRange a) {
+                Value e = math::ExpOp::create(
+                    nb, l, arith::SubFOp::create(nb, l, a[0], a[1]));
+                linalg::YieldOp::create(
+                    nb, l, Value(arith::AddFOp::create(nb, l, e, a[2])));
+              });
+  return {max, sum};
+}
+
+
+/// Adds the lowering patterns of the backward and optimizer ops.
+void populateTrainingOpsToLinalgPatterns(RewritePatternSet &patterns);
+
+} // namespace mlir::lmc::lowering
+
+#endif // LMC_LIB_CONVERSION_LMCTOLINALG_LOWERINGUTILS_H

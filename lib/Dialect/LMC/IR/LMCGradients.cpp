@@ -1,0 +1,213 @@
+//===- LMCGradients.cpp - Reverse-mode gradient rules of the lmc ops ------===//
+//
+// Each differentiable op's DifferentiableOpInterface::buildGradient: given
+// the gradients of its results, emit the gradients of its operands. Forward
+// values are read through the GradientBuilder, which may recompute them.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
+
+#include <cmath>
+#include <numeric>
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+#include "lmc/Dialect/LMC/IR/LMCInterfaces.cpp.inc"
+
+/// All dimensions of a rank-`rank` tensor but the last.
+static SmallVector<int64_t> leadingDims(int64_t rank) {
+  SmallVector<int64_t> dims(rank - 1);
+  std::iota(dims.begin(), dims.end(), 0);
+  return dims;
+}
+
+LogicalResult AddOp::buildGradient(GradientBuilder &gb) {
+  Value dy = gb.resultGrad(0);
+  gb.addOperandGrad(0, dy);
+  gb.addOperandGrad(1, dy);
+  return success();
+}
+
+LogicalResult MulOp::buildGradient(GradientBuilder &gb) {
+  OpBuilder &b = gb.builder();
+  Value dy = gb.resultGrad(0);
+  gb.addOperandGrad(0, MulOp::create(b, getLoc(), dy, gb.operand(1)));
+  gb.addOperandGrad(1, MulOp::create(b, getLoc(), dy, gb.operand(0)));
+  return success();
+}
+
+LogicalResult BiasAddOp::buildGradient(GradientBuilder &gb) {
+  Value dy = gb.resultGrad(0);
+  gb.addOperandGrad(0, dy);
+  gb.addOperandGrad(1, ReduceSumOp::create(gb.builder(), getLoc(), dy,
+                                           leadingDims(getType().getRank())));
+  return success();
+}
+
+LogicalResult ScaleOp::buildGradient(GradientBuilder &gb) {
+  gb.addOperandGrad(0, ScaleOp::create(gb.builder(), getLoc(),
+                                       gb.resultGrad(0), getFactorAttr()));
+  return success();
+}
+
+LogicalResult GeluOp::buildGradient(GradientBuilder &gb) {
+  gb.addOperandGrad(0, GeluGradOp::create(gb.builder(), getLoc(),
+                                          gb.operand(0), gb.resultGrad(0),
+                                          getApproximation()));
+  return success();
+}
+
+LogicalResult LayerNormOp::buildGradient(GradientBuilder &gb) {
+  auto grad = LayerNormGradOp::create(gb.builder(), getLoc(), gb.operand(0),
+                                      gb.operand(1), gb.resultGrad(0),
+                                      getEpsAttr());
+  gb.addOperandGrad(0, grad.getInputGrad());
+  gb.addOperandGrad(1, grad.getWeightGrad());
+  gb.addOperandGrad(2, grad.getBiasGrad());
+  return success();
+}
+
+LogicalResult SoftmaxOp::buildGradient(GradientBuilder &gb) {
+  gb.addOperandGrad(0, SoftmaxGradOp::create(gb.builder(), getLoc(),
+                                             gb.result(0), gb.resultGrad(0)));
+  return success();
+}
+
+LogicalResult CausalMaskOp::buildGradient(GradientBuilder &gb) {
+  // Masked entries do not depend on the input.
+  gb.addOperandGrad(0, CausalMaskOp::create(gb.builder(), getLoc(),
+                                            gb.resultGrad(0),
+                                            /*zero=*/true));
+  return success();
+}
+
+LogicalResult SplitHeadsOp::buildGradient(GradientBuilder &gb) {
+  gb.addOperandGrad(
+      0, MergeHeadsOp::create(gb.builder(), getLoc(), gb.resultGrad(0)));
+  return success();
+}
+
+LogicalResult MergeHeadsOp::buildGradient(GradientBuilder &gb) {
+  int64_t heads = getInput().getType().getDimSize(1);
+  gb.addOperandGrad(0, SplitHeadsOp::create(gb.builder(), getLoc(),
+                                            gb.resultGrad(0), heads));
+  return success();
+}
+
+LogicalResult SplitOp::buildGradient(GradientBuilder &gb) {
+  SmallVector<Value> parts;
+  for (unsigned i = 0, e = getNumResults(); i < e; ++i)
+    parts.push_back(gb.resultGrad(i));
+  gb.addOperandGrad(0, ConcatOp::create(gb.builder(), getLoc(), parts));
+  return success();
+}
+
+LogicalResult TransposeOp::buildGradient(GradientBuilder &gb) {
+  gb.addOperandGrad(
+      0, TransposeOp::create(gb.builder(), getLoc(), gb.resultGrad(0)));
+  return success();
+}
+
+LogicalResult FlattenOp::buildGradient(GradientBuilder &gb) {
+  gb.addOperandGrad(0, UnflattenOp::create(gb.builder(), getLoc(),
+                                           gb.resultGrad(0), gb.operand(0)));
+  return success();
+}
+
+LogicalResult ReduceSumOp::buildGradient(GradientBuilder &gb) {
+  gb.addOperandGrad(0, BroadcastOp::create(gb.builder(), getLoc(),
+                                           gb.resultGrad(0), gb.operand(0),
+                                           getDims()));
+  return success();
+}
+
+LogicalResult EmbeddingOp::buildGradient(GradientBuilder &gb) {
+  // Token ids (operand 1) have no gradient.
+  gb.addOperandGrad(0, EmbeddingGradOp::create(gb.builder(), getLoc(),
+                                               getTable().getType(),
+                                               gb.resultGrad(0),
+                                               gb.operand(1)));
+  return success();
+}
+
+LogicalResult PositionEmbeddingOp::buildGradient(GradientBuilder &gb) {
+  gb.addOperandGrad(0, PositionEmbeddingGradOp::create(gb.builder(), getLoc(),
+                                                       getTable().getType(),
+                                                       gb.resultGrad(0)));
+  return success();
+}
+
+LogicalResult CrossEntropyOp::buildGradient(GradientBuilder &gb) {
+  // Targets (operand 1) have no gradient.
+  gb.addOperandGrad(0, CrossEntropyGradOp::create(gb.builder(), getLoc(),
+                                                  gb.operand(0), gb.operand(1),
+                                                  gb.resultGrad(0)));
+  return success();
+}
+
+LogicalResult MatmulOp::buildGradient(GradientBuilder &gb) {
+  // C = op(A) op(B), with op() the optional transposes.
+  OpBuilder &b = gb.builder();
+  Location loc = getLoc();
+  Value a = gb.operand(0), bv = gb.operand(1), dc = gb.resultGrad(0);
+  bool ta = getTransposeA(), tb = getTransposeB();
+
+  // d op(A) = dC op(B)^T; dA is its transpose when A enters transposed.
+  Value dOpA = MatmulOp::create(b, loc, dc, bv, /*transpose_a=*/false,
+                                /*transpose_b=*/!tb);
+  gb.addOperandGrad(0, ta ? Value(TransposeOp::create(b, loc, dOpA)) : dOpA);
+
+  if (isSharedRhs()) {
+    // One matrix for every batch element: contract over all rows.
+    Value opA = ta ? Value(TransposeOp::create(b, loc, a)) : a;
+    Value rowsA = FlattenOp::create(b, loc, opA);
+    Value rowsDC = FlattenOp::create(b, loc, dc);
+    Value db = tb ? MatmulOp::create(b, loc, rowsDC, rowsA, true, false)
+                  : MatmulOp::create(b, loc, rowsA, rowsDC, true, false);
+    gb.addOperandGrad(1, db);
+    return success();
+  }
+  // Batched: d op(B) = op(A)^T dC per batch element.
+  Value db = tb ? MatmulOp::create(b, loc, dc, a, /*transpose_a=*/true,
+                                   /*transpose_b=*/ta)
+                : MatmulOp::create(b, loc, a, dc, /*transpose_a=*/!ta,
+                                   /*transpose_b=*/false);
+  gb.addOperandGrad(1, db);
+  return success();
+}
+
+LogicalResult CausalAttentionOp::buildGradient(GradientBuilder &gb) {
+  // The probabilities are recomputed from q and k here, inside the backward
+  // pass: the fused op keeps no T x T tensor alive across forward and
+  // backward. (lmc-autodiff decomposes attention first when the recompute
+  // policy saves the probabilities instead.)
+  OpBuilder &b = gb.builder();
+  Location loc = getLoc();
+  int64_t heads = getHeads();
+  auto split = [&](Value v) -> Value {
+    return SplitHeadsOp::create(b, loc, v, heads);
+  };
+  Value q = split(gb.operand(0)), k = split(gb.operand(1)),
+        v = split(gb.operand(2));
+  FloatAttr factor = b.getF64FloatAttr(
+      1.0 / std::sqrt(static_cast<double>(getHeadDim())));
+  Value scores = MatmulOp::create(b, loc, q, k, false, true);
+  Value masked = CausalMaskOp::create(
+      b, loc, ScaleOp::create(b, loc, scores, factor), /*zero=*/false);
+  Value probs = SoftmaxOp::create(b, loc, masked);
+
+  Value dOut = split(gb.resultGrad(0));
+  Value dV = MatmulOp::create(b, loc, probs, dOut, true, false);
+  Value dProbs = MatmulOp::create(b, loc, dOut, v, false, true);
+  Value dMasked = SoftmaxGradOp::create(b, loc, probs, dProbs);
+  Value dScores = ScaleOp::create(
+      b, loc, CausalMaskOp::create(b, loc, dMasked, /*zero=*/true), factor);
+  Value dQ = MatmulOp::create(b, loc, dScores, k, false, false);
+  Value dK = MatmulOp::create(b, loc, dScores, q, true, false);
+  gb.addOperandGrad(0, MergeHeadsOp::create(b, loc, dQ));
+  gb.addOperandGrad(1, MergeHeadsOp::create(b, loc, dK));
+  gb.addOperandGrad(2, MergeHeadsOp::create(b, loc, dV));
+  return success();
+}

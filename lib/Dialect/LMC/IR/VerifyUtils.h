@@ -1,0 +1,55 @@
+//===- VerifyUtils.h - Shared checks of the lmc op verifiers ----*- C++ -*-===//
+
+#ifndef LMC_LIB_DIALECT_LMC_IR_VERIFYUTILS_H
+#define LMC_LIB_DIALECT_LMC_IR_VERIFYUTILS_H
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Operation.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir::lmc::detail {
+
+/// True when two dimension sizes may be equal at run time.
+inline bool dimsCompatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+inline std::string dimStr(int64_t d) {
+  return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d);
+}
+
+/// The ranked tensor type of `v`, or null with an error at `loc`.
+inline RankedTensorType rankedOrError(std::optional<Location> loc, Value v,
+                                      StringRef what) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type)
+    (void)emitOptionalError(loc, what, " must be a ranked tensor, got ",
+                            v.getType());
+  return type;
+}
+
+/// Checks a per-channel vector against the last dimension of `input`.
+inline LogicalResult verifyChannelVector(Operation *op, RankedTensorType input,
+                                         RankedTensorType vec, StringRef what) {
+  if (input.getRank() < 1)
+    return op->emitOpError("input must have rank at least 1");
+  int64_t channels = input.getDimSize(input.getRank() - 1);
+  if (ShapedType::isDynamic(channels))
+    return op->emitOpError("last dimension of the input must be static");
+  if (vec.getRank() != 1 || vec.getDimSize(0) != channels)
+    return op->emitOpError()
+           << what << " must be a vector of " << channels
+           << " elements (the last dimension of the input), got " << vec;
+  if (vec.getElementType() != input.getElementType())
+    return op->emitOpError()
+           << what << " element type " << vec.getElementType()
+           << " differs from the input's " << input.getElementType();
+  return success();
+}
+
+} // namespace mlir::lmc::detail
+
+#endif // LMC_LIB_DIALECT_LMC_IR_VERIFYUTILS_H

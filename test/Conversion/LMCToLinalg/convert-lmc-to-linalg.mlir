@@ -1,0 +1,568 @@
+// RUN: lmc-opt %s -convert-lmc-to-linalg -split-input-file | FileCheck %s
+
+// Tests that add is one elementwise linalg.generic over identity maps, with
+// dynamic sizes read by tensor.dim and an arith.addf body.
+
+// CHECK-DAG:   #[[ID2:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @add
+// CHECK-SAME:    (%[[A:.+]]: tensor<?x64xf32>, %[[B:.+]]: tensor<?x64xf32>)
+// CHECK:         %[[C0:.+]] = arith.constant 0 : index
+// CHECK:         %[[D0:.+]] = tensor.dim %[[A]], %[[C0]] : tensor<?x64xf32>
+// CHECK:         %[[E:.+]] = tensor.empty(%[[D0]]) : tensor<?x64xf32>
+// CHECK:         %[[R:.+]] = linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]], #[[ID2]]], iterator_types = ["parallel", "parallel"]}
+// CHECK-SAME:      ins(%[[A]], %[[B]] : tensor<?x64xf32>, tensor<?x64xf32>) outs(%[[E]] : tensor<?x64xf32>)
+// CHECK-NEXT:    ^bb0(%[[X:.+]]: f32, %[[Y:.+]]: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[S:.+]] = arith.addf %[[X]], %[[Y]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK:         return %[[R]]
+// CHECK-NOT:     lmc.
+func.func @add(%a: tensor<?x64xf32>, %b: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %0 = lmc.add %a, %b : tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
+// Tests that bias_add broadcasts the bias along the last dimension: the bias
+// map keeps only the last loop.
+
+// CHECK-DAG:   #[[ID3:.+]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-DAG:   #[[LAST:.+]] = affine_map<(d0, d1, d2) -> (d2)>
+// CHECK-LABEL: func.func @bias_add
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x?x192xf32>, %[[BIAS:.+]]: tensor<192xf32>)
+// CHECK-DAG:     %[[B:.+]] = tensor.dim %[[X]], %c0
+// CHECK-DAG:     %[[T:.+]] = tensor.dim %[[X]], %c1
+// CHECK:         %[[E:.+]] = tensor.empty(%[[B]], %[[T]]) : tensor<?x?x192xf32>
+// CHECK:         linalg.generic {indexing_maps = [#[[ID3]], #[[LAST]], #[[ID3]]], iterator_types = ["parallel", "parallel", "parallel"]}
+// CHECK-SAME:      ins(%[[X]], %[[BIAS]] : tensor<?x?x192xf32>, tensor<192xf32>) outs(%[[E]] : tensor<?x?x192xf32>)
+// CHECK-NEXT:    ^bb0(%[[V:.+]]: f32, %[[W:.+]]: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[S:.+]] = arith.addf %[[V]], %[[W]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+func.func @bias_add(%x: tensor<?x?x192xf32>, %b: tensor<192xf32>) -> tensor<?x?x192xf32> {
+  %0 = lmc.bias_add %x, %b : tensor<?x?x192xf32>, tensor<192xf32>
+  return %0 : tensor<?x?x192xf32>
+}
+
+// -----
+
+// Tests that scale multiplies by the factor as a constant of the element type
+// (f64 here), with static shapes needing no tensor.dim.
+
+// CHECK-DAG:   #[[ID2:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @scale
+// CHECK-SAME:    (%[[X:.+]]: tensor<4x8xf64>)
+// CHECK-NOT:     tensor.dim
+// CHECK-DAG:     %[[F:.+]] = arith.constant 2.500000e+00 : f64
+// CHECK-DAG:     %[[E:.+]] = tensor.empty() : tensor<4x8xf64>
+// CHECK:         linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]]], iterator_types = ["parallel", "parallel"]}
+// CHECK-SAME:      ins(%[[X]] : tensor<4x8xf64>) outs(%[[E]] : tensor<4x8xf64>)
+// CHECK-NEXT:    ^bb0(%[[V:.+]]: f64, %{{.+}}: f64):
+// CHECK-NEXT:      %[[M:.+]] = arith.mulf %[[V]], %[[F]] : f64
+// CHECK-NEXT:      linalg.yield %[[M]] : f64
+func.func @scale(%x: tensor<4x8xf64>) -> tensor<4x8xf64> {
+  %0 = lmc.scale %x by 2.5 : tensor<4x8xf64>
+  return %0 : tensor<4x8xf64>
+}
+
+// -----
+
+// Tests that the tanh GELU computes 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+// elementwise.
+
+// CHECK-DAG:   #[[ID2:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @gelu_tanh
+// CHECK:         linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]]], iterator_types = ["parallel", "parallel"]}
+// CHECK-NEXT:    ^bb0(%[[X:.+]]: f32, %{{.+}}: f32):
+// CHECK-DAG:       %[[HALF:.+]] = arith.constant 5.000000e-01 : f32
+// CHECK-DAG:       %[[ONE:.+]] = arith.constant 1.000000e+00 : f32
+// CHECK-DAG:       %[[K:.+]] = arith.constant 0.797884{{[0-9]*}} : f32
+// CHECK-DAG:       %[[C:.+]] = arith.constant 4.471500e-02 : f32
+// CHECK:           %[[X2:.+]] = arith.mulf %[[X]], %[[X]] : f32
+// CHECK-NEXT:      %[[X3:.+]] = arith.mulf %[[X]], %[[X2]] : f32
+// CHECK-NEXT:      %[[CX3:.+]] = arith.mulf %[[C]], %[[X3]] : f32
+// CHECK-NEXT:      %[[U:.+]] = arith.addf %[[X]], %[[CX3]] : f32
+// CHECK-NEXT:      %[[KU:.+]] = arith.mulf %[[K]], %[[U]] : f32
+// CHECK-NEXT:      %[[T:.+]] = math.tanh %[[KU]] : f32
+// CHECK-NEXT:      %[[OPT:.+]] = arith.addf %[[ONE]], %[[T]] : f32
+// CHECK-NEXT:      %[[HX:.+]] = arith.mulf %[[HALF]], %[[X]] : f32
+// CHECK-NEXT:      %[[Y:.+]] = arith.mulf %[[HX]], %[[OPT]] : f32
+// CHECK-NEXT:      linalg.yield %[[Y]] : f32
+// CHECK-NOT:     math.erf
+func.func @gelu_tanh(%x: tensor<?x256xf32>) -> tensor<?x256xf32> {
+  %0 = lmc.gelu %x tanh : tensor<?x256xf32>
+  return %0 : tensor<?x256xf32>
+}
+
+// -----
+
+// Tests that the exact GELU computes 0.5 x (1 + erf(x / sqrt(2))).
+
+// CHECK-DAG:   #[[ID2:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @gelu_exact
+// CHECK:         linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]]], iterator_types = ["parallel", "parallel"]}
+// CHECK-NEXT:    ^bb0(%[[X:.+]]: f64, %{{.+}}: f64):
+// CHECK-DAG:       %[[HALF:.+]] = arith.constant 5.000000e-01 : f64
+// CHECK-DAG:       %[[ONE:.+]] = arith.constant 1.000000e+00 : f64
+// CHECK-DAG:       %[[RSQRT2:.+]] = arith.constant 0.70710678118654{{[0-9]*}} : f64
+// CHECK:           %[[XS:.+]] = arith.mulf %[[X]], %[[RSQRT2]] : f64
+// CHECK-NEXT:      %[[E:.+]] = math.erf %[[XS]] : f64
+// CHECK-NEXT:      %[[OPE:.+]] = arith.addf %[[ONE]], %[[E]] : f64
+// CHECK-NEXT:      %[[HX:.+]] = arith.mulf %[[HALF]], %[[X]] : f64
+// CHECK-NEXT:      %[[Y:.+]] = arith.mulf %[[HX]], %[[OPE]] : f64
+// CHECK-NEXT:      linalg.yield %[[Y]] : f64
+// CHECK-NOT:     math.tanh
+func.func @gelu_exact(%x: tensor<?x256xf64>) -> tensor<?x256xf64> {
+  %0 = lmc.gelu %x exact : tensor<?x256xf64>
+  return %0 : tensor<?x256xf64>
+}
+
+// -----
+
+// Tests that causal_mask selects -inf where the key index (last loop) is
+// greater than the query index (second to last loop).
+
+// CHECK-DAG:   #[[ID4:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-LABEL: func.func @causal_mask
+// CHECK:         tensor.empty(%{{.+}}, %{{.+}}, %{{.+}}) : tensor<?x2x?x?xf32>
+// CHECK:         linalg.generic {indexing_maps = [#[[ID4]], #[[ID4]]], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+// CHECK-NEXT:    ^bb0(%[[X:.+]]: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[I:.+]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[J:.+]] = linalg.index 3 : index
+// CHECK-NEXT:      %[[FUT:.+]] = arith.cmpi ugt, %[[J]], %[[I]] : index
+// CHECK-NEXT:      %[[NINF:.+]] = arith.constant 0xFF800000 : f32
+// CHECK-NEXT:      %[[R:.+]] = arith.select %[[FUT]], %[[NINF]], %[[X]] : f32
+// CHECK-NEXT:      linalg.yield %[[R]] : f32
+func.func @causal_mask(%s: tensor<?x2x?x?xf32>) -> tensor<?x2x?x?xf32> {
+  %0 = lmc.causal_mask %s : tensor<?x2x?x?xf32>
+  return %0 : tensor<?x2x?x?xf32>
+}
+
+// -----
+
+// Tests that embedding gathers table rows: the ids are read through a map
+// that drops the channel loop, cast to index and used with tensor.extract.
+
+// CHECK-DAG:   #[[IDS:.+]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG:   #[[ID3:.+]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @embedding
+// CHECK-SAME:    (%[[TABLE:.+]]: tensor<256x64xf32>, %[[IDS_ARG:.+]]: tensor<?x?xi32>)
+// CHECK-DAG:     %[[B:.+]] = tensor.dim %[[IDS_ARG]], %c0 : tensor<?x?xi32>
+// CHECK-DAG:     %[[T:.+]] = tensor.dim %[[IDS_ARG]], %c1 : tensor<?x?xi32>
+// CHECK:         %[[E:.+]] = tensor.empty(%[[B]], %[[T]]) : tensor<?x?x64xf32>
+// CHECK:         linalg.generic {indexing_maps = [#[[IDS]], #[[ID3]]], iterator_types = ["parallel", "parallel", "parallel"]}
+// CHECK-SAME:      ins(%[[IDS_ARG]] : tensor<?x?xi32>) outs(%[[E]] : tensor<?x?x64xf32>)
+// CHECK-NEXT:    ^bb0(%[[ID:.+]]: i32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[ROW:.+]] = arith.index_cast %[[ID]] : i32 to index
+// CHECK-NEXT:      %[[C:.+]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[V:.+]] = tensor.extract %[[TABLE]][%[[ROW]], %[[C]]] : tensor<256x64xf32>
+// CHECK-NEXT:      linalg.yield %[[V]] : f32
+func.func @embedding(%table: tensor<256x64xf32>, %ids: tensor<?x?xi32>) -> tensor<?x?x64xf32> {
+  %0 = lmc.embedding %table[%ids] : tensor<256x64xf32>, tensor<?x?xi32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that position_embedding with a dynamic sequence length asserts at run
+// time that the length is at most the context (64), then reads row t of the
+// table for every (b, t) without any input.
+
+// CHECK-DAG:   #[[ID3:.+]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @position_embedding_dynamic
+// CHECK-SAME:    (%[[TABLE:.+]]: tensor<64x64xf32>, %[[IDS:.+]]: tensor<?x?xi32>)
+// CHECK:         %[[C1:.+]] = arith.constant 1 : index
+// CHECK-NEXT:    %[[SEQ:.+]] = tensor.dim %[[IDS]], %[[C1]] : tensor<?x?xi32>
+// CHECK-NEXT:    %[[CTX:.+]] = arith.constant 64 : index
+// CHECK-NEXT:    %[[OK:.+]] = arith.cmpi ule, %[[SEQ]], %[[CTX]] : index
+// CHECK-NEXT:    cf.assert %[[OK]], "lmc.position_embedding: sequence length exceeds the model's context"
+// CHECK:         %[[E:.+]] = tensor.empty(%{{.+}}, %{{.+}}) : tensor<?x?x64xf32>
+// CHECK:         linalg.generic {indexing_maps = [#[[ID3]]], iterator_types = ["parallel", "parallel", "parallel"]}
+// CHECK-SAME:      outs(%[[E]] : tensor<?x?x64xf32>)
+// CHECK-NEXT:    ^bb0(%{{.+}}: f32):
+// CHECK-NEXT:      %[[T:.+]] = linalg.index 1 : index
+// CHECK-NEXT:      %[[C:.+]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[V:.+]] = tensor.extract %[[TABLE]][%[[T]], %[[C]]] : tensor<64x64xf32>
+// CHECK-NEXT:      linalg.yield %[[V]] : f32
+func.func @position_embedding_dynamic(%table: tensor<64x64xf32>, %ids: tensor<?x?xi32>) -> tensor<?x?x64xf32> {
+  %0 = lmc.position_embedding %table like %ids : tensor<64x64xf32>, tensor<?x?xi32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that position_embedding with a static sequence length (checked by the
+// verifier) needs no run-time assertion.
+
+// CHECK-LABEL: func.func @position_embedding_static
+// CHECK-NOT:     cf.assert
+// CHECK:         tensor.empty(%{{.+}}) : tensor<?x16x64xf32>
+// CHECK:         linalg.generic
+// CHECK:           linalg.index 1 : index
+// CHECK:           tensor.extract %{{.+}}[%{{.+}}, %{{.+}}] : tensor<64x64xf32>
+// CHECK-NOT:     cf.assert
+// CHECK:         return
+func.func @position_embedding_static(%table: tensor<64x64xf32>, %ids: tensor<?x16xi32>) -> tensor<?x16x64xf32> {
+  %0 = lmc.position_embedding %table like %ids : tensor<64x64xf32>, tensor<?x16xi32>
+  return %0 : tensor<?x16x64xf32>
+}
+
+// -----
+
+// Tests that layer_norm is three generics: the row sums, the row sums of
+// squared deviations from the mean (both reductions over the last loop into
+// zero-filled tensors), then the elementwise
+// (x - mean) * rsqrt(var + eps) * w + b with mean and var = sum / C (C = 64).
+
+// CHECK-DAG:   #[[ID3:.+]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-DAG:   #[[ROW:.+]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG:   #[[LAST:.+]] = affine_map<(d0, d1, d2) -> (d2)>
+// CHECK-LABEL: func.func @layer_norm
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x?x64xf32>, %[[W:.+]]: tensor<64xf32>, %[[B:.+]]: tensor<64xf32>)
+// CHECK-DAG:     %[[INVC:.+]] = arith.constant 1.562500e-02 : f32
+// CHECK-DAG:     %[[EPS:.+]] = arith.constant 9.99999974E-6 : f32
+// CHECK:         %[[Z1:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    %[[F1:.+]] = linalg.fill ins(%[[Z1]] : f32) outs(%{{.+}} : tensor<?x?xf32>) -> tensor<?x?xf32>
+// CHECK-NEXT:    %[[SUM:.+]] = linalg.generic {indexing_maps = [#[[ID3]], #[[ROW]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME:      ins(%[[X]] : tensor<?x?x64xf32>) outs(%[[F1]] : tensor<?x?xf32>)
+// CHECK-NEXT:    ^bb0(%[[V:.+]]: f32, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[S:.+]] = arith.addf %[[V]], %[[ACC]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK:         %[[Z2:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    %[[F2:.+]] = linalg.fill ins(%[[Z2]] : f32) outs(%{{.+}} : tensor<?x?xf32>) -> tensor<?x?xf32>
+// CHECK-NEXT:    %[[SQ:.+]] = linalg.generic {indexing_maps = [#[[ID3]], #[[ROW]], #[[ROW]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME:      ins(%[[X]], %[[SUM]] : tensor<?x?x64xf32>, tensor<?x?xf32>) outs(%[[F2]] : tensor<?x?xf32>)
+// CHECK-NEXT:    ^bb0(%[[V:.+]]: f32, %[[RS:.+]]: f32, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[MEAN:.+]] = arith.mulf %[[RS]], %[[INVC]] : f32
+// CHECK-NEXT:      %[[D:.+]] = arith.subf %[[V]], %[[MEAN]] : f32
+// CHECK-NEXT:      %[[D2:.+]] = arith.mulf %[[D]], %[[D]] : f32
+// CHECK-NEXT:      %[[S:.+]] = arith.addf %[[ACC]], %[[D2]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK:         linalg.generic {indexing_maps = [#[[ID3]], #[[ROW]], #[[ROW]], #[[LAST]], #[[LAST]], #[[ID3]]], iterator_types = ["parallel", "parallel", "parallel"]}
+// CHECK-SAME:      ins(%[[X]], %[[SUM]], %[[SQ]], %[[W]], %[[B]] : tensor<?x?x64xf32>, tensor<?x?xf32>, tensor<?x?xf32>, tensor<64xf32>, tensor<64xf32>)
+// CHECK-NEXT:    ^bb0(%[[V:.+]]: f32, %[[RS:.+]]: f32, %[[RSQ:.+]]: f32, %[[WV:.+]]: f32, %[[BV:.+]]: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[MEAN:.+]] = arith.mulf %[[RS]], %[[INVC]] : f32
+// CHECK-NEXT:      %[[VAR:.+]] = arith.mulf %[[RSQ]], %[[INVC]] : f32
+// CHECK-NEXT:      %[[VE:.+]] = arith.addf %[[VAR]], %[[EPS]] : f32
+// CHECK-NEXT:      %[[RSTD:.+]] = math.rsqrt %[[VE]] : f32
+// CHECK-NEXT:      %[[D:.+]] = arith.subf %[[V]], %[[MEAN]] : f32
+// CHECK-NEXT:      %[[N:.+]] = arith.mulf %[[D]], %[[RSTD]] : f32
+// CHECK-NEXT:      %[[NW:.+]] = arith.mulf %[[N]], %[[WV]] : f32
+// CHECK-NEXT:      %[[Y:.+]] = arith.addf %[[NW]], %[[BV]] : f32
+// CHECK-NEXT:      linalg.yield %[[Y]] : f32
+func.func @layer_norm(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>, %b: tensor<64xf32>) -> tensor<?x?x64xf32> {
+  %0 = lmc.layer_norm %x, %w, %b eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that softmax takes the row maximum (arith.maximumf from -inf), the row
+// sum of exp(x - max) (from 0), then divides exp(x - max) by the sum.
+
+// CHECK-DAG:   #[[ID2:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG:   #[[ROW:.+]] = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func.func @softmax
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x8xf32>)
+// CHECK:         %[[NINF:.+]] = arith.constant 0xFF800000 : f32
+// CHECK-NEXT:    %[[FM:.+]] = linalg.fill ins(%[[NINF]] : f32) outs(%{{.+}} : tensor<?xf32>) -> tensor<?xf32>
+// CHECK-NEXT:    %[[MAX:.+]] = linalg.generic {indexing_maps = [#[[ID2]], #[[ROW]]], iterator_types = ["parallel", "reduction"]}
+// CHECK-SAME:      ins(%[[X]] : tensor<?x8xf32>) outs(%[[FM]] : tensor<?xf32>)
+// CHECK-NEXT:    ^bb0(%[[V:.+]]: f32, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[M:.+]] = arith.maximumf %[[V]], %[[ACC]] : f32
+// CHECK-NEXT:      linalg.yield %[[M]] : f32
+// CHECK:         %[[Z:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    %[[FS:.+]] = linalg.fill ins(%[[Z]] : f32) outs(%{{.+}} : tensor<?xf32>) -> tensor<?xf32>
+// CHECK-NEXT:    %[[SUM:.+]] = linalg.generic {indexing_maps = [#[[ID2]], #[[ROW]], #[[ROW]]], iterator_types = ["parallel", "reduction"]}
+// CHECK-SAME:      ins(%[[X]], %[[MAX]] : tensor<?x8xf32>, tensor<?xf32>) outs(%[[FS]] : tensor<?xf32>)
+// CHECK-NEXT:    ^bb0(%[[V:.+]]: f32, %[[MV:.+]]: f32, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[D:.+]] = arith.subf %[[V]], %[[MV]] : f32
+// CHECK-NEXT:      %[[E:.+]] = math.exp %[[D]] : f32
+// CHECK-NEXT:      %[[S:.+]] = arith.addf %[[E]], %[[ACC]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK:         linalg.generic {indexing_maps = [#[[ID2]], #[[ROW]], #[[ROW]], #[[ID2]]], iterator_types = ["parallel", "parallel"]}
+// CHECK-SAME:      ins(%[[X]], %[[MAX]], %[[SUM]] : tensor<?x8xf32>, tensor<?xf32>, tensor<?xf32>)
+// CHECK-NEXT:    ^bb0(%[[V:.+]]: f32, %[[MV:.+]]: f32, %[[SV:.+]]: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[D:.+]] = arith.subf %[[V]], %[[MV]] : f32
+// CHECK-NEXT:      %[[E:.+]] = math.exp %[[D]] : f32
+// CHECK-NEXT:      %[[P:.+]] = arith.divf %[[E]], %[[SV]] : f32
+// CHECK-NEXT:      linalg.yield %[[P]] : f32
+func.func @softmax(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %0 = lmc.softmax %x : tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// Tests that cross_entropy computes the row max and sum of exp, then reduces
+// log(sum) + max - logits[b, t, target] over all positions (both loops are
+// reductions into a 0-d tensor, the target logit gathered with
+// tensor.extract), and divides by B * T.
+
+// CHECK-DAG:   #[[ID3:.+]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-DAG:   #[[ROW:.+]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG:   #[[ID2:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG:   #[[SCALAR:.+]] = affine_map<(d0, d1) -> ()>
+// CHECK-DAG:   #[[ID0:.+]] = affine_map<() -> ()>
+// CHECK-LABEL: func.func @cross_entropy
+// CHECK-SAME:    (%[[LOGITS:.+]]: tensor<?x?x256xf32>, %[[TGT:.+]]: tensor<?x?xi32>)
+// CHECK:         %[[MAX:.+]] = linalg.generic {indexing_maps = [#[[ID3]], #[[ROW]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK:           arith.maximumf
+// CHECK:         %[[SUM:.+]] = linalg.generic {indexing_maps = [#[[ID3]], #[[ROW]], #[[ROW]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK:           math.exp
+// CHECK:         %[[E0:.+]] = tensor.empty() : tensor<f32>
+// CHECK-NEXT:    %[[Z:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    %[[INIT:.+]] = linalg.fill ins(%[[Z]] : f32) outs(%[[E0]] : tensor<f32>) -> tensor<f32>
+// CHECK-NEXT:    %[[TOTAL:.+]] = linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]], #[[ID2]], #[[SCALAR]]], iterator_types = ["reduction", "reduction"]}
+// CHECK-SAME:      ins(%[[TGT]], %[[MAX]], %[[SUM]] : tensor<?x?xi32>, tensor<?x?xf32>, tensor<?x?xf32>) outs(%[[INIT]] : tensor<f32>)
+// CHECK-NEXT:    ^bb0(%[[T:.+]]: i32, %[[MV:.+]]: f32, %[[SV:.+]]: f32, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[I0:.+]] = linalg.index 0 : index
+// CHECK-NEXT:      %[[I1:.+]] = linalg.index 1 : index
+// CHECK-NEXT:      %[[TI:.+]] = arith.index_cast %[[T]] : i32 to index
+// CHECK-NEXT:      %[[PICK:.+]] = tensor.extract %[[LOGITS]][%[[I0]], %[[I1]], %[[TI]]] : tensor<?x?x256xf32>
+// CHECK-NEXT:      %[[LOG:.+]] = math.log %[[SV]] : f32
+// CHECK-NEXT:      %[[LSE:.+]] = arith.addf %[[LOG]], %[[MV]] : f32
+// CHECK-NEXT:      %[[NLL:.+]] = arith.subf %[[LSE]], %[[PICK]] : f32
+// CHECK-NEXT:      %[[S:.+]] = arith.addf %[[NLL]], %[[ACC]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK:         %[[B:.+]] = tensor.dim %[[TGT]], %{{.+}} : tensor<?x?xi32>
+// CHECK-NEXT:    %[[N1:.+]] = arith.muli %{{.+}}, %[[B]] : index
+// CHECK:         %[[T:.+]] = tensor.dim %[[TGT]], %{{.+}} : tensor<?x?xi32>
+// CHECK-NEXT:    %[[N:.+]] = arith.muli %[[N1]], %[[T]] : index
+// CHECK-NEXT:    %[[N64:.+]] = arith.index_castui %[[N]] : index to i64
+// CHECK-NEXT:    %[[NF:.+]] = arith.uitofp %[[N64]] : i64 to f32
+// CHECK:         %[[MEAN:.+]] = linalg.generic {indexing_maps = [#[[ID0]], #[[ID0]]], iterator_types = []}
+// CHECK-SAME:      ins(%[[TOTAL]] : tensor<f32>)
+// CHECK-NEXT:    ^bb0(%[[V:.+]]: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[D:.+]] = arith.divf %[[V]], %[[NF]] : f32
+// CHECK-NEXT:      linalg.yield %[[D]] : f32
+// CHECK:         return %[[MEAN]] : tensor<f32>
+func.func @cross_entropy(%logits: tensor<?x?x256xf32>, %targets: tensor<?x?xi32>) -> tensor<f32> {
+  %0 = lmc.cross_entropy %logits, %targets : tensor<?x?x256xf32>, tensor<?x?xi32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// Tests that a matmul with a shared rank-2 rhs (a linear layer) has loops
+// (b, t, n, k): lhs (b, t, k), rhs (k, n), out (b, t, n), k the reduction,
+// accumulating into a zero-filled [B, T, N] tensor.
+
+// CHECK-DAG:   #[[LHS:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// CHECK-DAG:   #[[RHS:.+]] = affine_map<(d0, d1, d2, d3) -> (d3, d2)>
+// CHECK-DAG:   #[[OUT:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @matmul_shared_rhs
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x?x64xf32>, %[[W:.+]]: tensor<64x192xf32>)
+// CHECK:         %[[E:.+]] = tensor.empty(%{{.+}}, %{{.+}}) : tensor<?x?x192xf32>
+// CHECK-NEXT:    %[[Z:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    %[[F:.+]] = linalg.fill ins(%[[Z]] : f32) outs(%[[E]] : tensor<?x?x192xf32>) -> tensor<?x?x192xf32>
+// CHECK-NEXT:    linalg.generic {indexing_maps = [#[[LHS]], #[[RHS]], #[[OUT]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME:      ins(%[[X]], %[[W]] : tensor<?x?x64xf32>, tensor<64x192xf32>) outs(%[[F]] : tensor<?x?x192xf32>)
+// CHECK-NEXT:    ^bb0(%[[A:.+]]: f32, %[[B:.+]]: f32, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[P:.+]] = arith.mulf %[[A]], %[[B]] : f32
+// CHECK-NEXT:      %[[S:.+]] = arith.addf %[[P]], %[[ACC]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+func.func @matmul_shared_rhs(%x: tensor<?x?x64xf32>, %w: tensor<64x192xf32>) -> tensor<?x?x192xf32> {
+  %0 = lmc.matmul %x, %w : tensor<?x?x64xf32>, tensor<64x192xf32>
+  return %0 : tensor<?x?x192xf32>
+}
+
+// -----
+
+// Tests that transpose_b with a shared rhs (the tied LM head) reads the rhs as
+// (n, k).
+
+// CHECK-DAG:   #[[LHS:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// CHECK-DAG:   #[[RHS:.+]] = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+// CHECK-DAG:   #[[OUT:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @matmul_transpose_b
+// CHECK:         tensor.empty(%{{.+}}, %{{.+}}) : tensor<?x?x256xf32>
+// CHECK:         linalg.generic {indexing_maps = [#[[LHS]], #[[RHS]], #[[OUT]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME:      ins(%{{.+}}, %{{.+}} : tensor<?x?x64xf32>, tensor<256x64xf32>) outs(%{{.+}} : tensor<?x?x256xf32>)
+func.func @matmul_transpose_b(%x: tensor<?x?x64xf32>, %wte: tensor<256x64xf32>) -> tensor<?x?x256xf32> {
+  %0 = lmc.matmul %x, %wte transpose_b : tensor<?x?x64xf32>, tensor<256x64xf32>
+  return %0 : tensor<?x?x256xf32>
+}
+
+// -----
+
+// Tests that a batched matmul (q k^T of attention) indexes the rhs with the
+// batch loops too: loops (b, h, i, j, d), lhs (b, h, i, d), rhs (b, h, j, d);
+// the result's N is the sequence size of the rhs.
+
+// CHECK-DAG:   #[[LHS:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+// CHECK-DAG:   #[[RHS:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3, d4)>
+// CHECK-DAG:   #[[OUT:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+// CHECK-LABEL: func.func @matmul_batched
+// CHECK-SAME:    (%[[Q:.+]]: tensor<?x2x?x32xf32>, %[[K:.+]]: tensor<?x2x?x32xf32>)
+// CHECK-DAG:     %[[B:.+]] = tensor.dim %[[Q]], %c0{{.*}} : tensor<?x2x?x32xf32>
+// CHECK-DAG:     %[[M:.+]] = tensor.dim %[[Q]], %c2{{.*}} : tensor<?x2x?x32xf32>
+// CHECK-DAG:     %[[N:.+]] = tensor.dim %[[K]], %c2{{.*}} : tensor<?x2x?x32xf32>
+// CHECK:         %[[E:.+]] = tensor.empty(%[[B]], %[[M]], %[[N]]) : tensor<?x2x?x?xf32>
+// CHECK:         linalg.generic {indexing_maps = [#[[LHS]], #[[RHS]], #[[OUT]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME:      ins(%[[Q]], %[[K]] : tensor<?x2x?x32xf32>, tensor<?x2x?x32xf32>)
+// CHECK-NEXT:    ^bb0(%[[A:.+]]: f32, %[[C:.+]]: f32, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[P:.+]] = arith.mulf %[[A]], %[[C]] : f32
+// CHECK-NEXT:      %[[S:.+]] = arith.addf %[[P]], %[[ACC]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+func.func @matmul_batched(%q: tensor<?x2x?x32xf32>, %k: tensor<?x2x?x32xf32>) -> tensor<?x2x?x?xf32> {
+  %0 = lmc.matmul %q, %k transpose_b : tensor<?x2x?x32xf32>, tensor<?x2x?x32xf32>
+  return %0 : tensor<?x2x?x?xf32>
+}
+
+// -----
+
+// Tests that transpose_a reads the lhs as (k, m): for [8, 4]^T x [8, 16] the
+// loops are (m, n, k), lhs (k, m), rhs (k, n) and the result is 4x16.
+
+// CHECK-DAG:   #[[LHS:.+]] = affine_map<(d0, d1, d2) -> (d2, d0)>
+// CHECK-DAG:   #[[RHS:.+]] = affine_map<(d0, d1, d2) -> (d2, d1)>
+// CHECK-DAG:   #[[OUT:.+]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @matmul_transpose_a
+// CHECK:         %[[E:.+]] = tensor.empty() : tensor<4x16xf32>
+// CHECK:         linalg.generic {indexing_maps = [#[[LHS]], #[[RHS]], #[[OUT]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME:      ins(%{{.+}}, %{{.+}} : tensor<8x4xf32>, tensor<8x16xf32>) outs(%{{.+}} : tensor<4x16xf32>)
+func.func @matmul_transpose_a(%a: tensor<8x4xf32>, %b: tensor<8x16xf32>) -> tensor<4x16xf32> {
+  %0 = lmc.matmul %a, %b transpose_a : tensor<8x4xf32>, tensor<8x16xf32>
+  return %0 : tensor<4x16xf32>
+}
+
+// -----
+
+// Tests that split is one extract_slice per part, at consecutive offsets of
+// the last dimension.
+
+// CHECK-LABEL: func.func @split
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x?x192xf32>)
+// CHECK-DAG:     %[[B:.+]] = tensor.dim %[[X]], %c0
+// CHECK-DAG:     %[[T:.+]] = tensor.dim %[[X]], %c1
+// CHECK:         %[[Q:.+]] = tensor.extract_slice %[[X]][0, 0, 0] [%[[B]], %[[T]], 64] [1, 1, 1] : tensor<?x?x192xf32> to tensor<?x?x64xf32>
+// CHECK-NEXT:    %[[K:.+]] = tensor.extract_slice %[[X]][0, 0, 64] [%[[B]], %[[T]], 64] [1, 1, 1] : tensor<?x?x192xf32> to tensor<?x?x64xf32>
+// CHECK-NEXT:    %[[V:.+]] = tensor.extract_slice %[[X]][0, 0, 128] [%[[B]], %[[T]], 64] [1, 1, 1] : tensor<?x?x192xf32> to tensor<?x?x64xf32>
+// CHECK-NEXT:    return %[[Q]], %[[K]], %[[V]]
+func.func @split(%x: tensor<?x?x192xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
+  %q, %k, %v = lmc.split %x into 3 : tensor<?x?x192xf32>
+  return %q, %k, %v : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that split_heads expands [B, T, C] to [B, T, H, D] and transposes to
+// [B, H, T, D].
+
+// CHECK-LABEL: func.func @split_heads
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x?x64xf32>)
+// CHECK-DAG:     %[[B:.+]] = tensor.dim %[[X]], %c0
+// CHECK-DAG:     %[[T:.+]] = tensor.dim %[[X]], %c1
+// CHECK:         %[[EXP:.+]] = tensor.expand_shape %[[X]] {{\[}}[0], [1], [2, 3]] output_shape [%[[B]], %[[T]], 2, 32] : tensor<?x?x64xf32> into tensor<?x?x2x32xf32>
+// CHECK-NEXT:    %[[E:.+]] = tensor.empty(%[[B]], %[[T]]) : tensor<?x2x?x32xf32>
+// CHECK-NEXT:    %[[R:.+]] = linalg.transpose ins(%[[EXP]] : tensor<?x?x2x32xf32>) outs(%[[E]] : tensor<?x2x?x32xf32>) permutation = [0, 2, 1, 3]
+// CHECK-NEXT:    return %[[R]] : tensor<?x2x?x32xf32>
+func.func @split_heads(%x: tensor<?x?x64xf32>) -> tensor<?x2x?x32xf32> {
+  %0 = lmc.split_heads %x heads(2) : tensor<?x?x64xf32>
+  return %0 : tensor<?x2x?x32xf32>
+}
+
+// -----
+
+// Tests that merge_heads transposes [B, H, T, D] to [B, T, H, D] and collapses
+// to [B, T, H * D].
+
+// CHECK-LABEL: func.func @merge_heads
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x2x?x32xf32>)
+// CHECK-DAG:     %[[B:.+]] = tensor.dim %[[X]], %c0
+// CHECK-DAG:     %[[T:.+]] = tensor.dim %[[X]], %c2
+// CHECK:         %[[E:.+]] = tensor.empty(%[[B]], %[[T]]) : tensor<?x?x2x32xf32>
+// CHECK-NEXT:    %[[TR:.+]] = linalg.transpose ins(%[[X]] : tensor<?x2x?x32xf32>) outs(%[[E]] : tensor<?x?x2x32xf32>) permutation = [0, 2, 1, 3]
+// CHECK-NEXT:    %[[R:.+]] = tensor.collapse_shape %[[TR]] {{\[}}[0], [1], [2, 3]] : tensor<?x?x2x32xf32> into tensor<?x?x64xf32>
+// CHECK-NEXT:    return %[[R]] : tensor<?x?x64xf32>
+func.func @merge_heads(%x: tensor<?x2x?x32xf32>) -> tensor<?x?x64xf32> {
+  %0 = lmc.merge_heads %x : tensor<?x2x?x32xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that causal_attention is lowered through its decomposition: heads
+// split out of q, k and v, the q k^T batched matmul, the scale by
+// 1/sqrt(32), the mask, softmax, the p v batched matmul and the merge.
+
+// CHECK-DAG:   #[[QK_LHS:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+// CHECK-DAG:   #[[QK_RHS:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3, d4)>
+// CHECK-DAG:   #[[OUT:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+// CHECK-DAG:   #[[PV_RHS:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d4, d3)>
+// CHECK-DAG:   #[[ID4:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-DAG:   #[[ROW:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @causal_attention
+// CHECK-SAME:    (%[[Q:.+]]: tensor<?x?x64xf32>, %[[K:.+]]: tensor<?x?x64xf32>, %[[V:.+]]: tensor<?x?x64xf32>)
+// CHECK-NOT:     lmc.
+// CHECK:         %[[QE:.+]] = tensor.expand_shape %[[Q]] {{\[}}[0], [1], [2, 3]]
+// CHECK:         %[[QH:.+]] = linalg.transpose ins(%[[QE]] : tensor<?x?x2x32xf32>) {{.*}} permutation = [0, 2, 1, 3]
+// CHECK:         %[[KE:.+]] = tensor.expand_shape %[[K]] {{\[}}[0], [1], [2, 3]]
+// CHECK:         %[[KH:.+]] = linalg.transpose ins(%[[KE]] : tensor<?x?x2x32xf32>) {{.*}} permutation = [0, 2, 1, 3]
+// CHECK:         %[[VE:.+]] = tensor.expand_shape %[[V]] {{\[}}[0], [1], [2, 3]]
+// CHECK:         %[[VH:.+]] = linalg.transpose ins(%[[VE]] : tensor<?x?x2x32xf32>) {{.*}} permutation = [0, 2, 1, 3]
+// CHECK:         %[[S:.+]] = linalg.generic {indexing_maps = [#[[QK_LHS]], #[[QK_RHS]], #[[OUT]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME:      ins(%[[QH]], %[[KH]] : tensor<?x2x?x32xf32>, tensor<?x2x?x32xf32>) outs(%{{.+}} : tensor<?x2x?x?xf32>)
+// CHECK:         %[[SCALE:.+]] = arith.constant 0.176776{{[0-9]*}} : f32
+// CHECK:         %[[SS:.+]] = linalg.generic {indexing_maps = [#[[ID4]], #[[ID4]]], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[S]] : tensor<?x2x?x?xf32>)
+// CHECK:           arith.mulf %{{.+}}, %[[SCALE]] : f32
+// CHECK:         %[[M:.+]] = linalg.generic {indexing_maps = [#[[ID4]], #[[ID4]]], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[SS]] : tensor<?x2x?x?xf32>)
+// CHECK:           arith.cmpi ugt
+// CHECK:           arith.select %{{.+}}, %{{.+}}, %{{.+}} : f32
+// CHECK:         %[[MAX:.+]] = linalg.generic {indexing_maps = [#[[ID4]], #[[ROW]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[M]] : tensor<?x2x?x?xf32>)
+// CHECK:           arith.maximumf
+// CHECK:         %[[SUM:.+]] = linalg.generic {indexing_maps = [#[[ID4]], #[[ROW]], #[[ROW]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[M]], %[[MAX]] : tensor<?x2x?x?xf32>, tensor<?x2x?xf32>)
+// CHECK:           math.exp
+// CHECK:         %[[P:.+]] = linalg.generic {indexing_maps = [#[[ID4]], #[[ROW]], #[[ROW]], #[[ID4]]], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[M]], %[[MAX]], %[[SUM]] : tensor<?x2x?x?xf32>, tensor<?x2x?xf32>, tensor<?x2x?xf32>)
+// CHECK:           arith.divf
+// CHECK:         %[[Y:.+]] = linalg.generic {indexing_maps = [#[[QK_LHS]], #[[PV_RHS]], #[[OUT]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME:      ins(%[[P]], %[[VH]] : tensor<?x2x?x?xf32>, tensor<?x2x?x32xf32>) outs(%{{.+}} : tensor<?x2x?x32xf32>)
+// CHECK:         %[[YT:.+]] = linalg.transpose ins(%[[Y]] : tensor<?x2x?x32xf32>) outs(%{{.+}} : tensor<?x?x2x32xf32>) permutation = [0, 2, 1, 3]
+// CHECK-NEXT:    %[[R:.+]] = tensor.collapse_shape %[[YT]] {{\[}}[0], [1], [2, 3]] : tensor<?x?x2x32xf32> into tensor<?x?x64xf32>
+// CHECK-NEXT:    return %[[R]] : tensor<?x?x64xf32>
+func.func @causal_attention(%q: tensor<?x?x64xf32>, %k: tensor<?x?x64xf32>, %v: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  %0 = lmc.causal_attention %q, %k, %v heads(2) : tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that lmc.model is dissolved: its functions move into the module, in
+// order and in place of the model, their bodies lowered (the table, as if
+// bound by lmc-bind-params, is a constant), and the parameter declarations
+// are dropped.
+
+// CHECK-NOT:   lmc.model
+// CHECK-NOT:   lmc.param
+// CHECK-LABEL: func.func private @before()
+// CHECK-LABEL: func.func @forward(
+// CHECK-SAME:    %{{.+}}: tensor<?x?xi32>, %{{.+}}: tensor<?x?xi32>) -> tensor<f32>
+// CHECK:         %[[W:.+]] = arith.constant dense<{{.+}}> : tensor<4x8xf32>
+// CHECK:         linalg.generic
+// CHECK:           tensor.extract %[[W]]
+// CHECK-NOT:     lmc.
+// CHECK-LABEL: func.func @main()
+// CHECK:         call @forward
+// CHECK-LABEL: func.func private @after()
+// CHECK-NOT:   lmc.
+module {
+  func.func private @before()
+  lmc.model @m {
+    lmc.param @"wte.weight" : tensor<4x8xf32> init(normal, std = 2.000000e-02)
+    lmc.param @"unused" : tensor<8xf32> init(ones)
+    func.func @forward(%tokens: tensor<?x?xi32>, %targets: tensor<?x?xi32>) -> tensor<f32> {
+      %wte = arith.constant dense<1.0> : tensor<4x8xf32>
+      %x = lmc.embedding %wte[%tokens] : tensor<4x8xf32>, tensor<?x?xi32>
+      %logits = lmc.matmul %x, %wte transpose_b : tensor<?x?x8xf32>, tensor<4x8xf32>
+      %loss = lmc.cross_entropy %logits, %targets : tensor<?x?x4xf32>, tensor<?x?xi32>
+      return %loss : tensor<f32>
+    }
+    func.func @main() {
+      %t = arith.constant dense<0> : tensor<1x1xi32>
+      %d = tensor.cast %t : tensor<1x1xi32> to tensor<?x?xi32>
+      %l = func.call @forward(%d, %d) : (tensor<?x?xi32>, tensor<?x?xi32>) -> tensor<f32>
+      return
+    }
+  }
+  func.func private @after()
+}
