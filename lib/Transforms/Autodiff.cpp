@@ -213,13 +213,14 @@ private:
   /// Erases ops whose results are unused (forward values the loss and the
   /// gradients do not need, rule outputs for inactive operands).
   void eraseDeadOps() {
-    Block &body = func.getBody().front();
+    SmallVector<Operation *> ops;
+    for (Operation &op : func.getBody().front().without_terminator())
+      ops.push_back(&op);
     llvm::DenseSet<Operation *> erased;
-    for (Operation &op :
-         llvm::make_early_inc_range(llvm::reverse(body.without_terminator())))
-      if (isOpTriviallyDead(&op)) {
-        erased.insert(&op);
-        op.erase();
+    for (Operation *op : llvm::reverse(ops))
+      if (isOpTriviallyDead(op)) {
+        erased.insert(op);
+        op->erase();
       }
     llvm::erase_if(forwardOps,
                    [&](Operation *op) { return erased.contains(op); });
@@ -274,9 +275,15 @@ struct LMCAutodiffPass : mlir::lmc::impl::LMCAutodiffBase<LMCAutodiffPass> {
     if (!fn.getBody().hasOneBlock())
       return fn.emitOpError("must be a single block to be differentiated");
     std::string name = function + "_grad";
-    if (SymbolTable::lookupSymbolIn(model, name))
-      return model.emitError("model @")
-             << model.getSymName() << " already has a function @" << name;
+    // A body-less declaration (e.g. in a test driver that calls the
+    // gradient) is replaced by the definition; its type must match.
+    func::FuncOp declaration;
+    if (Operation *existing = SymbolTable::lookupSymbolIn(model, name)) {
+      declaration = dyn_cast<func::FuncOp>(existing);
+      if (!declaration || !declaration.isExternal())
+        return model.emitError("model @")
+               << model.getSymName() << " already has a function @" << name;
+    }
 
     OpBuilder b(model.getContext());
     b.setInsertionPointAfter(fn);
@@ -294,6 +301,13 @@ struct LMCAutodiffPass : mlir::lmc::impl::LMCAutodiffBase<LMCAutodiffPass> {
     BackwardEmitter emitter(grad, policy);
     if (failed(emitter.run(model)))
       return failure();
+    if (declaration) {
+      if (declaration.getFunctionType() != grad.getFunctionType())
+        return declaration.emitOpError("declares @")
+               << name << " as " << declaration.getFunctionType()
+               << " but lmc-autodiff builds " << grad.getFunctionType();
+      declaration.erase();
+    }
 
     int64_t bytes = 0;
     SmallVector<Value> kept = emitter.keptValues();

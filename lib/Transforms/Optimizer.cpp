@@ -72,11 +72,12 @@ SmallVector<Value> cloneBody(OpBuilder &b, func::FuncOp src,
 }
 
 void eraseDeadOps(func::FuncOp func) {
-  Block &body = func.getBody().front();
-  for (Operation &op :
-       llvm::make_early_inc_range(llvm::reverse(body.without_terminator())))
-    if (isOpTriviallyDead(&op))
-      op.erase();
+  SmallVector<Operation *> ops;
+  for (Operation &op : func.getBody().front().without_terminator())
+    ops.push_back(&op);
+  for (Operation *op : llvm::reverse(ops))
+    if (isOpTriviallyDead(op))
+      op->erase();
 }
 
 DictionaryAttr attrs(OpBuilder &b, ArrayRef<NamedAttribute> list) {
@@ -114,10 +115,17 @@ struct LMCOptimizerPass
       return model.emitError("model @")
              << model.getSymName() << " needs @forward and @" << gradFunction
              << " (run lmc-autodiff first)";
-    for (StringRef name : {"train_step", "eval_step", "logits"})
-      if (SymbolTable::lookupSymbolIn(model, name))
+    // A body-less declaration of one of the functions (e.g. in a test
+    // driver that calls it) is replaced by the definition built here.
+    for (StringRef name : {"train_step", "eval_step", "logits"}) {
+      Operation *existing = SymbolTable::lookupSymbolIn(model, name);
+      auto decl = dyn_cast_or_null<func::FuncOp>(existing);
+      if (existing && !(decl && decl.isExternal()))
         return model.emitError("model @")
                << model.getSymName() << " already has a function @" << name;
+      if (decl)
+        declarations[decl.getSymNameAttr()] = decl;
+    }
     params = llvm::to_vector(model.getParams());
     if (grad.getFunctionType().getNumResults() != params.size() + 1)
       return grad.emitOpError("must return the loss and one gradient per "
@@ -130,7 +138,7 @@ struct LMCOptimizerPass
     if (failed(buildTrainStep(b, forward, grad)) ||
         failed(buildEvalStep(b, forward)) || failed(buildLogits(b, forward)))
       return failure();
-    return success();
+    return failure(declarationMismatch);
   }
 
   bool decays(ParamOp param) {
@@ -165,6 +173,16 @@ struct LMCOptimizerPass
                           ArrayRef<DictionaryAttr> resultAttrs) {
     auto func = func::FuncOp::create(b, loc, name,
                                      b.getFunctionType(inputs, results));
+    if (func::FuncOp decl = declarations.lookup(func.getSymNameAttr())) {
+      if (decl.getFunctionType() != func.getFunctionType()) {
+        decl.emitOpError("declares @")
+            << name << " as " << decl.getFunctionType()
+            << " but lmc-optimizer builds " << func.getFunctionType();
+        declarationMismatch = true;
+      }
+      decl.erase();
+      declarations.erase(func.getSymNameAttr());
+    }
     func.setAllArgAttrs(argAttrs);
     if (!resultAttrs.empty())
       func.setAllResultAttrs(resultAttrs);
@@ -384,6 +402,8 @@ struct LMCOptimizerPass
   }
 
   DecayOn decayOn = DecayOn::Matrices;
+  llvm::DenseMap<StringAttr, func::FuncOp> declarations;
+  bool declarationMismatch = false;
   SmallVector<ParamOp> params;
   FloatType floatType;
 };
