@@ -17,7 +17,7 @@ static constexpr const char *kLowerToLLVM =
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
     "func.func(buffer-hoisting,buffer-loop-hoisting),"
-    "buffer-deallocation-pipeline,"
+    "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
     "func.func(convert-linalg-to-loops),"
     "canonicalize,cse,"
     "convert-scf-to-cf,"

@@ -226,4 +226,50 @@ def LMCOptimizer : Pass<"lmc-optimizer", "::mlir::ModuleOp"> {
                            "::mlir::lmc::LMCDialect"];
 }
 
+def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
+  let summary = "Fixed-signature entry points and model description for the "
+                "runtime";
+  let description = [{
+    The runtime calls compiled code through one C ABI whose signatures do not
+    depend on the model. For the single model of the module that has
+    `@train_step`, `@eval_step` and `@logits` (`lmc-optimizer`), this pass adds
+    to the enclosing module:
+
+    - `@lmc_train_step(params, exp_avg, exp_avg_sq, step, lr, min_lr, warmup,
+      decay_steps, beta1, beta2, eps, weight_decay, grad_clip, tokens,
+      targets) -> (loss, grad_norm, lr, params, exp_avg, exp_avg_sq)`, where
+      `params`, `exp_avg` and `exp_avg_sq` are each ONE flat
+      `tensor<N x f32>` holding every parameter in declaration order
+      (row-major, no padding); it unpacks them, calls `@train_step` and packs
+      the results;
+    - `@lmc_eval_step(params, tokens, targets) -> loss` and
+      `@lmc_logits(params, tokens) -> tensor<?xVxf32>`;
+    - `@lmc_model_info() -> memref<?xi8>`: a text description of the model
+      that the runtime reads (name, element type, vocabulary, context, and
+      per parameter its name, shape, offset in the flat buffer, initialiser
+      and whether weight decay applies, as `lmc-optimizer` decided).
+
+    All four carry `llvm.emit_c_interface`, so the runtime reaches them as
+    `_mlir_ciface_lmc_*` with memref descriptors. The model's other functions
+    become private, so that `symbol-dce` removes those the entry points do
+    not call.
+
+    Input: a model after `lmc-autodiff` and `lmc-optimizer`. Output (abridged):
+
+    ```mlir
+    func.func @lmc_eval_step(%flat: tensor<120576xf32>, %tokens: tensor<?x?xi32>,
+        %targets: tensor<?x?xi32>) -> f32 attributes {llvm.emit_c_interface} {
+      %s0 = tensor.extract_slice %flat[0] [16384] [1] : tensor<120576xf32> to tensor<16384xf32>
+      %wte = tensor.expand_shape %s0 [[0, 1]] output_shape [256, 64] : tensor<16384xf32> into tensor<256x64xf32>
+      ...
+      %loss = call @tiny_eval_step(%wte, ..., %tokens, %targets) : (...) -> tensor<f32>
+      ...
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // LMC_TRANSFORMS_PASSES_TD

@@ -1,0 +1,283 @@
+//===- ExportEntryPoints.cpp - The runtime's fixed-signature entry points -===//
+//
+// Wraps train_step, eval_step and logits into functions whose signatures do
+// not depend on the model: parameters and optimizer state travel as flat
+// buffers. Also describes the model (parameters, offsets, initialisers) as
+// text for the runtime.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
+#include "lmc/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#define DEBUG_TYPE "lmc-export-entry-points"
+
+namespace mlir::lmc {
+#define GEN_PASS_DEF_LMCEXPORTENTRYPOINTS
+#include "lmc/Transforms/Passes.h.inc"
+} // namespace mlir::lmc
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+namespace {
+
+/// Where each parameter lives in the flat buffer.
+struct Layout {
+  SmallVector<ParamOp> params;
+  SmallVector<int64_t> offsets;
+  int64_t total = 0;
+  Type elementType;
+};
+
+/// The views of a flat buffer as the individual parameters.
+SmallVector<Value> unpack(OpBuilder &b, Location loc, Value flat,
+                          const Layout &layout) {
+  SmallVector<Value> views;
+  for (auto [p, offset] : llvm::zip(layout.params, layout.offsets)) {
+    ParamOp param = p;
+    RankedTensorType type = param.getTensorType();
+    int64_t n = type.getNumElements();
+    Value slice = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({n}, layout.elementType), flat,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(offset)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(n)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+    if (type.getRank() == 1) {
+      views.push_back(slice);
+      continue;
+    }
+    ReassociationIndices all;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      all.push_back(d);
+    SmallVector<OpFoldResult> shape;
+    for (int64_t s : type.getShape())
+      shape.push_back(b.getIndexAttr(s));
+    views.push_back(tensor::ExpandShapeOp::create(
+        b, loc, type, slice, SmallVector<ReassociationIndices>{all}, shape));
+  }
+  return views;
+}
+
+/// One flat buffer holding `values` (one per parameter) in order.
+Value pack(OpBuilder &b, Location loc, ValueRange values,
+           const Layout &layout) {
+  auto flatType = RankedTensorType::get({layout.total}, layout.elementType);
+  Value flat = tensor::EmptyOp::create(b, loc, flatType.getShape(),
+                                       layout.elementType);
+  for (auto [v, offset] : llvm::zip(values, layout.offsets)) {
+    auto type = cast<RankedTensorType>(v.getType());
+    int64_t n = type.getNumElements();
+    Value row = v;
+    if (type.getRank() > 1) {
+      ReassociationIndices all;
+      for (int64_t d = 0; d < type.getRank(); ++d)
+        all.push_back(d);
+      row = tensor::CollapseShapeOp::create(
+          b, loc, v, SmallVector<ReassociationIndices>{all});
+    }
+    flat = tensor::InsertSliceOp::create(
+        b, loc, row, flat, ArrayRef<OpFoldResult>{b.getIndexAttr(offset)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(n)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  }
+  return flat;
+}
+
+struct LMCExportEntryPointsPass
+    : mlir::lmc::impl::LMCExportEntryPointsBase<LMCExportEntryPointsPass> {
+  void runOnOperation() override {
+    ModelOp model;
+    for (ModelOp m : getOperation().getOps<ModelOp>()) {
+      if (!SymbolTable::lookupSymbolIn(m, "train_step"))
+        continue;
+      if (model) {
+        m.emitError("the runtime serves one model per program; @")
+            << model.getSymName() << " already has a train_step";
+        return signalPassFailure();
+      }
+      model = m;
+    }
+    if (!model) {
+      getOperation().emitError("no lmc.model with a train_step (run "
+                               "lmc-autodiff and lmc-optimizer first)");
+      return signalPassFailure();
+    }
+    auto train = lookup(model, "train_step");
+    auto eval = lookup(model, "eval_step");
+    auto logits = lookup(model, "logits");
+    if (!train || !eval || !logits) {
+      model.emitError("needs @train_step, @eval_step and @logits");
+      return signalPassFailure();
+    }
+    for (StringRef name : {"lmc_train_step", "lmc_eval_step", "lmc_logits",
+                           "lmc_model_info"})
+      if (SymbolTable::lookupSymbolIn(model, name)) {
+        model.emitError("already has a function @") << name;
+        return signalPassFailure();
+      }
+
+    Layout layout;
+    for (ParamOp p : model.getParams()) {
+      layout.params.push_back(p);
+      layout.offsets.push_back(layout.total);
+      layout.total += p.getTensorType().getNumElements();
+      layout.elementType = p.getTensorType().getElementType();
+    }
+    for (ParamOp p : layout.params)
+      if (p.getTensorType().getElementType() != layout.elementType) {
+        p.emitError("all parameters must have one element type for the "
+                    "flat runtime buffers");
+        return signalPassFailure();
+      }
+
+    OpBuilder b(model.getContext());
+    b.setInsertionPointToEnd(&model.getBody().front());
+    buildTrainStep(b, train, layout);
+    buildWrapper(b, eval, "lmc_eval_step", layout, /*returnsScalar=*/true);
+    buildWrapper(b, logits, "lmc_logits", layout, /*returnsScalar=*/false);
+    if (failed(buildModelInfo(b, model, train, layout)))
+      return signalPassFailure();
+    // Only the exported functions are entry points now; the others become
+    // private so that symbol-dce can drop what the entry points do not call
+    // (forward and its gradient still read parameters as symbols).
+    for (auto fn : model.getBody().front().getOps<func::FuncOp>())
+      if (!fn->hasAttr("llvm.emit_c_interface"))
+        fn.setPrivate();
+  }
+
+  static func::FuncOp lookup(ModelOp model, StringRef name) {
+    return dyn_cast_or_null<func::FuncOp>(
+        SymbolTable::lookupSymbolIn(model, name));
+  }
+
+  static func::FuncOp createExported(OpBuilder &b, Location loc,
+                                     StringRef name, TypeRange inputs,
+                                     TypeRange results) {
+    auto fn = func::FuncOp::create(b, loc, name,
+                                   b.getFunctionType(inputs, results));
+    fn->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+    fn.addEntryBlock();
+    return fn;
+  }
+
+  void buildTrainStep(OpBuilder &mb, func::FuncOp train,
+                      const Layout &layout) {
+    Location loc = train.getLoc();
+    size_t n = layout.params.size();
+    auto flatType = RankedTensorType::get({layout.total}, layout.elementType);
+    FunctionType type = train.getFunctionType();
+    // Scalars and inputs after the 3 n tensors stay as they are.
+    SmallVector<Type> inputs = {flatType, flatType, flatType};
+    llvm::append_range(inputs, type.getInputs().drop_front(3 * n));
+    SmallVector<Type> results(type.getResults().take_front(3));
+    results.append({flatType, flatType, flatType});
+    func::FuncOp fn =
+        createExported(mb, loc, "lmc_train_step", inputs, results);
+    OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+    SmallVector<Value> args;
+    for (int i = 0; i < 3; ++i)
+      llvm::append_range(args, unpack(b, loc, fn.getArgument(i), layout));
+    llvm::append_range(args, fn.getArguments().drop_front(3));
+    auto call = func::CallOp::create(b, loc, train, args);
+    ValueRange outs = call.getResults();
+    SmallVector<Value> rets(outs.take_front(3));
+    for (int i = 0; i < 3; ++i)
+      rets.push_back(pack(b, loc, outs.slice(3 + i * n, n), layout));
+    func::ReturnOp::create(b, loc, rets);
+  }
+
+  /// eval_step and logits: (params..., rest) -> result.
+  void buildWrapper(OpBuilder &mb, func::FuncOp target, StringRef name,
+                    const Layout &layout, bool returnsScalar) {
+    Location loc = target.getLoc();
+    size_t n = layout.params.size();
+    auto flatType = RankedTensorType::get({layout.total}, layout.elementType);
+    FunctionType type = target.getFunctionType();
+    SmallVector<Type> inputs = {flatType};
+    llvm::append_range(inputs, type.getInputs().drop_front(n));
+    Type result = returnsScalar ? layout.elementType : type.getResult(0);
+    func::FuncOp fn = createExported(mb, loc, name, inputs, {result});
+    OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+    SmallVector<Value> args = unpack(b, loc, fn.getArgument(0), layout);
+    llvm::append_range(args, fn.getArguments().drop_front(1));
+    Value out = func::CallOp::create(b, loc, target, args).getResult(0);
+    if (returnsScalar)
+      out = tensor::ExtractOp::create(b, loc, out);
+    func::ReturnOp::create(b, loc, out);
+  }
+
+  /// The text description the runtime reads, returned as bytes.
+  LogicalResult buildModelInfo(OpBuilder &mb, ModelOp model,
+                               func::FuncOp train, const Layout &layout) {
+    func::FuncOp forward = model.getForward();
+    int64_t vocab = 0, context = 0;
+    forward.walk([&](EmbeddingOp op) {
+      vocab = op.getTable().getType().getDimSize(0);
+    });
+    forward.walk([&](PositionEmbeddingOp op) {
+      context = op.getTable().getType().getDimSize(0);
+    });
+    if (!vocab || !context)
+      return forward.emitOpError("needs a token and a position embedding for "
+                                 "the runtime to know vocabulary and context");
+    // Weight decay as lmc-optimizer decided: a parameter decays when its
+    // lmc.adamw reads the weight_decay argument.
+    size_t n = layout.params.size();
+    Value wdArg;
+    for (unsigned i = 0; i < train.getNumArguments(); ++i)
+      if (auto name = train.getArgAttrOfType<StringAttr>(i, "lmc.hparam"))
+        if (name.getValue() == "weight_decay")
+          wdArg = train.getArgument(i);
+    SmallVector<bool> decays(n, false);
+    train.walk([&](AdamWOp op) {
+      for (size_t i = 0; i < n; ++i)
+        if (op.getParam() == train.getArgument(i))
+          decays[i] = op.getWeightDecay() == wdArg;
+    });
+
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << "lmc-model 1\n"
+       << "name " << model.getSymName() << "\n"
+       << "dtype " << layout.elementType << "\n"
+       << "vocab " << vocab << "\n"
+       << "context " << context << "\n"
+       << "params " << n << " " << layout.total << "\n";
+    for (auto [i, pc] : llvm::enumerate(layout.params)) {
+      ParamOp p = pc;
+      os << "param " << p.getSymName() << " " << layout.offsets[i] << " "
+         << p.getTensorType().getRank();
+      for (int64_t s : p.getTensorType().getShape())
+        os << " " << s;
+      os << " " << stringifyInitKind(p.getInit()) << " ";
+      if (FloatAttr stdev = p.getStdAttr())
+        os << llvm::formatv("{0:e}", stdev.getValueAsDouble());
+      else
+        os << 0;
+      os << " " << (decays[i] ? 1 : 0) << "\n";
+    }
+    os << "end\n";
+
+    Location loc = model.getLoc();
+    auto bytesType = RankedTensorType::get(
+        {static_cast<int64_t>(text.size())}, mb.getI8Type());
+    func::FuncOp fn = createExported(mb, loc, "lmc_model_info", {}, {bytesType});
+    OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+    Value bytes = arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(
+            bytesType, ArrayRef<int8_t>(
+                           reinterpret_cast<const int8_t *>(text.data()),
+                           text.size())));
+    func::ReturnOp::create(b, loc, bytes);
+    return success();
+  }
+};
+
+} // namespace
