@@ -32,7 +32,28 @@ struct ReferencePipelineOptions
 void buildReferencePipeline(OpPassManager &pm,
                             const ReferencePipelineOptions &options);
 
-/// Registers the named pipelines (`lmc-reference-pipeline`).
+/// Options of the training pipeline (forward model -> training step).
+struct TrainingPipelineOptions
+    : public PassPipelineOptions<TrainingPipelineOptions> {
+  PassOptions::Option<std::string> recompute{
+      *this, "recompute",
+      llvm::cl::desc("What the backward pass recomputes: none, attention or "
+                     "block"),
+      llvm::cl::init("none")};
+  PassOptions::Option<std::string> weightDecayOn{
+      *this, "weight-decay-on",
+      llvm::cl::desc("Parameters with weight decay: matrices, all or none"),
+      llvm::cl::init("matrices")};
+};
+
+/// Builds the training graph from a forward model: lmc-autodiff,
+/// lmc-optimizer, lmc-export-entry-points (the runtime's C ABI) and
+/// symbol-dce. The result is still in the lmc dialect.
+void buildTrainingPipeline(OpPassManager &pm,
+                           const TrainingPipelineOptions &options);
+
+/// Registers the named pipelines (`lmc-reference-pipeline`,
+/// `lmc-training-pipeline`).
 void registerLMCPipelines();
 
 } // namespace mlir::lmc

@@ -206,6 +206,9 @@ LogicalResult PositionEmbeddingOp::inferReturnTypes(
 }
 
 LogicalResult PositionEmbeddingOp::verify() {
+  // Ranks are checked (with their own messages) by type inference.
+  if (getTable().getType().getRank() != 2 || getIds().getType().getRank() != 2)
+    return success();
   int64_t context = getTable().getType().getDimSize(0);
   int64_t seq = getIds().getType().getDimSize(1);
   if (!ShapedType::isDynamic(context) && !ShapedType::isDynamic(seq) &&
@@ -340,7 +343,17 @@ static LogicalResult verifyHeads(std::optional<Location> loc,
 }
 
 LogicalResult CausalAttentionOp::verify() {
-  return verifyHeads(getLoc(), getQuery().getType(), getHeads());
+  // Reported with the op's name, unlike during type inference.
+  std::string message;
+  {
+    ScopedDiagnosticHandler capture(getContext(), [&](Diagnostic &diag) {
+      message = diag.str();
+      return success();
+    });
+    if (succeeded(verifyHeads(getLoc(), getQuery().getType(), getHeads())))
+      return success();
+  }
+  return emitOpError(message);
 }
 
 LogicalResult SplitHeadsOp::inferReturnTypes(MLIRContext *,
@@ -423,6 +436,8 @@ struct CombineScales : OpRewritePattern<ScaleOp> {
       return failure();
     double factor =
         inner.getFactor().convertToDouble() * op.getFactor().convertToDouble();
+    if (!std::isfinite(factor))
+      return failure();
     rewriter.replaceOpWithNewOp<ScaleOp>(op, inner.getInput(),
                                          rewriter.getF64FloatAttr(factor));
     return success();

@@ -23,7 +23,9 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def LMC_Float : AnyTypeOf<[F32, F64], "32-bit or 64-bit float">;
 def LMC_FloatTensor : RankedTensorOf<[F32, F64]>;
-def LMC_IdTensor : RankedTensorOf<[AnySignlessInteger]>;
+def LMC_Id : AnyTypeOf<[I8, I16, I32, I64],
+                         "8-, 16-, 32- or 64-bit signless integer">;
+def LMC_IdTensor : RankedTensorOf<[LMC_Id]>;
 def LMC_ScalarFloatTensor : 0DTensorOf<[F32, F64]>;
 
 //===----------------------------------------------------------------------===//

@@ -1,4 +1,4 @@
-//===- ReferencePipeline.cpp - lmc to LLVM, the reference way -------------===//
+//===- Pipelines.cpp - The named lmc pipelines ----------------------------===//
 
 #include "lmc/Conversion/Passes.h"
 #include "lmc/Pipelines/Pipelines.h"
@@ -45,7 +45,24 @@ void mlir::lmc::buildReferencePipeline(
     llvm::report_fatal_error("lmc: malformed reference lowering pipeline");
 }
 
+void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
+                                      const TrainingPipelineOptions &options) {
+  LMCAutodiffOptions autodiff;
+  autodiff.recompute = options.recompute;
+  pm.addPass(createLMCAutodiff(autodiff));
+  LMCOptimizerOptions optimizer;
+  optimizer.weightDecayOn = options.weightDecayOn;
+  pm.addPass(createLMCOptimizer(optimizer));
+  pm.addPass(createLMCExportEntryPoints());
+  pm.addPass(createSymbolDCEPass());
+}
+
 void mlir::lmc::registerLMCPipelines() {
+  PassPipelineRegistration<TrainingPipelineOptions>(
+      "lmc-training-pipeline",
+      "Builds the training step and the runtime's entry points from a "
+      "forward model",
+      buildTrainingPipeline);
   PassPipelineRegistration<ReferencePipelineOptions>(
       "lmc-reference-pipeline",
       "Lowers the lmc dialect to the LLVM dialect through linalg on tensors "
