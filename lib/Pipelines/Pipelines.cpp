@@ -1,34 +1,20 @@
 //===- Pipelines.cpp - The named lmc pipelines ----------------------------===//
 
-#include "lmc/Conversion/Passes.h"
 #include "lmc/Pipelines/Pipelines.h"
+#include "lmc/Conversion/Passes.h"
 #include "lmc/Transforms/Passes.h"
 
+#include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
 using namespace mlir::lmc;
-
-/// The upstream part: tensors to buffers to loops to the LLVM dialect.
-static constexpr const char *kLowerToLLVM =
-    "one-shot-bufferize{bufferize-function-boundaries "
-    "function-boundary-type-conversion=identity-layout-map},"
-    "func.func(buffer-hoisting,buffer-loop-hoisting),"
-    "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
-    "func.func(convert-linalg-to-loops),"
-    "canonicalize,cse,"
-    "convert-scf-to-cf,"
-    "expand-strided-metadata,lower-affine,"
-    // Ops with an LLVM intrinsic first (rsqrt has no libm function), the
-    // rest (tanh, erf) as libm calls.
-    "convert-vector-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
-    "finalize-memref-to-llvm,"
-    "convert-arith-to-llvm,convert-index-to-llvm,"
-    "convert-cf-to-llvm,convert-func-to-llvm,"
-    "reconcile-unrealized-casts";
 
 void mlir::lmc::buildReferencePipeline(
     OpPassManager &pm, const ReferencePipelineOptions &options) {
@@ -39,10 +25,38 @@ void mlir::lmc::buildReferencePipeline(
   }
   pm.addPass(createConvertLMCToLinalg());
   pm.addPass(createCanonicalizerPass());
-  // The pipeline text is fixed and checked by the tests; a failure to parse
-  // it is a bug in this file.
-  if (failed(parsePassPipeline(kLowerToLLVM, pm, llvm::errs())))
-    llvm::report_fatal_error("lmc: malformed reference lowering pipeline");
+
+  // Tensors to buffers; functions keep plain (identity layout) memrefs.
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferHoistingPass());
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
+  bufferization::buildBufferDeallocationPipeline(pm);
+  pm.addPass(createConvertBufferizationToMemRefPass());
+
+  // Buffers to loops to the LLVM dialect.
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  // Ops with an LLVM intrinsic first: upstream convert-math-to-libm turns
+  // math.rsqrt into a call to `rsqrtf`, which no libm provides
+  // (test/upstream/math-to-libm-rsqrt.mlir). The rest (tanh, erf) become
+  // libm calls.
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
 void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,

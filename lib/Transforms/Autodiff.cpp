@@ -72,8 +72,9 @@ public:
     b.setInsertionPoint(ret);
     Value one = arith::ConstantOp::create(
         b, loss.getLoc(),
-        DenseElementsAttr::get(cast<RankedTensorType>(loss.getType()),
-                               b.getFloatAttr(getElementTypeOrSelf(loss), 1.0)));
+        DenseElementsAttr::get(
+            cast<RankedTensorType>(loss.getType()),
+            b.getFloatAttr(getElementTypeOrSelf(loss), 1.0)));
     adjoints[loss] = one;
 
     for (Operation *op : llvm::reverse(forwardOps)) {
@@ -104,10 +105,9 @@ public:
       if (!g)
         g = arith::ConstantOp::create(
             b, param.getLoc(),
-            DenseElementsAttr::get(param.getTensorType(),
-                                   b.getFloatAttr(param.getTensorType()
-                                                      .getElementType(),
-                                                  0.0)));
+            DenseElementsAttr::get(
+                param.getTensorType(),
+                b.getFloatAttr(param.getTensorType().getElementType(), 0.0)));
       results.push_back(g);
       types.push_back(g.getType());
       resultAttrs.push_back(b.getDictionaryAttr(b.getNamedAttr(
@@ -176,10 +176,10 @@ private:
   void markActive(Value loss) {
     llvm::DenseSet<Value> fromParams;
     for (Operation *op : forwardOps) {
-      bool varied = isa<ParamRefOp>(op) ||
-                    llvm::any_of(op->getOperands(), [&](Value v) {
-                      return fromParams.contains(v);
-                    });
+      bool varied =
+          isa<ParamRefOp>(op) || llvm::any_of(op->getOperands(), [&](Value v) {
+            return fromParams.contains(v);
+          });
       if (varied)
         fromParams.insert(op->result_begin(), op->result_end());
     }
@@ -194,8 +194,8 @@ private:
   }
 
   void accumulate(Value &slot, Value grad) {
-    slot = slot ? AddOp::create(b, grad.getLoc(), slot, grad).getResult()
-                : grad;
+    slot =
+        slot ? AddOp::create(b, grad.getLoc(), slot, grad).getResult() : grad;
   }
 
   /// Values the `block` policy keeps: inputs, parameters, constants and the

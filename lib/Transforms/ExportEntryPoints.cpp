@@ -68,8 +68,8 @@ SmallVector<Value> unpack(OpBuilder &b, Location loc, Value flat,
 Value pack(OpBuilder &b, Location loc, ValueRange values,
            const Layout &layout) {
   auto flatType = RankedTensorType::get({layout.total}, layout.elementType);
-  Value flat = tensor::EmptyOp::create(b, loc, flatType.getShape(),
-                                       layout.elementType);
+  Value flat =
+      tensor::EmptyOp::create(b, loc, flatType.getShape(), layout.elementType);
   for (auto [v, offset] : llvm::zip(values, layout.offsets)) {
     auto type = cast<RankedTensorType>(v.getType());
     int64_t n = type.getNumElements();
@@ -115,8 +115,8 @@ struct LMCExportEntryPointsPass
       model.emitError("needs @train_step, @eval_step and @logits");
       return signalPassFailure();
     }
-    for (StringRef name : {"lmc_train_step", "lmc_eval_step", "lmc_logits",
-                           "lmc_model_info"})
+    for (StringRef name :
+         {"lmc_train_step", "lmc_eval_step", "lmc_logits", "lmc_model_info"})
       if (SymbolTable::lookupSymbolIn(model, name)) {
         model.emitError("already has a function @") << name;
         return signalPassFailure();
@@ -156,18 +156,16 @@ struct LMCExportEntryPointsPass
         SymbolTable::lookupSymbolIn(model, name));
   }
 
-  static func::FuncOp createExported(OpBuilder &b, Location loc,
-                                     StringRef name, TypeRange inputs,
-                                     TypeRange results) {
-    auto fn = func::FuncOp::create(b, loc, name,
-                                   b.getFunctionType(inputs, results));
+  static func::FuncOp createExported(OpBuilder &b, Location loc, StringRef name,
+                                     TypeRange inputs, TypeRange results) {
+    auto fn =
+        func::FuncOp::create(b, loc, name, b.getFunctionType(inputs, results));
     fn->setAttr("llvm.emit_c_interface", b.getUnitAttr());
     fn.addEntryBlock();
     return fn;
   }
 
-  void buildTrainStep(OpBuilder &mb, func::FuncOp train,
-                      const Layout &layout) {
+  void buildTrainStep(OpBuilder &mb, func::FuncOp train, const Layout &layout) {
     Location loc = train.getLoc();
     size_t n = layout.params.size();
     auto flatType = RankedTensorType::get({layout.total}, layout.elementType);
@@ -213,13 +211,12 @@ struct LMCExportEntryPointsPass
   }
 
   /// The text description the runtime reads, returned as bytes.
-  LogicalResult buildModelInfo(OpBuilder &mb, ModelOp model,
-                               func::FuncOp train, const Layout &layout) {
+  LogicalResult buildModelInfo(OpBuilder &mb, ModelOp model, func::FuncOp train,
+                               const Layout &layout) {
     func::FuncOp forward = model.getForward();
     int64_t vocab = 0, context = 0;
-    forward.walk([&](EmbeddingOp op) {
-      vocab = op.getTable().getType().getDimSize(0);
-    });
+    forward.walk(
+        [&](EmbeddingOp op) { vocab = op.getTable().getType().getDimSize(0); });
     forward.walk([&](PositionEmbeddingOp op) {
       context = op.getTable().getType().getDimSize(0);
     });
@@ -265,16 +262,17 @@ struct LMCExportEntryPointsPass
     os << "end\n";
 
     Location loc = model.getLoc();
-    auto bytesType = RankedTensorType::get(
-        {static_cast<int64_t>(text.size())}, mb.getI8Type());
-    func::FuncOp fn = createExported(mb, loc, "lmc_model_info", {}, {bytesType});
+    auto bytesType = RankedTensorType::get({static_cast<int64_t>(text.size())},
+                                           mb.getI8Type());
+    func::FuncOp fn =
+        createExported(mb, loc, "lmc_model_info", {}, {bytesType});
     OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
     Value bytes = arith::ConstantOp::create(
         b, loc,
         DenseElementsAttr::get(
-            bytesType, ArrayRef<int8_t>(
-                           reinterpret_cast<const int8_t *>(text.data()),
-                           text.size())));
+            bytesType,
+            ArrayRef<int8_t>(reinterpret_cast<const int8_t *>(text.data()),
+                             text.size())));
     func::ReturnOp::create(b, loc, bytes);
     return success();
   }

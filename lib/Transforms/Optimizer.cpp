@@ -38,11 +38,11 @@ struct HParam {
   const char *name;
   bool isInteger;
 };
-constexpr HParam kHParams[] = {
-    {"step", true},   {"lr", false},    {"min_lr", false},
-    {"warmup", true}, {"decay_steps", true}, {"beta1", false},
-    {"beta2", false}, {"eps", false},   {"weight_decay", false},
-    {"grad_clip", false}};
+constexpr HParam kHParams[] = {{"step", true},          {"lr", false},
+                               {"min_lr", false},       {"warmup", true},
+                               {"decay_steps", true},   {"beta1", false},
+                               {"beta2", false},        {"eps", false},
+                               {"weight_decay", false}, {"grad_clip", false}};
 constexpr unsigned kNumHParams = sizeof(kHParams) / sizeof(kHParams[0]);
 
 /// Clones the body of `src` (without its return) into `b`'s block, with
@@ -84,8 +84,7 @@ DictionaryAttr attrs(OpBuilder &b, ArrayRef<NamedAttribute> list) {
   return b.getDictionaryAttr(list);
 }
 
-struct LMCOptimizerPass
-    : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
+struct LMCOptimizerPass : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
   using Base::Base;
 
   void runOnOperation() override {
@@ -171,8 +170,8 @@ struct LMCOptimizerPass
                           ArrayRef<Type> inputs, ArrayRef<Type> results,
                           ArrayRef<DictionaryAttr> argAttrs,
                           ArrayRef<DictionaryAttr> resultAttrs) {
-    auto func = func::FuncOp::create(b, loc, name,
-                                     b.getFunctionType(inputs, results));
+    auto func =
+        func::FuncOp::create(b, loc, name, b.getFunctionType(inputs, results));
     if (func::FuncOp decl = declarations.lookup(func.getSymNameAttr())) {
       if (decl.getFunctionType() != func.getFunctionType()) {
         decl.emitOpError("declares @")
@@ -231,8 +230,8 @@ struct LMCOptimizerPass
       llvm_unreachable("unknown hyperparameter");
     };
     IRMapping mapping;
-    for (auto [from, to] : llvm::zip(grad.getArguments(),
-                                     args.drop_front(3 * n + kNumHParams)))
+    for (auto [from, to] :
+         llvm::zip(grad.getArguments(), args.drop_front(3 * n + kNumHParams)))
       mapping.map(from, to);
     llvm::DenseMap<StringAttr, Value> paramArgs;
     for (auto [param, arg] : llvm::zip(params, p))
@@ -281,8 +280,8 @@ struct LMCOptimizerPass
         arith::MulFOp::create(b, loc, lr,
                               arith::AddFOp::create(b, loc, s, cst(1.0))),
         w);
-    Value span = arith::MaximumFOp::create(
-        b, loc, cst(1.0), arith::SubFOp::create(b, loc, d, w));
+    Value span = arith::MaximumFOp::create(b, loc, cst(1.0),
+                                           arith::SubFOp::create(b, loc, d, w));
     Value ratio = arith::MinimumFOp::create(
         b, loc, cst(1.0),
         arith::DivFOp::create(b, loc, arith::SubFOp::create(b, loc, s, w),
@@ -291,31 +290,28 @@ struct LMCOptimizerPass
         b, loc, cst(0.5),
         arith::AddFOp::create(
             b, loc, cst(1.0),
-            math::CosOp::create(b, loc,
-                                arith::MulFOp::create(b, loc, cst(M_PI),
-                                                      ratio))));
+            math::CosOp::create(
+                b, loc, arith::MulFOp::create(b, loc, cst(M_PI), ratio))));
     Value decayed = arith::AddFOp::create(
         b, loc, minLr,
         arith::MulFOp::create(b, loc, cosine,
                               arith::SubFOp::create(b, loc, lr, minLr)));
     Value zeroI = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
-    Value noDecay = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                          decayI, zeroI);
-    Value afterWarmup =
-        arith::SelectOp::create(b, loc, noDecay, lr, decayed);
+    Value noDecay =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, decayI, zeroI);
+    Value afterWarmup = arith::SelectOp::create(b, loc, noDecay, lr, decayed);
     Value inWarmup = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
                                            stepI, warmupI);
-    Value lrNow =
-        arith::SelectOp::create(b, loc, inWarmup, warm, afterWarmup);
+    Value lrNow = arith::SelectOp::create(b, loc, inWarmup, warm, afterWarmup);
 
     // AdamW per parameter.
     SmallVector<Value> newP, newM, newV;
     Value noWd = cst(0.0);
     for (size_t i = 0; i < n; ++i) {
-      auto update = AdamWOp::create(
-          b, loc, p[i], lossAndGrads[i + 1], m[i], v[i], lrNow, gradScale,
-          stepI, hp("beta1"), hp("beta2"), hp("eps"),
-          decays(params[i]) ? hp("weight_decay") : noWd);
+      auto update =
+          AdamWOp::create(b, loc, p[i], lossAndGrads[i + 1], m[i], v[i], lrNow,
+                          gradScale, stepI, hp("beta1"), hp("beta2"), hp("eps"),
+                          decays(params[i]) ? hp("weight_decay") : noWd);
       newP.push_back(update.getNewParam());
       newM.push_back(update.getNewExpAvg());
       newV.push_back(update.getNewExpAvgSq());
@@ -372,8 +368,8 @@ struct LMCOptimizerPass
     inputs.push_back(forward.getFunctionType().getInput(0));
     argAttrs.push_back(mb.getDictionaryAttr({}));
     Location loc = forward.getLoc();
-    func::FuncOp fn = createFunc(mb, loc, "logits", inputs, {resultType},
-                                 argAttrs, {});
+    func::FuncOp fn =
+        createFunc(mb, loc, "logits", inputs, {resultType}, argAttrs, {});
     Block *entry = &fn.getBody().front();
     OpBuilder b = OpBuilder::atBlockEnd(entry);
     IRMapping mapping;

@@ -1,4 +1,5 @@
-/*===- lmcrt.h - The C ABI between compiled models and the runtime -*- C -*-===//
+/*===- lmcrt.h - The C ABI between compiled models and the runtime -*- C
+ *-*-===//
  *
  * Compiled code (`lmc compile`) exports the functions declared in the second
  * half of this header; the runtime (lib/Runtime, which links no MLIR) calls
@@ -72,15 +73,12 @@ typedef struct {
  * from 0; the learning rate warms up linearly over `warmup` steps, then
  * (decay_steps > 0) decays with a cosine to `min_lr` at `decay_steps`.
  * grad_clip <= 0 disables clipping. */
-void _mlir_ciface_lmc_train_step(lmcrt_train_step_result *result,
-                                 lmcrt_memref_f32_1d *params,
-                                 lmcrt_memref_f32_1d *exp_avg,
-                                 lmcrt_memref_f32_1d *exp_avg_sq, int64_t step,
-                                 float lr, float min_lr, int64_t warmup,
-                                 int64_t decay_steps, float beta1, float beta2,
-                                 float eps, float weight_decay,
-                                 float grad_clip, lmcrt_memref_i32_2d *tokens,
-                                 lmcrt_memref_i32_2d *targets);
+void _mlir_ciface_lmc_train_step(
+    lmcrt_train_step_result *result, lmcrt_memref_f32_1d *params,
+    lmcrt_memref_f32_1d *exp_avg, lmcrt_memref_f32_1d *exp_avg_sq, int64_t step,
+    float lr, float min_lr, int64_t warmup, int64_t decay_steps, float beta1,
+    float beta2, float eps, float weight_decay, float grad_clip,
+    lmcrt_memref_i32_2d *tokens, lmcrt_memref_i32_2d *targets);
 
 /* Mean cross-entropy of the batch. */
 float _mlir_ciface_lmc_eval_step(lmcrt_memref_f32_1d *params,
@@ -104,6 +102,30 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  * INIT is zeros, ones or normal (mean 0, standard deviation STD); DECAY is 1
  * when weight decay applies to the parameter. */
 void _mlir_ciface_lmc_model_info(lmcrt_memref_i8_1d *result);
+
+/* ---- Provided by the runtime ------------------------------------------ */
+
+/* An unranked memref: the rank and a pointer to a ranked descriptor
+ * {T *allocated; T *aligned; int64_t offset; int64_t sizes[rank];
+ *  int64_t strides[rank];} (offset and strides count elements). */
+typedef struct {
+  int64_t rank;
+  void *descriptor;
+} lmcrt_unranked_memref;
+
+/* Copies the elements of `src` into `dst` (same rank and sizes; any
+ * strides, including zero and negative ones), `elem_size` bytes each.
+ * MLIR's memref.copy lowering calls it for non-contiguous copies. Copying an
+ * empty memref does nothing; contiguous inner dimensions are copied with
+ * memcpy. */
+void memrefCopy(int64_t elem_size, lmcrt_unranked_memref *src,
+                lmcrt_unranked_memref *dst);
+
+/* The trainer (lib/Runtime/Trainer.cpp): parses the command line, loads or
+ * initialises the parameters, trains with the functions above, and returns
+ * the process exit status (0, 1 on errors, 2 on command-line errors). The
+ * runtime library's own `main` calls it. */
+int lmcrt_main(int argc, char **argv);
 
 #ifdef __cplusplus
 }

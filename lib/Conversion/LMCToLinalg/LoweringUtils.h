@@ -33,14 +33,15 @@ inline SmallVector<OpFoldResult> sizesOf(OpBuilder &b, Location loc, Value v) {
 }
 
 /// An empty tensor of the given sizes and element type.
-inline Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
-                  Type elementType) {
+inline Value emptyTensor(OpBuilder &b, Location loc,
+                         ArrayRef<OpFoldResult> sizes, Type elementType) {
   return tensor::EmptyOp::create(b, loc, sizes, elementType);
 }
 
 /// An empty tensor of `sizes` filled with `value`.
-inline Value filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
-                   Type elementType, double value) {
+inline Value filledTensor(OpBuilder &b, Location loc,
+                          ArrayRef<OpFoldResult> sizes, Type elementType,
+                          double value) {
   Value empty = emptyTensor(b, loc, sizes, elementType);
   Value cst = floatConst(b, loc, elementType, value);
   return linalg::FillOp::create(b, loc, ValueRange{cst}, ValueRange{empty})
@@ -49,8 +50,8 @@ inline Value filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> siz
 
 /// A linalg.generic with one result written into `init`.
 inline Value generic(OpBuilder &b, Location loc, ValueRange inputs, Value init,
-              ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iterators,
-              BodyFn body) {
+                     ArrayRef<AffineMap> maps, ArrayRef<IteratorType> iterators,
+                     BodyFn body) {
   auto op = linalg::GenericOp::create(b, loc, TypeRange{init.getType()}, inputs,
                                       ValueRange{init}, maps, iterators, body);
   return op.getResult(0);
@@ -62,8 +63,9 @@ inline SmallVector<IteratorType> parallelIterators(int64_t rank) {
 
 /// Elementwise map over `inputs` (all of the shape of the first one, or
 /// broadcast by `maps`) into a tensor shaped like `shapeOf`.
-inline Value elementwise(OpBuilder &b, Location loc, Value shapeOf, ValueRange inputs,
-                  ArrayRef<AffineMap> inputMaps, BodyFn body) {
+inline Value elementwise(OpBuilder &b, Location loc, Value shapeOf,
+                         ValueRange inputs, ArrayRef<AffineMap> inputMaps,
+                         BodyFn body) {
   auto type = cast<RankedTensorType>(shapeOf.getType());
   Value init =
       emptyTensor(b, loc, sizesOf(b, loc, shapeOf), type.getElementType());
@@ -108,7 +110,8 @@ inline Value castIdToIndex(OpBuilder &b, Location loc, Value id) {
 }
 
 /// Row maximum and sum of exp(x - max) over the last dimension.
-inline std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc, Value x) {
+inline std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc,
+                                               Value x) {
   auto type = cast<RankedTensorType>(x.getType());
   int64_t rank = type.getRank();
   Value max = reduceLastDim(
@@ -132,7 +135,6 @@ inline std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc, Value
               });
   return {max, sum};
 }
-
 
 /// Adds the lowering patterns of the backward and optimizer ops.
 void populateTrainingOpsToLinalgPatterns(RewritePatternSet &patterns);

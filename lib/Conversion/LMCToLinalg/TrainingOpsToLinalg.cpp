@@ -102,14 +102,14 @@ LogicalResult
 MulOpLowering::matchAndRewrite(MulOp op, OpAdaptor adaptor,
                                ConversionPatternRewriter &r) const {
   AffineMap id = r.getMultiDimIdentityMap(op.getType().getRank());
-  r.replaceOp(op, elementwise(r, op.getLoc(), adaptor.getLhs(),
-                              {adaptor.getLhs(), adaptor.getRhs()}, {id, id},
-                              [](OpBuilder &b, Location l, ValueRange a) {
-                                linalg::YieldOp::create(
-                                    b, l,
-                                    Value(arith::MulFOp::create(b, l, a[0],
-                                                                a[1])));
-                              }));
+  r.replaceOp(op,
+              elementwise(r, op.getLoc(), adaptor.getLhs(),
+                          {adaptor.getLhs(), adaptor.getRhs()}, {id, id},
+                          [](OpBuilder &b, Location l, ValueRange a) {
+                            linalg::YieldOp::create(
+                                b, l,
+                                Value(arith::MulFOp::create(b, l, a[0], a[1])));
+                          }));
   return success();
 }
 
@@ -118,10 +118,9 @@ ReduceSumOpLowering::matchAndRewrite(ReduceSumOp op, OpAdaptor adaptor,
                                      ConversionPatternRewriter &r) const {
   Value x = adaptor.getInput();
   AffineMap id = r.getMultiDimIdentityMap(op.getInput().getType().getRank());
-  r.replaceOp(op, sumOver(r, op.getLoc(), x, {x}, {id}, op.getDims(),
-                          [](OpBuilder &, Location, ValueRange a) {
-                            return a[0];
-                          }));
+  r.replaceOp(
+      op, sumOver(r, op.getLoc(), x, {x}, {id}, op.getDims(),
+                  [](OpBuilder &, Location, ValueRange a) { return a[0]; }));
   return success();
 }
 
@@ -151,8 +150,8 @@ TransposeOpLowering::matchAndRewrite(TransposeOp op, OpAdaptor adaptor,
   SmallVector<OpFoldResult> sizes = sizesOf(r, loc, x);
   std::swap(sizes[rank - 1], sizes[rank - 2]);
   Value init = emptyTensor(r, loc, sizes, op.getType().getElementType());
-  r.replaceOp(op, linalg::TransposeOp::create(r, loc, x, init, perm)
-                      ->getResult(0));
+  r.replaceOp(op,
+              linalg::TransposeOp::create(r, loc, x, init, perm)->getResult(0));
   return success();
 }
 
@@ -231,9 +230,9 @@ GeluGradOpLowering::matchAndRewrite(GeluGradOp op, OpAdaptor adaptor,
                                             floatConst(b, l, et, M_SQRT1_2)))));
           Value pdf = arith::MulFOp::create(
               b, l, floatConst(b, l, et, 0.5 * M_2_SQRTPI * M_SQRT1_2),
-              math::ExpOp::create(b, l,
-                                  arith::MulFOp::create(
-                                      b, l, floatConst(b, l, et, -0.5), xx)));
+              math::ExpOp::create(
+                  b, l,
+                  arith::MulFOp::create(b, l, floatConst(b, l, et, -0.5), xx)));
           d = arith::AddFOp::create(b, l, cdf,
                                     arith::MulFOp::create(b, l, x, pdf));
         } else {
@@ -258,13 +257,12 @@ GeluGradOpLowering::matchAndRewrite(GeluGradOp op, OpAdaptor adaptor,
               b, l, one, arith::MulFOp::create(b, l, t, t));
           Value left = arith::MulFOp::create(
               b, l, half, arith::AddFOp::create(b, l, one, t));
-          Value right = arith::MulFOp::create(
-              b, l, arith::MulFOp::create(b, l, half, x),
-              arith::MulFOp::create(b, l, sech2, du));
+          Value right =
+              arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, half, x),
+                                    arith::MulFOp::create(b, l, sech2, du));
           d = arith::AddFOp::create(b, l, left, right);
         }
-        linalg::YieldOp::create(b, l,
-                                Value(arith::MulFOp::create(b, l, g, d)));
+        linalg::YieldOp::create(b, l, Value(arith::MulFOp::create(b, l, g, d)));
       });
   r.replaceOp(op, result);
   return success();
@@ -298,7 +296,8 @@ LayerNormGradOpLowering::matchAndRewrite(LayerNormGradOp op, OpAdaptor adaptor,
   auto xhat = [&](OpBuilder &b, Location l, Value xv, Value s, Value q) {
     Value mean = arith::MulFOp::create(b, l, s, invC);
     Value var = arith::MulFOp::create(b, l, q, invC);
-    Value rstd = math::RsqrtOp::create(b, l, arith::AddFOp::create(b, l, var, eps));
+    Value rstd =
+        math::RsqrtOp::create(b, l, arith::AddFOp::create(b, l, var, eps));
     return std::make_pair(
         Value(arith::MulFOp::create(b, l, arith::SubFOp::create(b, l, xv, mean),
                                     rstd)),
@@ -309,13 +308,13 @@ LayerNormGradOpLowering::matchAndRewrite(LayerNormGradOp op, OpAdaptor adaptor,
                        [](OpBuilder &b, Location l, ValueRange a) {
                          return Value(arith::MulFOp::create(b, l, a[0], a[1]));
                        });
-  Value sumGX = sumOver(
-      r, loc, x, {dy, w, x, sum, sq}, {id, chan, id, row, row}, last,
-      [&](OpBuilder &b, Location l, ValueRange a) {
-        Value xh = xhat(b, l, a[2], a[3], a[4]).first;
-        return Value(arith::MulFOp::create(
-            b, l, arith::MulFOp::create(b, l, a[0], a[1]), xh));
-      });
+  Value sumGX =
+      sumOver(r, loc, x, {dy, w, x, sum, sq}, {id, chan, id, row, row}, last,
+              [&](OpBuilder &b, Location l, ValueRange a) {
+                Value xh = xhat(b, l, a[2], a[3], a[4]).first;
+                return Value(arith::MulFOp::create(
+                    b, l, arith::MulFOp::create(b, l, a[0], a[1]), xh));
+              });
   // dx = rstd (dy w - mean(dy w) - xhat mean(dy w xhat)).
   Value dx = elementwise(
       r, loc, x, {dy, w, x, sum, sq, sumG, sumGX},
@@ -324,8 +323,9 @@ LayerNormGradOpLowering::matchAndRewrite(LayerNormGradOp op, OpAdaptor adaptor,
         auto [xh, rstd] = xhat(b, l, a[2], a[3], a[4]);
         Value g = arith::MulFOp::create(b, l, a[0], a[1]);
         Value t = arith::SubFOp::create(
-            b, l, arith::SubFOp::create(b, l, g,
-                                        arith::MulFOp::create(b, l, a[5], invC)),
+            b, l,
+            arith::SubFOp::create(b, l, g,
+                                  arith::MulFOp::create(b, l, a[5], invC)),
             arith::MulFOp::create(b, l, xh,
                                   arith::MulFOp::create(b, l, a[6], invC)));
         linalg::YieldOp::create(b, l,
@@ -356,15 +356,13 @@ SoftmaxGradOpLowering::matchAndRewrite(SoftmaxGradOp op, OpAdaptor adaptor,
                       [](OpBuilder &b, Location l, ValueRange a) {
                         return Value(arith::MulFOp::create(b, l, a[0], a[1]));
                       });
-  r.replaceOp(op, elementwise(r, loc, y, {y, g, dot}, {id, id, row},
-                              [](OpBuilder &b, Location l, ValueRange a) {
-                                Value d = arith::SubFOp::create(b, l, a[1],
-                                                                a[2]);
-                                linalg::YieldOp::create(
-                                    b, l,
-                                    Value(arith::MulFOp::create(b, l, a[0],
-                                                                d)));
-                              }));
+  r.replaceOp(
+      op, elementwise(r, loc, y, {y, g, dot}, {id, id, row},
+                      [](OpBuilder &b, Location l, ValueRange a) {
+                        Value d = arith::SubFOp::create(b, l, a[1], a[2]);
+                        linalg::YieldOp::create(
+                            b, l, Value(arith::MulFOp::create(b, l, a[0], d)));
+                      }));
   return success();
 }
 
@@ -383,20 +381,22 @@ EmbeddingGradOpLowering::matchAndRewrite(EmbeddingGradOp op, OpAdaptor adaptor,
                                  AffineMap::get(4, 0, {d(2), d(3)}, ctx),
                                  AffineMap::get(4, 0, {d(0), d(1)}, ctx)};
   Value init = filledTensor(
-      r, loc, {r.getIndexAttr(type.getDimSize(0)), r.getIndexAttr(type.getDimSize(1))},
+      r, loc,
+      {r.getIndexAttr(type.getDimSize(0)), r.getIndexAttr(type.getDimSize(1))},
       et, 0.0);
-  Value result = generic(
-      r, loc, {adaptor.getGrad(), adaptor.getIds()}, init, maps,
-      {IteratorType::parallel, IteratorType::parallel, IteratorType::reduction,
-       IteratorType::reduction},
-      [&](OpBuilder &b, Location l, ValueRange a) {
-        Value v = linalg::IndexOp::create(b, l, 0);
-        Value hit = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
+  Value result =
+      generic(r, loc, {adaptor.getGrad(), adaptor.getIds()}, init, maps,
+              {IteratorType::parallel, IteratorType::parallel,
+               IteratorType::reduction, IteratorType::reduction},
+              [&](OpBuilder &b, Location l, ValueRange a) {
+                Value v = linalg::IndexOp::create(b, l, 0);
+                Value hit =
+                    arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
                                           castIdToIndex(b, l, a[1]), v);
-        Value sum = arith::AddFOp::create(b, l, a[2], a[0]);
-        linalg::YieldOp::create(
-            b, l, Value(arith::SelectOp::create(b, l, hit, sum, a[2])));
-      });
+                Value sum = arith::AddFOp::create(b, l, a[2], a[0]);
+                linalg::YieldOp::create(
+                    b, l, Value(arith::SelectOp::create(b, l, hit, sum, a[2])));
+              });
   r.replaceOp(op, result);
   return success();
 }
@@ -422,10 +422,10 @@ LogicalResult PositionEmbeddingGradOpLowering::matchAndRewrite(
         linalg::YieldOp::create(b, l,
                                 Value(arith::AddFOp::create(b, l, a[0], a[1])));
       });
-  Value table = filledTensor(r, loc,
-                             {r.getIndexAttr(type.getDimSize(0)),
-                              r.getIndexAttr(type.getDimSize(1))},
-                             type.getElementType(), 0.0);
+  Value table = filledTensor(
+      r, loc,
+      {r.getIndexAttr(type.getDimSize(0)), r.getIndexAttr(type.getDimSize(1))},
+      type.getElementType(), 0.0);
   r.replaceOpWithNewOp<tensor::InsertSliceOp>(
       op, rows, table,
       SmallVector<OpFoldResult>{r.getIndexAttr(0), r.getIndexAttr(0)},
@@ -464,8 +464,8 @@ LogicalResult CrossEntropyGradOpLowering::matchAndRewrite(
         Value v = linalg::IndexOp::create(b, l, rank - 1);
         Value hit = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
                                           castIdToIndex(b, l, a[3]), v);
-        Value one = arith::SelectOp::create(b, l, hit, floatConst(b, l, et, 1.0),
-                                            floatConst(b, l, et, 0.0));
+        Value one = arith::SelectOp::create(
+            b, l, hit, floatConst(b, l, et, 1.0), floatConst(b, l, et, 0.0));
         linalg::YieldOp::create(
             b, l,
             Value(arith::MulFOp::create(
@@ -490,10 +490,10 @@ AdamWOpLowering::matchAndRewrite(AdamWOp op, OpAdaptor adaptor,
           arith::ConstantOp::create(
               r, loc, r.getIntegerAttr(adaptor.getStep().getType(), 1))));
   Value b1 = adaptor.getBeta1(), b2 = adaptor.getBeta2();
-  Value bc1 = arith::SubFOp::create(r, loc, one,
-                                    math::PowFOp::create(r, loc, b1, t));
-  Value bc2 = arith::SubFOp::create(r, loc, one,
-                                    math::PowFOp::create(r, loc, b2, t));
+  Value bc1 =
+      arith::SubFOp::create(r, loc, one, math::PowFOp::create(r, loc, b1, t));
+  Value bc2 =
+      arith::SubFOp::create(r, loc, one, math::PowFOp::create(r, loc, b2, t));
   Value lr = adaptor.getLr(), gs = adaptor.getGradScale(),
         eps = adaptor.getEps(), wd = adaptor.getWeightDecay();
   Value omb1 = arith::SubFOp::create(r, loc, one, b1);
@@ -513,11 +513,13 @@ AdamWOpLowering::matchAndRewrite(AdamWOp op, OpAdaptor adaptor,
       inits, SmallVector<AffineMap>(7, id), parallelIterators(rank),
       [&](OpBuilder &b, Location l, ValueRange a) {
         Value g = arith::MulFOp::create(b, l, a[1], gs);
-        Value m = arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, b1, a[2]),
-                                        arith::MulFOp::create(b, l, omb1, g));
+        Value m =
+            arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, b1, a[2]),
+                                  arith::MulFOp::create(b, l, omb1, g));
         Value v = arith::AddFOp::create(
             b, l, arith::MulFOp::create(b, l, b2, a[3]),
-            arith::MulFOp::create(b, l, omb2, arith::MulFOp::create(b, l, g, g)));
+            arith::MulFOp::create(b, l, omb2,
+                                  arith::MulFOp::create(b, l, g, g)));
         Value mhat = arith::DivFOp::create(b, l, m, bc1);
         Value vhat = arith::DivFOp::create(b, l, v, bc2);
         Value step = arith::DivFOp::create(
@@ -540,7 +542,6 @@ void mlir::lmc::lowering::populateTrainingOpsToLinalgPatterns(
                CrossEntropyGradOpLowering, EmbeddingGradOpLowering,
                FlattenOpLowering, GeluGradOpLowering, LayerNormGradOpLowering,
                MulOpLowering, PositionEmbeddingGradOpLowering,
-               ReduceSumOpLowering, SoftmaxGradOpLowering,
-               TransposeOpLowering, UnflattenOpLowering, ZerosLikeOpLowering>(
-      patterns.getContext());
+               ReduceSumOpLowering, SoftmaxGradOpLowering, TransposeOpLowering,
+               UnflattenOpLowering, ZerosLikeOpLowering>(patterns.getContext());
 }

@@ -47,22 +47,22 @@ LogicalResult BiasAddOp::buildGradient(GradientBuilder &gb) {
 }
 
 LogicalResult ScaleOp::buildGradient(GradientBuilder &gb) {
-  gb.addOperandGrad(0, ScaleOp::create(gb.builder(), getLoc(),
-                                       gb.resultGrad(0), getFactorAttr()));
+  gb.addOperandGrad(0, ScaleOp::create(gb.builder(), getLoc(), gb.resultGrad(0),
+                                       getFactorAttr()));
   return success();
 }
 
 LogicalResult GeluOp::buildGradient(GradientBuilder &gb) {
-  gb.addOperandGrad(0, GeluGradOp::create(gb.builder(), getLoc(),
-                                          gb.operand(0), gb.resultGrad(0),
-                                          getApproximation()));
+  gb.addOperandGrad(0,
+                    GeluGradOp::create(gb.builder(), getLoc(), gb.operand(0),
+                                       gb.resultGrad(0), getApproximation()));
   return success();
 }
 
 LogicalResult LayerNormOp::buildGradient(GradientBuilder &gb) {
-  auto grad = LayerNormGradOp::create(gb.builder(), getLoc(), gb.operand(0),
-                                      gb.operand(1), gb.resultGrad(0),
-                                      getEpsAttr());
+  auto grad =
+      LayerNormGradOp::create(gb.builder(), getLoc(), gb.operand(0),
+                              gb.operand(1), gb.resultGrad(0), getEpsAttr());
   gb.addOperandGrad(0, grad.getInputGrad());
   gb.addOperandGrad(1, grad.getWeightGrad());
   gb.addOperandGrad(2, grad.getBiasGrad());
@@ -91,8 +91,8 @@ LogicalResult SplitHeadsOp::buildGradient(GradientBuilder &gb) {
 
 LogicalResult MergeHeadsOp::buildGradient(GradientBuilder &gb) {
   int64_t heads = getInput().getType().getDimSize(1);
-  gb.addOperandGrad(0, SplitHeadsOp::create(gb.builder(), getLoc(),
-                                            gb.resultGrad(0), heads));
+  gb.addOperandGrad(
+      0, SplitHeadsOp::create(gb.builder(), getLoc(), gb.resultGrad(0), heads));
   return success();
 }
 
@@ -125,10 +125,9 @@ LogicalResult ReduceSumOp::buildGradient(GradientBuilder &gb) {
 
 LogicalResult EmbeddingOp::buildGradient(GradientBuilder &gb) {
   // Token ids (operand 1) have no gradient.
-  gb.addOperandGrad(0, EmbeddingGradOp::create(gb.builder(), getLoc(),
-                                               getTable().getType(),
-                                               gb.resultGrad(0),
-                                               gb.operand(1)));
+  gb.addOperandGrad(
+      0, EmbeddingGradOp::create(gb.builder(), getLoc(), getTable().getType(),
+                                 gb.resultGrad(0), gb.operand(1)));
   return success();
 }
 
@@ -191,8 +190,8 @@ LogicalResult CausalAttentionOp::buildGradient(GradientBuilder &gb) {
   };
   Value q = split(gb.operand(0)), k = split(gb.operand(1)),
         v = split(gb.operand(2));
-  FloatAttr factor = b.getF64FloatAttr(
-      1.0 / std::sqrt(static_cast<double>(getHeadDim())));
+  FloatAttr factor =
+      b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(getHeadDim())));
   Value scores = MatmulOp::create(b, loc, q, k, false, true);
   Value masked = CausalMaskOp::create(
       b, loc, ScaleOp::create(b, loc, scores, factor), /*zero=*/false);

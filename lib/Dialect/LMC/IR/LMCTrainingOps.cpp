@@ -97,8 +97,8 @@ LogicalResult FlattenOp::inferReturnTypes(MLIRContext *,
     rows = ShapedType::isDynamic(s) || ShapedType::isDynamic(rows)
                ? ShapedType::kDynamic
                : rows * s;
-  inferred.push_back(RankedTensorType::get(
-      {rows, input.getShape().back()}, input.getElementType()));
+  inferred.push_back(RankedTensorType::get({rows, input.getShape().back()},
+                                           input.getElementType()));
   return success();
 }
 
@@ -110,8 +110,8 @@ LogicalResult UnflattenOp::verify() {
                        "least 2");
   if (!dimsCompatible(input.getDimSize(1), like.getShape().back()) ||
       input.getElementType() != like.getElementType())
-    return emitOpError("input ") << input << " cannot take the shape of "
-                                 << like;
+    return emitOpError("input ")
+           << input << " cannot take the shape of " << like;
   return success();
 }
 
@@ -170,7 +170,8 @@ LogicalResult EmbeddingGradOp::verify() {
   RankedTensorType ids = getIds().getType();
   if (failed(verifyTableGrad(*this, grad, getType())))
     return failure();
-  if (ids.getRank() != 2 || !dimsCompatible(ids.getDimSize(0), grad.getDimSize(0)) ||
+  if (ids.getRank() != 2 ||
+      !dimsCompatible(ids.getDimSize(0), grad.getDimSize(0)) ||
       !dimsCompatible(ids.getDimSize(1), grad.getDimSize(1)))
     return emitOpError("ids ") << ids << " do not match grad " << grad;
   return success();

@@ -1,0 +1,43 @@
+//===- Compile.h - What `lmc compile` does ----------------------*- C++ -*-===//
+//
+// The library behind `lmc compile`: parse a model, run the training and
+// lowering pipelines, generate code for the host in process and link it with
+// the lmc runtime into an executable.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LMC_DRIVER_COMPILE_H
+#define LMC_DRIVER_COMPILE_H
+
+#include "llvm/Support/LogicalResult.h"
+
+#include <string>
+
+namespace mlir::lmc {
+
+/// What `lmc compile` produces.
+enum class EmitKind { Mlir, Llvm, Obj, Exe };
+
+struct CompileOptions {
+  std::string input;
+  std::string output;
+  std::string target = "cpu";
+  EmitKind emit = EmitKind::Exe;
+  /// When set, the IR after every stage is written there as NN-stage.mlir.
+  std::string dumpDir;
+  std::string recompute = "none";
+  std::string weightDecayOn = "matrices";
+  /// The static runtime library linked into executables.
+  std::string runtimeLibrary;
+  /// The C++ compiler driver used to link.
+  std::string linker = "c++";
+  /// Print the time of each stage to stderr.
+  bool timing = false;
+};
+
+/// Runs `lmc compile`; diagnostics go to stderr.
+llvm::LogicalResult compile(const CompileOptions &options);
+
+} // namespace mlir::lmc
+
+#endif // LMC_DRIVER_COMPILE_H

@@ -1,0 +1,294 @@
+//===- Compile.cpp - What `lmc compile` does ------------------------------===//
+//
+// Stages: parse and verify; training pipeline (autodiff, optimizer, runtime
+// entry points); lowering to the LLVM dialect; translation to LLVM IR;
+// optimisation and code generation for the host CPU in process; linking with
+// the lmc runtime.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Driver/Compile.h"
+
+#include "lmc/Conversion/Passes.h"
+#include "lmc/Dialect/LMC/IR/LMCDialect.h"
+#include "lmc/Pipelines/Pipelines.h"
+#include "lmc/Transforms/Passes.h"
+
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/Timer.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+
+#include <chrono>
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+namespace {
+
+/// Runs one stage of passes, then writes the IR to the dump directory.
+class Stages {
+public:
+  Stages(ModuleOp module, const CompileOptions &options)
+      : module(module), options(options) {}
+
+  LogicalResult run(StringRef name, function_ref<void(OpPassManager &)> build) {
+    auto start = std::chrono::steady_clock::now();
+    PassManager pm(module->getContext());
+    if (failed(applyPassManagerCLOptions(pm)))
+      return failure();
+    build(pm);
+    if (failed(pm.run(module)))
+      return failure();
+    report(name, start);
+    return dump(name);
+  }
+
+  /// Writes the module as the next numbered file of the dump directory.
+  LogicalResult dump(StringRef name) {
+    ++index;
+    if (options.dumpDir.empty())
+      return success();
+    if (std::error_code ec = llvm::sys::fs::create_directories(options.dumpDir))
+      return emitError(module.getLoc(), "cannot create '")
+             << options.dumpDir << "': " << ec.message();
+    SmallString<128> path(options.dumpDir);
+    llvm::sys::path::append(path,
+                            llvm::formatv("{0:2}-{1}.mlir", index, name).str());
+    std::string error;
+    auto file = openOutputFile(path, &error);
+    if (!file)
+      return emitError(module.getLoc(), error);
+    module->print(file->os());
+    file->keep();
+    return success();
+  }
+
+  void report(StringRef name, std::chrono::steady_clock::time_point start) {
+    if (!options.timing)
+      return;
+    double ms = std::chrono::duration<double, std::milli>(
+                    std::chrono::steady_clock::now() - start)
+                    .count();
+    llvm::errs() << llvm::formatv("lmc compile: {0,-10} {1,8:f1} ms\n", name,
+                                  ms);
+  }
+
+private:
+  ModuleOp module;
+  const CompileOptions &options;
+  int index = 0;
+};
+
+LogicalResult writeText(StringRef path, function_ref<void(raw_ostream &)> fn) {
+  std::string error;
+  auto file = openOutputFile(path, &error);
+  if (!file) {
+    llvm::errs() << "lmc compile: " << error << "\n";
+    return failure();
+  }
+  fn(file->os());
+  file->keep();
+  return success();
+}
+
+/// A target machine for the host CPU, with its features.
+std::unique_ptr<llvm::TargetMachine> hostTargetMachine() {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  std::string error;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target) {
+    llvm::errs() << "lmc compile: no target for " << triple.str() << ": "
+                 << error << "\n";
+    return nullptr;
+  }
+  llvm::SubtargetFeatures features;
+  for (const auto &feature : llvm::sys::getHostCPUFeatures())
+    features.AddFeature(feature.first(), feature.second);
+  llvm::TargetOptions targetOptions;
+  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
+      triple, llvm::sys::getHostCPUName(), features.getString(), targetOptions,
+      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+}
+
+LogicalResult emitObject(llvm::Module &module, llvm::TargetMachine &machine,
+                         StringRef path) {
+  std::error_code ec;
+  llvm::ToolOutputFile file(path, ec, llvm::sys::fs::OF_None);
+  if (ec) {
+    llvm::errs() << "lmc compile: cannot write '" << path
+                 << "': " << ec.message() << "\n";
+    return failure();
+  }
+  llvm::legacy::PassManager pm;
+  if (machine.addPassesToEmitFile(pm, file.os(), nullptr,
+                                  llvm::CodeGenFileType::ObjectFile)) {
+    llvm::errs() << "lmc compile: the target cannot emit object files\n";
+    return failure();
+  }
+  pm.run(module);
+  file.keep();
+  return success();
+}
+
+LogicalResult link(const CompileOptions &options, StringRef object) {
+  if (options.runtimeLibrary.empty() ||
+      !llvm::sys::fs::exists(options.runtimeLibrary)) {
+    llvm::errs() << "lmc compile: runtime library '" << options.runtimeLibrary
+                 << "' not found (set --runtime-lib or LMC_RUNTIME_LIBRARY)\n";
+    return failure();
+  }
+  llvm::ErrorOr<std::string> linker =
+      llvm::sys::findProgramByName(options.linker);
+  if (!linker) {
+    llvm::errs() << "lmc compile: linker '" << options.linker
+                 << "' not found\n";
+    return failure();
+  }
+  SmallVector<StringRef> args = {*linker, object, options.runtimeLibrary,
+                                 "-lm",   "-o",   options.output};
+  std::string error;
+  int rc =
+      llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0, &error);
+  if (rc != 0) {
+    llvm::errs() << "lmc compile: linking failed (" << *linker << ", exit "
+                 << rc << ")" << (error.empty() ? "" : ": ") << error << "\n";
+    return failure();
+  }
+  return success();
+}
+
+} // namespace
+
+LogicalResult mlir::lmc::compile(const CompileOptions &options) {
+  if (options.target != "cpu") {
+    llvm::errs() << "lmc compile: unknown target '" << options.target
+                 << "'; this build supports: cpu\n";
+    return failure();
+  }
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  registry.insert<LMCDialect>();
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  std::string error;
+  auto input = openInputFile(options.input, &error);
+  if (!input) {
+    llvm::errs() << "lmc compile: " << error << "\n";
+    return failure();
+  }
+  sourceMgr.AddNewSourceBuffer(std::move(input), SMLoc());
+  auto start = std::chrono::steady_clock::now();
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return failure();
+
+  Stages stages(*module, options);
+  stages.report("parse", start);
+  if (failed(stages.dump("input")))
+    return failure();
+  TrainingPipelineOptions training;
+  training.recompute = options.recompute;
+  training.weightDecayOn = options.weightDecayOn;
+  if (failed(stages.run("training", [&](OpPassManager &pm) {
+        buildTrainingPipeline(pm, training);
+      })))
+    return failure();
+  if (failed(stages.run("llvm-dialect", [&](OpPassManager &pm) {
+        buildReferencePipeline(pm, ReferencePipelineOptions());
+      })))
+    return failure();
+  if (options.emit == EmitKind::Mlir)
+    return writeText(options.output,
+                     [&](raw_ostream &os) { module->print(os); });
+
+  // lmc's own annotations of arguments and results (lmc.param, lmc.hparam,
+  // ...) have no meaning in LLVM IR.
+  module->walk([](FunctionOpInterface fn) {
+    for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
+      for (NamedAttribute attr : fn.getArgAttrs(i))
+        if (attr.getName().getValue().starts_with("lmc."))
+          fn.removeArgAttr(i, attr.getName());
+    for (unsigned i = 0, e = fn.getNumResults(); i < e; ++i)
+      for (NamedAttribute attr : fn.getResultAttrs(i))
+        if (attr.getName().getValue().starts_with("lmc."))
+          fn.removeResultAttr(i, attr.getName());
+  });
+
+  start = std::chrono::steady_clock::now();
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(*module, llvmContext);
+  if (!llvmModule) {
+    llvm::errs() << "lmc compile: translation to LLVM IR failed\n";
+    return failure();
+  }
+  std::unique_ptr<llvm::TargetMachine> machine = hostTargetMachine();
+  if (!machine)
+    return failure();
+  llvmModule->setDataLayout(machine->createDataLayout());
+  llvmModule->setTargetTriple(machine->getTargetTriple());
+  if (llvm::Error err = makeOptimizingTransformer(
+          /*optLevel=*/3, /*sizeLevel=*/0, machine.get())(llvmModule.get())) {
+    llvm::errs() << "lmc compile: LLVM optimisation failed: "
+                 << llvm::toString(std::move(err)) << "\n";
+    return failure();
+  }
+  stages.report("llvm-opt", start);
+  if (options.emit == EmitKind::Llvm)
+    return writeText(options.output,
+                     [&](raw_ostream &os) { llvmModule->print(os, nullptr); });
+
+  start = std::chrono::steady_clock::now();
+  if (options.emit == EmitKind::Obj)
+    return emitObject(*llvmModule, *machine, options.output);
+  SmallString<128> object;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("lmc-model", "o", object)) {
+    llvm::errs() << "lmc compile: cannot create a temporary file: "
+                 << ec.message() << "\n";
+    return failure();
+  }
+  llvm::FileRemover removeObject(object);
+  if (failed(emitObject(*llvmModule, *machine, object)))
+    return failure();
+  stages.report("codegen", start);
+  start = std::chrono::steady_clock::now();
+  if (failed(link(options, object)))
+    return failure();
+  stages.report("link", start);
+  return success();
+}

@@ -1,0 +1,97 @@
+//===- lmc.cpp - The lmc command ------------------------------------------===//
+//
+// `lmc compile model.mlir -o train` compiles a model into a native trainer.
+// A thin driver over lib/Driver.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Driver/Compile.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdlib>
+
+#ifndef LMC_RUNTIME_LIBRARY
+#define LMC_RUNTIME_LIBRARY ""
+#endif
+
+namespace cl = llvm::cl;
+using namespace mlir::lmc;
+
+static cl::SubCommand compileCommand("compile",
+                                     "Compile a model into a native trainer");
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
+                                      cl::Required, cl::sub(compileCommand));
+static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
+                                       cl::value_desc("file"), cl::Required,
+                                       cl::sub(compileCommand));
+static cl::opt<std::string> target("target",
+                                   cl::desc("Target: cpu (the default)"),
+                                   cl::init("cpu"), cl::sub(compileCommand));
+static cl::opt<EmitKind> emit(
+    "emit", cl::desc("What to write"), cl::init(EmitKind::Exe),
+    cl::values(clEnumValN(EmitKind::Mlir, "mlir", "MLIR in the LLVM dialect"),
+               clEnumValN(EmitKind::Llvm, "llvm", "LLVM IR"),
+               clEnumValN(EmitKind::Obj, "obj", "an object file"),
+               clEnumValN(EmitKind::Exe, "exe",
+                          "an executable trainer (the default)")),
+    cl::sub(compileCommand));
+static cl::opt<std::string>
+    dumpDir("dump-dir",
+            cl::desc("Write the IR after every stage to numbered files here"),
+            cl::value_desc("dir"), cl::sub(compileCommand));
+static cl::opt<std::string>
+    recompute("recompute",
+              cl::desc("What the backward pass recomputes: none, attention or "
+                       "block"),
+              cl::init("none"), cl::sub(compileCommand));
+static cl::opt<std::string>
+    weightDecayOn("weight-decay-on",
+                  cl::desc("Parameters with weight decay: matrices, all or "
+                           "none"),
+                  cl::init("matrices"), cl::sub(compileCommand));
+static cl::opt<std::string>
+    runtimeLibrary("runtime-lib",
+                   cl::desc("The lmc runtime library to link (default: the "
+                            "one built with lmc, or $LMC_RUNTIME_LIBRARY)"),
+                   cl::value_desc("path"), cl::sub(compileCommand));
+static cl::opt<bool> timing("time", cl::desc("Print the time of each stage"),
+                            cl::sub(compileCommand));
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  mlir::registerAsmPrinterCLOptions();
+  mlir::registerMLIRContextCLOptions();
+  mlir::registerPassManagerCLOptions();
+  cl::ParseCommandLineOptions(argc, argv,
+                              "lmc: compile Transformer training graphs\n");
+  if (!compileCommand) {
+    llvm::errs() << "lmc: expected a command; try 'lmc compile --help'\n";
+    return 2;
+  }
+  CompileOptions options;
+  options.input = inputFile;
+  options.output = outputFile;
+  options.target = target;
+  options.emit = emit;
+  options.dumpDir = dumpDir;
+  options.recompute = recompute;
+  options.weightDecayOn = weightDecayOn;
+  options.timing = timing;
+  options.runtimeLibrary = runtimeLibrary;
+  if (options.runtimeLibrary.empty()) {
+    if (std::optional<std::string> env =
+            llvm::sys::Process::GetEnv("LMC_RUNTIME_LIBRARY"))
+      options.runtimeLibrary = *env;
+    else
+      options.runtimeLibrary = LMC_RUNTIME_LIBRARY;
+  }
+  return mlir::failed(compile(options)) ? 1 : 0;
+}
