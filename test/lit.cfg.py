@@ -31,10 +31,13 @@ config.substitutions.append(
      os.path.join(config.mlir_lib_dir, "libmlir_c_runner_utils.so")))
 
 tool_dirs = [os.path.join(config.lmc_tools_dir, "lmc-opt"),
+             os.path.join(config.lmc_tools_dir, "lmc"),
              config.llvm_tools_dir]
 tools = [
     "lmc-opt",
+    "lmc",
     ToolSubst("mlir-opt", unresolved="fatal"),
+    ToolSubst("llvm-nm", unresolved="fatal"),
     ToolSubst("mlir-runner", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

@@ -118,7 +118,7 @@ LogicalResult writeText(StringRef path, function_ref<void(raw_ostream &)> fn) {
 }
 
 /// A target machine for the host CPU, with its features.
-std::unique_ptr<llvm::TargetMachine> hostTargetMachine() {
+std::unique_ptr<llvm::TargetMachine> hostTargetMachine(unsigned optLevel) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   llvm::Triple triple(llvm::sys::getProcessTriple());
@@ -136,7 +136,9 @@ std::unique_ptr<llvm::TargetMachine> hostTargetMachine() {
   llvm::TargetOptions targetOptions;
   return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
       triple, llvm::sys::getHostCPUName(), features.getString(), targetOptions,
-      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+      llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOpt::getLevel(static_cast<int>(optLevel))
+          .value_or(llvm::CodeGenOptLevel::Default)));
 }
 
 LogicalResult emitObject(llvm::Module &module, llvm::TargetMachine &machine,
@@ -256,13 +258,14 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
     llvm::errs() << "lmc compile: translation to LLVM IR failed\n";
     return failure();
   }
-  std::unique_ptr<llvm::TargetMachine> machine = hostTargetMachine();
+  std::unique_ptr<llvm::TargetMachine> machine =
+      hostTargetMachine(options.optLevel);
   if (!machine)
     return failure();
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(machine->getTargetTriple());
   if (llvm::Error err = makeOptimizingTransformer(
-          /*optLevel=*/3, /*sizeLevel=*/0, machine.get())(llvmModule.get())) {
+          options.optLevel, /*sizeLevel=*/0, machine.get())(llvmModule.get())) {
     llvm::errs() << "lmc compile: LLVM optimisation failed: "
                  << llvm::toString(std::move(err)) << "\n";
     return failure();

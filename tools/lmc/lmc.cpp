@@ -62,6 +62,11 @@ static cl::opt<std::string>
                    cl::desc("The lmc runtime library to link (default: the "
                             "one built with lmc, or $LMC_RUNTIME_LIBRARY)"),
                    cl::value_desc("path"), cl::sub(compileCommand));
+static cl::opt<unsigned> optLevel("O",
+                                  cl::desc("LLVM optimisation level (0-3, "
+                                           "default 3)"),
+                                  cl::Prefix, cl::init(3),
+                                  cl::sub(compileCommand));
 static cl::opt<bool> timing("time", cl::desc("Print the time of each stage"),
                             cl::sub(compileCommand));
 
@@ -85,6 +90,11 @@ int main(int argc, char **argv) {
   options.recompute = recompute;
   options.weightDecayOn = weightDecayOn;
   options.timing = timing;
+  if (optLevel > 3) {
+    llvm::errs() << "lmc compile: -O" << optLevel << ": expected -O0 to -O3\n";
+    return 2;
+  }
+  options.optLevel = optLevel;
   options.runtimeLibrary = runtimeLibrary;
   if (options.runtimeLibrary.empty()) {
     if (std::optional<std::string> env =

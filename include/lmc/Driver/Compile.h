@@ -31,6 +31,8 @@ struct CompileOptions {
   std::string runtimeLibrary;
   /// The C++ compiler driver used to link.
   std::string linker = "c++";
+  /// LLVM optimisation level, 0 to 3.
+  unsigned optLevel = 3;
   /// Print the time of each stage to stderr.
   bool timing = false;
 };
