@@ -10,7 +10,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${LMC_BUILD_DIR:-$ROOT/build}"
 
 APT_PACKAGES=(
-  cmake ninja-build g++ ccache python3
+  cmake ninja-build g++ ccache python3 libgtest-dev
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
 )
 
@@ -41,4 +41,4 @@ fi
 
 echo "== configuring and building in $BUILD"
 cmake -G Ninja -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-ninja -C "$BUILD" lmc-opt lmc-doc
+ninja -C "$BUILD" lmc lmc-opt lmcrt lmc-doc

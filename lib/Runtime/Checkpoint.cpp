@@ -1,0 +1,252 @@
+//===- Checkpoint.cpp - Training checkpoints ------------------------------===//
+
+#include "Checkpoint.h"
+
+#include "Error.h"
+#include "Flags.h"
+#include "Json.h"
+#include "ModelInfo.h"
+#include "Safetensors.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace lmcrt {
+
+namespace {
+
+constexpr const char *kFormat = "lmc-checkpoint 1";
+constexpr const char *kLatest = "latest";
+
+void fsyncDir(const std::string &dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    fail(dir + ": cannot open directory: " + std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0)
+    fail(dir + ": fsync failed: " + std::strerror(err));
+}
+
+std::string flagsText(const Config &config) {
+  std::string text;
+  for (auto &kv : mustMatchFlags(config))
+    text += kv.first + "=" + kv.second + "\n";
+  return text;
+}
+
+int64_t metaInt(const std::map<std::string, std::string> &meta,
+                const std::string &path, const char *key) {
+  auto it = meta.find(key);
+  if (it == meta.end())
+    fail(path + ": metadata has no " + key);
+  char *end = nullptr;
+  errno = 0;
+  long long value = std::strtoll(it->second.c_str(), &end, 10);
+  if (it->second.empty() || *end != '\0' || errno != 0 || value < 0)
+    fail(path + ": metadata " + key + " is not an integer >= 0: '" +
+         it->second + "'");
+  return value;
+}
+
+void readParam(const SafetensorsHeader &file, const std::string &name,
+               const ParamInfo &param, float *dst) {
+  const TensorEntry *t = file.find(name);
+  if (!t)
+    fail(file.path + ": missing tensor '" + name + "'");
+  if (t->dtype != "F32")
+    fail(file.path + ": tensor '" + name + "' is " + t->dtype +
+         ", expected F32");
+  if (t->shape != param.shape)
+    fail(file.path + ": tensor '" + name + "' has shape " +
+         shapeString(t->shape) + ", the model expects " +
+         shapeString(param.shape));
+  readTensorBytes(file, *t, dst);
+}
+
+} // namespace
+
+void atomicWriteFile(
+    const std::string &dir, const std::string &name,
+    const std::function<void(int fd, const std::string &path)> &write) {
+  std::string final = dir + "/" + name;
+  std::string tmpl = dir + "/.tmp-" + name + ".XXXXXX";
+  std::vector<char> tmp(tmpl.begin(), tmpl.end());
+  tmp.push_back('\0');
+  int fd = ::mkstemp(tmp.data());
+  if (fd < 0)
+    fail(final + ": cannot create a temporary file: " + std::strerror(errno));
+  std::string tmpPath = tmp.data();
+  try {
+    ::fchmod(fd, 0644);
+    write(fd, final);
+    if (::fsync(fd) != 0)
+      fail(final + ": fsync failed: " + std::strerror(errno));
+    if (::close(fd) != 0) {
+      fd = -1;
+      fail(final + ": close failed: " + std::strerror(errno));
+    }
+    fd = -1;
+    if (::rename(tmpPath.c_str(), final.c_str()) != 0)
+      fail(final + ": rename failed: " + std::strerror(errno));
+    fsyncDir(dir);
+  } catch (...) {
+    if (fd >= 0)
+      ::close(fd);
+    ::unlink(tmpPath.c_str());
+    throw;
+  }
+}
+
+std::map<std::string, std::string> checkpointMetadata(const ModelInfo &model,
+                                                      const Config &config,
+                                                      const TrainState &state) {
+  std::map<std::string, std::string> meta;
+  meta["format"] = kFormat;
+  meta["step"] = std::to_string(state.step);
+  meta["data_shard"] = std::to_string(state.dataShard);
+  meta["data_offset"] = std::to_string(state.dataOffset);
+  meta["rng_state"] = toHex(state.rng);
+  meta["model_name"] = model.name;
+  meta["model_hash"] = toHex(model.hash());
+  meta["flags_hash"] = toHex(fnv1a64(flagsText(config)));
+  for (auto &kv : mustMatchFlags(config))
+    meta["flag." + kv.first] = kv.second;
+  return meta;
+}
+
+std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
+                            const Config &config, const TrainState &state,
+                            const float *params, const float *expAvg,
+                            const float *expAvgSq) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    fail(dir + ": cannot create directory: " + std::strerror(errno));
+  std::vector<TensorOut> tensors;
+  for (const ParamInfo &p : model.params)
+    tensors.push_back({p.name, p.shape, params + p.offset});
+  for (const ParamInfo &p : model.params)
+    tensors.push_back({"exp_avg." + p.name, p.shape, expAvg + p.offset});
+  for (const ParamInfo &p : model.params)
+    tensors.push_back({"exp_avg_sq." + p.name, p.shape, expAvgSq + p.offset});
+  char name[64];
+  std::snprintf(name, sizeof(name), "ckpt_%08lld.safetensors",
+                static_cast<long long>(state.step));
+  std::map<std::string, std::string> meta =
+      checkpointMetadata(model, config, state);
+  atomicWriteFile(dir, name, [&](int fd, const std::string &path) {
+    writeSafetensors(fd, path, tensors, meta);
+  });
+  std::string marker = std::string(name) + "\n";
+  atomicWriteFile(dir, kLatest, [&](int fd, const std::string &path) {
+    if (::write(fd, marker.data(), marker.size()) !=
+        static_cast<ssize_t>(marker.size()))
+      fail(path + ": write failed: " + std::strerror(errno));
+  });
+  return dir + "/" + name;
+}
+
+std::string latestCheckpoint(const std::string &dir) {
+  std::string markerPath = dir + "/" + kLatest;
+  FILE *f = std::fopen(markerPath.c_str(), "rb");
+  if (!f)
+    fail(markerPath + ": no checkpoint to resume from (" +
+         std::strerror(errno) + ")");
+  char buffer[256];
+  size_t n = std::fread(buffer, 1, sizeof(buffer), f);
+  std::fclose(f);
+  std::string name(buffer, n);
+  if (name.empty() || name.back() != '\n' || n == sizeof(buffer))
+    fail(markerPath + ": malformed marker (expected a file name and a "
+                      "newline)");
+  name.pop_back();
+  if (name.empty() || name.find('/') != std::string::npos ||
+      name.find('\n') != std::string::npos || name[0] == '.')
+    fail(markerPath + ": malformed marker '" + name + "'");
+  return dir + "/" + name;
+}
+
+std::string resumeMismatch(const std::map<std::string, std::string> &meta,
+                           const ModelInfo &model, const Config &config) {
+  std::vector<std::string> diffs;
+  auto get = [&](const std::string &key) -> std::string {
+    auto it = meta.find(key);
+    return it == meta.end() ? "<missing>" : it->second;
+  };
+  if (get("model_hash") != toHex(model.hash()))
+    diffs.push_back("model: checkpoint has '" + get("model_name") +
+                    "' (description hash " + get("model_hash") +
+                    "), this program is '" + model.name + "' (hash " +
+                    toHex(model.hash()) + ")");
+  for (auto &kv : mustMatchFlags(config)) {
+    std::string saved = get("flag." + kv.first);
+    if (saved != kv.second)
+      diffs.push_back("--" + kv.first + " " + kv.second +
+                      " (checkpoint: " + saved + ")");
+  }
+  if (diffs.empty() && get("flags_hash") != toHex(fnv1a64(flagsText(config))))
+    diffs.push_back("flags hash " + toHex(fnv1a64(flagsText(config))) +
+                    " (checkpoint: " + get("flags_hash") + ")");
+  std::string text;
+  for (size_t i = 0; i < diffs.size(); ++i)
+    text += (i ? "; " : "") + diffs[i];
+  return text;
+}
+
+TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
+                          const Config &config, float *params, float *expAvg,
+                          float *expAvgSq) {
+  SafetensorsHeader file = readSafetensorsHeader(path);
+  auto format = file.metadata.find("format");
+  if (format == file.metadata.end() || format->second != kFormat)
+    fail(path + ": not an lmc checkpoint (metadata format is not '" +
+         std::string(kFormat) + "')");
+  std::string mismatch = resumeMismatch(file.metadata, model, config);
+  if (!mismatch.empty())
+    fail("cannot resume from " + path + ": " + mismatch);
+  TrainState state;
+  state.step = metaInt(file.metadata, path, "step");
+  state.dataShard = metaInt(file.metadata, path, "data_shard");
+  state.dataOffset = metaInt(file.metadata, path, "data_offset");
+  unsigned long long rng = 0;
+  if (!parseHex(file.metadata["rng_state"], rng))
+    fail(path + ": metadata rng_state is not 1-16 hex digits");
+  state.rng = rng;
+
+  std::set<std::string> expected;
+  for (const ParamInfo &p : model.params) {
+    expected.insert(p.name);
+    expected.insert("exp_avg." + p.name);
+    expected.insert("exp_avg_sq." + p.name);
+  }
+  for (const TensorEntry &t : file.tensors)
+    if (!expected.count(t.name))
+      fail(path + ": unexpected tensor '" + t.name + "' (not in model '" +
+           model.name + "')");
+  std::memset(params, 0, sizeof(float) * model.total);
+  std::memset(expAvg, 0, sizeof(float) * model.total);
+  std::memset(expAvgSq, 0, sizeof(float) * model.total);
+  for (const ParamInfo &p : model.params) {
+    readParam(file, p.name, p, params + p.offset);
+    readParam(file, "exp_avg." + p.name, p, expAvg + p.offset);
+    readParam(file, "exp_avg_sq." + p.name, p, expAvgSq + p.offset);
+  }
+  return state;
+}
+
+void loadParameters(const std::string &path, const ModelInfo &model,
+                    float *params) {
+  SafetensorsHeader file = readSafetensorsHeader(path);
+  std::memset(params, 0, sizeof(float) * model.total);
+  for (const ParamInfo &p : model.params)
+    readParam(file, p.name, p, params + p.offset);
+}
+
+} // namespace lmcrt

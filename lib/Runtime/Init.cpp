@@ -1,0 +1,37 @@
+//===- Init.cpp - Deterministic RNG and parameter initialisation ----------===//
+
+#include "Init.h"
+
+#include "ModelInfo.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace lmcrt {
+
+double Rng::normal() {
+  double u1 = 1.0 - uniform();
+  double u2 = uniform();
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+}
+
+void initParams(const ModelInfo &model, float *params, Rng &rng) {
+  std::memset(params, 0, sizeof(float) * model.total);
+  for (const ParamInfo &p : model.params) {
+    float *out = params + p.offset;
+    switch (p.init) {
+    case InitKind::Zeros:
+      break;
+    case InitKind::Ones:
+      for (int64_t i = 0; i < p.numel; ++i)
+        out[i] = 1.0f;
+      break;
+    case InitKind::Normal:
+      for (int64_t i = 0; i < p.numel; ++i)
+        out[i] = static_cast<float>(p.std * rng.normal());
+      break;
+    }
+  }
+}
+
+} // namespace lmcrt

@@ -1,0 +1,45 @@
+//===- Init.h - Deterministic RNG and parameter initialisation --*- C++ -*-===//
+//
+// The generator is splitmix64 (Steele, Lea, Flood 2014): state += 0x9e37...;
+// then the usual xor-shift-multiply finaliser. Its whole state is one
+// uint64, stored in checkpoints.
+//   uniform(): (next() >> 11) * 2^-53, in [0, 1).
+//   normal():  Box-Muller on two uniforms, u1 = 1 - uniform() in (0, 1],
+//              u2 = uniform(): sqrt(-2 ln u1) * cos(2 pi u2) (the sine
+//              branch is discarded, so every draw consumes two outputs).
+// initParams fills the parameters in description order, each in row-major
+// element order: zeros, ones, or float(std * normal()). The generator is
+// seeded with --seed, and sampling continues with the same generator.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LMC_LIB_RUNTIME_INIT_H
+#define LMC_LIB_RUNTIME_INIT_H
+
+#include <cstdint>
+
+namespace lmcrt {
+
+struct ModelInfo;
+
+class Rng {
+public:
+  explicit Rng(uint64_t seed = 0) : state(seed) {}
+  uint64_t next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  double normal();
+
+  uint64_t state;
+};
+
+/// Fills `params` (model.total floats) as described above.
+void initParams(const ModelInfo &model, float *params, Rng &rng);
+
+} // namespace lmcrt
+
+#endif // LMC_LIB_RUNTIME_INIT_H

@@ -1,0 +1,28 @@
+//===- ModelFunctions.h - The compiled model's entry points -----*- C++ -*-===//
+//
+// The trainer reaches the compiled model only through this table, so that
+// the unit tests can drive it with a fake model. lmcrt_main fills it with
+// the `_mlir_ciface_lmc_*` functions of lmcrt.h.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LMC_LIB_RUNTIME_MODELFUNCTIONS_H
+#define LMC_LIB_RUNTIME_MODELFUNCTIONS_H
+
+#include "lmc/Runtime/lmcrt.h"
+
+namespace lmcrt {
+
+struct ModelFunctions {
+  decltype(&_mlir_ciface_lmc_train_step) trainStep;
+  decltype(&_mlir_ciface_lmc_eval_step) evalStep;
+  decltype(&_mlir_ciface_lmc_logits) logits;
+  decltype(&_mlir_ciface_lmc_model_info) modelInfo;
+};
+
+/// The trainer behind lmcrt_main; returns the exit status.
+int runTrainer(int argc, char **argv, const ModelFunctions &model);
+
+} // namespace lmcrt
+
+#endif // LMC_LIB_RUNTIME_MODELFUNCTIONS_H

@@ -1,0 +1,301 @@
+//===- Trainer.cpp - The training loop ------------------------------------===//
+//
+// runTrainer: flags -> model description -> parameters (resume, --init-from
+// or init) -> per step: next batch, train_step, adopt the returned buffers
+// (freeing the old ones, see ownership in lmcrt.h), print and log; eval on
+// --val every K steps and at the end; checkpoints every K steps and at the
+// end; then --sample.
+//
+// Throughput: FLOPs per step = 6 * N * B*T + 12 * L * C * T * B*T, with N the
+// parameter count, L the number of "h.<i>." blocks and C the width of
+// wte.weight (the PaLM estimate: matmuls forward and backward plus attention
+// scores and values). Without recognisable names the attention term is
+// dropped and the table says so.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Checkpoint.h"
+#include "DataLoader.h"
+#include "Error.h"
+#include "Flags.h"
+#include "Init.h"
+#include "Log.h"
+#include "ModelFunctions.h"
+#include "ModelInfo.h"
+#include "Sampler.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <unistd.h>
+
+namespace lmcrt {
+
+namespace {
+
+/// Parameters and AdamW moments, each a malloc'd buffer we own.
+class State {
+public:
+  explicit State(int64_t total) {
+    for (lmcrt_memref_f32_1d *m : {&params, &expAvg, &expAvgSq}) {
+      void *p = nullptr;
+      if (::posix_memalign(&p, 64, sizeof(float) * (total ? total : 1)) != 0)
+        throw std::bad_alloc();
+      std::memset(p, 0, sizeof(float) * total);
+      *m = {static_cast<float *>(p), static_cast<float *>(p), 0, {total}, {1}};
+    }
+  }
+  ~State() {
+    for (lmcrt_memref_f32_1d *m : {&params, &expAvg, &expAvgSq})
+      std::free(m->allocated);
+  }
+  State(const State &) = delete;
+  State &operator=(const State &) = delete;
+
+  static float *data(const lmcrt_memref_f32_1d &m) {
+    return m.aligned + m.offset;
+  }
+
+  /// Takes ownership of `fresh` (returned by train_step) instead of `held`.
+  static void adopt(lmcrt_memref_f32_1d &held, const lmcrt_memref_f32_1d &fresh,
+                    const char *what) {
+    if (fresh.sizes[0] != held.sizes[0] ||
+        (fresh.strides[0] != 1 && fresh.sizes[0] > 1))
+      fail(std::string("train_step returned ") + what + " with " +
+           std::to_string(fresh.sizes[0]) + " elements and stride " +
+           std::to_string(fresh.strides[0]) + ", expected " +
+           std::to_string(held.sizes[0]) + " contiguous");
+    if (fresh.allocated != held.allocated)
+      std::free(held.allocated);
+    held = fresh;
+  }
+
+  lmcrt_memref_f32_1d params, expAvg, expAvgSq;
+};
+
+ModelInfo queryModel(const ModelFunctions &fns) {
+  lmcrt_memref_i8_1d desc;
+  fns.modelInfo(&desc);
+  if (desc.sizes[0] < 0 || (desc.strides[0] != 1 && desc.sizes[0] > 1)) {
+    std::free(desc.allocated);
+    fail("model_info returned a malformed buffer");
+  }
+  std::string text(reinterpret_cast<const char *>(desc.aligned + desc.offset),
+                   static_cast<size_t>(desc.sizes[0]));
+  std::free(desc.allocated);
+  return parseModelInfo(text);
+}
+
+double evaluate(const ModelFunctions &fns, DataLoader &val, int64_t batches,
+                lmcrt_memref_f32_1d &params, int32_t *tokens, int32_t *targets,
+                int64_t b, int64_t t) {
+  val.reset();
+  double sum = 0;
+  for (int64_t i = 0; i < batches; ++i) {
+    val.next(tokens, targets);
+    lmcrt_memref_i32_2d in = {tokens, tokens, 0, {b, t}, {t, 1}};
+    lmcrt_memref_i32_2d out = {targets, targets, 0, {b, t}, {t, 1}};
+    sum += fns.evalStep(&params, &in, &out);
+  }
+  return sum / static_cast<double>(batches);
+}
+
+std::string duration(double seconds) {
+  char buffer[32];
+  long s = static_cast<long>(seconds + 0.5);
+  if (s >= 3600)
+    std::snprintf(buffer, sizeof(buffer), "%ldh%02ldm", s / 3600, s / 60 % 60);
+  else
+    std::snprintf(buffer, sizeof(buffer), "%ldm%02lds", s / 60, s % 60);
+  return buffer;
+}
+
+int train(int argc, char **argv, const ModelFunctions &fns,
+          const std::string &program) {
+  Config config = parseFlags(argc, argv);
+  if (config.help) {
+    std::fputs(usage(program).c_str(), stdout);
+    return 0;
+  }
+  ModelInfo model = queryModel(fns);
+  validateConfig(config, model);
+  if (config.threads > 0)
+    ::setenv("OMP_NUM_THREADS", std::to_string(config.threads).c_str(), 1);
+
+  const int64_t b = config.batch, t = config.seq, tokensPerStep = b * t;
+  const int64_t layers = model.numLayers(), channels = model.channels();
+  double flopsPerStep = 6.0 * model.total * tokensPerStep;
+  std::string flopsFormula = "6*N*tokens";
+  if (layers > 0 && channels > 0) {
+    flopsPerStep += 12.0 * layers * channels * t * tokensPerStep;
+    flopsFormula = "6*N*tokens + 12*L*C*T*tokens (L=" + std::to_string(layers) +
+                   ", C=" + std::to_string(channels) + ")";
+  } else {
+    flopsFormula += " (no h.<i>./wte.weight names: attention not counted)";
+  }
+  std::string table = configTable(config, model);
+  std::fputs(table.c_str(), stdout);
+  std::printf("FLOPs/step = %s = %.3f GFLOP\n", flopsFormula.c_str(),
+              flopsPerStep * 1e-9);
+
+  State state(model.total);
+  Rng rng(config.seed);
+  TrainState position;
+  if (config.resume) {
+    std::string path = latestCheckpoint(config.ckptDir);
+    position =
+        readCheckpoint(path, model, config, State::data(state.params),
+                       State::data(state.expAvg), State::data(state.expAvgSq));
+    rng.state = position.rng;
+    std::printf("resumed from %s at step %lld\n", path.c_str(),
+                static_cast<long long>(position.step));
+  } else if (!config.initFrom.empty()) {
+    loadParameters(config.initFrom, model, State::data(state.params));
+    std::printf("parameters from %s\n", config.initFrom.c_str());
+  } else {
+    initParams(model, State::data(state.params), rng);
+  }
+  position.rng = rng.state;
+
+  if (config.initOnly) {
+    std::string path = writeCheckpoint(
+        config.ckptDir, model, config, position, State::data(state.params),
+        State::data(state.expAvg), State::data(state.expAvgSq));
+    std::printf("wrote %s\n", path.c_str());
+    return 0;
+  }
+
+  std::unique_ptr<DataLoader> trainData, valData;
+  if (!config.data.empty()) {
+    trainData =
+        std::make_unique<DataLoader>("--data", config.data, model.vocab, b, t);
+    trainData->seek(position.dataShard, position.dataOffset);
+  }
+  int64_t valBatches = 0;
+  if (!config.val.empty()) {
+    valData =
+        std::make_unique<DataLoader>("--val", config.val, model.vocab, b, t);
+    valBatches = std::min<int64_t>(20, valData->batchesPerEpoch());
+  }
+  JsonlLog log;
+  if (!config.log.empty())
+    log.open(config.log, config.resume);
+  std::fflush(stdout);
+
+  std::vector<int32_t> tokens(tokensPerStep), targets(tokensPerStep);
+  const bool tty = ::isatty(STDOUT_FILENO);
+  const int64_t decay = decaySteps(config);
+  const int64_t firstStep = position.step;
+  double trainSeconds = 0;
+  auto doEval = [&](int64_t step) {
+    double loss = evaluate(fns, *valData, valBatches, state.params,
+                           tokens.data(), targets.data(), b, t);
+    std::printf("step %lld/%lld | val loss %.4f (%lld batches)\n",
+                static_cast<long long>(step),
+                static_cast<long long>(config.steps), loss,
+                static_cast<long long>(valBatches));
+    log.eval(step, loss);
+  };
+  auto doCheckpoint = [&]() {
+    std::string path = writeCheckpoint(
+        config.ckptDir, model, config, position, State::data(state.params),
+        State::data(state.expAvg), State::data(state.expAvgSq));
+    std::printf("checkpoint %s\n", path.c_str());
+  };
+
+  for (int64_t step = firstStep; step < config.steps; ++step) {
+    auto start = std::chrono::steady_clock::now();
+    trainData->next(tokens.data(), targets.data());
+    lmcrt_memref_i32_2d in = {tokens.data(), tokens.data(), 0, {b, t}, {t, 1}};
+    lmcrt_memref_i32_2d out = {
+        targets.data(), targets.data(), 0, {b, t}, {t, 1}};
+    lmcrt_train_step_result r;
+    fns.trainStep(&r, &state.params, &state.expAvg, &state.expAvgSq, step,
+                  config.lr, config.minLr, config.warmup, decay, config.beta1,
+                  config.beta2, config.eps, config.weightDecay, config.gradClip,
+                  &in, &out);
+    State::adopt(state.params, r.params, "params");
+    State::adopt(state.expAvg, r.exp_avg, "exp_avg");
+    State::adopt(state.expAvgSq, r.exp_avg_sq, "exp_avg_sq");
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    trainSeconds += seconds;
+    position.step = step + 1;
+    position.dataShard = trainData->shardIndex();
+    position.dataOffset = trainData->tokenOffset();
+    position.rng = rng.state;
+
+    double ms = seconds * 1e3, tokS = tokensPerStep / seconds;
+    std::printf("step %lld/%lld | loss %.4f | norm %.4f | lr %.2e | %.1f ms "
+                "| %.0f tok/s | %.2f GFLOP/s",
+                static_cast<long long>(step + 1),
+                static_cast<long long>(config.steps), r.loss, r.grad_norm, r.lr,
+                ms, tokS, flopsPerStep / seconds * 1e-9);
+    if (tty) {
+      double perStep = trainSeconds / static_cast<double>(step + 1 - firstStep);
+      std::printf(" | %3.0f%% ETA %s",
+                  100.0 * (step + 1) / static_cast<double>(config.steps),
+                  duration(perStep * (config.steps - step - 1)).c_str());
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+    log.step(step + 1, r.loss, r.grad_norm, r.lr, ms, tokS);
+    if (!std::isfinite(r.loss))
+      fail("the training loss is not finite at step " +
+           std::to_string(step + 1));
+
+    bool last = step + 1 == config.steps;
+    if (valData && config.evalEvery > 0 && (step + 1) % config.evalEvery == 0 &&
+        !last)
+      doEval(step + 1);
+    if (!config.ckptDir.empty() && config.ckptEvery > 0 &&
+        (step + 1) % config.ckptEvery == 0 && !last)
+      doCheckpoint();
+  }
+  if (firstStep < config.steps) {
+    if (valData)
+      doEval(config.steps);
+    if (!config.ckptDir.empty())
+      doCheckpoint();
+    std::printf("trained %lld steps in %.1f s\n",
+                static_cast<long long>(config.steps - firstStep), trainSeconds);
+  } else {
+    std::printf("nothing to train: the checkpoint is at step %lld of %lld\n",
+                static_cast<long long>(position.step),
+                static_cast<long long>(config.steps));
+  }
+  if (config.sample > 0) {
+    std::printf("sample (%lld tokens):\n",
+                static_cast<long long>(config.sample));
+    std::fflush(stdout);
+    sample(fns, model, State::data(state.params), config.sample, rng, stdout);
+  }
+  return 0;
+}
+
+} // namespace
+
+int runTrainer(int argc, char **argv, const ModelFunctions &fns) {
+  std::string program = argc > 0 && argv[0] ? argv[0] : "train";
+  size_t slash = program.rfind('/');
+  if (slash != std::string::npos)
+    program = program.substr(slash + 1);
+  try {
+    return train(argc, argv, fns, program);
+  } catch (const RuntimeError &e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s: error: %s\n", program.c_str(), e.what());
+    return e.exitCode;
+  } catch (const std::bad_alloc &) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s: error: out of memory\n", program.c_str());
+    return kFailureExit;
+  }
+}
+
+} // namespace lmcrt

@@ -1,0 +1,949 @@
+//===- RuntimeTest.cpp - Unit tests of the lmc runtime --------------------===//
+//
+// Tests the pieces of lib/Runtime that need no compiled model: the model
+// description, flags, the data loader, safetensors, checkpoints, memrefCopy
+// and initialisation; and the trainer itself, driven by a fake model.
+// test/Runtime/runtime-unit.test runs this binary under lit.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Checkpoint.h"
+#include "DataLoader.h"
+#include "Error.h"
+#include "Flags.h"
+#include "Init.h"
+#include "Json.h"
+#include "ModelFunctions.h"
+#include "ModelInfo.h"
+#include "Safetensors.h"
+#include "Sampler.h"
+
+#include "lmc/Runtime/lmcrt.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace lmcrt;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+/// A fresh directory under TMPDIR, removed at the end of the test.
+class TempDir {
+public:
+  TempDir() {
+    const char *base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base ? base : "/tmp") + "/lmcrt-test.XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    path = ::mkdtemp(buf.data());
+  }
+  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
+  std::string operator/(const std::string &name) const {
+    return path + "/" + name;
+  }
+  std::string path;
+};
+
+void writeFile(const std::string &path, const std::string &bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string le32(int32_t v) {
+  std::string s(4, '\0');
+  for (int i = 0; i < 4; ++i)
+    s[i] = static_cast<char>(static_cast<uint32_t>(v) >> (8 * i));
+  return s;
+}
+
+/// An llm.c shard with the given header fields and tokens.
+std::string shardBytes(const std::vector<int> &tokens,
+                       int32_t magic = kShardMagic,
+                       int32_t version = kShardVersion, int64_t count = -1) {
+  std::string s = le32(magic) + le32(version) +
+                  le32(static_cast<int32_t>(count < 0 ? tokens.size() : count));
+  s.resize(kShardHeaderBytes, '\0');
+  for (int t : tokens) {
+    s += static_cast<char>(t & 0xff);
+    s += static_cast<char>((t >> 8) & 0xff);
+  }
+  return s;
+}
+
+/// The message of the RuntimeError `fn` throws, with its exit code.
+template <typename Fn> std::string errorOf(Fn fn, int *exitCode = nullptr) {
+  try {
+    fn();
+  } catch (const RuntimeError &e) {
+    if (exitCode)
+      *exitCode = e.exitCode;
+    return e.what();
+  }
+  return "<no error>";
+}
+
+#define EXPECT_ERROR(stmt, substring)                                          \
+  do {                                                                         \
+    std::string message_ = errorOf([&] { stmt; });                             \
+    EXPECT_NE(message_.find(substring), std::string::npos)                     \
+        << "message: " << message_;                                            \
+  } while (0)
+
+const char *kTinyModel = "lmc-model 1\n"
+                         "name fake\n"
+                         "dtype f32\n"
+                         "vocab 16\n"
+                         "context 8\n"
+                         "params 4 79\n"
+                         "param wte.weight 0 2 16 4 normal 2.000000e-02 1\n"
+                         "param h.0.ln_1.weight 64 1 4 ones 0 0\n"
+                         "param h.1.mlp.c_fc.weight 68 2 4 2 normal 0.5 1\n"
+                         "param ln_f.bias 76 1 3 zeros 0 0\n"
+                         "end\n";
+
+ModelInfo tinyModel() { return parseModelInfo(kTinyModel); }
+
+/// argv from a list of words (argv[0] = "train").
+struct Args {
+  explicit Args(std::vector<std::string> words) : storage(std::move(words)) {
+    storage.insert(storage.begin(), "train");
+    for (std::string &w : storage)
+      pointers.push_back(&w[0]);
+    pointers.push_back(nullptr);
+  }
+  int argc() const { return static_cast<int>(storage.size()); }
+  char **argv() { return pointers.data(); }
+  std::vector<std::string> storage;
+  std::vector<char *> pointers;
+};
+
+Config flags(std::vector<std::string> words) {
+  Args args(std::move(words));
+  return parseFlags(args.argc(), args.argv());
+}
+
+//===----------------------------------------------------------------------===//
+// Model description
+//===----------------------------------------------------------------------===//
+
+TEST(ModelInfo, ParsesTheDescription) {
+  ModelInfo m = tinyModel();
+  EXPECT_EQ(m.name, "fake");
+  EXPECT_EQ(m.vocab, 16);
+  EXPECT_EQ(m.context, 8);
+  EXPECT_EQ(m.total, 79);
+  ASSERT_EQ(m.params.size(), 4u);
+  EXPECT_EQ(m.params[0].shape, (std::vector<int64_t>{16, 4}));
+  EXPECT_EQ(m.params[0].init, InitKind::Normal);
+  EXPECT_DOUBLE_EQ(m.params[0].std, 0.02);
+  EXPECT_TRUE(m.params[0].decay);
+  EXPECT_EQ(m.params[1].init, InitKind::Ones);
+  EXPECT_FALSE(m.params[1].decay);
+  EXPECT_EQ(m.params[3].offset, 76);
+  EXPECT_EQ(m.numLayers(), 2);
+  EXPECT_EQ(m.channels(), 4);
+  EXPECT_NE(m.find("ln_f.bias"), nullptr);
+  EXPECT_EQ(m.find("nope"), nullptr);
+}
+
+TEST(ModelInfo, RejectsBadDescriptions) {
+  auto replace = [](std::string from, std::string to) {
+    std::string text = kTinyModel;
+    size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return text.replace(at, from.size(), to);
+  };
+  struct Case {
+    std::string text, message;
+  } cases[] = {
+      {"", "does not end with a newline"},
+      {replace("lmc-model 1", "lmc-model 2"),
+       "line 1: unsupported description version"},
+      {replace("dtype f32", "dtype bf16"), "line 3: unsupported dtype"},
+      {replace("vocab 16", "vocab 0"), "line 4: bad vocab '0'"},
+      {replace("context 8", "context x"), "line 5: bad context"},
+      {replace("params 4 79", "params 4 80"), "cover 79 of the 80"},
+      {replace("params 4 79", "params 5 79"), "expected 'param'"},
+      {replace("1 4 ones", "1 4 uniform"), "line 8: unknown init 'uniform'"},
+      {replace("normal 0.5 1", "normal -0.5 1"), "bad std"},
+      {replace("ones 0 0", "ones 0 2"), "decay must be 0 or 1"},
+      {replace("h.0.ln_1.weight 64", "h.0.ln_1.weight 63"), "overlaps"},
+      {replace("ln_f.bias 76 1 3", "ln_f.bias 76 1 4"), "past the 79 total"},
+      {replace("h.1.mlp.c_fc.weight", "wte.weight"),
+       "duplicate parameter 'wte.weight'"},
+      {replace("2 16 4 normal", "2 16 0 normal"), "bad dimension"},
+      {replace("2 16 4 normal", "3 16 4 normal"), "expected 10 fields"},
+      {replace("end\n", "end\nmore\n"), "unexpected text after 'end'"},
+      {replace("end\n", ""), "missing line 'end'"},
+  };
+  for (const Case &c : cases)
+    EXPECT_ERROR(parseModelInfo(c.text), c.message);
+}
+
+//===----------------------------------------------------------------------===//
+// Flags
+//===----------------------------------------------------------------------===//
+
+TEST(Flags, ParsesBothForms) {
+  Config c = flags({"--data", "a.bin", "--steps=7", "--batch", "3", "--seq=5",
+                    "--lr", "1e-3", "--lr-schedule=cosine", "--grad-clip", "0",
+                    "--seed", "42", "--resume", "--ckpt-dir", "d"});
+  EXPECT_EQ(c.data, "a.bin");
+  EXPECT_EQ(c.steps, 7);
+  EXPECT_EQ(c.batch, 3);
+  EXPECT_EQ(c.seq, 5);
+  EXPECT_FLOAT_EQ(c.lr, 1e-3f);
+  EXPECT_EQ(c.lrSchedule, "cosine");
+  EXPECT_EQ(c.gradClip, 0.0f);
+  EXPECT_EQ(c.seed, 42u);
+  EXPECT_TRUE(c.resume);
+  ModelInfo m = tinyModel();
+  validateConfig(c, m);
+  EXPECT_EQ(decaySteps(c), 7);
+  Config d = flags({"--data", "x"});
+  validateConfig(d, m);
+  EXPECT_EQ(d.seq, 8); // min(64, context)
+  EXPECT_EQ(decaySteps(d), 0);
+  EXPECT_NE(configTable(d, m).find("| batch"), std::string::npos);
+}
+
+TEST(Flags, RejectsBadCommandLines) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  } cases[] = {
+      {{"--bogus", "1"}, "unknown flag --bogus"},
+      {{"--steps"}, "--steps: missing value"},
+      {{"--steps", "ten"}, "--steps: expected an integer"},
+      {{"--steps=-1"}, "--steps: expected an integer >= 0"},
+      {{"--batch", "0"}, "--batch: expected an integer >= 1"},
+      {{"--seq", "0"}, "--seq: expected an integer >= 1"},
+      {{"--lr", "nan"}, "--lr: expected a finite number"},
+      {{"--lr", "1e-3x"}, "--lr: expected a finite number"},
+      {{"--seed", "-3"}, "--seed: expected an unsigned"},
+      {{"--resume=yes"}, "--resume takes no value"},
+      {{"positional"}, "unexpected argument 'positional'"},
+      {{"--data="}, "--data: empty value"},
+  };
+  for (const Case &c : cases) {
+    int code = 0;
+    std::string message = errorOf([&] { flags(c.args); }, &code);
+    EXPECT_NE(message.find(c.message), std::string::npos) << message;
+    EXPECT_EQ(code, kUsageExit) << message;
+  }
+  ModelInfo m = tinyModel();
+  struct Late {
+    std::vector<std::string> args;
+    std::string message;
+  } late[] = {
+      {{"--data", "x", "--seq", "9"},
+       "--seq: 9 is longer than the model's context 8"},
+      {{"--steps", "3"}, "--data: missing"},
+      {{"--data", "x", "--lr-schedule", "step"},
+       "--lr-schedule: expected constant or cosine"},
+      {{"--data", "x", "--resume"}, "--resume: needs --ckpt-dir"},
+      {{"--init-only"}, "--init-only: needs --ckpt-dir"},
+      {{"--data", "x", "--beta2", "1"}, "--beta2: must be < 1"},
+      {{"--data", "x", "--eval-every", "5"}, "--eval-every: needs --val"},
+  };
+  for (const Late &c : late) {
+    int code = 0;
+    std::string message = errorOf(
+        [&] {
+          Config config = flags(c.args);
+          validateConfig(config, m);
+        },
+        &code);
+    EXPECT_NE(message.find(c.message), std::string::npos) << message;
+    EXPECT_EQ(code, kUsageExit) << message;
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Data loader
+//===----------------------------------------------------------------------===//
+
+TEST(DataLoader, ReadsBatchesAndWrapsAcrossShards) {
+  TempDir dir;
+  std::vector<int> a, b;
+  for (int i = 0; i < 11; ++i)
+    a.push_back(i);
+  for (int i = 0; i < 6; ++i)
+    b.push_back(100 + i);
+  writeFile(dir / "s_000001.bin", shardBytes(b)); // sorted second
+  writeFile(dir / "s_000000.bin", shardBytes(a));
+  DataLoader loader("--data", dir / "s_*.bin", 200, 1, 4);
+  ASSERT_EQ(loader.shards().size(), 2u);
+  EXPECT_EQ(loader.shards()[0].tokens, 11);
+  int32_t in[4], out[4];
+  auto expect = [&](std::vector<int> inputs) {
+    loader.next(in, out);
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(in[i], inputs[i]);
+      EXPECT_EQ(out[i], inputs[i] + 1);
+    }
+  };
+  expect({0, 1, 2, 3});
+  expect({4, 5, 6, 7});
+  // 3 tokens remain in shard 0 (< B*T+1): next shard.
+  expect({100, 101, 102, 103});
+  EXPECT_EQ(loader.shardIndex(), 1);
+  EXPECT_EQ(loader.tokenOffset(), 4);
+  // Then wrap to the first shard.
+  expect({0, 1, 2, 3});
+  loader.seek(1, 1);
+  expect({101, 102, 103, 104});
+  EXPECT_ERROR(loader.seek(2, 0), "outside the 2 data shard(s)");
+
+  // B x T layout: row b is tokens [b*T, (b+1)*T).
+  DataLoader two("--data", dir / "s_000000.bin", 200, 2, 3);
+  int32_t in6[6], out6[6];
+  two.next(in6, out6);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(in6[i], i);
+    EXPECT_EQ(out6[i], i + 1);
+  }
+}
+
+TEST(DataLoader, RejectsBadShards) {
+  TempDir dir;
+  std::vector<int> tokens = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  writeFile(dir / "magic.bin", shardBytes(tokens, 12345));
+  EXPECT_ERROR(DataLoader("--data", dir / "magic.bin", 16, 1, 4),
+               "magic.bin: bad magic 12345 at byte offset 0");
+  writeFile(dir / "version.bin", shardBytes(tokens, kShardMagic, 7));
+  EXPECT_ERROR(DataLoader("--data", dir / "version.bin", 16, 1, 4),
+               "version.bin: unsupported version 7 at byte offset 4");
+  writeFile(dir / "short.bin", shardBytes(tokens).substr(0, 100));
+  EXPECT_ERROR(DataLoader("--data", dir / "short.bin", 16, 1, 4),
+               "short.bin: file is 100 bytes, shorter than the 1024-byte");
+  std::string truncated = shardBytes(tokens);
+  truncated.resize(truncated.size() - 3);
+  writeFile(dir / "trunc.bin", truncated);
+  EXPECT_ERROR(DataLoader("--data", dir / "trunc.bin", 16, 1, 4),
+               "trunc.bin: header token count 9 at byte offset 8");
+  EXPECT_ERROR(DataLoader("--data", dir / "none*.bin", 16, 1, 4),
+               "--data " + (dir / "none*.bin") + ": no such file");
+  writeFile(dir / "small.bin", shardBytes({1, 2, 3}));
+  EXPECT_ERROR(DataLoader("--data", dir / "small.bin", 16, 1, 4),
+               "no shard holds B*T+1 = 5 tokens");
+
+  std::vector<int> bad = {1, 2, 3, 4, 5, 6, 16, 8, 9};
+  writeFile(dir / "vocab.bin", shardBytes(bad));
+  DataLoader loader("--data", dir / "vocab.bin", 16, 1, 4);
+  int32_t in[4], out[4];
+  loader.next(in, out); // tokens 0..4 are fine
+  // Token index 6 is at byte 1024 + 12.
+  EXPECT_ERROR(loader.next(in, out),
+               "vocab.bin: token 16 at byte offset 1036 is outside the "
+               "vocabulary (16 tokens)");
+}
+
+//===----------------------------------------------------------------------===//
+// JSON and safetensors
+//===----------------------------------------------------------------------===//
+
+TEST(Json, ParsesAndRejects) {
+  json::Value v;
+  std::string error;
+  ASSERT_TRUE(
+      json::parse(" {\"a\": [1, -2, \"x\\u00e9\\n\"], \"b\": {}} ", v, error))
+      << error;
+  ASSERT_EQ(v.kind, json::Value::Kind::Object);
+  EXPECT_EQ(v.find("a")->items[1].integer, -2);
+  EXPECT_EQ(v.find("a")->items[2].string, "x\xc3\xa9\n");
+  for (const char *bad : {"", "{", "{\"a\":1,}", "{\"a\":1.5}", "{\"a\":1e3}",
+                          "[01]", "{\"a\":1,\"a\":2}", "\"\x01\"", "{} x",
+                          "[99999999999999999999]", "\"\\ud800\"", "\"\\q\""})
+    EXPECT_FALSE(json::parse(bad, v, error)) << bad;
+  EXPECT_EQ(json::quote("a\"b\\\n"), "\"a\\\"b\\\\\\u000a\"");
+}
+
+/// A safetensors file with a hand-written header and `data` bytes.
+std::string rawSafetensors(const std::string &header, size_t dataBytes,
+                           int64_t lengthOverride = -1) {
+  uint64_t n = lengthOverride < 0 ? header.size()
+                                  : static_cast<uint64_t>(lengthOverride);
+  std::string s;
+  for (int i = 0; i < 8; ++i)
+    s += static_cast<char>(n >> (8 * i));
+  return s + header + std::string(dataBytes, '\0');
+}
+
+TEST(Safetensors, RoundTrip) {
+  TempDir dir;
+  std::vector<float> a = {1, 2, 3, 4, 5, 6}, b = {-1.5f};
+  int fd = ::open((dir / "t.safetensors").c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  writeSafetensors(fd, "t", {{"a", {2, 3}, a.data()}, {"b\"q", {}, b.data()}},
+                   {{"k", "v\n"}});
+  ::close(fd);
+  SafetensorsHeader h = readSafetensorsHeader(dir / "t.safetensors");
+  EXPECT_EQ(h.dataStart % 8, 0u);
+  EXPECT_EQ(h.metadata.at("k"), "v\n");
+  ASSERT_EQ(h.tensors.size(), 2u);
+  const TensorEntry *ta = h.find("a");
+  ASSERT_NE(ta, nullptr);
+  EXPECT_EQ(ta->dtype, "F32");
+  EXPECT_EQ(ta->shape, (std::vector<int64_t>{2, 3}));
+  std::vector<float> back(6);
+  readTensorBytes(h, *ta, back.data());
+  EXPECT_EQ(back, a);
+  const TensorEntry *tb = h.find("b\"q");
+  ASSERT_NE(tb, nullptr);
+  EXPECT_TRUE(tb->shape.empty());
+  float scalar = 0;
+  readTensorBytes(h, *tb, &scalar);
+  EXPECT_EQ(scalar, -1.5f);
+}
+
+TEST(Safetensors, RejectsEveryMalformation) {
+  TempDir dir;
+  std::string path = dir / "bad.safetensors";
+  auto check = [&](const std::string &bytes, const std::string &message) {
+    writeFile(path, bytes);
+    std::string got = errorOf([&] { readSafetensorsHeader(path); });
+    EXPECT_NE(got.find(message), std::string::npos)
+        << "got: " << got << "\nwanted: " << message;
+    EXPECT_EQ(got.rfind(path, 0), 0u) << "the message names the file: " << got;
+  };
+  const std::string t = "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],"
+                        "\"data_offsets\":[0,8]}}";
+  check("abc", "too short for the 8-byte header length");
+  check(rawSafetensors(t, 8, 1000), "runs past the end");
+  check(rawSafetensors(t, 8, int64_t(1) << 40), "exceeds the 100 MiB limit");
+  check(rawSafetensors(t, 8, 1), "too small");
+  check(rawSafetensors("{\"t\":", 0), "bad header: JSON error");
+  check(rawSafetensors("[1]", 0), "not a JSON object");
+  check(rawSafetensors("{\"__metadata__\":{\"a\":1}}", 0),
+        "metadata value of \"a\" is not a string");
+  check(rawSafetensors("{\"__metadata__\":[]}", 0),
+        "__metadata__ is not an object");
+  check(rawSafetensors("{\"t\":{\"dtype\":\"F33\",\"shape\":[2],"
+                       "\"data_offsets\":[0,8]}}",
+                       8),
+        "unknown dtype \"F33\"");
+  check(rawSafetensors("{\"t\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8),
+        "missing or non-string dtype");
+  check(rawSafetensors("{\"t\":{\"dtype\":\"F32\",\"shape\":[-2],"
+                       "\"data_offsets\":[0,8]}}",
+                       8),
+        "shape entries must be integers >= 0");
+  check(rawSafetensors("{\"t\":{\"dtype\":\"F32\",\"shape\":[3],"
+                       "\"data_offsets\":[0,8]}}",
+                       8),
+        "holds 8 bytes, but F32 of shape [3] needs 12");
+  check(rawSafetensors("{\"t\":{\"dtype\":\"F32\",\"shape\":[2],"
+                       "\"data_offsets\":[0,8],\"x\":1}}",
+                       8),
+        "unknown field \"x\"");
+  check(rawSafetensors("{\"t\":{\"dtype\":\"F32\",\"shape\":[2],"
+                       "\"data_offsets\":[0]}}",
+                       8),
+        "data_offsets must be two integers");
+  check(rawSafetensors("{\"t\":{\"dtype\":\"F32\",\"shape\":[2],"
+                       "\"data_offsets\":[8,0]}}",
+                       8),
+        "begin > end");
+  check(rawSafetensors(t, 4), "run past the 4-byte data section");
+  check(rawSafetensors(t, 12),
+        "data section is 12 bytes but the tensors cover 8");
+  check(rawSafetensors("{\"t\":{\"dtype\":\"F32\",\"shape\":[2],"
+                       "\"data_offsets\":[0,8]},"
+                       "\"u\":{\"dtype\":\"F32\",\"shape\":[1],"
+                       "\"data_offsets\":[4,8]}}",
+                       8),
+        "overlaps another tensor");
+  check(rawSafetensors("{\"t\":{\"dtype\":\"F32\",\"shape\":[1],"
+                       "\"data_offsets\":[4,8]}}",
+                       8),
+        "data bytes [0, 4) belong to no tensor");
+  EXPECT_ERROR(readSafetensorsHeader(dir / "missing"), "cannot open");
+}
+
+//===----------------------------------------------------------------------===//
+// Checkpoints
+//===----------------------------------------------------------------------===//
+
+struct Buffers {
+  explicit Buffers(int64_t n, float base = 0)
+      : params(n), expAvg(n), expAvgSq(n) {
+    for (int64_t i = 0; i < n; ++i) {
+      params[i] = base + i * 0.5f;
+      expAvg[i] = base - i;
+      expAvgSq[i] = base + i * i;
+    }
+  }
+  std::vector<float> params, expAvg, expAvgSq;
+};
+
+Config resumeConfig(const std::string &dir) {
+  Config c = flags({"--data", "d.bin", "--ckpt-dir", dir, "--resume"});
+  validateConfig(c, tinyModel());
+  return c;
+}
+
+TEST(Checkpoint, RoundTripAndLatest) {
+  TempDir dir;
+  ModelInfo m = tinyModel();
+  Config c = resumeConfig(dir.path);
+  Buffers saved(m.total, 1.0f);
+  TrainState state{12, 1, 345, 0xdeadbeefcafef00dULL};
+  std::string path =
+      writeCheckpoint(dir.path, m, c, state, saved.params.data(),
+                      saved.expAvg.data(), saved.expAvgSq.data());
+  EXPECT_EQ(path, dir / "ckpt_00000012.safetensors");
+  EXPECT_EQ(readFile(dir / "latest"), "ckpt_00000012.safetensors\n");
+  EXPECT_EQ(latestCheckpoint(dir.path), path);
+
+  SafetensorsHeader h = readSafetensorsHeader(path);
+  EXPECT_EQ(h.metadata.at("step"), "12");
+  EXPECT_EQ(h.metadata.at("model_name"), "fake");
+  EXPECT_NE(h.find("exp_avg.wte.weight"), nullptr);
+  EXPECT_NE(h.find("exp_avg_sq.ln_f.bias"), nullptr);
+
+  Buffers loaded(m.total, 99.0f);
+  TrainState back =
+      readCheckpoint(path, m, c, loaded.params.data(), loaded.expAvg.data(),
+                     loaded.expAvgSq.data());
+  EXPECT_EQ(back.step, 12);
+  EXPECT_EQ(back.dataShard, 1);
+  EXPECT_EQ(back.dataOffset, 345);
+  EXPECT_EQ(back.rng, 0xdeadbeefcafef00dULL);
+  EXPECT_EQ(loaded.params, saved.params);
+  EXPECT_EQ(loaded.expAvg, saved.expAvg);
+  EXPECT_EQ(loaded.expAvgSq, saved.expAvgSq);
+
+  std::vector<float> only(m.total, 7.0f);
+  loadParameters(path, m, only.data());
+  EXPECT_EQ(only, saved.params);
+}
+
+TEST(Checkpoint, InterruptedWriteLeavesThePreviousOne) {
+  TempDir dir;
+  ModelInfo m = tinyModel();
+  Config c = resumeConfig(dir.path);
+  Buffers saved(m.total, 2.0f);
+  std::string first = writeCheckpoint(dir.path, m, c, TrainState{5, 0, 0, 1},
+                                      saved.params.data(), saved.expAvg.data(),
+                                      saved.expAvgSq.data());
+  // A kill during the next write leaves a partial temporary file, or a
+  // renamed checkpoint whose marker update never happened.
+  writeFile(dir / ".tmp-ckpt_00000010.safetensors.AbC123", "\x10\0\0garbage");
+  writeFile(dir / ".tmp-latest.XyZ987", "ckpt_00000010.saf");
+  writeFile(dir / "ckpt_00000010.safetensors", "partial");
+  EXPECT_EQ(latestCheckpoint(dir.path), first);
+  Buffers loaded(m.total);
+  EXPECT_EQ(readCheckpoint(first, m, c, loaded.params.data(),
+                           loaded.expAvg.data(), loaded.expAvgSq.data())
+                .step,
+            5);
+  EXPECT_EQ(loaded.params, saved.params);
+}
+
+TEST(Checkpoint, SigkillDuringWritesLeavesALoadableCheckpoint) {
+  TempDir dir;
+  ModelInfo m = tinyModel();
+  Config c = resumeConfig(dir.path);
+  Buffers saved(m.total, 3.0f);
+  writeCheckpoint(dir.path, m, c, TrainState{0, 0, 0, 1}, saved.params.data(),
+                  saved.expAvg.data(), saved.expAvgSq.data());
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      for (int64_t step = 1;; ++step)
+        writeCheckpoint(dir.path, m, c, TrainState{step, 0, 0, 1},
+                        saved.params.data(), saved.expAvg.data(),
+                        saved.expAvgSq.data());
+    }
+    ::usleep(2000 + attempt * 3000);
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    std::string latest = latestCheckpoint(dir.path);
+    Buffers loaded(m.total);
+    readCheckpoint(latest, m, c, loaded.params.data(), loaded.expAvg.data(),
+                   loaded.expAvgSq.data());
+    EXPECT_EQ(loaded.params, saved.params);
+  }
+}
+
+TEST(Checkpoint, ResumeRefusesOtherModelsAndFlags) {
+  TempDir dir;
+  ModelInfo m = tinyModel();
+  Config c = resumeConfig(dir.path);
+  Buffers saved(m.total);
+  std::string path =
+      writeCheckpoint(dir.path, m, c, TrainState{}, saved.params.data(),
+                      saved.expAvg.data(), saved.expAvgSq.data());
+  Buffers loaded(m.total);
+  auto load = [&](const ModelInfo &model, const Config &config) {
+    std::vector<float> p(model.total), a(model.total), b(model.total);
+    readCheckpoint(path, model, config, p.data(), a.data(), b.data());
+  };
+  Config other = flags({"--data", "e.bin", "--ckpt-dir", dir.path, "--resume",
+                        "--lr", "0.001", "--batch", "8"});
+  validateConfig(other, m);
+  std::string message = errorOf([&] { load(m, other); });
+  EXPECT_NE(message.find("cannot resume from " + path), std::string::npos);
+  EXPECT_NE(message.find("--data e.bin (checkpoint: d.bin)"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("--batch 8 (checkpoint: 4)"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("--lr 0.001 (checkpoint: 0.0003)"), std::string::npos)
+      << message;
+  Config cosine = flags({"--data", "d.bin", "--ckpt-dir", dir.path, "--resume",
+                         "--lr-schedule", "cosine"});
+  validateConfig(cosine, m);
+  EXPECT_ERROR(load(m, cosine), "--lr-schedule cosine (checkpoint: constant)");
+
+  std::string text = kTinyModel;
+  text.replace(text.find("name fake"), 9, "name other");
+  ModelInfo renamed = parseModelInfo(text);
+  EXPECT_ERROR(load(renamed, c),
+               "model: checkpoint has 'fake' (description hash " +
+                   toHex(m.hash()) + "), this program is 'other'");
+
+  // A checkpoint whose tensor does not match the model.
+  std::vector<TensorOut> tensors = {
+      {"wte.weight", {4, 16}, saved.params.data()}};
+  std::map<std::string, std::string> meta =
+      checkpointMetadata(m, c, TrainState{});
+  atomicWriteFile(dir.path, "shape.safetensors",
+                  [&](int fd, const std::string &p) {
+                    writeSafetensors(fd, p, tensors, meta);
+                  });
+  std::vector<float> p(m.total), a(m.total), b(m.total);
+  EXPECT_ERROR(readCheckpoint(dir / "shape.safetensors", m, c, p.data(),
+                              a.data(), b.data()),
+               "tensor 'wte.weight' has shape 4x16, the model expects 16x4");
+  EXPECT_ERROR(loadParameters(dir / "shape.safetensors", m, p.data()),
+               "has shape 4x16");
+  writeFile(dir / "latest", "../etc/passwd\n");
+  EXPECT_ERROR(latestCheckpoint(dir.path), "malformed marker");
+  ::unlink((dir / "latest").c_str());
+  EXPECT_ERROR(latestCheckpoint(dir.path), "no checkpoint to resume from");
+}
+
+//===----------------------------------------------------------------------===//
+// memrefCopy
+//===----------------------------------------------------------------------===//
+
+template <int Rank> struct Desc {
+  float *allocated, *aligned;
+  int64_t offset, sizes[Rank], strides[Rank];
+};
+
+TEST(MemrefCopy, StridedCases) {
+  // 3x4 row-major source; copy its transpose view into a contiguous 4x3.
+  float src[12], dst[12] = {};
+  for (int i = 0; i < 12; ++i)
+    src[i] = static_cast<float>(i);
+  Desc<2> s = {src, src, 0, {4, 3}, {1, 4}};
+  Desc<2> d = {dst, dst, 0, {4, 3}, {3, 1}};
+  lmcrt_unranked_memref us = {2, &s}, ud = {2, &d};
+  memrefCopy(sizeof(float), &us, &ud);
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 3; ++j)
+      EXPECT_EQ(dst[i * 3 + j], src[j * 4 + i]);
+
+  // Contiguous with offsets.
+  float out[12] = {};
+  Desc<2> s2 = {src, src, 2, {2, 5}, {5, 1}};
+  Desc<2> d2 = {out, out, 1, {2, 5}, {5, 1}};
+  lmcrt_unranked_memref us2 = {2, &s2}, ud2 = {2, &d2};
+  memrefCopy(sizeof(float), &us2, &ud2);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(out[1 + i], src[2 + i]);
+  EXPECT_EQ(out[0], 0.0f);
+  EXPECT_EQ(out[11], 0.0f);
+
+  // Sub-block of rows (contiguous inner run, strided outer), 3-d with a
+  // broadcast (stride 0) dimension and a negative stride.
+  float block[24] = {};
+  Desc<3> s3 = {src, src, 8, {2, 2, 3}, {0, -4, 1}};
+  Desc<3> d3 = {block, block, 0, {2, 2, 3}, {6, 3, 1}};
+  lmcrt_unranked_memref us3 = {3, &s3}, ud3 = {3, &d3};
+  memrefCopy(sizeof(float), &us3, &ud3);
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 2; ++b)
+      for (int c = 0; c < 3; ++c)
+        EXPECT_EQ(block[a * 6 + b * 3 + c], src[8 - 4 * b + c]);
+
+  // Rank 0 and empty memrefs.
+  float one = 0;
+  Desc<1> s0 = {src, src, 7, {0}, {1}};
+  Desc<1> d0 = {&one, &one, 0, {0}, {1}};
+  lmcrt_unranked_memref r0s = {0, &s0}, r0d = {0, &d0};
+  memrefCopy(sizeof(float), &r0s, &r0d);
+  EXPECT_EQ(one, 7.0f);
+  one = -1;
+  lmcrt_unranked_memref e0s = {1, &s0}, e0d = {1, &d0};
+  memrefCopy(sizeof(float), &e0s, &e0d);
+  EXPECT_EQ(one, -1.0f);
+
+  // Other element sizes (i8 with a strided innermost dimension).
+  int8_t bytes[8] = {1, 2, 3, 4, 5, 6, 7, 8}, every[4] = {};
+  struct {
+    int8_t *allocated, *aligned;
+    int64_t offset, sizes[1], strides[1];
+  } sb = {bytes, bytes, 1, {4}, {2}}, db = {every, every, 0, {4}, {1}};
+  lmcrt_unranked_memref usb = {1, &sb}, udb = {1, &db};
+  memrefCopy(1, &usb, &udb);
+  EXPECT_EQ(every[0], 2);
+  EXPECT_EQ(every[3], 8);
+}
+
+//===----------------------------------------------------------------------===//
+// Initialisation and sampling
+//===----------------------------------------------------------------------===//
+
+TEST(Init, DeterministicSplitmixBoxMuller) {
+  Rng zero(0);
+  EXPECT_EQ(zero.next(), 0xe220a8397b1dcdafULL); // splitmix64 reference value
+  ModelInfo m = tinyModel();
+  std::vector<float> a(m.total), b(m.total), c(m.total);
+  Rng ra(7), rb(7), rc(8);
+  initParams(m, a.data(), ra);
+  initParams(m, b.data(), rb);
+  initParams(m, c.data(), rc);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_EQ(ra.state, rb.state);
+  // The first element: 0.02 * Box-Muller of the first two uniforms.
+  Rng manual(7);
+  double u1 = 1.0 - manual.uniform(), u2 = manual.uniform();
+  EXPECT_EQ(a[0], static_cast<float>(0.02 * std::sqrt(-2 * std::log(u1)) *
+                                     std::cos(2 * M_PI * u2)));
+  for (int i = 64; i < 68; ++i)
+    EXPECT_EQ(a[i], 1.0f); // ones
+  for (int i = 76; i < 79; ++i)
+    EXPECT_EQ(a[i], 0.0f); // zeros
+  // Standard deviation of a large draw.
+  Rng big(1);
+  double sum = 0, sq = 0;
+  const int n = 100000;
+  for (int i = 0; i < n; ++i) {
+    double x = big.normal();
+    sum += x;
+    sq += x * x;
+  }
+  EXPECT_NEAR(sum / n, 0.0, 0.02);
+  EXPECT_NEAR(std::sqrt(sq / n), 1.0, 0.02);
+}
+
+TEST(Sampler, InverseCdf) {
+  float logits[3] = {0, std::log(3.0f), -INFINITY};
+  EXPECT_EQ(sampleSoftmax(logits, 1, 3, 0.0), 0);
+  EXPECT_EQ(sampleSoftmax(logits, 1, 3, 0.24), 0);
+  EXPECT_EQ(sampleSoftmax(logits, 1, 3, 0.26), 1);
+  EXPECT_EQ(sampleSoftmax(logits, 1, 3, 0.999999), 1);
+}
+
+//===----------------------------------------------------------------------===//
+// The trainer, over a fake model
+//===----------------------------------------------------------------------===//
+
+/// A deterministic stand-in for a compiled model: "loss" is the mean of
+/// params[target] and the gradient counts the targets; AdamW-like update.
+float *mallocCopy(const float *src, int64_t n) {
+  float *p = static_cast<float *>(std::malloc(sizeof(float) * n));
+  std::memcpy(p, src, sizeof(float) * n);
+  return p;
+}
+
+void fakeTrainStep(lmcrt_train_step_result *r, lmcrt_memref_f32_1d *params,
+                   lmcrt_memref_f32_1d *m, lmcrt_memref_f32_1d *v, int64_t step,
+                   float lr, float, int64_t, int64_t, float beta1, float beta2,
+                   float eps, float, float, lmcrt_memref_i32_2d *tokens,
+                   lmcrt_memref_i32_2d *targets) {
+  int64_t n = params->sizes[0];
+  const float *p = params->aligned + params->offset;
+  int64_t bt = targets->sizes[0] * targets->sizes[1];
+  std::vector<float> grad(n, 0.0f);
+  double loss = 0;
+  for (int64_t i = 0; i < bt; ++i) {
+    int32_t t = targets->aligned[targets->offset + i];
+    int32_t x = tokens->aligned[tokens->offset + i];
+    loss += p[t] * p[x + 16];
+    grad[t] += p[x + 16] / bt;
+    grad[x + 16] += p[t] / bt;
+  }
+  float *np = mallocCopy(p, n), *nm = mallocCopy(m->aligned + m->offset, n),
+        *nv = mallocCopy(v->aligned + v->offset, n);
+  double norm = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    norm += grad[i] * grad[i];
+    nm[i] = beta1 * nm[i] + (1 - beta1) * grad[i];
+    nv[i] = beta2 * nv[i] + (1 - beta2) * grad[i] * grad[i];
+    np[i] -= lr * nm[i] / (std::sqrt(nv[i]) + eps);
+  }
+  r->loss = static_cast<float>(loss / bt);
+  r->grad_norm = static_cast<float>(std::sqrt(norm));
+  r->lr = lr * (step + 1);
+  r->params = {np, np, 0, {n}, {1}};
+  r->exp_avg = {nm, nm, 0, {n}, {1}};
+  r->exp_avg_sq = {nv, nv, 0, {n}, {1}};
+}
+
+float fakeEvalStep(lmcrt_memref_f32_1d *params, lmcrt_memref_i32_2d *,
+                   lmcrt_memref_i32_2d *targets) {
+  return params->aligned[params->offset + targets->aligned[targets->offset]];
+}
+
+void fakeLogits(lmcrt_memref_f32_2d *result, lmcrt_memref_f32_1d *params,
+                lmcrt_memref_i32_2d *) {
+  float *l = mallocCopy(params->aligned + params->offset, 16);
+  *result = {l, l, 0, {1, 16}, {16, 1}};
+}
+
+void fakeModelInfo(lmcrt_memref_i8_1d *result) {
+  size_t n = std::strlen(kTinyModel);
+  int8_t *p = static_cast<int8_t *>(std::malloc(n));
+  std::memcpy(p, kTinyModel, n);
+  *result = {p, p, 0, {static_cast<int64_t>(n)}, {1}};
+}
+
+const ModelFunctions kFake = {&fakeTrainStep, &fakeEvalStep, &fakeLogits,
+                              &fakeModelInfo};
+
+int runFake(std::vector<std::string> words) {
+  Args args(std::move(words));
+  std::fflush(stdout);
+  return runTrainer(args.argc(), args.argv(), kFake);
+}
+
+std::vector<std::string> lines(const std::string &text) {
+  std::vector<std::string> result;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    result.push_back(line);
+  return result;
+}
+
+/// Shards with tokens 0..15 repeating, 40 and 25 tokens long.
+void writeFakeData(const TempDir &dir) {
+  std::vector<int> a, b;
+  for (int i = 0; i < 40; ++i)
+    a.push_back(i * 7 % 16);
+  for (int i = 0; i < 25; ++i)
+    b.push_back(i * 5 % 16);
+  writeFile(dir / "train_000000.bin", shardBytes(a));
+  writeFile(dir / "train_000001.bin", shardBytes(b));
+  writeFile(dir / "val_000000.bin", shardBytes(b));
+}
+
+TEST(Trainer, ResumeIsBitIdentical) {
+  TempDir dir;
+  writeFakeData(dir);
+  std::vector<std::string> common = {"--data",       dir / "train_*.bin",
+                                     "--batch",      "2",
+                                     "--seq",        "4",
+                                     "--lr",         "0.01",
+                                     "--val",        dir / "val_000000.bin",
+                                     "--eval-every", "3",
+                                     "--sample",     "5"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> all = common;
+    all.insert(all.end(), extra.begin(), extra.end());
+    return all;
+  };
+  ASSERT_EQ(runFake(with({"--steps", "12", "--ckpt-dir", dir / "straight",
+                          "--log", dir / "straight.jsonl"})),
+            0);
+  ASSERT_EQ(runFake(with({"--steps", "5", "--ckpt-dir", dir / "split", "--log",
+                          dir / "split.jsonl"})),
+            0);
+  ASSERT_EQ(runFake(with({"--steps", "12", "--ckpt-dir", dir / "split",
+                          "--resume", "--log", dir / "split.jsonl"})),
+            0);
+  std::vector<std::string> straight = lines(readFile(dir / "straight.jsonl"));
+  std::vector<std::string> split = lines(readFile(dir / "split.jsonl"));
+  // The split run evaluated once more (at the end of its first part).
+  std::vector<std::string> straightSteps, splitSteps;
+  for (auto &l : straight)
+    if (l.find("\"loss\"") != std::string::npos)
+      straightSteps.push_back(l.substr(0, l.find(",\"ms\"")));
+  for (auto &l : split)
+    if (l.find("\"loss\"") != std::string::npos)
+      splitSteps.push_back(l.substr(0, l.find(",\"ms\"")));
+  ASSERT_EQ(straightSteps.size(), 12u);
+  EXPECT_EQ(straightSteps, splitSteps);
+  EXPECT_EQ(straight[0].rfind("{\"step\":1,\"loss\":", 0), 0u) << straight[0];
+  EXPECT_NE(straight[3].find("\"val_loss\""), std::string::npos) << straight[3];
+  // Final checkpoints hold the same bytes of tensors.
+  std::string a = readFile(dir / "straight/ckpt_00000012.safetensors");
+  std::string b = readFile(dir / "split/ckpt_00000012.safetensors");
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a, b);
+}
+
+TEST(Trainer, InitOnlyAndInitFrom) {
+  TempDir dir;
+  writeFakeData(dir);
+  ASSERT_EQ(runFake({"--init-only", "--ckpt-dir", dir / "init", "--seed", "3"}),
+            0);
+  std::string init = dir / "init/ckpt_00000000.safetensors";
+  ModelInfo m = tinyModel();
+  std::vector<float> expected(m.total), loaded(m.total);
+  Rng rng(3);
+  initParams(m, expected.data(), rng);
+  loadParameters(init, m, loaded.data());
+  EXPECT_EQ(loaded, expected);
+  EXPECT_EQ(
+      runFake({"--data", dir / "train_000000.bin", "--batch", "1", "--seq", "4",
+               "--steps", "2", "--init-from", init, "--log", dir / "l.jsonl"}),
+      0);
+  EXPECT_EQ(lines(readFile(dir / "l.jsonl")).size(), 2u);
+}
+
+TEST(Trainer, ErrorsAreOneLineWithExitCodes) {
+  TempDir dir;
+  writeFakeData(dir);
+  EXPECT_EQ(runFake({"--help"}), 0);
+  EXPECT_EQ(runFake({"--nope"}), 2);
+  EXPECT_EQ(runFake({"--steps", "3"}), 2);              // --data missing
+  EXPECT_EQ(runFake({"--data", "x", "--seq", "9"}), 2); // > context
+  writeFile(dir / "bad.bin", shardBytes({1, 2, 3, 4, 5, 6}, 1));
+  EXPECT_EQ(runFake({"--data", dir / "bad.bin", "--seq", "2", "--batch", "1"}),
+            1);
+  EXPECT_EQ(runFake({"--data", dir / "train_000000.bin", "--ckpt-dir",
+                     dir / "empty", "--resume"}),
+            1);
+  writeFile(dir / "lying.safetensors", rawSafetensors("{}", 0, 99));
+  EXPECT_EQ(runFake({"--data", dir / "train_000000.bin", "--init-from",
+                     dir / "lying.safetensors"}),
+            1);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
