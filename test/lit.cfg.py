@@ -41,3 +41,10 @@ tools = [
     ToolSubst("mlir-runner", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# An English text that every Debian system has (package base-files), used as
+# a small training corpus by the trainer tests and the README's main job.
+corpus = "/usr/share/common-licenses/GPL-3"
+if os.path.exists(corpus):
+    config.available_features.add("corpus")
+    config.substitutions.append(("%corpus", corpus))

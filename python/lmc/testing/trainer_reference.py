@@ -1,0 +1,148 @@
+"""Checks a compiled trainer's JSONL log against the NumPy training step.
+
+    python3 -m lmc.testing.trainer_reference init --preset tiny --seed 0 -o init.safetensors
+    python3 -m lmc.testing.trainer_reference expect --preset tiny \\
+        --params init.safetensors --data train.bin --batch 4 --seq 32 --steps 30 \\
+        --lr 1e-3 [--warmup N --lr-schedule cosine --min-lr X --weight-decay X
+        --grad-clip X --beta1 X --beta2 X --eps X] -o expected.json
+    python3 -m lmc.testing.trainer_reference compare --expected expected.json \\
+        --log train.jsonl [--rtol 1e-4]
+
+Batches are read as the trainer reads them (llm.c order): step i takes the
+B*T+1 tokens starting at i*B*T (wrapping to the start when fewer remain);
+inputs are the first B*T, targets the last B*T.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+import numpy as np
+
+from lmc import safetensors
+from lmc.data import read_shard
+from lmc.models.gpt2 import PRESETS
+from lmc.reference import init_params
+from lmc.reference_train import HParams, decay_mask, init_moments, adamw_step, \
+    forward_backward
+
+
+def batches(tokens: np.ndarray, batch: int, seq: int, steps: int):
+    """The (inputs, targets) of each step, in the trainer's order."""
+    n = batch * seq
+    pos = 0
+    for _ in range(steps):
+        if pos + n + 1 > len(tokens):
+            pos = 0
+        chunk = tokens[pos:pos + n + 1].astype(np.int64)
+        yield chunk[:-1].reshape(batch, seq), chunk[1:].reshape(batch, seq)
+        pos += n
+
+
+def expected_history(cfg, params, tokens, batch, seq, steps, hp: HParams):
+    """Loss, gradient norm and learning rate of each step."""
+    params = {k: v.astype(np.float64) for k, v in params.items()}
+    m, v = init_moments(params)
+    mask = decay_mask(cfg)
+    history = []
+    for step, (x, y) in enumerate(batches(tokens, batch, seq, steps)):
+        loss, grads = forward_backward(params, x, y, cfg)
+        params, m, v, norm, lr = adamw_step(params, grads, m, v, step, hp,
+                                            mask)
+        history.append({"step": step + 1, "loss": loss, "grad_norm": norm,
+                        "lr": lr})
+    return history
+
+
+def _hparams(args) -> HParams:
+    cosine = args.lr_schedule == "cosine"
+    return HParams(lr=args.lr, min_lr=args.min_lr if cosine else args.lr,
+                   warmup=args.warmup,
+                   decay_steps=args.steps if cosine else 0,
+                   beta1=args.beta1, beta2=args.beta2, eps=args.eps,
+                   weight_decay=args.weight_decay, grad_clip=args.grad_clip)
+
+
+def _read_log(path):
+    steps = []
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise SystemExit(f"{path}:{number}: not JSON: {e}")
+            if "loss" in obj:
+                steps.append(obj)
+    return steps
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="lmc.testing.trainer_reference")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    init = sub.add_parser("init", help="write initial parameters")
+    init.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    init.add_argument("--seed", type=int, default=0)
+    init.add_argument("-o", "--output", required=True)
+    exp = sub.add_parser("expect", help="the NumPy run")
+    exp.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    exp.add_argument("--params", required=True)
+    exp.add_argument("--data", required=True)
+    exp.add_argument("--batch", type=int, required=True)
+    exp.add_argument("--seq", type=int, required=True)
+    exp.add_argument("--steps", type=int, required=True)
+    exp.add_argument("--lr", type=float, default=3e-4)
+    exp.add_argument("--lr-schedule", choices=["constant", "cosine"],
+                     default="constant")
+    exp.add_argument("--warmup", type=int, default=0)
+    exp.add_argument("--min-lr", type=float, default=0.0)
+    exp.add_argument("--beta1", type=float, default=0.9)
+    exp.add_argument("--beta2", type=float, default=0.95)
+    exp.add_argument("--eps", type=float, default=1e-8)
+    exp.add_argument("--weight-decay", type=float, default=0.0)
+    exp.add_argument("--grad-clip", type=float, default=1.0)
+    exp.add_argument("-o", "--output", required=True)
+    cmp_ = sub.add_parser("compare", help="check a trainer log")
+    cmp_.add_argument("--expected", required=True)
+    cmp_.add_argument("--log", required=True)
+    cmp_.add_argument("--rtol", type=float, default=1e-4)
+    args = p.parse_args(argv)
+
+    if args.cmd == "init":
+        cfg = PRESETS[args.preset]
+        safetensors.save(args.output, init_params(cfg, args.seed))
+        return 0
+    if args.cmd == "expect":
+        cfg = PRESETS[args.preset]
+        params, _ = safetensors.load(args.params)
+        tokens = read_shard(args.data)
+        history = expected_history(cfg, params, tokens, args.batch, args.seq,
+                                   args.steps, _hparams(args))
+        with open(args.output, "w") as f:
+            json.dump(history, f, indent=1)
+        return 0
+
+    with open(args.expected) as f:
+        expected = json.load(f)
+    got = _read_log(args.log)
+    if len(got) != len(expected):
+        print(f"FAIL: {len(got)} steps logged, {len(expected)} expected")
+        return 1
+    worst = 0.0
+    ok = True
+    for e, g in zip(expected, got):
+        rel = abs(g["loss"] - e["loss"]) / max(abs(e["loss"]), 1e-12)
+        worst = max(worst, rel)
+        flag = "" if rel <= args.rtol else "  <-- FAIL"
+        ok &= rel <= args.rtol and math.isfinite(g["loss"])
+        print(f"step {e['step']:3d} loss {g['loss']:.7f} expected "
+              f"{e['loss']:.7f} rel_err {rel:.2e}{flag}")
+    print(f"{'OK' if ok else 'FAIL'}: {len(got)} steps, max rel_err "
+          f"{worst:.2e} (rtol {args.rtol:g})")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
