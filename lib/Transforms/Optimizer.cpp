@@ -129,8 +129,22 @@ struct LMCOptimizerPass : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
     if (grad.getFunctionType().getNumResults() != params.size() + 1)
       return grad.emitOpError("must return the loss and one gradient per "
                               "parameter");
+    if (grad.getFunctionType().getInputs() !=
+        forward.getFunctionType().getInputs())
+      return grad.emitError("@")
+             << gradFunction
+             << " must take the arguments of @forward (tokens, targets), got "
+             << grad.getFunctionType().getInputs();
     floatType = cast<FloatType>(
         getElementTypeOrSelf(forward.getFunctionType().getResult(0)));
+    for (ParamOp param : params)
+      if (param.getTensorType().getElementType() != floatType)
+        return param.emitError("parameter @")
+               << param.getSymName() << " has element type "
+               << param.getTensorType().getElementType() << " but the loss is "
+               << floatType
+               << "; lmc-optimizer needs one float type for parameters, "
+                  "state and hyperparameters";
 
     OpBuilder b(model.getContext());
     b.setInsertionPointToEnd(&model.getBody().front());
@@ -382,7 +396,7 @@ struct LMCOptimizerPass : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
     if (!logits)
       return forward.emitOpError("logits depend on the targets");
     // The last position of every sequence: logits[:, T - 1, :].
-    Value batch = tensor::DimOp::create(b, loc, logits, 0);
+    OpFoldResult batch = tensor::getMixedSize(b, loc, logits, 0);
     Value seq = tensor::DimOp::create(b, loc, logits, 1);
     Value last = arith::SubIOp::create(
         b, loc, seq, arith::ConstantIndexOp::create(b, loc, 1));

@@ -8,6 +8,7 @@
 #include "LoweringUtils.h"
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
 
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Transforms/DialectConversion.h"
 
 using namespace mlir;
@@ -174,9 +175,33 @@ UnflattenOpLowering::matchAndRewrite(UnflattenOp op, OpAdaptor adaptor,
   SmallVector<ReassociationIndices> groups = {{}, {rank - 1}};
   for (int64_t d = 0; d + 1 < rank; ++d)
     groups[0].push_back(d);
-  r.replaceOpWithNewOp<tensor::ExpandShapeOp>(
-      op, op.getType(), adaptor.getInput(), groups,
-      sizesOf(r, op.getLoc(), adaptor.getLike()));
+  // expand_shape wants the collapsed size static exactly when all the sizes
+  // it expands to are; cast the input to that first.
+  RankedTensorType type = op.getType();
+  int64_t rows = 1;
+  for (int64_t s : type.getShape().drop_back())
+    rows = ShapedType::isDynamic(s) || ShapedType::isDynamic(rows)
+               ? ShapedType::kDynamic
+               : rows * s;
+  auto inputType = RankedTensorType::get({rows, type.getShape().back()},
+                                         type.getElementType());
+  Value input = adaptor.getInput();
+  if (input.getType() != inputType)
+    input = tensor::CastOp::create(r, op.getLoc(), inputType, input);
+  SmallVector<OpFoldResult> sizes = sizesOf(r, op.getLoc(), adaptor.getLike());
+  if (llvm::count_if(type.getShape().drop_back(), ShapedType::isDynamic) > 1) {
+    // Upstream expand-strided-metadata (LLVM 22) crashes on a memref
+    // expand_shape with two dynamic sizes in one group
+    // (test/upstream/expand-strided-metadata-two-dynamic.mlir); reshape by a
+    // shape tensor instead.
+    SmallVector<Value> dims;
+    for (OpFoldResult size : sizes)
+      dims.push_back(getValueOrCreateConstantIndexOp(r, op.getLoc(), size));
+    Value shape = tensor::FromElementsOp::create(r, op.getLoc(), dims);
+    r.replaceOpWithNewOp<tensor::ReshapeOp>(op, type, input, shape);
+    return success();
+  }
+  r.replaceOpWithNewOp<tensor::ExpandShapeOp>(op, type, input, groups, sizes);
   return success();
 }
 

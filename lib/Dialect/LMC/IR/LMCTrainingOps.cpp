@@ -13,17 +13,17 @@ using namespace mlir;
 using namespace mlir::lmc;
 using namespace mlir::lmc::detail;
 
-/// Checks that `dims` are strictly increasing and below `rank`.
-static LogicalResult verifyDims(std::optional<Location> loc,
-                                ArrayRef<int64_t> dims, int64_t rank) {
+/// Why `dims` are not strictly increasing dimensions below `rank`, if so.
+static std::optional<std::string> checkDims(ArrayRef<int64_t> dims,
+                                            int64_t rank) {
   for (auto [i, d] : llvm::enumerate(dims)) {
     if (d < 0 || d >= rank)
-      return emitOptionalError(loc, "dimension ", d, " is out of range for ",
-                               "rank ", rank);
+      return "dimension " + std::to_string(d) + " is out of range for rank " +
+             std::to_string(rank);
     if (i > 0 && d <= dims[i - 1])
-      return emitOptionalError(loc, "dims must be strictly increasing");
+      return std::string("dims must be strictly increasing");
   }
-  return success();
+  return std::nullopt;
 }
 
 /// `shape` without the dimensions in `dims` (sorted).
@@ -44,8 +44,8 @@ LogicalResult ReduceSumOp::inferReturnTypes(MLIRContext *,
   if (!input)
     return failure();
   ArrayRef<int64_t> dims = adaptor.getDims();
-  if (failed(verifyDims(loc, dims, input.getRank())))
-    return failure();
+  if (std::optional<std::string> error = checkDims(dims, input.getRank()))
+    return emitOptionalError(loc, *error);
   inferred.push_back(RankedTensorType::get(dropDims(input.getShape(), dims),
                                            input.getElementType()));
   return success();
@@ -54,8 +54,8 @@ LogicalResult ReduceSumOp::inferReturnTypes(MLIRContext *,
 LogicalResult BroadcastOp::verify() {
   RankedTensorType input = getInput().getType();
   RankedTensorType like = getLike().getType();
-  if (failed(verifyDims(getLoc(), getDims(), like.getRank())))
-    return failure();
+  if (std::optional<std::string> error = checkDims(getDims(), like.getRank()))
+    return emitOpError(*error);
   SmallVector<int64_t> kept = dropDims(like.getShape(), getDims());
   if (kept.size() != static_cast<size_t>(input.getRank()) ||
       input.getElementType() != like.getElementType())

@@ -382,7 +382,7 @@ def LMC_AdamWOp : LMC_Op<"adamw", [
 
     ```mlir
     %p1, %m1, %v1 = lmc.adamw %p, %g, %m, %v lr(%lr) grad_scale(%s) step(%t)
-        betas(%b1, %b2) eps(%eps) weight_decay(%wd) : tensor<64x192xf32>, f32
+        betas(%b1, %b2) eps(%eps) weight_decay(%wd) : tensor<64x192xf32>, f32, i64
     ```
 
     **Constraints:**
