@@ -230,6 +230,9 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
       })))
     return failure();
   if (failed(stages.run("llvm-dialect", [&](OpPassManager &pm) {
+        // Shared kernels keep functions small and the code independent of
+        // the depth of the model.
+        pm.addPass(createLMCOutlineKernels());
         buildReferencePipeline(pm, ReferencePipelineOptions());
       })))
     return failure();

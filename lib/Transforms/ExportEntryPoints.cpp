@@ -12,6 +12,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -64,29 +65,43 @@ SmallVector<Value> unpack(OpBuilder &b, Location loc, Value flat,
   return views;
 }
 
-/// One flat buffer holding `values` (one per parameter) in order.
+/// One flat buffer holding `values` (one per parameter) in order: a single
+/// concatenation (a chain of insert_slice ops would make bufferization's
+/// analysis quadratic in the number of parameters).
 Value pack(OpBuilder &b, Location loc, ValueRange values,
            const Layout &layout) {
-  auto flatType = RankedTensorType::get({layout.total}, layout.elementType);
-  Value flat =
-      tensor::EmptyOp::create(b, loc, flatType.getShape(), layout.elementType);
-  for (auto [v, offset] : llvm::zip(values, layout.offsets)) {
+  SmallVector<Value> rows;
+  for (Value v : values) {
     auto type = cast<RankedTensorType>(v.getType());
-    int64_t n = type.getNumElements();
-    Value row = v;
-    if (type.getRank() > 1) {
-      ReassociationIndices all;
-      for (int64_t d = 0; d < type.getRank(); ++d)
-        all.push_back(d);
-      row = tensor::CollapseShapeOp::create(
-          b, loc, v, SmallVector<ReassociationIndices>{all});
+    if (type.getRank() == 1) {
+      rows.push_back(v);
+      continue;
     }
-    flat = tensor::InsertSliceOp::create(
-        b, loc, row, flat, ArrayRef<OpFoldResult>{b.getIndexAttr(offset)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(n)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+    ReassociationIndices all;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      all.push_back(d);
+    rows.push_back(tensor::CollapseShapeOp::create(
+        b, loc, v, SmallVector<ReassociationIndices>{all}));
   }
-  return flat;
+  return tensor::ConcatOp::create(b, loc, /*dim=*/0, rows);
+}
+
+/// The body of `callee` cloned at `b` on `args`; returns its results. The
+/// entry points take the bodies of train_step, eval_step and logits rather
+/// than calling them, so that no function returns an aggregate of hundreds
+/// of memrefs (slow to generate code for, and it keeps every parameter's
+/// buffer alive across the call).
+SmallVector<Value> inlineBody(OpBuilder &b, func::FuncOp callee,
+                              ValueRange args) {
+  IRMapping mapping;
+  mapping.map(callee.getArguments(), args);
+  Block &body = callee.getBody().front();
+  for (Operation &op : body.without_terminator())
+    b.clone(op, mapping);
+  SmallVector<Value> results;
+  for (Value v : body.getTerminator()->getOperands())
+    results.push_back(mapping.lookup(v));
+  return results;
 }
 
 struct LMCExportEntryPointsPass
@@ -182,8 +197,8 @@ struct LMCExportEntryPointsPass
     for (int i = 0; i < 3; ++i)
       llvm::append_range(args, unpack(b, loc, fn.getArgument(i), layout));
     llvm::append_range(args, fn.getArguments().drop_front(3));
-    auto call = func::CallOp::create(b, loc, train, args);
-    ValueRange outs = call.getResults();
+    SmallVector<Value> stepResults = inlineBody(b, train, args);
+    ValueRange outs = stepResults;
     SmallVector<Value> rets(outs.take_front(3));
     for (int i = 0; i < 3; ++i)
       rets.push_back(pack(b, loc, outs.slice(3 + i * n, n), layout));
@@ -204,7 +219,7 @@ struct LMCExportEntryPointsPass
     OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
     SmallVector<Value> args = unpack(b, loc, fn.getArgument(0), layout);
     llvm::append_range(args, fn.getArguments().drop_front(1));
-    Value out = func::CallOp::create(b, loc, target, args).getResult(0);
+    Value out = inlineBody(b, target, args).front();
     if (returnsScalar)
       out = tensor::ExtractOp::create(b, loc, out);
     func::ReturnOp::create(b, loc, out);

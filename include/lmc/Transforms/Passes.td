@@ -240,8 +240,9 @@ def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
       targets) -> (loss, grad_norm, lr, params, exp_avg, exp_avg_sq)`, where
       `params`, `exp_avg` and `exp_avg_sq` are each ONE flat
       `tensor<N x f32>` holding every parameter in declaration order
-      (row-major, no padding); it unpacks them, calls `@train_step` and packs
-      the results;
+      (row-major, no padding); it unpacks them, takes the body of
+      `@train_step` (inlined, so that no function returns hundreds of
+      memrefs) and packs the results;
     - `@lmc_eval_step(params, tokens, targets) -> loss` and
       `@lmc_logits(params, tokens) -> tensor<?xVxf32>`;
     - `@lmc_model_info() -> memref<?xi8>`: a text description of the model
@@ -262,14 +263,50 @@ def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
       %s0 = tensor.extract_slice %flat[0] [16384] [1] : tensor<120576xf32> to tensor<16384xf32>
       %wte = tensor.expand_shape %s0 [[0, 1]] output_shape [256, 64] : tensor<16384xf32> into tensor<256x64xf32>
       ...
-      %loss = call @tiny_eval_step(%wte, ..., %tokens, %targets) : (...) -> tensor<f32>
-      ...
+      ... the body of @eval_step on these views ...
     }
     ```
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::tensor::TensorDialect"];
+}
+
+def LMCOutlineKernels : Pass<"lmc-outline-kernels", "::mlir::ModuleOp"> {
+  let summary = "Outlines each lmc compute op into a shared kernel function";
+  let description = [{
+    Moves every lmc compute op of a model's functions into a private function
+    of its own (a kernel) and calls it, reusing one kernel for all ops that
+    are identical up to their operands: same op, attributes, operand and
+    result types. The layers of a Transformer then share their kernels, so
+    the code lowered to LLVM grows with the number of distinct ops, not with
+    the depth of the model, and no function grows to the size of a whole
+    training step. Kernels are named `<model>_<op>_<n>`.
+
+    Input:
+
+    ```mlir
+    %1 = lmc.gelu %0 tanh : tensor<?x?x256xf32>
+    ...
+    %7 = lmc.gelu %6 tanh : tensor<?x?x256xf32>
+    ```
+
+    Output:
+
+    ```mlir
+    %1 = call @tiny_gelu_0(%0) : (tensor<?x?x256xf32>) -> tensor<?x?x256xf32>
+    ...
+    %7 = call @tiny_gelu_0(%6) : (tensor<?x?x256xf32>) -> tensor<?x?x256xf32>
+    func.func private @tiny_gelu_0(%x: tensor<?x?x256xf32>) -> tensor<?x?x256xf32> {
+      %y = lmc.gelu %x tanh : tensor<?x?x256xf32>
+      return %y : tensor<?x?x256xf32>
+    }
+    ```
+  }];
+  let statistics = [
+    Statistic<"numOutlined", "outlined-ops", "lmc ops replaced by calls">,
+    Statistic<"numKernels", "kernels", "Kernel functions created">,
+  ];
 }
 
 #endif // LMC_TRANSFORMS_PASSES_TD

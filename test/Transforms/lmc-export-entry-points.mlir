@@ -1,0 +1,54 @@
+// RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-export-entry-points --symbol-dce | FileCheck %s
+// RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-export-entry-points --symbol-dce | lmc-opt --lmc-reference-pipeline -o /dev/null
+// RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-export-entry-points | %python -c "import re, sys; m = re.search(r'dense<\"0x([0-9A-F]+)\"> : tensor<[0-9]+xi8>', sys.stdin.read()); print(bytes.fromhex(m.group(1)).decode(), end='')" | FileCheck %s --check-prefix=INFO
+// RUN: not lmc-opt %s --lmc-export-entry-points 2>&1 | FileCheck %s --check-prefix=NOSTEP
+
+// INFO:      lmc-model 1
+// INFO-NEXT: name m
+// INFO-NEXT: dtype f32
+// INFO-NEXT: vocab 4
+// INFO-NEXT: context 4
+// INFO-NEXT: params 2 20
+// INFO-NEXT: param w 0 2 4 4 normal 2.000000e-02 1
+// INFO-NEXT: param b 16 1 4 zeros 0 0
+// INFO-NEXT: end
+
+// NOSTEP: error: no lmc.model with a train_step (run lmc-autodiff and lmc-optimizer first)
+
+// Tests that the runtime's entry points take the parameters and both moments
+// as one flat buffer each (here 16 + 4 = 20 floats: @w at offset 0, @b at
+// 16), unpack them with extract_slice/expand_shape, carry the body of the
+// step, pack the results with one concat, and have C interfaces; that the
+// model description lists each parameter with its offset, shape,
+// initialiser and weight decay; and that the functions the entry points do
+// not need are gone.
+
+// CHECK-LABEL: lmc.model @m
+// CHECK-NOT:   func.func {{.*}}@forward
+// CHECK:       func.func @lmc_train_step(%[[P:.+]]: tensor<20xf32>, %[[M:.+]]: tensor<20xf32>, %[[V:.+]]: tensor<20xf32>, %{{.+}}: i64, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: i64, %{{.+}}: i64, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: tensor<?x?xi32>, %{{.+}}: tensor<?x?xi32>) -> (f32, f32, f32, tensor<20xf32>, tensor<20xf32>, tensor<20xf32>) attributes {llvm.emit_c_interface}
+// CHECK:         %[[W0:.+]] = tensor.extract_slice %[[P]][0] [16] [1] : tensor<20xf32> to tensor<16xf32>
+// CHECK:         %[[W:.+]] = tensor.expand_shape %[[W0]] {{\[}}[0, 1]] output_shape [4, 4] : tensor<16xf32> into tensor<4x4xf32>
+// CHECK:         %[[B:.+]] = tensor.extract_slice %[[P]][16] [4] [1] : tensor<20xf32> to tensor<4xf32>
+// CHECK:         lmc.embedding %[[W]]
+// CHECK:         %[[NP:.+]], %{{.+}}, %{{.+}} = lmc.adamw %[[W]]
+// CHECK:         %[[NB:.+]], %{{.+}}, %{{.+}} = lmc.adamw %[[B]]
+// CHECK:         %[[NPR:.+]] = tensor.collapse_shape %[[NP]] {{\[}}[0, 1]] : tensor<4x4xf32> into tensor<16xf32>
+// CHECK:         tensor.concat dim(0) %[[NPR]], %[[NB]] : (tensor<16xf32>, tensor<4xf32>) -> tensor<20xf32>
+// CHECK:       func.func @lmc_eval_step(%{{.+}}: tensor<20xf32>, %{{.+}}: tensor<?x?xi32>, %{{.+}}: tensor<?x?xi32>) -> f32 attributes {llvm.emit_c_interface}
+// CHECK:       func.func @lmc_logits(%{{.+}}: tensor<20xf32>, %{{.+}}: tensor<?x?xi32>) -> tensor<?x4xf32> attributes {llvm.emit_c_interface}
+// CHECK:       func.func @lmc_model_info() -> tensor<{{[0-9]+}}xi8> attributes {llvm.emit_c_interface}
+lmc.model @m {
+  lmc.param @w : tensor<4x4xf32> init(normal, std = 2.000000e-02)
+  lmc.param @b : tensor<4xf32> init(zeros)
+  func.func @forward(%tokens: tensor<?x?xi32>, %targets: tensor<?x?xi32>) -> tensor<f32> {
+    %w = lmc.param_ref @w : tensor<4x4xf32>
+    %p = lmc.param_ref @w : tensor<4x4xf32>
+    %b = lmc.param_ref @b : tensor<4xf32>
+    %x = lmc.embedding %w[%tokens] : tensor<4x4xf32>, tensor<?x?xi32>
+    %q = lmc.position_embedding %p like %tokens : tensor<4x4xf32>, tensor<?x?xi32>
+    %s = lmc.add %x, %q : tensor<?x?x4xf32>
+    %y = lmc.bias_add %s, %b : tensor<?x?x4xf32>, tensor<4xf32>
+    %loss = lmc.cross_entropy %y, %targets : tensor<?x?x4xf32>, tensor<?x?xi32>
+    return %loss : tensor<f32>
+  }
+}
