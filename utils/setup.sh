@@ -10,7 +10,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${LMC_BUILD_DIR:-$ROOT/build}"
 
 APT_PACKAGES=(
-  cmake ninja-build g++ ccache python3 libgtest-dev
+  cmake ninja-build g++ ccache python3 libgtest-dev libdnnl-dev time
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
 )
 

@@ -175,8 +175,10 @@ LogicalResult link(const CompileOptions &options, StringRef object) {
                  << "' not found\n";
     return failure();
   }
+  // The runtime's own dependencies: oneDNN for GEMMs, libm.
   SmallVector<StringRef> args = {*linker, object, options.runtimeLibrary,
-                                 "-lm",   "-o",   options.output};
+                                 "-ldnnl", "-lm", "-o",
+                                 options.output};
   std::string error;
   int rc =
       llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0, &error);
@@ -233,7 +235,9 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
         // Shared kernels keep functions small and the code independent of
         // the depth of the model.
         pm.addPass(createLMCOutlineKernels());
-        buildReferencePipeline(pm, ReferencePipelineOptions());
+        ReferencePipelineOptions lowering;
+        lowering.libraryCalls = true;
+        buildReferencePipeline(pm, lowering);
       })))
     return failure();
   if (options.emit == EmitKind::Mlir)

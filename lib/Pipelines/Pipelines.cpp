@@ -42,6 +42,8 @@ void mlir::lmc::buildReferencePipeline(
   // size of a function (168 s of a gpt2-124M compile, against 23 s for all
   // of bufferization); without it the deallocations are correct, with more
   // run-time ownership checks.
+  if (options.libraryCalls)
+    pm.addPass(createLMCKernelsToRuntime());
   pm.addPass(bufferization::createOwnershipBasedBufferDeallocationPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(bufferization::createLowerDeallocationsPass());

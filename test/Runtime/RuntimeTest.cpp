@@ -22,6 +22,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -946,4 +947,122 @@ TEST(Trainer, ErrorsAreOneLineWithExitCodes) {
 int main(int argc, char **argv) {
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
+}
+
+//===----------------------------------------------------------------------===//
+// Library kernels
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Element (i, j) of a matrix stored with strides (rs, cs).
+float at(const float *m, int64_t rs, int64_t cs, int64_t i, int64_t j) {
+  return m[i * rs + j * cs];
+}
+} // namespace
+
+TEST(Kernels, GemmTransposesAndStrides) {
+  // C[3x5] = op(A) op(B) with K = 4, every combination of transposes, A and
+  // B stored either way round.
+  const int64_t M = 3, N = 5, K = 4;
+  std::vector<float> a(M * K), b(K * N);
+  for (size_t i = 0; i < a.size(); ++i)
+    a[i] = 0.25f * static_cast<float>(i % 7) - 0.5f;
+  for (size_t i = 0; i < b.size(); ++i)
+    b[i] = 0.125f * static_cast<float>(i % 5) + 0.1f;
+  for (int ta = 0; ta < 2; ++ta)
+    for (int tb = 0; tb < 2; ++tb) {
+      // A is stored as [M, K] (or [K, M] when transposed), row-major.
+      Desc<2> da = {a.data(), a.data(), 0,
+                    {ta ? K : M, ta ? M : K}, {ta ? M : K, 1}};
+      Desc<2> db = {b.data(), b.data(), 0,
+                    {tb ? N : K, tb ? K : N}, {tb ? K : N, 1}};
+      std::vector<float> c(M * N, 99.0f);
+      Desc<2> dc = {c.data(), c.data(), 0, {M, N}, {N, 1}};
+      lmcrt_unranked_memref ua = {2, &da}, ub = {2, &db}, uc = {2, &dc};
+      _mlir_ciface_lmcrt_gemm_f32(&ua, &ub, &uc, ta, tb);
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+          float expect = 0;
+          for (int64_t k = 0; k < K; ++k)
+            expect += (ta ? at(a.data(), M, 1, k, i) : at(a.data(), K, 1, i, k)) *
+                      (tb ? at(b.data(), K, 1, j, k) : at(b.data(), N, 1, k, j));
+          EXPECT_NEAR(c[i * N + j], expect, 1e-5) << ta << tb << i << j;
+        }
+    }
+}
+
+TEST(Kernels, GemmBatchedAndShared) {
+  // A [2, 3, 4] x shared B [4, 2] (a linear layer over a batch), and the
+  // same A x batched B [2, 4, 2]; also an A whose rows are not packed (a
+  // column-major view) and a strided C.
+  std::vector<float> a(24), b(8), bb(16);
+  for (int i = 0; i < 24; ++i)
+    a[i] = static_cast<float>(i % 5) - 2.0f;
+  for (int i = 0; i < 8; ++i)
+    b[i] = 0.5f * static_cast<float>(i) - 1.0f;
+  for (int i = 0; i < 16; ++i)
+    bb[i] = static_cast<float>(i % 3);
+  auto check = [&](bool sharedB) {
+    Desc<3> da = {a.data(), a.data(), 0, {2, 3, 4}, {12, 4, 1}};
+    std::vector<float> c(2 * 3 * 2 * 2, -7.0f); // row stride 4: padded
+    Desc<3> dc = {c.data(), c.data(), 0, {2, 3, 2}, {12, 4, 1}};
+    lmcrt_unranked_memref ua = {3, &da}, uc = {3, &dc};
+    Desc<2> d2 = {b.data(), b.data(), 0, {4, 2}, {2, 1}};
+    Desc<3> d3 = {bb.data(), bb.data(), 0, {2, 4, 2}, {8, 2, 1}};
+    lmcrt_unranked_memref ub2 = {2, &d2}, ub3 = {3, &d3};
+    _mlir_ciface_lmcrt_gemm_f32(&ua, sharedB ? &ub2 : &ub3, &uc, 0, 0);
+    for (int n = 0; n < 2; ++n)
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 2; ++j) {
+          float expect = 0;
+          for (int k = 0; k < 4; ++k)
+            expect += a[n * 12 + i * 4 + k] *
+                      (sharedB ? b[k * 2 + j] : bb[n * 8 + k * 2 + j]);
+          EXPECT_NEAR(c[n * 12 + i * 4 + j], expect, 1e-5);
+        }
+    // The padding of C is untouched.
+    EXPECT_EQ(c[2], -7.0f);
+  };
+  check(true);
+  check(false);
+
+  // A given through a transposed (column-major) view: A^T stored [4, 3].
+  std::vector<float> at_(12);
+  for (int i = 0; i < 3; ++i)
+    for (int k = 0; k < 4; ++k)
+      at_[k * 3 + i] = a[i * 4 + k];
+  Desc<2> da = {at_.data(), at_.data(), 0, {3, 4}, {1, 3}};
+  Desc<2> db = {b.data(), b.data(), 0, {4, 2}, {2, 1}};
+  std::vector<float> c(6);
+  Desc<2> dc = {c.data(), c.data(), 0, {3, 2}, {2, 1}};
+  lmcrt_unranked_memref ua = {2, &da}, ub = {2, &db}, uc = {2, &dc};
+  _mlir_ciface_lmcrt_gemm_f32(&ua, &ub, &uc, 0, 0);
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 2; ++j) {
+      float expect = 0;
+      for (int k = 0; k < 4; ++k)
+        expect += a[i * 4 + k] * b[k * 2 + j];
+      EXPECT_NEAR(c[i * 2 + j], expect, 1e-5);
+    }
+}
+
+TEST(Kernels, EmbeddingGradScatterAdds) {
+  // grad [1, 4, 2], ids {2, 0, 2, 9}: row 2 gets two positions, row 9 is out
+  // of range and skipped, row 1 stays zero (and previous contents are
+  // cleared).
+  float grad[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  int32_t ids[4] = {2, 0, 2, 9};
+  float table[8];
+  std::fill(table, table + 8, 42.0f);
+  Desc<3> dg = {grad, grad, 0, {1, 4, 2}, {8, 2, 1}};
+  struct {
+    int32_t *allocated, *aligned;
+    int64_t offset, sizes[2], strides[2];
+  } di = {ids, ids, 0, {1, 4}, {4, 1}};
+  Desc<2> dt = {table, table, 0, {4, 2}, {2, 1}};
+  lmcrt_unranked_memref ug = {3, &dg}, ui = {2, &di}, ut = {2, &dt};
+  _mlir_ciface_lmcrt_embedding_grad_f32(&ug, &ui, &ut);
+  float expect[8] = {3, 4, 0, 0, 1 + 5, 2 + 6, 0, 0};
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(table[i], expect[i]) << i;
 }

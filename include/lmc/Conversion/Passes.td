@@ -49,4 +49,49 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
   ];
 }
 
+def LMCKernelsToRuntime : Pass<"lmc-kernels-to-runtime", "::mlir::ModuleOp"> {
+  let summary = "Replaces marked linalg ops on buffers by runtime library calls";
+  let description = [{
+    After bufferization, replaces each `linalg.generic` that
+    `convert-lmc-to-linalg` marked with `lmc.library_call` by a call into the
+    lmc runtime (`include/lmc/Runtime/lmcrt.h`), with its buffers passed as
+    unranked memrefs:
+
+    - `kernel = "gemm"` (every `lmc.matmul`, float32) becomes
+      `lmcrt_gemm_f32(a, b, c, transpose_a, transpose_b)`, which runs on a
+      BLAS library;
+    - `kernel = "embedding_grad"` (float32 gradients, int32 ids) becomes
+      `lmcrt_embedding_grad_f32(grad, ids, table_grad)`, a scatter-add
+      instead of the reference's dense loop over the vocabulary.
+
+    Marked ops of other element types stay loops. The declarations carry
+    `llvm.emit_c_interface`.
+
+    Input:
+
+    ```mlir
+    linalg.generic {... lmc.library_call = {kernel = "gemm", transpose_a = false, transpose_b = true}}
+        ins(%a, %b : memref<?x64xf32>, memref<256x64xf32>) outs(%c : memref<?x256xf32>) {...}
+    ```
+
+    Output:
+
+    ```mlir
+    %ua = memref.cast %a : memref<?x64xf32> to memref<*xf32>
+    %ub = memref.cast %b : memref<256x64xf32> to memref<*xf32>
+    %uc = memref.cast %c : memref<?x256xf32> to memref<*xf32>
+    %false = arith.constant 0 : i32
+    %true = arith.constant 1 : i32
+    call @lmcrt_gemm_f32(%ua, %ub, %uc, %false, %true)
+        : (memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32) -> ()
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+  let statistics = [
+    Statistic<"numCalls", "library-calls", "Linalg ops replaced by calls">,
+  ];
+}
+
 #endif // LMC_CONVERSION_PASSES_TD

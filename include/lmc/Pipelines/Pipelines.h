@@ -23,6 +23,12 @@ struct ReferencePipelineOptions
       llvm::cl::desc("safetensors file with the parameter values; when set, "
                      "lmc-bind-params runs first"),
       llvm::cl::init("")};
+  PassOptions::Option<bool> libraryCalls{
+      *this, "library-calls",
+      llvm::cl::desc("Call the lmc runtime's library kernels (GEMM, "
+                     "embedding gradient) instead of lowering them to loops; "
+                     "the program must then be linked with the runtime"),
+      llvm::cl::init(false)};
 };
 
 /// Builds the reference lowering of the lmc dialect to the LLVM dialect:

@@ -121,6 +121,26 @@ typedef struct {
 void memrefCopy(int64_t elem_size, lmcrt_unranked_memref *src,
                 lmcrt_unranked_memref *dst);
 
+/* Library kernels that compiled code calls (lmc-kernels-to-runtime turns
+ * the marked linalg ops into these calls). */
+
+/* C[..., M, N] = op(A)[..., M, K] op(B)[..., K, N] in float32, op() being a
+ * transpose when `transpose_a` / `transpose_b` is non-zero. A and C share
+ * their batch dimensions; B either has them too or is one matrix (rank 2)
+ * shared by every batch element. Any strides; C's previous contents are
+ * ignored. Runs on oneDNN's sgemm. */
+void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
+                                 lmcrt_unranked_memref *b,
+                                 lmcrt_unranked_memref *c, int32_t transpose_a,
+                                 int32_t transpose_b);
+
+/* The embedding gradient: table_grad[V, C] = 0, then for every position
+ * (b, t), table_grad[ids[b, t], :] += grad[b, t, :]. grad is [B, T, C]
+ * float32, ids [B, T] int32 (ids outside [0, V) are skipped). */
+void _mlir_ciface_lmcrt_embedding_grad_f32(lmcrt_unranked_memref *grad,
+                                           lmcrt_unranked_memref *ids,
+                                           lmcrt_unranked_memref *table_grad);
+
 /* The trainer (lib/Runtime/Trainer.cpp): parses the command line, loads or
  * initialises the parameters, trains with the functions above, and returns
  * the process exit status (0, 1 on errors, 2 on command-line errors). The

@@ -425,6 +425,14 @@ struct MatmulLowering : OpConversionPattern<MatmulOp> {
                   linalg::YieldOp::create(
                       b, l, Value(arith::AddFOp::create(b, l, p, a[2])));
                 });
+    // What lmc-kernels-to-runtime needs to call a library GEMM instead.
+    result.getDefiningOp()->setAttr(
+        kLibraryCallAttr,
+        rewriter.getDictionaryAttr(
+            {rewriter.getNamedAttr("kernel", rewriter.getStringAttr("gemm")),
+             rewriter.getNamedAttr("transpose_a", rewriter.getBoolAttr(ta)),
+             rewriter.getNamedAttr("transpose_b",
+                                   rewriter.getBoolAttr(tb))}));
     rewriter.replaceOp(op, result);
     return success();
   }

@@ -17,6 +17,11 @@
 namespace mlir::lmc::lowering {
 
 using utils::IteratorType;
+
+/// Marks a linalg.generic that a library kernel can replace; a dictionary
+/// with `kernel` ("gemm", "embedding_grad") and the kernel's parameters.
+/// lmc-kernels-to-runtime consumes it; the reference lowering ignores it.
+inline constexpr llvm::StringLiteral kLibraryCallAttr = "lmc.library_call";
 using BodyFn = function_ref<void(OpBuilder &, Location, ValueRange)>;
 
 //===----------------------------------------------------------------------===//

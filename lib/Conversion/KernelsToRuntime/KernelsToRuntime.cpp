@@ -1,0 +1,102 @@
+//===- KernelsToRuntime.cpp - Marked linalg ops to runtime calls ----------===//
+//
+// Replaces linalg.generic ops marked `lmc.library_call` (on buffers) by calls
+// to the runtime's library kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Conversion/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/SymbolTable.h"
+
+#define DEBUG_TYPE "lmc-kernels-to-runtime"
+
+namespace mlir::lmc {
+#define GEN_PASS_DEF_LMCKERNELSTORUNTIME
+#include "lmc/Conversion/Passes.h.inc"
+} // namespace mlir::lmc
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+namespace {
+
+Type elementTypeOf(Value v) {
+  return cast<MemRefType>(v.getType()).getElementType();
+}
+
+struct LMCKernelsToRuntimePass
+    : mlir::lmc::impl::LMCKernelsToRuntimeBase<LMCKernelsToRuntimePass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<linalg::GenericOp> marked;
+    module.walk([&](linalg::GenericOp op) {
+      if (op->hasAttr("lmc.library_call") && op.hasPureBufferSemantics())
+        marked.push_back(op);
+    });
+    for (linalg::GenericOp op : marked) {
+      auto attrs = op->getAttrOfType<DictionaryAttr>("lmc.library_call");
+      StringAttr kernel = attrs ? attrs.getAs<StringAttr>("kernel") : nullptr;
+      if (!kernel) {
+        op.emitOpError("has a malformed lmc.library_call");
+        return signalPassFailure();
+      }
+      OpBuilder b(op);
+      Location loc = op.getLoc();
+      Type f32 = b.getF32Type();
+      if (kernel.getValue() == "gemm") {
+        if (elementTypeOf(op.getDpsInits()[0]) != f32)
+          continue;
+        auto flag = [&](StringRef name) -> Value {
+          auto value = attrs.getAs<BoolAttr>(name);
+          return arith::ConstantOp::create(
+              b, loc, b.getI32IntegerAttr(value && value.getValue() ? 1 : 0));
+        };
+        call(b, loc, "lmcrt_gemm_f32",
+             {unranked(b, loc, op.getDpsInputs()[0]),
+              unranked(b, loc, op.getDpsInputs()[1]),
+              unranked(b, loc, op.getDpsInits()[0]), flag("transpose_a"),
+              flag("transpose_b")});
+      } else if (kernel.getValue() == "embedding_grad") {
+        if (elementTypeOf(op.getDpsInits()[0]) != f32 ||
+            !elementTypeOf(op.getDpsInputs()[1]).isInteger(32))
+          continue;
+        call(b, loc, "lmcrt_embedding_grad_f32",
+             {unranked(b, loc, op.getDpsInputs()[0]),
+              unranked(b, loc, op.getDpsInputs()[1]),
+              unranked(b, loc, op.getDpsInits()[0])});
+      } else {
+        op.emitOpError("names an unknown library kernel '")
+            << kernel.getValue() << "'";
+        return signalPassFailure();
+      }
+      op.erase();
+      ++numCalls;
+    }
+  }
+
+  Value unranked(OpBuilder &b, Location loc, Value memref) {
+    auto type = UnrankedMemRefType::get(elementTypeOf(memref), 0);
+    return memref::CastOp::create(b, loc, type, memref);
+  }
+
+  /// Calls the runtime function `name`, declaring it on first use.
+  void call(OpBuilder &b, Location loc, StringRef name, ValueRange args) {
+    ModuleOp module = getOperation();
+    auto callee = module.lookupSymbol<func::FuncOp>(name);
+    if (!callee) {
+      OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
+      callee = func::FuncOp::create(
+          mb, loc, name, mb.getFunctionType(ValueRange(args).getTypes(), {}));
+      callee.setPrivate();
+      callee->setAttr("llvm.emit_c_interface", mb.getUnitAttr());
+    }
+    func::CallOp::create(b, loc, callee, args);
+  }
+};
+
+} // namespace

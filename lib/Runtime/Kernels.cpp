@@ -1,0 +1,162 @@
+//===- Kernels.cpp - Library kernels called by compiled code --------------===//
+//
+// GEMM on oneDNN (dnnl_sgemm, row-major) and the embedding gradient as a
+// scatter-add; see include/lmc/Runtime/lmcrt.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Runtime/lmcrt.h"
+
+#include <dnnl.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+/// A view of a ranked memref descriptor of any rank.
+template <typename T> struct View {
+  T *data = nullptr; // aligned + offset
+  int64_t rank = 0;
+  const int64_t *sizes = nullptr;
+  const int64_t *strides = nullptr;
+
+  explicit View(const lmcrt_unranked_memref *m) : rank(m->rank) {
+    auto *base = static_cast<char *>(m->descriptor);
+    T *aligned = *reinterpret_cast<T **>(base + sizeof(T *));
+    auto *meta = reinterpret_cast<const int64_t *>(base + 2 * sizeof(T *));
+    data = aligned + meta[0];
+    sizes = meta + 1;
+    strides = meta + 1 + rank;
+  }
+  int64_t size(int64_t d) const { return sizes[d < 0 ? rank + d : d]; }
+  int64_t stride(int64_t d) const { return strides[d < 0 ? rank + d : d]; }
+};
+
+[[noreturn]] void fail(const char *what) {
+  std::fprintf(stderr, "lmcrt: %s\n", what);
+  std::abort();
+}
+
+/// A matrix operand for sgemm: pointer, leading dimension and whether it is
+/// read transposed, for a rows x cols matrix with the given strides.
+struct Matrix {
+  const float *data;
+  int64_t ld;
+  bool transposed;
+};
+
+/// Describes `data` (rows x cols, strides rs and cs) to sgemm, copying into
+/// `scratch` when neither dimension is contiguous.
+Matrix asMatrix(const float *data, int64_t rows, int64_t cols, int64_t rs,
+                int64_t cs, bool transposed, std::vector<float> &scratch) {
+  if (cs == 1 && rs >= (cols > 1 ? cols : 1))
+    return {data, rs > 0 ? rs : 1, transposed};
+  if (rs == 1 && cs >= (rows > 1 ? rows : 1))
+    return {data, cs > 0 ? cs : 1, !transposed};
+  scratch.resize(rows * cols);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      scratch[i * cols + j] = data[i * rs + j * cs];
+  return {scratch.data(), cols > 0 ? cols : 1, transposed};
+}
+
+/// True when dimensions [0, rank - 2) of `v` can be merged into its rows:
+/// row-major and packed, so that the batch is one taller matrix.
+template <typename T> bool batchFoldsIntoRows(const View<T> &v) {
+  int64_t expected = v.stride(-2);
+  for (int64_t d = v.rank - 2; d > 0; --d) {
+    expected *= v.sizes[d];
+    if (v.strides[d - 1] != expected && v.sizes[d - 1] != 1)
+      return false;
+  }
+  return true;
+}
+
+} // namespace
+
+extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
+                                            lmcrt_unranked_memref *b,
+                                            lmcrt_unranked_memref *c,
+                                            int32_t transpose_a,
+                                            int32_t transpose_b) {
+  View<float> A(a), B(b), C(c);
+  if (C.rank < 2 || A.rank != C.rank || (B.rank != 2 && B.rank != C.rank))
+    fail("gemm: inconsistent ranks");
+  int64_t M = C.size(-2), N = C.size(-1);
+  int64_t K = transpose_a ? A.size(-2) : A.size(-1);
+  int64_t batch = 1;
+  for (int64_t d = 0; d + 2 < C.rank; ++d)
+    batch *= C.sizes[d];
+  if (M == 0 || N == 0 || batch == 0)
+    return;
+  bool shared = B.rank == 2 && C.rank > 2;
+
+  // A linear layer over a packed batch: one GEMM with batch * M rows.
+  if (shared && !transpose_a && A.stride(-1) == 1 && C.stride(-1) == 1 &&
+      batchFoldsIntoRows(A) && batchFoldsIntoRows(C)) {
+    M *= batch;
+    batch = 1;
+  }
+
+  std::vector<float> scratchA, scratchB, scratchC;
+  for (int64_t i = 0; i < batch; ++i) {
+    // Offsets of batch element i (row-major over the batch dimensions).
+    int64_t offA = 0, offB = 0, offC = 0, rest = i;
+    for (int64_t d = C.rank - 3; d >= 0 && batch > 1; --d) {
+      int64_t idx = rest % C.sizes[d];
+      rest /= C.sizes[d];
+      offA += idx * A.strides[d];
+      offC += idx * C.strides[d];
+      if (!shared)
+        offB += idx * B.strides[d];
+    }
+    int64_t aRows = transpose_a ? K : M, aCols = transpose_a ? M : K;
+    int64_t bRows = transpose_b ? N : K, bCols = transpose_b ? K : N;
+    Matrix ma = asMatrix(A.data + offA, aRows, aCols, A.stride(-2),
+                         A.stride(-1), transpose_a, scratchA);
+    Matrix mb = asMatrix(B.data + offB, bRows, bCols, B.stride(-2),
+                         B.stride(-1), transpose_b, scratchB);
+    float *out = C.data + offC;
+    bool direct = C.stride(-1) == 1 && C.stride(-2) >= N;
+    int64_t ldc = direct ? C.stride(-2) : N;
+    if (!direct)
+      scratchC.assign(M * N, 0.0f);
+    dnnl_status_t status =
+        dnnl_sgemm(ma.transposed ? 'T' : 'N', mb.transposed ? 'T' : 'N', M, N,
+                   K, 1.0f, ma.data, ma.ld, mb.data, mb.ld, 0.0f,
+                   direct ? out : scratchC.data(), ldc);
+    if (status != dnnl_success)
+      fail("gemm: dnnl_sgemm failed");
+    if (!direct)
+      for (int64_t r = 0; r < M; ++r)
+        for (int64_t col = 0; col < N; ++col)
+          out[r * C.stride(-2) + col * C.stride(-1)] = scratchC[r * N + col];
+  }
+}
+
+extern "C" void
+_mlir_ciface_lmcrt_embedding_grad_f32(lmcrt_unranked_memref *grad,
+                                      lmcrt_unranked_memref *ids,
+                                      lmcrt_unranked_memref *table_grad) {
+  View<float> G(grad), W(table_grad);
+  View<int32_t> I(ids);
+  if (G.rank != 3 || I.rank != 2 || W.rank != 2)
+    fail("embedding_grad: inconsistent ranks");
+  int64_t V = W.size(0), Cn = W.size(1);
+  for (int64_t v = 0; v < V; ++v)
+    for (int64_t c = 0; c < Cn; ++c)
+      W.data[v * W.stride(0) + c * W.stride(1)] = 0.0f;
+  for (int64_t b = 0; b < G.size(0); ++b)
+    for (int64_t t = 0; t < G.size(1); ++t) {
+      int64_t id = I.data[b * I.stride(0) + t * I.stride(1)];
+      if (id < 0 || id >= V)
+        continue;
+      float *row = W.data + id * W.stride(0);
+      const float *g = G.data + b * G.stride(0) + t * G.stride(1);
+      for (int64_t c = 0; c < Cn; ++c)
+        row[c * W.stride(1)] += g[c * G.stride(2)];
+    }
+}

@@ -1,0 +1,45 @@
+// RUN: lmc-opt %s --convert-lmc-to-linalg --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --lmc-kernels-to-runtime -split-input-file | FileCheck %s
+
+// Tests that a float32 matmul (here the tied LM head, transposed rhs) becomes
+// a call of the runtime's GEMM on unranked views of its buffers, with the
+// transposes as i32 flags, and that the declaration has a C interface.
+
+// CHECK-LABEL: func.func private @lmcrt_gemm_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32) attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func @head
+// CHECK-SAME:    (%[[X:.+]]: memref<?x?x64xf32>, %[[W:.+]]: memref<256x64xf32>)
+// CHECK:         %[[C:.+]] = memref.alloc
+// CHECK-DAG:     %[[UX:.+]] = memref.cast %[[X]] : memref<?x?x64xf32> to memref<*xf32>
+// CHECK-DAG:     %[[UW:.+]] = memref.cast %[[W]] : memref<256x64xf32> to memref<*xf32>
+// CHECK-DAG:     %[[UC:.+]] = memref.cast %[[C]] : memref<?x?x256xf32> to memref<*xf32>
+// CHECK-DAG:     %[[F:.+]] = arith.constant 0 : i32
+// CHECK-DAG:     %[[T:.+]] = arith.constant 1 : i32
+// CHECK:         call @lmcrt_gemm_f32(%[[UX]], %[[UW]], %[[UC]], %[[F]], %[[T]])
+// CHECK-NOT:     linalg.generic {{.*}}reduction
+// CHECK:         return %[[C]]
+func.func @head(%x: tensor<?x?x64xf32>, %w: tensor<256x64xf32>) -> tensor<?x?x256xf32> {
+  %y = lmc.matmul %x, %w transpose_b : tensor<?x?x64xf32>, tensor<256x64xf32>
+  return %y : tensor<?x?x256xf32>
+}
+
+// -----
+
+// Tests that the embedding gradient becomes the runtime's scatter-add.
+
+// CHECK-LABEL: func.func @wte_grad
+// CHECK:         call @lmcrt_embedding_grad_f32(%{{.+}}, %{{.+}}, %{{.+}}) : (memref<*xf32>, memref<*xi32>, memref<*xf32>) -> ()
+func.func @wte_grad(%dy: tensor<?x?x64xf32>, %ids: tensor<?x?xi32>) -> tensor<256x64xf32> {
+  %g = lmc.embedding_grad %dy[%ids] : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<256x64xf32>
+  return %g : tensor<256x64xf32>
+}
+
+// -----
+
+// Tests that float64 ops, which the runtime has no kernel for, stay loops.
+
+// CHECK-LABEL: func.func @f64
+// CHECK-NOT:     call @lmcrt
+// CHECK:         linalg.generic
+func.func @f64(%a: tensor<4x8xf64>, %b: tensor<8x2xf64>) -> tensor<4x2xf64> {
+  %y = lmc.matmul %a, %b : tensor<4x8xf64>, tensor<8x2xf64>
+  return %y : tensor<4x2xf64>
+}
