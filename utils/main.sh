@@ -5,13 +5,13 @@
 # base-files); compile the tiny preset into a trainer; train it on CPU for a
 # few minutes, with the loss falling; print a generated sample.
 #
-#   LMC_STEPS=N   training steps (default 1000, about 3 minutes)
+#   LMC_STEPS=N   training steps (default 5000, about a minute and a half)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${LMC_BUILD_DIR:-$ROOT/build}"
 OUT="${LMC_OUT_DIR:-$ROOT/out}"
-STEPS="${LMC_STEPS:-1000}"
+STEPS="${LMC_STEPS:-5000}"
 CORPUS=/usr/share/common-licenses/GPL-3
 
 "$ROOT/utils/setup.sh"
@@ -33,8 +33,8 @@ echo "== lmc compile $OUT/tiny.mlir -o $OUT/train"
 
 echo "== training tiny for $STEPS steps"
 "$OUT/train" --data "$OUT/data/train_000000.bin" \
-  --val "$OUT/data/val_000000.bin" --eval-every 100 \
+  --val "$OUT/data/val_000000.bin" --eval-every 500 \
   --steps "$STEPS" --batch 8 --seq 64 --lr 3e-3 --warmup 20 \
   --lr-schedule cosine --min-lr 3e-4 --weight-decay 0.1 \
-  --ckpt-dir "$OUT/ckpt" --ckpt-every 100 --log "$OUT/train.jsonl" \
+  --ckpt-dir "$OUT/ckpt" --ckpt-every 1000 --log "$OUT/train.jsonl" \
   --sample 300
