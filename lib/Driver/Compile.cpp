@@ -176,8 +176,8 @@ LogicalResult link(const CompileOptions &options, StringRef object) {
     return failure();
   }
   // The runtime's own dependencies: oneDNN for GEMMs, libm.
-  SmallVector<StringRef> args = {*linker, object, options.runtimeLibrary,
-                                 "-ldnnl", "-lm", "-o",
+  SmallVector<StringRef> args = {*linker,       object, options.runtimeLibrary,
+                                 "-ldnnl",      "-lm",  "-o",
                                  options.output};
   std::string error;
   int rc =

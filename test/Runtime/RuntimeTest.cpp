@@ -972,10 +972,10 @@ TEST(Kernels, GemmTransposesAndStrides) {
   for (int ta = 0; ta < 2; ++ta)
     for (int tb = 0; tb < 2; ++tb) {
       // A is stored as [M, K] (or [K, M] when transposed), row-major.
-      Desc<2> da = {a.data(), a.data(), 0,
-                    {ta ? K : M, ta ? M : K}, {ta ? M : K, 1}};
-      Desc<2> db = {b.data(), b.data(), 0,
-                    {tb ? N : K, tb ? K : N}, {tb ? K : N, 1}};
+      Desc<2> da = {
+          a.data(), a.data(), 0, {ta ? K : M, ta ? M : K}, {ta ? M : K, 1}};
+      Desc<2> db = {
+          b.data(), b.data(), 0, {tb ? N : K, tb ? K : N}, {tb ? K : N, 1}};
       std::vector<float> c(M * N, 99.0f);
       Desc<2> dc = {c.data(), c.data(), 0, {M, N}, {N, 1}};
       lmcrt_unranked_memref ua = {2, &da}, ub = {2, &db}, uc = {2, &dc};
@@ -984,8 +984,9 @@ TEST(Kernels, GemmTransposesAndStrides) {
         for (int64_t j = 0; j < N; ++j) {
           float expect = 0;
           for (int64_t k = 0; k < K; ++k)
-            expect += (ta ? at(a.data(), M, 1, k, i) : at(a.data(), K, 1, i, k)) *
-                      (tb ? at(b.data(), K, 1, j, k) : at(b.data(), N, 1, k, j));
+            expect +=
+                (ta ? at(a.data(), M, 1, k, i) : at(a.data(), K, 1, i, k)) *
+                (tb ? at(b.data(), K, 1, j, k) : at(b.data(), N, 1, k, j));
           EXPECT_NEAR(c[i * N + j], expect, 1e-5) << ta << tb << i << j;
         }
     }

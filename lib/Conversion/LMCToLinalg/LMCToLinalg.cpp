@@ -431,8 +431,7 @@ struct MatmulLowering : OpConversionPattern<MatmulOp> {
         rewriter.getDictionaryAttr(
             {rewriter.getNamedAttr("kernel", rewriter.getStringAttr("gemm")),
              rewriter.getNamedAttr("transpose_a", rewriter.getBoolAttr(ta)),
-             rewriter.getNamedAttr("transpose_b",
-                                   rewriter.getBoolAttr(tb))}));
+             rewriter.getNamedAttr("transpose_b", rewriter.getBoolAttr(tb))}));
     rewriter.replaceOp(op, result);
     return success();
   }

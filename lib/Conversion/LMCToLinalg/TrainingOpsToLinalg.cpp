@@ -423,9 +423,8 @@ EmbeddingGradOpLowering::matchAndRewrite(EmbeddingGradOp op, OpAdaptor adaptor,
                     b, l, Value(arith::SelectOp::create(b, l, hit, sum, a[2])));
               });
   result.getDefiningOp()->setAttr(
-      kLibraryCallAttr,
-      r.getDictionaryAttr(
-          {r.getNamedAttr("kernel", r.getStringAttr("embedding_grad"))}));
+      kLibraryCallAttr, r.getDictionaryAttr({r.getNamedAttr(
+                            "kernel", r.getStringAttr("embedding_grad"))}));
   r.replaceOp(op, result);
   return success();
 }
