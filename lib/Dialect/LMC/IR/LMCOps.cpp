@@ -324,36 +324,31 @@ LogicalResult SplitOp::verify() {
 // Attention
 //===----------------------------------------------------------------------===//
 
-/// Checks that `type` is [B, T, C] with a static C that `heads` divides.
-static LogicalResult verifyHeads(std::optional<Location> loc,
-                                 RankedTensorType type, int64_t heads) {
-  if (type.getRank() != 3)
-    return emitOptionalError(loc,
-                             "expected a rank-3 (batch, sequence, "
-                             "channels) tensor, got ",
-                             type);
+/// Why `type` is not [B, T, C] with a static C that `heads` divides, if so.
+static std::optional<std::string> headsError(RankedTensorType type,
+                                             int64_t heads) {
+  if (type.getRank() != 3) {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    os << "expected a rank-3 (batch, sequence, channels) tensor, got '" << type
+       << "'";
+    return s;
+  }
   int64_t channels = type.getDimSize(2);
   if (ShapedType::isDynamic(channels))
-    return emitOptionalError(loc, "the channel dimension must be static");
+    return std::string("the channel dimension must be static");
   if (heads < 1 || channels % heads != 0)
-    return emitOptionalError(loc, "heads (", heads,
-                             ") must be at least 1 and divide the channels (",
-                             channels, ")");
-  return success();
+    return "heads (" + std::to_string(heads) +
+           ") must be at least 1 and divide the channels (" +
+           std::to_string(channels) + ")";
+  return std::nullopt;
 }
 
 LogicalResult CausalAttentionOp::verify() {
-  // Reported with the op's name, unlike during type inference.
-  std::string message;
-  {
-    ScopedDiagnosticHandler capture(getContext(), [&](Diagnostic &diag) {
-      message = diag.str();
-      return success();
-    });
-    if (succeeded(verifyHeads(getLoc(), getQuery().getType(), getHeads())))
-      return success();
-  }
-  return emitOpError(message);
+  if (std::optional<std::string> error =
+          headsError(getQuery().getType(), getHeads()))
+    return emitOpError(*error);
+  return success();
 }
 
 LogicalResult SplitHeadsOp::inferReturnTypes(MLIRContext *,
@@ -364,8 +359,8 @@ LogicalResult SplitHeadsOp::inferReturnTypes(MLIRContext *,
   if (!input)
     return failure();
   int64_t heads = adaptor.getHeads();
-  if (failed(verifyHeads(loc, input, heads)))
-    return failure();
+  if (std::optional<std::string> error = headsError(input, heads))
+    return emitOptionalError(loc, *error);
   inferred.push_back(
       RankedTensorType::get({input.getDimSize(0), heads, input.getDimSize(1),
                              input.getDimSize(2) / heads},
