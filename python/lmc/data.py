@@ -22,6 +22,8 @@ import sys
 
 import numpy as np
 
+from lmc.fileio import atomic_write
+
 MAGIC = 20240520
 VERSION = 1
 HEADER_INTS = 256
@@ -44,18 +46,7 @@ def write_shard(path, tokens) -> None:
         raise DataError(f"{path}: too many tokens for one shard")
     header = np.zeros(HEADER_INTS, dtype="<i4")
     header[0], header[1], header[2] = MAGIC, VERSION, tokens.size
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(header.tobytes())
-            f.write(tokens.astype("<u2").tobytes())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, [header.tobytes(), tokens.astype("<u2").tobytes()])
 
 
 def read_header(path):

@@ -12,9 +12,10 @@ import json
 import math
 import os
 import struct
-import tempfile
 
 import numpy as np
+
+from lmc.fileio import atomic_write
 
 # safetensors dtype tag -> little-endian NumPy dtype.
 DTYPES = {
@@ -59,25 +60,8 @@ def save(path, tensors: dict, metadata: dict | None = None) -> None:
     header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
     header_bytes += b" " * (-len(header_bytes) % 8)  # align the data to 8 bytes
 
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-",
-                               suffix=".safetensors")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600 files
-        with os.fdopen(fd, "wb") as f:
-            f.write(struct.pack("<Q", len(header_bytes)))
-            f.write(header_bytes)
-            for data in blobs:
-                f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, [struct.pack("<Q", len(header_bytes)), header_bytes,
+                        *blobs])
 
 
 def _is_int(x) -> bool:

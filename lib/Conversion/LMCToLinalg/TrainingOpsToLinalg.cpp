@@ -34,6 +34,14 @@ AffineMap identityWithout(OpBuilder &b, int64_t rank, ArrayRef<int64_t> dims) {
   return AffineMap::get(rank, 0, exprs, b.getContext());
 }
 
+/// Reassociation of `rank` dimensions into (all but the last, the last).
+SmallVector<ReassociationIndices> leadingAndLast(int64_t rank) {
+  SmallVector<ReassociationIndices> groups = {{}, {rank - 1}};
+  for (int64_t d = 0; d + 1 < rank; ++d)
+    groups[0].push_back(d);
+  return groups;
+}
+
 SmallVector<int64_t> allButLast(int64_t rank) {
   SmallVector<int64_t> dims;
   for (int64_t d = 0; d + 1 < rank; ++d)
@@ -160,9 +168,7 @@ LogicalResult
 FlattenOpLowering::matchAndRewrite(FlattenOp op, OpAdaptor adaptor,
                                    ConversionPatternRewriter &r) const {
   int64_t rank = op.getInput().getType().getRank();
-  SmallVector<ReassociationIndices> groups = {{}, {rank - 1}};
-  for (int64_t d = 0; d + 1 < rank; ++d)
-    groups[0].push_back(d);
+  SmallVector<ReassociationIndices> groups = leadingAndLast(rank);
   r.replaceOpWithNewOp<tensor::CollapseShapeOp>(op, op.getType(),
                                                 adaptor.getInput(), groups);
   return success();
@@ -172,19 +178,11 @@ LogicalResult
 UnflattenOpLowering::matchAndRewrite(UnflattenOp op, OpAdaptor adaptor,
                                      ConversionPatternRewriter &r) const {
   int64_t rank = op.getType().getRank();
-  SmallVector<ReassociationIndices> groups = {{}, {rank - 1}};
-  for (int64_t d = 0; d + 1 < rank; ++d)
-    groups[0].push_back(d);
+  SmallVector<ReassociationIndices> groups = leadingAndLast(rank);
   // expand_shape wants the collapsed size static exactly when all the sizes
   // it expands to are; cast the input to that first.
   RankedTensorType type = op.getType();
-  int64_t rows = 1;
-  for (int64_t s : type.getShape().drop_back())
-    rows = ShapedType::isDynamic(s) || ShapedType::isDynamic(rows)
-               ? ShapedType::kDynamic
-               : rows * s;
-  auto inputType = RankedTensorType::get({rows, type.getShape().back()},
-                                         type.getElementType());
+  RankedTensorType inputType = FlattenOp::flattenedType(type);
   Value input = adaptor.getInput();
   if (input.getType() != inputType)
     input = tensor::CastOp::create(r, op.getLoc(), inputType, input);

@@ -224,7 +224,8 @@ def summary_line(cfg: GPT2Config) -> str:
             f"attention={f['attention']}")
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a positive integer."""
     try:
         value = int(text)
     except ValueError:
@@ -241,7 +242,7 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     for flag, field in (("--n-layer", "n_layer"), ("--n-head", "n_head"),
                         ("--d-model", "d_model"), ("--vocab", "vocab"),
                         ("--ctx", "ctx")):
-        parser.add_argument(flag, dest=field, type=_positive_int,
+        parser.add_argument(flag, dest=field, type=positive_int,
                             help=f"override {field}")
     parser.add_argument("--dtype", choices=DTYPES, default="f32")
     parser.add_argument("--name", help="model symbol (default: from preset)")

@@ -15,7 +15,8 @@ import sys
 import numpy as np
 
 from lmc import reference, safetensors
-from lmc.models.gpt2 import GPT2Config, add_config_args, config_from_args, emit_model
+from lmc.models.gpt2 import (GPT2Config, add_config_args, config_from_args,
+                              emit_model, positive_int)
 
 _INT_TYPE = {"f32": "i32", "f64": "i64"}
 
@@ -74,19 +75,13 @@ def write_case(cfg: GPT2Config, out_dir: str, batch: int = 2, seq: int = 16,
     return loss
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m lmc.testing.forward_case",
                                      description=__doc__.splitlines()[0])
     add_config_args(parser)
-    parser.add_argument("--batch", type=_positive_int, default=2)
-    parser.add_argument("--seq", type=_positive_int, default=16)
+    parser.add_argument("--batch", type=positive_int, default=2)
+    parser.add_argument("--seq", type=positive_int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args(argv)

@@ -50,7 +50,8 @@ import numpy as np
 
 from lmc import reference_train as rt
 from lmc import safetensors
-from lmc.models.gpt2 import PRESETS, GPT2Config, emit_model, param_specs
+from lmc.models.gpt2 import (PRESETS, GPT2Config, emit_model, param_specs,
+                              positive_int)
 from lmc.testing.train_case import TOK, dense_ids, float_literal, indent, tensor_type
 
 DEFAULT_H = 2.0 ** -10
@@ -603,12 +604,6 @@ def write_op_case(name: str, out_dir: str, **kw) -> GradCase:
 # CLI
 # ---------------------------------------------------------------------------
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m lmc.testing.grad_case",
@@ -619,14 +614,14 @@ def main(argv: list[str] | None = None) -> int:
     what.add_argument("--list-ops", action="store_true")
     parser.add_argument("--dtype", choices=[F], default=F,
                         help="finite differences need f64 (the only choice)")
-    parser.add_argument("--batch", type=_positive_int, default=2)
-    parser.add_argument("--seq", type=_positive_int, default=8)
+    parser.add_argument("--batch", type=positive_int, default=2)
+    parser.add_argument("--seq", type=positive_int, default=8)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--per-param", type=_positive_int, default=3,
+    parser.add_argument("--per-param", type=positive_int, default=3,
                         help="random coordinates per parameter (preset)")
     parser.add_argument("--param-std", type=float, default=0.2,
                         help="std of the random parameters (preset)")
-    parser.add_argument("--max-coords", type=_positive_int, default=32,
+    parser.add_argument("--max-coords", type=positive_int, default=32,
                         help="coordinates per parameter (op cases; all if fewer)")
     parser.add_argument("--h-log2", type=int, default=-10,
                         help="finite-difference step 2^H (default -10)")

@@ -35,7 +35,8 @@ import numpy as np
 
 from lmc import reference, safetensors
 from lmc import reference_train as rt
-from lmc.models.gpt2 import GPT2Config, add_config_args, config_from_args, emit_model, param_specs
+from lmc.models.gpt2 import (GPT2Config, add_config_args, config_from_args,
+                              emit_model, param_specs, positive_int)
 
 INT_TYPE = {"f32": "i32", "f64": "i64"}
 TOK = "tensor<?x?xi32>"
@@ -214,12 +215,6 @@ def write_case(cfg: GPT2Config, out_dir: str, hp: rt.HParams, *, steps: int = 10
     return history
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
-
 
 def _nonneg_int(text: str) -> int:
     value = int(text)
@@ -233,10 +228,10 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     add_config_args(parser)
     d = rt.HParams()
-    parser.add_argument("--batch", type=_positive_int, default=2)
-    parser.add_argument("--seq", type=_positive_int, default=16)
+    parser.add_argument("--batch", type=positive_int, default=2)
+    parser.add_argument("--seq", type=positive_int, default=16)
     parser.add_argument("--seed", type=_nonneg_int, default=0)
-    parser.add_argument("--steps", type=_positive_int, default=10)
+    parser.add_argument("--steps", type=positive_int, default=10)
     parser.add_argument("--lr", type=float, default=d.lr)
     parser.add_argument("--min-lr", type=float, default=d.min_lr)
     parser.add_argument("--warmup", type=_nonneg_int, default=d.warmup)
@@ -249,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--one-batch", action="store_const", const=1, dest="batches",
                        help="train every step on the same batch (default)")
-    group.add_argument("--batches", type=_positive_int,
+    group.add_argument("--batches", type=positive_int,
                        help="step i trains on batch i %% K")
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args(argv)

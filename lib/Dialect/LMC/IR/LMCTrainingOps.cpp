@@ -57,14 +57,14 @@ LogicalResult BroadcastOp::verify() {
   if (std::optional<std::string> error = checkDims(getDims(), like.getRank()))
     return emitOpError(*error);
   SmallVector<int64_t> kept = dropDims(like.getShape(), getDims());
-  if (kept.size() != static_cast<size_t>(input.getRank()) ||
-      input.getElementType() != like.getElementType())
+  bool matches = kept.size() == static_cast<size_t>(input.getRank()) &&
+                 input.getElementType() == like.getElementType() &&
+                 llvm::all_of(llvm::zip(kept, input.getShape()), [](auto p) {
+                   return dimsCompatible(std::get<0>(p), std::get<1>(p));
+                 });
+  if (!matches)
     return emitOpError("input ")
            << input << " does not match " << like << " without dims";
-  for (auto [a, b] : llvm::zip(kept, input.getShape()))
-    if (!dimsCompatible(a, b))
-      return emitOpError("input ")
-             << input << " does not match " << like << " without dims";
   return success();
 }
 
@@ -83,6 +83,16 @@ LogicalResult TransposeOp::inferReturnTypes(MLIRContext *,
   return success();
 }
 
+RankedTensorType FlattenOp::flattenedType(RankedTensorType type) {
+  int64_t rows = 1;
+  for (int64_t s : type.getShape().drop_back())
+    rows = ShapedType::isDynamic(s) || ShapedType::isDynamic(rows)
+               ? ShapedType::kDynamic
+               : rows * s;
+  return RankedTensorType::get({rows, type.getShape().back()},
+                               type.getElementType());
+}
+
 LogicalResult FlattenOp::inferReturnTypes(MLIRContext *,
                                           std::optional<Location> loc,
                                           Adaptor adaptor,
@@ -92,13 +102,7 @@ LogicalResult FlattenOp::inferReturnTypes(MLIRContext *,
     return failure();
   if (input.getRank() < 2)
     return emitOptionalError(loc, "input must have rank at least 2");
-  int64_t rows = 1;
-  for (int64_t s : input.getShape().drop_back())
-    rows = ShapedType::isDynamic(s) || ShapedType::isDynamic(rows)
-               ? ShapedType::kDynamic
-               : rows * s;
-  inferred.push_back(RankedTensorType::get({rows, input.getShape().back()},
-                                           input.getElementType()));
+  inferred.push_back(flattenedType(input));
   return success();
 }
 

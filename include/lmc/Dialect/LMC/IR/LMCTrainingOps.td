@@ -151,6 +151,11 @@ def LMC_FlattenOp : LMC_Op<"flatten", [
   let arguments = (ins LMC_FloatTensor:$input);
   let results = (outs LMC_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
+  let extraClassDeclaration = [{
+    /// `[d0, ..., K]` as `[d0 * ..., K]` (dynamic if any leading size is).
+    static ::mlir::RankedTensorType
+    flattenedType(::mlir::RankedTensorType type);
+  }];
 }
 
 def LMC_UnflattenOp : LMC_Op<"unflatten", [
