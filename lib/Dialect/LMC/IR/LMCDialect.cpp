@@ -9,6 +9,8 @@ using namespace mlir::lmc;
 #include "lmc/Dialect/LMC/IR/LMCDialect.cpp.inc"
 
 void LMCDialect::initialize() {
+  registerAttributes();
+  registerTypes();
   addOperations<
 #define GET_OP_LIST
 #include "lmc/Dialect/LMC/IR/LMCOps.cpp.inc"

@@ -29,8 +29,31 @@ def LMC_Dialect : Dialect {
 
     Compute ops work on ranked tensors of `f32` or `f64`; token ids and
     targets are tensors of signless integers.
+
+    For distributed training, a model carries a device mesh (`#lmc.mesh`,
+    the `lmc.mesh` attribute), parameters may carry a sharding over it
+    (`#lmc.sharding`, the `lmc.sharding` attribute: per mesh axis, split
+    along a dimension, replicated or partial), and a partitioned program is
+    one SPMD program on per-rank shapes that exchanges data with explicit
+    collectives (`all_reduce`, `all_gather`, `reduce_scatter`, their
+    asynchronous `*_start` forms and `wait`).
   }];
   let dependentDialects = ["::mlir::func::FuncDialect"];
+  let useDefaultAttributePrinterParser = 1;
+  let useDefaultTypePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// The discardable attribute holding the mesh of a model or module.
+    static ::llvm::StringRef getMeshAttrName() { return "lmc.mesh"; }
+    /// The discardable attribute holding the sharding of a parameter.
+    static ::llvm::StringRef getShardingAttrName() { return "lmc.sharding"; }
+
+  private:
+    void registerAttributes();
+    void registerTypes();
+
+  public:
+  }];
 }
 
 class LMC_Op<string mnemonic, list<Trait> traits = []>

@@ -3,8 +3,10 @@
 #ifndef LMC_DIALECT_LMC_IR_LMCOPS_H
 #define LMC_DIALECT_LMC_IR_LMCOPS_H
 
+#include "lmc/Dialect/LMC/IR/LMCAttrs.h"
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
 #include "lmc/Dialect/LMC/IR/LMCInterfaces.h"
+#include "lmc/Dialect/LMC/IR/LMCTypes.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -18,6 +20,14 @@
 
 namespace mlir::lmc {
 class ParamOp;
+
+/// The collective communication of a program. Asynchronous collectives and
+/// `lmc.wait` read and write it, so that generic transformations keep them in
+/// program order and do not delete them.
+struct CollectiveResource
+    : public SideEffects::Resource::Base<CollectiveResource> {
+  StringRef getName() final { return "lmc.collectives"; }
+};
 } // namespace mlir::lmc
 
 #define GET_OP_CLASSES

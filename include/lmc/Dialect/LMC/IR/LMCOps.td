@@ -9,9 +9,11 @@
 #ifndef LMC_DIALECT_LMC_IR_LMCOPS_TD
 #define LMC_DIALECT_LMC_IR_LMCOPS_TD
 
+include "lmc/Dialect/LMC/IR/LMCAttrs.td"
 include "lmc/Dialect/LMC/IR/LMCDialect.td"
 include "lmc/Dialect/LMC/IR/LMCEnums.td"
 include "lmc/Dialect/LMC/IR/LMCInterfaces.td"
+include "lmc/Dialect/LMC/IR/LMCTypes.td"
 include "mlir/IR/OpAsmInterface.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
@@ -581,5 +583,6 @@ def LMC_CrossEntropyOp : LMC_Op<"cross_entropy", [
 }
 
 include "lmc/Dialect/LMC/IR/LMCTrainingOps.td"
+include "lmc/Dialect/LMC/IR/LMCCollectiveOps.td"
 
 #endif // LMC_DIALECT_LMC_IR_LMCOPS_TD

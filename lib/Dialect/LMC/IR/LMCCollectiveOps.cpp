@@ -1,0 +1,198 @@
+//===- LMCCollectiveOps.cpp - Collective ops ------------------------------===//
+//
+// Verifiers and result type inference of the ops in LMCCollectiveOps.td.
+// The rules checked here are the **Constraints** of their descriptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringSet.h"
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+/// Checks that `axes` names distinct axes of the mesh in scope of `op` and
+/// returns that mesh.
+static FailureOr<MeshAttr> verifyAxes(Operation *op, ArrayAttr axes) {
+  if (axes.empty()) {
+    op->emitOpError("must name at least one mesh axis");
+    return failure();
+  }
+  MeshAttr mesh = getMeshInScope(op);
+  if (!mesh) {
+    op->emitOpError("has no mesh in scope: an enclosing lmc.model or module "
+                    "needs an 'lmc.mesh' attribute");
+    return failure();
+  }
+  llvm::StringSet<> seen;
+  for (StringAttr axis : axes.getAsRange<StringAttr>()) {
+    if (!mesh.getAxisIndex(axis.getValue())) {
+      op->emitOpError("mesh axis '")
+          << axis.getValue() << "' is not in the mesh " << mesh;
+      return failure();
+    }
+    if (!seen.insert(axis.getValue()).second) {
+      op->emitOpError("mesh axis '") << axis.getValue() << "' is listed twice";
+      return failure();
+    }
+  }
+  return mesh;
+}
+
+/// Checks an all_gather (`gather`) or a reduce_scatter of `input` over `axes`
+/// along `dim` whose result is `result`. The input of a gather and the result
+/// of a scatter are the local pieces of the sharding {axes: shard(dim)}, so
+/// the expected shapes are that sharding's global and local shapes.
+static LogicalResult verifyResizingCollective(Operation *op,
+                                              RankedTensorType input,
+                                              RankedTensorType result,
+                                              ArrayAttr axes, int64_t dim,
+                                              bool gather) {
+  FailureOr<MeshAttr> mesh = verifyAxes(op, axes);
+  if (failed(mesh))
+    return failure();
+  int64_t rank = input.getRank();
+  if (dim < 0 || dim >= rank)
+    return op->emitOpError("dim ")
+           << dim << " is out of range for rank " << rank;
+  SmallVector<StringAttr> names(axes.getAsRange<StringAttr>());
+  SmallVector<Placement> placements(names.size(), Placement::shard(dim));
+  auto sharding = ShardingAttr::get(op->getContext(), names, placements);
+  std::string why;
+  FailureOr<SmallVector<int64_t>> shape =
+      gather ? sharding.getGlobalShape(input.getShape(), *mesh, &why)
+             : sharding.getLocalShape(input.getShape(), *mesh, &why);
+  if (failed(shape))
+    return op->emitOpError(why);
+  auto expected = RankedTensorType::get(*shape, input.getElementType(),
+                                        input.getEncoding());
+  if (result != expected)
+    return op->emitOpError("result must be ")
+           << expected << " (dimension " << dim
+           << (gather ? " multiplied by " : " divided by ")
+           << mesh->getGroupSize(axes) << ", the number of ranks in a group), "
+           << "got " << result;
+  return success();
+}
+
+/// Checks that every result of an asynchronous collective is waited for.
+static LogicalResult verifyWaitedFor(Operation *op) {
+  for (OpResult pending : op->getResults()) {
+    if (!pending.hasOneUse())
+      return op->emitOpError("result #")
+             << pending.getResultNumber()
+             << " must be used exactly once, by an lmc.wait; it has "
+             << llvm::range_size(pending.getUses()) << " uses";
+    Operation *user = *pending.getUsers().begin();
+    if (!isa<WaitOp>(user) || user->getBlock() != op->getBlock())
+      return op->emitOpError("result #")
+             << pending.getResultNumber()
+             << " must be used by an lmc.wait in the same block, not by "
+             << user->getName();
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Blocking collectives
+//===----------------------------------------------------------------------===//
+
+LogicalResult AllReduceOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location>,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  llvm::append_range(inferred, adaptor.getInputs().getTypes());
+  return success();
+}
+
+LogicalResult AllReduceOp::verify() {
+  if (getInputs().empty())
+    return emitOpError("expects at least one operand");
+  return verifyAxes(*this, getAxes());
+}
+
+LogicalResult AllGatherOp::verify() {
+  return verifyResizingCollective(*this, getInput().getType(), getType(),
+                                  getAxes(), getDim(), /*gather=*/true);
+}
+
+LogicalResult ReduceScatterOp::verify() {
+  return verifyResizingCollective(*this, getInput().getType(), getType(),
+                                  getAxes(), getDim(), /*gather=*/false);
+}
+
+//===----------------------------------------------------------------------===//
+// Asynchronous collectives
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+AllReduceStartOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                   Adaptor adaptor,
+                                   SmallVectorImpl<Type> &inferred) {
+  for (Type type : adaptor.getInputs().getTypes()) {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    if (!tensor)
+      return emitOptionalError(loc, "operands must be ranked tensors, got ",
+                               type);
+    inferred.push_back(PendingType::get(tensor));
+  }
+  return success();
+}
+
+LogicalResult AllReduceStartOp::verify() {
+  if (getInputs().empty())
+    return emitOpError("expects at least one operand");
+  if (failed(verifyAxes(*this, getAxes())))
+    return failure();
+  return verifyWaitedFor(*this);
+}
+
+LogicalResult AllGatherStartOp::verify() {
+  if (failed(verifyResizingCollective(*this, getInput().getType(),
+                                      getType().getValueType(), getAxes(),
+                                      getDim(), /*gather=*/true)))
+    return failure();
+  return verifyWaitedFor(*this);
+}
+
+LogicalResult ReduceScatterStartOp::verify() {
+  if (failed(verifyResizingCollective(*this, getInput().getType(),
+                                      getType().getValueType(), getAxes(),
+                                      getDim(), /*gather=*/false)))
+    return failure();
+  return verifyWaitedFor(*this);
+}
+
+LogicalResult WaitOp::inferReturnTypes(MLIRContext *,
+                                       std::optional<Location> loc,
+                                       Adaptor adaptor,
+                                       SmallVectorImpl<Type> &inferred) {
+  for (Type type : adaptor.getPending().getTypes()) {
+    auto pending = dyn_cast<PendingType>(type);
+    if (!pending)
+      return emitOptionalError(loc, "operands must be !lmc.pending, got ",
+                               type);
+    inferred.push_back(pending.getValueType());
+  }
+  return success();
+}
+
+LogicalResult WaitOp::verify() {
+  if (getPending().empty())
+    return emitOpError("expects at least one operand");
+  for (auto [i, pending] : llvm::enumerate(getPending()))
+    if (!isa_and_nonnull<AllReduceStartOp, AllGatherStartOp,
+                         ReduceScatterStartOp>(pending.getDefiningOp()))
+      return emitOpError("operand #")
+             << i
+             << " must be a result of lmc.all_reduce_start, "
+                "lmc.all_gather_start or lmc.reduce_scatter_start";
+  return success();
+}
