@@ -48,3 +48,12 @@ corpus = "/usr/share/common-licenses/GPL-3"
 if os.path.exists(corpus):
     config.available_features.add("corpus")
     config.substitutions.append(("%corpus", corpus))
+
+# OpenMPI's launcher, for the runtime's collectives (test/Runtime). Tests run
+# as root in containers, which mpirun refuses without --allow-run-as-root, and
+# start more ranks than the machine may have cores (--oversubscribe).
+mpirun = shutil.which("mpirun")
+if mpirun:
+    config.available_features.add("mpirun")
+    config.substitutions.append(
+        ("%mpirun", mpirun + " --allow-run-as-root --oversubscribe"))

@@ -11,6 +11,7 @@ BUILD="${LMC_BUILD_DIR:-$ROOT/build}"
 
 APT_PACKAGES=(
   cmake ninja-build g++ ccache python3 libgtest-dev libdnnl-dev time
+  libopenmpi-dev openmpi-bin
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
 )
 

@@ -141,6 +141,81 @@ void _mlir_ciface_lmcrt_embedding_grad_f32(lmcrt_unranked_memref *grad,
                                            lmcrt_unranked_memref *ids,
                                            lmcrt_unranked_memref *table_grad);
 
+/* ---- Collectives (lib/Runtime/Collectives.cpp) ------------------------ */
+
+/* Collectives over the process group of a dp x tp mesh, for SPMD programs.
+ * The runtime sets the group up before calling compiled code: under
+ * OpenMPI's mpirun it communicates over MPI; a process started without
+ * mpirun is a world of one rank, never initialises MPI, and every
+ * collective below is then a copy of `in` into `out`. World rank r sits at
+ * dp index r / tp and tp index r % tp.
+ *
+ * `axis` names the group of the calling rank: 0 (dp) the ranks with the same
+ * tp index, 1 (tp) the ranks with the same dp index, 2 every rank of the
+ * world. A rank's index in the group is its coordinate along the axis (its
+ * world rank for 2). Every rank of a group makes the same calls in the same
+ * order, with the same shapes.
+ *
+ * Memrefs are float32, any rank and any strides (non-contiguous ones are
+ * packed into temporaries); `in` and `out` may be the same memref or
+ * overlap. Collectives are called from one thread.
+ *
+ * Errors end the whole job (MPI_Abort; without MPI the process exits with
+ * status 1) after one line "lmcrt: [rank R: ]MESSAGE" on stderr: shapes that
+ * do not match, an axis other than 0-2, a call before the group is set up,
+ * more than 2^31 - 1 elements in one message, an unknown handle, or any
+ * error MPI returns (the message names the collective and MPI's error
+ * string). A rank that dies ends the job through mpirun; no rank hangs. */
+
+/* out = the sum over the group of `in`. `in` and `out` have the same shape.
+ */
+void _mlir_ciface_lmcrt_all_reduce_f32(lmcrt_unranked_memref *in,
+                                       lmcrt_unranked_memref *out,
+                                       int32_t axis);
+
+/* out = the group's `in` concatenated along dimension `dim` in group-rank
+ * order: with a group of P ranks and `in` of size m along `dim`, group rank
+ * p's `in` lands at indices [p * m, (p + 1) * m) of `out` along `dim`. `out`
+ * has `in`'s shape except P * m along `dim`; 0 <= dim < rank. */
+void _mlir_ciface_lmcrt_all_gather_f32(lmcrt_unranked_memref *in,
+                                       lmcrt_unranked_memref *out, int32_t axis,
+                                       int64_t dim);
+
+/* The sum over the group of `in`, of which group rank p keeps block p along
+ * dimension `dim`: with `in` of size P * m along `dim`, out = sum[..., p * m
+ * : (p + 1) * m, ...]. The size of `in` along `dim` must divide by P; `out`
+ * has `in`'s shape except m along `dim`; 0 <= dim < rank. */
+void _mlir_ciface_lmcrt_reduce_scatter_f32(lmcrt_unranked_memref *in,
+                                           lmcrt_unranked_memref *out,
+                                           int32_t axis, int64_t dim);
+
+/* Asynchronous forms of the three collectives above, with the same
+ * arguments and results: each starts the operation (MPI's non-blocking
+ * collective) and returns a handle (> 0); `out` holds the result once
+ * lmcrt_collective_wait(handle) returns. Until then the caller must not read
+ * `out` nor write `in` or `out`. Several operations may be in flight; every
+ * rank of a group starts them in the same order. Shape errors are reported
+ * at the start. */
+int64_t _mlir_ciface_lmcrt_all_reduce_start_f32(lmcrt_unranked_memref *in,
+                                                lmcrt_unranked_memref *out,
+                                                int32_t axis);
+int64_t _mlir_ciface_lmcrt_all_gather_start_f32(lmcrt_unranked_memref *in,
+                                                lmcrt_unranked_memref *out,
+                                                int32_t axis, int64_t dim);
+int64_t _mlir_ciface_lmcrt_reduce_scatter_start_f32(lmcrt_unranked_memref *in,
+                                                    lmcrt_unranked_memref *out,
+                                                    int32_t axis, int64_t dim);
+
+/* Completes the operation `handle` (copying the result into `out` when it
+ * went through a temporary). Handles may be waited in any order, each once;
+ * an unknown or already waited handle is an error. */
+void lmcrt_collective_wait(int64_t handle);
+
+/* This process's rank in the world and the world's size (1 without mpirun).
+ * Calling them before the group is set up is an error. */
+int32_t lmcrt_world_rank(void);
+int32_t lmcrt_world_size(void);
+
 /* The trainer (lib/Runtime/Trainer.cpp): parses the command line, loads or
  * initialises the parameters, trains with the functions above, and returns
  * the process exit status (0, 1 on errors, 2 on command-line errors). The

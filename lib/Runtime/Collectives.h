@@ -1,0 +1,94 @@
+//===- Collectives.h - The process group of a distributed run ---*- C++ -*-===//
+//
+// The C++ side of the runtime's collectives (the C ABI that generated code
+// calls is in include/lmc/Runtime/lmcrt.h). A run is a mesh of dp x tp
+// processes; process r sits at dp index r / tp and tp index r % tp, so the
+// ranks of one tensor-parallel group are neighbours (as Megatron places
+// them). Each mesh axis has its own communicator: the dp group of a rank is
+// the ranks with its tp index, the tp group the ranks with its dp index, and
+// the world group all ranks; a rank's place in a group is its index along
+// that axis.
+//
+// MPI is used only when the process was started by OpenMPI's mpirun (the
+// variable OMPI_COMM_WORLD_SIZE is set). Otherwise the world is this one
+// process, MPI is never initialised, and every collective is a copy.
+//
+// Collectives are called from one thread (MPI_THREAD_FUNNELED). An MPI error
+// or a misuse of the collectives (shapes, unknown handles) prints one line
+// on stderr and ends the whole job (MPI_Abort), so that no rank hangs.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LMC_LIB_RUNTIME_COLLECTIVES_H
+#define LMC_LIB_RUNTIME_COLLECTIVES_H
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+
+namespace lmcrt::comm {
+
+/// The mesh axes, numbered as the C ABI's `axis` argument.
+enum class Axis : int32_t { DP = 0, TP = 1, World = 2 };
+
+/// "dp", "tp" or "world".
+const char *axisName(Axis axis);
+
+/// Sets up the process group for a dp x tp mesh: initialises MPI under
+/// mpirun, checks that the world has dp * tp processes and creates the
+/// communicators of the axes. Throws RuntimeError (exit code 2) when dp or
+/// tp is below 1 or the world size differs from dp * tp. Every rank sees the
+/// same mismatch; rank() and world() still tell the process's place and MPI
+/// stays initialised, so that one rank reports the error and then all call
+/// finalize() before exiting (mpirun ends the job, and may drop output still
+/// in flight, as soon as one rank exits with an error). Calling init twice
+/// is an error too.
+void init(int dp, int tp);
+
+/// Frees the communicators and finalises MPI if init initialised it (also
+/// after a failed init). Ends the job (abortAll) when collectives were
+/// started and never waited. Does nothing when init was not called.
+void finalize();
+
+/// True between a successful init and finalize.
+bool initialized();
+
+/// True when the process group runs over MPI (started by mpirun).
+bool usesMpi();
+
+/// This process's rank in the world and the world's size (0 and 1 before
+/// init).
+int rank();
+int world();
+
+/// The number of ranks in this process's group along `axis` and its index in
+/// that group (1 and 0 before init).
+int axisSize(Axis axis);
+int axisRank(Axis axis);
+
+/// The communicator of this process's group along `axis`; MPI_COMM_NULL
+/// without MPI. For the trainer's own MPI calls (for example broadcasting
+/// an NCCL id); its error handler returns errors (see checkMpi).
+MPI_Comm communicator(Axis axis);
+
+/// Ends every process of the job with exit status `code`: MPI_Abort while MPI
+/// is active (after a pause of 0.3 s that lets mpirun forward the output
+/// already written), otherwise this process's _exit.
+[[noreturn]] void abortAll(int code);
+
+/// Prints "lmcrt: MESSAGE" (with "rank R: " before the message when the world
+/// has more than one rank) on stderr and ends the job with status 1.
+[[noreturn]] void fatal(const std::string &message);
+
+/// Does nothing when `rc` is MPI_SUCCESS; otherwise reports `what` (the
+/// collective, e.g. "all_reduce over tp") with MPI's error string and ends the
+/// job through fatal().
+void checkMpi(int rc, const std::string &what);
+
+/// The number of asynchronous collectives started and not yet waited.
+int64_t pendingCount();
+
+} // namespace lmcrt::comm
+
+#endif // LMC_LIB_RUNTIME_COLLECTIVES_H
