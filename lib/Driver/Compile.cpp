@@ -237,6 +237,7 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
         pm.addPass(createLMCOutlineKernels());
         ReferencePipelineOptions lowering;
         lowering.libraryCalls = true;
+        lowering.approximateMath = options.approximateMath;
         buildReferencePipeline(pm, lowering);
       })))
     return failure();

@@ -24,17 +24,17 @@ void mlir::lmc::buildReferencePipeline(
     pm.addPass(createLMCBindParams(bind));
   }
   pm.addPass(createConvertLMCToLinalg());
+  if (options.approximateMath)
+    pm.addPass(createLMCApproximateMath());
   pm.addPass(createCanonicalizerPass());
 
-  // Tensors to buffers; functions keep plain (identity layout) memrefs.
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  // Loops that carry tensors through calls (training-step drivers) yield
-  // new buffers.
-  bufferize.allowReturnAllocsFromLoops = true;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // Tensors to buffers: entry points keep plain (identity layout) memrefs,
+  // kernels take views at any offset (lmc-bufferize). Loops that carry
+  // tensors through calls (training-step drivers) yield new buffers.
+  pm.addPass(createLMCBufferize());
+  // Kernels that update an argument in place (AdamW) return it; callers use
+  // the argument instead, so that writing the result back folds away.
+  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
   pm.addNestedPass<func::FuncOp>(bufferization::createBufferHoistingPass());
   pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
   // Upstream's buffer-deallocation-pipeline without its

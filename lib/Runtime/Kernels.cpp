@@ -1,7 +1,9 @@
 //===- Kernels.cpp - Library kernels called by compiled code --------------===//
 //
 // GEMM on oneDNN (dnnl_sgemm, row-major) and the embedding gradient as a
-// scatter-add; see include/lmc/Runtime/lmcrt.h.
+// scatter-add; see include/lmc/Runtime/lmcrt.h. With LMCRT_PROFILE=1 in the
+// environment, the GEMMs are timed per shape and a table goes to stderr at
+// exit (the benchmark's view of which shapes cost what).
 //
 //===----------------------------------------------------------------------===//
 
@@ -9,9 +11,13 @@
 
 #include <dnnl.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -75,6 +81,61 @@ template <typename T> bool batchFoldsIntoRows(const View<T> &v) {
   return true;
 }
 
+/// Time per GEMM shape, collected when LMCRT_PROFILE=1.
+class GemmProfile {
+public:
+  /// batch, M, N, K, transpose_a, transpose_b.
+  using Shape = std::tuple<int64_t, int64_t, int64_t, int64_t, int, int>;
+
+  static GemmProfile *get() {
+    static GemmProfile *profile = [] {
+      const char *env = std::getenv("LMCRT_PROFILE");
+      return env && std::strcmp(env, "1") == 0 ? new GemmProfile : nullptr;
+    }();
+    return profile;
+  }
+
+  void add(const Shape &shape, double seconds) {
+    std::lock_guard<std::mutex> lock(mutex);
+    Entry &e = entries[shape];
+    e.seconds += seconds;
+    ++e.calls;
+  }
+
+private:
+  GemmProfile() {
+    std::atexit([] { get()->print(); });
+  }
+
+  void print() {
+    std::lock_guard<std::mutex> lock(mutex);
+    double total = 0;
+    for (const auto &[shape, e] : entries)
+      total += e.seconds;
+    std::fprintf(stderr,
+                 "lmcrt profile: GEMM (oneDNN dnnl_sgemm) %.3f s in all\n"
+                 "%6s %6s %6s %6s %3s %3s %8s %10s %9s\n",
+                 total, "batch", "M", "N", "K", "tA", "tB", "calls", "ms",
+                 "GFLOP/s");
+    for (const auto &[shape, e] : entries) {
+      auto [batch, m, n, k, ta, tb] = shape;
+      double flops = 2.0 * batch * m * n * k * e.calls;
+      std::fprintf(stderr,
+                   "%6lld %6lld %6lld %6lld %3d %3d %8lld %10.1f %9.1f\n",
+                   (long long)batch, (long long)m, (long long)n, (long long)k,
+                   ta, tb, (long long)e.calls, e.seconds * 1e3,
+                   e.seconds > 0 ? flops / e.seconds / 1e9 : 0.0);
+    }
+  }
+
+  struct Entry {
+    double seconds = 0;
+    int64_t calls = 0;
+  };
+  std::mutex mutex;
+  std::map<Shape, Entry> entries;
+};
+
 } // namespace
 
 extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
@@ -101,6 +162,8 @@ extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
     batch = 1;
   }
 
+  GemmProfile *profile = GemmProfile::get();
+  auto start = std::chrono::steady_clock::now();
   std::vector<float> scratchA, scratchB, scratchC;
   for (int64_t i = 0; i < batch; ++i) {
     // Offsets of batch element i (row-major over the batch dimensions).
@@ -135,6 +198,11 @@ extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
         for (int64_t col = 0; col < N; ++col)
           out[r * C.stride(-2) + col * C.stride(-1)] = scratchC[r * N + col];
   }
+  if (profile)
+    profile->add(
+        {batch, M, N, K, transpose_a != 0, transpose_b != 0},
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
 }
 
 extern "C" void

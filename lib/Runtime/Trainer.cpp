@@ -1,8 +1,8 @@
 //===- Trainer.cpp - The training loop ------------------------------------===//
 //
 // runTrainer: flags -> model description -> parameters (resume, --init-from
-// or init) -> per step: next batch, train_step, adopt the returned buffers
-// (freeing the old ones, see ownership in lmcrt.h), print and log; eval on
+// or init) -> per step: next batch, train_step (which updates parameters and
+// moments in place, see lmcrt.h), print and log; eval on
 // --val every K steps and at the end; checkpoints every K steps and at the
 // end; then --sample.
 //
@@ -58,20 +58,6 @@ public:
 
   static float *data(const lmcrt_memref_f32_1d &m) {
     return m.aligned + m.offset;
-  }
-
-  /// Takes ownership of `fresh` (returned by train_step) instead of `held`.
-  static void adopt(lmcrt_memref_f32_1d &held, const lmcrt_memref_f32_1d &fresh,
-                    const char *what) {
-    if (fresh.sizes[0] != held.sizes[0] ||
-        (fresh.strides[0] != 1 && fresh.sizes[0] > 1))
-      fail(std::string("train_step returned ") + what + " with " +
-           std::to_string(fresh.sizes[0]) + " elements and stride " +
-           std::to_string(fresh.strides[0]) + ", expected " +
-           std::to_string(held.sizes[0]) + " contiguous");
-    if (fresh.allocated != held.allocated)
-      std::free(held.allocated);
-    held = fresh;
   }
 
   lmcrt_memref_f32_1d params, expAvg, expAvgSq;
@@ -218,9 +204,6 @@ int train(int argc, char **argv, const ModelFunctions &fns,
                   config.lr, config.minLr, config.warmup, decay, config.beta1,
                   config.beta2, config.eps, config.weightDecay, config.gradClip,
                   &in, &out);
-    State::adopt(state.params, r.params, "params");
-    State::adopt(state.expAvg, r.exp_avg, "exp_avg");
-    State::adopt(state.expAvgSq, r.exp_avg_sq, "exp_avg_sq");
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();

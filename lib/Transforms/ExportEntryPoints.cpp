@@ -11,6 +11,8 @@
 #include "lmc/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -65,25 +67,30 @@ SmallVector<Value> unpack(OpBuilder &b, Location loc, Value flat,
   return views;
 }
 
-/// One flat buffer holding `values` (one per parameter) in order: a single
-/// concatenation (a chain of insert_slice ops would make bufferization's
-/// analysis quadratic in the number of parameters).
-Value pack(OpBuilder &b, Location loc, ValueRange values,
-           const Layout &layout) {
-  SmallVector<Value> rows;
-  for (Value v : values) {
-    auto type = cast<RankedTensorType>(v.getType());
-    if (type.getRank() == 1) {
-      rows.push_back(v);
-      continue;
+/// The views of a flat buffer (a memref) as the individual parameters:
+/// strided subviews, expanded to each parameter's shape.
+SmallVector<Value> unpackBuffer(OpBuilder &b, Location loc, Value flat,
+                                const Layout &layout) {
+  SmallVector<Value> views;
+  for (auto [p, offset] : llvm::zip(layout.params, layout.offsets)) {
+    ParamOp param = p;
+    RankedTensorType type = param.getTensorType();
+    int64_t n = type.getNumElements();
+    Value view = memref::SubViewOp::create(
+        b, loc, flat, ArrayRef<OpFoldResult>{b.getIndexAttr(offset)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(n)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+    if (type.getRank() > 1) {
+      ReassociationIndices all;
+      for (int64_t d = 0; d < type.getRank(); ++d)
+        all.push_back(d);
+      view =
+          memref::ExpandShapeOp::create(b, loc, type.getShape(), view,
+                                        SmallVector<ReassociationIndices>{all});
     }
-    ReassociationIndices all;
-    for (int64_t d = 0; d < type.getRank(); ++d)
-      all.push_back(d);
-    rows.push_back(tensor::CollapseShapeOp::create(
-        b, loc, v, SmallVector<ReassociationIndices>{all}));
+    views.push_back(view);
   }
-  return tensor::ConcatOp::create(b, loc, /*dim=*/0, rows);
+  return views;
 }
 
 /// The body of `callee` cloned at `b` on `args`; returns its results. The
@@ -180,29 +187,44 @@ struct LMCExportEntryPointsPass
     return fn;
   }
 
+  /// lmc_train_step updates the flat parameter and moment buffers in place:
+  /// each parameter's view is read as a tensor (restrict: nothing else
+  /// reaches that memory while the step runs) and the step's new value is
+  /// materialised into the same view. The AdamW update writes its outputs
+  /// into its inputs' buffers (convert-lmc-to-linalg), so bufferization
+  /// updates the buffers where they are and the final materialisation is a
+  /// self-copy that folds away; where it cannot, it copies, and the result
+  /// is still right.
   void buildTrainStep(OpBuilder &mb, func::FuncOp train, const Layout &layout) {
     Location loc = train.getLoc();
     size_t n = layout.params.size();
-    auto flatType = RankedTensorType::get({layout.total}, layout.elementType);
+    auto flatType = MemRefType::get({layout.total}, layout.elementType);
     FunctionType type = train.getFunctionType();
     // Scalars and inputs after the 3 n tensors stay as they are.
     SmallVector<Type> inputs = {flatType, flatType, flatType};
     llvm::append_range(inputs, type.getInputs().drop_front(3 * n));
     SmallVector<Type> results(type.getResults().take_front(3));
-    results.append({flatType, flatType, flatType});
     func::FuncOp fn =
         createExported(mb, loc, "lmc_train_step", inputs, results);
     OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
-    SmallVector<Value> args;
+    SmallVector<Value> views, args;
     for (int i = 0; i < 3; ++i)
-      llvm::append_range(args, unpack(b, loc, fn.getArgument(i), layout));
+      llvm::append_range(views,
+                         unpackBuffer(b, loc, fn.getArgument(i), layout));
+    for (auto [i, view] : llvm::enumerate(views)) {
+      ParamOp p = layout.params[i % n];
+      args.push_back(bufferization::ToTensorOp::create(
+          b, loc, p.getTensorType(), view, /*restrict=*/true,
+          /*writable=*/true));
+    }
     llvm::append_range(args, fn.getArguments().drop_front(3));
     SmallVector<Value> stepResults = inlineBody(b, train, args);
-    ValueRange outs = stepResults;
-    SmallVector<Value> rets(outs.take_front(3));
-    for (int i = 0; i < 3; ++i)
-      rets.push_back(pack(b, loc, outs.slice(3 + i * n, n), layout));
-    func::ReturnOp::create(b, loc, rets);
+    for (auto [value, view] :
+         llvm::zip(ArrayRef(stepResults).drop_front(3), views))
+      bufferization::MaterializeInDestinationOp::create(
+          b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
+          /*writable=*/true);
+    func::ReturnOp::create(b, loc, ValueRange(stepResults).take_front(3));
   }
 
   /// eval_step and logits: (params..., rest) -> result.

@@ -794,8 +794,9 @@ void fakeTrainStep(lmcrt_train_step_result *r, lmcrt_memref_f32_1d *params,
     grad[t] += p[x + 16] / bt;
     grad[x + 16] += p[t] / bt;
   }
-  float *np = mallocCopy(p, n), *nm = mallocCopy(m->aligned + m->offset, n),
-        *nv = mallocCopy(v->aligned + v->offset, n);
+  // In place, as compiled steps do.
+  float *np = params->aligned + params->offset, *nm = m->aligned + m->offset,
+        *nv = v->aligned + v->offset;
   double norm = 0;
   for (int64_t i = 0; i < n; ++i) {
     norm += grad[i] * grad[i];
@@ -806,9 +807,6 @@ void fakeTrainStep(lmcrt_train_step_result *r, lmcrt_memref_f32_1d *params,
   r->loss = static_cast<float>(loss / bt);
   r->grad_norm = static_cast<float>(std::sqrt(norm));
   r->lr = lr * (step + 1);
-  r->params = {np, np, 0, {n}, {1}};
-  r->exp_avg = {nm, nm, 0, {n}, {1}};
-  r->exp_avg_sq = {nv, nv, 0, {n}, {1}};
 }
 
 float fakeEvalStep(lmcrt_memref_f32_1d *params, lmcrt_memref_i32_2d *,

@@ -17,23 +17,29 @@
 
 // Tests that the runtime's entry points take the parameters and both moments
 // as one flat buffer each (here 16 + 4 = 20 floats: @w at offset 0, @b at
-// 16), unpack them with extract_slice/expand_shape, carry the body of the
-// step, pack the results with one concat, and have C interfaces; that the
-// model description lists each parameter with its offset, shape,
-// initialiser and weight decay; and that the functions the entry points do
-// not need are gone.
+// 16); that lmc_train_step views them per parameter with subview/expand_shape,
+// reads the views as tensors, carries the body of the step and writes the
+// new parameters and moments back into the same views (in place, nothing
+// returned but loss, norm and learning rate); that eval_step and logits
+// unpack a flat tensor; that all have C interfaces; that the model
+// description lists each parameter with its offset, shape, initialiser and
+// weight decay; and that the functions the entry points do not need are gone.
 
 // CHECK-LABEL: lmc.model @m
 // CHECK-NOT:   func.func {{.*}}@forward
-// CHECK:       func.func @lmc_train_step(%[[P:.+]]: tensor<20xf32>, %[[M:.+]]: tensor<20xf32>, %[[V:.+]]: tensor<20xf32>, %{{.+}}: i64, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: i64, %{{.+}}: i64, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: tensor<?x?xi32>, %{{.+}}: tensor<?x?xi32>) -> (f32, f32, f32, tensor<20xf32>, tensor<20xf32>, tensor<20xf32>) attributes {llvm.emit_c_interface}
-// CHECK:         %[[W0:.+]] = tensor.extract_slice %[[P]][0] [16] [1] : tensor<20xf32> to tensor<16xf32>
-// CHECK:         %[[W:.+]] = tensor.expand_shape %[[W0]] {{\[}}[0, 1]] output_shape [4, 4] : tensor<16xf32> into tensor<4x4xf32>
-// CHECK:         %[[B:.+]] = tensor.extract_slice %[[P]][16] [4] [1] : tensor<20xf32> to tensor<4xf32>
+// CHECK:       func.func @lmc_train_step(%[[P:.+]]: memref<20xf32>, %[[M:.+]]: memref<20xf32>, %[[V:.+]]: memref<20xf32>, %{{.+}}: i64, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: i64, %{{.+}}: i64, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: tensor<?x?xi32>, %{{.+}}: tensor<?x?xi32>) -> (f32, f32, f32) attributes {llvm.emit_c_interface}
+// CHECK:         %[[W0:.+]] = memref.subview %[[P]][0] [16] [1] : memref<20xf32> to memref<16xf32, strided<[1]>>
+// CHECK:         %[[WV:.+]] = memref.expand_shape %[[W0]] {{\[}}[0, 1]] output_shape [4, 4] : memref<16xf32, strided<[1]>> into memref<4x4xf32>
+// CHECK:         %[[BV:.+]] = memref.subview %[[P]][16] [4] [1] : memref<20xf32> to memref<4xf32, strided<[1], offset: 16>>
+// CHECK:         %[[W:.+]] = bufferization.to_tensor %[[WV]] restrict writable : memref<4x4xf32> to tensor<4x4xf32>
+// CHECK:         %[[B:.+]] = bufferization.to_tensor %[[BV]] restrict writable
 // CHECK:         lmc.embedding %[[W]]
 // CHECK:         %[[NP:.+]], %{{.+}}, %{{.+}} = lmc.adamw %[[W]]
 // CHECK:         %[[NB:.+]], %{{.+}}, %{{.+}} = lmc.adamw %[[B]]
-// CHECK:         %[[NPR:.+]] = tensor.collapse_shape %[[NP]] {{\[}}[0, 1]] : tensor<4x4xf32> into tensor<16xf32>
-// CHECK:         tensor.concat dim(0) %[[NPR]], %[[NB]] : (tensor<16xf32>, tensor<4xf32>) -> tensor<20xf32>
+// CHECK:         bufferization.materialize_in_destination %[[NP]] in restrict writable %[[WV]]
+// CHECK:         bufferization.materialize_in_destination %[[NB]] in restrict writable %[[BV]]
+// CHECK-COUNT-4: bufferization.materialize_in_destination
+// CHECK-NEXT:    return %{{.+}}, %{{.+}}, %{{.+}} : f32, f32, f32
 // CHECK:       func.func @lmc_eval_step(%{{.+}}: tensor<20xf32>, %{{.+}}: tensor<?x?xi32>, %{{.+}}: tensor<?x?xi32>) -> f32 attributes {llvm.emit_c_interface}
 // CHECK:       func.func @lmc_logits(%{{.+}}: tensor<20xf32>, %{{.+}}: tensor<?x?xi32>) -> tensor<?x4xf32> attributes {llvm.emit_c_interface}
 // CHECK:       func.func @lmc_model_info() -> tensor<{{[0-9]+}}xi8> attributes {llvm.emit_c_interface}

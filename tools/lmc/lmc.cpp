@@ -67,6 +67,11 @@ static cl::opt<unsigned> optLevel("O",
                                            "default 3)"),
                                   cl::Prefix, cl::init(3),
                                   cl::sub(compileCommand));
+static cl::opt<bool> exactMath(
+    "exact-math",
+    cl::desc("Call libm for float32 exp, log, tanh and erf instead of the "
+             "vectorisable polynomial approximations (a few ulp)"),
+    cl::sub(compileCommand));
 static cl::opt<bool> timing("time", cl::desc("Print the time of each stage"),
                             cl::sub(compileCommand));
 
@@ -90,6 +95,7 @@ int main(int argc, char **argv) {
   options.recompute = recompute;
   options.weightDecayOn = weightDecayOn;
   options.timing = timing;
+  options.approximateMath = !exactMath;
   if (optLevel > 3) {
     llvm::errs() << "lmc compile: -O" << optLevel << ": expected -O0 to -O3\n";
     return 2;

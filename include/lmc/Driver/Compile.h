@@ -33,6 +33,9 @@ struct CompileOptions {
   std::string linker = "c++";
   /// LLVM optimisation level, 0 to 3.
   unsigned optLevel = 3;
+  /// Polynomial float32 exp/log/tanh/erf (lmc-approximate-math) instead of
+  /// libm calls.
+  bool approximateMath = true;
   /// Print the time of each stage to stderr.
   bool timing = false;
 };

@@ -29,6 +29,12 @@ struct ReferencePipelineOptions
                      "embedding gradient) instead of lowering them to loops; "
                      "the program must then be linked with the runtime"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> approximateMath{
+      *this, "approximate-math",
+      llvm::cl::desc("Replace float32 exp, expm1, log, log1p, tanh and erf "
+                     "with polynomial approximations (lmc-approximate-math), "
+                     "so that loops over them vectorise"),
+      llvm::cl::init(false)};
 };
 
 /// Builds the reference lowering of the lmc dialect to the LLVM dialect:

@@ -8,10 +8,10 @@
  * describes. Memrefs are passed as pointers to MLIR's ranked memref
  * descriptors (allocated pointer, aligned pointer, offset, sizes, strides).
  *
- * Ownership: buffers passed in stay the caller's. Buffers returned (the
- * updated parameters and state, logits, the model description) were
- * allocated with malloc by the compiled code and belong to the caller, who
- * releases them with free(desc.allocated).
+ * Ownership: buffers passed in stay the caller's; lmc_train_step updates the
+ * parameter and moment buffers in place. Buffers returned (logits, the model
+ * description) were allocated with malloc by the compiled code and belong to
+ * the caller, who releases them with free(desc.allocated).
  *
  *===----------------------------------------------------------------------===*/
 
@@ -62,14 +62,13 @@ typedef struct {
   float loss;      /* training loss of the batch, before the update */
   float grad_norm; /* global L2 norm of the gradients, before clipping */
   float lr;        /* learning rate applied at this step */
-  lmcrt_memref_f32_1d params;     /* updated parameters */
-  lmcrt_memref_f32_1d exp_avg;    /* updated first moments */
-  lmcrt_memref_f32_1d exp_avg_sq; /* updated second moments */
 } lmcrt_train_step_result;
 
 /* ---- Exported by compiled code ---------------------------------------- */
 
-/* One AdamW step on the batch (tokens, targets), both [B, T]. `step` counts
+/* One AdamW step on the batch (tokens, targets), both [B, T], updating
+ * `params`, `exp_avg` and `exp_avg_sq` in place (each a contiguous buffer of
+ * the model's total parameter count; they must not overlap). `step` counts
  * from 0; the learning rate warms up linearly over `warmup` steps, then
  * (decay_steps > 0) decays with a cosine to `min_lr` at `decay_steps`.
  * grad_clip <= 0 disables clipping. */

@@ -237,12 +237,16 @@ def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
 
     - `@lmc_train_step(params, exp_avg, exp_avg_sq, step, lr, min_lr, warmup,
       decay_steps, beta1, beta2, eps, weight_decay, grad_clip, tokens,
-      targets) -> (loss, grad_norm, lr, params, exp_avg, exp_avg_sq)`, where
-      `params`, `exp_avg` and `exp_avg_sq` are each ONE flat
-      `tensor<N x f32>` holding every parameter in declaration order
-      (row-major, no padding); it unpacks them, takes the body of
-      `@train_step` (inlined, so that no function returns hundreds of
-      memrefs) and packs the results;
+      targets) -> (loss, grad_norm, lr)`, where `params`, `exp_avg` and
+      `exp_avg_sq` are each ONE flat `memref<N x f32>` holding every
+      parameter in declaration order (row-major, no padding), updated in
+      place: each parameter's view (`memref.subview`, `memref.expand_shape`)
+      is read as a tensor (`bufferization.to_tensor restrict writable`), the
+      body of `@train_step` runs on these (inlined, so that no function
+      returns hundreds of values), and the new values are materialised into
+      the same views. As the AdamW update writes into its operands
+      (`convert-lmc-to-linalg`), bufferization updates the buffers where they
+      are and the materialisations fold away;
     - `@lmc_eval_step(params, tokens, targets) -> loss` and
       `@lmc_logits(params, tokens) -> tensor<?xVxf32>`;
     - `@lmc_model_info() -> memref<?xi8>`: a text description of the model
@@ -268,6 +272,7 @@ def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
     ```
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::tensor::TensorDialect"];
 }
@@ -307,6 +312,72 @@ def LMCOutlineKernels : Pass<"lmc-outline-kernels", "::mlir::ModuleOp"> {
     Statistic<"numOutlined", "outlined-ops", "lmc ops replaced by calls">,
     Statistic<"numKernels", "kernels", "Kernel functions created">,
   ];
+}
+
+def LMCBufferize : Pass<"lmc-bufferize", "::mlir::ModuleOp"> {
+  let summary = "One-Shot Bufferize of the whole module with lmc's layout "
+                "policy at function boundaries";
+  let description = [{
+    Runs upstream One-Shot Module Bufferize (function boundaries included)
+    with one difference in the buffer types of function signatures:
+
+    - functions with `llvm.emit_c_interface` (the runtime's entry points)
+      take and return memrefs with the identity layout, as the C ABI fixes;
+    - every other function (the kernels of `lmc-outline-kernels`) takes and
+      returns memrefs with row-major strides and a dynamic offset, so that a
+      caller can pass a view into a larger buffer (a parameter inside the
+      flat parameter buffer, say) without copying it, while the innermost
+      stride stays a known 1 for the code generator.
+
+    With upstream's `identity-layout-map` each such view would be copied into
+    a fresh buffer at every call, which defeats the in-place AdamW update of
+    the flat buffers (`lmc-export-entry-points`); with
+    `fully-dynamic-layout-map` the kernels lose their known strides.
+
+    Input:
+
+    ```mlir
+    func.func private @k(%p: tensor<4x4xf32>) -> tensor<4x4xf32>
+    ```
+
+    Output:
+
+    ```mlir
+    func.func private @k(%p: memref<4x4xf32, strided<[4, 1], offset: ?>>)
+        -> memref<4x4xf32, strided<[4, 1], offset: ?>>
+    ```
+  }];
+  let options = [
+    Option<"allowReturnAllocsFromLoops", "allow-return-allocs-from-loops",
+           "bool", /*default=*/"true",
+           "Loops may yield newly allocated buffers (training-step drivers "
+           "carry tensors through loops)">,
+  ];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+def LMCApproximateMath : Pass<"lmc-approximate-math"> {
+  let summary = "Polynomial approximations of float32 transcendental functions";
+  let description = [{
+    Rewrites `math.exp`, `math.expm1`, `math.log`, `math.log1p`, `math.tanh`
+    and `math.erf` on `f32` (scalars and vectors) into arithmetic with
+    upstream MLIR's polynomial approximations (errors of a few ulp). Calls
+    into libm would otherwise stop LLVM from vectorising the loops of
+    softmax, cross-entropy and GELU. `f64` stays exact (the finite-difference
+    tests run in `f64`).
+
+    Input:
+
+    ```mlir
+    %y = math.tanh %x : f32
+    ```
+
+    Output: a clamp, a rational polynomial in `%x` and selects, all `arith`.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 #endif // LMC_TRANSFORMS_PASSES_TD

@@ -525,20 +525,18 @@ AdamWOpLowering::matchAndRewrite(AdamWOp op, OpAdaptor adaptor,
   Value omb1 = arith::SubFOp::create(r, loc, one, b1);
   Value omb2 = arith::SubFOp::create(r, loc, one, b2);
 
+  // The update writes into its inputs (destination-passing style), so that
+  // bufferization can update parameters and moments in place.
   Value p = adaptor.getParam();
-  SmallVector<OpFoldResult> sizes = sizesOf(r, loc, p);
-  SmallVector<Value> inits;
-  for (int i = 0; i < 3; ++i)
-    inits.push_back(emptyTensor(r, loc, sizes, et));
   int64_t rank = type.getRank();
   AffineMap id = r.getMultiDimIdentityMap(rank);
   auto update = linalg::GenericOp::create(
-      r, loc, TypeRange{type, type, type},
-      ValueRange{p, adaptor.getGrad(), adaptor.getExpAvg(),
-                 adaptor.getExpAvgSq()},
-      inits, SmallVector<AffineMap>(7, id), parallelIterators(rank),
+      r, loc, TypeRange{type, type, type}, ValueRange{adaptor.getGrad()},
+      ValueRange{p, adaptor.getExpAvg(), adaptor.getExpAvgSq()},
+      SmallVector<AffineMap>(4, id), parallelIterators(rank),
       [&](OpBuilder &b, Location l, ValueRange a) {
-        Value g = arith::MulFOp::create(b, l, a[1], gs);
+        // a = (grad, param, exp_avg, exp_avg_sq)
+        Value g = arith::MulFOp::create(b, l, a[0], gs);
         Value m =
             arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, b1, a[2]),
                                   arith::MulFOp::create(b, l, omb1, g));
@@ -551,9 +549,9 @@ AdamWOpLowering::matchAndRewrite(AdamWOp op, OpAdaptor adaptor,
         Value step = arith::DivFOp::create(
             b, l, mhat,
             arith::AddFOp::create(b, l, math::SqrtOp::create(b, l, vhat), eps));
-        Value decay = arith::MulFOp::create(b, l, wd, a[0]);
+        Value decay = arith::MulFOp::create(b, l, wd, a[1]);
         Value np = arith::SubFOp::create(
-            b, l, a[0],
+            b, l, a[1],
             arith::MulFOp::create(b, l, lr,
                                   arith::AddFOp::create(b, l, step, decay)));
         linalg::YieldOp::create(b, l, ValueRange{np, m, v});

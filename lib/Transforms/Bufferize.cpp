@@ -1,0 +1,66 @@
+//===- Bufferize.cpp - One-Shot Bufferize with lmc's boundary layouts -----===//
+//
+// Upstream One-Shot Module Bufferize, with buffer types at function
+// boundaries chosen per function: identity layouts for the C ABI entry
+// points, row-major strides with a dynamic offset for every other function.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Transforms/Passes.h"
+
+#include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
+#include "mlir/Dialect/Bufferization/Transforms/Bufferize.h"
+#include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
+#include "mlir/Dialect/Bufferization/Transforms/OneShotModuleBufferize.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#define DEBUG_TYPE "lmc-bufferize"
+
+namespace mlir::lmc {
+#define GEN_PASS_DEF_LMCBUFFERIZE
+#include "lmc/Transforms/Passes.h.inc"
+} // namespace mlir::lmc
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+namespace {
+
+/// The buffer type of a tensor at the boundary of `fn`.
+bufferization::BufferLikeType
+boundaryType(bufferization::TensorLikeType tensorLike, Attribute memorySpace,
+             func::FuncOp fn, const bufferization::BufferizationOptions &) {
+  auto tensor = cast<TensorType>(tensorLike);
+  auto ranked = dyn_cast<RankedTensorType>(tensor);
+  if (!ranked || (fn && fn->hasAttr("llvm.emit_c_interface")))
+    return cast<bufferization::BufferLikeType>(
+        bufferization::getMemRefTypeWithStaticIdentityLayout(tensor,
+                                                             memorySpace));
+  return cast<bufferization::BufferLikeType>(
+      bufferization::getMemRefTypeWithFullyDynamicLayout(tensor, memorySpace));
+}
+
+struct LMCBufferizePass : mlir::lmc::impl::LMCBufferizeBase<LMCBufferizePass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    bufferization::OneShotBufferizationOptions options;
+    options.bufferizeFunctionBoundaries = true;
+    options.allowReturnAllocsFromLoops = allowReturnAllocsFromLoops;
+    options.functionArgTypeConverterFn = boundaryType;
+    options.inferFunctionResultLayout = false;
+    options.unknownTypeConverterFn =
+        [](TensorType type, Attribute memorySpace,
+           const bufferization::BufferizationOptions &) {
+          return bufferization::getMemRefTypeWithFullyDynamicLayout(
+              type, memorySpace);
+        };
+    bufferization::BufferizationState state;
+    if (failed(bufferization::runOneShotModuleBufferize(getOperation(), options,
+                                                        state)))
+      return signalPassFailure();
+    bufferization::removeBufferizationAttributesInModule(getOperation());
+  }
+};
+
+} // namespace
