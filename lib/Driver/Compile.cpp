@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lmc/Driver/Compile.h"
+#include "lmc/Dialect/LMC/Transforms/BufferizableOpInterfaceImpl.h"
 
 #include "lmc/Conversion/Passes.h"
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
@@ -175,10 +176,12 @@ LogicalResult link(const CompileOptions &options, StringRef object) {
                  << "' not found\n";
     return failure();
   }
-  // The runtime's own dependencies: oneDNN for GEMMs, libm.
-  SmallVector<StringRef> args = {*linker,       object, options.runtimeLibrary,
-                                 "-ldnnl",      "-lm",  "-o",
-                                 options.output};
+  // The runtime's own dependencies: oneDNN for GEMMs, GCC's OpenMP runtime
+  // (oneDNN's thread pool, whose size the trainer sets), OpenMPI for the
+  // collectives, libm.
+  SmallVector<StringRef> args = {*linker,  object,   options.runtimeLibrary,
+                                 "-ldnnl", "-lgomp", "-lmpi",
+                                 "-lm",    "-o",     options.output};
   std::string error;
   int rc =
       llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0, &error);
@@ -203,6 +206,7 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   registerAllExtensions(registry);
   registerAllToLLVMIRTranslations(registry);
   registry.insert<LMCDialect>();
+  registerBufferizableOpInterfaceExternalModels(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
@@ -227,6 +231,10 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   TrainingPipelineOptions training;
   training.recompute = options.recompute;
   training.weightDecayOn = options.weightDecayOn;
+  training.mesh = options.mesh;
+  training.zero = options.zero;
+  training.bucketBytes = options.bucketBytes;
+  training.report = options.report;
   if (failed(stages.run("training", [&](OpPassManager &pm) {
         buildTrainingPipeline(pm, training);
       })))

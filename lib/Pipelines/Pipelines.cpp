@@ -80,6 +80,12 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
   LMCOptimizerOptions optimizer;
   optimizer.weightDecayOn = options.weightDecayOn;
   pm.addPass(createLMCOptimizer(optimizer));
+  LMCShardOptions shard;
+  shard.mesh = options.mesh;
+  shard.zero = options.zero;
+  shard.bucketBytes = options.bucketBytes;
+  shard.report = options.report;
+  pm.addPass(createLMCShard(shard));
   pm.addPass(createLMCExportEntryPoints());
   pm.addPass(createSymbolDCEPass());
 }

@@ -55,7 +55,19 @@ public:
     nextLine("context");
     expectWords(2);
     info.context = integer(words[1], "context", 1, kMaxElements);
-    nextLine("params");
+    // Optional: the mesh the program was partitioned for (lmc-shard).
+    if (!std::getline(lines, line))
+      error("missing line 'params'");
+    ++lineNo;
+    words = split(line);
+    if (!words.empty() && words[0] == "mesh") {
+      expectWords(3);
+      info.dp = integer(words[1], "mesh dp", 1, 1 << 20);
+      info.tp = integer(words[2], "mesh tp", 1, 1 << 20);
+      nextLine("params");
+    } else if (words.empty() || words[0] != "params") {
+      error("expected 'params'");
+    }
     expectWords(3);
     int64_t count = integer(words[1], "parameter count", 1, 1 << 20);
     info.total = integer(words[2], "total elements", 1, kMaxElements);
@@ -176,7 +188,16 @@ const ParamInfo *ModelInfo::find(const std::string &paramName) const {
   return nullptr;
 }
 
-unsigned long long ModelInfo::hash() const { return fnv1a64(text); }
+unsigned long long ModelInfo::hash() const {
+  // Without the mesh line: a checkpoint holds the full (unsharded) model,
+  // so programs partitioned differently share checkpoints.
+  std::string model;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.compare(0, 5, "mesh ") != 0)
+      model += line + "\n";
+  return fnv1a64(model);
+}
 
 int64_t ModelInfo::numLayers() const {
   int64_t layers = 0;

@@ -33,11 +33,12 @@ struct ModelInfo {
   std::string name;
   int64_t vocab = 0;
   int64_t context = 0;
-  int64_t total = 0; // elements of the flat parameter buffer
+  int64_t dp = 1, tp = 1; // the mesh the program was partitioned for
+  int64_t total = 0;      // elements of the flat parameter buffer
   std::vector<ParamInfo> params;
 
   const ParamInfo *find(const std::string &name) const;
-  /// FNV-1a hash of `text`.
+  /// FNV-1a hash of `text` without its mesh line.
   unsigned long long hash() const;
   /// Number of transformer blocks (1 + the largest i of "h.i." names) and
   /// the embedding width (dim 1 of "wte.weight"); 0 when not recognisable.

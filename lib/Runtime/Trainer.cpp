@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Checkpoint.h"
+#include "Collectives.h"
 #include "DataLoader.h"
 #include "Error.h"
 #include "Flags.h"
@@ -32,6 +33,8 @@
 #include <memory>
 #include <new>
 #include <unistd.h>
+
+#include <omp.h>
 
 namespace lmcrt {
 
@@ -76,15 +79,22 @@ ModelInfo queryModel(const ModelFunctions &fns) {
   return parseModelInfo(text);
 }
 
+/// The rows [firstRow, firstRow + rows) of a [B, T] batch.
+lmcrt_memref_i32_2d batchRows(int32_t *batch, int64_t firstRow, int64_t rows,
+                              int64_t t) {
+  return {batch, batch, firstRow * t, {rows, t}, {t, 1}};
+}
+
 double evaluate(const ModelFunctions &fns, DataLoader &val, int64_t batches,
                 lmcrt_memref_f32_1d &params, int32_t *tokens, int32_t *targets,
-                int64_t b, int64_t t) {
+                int64_t b, int64_t t, int64_t firstRow, int64_t rows) {
+  (void)b;
   val.reset();
   double sum = 0;
   for (int64_t i = 0; i < batches; ++i) {
     val.next(tokens, targets);
-    lmcrt_memref_i32_2d in = {tokens, tokens, 0, {b, t}, {t, 1}};
-    lmcrt_memref_i32_2d out = {targets, targets, 0, {b, t}, {t, 1}};
+    lmcrt_memref_i32_2d in = batchRows(tokens, firstRow, rows, t);
+    lmcrt_memref_i32_2d out = batchRows(targets, firstRow, rows, t);
     sum += fns.evalStep(&params, &in, &out);
   }
   return sum / static_cast<double>(batches);
@@ -108,11 +118,34 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     return 0;
   }
   ModelInfo model = queryModel(fns);
+  // The process group of the mesh the program was partitioned for (one
+  // process unless started by mpirun). Only rank 0 prints, logs, writes
+  // checkpoints and samples.
+  comm::init(static_cast<int>(model.dp), static_cast<int>(model.tp));
+  const bool rank0 = comm::rank() == 0;
+  if (!rank0 && !std::freopen("/dev/null", "w", stdout))
+    fail("cannot silence the standard output of rank " +
+         std::to_string(comm::rank()));
   validateConfig(config, model);
-  if (config.threads > 0)
-    ::setenv("OMP_NUM_THREADS", std::to_string(config.threads).c_str(), 1);
+  const int64_t dp = model.dp;
+  if (config.batch % dp != 0)
+    usageError("--batch: the global batch " + std::to_string(config.batch) +
+               " is not divisible by dp=" + std::to_string(dp));
+  // Threads of oneDNN and of compiled loops: --threads, or the cores shared
+  // among the ranks on this machine.
+  int threads = config.threads;
+  if (threads <= 0 && comm::world() > 1) {
+    const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    int ranksHere = local ? std::max(1, std::atoi(local)) : comm::world();
+    threads = std::max(1, omp_get_num_procs() / ranksHere);
+  }
+  if (threads > 0)
+    omp_set_num_threads(threads);
 
   const int64_t b = config.batch, t = config.seq, tokensPerStep = b * t;
+  // This rank's rows of each global batch.
+  const int64_t localB = b / dp,
+                firstRow = comm::axisRank(comm::Axis::DP) * localB;
   const int64_t layers = model.numLayers(), channels = model.channels();
   double flopsPerStep = 6.0 * model.total * tokensPerStep;
   std::string flopsFormula = "6*N*tokens";
@@ -148,6 +181,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   position.rng = rng.state;
 
   if (config.initOnly) {
+    if (!rank0)
+      return 0;
     std::string path = writeCheckpoint(
         config.ckptDir, model, config, position, State::data(state.params),
         State::data(state.expAvg), State::data(state.expAvgSq));
@@ -168,7 +203,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     valBatches = std::min<int64_t>(20, valData->batchesPerEpoch());
   }
   JsonlLog log;
-  if (!config.log.empty())
+  if (!config.log.empty() && rank0)
     log.open(config.log, config.resume);
   std::fflush(stdout);
 
@@ -178,8 +213,9 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   const int64_t firstStep = position.step;
   double trainSeconds = 0;
   auto doEval = [&](int64_t step) {
-    double loss = evaluate(fns, *valData, valBatches, state.params,
-                           tokens.data(), targets.data(), b, t);
+    double loss =
+        evaluate(fns, *valData, valBatches, state.params, tokens.data(),
+                 targets.data(), b, t, firstRow, localB);
     std::printf("step %lld/%lld | val loss %.4f (%lld batches)\n",
                 static_cast<long long>(step),
                 static_cast<long long>(config.steps), loss,
@@ -187,6 +223,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     log.eval(step, loss);
   };
   auto doCheckpoint = [&]() {
+    if (!rank0)
+      return;
     std::string path = writeCheckpoint(
         config.ckptDir, model, config, position, State::data(state.params),
         State::data(state.expAvg), State::data(state.expAvgSq));
@@ -196,9 +234,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   for (int64_t step = firstStep; step < config.steps; ++step) {
     auto start = std::chrono::steady_clock::now();
     trainData->next(tokens.data(), targets.data());
-    lmcrt_memref_i32_2d in = {tokens.data(), tokens.data(), 0, {b, t}, {t, 1}};
-    lmcrt_memref_i32_2d out = {
-        targets.data(), targets.data(), 0, {b, t}, {t, 1}};
+    lmcrt_memref_i32_2d in = batchRows(tokens.data(), firstRow, localB, t);
+    lmcrt_memref_i32_2d out = batchRows(targets.data(), firstRow, localB, t);
     lmcrt_train_step_result r;
     fns.trainStep(&r, &state.params, &state.expAvg, &state.expAvgSq, step,
                   config.lr, config.minLr, config.warmup, decay, config.beta1,
@@ -252,7 +289,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
                 static_cast<long long>(position.step),
                 static_cast<long long>(config.steps));
   }
-  if (config.sample > 0) {
+  if (config.sample > 0 && rank0) {
     std::printf("sample (%lld tokens):\n",
                 static_cast<long long>(config.sample));
     std::fflush(stdout);
@@ -268,16 +305,29 @@ int runTrainer(int argc, char **argv, const ModelFunctions &fns) {
   size_t slash = program.rfind('/');
   if (slash != std::string::npos)
     program = program.substr(slash + 1);
+  // Under mpirun an error on any rank ends the whole job (MPI_Abort), so
+  // that no rank waits forever in a collective for one that has left.
+  auto fatalExit = [&](const std::string &message, int code) {
+    std::fflush(stdout);
+    if (comm::world() > 1)
+      std::fprintf(stderr, "%s: rank %d: error: %s\n", program.c_str(),
+                   comm::rank(), message.c_str());
+    else
+      std::fprintf(stderr, "%s: error: %s\n", program.c_str(), message.c_str());
+    if (comm::world() > 1)
+      comm::abortAll(code);
+    comm::finalize();
+    return code;
+  };
   try {
-    return train(argc, argv, fns, program);
+    int status = train(argc, argv, fns, program);
+    std::fflush(stdout);
+    comm::finalize();
+    return status;
   } catch (const RuntimeError &e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "%s: error: %s\n", program.c_str(), e.what());
-    return e.exitCode;
+    return fatalExit(e.what(), e.exitCode);
   } catch (const std::bad_alloc &) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "%s: error: out of memory\n", program.c_str());
-    return kFailureExit;
+    return fatalExit("out of memory", kFailureExit);
   }
 }
 

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lmc/Dialect/LMC/IR/LMCAttrs.h"
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
 #include "lmc/Transforms/Passes.h"
 
@@ -281,8 +282,12 @@ struct LMCExportEntryPointsPass
        << "name " << model.getSymName() << "\n"
        << "dtype " << layout.elementType << "\n"
        << "vocab " << vocab << "\n"
-       << "context " << context << "\n"
-       << "params " << n << " " << layout.total << "\n";
+       << "context " << context << "\n";
+    if (auto mesh =
+            model->getAttrOfType<MeshAttr>(LMCDialect::getMeshAttrName()))
+      os << "mesh " << mesh.getAxisSize("dp").value_or(1) << " "
+         << mesh.getAxisSize("tp").value_or(1) << "\n";
+    os << "params " << n << " " << layout.total << "\n";
     for (auto [i, pc] : llvm::enumerate(layout.params)) {
       ParamOp p = pc;
       os << "param " << p.getSymName() << " " << layout.offsets[i] << " "

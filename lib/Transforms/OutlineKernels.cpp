@@ -30,11 +30,14 @@ namespace {
 /// uniqued, so their pointers identify them).
 using KernelKey = std::tuple<const void *, const void *, const void *>;
 
-/// Ops that stay where they are: symbol references and structure.
+/// Ops that stay where they are: symbol references, structure and
+/// collectives (each is one runtime call already).
 bool isOutlinable(Operation *op) {
   return isa<LMCDialect>(op->getDialect()) &&
-         !isa<ModelOp, ParamOp, ParamRefOp>(op) && op->getNumRegions() == 0 &&
-         op->getNumResults() > 0;
+         !isa<ModelOp, ParamOp, ParamRefOp, AllReduceOp, AllGatherOp,
+              ReduceScatterOp, AllReduceStartOp, AllGatherStartOp,
+              ReduceScatterStartOp, WaitOp>(op) &&
+         op->getNumRegions() == 0 && op->getNumResults() > 0;
 }
 
 struct LMCOutlineKernelsPass

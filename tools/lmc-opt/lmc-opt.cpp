@@ -7,6 +7,7 @@
 
 #include "lmc/Conversion/Passes.h"
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
+#include "lmc/Dialect/LMC/Transforms/BufferizableOpInterfaceImpl.h"
 #include "lmc/Pipelines/Pipelines.h"
 #include "lmc/Transforms/Passes.h"
 
@@ -21,6 +22,7 @@ int main(int argc, char **argv) {
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   registry.insert<mlir::lmc::LMCDialect>();
+  mlir::lmc::registerBufferizableOpInterfaceExternalModels(registry);
 
   mlir::registerAllPasses();
   mlir::lmc::registerLMCTransformsPasses();

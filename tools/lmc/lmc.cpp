@@ -58,6 +58,25 @@ static cl::opt<std::string>
                            "none"),
                   cl::init("matrices"), cl::sub(compileCommand));
 static cl::opt<std::string>
+    mesh("mesh",
+         cl::desc("Partition for a mesh of ranks, e.g. dp=2 or dp=2,tp=1 "
+                  "(run the trainer with mpirun -np dp*tp)"),
+         cl::init("dp=1,tp=1"), cl::sub(compileCommand));
+static cl::opt<unsigned>
+    zero("zero",
+         cl::desc("ZeRO stage: 0, or 1 (optimizer state sharded over "
+                  "dp; not implemented yet)"),
+         cl::init(0), cl::sub(compileCommand));
+static cl::opt<double> bucketMiB(
+    "bucket-mb",
+    cl::desc("Smallest gradient all-reduce bucket in MiB (default 25)"),
+    cl::init(25.0), cl::sub(compileCommand));
+static cl::opt<bool>
+    report("report",
+           cl::desc("Print the collectives per training step and the memory "
+                    "per rank for the mesh"),
+           cl::sub(compileCommand));
+static cl::opt<std::string>
     runtimeLibrary("runtime-lib",
                    cl::desc("The lmc runtime library to link (default: the "
                             "one built with lmc, or $LMC_RUNTIME_LIBRARY)"),
@@ -95,6 +114,14 @@ int main(int argc, char **argv) {
   options.recompute = recompute;
   options.weightDecayOn = weightDecayOn;
   options.timing = timing;
+  options.mesh = mesh;
+  options.zero = zero;
+  if (bucketMiB < 0) {
+    llvm::errs() << "lmc compile: --bucket-mb must not be negative\n";
+    return 2;
+  }
+  options.bucketBytes = static_cast<int64_t>(bucketMiB * 1024 * 1024);
+  options.report = report;
   options.approximateMath = !exactMath;
   if (optLevel > 3) {
     llvm::errs() << "lmc compile: -O" << optLevel << ": expected -O0 to -O3\n";

@@ -56,11 +56,28 @@ struct TrainingPipelineOptions
       *this, "weight-decay-on",
       llvm::cl::desc("Parameters with weight decay: matrices, all or none"),
       llvm::cl::init("matrices")};
+  PassOptions::Option<std::string> mesh{
+      *this, "mesh",
+      llvm::cl::desc("The mesh of ranks to partition for (lmc-shard), e.g. "
+                     "dp=2,tp=1"),
+      llvm::cl::init("dp=1,tp=1")};
+  PassOptions::Option<unsigned> zero{*this, "zero",
+                                     llvm::cl::desc("ZeRO stage (lmc-shard)"),
+                                     llvm::cl::init(0)};
+  PassOptions::Option<int64_t> bucketBytes{
+      *this, "bucket-bytes",
+      llvm::cl::desc("Smallest gradient all-reduce bucket (lmc-shard)"),
+      llvm::cl::init(25 * 1024 * 1024)};
+  PassOptions::Option<bool> report{
+      *this, "report",
+      llvm::cl::desc("Print the collectives and memory per rank (lmc-shard)"),
+      llvm::cl::init(false)};
 };
 
 /// Builds the training graph from a forward model: lmc-autodiff,
-/// lmc-optimizer, lmc-export-entry-points (the runtime's C ABI) and
-/// symbol-dce. The result is still in the lmc dialect.
+/// lmc-optimizer, lmc-shard (the SPMD program for the mesh),
+/// lmc-export-entry-points (the runtime's C ABI) and symbol-dce. The result
+/// is still in the lmc dialect.
 void buildTrainingPipeline(OpPassManager &pm,
                            const TrainingPipelineOptions &options);
 

@@ -95,6 +95,7 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  *   dtype f32
  *   vocab V
  *   context CTX
+ *   mesh DP TP                (optional; the mesh of lmc-shard, 1 1 if absent)
  *   params COUNT TOTAL_ELEMENTS
  *   param NAME OFFSET RANK DIM... INIT STD DECAY     (COUNT lines, in order)
  *   end

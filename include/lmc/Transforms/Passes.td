@@ -380,4 +380,72 @@ def LMCApproximateMath : Pass<"lmc-approximate-math"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
+  let summary = "Partitions the training step over a dp x tp mesh of ranks";
+  let description = [{
+    Makes the training functions of the model (after `lmc-optimizer`) one
+    SPMD program for the mesh `mesh` (`dp=D,tp=T`), recorded as the model's
+    `lmc.mesh` attribute.
+
+    Data parallelism (`dp`): every rank runs the step on its own B/D rows of
+    the global batch (the runtime hands each rank its rows; batch sizes are
+    run-time values, so no shape changes). Each rank's loss and gradients are
+    then those of its rows; the global ones are their mean over `dp`. The
+    pass inserts, right after the gradients exist, `lmc.all_reduce` over
+    `dp` followed by `lmc.scale` by 1/D, gathering the gradients into buckets
+    of at least `bucket-bytes` bytes in the order the backward pass produces
+    them (each bucket's all-reduce stands right after its last gradient, so
+    it can overlap the rest of the backward pass); the global norm, clipping
+    and AdamW then see the global gradients, identical on every rank, and
+    the replicated parameters stay identical. The loss of `train_step` and of
+    `eval_step` is all-reduced and scaled the same way.
+
+    Tensor parallelism (`tp` > 1) and ZeRO-1 (`zero=1`) are not implemented
+    yet: the pass says so and fails.
+
+    With `report`, the pass prints the collectives of one training step (per
+    bucket: tensors, bytes, and the bytes a ring all-reduce moves per rank,
+    2 (D - 1) / D times the payload) and the parameter and optimizer-state
+    bytes per rank.
+
+    Input (abridged, `mesh=dp=2`):
+
+    ```mlir
+    %gw = ... weight gradient ...
+    %gb = ... bias gradient ...
+    %sq = lmc.mul %gw, %gw : tensor<64x64xf32>
+    ```
+
+    Output:
+
+    ```mlir
+    %gw = ... weight gradient ...
+    %gb = ... bias gradient ...
+    %r:2 = lmc.all_reduce %gw, %gb over ["dp"] : tensor<64x64xf32>, tensor<64xf32>
+    %gw2 = lmc.scale %r#0 by 5.000000e-01 : tensor<64x64xf32>
+    %gb2 = lmc.scale %r#1 by 5.000000e-01 : tensor<64xf32>
+    %sq = lmc.mul %gw2, %gw2 : tensor<64x64xf32>
+    ```
+  }];
+  let options = [
+    Option<"mesh", "mesh", "std::string", /*default=*/"\"dp=1,tp=1\"",
+           "The mesh: comma-separated axis=size, axes dp and tp">,
+    Option<"zero", "zero", "unsigned", /*default=*/"0",
+           "ZeRO stage: 0 (optimizer state replicated) or 1 (sharded over "
+           "dp; not implemented yet)">,
+    Option<"bucketBytes", "bucket-bytes", "int64_t",
+           /*default=*/"25 * 1024 * 1024",
+           "Smallest payload of a gradient all-reduce bucket, in bytes (0: "
+           "one all-reduce per gradient)">,
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print the collectives and memory per rank of the training step">,
+  ];
+  let statistics = [
+    Statistic<"numAllReduces", "all-reduces",
+              "Number of all-reduce ops inserted">,
+  ];
+  let dependentDialects = ["::mlir::lmc::LMCDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // LMC_TRANSFORMS_PASSES_TD

@@ -548,7 +548,9 @@ struct ConvertLMCToLinalgPass
                            linalg::LinalgDialect, math::MathDialect,
                            tensor::TensorDialect>();
     target.addIllegalDialect<LMCDialect>();
-    target.addLegalOp<ModelOp, ParamOp>();
+    // Collectives stay: they bufferize to runtime calls (lmc's
+    // BufferizableOpInterface models).
+    target.addLegalOp<ModelOp, ParamOp, AllReduceOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(&getContext());
@@ -561,10 +563,19 @@ struct ConvertLMCToLinalgPass
   }
 
   /// Moves the functions of every lmc.model into the enclosing module and
-  /// drops the model with its (now unused) parameter declarations.
+  /// drops the model with its (now unused) parameter declarations. The
+  /// model's mesh (lmc-shard) moves to the module, where the collectives
+  /// still find it.
   LogicalResult dissolveModels(ModuleOp module) {
     SymbolTable moduleSymbols(module);
     for (ModelOp model : llvm::make_early_inc_range(module.getOps<ModelOp>())) {
+      if (Attribute mesh = model->getAttr(LMCDialect::getMeshAttrName())) {
+        Attribute existing = module->getAttr(LMCDialect::getMeshAttrName());
+        if (existing && existing != mesh)
+          return model.emitError("the mesh of model @")
+                 << model.getSymName() << " differs from the module's";
+        module->setAttr(LMCDialect::getMeshAttrName(), mesh);
+      }
       for (auto func : llvm::make_early_inc_range(
                model.getBody().front().getOps<func::FuncOp>())) {
         Operation *existing = moduleSymbols.lookup(func.getSymName());

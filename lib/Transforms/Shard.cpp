@@ -1,0 +1,268 @@
+//===- Shard.cpp - Partition the training step over a mesh of ranks -------===//
+//
+// lmc-shard: records the mesh on the model and makes the training functions
+// an SPMD program for it. Data parallelism: gradients and losses of each
+// rank's rows are all-reduced over dp (in buckets, right after the backward
+// pass produces them) and scaled to the mean.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Dialect/LMC/IR/LMCAttrs.h"
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
+#include "lmc/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#define DEBUG_TYPE "lmc-shard"
+
+namespace mlir::lmc {
+#define GEN_PASS_DEF_LMCSHARD
+#include "lmc/Transforms/Passes.h.inc"
+} // namespace mlir::lmc
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+namespace {
+
+/// The mesh as the pass option spells it: "dp=2,tp=1" (either axis may be
+/// left out and is then 1).
+struct MeshShape {
+  int64_t dp = 1, tp = 1;
+};
+
+FailureOr<MeshShape> parseMesh(StringRef text, std::string &error) {
+  MeshShape shape;
+  llvm::SmallDenseSet<StringRef> seen;
+  SmallVector<StringRef> items;
+  text.split(items, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
+  if (items.empty()) {
+    error = "expected axis=size[,axis=size], e.g. dp=2,tp=2";
+    return failure();
+  }
+  for (StringRef item : items) {
+    auto [name, size] = item.trim().split('=');
+    name = name.trim();
+    int64_t value = 0;
+    if (size.trim().getAsInteger(10, value) || value < 1) {
+      error =
+          ("'" + item.trim() + "': the size must be a positive integer").str();
+      return failure();
+    }
+    if (name != "dp" && name != "tp") {
+      error =
+          ("unknown mesh axis '" + name + "' (the axes are dp and tp)").str();
+      return failure();
+    }
+    if (!seen.insert(name).second) {
+      error = ("axis '" + name + "' given twice").str();
+      return failure();
+    }
+    (name == "dp" ? shape.dp : shape.tp) = value;
+  }
+  return shape;
+}
+
+int64_t bytesOf(Value v) {
+  auto type = cast<RankedTensorType>(v.getType());
+  return type.getNumElements() *
+         static_cast<int64_t>(type.getElementTypeBitWidth() / 8);
+}
+
+/// One all-reduce over dp of `values` (already computed), placed after the
+/// last of them, then a scale by 1/dp; every other use of each value reads
+/// the mean instead. Fails when a use comes before that point.
+LogicalResult reduceMean(OpBuilder &b, ArrayRef<Value> values, int64_t dp,
+                         Operation *after) {
+  Location loc = after->getLoc();
+  b.setInsertionPointAfter(after);
+  auto reduce = AllReduceOp::create(b, loc, ValueRange(values),
+                                    b.getStrArrayAttr({"dp"}));
+  FloatAttr factor = b.getF64FloatAttr(1.0 / static_cast<double>(dp));
+  for (auto [value, reduced] : llvm::zip(values, reduce.getResults())) {
+    auto mean = ScaleOp::create(b, loc, reduced, factor);
+    for (OpOperand &use : llvm::make_early_inc_range(value.getUses())) {
+      Operation *user = use.getOwner();
+      if (user == reduce)
+        continue;
+      Operation *inBlock = mean->getBlock()->findAncestorOpInBlock(*user);
+      if (!inBlock || inBlock->isBeforeInBlock(mean))
+        return user->emitOpError("uses a gradient before the backward pass "
+                                 "has produced all gradients of its bucket");
+      use.set(mean);
+    }
+  }
+  return success();
+}
+
+struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    std::string error;
+    FailureOr<MeshShape> shape = parseMesh(mesh, error);
+    if (failed(shape)) {
+      // Located at the module without printing it (the module is large).
+      emitError(getOperation().getLoc(), "lmc-shard: bad mesh '")
+          << mesh << "': " << error;
+      return signalPassFailure();
+    }
+    if (zero > 1) {
+      emitError(getOperation().getLoc(), "lmc-shard: ZeRO stage ")
+          << static_cast<unsigned>(zero) << " does not exist here (0 or 1)";
+      return signalPassFailure();
+    }
+    for (ModelOp model : getOperation().getOps<ModelOp>())
+      if (failed(runOnModel(model, *shape)))
+        return signalPassFailure();
+  }
+
+  LogicalResult runOnModel(ModelOp model, const MeshShape &shape) {
+    auto train = dyn_cast_or_null<func::FuncOp>(
+        SymbolTable::lookupSymbolIn(model, "train_step"));
+    if (!train)
+      return emitError(model.getLoc(), "lmc-shard needs @train_step (run "
+                                       "lmc-autodiff and lmc-optimizer first)");
+    if (shape.tp > 1)
+      return emitError(model.getLoc(), "lmc-shard: tensor parallelism (tp=")
+             << shape.tp << ") is not implemented yet; use tp=1";
+    if (zero == 1 && shape.dp > 1)
+      return emitError(model.getLoc(),
+                       "lmc-shard: ZeRO-1 is not implemented yet");
+
+    MLIRContext *ctx = model.getContext();
+    Builder builder(ctx);
+    model->setAttr(LMCDialect::getMeshAttrName(),
+                   MeshAttr::get(ctx,
+                                 {builder.getStringAttr("dp"),
+                                  builder.getStringAttr("tp")},
+                                 {shape.dp, shape.tp}));
+
+    // The gradients, in the order the backward pass produces them.
+    SmallVector<Value> grads;
+    llvm::SmallPtrSet<Value, 32> seen;
+    train.walk([&](AdamWOp op) {
+      if (seen.insert(op.getGrad()).second)
+        grads.push_back(op.getGrad());
+    });
+    for (Value g : grads)
+      if (!g.getDefiningOp() ||
+          g.getDefiningOp()->getBlock() != &train.getBody().front())
+        return train.emitOpError("lmc-shard expects every gradient to be "
+                                 "computed in the body of the step");
+    llvm::stable_sort(grads, [](Value a, Value b) {
+      return a.getDefiningOp()->isBeforeInBlock(b.getDefiningOp());
+    });
+
+    // Buckets of at least bucketBytes, closed in production order.
+    SmallVector<SmallVector<Value>> buckets;
+    int64_t filled = 0;
+    for (Value g : grads) {
+      if (buckets.empty() || filled >= bucketBytes) {
+        buckets.emplace_back();
+        filled = 0;
+      }
+      buckets.back().push_back(g);
+      filled += bytesOf(g);
+    }
+
+    if (shape.dp > 1) {
+      OpBuilder b(ctx);
+      for (ArrayRef<Value> bucket : buckets) {
+        if (failed(
+                reduceMean(b, bucket, shape.dp, bucket.back().getDefiningOp())))
+          return failure();
+        ++numAllReduces;
+      }
+      // The losses: train_step's first result (a tensor.extract of the
+      // loss tensor) and eval_step's.
+      auto trainReturn =
+          cast<func::ReturnOp>(train.getBody().front().getTerminator());
+      auto extract =
+          trainReturn.getOperand(0).getDefiningOp<tensor::ExtractOp>();
+      if (!extract)
+        return train.emitOpError("lmc-shard expects the loss to be read "
+                                 "from a rank-0 tensor");
+      if (failed(reduceLoss(b, extract->getOpOperand(0), shape.dp)))
+        return failure();
+      if (auto eval = dyn_cast_or_null<func::FuncOp>(
+              SymbolTable::lookupSymbolIn(model, "eval_step"))) {
+        auto evalReturn =
+            cast<func::ReturnOp>(eval.getBody().front().getTerminator());
+        if (failed(reduceLoss(b, evalReturn->getOpOperand(0), shape.dp)))
+          return failure();
+      }
+    }
+
+    if (report)
+      printReport(model, shape, buckets);
+    return success();
+  }
+
+  /// Replaces the loss read by `use` with its mean over dp.
+  LogicalResult reduceLoss(OpBuilder &b, OpOperand &use, int64_t dp) {
+    Value loss = use.get();
+    Operation *user = use.getOwner();
+    b.setInsertionPoint(user);
+    auto reduce = AllReduceOp::create(b, user->getLoc(), ValueRange{loss},
+                                      b.getStrArrayAttr({"dp"}));
+    use.set(ScaleOp::create(b, user->getLoc(), reduce.getResult(0),
+                            b.getF64FloatAttr(1.0 / static_cast<double>(dp))));
+    ++numAllReduces;
+    return success();
+  }
+
+  void printReport(ModelOp model, const MeshShape &shape,
+                   ArrayRef<SmallVector<Value>> buckets) {
+    raw_ostream &os = llvm::outs();
+    int64_t d = shape.dp;
+    int64_t paramBytes = 0;
+    for (ParamOp p : model.getParams())
+      paramBytes +=
+          p.getTensorType().getNumElements() *
+          static_cast<int64_t>(p.getTensorType().getElementTypeBitWidth() / 8);
+    os << llvm::formatv("lmc-shard report: @{0} on mesh dp={1},tp={2} "
+                        "({3} ranks), ZeRO {4}\n",
+                        model.getSymName(), shape.dp, shape.tp,
+                        shape.dp * shape.tp, static_cast<unsigned>(zero));
+    os << "collectives per training step (bytes per rank; a ring all-reduce "
+          "of G bytes over D ranks moves 2(D-1)/D*G):\n";
+    os << llvm::formatv("  {0,-4} {1,-10} {2,-4} {3,8} {4,14} {5,14}\n", "#",
+                        "collective", "axis", "tensors", "payload bytes",
+                        "moved bytes");
+    int64_t totalPayload = 0, totalMoved = 0;
+    auto row = [&](StringRef label, int64_t tensors, int64_t payload) {
+      int64_t moved = d > 1 ? 2 * (d - 1) * payload / d : 0;
+      totalPayload += payload;
+      totalMoved += moved;
+      os << llvm::formatv("  {0,-4} {1,-10} {2,-4} {3,8} {4,14} {5,14}\n",
+                          label, "all_reduce", "dp", tensors, payload, moved);
+    };
+    if (d > 1) {
+      for (auto [i, bucket] : llvm::enumerate(buckets)) {
+        int64_t payload = 0;
+        for (Value g : bucket)
+          payload += bytesOf(g);
+        row(std::to_string(i), bucket.size(), payload);
+      }
+      row("loss", 1, 4);
+    }
+    os << llvm::formatv("  total: {0} payload bytes, {1} bytes moved per "
+                        "rank\n",
+                        totalPayload, totalMoved);
+    os << llvm::formatv("parameters per rank:      {0} bytes\n", paramBytes);
+    os << llvm::formatv("gradients per rank:       {0} bytes\n", paramBytes);
+    os << llvm::formatv("optimizer state per rank: {0} bytes (exp_avg, "
+                        "exp_avg_sq)\n",
+                        2 * paramBytes);
+    os << llvm::formatv("activations per rank:     those of a batch of B/{0} "
+                        "rows (lmc-autodiff report-batch)\n",
+                        d);
+  }
+};
+
+} // namespace

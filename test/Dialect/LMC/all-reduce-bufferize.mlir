@@ -1,0 +1,61 @@
+// RUN: lmc-opt %s --lmc-bufferize --split-input-file --verify-diagnostics | FileCheck %s
+
+// Tests that lmc.all_reduce of a bucket bufferizes to one runtime call: the
+// operands are copied into one contiguous 64-byte-aligned buffer of
+// 4 + 16 + 1 floats, the runtime reduces it in place over the dp group (axis
+// 0), and the results are views of that buffer (a 4x4 view at offset 4, a
+// rank-0 view at offset 20). The runtime function is declared once with a C
+// interface.
+
+// CHECK-LABEL: module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 1>}
+// CHECK:       func.func private @lmcrt_all_reduce_f32(memref<*xf32>, memref<*xf32>, i32) attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func @bucket
+// CHECK-SAME:    (%[[A:.+]]: memref<4xf32>, %[[B:.+]]: memref<4x4xf32>, %[[C:.+]]: memref<f32>)
+// CHECK:         %[[FLAT:.+]] = memref.alloc() {alignment = 64 : i64} : memref<21xf32>
+// CHECK:         %[[VA:.+]] = memref.subview %[[FLAT]][0] [4] [1]
+// CHECK:         memref.copy %[[A]], %[[VA]]
+// CHECK:         %[[SB:.+]] = memref.subview %[[FLAT]][4] [16] [1]
+// CHECK:         %[[VB:.+]] = memref.expand_shape %[[SB]] {{\[}}[0, 1]] output_shape [4, 4]
+// CHECK:         memref.copy %[[B]], %[[VB]]
+// CHECK:         %[[SC:.+]] = memref.subview %[[FLAT]][20] [1] [1]
+// CHECK:         %[[VC:.+]] = memref.collapse_shape %[[SC]] []
+// CHECK:         memref.copy %[[C]], %[[VC]]
+// CHECK:         %[[U:.+]] = memref.cast %[[FLAT]] : memref<21xf32> to memref<*xf32>
+// CHECK:         %[[AXIS:.+]] = arith.constant 0 : i32
+// CHECK:         call @lmcrt_all_reduce_f32(%[[U]], %[[U]], %[[AXIS]])
+// CHECK-NOT:     lmc.all_reduce
+module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 1>} {
+  func.func @bucket(%a: tensor<4xf32>, %b: tensor<4x4xf32>, %c: tensor<f32>)
+      -> (tensor<4xf32>, tensor<4x4xf32>, tensor<f32>)
+      attributes {llvm.emit_c_interface} {
+    %r:3 = lmc.all_reduce %a, %b, %c over ["dp"] : tensor<4xf32>, tensor<4x4xf32>, tensor<f32>
+    return %r#0, %r#1, %r#2 : tensor<4xf32>, tensor<4x4xf32>, tensor<f32>
+  }
+}
+
+// -----
+
+// Tests that a group over both axes is the runtime's world group (axis 2).
+
+// CHECK-LABEL: func.func @world
+// CHECK:         %[[AXIS:.+]] = arith.constant 2 : i32
+// CHECK:         call @lmcrt_all_reduce_f32(%{{.+}}, %{{.+}}, %[[AXIS]])
+module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
+  func.func @world(%a: tensor<4xf32>) -> tensor<4xf32> attributes {llvm.emit_c_interface} {
+    %r = lmc.all_reduce %a over ["dp", "tp"] : tensor<4xf32>
+    return %r : tensor<4xf32>
+  }
+}
+
+// -----
+
+// Tests that only static float32 buckets bufferize to the runtime.
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 1>} {
+  func.func @dynamic(%a: tensor<?xf32>) -> tensor<?xf32> attributes {llvm.emit_c_interface} {
+    // expected-error @below {{bufferizes to the runtime only for float32 tensors of static shape}}
+    // expected-error @below {{failed to bufferize op}}
+    %r = lmc.all_reduce %a over ["dp"] : tensor<?xf32>
+    return %r : tensor<?xf32>
+  }
+}
