@@ -234,6 +234,7 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   training.mesh = options.mesh;
   training.zero = options.zero;
   training.bucketBytes = options.bucketBytes;
+  training.overlap = options.overlap;
   training.report = options.report;
   if (failed(stages.run("training", [&](OpPassManager &pm) {
         buildTrainingPipeline(pm, training);

@@ -84,6 +84,7 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
   shard.mesh = options.mesh;
   shard.zero = options.zero;
   shard.bucketBytes = options.bucketBytes;
+  shard.overlap = options.overlap;
   shard.report = options.report;
   pm.addPass(createLMCShard(shard));
   pm.addPass(createLMCExportEntryPoints());

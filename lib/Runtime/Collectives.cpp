@@ -566,6 +566,23 @@ extern "C" void lmcrt_collective_wait(int64_t handle) {
   complete(*op);
 }
 
+void comm::progress() {
+  State &s = state();
+  if (!s.mpi)
+    return;
+  for (auto &entry : s.pending) {
+    Operation &op = *entry.second;
+    if (op.request == MPI_REQUEST_NULL)
+      continue;
+    int done = 0;
+    // A completed request is left for lmcrt_collective_wait: MPI_Test on a
+    // nonblocking collective's request frees it and sets it to null, and
+    // wait then finds it done.
+    checkMpi(MPI_Test(&op.request, &done, MPI_STATUS_IGNORE),
+             op.what + " (progress)");
+  }
+}
+
 extern "C" int32_t lmcrt_world_rank(void) {
   if (!state().initialized)
     fatal("lmcrt_world_rank: the process group is not initialised");

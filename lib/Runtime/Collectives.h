@@ -86,6 +86,12 @@ MPI_Comm communicator(Axis axis);
 /// job through fatal().
 void checkMpi(int rc, const std::string &what);
 
+/// Lets the asynchronous collectives in flight advance (MPI_Test on each).
+/// Open MPI moves a nonblocking collective forward only inside MPI calls, so
+/// the runtime calls this between kernels (each GEMM) for the gradient
+/// all-reduces to overlap the backward pass. Cheap when nothing is pending.
+void progress();
+
 /// The number of asynchronous collectives started and not yet waited.
 int64_t pendingCount();
 

@@ -9,6 +9,8 @@
 
 #include "lmc/Runtime/lmcrt.h"
 
+#include "Collectives.h"
+
 #include <dnnl.h>
 
 #include <chrono>
@@ -143,6 +145,9 @@ extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
                                             lmcrt_unranked_memref *c,
                                             int32_t transpose_a,
                                             int32_t transpose_b) {
+  // Gradient all-reduces started earlier advance while the backward pass
+  // runs its GEMMs.
+  lmcrt::comm::progress();
   View<float> A(a), B(b), C(c);
   if (C.rank < 2 || A.rank != C.rank || (B.rank != 2 && B.rank != C.rank))
     fail("gemm: inconsistent ranks");

@@ -73,18 +73,46 @@ int64_t bytesOf(Value v) {
          static_cast<int64_t>(type.getElementTypeBitWidth() / 8);
 }
 
-/// One all-reduce over dp of `values` (already computed), placed after the
-/// last of them, then a scale by 1/dp; every other use of each value reads
-/// the mean instead. Fails when a use comes before that point.
+/// One all-reduce over dp of `values` (already computed), started right
+/// after the last of them, then a scale by 1/dp; every other use of each
+/// value reads the mean instead. Blocking (`overlap` false): the all-reduce
+/// and the scales stand after the last value. Asynchronous: an
+/// lmc.all_reduce_start there, and its lmc.wait and the scales right before
+/// the first use, so that the reduction overlaps the ops in between. Fails
+/// when a use comes before the last value.
 LogicalResult reduceMean(OpBuilder &b, ArrayRef<Value> values, int64_t dp,
-                         Operation *after) {
+                         Operation *after, bool overlap) {
   Location loc = after->getLoc();
+  Block *block = after->getBlock();
   b.setInsertionPointAfter(after);
-  auto reduce = AllReduceOp::create(b, loc, ValueRange(values),
-                                    b.getStrArrayAttr({"dp"}));
+  ArrayAttr axes = b.getStrArrayAttr({"dp"});
+  Operation *reduce;
+  ValueRange reduced;
+  if (overlap) {
+    auto start = AllReduceStartOp::create(b, loc, ValueRange(values), axes);
+    // The first use after the start, in the block.
+    Operation *first = nullptr;
+    for (Value value : values)
+      for (Operation *user : value.getUsers()) {
+        if (user == start)
+          continue;
+        Operation *inBlock = block->findAncestorOpInBlock(*user);
+        if (inBlock && !inBlock->isBeforeInBlock(start) &&
+            (!first || inBlock->isBeforeInBlock(first)))
+          first = inBlock;
+      }
+    b.setInsertionPoint(first ? first : block->getTerminator());
+    auto wait = WaitOp::create(b, loc, start.getPending());
+    reduce = start;
+    reduced = wait.getResults();
+  } else {
+    auto allReduce = AllReduceOp::create(b, loc, ValueRange(values), axes);
+    reduce = allReduce;
+    reduced = allReduce.getResults();
+  }
   FloatAttr factor = b.getF64FloatAttr(1.0 / static_cast<double>(dp));
-  for (auto [value, reduced] : llvm::zip(values, reduce.getResults())) {
-    auto mean = ScaleOp::create(b, loc, reduced, factor);
+  for (auto [value, result] : llvm::zip(values, reduced)) {
+    auto mean = ScaleOp::create(b, loc, result, factor);
     for (OpOperand &use : llvm::make_early_inc_range(value.getUses())) {
       Operation *user = use.getOwner();
       if (user == reduce)
@@ -173,8 +201,8 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
     if (shape.dp > 1) {
       OpBuilder b(ctx);
       for (ArrayRef<Value> bucket : buckets) {
-        if (failed(
-                reduceMean(b, bucket, shape.dp, bucket.back().getDefiningOp())))
+        if (failed(reduceMean(b, bucket, shape.dp,
+                              bucket.back().getDefiningOp(), overlap)))
           return failure();
         ++numAllReduces;
       }

@@ -1,5 +1,6 @@
-// RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-shard="mesh=dp=2" | FileCheck %s
-// RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-shard="mesh=dp=4 bucket-bytes=1" | FileCheck %s --check-prefix=EACH
+// RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-shard="mesh=dp=2 overlap=false" | FileCheck %s
+// RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-shard="mesh=dp=4 bucket-bytes=1 overlap=false" | FileCheck %s --check-prefix=EACH
+// RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-shard="mesh=dp=2" | FileCheck %s --check-prefix=ASYNC
 // RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-shard | FileCheck %s --check-prefix=ONE
 
 // Tests that under dp=2 the model records its mesh; that the gradients
@@ -41,6 +42,23 @@
 // EACH-NEXT:  %[[GW:.+]] = lmc.embedding_grad
 // EACH-NEXT:  %[[RW:.+]] = lmc.all_reduce %[[GW]] over ["dp"] : tensor<4x4xf32>
 // EACH-NEXT:  lmc.scale %[[RW]] by 2.500000e-01 : tensor<4x4xf32>
+
+// Tests that with overlap (the default) the bucket's all-reduce starts right
+// after its last gradient and is waited for right before the first use of
+// its gradients (the global norm's lmc.mul), the loss's blocking all-reduce
+// standing in between.
+
+// ASYNC-LABEL: func.func @train_step
+// ASYNC:         %[[GB:.+]] = lmc.reduce_sum
+// ASYNC-NEXT:    %[[GW:.+]] = lmc.embedding_grad
+// ASYNC-NEXT:    %[[P:.+]]:2 = lmc.all_reduce_start %[[GB]], %[[GW]] over ["dp"] : tensor<4xf32>, tensor<4x4xf32>
+// ASYNC-NEXT:    lmc.all_reduce %{{.+}} over ["dp"] : tensor<f32>
+// ASYNC:         %[[W:.+]]:2 = lmc.wait %[[P]]#0, %[[P]]#1 : !lmc.pending<tensor<4xf32>>, !lmc.pending<tensor<4x4xf32>>
+// ASYNC-NEXT:    %[[MB:.+]] = lmc.scale %[[W]]#0 by 5.000000e-01 : tensor<4xf32>
+// ASYNC-NEXT:    %[[MW:.+]] = lmc.scale %[[W]]#1 by 5.000000e-01 : tensor<4x4xf32>
+// ASYNC-NEXT:    lmc.mul %[[MW]], %[[MW]]
+// ASYNC:         lmc.adamw %{{.+}}, %[[MW]],
+// ASYNC:         lmc.adamw %{{.+}}, %[[MB]],
 
 // Tests that the default mesh (one rank) only records itself.
 

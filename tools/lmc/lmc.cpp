@@ -71,6 +71,11 @@ static cl::opt<double> bucketMiB(
     "bucket-mb",
     cl::desc("Smallest gradient all-reduce bucket in MiB (default 25)"),
     cl::init(25.0), cl::sub(compileCommand));
+static cl::opt<bool> overlap(
+    "overlap",
+    cl::desc("Start gradient all-reduces asynchronously so that they overlap "
+             "the backward pass (default; --overlap=false blocks instead)"),
+    cl::init(true), cl::sub(compileCommand));
 static cl::opt<bool>
     report("report",
            cl::desc("Print the collectives per training step and the memory "
@@ -121,6 +126,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   options.bucketBytes = static_cast<int64_t>(bucketMiB * 1024 * 1024);
+  options.overlap = overlap;
   options.report = report;
   options.approximateMath = !exactMath;
   if (optLevel > 3) {

@@ -27,11 +27,12 @@ struct CompileOptions {
   std::string dumpDir;
   std::string recompute = "none";
   std::string weightDecayOn = "matrices";
-  /// The mesh of ranks (lmc-shard), ZeRO stage, gradient bucket size, and
-  /// whether to print lmc-shard's report.
+  /// The mesh of ranks (lmc-shard), ZeRO stage, gradient bucket size,
+  /// asynchronous all-reduces, and whether to print lmc-shard's report.
   std::string mesh = "dp=1,tp=1";
   unsigned zero = 0;
   int64_t bucketBytes = 25 * 1024 * 1024;
+  bool overlap = true;
   bool report = false;
   /// The static runtime library linked into executables.
   std::string runtimeLibrary;

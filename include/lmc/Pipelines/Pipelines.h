@@ -68,6 +68,11 @@ struct TrainingPipelineOptions
       *this, "bucket-bytes",
       llvm::cl::desc("Smallest gradient all-reduce bucket (lmc-shard)"),
       llvm::cl::init(25 * 1024 * 1024)};
+  PassOptions::Option<bool> overlap{
+      *this, "overlap",
+      llvm::cl::desc("Asynchronous gradient all-reduces overlapping the "
+                     "backward pass (lmc-shard)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> report{
       *this, "report",
       llvm::cl::desc("Print the collectives and memory per rank (lmc-shard)"),

@@ -394,8 +394,12 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
     pass inserts, right after the gradients exist, `lmc.all_reduce` over
     `dp` followed by `lmc.scale` by 1/D, gathering the gradients into buckets
     of at least `bucket-bytes` bytes in the order the backward pass produces
-    them (each bucket's all-reduce stands right after its last gradient, so
-    it can overlap the rest of the backward pass); the global norm, clipping
+    them. With `overlap` (the default) each bucket's all-reduce starts
+    (`lmc.all_reduce_start`) right after its last gradient and is waited for
+    (`lmc.wait`) right before the first use of its gradients, so that it
+    overlaps the rest of the backward pass (the runtime lets it progress at
+    every GEMM); without, a blocking `lmc.all_reduce` stands after the last
+    gradient. The global norm, clipping
     and AdamW then see the global gradients, identical on every rank, and
     the replicated parameters stay identical. The loss of `train_step` and of
     `eval_step` is all-reduced and scaled the same way.
@@ -416,7 +420,8 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
     %sq = lmc.mul %gw, %gw : tensor<64x64xf32>
     ```
 
-    Output:
+    Output (`overlap=false`; with `overlap`, an `lmc.all_reduce_start` there and
+    `lmc.wait` before `lmc.scale`):
 
     ```mlir
     %gw = ... weight gradient ...
@@ -437,6 +442,10 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
            /*default=*/"25 * 1024 * 1024",
            "Smallest payload of a gradient all-reduce bucket, in bytes (0: "
            "one all-reduce per gradient)">,
+    Option<"overlap", "overlap", "bool", /*default=*/"true",
+           "Start each gradient bucket's all-reduce asynchronously "
+           "(lmc.all_reduce_start) and wait for it where the gradients are "
+           "first used, overlapping the rest of the backward pass">,
     Option<"report", "report", "bool", /*default=*/"false",
            "Print the collectives and memory per rank of the training step">,
   ];

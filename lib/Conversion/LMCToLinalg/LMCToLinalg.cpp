@@ -550,7 +550,8 @@ struct ConvertLMCToLinalgPass
     target.addIllegalDialect<LMCDialect>();
     // Collectives stay: they bufferize to runtime calls (lmc's
     // BufferizableOpInterface models).
-    target.addLegalOp<ModelOp, ParamOp, AllReduceOp>();
+    target
+        .addLegalOp<ModelOp, ParamOp, AllReduceOp, AllReduceStartOp, WaitOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(&getContext());

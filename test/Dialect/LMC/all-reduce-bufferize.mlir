@@ -49,6 +49,37 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
 
 // -----
 
+// Tests that lmc.all_reduce_start packs its bucket the same way and starts
+// the runtime's nonblocking all-reduce, whose handle lmc.wait waits for (by
+// name: no memref argument, no C interface), its results being the views
+// of the packed buffer.
+
+// CHECK-DAG:   func.func private @lmcrt_all_reduce_start_f32(memref<*xf32>, memref<*xf32>, i32) -> i64 attributes {llvm.emit_c_interface}
+// CHECK-DAG:   func.func private @lmcrt_collective_wait(i64){{$}}
+// CHECK-LABEL: func.func @overlap
+// CHECK:         %[[FLAT:.+]] = memref.alloc() {alignment = 64 : i64} : memref<20xf32>
+// CHECK:         %[[U:.+]] = memref.cast %[[FLAT]]
+// CHECK:         %[[H:.+]] = call @lmcrt_all_reduce_start_f32(%[[U]], %[[U]], %{{.+}}) : (memref<*xf32>, memref<*xf32>, i32) -> i64
+// CHECK:         linalg.fill
+// CHECK:         call @lmcrt_collective_wait(%[[H]]) : (i64) -> ()
+// CHECK-NOT:     call @lmcrt_collective_wait
+// CHECK-NOT:     unrealized_conversion_cast
+// CHECK:         return
+module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 1>} {
+  func.func @overlap(%a: tensor<4xf32>, %b: tensor<4x4xf32>, %x: tensor<8xf32>)
+      -> (tensor<4xf32>, tensor<4x4xf32>, tensor<8xf32>)
+      attributes {llvm.emit_c_interface} {
+    %p:2 = lmc.all_reduce_start %a, %b over ["dp"] : tensor<4xf32>, tensor<4x4xf32>
+    %c = arith.constant 1.0 : f32
+    %e = tensor.empty() : tensor<8xf32>
+    %f = linalg.fill ins(%c : f32) outs(%e : tensor<8xf32>) -> tensor<8xf32>
+    %r:2 = lmc.wait %p#0, %p#1 : !lmc.pending<tensor<4xf32>>, !lmc.pending<tensor<4x4xf32>>
+    return %r#0, %r#1, %f : tensor<4xf32>, tensor<4x4xf32>, tensor<8xf32>
+  }
+}
+
+// -----
+
 // Tests that only static float32 buckets bufferize to the runtime.
 
 module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 1>} {

@@ -5,7 +5,8 @@
 // buffer, which the runtime reduces in place
 // (_mlir_ciface_lmcrt_all_reduce_f32 in include/lmc/Runtime/lmcrt.h), and
 // the results are views of that buffer. One message per bucket, whatever
-// the number of tensors in it.
+// the number of tensors in it. lmc.all_reduce_start does the same with the
+// runtime's nonblocking form and lmc.wait waits for it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,10 +47,10 @@ FailureOr<int32_t> runtimeAxis(Operation *op, ArrayAttr axes) {
                          "has dp, tp and dp x tp)");
 }
 
-/// A call to the runtime function `name`, declared (private, with a C
-/// interface) in the nearest symbol table on first use.
-void callRuntime(RewriterBase &rewriter, Operation *at, StringRef name,
-                 ValueRange args) {
+/// A call to the runtime function `name`, declared (private) in the nearest
+/// symbol table on first use; returns its result when it has one.
+Value callRuntime(RewriterBase &rewriter, Operation *at, StringRef name,
+                  ValueRange args, TypeRange results) {
   Operation *table = SymbolTable::getNearestSymbolTable(at->getParentOp());
   auto callee =
       dyn_cast_or_null<func::FuncOp>(SymbolTable::lookupSymbolIn(table, name));
@@ -58,16 +59,71 @@ void callRuntime(RewriterBase &rewriter, Operation *at, StringRef name,
     rewriter.setInsertionPointToStart(&table->getRegion(0).front());
     callee = func::FuncOp::create(
         rewriter, at->getLoc(), name,
-        rewriter.getFunctionType(ValueRange(args).getTypes(), {}));
+        rewriter.getFunctionType(ValueRange(args).getTypes(), results));
     callee.setPrivate();
-    callee->setAttr("llvm.emit_c_interface", rewriter.getUnitAttr());
+    // Functions taking memrefs are reached through their C interface
+    // (`_mlir_ciface_NAME`, descriptors by pointer); the others by name.
+    if (llvm::any_of(ValueRange(args).getTypes(),
+                     llvm::IsaPred<BaseMemRefType>))
+      callee->setAttr("llvm.emit_c_interface", rewriter.getUnitAttr());
   }
-  func::CallOp::create(rewriter, at->getLoc(), callee, args);
+  auto call = func::CallOp::create(rewriter, at->getLoc(), callee, args);
+  return call.getNumResults() ? call.getResult(0) : Value();
 }
 
-struct AllReduceOpInterface
-    : public BufferizableOpInterface::ExternalModel<AllReduceOpInterface,
-                                                    AllReduceOp> {
+/// The operands of a bucket copied into one contiguous float32 buffer:
+/// returns the buffer and, per operand, its view of it.
+FailureOr<std::pair<Value, SmallVector<Value>>>
+packBucket(RewriterBase &rewriter, Operation *op, ValueRange inputs,
+           const BufferizationOptions &options, BufferizationState &state) {
+  Location loc = op->getLoc();
+  Type f32 = rewriter.getF32Type();
+  int64_t total = 0;
+  for (Value input : inputs) {
+    auto type = cast<RankedTensorType>(input.getType());
+    if (!type.hasStaticShape() || type.getElementType() != f32)
+      return op->emitOpError("bufferizes to the runtime only for float32 "
+                             "tensors of static shape");
+    total += type.getNumElements();
+  }
+  Value flat =
+      memref::AllocOp::create(rewriter, loc, MemRefType::get({total}, f32),
+                              rewriter.getI64IntegerAttr(64));
+  SmallVector<Value> views;
+  int64_t offset = 0;
+  for (Value input : inputs) {
+    FailureOr<Value> buffer = getBuffer(rewriter, input, options, state);
+    if (failed(buffer))
+      return failure();
+    auto type = cast<RankedTensorType>(input.getType());
+    int64_t n = type.getNumElements();
+    Value view = memref::SubViewOp::create(
+        rewriter, loc, flat,
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(offset)},
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(n)},
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1)});
+    if (type.getRank() == 0) {
+      view = memref::CollapseShapeOp::create(rewriter, loc, view,
+                                             ArrayRef<ReassociationIndices>{});
+    } else if (type.getRank() > 1) {
+      ReassociationIndices all;
+      for (int64_t d = 0; d < type.getRank(); ++d)
+        all.push_back(d);
+      view =
+          memref::ExpandShapeOp::create(rewriter, loc, type.getShape(), view,
+                                        SmallVector<ReassociationIndices>{all});
+    }
+    memref::CopyOp::create(rewriter, loc, *buffer, view);
+    views.push_back(view);
+    offset += n;
+  }
+  return std::make_pair(flat, views);
+}
+
+/// Shared analysis answers: operands are read, results are new buffers.
+template <typename Derived, typename OpTy>
+struct ReadsOperandsModel
+    : public BufferizableOpInterface::ExternalModel<Derived, OpTy> {
   bool bufferizesToMemoryRead(Operation *, OpOperand &,
                               const AnalysisState &) const {
     return true;
@@ -81,64 +137,110 @@ struct AllReduceOpInterface
     return {};
   }
   bool bufferizesToAllocation(Operation *, Value) const { return true; }
+};
 
+/// lmc.all_reduce: pack, reduce in place, results are views.
+struct AllReduceOpInterface
+    : public ReadsOperandsModel<AllReduceOpInterface, AllReduceOp> {
   LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
                           const BufferizationOptions &options,
                           BufferizationState &state) const {
     auto reduce = cast<AllReduceOp>(op);
-    Location loc = op->getLoc();
     FailureOr<int32_t> axis = runtimeAxis(op, reduce.getAxes());
     if (failed(axis))
       return failure();
-    Type f32 = rewriter.getF32Type();
-    int64_t total = 0;
-    for (Value input : reduce.getInputs()) {
-      auto type = cast<RankedTensorType>(input.getType());
-      if (!type.hasStaticShape() || type.getElementType() != f32)
-        return op->emitOpError("bufferizes to the runtime only for float32 "
-                               "tensors of static shape");
-      total += type.getNumElements();
-    }
-
-    // One contiguous buffer holding every operand.
-    auto flatType = MemRefType::get({total}, f32);
-    Value flat = memref::AllocOp::create(rewriter, loc, flatType,
-                                         rewriter.getI64IntegerAttr(64));
-    SmallVector<Value> results;
-    int64_t offset = 0;
-    for (Value input : reduce.getInputs()) {
-      FailureOr<Value> buffer = getBuffer(rewriter, input, options, state);
-      if (failed(buffer))
-        return failure();
-      auto type = cast<RankedTensorType>(input.getType());
-      int64_t n = type.getNumElements();
-      Value view = memref::SubViewOp::create(
-          rewriter, loc, flat,
-          ArrayRef<OpFoldResult>{rewriter.getIndexAttr(offset)},
-          ArrayRef<OpFoldResult>{rewriter.getIndexAttr(n)},
-          ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1)});
-      if (type.getRank() == 0) {
-        view = memref::CollapseShapeOp::create(
-            rewriter, loc, view, ArrayRef<ReassociationIndices>{});
-      } else if (type.getRank() > 1) {
-        ReassociationIndices all;
-        for (int64_t d = 0; d < type.getRank(); ++d)
-          all.push_back(d);
-        view = memref::ExpandShapeOp::create(
-            rewriter, loc, type.getShape(), view,
-            SmallVector<ReassociationIndices>{all});
-      }
-      memref::CopyOp::create(rewriter, loc, *buffer, view);
-      results.push_back(view);
-      offset += n;
-    }
+    auto packed = packBucket(rewriter, op, reduce.getInputs(), options, state);
+    if (failed(packed))
+      return failure();
+    Location loc = op->getLoc();
     Value unranked = memref::CastOp::create(
-        rewriter, loc, UnrankedMemRefType::get(f32, 0), flat);
+        rewriter, loc, UnrankedMemRefType::get(rewriter.getF32Type(), 0),
+        packed->first);
     Value axisValue = arith::ConstantOp::create(
         rewriter, loc, rewriter.getI32IntegerAttr(*axis));
     callRuntime(rewriter, op, "lmcrt_all_reduce_f32",
-                {unranked, unranked, axisValue});
-    replaceOpWithBufferizedValues(rewriter, op, results);
+                {unranked, unranked, axisValue}, {});
+    replaceOpWithBufferizedValues(rewriter, op, packed->second);
+    return success();
+  }
+};
+
+/// lmc.all_reduce_start: pack and start the in-place reduction; each
+/// pending result becomes (handle, view) in an unrealized cast that
+/// lmc.wait takes apart.
+struct AllReduceStartOpInterface
+    : public ReadsOperandsModel<AllReduceStartOpInterface, AllReduceStartOp> {
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto start = cast<AllReduceStartOp>(op);
+    FailureOr<int32_t> axis = runtimeAxis(op, start.getAxes());
+    if (failed(axis))
+      return failure();
+    auto packed = packBucket(rewriter, op, start.getInputs(), options, state);
+    if (failed(packed))
+      return failure();
+    Location loc = op->getLoc();
+    Value unranked = memref::CastOp::create(
+        rewriter, loc, UnrankedMemRefType::get(rewriter.getF32Type(), 0),
+        packed->first);
+    Value axisValue = arith::ConstantOp::create(
+        rewriter, loc, rewriter.getI32IntegerAttr(*axis));
+    Value handle =
+        callRuntime(rewriter, op, "lmcrt_all_reduce_start_f32",
+                    {unranked, unranked, axisValue}, {rewriter.getI64Type()});
+    SmallVector<Value> pending;
+    for (auto [result, view] : llvm::zip(start.getPending(), packed->second))
+      pending.push_back(
+          UnrealizedConversionCastOp::create(rewriter, loc, result.getType(),
+                                             ValueRange{handle, view})
+              .getResult(0));
+    rewriter.replaceOp(op, pending);
+    return success();
+  }
+};
+
+/// lmc.wait: waits for each distinct handle once (in operand order); the
+/// results are the views the start op packed into.
+struct WaitOpInterface
+    : public BufferizableOpInterface::ExternalModel<WaitOpInterface, WaitOp> {
+  bool bufferizesToMemoryRead(Operation *, OpOperand &,
+                              const AnalysisState &) const {
+    return false;
+  }
+  bool bufferizesToMemoryWrite(Operation *, OpOperand &,
+                               const AnalysisState &) const {
+    return false;
+  }
+  AliasingValueList getAliasingValues(Operation *, OpOperand &,
+                                      const AnalysisState &) const {
+    return {};
+  }
+  bool bufferizesToAllocation(Operation *, Value) const { return true; }
+
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &,
+                          BufferizationState &) const {
+    auto wait = cast<WaitOp>(op);
+    SmallVector<Value> views, handles;
+    SmallVector<Operation *> casts;
+    for (Value pending : wait.getPending()) {
+      auto cast = pending.getDefiningOp<UnrealizedConversionCastOp>();
+      if (!cast || cast.getNumOperands() != 2)
+        return op->emitOpError("waits on a collective that did not bufferize "
+                               "to the runtime (only lmc.all_reduce_start "
+                               "does)");
+      if (!llvm::is_contained(handles, cast.getOperand(0)))
+        handles.push_back(cast.getOperand(0));
+      views.push_back(cast.getOperand(1));
+      casts.push_back(cast);
+    }
+    for (Value handle : handles)
+      callRuntime(rewriter, op, "lmcrt_collective_wait", {handle}, {});
+    replaceOpWithBufferizedValues(rewriter, op, views);
+    for (Operation *cast : casts)
+      if (cast->use_empty())
+        rewriter.eraseOp(cast);
     return success();
   }
 };
@@ -149,5 +251,7 @@ void mlir::lmc::registerBufferizableOpInterfaceExternalModels(
     DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, LMCDialect *) {
     AllReduceOp::attachInterface<AllReduceOpInterface>(*ctx);
+    AllReduceStartOp::attachInterface<AllReduceStartOpInterface>(*ctx);
+    WaitOp::attachInterface<WaitOpInterface>(*ctx);
   });
 }
