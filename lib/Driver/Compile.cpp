@@ -281,6 +281,17 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
     return failure();
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(machine->getTargetTriple());
+  // The entry points are glue: calls into the shared kernels, buffer
+  // bookkeeping and a few scalars, one pass per step, in straight-line
+  // functions that grow with the depth of the model (tens of thousands of
+  // instructions for gpt2-124M). Optimising them buys nothing measurable
+  // and costs most of the code generation time, so they are left
+  // unoptimised; the kernels get the full -O level.
+  for (StringRef name : {"lmc_train_step", "lmc_eval_step", "lmc_logits"})
+    if (llvm::Function *fn = llvmModule->getFunction(name)) {
+      fn->addFnAttr(llvm::Attribute::OptimizeNone);
+      fn->addFnAttr(llvm::Attribute::NoInline);
+    }
   if (llvm::Error err = makeOptimizingTransformer(
           options.optLevel, /*sizeLevel=*/0, machine.get())(llvmModule.get())) {
     llvm::errs() << "lmc compile: LLVM optimisation failed: "
