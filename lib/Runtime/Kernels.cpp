@@ -12,6 +12,7 @@
 #include "Collectives.h"
 
 #include <dnnl.h>
+#include <dnnl_debug.h>
 
 #include <chrono>
 #include <cstdio>
@@ -21,6 +22,8 @@
 #include <mutex>
 #include <tuple>
 #include <vector>
+
+#include <omp.h>
 
 namespace {
 
@@ -114,8 +117,15 @@ private:
     double total = 0;
     for (const auto &[shape, e] : entries)
       total += e.seconds;
+    const dnnl_version_t *v = dnnl_version();
     std::fprintf(stderr,
-                 "lmcrt profile: GEMM (oneDNN dnnl_sgemm) %.3f s in all\n"
+                 "lmcrt profile: GEMM on oneDNN %d.%d.%d dnnl_sgemm, ISA %s, "
+                 "%d threads\n",
+                 v->major, v->minor, v->patch,
+                 dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()),
+                 omp_get_max_threads());
+    std::fprintf(stderr,
+                 "lmcrt profile: GEMM %.3f s in all\n"
                  "%6s %6s %6s %6s %3s %3s %8s %10s %9s\n",
                  total, "batch", "M", "N", "K", "tA", "tB", "calls", "ms",
                  "GFLOP/s");
