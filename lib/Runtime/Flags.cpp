@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <omp.h>
+
 namespace lmcrt {
 
 namespace {
@@ -247,7 +249,13 @@ std::string configTable(const Config &c, const ModelInfo &model) {
       {"data", c.data.empty() ? "-" : c.data},
       {"val", c.val.empty() ? "-" : c.val},
       {"steps", std::to_string(c.steps)},
-      {"batch", std::to_string(c.batch)},
+      {"mesh", "dp=" + std::to_string(model.dp) +
+                   " x tp=" + std::to_string(model.tp) + " (" +
+                   std::to_string(model.dp * model.tp) + " ranks)"},
+      {"batch", std::to_string(c.batch) +
+                    (model.dp > 1 ? " (" + std::to_string(c.batch / model.dp) +
+                                        " rows per rank)"
+                                  : "")},
       {"seq", std::to_string(c.seq)},
       {"lr", formatFloat(c.lr)},
       {"lr-schedule", c.lrSchedule},
@@ -269,7 +277,8 @@ std::string configTable(const Config &c, const ModelInfo &model) {
                                    : "end"},
       {"log", c.log.empty() ? "-" : c.log},
       {"sample", std::to_string(c.sample)},
-      {"threads", c.threads ? std::to_string(c.threads) : "auto"},
+      {"threads", (c.threads ? std::to_string(c.threads) : "auto") + " (" +
+                      std::to_string(omp_get_max_threads()) + " in use)"},
   };
   size_t width = 0;
   for (auto &row : rows)
