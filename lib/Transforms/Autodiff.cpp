@@ -311,8 +311,25 @@ struct LMCAutodiffPass : mlir::lmc::impl::LMCAutodiffBase<LMCAutodiffPass> {
 
     int64_t bytes = 0;
     SmallVector<Value> kept = emitter.keptValues();
-    for (Value v : kept)
+    // Kept bytes as a polynomial in batch B and sequence T: coefficient k
+    // multiplies B T^(k-1) (k >= 1), coefficient 0 is static. Recorded on
+    // the model for later reports (lmc-shard's bytes per rank).
+    SmallVector<int64_t> polynomial(1, 0);
+    for (Value v : kept) {
       bytes += bytesAt(v.getType(), reportBatch, reportSeq);
+      auto tensor = dyn_cast<RankedTensorType>(v.getType());
+      if (!tensor)
+        continue;
+      int64_t size = tensor.getElementType().getIntOrFloatBitWidth() / 8;
+      unsigned dynamic = 0;
+      for (int64_t d : tensor.getShape())
+        ShapedType::isDynamic(d) ? ++dynamic : size *= d;
+      if (polynomial.size() <= dynamic)
+        polynomial.resize(dynamic + 1, 0);
+      polynomial[dynamic] += size;
+    }
+    model->setAttr("lmc.activation_bytes",
+                   DenseI64ArrayAttr::get(model.getContext(), polynomial));
     activationBytes += bytes;
     keptValues += kept.size();
     if (report)

@@ -226,8 +226,13 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
       }
     }
 
-    if (report)
+    if (report) {
+      if (reportBatch % shape.dp != 0)
+        return emitError(model.getLoc(), "lmc-shard: report-batch ")
+               << static_cast<int64_t>(reportBatch)
+               << " is not divisible by dp=" << shape.dp;
       printReport(model, shape, buckets);
+    }
     return success();
   }
 
@@ -287,9 +292,25 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
     os << llvm::formatv("optimizer state per rank: {0} bytes (exp_avg, "
                         "exp_avg_sq)\n",
                         2 * paramBytes);
-    os << llvm::formatv("activations per rank:     those of a batch of B/{0} "
-                        "rows (lmc-autodiff report-batch)\n",
-                        d);
+    // lmc-autodiff's kept bytes, a polynomial in the rows B and the
+    // sequence T, at this rank's rows.
+    if (auto poly =
+            model->getAttrOfType<DenseI64ArrayAttr>("lmc.activation_bytes")) {
+      int64_t rows = reportBatch / d, total = 0, power = rows;
+      for (auto [k, c] : llvm::enumerate(poly.asArrayRef())) {
+        if (k == 0) {
+          total += c;
+          continue;
+        }
+        total += c * power;
+        power *= reportSeq;
+      }
+      os << llvm::formatv("activations per rank:     {0} bytes kept for the "
+                          "backward pass at a global batch of {1} ({2} rows "
+                          "per rank), sequence {3}\n",
+                          total, static_cast<int64_t>(reportBatch), rows,
+                          static_cast<int64_t>(reportSeq));
+    }
   }
 };
 

@@ -114,7 +114,10 @@ def LMCAutodiff : Pass<"lmc-autodiff", "::mlir::ModuleOp"> {
     The statistic `activation-bytes` (and, with `report`, a line on stdout)
     gives the bytes of forward values kept alive for the backward pass at
     batch `report-batch` and sequence `report-seq` (the first dynamic
-    dimension of a type is the batch, the others the sequence).
+    dimension of a type is the batch, the others the sequence). The same
+    bytes as a polynomial in batch B and sequence T go on the model as
+    `lmc.activation_bytes = array<i64: c0, c1, c2, ...>` (bytes = c0 +
+    c1 B + c2 B T + c3 B T^2 ...), for later reports (`lmc-shard`).
 
     Input:
 
@@ -448,6 +451,10 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
            "first used, overlapping the rest of the backward pass">,
     Option<"report", "report", "bool", /*default=*/"false",
            "Print the collectives and memory per rank of the training step">,
+    Option<"reportBatch", "report-batch", "int64_t", /*default=*/"8",
+           "Global batch at which the report gives activation bytes">,
+    Option<"reportSeq", "report-seq", "int64_t", /*default=*/"64",
+           "Sequence length at which the report gives activation bytes">,
   ];
   let statistics = [
     Statistic<"numAllReduces", "all-reduces",
