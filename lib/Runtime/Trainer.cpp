@@ -24,6 +24,7 @@
 #include "ModelFunctions.h"
 #include "ModelInfo.h"
 #include "Sampler.h"
+#include "StepMemory.h"
 
 #include <chrono>
 #include <cmath>
@@ -237,10 +238,12 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     lmcrt_memref_i32_2d in = batchRows(tokens.data(), firstRow, localB, t);
     lmcrt_memref_i32_2d out = batchRows(targets.data(), firstRow, localB, t);
     lmcrt_train_step_result r;
+    step_memory::begin();
     fns.trainStep(&r, &state.params, &state.expAvg, &state.expAvgSq, step,
                   config.lr, config.minLr, config.warmup, decay, config.beta1,
                   config.beta2, config.eps, config.weightDecay, config.gradClip,
                   &in, &out);
+    step_memory::end();
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();

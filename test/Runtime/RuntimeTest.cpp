@@ -17,6 +17,7 @@
 #include "ModelInfo.h"
 #include "Safetensors.h"
 #include "Sampler.h"
+#include "StepMemory.h"
 
 #include "lmc/Runtime/lmcrt.h"
 
@@ -1064,4 +1065,67 @@ TEST(Kernels, EmbeddingGradScatterAdds) {
   float expect[8] = {3, 4, 0, 0, 1 + 5, 2 + 6, 0, 0};
   for (int i = 0; i < 8; ++i)
     EXPECT_EQ(table[i], expect[i]) << i;
+}
+
+//===----------------------------------------------------------------------===//
+// The training step's arena
+//===----------------------------------------------------------------------===//
+
+extern "C" void *_mlir_memref_to_llvm_alloc(uint64_t size);
+extern "C" void _mlir_memref_to_llvm_free(void *ptr);
+
+namespace {
+
+/// One "step" as compiled code would run it: a (100 B), b (200 B), free a,
+/// c (100 B), free b, free c. `cSize` changes c's size.
+std::vector<char *> fakeStep(uint64_t cSize = 100) {
+  step_memory::begin();
+  auto *a = static_cast<char *>(_mlir_memref_to_llvm_alloc(100));
+  auto *b = static_cast<char *>(_mlir_memref_to_llvm_alloc(200));
+  std::memset(a, 1, 100);
+  std::memset(b, 2, 200);
+  _mlir_memref_to_llvm_free(a);
+  auto *c = static_cast<char *>(_mlir_memref_to_llvm_alloc(cSize));
+  std::memset(c, 3, cSize);
+  EXPECT_EQ(b[199], 2); // c does not overlap b, which is still alive
+  _mlir_memref_to_llvm_free(b);
+  _mlir_memref_to_llvm_free(c);
+  step_memory::end();
+  return {a, b, c};
+}
+
+} // namespace
+
+TEST(StepMemory, PlansOneArenaReusingDeadBuffers) {
+  // The first step records: 3 buffers, 64-byte slots 128 + 256 + 128 without
+  // reuse; c takes a's slot, as a is dead when c is born.
+  fakeStep();
+  EXPECT_EQ(step_memory::plannedBuffers(), 3u);
+  EXPECT_EQ(step_memory::plannedTotalBytes(), 400u);
+  EXPECT_EQ(step_memory::arenaBytes(), 384u);
+  // Later steps get the same addresses inside the arena, a and c sharing.
+  std::vector<char *> second = fakeStep();
+  std::vector<char *> third = fakeStep();
+  EXPECT_EQ(second, third);
+  EXPECT_EQ(second[0], second[2]);
+  EXPECT_NE(second[0], second[1]);
+  EXPECT_EQ(std::abs(second[1] - second[0]), 256);
+  // Allocations outside a step come from malloc and free normally.
+  void *outside = _mlir_memref_to_llvm_alloc(64);
+  ASSERT_NE(outside, nullptr);
+  _mlir_memref_to_llvm_free(outside);
+}
+
+TEST(StepMemory, AStepThatDiffersFallsBackAndIsRecordedAgain) {
+  fakeStep();
+  std::vector<char *> planned = fakeStep();
+  // c of another size: this step's c comes from malloc ...
+  std::vector<char *> differs = fakeStep(5000);
+  EXPECT_EQ(differs[0], planned[0]);
+  EXPECT_NE(differs[2], planned[2]);
+  // ... and the next step records a new plan for 5000-byte c.
+  fakeStep(5000);
+  EXPECT_EQ(step_memory::plannedTotalBytes(), 5300u);
+  std::vector<char *> replanned = fakeStep(5000);
+  EXPECT_EQ(replanned, fakeStep(5000));
 }
