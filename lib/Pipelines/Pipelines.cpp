@@ -44,7 +44,13 @@ void mlir::lmc::buildReferencePipeline(
   // run-time ownership checks.
   if (options.libraryCalls)
     pm.addPass(createLMCKernelsToRuntime());
-  pm.addPass(bufferization::createOwnershipBasedBufferDeallocationPass());
+  // lmc compile's functions are straight-line: each buffer is freed after
+  // its last use (lmc-free-buffers), so that the step arena reuses memory.
+  // The reference's drivers have loops: ownership-based deallocation.
+  if (options.libraryCalls)
+    pm.addPass(createLMCFreeBuffers());
+  else
+    pm.addPass(bufferization::createOwnershipBasedBufferDeallocationPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(bufferization::createLowerDeallocationsPass());
   pm.addPass(createCSEPass());

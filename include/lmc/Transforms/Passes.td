@@ -464,4 +464,53 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def LMCFreeBuffers : Pass<"lmc-free-buffers", "::mlir::ModuleOp"> {
+  let summary = "Frees each buffer right after its last use (straight-line "
+                "functions)";
+  let description = [{
+    Deallocation for what `lmc compile` has after bufferization: functions
+    of one block (entry points calling kernels, kernels of linalg ops on
+    memrefs). Every function hands over the buffers it returns: one that is
+    not an allocation of the function (through views and casts) returned
+    once, such as a view of an argument or a global, is first copied into a
+    new buffer. A function then owns its `memref.alloc` results and the
+    buffer results of its calls to functions of the module. Each owned
+    buffer gets a `memref.dealloc` right after the last op that uses any
+    value that may alias it (views, casts, results of other ops that take
+    it), and none when an alias is returned: the caller then owns it.
+
+    Upstream's ownership-based deallocation handles any control flow, but
+    frees a block's buffers at the end of the block: in a training step of
+    one block, every activation would live until the step ends, and the
+    runtime's step arena (`lib/Runtime/StepMemory.h`) could reuse nothing.
+    Functions of several blocks are an error here.
+
+    Input:
+
+    ```mlir
+    %a = memref.alloc() : memref<4xf32>
+    %b = call @k(%a) : (memref<4xf32>) -> memref<4xf32>
+    %c = call @k(%b) : (memref<4xf32>) -> memref<4xf32>
+    return %c : memref<4xf32>
+    ```
+
+    Output (`@k` returning a buffer it allocates):
+
+    ```mlir
+    %a = memref.alloc() : memref<4xf32>
+    %b = call @k(%a) : (memref<4xf32>) -> memref<4xf32>
+    memref.dealloc %a : memref<4xf32>
+    %c = call @k(%b) : (memref<4xf32>) -> memref<4xf32>
+    memref.dealloc %b : memref<4xf32>
+    return %c : memref<4xf32>
+    ```
+  }];
+  let statistics = [
+    Statistic<"numFrees", "frees", "Number of memref.dealloc ops inserted">,
+    Statistic<"numCopies", "copies",
+              "Number of returned buffers copied to be handed over">,
+  ];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 #endif // LMC_TRANSFORMS_PASSES_TD
