@@ -247,6 +247,7 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
         ReferencePipelineOptions lowering;
         lowering.libraryCalls = true;
         lowering.approximateMath = options.approximateMath;
+        lowering.threads = options.threads;
         buildReferencePipeline(pm, lowering);
       })))
     return failure();

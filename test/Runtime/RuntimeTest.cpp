@@ -24,8 +24,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <csignal>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -36,6 +38,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <omp.h>
 
 using namespace lmcrt;
 
@@ -1128,4 +1132,74 @@ TEST(StepMemory, AStepThatDiffersFallsBackAndIsRecordedAgain) {
   EXPECT_EQ(step_memory::plannedTotalBytes(), 5300u);
   std::vector<char *> replanned = fakeStep(5000);
   EXPECT_EQ(replanned, fakeStep(5000));
+}
+
+//===----------------------------------------------------------------------===//
+// The OpenMP entry points of compiled loops (lib/Runtime/OpenMP.cpp)
+//===----------------------------------------------------------------------===//
+
+extern "C" {
+void __kmpc_fork_call(void *ident, int32_t argc,
+                      void (*fn)(int32_t *, int32_t *, ...), ...);
+void __kmpc_for_static_init_8u(void *ident, int32_t gtid, int32_t schedule,
+                               int32_t *lastIter, uint64_t *lower,
+                               uint64_t *upper, int64_t *stride, int64_t incr,
+                               int64_t chunk);
+void __kmpc_for_static_fini(void *ident, int32_t gtid);
+void __kmpc_barrier(void *ident, int32_t gtid);
+int32_t __kmpc_global_thread_num(void *ident);
+}
+
+namespace {
+
+struct LoopCase {
+  uint64_t trip;
+  std::vector<int> hits;
+  std::atomic<int> lastIters{0};
+  std::atomic<int> threads{0};
+};
+
+/// What the lowering's outlined region does: the static schedule over
+/// [0, trip - 1], each iteration marked once, then the barrier.
+void loopRegion(int32_t *gtid, int32_t *, ...) {
+  va_list ap;
+  va_start(ap, gtid);
+  auto *c = static_cast<LoopCase *>(va_arg(ap, void *));
+  auto *marker = static_cast<int *>(va_arg(ap, void *));
+  va_end(ap);
+  uint64_t lower = 0, upper = c->trip - 1; // trip 0: upper = lower - 1
+  int64_t stride = 0;
+  int32_t last = 0;
+  __kmpc_for_static_init_8u(nullptr, *gtid, 34, &last, &lower, &upper, &stride,
+                            1, 0);
+  for (uint64_t i = lower; upper - lower != uint64_t(-1) && i <= upper; ++i)
+    __atomic_fetch_add(&c->hits[i], 1, __ATOMIC_RELAXED);
+  __kmpc_for_static_fini(nullptr, *gtid);
+  if (last)
+    ++c->lastIters;
+  ++c->threads;
+  EXPECT_EQ(stride, static_cast<int64_t>(c->trip));
+  EXPECT_EQ(*marker, 42);
+  __kmpc_barrier(nullptr, __kmpc_global_thread_num(nullptr));
+}
+
+} // namespace
+
+TEST(OpenMP, StaticLoopsCoverEveryIterationOnce) {
+  int marker = 42;
+  for (int threads : {1, 2, 3, 4}) {
+    omp_set_num_threads(threads);
+    for (uint64_t trip : {0, 1, 2, 3, 7, 100}) {
+      LoopCase c;
+      c.trip = trip;
+      c.hits.assign(trip, 0);
+      __kmpc_fork_call(nullptr, 2, loopRegion, &c, &marker);
+      EXPECT_EQ(c.threads.load(), threads) << "trip " << trip;
+      for (uint64_t i = 0; i < trip; ++i)
+        EXPECT_EQ(c.hits[i], 1)
+            << threads << " threads, trip " << trip << ", iteration " << i;
+      EXPECT_EQ(c.lastIters.load(), trip ? 1 : 0) << "trip " << trip;
+    }
+  }
+  omp_set_num_threads(omp_get_num_procs());
 }

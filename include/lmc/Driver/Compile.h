@@ -43,6 +43,8 @@ struct CompileOptions {
   /// Polynomial float32 exp/log/tanh/erf (lmc-approximate-math) instead of
   /// libm calls.
   bool approximateMath = true;
+  /// Outer loop dimensions on OpenMP threads (the runtime's pool).
+  bool threads = true;
   /// Print the time of each stage to stderr.
   bool timing = false;
 };

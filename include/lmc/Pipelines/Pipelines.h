@@ -29,6 +29,13 @@ struct ReferencePipelineOptions
                      "embedding gradient) instead of lowering them to loops; "
                      "the program must then be linked with the runtime"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> threads{
+      *this, "threads",
+      llvm::cl::desc("Run the outer parallel dimensions of the generated "
+                     "loops on OpenMP threads (lmc-shape-parallel-loops, "
+                     "convert-scf-to-openmp); the program then needs the "
+                     "runtime's OpenMP entry points"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> approximateMath{
       *this, "approximate-math",
       llvm::cl::desc("Replace float32 exp, expm1, log, log1p, tanh and erf "

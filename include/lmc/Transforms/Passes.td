@@ -513,4 +513,46 @@ def LMCFreeBuffers : Pass<"lmc-free-buffers", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def LMCShapeParallelLoops : Pass<"lmc-shape-parallel-loops"> {
+  let summary = "Keeps the outer dimensions of parallel loops parallel, the "
+                "rest sequential";
+  let description = [{
+    After `convert-linalg-to-parallel-loops`, each parallel dimension of a
+    linalg op is a dimension of one `scf.parallel`; `convert-scf-to-openmp`
+    would then hand every dimension to the threads. Threads should split the
+    outer dimensions only: the innermost loop is what LLVM vectorises, and
+    loops of one dimension (biases, norm parameters) are too small to pay
+    for waking the pool. For each outermost `scf.parallel` without
+    reductions this pass keeps its first dimensions parallel (at most
+    `max-dims`, and never the innermost loop of the nest) and turns the
+    others, and every nested `scf.parallel`, into `scf.for` loops.
+
+    Input:
+
+    ```mlir
+    scf.parallel (%i, %j, %k) = (%c0, %c0, %c0) to (%b, %t, %c64) step (%c1, %c1, %c1) {
+      ...
+    }
+    ```
+
+    Output:
+
+    ```mlir
+    scf.parallel (%i, %j) = (%c0, %c0) to (%b, %t) step (%c1, %c1) {
+      scf.for %k = %c0 to %c64 step %c1 {
+        ...
+      }
+    }
+    ```
+  }];
+  let options = [
+    Option<"maxDims", "max-dims", "unsigned", /*default=*/"2",
+           "Most dimensions kept parallel">,
+  ];
+  let statistics = [
+    Statistic<"numReshaped", "reshaped", "Number of scf.parallel ops changed">,
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
 #endif // LMC_TRANSFORMS_PASSES_TD
