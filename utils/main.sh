@@ -2,10 +2,10 @@
 # The main job: set up and build; generate the three example models and
 # print a one-line summary of each (parameters, FLOPs per token); prepare a
 # small English corpus (the GPL-3 text every Debian system ships in
-# base-files); compile the tiny preset into a trainer; train it on CPU for a
-# few minutes, with the loss falling; print a generated sample.
+# base-files); compile the tiny preset into a trainer; train it on CPU with
+# the loss falling; print a generated sample.
 #
-#   LMC_STEPS=N   training steps (default 5000, about a minute and a half)
+#   LMC_STEPS=N   training steps (default 5000, about half a minute on 2 cores)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
