@@ -10,6 +10,7 @@
 #include "lmc/Runtime/lmcrt.h"
 
 #include "Collectives.h"
+#include "MemrefView.h"
 
 #include <dnnl.h>
 #include <dnnl_debug.h>
@@ -28,23 +29,7 @@
 namespace {
 
 /// A view of a ranked memref descriptor of any rank.
-template <typename T> struct View {
-  T *data = nullptr; // aligned + offset
-  int64_t rank = 0;
-  const int64_t *sizes = nullptr;
-  const int64_t *strides = nullptr;
-
-  explicit View(const lmcrt_unranked_memref *m) : rank(m->rank) {
-    auto *base = static_cast<char *>(m->descriptor);
-    T *aligned = *reinterpret_cast<T **>(base + sizeof(T *));
-    auto *meta = reinterpret_cast<const int64_t *>(base + 2 * sizeof(T *));
-    data = aligned + meta[0];
-    sizes = meta + 1;
-    strides = meta + 1 + rank;
-  }
-  int64_t size(int64_t d) const { return sizes[d < 0 ? rank + d : d]; }
-  int64_t stride(int64_t d) const { return strides[d < 0 ? rank + d : d]; }
-};
+template <typename T> using View = lmcrt::MemrefView<T>;
 
 [[noreturn]] void fail(const char *what) {
   std::fprintf(stderr, "lmcrt: %s\n", what);
@@ -78,7 +63,7 @@ Matrix asMatrix(const float *data, int64_t rows, int64_t cols, int64_t rs,
 /// row-major and packed, so that the batch is one taller matrix.
 template <typename T> bool batchFoldsIntoRows(const View<T> &v) {
   int64_t expected = v.stride(-2);
-  for (int64_t d = v.rank - 2; d > 0; --d) {
+  for (int64_t d = v.rank() - 2; d > 0; --d) {
     expected *= v.sizes[d];
     if (v.strides[d - 1] != expected && v.sizes[d - 1] != 1)
       return false;
@@ -159,16 +144,17 @@ extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
   // runs its GEMMs.
   lmcrt::comm::progress();
   View<float> A(a), B(b), C(c);
-  if (C.rank < 2 || A.rank != C.rank || (B.rank != 2 && B.rank != C.rank))
+  if (C.rank() < 2 || A.rank() != C.rank() ||
+      (B.rank() != 2 && B.rank() != C.rank()))
     fail("gemm: inconsistent ranks");
   int64_t M = C.size(-2), N = C.size(-1);
   int64_t K = transpose_a ? A.size(-2) : A.size(-1);
   int64_t batch = 1;
-  for (int64_t d = 0; d + 2 < C.rank; ++d)
+  for (int64_t d = 0; d + 2 < C.rank(); ++d)
     batch *= C.sizes[d];
   if (M == 0 || N == 0 || batch == 0)
     return;
-  bool shared = B.rank == 2 && C.rank > 2;
+  bool shared = B.rank() == 2 && C.rank() > 2;
 
   // A linear layer over a packed batch: one GEMM with batch * M rows.
   if (shared && !transpose_a && A.stride(-1) == 1 && C.stride(-1) == 1 &&
@@ -183,7 +169,7 @@ extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
   for (int64_t i = 0; i < batch; ++i) {
     // Offsets of batch element i (row-major over the batch dimensions).
     int64_t offA = 0, offB = 0, offC = 0, rest = i;
-    for (int64_t d = C.rank - 3; d >= 0 && batch > 1; --d) {
+    for (int64_t d = C.rank() - 3; d >= 0 && batch > 1; --d) {
       int64_t idx = rest % C.sizes[d];
       rest /= C.sizes[d];
       offA += idx * A.strides[d];
@@ -226,7 +212,7 @@ _mlir_ciface_lmcrt_embedding_grad_f32(lmcrt_unranked_memref *grad,
                                       lmcrt_unranked_memref *table_grad) {
   View<float> G(grad), W(table_grad);
   View<int32_t> I(ids);
-  if (G.rank != 3 || I.rank != 2 || W.rank != 2)
+  if (G.rank() != 3 || I.rank() != 2 || W.rank() != 2)
     fail("embedding_grad: inconsistent ranks");
   int64_t V = W.size(0), Cn = W.size(1);
   for (int64_t v = 0; v < V; ++v)

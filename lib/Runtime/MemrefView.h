@@ -55,6 +55,10 @@ template <typename T> struct MemrefView {
 
   int64_t rank() const { return static_cast<int64_t>(sizes.size()); }
 
+  /// Size and stride of dimension `d`; negative `d` counts from the end.
+  int64_t size(int64_t d) const { return sizes[d < 0 ? rank() + d : d]; }
+  int64_t stride(int64_t d) const { return strides[d < 0 ? rank() + d : d]; }
+
   int64_t numElements() const {
     int64_t n = 1;
     for (int64_t s : sizes)
