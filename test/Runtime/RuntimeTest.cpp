@@ -155,6 +155,27 @@ Config flags(std::vector<std::string> words) {
 // Model description
 //===----------------------------------------------------------------------===//
 
+TEST(ModelInfo, ReadsTheMeshAndLeavesItOutOfTheHash) {
+  ModelInfo plain = tinyModel();
+  EXPECT_EQ(plain.dp, 1);
+  EXPECT_EQ(plain.tp, 1);
+  std::string text = kTinyModel;
+  text.insert(text.find("params "), "mesh 2 1\n");
+  ModelInfo meshed = parseModelInfo(text);
+  EXPECT_EQ(meshed.dp, 2);
+  EXPECT_EQ(meshed.tp, 1);
+  // Checkpoints hold the full model: programs for other meshes share them.
+  EXPECT_EQ(meshed.hash(), plain.hash());
+  std::string renamed = kTinyModel;
+  renamed.replace(renamed.find("fake"), 4, "other");
+  EXPECT_NE(parseModelInfo(renamed).hash(), plain.hash());
+  for (const char *bad : {"mesh 0 1\n", "mesh 2\n", "mesh two 1\n"}) {
+    std::string broken = kTinyModel;
+    broken.insert(broken.find("params "), bad);
+    EXPECT_THROW(parseModelInfo(broken), RuntimeError) << bad;
+  }
+}
+
 TEST(ModelInfo, ParsesTheDescription) {
   ModelInfo m = tinyModel();
   EXPECT_EQ(m.name, "fake");
