@@ -9,6 +9,7 @@
 
 #include "lmc/Dialect/LMC/IR/LMCAttrs.h"
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
+#include "lmc/Support/FlatViews.h"
 #include "lmc/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -39,59 +40,30 @@ struct Layout {
   Type elementType;
 };
 
-/// The views of a flat buffer as the individual parameters.
+/// The views of a flat buffer (a memref) as the individual parameters.
 SmallVector<Value> unpack(OpBuilder &b, Location loc, Value flat,
                           const Layout &layout) {
   SmallVector<Value> views;
   for (auto [p, offset] : llvm::zip(layout.params, layout.offsets)) {
     ParamOp param = p;
-    RankedTensorType type = param.getTensorType();
-    int64_t n = type.getNumElements();
-    Value slice = tensor::ExtractSliceOp::create(
-        b, loc, RankedTensorType::get({n}, layout.elementType), flat,
-        ArrayRef<OpFoldResult>{b.getIndexAttr(offset)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(n)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
-    if (type.getRank() == 1) {
-      views.push_back(slice);
-      continue;
-    }
-    ReassociationIndices all;
-    for (int64_t d = 0; d < type.getRank(); ++d)
-      all.push_back(d);
-    SmallVector<OpFoldResult> shape;
-    for (int64_t s : type.getShape())
-      shape.push_back(b.getIndexAttr(s));
-    views.push_back(tensor::ExpandShapeOp::create(
-        b, loc, type, slice, SmallVector<ReassociationIndices>{all}, shape));
+    views.push_back(
+        viewOfFlat(b, loc, flat, offset, param.getTensorType().getShape()));
   }
   return views;
 }
 
-/// The views of a flat buffer (a memref) as the individual parameters:
-/// strided subviews, expanded to each parameter's shape.
-SmallVector<Value> unpackBuffer(OpBuilder &b, Location loc, Value flat,
-                                const Layout &layout) {
-  SmallVector<Value> views;
-  for (auto [p, offset] : llvm::zip(layout.params, layout.offsets)) {
-    ParamOp param = p;
-    RankedTensorType type = param.getTensorType();
-    int64_t n = type.getNumElements();
-    Value view = memref::SubViewOp::create(
-        b, loc, flat, ArrayRef<OpFoldResult>{b.getIndexAttr(offset)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(n)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
-    if (type.getRank() > 1) {
-      ReassociationIndices all;
-      for (int64_t d = 0; d < type.getRank(); ++d)
-        all.push_back(d);
-      view =
-          memref::ExpandShapeOp::create(b, loc, type.getShape(), view,
-                                        SmallVector<ReassociationIndices>{all});
-    }
-    views.push_back(view);
+/// The parameters read as tensors from their views. `restrict`: nothing
+/// else reaches that memory while the function runs; `writable` when the
+/// function updates them in place.
+SmallVector<Value> readViews(OpBuilder &b, Location loc, ValueRange views,
+                             const Layout &layout, bool writable) {
+  SmallVector<Value> tensors;
+  for (auto [i, view] : llvm::enumerate(views)) {
+    ParamOp param = layout.params[i % layout.params.size()];
+    tensors.push_back(bufferization::ToTensorOp::create(
+        b, loc, param.getTensorType(), view, /*restrict=*/true, writable));
   }
-  return views;
+  return tensors;
 }
 
 /// The body of `callee` cloned at `b` on `args`; returns its results. The
@@ -208,16 +180,11 @@ struct LMCExportEntryPointsPass
     func::FuncOp fn =
         createExported(mb, loc, "lmc_train_step", inputs, results);
     OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
-    SmallVector<Value> views, args;
+    SmallVector<Value> views;
     for (int i = 0; i < 3; ++i)
-      llvm::append_range(views,
-                         unpackBuffer(b, loc, fn.getArgument(i), layout));
-    for (auto [i, view] : llvm::enumerate(views)) {
-      ParamOp p = layout.params[i % n];
-      args.push_back(bufferization::ToTensorOp::create(
-          b, loc, p.getTensorType(), view, /*restrict=*/true,
-          /*writable=*/true));
-    }
+      llvm::append_range(views, unpack(b, loc, fn.getArgument(i), layout));
+    SmallVector<Value> args =
+        readViews(b, loc, views, layout, /*writable=*/true);
     llvm::append_range(args, fn.getArguments().drop_front(3));
     SmallVector<Value> stepResults = inlineBody(b, train, args);
     for (auto [value, view] :
@@ -233,14 +200,16 @@ struct LMCExportEntryPointsPass
                     const Layout &layout, bool returnsScalar) {
     Location loc = target.getLoc();
     size_t n = layout.params.size();
-    auto flatType = RankedTensorType::get({layout.total}, layout.elementType);
+    auto flatType = MemRefType::get({layout.total}, layout.elementType);
     FunctionType type = target.getFunctionType();
     SmallVector<Type> inputs = {flatType};
     llvm::append_range(inputs, type.getInputs().drop_front(n));
     Type result = returnsScalar ? layout.elementType : type.getResult(0);
     func::FuncOp fn = createExported(mb, loc, name, inputs, {result});
     OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
-    SmallVector<Value> args = unpack(b, loc, fn.getArgument(0), layout);
+    SmallVector<Value> args =
+        readViews(b, loc, unpack(b, loc, fn.getArgument(0), layout), layout,
+                  /*writable=*/false);
     llvm::append_range(args, fn.getArguments().drop_front(1));
     Value out = inlineBody(b, target, args).front();
     if (returnsScalar)

@@ -21,8 +21,8 @@
 // reads the views as tensors, carries the body of the step and writes the
 // new parameters and moments back into the same views (in place, nothing
 // returned but loss, norm and learning rate); that eval_step and logits
-// unpack a flat tensor; that all have C interfaces; that the model
-// description lists each parameter with its offset, shape, initialiser and
+// view the flat parameter buffer the same way, read-only; that all have C
+// interfaces; that the model description lists each parameter with its offset, shape, initialiser and
 // weight decay; and that the functions the entry points do not need are gone.
 
 // CHECK-LABEL: lmc.model @m
@@ -40,8 +40,11 @@
 // CHECK:         bufferization.materialize_in_destination %[[NB]] in restrict writable %[[BV]]
 // CHECK-COUNT-4: bufferization.materialize_in_destination
 // CHECK-NEXT:    return %{{.+}}, %{{.+}}, %{{.+}} : f32, f32, f32
-// CHECK:       func.func @lmc_eval_step(%{{.+}}: tensor<20xf32>, %{{.+}}: tensor<?x?xi32>, %{{.+}}: tensor<?x?xi32>) -> f32 attributes {llvm.emit_c_interface}
-// CHECK:       func.func @lmc_logits(%{{.+}}: tensor<20xf32>, %{{.+}}: tensor<?x?xi32>) -> tensor<?x4xf32> attributes {llvm.emit_c_interface}
+// CHECK:       func.func @lmc_eval_step(%[[EP:.+]]: memref<20xf32>, %{{.+}}: tensor<?x?xi32>, %{{.+}}: tensor<?x?xi32>) -> f32 attributes {llvm.emit_c_interface}
+// CHECK:         %[[EW:.+]] = memref.subview %[[EP]][0] [16] [1]
+// CHECK:         bufferization.to_tensor %{{.+}} restrict : memref<4x4xf32> to tensor<4x4xf32>
+// CHECK-NOT:     materialize_in_destination
+// CHECK:       func.func @lmc_logits(%{{.+}}: memref<20xf32>, %{{.+}}: tensor<?x?xi32>) -> tensor<?x4xf32> attributes {llvm.emit_c_interface}
 // CHECK:       func.func @lmc_model_info() -> tensor<{{[0-9]+}}xi8> attributes {llvm.emit_c_interface}
 lmc.model @m {
   lmc.param @w : tensor<4x4xf32> init(normal, std = 2.000000e-02)

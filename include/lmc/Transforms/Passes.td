@@ -251,7 +251,8 @@ def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
       (`convert-lmc-to-linalg`), bufferization updates the buffers where they
       are and the materialisations fold away;
     - `@lmc_eval_step(params, tokens, targets) -> loss` and
-      `@lmc_logits(params, tokens) -> tensor<?xVxf32>`;
+      `@lmc_logits(params, tokens) -> tensor<?xVxf32>`, reading the same
+      views of `params` (a `memref<N x f32>`) without writing them;
     - `@lmc_model_info() -> memref<?xi8>`: a text description of the model
       that the runtime reads (name, element type, vocabulary, context, and
       per parameter its name, shape, offset in the flat buffer, initialiser
@@ -265,10 +266,11 @@ def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
     Input: a model after `lmc-autodiff` and `lmc-optimizer`. Output (abridged):
 
     ```mlir
-    func.func @lmc_eval_step(%flat: tensor<120576xf32>, %tokens: tensor<?x?xi32>,
+    func.func @lmc_eval_step(%flat: memref<120576xf32>, %tokens: tensor<?x?xi32>,
         %targets: tensor<?x?xi32>) -> f32 attributes {llvm.emit_c_interface} {
-      %s0 = tensor.extract_slice %flat[0] [16384] [1] : tensor<120576xf32> to tensor<16384xf32>
-      %wte = tensor.expand_shape %s0 [[0, 1]] output_shape [256, 64] : tensor<16384xf32> into tensor<256x64xf32>
+      %s0 = memref.subview %flat[0] [16384] [1] : memref<120576xf32> to memref<16384xf32, strided<[1]>>
+      %v0 = memref.expand_shape %s0 [[0, 1]] output_shape [256, 64] : memref<16384xf32, strided<[1]>> into memref<256x64xf32>
+      %wte = bufferization.to_tensor %v0 restrict : memref<256x64xf32> to tensor<256x64xf32>
       ...
       ... the body of @eval_step on these views ...
     }

@@ -13,6 +13,7 @@
 #include "lmc/Dialect/LMC/Transforms/BufferizableOpInterfaceImpl.h"
 #include "lmc/Dialect/LMC/IR/LMCAttrs.h"
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
+#include "lmc/Support/FlatViews.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
@@ -96,28 +97,36 @@ packBucket(RewriterBase &rewriter, Operation *op, ValueRange inputs,
     if (failed(buffer))
       return failure();
     auto type = cast<RankedTensorType>(input.getType());
-    int64_t n = type.getNumElements();
-    Value view = memref::SubViewOp::create(
-        rewriter, loc, flat,
-        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(offset)},
-        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(n)},
-        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1)});
-    if (type.getRank() == 0) {
-      view = memref::CollapseShapeOp::create(rewriter, loc, view,
-                                             ArrayRef<ReassociationIndices>{});
-    } else if (type.getRank() > 1) {
-      ReassociationIndices all;
-      for (int64_t d = 0; d < type.getRank(); ++d)
-        all.push_back(d);
-      view =
-          memref::ExpandShapeOp::create(rewriter, loc, type.getShape(), view,
-                                        SmallVector<ReassociationIndices>{all});
-    }
+    Value view = viewOfFlat(rewriter, loc, flat, offset, type.getShape());
     memref::CopyOp::create(rewriter, loc, *buffer, view);
     views.push_back(view);
-    offset += n;
+    offset += type.getNumElements();
   }
   return std::make_pair(flat, views);
+}
+
+/// Packs a bucket (packBucket) and calls the runtime function `name` on the
+/// packed buffer, reduced in place over the group of `axes`; returns the
+/// call's result (the handle of a nonblocking start, or null) and the views.
+FailureOr<std::pair<Value, SmallVector<Value>>>
+reduceBucket(RewriterBase &rewriter, Operation *op, ValueRange inputs,
+             ArrayAttr axes, StringRef name, TypeRange results,
+             const BufferizationOptions &options, BufferizationState &state) {
+  FailureOr<int32_t> axis = runtimeAxis(op, axes);
+  if (failed(axis))
+    return failure();
+  auto packed = packBucket(rewriter, op, inputs, options, state);
+  if (failed(packed))
+    return failure();
+  Location loc = op->getLoc();
+  Value unranked = memref::CastOp::create(
+      rewriter, loc, UnrankedMemRefType::get(rewriter.getF32Type(), 0),
+      packed->first);
+  Value axisValue = arith::ConstantOp::create(
+      rewriter, loc, rewriter.getI32IntegerAttr(*axis));
+  Value result =
+      callRuntime(rewriter, op, name, {unranked, unranked, axisValue}, results);
+  return std::make_pair(result, std::move(packed->second));
 }
 
 /// Shared analysis answers: operands are read, results are new buffers.
@@ -146,21 +155,12 @@ struct AllReduceOpInterface
                           const BufferizationOptions &options,
                           BufferizationState &state) const {
     auto reduce = cast<AllReduceOp>(op);
-    FailureOr<int32_t> axis = runtimeAxis(op, reduce.getAxes());
-    if (failed(axis))
+    auto reduced =
+        reduceBucket(rewriter, op, reduce.getInputs(), reduce.getAxes(),
+                     "lmcrt_all_reduce_f32", {}, options, state);
+    if (failed(reduced))
       return failure();
-    auto packed = packBucket(rewriter, op, reduce.getInputs(), options, state);
-    if (failed(packed))
-      return failure();
-    Location loc = op->getLoc();
-    Value unranked = memref::CastOp::create(
-        rewriter, loc, UnrankedMemRefType::get(rewriter.getF32Type(), 0),
-        packed->first);
-    Value axisValue = arith::ConstantOp::create(
-        rewriter, loc, rewriter.getI32IntegerAttr(*axis));
-    callRuntime(rewriter, op, "lmcrt_all_reduce_f32",
-                {unranked, unranked, axisValue}, {});
-    replaceOpWithBufferizedValues(rewriter, op, packed->second);
+    replaceOpWithBufferizedValues(rewriter, op, reduced->second);
     return success();
   }
 };
@@ -174,23 +174,15 @@ struct AllReduceStartOpInterface
                           const BufferizationOptions &options,
                           BufferizationState &state) const {
     auto start = cast<AllReduceStartOp>(op);
-    FailureOr<int32_t> axis = runtimeAxis(op, start.getAxes());
-    if (failed(axis))
-      return failure();
-    auto packed = packBucket(rewriter, op, start.getInputs(), options, state);
-    if (failed(packed))
+    auto started = reduceBucket(rewriter, op, start.getInputs(),
+                                start.getAxes(), "lmcrt_all_reduce_start_f32",
+                                {rewriter.getI64Type()}, options, state);
+    if (failed(started))
       return failure();
     Location loc = op->getLoc();
-    Value unranked = memref::CastOp::create(
-        rewriter, loc, UnrankedMemRefType::get(rewriter.getF32Type(), 0),
-        packed->first);
-    Value axisValue = arith::ConstantOp::create(
-        rewriter, loc, rewriter.getI32IntegerAttr(*axis));
-    Value handle =
-        callRuntime(rewriter, op, "lmcrt_all_reduce_start_f32",
-                    {unranked, unranked, axisValue}, {rewriter.getI64Type()});
+    Value handle = started->first;
     SmallVector<Value> pending;
-    for (auto [result, view] : llvm::zip(start.getPending(), packed->second))
+    for (auto [result, view] : llvm::zip(start.getPending(), started->second))
       pending.push_back(
           UnrealizedConversionCastOp::create(rewriter, loc, result.getType(),
                                              ValueRange{handle, view})
