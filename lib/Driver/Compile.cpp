@@ -9,6 +9,7 @@
 
 #include "lmc/Driver/Compile.h"
 #include "lmc/Dialect/LMC/Transforms/BufferizableOpInterfaceImpl.h"
+#include "lmc/Dialect/LMC/Transforms/ShardingInterfaceImpl.h"
 
 #include "lmc/Conversion/Passes.h"
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
@@ -207,6 +208,7 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   registerAllToLLVMIRTranslations(registry);
   registry.insert<LMCDialect>();
   registerBufferizableOpInterfaceExternalModels(registry);
+  registerShardingInterfaceExternalModels(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 

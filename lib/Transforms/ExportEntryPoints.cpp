@@ -32,37 +32,49 @@ using namespace mlir::lmc;
 
 namespace {
 
-/// Where each parameter lives in the flat buffer.
-struct Layout {
-  SmallVector<ParamOp> params;
+/// Where each tensor lives in a flat buffer.
+struct FlatLayout {
+  SmallVector<RankedTensorType> types;
   SmallVector<int64_t> offsets;
   int64_t total = 0;
+
+  void add(RankedTensorType type) {
+    types.push_back(type);
+    offsets.push_back(total);
+    total += type.getNumElements();
+  }
+};
+
+/// The flat buffers of the parameters and of the AdamW state. Under a mesh,
+/// each rank holds its piece of a sharded parameter (`lmc.sharding`), of the
+/// local type; with ZeRO-1 its piece of the state (`lmc.zero_dim`, the
+/// dimension dp splits).
+struct Layout {
+  SmallVector<ParamOp> params;
+  FlatLayout local, state;
+  /// Per parameter, the dimension of the state split over dp, or -1.
+  SmallVector<int64_t> zeroDims;
   Type elementType;
 };
 
-/// The views of a flat buffer (a memref) as the individual parameters.
+/// The views of a flat buffer (a memref) as the tensors of `layout`.
 SmallVector<Value> unpack(OpBuilder &b, Location loc, Value flat,
-                          const Layout &layout) {
+                          const FlatLayout &layout) {
   SmallVector<Value> views;
-  for (auto [p, offset] : llvm::zip(layout.params, layout.offsets)) {
-    ParamOp param = p;
-    views.push_back(
-        viewOfFlat(b, loc, flat, offset, param.getTensorType().getShape()));
-  }
+  for (auto [type, offset] : llvm::zip(layout.types, layout.offsets))
+    views.push_back(viewOfFlat(b, loc, flat, offset, type.getShape()));
   return views;
 }
 
-/// The parameters read as tensors from their views. `restrict`: nothing
-/// else reaches that memory while the function runs; `writable` when the
-/// function updates them in place.
+/// The views read as tensors of `types`. `restrict`: nothing else reaches
+/// that memory while the function runs; `writable` when the function updates
+/// them in place.
 SmallVector<Value> readViews(OpBuilder &b, Location loc, ValueRange views,
-                             const Layout &layout, bool writable) {
+                             ArrayRef<RankedTensorType> types, bool writable) {
   SmallVector<Value> tensors;
-  for (auto [i, view] : llvm::enumerate(views)) {
-    ParamOp param = layout.params[i % layout.params.size()];
+  for (auto [view, type] : llvm::zip(views, types))
     tensors.push_back(bufferization::ToTensorOp::create(
-        b, loc, param.getTensorType(), view, /*restrict=*/true, writable));
-  }
+        b, loc, type, view, /*restrict=*/true, writable));
   return tensors;
 }
 
@@ -118,11 +130,41 @@ struct LMCExportEntryPointsPass
       }
 
     Layout layout;
+    MeshAttr mesh = getMeshInScope(model);
     for (ParamOp p : model.getParams()) {
+      RankedTensorType type = p.getTensorType();
+      if (auto sharding = p->getAttrOfType<ShardingAttr>(
+              LMCDialect::getShardingAttrName())) {
+        std::string why;
+        FailureOr<SmallVector<int64_t>> shape =
+            mesh ? sharding.getLocalShape(type.getShape(), mesh, &why)
+                 : FailureOr<SmallVector<int64_t>>(failure());
+        if (failed(shape)) {
+          p.emitError("cannot lay out the sharded parameter: ")
+              << (mesh ? why : "no mesh in scope");
+          return signalPassFailure();
+        }
+        type = type.clone(*shape);
+      }
       layout.params.push_back(p);
-      layout.offsets.push_back(layout.total);
-      layout.total += p.getTensorType().getNumElements();
-      layout.elementType = p.getTensorType().getElementType();
+      layout.local.add(type);
+      int64_t zeroDim = -1;
+      if (auto dim = p->getAttrOfType<IntegerAttr>("lmc.zero_dim")) {
+        zeroDim = dim.getInt();
+        int64_t dp = mesh ? mesh.getAxisSize("dp").value_or(1) : 1;
+        SmallVector<int64_t> shape(type.getShape());
+        if (zeroDim < 0 || zeroDim >= type.getRank() ||
+            shape[zeroDim] % dp != 0) {
+          p.emitError("lmc.zero_dim ") << zeroDim << " does not split "
+                                       << type << " over dp=" << dp;
+          return signalPassFailure();
+        }
+        shape[zeroDim] /= dp;
+        type = type.clone(shape);
+      }
+      layout.zeroDims.push_back(zeroDim);
+      layout.state.add(type);
+      layout.elementType = type.getElementType();
     }
     for (ParamOp p : layout.params)
       if (p.getTensorType().getElementType() != layout.elementType) {
@@ -171,20 +213,25 @@ struct LMCExportEntryPointsPass
   void buildTrainStep(OpBuilder &mb, func::FuncOp train, const Layout &layout) {
     Location loc = train.getLoc();
     size_t n = layout.params.size();
-    auto flatType = MemRefType::get({layout.total}, layout.elementType);
+    auto flatType = MemRefType::get({layout.local.total}, layout.elementType);
+    auto stateType = MemRefType::get({layout.state.total}, layout.elementType);
     FunctionType type = train.getFunctionType();
     // Scalars and inputs after the 3 n tensors stay as they are.
-    SmallVector<Type> inputs = {flatType, flatType, flatType};
+    SmallVector<Type> inputs = {flatType, stateType, stateType};
     llvm::append_range(inputs, type.getInputs().drop_front(3 * n));
     SmallVector<Type> results(type.getResults().take_front(3));
     func::FuncOp fn =
         createExported(mb, loc, "lmc_train_step", inputs, results);
     OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
     SmallVector<Value> views;
-    for (int i = 0; i < 3; ++i)
-      llvm::append_range(views, unpack(b, loc, fn.getArgument(i), layout));
-    SmallVector<Value> args =
-        readViews(b, loc, views, layout, /*writable=*/true);
+    SmallVector<RankedTensorType> types;
+    for (int i = 0; i < 3; ++i) {
+      const FlatLayout &flat = i == 0 ? layout.local : layout.state;
+      llvm::append_range(views, unpack(b, loc, fn.getArgument(i), flat));
+      llvm::append_range(types, flat.types);
+    }
+    SmallVector<Value> args = readViews(b, loc, views, types,
+                                        /*writable=*/true);
     llvm::append_range(args, fn.getArguments().drop_front(3));
     SmallVector<Value> stepResults = inlineBody(b, train, args);
     for (auto [value, view] :
@@ -200,7 +247,7 @@ struct LMCExportEntryPointsPass
                     const Layout &layout, bool returnsScalar) {
     Location loc = target.getLoc();
     size_t n = layout.params.size();
-    auto flatType = MemRefType::get({layout.total}, layout.elementType);
+    auto flatType = MemRefType::get({layout.local.total}, layout.elementType);
     FunctionType type = target.getFunctionType();
     SmallVector<Type> inputs = {flatType};
     llvm::append_range(inputs, type.getInputs().drop_front(n));
@@ -208,8 +255,8 @@ struct LMCExportEntryPointsPass
     func::FuncOp fn = createExported(mb, loc, name, inputs, {result});
     OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
     SmallVector<Value> args =
-        readViews(b, loc, unpack(b, loc, fn.getArgument(0), layout), layout,
-                  /*writable=*/false);
+        readViews(b, loc, unpack(b, loc, fn.getArgument(0), layout.local),
+                  layout.local.types, /*writable=*/false);
     llvm::append_range(args, fn.getArguments().drop_front(1));
     Value out = inlineBody(b, target, args).front();
     if (returnsScalar)
@@ -256,10 +303,10 @@ struct LMCExportEntryPointsPass
             model->getAttrOfType<MeshAttr>(LMCDialect::getMeshAttrName()))
       os << "mesh " << mesh.getAxisSize("dp").value_or(1) << " "
          << mesh.getAxisSize("tp").value_or(1) << "\n";
-    os << "params " << n << " " << layout.total << "\n";
+    os << "params " << n << " " << layout.local.total << "\n";
     for (auto [i, pc] : llvm::enumerate(layout.params)) {
       ParamOp p = pc;
-      os << "param " << p.getSymName() << " " << layout.offsets[i] << " "
+      os << "param " << p.getSymName() << " " << layout.local.offsets[i] << " "
          << p.getTensorType().getRank();
       for (int64_t s : p.getTensorType().getShape())
         os << " " << s;
@@ -269,6 +316,19 @@ struct LMCExportEntryPointsPass
       else
         os << 0;
       os << " " << (decays[i] ? 1 : 0) << "\n";
+      if (auto sharding = p->getAttrOfType<ShardingAttr>(
+              LMCDialect::getShardingAttrName())) {
+        Placement tp = sharding.getPlacement("tp");
+        if (tp.isShard())
+          os << "shard " << p.getSymName() << " tp " << tp.getDim() << " "
+             << tp.getBlocks() << "\n";
+      }
+    }
+    if (llvm::any_of(layout.zeroDims, [](int64_t d) { return d >= 0; })) {
+      os << "state " << n << " " << layout.state.total << "\n";
+      for (auto [i, p] : llvm::enumerate(layout.params))
+        os << "state " << ParamOp(p).getSymName() << " "
+           << layout.state.offsets[i] << " " << layout.zeroDims[i] << "\n";
     }
     os << "end\n";
 

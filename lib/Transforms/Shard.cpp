@@ -1,15 +1,21 @@
 //===- Shard.cpp - Partition the training step over a mesh of ranks -------===//
 //
 // lmc-shard: records the mesh on the model and makes the training functions
-// an SPMD program for it. Data parallelism: gradients and losses of each
-// rank's rows are all-reduced over dp (in buckets, right after the backward
-// pass produces them) and scaled to the mean.
+// an SPMD program for it. Tensor parallelism first (TensorParallel.h): the
+// parameters are placed over tp as Megatron does and train_step, eval_step
+// and logits are partitioned into their local forms. Then data parallelism:
+// gradients and losses of each rank's rows are all-reduced over dp (in
+// buckets, right after the backward pass produces them) and scaled to the
+// mean.
 //
 //===----------------------------------------------------------------------===//
 
 #include "lmc/Dialect/LMC/IR/LMCAttrs.h"
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
 #include "lmc/Transforms/Passes.h"
+
+#include "TensorParallel.h"
+#include "ZeroRedundancy.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -155,12 +161,6 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
     if (!train)
       return emitError(model.getLoc(), "lmc-shard needs @train_step (run "
                                        "lmc-autodiff and lmc-optimizer first)");
-    if (shape.tp > 1)
-      return emitError(model.getLoc(), "lmc-shard: tensor parallelism (tp=")
-             << shape.tp << ") is not implemented yet; use tp=1";
-    if (zero == 1 && shape.dp > 1)
-      return emitError(model.getLoc(),
-                       "lmc-shard: ZeRO-1 is not implemented yet");
 
     MLIRContext *ctx = model.getContext();
     Builder builder(ctx);
@@ -170,9 +170,40 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
                                   builder.getStringAttr("tp")},
                                  {shape.dp, shape.tp}));
 
+    if (shape.tp > 1) {
+      auto reference = dyn_cast_or_null<func::FuncOp>(
+          SymbolTable::lookupSymbolIn(model, "eval_step"));
+      if (!reference)
+        reference = train;
+      if (failed(planTensorParallel(model, reference, "tp", shape.tp)))
+        return failure();
+      for (StringRef name : {"train_step", "eval_step", "logits"}) {
+        auto func = dyn_cast_or_null<func::FuncOp>(
+            SymbolTable::lookupSymbolIn(model, name));
+        if (!func)
+          continue;
+        PartitionStats stats;
+        if (failed(partitionFunction(func, model, "tp", shape.tp, stats)))
+          return failure();
+        if (name == "train_step") {
+          numTpAllReduces += stats.allReduces;
+          numTpAllGathers += stats.allGathers;
+          numTpSlices += stats.slices;
+        }
+      }
+    }
+
+    // ZeRO-1: the gradients it reduce-scatters leave the all-reduce.
+    llvm::SmallPtrSet<Value, 32> seen;
+    if (zero == 1) {
+      ZeroStats stats;
+      if (failed(applyZero1(train, model, shape.dp, overlap, seen, stats)))
+        return failure();
+      numReduceScatters += stats.reduceScatters;
+    }
+
     // The gradients, in the order the backward pass produces them.
     SmallVector<Value> grads;
-    llvm::SmallPtrSet<Value, 32> seen;
     train.walk([&](AdamWOp op) {
       if (seen.insert(op.getGrad()).second)
         grads.push_back(op.getGrad());
@@ -231,7 +262,7 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
         return emitError(model.getLoc(), "lmc-shard: report-batch ")
                << static_cast<int64_t>(reportBatch)
                << " is not divisible by dp=" << shape.dp;
-      printReport(model, shape, buckets);
+      printReport(model, shape, train);
     }
     return success();
   }
@@ -249,54 +280,123 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
     return success();
   }
 
-  void printReport(ModelOp model, const MeshShape &shape,
-                   ArrayRef<SmallVector<Value>> buckets) {
+  /// Bytes of a tensor type at the report's shapes: a dynamic dimension 0
+  /// is this rank's rows, any other dynamic dimension the sequence.
+  int64_t reportBytes(Type type, int64_t rows) {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    if (auto pending = dyn_cast<PendingType>(type))
+      tensor = pending.getValueType();
+    if (!tensor)
+      return 0;
+    int64_t n = tensor.getElementTypeBitWidth() / 8;
+    for (auto [d, size] : llvm::enumerate(tensor.getShape()))
+      n *= ShapedType::isDynamic(size) ? (d == 0 ? rows : reportSeq) : size;
+    return n;
+  }
+
+  void printReport(ModelOp model, const MeshShape &shape, func::FuncOp train) {
     raw_ostream &os = llvm::outs();
-    int64_t d = shape.dp;
-    int64_t paramBytes = 0;
-    for (ParamOp p : model.getParams())
-      paramBytes +=
-          p.getTensorType().getNumElements() *
-          static_cast<int64_t>(p.getTensorType().getElementTypeBitWidth() / 8);
+    int64_t rows = reportBatch / shape.dp;
+    MeshAttr mesh = getMeshInScope(model);
     os << llvm::formatv("lmc-shard report: @{0} on mesh dp={1},tp={2} "
                         "({3} ranks), ZeRO {4}\n",
                         model.getSymName(), shape.dp, shape.tp,
                         shape.dp * shape.tp, static_cast<unsigned>(zero));
-    os << "collectives per training step (bytes per rank; a ring all-reduce "
-          "of G bytes over D ranks moves 2(D-1)/D*G):\n";
-    os << llvm::formatv("  {0,-4} {1,-10} {2,-4} {3,8} {4,14} {5,14}\n", "#",
-                        "collective", "axis", "tensors", "payload bytes",
-                        "moved bytes");
-    int64_t totalPayload = 0, totalMoved = 0;
-    auto row = [&](StringRef label, int64_t tensors, int64_t payload) {
-      int64_t moved = d > 1 ? 2 * (d - 1) * payload / d : 0;
-      totalPayload += payload;
-      totalMoved += moved;
-      os << llvm::formatv("  {0,-4} {1,-10} {2,-4} {3,8} {4,14} {5,14}\n",
-                          label, "all_reduce", "dp", tensors, payload, moved);
+    os << llvm::formatv(
+        "collectives per training step at a global batch of {0} ({1} rows "
+        "per rank), sequence {2}; bytes per rank. Over P ranks a ring "
+        "all-reduce of G bytes moves 2(P-1)/P*G, an all-gather or "
+        "reduce-scatter of a whole of G bytes (P-1)/P*G:\n",
+        static_cast<int64_t>(reportBatch), rows,
+        static_cast<int64_t>(reportSeq));
+    os << llvm::formatv("  {0,5} {1,-14} {2,-4} {3,7} {4,14} {5,14}\n",
+                        "count", "collective", "axis", "tensors",
+                        "payload bytes", "moved bytes");
+    // Rows in order of first appearance, equal collectives counted once.
+    struct Row {
+      std::string kind, axis;
+      int64_t tensors, payload, moved, count;
     };
-    if (d > 1) {
-      for (auto [i, bucket] : llvm::enumerate(buckets)) {
-        int64_t payload = 0;
-        for (Value g : bucket)
-          payload += bytesOf(g);
-        row(std::to_string(i), bucket.size(), payload);
+    SmallVector<Row> table;
+    train.walk([&](Operation *op) {
+      StringRef kind;
+      ArrayAttr axes;
+      int64_t payload = 0, tensors = 0;
+      bool reduce = false;
+      if (auto ar = dyn_cast<AllReduceOp>(op)) {
+        kind = "all_reduce", axes = ar.getAxes(), reduce = true;
+        for (Value v : ar.getInputs())
+          payload += reportBytes(v.getType(), rows), ++tensors;
+      } else if (auto ar = dyn_cast<AllReduceStartOp>(op)) {
+        kind = "all_reduce", axes = ar.getAxes(), reduce = true;
+        for (Value v : ar.getInputs())
+          payload += reportBytes(v.getType(), rows), ++tensors;
+      } else if (auto ag = dyn_cast<AllGatherOp>(op)) {
+        kind = "all_gather", axes = ag.getAxes(), tensors = 1;
+        payload = reportBytes(ag.getType(), rows);
+      } else if (auto ag = dyn_cast<AllGatherStartOp>(op)) {
+        kind = "all_gather", axes = ag.getAxes(), tensors = 1;
+        payload = reportBytes(ag.getPending().getType(), rows);
+      } else if (auto rs = dyn_cast<ReduceScatterOp>(op)) {
+        kind = "reduce_scatter", axes = rs.getAxes(), tensors = 1;
+        payload = reportBytes(rs.getInput().getType(), rows);
+      } else if (auto rs = dyn_cast<ReduceScatterStartOp>(op)) {
+        kind = "reduce_scatter", axes = rs.getAxes(), tensors = 1;
+        payload = reportBytes(rs.getInput().getType(), rows);
+      } else {
+        return;
       }
-      row("loss", 1, 4);
+      int64_t p = mesh.getGroupSize(axes);
+      int64_t moved = (reduce ? 2 : 1) * (p - 1) * payload / p;
+      std::string axis;
+      for (auto [i, a] : llvm::enumerate(axes.getAsRange<StringAttr>()))
+        axis += (i ? "," : "") + a.getValue().str();
+      for (Row &row : table)
+        if (row.kind == kind && row.axis == axis && row.tensors == tensors &&
+            row.payload == payload) {
+          ++row.count;
+          return;
+        }
+      table.push_back({kind.str(), axis, tensors, payload, moved, 1});
+    });
+    int64_t totalPayload = 0, totalMoved = 0;
+    for (const Row &row : table) {
+      os << llvm::formatv("  {0,5} {1,-14} {2,-4} {3,7} {4,14} {5,14}\n",
+                          row.count, row.kind, row.axis, row.tensors,
+                          row.payload, row.moved);
+      totalPayload += row.count * row.payload;
+      totalMoved += row.count * row.moved;
     }
     os << llvm::formatv("  total: {0} payload bytes, {1} bytes moved per "
                         "rank\n",
                         totalPayload, totalMoved);
+
+    int64_t paramBytes = 0, stateBytes = 0;
+    for (ParamOp p : model.getParams()) {
+      RankedTensorType type = p.getTensorType();
+      SmallVector<int64_t> local(type.getShape());
+      if (auto sharding = p->getAttrOfType<ShardingAttr>(
+              LMCDialect::getShardingAttrName()))
+        if (auto shape = sharding.getLocalShape(type.getShape(), mesh);
+            succeeded(shape))
+          local = *shape;
+      int64_t bytes = type.getElementTypeBitWidth() / 8;
+      for (int64_t size : local)
+        bytes *= size;
+      paramBytes += bytes;
+      stateBytes +=
+          2 * (p->hasAttr("lmc.zero_dim") ? bytes / shape.dp : bytes);
+    }
     os << llvm::formatv("parameters per rank:      {0} bytes\n", paramBytes);
     os << llvm::formatv("gradients per rank:       {0} bytes\n", paramBytes);
     os << llvm::formatv("optimizer state per rank: {0} bytes (exp_avg, "
-                        "exp_avg_sq)\n",
-                        2 * paramBytes);
+                        "exp_avg_sq{1})\n",
+                        stateBytes, zero ? ", sharded over dp" : "");
     // lmc-autodiff's kept bytes, a polynomial in the rows B and the
     // sequence T, at this rank's rows.
     if (auto poly =
             model->getAttrOfType<DenseI64ArrayAttr>("lmc.activation_bytes")) {
-      int64_t rows = reportBatch / d, total = 0, power = rows;
+      int64_t total = 0, power = rows;
       for (auto [k, c] : llvm::enumerate(poly.asArrayRef())) {
         if (k == 0) {
           total += c;
@@ -306,10 +406,12 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
         power *= reportSeq;
       }
       os << llvm::formatv("activations per rank:     {0} bytes kept for the "
-                          "backward pass at a global batch of {1} ({2} rows "
-                          "per rank), sequence {3}\n",
-                          total, static_cast<int64_t>(reportBatch), rows,
-                          static_cast<int64_t>(reportSeq));
+                          "backward pass at {1} rows, sequence {2}{3}\n",
+                          total, rows, static_cast<int64_t>(reportSeq),
+                          shape.tp > 1
+                              ? " (counted before tensor parallelism, which "
+                                "splits the attention and MLP ones over tp)"
+                              : "");
     }
   }
 };

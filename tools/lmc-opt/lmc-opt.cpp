@@ -8,6 +8,7 @@
 #include "lmc/Conversion/Passes.h"
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
 #include "lmc/Dialect/LMC/Transforms/BufferizableOpInterfaceImpl.h"
+#include "lmc/Dialect/LMC/Transforms/ShardingInterfaceImpl.h"
 #include "lmc/Pipelines/Pipelines.h"
 #include "lmc/Transforms/Passes.h"
 
@@ -23,6 +24,7 @@ int main(int argc, char **argv) {
   mlir::registerAllExtensions(registry);
   registry.insert<mlir::lmc::LMCDialect>();
   mlir::lmc::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::lmc::registerShardingInterfaceExternalModels(registry);
 
   mlir::registerAllPasses();
   mlir::lmc::registerLMCTransformsPasses();

@@ -59,13 +59,13 @@ static cl::opt<std::string>
                   cl::init("matrices"), cl::sub(compileCommand));
 static cl::opt<std::string>
     mesh("mesh",
-         cl::desc("Partition for a mesh of ranks, e.g. dp=2 or dp=2,tp=1 "
-                  "(run the trainer with mpirun -np dp*tp)"),
+         cl::desc("Partition for a mesh of ranks, e.g. dp=2, tp=2 or "
+                  "dp=2,tp=2 (run the trainer with mpirun -np dp*tp)"),
          cl::init("dp=1,tp=1"), cl::sub(compileCommand));
 static cl::opt<unsigned>
     zero("zero",
          cl::desc("ZeRO stage: 0, or 1 (optimizer state sharded over "
-                  "dp; not implemented yet)"),
+                  "dp)"),
          cl::init(0), cl::sub(compileCommand));
 static cl::opt<double> bucketMiB(
     "bucket-mb",

@@ -409,8 +409,41 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
     the replicated parameters stay identical. The loss of `train_step` and of
     `eval_step` is all-reduced and scaled the same way.
 
-    Tensor parallelism (`tp` > 1) and ZeRO-1 (`zero=1`) are not implemented
-    yet: the pass says so and fails.
+    Tensor parallelism (`tp` > 1) comes first. A planner places the
+    parameters over `tp` as Megatron-LM does (`lmc.sharding` on each
+    `lmc.param`): the fused QKV projection column-parallel, split by heads
+    (`shard(1, blocks = 3)`, its bias `shard(0, blocks = 3)`), the attention
+    output projection row-parallel (`shard(0)`), the MLP up-projection
+    column-parallel and its down-projection row-parallel, the token
+    embedding and the LM head tied to it split along the vocabulary
+    (`shard(0)`); the rest is replicated. A size `tp` does not divide (the
+    attention heads, the MLP width) is an error at the op that needs it; a
+    vocabulary it does not divide (GPT-2's 50257) leaves the embedding and
+    the LM head replicated, with a warning. `train_step`, `eval_step` and `logits` are then partitioned: each
+    parameter (and its AdamW state) in its placement, every other value
+    placed by the sharding rule of the op that makes it
+    (`ShardingRuleOpInterface`), forward, backward and optimizer alike, and
+    operands resharded where a rule needs another placement: `partial` to
+    replicated by `lmc.all_reduce` over `tp` (after each row-parallel
+    projection, the vocabulary-parallel embedding, and the input gradient of
+    each column-parallel one), `shard` to replicated by `lmc.all_gather`,
+    replicated to `shard` by a local slice. The cross-entropy of
+    vocabulary-sharded logits becomes `lmc.cross_entropy_stats`, an
+    all-gather of the per-row statistics and `lmc.cross_entropy_combine`;
+    its gradient `lmc.cross_entropy_shard_grad`. The global gradient norm
+    sums partial squares and all-reduces one scalar.
+
+    ZeRO-1 (`zero=1`, with dp > 1): each dp rank keeps the AdamW state of
+    its 1/D piece of every parameter that has a dimension D divides (the
+    first one, recorded as `lmc.zero_dim` on the `lmc.param`). That
+    parameter's gradient is reduce-scattered over `dp` along it instead of
+    all-reduced (`lmc.reduce_scatter_start` right after the gradient exists,
+    `lmc.wait` at its first use), AdamW updates the rank's piece, and the
+    updated piece is all-gathered over `dp` (started after the update,
+    waited for at the end of the step). The squared norms of the pieces are
+    all-reduced together for the global gradient norm. Parameters no
+    dimension of which D divides keep the replicated state and the bucketed
+    all-reduce.
 
     With `report`, the pass prints the collectives of one training step (per
     bucket: tensors, bytes, and the bytes a ring all-reduce moves per rank,
@@ -442,7 +475,7 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
            "The mesh: comma-separated axis=size, axes dp and tp">,
     Option<"zero", "zero", "unsigned", /*default=*/"0",
            "ZeRO stage: 0 (optimizer state replicated) or 1 (sharded over "
-           "dp; not implemented yet)">,
+           "dp)">,
     Option<"bucketBytes", "bucket-bytes", "int64_t",
            /*default=*/"25 * 1024 * 1024",
            "Smallest payload of a gradient all-reduce bucket, in bytes (0: "
@@ -460,9 +493,18 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
   ];
   let statistics = [
     Statistic<"numAllReduces", "all-reduces",
-              "Number of all-reduce ops inserted">,
+              "Number of all-reduce ops inserted over dp">,
+    Statistic<"numTpAllReduces", "tp-all-reduces",
+              "Number of all-reduces over tp in train_step">,
+    Statistic<"numTpAllGathers", "tp-all-gathers",
+              "Number of all-gathers over tp in train_step">,
+    Statistic<"numTpSlices", "tp-slices",
+              "Number of local slices of replicated values in train_step">,
+    Statistic<"numReduceScatters", "reduce-scatters",
+              "Number of gradient reduce-scatters over dp (ZeRO-1)">,
   ];
   let dependentDialects = ["::mlir::lmc::LMCDialect",
+                           "::mlir::arith::ArithDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 

@@ -174,11 +174,21 @@ Attribute ShardingAttr::parse(AsmParser &parser, Type) {
       return failure();
     std::optional<Placement> placement;
     if (kind == "shard") {
-      int64_t dim = 0;
-      if (parser.parseLParen() || parser.parseInteger(dim) ||
-          parser.parseRParen())
+      int64_t dim = 0, blocks = 1;
+      if (parser.parseLParen() || parser.parseInteger(dim))
         return failure();
-      placement = Placement::shard(dim);
+      if (succeeded(parser.parseOptionalComma())) {
+        SMLoc blocksLoc = parser.getCurrentLocation();
+        if (parser.parseKeyword("blocks") || parser.parseEqual() ||
+            parser.parseInteger(blocks))
+          return failure();
+        if (blocks < 1)
+          return parser.emitError(blocksLoc, "the number of blocks must be "
+                                             "positive");
+      }
+      if (parser.parseRParen())
+        return failure();
+      placement = Placement::shard(dim, blocks);
     } else if (kind == "partial") {
       placement = Placement::partial();
     } else if (kind == "replicated") {
@@ -206,8 +216,13 @@ void ShardingAttr::print(AsmPrinter &printer) const {
                         [&](auto entry) {
                           printer.printKeywordOrString(std::get<0>(entry));
                           const Placement &placement = std::get<1>(entry);
-                          if (placement.isShard())
-                            printer << " = shard(" << placement.getDim() << ")";
+                          if (placement.isShard()) {
+                            printer << " = shard(" << placement.getDim();
+                            if (placement.getBlocks() != 1)
+                              printer << ", blocks = "
+                                      << placement.getBlocks();
+                            printer << ")";
+                          }
                           else if (placement.isPartial())
                             printer << " = partial";
                           else
@@ -284,6 +299,8 @@ namespace {
 /// Per tensor dimension, how many ranks split it and along which axes.
 struct DimSplits {
   SmallVector<int64_t> factors;
+  /// The largest number of blocks of a placement sharding each dimension.
+  SmallVector<int64_t> blocks;
   SmallVector<SmallVector<StringRef>> axes;
 };
 } // namespace
@@ -295,6 +312,7 @@ static FailureOr<DimSplits> getDimSplits(ShardingAttr sharding, MeshAttr mesh,
                                          int64_t rank, std::string *why) {
   DimSplits splits;
   splits.factors.assign(rank, 1);
+  splits.blocks.assign(rank, 1);
   splits.axes.resize(rank);
   for (auto [axis, placement] :
        llvm::zip(sharding.getAxes(), sharding.getPlacements())) {
@@ -316,6 +334,7 @@ static FailureOr<DimSplits> getDimSplits(ShardingAttr sharding, MeshAttr mesh,
       return failure();
     }
     splits.factors[dim] *= *size;
+    splits.blocks[dim] = std::max(splits.blocks[dim], placement.getBlocks());
     splits.axes[dim].push_back(axis.getValue());
   }
   return splits;
@@ -334,13 +353,16 @@ ShardingAttr::getLocalShape(ArrayRef<int64_t> globalShape, MeshAttr mesh,
     int64_t factor = splits->factors[dim];
     if (ShapedType::isDynamic(size) || factor == 1)
       continue;
-    if (size % factor != 0) {
+    int64_t blocks = splits->blocks[dim];
+    if (size % (factor * blocks) != 0) {
       if (why)
         *why = "dimension " + std::to_string(dim) + " (size " +
                std::to_string(size) + ") is not divisible by " +
                std::to_string(factor) +
                ", the number of ranks along mesh axes " +
-               llvm::join(splits->axes[dim], ", ");
+               llvm::join(splits->axes[dim], ", ") +
+               (blocks > 1 ? " times " + std::to_string(blocks) + " blocks"
+                           : std::string());
       return failure();
     }
     size /= factor;

@@ -21,13 +21,18 @@ namespace mlir::lmc {
 
 /// How the ranks along one mesh axis hold a tensor: each a block along a
 /// dimension (shard), each a summand of the full value (partial), or each the
-/// full value (replicated).
+/// full value (replicated). A shard placement may cut the dimension into
+/// `blocks` equal blocks first and give each rank its part of every block
+/// (a fused QKV projection split by heads: blocks = 3).
 class Placement {
 public:
   enum class Kind { Replicated, Shard, Partial };
 
-  static Placement replicated() { return Placement(Kind::Replicated, -1); }
-  static Placement shard(int64_t dim) { return Placement(Kind::Shard, dim); }
+  Placement() : Placement(Kind::Replicated, -1) {}
+  static Placement replicated() { return Placement(); }
+  static Placement shard(int64_t dim, int64_t blocks = 1) {
+    return Placement(Kind::Shard, dim, blocks);
+  }
   static Placement partial() { return Placement(Kind::Partial, -1); }
 
   Kind getKind() const { return kind; }
@@ -39,22 +44,28 @@ public:
     assert(isShard() && "only a shard placement has a dimension");
     return dim;
   }
+  /// The number of blocks each rank takes a part of; 1 unless a shard
+  /// placement says otherwise.
+  int64_t getBlocks() const { return blocks; }
 
   bool operator==(const Placement &other) const {
-    return kind == other.kind && dim == other.dim;
+    return kind == other.kind && dim == other.dim && blocks == other.blocks;
   }
   bool operator!=(const Placement &other) const { return !(*this == other); }
 
 private:
-  Placement(Kind kind, int64_t dim) : kind(kind), dim(dim) {}
+  Placement(Kind kind, int64_t dim, int64_t blocks = 1)
+      : kind(kind), dim(dim), blocks(blocks) {}
 
   Kind kind;
   int64_t dim;
+  int64_t blocks;
 };
 
 inline llvm::hash_code hash_value(const Placement &placement) {
   return llvm::hash_combine(static_cast<int>(placement.getKind()),
-                            placement.isShard() ? placement.getDim() : -1);
+                            placement.isShard() ? placement.getDim() : -1,
+                            placement.getBlocks());
 }
 
 } // namespace mlir::lmc

@@ -72,6 +72,11 @@ def LMC_ShardingAttr : LMC_Attr<"Sharding", "sharding"> {
     - `shard(d)`: the ranks split `X` along tensor dimension `d` into equal,
       consecutive blocks, the rank with coordinate `i` on the axis holding
       block `i`;
+    - `shard(d, blocks = k)`: dimension `d` is first cut into `k` equal
+      blocks, each of which the ranks split as above; a rank holds its part
+      of every block, in block order. A fused `[C, 3C]` QKV weight split by
+      attention heads is `shard(1, blocks = 3)`: each rank holds the query,
+      key and value columns of its heads;
     - `partial`: every rank holds a tensor of `X`'s shape, and `X` is their
       sum (e.g. the output of a row-parallel matmul, or a gradient before
       its data-parallel all-reduce);
@@ -109,12 +114,12 @@ def LMC_ShardingAttr : LMC_Attr<"Sharding", "sharding"> {
 
     **Constraints:**
     - axis names are non-empty and listed at most once;
-    - `shard` dimensions are non-negative;
+    - `shard` dimensions are non-negative and `blocks` positive;
     - checked against a mesh and a tensor type (`verifyFor`; e.g. on an
       `lmc.param`): every axis is an axis of the mesh, the axes are listed in
       mesh order, every `shard` dimension is below the rank, and every static
       sharded dimension is divisible by the product of the sizes of the axes
-      sharding it;
+      sharding it (times `blocks`);
     - as `lmc.sharding`, it sits on an `lmc.param` inside an op with an
       `lmc.mesh`.
   }];

@@ -3,6 +3,7 @@
 #ifndef LMC_DIALECT_LMC_IR_LMCINTERFACES_H
 #define LMC_DIALECT_LMC_IR_LMCINTERFACES_H
 
+#include "lmc/Dialect/LMC/IR/LMCAttrs.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpDefinition.h"
 
@@ -28,6 +29,43 @@ public:
   virtual Value resultGrad(unsigned i) = 0;
   /// Adds `grad` to the gradient of operand `i`.
   virtual void addOperandGrad(unsigned i, Value grad) = 0;
+};
+
+/// The placements, along one mesh axis, that a partitioned op needs of its
+/// operands and gives its results.
+struct ShardingRule {
+  SmallVector<Placement> operands;
+  SmallVector<Placement> results;
+};
+
+/// What an op's `partition` method sees while lmc-shard creates its local
+/// form.
+class PartitionBuilder {
+public:
+  virtual ~PartitionBuilder() = default;
+
+  /// The builder positioned where the local ops go.
+  virtual OpBuilder &builder() = 0;
+  /// The op being partitioned (with its global types).
+  virtual Operation *op() = 0;
+  /// The local operands, in the placements of `rule()`.
+  virtual ValueRange operands() = 0;
+  /// The chosen rule.
+  virtual const ShardingRule &rule() = 0;
+  /// The number of ranks along the axis, and its name.
+  virtual int64_t parts() = 0;
+  virtual StringRef axis() = 0;
+  /// This rank's coordinate along the axis (an `index`).
+  virtual Value axisIndex() = 0;
+  /// The local type of a tensor of global type `type` in `placement`.
+  virtual Type localType(Type type, const Placement &placement) = 0;
+  /// A slot for a value that several ops' local forms share, named by a
+  /// kind and a local value (e.g. the log-sum-exp of sharded logits, which
+  /// the loss and its gradient both need); null until set.
+  virtual Value &memo(StringRef kind, Value key) = 0;
+  /// Clones the op on the local operands with the local types of its
+  /// results: the default partitioning.
+  virtual FailureOr<SmallVector<Value>> cloneWithLocalTypes() = 0;
 };
 
 } // namespace mlir::lmc

@@ -1,0 +1,582 @@
+//===- ShardingInterfaceImpl.cpp - Sharding rules of lmc ops ---------------===//
+//
+// The rule of each op for one mesh axis: given the placements its operands
+// have, the placements it needs of them and gives its results (see
+// ShardingRuleOpInterface in LMCInterfaces.td), and, where the local op is
+// not a clone with smaller types, how to build it.
+//
+// Notation in the comments: R replicated, P partial, S(d) shard(d),
+// S(d, k) shard(d, blocks = k).
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Dialect/LMC/Transforms/ShardingInterfaceImpl.h"
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/DialectRegistry.h"
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+namespace {
+
+using PL = Placement;
+
+PL R() { return PL::replicated(); }
+PL P() { return PL::partial(); }
+PL S(int64_t dim, int64_t blocks = 1) { return PL::shard(dim, blocks); }
+
+bool isShardOf(const PL &p, int64_t dim) {
+  return p.isShard() && p.getDim() == dim;
+}
+
+int64_t rankOf(Value v) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  return type ? type.getRank() : 0;
+}
+
+/// The size of dimension `dim` of `v` (dynamic when not static).
+int64_t sizeOf(Value v, int64_t dim) {
+  return cast<RankedTensorType>(v.getType()).getDimSize(dim);
+}
+
+/// True when a static dimension of size `size` splits into `parts` ranks
+/// times `blocks` blocks.
+bool divides(int64_t size, int64_t parts, int64_t blocks = 1) {
+  return !ShapedType::isDynamic(size) && size % (parts * blocks) == 0;
+}
+
+void setAll(ShardingRule &rule, size_t operands, PL in, size_t results,
+            PL out) {
+  rule.operands.assign(operands, in);
+  rule.results.assign(results, out);
+}
+
+/// Ops whose tensor operands and results all have one shape, computed
+/// position by position: all take the first shard placement found among the
+/// operands (when `canShard` allows its dimension), or partial when every
+/// operand is partial and `linear` (the op is a sum of its operands, or
+/// scales one), else replicated. Scalar operands stay replicated.
+LogicalResult sameLayout(Operation *op, ArrayRef<PL> in, ShardingRule &rule,
+                         bool linear,
+                         function_ref<bool(int64_t)> canShard = nullptr) {
+  std::optional<PL> target;
+  bool allPartial = true;
+  for (auto [value, placement] : llvm::zip(op->getOperands(), in)) {
+    if (!isa<RankedTensorType>(value.getType()))
+      continue;
+    if (placement.isShard() && !target &&
+        (!canShard || canShard(placement.getDim())) &&
+        divides(sizeOf(value, placement.getDim()), 1, placement.getBlocks()))
+      target = placement;
+    allPartial &= placement.isPartial();
+  }
+  if (!target)
+    target = (allPartial && linear) ? P() : R();
+  rule.operands.clear();
+  for (Value value : op->getOperands())
+    rule.operands.push_back(isa<RankedTensorType>(value.getType()) ? *target
+                                                                   : R());
+  rule.results.assign(op->getNumResults(), *target);
+  return success();
+}
+
+bool notLast(Value v, int64_t dim) { return dim != rankOf(v) - 1; }
+
+//===----------------------------------------------------------------------===//
+// Rules
+//===----------------------------------------------------------------------===//
+
+LogicalResult rule(AddOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+  return sameLayout(op, in, r, /*linear=*/true);
+}
+LogicalResult rule(ScaleOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+  setAll(r, 1, in[0], 1, in[0]);
+  return success();
+}
+LogicalResult rule(ZerosLikeOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  setAll(r, 1, in[0], 1, in[0]);
+  return success();
+}
+// mul is linear in each operand: P * R is P.
+LogicalResult rule(MulOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+  if (in[0].isPartial() != in[1].isPartial() &&
+      (in[0].isReplicated() || in[1].isReplicated())) {
+    r.operands = {in[0], in[1]};
+    r.results = {P()};
+    return success();
+  }
+  return sameLayout(op, in, r, /*linear=*/false);
+}
+LogicalResult rule(GeluOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+  return sameLayout(op, in, r, /*linear=*/false);
+}
+LogicalResult rule(GeluGradOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  return sameLayout(op, in, r, /*linear=*/false);
+}
+// Softmax and its gradient normalise along the last dimension; the mask
+// compares the last two.
+LogicalResult rule(SoftmaxOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+  return sameLayout(op, in, r, false,
+                    [&](int64_t d) { return notLast(op.getInput(), d); });
+}
+LogicalResult rule(SoftmaxGradOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  return sameLayout(op, in, r, false,
+                    [&](int64_t d) { return notLast(op.getOutput(), d); });
+}
+LogicalResult rule(CausalMaskOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  return sameLayout(op, in, r, false, [&](int64_t d) {
+    return d < rankOf(op.getInput()) - 2;
+  });
+}
+
+// x + bias along the last dimension: S(last, k) takes the bias as S(0, k),
+// a shard of another dimension the whole bias.
+LogicalResult rule(BiasAddOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+  int64_t last = rankOf(op.getInput()) - 1;
+  PL x = in[0].isShard() ? in[0] : R();
+  PL bias = R();
+  if (isShardOf(x, last))
+    bias = S(0, x.getBlocks());
+  r.operands = {x, bias};
+  r.results = {x};
+  return success();
+}
+
+// Normalisation over the last dimension: it must be whole; rows may be
+// split.
+LogicalResult rule(LayerNormOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  PL x = in[0].isShard() && notLast(op.getInput(), in[0].getDim()) ? in[0]
+                                                                   : R();
+  r.operands = {x, R(), R()};
+  r.results = {x};
+  return success();
+}
+LogicalResult rule(LayerNormGradOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  // Operands: input, weight, grad.
+  PL x = R();
+  for (PL p : {in[0], in[2]})
+    if (p.isShard() && notLast(op.getInput(), p.getDim())) {
+      x = p;
+      break;
+    }
+  r.operands = {x, R(), x};
+  // The weight and bias gradients sum over rows: partial when rows are
+  // split.
+  PL sums = x.isShard() ? P() : R();
+  r.results = {x, sums, sums};
+  return success();
+}
+
+// [..., M, K] x [K, N] (or batched): a shard of a batch, M or N dimension
+// carries to the result; a shard of K on both sides makes the result
+// partial; a partial operand times a replicated one stays partial.
+LogicalResult rule(MatmulOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+  int64_t rank = rankOf(op.getLhs());
+  bool ta = op.getTransposeA(), tb = op.getTransposeB();
+  bool shared = rankOf(op.getRhs()) == 2 && rank > 2;
+  int64_t rrank = rankOf(op.getRhs());
+  int64_t lhsM = ta ? rank - 1 : rank - 2, lhsK = ta ? rank - 2 : rank - 1;
+  int64_t rhsK = tb ? rrank - 1 : rrank - 2, rhsN = tb ? rrank - 2 : rrank - 1;
+  PL l = in[0], rh = in[1];
+  auto set = [&](PL a, PL b, PL out) {
+    r.operands = {a, b};
+    r.results = {out};
+    return success();
+  };
+  if (l.isPartial() && rh.isReplicated())
+    return set(P(), R(), P());
+  if (rh.isPartial() && l.isReplicated())
+    return set(R(), P(), P());
+  if (l.isPartial())
+    l = R();
+  if (rh.isPartial())
+    rh = R();
+  // Batch dimensions.
+  if (l.isShard() && l.getDim() < rank - 2) {
+    if (shared)
+      return set(l, R(), l);
+    return set(l, l, l);
+  }
+  if (!shared && rh.isShard() && rh.getDim() < rrank - 2 && l.isReplicated())
+    return set(rh, rh, rh);
+  // Contraction.
+  if (isShardOf(l, lhsK)) {
+    PL k = S(rhsK, l.getBlocks());
+    if (rh.isReplicated() || rh == k)
+      return set(l, k, P());
+  }
+  if (isShardOf(rh, rhsK) && l.isReplicated())
+    return set(S(lhsK, rh.getBlocks()), rh, P());
+  // Rows of the left, columns of the right.
+  if (isShardOf(l, lhsM))
+    return set(l, R(), S(rank - 2, l.getBlocks()));
+  if (isShardOf(rh, rhsN))
+    return set(R(), rh, S(rank - 1, rh.getBlocks()));
+  return set(R(), R(), R());
+}
+
+// Split along the last dimension into n parts: S(last, k) with n | k
+// leaves each part S(last, k / n).
+LogicalResult rule(SplitOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+  int64_t last = rankOf(op.getInput()) - 1;
+  int64_t n = op.getParts();
+  PL x = in[0], out = in[0];
+  if (isShardOf(x, last)) {
+    if (x.getBlocks() % n == 0)
+      out = S(last, x.getBlocks() / n);
+    else
+      x = out = R();
+  }
+  r.operands = {x};
+  r.results.assign(op.getNumResults(), out);
+  return success();
+}
+// The inverse: n inputs S(last, k) make S(last, n * k).
+LogicalResult rule(ConcatOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+  int64_t last = rankOf(op.getResult()) - 1;
+  int64_t n = op.getNumOperands();
+  PL first = in[0];
+  bool same = llvm::all_of(in, [&](PL p) { return p == first; });
+  PL x = same ? first : R(), out = x;
+  if (isShardOf(x, last))
+    out = S(last, n * x.getBlocks());
+  r.operands.assign(n, x);
+  r.results = {out};
+  return success();
+}
+
+// [B, T, H*D] <-> [B, H, T, D]: a shard of the channels that splits whole
+// heads becomes a shard of the heads.
+LogicalResult rule(SplitHeadsOp op, ArrayRef<PL> in, int64_t parts,
+                   ShardingRule &r) {
+  PL x = in[0], out = R();
+  if (x.isPartial())
+    out = P();
+  else if (isShardOf(x, 0))
+    out = S(0);
+  else if (isShardOf(x, 1))
+    out = S(2);
+  else if (isShardOf(x, 2) && x.getBlocks() == 1 && op.getHeads() % parts == 0)
+    out = S(1);
+  else
+    x = R();
+  r.operands = {x};
+  r.results = {out};
+  return success();
+}
+LogicalResult rule(MergeHeadsOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  PL x = in[0], out = R();
+  if (x.isPartial())
+    out = P();
+  else if (isShardOf(x, 0))
+    out = S(0);
+  else if (isShardOf(x, 1))
+    out = S(2);
+  else if (isShardOf(x, 2))
+    out = S(1);
+  else
+    x = R();
+  r.operands = {x};
+  r.results = {out};
+  return success();
+}
+// Attention over [B, T, H*D] operands: split by whole heads or by batch.
+LogicalResult rule(CausalAttentionOp op, ArrayRef<PL> in, int64_t parts,
+                   ShardingRule &r) {
+  PL x = R();
+  if (llvm::all_equal(in) && in[0].isShard() &&
+      ((in[0].getDim() == 2 && in[0].getBlocks() == 1 &&
+        op.getHeads() % parts == 0) ||
+       in[0].getDim() == 0))
+    x = in[0];
+  setAll(r, 3, x, 1, x);
+  return success();
+}
+
+// [d0, ..., C] <-> [d0 * ..., C].
+LogicalResult rule(FlattenOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+  int64_t last = rankOf(op.getInput()) - 1;
+  PL x = in[0], out = in[0];
+  if (isShardOf(x, last))
+    out = S(1, x.getBlocks());
+  else if (x.isShard() && x.getDim() != 0)
+    x = out = R();
+  r.operands = {x};
+  r.results = {out};
+  return success();
+}
+LogicalResult rule(UnflattenOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  int64_t last = rankOf(op.getLike()) - 1;
+  PL x = in[0], out = in[0];
+  if (isShardOf(x, 1))
+    out = S(last, x.getBlocks());
+  // The result has the type of `like`: it takes the same placement, unless
+  // that is partial (a shape reference is never summed).
+  r.operands = {x, out.isPartial() ? R() : out};
+  r.results = {out};
+  return success();
+}
+// Swaps the last two dimensions.
+LogicalResult rule(TransposeOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  int64_t rank = rankOf(op.getInput());
+  PL x = in[0], out = in[0];
+  if (isShardOf(x, rank - 1))
+    out = S(rank - 2, x.getBlocks());
+  else if (isShardOf(x, rank - 2))
+    out = S(rank - 1, x.getBlocks());
+  r.operands = {x};
+  r.results = {out};
+  return success();
+}
+// Summing over a sharded dimension leaves partial sums.
+LogicalResult rule(ReduceSumOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  PL x = in[0], out = in[0];
+  if (x.isShard()) {
+    ArrayRef<int64_t> dims = op.getDims();
+    int64_t d = x.getDim();
+    if (llvm::is_contained(dims, d))
+      out = P();
+    else
+      out = S(d - llvm::count_if(dims, [&](int64_t e) { return e < d; }),
+              x.getBlocks());
+  }
+  r.operands = {x};
+  r.results = {out};
+  return success();
+}
+LogicalResult rule(BroadcastOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  PL x = in[0], out = in[0];
+  if (x.isShard()) {
+    // Result dimension of input dimension d: the d-th one not inserted.
+    int64_t d = x.getDim(), seen = -1, resultDim = 0;
+    ArrayRef<int64_t> dims = op.getDims();
+    for (; resultDim < rankOf(op.getResult()); ++resultDim)
+      if (!llvm::is_contained(dims, resultDim) && ++seen == d)
+        break;
+    out = S(resultDim, x.getBlocks());
+  }
+  r.operands = {x, out.isPartial() ? R() : out};
+  r.results = {out};
+  return success();
+}
+
+// A vocabulary shard of the table: each rank looks up the ids in its rows
+// and yields zeros for the others, so the rows sum to the embedding.
+LogicalResult rule(EmbeddingOp op, ArrayRef<PL> in, int64_t parts,
+                   ShardingRule &r) {
+  PL table = in[0], out = R();
+  if (isShardOf(table, 0) && table.getBlocks() == 1)
+    out = P();
+  else if (isShardOf(table, 1))
+    out = S(2, table.getBlocks());
+  else
+    table = R();
+  r.operands = {table, R()};
+  r.results = {out};
+  return success();
+}
+LogicalResult rule(EmbeddingGradOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  PL g = in[0], out = in[0];
+  if (isShardOf(g, 2))
+    out = S(1, g.getBlocks());
+  else if (g.isShard())
+    out = P(); // rows of the batch: partial sums of the table gradient
+  r.operands = {g, R()};
+  r.results = {out};
+  return success();
+}
+LogicalResult rule(PositionEmbeddingOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  PL table = in[0], out = in[0];
+  if (isShardOf(table, 1))
+    out = S(2, table.getBlocks());
+  else if (table.isShard())
+    table = out = R();
+  r.operands = {table, R()};
+  r.results = {out};
+  return success();
+}
+LogicalResult rule(PositionEmbeddingGradOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  PL g = in[0], out = in[0];
+  if (isShardOf(g, 2))
+    out = S(1, g.getBlocks());
+  else if (isShardOf(g, 0))
+    out = P();
+  else if (g.isShard())
+    g = out = R();
+  r.operands = {g};
+  r.results = {out};
+  return success();
+}
+
+// Logits split along the vocabulary: a vocabulary-parallel cross-entropy.
+LogicalResult rule(CrossEntropyOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  int64_t last = rankOf(op.getLogits()) - 1;
+  PL logits = isShardOf(in[0], last) && in[0].getBlocks() == 1 ? in[0] : R();
+  r.operands = {logits, R()};
+  r.results = {R()};
+  return success();
+}
+LogicalResult rule(CrossEntropyGradOp op, ArrayRef<PL> in, int64_t,
+                   ShardingRule &r) {
+  int64_t last = rankOf(op.getLogits()) - 1;
+  PL logits = isShardOf(in[0], last) && in[0].getBlocks() == 1 ? in[0] : R();
+  r.operands = {logits, R(), R()};
+  r.results = {logits};
+  return success();
+}
+
+// The update is elementwise: everything in the parameter's placement.
+LogicalResult rule(AdamWOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+  PL p = in[0].isPartial() ? R() : in[0];
+  r.operands.assign(op->getNumOperands(), R());
+  for (unsigned i = 0; i < 4; ++i)
+    r.operands[i] = p;
+  r.results.assign(3, p);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Local forms that are not clones
+//===----------------------------------------------------------------------===//
+
+template <typename OpTy>
+FailureOr<SmallVector<Value>> partition(OpTy, PartitionBuilder &pb) {
+  return pb.cloneWithLocalTypes();
+}
+
+/// `index` * `size`.
+Value offsetOf(PartitionBuilder &pb, int64_t size) {
+  OpBuilder &b = pb.builder();
+  Location loc = pb.op()->getLoc();
+  return arith::MulIOp::create(b, loc, pb.axisIndex(),
+                               arith::ConstantIndexOp::create(b, loc, size));
+}
+
+FailureOr<SmallVector<Value>> partition(SplitHeadsOp op,
+                                        PartitionBuilder &pb) {
+  if (!isShardOf(pb.rule().results[0], 1))
+    return pb.cloneWithLocalTypes();
+  Value local = SplitHeadsOp::create(pb.builder(), op.getLoc(),
+                                     pb.operands()[0],
+                                     op.getHeads() / pb.parts());
+  return SmallVector<Value>{local};
+}
+
+FailureOr<SmallVector<Value>> partition(CausalAttentionOp op,
+                                        PartitionBuilder &pb) {
+  if (!isShardOf(pb.rule().results[0], 2))
+    return pb.cloneWithLocalTypes();
+  ValueRange x = pb.operands();
+  Value local = CausalAttentionOp::create(pb.builder(), op.getLoc(), x[0],
+                                          x[1], x[2],
+                                          op.getHeads() / pb.parts());
+  return SmallVector<Value>{local};
+}
+
+FailureOr<SmallVector<Value>> partition(EmbeddingOp op, PartitionBuilder &pb) {
+  if (!pb.rule().results[0].isPartial())
+    return pb.cloneWithLocalTypes();
+  ValueRange x = pb.operands();
+  int64_t rows = cast<RankedTensorType>(x[0].getType()).getDimSize(0);
+  Value local = EmbeddingOp::create(pb.builder(), op.getLoc(), x[0], x[1],
+                                    offsetOf(pb, rows));
+  return SmallVector<Value>{local};
+}
+
+/// The log-sum-exp of each row of vocabulary-sharded logits, and the mean
+/// loss: local statistics, gathered over the axis and combined. Computed
+/// once per logits value and reused by the gradient.
+std::pair<Value, Value> shardedLogSumExp(PartitionBuilder &pb, Value logits,
+                                         Value targets) {
+  Value &loss = pb.memo("cross_entropy.loss", logits);
+  Value &lse = pb.memo("cross_entropy.lse", logits);
+  if (lse)
+    return {loss, lse};
+  OpBuilder &b = pb.builder();
+  Location loc = pb.op()->getLoc();
+  auto type = cast<RankedTensorType>(logits.getType());
+  int64_t last = type.getRank() - 1;
+  Value stats = CrossEntropyStatsOp::create(
+      b, loc, logits, targets, offsetOf(pb, type.getDimSize(last)));
+  auto statsType = cast<RankedTensorType>(stats.getType());
+  SmallVector<int64_t> gatheredShape(statsType.getShape());
+  gatheredShape[last] *= pb.parts();
+  Value gathered = AllGatherOp::create(
+      b, loc, RankedTensorType::get(gatheredShape, statsType.getElementType()),
+      stats, b.getStrArrayAttr({pb.axis()}), b.getI64IntegerAttr(last));
+  auto combine = CrossEntropyCombineOp::create(b, loc, gathered);
+  loss = combine.getLoss();
+  lse = combine.getLse();
+  return {loss, lse};
+}
+
+FailureOr<SmallVector<Value>> partition(CrossEntropyOp op,
+                                        PartitionBuilder &pb) {
+  if (!pb.rule().operands[0].isShard())
+    return pb.cloneWithLocalTypes();
+  ValueRange x = pb.operands();
+  return SmallVector<Value>{shardedLogSumExp(pb, x[0], x[1]).first};
+}
+
+FailureOr<SmallVector<Value>> partition(CrossEntropyGradOp op,
+                                        PartitionBuilder &pb) {
+  if (!pb.rule().operands[0].isShard())
+    return pb.cloneWithLocalTypes();
+  ValueRange x = pb.operands();
+  Value lse = shardedLogSumExp(pb, x[0], x[1]).second;
+  int64_t vocab = cast<RankedTensorType>(x[0].getType()).getShape().back();
+  Value local = CrossEntropyShardGradOp::create(pb.builder(), op.getLoc(),
+                                                x[0], x[1], x[2], lse,
+                                                offsetOf(pb, vocab));
+  return SmallVector<Value>{local};
+}
+
+template <typename OpTy>
+struct ShardingModel
+    : ShardingRuleOpInterface::ExternalModel<ShardingModel<OpTy>, OpTy> {
+  LogicalResult getShardingRule(Operation *op, ArrayRef<Placement> operands,
+                                int64_t parts, ShardingRule &result) const {
+    return rule(cast<OpTy>(op), operands, parts, result);
+  }
+  FailureOr<SmallVector<Value>> partition(Operation *op,
+                                          PartitionBuilder &pb) const {
+    return ::partition(cast<OpTy>(op), pb);
+  }
+};
+
+template <typename... OpTys>
+void attach(MLIRContext *ctx) {
+  (OpTys::template attachInterface<ShardingModel<OpTys>>(*ctx), ...);
+}
+
+} // namespace
+
+void mlir::lmc::registerShardingInterfaceExternalModels(
+    DialectRegistry &registry) {
+  registry.addExtension(+[](MLIRContext *ctx, LMCDialect *) {
+    attach<AddOp, ScaleOp, ZerosLikeOp, MulOp, GeluOp, GeluGradOp, SoftmaxOp,
+           SoftmaxGradOp, CausalMaskOp, BiasAddOp, LayerNormOp,
+           LayerNormGradOp, MatmulOp, SplitOp, ConcatOp, SplitHeadsOp,
+           MergeHeadsOp, CausalAttentionOp, FlattenOp, UnflattenOp,
+           TransposeOp, ReduceSumOp, BroadcastOp, EmbeddingOp,
+           EmbeddingGradOp, PositionEmbeddingOp, PositionEmbeddingGradOp,
+           CrossEntropyOp, CrossEntropyGradOp, AdamWOp>(ctx);
+  });
+}

@@ -1,0 +1,561 @@
+//===- TensorParallel.cpp - Tensor-parallel planning and partitioning -----===//
+//
+// See TensorParallel.h. The partitioner is a single walk in program order:
+// the training functions are straight-line SSA, so when an op is reached the
+// placements of all its operands are known; its rule (an
+// ShardingRuleOpInterface, or the few builtin rules below for arith and
+// tensor ops) says what it needs and gives. Backward and optimizer ops get
+// their placements the same way as forward ones.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TensorParallel.h"
+
+#include "lmc/Dialect/LMC/IR/LMCAttrs.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <map>
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+namespace {
+
+using PL = Placement;
+
+//===----------------------------------------------------------------------===//
+// Planner
+//===----------------------------------------------------------------------===//
+
+/// The parameter a value of `func` reads directly, if any: an argument
+/// with `lmc.param` (and no `lmc.state`) or an lmc.param_ref.
+ParamOp paramOf(ModelOp model, Value value) {
+  FlatSymbolRefAttr name;
+  if (auto arg = dyn_cast<BlockArgument>(value)) {
+    auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
+    if (!func || func.getArgAttr(arg.getArgNumber(), "lmc.state"))
+      return nullptr;
+    name = func.getArgAttrOfType<FlatSymbolRefAttr>(arg.getArgNumber(),
+                                                    "lmc.param");
+  } else if (auto ref = value.getDefiningOp<ParamRefOp>()) {
+    name = ref.getNameAttr();
+  }
+  if (!name)
+    return nullptr;
+  return dyn_cast_or_null<ParamOp>(SymbolTable::lookupSymbolIn(model, name));
+}
+
+class Planner {
+public:
+  Planner(ModelOp model, StringRef axis, int64_t parts)
+      : model(model), axis(axis), parts(parts) {}
+
+  LogicalResult run(func::FuncOp reference) {
+    // Every size that does not divide is reported, not just the first.
+    bool ok = true;
+    reference.walk([&](Operation *op) {
+      if (auto attention = dyn_cast<CausalAttentionOp>(op))
+        ok &= succeeded(planAttention(attention));
+      else if (auto gelu = dyn_cast<GeluOp>(op))
+        ok &= succeeded(planMlp(gelu));
+      else if (auto embedding = dyn_cast<EmbeddingOp>(op))
+        ok &= succeeded(planEmbedding(embedding));
+    });
+    if (!ok)
+      return failure();
+    MeshAttr mesh = getMeshInScope(model);
+    for (auto [param, placement] : planned) {
+      SmallVector<PL> perAxis(mesh.getRank(), PL::replicated());
+      perAxis[*mesh.getAxisIndex(axis)] = placement;
+      param->setAttr(LMCDialect::getShardingAttrName(),
+                     ShardingAttr::get(mesh, perAxis));
+    }
+    return success();
+  }
+
+private:
+  /// Records `placement` for `param`; the same parameter planned twice (a
+  /// tied weight) must agree.
+  LogicalResult place(ParamOp param, PL placement, Operation *at) {
+    auto [it, inserted] = planned.try_emplace(param, placement);
+    if (!inserted && it->second != placement)
+      return emitError(at->getLoc(), "tensor parallelism: parameter @")
+             << param.getSymName()
+             << " is used in two ways that need different layouts";
+    return success();
+  }
+
+  /// `dim` of the parameter's type must split into `parts` x `blocks`.
+  LogicalResult checkDivides(ParamOp param, int64_t dim, int64_t blocks,
+                             Operation *at, StringRef what) {
+    int64_t size = param.getTensorType().getDimSize(dim);
+    if (ShapedType::isDynamic(size) || size % (parts * blocks) != 0)
+      return emitError(at->getLoc(), llvm::formatv(
+          "tensor parallelism: {0}={1} does not divide {2} (dimension {3} of "
+          "@{4}, size {5}{6})",
+          axis, parts, what, dim, param.getSymName(), size,
+          blocks > 1 ? llvm::formatv(", in {0} blocks", blocks).str() : ""));
+    return success();
+  }
+
+  /// matmul(x, W) followed by bias_add(., b), both parameters: W and b (b
+  /// may be null when absent).
+  std::pair<ParamOp, ParamOp> linearOf(Value v) {
+    ParamOp bias;
+    if (auto add = v.getDefiningOp<BiasAddOp>()) {
+      bias = paramOf(model, add.getBias());
+      v = add.getInput();
+    }
+    auto matmul = v.getDefiningOp<MatmulOp>();
+    if (!matmul || matmul.getTransposeB() || matmul.getTransposeA())
+      return {};
+    ParamOp weight = paramOf(model, matmul.getRhs());
+    if (!weight || weight.getTensorType().getRank() != 2)
+      return {};
+    return {weight, bias};
+  }
+
+  /// The row-parallel projection that consumes `v`: matmul(v, W).
+  ParamOp projectionOf(Value v) {
+    for (Operation *user : v.getUsers())
+      if (auto matmul = dyn_cast<MatmulOp>(user))
+        if (matmul.getLhs() == v && !matmul.getTransposeA() &&
+            !matmul.getTransposeB())
+          if (ParamOp weight = paramOf(model, matmul.getRhs()))
+            return weight;
+    return nullptr;
+  }
+
+  // Attention: heads split over the axis. A fused QKV projection (one
+  // linear layer split into three) is column-parallel in 3 blocks, separate
+  // ones plainly; the output projection is row-parallel.
+  LogicalResult planAttention(CausalAttentionOp op) {
+    if (op.getHeads() % parts != 0)
+      return emitError(op.getLoc(), llvm::formatv(
+          "tensor parallelism: {0}={1} does not divide the {2} attention "
+          "heads",
+          axis, parts, op.getHeads()));
+    SmallVector<std::pair<ParamOp, ParamOp>> inputs;
+    int64_t blocks = 1;
+    auto split = op.getQuery().getDefiningOp<SplitOp>();
+    if (split && split.getParts() == 3 && split.getResult(0) == op.getQuery() &&
+        split.getResult(1) == op.getKey() &&
+        split.getResult(2) == op.getValue()) {
+      inputs.push_back(linearOf(split.getInput()));
+      blocks = 3;
+    } else {
+      for (Value v : {op.getQuery(), op.getKey(), op.getValue()})
+        inputs.push_back(linearOf(v));
+    }
+    for (auto [weight, bias] : inputs) {
+      if (!weight)
+        return success(); // Not a recognised layout: stays replicated.
+      if (failed(checkDivides(weight, 1, blocks, op, "the QKV columns")))
+        return failure();
+    }
+    for (auto [weight, bias] : inputs) {
+      if (failed(place(weight, PL::shard(1, blocks), op)) ||
+          (bias && failed(place(bias, PL::shard(0, blocks), op))))
+        return failure();
+    }
+    if (ParamOp out = projectionOf(op.getResult())) {
+      if (failed(checkDivides(out, 0, 1, op, "the attention output rows")) ||
+          failed(place(out, PL::shard(0), op)))
+        return failure();
+    }
+    return success();
+  }
+
+  // MLP: up-projection column-parallel, down-projection row-parallel.
+  LogicalResult planMlp(GeluOp op) {
+    auto [up, upBias] = linearOf(op.getInput());
+    ParamOp down = projectionOf(op.getResult());
+    if (!up || !down)
+      return success();
+    if (failed(checkDivides(up, 1, 1, op, "the MLP hidden width")) ||
+        failed(place(up, PL::shard(1), op)) ||
+        (upBias && failed(place(upBias, PL::shard(0), op))) ||
+        failed(place(down, PL::shard(0), op)))
+      return failure();
+    return success();
+  }
+
+  // Token embedding (and the LM head tied to it): split along the
+  // vocabulary.
+  LogicalResult planEmbedding(EmbeddingOp op) {
+    ParamOp table = paramOf(model, op.getTable());
+    if (!table)
+      return success();
+    // A vocabulary the ranks do not divide (GPT-2's 50257) keeps the table
+    // and the LM head replicated: correct, only less parallel. Padding the
+    // vocabulary (to 50304, say) makes them vocabulary-parallel.
+    int64_t vocab = table.getTensorType().getDimSize(0);
+    if (ShapedType::isDynamic(vocab) || vocab % parts != 0) {
+      emitWarning(op.getLoc(), llvm::formatv(
+          "tensor parallelism: {0}={1} does not divide the vocabulary of "
+          "@{2} ({3}); the embedding and the LM head stay replicated (pad "
+          "the vocabulary to a multiple of {1} to split them)",
+          axis, parts, table.getSymName(), vocab));
+      return success();
+    }
+    return place(table, PL::shard(0), op);
+  }
+
+  ModelOp model;
+  StringRef axis;
+  int64_t parts;
+  llvm::MapVector<Operation *, PL> planned;
+};
+
+//===----------------------------------------------------------------------===//
+// Partitioner
+//===----------------------------------------------------------------------===//
+
+class Partitioner : public PartitionBuilder {
+public:
+  Partitioner(func::FuncOp func, ModelOp model, StringRef axisName,
+              int64_t numParts, PartitionStats &stats)
+      : func(func), model(model), b(func.getContext()), axisName(axisName),
+        numParts(numParts), stats(stats) {}
+
+  LogicalResult run();
+
+  // PartitionBuilder.
+  OpBuilder &builder() override { return b; }
+  Operation *op() override { return current; }
+  ValueRange operands() override { return currentOperands; }
+  const ShardingRule &rule() override { return currentRule; }
+  int64_t parts() override { return numParts; }
+  StringRef axis() override { return axisName; }
+  Value axisIndex() override {
+    if (!index) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&func.getBody().front());
+      index = AxisIndexOp::create(b, func.getLoc(), b.getStringAttr(axisName));
+    }
+    return index;
+  }
+  Type localType(Type type, const PL &placement) override {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    if (!tensor || !placement.isShard())
+      return type;
+    SmallVector<int64_t> shape(tensor.getShape());
+    int64_t &size = shape[placement.getDim()];
+    if (!ShapedType::isDynamic(size))
+      size /= numParts;
+    return tensor.clone(shape);
+  }
+  Value &memo(StringRef kind, Value key) override {
+    return memos[{kind.str(), key.getAsOpaquePointer()}];
+  }
+  FailureOr<SmallVector<Value>> cloneWithLocalTypes() override {
+    IRMapping mapping;
+    mapping.map(current->getOperands(), currentOperands);
+    Operation *clone = b.clone(*current, mapping);
+    for (auto [result, placement] :
+         llvm::zip(clone->getResults(), currentRule.results))
+      result.setType(localType(result.getType(), placement));
+    return SmallVector<Value>(clone->getResults());
+  }
+
+private:
+  PL placementOfParam(DictionaryAttr attrs) {
+    auto name = attrs ? attrs.getAs<FlatSymbolRefAttr>("lmc.param") : nullptr;
+    if (!name)
+      return PL::replicated();
+    auto param =
+        dyn_cast_or_null<ParamOp>(SymbolTable::lookupSymbolIn(model, name));
+    auto sharding = param ? param->getAttrOfType<ShardingAttr>(
+                                LMCDialect::getShardingAttrName())
+                          : nullptr;
+    return sharding ? sharding.getPlacement(axisName) : PL::replicated();
+  }
+
+  PL placementOf(Value v) {
+    auto it = placements.find(v);
+    return it == placements.end() ? PL::replicated() : it->second;
+  }
+
+  /// The builtin rules of the non-lmc ops in the training functions.
+  void builtinRule(Operation *op, ArrayRef<PL> in, ShardingRule &rule);
+  FailureOr<SmallVector<Value>> builtinPartition(Operation *op);
+
+  FailureOr<Value> reshard(Value local, Type global, PL from, PL to);
+  Value allReduce(Value local);
+  Value gather(Value local, Type global, PL from);
+  Value slice(Value local, Type global, PL to);
+
+  func::FuncOp func;
+  ModelOp model;
+  OpBuilder b;
+  StringRef axisName;
+  int64_t numParts;
+  PartitionStats &stats;
+  Value index;
+
+  Operation *current = nullptr;
+  SmallVector<Value> currentOperands;
+  ShardingRule currentRule;
+  /// Original value -> its local value and placement.
+  DenseMap<Value, Value> locals;
+  DenseMap<Value, PL> placements;
+  std::map<std::pair<std::string, void *>, Value> memos;
+};
+
+void Partitioner::builtinRule(Operation *op, ArrayRef<PL> in,
+                              ShardingRule &rule) {
+  rule.operands.assign(op->getNumOperands(), PL::replicated());
+  rule.results.assign(op->getNumResults(), PL::replicated());
+  // A scalar read from a partial 0-d tensor is partial.
+  if (auto extract = dyn_cast<tensor::ExtractOp>(op)) {
+    if (extract.getTensor().getType().getRank() == 0 && in[0].isPartial()) {
+      rule.operands[0] = rule.results[0] = PL::partial();
+    }
+    return;
+  }
+  // Sums of scalars stay partial; a replicated addend joins as partial.
+  if (isa<arith::AddFOp>(op) && llvm::any_of(in, [](PL p) {
+        return p.isPartial();
+      })) {
+    rule.operands.assign(2, PL::partial());
+    rule.results[0] = PL::partial();
+    return;
+  }
+  // The size of a dimension is known on every rank.
+  if (auto dim = dyn_cast<tensor::DimOp>(op)) {
+    rule.operands[0] = in[0];
+    return;
+  }
+}
+
+FailureOr<SmallVector<Value>> Partitioner::builtinPartition(Operation *op) {
+  if (auto dim = dyn_cast<tensor::DimOp>(op)) {
+    PL p = currentRule.operands[0];
+    std::optional<int64_t> index = dim.getConstantIndex();
+    if (p.isShard() && (!index || *index == p.getDim())) {
+      // The global size of a sharded dimension.
+      Value local = tensor::DimOp::create(b, op->getLoc(), currentOperands[0],
+                                          currentOperands[1]);
+      Value global = arith::MulIOp::create(
+          b, op->getLoc(), local,
+          arith::ConstantIndexOp::create(b, op->getLoc(), numParts));
+      if (!index)
+        return op->emitOpError("tensor parallelism: a dynamic dimension "
+                               "index of a sharded tensor");
+      return SmallVector<Value>{global};
+    }
+  }
+  return cloneWithLocalTypes();
+}
+
+Value Partitioner::allReduce(Value local) {
+  ++stats.allReduces;
+  Location loc = current->getLoc();
+  ArrayAttr axes = b.getStrArrayAttr({axisName});
+  if (isa<RankedTensorType>(local.getType()))
+    return AllReduceOp::create(b, loc, ValueRange{local}, axes).getResult(0);
+  // A scalar: through a 0-d tensor.
+  Value tensor = tensor::FromElementsOp::create(
+      b, loc, RankedTensorType::get({}, local.getType()), ValueRange{local});
+  Value sum = AllReduceOp::create(b, loc, ValueRange{tensor}, axes).getResult(0);
+  return tensor::ExtractOp::create(b, loc, sum, ValueRange{});
+}
+
+/// Gathers the pieces of `local` (in `from`, a shard placement) into the
+/// whole tensor. With blocks, the gathered tensor holds rank-major pieces
+/// [rank][block][c], reordered into [block][rank][c].
+Value Partitioner::gather(Value local, Type global, PL from) {
+  ++stats.allGathers;
+  Location loc = current->getLoc();
+  auto localType = cast<RankedTensorType>(local.getType());
+  int64_t d = from.getDim(), k = from.getBlocks();
+  SmallVector<int64_t> shape(localType.getShape());
+  shape[d] *= numParts;
+  Value gathered = AllGatherOp::create(
+      b, loc, localType.clone(shape), local, b.getStrArrayAttr({axisName}),
+      b.getI64IntegerAttr(d));
+  if (k == 1)
+    return gathered;
+  int64_t c = localType.getDimSize(d) / k;
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, gathered);
+  Value whole = tensor::EmptyOp::create(b, loc, sizes,
+                                        localType.getElementType());
+  sizes[d] = b.getIndexAttr(c);
+  SmallVector<OpFoldResult> zeros(shape.size(), b.getIndexAttr(0));
+  SmallVector<OpFoldResult> ones(shape.size(), b.getIndexAttr(1));
+  for (int64_t block = 0; block < k; ++block)
+    for (int64_t rank = 0; rank < numParts; ++rank) {
+      SmallVector<OpFoldResult> from(zeros), to(zeros);
+      from[d] = b.getIndexAttr((rank * k + block) * c);
+      to[d] = b.getIndexAttr((block * numParts + rank) * c);
+      Value piece =
+          tensor::ExtractSliceOp::create(b, loc, gathered, from, sizes, ones);
+      whole = tensor::InsertSliceOp::create(b, loc, piece, whole, to, sizes,
+                                            ones);
+    }
+  return whole;
+}
+
+/// This rank's piece of the replicated `local` in placement `to`: no
+/// communication.
+Value Partitioner::slice(Value local, Type global, PL to) {
+  ++stats.slices;
+  Location loc = current->getLoc();
+  auto type = cast<RankedTensorType>(local.getType());
+  int64_t d = to.getDim(), k = to.getBlocks();
+  int64_t c = type.getDimSize(d) / (numParts * k);
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, local);
+  sizes[d] = b.getIndexAttr(c);
+  SmallVector<OpFoldResult> zeros(type.getRank(), b.getIndexAttr(0));
+  SmallVector<OpFoldResult> ones(type.getRank(), b.getIndexAttr(1));
+  Value mine = arith::MulIOp::create(b, loc, axisIndex(),
+                                     arith::ConstantIndexOp::create(b, loc, c));
+  auto pieceAt = [&](int64_t block) {
+    SmallVector<OpFoldResult> offsets(zeros);
+    Value offset = arith::AddIOp::create(
+        b, loc, mine,
+        arith::ConstantIndexOp::create(b, loc, block * numParts * c));
+    offsets[d] = offset;
+    return tensor::ExtractSliceOp::create(b, loc, local, offsets, sizes, ones)
+        .getResult();
+  };
+  if (k == 1)
+    return pieceAt(0);
+  SmallVector<OpFoldResult> localSizes(sizes);
+  localSizes[d] = b.getIndexAttr(c * k);
+  Value result =
+      tensor::EmptyOp::create(b, loc, localSizes, type.getElementType());
+  for (int64_t block = 0; block < k; ++block) {
+    SmallVector<OpFoldResult> at(zeros);
+    at[d] = b.getIndexAttr(block * c);
+    result = tensor::InsertSliceOp::create(b, loc, pieceAt(block), result, at,
+                                           sizes, ones);
+  }
+  return result;
+}
+
+FailureOr<Value> Partitioner::reshard(Value local, Type global, PL from,
+                                      PL to) {
+  if (from == to)
+    return local;
+  Location loc = current->getLoc();
+  if (from.isPartial()) {
+    local = allReduce(local);
+    from = PL::replicated();
+  } else if (from.isShard()) {
+    if (!isa<RankedTensorType>(local.getType()))
+      return current->emitOpError("tensor parallelism: a sharded scalar");
+    local = gather(local, global, from);
+    from = PL::replicated();
+  }
+  if (to.isReplicated())
+    return local;
+  if (to.isShard())
+    return slice(local, global, to);
+  // Replicated to partial: rank 0 keeps the value, the others hold zero.
+  Value isFirst = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::eq, axisIndex(),
+      arith::ConstantIndexOp::create(b, loc, 0));
+  Value zero;
+  if (isa<RankedTensorType>(local.getType()))
+    zero = ZerosLikeOp::create(b, loc, local);
+  else if (auto floatType = dyn_cast<FloatType>(local.getType()))
+    zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(floatType, 0.0));
+  else
+    return current->emitOpError("tensor parallelism: cannot split ")
+           << local.getType() << " into partial sums";
+  return arith::SelectOp::create(b, loc, isFirst, local, zero).getResult();
+}
+
+LogicalResult Partitioner::run() {
+  Block &body = func.getBody().front();
+  // Arguments: parameters and their AdamW state in the parameter's
+  // placement, everything else replicated.
+  for (BlockArgument arg : body.getArguments()) {
+    PL placement = placementOfParam(func.getArgAttrDict(arg.getArgNumber()));
+    placements[arg] = placement;
+    locals[arg] = arg;
+    arg.setType(localType(arg.getType(), placement));
+  }
+
+  SmallVector<Operation *> originals;
+  for (Operation &op : body.without_terminator())
+    originals.push_back(&op);
+
+  for (Operation *op : originals) {
+    current = op;
+    b.setInsertionPoint(op);
+    SmallVector<PL> in;
+    for (Value operand : op->getOperands())
+      in.push_back(placementOf(operand));
+    currentRule = ShardingRule();
+    auto iface = dyn_cast<ShardingRuleOpInterface>(op);
+    if (iface) {
+      if (failed(iface.getShardingRule(in, numParts, currentRule)))
+        return op->emitOpError("has no sharding rule for its operands");
+    } else {
+      builtinRule(op, in, currentRule);
+    }
+    currentOperands.clear();
+    for (auto [operand, from, to] :
+         llvm::zip(op->getOperands(), in, currentRule.operands)) {
+      FailureOr<Value> local =
+          reshard(locals.lookup(operand), operand.getType(), from, to);
+      if (failed(local))
+        return failure();
+      currentOperands.push_back(*local);
+    }
+    FailureOr<SmallVector<Value>> results =
+        iface ? iface.partition(*this) : builtinPartition(op);
+    if (failed(results))
+      return failure();
+    for (auto [result, local, placement] :
+         llvm::zip(op->getResults(), *results, currentRule.results)) {
+      locals[result] = local;
+      placements[result] = placement;
+    }
+  }
+
+  // Results: a parameter (or its state) in the parameter's placement,
+  // everything else whole.
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  current = ret;
+  b.setInsertionPoint(ret);
+  SmallVector<Value> results;
+  for (auto [i, operand] : llvm::enumerate(ret.getOperands())) {
+    PL to = placementOfParam(func.getResultAttrDict(i));
+    FailureOr<Value> local = reshard(locals.lookup(operand), operand.getType(),
+                                     placementOf(operand), to);
+    if (failed(local))
+      return failure();
+    results.push_back(*local);
+  }
+  func::ReturnOp::create(b, ret.getLoc(), results);
+  ret.erase();
+  for (Operation *op : llvm::reverse(originals)) {
+    op->dropAllUses();
+    op->erase();
+  }
+  func.setType(FunctionType::get(func.getContext(), body.getArgumentTypes(),
+                                 ValueRange(results).getTypes()));
+  return success();
+}
+
+} // namespace
+
+LogicalResult mlir::lmc::planTensorParallel(ModelOp model,
+                                            func::FuncOp reference,
+                                            StringRef axis, int64_t parts) {
+  return Planner(model, axis, parts).run(reference);
+}
+
+LogicalResult mlir::lmc::partitionFunction(func::FuncOp func, ModelOp model,
+                                           StringRef axis, int64_t parts,
+                                           PartitionStats &stats) {
+  return Partitioner(func, model, axis, parts, stats).run();
+}

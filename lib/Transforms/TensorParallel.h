@@ -1,0 +1,46 @@
+//===- TensorParallel.h - Tensor-parallel planning and partitioning -------===//
+//
+// The two halves of lmc-shard's tensor parallelism: the planner, which
+// places the parameters of a GPT-style model over the `tp` axis as Megatron
+// does, and the partitioner, which propagates placements through a function
+// (forward, backward and optimizer alike) with the ops' sharding rules and
+// rewrites it into the per-rank program with explicit collectives.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LMC_LIB_TRANSFORMS_TENSORPARALLEL_H
+#define LMC_LIB_TRANSFORMS_TENSORPARALLEL_H
+
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace mlir::lmc {
+
+/// Sets `lmc.sharding` on the parameters of `model` for `parts` ranks along
+/// `axis`: the fused QKV projection column-parallel split by heads
+/// (`shard(1, blocks = 3)`), the attention output projection row-parallel,
+/// the MLP up-projection column-parallel and its down-projection
+/// row-parallel, the token embedding (and the tied LM head) split along the
+/// vocabulary; everything else replicated. The patterns are read from
+/// `reference` (a function of the model using the forward ops). A size that
+/// `parts` does not divide is an error located at the op that needs it.
+LogicalResult planTensorParallel(ModelOp model, func::FuncOp reference,
+                                 StringRef axis, int64_t parts);
+
+/// Statistics of one partitioned function.
+struct PartitionStats {
+  int64_t allReduces = 0, allGathers = 0, slices = 0;
+};
+
+/// Rewrites `func` into its local form for `parts` ranks along `axis`:
+/// arguments and results carrying `lmc.param` take the placement of that
+/// parameter, everything else starts replicated; every op's placements follow
+/// from its sharding rule, and operands are resharded (all-reduce,
+/// all-gather, local slice) where the rule asks for another placement.
+LogicalResult partitionFunction(func::FuncOp func, ModelOp model,
+                                StringRef axis, int64_t parts,
+                                PartitionStats &stats);
+
+} // namespace mlir::lmc
+
+#endif // LMC_LIB_TRANSFORMS_TENSORPARALLEL_H
