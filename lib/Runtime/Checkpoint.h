@@ -17,6 +17,13 @@
 // complete checkpoint and a newline) is replaced the same way. A kill at any
 // moment leaves `latest` naming a complete checkpoint.
 //
+// A checkpoint always holds the global (full) model, whatever the mesh: under
+// tensor parallelism and ZeRO-1 (Sharding.h) saveCheckpoint gathers the
+// pieces of every rank on world rank 0, which writes the file; reading, every
+// rank reads and checks the whole file and keeps its own pieces. The model
+// hash leaves the mesh and the layout out (ModelInfo::hash), so a checkpoint
+// written under one mesh resumes under any other.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef LMC_LIB_RUNTIME_CHECKPOINT_H
@@ -31,6 +38,7 @@ namespace lmcrt {
 
 struct Config;
 struct ModelInfo;
+struct MeshCoord;
 
 struct TrainState {
   int64_t step = 0;
@@ -48,11 +56,30 @@ std::map<std::string, std::string> checkpointMetadata(const ModelInfo &model,
                                                       const Config &config,
                                                       const TrainState &state);
 
-/// Writes a checkpoint and then the `latest` marker; returns its path.
+/// DIR/ckpt_<step>.safetensors.
+std::string checkpointPath(const std::string &dir, int64_t step);
+
+/// Writes a checkpoint of the global model and then the `latest` marker;
+/// returns its path. `params`, `expAvg` and `expAvgSq` are in the global
+/// layout (model.globalTotal floats each, parameter p at p.globalOffset).
 std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
                             const Config &config, const TrainState &state,
                             const float *params, const float *expAvg,
                             const float *expAvgSq);
+
+/// Collective over every rank of the process group (lmcrt::comm), whose mesh
+/// must be the model's: assembles the global parameters (from the ranks with
+/// dp index 0) and moments (from every rank under ZeRO-1, else from those
+/// with dp index 0) on world rank 0 from each rank's buffers (`params`:
+/// model.total floats, `expAvg`, `expAvgSq`: model.stateTotal), and world
+/// rank 0 writes them with writeCheckpoint. Every rank then learns whether
+/// the write succeeded: on failure every rank throws RuntimeError with rank
+/// 0's message, so that none runs ahead of a failed write. Returns the path
+/// on every rank.
+std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
+                           const Config &config, const TrainState &state,
+                           const float *params, const float *expAvg,
+                           const float *expAvgSq);
 
 /// The checkpoint DIR/latest names; throws RuntimeError if there is none.
 std::string latestCheckpoint(const std::string &dir);
@@ -64,13 +91,22 @@ std::string resumeMismatch(const std::map<std::string, std::string> &metadata,
 
 /// Loads a checkpoint to resume from: checks its metadata against the model
 /// and flags (refusing with resumeMismatch's message), then every tensor's
-/// dtype and shape, and reads parameters and moments.
+/// dtype and global shape, and reads into this rank's buffers (`params`:
+/// model.total floats, `expAvg`, `expAvgSq`: model.stateTotal) the pieces
+/// that the rank at `coord` holds (Sharding.h). Needs no other rank.
+TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
+                          const Config &config, float *params, float *expAvg,
+                          float *expAvgSq, MeshCoord coord);
+/// The same for a rank at (0, 0).
 TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
                           const Config &config, float *params, float *expAvg,
                           float *expAvgSq);
 
-/// Loads only the parameters of a safetensors file (--init-from); optimizer
-/// state and other tensors in the file are ignored.
+/// Loads only the parameters of a safetensors file (--init-from), this
+/// rank's pieces of them; optimizer state and other tensors in the file are
+/// ignored.
+void loadParameters(const std::string &path, const ModelInfo &model,
+                    float *params, MeshCoord coord);
 void loadParameters(const std::string &path, const ModelInfo &model,
                     float *params);
 

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -581,6 +582,34 @@ void comm::progress() {
     checkMpi(MPI_Test(&op.request, &done, MPI_STATUS_IGNORE),
              op.what + " (progress)");
   }
+}
+
+void comm::gatherToRoot(Axis axis, const float *send, int64_t count,
+                        float *recv) {
+  std::string what = std::string("gather to rank 0 over ") + axisName(axis);
+  if (!usesMpi() || axisSize(axis) == 1) {
+    if (count > 0 && send != recv)
+      std::memmove(recv, send, sizeof(float) * count);
+    return;
+  }
+  int n = toCount(count, what);
+  checkMpi(MPI_Gather(send, n, MPI_FLOAT, axisRank(axis) == 0 ? recv : nullptr,
+                      n, MPI_FLOAT, /*root=*/0, communicator(axis)),
+           what);
+}
+
+void comm::broadcast(Axis axis, void *data, int64_t bytes) {
+  if (!usesMpi() || axisSize(axis) == 1)
+    return;
+  std::string what =
+      std::string("broadcast from rank 0 over ") + axisName(axis);
+  checkMpi(MPI_Bcast(data, toCount(bytes, what), MPI_BYTE, /*root=*/0,
+                     communicator(axis)),
+           what);
+}
+
+extern "C" int64_t lmcrt_axis_index(int32_t axis) {
+  return axisRank(checkedAxis(axis, "lmcrt_axis_index"));
 }
 
 extern "C" int32_t lmcrt_world_rank(void) {

@@ -95,6 +95,19 @@ void progress();
 /// The number of asynchronous collectives started and not yet waited.
 int64_t pendingCount();
 
+/// Gathers `count` floats from every rank of this process's group along
+/// `axis` into `recv` on the group's rank 0, in group-rank order (`recv`
+/// holds count * axisSize(axis) floats there and is not touched elsewhere).
+/// Blocking; every rank of the group calls it with the same count. In a
+/// group of one (also without MPI, or before init) it copies `send` into
+/// `recv`. For the trainer's own use (assembling checkpoints); errors end the
+/// job like the collectives'.
+void gatherToRoot(Axis axis, const float *send, int64_t count, float *recv);
+
+/// Broadcasts `bytes` bytes at `data` from the group's rank 0 along `axis`
+/// to the group. Does nothing in a group of one.
+void broadcast(Axis axis, void *data, int64_t bytes);
+
 } // namespace lmcrt::comm
 
 #endif // LMC_LIB_RUNTIME_COLLECTIVES_H

@@ -243,7 +243,12 @@ mustMatchFlags(const Config &c) {
 std::string configTable(const Config &c, const ModelInfo &model) {
   std::vector<std::pair<std::string, std::string>> rows = {
       {"model", model.name},
-      {"parameters", std::to_string(model.total)},
+      {"parameters",
+       std::to_string(model.globalTotal) +
+           (model.isSharded() ? " (" + std::to_string(model.total) +
+                                    " on each rank, moments " +
+                                    std::to_string(model.stateTotal) + ")"
+                              : "")},
       {"vocab", std::to_string(model.vocab)},
       {"context", std::to_string(model.context)},
       {"data", c.data.empty() ? "-" : c.data},

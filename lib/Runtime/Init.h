@@ -7,9 +7,13 @@
 //   normal():  Box-Muller on two uniforms, u1 = 1 - uniform() in (0, 1],
 //              u2 = uniform(): sqrt(-2 ln u1) * cos(2 pi u2) (the sine
 //              branch is discarded, so every draw consumes two outputs).
-// initParams fills the parameters in description order, each in row-major
-// element order: zeros, ones, or float(std * normal()). The generator is
-// seeded with --seed, and sampling continues with the same generator.
+// initParams generates the parameters in description order, each as its
+// GLOBAL tensor in row-major element order: zeros, ones, or
+// float(std * normal()); a rank keeps its piece of each (Sharding.h), so
+// every rank of every mesh draws the same numbers and ends with the same
+// generator state, and the pieces are those of the single-rank run. The
+// generator is seeded with --seed, and sampling continues with the same
+// generator.
 //
 //===----------------------------------------------------------------------===//
 
@@ -37,8 +41,11 @@ public:
   uint64_t state;
 };
 
-/// Fills `params` (model.total floats) as described above.
-void initParams(const ModelInfo &model, float *params, Rng &rng);
+/// Fills `params` (model.total floats, this rank's parameter buffer) as
+/// described above, for a rank with tp index `tpIndex` (parameters are
+/// replicated over dp).
+void initParams(const ModelInfo &model, float *params, Rng &rng,
+                int64_t tpIndex = 0);
 
 } // namespace lmcrt
 

@@ -2,8 +2,17 @@
 //
 // Parses the text `_mlir_ciface_lmc_model_info` returns (format in lmcrt.h)
 // and validates it strictly: every field present and in range, parameter
-// names unique, parameters in ascending, non-overlapping ranges inside the
-// flat buffer.
+// names unique, shard and state lines consistent with the parameters and the
+// mesh, parameters (and ZeRO-1 state pieces) in ascending, non-overlapping
+// ranges that cover their flat buffer exactly.
+//
+// Shapes come in three kinds. A parameter's `shape` is its GLOBAL (full)
+// shape, the one checkpoints hold. Its `localShape` is what this rank holds
+// in the parameter buffer: the global shape with the shard dimension divided
+// by tp (equal to `shape` for a parameter replicated over tp). Its
+// `stateShape` is what this rank holds of each AdamW moment: the local shape
+// with the ZeRO-1 dimension divided by dp (equal to `localShape` without a
+// state section, or for a state line with dimension -1).
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,12 +29,40 @@ enum class InitKind { Zeros, Ones, Normal };
 
 struct ParamInfo {
   std::string name;
-  int64_t offset = 0; // in elements, into the flat parameter buffer
-  std::vector<int64_t> shape;
-  int64_t numel = 1;
+  int64_t offset = 0; // in elements, into this rank's flat parameter buffer
+  std::vector<int64_t> shape; // global shape
+  int64_t numel = 1;          // elements of the global shape
   InitKind init = InitKind::Zeros;
   double std = 0; // standard deviation of InitKind::Normal
   bool decay = false;
+  /// The words INIT, STD and DECAY as the description wrote them (hashed).
+  std::string initText, stdText, decayText;
+
+  /// Tensor parallelism (`shard NAME tp DIM BLOCKS`): the dimension split
+  /// over tp (-1: replicated over tp) and its number of blocks.
+  int64_t shardDim = -1;
+  int64_t shardBlocks = 1;
+  std::vector<int64_t> localShape; // this rank's piece of the parameter
+  int64_t localNumel = 1;
+
+  /// ZeRO-1 (`state NAME OFFSET DIM`): where this rank's piece of each AdamW
+  /// moment lives in the moment buffers, and the dimension of the local
+  /// parameter split over dp (-1: the whole local parameter). Without a state
+  /// section: stateOffset = offset and stateDim = -1.
+  int64_t stateOffset = 0;
+  int64_t stateDim = -1;
+  std::vector<int64_t> stateShape;
+  int64_t stateNumel = 1;
+
+  /// Offset of the parameter in the global (checkpoint) layout: parameters
+  /// laid end to end in description order, each with its global shape.
+  int64_t globalOffset = 0;
+};
+
+/// A rank's coordinates in the dp x tp mesh (world rank = dp * tp_size + tp).
+struct MeshCoord {
+  int64_t dp = 0;
+  int64_t tp = 0;
 };
 
 struct ModelInfo {
@@ -33,13 +70,26 @@ struct ModelInfo {
   std::string name;
   int64_t vocab = 0;
   int64_t context = 0;
-  int64_t dp = 1, tp = 1; // the mesh the program was partitioned for
-  int64_t total = 0;      // elements of the flat parameter buffer
+  int64_t dp = 1, tp = 1;  // the mesh the program was partitioned for
+  int64_t total = 0;       // elements of this rank's flat parameter buffer
+  int64_t stateTotal = 0;  // elements of each of this rank's moment buffers
+  bool zero1 = false;      // the description has a state section
+  int64_t globalTotal = 0; // elements of the global model (sum of numel)
   std::vector<ParamInfo> params;
 
   const ParamInfo *find(const std::string &name) const;
-  /// FNV-1a hash of `text` without its mesh line.
+  /// FNV-1a hash of the canonical global description (canonicalText): the
+  /// same for every mesh and layout of one model, so that a checkpoint
+  /// written under one mesh resumes under another.
   unsigned long long hash() const;
+  /// The description of the global model, without mesh, shard and state
+  /// lines, with global shapes and offsets (for a description without shard
+  /// lines whose parameters are laid end to end, its text minus the mesh
+  /// line).
+  std::string canonicalText() const;
+  /// True when some parameter is split over tp or some moment over dp: the
+  /// rank's buffers do not hold the global model.
+  bool isSharded() const;
   /// Number of transformer blocks (1 + the largest i of "h.i." names) and
   /// the embedding width (dim 1 of "wte.weight"); 0 when not recognisable.
   int64_t numLayers() const;

@@ -2,6 +2,7 @@
 
 #include "Sampler.h"
 
+#include "Collectives.h"
 #include "Error.h"
 #include "Init.h"
 #include "ModelInfo.h"
@@ -49,6 +50,9 @@ std::vector<int32_t> sample(const ModelFunctions &fns, const ModelInfo &model,
         sampleSoftmax(logits.aligned + logits.offset, logits.strides[1],
                       model.vocab, rng.uniform()));
     std::free(logits.allocated);
+    // Every rank samples (the logits of a partitioned program come from
+    // collectives) and continues with rank 0's token.
+    comm::broadcast(comm::Axis::World, &next, sizeof(next));
     tokens.push_back(next);
     generated.push_back(next);
     if (out) {

@@ -7,6 +7,11 @@
 // Byte vocabularies are written as text (non-printable bytes other than
 // newline and tab as '?'); others as space-separated token ids.
 //
+// In a process group of several ranks every rank samples (the logits
+// function of a partitioned program runs collectives and returns the full
+// logits on every rank) and every rank continues with the token of world
+// rank 0, which it broadcasts: the ranks' inputs stay identical.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef LMC_LIB_RUNTIME_SAMPLER_H
@@ -24,7 +29,7 @@ class Rng;
 struct ModelInfo;
 
 /// Returns the generated tokens (not including the start token) and writes
-/// them to `out` as they come.
+/// them to `out` (if not null) as they come.
 std::vector<int32_t> sample(const ModelFunctions &fns, const ModelInfo &model,
                             float *params, int64_t count, Rng &rng, FILE *out);
 

@@ -6,8 +6,16 @@
 // --val every K steps and at the end; checkpoints every K steps and at the
 // end; then --sample.
 //
+// On a dp x tp mesh every rank holds its pieces of the parameters and
+// moments (Sharding.h): initialisation draws every global tensor on every
+// rank and keeps the rank's piece, checkpoints are assembled on rank 0 and
+// hold the global model, and resuming reads the rank's pieces of it. The
+// ranks of one tp group read the same rows of the batch (those of their dp
+// index). Everything that calls compiled code (steps, evaluation, sampling)
+// runs on every rank; only rank 0 prints and logs.
+//
 // Throughput: FLOPs per step = 6 * N * B*T + 12 * L * C * T * B*T, with N the
-// parameter count, L the number of "h.<i>." blocks and C the width of
+// global parameter count, L the number of "h.<i>." blocks and C the width of
 // wte.weight (the PaLM estimate: matmuls forward and backward plus attention
 // scores and values). Without recognisable names the attention term is
 // dropped and the table says so.
@@ -24,6 +32,7 @@
 #include "ModelFunctions.h"
 #include "ModelInfo.h"
 #include "Sampler.h"
+#include "Sharding.h"
 #include "StepMemory.h"
 
 #include <chrono>
@@ -41,11 +50,13 @@ namespace lmcrt {
 
 namespace {
 
-/// Parameters and AdamW moments, each a malloc'd buffer we own.
+/// Parameters and AdamW moments, each a malloc'd buffer we own: this rank's
+/// `total` parameter elements and `stateTotal` elements of each moment.
 class State {
 public:
-  explicit State(int64_t total) {
+  State(int64_t paramTotal, int64_t stateTotal) {
     for (lmcrt_memref_f32_1d *m : {&params, &expAvg, &expAvgSq}) {
+      int64_t total = m == &params ? paramTotal : stateTotal;
       void *p = nullptr;
       if (::posix_memalign(&p, 64, sizeof(float) * (total ? total : 1)) != 0)
         throw std::bad_alloc();
@@ -148,7 +159,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   const int64_t localB = b / dp,
                 firstRow = comm::axisRank(comm::Axis::DP) * localB;
   const int64_t layers = model.numLayers(), channels = model.channels();
-  double flopsPerStep = 6.0 * model.total * tokensPerStep;
+  double flopsPerStep = 6.0 * model.globalTotal * tokensPerStep;
   std::string flopsFormula = "6*N*tokens";
   if (layers > 0 && channels > 0) {
     flopsPerStep += 12.0 * layers * channels * t * tokensPerStep;
@@ -162,29 +173,30 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   std::printf("FLOPs/step = %s = %.3f GFLOP\n", flopsFormula.c_str(),
               flopsPerStep * 1e-9);
 
-  State state(model.total);
+  // This rank's pieces of the parameters and moments.
+  const MeshCoord coord{comm::axisRank(comm::Axis::DP),
+                        comm::axisRank(comm::Axis::TP)};
+  State state(model.total, model.stateTotal);
   Rng rng(config.seed);
   TrainState position;
   if (config.resume) {
     std::string path = latestCheckpoint(config.ckptDir);
-    position =
-        readCheckpoint(path, model, config, State::data(state.params),
-                       State::data(state.expAvg), State::data(state.expAvgSq));
+    position = readCheckpoint(path, model, config, State::data(state.params),
+                              State::data(state.expAvg),
+                              State::data(state.expAvgSq), coord);
     rng.state = position.rng;
     std::printf("resumed from %s at step %lld\n", path.c_str(),
                 static_cast<long long>(position.step));
   } else if (!config.initFrom.empty()) {
-    loadParameters(config.initFrom, model, State::data(state.params));
+    loadParameters(config.initFrom, model, State::data(state.params), coord);
     std::printf("parameters from %s\n", config.initFrom.c_str());
   } else {
-    initParams(model, State::data(state.params), rng);
+    initParams(model, State::data(state.params), rng, coord.tp);
   }
   position.rng = rng.state;
 
   if (config.initOnly) {
-    if (!rank0)
-      return 0;
-    std::string path = writeCheckpoint(
+    std::string path = saveCheckpoint(
         config.ckptDir, model, config, position, State::data(state.params),
         State::data(state.expAvg), State::data(state.expAvgSq));
     std::printf("wrote %s\n", path.c_str());
@@ -224,9 +236,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     log.eval(step, loss);
   };
   auto doCheckpoint = [&]() {
-    if (!rank0)
-      return;
-    std::string path = writeCheckpoint(
+    // Collective: rank 0 writes the pieces of every rank.
+    std::string path = saveCheckpoint(
         config.ckptDir, model, config, position, State::data(state.params),
         State::data(state.expAvg), State::data(state.expAvgSq));
     std::printf("checkpoint %s\n", path.c_str());
@@ -292,11 +303,14 @@ int train(int argc, char **argv, const ModelFunctions &fns,
                 static_cast<long long>(position.step),
                 static_cast<long long>(config.steps));
   }
-  if (config.sample > 0 && rank0) {
+  if (config.sample > 0) {
+    // On every rank: the logits function of a partitioned program runs
+    // collectives. Rank 0's tokens are the ones every rank continues with.
     std::printf("sample (%lld tokens):\n",
                 static_cast<long long>(config.sample));
     std::fflush(stdout);
-    sample(fns, model, State::data(state.params), config.sample, rng, stdout);
+    sample(fns, model, State::data(state.params), config.sample, rng,
+           rank0 ? stdout : nullptr);
   }
   return 0;
 }

@@ -20,6 +20,7 @@
 
 #include "Collectives.h"
 #include "Error.h"
+#include "MeshTestMain.h"
 
 #include "lmc/Runtime/lmcrt.h"
 
@@ -290,6 +291,37 @@ TEST(ProcessGroup, FollowsTheMesh) {
     auto a = static_cast<comm::Axis>(axis);
     EXPECT_EQ(comm::axisSize(a), groupSize(axis)) << "axis " << axis;
     EXPECT_EQ(comm::axisRank(a), groupRankOf(rank, axis)) << "axis " << axis;
+    EXPECT_EQ(lmcrt_axis_index(axis), groupRankOf(rank, axis))
+        << "axis " << axis;
+  }
+  // The coordinates of rank r are (r / tp, r % tp).
+  EXPECT_EQ(lmcrt_axis_index(0), rank / meshTp);
+  EXPECT_EQ(lmcrt_axis_index(1), rank % meshTp);
+  EXPECT_EQ(lmcrt_axis_index(2), rank);
+}
+
+TEST(ProcessGroup, GatherToRootAndBroadcast) {
+  // gatherToRoot: group rank 0 receives every member's block in group order;
+  // the other ranks' receive buffers stay untouched.
+  const int rank = worldRank();
+  for (int axis = 0; axis < 3; ++axis) {
+    auto a = static_cast<comm::Axis>(axis);
+    std::vector<int> members = groupOf(rank, axis);
+    const int64_t count = 3;
+    std::vector<float> send(count), recv(count * members.size(), kUnwritten);
+    for (int64_t i = 0; i < count; ++i)
+      send[i] = valueOf(rank, i);
+    comm::gatherToRoot(a, send.data(), count, recv.data());
+    for (size_t m = 0; m < members.size(); ++m)
+      for (int64_t i = 0; i < count; ++i)
+        EXPECT_EQ(recv[m * count + i], groupRankOf(rank, axis) == 0
+                                           ? valueOf(members[m], i)
+                                           : kUnwritten)
+            << "axis " << axis << " member " << m << " element " << i;
+    // broadcast: every member ends with group rank 0's bytes.
+    int64_t value = rank * 7 + 1;
+    comm::broadcast(a, &value, sizeof(value));
+    EXPECT_EQ(value, members[0] * 7 + 1) << "axis " << axis;
   }
 }
 
@@ -633,6 +665,9 @@ TEST(Failures, DISABLED_IndivisibleReduceScatter) {
   _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), 2, 0);
 }
 
+// lmcrt_axis_index of an axis that is not one of the three.
+TEST(Failures, DISABLED_AxisIndexOfABadAxis) { lmcrt_axis_index(3); }
+
 // An error returned by MPI (a negative count, caught by MPI's argument
 // checks) becomes one line naming the operation and MPI's message.
 TEST(Failures, DISABLED_MpiErrorIsReported) {
@@ -642,99 +677,12 @@ TEST(Failures, DISABLED_MpiErrorIsReported) {
   comm::checkMpi(rc, "all_reduce over world (test)");
 }
 
-/// On ranks other than 0: print failures only, with the rank.
-class FailurePrinter : public testing::EmptyTestEventListener {
-public:
-  explicit FailurePrinter(int rank) : rank(rank) {}
-  void OnTestPartResult(const testing::TestPartResult &result) override {
-    if (result.failed())
-      std::fprintf(stderr, "[rank %d] %s:%d: Failure\n%s\n", rank,
-                   result.file_name() ? result.file_name() : "?",
-                   result.line_number(), result.message());
-  }
-  void OnTestEnd(const testing::TestInfo &info) override {
-    if (info.result()->Failed())
-      std::fprintf(stderr, "[rank %d] [  FAILED  ] %s.%s\n", rank,
-                   info.test_suite_name(), info.name());
-  }
-
-private:
-  int rank;
-};
-
-/// Parses a positive integer; -1 on anything else.
-int parsePositive(const char *text) {
-  char *end = nullptr;
-  long value = std::strtol(text, &end, 10);
-  if (!*text || *end || value < 1 || value > 1 << 20)
-    return -1;
-  return static_cast<int>(value);
-}
-
 } // namespace
 
 int main(int argc, char **argv) {
-  testing::InitGoogleTest(&argc, argv);
-  int dp = 0, tp = 0;
-  if (const char *env = std::getenv("LMCRT_TEST_DP"))
-    dp = parsePositive(env);
-  if (const char *env = std::getenv("LMCRT_TEST_TP"))
-    tp = parsePositive(env);
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind("--dp=", 0) == 0)
-      dp = parsePositive(arg.c_str() + 5);
-    else if (arg.rfind("--tp=", 0) == 0)
-      tp = parsePositive(arg.c_str() + 5);
-    else {
-      std::fprintf(stderr,
-                   "lmcrt-collectives-tests: error: unknown argument '%s' "
-                   "(--dp=N --tp=N and gtest's flags)\n",
-                   argv[i]);
-      return 2;
-    }
-    if (dp < 0 || tp < 0) {
-      std::fprintf(stderr,
-                   "lmcrt-collectives-tests: error: bad mesh size in '%s'\n",
-                   argv[i]);
-      return 2;
-    }
-  }
-  // Default mesh: tp = 1 and dp = every process.
-  if (tp == 0)
-    tp = 1;
-  if (dp == 0) {
-    const char *size = std::getenv("OMPI_COMM_WORLD_SIZE");
-    int world = size ? parsePositive(size) : 1;
-    dp = world > 0 && world % tp == 0 ? world / tp : 1;
-  }
-
-  try {
-    comm::init(dp, tp);
-  } catch (const RuntimeError &error) {
-    // Every rank fails the same way; one of them says so before any exits.
-    if (comm::rank() == 0)
-      std::fprintf(stderr, "lmcrt-collectives-tests: error: %s\n",
-                   error.what());
-    comm::finalize();
-    return error.exitCode;
-  }
-  meshDp = dp;
-  meshTp = tp;
-
-  int rank = comm::rank();
-  if (rank != 0) {
-    testing::TestEventListeners &listeners =
-        testing::UnitTest::GetInstance()->listeners();
-    delete listeners.Release(listeners.default_result_printer());
-    listeners.Append(new FailurePrinter(rank));
-  }
-  int failed = RUN_ALL_TESTS() != 0;
-  // One status for the whole job.
-  if (comm::usesMpi())
-    comm::checkMpi(MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX,
-                                 comm::communicator(comm::Axis::World)),
-                   "agreeing on the test status");
-  comm::finalize();
-  return failed;
+  return testing_mesh::runMeshTests(argc, argv, "lmcrt-collectives-tests",
+                                    [](int dp, int tp) {
+                                      meshDp = dp;
+                                      meshTp = tp;
+                                    });
 }

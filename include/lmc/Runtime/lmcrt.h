@@ -5,8 +5,10 @@
  * half of this header; the runtime (lib/Runtime, which links no MLIR) calls
  * them. Their signatures do not depend on the model: parameters and AdamW
  * state are flat float buffers, laid out as `_mlir_ciface_lmc_model_info`
- * describes. Memrefs are passed as pointers to MLIR's ranked memref
- * descriptors (allocated pointer, aligned pointer, offset, sizes, strides).
+ * describes; in a program partitioned for a dp x tp mesh each rank's buffers
+ * hold only its pieces of the parameters and moments. Memrefs are passed as
+ * pointers to MLIR's ranked memref descriptors (allocated pointer, aligned
+ * pointer, offset, sizes, strides).
  *
  * Ownership: buffers passed in stay the caller's; lmc_train_step updates the
  * parameter and moment buffers in place. Buffers returned (logits, the model
@@ -67,8 +69,10 @@ typedef struct {
 /* ---- Exported by compiled code ---------------------------------------- */
 
 /* One AdamW step on the batch (tokens, targets), both [B, T], updating
- * `params`, `exp_avg` and `exp_avg_sq` in place (each a contiguous buffer of
- * the model's total parameter count; they must not overlap). `step` counts
+ * `params`, `exp_avg` and `exp_avg_sq` in place (contiguous buffers that must
+ * not overlap: `params` of the description's `params` TOTAL elements, the
+ * moments of its `state` TOTAL, or of the same TOTAL without a state
+ * section; each rank passes its own pieces). `step` counts
  * from 0; the learning rate warms up linearly over `warmup` steps, then
  * (decay_steps > 0) decays with a cosine to `min_lr` at `decay_steps`.
  * grad_clip <= 0 disables clipping. */
@@ -96,11 +100,40 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  *   vocab V
  *   context CTX
  *   mesh DP TP                (optional; the mesh of lmc-shard, 1 1 if absent)
- *   params COUNT TOTAL_ELEMENTS
+ *   params COUNT TOTAL
  *   param NAME OFFSET RANK DIM... INIT STD DECAY     (COUNT lines, in order)
+ *   shard NAME tp DIM BLOCKS  (optional, right after the param line of NAME)
+ *   state COUNT TOTAL         (optional, ZeRO-1; then COUNT lines:)
+ *   state NAME OFFSET DIM     (one per parameter, in parameter order)
  *   end
  * INIT is zeros, ones or normal (mean 0, standard deviation STD); DECAY is 1
- * when weight decay applies to the parameter. */
+ * when weight decay applies to the parameter. DIM... is the parameter's
+ * GLOBAL (full) shape; OFFSET is where this rank's piece of it starts in the
+ * parameter buffer, whose size is TOTAL (the sum of the pieces, laid out in
+ * order without overlap).
+ *
+ * A `shard` line splits the parameter over the tp axis along dimension DIM
+ * (0 <= DIM < RANK) of global size n = BLOCKS * TP * c: the rank with tp index
+ * i holds, for each block b = 0 .. BLOCKS-1 in order, the indices
+ * [b*TP*c + i*c, b*TP*c + (i+1)*c) along DIM (and all indices of the other
+ * dimensions), so its piece has the global shape with DIM divided by TP.
+ * BLOCKS is 1 for column or row sharding and 3 for a fused QKV weight
+ * [C, 3C] split by heads. A parameter without a shard line is replicated
+ * over tp; parameters are replicated over dp.
+ *
+ * Without a state section the moment buffers are laid out like the parameter
+ * buffer. With one (ZeRO-1), each moment buffer has the state TOTAL elements
+ * and the moments of parameter NAME start at OFFSET: when DIM >= 0 the rank
+ * with dp index j holds the j-th of DP equal contiguous parts, along DIM, of
+ * its piece of the parameter (its size along DIM must divide by DP); when
+ * DIM = -1 it holds the moments of its whole piece.
+ *
+ * The runtime checks all of this (names, dimensions, divisibility, offsets
+ * and totals) and refuses a description that does not hold, naming the line.
+ * Checkpoints hold the global model whatever the mesh; the model hash they
+ * carry is computed from the global description (name, dtype, vocab,
+ * context, and each parameter's name, global shape, INIT, STD and DECAY as
+ * written), so that a checkpoint resumes under any mesh. */
 void _mlir_ciface_lmc_model_info(lmcrt_memref_i8_1d *result);
 
 /* ---- Provided by the runtime ------------------------------------------ */
@@ -215,6 +248,14 @@ void lmcrt_collective_wait(int64_t handle);
  * Calling them before the group is set up is an error. */
 int32_t lmcrt_world_rank(void);
 int32_t lmcrt_world_size(void);
+
+/* This process's coordinate along `axis`: 0 its dp index (world rank / tp),
+ * 1 its tp index (world rank % tp), 2 its world rank; also its rank in the
+ * group of that axis. Generated code uses it to find its piece of a
+ * tensor (the embedding rows of its tp part, its ZeRO-1 part of the
+ * moments). An axis other than 0-2, or a call before the group is set up,
+ * is an error that ends the job like the collectives' errors. */
+int64_t lmcrt_axis_index(int32_t axis);
 
 /* The trainer (lib/Runtime/Trainer.cpp): parses the command line, loads or
  * initialises the parameters, trains with the functions above, and returns

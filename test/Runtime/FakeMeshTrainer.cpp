@@ -1,0 +1,128 @@
+//===- FakeMeshTrainer.cpp - The trainer over a fake split model ----------===//
+//
+// The runtime's trainer (runTrainer) driving a stand-in for a compiled SPMD
+// program whose parameters and moments are split over a dp x tp mesh, for
+// test/Runtime/trainer-mesh-mpi.test. The first argument may be
+// `--fake-mesh=DPxTP[,zero1]` (default 1x1); the model is ShardedModel.h's for
+// that mesh, and the other arguments are the trainer's.
+//
+// The fake step does what a partitioned program's step would do to the
+// buffers, in a way whose global result does not depend on the mesh: every
+// local parameter element p becomes 0.5 p + 0.125, and each moment piece is
+// updated from the ZeRO-1 piece of the new local parameter (m = 0.5 m + p,
+// v = 0.25 v + p^2). The loss, a position-weighted sum of the targets of the
+// rank's rows summed over the world and divided by tp and by B*T, equals the
+// single-rank value only if each dp index took its own rows of the global
+// batch and the tp ranks of a group the same rows. The logits are zeros.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ModelFunctions.h"
+#include "ModelInfo.h"
+#include "ShardedModel.h"
+#include "Sharding.h"
+
+#include "lmc/Runtime/lmcrt.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace lmcrt;
+
+namespace {
+
+std::string modelDescription;
+ModelInfo model;
+
+void fakeTrainStep(lmcrt_train_step_result *result, lmcrt_memref_f32_1d *params,
+                   lmcrt_memref_f32_1d *expAvg, lmcrt_memref_f32_1d *expAvgSq,
+                   int64_t step, float lr, float, int64_t, int64_t, float,
+                   float, float, float, float, lmcrt_memref_i32_2d *,
+                   lmcrt_memref_i32_2d *targets) {
+  if (params->sizes[0] != model.total || expAvg->sizes[0] != model.stateTotal ||
+      expAvgSq->sizes[0] != model.stateTotal) {
+    std::fprintf(stderr, "fake step: buffers of %lld/%lld/%lld elements\n",
+                 static_cast<long long>(params->sizes[0]),
+                 static_cast<long long>(expAvg->sizes[0]),
+                 static_cast<long long>(expAvgSq->sizes[0]));
+    std::exit(3);
+  }
+  const MeshCoord coord{lmcrt_axis_index(0), lmcrt_axis_index(1)};
+  float *p = params->aligned + params->offset;
+  float *m = expAvg->aligned + expAvg->offset;
+  float *v = expAvgSq->aligned + expAvgSq->offset;
+  std::vector<float> piece;
+  for (const ParamInfo &info : model.params) {
+    float *local = p + info.offset;
+    for (int64_t i = 0; i < info.localNumel; ++i)
+      local[i] = 0.5f * local[i] + 0.125f;
+    piece.resize(info.stateNumel);
+    sliceState(model, info, coord.dp, local, piece.data());
+    for (int64_t i = 0; i < info.stateNumel; ++i) {
+      m[info.stateOffset + i] = 0.5f * m[info.stateOffset + i] + piece[i];
+      v[info.stateOffset + i] =
+          0.25f * v[info.stateOffset + i] + piece[i] * piece[i];
+    }
+  }
+  const int64_t rows = targets->sizes[0], t = targets->sizes[1];
+  const int64_t firstRow = coord.dp * rows;
+  float sum = 0;
+  for (int64_t b = 0; b < rows; ++b)
+    for (int64_t j = 0; j < t; ++j)
+      sum += static_cast<float>(
+          targets->aligned[targets->offset + b * targets->strides[0] +
+                           j * targets->strides[1]] *
+          ((firstRow + b) * t + j + 1));
+  lmcrt_memref_f32_1d one = {&sum, &sum, 0, {1}, {1}};
+  lmcrt_unranked_memref ref = {1, &one};
+  _mlir_ciface_lmcrt_all_reduce_f32(&ref, &ref, /*axis=*/2);
+  result->loss = sum / static_cast<float>(model.tp * rows * model.dp * t);
+  result->grad_norm = static_cast<float>(step);
+  result->lr = lr;
+}
+
+float fakeEvalStep(lmcrt_memref_f32_1d *, lmcrt_memref_i32_2d *,
+                   lmcrt_memref_i32_2d *) {
+  return 0.0f;
+}
+
+void fakeLogits(lmcrt_memref_f32_2d *result, lmcrt_memref_f32_1d *,
+                lmcrt_memref_i32_2d *tokens) {
+  int64_t b = tokens->sizes[0], n = b * model.vocab;
+  auto *l = static_cast<float *>(std::calloc(n, sizeof(float)));
+  *result = {l, l, 0, {b, model.vocab}, {model.vocab, 1}};
+}
+
+void fakeModelInfo(lmcrt_memref_i8_1d *result) {
+  size_t n = modelDescription.size();
+  auto *text = static_cast<int8_t *>(std::malloc(n));
+  std::memcpy(text, modelDescription.data(), n);
+  *result = {text, text, 0, {static_cast<int64_t>(n)}, {1}};
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  int dp = 1, tp = 1;
+  bool zero1 = false;
+  if (argc > 1 && std::strncmp(argv[1], "--fake-mesh=", 12) == 0) {
+    char rest[32] = {0};
+    if (std::sscanf(argv[1] + 12, "%dx%d%31s", &dp, &tp, rest) < 2 || dp < 1 ||
+        tp < 1 || (rest[0] && std::strcmp(rest, ",zero1") != 0)) {
+      std::fprintf(stderr, "bad %s (--fake-mesh=DPxTP[,zero1])\n", argv[1]);
+      return 2;
+    }
+    zero1 = rest[0] != '\0';
+    argv[1] = argv[0];
+    ++argv;
+    --argc;
+  }
+  modelDescription = testing_sharded::modelText(dp, tp, zero1);
+  model = parseModelInfo(modelDescription);
+  ModelFunctions fns = {&fakeTrainStep, &fakeEvalStep, &fakeLogits,
+                        &fakeModelInfo};
+  return runTrainer(argc, argv, fns);
+}
