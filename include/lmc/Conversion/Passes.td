@@ -61,8 +61,10 @@ def LMCKernelsToRuntime : Pass<"lmc-kernels-to-runtime", "::mlir::ModuleOp"> {
       `lmcrt_gemm_f32(a, b, c, transpose_a, transpose_b)`, which runs on a
       BLAS library;
     - `kernel = "embedding_grad"` (float32 gradients, int32 ids) becomes
-      `lmcrt_embedding_grad_f32(grad, ids, table_grad)`, a scatter-add
-      instead of the reference's dense loop over the vocabulary.
+      `lmcrt_embedding_grad_f32(grad, ids, table_grad, offset)`, a
+      scatter-add instead of the reference's dense loop over the vocabulary;
+      `offset` (`i64`) is the op's third, scalar input (the first row of a
+      block of the table), or 0 when it has none.
 
     Marked ops of other element types stay loops. The declarations carry
     `llvm.emit_c_interface`.

@@ -14,6 +14,7 @@
 #include "lmc/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -182,13 +183,35 @@ struct EmbeddingLowering : OpConversionPattern<EmbeddingOp> {
     Value init =
         emptyTensor(rewriter, loc, sizes, op.getType().getElementType());
     AffineMap id = rewriter.getMultiDimIdentityMap(3);
+    // With an offset, the table is the block of rows [offset, offset + V):
+    // ids outside it read row 0 and yield zero.
+    Value offset = adaptor.getOffset();
+    Value rows, zeroIndex, zero;
+    if (offset) {
+      rows = getValueOrCreateConstantIndexOp(
+          rewriter, loc, sizesOf(rewriter, loc, table)[0]);
+      zeroIndex = arith::ConstantIndexOp::create(rewriter, loc, 0);
+      zero = floatConst(rewriter, loc, op.getType().getElementType(), 0.0);
+    }
     Value r = generic(
         rewriter, loc, {adaptor.getIds()}, init, {dropLast(rewriter, 3), id},
         parallelIterators(3), [&](OpBuilder &b, Location l, ValueRange a) {
           Value row = castIdToIndex(b, l, a[0]);
           Value c = linalg::IndexOp::create(b, l, 2);
-          Value v = tensor::ExtractOp::create(b, l, table, ValueRange{row, c});
-          linalg::YieldOp::create(b, l, v);
+          if (!offset) {
+            Value v =
+                tensor::ExtractOp::create(b, l, table, ValueRange{row, c});
+            linalg::YieldOp::create(b, l, v);
+            return;
+          }
+          row = arith::SubIOp::create(b, l, row, offset);
+          // Unsigned: a row below the block is a large number.
+          Value inBlock =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, row, rows);
+          Value safe = arith::SelectOp::create(b, l, inBlock, row, zeroIndex);
+          Value v = tensor::ExtractOp::create(b, l, table, ValueRange{safe, c});
+          linalg::YieldOp::create(
+              b, l, Value(arith::SelectOp::create(b, l, inBlock, v, zero)));
         });
     rewriter.replaceOp(op, r);
     return success();
