@@ -206,11 +206,9 @@ extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
             .count());
 }
 
-extern "C" void
-_mlir_ciface_lmcrt_embedding_grad_f32(lmcrt_unranked_memref *grad,
-                                      lmcrt_unranked_memref *ids,
-                                      lmcrt_unranked_memref *table_grad,
-                                      int64_t offset) {
+extern "C" void _mlir_ciface_lmcrt_embedding_grad_f32(
+    lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
+    lmcrt_unranked_memref *table_grad, int64_t offset) {
   View<float> G(grad), W(table_grad);
   View<int32_t> I(ids);
   if (G.rank() != 3 || I.rank() != 2 || W.rank() != 2)

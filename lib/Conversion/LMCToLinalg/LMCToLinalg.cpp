@@ -188,8 +188,8 @@ struct EmbeddingLowering : OpConversionPattern<EmbeddingOp> {
     Value offset = adaptor.getOffset();
     Value rows, zeroIndex, zero;
     if (offset) {
-      rows = getValueOrCreateConstantIndexOp(
-          rewriter, loc, sizesOf(rewriter, loc, table)[0]);
+      rows = getValueOrCreateConstantIndexOp(rewriter, loc,
+                                             sizesOf(rewriter, loc, table)[0]);
       zeroIndex = arith::ConstantIndexOp::create(rewriter, loc, 0);
       zero = floatConst(rewriter, loc, op.getType().getElementType(), 0.0);
     }
