@@ -20,6 +20,11 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
     Dynamic sizes are run-time values: a sequence longer than the position
     table fails a `cf.assert` when the program runs.
 
+    Collectives stay as they are (they bufferize to calls into the runtime);
+    `lmc.axis_index` becomes a call of the runtime's
+    `lmcrt_axis_index(axis)` (`i32` axis number, 0 for `dp` and 1 for `tp`;
+    other axes are an error), declared once in the module.
+
     Input:
 
     ```mlir
@@ -44,8 +49,8 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::cf::ControlFlowDialect",
-    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
-    "::mlir::tensor::TensorDialect"
+    "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"
   ];
 }
 

@@ -566,6 +566,18 @@ struct ConvertLMCToLinalgPass
     if (unbound.wasInterrupted())
       return signalPassFailure();
 
+    // The runtime knows the coordinates on dp and tp only.
+    WalkResult unknownAxis = module.walk([](AxisIndexOp op) {
+      if (runtimeAxisNumber(op.getAxis()))
+        return WalkResult::advance();
+      op.emitOpError("mesh axis '")
+          << op.getAxis()
+          << "' has no number in the runtime, which knows 'dp' and 'tp'";
+      return WalkResult::interrupt();
+    });
+    if (unknownAxis.wasInterrupted())
+      return signalPassFailure();
+
     ConversionTarget target(getContext());
     target.addLegalDialect<arith::ArithDialect, cf::ControlFlowDialect,
                            linalg::LinalgDialect, math::MathDialect,
@@ -629,4 +641,5 @@ void mlir::lmc::populateLMCToLinalgPatterns(RewritePatternSet &patterns) {
                SplitHeadsLowering, SplitLowering>(ctx);
   populateDecomposeAttentionPatterns(patterns);
   lowering::populateTrainingOpsToLinalgPatterns(patterns);
+  lowering::populateShardingOpsToLinalgPatterns(patterns);
 }

@@ -601,5 +601,6 @@ def LMC_CrossEntropyOp : LMC_Op<"cross_entropy", [
 
 include "lmc/Dialect/LMC/IR/LMCTrainingOps.td"
 include "lmc/Dialect/LMC/IR/LMCCollectiveOps.td"
+include "lmc/Dialect/LMC/IR/LMCShardingOps.td"
 
 #endif // LMC_DIALECT_LMC_IR_LMCOPS_TD
