@@ -585,8 +585,9 @@ struct ConvertLMCToLinalgPass
     target.addIllegalDialect<LMCDialect>();
     // Collectives stay: they bufferize to runtime calls (lmc's
     // BufferizableOpInterface models).
-    target
-        .addLegalOp<ModelOp, ParamOp, AllReduceOp, AllReduceStartOp, WaitOp>();
+    target.addLegalOp<ModelOp, ParamOp, AllReduceOp, AllGatherOp,
+                      ReduceScatterOp, AllReduceStartOp, AllGatherStartOp,
+                      ReduceScatterStartOp, WaitOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(&getContext());

@@ -608,3 +608,31 @@ module {
   }
   func.func private @after()
 }
+
+// -----
+
+// Tests that the collectives stay as they are (they bufferize to runtime
+// calls) and that the mesh of the dissolved model moves to the module, where
+// they still find it.
+
+// CHECK:       module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>}
+// CHECK-LABEL: func.func @collectives
+// CHECK-NEXT:    %[[R:.+]] = lmc.all_reduce %{{.+}} over ["dp"] : tensor<4x8xf32>
+// CHECK-NEXT:    %[[G:.+]] = lmc.all_gather %[[R]] over ["tp"] dim 1 : tensor<4x8xf32> -> tensor<4x16xf32>
+// CHECK-NEXT:    %[[S:.+]] = lmc.reduce_scatter %[[G]] over ["tp"] dim 1 : tensor<4x16xf32> -> tensor<4x8xf32>
+// CHECK-NEXT:    %[[P0:.+]] = lmc.all_reduce_start %[[S]] over ["dp"] : tensor<4x8xf32>
+// CHECK-NEXT:    %[[P1:.+]] = lmc.all_gather_start %[[S]] over ["tp"] dim 1 : tensor<4x8xf32> -> !lmc.pending<tensor<4x16xf32>>
+// CHECK-NEXT:    %[[P2:.+]] = lmc.reduce_scatter_start %[[G]] over ["dp"] dim 0 : tensor<4x16xf32> -> !lmc.pending<tensor<2x16xf32>>
+// CHECK-NEXT:    %{{.+}}:3 = lmc.wait %[[P0]], %[[P1]], %[[P2]]
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
+  func.func @collectives(%x: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x16xf32>, tensor<2x16xf32>) {
+    %r = lmc.all_reduce %x over ["dp"] : tensor<4x8xf32>
+    %g = lmc.all_gather %r over ["tp"] dim 1 : tensor<4x8xf32> -> tensor<4x16xf32>
+    %s = lmc.reduce_scatter %g over ["tp"] dim 1 : tensor<4x16xf32> -> tensor<4x8xf32>
+    %p0 = lmc.all_reduce_start %s over ["dp"] : tensor<4x8xf32>
+    %p1 = lmc.all_gather_start %s over ["tp"] dim 1 : tensor<4x8xf32> -> !lmc.pending<tensor<4x16xf32>>
+    %p2 = lmc.reduce_scatter_start %g over ["dp"] dim 0 : tensor<4x16xf32> -> !lmc.pending<tensor<2x16xf32>>
+    %w:3 = lmc.wait %p0, %p1, %p2 : !lmc.pending<tensor<4x8xf32>>, !lmc.pending<tensor<4x16xf32>>, !lmc.pending<tensor<2x16xf32>>
+    return %w#0, %w#1, %w#2 : tensor<4x8xf32>, tensor<4x16xf32>, tensor<2x16xf32>
+  }
+}
