@@ -206,10 +206,9 @@ extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
             .count());
 }
 
-extern "C" void
-_mlir_ciface_lmcrt_embedding_grad_f32(lmcrt_unranked_memref *grad,
-                                      lmcrt_unranked_memref *ids,
-                                      lmcrt_unranked_memref *table_grad) {
+extern "C" void _mlir_ciface_lmcrt_embedding_grad_f32(
+    lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
+    lmcrt_unranked_memref *table_grad, int64_t offset) {
   View<float> G(grad), W(table_grad);
   View<int32_t> I(ids);
   if (G.rank() != 3 || I.rank() != 2 || W.rank() != 2)
@@ -220,7 +219,7 @@ _mlir_ciface_lmcrt_embedding_grad_f32(lmcrt_unranked_memref *grad,
       W.data[v * W.stride(0) + c * W.stride(1)] = 0.0f;
   for (int64_t b = 0; b < G.size(0); ++b)
     for (int64_t t = 0; t < G.size(1); ++t) {
-      int64_t id = I.data[b * I.stride(0) + t * I.stride(1)];
+      int64_t id = I.data[b * I.stride(0) + t * I.stride(1)] - offset;
       if (id < 0 || id >= V)
         continue;
       float *row = W.data + id * W.stride(0);

@@ -30,13 +30,13 @@ namespace {
 /// uniqued, so their pointers identify them).
 using KernelKey = std::tuple<const void *, const void *, const void *>;
 
-/// Ops that stay where they are: symbol references, structure and
-/// collectives (each is one runtime call already).
+/// Ops that stay where they are: symbol references, structure, collectives
+/// and axis_index (each is one runtime call already).
 bool isOutlinable(Operation *op) {
   return isa<LMCDialect>(op->getDialect()) &&
          !isa<ModelOp, ParamOp, ParamRefOp, AllReduceOp, AllGatherOp,
               ReduceScatterOp, AllReduceStartOp, AllGatherStartOp,
-              ReduceScatterStartOp, WaitOp>(op) &&
+              ReduceScatterStartOp, WaitOp, AxisIndexOp>(op) &&
          op->getNumRegions() == 0 && op->getNumResults() > 0;
 }
 

@@ -1086,10 +1086,18 @@ TEST(Kernels, EmbeddingGradScatterAdds) {
   } di = {ids, ids, 0, {1, 4}, {4, 1}};
   Desc<2> dt = {table, table, 0, {4, 2}, {2, 1}};
   lmcrt_unranked_memref ug = {3, &dg}, ui = {2, &di}, ut = {2, &dt};
-  _mlir_ciface_lmcrt_embedding_grad_f32(&ug, &ui, &ut);
+  _mlir_ciface_lmcrt_embedding_grad_f32(&ug, &ui, &ut, 0);
   float expect[8] = {3, 4, 0, 0, 1 + 5, 2 + 6, 0, 0};
   for (int i = 0; i < 8; ++i)
     EXPECT_EQ(table[i], expect[i]) << i;
+
+  // The block of rows [2, 6) of a larger table (offset 2): ids 2 land in
+  // row 0, id 0 is below the block and skipped, id 9 above it.
+  std::fill(table, table + 8, 42.0f);
+  _mlir_ciface_lmcrt_embedding_grad_f32(&ug, &ui, &ut, 2);
+  float block[8] = {1 + 5, 2 + 6, 0, 0, 0, 0, 0, 0};
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(table[i], block[i]) << i;
 }
 
 //===----------------------------------------------------------------------===//

@@ -353,6 +353,40 @@ lmc.model @embeddings {
 
 // -----
 
+// Tests that the rule of an embedding with an offset (a block of rows of a
+// larger table) passes the offset on to embedding_grad; with
+// recompute=block, the offset is recomputed with the embedding.
+
+// CHECK-LABEL: lmc.model @embedding_offset
+// CHECK:         func.func @forward_grad(%[[TOK:.+]]: tensor<?x?xi32>, %[[TGT:.+]]: tensor<?x?xi32>)
+// CHECK:           %[[OFF:.+]] = arith.muli
+// CHECK-NEXT:      %[[T:.+]] = lmc.embedding %{{.+}}[%[[TOK]]] offset(%[[OFF]])
+// CHECK:           %[[DX:.+]] = lmc.cross_entropy_grad %[[T]]
+// CHECK-NEXT:      %[[DW:.+]] = lmc.embedding_grad %[[DX]][%[[TOK]]] offset(%[[OFF]]) : tensor<?x?x4xf32>, tensor<?x?xi32> -> tensor<16x4xf32>
+// CHECK-NEXT:      return %{{.+}}, %[[DW]]
+// BLOCK-LABEL: lmc.model @embedding_offset
+// BLOCK:         func.func @forward_grad
+// BLOCK:           lmc.cross_entropy %
+// BLOCK:           lmc.axis_index "tp"
+// BLOCK-NEXT:      %[[OFF:.+]] = arith.muli
+// BLOCK-NEXT:      lmc.embedding %{{.+}} offset(%[[OFF]])
+// BLOCK-NEXT:      %[[DX:.+]] = lmc.cross_entropy_grad
+// BLOCK-NEXT:      lmc.embedding_grad %[[DX]][%{{.+}}] offset(%[[OFF]])
+lmc.model @embedding_offset {
+  lmc.param @wte : tensor<16x4xf32> init(normal, std = 1.0)
+  func.func @forward(%tokens: tensor<?x?xi32>, %targets: tensor<?x?xi32>) -> tensor<f32> {
+    %wte = lmc.param_ref @wte : tensor<16x4xf32>
+    %tp = lmc.axis_index "tp"
+    %rows = arith.constant 16 : index
+    %off = arith.muli %tp, %rows : index
+    %t = lmc.embedding %wte[%tokens] offset(%off) : tensor<16x4xf32>, tensor<?x?xi32>
+    %loss = lmc.cross_entropy %t, %targets : tensor<?x?x4xf32>, tensor<?x?xi32>
+    return %loss : tensor<f32>
+  }
+}
+
+// -----
+
 // Tests the rule of matmul with a shared matrix rhs (linear layers): the lhs
 // gradient is dC B^T (dC B with transpose_b), and the rhs gradient contracts
 // over all rows of the flattened lhs and dC: A^T dC, or dC^T A with

@@ -47,3 +47,31 @@ lmc.model @p {
     return %y : tensor<?x8xf32>
   }
 }
+
+// -----
+
+// Tests that collectives and axis_index stay in place (each is one runtime
+// call already) while the compute ops around them are outlined.
+
+// CHECK-LABEL: lmc.model @c
+// CHECK:         %[[TP:.+]] = lmc.axis_index "tp"
+// CHECK-NEXT:    %[[G:.+]] = lmc.all_gather %{{.+}} over ["tp"] dim 1 : tensor<4x8xf32> -> tensor<4x16xf32>
+// CHECK-NEXT:    %[[S:.+]] = lmc.reduce_scatter %[[G]] over ["tp"] dim 1 : tensor<4x16xf32> -> tensor<4x8xf32>
+// CHECK-NEXT:    %[[P:.+]] = lmc.all_gather_start %[[S]] over ["tp"] dim 1 : tensor<4x8xf32> -> !lmc.pending<tensor<4x16xf32>>
+// CHECK-NEXT:    %[[Q:.+]] = lmc.reduce_scatter_start %[[G]] over ["dp"] dim 0 : tensor<4x16xf32> -> !lmc.pending<tensor<2x16xf32>>
+// CHECK-NEXT:    %[[W:.+]]:2 = lmc.wait %[[P]], %[[Q]]
+// CHECK-NEXT:    %[[R:.+]] = call @c_gelu_0(%[[W]]#0)
+// CHECK-NEXT:    return %[[TP]], %[[R]], %[[W]]#1
+// CHECK-NOT:   func.func private @c_axis_index
+lmc.model @c attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
+  func.func @f(%x: tensor<4x8xf32>) -> (index, tensor<4x16xf32>, tensor<2x16xf32>) {
+    %tp = lmc.axis_index "tp"
+    %g = lmc.all_gather %x over ["tp"] dim 1 : tensor<4x8xf32> -> tensor<4x16xf32>
+    %s = lmc.reduce_scatter %g over ["tp"] dim 1 : tensor<4x16xf32> -> tensor<4x8xf32>
+    %p = lmc.all_gather_start %s over ["tp"] dim 1 : tensor<4x8xf32> -> !lmc.pending<tensor<4x16xf32>>
+    %q = lmc.reduce_scatter_start %g over ["dp"] dim 0 : tensor<4x16xf32> -> !lmc.pending<tensor<2x16xf32>>
+    %w:2 = lmc.wait %p, %q : !lmc.pending<tensor<4x16xf32>>, !lmc.pending<tensor<2x16xf32>>
+    %r = lmc.gelu %w#0 tanh : tensor<4x16xf32>
+    return %tp, %r, %w#1 : index, tensor<4x16xf32>, tensor<2x16xf32>
+  }
+}

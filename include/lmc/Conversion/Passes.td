@@ -20,6 +20,11 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
     Dynamic sizes are run-time values: a sequence longer than the position
     table fails a `cf.assert` when the program runs.
 
+    Collectives stay as they are (they bufferize to calls into the runtime);
+    `lmc.axis_index` becomes a call of the runtime's
+    `lmcrt_axis_index(axis)` (`i32` axis number, 0 for `dp` and 1 for `tp`;
+    other axes are an error), declared once in the module.
+
     Input:
 
     ```mlir
@@ -44,8 +49,8 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::cf::ControlFlowDialect",
-    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
-    "::mlir::tensor::TensorDialect"
+    "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"
   ];
 }
 
@@ -61,8 +66,10 @@ def LMCKernelsToRuntime : Pass<"lmc-kernels-to-runtime", "::mlir::ModuleOp"> {
       `lmcrt_gemm_f32(a, b, c, transpose_a, transpose_b)`, which runs on a
       BLAS library;
     - `kernel = "embedding_grad"` (float32 gradients, int32 ids) becomes
-      `lmcrt_embedding_grad_f32(grad, ids, table_grad)`, a scatter-add
-      instead of the reference's dense loop over the vocabulary.
+      `lmcrt_embedding_grad_f32(grad, ids, table_grad, offset)`, a
+      scatter-add instead of the reference's dense loop over the vocabulary;
+      `offset` (`i64`) is the op's third, scalar input (the first row of a
+      block of the table), or 0 when it has none.
 
     Marked ops of other element types stay loops. The declarations carry
     `llvm.emit_c_interface`.

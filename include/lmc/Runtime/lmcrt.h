@@ -167,12 +167,15 @@ void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
                                  lmcrt_unranked_memref *c, int32_t transpose_a,
                                  int32_t transpose_b);
 
-/* The embedding gradient: table_grad[V, C] = 0, then for every position
- * (b, t), table_grad[ids[b, t], :] += grad[b, t, :]. grad is [B, T, C]
- * float32, ids [B, T] int32 (ids outside [0, V) are skipped). */
+/* The embedding gradient of the rows [offset, offset + V) of a table:
+ * table_grad[V, C] = 0, then for every position (b, t),
+ * table_grad[ids[b, t] - offset, :] += grad[b, t, :]. grad is [B, T, C]
+ * float32, ids [B, T] int32 (ids outside [offset, offset + V) are skipped);
+ * offset is 0 for a whole table. */
 void _mlir_ciface_lmcrt_embedding_grad_f32(lmcrt_unranked_memref *grad,
                                            lmcrt_unranked_memref *ids,
-                                           lmcrt_unranked_memref *table_grad);
+                                           lmcrt_unranked_memref *table_grad,
+                                           int64_t offset);
 
 /* ---- Collectives (lib/Runtime/Collectives.cpp) ------------------------ */
 

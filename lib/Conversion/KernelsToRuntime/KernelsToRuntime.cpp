@@ -65,10 +65,18 @@ struct LMCKernelsToRuntimePass
         if (elementTypeOf(op.getDpsInits()[0]) != f32 ||
             !elementTypeOf(op.getDpsInputs()[1]).isInteger(32))
           continue;
+        // The first row of a block of the table: the third (scalar) input,
+        // or 0.
+        Value offset;
+        if (op.getNumDpsInputs() > 2)
+          offset = arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                              op.getDpsInputs()[2]);
+        else
+          offset = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
         call(b, loc, "lmcrt_embedding_grad_f32",
              {unranked(b, loc, op.getDpsInputs()[0]),
               unranked(b, loc, op.getDpsInputs()[1]),
-              unranked(b, loc, op.getDpsInits()[0])});
+              unranked(b, loc, op.getDpsInits()[0]), offset});
       } else {
         op.emitOpError("names an unknown library kernel '")
             << kernel.getValue() << "'";

@@ -14,6 +14,7 @@
 #include "lmc/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -182,13 +183,35 @@ struct EmbeddingLowering : OpConversionPattern<EmbeddingOp> {
     Value init =
         emptyTensor(rewriter, loc, sizes, op.getType().getElementType());
     AffineMap id = rewriter.getMultiDimIdentityMap(3);
+    // With an offset, the table is the block of rows [offset, offset + V):
+    // ids outside it read row 0 and yield zero.
+    Value offset = adaptor.getOffset();
+    Value rows, zeroIndex, zero;
+    if (offset) {
+      rows = getValueOrCreateConstantIndexOp(rewriter, loc,
+                                             sizesOf(rewriter, loc, table)[0]);
+      zeroIndex = arith::ConstantIndexOp::create(rewriter, loc, 0);
+      zero = floatConst(rewriter, loc, op.getType().getElementType(), 0.0);
+    }
     Value r = generic(
         rewriter, loc, {adaptor.getIds()}, init, {dropLast(rewriter, 3), id},
         parallelIterators(3), [&](OpBuilder &b, Location l, ValueRange a) {
           Value row = castIdToIndex(b, l, a[0]);
           Value c = linalg::IndexOp::create(b, l, 2);
-          Value v = tensor::ExtractOp::create(b, l, table, ValueRange{row, c});
-          linalg::YieldOp::create(b, l, v);
+          if (!offset) {
+            Value v =
+                tensor::ExtractOp::create(b, l, table, ValueRange{row, c});
+            linalg::YieldOp::create(b, l, v);
+            return;
+          }
+          row = arith::SubIOp::create(b, l, row, offset);
+          // Unsigned: a row below the block is a large number.
+          Value inBlock =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, row, rows);
+          Value safe = arith::SelectOp::create(b, l, inBlock, row, zeroIndex);
+          Value v = tensor::ExtractOp::create(b, l, table, ValueRange{safe, c});
+          linalg::YieldOp::create(
+              b, l, Value(arith::SelectOp::create(b, l, inBlock, v, zero)));
         });
     rewriter.replaceOp(op, r);
     return success();
@@ -543,6 +566,18 @@ struct ConvertLMCToLinalgPass
     if (unbound.wasInterrupted())
       return signalPassFailure();
 
+    // The runtime knows the coordinates on dp and tp only.
+    WalkResult unknownAxis = module.walk([](AxisIndexOp op) {
+      if (runtimeAxisNumber(op.getAxis()))
+        return WalkResult::advance();
+      op.emitOpError("mesh axis '")
+          << op.getAxis()
+          << "' has no number in the runtime, which knows 'dp' and 'tp'";
+      return WalkResult::interrupt();
+    });
+    if (unknownAxis.wasInterrupted())
+      return signalPassFailure();
+
     ConversionTarget target(getContext());
     target.addLegalDialect<arith::ArithDialect, cf::ControlFlowDialect,
                            linalg::LinalgDialect, math::MathDialect,
@@ -550,8 +585,9 @@ struct ConvertLMCToLinalgPass
     target.addIllegalDialect<LMCDialect>();
     // Collectives stay: they bufferize to runtime calls (lmc's
     // BufferizableOpInterface models).
-    target
-        .addLegalOp<ModelOp, ParamOp, AllReduceOp, AllReduceStartOp, WaitOp>();
+    target.addLegalOp<ModelOp, ParamOp, AllReduceOp, AllGatherOp,
+                      ReduceScatterOp, AllReduceStartOp, AllGatherStartOp,
+                      ReduceScatterStartOp, WaitOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(&getContext());
@@ -606,4 +642,5 @@ void mlir::lmc::populateLMCToLinalgPatterns(RewritePatternSet &patterns) {
                SplitHeadsLowering, SplitLowering>(ctx);
   populateDecomposeAttentionPatterns(patterns);
   lowering::populateTrainingOpsToLinalgPatterns(patterns);
+  lowering::populateShardingOpsToLinalgPatterns(patterns);
 }

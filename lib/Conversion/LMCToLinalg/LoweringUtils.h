@@ -12,6 +12,7 @@
 #include "mlir/IR/PatternMatch.h"
 
 #include <cmath>
+#include <optional>
 #include <utility>
 
 namespace mlir::lmc::lowering {
@@ -143,6 +144,14 @@ inline std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc,
 
 /// Adds the lowering patterns of the backward and optimizer ops.
 void populateTrainingOpsToLinalgPatterns(RewritePatternSet &patterns);
+
+/// Adds the lowering patterns of the ops of partitioned programs
+/// (LMCShardingOps.td).
+void populateShardingOpsToLinalgPatterns(RewritePatternSet &patterns);
+
+/// The runtime's number of the mesh axis `axis` (include/lmc/Runtime/lmcrt.h:
+/// 0 for dp, 1 for tp), if it has one.
+std::optional<int32_t> runtimeAxisNumber(StringRef axis);
 
 } // namespace mlir::lmc::lowering
 

@@ -392,33 +392,43 @@ SoftmaxGradOpLowering::matchAndRewrite(SoftmaxGradOp op, OpAdaptor adaptor,
 LogicalResult
 EmbeddingGradOpLowering::matchAndRewrite(EmbeddingGradOp op, OpAdaptor adaptor,
                                          ConversionPatternRewriter &r) const {
-  // Loops (v, c, b, t): result[v, c] += ids[b, t] == v ? grad[b, t, c] : 0.
-  // A dense reduction rather than a scatter: simple, and this is the
-  // reference lowering.
+  // Loops (v, c, b, t): result[v, c] += ids[b, t] - offset == v ?
+  // grad[b, t, c] : 0. A dense reduction rather than a scatter: simple, and
+  // this is the reference lowering. The offset, when there is one, is a
+  // third (scalar) input, where lmc-kernels-to-runtime finds it.
   Location loc = op.getLoc();
   RankedTensorType type = op.getType();
   Type et = type.getElementType();
   MLIRContext *ctx = r.getContext();
   auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  SmallVector<Value> inputs = {adaptor.getGrad(), adaptor.getIds()};
   SmallVector<AffineMap> maps = {AffineMap::get(4, 0, {d(2), d(3), d(1)}, ctx),
-                                 AffineMap::get(4, 0, {d(2), d(3)}, ctx),
-                                 AffineMap::get(4, 0, {d(0), d(1)}, ctx)};
+                                 AffineMap::get(4, 0, {d(2), d(3)}, ctx)};
+  Value offset = adaptor.getOffset();
+  if (offset) {
+    inputs.push_back(offset);
+    maps.push_back(AffineMap::get(4, 0, {}, ctx));
+  }
+  maps.push_back(AffineMap::get(4, 0, {d(0), d(1)}, ctx));
   Value init = filledTensor(
       r, loc,
       {r.getIndexAttr(type.getDimSize(0)), r.getIndexAttr(type.getDimSize(1))},
       et, 0.0);
   Value result =
-      generic(r, loc, {adaptor.getGrad(), adaptor.getIds()}, init, maps,
+      generic(r, loc, inputs, init, maps,
               {IteratorType::parallel, IteratorType::parallel,
                IteratorType::reduction, IteratorType::reduction},
               [&](OpBuilder &b, Location l, ValueRange a) {
                 Value v = linalg::IndexOp::create(b, l, 0);
-                Value hit =
-                    arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
-                                          castIdToIndex(b, l, a[1]), v);
-                Value sum = arith::AddFOp::create(b, l, a[2], a[0]);
+                Value id = castIdToIndex(b, l, a[1]);
+                if (offset)
+                  id = arith::SubIOp::create(b, l, id, a[2]);
+                Value acc = a.back();
+                Value hit = arith::CmpIOp::create(
+                    b, l, arith::CmpIPredicate::eq, id, v);
+                Value sum = arith::AddFOp::create(b, l, acc, a[0]);
                 linalg::YieldOp::create(
-                    b, l, Value(arith::SelectOp::create(b, l, hit, sum, a[2])));
+                    b, l, Value(arith::SelectOp::create(b, l, hit, sum, acc)));
               });
   result.getDefiningOp()->setAttr(
       kLibraryCallAttr, r.getDictionaryAttr({r.getNamedAttr(

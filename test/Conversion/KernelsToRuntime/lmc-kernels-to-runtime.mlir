@@ -23,13 +23,23 @@ func.func @head(%x: tensor<?x?x64xf32>, %w: tensor<256x64xf32>) -> tensor<?x?x25
 
 // -----
 
-// Tests that the embedding gradient becomes the runtime's scatter-add.
+// Tests that the embedding gradient becomes the runtime's scatter-add, with
+// offset 0 for a whole table and the offset cast to i64 for a block of rows;
+// the function is declared once.
 
+// CHECK-LABEL: func.func private @lmcrt_embedding_grad_f32(memref<*xf32>, memref<*xi32>, memref<*xf32>, i64) attributes {llvm.emit_c_interface}
+// CHECK-NOT:   func.func private @lmcrt_embedding_grad_f32
 // CHECK-LABEL: func.func @wte_grad
-// CHECK:         call @lmcrt_embedding_grad_f32(%{{.+}}, %{{.+}}, %{{.+}}) : (memref<*xf32>, memref<*xi32>, memref<*xf32>) -> ()
-func.func @wte_grad(%dy: tensor<?x?x64xf32>, %ids: tensor<?x?xi32>) -> tensor<256x64xf32> {
+// CHECK-SAME:    (%{{.+}}: memref<?x?x64xf32>, %{{.+}}: memref<?x?xi32>, %[[OFF:.+]]: index)
+// CHECK:         %[[ZERO:.+]] = arith.constant 0 : i64
+// CHECK:         call @lmcrt_embedding_grad_f32(%{{.+}}, %{{.+}}, %{{.+}}, %[[ZERO]]) : (memref<*xf32>, memref<*xi32>, memref<*xf32>, i64) -> ()
+// CHECK:         %[[OFF64:.+]] = arith.index_cast %[[OFF]] : index to i64
+// CHECK:         call @lmcrt_embedding_grad_f32(%{{.+}}, %{{.+}}, %{{.+}}, %[[OFF64]]) : (memref<*xf32>, memref<*xi32>, memref<*xf32>, i64) -> ()
+// CHECK-NOT:     linalg.generic
+func.func @wte_grad(%dy: tensor<?x?x64xf32>, %ids: tensor<?x?xi32>, %off: index) -> (tensor<256x64xf32>, tensor<128x64xf32>) {
   %g = lmc.embedding_grad %dy[%ids] : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<256x64xf32>
-  return %g : tensor<256x64xf32>
+  %b = lmc.embedding_grad %dy[%ids] offset(%off) : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<128x64xf32>
+  return %g, %b : tensor<256x64xf32>, tensor<128x64xf32>
 }
 
 // -----

@@ -163,6 +163,48 @@ func.func @embedding(%table: tensor<256x64xf32>, %ids: tensor<?x?xi32>) -> tenso
 
 // -----
 
+// Tests that embedding with an offset reads row ids - offset where that lies
+// in [0, V) (one unsigned compare) and yields zero elsewhere, reading row 0
+// there so that the extract stays in bounds.
+
+// CHECK-LABEL: func.func @embedding_offset
+// CHECK-SAME:    (%[[TABLE:.+]]: tensor<128x64xf32>, %[[IDS_ARG:.+]]: tensor<?x?xi32>, %[[OFF:.+]]: index)
+// CHECK:         %[[V:.+]] = arith.constant 128 : index
+// CHECK-NEXT:    %[[C0:.+]] = arith.constant 0 : index
+// CHECK-NEXT:    %[[ZERO:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    linalg.generic
+// CHECK-SAME:      ins(%[[IDS_ARG]] : tensor<?x?xi32>) outs(%{{.+}} : tensor<?x?x64xf32>)
+// CHECK-NEXT:    ^bb0(%[[ID:.+]]: i32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[IDX:.+]] = arith.index_cast %[[ID]] : i32 to index
+// CHECK-NEXT:      %[[C:.+]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[ROW:.+]] = arith.subi %[[IDX]], %[[OFF]] : index
+// CHECK-NEXT:      %[[IN:.+]] = arith.cmpi ult, %[[ROW]], %[[V]] : index
+// CHECK-NEXT:      %[[SAFE:.+]] = arith.select %[[IN]], %[[ROW]], %[[C0]] : index
+// CHECK-NEXT:      %[[X:.+]] = tensor.extract %[[TABLE]][%[[SAFE]], %[[C]]] : tensor<128x64xf32>
+// CHECK-NEXT:      %[[R:.+]] = arith.select %[[IN]], %[[X]], %[[ZERO]] : f32
+// CHECK-NEXT:      linalg.yield %[[R]] : f32
+func.func @embedding_offset(%table: tensor<128x64xf32>, %ids: tensor<?x?xi32>, %off: index) -> tensor<?x?x64xf32> {
+  %0 = lmc.embedding %table[%ids] offset(%off) : tensor<128x64xf32>, tensor<?x?xi32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that a table with a dynamic number of rows bounds the block by
+// tensor.dim.
+
+// CHECK-LABEL: func.func @embedding_offset_dynamic_rows
+// CHECK-SAME:    (%[[TABLE:.+]]: tensor<?x8xf64>, %{{.+}}: tensor<2x3xi64>, %{{.+}}: index)
+// CHECK:         %[[V:.+]] = tensor.dim %[[TABLE]], %{{.+}} : tensor<?x8xf64>
+// CHECK:         linalg.generic
+// CHECK:           arith.cmpi ult, %{{.+}}, %[[V]] : index
+func.func @embedding_offset_dynamic_rows(%table: tensor<?x8xf64>, %ids: tensor<2x3xi64>, %off: index) -> tensor<2x3x8xf64> {
+  %0 = lmc.embedding %table[%ids] offset(%off) : tensor<?x8xf64>, tensor<2x3xi64>
+  return %0 : tensor<2x3x8xf64>
+}
+
+// -----
+
 // Tests that position_embedding with a dynamic sequence length asserts at run
 // time that the length is at most the context (64), then reads row t of the
 // table for every (b, t) without any input.
@@ -565,4 +607,32 @@ module {
     }
   }
   func.func private @after()
+}
+
+// -----
+
+// Tests that the collectives stay as they are (they bufferize to runtime
+// calls) and that the mesh of the dissolved model moves to the module, where
+// they still find it.
+
+// CHECK:       module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>}
+// CHECK-LABEL: func.func @collectives
+// CHECK-NEXT:    %[[R:.+]] = lmc.all_reduce %{{.+}} over ["dp"] : tensor<4x8xf32>
+// CHECK-NEXT:    %[[G:.+]] = lmc.all_gather %[[R]] over ["tp"] dim 1 : tensor<4x8xf32> -> tensor<4x16xf32>
+// CHECK-NEXT:    %[[S:.+]] = lmc.reduce_scatter %[[G]] over ["tp"] dim 1 : tensor<4x16xf32> -> tensor<4x8xf32>
+// CHECK-NEXT:    %[[P0:.+]] = lmc.all_reduce_start %[[S]] over ["dp"] : tensor<4x8xf32>
+// CHECK-NEXT:    %[[P1:.+]] = lmc.all_gather_start %[[S]] over ["tp"] dim 1 : tensor<4x8xf32> -> !lmc.pending<tensor<4x16xf32>>
+// CHECK-NEXT:    %[[P2:.+]] = lmc.reduce_scatter_start %[[G]] over ["dp"] dim 0 : tensor<4x16xf32> -> !lmc.pending<tensor<2x16xf32>>
+// CHECK-NEXT:    %{{.+}}:3 = lmc.wait %[[P0]], %[[P1]], %[[P2]]
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
+  func.func @collectives(%x: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x16xf32>, tensor<2x16xf32>) {
+    %r = lmc.all_reduce %x over ["dp"] : tensor<4x8xf32>
+    %g = lmc.all_gather %r over ["tp"] dim 1 : tensor<4x8xf32> -> tensor<4x16xf32>
+    %s = lmc.reduce_scatter %g over ["tp"] dim 1 : tensor<4x16xf32> -> tensor<4x8xf32>
+    %p0 = lmc.all_reduce_start %s over ["dp"] : tensor<4x8xf32>
+    %p1 = lmc.all_gather_start %s over ["tp"] dim 1 : tensor<4x8xf32> -> !lmc.pending<tensor<4x16xf32>>
+    %p2 = lmc.reduce_scatter_start %g over ["dp"] dim 0 : tensor<4x16xf32> -> !lmc.pending<tensor<2x16xf32>>
+    %w:3 = lmc.wait %p0, %p1, %p2 : !lmc.pending<tensor<4x8xf32>>, !lmc.pending<tensor<4x16xf32>>, !lmc.pending<tensor<2x16xf32>>
+    return %w#0, %w#1, %w#2 : tensor<4x8xf32>, tensor<4x16xf32>, tensor<2x16xf32>
+  }
 }

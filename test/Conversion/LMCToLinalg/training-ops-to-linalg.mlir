@@ -377,6 +377,35 @@ func.func @embedding_grad(%dx: tensor<?x?x64xf32>, %tokens: tensor<?x?xi32>) -> 
 
 // -----
 
+// Tests that embedding_grad with an offset passes it as a third, scalar
+// input (where lmc-kernels-to-runtime finds it) and compares ids - offset
+// with the row.
+
+// CHECK-DAG:   #[[GRAD:.+]] = affine_map<(d0, d1, d2, d3) -> (d2, d3, d1)>
+// CHECK-DAG:   #[[IDS:.+]] = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+// CHECK-DAG:   #[[SCALAR:.+]] = affine_map<(d0, d1, d2, d3) -> ()>
+// CHECK-DAG:   #[[OUT:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
+// CHECK-LABEL: func.func @embedding_grad_offset
+// CHECK-SAME:    (%[[DX:.+]]: tensor<?x?x64xf32>, %[[TOK:.+]]: tensor<?x?xi32>, %[[OFF:.+]]: index)
+// CHECK:         %[[R:.+]] = linalg.generic {indexing_maps = [#[[GRAD]], #[[IDS]], #[[SCALAR]], #[[OUT]]], iterator_types = ["parallel", "parallel", "reduction", "reduction"]}
+// CHECK-SAME:      ins(%[[DX]], %[[TOK]], %[[OFF]] : tensor<?x?x64xf32>, tensor<?x?xi32>, index) outs(%{{.+}} : tensor<128x64xf32>)
+// CHECK-SAME:      lmc.library_call = {kernel = "embedding_grad"}
+// CHECK-NEXT:    ^bb0(%[[G:.+]]: f32, %[[ID:.+]]: i32, %[[O:.+]]: index, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[V:.+]] = linalg.index 0 : index
+// CHECK-NEXT:      %[[IDX:.+]] = arith.index_cast %[[ID]] : i32 to index
+// CHECK-NEXT:      %[[ROW:.+]] = arith.subi %[[IDX]], %[[O]] : index
+// CHECK-NEXT:      %[[HIT:.+]] = arith.cmpi eq, %[[ROW]], %[[V]] : index
+// CHECK-NEXT:      %[[SUM:.+]] = arith.addf %[[ACC]], %[[G]] : f32
+// CHECK-NEXT:      %[[SEL:.+]] = arith.select %[[HIT]], %[[SUM]], %[[ACC]] : f32
+// CHECK-NEXT:      linalg.yield %[[SEL]] : f32
+// CHECK:         return %[[R]]
+func.func @embedding_grad_offset(%dx: tensor<?x?x64xf32>, %tokens: tensor<?x?xi32>, %off: index) -> tensor<128x64xf32> {
+  %0 = lmc.embedding_grad %dx[%tokens] offset(%off) : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<128x64xf32>
+  return %0 : tensor<128x64xf32>
+}
+
+// -----
+
 // Tests embedding_grad with i64 ids and f64: the same loops.
 
 // CHECK-LABEL: func.func @embedding_grad_i64

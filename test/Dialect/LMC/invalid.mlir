@@ -433,6 +433,16 @@ func.func @f(%t: tensor<256x64xf16>, %ids: tensor<?x?xi32>) {
 
 // -----
 
+// Tests that the offset is an index (generic form).
+
+func.func @f(%t: tensor<256x64xf32>, %ids: tensor<2x3xi32>, %off: i32) {
+  // expected-error @+1 {{'lmc.embedding' op operand #2 must be index, but got 'i32'}}
+  %0 = "lmc.embedding"(%t, %ids, %off) : (tensor<256x64xf32>, tensor<2x3xi32>, i32) -> tensor<2x3x64xf32>
+  return
+}
+
+// -----
+
 // Tests that the result type is the inferred one (generic form).
 
 func.func @f(%t: tensor<256x64xf32>, %ids: tensor<2x3xi32>) {

@@ -112,6 +112,20 @@ func.func @embeddings(%t64: tensor<10x4xf64>, %ids64: tensor<2x5xi64>,
   return %0, %1, %2, %3 : tensor<2x5x4xf64>, tensor<?x3x8xf32>, tensor<2x16x4xf64>, tensor<?x?x8xf32>
 }
 
+// Tests that an embedding with an offset (a block of rows of a larger
+// table) infers the same type as without, and that the offset round trips.
+
+// CHECK-LABEL: func.func @embedding_offset
+// CHECK-SAME:    (%{{.+}}: tensor<128x64xf32>, %{{.+}}: tensor<?x?xi32>, %[[OFF:.+]]: index)
+// CHECK-SAME:    -> tensor<?x?x64xf32>
+// CHECK-NEXT:    %[[E:.+]] = lmc.embedding %{{.+}}[%{{.+}}] offset(%[[OFF]]) : tensor<128x64xf32>, tensor<?x?xi32>
+// CHECK-NEXT:    return %[[E]]
+func.func @embedding_offset(%t: tensor<128x64xf32>, %ids: tensor<?x?xi32>, %off: index)
+    -> tensor<?x?x64xf32> {
+  %0 = lmc.embedding %t[%ids] offset(%off) : tensor<128x64xf32>, tensor<?x?xi32>
+  return %0 : tensor<?x?x64xf32>
+}
+
 // Tests that layer_norm, bias_add, gelu (tanh and exact) and add keep the
 // input type, static or dynamic, f32 or f64; a non-default eps round trips.
 

@@ -501,6 +501,16 @@ func.func @f(%y: tensor<?x2x?x?xf32>, %dy: tensor<?x2x?x?xf64>) {
 // lmc.embedding_grad
 //===----------------------------------------------------------------------===//
 
+// Tests that the offset is an index (generic form).
+
+func.func @f(%g: tensor<?x?x64xf32>, %ids: tensor<?x?xi32>, %off: i64) {
+  // expected-error @+1 {{'lmc.embedding_grad' op operand #2 must be index, but got 'i64'}}
+  %0 = "lmc.embedding_grad"(%g, %ids, %off) : (tensor<?x?x64xf32>, tensor<?x?xi32>, i64) -> tensor<256x64xf32>
+  return
+}
+
+// -----
+
 // Tests that grad is rank 3.
 
 func.func @f(%g: tensor<?x64xf32>, %ids: tensor<?x?xi32>) {

@@ -259,6 +259,21 @@ func.func @embedding_grads(%dx: tensor<?x?x64xf32>, %tokens: tensor<?x?xi32>,
   return %0, %1, %2, %3 : tensor<256x64xf32>, tensor<10x4xf64>, tensor<64x64xf32>, tensor<16x4xf64>
 }
 
+// Tests that embedding_grad takes an offset (the gradient of a block of rows
+// of a larger table).
+
+// CHECK-LABEL: func.func @embedding_grad_offset
+// CHECK-SAME:    (%{{.+}}: tensor<?x?x64xf32>, %{{.+}}: tensor<?x?xi32>, %[[OFF:.+]]: index)
+// CHECK-NEXT:    %[[E:.+]] = lmc.embedding_grad %{{.+}}[%{{.+}}] offset(%[[OFF]]) : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<128x64xf32>
+// CHECK-NEXT:    return %[[E]]
+// GENERIC-LABEL: sym_name = "embedding_grad_offset"
+// GENERIC:       "lmc.embedding_grad"(%{{.+}}, %{{.+}}, %{{.+}}) : (tensor<?x?x64xf32>, tensor<?x?xi32>, index) -> tensor<128x64xf32>
+func.func @embedding_grad_offset(%dx: tensor<?x?x64xf32>, %tokens: tensor<?x?xi32>, %off: index)
+    -> tensor<128x64xf32> {
+  %0 = lmc.embedding_grad %dx[%tokens] offset(%off) : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<128x64xf32>
+  return %0 : tensor<128x64xf32>
+}
+
 // Tests cross_entropy_grad: the result has the logits' type; rank-3 f32
 // logits with i32 targets, and rank-2 f64 logits with i64 targets.
 

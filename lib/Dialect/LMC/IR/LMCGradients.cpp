@@ -124,10 +124,12 @@ LogicalResult ReduceSumOp::buildGradient(GradientBuilder &gb) {
 }
 
 LogicalResult EmbeddingOp::buildGradient(GradientBuilder &gb) {
-  // Token ids (operand 1) have no gradient.
+  // Token ids (operand 1) and the offset have no gradient; the gradient of
+  // a block of the table is the same block of the table's gradient.
+  Value offset = getOffset() ? gb.forward(getOffset()) : Value();
   gb.addOperandGrad(
       0, EmbeddingGradOp::create(gb.builder(), getLoc(), getTable().getType(),
-                                 gb.resultGrad(0), gb.operand(1)));
+                                 gb.resultGrad(0), gb.operand(1), offset));
   return success();
 }
 

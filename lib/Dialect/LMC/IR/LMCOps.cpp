@@ -475,22 +475,8 @@ CrossEntropyOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
       rankedOrError(loc, adaptor.getTargets(), "targets");
   if (!logits || !targets)
     return failure();
-  int64_t rank = logits.getRank();
-  if (rank < 2)
-    return emitOptionalError(loc, "logits must have rank at least 2, got rank ",
-                             rank);
-  if (ShapedType::isDynamic(logits.getDimSize(rank - 1)))
-    return emitOptionalError(loc, "the vocabulary dimension of the logits "
-                                  "must be static");
-  if (targets.getRank() != rank - 1)
-    return emitOptionalError(loc, "targets must have rank ", rank - 1,
-                             " (one less than the logits), got rank ",
-                             targets.getRank());
-  for (int64_t i = 0; i < rank - 1; ++i)
-    if (!dimsCompatible(logits.getDimSize(i), targets.getDimSize(i)))
-      return emitOptionalError(loc, "dimension ", i, " differs: logits have ",
-                               dimStr(logits.getDimSize(i)), ", targets have ",
-                               dimStr(targets.getDimSize(i)));
+  if (failed(verifyLogitsAndTargets(loc, logits, targets)))
+    return failure();
   inferred.push_back(RankedTensorType::get({}, logits.getElementType()));
   return success();
 }

@@ -50,6 +50,32 @@ inline LogicalResult verifyChannelVector(Operation *op, RankedTensorType input,
   return success();
 }
 
+/// Why `logits` (`[..., V]`) and integer `targets` (`[...]`) do not fit a
+/// cross-entropy, if so: logits of rank at least 2 with a static last
+/// dimension, targets of one rank less with the same leading dimensions
+/// where static.
+inline LogicalResult verifyLogitsAndTargets(std::optional<Location> loc,
+                                            RankedTensorType logits,
+                                            RankedTensorType targets) {
+  int64_t rank = logits.getRank();
+  if (rank < 2)
+    return emitOptionalError(loc, "logits must have rank at least 2, got rank ",
+                             rank);
+  if (ShapedType::isDynamic(logits.getDimSize(rank - 1)))
+    return emitOptionalError(loc, "the vocabulary dimension of the logits "
+                                  "must be static");
+  if (targets.getRank() != rank - 1)
+    return emitOptionalError(loc, "targets must have rank ", rank - 1,
+                             " (one less than the logits), got rank ",
+                             targets.getRank());
+  for (int64_t i = 0; i < rank - 1; ++i)
+    if (!dimsCompatible(logits.getDimSize(i), targets.getDimSize(i)))
+      return emitOptionalError(loc, "dimension ", i, " differs: logits have ",
+                               dimStr(logits.getDimSize(i)), ", targets have ",
+                               dimStr(targets.getDimSize(i)));
+  return success();
+}
+
 } // namespace mlir::lmc::detail
 
 #endif // LMC_LIB_DIALECT_LMC_IR_VERIFYUTILS_H

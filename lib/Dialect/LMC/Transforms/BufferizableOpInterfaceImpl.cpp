@@ -8,6 +8,12 @@
 // the number of tensors in it. lmc.all_reduce_start does the same with the
 // runtime's nonblocking form and lmc.wait waits for it.
 //
+// lmc.all_gather and lmc.reduce_scatter call the runtime on the operand's
+// buffer (any layout) and a new buffer for the result. Their asynchronous
+// forms copy the operand into one buffer with room for the result after it,
+// so that the operand stays alive and unchanged until the wait, while the
+// runtime may still read it.
+//
 //===----------------------------------------------------------------------===//
 
 #include "lmc/Dialect/LMC/Transforms/BufferizableOpInterfaceImpl.h"
@@ -16,6 +22,7 @@
 #include "lmc/Support/FlatViews.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -46,6 +53,29 @@ FailureOr<int32_t> runtimeAxis(Operation *op, ArrayAttr axes) {
     return 2;
   return op->emitOpError("spans mesh axes the runtime has no group for (it "
                          "has dp, tp and dp x tp)");
+}
+
+/// The runtime's number for the group of a gather or scatter over `axes`,
+/// whose order numbers the ranks in the group: one axis (0 for dp, 1 for
+/// tp), or the world (2) as `["dp", "tp"]` on the mesh `dp x tp`, whose
+/// group index is the world rank.
+FailureOr<int32_t> runtimeAxisInOrder(Operation *op, ArrayAttr axes) {
+  MeshAttr mesh = getMeshInScope(op);
+  if (!mesh)
+    return op->emitOpError("has no mesh in scope");
+  SmallVector<StringRef> names;
+  for (auto name : axes.getAsRange<StringAttr>())
+    names.push_back(name.getValue());
+  if (names.size() == 1 && names[0] == "dp")
+    return 0;
+  if (names.size() == 1 && names[0] == "tp")
+    return 1;
+  if (names.size() == 2 && names[0] == "dp" && names[1] == "tp" &&
+      mesh.getRank() == 2 && mesh.getAxisIndex("dp") == 0u)
+    return 2;
+  return op->emitOpError("gathers or scatters over mesh axes the runtime has "
+                         "no group for (it has [\"dp\"], [\"tp\"] and "
+                         "[\"dp\", \"tp\"] on a dp x tp mesh)");
 }
 
 /// A call to the runtime function `name`, declared (private) in the nearest
@@ -129,6 +159,198 @@ reduceBucket(RewriterBase &rewriter, Operation *op, ValueRange inputs,
   return std::make_pair(result, std::move(packed->second));
 }
 
+/// `a * b` for index sizes, folded when both are constants.
+OpFoldResult mulSizes(OpBuilder &b, Location loc, OpFoldResult x,
+                      OpFoldResult y) {
+  std::optional<int64_t> cx = getConstantIntValue(x),
+                         cy = getConstantIntValue(y);
+  if (cx && cy)
+    return b.getIndexAttr(*cx * *cy);
+  return arith::MulIOp::create(b, loc,
+                               getValueOrCreateConstantIndexOp(b, loc, x),
+                               getValueOrCreateConstantIndexOp(b, loc, y))
+      .getResult();
+}
+
+/// `a + b` for index sizes, folded when both are constants.
+OpFoldResult addSizes(OpBuilder &b, Location loc, OpFoldResult x,
+                      OpFoldResult y) {
+  std::optional<int64_t> cx = getConstantIntValue(x),
+                         cy = getConstantIntValue(y);
+  if (cx && cy)
+    return b.getIndexAttr(*cx + *cy);
+  return arith::AddIOp::create(b, loc,
+                               getValueOrCreateConstantIndexOp(b, loc, x),
+                               getValueOrCreateConstantIndexOp(b, loc, y))
+      .getResult();
+}
+
+/// `sizes` as a row-major view of the 1-d memref `flat` starting at element
+/// `offset`. A static shape at a static offset is viewOfFlat's subview and
+/// expand_shape; otherwise a reinterpret_cast (expand_shape with several
+/// dynamic sizes in a group crashes upstream's expand-strided-metadata,
+/// test/upstream/expand-strided-metadata-two-dynamic.mlir).
+Value viewOfFlatSizes(OpBuilder &b, Location loc, Value flat,
+                      OpFoldResult offset, ArrayRef<OpFoldResult> sizes) {
+  std::optional<int64_t> staticOffset = getConstantIntValue(offset);
+  SmallVector<int64_t> shape;
+  for (OpFoldResult size : sizes)
+    shape.push_back(getConstantIntValue(size).value_or(ShapedType::kDynamic));
+  if (staticOffset && !ShapedType::isDynamicShape(shape))
+    return viewOfFlat(b, loc, flat, *staticOffset, shape);
+  int64_t rank = sizes.size();
+  SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+  for (int64_t d = rank - 2; d >= 0; --d)
+    strides[d] = mulSizes(b, loc, strides[d + 1], sizes[d + 1]);
+  SmallVector<int64_t> staticStrides;
+  for (OpFoldResult stride : strides)
+    staticStrides.push_back(
+        getConstantIntValue(stride).value_or(ShapedType::kDynamic));
+  auto layout = StridedLayoutAttr::get(
+      b.getContext(), staticOffset.value_or(ShapedType::kDynamic),
+      staticStrides);
+  auto type = MemRefType::get(
+      shape, cast<MemRefType>(flat.getType()).getElementType(), layout);
+  return memref::ReinterpretCastOp::create(b, loc, type, flat, offset, sizes,
+                                           strides);
+}
+
+/// The sizes of the result of a gather (`gather`) or a scatter of an
+/// operand of `sizes` along `dim` over a group of `groupSize` ranks.
+SmallVector<OpFoldResult> resizedSizes(OpBuilder &b, Location loc,
+                                       SmallVector<OpFoldResult> sizes,
+                                       int64_t dim, int64_t groupSize,
+                                       bool gather) {
+  if (gather) {
+    sizes[dim] = mulSizes(b, loc, sizes[dim], b.getIndexAttr(groupSize));
+  } else if (std::optional<int64_t> size = getConstantIntValue(sizes[dim])) {
+    sizes[dim] = b.getIndexAttr(*size / groupSize);
+  } else {
+    sizes[dim] =
+        arith::DivUIOp::create(
+            b, loc, getValueOrCreateConstantIndexOp(b, loc, sizes[dim]),
+            arith::ConstantIndexOp::create(b, loc, groupSize))
+            .getResult();
+  }
+  return sizes;
+}
+
+/// The product of `sizes`.
+OpFoldResult numElements(OpBuilder &b, Location loc,
+                         ArrayRef<OpFoldResult> sizes) {
+  OpFoldResult n = b.getIndexAttr(1);
+  for (OpFoldResult size : sizes)
+    n = mulSizes(b, loc, n, size);
+  return n;
+}
+
+/// A new 64-byte-aligned float32 buffer of `n` elements.
+Value allocFlat(OpBuilder &b, Location loc, OpFoldResult n) {
+  Type f32 = b.getF32Type();
+  if (std::optional<int64_t> size = getConstantIntValue(n))
+    return memref::AllocOp::create(b, loc, MemRefType::get({*size}, f32),
+                                   b.getI64IntegerAttr(64));
+  return memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, f32),
+      ValueRange{getValueOrCreateConstantIndexOp(b, loc, n)}, ValueRange{},
+      b.getI64IntegerAttr(64));
+}
+
+/// What the models of the gathers and scatters need to know of their op.
+struct ResizingCollective {
+  Value input;
+  ArrayAttr axes;
+  int64_t dim;
+  bool gather;
+};
+
+ResizingCollective describe(Operation *op) {
+  if (auto o = dyn_cast<AllGatherOp>(op))
+    return {o.getInput(), o.getAxes(), static_cast<int64_t>(o.getDim()), true};
+  if (auto o = dyn_cast<ReduceScatterOp>(op))
+    return {o.getInput(), o.getAxes(), static_cast<int64_t>(o.getDim()), false};
+  if (auto o = dyn_cast<AllGatherStartOp>(op))
+    return {o.getInput(), o.getAxes(), static_cast<int64_t>(o.getDim()), true};
+  auto o = cast<ReduceScatterStartOp>(op);
+  return {o.getInput(), o.getAxes(), static_cast<int64_t>(o.getDim()), false};
+}
+
+/// Calls the runtime's gather or scatter (blocking, or the start of the
+/// nonblocking form when `start`) for `op`. Returns the buffer that holds
+/// the result and, when `start`, the handle.
+FailureOr<std::pair<Value, Value>>
+resizeOverGroup(RewriterBase &rewriter, Operation *op, bool start,
+                const BufferizationOptions &options,
+                BufferizationState &state) {
+  ResizingCollective c = describe(op);
+  auto inputType = cast<RankedTensorType>(c.input.getType());
+  if (!inputType.getElementType().isF32())
+    return op->emitOpError("bufferizes to the runtime only for float32 "
+                           "tensors");
+  FailureOr<int32_t> axis = runtimeAxisInOrder(op, c.axes);
+  if (failed(axis))
+    return failure();
+  MeshAttr mesh = getMeshInScope(op);
+  int64_t groupSize = mesh.getGroupSize(c.axes);
+  FailureOr<Value> buffer = getBuffer(rewriter, c.input, options, state);
+  if (failed(buffer))
+    return failure();
+  Location loc = op->getLoc();
+  SmallVector<OpFoldResult> inSizes =
+      memref::getMixedSizes(rewriter, loc, *buffer);
+  SmallVector<OpFoldResult> outSizes =
+      resizedSizes(rewriter, loc, inSizes, c.dim, groupSize, c.gather);
+  Value in, out;
+  if (!start) {
+    // The operand's buffer as it is; the result in a new buffer. (A
+    // dynamic size that a scatter's group does not divide is reported by
+    // the runtime.)
+    in = *buffer;
+    SmallVector<int64_t> shape;
+    SmallVector<Value> dynamicSizes;
+    for (OpFoldResult size : outSizes) {
+      std::optional<int64_t> value = getConstantIntValue(size);
+      shape.push_back(value.value_or(ShapedType::kDynamic));
+      if (!value)
+        dynamicSizes.push_back(cast<Value>(size));
+    }
+    out = memref::AllocOp::create(
+        rewriter, loc, MemRefType::get(shape, rewriter.getF32Type()),
+        dynamicSizes, ValueRange{}, rewriter.getI64IntegerAttr(64));
+  } else {
+    // One buffer: the result, then a copy of the operand, which lives as
+    // long as the result's view does (past the wait).
+    OpFoldResult nOut = numElements(rewriter, loc, outSizes);
+    OpFoldResult nIn = numElements(rewriter, loc, inSizes);
+    Value flat = allocFlat(rewriter, loc, addSizes(rewriter, loc, nOut, nIn));
+    out = viewOfFlatSizes(rewriter, loc, flat, rewriter.getIndexAttr(0),
+                          outSizes);
+    in = viewOfFlatSizes(rewriter, loc, flat, nOut, inSizes);
+    memref::CopyOp::create(rewriter, loc, *buffer, in);
+  }
+
+  auto unranked = [&](Value memref) -> Value {
+    return memref::CastOp::create(
+        rewriter, loc, UnrankedMemRefType::get(rewriter.getF32Type(), 0),
+        memref);
+  };
+  Value axisValue = arith::ConstantOp::create(
+      rewriter, loc, rewriter.getI32IntegerAttr(*axis));
+  Value dimValue = arith::ConstantOp::create(rewriter, loc,
+                                             rewriter.getI64IntegerAttr(c.dim));
+  std::string name =
+      (Twine("lmcrt_") + (c.gather ? "all_gather" : "reduce_scatter") +
+       (start ? "_start" : "") + "_f32")
+          .str();
+  SmallVector<Type> results;
+  if (start)
+    results.push_back(rewriter.getI64Type());
+  Value handle =
+      callRuntime(rewriter, op, name,
+                  {unranked(in), unranked(out), axisValue, dimValue}, results);
+  return std::make_pair(out, handle);
+}
+
 /// Shared analysis answers: operands are read, results are new buffers.
 template <typename Derived, typename OpTy>
 struct ReadsOperandsModel
@@ -192,6 +414,45 @@ struct AllReduceStartOpInterface
   }
 };
 
+/// lmc.all_gather and lmc.reduce_scatter: one runtime call from the
+/// operand's buffer into a new one.
+template <typename OpTy>
+struct ResizingCollectiveOpInterface
+    : public ReadsOperandsModel<ResizingCollectiveOpInterface<OpTy>, OpTy> {
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto done = resizeOverGroup(rewriter, op, /*start=*/false, options, state);
+    if (failed(done))
+      return failure();
+    replaceOpWithBufferizedValues(rewriter, op, done->first);
+    return success();
+  }
+};
+
+/// lmc.all_gather_start and lmc.reduce_scatter_start: the pending result
+/// becomes (handle, result view) in an unrealized cast that lmc.wait takes
+/// apart.
+template <typename OpTy>
+struct ResizingCollectiveStartOpInterface
+    : public ReadsOperandsModel<ResizingCollectiveStartOpInterface<OpTy>,
+                                OpTy> {
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto started =
+        resizeOverGroup(rewriter, op, /*start=*/true, options, state);
+    if (failed(started))
+      return failure();
+    Value pending = UnrealizedConversionCastOp::create(
+                        rewriter, op->getLoc(), op->getResult(0).getType(),
+                        ValueRange{started->second, started->first})
+                        .getResult(0);
+    rewriter.replaceOp(op, pending);
+    return success();
+  }
+};
+
 /// lmc.wait: waits for each distinct handle once (in operand order); the
 /// results are the views the start op packed into.
 struct WaitOpInterface
@@ -220,8 +481,7 @@ struct WaitOpInterface
       auto cast = pending.getDefiningOp<UnrealizedConversionCastOp>();
       if (!cast || cast.getNumOperands() != 2)
         return op->emitOpError("waits on a collective that did not bufferize "
-                               "to the runtime (only lmc.all_reduce_start "
-                               "does)");
+                               "to the runtime");
       if (!llvm::is_contained(handles, cast.getOperand(0)))
         handles.push_back(cast.getOperand(0));
       views.push_back(cast.getOperand(1));
@@ -244,6 +504,14 @@ void mlir::lmc::registerBufferizableOpInterfaceExternalModels(
   registry.addExtension(+[](MLIRContext *ctx, LMCDialect *) {
     AllReduceOp::attachInterface<AllReduceOpInterface>(*ctx);
     AllReduceStartOp::attachInterface<AllReduceStartOpInterface>(*ctx);
+    AllGatherOp::attachInterface<ResizingCollectiveOpInterface<AllGatherOp>>(
+        *ctx);
+    ReduceScatterOp::attachInterface<
+        ResizingCollectiveOpInterface<ReduceScatterOp>>(*ctx);
+    AllGatherStartOp::attachInterface<
+        ResizingCollectiveStartOpInterface<AllGatherStartOp>>(*ctx);
+    ReduceScatterStartOp::attachInterface<
+        ResizingCollectiveStartOpInterface<ReduceScatterStartOp>>(*ctx);
     WaitOp::attachInterface<WaitOpInterface>(*ctx);
   });
 }

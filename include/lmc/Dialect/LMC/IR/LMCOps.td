@@ -149,23 +149,40 @@ def LMC_EmbeddingOp : LMC_Op<"embedding", [
     `result[b, t, c] = table[ids[b, t], c]`. Ids outside `[0, V)` are
     undefined behaviour.
 
+    With `offset`, `table` holds the rows `[offset, offset + V)` of a larger
+    table (one rank's block of a vocabulary-parallel embedding):
+    `result[b, t, c] = table[ids[b, t] - offset, c]` where
+    `0 <= ids[b, t] - offset < V`, and zero where the id falls outside the
+    block. The results of the blocks of a table sum to the embedding by the
+    whole table.
+
     Example:
 
     ```mlir
     %x = lmc.embedding %wte[%tokens] : tensor<256x64xf32>, tensor<?x?xi32>
     // %x : tensor<?x?x64xf32>
+    // Rows [%off, %off + 128) of a vocabulary of 256.
+    %y = lmc.embedding %wte_block[%tokens] offset(%off) : tensor<128x64xf32>, tensor<?x?xi32>
     ```
 
     **Constraints:**
     - `table` is rank 2 (vocabulary, channels);
     - `ids` is a tensor of signless integers of rank 2 (batch, sequence);
+    - `offset`, when present, is an `index`;
     - the result is `ids`' shape followed by the channel dimension.
   }];
-  let arguments = (ins LMC_FloatTensor:$table, LMC_IdTensor:$ids);
+  let arguments = (ins LMC_FloatTensor:$table, LMC_IdTensor:$ids,
+                       Optional<Index>:$offset);
   let results = (outs LMC_FloatTensor:$result);
   let assemblyFormat = [{
-    $table `[` $ids `]` attr-dict `:` type($table) `,` type($ids)
+    $table `[` $ids `]` (`offset` `(` $offset^ `)`)? attr-dict `:`
+    type($table) `,` type($ids)
   }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Value":$table, "::mlir::Value":$ids), [{
+      build($_builder, $_state, table, ids, ::mlir::Value());
+    }]>
+  ];
 }
 
 def LMC_PositionEmbeddingOp : LMC_Op<"position_embedding", [
@@ -584,5 +601,6 @@ def LMC_CrossEntropyOp : LMC_Op<"cross_entropy", [
 
 include "lmc/Dialect/LMC/IR/LMCTrainingOps.td"
 include "lmc/Dialect/LMC/IR/LMCCollectiveOps.td"
+include "lmc/Dialect/LMC/IR/LMCShardingOps.td"
 
 #endif // LMC_DIALECT_LMC_IR_LMCOPS_TD

@@ -294,24 +294,38 @@ def LMC_EmbeddingGradOp : LMC_Op<"embedding_grad", [Pure]> {
     `result[v, c] = sum over (b, t) with ids[b, t] == v of grad[b, t, c]`,
     for a table of `result`'s type.
 
+    With `offset` (the gradient of an `embedding` with that offset), the
+    result is the block of rows `[offset, offset + V)` of the gradient of a
+    larger table: `result[v, c]` sums the positions with
+    `ids[b, t] - offset == v`; ids outside the block contribute nothing.
+
     Example:
 
     ```mlir
     %dwte = lmc.embedding_grad %dx[%tokens] : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<256x64xf32>
+    %dblock = lmc.embedding_grad %dx[%tokens] offset(%off) : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<128x64xf32>
     ```
 
     **Constraints:**
     - `grad` is rank 3 and `ids` rank 2 with matching leading dimensions
       where static;
+    - `offset`, when present, is an `index`;
     - the result is a static rank-2 tensor with the channels and element type
       of `grad`.
   }];
-  let arguments = (ins LMC_FloatTensor:$grad, LMC_IdTensor:$ids);
+  let arguments = (ins LMC_FloatTensor:$grad, LMC_IdTensor:$ids,
+                       Optional<Index>:$offset);
   let results = (outs LMC_FloatTensor:$result);
   let assemblyFormat = [{
-    $grad `[` $ids `]` attr-dict `:` type($grad) `,` type($ids) `->`
-    type($result)
+    $grad `[` $ids `]` (`offset` `(` $offset^ `)`)? attr-dict `:`
+    type($grad) `,` type($ids) `->` type($result)
   }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$grad,
+                   "::mlir::Value":$ids), [{
+      build($_builder, $_state, result, grad, ids, ::mlir::Value());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 
