@@ -80,13 +80,40 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 1>} {
 
 // -----
 
-// Tests that only static float32 buckets bufferize to the runtime.
+// Tests that a bucket with run-time sizes (activations all-reduced over tp)
+// packs at run-time offsets: B x 4 floats, then 2 at offset 4 B, in one
+// buffer of 4 B + 2 floats, reduced over the tp group (axis 1).
+
+// CHECK-LABEL: func.func @dynamic
+// CHECK-SAME:    (%[[A:.+]]: memref<?x4xf32>, %[[B:.+]]: memref<2xf32>)
+// CHECK:         %[[D:.+]] = memref.dim %[[A]], %c0
+// CHECK:         %[[N:.+]] = arith.muli %{{.+}}, %c4
+// CHECK:         %[[OFF:.+]] = arith.addi %c0{{.*}}, %[[N]]
+// CHECK:         %[[TOTAL:.+]] = arith.addi %[[OFF]], %c2
+// CHECK:         %[[FLAT:.+]] = memref.alloc(%[[TOTAL]]) {alignment = 64 : i64} : memref<?xf32>
+// CHECK:         %[[VA:.+]] = memref.reinterpret_cast %[[FLAT]] to offset: [0], sizes: [%[[D]], 4], strides: [4, 1]
+// CHECK:         memref.copy %[[A]], %[[VA]]
+// CHECK:         %[[VB:.+]] = memref.reinterpret_cast %[[FLAT]] to offset: [%[[OFF]]], sizes: [2], strides: [1]
+// CHECK:         memref.copy %[[B]], %[[VB]]
+// CHECK:         %[[U:.+]] = memref.cast %[[FLAT]] : memref<?xf32> to memref<*xf32>
+// CHECK:         call @lmcrt_all_reduce_f32(%[[U]], %[[U]], %c1_i32)
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 1, tp = 2>} {
+  func.func @dynamic(%a: tensor<?x4xf32>, %b: tensor<2xf32>) -> (tensor<?x4xf32>, tensor<2xf32>) attributes {llvm.emit_c_interface} {
+    %r:2 = lmc.all_reduce %a, %b over ["tp"] : tensor<?x4xf32>, tensor<2xf32>
+    return %r#0, %r#1 : tensor<?x4xf32>, tensor<2xf32>
+  }
+}
+
+// -----
+
+// Tests that only float32 buckets bufferize to the runtime.
 
 module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 1>} {
-  func.func @dynamic(%a: tensor<?xf32>) -> tensor<?xf32> attributes {llvm.emit_c_interface} {
-    // expected-error @below {{bufferizes to the runtime only for float32 tensors of static shape}}
+  func.func @double(%a: tensor<4xf64>) -> tensor<4xf64> attributes {llvm.emit_c_interface} {
+    // expected-error @below {{bufferizes to the runtime only for float32 tensors}}
     // expected-error @below {{failed to bufferize op}}
-    %r = lmc.all_reduce %a over ["dp"] : tensor<?xf32>
-    return %r : tensor<?xf32>
+    %r = lmc.all_reduce %a over ["dp"] : tensor<4xf64>
+    return %r : tensor<4xf64>
   }
 }

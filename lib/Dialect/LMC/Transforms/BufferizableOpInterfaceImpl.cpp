@@ -102,38 +102,9 @@ Value callRuntime(RewriterBase &rewriter, Operation *at, StringRef name,
   return call.getNumResults() ? call.getResult(0) : Value();
 }
 
-/// The operands of a bucket copied into one contiguous float32 buffer:
-/// returns the buffer and, per operand, its view of it.
 FailureOr<std::pair<Value, SmallVector<Value>>>
 packBucket(RewriterBase &rewriter, Operation *op, ValueRange inputs,
-           const BufferizationOptions &options, BufferizationState &state) {
-  Location loc = op->getLoc();
-  Type f32 = rewriter.getF32Type();
-  int64_t total = 0;
-  for (Value input : inputs) {
-    auto type = cast<RankedTensorType>(input.getType());
-    if (!type.hasStaticShape() || type.getElementType() != f32)
-      return op->emitOpError("bufferizes to the runtime only for float32 "
-                             "tensors of static shape");
-    total += type.getNumElements();
-  }
-  Value flat =
-      memref::AllocOp::create(rewriter, loc, MemRefType::get({total}, f32),
-                              rewriter.getI64IntegerAttr(64));
-  SmallVector<Value> views;
-  int64_t offset = 0;
-  for (Value input : inputs) {
-    FailureOr<Value> buffer = getBuffer(rewriter, input, options, state);
-    if (failed(buffer))
-      return failure();
-    auto type = cast<RankedTensorType>(input.getType());
-    Value view = viewOfFlat(rewriter, loc, flat, offset, type.getShape());
-    memref::CopyOp::create(rewriter, loc, *buffer, view);
-    views.push_back(view);
-    offset += type.getNumElements();
-  }
-  return std::make_pair(flat, views);
-}
+           const BufferizationOptions &options, BufferizationState &state);
 
 /// Packs a bucket (packBucket) and calls the runtime function `name` on the
 /// packed buffer, reduced in place over the group of `axes`; returns the
@@ -255,6 +226,52 @@ Value allocFlat(OpBuilder &b, Location loc, OpFoldResult n) {
       ValueRange{getValueOrCreateConstantIndexOp(b, loc, n)}, ValueRange{},
       b.getI64IntegerAttr(64));
 }
+
+/// The operands of a bucket copied into one contiguous float32 buffer:
+/// returns the buffer and, per operand, its view of it. Sizes may be
+/// dynamic (activations all-reduced over tp).
+FailureOr<std::pair<Value, SmallVector<Value>>>
+packBucket(RewriterBase &rewriter, Operation *op, ValueRange inputs,
+           const BufferizationOptions &options, BufferizationState &state) {
+  Location loc = op->getLoc();
+  Type f32 = rewriter.getF32Type();
+  SmallVector<Value> buffers;
+  SmallVector<SmallVector<OpFoldResult>> sizes;
+  SmallVector<OpFoldResult> offsets;
+  OpFoldResult total = rewriter.getIndexAttr(0);
+  for (Value input : inputs) {
+    auto type = cast<RankedTensorType>(input.getType());
+    if (type.getElementType() != f32)
+      return op->emitOpError("bufferizes to the runtime only for float32 "
+                             "tensors");
+    FailureOr<Value> buffer = getBuffer(rewriter, input, options, state);
+    if (failed(buffer))
+      return failure();
+    buffers.push_back(*buffer);
+    sizes.push_back(memref::getMixedSizes(rewriter, loc, *buffer));
+    offsets.push_back(total);
+    OpFoldResult n = numElements(rewriter, loc, sizes.back());
+    std::optional<int64_t> ct = getConstantIntValue(total),
+                           cn = getConstantIntValue(n);
+    if (ct && cn)
+      total = rewriter.getIndexAttr(*ct + *cn);
+    else
+      total = arith::AddIOp::create(
+                  rewriter, loc,
+                  getValueOrCreateConstantIndexOp(rewriter, loc, total),
+                  getValueOrCreateConstantIndexOp(rewriter, loc, n))
+                  .getResult();
+  }
+  Value flat = allocFlat(rewriter, loc, total);
+  SmallVector<Value> views;
+  for (auto [buffer, size, offset] : llvm::zip(buffers, sizes, offsets)) {
+    Value view = viewOfFlatSizes(rewriter, loc, flat, offset, size);
+    memref::CopyOp::create(rewriter, loc, buffer, view);
+    views.push_back(view);
+  }
+  return std::make_pair(flat, views);
+}
+
 
 /// What the models of the gathers and scatters need to know of their op.
 struct ResizingCollective {
