@@ -246,3 +246,30 @@ lmc.model @m {
   // expected-error @+1 {{'lmc.sharding' needs an #lmc.mesh in scope (an 'lmc.mesh' attribute on the enclosing lmc.model or module)}}
   lmc.param @w : tensor<4xf32> init(zeros) {lmc.sharding = #lmc.sharding<{dp = shard(0)}>}
 }
+
+// -----
+
+// Tests that a shard placement's blocks are positive.
+
+// expected-error @+1 {{the number of blocks must be positive}}
+func.func @f() attributes {s = #lmc.sharding<{tp = shard(1, blocks = 0)}>} {
+  return
+}
+
+// -----
+
+// Tests that `blocks` is the only keyword after the dimension.
+
+// expected-error @+1 {{expected 'blocks'}}
+func.func @f() attributes {s = #lmc.sharding<{tp = shard(1, parts = 3)}>} {
+  return
+}
+
+// -----
+
+// Tests that a dimension sharded in blocks splits into ranks times blocks.
+
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 1, tp = 2>} {
+  // expected-error @+1 {{dimension 1 (size 9) is not divisible by 2, the number of ranks along mesh axes tp times 3 blocks}}
+  lmc.param @w : tensor<4x9xf32> init(zeros) {lmc.sharding = #lmc.sharding<{tp = shard(1, blocks = 3)}>}
+}

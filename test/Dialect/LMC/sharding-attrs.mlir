@@ -89,3 +89,16 @@ func.func @standalone() attributes {
     s3 = #lmc.sharding<{dp = partial, pp = replicated, tp = partial}>} {
   return
 }
+
+// -----
+
+// Tests that a shard placement with blocks prints them, and one block (the
+// default) does not: a fused QKV weight split by heads.
+
+// CHECK-LABEL: lmc.model @blocks
+// CHECK-NEXT:    lmc.param @qkv : tensor<64x192xf32> init(zeros) {lmc.sharding = #lmc.sharding<{tp = shard(1, blocks = 3)}>}
+// CHECK-NEXT:    lmc.param @proj : tensor<64x64xf32> init(zeros) {lmc.sharding = #lmc.sharding<{tp = shard(0)}>}
+lmc.model @blocks attributes {lmc.mesh = #lmc.mesh<dp = 1, tp = 2>} {
+  lmc.param @qkv : tensor<64x192xf32> init(zeros) {lmc.sharding = #lmc.sharding<{tp = shard(1, blocks = 3)}>}
+  lmc.param @proj : tensor<64x64xf32> init(zeros) {lmc.sharding = #lmc.sharding<{tp = shard(0, blocks = 1)}>}
+}
