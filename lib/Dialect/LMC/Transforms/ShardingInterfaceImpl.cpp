@@ -47,6 +47,14 @@ bool divides(int64_t size, int64_t parts, int64_t blocks = 1) {
   return !ShapedType::isDynamic(size) && size % (parts * blocks) == 0;
 }
 
+/// A rule with the given operand and result placements.
+LogicalResult set(ShardingRule &rule, ArrayRef<PL> operands,
+                  ArrayRef<PL> results) {
+  rule.operands.assign(operands.begin(), operands.end());
+  rule.results.assign(results.begin(), results.end());
+  return success();
+}
+
 void setAll(ShardingRule &rule, size_t operands, PL in, size_t results,
             PL out) {
   rule.operands.assign(operands, in);
@@ -143,9 +151,7 @@ LogicalResult rule(BiasAddOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
   PL bias = R();
   if (isShardOf(x, last))
     bias = S(0, x.getBlocks());
-  r.operands = {x, bias};
-  r.results = {x};
-  return success();
+  return set(r, {x, bias}, {x});
 }
 
 // Normalisation over the last dimension: it must be whole; rows may be
@@ -154,9 +160,7 @@ LogicalResult rule(LayerNormOp op, ArrayRef<PL> in, int64_t,
                    ShardingRule &r) {
   PL x = in[0].isShard() && notLast(op.getInput(), in[0].getDim()) ? in[0]
                                                                    : R();
-  r.operands = {x, R(), R()};
-  r.results = {x};
-  return success();
+  return set(r, {x, R(), R()}, {x});
 }
 LogicalResult rule(LayerNormGradOp op, ArrayRef<PL> in, int64_t,
                    ShardingRule &r) {
@@ -186,15 +190,11 @@ LogicalResult rule(MatmulOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
   int64_t lhsM = ta ? rank - 1 : rank - 2, lhsK = ta ? rank - 2 : rank - 1;
   int64_t rhsK = tb ? rrank - 1 : rrank - 2, rhsN = tb ? rrank - 2 : rrank - 1;
   PL l = in[0], rh = in[1];
-  auto set = [&](PL a, PL b, PL out) {
-    r.operands = {a, b};
-    r.results = {out};
-    return success();
-  };
+  auto choose = [&](PL a, PL b, PL out) { return set(r, {a, b}, {out}); };
   if (l.isPartial() && rh.isReplicated())
-    return set(P(), R(), P());
+    return choose(P(), R(), P());
   if (rh.isPartial() && l.isReplicated())
-    return set(R(), P(), P());
+    return choose(R(), P(), P());
   if (l.isPartial())
     l = R();
   if (rh.isPartial())
@@ -202,25 +202,25 @@ LogicalResult rule(MatmulOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
   // Batch dimensions.
   if (l.isShard() && l.getDim() < rank - 2) {
     if (shared)
-      return set(l, R(), l);
-    return set(l, l, l);
+      return choose(l, R(), l);
+    return choose(l, l, l);
   }
   if (!shared && rh.isShard() && rh.getDim() < rrank - 2 && l.isReplicated())
-    return set(rh, rh, rh);
+    return choose(rh, rh, rh);
   // Contraction.
   if (isShardOf(l, lhsK)) {
     PL k = S(rhsK, l.getBlocks());
     if (rh.isReplicated() || rh == k)
-      return set(l, k, P());
+      return choose(l, k, P());
   }
   if (isShardOf(rh, rhsK) && l.isReplicated())
-    return set(S(lhsK, rh.getBlocks()), rh, P());
+    return choose(S(lhsK, rh.getBlocks()), rh, P());
   // Rows of the left, columns of the right.
   if (isShardOf(l, lhsM))
-    return set(l, R(), S(rank - 2, l.getBlocks()));
+    return choose(l, R(), S(rank - 2, l.getBlocks()));
   if (isShardOf(rh, rhsN))
-    return set(R(), rh, S(rank - 1, rh.getBlocks()));
-  return set(R(), R(), R());
+    return choose(R(), rh, S(rank - 1, rh.getBlocks()));
+  return choose(R(), R(), R());
 }
 
 // Split along the last dimension into n parts: S(last, k) with n | k
@@ -268,9 +268,7 @@ LogicalResult rule(SplitHeadsOp op, ArrayRef<PL> in, int64_t parts,
     out = S(1);
   else
     x = R();
-  r.operands = {x};
-  r.results = {out};
-  return success();
+  return set(r, {x}, {out});
 }
 LogicalResult rule(MergeHeadsOp op, ArrayRef<PL> in, int64_t,
                    ShardingRule &r) {
@@ -285,9 +283,7 @@ LogicalResult rule(MergeHeadsOp op, ArrayRef<PL> in, int64_t,
     out = S(1);
   else
     x = R();
-  r.operands = {x};
-  r.results = {out};
-  return success();
+  return set(r, {x}, {out});
 }
 // Attention over [B, T, H*D] operands: split by whole heads or by batch.
 LogicalResult rule(CausalAttentionOp op, ArrayRef<PL> in, int64_t parts,
@@ -310,9 +306,7 @@ LogicalResult rule(FlattenOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
     out = S(1, x.getBlocks());
   else if (x.isShard() && x.getDim() != 0)
     x = out = R();
-  r.operands = {x};
-  r.results = {out};
-  return success();
+  return set(r, {x}, {out});
 }
 LogicalResult rule(UnflattenOp op, ArrayRef<PL> in, int64_t,
                    ShardingRule &r) {
@@ -322,9 +316,7 @@ LogicalResult rule(UnflattenOp op, ArrayRef<PL> in, int64_t,
     out = S(last, x.getBlocks());
   // The result has the type of `like`: it takes the same placement, unless
   // that is partial (a shape reference is never summed).
-  r.operands = {x, out.isPartial() ? R() : out};
-  r.results = {out};
-  return success();
+  return set(r, {x, out.isPartial() ? R() : out}, {out});
 }
 // Swaps the last two dimensions.
 LogicalResult rule(TransposeOp op, ArrayRef<PL> in, int64_t,
@@ -335,9 +327,7 @@ LogicalResult rule(TransposeOp op, ArrayRef<PL> in, int64_t,
     out = S(rank - 2, x.getBlocks());
   else if (isShardOf(x, rank - 2))
     out = S(rank - 1, x.getBlocks());
-  r.operands = {x};
-  r.results = {out};
-  return success();
+  return set(r, {x}, {out});
 }
 // Summing over a sharded dimension leaves partial sums.
 LogicalResult rule(ReduceSumOp op, ArrayRef<PL> in, int64_t,
@@ -352,9 +342,7 @@ LogicalResult rule(ReduceSumOp op, ArrayRef<PL> in, int64_t,
       out = S(d - llvm::count_if(dims, [&](int64_t e) { return e < d; }),
               x.getBlocks());
   }
-  r.operands = {x};
-  r.results = {out};
-  return success();
+  return set(r, {x}, {out});
 }
 LogicalResult rule(BroadcastOp op, ArrayRef<PL> in, int64_t,
                    ShardingRule &r) {
@@ -368,9 +356,7 @@ LogicalResult rule(BroadcastOp op, ArrayRef<PL> in, int64_t,
         break;
     out = S(resultDim, x.getBlocks());
   }
-  r.operands = {x, out.isPartial() ? R() : out};
-  r.results = {out};
-  return success();
+  return set(r, {x, out.isPartial() ? R() : out}, {out});
 }
 
 // A vocabulary shard of the table: each rank looks up the ids in its rows
@@ -384,9 +370,7 @@ LogicalResult rule(EmbeddingOp op, ArrayRef<PL> in, int64_t parts,
     out = S(2, table.getBlocks());
   else
     table = R();
-  r.operands = {table, R()};
-  r.results = {out};
-  return success();
+  return set(r, {table, R()}, {out});
 }
 LogicalResult rule(EmbeddingGradOp op, ArrayRef<PL> in, int64_t,
                    ShardingRule &r) {
@@ -395,9 +379,7 @@ LogicalResult rule(EmbeddingGradOp op, ArrayRef<PL> in, int64_t,
     out = S(1, g.getBlocks());
   else if (g.isShard())
     out = P(); // rows of the batch: partial sums of the table gradient
-  r.operands = {g, R()};
-  r.results = {out};
-  return success();
+  return set(r, {g, R()}, {out});
 }
 LogicalResult rule(PositionEmbeddingOp op, ArrayRef<PL> in, int64_t,
                    ShardingRule &r) {
@@ -406,9 +388,7 @@ LogicalResult rule(PositionEmbeddingOp op, ArrayRef<PL> in, int64_t,
     out = S(2, table.getBlocks());
   else if (table.isShard())
     table = out = R();
-  r.operands = {table, R()};
-  r.results = {out};
-  return success();
+  return set(r, {table, R()}, {out});
 }
 LogicalResult rule(PositionEmbeddingGradOp op, ArrayRef<PL> in, int64_t,
                    ShardingRule &r) {
@@ -419,9 +399,7 @@ LogicalResult rule(PositionEmbeddingGradOp op, ArrayRef<PL> in, int64_t,
     out = P();
   else if (g.isShard())
     g = out = R();
-  r.operands = {g};
-  r.results = {out};
-  return success();
+  return set(r, {g}, {out});
 }
 
 // Logits split along the vocabulary: a vocabulary-parallel cross-entropy.
@@ -429,17 +407,13 @@ LogicalResult rule(CrossEntropyOp op, ArrayRef<PL> in, int64_t,
                    ShardingRule &r) {
   int64_t last = rankOf(op.getLogits()) - 1;
   PL logits = isShardOf(in[0], last) && in[0].getBlocks() == 1 ? in[0] : R();
-  r.operands = {logits, R()};
-  r.results = {R()};
-  return success();
+  return set(r, {logits, R()}, {R()});
 }
 LogicalResult rule(CrossEntropyGradOp op, ArrayRef<PL> in, int64_t,
                    ShardingRule &r) {
   int64_t last = rankOf(op.getLogits()) - 1;
   PL logits = isShardOf(in[0], last) && in[0].getBlocks() == 1 ? in[0] : R();
-  r.operands = {logits, R(), R()};
-  r.results = {logits};
-  return success();
+  return set(r, {logits, R(), R()}, {logits});
 }
 
 // The update is elementwise: everything in the parameter's placement.
