@@ -8,8 +8,9 @@ forward and backward, plus attention scores and values), N the parameter
 count; peak memory is the trainer's maximum resident set size. The GEMM
 column is the share of the step spent in oneDNN's sgemm (LMCRT_PROFILE=1).
 
-Then, when mpirun exists, data parallelism: mini (B 8, T 256) on one rank
-and on dp=2 ranks, one thread per rank, the same global batch.
+Then, when mpirun exists, distributed training: mini (B 8, T 256) on one
+rank, on dp=2, tp=2 and dp=2 with ZeRO-1, one thread per rank, the same
+global batch.
 """
 
 import json
@@ -83,11 +84,11 @@ def main() -> int:
         print(f"{r[0]:10} {r[1]:3d} {r[2]:4d} {r[3]:10.1f} {r[4]:9.1f} "
               f"{r[5]:9.0f} {r[6]:8.2f} {r[7]:9.0f} {r[8]:6.0%}")
     if dp_rows:
-        print("data parallelism, mini B 8 T 256 (global batch), one thread "
+        print("distributed, mini B 8 T 256 (global batch), one thread "
               "per rank:")
-        print(f"{'run':24} {'ms/step':>9} {'tok/s':>9} {'last loss':>10}")
+        print(f"{'run':34} {'ms/step':>9} {'tok/s':>9} {'last loss':>10}")
         for name, step_ms, tok_s, loss in dp_rows:
-            print(f"{name:24} {step_ms:9.1f} {tok_s:9.0f} {loss:10.5f}")
+            print(f"{name:34} {step_ms:9.1f} {tok_s:9.0f} {loss:10.5f}")
     return 0
 
 
@@ -97,7 +98,8 @@ def step_times(log: str) -> list[float]:
 
 
 def data_parallel(lmc: str, tmp: str, steps: int, warmup: int):
-    """mini on one rank and on dp=2 ranks (mpirun), one thread each."""
+    """mini on one rank and on two ranks (mpirun) under dp=2, tp=2 and dp=2
+    with ZeRO-1, one thread each."""
     mpirun = shutil.which("mpirun")
     if not mpirun:
         print("(no mpirun: data-parallel figures skipped)")
@@ -105,14 +107,17 @@ def data_parallel(lmc: str, tmp: str, steps: int, warmup: int):
     batch, seq = 8, 256
     model = os.path.join(tmp, "mini.mlir")
     shard = os.path.join(tmp, "mini.bin")
-    exe = os.path.join(tmp, "mini-dp2.train")
-    subprocess.run([lmc, "compile", model, "--mesh", "dp=2", "-o", exe],
-                   check=True)
+    runs = [("1 rank", [os.path.join(tmp, "mini.train")])]
+    for name, flags in [("dp=2", ["--mesh", "dp=2"]),
+                        ("tp=2", ["--mesh", "tp=2"]),
+                        ("dp=2 --zero 1", ["--mesh", "dp=2", "--zero", "1"])]:
+        exe = os.path.join(tmp, "mini-%s.train" % name.replace(" ", ""))
+        subprocess.run([lmc, "compile", model, "-o", exe] + flags, check=True)
+        runs.append((name + " (mpirun -np 2)",
+                     [mpirun, "--allow-run-as-root", "--oversubscribe", "-np",
+                      "2", exe]))
     rows = []
-    for name, command in [
-            ("1 rank", [os.path.join(tmp, "mini.train")]),
-            ("dp=2 (mpirun -np 2)", [mpirun, "--allow-run-as-root",
-                                      "--oversubscribe", "-np", "2", exe])]:
+    for name, command in runs:
         log = os.path.join(tmp, "dp.jsonl")
         if os.path.exists(log):
             os.remove(log)
