@@ -488,6 +488,11 @@ LogicalResult Partitioner::run() {
     originals.push_back(&op);
 
   for (Operation *op : originals) {
+    // The training functions are straight-line; a nested region would read
+    // values this walk has replaced.
+    if (op->getNumRegions() != 0)
+      return op->emitOpError("tensor parallelism partitions straight-line "
+                             "functions; this op has regions");
     current = op;
     b.setInsertionPoint(op);
     SmallVector<PL> in;
