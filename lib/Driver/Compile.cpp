@@ -3,7 +3,8 @@
 // Stages: parse and verify; training pipeline (autodiff, optimizer, runtime
 // entry points); lowering to the LLVM dialect; translation to LLVM IR;
 // optimisation and code generation for the host CPU in process; linking with
-// the lmc runtime.
+// the lmc runtime. With --target cuda: the GPU pipeline after the training
+// pipeline, and the kernels' PTX written out.
 //
 //===----------------------------------------------------------------------===//
 

@@ -2,7 +2,7 @@
 //
 // The library behind `lmc compile`: parse a model, run the training and
 // lowering pipelines, generate code for the host in process and link it with
-// the lmc runtime into an executable.
+// the lmc runtime into an executable; for --target cuda, the GPU kernels.
 //
 //===----------------------------------------------------------------------===//
 

@@ -71,6 +71,7 @@ struct LMCLinalgToGPUPass
     SmallVector<memref::CopyOp> copies;
     module.walk([&](memref::CopyOp op) {
       if (!op->getParentOfType<gpu::LaunchOp>() &&
+          !op->getParentOfType<gpu::GPUModuleOp>() &&
           !isGlobalData(op.getSource()))
         copies.push_back(op);
     });
