@@ -69,7 +69,8 @@ struct LMCCheckDeviceCallsPass
       firstLibdevice->emitOpError("lmc-check-device-calls: the kernels call "
                                   "libdevice ('")
           << cast<LLVM::LLVMFuncOp>(firstLibdevice).getSymName()
-          << "'), but no CUDA toolkit is set to link it from";
+          << "'), but no CUDA toolkit is set to link it from (the "
+             "pass's toolkit option; lmc compile --cuda-toolkit DIR)";
       return signalPassFailure();
     }
     SmallString<128> libdevice(toolkit.getValue());
@@ -78,7 +79,9 @@ struct LMCCheckDeviceCallsPass
       firstLibdevice->emitOpError("lmc-check-device-calls: the kernels call "
                                   "libdevice ('")
           << cast<LLVM::LLVMFuncOp>(firstLibdevice).getSymName() << "'), but '"
-          << libdevice << "' does not exist";
+          << libdevice
+          << "' does not exist (the pass's toolkit option; lmc compile "
+             "--cuda-toolkit DIR)";
       return signalPassFailure();
     }
   }
