@@ -57,3 +57,11 @@ if mpirun:
     config.available_features.add("mpirun")
     config.substitutions.append(
         ("%mpirun", mpirun + " --allow-run-as-root --oversubscribe"))
+
+# The CUDA toolkit, when CMake found one: its ptxas assembles the generated
+# PTX (tests with `REQUIRES: ptxas`; without it they are reported
+# UNSUPPORTED), and its libdevice is linked into the kernels.
+if config.ptxas and os.path.exists(config.ptxas):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", config.ptxas))
+    config.substitutions.append(("%cuda_toolkit", config.cuda_toolkit))

@@ -3,7 +3,8 @@
 // Stages: parse and verify; training pipeline (autodiff, optimizer, runtime
 // entry points); lowering to the LLVM dialect; translation to LLVM IR;
 // optimisation and code generation for the host CPU in process; linking with
-// the lmc runtime.
+// the lmc runtime. With --target cuda: the GPU pipeline after the training
+// pipeline, and the kernels' PTX written out.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,6 +17,7 @@
 #include "lmc/Pipelines/Pipelines.h"
 #include "lmc/Transforms/Passes.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -194,12 +196,76 @@ LogicalResult link(const CompileOptions &options, StringRef object) {
   return success();
 }
 
+/// `--target cuda`: the GPU pipeline after the training pipeline; writes
+/// the module (`--emit mlir`) or the kernels' PTX (`--emit ptx`): into
+/// `output`, or, when `output` is a directory, one `<gpu.binary>.ptx` per
+/// binary there.
+LogicalResult emitCuda(ModuleOp module, Stages &stages,
+                       const CompileOptions &options) {
+  GpuPipelineOptions gpu;
+  gpu.chip = options.cudaArch;
+  if (!options.cudaToolkit.empty())
+    gpu.toolkit = options.cudaToolkit;
+  gpu.optLevel = options.optLevel;
+  if (failed(stages.run("gpu",
+                        [&](OpPassManager &pm) { buildGpuPipeline(pm, gpu); })))
+    return failure();
+  if (options.emit == EmitKind::Mlir)
+    return writeText(options.output,
+                     [&](raw_ostream &os) { module->print(os); });
+
+  SmallVector<std::pair<StringRef, StringRef>> ptx; // binary name, PTX
+  for (auto binary : module.getOps<gpu::BinaryOp>())
+    for (Attribute attr : binary.getObjects())
+      if (auto object = dyn_cast<gpu::ObjectAttr>(attr);
+          object && object.getFormat() == gpu::CompilationTarget::Assembly)
+        ptx.emplace_back(binary.getName(), object.getObject().getValue());
+  if (ptx.empty()) {
+    llvm::errs() << "lmc compile: the training step has no GPU kernels\n";
+    return failure();
+  }
+  if (llvm::sys::fs::is_directory(options.output)) {
+    for (auto [name, text] : ptx) {
+      SmallString<128> path(options.output);
+      llvm::sys::path::append(path, name + ".ptx");
+      if (failed(writeText(path, [&](raw_ostream &os) { os << text; })))
+        return failure();
+    }
+    return success();
+  }
+  if (ptx.size() != 1) {
+    llvm::errs() << "lmc compile: " << ptx.size()
+                 << " GPU binaries; -o must name a directory\n";
+    return failure();
+  }
+  return writeText(options.output,
+                   [&](raw_ostream &os) { os << ptx.front().second; });
+}
+
 } // namespace
 
 LogicalResult mlir::lmc::compile(const CompileOptions &options) {
-  if (options.target != "cpu") {
+  if (options.target != "cpu" && options.target != "cuda") {
     llvm::errs() << "lmc compile: unknown target '" << options.target
-                 << "'; this build supports: cpu\n";
+                 << "'; this build supports: cpu, cuda\n";
+    return failure();
+  }
+  if (options.target == "cuda" && options.emit != EmitKind::Ptx &&
+      options.emit != EmitKind::Mlir) {
+    llvm::errs() << "lmc compile: --target cuda writes the GPU kernels only "
+                    "(--emit ptx, or --emit mlir); executables, objects and "
+                    "LLVM IR need the CUDA host runtime, which is not built "
+                    "yet\n";
+    return failure();
+  }
+  if (options.target == "cuda" && options.cudaArch != "sm_90" &&
+      options.cudaArch != "sm_80") {
+    llvm::errs() << "lmc compile: --cuda-arch " << options.cudaArch
+                 << ": expected sm_90 or sm_80\n";
+    return failure();
+  }
+  if (options.target == "cpu" && options.emit == EmitKind::Ptx) {
+    llvm::errs() << "lmc compile: --emit ptx needs --target cuda\n";
     return failure();
   }
   DialectRegistry registry;
@@ -242,6 +308,8 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
         buildTrainingPipeline(pm, training);
       })))
     return failure();
+  if (options.target == "cuda")
+    return emitCuda(*module, stages, options);
   if (failed(stages.run("llvm-dialect", [&](OpPassManager &pm) {
         // Shared kernels keep functions small and the code independent of
         // the depth of the model.

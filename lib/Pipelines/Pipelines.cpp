@@ -121,4 +121,9 @@ void mlir::lmc::registerLMCPipelines() {
       "Lowers the lmc dialect to the LLVM dialect through linalg on tensors "
       "(the semantic reference, runnable with mlir-runner)",
       buildReferencePipeline);
+  PassPipelineRegistration<GpuPipelineOptions>(
+      "lmc-gpu-pipeline",
+      "Lowers a training step to GPU kernels (gpu.launch_func on the host, "
+      "the kernels serialised to PTX for sm_90 or sm_80 with libdevice)",
+      buildGpuPipeline);
 }

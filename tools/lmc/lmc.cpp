@@ -32,16 +32,20 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
 static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                        cl::value_desc("file"), cl::Required,
                                        cl::sub(compileCommand));
-static cl::opt<std::string> target("target",
-                                   cl::desc("Target: cpu (the default)"),
-                                   cl::init("cpu"), cl::sub(compileCommand));
+static cl::opt<std::string>
+    target("target",
+           cl::desc("Target: cpu (the default), or cuda (GPU kernels only "
+                    "for now: --emit ptx)"),
+           cl::init("cpu"), cl::sub(compileCommand));
 static cl::opt<EmitKind> emit(
     "emit", cl::desc("What to write"), cl::init(EmitKind::Exe),
     cl::values(clEnumValN(EmitKind::Mlir, "mlir", "MLIR in the LLVM dialect"),
                clEnumValN(EmitKind::Llvm, "llvm", "LLVM IR"),
                clEnumValN(EmitKind::Obj, "obj", "an object file"),
                clEnumValN(EmitKind::Exe, "exe",
-                          "an executable trainer (the default)")),
+                          "an executable trainer (the default)"),
+               clEnumValN(EmitKind::Ptx, "ptx",
+                          "the PTX of the GPU kernels (--target cuda)")),
     cl::sub(compileCommand));
 static cl::opt<std::string>
     dumpDir("dump-dir",
@@ -98,6 +102,16 @@ static cl::opt<bool> exactMath(
     cl::sub(compileCommand));
 static cl::opt<bool> timing("time", cl::desc("Print the time of each stage"),
                             cl::sub(compileCommand));
+static cl::opt<std::string>
+    cudaArch("cuda-arch",
+             cl::desc("--target cuda: the GPU architecture, sm_90 (the "
+                      "default) or sm_80"),
+             cl::init("sm_90"), cl::sub(compileCommand));
+static cl::opt<std::string> cudaToolkit(
+    "cuda-toolkit",
+    cl::desc("--target cuda: the CUDA toolkit whose libdevice is linked "
+             "(default: the one found at build time, or /usr/local/cuda)"),
+    cl::value_desc("dir"), cl::sub(compileCommand));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
@@ -119,6 +133,8 @@ int main(int argc, char **argv) {
   options.recompute = recompute;
   options.weightDecayOn = weightDecayOn;
   options.timing = timing;
+  options.cudaArch = cudaArch;
+  options.cudaToolkit = cudaToolkit;
   options.mesh = mesh;
   options.zero = zero;
   if (bucketMiB < 0) {

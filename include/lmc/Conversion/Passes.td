@@ -71,8 +71,9 @@ def LMCKernelsToRuntime : Pass<"lmc-kernels-to-runtime", "::mlir::ModuleOp"> {
       `offset` (`i64`) is the op's third, scalar input (the first row of a
       block of the table), or 0 when it has none.
 
-    Marked ops of other element types stay loops. The declarations carry
-    `llvm.emit_c_interface`.
+    Marked ops of other element types stay loops, and so do the kernels
+    `kernels` leaves out (the GPU pipeline calls only `gemm`). The
+    declarations carry `llvm.emit_c_interface`.
 
     Input:
 
@@ -93,11 +94,167 @@ def LMCKernelsToRuntime : Pass<"lmc-kernels-to-runtime", "::mlir::ModuleOp"> {
         : (memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32) -> ()
     ```
   }];
+  let options = [
+    ListOption<"kernels", "kernels", "std::string",
+               "The library kernels to call (gemm, embedding_grad); all when "
+               "empty. Marked ops of other kernels stay linalg ops">,
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
                            "::mlir::memref::MemRefDialect"];
   let statistics = [
     Statistic<"numCalls", "library-calls", "Linalg ops replaced by calls">,
+  ];
+}
+
+//===----------------------------------------------------------------------===//
+// GPU kernels (lmc-gpu-pipeline)
+//===----------------------------------------------------------------------===//
+
+def LMCLinalgToGPU : Pass<"lmc-linalg-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Turns every linalg op on buffers into a gpu.launch";
+  let description = [{
+    After bufferization (and `lmc-kernels-to-runtime`, which has replaced
+    the GEMMs by library calls), makes each remaining loop nest of the
+    program a GPU kernel: every linalg op on buffers, and every
+    `memref.copy` between buffers (as a `linalg.copy`), becomes one
+    `gpu.launch` at the op's place in its host function. Copies out of a
+    `memref.global` (host data, such as the model description) stay host
+    copies.
+
+    Each op is generalised and its parallel loops are moved outermost; they
+    are flattened into one index space of `N` iterations (the product of
+    their extents, row-major, so that consecutive threads touch
+    consecutive elements of the innermost dimension), split into blocks of
+    `block-size` threads (fewer when `N` is a smaller constant), with a
+    bounds check in the kernel. Each thread runs the op's reduction loops
+    sequentially: a LayerNorm row, a softmax row or a bias gradient column
+    per thread. An op without parallel loops (a sum to a scalar, an op on
+    0-d buffers) is one thread of one block.
+
+    The kernels are built as mapped `scf.parallel` loops (`block_x` over
+    `thread_x`) and converted with upstream's parallel-loops-to-GPU
+    patterns; `gpu-kernel-outlining` then moves them into `gpu.module`s.
+
+    Input:
+
+    ```mlir
+    linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+        ins(%x : memref<?x256xf32>) outs(%y : memref<?x256xf32>) {...}
+    ```
+
+    Output (`block-size` 256):
+
+    ```mlir
+    %n = arith.muli %rows, %c256 : index
+    %blocks = arith.ceildivui %n, %c256 : index
+    gpu.launch blocks(%bx, %by, %bz) in (%gx = %blocks, %gy = %c1, %gz = %c1)
+               threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+      %i = ... %bx * 256 + %tx ...
+      %in = arith.cmpi ult, %i, %n : index
+      scf.if %in {
+        %row = arith.divui %i, %c256 : index
+        %col = arith.remui %i, %c256 : index
+        %v = memref.load %x[%row, %col] : memref<?x256xf32>
+        ...
+        memref.store %r, %y[%row, %col] : memref<?x256xf32>
+      }
+      gpu.terminator
+    }
+    ```
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "Threads per block">,
+  ];
+  let statistics = [
+    Statistic<"numLaunches", "launches", "gpu.launch ops created">,
+    Statistic<"numSerial", "serial-launches",
+              "Launches of one thread (ops without parallel loops)">,
+  ];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def LMCMergeGPUModules : Pass<"lmc-merge-gpu-modules", "::mlir::ModuleOp"> {
+  let summary = "Moves every outlined kernel into one gpu.module";
+  let description = [{
+    Upstream `gpu-kernel-outlining` puts each kernel in a `gpu.module` of its
+    own. This pass moves all kernels into one `gpu.module` named `name`, so
+    that the training step's device code is one compilation unit: one
+    PTX file, libdevice linked once, one module for the runtime to load. A
+    kernel takes the name of the module it came from (outlining makes those
+    unique: `<function>_kernel`, `<function>_kernel_0`, ...), and every
+    `gpu.launch_func` is updated. Modules with anything but kernels, or with
+    a target already attached, are an error.
+
+    Input:
+
+    ```mlir
+    gpu.module @k_kernel { gpu.func @k_kernel(...) kernel {...} }
+    gpu.module @k_kernel_0 { gpu.func @k_kernel(...) kernel {...} }
+    gpu.launch_func @k_kernel_0::@k_kernel blocks in (...) threads in (...) args(...)
+    ```
+
+    Output:
+
+    ```mlir
+    gpu.module @lmc_kernels {
+      gpu.func @k_kernel(...) kernel {...}
+      gpu.func @k_kernel_0(...) kernel {...}
+    }
+    gpu.launch_func @lmc_kernels::@k_kernel_0 blocks in (...) threads in (...) args(...)
+    ```
+  }];
+  let options = [
+    Option<"moduleName", "name", "std::string", /*default=*/"\"lmc_kernels\"",
+           "Name of the merged gpu.module">,
+  ];
+  let statistics = [
+    Statistic<"numKernels", "kernels", "Kernels in the merged module">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def LMCCheckDeviceCalls : Pass<"lmc-check-device-calls", "::mlir::ModuleOp"> {
+  let summary = "Checks that device code calls only what the device has";
+  let description = [{
+    Runs on the kernels in the LLVM dialect (after `convert-gpu-to-nvvm`),
+    before `gpu-module-to-binary`. Every function a `gpu.module` declares
+    without defining must be a libdevice function (`__nv_*`, math the
+    lowering of `math` ops calls) or one of PTX's system calls (`vprintf`,
+    `malloc`, `free`, `__assertfail`); anything else (a host library
+    function, a runtime call) is an error at its declaration.
+
+    When the kernels call libdevice, the CUDA toolkit `toolkit` must hold
+    `nvvm/libdevice/libdevice.10.bc`, or this pass fails. Upstream
+    `gpu-module-to-binary` links libdevice only when it is given a toolkit
+    path, and without one it silently leaves the calls unresolved in the
+    PTX (`test/upstream/gpu-module-to-binary-no-libdevice.mlir`): the PTX
+    then looks fine and fails only when it is loaded. This check is lmc's
+    one guard against that, and the GPU pipeline passes the same `toolkit`
+    to both passes.
+
+    Input (error):
+
+    ```mlir
+    gpu.module @lmc_kernels {
+      llvm.func @memrefCopy(i64, !llvm.ptr, !llvm.ptr)
+      ...
+    }
+    ```
+  }];
+  let options = [
+    Option<"toolkit", "toolkit", "std::string", /*default=*/"\"\"",
+           "The CUDA toolkit whose libdevice gpu-module-to-binary links">,
+  ];
+  let statistics = [
+    Statistic<"numLibdevice", "libdevice-functions",
+              "libdevice functions the kernels call">,
   ];
 }
 

@@ -2,7 +2,7 @@
 //
 // The library behind `lmc compile`: parse a model, run the training and
 // lowering pipelines, generate code for the host in process and link it with
-// the lmc runtime into an executable.
+// the lmc runtime into an executable; for --target cuda, the GPU kernels.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,8 +15,8 @@
 
 namespace mlir::lmc {
 
-/// What `lmc compile` produces.
-enum class EmitKind { Mlir, Llvm, Obj, Exe };
+/// What `lmc compile` produces. `Ptx` is the GPU kernels of `--target cuda`.
+enum class EmitKind { Mlir, Llvm, Obj, Exe, Ptx };
 
 struct CompileOptions {
   std::string input;
@@ -47,6 +47,10 @@ struct CompileOptions {
   bool threads = true;
   /// Print the time of each stage to stderr.
   bool timing = false;
+  /// --target cuda: the GPU architecture (sm_90 or sm_80) and the CUDA
+  /// toolkit whose libdevice is linked into the kernels.
+  std::string cudaArch = "sm_90";
+  std::string cudaToolkit;
 };
 
 /// Runs `lmc compile`; diagnostics go to stderr.

@@ -13,6 +13,12 @@
 
 #include <string>
 
+/// Where the CUDA toolkit is by default: what CMake found, else the usual
+/// place.
+#ifndef LMC_CUDA_TOOLKIT_DEFAULT
+#define LMC_CUDA_TOOLKIT_DEFAULT "/usr/local/cuda"
+#endif
+
 namespace mlir::lmc {
 
 /// Options of the reference pipeline (lmc -> LLVM dialect on CPU).
@@ -93,8 +99,56 @@ struct TrainingPipelineOptions
 void buildTrainingPipeline(OpPassManager &pm,
                            const TrainingPipelineOptions &options);
 
+/// Options of the GPU pipeline (training step -> GPU kernels in PTX).
+struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip",
+      llvm::cl::desc("The GPU architecture: sm_90 (H100, H200) or sm_80 "
+                     "(A100)"),
+      llvm::cl::init("sm_90")};
+  PassOptions::Option<std::string> features{
+      *this, "features", llvm::cl::desc("NVPTX features (the PTX ISA version)"),
+      llvm::cl::init("+ptx80")};
+  PassOptions::Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("What gpu-module-to-binary makes: isa (PTX text), bin "
+                     "(cubin, through the toolkit's ptxas) or fatbin"),
+      llvm::cl::init("isa")};
+  PassOptions::Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("The CUDA toolkit whose libdevice (and ptxas, for bin "
+                     "and fatbin) is used"),
+      llvm::cl::init(LMC_CUDA_TOOLKIT_DEFAULT)};
+  PassOptions::Option<int64_t> blockSize{
+      *this, "block-size", llvm::cl::desc("Threads per block of a kernel"),
+      llvm::cl::init(256)};
+  PassOptions::Option<unsigned> optLevel{
+      *this, "opt-level",
+      llvm::cl::desc("Optimisation level of the NVPTX code generator"),
+      llvm::cl::init(3)};
+  PassOptions::Option<std::string> libraryCalls{
+      *this, "library-calls",
+      llvm::cl::desc("Comma-separated library kernels left to the runtime "
+                     "(lmc-kernels-to-runtime): gemm, embedding_grad"),
+      llvm::cl::init("gemm")};
+  PassOptions::Option<bool> outline{
+      *this, "outline",
+      llvm::cl::desc("Outline lmc ops into shared functions first "
+                     "(lmc-outline-kernels), so that the layers share their "
+                     "kernels"),
+      llvm::cl::init(true)};
+};
+
+/// Builds the GPU lowering of a training step (after the training
+/// pipeline): convert-lmc-to-linalg, bufferization as in the reference
+/// pipeline, GEMMs to runtime calls, every other loop nest a GPU kernel
+/// (lmc-linalg-to-gpu), outlined into one gpu.module, lowered through NVVM
+/// and serialised by gpu-module-to-binary with libdevice linked. The host
+/// code stays in the func, memref and gpu dialects (gpu.launch_func).
+void buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &options);
+
 /// Registers the named pipelines (`lmc-reference-pipeline`,
-/// `lmc-training-pipeline`).
+/// `lmc-training-pipeline`, `lmc-gpu-pipeline`).
 void registerLMCPipelines();
 
 } // namespace mlir::lmc

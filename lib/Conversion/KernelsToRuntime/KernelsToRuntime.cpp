@@ -31,6 +31,8 @@ Type elementTypeOf(Value v) {
 
 struct LMCKernelsToRuntimePass
     : mlir::lmc::impl::LMCKernelsToRuntimeBase<LMCKernelsToRuntimePass> {
+  using LMCKernelsToRuntimeBase::LMCKernelsToRuntimeBase;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<linalg::GenericOp> marked;
@@ -45,6 +47,8 @@ struct LMCKernelsToRuntimePass
         op.emitOpError("has a malformed lmc.library_call");
         return signalPassFailure();
       }
+      if (!kernels.empty() && !llvm::is_contained(kernels, kernel.getValue()))
+        continue;
       OpBuilder b(op);
       Location loc = op.getLoc();
       Type f32 = b.getF32Type();

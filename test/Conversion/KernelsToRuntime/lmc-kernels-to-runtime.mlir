@@ -1,4 +1,5 @@
 // RUN: lmc-opt %s --convert-lmc-to-linalg --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --lmc-kernels-to-runtime -split-input-file | FileCheck %s
+// RUN: lmc-opt %s --convert-lmc-to-linalg --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --lmc-kernels-to-runtime="kernels=gemm" -split-input-file | FileCheck %s --check-prefix=GEMM
 
 // Tests that a float32 matmul (here the tied LM head, transposed rhs) becomes
 // a call of the runtime's GEMM on unranked views of its buffers, with the
@@ -52,4 +53,20 @@ func.func @wte_grad(%dy: tensor<?x?x64xf32>, %ids: tensor<?x?xi32>, %off: index)
 func.func @f64(%a: tensor<4x8xf64>, %b: tensor<8x2xf64>) -> tensor<4x2xf64> {
   %y = lmc.matmul %a, %b : tensor<4x8xf64>, tensor<8x2xf64>
   return %y : tensor<4x2xf64>
+}
+
+// -----
+
+// Tests that `kernels` limits the calls to the kernels it names (the GPU
+// pipeline leaves the embedding gradient a loop nest, which becomes a
+// kernel).
+
+// GEMM-LABEL: func.func @only_gemm
+// GEMM:         call @lmcrt_gemm_f32
+// GEMM-NOT:     call @lmcrt_embedding_grad_f32
+// GEMM:         linalg.generic {{.*}}lmc.library_call = {kernel = "embedding_grad"}
+func.func @only_gemm(%x: tensor<?x?x64xf32>, %w: tensor<256x64xf32>, %ids: tensor<?x?xi32>) -> (tensor<?x?x256xf32>, tensor<256x64xf32>) {
+  %y = lmc.matmul %x, %w transpose_b : tensor<?x?x64xf32>, tensor<256x64xf32>
+  %g = lmc.embedding_grad %x[%ids] : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<256x64xf32>
+  return %y, %g : tensor<?x?x256xf32>, tensor<256x64xf32>
 }

@@ -1,0 +1,86 @@
+//===- GpuPipeline.cpp - The training step as GPU kernels -----------------===//
+
+#include "lmc/Conversion/Passes.h"
+#include "lmc/Pipelines/Pipelines.h"
+#include "lmc/Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
+                                 const GpuPipelineOptions &options) {
+  // Layers share kernels: the device code grows with the kinds of ops, not
+  // with the depth of the model.
+  if (options.outline)
+    pm.addPass(createLMCOutlineKernels());
+  pm.addPass(createConvertLMCToLinalg());
+  pm.addPass(createCanonicalizerPass());
+
+  // Bufferization as in the reference pipeline with library calls (what
+  // `lmc compile` runs for the CPU): straight-line functions, each buffer
+  // freed after its last use.
+  pm.addPass(createLMCBufferize());
+  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferHoistingPass());
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
+  // GEMMs (and whatever else `library-calls` names) stay calls into the
+  // runtime, where a vendor library (cuBLASLt) will run them.
+  LMCKernelsToRuntimeOptions library;
+  SmallVector<StringRef> kernels;
+  StringRef(options.libraryCalls).split(kernels, ',', -1, false);
+  for (StringRef kernel : kernels)
+    library.kernels.push_back(kernel.trim().str());
+  if (!library.kernels.empty())
+    pm.addPass(createLMCKernelsToRuntime(library));
+  pm.addPass(createLMCFreeBuffers());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(bufferization::createLowerDeallocationsPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createConvertBufferizationToMemRefPass());
+
+  // Every other loop nest becomes a kernel, all kernels one gpu.module.
+  LMCLinalgToGPUOptions kernelsOptions;
+  kernelsOptions.blockSize = options.blockSize;
+  pm.addPass(createLMCLinalgToGPU(kernelsOptions));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // Constants and sizes move into the kernels (outlining no longer does
+  // this), so that the code generator sees constant extents.
+  pm.addPass(createGpuLaunchSinkIndexComputationsPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createLMCMergeGPUModules());
+
+  // Device code: NVVM for the chip, then PTX (or a cubin) with libdevice.
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = options.features;
+  target.optLevel = options.optLevel;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
+  device.addPass(createSCFToControlFlowPass());
+  device.addPass(memref::createExpandStridedMetadataPass());
+  device.addPass(createLowerAffinePass());
+  device.addPass(createConvertGpuOpsToNVVMOps());
+  device.addPass(createCanonicalizerPass());
+  device.addPass(createCSEPass());
+  device.addPass(createReconcileUnrealizedCastsPass());
+  // Upstream gpu-module-to-binary links libdevice only when given a toolkit,
+  // and otherwise leaves libdevice calls unresolved without an error
+  // (test/upstream/gpu-module-to-binary-no-libdevice.mlir): the check fails
+  // the compile instead when the toolkit's libdevice is missing.
+  LMCCheckDeviceCallsOptions check;
+  check.toolkit = options.toolkit;
+  pm.addPass(createLMCCheckDeviceCalls(check));
+  GpuModuleToBinaryPassOptions binary;
+  binary.toolkitPath = options.toolkit;
+  binary.compilationTarget = options.format;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+}
