@@ -165,13 +165,29 @@ LogicalResult emitObject(llvm::Module &module, llvm::TargetMachine &machine,
   return success();
 }
 
-LogicalResult link(const CompileOptions &options, StringRef object) {
+/// The runtime libraries an executable links: checked before any work.
+LogicalResult checkRuntimeLibraries(const CompileOptions &options) {
   if (options.runtimeLibrary.empty() ||
       !llvm::sys::fs::exists(options.runtimeLibrary)) {
     llvm::errs() << "lmc compile: runtime library '" << options.runtimeLibrary
                  << "' not found (set --runtime-lib or LMC_RUNTIME_LIBRARY)\n";
     return failure();
   }
+  const bool cuda = options.target == "cuda";
+  if (cuda && (options.cudaRuntimeLibrary.empty() ||
+               !llvm::sys::fs::exists(options.cudaRuntimeLibrary))) {
+    llvm::errs() << "lmc compile: GPU runtime library '"
+                 << options.cudaRuntimeLibrary
+                 << "' not found (this lmc was built without the CUDA "
+                    "headers, or set --cuda-runtime-lib or "
+                    "LMC_CUDA_RUNTIME_LIBRARY)\n";
+    return failure();
+  }
+  return success();
+}
+
+LogicalResult link(const CompileOptions &options, StringRef object) {
+  const bool cuda = options.target == "cuda";
   llvm::ErrorOr<std::string> linker =
       llvm::sys::findProgramByName(options.linker);
   if (!linker) {
@@ -182,9 +198,15 @@ LogicalResult link(const CompileOptions &options, StringRef object) {
   // The runtime's own dependencies: oneDNN for GEMMs, GCC's OpenMP runtime
   // (oneDNN's thread pool, whose size the trainer sets), OpenMPI for the
   // collectives, libm.
-  SmallVector<StringRef> args = {*linker,  object,   options.runtimeLibrary,
-                                 "-ldnnl", "-lgomp", "-lmpi",
-                                 "-lm",    "-o",     options.output};
+  // A GPU program: first the GPU runtime (its main, the mgpu* functions,
+  // cuBLASLt and NCCL, all loaded with dlopen at run time, hence -ldl).
+  SmallVector<StringRef> args = {*linker, object};
+  if (cuda)
+    args.push_back(options.cudaRuntimeLibrary);
+  args.append({options.runtimeLibrary, "-ldnnl", "-lgomp", "-lmpi", "-lm"});
+  if (cuda)
+    args.push_back("-ldl");
+  args.append({"-o", options.output});
   std::string error;
   int rc =
       llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0, &error);
@@ -200,15 +222,22 @@ LogicalResult link(const CompileOptions &options, StringRef object) {
 /// the module (`--emit mlir`) or the kernels' PTX (`--emit ptx`): into
 /// `output`, or, when `output` is a directory, one `<gpu.binary>.ptx` per
 /// binary there.
-LogicalResult emitCuda(ModuleOp module, Stages &stages,
-                       const CompileOptions &options) {
+LogicalResult runGpuPipeline(Stages &stages, const CompileOptions &options,
+                             StringRef format) {
   GpuPipelineOptions gpu;
   gpu.chip = options.cudaArch;
   if (!options.cudaToolkit.empty())
     gpu.toolkit = options.cudaToolkit;
   gpu.optLevel = options.optLevel;
-  if (failed(stages.run("gpu",
-                        [&](OpPassManager &pm) { buildGpuPipeline(pm, gpu); })))
+  gpu.format = format.str();
+  gpu.precision = options.precision;
+  return stages.run("gpu",
+                    [&](OpPassManager &pm) { buildGpuPipeline(pm, gpu); });
+}
+
+LogicalResult emitCuda(ModuleOp module, Stages &stages,
+                       const CompileOptions &options) {
+  if (failed(runGpuPipeline(stages, options, "isa")))
     return failure();
   if (options.emit == EmitKind::Mlir)
     return writeText(options.output,
@@ -250,12 +279,10 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
                  << "'; this build supports: cpu, cuda\n";
     return failure();
   }
-  if (options.target == "cuda" && options.emit != EmitKind::Ptx &&
-      options.emit != EmitKind::Mlir) {
-    llvm::errs() << "lmc compile: --target cuda writes the GPU kernels only "
-                    "(--emit ptx, or --emit mlir); executables, objects and "
-                    "LLVM IR need the CUDA host runtime, which is not built "
-                    "yet\n";
+  if (options.precision != "fp32" && options.precision != "tf32" &&
+      options.precision != "bf16") {
+    llvm::errs() << "lmc compile: --precision " << options.precision
+                 << ": expected fp32, tf32 or bf16\n";
     return failure();
   }
   if (options.target == "cuda" && options.cudaArch != "sm_90" &&
@@ -264,6 +291,8 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
                  << ": expected sm_90 or sm_80\n";
     return failure();
   }
+  if (options.emit == EmitKind::Exe && failed(checkRuntimeLibraries(options)))
+    return failure();
   if (options.target == "cpu" && options.emit == EmitKind::Ptx) {
     llvm::errs() << "lmc compile: --emit ptx needs --target cuda\n";
     return failure();
@@ -304,23 +333,35 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   training.bucketBytes = options.bucketBytes;
   training.overlap = options.overlap;
   training.report = options.report;
+  training.target = options.target;
   if (failed(stages.run("training", [&](OpPassManager &pm) {
         buildTrainingPipeline(pm, training);
       })))
     return failure();
-  if (options.target == "cuda")
+  const bool cuda = options.target == "cuda";
+  if (cuda && (options.emit == EmitKind::Ptx || options.emit == EmitKind::Mlir))
     return emitCuda(*module, stages, options);
-  if (failed(stages.run("llvm-dialect", [&](OpPassManager &pm) {
-        // Shared kernels keep functions small and the code independent of
-        // the depth of the model.
-        pm.addPass(createLMCOutlineKernels());
-        ReferencePipelineOptions lowering;
-        lowering.libraryCalls = true;
-        lowering.approximateMath = options.approximateMath;
-        lowering.threads = options.threads;
-        buildReferencePipeline(pm, lowering);
-      })))
+  if (cuda) {
+    // The kernels as a fatbin (a cubin for the chip and its PTX) embedded in
+    // the host code, which launches them through the GPU runtime.
+    if (failed(runGpuPipeline(stages, options, "fatbin")) ||
+        failed(stages.run("llvm-dialect", [&](OpPassManager &pm) {
+          buildGpuHostPipeline(pm);
+        })))
+      return failure();
+  } else if (failed(stages.run("llvm-dialect", [&](OpPassManager &pm) {
+               // Shared kernels keep functions small and the code
+               // independent of the depth of the model.
+               pm.addPass(createLMCOutlineKernels());
+               ReferencePipelineOptions lowering;
+               lowering.libraryCalls = true;
+               lowering.approximateMath = options.approximateMath;
+               lowering.threads = options.threads;
+               lowering.precision = options.precision;
+               buildReferencePipeline(pm, lowering);
+             }))) {
     return failure();
+  }
   if (options.emit == EmitKind::Mlir)
     return writeText(options.output,
                      [&](raw_ostream &os) { module->print(os); });

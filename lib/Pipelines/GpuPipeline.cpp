@@ -38,8 +38,12 @@ void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
   StringRef(options.libraryCalls).split(kernels, ',', -1, false);
   for (StringRef kernel : kernels)
     library.kernels.push_back(kernel.trim().str());
+  library.precision = options.precision;
   if (!library.kernels.empty())
     pm.addPass(createLMCKernelsToRuntime(library));
+  // Their buffers will be in GPU memory: the GPU runtime's functions.
+  if (options.runtimeCalls)
+    pm.addPass(createLMCGpuRuntimeCalls());
   pm.addPass(createLMCFreeBuffers());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(bufferization::createLowerDeallocationsPass());

@@ -42,8 +42,11 @@ void mlir::lmc::buildReferencePipeline(
   // size of a function (168 s of a gpt2-124M compile, against 23 s for all
   // of bufferization); without it the deallocations are correct, with more
   // run-time ownership checks.
-  if (options.libraryCalls)
-    pm.addPass(createLMCKernelsToRuntime());
+  if (options.libraryCalls) {
+    LMCKernelsToRuntimeOptions library;
+    library.precision = options.precision;
+    pm.addPass(createLMCKernelsToRuntime(library));
+  }
   // lmc compile's functions are straight-line: each buffer is freed after
   // its last use (lmc-free-buffers), so that the step arena reuses memory.
   // The reference's drivers have loops: ownership-based deallocation.
@@ -106,7 +109,9 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
   shard.overlap = options.overlap;
   shard.report = options.report;
   pm.addPass(createLMCShard(shard));
-  pm.addPass(createLMCExportEntryPoints());
+  LMCExportEntryPointsOptions entryPoints;
+  entryPoints.target = options.target;
+  pm.addPass(createLMCExportEntryPoints(entryPoints));
   pm.addPass(createSymbolDCEPass());
 }
 
@@ -126,4 +131,9 @@ void mlir::lmc::registerLMCPipelines() {
       "Lowers a training step to GPU kernels (gpu.launch_func on the host, "
       "the kernels serialised to PTX for sm_90 or sm_80 with libdevice)",
       buildGpuPipeline);
+  PassPipelineRegistration<>(
+      "lmc-gpu-host-pipeline",
+      "Lowers the host code of a GPU program (after lmc-gpu-pipeline) to the "
+      "LLVM dialect, launching the embedded kernels through mgpu* calls",
+      buildGpuHostPipeline);
 }

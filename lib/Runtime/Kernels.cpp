@@ -59,6 +59,34 @@ Matrix asMatrix(const float *data, int64_t rows, int64_t cols, int64_t rs,
   return {scratch.data(), cols > 0 ? cols : 1, transposed};
 }
 
+/// `x` rounded to the nearest float with `bits` mantissa bits (ties to
+/// even); infinities and NaNs unchanged. bits = 23 is the identity.
+inline float roundMantissa(float x, int bits) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof(u));
+  if ((u & 0x7f800000u) == 0x7f800000u)
+    return x;
+  const int drop = 23 - bits;
+  const uint32_t half = 1u << (drop - 1);
+  u += half - 1 + ((u >> drop) & 1u);
+  u &= ~((1u << drop) - 1u);
+  std::memcpy(&x, &u, sizeof(x));
+  return x;
+}
+
+/// Copies `data` (rows x cols, strides rs and cs) packed into `scratch`
+/// with its elements rounded to `bits` mantissa bits: the operand of a
+/// reduced-precision GEMM.
+Matrix roundedMatrix(const float *data, int64_t rows, int64_t cols, int64_t rs,
+                     int64_t cs, bool transposed, int bits,
+                     std::vector<float> &scratch) {
+  scratch.resize(rows * cols);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      scratch[i * cols + j] = roundMantissa(data[i * rs + j * cs], bits);
+  return {scratch.data(), cols > 0 ? cols : 1, transposed};
+}
+
 /// True when dimensions [0, rank - 2) of `v` can be merged into its rows:
 /// row-major and packed, so that the batch is one taller matrix.
 template <typename T> bool batchFoldsIntoRows(const View<T> &v) {
@@ -135,11 +163,13 @@ private:
 
 } // namespace
 
-extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
-                                            lmcrt_unranked_memref *b,
-                                            lmcrt_unranked_memref *c,
-                                            int32_t transpose_a,
-                                            int32_t transpose_b) {
+namespace {
+
+/// The GEMM of lmcrt.h with its operands' mantissas rounded to
+/// `mantissaBits` bits (23: float32, no rounding).
+void gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+          lmcrt_unranked_memref *c, int32_t transpose_a, int32_t transpose_b,
+          int mantissaBits) {
   // Gradient all-reduces started earlier advance while the backward pass
   // runs its GEMMs.
   lmcrt::comm::progress();
@@ -179,10 +209,18 @@ extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
     }
     int64_t aRows = transpose_a ? K : M, aCols = transpose_a ? M : K;
     int64_t bRows = transpose_b ? N : K, bCols = transpose_b ? K : N;
-    Matrix ma = asMatrix(A.data + offA, aRows, aCols, A.stride(-2),
-                         A.stride(-1), transpose_a, scratchA);
-    Matrix mb = asMatrix(B.data + offB, bRows, bCols, B.stride(-2),
-                         B.stride(-1), transpose_b, scratchB);
+    Matrix ma = mantissaBits < 23
+                    ? roundedMatrix(A.data + offA, aRows, aCols, A.stride(-2),
+                                    A.stride(-1), transpose_a, mantissaBits,
+                                    scratchA)
+                    : asMatrix(A.data + offA, aRows, aCols, A.stride(-2),
+                               A.stride(-1), transpose_a, scratchA);
+    Matrix mb = mantissaBits < 23
+                    ? roundedMatrix(B.data + offB, bRows, bCols, B.stride(-2),
+                                    B.stride(-1), transpose_b, mantissaBits,
+                                    scratchB)
+                    : asMatrix(B.data + offB, bRows, bCols, B.stride(-2),
+                               B.stride(-1), transpose_b, scratchB);
     float *out = C.data + offC;
     bool direct = C.stride(-1) == 1 && C.stride(-2) >= N;
     int64_t ldc = direct ? C.stride(-2) : N;
@@ -204,6 +242,32 @@ extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
         {batch, M, N, K, transpose_a != 0, transpose_b != 0},
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count());
+}
+
+} // namespace
+
+extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
+                                            lmcrt_unranked_memref *b,
+                                            lmcrt_unranked_memref *c,
+                                            int32_t transpose_a,
+                                            int32_t transpose_b) {
+  gemm(a, b, c, transpose_a, transpose_b, 23);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gemm_tf32(lmcrt_unranked_memref *a,
+                                             lmcrt_unranked_memref *b,
+                                             lmcrt_unranked_memref *c,
+                                             int32_t transpose_a,
+                                             int32_t transpose_b) {
+  gemm(a, b, c, transpose_a, transpose_b, 10);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gemm_bf16(lmcrt_unranked_memref *a,
+                                             lmcrt_unranked_memref *b,
+                                             lmcrt_unranked_memref *c,
+                                             int32_t transpose_a,
+                                             int32_t transpose_b) {
+  gemm(a, b, c, transpose_a, transpose_b, 7);
 }
 
 extern "C" void _mlir_ciface_lmcrt_embedding_grad_f32(

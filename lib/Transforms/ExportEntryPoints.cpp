@@ -98,7 +98,15 @@ SmallVector<Value> inlineBody(OpBuilder &b, func::FuncOp callee,
 
 struct LMCExportEntryPointsPass
     : mlir::lmc::impl::LMCExportEntryPointsBase<LMCExportEntryPointsPass> {
+  using LMCExportEntryPointsBase::LMCExportEntryPointsBase;
+
   void runOnOperation() override {
+    if (target != "cpu" && target != "cuda") {
+      emitError(getOperation().getLoc(), "lmc-export-entry-points: unknown "
+                                         "target '")
+          << target << "' (expected cpu or cuda)";
+      return signalPassFailure();
+    }
     ModelOp model;
     for (ModelOp m : getOperation().getOps<ModelOp>()) {
       if (!SymbolTable::lookupSymbolIn(m, "train_step"))
@@ -296,8 +304,11 @@ struct LMCExportEntryPointsPass
     llvm::raw_string_ostream os(text);
     os << "lmc-model 1\n"
        << "name " << model.getSymName() << "\n"
-       << "dtype " << layout.elementType << "\n"
-       << "vocab " << vocab << "\n"
+       << "dtype " << layout.elementType << "\n";
+    // Programs for the CPU carry no target line (the runtime's default).
+    if (target != "cpu")
+      os << "target " << target << "\n";
+    os << "vocab " << vocab << "\n"
        << "context " << context << "\n";
     if (auto mesh =
             model->getAttrOfType<MeshAttr>(LMCDialect::getMeshAttrName()))

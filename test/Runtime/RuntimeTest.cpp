@@ -1071,6 +1071,64 @@ TEST(Kernels, GemmBatchedAndShared) {
     }
 }
 
+TEST(Kernels, GemmReducedPrecisionRoundsOperands) {
+  // C[1x4] = A[1x1] B[1x4] with A = 1 and B's elements on either side of
+  // the rounding points of bfloat16 (7 mantissa bits, ulp 2^-7 at 1) and
+  // TF32 (10 bits, ulp 2^-10): the products show how B was rounded.
+  const float e = std::ldexp(1.0f, -8); // half a bfloat16 ulp at 1
+  std::vector<float> a = {1.0f};
+  std::vector<float> b = {1.0f + e,          // a tie: to even, 1
+                          1.0f + 3 * e,      // a tie above an odd one: up
+                          1.0f + e / 4,      // one TF32 ulp: bf16 drops it
+                          -(1.0f + 1.5f * e)}; // above the tie: away
+  const float bf16[] = {1.0f, 1.0f + 4 * e, 1.0f, -(1.0f + 2 * e)};
+  const float tf32[] = {1.0f + e, 1.0f + 3 * e, 1.0f + e / 4,
+                        -(1.0f + 1.5f * e)};
+  using Gemm = decltype(&_mlir_ciface_lmcrt_gemm_f32);
+  for (auto [gemm, expect] :
+       {std::pair<Gemm, const float *>{_mlir_ciface_lmcrt_gemm_bf16, bf16},
+        {_mlir_ciface_lmcrt_gemm_tf32, tf32},
+        {_mlir_ciface_lmcrt_gemm_f32, b.data()}}) {
+    Desc<2> da = {a.data(), a.data(), 0, {1, 1}, {1, 1}};
+    Desc<2> db = {b.data(), b.data(), 0, {1, 4}, {4, 1}};
+    std::vector<float> c(4, 0.0f);
+    Desc<2> dc = {c.data(), c.data(), 0, {1, 4}, {4, 1}};
+    lmcrt_unranked_memref ua = {2, &da}, ub = {2, &db}, uc = {2, &dc};
+    gemm(&ua, &ub, &uc, 0, 0);
+    for (int j = 0; j < 4; ++j)
+      EXPECT_EQ(c[j], expect[j]) << j;
+  }
+
+  // A bfloat16 GEMM of a transposed, strided operand stays within the
+  // rounding bound of the float32 one: |error| <= 2 * 2^-8 * sum |a||b|.
+  const int64_t M = 3, N = 4, K = 16;
+  std::vector<float> x(K * M), y(K * N);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = std::sin(0.7f * static_cast<float>(i)) + 0.01f;
+  for (size_t i = 0; i < y.size(); ++i)
+    y[i] = std::cos(1.3f * static_cast<float>(i));
+  Desc<2> dx = {x.data(), x.data(), 0, {K, M}, {M, 1}}; // A^T stored [K, M]
+  Desc<2> dy = {y.data(), y.data(), 0, {K, N}, {N, 1}};
+  std::vector<float> full(M * N), half(M * N);
+  Desc<2> df = {full.data(), full.data(), 0, {M, N}, {N, 1}};
+  Desc<2> dh = {half.data(), half.data(), 0, {M, N}, {N, 1}};
+  lmcrt_unranked_memref ux = {2, &dx}, uy = {2, &dy}, uf = {2, &df},
+                        uh = {2, &dh};
+  _mlir_ciface_lmcrt_gemm_f32(&ux, &uy, &uf, 1, 0);
+  _mlir_ciface_lmcrt_gemm_bf16(&ux, &uy, &uh, 1, 0);
+  bool anyDifferent = false;
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      float bound = 0;
+      for (int64_t k = 0; k < K; ++k)
+        bound += std::fabs(x[k * M + i] * y[k * N + j]);
+      bound *= 2 * std::ldexp(1.0f, -8);
+      EXPECT_LE(std::fabs(half[i * N + j] - full[i * N + j]), bound);
+      anyDifferent |= half[i * N + j] != full[i * N + j];
+    }
+  EXPECT_TRUE(anyDifferent);
+}
+
 TEST(Kernels, EmbeddingGradScatterAdds) {
   // grad [1, 4, 2], ids {2, 0, 2, 9}: row 2 gets two positions, row 9 is out
   // of range and skipped, row 1 stays zero (and previous contents are

@@ -20,6 +20,9 @@
 #ifndef LMC_RUNTIME_LIBRARY
 #define LMC_RUNTIME_LIBRARY ""
 #endif
+#ifndef LMC_CUDA_RUNTIME_LIBRARY
+#define LMC_CUDA_RUNTIME_LIBRARY ""
+#endif
 
 namespace cl = llvm::cl;
 using namespace mlir::lmc;
@@ -34,12 +37,14 @@ static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                        cl::sub(compileCommand));
 static cl::opt<std::string>
     target("target",
-           cl::desc("Target: cpu (the default), or cuda (GPU kernels only "
-                    "for now: --emit ptx)"),
+           cl::desc("Target: cpu (the default), or cuda (NVIDIA GPUs: one "
+                    "GPU per rank; needs lmc built with the CUDA toolkit)"),
            cl::init("cpu"), cl::sub(compileCommand));
 static cl::opt<EmitKind> emit(
     "emit", cl::desc("What to write"), cl::init(EmitKind::Exe),
-    cl::values(clEnumValN(EmitKind::Mlir, "mlir", "MLIR in the LLVM dialect"),
+    cl::values(clEnumValN(EmitKind::Mlir, "mlir",
+                          "MLIR in the LLVM dialect (--target cuda: after "
+                          "the GPU pipeline)"),
                clEnumValN(EmitKind::Llvm, "llvm", "LLVM IR"),
                clEnumValN(EmitKind::Obj, "obj", "an object file"),
                clEnumValN(EmitKind::Exe, "exe",
@@ -90,6 +95,18 @@ static cl::opt<std::string>
                    cl::desc("The lmc runtime library to link (default: the "
                             "one built with lmc, or $LMC_RUNTIME_LIBRARY)"),
                    cl::value_desc("path"), cl::sub(compileCommand));
+static cl::opt<std::string> cudaRuntimeLibrary(
+    "cuda-runtime-lib",
+    cl::desc("--target cuda: the lmc GPU runtime library to link (default: "
+             "the one built with lmc, or $LMC_CUDA_RUNTIME_LIBRARY)"),
+    cl::value_desc("path"), cl::sub(compileCommand));
+static cl::opt<std::string> precision(
+    "precision",
+    cl::desc("Compute precision of the GEMMs: fp32 (default), tf32 or bf16 "
+             "(operands rounded to 10 or 7 mantissa bits, tensor cores on "
+             "the GPU); activations, gradients, master weights and AdamW "
+             "state stay float32 and products are accumulated in float32"),
+    cl::init("fp32"), cl::sub(compileCommand));
 static cl::opt<unsigned> optLevel("O",
                                   cl::desc("LLVM optimisation level (0-3, "
                                            "default 3)"),
@@ -158,5 +175,14 @@ int main(int argc, char **argv) {
     else
       options.runtimeLibrary = LMC_RUNTIME_LIBRARY;
   }
+  options.cudaRuntimeLibrary = cudaRuntimeLibrary;
+  if (options.cudaRuntimeLibrary.empty()) {
+    if (std::optional<std::string> env =
+            llvm::sys::Process::GetEnv("LMC_CUDA_RUNTIME_LIBRARY"))
+      options.cudaRuntimeLibrary = *env;
+    else
+      options.cudaRuntimeLibrary = LMC_CUDA_RUNTIME_LIBRARY;
+  }
+  options.precision = precision;
   return mlir::failed(compile(options)) ? 1 : 0;
 }

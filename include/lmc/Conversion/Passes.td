@@ -98,6 +98,12 @@ def LMCKernelsToRuntime : Pass<"lmc-kernels-to-runtime", "::mlir::ModuleOp"> {
     ListOption<"kernels", "kernels", "std::string",
                "The library kernels to call (gemm, embedding_grad); all when "
                "empty. Marked ops of other kernels stay linalg ops">,
+    Option<"precision", "precision", "std::string", /*default=*/"\"fp32\"",
+           "Compute precision of the GEMMs: fp32 (lmcrt_gemm_f32), tf32 "
+           "(lmcrt_gemm_tf32) or bf16 (lmcrt_gemm_bf16). Operands and "
+           "results stay float32 buffers and the products are accumulated in "
+           "float32; tf32 and bf16 round the operands to 10 and 7 mantissa "
+           "bits first (tensor cores on the GPU)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
@@ -256,6 +262,46 @@ def LMCCheckDeviceCalls : Pass<"lmc-check-device-calls", "::mlir::ModuleOp"> {
     Statistic<"numLibdevice", "libdevice-functions",
               "libdevice functions the kernels call">,
   ];
+}
+
+def LMCGpuRuntimeCalls : Pass<"lmc-gpu-runtime-calls", "::mlir::ModuleOp"> {
+  let summary = "Points the host code's runtime calls at the GPU runtime";
+  let description = [{
+    In a program for `--target cuda` the buffers the host code passes to
+    the runtime live in GPU memory, so its library calls must go to the GPU
+    runtime (`lib/Runtime/Cuda`: cuBLASLt and NCCL) instead of the CPU one
+    (oneDNN and MPI). This pass renames each such declaration, and every
+    call of it, from `lmcrt_X` to `lmcrt_gpu_X`, with the same C ABI
+    (`include/lmc/Runtime/lmcrt.h`):
+
+    - the GEMMs `lmcrt_gemm_f32`, `lmcrt_gemm_tf32`, `lmcrt_gemm_bf16`;
+    - the collectives `lmcrt_all_reduce_f32`, `lmcrt_all_gather_f32`,
+      `lmcrt_reduce_scatter_f32`, their `_start_f32` forms and
+      `lmcrt_collective_wait`.
+
+    Runtime functions that take no memref (`lmcrt_axis_index`) run on the
+    host and keep their names. A runtime function with memref operands that
+    the GPU runtime does not provide (`lmcrt_embedding_grad_f32`, which the
+    GPU pipeline makes a kernel unless `library-calls` names it) is an error
+    at its declaration.
+
+    Input:
+
+    ```mlir
+    func.func private @lmcrt_gemm_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32)
+        attributes {llvm.emit_c_interface}
+    ... call @lmcrt_gemm_f32(%a, %b, %c, %f, %t) ...
+    ```
+
+    Output:
+
+    ```mlir
+    func.func private @lmcrt_gpu_gemm_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32)
+        attributes {llvm.emit_c_interface}
+    ... call @lmcrt_gpu_gemm_f32(%a, %b, %c, %f, %t) ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
 #endif // LMC_CONVERSION_PASSES_TD

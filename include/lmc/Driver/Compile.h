@@ -34,8 +34,13 @@ struct CompileOptions {
   int64_t bucketBytes = 25 * 1024 * 1024;
   bool overlap = true;
   bool report = false;
-  /// The static runtime library linked into executables.
+  /// The static runtime library linked into executables, and for
+  /// --target cuda the GPU runtime linked before it.
   std::string runtimeLibrary;
+  std::string cudaRuntimeLibrary;
+  /// Compute precision of the GEMMs: fp32, tf32 or bf16 (float32 storage,
+  /// accumulation, master weights and optimizer state in all three).
+  std::string precision = "fp32";
   /// The C++ compiler driver used to link.
   std::string linker = "c++";
   /// LLVM optimisation level, 0 to 3.

@@ -48,6 +48,12 @@ struct ReferencePipelineOptions
                      "with polynomial approximations (lmc-approximate-math), "
                      "so that loops over them vectorise"),
       llvm::cl::init(false)};
+  PassOptions::Option<std::string> precision{
+      *this, "precision",
+      llvm::cl::desc("Compute precision of the GEMMs (lmc-kernels-to-runtime): "
+                     "fp32, tf32 or bf16; storage, accumulation, master "
+                     "weights and optimizer state stay float32"),
+      llvm::cl::init("fp32")};
 };
 
 /// Builds the reference lowering of the lmc dialect to the LLVM dialect:
@@ -90,6 +96,11 @@ struct TrainingPipelineOptions
       *this, "report",
       llvm::cl::desc("Print the collectives and memory per rank (lmc-shard)"),
       llvm::cl::init(false)};
+  PassOptions::Option<std::string> target{
+      *this, "target",
+      llvm::cl::desc("The target, cpu or cuda, named in the model description "
+                     "(lmc-export-entry-points)"),
+      llvm::cl::init("cpu")};
 };
 
 /// Builds the training graph from a forward model: lmc-autodiff,
@@ -137,6 +148,18 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
                      "(lmc-outline-kernels), so that the layers share their "
                      "kernels"),
       llvm::cl::init(true)};
+  PassOptions::Option<std::string> precision{
+      *this, "precision",
+      llvm::cl::desc("Compute precision of the GEMMs (lmc-kernels-to-runtime): "
+                     "fp32, tf32 or bf16; storage, accumulation, master "
+                     "weights and optimizer state stay float32"),
+      llvm::cl::init("fp32")};
+  PassOptions::Option<bool> runtimeCalls{
+      *this, "runtime-calls",
+      llvm::cl::desc("Call the GPU runtime's library functions "
+                     "(lmc-gpu-runtime-calls: lmcrt_gpu_gemm_f32, NCCL "
+                     "collectives, ...) instead of the CPU runtime's"),
+      llvm::cl::init(true)};
 };
 
 /// Builds the GPU lowering of a training step (after the training
@@ -147,8 +170,14 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
 /// code stays in the func, memref and gpu dialects (gpu.launch_func).
 void buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &options);
 
+/// Builds the lowering of a GPU program's host code (after the GPU pipeline)
+/// to the LLVM dialect: gpu-to-llvm (kernel launches through the runtime's
+/// `mgpu*` functions, the gpu.binary embedded), the standard conversions,
+/// and buffers from the runtime's allocation functions.
+void buildGpuHostPipeline(OpPassManager &pm);
+
 /// Registers the named pipelines (`lmc-reference-pipeline`,
-/// `lmc-training-pipeline`, `lmc-gpu-pipeline`).
+/// `lmc-training-pipeline`, `lmc-gpu-pipeline`, `lmc-gpu-host-pipeline`).
 void registerLMCPipelines();
 
 } // namespace mlir::lmc

@@ -167,6 +167,20 @@ void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
                                  lmcrt_unranked_memref *c, int32_t transpose_a,
                                  int32_t transpose_b);
 
+/* The same GEMM at a reduced compute precision (`lmc compile --precision`):
+ * the elements of A and B are rounded to TF32's 10 or bfloat16's 7 mantissa
+ * bits (to nearest, ties to even), as tensor cores read them; the products
+ * are accumulated in float32 and C is float32. On the CPU the rounding is
+ * done on copies of the operands before the float32 GEMM. */
+void _mlir_ciface_lmcrt_gemm_tf32(lmcrt_unranked_memref *a,
+                                  lmcrt_unranked_memref *b,
+                                  lmcrt_unranked_memref *c, int32_t transpose_a,
+                                  int32_t transpose_b);
+void _mlir_ciface_lmcrt_gemm_bf16(lmcrt_unranked_memref *a,
+                                  lmcrt_unranked_memref *b,
+                                  lmcrt_unranked_memref *c, int32_t transpose_a,
+                                  int32_t transpose_b);
+
 /* The embedding gradient of the rows [offset, offset + V) of a table:
  * table_grad[V, C] = 0, then for every position (b, t),
  * table_grad[ids[b, t] - offset, :] += grad[b, t, :]. grad is [B, T, C]

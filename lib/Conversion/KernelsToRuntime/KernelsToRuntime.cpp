@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringSwitch.h"
 
 #define DEBUG_TYPE "lmc-kernels-to-runtime"
 
@@ -35,6 +36,16 @@ struct LMCKernelsToRuntimePass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    StringRef gemm = llvm::StringSwitch<StringRef>(precision)
+                         .Case("fp32", "lmcrt_gemm_f32")
+                         .Case("tf32", "lmcrt_gemm_tf32")
+                         .Case("bf16", "lmcrt_gemm_bf16")
+                         .Default("");
+    if (gemm.empty()) {
+      emitError(module.getLoc(), "lmc-kernels-to-runtime: unknown precision '")
+          << precision << "' (expected fp32, tf32 or bf16)";
+      return signalPassFailure();
+    }
     SmallVector<linalg::GenericOp> marked;
     module.walk([&](linalg::GenericOp op) {
       if (op->hasAttr("lmc.library_call") && op.hasPureBufferSemantics())
@@ -60,7 +71,7 @@ struct LMCKernelsToRuntimePass
           return arith::ConstantOp::create(
               b, loc, b.getI32IntegerAttr(value && value.getValue() ? 1 : 0));
         };
-        call(b, loc, "lmcrt_gemm_f32",
+        call(b, loc, gemm,
              {unranked(b, loc, op.getDpsInputs()[0]),
               unranked(b, loc, op.getDpsInputs()[1]),
               unranked(b, loc, op.getDpsInits()[0]), flag("transpose_a"),
