@@ -97,6 +97,7 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  *   lmc-model 1
  *   name NAME
  *   dtype f32
+ *   target cpu|cuda           (optional; cpu if absent)
  *   vocab V
  *   context CTX
  *   mesh DP TP                (optional; the mesh of lmc-shard, 1 1 if absent)
@@ -106,6 +107,12 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  *   state COUNT TOTAL         (optional, ZeRO-1; then COUNT lines:)
  *   state NAME OFFSET DIM     (one per parameter, in parameter order)
  *   end
+ * TARGET says where the compiled code runs: `lmc compile --target cuda`
+ * writes `target cuda`, and its program needs the CUDA runtime
+ * (liblmcrt_cuda.a, which provides `main`) and a GPU; a cuda program linked
+ * without it fails with a message saying so. The target is not part of the
+ * model hash: checkpoints move between targets.
+ *
  * INIT is zeros, ones or normal (mean 0, standard deviation STD); DECAY is 1
  * when weight decay applies to the parameter. DIM... is the parameter's
  * GLOBAL (full) shape; OFFSET is where this rank's piece of it starts in the
