@@ -11,8 +11,9 @@
 // C^T = op(B)^T op(A)^T. An operand with neither unit stride is packed into
 // a temporary (after synchronising: the host copies it), and such a C is
 // computed into one and copied out. Batch dimensions that collapse into one
-// stride per operand (B's is 0 when it is shared) make one strided-batched
-// call; others make one call per batch element.
+// stride per operand make one strided-batched call; a B shared by the batch
+// over a row-major, packed A and C folds the batch into the rows (a linear
+// layer); other batches make one call per batch element.
 //
 // One handle, a 32 MiB workspace, and a cache of the matmul descriptor,
 // layouts and heuristic's algorithm per shape, strides and pointer
