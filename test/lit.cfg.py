@@ -65,3 +65,15 @@ if config.ptxas and os.path.exists(config.ptxas):
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", config.ptxas))
     config.substitutions.append(("%cuda_toolkit", config.cuda_toolkit))
+
+# The host runtime of cuda programs (liblmcrt_cuda.a), built when CMake found
+# the toolkit's headers. Its tests run without a GPU: they check the no-GPU
+# path, and the GPU tests report that they skip. %cuda_driver_stub is the
+# toolkit's stub libcuda (cuInit fails with CUDA_ERROR_STUB_LIBRARY).
+if config.cuda_runtime.upper() in ("ON", "1", "TRUE", "YES"):
+    config.available_features.add("cuda-runtime")
+    stub = os.path.join(config.cuda_toolkit or "/usr/local/cuda", "lib64",
+                        "stubs", "libcuda.so")
+    if os.path.exists(stub):
+        config.available_features.add("cuda-driver-stub")
+        config.substitutions.append(("%cuda_driver_stub", stub))

@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Collectives.h"
+#include "CollectiveShapes.h"
 #include "Error.h"
 #include "MemrefView.h"
 
@@ -99,55 +100,11 @@ int toCount(int64_t n, const std::string &what) {
   return static_cast<int>(n);
 }
 
-/// True when the address ranges spanned by `a` and `b` intersect.
-bool overlaps(const View &a, const View &b) {
-  auto extent = [](const View &v, uintptr_t &lo, uintptr_t &hi) {
-    int64_t first = 0, last = 0;
-    for (size_t d = 0; d < v.sizes.size(); ++d) {
-      if (v.sizes[d] == 0)
-        return false;
-      int64_t span = (v.sizes[d] - 1) * v.strides[d];
-      (span < 0 ? first : last) += span;
-    }
-    auto base = reinterpret_cast<uintptr_t>(v.data);
-    lo = base + first * static_cast<int64_t>(sizeof(float));
-    hi = base + (last + 1) * static_cast<int64_t>(sizeof(float));
-    return true;
-  };
-  uintptr_t aLo, aHi, bLo, bHi;
-  if (!extent(a, aLo, aHi) || !extent(b, bLo, bHi))
-    return false;
-  return aLo < bHi && bLo < aHi;
-}
-
 /// Copies `v` into `buffer`, row-major, and returns the buffer's data.
 float *packInto(const View &v, std::vector<float> &buffer) {
   buffer.resize(v.numElements());
   copyElements(v, View::packed(buffer.data(), v.sizes));
   return buffer.data();
-}
-
-/// The view of `v` with dimension `dim` split into (groupSize, block) and the
-/// group size moved outermost: element (p, i...) is v's element i with index
-/// p * block + i[dim] along `dim`.
-View blocksAlong(const View &v, int64_t dim, int64_t groupSize) {
-  int64_t block = v.sizes[dim] / groupSize;
-  std::vector<int64_t> sizes{groupSize}, strides{block * v.strides[dim]};
-  sizes.insert(sizes.end(), v.sizes.begin(), v.sizes.end());
-  strides.insert(strides.end(), v.strides.begin(), v.strides.end());
-  sizes[dim + 1] = block;
-  return View(v.data, sizes, strides);
-}
-
-/// True when `v` is contiguous and the blocks along `dim` follow each other
-/// in memory (every dimension before `dim` has size 1).
-bool blocksAreConsecutive(const View &v, int64_t dim) {
-  if (!v.isContiguous())
-    return false;
-  for (int64_t d = 0; d < dim; ++d)
-    if (v.sizes[d] != 1)
-      return false;
-  return true;
 }
 
 /// Starts `op` (blocking: completes the MPI part too).
@@ -239,30 +196,13 @@ std::unique_ptr<Operation> prepareAllReduce(lmcrt_unranked_memref *inRef,
   return op;
 }
 
-/// Checks that `in` and `out` have the same rank and sizes except along
-/// `dim`, where `big` (the all_gather output or the reduce_scatter input) is
-/// group-size times `small`.
+/// Ends the job unless `in` and `out` have the shapes of a block collective
+/// (blockShapeError).
 void checkBlockShapes(const Operation &op, const View &in, const View &out,
                       int64_t dim, int groupSize, bool gather) {
-  const View &big = gather ? out : in, &small = gather ? in : out;
-  if (in.rank() != out.rank())
-    fatal(op.what + ": the input is " + in.shapeString() +
-          " but the output is " + out.shapeString() + " (different ranks)");
-  if (dim < 0 || dim >= in.rank())
-    fatal(op.what + ": dimension " + std::to_string(dim) +
-          " is out of range for rank " + std::to_string(in.rank()));
-  if (!gather && in.sizes[dim] % groupSize != 0)
-    fatal(op.what + ": dimension " + std::to_string(dim) + " of the input (" +
-          in.shapeString() + ") has size " + std::to_string(in.sizes[dim]) +
-          ", which does not divide among " + std::to_string(groupSize) +
-          " ranks");
-  for (int64_t d = 0; d < in.rank(); ++d)
-    if (big.sizes[d] != (d == dim ? groupSize : 1) * small.sizes[d])
-      fatal(op.what + ": the input is " + in.shapeString() +
-            " and the output " + out.shapeString() + ", but along dimension " +
-            std::to_string(dim) + " the " + (gather ? "output" : "input") +
-            " must be " + std::to_string(groupSize) + " times the " +
-            (gather ? "input" : "output") + " and the other dimensions equal");
+  std::string error = blockShapeError(in, out, dim, groupSize, gather);
+  if (!error.empty())
+    fatal(op.what + ": " + error);
 }
 
 std::unique_ptr<Operation> prepareAllGather(lmcrt_unranked_memref *inRef,

@@ -3,7 +3,8 @@
 // The runtime reports every user-facing failure (bad flag, bad data file,
 // corrupt checkpoint) as a RuntimeError: a one-line message and the exit code
 // the trainer returns (2 for command-line errors, 1 for everything else).
-// lmcrt_main catches it, prints "NAME: error: MESSAGE" and exits.
+// lmcrt_main catches it, prints "NAME: error: MESSAGE" and exits (a
+// NoGpuError prints "lmc: no GPU found: REASON" instead).
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,6 +26,14 @@ public:
   RuntimeError(int exitCode, const std::string &message)
       : std::runtime_error(message), exitCode(exitCode) {}
   int exitCode;
+};
+
+/// No usable GPU for a program compiled for one: the trainer prints the one
+/// line "lmc: no GPU found: REASON" and exits with kUsageExit.
+class NoGpuError : public RuntimeError {
+public:
+  explicit NoGpuError(const std::string &reason)
+      : RuntimeError(kUsageExit, reason) {}
 };
 
 [[noreturn]] inline void fail(const std::string &message) {

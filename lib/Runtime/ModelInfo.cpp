@@ -47,6 +47,14 @@ public:
     expectWords(2);
     if (words[1] != "f32")
       error("unsupported dtype '" + words[1] + "' (only f32)");
+    // Optional: where the compiled code runs (cpu when absent).
+    if (peek() == "target") {
+      nextLine("target");
+      expectWords(2);
+      if (words[1] != "cpu" && words[1] != "cuda")
+        error("unknown target '" + words[1] + "' (cpu or cuda)");
+      info.target = words[1];
+    }
     nextLine("vocab");
     expectWords(2);
     info.vocab = integer(words[1], "vocab", 1, kMaxElements);

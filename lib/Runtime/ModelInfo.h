@@ -68,6 +68,9 @@ struct MeshCoord {
 struct ModelInfo {
   std::string text; // the description as the compiled code returned it
   std::string name;
+  /// Where the compiled code runs: "cpu" or "cuda" (the `target` line;
+  /// not part of the hash, so checkpoints move between targets).
+  std::string target = "cpu";
   int64_t vocab = 0;
   int64_t context = 0;
   int64_t dp = 1, tp = 1;  // the mesh the program was partitioned for

@@ -3,10 +3,13 @@
 #include "Sampler.h"
 
 #include "Collectives.h"
+#include "Device.h"
 #include "Error.h"
 #include "Init.h"
 #include "ModelInfo.h"
+#include "StepMemory.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -35,13 +38,21 @@ std::vector<int32_t> sample(const ModelFunctions &fns, const ModelInfo &model,
   std::vector<int32_t> tokens = {bytes ? 10 : 0};
   std::vector<int32_t> generated;
   lmcrt_memref_f32_1d p = {params, params, 0, {model.total}, {1}};
+  // The window of the last `context` tokens, in memory the device reaches.
+  struct Window {
+    explicit Window(int64_t n)
+        : data(static_cast<int32_t *>(device::allocate(sizeof(int32_t) * n))) {}
+    ~Window() { device::release(data); }
+    int32_t *data;
+  } window(model.context);
   for (int64_t n = 0; n < count; ++n) {
     int64_t len = static_cast<int64_t>(tokens.size());
     int64_t t = len < model.context ? len : model.context;
-    int32_t *window = tokens.data() + (len - t);
-    lmcrt_memref_i32_2d in = {window, window, 0, {1, t}, {t, 1}};
+    std::copy(tokens.end() - t, tokens.end(), window.data);
+    lmcrt_memref_i32_2d in = {window.data, window.data, 0, {1, t}, {t, 1}};
     lmcrt_memref_f32_2d logits;
     fns.logits(&logits, &p, &in);
+    device::synchronize();
     if (logits.sizes[0] != 1 || logits.sizes[1] != model.vocab)
       fail("logits returned shape " + std::to_string(logits.sizes[0]) + "x" +
            std::to_string(logits.sizes[1]) + ", expected 1x" +
@@ -49,7 +60,7 @@ std::vector<int32_t> sample(const ModelFunctions &fns, const ModelInfo &model,
     int32_t next = static_cast<int32_t>(
         sampleSoftmax(logits.aligned + logits.offset, logits.strides[1],
                       model.vocab, rng.uniform()));
-    std::free(logits.allocated);
+    _mlir_memref_to_llvm_free(logits.allocated);
     // Every rank samples (the logits of a partitioned program come from
     // collectives) and continues with rank 0's token.
     comm::broadcast(comm::Axis::World, &next, sizeof(next));

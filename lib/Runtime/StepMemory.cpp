@@ -9,6 +9,8 @@
 
 #include "StepMemory.h"
 
+#include "Device.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -98,17 +100,26 @@ void makePlan(State &s) {
     total = std::max(total, offset + need);
     placed.push_back(i);
   }
-  void *arena = nullptr;
-  if (::posix_memalign(&arena, kAlign, std::max<size_t>(total, kAlign)) != 0)
-    throw std::bad_alloc();
-  std::free(s.arena);
+  // One allocation from the device (managed memory on a GPU), made once
+  // per run: later steps replay the plan in it.
+  void *arena = lmcrt::device::allocate(std::max<size_t>(total, kAlign));
+  lmcrt::device::release(s.arena);
   s.arena = static_cast<char *>(arena);
   s.arenaSize = total;
   s.plan = std::move(plan);
 }
 
+/// device::allocate without exceptions (compiled code expects null).
+void *allocateOrNull(size_t size) {
+  try {
+    return lmcrt::device::allocate(size);
+  } catch (const std::bad_alloc &) {
+    return nullptr;
+  }
+}
+
 void *record(State &s, size_t size) {
-  void *p = std::malloc(std::max<size_t>(size, 1));
+  void *p = allocateOrNull(size);
   if (!p)
     return nullptr;
   s.live[p] = s.recorded.size();
@@ -137,9 +148,9 @@ void end() {
   State &s = state();
   if (s.mode == Mode::Record) {
     makePlan(s);
-    // The recording step's buffers came from malloc, which keeps freed
-    // memory (the trainer disables trimming); give it back now that the
-    // arena holds them all.
+    // On the CPU the recording step's buffers came from the heap, which
+    // keeps freed memory (the trainer disables trimming); give it back now
+    // that the arena holds them all.
     ::malloc_trim(0);
     if (const char *env = std::getenv("LMCRT_PROFILE"))
       if (std::strcmp(env, "1") == 0)
@@ -173,7 +184,7 @@ using namespace lmcrt::step_memory;
 extern "C" void *_mlir_memref_to_llvm_alloc(uint64_t size) {
   State &s = state();
   if (!mine(s))
-    return std::malloc(size ? size : 1);
+    return allocateOrNull(size);
   if (s.mode == Mode::Record)
     return record(s, size);
   if (!s.diverged && s.next < s.plan.size() && s.plan[s.next].size == size) {
@@ -181,13 +192,20 @@ extern "C" void *_mlir_memref_to_llvm_alloc(uint64_t size) {
     return s.arena + s.plan[s.next++].offset;
   }
   s.diverged = true;
-  return std::malloc(size ? size : 1);
+  return allocateOrNull(size);
 }
 
 extern "C" void *_mlir_memref_to_llvm_aligned_alloc(uint64_t alignment,
                                                     uint64_t size) {
   State &s = state();
-  if (!mine(s) || alignment > 64) {
+  // Device memory is aligned to 256 bytes, the host's to 64.
+  if (alignment > (lmcrt::device::active() ? 256u : 64u)) {
+    if (lmcrt::device::active()) {
+      std::fprintf(stderr, "lmcrt: an allocation aligned to %llu bytes; "
+                           "device memory is aligned to 256\n",
+                   static_cast<unsigned long long>(alignment));
+      std::abort();
+    }
     void *p = nullptr;
     size_t align = alignment < sizeof(void *) ? sizeof(void *) : alignment;
     return ::posix_memalign(&p, align, size ? size : 1) == 0 ? p : nullptr;
@@ -211,5 +229,5 @@ extern "C" void _mlir_memref_to_llvm_free(void *ptr) {
       s.live.erase(it);
     }
   }
-  std::free(ptr);
+  lmcrt::device::release(ptr);
 }

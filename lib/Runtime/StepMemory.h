@@ -17,8 +17,14 @@
 // the same sequence; if a step ever differs (a size or the count), the rest
 // of that step falls back to malloc and the next step records anew.
 // Allocations from other threads, and outside a step (evaluation, logits,
-// the model description), always use malloc. Frees tell arena pointers from
-// malloc'd ones by address.
+// the model description), are individual allocations. Frees tell arena
+// pointers from the others by address.
+//
+// Every allocation comes from lmcrt::device (Device.h): host memory on the
+// CPU, managed memory once a GPU is initialised, so that the arena is one
+// managed allocation planned once per run. Buffers that compiled code
+// returns (the model description, logits) are released with
+// _mlir_memref_to_llvm_free.
 //
 //===----------------------------------------------------------------------===//
 
@@ -43,5 +49,12 @@ size_t plannedBuffers();
 size_t plannedTotalBytes();
 
 } // namespace lmcrt::step_memory
+
+extern "C" {
+/// The lowering's allocation functions, implemented in StepMemory.cpp.
+void *_mlir_memref_to_llvm_alloc(uint64_t size);
+void *_mlir_memref_to_llvm_aligned_alloc(uint64_t alignment, uint64_t size);
+void _mlir_memref_to_llvm_free(void *ptr);
+}
 
 #endif // LMC_LIB_RUNTIME_STEPMEMORY_H

@@ -25,6 +25,7 @@
 #include "Checkpoint.h"
 #include "Collectives.h"
 #include "DataLoader.h"
+#include "Device.h"
 #include "Error.h"
 #include "Flags.h"
 #include "Init.h"
@@ -50,23 +51,22 @@ namespace lmcrt {
 
 namespace {
 
-/// Parameters and AdamW moments, each a malloc'd buffer we own: this rank's
-/// `total` parameter elements and `stateTotal` elements of each moment.
+/// Parameters and AdamW moments, each a buffer we own from the device
+/// (managed memory on a GPU): this rank's `total` parameter elements and
+/// `stateTotal` elements of each moment.
 class State {
 public:
   State(int64_t paramTotal, int64_t stateTotal) {
     for (lmcrt_memref_f32_1d *m : {&params, &expAvg, &expAvgSq}) {
       int64_t total = m == &params ? paramTotal : stateTotal;
-      void *p = nullptr;
-      if (::posix_memalign(&p, 64, sizeof(float) * (total ? total : 1)) != 0)
-        throw std::bad_alloc();
+      auto *p = static_cast<float *>(device::allocate(sizeof(float) * total));
       std::memset(p, 0, sizeof(float) * total);
-      *m = {static_cast<float *>(p), static_cast<float *>(p), 0, {total}, {1}};
+      *m = {p, p, 0, {total}, {1}};
     }
   }
   ~State() {
     for (lmcrt_memref_f32_1d *m : {&params, &expAvg, &expAvgSq})
-      std::free(m->allocated);
+      device::release(m->allocated);
   }
   State(const State &) = delete;
   State &operator=(const State &) = delete;
@@ -78,17 +78,53 @@ public:
   lmcrt_memref_f32_1d params, expAvg, expAvgSq;
 };
 
+/// A [B, T] int32 batch buffer from the device.
+class Batch {
+public:
+  explicit Batch(int64_t elements)
+      : data(static_cast<int32_t *>(
+            device::allocate(sizeof(int32_t) * elements))) {}
+  ~Batch() { device::release(data); }
+  Batch(const Batch &) = delete;
+  Batch &operator=(const Batch &) = delete;
+  int32_t *data;
+};
+
 ModelInfo queryModel(const ModelFunctions &fns) {
+  // Before the device is initialised: the compiled code allocates the
+  // description in host memory and launches no kernel.
   lmcrt_memref_i8_1d desc;
   fns.modelInfo(&desc);
   if (desc.sizes[0] < 0 || (desc.strides[0] != 1 && desc.sizes[0] > 1)) {
-    std::free(desc.allocated);
+    _mlir_memref_to_llvm_free(desc.allocated);
     fail("model_info returned a malformed buffer");
   }
   std::string text(reinterpret_cast<const char *>(desc.aligned + desc.offset),
                    static_cast<size_t>(desc.sizes[0]));
-  std::free(desc.allocated);
+  _mlir_memref_to_llvm_free(desc.allocated);
   return parseModelInfo(text);
+}
+
+/// The local rank of this process among the ranks of its machine (mpirun's
+/// OMPI_COMM_WORLD_LOCAL_RANK; the world rank otherwise, which the device
+/// takes modulo its number of GPUs).
+int localRank() {
+  if (const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK"))
+    return std::max(0, std::atoi(local));
+  return comm::rank();
+}
+
+/// Sets up the device the program was compiled for (model.target).
+void initDevice(const ModelInfo &model) {
+  if (model.target == device::target()) {
+    device::initialize(localRank());
+    return;
+  }
+  if (model.target == "cuda")
+    fail("this program was compiled for --target cuda, but its runtime has "
+         "no GPU support (link liblmcrt_cuda.a before liblmcrt.a)");
+  fail("this program was compiled for --target " + model.target +
+       ", but its runtime is for " + device::target());
 }
 
 /// The rows [firstRow, firstRow + rows) of a [B, T] batch.
@@ -108,6 +144,7 @@ double evaluate(const ModelFunctions &fns, DataLoader &val, int64_t batches,
     lmcrt_memref_i32_2d in = batchRows(tokens, firstRow, rows, t);
     lmcrt_memref_i32_2d out = batchRows(targets, firstRow, rows, t);
     sum += fns.evalStep(&params, &in, &out);
+    device::synchronize();
   }
   return sum / static_cast<double>(batches);
 }
@@ -139,6 +176,9 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     fail("cannot silence the standard output of rank " +
          std::to_string(comm::rank()));
   validateConfig(config, model);
+  // The GPU, for a program compiled for one: after the flags, the model
+  // description and MPI, so that --help and usage errors need no GPU.
+  initDevice(model);
   const int64_t dp = model.dp;
   if (config.batch % dp != 0)
     usageError("--batch: the global batch " + std::to_string(config.batch) +
@@ -172,6 +212,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   std::fputs(table.c_str(), stdout);
   std::printf("FLOPs/step = %s = %.3f GFLOP\n", flopsFormula.c_str(),
               flopsPerStep * 1e-9);
+  if (device::active())
+    std::printf("device: %s\n", device::description().c_str());
 
   // This rank's pieces of the parameters and moments.
   const MeshCoord coord{comm::axisRank(comm::Axis::DP),
@@ -220,15 +262,15 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     log.open(config.log, config.resume);
   std::fflush(stdout);
 
-  std::vector<int32_t> tokens(tokensPerStep), targets(tokensPerStep);
+  Batch tokens(tokensPerStep), targets(tokensPerStep);
   const bool tty = ::isatty(STDOUT_FILENO);
   const int64_t decay = decaySteps(config);
   const int64_t firstStep = position.step;
   double trainSeconds = 0;
   auto doEval = [&](int64_t step) {
     double loss =
-        evaluate(fns, *valData, valBatches, state.params, tokens.data(),
-                 targets.data(), b, t, firstRow, localB);
+        evaluate(fns, *valData, valBatches, state.params, tokens.data,
+                 targets.data, b, t, firstRow, localB);
     std::printf("step %lld/%lld | val loss %.4f (%lld batches)\n",
                 static_cast<long long>(step),
                 static_cast<long long>(config.steps), loss,
@@ -245,15 +287,16 @@ int train(int argc, char **argv, const ModelFunctions &fns,
 
   for (int64_t step = firstStep; step < config.steps; ++step) {
     auto start = std::chrono::steady_clock::now();
-    trainData->next(tokens.data(), targets.data());
-    lmcrt_memref_i32_2d in = batchRows(tokens.data(), firstRow, localB, t);
-    lmcrt_memref_i32_2d out = batchRows(targets.data(), firstRow, localB, t);
+    trainData->next(tokens.data, targets.data);
+    lmcrt_memref_i32_2d in = batchRows(tokens.data, firstRow, localB, t);
+    lmcrt_memref_i32_2d out = batchRows(targets.data, firstRow, localB, t);
     lmcrt_train_step_result r;
     step_memory::begin();
     fns.trainStep(&r, &state.params, &state.expAvg, &state.expAvgSq, step,
                   config.lr, config.minLr, config.warmup, decay, config.beta1,
                   config.beta2, config.eps, config.weightDecay, config.gradClip,
                   &in, &out);
+    device::synchronize();
     step_memory::end();
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -341,6 +384,14 @@ int runTrainer(int argc, char **argv, const ModelFunctions &fns) {
     std::fflush(stdout);
     comm::finalize();
     return status;
+  } catch (const NoGpuError &e) {
+    // One line, the same on every rank, whatever the program's name.
+    std::fflush(stdout);
+    std::fprintf(stderr, "lmc: no GPU found: %s\n", e.what());
+    if (comm::world() > 1)
+      comm::abortAll(e.exitCode);
+    comm::finalize();
+    return e.exitCode;
   } catch (const RuntimeError &e) {
     return fatalExit(e.what(), e.exitCode);
   } catch (const std::bad_alloc &) {

@@ -176,6 +176,32 @@ TEST(ModelInfo, ReadsTheMeshAndLeavesItOutOfTheHash) {
   }
 }
 
+TEST(ModelInfo, ReadsTheTargetAndLeavesItOutOfTheHash) {
+  EXPECT_EQ(tinyModel().target, "cpu");
+  for (const char *target : {"cpu", "cuda"}) {
+    std::string text = kTinyModel;
+    text.insert(text.find("vocab "), std::string("target ") + target + "\n");
+    ModelInfo m = parseModelInfo(text);
+    EXPECT_EQ(m.target, target);
+    // Checkpoints move between targets.
+    EXPECT_EQ(m.hash(), tinyModel().hash());
+  }
+  // Unknown targets, missing or extra fields, and a target line elsewhere
+  // than right after dtype.
+  for (const char *bad : {"target gpu\n", "target\n", "target cuda cpu\n"}) {
+    std::string broken = kTinyModel;
+    broken.insert(broken.find("vocab "), bad);
+    SCOPED_TRACE(bad);
+    EXPECT_ERROR(parseModelInfo(broken), "line 4");
+  }
+  std::string unknown = kTinyModel;
+  unknown.insert(unknown.find("vocab "), "target rocm\n");
+  EXPECT_ERROR(parseModelInfo(unknown), "unknown target 'rocm' (cpu or cuda)");
+  std::string late = kTinyModel;
+  late.insert(late.find("params "), "target cuda\n");
+  EXPECT_THROW(parseModelInfo(late), RuntimeError);
+}
+
 TEST(ModelInfo, ParsesTheDescription) {
   ModelInfo m = tinyModel();
   EXPECT_EQ(m.name, "fake");
@@ -846,10 +872,14 @@ void fakeLogits(lmcrt_memref_f32_2d *result, lmcrt_memref_f32_1d *params,
   *result = {l, l, 0, {1, 16}, {16, 1}};
 }
 
+/// The description fakeModelInfo returns (kTinyModel unless a test changes
+/// it).
+std::string fakeDescription = kTinyModel;
+
 void fakeModelInfo(lmcrt_memref_i8_1d *result) {
-  size_t n = std::strlen(kTinyModel);
+  size_t n = fakeDescription.size();
   int8_t *p = static_cast<int8_t *>(std::malloc(n));
-  std::memcpy(p, kTinyModel, n);
+  std::memcpy(p, fakeDescription.data(), n);
   *result = {p, p, 0, {static_cast<int64_t>(n)}, {1}};
 }
 
@@ -964,6 +994,26 @@ TEST(Trainer, ErrorsAreOneLineWithExitCodes) {
   EXPECT_EQ(runFake({"--data", dir / "train_000000.bin", "--init-from",
                      dir / "lying.safetensors"}),
             1);
+}
+
+TEST(Trainer, RefusesACudaProgramWithoutTheCudaRuntime) {
+  // This binary registers no GPU device: a `target cuda` program linked
+  // like it fails after the flags, saying what is missing; --help works.
+  TempDir dir;
+  writeFakeData(dir);
+  fakeDescription = kTinyModel;
+  fakeDescription.insert(fakeDescription.find("vocab "), "target cuda\n");
+  EXPECT_EQ(runFake({"--help"}), 0);
+  testing::internal::CaptureStderr();
+  int status = runFake({"--init-only", "--ckpt-dir", dir / "ckpt"});
+  std::string err = testing::internal::GetCapturedStderr();
+  fakeDescription = kTinyModel;
+  EXPECT_EQ(status, 1);
+  EXPECT_NE(err.find("compiled for --target cuda, but its runtime has no GPU "
+                     "support (link liblmcrt_cuda.a before liblmcrt.a)"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(::access((dir / "ckpt").c_str(), F_OK), 0);
 }
 
 } // namespace

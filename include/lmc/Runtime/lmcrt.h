@@ -12,8 +12,11 @@
  *
  * Ownership: buffers passed in stay the caller's; lmc_train_step updates the
  * parameter and moment buffers in place. Buffers returned (logits, the model
- * description) were allocated with malloc by the compiled code and belong to
- * the caller, who releases them with free(desc.allocated).
+ * description) were allocated by the compiled code with
+ * _mlir_memref_to_llvm_alloc (which the runtime implements) and belong to
+ * the caller, who releases them with _mlir_memref_to_llvm_free. In a
+ * `target cuda` program every such buffer is managed memory, reachable from
+ * the host and the GPU.
  *
  *===----------------------------------------------------------------------===*/
 
@@ -97,6 +100,7 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  *   lmc-model 1
  *   name NAME
  *   dtype f32
+ *   target cpu|cuda           (optional; cpu if absent)
  *   vocab V
  *   context CTX
  *   mesh DP TP                (optional; the mesh of lmc-shard, 1 1 if absent)
@@ -106,6 +110,12 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  *   state COUNT TOTAL         (optional, ZeRO-1; then COUNT lines:)
  *   state NAME OFFSET DIM     (one per parameter, in parameter order)
  *   end
+ * TARGET says where the compiled code runs: `lmc compile --target cuda`
+ * writes `target cuda`, and its program needs the CUDA runtime
+ * (liblmcrt_cuda.a, which provides `main`) and a GPU; a cuda program linked
+ * without it fails with a message saying so. The target is not part of the
+ * model hash: checkpoints move between targets.
+ *
  * INIT is zeros, ones or normal (mean 0, standard deviation STD); DECAY is 1
  * when weight decay applies to the parameter. DIM... is the parameter's
  * GLOBAL (full) shape; OFFSET is where this rank's piece of it starts in the
@@ -274,10 +284,67 @@ int32_t lmcrt_world_size(void);
  * is an error that ends the job like the collectives' errors. */
 int64_t lmcrt_axis_index(int32_t axis);
 
+/* ---- GPU forms (lib/Runtime/Cuda, liblmcrt_cuda.a) -------------------- */
+
+/* For `target cuda` programs, linked with liblmcrt_cuda.a before
+ * liblmcrt.a; memrefs are over managed memory. All work is queued on the
+ * runtime's one compute stream (the stream mgpuStreamCreate returns), in
+ * order with the kernels; the host must synchronise that stream before it
+ * reads a GEMM's result.
+ *
+ * The arguments and results of _mlir_ciface_lmcrt_gemm_f32, over cuBLASLt:
+ * float32 storage and accumulation, the suffix naming the compute
+ * precision (CUBLAS_COMPUTE_32F, _32F_FAST_TF32, _32F_FAST_16BF). There is
+ * no GPU form of the embedding gradient: the GPU pipeline makes it a
+ * kernel. */
+void _mlir_ciface_lmcrt_gpu_gemm_f32(lmcrt_unranked_memref *a,
+                                     lmcrt_unranked_memref *b,
+                                     lmcrt_unranked_memref *c,
+                                     int32_t transpose_a, int32_t transpose_b);
+void _mlir_ciface_lmcrt_gpu_gemm_tf32(lmcrt_unranked_memref *a,
+                                      lmcrt_unranked_memref *b,
+                                      lmcrt_unranked_memref *c,
+                                      int32_t transpose_a, int32_t transpose_b);
+void _mlir_ciface_lmcrt_gpu_gemm_bf16(lmcrt_unranked_memref *a,
+                                      lmcrt_unranked_memref *b,
+                                      lmcrt_unranked_memref *c,
+                                      int32_t transpose_a, int32_t transpose_b);
+
+/* The collectives above, with the same arguments and semantics, over NCCL
+ * (one rank per GPU; a communicator per axis, every group going through
+ * NCCL). They run after the work queued on the compute stream; the blocking
+ * forms and lmcrt_gpu_collective_wait return with the result in place (the
+ * host may read it). Handles of the _start forms are waited with
+ * lmcrt_gpu_collective_wait, not lmcrt_collective_wait. Errors end the job
+ * like the CPU collectives'; an operation that does not complete within
+ * LMCRT_NCCL_TIMEOUT seconds (default 600), or that NCCL reports failed,
+ * aborts the communicators and ends the job. */
+void _mlir_ciface_lmcrt_gpu_all_reduce_f32(lmcrt_unranked_memref *in,
+                                           lmcrt_unranked_memref *out,
+                                           int32_t axis);
+void _mlir_ciface_lmcrt_gpu_all_gather_f32(lmcrt_unranked_memref *in,
+                                           lmcrt_unranked_memref *out,
+                                           int32_t axis, int64_t dim);
+void _mlir_ciface_lmcrt_gpu_reduce_scatter_f32(lmcrt_unranked_memref *in,
+                                               lmcrt_unranked_memref *out,
+                                               int32_t axis, int64_t dim);
+int64_t _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(lmcrt_unranked_memref *in,
+                                                    lmcrt_unranked_memref *out,
+                                                    int32_t axis);
+int64_t _mlir_ciface_lmcrt_gpu_all_gather_start_f32(lmcrt_unranked_memref *in,
+                                                    lmcrt_unranked_memref *out,
+                                                    int32_t axis, int64_t dim);
+int64_t _mlir_ciface_lmcrt_gpu_reduce_scatter_start_f32(
+    lmcrt_unranked_memref *in, lmcrt_unranked_memref *out, int32_t axis,
+    int64_t dim);
+void lmcrt_gpu_collective_wait(int64_t handle);
+
 /* The trainer (lib/Runtime/Trainer.cpp): parses the command line, loads or
  * initialises the parameters, trains with the functions above, and returns
- * the process exit status (0, 1 on errors, 2 on command-line errors). The
- * runtime library's own `main` calls it. */
+ * the process exit status (0, 1 on errors, 2 on command-line errors, and 2
+ * after the one line "lmc: no GPU found: REASON" when a `target cuda`
+ * program finds no usable GPU). The runtime library's own `main` calls it
+ * (liblmcrt_cuda.a's for cuda programs). */
 int lmcrt_main(int argc, char **argv);
 
 #ifdef __cplusplus

@@ -1,0 +1,457 @@
+//===- CublasLt.cpp - GEMMs of compiled code on cuBLASLt ------------------===//
+//
+// _mlir_ciface_lmcrt_gpu_gemm_{f32,tf32,bf16}: the C ABI of
+// _mlir_ciface_lmcrt_gemm_f32 (lmcrt.h) over cuBLASLt, on the compute
+// stream. Storage and accumulation are float32; the suffix is the compute
+// precision (CUBLAS_COMPUTE_32F, _FAST_TF32, _FAST_16BF).
+//
+// cuBLASLt is column-major. Each operand, a rows x cols view with strides
+// (rs, cs), is either column-major (rs = 1), taken as is, or row-major
+// (cs = 1), taken as its transpose; a row-major C is computed as
+// C^T = op(B)^T op(A)^T. An operand with neither unit stride is packed into
+// a temporary (after synchronising: the host copies it), and such a C is
+// computed into one and copied out. Batch dimensions that collapse into one
+// stride per operand make one strided-batched call; a B shared by the batch
+// over a row-major, packed A and C folds the batch into the rows (a linear
+// layer); other batches make one call per batch element.
+//
+// One handle, a 32 MiB workspace, and a cache of the matmul descriptor,
+// layouts and heuristic's algorithm per shape, strides and pointer
+// alignment. The library is libcublasLt.so.13, opened at the first GEMM
+// (then from the toolkit CMake found).
+//
+//===----------------------------------------------------------------------===//
+
+#include "CudaDevice.h"
+#include "Driver.h"
+#include "Library.h"
+
+#include "Collectives.h"
+#include "MemrefView.h"
+
+#include "lmc/Runtime/lmcrt.h"
+
+#include <cublasLt.h>
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+#include <vector>
+
+using namespace lmcrt;
+using namespace lmcrt::cuda;
+
+#define LMCRT_CUBLASLT_FUNCTIONS(X)                                            \
+  X(cublasLtCreate)                                                            \
+  X(cublasLtGetStatusName)                                                     \
+  X(cublasLtGetStatusString)                                                   \
+  X(cublasLtMatmulDescCreate)                                                  \
+  X(cublasLtMatmulDescSetAttribute)                                            \
+  X(cublasLtMatrixLayoutCreate)                                                \
+  X(cublasLtMatrixLayoutSetAttribute)                                          \
+  X(cublasLtMatmulPreferenceCreate)                                            \
+  X(cublasLtMatmulPreferenceSetAttribute)                                      \
+  X(cublasLtMatmulAlgoGetHeuristic)                                            \
+  X(cublasLtMatmul)
+
+namespace {
+
+using View = MemrefView<float>;
+
+struct LtApi {
+#define LMCRT_DECLARE(fn) decltype(&::fn) fn = nullptr;
+  LMCRT_CUBLASLT_FUNCTIONS(LMCRT_DECLARE)
+#undef LMCRT_DECLARE
+};
+
+constexpr size_t kWorkspaceBytes = size_t(32) << 20;
+
+enum class Precision { F32, TF32, BF16 };
+
+const char *precisionName(Precision p) {
+  switch (p) {
+  case Precision::F32:
+    return "f32";
+  case Precision::TF32:
+    return "tf32";
+  case Precision::BF16:
+    return "bf16";
+  }
+  return "?";
+}
+
+/// A column-major operand: the matrix stored is `transposed ? cols x rows :
+/// rows x cols` with leading dimension `ld`.
+struct Operand {
+  const float *data = nullptr;
+  int64_t ld = 1;
+  bool transposed = false;
+};
+
+/// The cuBLASLt view of a logical rows x cols matrix with strides (rs, cs);
+/// false when neither stride is 1.
+bool describe(const float *data, int64_t rows, int64_t cols, int64_t rs,
+              int64_t cs, Operand &out) {
+  int64_t r = std::max<int64_t>(rows, 1), c = std::max<int64_t>(cols, 1);
+  if ((rs == 1 || rows == 1) && (cols == 1 || cs >= r)) {
+    out = {data, cols == 1 ? r : cs, false};
+    return true;
+  }
+  if ((cs == 1 || cols == 1) && (rows == 1 || rs >= c)) {
+    out = {data, rows == 1 ? c : rs, true};
+    return true;
+  }
+  return false;
+}
+
+/// The largest power of two (up to 256) dividing the address.
+uint32_t alignmentOf(const void *p) {
+  auto address = reinterpret_cast<uintptr_t>(p);
+  uint32_t a = 256;
+  while (a > 4 && address % a != 0)
+    a /= 2;
+  return a;
+}
+
+/// One batch stride for dimensions [0, n) of `v`, when they collapse into
+/// one (0 when they are all of size 1).
+bool batchStride(const View &v, int64_t n, int64_t &stride) {
+  stride = 0;
+  int64_t expected = -1;
+  for (int64_t d = n - 1; d >= 0; --d) {
+    if (v.sizes[d] == 1)
+      continue;
+    if (expected < 0)
+      stride = v.strides[d];
+    else if (v.strides[d] != expected)
+      return false;
+    expected = v.strides[d] * v.sizes[d];
+  }
+  return true;
+}
+
+struct Plan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t x = nullptr, y = nullptr, d = nullptr;
+  cublasLtMatmulAlgo_t algo;
+};
+
+class Gemm {
+public:
+  static Gemm &get() {
+    static Gemm *gemm = new Gemm; // used until exit
+    return *gemm;
+  }
+
+  void run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+           lmcrt_unranked_memref *c, bool ta, bool tb, Precision precision);
+
+private:
+  void open();
+  void check(cublasStatus_t status, const std::string &what) const {
+    if (status == CUBLAS_STATUS_SUCCESS)
+      return;
+    const char *name = api.cublasLtGetStatusName(status);
+    const char *text = api.cublasLtGetStatusString(status);
+    comm::fatal(what + " failed: " + (name ? name : "cuBLAS error") +
+                (text ? std::string(": ") + text : std::string()));
+  }
+  /// A packed row-major copy of `rows x cols` at `data` with strides
+  /// (rs, cs), in temporary `slot`.
+  float *pack(int slot, const float *data, int64_t rows, int64_t cols,
+              int64_t rs, int64_t cs);
+  float *temporary(int slot, int64_t elements);
+  /// D = op(X) op(Y), column-major m x n, `batch` matrices.
+  void matmul(Precision precision, int64_t m, int64_t n, int64_t k,
+              const Operand &x, const Operand &y, float *d, int64_t ldd,
+              int64_t batch, int64_t sx, int64_t sy, int64_t sd);
+
+  using Key = std::tuple<int, bool, bool, int64_t, int64_t, int64_t, int64_t,
+                         int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                         uint32_t, uint32_t, uint32_t>;
+  LtApi api;
+  cublasLtHandle_t handle = nullptr;
+  CUdeviceptr workspace = 0;
+  std::map<Key, Plan> plans;
+  std::vector<std::pair<float *, int64_t>> temps; // managed, by slot
+};
+
+void Gemm::open() {
+  if (handle)
+    return;
+  static Library library;
+  std::vector<std::string> paths = {"libcublasLt.so.13"};
+#ifdef LMCRT_CUDA_TOOLKIT_DIR
+  paths.push_back(LMCRT_CUDA_TOOLKIT_DIR "/lib64/libcublasLt.so.13");
+  paths.push_back(LMCRT_CUDA_TOOLKIT_DIR "/lib/libcublasLt.so.13");
+#endif
+  std::string error;
+  if (!library.open(paths, error))
+    comm::fatal("cannot load cuBLASLt for the GPU GEMMs: " + error);
+#define LMCRT_RESOLVE(fn)                                                      \
+  api.fn = reinterpret_cast<decltype(api.fn)>(library.find(#fn));              \
+  if (!api.fn)                                                                 \
+    comm::fatal(library.path() + " has no " #fn);
+  LMCRT_CUBLASLT_FUNCTIONS(LMCRT_RESOLVE)
+#undef LMCRT_RESOLVE
+  check(api.cublasLtCreate(&handle), "cublasLtCreate");
+  cuda::check(driver().cuMemAlloc(&workspace, kWorkspaceBytes),
+              "cuMemAlloc(cuBLASLt workspace)");
+}
+
+float *Gemm::temporary(int slot, int64_t elements) {
+  if (temps.size() <= static_cast<size_t>(slot))
+    temps.resize(slot + 1, {nullptr, 0});
+  auto &[ptr, size] = temps[slot];
+  if (size < elements) {
+    device::release(ptr);
+    ptr = static_cast<float *>(device::allocate(sizeof(float) * elements));
+    size = elements;
+  }
+  return ptr;
+}
+
+float *Gemm::pack(int slot, const float *data, int64_t rows, int64_t cols,
+                  int64_t rs, int64_t cs) {
+  float *out = temporary(slot, rows * cols);
+  // The host copies: earlier work on the stream must be done.
+  device::synchronize();
+  View src(const_cast<float *>(data), {rows, cols}, {rs, cs});
+  copyElements(src, View::packed(out, {rows, cols}));
+  return out;
+}
+
+void Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
+                  const Operand &x, const Operand &y, float *d, int64_t ldd,
+                  int64_t batch, int64_t sx, int64_t sy, int64_t sd) {
+  Key key{static_cast<int>(precision),
+          x.transposed,
+          y.transposed,
+          m,
+          n,
+          k,
+          x.ld,
+          y.ld,
+          ldd,
+          batch,
+          sx,
+          sy,
+          sd,
+          alignmentOf(x.data),
+          alignmentOf(y.data),
+          alignmentOf(d)};
+  auto it = plans.find(key);
+  if (it == plans.end()) {
+    Plan p;
+    cublasComputeType_t compute =
+        precision == Precision::F32    ? CUBLAS_COMPUTE_32F
+        : precision == Precision::TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                       : CUBLAS_COMPUTE_32F_FAST_16BF;
+    check(api.cublasLtMatmulDescCreate(&p.desc, compute, CUDA_R_32F),
+          "cublasLtMatmulDescCreate");
+    cublasOperation_t opX = x.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t opY = y.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
+    check(api.cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA,
+                                             &opX, sizeof(opX)),
+          "cublasLtMatmulDescSetAttribute(TRANSA)");
+    check(api.cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB,
+                                             &opY, sizeof(opY)),
+          "cublasLtMatmulDescSetAttribute(TRANSB)");
+    auto layout = [&](cublasLtMatrixLayout_t &l, int64_t rows, int64_t cols,
+                      int64_t ld, int64_t stride) {
+      check(api.cublasLtMatrixLayoutCreate(&l, CUDA_R_32F, rows, cols, ld),
+            "cublasLtMatrixLayoutCreate");
+      if (batch == 1)
+        return;
+      int32_t count = static_cast<int32_t>(batch);
+      check(api.cublasLtMatrixLayoutSetAttribute(
+                l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)),
+            "cublasLtMatrixLayoutSetAttribute(BATCH_COUNT)");
+      check(api.cublasLtMatrixLayoutSetAttribute(
+                l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
+                sizeof(stride)),
+            "cublasLtMatrixLayoutSetAttribute(STRIDED_BATCH_OFFSET)");
+    };
+    layout(p.x, x.transposed ? k : m, x.transposed ? m : k, x.ld, sx);
+    layout(p.y, y.transposed ? n : k, y.transposed ? k : n, y.ld, sy);
+    layout(p.d, m, n, ldd, sd);
+    cublasLtMatmulPreference_t pref = nullptr;
+    check(api.cublasLtMatmulPreferenceCreate(&pref),
+          "cublasLtMatmulPreferenceCreate");
+    uint64_t bytes = kWorkspaceBytes;
+    check(api.cublasLtMatmulPreferenceSetAttribute(
+              pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &bytes,
+              sizeof(bytes)),
+          "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)");
+    // Views into buffers may start anywhere: tell the heuristic.
+    const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> aligns[] = {
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, std::get<13>(key)},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, std::get<14>(key)},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, std::get<15>(key)},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, std::get<15>(key)}};
+    for (const auto &[attribute, value] : aligns)
+      check(api.cublasLtMatmulPreferenceSetAttribute(pref, attribute, &value,
+                                                     sizeof(value)),
+            "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT)");
+    cublasLtMatmulHeuristicResult_t result = {};
+    int found = 0;
+    check(api.cublasLtMatmulAlgoGetHeuristic(handle, p.desc, p.x, p.y, p.d, p.d,
+                                             pref, 1, &result, &found),
+          "cublasLtMatmulAlgoGetHeuristic");
+    if (found < 1)
+      comm::fatal(std::string("gpu_gemm_") + precisionName(precision) +
+                  ": cuBLASLt has no algorithm for m=" + std::to_string(m) +
+                  " n=" + std::to_string(n) + " k=" + std::to_string(k) +
+                  " batch=" + std::to_string(batch));
+    p.algo = result.algo;
+    it = plans.emplace(key, p).first;
+  }
+  const Plan &p = it->second;
+  const float alpha = 1.0f, beta = 0.0f;
+  check(api.cublasLtMatmul(handle, p.desc, &alpha, x.data, p.x, y.data, p.y,
+                           &beta, d, p.d, d, p.d, &p.algo,
+                           reinterpret_cast<void *>(workspace),
+                           kWorkspaceBytes, computeStream()),
+        std::string("cublasLtMatmul (gpu_gemm_") + precisionName(precision) +
+            ", m=" + std::to_string(m) + " n=" + std::to_string(n) +
+            " k=" + std::to_string(k) + ")");
+}
+
+void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+               lmcrt_unranked_memref *c, bool ta, bool tb,
+               Precision precision) {
+  std::string what = std::string("gpu_gemm_") + precisionName(precision);
+  requireReady(what.c_str());
+  View A(a), B(b), C(c);
+  if (C.rank() < 2 || A.rank() != C.rank() ||
+      (B.rank() != 2 && B.rank() != C.rank()))
+    comm::fatal(what + ": inconsistent ranks (A " + A.shapeString() + ", B " +
+                B.shapeString() + ", C " + C.shapeString() + ")");
+  const int64_t M = C.size(-2), N = C.size(-1);
+  const int64_t K = ta ? A.size(-2) : A.size(-1);
+  if ((ta ? A.size(-1) : A.size(-2)) != M ||
+      (tb ? B.size(-1) : B.size(-2)) != K ||
+      (tb ? B.size(-2) : B.size(-1)) != N)
+    comm::fatal(what + ": shapes do not multiply (A " + A.shapeString() +
+                ", B " + B.shapeString() + ", C " + C.shapeString() +
+                ", transpose_a=" + std::to_string(ta) +
+                ", transpose_b=" + std::to_string(tb) + ")");
+  const int64_t batchDims = C.rank() - 2;
+  const bool shared = B.rank() == 2;
+  int64_t batch = 1;
+  for (int64_t d = 0; d < batchDims; ++d) {
+    batch *= C.sizes[d];
+    if (A.sizes[d] != C.sizes[d] || (!shared && B.sizes[d] != C.sizes[d]))
+      comm::fatal(what + ": batch dimensions differ (A " + A.shapeString() +
+                  ", B " + B.shapeString() + ", C " + C.shapeString() + ")");
+  }
+  if (M == 0 || N == 0 || batch == 0)
+    return;
+  open();
+  if (K == 0) {
+    // An empty sum: C = 0 (the host writes it).
+    device::synchronize();
+    std::vector<float> zeros(C.numElements(), 0.0f);
+    copyElements(View::packed(zeros.data(), C.sizes), C);
+    return;
+  }
+  // op(A) is M x K and op(B) K x N, as strided views.
+  const int64_t aRs = ta ? A.stride(-1) : A.stride(-2),
+                aCs = ta ? A.stride(-2) : A.stride(-1);
+  const int64_t bRs = tb ? B.stride(-1) : B.stride(-2),
+                bCs = tb ? B.stride(-2) : B.stride(-1);
+  int64_t sA = 0, sB = 0, sC = 0;
+  const bool aStrided = batchStride(A, batchDims, sA),
+             cStrided = batchStride(C, batchDims, sC);
+  int64_t m = M;
+  // A linear layer over a packed batch (B shared, A and C row-major with
+  // their batches stacked as rows): one GEMM with batch * M rows.
+  if (shared && batch > 1 && !ta && A.stride(-1) == 1 && C.stride(-1) == 1 &&
+      aStrided && cStrided && sA == M * A.stride(-2) &&
+      sC == M * C.stride(-2)) {
+    m = M * batch;
+    batch = 1;
+  }
+  Operand oa, ob, oc;
+  // One strided-batched call when every operand has one batch stride and
+  // unit strides (a shared B repeats with a loop instead of stride 0).
+  const bool strided = batch > 1 && !shared && aStrided && cStrided &&
+                       batchStride(B, batchDims, sB) &&
+                       describe(A.data, m, K, aRs, aCs, oa) &&
+                       describe(B.data, K, N, bRs, bCs, ob) &&
+                       describe(C.data, m, N, C.stride(-2), C.stride(-1), oc);
+  const int64_t calls = strided ? 1 : batch, perCall = strided ? batch : 1;
+  for (int64_t i = 0; i < calls; ++i) {
+    int64_t offA = 0, offB = 0, offC = 0;
+    for (int64_t d = batchDims - 1, rest = i; d >= 0 && calls > 1; --d) {
+      int64_t idx = rest % C.sizes[d];
+      rest /= C.sizes[d];
+      offA += idx * A.strides[d];
+      offC += idx * C.strides[d];
+      if (!shared)
+        offB += idx * B.strides[d];
+    }
+    const float *pa = A.data + offA, *pb = B.data + offB;
+    int64_t ars = aRs, acs = aCs, brs = bRs, bcs = bCs;
+    if (!describe(pa, m, K, ars, acs, oa)) {
+      pa = pack(0, pa, m, K, ars, acs);
+      ars = K, acs = 1;
+    }
+    if (!describe(pb, K, N, brs, bcs, ob)) {
+      pb = pack(1, pb, K, N, brs, bcs);
+      brs = N, bcs = 1;
+    }
+    float *pc = C.data + offC;
+    const bool cDirect =
+        describe(pc, m, N, C.stride(-2), C.stride(-1), oc);
+    if (!cDirect) {
+      pc = temporary(2, m * N);
+      describe(pc, m, N, N, 1, oc);
+    }
+    if (!oc.transposed) {
+      // Column-major C = op(A) op(B).
+      describe(pa, m, K, ars, acs, oa);
+      describe(pb, K, N, brs, bcs, ob);
+      matmul(precision, m, N, K, oa, ob, pc, oc.ld, perCall, sA, sB, sC);
+    } else {
+      // Row-major C: C^T = op(B)^T op(A)^T (transposing swaps strides).
+      describe(pb, N, K, bcs, brs, ob);
+      describe(pa, K, m, acs, ars, oa);
+      matmul(precision, N, m, K, ob, oa, pc, oc.ld, perCall, sB, sA, sC);
+    }
+    if (!cDirect) {
+      device::synchronize();
+      copyElements(View::packed(pc, {m, N}),
+                   View(C.data + offC, {m, N}, {C.stride(-2), C.stride(-1)}));
+    }
+  }
+}
+
+} // namespace
+
+extern "C" void _mlir_ciface_lmcrt_gpu_gemm_f32(lmcrt_unranked_memref *a,
+                                                lmcrt_unranked_memref *b,
+                                                lmcrt_unranked_memref *c,
+                                                int32_t transpose_a,
+                                                int32_t transpose_b) {
+  Gemm::get().run(a, b, c, transpose_a != 0, transpose_b != 0,
+                  Precision::F32);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_gemm_tf32(lmcrt_unranked_memref *a,
+                                                 lmcrt_unranked_memref *b,
+                                                 lmcrt_unranked_memref *c,
+                                                 int32_t transpose_a,
+                                                 int32_t transpose_b) {
+  Gemm::get().run(a, b, c, transpose_a != 0, transpose_b != 0,
+                  Precision::TF32);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bf16(lmcrt_unranked_memref *a,
+                                                 lmcrt_unranked_memref *b,
+                                                 lmcrt_unranked_memref *c,
+                                                 int32_t transpose_a,
+                                                 int32_t transpose_b) {
+  Gemm::get().run(a, b, c, transpose_a != 0, transpose_b != 0,
+                  Precision::BF16);
+}

@@ -1,0 +1,171 @@
+//===- CudaDevice.cpp - The GPU of this process ---------------------------===//
+
+#include "CudaDevice.h"
+
+#include "Driver.h"
+#include "Collectives.h"
+#include "Error.h"
+
+#include <cstdio>
+
+namespace lmcrt::cuda {
+namespace {
+
+struct GpuState {
+  bool ready = false;
+  int ordinal = -1;
+  int requested = -1; // mgpuSetDefaultDevice
+  CUdevice device = 0;
+  CUcontext context = nullptr;
+  CUstream compute = nullptr;
+  std::string name;
+  size_t totalMemory = 0;
+};
+
+/// Never destroyed: the compiled object's destructor (mgpuModuleUnload)
+/// may run after the runtime's static objects are gone.
+GpuState &gpu() {
+  static GpuState *g = new GpuState;
+  return *g;
+}
+
+/// Makes the context current on this thread (once per thread).
+void makeCurrent() {
+  thread_local CUcontext current = nullptr;
+  GpuState &g = gpu();
+  if (current != g.context) {
+    check(driver().cuCtxSetCurrent(g.context), "cuCtxSetCurrent");
+    current = g.context;
+  }
+}
+
+/// Throws NoGpuError for the results that mean "no usable GPU here".
+void checkInit(CUresult result, const char *what) {
+  if (result == CUDA_SUCCESS)
+    return;
+  std::string text = std::string(what) + " failed: " + errorText(result);
+  if (result == CUDA_ERROR_STUB_LIBRARY)
+    text += " (the CUDA toolkit's stub library, not a driver)";
+  throw NoGpuError(text);
+}
+
+void init(int localRank) {
+  GpuState &g = gpu();
+  if (g.ready)
+    return;
+  std::string reason;
+  if (!loadDriver(reason))
+    throw NoGpuError(reason);
+  const DriverApi &d = driver();
+  checkInit(d.cuInit(0), "cuInit");
+  int count = 0;
+  checkInit(d.cuDeviceGetCount(&count), "cuDeviceGetCount");
+  if (count <= 0)
+    throw NoGpuError("the CUDA driver reports no device");
+  int ordinal = g.requested >= 0 ? g.requested : localRank % count;
+  if (ordinal < 0 || ordinal >= count)
+    fail("GPU " + std::to_string(ordinal) + " requested, but the machine has " +
+         std::to_string(count));
+  check(d.cuDeviceGet(&g.device, ordinal), "cuDeviceGet");
+  char name[256] = {0};
+  check(d.cuDeviceGetName(name, sizeof(name) - 1, g.device), "cuDeviceGetName");
+  g.name = name;
+  check(d.cuDeviceTotalMem(&g.totalMemory, g.device), "cuDeviceTotalMem");
+  int managed = 0;
+  check(d.cuDeviceGetAttribute(&managed, CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY,
+                               g.device),
+        "cuDeviceGetAttribute(MANAGED_MEMORY)");
+  if (!managed)
+    fail("GPU " + std::to_string(ordinal) + " (" + g.name +
+         ") does not support managed memory, which the runtime needs");
+  check(d.cuDevicePrimaryCtxRetain(&g.context, g.device),
+        "cuDevicePrimaryCtxRetain");
+  check(d.cuCtxSetCurrent(g.context), "cuCtxSetCurrent");
+  check(d.cuStreamCreate(&g.compute, CU_STREAM_NON_BLOCKING),
+        "cuStreamCreate(compute stream)");
+  g.ordinal = ordinal;
+  g.ready = true;
+}
+
+class CudaDeviceImpl final : public device::Device {
+public:
+  const char *target() const override { return "cuda"; }
+
+  void init(int localRank) override { cuda::init(localRank); }
+
+  std::string description() const override {
+    const GpuState &g = gpu();
+    char text[512];
+    std::snprintf(text, sizeof(text), "%s, %.1f GiB, GPU %d", g.name.c_str(),
+                  static_cast<double>(g.totalMemory) / (1u << 30), g.ordinal);
+    return text;
+  }
+
+  void *allocate(size_t bytes) override {
+    requireReady("device allocation");
+    CUdeviceptr p = 0;
+    check(driver().cuMemAllocManaged(&p, bytes ? bytes : 1,
+                                     CU_MEM_ATTACH_GLOBAL),
+          "cuMemAllocManaged(" + std::to_string(bytes) + " bytes)");
+    return reinterpret_cast<void *>(p);
+  }
+
+  void release(void *ptr) override {
+    requireReady("device free");
+    // Kernels queued on the compute stream may still use the buffer.
+    check(driver().cuStreamSynchronize(gpu().compute),
+          "cuStreamSynchronize(compute stream)");
+    check(driver().cuMemFree(reinterpret_cast<CUdeviceptr>(ptr)), "cuMemFree");
+  }
+
+  void synchronize() override {
+    requireReady("device synchronize");
+    check(driver().cuStreamSynchronize(gpu().compute),
+          "cuStreamSynchronize(compute stream)");
+  }
+};
+
+} // namespace
+
+device::Device &cudaDevice() {
+  static CudaDeviceImpl device;
+  return device;
+}
+
+void registerCudaDevice() { device::registerDevice(cudaDevice()); }
+
+bool tryInitDevice(int localRank, std::string &reason) {
+  try {
+    device::registerDevice(cudaDevice());
+    device::initialize(localRank);
+    return true;
+  } catch (const RuntimeError &e) {
+    reason = e.what();
+    return false;
+  }
+}
+
+bool ready() { return gpu().ready; }
+
+void requireReady(const char *what) {
+  if (!gpu().ready)
+    comm::fatal(std::string(what) +
+                ": the GPU is not initialised yet (the runtime initialises it "
+                "after reading the model description)");
+  makeCurrent();
+}
+
+CUstream computeStream() { return gpu().compute; }
+
+int deviceOrdinal() { return gpu().ordinal; }
+
+void requestOrdinal(int ordinal) {
+  GpuState &g = gpu();
+  if (g.ready && ordinal != g.ordinal)
+    comm::fatal("mgpuSetDefaultDevice(" + std::to_string(ordinal) +
+                "): this process already runs on GPU " +
+                std::to_string(g.ordinal));
+  g.requested = ordinal;
+}
+
+} // namespace lmcrt::cuda

@@ -1,0 +1,452 @@
+//===- GpuRuntimeTest.cpp - Tests of the CUDA runtime on a GPU ------------===//
+//
+// cuBLASLt GEMMs against a CPU reference, NCCL collectives on a world of
+// one, managed step memory, and a hand-written PTX kernel loaded lazily and
+// launched through the mgpu* functions. Each test that needs a GPU skips
+// without one, saying why ("no GPU: ..."); the tests of what works without
+// a GPU always run.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Collectives.h"
+#include "CudaDevice.h"
+#include "Device.h"
+#include "StepMemory.h"
+
+#include "lmc/Runtime/lmcrt.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+extern "C" {
+void *mgpuModuleLoad(void *data, size_t size);
+void *mgpuModuleLoadJIT(void *data, int optLevel);
+void mgpuModuleUnload(void *module);
+void *mgpuModuleGetFunction(void *module, const char *name);
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t smem, void *stream,
+                      void **params, void **extra, size_t paramsCount);
+void *mgpuStreamCreate();
+void mgpuStreamDestroy(void *stream);
+void mgpuStreamSynchronize(void *stream);
+void *mgpuEventCreate();
+void mgpuEventRecord(void *event, void *stream);
+void mgpuEventSynchronize(void *event);
+void mgpuEventDestroy(void *event);
+void *mgpuMemAlloc(uint64_t size, void *stream, bool isHostShared);
+void mgpuMemFree(void *ptr, void *stream);
+void mgpuMemset32(void *dst, unsigned value, size_t count, void *stream);
+void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream);
+void _mlir_ciface_lmcrt_gpu_gemm_f32(lmcrt_unranked_memref *,
+                                     lmcrt_unranked_memref *,
+                                     lmcrt_unranked_memref *, int32_t, int32_t);
+void _mlir_ciface_lmcrt_gpu_gemm_tf32(lmcrt_unranked_memref *,
+                                      lmcrt_unranked_memref *,
+                                      lmcrt_unranked_memref *, int32_t,
+                                      int32_t);
+void _mlir_ciface_lmcrt_gpu_gemm_bf16(lmcrt_unranked_memref *,
+                                      lmcrt_unranked_memref *,
+                                      lmcrt_unranked_memref *, int32_t,
+                                      int32_t);
+void _mlir_ciface_lmcrt_gpu_all_reduce_f32(lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *, int32_t);
+void _mlir_ciface_lmcrt_gpu_all_gather_f32(lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *, int32_t,
+                                           int64_t);
+void _mlir_ciface_lmcrt_gpu_reduce_scatter_f32(lmcrt_unranked_memref *,
+                                               lmcrt_unranked_memref *,
+                                               int32_t, int64_t);
+int64_t _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(lmcrt_unranked_memref *,
+                                                    lmcrt_unranked_memref *,
+                                                    int32_t);
+int64_t _mlir_ciface_lmcrt_gpu_all_gather_start_f32(lmcrt_unranked_memref *,
+                                                    lmcrt_unranked_memref *,
+                                                    int32_t, int64_t);
+void lmcrt_gpu_collective_wait(int64_t handle);
+}
+
+namespace {
+
+// A kernel written by hand: p[i] = v for i < n (CUDA 13's ptxas assembles it
+// for sm_90).
+const char kFillPtx[] = R"(.version 7.5
+.target sm_75
+.address_size 64
+
+.visible .entry lmc_test_fill(
+	.param .u64 lmc_test_fill_p,
+	.param .f32 lmc_test_fill_v,
+	.param .u32 lmc_test_fill_n
+)
+{
+	.reg .pred 	%p<2>;
+	.reg .b32 	%r<6>;
+	.reg .f32 	%f<2>;
+	.reg .b64 	%rd<5>;
+
+	ld.param.u64 	%rd1, [lmc_test_fill_p];
+	ld.param.f32 	%f1, [lmc_test_fill_v];
+	ld.param.u32 	%r1, [lmc_test_fill_n];
+	mov.u32 	%r2, %ctaid.x;
+	mov.u32 	%r3, %ntid.x;
+	mov.u32 	%r4, %tid.x;
+	mad.lo.s32 	%r5, %r2, %r3, %r4;
+	setp.ge.u32 	%p1, %r5, %r1;
+	@%p1 bra 	$L_done;
+	cvta.to.global.u64 	%rd2, %rd1;
+	mul.wide.u32 	%rd3, %r5, 4;
+	add.s64 	%rd4, %rd2, %rd3;
+	st.global.f32 	[%rd4], %f1;
+$L_done:
+	ret;
+}
+)";
+
+// Recorded before main, as a compiled program's constructor does; on a
+// machine without a GPU this must not fail.
+char ptxCopy[sizeof(kFillPtx)];
+void *fillModule = [] {
+  std::memcpy(ptxCopy, kFillPtx, sizeof(kFillPtx));
+  return mgpuModuleLoadJIT(ptxCopy, 2);
+}();
+
+/// Initialises the GPU once; the reason when there is none.
+const std::string &noGpuReason() {
+  static std::string reason = [] {
+    std::string why;
+    if (!lmcrt::cuda::tryInitDevice(0, why))
+      return why.empty() ? std::string("unknown reason") : why;
+    lmcrt::comm::init(1, 1);
+    return std::string();
+  }();
+  return reason;
+}
+
+#define REQUIRE_GPU()                                                          \
+  do {                                                                         \
+    if (!noGpuReason().empty())                                                \
+      GTEST_SKIP() << "no GPU: " << noGpuReason();                             \
+  } while (0)
+
+/// A float buffer in managed memory.
+struct Buffer {
+  explicit Buffer(int64_t n)
+      : n(n), data(static_cast<float *>(
+                  lmcrt::device::allocate(sizeof(float) * n))) {}
+  ~Buffer() { lmcrt::device::release(data); }
+  int64_t n;
+  float *data;
+};
+
+/// A ranked descriptor of rank R with room for the unranked form.
+template <int R> struct Desc {
+  float *allocated, *aligned;
+  int64_t offset;
+  int64_t sizes[R];
+  int64_t strides[R];
+  lmcrt_unranked_memref ref() { return {R, this}; }
+};
+
+template <int R>
+Desc<R> desc(float *base, int64_t offset, std::vector<int64_t> sizes,
+             std::vector<int64_t> strides) {
+  Desc<R> d{base, base, offset, {}, {}};
+  for (int i = 0; i < R; ++i) {
+    d.sizes[i] = sizes[i];
+    d.strides[i] = strides[i];
+  }
+  return d;
+}
+
+void fillRandom(float *p, int64_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int64_t i = 0; i < n; ++i)
+    p[i] = dist(rng);
+}
+
+using GemmFn = void (*)(lmcrt_unranked_memref *, lmcrt_unranked_memref *,
+                        lmcrt_unranked_memref *, int32_t, int32_t);
+
+struct Precision {
+  const char *name;
+  GemmFn fn;
+  double tolerance; // relative to sum_k |a||b|
+};
+
+const Precision kPrecisions[] = {
+    {"f32", &_mlir_ciface_lmcrt_gpu_gemm_f32, 1e-5},
+    {"tf32", &_mlir_ciface_lmcrt_gpu_gemm_tf32, 4e-3},
+    {"bf16", &_mlir_ciface_lmcrt_gpu_gemm_bf16, 3e-2}};
+
+/// Checks C[i, j] (strides cs) against op(A) op(B) computed in double on the
+/// host, A and B given by element accessors.
+template <typename GetA, typename GetB>
+void expectProduct(const float *c, int64_t crs, int64_t ccs, int64_t m,
+                   int64_t n, int64_t k, GetA a, GetB b, double tolerance,
+                   const std::string &what) {
+  int bad = 0;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0, scale = 0;
+      for (int64_t l = 0; l < k; ++l) {
+        sum += double(a(i, l)) * b(l, j);
+        scale += std::fabs(double(a(i, l)) * b(l, j));
+      }
+      double got = c[i * crs + j * ccs];
+      if (std::fabs(got - sum) > tolerance * scale + 1e-6 && bad++ < 5)
+        ADD_FAILURE() << what << ": C[" << i << "," << j << "] = " << got
+                      << ", expected " << sum;
+    }
+}
+
+TEST(GpuGemm, AllTransposesAndPrecisions) {
+  REQUIRE_GPU();
+  const int64_t M = 37, N = 29, K = 53;
+  for (const Precision &p : kPrecisions)
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb) {
+        Buffer A(M * K), B(K * N), C(M * N);
+        fillRandom(A.data, A.n, 1);
+        fillRandom(B.data, B.n, 2);
+        std::fill(C.data, C.data + C.n, 7.0f); // ignored
+        auto a = ta ? desc<2>(A.data, 0, {K, M}, {M, 1})
+                    : desc<2>(A.data, 0, {M, K}, {K, 1});
+        auto b = tb ? desc<2>(B.data, 0, {N, K}, {K, 1})
+                    : desc<2>(B.data, 0, {K, N}, {N, 1});
+        auto c = desc<2>(C.data, 0, {M, N}, {N, 1});
+        auto ra = a.ref(), rb = b.ref(), rc = c.ref();
+        p.fn(&ra, &rb, &rc, ta, tb);
+        lmcrt::device::synchronize();
+        expectProduct(
+            C.data, N, 1, M, N, K,
+            [&](int64_t i, int64_t l) {
+              return ta ? A.data[l * M + i] : A.data[i * K + l];
+            },
+            [&](int64_t l, int64_t j) {
+              return tb ? B.data[j * K + l] : B.data[l * N + j];
+            },
+            p.tolerance,
+            std::string(p.name) + " ta=" + std::to_string(ta) +
+                " tb=" + std::to_string(tb));
+      }
+}
+
+TEST(GpuGemm, StridedAndOffsetViews) {
+  REQUIRE_GPU();
+  const int64_t M = 9, N = 11, K = 13;
+  // A: rows of stride 20 starting at element 3 (unaligned); B: column-major
+  // (rs = 1, cs = K + 2); C: column-major at an offset; then C with no unit
+  // stride (through a temporary) and A with no unit stride (packed).
+  Buffer A(3 + M * 20), B((K + 2) * N), C(5 + N * (M + 1)), D(2 * M * 2 * N);
+  fillRandom(A.data, A.n, 3);
+  fillRandom(B.data, B.n, 4);
+  auto getA = [&](int64_t i, int64_t l) { return A.data[3 + i * 20 + l]; };
+  auto getB = [&](int64_t l, int64_t j) { return B.data[l + j * (K + 2)]; };
+  auto a = desc<2>(A.data, 3, {M, K}, {20, 1});
+  auto b = desc<2>(B.data, 0, {K, N}, {1, K + 2});
+  auto c = desc<2>(C.data, 5, {M, N}, {1, M + 1});
+  auto ra = a.ref(), rb = b.ref(), rc = c.ref();
+  _mlir_ciface_lmcrt_gpu_gemm_f32(&ra, &rb, &rc, 0, 0);
+  lmcrt::device::synchronize();
+  expectProduct(C.data + 5, 1, M + 1, M, N, K, getA, getB, 1e-5,
+                "column-major C");
+
+  auto d = desc<2>(D.data, 0, {M, N}, {2 * N * 2, 2});
+  auto rd = d.ref();
+  _mlir_ciface_lmcrt_gpu_gemm_f32(&ra, &rb, &rd, 0, 0);
+  lmcrt::device::synchronize();
+  expectProduct(D.data, 4 * N, 2, M, N, K, getA, getB, 1e-5, "strided C");
+
+  // A read with strides (1, 20)... as a transposed view with no unit
+  // stride: rows of stride 40, columns of stride 2.
+  Buffer E(M * K * 4);
+  fillRandom(E.data, E.n, 5);
+  auto e = desc<2>(E.data, 0, {M, K}, {2 * K * 2, 2});
+  auto re = e.ref();
+  _mlir_ciface_lmcrt_gpu_gemm_f32(&re, &rb, &rc, 0, 0);
+  lmcrt::device::synchronize();
+  expectProduct(
+      C.data + 5, 1, M + 1, M, N, K,
+      [&](int64_t i, int64_t l) { return E.data[i * 4 * K + 2 * l]; }, getB,
+      1e-5, "packed A");
+}
+
+TEST(GpuGemm, Batches) {
+  REQUIRE_GPU();
+  const int64_t G = 3, M = 8, N = 6, K = 5;
+  Buffer A(G * M * K), B(G * K * N), W(K * N), C(G * M * N);
+  fillRandom(A.data, A.n, 6);
+  fillRandom(B.data, B.n, 7);
+  fillRandom(W.data, W.n, 8);
+  auto a = desc<3>(A.data, 0, {G, M, K}, {M * K, K, 1});
+  auto c = desc<3>(C.data, 0, {G, M, N}, {M * N, N, 1});
+  auto ra = a.ref(), rc = c.ref();
+  // Batched B (one strided-batched call).
+  auto b = desc<3>(B.data, 0, {G, K, N}, {K * N, N, 1});
+  auto rb = b.ref();
+  _mlir_ciface_lmcrt_gpu_gemm_f32(&ra, &rb, &rc, 0, 0);
+  lmcrt::device::synchronize();
+  for (int64_t g = 0; g < G; ++g)
+    expectProduct(
+        C.data + g * M * N, N, 1, M, N, K,
+        [&](int64_t i, int64_t l) { return A.data[g * M * K + i * K + l]; },
+        [&](int64_t l, int64_t j) { return B.data[g * K * N + l * N + j]; },
+        1e-5, "batch " + std::to_string(g));
+  // A shared B (a linear layer: folded into one GEMM).
+  auto w = desc<2>(W.data, 0, {K, N}, {N, 1});
+  auto rw = w.ref();
+  _mlir_ciface_lmcrt_gpu_gemm_f32(&ra, &rw, &rc, 0, 0);
+  lmcrt::device::synchronize();
+  for (int64_t g = 0; g < G; ++g)
+    expectProduct(
+        C.data + g * M * N, N, 1, M, N, K,
+        [&](int64_t i, int64_t l) { return A.data[g * M * K + i * K + l]; },
+        [&](int64_t l, int64_t j) { return W.data[l * N + j]; }, 1e-5,
+        "shared B, batch " + std::to_string(g));
+  // Batch dimensions that do not collapse (A transposed per batch element,
+  // batches in reverse order): one call per element.
+  auto at = desc<3>(A.data, (G - 1) * M * K, {G, K, M}, {-M * K, 1, K});
+  auto rat = at.ref();
+  _mlir_ciface_lmcrt_gpu_gemm_f32(&rat, &rb, &rc, 1, 0);
+  lmcrt::device::synchronize();
+  for (int64_t g = 0; g < G; ++g)
+    expectProduct(
+        C.data + g * M * N, N, 1, M, N, K,
+        [&](int64_t i, int64_t l) {
+          return A.data[(G - 1 - g) * M * K + i * K + l];
+        },
+        [&](int64_t l, int64_t j) { return B.data[g * K * N + l * N + j]; },
+        1e-5, "reversed batch " + std::to_string(g));
+}
+
+TEST(GpuCollectives, WorldOfOne) {
+  REQUIRE_GPU();
+  Buffer in(24), out(24), gathered(24);
+  for (int i = 0; i < 24; ++i)
+    in.data[i] = float(i);
+  auto i2 = desc<2>(in.data, 0, {4, 6}, {6, 1});
+  auto o2 = desc<2>(out.data, 0, {4, 6}, {6, 1});
+  auto ri = i2.ref(), ro = o2.ref();
+  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, 0);
+  for (int i = 0; i < 24; ++i)
+    EXPECT_EQ(out.data[i], float(i));
+  // In place, over each axis.
+  for (int axis = 0; axis < 3; ++axis) {
+    _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ro, &ro, axis);
+    EXPECT_EQ(out.data[23], 23.0f);
+  }
+  // A non-contiguous output (the transpose view).
+  auto t = desc<2>(gathered.data, 0, {4, 6}, {1, 4});
+  auto rt = t.ref();
+  _mlir_ciface_lmcrt_gpu_all_gather_f32(&ri, &rt, 2, 1);
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 6; ++c)
+      EXPECT_EQ(gathered.data[r + 4 * c], float(r * 6 + c));
+  std::fill(out.data, out.data + 24, 0.0f);
+  _mlir_ciface_lmcrt_gpu_reduce_scatter_f32(&ri, &ro, 1, 0);
+  EXPECT_EQ(out.data[7], 7.0f);
+  // Started and waited, two in flight.
+  Buffer out2(24);
+  auto o3 = desc<2>(out2.data, 0, {4, 6}, {6, 1});
+  auto ro3 = o3.ref();
+  int64_t h1 = _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(&ri, &ro3, 2);
+  int64_t h2 = _mlir_ciface_lmcrt_gpu_all_gather_start_f32(&ri, &ro, 0, 0);
+  EXPECT_GT(h1, 0);
+  EXPECT_NE(h1, h2);
+  lmcrt_gpu_collective_wait(h2);
+  lmcrt_gpu_collective_wait(h1);
+  EXPECT_EQ(out2.data[5], 5.0f);
+  EXPECT_EQ(out.data[11], 11.0f);
+}
+
+TEST(GpuMemory, StepArenaIsReusedManagedMemory) {
+  REQUIRE_GPU();
+  namespace sm = lmcrt::step_memory;
+  std::vector<void *> seen[3];
+  for (int step = 0; step < 3; ++step) {
+    sm::begin();
+    void *a = _mlir_memref_to_llvm_alloc(4096);
+    void *b = _mlir_memref_to_llvm_alloc(1024);
+    _mlir_memref_to_llvm_free(a);
+    void *c = _mlir_memref_to_llvm_alloc(4096);
+    // Device work on the step's memory, read back on the host.
+    mgpuMemset32(c, 0x3f800000u, 1024, mgpuStreamCreate()); // 1.0f
+    mgpuStreamSynchronize(mgpuStreamCreate());
+    EXPECT_EQ(static_cast<float *>(c)[1023], 1.0f);
+    _mlir_memref_to_llvm_free(b);
+    _mlir_memref_to_llvm_free(c);
+    sm::end();
+    seen[step] = {a, b, c};
+  }
+  EXPECT_EQ(sm::plannedBuffers(), 3u);
+  EXPECT_LE(sm::arenaBytes(), 4096u + 1024u + 128u); // a and c share
+  EXPECT_EQ(seen[1], seen[2]);
+  EXPECT_EQ(seen[1][0], seen[1][2]);
+}
+
+TEST(GpuKernels, LazyPtxModuleAndLaunch) {
+  REQUIRE_GPU();
+  void *f = mgpuModuleGetFunction(fillModule, "lmc_test_fill");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(mgpuModuleGetFunction(fillModule, "lmc_test_fill"), f);
+  void *stream = mgpuStreamCreate();
+  EXPECT_EQ(mgpuStreamCreate(), stream); // the one compute stream
+  const unsigned n = 1000;
+  auto *p = static_cast<float *>(mgpuMemAlloc(n * 4, stream, true));
+  float v = 2.5f;
+  unsigned count = n;
+  void *params[] = {&p, &v, &count};
+  mgpuLaunchKernel(f, (n + 127) / 128, 1, 1, 128, 1, 1, 0, stream, params,
+                   nullptr, 3);
+  void *event = mgpuEventCreate();
+  mgpuEventRecord(event, stream);
+  mgpuEventSynchronize(event);
+  mgpuEventDestroy(event);
+  EXPECT_EQ(p[0], 2.5f);
+  EXPECT_EQ(p[n - 1], 2.5f);
+  auto *q = static_cast<float *>(mgpuMemAlloc(n * 4, stream, false));
+  mgpuMemcpy(q, p, n * 4, stream);
+  mgpuStreamSynchronize(stream);
+  EXPECT_EQ(q[n / 2], 2.5f);
+  mgpuMemFree(q, stream);
+  mgpuMemFree(p, stream);
+  mgpuStreamDestroy(stream); // a no-op on the compute stream
+  mgpuStreamSynchronize(mgpuStreamCreate());
+}
+
+// Without a GPU too: recording and unloading a module that was never used
+// touches no driver.
+TEST(MgpuWithoutGpu, LoadAndUnloadUnusedModule) {
+  char image[] = "not a cubin";
+  void *m = mgpuModuleLoad(image, sizeof(image));
+  ASSERT_NE(m, nullptr);
+  mgpuModuleUnload(m);
+  mgpuModuleUnload(nullptr);
+}
+
+TEST(MgpuWithoutGpu, MemoryBeforeTheDeviceIsInitialised) {
+  // Host memory until a device is active; freed by the same function.
+  if (lmcrt::device::active())
+    GTEST_SKIP() << "the GPU is already initialised";
+  void *p = lmcrt::device::allocate(100);
+  ASSERT_NE(p, nullptr);
+  std::memset(p, 1, 100);
+  lmcrt::device::release(p);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  int status = RUN_ALL_TESTS();
+  lmcrt::comm::finalize();
+  return status;
+}
