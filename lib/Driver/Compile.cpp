@@ -236,6 +236,7 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   training.bucketBytes = options.bucketBytes;
   training.overlap = options.overlap;
   training.report = options.report;
+  training.fuse = options.fuse;
   if (failed(stages.run("training", [&](OpPassManager &pm) {
         buildTrainingPipeline(pm, training);
       })))
@@ -258,6 +259,12 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   // lmc's own annotations of arguments and results (lmc.param, lmc.hparam,
   // ...) have no meaning in LLVM IR.
   module->walk([](FunctionOpInterface fn) {
+    SmallVector<StringAttr> names;
+    for (NamedAttribute attr : fn->getDiscardableAttrs())
+      if (attr.getName().getValue().starts_with("lmc."))
+        names.push_back(attr.getName());
+    for (StringAttr name : names)
+      fn->removeDiscardableAttr(name);
     for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
       for (NamedAttribute attr : fn.getArgAttrs(i))
         if (attr.getName().getValue().starts_with("lmc."))

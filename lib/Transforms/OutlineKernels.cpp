@@ -1,7 +1,9 @@
 //===- OutlineKernels.cpp - One shared function per distinct lmc op -------===//
 //
 // Replaces each lmc compute op by a call to a private kernel function that
-// holds a copy of the op, one kernel per distinct (op, attributes, types).
+// holds a copy of the op, one kernel per distinct (op, attributes, types);
+// and each fusion group (lmc.fused) by a call to a kernel holding its body,
+// one per distinct body.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,7 +14,9 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <map>
 #include <tuple>
+#include <vector>
 
 #define DEBUG_TYPE "lmc-outline-kernels"
 
@@ -31,13 +35,41 @@ namespace {
 using KernelKey = std::tuple<const void *, const void *, const void *>;
 
 /// Ops that stay where they are: symbol references, structure and
-/// collectives (each is one runtime call already).
+/// collectives (each is one runtime call already). A fusion group is one
+/// kernel.
 bool isOutlinable(Operation *op) {
-  return isa<LMCDialect>(op->getDialect()) &&
-         !isa<ModelOp, ParamOp, ParamRefOp, AllReduceOp, AllGatherOp,
-              ReduceScatterOp, AllReduceStartOp, AllGatherStartOp,
-              ReduceScatterStartOp, WaitOp>(op) &&
+  if (isa<FusedOp>(op))
+    return true;
+  return isa<LMCDialect>(op->getDialect()) && !isCollective(op) &&
+         !isa<ModelOp, ParamOp, ParamRefOp, YieldOp>(op) &&
          op->getNumRegions() == 0 && op->getNumResults() > 0;
+}
+
+/// What makes two fusion groups the same kernel: kind, types and the body
+/// up to the names of its values (each op's name, attributes, result types
+/// and operands, numbered in order of definition).
+std::vector<const void *> groupKey(FusedOp op) {
+  std::vector<const void *> key = {
+      op.getKindAttr().getAsOpaquePointer(),
+      FunctionType::get(op.getContext(), op->getOperandTypes(),
+                        op->getResultTypes())
+          .getAsOpaquePointer()};
+  llvm::DenseMap<Value, uintptr_t> number;
+  for (BlockArgument arg : op.getBody().front().getArguments())
+    number[arg] = number.size();
+  for (Operation &inner : op.getBody().front()) {
+    key.push_back(inner.getName().getAsOpaquePointer());
+    key.push_back(inner.getAttrDictionary().getAsOpaquePointer());
+    key.push_back(reinterpret_cast<const void *>(
+        static_cast<uintptr_t>(inner.getNumOperands())));
+    for (Value v : inner.getOperands())
+      key.push_back(reinterpret_cast<const void *>(number.lookup(v)));
+    for (Value v : inner.getResults()) {
+      key.push_back(v.getType().getAsOpaquePointer());
+      number[v] = number.size();
+    }
+  }
+  return key;
 }
 
 struct LMCOutlineKernelsPass
@@ -49,25 +81,37 @@ struct LMCOutlineKernelsPass
 
   void outline(ModelOp model) {
     llvm::DenseMap<KernelKey, func::FuncOp> kernels;
+    std::map<std::vector<const void *>, func::FuncOp> groupKernels;
     llvm::StringMap<unsigned> counts;
     SmallVector<Operation *> ops;
     for (auto fn : model.getBody().front().getOps<func::FuncOp>())
-      fn.walk([&](Operation *op) {
-        if (isOutlinable(op))
-          ops.push_back(op);
+      fn.walk<WalkOrder::PreOrder>([&](Operation *op) {
+        if (!isOutlinable(op))
+          return WalkResult::advance();
+        ops.push_back(op);
+        // The ops of a group go with it.
+        return WalkResult::skip();
       });
     Block &body = model.getBody().front();
     for (Operation *op : ops) {
       auto type = FunctionType::get(op->getContext(), op->getOperandTypes(),
                                     op->getResultTypes());
-      KernelKey key{op->getName().getAsOpaquePointer(),
-                    op->getAttrDictionary().getAsOpaquePointer(),
-                    type.getAsOpaquePointer()};
-      func::FuncOp &kernel = kernels[key];
+      auto fused = dyn_cast<FusedOp>(op);
+      func::FuncOp *slot;
+      if (fused) {
+        slot = &groupKernels[groupKey(fused)];
+      } else {
+        KernelKey key{op->getName().getAsOpaquePointer(),
+                      op->getAttrDictionary().getAsOpaquePointer(),
+                      type.getAsOpaquePointer()};
+        slot = &kernels[key];
+      }
+      func::FuncOp &kernel = *slot;
       if (!kernel) {
-        StringRef mnemonic = op->getName().stripDialect();
-        std::string name = (model.getSymName() + "_" + mnemonic + "_" +
-                            std::to_string(counts[mnemonic]++))
+        std::string base = fused ? ("fused_" + fused.getKind()).str()
+                                 : op->getName().stripDialect().str();
+        std::string name = (model.getSymName() + "_" + base + "_" +
+                            std::to_string(counts[base]++))
                                .str();
         OpBuilder b = OpBuilder::atBlockEnd(&body);
         kernel = func::FuncOp::create(b, op->getLoc(), name, type);
@@ -80,9 +124,23 @@ struct LMCOutlineKernelsPass
         Block *entry = kernel.addEntryBlock();
         OpBuilder kb = OpBuilder::atBlockEnd(entry);
         IRMapping mapping;
-        mapping.map(op->getOperands(), entry->getArguments());
-        Operation *copy = kb.clone(*op, mapping);
-        func::ReturnOp::create(kb, op->getLoc(), copy->getResults());
+        if (fused) {
+          // The group's body, its yield becoming the return; the kernel is
+          // marked for the lowering that makes it one loop nest.
+          kernel->setAttr(FusedOp::getKernelAttrName(), fused.getKindAttr());
+          mapping.map(fused.getBody().front().getArguments(),
+                      entry->getArguments());
+          for (Operation &inner : fused.getBodyOps())
+            kb.clone(inner, mapping);
+          SmallVector<Value> results;
+          for (Value v : fused.getYield().getValues())
+            results.push_back(mapping.lookup(v));
+          func::ReturnOp::create(kb, op->getLoc(), results);
+        } else {
+          mapping.map(op->getOperands(), entry->getArguments());
+          Operation *copy = kb.clone(*op, mapping);
+          func::ReturnOp::create(kb, op->getLoc(), copy->getResults());
+        }
         ++numKernels;
       }
       OpBuilder b(op);
