@@ -7,10 +7,10 @@
 //
 // 1. common subexpressions go (cross_entropy and its gradient compute the
 //    same row maximum and sum of exponentials);
-// 2. upstream elementwise fusion merges elementwise producers into their
-//    consumers (bias add into GELU, scale and mask into the softmax loops),
-//    unless recomputing the producer in every consumer would read more
-//    memory than reading its result;
+// 2. upstream elementwise fusion merges an elementwise producer into its
+//    consumer when it has one (bias add into the residual add, scale into
+//    the causal mask, the LayerNorm input gradient into the residual
+//    gradient sum);
 // 3. the remaining generics, which share the leading "row" dimensions of
 //    the group (batch and sequence; batch, head and query for attention
 //    scores; rows of a parameter), go into one scf.forall over blocks of
@@ -206,27 +206,16 @@ struct LMCFuseKernelLoopsPass
     DominanceInfo dominance;
     eliminateCommonSubExpressions(rewriter, dominance, fn);
 
-    // Elementwise producers into consumers, where recomputing the producer
-    // reads no more memory than reading its result: it has one use, or it
-    // reads at most one tensor over its whole iteration space.
+    // Elementwise producers into the consumer they have, when they have one
+    // use. A producer with several consumers stays one generic in the loop
+    // (its block is read back from cache): recomputing it in every consumer
+    // was measured slower (softmax: the scale and mask in each of the three
+    // passes over a row).
     RewritePatternSet patterns(ctx);
     linalg::populateElementwiseOpsFusionPatterns(
         patterns, [](OpOperand *fused) {
           Operation *producer = fused->get().getDefiningOp();
-          if (!producer)
-            return false;
-          if (producer->hasOneUse())
-            return true;
-          auto generic = dyn_cast<linalg::GenericOp>(producer);
-          if (!generic)
-            return false;
-          unsigned full = 0;
-          for (OpOperand *input : generic.getDpsInputOperands()) {
-            AffineMap map = generic.getMatchingIndexingMap(input);
-            full += map.getNumResults() == generic.getNumLoops() &&
-                    generic.getNumLoops() > 0;
-          }
-          return full <= 1;
+          return producer && producer->hasOneUse();
         });
     linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
     linalg::FillOp::getCanonicalizationPatterns(patterns, ctx);
@@ -355,8 +344,15 @@ struct LMCFuseKernelLoopsPass
     // Shared outputs: the inits of the row results, and for every sum a
     // zero-filled tensor of partials, one slot per block.
     SmallVector<Value> outputs;
-    for (RowResult &r : rowResults)
-      outputs.push_back(r.op.getDpsInits()[r.index]);
+    for (RowResult &r : rowResults) {
+      // An empty init gets a tensor.empty of its own: CSE may have made one
+      // value the init of several generics, and the fusion below must not
+      // see a producer writing into the loop's output.
+      Value init = r.op.getDpsInits()[r.index];
+      if (auto empty = init.getDefiningOp<tensor::EmptyOp>())
+        init = rewriter.clone(*empty)->getResult(0);
+      outputs.push_back(init);
+    }
     SmallVector<std::pair<linalg::GenericOp, unsigned>> sumOutputs;
     for (linalg::GenericOp s : sums)
       for (OpOperand &init : s.getDpsInitsMutable()) {
@@ -512,6 +508,13 @@ struct LMCFuseKernelLoopsPass
       }
     }
     privatizeInits(rewriter, forall);
+    // Sizes read from the generics of the loop (loop ranges) are those of
+    // their inits, known without running them.
+    {
+      RewritePatternSet dimPatterns(fn.getContext());
+      tensor::DimOp::getCanonicalizationPatterns(dimPatterns, fn.getContext());
+      (void)applyPatternsGreedily(forall, std::move(dimPatterns));
+    }
     // Every generic of the loop must now be computed in it.
     bool complete = true;
     body->walk([&](Operation *op) {

@@ -411,11 +411,9 @@ def LMCFuseKernelLoops : Pass<"lmc-fuse-kernel-loops", "::mlir::ModuleOp"> {
 
     1. common subexpressions are removed (`cross_entropy` and its gradient
        share the row maximum and sum of exponentials);
-    2. upstream elementwise fusion merges elementwise producers into their
-       consumers, unless recomputing a producer in each of several
-       consumers would read more memory than its result (a producer with
-       one use, or one that reads at most one tensor over its whole
-       iteration space, is fused);
+    2. upstream elementwise fusion merges an elementwise producer with one
+       use into its consumer (a producer read by several consumers stays
+       one generic in the loop: recomputing it in each was slower);
     3. the remaining `linalg.generic` ops of the kernel, which share the
        leading "row" dimensions (all but the last dimension of the largest
        tensor: batch and sequence, or batch, head and query), become one
