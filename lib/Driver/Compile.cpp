@@ -259,12 +259,6 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   // lmc's own annotations of arguments and results (lmc.param, lmc.hparam,
   // ...) have no meaning in LLVM IR.
   module->walk([](FunctionOpInterface fn) {
-    SmallVector<StringAttr> names;
-    for (NamedAttribute attr : fn->getDiscardableAttrs())
-      if (attr.getName().getValue().starts_with("lmc."))
-        names.push_back(attr.getName());
-    for (StringAttr name : names)
-      fn->removeDiscardableAttr(name);
     for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
       for (NamedAttribute attr : fn.getArgAttrs(i))
         if (attr.getName().getValue().starts_with("lmc."))

@@ -505,9 +505,9 @@ struct LMCFusePass : mlir::lmc::impl::LMCFuseBase<LMCFusePass> {
         where = ("@" + model.getSymName() + " ").str();
       llvm::outs() << llvm::formatv(
           "lmc-fuse: {0}{1}: {2} kernels before fusion, {3} after ({4} "
-          "groups of {5} ops",
+          "group{5} of {6} ops",
           where, fn.getSymName(), before, after, fuser.numGroups,
-          fuser.numGroupedOps);
+          fuser.numGroups == 1 ? "" : "s", fuser.numGroupedOps);
       if (!fuser.groupsByKind.empty()) {
         llvm::outs() << ":";
         for (auto [kind, count] : fuser.groupsByKind)

@@ -195,9 +195,12 @@ struct LMCFuseKernelLoopsPass
           fn.getBody().hasOneBlock())
         kernels.push_back(fn);
     });
-    for (func::FuncOp fn : kernels)
+    for (func::FuncOp fn : kernels) {
       if (failed(fuseKernel(fn)))
         return signalPassFailure();
+      // Consumed: what follows sees ordinary loops.
+      fn->removeAttr(FusedOp::getKernelAttrName());
+    }
   }
 
   LogicalResult fuseKernel(func::FuncOp fn) {

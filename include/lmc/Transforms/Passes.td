@@ -375,6 +375,19 @@ def LMCOutlineKernels : Pass<"lmc-outline-kernels", "::mlir::ModuleOp"> {
     the depth of the model, and no function grows to the size of a whole
     training step. Kernels are named `<model>_<op>_<n>`.
 
+    A fusion group (`lmc.fused`, from `lmc-fuse`) is one kernel: its body,
+    the `lmc.yield` becoming the return, in a function named
+    `<model>_fused_<kind>_<n>` and marked `lmc.fusion_group = "<kind>"` for
+    the lowering that makes it one loop nest (`lmc-fuse-kernel-loops`);
+    groups with the same body (up to the names of values) and types share
+    it. A group whose body falls apart into independent parts (its lmc ops
+    connected through no tensor: the AdamW update of every parameter, the
+    squared norm of every gradient) is instead replaced, in place, by one
+    call per part to a kernel per distinct part (`<model>_fused_<kind>_part_<n>`),
+    with the group's scalar ops between the calls: one loop nest over all
+    parameters would need them in one buffer, and one function with a loop
+    nest per parameter would grow with the depth of the model.
+
     Input:
 
     ```mlir
@@ -428,6 +441,7 @@ def LMCFuseKernelLoops : Pass<"lmc-fuse-kernel-loops", "::mlir::ModuleOp"> {
        after the loop adds the partials in block order: the result does not
        depend on the number of threads.
 
+    The pass removes `lmc.fusion_group` from the kernels it has handled.
     Generics that read no row dimension (scalars) stay before or after the
     loop. Generics that do not share one row space (the AdamW update of all
     parameters: one generic per parameter) keep a loop nest each, in the one
