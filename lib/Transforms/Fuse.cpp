@@ -181,8 +181,13 @@ public:
     formNormGroups();
   }
 
+  /// True when some group has two ops or more.
+  bool hasGroups() {
+    return llvm::any_of(members, [](const auto &m) { return m.size() > 1; });
+  }
+
   /// Replaces the groups by lmc.fused ops, reordering the block.
-  void materialize() {
+  LogicalResult materialize() {
     Operation *terminator = block.getTerminator();
     // Nodes: one per group (of two ops or more), one per other op.
     llvm::DenseMap<Operation *, unsigned> nodeOf;
@@ -250,7 +255,11 @@ public:
         if (--indegree[s] == 0)
           ready.push({key(s), s});
     }
-    assert(order.size() == n && "groups must keep the function acyclic");
+    // canMerge keeps the graph of groups acyclic; an order that misses a
+    // node would drop ops.
+    if (order.size() != n)
+      return block.getParentOp()->emitError(
+          "lmc-fuse: the fusion groups left a cycle (an lmc bug)");
 
     for (unsigned node : order) {
       ArrayRef<Operation *> group = nodes[node];
@@ -260,6 +269,7 @@ public:
       }
       buildFusedOp(group, terminator);
     }
+    return success();
   }
 
   /// The kernels of the block (lmc compute ops and fusion groups).
@@ -486,15 +496,15 @@ struct LMCFusePass : mlir::lmc::impl::LMCFuseBase<LMCFusePass> {
         funcs.push_back(fn);
     });
     // The functions the runtime calls, when there are any; otherwise all.
-    bool hasEntries = llvm::any_of(funcs, [](func::FuncOp fn) {
-      return isReported(fn.getSymName());
-    });
+    bool hasEntries = llvm::any_of(
+        funcs, [](func::FuncOp fn) { return isReported(fn.getSymName()); });
     for (func::FuncOp fn : funcs) {
       Block &block = fn.getBody().front();
       unsigned before = FunctionFuser::countKernels(block);
       FunctionFuser fuser(block);
       fuser.formGroups();
-      fuser.materialize();
+      if (fuser.hasGroups() && failed(fuser.materialize()))
+        return signalPassFailure();
       numGroups += fuser.numGroups;
       numFusedOps += fuser.numGroupedOps;
       if (!report || (hasEntries && !isReported(fn.getSymName())))

@@ -71,10 +71,10 @@ using utils::IteratorType;
 
 /// How a generic takes part in the row loop of rank `rows`.
 enum class Placement {
-  Outside,  // reads no row dimension: before or after the loop
-  Row,      // parallel over the rows: tiled to a block of rows
-  RowSum,   // a sum over the rows: partial sums per block, added after
-  Unknown,  // anything else: the group cannot be one loop
+  Outside, // reads no row dimension: before or after the loop
+  Row,     // parallel over the rows: tiled to a block of rows
+  RowSum,  // a sum over the rows: partial sums per block, added after
+  Unknown, // anything else: the group cannot be one loop
 };
 
 /// True when `map` reads the rows as its leading results, in order, and
@@ -111,8 +111,8 @@ bool isSumOverOutputs(linalg::GenericOp op) {
   auto yield = cast<linalg::YieldOp>(body->getTerminator());
   for (OpOperand &init : op.getDpsInitsMutable()) {
     BlockArgument acc = op.getMatchingBlockArgument(&init);
-    Value yielded = yield.getOperand(init.getOperandNumber() -
-                                     op.getNumDpsInputs());
+    Value yielded =
+        yield.getOperand(init.getOperandNumber() - op.getNumDpsInputs());
     auto add = yielded.getDefiningOp<arith::AddFOp>();
     if (!add || add->getBlock() != body ||
         (add.getLhs() != acc && add.getRhs() != acc))
@@ -133,9 +133,9 @@ Placement placementOf(linalg::GenericOp op, unsigned rows) {
     readsRows |= !isRowInvariant(op.getMatchingIndexingMap(&operand), rows);
   if (!readsRows)
     return Placement::Outside;
-  bool parallelRows = llvm::all_of(ArrayRef(iters).take_front(rows), [](auto t) {
-    return t == IteratorType::parallel;
-  });
+  bool parallelRows =
+      llvm::all_of(ArrayRef(iters).take_front(rows),
+                   [](auto t) { return t == IteratorType::parallel; });
   bool reducedRows = llvm::all_of(ArrayRef(iters).take_front(rows), [](auto t) {
     return t == IteratorType::reduction;
   });
@@ -172,8 +172,7 @@ int64_t maxRank(linalg::GenericOp op) {
 }
 
 bool sameFoldResults(ArrayRef<OpFoldResult> a, ArrayRef<OpFoldResult> b) {
-  return a.size() == b.size() &&
-         llvm::all_of(llvm::zip(a, b), [](auto pair) {
+  return a.size() == b.size() && llvm::all_of(llvm::zip(a, b), [](auto pair) {
            return isEqualConstantIntOrValue(std::get<0>(pair),
                                             std::get<1>(pair));
          });
@@ -251,16 +250,20 @@ struct LMCFuseKernelLoopsPass
           components.unionSets(g.getOperation(), it->second);
       }
     }
-    bool changed = false;
-    for (auto it = components.begin(); it != components.end(); ++it) {
-      if (!(*it)->isLeader())
-        continue;
-      SmallVector<linalg::GenericOp> members;
-      for (linalg::GenericOp g : generics)
-        if (components.getLeaderValue(g) == (*it)->getData())
-          members.push_back(g);
-      changed |= fuseComponent(rewriter, fn, members);
+    // The members of each component, in program order, collected before
+    // any of them is rewritten.
+    SmallVector<SmallVector<linalg::GenericOp>> members;
+    llvm::DenseMap<Operation *, unsigned> componentOf;
+    for (linalg::GenericOp g : generics) {
+      Operation *leader = components.getLeaderValue(g.getOperation());
+      auto [it, inserted] = componentOf.try_emplace(leader, members.size());
+      if (inserted)
+        members.emplace_back();
+      members[it->second].push_back(g);
     }
+    bool changed = false;
+    for (ArrayRef<linalg::GenericOp> component : members)
+      changed |= fuseComponent(rewriter, fn, component);
     if (changed && !sortTopologically(&block))
       return fn.emitOpError("lmc-fuse-kernel-loops: the fused loop left a "
                             "cycle");
@@ -329,8 +332,7 @@ struct LMCFuseKernelLoopsPass
     // The row sizes, from a tensor the first generic reads over the rows.
     Value shapeSource;
     for (OpOperand &operand : inLoop.front()->getOpOperands())
-      if (isRowIndexed(inLoop.front().getMatchingIndexingMap(&operand),
-                       rows)) {
+      if (isRowIndexed(inLoop.front().getMatchingIndexingMap(&operand), rows)) {
         shapeSource = operand.get();
         break;
       }
@@ -363,13 +365,14 @@ struct LMCFuseKernelLoopsPass
         SmallVector<OpFoldResult> shape(blocks);
         for (int64_t d : type.getShape())
           shape.push_back(rewriter.getIndexAttr(d));
-        Value empty =
-            tensor::EmptyOp::create(rewriter, loc, shape, type.getElementType());
+        Value empty = tensor::EmptyOp::create(rewriter, loc, shape,
+                                              type.getElementType());
         Value zero = arith::ConstantOp::create(
             rewriter, loc, rewriter.getZeroAttr(type.getElementType()));
         outputs.push_back(
             linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0));
-        sumOutputs.push_back({s, init.getOperandNumber() - s.getNumDpsInputs()});
+        sumOutputs.push_back(
+            {s, init.getOperandNumber() - s.getNumDpsInputs()});
       }
 
     auto forall =
@@ -409,13 +412,12 @@ struct LMCFuseKernelLoopsPass
     unsigned nextRowShared = 0, nextSumShared = rowResults.size();
     for (linalg::GenericOp g : inLoop) {
       bool isSum = placementOf(g, rows) == Placement::RowSum;
-      bool isRowRoot = llvm::any_of(rowResults, [&](const RowResult &r) {
-        return r.op == g;
-      });
+      bool isRowRoot = llvm::any_of(
+          rowResults, [&](const RowResult &r) { return r.op == g; });
       if (!isSum && !isRowRoot)
         continue; // fused below as a producer, where it is read
-      SmallVector<Range> ranges = cast<linalg::LinalgOp>(g.getOperation())
-                                      .createLoopRanges(b, loc);
+      SmallVector<Range> ranges =
+          cast<linalg::LinalgOp>(g.getOperation()).createLoopRanges(b, loc);
       SmallVector<OpFoldResult> opOffsets, opSizes;
       for (auto [d, range] : llvm::enumerate(ranges)) {
         opOffsets.push_back(d < rows ? offsets[d] : range.offset);
@@ -536,9 +538,8 @@ struct LMCFuseKernelLoopsPass
     for (RowResult &r : rowResults) {
       Value original = r.op->getResult(r.index);
       rewriter.replaceUsesWithIf(
-          original, forall.getResult(index++), [&](OpOperand &use) {
-            return !forall->isAncestor(use.getOwner());
-          });
+          original, forall.getResult(index++),
+          [&](OpOperand &use) { return !forall->isAncestor(use.getOwner()); });
     }
     rewriter.setInsertionPointAfter(forall);
     for (auto [s, output] : sumOutputs) {
@@ -641,8 +642,8 @@ struct LMCFuseKernelLoopsPass
       SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
       init.set(tensor::ExtractSliceOp::create(b, loc, type, dest, offsets,
                                               sizes, strides));
-      Value partial = copy->getResult(init.getOperandNumber() -
-                                      copy.getNumDpsInputs());
+      Value partial =
+          copy->getResult(init.getOperandNumber() - copy.getNumDpsInputs());
       tensor::ParallelInsertSliceOp::create(ib, loc, partial, dest, offsets,
                                             sizes, strides);
     }
@@ -680,9 +681,9 @@ struct LMCFuseKernelLoopsPass
 
   /// True when an op outside `loopSet` sits on a path from one generic of
   /// the loop to another (it would have to run both before and after).
-  bool dependsOnLoopThroughOutside(ArrayRef<linalg::GenericOp> inLoop,
-                                   const llvm::SmallPtrSetImpl<Operation *>
-                                       &loopSet) {
+  bool dependsOnLoopThroughOutside(
+      ArrayRef<linalg::GenericOp> inLoop,
+      const llvm::SmallPtrSetImpl<Operation *> &loopSet) {
     // Ops outside the loop that depend on the loop.
     llvm::DenseSet<Operation *> after;
     SmallVector<Operation *> stack;

@@ -54,11 +54,11 @@ bool isOutlinable(Operation *op) {
 std::vector<const void *> bodyKey(StringAttr kind, ValueRange inputs,
                                   ArrayRef<Operation *> ops,
                                   ValueRange results) {
-  std::vector<const void *> key = {
-      kind.getAsOpaquePointer(),
-      FunctionType::get(kind.getContext(), inputs.getTypes(),
-                        results.getTypes())
-          .getAsOpaquePointer()};
+  std::vector<const void *> key = {kind.getAsOpaquePointer(),
+                                   FunctionType::get(kind.getContext(),
+                                                     inputs.getTypes(),
+                                                     results.getTypes())
+                                       .getAsOpaquePointer()};
   auto push = [&](uintptr_t n) {
     key.push_back(reinterpret_cast<const void *>(n));
   };
@@ -195,8 +195,8 @@ struct LMCOutlineKernelsPass
           returned.push_back(mapping.lookup(v));
         func::ReturnOp::create(kb, group.getLoc(), returned);
       }
-      auto call = func::CallOp::create(b, group.getLoc(), kernel,
-                                       group.getInputs());
+      auto call =
+          func::CallOp::create(b, group.getLoc(), kernel, group.getInputs());
       group->replaceAllUsesWith(call.getResults());
       group->erase();
       return;
@@ -286,8 +286,8 @@ struct LMCOutlineKernelsPass
                       type.getAsOpaquePointer()};
         func::FuncOp &slot = kernels[key];
         if (!slot) {
-          slot = createKernel(model, op->getName().stripDialect(),
-                              op->getLoc(), type);
+          slot = createKernel(model, op->getName().stripDialect(), op->getLoc(),
+                              type);
           Block *entry = &slot.getBody().front();
           OpBuilder kb = OpBuilder::atBlockEnd(entry);
           IRMapping mapping;

@@ -76,13 +76,11 @@ void FusedOp::print(OpAsmPrinter &p) {
   p.printAttributeWithoutType(getKindAttr());
   p << " (";
   Block &block = getBody().front();
-  llvm::interleaveComma(llvm::zip(block.getArguments(), getInputs()), p,
-                        [&](auto pair) {
-                          p << std::get<0>(pair) << " = " << std::get<1>(pair);
-                        });
+  llvm::interleaveComma(
+      llvm::zip(block.getArguments(), getInputs()), p,
+      [&](auto pair) { p << std::get<0>(pair) << " = " << std::get<1>(pair); });
   p << ')';
-  p.printOptionalAttrDictWithKeyword((*this)->getAttrs(),
-                                     {getKindAttrName()});
+  p.printOptionalAttrDictWithKeyword((*this)->getAttrs(), {getKindAttrName()});
   p << " : ";
   p.printFunctionalType(getInputs().getTypes(), getResultTypes());
   p << ' ';
