@@ -10,6 +10,9 @@ column is the share of the step spent in oneDNN's sgemm (LMCRT_PROFILE=1).
 
 Then, when mpirun exists, data parallelism: mini (B 8, T 256) on one rank
 and on dp=2 ranks, one thread per rank, the same global batch.
+
+LMC_BENCH_FLAGS adds flags to every `lmc compile` (e.g. "--fuse=false" for
+one loop nest per op instead of per fusion group).
 """
 
 import json
@@ -34,6 +37,7 @@ def main() -> int:
     build = sys.argv[1]
     steps = int(os.environ.get("LMC_BENCH_STEPS", "12"))
     warmup = int(os.environ.get("LMC_BENCH_WARMUP", "2"))
+    flags = os.environ.get("LMC_BENCH_FLAGS", "").split()
     lmc = os.path.join(build, "tools", "lmc", "lmc")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -44,7 +48,8 @@ def main() -> int:
                             preset, "-o", model], check=True)
             exe = os.path.join(tmp, preset + ".train")
             start = time.monotonic()
-            subprocess.run([lmc, "compile", model, "-o", exe], check=True)
+            subprocess.run([lmc, "compile", model, "-o", exe] + flags,
+                           check=True)
             compile_s = time.monotonic() - start
             shard = os.path.join(tmp, preset + ".bin")
             rng = np.random.default_rng(0)
@@ -72,7 +77,7 @@ def main() -> int:
             rows.append((preset, batch, seq, compile_s, step_ms,
                          tokens / step_ms * 1e3, flops / step_ms / 1e6,
                          peak_kib / 1024, gemm_share))
-        dp_rows = data_parallel(lmc, tmp, steps, warmup)
+        dp_rows = data_parallel(lmc, tmp, steps, warmup, flags)
     print(f"GEMM: {isa} (through the lmc runtime); other ops: loops "
           "generated from linalg")
     print("FLOPs/step = 6*N*tokens + 12*L*C*T*tokens; step time: median of "
@@ -96,7 +101,8 @@ def step_times(log: str) -> list[float]:
         return [json.loads(line)["ms"] for line in f if '"loss"' in line]
 
 
-def data_parallel(lmc: str, tmp: str, steps: int, warmup: int):
+def data_parallel(lmc: str, tmp: str, steps: int, warmup: int,
+                  flags: list[str]):
     """mini on one rank and on dp=2 ranks (mpirun), one thread each."""
     mpirun = shutil.which("mpirun")
     if not mpirun:
@@ -106,8 +112,8 @@ def data_parallel(lmc: str, tmp: str, steps: int, warmup: int):
     model = os.path.join(tmp, "mini.mlir")
     shard = os.path.join(tmp, "mini.bin")
     exe = os.path.join(tmp, "mini-dp2.train")
-    subprocess.run([lmc, "compile", model, "--mesh", "dp=2", "-o", exe],
-                   check=True)
+    subprocess.run([lmc, "compile", model, "--mesh", "dp=2", "-o", exe]
+                   + flags, check=True)
     rows = []
     for name, command in [
             ("1 rank", [os.path.join(tmp, "mini.train")]),
