@@ -9,6 +9,11 @@
 //   layer_norm, either side of an add, the input of a reduce_sum, ...);
 // - cross_entropy joins the cross_entropy_grad of the same logits and
 //   targets (siblings sharing the row maximum and sum of exponentials);
+//   the vocabulary-parallel pieces (lmc-shard) are row-wise in the same way:
+//   cross_entropy_stats and cross_entropy_combine reduce rows,
+//   cross_entropy_shard_grad joins the cross_entropy_combine whose
+//   log-sum-exp it reads (stats and shard_grad share the logits, but the
+//   all_gather between them keeps them apart);
 // - all lmc.adamw ops of a function form one group (a multi-tensor
 //   update), and so do the squared-norm reductions that lmc-optimizer sums
 //   into the global gradient norm.
@@ -16,10 +21,17 @@
 // Groups stay convex: merging two groups is refused when a path leaves the
 // union and comes back into it (through single ops or through other
 // groups), so that every group can become one op. Collectives and ops with
-// side effects never join a group. The function is then reordered
+// side effects never join a group, nor do gathers and scatters (embedding
+// and its gradient, with or without an offset) or lmc.axis_index (a scalar
+// source: groups read it as an operand). The function is then reordered
 // topologically (keeping the original order where the groups allow, and
-// ops with side effects, such as asynchronous collectives, in their order),
-// with each group replaced by an lmc.fused op.
+// collectives and ops with side effects in their order, so that every rank
+// issues the same collectives in the same order as before), with each group
+// replaced by an lmc.fused op.
+//
+// The pass runs after lmc-shard: groups then hold the local ops of the
+// partitioned program, and the collectives that the partitioner inserts
+// between them bound the groups.
 //
 //===----------------------------------------------------------------------===//
 
@@ -53,7 +65,8 @@ namespace {
 
 /// How an op takes part in fusion.
 enum class Role {
-  None,        // not fused (matmul, gathers, layout ops, collectives, ...)
+  None,        // not fused (matmul, gathers, layout ops, collectives,
+               // axis_index, ...)
   Elementwise, // one value per element of its domain
   RowWise,     // reads whole rows (the last dimension) of its domain
   Reduction,   // reduces its domain to something smaller
@@ -65,9 +78,10 @@ Role roleOf(Operation *op) {
           op))
     return Role::Elementwise;
   if (isa<LayerNormOp, LayerNormGradOp, SoftmaxOp, SoftmaxGradOp,
-          CrossEntropyGradOp>(op))
+          CrossEntropyGradOp, CrossEntropyShardGradOp>(op))
     return Role::RowWise;
-  if (isa<ReduceSumOp, CrossEntropyOp>(op))
+  if (isa<ReduceSumOp, CrossEntropyOp, CrossEntropyStatsOp,
+          CrossEntropyCombineOp>(op))
     return Role::Reduction;
   if (isa<AdamWOp>(op))
     return Role::Update;
@@ -75,16 +89,18 @@ Role roleOf(Operation *op) {
 }
 
 /// True when operand `i` of `op` is read over the op's domain (its whole
-/// iteration space), rather than broadcast (a bias, a LayerNorm weight) or
-/// read as an index (targets).
+/// iteration space), rather than broadcast (a bias, a LayerNorm weight, the
+/// log-sum-exp of cross_entropy_shard_grad) or read as an index (targets,
+/// offsets).
 bool isDomainOperand(Operation *op, unsigned i) {
   return llvm::TypeSwitch<Operation *, bool>(op)
       .Case<AddOp, MulOp, GeluGradOp, SoftmaxGradOp>(
           [&](auto) { return i <= 1; })
       .Case<LayerNormGradOp>([&](auto) { return i == 0 || i == 2; })
       .Case<ScaleOp, BiasAddOp, GeluOp, CausalMaskOp, LayerNormOp, SoftmaxOp,
-            CrossEntropyOp, CrossEntropyGradOp, ReduceSumOp>(
-          [&](auto) { return i == 0; })
+            CrossEntropyOp, CrossEntropyGradOp, ReduceSumOp,
+            CrossEntropyStatsOp, CrossEntropyCombineOp,
+            CrossEntropyShardGradOp>([&](auto) { return i == 0; })
       .Default([](Operation *) { return false; });
 }
 
@@ -108,7 +124,7 @@ bool isKernel(Operation *op) {
   if (isa<FusedOp>(op))
     return true;
   return isa<LMCDialect>(op->getDialect()) && !isCollective(op) &&
-         !isa<ModelOp, ParamOp, ParamRefOp, YieldOp>(op) &&
+         !isa<ModelOp, ParamOp, ParamRefOp, YieldOp, AxisIndexOp>(op) &&
          op->getNumRegions() == 0 && op->getNumResults() > 0;
 }
 
@@ -122,7 +138,8 @@ std::string kindOf(ArrayRef<Operation *> ops) {
   std::string kind = "elementwise";
   for (Operation *op : ops) {
     StringRef name = op->getName().stripDialect();
-    if (isa<CrossEntropyGradOp>(op))
+    if (isa<CrossEntropyGradOp, CrossEntropyStatsOp, CrossEntropyCombineOp,
+            CrossEntropyShardGradOp>(op))
       name = "cross_entropy";
     for (auto [candidate, rank] : order)
       if (name == candidate && rank < best) {
@@ -169,6 +186,12 @@ public:
             if (ce->getBlock() == &block &&
                 ce.getTargets() == grad.getTargets())
               tryMerge(ce, grad);
+    // cross_entropy_shard_grad with the cross_entropy_combine of its lse.
+    for (Operation *op : ops)
+      if (auto grad = dyn_cast<CrossEntropyShardGradOp>(op))
+        if (auto combine = grad.getLse().getDefiningOp<CrossEntropyCombineOp>())
+          if (combine->getBlock() == &block)
+            tryMerge(combine, grad);
     // All AdamW updates together.
     Operation *firstUpdate = nullptr;
     for (Operation *op : ops)
@@ -209,7 +232,8 @@ public:
         nodes.push_back({op});
       }
     }
-    // Edges: def -> use; ops with side effects keep their order.
+    // Edges: def -> use; collectives (all ranks must issue them in one
+    // order, and some are pure) and ops with side effects keep their order.
     size_t n = nodes.size();
     SmallVector<SmallVector<unsigned>> succs(n);
     SmallVector<unsigned> indegree(n, 0);
@@ -232,7 +256,7 @@ public:
                 if (nodeOf.count(inBlock))
                   addEdge(nodeOf[inBlock], to);
       });
-      if (!isMemoryEffectFree(op)) {
+      if (isCollective(op) || !isMemoryEffectFree(op)) {
         if (lastEffect)
           addEdge(*lastEffect, to);
         lastEffect = to;

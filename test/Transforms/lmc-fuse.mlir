@@ -138,3 +138,77 @@ lmc.model @d attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
     return %b : tensor<4xf32>
   }
 }
+
+// -----
+
+// Tests the vocabulary-parallel cross-entropy of a tensor-parallel step
+// (lmc-shard's output): the scale of the logits joins the
+// cross_entropy_stats that reduces their rows; the all_gather of the
+// statistics, a collective, never joins a group, and keeps the scale apart
+// from the cross_entropy_shard_grad that also reads it (a path would leave
+// the group through the all_gather and come back); cross_entropy_combine
+// and the cross_entropy_shard_grad that reads its log-sum-exp form one
+// group. lmc.axis_index and the offset computed from it stay outside, read
+// by the groups as operands.
+
+// CHECK-LABEL: lmc-fuse: @v vp: 4 kernels before fusion, 2 after (2 groups of 4 ops: cross_entropy 2)
+// CHECK-LABEL: func.func @vp
+// CHECK-SAME:    (%[[L:.+]]: tensor<?x?x8xf32>, %[[T:.+]]: tensor<?x?xi32>, %[[DL:.+]]: tensor<f32>)
+// CHECK:         %[[TP:.+]] = lmc.axis_index "tp"
+// CHECK:         %[[OFF:.+]] = arith.muli %[[TP]]
+// CHECK-NEXT:    %[[S:.+]]:2 = lmc.fused "cross_entropy" (%[[A:.+]] = %[[L]], %[[B:.+]] = %[[T]], %[[O:.+]] = %[[OFF]]) : (tensor<?x?x8xf32>, tensor<?x?xi32>, index) -> (tensor<?x?x8xf32>, tensor<?x?x3xf32>) {
+// CHECK-NEXT:      %[[SC:.+]] = lmc.scale %[[A]]
+// CHECK-NEXT:      %[[ST:.+]] = lmc.cross_entropy_stats %[[SC]], %[[B]] offset(%[[O]])
+// CHECK-NEXT:      lmc.yield %[[SC]], %[[ST]]
+// CHECK-NEXT:    }
+// CHECK-NEXT:    %[[G:.+]] = lmc.all_gather %[[S]]#1 over ["tp"] dim 2
+// CHECK-NEXT:    %[[C:.+]]:2 = lmc.fused "cross_entropy" (%{{.+}} = %[[G]], %{{.+}} = %[[S]]#0, %{{.+}} = %[[T]], %{{.+}} = %[[DL]], %{{.+}} = %[[OFF]])
+// CHECK-NEXT:      %[[LOSS:.+]], %[[LSE:.+]] = lmc.cross_entropy_combine
+// CHECK-NEXT:      %[[D:.+]] = lmc.cross_entropy_shard_grad %{{.+}}, %{{.+}}, %{{.+}}, %[[LSE]] offset(
+// CHECK-NEXT:      lmc.yield %[[LOSS]], %[[D]]
+// CHECK-NEXT:    }
+// CHECK-NEXT:    return %[[C]]#0, %[[C]]#1
+lmc.model @v attributes {lmc.mesh = #lmc.mesh<tp = 2>} {
+  func.func @vp(%l: tensor<?x?x8xf32>, %t: tensor<?x?xi32>, %dl: tensor<f32>) -> (tensor<f32>, tensor<?x?x8xf32>) {
+    %tp = lmc.axis_index "tp"
+    %c8 = arith.constant 8 : index
+    %off = arith.muli %tp, %c8 : index
+    %s = lmc.scale %l by 5.000000e-01 : tensor<?x?x8xf32>
+    %st = lmc.cross_entropy_stats %s, %t offset(%off) : tensor<?x?x8xf32>, tensor<?x?xi32>
+    %g = lmc.all_gather %st over ["tp"] dim 2 : tensor<?x?x3xf32> -> tensor<?x?x6xf32>
+    %loss, %lse = lmc.cross_entropy_combine %g : tensor<?x?x6xf32>
+    %d = lmc.cross_entropy_shard_grad %s, %t, %dl, %lse offset(%off) : tensor<?x?x8xf32>, tensor<?x?xi32>, tensor<f32>, tensor<?x?xf32>
+    return %loss, %d : tensor<f32>, tensor<?x?x8xf32>
+  }
+}
+
+// -----
+
+// Tests that an embedding with an offset (a block of vocabulary rows) stays
+// out of groups like any gather, while the add and LayerNorm that read it
+// fuse; the all_reduce of the partial embedding is a collective and stays
+// out too.
+
+// CHECK-LABEL: lmc-fuse: @e emb: 4 kernels before fusion, 3 after (1 group of 2 ops: layer_norm 1)
+// CHECK-LABEL: func.func @emb
+// CHECK:         %[[TP:.+]] = lmc.axis_index "tp"
+// CHECK:         %[[E:.+]] = lmc.embedding %{{.+}}[%{{.+}}] offset(%{{.+}})
+// CHECK-NEXT:    %[[R:.+]] = lmc.all_reduce %[[E]] over ["tp"]
+// CHECK-NEXT:    %[[P:.+]] = lmc.embedding
+// CHECK-NEXT:    %{{.+}}:2 = lmc.fused "layer_norm" (%{{.+}} = %[[R]], %{{.+}} = %[[P]], %{{.+}} = %{{.+}}, %{{.+}} = %{{.+}})
+// CHECK-NEXT:      lmc.add
+// CHECK-NEXT:      lmc.layer_norm
+// CHECK-NEXT:      lmc.yield
+lmc.model @e attributes {lmc.mesh = #lmc.mesh<tp = 2>} {
+  func.func @emb(%wte: tensor<16x8xf32>, %wpe: tensor<4x8xf32>, %ids: tensor<?x4xi32>, %pos: tensor<?x4xi32>, %w: tensor<8xf32>, %b: tensor<8xf32>) -> (tensor<?x4x8xf32>, tensor<?x4x8xf32>) {
+    %tp = lmc.axis_index "tp"
+    %c16 = arith.constant 16 : index
+    %off = arith.muli %tp, %c16 : index
+    %e = lmc.embedding %wte[%ids] offset(%off) : tensor<16x8xf32>, tensor<?x4xi32>
+    %r = lmc.all_reduce %e over ["tp"] : tensor<?x4x8xf32>
+    %p = lmc.embedding %wpe[%pos] : tensor<4x8xf32>, tensor<?x4xi32>
+    %x = lmc.add %r, %p : tensor<?x4x8xf32>
+    %n = lmc.layer_norm %x, %w, %b eps(1.000000e-05) : tensor<?x4x8xf32>, tensor<8xf32>
+    return %x, %n : tensor<?x4x8xf32>, tensor<?x4x8xf32>
+  }
+}

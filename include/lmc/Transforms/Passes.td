@@ -252,17 +252,32 @@ def LMCFuse : Pass<"lmc-fuse", "::mlir::ModuleOp"> {
       gradient + mask + scale, GELU gradient + bias gradient;
     - `cross_entropy` joins the `cross_entropy_grad` of the same logits and
       targets (they share the row maximum and the sum of exponentials);
+    - the vocabulary-parallel cross-entropy of a tensor-parallel step is
+      row-wise in the same way: `cross_entropy_stats` and
+      `cross_entropy_combine` reduce rows (a producer of the logits or of
+      the statistics may join them), `cross_entropy_shard_grad` is row-wise
+      and joins the `cross_entropy_combine` whose log-sum-exp it reads
+      (`cross_entropy_stats` and `cross_entropy_shard_grad` share the
+      logits, but the `all_gather` of the statistics between them keeps
+      them apart);
     - all `lmc.adamw` ops of a function form one group, and so do the
       squared-norm reductions that a chain of `arith.addf` sums (the global
       gradient norm of `lmc-optimizer`), with their extracts and adds.
 
-    Matmuls, gathers, layout ops (`split`, `split_heads`, `flatten`, ...)
-    and collectives never join a group; nor does anything with side
-    effects. A merge is refused when it would make a group non-convex (a
-    path leaving the group and coming back), counting the groups formed so
-    far as single nodes. The function is then reordered topologically,
-    keeping the original order where the groups allow it and the order of
-    ops with side effects (asynchronous collectives), and each group of two
+    Matmuls, gathers (`embedding` and `embedding_grad`, with or without an
+    offset), layout ops (`split`, `split_heads`, `flatten`, ...) and
+    collectives (`all_reduce`, `all_gather`, `reduce_scatter`, their
+    `_start` forms, `wait`) never join a group; nor does `axis_index` (a
+    runtime call on the host: groups read the coordinate, and offsets
+    computed from it, as operands), nor anything with side effects. The
+    pass runs after `lmc-shard`, on the partitioned program: the
+    collectives that partitioning inserts bound the groups. A merge is
+    refused when it would make a group non-convex (a path leaving the group
+    and coming back), counting the groups formed so far as single nodes.
+    The function is then reordered topologically, keeping the original
+    order where the groups allow it and the order of collectives and ops
+    with side effects (every rank issues the same collectives in the same
+    order as before), and each group of two
     or more ops becomes an `lmc.fused` whose operands are the values it
     reads from outside (constants are copied in) and whose results are the
     values used outside. Groups are named after their main op (`gelu`,

@@ -143,6 +143,37 @@ lmc.model @m {
 
 // -----
 
+// Tests that lmc.axis_index is not allowed in a group (a group reads the
+// coordinate as an operand) and neither is a pure collective.
+
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<tp = 2>} {
+  func.func @f(%x: tensor<4x8xf32>, %t: tensor<4xi32>) -> tensor<4x3xf32> {
+    %0 = lmc.fused "cross_entropy" (%a = %x, %b = %t) : (tensor<4x8xf32>, tensor<4xi32>) -> tensor<4x3xf32> {
+      // expected-error @+1 {{'lmc.axis_index' op is not allowed in a fusion group: it reads the rank's mesh coordinate (a runtime call)}}
+      %tp = lmc.axis_index "tp"
+      %1 = lmc.cross_entropy_stats %a, %b offset(%tp) : tensor<4x8xf32>, tensor<4xi32>
+      lmc.yield %1 : tensor<4x3xf32>
+    }
+    return %0 : tensor<4x3xf32>
+  }
+}
+
+// -----
+
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<tp = 2>} {
+  func.func @f(%x: tensor<4x8xf32>) -> tensor<4x16xf32> {
+    %0 = lmc.fused "elementwise" (%a = %x) : (tensor<4x8xf32>) -> tensor<4x16xf32> {
+      %1 = lmc.scale %a by 5.000000e-01 : tensor<4x8xf32>
+      // expected-error @+1 {{'lmc.all_gather' op is not allowed in a fusion group: it is a collective}}
+      %2 = lmc.all_gather %1 over ["tp"] dim 1 : tensor<4x8xf32> -> tensor<4x16xf32>
+      lmc.yield %2 : tensor<4x16xf32>
+    }
+    return %0 : tensor<4x16xf32>
+  }
+}
+
+// -----
+
 // Tests that groups do not nest.
 
 func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {

@@ -123,6 +123,9 @@ static std::optional<std::string> notAllowedInGroup(Operation *op) {
       return std::string("is a collective");
     if (isa<FusedOp, ModelOp, ParamOp, ParamRefOp>(op))
       return std::string("is not a compute op");
+    // A runtime call on the host; a group reads the coordinate as an operand.
+    if (isa<AxisIndexOp>(op))
+      return std::string("reads the rank's mesh coordinate (a runtime call)");
   } else if (!isa<arith::ArithDialect, math::MathDialect>(op->getDialect()) &&
              !isa<tensor::ExtractOp>(op)) {
     return std::string("is not an lmc compute op, an arith or math op, or "

@@ -50,8 +50,10 @@ def LMC_FusedOp : LMC_Op<"fused", [
       there is at least one result;
     - the body holds at least one lmc op besides the `lmc.yield`; its ops are
       lmc compute ops, `arith` and `math` ops, and `tensor.extract`: no
-      collective (`lmc.all_reduce`, `lmc.wait`, ...), no `lmc.param_ref`, no
-      nested `lmc.fused`, nothing with a region;
+      collective (`lmc.all_reduce`, `lmc.all_gather`, `lmc.wait`, ...), no
+      `lmc.param_ref`, no `lmc.axis_index` (a runtime call: a group reads
+      the coordinate as an operand), no nested `lmc.fused`, nothing with a
+      region;
     - every op of the body is free of memory effects, so that the group can
       be moved, outlined and duplicated as a unit.
   }];
