@@ -11,6 +11,9 @@ column is the share of the step spent in oneDNN's sgemm (LMCRT_PROFILE=1).
 Then, when mpirun exists, distributed training: mini (B 8, T 256) on one
 rank, on dp=2, tp=2 and dp=2 with ZeRO-1, one thread per rank, the same
 global batch.
+
+LMC_BENCH_FLAGS adds flags to every `lmc compile` (e.g. "--fuse=false" for
+one loop nest per op instead of per fusion group).
 """
 
 import json
@@ -35,6 +38,7 @@ def main() -> int:
     build = sys.argv[1]
     steps = int(os.environ.get("LMC_BENCH_STEPS", "12"))
     warmup = int(os.environ.get("LMC_BENCH_WARMUP", "2"))
+    flags = os.environ.get("LMC_BENCH_FLAGS", "").split()
     lmc = os.path.join(build, "tools", "lmc", "lmc")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -45,7 +49,8 @@ def main() -> int:
                             preset, "-o", model], check=True)
             exe = os.path.join(tmp, preset + ".train")
             start = time.monotonic()
-            subprocess.run([lmc, "compile", model, "-o", exe], check=True)
+            subprocess.run([lmc, "compile", model, "-o", exe] + flags,
+                           check=True)
             compile_s = time.monotonic() - start
             shard = os.path.join(tmp, preset + ".bin")
             rng = np.random.default_rng(0)
@@ -73,7 +78,7 @@ def main() -> int:
             rows.append((preset, batch, seq, compile_s, step_ms,
                          tokens / step_ms * 1e3, flops / step_ms / 1e6,
                          peak_kib / 1024, gemm_share))
-        dp_rows = data_parallel(lmc, tmp, steps, warmup)
+        dp_rows = data_parallel(lmc, tmp, steps, warmup, flags)
     print(f"GEMM: {isa} (through the lmc runtime); other ops: loops "
           "generated from linalg")
     print("FLOPs/step = 6*N*tokens + 12*L*C*T*tokens; step time: median of "
@@ -97,7 +102,8 @@ def step_times(log: str) -> list[float]:
         return [json.loads(line)["ms"] for line in f if '"loss"' in line]
 
 
-def data_parallel(lmc: str, tmp: str, steps: int, warmup: int):
+def data_parallel(lmc: str, tmp: str, steps: int, warmup: int,
+                  flags: list[str]):
     """mini on one rank and on two ranks (mpirun) under dp=2, tp=2 and dp=2
     with ZeRO-1, one thread each."""
     mpirun = shutil.which("mpirun")
@@ -108,11 +114,12 @@ def data_parallel(lmc: str, tmp: str, steps: int, warmup: int):
     model = os.path.join(tmp, "mini.mlir")
     shard = os.path.join(tmp, "mini.bin")
     runs = [("1 rank", [os.path.join(tmp, "mini.train")])]
-    for name, flags in [("dp=2", ["--mesh", "dp=2"]),
-                        ("tp=2", ["--mesh", "tp=2"]),
-                        ("dp=2 --zero 1", ["--mesh", "dp=2", "--zero", "1"])]:
+    for name, mesh in [("dp=2", ["--mesh", "dp=2"]),
+                       ("tp=2", ["--mesh", "tp=2"]),
+                       ("dp=2 --zero 1", ["--mesh", "dp=2", "--zero", "1"])]:
         exe = os.path.join(tmp, "mini-%s.train" % name.replace(" ", ""))
-        subprocess.run([lmc, "compile", model, "-o", exe] + flags, check=True)
+        subprocess.run([lmc, "compile", model, "-o", exe] + mesh + flags,
+                       check=True)
         runs.append((name + " (mpirun -np 2)",
                      [mpirun, "--allow-run-as-root", "--oversubscribe", "-np",
                       "2", exe]))

@@ -333,6 +333,7 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   training.bucketBytes = options.bucketBytes;
   training.overlap = options.overlap;
   training.report = options.report;
+  training.fuse = options.fuse;
   training.target = options.target;
   if (failed(stages.run("training", [&](OpPassManager &pm) {
         buildTrainingPipeline(pm, training);

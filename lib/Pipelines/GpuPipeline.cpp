@@ -23,6 +23,12 @@ void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
     pm.addPass(createLMCOutlineKernels());
   pm.addPass(createConvertLMCToLinalg());
   pm.addPass(createCanonicalizerPass());
+  // Each fusion group's kernel one loop nest, one row per iteration (one
+  // GPU thread each, lmc-fused-loops-to-gpu).
+  LMCFuseKernelLoopsOptions fused;
+  fused.rowsPerBlock = 1;
+  pm.addPass(createLMCFuseKernelLoops(fused));
+  pm.addPass(createCanonicalizerPass());
 
   // Bufferization as in the reference pipeline with library calls (what
   // `lmc compile` runs for the CPU): straight-line functions, each buffer
@@ -50,7 +56,11 @@ void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
   pm.addPass(createConvertBufferizationToMemRefPass());
 
-  // Every other loop nest becomes a kernel, all kernels one gpu.module.
+  // The loop nest of each fusion group becomes one kernel; every other loop
+  // nest becomes a kernel, all kernels one gpu.module.
+  LMCFusedLoopsToGPUOptions fusedKernels;
+  fusedKernels.blockSize = options.blockSize;
+  pm.addPass(createLMCFusedLoopsToGPU(fusedKernels));
   LMCLinalgToGPUOptions kernelsOptions;
   kernelsOptions.blockSize = options.blockSize;
   pm.addPass(createLMCLinalgToGPU(kernelsOptions));

@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -26,6 +27,11 @@ void mlir::lmc::buildReferencePipeline(
   pm.addPass(createConvertLMCToLinalg());
   if (options.approximateMath)
     pm.addPass(createLMCApproximateMath());
+  pm.addPass(createCanonicalizerPass());
+  // The kernels of fusion groups (lmc-fuse, outlined by
+  // lmc-outline-kernels) become one loop nest each; without them this does
+  // nothing.
+  pm.addPass(createLMCFuseKernelLoops());
   pm.addPass(createCanonicalizerPass());
 
   // Tensors to buffers: entry points keep plain (identity layout) memrefs,
@@ -59,7 +65,9 @@ void mlir::lmc::buildReferencePipeline(
   pm.addPass(createCSEPass());
   pm.addPass(createConvertBufferizationToMemRefPass());
 
-  // Buffers to loops to the LLVM dialect.
+  // Buffers to loops to the LLVM dialect. The loops of fused kernels
+  // (scf.forall) become scf.parallel like the others.
+  pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
   if (options.threads) {
     pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
     pm.addNestedPass<func::FuncOp>(createLMCShapeParallelLoops());
@@ -109,6 +117,11 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
   shard.overlap = options.overlap;
   shard.report = options.report;
   pm.addPass(createLMCShard(shard));
+  if (options.fuse) {
+    LMCFuseOptions fuse;
+    fuse.report = options.report;
+    pm.addPass(createLMCFuse(fuse));
+  }
   LMCExportEntryPointsOptions entryPoints;
   entryPoints.target = options.target;
   pm.addPass(createLMCExportEntryPoints(entryPoints));

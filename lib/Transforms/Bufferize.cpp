@@ -49,6 +49,12 @@ struct LMCBufferizePass : mlir::lmc::impl::LMCBufferizeBase<LMCBufferizePass> {
     options.allowReturnAllocsFromLoops = allowReturnAllocsFromLoops;
     options.functionArgTypeConverterFn = boundaryType;
     options.inferFunctionResultLayout = false;
+    // The only parallel loops on tensors are those of fused kernels
+    // (lmc-fuse-kernel-loops): every iteration writes its own block of rows
+    // of each buffer, including the intermediates that live in a buffer
+    // allocated before the loop. Upstream's check would copy those into a
+    // fresh allocation per iteration.
+    options.checkParallelRegions = false;
     options.unknownTypeConverterFn =
         [](TensorType type, Attribute memorySpace,
            const bufferization::BufferizationOptions &) {

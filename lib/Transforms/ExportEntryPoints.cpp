@@ -294,10 +294,14 @@ struct LMCExportEntryPointsPass
         if (name.getValue() == "weight_decay")
           wdArg = train.getArgument(i);
     SmallVector<bool> decays(n, false);
+    // The update may sit in a fusion group (lmc-fuse): its operands are
+    // then the group's block arguments.
     train.walk([&](AdamWOp op) {
+      Value param = FusedOp::lookThrough(op.getParam());
+      Value wd = FusedOp::lookThrough(op.getWeightDecay());
       for (size_t i = 0; i < n; ++i)
-        if (op.getParam() == train.getArgument(i))
-          decays[i] = op.getWeightDecay() == wdArg;
+        if (param == train.getArgument(i))
+          decays[i] = wd == wdArg;
     });
 
     std::string text;

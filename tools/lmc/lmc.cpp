@@ -88,8 +88,15 @@ static cl::opt<bool> overlap(
 static cl::opt<bool>
     report("report",
            cl::desc("Print the collectives per training step and the memory "
-                    "per rank for the mesh"),
+                    "per rank for the mesh, and the kernels per step before "
+                    "and after fusion"),
            cl::sub(compileCommand));
+static cl::opt<bool>
+    fuse("fuse",
+         cl::desc("Fuse elementwise ops and the reductions they feed into one "
+                  "loop nest per group (default; --fuse=false: one loop nest "
+                  "per op)"),
+         cl::init(true), cl::sub(compileCommand));
 static cl::opt<std::string>
     runtimeLibrary("runtime-lib",
                    cl::desc("The lmc runtime library to link (default: the "
@@ -161,6 +168,7 @@ int main(int argc, char **argv) {
   options.bucketBytes = static_cast<int64_t>(bucketMiB * 1024 * 1024);
   options.overlap = overlap;
   options.report = report;
+  options.fuse = fuse;
   options.approximateMath = !exactMath;
   if (optLevel > 3) {
     llvm::errs() << "lmc compile: -O" << optLevel << ": expected -O0 to -O3\n";

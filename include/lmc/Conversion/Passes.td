@@ -186,6 +186,67 @@ def LMCLinalgToGPU : Pass<"lmc-linalg-to-gpu", "::mlir::ModuleOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def LMCFusedLoopsToGPU : Pass<"lmc-fused-loops-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Makes the loop nest of each fusion group one GPU kernel";
+  let description = [{
+    After `lmc-fuse-kernel-loops` and bufferization, the kernel of a fusion
+    group (`lmc-fuse`) holds one `scf.forall` over blocks of rows whose body
+    computes every op of the group on its block. This pass makes each such
+    loop one kernel: the loop's iterations are flattened (row-major) into
+    one index space, split into blocks of `block-size` threads, one thread
+    per iteration, with a bounds check; the linalg ops and copies of the
+    body become sequential loops in that thread. Buffers that the body
+    allocates with a static shape (a block's row statistics) become private
+    to the thread (`memref.alloca`).
+
+    The loop is built as mapped `scf.parallel` loops (`block_x` over
+    `thread_x`), which `lmc-linalg-to-gpu` converts with the other kernels;
+    what the group computes outside the loop (fills of partial sums, the
+    sum of the partials after it, scalars) stays linalg ops, each its own
+    kernel. A loop whose body allocates a buffer of dynamic shape stays as
+    it is (`lmc-linalg-to-gpu` then launches its ops one by one) and is
+    counted in `unmapped-loops`.
+
+    Input (after bufferization):
+
+    ```mlir
+    scf.forall (%b, %t) in (%B, %nt) {
+      %x = memref.subview %in[%b, %t * 16, 0] [1, 16, 768] [1, 1, 1] : ...
+      linalg.generic ... ins(%x : ...) outs(%y : ...) {...}
+      ...
+    }
+    ```
+
+    Output:
+
+    ```mlir
+    scf.parallel (%blk) = (%c0) to (%nblocks) step (%c1) {
+      scf.parallel (%thr) = (%c0) to (%c128) step (%c1) {
+        %i = ... %blk * 128 + %thr ...
+        scf.if (%i < %B * %nt) {
+          %b = ... %t = ...   // delinearised
+          scf.for ... { ... } // the body's ops as loops
+        }
+      } {mapping = [#gpu.loop_dim_map<processor = thread_x, ...>]}
+    } {mapping = [#gpu.loop_dim_map<processor = block_x, ...>]}
+    ```
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "Threads per block (one thread per iteration of the loop)">,
+  ];
+  let statistics = [
+    Statistic<"numMapped", "mapped-loops", "Fused loops made one kernel">,
+    Statistic<"numUnmapped", "unmapped-loops",
+              "Fused loops left to lmc-linalg-to-gpu">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def LMCMergeGPUModules : Pass<"lmc-merge-gpu-modules", "::mlir::ModuleOp"> {
   let summary = "Moves every outlined kernel into one gpu.module";
   let description = [{

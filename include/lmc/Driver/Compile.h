@@ -34,6 +34,8 @@ struct CompileOptions {
   int64_t bucketBytes = 25 * 1024 * 1024;
   bool overlap = true;
   bool report = false;
+  /// Fusion groups (lmc-fuse): one loop nest per group.
+  bool fuse = true;
   /// The static runtime library linked into executables, and for
   /// --target cuda the GPU runtime linked before it.
   std::string runtimeLibrary;

@@ -57,9 +57,11 @@ struct ReferencePipelineOptions
 };
 
 /// Builds the reference lowering of the lmc dialect to the LLVM dialect:
-/// convert-lmc-to-linalg, bufferization, loops, and the upstream conversions
-/// to LLVM. The result runs under mlir-runner. This is the semantic
-/// reference, not the fast path.
+/// convert-lmc-to-linalg (fusion groups are inlined, unless outlined into
+/// kernels first, which lmc-fuse-kernel-loops makes one loop nest each),
+/// bufferization, loops, and the upstream conversions to LLVM. The result
+/// runs under mlir-runner. This is the semantic reference, not the fast
+/// path.
 void buildReferencePipeline(OpPassManager &pm,
                             const ReferencePipelineOptions &options);
 
@@ -94,8 +96,15 @@ struct TrainingPipelineOptions
       llvm::cl::init(true)};
   PassOptions::Option<bool> report{
       *this, "report",
-      llvm::cl::desc("Print the collectives and memory per rank (lmc-shard)"),
+      llvm::cl::desc("Print the collectives and memory per rank (lmc-shard) "
+                     "and the kernels per step before and after fusion "
+                     "(lmc-fuse)"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> fuse{
+      *this, "fuse",
+      llvm::cl::desc("Form fusion groups (lmc-fuse): each becomes one "
+                     "kernel, one loop nest on the CPU"),
+      llvm::cl::init(true)};
   PassOptions::Option<std::string> target{
       *this, "target",
       llvm::cl::desc("The target, cpu or cuda, named in the model description "
@@ -104,9 +113,9 @@ struct TrainingPipelineOptions
 };
 
 /// Builds the training graph from a forward model: lmc-autodiff,
-/// lmc-optimizer, lmc-shard (the SPMD program for the mesh),
-/// lmc-export-entry-points (the runtime's C ABI) and symbol-dce. The result
-/// is still in the lmc dialect.
+/// lmc-optimizer, lmc-shard (the SPMD program for the mesh), lmc-fuse (fusion
+/// groups, unless `fuse` is off), lmc-export-entry-points (the runtime's C
+/// ABI) and symbol-dce. The result is still in the lmc dialect.
 void buildTrainingPipeline(OpPassManager &pm,
                            const TrainingPipelineOptions &options);
 

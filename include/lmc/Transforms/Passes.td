@@ -229,6 +229,103 @@ def LMCOptimizer : Pass<"lmc-optimizer", "::mlir::ModuleOp"> {
                            "::mlir::lmc::LMCDialect"];
 }
 
+def LMCFuse : Pass<"lmc-fuse", "::mlir::ModuleOp"> {
+  let summary = "Forms fusion groups of elementwise ops and the reductions "
+                "they feed";
+  let description = [{
+    Groups the ops of every function (of the module and of its models) that
+    a target should run as one kernel, and wraps each group in an
+    `lmc.fused` op: one GPU kernel, one loop nest on the CPU
+    (`lmc-fuse-kernel-loops`), the same groups for every target. It runs on
+    the training step after `lmc-autodiff`, `lmc-optimizer` and
+    `lmc-shard`. The rules:
+
+    - an elementwise op (`add`, `mul`, `scale`, `bias_add`, `gelu`,
+      `gelu_grad`, `causal_mask`) or a row-wise op (`layer_norm`,
+      `layer_norm_grad`'s input gradient, `softmax`, `softmax_grad`,
+      `cross_entropy_grad`) joins the group of a consumer that reads it over
+      the same iteration space: an elementwise or row-wise op, a
+      `reduce_sum` or a `cross_entropy` (not a bias or a LayerNorm weight,
+      which are broadcast). This gives bias + GELU, residual add +
+      LayerNorm, scale + causal mask + softmax, and in the backward pass
+      LayerNorm gradient + residual gradient sum + bias gradient, softmax
+      gradient + mask + scale, GELU gradient + bias gradient;
+    - `cross_entropy` joins the `cross_entropy_grad` of the same logits and
+      targets (they share the row maximum and the sum of exponentials);
+    - the vocabulary-parallel cross-entropy of a tensor-parallel step is
+      row-wise in the same way: `cross_entropy_stats` and
+      `cross_entropy_combine` reduce rows (a producer of the logits or of
+      the statistics may join them), `cross_entropy_shard_grad` is row-wise
+      and joins the `cross_entropy_combine` whose log-sum-exp it reads
+      (`cross_entropy_stats` and `cross_entropy_shard_grad` share the
+      logits, but the `all_gather` of the statistics between them keeps
+      them apart);
+    - all `lmc.adamw` ops of a function form one group, and so do the
+      squared-norm reductions that a chain of `arith.addf` sums (the global
+      gradient norm of `lmc-optimizer`), with their extracts and adds.
+
+    Matmuls, gathers (`embedding` and `embedding_grad`, with or without an
+    offset), layout ops (`split`, `split_heads`, `flatten`, ...) and
+    collectives (`all_reduce`, `all_gather`, `reduce_scatter`, their
+    `_start` forms, `wait`) never join a group; nor does `axis_index` (a
+    runtime call on the host: groups read the coordinate, and offsets
+    computed from it, as operands), nor anything with side effects. The
+    pass runs after `lmc-shard`, on the partitioned program: the
+    collectives that partitioning inserts bound the groups. A merge is
+    refused when it would make a group non-convex (a path leaving the group
+    and coming back), counting the groups formed so far as single nodes.
+    The function is then reordered topologically, keeping the original
+    order where the groups allow it and the order of collectives and ops
+    with side effects (every rank issues the same collectives in the same
+    order as before), and each group of two
+    or more ops becomes an `lmc.fused` whose operands are the values it
+    reads from outside (constants are copied in) and whose results are the
+    values used outside. Groups are named after their main op (`gelu`,
+    `layer_norm`, `softmax_grad`, `cross_entropy`, `adamw`, `grad_norm`,
+    ...).
+
+    With `report`, a line per training function (`train_step`,
+    `eval_step`, `logits`; every function when there are none) gives the
+    kernels per call before and after fusion: a kernel is one lmc compute op
+    (one kernel function call after `lmc-outline-kernels`, a GEMM or a loop
+    nest) or one group.
+
+    Input:
+
+    ```mlir
+    %h = lmc.matmul %x, %w : tensor<?x?x64xf32>, tensor<64x256xf32>
+    %hb = lmc.bias_add %h, %b : tensor<?x?x256xf32>, tensor<256xf32>
+    %g = lmc.gelu %hb tanh : tensor<?x?x256xf32>
+    %y = lmc.matmul %g, %w2 : tensor<?x?x256xf32>, tensor<256x64xf32>
+    ```
+
+    Output:
+
+    ```mlir
+    %h = lmc.matmul %x, %w : tensor<?x?x64xf32>, tensor<64x256xf32>
+    %r:2 = lmc.fused "gelu" (%a = %h, %c = %b)
+        : (tensor<?x?x256xf32>, tensor<256xf32>) -> (tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
+      %0 = lmc.bias_add %a, %c : tensor<?x?x256xf32>, tensor<256xf32>
+      %1 = lmc.gelu %0 tanh : tensor<?x?x256xf32>
+      lmc.yield %0, %1 : tensor<?x?x256xf32>, tensor<?x?x256xf32>
+    }
+    %y = lmc.matmul %r#1, %w2 : tensor<?x?x256xf32>, tensor<256x64xf32>
+    ```
+
+    (`%hb` is a result too when the backward pass reads it.)
+  }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print the kernels per call of each training function before and "
+           "after fusion">,
+  ];
+  let statistics = [
+    Statistic<"numGroups", "groups", "Fusion groups formed">,
+    Statistic<"numFusedOps", "fused-ops", "Ops placed in fusion groups">,
+  ];
+  let dependentDialects = ["::mlir::lmc::LMCDialect"];
+}
+
 def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
   let summary = "Fixed-signature entry points and model description for the "
                 "runtime";
@@ -299,6 +396,19 @@ def LMCOutlineKernels : Pass<"lmc-outline-kernels", "::mlir::ModuleOp"> {
     the depth of the model, and no function grows to the size of a whole
     training step. Kernels are named `<model>_<op>_<n>`.
 
+    A fusion group (`lmc.fused`, from `lmc-fuse`) is one kernel: its body,
+    the `lmc.yield` becoming the return, in a function named
+    `<model>_fused_<kind>_<n>` and marked `lmc.fusion_group = "<kind>"` for
+    the lowering that makes it one loop nest (`lmc-fuse-kernel-loops`);
+    groups with the same body (up to the names of values) and types share
+    it. A group whose body falls apart into independent parts (its lmc ops
+    connected through no tensor: the AdamW update of every parameter, the
+    squared norm of every gradient) is instead replaced, in place, by one
+    call per part to a kernel per distinct part (`<model>_fused_<kind>_part_<n>`),
+    with the group's scalar ops between the calls: one loop nest over all
+    parameters would need them in one buffer, and one function with a loop
+    nest per parameter would grow with the depth of the model.
+
     Input:
 
     ```mlir
@@ -323,6 +433,79 @@ def LMCOutlineKernels : Pass<"lmc-outline-kernels", "::mlir::ModuleOp"> {
     Statistic<"numOutlined", "outlined-ops", "lmc ops replaced by calls">,
     Statistic<"numKernels", "kernels", "Kernel functions created">,
   ];
+}
+
+def LMCFuseKernelLoops : Pass<"lmc-fuse-kernel-loops", "::mlir::ModuleOp"> {
+  let summary = "Makes each fusion-group kernel one loop nest (CPU)";
+  let description = [{
+    The CPU lowering of the groups that `lmc-fuse` forms. It runs after
+    `convert-lmc-to-linalg`, on the kernel functions that
+    `lmc-outline-kernels` made of groups (they carry `lmc.fusion_group`),
+    while they are linalg on tensors:
+
+    1. common subexpressions are removed (`cross_entropy` and its gradient
+       share the row maximum and sum of exponentials);
+    2. upstream elementwise fusion merges an elementwise producer with one
+       use into its consumer (a producer read by several consumers stays
+       one generic in the loop: recomputing it in each was slower);
+    3. the remaining `linalg.generic` ops of the kernel, which share the
+       leading "row" dimensions (all but the last dimension of the largest
+       tensor: batch and sequence, or batch, head and query), become one
+       `scf.forall` over blocks of rows (one index of each row dimension,
+       `rows-per-block` of the last). Each generic whose result leaves the
+       kernel is tiled to the block and written into its slice of the
+       result; the generics it reads are fused into the loop where their
+       blocks are read (upstream `scf::tileAndFuseProducerOfSlice`). A sum
+       over the rows (a bias or LayerNorm parameter gradient, the loss, a
+       squared norm), which upstream tiling cannot put in a parallel loop,
+       is computed per block into a tensor of partial sums, and a generic
+       after the loop adds the partials in block order: the result does not
+       depend on the number of threads.
+
+    The pass removes `lmc.fusion_group` from the kernels it has handled.
+    Generics that read no row dimension (scalars) stay before or after the
+    loop. Generics that do not share one row space (the AdamW update of all
+    parameters: one generic per parameter) keep a loop nest each, in the one
+    kernel; so does a kernel that is already one generic (bias + GELU after
+    elementwise fusion).
+
+    Input (a LayerNorm group after `convert-lmc-to-linalg`, abridged):
+
+    ```mlir
+    func.func private @k(...) attributes {lmc.fusion_group = "layer_norm"} {
+      %x = linalg.generic ... ins(%a, %bias, %r ...) outs(%e0 ...)   // bias add + residual
+      %sum = linalg.generic ... ins(%x ...) outs(%zero ...)          // row sums
+      %sq = linalg.generic ... ins(%x, %sum ...) outs(%zero ...)     // squared deviations
+      %y = linalg.generic ... ins(%x, %sum, %sq, %w, %b ...) outs(%e1 ...)
+      return %x, %y
+    }
+    ```
+
+    Output:
+
+    ```mlir
+    %r:2 = scf.forall (%i, %j) in (%B, %nb) shared_outs(%ox = %e0, %oy = %e1) -> (...) {
+      %xt = linalg.generic ... outs(<block of %ox>)
+      %st = linalg.generic ins(%xt ...) ...
+      %qt = linalg.generic ins(%xt, %st ...) ...
+      %yt = linalg.generic ins(%xt, %st, %qt, %w, %b ...) outs(<block of %oy>)
+      scf.forall.in_parallel {
+        tensor.parallel_insert_slice %xt into %ox[...]
+        tensor.parallel_insert_slice %yt into %oy[...]
+      }
+    }
+    return %r#0, %r#1
+    ```
+  }];
+  let options = [
+    Option<"rowsPerBlock", "rows-per-block", "int64_t", /*default=*/"16",
+           "Rows of the last row dimension in one iteration of the loop">,
+  ];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def LMCBufferize : Pass<"lmc-bufferize", "::mlir::ModuleOp"> {

@@ -578,6 +578,20 @@ struct ConvertLMCToLinalgPass
     if (unknownAxis.wasInterrupted())
       return signalPassFailure();
 
+    // A fusion group computes what its body computes: without kernels (the
+    // reference lowering; lmc compile outlines the groups first, and
+    // lmc-fuse-kernel-loops makes each one loop nest), its body is inlined.
+    SmallVector<FusedOp> groups;
+    module.walk([&](FusedOp op) { groups.push_back(op); });
+    IRRewriter rewriter(&getContext());
+    for (FusedOp op : groups) {
+      SmallVector<Value> results(op.getYield().getValues());
+      Operation *yield = op.getYield();
+      rewriter.inlineBlockBefore(&op.getBody().front(), op, op.getInputs());
+      rewriter.replaceOp(op, results);
+      rewriter.eraseOp(yield);
+    }
+
     ConversionTarget target(getContext());
     target.addLegalDialect<arith::ArithDialect, cf::ControlFlowDialect,
                            linalg::LinalgDialect, math::MathDialect,

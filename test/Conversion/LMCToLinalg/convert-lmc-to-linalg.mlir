@@ -636,3 +636,25 @@ lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
     return %w#0, %w#1, %w#2 : tensor<4x8xf32>, tensor<4x16xf32>, tensor<2x16xf32>
   }
 }
+
+// -----
+
+// Tests that a fusion group (lmc.fused) is dissolved: its body is inlined on
+// the group's operands and lowered like any other ops (the reference
+// lowering has no kernels).
+
+// CHECK-LABEL: func.func @fused
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x8xf32>, %[[B:.+]]: tensor<8xf32>)
+// CHECK-NOT:     lmc.
+// CHECK:         %[[H:.+]] = linalg.generic {{.+}} ins(%[[X]], %[[B]] : tensor<?x8xf32>, tensor<8xf32>)
+// CHECK:         %[[G:.+]] = linalg.generic {{.+}} ins(%[[H]] : tensor<?x8xf32>)
+// CHECK:           math.tanh
+// CHECK:         return %[[H]], %[[G]]
+func.func @fused(%x: tensor<?x8xf32>, %b: tensor<8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  %r:2 = lmc.fused "gelu" (%i = %x, %j = %b) : (tensor<?x8xf32>, tensor<8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+    %0 = lmc.bias_add %i, %j : tensor<?x8xf32>, tensor<8xf32>
+    %1 = lmc.gelu %0 tanh : tensor<?x8xf32>
+    lmc.yield %0, %1 : tensor<?x8xf32>, tensor<?x8xf32>
+  }
+  return %r#0, %r#1 : tensor<?x8xf32>, tensor<?x8xf32>
+}

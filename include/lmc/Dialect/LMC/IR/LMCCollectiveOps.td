@@ -29,8 +29,14 @@ def LMC_CollectiveResource : Resource<"::mlir::lmc::CollectiveResource">;
 
 def LMC_CollectiveTensor : RankedTensorOf<[F32, F64, I8, I16, I32, I64]>;
 
+/// Marks the ops that communicate between ranks (all of this file's), so that
+/// passes can tell them apart without a list: fusion groups never hold one.
+def LMC_Collective : NativeOpTrait<"Collective"> {
+  let cppNamespace = "::mlir::OpTrait::lmc";
+}
+
 class LMC_CollectiveOp<string mnemonic, list<Trait> traits = []>
-    : LMC_Op<mnemonic, traits> {
+    : LMC_Op<mnemonic, !listconcat(traits, [LMC_Collective])> {
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     /// The mesh that `axes` name: the `lmc.mesh` of the nearest enclosing op
@@ -264,7 +270,7 @@ def LMC_ReduceScatterStartOp : LMC_CollectiveOp<"reduce_scatter_start", [
 }
 
 def LMC_WaitOp : LMC_Op<"wait", [
-    InferTypeOpAdaptor,
+    InferTypeOpAdaptor, LMC_Collective,
     MemoryEffects<[MemRead<LMC_CollectiveResource>,
                    MemWrite<LMC_CollectiveResource>]>]> {
   let summary = "waits for asynchronous collectives to complete";

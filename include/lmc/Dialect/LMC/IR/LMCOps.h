@@ -30,6 +30,20 @@ struct CollectiveResource
 };
 } // namespace mlir::lmc
 
+namespace mlir::OpTrait::lmc {
+/// The trait of the collective ops (LMCCollectiveOps.td): ops that exchange
+/// data between ranks.
+template <typename ConcreteType>
+class Collective : public TraitBase<ConcreteType, Collective> {};
+} // namespace mlir::OpTrait::lmc
+
+namespace mlir::lmc {
+/// True for the ops that exchange data between ranks (lmc's collectives).
+inline bool isCollective(Operation *op) {
+  return op->hasTrait<::mlir::OpTrait::lmc::Collective>();
+}
+} // namespace mlir::lmc
+
 #define GET_OP_CLASSES
 #include "lmc/Dialect/LMC/IR/LMCOps.h.inc"
 

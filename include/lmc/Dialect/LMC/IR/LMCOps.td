@@ -16,6 +16,7 @@ include "lmc/Dialect/LMC/IR/LMCInterfaces.td"
 include "lmc/Dialect/LMC/IR/LMCTypes.td"
 include "mlir/IR/OpAsmInterface.td"
 include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
@@ -602,5 +603,6 @@ def LMC_CrossEntropyOp : LMC_Op<"cross_entropy", [
 include "lmc/Dialect/LMC/IR/LMCTrainingOps.td"
 include "lmc/Dialect/LMC/IR/LMCCollectiveOps.td"
 include "lmc/Dialect/LMC/IR/LMCShardingOps.td"
+include "lmc/Dialect/LMC/IR/LMCFusionOps.td"
 
 #endif // LMC_DIALECT_LMC_IR_LMCOPS_TD

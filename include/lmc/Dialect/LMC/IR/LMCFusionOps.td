@@ -1,0 +1,107 @@
+//===- LMCFusionOps.td - Fusion groups ---------------------*- tablegen -*-===//
+//
+// A fusion group: ops that a target runs as one kernel (one GPU kernel, one
+// loop nest on the CPU). `lmc-fuse` forms them; `lmc-outline-kernels` turns
+// each into one kernel function. Included from LMCOps.td.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LMC_DIALECT_LMC_IR_LMCFUSIONOPS_TD
+#define LMC_DIALECT_LMC_IR_LMCFUSIONOPS_TD
+
+def LMC_FusedOp : LMC_Op<"fused", [
+    IsolatedFromAbove, SingleBlock, RecursiveMemoryEffects,
+    RecursivelySpeculatable]> {
+  let summary = "a fusion group: ops that run as one kernel";
+  let description = [{
+    Holds a group of ops that a target executes as one kernel: chains of
+    elementwise ops and the reductions they feed, such as a bias add and
+    the GELU after it, or the AdamW updates of all parameters. The value of
+    the op is that of its body run on its operands: the body's block
+    arguments stand for the operands, in order (the assignment list
+    `%arg = %operand` names them), and `lmc.yield` gives the results. The
+    body sees nothing else (the op is isolated from above), so a group is
+    self-contained: a later pass can move it, outline it into a kernel
+    function (`lmc-outline-kernels`), or lower it into one loop nest or one
+    GPU kernel, without looking outside. Dissolving the op (inlining its
+    body) never changes what a program computes; the reference lowering
+    (`convert-lmc-to-linalg`) does exactly that.
+
+    `kind` names the group after the op it is built around (`gelu`,
+    `layer_norm`, `softmax`, `cross_entropy`, `adamw`, ...); it appears in
+    kernel names and in reports, and carries no semantics.
+
+    Example:
+
+    ```mlir
+    %h, %g = lmc.fused "gelu" (%x = %0, %b = %bias)
+        : (tensor<?x?x256xf32>, tensor<256xf32>) -> (tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
+      %1 = lmc.bias_add %x, %b : tensor<?x?x256xf32>, tensor<256xf32>
+      %2 = lmc.gelu %1 tanh : tensor<?x?x256xf32>
+      lmc.yield %1, %2 : tensor<?x?x256xf32>, tensor<?x?x256xf32>
+    }
+    ```
+
+    **Constraints:**
+    - `kind` is a non-empty string of lower-case letters, digits and
+      underscores;
+    - the body's block has one argument per operand, of the operand's type;
+    - the body ends with `lmc.yield`, whose operands have the result types;
+      there is at least one result;
+    - the body holds at least one lmc op besides the `lmc.yield`; its ops are
+      lmc compute ops, `arith` and `math` ops, and `tensor.extract`: no
+      collective (`lmc.all_reduce`, `lmc.all_gather`, `lmc.wait`, ...), no
+      `lmc.param_ref`, no `lmc.axis_index` (a runtime call: a group reads
+      the coordinate as an operand), no nested `lmc.fused`, nothing with a
+      region;
+    - every op of the body is free of memory effects, so that the group can
+      be moved, outlined and duplicated as a unit.
+  }];
+  let arguments = (ins StrAttr:$kind, Variadic<AnyType>:$inputs);
+  let results = (outs Variadic<AnyType>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The terminator of the body.
+    YieldOp getYield();
+    /// The operand that the body's block argument `arg` stands for.
+    ::mlir::Value getInputFor(::mlir::BlockArgument arg) {
+      return getInputs()[arg.getArgNumber()];
+    }
+    /// `v`, or, when `v` is a block argument of an lmc.fused body, the
+    /// value it stands for outside (through nested groups).
+    static ::mlir::Value lookThrough(::mlir::Value v);
+    /// The attribute that marks a kernel function holding a group's body
+    /// (`lmc-outline-kernels`); its value is the group's kind.
+    static ::llvm::StringRef getKernelAttrName() { return "lmc.fusion_group"; }
+    /// The ops of the body, without the yield.
+    auto getBodyOps() {
+      return getBody().front().without_terminator();
+    }
+  }];
+}
+
+def LMC_YieldOp : LMC_Op<"yield", [
+    Pure, ReturnLike, Terminator, HasParent<"FusedOp">]> {
+  let summary = "the results of a fusion group";
+  let description = [{
+    Ends the body of `lmc.fused`; its operands become the group's results.
+
+    Example:
+
+    ```mlir
+    lmc.yield %1, %2 : tensor<?x?x256xf32>, tensor<?x?x256xf32>
+    ```
+
+    **Constraints:**
+    - the operand types equal the result types of the enclosing
+      `lmc.fused`.
+  }];
+  let arguments = (ins Variadic<AnyType>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+  let hasVerifier = 1;
+}
+
+#endif // LMC_DIALECT_LMC_IR_LMCFUSIONOPS_TD

@@ -1,0 +1,162 @@
+//===- LMCFusionOps.cpp - Fusion groups -----------------------------------===//
+//
+// Assembly and verifiers of lmc.fused and lmc.yield (LMCFusionOps.td).
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/STLExtras.h"
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+//===----------------------------------------------------------------------===//
+// FusedOp
+//===----------------------------------------------------------------------===//
+
+YieldOp FusedOp::getYield() {
+  return cast<YieldOp>(getBody().front().getTerminator());
+}
+
+Value FusedOp::lookThrough(Value v) {
+  while (auto arg = dyn_cast<BlockArgument>(v)) {
+    auto fused = dyn_cast_or_null<FusedOp>(arg.getOwner()->getParentOp());
+    if (!fused)
+      break;
+    v = fused.getInputFor(arg);
+  }
+  return v;
+}
+
+// lmc.fused "kind" (%a = %x, %b = %y) attributes {...} : (T, U) -> (R) {
+//   ...
+// }
+ParseResult FusedOp::parse(OpAsmParser &parser, OperationState &result) {
+  StringAttr kind;
+  if (parser.parseAttribute(kind, parser.getBuilder().getNoneType(),
+                            getKindAttrName(result.name), result.attributes))
+    return failure();
+  SmallVector<OpAsmParser::Argument> args;
+  SmallVector<OpAsmParser::UnresolvedOperand> operands;
+  if (parser.parseCommaSeparatedList(
+          OpAsmParser::Delimiter::Paren, [&]() -> ParseResult {
+            if (parser.parseArgument(args.emplace_back()) ||
+                parser.parseEqual() ||
+                parser.parseOperand(operands.emplace_back()))
+              return failure();
+            return success();
+          }))
+    return failure();
+  FunctionType type;
+  SMLoc typeLoc = parser.getCurrentLocation();
+  if (parser.parseOptionalAttrDictWithKeyword(result.attributes) ||
+      parser.parseColonType(type))
+    return failure();
+  if (type.getNumInputs() != operands.size())
+    return parser.emitError(typeLoc, "expected ")
+           << operands.size() << " operand types, got " << type.getNumInputs();
+  for (auto [arg, t] : llvm::zip(args, type.getInputs()))
+    arg.type = t;
+  if (parser.resolveOperands(operands, type.getInputs(), typeLoc,
+                             result.operands))
+    return failure();
+  result.addTypes(type.getResults());
+  Region *body = result.addRegion();
+  return parser.parseRegion(*body, args, /*enableNameShadowing=*/false);
+}
+
+void FusedOp::print(OpAsmPrinter &p) {
+  p << ' ';
+  p.printAttributeWithoutType(getKindAttr());
+  p << " (";
+  Block &block = getBody().front();
+  llvm::interleaveComma(
+      llvm::zip(block.getArguments(), getInputs()), p,
+      [&](auto pair) { p << std::get<0>(pair) << " = " << std::get<1>(pair); });
+  p << ')';
+  p.printOptionalAttrDictWithKeyword((*this)->getAttrs(), {getKindAttrName()});
+  p << " : ";
+  p.printFunctionalType(getInputs().getTypes(), getResultTypes());
+  p << ' ';
+  p.printRegion(getBody(), /*printEntryBlockArgs=*/false,
+                /*printBlockTerminators=*/true);
+}
+
+LogicalResult FusedOp::verify() {
+  StringRef kind = getKind();
+  if (kind.empty() || !llvm::all_of(kind, [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+      }))
+    return emitOpError("kind must be a non-empty string of lower-case "
+                       "letters, digits and underscores, got \"")
+           << kind << "\"";
+  if (getNumResults() == 0)
+    return emitOpError("must have at least one result");
+  Block &block = getBody().front();
+  if (block.getNumArguments() != getNumOperands())
+    return emitOpError("body has ")
+           << block.getNumArguments() << " arguments but the op has "
+           << getNumOperands() << " operands";
+  for (auto [i, arg, operand] :
+       llvm::enumerate(block.getArguments(), getInputs()))
+    if (arg.getType() != operand.getType())
+      return emitOpError("body argument ")
+             << i << " has type " << arg.getType() << " but operand " << i
+             << " has type " << operand.getType();
+  if (block.empty() || !isa<YieldOp>(block.back()))
+    return emitOpError("body must end with lmc.yield");
+  return success();
+}
+
+/// Why `op` may not be in the body of a fusion group, if so.
+static std::optional<std::string> notAllowedInGroup(Operation *op) {
+  if (op->getNumRegions() != 0)
+    return std::string("has a region");
+  if (isa<LMCDialect>(op->getDialect())) {
+    if (isCollective(op))
+      return std::string("is a collective");
+    if (isa<FusedOp, ModelOp, ParamOp, ParamRefOp>(op))
+      return std::string("is not a compute op");
+    // A runtime call on the host; a group reads the coordinate as an operand.
+    if (isa<AxisIndexOp>(op))
+      return std::string("reads the rank's mesh coordinate (a runtime call)");
+  } else if (!isa<arith::ArithDialect, math::MathDialect>(op->getDialect()) &&
+             !isa<tensor::ExtractOp>(op)) {
+    return std::string("is not an lmc compute op, an arith or math op, or "
+                       "tensor.extract");
+  }
+  if (!isMemoryEffectFree(op))
+    return std::string("has memory effects");
+  return std::nullopt;
+}
+
+LogicalResult FusedOp::verifyRegions() {
+  bool hasLMCOp = false;
+  for (Operation &op : getBodyOps()) {
+    if (std::optional<std::string> why = notAllowedInGroup(&op))
+      return op.emitOpError("is not allowed in a fusion group: it ") << *why;
+    hasLMCOp |= isa<LMCDialect>(op.getDialect());
+  }
+  if (!hasLMCOp)
+    return emitOpError("body must hold at least one lmc op");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// YieldOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult YieldOp::verify() {
+  auto parent = cast<FusedOp>((*this)->getParentOp());
+  if (getValues().getTypes() != parent.getResultTypes())
+    return emitOpError("yields ")
+           << getValues().getTypes() << " but the enclosing lmc.fused returns "
+           << parent.getResultTypes();
+  return success();
+}

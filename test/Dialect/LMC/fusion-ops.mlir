@@ -1,0 +1,51 @@
+// RUN: lmc-opt %s | lmc-opt | FileCheck %s
+// RUN: lmc-opt %s --mlir-print-op-generic | lmc-opt | FileCheck %s
+
+// Round trip of lmc.fused and lmc.yield in their custom and generic forms.
+
+// Tests that a group prints its kind, the assignment of block arguments to
+// operands, the function type and the body with an explicit yield.
+
+// CHECK-LABEL: func.func @bias_gelu
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x?x256xf32>, %[[B:.+]]: tensor<256xf32>)
+// CHECK:         %[[R:.+]]:2 = lmc.fused "gelu" (%[[A:.+]] = %[[X]], %[[C:.+]] = %[[B]]) : (tensor<?x?x256xf32>, tensor<256xf32>) -> (tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
+// CHECK-NEXT:      %[[H:.+]] = lmc.bias_add %[[A]], %[[C]] : tensor<?x?x256xf32>, tensor<256xf32>
+// CHECK-NEXT:      %[[G:.+]] = lmc.gelu %[[H]] tanh : tensor<?x?x256xf32>
+// CHECK-NEXT:      lmc.yield %[[H]], %[[G]] : tensor<?x?x256xf32>, tensor<?x?x256xf32>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    return %[[R]]#0, %[[R]]#1
+func.func @bias_gelu(%x: tensor<?x?x256xf32>, %b: tensor<256xf32>) -> (tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
+  %h, %g = lmc.fused "gelu" (%a = %x, %c = %b) : (tensor<?x?x256xf32>, tensor<256xf32>) -> (tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
+    %0 = lmc.bias_add %a, %c : tensor<?x?x256xf32>, tensor<256xf32>
+    %1 = lmc.gelu %0 tanh : tensor<?x?x256xf32>
+    lmc.yield %0, %1 : tensor<?x?x256xf32>, tensor<?x?x256xf32>
+  }
+  return %h, %g : tensor<?x?x256xf32>, tensor<?x?x256xf32>
+}
+
+// Tests that a group may take scalars, hold arith and tensor.extract ops and
+// constants, take no operand, and carry discardable attributes.
+
+// CHECK-LABEL: func.func @scalars
+// CHECK:         lmc.fused "grad_norm" (%{{.+}} = %{{.+}}, %{{.+}} = %{{.+}}) attributes {note = 1 : i64} : (tensor<4xf32>, f32) -> f32 {
+// CHECK:           tensor.extract
+// CHECK:           arith.addf
+// CHECK:           lmc.yield %{{.+}} : f32
+// CHECK:         lmc.fused "elementwise" () : () -> tensor<f32> {
+// CHECK-NEXT:      arith.constant
+// CHECK-NEXT:      lmc.scale
+func.func @scalars(%g: tensor<4xf32>, %s: f32) -> (f32, tensor<f32>) {
+  %n = lmc.fused "grad_norm" (%x = %g, %y = %s) attributes {note = 1} : (tensor<4xf32>, f32) -> f32 {
+    %0 = lmc.mul %x, %x : tensor<4xf32>
+    %1 = lmc.reduce_sum %0 dims [0] : tensor<4xf32>
+    %2 = tensor.extract %1[] : tensor<f32>
+    %3 = arith.addf %y, %2 : f32
+    lmc.yield %3 : f32
+  }
+  %c = lmc.fused "elementwise" () : () -> tensor<f32> {
+    %0 = arith.constant dense<1.0> : tensor<f32>
+    %1 = lmc.scale %0 by 2.0 : tensor<f32>
+    lmc.yield %1 : tensor<f32>
+  }
+  return %n, %c : f32, tensor<f32>
+}

@@ -1,0 +1,140 @@
+// RUN: lmc-opt %s --convert-lmc-to-linalg --canonicalize --lmc-fuse-kernel-loops --canonicalize -split-input-file | FileCheck %s
+// RUN: lmc-opt %s --convert-lmc-to-linalg --canonicalize --lmc-fuse-kernel-loops="rows-per-block=8" --canonicalize -split-input-file | FileCheck %s --check-prefix=RB8
+
+// Tests that a residual add + LayerNorm group becomes one scf.forall over
+// blocks of rows (one batch index, 16 positions): the bias add is fused into
+// the residual add, whose block is written into its result and read by the
+// row sums, the squared deviations and the normalisation in the same
+// iteration; both results are written in place through the loop's outputs,
+// and the marker attribute is consumed.
+
+// CHECK-LABEL: func.func private @layer_norm(
+// CHECK-SAME:    %[[A:[a-z0-9]+]]: tensor<?x?x64xf32>, %[[BIAS:[a-z0-9]+]]: tensor<64xf32>, %[[R:[a-z0-9]+]]: tensor<?x?x64xf32>, %[[W:[a-z0-9]+]]: tensor<64xf32>, %[[B:[a-z0-9]+]]: tensor<64xf32>)
+// CHECK-NOT:     lmc.fusion_group
+// CHECK:         %[[NB:.+]] = affine.apply #{{.+}}()[%[[T:.+]]]
+// CHECK-NOT:     linalg.generic
+// CHECK:         %[[L:.+]]:2 = scf.forall (%[[I:.+]], %[[J:.+]]) in (%{{.+}}, %[[NB]]) shared_outs(%[[OX:.+]] = %{{.+}}, %[[OY:.+]] = %{{.+}}) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
+// CHECK:           %[[RS:.+]] = tensor.extract_slice %[[R]][%[[I]], %[[OFF:.+]], 0] [1, %[[SZ:.+]], 64] [1, 1, 1] : tensor<?x?x64xf32> to tensor<1x?x64xf32>
+// CHECK:           %[[AS:.+]] = tensor.extract_slice %[[A]][%[[I]], %[[OFF]], 0] [1, %[[SZ]], 64]
+// CHECK:           %[[XS:.+]] = tensor.extract_slice %[[OX]][%[[I]], %[[OFF]], 0] [1, %[[SZ]], 64]
+// CHECK:           %[[X:.+]] = linalg.generic {{.+}} ins(%[[RS]], %[[AS]], %[[BIAS]] : {{.+}}) outs(%[[XS]] : tensor<1x?x64xf32>)
+// CHECK:             arith.addf
+// CHECK:             arith.addf
+// CHECK:           linalg.fill
+// CHECK:           %[[SUM:.+]] = linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]] : tensor<1x?x64xf32>)
+// CHECK:           linalg.fill
+// CHECK:           %[[SQ:.+]] = linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %[[SUM]] : {{.+}})
+// CHECK:           %[[YS:.+]] = tensor.extract_slice %[[OY]][%[[I]], %[[OFF]], 0] [1, %[[SZ]], 64]
+// CHECK:           %[[Y:.+]] = linalg.generic {{.+}} ins(%[[X]], %[[SUM]], %[[SQ]], %[[W]], %[[B]] : {{.+}}) outs(%[[YS]] : tensor<1x?x64xf32>)
+// CHECK:             math.rsqrt
+// CHECK:           scf.forall.in_parallel {
+// CHECK-NEXT:        tensor.parallel_insert_slice %[[X]] into %[[OX]][%[[I]], %[[OFF]], 0] [1, %[[SZ]], 64]
+// CHECK-NEXT:        tensor.parallel_insert_slice %[[Y]] into %[[OY]][%[[I]], %[[OFF]], 0] [1, %[[SZ]], 64]
+// CHECK-NEXT:      }
+// CHECK-NEXT:    }
+// CHECK-NEXT:    return %[[L]]#0, %[[L]]#1
+// RB8-LABEL: func.func private @layer_norm(
+// RB8:         affine.apply #{{.+}}()[%{{.+}}]
+// RB8:         scf.forall
+// RB8:           affine.min #{{.+}}(%{{.+}})[%{{.+}}]
+func.func private @layer_norm(%a: tensor<?x?x64xf32>, %bias: tensor<64xf32>, %r: tensor<?x?x64xf32>, %w: tensor<64xf32>, %b: tensor<64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) attributes {lmc.fusion_group = "layer_norm"} {
+  %0 = lmc.bias_add %a, %bias : tensor<?x?x64xf32>, tensor<64xf32>
+  %1 = lmc.add %r, %0 : tensor<?x?x64xf32>
+  %2 = lmc.layer_norm %1, %w, %b eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+  return %1, %2 : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that cross_entropy and its gradient become one loop that computes
+// the row maximum and the sum of exponentials once (they were common
+// subexpressions) and that a block writes its partial loss into its own slot
+// of a zero-filled tensor of partials; after the loop, the partials are
+// added in block order and divided by the number of positions.
+
+// CHECK-LABEL: func.func private @cross_entropy(
+// CHECK-SAME:    %[[LOG:[a-z0-9]+]]: tensor<?x?x256xf32>, %[[TGT:[a-z0-9]+]]: tensor<?x?xi32>)
+// CHECK:         %[[ZERO:.+]] = linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : tensor<f32>)
+// CHECK:         %[[PARTS:.+]] = linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : tensor<?x?xf32>)
+// CHECK:         %[[L:.+]]:2 = scf.forall (%[[I:.+]], %[[J:.+]]) in ({{.+}}) shared_outs(%[[OD:.+]] = %{{.+}}, %[[OP:.+]] = %[[PARTS]]) -> (tensor<?x?x256xf32>, tensor<?x?xf32>) {
+// CHECK:           %[[MAX:.+]] = linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK:             arith.maximumf
+// CHECK:           %[[SUMEXP:.+]] = linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.+}}, %[[MAX]] : {{.+}})
+// CHECK:             math.exp
+// CHECK:           %[[SLOT:.+]] = tensor.extract_slice %[[OP]][%[[I]], %[[J]]] [1, 1] [1, 1] : tensor<?x?xf32> to tensor<f32>
+// CHECK:           %[[NLL:.+]] = linalg.generic {{.+}}iterator_types = ["reduction", "reduction"]} ins(%{{.+}}, %[[MAX]], %[[SUMEXP]] : {{.+}}) outs(%[[SLOT]] : tensor<f32>)
+// CHECK:             tensor.extract %[[LOG]]
+// CHECK:             math.log
+// CHECK:           %[[D:.+]] = linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "parallel"]} ins(%{{.+}}, %[[MAX]], %[[SUMEXP]], %{{.+}} : {{.+}})
+// CHECK:             math.exp
+// CHECK:           scf.forall.in_parallel {
+// CHECK-DAG:         tensor.parallel_insert_slice %[[NLL]] into %[[OP]][%[[I]], %[[J]]] [1, 1] [1, 1]
+// CHECK-DAG:         tensor.parallel_insert_slice %[[D]] into %[[OD]]
+// CHECK:           }
+// CHECK-NEXT:    }
+// CHECK-NEXT:    %[[TOTAL:.+]] = linalg.generic {{.+}}iterator_types = ["reduction", "reduction"]} ins(%[[L]]#1 : tensor<?x?xf32>) outs(%[[ZERO]] : tensor<f32>)
+// CHECK:         %[[MEAN:.+]] = linalg.generic {{.+}} ins(%[[TOTAL]] : tensor<f32>)
+// CHECK:           arith.divf
+// CHECK:         return %[[MEAN]], %[[L]]#0
+func.func private @cross_entropy(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>) -> (tensor<f32>, tensor<?x?x256xf32>) attributes {lmc.fusion_group = "cross_entropy"} {
+  %one = arith.constant dense<1.000000e+00> : tensor<f32>
+  %0 = lmc.cross_entropy %l, %t : tensor<?x?x256xf32>, tensor<?x?xi32>
+  %1 = lmc.cross_entropy_grad %l, %t, %one : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
+  return %0, %1 : tensor<f32>, tensor<?x?x256xf32>
+}
+
+// -----
+
+// Tests the LayerNorm gradient group: the input gradient plus the residual
+// gradient is the loop's row result; the weight, bias and residual-bias
+// gradients (sums over the rows) are partial sums per block, each added
+// after the loop; the row statistics are computed once per block.
+
+// CHECK-LABEL: func.func private @layer_norm_grad(
+// CHECK:         %[[L:.+]]:4 = scf.forall {{.+}} -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
+// CHECK-COUNT-4:   linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-NOT:       iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:           scf.forall.in_parallel {
+// CHECK-COUNT-4:     tensor.parallel_insert_slice
+// CHECK-NEXT:      }
+// CHECK-NEXT:    }
+// CHECK-NEXT:    %[[DW:.+]] = linalg.generic {{.+}}iterator_types = ["reduction", "reduction", "parallel"]} ins(%[[L]]#1
+// CHECK-NEXT:      ^bb0
+// CHECK-NEXT:        arith.addf
+// CHECK-NEXT:        linalg.yield
+// CHECK-NEXT:    } -> tensor<64xf32>
+// CHECK-NEXT:    %[[DB:.+]] = linalg.generic {{.+}} ins(%[[L]]#2
+// CHECK:         %[[DR:.+]] = linalg.generic {{.+}} ins(%[[L]]#3
+// CHECK:         return %[[DW]], %[[DB]], %[[L]]#0, %[[DR]]
+func.func private @layer_norm_grad(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>, %dy: tensor<?x?x64xf32>, %res: tensor<?x?x64xf32>) -> (tensor<64xf32>, tensor<64xf32>, tensor<?x?x64xf32>, tensor<64xf32>) attributes {lmc.fusion_group = "layer_norm_grad"} {
+  %dx, %dw, %db = lmc.layer_norm_grad %x, %w, %dy eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+  %0 = lmc.add %res, %dx : tensor<?x?x64xf32>
+  %1 = lmc.reduce_sum %0 dims [0, 1] : tensor<?x?x64xf32>
+  return %dw, %db, %0, %1 : tensor<64xf32>, tensor<64xf32>, tensor<?x?x64xf32>, tensor<64xf32>
+}
+
+// -----
+
+// Tests that a group that is one generic after elementwise fusion (bias +
+// GELU, with the biased value as a second result) stays that loop nest; and
+// that a function without the marker is left alone.
+
+// CHECK-LABEL: func.func private @gelu(
+// CHECK-NOT:     scf.forall
+// CHECK:         linalg.generic
+// CHECK-NOT:     linalg.generic
+// CHECK:         return
+// CHECK-LABEL: func.func private @unmarked(
+// CHECK:         linalg.generic
+// CHECK:         linalg.generic
+// CHECK-NOT:     scf.forall
+func.func private @gelu(%a: tensor<?x?x256xf32>, %b: tensor<256xf32>) -> tensor<?x?x256xf32> attributes {lmc.fusion_group = "gelu"} {
+  %0 = lmc.bias_add %a, %b : tensor<?x?x256xf32>, tensor<256xf32>
+  %1 = lmc.gelu %0 tanh : tensor<?x?x256xf32>
+  return %1 : tensor<?x?x256xf32>
+}
+func.func private @unmarked(%a: tensor<?x?x256xf32>, %b: tensor<256xf32>) -> tensor<?x?x256xf32> {
+  %0 = lmc.bias_add %a, %b : tensor<?x?x256xf32>, tensor<256xf32>
+  %1 = lmc.gelu %0 tanh : tensor<?x?x256xf32>
+  return %1 : tensor<?x?x256xf32>
+}

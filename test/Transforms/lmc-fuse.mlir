@@ -1,0 +1,214 @@
+// RUN: lmc-opt %s --lmc-fuse=report -split-input-file | FileCheck %s
+
+// Tests that a bias add joins the GELU that reads it: one group returning
+// both (the backward pass reads the biased value); the matmuls stay out;
+// the report counts kernels per call of each function when the module has
+// no training functions.
+
+// CHECK-LABEL: lmc-fuse: @m mlp: 4 kernels before fusion, 3 after (1 group of 2 ops: gelu 1)
+// CHECK-LABEL: func.func @mlp
+// CHECK:         %[[H:.+]] = lmc.matmul
+// CHECK-NEXT:    %[[G:.+]]:2 = lmc.fused "gelu" (%[[A:.+]] = %[[H]], %[[C:.+]] = %{{.+}}) : (tensor<?x?x256xf32>, tensor<256xf32>) -> (tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
+// CHECK-NEXT:      %[[HB:.+]] = lmc.bias_add %[[A]], %[[C]]
+// CHECK-NEXT:      %[[GE:.+]] = lmc.gelu %[[HB]] tanh
+// CHECK-NEXT:      lmc.yield %[[HB]], %[[GE]]
+// CHECK-NEXT:    }
+// CHECK-NEXT:    %[[Y:.+]] = lmc.matmul %[[G]]#1
+// CHECK-NEXT:    return %[[Y]], %[[G]]#0
+lmc.model @m {
+  func.func @mlp(%x: tensor<?x?x64xf32>, %w: tensor<64x256xf32>, %b: tensor<256xf32>, %w2: tensor<256x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x256xf32>) {
+    %h = lmc.matmul %x, %w : tensor<?x?x64xf32>, tensor<64x256xf32>
+    %hb = lmc.bias_add %h, %b : tensor<?x?x256xf32>, tensor<256xf32>
+    %g = lmc.gelu %hb tanh : tensor<?x?x256xf32>
+    %y = lmc.matmul %g, %w2 : tensor<?x?x256xf32>, tensor<256x64xf32>
+    return %y, %hb : tensor<?x?x64xf32>, tensor<?x?x256xf32>
+  }
+}
+
+// -----
+
+// Tests that groups stay convex: the residual add that reads both the
+// LayerNorm group's sum and the matmul after the LayerNorm does not join
+// that group (a path would leave it and come back).
+
+// CHECK-LABEL: func.func @residual
+// CHECK:         %[[R:.+]]:2 = lmc.fused "layer_norm"
+// CHECK-NEXT:      lmc.add
+// CHECK-NEXT:      lmc.layer_norm
+// CHECK-NEXT:      lmc.yield
+// CHECK-NEXT:    }
+// CHECK-NEXT:    %[[H:.+]] = lmc.matmul %[[R]]#1
+// CHECK-NEXT:    %[[X2:.+]] = lmc.add %[[R]]#0, %[[H]]
+// CHECK-NEXT:    return %[[X2]]
+lmc.model @m {
+  func.func @residual(%x0: tensor<?x?x64xf32>, %a: tensor<?x?x64xf32>, %w: tensor<64xf32>, %b: tensor<64xf32>, %m: tensor<64x64xf32>) -> tensor<?x?x64xf32> {
+    %x1 = lmc.add %x0, %a : tensor<?x?x64xf32>
+    %l = lmc.layer_norm %x1, %w, %b eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+    %h = lmc.matmul %l, %m : tensor<?x?x64xf32>, tensor<64x64xf32>
+    %x2 = lmc.add %x1, %h : tensor<?x?x64xf32>
+    return %x2 : tensor<?x?x64xf32>
+  }
+}
+
+// -----
+
+// Tests that cross_entropy joins the cross_entropy_grad of the same logits
+// and targets, and that the constant gradient of the loss is copied into the
+// group rather than passed in.
+
+// CHECK-LABEL: func.func @loss
+// CHECK:         %[[R:.+]]:2 = lmc.fused "cross_entropy" (%[[L:.+]] = %{{.+}}, %[[T:.+]] = %{{.+}}) : (tensor<?x?x8xf32>, tensor<?x?xi32>) -> (tensor<f32>, tensor<?x?x8xf32>) {
+// CHECK-NEXT:      %[[ONE:.+]] = arith.constant dense<1.000000e+00> : tensor<f32>
+// CHECK-NEXT:      %[[CE:.+]] = lmc.cross_entropy %[[L]], %[[T]]
+// CHECK-NEXT:      %[[D:.+]] = lmc.cross_entropy_grad %[[L]], %[[T]], %[[ONE]]
+// CHECK-NEXT:      lmc.yield %[[CE]], %[[D]]
+lmc.model @m {
+  func.func @loss(%l: tensor<?x?x8xf32>, %t: tensor<?x?xi32>) -> (tensor<f32>, tensor<?x?x8xf32>) {
+    %ce = lmc.cross_entropy %l, %t : tensor<?x?x8xf32>, tensor<?x?xi32>
+    %one = arith.constant dense<1.000000e+00> : tensor<f32>
+    %d = lmc.cross_entropy_grad %l, %t, %one : tensor<?x?x8xf32>, tensor<?x?xi32>, tensor<f32>
+    return %ce, %d : tensor<f32>, tensor<?x?x8xf32>
+  }
+}
+
+// -----
+
+// Tests the optimizer's groups: the squared norms of all gradients, with the
+// adds that sum them, are one group; all AdamW updates are another. The
+// all-reduces of data parallelism never join a group: the scale after the
+// wait does. Ops with side effects keep their order (the start before the
+// wait), and a report line is printed for train_step only.
+
+// CHECK-NOT:   lmc-fuse: @d other
+// CHECK-LABEL: lmc-fuse: @d train_step: 8 kernels before fusion, 2 after (2 groups of 8 ops: adamw 1 grad_norm 1)
+// CHECK-LABEL: func.func @train_step
+// CHECK:         %[[P:.+]]:2 = lmc.all_reduce_start
+// CHECK-NEXT:    %[[W:.+]]:2 = lmc.wait %[[P]]#0, %[[P]]#1
+// CHECK-NEXT:    %[[N:.+]]:3 = lmc.fused "grad_norm" (%[[A:.+]] = %[[W]]#0, %[[B:.+]] = %[[W]]#1) : (tensor<4x4xf32>, tensor<4xf32>) -> (tensor<4x4xf32>, tensor<4xf32>, f32) {
+// CHECK-NEXT:      %[[Z:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:      %[[SA:.+]] = lmc.scale %[[A]] by 5.000000e-01
+// CHECK-NEXT:      %[[SB:.+]] = lmc.scale %[[B]] by 5.000000e-01
+// CHECK-NEXT:      lmc.mul %[[SA]], %[[SA]]
+// CHECK-NEXT:      lmc.reduce_sum
+// CHECK-NEXT:      tensor.extract
+// CHECK-NEXT:      arith.addf %[[Z]]
+// CHECK-NEXT:      lmc.mul %[[SB]], %[[SB]]
+// CHECK-NEXT:      lmc.reduce_sum
+// CHECK-NEXT:      tensor.extract
+// CHECK-NEXT:      %[[S:.+]] = arith.addf
+// CHECK-NEXT:      lmc.yield %[[SA]], %[[SB]], %[[S]]
+// CHECK-NEXT:    }
+// CHECK-NEXT:    %[[NORM:.+]] = math.sqrt %[[N]]#2
+// CHECK-NEXT:    %[[U:.+]]:6 = lmc.fused "adamw" (%{{.+}} = %{{.+}}, %{{.+}} = %[[N]]#0, {{.+}}) : ({{.+}}) -> (tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) {
+// CHECK-NEXT:      arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:      arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:      lmc.adamw
+// CHECK-NEXT:      lmc.adamw
+// CHECK-NEXT:      lmc.yield
+// CHECK-NEXT:    }
+// CHECK-NEXT:    return %[[NORM]], %[[U]]#0
+lmc.model @d attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @train_step(%g0: tensor<4x4xf32>, %g1: tensor<4xf32>,
+      %p0: tensor<4x4xf32>, %m0: tensor<4x4xf32>, %v0: tensor<4x4xf32>,
+      %p1: tensor<4xf32>, %m1: tensor<4xf32>, %v1: tensor<4xf32>,
+      %lr: f32, %step: i64, %b1: f32, %b2: f32, %eps: f32, %wd: f32)
+      -> (f32, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) {
+    %p:2 = lmc.all_reduce_start %g0, %g1 over ["dp"] : tensor<4x4xf32>, tensor<4xf32>
+    %w:2 = lmc.wait %p#0, %p#1 : !lmc.pending<tensor<4x4xf32>>, !lmc.pending<tensor<4xf32>>
+    %s0 = lmc.scale %w#0 by 5.000000e-01 : tensor<4x4xf32>
+    %s1 = lmc.scale %w#1 by 5.000000e-01 : tensor<4xf32>
+    %zero = arith.constant 0.000000e+00 : f32
+    %q0 = lmc.mul %s0, %s0 : tensor<4x4xf32>
+    %r0 = lmc.reduce_sum %q0 dims [0, 1] : tensor<4x4xf32>
+    %e0 = tensor.extract %r0[] : tensor<f32>
+    %a0 = arith.addf %zero, %e0 : f32
+    %q1 = lmc.mul %s1, %s1 : tensor<4xf32>
+    %r1 = lmc.reduce_sum %q1 dims [0] : tensor<4xf32>
+    %e1 = tensor.extract %r1[] : tensor<f32>
+    %a1 = arith.addf %a0, %e1 : f32
+    %norm = math.sqrt %a1 : f32
+    %one = arith.constant 1.000000e+00 : f32
+    %np0, %nm0, %nv0 = lmc.adamw %p0, %s0, %m0, %v0 lr(%lr) grad_scale(%one) step(%step) betas(%b1, %b2) eps(%eps) weight_decay(%wd) : tensor<4x4xf32>, f32, i64
+    %np1, %nm1, %nv1 = lmc.adamw %p1, %s1, %m1, %v1 lr(%lr) grad_scale(%one) step(%step) betas(%b1, %b2) eps(%eps) weight_decay(%zero) : tensor<4xf32>, f32, i64
+    return %norm, %np0, %nm0, %nv0, %np1, %nm1, %nv1 : f32, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+  }
+  func.func @other(%x: tensor<4xf32>) -> tensor<4xf32> {
+    %a = lmc.gelu %x tanh : tensor<4xf32>
+    %b = lmc.gelu %a tanh : tensor<4xf32>
+    return %b : tensor<4xf32>
+  }
+}
+
+// -----
+
+// Tests the vocabulary-parallel cross-entropy of a tensor-parallel step
+// (lmc-shard's output): the scale of the logits joins the
+// cross_entropy_stats that reduces their rows; the all_gather of the
+// statistics, a collective, never joins a group, and keeps the scale apart
+// from the cross_entropy_shard_grad that also reads it (a path would leave
+// the group through the all_gather and come back); cross_entropy_combine
+// and the cross_entropy_shard_grad that reads its log-sum-exp form one
+// group. lmc.axis_index and the offset computed from it stay outside, read
+// by the groups as operands.
+
+// CHECK-LABEL: lmc-fuse: @v vp: 4 kernels before fusion, 2 after (2 groups of 4 ops: cross_entropy 2)
+// CHECK-LABEL: func.func @vp
+// CHECK-SAME:    (%[[L:.+]]: tensor<?x?x8xf32>, %[[T:.+]]: tensor<?x?xi32>, %[[DL:.+]]: tensor<f32>)
+// CHECK:         %[[TP:.+]] = lmc.axis_index "tp"
+// CHECK:         %[[OFF:.+]] = arith.muli %[[TP]]
+// CHECK-NEXT:    %[[S:.+]]:2 = lmc.fused "cross_entropy" (%[[A:.+]] = %[[L]], %[[B:.+]] = %[[T]], %[[O:.+]] = %[[OFF]]) : (tensor<?x?x8xf32>, tensor<?x?xi32>, index) -> (tensor<?x?x8xf32>, tensor<?x?x3xf32>) {
+// CHECK-NEXT:      %[[SC:.+]] = lmc.scale %[[A]]
+// CHECK-NEXT:      %[[ST:.+]] = lmc.cross_entropy_stats %[[SC]], %[[B]] offset(%[[O]])
+// CHECK-NEXT:      lmc.yield %[[SC]], %[[ST]]
+// CHECK-NEXT:    }
+// CHECK-NEXT:    %[[G:.+]] = lmc.all_gather %[[S]]#1 over ["tp"] dim 2
+// CHECK-NEXT:    %[[C:.+]]:2 = lmc.fused "cross_entropy" (%{{.+}} = %[[G]], %{{.+}} = %[[S]]#0, %{{.+}} = %[[T]], %{{.+}} = %[[DL]], %{{.+}} = %[[OFF]])
+// CHECK-NEXT:      %[[LOSS:.+]], %[[LSE:.+]] = lmc.cross_entropy_combine
+// CHECK-NEXT:      %[[D:.+]] = lmc.cross_entropy_shard_grad %{{.+}}, %{{.+}}, %{{.+}}, %[[LSE]] offset(
+// CHECK-NEXT:      lmc.yield %[[LOSS]], %[[D]]
+// CHECK-NEXT:    }
+// CHECK-NEXT:    return %[[C]]#0, %[[C]]#1
+lmc.model @v attributes {lmc.mesh = #lmc.mesh<tp = 2>} {
+  func.func @vp(%l: tensor<?x?x8xf32>, %t: tensor<?x?xi32>, %dl: tensor<f32>) -> (tensor<f32>, tensor<?x?x8xf32>) {
+    %tp = lmc.axis_index "tp"
+    %c8 = arith.constant 8 : index
+    %off = arith.muli %tp, %c8 : index
+    %s = lmc.scale %l by 5.000000e-01 : tensor<?x?x8xf32>
+    %st = lmc.cross_entropy_stats %s, %t offset(%off) : tensor<?x?x8xf32>, tensor<?x?xi32>
+    %g = lmc.all_gather %st over ["tp"] dim 2 : tensor<?x?x3xf32> -> tensor<?x?x6xf32>
+    %loss, %lse = lmc.cross_entropy_combine %g : tensor<?x?x6xf32>
+    %d = lmc.cross_entropy_shard_grad %s, %t, %dl, %lse offset(%off) : tensor<?x?x8xf32>, tensor<?x?xi32>, tensor<f32>, tensor<?x?xf32>
+    return %loss, %d : tensor<f32>, tensor<?x?x8xf32>
+  }
+}
+
+// -----
+
+// Tests that an embedding with an offset (a block of vocabulary rows) stays
+// out of groups like any gather, while the add and LayerNorm that read it
+// fuse; the all_reduce of the partial embedding is a collective and stays
+// out too.
+
+// CHECK-LABEL: lmc-fuse: @e emb: 4 kernels before fusion, 3 after (1 group of 2 ops: layer_norm 1)
+// CHECK-LABEL: func.func @emb
+// CHECK:         %[[TP:.+]] = lmc.axis_index "tp"
+// CHECK:         %[[E:.+]] = lmc.embedding %{{.+}}[%{{.+}}] offset(%{{.+}})
+// CHECK-NEXT:    %[[R:.+]] = lmc.all_reduce %[[E]] over ["tp"]
+// CHECK-NEXT:    %[[P:.+]] = lmc.embedding
+// CHECK-NEXT:    %{{.+}}:2 = lmc.fused "layer_norm" (%{{.+}} = %[[R]], %{{.+}} = %[[P]], %{{.+}} = %{{.+}}, %{{.+}} = %{{.+}})
+// CHECK-NEXT:      lmc.add
+// CHECK-NEXT:      lmc.layer_norm
+// CHECK-NEXT:      lmc.yield
+lmc.model @e attributes {lmc.mesh = #lmc.mesh<tp = 2>} {
+  func.func @emb(%wte: tensor<16x8xf32>, %wpe: tensor<4x8xf32>, %ids: tensor<?x4xi32>, %pos: tensor<?x4xi32>, %w: tensor<8xf32>, %b: tensor<8xf32>) -> (tensor<?x4x8xf32>, tensor<?x4x8xf32>) {
+    %tp = lmc.axis_index "tp"
+    %c16 = arith.constant 16 : index
+    %off = arith.muli %tp, %c16 : index
+    %e = lmc.embedding %wte[%ids] offset(%off) : tensor<16x8xf32>, tensor<?x4xi32>
+    %r = lmc.all_reduce %e over ["tp"] : tensor<?x4x8xf32>
+    %p = lmc.embedding %wpe[%pos] : tensor<4x8xf32>, tensor<?x4xi32>
+    %x = lmc.add %r, %p : tensor<?x4x8xf32>
+    %n = lmc.layer_norm %x, %w, %b eps(1.000000e-05) : tensor<?x4x8xf32>, tensor<8xf32>
+    return %x, %n : tensor<?x4x8xf32>, tensor<?x4x8xf32>
+  }
+}
