@@ -1,0 +1,213 @@
+//===- Attention.cpp - Causal attention without the T x T matrix ----------===//
+//
+// lmcrt_gpu_attention_fwd_f32 / _bwd_f32: the GPU side of lmc.flash_attention
+// and its gradient (the CPU side is lib/Runtime/Attention.cpp, with the same
+// C ABI). The kernels are AttentionKernels.cu, compiled by nvcc into a fatbin
+// that CMake embeds (lmcrtAttentionFatbin); the module is loaded at the first
+// call and its functions are looked up per head size D (16, 32, 64 or 128).
+// Everything runs in order on the compute stream.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CudaDevice.h"
+#include "Driver.h"
+
+#include "Collectives.h"
+#include "MemrefView.h"
+
+#include "lmc/Runtime/lmcrt.h"
+
+#include <cmath>
+#include <cstddef>
+#include <map>
+#include <string>
+
+extern "C" const unsigned char lmcrtAttentionFatbin[];
+extern "C" const size_t lmcrtAttentionFatbinSize;
+
+using namespace lmcrt;
+using namespace lmcrt::cuda;
+
+namespace {
+
+using View = MemrefView<float>;
+
+/// Strides of a [B, T, C] operand, as the kernels take them.
+struct Rows {
+  long long batch, time;
+};
+/// Strides of a [B, H, T] operand.
+struct Stats {
+  long long batch, head;
+};
+
+class AttentionKernels {
+public:
+  static AttentionKernels &get() {
+    static AttentionKernels kernels;
+    return kernels;
+  }
+
+  CUfunction function(const std::string &name) {
+    if (!module)
+      check(driver().cuModuleLoadData(&module, lmcrtAttentionFatbin),
+            "cuModuleLoadData (attention kernels)");
+    auto it = functions.find(name);
+    if (it != functions.end())
+      return it->second;
+    CUfunction f = nullptr;
+    check(driver().cuModuleGetFunction(&f, module, name.c_str()),
+          "cuModuleGetFunction(" + name + ")");
+    return functions[name] = f;
+  }
+
+  /// A device buffer of at least `bytes` for the row statistics of the
+  /// backward pass, reused across calls.
+  float *scratch(size_t bytes) {
+    if (bytes > scratchBytes) {
+      if (scratchBuffer) {
+        check(driver().cuStreamSynchronize(computeStream()),
+              "cuStreamSynchronize (attention scratch)");
+        check(driver().cuMemFree(scratchBuffer), "cuMemFree (attention)");
+      }
+      check(driver().cuMemAlloc(&scratchBuffer, bytes),
+            "cuMemAlloc(" + std::to_string(bytes) + " bytes, attention)");
+      scratchBytes = bytes;
+    }
+    return reinterpret_cast<float *>(scratchBuffer);
+  }
+
+private:
+  CUmodule module = nullptr;
+  std::map<std::string, CUfunction> functions;
+  CUdeviceptr scratchBuffer = 0;
+  size_t scratchBytes = 0;
+};
+
+/// The shape of one call: B, T, C, heads, D.
+struct Shape {
+  int64_t b, t, c, heads, d;
+};
+
+Shape checkRows(const char *what, const View &v, int64_t heads) {
+  if (v.rank() != 3)
+    comm::fatal(std::string(what) + ": expected a [B, T, C] operand, got " +
+                v.shapeString());
+  Shape s{v.size(0), v.size(1), v.size(2), heads, 0};
+  if (heads <= 0 || s.c % heads != 0)
+    comm::fatal(std::string(what) + ": " + std::to_string(heads) +
+                " heads do not divide C = " + std::to_string(s.c));
+  s.d = s.c / heads;
+  if (s.d != 16 && s.d != 32 && s.d != 64 && s.d != 128)
+    comm::fatal(std::string(what) + ": head size " + std::to_string(s.d) +
+                " has no GPU kernel (16, 32, 64 or 128)");
+  return s;
+}
+
+Rows rows(const char *what, const View &v, const Shape &s) {
+  if (v.rank() != 3 || v.size(0) != s.b || v.size(1) != s.t ||
+      v.size(2) != s.c)
+    comm::fatal(std::string(what) + ": operand " + v.shapeString() +
+                " is not [" + std::to_string(s.b) + ", " +
+                std::to_string(s.t) + ", " + std::to_string(s.c) + "]");
+  if (v.stride(2) != 1 && s.c > 1)
+    comm::fatal(std::string(what) + ": channels must be contiguous (strides " +
+                std::to_string(v.stride(0)) + ", " +
+                std::to_string(v.stride(1)) + ", " +
+                std::to_string(v.stride(2)) + ")");
+  return {v.stride(0), v.stride(1)};
+}
+
+Stats stats(const char *what, const View &v, const Shape &s) {
+  if (v.rank() != 3 || v.size(0) != s.b || v.size(1) != s.heads ||
+      v.size(2) != s.t)
+    comm::fatal(std::string(what) + ": lse " + v.shapeString() + " is not [" +
+                std::to_string(s.b) + ", " + std::to_string(s.heads) + ", " +
+                std::to_string(s.t) + "]");
+  if (v.stride(2) != 1 && s.t > 1)
+    comm::fatal(std::string(what) + ": lse must be contiguous along T");
+  return {v.stride(0), v.stride(1)};
+}
+
+/// Rows per block of the kernels for head size d (TILE * D = 2048).
+unsigned tile(int64_t d) { return static_cast<unsigned>(2048 / d); }
+
+void launch(const std::string &name, unsigned gridX, unsigned gridY,
+            unsigned block, void **args) {
+  CUfunction f = AttentionKernels::get().function(name);
+  check(driver().cuLaunchKernel(f, gridX, gridY, 1, block, 1, 1, 0,
+                                computeStream(), args, nullptr),
+        "cuLaunchKernel(" + name + ")");
+}
+
+} // namespace
+
+extern "C" void _mlir_ciface_lmcrt_gpu_attention_fwd_f32(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, int64_t heads) {
+  const char *what = "gpu_attention_fwd";
+  requireReady(what);
+  View Q(q), K(k), V(v), O(out), L(lse);
+  Shape s = checkRows(what, Q, heads);
+  if (s.b == 0 || s.t == 0)
+    return;
+  Rows qs = rows(what, Q, s), ks = rows(what, K, s), vs = rows(what, V, s),
+       os = rows(what, O, s);
+  Stats ls = stats(what, L, s);
+  int t = static_cast<int>(s.t), h = static_cast<int>(heads);
+  float scale = 1.0f / std::sqrt(static_cast<float>(s.d));
+  void *args[] = {&Q.data, &qs, &K.data, &ks, &V.data, &vs, &O.data,
+                  &os,     &L.data, &ls, &t,  &h,      &scale};
+  const unsigned rowsPerBlock = tile(s.d);
+  launch("lmc_attention_fwd_d" + std::to_string(s.d),
+         static_cast<unsigned>((s.t + rowsPerBlock - 1) / rowsPerBlock),
+         static_cast<unsigned>(s.b * heads), rowsPerBlock, args);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
+    lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
+    lmcrt_unranked_memref *dv, int64_t heads) {
+  const char *what = "gpu_attention_bwd";
+  requireReady(what);
+  View Q(q), K(k), V(v), O(out), L(lse), G(dout), DQ(dq), DK(dk), DV(dv);
+  Shape s = checkRows(what, Q, heads);
+  if (s.b == 0 || s.t == 0)
+    return;
+  Rows qs = rows(what, Q, s), ks = rows(what, K, s), vs = rows(what, V, s),
+       os = rows(what, O, s), gs = rows(what, G, s), dqs = rows(what, DQ, s),
+       dks = rows(what, DK, s), dvs = rows(what, DV, s);
+  Stats ls = stats(what, L, s);
+  // delta[b, h, i] = dO_i . O_i, packed [B, H, T].
+  float *delta = AttentionKernels::get().scratch(
+      sizeof(float) * static_cast<size_t>(s.b * heads * s.t));
+  Stats ts{heads * s.t, s.t};
+  int t = static_cast<int>(s.t), h = static_cast<int>(heads),
+      d = static_cast<int>(s.d);
+  float scale = 1.0f / std::sqrt(static_cast<float>(s.d));
+  const unsigned gridY = static_cast<unsigned>(s.b * heads);
+  {
+    void *args[] = {&O.data, &os, &G.data, &gs, &delta, &ts, &t, &h, &d};
+    launch("lmc_attention_delta", static_cast<unsigned>((s.t + 127) / 128),
+           gridY, 128, args);
+  }
+  const unsigned rowsPerBlock = tile(s.d);
+  const unsigned gridX =
+      static_cast<unsigned>((s.t + rowsPerBlock - 1) / rowsPerBlock);
+  const std::string suffix = "_d" + std::to_string(s.d);
+  {
+    void *args[] = {&Q.data, &qs, &K.data,  &ks,  &V.data,  &vs,
+                    &G.data, &gs, &L.data,  &ls,  &delta,   &ts,
+                    &DK.data, &dks, &DV.data, &dvs, &t, &h, &scale};
+    launch("lmc_attention_dkdv" + suffix, gridX, gridY, rowsPerBlock, args);
+  }
+  {
+    void *args[] = {&Q.data, &qs, &K.data, &ks, &V.data, &vs, &G.data,
+                    &gs,     &L.data, &ls, &delta, &ts, &DQ.data, &dqs,
+                    &t,      &h,  &scale};
+    launch("lmc_attention_dq" + suffix, gridX, gridY, rowsPerBlock, args);
+  }
+}
