@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -424,6 +425,117 @@ TEST(GpuKernels, LazyPtxModuleAndLaunch) {
 
 // Without a GPU too: recording and unloading a module that was never used
 // touches no driver.
+/// Causal attention of one (batch, head) in double on the host: out, lse,
+/// and the gradients for dout. x[t * ld + c] with c in [0, d).
+struct NaiveAttention {
+  int64_t t, d;
+  std::vector<double> out, lse, dq, dk, dv;
+
+  NaiveAttention(const float *q, const float *k, const float *v,
+                 const float *g, int64_t ld, int64_t t, int64_t d)
+      : t(t), d(d), out(t * d), lse(t), dq(t * d), dk(t * d), dv(t * d) {
+    const double scale = 1.0 / std::sqrt(double(d));
+    std::vector<double> p(t * t, 0.0), dp(t * t, 0.0);
+    for (int64_t i = 0; i < t; ++i) {
+      double m = -1e300;
+      for (int64_t j = 0; j <= i; ++j) {
+        double s = 0;
+        for (int64_t c = 0; c < d; ++c)
+          s += double(q[i * ld + c]) * k[j * ld + c];
+        p[i * t + j] = s * scale;
+        m = std::max(m, s * scale);
+      }
+      double sum = 0;
+      for (int64_t j = 0; j <= i; ++j)
+        sum += std::exp(p[i * t + j] - m);
+      lse[i] = m + std::log(sum);
+      for (int64_t j = 0; j <= i; ++j)
+        p[i * t + j] = std::exp(p[i * t + j] - lse[i]);
+      for (int64_t c = 0; c < d; ++c) {
+        double o = 0;
+        for (int64_t j = 0; j <= i; ++j)
+          o += p[i * t + j] * v[j * ld + c];
+        out[i * d + c] = o;
+      }
+    }
+    for (int64_t i = 0; i < t; ++i) {
+      double rowDot = 0;
+      for (int64_t j = 0; j <= i; ++j) {
+        double x = 0;
+        for (int64_t c = 0; c < d; ++c)
+          x += double(g[i * ld + c]) * v[j * ld + c];
+        dp[i * t + j] = x;
+        rowDot += x * p[i * t + j];
+      }
+      for (int64_t j = 0; j <= i; ++j) {
+        const double ds = p[i * t + j] * (dp[i * t + j] - rowDot) * scale;
+        for (int64_t c = 0; c < d; ++c) {
+          dq[i * d + c] += ds * k[j * ld + c];
+          dk[j * d + c] += ds * q[i * ld + c];
+          dv[j * d + c] += p[i * t + j] * g[i * ld + c];
+        }
+      }
+    }
+  }
+};
+
+TEST(GpuAttention, ForwardAndBackwardAgainstNaive) {
+  REQUIRE_GPU();
+  struct Case {
+    int64_t b, t, heads, d;
+  };
+  // T not a multiple of the kernels' tiles, T = 1, and every head size.
+  for (Case cs : {Case{2, 70, 2, 32}, Case{1, 130, 3, 64}, Case{2, 1, 2, 16},
+                  Case{1, 40, 2, 128}}) {
+    const int64_t C = cs.heads * cs.d, n = cs.b * cs.t * C;
+    Buffer Q(n), K(n), V(n), G(n), O(n), DQ(n), DK(n), DV(n),
+        L(cs.b * cs.heads * cs.t);
+    fillRandom(Q.data, n, 11);
+    fillRandom(K.data, n, 12);
+    fillRandom(V.data, n, 13);
+    fillRandom(G.data, n, 14);
+    auto rows = [&](Buffer &x) {
+      return desc<3>(x.data, 0, {cs.b, cs.t, C}, {cs.t * C, C, 1});
+    };
+    auto q = rows(Q), k = rows(K), v = rows(V), g = rows(G), o = rows(O),
+         dq = rows(DQ), dk = rows(DK), dv = rows(DV);
+    auto l = desc<3>(L.data, 0, {cs.b, cs.heads, cs.t},
+                     {cs.heads * cs.t, cs.t, 1});
+    auto rq = q.ref(), rk = k.ref(), rv = v.ref(), rg = g.ref(), ro = o.ref(),
+         rl = l.ref(), rdq = dq.ref(), rdk = dk.ref(), rdv = dv.ref();
+    _mlir_ciface_lmcrt_gpu_attention_fwd_f32(&rq, &rk, &rv, &ro, &rl,
+                                             cs.heads);
+    _mlir_ciface_lmcrt_gpu_attention_bwd_f32(&rq, &rk, &rv, &ro, &rl, &rg,
+                                             &rdq, &rdk, &rdv, cs.heads);
+    lmcrt::device::synchronize();
+    int bad = 0;
+    auto expectNear = [&](double got, double want, const char *what,
+                          int64_t bi, int64_t h, int64_t i) {
+      if (std::fabs(got - want) > 2e-4 * (1 + std::fabs(want)) && bad++ < 5)
+        ADD_FAILURE() << what << " b=" << bi << " h=" << h << " i=" << i
+                      << " (T=" << cs.t << ", D=" << cs.d << "): " << got
+                      << ", expected " << want;
+    };
+    for (int64_t bi = 0; bi < cs.b; ++bi)
+      for (int64_t h = 0; h < cs.heads; ++h) {
+        const int64_t base = bi * cs.t * C + h * cs.d;
+        NaiveAttention ref(Q.data + base, K.data + base, V.data + base,
+                           G.data + base, C, cs.t, cs.d);
+        for (int64_t i = 0; i < cs.t; ++i) {
+          expectNear(L.data[(bi * cs.heads + h) * cs.t + i], ref.lse[i], "lse",
+                     bi, h, i);
+          for (int64_t c = 0; c < cs.d; ++c) {
+            const int64_t at = base + i * C + c;
+            expectNear(O.data[at], ref.out[i * cs.d + c], "out", bi, h, i);
+            expectNear(DQ.data[at], ref.dq[i * cs.d + c], "dq", bi, h, i);
+            expectNear(DK.data[at], ref.dk[i * cs.d + c], "dk", bi, h, i);
+            expectNear(DV.data[at], ref.dv[i * cs.d + c], "dv", bi, h, i);
+          }
+        }
+      }
+  }
+}
+
 TEST(MgpuWithoutGpu, LoadAndUnloadUnusedModule) {
   char image[] = "not a cubin";
   void *m = mgpuModuleLoad(image, sizeof(image));

@@ -310,6 +310,26 @@ void _mlir_ciface_lmcrt_gpu_gemm_bf16(lmcrt_unranked_memref *a,
                                       lmcrt_unranked_memref *c,
                                       int32_t transpose_a, int32_t transpose_b);
 
+/* Causal multi-head attention without the T x T matrix, on the compute
+ * stream: the arguments and results of _mlir_ciface_lmcrt_attention_fwd_f32
+ * and _bwd_f32 (q, k, v, out, dout, dq, dk, dv [B, T, C] with contiguous
+ * channels; lse [B, heads, T] contiguous along T; C / heads = 16, 32, 64 or
+ * 128). Kernels of lib/Runtime/Cuda/AttentionKernels.cu: one thread per row,
+ * key and query tiles in shared memory, an online softmax forward, the
+ * probabilities recomputed from lse backward; float32 on CUDA cores. */
+void _mlir_ciface_lmcrt_gpu_attention_fwd_f32(lmcrt_unranked_memref *q,
+                                              lmcrt_unranked_memref *k,
+                                              lmcrt_unranked_memref *v,
+                                              lmcrt_unranked_memref *out,
+                                              lmcrt_unranked_memref *lse,
+                                              int64_t heads);
+void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
+    lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
+    lmcrt_unranked_memref *dv, int64_t heads);
+
 /* The collectives above, with the same arguments and semantics, over NCCL
  * (one rank per GPU; a communicator per axis, every group going through
  * NCCL). They run after the work queued on the compute stream; the blocking
