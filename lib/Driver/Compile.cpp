@@ -293,6 +293,11 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   }
   if (options.emit == EmitKind::Exe && failed(checkRuntimeLibraries(options)))
     return failure();
+  if (options.target == "cuda" && options.attention == "flash") {
+    llvm::errs() << "lmc compile: --attention flash has no GPU kernel yet; "
+                    "use --attention decomposed with --target cuda\n";
+    return failure();
+  }
   if (options.target == "cpu" && options.emit == EmitKind::Ptx) {
     llvm::errs() << "lmc compile: --emit ptx needs --target cuda\n";
     return failure();
@@ -327,6 +332,9 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
     return failure();
   TrainingPipelineOptions training;
   training.recompute = options.recompute;
+  training.attention = !options.attention.empty() ? options.attention
+                       : options.target == "cuda" ? "decomposed"
+                                                  : "flash";
   training.weightDecayOn = options.weightDecayOn;
   training.mesh = options.mesh;
   training.zero = options.zero;

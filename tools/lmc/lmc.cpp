@@ -61,6 +61,12 @@ static cl::opt<std::string>
               cl::desc("What the backward pass recomputes: none, attention or "
                        "block"),
               cl::init("none"), cl::sub(compileCommand));
+static cl::opt<std::string> attention(
+    "attention",
+    cl::desc("How attention is trained: flash (runtime kernels, no T x T "
+             "matrix) or decomposed; default flash on cpu, decomposed on "
+             "cuda"),
+    cl::init(""), cl::sub(compileCommand));
 static cl::opt<std::string>
     weightDecayOn("weight-decay-on",
                   cl::desc("Parameters with weight decay: matrices, all or "
@@ -148,6 +154,7 @@ int main(int argc, char **argv) {
   options.emit = emit;
   options.dumpDir = dumpDir;
   options.recompute = recompute;
+  options.attention = attention;
   options.weightDecayOn = weightDecayOn;
   options.timing = timing;
   options.cudaArch = cudaArch;

@@ -20,7 +20,9 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
     Dynamic sizes are run-time values: a sequence longer than the position
     table fails a `cf.assert` when the program runs.
 
-    Collectives stay as they are (they bufferize to calls into the runtime);
+    Collectives and `lmc.flash_attention`/`lmc.flash_attention_grad` stay
+    as they are (they bufferize to calls into the runtime; flash attention
+    has no loop form, so a program with it must be linked with the runtime);
     `lmc.axis_index` becomes a call of the runtime's
     `lmcrt_axis_index(axis)` (`i32` axis number, 0 for `dp` and 1 for `tp`;
     other axes are an error), declared once in the module.
