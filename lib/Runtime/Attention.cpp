@@ -10,7 +10,9 @@
 // and an accumulator of the output rescaled by exp(m_old - m_new) when the
 // maximum grows. out = acc / l and lse = m + log l. A thread holds one
 // kBlock x kBlock tile of scores and a kBlock x D accumulator, never a
-// T x T matrix.
+// T x T matrix. The tile products (q k^T, p v, and the backward's four) run
+// on oneDNN's row-major sgemm, called inside the parallel region, where it
+// runs on the calling thread.
 //
 // Backward: P is recomputed per tile as exp(s - lse), with
 // Di = rowsum(dO * O). For each (batch, head) one thread walks the key
@@ -26,6 +28,8 @@
 
 #include "Error.h"
 #include "MemrefView.h"
+
+#include <dnnl.h>
 
 #include <algorithm>
 #include <cmath>
@@ -111,6 +115,17 @@ float &lseAt(const View &lse, int64_t b, int64_t h, int64_t t) {
   return lse.data[b * lse.stride(0) + h * lse.stride(1) + t * lse.stride(2)];
 }
 
+/// C[M, N] = alpha op(A) op(B) + beta C, row-major, on the calling thread.
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+          float *C, int64_t ldc) {
+  if (M == 0 || N == 0)
+    return;
+  if (dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B,
+                 ldb, beta, C, ldc) != dnnl_success)
+    lmcrt::fail("attention: dnnl_sgemm failed");
+}
+
 float dot(const float *a, const float *b, int64_t n) {
   float s = 0.0f;
 #pragma omp simd reduction(+ : s)
@@ -119,11 +134,6 @@ float dot(const float *a, const float *b, int64_t n) {
   return s;
 }
 
-void axpy(float alpha, const float *x, float *y, int64_t n) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i)
-    y[i] += alpha * x[i];
-}
 
 } // namespace
 
@@ -154,18 +164,19 @@ extern "C" void _mlir_ciface_lmcrt_attention_fwd_f32(
       std::fill(acc.begin(), acc.begin() + rows * D, 0.0f);
       std::fill(m.begin(), m.begin() + rows, negInf);
       std::fill(l.begin(), l.begin() + rows, 0.0f);
+      const float *qBlock = Q.row(b, i0) + h * D;
       for (int64_t j0 = 0; j0 <= i0; j0 += kBlock) {
         int64_t cols = std::min(kBlock, T - j0);
+        // s = q k^T / sqrt(D) over the tile.
+        gemm(false, true, rows, cols, D, scale, qBlock, Q.st,
+             K.row(b, j0) + h * D, K.st, 0.0f, s.data(), kBlock);
         for (int64_t r = 0; r < rows; ++r) {
           int64_t i = i0 + r;
-          const float *qi = Q.row(b, i) + h * D;
           int64_t last = std::min(cols, i - j0 + 1); // keys j <= i
           float *si = &s[r * kBlock];
           float rowMax = negInf;
-          for (int64_t c = 0; c < last; ++c) {
-            si[c] = dot(qi, K.row(b, j0 + c) + h * D, D) * scale;
+          for (int64_t c = 0; c < last; ++c)
             rowMax = std::max(rowMax, si[c]);
-          }
           float mNew = std::max(m[r], rowMax);
           float correction = std::exp(m[r] - mNew); // 0 on the first block
           float *ai = &acc[r * D];
@@ -173,13 +184,17 @@ extern "C" void _mlir_ciface_lmcrt_attention_fwd_f32(
             ai[d] *= correction;
           float sum = 0.0f;
           for (int64_t c = 0; c < last; ++c) {
-            float p = std::exp(si[c] - mNew);
-            sum += p;
-            axpy(p, V.row(b, j0 + c) + h * D, ai, D);
+            si[c] = std::exp(si[c] - mNew);
+            sum += si[c];
           }
+          for (int64_t c = last; c < cols; ++c)
+            si[c] = 0.0f; // masked
           l[r] = l[r] * correction + sum;
           m[r] = mNew;
         }
+        // acc += p v.
+        gemm(false, false, rows, D, cols, 1.0f, s.data(), kBlock,
+             V.row(b, j0) + h * D, V.st, 1.0f, acc.data(), D);
       }
       for (int64_t r = 0; r < rows; ++r) {
         float inv = 1.0f / l[r];
@@ -212,10 +227,10 @@ extern "C" void _mlir_ciface_lmcrt_attention_bwd_f32(
 
 #pragma omp parallel
   {
-    // Per thread: Di of the (batch, head), one tile of dS and the dK and dV
-    // accumulators of a key block.
-    std::vector<float> rowDot(T), ds(kBlock * kBlock), dk(kBlock * D),
-        dvAcc(kBlock * D);
+    // Per thread: Di of the (batch, head), tiles of P and dS, and the dK and
+    // dV accumulators of a key block.
+    std::vector<float> rowDot(T), p(kBlock * kBlock), ds(kBlock * kBlock),
+        dk(kBlock * D), dvAcc(kBlock * D);
 #pragma omp for schedule(dynamic)
     for (int64_t task = 0; task < tasks; ++task) {
       int64_t b = task / H, h = task % H;
@@ -228,29 +243,44 @@ extern "C" void _mlir_ciface_lmcrt_attention_bwd_f32(
         int64_t cols = std::min(kBlock, T - j0);
         std::fill(dk.begin(), dk.begin() + cols * D, 0.0f);
         std::fill(dvAcc.begin(), dvAcc.begin() + cols * D, 0.0f);
+        const float *kBlockPtr = K.row(b, j0) + h * D;
+        const float *vBlockPtr = V.row(b, j0) + h * D;
         // Query blocks at and below the diagonal (rows i >= j0).
         for (int64_t i0 = j0; i0 < T; i0 += kBlock) {
           int64_t rows = std::min(kBlock, T - i0);
+          const float *qBlock = Q.row(b, i0) + h * D;
+          const float *doBlock = dO.row(b, i0) + h * D;
+          // p = exp(q k^T / sqrt(D) - lse), masked to 0.
+          gemm(false, true, rows, cols, D, scale, qBlock, Q.st, kBlockPtr,
+               K.st, 0.0f, p.data(), kBlock);
           for (int64_t r = 0; r < rows; ++r) {
             int64_t i = i0 + r;
-            const float *qi = Q.row(b, i) + h * D;
-            const float *doi = dO.row(b, i) + h * D;
             float li = lseAt(lv, b, h, i);
             int64_t last = std::min(cols, i - j0 + 1); // keys j <= i
-            float *dsi = &ds[r * kBlock];
-            for (int64_t c = 0; c < last; ++c) {
-              int64_t j = j0 + c;
-              float p = std::exp(dot(qi, K.row(b, j) + h * D, D) * scale - li);
-              axpy(p, doi, &dvAcc[c * D], D);                 // dV += P^T dO
-              float dp = dot(doi, V.row(b, j) + h * D, D);    // dO v^T
-              dsi[c] = p * (dp - rowDot[i]) * scale;
-            }
-            float *dqi = dQ.row(b, i) + h * D;
-            for (int64_t c = 0; c < last; ++c) {
-              axpy(dsi[c], K.row(b, j0 + c) + h * D, dqi, D); // dQ += dS k
-              axpy(dsi[c], qi, &dk[c * D], D);                 // dK += dS^T q
-            }
+            float *pi = &p[r * kBlock];
+            for (int64_t c = 0; c < last; ++c)
+              pi[c] = std::exp(pi[c] - li);
+            for (int64_t c = last; c < cols; ++c)
+              pi[c] = 0.0f;
           }
+          // dV += p^T dO; dp = dO v^T.
+          gemm(true, false, cols, D, rows, 1.0f, p.data(), kBlock, doBlock,
+               dO.st, 1.0f, dvAcc.data(), D);
+          gemm(false, true, rows, cols, D, 1.0f, doBlock, dO.st, vBlockPtr,
+               V.st, 0.0f, ds.data(), kBlock);
+          // dS = p (dp - Di) / sqrt(D).
+          for (int64_t r = 0; r < rows; ++r) {
+            float di = rowDot[i0 + r];
+            float *dsi = &ds[r * kBlock];
+            const float *pi = &p[r * kBlock];
+            for (int64_t c = 0; c < cols; ++c)
+              dsi[c] = pi[c] * (dsi[c] - di) * scale;
+          }
+          // dQ += dS k (this (batch, head)'s channels of dq); dK += dS^T q.
+          gemm(false, false, rows, D, cols, 1.0f, ds.data(), kBlock,
+               kBlockPtr, K.st, 1.0f, dQ.row(b, i0) + h * D, dQ.st);
+          gemm(true, false, cols, D, rows, 1.0f, ds.data(), kBlock, qBlock,
+               Q.st, 1.0f, dk.data(), D);
         }
         for (int64_t c = 0; c < cols; ++c) {
           std::copy(&dk[c * D], &dk[c * D] + D, dK.row(b, j0 + c) + h * D);
