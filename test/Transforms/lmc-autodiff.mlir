@@ -974,8 +974,8 @@ lmc.model @mlp {
 // attention=flash: each layer's attention is one flash_attention in the
 // forward pass and one flash_attention_grad reading its output and lse in
 // the backward pass (layer 1 first); no softmax or causal mask remains, and
-// the bytes kept drop by the two layers' [B, 2, T, T] probabilities and
-// masked scores, gaining their [B, 2, T] lse.
+// the bytes kept drop by the two layers' [B, 2, T, T] probabilities,
+// gaining their [B, 2, T] lse (2,752,512 bytes decomposed).
 
 // TINY-FLASH-LABEL: func.func @forward_grad(
 // TINY-FLASH-NOT:     lmc.causal_attention
