@@ -121,8 +121,8 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
           float *C, int64_t ldc) {
   if (M == 0 || N == 0)
     return;
-  if (dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B,
-                 ldb, beta, C, ldc) != dnnl_success)
+  if (dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb,
+                 beta, C, ldc) != dnnl_success)
     lmcrt::fail("attention: dnnl_sgemm failed");
 }
 
@@ -133,7 +133,6 @@ float dot(const float *a, const float *b, int64_t n) {
     s += a[i] * b[i];
   return s;
 }
-
 
 } // namespace
 
@@ -251,8 +250,8 @@ extern "C" void _mlir_ciface_lmcrt_attention_bwd_f32(
           const float *qBlock = Q.row(b, i0) + h * D;
           const float *doBlock = dO.row(b, i0) + h * D;
           // p = exp(q k^T / sqrt(D) - lse), masked to 0.
-          gemm(false, true, rows, cols, D, scale, qBlock, Q.st, kBlockPtr,
-               K.st, 0.0f, p.data(), kBlock);
+          gemm(false, true, rows, cols, D, scale, qBlock, Q.st, kBlockPtr, K.st,
+               0.0f, p.data(), kBlock);
           for (int64_t r = 0; r < rows; ++r) {
             int64_t i = i0 + r;
             float li = lseAt(lv, b, h, i);
@@ -277,8 +276,8 @@ extern "C" void _mlir_ciface_lmcrt_attention_bwd_f32(
               dsi[c] = pi[c] * (dsi[c] - di) * scale;
           }
           // dQ += dS k (this (batch, head)'s channels of dq); dK += dS^T q.
-          gemm(false, false, rows, D, cols, 1.0f, ds.data(), kBlock,
-               kBlockPtr, K.st, 1.0f, dQ.row(b, i0) + h * D, dQ.st);
+          gemm(false, false, rows, D, cols, 1.0f, ds.data(), kBlock, kBlockPtr,
+               K.st, 1.0f, dQ.row(b, i0) + h * D, dQ.st);
           gemm(true, false, cols, D, rows, 1.0f, ds.data(), kBlock, qBlock,
                Q.st, 1.0f, dk.data(), D);
         }

@@ -99,8 +99,7 @@ Reference naive(Tensor3 &q, Tensor3 &k, Tensor3 &v, Tensor3 &dout,
             int64_t c = h * D + d;
             r.dq[(b * T + i) * C + c] += ds * k.at(b, j, c);
             r.dk[(b * T + j) * C + c] += ds * q.at(b, i, c);
-            r.dv[(b * T + j) * C + c] +=
-                p[i * T + j] * dout.at(b, i, c);
+            r.dv[(b * T + j) * C + c] += p[i * T + j] * dout.at(b, i, c);
           }
         }
       }
@@ -127,8 +126,7 @@ void check(int64_t B, int64_t T, int64_t heads, int64_t D, int64_t cs = 1) {
   Tensor3 v(qkv, 2 * C * cs, B, T, C, batchStride, rowStride, cs);
   Tensor3 dout(dy, 0, B, T, C, T * C, C, 1);
   std::vector<float> outData(B * T * C), lseData(B * heads * T),
-      dqData(B * T * C, 7.0f), dkData(B * T * C, 7.0f),
-      dvData(B * T * C, 7.0f);
+      dqData(B * T * C, 7.0f), dkData(B * T * C, 7.0f), dvData(B * T * C, 7.0f);
   Tensor3 out(outData, 0, B, T, C, T * C, C, 1);
   Tensor3 lse(lseData, 0, B, heads, T, heads * T, T, 1);
   Tensor3 dq(dqData, 0, B, T, C, T * C, C, 1);
@@ -141,8 +139,8 @@ void check(int64_t B, int64_t T, int64_t heads, int64_t D, int64_t cs = 1) {
       &q.memref, &k.memref, &v.memref, &out.memref, &lse.memref, &dout.memref,
       &dq.memref, &dk.memref, &dv.memref, heads);
   Reference r = naive(q, k, v, dout, heads);
-  auto near = [](const std::vector<float> &got,
-                 const std::vector<double> &want, const char *what) {
+  auto near = [](const std::vector<float> &got, const std::vector<double> &want,
+                 const char *what) {
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < got.size(); ++i)
       ASSERT_NEAR(got[i], want[i], 1e-4 * (1.0 + std::fabs(want[i])))

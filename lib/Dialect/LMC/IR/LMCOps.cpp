@@ -363,8 +363,9 @@ static LogicalResult verifyLse(Operation *op, RankedTensorType query,
       lse.getDimSize(1) != heads ||
       !dimsCompatible(lse.getDimSize(2), query.getDimSize(1)))
     return op->emitOpError("lse must be [B, heads, T] = [")
-           << mlir::lmc::detail::dimStr(query.getDimSize(0)) << ", " << heads << ", "
-           << mlir::lmc::detail::dimStr(query.getDimSize(1)) << "], got " << lse;
+           << mlir::lmc::detail::dimStr(query.getDimSize(0)) << ", " << heads
+           << ", " << mlir::lmc::detail::dimStr(query.getDimSize(1))
+           << "], got " << lse;
   return success();
 }
 
@@ -381,8 +382,7 @@ LogicalResult FlashAttentionOp::verify() {
   if (std::optional<std::string> error =
           headsError(getQuery().getType(), getHeads()))
     return emitOpError(*error);
-  return verifyLse(*this, getQuery().getType(), getLse().getType(),
-                   getHeads());
+  return verifyLse(*this, getQuery().getType(), getLse().getType(), getHeads());
 }
 
 LogicalResult FlashAttentionGradOp::verify() {

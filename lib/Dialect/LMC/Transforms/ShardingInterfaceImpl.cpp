@@ -301,8 +301,7 @@ LogicalResult rule(CausalAttentionOp op, ArrayRef<PL> in, int64_t parts,
 /// placement of `in` when it splits whole heads or the batch, else R.
 PL flashPlacement(ArrayRef<PL> in, int64_t heads, int64_t parts) {
   if (llvm::all_equal(in) && in[0].isShard() &&
-      ((in[0].getDim() == 2 && in[0].getBlocks() == 1 &&
-        heads % parts == 0) ||
+      ((in[0].getDim() == 2 && in[0].getBlocks() == 1 && heads % parts == 0) ||
        in[0].getDim() == 0))
     return in[0];
   return R();
@@ -508,9 +507,8 @@ FailureOr<SmallVector<Value>> partition(FlashAttentionGradOp op,
     return pb.cloneWithLocalTypes();
   ValueRange x = pb.operands();
   auto local = FlashAttentionGradOp::create(
-      pb.builder(), op.getLoc(), x[0].getType(), x[0].getType(),
-      x[0].getType(), x[0], x[1], x[2], x[3], x[4], x[5],
-      op.getHeads() / pb.parts());
+      pb.builder(), op.getLoc(), x[0].getType(), x[0].getType(), x[0].getType(),
+      x[0], x[1], x[2], x[3], x[4], x[5], op.getHeads() / pb.parts());
   return SmallVector<Value>(local->getResults());
 }
 
