@@ -293,6 +293,12 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   }
   if (options.emit == EmitKind::Exe && failed(checkRuntimeLibraries(options)))
     return failure();
+  if (!options.attention.empty() && options.attention != "flash" &&
+      options.attention != "decomposed") {
+    llvm::errs() << "lmc compile: --attention " << options.attention
+                 << ": expected flash or decomposed\n";
+    return failure();
+  }
   if (options.target == "cpu" && options.emit == EmitKind::Ptx) {
     llvm::errs() << "lmc compile: --emit ptx needs --target cuda\n";
     return failure();
@@ -327,6 +333,8 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
     return failure();
   TrainingPipelineOptions training;
   training.recompute = options.recompute;
+  training.attention =
+      !options.attention.empty() ? options.attention : std::string("flash");
   training.weightDecayOn = options.weightDecayOn;
   training.mesh = options.mesh;
   training.zero = options.zero;

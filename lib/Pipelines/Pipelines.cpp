@@ -106,6 +106,7 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
                                       const TrainingPipelineOptions &options) {
   LMCAutodiffOptions autodiff;
   autodiff.recompute = options.recompute;
+  autodiff.attention = options.attention;
   pm.addPass(createLMCAutodiff(autodiff));
   LMCOptimizerOptions optimizer;
   optimizer.weightDecayOn = options.weightDecayOn;

@@ -252,6 +252,11 @@ struct LMCAutodiffPass : mlir::lmc::impl::LMCAutodiffBase<LMCAutodiffPass> {
           << recompute << "'; expected none, attention or block";
       return signalPassFailure();
     }
+    if (attention != "decomposed" && attention != "flash") {
+      getOperation().emitError("lmc-autodiff: unknown attention form '")
+          << attention << "'; expected decomposed or flash";
+      return signalPassFailure();
+    }
     for (ModelOp model : getOperation().getOps<ModelOp>())
       if (failed(differentiate(model, *policy)))
         return signalPassFailure();
@@ -290,6 +295,23 @@ struct LMCAutodiffPass : mlir::lmc::impl::LMCAutodiffBase<LMCAutodiffPass> {
     auto grad = cast<func::FuncOp>(b.clone(*fn));
     grad.setSymName(name);
 
+    if (attention == "flash") {
+      // Float32 attention becomes flash_attention; its rule keeps q, k, v,
+      // the output and lse, whatever the policy.
+      SmallVector<CausalAttentionOp> ops;
+      grad.walk([&](CausalAttentionOp op) {
+        if (op.getType().getElementType().isF32())
+          ops.push_back(op);
+      });
+      for (CausalAttentionOp op : ops) {
+        OpBuilder ab(op);
+        auto flash =
+            FlashAttentionOp::create(ab, op.getLoc(), op.getQuery(),
+                                     op.getKey(), op.getValue(), op.getHeads());
+        op.getResult().replaceAllUsesWith(flash.getResult());
+        op.erase();
+      }
+    }
     if (policy == Recompute::None) {
       // Keep the attention probabilities: decompose before differentiating.
       RewritePatternSet patterns(&getContext());

@@ -5,12 +5,17 @@
 // RUN: sed -n '/^\/\/ === function=loss ===$/,$p' %s | lmc-opt -split-input-file -verify-diagnostics --lmc-autodiff=function=loss
 // RUN: not lmc-opt %s -split-input-file --lmc-autodiff=recompute=everything 2>&1 | FileCheck %s --check-prefix=POLICY
 // RUN: not lmc-opt %s -split-input-file --lmc-autodiff=recompute= 2>&1 | FileCheck %s --check-prefix=EMPTY-POLICY
+// RUN: not lmc-opt %s -split-input-file --lmc-autodiff=attention=fused 2>&1 | FileCheck %s --check-prefix=ATTENTION-FORM
 
 // Tests that an unknown recompute policy is an error naming the valid ones
 // (reported on the module, before any model is differentiated).
 
 // POLICY: error: lmc-autodiff: unknown recompute policy 'everything'; expected none, attention or block
 // EMPTY-POLICY: error: lmc-autodiff: unknown recompute policy ''; expected none, attention or block
+
+// Tests that an unknown attention form is an error naming the valid ones.
+
+// ATTENTION-FORM: error: lmc-autodiff: unknown attention form 'fused'; expected decomposed or flash
 
 // Tests that a model without the function to differentiate is an error.
 

@@ -2,6 +2,8 @@
 // RUN: lmc-opt %s -split-input-file --lmc-autodiff=recompute=attention | FileCheck %s --check-prefix=ATT
 // RUN: lmc-opt %s -split-input-file --lmc-autodiff=recompute=block | FileCheck %s --check-prefix=BLOCK
 // RUN: lmc-opt %s -split-input-file --lmc-autodiff | lmc-opt -split-input-file -verify-roundtrip > /dev/null
+// RUN: lmc-opt %s -split-input-file --lmc-autodiff=attention=flash | FileCheck %s --check-prefix=FLASH
+// RUN: lmc-opt %s -split-input-file --lmc-autodiff="attention=flash recompute=block" | FileCheck %s --check-prefix=FLASHBLOCK
 // RUN: sed -n '/^lmc.model @fan_out/,/^}/p' %s | lmc-opt --lmc-autodiff=function=loss | FileCheck %s --check-prefix=FUNC
 
 // The tiny preset under the three recompute policies, and the report of the
@@ -10,6 +12,8 @@
 // RUN: lmc-opt %t.mlir --lmc-autodiff=recompute=none | FileCheck %s --check-prefix=TINY-NONE
 // RUN: lmc-opt %t.mlir --lmc-autodiff=recompute=attention | FileCheck %s --check-prefix=TINY-ATT
 // RUN: lmc-opt %t.mlir --lmc-autodiff=recompute=block | FileCheck %s --check-prefix=TINY-BLOCK
+// RUN: lmc-opt %t.mlir --lmc-autodiff=attention=flash | FileCheck %s --check-prefix=TINY-FLASH
+// RUN: lmc-opt %t.mlir --lmc-autodiff="attention=flash report" -o /dev/null | FileCheck %s --check-prefix=REPORT-FLASH
 // RUN: lmc-opt %t.mlir --lmc-autodiff="recompute=none report" -o /dev/null | FileCheck %s --check-prefix=REPORT-NONE
 // RUN: lmc-opt %t.mlir --lmc-autodiff="recompute=attention report" -o /dev/null | FileCheck %s --check-prefix=REPORT-ATT
 // RUN: lmc-opt %t.mlir --lmc-autodiff="recompute=block report" -o /dev/null | FileCheck %s --check-prefix=REPORT-BLOCK
@@ -593,6 +597,31 @@ lmc.model @matrices {
 // ATT-NEXT:      %[[DV:.+]] = lmc.merge_heads %[[DVH]] : tensor<2x2x5x4xf32>
 // ATT-NEXT:      %[[DX:.+]] = lmc.add %[[DQK]], %[[DV]] : tensor<2x5x8xf32>
 // ATT-NEXT:      return %[[L]], %[[DX]]
+// With attention=flash (under any policy) the op becomes flash_attention,
+// whose output and lse are all the backward pass reads, and its rule one
+// flash_attention_grad; no T x T tensor is left. Under recompute=block the
+// flash_attention is emitted again in the backward pass.
+
+// FLASH-LABEL:   lmc.model @attention
+// FLASH:         func.func @forward_grad
+// FLASH-NEXT:      %[[X:.+]] = lmc.param_ref @x : tensor<2x5x8xf32>
+// FLASH-NEXT:      %[[Y:.+]], %[[LSE:.+]] = lmc.flash_attention %[[X]], %[[X]], %[[X]] heads(2) : tensor<2x5x8xf32> -> tensor<2x2x5xf32>
+// FLASH-NEXT:      %[[L:.+]] = lmc.cross_entropy %[[Y]]
+// FLASH-NEXT:      %[[ONE:.+]] = arith.constant
+// FLASH-NEXT:      %[[DY:.+]] = lmc.cross_entropy_grad %[[Y]], %{{.+}}, %[[ONE]]
+// FLASH-NEXT:      %[[DQ:.+]], %[[DK:.+]], %[[DV:.+]] = lmc.flash_attention_grad %[[X]], %[[X]], %[[X]], %[[Y]], %[[LSE]], %[[DY]] heads(2) : tensor<2x5x8xf32>, tensor<2x2x5xf32>
+// FLASH-NEXT:      %[[DQK:.+]] = lmc.add %[[DQ]], %[[DK]] : tensor<2x5x8xf32>
+// FLASH-NEXT:      %[[DX:.+]] = lmc.add %[[DQK]], %[[DV]] : tensor<2x5x8xf32>
+// FLASH-NEXT:      return %[[L]], %[[DX]]
+
+// FLASHBLOCK-LABEL: lmc.model @attention
+// FLASHBLOCK:       func.func @forward_grad
+// FLASHBLOCK:         lmc.flash_attention %
+// FLASHBLOCK:         lmc.cross_entropy %
+// FLASHBLOCK:         %[[Y:[^ ,]+]], %[[LSE:[^ ,]+]] = lmc.flash_attention %
+// FLASHBLOCK:         lmc.flash_attention_grad %{{.+}}, %{{.+}}, %{{.+}}, %[[Y]], %[[LSE]],
+// FLASHBLOCK-NOT:     lmc.softmax
+// FLASHBLOCK:         return
 lmc.model @attention {
   lmc.param @x : tensor<2x5x8xf32> init(normal, std = 1.0)
   func.func @forward(%tokens: tensor<?x?xi32>, %targets: tensor<?x?xi32>) -> tensor<f32> {
@@ -941,6 +970,31 @@ lmc.model @mlp {
 // TINY-ATT:         lmc.softmax_grad %[[P0]], %{{.+}}
 // TINY-ATT-NOT:     lmc.softmax
 // TINY-ATT:         return %[[LOSS]]
+
+// attention=flash: each layer's attention is one flash_attention in the
+// forward pass and one flash_attention_grad reading its output and lse in
+// the backward pass (layer 1 first); no softmax or causal mask remains, and
+// the bytes kept drop by the two layers' [B, 2, T, T] probabilities,
+// gaining their [B, 2, T] lse (2,752,512 bytes decomposed).
+
+// TINY-FLASH-LABEL: func.func @forward_grad(
+// TINY-FLASH-NOT:     lmc.causal_attention
+// TINY-FLASH-NOT:     lmc.softmax
+// TINY-FLASH-NOT:     lmc.causal_mask
+// TINY-FLASH:         %[[QKV0:.+]]:3 = lmc.split
+// TINY-FLASH:         %[[Y0:.+]], %[[LSE0:.+]] = lmc.flash_attention %[[QKV0]]#0, %[[QKV0]]#1, %[[QKV0]]#2 heads(2) : tensor<?x?x64xf32> -> tensor<?x2x?xf32>
+// TINY-FLASH:         %[[QKV1:.+]]:3 = lmc.split
+// TINY-FLASH:         %[[Y1:.+]], %[[LSE1:.+]] = lmc.flash_attention %[[QKV1]]#0, %[[QKV1]]#1, %[[QKV1]]#2 heads(2)
+// TINY-FLASH:         lmc.cross_entropy_grad
+// TINY-FLASH:         lmc.flash_attention_grad %[[QKV1]]#0, %[[QKV1]]#1, %[[QKV1]]#2, %[[Y1]], %[[LSE1]], %{{.+}} heads(2)
+// TINY-FLASH:         lmc.flash_attention_grad %[[QKV0]]#0, %[[QKV0]]#1, %[[QKV0]]#2, %[[Y0]], %[[LSE0]], %{{.+}} heads(2)
+// TINY-FLASH-NOT:     lmc.flash_attention
+// TINY-FLASH-NOT:     lmc.causal_attention
+// TINY-FLASH-NOT:     lmc.softmax
+// TINY-FLASH-NOT:     lmc.causal_mask
+// TINY-FLASH:         return
+
+// REPORT-FLASH: lmc-autodiff @tiny recompute=none: 25 values, 2494464 bytes kept for the backward pass at batch 4, sequence 64
 
 // recompute=block: the forward ops of each sub-block are recloned in the
 // backward pass from the LayerNorm inputs: after the seed come a layer_norm

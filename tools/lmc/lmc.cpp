@@ -61,6 +61,12 @@ static cl::opt<std::string>
               cl::desc("What the backward pass recomputes: none, attention or "
                        "block"),
               cl::init("none"), cl::sub(compileCommand));
+static cl::opt<std::string> attention(
+    "attention",
+    cl::desc("How attention is trained: flash (the default: runtime "
+             "kernels, no T x T matrix, on both targets) or decomposed "
+             "(matmul, mask, softmax ops)"),
+    cl::init(""), cl::sub(compileCommand));
 static cl::opt<std::string>
     weightDecayOn("weight-decay-on",
                   cl::desc("Parameters with weight decay: matrices, all or "
@@ -155,6 +161,7 @@ int main(int argc, char **argv) {
   options.emit = emit;
   options.dumpDir = dumpDir;
   options.recompute = recompute;
+  options.attention = attention;
   options.weightDecayOn = weightDecayOn;
   options.timing = timing;
   options.cudaArch = cudaArch;

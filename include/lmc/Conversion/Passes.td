@@ -20,7 +20,9 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
     Dynamic sizes are run-time values: a sequence longer than the position
     table fails a `cf.assert` when the program runs.
 
-    Collectives stay as they are (they bufferize to calls into the runtime);
+    Collectives and `lmc.flash_attention`/`lmc.flash_attention_grad` stay
+    as they are (they bufferize to calls into the runtime; flash attention
+    has no loop form, so a program with it must be linked with the runtime);
     `lmc.axis_index` becomes a call of the runtime's
     `lmcrt_axis_index(axis)` (`i32` axis number, 0 for `dp` and 1 for `tp`;
     other axes are an error), declared once in the module.
@@ -338,7 +340,9 @@ def LMCGpuRuntimeCalls : Pass<"lmc-gpu-runtime-calls", "::mlir::ModuleOp"> {
     - the GEMMs `lmcrt_gemm_f32`, `lmcrt_gemm_tf32`, `lmcrt_gemm_bf16`;
     - the collectives `lmcrt_all_reduce_f32`, `lmcrt_all_gather_f32`,
       `lmcrt_reduce_scatter_f32`, their `_start_f32` forms and
-      `lmcrt_collective_wait`.
+      `lmcrt_collective_wait`;
+    - the attention kernels `lmcrt_attention_fwd_f32` and
+      `lmcrt_attention_bwd_f32` (`lmc.flash_attention` and its gradient).
 
     Runtime functions that take no memref (`lmcrt_axis_index`) run on the
     host and keep their names. A runtime function with memref operands that

@@ -26,6 +26,9 @@ struct CompileOptions {
   /// When set, the IR after every stage is written there as NN-stage.mlir.
   std::string dumpDir;
   std::string recompute = "none";
+  /// decomposed or flash; empty: flash (the runtime's attention kernels,
+  /// lmcrt_attention_* on the CPU, lmcrt_gpu_attention_* on the GPU).
+  std::string attention;
   std::string weightDecayOn = "matrices";
   /// The mesh of ranks (lmc-shard), ZeRO stage, gradient bucket size,
   /// asynchronous all-reduces, and whether to print lmc-shard's report.

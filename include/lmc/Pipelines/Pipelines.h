@@ -73,6 +73,11 @@ struct TrainingPipelineOptions
       llvm::cl::desc("What the backward pass recomputes: none, attention or "
                      "block"),
       llvm::cl::init("none")};
+  PassOptions::Option<std::string> attention{
+      *this, "attention",
+      llvm::cl::desc("How attention is differentiated (lmc-autodiff): "
+                     "decomposed or flash (runtime kernels)"),
+      llvm::cl::init("decomposed")};
   PassOptions::Option<std::string> weightDecayOn{
       *this, "weight-decay-on",
       llvm::cl::desc("Parameters with weight decay: matrices, all or none"),

@@ -201,6 +201,32 @@ void _mlir_ciface_lmcrt_embedding_grad_f32(lmcrt_unranked_memref *grad,
                                            lmcrt_unranked_memref *table_grad,
                                            int64_t offset);
 
+/* Causal multi-head attention without the T x T matrix
+ * (lib/Runtime/Attention.cpp; lmc.flash_attention bufferizes to it). q, k,
+ * v and out are [B, T, C] float32 with C = heads * D, any strides; head h is
+ * channels [h D, (h + 1) D). For each batch, head and query position i:
+ * out_i = sum_{j <= i} softmax_j(q_i . k_j / sqrt(D)) v_j, and
+ * lse[b, h, i] ([B, heads, T]) the log-sum-exp of those scaled scores.
+ * Tiled over query and key blocks with an online softmax; OpenMP over
+ * (batch, head, query block). */
+void _mlir_ciface_lmcrt_attention_fwd_f32(lmcrt_unranked_memref *q,
+                                          lmcrt_unranked_memref *k,
+                                          lmcrt_unranked_memref *v,
+                                          lmcrt_unranked_memref *out,
+                                          lmcrt_unranked_memref *lse,
+                                          int64_t heads);
+
+/* The gradients dq, dk, dv (each [B, T, C], overwritten) of the forward
+ * above, given its out and lse and the gradient dout of out. The
+ * probabilities are recomputed per tile as exp(q_i . k_j / sqrt(D) - lse_i);
+ * OpenMP over (batch, head). */
+void _mlir_ciface_lmcrt_attention_bwd_f32(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
+    lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
+    lmcrt_unranked_memref *dv, int64_t heads);
+
 /* ---- Collectives (lib/Runtime/Collectives.cpp) ------------------------ */
 
 /* Collectives over the process group of a dp x tp mesh, for SPMD programs.

@@ -111,6 +111,15 @@ def LMCAutodiff : Pass<"lmc-autodiff", "::mlir::ModuleOp"> {
     - `block`: only the residual stream entering each sub-block (the inputs
       of the LayerNorms) is kept; everything else a rule needs is recomputed
       from it in the backward pass.
+    `attention` chooses the form of float32 `lmc.causal_attention`:
+    - `decomposed` (the default): as the recompute policy says above;
+    - `flash`: each becomes `lmc.flash_attention` before differentiating,
+      whose rule is one `lmc.flash_attention_grad`; the backward pass keeps
+      only q, k, v, the output and the per-row log-sum-exp `lse` (never a
+      `T x T` tensor), under every recompute policy (`block` recomputes the
+      `flash_attention` itself from the residual stream). The flash ops
+      bufferize to calls into the runtime (`lmcrt_attention_fwd_f32`,
+      `lmcrt_attention_bwd_f32`), so the program must be linked with it.
     The statistic `activation-bytes` (and, with `report`, a line on stdout)
     gives the bytes of forward values kept alive for the backward pass at
     batch `report-batch` and sequence `report-seq` (the first dynamic
@@ -153,6 +162,11 @@ def LMCAutodiff : Pass<"lmc-autodiff", "::mlir::ModuleOp"> {
            "The function of each model to differentiate">,
     Option<"recompute", "recompute", "std::string", /*default=*/"\"none\"",
            "What the backward pass recomputes: none, attention or block">,
+    Option<"attention", "attention", "std::string",
+           /*default=*/"\"decomposed\"",
+           "How attention is differentiated: decomposed (the recompute "
+           "policy decides) or flash (lmc.flash_attention forward, one "
+           "lmc.flash_attention_grad backward)">,
     Option<"reportBatch", "report-batch", "int64_t", /*default=*/"4",
            "Batch size at which activation bytes are reported">,
     Option<"reportSeq", "report-seq", "int64_t", /*default=*/"64",

@@ -602,6 +602,9 @@ struct ConvertLMCToLinalgPass
     target.addLegalOp<ModelOp, ParamOp, AllReduceOp, AllGatherOp,
                       ReduceScatterOp, AllReduceStartOp, AllGatherStartOp,
                       ReduceScatterStartOp, WaitOp>();
+    // Flash attention has no loop form: it bufferizes to the runtime's
+    // kernels (lmcrt_attention_fwd_f32 / _bwd_f32), like the collectives.
+    target.addLegalOp<FlashAttentionOp, FlashAttentionGradOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(&getContext());

@@ -37,6 +37,8 @@ const llvm::StringSet<> &gpuFunctions() {
       "lmcrt_all_gather_start_f32",
       "lmcrt_reduce_scatter_start_f32",
       "lmcrt_collective_wait",
+      "lmcrt_attention_fwd_f32",
+      "lmcrt_attention_bwd_f32",
   };
   return names;
 }

@@ -972,6 +972,140 @@ func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>) {
 // -----
 
 //===----------------------------------------------------------------------===//
+// lmc.flash_attention, lmc.flash_attention_grad
+//===----------------------------------------------------------------------===//
+
+// Tests that flash_attention needs rank-3 operands.
+
+func.func @f(%q: tensor<?x2x?x32xf32>) {
+  // expected-error @+1 {{expected a rank-3 (batch, sequence, channels) tensor, got 'tensor<?x2x?x32xf32>'}}
+  %y, %lse = lmc.flash_attention %q, %q, %q heads(2) : tensor<?x2x?x32xf32> -> tensor<?x2x?xf32>
+  return
+}
+
+// -----
+
+// Tests that flash_attention needs a static channel dimension.
+
+func.func @f(%q: tensor<?x?x?xf32>) {
+  // expected-error @+1 {{the channel dimension must be static}}
+  %y, %lse = lmc.flash_attention %q, %q, %q heads(2) : tensor<?x?x?xf32> -> tensor<?x2x?xf32>
+  return
+}
+
+// -----
+
+// Tests that the head count of flash_attention divides the channels.
+
+func.func @f(%q: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{heads (3) must be at least 1 and divide the channels (64)}}
+  %y, %lse = lmc.flash_attention %q, %q, %q heads(3) : tensor<?x?x64xf32> -> tensor<?x3x?xf32>
+  return
+}
+
+// -----
+
+// Tests that lse has rank 3.
+
+func.func @f(%q: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{lse must have rank 3 ([B, heads, T]), got rank 2}}
+  %y, %lse = lmc.flash_attention %q, %q, %q heads(2) : tensor<?x?x64xf32> -> tensor<?x?xf32>
+  return
+}
+
+// -----
+
+// Tests that lse is [B, heads, T].
+
+func.func @f(%q: tensor<4x8x64xf32>) {
+  // expected-error @+1 {{lse must be [B, heads, T] = [4, 2, 8], got 'tensor<4x2x7xf32>'}}
+  %y, %lse = lmc.flash_attention %q, %q, %q heads(2) : tensor<4x8x64xf32> -> tensor<4x2x7xf32>
+  return
+}
+
+// -----
+
+// Tests that lse holds float32.
+
+func.func @f(%q: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{result #1 must be ranked tensor of 32-bit float values}}
+  %y, %lse = lmc.flash_attention %q, %q, %q heads(2) : tensor<?x?x64xf32> -> tensor<?x2x?xf64>
+  return
+}
+
+// -----
+
+// Tests that q, k, v and the output of flash_attention have one type.
+
+func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{all of {query, key, value, result} have same type}}
+  %y, %lse = "lmc.flash_attention"(%q, %k, %q) {heads = 2 : i64} : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x2x?xf32>)
+  return
+}
+
+// -----
+
+// Tests that flash_attention_grad needs rank-3 operands.
+
+func.func @f(%q: tensor<?x2x?x32xf32>, %lse: tensor<?x2x?xf32>) {
+  // expected-error @+1 {{expected a rank-3 (batch, sequence, channels) tensor, got 'tensor<?x2x?x32xf32>'}}
+  %dq, %dk, %dv = lmc.flash_attention_grad %q, %q, %q, %q, %lse, %q heads(2) : tensor<?x2x?x32xf32>, tensor<?x2x?xf32>
+  return
+}
+
+// -----
+
+// Tests that flash_attention_grad needs a static channel dimension.
+
+func.func @f(%q: tensor<?x?x?xf32>, %lse: tensor<?x2x?xf32>) {
+  // expected-error @+1 {{the channel dimension must be static}}
+  %dq, %dk, %dv = lmc.flash_attention_grad %q, %q, %q, %q, %lse, %q heads(2) : tensor<?x?x?xf32>, tensor<?x2x?xf32>
+  return
+}
+
+// -----
+
+// Tests that the head count of flash_attention_grad divides the channels.
+
+func.func @f(%q: tensor<?x?x64xf32>, %lse: tensor<?x0x?xf32>) {
+  // expected-error @+1 {{heads (0) must be at least 1 and divide the channels (64)}}
+  %dq, %dk, %dv = lmc.flash_attention_grad %q, %q, %q, %q, %lse, %q heads(0) : tensor<?x?x64xf32>, tensor<?x0x?xf32>
+  return
+}
+
+// -----
+
+// Tests that the lse of flash_attention_grad has rank 3.
+
+func.func @f(%q: tensor<?x?x64xf32>, %lse: tensor<?x?xf32>) {
+  // expected-error @+1 {{lse must have rank 3 ([B, heads, T]), got rank 2}}
+  %dq, %dk, %dv = lmc.flash_attention_grad %q, %q, %q, %q, %lse, %q heads(2) : tensor<?x?x64xf32>, tensor<?x?xf32>
+  return
+}
+
+// -----
+
+// Tests that the lse of flash_attention_grad is [B, heads, T].
+
+func.func @f(%q: tensor<?x?x64xf32>, %lse: tensor<?x4x?xf32>) {
+  // expected-error @+1 {{lse must be [B, heads, T] = [?, 2, ?], got 'tensor<?x4x?xf32>'}}
+  %dq, %dk, %dv = lmc.flash_attention_grad %q, %q, %q, %q, %lse, %q heads(2) : tensor<?x?x64xf32>, tensor<?x4x?xf32>
+  return
+}
+
+// -----
+
+// Tests that the tensors of flash_attention_grad have one type.
+
+func.func @f(%q: tensor<?x?x64xf32>, %o: tensor<?x?x32xf32>, %lse: tensor<?x2x?xf32>) {
+  // expected-error @+1 {{have same type}}
+  %dq, %dk, %dv = "lmc.flash_attention_grad"(%q, %q, %q, %o, %lse, %q) {heads = 2 : i64} : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x2x?xf32>, tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>)
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
 // lmc.split_heads
 //===----------------------------------------------------------------------===//
 

@@ -271,3 +271,21 @@ func.func @losses(%l0: tensor<2x3x10xf64>, %t0: tensor<2x3xi64>,
   %2 = lmc.cross_entropy %l2, %t2 : tensor<2x?x10xf32>, tensor<?x4xi16>
   return %0, %1, %2 : tensor<f64>, tensor<f32>, tensor<f32>
 }
+
+// Tests flash_attention (output and row log-sum-exp) and its gradient, with
+// dynamic and static shapes.
+
+// CHECK-LABEL: func.func @flash_attention
+// CHECK-NEXT:    %[[OUT:.+]], %[[LSE:.+]] = lmc.flash_attention %{{.+}}, %{{.+}}, %{{.+}} heads(2) : tensor<?x?x64xf32> -> tensor<?x2x?xf32>
+// CHECK-NEXT:    %{{.+}}, %{{.+}}, %{{.+}} = lmc.flash_attention_grad %{{.+}}, %{{.+}}, %{{.+}}, %[[OUT]], %[[LSE]], %{{.+}} heads(2) : tensor<?x?x64xf32>, tensor<?x2x?xf32>
+// CHECK-NEXT:    %{{.+}}, %{{.+}} = lmc.flash_attention %{{.+}}, %{{.+}}, %{{.+}} heads(3) : tensor<2x5x48xf32> -> tensor<2x3x5xf32>
+func.func @flash_attention(%q: tensor<?x?x64xf32>, %k: tensor<?x?x64xf32>,
+                           %v: tensor<?x?x64xf32>, %dy: tensor<?x?x64xf32>,
+                           %x: tensor<2x5x48xf32>)
+    -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>,
+        tensor<2x5x48xf32>, tensor<2x3x5xf32>) {
+  %y, %lse = lmc.flash_attention %q, %k, %v heads(2) : tensor<?x?x64xf32> -> tensor<?x2x?xf32>
+  %dq, %dk, %dv = lmc.flash_attention_grad %q, %k, %v, %y, %lse, %dy heads(2) : tensor<?x?x64xf32>, tensor<?x2x?xf32>
+  %ys, %lses = lmc.flash_attention %x, %x, %x heads(3) : tensor<2x5x48xf32> -> tensor<2x3x5xf32>
+  return %dq, %dk, %dv, %ys, %lses : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<2x5x48xf32>, tensor<2x3x5xf32>
+}

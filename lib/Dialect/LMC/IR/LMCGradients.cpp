@@ -179,6 +179,21 @@ LogicalResult MatmulOp::buildGradient(GradientBuilder &gb) {
   return success();
 }
 
+LogicalResult FlashAttentionOp::buildGradient(GradientBuilder &gb) {
+  // One fused rule: the probabilities are recomputed blockwise from q, k and
+  // the row statistics lse, which with the output are all the forward pass
+  // keeps. lse feeds nothing differentiable: its gradient is not read.
+  Location loc = getLoc();
+  auto grad = FlashAttentionGradOp::create(
+      gb.builder(), loc, gb.operand(0), gb.operand(1), gb.operand(2),
+      gb.forward(getResult()), gb.forward(getLse()), gb.resultGrad(0),
+      getHeads());
+  gb.addOperandGrad(0, grad.getQueryGrad());
+  gb.addOperandGrad(1, grad.getKeyGrad());
+  gb.addOperandGrad(2, grad.getValueGrad());
+  return success();
+}
+
 LogicalResult CausalAttentionOp::buildGradient(GradientBuilder &gb) {
   // The probabilities are recomputed from q and k here, inside the backward
   // pass: the fused op keeps no T x T tensor alive across forward and

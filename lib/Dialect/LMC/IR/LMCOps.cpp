@@ -351,6 +351,48 @@ LogicalResult CausalAttentionOp::verify() {
   return success();
 }
 
+/// Checks `lse` against queries `[B, T, C]` split into `heads` heads: a
+/// `[B, heads, T]` tensor (float32 by its type constraint).
+static LogicalResult verifyLse(Operation *op, RankedTensorType query,
+                               RankedTensorType lse, int64_t heads) {
+  using mlir::lmc::detail::dimsCompatible;
+  if (lse.getRank() != 3)
+    return op->emitOpError("lse must have rank 3 ([B, heads, T]), got rank ")
+           << lse.getRank();
+  if (!dimsCompatible(lse.getDimSize(0), query.getDimSize(0)) ||
+      lse.getDimSize(1) != heads ||
+      !dimsCompatible(lse.getDimSize(2), query.getDimSize(1)))
+    return op->emitOpError("lse must be [B, heads, T] = [")
+           << mlir::lmc::detail::dimStr(query.getDimSize(0)) << ", " << heads
+           << ", " << mlir::lmc::detail::dimStr(query.getDimSize(1))
+           << "], got " << lse;
+  return success();
+}
+
+void FlashAttentionOp::build(OpBuilder &builder, OperationState &state,
+                             Value query, Value key, Value value,
+                             int64_t heads) {
+  auto type = cast<RankedTensorType>(query.getType());
+  auto lse = RankedTensorType::get(
+      {type.getDimSize(0), heads, type.getDimSize(1)}, builder.getF32Type());
+  build(builder, state, type, lse, query, key, value, heads);
+}
+
+LogicalResult FlashAttentionOp::verify() {
+  if (std::optional<std::string> error =
+          headsError(getQuery().getType(), getHeads()))
+    return emitOpError(*error);
+  return verifyLse(*this, getQuery().getType(), getLse().getType(), getHeads());
+}
+
+LogicalResult FlashAttentionGradOp::verify() {
+  if (std::optional<std::string> error =
+          headsError(getQuery().getType(), getHeads()))
+    return emitOpError(*error);
+  return verifyLse(*this, getQuery().getType(), getLse().getType(),
+                   getHeads());
+}
+
 LogicalResult SplitHeadsOp::inferReturnTypes(MLIRContext *,
                                              std::optional<Location> loc,
                                              Adaptor adaptor,

@@ -514,6 +514,73 @@ struct WaitOpInterface
   }
 };
 
+/// A new float32 buffer of the shape of `like`, whose dynamic dimension i
+/// has the size of dimension `dynamicFrom[i].second` of `dynamicFrom[i].first`.
+Value allocLike(RewriterBase &rewriter, Location loc, RankedTensorType like,
+                ArrayRef<std::pair<Value, int64_t>> dynamicFrom) {
+  SmallVector<Value> dynamicSizes;
+  for (auto [i, size] : llvm::enumerate(like.getShape()))
+    if (ShapedType::isDynamic(size))
+      dynamicSizes.push_back(memref::DimOp::create(
+          rewriter, loc, dynamicFrom[i].first, dynamicFrom[i].second));
+  return memref::AllocOp::create(
+      rewriter, loc, MemRefType::get(like.getShape(), rewriter.getF32Type()),
+      dynamicSizes, ValueRange{}, rewriter.getI64IntegerAttr(64));
+}
+
+/// lmc.flash_attention and lmc.flash_attention_grad: one call of the
+/// runtime's attention kernel (lmcrt_attention_fwd_f32 / _bwd_f32) on the
+/// operands' buffers (any strides) and new buffers for the results.
+template <typename OpTy>
+struct FlashAttentionOpInterface
+    : public ReadsOperandsModel<FlashAttentionOpInterface<OpTy>, OpTy> {
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto attention = cast<OpTy>(op);
+    if (!attention.getQuery().getType().getElementType().isF32())
+      return emitError(op->getLoc(), "the runtime's attention kernels take "
+                                     "float32 operands only");
+    SmallVector<Value> buffers;
+    for (Value operand : op->getOperands()) {
+      FailureOr<Value> buffer = getBuffer(rewriter, operand, options, state);
+      if (failed(buffer))
+        return failure();
+      buffers.push_back(*buffer);
+    }
+    Location loc = op->getLoc();
+    Value q = buffers[0];
+    // [B, T, C] results take B and T from q; lse [B, H, T] too.
+    SmallVector<std::pair<Value, int64_t>> btc = {{q, 0}, {q, 1}, {q, 2}};
+    SmallVector<std::pair<Value, int64_t>> bht = {{q, 0}, {q, 0}, {q, 1}};
+    SmallVector<Value> results;
+    for (OpResult result : op->getResults()) {
+      bool lse = isa<FlashAttentionOp>(op) && result.getResultNumber() == 1;
+      results.push_back(allocLike(rewriter, loc,
+                                  cast<RankedTensorType>(result.getType()),
+                                  lse ? bht : btc));
+    }
+    auto unranked = [&](Value memref) -> Value {
+      return memref::CastOp::create(
+          rewriter, loc, UnrankedMemRefType::get(rewriter.getF32Type(), 0),
+          memref);
+    };
+    SmallVector<Value> args;
+    for (Value buffer : buffers)
+      args.push_back(unranked(buffer));
+    for (Value buffer : results)
+      args.push_back(unranked(buffer));
+    args.push_back(arith::ConstantOp::create(
+        rewriter, loc, rewriter.getI64IntegerAttr(attention.getHeads())));
+    callRuntime(rewriter, op,
+                isa<FlashAttentionOp>(op) ? "lmcrt_attention_fwd_f32"
+                                          : "lmcrt_attention_bwd_f32",
+                args, {});
+    replaceOpWithBufferizedValues(rewriter, op, results);
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::lmc::registerBufferizableOpInterfaceExternalModels(
@@ -530,5 +597,9 @@ void mlir::lmc::registerBufferizableOpInterfaceExternalModels(
     ReduceScatterStartOp::attachInterface<
         ResizingCollectiveStartOpInterface<ReduceScatterStartOp>>(*ctx);
     WaitOp::attachInterface<WaitOpInterface>(*ctx);
+    FlashAttentionOp::attachInterface<
+        FlashAttentionOpInterface<FlashAttentionOp>>(*ctx);
+    FlashAttentionGradOp::attachInterface<
+        FlashAttentionOpInterface<FlashAttentionGradOp>>(*ctx);
   });
 }

@@ -297,6 +297,33 @@ LogicalResult rule(CausalAttentionOp op, ArrayRef<PL> in, int64_t parts,
   setAll(r, 3, x, 1, x);
   return success();
 }
+/// The placement of flash attention's [B, T, H*D] operands: the common
+/// placement of `in` when it splits whole heads or the batch, else R.
+PL flashPlacement(ArrayRef<PL> in, int64_t heads, int64_t parts) {
+  if (llvm::all_equal(in) && in[0].isShard() &&
+      ((in[0].getDim() == 2 && in[0].getBlocks() == 1 && heads % parts == 0) ||
+       in[0].getDim() == 0))
+    return in[0];
+  return R();
+}
+/// lse [B, H, T] beside [B, T, H*D] operands placed as `x`.
+PL lsePlacement(const PL &x) {
+  if (isShardOf(x, 2))
+    return S(1);
+  return x;
+}
+// Like causal_attention; lse is split along H or B with the operands.
+LogicalResult rule(FlashAttentionOp op, ArrayRef<PL> in, int64_t parts,
+                   ShardingRule &r) {
+  PL x = flashPlacement(in, op.getHeads(), parts);
+  return set(r, {x, x, x}, {x, lsePlacement(x)});
+}
+LogicalResult rule(FlashAttentionGradOp op, ArrayRef<PL> in, int64_t parts,
+                   ShardingRule &r) {
+  SmallVector<PL> tensors = {in[0], in[1], in[2], in[3], in[5]};
+  PL x = flashPlacement(tensors, op.getHeads(), parts);
+  return set(r, {x, x, x, x, lsePlacement(x), x}, {x, x, x});
+}
 
 // [d0, ..., C] <-> [d0 * ..., C].
 LogicalResult rule(FlattenOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
@@ -464,6 +491,27 @@ FailureOr<SmallVector<Value>> partition(CausalAttentionOp op,
   return SmallVector<Value>{local};
 }
 
+FailureOr<SmallVector<Value>> partition(FlashAttentionOp op,
+                                        PartitionBuilder &pb) {
+  if (!isShardOf(pb.rule().results[0], 2))
+    return pb.cloneWithLocalTypes();
+  ValueRange x = pb.operands();
+  auto local = FlashAttentionOp::create(pb.builder(), op.getLoc(), x[0], x[1],
+                                        x[2], op.getHeads() / pb.parts());
+  return SmallVector<Value>{local.getResult(), local.getLse()};
+}
+
+FailureOr<SmallVector<Value>> partition(FlashAttentionGradOp op,
+                                        PartitionBuilder &pb) {
+  if (!isShardOf(pb.rule().results[0], 2))
+    return pb.cloneWithLocalTypes();
+  ValueRange x = pb.operands();
+  auto local = FlashAttentionGradOp::create(
+      pb.builder(), op.getLoc(), x[0].getType(), x[0].getType(), x[0].getType(),
+      x[0], x[1], x[2], x[3], x[4], x[5], op.getHeads() / pb.parts());
+  return SmallVector<Value>(local->getResults());
+}
+
 FailureOr<SmallVector<Value>> partition(EmbeddingOp op, PartitionBuilder &pb) {
   if (!pb.rule().results[0].isPartial())
     return pb.cloneWithLocalTypes();
@@ -548,7 +596,8 @@ void mlir::lmc::registerShardingInterfaceExternalModels(
     attach<AddOp, ScaleOp, ZerosLikeOp, MulOp, GeluOp, GeluGradOp, SoftmaxOp,
            SoftmaxGradOp, CausalMaskOp, BiasAddOp, LayerNormOp,
            LayerNormGradOp, MatmulOp, SplitOp, ConcatOp, SplitHeadsOp,
-           MergeHeadsOp, CausalAttentionOp, FlattenOp, UnflattenOp,
+           MergeHeadsOp, CausalAttentionOp, FlashAttentionOp,
+           FlashAttentionGradOp, FlattenOp, UnflattenOp,
            TransposeOp, ReduceSumOp, BroadcastOp, EmbeddingOp,
            EmbeddingGradOp, PositionEmbeddingOp, PositionEmbeddingGradOp,
            CrossEntropyOp, CrossEntropyGradOp, AdamWOp>(ctx);

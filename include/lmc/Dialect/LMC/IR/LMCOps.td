@@ -442,6 +442,95 @@ def LMC_CausalAttentionOp : LMC_Op<"causal_attention", [
   }];
 }
 
+def LMC_FlashAttentionOp : LMC_Op<"flash_attention", [
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    Pure, AllTypesMatch<["query", "key", "value", "result"]>]> {
+  let summary = "causal attention without the T x T matrix, with row statistics";
+  let description = [{
+    Computes what `lmc.causal_attention` computes over `[B, T, C]` queries,
+    keys and values with `heads` heads of `D = C / heads` channels (causal,
+    scores scaled by `1/sqrt(D)`), and also returns, per batch, head and
+    query position, the log-sum-exp of that row of scaled, masked scores:
+    `lse[b, h, i] = log(sum_{j <= i} exp(q_i . k_j / sqrt(D)))` (float32).
+    The probabilities are never materialised: the runtime's kernel
+    (`lmcrt_attention_fwd_f32`) walks key blocks with an online softmax.
+    `lmc-autodiff{attention=flash}` puts it in place of `causal_attention`,
+    so that the backward pass keeps only q, k, v, the output and `lse`.
+
+    Example:
+
+    ```mlir
+    %y, %lse = lmc.flash_attention %q, %k, %v heads(2)
+        : tensor<?x?x64xf32> -> tensor<?x2x?xf32>
+    ```
+
+    **Constraints:**
+    - `query`, `key`, `value` and `result` have one type of rank 3 with a
+      static channel dimension;
+    - `heads` is at least 1 and divides the channels;
+    - `lse` is a float32 `[B, heads, T]` tensor, B and T those of the
+      query where both are static.
+  }];
+  let arguments = (ins LMC_FloatTensor:$query, LMC_FloatTensor:$key,
+                       LMC_FloatTensor:$value, I64Attr:$heads);
+  let results = (outs LMC_FloatTensor:$result, RankedTensorOf<[F32]>:$lse);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `heads` `(` $heads `)` attr-dict `:`
+    type($query) `->` type($lse)
+  }];
+  let hasVerifier = 1;
+  let builders = [
+    OpBuilder<(ins "::mlir::Value":$query, "::mlir::Value":$key,
+                   "::mlir::Value":$value, "int64_t":$heads)>
+  ];
+  let extraClassDeclaration = [{
+    int64_t getHeadDim() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getQuery().getType())
+                 .getDimSize(2) / getHeads();
+    }
+  }];
+}
+
+def LMC_FlashAttentionGradOp : LMC_Op<"flash_attention_grad", [
+    Pure, AllTypesMatch<["query", "key", "value", "output", "output_grad",
+                         "query_grad", "key_grad", "value_grad"]>]> {
+  let summary = "gradient of lmc.flash_attention";
+  let description = [{
+    The gradients of the queries, keys and values of `lmc.flash_attention`
+    from its operands, its output, its `lse` and the gradient of its output.
+    The probabilities are recomputed tile by tile as
+    `exp(q_i . k_j / sqrt(D) - lse[i])`, with `D_i = sum(dout_i * out_i)`:
+    `dv = P^T dout`, `dS = P * (dout v^T - D_i)`, `dq = dS k / sqrt(D)`,
+    `dk = dS^T q / sqrt(D)` (the runtime's `lmcrt_attention_bwd_f32`). The
+    gradient of `lse` is taken to be zero.
+
+    Example:
+
+    ```mlir
+    %dq, %dk, %dv = lmc.flash_attention_grad %q, %k, %v, %y, %lse, %dy
+        heads(2) : tensor<?x?x64xf32>, tensor<?x2x?xf32>
+    ```
+
+    **Constraints:**
+    - `query`, `key`, `value`, `output`, `output_grad` and the three results
+      have one type of rank 3 with a static channel dimension;
+    - `heads` is at least 1 and divides the channels;
+    - `lse` is a float32 `[B, heads, T]` tensor, B and T those of the
+      query where both are static.
+  }];
+  let arguments = (ins LMC_FloatTensor:$query, LMC_FloatTensor:$key,
+                       LMC_FloatTensor:$value, LMC_FloatTensor:$output,
+                       RankedTensorOf<[F32]>:$lse, LMC_FloatTensor:$output_grad,
+                       I64Attr:$heads);
+  let results = (outs LMC_FloatTensor:$query_grad, LMC_FloatTensor:$key_grad,
+                      LMC_FloatTensor:$value_grad);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $output `,` $lse `,` $output_grad
+    `heads` `(` $heads `)` attr-dict `:` type($query) `,` type($lse)
+  }];
+  let hasVerifier = 1;
+}
+
 def LMC_SplitHeadsOp : LMC_Op<"split_heads", [
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
