@@ -2,7 +2,8 @@
 # The GPU device check (docs/Gpu.md): on a machine with one NVIDIA GPU,
 #   1. builds lmc (utils/setup.sh; --no-build skips it),
 #   2. trains `tiny` for 20 steps on the GPU and on the CPU from the same
-#      initial checkpoint and data, in fp32 and in bf16, and compares the
+#      initial checkpoint and data, in fp32 and in bf16 (flash attention),
+#      and in fp32 with attention decomposed on the GPU, and compares the
 #      losses (fp32 within 1e-4 relative, bf16 within 2e-2),
 #   3. times gpt2-124M in bf16 at T 1024 with the largest batch that fits
 #      (tried from --max-batch down, halving),
@@ -50,6 +51,11 @@ for p in fp32 bf16; do
   "$LMC" compile "$OUT/tiny.mlir" --target cuda --precision "$p" \
     -o "$OUT/tiny-cuda-$p" || exit 1
 done
+# Attention decomposed on the GPU (softmax and mask kernels) against the
+# CPU's flash kernels: the other attention path, same numbers.
+"$LMC" compile "$OUT/tiny.mlir" --target cuda --attention decomposed \
+  -o "$OUT/tiny-cuda-decomposed" || exit 1
+cp "$OUT/tiny-cpu-fp32" "$OUT/tiny-cpu-decomposed"
 "$LMC" compile "$OUT/gpt2.mlir" --target cuda --precision bf16 --time \
   -o "$OUT/gpt2-cuda-bf16" || exit 1
 python3 -m lmc.data prepare --input "$ROOT/README.md" --out "$OUT/data" \
@@ -77,7 +83,7 @@ stage "tiny: 20 steps on the CPU and on the GPU"
 FLAGS=(--data "$DATA" --steps 20 --batch 8 --seq 64 --lr 1e-3 --warmup 5
        --grad-clip 1 --init-from "$OUT/init/ckpt_00000000.safetensors")
 status=0
-for p in fp32 bf16; do
+for p in fp32 bf16 decomposed; do
   for d in cpu cuda; do
     "$OUT/tiny-$d-$p" "${FLAGS[@]}" --ckpt-dir "$OUT/ckpt-$d-$p" \
       --log "$OUT/tiny-$d-$p.jsonl" > "$OUT/tiny-$d-$p.txt" || status=1
@@ -116,7 +122,7 @@ n, layers, channels, t = 124_439_808, 12, 768, 1024   # gpt2-124M, V = 50257
 print()
 print("| card | run | batch | T | ms/step (median) | tokens/s | MFU |")
 print("|---|---|---|---|---|---|---|")
-for p in ("fp32", "bf16"):
+for p in ("fp32", "bf16", "decomposed"):
     try:
         rows = [json.loads(l) for l in open(f"{out}/tiny-cuda-{p}.jsonl")]
         ms = sorted(r["ms"] for r in rows[2:])[len(rows[2:]) // 2]
