@@ -487,15 +487,15 @@ private:
       v.replaceUsesWithIf(r, [&](OpOperand &use) {
         return !inGroup.contains(block.findAncestorOpInBlock(*use.getOwner()));
       });
+    // Counted before the ops are erased.
+    ++groupsByKind[kind];
+    ++numGroups;
+    numGroupedOps += llvm::count_if(group, isKernel);
     for (Operation *op : llvm::reverse(group))
       op->erase();
     for (Operation *c : constants)
       if (c->use_empty())
         c->erase();
-
-    ++groupsByKind[kind];
-    ++numGroups;
-    numGroupedOps += llvm::count_if(group, isKernel);
   }
 
   Block &block;
