@@ -77,6 +77,13 @@ def LMCKernelsToRuntime : Pass<"lmc-kernels-to-runtime", "::mlir::ModuleOp"> {
     `kernels` leaves out (the GPU pipeline calls only `gemm`). The
     declarations carry `llvm.emit_c_interface`.
 
+    The GEMM overwrites its whole output (the generic accumulates into it,
+    hence the zero fill that convert-lmc-to-linalg puts before it). When
+    that `linalg.fill` of the same buffer comes right before the generic
+    (only ops without memory effects in between), it is removed with the
+    generic: on the GPU it would be one kernel per GEMM, on the CPU one pass
+    over the output.
+
     Input:
 
     ```mlir
@@ -112,6 +119,8 @@ def LMCKernelsToRuntime : Pass<"lmc-kernels-to-runtime", "::mlir::ModuleOp"> {
                            "::mlir::memref::MemRefDialect"];
   let statistics = [
     Statistic<"numCalls", "library-calls", "Linalg ops replaced by calls">,
+    Statistic<"numDeadFills", "dead-fills",
+              "Zero fills of GEMM outputs removed">,
   ];
 }
 

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/StringSwitch.h"
 
 #define DEBUG_TYPE "lmc-kernels-to-runtime"
@@ -71,6 +72,7 @@ struct LMCKernelsToRuntimePass
           return arith::ConstantOp::create(
               b, loc, b.getI32IntegerAttr(value && value.getValue() ? 1 : 0));
         };
+        eraseDeadZeroFill(op);
         call(b, loc, gemm,
              {unranked(b, loc, op.getDpsInputs()[0]),
               unranked(b, loc, op.getDpsInputs()[1]),
@@ -99,6 +101,26 @@ struct LMCKernelsToRuntimePass
       }
       op.erase();
       ++numCalls;
+    }
+  }
+
+  /// Erases the linalg.fill that wrote the GEMM `op`'s output buffer just
+  /// before it: between the two only ops without memory effects (constants,
+  /// sizes), so that nothing can read the filled buffer or a view of it.
+  /// The library call overwrites the whole output, so the fill is dead.
+  void eraseDeadZeroFill(linalg::GenericOp op) {
+    Value out = op.getDpsInits()[0];
+    for (Operation *prev = op->getPrevNode(); prev;
+         prev = prev->getPrevNode()) {
+      if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
+        if (fill.getDpsInits()[0] == out) {
+          fill.erase();
+          ++numDeadFills;
+        }
+        return;
+      }
+      if (!isMemoryEffectFree(prev))
+        return;
     }
   }
 

@@ -3,12 +3,14 @@
 
 // Tests that a float32 matmul (here the tied LM head, transposed rhs) becomes
 // a call of the runtime's GEMM on unranked views of its buffers, with the
-// transposes as i32 flags, and that the declaration has a C interface.
+// transposes as i32 flags, that the declaration has a C interface, and that
+// the zero fill of the output (dead: the call overwrites it) is gone.
 
 // CHECK-LABEL: func.func private @lmcrt_gemm_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32) attributes {llvm.emit_c_interface}
 // CHECK-LABEL: func.func @head
 // CHECK-SAME:    (%[[X:.+]]: memref<?x?x64xf32>, %[[W:.+]]: memref<256x64xf32>)
 // CHECK:         %[[C:.+]] = memref.alloc
+// CHECK-NOT:     linalg.fill
 // CHECK-DAG:     %[[UX:.+]] = memref.cast %[[X]] : memref<?x?x64xf32> to memref<*xf32>
 // CHECK-DAG:     %[[UW:.+]] = memref.cast %[[W]] : memref<256x64xf32> to memref<*xf32>
 // CHECK-DAG:     %[[UC:.+]] = memref.cast %[[C]] : memref<?x?x256xf32> to memref<*xf32>
@@ -69,4 +71,39 @@ func.func @only_gemm(%x: tensor<?x?x64xf32>, %w: tensor<256x64xf32>, %ids: tenso
   %y = lmc.matmul %x, %w transpose_b : tensor<?x?x64xf32>, tensor<256x64xf32>
   %g = lmc.embedding_grad %x[%ids] : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<256x64xf32>
   return %y, %g : tensor<?x?x256xf32>, tensor<256x64xf32>
+}
+
+// -----
+
+// Tests that a zero fill of a GEMM's output stays when something may read
+// the buffer between the fill and the GEMM, and goes when only ops without
+// memory effects come between.
+
+// CHECK-LABEL: func.func @fills
+// CHECK:         linalg.fill ins(%{{.+}} : f32) outs(%[[KEEP:.+]] : memref<4x4xf32>)
+// CHECK:         memref.load %[[KEEP]]
+// CHECK:         call @lmcrt_gemm_f32(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}})
+// CHECK-NOT:     linalg.fill
+// CHECK:         call @lmcrt_gemm_f32(
+// CHECK:         return
+func.func @fills(%a: memref<4x4xf32>, %b: memref<4x4xf32>, %c: memref<4x4xf32>, %d: memref<4x4xf32>) -> f32 {
+  %zero = arith.constant 0.0 : f32
+  %i = arith.constant 0 : index
+  linalg.fill ins(%zero : f32) outs(%c : memref<4x4xf32>)
+  %seen = memref.load %c[%i, %i] : memref<4x4xf32>
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"], lmc.library_call = {kernel = "gemm", transpose_a = false, transpose_b = false}} ins(%a, %b : memref<4x4xf32>, memref<4x4xf32>) outs(%c : memref<4x4xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%d : memref<4x4xf32>)
+  %one = arith.constant 1 : index
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"], lmc.library_call = {kernel = "gemm", transpose_a = false, transpose_b = false}} ins(%a, %b : memref<4x4xf32>, memref<4x4xf32>) outs(%d : memref<4x4xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return %seen : f32
 }
