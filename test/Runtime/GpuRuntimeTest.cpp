@@ -13,6 +13,8 @@
 #include "Device.h"
 #include "StepMemory.h"
 
+#include "NaiveAttention.h"
+
 #include "lmc/Runtime/lmcrt.h"
 
 #include <gtest/gtest.h>
@@ -425,60 +427,6 @@ TEST(GpuKernels, LazyPtxModuleAndLaunch) {
 
 // Without a GPU too: recording and unloading a module that was never used
 // touches no driver.
-/// Causal attention of one (batch, head) in double on the host: out, lse,
-/// and the gradients for dout. x[t * ld + c] with c in [0, d).
-struct NaiveAttention {
-  int64_t t, d;
-  std::vector<double> out, lse, dq, dk, dv;
-
-  NaiveAttention(const float *q, const float *k, const float *v,
-                 const float *g, int64_t ld, int64_t t, int64_t d)
-      : t(t), d(d), out(t * d), lse(t), dq(t * d), dk(t * d), dv(t * d) {
-    const double scale = 1.0 / std::sqrt(double(d));
-    std::vector<double> p(t * t, 0.0), dp(t * t, 0.0);
-    for (int64_t i = 0; i < t; ++i) {
-      double m = -1e300;
-      for (int64_t j = 0; j <= i; ++j) {
-        double s = 0;
-        for (int64_t c = 0; c < d; ++c)
-          s += double(q[i * ld + c]) * k[j * ld + c];
-        p[i * t + j] = s * scale;
-        m = std::max(m, s * scale);
-      }
-      double sum = 0;
-      for (int64_t j = 0; j <= i; ++j)
-        sum += std::exp(p[i * t + j] - m);
-      lse[i] = m + std::log(sum);
-      for (int64_t j = 0; j <= i; ++j)
-        p[i * t + j] = std::exp(p[i * t + j] - lse[i]);
-      for (int64_t c = 0; c < d; ++c) {
-        double o = 0;
-        for (int64_t j = 0; j <= i; ++j)
-          o += p[i * t + j] * v[j * ld + c];
-        out[i * d + c] = o;
-      }
-    }
-    for (int64_t i = 0; i < t; ++i) {
-      double rowDot = 0;
-      for (int64_t j = 0; j <= i; ++j) {
-        double x = 0;
-        for (int64_t c = 0; c < d; ++c)
-          x += double(g[i * ld + c]) * v[j * ld + c];
-        dp[i * t + j] = x;
-        rowDot += x * p[i * t + j];
-      }
-      for (int64_t j = 0; j <= i; ++j) {
-        const double ds = p[i * t + j] * (dp[i * t + j] - rowDot) * scale;
-        for (int64_t c = 0; c < d; ++c) {
-          dq[i * d + c] += ds * k[j * ld + c];
-          dk[j * d + c] += ds * q[i * ld + c];
-          dv[j * d + c] += p[i * t + j] * g[i * ld + c];
-        }
-      }
-    }
-  }
-};
-
 TEST(GpuAttention, ForwardAndBackwardAgainstNaive) {
   REQUIRE_GPU();
   struct Case {
@@ -508,31 +456,10 @@ TEST(GpuAttention, ForwardAndBackwardAgainstNaive) {
     _mlir_ciface_lmcrt_gpu_attention_bwd_f32(&rq, &rk, &rv, &ro, &rl, &rg,
                                              &rdq, &rdk, &rdv, cs.heads);
     lmcrt::device::synchronize();
-    int bad = 0;
-    auto expectNear = [&](double got, double want, const char *what,
-                          int64_t bi, int64_t h, int64_t i) {
-      if (std::fabs(got - want) > 2e-4 * (1 + std::fabs(want)) && bad++ < 5)
-        ADD_FAILURE() << what << " b=" << bi << " h=" << h << " i=" << i
-                      << " (T=" << cs.t << ", D=" << cs.d << "): " << got
-                      << ", expected " << want;
-    };
-    for (int64_t bi = 0; bi < cs.b; ++bi)
-      for (int64_t h = 0; h < cs.heads; ++h) {
-        const int64_t base = bi * cs.t * C + h * cs.d;
-        NaiveAttention ref(Q.data + base, K.data + base, V.data + base,
-                           G.data + base, C, cs.t, cs.d);
-        for (int64_t i = 0; i < cs.t; ++i) {
-          expectNear(L.data[(bi * cs.heads + h) * cs.t + i], ref.lse[i], "lse",
-                     bi, h, i);
-          for (int64_t c = 0; c < cs.d; ++c) {
-            const int64_t at = base + i * C + c;
-            expectNear(O.data[at], ref.out[i * cs.d + c], "out", bi, h, i);
-            expectNear(DQ.data[at], ref.dq[i * cs.d + c], "dq", bi, h, i);
-            expectNear(DK.data[at], ref.dk[i * cs.d + c], "dk", bi, h, i);
-            expectNear(DV.data[at], ref.dv[i * cs.d + c], "dv", bi, h, i);
-          }
-        }
-      }
+    for (const std::string &message : compareWithNaive(
+             Q.data, K.data, V.data, G.data, O.data, L.data, DQ.data, DK.data,
+             DV.data, cs.b, cs.t, cs.heads, cs.d, 2e-4))
+      ADD_FAILURE() << message;
   }
 }
 

@@ -1,0 +1,146 @@
+//===- AttentionKernelsEmulationTest.cpp - GPU kernels, run on the host ---===//
+//
+// Compiles lib/Runtime/Cuda/AttentionKernels.cu as host C++ and runs each
+// kernel the way a GPU would, block by block, with one std::thread per GPU
+// thread of a block and __syncthreads() a barrier among them, so that the
+// kernels' tiling, masking, online softmax and the division of the
+// backward pass are checked against attention in double on machines
+// without a GPU. What it cannot check is the hardware: the compiled PTX,
+// occupancy, registers, timing. lmcrt-gpu-tests runs the same comparison on
+// a GPU.
+//
+//===----------------------------------------------------------------------===//
+
+#include "NaiveAttention.h"
+
+#include <gtest/gtest.h>
+
+#include <barrier>
+#include <cmath>
+#include <functional>
+#include <random>
+#include <thread>
+#include <vector>
+
+// The CUDA built-ins the kernels use, for the host.
+namespace {
+struct Dim3 {
+  unsigned x = 0, y = 0, z = 0;
+};
+thread_local Dim3 threadIdx, blockIdx;
+Dim3 blockDim, gridDim;
+std::barrier<> *blockBarrier = nullptr;
+inline void __syncthreads() { blockBarrier->arrive_and_wait(); }
+inline int min(int a, int b) { return a < b ? a : b; }
+} // namespace
+
+#define __global__
+#define __device__
+#define __launch_bounds__(...)
+// One block runs at a time, so a block's shared memory can be static.
+#define __shared__ static
+
+#include "../../lib/Runtime/Cuda/AttentionKernels.cu"
+
+#undef __shared__
+
+namespace {
+
+/// Runs `kernel` over a gridX x gridY grid of blocks of `threads` threads.
+void launch(unsigned gridX, unsigned gridY, unsigned threads,
+            const std::function<void()> &kernel) {
+  blockDim = {threads, 1, 1};
+  gridDim = {gridX, gridY, 1};
+  for (unsigned y = 0; y < gridY; ++y)
+    for (unsigned x = 0; x < gridX; ++x) {
+      std::barrier<> barrier(threads);
+      blockBarrier = &barrier;
+      std::vector<std::thread> block;
+      for (unsigned t = 0; t < threads; ++t)
+        block.emplace_back([&, t] {
+          blockIdx = {x, y, 0};
+          threadIdx = {t, 0, 0};
+          kernel();
+        });
+      for (std::thread &thread : block)
+        thread.join();
+    }
+}
+
+/// The kernels of one head size, as Attention.cpp launches them.
+struct Kernels {
+  decltype(&lmc_attention_fwd_d32) fwd;
+  decltype(&lmc_attention_dkdv_d32) dkdv;
+  decltype(&lmc_attention_dq_d32) dq;
+};
+
+Kernels kernelsFor(int64_t d) {
+  switch (d) {
+  case 16:
+    return {lmc_attention_fwd_d16, lmc_attention_dkdv_d16, lmc_attention_dq_d16};
+  case 32:
+    return {lmc_attention_fwd_d32, lmc_attention_dkdv_d32, lmc_attention_dq_d32};
+  case 64:
+    return {lmc_attention_fwd_d64, lmc_attention_dkdv_d64, lmc_attention_dq_d64};
+  default:
+    return {lmc_attention_fwd_d128, lmc_attention_dkdv_d128,
+            lmc_attention_dq_d128};
+  }
+}
+
+TEST(AttentionKernelsEmulated, ForwardAndBackwardAgainstNaive) {
+  struct Case {
+    int64_t b, t, heads, d;
+  };
+  // T below, at and across the tiles (2048 / D rows), T = 1, every D.
+  for (Case cs : {Case{2, 70, 2, 32}, Case{1, 64, 1, 32}, Case{1, 33, 3, 64},
+                  Case{2, 1, 2, 16}, Case{1, 20, 2, 128}, Case{1, 130, 1, 16}}) {
+    const int64_t c = cs.heads * cs.d, n = cs.b * cs.t * c;
+    std::vector<float> q(n), k(n), v(n), g(n), out(n), dq(n), dk(n), dv(n),
+        lse(cs.b * cs.heads * cs.t), delta(cs.b * cs.heads * cs.t);
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (auto *x : {&q, &k, &v, &g})
+      for (float &e : *x)
+        e = dist(rng);
+    const Rows rows{cs.t * c, c};
+    const Stats stats{cs.heads * cs.t, cs.t};
+    const int t = static_cast<int>(cs.t), h = static_cast<int>(cs.heads),
+              d = static_cast<int>(cs.d);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(cs.d));
+    const unsigned tile = static_cast<unsigned>(2048 / cs.d);
+    const unsigned gridX = static_cast<unsigned>((cs.t + tile - 1) / tile),
+                   gridY = static_cast<unsigned>(cs.b * cs.heads);
+    Kernels kernels = kernelsFor(cs.d);
+    launch(gridX, gridY, tile, [&] {
+      kernels.fwd(q.data(), rows, k.data(), rows, v.data(), rows, out.data(),
+                  rows, lse.data(), stats, t, h, scale);
+    });
+    launch(static_cast<unsigned>((cs.t + 127) / 128), gridY, 128, [&] {
+      lmc_attention_delta(out.data(), rows, g.data(), rows, delta.data(),
+                          stats, t, h, d);
+    });
+    launch(gridX, gridY, tile, [&] {
+      kernels.dkdv(q.data(), rows, k.data(), rows, v.data(), rows, g.data(),
+                   rows, lse.data(), stats, delta.data(), stats, dk.data(),
+                   rows, dv.data(), rows, t, h, scale);
+    });
+    launch(gridX, gridY, tile, [&] {
+      kernels.dq(q.data(), rows, k.data(), rows, v.data(), rows, g.data(),
+                 rows, lse.data(), stats, delta.data(), stats, dq.data(), rows,
+                 t, h, scale);
+    });
+    for (const std::string &message :
+         compareWithNaive(q.data(), k.data(), v.data(), g.data(), out.data(),
+                          lse.data(), dq.data(), dk.data(), dv.data(), cs.b,
+                          cs.t, cs.heads, cs.d, 2e-4))
+      ADD_FAILURE() << message;
+  }
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

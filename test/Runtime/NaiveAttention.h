@@ -1,0 +1,113 @@
+//===- NaiveAttention.h - Causal attention in double, for tests -*- C++ -*-===//
+//
+// The reference of the attention kernels' tests: one (batch, head) of
+// causal attention with scale 1/sqrt(D), computed in double with the T x T
+// probabilities materialised, and its gradients for a given dout.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LMC_TEST_RUNTIME_NAIVEATTENTION_H
+#define LMC_TEST_RUNTIME_NAIVEATTENTION_H
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+/// Causal attention of one (batch, head) in double on the host: out, lse,
+/// and the gradients for dout. x[t * ld + c] with c in [0, d).
+struct NaiveAttention {
+  int64_t t, d;
+  std::vector<double> out, lse, dq, dk, dv;
+
+  NaiveAttention(const float *q, const float *k, const float *v,
+                 const float *g, int64_t ld, int64_t t, int64_t d)
+      : t(t), d(d), out(t * d), lse(t), dq(t * d), dk(t * d), dv(t * d) {
+    const double scale = 1.0 / std::sqrt(double(d));
+    std::vector<double> p(t * t, 0.0), dp(t * t, 0.0);
+    for (int64_t i = 0; i < t; ++i) {
+      double m = -1e300;
+      for (int64_t j = 0; j <= i; ++j) {
+        double s = 0;
+        for (int64_t c = 0; c < d; ++c)
+          s += double(q[i * ld + c]) * k[j * ld + c];
+        p[i * t + j] = s * scale;
+        m = std::max(m, s * scale);
+      }
+      double sum = 0;
+      for (int64_t j = 0; j <= i; ++j)
+        sum += std::exp(p[i * t + j] - m);
+      lse[i] = m + std::log(sum);
+      for (int64_t j = 0; j <= i; ++j)
+        p[i * t + j] = std::exp(p[i * t + j] - lse[i]);
+      for (int64_t c = 0; c < d; ++c) {
+        double o = 0;
+        for (int64_t j = 0; j <= i; ++j)
+          o += p[i * t + j] * v[j * ld + c];
+        out[i * d + c] = o;
+      }
+    }
+    for (int64_t i = 0; i < t; ++i) {
+      double rowDot = 0;
+      for (int64_t j = 0; j <= i; ++j) {
+        double x = 0;
+        for (int64_t c = 0; c < d; ++c)
+          x += double(g[i * ld + c]) * v[j * ld + c];
+        dp[i * t + j] = x;
+        rowDot += x * p[i * t + j];
+      }
+      for (int64_t j = 0; j <= i; ++j) {
+        const double ds = p[i * t + j] * (dp[i * t + j] - rowDot) * scale;
+        for (int64_t c = 0; c < d; ++c) {
+          dq[i * d + c] += ds * k[j * ld + c];
+          dk[j * d + c] += ds * q[i * ld + c];
+          dv[j * d + c] += p[i * t + j] * g[i * ld + c];
+        }
+      }
+    }
+  }
+};
+
+/// Compares the results of attention kernels, [B, T, C] operands packed
+/// (C = heads * d) and lse [B, heads, T] packed, with NaiveAttention for
+/// every (batch, head); returns a message per mismatch (at most `limit`),
+/// |got - want| > tolerance * (1 + |want|) counting as one.
+inline std::vector<std::string>
+compareWithNaive(const float *q, const float *k, const float *v,
+                 const float *dout, const float *out, const float *lse,
+                 const float *dq, const float *dk, const float *dv, int64_t b,
+                 int64_t t, int64_t heads, int64_t d, double tolerance,
+                 size_t limit = 5) {
+  std::vector<std::string> bad;
+  const int64_t c = heads * d;
+  auto check = [&](double got, double want, const char *what, int64_t bi,
+                   int64_t h, int64_t i) {
+    if (std::fabs(got - want) <= tolerance * (1 + std::fabs(want)) ||
+        bad.size() >= limit)
+      return;
+    bad.push_back(std::string(what) + " b=" + std::to_string(bi) +
+                  " h=" + std::to_string(h) + " i=" + std::to_string(i) +
+                  " (T=" + std::to_string(t) + ", D=" + std::to_string(d) +
+                  "): " + std::to_string(got) + ", expected " +
+                  std::to_string(want));
+  };
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t h = 0; h < heads; ++h) {
+      const int64_t base = bi * t * c + h * d;
+      NaiveAttention ref(q + base, k + base, v + base, dout + base, c, t, d);
+      for (int64_t i = 0; i < t; ++i) {
+        check(lse[(bi * heads + h) * t + i], ref.lse[i], "lse", bi, h, i);
+        for (int64_t x = 0; x < d; ++x) {
+          const int64_t at = base + i * c + x;
+          check(out[at], ref.out[i * d + x], "out", bi, h, i);
+          check(dq[at], ref.dq[i * d + x], "dq", bi, h, i);
+          check(dk[at], ref.dk[i * d + x], "dk", bi, h, i);
+          check(dv[at], ref.dv[i * d + x], "dv", bi, h, i);
+        }
+      }
+    }
+  return bad;
+}
+
+#endif // LMC_TEST_RUNTIME_NAIVEATTENTION_H
