@@ -13,12 +13,20 @@
 # (after compiling everything, so that the compile path is still checked).
 #
 #   utils/device-check.sh [--no-build] [--max-batch N] [--steps N] [--out DIR]
+#                         [--compile-only | --prebuilt DIR]
+# --compile-only stops after step 1 and the compiles, leaving the trainers
+# and the data in --out; --prebuilt DIR runs the trainers found there
+# without building or compiling (for a GPU machine that cannot build:
+# carry DIR and python/ to it; the trainers need the same shared libraries,
+# oneDNN, OpenMPI and libgomp, as where they were compiled).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${LMC_BUILD_DIR:-$ROOT/build}"
 OUT="$(mktemp -d /tmp/lmc-device-check.XXXXXX)"
 BUILD_FIRST=1
+COMPILE=1
+COMPILE_ONLY=0
 MAX_BATCH=32
 TIME_STEPS=10
 while [ $# -gt 0 ]; do
@@ -27,7 +35,9 @@ while [ $# -gt 0 ]; do
     --max-batch) MAX_BATCH="$2"; shift ;;
     --steps) TIME_STEPS="$2"; shift ;;
     --out) OUT="$2"; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --compile-only) COMPILE_ONLY=1 ;;
+    --prebuilt) OUT="$2"; BUILD_FIRST=0; COMPILE=0; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "device-check: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -43,6 +53,7 @@ if [ "$BUILD_FIRST" = 1 ]; then
   "$ROOT/utils/setup.sh" || exit 1
 fi
 
+if [ "$COMPILE" = 1 ]; then
 stage "compiling tiny (cpu, cuda; fp32, bf16) and gpt2-124M (cuda, bf16) in $OUT"
 python3 -m lmc.models.gpt2 --preset tiny -o "$OUT/tiny.mlir" || exit 1
 python3 -m lmc.models.gpt2 --preset gpt2-124M -o "$OUT/gpt2.mlir" || exit 1
@@ -60,7 +71,15 @@ cp "$OUT/tiny-cpu-fp32" "$OUT/tiny-cpu-decomposed"
   -o "$OUT/gpt2-cuda-bf16" || exit 1
 python3 -m lmc.data prepare --input "$ROOT/README.md" --out "$OUT/data" \
   --tokenizer byte > /dev/null || exit 1
+fi
 DATA="$OUT/data/train_000000.bin"
+if [ "$COMPILE_ONLY" = 1 ]; then
+  echo "device-check: compiled into $OUT (run it with --prebuilt $OUT)"
+  exit 0
+fi
+for f in tiny-cpu-fp32 tiny-cuda-fp32 gpt2-cuda-bf16 data/train_000000.bin; do
+  [ -e "$OUT/$f" ] || { echo "device-check: $OUT/$f is missing" >&2; exit 1; }
+done
 
 # No GPU: say why (the trainer's own one-line message) and stop here.
 "$OUT/tiny-cuda-fp32" --data "$DATA" --steps 1 --batch 1 --seq 8 \
