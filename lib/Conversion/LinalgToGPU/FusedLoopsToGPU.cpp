@@ -11,6 +11,8 @@
 
 #include "lmc/Conversion/Passes.h"
 
+#include "FlatLaunch.h"
+
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
@@ -27,12 +29,6 @@ using namespace mlir;
 using namespace mlir::lmc;
 
 namespace {
-
-gpu::ParallelLoopDimMappingAttr mapping(MLIRContext *ctx,
-                                        gpu::Processor processor) {
-  AffineMap id = AffineMap::getMultiDimIdentityMap(1, ctx);
-  return gpu::ParallelLoopDimMappingAttr::get(ctx, processor, id, id);
-}
 
 struct LMCFusedLoopsToGPUPass
     : mlir::lmc::impl::LMCFusedLoopsToGPUBase<LMCFusedLoopsToGPUPass> {
@@ -95,7 +91,6 @@ struct LMCFusedLoopsToGPUPass
   }
 
   LogicalResult mapLoop(IRRewriter &rewriter, scf::ForallOp forall) {
-    MLIRContext *ctx = &getContext();
     Location loc = forall.getLoc();
 
     // The body's ops: linalg ops and copies as sequential loops, buffers
@@ -131,63 +126,20 @@ struct LMCFusedLoopsToGPUPass
       rewriter.eraseOp(linalgOp);
     }
 
-    // N = the product of the loop's extents.
+    // One flat launch over the loop's extents.
     rewriter.setInsertionPoint(forall);
     SmallVector<Value> extents = getValueOrCreateConstantIndexOp(
         rewriter, loc, forall.getMixedUpperBound());
-    Value total = extents.front();
-    for (Value extent : ArrayRef<Value>(extents).drop_front())
-      total = arith::MulIOp::create(rewriter, loc, total, extent);
-    std::optional<int64_t> staticTotal = getConstantIntValue(total);
-    int64_t threads = blockSize;
-    if (staticTotal && *staticTotal < threads)
-      threads = std::max<int64_t>(*staticTotal, 1);
-    Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
-    Value c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
-    Value numThreads = arith::ConstantIndexOp::create(rewriter, loc, threads);
-    Value numBlocks =
-        arith::CeilDivUIOp::create(rewriter, loc, total, numThreads);
-
-    auto blocks = scf::ParallelOp::create(
-        rewriter, loc, ValueRange{c0}, ValueRange{numBlocks}, ValueRange{c1});
-    rewriter.setInsertionPoint(blocks.getBody()->getTerminator());
-    auto threadLoop = scf::ParallelOp::create(
-        rewriter, loc, ValueRange{c0}, ValueRange{numThreads}, ValueRange{c1});
-    rewriter.setInsertionPoint(threadLoop.getBody()->getTerminator());
-    Value linear = arith::AddIOp::create(
-        rewriter, loc,
-        arith::MulIOp::create(rewriter, loc, blocks.getInductionVars()[0],
-                              numThreads),
-        threadLoop.getInductionVars()[0]);
-    Value inBounds = arith::CmpIOp::create(
-        rewriter, loc, arith::CmpIPredicate::ult, linear, total);
-    auto guard = scf::IfOp::create(rewriter, loc, inBounds,
-                                   /*withElseRegion=*/false);
-
-    // Row-major delinearisation: the last dimension varies fastest.
-    rewriter.setInsertionPoint(guard.thenBlock()->getTerminator());
-    unsigned rank = extents.size();
-    SmallVector<Value> ivs(rank);
-    Value rest = linear;
-    for (unsigned i = rank; i-- > 0;) {
-      if (i == 0) {
-        ivs[i] = rest;
-        break;
-      }
-      ivs[i] = arith::RemUIOp::create(rewriter, loc, rest, extents[i]);
-      rest = arith::DivUIOp::create(rewriter, loc, rest, extents[i]);
+    std::optional<int64_t> staticTotal = 1;
+    for (OpFoldResult extent : forall.getMixedUpperBound()) {
+      std::optional<int64_t> size = getConstantIntValue(extent);
+      staticTotal = size && staticTotal
+                        ? std::optional<int64_t>(*staticTotal * *size)
+                        : std::nullopt;
     }
-    Block *body = forall.getBody();
     // On buffers, the terminator (scf.forall.in_parallel) is empty.
-    rewriter.eraseOp(body->getTerminator());
-    rewriter.inlineBlockBefore(body, guard.thenBlock()->getTerminator(), ivs);
-    rewriter.eraseOp(forall);
-
-    if (failed(gpu::setMappingAttr(blocks,
-                                   {mapping(ctx, gpu::Processor::BlockX)})))
-      return failure();
-    return gpu::setMappingAttr(threadLoop,
-                               {mapping(ctx, gpu::Processor::ThreadX)});
+    return buildFlatLaunch(rewriter, forall, forall.getBody(), extents,
+                           staticTotal, blockSize);
   }
 };
 

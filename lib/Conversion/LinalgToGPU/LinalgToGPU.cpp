@@ -8,6 +8,8 @@
 
 #include "lmc/Conversion/Passes.h"
 
+#include "FlatLaunch.h"
+
 #include "mlir/Conversion/SCFToGPU/SCFToGPU.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
@@ -45,12 +47,6 @@ bool isGlobalData(Value value) {
     return false;
   }
   return false;
-}
-
-gpu::ParallelLoopDimMappingAttr mapping(MLIRContext *ctx,
-                                        gpu::Processor processor) {
-  AffineMap id = AffineMap::getMultiDimIdentityMap(1, ctx);
-  return gpu::ParallelLoopDimMappingAttr::get(ctx, processor, id, id);
 }
 
 struct LMCLinalgToGPUPass
@@ -163,7 +159,8 @@ struct LMCLinalgToGPUPass
       if (failed(linalg::linalgOpToLoops(rewriter, generic)))
         return generic.emitOpError("lmc-linalg-to-gpu: cannot lower to loops");
       rewriter.eraseOp(generic);
-      return gpu::setMappingAttr(block, {mapping(ctx, gpu::Processor::BlockX)});
+      return gpu::setMappingAttr(block,
+                                 {loopMapping(ctx, gpu::Processor::BlockX)});
     }
 
     FailureOr<linalg::LinalgLoops> loops =
@@ -177,63 +174,16 @@ struct LMCLinalgToGPUPass
       return emitError(loc, "lmc-linalg-to-gpu: expected one scf.parallel "
                             "over the parallel loops");
 
-    // N = the product of the extents (from 0, step 1, as linalg emits them).
-    rewriter.setInsertionPoint(nest);
-    SmallVector<Value> extents = nest.getUpperBound();
-    int64_t staticTotal = 1;
+    // One flat launch over the parallel loops (from 0, step 1, as linalg
+    // emits them).
+    std::optional<int64_t> staticTotal = 1;
     for (unsigned i = 0; i < numParallel; ++i)
-      staticTotal = ShapedType::isDynamic(staticRanges[i]) ||
-                            ShapedType::isDynamic(staticTotal)
-                        ? ShapedType::kDynamic
-                        : staticTotal * staticRanges[i];
-    Value total = extents.front();
-    for (Value extent : ArrayRef<Value>(extents).drop_front())
-      total = arith::MulIOp::create(rewriter, loc, total, extent);
-    int64_t threads = blockSize;
-    if (!ShapedType::isDynamic(staticTotal) && staticTotal < threads)
-      threads = std::max<int64_t>(staticTotal, 1);
-    Value numThreads = arith::ConstantIndexOp::create(rewriter, loc, threads);
-    Value numBlocks =
-        arith::CeilDivUIOp::create(rewriter, loc, total, numThreads);
-
-    auto blocks = scf::ParallelOp::create(
-        rewriter, loc, ValueRange{c0}, ValueRange{numBlocks}, ValueRange{c1});
-    rewriter.setInsertionPoint(blocks.getBody()->getTerminator());
-    auto threadLoop = scf::ParallelOp::create(
-        rewriter, loc, ValueRange{c0}, ValueRange{numThreads}, ValueRange{c1});
-    rewriter.setInsertionPoint(threadLoop.getBody()->getTerminator());
-    Value linear = arith::AddIOp::create(
-        rewriter, loc,
-        arith::MulIOp::create(rewriter, loc, blocks.getInductionVars()[0],
-                              numThreads),
-        threadLoop.getInductionVars()[0]);
-    Value inBounds = arith::CmpIOp::create(
-        rewriter, loc, arith::CmpIPredicate::ult, linear, total);
-    auto guard = scf::IfOp::create(rewriter, loc, inBounds,
-                                   /*withElseRegion=*/false);
-
-    // Row-major delinearisation: the last parallel loop varies fastest.
-    rewriter.setInsertionPoint(guard.thenBlock()->getTerminator());
-    SmallVector<Value> ivs(numParallel);
-    Value rest = linear;
-    for (unsigned i = numParallel; i-- > 0;) {
-      if (i == 0) {
-        ivs[i] = rest;
-        break;
-      }
-      ivs[i] = arith::RemUIOp::create(rewriter, loc, rest, extents[i]);
-      rest = arith::DivUIOp::create(rewriter, loc, rest, extents[i]);
-    }
-    Block *body = nest.getBody();
-    rewriter.eraseOp(body->getTerminator());
-    rewriter.inlineBlockBefore(body, guard.thenBlock()->getTerminator(), ivs);
-    rewriter.eraseOp(nest);
-
-    if (failed(gpu::setMappingAttr(blocks,
-                                   {mapping(ctx, gpu::Processor::BlockX)})))
-      return failure();
-    return gpu::setMappingAttr(threadLoop,
-                               {mapping(ctx, gpu::Processor::ThreadX)});
+      staticTotal = staticTotal && !ShapedType::isDynamic(staticRanges[i])
+                        ? std::optional<int64_t>(*staticTotal * staticRanges[i])
+                        : std::nullopt;
+    SmallVector<Value> extents = nest.getUpperBound();
+    return buildFlatLaunch(rewriter, nest, nest.getBody(), extents, staticTotal,
+                           blockSize);
   }
 };
 

@@ -145,6 +145,18 @@ private:
     copyElements(v, View::packed(p, v.sizes));
     return p;
   }
+  /// Points `op`'s result at `target` when `direct`, else at a packed
+  /// temporary of `target`'s shape that is unpacked into it at completion.
+  void receiveInto(Operation &op, const View &target, bool direct) {
+    if (direct) {
+      op.recv = target.data;
+      return;
+    }
+    op.recv = temporary(op, target.numElements());
+    op.unpack = true;
+    op.unpackFrom = View::packed(op.recv, target.sizes);
+    op.unpackTo = target;
+  }
   [[noreturn]] void abortAndFail(const std::string &message);
 
   NcclApi api;
@@ -214,14 +226,7 @@ Nccl::prepareAllReduce(lmcrt_unranked_memref *inRef,
     comm::fatal(op->what + ": the input is " + in.shapeString() +
                 " but the output is " + out.shapeString());
   op->count = static_cast<size_t>(in.numElements());
-  if (out.isContiguous()) {
-    op->recv = out.data;
-  } else {
-    op->recv = temporary(*op, op->count);
-    op->unpack = true;
-    op->unpackFrom = View::packed(op->recv, out.sizes);
-    op->unpackTo = out;
-  }
+  receiveInto(*op, out, out.isContiguous());
   // NCCL reduces in place when send == recv.
   if (in.isContiguous() && (in.data == op->recv || !overlaps(in, out)))
     op->send = in.data;
@@ -248,28 +253,14 @@ Nccl::prepareBlocks(lmcrt_unranked_memref *inRef, lmcrt_unranked_memref *outRef,
     op->count = static_cast<size_t>(in.numElements());
     op->send = in.isContiguous() && !overlaps(in, out) ? in.data
                                                        : packed(*op, in);
-    if (blocksAreConsecutive(out, dim)) {
-      op->recv = out.data;
-    } else {
-      View blocks = blocksAlong(out, dim, groupSize);
-      op->recv = temporary(*op, blocks.numElements());
-      op->unpack = true;
-      op->unpackFrom = View::packed(op->recv, blocks.sizes);
-      op->unpackTo = blocks;
-    }
+    const bool direct = blocksAreConsecutive(out, dim);
+    receiveInto(*op, direct ? out : blocksAlong(out, dim, groupSize), direct);
   } else {
     op->count = static_cast<size_t>(out.numElements());
     op->send = blocksAreConsecutive(in, dim) && !overlaps(in, out)
                    ? in.data
                    : packed(*op, blocksAlong(in, dim, groupSize));
-    if (out.isContiguous()) {
-      op->recv = out.data;
-    } else {
-      op->recv = temporary(*op, op->count);
-      op->unpack = true;
-      op->unpackFrom = View::packed(op->recv, out.sizes);
-      op->unpackTo = out;
-    }
+    receiveInto(*op, out, out.isContiguous());
   }
   return op;
 }
