@@ -50,6 +50,24 @@ template <int D> struct Tile {
   static constexpr int rows = 2048 / D;
 };
 
+/// Loads rows [first, first + TILE) of head h of batch b of two [B, T, C]
+/// operands into shared tiles, rows past T as zeros; the block's threads
+/// share the work. The caller synchronises before reading the tiles.
+template <int D>
+__device__ void loadTiles(float (*xTile)[D], const float *x, Rows xs,
+                          float (*yTile)[D], const float *y, Rows ys, int b,
+                          int h, int first, int T) {
+  constexpr int TILE = Tile<D>::rows;
+  for (int e = threadIdx.x; e < TILE * D; e += blockDim.x) {
+    const int r = e / D, c = e % D, row = first + r;
+    const bool in = row < T;
+    xTile[r][c] = in ? x[b * xs.batch + (long long)row * xs.time + h * D + c]
+                     : 0.0f;
+    yTile[r][c] = in ? y[b * ys.batch + (long long)row * ys.time + h * D + c]
+                     : 0.0f;
+  }
+}
+
 template <int D>
 __device__ void forward(const float *q, Rows qs, const float *k, Rows ks,
                         const float *v, Rows vs, float *out, Rows os,
@@ -73,13 +91,7 @@ __device__ void forward(const float *q, Rows qs, const float *k, Rows ks,
   float m = -CUDART_INF_F, l = 0.0f;
 
   for (int j0 = 0; j0 <= last; j0 += TILE) {
-    for (int e = threadIdx.x; e < TILE * D; e += blockDim.x) {
-      const int r = e / D, c = e % D, j = j0 + r;
-      kTile[r][c] = j < T ? k[b * ks.batch + (long long)j * ks.time + h * D + c]
-                          : 0.0f;
-      vTile[r][c] = j < T ? v[b * vs.batch + (long long)j * vs.time + h * D + c]
-                          : 0.0f;
-    }
+    loadTiles<D>(kTile, k, ks, vTile, v, vs, b, h, j0, T);
     __syncthreads();
     if (active && j0 <= i) {
       // Keys j0 .. min(i, j0 + TILE - 1); the accumulator is rescaled only
@@ -148,15 +160,7 @@ __device__ void keyGradients(const float *q, Rows qs, const float *k, Rows ks,
   const int first = blockIdx.x * TILE;
   const int j = first + threadIdx.x;
   const bool active = j < T;
-  for (int e = threadIdx.x; e < TILE * D; e += blockDim.x) {
-    const int r = e / D, c = e % D, row = first + r;
-    kRows[r][c] = row < T
-                      ? k[b * ks.batch + (long long)row * ks.time + h * D + c]
-                      : 0.0f;
-    vRows[r][c] = row < T
-                      ? v[b * vs.batch + (long long)row * vs.time + h * D + c]
-                      : 0.0f;
-  }
+  loadTiles<D>(kRows, k, ks, vRows, v, vs, b, h, first, T);
   float dkAcc[D], dvAcc[D];
 #pragma unroll
   for (int d = 0; d < D; ++d)
@@ -165,14 +169,7 @@ __device__ void keyGradients(const float *q, Rows qs, const float *k, Rows ks,
   // Queries i >= j: the tiles from the one holding this block's first key.
   for (int i0 = first; i0 < T; i0 += TILE) {
     __syncthreads();
-    for (int e = threadIdx.x; e < TILE * D; e += blockDim.x) {
-      const int r = e / D, c = e % D, i = i0 + r;
-      qTile[r][c] =
-          i < T ? q[b * qs.batch + (long long)i * qs.time + h * D + c] : 0.0f;
-      gTile[r][c] = i < T
-                        ? dout[b * gs.batch + (long long)i * gs.time + h * D + c]
-                        : 0.0f;
-    }
+    loadTiles<D>(qTile, q, qs, gTile, dout, gs, b, h, i0, T);
     for (int r = threadIdx.x; r < TILE; r += blockDim.x) {
       const int i = i0 + r;
       lseTile[r] = i < T ? lse[b * ls.batch + h * ls.head + i] : 0.0f;
@@ -230,15 +227,7 @@ __device__ void queryGradients(const float *q, Rows qs, const float *k,
   const int i = first + threadIdx.x;
   const bool active = i < T;
   const int last = min(T - 1, first + TILE - 1);
-  for (int e = threadIdx.x; e < TILE * D; e += blockDim.x) {
-    const int r = e / D, c = e % D, row = first + r;
-    qRows[r][c] = row < T
-                      ? q[b * qs.batch + (long long)row * qs.time + h * D + c]
-                      : 0.0f;
-    gRows[r][c] =
-        row < T ? dout[b * gs.batch + (long long)row * gs.time + h * D + c]
-                : 0.0f;
-  }
+  loadTiles<D>(qRows, q, qs, gRows, dout, gs, b, h, first, T);
   const float lseI = active ? lse[b * ls.batch + h * ls.head + i] : 0.0f;
   const float deltaI = active ? dlt[b * ts.batch + h * ts.head + i] : 0.0f;
   float dqAcc[D];
@@ -247,13 +236,7 @@ __device__ void queryGradients(const float *q, Rows qs, const float *k,
     dqAcc[d] = 0.0f;
   for (int j0 = 0; j0 <= last; j0 += TILE) {
     __syncthreads();
-    for (int e = threadIdx.x; e < TILE * D; e += blockDim.x) {
-      const int r = e / D, c = e % D, j = j0 + r;
-      kTile[r][c] = j < T ? k[b * ks.batch + (long long)j * ks.time + h * D + c]
-                          : 0.0f;
-      vTile[r][c] = j < T ? v[b * vs.batch + (long long)j * vs.time + h * D + c]
-                          : 0.0f;
-    }
+    loadTiles<D>(kTile, k, ks, vTile, v, vs, b, h, j0, T);
     __syncthreads();
     if (!active)
       continue;
