@@ -18,7 +18,6 @@
 #include "lmc/Transforms/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
@@ -32,6 +31,9 @@
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/PassInstrumentation.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Passes/StandardInstrumentations.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
@@ -122,6 +124,39 @@ LogicalResult writeText(StringRef path, function_ref<void(raw_ostream &)> fn) {
 }
 
 /// A target machine for the host CPU, with its features.
+/// LLVM's default pipeline at `optLevel` over the host module. The pass
+/// instrumentation is what makes the pipeline skip `optnone` functions
+/// (StandardInstrumentations' OptNoneInstrumentation); MLIR's
+/// makeOptimizingTransformer builds its PassBuilder without it, so there
+/// `optnone` entry points were optimised anyway.
+void optimizeHostModule(llvm::Module &module, llvm::TargetMachine &machine,
+                        unsigned optLevel) {
+  static const llvm::OptimizationLevel levels[] = {
+      llvm::OptimizationLevel::O0, llvm::OptimizationLevel::O1,
+      llvm::OptimizationLevel::O2, llvm::OptimizationLevel::O3};
+  llvm::LoopAnalysisManager loops;
+  llvm::FunctionAnalysisManager functions;
+  llvm::CGSCCAnalysisManager sccs;
+  llvm::ModuleAnalysisManager modules;
+  llvm::PassInstrumentationCallbacks callbacks;
+  llvm::StandardInstrumentations instrumentations(module.getContext(),
+                                                  /*DebugLogging=*/false);
+  instrumentations.registerCallbacks(callbacks, &modules);
+  llvm::PassBuilder builder(&machine, llvm::PipelineTuningOptions(),
+                            std::nullopt, &callbacks);
+  builder.registerModuleAnalyses(modules);
+  builder.registerCGSCCAnalyses(sccs);
+  builder.registerFunctionAnalyses(functions);
+  builder.registerLoopAnalyses(loops);
+  builder.crossRegisterProxies(loops, functions, sccs, modules);
+  llvm::OptimizationLevel level = levels[std::min(optLevel, 3u)];
+  llvm::ModulePassManager pipeline =
+      level == llvm::OptimizationLevel::O0
+          ? builder.buildO0DefaultPipeline(level)
+          : builder.buildPerModuleDefaultPipeline(level);
+  pipeline.run(module, modules);
+}
+
 std::unique_ptr<llvm::TargetMachine> hostTargetMachine(unsigned optLevel) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
@@ -413,12 +448,7 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
       fn->addFnAttr(llvm::Attribute::OptimizeNone);
       fn->addFnAttr(llvm::Attribute::NoInline);
     }
-  if (llvm::Error err = makeOptimizingTransformer(
-          options.optLevel, /*sizeLevel=*/0, machine.get())(llvmModule.get())) {
-    llvm::errs() << "lmc compile: LLVM optimisation failed: "
-                 << llvm::toString(std::move(err)) << "\n";
-    return failure();
-  }
+  optimizeHostModule(*llvmModule, *machine, options.optLevel);
   stages.report("llvm-opt", start);
   if (options.emit == EmitKind::Llvm)
     return writeText(options.output,

@@ -71,6 +71,13 @@ void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
   pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createLMCMergeGPUModules());
+  // The host code queues the kernels without waiting for each; one token
+  // chain per entry point, so the shared host functions are inlined first
+  // (the kernels stay shared: they are in the gpu.module by now).
+  if (options.asyncLaunches) {
+    pm.addPass(createInlinerPass());
+    pm.addPass(createLMCGpuAsyncLaunches());
+  }
 
   // Device code: NVVM for the chip, then PTX (or a cubin) with libdevice.
   GpuNVVMAttachTargetOptions target;

@@ -353,6 +353,10 @@ def LMCGpuRuntimeCalls : Pass<"lmc-gpu-runtime-calls", "::mlir::ModuleOp"> {
     - the attention kernels `lmcrt_attention_fwd_f32` and
       `lmcrt_attention_bwd_f32` (`lmc.flash_attention` and its gradient).
 
+    Each renamed declaration is marked `lmc.stream_ordered`: the GPU
+    runtime's functions queue their work on the rank's compute stream, in
+    order with the kernels (what `lmc-gpu-async-launches` relies on).
+
     Runtime functions that take no memref (`lmcrt_axis_index`) run on the
     host and keep their names. A runtime function with memref operands that
     the GPU runtime does not provide (`lmcrt_embedding_grad_f32`, which the
@@ -371,11 +375,84 @@ def LMCGpuRuntimeCalls : Pass<"lmc-gpu-runtime-calls", "::mlir::ModuleOp"> {
 
     ```mlir
     func.func private @lmcrt_gpu_gemm_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32)
-        attributes {llvm.emit_c_interface}
+        attributes {llvm.emit_c_interface, lmc.stream_ordered}
     ... call @lmcrt_gpu_gemm_f32(%a, %b, %c, %f, %t) ...
     ```
   }];
   let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
+def LMCGpuAsyncLaunches : Pass<"lmc-gpu-async-launches", "::mlir::ModuleOp"> {
+  let summary = "Launches kernels without synchronising; waits only where "
+                "the host touches memory";
+  let description = [{
+    A `gpu.launch_func` without async token is synchronous: `gpu-to-llvm`
+    and the LLVM translation give it its own stream, launch, synchronise
+    the stream and destroy it, so the host waits for every kernel. This
+    pass makes the host code of a GPU program asynchronous, in each block
+    of each host function:
+
+    - every synchronous `gpu.launch_func` becomes `async`, chained on one
+      token per stretch of GPU work (started by `gpu.wait async`, which
+      lowers to `mgpuStreamCreate`), so the launches queue on one stream;
+    - the host waits (`gpu.wait [%token]`: `mgpuStreamSynchronize`) only
+      right before an op that may read or write memory on the host
+      (`memref.load`, `memref.store`, `memref.copy`, a call of anything but
+      a stream-ordered function, an op with regions) and before the block's
+      terminator, so an entry point returns with its results in place.
+
+    What needs no wait: pure ops, buffer allocation and deallocation (the
+    runtime recycles a freed buffer only for work queued after the free on
+    the same stream, and frees memory outside the step arena after
+    synchronising), and calls of functions marked `lmc.stream_ordered`:
+    the GPU runtime's `lmcrt_gpu_*` functions (GEMMs, attention,
+    collectives; `lmc-gpu-runtime-calls` marks them), which run after
+    everything queued on the rank's compute stream and before everything
+    queued after them, because the GPU runtime gives every stream of a
+    rank's generated code (`mgpuStreamCreate`) as that one compute stream.
+
+    Before that, scalar reads are delayed: a `memref.load` of a buffer
+    allocated in the function, and the pure ops computing from what it
+    read, move down to just before their first user, as long as nothing in
+    between uses the buffer (its deallocation moves along). The squared
+    norms of the gradients, each read on the host as soon as its kernel
+    has run, are then read together after the last of them: one wait
+    instead of one per parameter.
+
+    Upstream's `gpu-async-region` treats every op with side effects
+    (deallocations, library calls) as a host access and would wait before
+    each of them. Run after `inline`: a call of a host function that
+    launches kernels is not stream-ordered, so the host would wait before
+    it and before the callee returns.
+
+    Input:
+
+    ```mlir
+    gpu.launch_func @lmc_kernels::@a blocks in (%c1, %c1, %c1) threads in (%c64, %c1, %c1) args(%x : memref<64xf32>)
+    call @lmcrt_gpu_gemm_f32(%u, %v, %w, %f, %f) : (...) -> ()
+    gpu.launch_func @lmc_kernels::@b blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%x : memref<64xf32>, %s : memref<f32>)
+    %0 = memref.load %s[] : memref<f32>
+    ```
+
+    Output:
+
+    ```mlir
+    %t0 = gpu.wait async
+    %t1 = gpu.launch_func async [%t0] @lmc_kernels::@a ...
+    call @lmcrt_gpu_gemm_f32(%u, %v, %w, %f, %f) : (...) -> ()
+    %t2 = gpu.launch_func async [%t1] @lmc_kernels::@b ...
+    gpu.wait [%t2]
+    %0 = memref.load %s[] : memref<f32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+  let statistics = [
+    Statistic<"numAsyncLaunches", "async-launches",
+              "kernel launches made asynchronous">,
+    Statistic<"numWaits", "waits", "host waits inserted">,
+    Statistic<"numDelayedReads", "delayed-reads",
+              "host reads of a buffer moved later">,
+  ];
 }
 
 #endif // LMC_CONVERSION_PASSES_TD

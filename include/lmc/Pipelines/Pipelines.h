@@ -174,6 +174,12 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
                      "(lmc-gpu-runtime-calls: lmcrt_gpu_gemm_f32, NCCL "
                      "collectives, ...) instead of the CPU runtime's"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> asyncLaunches{
+      *this, "async-launches",
+      llvm::cl::desc("Inline the host functions and launch kernels without "
+                     "waiting for them; the host waits only before it "
+                     "touches memory (lmc-gpu-async-launches)"),
+      llvm::cl::init(true)};
 };
 
 /// Builds the GPU lowering of a training step (after the training

@@ -84,6 +84,9 @@ struct LMCGpuRuntimeCallsPass
       if (failed(SymbolTable::replaceAllSymbolUses(fn, newName, module)))
         return signalPassFailure();
       SymbolTable::setSymbolName(fn, newName);
+      // The GPU runtime's functions queue their work on the rank's compute
+      // stream (lmc-gpu-async-launches relies on it).
+      fn->setAttr("lmc.stream_ordered", UnitAttr::get(&getContext()));
     }
   }
 };

@@ -4,8 +4,8 @@
 // functions (declaration and every call renamed, C interface kept), and
 // that host functions without buffers (lmcrt_axis_index) keep their names.
 
-// CHECK-DAG: func.func private @lmcrt_gpu_gemm_bf16(memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32) attributes {llvm.emit_c_interface}
-// CHECK-DAG: func.func private @lmcrt_gpu_all_reduce_f32(memref<*xf32>, memref<*xf32>, i32) attributes {llvm.emit_c_interface}
+// CHECK-DAG: func.func private @lmcrt_gpu_gemm_bf16(memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// CHECK-DAG: func.func private @lmcrt_gpu_all_reduce_f32(memref<*xf32>, memref<*xf32>, i32) attributes {llvm.emit_c_interface, lmc.stream_ordered}
 // CHECK-DAG: func.func private @lmcrt_gpu_all_gather_start_f32(
 // CHECK-DAG: func.func private @lmcrt_gpu_reduce_scatter_start_f32(
 // CHECK-DAG: func.func private @lmcrt_gpu_collective_wait(i64)
