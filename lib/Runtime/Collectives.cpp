@@ -25,6 +25,7 @@
 
 #include "lmc/Runtime/lmcrt.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <cstdio>
@@ -380,8 +381,24 @@ void comm::init(int dp, int tp) {
   s.initialized = true;
 }
 
+namespace {
+std::vector<void (*)()> &finalizeHooks() {
+  static std::vector<void (*)()> hooks;
+  return hooks;
+}
+} // namespace
+
+void comm::atFinalize(void (*hook)()) {
+  std::vector<void (*)()> &hooks = finalizeHooks();
+  if (std::find(hooks.begin(), hooks.end(), hook) == hooks.end())
+    hooks.push_back(hook);
+}
+
 void comm::finalize() {
   State &s = state();
+  if (s.initialized)
+    for (void (*hook)() : finalizeHooks())
+      hook();
   if (!s.initialized) {
     // After a failed init: only MPI itself to finalise.
     if (s.ownsMpi)

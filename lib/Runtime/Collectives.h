@@ -51,6 +51,12 @@ void init(int dp, int tp);
 /// started and never waited. Does nothing when init was not called.
 void finalize();
 
+/// Registers `hook` to run at the start of finalize() after a successful
+/// init, while MPI is still initialised: the GPU runtime destroys its NCCL
+/// communicators there. Hooks stay registered across init and finalize; a
+/// hook registered twice runs once.
+void atFinalize(void (*hook)());
+
 /// True between a successful init and finalize.
 bool initialized();
 

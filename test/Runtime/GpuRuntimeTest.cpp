@@ -11,6 +11,8 @@
 #include "Collectives.h"
 #include "CudaDevice.h"
 #include "Device.h"
+#include "Driver.h"
+#include "Nccl.h"
 #include "StepMemory.h"
 
 #include "NaiveAttention.h"
@@ -20,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -108,6 +111,78 @@ const char kFillPtx[] = R"(.version 7.5
 	add.s64 	%rd4, %rd2, %rd3;
 	st.global.f32 	[%rd4], %f1;
 $L_done:
+	ret;
+}
+
+// p[i] = v for i < n, after spinning for `cycles` clock cycles.
+.visible .entry lmc_test_spin_fill(
+	.param .u64 lmc_test_spin_fill_p,
+	.param .f32 lmc_test_spin_fill_v,
+	.param .u32 lmc_test_spin_fill_n,
+	.param .u64 lmc_test_spin_fill_cycles
+)
+{
+	.reg .pred 	%p<3>;
+	.reg .b32 	%r<6>;
+	.reg .f32 	%f<2>;
+	.reg .b64 	%rd<9>;
+
+	ld.param.u64 	%rd1, [lmc_test_spin_fill_p];
+	ld.param.f32 	%f1, [lmc_test_spin_fill_v];
+	ld.param.u32 	%r1, [lmc_test_spin_fill_n];
+	ld.param.u64 	%rd5, [lmc_test_spin_fill_cycles];
+	mov.u64 	%rd6, %clock64;
+$L_spin:
+	mov.u64 	%rd7, %clock64;
+	sub.s64 	%rd8, %rd7, %rd6;
+	setp.lt.u64 	%p2, %rd8, %rd5;
+	@%p2 bra 	$L_spin;
+	mov.u32 	%r2, %ctaid.x;
+	mov.u32 	%r3, %ntid.x;
+	mov.u32 	%r4, %tid.x;
+	mad.lo.s32 	%r5, %r2, %r3, %r4;
+	setp.ge.u32 	%p1, %r5, %r1;
+	@%p1 bra 	$L_end;
+	cvta.to.global.u64 	%rd2, %rd1;
+	mul.wide.u32 	%rd3, %r5, 4;
+	add.s64 	%rd4, %rd2, %rd3;
+	st.global.f32 	[%rd4], %f1;
+$L_end:
+	ret;
+}
+
+// dst[i] = src[i] * factor for i < n.
+.visible .entry lmc_test_scale(
+	.param .u64 lmc_test_scale_dst,
+	.param .u64 lmc_test_scale_src,
+	.param .f32 lmc_test_scale_factor,
+	.param .u32 lmc_test_scale_n
+)
+{
+	.reg .pred 	%p<2>;
+	.reg .b32 	%r<6>;
+	.reg .f32 	%f<4>;
+	.reg .b64 	%rd<8>;
+
+	ld.param.u64 	%rd1, [lmc_test_scale_dst];
+	ld.param.u64 	%rd2, [lmc_test_scale_src];
+	ld.param.f32 	%f1, [lmc_test_scale_factor];
+	ld.param.u32 	%r1, [lmc_test_scale_n];
+	mov.u32 	%r2, %ctaid.x;
+	mov.u32 	%r3, %ntid.x;
+	mov.u32 	%r4, %tid.x;
+	mad.lo.s32 	%r5, %r2, %r3, %r4;
+	setp.ge.u32 	%p1, %r5, %r1;
+	@%p1 bra 	$L_out;
+	cvta.to.global.u64 	%rd3, %rd1;
+	cvta.to.global.u64 	%rd4, %rd2;
+	mul.wide.u32 	%rd5, %r5, 4;
+	add.s64 	%rd6, %rd4, %rd5;
+	ld.global.f32 	%f2, [%rd6];
+	mul.f32 	%f3, %f2, %f1;
+	add.s64 	%rd7, %rd3, %rd5;
+	st.global.f32 	[%rd7], %f3;
+$L_out:
 	ret;
 }
 )";
@@ -339,22 +414,27 @@ TEST(GpuCollectives, WorldOfOne) {
   auto o2 = desc<2>(out.data, 0, {4, 6}, {6, 1});
   auto ri = i2.ref(), ro = o2.ref();
   _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, 0);
+  // Stream-ordered: the host reads after waiting for the compute stream.
+  lmcrt::device::synchronize();
   for (int i = 0; i < 24; ++i)
     EXPECT_EQ(out.data[i], float(i));
   // In place, over each axis.
   for (int axis = 0; axis < 3; ++axis) {
     _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ro, &ro, axis);
+    lmcrt::device::synchronize();
     EXPECT_EQ(out.data[23], 23.0f);
   }
   // A non-contiguous output (the transpose view).
   auto t = desc<2>(gathered.data, 0, {4, 6}, {1, 4});
   auto rt = t.ref();
   _mlir_ciface_lmcrt_gpu_all_gather_f32(&ri, &rt, 2, 1);
+  lmcrt::device::synchronize();
   for (int r = 0; r < 4; ++r)
     for (int c = 0; c < 6; ++c)
       EXPECT_EQ(gathered.data[r + 4 * c], float(r * 6 + c));
   std::fill(out.data, out.data + 24, 0.0f);
   _mlir_ciface_lmcrt_gpu_reduce_scatter_f32(&ri, &ro, 1, 0);
+  lmcrt::device::synchronize();
   EXPECT_EQ(out.data[7], 7.0f);
   // Started and waited, two in flight.
   Buffer out2(24);
@@ -366,8 +446,120 @@ TEST(GpuCollectives, WorldOfOne) {
   EXPECT_NE(h1, h2);
   lmcrt_gpu_collective_wait(h2);
   lmcrt_gpu_collective_wait(h1);
+  lmcrt::device::synchronize();
   EXPECT_EQ(out2.data[5], 5.0f);
   EXPECT_EQ(out.data[11], 11.0f);
+}
+
+/// Queues lmc_test_spin_fill: p[i] = v after `cycles` clock cycles.
+void launchSpinFill(float *p, float v, unsigned n, uint64_t cycles) {
+  void *f = mgpuModuleGetFunction(fillModule, "lmc_test_spin_fill");
+  void *params[] = {&p, &v, &n, &cycles};
+  mgpuLaunchKernel(f, (n + 127) / 128, 1, 1, 128, 1, 1, 0, mgpuStreamCreate(),
+                   params, nullptr, 4);
+}
+
+/// Queues lmc_test_scale: dst[i] = src[i] * factor.
+void launchScale(float *dst, float *src, float factor, unsigned n) {
+  void *f = mgpuModuleGetFunction(fillModule, "lmc_test_scale");
+  void *params[] = {&dst, &src, &factor, &n};
+  mgpuLaunchKernel(f, (n + 127) / 128, 1, 1, 128, 1, 1, 0, mgpuStreamCreate(),
+                   params, nullptr, 4);
+}
+
+/// True while work is queued on the compute stream.
+bool computeBusy() {
+  CUresult r =
+      lmcrt::cuda::driver().cuStreamQuery(lmcrt::cuda::computeStream());
+  EXPECT_TRUE(r == CUDA_SUCCESS || r == CUDA_ERROR_NOT_READY) << r;
+  return r == CUDA_ERROR_NOT_READY;
+}
+
+TEST(GpuCollectives, StartedCollectiveOverlapsWorkQueuedAfterIt) {
+  REQUIRE_GPU();
+  const unsigned n = 1 << 16;
+  const int64_t M = 64, N = 48, K = 80;
+  Buffer in(n), out(n), scaled(n), A(M * K), B(K * N), C(M * N);
+  fillRandom(A.data, A.n, 3);
+  fillRandom(B.data, B.n, 4);
+  std::fill(out.data, out.data + n, -1.0f);
+  auto i1 = desc<1>(in.data, 0, {n}, {1});
+  auto o1 = desc<1>(out.data, 0, {n}, {1});
+  auto ri = i1.ref(), ro = o1.ref();
+  auto a = desc<2>(A.data, 0, {M, K}, {K, 1});
+  auto b = desc<2>(B.data, 0, {K, N}, {N, 1});
+  auto c = desc<2>(C.data, 0, {M, N}, {N, 1});
+  auto ra = a.ref(), rb = b.ref(), rc = c.ref();
+  // The input is written by a kernel queued before the collective, a GEMM
+  // is queued between the start and the wait, a kernel after the wait reads
+  // the result; the host waits once, at the end.
+  launchSpinFill(in.data, 3.0f, n, 1000000);
+  int64_t h = _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(&ri, &ro, 2);
+  _mlir_ciface_lmcrt_gpu_gemm_f32(&ra, &rb, &rc, 0, 0);
+  lmcrt_gpu_collective_wait(h);
+  launchScale(scaled.data, out.data, 2.0f, n);
+  lmcrt::device::synchronize();
+  EXPECT_EQ(out.data[0], 3.0f);
+  EXPECT_EQ(out.data[n - 1], 3.0f);
+  EXPECT_EQ(scaled.data[0], 6.0f);
+  EXPECT_EQ(scaled.data[n - 1], 6.0f);
+  expectProduct(
+      C.data, N, 1, M, N, K,
+      [&](int64_t i, int64_t l) { return A.data[i * K + l]; },
+      [&](int64_t l, int64_t j) { return B.data[l * N + j]; }, 1e-5,
+      "GEMM queued during the collective");
+}
+
+TEST(GpuCollectives, WaitReturnsWithoutBlockingTheHost) {
+  REQUIRE_GPU();
+  const unsigned n = 4096;
+  Buffer in(n), out(n), scaled(n);
+  auto i1 = desc<1>(in.data, 0, {n}, {1});
+  auto o1 = desc<1>(out.data, 0, {n}, {1});
+  auto ri = i1.ref(), ro = o1.ref();
+  // The communicators exist already (their creation waits on the host).
+  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, 2);
+  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ro, &ro, 0);
+  lmcrt::device::synchronize();
+  // About a second of GPU time (2e9 cycles at 1.5-2 GHz) before the input
+  // is written; the host must get back from the collectives well before.
+  launchSpinFill(in.data, 5.0f, n, 2000000000ull);
+  auto start = std::chrono::steady_clock::now();
+  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, 2);
+  int64_t h = _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(&ro, &ro, 0);
+  lmcrt_gpu_collective_wait(h);
+  launchScale(scaled.data, out.data, 0.5f, n);
+  double hostSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  EXPECT_TRUE(computeBusy()) << "the host waited for the kernel";
+  lmcrt::device::synchronize();
+  double totalSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  EXPECT_FALSE(computeBusy());
+  EXPECT_LT(hostSeconds, totalSeconds / 2);
+  EXPECT_EQ(out.data[n - 1], 5.0f);
+  EXPECT_EQ(scaled.data[0], 2.5f);
+}
+
+TEST(GpuCollectives, NonBlockingCommunicatorCreatedAndDestroyed) {
+  REQUIRE_GPU();
+  namespace nccl = lmcrt::cuda::nccl;
+  Buffer x(8);
+  auto d = desc<1>(x.data, 0, {8}, {1});
+  auto r = d.ref();
+  for (int round = 0; round < 2; ++round) {
+    nccl::destroyCommunicators();
+    EXPECT_EQ(nccl::openCommunicators(), 0);
+    std::fill(x.data, x.data + 8, float(round + 1));
+    _mlir_ciface_lmcrt_gpu_all_reduce_f32(&r, &r, 1); // creates tp's
+    EXPECT_EQ(nccl::openCommunicators(), 1);
+    lmcrt::device::synchronize();
+    EXPECT_EQ(x.data[7], float(round + 1));
+  }
+  nccl::destroyCommunicators();
+  EXPECT_EQ(nccl::openCommunicators(), 0);
 }
 
 TEST(GpuMemory, StepArenaIsReusedManagedMemory) {

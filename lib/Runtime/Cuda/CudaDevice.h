@@ -4,7 +4,10 @@
 // in the driver's primary context. Memory shared with the host is managed
 // memory (cuMemAllocManaged, attached globally). All compiled work (kernels,
 // GEMMs) runs in order on one compute stream; collectives run on a stream
-// of their own (Nccl.cpp).
+// of their own (Nccl.cpp), and the compute stream waits for them on the
+// device. The host waits for the compute stream in synchronizeCompute():
+// while collectives are outstanding, NCCL installs a hook that polls with a
+// timeout instead of blocking in the driver.
 //
 // initDevice() reports a machine without a usable GPU (no driver library,
 // cuInit failing, CUDA_ERROR_STUB_LIBRARY from the toolkit's stub,
@@ -44,6 +47,17 @@ void requireReady(const char *what);
 
 /// The compute stream (requireReady first).
 CUstream computeStream();
+
+/// Blocks the host until the work queued on the compute stream is done:
+/// the synchronize hook when one is installed, else cuStreamSynchronize.
+/// Device::synchronize, Device::release and mgpuStreamSynchronize (of the
+/// compute stream) come here.
+void synchronizeCompute();
+
+/// Installs `hook` (null: none) to do synchronizeCompute's waiting. NCCL's
+/// polls the stream and the communicators while collectives are
+/// outstanding (Nccl.cpp).
+void setSynchronizeHook(void (*hook)());
 
 /// The device ordinal in use, and the one requested by
 /// mgpuSetDefaultDevice (-1: none).

@@ -14,7 +14,8 @@
 //   mgpuModuleUnload (the destructor) unloads what was loaded.
 // - Streams: mgpuStreamCreate returns the runtime's compute stream (so that
 //   kernels, GEMMs and collectives share one order) and mgpuStreamDestroy of
-//   it does nothing; mgpuStreamSynchronize waits for it.
+//   it does nothing; mgpuStreamSynchronize waits for it (polling the
+//   collectives it waits for, with their timeout: synchronizeCompute).
 // - Memory: mgpuMemAlloc gives managed memory from lmcrt::device whatever
 //   its `isHostShared` says (the host code reads scalars from device
 //   buffers); mgpuMemFree releases it.
@@ -188,7 +189,13 @@ void mgpuStreamDestroy(void *stream) {
 
 void mgpuStreamSynchronize(void *stream) {
   requireReady("mgpuStreamSynchronize");
-  check(driver().cuStreamSynchronize(asStream(stream)), "cuStreamSynchronize");
+  CUstream s = asStream(stream);
+  if (s == computeStream()) {
+    // Polls the collectives the stream waits for, with their timeout.
+    synchronizeCompute();
+    return;
+  }
+  check(driver().cuStreamSynchronize(s), "cuStreamSynchronize");
 }
 
 void mgpuStreamWaitEvent(void *stream, void *event) {

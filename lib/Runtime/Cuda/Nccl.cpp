@@ -2,33 +2,53 @@
 //
 // _mlir_ciface_lmcrt_gpu_{all_reduce,all_gather,reduce_scatter}[_start]_f32
 // and lmcrt_gpu_collective_wait: the semantics of the CPU collectives
-// (lmcrt.h) over NCCL, on GPU memory.
+// (lmcrt.h) over NCCL, on GPU memory, stream-ordered: a collective takes
+// effect after the work queued before it on the compute stream, and the
+// work queued on the compute stream after its wait (or after a blocking
+// form) sees its result; none of them waits on the host.
 //
 // - One communicator per mesh axis (dp, tp, world), created at the axis's
 //   first collective: the group's rank 0 draws the id (ncclGetUniqueId) and
 //   broadcasts it over the axis's MPI communicator (Collectives.h). Every
-//   group is an NCCL communicator, a group of one included.
-// - Collectives run on a stream of their own, ordered after the work queued
-//   on the compute stream by an event; an event recorded after the operation
-//   tells when it is done. The blocking forms and lmcrt_gpu_collective_wait
-//   wait for it on the host, so the host may read the result (the trainer
-//   and the compiled host code read some, e.g. a 4-byte norm).
+//   group is an NCCL communicator, a group of one included. They are
+//   non-blocking communicators (ncclConfig_t::blocking = 0): creating one,
+//   and any call that answers ncclInProgress, is polled until done with the
+//   timeout below, so that a peer that never arrives ends the job.
+//   comm::finalize() finalises and destroys them (nccl::destroyCommunicators).
+// - Collectives run on a stream of their own, after an event recorded on the
+//   compute stream; an event recorded after the operation (`done`) tells
+//   when it is done. A _start form returns once the operation is queued, so
+//   it overlaps the kernels queued after it. lmcrt_gpu_collective_wait (and
+//   the blocking forms: start, then wait) makes the compute stream wait for
+//   `done` (cuStreamWaitEvent) and returns at once.
+// - The host waits only in synchronizeCompute() (mgpuStreamSynchronize,
+//   Device::synchronize, Device::release). While collectives are outstanding
+//   this runtime's hook does it by polling the compute stream and checking
+//   the asynchronous errors of the communicators of the collectives not yet
+//   done; on an error, or after LMCRT_NCCL_TIMEOUT seconds (default 600),
+//   it aborts the communicators and ends the job with one line, so that a
+//   dead peer does not hang the others. With none outstanding, it is a
+//   plain cuStreamSynchronize.
 // - Buffers are prepared as on the CPU (CollectiveShapes.h): a memref that
 //   is not contiguous, or whose blocks do not follow each other, goes
-//   through a managed temporary that the host fills (after synchronising
-//   the compute stream) or empties (after the operation).
-// - Errors are checked asynchronously: while waiting, the communicator's
-//   asynchronous error is polled, and after LMCRT_NCCL_TIMEOUT seconds
-//   (default 600) the communicators are aborted and the job ends with a
-//   message, so that a dead peer does not hang the others.
+//   through a managed temporary, filled (before the operation) or emptied
+//   (after its wait) by 2-D copies on the compute stream (StridedCopy.h);
+//   where those cannot express the copy, the host copies, after waiting for
+//   the compute stream. Temporaries are kept until the host has waited for
+//   the compute stream after the wait, then reused by later collectives of
+//   the same size.
 //
 // The library is libnccl.so.2, opened at the first collective.
 //
 //===----------------------------------------------------------------------===//
 
+#include "Nccl.h"
+
 #include "CudaDevice.h"
 #include "Driver.h"
 #include "Library.h"
+#include "Poll.h"
+#include "StridedCopy.h"
 
 #include "CollectiveShapes.h"
 #include "Collectives.h"
@@ -38,12 +58,11 @@
 
 #include <nccl.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
 using namespace lmcrt;
@@ -53,7 +72,9 @@ using comm::Axis;
 #define LMCRT_NCCL_FUNCTIONS(X)                                                \
   X(ncclGetVersion)                                                            \
   X(ncclGetUniqueId)                                                           \
-  X(ncclCommInitRank)                                                          \
+  X(ncclCommInitRankConfig)                                                    \
+  X(ncclCommFinalize)                                                          \
+  X(ncclCommDestroy)                                                           \
   X(ncclCommAbort)                                                             \
   X(ncclCommGetAsyncError)                                                     \
   X(ncclGetErrorString)                                                        \
@@ -64,6 +85,10 @@ using comm::Axis;
 namespace {
 
 using View = MemrefView<float>;
+
+/// The most 2-D copies a pack or unpack is queued as; beyond, the host
+/// copies.
+constexpr size_t kMaxCopies = 1024;
 
 struct NcclApi {
 #define LMCRT_DECLARE(fn) decltype(&::fn) fn = nullptr;
@@ -82,11 +107,64 @@ struct Operation {
   const float *send = nullptr;
   float *recv = nullptr;
   size_t count = 0; // all_reduce: all elements; otherwise one rank's block
-  std::vector<float *> temps; // managed, released at completion
-  bool unpack = false;        // copy unpackFrom into unpackTo at completion
+  std::vector<std::pair<float *, size_t>> temps; // managed, with their sizes
+  bool unpack = false; // copy unpackFrom into unpackTo after the wait
   View unpackFrom, unpackTo;
   CUevent done = nullptr;
 };
+
+double timeoutSeconds() {
+  static const double seconds = parseTimeout(std::getenv("LMCRT_NCCL_TIMEOUT"));
+  return seconds;
+}
+
+std::string timeoutText() {
+  double t = timeoutSeconds();
+  std::string text = t == static_cast<double>(static_cast<long>(t))
+                         ? std::to_string(static_cast<long>(t))
+                         : std::to_string(t);
+  return " did not complete within " + text +
+         " s (LMCRT_NCCL_TIMEOUT); a peer may have died";
+}
+
+/// Queues `copies` on `stream`.
+void queueCopies(const std::vector<Copy2D> &copies, CUstream stream) {
+  const DriverApi &d = driver();
+  for (const Copy2D &c : copies) {
+    if (c.height == 1) {
+      cuda::check(d.cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(c.dst),
+                                  reinterpret_cast<CUdeviceptr>(c.src),
+                                  c.widthBytes, stream),
+                  "cuMemcpyAsync(" + std::to_string(c.widthBytes) + " bytes)");
+      continue;
+    }
+    CUDA_MEMCPY2D m = {};
+    m.srcMemoryType = CU_MEMORYTYPE_UNIFIED;
+    m.srcDevice = reinterpret_cast<CUdeviceptr>(c.src);
+    m.srcPitch = c.srcPitch;
+    m.dstMemoryType = CU_MEMORYTYPE_UNIFIED;
+    m.dstDevice = reinterpret_cast<CUdeviceptr>(c.dst);
+    m.dstPitch = c.dstPitch;
+    m.WidthInBytes = c.widthBytes;
+    m.Height = c.height;
+    cuda::check(d.cuMemcpy2DAsync(&m, stream),
+                "cuMemcpy2DAsync(" + std::to_string(c.height) + " rows of " +
+                    std::to_string(c.widthBytes) + " bytes)");
+  }
+}
+
+/// Copies `from` into `to` in the order of the compute stream: as 2-D
+/// copies queued on it, or, when they cannot express the copy, on the host
+/// after waiting for the stream.
+void copyOnStream(const View &from, const View &to) {
+  std::vector<Copy2D> copies;
+  if (planCopies(from, to, kMaxCopies, copies)) {
+    queueCopies(copies, computeStream());
+    return;
+  }
+  synchronizeCompute();
+  copyElements(from, to);
+}
 
 class Nccl {
 public:
@@ -105,8 +183,21 @@ public:
                                            bool gather, const char *function);
   /// Queues `op` on the collective stream.
   void launch(Operation &op);
-  /// Waits for `op` and copies its result into place.
-  void complete(Operation &op);
+  /// Makes the compute stream wait for `op` and queues the copy of its
+  /// result into place; `op` is kept until the host has waited for the
+  /// compute stream.
+  void wait(std::unique_ptr<Operation> op);
+  /// Blocks the host until the compute stream is done (synchronizeCompute's
+  /// hook), polling the outstanding collectives with the timeout.
+  void synchronize();
+  /// nccl::destroyCommunicators.
+  void destroy();
+  int openCount() const {
+    int n = 0;
+    for (ncclComm_t c : comms)
+      n += c != nullptr;
+    return n;
+  }
 
   int64_t keep(std::unique_ptr<Operation> op) {
     int64_t handle = nextHandle++;
@@ -126,27 +217,35 @@ public:
 
 private:
   void open();
-  void check(ncclResult_t result, const std::string &what) {
-    if (result == ncclSuccess)
+  /// "" when `c` has no asynchronous error (ncclInProgress is none), else
+  /// NCCL's text of it.
+  std::string asyncError(ncclComm_t c);
+  /// Polls `c` until its state is no longer ncclInProgress (a non-blocking
+  /// communicator's calls finish in the background); ends the job on an
+  /// error or after the timeout, naming `what`.
+  void settle(ncclComm_t c, const std::string &what);
+  /// The result of a call on the non-blocking communicator `c`:
+  /// ncclInProgress is settled, an error ends the job.
+  void checkCall(ncclResult_t result, ncclComm_t c, const std::string &what) {
+    if (result == ncclInProgress) {
+      settle(c, what);
       return;
-    comm::fatal(what + " failed: " + api.ncclGetErrorString(result));
+    }
+    if (result != ncclSuccess)
+      abortAndFail(what + " failed: " + api.ncclGetErrorString(result));
   }
   Axis checkedAxis(int32_t axis, const char *function);
   ncclComm_t communicator(Axis axis);
-  float *temporary(Operation &op, size_t elements) {
-    auto *p = static_cast<float *>(device::allocate(sizeof(float) * elements));
-    op.temps.push_back(p);
-    return p;
-  }
-  /// A packed row-major copy of `v` in a temporary of `op`.
+  float *temporary(Operation &op, size_t elements);
+  /// A packed row-major copy of `v` in a temporary of `op`, made in the
+  /// order of the compute stream.
   float *packed(Operation &op, const View &v) {
     float *p = temporary(op, v.numElements());
-    device::synchronize(); // the host copies what kernels wrote
-    copyElements(v, View::packed(p, v.sizes));
+    copyOnStream(v, View::packed(p, v.sizes));
     return p;
   }
   /// Points `op`'s result at `target` when `direct`, else at a packed
-  /// temporary of `target`'s shape that is unpacked into it at completion.
+  /// temporary of `target`'s shape that is unpacked into it after the wait.
   void receiveInto(Operation &op, const View &target, bool direct) {
     if (direct) {
       op.recv = target.data;
@@ -157,15 +256,28 @@ private:
     op.unpackFrom = View::packed(op.recv, target.sizes);
     op.unpackTo = target;
   }
+  /// True while `op`'s collective has not finished on the device.
+  bool running(const Operation &op);
+  /// Frees what the waited collectives held (the host waited for the
+  /// compute stream, which waited for them).
+  void retire();
   [[noreturn]] void abortAndFail(const std::string &message);
 
   NcclApi api;
   bool opened = false;
   ncclComm_t comms[3] = {nullptr, nullptr, nullptr};
   CUstream stream = nullptr;
+  /// Started and not yet waited.
   std::map<int64_t, std::unique_ptr<Operation>> pending;
   int64_t nextHandle = 1;
+  /// Waited (the compute stream waits for them) and not yet retired.
+  std::vector<std::unique_ptr<Operation>> waited;
+  /// Temporaries free for reuse, by number of elements.
+  std::multimap<size_t, float *> spare;
 };
+
+void synchronizeHook() { Nccl::get().synchronize(); }
+void finalizeHook() { Nccl::get().destroy(); }
 
 void Nccl::open() {
   if (opened)
@@ -182,7 +294,34 @@ void Nccl::open() {
 #undef LMCRT_RESOLVE
   cuda::check(driver().cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING),
               "cuStreamCreate(collective stream)");
+  setSynchronizeHook(&synchronizeHook);
+  comm::atFinalize(&finalizeHook);
   opened = true;
+}
+
+std::string Nccl::asyncError(ncclComm_t c) {
+  ncclResult_t state = ncclSuccess;
+  ncclResult_t r = api.ncclCommGetAsyncError(c, &state);
+  if (r != ncclSuccess)
+    return std::string("ncclCommGetAsyncError: ") + api.ncclGetErrorString(r);
+  if (state == ncclSuccess || state == ncclInProgress)
+    return "";
+  return api.ncclGetErrorString(state);
+}
+
+void Nccl::settle(ncclComm_t c, const std::string &what) {
+  PollResult r = pollUntil(
+      [&] {
+        ncclResult_t state = ncclSuccess;
+        return api.ncclCommGetAsyncError(c, &state) != ncclSuccess ||
+               state != ncclInProgress;
+      },
+      [] { return std::string(); }, timeoutSeconds(), PollClock::steady());
+  if (r.outcome == PollResult::TimedOut)
+    abortAndFail(what + timeoutText());
+  std::string error = asyncError(c);
+  if (!error.empty())
+    abortAndFail(what + " failed: " + error);
 }
 
 Axis Nccl::checkedAxis(int32_t axis, const char *function) {
@@ -203,13 +342,40 @@ ncclComm_t Nccl::communicator(Axis axis) {
     return c;
   ncclUniqueId id = {};
   std::string name = comm::axisName(axis);
-  if (comm::axisRank(axis) == 0)
-    check(api.ncclGetUniqueId(&id), "ncclGetUniqueId");
+  int size = comm::axisSize(axis), rank = comm::axisRank(axis);
+  if (rank == 0) {
+    ncclResult_t r = api.ncclGetUniqueId(&id);
+    if (r != ncclSuccess)
+      abortAndFail(std::string("ncclGetUniqueId failed: ") +
+                   api.ncclGetErrorString(r));
+  }
   comm::broadcast(axis, &id, sizeof(id));
-  check(api.ncclCommInitRank(&c, comm::axisSize(axis), id,
-                             comm::axisRank(axis)),
-        "ncclCommInitRank(" + name + ")");
+  // Non-blocking: the creation goes on in the background and is polled, so
+  // that a peer that never arrives ends the job after the timeout.
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  std::string what = "creating the NCCL communicator of " + name + " (rank " +
+                     std::to_string(rank) + " of " + std::to_string(size) + ")";
+  ncclResult_t r = api.ncclCommInitRankConfig(&c, size, id, rank, &config);
+  if (r != ncclSuccess && r != ncclInProgress)
+    abortAndFail(what + " failed: " + api.ncclGetErrorString(r));
+  if (!c)
+    abortAndFail(what + " failed: NCCL returned no communicator");
+  settle(c, what);
   return c;
+}
+
+float *Nccl::temporary(Operation &op, size_t elements) {
+  float *p = nullptr;
+  auto it = spare.find(elements);
+  if (it != spare.end()) {
+    p = it->second;
+    spare.erase(it);
+  } else {
+    p = static_cast<float *>(device::allocate(sizeof(float) * elements));
+  }
+  op.temps.emplace_back(p, elements);
+  return p;
 }
 
 std::unique_ptr<Operation>
@@ -268,7 +434,8 @@ Nccl::prepareBlocks(lmcrt_unranked_memref *inRef, lmcrt_unranked_memref *outRef,
 void Nccl::launch(Operation &op) {
   const DriverApi &d = driver();
   ncclComm_t c = communicator(op.axis);
-  // After the work already queued on the compute stream.
+  // After the work already queued on the compute stream (the packing of
+  // the input included).
   CUevent ready = nullptr;
   cuda::check(d.cuEventCreate(&ready, CU_EVENT_DISABLE_TIMING),
               "cuEventCreate");
@@ -277,23 +444,137 @@ void Nccl::launch(Operation &op) {
   cuda::check(d.cuEventDestroy(ready), "cuEventDestroy");
   switch (op.kind) {
   case Kind::AllReduce:
-    check(api.ncclAllReduce(op.send, op.recv, op.count, ncclFloat32, ncclSum,
-                            c, stream),
-          op.what);
+    checkCall(api.ncclAllReduce(op.send, op.recv, op.count, ncclFloat32,
+                                ncclSum, c, stream),
+              c, op.what);
     break;
   case Kind::AllGather:
-    check(api.ncclAllGather(op.send, op.recv, op.count, ncclFloat32, c, stream),
-          op.what);
+    checkCall(
+        api.ncclAllGather(op.send, op.recv, op.count, ncclFloat32, c, stream),
+        c, op.what);
     break;
   case Kind::ReduceScatter:
-    check(api.ncclReduceScatter(op.send, op.recv, op.count, ncclFloat32,
-                                ncclSum, c, stream),
-          op.what);
+    checkCall(api.ncclReduceScatter(op.send, op.recv, op.count, ncclFloat32,
+                                    ncclSum, c, stream),
+              c, op.what);
     break;
   }
+  // The operation is on the stream now (checkCall settled ncclInProgress).
   cuda::check(d.cuEventCreate(&op.done, CU_EVENT_DISABLE_TIMING),
               "cuEventCreate");
   cuda::check(d.cuEventRecord(op.done, stream), "cuEventRecord");
+}
+
+void Nccl::wait(std::unique_ptr<Operation> op) {
+  cuda::check(driver().cuStreamWaitEvent(computeStream(), op->done, 0),
+              "cuStreamWaitEvent(compute stream, " + op->what + ")");
+  const bool unpack = op->unpack;
+  const View from = op->unpackFrom, to = op->unpackTo;
+  // Kept before the copy: a host copy waits for the compute stream, and
+  // with it for this collective, through the hook (which may retire `op`;
+  // its temporaries stay allocated, as spares, until the next collective).
+  waited.push_back(std::move(op));
+  if (unpack)
+    copyOnStream(from, to);
+}
+
+bool Nccl::running(const Operation &op) {
+  CUresult r = driver().cuEventQuery(op.done);
+  if (r == CUDA_SUCCESS)
+    return false;
+  if (r != CUDA_ERROR_NOT_READY)
+    cuda::check(r, "waiting for " + op.what);
+  return true;
+}
+
+void Nccl::synchronize() {
+  const DriverApi &d = driver();
+  CUstream compute = computeStream();
+  if (pending.empty() && waited.empty()) {
+    cuda::check(d.cuStreamSynchronize(compute),
+                "cuStreamSynchronize(compute stream)");
+    return;
+  }
+  // Only collectives can wait forever: poll while one is running.
+  const Operation *stuck = nullptr;
+  auto firstRunning = [&]() -> const Operation * {
+    for (const auto &op : waited)
+      if (running(*op))
+        return op.get();
+    for (const auto &entry : pending)
+      if (running(*entry.second))
+        return entry.second.get();
+    return nullptr;
+  };
+  PollResult r = pollUntil(
+      [&] {
+        CUresult q = d.cuStreamQuery(compute);
+        if (q == CUDA_SUCCESS)
+          return true;
+        if (q != CUDA_ERROR_NOT_READY)
+          cuda::check(q, "cuStreamQuery(compute stream)");
+        stuck = firstRunning();
+        return stuck == nullptr;
+      },
+      [&]() -> std::string {
+        std::vector<const Operation *> outstanding;
+        for (const auto &op : waited)
+          outstanding.push_back(op.get());
+        for (const auto &entry : pending)
+          outstanding.push_back(entry.second.get());
+        for (const Operation *op : outstanding)
+          if (running(*op)) {
+            std::string e = asyncError(comms[static_cast<int>(op->axis)]);
+            if (!e.empty())
+              return op->what + " failed: " + e;
+          }
+        return "";
+      },
+      timeoutSeconds(), PollClock::steady());
+  if (r.outcome == PollResult::Failed)
+    abortAndFail(r.error);
+  if (r.outcome == PollResult::TimedOut)
+    abortAndFail((stuck ? stuck->what : std::string("a GPU collective")) +
+                 timeoutText());
+  // No collective running: what is left on the stream is compute.
+  cuda::check(d.cuStreamSynchronize(compute),
+              "cuStreamSynchronize(compute stream)");
+  retire();
+}
+
+void Nccl::retire() {
+  for (std::unique_ptr<Operation> &op : waited) {
+    cuda::check(driver().cuEventDestroy(op->done), "cuEventDestroy");
+    op->done = nullptr;
+    for (const auto &temp : op->temps)
+      spare.emplace(temp.second, temp.first);
+  }
+  waited.clear();
+}
+
+void Nccl::destroy() {
+  if (!opened)
+    return;
+  if (!pending.empty())
+    comm::fatal("finalize: " + std::to_string(pending.size()) +
+                " GPU collective(s) started and never waited");
+  synchronize();
+  for (int a = 0; a < 3; ++a) {
+    ncclComm_t &c = comms[a];
+    if (!c)
+      continue;
+    std::string name = comm::axisName(static_cast<Axis>(a));
+    checkCall(api.ncclCommFinalize(c), c,
+              "ncclCommFinalize(the " + name + " communicator)");
+    ncclResult_t r = api.ncclCommDestroy(c);
+    if (r != ncclSuccess && r != ncclInProgress)
+      abortAndFail("ncclCommDestroy(the " + name +
+                   " communicator) failed: " + api.ncclGetErrorString(r));
+    c = nullptr;
+  }
+  for (const auto &temp : spare)
+    device::release(temp.second);
+  spare.clear();
 }
 
 void Nccl::abortAndFail(const std::string &message) {
@@ -305,49 +586,12 @@ void Nccl::abortAndFail(const std::string &message) {
   comm::fatal(message);
 }
 
-void Nccl::complete(Operation &op) {
-  static const double timeout = [] {
-    const char *env = std::getenv("LMCRT_NCCL_TIMEOUT");
-    double seconds = env ? std::atof(env) : 0;
-    return seconds > 0 ? seconds : 600.0;
-  }();
-  const DriverApi &d = driver();
-  ncclComm_t c = comms[static_cast<int>(op.axis)];
-  auto start = std::chrono::steady_clock::now();
-  for (int polls = 0;; ++polls) {
-    CUresult r = d.cuEventQuery(op.done);
-    if (r == CUDA_SUCCESS)
-      break;
-    if (r != CUDA_ERROR_NOT_READY)
-      cuda::check(r, "waiting for " + op.what);
-    ncclResult_t async = ncclSuccess;
-    check(api.ncclCommGetAsyncError(c, &async), "ncclCommGetAsyncError");
-    if (async != ncclSuccess && async != ncclInProgress)
-      abortAndFail(op.what + " failed: " + api.ncclGetErrorString(async));
-    double waited = std::chrono::duration<double>(
-                        std::chrono::steady_clock::now() - start)
-                        .count();
-    if (waited > timeout)
-      abortAndFail(op.what + " did not complete within " +
-                   std::to_string(static_cast<long>(timeout)) +
-                   " s (LMCRT_NCCL_TIMEOUT); a peer may have died");
-    if (polls > 100)
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
-  }
-  cuda::check(d.cuEventDestroy(op.done), "cuEventDestroy");
-  op.done = nullptr;
-  if (op.unpack)
-    copyElements(op.unpackFrom, op.unpackTo);
-  for (float *p : op.temps)
-    device::release(p);
-  op.temps.clear();
-}
-
-/// Runs a blocking collective.
+/// Runs a blocking collective: started and waited (stream-ordered; the
+/// host does not wait).
 void run(std::unique_ptr<Operation> op) {
   Nccl &n = Nccl::get();
   n.launch(*op);
-  n.complete(*op);
+  n.wait(std::move(op));
 }
 
 /// Starts a collective and returns its handle.
@@ -358,6 +602,10 @@ int64_t start(std::unique_ptr<Operation> op) {
 }
 
 } // namespace
+
+int nccl::openCommunicators() { return Nccl::get().openCount(); }
+
+void nccl::destroyCommunicators() { Nccl::get().destroy(); }
 
 extern "C" void _mlir_ciface_lmcrt_gpu_all_reduce_f32(lmcrt_unranked_memref *in,
                                                       lmcrt_unranked_memref *out,
@@ -406,6 +654,6 @@ _mlir_ciface_lmcrt_gpu_reduce_scatter_start_f32(lmcrt_unranked_memref *in,
 }
 
 extern "C" void lmcrt_gpu_collective_wait(int64_t handle) {
-  std::unique_ptr<Operation> op = Nccl::get().take(handle);
-  Nccl::get().complete(*op);
+  Nccl &n = Nccl::get();
+  n.wait(n.take(handle));
 }
