@@ -37,8 +37,8 @@ void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
   pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
   pm.addNestedPass<func::FuncOp>(bufferization::createBufferHoistingPass());
   pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
-  // GEMMs (and whatever else `library-calls` names) stay calls into the
-  // runtime, where a vendor library (cuBLASLt) will run them.
+  // GEMMs and the embedding gradient (what `library-calls` names) stay
+  // calls into the runtime: cuBLASLt, and a scatter-add kernel of its own.
   LMCKernelsToRuntimeOptions library;
   SmallVector<StringRef> kernels;
   StringRef(options.libraryCalls).split(kernels, ',', -1, false);

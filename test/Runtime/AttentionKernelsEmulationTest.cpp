@@ -11,32 +11,15 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CudaEmulation.h"
 #include "NaiveAttention.h"
 
 #include <gtest/gtest.h>
 
-#include <barrier>
 #include <cmath>
-#include <functional>
 #include <random>
-#include <thread>
 #include <vector>
 
-// The CUDA built-ins the kernels use, for the host.
-namespace {
-struct Dim3 {
-  unsigned x = 0, y = 0, z = 0;
-};
-thread_local Dim3 threadIdx, blockIdx;
-Dim3 blockDim, gridDim;
-std::barrier<> *blockBarrier = nullptr;
-inline void __syncthreads() { blockBarrier->arrive_and_wait(); }
-inline int min(int a, int b) { return a < b ? a : b; }
-} // namespace
-
-#define __global__
-#define __device__
-#define __launch_bounds__(...)
 // One block runs at a time, so a block's shared memory can be static.
 #define __shared__ static
 
@@ -45,27 +28,6 @@ inline int min(int a, int b) { return a < b ? a : b; }
 #undef __shared__
 
 namespace {
-
-/// Runs `kernel` over a gridX x gridY grid of blocks of `threads` threads.
-void launch(unsigned gridX, unsigned gridY, unsigned threads,
-            const std::function<void()> &kernel) {
-  blockDim = {threads, 1, 1};
-  gridDim = {gridX, gridY, 1};
-  for (unsigned y = 0; y < gridY; ++y)
-    for (unsigned x = 0; x < gridX; ++x) {
-      std::barrier<> barrier(threads);
-      blockBarrier = &barrier;
-      std::vector<std::thread> block;
-      for (unsigned t = 0; t < threads; ++t)
-        block.emplace_back([&, t] {
-          blockIdx = {x, y, 0};
-          threadIdx = {t, 0, 0};
-          kernel();
-        });
-      for (std::thread &thread : block)
-        thread.join();
-    }
-}
 
 /// The kernels of one head size, as Attention.cpp launches them.
 struct Kernels {

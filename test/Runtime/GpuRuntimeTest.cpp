@@ -1,10 +1,11 @@
 //===- GpuRuntimeTest.cpp - Tests of the CUDA runtime on a GPU ------------===//
 //
 // cuBLASLt GEMMs against a CPU reference, NCCL collectives on a world of
-// one, managed step memory, and a hand-written PTX kernel loaded lazily and
-// launched through the mgpu* functions. Each test that needs a GPU skips
-// without one, saying why ("no GPU: ..."); the tests of what works without
-// a GPU always run.
+// one, managed step memory, a hand-written PTX kernel loaded lazily and
+// launched through the mgpu* functions, the attention kernels against
+// attention in double and the embedding gradient against the CPU's. Each
+// test that needs a GPU skips without one, saying why ("no GPU: ..."); the
+// tests of what works without a GPU always run.
 //
 //===----------------------------------------------------------------------===//
 
@@ -652,6 +653,55 @@ TEST(GpuAttention, ForwardAndBackwardAgainstNaive) {
              Q.data, K.data, V.data, G.data, O.data, L.data, DQ.data, DK.data,
              DV.data, cs.b, cs.t, cs.heads, cs.d, 2e-4))
       ADD_FAILURE() << message;
+  }
+}
+
+TEST(GpuEmbedding, GradientAgainstCpu) {
+  REQUIRE_GPU();
+  struct Case {
+    int64_t b, t, c, v, offset;
+  };
+  // B T not a multiple of a block's 8 positions, odd C, C below a warp, a
+  // block of rows of a larger table (ids outside it are skipped).
+  for (Case cs : {Case{2, 70, 37, 11, 0}, Case{4, 1024, 64, 50, 0},
+                  Case{3, 5, 7, 3, 0}, Case{2, 33, 96, 20, 10}}) {
+    const int64_t n = cs.b * cs.t;
+    Buffer G(n * cs.c), W(cs.v * cs.c);
+    fillRandom(G.data, n * cs.c, 21);
+    std::vector<float> cpu(cs.v * cs.c, 1.0f);
+    std::fill(W.data, W.data + W.n, 1.0f); // overwritten
+    // Ids from offset - 2 to offset + V + 1, with 0 and V - 1 (relative to
+    // the offset) and many repeats.
+    auto *ids =
+        static_cast<int32_t *>(lmcrt::device::allocate(sizeof(int32_t) * n));
+    std::mt19937 rng(22);
+    std::uniform_int_distribution<int64_t> any(cs.offset - 2,
+                                               cs.offset + cs.v + 1);
+    for (int64_t i = 0; i < n; ++i)
+      ids[i] = static_cast<int32_t>(i % 5 == 0   ? cs.offset
+                                    : i % 5 == 1 ? cs.offset + cs.v - 1
+                                                 : any(rng));
+    auto g = desc<3>(G.data, 0, {cs.b, cs.t, cs.c}, {cs.t * cs.c, cs.c, 1});
+    auto w = desc<2>(W.data, 0, {cs.v, cs.c}, {cs.c, 1});
+    auto wc = desc<2>(cpu.data(), 0, {cs.v, cs.c}, {cs.c, 1});
+    struct {
+      int32_t *allocated, *aligned;
+      int64_t offset, sizes[2], strides[2];
+    } id{ids, ids, 0, {cs.b, cs.t}, {cs.t, 1}};
+    lmcrt_unranked_memref rg = g.ref(), rw = w.ref(), rwc = wc.ref(),
+                          ri{2, &id};
+    _mlir_ciface_lmcrt_gpu_embedding_grad_f32(&rg, &ri, &rw, cs.offset);
+    lmcrt::device::synchronize();
+    _mlir_ciface_lmcrt_embedding_grad_f32(&rg, &ri, &rwc, cs.offset);
+    // The GPU adds repeated ids in another order.
+    int bad = 0;
+    for (int64_t i = 0; i < cs.v * cs.c; ++i)
+      if (std::fabs(W.data[i] - cpu[i]) > 1e-5f * (1 + std::fabs(cpu[i])) &&
+          bad++ < 5)
+        ADD_FAILURE() << "B " << cs.b << " T " << cs.t << " C " << cs.c
+                      << ": table[" << i / cs.c << ", " << i % cs.c
+                      << "] = " << W.data[i] << ", CPU " << cpu[i];
+    lmcrt::device::release(ids);
   }
 }
 

@@ -74,15 +74,15 @@ def LMCKernelsToRuntime : Pass<"lmc-kernels-to-runtime", "::mlir::ModuleOp"> {
       block of the table), or 0 when it has none.
 
     Marked ops of other element types stay loops, and so do the kernels
-    `kernels` leaves out (the GPU pipeline calls only `gemm`). The
-    declarations carry `llvm.emit_c_interface`.
+    `kernels` leaves out. The declarations carry `llvm.emit_c_interface`.
 
-    The GEMM overwrites its whole output (the generic accumulates into it,
-    hence the zero fill that convert-lmc-to-linalg puts before it). When
-    that `linalg.fill` of the same buffer comes right before the generic
-    (only ops without memory effects in between), it is removed with the
-    generic: on the GPU it would be one kernel per GEMM, on the CPU one pass
-    over the output.
+    Both library functions overwrite their whole output (the GEMM writes
+    it, the embedding gradient zeroes the table before its scatter-add),
+    while the generic accumulates into it, hence the zero fill that
+    convert-lmc-to-linalg puts before it. When that `linalg.fill` of the
+    same buffer comes right before the generic (only ops without memory
+    effects in between), it is removed with the generic: on the GPU it
+    would be one kernel per call, on the CPU one pass over the output.
 
     Input:
 
@@ -120,7 +120,7 @@ def LMCKernelsToRuntime : Pass<"lmc-kernels-to-runtime", "::mlir::ModuleOp"> {
   let statistics = [
     Statistic<"numCalls", "library-calls", "Linalg ops replaced by calls">,
     Statistic<"numDeadFills", "dead-fills",
-              "Zero fills of GEMM outputs removed">,
+              "Zero fills of library call outputs removed">,
   ];
 }
 
@@ -351,7 +351,9 @@ def LMCGpuRuntimeCalls : Pass<"lmc-gpu-runtime-calls", "::mlir::ModuleOp"> {
       `lmcrt_reduce_scatter_f32`, their `_start_f32` forms and
       `lmcrt_collective_wait`;
     - the attention kernels `lmcrt_attention_fwd_f32` and
-      `lmcrt_attention_bwd_f32` (`lmc.flash_attention` and its gradient).
+      `lmcrt_attention_bwd_f32` (`lmc.flash_attention` and its gradient);
+    - the embedding gradient `lmcrt_embedding_grad_f32` (an atomic
+      scatter-add on the GPU).
 
     Each renamed declaration is marked `lmc.stream_ordered`: the GPU
     runtime's functions queue their work on the rank's compute stream, in
@@ -359,9 +361,7 @@ def LMCGpuRuntimeCalls : Pass<"lmc-gpu-runtime-calls", "::mlir::ModuleOp"> {
 
     Runtime functions that take no memref (`lmcrt_axis_index`) run on the
     host and keep their names. A runtime function with memref operands that
-    the GPU runtime does not provide (`lmcrt_embedding_grad_f32`, which the
-    GPU pipeline makes a kernel unless `library-calls` names it) is an error
-    at its declaration.
+    the GPU runtime does not provide is an error at its declaration.
 
     Input:
 

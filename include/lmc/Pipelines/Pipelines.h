@@ -154,8 +154,9 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
   PassOptions::Option<std::string> libraryCalls{
       *this, "library-calls",
       llvm::cl::desc("Comma-separated library kernels left to the runtime "
-                     "(lmc-kernels-to-runtime): gemm, embedding_grad"),
-      llvm::cl::init("gemm")};
+                     "(lmc-kernels-to-runtime): gemm, embedding_grad; the "
+                     "others become GPU kernels"),
+      llvm::cl::init("gemm,embedding_grad")};
   PassOptions::Option<bool> outline{
       *this, "outline",
       llvm::cl::desc("Outline lmc ops into shared functions first "

@@ -320,9 +320,7 @@ int64_t lmcrt_axis_index(int32_t axis);
  *
  * The arguments and results of _mlir_ciface_lmcrt_gemm_f32, over cuBLASLt:
  * float32 storage and accumulation, the suffix naming the compute
- * precision (CUBLAS_COMPUTE_32F, _32F_FAST_TF32, _32F_FAST_16BF). There is
- * no GPU form of the embedding gradient: the GPU pipeline makes it a
- * kernel. */
+ * precision (CUBLAS_COMPUTE_32F, _32F_FAST_TF32, _32F_FAST_16BF). */
 void _mlir_ciface_lmcrt_gpu_gemm_f32(lmcrt_unranked_memref *a,
                                      lmcrt_unranked_memref *b,
                                      lmcrt_unranked_memref *c,
@@ -335,6 +333,15 @@ void _mlir_ciface_lmcrt_gpu_gemm_bf16(lmcrt_unranked_memref *a,
                                       lmcrt_unranked_memref *b,
                                       lmcrt_unranked_memref *c,
                                       int32_t transpose_a, int32_t transpose_b);
+
+/* The arguments and results of _mlir_ciface_lmcrt_embedding_grad_f32, on
+ * the compute stream (lib/Runtime/Cuda/EmbeddingKernels.cu): the table
+ * gradient is zeroed, then each position's gradient row is added to its
+ * id's row with atomicAdd, so the order of the float32 sums of repeated ids
+ * varies from run to run (the CPU's is sequential). */
+void _mlir_ciface_lmcrt_gpu_embedding_grad_f32(
+    lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
+    lmcrt_unranked_memref *table_grad, int64_t offset);
 
 /* Causal multi-head attention without the T x T matrix, on the compute
  * stream: the arguments and results of _mlir_ciface_lmcrt_attention_fwd_f32

@@ -90,6 +90,8 @@ struct LMCKernelsToRuntimePass
                                               op.getDpsInputs()[2]);
         else
           offset = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
+        // The runtime zeroes the table gradient before the scatter-add.
+        eraseDeadZeroFill(op);
         call(b, loc, "lmcrt_embedding_grad_f32",
              {unranked(b, loc, op.getDpsInputs()[0]),
               unranked(b, loc, op.getDpsInputs()[1]),
@@ -104,10 +106,11 @@ struct LMCKernelsToRuntimePass
     }
   }
 
-  /// Erases the linalg.fill that wrote the GEMM `op`'s output buffer just
-  /// before it: between the two only ops without memory effects (constants,
-  /// sizes), so that nothing can read the filled buffer or a view of it.
-  /// The library call overwrites the whole output, so the fill is dead.
+  /// Erases the linalg.fill that wrote the output buffer of `op` (a GEMM or
+  /// an embedding gradient) just before it: between the two only ops
+  /// without memory effects (constants, sizes), so that nothing can read the
+  /// filled buffer or a view of it. The library call overwrites the whole
+  /// output, so the fill is dead.
   void eraseDeadZeroFill(linalg::GenericOp op) {
     Value out = op.getDpsInits()[0];
     for (Operation *prev = op->getPrevNode(); prev;

@@ -1,8 +1,8 @@
 //===- GpuRuntimeCalls.cpp - Runtime calls of a GPU program ---------------===//
 //
-// Renames the host code's library calls (GEMMs, collectives) to the GPU
-// runtime's functions, which take buffers in GPU memory. See the pass
-// description in include/lmc/Conversion/Passes.td.
+// Renames the host code's library calls (GEMMs, collectives, attention, the
+// embedding gradient) to the GPU runtime's functions, which take buffers in
+// GPU memory. See the pass description in include/lmc/Conversion/Passes.td.
 //
 //===----------------------------------------------------------------------===//
 
@@ -39,6 +39,7 @@ const llvm::StringSet<> &gpuFunctions() {
       "lmcrt_collective_wait",
       "lmcrt_attention_fwd_f32",
       "lmcrt_attention_bwd_f32",
+      "lmcrt_embedding_grad_f32",
   };
   return names;
 }

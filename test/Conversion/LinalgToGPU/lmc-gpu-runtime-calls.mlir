@@ -41,3 +41,18 @@ func.func @step(%a: memref<*xf32>, %b: memref<*xf32>, %c: memref<*xf32>) -> i64 
   call @lmcrt_collective_wait(%g) : (i64) -> ()
   return %i : i64
 }
+
+// -----
+
+// Tests that the embedding gradient goes to the GPU runtime's scatter-add.
+
+// CHECK-LABEL: func.func private @lmcrt_gpu_embedding_grad_f32(memref<*xf32>, memref<*xi32>, memref<*xf32>, i64) attributes {llvm.emit_c_interface}
+// CHECK-NOT:   @lmcrt_embedding_grad_f32
+// CHECK-LABEL: func.func @wte_grad
+// CHECK:         call @lmcrt_gpu_embedding_grad_f32(
+func.func private @lmcrt_embedding_grad_f32(memref<*xf32>, memref<*xi32>, memref<*xf32>, i64) attributes {llvm.emit_c_interface}
+func.func @wte_grad(%g: memref<*xf32>, %ids: memref<*xi32>, %w: memref<*xf32>) {
+  %off = arith.constant 0 : i64
+  call @lmcrt_embedding_grad_f32(%g, %ids, %w, %off) : (memref<*xf32>, memref<*xi32>, memref<*xf32>, i64) -> ()
+  return
+}
