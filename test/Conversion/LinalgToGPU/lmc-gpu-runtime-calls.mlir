@@ -46,7 +46,7 @@ func.func @step(%a: memref<*xf32>, %b: memref<*xf32>, %c: memref<*xf32>) -> i64 
 
 // Tests that the embedding gradient goes to the GPU runtime's scatter-add.
 
-// CHECK-LABEL: func.func private @lmcrt_gpu_embedding_grad_f32(memref<*xf32>, memref<*xi32>, memref<*xf32>, i64) attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func private @lmcrt_gpu_embedding_grad_f32(memref<*xf32>, memref<*xi32>, memref<*xf32>, i64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
 // CHECK-NOT:   @lmcrt_embedding_grad_f32
 // CHECK-LABEL: func.func @wte_grad
 // CHECK:         call @lmcrt_gpu_embedding_grad_f32(
