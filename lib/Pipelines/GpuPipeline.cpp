@@ -27,6 +27,9 @@ void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
   // GPU thread each, lmc-fused-loops-to-gpu).
   LMCFuseKernelLoopsOptions fused;
   fused.rowsPerBlock = 1;
+  // An elementwise group (bias + GELU, the AdamW update) a thread per
+  // element, coalesced, rather than a thread per row.
+  fused.elementsAsRows = true;
   pm.addPass(createLMCFuseKernelLoops(fused));
   pm.addPass(createCanonicalizerPass());
 

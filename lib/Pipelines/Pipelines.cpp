@@ -31,7 +31,10 @@ void mlir::lmc::buildReferencePipeline(
   // The kernels of fusion groups (lmc-fuse, outlined by
   // lmc-outline-kernels) become one loop nest each; without them this does
   // nothing.
-  pm.addPass(createLMCFuseKernelLoops());
+  LMCFuseKernelLoopsOptions kernelLoops;
+  kernelLoops.rowsPerBlock = options.rowsPerBlock;
+  kernelLoops.elementsAsRows = options.elementsAsRows;
+  pm.addPass(createLMCFuseKernelLoops(kernelLoops));
   pm.addPass(createCanonicalizerPass());
 
   // Tensors to buffers: entry points keep plain (identity layout) memrefs,

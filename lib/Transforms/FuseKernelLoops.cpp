@@ -123,6 +123,15 @@ bool isSumOverOutputs(linalg::GenericOp op) {
   return true;
 }
 
+/// True when every loop of `op` is parallel and every operand is read
+/// through a projected permutation (an element, or a broadcast one: a bias).
+bool isElementwise(linalg::GenericOp op) {
+  return op.getNumReductionLoops() == 0 &&
+         llvm::all_of(op.getIndexingMapsArray(), [](AffineMap map) {
+           return map.isProjectedPermutation();
+         });
+}
+
 Placement placementOf(linalg::GenericOp op, unsigned rows) {
   SmallVector<IteratorType> iters = op.getIteratorTypesArray();
   // Fewer loops than row dimensions: not over the rows (a bias, a scalar).
@@ -139,9 +148,12 @@ Placement placementOf(linalg::GenericOp op, unsigned rows) {
   bool reducedRows = llvm::all_of(ArrayRef(iters).take_front(rows), [](auto t) {
     return t == IteratorType::reduction;
   });
+  // Inputs read by row or not at all; with every dimension a row
+  // dimension (elements-as-rows), also broadcast along some of them.
+  bool allRows = iters.size() == rows && isElementwise(op);
   for (OpOperand *input : op.getDpsInputOperands()) {
     AffineMap map = op.getMatchingIndexingMap(input);
-    if (!isRowIndexed(map, rows) && !isRowInvariant(map, rows))
+    if (!isRowIndexed(map, rows) && !isRowInvariant(map, rows) && !allRows)
       return Placement::Unknown;
   }
   if (parallelRows &&
@@ -281,6 +293,13 @@ struct LMCFuseKernelLoopsPass
     if (rank < 2)
       return false; // rows of one element: nothing to block
     unsigned rows = rank - 1;
+    // An elementwise group: every dimension is a row dimension, so the
+    // innermost one is blocked too.
+    if (elementsAsRows && llvm::all_of(members, [&](linalg::GenericOp g) {
+          return isElementwise(g) && g.getNumLoops() == rank &&
+                 maxRank(g) == rank;
+        }))
+      rows = rank;
     SmallVector<linalg::GenericOp> inLoop;
     llvm::SmallPtrSet<Operation *, 8> loopSet;
     bool hasSum = false;
@@ -393,6 +412,11 @@ struct LMCFuseKernelLoopsPass
       OpFoldResult offset = affine::makeComposedFoldedAffineApply(
           b, loc, d0 * rowsPerBlock, {OpFoldResult(ivs[d])});
       offsets.push_back(offset);
+      // One row per iteration: exactly one, a static size.
+      if (rowsPerBlock == 1) {
+        sizes.push_back(b.getIndexAttr(1));
+        continue;
+      }
       sizes.push_back(affine::makeComposedFoldedAffineMin(
           b, loc,
           AffineMap::get(1, 1,

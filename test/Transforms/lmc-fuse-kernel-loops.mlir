@@ -1,5 +1,22 @@
 // RUN: lmc-opt %s --convert-lmc-to-linalg --canonicalize --lmc-fuse-kernel-loops --canonicalize -split-input-file | FileCheck %s
 // RUN: lmc-opt %s --convert-lmc-to-linalg --canonicalize --lmc-fuse-kernel-loops="rows-per-block=8" --canonicalize -split-input-file | FileCheck %s --check-prefix=RB8
+// RUN: lmc-opt %s --convert-lmc-to-linalg --canonicalize --lmc-fuse-kernel-loops="rows-per-block=1 elements-as-rows" --canonicalize -split-input-file | FileCheck %s --check-prefix=ELEM
+
+// With elements-as-rows (the GPU pipeline's setting), groups that reduce
+// along their rows keep one row per iteration, of a static size; an
+// elementwise group with two results loops over its elements
+// (test/e2e/train-tiny-kernel-loops.test trains with it).
+// ELEM-LABEL: func.func private @layer_norm(
+// ELEM:         scf.forall (%{{[a-z0-9]+}}, %{{[a-z0-9]+}}) in
+// ELEM:           tensor.extract_slice %arg0[%{{.+}}, %{{.+}}, 0] [1, 1, 64] [1, 1, 1] : tensor<?x?x64xf32> to tensor<1x1x64xf32>
+// ELEM-LABEL: func.func private @cross_entropy(
+// ELEM:         scf.forall (%{{[a-z0-9]+}}, %{{[a-z0-9]+}}) in
+// ELEM-LABEL: func.func private @gelu(
+// ELEM-NOT:     scf.forall
+// ELEM-LABEL: func.func private @gelu_keeping_input(
+// ELEM:         scf.forall (%[[I:[a-z0-9]+]], %[[J:[a-z0-9]+]], %[[K:[a-z0-9]+]]) in (%{{.+}}, %{{.+}}, 256)
+// ELEM:           tensor.extract_slice %arg1[%[[K]]] [1] [1] : tensor<256xf32> to tensor<1xf32>
+// ELEM-COUNT-2:   tensor.parallel_insert_slice {{.+}}[%[[I]], %[[J]], %[[K]]] [1, 1, 1] [1, 1, 1] : tensor<1x1x1xf32> into tensor<?x?x256xf32>
 
 // Tests that a residual add + LayerNorm group becomes one scf.forall over
 // blocks of rows (one batch index, 16 positions): the bias add is fused into
@@ -137,4 +154,17 @@ func.func private @unmarked(%a: tensor<?x?x256xf32>, %b: tensor<256xf32>) -> ten
   %0 = lmc.bias_add %a, %b : tensor<?x?x256xf32>, tensor<256xf32>
   %1 = lmc.gelu %0 tanh : tensor<?x?x256xf32>
   return %1 : tensor<?x?x256xf32>
+}
+// -----
+
+// Tests that bias + GELU keeping its biased input (two results, as in
+// training) is one loop over blocks of rows.
+
+// CHECK-LABEL: func.func private @gelu_keeping_input(
+// CHECK:         scf.forall (%{{[a-z0-9]+}}, %{{[a-z0-9]+}}) in
+// CHECK-COUNT-2:   tensor.parallel_insert_slice
+func.func private @gelu_keeping_input(%a: tensor<?x?x256xf32>, %b: tensor<256xf32>) -> (tensor<?x?x256xf32>, tensor<?x?x256xf32>) attributes {lmc.fusion_group = "gelu"} {
+  %0 = lmc.bias_add %a, %b : tensor<?x?x256xf32>, tensor<256xf32>
+  %1 = lmc.gelu %0 tanh : tensor<?x?x256xf32>
+  return %0, %1 : tensor<?x?x256xf32>, tensor<?x?x256xf32>
 }

@@ -54,6 +54,16 @@ struct ReferencePipelineOptions
                      "fp32, tf32 or bf16; storage, accumulation, master "
                      "weights and optimizer state stay float32"),
       llvm::cl::init("fp32")};
+  PassOptions::Option<int64_t> rowsPerBlock{
+      *this, "rows-per-block",
+      llvm::cl::desc("Rows per iteration of a fusion group's loop "
+                     "(lmc-fuse-kernel-loops)"),
+      llvm::cl::init(16)};
+  PassOptions::Option<bool> elementsAsRows{
+      *this, "elements-as-rows",
+      llvm::cl::desc("Loop an elementwise fusion group over its elements "
+                     "(lmc-fuse-kernel-loops), as the GPU pipeline does"),
+      llvm::cl::init(false)};
 };
 
 /// Builds the reference lowering of the lmc dialect to the LLVM dialect:

@@ -514,6 +514,11 @@ def LMCFuseKernelLoops : Pass<"lmc-fuse-kernel-loops", "::mlir::ModuleOp"> {
   let options = [
     Option<"rowsPerBlock", "rows-per-block", "int64_t", /*default=*/"16",
            "Rows of the last row dimension in one iteration of the loop">,
+    Option<"elementsAsRows", "elements-as-rows", "bool", /*default=*/"false",
+           "Loop an elementwise group (every generic parallel, no sum) over "
+           "all its dimensions, the innermost blocked by rows-per-block, "
+           "instead of over rows: on the GPU a thread per element, so that "
+           "neighbouring threads read neighbouring elements">,
   ];
   let dependentDialects = ["::mlir::affine::AffineDialect",
                            "::mlir::arith::ArithDialect",
