@@ -41,3 +41,27 @@ func.func @step(%a: memref<*xf32>, %b: memref<*xf32>, %c: memref<*xf32>) -> i64 
   call @lmcrt_collective_wait(%g) : (i64) -> ()
   return %i : i64
 }
+
+// -----
+
+// Tests that the GEMMs with a bias (and GELU) epilogue go to the GPU
+// runtime's cuBLASLt epilogue forms, in every precision.
+
+// CHECK-DAG: func.func private @lmcrt_gpu_gemm_bias_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface}
+// CHECK-DAG: func.func private @lmcrt_gpu_gemm_bias_tf32(
+// CHECK-DAG: func.func private @lmcrt_gpu_gemm_bias_bf16(
+// CHECK-LABEL: func.func @linear
+// CHECK:       call @lmcrt_gpu_gemm_bias_f32(
+// CHECK:       call @lmcrt_gpu_gemm_bias_tf32(
+// CHECK:       call @lmcrt_gpu_gemm_bias_bf16(
+func.func private @lmcrt_gemm_bias_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface}
+func.func private @lmcrt_gemm_bias_tf32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface}
+func.func private @lmcrt_gemm_bias_bf16(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface}
+func.func @linear(%a: memref<*xf32>, %b: memref<*xf32>, %bias: memref<*xf32>, %c: memref<*xf32>, %aux: memref<*xf32>) {
+  %f = arith.constant 0 : i32
+  %t = arith.constant 1 : i32
+  call @lmcrt_gemm_bias_f32(%a, %b, %bias, %c, %c, %f, %f, %f) : (memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) -> ()
+  call @lmcrt_gemm_bias_tf32(%a, %b, %bias, %c, %aux, %f, %f, %t) : (memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) -> ()
+  call @lmcrt_gemm_bias_bf16(%a, %b, %bias, %c, %aux, %f, %t, %t) : (memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) -> ()
+  return
+}
