@@ -2,9 +2,9 @@
 //
 // GEMM on oneDNN (dnnl_sgemm, row-major), the GEMM with a bias (and tanh
 // GELU) epilogue as sgemm and one loop over the rows, and the embedding
-// gradient as a scatter-add; see include/lmc/Runtime/lmcrt.h. With LMCRT_PROFILE=1 in the
-// environment, the GEMMs are timed per shape and a table goes to stderr at
-// exit (the benchmark's view of which shapes cost what).
+// gradient as a scatter-add; see include/lmc/Runtime/lmcrt.h. With
+// LMCRT_PROFILE=1 in the environment, the GEMMs are timed per shape and a table
+// goes to stderr at exit (the benchmark's view of which shapes cost what).
 //
 //===----------------------------------------------------------------------===//
 

@@ -36,9 +36,7 @@ bool isKernel(Operation &op) {
          op.getNumRegions() == 0 && op.getNumResults() > 0;
 }
 
-unsigned countKernels(Block &block) {
-  return llvm::count_if(block, isKernel);
-}
+unsigned countKernels(Block &block) { return llvm::count_if(block, isKernel); }
 
 /// A matmul that can take an epilogue: a float32 linear layer (one shared
 /// rhs matrix, lhs not transposed) whose result has one user.
@@ -167,7 +165,8 @@ struct LMCGemmEpiloguesPass
     add.erase();
     if (gelu) {
       group.getInputsMutable().append(op.getResult());
-      BlockArgument act = body.addArgument(op.getResult().getType(), gelu.getLoc());
+      BlockArgument act =
+          body.addArgument(op.getResult().getType(), gelu.getLoc());
       gelu.getResult().replaceAllUsesWith(act);
       gelu.erase();
     }

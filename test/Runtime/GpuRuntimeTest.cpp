@@ -58,18 +58,24 @@ void _mlir_ciface_lmcrt_gpu_gemm_bf16(lmcrt_unranked_memref *,
                                       lmcrt_unranked_memref *,
                                       lmcrt_unranked_memref *, int32_t,
                                       int32_t);
-void _mlir_ciface_lmcrt_gpu_gemm_bias_f32(
-    lmcrt_unranked_memref *, lmcrt_unranked_memref *, lmcrt_unranked_memref *,
-    lmcrt_unranked_memref *, lmcrt_unranked_memref *, int32_t, int32_t,
-    int32_t);
-void _mlir_ciface_lmcrt_gpu_gemm_bias_tf32(
-    lmcrt_unranked_memref *, lmcrt_unranked_memref *, lmcrt_unranked_memref *,
-    lmcrt_unranked_memref *, lmcrt_unranked_memref *, int32_t, int32_t,
-    int32_t);
-void _mlir_ciface_lmcrt_gpu_gemm_bias_bf16(
-    lmcrt_unranked_memref *, lmcrt_unranked_memref *, lmcrt_unranked_memref *,
-    lmcrt_unranked_memref *, lmcrt_unranked_memref *, int32_t, int32_t,
-    int32_t);
+void _mlir_ciface_lmcrt_gpu_gemm_bias_f32(lmcrt_unranked_memref *,
+                                          lmcrt_unranked_memref *,
+                                          lmcrt_unranked_memref *,
+                                          lmcrt_unranked_memref *,
+                                          lmcrt_unranked_memref *, int32_t,
+                                          int32_t, int32_t);
+void _mlir_ciface_lmcrt_gpu_gemm_bias_tf32(lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *, int32_t,
+                                           int32_t, int32_t);
+void _mlir_ciface_lmcrt_gpu_gemm_bias_bf16(lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *, int32_t,
+                                           int32_t, int32_t);
 void _mlir_ciface_lmcrt_gpu_all_reduce_f32(lmcrt_unranked_memref *,
                                            lmcrt_unranked_memref *, int32_t);
 void _mlir_ciface_lmcrt_gpu_all_gather_f32(lmcrt_unranked_memref *,
@@ -256,8 +262,7 @@ TEST(GpuGemm, AllTransposesAndPrecisions) {
 
 using GemmBiasFn = void (*)(lmcrt_unranked_memref *, lmcrt_unranked_memref *,
                             lmcrt_unranked_memref *, lmcrt_unranked_memref *,
-                            lmcrt_unranked_memref *, int32_t, int32_t,
-                            int32_t);
+                            lmcrt_unranked_memref *, int32_t, int32_t, int32_t);
 
 TEST(GpuGemm, BiasAndGeluEpilogues) {
   // lmcrt_gpu_gemm_bias_*: a linear layer [2, 24, K] x [K, N] (or [N, K]
@@ -294,9 +299,9 @@ TEST(GpuGemm, BiasAndGeluEpilogues) {
           fn(&ra, &rw, &rb, &rc, epilogue == LMCRT_GEMM_BIAS ? &rc : &raux, 0,
              tb, epilogue);
           lmcrt::device::synchronize();
-          std::string what = std::string(p->name) + " tb=" +
-                             std::to_string(tb) + " epilogue=" +
-                             std::to_string(epilogue) +
+          std::string what = std::string(p->name) +
+                             " tb=" + std::to_string(tb) +
+                             " epilogue=" + std::to_string(epilogue) +
                              " ldc=" + std::to_string(ldc);
           int bad = 0;
           for (int64_t i = 0; i < M; ++i)

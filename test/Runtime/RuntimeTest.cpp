@@ -1213,15 +1213,15 @@ TEST(Kernels, GemmBiasEpilogues) {
         Desc<3> dref = {ref.data(), ref.data(), 0, {2, 3, N}, {3 * N, N, 1}};
         // C with row stride N + 2 (padding untouched); aux column-major.
         std::vector<float> c(R * (N + 2), -9.0f), aux(R * N, -9.0f);
-        Desc<3> dc = {c.data(), c.data(), 0, {2, 3, N},
-                      {3 * (N + 2), N + 2, 1}};
+        Desc<3> dc = {
+            c.data(), c.data(), 0, {2, 3, N}, {3 * (N + 2), N + 2, 1}};
         Desc<3> daux = {aux.data(), aux.data(), 0, {2, 3, N}, {3, 1, R}};
         lmcrt_unranked_memref ua = {3, &da}, uw = {2, &dw}, ub = {1, &dbias},
                               uref = {3, &dref}, uc = {3, &dc},
                               uaux = {3, &daux};
         plain(&ua, &uw, &uref, 0, tb);
-        fused(&ua, &uw, &ub, &uc,
-              epilogue == LMCRT_GEMM_BIAS ? &uc : &uaux, 0, tb, epilogue);
+        fused(&ua, &uw, &ub, &uc, epilogue == LMCRT_GEMM_BIAS ? &uc : &uaux, 0,
+              tb, epilogue);
         for (int64_t r = 0; r < R; ++r) {
           for (int64_t j = 0; j < N; ++j) {
             double pre = static_cast<double>(ref[r * N + j] + bias[j]);

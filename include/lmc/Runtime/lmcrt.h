@@ -209,21 +209,27 @@ enum {
  * _tf32 and _bf16 forms round A and B as _mlir_ciface_lmcrt_gemm_tf32 and
  * _bf16 do; bias and epilogue are float32. On the CPU: oneDNN's sgemm,
  * then one pass over C's rows. */
-void _mlir_ciface_lmcrt_gemm_bias_f32(
-    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
-    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
-    int32_t epilogue);
-void _mlir_ciface_lmcrt_gemm_bias_tf32(
-    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
-    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
-    int32_t epilogue);
-void _mlir_ciface_lmcrt_gemm_bias_bf16(
-    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
-    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
-    int32_t epilogue);
+void _mlir_ciface_lmcrt_gemm_bias_f32(lmcrt_unranked_memref *a,
+                                      lmcrt_unranked_memref *b,
+                                      lmcrt_unranked_memref *bias,
+                                      lmcrt_unranked_memref *c,
+                                      lmcrt_unranked_memref *aux,
+                                      int32_t transpose_a, int32_t transpose_b,
+                                      int32_t epilogue);
+void _mlir_ciface_lmcrt_gemm_bias_tf32(lmcrt_unranked_memref *a,
+                                       lmcrt_unranked_memref *b,
+                                       lmcrt_unranked_memref *bias,
+                                       lmcrt_unranked_memref *c,
+                                       lmcrt_unranked_memref *aux,
+                                       int32_t transpose_a, int32_t transpose_b,
+                                       int32_t epilogue);
+void _mlir_ciface_lmcrt_gemm_bias_bf16(lmcrt_unranked_memref *a,
+                                       lmcrt_unranked_memref *b,
+                                       lmcrt_unranked_memref *bias,
+                                       lmcrt_unranked_memref *c,
+                                       lmcrt_unranked_memref *aux,
+                                       int32_t transpose_a, int32_t transpose_b,
+                                       int32_t epilogue);
 
 /* The embedding gradient of the rows [offset, offset + V) of a table:
  * table_grad[V, C] = 0, then for every position (b, t),

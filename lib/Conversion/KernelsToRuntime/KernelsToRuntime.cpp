@@ -94,8 +94,7 @@ struct LMCKernelsToRuntimePass
                {unranked(b, loc, op.getDpsInputs()[0]),
                 unranked(b, loc, op.getDpsInputs()[1]),
                 unranked(b, loc, op.getDpsInputs()[2]), unranked(b, loc, c),
-                unranked(b, loc, aux), flag("transpose_a"),
-                flag("transpose_b"),
+                unranked(b, loc, aux), flag("transpose_a"), flag("transpose_b"),
                 arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(kind))});
           ++numEpilogues;
         } else {

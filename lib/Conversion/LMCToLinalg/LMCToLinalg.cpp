@@ -109,12 +109,13 @@ struct GeluLowering : OpConversionPattern<GeluOp> {
     Type et = op.getType().getElementType();
     bool exact = op.getApproximation() == GeluApproximation::exact;
     AffineMap id = rewriter.getMultiDimIdentityMap(op.getType().getRank());
-    Value r = elementwise(
-        rewriter, loc, adaptor.getInput(), {adaptor.getInput()}, {id},
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value y = exact ? geluExact(b, l, et, a[0]) : geluTanh(b, l, et, a[0]);
-          linalg::YieldOp::create(b, l, y);
-        });
+    Value r =
+        elementwise(rewriter, loc, adaptor.getInput(), {adaptor.getInput()},
+                    {id}, [&](OpBuilder &b, Location l, ValueRange a) {
+                      Value y = exact ? geluExact(b, l, et, a[0])
+                                      : geluTanh(b, l, et, a[0]);
+                      linalg::YieldOp::create(b, l, y);
+                    });
     rewriter.replaceOp(op, r);
     return success();
   }
@@ -470,9 +471,9 @@ struct MatmulBiasLowering : OpConversionPattern<MatmulBiasOp> {
     AffineMap out = AffineMap::get(numLoops, 0, outExprs, ctx);
     SmallVector<AffineMap> maps = {
         AffineMap::get(numLoops, 0, lhsExprs, ctx),
-        AffineMap::get(numLoops, 0, tb ? ArrayRef<AffineExpr>{n, k}
-                                       : ArrayRef<AffineExpr>{k, n},
-                       ctx),
+        AffineMap::get(
+            numLoops, 0,
+            tb ? ArrayRef<AffineExpr>{n, k} : ArrayRef<AffineExpr>{k, n}, ctx),
         AffineMap::get(numLoops, 0, n), out};
     if (gelu)
       maps.push_back(out);
@@ -484,8 +485,8 @@ struct MatmulBiasLowering : OpConversionPattern<MatmulBiasOp> {
       inits.push_back(emptyTensor(rewriter, loc, sizes, et));
     Value lastK = arith::SubIOp::create(
         rewriter, loc,
-        getValueOrCreateConstantIndexOp(rewriter, loc,
-                                        sizesOf(rewriter, loc, rhs)[tb ? 1 : 0]),
+        getValueOrCreateConstantIndexOp(
+            rewriter, loc, sizesOf(rewriter, loc, rhs)[tb ? 1 : 0]),
         arith::ConstantIndexOp::create(rewriter, loc, 1));
 
     SmallVector<IteratorType> iters = parallelIterators(numLoops);
@@ -521,8 +522,8 @@ struct MatmulBiasLowering : OpConversionPattern<MatmulBiasOp> {
              rewriter.getNamedAttr("transpose_a", rewriter.getBoolAttr(false)),
              rewriter.getNamedAttr("transpose_b", rewriter.getBoolAttr(tb)),
              rewriter.getNamedAttr(
-                 "epilogue", rewriter.getStringAttr(gelu ? "bias_gelu_tanh"
-                                                         : "bias"))}));
+                 "epilogue",
+                 rewriter.getStringAttr(gelu ? "bias_gelu_tanh" : "bias"))}));
     rewriter.replaceOp(op, generic.getResults());
     return success();
   }
@@ -723,9 +724,8 @@ void mlir::lmc::populateLMCToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<AddLowering, BiasAddLowering, CausalMaskLowering,
                CrossEntropyLowering, EmbeddingLowering, GeluLowering,
                LayerNormLowering, MatmulLowering, MatmulBiasLowering,
-               MergeHeadsLowering,
-               PositionEmbeddingLowering, ScaleLowering, SoftmaxLowering,
-               SplitHeadsLowering, SplitLowering>(ctx);
+               MergeHeadsLowering, PositionEmbeddingLowering, ScaleLowering,
+               SoftmaxLowering, SplitHeadsLowering, SplitLowering>(ctx);
   populateDecomposeAttentionPatterns(patterns);
   lowering::populateTrainingOpsToLinalgPatterns(patterns);
   lowering::populateShardingOpsToLinalgPatterns(patterns);

@@ -216,9 +216,9 @@ private:
   void setEpiloguePointers(cublasLtMatmulDesc_t desc, const Epilogue &ep) {
     if (ep.kind == Epilogue::None)
       return;
-    check(api.cublasLtMatmulDescSetAttribute(
-              desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &ep.bias,
-              sizeof(ep.bias)),
+    check(api.cublasLtMatmulDescSetAttribute(desc,
+                                             CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                             &ep.bias, sizeof(ep.bias)),
           "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
     if (ep.kind == Epilogue::GeluAuxBias)
       check(api.cublasLtMatmulDescSetAttribute(
@@ -241,10 +241,10 @@ private:
   /// Precision, transposes, m, n, k, leading dimensions, batch and its
   /// strides, alignments of X, Y and D; epilogue kind, aux leading
   /// dimension, alignments of bias and aux.
-  using Key = std::tuple<int, bool, bool, int64_t, int64_t, int64_t, int64_t,
-                         int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                         uint32_t, uint32_t, uint32_t, int, int64_t, uint32_t,
-                         uint32_t>;
+  using Key =
+      std::tuple<int, bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t,
+                 int64_t, int64_t, int64_t, int64_t, int64_t, uint32_t,
+                 uint32_t, uint32_t, int, int64_t, uint32_t, uint32_t>;
   LtApi api;
   cublasLtHandle_t handle = nullptr;
   CUdeviceptr workspace = 0;
@@ -342,9 +342,9 @@ void Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
       cublasLtEpilogue_t epilogue = ep.kind == Epilogue::Bias
                                         ? CUBLASLT_EPILOGUE_BIAS
                                         : CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
-      check(api.cublasLtMatmulDescSetAttribute(
-                p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
-                sizeof(epilogue)),
+      check(api.cublasLtMatmulDescSetAttribute(p.desc,
+                                               CUBLASLT_MATMUL_DESC_EPILOGUE,
+                                               &epilogue, sizeof(epilogue)),
             "cublasLtMatmulDescSetAttribute(EPILOGUE)");
       cudaDataType_t f32 = CUDA_R_32F;
       check(api.cublasLtMatmulDescSetAttribute(
@@ -434,9 +434,8 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
 }
 
 void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-               lmcrt_unranked_memref *c, bool ta, bool tb,
-               Precision precision, const std::string &what, const View *bias,
-               const View *aux) {
+               lmcrt_unranked_memref *c, bool ta, bool tb, Precision precision,
+               const std::string &what, const View *bias, const View *aux) {
   View A(a), B(b), C(c);
   if (C.rank() < 2 || A.rank() != C.rank() ||
       (B.rank() != 2 && B.rank() != C.rank()))
@@ -588,16 +587,15 @@ void Gemm::runBias(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
                    lmcrt_unranked_memref *aux, bool ta, bool tb,
                    int32_t epilogue, Precision precision) {
-  std::string what =
-      std::string("gpu_gemm_bias_") + precisionName(precision);
+  std::string what = std::string("gpu_gemm_bias_") + precisionName(precision);
   requireReady(what.c_str());
   if (epilogue != LMCRT_GEMM_BIAS && epilogue != LMCRT_GEMM_BIAS_GELU_TANH)
     comm::fatal(what + ": unknown epilogue " + std::to_string(epilogue));
   View C(c), Bias(bias);
   if (Bias.rank() != 1 || C.rank() < 1 || Bias.size(0) != C.size(-1))
     comm::fatal(what + ": the bias " + Bias.shapeString() +
-                " is not a vector of C's last dimension (C " +
-                C.shapeString() + ")");
+                " is not a vector of C's last dimension (C " + C.shapeString() +
+                ")");
   if (epilogue == LMCRT_GEMM_BIAS) {
     run(a, b, c, ta, tb, precision, what, &Bias, nullptr);
     return;
