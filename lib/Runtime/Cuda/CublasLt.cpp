@@ -180,6 +180,8 @@ struct Plan {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t x = nullptr, y = nullptr, d = nullptr;
   cublasLtMatmulAlgo_t algo;
+  /// False when the heuristic found no algorithm for the epilogue asked for.
+  bool ok = true;
 };
 
 class Gemm {
@@ -227,13 +229,15 @@ private:
             "cublasLtMatmulDescSetAttribute(EPILOGUE_AUX_POINTER)");
   }
   /// D = op(X) op(Y), column-major m x n, `batch` matrices, then the
-  /// epilogue `ep`.
-  void matmul(Precision precision, int64_t m, int64_t n, int64_t k,
+  /// epilogue `ep`; false (nothing done) when cuBLASLt has no algorithm
+  /// with that epilogue.
+  bool matmul(Precision precision, int64_t m, int64_t n, int64_t k,
               const Operand &x, const Operand &y, float *d, int64_t ldd,
               int64_t batch, int64_t sx, int64_t sy, int64_t sd,
               const Epilogue &ep = Epilogue());
-  /// `run` with `ep` applied by cuBLASLt when the call allows it (one C
-  /// written directly, row-major); false when it did nothing.
+  /// The GEMM, then, with `bias`, its epilogue (`aux`: GELU, keeping the
+  /// pre-activation there): in cuBLASLt's call where it can address C and
+  /// aux, else on the host.
   void run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
            lmcrt_unranked_memref *c, bool ta, bool tb, Precision precision,
            const std::string &what, const View *bias, const View *aux);
@@ -297,7 +301,7 @@ float *Gemm::pack(int slot, const float *data, int64_t rows, int64_t cols,
   return out;
 }
 
-void Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
+bool Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
                   const Operand &x, const Operand &y, float *d, int64_t ldd,
                   int64_t batch, int64_t sx, int64_t sy, int64_t sd,
                   const Epilogue &ep) {
@@ -405,6 +409,12 @@ void Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
     check(api.cublasLtMatmulAlgoGetHeuristic(handle, p.desc, p.x, p.y, p.d, p.d,
                                              pref, 1, &result, &found),
           "cublasLtMatmulAlgoGetHeuristic");
+    if (found < 1 && ep.kind != Epilogue::None) {
+      // No kernel for this epilogue here: the caller applies it apart.
+      p.ok = false;
+      plans.emplace(key, p);
+      return false;
+    }
     if (found < 1)
       comm::fatal(std::string("gpu_gemm_") + precisionName(precision) +
                   ": cuBLASLt has no algorithm for m=" + std::to_string(m) +
@@ -414,6 +424,8 @@ void Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
     it = plans.emplace(key, p).first;
   }
   const Plan &p = it->second;
+  if (!p.ok)
+    return false;
   setEpiloguePointers(p.desc, ep);
   const float alpha = 1.0f, beta = 0.0f;
   check(api.cublasLtMatmul(handle, p.desc, &alpha, x.data, p.x, y.data, p.y,
@@ -423,6 +435,7 @@ void Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
         std::string("cublasLtMatmul (gpu_gemm_") + precisionName(precision) +
             ", m=" + std::to_string(m) + " n=" + std::to_string(n) +
             " k=" + std::to_string(k) + ")");
+  return true;
 }
 
 void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
@@ -556,8 +569,11 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
           ep.auxLd = aux->stride(-2);
         }
       }
-      matmul(precision, N, m, K, ob, oa, pc, oc.ld, perCall, sB, sA, sC, ep);
-      epilogueDone = ep.kind != Epilogue::None;
+      epilogueDone = ep.kind != Epilogue::None &&
+                     matmul(precision, N, m, K, ob, oa, pc, oc.ld, perCall, sB,
+                            sA, sC, ep);
+      if (!epilogueDone)
+        matmul(precision, N, m, K, ob, oa, pc, oc.ld, perCall, sB, sA, sC);
     }
     if (!cDirect) {
       device::synchronize();
