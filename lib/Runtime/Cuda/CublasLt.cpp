@@ -569,9 +569,9 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
           ep.auxLd = aux->stride(-2);
         }
       }
-      epilogueDone = ep.kind != Epilogue::None &&
-                     matmul(precision, N, m, K, ob, oa, pc, oc.ld, perCall, sB,
-                            sA, sC, ep);
+      epilogueDone =
+          ep.kind != Epilogue::None && matmul(precision, N, m, K, ob, oa, pc,
+                                              oc.ld, perCall, sB, sA, sC, ep);
       if (!epilogueDone)
         matmul(precision, N, m, K, ob, oa, pc, oc.ld, perCall, sB, sA, sC);
     }
