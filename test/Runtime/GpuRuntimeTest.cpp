@@ -268,9 +268,9 @@ TEST(GpuGemm, BiasAndGeluEpilogues) {
   // lmcrt_gpu_gemm_bias_*: a linear layer [2, 24, K] x [K, N] (or [N, K]
   // with transpose_b) + bias [N] (cuBLASLt's CUBLASLT_EPILOGUE_BIAS), and
   // + tanh GELU with the pre-activation in aux (_GELU_AUX_BIAS), against
-  // the product in double with the epilogue on the host. Also an aux whose
-  // row stride is not a multiple of 8 and a padded C, which take the host
-  // epilogue.
+  // the product in double with the epilogue on the host. Also a padded C
+  // (row stride N + 3: cuBLASLt's epilogue with that leading dimension) and
+  // an aux with that row stride, not a multiple of 8 (the host epilogue).
   REQUIRE_GPU();
   const int64_t Bn = 2, T = 24, K = 40, N = 48;
   const std::pair<const Precision *, GemmBiasFn> fns[] = {
