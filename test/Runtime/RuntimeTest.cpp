@@ -1236,9 +1236,36 @@ TEST(Kernels, GemmBiasEpilogues) {
           }
           EXPECT_EQ(c[r * (N + 2) + N], -9.0f);
         }
-        if (epilogue == LMCRT_GEMM_BIAS)
+        if (epilogue == LMCRT_GEMM_BIAS) {
           EXPECT_EQ(aux[0], -9.0f); // aux is not written
+        }
       }
+}
+
+TEST(Kernels, GemmBiasGeluAcrossItsRange) {
+  // The GELU epilogue (a vectorisable tanh) against GELU in double over
+  // [-12, 12]: C [1, n] = 1 x B [1, n] + 0.
+  const int64_t n = 4801;
+  std::vector<float> one = {1.0f}, x(n), zero(n, 0.0f), c(n), pre(n);
+  for (int64_t j = 0; j < n; ++j)
+    x[j] = -12.0f + 24.0f * static_cast<float>(j) / (n - 1);
+  Desc<2> da = {one.data(), one.data(), 0, {1, 1}, {1, 1}};
+  Desc<2> db = {x.data(), x.data(), 0, {1, n}, {n, 1}};
+  Desc<1> dbias = {zero.data(), zero.data(), 0, {n}, {1}};
+  Desc<2> dc = {c.data(), c.data(), 0, {1, n}, {n, 1}};
+  Desc<2> dpre = {pre.data(), pre.data(), 0, {1, n}, {n, 1}};
+  lmcrt_unranked_memref ua = {2, &da}, ub = {2, &db}, ubias = {1, &dbias},
+                        uc = {2, &dc}, upre = {2, &dpre};
+  _mlir_ciface_lmcrt_gemm_bias_f32(&ua, &ub, &ubias, &uc, &upre, 0, 0,
+                                   LMCRT_GEMM_BIAS_GELU_TANH);
+  for (int64_t j = 0; j < n; ++j) {
+    double v = x[j];
+    double expect =
+        0.5 * v *
+        (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+    EXPECT_EQ(pre[j], x[j]);
+    EXPECT_NEAR(c[j], expect, 2e-6 * (1.0 + std::fabs(v))) << v;
+  }
 }
 
 TEST(Kernels, EmbeddingGradScatterAdds) {
