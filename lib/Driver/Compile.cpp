@@ -377,6 +377,7 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   training.overlap = options.overlap;
   training.report = options.report;
   training.fuse = options.fuse;
+  training.gemmEpilogues = options.gemmEpilogues;
   training.target = options.target;
   if (failed(stages.run("training", [&](OpPassManager &pm) {
         buildTrainingPipeline(pm, training);

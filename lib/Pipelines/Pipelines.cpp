@@ -125,6 +125,11 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
     LMCFuseOptions fuse;
     fuse.report = options.report;
     pm.addPass(createLMCFuse(fuse));
+    if (options.gemmEpilogues) {
+      LMCGemmEpiloguesOptions epilogues;
+      epilogues.report = options.report;
+      pm.addPass(createLMCGemmEpilogues(epilogues));
+    }
   }
   LMCExportEntryPointsOptions entryPoints;
   entryPoints.target = options.target;

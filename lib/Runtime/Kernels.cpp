@@ -1,9 +1,10 @@
 //===- Kernels.cpp - Library kernels called by compiled code --------------===//
 //
-// GEMM on oneDNN (dnnl_sgemm, row-major) and the embedding gradient as a
-// scatter-add; see include/lmc/Runtime/lmcrt.h. With LMCRT_PROFILE=1 in the
-// environment, the GEMMs are timed per shape and a table goes to stderr at
-// exit (the benchmark's view of which shapes cost what).
+// GEMM on oneDNN (dnnl_sgemm, row-major), the GEMM with a bias (and tanh
+// GELU) epilogue as sgemm and one loop over the rows, and the embedding
+// gradient as a scatter-add; see include/lmc/Runtime/lmcrt.h. With
+// LMCRT_PROFILE=1 in the environment, the GEMMs are timed per shape and a table
+// goes to stderr at exit (the benchmark's view of which shapes cost what).
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,6 +17,7 @@
 #include <dnnl_debug.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -165,6 +167,100 @@ private:
 
 namespace {
 
+/// tanh(u) in straight-line code that vectorises (tanhf does not, nor does
+/// anything with a float comparison under the default trapping-math):
+/// sign(u) (1 - e) / (1 + e) with e = e^(-2a), a = min(|u|, 10) (compared
+/// as integers: the bits of non-negative floats order like them; tanh(10)
+/// is 1 in float). e^x for x = -2a in [-20, 0]: x = n ln2 + y, n rounded
+/// by adding 1.5 * 2^23, ln2 split in two so that y is exact, e^y from its
+/// Taylor series to degree 7 (truncation below 1e-8 relative), times 2^n
+/// made in the exponent bits. Within about 2e-7 of tanhf, absolutely,
+/// which is what 1 + tanh sees.
+inline float tanhVectorisable(float u) {
+  int32_t bits = __builtin_bit_cast(int32_t, std::fabs(u));
+  const int32_t cap = __builtin_bit_cast(int32_t, 10.0f);
+  bits = bits < cap ? bits : cap;
+  const float x = -2.0f * __builtin_bit_cast(float, bits);
+  const float r = x * 1.44269504f + 12582912.0f; // round to nearest
+  const int32_t n = __builtin_bit_cast(int32_t, r) - 0x4B400000;
+  const float fn = r - 12582912.0f;
+  const float y = (x - fn * 0.693145752f) - fn * 1.42860677e-6f;
+  float p = 1.0f / 5040.0f;
+  p = p * y + 1.0f / 720.0f;
+  p = p * y + 1.0f / 120.0f;
+  p = p * y + 1.0f / 24.0f;
+  p = p * y + 1.0f / 6.0f;
+  p = p * y + 0.5f;
+  p = p * y + 1.0f;
+  p = p * y + 1.0f;
+  const float e =
+      p * __builtin_bit_cast(float, static_cast<uint32_t>(n + 127) << 23);
+  return std::copysign((1.0f - e) / (1.0f + e), u);
+}
+
+/// GELU's tanh approximation, in the order of the compiled kernels
+/// (convert-lmc-to-linalg): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+inline float geluTanh(float x) {
+  const float k = 0.7978845608028654f, c = 0.044715f;
+  const float u = k * (x + c * (x * (x * x)));
+  return (0.5f * x) * (1.0f + tanhVectorisable(u));
+}
+
+/// The epilogue of lmcrt_gemm_bias_*: c[..., n] += bias[n]; with
+/// LMCRT_GEMM_BIAS_GELU_TANH, aux = c, then c = gelu(c). One pass over C's
+/// rows after the GEMM, on the runtime's OpenMP threads.
+void biasEpilogue(lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+                  lmcrt_unranked_memref *aux, int32_t epilogue) {
+  View<float> Bias(bias), C(c), Aux(aux);
+  const bool gelu = epilogue == LMCRT_GEMM_BIAS_GELU_TANH;
+  if (Bias.rank() != 1 || Bias.sizes[0] != C.size(-1))
+    fail("gemm_bias: the bias is not a vector of N elements");
+  if (gelu && Aux.rank() != C.rank())
+    fail("gemm_bias: the pre-activation differs from C in rank");
+  for (int64_t d = 0; gelu && d < C.rank(); ++d)
+    if (Aux.sizes[d] != C.sizes[d])
+      fail("gemm_bias: the pre-activation differs from C in shape");
+  const int64_t n = C.size(-1), rank = C.rank();
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < rank; ++d)
+    rows *= C.sizes[d];
+  const float *b = Bias.data;
+  const int64_t bs = Bias.strides[0], cs = C.stride(-1),
+                as = gelu ? Aux.stride(-1) : 0;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t offC = 0, offAux = 0;
+    for (int64_t d = rank - 2, rest = r; d >= 0; --d) {
+      int64_t idx = rest % C.sizes[d];
+      rest /= C.sizes[d];
+      offC += idx * C.strides[d];
+      if (gelu)
+        offAux += idx * Aux.strides[d];
+    }
+    float *row = C.data + offC;
+    if (!gelu) {
+      for (int64_t j = 0; j < n; ++j)
+        row[j * cs] += b[j * bs];
+      continue;
+    }
+    float *pre = Aux.data + offAux;
+    if (cs == 1 && as == 1 && bs == 1) {
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) {
+        float v = row[j] + b[j];
+        pre[j] = v;
+        row[j] = geluTanh(v);
+      }
+      continue;
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      float v = row[j * cs] + b[j * bs];
+      pre[j * as] = v;
+      row[j * cs] = geluTanh(v);
+    }
+  }
+}
+
 /// The GEMM of lmcrt.h with its operands' mantissas rounded to
 /// `mantissaBits` bits (23: float32, no rounding).
 void gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
@@ -268,6 +364,44 @@ extern "C" void _mlir_ciface_lmcrt_gemm_bf16(lmcrt_unranked_memref *a,
                                              int32_t transpose_a,
                                              int32_t transpose_b) {
   gemm(a, b, c, transpose_a, transpose_b, 7);
+}
+
+namespace {
+
+void gemmBias(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+              lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+              lmcrt_unranked_memref *aux, int32_t transpose_a,
+              int32_t transpose_b, int32_t epilogue, int mantissaBits) {
+  if (epilogue != LMCRT_GEMM_BIAS && epilogue != LMCRT_GEMM_BIAS_GELU_TANH)
+    fail("gemm_bias: unknown epilogue");
+  gemm(a, b, c, transpose_a, transpose_b, mantissaBits);
+  biasEpilogue(bias, c, aux, epilogue);
+}
+
+} // namespace
+
+extern "C" void _mlir_ciface_lmcrt_gemm_bias_f32(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue) {
+  gemmBias(a, b, bias, c, aux, transpose_a, transpose_b, epilogue, 23);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gemm_bias_tf32(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue) {
+  gemmBias(a, b, bias, c, aux, transpose_a, transpose_b, epilogue, 10);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gemm_bias_bf16(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue) {
+  gemmBias(a, b, bias, c, aux, transpose_a, transpose_b, epilogue, 7);
 }
 
 extern "C" void _mlir_ciface_lmcrt_embedding_grad_f32(

@@ -62,6 +62,24 @@ void _mlir_ciface_lmcrt_gpu_gemm_bf16(lmcrt_unranked_memref *,
                                       lmcrt_unranked_memref *,
                                       lmcrt_unranked_memref *, int32_t,
                                       int32_t);
+void _mlir_ciface_lmcrt_gpu_gemm_bias_f32(lmcrt_unranked_memref *,
+                                          lmcrt_unranked_memref *,
+                                          lmcrt_unranked_memref *,
+                                          lmcrt_unranked_memref *,
+                                          lmcrt_unranked_memref *, int32_t,
+                                          int32_t, int32_t);
+void _mlir_ciface_lmcrt_gpu_gemm_bias_tf32(lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *, int32_t,
+                                           int32_t, int32_t);
+void _mlir_ciface_lmcrt_gpu_gemm_bias_bf16(lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *,
+                                           lmcrt_unranked_memref *, int32_t,
+                                           int32_t, int32_t);
 void _mlir_ciface_lmcrt_gpu_all_reduce_f32(lmcrt_unranked_memref *,
                                            lmcrt_unranked_memref *, int32_t);
 void _mlir_ciface_lmcrt_gpu_all_gather_f32(lmcrt_unranked_memref *,
@@ -316,6 +334,79 @@ TEST(GpuGemm, AllTransposesAndPrecisions) {
             std::string(p.name) + " ta=" + std::to_string(ta) +
                 " tb=" + std::to_string(tb));
       }
+}
+
+using GemmBiasFn = void (*)(lmcrt_unranked_memref *, lmcrt_unranked_memref *,
+                            lmcrt_unranked_memref *, lmcrt_unranked_memref *,
+                            lmcrt_unranked_memref *, int32_t, int32_t, int32_t);
+
+TEST(GpuGemm, BiasAndGeluEpilogues) {
+  // lmcrt_gpu_gemm_bias_*: a linear layer [2, 24, K] x [K, N] (or [N, K]
+  // with transpose_b) + bias [N] (cuBLASLt's CUBLASLT_EPILOGUE_BIAS), and
+  // + tanh GELU with the pre-activation in aux (_GELU_AUX_BIAS), against
+  // the product in double with the epilogue on the host. Also a padded C
+  // (row stride N + 3: cuBLASLt's epilogue with that leading dimension) and
+  // an aux with that row stride, not a multiple of 8 (the host epilogue).
+  REQUIRE_GPU();
+  const int64_t Bn = 2, T = 24, K = 40, N = 48;
+  const std::pair<const Precision *, GemmBiasFn> fns[] = {
+      {&kPrecisions[0], &_mlir_ciface_lmcrt_gpu_gemm_bias_f32},
+      {&kPrecisions[1], &_mlir_ciface_lmcrt_gpu_gemm_bias_tf32},
+      {&kPrecisions[2], &_mlir_ciface_lmcrt_gpu_gemm_bias_bf16}};
+  for (auto [p, fn] : fns)
+    for (int tb = 0; tb < 2; ++tb)
+      for (int epilogue : {LMCRT_GEMM_BIAS, LMCRT_GEMM_BIAS_GELU_TANH})
+        for (int64_t ldc : {N, N + 3}) {
+          const int64_t M = Bn * T;
+          Buffer A(M * K), W(K * N), Bias(N), C(M * ldc), Aux(M * ldc);
+          fillRandom(A.data, A.n, 3);
+          fillRandom(W.data, W.n, 4);
+          fillRandom(Bias.data, Bias.n, 5);
+          std::fill(C.data, C.data + C.n, 7.0f);
+          std::fill(Aux.data, Aux.data + Aux.n, 7.0f);
+          auto a = desc<3>(A.data, 0, {Bn, T, K}, {T * K, K, 1});
+          auto w = tb ? desc<2>(W.data, 0, {N, K}, {K, 1})
+                      : desc<2>(W.data, 0, {K, N}, {N, 1});
+          auto bias = desc<1>(Bias.data, 0, {N}, {1});
+          auto c = desc<3>(C.data, 0, {Bn, T, N}, {T * ldc, ldc, 1});
+          auto aux = desc<3>(Aux.data, 0, {Bn, T, N}, {T * ldc, ldc, 1});
+          auto ra = a.ref(), rw = w.ref(), rb = bias.ref(), rc = c.ref(),
+               raux = aux.ref();
+          fn(&ra, &rw, &rb, &rc, epilogue == LMCRT_GEMM_BIAS ? &rc : &raux, 0,
+             tb, epilogue);
+          lmcrt::device::synchronize();
+          std::string what = std::string(p->name) +
+                             " tb=" + std::to_string(tb) +
+                             " epilogue=" + std::to_string(epilogue) +
+                             " ldc=" + std::to_string(ldc);
+          int bad = 0;
+          for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) {
+              double sum = Bias.data[j], scale = std::fabs(Bias.data[j]);
+              for (int64_t l = 0; l < K; ++l) {
+                double x = A.data[i * K + l],
+                       y = tb ? W.data[j * K + l] : W.data[l * N + j];
+                sum += x * y;
+                scale += std::fabs(x * y);
+              }
+              double tol = p->tolerance * scale + 1e-5;
+              double got = C.data[i * ldc + j], expect = sum;
+              if (epilogue == LMCRT_GEMM_BIAS_GELU_TANH) {
+                expect = 0.5 * sum *
+                         (1.0 + std::tanh(std::sqrt(2.0 / M_PI) *
+                                          (sum + 0.044715 * sum * sum * sum)));
+                double pre = Aux.data[i * ldc + j];
+                if (std::fabs(pre - sum) > tol && bad++ < 5)
+                  ADD_FAILURE() << what << ": aux[" << i << "," << j
+                                << "] = " << pre << ", expected " << sum;
+              }
+              if (std::fabs(got - expect) > tol && bad++ < 5)
+                ADD_FAILURE() << what << ": C[" << i << "," << j
+                              << "] = " << got << ", expected " << expect;
+            }
+          if (ldc > N)
+            EXPECT_EQ(C.data[N], 7.0f) << what; // padding untouched
+        }
 }
 
 TEST(GpuGemm, StridedAndOffsetViews) {

@@ -1179,6 +1179,95 @@ TEST(Kernels, GemmReducedPrecisionRoundsOperands) {
   EXPECT_TRUE(anyDifferent);
 }
 
+TEST(Kernels, GemmBiasEpilogues) {
+  // lmcrt_gemm_bias_*: a linear layer [2, 3, K] x [K, N] (and [N, K] with
+  // transpose_b) + bias [N], and with the tanh GELU epilogue the
+  // pre-activation in aux: against the plain GEMM of the same precision
+  // followed by the epilogue in double. Also a C with padded rows and an
+  // aux with other strides than C's.
+  const int64_t R = 6, K = 8, N = 5;
+  std::vector<float> a(R * K), w(K * N), wt(N * K), bias(N);
+  for (size_t i = 0; i < a.size(); ++i)
+    a[i] = std::sin(0.37f * static_cast<float>(i)) * 2.0f;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t j = 0; j < N; ++j) {
+      w[k * N + j] = std::cos(0.11f * static_cast<float>(k * N + j)) - 0.2f;
+      wt[j * K + k] = w[k * N + j];
+    }
+  for (int64_t j = 0; j < N; ++j)
+    bias[j] = 0.3f * static_cast<float>(j) - 0.6f;
+  using Plain = decltype(&_mlir_ciface_lmcrt_gemm_f32);
+  using Fused = decltype(&_mlir_ciface_lmcrt_gemm_bias_f32);
+  const std::pair<Plain, Fused> precisions[] = {
+      {_mlir_ciface_lmcrt_gemm_f32, _mlir_ciface_lmcrt_gemm_bias_f32},
+      {_mlir_ciface_lmcrt_gemm_tf32, _mlir_ciface_lmcrt_gemm_bias_tf32},
+      {_mlir_ciface_lmcrt_gemm_bf16, _mlir_ciface_lmcrt_gemm_bias_bf16}};
+  for (auto [plain, fused] : precisions)
+    for (int tb = 0; tb < 2; ++tb)
+      for (int epilogue : {LMCRT_GEMM_BIAS, LMCRT_GEMM_BIAS_GELU_TANH}) {
+        Desc<3> da = {a.data(), a.data(), 0, {2, 3, K}, {3 * K, K, 1}};
+        Desc<2> dw = tb ? Desc<2>{wt.data(), wt.data(), 0, {N, K}, {K, 1}}
+                        : Desc<2>{w.data(), w.data(), 0, {K, N}, {N, 1}};
+        Desc<1> dbias = {bias.data(), bias.data(), 0, {N}, {1}};
+        std::vector<float> ref(R * N);
+        Desc<3> dref = {ref.data(), ref.data(), 0, {2, 3, N}, {3 * N, N, 1}};
+        // C with row stride N + 2 (padding untouched); aux column-major.
+        std::vector<float> c(R * (N + 2), -9.0f), aux(R * N, -9.0f);
+        Desc<3> dc = {
+            c.data(), c.data(), 0, {2, 3, N}, {3 * (N + 2), N + 2, 1}};
+        Desc<3> daux = {aux.data(), aux.data(), 0, {2, 3, N}, {3, 1, R}};
+        lmcrt_unranked_memref ua = {3, &da}, uw = {2, &dw}, ub = {1, &dbias},
+                              uref = {3, &dref}, uc = {3, &dc},
+                              uaux = {3, &daux};
+        plain(&ua, &uw, &uref, 0, tb);
+        fused(&ua, &uw, &ub, &uc, epilogue == LMCRT_GEMM_BIAS ? &uc : &uaux, 0,
+              tb, epilogue);
+        for (int64_t r = 0; r < R; ++r) {
+          for (int64_t j = 0; j < N; ++j) {
+            double pre = static_cast<double>(ref[r * N + j] + bias[j]);
+            double expect = pre;
+            if (epilogue == LMCRT_GEMM_BIAS_GELU_TANH) {
+              expect = 0.5 * pre *
+                       (1.0 + std::tanh(std::sqrt(2.0 / M_PI) *
+                                        (pre + 0.044715 * pre * pre * pre)));
+              EXPECT_EQ(aux[j * R + r], static_cast<float>(pre)) << r << j;
+            }
+            EXPECT_NEAR(c[r * (N + 2) + j], expect, 1e-5) << r << j << tb;
+          }
+          EXPECT_EQ(c[r * (N + 2) + N], -9.0f);
+        }
+        if (epilogue == LMCRT_GEMM_BIAS) {
+          EXPECT_EQ(aux[0], -9.0f); // aux is not written
+        }
+      }
+}
+
+TEST(Kernels, GemmBiasGeluAcrossItsRange) {
+  // The GELU epilogue (a vectorisable tanh) against GELU in double over
+  // [-12, 12]: C [1, n] = 1 x B [1, n] + 0.
+  const int64_t n = 4801;
+  std::vector<float> one = {1.0f}, x(n), zero(n, 0.0f), c(n), pre(n);
+  for (int64_t j = 0; j < n; ++j)
+    x[j] = -12.0f + 24.0f * static_cast<float>(j) / (n - 1);
+  Desc<2> da = {one.data(), one.data(), 0, {1, 1}, {1, 1}};
+  Desc<2> db = {x.data(), x.data(), 0, {1, n}, {n, 1}};
+  Desc<1> dbias = {zero.data(), zero.data(), 0, {n}, {1}};
+  Desc<2> dc = {c.data(), c.data(), 0, {1, n}, {n, 1}};
+  Desc<2> dpre = {pre.data(), pre.data(), 0, {1, n}, {n, 1}};
+  lmcrt_unranked_memref ua = {2, &da}, ub = {2, &db}, ubias = {1, &dbias},
+                        uc = {2, &dc}, upre = {2, &dpre};
+  _mlir_ciface_lmcrt_gemm_bias_f32(&ua, &ub, &ubias, &uc, &upre, 0, 0,
+                                   LMCRT_GEMM_BIAS_GELU_TANH);
+  for (int64_t j = 0; j < n; ++j) {
+    double v = x[j];
+    double expect =
+        0.5 * v *
+        (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+    EXPECT_EQ(pre[j], x[j]);
+    EXPECT_NEAR(c[j], expect, 2e-6 * (1.0 + std::fabs(v))) << v;
+  }
+}
+
 TEST(Kernels, EmbeddingGradScatterAdds) {
   // grad [1, 4, 2], ids {2, 0, 2, 9}: row 2 gets two positions, row 9 is out
   // of range and skipped, row 1 stays zero (and previous contents are

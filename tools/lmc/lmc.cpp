@@ -103,6 +103,11 @@ static cl::opt<bool>
                   "loop nest per group (default; --fuse=false: one loop nest "
                   "per op)"),
          cl::init(true), cl::sub(compileCommand));
+static cl::opt<bool> gemmEpilogues(
+    "gemm-epilogues",
+    cl::desc("Fold a linear layer's bias add and tanh GELU into its GEMM "
+             "call (default; only with --fuse)"),
+    cl::init(true), cl::sub(compileCommand));
 static cl::opt<std::string>
     runtimeLibrary("runtime-lib",
                    cl::desc("The lmc runtime library to link (default: the "
@@ -176,6 +181,7 @@ int main(int argc, char **argv) {
   options.overlap = overlap;
   options.report = report;
   options.fuse = fuse;
+  options.gemmEpilogues = gemmEpilogues;
   options.approximateMath = !exactMath;
   if (optLevel > 3) {
     llvm::errs() << "lmc compile: -O" << optLevel << ": expected -O0 to -O3\n";

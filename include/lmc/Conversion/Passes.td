@@ -66,7 +66,13 @@ def LMCKernelsToRuntime : Pass<"lmc-kernels-to-runtime", "::mlir::ModuleOp"> {
 
     - `kernel = "gemm"` (every `lmc.matmul`, float32) becomes
       `lmcrt_gemm_f32(a, b, c, transpose_a, transpose_b)`, which runs on a
-      BLAS library;
+      BLAS library; with `epilogue = "bias"` (an `lmc.matmul_bias`, inputs
+      a, b and the bias) it becomes `lmcrt_gemm_bias_f32(a, b, bias, c, c,
+      transpose_a, transpose_b, 0)`, and with `epilogue = "bias_gelu_tanh"`
+      (outputs the activation c and the pre-activation aux)
+      `lmcrt_gemm_bias_f32(a, b, bias, c, aux, transpose_a, transpose_b, 1)`:
+      the bias add and GELU run in the GEMM call (the generic's loop nest,
+      which computes the same, is dropped);
     - `kernel = "embedding_grad"` (float32 gradients, int32 ids) becomes
       `lmcrt_embedding_grad_f32(grad, ids, table_grad, offset)`, a
       scatter-add instead of the reference's dense loop over the vocabulary;
@@ -109,7 +115,8 @@ def LMCKernelsToRuntime : Pass<"lmc-kernels-to-runtime", "::mlir::ModuleOp"> {
                "empty. Marked ops of other kernels stay linalg ops">,
     Option<"precision", "precision", "std::string", /*default=*/"\"fp32\"",
            "Compute precision of the GEMMs: fp32 (lmcrt_gemm_f32), tf32 "
-           "(lmcrt_gemm_tf32) or bf16 (lmcrt_gemm_bf16). Operands and "
+           "(lmcrt_gemm_tf32) or bf16 (lmcrt_gemm_bf16), and likewise "
+           "lmcrt_gemm_bias_{f32,tf32,bf16}. Operands and "
            "results stay float32 buffers and the products are accumulated in "
            "float32; tf32 and bf16 round the operands to 10 and 7 mantissa "
            "bits first (tensor cores on the GPU)">,
@@ -121,6 +128,8 @@ def LMCKernelsToRuntime : Pass<"lmc-kernels-to-runtime", "::mlir::ModuleOp"> {
     Statistic<"numCalls", "library-calls", "Linalg ops replaced by calls">,
     Statistic<"numDeadFills", "dead-fills",
               "Zero fills of library call outputs removed">,
+    Statistic<"numEpilogues", "gemm-epilogues",
+              "GEMMs called with a bias (and GELU) epilogue">,
   ];
 }
 

@@ -39,6 +39,9 @@ struct CompileOptions {
   bool report = false;
   /// Fusion groups (lmc-fuse): one loop nest per group.
   bool fuse = true;
+  /// GEMM epilogues (lmc-gemm-epilogues): bias and tanh GELU in the GEMM
+  /// call; only with `fuse`.
+  bool gemmEpilogues = true;
   /// The static runtime library linked into executables, and for
   /// --target cuda the GPU runtime linked before it.
   std::string runtimeLibrary;

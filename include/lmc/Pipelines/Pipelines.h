@@ -120,6 +120,12 @@ struct TrainingPipelineOptions
       llvm::cl::desc("Form fusion groups (lmc-fuse): each becomes one "
                      "kernel, one loop nest on the CPU"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> gemmEpilogues{
+      *this, "gemm-epilogues",
+      llvm::cl::desc("Fold a linear layer's bias add and tanh GELU into its "
+                     "GEMM (lmc-gemm-epilogues, after lmc-fuse; only with "
+                     "fuse)"),
+      llvm::cl::init(true)};
   PassOptions::Option<std::string> target{
       *this, "target",
       llvm::cl::desc("The target, cpu or cuda, named in the model description "
@@ -129,7 +135,8 @@ struct TrainingPipelineOptions
 
 /// Builds the training graph from a forward model: lmc-autodiff,
 /// lmc-optimizer, lmc-shard (the SPMD program for the mesh), lmc-fuse (fusion
-/// groups, unless `fuse` is off), lmc-export-entry-points (the runtime's C
+/// groups, unless `fuse` is off) and lmc-gemm-epilogues (unless `fuse` or
+/// `gemm-epilogues` is off), lmc-export-entry-points (the runtime's C
 /// ABI) and symbol-dce. The result is still in the lmc dialect.
 void buildTrainingPipeline(OpPassManager &pm,
                            const TrainingPipelineOptions &options);

@@ -191,6 +191,46 @@ void _mlir_ciface_lmcrt_gemm_bf16(lmcrt_unranked_memref *a,
                                   lmcrt_unranked_memref *c, int32_t transpose_a,
                                   int32_t transpose_b);
 
+/* Epilogues of _mlir_ciface_lmcrt_gemm_bias_*. */
+enum {
+  /* C = op(A) op(B) + bias. */
+  LMCRT_GEMM_BIAS = 0,
+  /* aux = op(A) op(B) + bias; C = gelu(aux), GELU's tanh approximation
+   * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+  LMCRT_GEMM_BIAS_GELU_TANH = 1,
+};
+
+/* A linear layer's GEMM with its epilogue (lmc.matmul_bias): the GEMM of
+ * _mlir_ciface_lmcrt_gemm_f32 (B one matrix, or batched), then bias [N]
+ * added along C's last dimension, the products summed before the bias is
+ * added; with LMCRT_GEMM_BIAS_GELU_TANH the sum is also written to `aux`
+ * (the pre-activation, C's shape, any strides) and C holds its GELU.
+ * With LMCRT_GEMM_BIAS, `aux` is ignored (generated code passes C). The
+ * _tf32 and _bf16 forms round A and B as _mlir_ciface_lmcrt_gemm_tf32 and
+ * _bf16 do; bias and epilogue are float32. On the CPU: oneDNN's sgemm,
+ * then one pass over C's rows. */
+void _mlir_ciface_lmcrt_gemm_bias_f32(lmcrt_unranked_memref *a,
+                                      lmcrt_unranked_memref *b,
+                                      lmcrt_unranked_memref *bias,
+                                      lmcrt_unranked_memref *c,
+                                      lmcrt_unranked_memref *aux,
+                                      int32_t transpose_a, int32_t transpose_b,
+                                      int32_t epilogue);
+void _mlir_ciface_lmcrt_gemm_bias_tf32(lmcrt_unranked_memref *a,
+                                       lmcrt_unranked_memref *b,
+                                       lmcrt_unranked_memref *bias,
+                                       lmcrt_unranked_memref *c,
+                                       lmcrt_unranked_memref *aux,
+                                       int32_t transpose_a, int32_t transpose_b,
+                                       int32_t epilogue);
+void _mlir_ciface_lmcrt_gemm_bias_bf16(lmcrt_unranked_memref *a,
+                                       lmcrt_unranked_memref *b,
+                                       lmcrt_unranked_memref *bias,
+                                       lmcrt_unranked_memref *c,
+                                       lmcrt_unranked_memref *aux,
+                                       int32_t transpose_a, int32_t transpose_b,
+                                       int32_t epilogue);
+
 /* The embedding gradient of the rows [offset, offset + V) of a table:
  * table_grad[V, C] = 0, then for every position (b, t),
  * table_grad[ids[b, t] - offset, :] += grad[b, t, :]. grad is [B, T, C]
@@ -342,6 +382,28 @@ void _mlir_ciface_lmcrt_gpu_gemm_bf16(lmcrt_unranked_memref *a,
 void _mlir_ciface_lmcrt_gpu_embedding_grad_f32(
     lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
     lmcrt_unranked_memref *table_grad, int64_t offset);
+/* The arguments and results of _mlir_ciface_lmcrt_gemm_bias_f32 (_tf32,
+ * _bf16) over cuBLASLt's CUBLASLT_EPILOGUE_BIAS and
+ * CUBLASLT_EPILOGUE_GELU_AUX_BIAS: bias, and aux with its leading
+ * dimension, as epilogue pointers of the same call. A C or aux that
+ * cuBLASLt cannot address as a column-major view of the row-major output
+ * (not row-major with unit column stride), or a batched B, takes the plain
+ * GEMM followed by a host-side epilogue. */
+void _mlir_ciface_lmcrt_gpu_gemm_bias_f32(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue);
+void _mlir_ciface_lmcrt_gpu_gemm_bias_tf32(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue);
+void _mlir_ciface_lmcrt_gpu_gemm_bias_bf16(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue);
 
 /* Causal multi-head attention without the T x T matrix, on the compute
  * stream: the arguments and results of _mlir_ciface_lmcrt_attention_fwd_f32

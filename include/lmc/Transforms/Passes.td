@@ -340,6 +340,95 @@ def LMCFuse : Pass<"lmc-fuse", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::lmc::LMCDialect"];
 }
 
+def LMCGemmEpilogues : Pass<"lmc-gemm-epilogues", "::mlir::ModuleOp"> {
+  let summary = "Folds a linear layer's bias add (and tanh GELU) into its "
+                "GEMM";
+  let description = [{
+    Replaces `lmc.matmul` and the `lmc.bias_add` after it (and the tanh
+    `lmc.gelu` after that) by one `lmc.matmul_bias`, which becomes one call
+    of the runtime's GEMM with an epilogue on both targets (oneDNN's sgemm
+    and a fused bias/GELU loop on the CPU, cuBLASLt's
+    `CUBLASLT_EPILOGUE_BIAS` and `_GELU_AUX_BIAS` on the GPU). It runs after
+    `lmc-fuse`, on the partitioned program.
+
+    Why this level: an epilogue is a property of the GEMM call, but the ops
+    it absorbs are lmc ops (a `bias_add`, a `gelu` whose approximation is an
+    attribute, a fusion group's body), and their shapes, users and
+    approximation are plain to see only here; after bufferization the bias
+    add is a loop nest inside an outlined kernel function (CPU) or a group's
+    `scf.forall` (GPU), different on each target. Rewriting once at the lmc
+    level gives both targets the same op, keeps the lowering to runtime calls
+    (`lmc-kernels-to-runtime`, where the precision is chosen) a mechanical
+    step, and runs after `lmc-fuse` because the groups it forms decide what
+    is left to absorb: the bias + GELU group of an MLP's first layer (the
+    whole group goes), and the bias add that opens the residual add +
+    LayerNorm group of the attention projection and of the MLP's second
+    layer (it moves out of the group into the GEMM, the group keeps the rest).
+
+    A `bias_add` is folded when, exactly:
+
+    - its input is the result of an `lmc.matmul` whose `rhs` is one matrix
+      (a linear layer, not a batched product), without `transpose_a`, and
+      the bias add (directly, or through a group's block argument used once)
+      is the GEMM result's only user;
+    - it adds its bias along the last dimension (all `bias_add`s do; the
+      bias is `[N]`), the element type is float32.
+
+    Then a `lmc.gelu` with the `tanh` approximation reading the biased
+    result (in the same group, or directly) is folded too: the
+    pre-activation stays available for its other users (the backward pass's
+    `gelu_grad`). An `exact` (erf) GELU is never folded. A group left with
+    no lmc op is removed (its results are the new op's); a group's operands
+    that its body no longer reads are dropped. Under tensor parallelism the
+    column-parallel layers (QKV, the MLP's first) fold locally; the
+    row-parallel ones (attention projection, MLP's second) add their bias
+    after the `all_reduce` of the partial products, so the matmul's user is
+    the collective and nothing is folded there.
+
+    With `report`, a line per training function (`train_step`,
+    `eval_step`, `logits`; every function when there are none) gives the
+    kernels per call before and after (counted as `lmc-fuse` counts them)
+    and the epilogues formed.
+
+    Input:
+
+    ```mlir
+    %h = lmc.matmul %x, %w : tensor<?x?x64xf32>, tensor<64x256xf32>
+    %r:2 = lmc.fused "gelu" (%a = %h, %c = %b)
+        : (tensor<?x?x256xf32>, tensor<256xf32>) -> (tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
+      %0 = lmc.bias_add %a, %c : tensor<?x?x256xf32>, tensor<256xf32>
+      %1 = lmc.gelu %0 tanh : tensor<?x?x256xf32>
+      lmc.yield %0, %1 : tensor<?x?x256xf32>, tensor<?x?x256xf32>
+    }
+    %q = lmc.matmul %r#1, %w2 : tensor<?x?x256xf32>, tensor<256x64xf32>
+    %y = lmc.bias_add %q, %b2 : tensor<?x?x64xf32>, tensor<64xf32>
+    ```
+
+    Output:
+
+    ```mlir
+    %h, %pre = lmc.matmul_bias %x, %w, %b gelu(tanh)
+        : tensor<?x?x64xf32>, tensor<64x256xf32>, tensor<256xf32>
+        -> tensor<?x?x256xf32>, tensor<?x?x256xf32>
+    %y = lmc.matmul_bias %h, %w2, %b2
+        : tensor<?x?x256xf32>, tensor<256x64xf32>, tensor<64xf32> -> tensor<?x?x64xf32>
+    ```
+
+    (`%r#0` is replaced by `%pre`, `%r#1` by `%h`.)
+  }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print the kernels per call of each training function before and "
+           "after, and the epilogues formed">,
+  ];
+  let statistics = [
+    Statistic<"numBias", "bias-epilogues", "GEMMs with a bias epilogue">,
+    Statistic<"numGelu", "gelu-epilogues",
+              "GEMMs with a bias + tanh GELU epilogue">,
+  ];
+  let dependentDialects = ["::mlir::lmc::LMCDialect"];
+}
+
 def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
   let summary = "Fixed-signature entry points and model description for the "
                 "runtime";

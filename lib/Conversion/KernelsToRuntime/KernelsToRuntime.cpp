@@ -42,6 +42,8 @@ struct LMCKernelsToRuntimePass
                          .Case("tf32", "lmcrt_gemm_tf32")
                          .Case("bf16", "lmcrt_gemm_bf16")
                          .Default("");
+    std::string gemmBias =
+        gemm.empty() ? "" : "lmcrt_gemm_bias_" + gemm.drop_front(11).str();
     if (gemm.empty()) {
       emitError(module.getLoc(), "lmc-kernels-to-runtime: unknown precision '")
           << precision << "' (expected fp32, tf32 or bf16)";
@@ -72,12 +74,37 @@ struct LMCKernelsToRuntimePass
           return arith::ConstantOp::create(
               b, loc, b.getI32IntegerAttr(value && value.getValue() ? 1 : 0));
         };
-        eraseDeadZeroFill(op);
-        call(b, loc, gemm,
-             {unranked(b, loc, op.getDpsInputs()[0]),
-              unranked(b, loc, op.getDpsInputs()[1]),
-              unranked(b, loc, op.getDpsInits()[0]), flag("transpose_a"),
-              flag("transpose_b")});
+        StringAttr epilogue = attrs.getAs<StringAttr>("epilogue");
+        if (epilogue) {
+          // GEMM + bias (+ tanh GELU, whose pre-activation is the second
+          // output): lmcrt_gemm_bias_*(a, b, bias, c, aux, ta, tb, kind).
+          int32_t kind = llvm::StringSwitch<int32_t>(epilogue.getValue())
+                             .Case("bias", 0)
+                             .Case("bias_gelu_tanh", 1)
+                             .Default(-1);
+          if (kind < 0 || op.getNumDpsInputs() != 3 ||
+              op.getNumDpsInits() != (kind == 0 ? 1u : 2u)) {
+            op.emitOpError("has a malformed GEMM epilogue '")
+                << epilogue.getValue() << "'";
+            return signalPassFailure();
+          }
+          Value c = op.getDpsInits()[0];
+          Value aux = kind == 0 ? c : op.getDpsInits()[1];
+          call(b, loc, gemmBias,
+               {unranked(b, loc, op.getDpsInputs()[0]),
+                unranked(b, loc, op.getDpsInputs()[1]),
+                unranked(b, loc, op.getDpsInputs()[2]), unranked(b, loc, c),
+                unranked(b, loc, aux), flag("transpose_a"), flag("transpose_b"),
+                arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(kind))});
+          ++numEpilogues;
+        } else {
+          eraseDeadZeroFill(op);
+          call(b, loc, gemm,
+               {unranked(b, loc, op.getDpsInputs()[0]),
+                unranked(b, loc, op.getDpsInputs()[1]),
+                unranked(b, loc, op.getDpsInits()[0]), flag("transpose_a"),
+                flag("transpose_b")});
+        }
       } else if (kernel.getValue() == "embedding_grad") {
         if (elementTypeOf(op.getDpsInits()[0]) != f32 ||
             !elementTypeOf(op.getDpsInputs()[1]).isInteger(32))

@@ -109,34 +109,13 @@ struct GeluLowering : OpConversionPattern<GeluOp> {
     Type et = op.getType().getElementType();
     bool exact = op.getApproximation() == GeluApproximation::exact;
     AffineMap id = rewriter.getMultiDimIdentityMap(op.getType().getRank());
-    Value r = elementwise(
-        rewriter, loc, adaptor.getInput(), {adaptor.getInput()}, {id},
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value x = a[0];
-          Value half = floatConst(b, l, et, 0.5);
-          Value one = floatConst(b, l, et, 1.0);
-          Value inner;
-          if (exact) {
-            // 0.5 x (1 + erf(x / sqrt(2)))
-            Value c = floatConst(b, l, et, M_SQRT1_2);
-            inner =
-                math::ErfOp::create(b, l, arith::MulFOp::create(b, l, x, c));
-          } else {
-            // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-            Value k = floatConst(b, l, et, std::sqrt(2.0 / M_PI));
-            Value c = floatConst(b, l, et, 0.044715);
-            Value x3 = arith::MulFOp::create(b, l, x,
-                                             arith::MulFOp::create(b, l, x, x));
-            Value u = arith::AddFOp::create(b, l, x,
-                                            arith::MulFOp::create(b, l, c, x3));
-            inner =
-                math::TanhOp::create(b, l, arith::MulFOp::create(b, l, k, u));
-          }
-          Value y =
-              arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, half, x),
-                                    arith::AddFOp::create(b, l, one, inner));
-          linalg::YieldOp::create(b, l, y);
-        });
+    Value r =
+        elementwise(rewriter, loc, adaptor.getInput(), {adaptor.getInput()},
+                    {id}, [&](OpBuilder &b, Location l, ValueRange a) {
+                      Value y = exact ? geluExact(b, l, et, a[0])
+                                      : geluTanh(b, l, et, a[0]);
+                      linalg::YieldOp::create(b, l, y);
+                    });
     rewriter.replaceOp(op, r);
     return success();
   }
@@ -460,6 +439,96 @@ struct MatmulLowering : OpConversionPattern<MatmulOp> {
   }
 };
 
+/// lmc.matmul_bias: one linalg.generic marked as a library GEMM with an
+/// epilogue (`epilogue` "bias" or "bias_gelu_tanh"), whose loop nest is also
+/// exactly what matmul, bias_add and gelu compute: the products summed in K
+/// order from zero (the accumulator is the result, or the pre-activation
+/// with GELU), the bias added at the last K, and GELU of that.
+struct MatmulBiasLowering : OpConversionPattern<MatmulBiasOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MatmulBiasOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value lhs = adaptor.getLhs(), rhs = adaptor.getRhs();
+    RankedTensorType type = op.getResult().getType();
+    Type et = type.getElementType();
+    int64_t rank = type.getRank();
+    int64_t batch = rank - 2;
+    bool tb = op.getTransposeB();
+    bool gelu = op.getGelu().has_value();
+    int64_t numLoops = rank + 1;
+    MLIRContext *ctx = rewriter.getContext();
+    auto dim = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+    AffineExpr m = dim(batch), n = dim(batch + 1), k = dim(batch + 2);
+    SmallVector<AffineExpr> lhsExprs, outExprs;
+    for (int64_t i = 0; i < batch; ++i) {
+      lhsExprs.push_back(dim(i));
+      outExprs.push_back(dim(i));
+    }
+    lhsExprs.append({m, k});
+    outExprs.append({m, n});
+    AffineMap out = AffineMap::get(numLoops, 0, outExprs, ctx);
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(numLoops, 0, lhsExprs, ctx),
+        AffineMap::get(
+            numLoops, 0,
+            tb ? ArrayRef<AffineExpr>{n, k} : ArrayRef<AffineExpr>{k, n}, ctx),
+        AffineMap::get(numLoops, 0, n), out};
+    if (gelu)
+      maps.push_back(out);
+
+    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, lhs);
+    sizes.back() = sizesOf(rewriter, loc, rhs)[tb ? 0 : 1];
+    SmallVector<Value> inits = {emptyTensor(rewriter, loc, sizes, et)};
+    if (gelu)
+      inits.push_back(emptyTensor(rewriter, loc, sizes, et));
+    Value lastK = arith::SubIOp::create(
+        rewriter, loc,
+        getValueOrCreateConstantIndexOp(
+            rewriter, loc, sizesOf(rewriter, loc, rhs)[tb ? 1 : 0]),
+        arith::ConstantIndexOp::create(rewriter, loc, 1));
+
+    SmallVector<IteratorType> iters = parallelIterators(numLoops);
+    iters.back() = IteratorType::reduction;
+    SmallVector<Type> resultTypes(inits.size(), type);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, resultTypes, ValueRange{lhs, rhs, adaptor.getBias()},
+        inits, maps, iters, [&](OpBuilder &b, Location l, ValueRange a) {
+          Value kIndex = linalg::IndexOp::create(b, l, batch + 2);
+          Value zero = arith::ConstantIndexOp::create(b, l, 0);
+          Value first = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
+                                              kIndex, zero);
+          Value last = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
+                                             kIndex, lastK);
+          Value acc = a[gelu ? 4 : 3];
+          Value prev = arith::SelectOp::create(b, l, first,
+                                               floatConst(b, l, et, 0.0), acc);
+          Value p = arith::MulFOp::create(b, l, a[0], a[1]);
+          Value sum = arith::AddFOp::create(b, l, p, prev);
+          Value biased = arith::SelectOp::create(
+              b, l, last, arith::AddFOp::create(b, l, sum, a[2]), sum);
+          if (!gelu) {
+            linalg::YieldOp::create(b, l, biased);
+            return;
+          }
+          linalg::YieldOp::create(
+              b, l, ValueRange{geluTanh(b, l, et, biased), biased});
+        });
+    generic->setAttr(
+        kLibraryCallAttr,
+        rewriter.getDictionaryAttr(
+            {rewriter.getNamedAttr("kernel", rewriter.getStringAttr("gemm")),
+             rewriter.getNamedAttr("transpose_a", rewriter.getBoolAttr(false)),
+             rewriter.getNamedAttr("transpose_b", rewriter.getBoolAttr(tb)),
+             rewriter.getNamedAttr(
+                 "epilogue",
+                 rewriter.getStringAttr(gelu ? "bias_gelu_tanh" : "bias"))}));
+    rewriter.replaceOp(op, generic.getResults());
+    return success();
+  }
+};
+
 //===----------------------------------------------------------------------===//
 // Shape ops
 //===----------------------------------------------------------------------===//
@@ -654,9 +723,9 @@ void mlir::lmc::populateLMCToLinalgPatterns(RewritePatternSet &patterns) {
   MLIRContext *ctx = patterns.getContext();
   patterns.add<AddLowering, BiasAddLowering, CausalMaskLowering,
                CrossEntropyLowering, EmbeddingLowering, GeluLowering,
-               LayerNormLowering, MatmulLowering, MergeHeadsLowering,
-               PositionEmbeddingLowering, ScaleLowering, SoftmaxLowering,
-               SplitHeadsLowering, SplitLowering>(ctx);
+               LayerNormLowering, MatmulLowering, MatmulBiasLowering,
+               MergeHeadsLowering, PositionEmbeddingLowering, ScaleLowering,
+               SoftmaxLowering, SplitHeadsLowering, SplitLowering>(ctx);
   populateDecomposeAttentionPatterns(patterns);
   lowering::populateTrainingOpsToLinalgPatterns(patterns);
   lowering::populateShardingOpsToLinalgPatterns(patterns);

@@ -33,6 +33,30 @@ inline Value floatConst(OpBuilder &b, Location loc, Type type, double value) {
   return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, value));
 }
 
+/// GELU's tanh approximation of `x`:
+/// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+inline Value geluTanh(OpBuilder &b, Location l, Type et, Value x) {
+  Value half = floatConst(b, l, et, 0.5);
+  Value one = floatConst(b, l, et, 1.0);
+  Value k = floatConst(b, l, et, std::sqrt(2.0 / M_PI));
+  Value c = floatConst(b, l, et, 0.044715);
+  Value x3 = arith::MulFOp::create(b, l, x, arith::MulFOp::create(b, l, x, x));
+  Value u = arith::AddFOp::create(b, l, x, arith::MulFOp::create(b, l, c, x3));
+  Value inner = math::TanhOp::create(b, l, arith::MulFOp::create(b, l, k, u));
+  return arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, half, x),
+                               arith::AddFOp::create(b, l, one, inner));
+}
+
+/// Exact GELU of `x`: 0.5 x (1 + erf(x / sqrt(2))).
+inline Value geluExact(OpBuilder &b, Location l, Type et, Value x) {
+  Value half = floatConst(b, l, et, 0.5);
+  Value one = floatConst(b, l, et, 1.0);
+  Value c = floatConst(b, l, et, M_SQRT1_2);
+  Value inner = math::ErfOp::create(b, l, arith::MulFOp::create(b, l, x, c));
+  return arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, half, x),
+                               arith::AddFOp::create(b, l, one, inner));
+}
+
 /// The sizes of `v`, static ones as attributes and dynamic ones as tensor.dim.
 inline SmallVector<OpFoldResult> sizesOf(OpBuilder &b, Location loc, Value v) {
   return tensor::getMixedSizes(b, loc, v);

@@ -34,6 +34,7 @@
 #include <cublasLt.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <tuple>
 #include <vector>
@@ -130,10 +131,57 @@ bool batchStride(const View &v, int64_t n, int64_t &stride) {
   return true;
 }
 
+/// The epilogue of one cuBLASLt call: none, CUBLASLT_EPILOGUE_BIAS (a
+/// bias along D's rows), or CUBLASLT_EPILOGUE_GELU_AUX_BIAS (also the
+/// pre-activation, column-major with leading dimension auxLd).
+struct Epilogue {
+  enum Kind { None = 0, Bias = 1, GeluAuxBias = 2 } kind = None;
+  const float *bias = nullptr;
+  float *aux = nullptr;
+  int64_t auxLd = 0;
+};
+
+/// GELU's tanh approximation, as the CPU runtime computes it.
+inline float geluTanh(float x) {
+  const float k = 0.7978845608028654f, c = 0.044715f;
+  float u = x + c * (x * (x * x));
+  return (0.5f * x) * (1.0f + std::tanh(k * u));
+}
+
+/// The epilogue on the host, over managed memory (the stream synchronised):
+/// C[..., n] += bias[n]; with `aux`, aux = C, then C = gelu(C).
+void hostEpilogue(const View &C, const View &bias, const View *aux) {
+  const int64_t rank = C.rank(), n = C.size(-1);
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < rank; ++d)
+    rows *= C.sizes[d];
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t offC = 0, offAux = 0;
+    for (int64_t d = rank - 2, rest = r; d >= 0; --d) {
+      int64_t idx = rest % C.sizes[d];
+      rest /= C.sizes[d];
+      offC += idx * C.strides[d];
+      if (aux)
+        offAux += idx * aux->strides[d];
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      float &out = C.data[offC + j * C.stride(-1)];
+      float v = out + bias.data[j * bias.stride(0)];
+      if (aux) {
+        aux->data[offAux + j * aux->stride(-1)] = v;
+        v = geluTanh(v);
+      }
+      out = v;
+    }
+  }
+}
+
 struct Plan {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t x = nullptr, y = nullptr, d = nullptr;
   cublasLtMatmulAlgo_t algo;
+  /// False when the heuristic found no algorithm for the epilogue asked for.
+  bool ok = true;
 };
 
 class Gemm {
@@ -145,6 +193,12 @@ public:
 
   void run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
            lmcrt_unranked_memref *c, bool ta, bool tb, Precision precision);
+  /// The GEMM with a bias (LMCRT_GEMM_BIAS) or bias + tanh GELU
+  /// (LMCRT_GEMM_BIAS_GELU_TANH, the pre-activation in `aux`) epilogue.
+  void runBias(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+               lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+               lmcrt_unranked_memref *aux, bool ta, bool tb, int32_t epilogue,
+               Precision precision);
 
 private:
   void open();
@@ -161,14 +215,40 @@ private:
   float *pack(int slot, const float *data, int64_t rows, int64_t cols,
               int64_t rs, int64_t cs);
   float *temporary(int slot, int64_t elements);
-  /// D = op(X) op(Y), column-major m x n, `batch` matrices.
-  void matmul(Precision precision, int64_t m, int64_t n, int64_t k,
+  void setEpiloguePointers(cublasLtMatmulDesc_t desc, const Epilogue &ep) {
+    if (ep.kind == Epilogue::None)
+      return;
+    check(api.cublasLtMatmulDescSetAttribute(desc,
+                                             CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                             &ep.bias, sizeof(ep.bias)),
+          "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
+    if (ep.kind == Epilogue::GeluAuxBias)
+      check(api.cublasLtMatmulDescSetAttribute(
+                desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &ep.aux,
+                sizeof(ep.aux)),
+            "cublasLtMatmulDescSetAttribute(EPILOGUE_AUX_POINTER)");
+  }
+  /// D = op(X) op(Y), column-major m x n, `batch` matrices, then the
+  /// epilogue `ep`; false (nothing done) when cuBLASLt has no algorithm
+  /// with that epilogue.
+  bool matmul(Precision precision, int64_t m, int64_t n, int64_t k,
               const Operand &x, const Operand &y, float *d, int64_t ldd,
-              int64_t batch, int64_t sx, int64_t sy, int64_t sd);
+              int64_t batch, int64_t sx, int64_t sy, int64_t sd,
+              const Epilogue &ep = Epilogue());
+  /// The GEMM, then, with `bias`, its epilogue (`aux`: GELU, keeping the
+  /// pre-activation there): in cuBLASLt's call where it can address C and
+  /// aux, else on the host.
+  void run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+           lmcrt_unranked_memref *c, bool ta, bool tb, Precision precision,
+           const std::string &what, const View *bias, const View *aux);
 
-  using Key = std::tuple<int, bool, bool, int64_t, int64_t, int64_t, int64_t,
-                         int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                         uint32_t, uint32_t, uint32_t>;
+  /// Precision, transposes, m, n, k, leading dimensions, batch and its
+  /// strides, alignments of X, Y and D; epilogue kind, aux leading
+  /// dimension, alignments of bias and aux.
+  using Key =
+      std::tuple<int, bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t,
+                 int64_t, int64_t, int64_t, int64_t, int64_t, uint32_t,
+                 uint32_t, uint32_t, int, int64_t, uint32_t, uint32_t>;
   LtApi api;
   cublasLtHandle_t handle = nullptr;
   CUdeviceptr workspace = 0;
@@ -221,9 +301,10 @@ float *Gemm::pack(int slot, const float *data, int64_t rows, int64_t cols,
   return out;
 }
 
-void Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
+bool Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
                   const Operand &x, const Operand &y, float *d, int64_t ldd,
-                  int64_t batch, int64_t sx, int64_t sy, int64_t sd) {
+                  int64_t batch, int64_t sx, int64_t sy, int64_t sd,
+                  const Epilogue &ep) {
   Key key{static_cast<int>(precision),
           x.transposed,
           y.transposed,
@@ -239,7 +320,11 @@ void Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
           sd,
           alignmentOf(x.data),
           alignmentOf(y.data),
-          alignmentOf(d)};
+          alignmentOf(d),
+          static_cast<int>(ep.kind),
+          ep.auxLd,
+          ep.bias ? alignmentOf(ep.bias) : 0u,
+          ep.aux ? alignmentOf(ep.aux) : 0u};
   auto it = plans.find(key);
   if (it == plans.end()) {
     Plan p;
@@ -257,6 +342,32 @@ void Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
     check(api.cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB,
                                              &opY, sizeof(opY)),
           "cublasLtMatmulDescSetAttribute(TRANSB)");
+    if (ep.kind != Epilogue::None) {
+      cublasLtEpilogue_t epilogue = ep.kind == Epilogue::Bias
+                                        ? CUBLASLT_EPILOGUE_BIAS
+                                        : CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+      check(api.cublasLtMatmulDescSetAttribute(p.desc,
+                                               CUBLASLT_MATMUL_DESC_EPILOGUE,
+                                               &epilogue, sizeof(epilogue)),
+            "cublasLtMatmulDescSetAttribute(EPILOGUE)");
+      cudaDataType_t f32 = CUDA_R_32F;
+      check(api.cublasLtMatmulDescSetAttribute(
+                p.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &f32, sizeof(f32)),
+            "cublasLtMatmulDescSetAttribute(BIAS_DATA_TYPE)");
+      if (ep.kind == Epilogue::GeluAuxBias) {
+        check(api.cublasLtMatmulDescSetAttribute(
+                  p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ep.auxLd,
+                  sizeof(ep.auxLd)),
+              "cublasLtMatmulDescSetAttribute(EPILOGUE_AUX_LD)");
+        check(api.cublasLtMatmulDescSetAttribute(
+                  p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE, &f32,
+                  sizeof(f32)),
+              "cublasLtMatmulDescSetAttribute(EPILOGUE_AUX_DATA_TYPE)");
+      }
+    }
+    // The epilogue's pointers are set on the descriptor before the
+    // heuristic (which reads their alignment) and before every call.
+    setEpiloguePointers(p.desc, ep);
     auto layout = [&](cublasLtMatrixLayout_t &l, int64_t rows, int64_t cols,
                       int64_t ld, int64_t stride) {
       check(api.cublasLtMatrixLayoutCreate(&l, CUDA_R_32F, rows, cols, ld),
@@ -298,6 +409,12 @@ void Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
     check(api.cublasLtMatmulAlgoGetHeuristic(handle, p.desc, p.x, p.y, p.d, p.d,
                                              pref, 1, &result, &found),
           "cublasLtMatmulAlgoGetHeuristic");
+    if (found < 1 && ep.kind != Epilogue::None) {
+      // No kernel for this epilogue here: the caller applies it apart.
+      p.ok = false;
+      plans.emplace(key, p);
+      return false;
+    }
     if (found < 1)
       comm::fatal(std::string("gpu_gemm_") + precisionName(precision) +
                   ": cuBLASLt has no algorithm for m=" + std::to_string(m) +
@@ -307,6 +424,9 @@ void Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
     it = plans.emplace(key, p).first;
   }
   const Plan &p = it->second;
+  if (!p.ok)
+    return false;
+  setEpiloguePointers(p.desc, ep);
   const float alpha = 1.0f, beta = 0.0f;
   check(api.cublasLtMatmul(handle, p.desc, &alpha, x.data, p.x, y.data, p.y,
                            &beta, d, p.d, d, p.d, &p.algo,
@@ -315,6 +435,7 @@ void Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
         std::string("cublasLtMatmul (gpu_gemm_") + precisionName(precision) +
             ", m=" + std::to_string(m) + " n=" + std::to_string(n) +
             " k=" + std::to_string(k) + ")");
+  return true;
 }
 
 void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
@@ -322,6 +443,12 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                Precision precision) {
   std::string what = std::string("gpu_gemm_") + precisionName(precision);
   requireReady(what.c_str());
+  run(a, b, c, ta, tb, precision, what, nullptr, nullptr);
+}
+
+void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+               lmcrt_unranked_memref *c, bool ta, bool tb, Precision precision,
+               const std::string &what, const View *bias, const View *aux) {
   View A(a), B(b), C(c);
   if (C.rank() < 2 || A.rank() != C.rank() ||
       (B.rank() != 2 && B.rank() != C.rank()))
@@ -353,6 +480,8 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
     device::synchronize();
     std::vector<float> zeros(C.numElements(), 0.0f);
     copyElements(View::packed(zeros.data(), C.sizes), C);
+    if (bias)
+      hostEpilogue(C, *bias, aux);
     return;
   }
   // op(A) is M x K and op(B) K x N, as strided views.
@@ -360,10 +489,12 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                 aCs = ta ? A.stride(-2) : A.stride(-1);
   const int64_t bRs = tb ? B.stride(-1) : B.stride(-2),
                 bCs = tb ? B.stride(-2) : B.stride(-1);
-  int64_t sA = 0, sB = 0, sC = 0;
+  int64_t sA = 0, sB = 0, sC = 0, sAux = 0;
   const bool aStrided = batchStride(A, batchDims, sA),
              cStrided = batchStride(C, batchDims, sC);
+  const bool auxStrided = aux && batchStride(*aux, batchDims, sAux);
   int64_t m = M;
+  bool folded = true; // aux, if any, follows C's batch folding
   // A linear layer over a packed batch (B shared, A and C row-major with
   // their batches stacked as rows): one GEMM with batch * M rows.
   if (shared && batch > 1 && !ta && A.stride(-1) == 1 && C.stride(-1) == 1 &&
@@ -371,6 +502,9 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
       sC == M * C.stride(-2)) {
     m = M * batch;
     batch = 1;
+    // The pre-activation folds too, or cuBLASLt cannot write it.
+    folded = !aux || (auxStrided && aux->stride(-1) == 1 &&
+                      sAux == M * aux->stride(-2));
   }
   Operand oa, ob, oc;
   // One strided-batched call when every operand has one batch stride and
@@ -382,12 +516,14 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                        describe(C.data, m, N, C.stride(-2), C.stride(-1), oc);
   const int64_t calls = strided ? 1 : batch, perCall = strided ? batch : 1;
   for (int64_t i = 0; i < calls; ++i) {
-    int64_t offA = 0, offB = 0, offC = 0;
+    int64_t offA = 0, offB = 0, offC = 0, offAux = 0;
     for (int64_t d = batchDims - 1, rest = i; d >= 0 && calls > 1; --d) {
       int64_t idx = rest % C.sizes[d];
       rest /= C.sizes[d];
       offA += idx * A.strides[d];
       offC += idx * C.strides[d];
+      if (aux)
+        offAux += idx * aux->strides[d];
       if (!shared)
         offB += idx * B.strides[d];
     }
@@ -401,6 +537,7 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
       pb = pack(1, pb, K, N, brs, bcs);
       brs = N, bcs = 1;
     }
+    bool epilogueDone = false;
     float *pc = C.data + offC;
     const bool cDirect =
         describe(pc, m, N, C.stride(-2), C.stride(-1), oc);
@@ -415,19 +552,105 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
       matmul(precision, m, N, K, oa, ob, pc, oc.ld, perCall, sA, sB, sC);
     } else {
       // Row-major C: C^T = op(B)^T op(A)^T (transposing swaps strides).
+      // Its rows are C's columns: the bias, one value per row of C^T, is
+      // what cuBLASLt's bias epilogue adds, and a row-major pre-activation
+      // is a column-major one with leading dimension aux's row stride.
       describe(pb, N, K, bcs, brs, ob);
       describe(pa, K, m, acs, ars, oa);
-      matmul(precision, N, m, K, ob, oa, pc, oc.ld, perCall, sB, sA, sC);
+      Epilogue ep;
+      if (bias && cDirect && folded && bias->stride(0) == 1) {
+        ep.bias = bias->data;
+        if (!aux) {
+          ep.kind = Epilogue::Bias;
+        } else if (aux->stride(-1) == 1 && aux->stride(-2) >= N &&
+                   aux->stride(-2) % 8 == 0) {
+          ep.kind = Epilogue::GeluAuxBias;
+          ep.aux = aux->data + offAux;
+          ep.auxLd = aux->stride(-2);
+        }
+      }
+      epilogueDone =
+          ep.kind != Epilogue::None && matmul(precision, N, m, K, ob, oa, pc,
+                                              oc.ld, perCall, sB, sA, sC, ep);
+      if (!epilogueDone)
+        matmul(precision, N, m, K, ob, oa, pc, oc.ld, perCall, sB, sA, sC);
     }
     if (!cDirect) {
       device::synchronize();
       copyElements(View::packed(pc, {m, N}),
                    View(C.data + offC, {m, N}, {C.stride(-2), C.stride(-1)}));
     }
+    if (bias && !epilogueDone) {
+      // cuBLASLt cannot address this output with its epilogue: the host
+      // applies it to the call's rows (managed memory).
+      device::synchronize();
+      View part(C.data + offC, {m, N}, {C.stride(-2), C.stride(-1)});
+      if (aux && !folded) {
+        // One GEMM wrote every batch element: the whole of C at once.
+        hostEpilogue(C, *bias, aux);
+      } else if (aux) {
+        View auxPart(aux->data + offAux, {m, N},
+                     {aux->stride(-2), aux->stride(-1)});
+        hostEpilogue(part, *bias, &auxPart);
+      } else {
+        hostEpilogue(part, *bias, nullptr);
+      }
+    }
   }
 }
 
+void Gemm::runBias(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+                   lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+                   lmcrt_unranked_memref *aux, bool ta, bool tb,
+                   int32_t epilogue, Precision precision) {
+  std::string what = std::string("gpu_gemm_bias_") + precisionName(precision);
+  requireReady(what.c_str());
+  if (epilogue != LMCRT_GEMM_BIAS && epilogue != LMCRT_GEMM_BIAS_GELU_TANH)
+    comm::fatal(what + ": unknown epilogue " + std::to_string(epilogue));
+  View C(c), Bias(bias);
+  if (Bias.rank() != 1 || C.rank() < 1 || Bias.size(0) != C.size(-1))
+    comm::fatal(what + ": the bias " + Bias.shapeString() +
+                " is not a vector of C's last dimension (C " + C.shapeString() +
+                ")");
+  if (epilogue == LMCRT_GEMM_BIAS) {
+    run(a, b, c, ta, tb, precision, what, &Bias, nullptr);
+    return;
+  }
+  View Aux(aux);
+  if (Aux.sizes != C.sizes)
+    comm::fatal(what + ": the pre-activation " + Aux.shapeString() +
+                " differs from C " + C.shapeString());
+  run(a, b, c, ta, tb, precision, what, &Bias, &Aux);
+}
+
 } // namespace
+
+extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bias_f32(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue) {
+  Gemm::get().runBias(a, b, bias, c, aux, transpose_a != 0, transpose_b != 0,
+                      epilogue, Precision::F32);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bias_tf32(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue) {
+  Gemm::get().runBias(a, b, bias, c, aux, transpose_a != 0, transpose_b != 0,
+                      epilogue, Precision::TF32);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bias_bf16(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue) {
+  Gemm::get().runBias(a, b, bias, c, aux, transpose_a != 0, transpose_b != 0,
+                      epilogue, Precision::BF16);
+}
 
 extern "C" void _mlir_ciface_lmcrt_gpu_gemm_f32(lmcrt_unranked_memref *a,
                                                 lmcrt_unranked_memref *b,

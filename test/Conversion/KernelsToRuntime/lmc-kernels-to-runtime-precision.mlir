@@ -23,3 +23,13 @@ func.func @mlp(%x: tensor<?x?x64xf32>, %w1: tensor<64x256xf32>, %w2: tensor<256x
   %y = lmc.matmul %h, %w2 : tensor<?x?x256xf32>, tensor<256x64xf32>
   return %y : tensor<?x?x64xf32>
 }
+
+// Tests that a GEMM with an epilogue takes the precision too.
+
+// BF16:     call @lmcrt_gemm_bias_bf16
+// TF32:     call @lmcrt_gemm_bias_tf32
+// FP32:     call @lmcrt_gemm_bias_f32
+func.func @linear(%x: tensor<?x?x64xf32>, %w: tensor<64x256xf32>, %b: tensor<256xf32>) -> tensor<?x?x256xf32> {
+  %y = lmc.matmul_bias %x, %w, %b : tensor<?x?x64xf32>, tensor<64x256xf32>, tensor<256xf32> -> tensor<?x?x256xf32>
+  return %y : tensor<?x?x256xf32>
+}

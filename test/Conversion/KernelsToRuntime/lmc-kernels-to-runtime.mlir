@@ -113,3 +113,41 @@ func.func @fills(%a: memref<4x4xf32>, %b: memref<4x4xf32>, %c: memref<4x4xf32>, 
   }
   return %seen : f32
 }
+
+// -----
+
+// Tests that a GEMM with a bias epilogue (lmc.matmul_bias) becomes one call
+// of lmcrt_gemm_bias_f32(a, b, bias, c, aux, ta, tb, epilogue): C passed as
+// aux with epilogue 0 (bias), the pre-activation as aux with 1 (bias + tanh
+// GELU); no loop nest is left.
+
+// CHECK-LABEL: func.func private @lmcrt_gemm_bias_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func @linear
+// CHECK-SAME:    (%[[X:.+]]: memref<?x?x64xf32>, %[[W:.+]]: memref<192x64xf32>, %[[B:.+]]: memref<192xf32>, %[[W1:.+]]: memref<64x256xf32>, %[[B1:.+]]: memref<256xf32>)
+// CHECK:         %[[C:.+]] = memref.alloc
+// CHECK:         %[[UX:.+]] = memref.cast %[[X]]
+// CHECK-NEXT:    %[[UW:.+]] = memref.cast %[[W]]
+// CHECK-NEXT:    %[[UB:.+]] = memref.cast %[[B]]
+// CHECK-NEXT:    %[[UC:.+]] = memref.cast %[[C]]
+// CHECK-NEXT:    %[[UAUX:.+]] = memref.cast %[[C]]
+// CHECK-NEXT:    %[[TA:.+]] = arith.constant 0 : i32
+// CHECK-NEXT:    %[[TB:.+]] = arith.constant 1 : i32
+// CHECK-NEXT:    %[[EP:.+]] = arith.constant 0 : i32
+// CHECK-NEXT:    call @lmcrt_gemm_bias_f32(%[[UX]], %[[UW]], %[[UB]], %[[UC]], %[[UAUX]], %[[TA]], %[[TB]], %[[EP]])
+// CHECK:         %[[H:.+]] = memref.alloc
+// CHECK-NEXT:    %[[PRE:.+]] = memref.alloc
+// CHECK:         %[[UH:.+]] = memref.cast %[[H]]
+// CHECK-NEXT:    %[[UPRE:.+]] = memref.cast %[[PRE]]
+// CHECK-NEXT:    %[[TA1:.+]] = arith.constant 0 : i32
+// CHECK-NEXT:    %[[TB1:.+]] = arith.constant 0 : i32
+// CHECK-NEXT:    %[[EP1:.+]] = arith.constant 1 : i32
+// CHECK-NEXT:    call @lmcrt_gemm_bias_f32(%{{.+}}, %{{.+}}, %{{.+}}, %[[UH]], %[[UPRE]], %[[TA1]], %[[TB1]], %[[EP1]])
+// CHECK-NOT:     linalg.generic
+// CHECK:         return %[[C]], %[[H]], %[[PRE]]
+// GEMM-LABEL: func.func @linear
+// GEMM-COUNT-2: call @lmcrt_gemm_bias_f32
+func.func @linear(%x: tensor<?x?x64xf32>, %w: tensor<192x64xf32>, %b: tensor<192xf32>, %w1: tensor<64x256xf32>, %b1: tensor<256xf32>) -> (tensor<?x?x192xf32>, tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
+  %y = lmc.matmul_bias %x, %w, %b transpose_b : tensor<?x?x64xf32>, tensor<192x64xf32>, tensor<192xf32> -> tensor<?x?x192xf32>
+  %h, %pre = lmc.matmul_bias %x, %w1, %b1 gelu(tanh) : tensor<?x?x64xf32>, tensor<64x256xf32>, tensor<256xf32> -> tensor<?x?x256xf32>, tensor<?x?x256xf32>
+  return %y, %h, %pre : tensor<?x?x192xf32>, tensor<?x?x256xf32>, tensor<?x?x256xf32>
+}

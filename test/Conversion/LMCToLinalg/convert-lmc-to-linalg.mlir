@@ -427,6 +427,63 @@ func.func @matmul_transpose_b(%x: tensor<?x?x64xf32>, %wte: tensor<256x64xf32>) 
 
 // -----
 
+// Tests that lmc.matmul_bias with the GELU epilogue is one linalg.generic
+// marked as a library GEMM with epilogue "bias_gelu_tanh", whose loop nest
+// computes what matmul, bias_add and gelu compute: the pre-activation
+// output accumulates the products from zero (k = 0 ignores its init), the
+// bias is added at the last k, and the activation is GELU of that.
+
+// CHECK-DAG:   #[[LHS:.+]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG:   #[[RHS:.+]] = affine_map<(d0, d1, d2) -> (d2, d1)>
+// CHECK-DAG:   #[[BIAS:.+]] = affine_map<(d0, d1, d2) -> (d1)>
+// CHECK-DAG:   #[[OUT:.+]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @matmul_bias_gelu
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x64xf32>, %[[W:.+]]: tensor<64x256xf32>, %[[B:.+]]: tensor<256xf32>)
+// CHECK:         %[[H:.+]] = tensor.empty(%{{.+}}) : tensor<?x256xf32>
+// CHECK-NEXT:    %[[PRE:.+]] = tensor.empty(%{{.+}}) : tensor<?x256xf32>
+// CHECK:         %[[LAST:.+]] = arith.subi %{{.+}}, %{{.+}} : index
+// CHECK-NEXT:    %[[R:.+]]:2 = linalg.generic {indexing_maps = [#[[LHS]], #[[RHS]], #[[BIAS]], #[[OUT]], #[[OUT]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME:      ins(%[[X]], %[[W]], %[[B]] : tensor<?x64xf32>, tensor<64x256xf32>, tensor<256xf32>) outs(%[[H]], %[[PRE]] : tensor<?x256xf32>, tensor<?x256xf32>)
+// CHECK-SAME:      lmc.library_call = {epilogue = "bias_gelu_tanh", kernel = "gemm", transpose_a = false, transpose_b = false}
+// CHECK-NEXT:    ^bb0(%[[A:.+]]: f32, %[[WV:.+]]: f32, %[[BV:.+]]: f32, %{{.+}}: f32, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[K:.+]] = linalg.index 2 : index
+// CHECK:           %[[FIRST:.+]] = arith.cmpi eq, %[[K]], %{{.+}} : index
+// CHECK-NEXT:      %[[ISLAST:.+]] = arith.cmpi eq, %[[K]], %[[LAST]] : index
+// CHECK:           %[[PREV:.+]] = arith.select %[[FIRST]], %{{.+}}, %[[ACC]] : f32
+// CHECK-NEXT:      %[[P:.+]] = arith.mulf %[[A]], %[[WV]] : f32
+// CHECK-NEXT:      %[[S:.+]] = arith.addf %[[P]], %[[PREV]] : f32
+// CHECK-NEXT:      %[[SB:.+]] = arith.addf %[[S]], %[[BV]] : f32
+// CHECK-NEXT:      %[[V:.+]] = arith.select %[[ISLAST]], %[[SB]], %[[S]] : f32
+// CHECK:           math.tanh
+// CHECK:           %[[HALFX:.+]] = arith.mulf %{{.+}}, %[[V]] : f32
+// CHECK-NEXT:      %[[G:.+]] = arith.mulf %[[HALFX]], %{{.+}} : f32
+// CHECK-NEXT:      linalg.yield %[[G]], %[[V]] : f32, f32
+// CHECK:         return %[[R]]#0, %[[R]]#1
+func.func @matmul_bias_gelu(%x: tensor<?x64xf32>, %w: tensor<64x256xf32>, %b: tensor<256xf32>) -> (tensor<?x256xf32>, tensor<?x256xf32>) {
+  %h, %pre = lmc.matmul_bias %x, %w, %b gelu(tanh) : tensor<?x64xf32>, tensor<64x256xf32>, tensor<256xf32> -> tensor<?x256xf32>, tensor<?x256xf32>
+  return %h, %pre : tensor<?x256xf32>, tensor<?x256xf32>
+}
+
+// -----
+
+// Tests that lmc.matmul_bias without GELU accumulates in its one output
+// and reads the rhs as (n, k) with transpose_b.
+
+// CHECK-DAG:   #[[RHS:.+]] = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+// CHECK-LABEL: func.func @matmul_bias_transpose_b
+// CHECK:         linalg.generic {indexing_maps = [#{{.+}}, #[[RHS]], #{{.+}}, #{{.+}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME:      lmc.library_call = {epilogue = "bias", kernel = "gemm", transpose_a = false, transpose_b = true}
+// CHECK-NEXT:    ^bb0(%{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %[[ACC:.+]]: f32):
+// CHECK:           arith.select %{{.+}}, %{{.+}}, %[[ACC]] : f32
+// CHECK-NOT:       math.tanh
+// CHECK:           linalg.yield %{{.+}} : f32
+func.func @matmul_bias_transpose_b(%x: tensor<?x?x64xf32>, %w: tensor<192x64xf32>, %b: tensor<192xf32>) -> tensor<?x?x192xf32> {
+  %0 = lmc.matmul_bias %x, %w, %b transpose_b : tensor<?x?x64xf32>, tensor<192x64xf32>, tensor<192xf32> -> tensor<?x?x192xf32>
+  return %0 : tensor<?x?x192xf32>
+}
+
+// -----
+
 // Tests that a batched matmul (q k^T of attention) indexes the rhs with the
 // batch loops too: loops (b, h, i, j, d), lhs (b, h, i, d), rhs (b, h, j, d);
 // the result's N is the sequence size of the rhs.

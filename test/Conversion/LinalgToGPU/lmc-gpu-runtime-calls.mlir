@@ -56,3 +56,27 @@ func.func @wte_grad(%g: memref<*xf32>, %ids: memref<*xi32>, %w: memref<*xf32>) {
   call @lmcrt_embedding_grad_f32(%g, %ids, %w, %off) : (memref<*xf32>, memref<*xi32>, memref<*xf32>, i64) -> ()
   return
 }
+
+// -----
+
+// Tests that the GEMMs with a bias (and GELU) epilogue go to the GPU
+// runtime's cuBLASLt epilogue forms, in every precision.
+
+// CHECK-DAG: func.func private @lmcrt_gpu_gemm_bias_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// CHECK-DAG: func.func private @lmcrt_gpu_gemm_bias_tf32(
+// CHECK-DAG: func.func private @lmcrt_gpu_gemm_bias_bf16(
+// CHECK-LABEL: func.func @linear
+// CHECK:       call @lmcrt_gpu_gemm_bias_f32(
+// CHECK:       call @lmcrt_gpu_gemm_bias_tf32(
+// CHECK:       call @lmcrt_gpu_gemm_bias_bf16(
+func.func private @lmcrt_gemm_bias_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface}
+func.func private @lmcrt_gemm_bias_tf32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface}
+func.func private @lmcrt_gemm_bias_bf16(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface}
+func.func @linear(%a: memref<*xf32>, %b: memref<*xf32>, %bias: memref<*xf32>, %c: memref<*xf32>, %aux: memref<*xf32>) {
+  %f = arith.constant 0 : i32
+  %t = arith.constant 1 : i32
+  call @lmcrt_gemm_bias_f32(%a, %b, %bias, %c, %c, %f, %f, %f) : (memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) -> ()
+  call @lmcrt_gemm_bias_tf32(%a, %b, %bias, %c, %aux, %f, %f, %t) : (memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) -> ()
+  call @lmcrt_gemm_bias_bf16(%a, %b, %bias, %c, %aux, %f, %t, %t) : (memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) -> ()
+  return
+}

@@ -1,6 +1,6 @@
 // RUN: lmc-opt %s -split-input-file -verify-diagnostics
 
-// One case per verifier rule of lmc.fused and lmc.yield (the Constraints of
+// One case per verifier rule of lmc.fused, lmc.yield and lmc.matmul_bias (the Constraints of
 // LMCFusionOps.td, in order).
 
 // Tests that the kind is not empty.
@@ -225,4 +225,84 @@ func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
 func.func @f(%x: tensor<4xf32>) {
   // expected-error @+1 {{'lmc.yield' op expects parent op 'lmc.fused'}}
   lmc.yield %x : tensor<4xf32>
+}
+
+// -----
+
+// Tests that lmc.matmul_bias takes one rhs matrix (a linear layer).
+
+func.func @f(%x: tensor<2x3x4xf32>, %w: tensor<2x4x5xf32>, %b: tensor<5xf32>) -> tensor<2x3x5xf32> {
+  // expected-error @+1 {{rhs must be one matrix (rank 2), got rank 3}}
+  %0 = lmc.matmul_bias %x, %w, %b : tensor<2x3x4xf32>, tensor<2x4x5xf32>, tensor<5xf32> -> tensor<2x3x5xf32>
+  return %0 : tensor<2x3x5xf32>
+}
+
+// -----
+
+// Tests that the contraction dimensions of lmc.matmul_bias agree.
+
+func.func @f(%x: tensor<3x4xf32>, %w: tensor<6x5xf32>, %b: tensor<5xf32>) -> tensor<3x5xf32> {
+  // expected-error @+1 {{contraction dimensions differ: 4 (lhs) and 6 (rhs)}}
+  %0 = lmc.matmul_bias %x, %w, %b : tensor<3x4xf32>, tensor<6x5xf32>, tensor<5xf32> -> tensor<3x5xf32>
+  return %0 : tensor<3x5xf32>
+}
+
+// -----
+
+// Tests that the bias of lmc.matmul_bias has N elements.
+
+func.func @f(%x: tensor<3x4xf32>, %w: tensor<5x4xf32>, %b: tensor<4xf32>) -> tensor<3x5xf32> {
+  // expected-error @+1 {{bias must be a vector of 5 elements (N), got 'tensor<4xf32>'}}
+  %0 = lmc.matmul_bias %x, %w, %b transpose_b : tensor<3x4xf32>, tensor<5x4xf32>, tensor<4xf32> -> tensor<3x5xf32>
+  return %0 : tensor<3x5xf32>
+}
+
+// -----
+
+// Tests that the result of lmc.matmul_bias is [..., M, N].
+
+func.func @f(%x: tensor<?x3x4xf32>, %w: tensor<4x5xf32>, %b: tensor<5xf32>) -> tensor<?x5xf32> {
+  // expected-error @+1 {{result must be 'tensor<?x3x5xf32>', got 'tensor<?x5xf32>'}}
+  %0 = lmc.matmul_bias %x, %w, %b : tensor<?x3x4xf32>, tensor<4x5xf32>, tensor<5xf32> -> tensor<?x5xf32>
+  return %0 : tensor<?x5xf32>
+}
+
+// -----
+
+// Tests that lmc.matmul_bias has no exact (erf) GELU epilogue.
+
+func.func @f(%x: tensor<3x4xf32>, %w: tensor<4x5xf32>, %b: tensor<5xf32>) -> tensor<3x5xf32> {
+  // expected-error @+1 {{has no epilogue for GELU 'exact': only the tanh approximation}}
+  %0, %1 = lmc.matmul_bias %x, %w, %b gelu(exact) : tensor<3x4xf32>, tensor<4x5xf32>, tensor<5xf32> -> tensor<3x5xf32>, tensor<3x5xf32>
+  return %0 : tensor<3x5xf32>
+}
+
+// -----
+
+// Tests that lmc.matmul_bias with GELU returns the pre-activation.
+
+func.func @f(%x: tensor<3x4xf32>, %w: tensor<4x5xf32>, %b: tensor<5xf32>) -> tensor<3x5xf32> {
+  // expected-error @+1 {{with gelu must return the pre-activation}}
+  %0 = lmc.matmul_bias %x, %w, %b gelu(tanh) : tensor<3x4xf32>, tensor<4x5xf32>, tensor<5xf32> -> tensor<3x5xf32>
+  return %0 : tensor<3x5xf32>
+}
+
+// -----
+
+// Tests that lmc.matmul_bias without GELU has no pre-activation.
+
+func.func @f(%x: tensor<3x4xf32>, %w: tensor<4x5xf32>, %b: tensor<5xf32>) -> tensor<3x5xf32> {
+  // expected-error @+1 {{returns a pre-activation only with gelu}}
+  %0, %1 = lmc.matmul_bias %x, %w, %b : tensor<3x4xf32>, tensor<4x5xf32>, tensor<5xf32> -> tensor<3x5xf32>, tensor<3x5xf32>
+  return %0 : tensor<3x5xf32>
+}
+
+// -----
+
+// Tests that the pre-activation of lmc.matmul_bias has the result's type.
+
+func.func @f(%x: tensor<3x4xf32>, %w: tensor<4x5xf32>, %b: tensor<5xf32>) -> tensor<3x5xf32> {
+  // expected-error @+1 {{pre-activation must have the type of the result}}
+  %0, %1 = lmc.matmul_bias %x, %w, %b gelu(tanh) : tensor<3x4xf32>, tensor<4x5xf32>, tensor<5xf32> -> tensor<3x5xf32>, tensor<?x5xf32>
+  return %0 : tensor<3x5xf32>
 }

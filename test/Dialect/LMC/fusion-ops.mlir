@@ -49,3 +49,15 @@ func.func @scalars(%g: tensor<4xf32>, %s: f32) -> (f32, tensor<f32>) {
   }
   return %n, %c : f32, tensor<f32>
 }
+
+// Tests that lmc.matmul_bias prints its transpose and GELU epilogue and
+// both results.
+
+// CHECK-LABEL: func.func @matmul_bias
+// CHECK:         %{{.+}} = lmc.matmul_bias %{{.+}}, %{{.+}}, %{{.+}} transpose_b : tensor<?x?x64xf32>, tensor<192x64xf32>, tensor<192xf32> -> tensor<?x?x192xf32>
+// CHECK:         %{{.+}}, %{{.+}} = lmc.matmul_bias %{{.+}}, %{{.+}}, %{{.+}} gelu(tanh) : tensor<?x64xf32>, tensor<64x256xf32>, tensor<256xf32> -> tensor<?x256xf32>, tensor<?x256xf32>
+func.func @matmul_bias(%x: tensor<?x?x64xf32>, %w: tensor<192x64xf32>, %b: tensor<192xf32>, %y: tensor<?x64xf32>, %w1: tensor<64x256xf32>, %b1: tensor<256xf32>) -> (tensor<?x?x192xf32>, tensor<?x256xf32>, tensor<?x256xf32>) {
+  %0 = lmc.matmul_bias %x, %w, %b transpose_b : tensor<?x?x64xf32>, tensor<192x64xf32>, tensor<192xf32> -> tensor<?x?x192xf32>
+  %1, %2 = lmc.matmul_bias %y, %w1, %b1 gelu(tanh) : tensor<?x64xf32>, tensor<64x256xf32>, tensor<256xf32> -> tensor<?x256xf32>, tensor<?x256xf32>
+  return %0, %1, %2 : tensor<?x?x192xf32>, tensor<?x256xf32>, tensor<?x256xf32>
+}

@@ -34,6 +34,10 @@ def _inputs():
         "q": f(1, 5, 8),             # causal attention, 2 heads
         "k": f(1, 5, 8),
         "v": f(1, 5, 8),
+        "mx": f(2, 3, 6),            # lmc.matmul_bias: [2, 3, 6] x [6, 4]
+        "mw": f(6, 4),
+        "mwt": f(4, 6),              # the same with transpose_b
+        "mb": f(4),
     }
 
 
@@ -83,6 +87,9 @@ def expected():
         "matmul_transpose_a": i["a"].T @ i["b"],
         "masked_softmax": _softmax(_causal_mask(i["s"])),
         "causal_attention": _attention(i["q"], i["k"], i["v"], heads=2),
+        "matmul_bias": i["mx"] @ i["mwt"].T + i["mb"],
+        "matmul_bias_gelu": _gelu_tanh(i["mx"] @ i["mw"] + i["mb"]),
+        "matmul_bias_pre": i["mx"] @ i["mw"] + i["mb"],
     }
 
 
@@ -103,7 +110,7 @@ def gen(path):
     for name, a in ins.items():
         lines.append(f"  %{name}_c = arith.constant {_dense(a)} : {_ty(a.shape)}")
         # Activations get dynamic sizes; weights stay static.
-        if name in ("ln_w", "ln_b", "b"):
+        if name in ("ln_w", "ln_b", "b", "mw", "mwt", "mb"):
             lines.append(f"  %{name} = tensor.cast %{name}_c : {_ty(a.shape)} to {_ty(a.shape)}")
         elif name == "ln_x":
             lines.append(f"  %{name} = tensor.cast %{name}_c : {_ty(a.shape)} to tensor<?x?x8xf32>")
@@ -128,6 +135,16 @@ def gen(path):
     lines += ["  %masked = lmc.causal_mask %s : " + d3]
     lines += _print_case("masked_softmax", "%masked_softmax = lmc.softmax %masked : " + d3,
                          "masked_softmax", d3, 3)
+    mb3 = "tensor<?x?x4xf32>"
+    lines += _print_case(
+        "matmul_bias", "%matmul_bias = lmc.matmul_bias %mx, %mwt, %mb transpose_b : "
+        f"{d3}, tensor<4x6xf32>, tensor<4xf32> -> {mb3}", "matmul_bias", mb3, 3)
+    lines += _print_case(
+        "matmul_bias_gelu", "%matmul_bias_gelu, %matmul_bias_pre = lmc.matmul_bias "
+        f"%mx, %mw, %mb gelu(tanh) : {d3}, tensor<6x4xf32>, tensor<4xf32> -> {mb3}, {mb3}",
+        "matmul_bias_gelu", mb3, 3)
+    lines += _print_case("matmul_bias_pre", "// the pre-activation of the case above",
+                         "matmul_bias_pre", mb3, 3)
     lines += ["  return", "}"]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -160,3 +160,49 @@ LogicalResult YieldOp::verify() {
            << parent.getResultTypes();
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// MatmulBiasOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MatmulBiasOp::verify() {
+  RankedTensorType lhs = getLhs().getType(), rhs = getRhs().getType();
+  RankedTensorType bias = getBias().getType(), result = getResult().getType();
+  int64_t rank = lhs.getRank();
+  if (rank < 2)
+    return emitOpError("lhs must have rank at least 2, got rank ") << rank;
+  if (rhs.getRank() != 2)
+    return emitOpError("rhs must be one matrix (rank 2), got rank ")
+           << rhs.getRank();
+  Type et = lhs.getElementType();
+  if (rhs.getElementType() != et || bias.getElementType() != et ||
+      result.getElementType() != et)
+    return emitOpError("operands and result must have one element type");
+  bool tb = getTransposeB();
+  int64_t k = lhs.getDimSize(rank - 1), rk = rhs.getDimSize(tb ? 1 : 0);
+  int64_t n = rhs.getDimSize(tb ? 0 : 1);
+  if (!ShapedType::isDynamic(k) && !ShapedType::isDynamic(rk) && k != rk)
+    return emitOpError("contraction dimensions differ: ")
+           << k << " (lhs) and " << rk << " (rhs)";
+  if (ShapedType::isDynamic(n))
+    return emitOpError("the N dimension of rhs must be static");
+  if (bias.getRank() != 1 || bias.getDimSize(0) != n)
+    return emitOpError("bias must be a vector of ")
+           << n << " elements (N), got " << bias;
+  SmallVector<int64_t> expected(lhs.getShape().drop_back());
+  expected.push_back(n);
+  if (result.getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError("result must be ")
+           << RankedTensorType::get(expected, et) << ", got " << result;
+  std::optional<GeluApproximation> gelu = getGelu();
+  if (gelu && *gelu != GeluApproximation::tanh)
+    return emitOpError("has no epilogue for GELU '")
+           << stringifyGeluApproximation(*gelu)
+           << "': only the tanh approximation";
+  if (gelu.has_value() != (getPreActivation() != nullptr))
+    return emitOpError(gelu ? "with gelu must return the pre-activation"
+                            : "returns a pre-activation only with gelu");
+  if (getPreActivation() && getPreActivation().getType() != result)
+    return emitOpError("pre-activation must have the type of the result");
+  return success();
+}

@@ -104,4 +104,52 @@ def LMC_YieldOp : LMC_Op<"yield", [
   let hasVerifier = 1;
 }
 
+def LMC_MatmulBiasOp : LMC_Op<"matmul_bias", [Pure]> {
+  let summary = "a linear layer's GEMM with its bias (and GELU) epilogue";
+  let description = [{
+    `lmc.matmul %lhs, %rhs` (`rhs` one `[K, N]` matrix, or `[N, K]` with
+    `transpose_b`, shared by every row of `lhs` `[..., M, K]`) followed by
+    `lmc.bias_add` of `bias` `[N]` along the last dimension, as one op, which
+    lowers to one call of the runtime's GEMM with an epilogue
+    (`lmcrt_gemm_bias_*`: oneDNN's sgemm and a bias loop on the CPU,
+    cuBLASLt's `CUBLASLT_EPILOGUE_BIAS` on the GPU). With `gelu(tanh)` the
+    epilogue also applies the tanh approximation of GELU
+    (`lmc.gelu ... tanh`): `result` is the activation and `pre_activation`,
+    which `lmc.gelu_grad` reads in the backward pass, the biased GEMM
+    (`CUBLASLT_EPILOGUE_GELU_AUX_BIAS`). `lmc-gemm-epilogues` forms it after
+    `lmc-fuse`; it computes exactly what the ops it replaces compute: the
+    products summed in `K` order, then the bias added, then GELU.
+
+    Example:
+
+    ```mlir
+    %qkv = lmc.matmul_bias %x, %w, %b
+        : tensor<?x?x64xf32>, tensor<64x192xf32>, tensor<192xf32> -> tensor<?x?x192xf32>
+    %h, %pre = lmc.matmul_bias %x, %w1, %b1 gelu(tanh)
+        : tensor<?x?x64xf32>, tensor<64x256xf32>, tensor<256xf32>
+        -> tensor<?x?x256xf32>, tensor<?x?x256xf32>
+    ```
+
+    **Constraints:**
+    - `lhs` has rank at least 2 and `rhs` rank 2, both of one element type,
+      the contraction dimensions agreeing where both are static;
+    - `bias` is rank 1 with `rhs`'s (static) `N` and the element type;
+    - `result` is `[..., M, N]`, the leading dimensions those of `lhs`;
+    - `gelu`, when present, is `tanh` (the runtime has no exact-erf
+      epilogue), and then `pre_activation` is present with the type of
+      `result`; without `gelu` it is absent.
+  }];
+  let arguments = (ins LMC_FloatTensor:$lhs, LMC_FloatTensor:$rhs,
+                       LMC_FloatTensor:$bias, UnitAttr:$transpose_b,
+                       OptionalAttr<LMC_GeluApproximationAttr>:$gelu);
+  let results = (outs LMC_FloatTensor:$result,
+                      Optional<LMC_FloatTensor>:$pre_activation);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `,` $bias (`transpose_b` $transpose_b^)?
+    (`gelu` `(` $gelu^ `)`)? attr-dict `:` type($lhs) `,` type($rhs) `,`
+    type($bias) `->` type(results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // LMC_DIALECT_LMC_IR_LMCFUSIONOPS_TD
