@@ -11,6 +11,7 @@
 #include "lmc/Runtime/lmcrt.h"
 
 #include "Collectives.h"
+#include "GemmEpilogue.h"
 #include "MemrefView.h"
 
 #include <dnnl.h>
@@ -206,9 +207,7 @@ inline float geluTanh(float x) {
   return (0.5f * x) * (1.0f + tanhVectorisable(u));
 }
 
-/// The epilogue of lmcrt_gemm_bias_*: c[..., n] += bias[n]; with
-/// LMCRT_GEMM_BIAS_GELU_TANH, aux = c, then c = gelu(c). One pass over C's
-/// rows after the GEMM, on the runtime's OpenMP threads.
+/// The epilogue of lmcrt_gemm_bias_*, its shapes checked.
 void biasEpilogue(lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
                   lmcrt_unranked_memref *aux, int32_t epilogue) {
   View<float> Bias(bias), C(c), Aux(aux);
@@ -220,45 +219,7 @@ void biasEpilogue(lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
   for (int64_t d = 0; gelu && d < C.rank(); ++d)
     if (Aux.sizes[d] != C.sizes[d])
       fail("gemm_bias: the pre-activation differs from C in shape");
-  const int64_t n = C.size(-1), rank = C.rank();
-  int64_t rows = 1;
-  for (int64_t d = 0; d + 1 < rank; ++d)
-    rows *= C.sizes[d];
-  const float *b = Bias.data;
-  const int64_t bs = Bias.strides[0], cs = C.stride(-1),
-                as = gelu ? Aux.stride(-1) : 0;
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t offC = 0, offAux = 0;
-    for (int64_t d = rank - 2, rest = r; d >= 0; --d) {
-      int64_t idx = rest % C.sizes[d];
-      rest /= C.sizes[d];
-      offC += idx * C.strides[d];
-      if (gelu)
-        offAux += idx * Aux.strides[d];
-    }
-    float *row = C.data + offC;
-    if (!gelu) {
-      for (int64_t j = 0; j < n; ++j)
-        row[j * cs] += b[j * bs];
-      continue;
-    }
-    float *pre = Aux.data + offAux;
-    if (cs == 1 && as == 1 && bs == 1) {
-#pragma omp simd
-      for (int64_t j = 0; j < n; ++j) {
-        float v = row[j] + b[j];
-        pre[j] = v;
-        row[j] = geluTanh(v);
-      }
-      continue;
-    }
-    for (int64_t j = 0; j < n; ++j) {
-      float v = row[j * cs] + b[j * bs];
-      pre[j * as] = v;
-      row[j * cs] = geluTanh(v);
-    }
-  }
+  lmcrt::applyBiasEpilogue(C, Bias, gelu ? &Aux : nullptr);
 }
 
 /// The GEMM of lmcrt.h with its operands' mantissas rounded to
@@ -341,6 +302,52 @@ void gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
 }
 
 } // namespace
+
+void lmcrt::applyBiasEpilogue(const MemrefView<float> &C,
+                              const MemrefView<float> &Bias,
+                              const MemrefView<float> *aux) {
+  const bool gelu = aux != nullptr;
+  const MemrefView<float> &Aux = gelu ? *aux : C;
+  const int64_t n = C.size(-1), rank = C.rank();
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < rank; ++d)
+    rows *= C.sizes[d];
+  const float *b = Bias.data;
+  const int64_t bs = Bias.strides[0], cs = C.stride(-1),
+                as = gelu ? Aux.stride(-1) : 0;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t offC = 0, offAux = 0;
+    for (int64_t d = rank - 2, rest = r; d >= 0; --d) {
+      int64_t idx = rest % C.sizes[d];
+      rest /= C.sizes[d];
+      offC += idx * C.strides[d];
+      if (gelu)
+        offAux += idx * Aux.strides[d];
+    }
+    float *row = C.data + offC;
+    if (!gelu) {
+      for (int64_t j = 0; j < n; ++j)
+        row[j * cs] += b[j * bs];
+      continue;
+    }
+    float *pre = Aux.data + offAux;
+    if (cs == 1 && as == 1 && bs == 1) {
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) {
+        float v = row[j] + b[j];
+        pre[j] = v;
+        row[j] = geluTanh(v);
+      }
+      continue;
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      float v = row[j * cs] + b[j * bs];
+      pre[j * as] = v;
+      row[j * cs] = geluTanh(v);
+    }
+  }
+}
 
 extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
                                             lmcrt_unranked_memref *b,

@@ -27,6 +27,7 @@
 #include "Library.h"
 
 #include "Collectives.h"
+#include "GemmEpilogue.h"
 #include "MemrefView.h"
 
 #include "lmc/Runtime/lmcrt.h"
@@ -140,41 +141,6 @@ struct Epilogue {
   float *aux = nullptr;
   int64_t auxLd = 0;
 };
-
-/// GELU's tanh approximation, as the CPU runtime computes it.
-inline float geluTanh(float x) {
-  const float k = 0.7978845608028654f, c = 0.044715f;
-  float u = x + c * (x * (x * x));
-  return (0.5f * x) * (1.0f + std::tanh(k * u));
-}
-
-/// The epilogue on the host, over managed memory (the stream synchronised):
-/// C[..., n] += bias[n]; with `aux`, aux = C, then C = gelu(C).
-void hostEpilogue(const View &C, const View &bias, const View *aux) {
-  const int64_t rank = C.rank(), n = C.size(-1);
-  int64_t rows = 1;
-  for (int64_t d = 0; d + 1 < rank; ++d)
-    rows *= C.sizes[d];
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t offC = 0, offAux = 0;
-    for (int64_t d = rank - 2, rest = r; d >= 0; --d) {
-      int64_t idx = rest % C.sizes[d];
-      rest /= C.sizes[d];
-      offC += idx * C.strides[d];
-      if (aux)
-        offAux += idx * aux->strides[d];
-    }
-    for (int64_t j = 0; j < n; ++j) {
-      float &out = C.data[offC + j * C.stride(-1)];
-      float v = out + bias.data[j * bias.stride(0)];
-      if (aux) {
-        aux->data[offAux + j * aux->stride(-1)] = v;
-        v = geluTanh(v);
-      }
-      out = v;
-    }
-  }
-}
 
 struct Plan {
   cublasLtMatmulDesc_t desc = nullptr;
@@ -481,7 +447,7 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
     std::vector<float> zeros(C.numElements(), 0.0f);
     copyElements(View::packed(zeros.data(), C.sizes), C);
     if (bias)
-      hostEpilogue(C, *bias, aux);
+      applyBiasEpilogue(C, *bias, aux);
     return;
   }
   // op(A) is M x K and op(B) K x N, as strided views.
@@ -587,13 +553,13 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
       View part(C.data + offC, {m, N}, {C.stride(-2), C.stride(-1)});
       if (aux && !folded) {
         // One GEMM wrote every batch element: the whole of C at once.
-        hostEpilogue(C, *bias, aux);
+        applyBiasEpilogue(C, *bias, aux);
       } else if (aux) {
         View auxPart(aux->data + offAux, {m, N},
                      {aux->stride(-2), aux->stride(-1)});
-        hostEpilogue(part, *bias, &auxPart);
+        applyBiasEpilogue(part, *bias, &auxPart);
       } else {
-        hostEpilogue(part, *bias, nullptr);
+        applyBiasEpilogue(part, *bias, nullptr);
       }
     }
   }
