@@ -30,6 +30,10 @@ void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
   // An elementwise group (bias + GELU, the AdamW update) a thread per
   // element, coalesced, rather than a thread per row.
   fused.elementsAsRows = true;
+  // The sums over rows (bias and LayerNorm gradients, norms, the loss) add
+  // their per-row partials in chunks of 64 rows first: two kernels parallel
+  // over the chunks instead of one thread per column adding every row.
+  fused.partialsChunk = 64;
   pm.addPass(createLMCFuseKernelLoops(fused));
   pm.addPass(createCanonicalizerPass());
 

@@ -34,6 +34,7 @@ void mlir::lmc::buildReferencePipeline(
   LMCFuseKernelLoopsOptions kernelLoops;
   kernelLoops.rowsPerBlock = options.rowsPerBlock;
   kernelLoops.elementsAsRows = options.elementsAsRows;
+  kernelLoops.partialsChunk = options.partialsChunk;
   pm.addPass(createLMCFuseKernelLoops(kernelLoops));
   pm.addPass(createCanonicalizerPass());
 

@@ -382,6 +382,11 @@ struct LMCFuseKernelLoopsPass
       for (OpOperand &init : s.getDpsInitsMutable()) {
         auto type = cast<RankedTensorType>(init.get().getType());
         SmallVector<OpFoldResult> shape(blocks);
+        // Room for whole chunks: the slots past the last block stay zero.
+        if (partialsChunk > 1)
+          shape.back() = affine::makeComposedFoldedAffineApply(
+              rewriter, loc, s0.ceilDiv(partialsChunk) * partialsChunk,
+              {blocks.back()});
         for (int64_t d : type.getShape())
           shape.push_back(rewriter.getIndexAttr(d));
         Value empty = tensor::EmptyOp::create(rewriter, loc, shape,
@@ -684,6 +689,8 @@ struct LMCFuseKernelLoopsPass
   /// blocks, in block order.
   Value addPartials(OpBuilder &b, Location loc, Value partials, Value init,
                     unsigned rows) {
+    if (partialsChunk > 1)
+      partials = addChunks(b, loc, partials, rows);
     auto initType = cast<RankedTensorType>(init.getType());
     unsigned n = rows + initType.getRank();
     SmallVector<AffineExpr> outExprs;
@@ -701,6 +708,74 @@ struct LMCFuseKernelLoopsPass
               nb, l, Value(arith::AddFOp::create(nb, l, a[1], a[0])));
         });
     return merge.getResult(0);
+  }
+
+  /// The partials summed chunk by chunk along the last block dimension,
+  /// whose size the loop's partials made a multiple of `partialsChunk`
+  /// (zeros past the last block): partials of `[..., blocks / chunk, ...]`,
+  /// each the sum of its chunk in block order. On the GPU the sum after the
+  /// loop is then two kernels parallel over chunks (and the sum's own
+  /// dimensions), instead of one whose threads each add every block's
+  /// partial in turn.
+  Value addChunks(OpBuilder &b, Location loc, Value partials, unsigned rows) {
+    auto type = cast<RankedTensorType>(partials.getType());
+    const int64_t chunk = partialsChunk;
+    const unsigned last = rows - 1, rank = type.getRank();
+    AffineExpr s0 = b.getAffineSymbolExpr(0);
+    OpFoldResult chunks = affine::makeComposedFoldedAffineApply(
+        b, loc, s0.floorDiv(chunk),
+        {tensor::getMixedSize(b, loc, partials, last)});
+    std::optional<int64_t> staticChunks = getConstantIntValue(chunks);
+    // [..., chunks * chunk, ...] -> [..., chunks, chunk, ...]
+    SmallVector<int64_t> expandedShape;
+    SmallVector<OpFoldResult> outputShape, sumShape;
+    SmallVector<ReassociationIndices> groups;
+    for (unsigned d = 0, e = 0; d < rank; ++d) {
+      if (d == last) {
+        expandedShape.append(
+            {staticChunks ? *staticChunks : ShapedType::kDynamic, chunk});
+        outputShape.append({chunks, b.getIndexAttr(chunk)});
+        sumShape.push_back(chunks);
+        groups.push_back({e, e + 1});
+        e += 2;
+        continue;
+      }
+      expandedShape.push_back(type.getDimSize(d));
+      OpFoldResult size = tensor::getMixedSize(b, loc, partials, d);
+      outputShape.push_back(size);
+      sumShape.push_back(size);
+      groups.push_back({e++});
+    }
+    Value expanded = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get(expandedShape, type.getElementType()),
+        partials, groups, outputShape);
+    // The sum of each chunk, into zeros.
+    Value zero = arith::ConstantOp::create(
+        b, loc, b.getZeroAttr(type.getElementType()));
+    Value empty =
+        tensor::EmptyOp::create(b, loc, sumShape, type.getElementType());
+    Value sums = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+    unsigned n = rank + 1;
+    SmallVector<AffineExpr> outExprs;
+    SmallVector<IteratorType> iters;
+    for (unsigned d = 0; d < n; ++d) {
+      bool inChunk = d == last + 1;
+      iters.push_back(inChunk ? IteratorType::reduction
+                              : IteratorType::parallel);
+      if (!inChunk)
+        outExprs.push_back(b.getAffineDimExpr(d));
+    }
+    SmallVector<AffineMap> maps = {
+        b.getMultiDimIdentityMap(n),
+        AffineMap::get(n, 0, outExprs, b.getContext())};
+    auto chunked = linalg::GenericOp::create(
+        b, loc, TypeRange{sums.getType()}, ValueRange{expanded},
+        ValueRange{sums}, maps, iters,
+        [](OpBuilder &nb, Location l, ValueRange a) {
+          linalg::YieldOp::create(
+              nb, l, Value(arith::AddFOp::create(nb, l, a[1], a[0])));
+        });
+    return chunked.getResult(0);
   }
 
   /// True when an op outside `loopSet` sits on a path from one generic of

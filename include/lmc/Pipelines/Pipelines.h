@@ -64,6 +64,12 @@ struct ReferencePipelineOptions
       llvm::cl::desc("Loop an elementwise fusion group over its elements "
                      "(lmc-fuse-kernel-loops), as the GPU pipeline does"),
       llvm::cl::init(false)};
+  PassOptions::Option<int64_t> partialsChunk{
+      *this, "partials-chunk",
+      llvm::cl::desc("Add a fusion group's per-block partial sums in chunks "
+                     "of this many blocks first (lmc-fuse-kernel-loops), as "
+                     "the GPU pipeline does; 0: in block order"),
+      llvm::cl::init(0)};
 };
 
 /// Builds the reference lowering of the lmc dialect to the LLVM dialect:

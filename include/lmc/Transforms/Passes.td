@@ -608,6 +608,10 @@ def LMCFuseKernelLoops : Pass<"lmc-fuse-kernel-loops", "::mlir::ModuleOp"> {
            "all its dimensions, the innermost blocked by rows-per-block, "
            "instead of over rows: on the GPU a thread per element, so that "
            "neighbouring threads read neighbouring elements">,
+    Option<"partialsChunk", "partials-chunk", "int64_t", /*default=*/"0",
+           "Add a sum's per-block partials in two steps, first in chunks of "
+           "this many blocks (0: in one step, in block order); on the GPU "
+           "each step is parallel over the chunks">,
   ];
   let dependentDialects = ["::mlir::affine::AffineDialect",
                            "::mlir::arith::ArithDialect",
