@@ -266,6 +266,7 @@ LogicalResult runGpuPipeline(Stages &stages, const CompileOptions &options,
   gpu.optLevel = options.optLevel;
   gpu.format = format.str();
   gpu.precision = options.precision;
+  gpu.asyncLaunches = options.asyncLaunches;
   return stages.run("gpu",
                     [&](OpPassManager &pm) { buildGpuPipeline(pm, gpu); });
 }

@@ -108,6 +108,12 @@ static cl::opt<bool> gemmEpilogues(
     cl::desc("Fold a linear layer's bias add and tanh GELU into its GEMM "
              "call (default; only with --fuse)"),
     cl::init(true), cl::sub(compileCommand));
+static cl::opt<bool> asyncLaunches(
+    "async-launches",
+    cl::desc("--target cuda: queue the kernels without waiting for each "
+             "(default); --async-launches=false waits after every launch, "
+             "to rule the asynchronous host code out when debugging"),
+    cl::init(true), cl::sub(compileCommand));
 static cl::opt<std::string>
     runtimeLibrary("runtime-lib",
                    cl::desc("The lmc runtime library to link (default: the "
@@ -182,6 +188,7 @@ int main(int argc, char **argv) {
   options.report = report;
   options.fuse = fuse;
   options.gemmEpilogues = gemmEpilogues;
+  options.asyncLaunches = asyncLaunches;
   options.approximateMath = !exactMath;
   if (optLevel > 3) {
     llvm::errs() << "lmc compile: -O" << optLevel << ": expected -O0 to -O3\n";

@@ -42,6 +42,9 @@ struct CompileOptions {
   /// GEMM epilogues (lmc-gemm-epilogues): bias and tanh GELU in the GEMM
   /// call; only with `fuse`.
   bool gemmEpilogues = true;
+  /// --target cuda: launches chained without host waits
+  /// (lmc-gpu-async-launches).
+  bool asyncLaunches = true;
   /// The static runtime library linked into executables, and for
   /// --target cuda the GPU runtime linked before it.
   std::string runtimeLibrary;
