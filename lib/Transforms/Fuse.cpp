@@ -38,6 +38,8 @@
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
 #include "lmc/Transforms/Passes.h"
 
+#include "KernelCount.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
@@ -116,16 +118,6 @@ bool isDomainResult(Value v) {
   if (role != Role::Elementwise && role != Role::RowWise)
     return false;
   return !isa<LayerNormGradOp>(op) || result.getResultNumber() == 0;
-}
-
-/// A kernel: what lmc-outline-kernels makes one kernel call of (an lmc
-/// compute op), or a fusion group.
-bool isKernel(Operation *op) {
-  if (isa<FusedOp>(op))
-    return true;
-  return isa<LMCDialect>(op->getDialect()) && !isCollective(op) &&
-         !isa<ModelOp, ParamOp, ParamRefOp, YieldOp, AxisIndexOp>(op) &&
-         op->getNumRegions() == 0 && op->getNumResults() > 0;
 }
 
 /// The name of a group: after the op it is built around.
@@ -294,15 +286,6 @@ public:
       buildFusedOp(group, terminator);
     }
     return success();
-  }
-
-  /// The kernels of the block (lmc compute ops and fusion groups).
-  static unsigned countKernels(Block &block) {
-    unsigned count = 0;
-    for (Operation &op : block)
-      if (isKernel(&op))
-        ++count;
-    return count;
   }
 
   /// Groups formed, by kind; groups, and the lmc compute ops in them.
@@ -521,19 +504,21 @@ struct LMCFusePass : mlir::lmc::impl::LMCFuseBase<LMCFusePass> {
     });
     // The functions the runtime calls, when there are any; otherwise all.
     bool hasEntries = llvm::any_of(
-        funcs, [](func::FuncOp fn) { return isReported(fn.getSymName()); });
+        funcs,
+        [](func::FuncOp fn) { return isReportedFunction(fn.getSymName()); });
     for (func::FuncOp fn : funcs) {
       Block &block = fn.getBody().front();
-      unsigned before = FunctionFuser::countKernels(block);
+      unsigned before = countKernels(block);
       FunctionFuser fuser(block);
       fuser.formGroups();
       if (fuser.hasGroups() && failed(fuser.materialize()))
         return signalPassFailure();
       numGroups += fuser.numGroups;
       numFusedOps += fuser.numGroupedOps;
-      if (!report || (hasEntries && !isReported(fn.getSymName())))
+      if (!report ||
+          (hasEntries && !isReportedFunction(fn.getSymName())))
         continue;
-      unsigned after = FunctionFuser::countKernels(block);
+      unsigned after = countKernels(block);
       std::string where;
       if (auto model = fn->getParentOfType<ModelOp>())
         where = ("@" + model.getSymName() + " ").str();
@@ -549,10 +534,6 @@ struct LMCFusePass : mlir::lmc::impl::LMCFuseBase<LMCFusePass> {
       }
       llvm::outs() << ")\n";
     }
-  }
-
-  static bool isReported(StringRef name) {
-    return name == "train_step" || name == "eval_step" || name == "logits";
   }
 };
 

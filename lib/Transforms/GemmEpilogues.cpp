@@ -11,6 +11,8 @@
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
 #include "lmc/Transforms/Passes.h"
 
+#include "KernelCount.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -28,18 +30,6 @@ using namespace mlir::lmc;
 namespace {
 
 /// A kernel as lmc-fuse counts them: an lmc compute op or a fusion group.
-bool isKernel(Operation &op) {
-  if (isa<FusedOp>(op))
-    return true;
-  return isa<LMCDialect>(op.getDialect()) && !isCollective(&op) &&
-         !isa<ModelOp, ParamOp, ParamRefOp, YieldOp, AxisIndexOp>(op) &&
-         op.getNumRegions() == 0 && op.getNumResults() > 0;
-}
-
-unsigned countKernels(Block &block) { return llvm::count_if(block, isKernel); }
-
-/// A matmul that can take an epilogue: a float32 linear layer (one shared
-/// rhs matrix, lhs not transposed) whose result has one user.
 bool isLinearLayer(MatmulOp mm) {
   return mm.getRhs().getType().getRank() == 2 && !mm.getTransposeA() &&
          mm.getType().getElementType().isF32() && mm->hasOneUse();
@@ -67,7 +57,8 @@ struct LMCGemmEpiloguesPass
         funcs.push_back(fn);
     });
     bool hasEntries = llvm::any_of(
-        funcs, [](func::FuncOp fn) { return isReported(fn.getSymName()); });
+        funcs,
+        [](func::FuncOp fn) { return isReportedFunction(fn.getSymName()); });
     for (func::FuncOp fn : funcs) {
       Block &block = fn.getBody().front();
       unsigned before = countKernels(block);
@@ -91,7 +82,8 @@ struct LMCGemmEpiloguesPass
       }
       numBias += bias;
       numGelu += gelu;
-      if (!report || (hasEntries && !isReported(fn.getSymName())))
+      if (!report ||
+          (hasEntries && !isReportedFunction(fn.getSymName())))
         continue;
       std::string where;
       if (auto model = fn->getParentOfType<ModelOp>())
@@ -101,10 +93,6 @@ struct LMCGemmEpiloguesPass
           "bias, {5} bias + gelu epilogues)\n",
           where, fn.getSymName(), before, countKernels(block), bias, gelu);
     }
-  }
-
-  static bool isReported(StringRef name) {
-    return name == "train_step" || name == "eval_step" || name == "logits";
   }
 
   /// Builds the lmc.matmul_bias of `mm` and `bias` at `at`: one result, or
