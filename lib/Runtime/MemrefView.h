@@ -97,17 +97,25 @@ template <typename T> struct MemrefView {
   }
 };
 
-/// Copies the elements of `src` into `dst`; both have the same sizes, any
-/// strides. Dimensions of size 1 are dropped and neighbouring dimensions that
-/// are contiguous in both views are merged, so that the innermost loop runs
-/// over as many elements as possible. The views must not overlap.
+/// The loops of a copy from `src` to `dst` (the same sizes, any strides),
+/// outermost first: the dimensions of size 1 dropped and neighbouring ones
+/// that are contiguous in both views merged, so that the innermost loop runs
+/// over as many elements as possible. `empty` when a size is 0.
+struct CopyLoops {
+  std::vector<int64_t> sizes, srcStrides, dstStrides;
+  bool empty = false;
+};
+
 template <typename T>
-void copyElements(const MemrefView<T> &src, const MemrefView<T> &dst) {
-  // Collapsed sizes and strides, outermost first.
-  std::vector<int64_t> sizes, sStrides, dStrides;
+CopyLoops copyLoops(const MemrefView<T> &src, const MemrefView<T> &dst) {
+  CopyLoops loops;
+  std::vector<int64_t> &sizes = loops.sizes, &sStrides = loops.srcStrides,
+                       &dStrides = loops.dstStrides;
   for (size_t d = 0; d < src.sizes.size(); ++d) {
-    if (src.sizes[d] == 0)
-      return;
+    if (src.sizes[d] == 0) {
+      loops.empty = true;
+      return loops;
+    }
     if (src.sizes[d] == 1)
       continue;
     if (!sizes.empty() && sStrides.back() == src.strides[d] * src.sizes[d] &&
@@ -121,6 +129,21 @@ void copyElements(const MemrefView<T> &src, const MemrefView<T> &dst) {
     sStrides.push_back(src.strides[d]);
     dStrides.push_back(dst.strides[d]);
   }
+  return loops;
+}
+
+/// Copies the elements of `src` into `dst`; both have the same sizes, any
+/// strides. Dimensions of size 1 are dropped and neighbouring dimensions that
+/// are contiguous in both views are merged, so that the innermost loop runs
+/// over as many elements as possible. The views must not overlap.
+template <typename T>
+void copyElements(const MemrefView<T> &src, const MemrefView<T> &dst) {
+  const CopyLoops loops = copyLoops(src, dst);
+  if (loops.empty)
+    return;
+  const std::vector<int64_t> &sizes = loops.sizes,
+                             &sStrides = loops.srcStrides,
+                             &dStrides = loops.dstStrides;
   if (sizes.empty()) {
     *dst.data = *src.data;
     return;

@@ -43,25 +43,15 @@ bool planCopies(const MemrefView<T> &src, const MemrefView<T> &dst,
                 size_t maxCopies, std::vector<Copy2D> &copies,
                 int64_t maxPitch = 2147483647) {
   const int64_t elem = static_cast<int64_t>(sizeof(T));
-  std::vector<int64_t> sizes, sStrides, dStrides;
-  for (size_t d = 0; d < src.sizes.size(); ++d) {
-    if (src.sizes[d] == 0)
-      return true; // nothing to copy
-    if (src.sizes[d] == 1)
-      continue;
-    if (src.strides[d] < 0 || dst.strides[d] < 0)
+  const CopyLoops merged = copyLoops(src, dst);
+  if (merged.empty)
+    return true; // nothing to copy
+  const std::vector<int64_t> &sizes = merged.sizes,
+                             &sStrides = merged.srcStrides,
+                             &dStrides = merged.dstStrides;
+  for (size_t d = 0; d < sizes.size(); ++d)
+    if (sStrides[d] < 0 || dStrides[d] < 0)
       return false;
-    if (!sizes.empty() && sStrides.back() == src.strides[d] * src.sizes[d] &&
-        dStrides.back() == dst.strides[d] * src.sizes[d]) {
-      sizes.back() *= src.sizes[d];
-      sStrides.back() = src.strides[d];
-      dStrides.back() = dst.strides[d];
-      continue;
-    }
-    sizes.push_back(src.sizes[d]);
-    sStrides.push_back(src.strides[d]);
-    dStrides.push_back(dst.strides[d]);
-  }
   Copy2D shape;
   size_t loops = sizes.size(); // the dimensions [0, loops) are looped over
   if (sizes.empty()) {
