@@ -20,10 +20,16 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 # The Python package (model builder, NumPy reference) runs from the source
-# tree with the interpreter that runs lit's tests.
-python = os.environ.get("LMC_PYTHON") or shutil.which("python3") or sys.executable
+# tree with the interpreter the build was configured with (the one
+# utils/setup.sh gave NumPy; LMC_PYTHON overrides it). lit's default
+# substitutions already define %python as the interpreter running lit
+# (/usr/bin/python3 for Debian's lit), and the first definition of a
+# substitution wins: replace it rather than add a second one.
+python = os.environ.get("LMC_PYTHON") or config.lmc_python or sys.executable
 config.environment["PYTHONPATH"] = os.path.join(config.lmc_src_root, "python")
+config.substitutions = [s for s in config.substitutions if s[0] != "%python"]
 config.substitutions.append(("%python", python))
+config.substitutions.append(("%lmc_python", python))
 config.substitutions.append(("%lmc_src_root", config.lmc_src_root))
 config.substitutions.append(("%lmc_obj_root", config.lmc_obj_root))
 config.substitutions.append(

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
 #include "mlir/Dialect/Bufferization/Transforms/OneShotModuleBufferize.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 
 #define DEBUG_TYPE "lmc-bufferize"
 
@@ -38,6 +39,30 @@ boundaryType(bufferization::TensorLikeType tensorLike, Attribute memorySpace,
                                                              memorySpace));
   return cast<bufferization::BufferLikeType>(
       bufferization::getMemRefTypeWithFullyDynamicLayout(tensor, memorySpace));
+}
+
+/// Puts the module's global buffers and external function declarations
+/// first, ordered by name, definitions after them in their own order.
+/// Upstream One-Shot Module Bufferize visits the functions in an order that
+/// depends on pointer values (its call-graph walk over a DenseMap), and the
+/// globals it creates for constants and the runtime functions declared while
+/// bufferizing land at the top of the module in that visiting order: without
+/// this, two runs of the same compile wrote the declarations in different
+/// orders (test/Tools/lmc/emit-deterministic.test).
+void orderDeclarations(ModuleOp module) {
+  SmallVector<Operation *> declarations;
+  for (Operation &op : module.getBody()->getOperations()) {
+    auto fn = dyn_cast<func::FuncOp>(op);
+    if (isa<memref::GlobalOp>(op) || (fn && fn.isDeclaration()))
+      declarations.push_back(&op);
+  }
+  llvm::stable_sort(declarations, [](Operation *a, Operation *b) {
+    return SymbolTable::getSymbolName(a).getValue() <
+           SymbolTable::getSymbolName(b).getValue();
+  });
+  Block *body = module.getBody();
+  for (Operation *op : llvm::reverse(declarations))
+    op->moveBefore(body, body->begin());
 }
 
 struct LMCBufferizePass : mlir::lmc::impl::LMCBufferizeBase<LMCBufferizePass> {
@@ -66,6 +91,7 @@ struct LMCBufferizePass : mlir::lmc::impl::LMCBufferizeBase<LMCBufferizePass> {
                                                         state)))
       return signalPassFailure();
     bufferization::removeBufferizationAttributesInModule(getOperation());
+    orderDeclarations(getOperation());
   }
 };
 

@@ -640,6 +640,11 @@ def LMCBufferize : Pass<"lmc-bufferize", "::mlir::ModuleOp"> {
     the flat buffers (`lmc-export-entry-points`); with
     `fully-dynamic-layout-map` the kernels lose their known strides.
 
+    The module's global buffers (constants) and external function
+    declarations come first afterwards, ordered by name: upstream visits the
+    functions in an order that depends on pointer values, so its output
+    order alone is not the same from one run to the next.
+
     Input:
 
     ```mlir
