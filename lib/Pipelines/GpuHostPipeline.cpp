@@ -28,7 +28,7 @@ void mlir::lmc::buildGpuHostPipeline(OpPassManager &pm) {
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
   // Buffers come from the runtime's allocation functions, which give GPU
-  // memory the host can also read (lib/Runtime/StepMemory.h).
+  // memory the host can also read (lib/Runtime/Core/StepMemory.h).
   FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
   memrefToLLVM.useGenericFunctions = true;
   pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefToLLVM));

@@ -92,7 +92,7 @@ void mlir::lmc::buildReferencePipeline(
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
   // Linked with the runtime, buffers come from its step arena
-  // (lib/Runtime/StepMemory.h) through the lowering's generic allocation
+  // (lib/Runtime/Core/StepMemory.h) through the lowering's generic allocation
   // functions; under mlir-runner, from malloc.
   FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
   memrefToLLVM.useGenericFunctions = options.libraryCalls;

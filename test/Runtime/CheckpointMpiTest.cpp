@@ -1,6 +1,6 @@
 //===- CheckpointMpiTest.cpp - Checkpoints of a model split over ranks ----===//
 //
-// Tests the checkpoint assembly of lib/Runtime/Checkpoint.h over MPI:
+// Tests the checkpoint assembly of lib/Runtime/Trainer/Checkpoint.h over MPI:
 // test/Runtime/checkpoint-mpi.test runs this binary as one process and under
 // mpirun on the meshes dp=2, tp=2 and dp=2 x tp=2 (`--dp=N --tp=N`, see
 // MeshTestMain.h). Each rank holds its pieces of a synthetic model
@@ -13,15 +13,15 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Checkpoint.h"
-#include "Collectives.h"
-#include "Error.h"
-#include "Flags.h"
+#include "Trainer/Checkpoint.h"
+#include "Comm/Collectives.h"
+#include "Core/Error.h"
+#include "Trainer/Flags.h"
 #include "MeshTestMain.h"
-#include "ModelInfo.h"
-#include "Safetensors.h"
+#include "Core/ModelInfo.h"
+#include "Trainer/Safetensors.h"
 #include "ShardedModel.h"
-#include "Sharding.h"
+#include "Core/Sharding.h"
 
 #include "lmc/Runtime/lmcrt.h"
 

@@ -1,6 +1,6 @@
 //===- CollectivesTest.cpp - Tests of the runtime's collectives -----------===//
 //
-// Tests the process group (lib/Runtime/Collectives.h) and the collectives of
+// Tests the process group (lib/Runtime/Comm/Collectives.h) and the collectives of
 // lmcrt.h. test/Runtime/collectives-mpi.test runs this binary as one process
 // (a world of one, without MPI) and under mpirun on the meshes dp=2, tp=2
 // and dp=2 x tp=2; `--dp=N --tp=N` (or LMCRT_TEST_DP / LMCRT_TEST_TP) give
@@ -18,8 +18,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Collectives.h"
-#include "Error.h"
+#include "Comm/Collectives.h"
+#include "Core/Error.h"
 #include "MeshTestMain.h"
 
 #include "lmc/Runtime/lmcrt.h"

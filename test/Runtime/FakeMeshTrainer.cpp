@@ -17,10 +17,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "ModelFunctions.h"
-#include "ModelInfo.h"
+#include "Core/ModelFunctions.h"
+#include "Core/ModelInfo.h"
 #include "ShardedModel.h"
-#include "Sharding.h"
+#include "Core/Sharding.h"
 
 #include "lmc/Runtime/lmcrt.h"
 

@@ -9,12 +9,12 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Collectives.h"
-#include "CudaDevice.h"
-#include "Device.h"
-#include "Driver.h"
-#include "Nccl.h"
-#include "StepMemory.h"
+#include "Comm/Collectives.h"
+#include "Cuda/CudaDevice.h"
+#include "Core/Device.h"
+#include "Cuda/Driver.h"
+#include "Cuda/Nccl.h"
+#include "Core/StepMemory.h"
 
 #include "NaiveAttention.h"
 

@@ -12,8 +12,8 @@
 #ifndef LMC_TEST_RUNTIME_MESHTESTMAIN_H
 #define LMC_TEST_RUNTIME_MESHTESTMAIN_H
 
-#include "Collectives.h"
-#include "Error.h"
+#include "Comm/Collectives.h"
+#include "Core/Error.h"
 
 #include <gtest/gtest.h>
 

@@ -7,17 +7,17 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Checkpoint.h"
-#include "DataLoader.h"
-#include "Error.h"
-#include "Flags.h"
-#include "Init.h"
-#include "Json.h"
-#include "ModelFunctions.h"
-#include "ModelInfo.h"
-#include "Safetensors.h"
-#include "Sampler.h"
-#include "StepMemory.h"
+#include "Trainer/Checkpoint.h"
+#include "Trainer/DataLoader.h"
+#include "Core/Error.h"
+#include "Trainer/Flags.h"
+#include "Trainer/Init.h"
+#include "Trainer/Json.h"
+#include "Core/ModelFunctions.h"
+#include "Core/ModelInfo.h"
+#include "Trainer/Safetensors.h"
+#include "Trainer/Sampler.h"
+#include "Core/StepMemory.h"
 
 #include "lmc/Runtime/lmcrt.h"
 
@@ -1361,7 +1361,7 @@ TEST(StepMemory, AStepThatDiffersFallsBackAndIsRecordedAgain) {
 }
 
 //===----------------------------------------------------------------------===//
-// The OpenMP entry points of compiled loops (lib/Runtime/OpenMP.cpp)
+// The OpenMP entry points of compiled loops (lib/Runtime/Kernels/OpenMP.cpp)
 //===----------------------------------------------------------------------===//
 
 extern "C" {

@@ -6,14 +6,14 @@
 // dimension, a replicated parameter, and optionally a ZeRO-1 state section
 // with dimensions -1, 0 and 1), distinct values for every element of its
 // global tensors, and each rank's pieces computed in closed form from the
-// rule in lmcrt.h, independently of lib/Runtime/Sharding.cpp.
+// rule in lmcrt.h, independently of lib/Runtime/Core/Sharding.cpp.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef LMC_TEST_RUNTIME_SHARDEDMODEL_H
 #define LMC_TEST_RUNTIME_SHARDEDMODEL_H
 
-#include "ModelInfo.h"
+#include "Core/ModelInfo.h"
 
 #include <cstdint>
 #include <string>

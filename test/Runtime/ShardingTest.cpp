@@ -3,20 +3,20 @@
 // Tests, in one process, the runtime's side of a model split over a dp x tp
 // mesh: the shard and state lines of the model description and their errors,
 // the local shapes and offsets, slicing global tensors into the pieces of
-// every rank and assembling them back (lib/Runtime/Sharding.h), the model
+// every rank and assembling them back (lib/Runtime/Core/Sharding.h), the model
 // hash across meshes, initialisation, checkpoints read under any mesh, and
 // lmcrt_axis_index. Part of lmcrt-unittests (test/Runtime/runtime-unit.test);
 // test/Runtime/checkpoint-mpi.test runs the assembly over MPI.
 //
 //===----------------------------------------------------------------------===//
 
-#include "Sharding.h"
-#include "Checkpoint.h"
-#include "Error.h"
-#include "Flags.h"
-#include "Init.h"
-#include "ModelInfo.h"
-#include "Safetensors.h"
+#include "Core/Sharding.h"
+#include "Trainer/Checkpoint.h"
+#include "Core/Error.h"
+#include "Trainer/Flags.h"
+#include "Trainer/Init.h"
+#include "Core/ModelInfo.h"
+#include "Trainer/Safetensors.h"
 #include "ShardedModel.h"
 
 #include "lmc/Runtime/lmcrt.h"

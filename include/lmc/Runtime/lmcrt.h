@@ -242,7 +242,7 @@ void _mlir_ciface_lmcrt_embedding_grad_f32(lmcrt_unranked_memref *grad,
                                            int64_t offset);
 
 /* Causal multi-head attention without the T x T matrix
- * (lib/Runtime/Attention.cpp; lmc.flash_attention bufferizes to it). q, k,
+ * (lib/Runtime/Kernels/Attention.cpp; lmc.flash_attention bufferizes to it). q, k,
  * v and out are [B, T, C] float32 with C = heads * D, any strides; head h is
  * channels [h D, (h + 1) D). For each batch, head and query position i:
  * out_i = sum_{j <= i} softmax_j(q_i . k_j / sqrt(D)) v_j, and
@@ -267,7 +267,7 @@ void _mlir_ciface_lmcrt_attention_bwd_f32(
     lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
     lmcrt_unranked_memref *dv, int64_t heads);
 
-/* ---- Collectives (lib/Runtime/Collectives.cpp) ------------------------ */
+/* ---- Collectives (lib/Runtime/Comm/Collectives.cpp) ------------------------ */
 
 /* Collectives over the process group of a dp x tp mesh, for SPMD programs.
  * The runtime sets the group up before calling compiled code: under
@@ -454,7 +454,7 @@ int64_t _mlir_ciface_lmcrt_gpu_reduce_scatter_start_f32(
     int64_t dim);
 void lmcrt_gpu_collective_wait(int64_t handle);
 
-/* The trainer (lib/Runtime/Trainer.cpp): parses the command line, loads or
+/* The trainer (lib/Runtime/Trainer/Trainer.cpp): parses the command line, loads or
  * initialises the parameters, trains with the functions above, and returns
  * the process exit status (0, 1 on errors, 2 on command-line errors, and 2
  * after the one line "lmc: no GPU found: REASON" when a `target cuda`

@@ -1,31 +1,28 @@
-//===- Passes.h - lmc transformation passes ---------------------*- C++ -*-===//
+//===- Passes.h - Every lmc transformation pass -----------------*- C++ -*-===//
+//
+// The graph-level and codegen passes, by stage (docs/Architecture.md):
+// Training, Sharding, Fusion, Codegen; each stage declares its passes in its
+// own Passes.td. Conversions are in lmc/Conversion/Passes.h.
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef LMC_TRANSFORMS_PASSES_H
 #define LMC_TRANSFORMS_PASSES_H
 
-#include "lmc/Dialect/LMC/IR/LMCDialect.h"
-#include "mlir/Dialect/Affine/IR/AffineOps.h"
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/IR/BuiltinOps.h"
-#include "mlir/Pass/Pass.h"
+#include "lmc/Transforms/Codegen/Passes.h"
+#include "lmc/Transforms/Fusion/Passes.h"
+#include "lmc/Transforms/Sharding/Passes.h"
+#include "lmc/Transforms/Training/Passes.h"
 
 namespace mlir::lmc {
 
-#define GEN_PASS_DECL
-#include "lmc/Transforms/Passes.h.inc"
-
-/// Adds the patterns that rewrite lmc.causal_attention into primitive ops.
-void populateDecomposeAttentionPatterns(RewritePatternSet &patterns);
-
-#define GEN_PASS_REGISTRATION
-#include "lmc/Transforms/Passes.h.inc"
+/// Registers the passes of every stage.
+inline void registerLMCTransformsPasses() {
+  registerLMCTrainingPasses();
+  registerLMCShardingPasses();
+  registerLMCFusionPasses();
+  registerLMCCodegenPasses();
+}
 
 } // namespace mlir::lmc
 

@@ -22,13 +22,13 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "CudaDevice.h"
-#include "Driver.h"
-#include "Library.h"
+#include "Cuda/CudaDevice.h"
+#include "Cuda/Driver.h"
+#include "Cuda/Library.h"
 
-#include "Collectives.h"
-#include "GemmEpilogue.h"
-#include "MemrefView.h"
+#include "Comm/Collectives.h"
+#include "Kernels/GemmEpilogue.h"
+#include "Core/MemrefView.h"
 
 #include "lmc/Runtime/lmcrt.h"
 

@@ -1,10 +1,10 @@
 //===- CudaDevice.cpp - The GPU of this process ---------------------------===//
 
-#include "CudaDevice.h"
+#include "Cuda/CudaDevice.h"
 
-#include "Driver.h"
-#include "Collectives.h"
-#include "Error.h"
+#include "Cuda/Driver.h"
+#include "Comm/Collectives.h"
+#include "Core/Error.h"
 
 #include <cstdio>
 

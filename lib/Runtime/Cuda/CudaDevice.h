@@ -19,7 +19,7 @@
 #ifndef LMC_LIB_RUNTIME_CUDA_CUDADEVICE_H
 #define LMC_LIB_RUNTIME_CUDA_CUDADEVICE_H
 
-#include "Device.h"
+#include "Core/Device.h"
 
 #include <cuda.h>
 

@@ -7,7 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "CudaDevice.h"
+#include "Cuda/CudaDevice.h"
 
 #include "lmc/Runtime/lmcrt.h"
 

@@ -1,10 +1,10 @@
 //===- Driver.cpp - The CUDA driver API, loaded at run time ---------------===//
 
-#include "Driver.h"
+#include "Cuda/Driver.h"
 
-#include "Library.h"
+#include "Cuda/Library.h"
 
-#include "Collectives.h"
+#include "Comm/Collectives.h"
 
 #include <cstdlib>
 

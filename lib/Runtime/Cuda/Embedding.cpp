@@ -1,7 +1,7 @@
 //===- Embedding.cpp - The embedding gradient on the GPU ------------------===//
 //
 // lmcrt_gpu_embedding_grad_f32: the GPU side of lmcrt_embedding_grad_f32
-// (lib/Runtime/Kernels.cpp, the same C ABI and semantics). The kernels are
+// (lib/Runtime/Kernels/Kernels.cpp, the same C ABI and semantics). The kernels are
 // EmbeddingKernels.cu, compiled by nvcc into a fatbin that CMake embeds
 // (lmcrtEmbeddingFatbin); the module is loaded at the first call. Both
 // kernels run in order on the compute stream: the zero fill of the table
@@ -9,11 +9,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "CudaDevice.h"
-#include "Driver.h"
+#include "Cuda/CudaDevice.h"
+#include "Cuda/Driver.h"
 
-#include "Collectives.h"
-#include "MemrefView.h"
+#include "Comm/Collectives.h"
+#include "Core/MemrefView.h"
 
 #include "lmc/Runtime/lmcrt.h"
 

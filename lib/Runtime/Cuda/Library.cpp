@@ -1,6 +1,6 @@
 //===- Library.cpp - Shared libraries opened at run time ------------------===//
 
-#include "Library.h"
+#include "Cuda/Library.h"
 
 #include <dlfcn.h>
 

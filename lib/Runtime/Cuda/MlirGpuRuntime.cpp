@@ -26,10 +26,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "CudaDevice.h"
-#include "Driver.h"
+#include "Cuda/CudaDevice.h"
+#include "Cuda/Driver.h"
 
-#include "Collectives.h"
+#include "Comm/Collectives.h"
 
 #include <cuda.h>
 

@@ -42,17 +42,17 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Nccl.h"
+#include "Cuda/Nccl.h"
 
-#include "CudaDevice.h"
-#include "Driver.h"
-#include "Library.h"
-#include "Poll.h"
-#include "StridedCopy.h"
+#include "Cuda/CudaDevice.h"
+#include "Cuda/Driver.h"
+#include "Cuda/Library.h"
+#include "Cuda/Poll.h"
+#include "Cuda/StridedCopy.h"
 
-#include "CollectiveShapes.h"
-#include "Collectives.h"
-#include "MemrefView.h"
+#include "Comm/CollectiveShapes.h"
+#include "Comm/Collectives.h"
+#include "Core/MemrefView.h"
 
 #include "lmc/Runtime/lmcrt.h"
 

@@ -14,7 +14,7 @@
 #ifndef LMC_LIB_RUNTIME_CUDA_STRIDEDCOPY_H
 #define LMC_LIB_RUNTIME_CUDA_STRIDEDCOPY_H
 
-#include "MemrefView.h"
+#include "Core/MemrefView.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,0 +1,199 @@
+//===- Passes.td - lmc fusion passes -----------------------*- tablegen -*-===//
+//
+// Stage: fusion groups (lmc-fuse) and GEMM epilogues
+// (lmc-gemm-epilogues).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LMC_TRANSFORMS_FUSION_PASSES_TD
+#define LMC_TRANSFORMS_FUSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def LMCFuse : Pass<"lmc-fuse", "::mlir::ModuleOp"> {
+  let summary = "Forms fusion groups of elementwise ops and the reductions "
+                "they feed";
+  let description = [{
+    Groups the ops of every function (of the module and of its models) that
+    a target should run as one kernel, and wraps each group in an
+    `lmc.fused` op: one GPU kernel, one loop nest on the CPU
+    (`lmc-fuse-kernel-loops`), the same groups for every target. It runs on
+    the training step after `lmc-autodiff`, `lmc-optimizer` and
+    `lmc-shard`. The rules:
+
+    - an elementwise op (`add`, `mul`, `scale`, `bias_add`, `gelu`,
+      `gelu_grad`, `causal_mask`) or a row-wise op (`layer_norm`,
+      `layer_norm_grad`'s input gradient, `softmax`, `softmax_grad`,
+      `cross_entropy_grad`) joins the group of a consumer that reads it over
+      the same iteration space: an elementwise or row-wise op, a
+      `reduce_sum` or a `cross_entropy` (not a bias or a LayerNorm weight,
+      which are broadcast). This gives bias + GELU, residual add +
+      LayerNorm, scale + causal mask + softmax, and in the backward pass
+      LayerNorm gradient + residual gradient sum + bias gradient, softmax
+      gradient + mask + scale, GELU gradient + bias gradient;
+    - `cross_entropy` joins the `cross_entropy_grad` of the same logits and
+      targets (they share the row maximum and the sum of exponentials);
+    - the vocabulary-parallel cross-entropy of a tensor-parallel step is
+      row-wise in the same way: `cross_entropy_stats` and
+      `cross_entropy_combine` reduce rows (a producer of the logits or of
+      the statistics may join them), `cross_entropy_shard_grad` is row-wise
+      and joins the `cross_entropy_combine` whose log-sum-exp it reads
+      (`cross_entropy_stats` and `cross_entropy_shard_grad` share the
+      logits, but the `all_gather` of the statistics between them keeps
+      them apart);
+    - all `lmc.adamw` ops of a function form one group, and so do the
+      squared-norm reductions that a chain of `arith.addf` sums (the global
+      gradient norm of `lmc-optimizer`), with their extracts and adds.
+
+    Matmuls, gathers (`embedding` and `embedding_grad`, with or without an
+    offset), layout ops (`split`, `split_heads`, `flatten`, ...) and
+    collectives (`all_reduce`, `all_gather`, `reduce_scatter`, their
+    `_start` forms, `wait`) never join a group; nor does `axis_index` (a
+    runtime call on the host: groups read the coordinate, and offsets
+    computed from it, as operands), nor anything with side effects. The
+    pass runs after `lmc-shard`, on the partitioned program: the
+    collectives that partitioning inserts bound the groups. A merge is
+    refused when it would make a group non-convex (a path leaving the group
+    and coming back), counting the groups formed so far as single nodes.
+    The function is then reordered topologically, keeping the original
+    order where the groups allow it and the order of collectives and ops
+    with side effects (every rank issues the same collectives in the same
+    order as before), and each group of two
+    or more ops becomes an `lmc.fused` whose operands are the values it
+    reads from outside (constants are copied in) and whose results are the
+    values used outside. Groups are named after their main op (`gelu`,
+    `layer_norm`, `softmax_grad`, `cross_entropy`, `adamw`, `grad_norm`,
+    ...).
+
+    With `report`, a line per training function (`train_step`,
+    `eval_step`, `logits`; every function when there are none) gives the
+    kernels per call before and after fusion: a kernel is one lmc compute op
+    (one kernel function call after `lmc-outline-kernels`, a GEMM or a loop
+    nest) or one group.
+
+    Input:
+
+    ```mlir
+    %h = lmc.matmul %x, %w : tensor<?x?x64xf32>, tensor<64x256xf32>
+    %hb = lmc.bias_add %h, %b : tensor<?x?x256xf32>, tensor<256xf32>
+    %g = lmc.gelu %hb tanh : tensor<?x?x256xf32>
+    %y = lmc.matmul %g, %w2 : tensor<?x?x256xf32>, tensor<256x64xf32>
+    ```
+
+    Output:
+
+    ```mlir
+    %h = lmc.matmul %x, %w : tensor<?x?x64xf32>, tensor<64x256xf32>
+    %r:2 = lmc.fused "gelu" (%a = %h, %c = %b)
+        : (tensor<?x?x256xf32>, tensor<256xf32>) -> (tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
+      %0 = lmc.bias_add %a, %c : tensor<?x?x256xf32>, tensor<256xf32>
+      %1 = lmc.gelu %0 tanh : tensor<?x?x256xf32>
+      lmc.yield %0, %1 : tensor<?x?x256xf32>, tensor<?x?x256xf32>
+    }
+    %y = lmc.matmul %r#1, %w2 : tensor<?x?x256xf32>, tensor<256x64xf32>
+    ```
+
+    (`%hb` is a result too when the backward pass reads it.)
+  }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print the kernels per call of each training function before and "
+           "after fusion">,
+  ];
+  let statistics = [
+    Statistic<"numGroups", "groups", "Fusion groups formed">,
+    Statistic<"numFusedOps", "fused-ops", "Ops placed in fusion groups">,
+  ];
+  let dependentDialects = ["::mlir::lmc::LMCDialect"];
+}
+
+def LMCGemmEpilogues : Pass<"lmc-gemm-epilogues", "::mlir::ModuleOp"> {
+  let summary = "Folds a linear layer's bias add (and tanh GELU) into its "
+                "GEMM";
+  let description = [{
+    Replaces `lmc.matmul` and the `lmc.bias_add` after it (and the tanh
+    `lmc.gelu` after that) by one `lmc.matmul_bias`, which becomes one call
+    of the runtime's GEMM with an epilogue on both targets (oneDNN's sgemm
+    and a fused bias/GELU loop on the CPU, cuBLASLt's
+    `CUBLASLT_EPILOGUE_BIAS` and `_GELU_AUX_BIAS` on the GPU). It runs after
+    `lmc-fuse`, on the partitioned program.
+
+    Why this level: an epilogue is a property of the GEMM call, but the ops
+    it absorbs are lmc ops (a `bias_add`, a `gelu` whose approximation is an
+    attribute, a fusion group's body), and their shapes, users and
+    approximation are plain to see only here; after bufferization the bias
+    add is a loop nest inside an outlined kernel function (CPU) or a group's
+    `scf.forall` (GPU), different on each target. Rewriting once at the lmc
+    level gives both targets the same op, keeps the lowering to runtime calls
+    (`lmc-kernels-to-runtime`, where the precision is chosen) a mechanical
+    step, and runs after `lmc-fuse` because the groups it forms decide what
+    is left to absorb: the bias + GELU group of an MLP's first layer (the
+    whole group goes), and the bias add that opens the residual add +
+    LayerNorm group of the attention projection and of the MLP's second
+    layer (it moves out of the group into the GEMM, the group keeps the rest).
+
+    A `bias_add` is folded when, exactly:
+
+    - its input is the result of an `lmc.matmul` whose `rhs` is one matrix
+      (a linear layer, not a batched product), without `transpose_a`, and
+      the bias add (directly, or through a group's block argument used once)
+      is the GEMM result's only user;
+    - it adds its bias along the last dimension (all `bias_add`s do; the
+      bias is `[N]`), the element type is float32.
+
+    Then a `lmc.gelu` with the `tanh` approximation reading the biased
+    result (in the same group, or directly) is folded too: the
+    pre-activation stays available for its other users (the backward pass's
+    `gelu_grad`). An `exact` (erf) GELU is never folded. A group left with
+    no lmc op is removed (its results are the new op's); a group's operands
+    that its body no longer reads are dropped. Under tensor parallelism the
+    column-parallel layers (QKV, the MLP's first) fold locally; the
+    row-parallel ones (attention projection, MLP's second) add their bias
+    after the `all_reduce` of the partial products, so the matmul's user is
+    the collective and nothing is folded there.
+
+    With `report`, a line per training function (`train_step`,
+    `eval_step`, `logits`; every function when there are none) gives the
+    kernels per call before and after (counted as `lmc-fuse` counts them)
+    and the epilogues formed.
+
+    Input:
+
+    ```mlir
+    %h = lmc.matmul %x, %w : tensor<?x?x64xf32>, tensor<64x256xf32>
+    %r:2 = lmc.fused "gelu" (%a = %h, %c = %b)
+        : (tensor<?x?x256xf32>, tensor<256xf32>) -> (tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
+      %0 = lmc.bias_add %a, %c : tensor<?x?x256xf32>, tensor<256xf32>
+      %1 = lmc.gelu %0 tanh : tensor<?x?x256xf32>
+      lmc.yield %0, %1 : tensor<?x?x256xf32>, tensor<?x?x256xf32>
+    }
+    %q = lmc.matmul %r#1, %w2 : tensor<?x?x256xf32>, tensor<256x64xf32>
+    %y = lmc.bias_add %q, %b2 : tensor<?x?x64xf32>, tensor<64xf32>
+    ```
+
+    Output:
+
+    ```mlir
+    %h, %pre = lmc.matmul_bias %x, %w, %b gelu(tanh)
+        : tensor<?x?x64xf32>, tensor<64x256xf32>, tensor<256xf32>
+        -> tensor<?x?x256xf32>, tensor<?x?x256xf32>
+    %y = lmc.matmul_bias %h, %w2, %b2
+        : tensor<?x?x256xf32>, tensor<256x64xf32>, tensor<64xf32> -> tensor<?x?x64xf32>
+    ```
+
+    (`%r#0` is replaced by `%pre`, `%r#1` by `%h`.)
+  }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print the kernels per call of each training function before and "
+           "after, and the epilogues formed">,
+  ];
+  let statistics = [
+    Statistic<"numBias", "bias-epilogues", "GEMMs with a bias epilogue">,
+    Statistic<"numGelu", "gelu-epilogues",
+              "GEMMs with a bias + tanh GELU epilogue">,
+  ];
+  let dependentDialects = ["::mlir::lmc::LMCDialect"];
+}
+
+#endif // LMC_TRANSFORMS_FUSION_PASSES_TD

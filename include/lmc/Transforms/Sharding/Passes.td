@@ -1,0 +1,137 @@
+//===- Passes.td - lmc sharding passes ---------------------*- tablegen -*-===//
+//
+// Stage: the SPMD program for a mesh of ranks: the plan of parameter
+// placements, the partitioning of every op by its sharding rule, ZeRO, and
+// the gradient collectives (lmc-shard).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LMC_TRANSFORMS_SHARDING_PASSES_TD
+#define LMC_TRANSFORMS_SHARDING_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
+  let summary = "Partitions the training step over a dp x tp mesh of ranks";
+  let description = [{
+    Makes the training functions of the model (after `lmc-optimizer`) one
+    SPMD program for the mesh `mesh` (`dp=D,tp=T`), recorded as the model's
+    `lmc.mesh` attribute.
+
+    Data parallelism (`dp`): every rank runs the step on its own B/D rows of
+    the global batch (the runtime hands each rank its rows; batch sizes are
+    run-time values, so no shape changes). Each rank's loss and gradients are
+    then those of its rows; the global ones are their mean over `dp`. The
+    pass inserts, right after the gradients exist, `lmc.all_reduce` over
+    `dp` followed by `lmc.scale` by 1/D, gathering the gradients into buckets
+    of at least `bucket-bytes` bytes in the order the backward pass produces
+    them. With `overlap` (the default) each bucket's all-reduce starts
+    (`lmc.all_reduce_start`) right after its last gradient and is waited for
+    (`lmc.wait`) right before the first use of its gradients, so that it
+    overlaps the rest of the backward pass (the runtime lets it progress at
+    every GEMM); without, a blocking `lmc.all_reduce` stands after the last
+    gradient. The global norm, clipping
+    and AdamW then see the global gradients, identical on every rank, and
+    the replicated parameters stay identical. The loss of `train_step` and of
+    `eval_step` is all-reduced and scaled the same way.
+
+    Tensor parallelism (`tp` > 1) comes first. A planner places the
+    parameters over `tp` as Megatron-LM does (`lmc.sharding` on each
+    `lmc.param`): the fused QKV projection column-parallel, split by heads
+    (`shard(1, blocks = 3)`, its bias `shard(0, blocks = 3)`), the attention
+    output projection row-parallel (`shard(0)`), the MLP up-projection
+    column-parallel and its down-projection row-parallel, the token
+    embedding and the LM head tied to it split along the vocabulary
+    (`shard(0)`); the rest is replicated. A size `tp` does not divide (the
+    attention heads, the MLP width) is an error at the op that needs it; a
+    vocabulary it does not divide (GPT-2's 50257) leaves the embedding and
+    the LM head replicated, with a warning. `train_step`, `eval_step` and `logits` are then partitioned: each
+    parameter (and its AdamW state) in its placement, every other value
+    placed by the sharding rule of the op that makes it
+    (`ShardingRuleOpInterface`), forward, backward and optimizer alike, and
+    operands resharded where a rule needs another placement: `partial` to
+    replicated by `lmc.all_reduce` over `tp` (after each row-parallel
+    projection, the vocabulary-parallel embedding, and the input gradient of
+    each column-parallel one), `shard` to replicated by `lmc.all_gather`,
+    replicated to `shard` by a local slice. The cross-entropy of
+    vocabulary-sharded logits becomes `lmc.cross_entropy_stats`, an
+    all-gather of the per-row statistics and `lmc.cross_entropy_combine`;
+    its gradient `lmc.cross_entropy_shard_grad`. The global gradient norm
+    sums partial squares and all-reduces one scalar.
+
+    ZeRO-1 (`zero=1`, with dp > 1): each dp rank keeps the AdamW state of
+    its 1/D piece of every parameter that has a dimension D divides (the
+    first one, recorded as `lmc.zero_dim` on the `lmc.param`). That
+    parameter's gradient is reduce-scattered over `dp` along it instead of
+    all-reduced (`lmc.reduce_scatter_start` right after the gradient exists,
+    `lmc.wait` at its first use), AdamW updates the rank's piece, and the
+    updated piece is all-gathered over `dp` (started after the update,
+    waited for at the end of the step). The squared norms of the pieces are
+    all-reduced together for the global gradient norm. Parameters no
+    dimension of which D divides keep the replicated state and the bucketed
+    all-reduce.
+
+    With `report`, the pass prints the collectives of one training step (per
+    bucket: tensors, bytes, and the bytes a ring all-reduce moves per rank,
+    2 (D - 1) / D times the payload) and the parameter and optimizer-state
+    bytes per rank.
+
+    Input (abridged, `mesh=dp=2`):
+
+    ```mlir
+    %gw = ... weight gradient ...
+    %gb = ... bias gradient ...
+    %sq = lmc.mul %gw, %gw : tensor<64x64xf32>
+    ```
+
+    Output (`overlap=false`; with `overlap`, an `lmc.all_reduce_start` there and
+    `lmc.wait` before `lmc.scale`):
+
+    ```mlir
+    %gw = ... weight gradient ...
+    %gb = ... bias gradient ...
+    %r:2 = lmc.all_reduce %gw, %gb over ["dp"] : tensor<64x64xf32>, tensor<64xf32>
+    %gw2 = lmc.scale %r#0 by 5.000000e-01 : tensor<64x64xf32>
+    %gb2 = lmc.scale %r#1 by 5.000000e-01 : tensor<64xf32>
+    %sq = lmc.mul %gw2, %gw2 : tensor<64x64xf32>
+    ```
+  }];
+  let options = [
+    Option<"mesh", "mesh", "std::string", /*default=*/"\"dp=1,tp=1\"",
+           "The mesh: comma-separated axis=size, axes dp and tp">,
+    Option<"zero", "zero", "unsigned", /*default=*/"0",
+           "ZeRO stage: 0 (optimizer state replicated) or 1 (sharded over "
+           "dp)">,
+    Option<"bucketBytes", "bucket-bytes", "int64_t",
+           /*default=*/"25 * 1024 * 1024",
+           "Smallest payload of a gradient all-reduce bucket, in bytes (0: "
+           "one all-reduce per gradient)">,
+    Option<"overlap", "overlap", "bool", /*default=*/"true",
+           "Start each gradient bucket's all-reduce asynchronously "
+           "(lmc.all_reduce_start) and wait for it where the gradients are "
+           "first used, overlapping the rest of the backward pass">,
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print the collectives and memory per rank of the training step">,
+    Option<"reportBatch", "report-batch", "int64_t", /*default=*/"8",
+           "Global batch at which the report gives activation bytes">,
+    Option<"reportSeq", "report-seq", "int64_t", /*default=*/"64",
+           "Sequence length at which the report gives activation bytes">,
+  ];
+  let statistics = [
+    Statistic<"numAllReduces", "all-reduces",
+              "Number of all-reduce ops inserted over dp">,
+    Statistic<"numTpAllReduces", "tp-all-reduces",
+              "Number of all-reduces over tp in train_step">,
+    Statistic<"numTpAllGathers", "tp-all-gathers",
+              "Number of all-gathers over tp in train_step">,
+    Statistic<"numTpSlices", "tp-slices",
+              "Number of local slices of replicated values in train_step">,
+    Statistic<"numReduceScatters", "reduce-scatters",
+              "Number of gradient reduce-scatters over dp (ZeRO-1)">,
+  ];
+  let dependentDialects = ["::mlir::lmc::LMCDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+#endif // LMC_TRANSFORMS_SHARDING_PASSES_TD

@@ -1,0 +1,95 @@
+//===- Device.cpp - Where compiled code runs and its memory lives ---------===//
+//
+// See Device.h. Pointers handed out by an active device are kept in a set, so
+// that release() tells them from host memory allocated before the device
+// was initialised (or by plain malloc, as the tests' fake models do).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Core/Device.h"
+
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <unordered_set>
+
+namespace lmcrt::device {
+namespace {
+
+struct Registry {
+  Device *device = nullptr;
+  bool active = false;
+  std::mutex mutex; // guards `owned`
+  std::unordered_set<void *> owned;
+};
+
+Registry &registry() {
+  static Registry r;
+  return r;
+}
+
+} // namespace
+
+Device::~Device() = default;
+
+void registerDevice(Device &device) { registry().device = &device; }
+
+const char *target() {
+  Registry &r = registry();
+  return r.device ? r.device->target() : "cpu";
+}
+
+void initialize(int localRank) {
+  Registry &r = registry();
+  if (!r.device || r.active)
+    return;
+  r.device->init(localRank);
+  r.active = true;
+}
+
+bool active() { return registry().active; }
+
+std::string description() {
+  Registry &r = registry();
+  return r.active ? r.device->description() : "CPU";
+}
+
+void *allocate(size_t bytes) {
+  Registry &r = registry();
+  if (r.active) {
+    void *p = r.device->allocate(bytes ? bytes : 1);
+    std::lock_guard<std::mutex> lock(r.mutex);
+    r.owned.insert(p);
+    return p;
+  }
+  void *p = nullptr;
+  if (::posix_memalign(&p, 64, bytes ? bytes : 1) != 0)
+    throw std::bad_alloc();
+  return p;
+}
+
+void release(void *ptr) {
+  if (!ptr)
+    return;
+  Registry &r = registry();
+  if (r.active) {
+    bool mine;
+    {
+      std::lock_guard<std::mutex> lock(r.mutex);
+      mine = r.owned.erase(ptr) != 0;
+    }
+    if (mine) {
+      r.device->release(ptr);
+      return;
+    }
+  }
+  std::free(ptr);
+}
+
+void synchronize() {
+  Registry &r = registry();
+  if (r.active)
+    r.device->synchronize();
+}
+
+} // namespace lmcrt::device

@@ -1,0 +1,376 @@
+//===- ModelInfo.cpp - The model description of a compiled model ----------===//
+
+#include "Core/ModelInfo.h"
+
+#include "Core/Error.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <set>
+#include <sstream>
+
+namespace lmcrt {
+
+namespace {
+
+/// Maximum parameter rank and elements (guards the arithmetic below).
+constexpr int64_t kMaxRank = 8;
+constexpr int64_t kMaxElements = int64_t(1) << 40;
+
+class Parser {
+public:
+  explicit Parser(const std::string &text) : text(text) {}
+
+  ModelInfo parse() {
+    ModelInfo info;
+    info.text = text;
+    if (text.empty() || text.back() != '\n')
+      error("the description does not end with a newline");
+    std::istringstream stream(text);
+    for (std::string line; std::getline(stream, line);)
+      lines.push_back(split(line));
+    std::set<std::string> declared; // every name of a param line
+    for (const std::vector<std::string> &l : lines)
+      if (l.size() >= 2 && l[0] == "param")
+        declared.insert(l[1]);
+
+    nextLine("lmc-model");
+    expectWords(2);
+    if (words[1] != "1")
+      error("unsupported description version '" + words[1] + "'");
+    nextLine("name");
+    expectWords(2);
+    info.name = words[1];
+    nextLine("dtype");
+    expectWords(2);
+    if (words[1] != "f32")
+      error("unsupported dtype '" + words[1] + "' (only f32)");
+    // Optional: where the compiled code runs (cpu when absent).
+    if (peek() == "target") {
+      nextLine("target");
+      expectWords(2);
+      if (words[1] != "cpu" && words[1] != "cuda")
+        error("unknown target '" + words[1] + "' (cpu or cuda)");
+      info.target = words[1];
+    }
+    nextLine("vocab");
+    expectWords(2);
+    info.vocab = integer(words[1], "vocab", 1, kMaxElements);
+    nextLine("context");
+    expectWords(2);
+    info.context = integer(words[1], "context", 1, kMaxElements);
+    // Optional: the mesh the program was partitioned for (lmc-shard).
+    if (peek() == "mesh") {
+      nextLine("mesh");
+      expectWords(3);
+      info.dp = integer(words[1], "mesh dp", 1, 1 << 20);
+      info.tp = integer(words[2], "mesh tp", 1, 1 << 20);
+    }
+    nextLine("params");
+    expectWords(3);
+    int64_t count = integer(words[1], "parameter count", 1, 1 << 20);
+    info.total = integer(words[2], "total elements", 1, kMaxElements);
+
+    std::set<std::string> names;
+    std::vector<int64_t> paramLines;
+    for (int64_t i = 0; i < count; ++i) {
+      nextLine("param");
+      paramLines.push_back(lineNo);
+      ParamInfo p = parseParam();
+      if (!names.insert(p.name).second)
+        error("duplicate parameter '" + p.name + "'");
+      // At most one shard line, right after the param line.
+      for (int shardLines = 0; peek() == "shard"; ++shardLines) {
+        nextLine("shard");
+        if (words.size() >= 2 && words[1] != p.name)
+          error("shard line for " +
+                (declared.count(words[1])
+                     ? "'" + words[1] + "' does not follow its param line"
+                     : "unknown parameter '" + words[1] + "'") +
+                " (the line before is about '" + p.name + "')");
+        if (shardLines > 0)
+          error("a second shard line for '" + p.name + "'");
+        parseShard(info, p);
+      }
+      info.params.push_back(std::move(p));
+    }
+    // The parameter buffer: local pieces in order, covering it exactly.
+    int64_t end = 0;
+    for (size_t i = 0; i < info.params.size(); ++i) {
+      ParamInfo &p = info.params[i];
+      lineNo = paramLines[i];
+      checkRange(p.name, p.offset, p.localNumel, end, info.total, "parameter",
+                 "total elements");
+      p.globalOffset = info.globalTotal;
+      info.globalTotal += p.numel;
+      if (info.globalTotal > kMaxElements)
+        error("the model has more than 2^40 elements");
+    }
+    if (end != info.total)
+      error("parameters cover " + std::to_string(end) + " of the " +
+            std::to_string(info.total) + " total elements");
+
+    // Optional (ZeRO-1): where this rank's piece of each moment lives.
+    if (peek() == "state") {
+      nextLine("state");
+      expectWords(3);
+      int64_t stateCount = integer(words[1], "state count", 1, 1 << 20);
+      if (stateCount != count)
+        error("the state section has " + std::to_string(stateCount) +
+              " lines, the model " + std::to_string(count) + " parameters");
+      info.stateTotal = integer(words[2], "state total", 1, kMaxElements);
+      info.zero1 = true;
+      int64_t stateEnd = 0;
+      for (ParamInfo &p : info.params) {
+        nextLine("state");
+        expectWords(4);
+        if (words[1] != p.name)
+          error("expected the state line of '" + p.name +
+                "' (one per parameter, in parameter order), got '" + words[1] +
+                "'");
+        p.stateOffset = integer(words[2], "state offset", 0, kMaxElements);
+        int64_t rank = static_cast<int64_t>(p.localShape.size());
+        p.stateDim = integer(words[3], "state dimension", -1, rank - 1);
+        p.stateShape = p.localShape;
+        p.stateNumel = p.localNumel;
+        if (p.stateDim >= 0) {
+          int64_t n = p.localShape[p.stateDim];
+          if (n % info.dp != 0)
+            error("dimension " + std::to_string(p.stateDim) + " of '" + p.name +
+                  "' (local shape " + shapeString(p.localShape) +
+                  ") does not split into dp=" + std::to_string(info.dp) +
+                  " equal parts");
+          p.stateShape[p.stateDim] = n / info.dp;
+          p.stateNumel = p.localNumel / info.dp;
+        }
+        checkRange(p.name, p.stateOffset, p.stateNumel, stateEnd,
+                   info.stateTotal, "state of", "state elements");
+      }
+      if (stateEnd != info.stateTotal)
+        error("state pieces cover " + std::to_string(stateEnd) + " of the " +
+              std::to_string(info.stateTotal) + " state elements");
+    } else {
+      // The moments are laid out like the parameters.
+      info.stateTotal = info.total;
+      for (ParamInfo &p : info.params) {
+        p.stateOffset = p.offset;
+        p.stateShape = p.localShape;
+        p.stateNumel = p.localNumel;
+      }
+    }
+    nextLine("end");
+    expectWords(1);
+    if (next < lines.size()) {
+      ++lineNo;
+      error("unexpected text after 'end'");
+    }
+    return info;
+  }
+
+private:
+  [[noreturn]] void error(const std::string &message) {
+    fail("model description line " + std::to_string(lineNo) + ": " + message);
+  }
+
+  static std::vector<std::string> split(const std::string &line) {
+    std::vector<std::string> result;
+    std::istringstream in(line);
+    std::string word;
+    while (in >> word)
+      result.push_back(word);
+    return result;
+  }
+
+  /// The first word of the next line ("" at the end or on an empty line).
+  std::string peek() const {
+    return next < lines.size() && !lines[next].empty() ? lines[next][0] : "";
+  }
+
+  /// Moves to the next line, which must start with `what`.
+  void nextLine(const char *what) {
+    if (next >= lines.size())
+      error(std::string("missing line '") + what + "'");
+    words = lines[next++];
+    ++lineNo;
+    if (words.empty() || words[0] != what)
+      error(std::string("expected '") + what + "'");
+  }
+
+  void expectWords(size_t n) {
+    if (words.size() != n)
+      error("expected " + std::to_string(n) + " fields, got " +
+            std::to_string(words.size()));
+  }
+
+  /// `param NAME OFFSET RANK DIM... INIT STD DECAY`.
+  ParamInfo parseParam() {
+    if (words.size() < 4)
+      error("expected 'param NAME OFFSET RANK DIM... INIT STD DECAY'");
+    ParamInfo p;
+    p.name = words[1];
+    p.offset = integer(words[2], "offset", 0, kMaxElements);
+    int64_t rank = integer(words[3], "rank", 0, kMaxRank);
+    expectWords(4 + rank + 3);
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t dim = integer(words[4 + d], "dimension", 1, kMaxElements);
+      if (p.numel > kMaxElements / dim)
+        error("parameter '" + p.name + "' is too large");
+      p.numel *= dim;
+      p.shape.push_back(dim);
+    }
+    p.initText = words[4 + rank];
+    if (p.initText == "zeros")
+      p.init = InitKind::Zeros;
+    else if (p.initText == "ones")
+      p.init = InitKind::Ones;
+    else if (p.initText == "normal")
+      p.init = InitKind::Normal;
+    else
+      error("unknown init '" + p.initText + "' (zeros, ones or normal)");
+    p.stdText = words[5 + rank];
+    p.std = real(p.stdText, "std");
+    p.decayText = words[6 + rank];
+    if (p.decayText != "0" && p.decayText != "1")
+      error("decay must be 0 or 1, got '" + p.decayText + "'");
+    p.decay = p.decayText == "1";
+    p.localShape = p.shape;
+    p.localNumel = p.numel;
+    return p;
+  }
+
+  /// `shard NAME tp DIM BLOCKS` for `p` (whose name the caller checked).
+  void parseShard(const ModelInfo &info, ParamInfo &p) {
+    expectWords(5);
+    if (words[2] != "tp")
+      error("shard axis must be 'tp', got '" + words[2] + "'");
+    int64_t rank = static_cast<int64_t>(p.shape.size());
+    if (rank == 0)
+      error("the scalar parameter '" + p.name + "' cannot be sharded");
+    p.shardDim = integer(words[3], "shard dimension", 0, rank - 1);
+    p.shardBlocks = integer(words[4], "shard blocks", 1, kMaxElements);
+    int64_t n = p.shape[p.shardDim];
+    if (n % (p.shardBlocks * info.tp) != 0)
+      error("dimension " + std::to_string(p.shardDim) + " of '" + p.name +
+            "' (size " + std::to_string(n) + ") does not split into " +
+            std::to_string(p.shardBlocks) +
+            " block(s) of tp=" + std::to_string(info.tp) + " equal parts");
+    p.localShape[p.shardDim] = n / info.tp;
+    p.localNumel = p.numel / info.tp;
+  }
+
+  /// Checks that [offset, offset + size) starts at or after `end` and ends
+  /// within `total`, then moves `end` past it.
+  void checkRange(const std::string &name, int64_t offset, int64_t size,
+                  int64_t &end, int64_t total, const char *what,
+                  const char *totalWhat) {
+    if (offset < end)
+      error(std::string(what) + " '" + name + "' at offset " +
+            std::to_string(offset) +
+            " overlaps the previous one or is out of order");
+    end = offset + size;
+    if (end > total)
+      error(std::string(what) + " '" + name + "' ends at " +
+            std::to_string(end) + ", past the " + std::to_string(total) + " " +
+            totalWhat);
+  }
+
+  int64_t integer(const std::string &word, const char *what, int64_t min,
+                  int64_t max) {
+    errno = 0;
+    char *end = nullptr;
+    long long value = std::strtoll(word.c_str(), &end, 10);
+    if (word.empty() || *end != '\0' || errno != 0 || value < min ||
+        value > max)
+      error(std::string("bad ") + what + " '" + word + "'");
+    return value;
+  }
+
+  double real(const std::string &word, const char *what) {
+    errno = 0;
+    char *end = nullptr;
+    double value = std::strtod(word.c_str(), &end);
+    if (word.empty() || *end != '\0' || errno != 0 || !std::isfinite(value) ||
+        value < 0)
+      error(std::string("bad ") + what + " '" + word + "'");
+    return value;
+  }
+
+  const std::string &text;
+  std::vector<std::vector<std::string>> lines;
+  size_t next = 0; // index of the next line
+  std::vector<std::string> words;
+  int64_t lineNo = 0;
+};
+
+} // namespace
+
+ModelInfo parseModelInfo(const std::string &text) {
+  return Parser(text).parse();
+}
+
+const ParamInfo *ModelInfo::find(const std::string &paramName) const {
+  for (const ParamInfo &p : params)
+    if (p.name == paramName)
+      return &p;
+  return nullptr;
+}
+
+std::string ModelInfo::canonicalText() const {
+  std::string out = "lmc-model 1\nname " + name + "\ndtype f32\nvocab " +
+                    std::to_string(vocab) + "\ncontext " +
+                    std::to_string(context) + "\nparams " +
+                    std::to_string(params.size()) + " " +
+                    std::to_string(globalTotal) + "\n";
+  for (const ParamInfo &p : params) {
+    out += "param " + p.name + " " + std::to_string(p.globalOffset) + " " +
+           std::to_string(p.shape.size());
+    for (int64_t d : p.shape)
+      out += " " + std::to_string(d);
+    out += " " + p.initText + " " + p.stdText + " " + p.decayText + "\n";
+  }
+  return out + "end\n";
+}
+
+unsigned long long ModelInfo::hash() const {
+  // Of the global model only: a checkpoint holds the full (unsharded) model,
+  // so programs partitioned for other meshes share checkpoints.
+  return fnv1a64(canonicalText());
+}
+
+bool ModelInfo::isSharded() const {
+  for (const ParamInfo &p : params)
+    if (p.localNumel != p.numel || p.stateNumel != p.numel)
+      return true;
+  return false;
+}
+
+int64_t ModelInfo::numLayers() const {
+  int64_t layers = 0;
+  for (const ParamInfo &p : params) {
+    if (p.name.compare(0, 2, "h.") != 0)
+      continue;
+    char *end = nullptr;
+    long long i = std::strtoll(p.name.c_str() + 2, &end, 10);
+    if (end != p.name.c_str() + 2 && *end == '.' && i >= 0 && i + 1 > layers)
+      layers = i + 1;
+  }
+  return layers;
+}
+
+int64_t ModelInfo::channels() const {
+  const ParamInfo *wte = find("wte.weight");
+  return wte && wte->shape.size() == 2 ? wte->shape[1] : 0;
+}
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  if (shape.empty())
+    return "scalar";
+  std::string result;
+  for (size_t i = 0; i < shape.size(); ++i)
+    result += (i ? "x" : "") + std::to_string(shape[i]);
+  return result;
+}
+
+} // namespace lmcrt

@@ -1,0 +1,295 @@
+//===- Attention.cpp - Causal attention without the T x T matrix ----------===//
+//
+// The kernels of lmc.flash_attention and lmc.flash_attention_grad
+// (lmcrt_attention_fwd_f32 / _bwd_f32 in lmcrt.h). Queries, keys and values
+// are [B, T, C] with C = H * D; head h is channels [h D, (h + 1) D).
+//
+// Forward: for each (batch, head, block of kBlock query rows), a thread walks
+// the key blocks up to the diagonal (later blocks are all masked and
+// skipped) with the online softmax: per row a running maximum m and sum l,
+// and an accumulator of the output rescaled by exp(m_old - m_new) when the
+// maximum grows. out = acc / l and lse = m + log l. A thread holds one
+// kBlock x kBlock tile of scores and a kBlock x D accumulator, never a
+// T x T matrix. The tile products (q k^T, p v, and the backward's four) run
+// on oneDNN's row-major sgemm, called inside the parallel region, where it
+// runs on the calling thread.
+//
+// Backward: P is recomputed per tile as exp(s - lse), with
+// Di = rowsum(dO * O). For each (batch, head) one thread walks the key
+// blocks; for each it accumulates dK and dV of the block over the query
+// blocks at and below the diagonal, and adds the block's share of dQ into
+// the rows of dq that this (batch, head) alone writes (its channels). The
+// work is parallel over (batch, head), which needs no atomics and computes
+// every tile once.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Runtime/lmcrt.h"
+
+#include "Core/Error.h"
+#include "Core/MemrefView.h"
+
+#include <dnnl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace {
+
+using View = lmcrt::MemrefView<float>;
+
+constexpr int64_t kBlock = 64;
+
+/// A [B, T, C] float tensor with unit channel stride: `base(b, t)` is the
+/// row of channels. Operands with another channel stride are packed first.
+struct Rows {
+  float *data = nullptr;
+  int64_t sb = 0, st = 0;
+  std::vector<float> packed; // owns the data when the view was repacked
+  View view;                 // where a packed output is copied back
+
+  float *row(int64_t b, int64_t t) const { return data + b * sb + t * st; }
+};
+
+Rows rowsOf(const View &v, bool isOutput) {
+  Rows r;
+  r.view = v;
+  if (v.stride(2) == 1 || v.size(2) == 1) {
+    r.data = v.data;
+    r.sb = v.stride(0);
+    r.st = v.stride(1);
+    return r;
+  }
+  int64_t B = v.size(0), T = v.size(1), C = v.size(2);
+  r.packed.assign(static_cast<size_t>(B * T * C), 0.0f);
+  if (!isOutput)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t c = 0; c < C; ++c)
+          r.packed[(b * T + t) * C + c] =
+              v.data[b * v.stride(0) + t * v.stride(1) + c * v.stride(2)];
+  r.data = r.packed.data();
+  r.sb = T * C;
+  r.st = C;
+  return r;
+}
+
+/// Copies a repacked output back into its strided view.
+void writeBack(const Rows &r) {
+  if (r.packed.empty())
+    return;
+  const View &v = r.view;
+  for (int64_t b = 0; b < v.size(0); ++b)
+    for (int64_t t = 0; t < v.size(1); ++t)
+      for (int64_t c = 0; c < v.size(2); ++c)
+        v.data[b * v.stride(0) + t * v.stride(1) + c * v.stride(2)] =
+            r.packed[(b * v.size(1) + t) * v.size(2) + c];
+}
+
+/// Checks the operands against q's [B, T, C] and returns H's head width.
+int64_t checkShapes(const char *what, const View &q,
+                    std::initializer_list<const View *> same, const View &lse,
+                    int64_t heads) {
+  auto error = [&](const std::string &why) {
+    lmcrt::fail(std::string("attention_") + what + ": " + why);
+  };
+  if (q.rank() != 3)
+    error("q must have rank 3");
+  for (const View *v : same)
+    if (v->rank() != 3 || v->sizes != q.sizes)
+      error("q, k, v, out (and their gradients) must have one shape");
+  if (heads < 1 || q.size(2) % heads != 0)
+    error("heads (" + std::to_string(heads) + ") must divide the channels (" +
+          std::to_string(q.size(2)) + ")");
+  if (lse.rank() != 3 || lse.size(0) != q.size(0) || lse.size(1) != heads ||
+      lse.size(2) != q.size(1))
+    error("lse must be [B, heads, T]");
+  return q.size(2) / heads;
+}
+
+float &lseAt(const View &lse, int64_t b, int64_t h, int64_t t) {
+  return lse.data[b * lse.stride(0) + h * lse.stride(1) + t * lse.stride(2)];
+}
+
+/// C[M, N] = alpha op(A) op(B) + beta C, row-major, on the calling thread.
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+          float *C, int64_t ldc) {
+  if (M == 0 || N == 0)
+    return;
+  if (dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb,
+                 beta, C, ldc) != dnnl_success)
+    lmcrt::fail("attention: dnnl_sgemm failed");
+}
+
+float dot(const float *a, const float *b, int64_t n) {
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < n; ++i)
+    s += a[i] * b[i];
+  return s;
+}
+
+} // namespace
+
+extern "C" void _mlir_ciface_lmcrt_attention_fwd_f32(
+    lmcrt_unranked_memref *query, lmcrt_unranked_memref *key,
+    lmcrt_unranked_memref *value, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, int64_t heads) {
+  View qv(query), kv(key), vv(value), ov(out), lv(lse);
+  int64_t D = checkShapes("fwd", qv, {&kv, &vv, &ov}, lv, heads);
+  int64_t B = qv.size(0), T = qv.size(1), H = heads;
+  Rows Q = rowsOf(qv, false), K = rowsOf(kv, false), V = rowsOf(vv, false),
+       O = rowsOf(ov, true);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const float negInf = -std::numeric_limits<float>::infinity();
+  int64_t blocks = (T + kBlock - 1) / kBlock;
+  int64_t tasks = B * H * blocks;
+
+#pragma omp parallel
+  {
+    std::vector<float> s(kBlock * kBlock), acc(kBlock * D), m(kBlock),
+        l(kBlock);
+#pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < tasks; ++task) {
+      // Later query blocks see more keys: hand them out first.
+      int64_t ib = blocks - 1 - task % blocks, bh = task / blocks;
+      int64_t b = bh / H, h = bh % H;
+      int64_t i0 = ib * kBlock, rows = std::min(kBlock, T - i0);
+      std::fill(acc.begin(), acc.begin() + rows * D, 0.0f);
+      std::fill(m.begin(), m.begin() + rows, negInf);
+      std::fill(l.begin(), l.begin() + rows, 0.0f);
+      const float *qBlock = Q.row(b, i0) + h * D;
+      for (int64_t j0 = 0; j0 <= i0; j0 += kBlock) {
+        int64_t cols = std::min(kBlock, T - j0);
+        // s = q k^T / sqrt(D) over the tile.
+        gemm(false, true, rows, cols, D, scale, qBlock, Q.st,
+             K.row(b, j0) + h * D, K.st, 0.0f, s.data(), kBlock);
+        for (int64_t r = 0; r < rows; ++r) {
+          int64_t i = i0 + r;
+          int64_t last = std::min(cols, i - j0 + 1); // keys j <= i
+          float *si = &s[r * kBlock];
+          float rowMax = negInf;
+          for (int64_t c = 0; c < last; ++c)
+            rowMax = std::max(rowMax, si[c]);
+          float mNew = std::max(m[r], rowMax);
+          float correction = std::exp(m[r] - mNew); // 0 on the first block
+          float *ai = &acc[r * D];
+          for (int64_t d = 0; d < D; ++d)
+            ai[d] *= correction;
+          float sum = 0.0f;
+          for (int64_t c = 0; c < last; ++c) {
+            si[c] = std::exp(si[c] - mNew);
+            sum += si[c];
+          }
+          for (int64_t c = last; c < cols; ++c)
+            si[c] = 0.0f; // masked
+          l[r] = l[r] * correction + sum;
+          m[r] = mNew;
+        }
+        // acc += p v.
+        gemm(false, false, rows, D, cols, 1.0f, s.data(), kBlock,
+             V.row(b, j0) + h * D, V.st, 1.0f, acc.data(), D);
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        float inv = 1.0f / l[r];
+        float *oi = O.row(b, i0 + r) + h * D;
+        for (int64_t d = 0; d < D; ++d)
+          oi[d] = acc[r * D + d] * inv;
+        lseAt(lv, b, h, i0 + r) = m[r] + std::log(l[r]);
+      }
+    }
+  }
+  writeBack(O);
+}
+
+extern "C" void _mlir_ciface_lmcrt_attention_bwd_f32(
+    lmcrt_unranked_memref *query, lmcrt_unranked_memref *key,
+    lmcrt_unranked_memref *value, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *out_grad,
+    lmcrt_unranked_memref *query_grad, lmcrt_unranked_memref *key_grad,
+    lmcrt_unranked_memref *value_grad, int64_t heads) {
+  View qv(query), kv(key), vv(value), ov(out), lv(lse), dov(out_grad),
+      dqv(query_grad), dkv(key_grad), dvv(value_grad);
+  int64_t D = checkShapes("bwd", qv, {&kv, &vv, &ov, &dov, &dqv, &dkv, &dvv},
+                          lv, heads);
+  int64_t B = qv.size(0), T = qv.size(1), H = heads;
+  Rows Q = rowsOf(qv, false), K = rowsOf(kv, false), V = rowsOf(vv, false),
+       O = rowsOf(ov, false), dO = rowsOf(dov, false), dQ = rowsOf(dqv, true),
+       dK = rowsOf(dkv, true), dV = rowsOf(dvv, true);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  int64_t tasks = B * H;
+
+#pragma omp parallel
+  {
+    // Per thread: Di of the (batch, head), tiles of P and dS, and the dK and
+    // dV accumulators of a key block.
+    std::vector<float> rowDot(T), p(kBlock * kBlock), ds(kBlock * kBlock),
+        dk(kBlock * D), dvAcc(kBlock * D);
+#pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < tasks; ++task) {
+      int64_t b = task / H, h = task % H;
+      for (int64_t i = 0; i < T; ++i) {
+        rowDot[i] = dot(dO.row(b, i) + h * D, O.row(b, i) + h * D, D);
+        float *dqi = dQ.row(b, i) + h * D;
+        std::fill(dqi, dqi + D, 0.0f);
+      }
+      for (int64_t j0 = 0; j0 < T; j0 += kBlock) {
+        int64_t cols = std::min(kBlock, T - j0);
+        std::fill(dk.begin(), dk.begin() + cols * D, 0.0f);
+        std::fill(dvAcc.begin(), dvAcc.begin() + cols * D, 0.0f);
+        const float *kBlockPtr = K.row(b, j0) + h * D;
+        const float *vBlockPtr = V.row(b, j0) + h * D;
+        // Query blocks at and below the diagonal (rows i >= j0).
+        for (int64_t i0 = j0; i0 < T; i0 += kBlock) {
+          int64_t rows = std::min(kBlock, T - i0);
+          const float *qBlock = Q.row(b, i0) + h * D;
+          const float *doBlock = dO.row(b, i0) + h * D;
+          // p = exp(q k^T / sqrt(D) - lse), masked to 0.
+          gemm(false, true, rows, cols, D, scale, qBlock, Q.st, kBlockPtr, K.st,
+               0.0f, p.data(), kBlock);
+          for (int64_t r = 0; r < rows; ++r) {
+            int64_t i = i0 + r;
+            float li = lseAt(lv, b, h, i);
+            int64_t last = std::min(cols, i - j0 + 1); // keys j <= i
+            float *pi = &p[r * kBlock];
+            for (int64_t c = 0; c < last; ++c)
+              pi[c] = std::exp(pi[c] - li);
+            for (int64_t c = last; c < cols; ++c)
+              pi[c] = 0.0f;
+          }
+          // dV += p^T dO; dp = dO v^T.
+          gemm(true, false, cols, D, rows, 1.0f, p.data(), kBlock, doBlock,
+               dO.st, 1.0f, dvAcc.data(), D);
+          gemm(false, true, rows, cols, D, 1.0f, doBlock, dO.st, vBlockPtr,
+               V.st, 0.0f, ds.data(), kBlock);
+          // dS = p (dp - Di) / sqrt(D).
+          for (int64_t r = 0; r < rows; ++r) {
+            float di = rowDot[i0 + r];
+            float *dsi = &ds[r * kBlock];
+            const float *pi = &p[r * kBlock];
+            for (int64_t c = 0; c < cols; ++c)
+              dsi[c] = pi[c] * (dsi[c] - di) * scale;
+          }
+          // dQ += dS k (this (batch, head)'s channels of dq); dK += dS^T q.
+          gemm(false, false, rows, D, cols, 1.0f, ds.data(), kBlock, kBlockPtr,
+               K.st, 1.0f, dQ.row(b, i0) + h * D, dQ.st);
+          gemm(true, false, cols, D, rows, 1.0f, ds.data(), kBlock, qBlock,
+               Q.st, 1.0f, dk.data(), D);
+        }
+        for (int64_t c = 0; c < cols; ++c) {
+          std::copy(&dk[c * D], &dk[c * D] + D, dK.row(b, j0 + c) + h * D);
+          std::copy(&dvAcc[c * D], &dvAcc[c * D] + D,
+                    dV.row(b, j0 + c) + h * D);
+        }
+      }
+    }
+  }
+  writeBack(dQ);
+  writeBack(dK);
+  writeBack(dV);
+}

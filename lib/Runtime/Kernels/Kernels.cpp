@@ -1,0 +1,435 @@
+//===- Kernels.cpp - Library kernels called by compiled code --------------===//
+//
+// GEMM on oneDNN (dnnl_sgemm, row-major), the GEMM with a bias (and tanh
+// GELU) epilogue as sgemm and one loop over the rows, and the embedding
+// gradient as a scatter-add; see include/lmc/Runtime/lmcrt.h. With
+// LMCRT_PROFILE=1 in the environment, the GEMMs are timed per shape and a table
+// goes to stderr at exit (the benchmark's view of which shapes cost what).
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Runtime/lmcrt.h"
+
+#include "Comm/Collectives.h"
+#include "Kernels/GemmEpilogue.h"
+#include "Core/MemrefView.h"
+
+#include <dnnl.h>
+#include <dnnl_debug.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+#include <omp.h>
+
+namespace {
+
+/// A view of a ranked memref descriptor of any rank.
+template <typename T> using View = lmcrt::MemrefView<T>;
+
+[[noreturn]] void fail(const char *what) {
+  std::fprintf(stderr, "lmcrt: %s\n", what);
+  std::abort();
+}
+
+/// A matrix operand for sgemm: pointer, leading dimension and whether it is
+/// read transposed, for a rows x cols matrix with the given strides.
+struct Matrix {
+  const float *data;
+  int64_t ld;
+  bool transposed;
+};
+
+/// Describes `data` (rows x cols, strides rs and cs) to sgemm, copying into
+/// `scratch` when neither dimension is contiguous.
+Matrix asMatrix(const float *data, int64_t rows, int64_t cols, int64_t rs,
+                int64_t cs, bool transposed, std::vector<float> &scratch) {
+  if (cs == 1 && rs >= (cols > 1 ? cols : 1))
+    return {data, rs > 0 ? rs : 1, transposed};
+  if (rs == 1 && cs >= (rows > 1 ? rows : 1))
+    return {data, cs > 0 ? cs : 1, !transposed};
+  scratch.resize(rows * cols);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      scratch[i * cols + j] = data[i * rs + j * cs];
+  return {scratch.data(), cols > 0 ? cols : 1, transposed};
+}
+
+/// `x` rounded to the nearest float with `bits` mantissa bits (ties to
+/// even); infinities and NaNs unchanged. bits = 23 is the identity.
+inline float roundMantissa(float x, int bits) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof(u));
+  if ((u & 0x7f800000u) == 0x7f800000u)
+    return x;
+  const int drop = 23 - bits;
+  const uint32_t half = 1u << (drop - 1);
+  u += half - 1 + ((u >> drop) & 1u);
+  u &= ~((1u << drop) - 1u);
+  std::memcpy(&x, &u, sizeof(x));
+  return x;
+}
+
+/// Copies `data` (rows x cols, strides rs and cs) packed into `scratch`
+/// with its elements rounded to `bits` mantissa bits: the operand of a
+/// reduced-precision GEMM.
+Matrix roundedMatrix(const float *data, int64_t rows, int64_t cols, int64_t rs,
+                     int64_t cs, bool transposed, int bits,
+                     std::vector<float> &scratch) {
+  scratch.resize(rows * cols);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      scratch[i * cols + j] = roundMantissa(data[i * rs + j * cs], bits);
+  return {scratch.data(), cols > 0 ? cols : 1, transposed};
+}
+
+/// True when dimensions [0, rank - 2) of `v` can be merged into its rows:
+/// row-major and packed, so that the batch is one taller matrix.
+template <typename T> bool batchFoldsIntoRows(const View<T> &v) {
+  int64_t expected = v.stride(-2);
+  for (int64_t d = v.rank() - 2; d > 0; --d) {
+    expected *= v.sizes[d];
+    if (v.strides[d - 1] != expected && v.sizes[d - 1] != 1)
+      return false;
+  }
+  return true;
+}
+
+/// Time per GEMM shape, collected when LMCRT_PROFILE=1.
+class GemmProfile {
+public:
+  /// batch, M, N, K, transpose_a, transpose_b.
+  using Shape = std::tuple<int64_t, int64_t, int64_t, int64_t, int, int>;
+
+  static GemmProfile *get() {
+    static GemmProfile *profile = [] {
+      const char *env = std::getenv("LMCRT_PROFILE");
+      return env && std::strcmp(env, "1") == 0 ? new GemmProfile : nullptr;
+    }();
+    return profile;
+  }
+
+  void add(const Shape &shape, double seconds) {
+    std::lock_guard<std::mutex> lock(mutex);
+    Entry &e = entries[shape];
+    e.seconds += seconds;
+    ++e.calls;
+  }
+
+private:
+  GemmProfile() {
+    std::atexit([] { get()->print(); });
+  }
+
+  void print() {
+    std::lock_guard<std::mutex> lock(mutex);
+    double total = 0;
+    for (const auto &[shape, e] : entries)
+      total += e.seconds;
+    const dnnl_version_t *v = dnnl_version();
+    std::fprintf(stderr,
+                 "lmcrt profile: GEMM on oneDNN %d.%d.%d dnnl_sgemm, ISA %s, "
+                 "%d threads\n",
+                 v->major, v->minor, v->patch,
+                 dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()),
+                 omp_get_max_threads());
+    std::fprintf(stderr,
+                 "lmcrt profile: GEMM %.3f s in all\n"
+                 "%6s %6s %6s %6s %3s %3s %8s %10s %9s\n",
+                 total, "batch", "M", "N", "K", "tA", "tB", "calls", "ms",
+                 "GFLOP/s");
+    for (const auto &[shape, e] : entries) {
+      auto [batch, m, n, k, ta, tb] = shape;
+      double flops = 2.0 * batch * m * n * k * e.calls;
+      std::fprintf(stderr,
+                   "%6lld %6lld %6lld %6lld %3d %3d %8lld %10.1f %9.1f\n",
+                   (long long)batch, (long long)m, (long long)n, (long long)k,
+                   ta, tb, (long long)e.calls, e.seconds * 1e3,
+                   e.seconds > 0 ? flops / e.seconds / 1e9 : 0.0);
+    }
+  }
+
+  struct Entry {
+    double seconds = 0;
+    int64_t calls = 0;
+  };
+  std::mutex mutex;
+  std::map<Shape, Entry> entries;
+};
+
+} // namespace
+
+namespace {
+
+/// tanh(u) in straight-line code that vectorises (tanhf does not, nor does
+/// anything with a float comparison under the default trapping-math):
+/// sign(u) (1 - e) / (1 + e) with e = e^(-2a), a = min(|u|, 10) (compared
+/// as integers: the bits of non-negative floats order like them; tanh(10)
+/// is 1 in float). e^x for x = -2a in [-20, 0]: x = n ln2 + y, n rounded
+/// by adding 1.5 * 2^23, ln2 split in two so that y is exact, e^y from its
+/// Taylor series to degree 7 (truncation below 1e-8 relative), times 2^n
+/// made in the exponent bits. Within about 2e-7 of tanhf, absolutely,
+/// which is what 1 + tanh sees.
+inline float tanhVectorisable(float u) {
+  int32_t bits = __builtin_bit_cast(int32_t, std::fabs(u));
+  const int32_t cap = __builtin_bit_cast(int32_t, 10.0f);
+  bits = bits < cap ? bits : cap;
+  const float x = -2.0f * __builtin_bit_cast(float, bits);
+  const float r = x * 1.44269504f + 12582912.0f; // round to nearest
+  const int32_t n = __builtin_bit_cast(int32_t, r) - 0x4B400000;
+  const float fn = r - 12582912.0f;
+  const float y = (x - fn * 0.693145752f) - fn * 1.42860677e-6f;
+  float p = 1.0f / 5040.0f;
+  p = p * y + 1.0f / 720.0f;
+  p = p * y + 1.0f / 120.0f;
+  p = p * y + 1.0f / 24.0f;
+  p = p * y + 1.0f / 6.0f;
+  p = p * y + 0.5f;
+  p = p * y + 1.0f;
+  p = p * y + 1.0f;
+  const float e =
+      p * __builtin_bit_cast(float, static_cast<uint32_t>(n + 127) << 23);
+  return std::copysign((1.0f - e) / (1.0f + e), u);
+}
+
+/// GELU's tanh approximation, in the order of the compiled kernels
+/// (convert-lmc-to-linalg): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+inline float geluTanh(float x) {
+  const float k = 0.7978845608028654f, c = 0.044715f;
+  const float u = k * (x + c * (x * (x * x)));
+  return (0.5f * x) * (1.0f + tanhVectorisable(u));
+}
+
+/// The epilogue of lmcrt_gemm_bias_*, its shapes checked.
+void biasEpilogue(lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+                  lmcrt_unranked_memref *aux, int32_t epilogue) {
+  View<float> Bias(bias), C(c), Aux(aux);
+  const bool gelu = epilogue == LMCRT_GEMM_BIAS_GELU_TANH;
+  if (Bias.rank() != 1 || Bias.sizes[0] != C.size(-1))
+    fail("gemm_bias: the bias is not a vector of N elements");
+  if (gelu && Aux.rank() != C.rank())
+    fail("gemm_bias: the pre-activation differs from C in rank");
+  for (int64_t d = 0; gelu && d < C.rank(); ++d)
+    if (Aux.sizes[d] != C.sizes[d])
+      fail("gemm_bias: the pre-activation differs from C in shape");
+  lmcrt::applyBiasEpilogue(C, Bias, gelu ? &Aux : nullptr);
+}
+
+/// The GEMM of lmcrt.h with its operands' mantissas rounded to
+/// `mantissaBits` bits (23: float32, no rounding).
+void gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+          lmcrt_unranked_memref *c, int32_t transpose_a, int32_t transpose_b,
+          int mantissaBits) {
+  // Gradient all-reduces started earlier advance while the backward pass
+  // runs its GEMMs.
+  lmcrt::comm::progress();
+  View<float> A(a), B(b), C(c);
+  if (C.rank() < 2 || A.rank() != C.rank() ||
+      (B.rank() != 2 && B.rank() != C.rank()))
+    fail("gemm: inconsistent ranks");
+  int64_t M = C.size(-2), N = C.size(-1);
+  int64_t K = transpose_a ? A.size(-2) : A.size(-1);
+  int64_t batch = 1;
+  for (int64_t d = 0; d + 2 < C.rank(); ++d)
+    batch *= C.sizes[d];
+  if (M == 0 || N == 0 || batch == 0)
+    return;
+  bool shared = B.rank() == 2 && C.rank() > 2;
+
+  // A linear layer over a packed batch: one GEMM with batch * M rows.
+  if (shared && !transpose_a && A.stride(-1) == 1 && C.stride(-1) == 1 &&
+      batchFoldsIntoRows(A) && batchFoldsIntoRows(C)) {
+    M *= batch;
+    batch = 1;
+  }
+
+  GemmProfile *profile = GemmProfile::get();
+  auto start = std::chrono::steady_clock::now();
+  std::vector<float> scratchA, scratchB, scratchC;
+  for (int64_t i = 0; i < batch; ++i) {
+    // Offsets of batch element i (row-major over the batch dimensions).
+    int64_t offA = 0, offB = 0, offC = 0, rest = i;
+    for (int64_t d = C.rank() - 3; d >= 0 && batch > 1; --d) {
+      int64_t idx = rest % C.sizes[d];
+      rest /= C.sizes[d];
+      offA += idx * A.strides[d];
+      offC += idx * C.strides[d];
+      if (!shared)
+        offB += idx * B.strides[d];
+    }
+    int64_t aRows = transpose_a ? K : M, aCols = transpose_a ? M : K;
+    int64_t bRows = transpose_b ? N : K, bCols = transpose_b ? K : N;
+    Matrix ma = mantissaBits < 23
+                    ? roundedMatrix(A.data + offA, aRows, aCols, A.stride(-2),
+                                    A.stride(-1), transpose_a, mantissaBits,
+                                    scratchA)
+                    : asMatrix(A.data + offA, aRows, aCols, A.stride(-2),
+                               A.stride(-1), transpose_a, scratchA);
+    Matrix mb = mantissaBits < 23
+                    ? roundedMatrix(B.data + offB, bRows, bCols, B.stride(-2),
+                                    B.stride(-1), transpose_b, mantissaBits,
+                                    scratchB)
+                    : asMatrix(B.data + offB, bRows, bCols, B.stride(-2),
+                               B.stride(-1), transpose_b, scratchB);
+    float *out = C.data + offC;
+    bool direct = C.stride(-1) == 1 && C.stride(-2) >= N;
+    int64_t ldc = direct ? C.stride(-2) : N;
+    if (!direct)
+      scratchC.assign(M * N, 0.0f);
+    dnnl_status_t status =
+        dnnl_sgemm(ma.transposed ? 'T' : 'N', mb.transposed ? 'T' : 'N', M, N,
+                   K, 1.0f, ma.data, ma.ld, mb.data, mb.ld, 0.0f,
+                   direct ? out : scratchC.data(), ldc);
+    if (status != dnnl_success)
+      fail("gemm: dnnl_sgemm failed");
+    if (!direct)
+      for (int64_t r = 0; r < M; ++r)
+        for (int64_t col = 0; col < N; ++col)
+          out[r * C.stride(-2) + col * C.stride(-1)] = scratchC[r * N + col];
+  }
+  if (profile)
+    profile->add(
+        {batch, M, N, K, transpose_a != 0, transpose_b != 0},
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
+}
+
+} // namespace
+
+void lmcrt::applyBiasEpilogue(const MemrefView<float> &C,
+                              const MemrefView<float> &Bias,
+                              const MemrefView<float> *aux) {
+  const bool gelu = aux != nullptr;
+  const MemrefView<float> &Aux = gelu ? *aux : C;
+  const int64_t n = C.size(-1), rank = C.rank();
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < rank; ++d)
+    rows *= C.sizes[d];
+  const float *b = Bias.data;
+  const int64_t bs = Bias.strides[0], cs = C.stride(-1),
+                as = gelu ? Aux.stride(-1) : 0;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t offC = 0, offAux = 0;
+    for (int64_t d = rank - 2, rest = r; d >= 0; --d) {
+      int64_t idx = rest % C.sizes[d];
+      rest /= C.sizes[d];
+      offC += idx * C.strides[d];
+      if (gelu)
+        offAux += idx * Aux.strides[d];
+    }
+    float *row = C.data + offC;
+    if (!gelu) {
+      for (int64_t j = 0; j < n; ++j)
+        row[j * cs] += b[j * bs];
+      continue;
+    }
+    float *pre = Aux.data + offAux;
+    if (cs == 1 && as == 1 && bs == 1) {
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) {
+        float v = row[j] + b[j];
+        pre[j] = v;
+        row[j] = geluTanh(v);
+      }
+      continue;
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      float v = row[j * cs] + b[j * bs];
+      pre[j * as] = v;
+      row[j * cs] = geluTanh(v);
+    }
+  }
+}
+
+extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
+                                            lmcrt_unranked_memref *b,
+                                            lmcrt_unranked_memref *c,
+                                            int32_t transpose_a,
+                                            int32_t transpose_b) {
+  gemm(a, b, c, transpose_a, transpose_b, 23);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gemm_tf32(lmcrt_unranked_memref *a,
+                                             lmcrt_unranked_memref *b,
+                                             lmcrt_unranked_memref *c,
+                                             int32_t transpose_a,
+                                             int32_t transpose_b) {
+  gemm(a, b, c, transpose_a, transpose_b, 10);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gemm_bf16(lmcrt_unranked_memref *a,
+                                             lmcrt_unranked_memref *b,
+                                             lmcrt_unranked_memref *c,
+                                             int32_t transpose_a,
+                                             int32_t transpose_b) {
+  gemm(a, b, c, transpose_a, transpose_b, 7);
+}
+
+namespace {
+
+void gemmBias(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+              lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+              lmcrt_unranked_memref *aux, int32_t transpose_a,
+              int32_t transpose_b, int32_t epilogue, int mantissaBits) {
+  if (epilogue != LMCRT_GEMM_BIAS && epilogue != LMCRT_GEMM_BIAS_GELU_TANH)
+    fail("gemm_bias: unknown epilogue");
+  gemm(a, b, c, transpose_a, transpose_b, mantissaBits);
+  biasEpilogue(bias, c, aux, epilogue);
+}
+
+} // namespace
+
+extern "C" void _mlir_ciface_lmcrt_gemm_bias_f32(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue) {
+  gemmBias(a, b, bias, c, aux, transpose_a, transpose_b, epilogue, 23);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gemm_bias_tf32(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue) {
+  gemmBias(a, b, bias, c, aux, transpose_a, transpose_b, epilogue, 10);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gemm_bias_bf16(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue) {
+  gemmBias(a, b, bias, c, aux, transpose_a, transpose_b, epilogue, 7);
+}
+
+extern "C" void _mlir_ciface_lmcrt_embedding_grad_f32(
+    lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
+    lmcrt_unranked_memref *table_grad, int64_t offset) {
+  View<float> G(grad), W(table_grad);
+  View<int32_t> I(ids);
+  if (G.rank() != 3 || I.rank() != 2 || W.rank() != 2)
+    fail("embedding_grad: inconsistent ranks");
+  int64_t V = W.size(0), Cn = W.size(1);
+  for (int64_t v = 0; v < V; ++v)
+    for (int64_t c = 0; c < Cn; ++c)
+      W.data[v * W.stride(0) + c * W.stride(1)] = 0.0f;
+  for (int64_t b = 0; b < G.size(0); ++b)
+    for (int64_t t = 0; t < G.size(1); ++t) {
+      int64_t id = I.data[b * I.stride(0) + t * I.stride(1)] - offset;
+      if (id < 0 || id >= V)
+        continue;
+      float *row = W.data + id * W.stride(0);
+      const float *g = G.data + b * G.stride(0) + t * G.stride(1);
+      for (int64_t c = 0; c < Cn; ++c)
+        row[c * W.stride(1)] += g[c * G.stride(2)];
+    }
+}

@@ -1,0 +1,426 @@
+//===- Checkpoint.cpp - Training checkpoints ------------------------------===//
+
+#include "Trainer/Checkpoint.h"
+
+#include "Comm/Collectives.h"
+#include "Core/Error.h"
+#include "Trainer/Flags.h"
+#include "Trainer/Json.h"
+#include "Core/ModelInfo.h"
+#include "Trainer/Safetensors.h"
+#include "Core/Sharding.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace lmcrt {
+
+namespace {
+
+constexpr const char *kFormat = "lmc-checkpoint 1";
+constexpr const char *kLatest = "latest";
+
+void fsyncDir(const std::string &dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    fail(dir + ": cannot open directory: " + std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0)
+    fail(dir + ": fsync failed: " + std::strerror(err));
+}
+
+std::string flagsText(const Config &config) {
+  std::string text;
+  for (auto &kv : mustMatchFlags(config))
+    text += kv.first + "=" + kv.second + "\n";
+  return text;
+}
+
+int64_t metaInt(const std::map<std::string, std::string> &meta,
+                const std::string &path, const char *key) {
+  auto it = meta.find(key);
+  if (it == meta.end())
+    fail(path + ": metadata has no " + key);
+  char *end = nullptr;
+  errno = 0;
+  long long value = std::strtoll(it->second.c_str(), &end, 10);
+  if (it->second.empty() || *end != '\0' || errno != 0 || value < 0)
+    fail(path + ": metadata " + key + " is not an integer >= 0: '" +
+         it->second + "'");
+  return value;
+}
+
+/// Reads the global tensor `name` of `param` into `dst` (param.numel
+/// floats), checking its dtype and shape.
+void readParam(const SafetensorsHeader &file, const std::string &name,
+               const ParamInfo &param, float *dst) {
+  const TensorEntry *t = file.find(name);
+  if (!t)
+    fail(file.path + ": missing tensor '" + name + "'");
+  if (t->dtype != "F32")
+    fail(file.path + ": tensor '" + name + "' is " + t->dtype +
+         ", expected F32");
+  if (t->shape != param.shape)
+    fail(file.path + ": tensor '" + name + "' has shape " +
+         shapeString(t->shape) + ", the model expects " +
+         shapeString(param.shape));
+  readTensorBytes(file, *t, dst);
+}
+
+/// ckpt_<step, 8 digits>.safetensors.
+std::string checkpointName(int64_t step) {
+  char name[64];
+  std::snprintf(name, sizeof(name), "ckpt_%08lld.safetensors",
+                static_cast<long long>(step));
+  return name;
+}
+
+/// Checks that `coord` is a rank of the model's mesh.
+void checkCoord(const ModelInfo &model, MeshCoord coord) {
+  if (coord.dp < 0 || coord.dp >= model.dp || coord.tp < 0 ||
+      coord.tp >= model.tp)
+    fail("rank (" + std::to_string(coord.dp) + ", " + std::to_string(coord.tp) +
+         ") is not in the mesh dp=" + std::to_string(model.dp) +
+         " x tp=" + std::to_string(model.tp));
+}
+
+/// Reads the global tensor `name` of `p` and keeps the piece of this rank's
+/// parameter buffer (p.localShape at `local`).
+void readParamPiece(const SafetensorsHeader &file, const std::string &name,
+                    const ModelInfo &model, const ParamInfo &p, MeshCoord coord,
+                    std::vector<float> &global, float *local) {
+  global.resize(p.numel);
+  readParam(file, name, p, global.data());
+  sliceParam(model, p, coord.tp, global.data(), local);
+}
+
+/// Reads the global tensor `name` of a moment of `p` and keeps this rank's
+/// piece of it (p.stateShape at `piece`).
+void readStatePiece(const SafetensorsHeader &file, const std::string &name,
+                    const ModelInfo &model, const ParamInfo &p, MeshCoord coord,
+                    std::vector<float> &global, std::vector<float> &local,
+                    float *piece) {
+  local.resize(p.localNumel);
+  readParamPiece(file, name, model, p, coord, global, local.data());
+  sliceState(model, p, coord.dp, local.data(), piece);
+}
+
+/// True when a rank's buffers are laid out as the global model: nothing
+/// split, every tensor at its global offset.
+bool hasGlobalLayout(const ModelInfo &model) {
+  if (model.isSharded() || model.total != model.globalTotal ||
+      model.stateTotal != model.globalTotal)
+    return false;
+  for (const ParamInfo &p : model.params)
+    if (p.offset != p.globalOffset || p.stateOffset != p.globalOffset)
+      return false;
+  return true;
+}
+
+/// On world rank 0: the global tensors of the buffer `local` (parameters,
+/// or moments laid out like them) into `global`; the ranks with dp index 0
+/// send their pieces (the others hold copies of them).
+void gatherReplicatedOverDp(const ModelInfo &model, MeshCoord coord,
+                            const float *local, bool stateOffsets,
+                            float *global) {
+  if (coord.dp != 0)
+    return;
+  const bool root = comm::rank() == 0;
+  std::vector<float> recv;
+  std::vector<const float *> pieces(model.tp);
+  for (const ParamInfo &p : model.params) {
+    recv.resize(root ? p.localNumel * model.tp : 1);
+    comm::gatherToRoot(comm::Axis::TP,
+                       local + (stateOffsets ? p.stateOffset : p.offset),
+                       p.localNumel, recv.data());
+    if (!root)
+      continue;
+    for (int64_t t = 0; t < model.tp; ++t)
+      pieces[t] = recv.data() + t * p.localNumel;
+    assembleParam(model, p, pieces, global + p.globalOffset);
+  }
+}
+
+/// On world rank 0: the global tensors of the ZeRO-1 moment buffer `state`
+/// into `global`; every rank sends its pieces.
+void gatherZeroState(const ModelInfo &model, const float *state,
+                     float *global) {
+  const bool root = comm::rank() == 0;
+  const int64_t world = model.dp * model.tp;
+  std::vector<float> recv;
+  std::vector<const float *> pieces(world);
+  for (const ParamInfo &p : model.params) {
+    recv.resize(root ? p.stateNumel * world : 1);
+    comm::gatherToRoot(comm::Axis::World, state + p.stateOffset, p.stateNumel,
+                       recv.data());
+    if (!root)
+      continue;
+    for (int64_t r = 0; r < world; ++r)
+      pieces[r] = recv.data() + r * p.stateNumel;
+    assembleState(model, p, pieces, global + p.globalOffset);
+  }
+}
+
+} // namespace
+
+std::string checkpointPath(const std::string &dir, int64_t step) {
+  return dir + "/" + checkpointName(step);
+}
+
+void atomicWriteFile(
+    const std::string &dir, const std::string &name,
+    const std::function<void(int fd, const std::string &path)> &write) {
+  std::string final = dir + "/" + name;
+  std::string tmpl = dir + "/.tmp-" + name + ".XXXXXX";
+  std::vector<char> tmp(tmpl.begin(), tmpl.end());
+  tmp.push_back('\0');
+  int fd = ::mkstemp(tmp.data());
+  if (fd < 0)
+    fail(final + ": cannot create a temporary file: " + std::strerror(errno));
+  std::string tmpPath = tmp.data();
+  try {
+    ::fchmod(fd, 0644);
+    write(fd, final);
+    if (::fsync(fd) != 0)
+      fail(final + ": fsync failed: " + std::strerror(errno));
+    if (::close(fd) != 0) {
+      fd = -1;
+      fail(final + ": close failed: " + std::strerror(errno));
+    }
+    fd = -1;
+    if (::rename(tmpPath.c_str(), final.c_str()) != 0)
+      fail(final + ": rename failed: " + std::strerror(errno));
+    fsyncDir(dir);
+  } catch (...) {
+    if (fd >= 0)
+      ::close(fd);
+    ::unlink(tmpPath.c_str());
+    throw;
+  }
+}
+
+std::map<std::string, std::string> checkpointMetadata(const ModelInfo &model,
+                                                      const Config &config,
+                                                      const TrainState &state) {
+  std::map<std::string, std::string> meta;
+  meta["format"] = kFormat;
+  meta["step"] = std::to_string(state.step);
+  meta["data_shard"] = std::to_string(state.dataShard);
+  meta["data_offset"] = std::to_string(state.dataOffset);
+  meta["rng_state"] = toHex(state.rng);
+  meta["model_name"] = model.name;
+  meta["model_hash"] = toHex(model.hash());
+  meta["flags_hash"] = toHex(fnv1a64(flagsText(config)));
+  for (auto &kv : mustMatchFlags(config))
+    meta["flag." + kv.first] = kv.second;
+  return meta;
+}
+
+std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
+                            const Config &config, const TrainState &state,
+                            const float *params, const float *expAvg,
+                            const float *expAvgSq) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    fail(dir + ": cannot create directory: " + std::strerror(errno));
+  std::vector<TensorOut> tensors;
+  for (const ParamInfo &p : model.params)
+    tensors.push_back({p.name, p.shape, params + p.globalOffset});
+  for (const ParamInfo &p : model.params)
+    tensors.push_back({"exp_avg." + p.name, p.shape, expAvg + p.globalOffset});
+  for (const ParamInfo &p : model.params)
+    tensors.push_back(
+        {"exp_avg_sq." + p.name, p.shape, expAvgSq + p.globalOffset});
+  std::string name = checkpointName(state.step);
+  std::map<std::string, std::string> meta =
+      checkpointMetadata(model, config, state);
+  atomicWriteFile(dir, name, [&](int fd, const std::string &path) {
+    writeSafetensors(fd, path, tensors, meta);
+  });
+  std::string marker = std::string(name) + "\n";
+  atomicWriteFile(dir, kLatest, [&](int fd, const std::string &path) {
+    if (::write(fd, marker.data(), marker.size()) !=
+        static_cast<ssize_t>(marker.size()))
+      fail(path + ": write failed: " + std::strerror(errno));
+  });
+  return dir + "/" + name;
+}
+
+std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
+                           const Config &config, const TrainState &state,
+                           const float *params, const float *expAvg,
+                           const float *expAvgSq) {
+  using comm::Axis;
+  if (comm::axisSize(Axis::DP) != model.dp ||
+      comm::axisSize(Axis::TP) != model.tp)
+    fail("checkpoint: the process group is a mesh dp=" +
+         std::to_string(comm::axisSize(Axis::DP)) +
+         " x tp=" + std::to_string(comm::axisSize(Axis::TP)) +
+         ", the model's is dp=" + std::to_string(model.dp) +
+         " x tp=" + std::to_string(model.tp));
+  const MeshCoord coord{comm::axisRank(Axis::DP), comm::axisRank(Axis::TP)};
+  const bool root = comm::rank() == 0;
+  const float *out[3] = {params, expAvg, expAvgSq};
+  std::vector<float> full[3];
+  if (!hasGlobalLayout(model)) {
+    // Rank 0 assembles the global model from the pieces.
+    if (root)
+      for (std::vector<float> &f : full)
+        f.assign(model.globalTotal, 0.0f);
+    gatherReplicatedOverDp(model, coord, params, /*stateOffsets=*/false,
+                           full[0].data());
+    for (int k = 1; k < 3; ++k) {
+      if (model.zero1)
+        gatherZeroState(model, out[k], full[k].data());
+      else
+        gatherReplicatedOverDp(model, coord, out[k], /*stateOffsets=*/true,
+                               full[k].data());
+    }
+    for (int k = 0; k < 3; ++k)
+      out[k] = full[k].data();
+  }
+  // Rank 0 writes; then every rank learns whether it could, so that no rank
+  // goes on after a failed write.
+  int32_t outcome[2] = {0, 0}; // exit code (0: written), message length
+  std::string message;
+  if (root) {
+    try {
+      writeCheckpoint(dir, model, config, state, out[0], out[1], out[2]);
+    } catch (const RuntimeError &e) {
+      message = e.what();
+      outcome[0] = e.exitCode ? e.exitCode : kFailureExit;
+      outcome[1] = static_cast<int32_t>(message.size());
+    }
+  }
+  comm::broadcast(Axis::World, outcome, sizeof(outcome));
+  if (outcome[0] != 0) {
+    message.resize(outcome[1]);
+    comm::broadcast(Axis::World, &message[0], outcome[1]);
+    throw RuntimeError(outcome[0], message);
+  }
+  return checkpointPath(dir, state.step);
+}
+
+std::string latestCheckpoint(const std::string &dir) {
+  std::string markerPath = dir + "/" + kLatest;
+  FILE *f = std::fopen(markerPath.c_str(), "rb");
+  if (!f)
+    fail(markerPath + ": no checkpoint to resume from (" +
+         std::strerror(errno) + ")");
+  char buffer[256];
+  size_t n = std::fread(buffer, 1, sizeof(buffer), f);
+  std::fclose(f);
+  std::string name(buffer, n);
+  if (name.empty() || name.back() != '\n' || n == sizeof(buffer))
+    fail(markerPath + ": malformed marker (expected a file name and a "
+                      "newline)");
+  name.pop_back();
+  if (name.empty() || name.find('/') != std::string::npos ||
+      name.find('\n') != std::string::npos || name[0] == '.')
+    fail(markerPath + ": malformed marker '" + name + "'");
+  return dir + "/" + name;
+}
+
+std::string resumeMismatch(const std::map<std::string, std::string> &meta,
+                           const ModelInfo &model, const Config &config) {
+  std::vector<std::string> diffs;
+  auto get = [&](const std::string &key) -> std::string {
+    auto it = meta.find(key);
+    return it == meta.end() ? "<missing>" : it->second;
+  };
+  if (get("model_hash") != toHex(model.hash()))
+    diffs.push_back("model: checkpoint has '" + get("model_name") +
+                    "' (description hash " + get("model_hash") +
+                    "), this program is '" + model.name + "' (hash " +
+                    toHex(model.hash()) + ")");
+  for (auto &kv : mustMatchFlags(config)) {
+    std::string saved = get("flag." + kv.first);
+    if (saved != kv.second)
+      diffs.push_back("--" + kv.first + " " + kv.second +
+                      " (checkpoint: " + saved + ")");
+  }
+  if (diffs.empty() && get("flags_hash") != toHex(fnv1a64(flagsText(config))))
+    diffs.push_back("flags hash " + toHex(fnv1a64(flagsText(config))) +
+                    " (checkpoint: " + get("flags_hash") + ")");
+  std::string text;
+  for (size_t i = 0; i < diffs.size(); ++i)
+    text += (i ? "; " : "") + diffs[i];
+  return text;
+}
+
+TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
+                          const Config &config, float *params, float *expAvg,
+                          float *expAvgSq) {
+  return readCheckpoint(path, model, config, params, expAvg, expAvgSq,
+                        MeshCoord{});
+}
+
+TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
+                          const Config &config, float *params, float *expAvg,
+                          float *expAvgSq, MeshCoord coord) {
+  checkCoord(model, coord);
+  SafetensorsHeader file = readSafetensorsHeader(path);
+  auto format = file.metadata.find("format");
+  if (format == file.metadata.end() || format->second != kFormat)
+    fail(path + ": not an lmc checkpoint (metadata format is not '" +
+         std::string(kFormat) + "')");
+  std::string mismatch = resumeMismatch(file.metadata, model, config);
+  if (!mismatch.empty())
+    fail("cannot resume from " + path + ": " + mismatch);
+  TrainState state;
+  state.step = metaInt(file.metadata, path, "step");
+  state.dataShard = metaInt(file.metadata, path, "data_shard");
+  state.dataOffset = metaInt(file.metadata, path, "data_offset");
+  unsigned long long rng = 0;
+  if (!parseHex(file.metadata["rng_state"], rng))
+    fail(path + ": metadata rng_state is not 1-16 hex digits");
+  state.rng = rng;
+
+  std::set<std::string> expected;
+  for (const ParamInfo &p : model.params) {
+    expected.insert(p.name);
+    expected.insert("exp_avg." + p.name);
+    expected.insert("exp_avg_sq." + p.name);
+  }
+  for (const TensorEntry &t : file.tensors)
+    if (!expected.count(t.name))
+      fail(path + ": unexpected tensor '" + t.name + "' (not in model '" +
+           model.name + "')");
+  std::memset(params, 0, sizeof(float) * model.total);
+  std::memset(expAvg, 0, sizeof(float) * model.stateTotal);
+  std::memset(expAvgSq, 0, sizeof(float) * model.stateTotal);
+  std::vector<float> global, local;
+  for (const ParamInfo &p : model.params) {
+    readParamPiece(file, p.name, model, p, coord, global, params + p.offset);
+    readStatePiece(file, "exp_avg." + p.name, model, p, coord, global, local,
+                   expAvg + p.stateOffset);
+    readStatePiece(file, "exp_avg_sq." + p.name, model, p, coord, global, local,
+                   expAvgSq + p.stateOffset);
+  }
+  return state;
+}
+
+void loadParameters(const std::string &path, const ModelInfo &model,
+                    float *params) {
+  loadParameters(path, model, params, MeshCoord{});
+}
+
+void loadParameters(const std::string &path, const ModelInfo &model,
+                    float *params, MeshCoord coord) {
+  checkCoord(model, coord);
+  SafetensorsHeader file = readSafetensorsHeader(path);
+  std::memset(params, 0, sizeof(float) * model.total);
+  std::vector<float> global;
+  for (const ParamInfo &p : model.params)
+    readParamPiece(file, p.name, model, p, coord, global, params + p.offset);
+}
+
+} // namespace lmcrt

@@ -1,0 +1,174 @@
+//===- DataLoader.cpp - llm.c token shards --------------------------------===//
+
+#include "Trainer/DataLoader.h"
+
+#include "Core/Error.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace lmcrt {
+
+namespace {
+
+bool preadAll(int fd, void *dst, size_t size, off_t offset) {
+  char *out = static_cast<char *>(dst);
+  while (size > 0) {
+    ssize_t n = ::pread(fd, out, size, offset);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    out += n;
+    size -= static_cast<size_t>(n);
+    offset += n;
+  }
+  return true;
+}
+
+int32_t readLE32(const unsigned char *p) {
+  return static_cast<int32_t>(
+      static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
+      static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24);
+}
+
+} // namespace
+
+Shard openShard(const std::string &path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    fail(path + ": cannot open: " + std::strerror(errno));
+  struct stat st;
+  unsigned char header[kShardHeaderBytes];
+  bool isFile = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  bool complete = isFile && st.st_size >= kShardHeaderBytes &&
+                  preadAll(fd, header, sizeof(header), 0);
+  ::close(fd);
+  if (!isFile)
+    fail(path + ": not a regular file");
+  if (!complete)
+    fail(path + ": file is " + std::to_string(st.st_size) +
+         " bytes, shorter than the 1024-byte shard header (byte offset " +
+         std::to_string(st.st_size) + ")");
+  int32_t magic = readLE32(header);
+  if (magic != kShardMagic)
+    fail(path + ": bad magic " + std::to_string(magic) +
+         " at byte offset 0 (expected 20240520: not an llm.c token shard)");
+  int32_t version = readLE32(header + 4);
+  if (version != kShardVersion)
+    fail(path + ": unsupported version " + std::to_string(version) +
+         " at byte offset 4 (expected 1)");
+  int64_t count = static_cast<uint32_t>(readLE32(header + 8));
+  int64_t payload = st.st_size - kShardHeaderBytes;
+  if (payload != 2 * count)
+    fail(path + ": header token count " + std::to_string(count) +
+         " at byte offset 8 does not match the file: " +
+         std::to_string(payload) + " bytes of tokens after the header" +
+         (payload < 2 * count ? " (truncated file?)" : ""));
+  return Shard{path, count};
+}
+
+DataLoader::DataLoader(const std::string &flag, const std::string &pattern,
+                       int64_t vocab, int64_t batch, int64_t seq)
+    : vocab(vocab), batch(batch), seq(seq) {
+  glob_t matches;
+  int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &matches);
+  if (rc == GLOB_NOMATCH)
+    fail(flag + " " + pattern + ": no such file");
+  if (rc != 0)
+    fail(flag + " " + pattern + ": cannot expand the pattern");
+  for (size_t i = 0; i < matches.gl_pathc; ++i)
+    files.push_back(Shard{matches.gl_pathv[i], 0});
+  ::globfree(&matches);
+  for (Shard &s : files)
+    s = openShard(s.path);
+  bool any = false;
+  for (size_t i = 0; i < files.size(); ++i)
+    any = any || fits(static_cast<int64_t>(i), 0);
+  if (!any)
+    fail(flag + " " + pattern + ": no shard holds B*T+1 = " +
+         std::to_string(batch * seq + 1) + " tokens (the largest has " +
+         [&] {
+           int64_t largest = 0;
+           for (const Shard &s : files)
+             largest = s.tokens > largest ? s.tokens : largest;
+           return std::to_string(largest);
+         }() +
+         ")");
+  buffer.resize(static_cast<size_t>(batch * seq + 1));
+}
+
+DataLoader::~DataLoader() {
+  if (fd >= 0)
+    ::close(fd);
+}
+
+bool DataLoader::fits(int64_t s, int64_t o) const {
+  return o + batch * seq + 1 <= files[static_cast<size_t>(s)].tokens;
+}
+
+void DataLoader::seek(int64_t shardIndex, int64_t tokenOffset) {
+  if (shardIndex < 0 || shardIndex >= static_cast<int64_t>(files.size()) ||
+      tokenOffset < 0 ||
+      tokenOffset > files[static_cast<size_t>(shardIndex)].tokens)
+    fail("data position (shard " + std::to_string(shardIndex) + ", token " +
+         std::to_string(tokenOffset) + ") is outside the " +
+         std::to_string(files.size()) + " data shard(s)");
+  shard = shardIndex;
+  offset = tokenOffset;
+}
+
+int64_t DataLoader::batchesPerEpoch() const {
+  int64_t total = 0;
+  for (const Shard &s : files)
+    if (s.tokens >= batch * seq + 1)
+      total += (s.tokens - 1) / (batch * seq);
+  return total;
+}
+
+void DataLoader::openCurrent() {
+  if (fdShard == shard)
+    return;
+  if (fd >= 0)
+    ::close(fd);
+  fd = ::open(files[static_cast<size_t>(shard)].path.c_str(),
+              O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    fail(files[static_cast<size_t>(shard)].path +
+         ": cannot open: " + std::strerror(errno));
+  fdShard = shard;
+}
+
+void DataLoader::next(int32_t *inputs, int32_t *targets) {
+  int64_t n = batch * seq;
+  while (!fits(shard, offset)) {
+    shard = (shard + 1) % static_cast<int64_t>(files.size());
+    offset = 0;
+  }
+  openCurrent();
+  const std::string &path = files[static_cast<size_t>(shard)].path;
+  off_t byteOffset = kShardHeaderBytes + 2 * offset;
+  if (!preadAll(fd, buffer.data(), static_cast<size_t>(n + 1) * 2, byteOffset))
+    fail(path + ": unexpected end of file reading tokens at byte offset " +
+         std::to_string(byteOffset) + " (file changed?)");
+  for (int64_t i = 0; i <= n; ++i) {
+    const unsigned char *b = reinterpret_cast<const unsigned char *>(
+        &buffer[static_cast<size_t>(i)]);
+    int32_t token = b[0] | b[1] << 8;
+    if (token >= vocab)
+      fail(path + ": token " + std::to_string(token) + " at byte offset " +
+           std::to_string(byteOffset + 2 * i) + " is outside the vocabulary (" +
+           std::to_string(vocab) + " tokens)");
+    if (i < n)
+      inputs[i] = token;
+    if (i > 0)
+      targets[i - 1] = token;
+  }
+  offset += n;
+}
+
+} // namespace lmcrt

@@ -1,0 +1,302 @@
+//===- Flags.cpp - The trainer's command line -----------------------------===//
+
+#include "Trainer/Flags.h"
+
+#include "Core/Error.h"
+#include "Core/ModelInfo.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include <omp.h>
+
+namespace lmcrt {
+
+namespace {
+
+enum class Kind { Int, UInt, Float, String, Bool };
+
+struct FlagSpec {
+  const char *name;
+  Kind kind;
+  void *field;
+  double min; // inclusive lower bound of numbers
+  const char *help;
+};
+
+std::vector<FlagSpec> specs(Config &c) {
+  return {
+      {"data", Kind::String, &c.data, 0,
+       "training shard or glob (llm.c format)"},
+      {"val", Kind::String, &c.val, 0, "validation shard or glob"},
+      {"steps", Kind::Int, &c.steps, 0, "optimizer steps (default 100)"},
+      {"batch", Kind::Int, &c.batch, 1, "batch size B (default 4)"},
+      {"seq", Kind::Int, &c.seq, 1,
+       "sequence length T <= context (default min(64, context))"},
+      {"lr", Kind::Float, &c.lr, 0, "peak learning rate (default 3e-4)"},
+      {"lr-schedule", Kind::String, &c.lrSchedule, 0,
+       "constant|cosine (default constant)"},
+      {"warmup", Kind::Int, &c.warmup, 0, "linear warm-up steps (default 0)"},
+      {"min-lr", Kind::Float, &c.minLr, 0,
+       "final learning rate of cosine (default 0)"},
+      {"beta1", Kind::Float, &c.beta1, 0, "AdamW beta1 (default 0.9)"},
+      {"beta2", Kind::Float, &c.beta2, 0, "AdamW beta2 (default 0.95)"},
+      {"eps", Kind::Float, &c.eps, 0, "AdamW epsilon (default 1e-8)"},
+      {"weight-decay", Kind::Float, &c.weightDecay, 0,
+       "AdamW weight decay (default 0)"},
+      {"grad-clip", Kind::Float, &c.gradClip, 0,
+       "max gradient norm, 0 disables (default 1)"},
+      {"seed", Kind::UInt, &c.seed, 0,
+       "RNG seed of init and sampling (default 1337)"},
+      {"init-from", Kind::String, &c.initFrom, 0,
+       "initial parameters (safetensors)"},
+      {"init-only", Kind::Bool, &c.initOnly, 0,
+       "write the initial checkpoint and exit"},
+      {"ckpt-dir", Kind::String, &c.ckptDir, 0, "checkpoint directory"},
+      {"ckpt-every", Kind::Int, &c.ckptEvery, 0,
+       "checkpoint every K steps (0: at the end only)"},
+      {"resume", Kind::Bool, &c.resume, 0,
+       "resume from the latest checkpoint in --ckpt-dir"},
+      {"eval-every", Kind::Int, &c.evalEvery, 0,
+       "evaluate on --val every K steps (0: at the end)"},
+      {"log", Kind::String, &c.log, 0, "JSONL log file"},
+      {"sample", Kind::Int, &c.sample, 0, "generate N tokens after training"},
+      {"threads", Kind::Int, &c.threads, 0, "threads (0: all cores)"},
+      {"help", Kind::Bool, &c.help, 0, "print this help"},
+  };
+}
+
+void setValue(const FlagSpec &spec, const std::string &value) {
+  std::string flag = std::string("--") + spec.name;
+  auto bad = [&](const std::string &expected) {
+    usageError(flag + ": expected " + expected + ", got '" + value + "'");
+  };
+  const char *text = value.c_str();
+  char *end = nullptr;
+  errno = 0;
+  switch (spec.kind) {
+  case Kind::String:
+    if (value.empty())
+      usageError(flag + ": empty value");
+    *static_cast<std::string *>(spec.field) = value;
+    return;
+  case Kind::Int: {
+    long long v = std::strtoll(text, &end, 10);
+    if (value.empty() || *end != '\0' || errno != 0 || v < spec.min)
+      bad("an integer >= " + std::to_string(static_cast<long long>(spec.min)));
+    *static_cast<int64_t *>(spec.field) = v;
+    return;
+  }
+  case Kind::UInt: {
+    unsigned long long v = std::strtoull(text, &end, 0);
+    if (value.empty() || value[0] == '-' || *end != '\0' || errno != 0)
+      bad("an unsigned 64-bit integer");
+    *static_cast<uint64_t *>(spec.field) = v;
+    return;
+  }
+  case Kind::Float: {
+    float v = std::strtof(text, &end);
+    if (value.empty() || *end != '\0' || errno != 0 || !std::isfinite(v) ||
+        v < spec.min)
+      bad("a finite number >= 0");
+    *static_cast<float *>(spec.field) = v;
+    return;
+  }
+  case Kind::Bool:
+    *static_cast<bool *>(spec.field) = true;
+    return;
+  }
+}
+
+} // namespace
+
+Config parseFlags(int argc, char **argv) {
+  Config config;
+  std::vector<FlagSpec> table = specs(config);
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h")
+      arg = "--help";
+    if (arg.compare(0, 2, "--") != 0 || arg.size() == 2)
+      usageError("unexpected argument '" + arg + "' (flags start with --)");
+    std::string name = arg.substr(2);
+    std::string value;
+    bool hasValue = false;
+    size_t eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      hasValue = true;
+    }
+    const FlagSpec *spec = nullptr;
+    for (const FlagSpec &s : table)
+      if (name == s.name)
+        spec = &s;
+    if (!spec)
+      usageError("unknown flag --" + name + " (see --help)");
+    if (spec->kind == Kind::Bool) {
+      if (hasValue)
+        usageError("--" + name + " takes no value");
+      setValue(*spec, "");
+      continue;
+    }
+    if (!hasValue) {
+      if (i + 1 >= argc)
+        usageError("--" + name + ": missing value");
+      value = argv[++i];
+    }
+    setValue(*spec, value);
+  }
+  return config;
+}
+
+void validateConfig(Config &c, const ModelInfo &model) {
+  if (c.help)
+    return;
+  if (c.lrSchedule != "constant" && c.lrSchedule != "cosine")
+    usageError("--lr-schedule: expected constant or cosine, got '" +
+               c.lrSchedule + "'");
+  if (c.seq == 0)
+    c.seq = model.context < 64 ? model.context : 64;
+  if (c.seq > model.context)
+    usageError("--seq: " + std::to_string(c.seq) +
+               " is longer than the model's context " +
+               std::to_string(model.context));
+  if (c.batch > (int64_t(1) << 31) / c.seq)
+    usageError("--batch: B*T is too large");
+  if (c.beta1 >= 1)
+    usageError("--beta1: must be < 1");
+  if (c.beta2 >= 1)
+    usageError("--beta2: must be < 1");
+  if (c.eps <= 0)
+    usageError("--eps: must be > 0");
+  if (c.resume && c.ckptDir.empty())
+    usageError("--resume: needs --ckpt-dir");
+  if (c.initOnly && c.ckptDir.empty())
+    usageError("--init-only: needs --ckpt-dir");
+  if (c.resume && !c.initFrom.empty())
+    usageError("--init-from: cannot be combined with --resume");
+  if (c.resume && c.initOnly)
+    usageError("--init-only: cannot be combined with --resume");
+  if (!c.initOnly && c.steps > 0 && c.data.empty())
+    usageError("--data: missing (the training shard or glob is required)");
+  if (c.evalEvery > 0 && c.val.empty())
+    usageError("--eval-every: needs --val");
+}
+
+std::string usage(const std::string &program) {
+  Config config;
+  std::string text = "usage: " + program + " --data PATH [flags]\n\n" +
+                     "Trains the compiled model. Flags (--flag value or "
+                     "--flag=value):\n";
+  for (const FlagSpec &s : specs(config)) {
+    std::string left = std::string("  --") + s.name;
+    switch (s.kind) {
+    case Kind::Int:
+    case Kind::UInt:
+      left += " N";
+      break;
+    case Kind::Float:
+      left += " X";
+      break;
+    case Kind::String:
+      left += " S";
+      break;
+    case Kind::Bool:
+      break;
+    }
+    left.resize(left.size() < 24 ? 24 : left.size() + 1, ' ');
+    text += left + s.help + "\n";
+  }
+  return text;
+}
+
+int64_t decaySteps(const Config &c) {
+  return c.lrSchedule == "cosine" ? c.steps : 0;
+}
+
+std::vector<std::pair<std::string, std::string>>
+mustMatchFlags(const Config &c) {
+  std::vector<std::pair<std::string, std::string>> flags = {
+      {"data", c.data},
+      {"batch", std::to_string(c.batch)},
+      {"seq", std::to_string(c.seq)},
+      {"lr", formatFloat(c.lr)},
+      {"lr-schedule", c.lrSchedule},
+      {"warmup", std::to_string(c.warmup)},
+  };
+  if (c.lrSchedule == "cosine") {
+    flags.push_back({"min-lr", formatFloat(c.minLr)});
+    // The cosine horizon is the total step count.
+    flags.push_back({"steps", std::to_string(c.steps)});
+  }
+  flags.insert(flags.end(), {{"beta1", formatFloat(c.beta1)},
+                             {"beta2", formatFloat(c.beta2)},
+                             {"eps", formatFloat(c.eps)},
+                             {"weight-decay", formatFloat(c.weightDecay)},
+                             {"grad-clip", formatFloat(c.gradClip)}});
+  return flags;
+}
+
+std::string configTable(const Config &c, const ModelInfo &model) {
+  std::vector<std::pair<std::string, std::string>> rows = {
+      {"model", model.name},
+      {"parameters",
+       std::to_string(model.globalTotal) +
+           (model.isSharded() ? " (" + std::to_string(model.total) +
+                                    " on each rank, moments " +
+                                    std::to_string(model.stateTotal) + ")"
+                              : "")},
+      {"vocab", std::to_string(model.vocab)},
+      {"context", std::to_string(model.context)},
+      {"data", c.data.empty() ? "-" : c.data},
+      {"val", c.val.empty() ? "-" : c.val},
+      {"steps", std::to_string(c.steps)},
+      {"mesh", "dp=" + std::to_string(model.dp) +
+                   " x tp=" + std::to_string(model.tp) + " (" +
+                   std::to_string(model.dp * model.tp) + " ranks)"},
+      {"batch", std::to_string(c.batch) +
+                    (model.dp > 1 ? " (" + std::to_string(c.batch / model.dp) +
+                                        " rows per rank)"
+                                  : "")},
+      {"seq", std::to_string(c.seq)},
+      {"lr", formatFloat(c.lr)},
+      {"lr-schedule", c.lrSchedule},
+      {"warmup", std::to_string(c.warmup)},
+      {"min-lr", formatFloat(c.minLr)},
+      {"beta1", formatFloat(c.beta1)},
+      {"beta2", formatFloat(c.beta2)},
+      {"eps", formatFloat(c.eps)},
+      {"weight-decay", formatFloat(c.weightDecay)},
+      {"grad-clip", c.gradClip > 0 ? formatFloat(c.gradClip) : "off"},
+      {"seed", std::to_string(c.seed)},
+      {"init-from", c.initFrom.empty() ? "-" : c.initFrom},
+      {"init-only", c.initOnly ? "yes" : "no"},
+      {"ckpt-dir", c.ckptDir.empty() ? "-" : c.ckptDir},
+      {"ckpt-every", c.ckptEvery ? std::to_string(c.ckptEvery) : "end"},
+      {"resume", c.resume ? "yes" : "no"},
+      {"eval-every", c.val.empty() ? "-"
+                     : c.evalEvery ? std::to_string(c.evalEvery)
+                                   : "end"},
+      {"log", c.log.empty() ? "-" : c.log},
+      {"sample", std::to_string(c.sample)},
+      {"threads", (c.threads ? std::to_string(c.threads) : "auto") + " (" +
+                      std::to_string(omp_get_max_threads()) + " in use)"},
+  };
+  size_t width = 0;
+  for (auto &row : rows)
+    width = row.first.size() > width ? row.first.size() : width;
+  std::string line =
+      "+" + std::string(width + 2, '-') + "+" + std::string(40, '-') + "\n";
+  std::string text = line;
+  for (auto &row : rows) {
+    std::string key = row.first;
+    key.resize(width, ' ');
+    text += "| " + key + " | " + row.second + "\n";
+  }
+  return text + line;
+}
+
+} // namespace lmcrt

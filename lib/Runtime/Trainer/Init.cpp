@@ -1,0 +1,44 @@
+//===- Init.cpp - Deterministic RNG and parameter initialisation ----------===//
+
+#include "Trainer/Init.h"
+
+#include "Core/ModelInfo.h"
+#include "Core/Sharding.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace lmcrt {
+
+double Rng::normal() {
+  double u1 = 1.0 - uniform();
+  double u2 = uniform();
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+}
+
+void initParams(const ModelInfo &model, float *params, Rng &rng,
+                int64_t tpIndex) {
+  std::memset(params, 0, sizeof(float) * model.total);
+  std::vector<float> global;
+  for (const ParamInfo &p : model.params) {
+    float *out = params + p.offset;
+    switch (p.init) {
+    case InitKind::Zeros:
+      break;
+    case InitKind::Ones:
+      for (int64_t i = 0; i < p.localNumel; ++i)
+        out[i] = 1.0f;
+      break;
+    case InitKind::Normal:
+      // The whole global tensor, so that the draws do not depend on the mesh.
+      global.resize(p.numel);
+      for (int64_t i = 0; i < p.numel; ++i)
+        global[i] = static_cast<float>(p.std * rng.normal());
+      sliceParam(model, p, tpIndex, global.data(), out);
+      break;
+    }
+  }
+}
+
+} // namespace lmcrt

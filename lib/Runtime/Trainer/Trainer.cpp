@@ -1,0 +1,402 @@
+//===- Trainer.cpp - The training loop ------------------------------------===//
+//
+// runTrainer: flags -> model description -> parameters (resume, --init-from
+// or init) -> per step: next batch, train_step (which updates parameters and
+// moments in place, see lmcrt.h), print and log; eval on
+// --val every K steps and at the end; checkpoints every K steps and at the
+// end; then --sample.
+//
+// On a dp x tp mesh every rank holds its pieces of the parameters and
+// moments (Sharding.h): initialisation draws every global tensor on every
+// rank and keeps the rank's piece, checkpoints are assembled on rank 0 and
+// hold the global model, and resuming reads the rank's pieces of it. The
+// ranks of one tp group read the same rows of the batch (those of their dp
+// index). Everything that calls compiled code (steps, evaluation, sampling)
+// runs on every rank; only rank 0 prints and logs.
+//
+// Throughput: FLOPs per step = 6 * N * B*T + 12 * L * C * T * B*T, with N the
+// global parameter count, L the number of "h.<i>." blocks and C the width of
+// wte.weight (the PaLM estimate: matmuls forward and backward plus attention
+// scores and values). Without recognisable names the attention term is
+// dropped and the table says so.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Trainer/Checkpoint.h"
+#include "Comm/Collectives.h"
+#include "Trainer/DataLoader.h"
+#include "Core/Device.h"
+#include "Core/Error.h"
+#include "Trainer/Flags.h"
+#include "Trainer/Init.h"
+#include "Trainer/Log.h"
+#include "Core/ModelFunctions.h"
+#include "Core/ModelInfo.h"
+#include "Trainer/Sampler.h"
+#include "Core/Sharding.h"
+#include "Core/StepMemory.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <unistd.h>
+
+#include <omp.h>
+
+namespace lmcrt {
+
+namespace {
+
+/// Parameters and AdamW moments, each a buffer we own from the device
+/// (managed memory on a GPU): this rank's `total` parameter elements and
+/// `stateTotal` elements of each moment.
+class State {
+public:
+  State(int64_t paramTotal, int64_t stateTotal) {
+    for (lmcrt_memref_f32_1d *m : {&params, &expAvg, &expAvgSq}) {
+      int64_t total = m == &params ? paramTotal : stateTotal;
+      auto *p = static_cast<float *>(device::allocate(sizeof(float) * total));
+      std::memset(p, 0, sizeof(float) * total);
+      *m = {p, p, 0, {total}, {1}};
+    }
+  }
+  ~State() {
+    for (lmcrt_memref_f32_1d *m : {&params, &expAvg, &expAvgSq})
+      device::release(m->allocated);
+  }
+  State(const State &) = delete;
+  State &operator=(const State &) = delete;
+
+  static float *data(const lmcrt_memref_f32_1d &m) {
+    return m.aligned + m.offset;
+  }
+
+  lmcrt_memref_f32_1d params, expAvg, expAvgSq;
+};
+
+/// A [B, T] int32 batch buffer from the device.
+class Batch {
+public:
+  explicit Batch(int64_t elements)
+      : data(static_cast<int32_t *>(
+            device::allocate(sizeof(int32_t) * elements))) {}
+  ~Batch() { device::release(data); }
+  Batch(const Batch &) = delete;
+  Batch &operator=(const Batch &) = delete;
+  int32_t *data;
+};
+
+ModelInfo queryModel(const ModelFunctions &fns) {
+  // Before the device is initialised: the compiled code allocates the
+  // description in host memory and launches no kernel.
+  lmcrt_memref_i8_1d desc;
+  fns.modelInfo(&desc);
+  if (desc.sizes[0] < 0 || (desc.strides[0] != 1 && desc.sizes[0] > 1)) {
+    _mlir_memref_to_llvm_free(desc.allocated);
+    fail("model_info returned a malformed buffer");
+  }
+  std::string text(reinterpret_cast<const char *>(desc.aligned + desc.offset),
+                   static_cast<size_t>(desc.sizes[0]));
+  _mlir_memref_to_llvm_free(desc.allocated);
+  return parseModelInfo(text);
+}
+
+/// The local rank of this process among the ranks of its machine (mpirun's
+/// OMPI_COMM_WORLD_LOCAL_RANK; the world rank otherwise, which the device
+/// takes modulo its number of GPUs).
+int localRank() {
+  if (const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK"))
+    return std::max(0, std::atoi(local));
+  return comm::rank();
+}
+
+/// Sets up the device the program was compiled for (model.target).
+void initDevice(const ModelInfo &model) {
+  if (model.target == device::target()) {
+    device::initialize(localRank());
+    return;
+  }
+  if (model.target == "cuda")
+    fail("this program was compiled for --target cuda, but its runtime has "
+         "no GPU support (link liblmcrt_cuda.a before liblmcrt.a)");
+  fail("this program was compiled for --target " + model.target +
+       ", but its runtime is for " + device::target());
+}
+
+/// The rows [firstRow, firstRow + rows) of a [B, T] batch.
+lmcrt_memref_i32_2d batchRows(int32_t *batch, int64_t firstRow, int64_t rows,
+                              int64_t t) {
+  return {batch, batch, firstRow * t, {rows, t}, {t, 1}};
+}
+
+double evaluate(const ModelFunctions &fns, DataLoader &val, int64_t batches,
+                lmcrt_memref_f32_1d &params, int32_t *tokens, int32_t *targets,
+                int64_t b, int64_t t, int64_t firstRow, int64_t rows) {
+  (void)b;
+  val.reset();
+  double sum = 0;
+  for (int64_t i = 0; i < batches; ++i) {
+    val.next(tokens, targets);
+    lmcrt_memref_i32_2d in = batchRows(tokens, firstRow, rows, t);
+    lmcrt_memref_i32_2d out = batchRows(targets, firstRow, rows, t);
+    sum += fns.evalStep(&params, &in, &out);
+    device::synchronize();
+  }
+  return sum / static_cast<double>(batches);
+}
+
+std::string duration(double seconds) {
+  char buffer[32];
+  long s = static_cast<long>(seconds + 0.5);
+  if (s >= 3600)
+    std::snprintf(buffer, sizeof(buffer), "%ldh%02ldm", s / 3600, s / 60 % 60);
+  else
+    std::snprintf(buffer, sizeof(buffer), "%ldm%02lds", s / 60, s % 60);
+  return buffer;
+}
+
+int train(int argc, char **argv, const ModelFunctions &fns,
+          const std::string &program) {
+  Config config = parseFlags(argc, argv);
+  if (config.help) {
+    std::fputs(usage(program).c_str(), stdout);
+    return 0;
+  }
+  ModelInfo model = queryModel(fns);
+  // The process group of the mesh the program was partitioned for (one
+  // process unless started by mpirun). Only rank 0 prints, logs, writes
+  // checkpoints and samples.
+  comm::init(static_cast<int>(model.dp), static_cast<int>(model.tp));
+  const bool rank0 = comm::rank() == 0;
+  if (!rank0 && !std::freopen("/dev/null", "w", stdout))
+    fail("cannot silence the standard output of rank " +
+         std::to_string(comm::rank()));
+  validateConfig(config, model);
+  // The GPU, for a program compiled for one: after the flags, the model
+  // description and MPI, so that --help and usage errors need no GPU.
+  initDevice(model);
+  const int64_t dp = model.dp;
+  if (config.batch % dp != 0)
+    usageError("--batch: the global batch " + std::to_string(config.batch) +
+               " is not divisible by dp=" + std::to_string(dp));
+  // Threads of oneDNN and of compiled loops: --threads, or the cores shared
+  // among the ranks on this machine.
+  int threads = config.threads;
+  if (threads <= 0 && comm::world() > 1) {
+    const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    int ranksHere = local ? std::max(1, std::atoi(local)) : comm::world();
+    threads = std::max(1, omp_get_num_procs() / ranksHere);
+  }
+  if (threads > 0)
+    omp_set_num_threads(threads);
+
+  const int64_t b = config.batch, t = config.seq, tokensPerStep = b * t;
+  // This rank's rows of each global batch.
+  const int64_t localB = b / dp,
+                firstRow = comm::axisRank(comm::Axis::DP) * localB;
+  const int64_t layers = model.numLayers(), channels = model.channels();
+  double flopsPerStep = 6.0 * model.globalTotal * tokensPerStep;
+  std::string flopsFormula = "6*N*tokens";
+  if (layers > 0 && channels > 0) {
+    flopsPerStep += 12.0 * layers * channels * t * tokensPerStep;
+    flopsFormula = "6*N*tokens + 12*L*C*T*tokens (L=" + std::to_string(layers) +
+                   ", C=" + std::to_string(channels) + ")";
+  } else {
+    flopsFormula += " (no h.<i>./wte.weight names: attention not counted)";
+  }
+  std::string table = configTable(config, model);
+  std::fputs(table.c_str(), stdout);
+  std::printf("FLOPs/step = %s = %.3f GFLOP\n", flopsFormula.c_str(),
+              flopsPerStep * 1e-9);
+  if (device::active())
+    std::printf("device: %s\n", device::description().c_str());
+
+  // This rank's pieces of the parameters and moments.
+  const MeshCoord coord{comm::axisRank(comm::Axis::DP),
+                        comm::axisRank(comm::Axis::TP)};
+  State state(model.total, model.stateTotal);
+  Rng rng(config.seed);
+  TrainState position;
+  if (config.resume) {
+    std::string path = latestCheckpoint(config.ckptDir);
+    position = readCheckpoint(path, model, config, State::data(state.params),
+                              State::data(state.expAvg),
+                              State::data(state.expAvgSq), coord);
+    rng.state = position.rng;
+    std::printf("resumed from %s at step %lld\n", path.c_str(),
+                static_cast<long long>(position.step));
+  } else if (!config.initFrom.empty()) {
+    loadParameters(config.initFrom, model, State::data(state.params), coord);
+    std::printf("parameters from %s\n", config.initFrom.c_str());
+  } else {
+    initParams(model, State::data(state.params), rng, coord.tp);
+  }
+  position.rng = rng.state;
+
+  if (config.initOnly) {
+    std::string path = saveCheckpoint(
+        config.ckptDir, model, config, position, State::data(state.params),
+        State::data(state.expAvg), State::data(state.expAvgSq));
+    std::printf("wrote %s\n", path.c_str());
+    return 0;
+  }
+
+  std::unique_ptr<DataLoader> trainData, valData;
+  if (!config.data.empty()) {
+    trainData =
+        std::make_unique<DataLoader>("--data", config.data, model.vocab, b, t);
+    trainData->seek(position.dataShard, position.dataOffset);
+  }
+  int64_t valBatches = 0;
+  if (!config.val.empty()) {
+    valData =
+        std::make_unique<DataLoader>("--val", config.val, model.vocab, b, t);
+    valBatches = std::min<int64_t>(20, valData->batchesPerEpoch());
+  }
+  JsonlLog log;
+  if (!config.log.empty() && rank0)
+    log.open(config.log, config.resume);
+  std::fflush(stdout);
+
+  Batch tokens(tokensPerStep), targets(tokensPerStep);
+  const bool tty = ::isatty(STDOUT_FILENO);
+  const int64_t decay = decaySteps(config);
+  const int64_t firstStep = position.step;
+  double trainSeconds = 0;
+  auto doEval = [&](int64_t step) {
+    double loss =
+        evaluate(fns, *valData, valBatches, state.params, tokens.data,
+                 targets.data, b, t, firstRow, localB);
+    std::printf("step %lld/%lld | val loss %.4f (%lld batches)\n",
+                static_cast<long long>(step),
+                static_cast<long long>(config.steps), loss,
+                static_cast<long long>(valBatches));
+    log.eval(step, loss);
+  };
+  auto doCheckpoint = [&]() {
+    // Collective: rank 0 writes the pieces of every rank.
+    std::string path = saveCheckpoint(
+        config.ckptDir, model, config, position, State::data(state.params),
+        State::data(state.expAvg), State::data(state.expAvgSq));
+    std::printf("checkpoint %s\n", path.c_str());
+  };
+
+  for (int64_t step = firstStep; step < config.steps; ++step) {
+    auto start = std::chrono::steady_clock::now();
+    trainData->next(tokens.data, targets.data);
+    lmcrt_memref_i32_2d in = batchRows(tokens.data, firstRow, localB, t);
+    lmcrt_memref_i32_2d out = batchRows(targets.data, firstRow, localB, t);
+    lmcrt_train_step_result r;
+    step_memory::begin();
+    fns.trainStep(&r, &state.params, &state.expAvg, &state.expAvgSq, step,
+                  config.lr, config.minLr, config.warmup, decay, config.beta1,
+                  config.beta2, config.eps, config.weightDecay, config.gradClip,
+                  &in, &out);
+    device::synchronize();
+    step_memory::end();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    trainSeconds += seconds;
+    position.step = step + 1;
+    position.dataShard = trainData->shardIndex();
+    position.dataOffset = trainData->tokenOffset();
+    position.rng = rng.state;
+
+    double ms = seconds * 1e3, tokS = tokensPerStep / seconds;
+    std::printf("step %lld/%lld | loss %.4f | norm %.4f | lr %.2e | %.1f ms "
+                "| %.0f tok/s | %.2f GFLOP/s",
+                static_cast<long long>(step + 1),
+                static_cast<long long>(config.steps), r.loss, r.grad_norm, r.lr,
+                ms, tokS, flopsPerStep / seconds * 1e-9);
+    if (tty) {
+      double perStep = trainSeconds / static_cast<double>(step + 1 - firstStep);
+      std::printf(" | %3.0f%% ETA %s",
+                  100.0 * (step + 1) / static_cast<double>(config.steps),
+                  duration(perStep * (config.steps - step - 1)).c_str());
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+    log.step(step + 1, r.loss, r.grad_norm, r.lr, ms, tokS);
+    if (!std::isfinite(r.loss))
+      fail("the training loss is not finite at step " +
+           std::to_string(step + 1));
+
+    bool last = step + 1 == config.steps;
+    if (valData && config.evalEvery > 0 && (step + 1) % config.evalEvery == 0 &&
+        !last)
+      doEval(step + 1);
+    if (!config.ckptDir.empty() && config.ckptEvery > 0 &&
+        (step + 1) % config.ckptEvery == 0 && !last)
+      doCheckpoint();
+  }
+  if (firstStep < config.steps) {
+    if (valData)
+      doEval(config.steps);
+    if (!config.ckptDir.empty())
+      doCheckpoint();
+    std::printf("trained %lld steps in %.1f s\n",
+                static_cast<long long>(config.steps - firstStep), trainSeconds);
+  } else {
+    std::printf("nothing to train: the checkpoint is at step %lld of %lld\n",
+                static_cast<long long>(position.step),
+                static_cast<long long>(config.steps));
+  }
+  if (config.sample > 0) {
+    // On every rank: the logits function of a partitioned program runs
+    // collectives. Rank 0's tokens are the ones every rank continues with.
+    std::printf("sample (%lld tokens):\n",
+                static_cast<long long>(config.sample));
+    std::fflush(stdout);
+    sample(fns, model, State::data(state.params), config.sample, rng,
+           rank0 ? stdout : nullptr);
+  }
+  return 0;
+}
+
+} // namespace
+
+int runTrainer(int argc, char **argv, const ModelFunctions &fns) {
+  std::string program = argc > 0 && argv[0] ? argv[0] : "train";
+  size_t slash = program.rfind('/');
+  if (slash != std::string::npos)
+    program = program.substr(slash + 1);
+  // Under mpirun an error on any rank ends the whole job (MPI_Abort), so
+  // that no rank waits forever in a collective for one that has left.
+  auto fatalExit = [&](const std::string &message, int code) {
+    std::fflush(stdout);
+    if (comm::world() > 1)
+      std::fprintf(stderr, "%s: rank %d: error: %s\n", program.c_str(),
+                   comm::rank(), message.c_str());
+    else
+      std::fprintf(stderr, "%s: error: %s\n", program.c_str(), message.c_str());
+    if (comm::world() > 1)
+      comm::abortAll(code);
+    comm::finalize();
+    return code;
+  };
+  try {
+    int status = train(argc, argv, fns, program);
+    std::fflush(stdout);
+    comm::finalize();
+    return status;
+  } catch (const NoGpuError &e) {
+    // One line, the same on every rank, whatever the program's name.
+    std::fflush(stdout);
+    std::fprintf(stderr, "lmc: no GPU found: %s\n", e.what());
+    if (comm::world() > 1)
+      comm::abortAll(e.exitCode);
+    comm::finalize();
+    return e.exitCode;
+  } catch (const RuntimeError &e) {
+    return fatalExit(e.what(), e.exitCode);
+  } catch (const std::bad_alloc &) {
+    return fatalExit("out of memory", kFailureExit);
+  }
+}
+
+} // namespace lmcrt

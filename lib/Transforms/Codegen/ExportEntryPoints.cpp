@@ -1,0 +1,367 @@
+//===- ExportEntryPoints.cpp - The runtime's fixed-signature entry points -===//
+//
+// Wraps train_step, eval_step and logits into functions whose signatures do
+// not depend on the model: parameters and optimizer state travel as flat
+// buffers. Also describes the model (parameters, offsets, initialisers) as
+// text for the runtime.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Dialect/LMC/IR/LMCAttrs.h"
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
+#include "lmc/Support/FlatViews.h"
+#include "lmc/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#define DEBUG_TYPE "lmc-export-entry-points"
+
+namespace mlir::lmc {
+#define GEN_PASS_DEF_LMCEXPORTENTRYPOINTS
+#include "lmc/Transforms/Codegen/Passes.h.inc"
+} // namespace mlir::lmc
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+namespace {
+
+/// Where each tensor lives in a flat buffer.
+struct FlatLayout {
+  SmallVector<RankedTensorType> types;
+  SmallVector<int64_t> offsets;
+  int64_t total = 0;
+
+  void add(RankedTensorType type) {
+    types.push_back(type);
+    offsets.push_back(total);
+    total += type.getNumElements();
+  }
+};
+
+/// The flat buffers of the parameters and of the AdamW state. Under a mesh,
+/// each rank holds its piece of a sharded parameter (`lmc.sharding`), of the
+/// local type; with ZeRO-1 its piece of the state (`lmc.zero_dim`, the
+/// dimension dp splits).
+struct Layout {
+  SmallVector<ParamOp> params;
+  FlatLayout local, state;
+  /// Per parameter, the dimension of the state split over dp, or -1.
+  SmallVector<int64_t> zeroDims;
+  Type elementType;
+};
+
+/// The views of a flat buffer (a memref) as the tensors of `layout`.
+SmallVector<Value> unpack(OpBuilder &b, Location loc, Value flat,
+                          const FlatLayout &layout) {
+  SmallVector<Value> views;
+  for (auto [type, offset] : llvm::zip(layout.types, layout.offsets))
+    views.push_back(viewOfFlat(b, loc, flat, offset, type.getShape()));
+  return views;
+}
+
+/// The views read as tensors of `types`. `restrict`: nothing else reaches
+/// that memory while the function runs; `writable` when the function updates
+/// them in place.
+SmallVector<Value> readViews(OpBuilder &b, Location loc, ValueRange views,
+                             ArrayRef<RankedTensorType> types, bool writable) {
+  SmallVector<Value> tensors;
+  for (auto [view, type] : llvm::zip(views, types))
+    tensors.push_back(bufferization::ToTensorOp::create(
+        b, loc, type, view, /*restrict=*/true, writable));
+  return tensors;
+}
+
+/// The body of `callee` cloned at `b` on `args`; returns its results. The
+/// entry points take the bodies of train_step, eval_step and logits rather
+/// than calling them, so that no function returns an aggregate of hundreds
+/// of memrefs (slow to generate code for, and it keeps every parameter's
+/// buffer alive across the call).
+SmallVector<Value> inlineBody(OpBuilder &b, func::FuncOp callee,
+                              ValueRange args) {
+  IRMapping mapping;
+  mapping.map(callee.getArguments(), args);
+  Block &body = callee.getBody().front();
+  for (Operation &op : body.without_terminator())
+    b.clone(op, mapping);
+  SmallVector<Value> results;
+  for (Value v : body.getTerminator()->getOperands())
+    results.push_back(mapping.lookup(v));
+  return results;
+}
+
+struct LMCExportEntryPointsPass
+    : mlir::lmc::impl::LMCExportEntryPointsBase<LMCExportEntryPointsPass> {
+  using LMCExportEntryPointsBase::LMCExportEntryPointsBase;
+
+  void runOnOperation() override {
+    if (target != "cpu" && target != "cuda") {
+      emitError(getOperation().getLoc(), "lmc-export-entry-points: unknown "
+                                         "target '")
+          << target << "' (expected cpu or cuda)";
+      return signalPassFailure();
+    }
+    ModelOp model;
+    for (ModelOp m : getOperation().getOps<ModelOp>()) {
+      if (!SymbolTable::lookupSymbolIn(m, "train_step"))
+        continue;
+      if (model) {
+        m.emitError("the runtime serves one model per program; @")
+            << model.getSymName() << " already has a train_step";
+        return signalPassFailure();
+      }
+      model = m;
+    }
+    if (!model) {
+      getOperation().emitError("no lmc.model with a train_step (run "
+                               "lmc-autodiff and lmc-optimizer first)");
+      return signalPassFailure();
+    }
+    auto train = lookup(model, "train_step");
+    auto eval = lookup(model, "eval_step");
+    auto logits = lookup(model, "logits");
+    if (!train || !eval || !logits) {
+      model.emitError("needs @train_step, @eval_step and @logits");
+      return signalPassFailure();
+    }
+    for (StringRef name :
+         {"lmc_train_step", "lmc_eval_step", "lmc_logits", "lmc_model_info"})
+      if (SymbolTable::lookupSymbolIn(model, name)) {
+        model.emitError("already has a function @") << name;
+        return signalPassFailure();
+      }
+
+    Layout layout;
+    MeshAttr mesh = getMeshInScope(model);
+    for (ParamOp p : model.getParams()) {
+      RankedTensorType type = p.getTensorType();
+      if (auto sharding = p->getAttrOfType<ShardingAttr>(
+              LMCDialect::getShardingAttrName())) {
+        std::string why;
+        FailureOr<SmallVector<int64_t>> shape =
+            mesh ? sharding.getLocalShape(type.getShape(), mesh, &why)
+                 : FailureOr<SmallVector<int64_t>>(failure());
+        if (failed(shape)) {
+          p.emitError("cannot lay out the sharded parameter: ")
+              << (mesh ? why : "no mesh in scope");
+          return signalPassFailure();
+        }
+        type = type.clone(*shape);
+      }
+      layout.params.push_back(p);
+      layout.local.add(type);
+      int64_t zeroDim = -1;
+      if (auto dim = p->getAttrOfType<IntegerAttr>("lmc.zero_dim")) {
+        zeroDim = dim.getInt();
+        int64_t dp = mesh ? mesh.getAxisSize("dp").value_or(1) : 1;
+        SmallVector<int64_t> shape(type.getShape());
+        if (zeroDim < 0 || zeroDim >= type.getRank() ||
+            shape[zeroDim] % dp != 0) {
+          p.emitError("lmc.zero_dim ") << zeroDim << " does not split "
+                                       << type << " over dp=" << dp;
+          return signalPassFailure();
+        }
+        shape[zeroDim] /= dp;
+        type = type.clone(shape);
+      }
+      layout.zeroDims.push_back(zeroDim);
+      layout.state.add(type);
+      layout.elementType = type.getElementType();
+    }
+    for (ParamOp p : layout.params)
+      if (p.getTensorType().getElementType() != layout.elementType) {
+        p.emitError("all parameters must have one element type for the "
+                    "flat runtime buffers");
+        return signalPassFailure();
+      }
+
+    OpBuilder b(model.getContext());
+    b.setInsertionPointToEnd(&model.getBody().front());
+    buildTrainStep(b, train, layout);
+    buildWrapper(b, eval, "lmc_eval_step", layout, /*returnsScalar=*/true);
+    buildWrapper(b, logits, "lmc_logits", layout, /*returnsScalar=*/false);
+    if (failed(buildModelInfo(b, model, train, layout)))
+      return signalPassFailure();
+    // Only the exported functions are entry points now; the others become
+    // private so that symbol-dce can drop what the entry points do not call
+    // (forward and its gradient still read parameters as symbols).
+    for (auto fn : model.getBody().front().getOps<func::FuncOp>())
+      if (!fn->hasAttr("llvm.emit_c_interface"))
+        fn.setPrivate();
+  }
+
+  static func::FuncOp lookup(ModelOp model, StringRef name) {
+    return dyn_cast_or_null<func::FuncOp>(
+        SymbolTable::lookupSymbolIn(model, name));
+  }
+
+  static func::FuncOp createExported(OpBuilder &b, Location loc, StringRef name,
+                                     TypeRange inputs, TypeRange results) {
+    auto fn =
+        func::FuncOp::create(b, loc, name, b.getFunctionType(inputs, results));
+    fn->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+    fn.addEntryBlock();
+    return fn;
+  }
+
+  /// lmc_train_step updates the flat parameter and moment buffers in place:
+  /// each parameter's view is read as a tensor (restrict: nothing else
+  /// reaches that memory while the step runs) and the step's new value is
+  /// materialised into the same view. The AdamW update writes its outputs
+  /// into its inputs' buffers (convert-lmc-to-linalg), so bufferization
+  /// updates the buffers where they are and the final materialisation is a
+  /// self-copy that folds away; where it cannot, it copies, and the result
+  /// is still right.
+  void buildTrainStep(OpBuilder &mb, func::FuncOp train, const Layout &layout) {
+    Location loc = train.getLoc();
+    size_t n = layout.params.size();
+    auto flatType = MemRefType::get({layout.local.total}, layout.elementType);
+    auto stateType = MemRefType::get({layout.state.total}, layout.elementType);
+    FunctionType type = train.getFunctionType();
+    // Scalars and inputs after the 3 n tensors stay as they are.
+    SmallVector<Type> inputs = {flatType, stateType, stateType};
+    llvm::append_range(inputs, type.getInputs().drop_front(3 * n));
+    SmallVector<Type> results(type.getResults().take_front(3));
+    func::FuncOp fn =
+        createExported(mb, loc, "lmc_train_step", inputs, results);
+    OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+    SmallVector<Value> views;
+    SmallVector<RankedTensorType> types;
+    for (int i = 0; i < 3; ++i) {
+      const FlatLayout &flat = i == 0 ? layout.local : layout.state;
+      llvm::append_range(views, unpack(b, loc, fn.getArgument(i), flat));
+      llvm::append_range(types, flat.types);
+    }
+    SmallVector<Value> args = readViews(b, loc, views, types,
+                                        /*writable=*/true);
+    llvm::append_range(args, fn.getArguments().drop_front(3));
+    SmallVector<Value> stepResults = inlineBody(b, train, args);
+    for (auto [value, view] :
+         llvm::zip(ArrayRef(stepResults).drop_front(3), views))
+      bufferization::MaterializeInDestinationOp::create(
+          b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
+          /*writable=*/true);
+    func::ReturnOp::create(b, loc, ValueRange(stepResults).take_front(3));
+  }
+
+  /// eval_step and logits: (params..., rest) -> result.
+  void buildWrapper(OpBuilder &mb, func::FuncOp target, StringRef name,
+                    const Layout &layout, bool returnsScalar) {
+    Location loc = target.getLoc();
+    size_t n = layout.params.size();
+    auto flatType = MemRefType::get({layout.local.total}, layout.elementType);
+    FunctionType type = target.getFunctionType();
+    SmallVector<Type> inputs = {flatType};
+    llvm::append_range(inputs, type.getInputs().drop_front(n));
+    Type result = returnsScalar ? layout.elementType : type.getResult(0);
+    func::FuncOp fn = createExported(mb, loc, name, inputs, {result});
+    OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+    SmallVector<Value> args =
+        readViews(b, loc, unpack(b, loc, fn.getArgument(0), layout.local),
+                  layout.local.types, /*writable=*/false);
+    llvm::append_range(args, fn.getArguments().drop_front(1));
+    Value out = inlineBody(b, target, args).front();
+    if (returnsScalar)
+      out = tensor::ExtractOp::create(b, loc, out);
+    func::ReturnOp::create(b, loc, out);
+  }
+
+  /// The text description the runtime reads, returned as bytes.
+  LogicalResult buildModelInfo(OpBuilder &mb, ModelOp model, func::FuncOp train,
+                               const Layout &layout) {
+    func::FuncOp forward = model.getForward();
+    int64_t vocab = 0, context = 0;
+    forward.walk(
+        [&](EmbeddingOp op) { vocab = op.getTable().getType().getDimSize(0); });
+    forward.walk([&](PositionEmbeddingOp op) {
+      context = op.getTable().getType().getDimSize(0);
+    });
+    if (!vocab || !context)
+      return forward.emitOpError("needs a token and a position embedding for "
+                                 "the runtime to know vocabulary and context");
+    // Weight decay as lmc-optimizer decided: a parameter decays when its
+    // lmc.adamw reads the weight_decay argument.
+    size_t n = layout.params.size();
+    Value wdArg;
+    for (unsigned i = 0; i < train.getNumArguments(); ++i)
+      if (auto name = train.getArgAttrOfType<StringAttr>(i, "lmc.hparam"))
+        if (name.getValue() == "weight_decay")
+          wdArg = train.getArgument(i);
+    SmallVector<bool> decays(n, false);
+    // The update may sit in a fusion group (lmc-fuse): its operands are
+    // then the group's block arguments.
+    train.walk([&](AdamWOp op) {
+      Value param = FusedOp::lookThrough(op.getParam());
+      Value wd = FusedOp::lookThrough(op.getWeightDecay());
+      for (size_t i = 0; i < n; ++i)
+        if (param == train.getArgument(i))
+          decays[i] = wd == wdArg;
+    });
+
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << "lmc-model 1\n"
+       << "name " << model.getSymName() << "\n"
+       << "dtype " << layout.elementType << "\n";
+    // Programs for the CPU carry no target line (the runtime's default).
+    if (target != "cpu")
+      os << "target " << target << "\n";
+    os << "vocab " << vocab << "\n"
+       << "context " << context << "\n";
+    if (auto mesh =
+            model->getAttrOfType<MeshAttr>(LMCDialect::getMeshAttrName()))
+      os << "mesh " << mesh.getAxisSize("dp").value_or(1) << " "
+         << mesh.getAxisSize("tp").value_or(1) << "\n";
+    os << "params " << n << " " << layout.local.total << "\n";
+    for (auto [i, pc] : llvm::enumerate(layout.params)) {
+      ParamOp p = pc;
+      os << "param " << p.getSymName() << " " << layout.local.offsets[i] << " "
+         << p.getTensorType().getRank();
+      for (int64_t s : p.getTensorType().getShape())
+        os << " " << s;
+      os << " " << stringifyInitKind(p.getInit()) << " ";
+      if (FloatAttr stdev = p.getStdAttr())
+        os << llvm::formatv("{0:e}", stdev.getValueAsDouble());
+      else
+        os << 0;
+      os << " " << (decays[i] ? 1 : 0) << "\n";
+      if (auto sharding = p->getAttrOfType<ShardingAttr>(
+              LMCDialect::getShardingAttrName())) {
+        Placement tp = sharding.getPlacement("tp");
+        if (tp.isShard())
+          os << "shard " << p.getSymName() << " tp " << tp.getDim() << " "
+             << tp.getBlocks() << "\n";
+      }
+    }
+    if (llvm::any_of(layout.zeroDims, [](int64_t d) { return d >= 0; })) {
+      os << "state " << n << " " << layout.state.total << "\n";
+      for (auto [i, p] : llvm::enumerate(layout.params))
+        os << "state " << ParamOp(p).getSymName() << " "
+           << layout.state.offsets[i] << " " << layout.zeroDims[i] << "\n";
+    }
+    os << "end\n";
+
+    Location loc = model.getLoc();
+    auto bytesType = RankedTensorType::get({static_cast<int64_t>(text.size())},
+                                           mb.getI8Type());
+    func::FuncOp fn =
+        createExported(mb, loc, "lmc_model_info", {}, {bytesType});
+    OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+    Value bytes = arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(
+            bytesType,
+            ArrayRef<int8_t>(reinterpret_cast<const int8_t *>(text.data()),
+                             text.size())));
+    func::ReturnOp::create(b, loc, bytes);
+    return success();
+  }
+};
+
+} // namespace

@@ -1,0 +1,540 @@
+//===- Fuse.cpp - Fusion groups of elementwise ops and reductions ---------===//
+//
+// lmc-fuse: forms fusion groups (lmc.fused) in the functions of a training
+// program. A group is a set of ops that a target runs as one kernel:
+//
+// - an elementwise or row-wise op (bias_add, add, gelu, layer_norm,
+//   softmax, ...) joins the group of its consumer when the consumer reads it
+//   over the same iteration space (its "domain" operand: the input of a
+//   layer_norm, either side of an add, the input of a reduce_sum, ...);
+// - cross_entropy joins the cross_entropy_grad of the same logits and
+//   targets (siblings sharing the row maximum and sum of exponentials);
+//   the vocabulary-parallel pieces (lmc-shard) are row-wise in the same way:
+//   cross_entropy_stats and cross_entropy_combine reduce rows,
+//   cross_entropy_shard_grad joins the cross_entropy_combine whose
+//   log-sum-exp it reads (stats and shard_grad share the logits, but the
+//   all_gather between them keeps them apart);
+// - all lmc.adamw ops of a function form one group (a multi-tensor
+//   update), and so do the squared-norm reductions that lmc-optimizer sums
+//   into the global gradient norm.
+//
+// Groups stay convex: merging two groups is refused when a path leaves the
+// union and comes back into it (through single ops or through other
+// groups), so that every group can become one op. Collectives and ops with
+// side effects never join a group, nor do gathers and scatters (embedding
+// and its gradient, with or without an offset) or lmc.axis_index (a scalar
+// source: groups read it as an operand). The function is then reordered
+// topologically (keeping the original order where the groups allow, and
+// collectives and ops with side effects in their order, so that every rank
+// issues the same collectives in the same order as before), with each group
+// replaced by an lmc.fused op.
+//
+// The pass runs after lmc-shard: groups then hold the local ops of the
+// partitioned program, and the collectives that the partitioner inserts
+// between them bound the groups.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
+#include "lmc/Transforms/Passes.h"
+
+#include "KernelCount.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <map>
+#include <queue>
+
+#define DEBUG_TYPE "lmc-fuse"
+
+namespace mlir::lmc {
+#define GEN_PASS_DEF_LMCFUSE
+#include "lmc/Transforms/Fusion/Passes.h.inc"
+} // namespace mlir::lmc
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+namespace {
+
+/// How an op takes part in fusion.
+enum class Role {
+  None,        // not fused (matmul, gathers, layout ops, collectives,
+               // axis_index, ...)
+  Elementwise, // one value per element of its domain
+  RowWise,     // reads whole rows (the last dimension) of its domain
+  Reduction,   // reduces its domain to something smaller
+  Update,      // lmc.adamw: elementwise, grouped over all parameters
+};
+
+Role roleOf(Operation *op) {
+  if (isa<AddOp, MulOp, ScaleOp, BiasAddOp, GeluOp, GeluGradOp, CausalMaskOp>(
+          op))
+    return Role::Elementwise;
+  if (isa<LayerNormOp, LayerNormGradOp, SoftmaxOp, SoftmaxGradOp,
+          CrossEntropyGradOp, CrossEntropyShardGradOp>(op))
+    return Role::RowWise;
+  if (isa<ReduceSumOp, CrossEntropyOp, CrossEntropyStatsOp,
+          CrossEntropyCombineOp>(op))
+    return Role::Reduction;
+  if (isa<AdamWOp>(op))
+    return Role::Update;
+  return Role::None;
+}
+
+/// True when operand `i` of `op` is read over the op's domain (its whole
+/// iteration space), rather than broadcast (a bias, a LayerNorm weight, the
+/// log-sum-exp of cross_entropy_shard_grad) or read as an index (targets,
+/// offsets).
+bool isDomainOperand(Operation *op, unsigned i) {
+  return llvm::TypeSwitch<Operation *, bool>(op)
+      .Case<AddOp, MulOp, GeluGradOp, SoftmaxGradOp>(
+          [&](auto) { return i <= 1; })
+      .Case<LayerNormGradOp>([&](auto) { return i == 0 || i == 2; })
+      .Case<ScaleOp, BiasAddOp, GeluOp, CausalMaskOp, LayerNormOp, SoftmaxOp,
+            CrossEntropyOp, CrossEntropyGradOp, ReduceSumOp,
+            CrossEntropyStatsOp, CrossEntropyCombineOp,
+            CrossEntropyShardGradOp>([&](auto) { return i == 0; })
+      .Default([](Operation *) { return false; });
+}
+
+/// True when `v` is a full-domain result that a consumer can fuse: a result
+/// of an elementwise or row-wise op (for layer_norm_grad, the input
+/// gradient; its weight and bias gradients are reductions).
+bool isDomainResult(Value v) {
+  auto result = dyn_cast<OpResult>(v);
+  if (!result)
+    return false;
+  Operation *op = result.getOwner();
+  Role role = roleOf(op);
+  if (role != Role::Elementwise && role != Role::RowWise)
+    return false;
+  return !isa<LayerNormGradOp>(op) || result.getResultNumber() == 0;
+}
+
+/// The name of a group: after the op it is built around.
+std::string kindOf(ArrayRef<Operation *> ops) {
+  static constexpr std::pair<StringLiteral, int> order[] = {
+      {"cross_entropy", 0}, {"layer_norm_grad", 1}, {"layer_norm", 2},
+      {"softmax_grad", 3},  {"softmax", 4},         {"gelu_grad", 5},
+      {"gelu", 6},          {"adamw", 7},           {"reduce_sum", 8}};
+  int best = 100;
+  std::string kind = "elementwise";
+  for (Operation *op : ops) {
+    StringRef name = op->getName().stripDialect();
+    if (isa<CrossEntropyGradOp, CrossEntropyStatsOp, CrossEntropyCombineOp,
+            CrossEntropyShardGradOp>(op))
+      name = "cross_entropy";
+    for (auto [candidate, rank] : order)
+      if (name == candidate && rank < best) {
+        best = rank;
+        kind = candidate.str();
+      }
+  }
+  return kind;
+}
+
+/// Forms the groups of one single-block function and rewrites it.
+class FunctionFuser {
+public:
+  explicit FunctionFuser(Block &block) : block(block) {
+    for (Operation &op : block) {
+      position[&op] = ops.size();
+      parent.push_back(ops.size());
+      members.push_back({&op});
+      ops.push_back(&op);
+    }
+  }
+
+  /// Forms the groups.
+  void formGroups() {
+    // Producers into consumers, in program order.
+    for (Operation *op : ops) {
+      Role role = roleOf(op);
+      if (role == Role::None || role == Role::Update)
+        continue;
+      for (OpOperand &operand : op->getOpOperands()) {
+        if (!isDomainOperand(op, operand.getOperandNumber()) ||
+            !isDomainResult(operand.get()))
+          continue;
+        Operation *producer = operand.get().getDefiningOp();
+        if (producer->getBlock() == &block)
+          tryMerge(producer, op);
+      }
+    }
+    // cross_entropy with the cross_entropy_grad of the same logits.
+    for (Operation *op : ops)
+      if (auto grad = dyn_cast<CrossEntropyGradOp>(op))
+        for (Operation *user : grad.getLogits().getUsers())
+          if (auto ce = dyn_cast<CrossEntropyOp>(user))
+            if (ce->getBlock() == &block &&
+                ce.getTargets() == grad.getTargets())
+              tryMerge(ce, grad);
+    // cross_entropy_shard_grad with the cross_entropy_combine of its lse.
+    for (Operation *op : ops)
+      if (auto grad = dyn_cast<CrossEntropyShardGradOp>(op))
+        if (auto combine = grad.getLse().getDefiningOp<CrossEntropyCombineOp>())
+          if (combine->getBlock() == &block)
+            tryMerge(combine, grad);
+    // All AdamW updates together.
+    Operation *firstUpdate = nullptr;
+    for (Operation *op : ops)
+      if (isa<AdamWOp>(op)) {
+        if (firstUpdate)
+          tryMerge(firstUpdate, op);
+        else
+          firstUpdate = op;
+      }
+    formNormGroups();
+  }
+
+  /// True when some group has two ops or more.
+  bool hasGroups() {
+    return llvm::any_of(members, [](const auto &m) { return m.size() > 1; });
+  }
+
+  /// Replaces the groups by lmc.fused ops, reordering the block.
+  LogicalResult materialize() {
+    Operation *terminator = block.getTerminator();
+    // Nodes: one per group (of two ops or more), one per other op.
+    llvm::DenseMap<Operation *, unsigned> nodeOf;
+    SmallVector<SmallVector<Operation *>> nodes;
+    llvm::DenseMap<unsigned, unsigned> nodeOfGroup;
+    for (Operation *op : ops) {
+      if (op == terminator)
+        continue;
+      unsigned g = leader(op);
+      bool grouped = members[g].size() > 1;
+      if (grouped) {
+        auto [it, inserted] = nodeOfGroup.try_emplace(g, nodes.size());
+        if (inserted)
+          nodes.emplace_back();
+        nodes[it->second].push_back(op);
+        nodeOf[op] = it->second;
+      } else {
+        nodeOf[op] = nodes.size();
+        nodes.push_back({op});
+      }
+    }
+    // Edges: def -> use; collectives (all ranks must issue them in one
+    // order, and some are pure) and ops with side effects keep their order.
+    size_t n = nodes.size();
+    SmallVector<SmallVector<unsigned>> succs(n);
+    SmallVector<unsigned> indegree(n, 0);
+    auto addEdge = [&](unsigned from, unsigned to) {
+      if (from == to)
+        return;
+      succs[from].push_back(to);
+      ++indegree[to];
+    };
+    std::optional<unsigned> lastEffect;
+    for (Operation *op : ops) {
+      if (op == terminator)
+        continue;
+      unsigned to = nodeOf[op];
+      op->walk([&](Operation *nested) {
+        for (Value v : nested->getOperands())
+          if (Operation *def = v.getDefiningOp())
+            if (Operation *inBlock = block.findAncestorOpInBlock(*def))
+              if (inBlock != op || nested == op)
+                if (nodeOf.count(inBlock))
+                  addEdge(nodeOf[inBlock], to);
+      });
+      if (isCollective(op) || !isMemoryEffectFree(op)) {
+        if (lastEffect)
+          addEdge(*lastEffect, to);
+        lastEffect = to;
+      }
+    }
+    // Kahn's algorithm, the earliest node first; a node's place is that of
+    // its last op (a group goes where its last op was).
+    auto key = [&](unsigned node) { return position[nodes[node].back()]; };
+    using Entry = std::pair<size_t, unsigned>;
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> ready;
+    for (unsigned i = 0; i < n; ++i)
+      if (indegree[i] == 0)
+        ready.push({key(i), i});
+    SmallVector<unsigned> order;
+    while (!ready.empty()) {
+      unsigned node = ready.top().second;
+      ready.pop();
+      order.push_back(node);
+      for (unsigned s : succs[node])
+        if (--indegree[s] == 0)
+          ready.push({key(s), s});
+    }
+    // canMerge keeps the graph of groups acyclic; an order that misses a
+    // node would drop ops.
+    if (order.size() != n)
+      return block.getParentOp()->emitError(
+          "lmc-fuse: the fusion groups left a cycle (an lmc bug)");
+
+    for (unsigned node : order) {
+      ArrayRef<Operation *> group = nodes[node];
+      if (group.size() == 1) {
+        group.front()->moveBefore(terminator);
+        continue;
+      }
+      buildFusedOp(group, terminator);
+    }
+    return success();
+  }
+
+  /// Groups formed, by kind; groups, and the lmc compute ops in them.
+  std::map<std::string, unsigned> groupsByKind;
+  unsigned numGroups = 0, numGroupedOps = 0;
+
+private:
+  unsigned leader(Operation *op) {
+    unsigned i = position[op];
+    while (parent[i] != i) {
+      parent[i] = parent[parent[i]];
+      i = parent[i];
+    }
+    return i;
+  }
+
+  /// Merges the groups of `a` and `b` when the union stays convex.
+  bool tryMerge(Operation *a, Operation *b) {
+    unsigned ga = leader(a), gb = leader(b);
+    if (ga == gb)
+      return true;
+    if (!canMerge(ga, gb))
+      return false;
+    // Union by size.
+    if (members[ga].size() < members[gb].size())
+      std::swap(ga, gb);
+    parent[gb] = ga;
+    members[ga].append(members[gb].begin(), members[gb].end());
+    members[gb].clear();
+    return true;
+  }
+
+  /// True when no path leaves the union of groups `ga` and `gb` and comes
+  /// back into it. Other groups count as one node each: a path reaching one
+  /// of their ops continues from all of them.
+  bool canMerge(unsigned ga, unsigned gb) {
+    auto inUnion = [&](Operation *op) {
+      unsigned g = leader(op);
+      return g == ga || g == gb;
+    };
+    llvm::DenseSet<Operation *> visited;
+    llvm::DenseSet<unsigned> visitedGroups = {ga, gb};
+    SmallVector<Operation *> stack;
+    // Pushes the users of `op` outside the union; false when `fromOutside`
+    // and a user is in the union (a path came back).
+    auto pushUsers = [&](Operation *op, bool fromOutside) {
+      for (Operation *user : op->getUsers()) {
+        Operation *inBlock = block.findAncestorOpInBlock(*user);
+        if (!inBlock)
+          continue;
+        if (inUnion(inBlock)) {
+          if (fromOutside)
+            return false;
+          continue;
+        }
+        if (visited.insert(inBlock).second)
+          stack.push_back(inBlock);
+      }
+      return true;
+    };
+    for (unsigned g : {ga, gb})
+      for (Operation *op : members[g])
+        pushUsers(op, /*fromOutside=*/false);
+    while (!stack.empty()) {
+      Operation *op = stack.pop_back_val();
+      unsigned g = leader(op);
+      if (members[g].size() > 1) {
+        if (!visitedGroups.insert(g).second)
+          continue;
+        for (Operation *member : members[g])
+          if (!pushUsers(member, /*fromOutside=*/true))
+            return false;
+      } else if (!pushUsers(op, /*fromOutside=*/true)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /// Merges the squared-norm reductions that a chain of arith.addf sums
+  /// (`s = 0 + sum(g0 * g0) + sum(g1 * g1) + ...`, the global gradient norm
+  /// of lmc-optimizer) into one group, with the extracts and the adds.
+  void formNormGroups() {
+    // The reduction behind a summand: reduce_sum to a 0-d tensor whose one
+    // use is a tensor.extract whose one use is the add.
+    auto term = [&](Value v, Operation *add) -> Operation * {
+      auto extract = v.getDefiningOp<tensor::ExtractOp>();
+      if (!extract || extract->getBlock() != &block || !extract->hasOneUse() ||
+          *extract->getUsers().begin() != add)
+        return nullptr;
+      auto reduce = extract.getTensor().getDefiningOp<ReduceSumOp>();
+      if (!reduce || reduce.getType().getRank() != 0 || !reduce->hasOneUse())
+        return nullptr;
+      return reduce;
+    };
+    llvm::DenseSet<Operation *> inChain;
+    for (Operation *op : ops) {
+      auto add = dyn_cast<arith::AddFOp>(op);
+      if (!add || inChain.contains(add) ||
+          !add.getLhs().getDefiningOp<arith::ConstantOp>() ||
+          !term(add.getRhs(), add))
+        continue;
+      // Follow the chain: each add's one use is the next add's lhs.
+      SmallVector<arith::AddFOp> chain = {add};
+      while (chain.back()->hasOneUse()) {
+        auto next = dyn_cast<arith::AddFOp>(*chain.back()->getUsers().begin());
+        if (!next || next.getLhs() != chain.back().getResult() ||
+            !term(next.getRhs(), next))
+          break;
+        chain.push_back(next);
+      }
+      if (chain.size() < 2)
+        continue;
+      Operation *anchor = nullptr;
+      for (arith::AddFOp a : chain) {
+        inChain.insert(a);
+        Operation *reduce = term(a.getRhs(), a);
+        Operation *extract = a.getRhs().getDefiningOp();
+        if (!anchor) {
+          if (!tryMerge(reduce, extract) || !tryMerge(extract, a))
+            break;
+          anchor = a;
+          normGroups.insert(leader(anchor));
+          continue;
+        }
+        if (!tryMerge(anchor, reduce) || !tryMerge(anchor, extract) ||
+            !tryMerge(anchor, a))
+          break;
+        normGroups.insert(leader(anchor));
+      }
+    }
+  }
+
+  /// Replaces the ops of `group` (in program order) by one lmc.fused op
+  /// before `at`.
+  void buildFusedOp(ArrayRef<Operation *> group, Operation *at) {
+    llvm::SmallPtrSet<Operation *, 16> inGroup(group.begin(), group.end());
+    // Operands: values from outside, in order of first use; constants are
+    // copied into the body instead.
+    llvm::SetVector<Value> inputs;
+    llvm::SetVector<Operation *> constants;
+    for (Operation *op : group)
+      for (Value v : op->getOperands()) {
+        Operation *def = v.getDefiningOp();
+        if (def && inGroup.contains(def))
+          continue;
+        if (def && def->hasTrait<OpTrait::ConstantLike>())
+          constants.insert(def);
+        else
+          inputs.insert(v);
+      }
+    // Results: values used outside.
+    SmallVector<Value> results;
+    for (Operation *op : group)
+      for (Value v : op->getResults())
+        if (llvm::any_of(v.getUsers(), [&](Operation *user) {
+              return !inGroup.contains(block.findAncestorOpInBlock(*user));
+            }))
+          results.push_back(v);
+
+    bool norm = normGroups.contains(leader(group.front()));
+    std::string kind = norm ? "grad_norm" : kindOf(group);
+    OpBuilder b(at);
+    Location loc = group.back()->getLoc();
+    auto fused = FusedOp::create(b, loc, ValueRange(results).getTypes(),
+                                 b.getStringAttr(kind), inputs.getArrayRef());
+    Block *body = b.createBlock(&fused.getBody());
+    IRMapping mapping;
+    for (Value v : inputs)
+      mapping.map(v, body->addArgument(v.getType(), v.getLoc()));
+    OpBuilder bb = OpBuilder::atBlockEnd(body);
+    for (Operation *c : constants)
+      bb.clone(*c, mapping);
+    for (Operation *op : group)
+      bb.clone(*op, mapping);
+    SmallVector<Value> yielded;
+    for (Value v : results)
+      yielded.push_back(mapping.lookup(v));
+    YieldOp::create(bb, loc, yielded);
+
+    for (auto [v, r] : llvm::zip(results, fused.getResults()))
+      v.replaceUsesWithIf(r, [&](OpOperand &use) {
+        return !inGroup.contains(block.findAncestorOpInBlock(*use.getOwner()));
+      });
+    // Counted before the ops are erased.
+    ++groupsByKind[kind];
+    ++numGroups;
+    numGroupedOps += llvm::count_if(group, isKernel);
+    for (Operation *op : llvm::reverse(group))
+      op->erase();
+    for (Operation *c : constants)
+      if (c->use_empty())
+        c->erase();
+  }
+
+  Block &block;
+  SmallVector<Operation *> ops;
+  llvm::DenseMap<Operation *, unsigned> position;
+  /// Union-find over `ops`: the parent of each op's index, and the
+  /// members of each group (at its leader's index).
+  SmallVector<unsigned> parent;
+  SmallVector<SmallVector<Operation *>> members;
+  /// Groups formed by formNormGroups.
+  llvm::DenseSet<unsigned> normGroups;
+};
+
+struct LMCFusePass : mlir::lmc::impl::LMCFuseBase<LMCFusePass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<func::FuncOp> funcs;
+    module.walk([&](func::FuncOp fn) {
+      if (!fn.isExternal() && fn.getBody().hasOneBlock())
+        funcs.push_back(fn);
+    });
+    // The functions the runtime calls, when there are any; otherwise all.
+    bool hasEntries = llvm::any_of(
+        funcs,
+        [](func::FuncOp fn) { return isReportedFunction(fn.getSymName()); });
+    for (func::FuncOp fn : funcs) {
+      Block &block = fn.getBody().front();
+      unsigned before = countKernels(block);
+      FunctionFuser fuser(block);
+      fuser.formGroups();
+      if (fuser.hasGroups() && failed(fuser.materialize()))
+        return signalPassFailure();
+      numGroups += fuser.numGroups;
+      numFusedOps += fuser.numGroupedOps;
+      if (!report ||
+          (hasEntries && !isReportedFunction(fn.getSymName())))
+        continue;
+      unsigned after = countKernels(block);
+      std::string where;
+      if (auto model = fn->getParentOfType<ModelOp>())
+        where = ("@" + model.getSymName() + " ").str();
+      llvm::outs() << llvm::formatv(
+          "lmc-fuse: {0}{1}: {2} kernels before fusion, {3} after ({4} "
+          "group{5} of {6} ops",
+          where, fn.getSymName(), before, after, fuser.numGroups,
+          fuser.numGroups == 1 ? "" : "s", fuser.numGroupedOps);
+      if (!fuser.groupsByKind.empty()) {
+        llvm::outs() << ":";
+        for (auto [kind, count] : fuser.groupsByKind)
+          llvm::outs() << " " << kind << " " << count;
+      }
+      llvm::outs() << ")\n";
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,419 @@
+//===- Shard.cpp - Partition the training step over a mesh of ranks -------===//
+//
+// lmc-shard: records the mesh on the model and makes the training functions
+// an SPMD program for it. Tensor parallelism first (TensorParallel.h): the
+// parameters are placed over tp as Megatron does and train_step, eval_step
+// and logits are partitioned into their local forms. Then data parallelism:
+// gradients and losses of each rank's rows are all-reduced over dp (in
+// buckets, right after the backward pass produces them) and scaled to the
+// mean.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Dialect/LMC/IR/LMCAttrs.h"
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
+#include "lmc/Transforms/Passes.h"
+
+#include "TensorParallel.h"
+#include "ZeroRedundancy.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#define DEBUG_TYPE "lmc-shard"
+
+namespace mlir::lmc {
+#define GEN_PASS_DEF_LMCSHARD
+#include "lmc/Transforms/Sharding/Passes.h.inc"
+} // namespace mlir::lmc
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+namespace {
+
+/// The mesh as the pass option spells it: "dp=2,tp=1" (either axis may be
+/// left out and is then 1).
+struct MeshShape {
+  int64_t dp = 1, tp = 1;
+};
+
+FailureOr<MeshShape> parseMesh(StringRef text, std::string &error) {
+  MeshShape shape;
+  llvm::SmallDenseSet<StringRef> seen;
+  SmallVector<StringRef> items;
+  text.split(items, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
+  if (items.empty()) {
+    error = "expected axis=size[,axis=size], e.g. dp=2,tp=2";
+    return failure();
+  }
+  for (StringRef item : items) {
+    auto [name, size] = item.trim().split('=');
+    name = name.trim();
+    int64_t value = 0;
+    if (size.trim().getAsInteger(10, value) || value < 1) {
+      error =
+          ("'" + item.trim() + "': the size must be a positive integer").str();
+      return failure();
+    }
+    if (name != "dp" && name != "tp") {
+      error =
+          ("unknown mesh axis '" + name + "' (the axes are dp and tp)").str();
+      return failure();
+    }
+    if (!seen.insert(name).second) {
+      error = ("axis '" + name + "' given twice").str();
+      return failure();
+    }
+    (name == "dp" ? shape.dp : shape.tp) = value;
+  }
+  return shape;
+}
+
+int64_t bytesOf(Value v) {
+  auto type = cast<RankedTensorType>(v.getType());
+  return type.getNumElements() *
+         static_cast<int64_t>(type.getElementTypeBitWidth() / 8);
+}
+
+/// One all-reduce over dp of `values` (already computed), started right
+/// after the last of them, then a scale by 1/dp; every other use of each
+/// value reads the mean instead. Blocking (`overlap` false): the all-reduce
+/// and the scales stand after the last value. Asynchronous: an
+/// lmc.all_reduce_start there, and its lmc.wait and the scales right before
+/// the first use, so that the reduction overlaps the ops in between. Fails
+/// when a use comes before the last value.
+LogicalResult reduceMean(OpBuilder &b, ArrayRef<Value> values, int64_t dp,
+                         Operation *after, bool overlap) {
+  Location loc = after->getLoc();
+  Block *block = after->getBlock();
+  b.setInsertionPointAfter(after);
+  ArrayAttr axes = b.getStrArrayAttr({"dp"});
+  Operation *reduce;
+  ValueRange reduced;
+  if (overlap) {
+    auto start = AllReduceStartOp::create(b, loc, ValueRange(values), axes);
+    // The first use after the start, in the block.
+    Operation *first = nullptr;
+    for (Value value : values)
+      for (Operation *user : value.getUsers()) {
+        if (user == start)
+          continue;
+        Operation *inBlock = block->findAncestorOpInBlock(*user);
+        if (inBlock && !inBlock->isBeforeInBlock(start) &&
+            (!first || inBlock->isBeforeInBlock(first)))
+          first = inBlock;
+      }
+    b.setInsertionPoint(first ? first : block->getTerminator());
+    auto wait = WaitOp::create(b, loc, start.getPending());
+    reduce = start;
+    reduced = wait.getResults();
+  } else {
+    auto allReduce = AllReduceOp::create(b, loc, ValueRange(values), axes);
+    reduce = allReduce;
+    reduced = allReduce.getResults();
+  }
+  FloatAttr factor = b.getF64FloatAttr(1.0 / static_cast<double>(dp));
+  for (auto [value, result] : llvm::zip(values, reduced)) {
+    auto mean = ScaleOp::create(b, loc, result, factor);
+    for (OpOperand &use : llvm::make_early_inc_range(value.getUses())) {
+      Operation *user = use.getOwner();
+      if (user == reduce)
+        continue;
+      Operation *inBlock = mean->getBlock()->findAncestorOpInBlock(*user);
+      if (!inBlock || inBlock->isBeforeInBlock(mean))
+        return user->emitOpError("uses a gradient before the backward pass "
+                                 "has produced all gradients of its bucket");
+      use.set(mean);
+    }
+  }
+  return success();
+}
+
+struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    std::string error;
+    FailureOr<MeshShape> shape = parseMesh(mesh, error);
+    if (failed(shape)) {
+      // Located at the module without printing it (the module is large).
+      emitError(getOperation().getLoc(), "lmc-shard: bad mesh '")
+          << mesh << "': " << error;
+      return signalPassFailure();
+    }
+    if (zero > 1) {
+      emitError(getOperation().getLoc(), "lmc-shard: ZeRO stage ")
+          << static_cast<unsigned>(zero) << " does not exist here (0 or 1)";
+      return signalPassFailure();
+    }
+    for (ModelOp model : getOperation().getOps<ModelOp>())
+      if (failed(runOnModel(model, *shape)))
+        return signalPassFailure();
+  }
+
+  LogicalResult runOnModel(ModelOp model, const MeshShape &shape) {
+    auto train = dyn_cast_or_null<func::FuncOp>(
+        SymbolTable::lookupSymbolIn(model, "train_step"));
+    if (!train)
+      return emitError(model.getLoc(), "lmc-shard needs @train_step (run "
+                                       "lmc-autodiff and lmc-optimizer first)");
+
+    MLIRContext *ctx = model.getContext();
+    Builder builder(ctx);
+    model->setAttr(LMCDialect::getMeshAttrName(),
+                   MeshAttr::get(ctx,
+                                 {builder.getStringAttr("dp"),
+                                  builder.getStringAttr("tp")},
+                                 {shape.dp, shape.tp}));
+
+    if (shape.tp > 1) {
+      auto reference = dyn_cast_or_null<func::FuncOp>(
+          SymbolTable::lookupSymbolIn(model, "eval_step"));
+      if (!reference)
+        reference = train;
+      if (failed(planTensorParallel(model, reference, "tp", shape.tp)))
+        return failure();
+      for (StringRef name : {"train_step", "eval_step", "logits"}) {
+        auto func = dyn_cast_or_null<func::FuncOp>(
+            SymbolTable::lookupSymbolIn(model, name));
+        if (!func)
+          continue;
+        PartitionStats stats;
+        if (failed(partitionFunction(func, model, "tp", shape.tp, stats)))
+          return failure();
+        if (name == "train_step") {
+          numTpAllReduces += stats.allReduces;
+          numTpAllGathers += stats.allGathers;
+          numTpSlices += stats.slices;
+        }
+      }
+    }
+
+    // ZeRO-1: the gradients it reduce-scatters leave the all-reduce.
+    llvm::SmallPtrSet<Value, 32> seen;
+    if (zero == 1) {
+      ZeroStats stats;
+      if (failed(applyZero1(train, model, shape.dp, overlap, seen, stats)))
+        return failure();
+      numReduceScatters += stats.reduceScatters;
+    }
+
+    // The gradients, in the order the backward pass produces them.
+    SmallVector<Value> grads;
+    train.walk([&](AdamWOp op) {
+      if (seen.insert(op.getGrad()).second)
+        grads.push_back(op.getGrad());
+    });
+    for (Value g : grads)
+      if (!g.getDefiningOp() ||
+          g.getDefiningOp()->getBlock() != &train.getBody().front())
+        return train.emitOpError("lmc-shard expects every gradient to be "
+                                 "computed in the body of the step");
+    llvm::stable_sort(grads, [](Value a, Value b) {
+      return a.getDefiningOp()->isBeforeInBlock(b.getDefiningOp());
+    });
+
+    // Buckets of at least bucketBytes, closed in production order.
+    SmallVector<SmallVector<Value>> buckets;
+    int64_t filled = 0;
+    for (Value g : grads) {
+      if (buckets.empty() || filled >= bucketBytes) {
+        buckets.emplace_back();
+        filled = 0;
+      }
+      buckets.back().push_back(g);
+      filled += bytesOf(g);
+    }
+
+    if (shape.dp > 1) {
+      OpBuilder b(ctx);
+      for (ArrayRef<Value> bucket : buckets) {
+        if (failed(reduceMean(b, bucket, shape.dp,
+                              bucket.back().getDefiningOp(), overlap)))
+          return failure();
+        ++numAllReduces;
+      }
+      // The losses: train_step's first result (a tensor.extract of the
+      // loss tensor) and eval_step's.
+      auto trainReturn =
+          cast<func::ReturnOp>(train.getBody().front().getTerminator());
+      auto extract =
+          trainReturn.getOperand(0).getDefiningOp<tensor::ExtractOp>();
+      if (!extract)
+        return train.emitOpError("lmc-shard expects the loss to be read "
+                                 "from a rank-0 tensor");
+      if (failed(reduceLoss(b, extract->getOpOperand(0), shape.dp)))
+        return failure();
+      if (auto eval = dyn_cast_or_null<func::FuncOp>(
+              SymbolTable::lookupSymbolIn(model, "eval_step"))) {
+        auto evalReturn =
+            cast<func::ReturnOp>(eval.getBody().front().getTerminator());
+        if (failed(reduceLoss(b, evalReturn->getOpOperand(0), shape.dp)))
+          return failure();
+      }
+    }
+
+    if (report) {
+      if (reportBatch % shape.dp != 0)
+        return emitError(model.getLoc(), "lmc-shard: report-batch ")
+               << static_cast<int64_t>(reportBatch)
+               << " is not divisible by dp=" << shape.dp;
+      printReport(model, shape, train);
+    }
+    return success();
+  }
+
+  /// Replaces the loss read by `use` with its mean over dp.
+  LogicalResult reduceLoss(OpBuilder &b, OpOperand &use, int64_t dp) {
+    Value loss = use.get();
+    Operation *user = use.getOwner();
+    b.setInsertionPoint(user);
+    auto reduce = AllReduceOp::create(b, user->getLoc(), ValueRange{loss},
+                                      b.getStrArrayAttr({"dp"}));
+    use.set(ScaleOp::create(b, user->getLoc(), reduce.getResult(0),
+                            b.getF64FloatAttr(1.0 / static_cast<double>(dp))));
+    ++numAllReduces;
+    return success();
+  }
+
+  /// Bytes of a tensor type at the report's shapes: a dynamic dimension 0
+  /// is this rank's rows, any other dynamic dimension the sequence.
+  int64_t reportBytes(Type type, int64_t rows) {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    if (auto pending = dyn_cast<PendingType>(type))
+      tensor = pending.getValueType();
+    if (!tensor)
+      return 0;
+    int64_t n = tensor.getElementTypeBitWidth() / 8;
+    for (auto [d, size] : llvm::enumerate(tensor.getShape()))
+      n *= ShapedType::isDynamic(size) ? (d == 0 ? rows : reportSeq) : size;
+    return n;
+  }
+
+  void printReport(ModelOp model, const MeshShape &shape, func::FuncOp train) {
+    raw_ostream &os = llvm::outs();
+    int64_t rows = reportBatch / shape.dp;
+    MeshAttr mesh = getMeshInScope(model);
+    os << llvm::formatv("lmc-shard report: @{0} on mesh dp={1},tp={2} "
+                        "({3} ranks), ZeRO {4}\n",
+                        model.getSymName(), shape.dp, shape.tp,
+                        shape.dp * shape.tp, static_cast<unsigned>(zero));
+    os << llvm::formatv(
+        "collectives per training step at a global batch of {0} ({1} rows "
+        "per rank), sequence {2}; bytes per rank. Over P ranks a ring "
+        "all-reduce of G bytes moves 2(P-1)/P*G, an all-gather or "
+        "reduce-scatter of a whole of G bytes (P-1)/P*G:\n",
+        static_cast<int64_t>(reportBatch), rows,
+        static_cast<int64_t>(reportSeq));
+    os << llvm::formatv("  {0,5} {1,-14} {2,-4} {3,7} {4,14} {5,14}\n",
+                        "count", "collective", "axis", "tensors",
+                        "payload bytes", "moved bytes");
+    // Rows in order of first appearance, equal collectives counted once.
+    struct Row {
+      std::string kind, axis;
+      int64_t tensors, payload, moved, count;
+    };
+    SmallVector<Row> table;
+    train.walk([&](Operation *op) {
+      StringRef kind;
+      ArrayAttr axes;
+      int64_t payload = 0, tensors = 0;
+      bool reduce = false;
+      if (auto ar = dyn_cast<AllReduceOp>(op)) {
+        kind = "all_reduce", axes = ar.getAxes(), reduce = true;
+        for (Value v : ar.getInputs())
+          payload += reportBytes(v.getType(), rows), ++tensors;
+      } else if (auto ar = dyn_cast<AllReduceStartOp>(op)) {
+        kind = "all_reduce", axes = ar.getAxes(), reduce = true;
+        for (Value v : ar.getInputs())
+          payload += reportBytes(v.getType(), rows), ++tensors;
+      } else if (auto ag = dyn_cast<AllGatherOp>(op)) {
+        kind = "all_gather", axes = ag.getAxes(), tensors = 1;
+        payload = reportBytes(ag.getType(), rows);
+      } else if (auto ag = dyn_cast<AllGatherStartOp>(op)) {
+        kind = "all_gather", axes = ag.getAxes(), tensors = 1;
+        payload = reportBytes(ag.getPending().getType(), rows);
+      } else if (auto rs = dyn_cast<ReduceScatterOp>(op)) {
+        kind = "reduce_scatter", axes = rs.getAxes(), tensors = 1;
+        payload = reportBytes(rs.getInput().getType(), rows);
+      } else if (auto rs = dyn_cast<ReduceScatterStartOp>(op)) {
+        kind = "reduce_scatter", axes = rs.getAxes(), tensors = 1;
+        payload = reportBytes(rs.getInput().getType(), rows);
+      } else {
+        return;
+      }
+      int64_t p = mesh.getGroupSize(axes);
+      int64_t moved = (reduce ? 2 : 1) * (p - 1) * payload / p;
+      std::string axis;
+      for (auto [i, a] : llvm::enumerate(axes.getAsRange<StringAttr>()))
+        axis += (i ? "," : "") + a.getValue().str();
+      for (Row &row : table)
+        if (row.kind == kind && row.axis == axis && row.tensors == tensors &&
+            row.payload == payload) {
+          ++row.count;
+          return;
+        }
+      table.push_back({kind.str(), axis, tensors, payload, moved, 1});
+    });
+    int64_t totalPayload = 0, totalMoved = 0;
+    for (const Row &row : table) {
+      os << llvm::formatv("  {0,5} {1,-14} {2,-4} {3,7} {4,14} {5,14}\n",
+                          row.count, row.kind, row.axis, row.tensors,
+                          row.payload, row.moved);
+      totalPayload += row.count * row.payload;
+      totalMoved += row.count * row.moved;
+    }
+    os << llvm::formatv("  total: {0} payload bytes, {1} bytes moved per "
+                        "rank\n",
+                        totalPayload, totalMoved);
+
+    int64_t paramBytes = 0, stateBytes = 0;
+    for (ParamOp p : model.getParams()) {
+      RankedTensorType type = p.getTensorType();
+      SmallVector<int64_t> local(type.getShape());
+      if (auto sharding = p->getAttrOfType<ShardingAttr>(
+              LMCDialect::getShardingAttrName()))
+        if (auto shape = sharding.getLocalShape(type.getShape(), mesh);
+            succeeded(shape))
+          local = *shape;
+      int64_t bytes = type.getElementTypeBitWidth() / 8;
+      for (int64_t size : local)
+        bytes *= size;
+      paramBytes += bytes;
+      stateBytes +=
+          2 * (p->hasAttr("lmc.zero_dim") ? bytes / shape.dp : bytes);
+    }
+    os << llvm::formatv("parameters per rank:      {0} bytes\n", paramBytes);
+    os << llvm::formatv("gradients per rank:       {0} bytes\n", paramBytes);
+    os << llvm::formatv("optimizer state per rank: {0} bytes (exp_avg, "
+                        "exp_avg_sq{1})\n",
+                        stateBytes, zero ? ", sharded over dp" : "");
+    // lmc-autodiff's kept bytes, a polynomial in the rows B and the
+    // sequence T, at this rank's rows.
+    if (auto poly =
+            model->getAttrOfType<DenseI64ArrayAttr>("lmc.activation_bytes")) {
+      int64_t total = 0, power = rows;
+      for (auto [k, c] : llvm::enumerate(poly.asArrayRef())) {
+        if (k == 0) {
+          total += c;
+          continue;
+        }
+        total += c * power;
+        power *= reportSeq;
+      }
+      os << llvm::formatv("activations per rank:     {0} bytes kept for the "
+                          "backward pass at {1} rows, sequence {2}{3}\n",
+                          total, rows, static_cast<int64_t>(reportSeq),
+                          shape.tp > 1
+                              ? " (counted before tensor parallelism, which "
+                                "splits the attention and MLP ones over tp)"
+                              : "");
+    }
+  }
+};
+
+} // namespace
