@@ -483,6 +483,21 @@ LogicalResult Partitioner::run() {
     arg.setType(localType(arg.getType(), placement));
   }
 
+  // A parameter's gradient takes the parameter's placement where the
+  // backward pass produces it, once, so that all its readers (lmc-shard's
+  // data-parallel reduction, the global norm, the update) read one value.
+  // Resharded at each reader instead, the norm would square another value
+  // than the one the update reads (the whole gradient of a vocabulary-split
+  // table, say, where the update reads this rank's slice), and a later
+  // stage that reduces the update's operand would leave the norm's
+  // unreduced.
+  DenseMap<Value, PL> gradientPlacements;
+  for (auto update : body.getOps<AdamWOp>())
+    if (isa<BlockArgument>(update.getParam()) &&
+        !placementOf(update.getParam()).isPartial())
+      gradientPlacements.try_emplace(update.getGrad(),
+                                     placementOf(update.getParam()));
+
   SmallVector<Operation *> originals;
   for (Operation &op : body.without_terminator())
     originals.push_back(&op);
@@ -523,6 +538,15 @@ LogicalResult Partitioner::run() {
          llvm::zip(op->getResults(), *results, currentRule.results)) {
       locals[result] = local;
       placements[result] = placement;
+      auto gradient = gradientPlacements.find(result);
+      if (gradient == gradientPlacements.end() || gradient->second == placement)
+        continue;
+      FailureOr<Value> resharded =
+          reshard(local, result.getType(), placement, gradient->second);
+      if (failed(resharded))
+        return failure();
+      locals[result] = *resharded;
+      placements[result] = gradient->second;
     }
   }
 
