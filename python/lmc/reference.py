@@ -87,24 +87,32 @@ def _check_inputs(params, tokens, targets, cfg: GPT2Config):
         raise ValueError(f"sequence length {np.shape(tokens)[1]} > ctx {cfg.ctx}")
 
 
+def linear(x, p, prefix: str):
+    """x @ W + b for the layer `prefix`; a model without biases has no b."""
+    y = x @ p[prefix + ".weight"]
+    bias = p.get(prefix + ".bias")
+    return y if bias is None else y + bias
+
+
 def forward_logits(params, tokens, cfg: GPT2Config):
     """Logits [B,T,V] in float64."""
-    p = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    p = {name: np.asarray(params[name], dtype=np.float64)
+         for name, _, _, _ in param_specs(cfg)}
     tokens = np.asarray(tokens)
     T = tokens.shape[1]
     x = p["wte.weight"][tokens] + p["wpe.weight"][:T][None, :, :]
     for i in range(cfg.n_layer):
         h = f"h.{i}."
         a = layer_norm(x, p[h + "ln_1.weight"], p[h + "ln_1.bias"])
-        qkv = a @ p[h + "attn.c_attn.weight"] + p[h + "attn.c_attn.bias"]
+        qkv = linear(a, p, h + "attn.c_attn")
         q, k, v = np.split(qkv, 3, axis=-1)
         att = causal_attention(q, k, v, cfg.n_head)
-        x = x + att @ p[h + "attn.c_proj.weight"] + p[h + "attn.c_proj.bias"]
+        x = x + linear(att, p, h + "attn.c_proj")
         m = layer_norm(x, p[h + "ln_2.weight"], p[h + "ln_2.bias"])
-        m = gelu(m @ p[h + "mlp.c_fc.weight"] + p[h + "mlp.c_fc.bias"])
-        x = x + m @ p[h + "mlp.c_proj.weight"] + p[h + "mlp.c_proj.bias"]
+        m = gelu(linear(m, p, h + "mlp.c_fc"))
+        x = x + linear(m, p, h + "mlp.c_proj")
     x = layer_norm(x, p["ln_f.weight"], p["ln_f.bias"])
-    return x @ p["wte.weight"].T
+    return x @ p[cfg.head_name].T
 
 
 def forward_loss(params, tokens, targets, cfg: GPT2Config) -> float:

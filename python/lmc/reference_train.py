@@ -11,7 +11,10 @@ The model is the one of lmc.reference.forward_loss:
     x   = wte[tokens] + wpe[:T]
     per block:  x = x + c_proj(attn(c_attn(ln_1(x))))
                 x = x + mlp.c_proj(gelu(mlp.c_fc(ln_2(x))))
-    loss = cross_entropy(ln_f(x) @ wte.T, targets)      (mean over B*T)
+    loss = cross_entropy(ln_f(x) @ head.T, targets)     (mean over B*T)
+
+with head = wte (tied, GPT-2's choice) or lm_head (cfg.tied False), and the
+linear layers' biases left out when cfg.bias is False.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ def _linear_backward(dy, x, w, grads, prefix: str):
     x2 = x.reshape(-1, c_in)
     dy2 = dy.reshape(-1, c_out)
     grads[prefix + ".weight"] = x2.T @ dy2
-    grads[prefix + ".bias"] = dy2.sum(axis=0)
+    grads[prefix + ".bias"] = dy2.sum(axis=0)  # dropped when the model has none
     return dy @ w.T
 
 
@@ -150,7 +153,8 @@ def forward_backward(params, tokens, targets, cfg: GPT2Config, *,
     if approx not in ("tanh", "none"):
         raise ValueError(f"unknown gelu approximation {approx!r}")
     ref._check_inputs(params, tokens, targets, cfg)
-    p = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    p = {name: np.asarray(params[name], dtype=np.float64)
+         for name, _, _, _ in param_specs(cfg)}
     tokens = np.asarray(tokens)
     targets = np.asarray(targets)
     T = tokens.shape[1]
@@ -164,30 +168,37 @@ def forward_backward(params, tokens, targets, cfg: GPT2Config, *,
         s = {}
         a, s["ln_1"] = _ln_forward(x, p[h + "ln_1.weight"], p[h + "ln_1.bias"])
         s["ln_1.out"] = a
-        qkv = a @ p[h + "attn.c_attn.weight"] + p[h + "attn.c_attn.bias"]
+        qkv = ref.linear(a, p, h + "attn.c_attn")
         q, k, v = np.split(qkv, 3, axis=-1)
         att, s["attn"] = _attention_forward(q, k, v, cfg.n_head)
         s["attn.out"] = att
-        x = x + att @ p[h + "attn.c_proj.weight"] + p[h + "attn.c_proj.bias"]
+        x = x + ref.linear(att, p, h + "attn.c_proj")
         m, s["ln_2"] = _ln_forward(x, p[h + "ln_2.weight"], p[h + "ln_2.bias"])
         s["ln_2.out"] = m
-        fc = m @ p[h + "mlp.c_fc.weight"] + p[h + "mlp.c_fc.bias"]
+        fc = ref.linear(m, p, h + "mlp.c_fc")
         s["fc.out"] = fc
         g = ref.gelu(fc, approx)
         s["gelu.out"] = g
-        x = x + g @ p[h + "mlp.c_proj.weight"] + p[h + "mlp.c_proj.bias"]
+        x = x + ref.linear(g, p, h + "mlp.c_proj")
         saved.append(s)
     xf, lnf_saved = _ln_forward(x, p["ln_f.weight"], p["ln_f.bias"])
-    logits = xf @ wte.T
+    head = p[cfg.head_name]
+    logits = xf @ head.T
     loss, dlogits = _cross_entropy(logits, targets)
 
     # Backward.
     grads: dict[str, np.ndarray] = {}
     C = cfg.d_model
-    # Tied LM head: logits = xf @ wte.T. This is the first of wte's two
-    # gradient contributions; the embedding gather adds the second below.
-    dwte = dlogits.reshape(-1, cfg.vocab).T @ xf.reshape(-1, C)
-    dx = dlogits @ wte
+    # LM head: logits = xf @ head.T. Tied (head = wte), this is the first of
+    # wte's two gradient contributions; the embedding gather adds the second
+    # below.
+    dhead = dlogits.reshape(-1, cfg.vocab).T @ xf.reshape(-1, C)
+    dx = dlogits @ head
+    if cfg.tied:
+        dwte = dhead
+    else:
+        grads["lm_head.weight"] = dhead
+        dwte = np.zeros_like(wte)
     dx = _ln_backward(dx, lnf_saved, grads, "ln_f")
     for i in reversed(range(cfg.n_layer)):
         h = f"h.{i}."

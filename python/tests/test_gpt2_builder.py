@@ -159,3 +159,55 @@ def test_cli_errors_exit_2(run_cli, args):
     assert r.returncode == 2
     assert "error:" in r.stderr
     assert r.stdout == ""
+
+
+def test_untied_head_and_no_bias():
+    """--untie-head gives the head its own parameter lm_head.weight (last,
+    [V, C], read transposed by the logits matmul, wte only by the
+    embedding); --no-bias drops the linear layers' biases but not
+    LayerNorm's shift."""
+    tiny = PRESETS["tiny"]
+    C, V, L = tiny.d_model, tiny.vocab, tiny.n_layer
+    cfg = replace(tiny, tied=False, bias=False)
+    specs = param_specs(cfg)
+    names = [s[0] for s in specs]
+    linear_biases = [n for n in hf_names(L)
+                     if n.endswith(".bias") and ".ln_" not in n
+                     and not n.startswith("ln_f")]
+    assert len(linear_biases) == 4 * L
+    assert names == [n for n in hf_names(L) if n not in linear_biases] + [
+        "lm_head.weight"]
+    assert specs[-1] == ("lm_head.weight", (V, C), "normal", 0.02)
+    assert cfg.head_name == "lm_head.weight" and tiny.head_name == "wte.weight"
+    assert num_params(replace(tiny, tied=False)) == num_params(tiny) + V * C
+    assert num_params(replace(tiny, bias=False)) == num_params(tiny) - L * 9 * C
+
+    text = emit_model(cfg)
+    assert text.count("lmc.param @") == len(specs)
+    assert "lmc.bias_add" not in text
+    assert text.count("lmc.layer_norm") == 2 * L + 1
+    assert (f'%lm_head = lmc.param_ref @"lm_head.weight" : '
+            f'tensor<{V}x{C}xf32>') in text
+    assert "lmc.matmul %lnf, %lm_head transpose_b" in text
+    # wte is read once, by the embedding.
+    assert text.count("%wte") == 2 and "lmc.embedding %wte[%tokens]" in text
+    assert "untied LM head" in text
+    # Each option alone.
+    assert "lmc.bias_add" in emit_model(replace(tiny, tied=False))
+    assert "lm_head" not in emit_model(replace(tiny, bias=False))
+    # The stock model is unchanged by the defaults.
+    assert "lm_head" not in emit_model(tiny)
+    assert "lmc.matmul %lnf, %wte transpose_b" in emit_model(tiny)
+
+
+def test_cli_untie_head_and_no_bias(run_cli):
+    r = run_cli("lmc.models.gpt2", "--preset", "tiny", "--untie-head",
+                "--no-bias", "--n-head", "3", "--d-model", "48", "-o", "-")
+    assert r.returncode == 0, r.stderr
+    cfg = replace(PRESETS["tiny"], tied=False, bias=False, n_head=3,
+                  d_model=48)
+    assert r.stdout == emit_model(cfg)
+    r = run_cli("lmc.models.gpt2", "--preset", "tiny", "--untie-head",
+                "--summary")
+    assert r.returncode == 0, r.stderr
+    assert f"params={120576 + 256 * 64} " in r.stdout

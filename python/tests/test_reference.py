@@ -144,10 +144,13 @@ def test_input_validation():
         ref.forward_loss(params, tokens, targets, TINY)
 
 
-@pytest.mark.parametrize("dtype", ["f32", "f64"])
-def test_emitted_model_matches_reference(dtype):
-    """Interpreting the emitted MLIR gives the reference loss (wiring check)."""
-    cfg = replace(TINY, dtype=dtype, n_layer=3, n_head=4)
+@pytest.mark.parametrize("dtype,tied,bias", [
+    ("f32", True, True), ("f64", True, True), ("f64", False, True),
+    ("f64", True, False), ("f32", False, False)])
+def test_emitted_model_matches_reference(dtype, tied, bias):
+    """Interpreting the emitted MLIR gives the reference loss (wiring check),
+    for the stock model and for an untied head and no linear biases."""
+    cfg = replace(TINY, dtype=dtype, n_layer=3, n_head=4, tied=tied, bias=bias)
     rng = np.random.default_rng(11)
     # Perturb every parameter so biases and LayerNorm affine terms matter.
     params = {k: v + rng.normal(0, 0.1, v.shape)
@@ -159,3 +162,22 @@ def test_emitted_model_matches_reference(dtype):
     # The check is sensitive to wiring: swapping q and k changes the loss.
     swapped = text.replace("causal_attention %h1_q, %h1_k", "causal_attention %h1_k, %h1_q")
     assert run_forward(swapped, params, tokens, targets) != pytest.approx(want, rel=1e-6)
+
+
+def test_untied_head_reads_lm_head():
+    """Untied, the logits are ln_f(x) @ lm_head.T: changing lm_head changes
+    them and a wte row no token gathers does not; tied, that row does."""
+    tokens, targets = _batch(5, B=2, T=6)
+    unused = next(r for r in range(TINY.vocab) if r not in tokens)
+    for tied in (True, False):
+        cfg = replace(TINY, tied=tied)
+        params = ref.init_params(cfg, 5)
+        base = ref.forward_logits(params, tokens, cfg)
+        moved = dict(params)
+        moved["wte.weight"] = params["wte.weight"].copy()
+        moved["wte.weight"][unused] += 1.0
+        same = np.array_equal(ref.forward_logits(moved, tokens, cfg), base)
+        assert same == (not tied)
+        if not tied:
+            moved = dict(params, **{"lm_head.weight": params["lm_head.weight"] * 2})
+            assert not np.allclose(ref.forward_logits(moved, tokens, cfg), base)

@@ -65,19 +65,26 @@ def rel_err(a, b, floor=1e-6):
     return abs(a - b) / max(abs(a), abs(b), floor)
 
 
-@pytest.mark.parametrize("approx", ["tanh", "none"])
-def test_gradients_match_finite_differences(approx):
-    params = random_params(MICRO, seed=7)
-    loss, grads = rt.forward_backward(params, TOKENS, TARGETS, MICRO,
+# Not the stock model: an untied LM head, no linear biases, 3 heads.
+MICRO_UNTIED = GPT2Config(vocab=11, ctx=8, n_layer=2, n_head=3, d_model=9,
+                          dtype="f64", name="micro_untied", tied=False,
+                          bias=False)
+
+
+@pytest.mark.parametrize("cfg,approx", [(MICRO, "tanh"), (MICRO, "none"),
+                                        (MICRO_UNTIED, "tanh")])
+def test_gradients_match_finite_differences(cfg, approx):
+    params = random_params(cfg, seed=7)
+    loss, grads = rt.forward_backward(params, TOKENS, TARGETS, cfg,
                                       gelu=approx)
-    assert list(grads) == [n for n, _, _, _ in param_specs(MICRO)]
+    assert list(grads) == [n for n, _, _, _ in param_specs(cfg)]
 
     def loss_fn():
-        return rt.forward_backward(params, TOKENS, TARGETS, MICRO,
+        return rt.forward_backward(params, TOKENS, TARGETS, cfg,
                                    gelu=approx)[0]
 
     rng = np.random.default_rng(11)
-    for name, shape, _, _ in param_specs(MICRO):
+    for name, shape, _, _ in param_specs(cfg):
         assert grads[name].shape == shape and grads[name].dtype == np.float64
         for idx in coords_to_check(name, shape, rng):
             fd = numeric_grad(loss_fn, params[name], idx)
@@ -93,6 +100,15 @@ def test_wte_gradient_has_both_parts():
     assert np.all(np.abs(g[UNUSED_ROW]) > 0)
     # Positions past T get nothing.
     assert np.all(grads["wpe.weight"][TOKENS.shape[1]:] == 0)
+
+
+def test_untied_wte_gradient_is_the_embedding_part_only():
+    params = random_params(MICRO_UNTIED, seed=3)
+    _, grads = rt.forward_backward(params, TOKENS, TARGETS, MICRO_UNTIED)
+    # Rows never gathered get nothing: the head's gradient is lm_head's.
+    assert np.all(grads["wte.weight"][UNUSED_ROW] == 0)
+    assert np.all(np.abs(grads["wte.weight"][USED_ROW]) > 0)
+    assert np.all(np.abs(grads["lm_head.weight"][UNUSED_ROW]) > 0)
 
 
 def test_loss_matches_reference_forward():

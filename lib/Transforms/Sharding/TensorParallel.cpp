@@ -68,6 +68,7 @@ public:
     });
     if (!ok)
       return failure();
+    warnReplicated(reference);
     MeshAttr mesh = getMeshInScope(model);
     for (auto [param, placement] : planned) {
       SmallVector<PL> perAxis(mesh.getRank(), PL::replicated());
@@ -79,6 +80,68 @@ public:
   }
 
 private:
+  /// Parameters above this size that no pattern places are warned about.
+  static constexpr int64_t kWarnBytes = int64_t(1) << 20;
+
+  /// Operands that stay replicated by design, as in Megatron: the position
+  /// table (added to the replicated residual stream), LayerNorm's scale and
+  /// shift, a bias added to a whole (all-reduced) output.
+  static bool replicatedByDesign(OpOperand &use) {
+    Operation *op = use.getOwner();
+    unsigned i = use.getOperandNumber();
+    if (auto pos = dyn_cast<PositionEmbeddingOp>(op))
+      return &use == &pos.getTableMutable();
+    if (isa<LayerNormOp>(op))
+      return i != 0;
+    if (auto add = dyn_cast<BiasAddOp>(op))
+      return &use == &add.getBiasMutable();
+    return false;
+  }
+
+  /// A located warning for each parameter over kWarnBytes that no pattern
+  /// placed and that the planner has not already explained: at its first
+  /// use in `reference` that is not replicated by design, naming the op
+  /// whose use no pattern matched.
+  void warnReplicated(func::FuncOp reference) {
+    // The uses of each parameter in `reference`, in program order.
+    llvm::MapVector<Operation *, SmallVector<OpOperand *>> uses;
+    reference.walk([&](Operation *op) {
+      for (OpOperand &operand : op->getOpOperands())
+        if (ParamOp param = paramOf(model, operand.get()))
+          uses[param].push_back(&operand);
+    });
+    for (ParamOp param : model.getParams()) {
+      if (planned.contains(param) || explained.contains(param))
+        continue;
+      RankedTensorType type = param.getTensorType();
+      if (!type.hasStaticShape())
+        continue;
+      int64_t bytes =
+          type.getNumElements() * (type.getElementTypeBitWidth() / 8);
+      if (bytes <= kWarnBytes)
+        continue;
+      auto it = uses.find(param);
+      if (it == uses.end())
+        continue; // Not read: nothing to split.
+      OpOperand *unmatched = nullptr;
+      for (OpOperand *use : it->second)
+        if (!replicatedByDesign(*use)) {
+          unmatched = use;
+          break;
+        }
+      if (!unmatched)
+        continue;
+      emitWarning(unmatched->getOwner()->getLoc(), llvm::formatv(
+          "tensor parallelism: parameter @{0} ({1:F1} MiB) stays replicated "
+          "over {2}={3}: no tensor-parallel pattern (attention, MLP, "
+          "vocabulary-split embedding) matched its use as operand {4} of "
+          "'{5}'",
+          param.getSymName(), static_cast<double>(bytes) / kWarnBytes, axis,
+          parts, unmatched->getOperandNumber(),
+          unmatched->getOwner()->getName().getStringRef()));
+    }
+  }
+
   /// Records `placement` for `param`; the same parameter planned twice (a
   /// tied weight) must agree.
   LogicalResult place(ParamOp param, PL placement, Operation *at) {
@@ -196,6 +259,7 @@ private:
     // vocabulary (to 50304, say) makes them vocabulary-parallel.
     int64_t vocab = table.getTensorType().getDimSize(0);
     if (ShapedType::isDynamic(vocab) || vocab % parts != 0) {
+      explained.insert(table);
       emitWarning(op.getLoc(), llvm::formatv(
           "tensor parallelism: {0}={1} does not divide the vocabulary of "
           "@{2} ({3}); the embedding and the LM head stay replicated (pad "
@@ -210,6 +274,8 @@ private:
   StringRef axis;
   int64_t parts;
   llvm::MapVector<Operation *, PL> planned;
+  /// Parameters left replicated with a warning of their own.
+  llvm::SmallPtrSet<Operation *, 4> explained;
 };
 
 //===----------------------------------------------------------------------===//
@@ -483,6 +549,21 @@ LogicalResult Partitioner::run() {
     arg.setType(localType(arg.getType(), placement));
   }
 
+  // A parameter's gradient takes the parameter's placement where the
+  // backward pass produces it, once, so that all its readers (lmc-shard's
+  // data-parallel reduction, the global norm, the update) read one value.
+  // Resharded at each reader instead, the norm would square another value
+  // than the one the update reads (the whole gradient of a vocabulary-split
+  // table, say, where the update reads this rank's slice), and a later
+  // stage that reduces the update's operand would leave the norm's
+  // unreduced.
+  DenseMap<Value, PL> gradientPlacements;
+  for (auto update : body.getOps<AdamWOp>())
+    if (isa<BlockArgument>(update.getParam()) &&
+        !placementOf(update.getParam()).isPartial())
+      gradientPlacements.try_emplace(update.getGrad(),
+                                     placementOf(update.getParam()));
+
   SmallVector<Operation *> originals;
   for (Operation &op : body.without_terminator())
     originals.push_back(&op);
@@ -523,6 +604,15 @@ LogicalResult Partitioner::run() {
          llvm::zip(op->getResults(), *results, currentRule.results)) {
       locals[result] = local;
       placements[result] = placement;
+      auto gradient = gradientPlacements.find(result);
+      if (gradient == gradientPlacements.end() || gradient->second == placement)
+        continue;
+      FailureOr<Value> resharded =
+          reshard(local, result.getType(), placement, gradient->second);
+      if (failed(resharded))
+        return failure();
+      locals[result] = *resharded;
+      placements[result] = gradient->second;
     }
   }
 

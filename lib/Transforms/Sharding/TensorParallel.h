@@ -23,7 +23,10 @@ namespace mlir::lmc {
 /// row-parallel, the token embedding (and the tied LM head) split along the
 /// vocabulary; everything else replicated. The patterns are read from
 /// `reference` (a function of the model using the forward ops). A size that
-/// `parts` does not divide is an error located at the op that needs it.
+/// `parts` does not divide is an error located at the op that needs it. A
+/// parameter over 1 MiB that no pattern places, and that is not replicated
+/// by design (position table, LayerNorm, a bias added to a whole output),
+/// gets a warning at the use no pattern matched.
 LogicalResult planTensorParallel(ModelOp model, func::FuncOp reference,
                                  StringRef axis, int64_t parts);
 
@@ -36,7 +39,11 @@ struct PartitionStats {
 /// arguments and results carrying `lmc.param` take the placement of that
 /// parameter, everything else starts replicated; every op's placements follow
 /// from its sharding rule, and operands are resharded (all-reduce,
-/// all-gather, local slice) where the rule asks for another placement.
+/// all-gather, local slice) where the rule asks for another placement. A
+/// parameter's gradient (the operand of its lmc.adamw) is resharded to the
+/// parameter's placement once, right where it is produced, so that every
+/// reader (the global norm, lmc-shard's dp reduction, AdamW) reads the same
+/// local value.
 LogicalResult partitionFunction(func::FuncOp func, ModelOp model,
                                 StringRef axis, int64_t parts,
                                 PartitionStats &stats);

@@ -21,7 +21,13 @@ _SYMBOL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$.]*$")
 
 @dataclass(frozen=True)
 class GPT2Config:
-    """Model hyperparameters; `name` is the symbol of the lmc.model op."""
+    """Model hyperparameters; `name` is the symbol of the lmc.model op.
+
+    `tied`: the LM head is wte.weight (GPT-2's choice); when False it is its
+    own parameter lm_head.weight [vocab, d_model], as Hugging Face names an
+    untied head. `bias`: the linear layers (QKV, attention output, MLP up
+    and down) have biases; LayerNorm keeps its shift either way.
+    """
 
     vocab: int
     ctx: int
@@ -30,6 +36,8 @@ class GPT2Config:
     d_model: int
     dtype: str = "f32"
     name: str = "gpt2"
+    tied: bool = True
+    bias: bool = True
 
     def validate(self) -> "GPT2Config":
         """Raise ValueError if the configuration is unusable; return self."""
@@ -50,6 +58,11 @@ class GPT2Config:
     def head_dim(self) -> int:
         return self.d_model // self.n_head
 
+    @property
+    def head_name(self) -> str:
+        """The parameter the LM head reads ([vocab, d_model], transposed)."""
+        return "wte.weight" if self.tied else "lm_head.weight"
+
 
 PRESETS: dict[str, GPT2Config] = {
     "tiny": GPT2Config(vocab=256, ctx=64, n_layer=2, n_head=2, d_model=64,
@@ -65,7 +78,9 @@ def param_specs(cfg: GPT2Config) -> list[tuple[str, tuple[int, ...], str, float 
     """(name, shape, init kind, std) for every parameter, in declaration order.
 
     Names and shapes follow the Hugging Face GPT-2 checkpoint (linear weights
-    stored as (in, out)); the LM head is tied to wte.weight.
+    stored as (in, out)); the LM head is tied to wte.weight unless cfg.tied
+    is False, when lm_head.weight comes last. Without cfg.bias the linear
+    layers' biases are left out.
     """
     C, V = cfg.d_model, cfg.vocab
     proj_std = INIT_STD / math.sqrt(2 * cfg.n_layer)
@@ -75,7 +90,7 @@ def param_specs(cfg: GPT2Config) -> list[tuple[str, tuple[int, ...], str, float 
     ]
     for i in range(cfg.n_layer):
         p = f"h.{i}."
-        specs += [
+        layer = [
             (p + "ln_1.weight", (C,), "ones", None),
             (p + "ln_1.bias", (C,), "zeros", None),
             (p + "attn.c_attn.weight", (C, 3 * C), "normal", INIT_STD),
@@ -89,15 +104,21 @@ def param_specs(cfg: GPT2Config) -> list[tuple[str, tuple[int, ...], str, float 
             (p + "mlp.c_proj.weight", (4 * C, C), "normal", proj_std),
             (p + "mlp.c_proj.bias", (C,), "zeros", None),
         ]
+        if not cfg.bias:
+            layer = [s for s in layer
+                     if not (s[0].endswith(".bias") and ".ln_" not in s[0])]
+        specs += layer
     specs += [
         ("ln_f.weight", (C,), "ones", None),
         ("ln_f.bias", (C,), "zeros", None),
     ]
+    if not cfg.tied:
+        specs.append(("lm_head.weight", (V, C), "normal", INIT_STD))
     return specs
 
 
 def num_params(cfg: GPT2Config) -> int:
-    """Total number of scalar parameters (tied LM head counted once)."""
+    """Total number of scalar parameters (a tied LM head counted once)."""
     return sum(math.prod(shape) for _, shape, _, _ in param_specs(cfg))
 
 
@@ -144,10 +165,15 @@ class _Body:
         self.define([ssa], f'lmc.param_ref @"{pname}" : {_tensor(shape, self.dt)}')
 
     def linear(self, out: str, x: str, c_in: int, c_out: int, pname: str,
-               wname: str) -> None:
-        """%out = x @ W + b; W=[c_in,c_out], b=[c_out] referenced as %wname_w/_b."""
+               wname: str, bias: bool = True) -> None:
+        """%out = x @ W + b; W=[c_in,c_out], b=[c_out] referenced as %wname_w/_b
+        (no b, and %out the matmul, without `bias`)."""
         dt = self.dt
         self.param_ref(wname + "_w", pname + ".weight", (c_in, c_out))
+        if not bias:
+            self.define([out], f"lmc.matmul %{x}, %{wname}_w : "
+                        f"{self.act(c_in)}, {_tensor((c_in, c_out), dt)}")
+            return
         self.param_ref(wname + "_b", pname + ".bias", (c_out,))
         self.define([out + "_mm"], f"lmc.matmul %{x}, %{wname}_w : "
                     f"{self.act(c_in)}, {_tensor((c_in, c_out), dt)}")
@@ -178,24 +204,30 @@ def _emit_forward(cfg: GPT2Config) -> list[str]:
         b.comment(f"block {i}")
         # Attention sub-block.
         b.layer_norm(h + "_ln1", x_in, C, p + "ln_1")
-        b.linear(h + "_qkv", h + "_ln1", C, 3 * C, p + "attn.c_attn", h + "_attn")
+        b.linear(h + "_qkv", h + "_ln1", C, 3 * C, p + "attn.c_attn", h + "_attn",
+                 cfg.bias)
         b.define([h + "_q", h + "_k", h + "_v"],
                  f"lmc.split %{h}_qkv into 3 : {b.act(3 * C)}")
         b.define([h + "_att"], f"lmc.causal_attention %{h}_q, %{h}_k, %{h}_v "
                  f"heads({cfg.n_head}) : {b.act(C)}")
         b.linear(h + "_attn_out", h + "_att", C, C, p + "attn.c_proj",
-                 h + "_aproj")
+                 h + "_aproj", cfg.bias)
         b.define([x_mid], f"lmc.add %{x_in}, %{h}_attn_out : {b.act(C)}")
         # MLP sub-block.
         b.layer_norm(h + "_ln2", x_mid, C, p + "ln_2")
-        b.linear(h + "_fc", h + "_ln2", C, 4 * C, p + "mlp.c_fc", h + "_fc")
+        b.linear(h + "_fc", h + "_ln2", C, 4 * C, p + "mlp.c_fc", h + "_fc",
+                 cfg.bias)
         b.define([h + "_gelu"], f"lmc.gelu %{h}_fc tanh : {b.act(4 * C)}")
         b.linear(h + "_mlp_out", h + "_gelu", 4 * C, C, p + "mlp.c_proj",
-                 h + "_mproj")
+                 h + "_mproj", cfg.bias)
         b.define([x_out], f"lmc.add %{x_mid}, %{h}_mlp_out : {b.act(C)}")
-    b.comment("final layer norm, tied LM head, loss")
+    b.comment(f"final layer norm, {'tied' if cfg.tied else 'untied'} LM head, loss")
     b.layer_norm("lnf", f"x{2 * cfg.n_layer}", C, "ln_f")
-    b.define(["logits"], f"lmc.matmul %lnf, %wte transpose_b : {b.act(C)}, {wte_t}")
+    head = "wte"
+    if not cfg.tied:
+        head = "lm_head"
+        b.param_ref(head, cfg.head_name, (V, C))
+    b.define(["logits"], f"lmc.matmul %lnf, %{head} transpose_b : {b.act(C)}, {wte_t}")
     b.define(["loss"], f"lmc.cross_entropy %logits, %targets : {b.act(V)}, {tok_t}")
     b.lines.append(f"    return %loss : tensor<{dt}>")
     header = (f"  func.func @forward(%tokens: {tok_t}, %targets: {tok_t}) "
@@ -246,6 +278,12 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
                             help=f"override {field}")
     parser.add_argument("--dtype", choices=DTYPES, default="f32")
     parser.add_argument("--name", help="model symbol (default: from preset)")
+    parser.add_argument("--untie-head", dest="tied", action="store_false",
+                        help="give the LM head its own parameter "
+                             "lm_head.weight instead of reading wte.weight")
+    parser.add_argument("--no-bias", dest="bias", action="store_false",
+                        help="linear layers without biases (LayerNorm keeps "
+                             "its shift)")
 
 
 def config_from_args(parser: argparse.ArgumentParser,
@@ -255,7 +293,8 @@ def config_from_args(parser: argparse.ArgumentParser,
     overrides = {f: getattr(args, f) for f in
                  ("n_layer", "n_head", "d_model", "vocab", "ctx")
                  if getattr(args, f) is not None}
-    cfg = replace(cfg, dtype=args.dtype, **overrides)
+    cfg = replace(cfg, dtype=args.dtype, tied=args.tied, bias=args.bias,
+                  **overrides)
     if args.name is not None:
         cfg = replace(cfg, name=args.name)
     try:

@@ -45,9 +45,15 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
     (`shard(0)`); the rest is replicated. A size `tp` does not divide (the
     attention heads, the MLP width) is an error at the op that needs it; a
     vocabulary it does not divide (GPT-2's 50257) leaves the embedding and
-    the LM head replicated, with a warning. `train_step`, `eval_step` and `logits` are then partitioned: each
-    parameter (and its AdamW state) in its placement, every other value
-    placed by the sharding rule of the op that makes it
+    the LM head replicated, with a warning. Any other parameter over 1 MiB
+    that no pattern places (an untied LM head, a GeGLU MLP built from
+    `lmc.mul`) stays replicated with a warning at the use no pattern
+    matched; the position table and LayerNorm parameters are replicated by
+    design. `train_step`, `eval_step` and `logits` are then partitioned: each
+    parameter (and its AdamW state) in its placement, each parameter's
+    gradient resharded to that placement where it is produced (so that the
+    global norm, the dp reduction and AdamW read one value), every other
+    value placed by the sharding rule of the op that makes it
     (`ShardingRuleOpInterface`), forward, backward and optimizer alike, and
     operands resharded where a rule needs another placement: `partial` to
     replicated by `lmc.all_reduce` over `tp` (after each row-parallel
