@@ -142,6 +142,7 @@ def LMC_ParamRefOp : LMC_Op<"param_ref", [
 //===----------------------------------------------------------------------===//
 
 def LMC_EmbeddingOp : LMC_Op<"embedding", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "token embedding lookup";
@@ -187,6 +188,7 @@ def LMC_EmbeddingOp : LMC_Op<"embedding", [
 }
 
 def LMC_PositionEmbeddingOp : LMC_Op<"position_embedding", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "learned position embedding, broadcast over the batch";
@@ -222,6 +224,8 @@ def LMC_PositionEmbeddingOp : LMC_Op<"position_embedding", [
 //===----------------------------------------------------------------------===//
 
 def LMC_LayerNormOp : LMC_Op<"layer_norm", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_RowWise<[0], "layer_norm", 2>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>,
     AllTypesMatch<["weight", "bias"]>]> {
@@ -254,6 +258,7 @@ def LMC_LayerNormOp : LMC_Op<"layer_norm", [
 }
 
 def LMC_MatmulOp : LMC_Op<"matmul", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "matrix product with batch dimensions and transposes";
@@ -299,6 +304,8 @@ def LMC_MatmulOp : LMC_Op<"matmul", [
 }
 
 def LMC_BiasAddOp : LMC_Op<"bias_add", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Elementwise<[0]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "adds a bias vector along the last dimension";
@@ -325,6 +332,8 @@ def LMC_BiasAddOp : LMC_Op<"bias_add", [
 }
 
 def LMC_GeluOp : LMC_Op<"gelu", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Elementwise<[0], "gelu", 6>, LMC_Activation,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "Gaussian error linear unit";
@@ -350,6 +359,8 @@ def LMC_GeluOp : LMC_Op<"gelu", [
 }
 
 def LMC_AddOp : LMC_Op<"add", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Elementwise<[0, 1]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, Commutative, AllTypesMatch<["lhs", "rhs", "result"]>]> {
   let summary = "elementwise sum (the residual connection)";
@@ -376,7 +387,8 @@ def LMC_AddOp : LMC_Op<"add", [
 //===----------------------------------------------------------------------===//
 
 def LMC_SplitOp : LMC_Op<"split", [
-    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Layout, DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "splits the last dimension into equal parts";
   let description = [{
@@ -402,6 +414,7 @@ def LMC_SplitOp : LMC_Op<"split", [
 }
 
 def LMC_CausalAttentionOp : LMC_Op<"causal_attention", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["query", "key", "value", "result"]>]> {
   let summary = "causal multi-head self-attention";
@@ -443,6 +456,7 @@ def LMC_CausalAttentionOp : LMC_Op<"causal_attention", [
 }
 
 def LMC_FlashAttentionOp : LMC_Op<"flash_attention", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["query", "key", "value", "result"]>]> {
   let summary = "causal attention without the T x T matrix, with row statistics";
@@ -492,6 +506,7 @@ def LMC_FlashAttentionOp : LMC_Op<"flash_attention", [
 }
 
 def LMC_FlashAttentionGradOp : LMC_Op<"flash_attention_grad", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
     Pure, AllTypesMatch<["query", "key", "value", "output", "output_grad",
                          "query_grad", "key_grad", "value_grad"]>]> {
   let summary = "gradient of lmc.flash_attention";
@@ -532,7 +547,8 @@ def LMC_FlashAttentionGradOp : LMC_Op<"flash_attention_grad", [
 }
 
 def LMC_SplitHeadsOp : LMC_Op<"split_heads", [
-    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
+    LMC_Layout, DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "[B, T, C] to [B, H, T, C/H]";
   let description = [{
@@ -559,7 +575,8 @@ def LMC_SplitHeadsOp : LMC_Op<"split_heads", [
 }
 
 def LMC_MergeHeadsOp : LMC_Op<"merge_heads", [
-    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Layout, DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "[B, H, T, D] to [B, T, H * D]";
   let description = [{
@@ -582,6 +599,8 @@ def LMC_MergeHeadsOp : LMC_Op<"merge_heads", [
 }
 
 def LMC_ScaleOp : LMC_Op<"scale", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Elementwise<[0]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "multiplies by a constant";
@@ -608,6 +627,8 @@ def LMC_ScaleOp : LMC_Op<"scale", [
 }
 
 def LMC_CausalMaskOp : LMC_Op<"causal_mask", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Elementwise<[0]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "hides future positions of attention scores";
@@ -634,6 +655,8 @@ def LMC_CausalMaskOp : LMC_Op<"causal_mask", [
 }
 
 def LMC_SoftmaxOp : LMC_Op<"softmax", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_RowWise<[0], "softmax", 4>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "softmax over the last dimension";
@@ -661,6 +684,8 @@ def LMC_SoftmaxOp : LMC_Op<"softmax", [
 //===----------------------------------------------------------------------===//
 
 def LMC_CrossEntropyOp : LMC_Op<"cross_entropy", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
+    LMC_Reduction<[0], "cross_entropy", 0>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "mean cross-entropy of logits against integer targets";
