@@ -111,7 +111,8 @@ public:
       results.push_back(g);
       types.push_back(g.getType());
       resultAttrs.push_back(b.getDictionaryAttr(b.getNamedAttr(
-          "lmc.grad_of", FlatSymbolRefAttr::get(param.getSymNameAttr()))));
+          LMCDialect::GradOfAttrHelper::getNameStr(),
+          FlatSymbolRefAttr::get(param.getSymNameAttr()))));
     }
     func::ReturnOp::create(b, ret.getLoc(), results);
     ret.erase();
@@ -350,7 +351,7 @@ struct LMCAutodiffPass : mlir::lmc::impl::LMCAutodiffBase<LMCAutodiffPass> {
         polynomial.resize(dynamic + 1, 0);
       polynomial[dynamic] += size;
     }
-    model->setAttr("lmc.activation_bytes",
+    model->setAttr(LMCDialect::ActivationBytesAttrHelper::getNameStr(),
                    DenseI64ArrayAttr::get(model.getContext(), polynomial));
     activationBytes += bytes;
     keptValues += kept.size();

@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 LN_EPS = 1e-5
 INIT_STD = 0.02
 DTYPES = ("f32", "f64")
+# The MLP activation: GPT-2's tanh GELU, or SiLU (x * sigmoid(x)).
+ACTIVATIONS = ("gelu", "silu")
 
 # MLIR bare identifier, as accepted for a symbol name like @tiny.
 _SYMBOL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$.]*$")
@@ -30,6 +32,7 @@ class GPT2Config:
     d_model: int
     dtype: str = "f32"
     name: str = "gpt2"
+    activation: str = "gelu"
 
     def validate(self) -> "GPT2Config":
         """Raise ValueError if the configuration is unusable; return self."""
@@ -42,6 +45,9 @@ class GPT2Config:
                 f"n_head ({self.n_head}) must divide d_model ({self.d_model})")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, "
+                             f"got {self.activation!r}")
         if not _SYMBOL_RE.match(self.name):
             raise ValueError(f"name {self.name!r} is not a valid MLIR symbol name")
         return self
@@ -189,8 +195,12 @@ def _emit_forward(cfg: GPT2Config) -> list[str]:
         # MLP sub-block.
         b.layer_norm(h + "_ln2", x_mid, C, p + "ln_2")
         b.linear(h + "_fc", h + "_ln2", C, 4 * C, p + "mlp.c_fc", h + "_fc")
-        b.define([h + "_gelu"], f"lmc.gelu %{h}_fc tanh : {b.act(4 * C)}")
-        b.linear(h + "_mlp_out", h + "_gelu", 4 * C, C, p + "mlp.c_proj",
+        act = h + "_" + cfg.activation
+        if cfg.activation == "silu":
+            b.define([act], f"lmc.silu %{h}_fc : {b.act(4 * C)}")
+        else:
+            b.define([act], f"lmc.gelu %{h}_fc tanh : {b.act(4 * C)}")
+        b.linear(h + "_mlp_out", act, 4 * C, C, p + "mlp.c_proj",
                  h + "_mproj")
         b.define([x_out], f"lmc.add %{x_mid}, %{h}_mlp_out : {b.act(C)}")
     b.comment("final layer norm, tied LM head, loss")
@@ -245,6 +255,8 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, dest=field, type=positive_int,
                             help=f"override {field}")
     parser.add_argument("--dtype", choices=DTYPES, default="f32")
+    parser.add_argument("--activation", choices=ACTIVATIONS,
+                        help="MLP activation (default: from preset, gelu)")
     parser.add_argument("--name", help="model symbol (default: from preset)")
 
 
@@ -258,6 +270,8 @@ def config_from_args(parser: argparse.ArgumentParser,
     cfg = replace(cfg, dtype=args.dtype, **overrides)
     if args.name is not None:
         cfg = replace(cfg, name=args.name)
+    if getattr(args, "activation", None) is not None:
+        cfg = replace(cfg, activation=args.activation)
     try:
         return cfg.validate()
     except ValueError as e:

@@ -134,6 +134,14 @@ LogicalResult GeluGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
   GeluGradOp op = *this;
   return sameLayout(op, in, r, /*linear=*/false);
 }
+LogicalResult SiluOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                     ShardingRule &r) {
+  return sameLayout(*this, in, r, /*linear=*/false);
+}
+LogicalResult SiluGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                         ShardingRule &r) {
+  return sameLayout(*this, in, r, /*linear=*/false);
+}
 // Softmax and its gradient normalise along the last dimension; the mask
 // compares the last two.
 LogicalResult SoftmaxOp::getShardingRule(ArrayRef<PL> in, int64_t,

@@ -75,8 +75,38 @@ def LMC_ModelOp : LMC_Op<"model", [
   let skipDefaultBuilders = 1;
   let builders = [OpBuilder<(ins "::llvm::StringRef":$name)>];
   let extraClassDeclaration = [{
+    /// The names of the functions of a model: `forward` (the user's), its
+    /// gradient (lmc-autodiff) and the entry functions lmc-optimizer builds
+    /// for the runtime (the training step, the evaluation step, the
+    /// logits).
+    static ::llvm::StringRef getForwardName() { return "forward"; }
+    static ::llvm::StringRef getForwardGradName() { return "forward_grad"; }
+    static ::llvm::StringRef getTrainStepName() { return "train_step"; }
+    static ::llvm::StringRef getEvalStepName() { return "eval_step"; }
+    static ::llvm::StringRef getLogitsName() { return "logits"; }
+    /// The entry functions, in order: train_step, eval_step, logits.
+    static ::llvm::ArrayRef<::llvm::StringRef> getEntryFunctionNames();
+    /// The C symbol lmc-export-entry-points exports an entry function as
+    /// (`lmc_train_step`, ...); empty for a name that is not an entry
+    /// function.
+    static ::llvm::StringRef getExportedName(::llvm::StringRef entry);
+    /// The exported function that returns the model description.
+    static ::llvm::StringRef getModelInfoName() { return "lmc_model_info"; }
+
+    /// The function of the model named `name`, or null.
+    ::mlir::func::FuncOp getFunction(::llvm::StringRef name);
     /// The function named `forward`, or null.
-    ::mlir::func::FuncOp getForward();
+    ::mlir::func::FuncOp getForward() { return getFunction(getForwardName()); }
+    ::mlir::func::FuncOp getForwardGrad() {
+      return getFunction(getForwardGradName());
+    }
+    ::mlir::func::FuncOp getTrainStep() {
+      return getFunction(getTrainStepName());
+    }
+    ::mlir::func::FuncOp getEvalStep() {
+      return getFunction(getEvalStepName());
+    }
+    ::mlir::func::FuncOp getLogits() { return getFunction(getLogitsName()); }
     /// The parameter declarations, in order.
     auto getParams() { return getBody().front().getOps<ParamOp>(); }
   }];
@@ -356,6 +386,39 @@ def LMC_GeluOp : LMC_Op<"gelu", [
                        LMC_GeluApproximationAttr:$approximation);
   let results = (outs LMC_FloatTensor:$result);
   let assemblyFormat = "$input $approximation attr-dict `:` type($input)";
+}
+
+def LMC_SiluOp : LMC_Op<"silu", [
+    LMC_Elementwise<[0], "silu", 6>, LMC_Activation,
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "sigmoid linear unit (swish)";
+  let description = [{
+    Elementwise SiLU, `x * sigmoid(x) = x / (1 + exp(-x))`: the activation
+    of the Llama family's gated MLP (`silu(x W_gate) * (x W_up)`). The
+    sigmoid is computed in a form that never overflows:
+    `1 / (1 + exp(-|x|))` for `x >= 0` and `exp(-|x|) / (1 + exp(-|x|))`
+    otherwise. Its gradient is `lmc.silu_grad`. It is an elementwise
+    activation: `lmc-fuse` fuses it with its producer and consumers, and the
+    tensor-parallel planner splits an MLP around it as around `lmc.gelu`.
+
+    Example:
+
+    ```mlir
+    %y = lmc.silu %x : tensor<?x?x256xf32>
+    // A gated (SwiGLU) MLP: silu of the gate times the up projection.
+    %g = lmc.silu %gate : tensor<?x?x256xf32>
+    %h = lmc.mul %g, %up : tensor<?x?x256xf32>
+    ```
+
+    **Constraints:**
+    - `input` is a ranked tensor of `f32` or `f64`;
+    - the result type equals the input type.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
 def LMC_AddOp : LMC_Op<"add", [

@@ -247,6 +247,30 @@ def LMC_GeluGradOp : LMC_Op<"gelu_grad", [
   }];
 }
 
+def LMC_SiluGradOp : LMC_Op<"silu_grad", [
+    LMC_Elementwise<[0, 1], "silu_grad", 5>,
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    Pure, AllTypesMatch<["input", "grad", "result"]>]> {
+  let summary = "gradient of silu";
+  let description = [{
+    `result = grad * silu'(input)`, where, with `s = sigmoid(input)` (in the
+    overflow-free form of `lmc.silu`), `silu'(x) = s * (1 + x * (1 - s))`.
+
+    Example:
+
+    ```mlir
+    %dx = lmc.silu_grad %x, %dy : tensor<?x?x256xf32>
+    ```
+
+    **Constraints:**
+    - `input`, `grad` and the result have the same type, a ranked tensor of
+      `f32` or `f64`.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, LMC_FloatTensor:$grad);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` type($input)";
+}
+
 def LMC_LayerNormGradOp : LMC_Op<"layer_norm_grad", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
     LMC_RowWise<[0, 2], "layer_norm_grad", 1, /*allResults=*/0, [0]>,
