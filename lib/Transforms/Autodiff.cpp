@@ -110,9 +110,9 @@ public:
                 b.getFloatAttr(param.getTensorType().getElementType(), 0.0)));
       results.push_back(g);
       types.push_back(g.getType());
-      resultAttrs.push_back(b.getDictionaryAttr(b.getNamedAttr(
-          LMCDialect::GradOfAttrHelper::getNameStr(),
-          FlatSymbolRefAttr::get(param.getSymNameAttr()))));
+      resultAttrs.push_back(b.getDictionaryAttr(
+          b.getNamedAttr(LMCDialect::GradOfAttrHelper::getNameStr(),
+                         FlatSymbolRefAttr::get(param.getSymNameAttr()))));
     }
     func::ReturnOp::create(b, ret.getLoc(), results);
     ret.erase();

@@ -172,9 +172,9 @@ struct LMCOptimizerPass : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
                     StringRef state = "") {
     for (ParamOp param : params) {
       types.push_back(param.getTensorType());
-      SmallVector<NamedAttribute> list = {b.getNamedAttr(
-          LMCDialect::ParamAttrHelper::getNameStr(),
-          FlatSymbolRefAttr::get(param.getSymNameAttr()))};
+      SmallVector<NamedAttribute> list = {
+          b.getNamedAttr(LMCDialect::ParamAttrHelper::getNameStr(),
+                         FlatSymbolRefAttr::get(param.getSymNameAttr()))};
       if (!state.empty())
         list.push_back(b.getNamedAttr(LMCDialect::StateAttrHelper::getNameStr(),
                                       b.getStringAttr(state)));
@@ -216,9 +216,9 @@ struct LMCOptimizerPass : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
     addParamArgs(inputs, argAttrs, mb, "exp_avg_sq");
     for (const HParam &hp : kHParams) {
       inputs.push_back(hp.isInteger ? Type(mb.getI64Type()) : floatType);
-      argAttrs.push_back(attrs(
-          mb, {mb.getNamedAttr(LMCDialect::HparamAttrHelper::getNameStr(),
-                               mb.getStringAttr(hp.name))}));
+      argAttrs.push_back(
+          attrs(mb, {mb.getNamedAttr(LMCDialect::HparamAttrHelper::getNameStr(),
+                                     mb.getStringAttr(hp.name))}));
     }
     for (Type t : forward.getFunctionType().getInputs()) {
       inputs.push_back(t);
@@ -233,8 +233,8 @@ struct LMCOptimizerPass : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
     addParamArgs(results, resultAttrs, mb);
     addParamArgs(results, resultAttrs, mb, "exp_avg");
     addParamArgs(results, resultAttrs, mb, "exp_avg_sq");
-    func::FuncOp step = createFunc(mb, loc, ModelOp::getTrainStepName(), inputs, results,
-                                   argAttrs, resultAttrs);
+    func::FuncOp step = createFunc(mb, loc, ModelOp::getTrainStepName(), inputs,
+                                   results, argAttrs, resultAttrs);
 
     Block *entry = &step.getBody().front();
     OpBuilder b = OpBuilder::atBlockEnd(entry);
@@ -385,8 +385,8 @@ struct LMCOptimizerPass : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
     inputs.push_back(forward.getFunctionType().getInput(0));
     argAttrs.push_back(mb.getDictionaryAttr({}));
     Location loc = forward.getLoc();
-    func::FuncOp fn =
-        createFunc(mb, loc, ModelOp::getLogitsName(), inputs, {resultType}, argAttrs, {});
+    func::FuncOp fn = createFunc(mb, loc, ModelOp::getLogitsName(), inputs,
+                                 {resultType}, argAttrs, {});
     Block *entry = &fn.getBody().front();
     OpBuilder b = OpBuilder::atBlockEnd(entry);
     IRMapping mapping;

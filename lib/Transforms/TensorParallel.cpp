@@ -268,7 +268,8 @@ public:
 private:
   PL placementOfParam(DictionaryAttr attrs) {
     auto name = attrs ? attrs.getAs<FlatSymbolRefAttr>(
-                                 LMCDialect::ParamAttrHelper::getNameStr()) : nullptr;
+                            LMCDialect::ParamAttrHelper::getNameStr())
+                      : nullptr;
     if (!name)
       return PL::replicated();
     auto param =

@@ -740,12 +740,13 @@ struct ConvertLMCToLinalgPass
 
 void mlir::lmc::populateLMCToLinalgPatterns(RewritePatternSet &patterns) {
   MLIRContext *ctx = patterns.getContext();
-  patterns.add<AddLowering, BiasAddLowering, CausalMaskLowering,
-               CrossEntropyLowering, EmbeddingLowering, GeluLowering,
-               LayerNormLowering, MatmulLowering, MatmulBiasLowering,
-               MergeHeadsLowering, PositionEmbeddingLowering, ScaleLowering,
-               SiluLowering, SoftmaxLowering, SplitHeadsLowering,
-               SplitLowering>(ctx);
+  patterns
+      .add<AddLowering, BiasAddLowering, CausalMaskLowering,
+           CrossEntropyLowering, EmbeddingLowering, GeluLowering,
+           LayerNormLowering, MatmulLowering, MatmulBiasLowering,
+           MergeHeadsLowering, PositionEmbeddingLowering, ScaleLowering,
+           SiluLowering, SoftmaxLowering, SplitHeadsLowering, SplitLowering>(
+          ctx);
   populateDecomposeAttentionPatterns(patterns);
   lowering::populateTrainingOpsToLinalgPatterns(patterns);
   lowering::populateShardingOpsToLinalgPatterns(patterns);

@@ -65,10 +65,10 @@ inline Value sigmoid(OpBuilder &b, Location l, Type et, Value x) {
   Value one = floatConst(b, l, et, 1.0);
   Value e = math::ExpOp::create(
       b, l, arith::NegFOp::create(b, l, math::AbsFOp::create(b, l, x)));
-  Value positive = arith::DivFOp::create(b, l, one,
-                                         arith::AddFOp::create(b, l, one, e));
-  Value nonNegative = arith::CmpFOp::create(
-      b, l, arith::CmpFPredicate::OGE, x, floatConst(b, l, et, 0.0));
+  Value positive =
+      arith::DivFOp::create(b, l, one, arith::AddFOp::create(b, l, one, e));
+  Value nonNegative = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE, x,
+                                            floatConst(b, l, et, 0.0));
   return arith::SelectOp::create(b, l, nonNegative, positive,
                                  arith::MulFOp::create(b, l, e, positive));
 }

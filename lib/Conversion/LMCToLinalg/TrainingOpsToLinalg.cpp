@@ -603,6 +603,6 @@ void mlir::lmc::lowering::populateTrainingOpsToLinalgPatterns(
                FlattenOpLowering, GeluGradOpLowering, LayerNormGradOpLowering,
                MulOpLowering, PositionEmbeddingGradOpLowering,
                ReduceSumOpLowering, SiluGradOpLowering, SoftmaxGradOpLowering,
-               TransposeOpLowering,
-               UnflattenOpLowering, ZerosLikeOpLowering>(patterns.getContext());
+               TransposeOpLowering, UnflattenOpLowering, ZerosLikeOpLowering>(
+      patterns.getContext());
 }

@@ -45,8 +45,8 @@ LogicalResult checkType(function_ref<InFlightDiagnostic()> emitError,
                         NamedAttribute attr, StringRef kind) {
   if (isa<AttrTy>(attr.getValue()))
     return success();
-  return emitError() << "'" << attr.getName().getValue() << "' must be "
-                     << kind << ", got " << attr.getValue();
+  return emitError() << "'" << attr.getName().getValue() << "' must be " << kind
+                     << ", got " << attr.getValue();
 }
 
 /// Checks a parameter reference (`lmc.param`, `lmc.grad_of`) on a function
@@ -61,8 +61,8 @@ LogicalResult checkParamRef(function_ref<InFlightDiagnostic()> emitError,
     return success(); // Outside a model (after lowering) nothing to check.
   auto name = cast<FlatSymbolRefAttr>(attr.getValue());
   if (!isa_and_nonnull<ParamOp>(SymbolTable::lookupSymbolIn(model, name)))
-    return emitError() << "'" << attr.getName().getValue() << "' names "
-                       << name << ", which is not an lmc.param of @"
+    return emitError() << "'" << attr.getName().getValue() << "' names " << name
+                       << ", which is not an lmc.param of @"
                        << model.getSymName();
   return success();
 }
@@ -109,12 +109,10 @@ LogicalResult verifyValueAttr(function_ref<InFlightDiagnostic()> emitError,
     StringRef output = cast<StringAttr>(attr.getValue()).getValue();
     if (!llvm::is_contained(kOutputs, output))
       return emitError() << "'" << name << "' must be \"loss\", "
-                         << "\"grad_norm\" or \"lr\", got \"" << output
-                         << "\"";
+                         << "\"grad_norm\" or \"lr\", got \"" << output << "\"";
     return success();
   }
-  return emitError() << "'" << name
-                     << "' is not an lmc attribute of function "
+  return emitError() << "'" << name << "' is not an lmc attribute of function "
                      << (isResult ? "results" : "arguments");
 }
 
@@ -171,13 +169,13 @@ LogicalResult LMCDialect::verifyOperationAttribute(Operation *op,
     int64_t dim = cast<IntegerAttr>(attr.getValue()).getInt();
     RankedTensorType type = param.getTensorType();
     if (type && (dim < 0 || dim >= type.getRank()))
-      return op->emitError("'") << name << "' " << dim
-                                << " is not a dimension of " << type;
+      return op->emitError("'")
+             << name << "' " << dim << " is not a dimension of " << type;
     return success();
   }
   if (name == ActivationBytesAttrHelper::getNameStr()) {
-    if (failed(checkType<DenseI64ArrayAttr>(emitError, attr,
-                                            "an array of i64")))
+    if (failed(
+            checkType<DenseI64ArrayAttr>(emitError, attr, "an array of i64")))
       return failure();
     if (!isa<ModelOp>(op))
       return op->emitError("'") << name << "' is only allowed on an lmc.model";

@@ -60,8 +60,8 @@ LogicalResult GeluOp::buildGradient(GradientBuilder &gb) {
 }
 
 LogicalResult SiluOp::buildGradient(GradientBuilder &gb) {
-  gb.addOperandGrad(0, SiluGradOp::create(gb.builder(), getLoc(),
-                                          gb.operand(0), gb.resultGrad(0)));
+  gb.addOperandGrad(0, SiluGradOp::create(gb.builder(), getLoc(), gb.operand(0),
+                                          gb.resultGrad(0)));
   return success();
 }
 

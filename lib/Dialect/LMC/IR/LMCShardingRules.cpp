@@ -98,23 +98,23 @@ bool notLast(Value v, int64_t dim) { return dim != rankOf(v) - 1; }
 //===----------------------------------------------------------------------===//
 
 LogicalResult AddOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                     ShardingRule &r) {
   AddOp op = *this;
   return sameLayout(op, in, r, /*linear=*/true);
 }
 LogicalResult ScaleOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                       ShardingRule &r) {
   setAll(r, 1, in[0], 1, in[0]);
   return success();
 }
 LogicalResult ZerosLikeOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                           ShardingRule &r) {
   setAll(r, 1, in[0], 1, in[0]);
   return success();
 }
 // mul is linear in each operand: P * R is P.
 LogicalResult MulOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                     ShardingRule &r) {
   MulOp op = *this;
   if (in[0].isPartial() != in[1].isPartial() &&
       (in[0].isReplicated() || in[1].isReplicated())) {
@@ -125,49 +125,48 @@ LogicalResult MulOp::getShardingRule(ArrayRef<PL> in, int64_t,
   return sameLayout(op, in, r, /*linear=*/false);
 }
 LogicalResult GeluOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                      ShardingRule &r) {
   GeluOp op = *this;
   return sameLayout(op, in, r, /*linear=*/false);
 }
 LogicalResult GeluGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                          ShardingRule &r) {
   GeluGradOp op = *this;
   return sameLayout(op, in, r, /*linear=*/false);
 }
 LogicalResult SiluOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                     ShardingRule &r) {
+                                      ShardingRule &r) {
   return sameLayout(*this, in, r, /*linear=*/false);
 }
 LogicalResult SiluGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                         ShardingRule &r) {
+                                          ShardingRule &r) {
   return sameLayout(*this, in, r, /*linear=*/false);
 }
 // Softmax and its gradient normalise along the last dimension; the mask
 // compares the last two.
 LogicalResult SoftmaxOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                         ShardingRule &r) {
   SoftmaxOp op = *this;
   return sameLayout(op, in, r, false,
                     [&](int64_t d) { return notLast(op.getInput(), d); });
 }
 LogicalResult SoftmaxGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                             ShardingRule &r) {
   SoftmaxGradOp op = *this;
   return sameLayout(op, in, r, false,
                     [&](int64_t d) { return notLast(op.getOutput(), d); });
 }
 LogicalResult CausalMaskOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                            ShardingRule &r) {
   CausalMaskOp op = *this;
-  return sameLayout(op, in, r, false, [&](int64_t d) {
-    return d < rankOf(op.getInput()) - 2;
-  });
+  return sameLayout(op, in, r, false,
+                    [&](int64_t d) { return d < rankOf(op.getInput()) - 2; });
 }
 
 // x + bias along the last dimension: S(last, k) takes the bias as S(0, k),
 // a shard of another dimension the whole bias.
 LogicalResult BiasAddOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                         ShardingRule &r) {
   BiasAddOp op = *this;
   int64_t last = rankOf(op.getInput()) - 1;
   PL x = in[0].isShard() ? in[0] : R();
@@ -180,14 +179,14 @@ LogicalResult BiasAddOp::getShardingRule(ArrayRef<PL> in, int64_t,
 // Normalisation over the last dimension: it must be whole; rows may be
 // split.
 LogicalResult LayerNormOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                           ShardingRule &r) {
   LayerNormOp op = *this;
-  PL x = in[0].isShard() && notLast(op.getInput(), in[0].getDim()) ? in[0]
-                                                                   : R();
+  PL x =
+      in[0].isShard() && notLast(op.getInput(), in[0].getDim()) ? in[0] : R();
   return set(r, {x, R(), R()}, {x});
 }
 LogicalResult LayerNormGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                               ShardingRule &r) {
   LayerNormGradOp op = *this;
   // Operands: input, weight, grad.
   PL x = R();
@@ -208,7 +207,7 @@ LogicalResult LayerNormGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
 // carries to the result; a shard of K on both sides makes the result
 // partial; a partial operand times a replicated one stays partial.
 LogicalResult MatmulOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                        ShardingRule &r) {
   MatmulOp op = *this;
   int64_t rank = rankOf(op.getLhs());
   bool ta = op.getTransposeA(), tb = op.getTransposeB();
@@ -253,7 +252,7 @@ LogicalResult MatmulOp::getShardingRule(ArrayRef<PL> in, int64_t,
 // Split along the last dimension into n parts: S(last, k) with n | k
 // leaves each part S(last, k / n).
 LogicalResult SplitOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                       ShardingRule &r) {
   SplitOp op = *this;
   int64_t last = rankOf(op.getInput()) - 1;
   int64_t n = op.getParts();
@@ -270,7 +269,7 @@ LogicalResult SplitOp::getShardingRule(ArrayRef<PL> in, int64_t,
 }
 // The inverse: n inputs S(last, k) make S(last, n * k).
 LogicalResult ConcatOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                        ShardingRule &r) {
   ConcatOp op = *this;
   int64_t last = rankOf(op.getResult()) - 1;
   int64_t n = op.getNumOperands();
@@ -287,7 +286,7 @@ LogicalResult ConcatOp::getShardingRule(ArrayRef<PL> in, int64_t,
 // [B, T, H*D] <-> [B, H, T, D]: a shard of the channels that splits whole
 // heads becomes a shard of the heads.
 LogicalResult SplitHeadsOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
-                                 ShardingRule &r) {
+                                            ShardingRule &r) {
   SplitHeadsOp op = *this;
   PL x = in[0], out = R();
   if (x.isPartial())
@@ -303,7 +302,7 @@ LogicalResult SplitHeadsOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
   return set(r, {x}, {out});
 }
 LogicalResult MergeHeadsOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                            ShardingRule &r) {
   PL x = in[0], out = R();
   if (x.isPartial())
     out = P();
@@ -319,7 +318,7 @@ LogicalResult MergeHeadsOp::getShardingRule(ArrayRef<PL> in, int64_t,
 }
 // Attention over [B, T, H*D] operands: split by whole heads or by batch.
 LogicalResult CausalAttentionOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
-                                 ShardingRule &r) {
+                                                 ShardingRule &r) {
   CausalAttentionOp op = *this;
   PL x = R();
   if (llvm::all_equal(in) && in[0].isShard() &&
@@ -347,13 +346,14 @@ static PL lsePlacement(const PL &x) {
 }
 // Like causal_attention; lse is split along H or B with the operands.
 LogicalResult FlashAttentionOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
-                                 ShardingRule &r) {
+                                                ShardingRule &r) {
   FlashAttentionOp op = *this;
   PL x = flashPlacement(in, op.getHeads(), parts);
   return set(r, {x, x, x}, {x, lsePlacement(x)});
 }
-LogicalResult FlashAttentionGradOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
-                                 ShardingRule &r) {
+LogicalResult FlashAttentionGradOp::getShardingRule(ArrayRef<PL> in,
+                                                    int64_t parts,
+                                                    ShardingRule &r) {
   FlashAttentionGradOp op = *this;
   SmallVector<PL> tensors = {in[0], in[1], in[2], in[3], in[5]};
   PL x = flashPlacement(tensors, op.getHeads(), parts);
@@ -362,7 +362,7 @@ LogicalResult FlashAttentionGradOp::getShardingRule(ArrayRef<PL> in, int64_t par
 
 // [d0, ..., C] <-> [d0 * ..., C].
 LogicalResult FlattenOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                         ShardingRule &r) {
   FlattenOp op = *this;
   int64_t last = rankOf(op.getInput()) - 1;
   PL x = in[0], out = in[0];
@@ -373,7 +373,7 @@ LogicalResult FlattenOp::getShardingRule(ArrayRef<PL> in, int64_t,
   return set(r, {x}, {out});
 }
 LogicalResult UnflattenOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                           ShardingRule &r) {
   UnflattenOp op = *this;
   int64_t last = rankOf(op.getLike()) - 1;
   PL x = in[0], out = in[0];
@@ -385,7 +385,7 @@ LogicalResult UnflattenOp::getShardingRule(ArrayRef<PL> in, int64_t,
 }
 // Swaps the last two dimensions.
 LogicalResult TransposeOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                           ShardingRule &r) {
   TransposeOp op = *this;
   int64_t rank = rankOf(op.getInput());
   PL x = in[0], out = in[0];
@@ -397,7 +397,7 @@ LogicalResult TransposeOp::getShardingRule(ArrayRef<PL> in, int64_t,
 }
 // Summing over a sharded dimension leaves partial sums.
 LogicalResult ReduceSumOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                           ShardingRule &r) {
   ReduceSumOp op = *this;
   PL x = in[0], out = in[0];
   if (x.isShard()) {
@@ -412,7 +412,7 @@ LogicalResult ReduceSumOp::getShardingRule(ArrayRef<PL> in, int64_t,
   return set(r, {x}, {out});
 }
 LogicalResult BroadcastOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                           ShardingRule &r) {
   BroadcastOp op = *this;
   PL x = in[0], out = in[0];
   if (x.isShard()) {
@@ -430,7 +430,7 @@ LogicalResult BroadcastOp::getShardingRule(ArrayRef<PL> in, int64_t,
 // A vocabulary shard of the table: each rank looks up the ids in its rows
 // and yields zeros for the others, so the rows sum to the embedding.
 LogicalResult EmbeddingOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
-                                 ShardingRule &r) {
+                                           ShardingRule &r) {
   PL table = in[0], out = R();
   if (isShardOf(table, 0) && table.getBlocks() == 1)
     out = P();
@@ -441,7 +441,7 @@ LogicalResult EmbeddingOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
   return set(r, {table, R()}, {out});
 }
 LogicalResult EmbeddingGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                               ShardingRule &r) {
   PL g = in[0], out = in[0];
   if (isShardOf(g, 2))
     out = S(1, g.getBlocks());
@@ -450,7 +450,7 @@ LogicalResult EmbeddingGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
   return set(r, {g, R()}, {out});
 }
 LogicalResult PositionEmbeddingOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                                   ShardingRule &r) {
   PL table = in[0], out = in[0];
   if (isShardOf(table, 1))
     out = S(2, table.getBlocks());
@@ -459,7 +459,7 @@ LogicalResult PositionEmbeddingOp::getShardingRule(ArrayRef<PL> in, int64_t,
   return set(r, {table, R()}, {out});
 }
 LogicalResult PositionEmbeddingGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                                       ShardingRule &r) {
   PL g = in[0], out = in[0];
   if (isShardOf(g, 2))
     out = S(1, g.getBlocks());
@@ -472,14 +472,14 @@ LogicalResult PositionEmbeddingGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
 
 // Logits split along the vocabulary: a vocabulary-parallel cross-entropy.
 LogicalResult CrossEntropyOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                              ShardingRule &r) {
   CrossEntropyOp op = *this;
   int64_t last = rankOf(op.getLogits()) - 1;
   PL logits = isShardOf(in[0], last) && in[0].getBlocks() == 1 ? in[0] : R();
   return set(r, {logits, R()}, {R()});
 }
 LogicalResult CrossEntropyGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                                  ShardingRule &r) {
   CrossEntropyGradOp op = *this;
   int64_t last = rankOf(op.getLogits()) - 1;
   PL logits = isShardOf(in[0], last) && in[0].getBlocks() == 1 ? in[0] : R();
@@ -488,7 +488,7 @@ LogicalResult CrossEntropyGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
 
 // The update is elementwise: everything in the parameter's placement.
 LogicalResult AdamWOp::getShardingRule(ArrayRef<PL> in, int64_t,
-                                 ShardingRule &r) {
+                                       ShardingRule &r) {
   AdamWOp op = *this;
   PL p = in[0].isPartial() ? R() : in[0];
   r.operands.assign(op->getNumOperands(), R());
@@ -502,7 +502,6 @@ LogicalResult AdamWOp::getShardingRule(ArrayRef<PL> in, int64_t,
 // Local forms that are not clones
 //===----------------------------------------------------------------------===//
 
-
 /// `index` * `size`.
 static Value offsetOf(PartitionBuilder &pb, int64_t size) {
   OpBuilder &b = pb.builder();
@@ -515,24 +514,24 @@ FailureOr<SmallVector<Value>> SplitHeadsOp::partition(PartitionBuilder &pb) {
   SplitHeadsOp op = *this;
   if (!isShardOf(pb.rule().results[0], 1))
     return pb.cloneWithLocalTypes();
-  Value local = SplitHeadsOp::create(pb.builder(), op.getLoc(),
-                                     pb.operands()[0],
-                                     op.getHeads() / pb.parts());
+  Value local = SplitHeadsOp::create(
+      pb.builder(), op.getLoc(), pb.operands()[0], op.getHeads() / pb.parts());
   return SmallVector<Value>{local};
 }
 
-FailureOr<SmallVector<Value>> CausalAttentionOp::partition(PartitionBuilder &pb) {
+FailureOr<SmallVector<Value>>
+CausalAttentionOp::partition(PartitionBuilder &pb) {
   CausalAttentionOp op = *this;
   if (!isShardOf(pb.rule().results[0], 2))
     return pb.cloneWithLocalTypes();
   ValueRange x = pb.operands();
-  Value local = CausalAttentionOp::create(pb.builder(), op.getLoc(), x[0],
-                                          x[1], x[2],
-                                          op.getHeads() / pb.parts());
+  Value local = CausalAttentionOp::create(pb.builder(), op.getLoc(), x[0], x[1],
+                                          x[2], op.getHeads() / pb.parts());
   return SmallVector<Value>{local};
 }
 
-FailureOr<SmallVector<Value>> FlashAttentionOp::partition(PartitionBuilder &pb) {
+FailureOr<SmallVector<Value>>
+FlashAttentionOp::partition(PartitionBuilder &pb) {
   FlashAttentionOp op = *this;
   if (!isShardOf(pb.rule().results[0], 2))
     return pb.cloneWithLocalTypes();
@@ -542,7 +541,8 @@ FailureOr<SmallVector<Value>> FlashAttentionOp::partition(PartitionBuilder &pb) 
   return SmallVector<Value>{local.getResult(), local.getLse()};
 }
 
-FailureOr<SmallVector<Value>> FlashAttentionGradOp::partition(PartitionBuilder &pb) {
+FailureOr<SmallVector<Value>>
+FlashAttentionGradOp::partition(PartitionBuilder &pb) {
   FlashAttentionGradOp op = *this;
   if (!isShardOf(pb.rule().results[0], 2))
     return pb.cloneWithLocalTypes();
@@ -567,8 +567,8 @@ FailureOr<SmallVector<Value>> EmbeddingOp::partition(PartitionBuilder &pb) {
 /// The log-sum-exp of each row of vocabulary-sharded logits, and the mean
 /// loss: local statistics, gathered over the axis and combined. Computed
 /// once per logits value and reused by the gradient.
-static std::pair<Value, Value> shardedLogSumExp(PartitionBuilder &pb, Value logits,
-                                         Value targets) {
+static std::pair<Value, Value> shardedLogSumExp(PartitionBuilder &pb,
+                                                Value logits, Value targets) {
   Value &loss = pb.memo("cross_entropy.loss", logits);
   Value &lse = pb.memo("cross_entropy.lse", logits);
   if (lse)
@@ -598,15 +598,15 @@ FailureOr<SmallVector<Value>> CrossEntropyOp::partition(PartitionBuilder &pb) {
   return SmallVector<Value>{shardedLogSumExp(pb, x[0], x[1]).first};
 }
 
-FailureOr<SmallVector<Value>> CrossEntropyGradOp::partition(PartitionBuilder &pb) {
+FailureOr<SmallVector<Value>>
+CrossEntropyGradOp::partition(PartitionBuilder &pb) {
   CrossEntropyGradOp op = *this;
   if (!pb.rule().operands[0].isShard())
     return pb.cloneWithLocalTypes();
   ValueRange x = pb.operands();
   Value lse = shardedLogSumExp(pb, x[0], x[1]).second;
   int64_t vocab = cast<RankedTensorType>(x[0].getType()).getShape().back();
-  Value local = CrossEntropyShardGradOp::create(pb.builder(), op.getLoc(),
-                                                x[0], x[1], x[2], lse,
-                                                offsetOf(pb, vocab));
+  Value local = CrossEntropyShardGradOp::create(
+      pb.builder(), op.getLoc(), x[0], x[1], x[2], lse, offsetOf(pb, vocab));
   return SmallVector<Value>{local};
 }

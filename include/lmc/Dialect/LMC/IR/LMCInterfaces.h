@@ -77,8 +77,7 @@ namespace mlir::OpTrait::lmc {
 /// Carries the static fusion declaration of an op (LMC_Fusion in
 /// LMCInterfaces.td), which FusionOpInterface reads.
 template <typename ConcreteType>
-class FusionDeclaration : public TraitBase<ConcreteType, FusionDeclaration> {
-};
+class FusionDeclaration : public TraitBase<ConcreteType, FusionDeclaration> {};
 
 /// An elementwise activation of one operand: one result of the operand's
 /// type.
