@@ -10,7 +10,6 @@
 
 #include "lmc/Driver/Compile.h"
 #include "lmc/Dialect/LMC/Transforms/BufferizableOpInterfaceImpl.h"
-#include "lmc/Dialect/LMC/Transforms/ShardingInterfaceImpl.h"
 
 #include "lmc/Conversion/Passes.h"
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
@@ -345,7 +344,6 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   registerAllToLLVMIRTranslations(registry);
   registry.insert<LMCDialect>();
   registerBufferizableOpInterfaceExternalModels(registry);
-  registerShardingInterfaceExternalModels(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 

@@ -35,6 +35,26 @@ def gelu(x, approximate: str = "tanh"):
     raise ValueError(f"unknown gelu approximation {approximate!r}")
 
 
+def sigmoid(x):
+    """1 / (1 + exp(-x)) without overflow: exp(-|x|) is at most 1."""
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def silu(x):
+    """SiLU (swish), x * sigmoid(x): lmc.silu."""
+    return np.asarray(x, dtype=np.float64) * sigmoid(x)
+
+
+def activation(x, cfg):
+    """The MLP activation of `cfg` (GPT-2's tanh GELU unless cfg.activation
+    says silu)."""
+    if getattr(cfg, "activation", "gelu") == "silu":
+        return silu(x)
+    return gelu(x)
+
+
 def softmax(x, axis: int = -1):
     """Numerically stable softmax; -inf entries get probability 0."""
     shifted = x - x.max(axis=axis, keepdims=True)
@@ -109,7 +129,7 @@ def forward_logits(params, tokens, cfg: GPT2Config):
         att = causal_attention(q, k, v, cfg.n_head)
         x = x + linear(att, p, h + "attn.c_proj")
         m = layer_norm(x, p[h + "ln_2.weight"], p[h + "ln_2.bias"])
-        m = gelu(linear(m, p, h + "mlp.c_fc"))
+        m = activation(linear(m, p, h + "mlp.c_fc"), cfg)
         x = x + linear(m, p, h + "mlp.c_proj")
     x = layer_norm(x, p["ln_f.weight"], p["ln_f.bias"])
     return x @ p[cfg.head_name].T

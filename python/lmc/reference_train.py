@@ -85,6 +85,12 @@ def gelu_grad(x, approximate: str = "tanh"):
     raise ValueError(f"unknown gelu approximation {approximate!r}")
 
 
+def silu_grad(x):
+    """Derivative of lmc.reference.silu: s (1 + x (1 - s)), s = sigmoid(x)."""
+    s = ref.sigmoid(x)
+    return s * (1.0 + x * (1.0 - s))
+
+
 def _attention_forward(q, k, v, n_head: int):
     """Causal multi-head attention on [B,T,C]; returns (out, saved)."""
     B, T, C = q.shape
@@ -152,6 +158,8 @@ def forward_backward(params, tokens, targets, cfg: GPT2Config, *,
     approx = gelu if gelu is not None else getattr(cfg, "gelu", "tanh")
     if approx not in ("tanh", "none"):
         raise ValueError(f"unknown gelu approximation {approx!r}")
+    # The MLP activation: cfg.activation 'silu' replaces the GELU.
+    silu = getattr(cfg, "activation", "gelu") == "silu"
     ref._check_inputs(params, tokens, targets, cfg)
     p = {name: np.asarray(params[name], dtype=np.float64)
          for name, _, _, _ in param_specs(cfg)}
@@ -177,7 +185,7 @@ def forward_backward(params, tokens, targets, cfg: GPT2Config, *,
         s["ln_2.out"] = m
         fc = ref.linear(m, p, h + "mlp.c_fc")
         s["fc.out"] = fc
-        g = ref.gelu(fc, approx)
+        g = ref.silu(fc) if silu else ref.gelu(fc, approx)
         s["gelu.out"] = g
         x = x + ref.linear(g, p, h + "mlp.c_proj")
         saved.append(s)
@@ -206,7 +214,8 @@ def forward_backward(params, tokens, targets, cfg: GPT2Config, *,
         # MLP residual: x_out = x_mid + mlp(ln_2(x_mid)).
         dg = _linear_backward(dx, s["gelu.out"], p[h + "mlp.c_proj.weight"],
                               grads, h + "mlp.c_proj")
-        dfc = dg * gelu_grad(s["fc.out"], approx)
+        dfc = dg * (silu_grad(s["fc.out"]) if silu
+                    else gelu_grad(s["fc.out"], approx))
         dm = _linear_backward(dfc, s["ln_2.out"], p[h + "mlp.c_fc.weight"],
                               grads, h + "mlp.c_fc")
         dx = dx + _ln_backward(dm, s["ln_2"], grads, h + "ln_2")

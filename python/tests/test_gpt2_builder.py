@@ -211,3 +211,16 @@ def test_cli_untie_head_and_no_bias(run_cli):
                 "--summary")
     assert r.returncode == 0, r.stderr
     assert f"params={120576 + 256 * 64} " in r.stdout
+
+
+def test_silu_activation():
+    cfg = replace(PRESETS["tiny"], activation="silu")
+    text = emit_model(cfg)
+    assert text.count("lmc.silu ") == cfg.n_layer
+    assert "lmc.gelu" not in text
+    # Same parameters as the GELU model.
+    assert [n for n, *_ in param_specs(cfg)] == hf_names(cfg.n_layer)
+    defs = ssa_defs(text)
+    assert len(defs) == len(set(defs))
+    with pytest.raises(ValueError, match="activation"):
+        replace(cfg, activation="relu").validate()

@@ -264,3 +264,38 @@ def test_train_cycles_batches_and_matches_manual_steps():
         np.testing.assert_allclose(final[k], p[k], rtol=1e-12)
     with pytest.raises(ValueError):
         rt.train(params, [], MICRO, hp, 1)
+
+
+def test_silu_model_gradients_match_finite_differences():
+    cfg = GPT2Config(vocab=11, ctx=8, n_layer=2, n_head=2, d_model=8,
+                     dtype="f64", name="micro", activation="silu")
+    params = random_params(cfg, seed=7)
+    loss, grads = rt.forward_backward(params, TOKENS, TARGETS, cfg)
+    assert loss == pytest.approx(ref.forward_loss(params, TOKENS, TARGETS, cfg),
+                                 rel=1e-12)
+    # Not the GELU model's loss.
+    assert loss != pytest.approx(
+        ref.forward_loss(params, TOKENS, TARGETS, MICRO), rel=1e-6)
+
+    def loss_fn():
+        return rt.forward_backward(params, TOKENS, TARGETS, cfg)[0]
+
+    rng = np.random.default_rng(11)
+    for name, shape, _, _ in param_specs(cfg):
+        for idx in coords_to_check(name, shape, rng, n=6):
+            fd = numeric_grad(loss_fn, params[name], idx)
+            err = rel_err(fd, grads[name][idx])
+            assert err < 1e-6, (name, idx, fd, grads[name][idx], err)
+
+
+def test_silu_is_stable_and_its_grad_matches_finite_differences():
+    x = np.linspace(-8.0, 8.0, 41)
+    fd = np.array([numeric_grad(lambda: float(ref.silu(x)[i]), x, i)
+                   for i in range(x.size)])
+    np.testing.assert_allclose(rt.silu_grad(x), fd, rtol=1e-9, atol=1e-12)
+    # Far tails: no overflow, no NaN; silu(x) -> 0 and x, silu' -> 0 and 1.
+    tails = np.array([-1e4, -800.0, 800.0, 1e4])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        y, d = ref.silu(tails), rt.silu_grad(tails)
+    np.testing.assert_array_equal(y, [0.0, 0.0, 800.0, 1e4])
+    np.testing.assert_array_equal(d, [0.0, 0.0, 1.0, 1.0])

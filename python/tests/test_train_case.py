@@ -232,7 +232,7 @@ def test_grad_case_tiny(tmp_path):
 REQUIRED_OPS = ["embedding", "position_embedding", "layer_norm", "matmul",
                 "bias_add", "gelu", "add", "mul", "split", "causal_attention",
                 "split_heads", "merge_heads", "scale", "causal_mask", "softmax",
-                "cross_entropy", "reduce_sum", "transpose", "flatten"]
+                "cross_entropy", "reduce_sum", "transpose", "flatten", "silu"]
 
 
 def test_op_cases_cover_every_differentiable_op():

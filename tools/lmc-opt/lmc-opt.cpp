@@ -8,7 +8,6 @@
 #include "lmc/Conversion/Passes.h"
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
 #include "lmc/Dialect/LMC/Transforms/BufferizableOpInterfaceImpl.h"
-#include "lmc/Dialect/LMC/Transforms/ShardingInterfaceImpl.h"
 #include "lmc/Pipelines/Pipelines.h"
 #include "lmc/Transforms/Passes.h"
 
@@ -27,7 +26,6 @@ int main(int argc, char **argv) {
   mlir::registerAllGPUToLLVMIRTranslations(registry);
   registry.insert<mlir::lmc::LMCDialect>();
   mlir::lmc::registerBufferizableOpInterfaceExternalModels(registry);
-  mlir::lmc::registerShardingInterfaceExternalModels(registry);
 
   mlir::registerAllPasses();
   mlir::lmc::registerLMCTransformsPasses();

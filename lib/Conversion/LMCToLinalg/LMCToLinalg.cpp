@@ -121,6 +121,25 @@ struct GeluLowering : OpConversionPattern<GeluOp> {
   }
 };
 
+struct SiluLowering : OpConversionPattern<SiluOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SiluOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Type et = op.getType().getElementType();
+    AffineMap id = rewriter.getMultiDimIdentityMap(op.getType().getRank());
+    Value r = elementwise(
+        rewriter, op.getLoc(), adaptor.getInput(), {adaptor.getInput()}, {id},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value s = sigmoid(b, l, et, a[0]);
+          linalg::YieldOp::create(b, l,
+                                  Value(arith::MulFOp::create(b, l, a[0], s)));
+        });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
 struct CausalMaskLowering : OpConversionPattern<CausalMaskOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -721,11 +740,13 @@ struct ConvertLMCToLinalgPass
 
 void mlir::lmc::populateLMCToLinalgPatterns(RewritePatternSet &patterns) {
   MLIRContext *ctx = patterns.getContext();
-  patterns.add<AddLowering, BiasAddLowering, CausalMaskLowering,
-               CrossEntropyLowering, EmbeddingLowering, GeluLowering,
-               LayerNormLowering, MatmulLowering, MatmulBiasLowering,
-               MergeHeadsLowering, PositionEmbeddingLowering, ScaleLowering,
-               SoftmaxLowering, SplitHeadsLowering, SplitLowering>(ctx);
+  patterns
+      .add<AddLowering, BiasAddLowering, CausalMaskLowering,
+           CrossEntropyLowering, EmbeddingLowering, GeluLowering,
+           LayerNormLowering, MatmulLowering, MatmulBiasLowering,
+           MergeHeadsLowering, PositionEmbeddingLowering, ScaleLowering,
+           SiluLowering, SoftmaxLowering, SplitHeadsLowering, SplitLowering>(
+          ctx);
   populateDecomposeAttentionPatterns(patterns);
   lowering::populateTrainingOpsToLinalgPatterns(patterns);
   lowering::populateShardingOpsToLinalgPatterns(patterns);

@@ -3,6 +3,7 @@
 #ifndef LMC_LIB_CONVERSION_LMCTOLINALG_LOWERINGUTILS_H
 #define LMC_LIB_CONVERSION_LMCTOLINALG_LOWERINGUTILS_H
 
+#include "lmc/Dialect/LMC/IR/LMCDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -22,7 +23,8 @@ using utils::IteratorType;
 /// Marks a linalg.generic that a library kernel can replace; a dictionary
 /// with `kernel` ("gemm", "embedding_grad") and the kernel's parameters.
 /// lmc-kernels-to-runtime consumes it; the reference lowering ignores it.
-inline constexpr llvm::StringLiteral kLibraryCallAttr = "lmc.library_call";
+inline constexpr llvm::StringLiteral kLibraryCallAttr =
+    LMCDialect::LibraryCallAttrHelper::getNameStr();
 using BodyFn = function_ref<void(OpBuilder &, Location, ValueRange)>;
 
 //===----------------------------------------------------------------------===//
@@ -55,6 +57,20 @@ inline Value geluExact(OpBuilder &b, Location l, Type et, Value x) {
   Value inner = math::ErfOp::create(b, l, arith::MulFOp::create(b, l, x, c));
   return arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, half, x),
                                arith::AddFOp::create(b, l, one, inner));
+}
+
+/// sigmoid(x) = 1 / (1 + exp(-x)) in a form that never overflows: with
+/// e = exp(-|x|) (at most 1), 1 / (1 + e) for x >= 0, e / (1 + e) otherwise.
+inline Value sigmoid(OpBuilder &b, Location l, Type et, Value x) {
+  Value one = floatConst(b, l, et, 1.0);
+  Value e = math::ExpOp::create(
+      b, l, arith::NegFOp::create(b, l, math::AbsFOp::create(b, l, x)));
+  Value positive =
+      arith::DivFOp::create(b, l, one, arith::AddFOp::create(b, l, one, e));
+  Value nonNegative = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE, x,
+                                            floatConst(b, l, et, 0.0));
+  return arith::SelectOp::create(b, l, nonNegative, positive,
+                                 arith::MulFOp::create(b, l, e, positive));
 }
 
 /// The sizes of `v`, static ones as attributes and dynamic ones as tensor.dim.

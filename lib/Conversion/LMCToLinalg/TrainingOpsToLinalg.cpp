@@ -88,6 +88,7 @@ LMC_PATTERN(FlattenOp)
 LMC_PATTERN(UnflattenOp)
 LMC_PATTERN(ConcatOp)
 LMC_PATTERN(GeluGradOp)
+LMC_PATTERN(SiluGradOp)
 LMC_PATTERN(LayerNormGradOp)
 LMC_PATTERN(SoftmaxGradOp)
 LMC_PATTERN(EmbeddingGradOp)
@@ -223,6 +224,31 @@ ConcatOpLowering::matchAndRewrite(ConcatOp op, OpAdaptor adaptor,
                                         strides);
   }
   r.replaceOp(op, acc);
+  return success();
+}
+
+LogicalResult
+SiluGradOpLowering::matchAndRewrite(SiluGradOp op, OpAdaptor adaptor,
+                                    ConversionPatternRewriter &r) const {
+  Type et = op.getType().getElementType();
+  AffineMap id = r.getMultiDimIdentityMap(op.getType().getRank());
+  Value result = elementwise(
+      r, op.getLoc(), adaptor.getInput(),
+      {adaptor.getInput(), adaptor.getGrad()}, {id, id},
+      [&](OpBuilder &b, Location l, ValueRange a) {
+        // silu'(x) = s (1 + x (1 - s)), s = sigmoid(x).
+        Value x = a[0], g = a[1];
+        Value one = floatConst(b, l, et, 1.0);
+        Value s = sigmoid(b, l, et, x);
+        Value d = arith::MulFOp::create(
+            b, l, s,
+            arith::AddFOp::create(
+                b, l, one,
+                arith::MulFOp::create(b, l, x,
+                                      arith::SubFOp::create(b, l, one, s))));
+        linalg::YieldOp::create(b, l, Value(arith::MulFOp::create(b, l, g, d)));
+      });
+  r.replaceOp(op, result);
   return success();
 }
 
@@ -576,6 +602,7 @@ void mlir::lmc::lowering::populateTrainingOpsToLinalgPatterns(
                CrossEntropyGradOpLowering, EmbeddingGradOpLowering,
                FlattenOpLowering, GeluGradOpLowering, LayerNormGradOpLowering,
                MulOpLowering, PositionEmbeddingGradOpLowering,
-               ReduceSumOpLowering, SoftmaxGradOpLowering, TransposeOpLowering,
-               UnflattenOpLowering, ZerosLikeOpLowering>(patterns.getContext());
+               ReduceSumOpLowering, SiluGradOpLowering, SoftmaxGradOpLowering,
+               TransposeOpLowering, UnflattenOpLowering, ZerosLikeOpLowering>(
+      patterns.getContext());
 }

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lmc/Conversion/Passes.h"
+#include "lmc/Dialect/LMC/IR/LMCDialect.h"
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -32,7 +33,8 @@ namespace {
 
 /// The attribute that marks a function as stream-ordered (set by
 /// lmc-gpu-runtime-calls on the GPU runtime's functions).
-constexpr StringLiteral kStreamOrdered = "lmc.stream_ordered";
+constexpr StringLiteral kStreamOrdered =
+    LMCDialect::StreamOrderedAttrHelper::getNameStr();
 
 /// The value a view, cast or reshape of `value` is taken from, repeatedly.
 Value viewSource(Value value) {

@@ -1,7 +1,12 @@
 //===- Fuse.cpp - Fusion groups of elementwise ops and reductions ---------===//
 //
 // lmc-fuse: forms fusion groups (lmc.fused) in the functions of a training
-// program. A group is a set of ops that a target runs as one kernel:
+// program. A group is a set of ops that a target runs as one kernel. The
+// pass knows no op by name: each op declares its role (elementwise,
+// row-wise, reduction, update, layout, or opaque by declaring none), its
+// fused operands and results, its partners and siblings and the group kind
+// it names (FusionOpInterface, LMC_Elementwise and friends in
+// LMCInterfaces.td), and the groups follow from the declarations:
 //
 // - an elementwise or row-wise op (bias_add, add, gelu, layer_norm,
 //   softmax, ...) joins the group of its consumer when the consumer reads it
@@ -47,9 +52,9 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <limits>
 #include <map>
 #include <queue>
 
@@ -65,29 +70,18 @@ using namespace mlir::lmc;
 
 namespace {
 
-/// How an op takes part in fusion.
-enum class Role {
-  None,        // not fused (matmul, gathers, layout ops, collectives,
-               // axis_index, ...)
-  Elementwise, // one value per element of its domain
-  RowWise,     // reads whole rows (the last dimension) of its domain
-  Reduction,   // reduces its domain to something smaller
-  Update,      // lmc.adamw: elementwise, grouped over all parameters
-};
+/// How an op takes part in fusion: the role it declares (FusionOpInterface,
+/// LMC_Elementwise and friends in LMCInterfaces.td), none for an opaque op.
+std::optional<FusionRole> roleOf(Operation *op) {
+  if (auto fusion = dyn_cast<FusionOpInterface>(op))
+    return fusion.getFusionRole();
+  return std::nullopt;
+}
 
-Role roleOf(Operation *op) {
-  if (isa<AddOp, MulOp, ScaleOp, BiasAddOp, GeluOp, GeluGradOp, CausalMaskOp>(
-          op))
-    return Role::Elementwise;
-  if (isa<LayerNormOp, LayerNormGradOp, SoftmaxOp, SoftmaxGradOp,
-          CrossEntropyGradOp, CrossEntropyShardGradOp>(op))
-    return Role::RowWise;
-  if (isa<ReduceSumOp, CrossEntropyOp, CrossEntropyStatsOp,
-          CrossEntropyCombineOp>(op))
-    return Role::Reduction;
-  if (isa<AdamWOp>(op))
-    return Role::Update;
-  return Role::None;
+/// True when `role` fuses with its producers and consumers.
+bool joinsGroups(std::optional<FusionRole> role) {
+  return role == FusionRole::Elementwise || role == FusionRole::RowWise ||
+         role == FusionRole::Reduction;
 }
 
 /// True when operand `i` of `op` is read over the op's domain (its whole
@@ -95,49 +89,44 @@ Role roleOf(Operation *op) {
 /// log-sum-exp of cross_entropy_shard_grad) or read as an index (targets,
 /// offsets).
 bool isDomainOperand(Operation *op, unsigned i) {
-  return llvm::TypeSwitch<Operation *, bool>(op)
-      .Case<AddOp, MulOp, GeluGradOp, SoftmaxGradOp>(
-          [&](auto) { return i <= 1; })
-      .Case<LayerNormGradOp>([&](auto) { return i == 0 || i == 2; })
-      .Case<ScaleOp, BiasAddOp, GeluOp, CausalMaskOp, LayerNormOp, SoftmaxOp,
-            CrossEntropyOp, CrossEntropyGradOp, ReduceSumOp,
-            CrossEntropyStatsOp, CrossEntropyCombineOp,
-            CrossEntropyShardGradOp>([&](auto) { return i == 0; })
-      .Default([](Operation *) { return false; });
+  auto fusion = dyn_cast<FusionOpInterface>(op);
+  return fusion && fusion.isFusedOperand(i);
 }
 
 /// True when `v` is a full-domain result that a consumer can fuse: a result
-/// of an elementwise or row-wise op (for layer_norm_grad, the input
-/// gradient; its weight and bias gradients are reductions).
+/// of an elementwise or row-wise op that the op declares fused (for
+/// layer_norm_grad, the input gradient; its weight and bias gradients are
+/// reductions).
 bool isDomainResult(Value v) {
   auto result = dyn_cast<OpResult>(v);
   if (!result)
     return false;
-  Operation *op = result.getOwner();
-  Role role = roleOf(op);
-  if (role != Role::Elementwise && role != Role::RowWise)
+  auto fusion = dyn_cast<FusionOpInterface>(result.getOwner());
+  if (!fusion || (fusion.getFusionRole() != FusionRole::Elementwise &&
+                  fusion.getFusionRole() != FusionRole::RowWise))
     return false;
-  return !isa<LayerNormGradOp>(op) || result.getResultNumber() == 0;
+  return fusion.isFusedResult(result.getResultNumber());
 }
 
-/// The name of a group: after the op it is built around.
+/// The group kind an op declares, or empty.
+StringRef kindOf(Operation *op) {
+  auto fusion = dyn_cast<FusionOpInterface>(op);
+  return fusion ? fusion.getFusionKind() : StringRef();
+}
+
+/// The name of a group: the kind declared by the op of lowest kind rank in
+/// it (the op it is built around), `elementwise` when none declares one.
 std::string kindOf(ArrayRef<Operation *> ops) {
-  static constexpr std::pair<StringLiteral, int> order[] = {
-      {"cross_entropy", 0}, {"layer_norm_grad", 1}, {"layer_norm", 2},
-      {"softmax_grad", 3},  {"softmax", 4},         {"gelu_grad", 5},
-      {"gelu", 6},          {"adamw", 7},           {"reduce_sum", 8}};
-  int best = 100;
+  int best = std::numeric_limits<int>::max();
   std::string kind = "elementwise";
   for (Operation *op : ops) {
-    StringRef name = op->getName().stripDialect();
-    if (isa<CrossEntropyGradOp, CrossEntropyStatsOp, CrossEntropyCombineOp,
-            CrossEntropyShardGradOp>(op))
-      name = "cross_entropy";
-    for (auto [candidate, rank] : order)
-      if (name == candidate && rank < best) {
-        best = rank;
-        kind = candidate.str();
-      }
+    auto fusion = dyn_cast<FusionOpInterface>(op);
+    if (!fusion || fusion.getFusionKind().empty())
+      continue;
+    if (fusion.getFusionKindRank() < best) {
+      best = fusion.getFusionKindRank();
+      kind = fusion.getFusionKind().str();
+    }
   }
   return kind;
 }
@@ -158,8 +147,7 @@ public:
   void formGroups() {
     // Producers into consumers, in program order.
     for (Operation *op : ops) {
-      Role role = roleOf(op);
-      if (role == Role::None || role == Role::Update)
+      if (!joinsGroups(roleOf(op)))
         continue;
       for (OpOperand &operand : op->getOpOperands()) {
         if (!isDomainOperand(op, operand.getOperandNumber()) ||
@@ -170,24 +158,45 @@ public:
           tryMerge(producer, op);
       }
     }
-    // cross_entropy with the cross_entropy_grad of the same logits.
-    for (Operation *op : ops)
-      if (auto grad = dyn_cast<CrossEntropyGradOp>(op))
-        for (Operation *user : grad.getLogits().getUsers())
-          if (auto ce = dyn_cast<CrossEntropyOp>(user))
-            if (ce->getBlock() == &block &&
-                ce.getTargets() == grad.getTargets())
-              tryMerge(ce, grad);
-    // cross_entropy_shard_grad with the cross_entropy_combine of its lse.
-    for (Operation *op : ops)
-      if (auto grad = dyn_cast<CrossEntropyShardGradOp>(op))
-        if (auto combine = grad.getLse().getDefiningOp<CrossEntropyCombineOp>())
-          if (combine->getBlock() == &block)
-            tryMerge(combine, grad);
-    // All AdamW updates together.
+    // Siblings: ops of one group kind reading the same values in the
+    // positions an op declares (cross_entropy with the cross_entropy_grad of
+    // the same logits and targets).
+    for (Operation *op : ops) {
+      auto fusion = dyn_cast<FusionOpInterface>(op);
+      if (!fusion || fusion.getSiblingOperands().empty())
+        continue;
+      ArrayRef<unsigned> positions = fusion.getSiblingOperands();
+      Value first = op->getOperand(positions.front());
+      for (Operation *user : first.getUsers()) {
+        if (user == op || user->getBlock() != &block ||
+            kindOf(user) != fusion.getFusionKind())
+          continue;
+        if (llvm::all_of(positions, [&](unsigned p) {
+              return p < user->getNumOperands() &&
+                     user->getOperand(p) == op->getOperand(p);
+            }))
+          tryMerge(user, op);
+      }
+    }
+    // Partners: the producer of a partner operand, of the op's group kind
+    // (cross_entropy_shard_grad with the cross_entropy_combine of its lse).
+    for (Operation *op : ops) {
+      auto fusion = dyn_cast<FusionOpInterface>(op);
+      if (!fusion)
+        continue;
+      for (OpOperand &operand : op->getOpOperands()) {
+        if (!fusion.isPartnerOperand(operand.getOperandNumber()))
+          continue;
+        Operation *producer = operand.get().getDefiningOp();
+        if (producer && producer->getBlock() == &block &&
+            kindOf(producer) == fusion.getFusionKind())
+          tryMerge(producer, op);
+      }
+    }
+    // All optimizer updates together.
     Operation *firstUpdate = nullptr;
     for (Operation *op : ops)
-      if (isa<AdamWOp>(op)) {
+      if (roleOf(op) == FusionRole::Update) {
         if (firstUpdate)
           tryMerge(firstUpdate, op);
         else

@@ -21,5 +21,5 @@ unsigned lmc::countKernels(Block &block) {
 }
 
 bool lmc::isReportedFunction(StringRef name) {
-  return name == "train_step" || name == "eval_step" || name == "logits";
+  return llvm::is_contained(ModelOp::getEntryFunctionNames(), name);
 }

@@ -38,10 +38,11 @@ ParamOp paramOf(ModelOp model, Value value) {
   FlatSymbolRefAttr name;
   if (auto arg = dyn_cast<BlockArgument>(value)) {
     auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
-    if (!func || func.getArgAttr(arg.getArgNumber(), "lmc.state"))
+    if (!func || func.getArgAttr(arg.getArgNumber(),
+                                 LMCDialect::StateAttrHelper::getNameStr()))
       return nullptr;
-    name = func.getArgAttrOfType<FlatSymbolRefAttr>(arg.getArgNumber(),
-                                                    "lmc.param");
+    name = func.getArgAttrOfType<FlatSymbolRefAttr>(
+        arg.getArgNumber(), LMCDialect::ParamAttrHelper::getNameStr());
   } else if (auto ref = value.getDefiningOp<ParamRefOp>()) {
     name = ref.getNameAttr();
   }
@@ -61,8 +62,8 @@ public:
     reference.walk([&](Operation *op) {
       if (auto attention = dyn_cast<CausalAttentionOp>(op))
         ok &= succeeded(planAttention(attention));
-      else if (auto gelu = dyn_cast<GeluOp>(op))
-        ok &= succeeded(planMlp(gelu));
+      else if (op->hasTrait<OpTrait::lmc::Activation>())
+        ok &= succeeded(planMlp(op));
       else if (auto embedding = dyn_cast<EmbeddingOp>(op))
         ok &= succeeded(planEmbedding(embedding));
     });
@@ -234,10 +235,11 @@ private:
     return success();
   }
 
-  // MLP: up-projection column-parallel, down-projection row-parallel.
-  LogicalResult planMlp(GeluOp op) {
-    auto [up, upBias] = linearOf(op.getInput());
-    ParamOp down = projectionOf(op.getResult());
+  // MLP around an activation (an op with the Activation trait: gelu,
+  // silu): up-projection column-parallel, down-projection row-parallel.
+  LogicalResult planMlp(Operation *op) {
+    auto [up, upBias] = linearOf(op->getOperand(0));
+    ParamOp down = projectionOf(op->getResult(0));
     if (!up || !down)
       return success();
     if (failed(checkDivides(up, 1, 1, op, "the MLP hidden width")) ||
@@ -331,7 +333,9 @@ public:
 
 private:
   PL placementOfParam(DictionaryAttr attrs) {
-    auto name = attrs ? attrs.getAs<FlatSymbolRefAttr>("lmc.param") : nullptr;
+    auto name = attrs ? attrs.getAs<FlatSymbolRefAttr>(
+                            LMCDialect::ParamAttrHelper::getNameStr())
+                      : nullptr;
     if (!name)
       return PL::replicated();
     auto param =

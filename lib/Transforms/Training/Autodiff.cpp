@@ -110,8 +110,9 @@ public:
                 b.getFloatAttr(param.getTensorType().getElementType(), 0.0)));
       results.push_back(g);
       types.push_back(g.getType());
-      resultAttrs.push_back(b.getDictionaryAttr(b.getNamedAttr(
-          "lmc.grad_of", FlatSymbolRefAttr::get(param.getSymNameAttr()))));
+      resultAttrs.push_back(b.getDictionaryAttr(
+          b.getNamedAttr(LMCDialect::GradOfAttrHelper::getNameStr(),
+                         FlatSymbolRefAttr::get(param.getSymNameAttr()))));
     }
     func::ReturnOp::create(b, ret.getLoc(), results);
     ret.erase();
@@ -350,7 +351,7 @@ struct LMCAutodiffPass : mlir::lmc::impl::LMCAutodiffBase<LMCAutodiffPass> {
         polynomial.resize(dynamic + 1, 0);
       polynomial[dynamic] += size;
     }
-    model->setAttr("lmc.activation_bytes",
+    model->setAttr(LMCDialect::ActivationBytesAttrHelper::getNameStr(),
                    DenseI64ArrayAttr::get(model.getContext(), polynomial));
     activationBytes += bytes;
     keptValues += kept.size();

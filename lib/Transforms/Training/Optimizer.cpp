@@ -116,7 +116,7 @@ struct LMCOptimizerPass : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
              << " (run lmc-autodiff first)";
     // A body-less declaration of one of the functions (e.g. in a test
     // driver that calls it) is replaced by the definition built here.
-    for (StringRef name : {"train_step", "eval_step", "logits"}) {
+    for (StringRef name : ModelOp::getEntryFunctionNames()) {
       Operation *existing = SymbolTable::lookupSymbolIn(model, name);
       auto decl = dyn_cast_or_null<func::FuncOp>(existing);
       if (existing && !(decl && decl.isExternal()))
@@ -172,10 +172,12 @@ struct LMCOptimizerPass : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
                     StringRef state = "") {
     for (ParamOp param : params) {
       types.push_back(param.getTensorType());
-      SmallVector<NamedAttribute> list = {b.getNamedAttr(
-          "lmc.param", FlatSymbolRefAttr::get(param.getSymNameAttr()))};
+      SmallVector<NamedAttribute> list = {
+          b.getNamedAttr(LMCDialect::ParamAttrHelper::getNameStr(),
+                         FlatSymbolRefAttr::get(param.getSymNameAttr()))};
       if (!state.empty())
-        list.push_back(b.getNamedAttr("lmc.state", b.getStringAttr(state)));
+        list.push_back(b.getNamedAttr(LMCDialect::StateAttrHelper::getNameStr(),
+                                      b.getStringAttr(state)));
       argAttrs.push_back(attrs(b, list));
     }
   }
@@ -214,24 +216,25 @@ struct LMCOptimizerPass : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
     addParamArgs(inputs, argAttrs, mb, "exp_avg_sq");
     for (const HParam &hp : kHParams) {
       inputs.push_back(hp.isInteger ? Type(mb.getI64Type()) : floatType);
-      argAttrs.push_back(attrs(
-          mb, {mb.getNamedAttr("lmc.hparam", mb.getStringAttr(hp.name))}));
+      argAttrs.push_back(
+          attrs(mb, {mb.getNamedAttr(LMCDialect::HparamAttrHelper::getNameStr(),
+                                     mb.getStringAttr(hp.name))}));
     }
     for (Type t : forward.getFunctionType().getInputs()) {
       inputs.push_back(t);
       argAttrs.push_back(mb.getDictionaryAttr({}));
     }
     SmallVector<Type> results = {floatType, floatType, floatType};
+    StringRef output = LMCDialect::OutputAttrHelper::getNameStr();
     SmallVector<DictionaryAttr> resultAttrs = {
-        attrs(mb, {mb.getNamedAttr("lmc.output", mb.getStringAttr("loss"))}),
-        attrs(mb,
-              {mb.getNamedAttr("lmc.output", mb.getStringAttr("grad_norm"))}),
-        attrs(mb, {mb.getNamedAttr("lmc.output", mb.getStringAttr("lr"))})};
+        attrs(mb, {mb.getNamedAttr(output, mb.getStringAttr("loss"))}),
+        attrs(mb, {mb.getNamedAttr(output, mb.getStringAttr("grad_norm"))}),
+        attrs(mb, {mb.getNamedAttr(output, mb.getStringAttr("lr"))})};
     addParamArgs(results, resultAttrs, mb);
     addParamArgs(results, resultAttrs, mb, "exp_avg");
     addParamArgs(results, resultAttrs, mb, "exp_avg_sq");
-    func::FuncOp step = createFunc(mb, loc, "train_step", inputs, results,
-                                   argAttrs, resultAttrs);
+    func::FuncOp step = createFunc(mb, loc, ModelOp::getTrainStepName(), inputs,
+                                   results, argAttrs, resultAttrs);
 
     Block *entry = &step.getBody().front();
     OpBuilder b = OpBuilder::atBlockEnd(entry);
@@ -348,7 +351,7 @@ struct LMCOptimizerPass : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
       argAttrs.push_back(mb.getDictionaryAttr({}));
     }
     func::FuncOp eval =
-        createFunc(mb, forward.getLoc(), "eval_step", inputs,
+        createFunc(mb, forward.getLoc(), ModelOp::getEvalStepName(), inputs,
                    forward.getFunctionType().getResults(), argAttrs, {});
     Block *entry = &eval.getBody().front();
     OpBuilder b = OpBuilder::atBlockEnd(entry);
@@ -382,8 +385,8 @@ struct LMCOptimizerPass : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
     inputs.push_back(forward.getFunctionType().getInput(0));
     argAttrs.push_back(mb.getDictionaryAttr({}));
     Location loc = forward.getLoc();
-    func::FuncOp fn =
-        createFunc(mb, loc, "logits", inputs, {resultType}, argAttrs, {});
+    func::FuncOp fn = createFunc(mb, loc, ModelOp::getLogitsName(), inputs,
+                                 {resultType}, argAttrs, {});
     Block *entry = &fn.getBody().front();
     OpBuilder b = OpBuilder::atBlockEnd(entry);
     IRMapping mapping;

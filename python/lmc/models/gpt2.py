@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 LN_EPS = 1e-5
 INIT_STD = 0.02
 DTYPES = ("f32", "f64")
+# The MLP activation: GPT-2's tanh GELU, or SiLU (x * sigmoid(x)).
+ACTIVATIONS = ("gelu", "silu")
 
 # MLIR bare identifier, as accepted for a symbol name like @tiny.
 _SYMBOL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$.]*$")
@@ -38,6 +40,7 @@ class GPT2Config:
     name: str = "gpt2"
     tied: bool = True
     bias: bool = True
+    activation: str = "gelu"
 
     def validate(self) -> "GPT2Config":
         """Raise ValueError if the configuration is unusable; return self."""
@@ -50,6 +53,9 @@ class GPT2Config:
                 f"n_head ({self.n_head}) must divide d_model ({self.d_model})")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, "
+                             f"got {self.activation!r}")
         if not _SYMBOL_RE.match(self.name):
             raise ValueError(f"name {self.name!r} is not a valid MLIR symbol name")
         return self
@@ -217,8 +223,12 @@ def _emit_forward(cfg: GPT2Config) -> list[str]:
         b.layer_norm(h + "_ln2", x_mid, C, p + "ln_2")
         b.linear(h + "_fc", h + "_ln2", C, 4 * C, p + "mlp.c_fc", h + "_fc",
                  cfg.bias)
-        b.define([h + "_gelu"], f"lmc.gelu %{h}_fc tanh : {b.act(4 * C)}")
-        b.linear(h + "_mlp_out", h + "_gelu", 4 * C, C, p + "mlp.c_proj",
+        act = h + "_" + cfg.activation
+        if cfg.activation == "silu":
+            b.define([act], f"lmc.silu %{h}_fc : {b.act(4 * C)}")
+        else:
+            b.define([act], f"lmc.gelu %{h}_fc tanh : {b.act(4 * C)}")
+        b.linear(h + "_mlp_out", act, 4 * C, C, p + "mlp.c_proj",
                  h + "_mproj", cfg.bias)
         b.define([x_out], f"lmc.add %{x_mid}, %{h}_mlp_out : {b.act(C)}")
     b.comment(f"final layer norm, {'tied' if cfg.tied else 'untied'} LM head, loss")
@@ -277,6 +287,8 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, dest=field, type=positive_int,
                             help=f"override {field}")
     parser.add_argument("--dtype", choices=DTYPES, default="f32")
+    parser.add_argument("--activation", choices=ACTIVATIONS,
+                        help="MLP activation (default: from preset, gelu)")
     parser.add_argument("--name", help="model symbol (default: from preset)")
     parser.add_argument("--untie-head", dest="tied", action="store_false",
                         help="give the LM head its own parameter "
@@ -297,6 +309,8 @@ def config_from_args(parser: argparse.ArgumentParser,
                   **overrides)
     if args.name is not None:
         cfg = replace(cfg, name=args.name)
+    if getattr(args, "activation", None) is not None:
+        cfg = replace(cfg, activation=args.activation)
     try:
         return cfg.validate()
     except ValueError as e:

@@ -431,6 +431,20 @@ def _op_cases() -> dict[str, OpCase]:
             + _term("loss", "y", "r", _d(3, 5), 2), {"x": 2.0}))
 
     cases.append(OpCase(
+        "silu", "SiLU on [3,5], inputs N(0, 3^2); the SwiGLU gate "
+        "silu(x) * u on dynamic [B,T,5]",
+        (("x", (3, 5)), ("r", (3, 5)), ("gt", (V, 5)), ("ut", (V, 5)),
+         ("rt", (V, 5))),
+        f"%y = lmc.silu %x : {_d(3, 5)}\n"
+        + _term("s0", "y", "r", _d(3, 5), 2)
+        + _emb("g", "gt", "tokens", V, 5) + _emb("u", "ut", "tokens", V, 5)
+        + _emb("r2", "rt", "targets", V, 5)
+        + f"%sg = lmc.silu %g : {DYN3(5)}\n"
+        + f"%h = lmc.mul %sg, %u : {DYN3(5)}\n"
+        + _term("s1", "h", "r2", DYN3(5), 3) + _sum("loss", ["s0", "s1"]),
+        {"x": 3.0, "gt": 3.0}))
+
+    cases.append(OpCase(
         "add", "x + y, and x + x (one value used twice)",
         (("x", (3, 5)), ("y", (3, 5)), ("r", (3, 5)), ("r2", (3, 5))),
         f"%a = lmc.add %x, %y : {_d(3, 5)}\n" + _term("s0", "a", "r", _d(3, 5), 2)

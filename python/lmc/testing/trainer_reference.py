@@ -16,6 +16,7 @@ inputs are the first B*T, targets the last B*T.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -24,7 +25,7 @@ import numpy as np
 
 from lmc import safetensors
 from lmc.data import read_shard
-from lmc.models.gpt2 import PRESETS
+from lmc.models.gpt2 import ACTIVATIONS, PRESETS
 from lmc.reference import init_params
 from lmc.reference_train import HParams, decay_mask, init_moments, adamw_step, \
     forward_backward
@@ -88,6 +89,8 @@ def main(argv=None) -> int:
     init.add_argument("-o", "--output", required=True)
     exp = sub.add_parser("expect", help="the NumPy run")
     exp.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    exp.add_argument("--activation", choices=ACTIVATIONS,
+                     help="the MLP activation of the model (default: gelu)")
     exp.add_argument("--params", required=True)
     exp.add_argument("--data", required=True)
     exp.add_argument("--batch", type=int, required=True)
@@ -116,6 +119,8 @@ def main(argv=None) -> int:
         return 0
     if args.cmd == "expect":
         cfg = PRESETS[args.preset]
+        if args.activation is not None:
+            cfg = dataclasses.replace(cfg, activation=args.activation)
         params, _ = safetensors.load(args.params)
         tokens = read_shard(args.data)
         history = expected_history(cfg, params, tokens, args.batch, args.seq,

@@ -118,6 +118,33 @@ func.func @gelu_exact(%x: tensor<?x256xf64>) -> tensor<?x256xf64> {
 
 // -----
 
+// Tests that silu computes x * sigmoid(x) elementwise with the sigmoid in
+// its overflow-free form: e = exp(-|x|), 1 / (1 + e) for x >= 0 and
+// e / (1 + e) otherwise (exp of a non-positive number never overflows).
+
+// CHECK-DAG:   #[[ID2:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @silu
+// CHECK:         linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]]], iterator_types = ["parallel", "parallel"]}
+// CHECK-NEXT:    ^bb0(%[[X:.+]]: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[ONE:.+]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:      %[[A:.+]] = math.absf %[[X]] : f32
+// CHECK-NEXT:      %[[NA:.+]] = arith.negf %[[A]] : f32
+// CHECK-NEXT:      %[[E:.+]] = math.exp %[[NA]] : f32
+// CHECK-NEXT:      %[[D:.+]] = arith.addf %[[ONE]], %[[E]] : f32
+// CHECK-NEXT:      %[[POS:.+]] = arith.divf %[[ONE]], %[[D]] : f32
+// CHECK-NEXT:      %[[ZERO:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:      %[[GE:.+]] = arith.cmpf oge, %[[X]], %[[ZERO]] : f32
+// CHECK-NEXT:      %[[NEG:.+]] = arith.mulf %[[E]], %[[POS]] : f32
+// CHECK-NEXT:      %[[S:.+]] = arith.select %[[GE]], %[[POS]], %[[NEG]] : f32
+// CHECK-NEXT:      %[[Y:.+]] = arith.mulf %[[X]], %[[S]] : f32
+// CHECK-NEXT:      linalg.yield %[[Y]] : f32
+func.func @silu(%x: tensor<?x256xf32>) -> tensor<?x256xf32> {
+  %0 = lmc.silu %x : tensor<?x256xf32>
+  return %0 : tensor<?x256xf32>
+}
+
+// -----
+
 // Tests that causal_mask selects -inf where the key index (last loop) is
 // greater than the query index (second to last loop).
 

@@ -596,6 +596,36 @@ func.func @causal_mask_zero(%s: tensor<?x2x?x?xf32>) -> tensor<?x2x?x?xf32> {
 
 // -----
 
+// Tests that silu_grad is grad * s (1 + x (1 - s)) elementwise, with the
+// overflow-free sigmoid s of lmc.silu.
+
+// CHECK-DAG:   #[[ID2:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @silu_grad
+// CHECK:         linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]], #[[ID2]]], iterator_types = ["parallel", "parallel"]}
+// CHECK-NEXT:    ^bb0(%[[X:.+]]: f64, %[[G:.+]]: f64, %{{.+}}: f64):
+// CHECK-DAG:       %[[ONE:.+]] = arith.constant 1.000000e+00 : f64
+// CHECK:           %[[A:.+]] = math.absf %[[X]] : f64
+// CHECK-NEXT:      %[[NA:.+]] = arith.negf %[[A]] : f64
+// CHECK-NEXT:      %[[E:.+]] = math.exp %[[NA]] : f64
+// CHECK-NEXT:      %[[D:.+]] = arith.addf %{{.+}}, %[[E]] : f64
+// CHECK-NEXT:      %[[POS:.+]] = arith.divf %{{.+}}, %[[D]] : f64
+// CHECK-NEXT:      %[[ZERO:.+]] = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:      %[[GE:.+]] = arith.cmpf oge, %[[X]], %[[ZERO]] : f64
+// CHECK-NEXT:      %[[NEG:.+]] = arith.mulf %[[E]], %[[POS]] : f64
+// CHECK-NEXT:      %[[S:.+]] = arith.select %[[GE]], %[[POS]], %[[NEG]] : f64
+// CHECK-NEXT:      %[[OMS:.+]] = arith.subf %[[ONE]], %[[S]] : f64
+// CHECK-NEXT:      %[[XO:.+]] = arith.mulf %[[X]], %[[OMS]] : f64
+// CHECK-NEXT:      %[[P:.+]] = arith.addf %[[ONE]], %[[XO]] : f64
+// CHECK-NEXT:      %[[DS:.+]] = arith.mulf %[[S]], %[[P]] : f64
+// CHECK-NEXT:      %[[R:.+]] = arith.mulf %[[G]], %[[DS]] : f64
+// CHECK-NEXT:      linalg.yield %[[R]] : f64
+func.func @silu_grad(%x: tensor<?x256xf64>, %dy: tensor<?x256xf64>) -> tensor<?x256xf64> {
+  %0 = lmc.silu_grad %x, %dy : tensor<?x256xf64>
+  return %0 : tensor<?x256xf64>
+}
+
+// -----
+
 // === static and dynamic sizes mixed ===
 
 // Tests that unflatten lowers when the input and `like` differ in which

@@ -732,6 +732,30 @@ func.func @f(%a: tensor<3x4xf32>, %b: tensor<4x5xf32>) {
 // -----
 
 //===----------------------------------------------------------------------===//
+// lmc.silu
+//===----------------------------------------------------------------------===//
+
+// Tests that silu's result has the input type (generic form).
+
+func.func @f(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'lmc.silu' op failed to verify that all of {input, result} have same type}}
+  %0 = "lmc.silu"(%x) : (tensor<?x8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that silu takes a float tensor.
+
+func.func @f(%x: tensor<4xi32>) {
+  // expected-error @+1 {{'lmc.silu' op operand #0 must be ranked tensor of 32-bit float or 64-bit float values, but got 'tensor<4xi32>'}}
+  %0 = lmc.silu %x : tensor<4xi32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
 // lmc.bias_add
 //===----------------------------------------------------------------------===//
 

@@ -155,6 +155,20 @@ func.func @dense(%x: tensor<2x3x4xf64>, %w: tensor<4xf64>, %b: tensor<4xf64>,
   return %5, %1, %8 : tensor<2x3x4xf64>, tensor<4xf32>, tensor<?x?x8xf32>
 }
 
+// Tests that silu keeps the input type (inferred from it), static or
+// dynamic, f32 or f64.
+
+// CHECK-LABEL: func.func @silu
+// CHECK-NEXT:    %[[S0:.+]] = lmc.silu %{{.+}} : tensor<?x?x8xf32>
+// CHECK-NEXT:    %[[S1:.+]] = lmc.silu %{{.+}} : tensor<2x3xf64>
+// CHECK-NEXT:    return %[[S0]], %[[S1]]
+func.func @silu(%x: tensor<?x?x8xf32>, %y: tensor<2x3xf64>)
+    -> (tensor<?x?x8xf32>, tensor<2x3xf64>) {
+  %0 = lmc.silu %x : tensor<?x?x8xf32>
+  %1 = lmc.silu %y : tensor<2x3xf64>
+  return %0, %1 : tensor<?x?x8xf32>, tensor<2x3xf64>
+}
+
 // Tests matmul result inference: plain matrices, each transpose and both, a
 // shared rank-2 rhs (a linear layer), a batched rhs, and a dynamic lhs batch
 // dimension taken from a static rhs batch dimension.

@@ -344,6 +344,21 @@ func.func @f(%a: tensor<?x64xf32>) {
 // -----
 
 //===----------------------------------------------------------------------===//
+// lmc.silu_grad
+//===----------------------------------------------------------------------===//
+
+// Tests that input, grad and the result of silu_grad have the same type
+// (generic form).
+
+func.func @f(%x: tensor<?x256xf32>, %dy: tensor<4x256xf32>) {
+  // expected-error @+1 {{'lmc.silu_grad' op failed to verify that all of {input, grad, result} have same type}}
+  %0 = "lmc.silu_grad"(%x, %dy) : (tensor<?x256xf32>, tensor<4x256xf32>) -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
 // lmc.gelu_grad
 //===----------------------------------------------------------------------===//
 

@@ -332,3 +332,19 @@ func.func @causal_mask_zero(%dy: tensor<?x2x?x?xf32>, %s: tensor<3x3xf64>)
   %2 = lmc.causal_mask %s zero : tensor<3x3xf64>
   return %0, %1, %2 : tensor<?x2x?x?xf32>, tensor<?x2x?x?xf32>, tensor<3x3xf64>
 }
+
+// Tests silu_grad, static and dynamic.
+
+// CHECK-LABEL: func.func @silu_grad
+// CHECK-NEXT:    %[[S0:.+]] = lmc.silu_grad %{{.+}}, %{{.+}} : tensor<?x?x256xf32>
+// CHECK-NEXT:    %[[S1:.+]] = lmc.silu_grad %{{.+}}, %{{.+}} : tensor<2x3xf64>
+// CHECK-NEXT:    return %[[S0]], %[[S1]]
+// GENERIC-LABEL: sym_name = "silu_grad"
+// GENERIC:       "lmc.silu_grad"(%{{.+}}, %{{.+}}) : (tensor<?x?x256xf32>, tensor<?x?x256xf32>) -> tensor<?x?x256xf32>
+func.func @silu_grad(%x: tensor<?x?x256xf32>, %dy: tensor<?x?x256xf32>,
+                     %y: tensor<2x3xf64>, %dz: tensor<2x3xf64>)
+    -> (tensor<?x?x256xf32>, tensor<2x3xf64>) {
+  %0 = lmc.silu_grad %x, %dy : tensor<?x?x256xf32>
+  %1 = lmc.silu_grad %y, %dz : tensor<2x3xf64>
+  return %0, %1 : tensor<?x?x256xf32>, tensor<2x3xf64>
+}

@@ -212,3 +212,36 @@ lmc.model @e attributes {lmc.mesh = #lmc.mesh<tp = 2>} {
     return %x, %n : tensor<?x4x8xf32>, tensor<?x4x8xf32>
   }
 }
+
+// -----
+
+// Tests that lmc.silu fuses by its declared role, with no entry in the
+// pass: the SwiGLU gate silu(a) * b is one group named after the silu, and
+// in the backward pass silu_grad joins the mul that produces its gradient.
+
+// CHECK-LABEL: lmc-fuse: @m swiglu: 6 kernels before fusion, 4 after (2 groups of 4 ops: silu 1 silu_grad 1)
+// CHECK-LABEL: func.func @swiglu
+// CHECK:         %[[A:.+]] = lmc.matmul
+// CHECK-NEXT:    %[[B:.+]] = lmc.matmul
+// CHECK-NEXT:    %[[H:.+]] = lmc.fused "silu" (%[[X:.+]] = %[[A]], %[[Y:.+]] = %[[B]]) : (tensor<?x?x256xf32>, tensor<?x?x256xf32>) -> tensor<?x?x256xf32> {
+// CHECK-NEXT:      %[[S:.+]] = lmc.silu %[[X]]
+// CHECK-NEXT:      %[[M:.+]] = lmc.mul %[[S]], %[[Y]]
+// CHECK-NEXT:      lmc.yield %[[M]]
+// CHECK-NEXT:    }
+// CHECK-NEXT:    %[[D:.+]] = lmc.fused "silu_grad" (%[[DH:.+]] = %{{.+}}, %[[BB:.+]] = %[[B]], %[[AA:.+]] = %[[A]]) : (tensor<?x?x256xf32>, tensor<?x?x256xf32>, tensor<?x?x256xf32>) -> tensor<?x?x256xf32> {
+// CHECK-NEXT:      %[[DS:.+]] = lmc.mul %[[DH]], %[[BB]]
+// CHECK-NEXT:      %[[DA:.+]] = lmc.silu_grad %[[AA]], %[[DS]]
+// CHECK-NEXT:      lmc.yield %[[DA]]
+// CHECK-NEXT:    }
+// CHECK-NEXT:    return %[[H]], %[[D]]
+lmc.model @m {
+  func.func @swiglu(%x: tensor<?x?x64xf32>, %wg: tensor<64x256xf32>, %wu: tensor<64x256xf32>, %dh: tensor<?x?x256xf32>) -> (tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
+    %a = lmc.matmul %x, %wg : tensor<?x?x64xf32>, tensor<64x256xf32>
+    %b = lmc.matmul %x, %wu : tensor<?x?x64xf32>, tensor<64x256xf32>
+    %s = lmc.silu %a : tensor<?x?x256xf32>
+    %h = lmc.mul %s, %b : tensor<?x?x256xf32>
+    %ds = lmc.mul %dh, %b : tensor<?x?x256xf32>
+    %da = lmc.silu_grad %a, %ds : tensor<?x?x256xf32>
+    return %h, %da : tensor<?x?x256xf32>, tensor<?x?x256xf32>
+  }
+}

@@ -172,6 +172,37 @@ lmc.model @gelu {
 
 // -----
 
+// Tests the rule of silu: silu_grad of the forward input and the result
+// gradient; in a SwiGLU gate silu(x) * u the mul's rule feeds it.
+
+// CHECK-LABEL: lmc.model @silu
+// CHECK:         func.func @forward_grad
+// CHECK-NEXT:      %[[X:.+]] = lmc.param_ref @x : tensor<2x8xf32>
+// CHECK-NEXT:      %[[U:.+]] = lmc.param_ref @u : tensor<2x8xf32>
+// CHECK-NEXT:      %[[S:.+]] = lmc.silu %[[X]] : tensor<2x8xf32>
+// CHECK-NEXT:      %[[H:.+]] = lmc.mul %[[S]], %[[U]] : tensor<2x8xf32>
+// CHECK-NEXT:      %[[L:.+]] = lmc.reduce_sum %[[H]]
+// CHECK-NEXT:      %[[ONE:.+]] = arith.constant
+// CHECK-NEXT:      %[[DH:.+]] = lmc.broadcast %[[ONE]] like %[[H]]
+// CHECK-NEXT:      %[[DS:.+]] = lmc.mul %[[DH]], %[[U]] : tensor<2x8xf32>
+// CHECK-NEXT:      %[[DU:.+]] = lmc.mul %[[DH]], %[[S]] : tensor<2x8xf32>
+// CHECK-NEXT:      %[[DX:.+]] = lmc.silu_grad %[[X]], %[[DS]] : tensor<2x8xf32>
+// CHECK-NEXT:      return %[[L]], %[[DX]], %[[DU]]
+lmc.model @silu {
+  lmc.param @x : tensor<2x8xf32> init(normal, std = 1.0)
+  lmc.param @u : tensor<2x8xf32> init(normal, std = 1.0)
+  func.func @forward(%tokens: tensor<?x?xi32>, %targets: tensor<?x?xi32>) -> tensor<f32> {
+    %x = lmc.param_ref @x : tensor<2x8xf32>
+    %u = lmc.param_ref @u : tensor<2x8xf32>
+    %s = lmc.silu %x : tensor<2x8xf32>
+    %h = lmc.mul %s, %u : tensor<2x8xf32>
+    %loss = lmc.reduce_sum %h dims [0, 1] : tensor<2x8xf32>
+    return %loss : tensor<f32>
+  }
+}
+
+// -----
+
 // Tests the rule of layer_norm: one layer_norm_grad of the forward input, the
 // weight and the result gradient, with the forward eps; its three results are
 // the gradients of input, weight and bias.

@@ -38,6 +38,10 @@ def _inputs():
         "mw": f(6, 4),
         "mwt": f(4, 6),              # the same with transpose_b
         "mb": f(4),
+        # silu far into both tails, where a naive sigmoid overflows exp(-x).
+        "sx": np.array([[-1000.0, -100.0, -30.0, -5.0],
+                        [-1.0, -1e-3, 0.0, 1e-3],
+                        [1.0, 5.0, 30.0, 1000.0]], dtype=np.float32),
     }
 
 
@@ -48,6 +52,11 @@ def _gelu_exact(x):
 
 def _gelu_tanh(x):
     return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def _silu(x):
+    e = np.exp(-np.abs(x))
+    return x * np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def _softmax(x):
@@ -82,6 +91,8 @@ def expected():
     return {
         "gelu_exact": _gelu_exact(i["x"]),
         "gelu_tanh": _gelu_tanh(i["x"]),
+        "silu": _silu(i["x"]),
+        "silu_extremes": _silu(i["sx"]),
         "softmax": _softmax(i["x"]),
         "layer_norm": _layer_norm(i["ln_x"], i["ln_w"], i["ln_b"]),
         "matmul_transpose_a": i["a"].T @ i["b"],
@@ -122,6 +133,8 @@ def gen(path):
     cases = [
         ("gelu_exact", f"lmc.gelu %x exact : {d2}", d2, 2),
         ("gelu_tanh", f"lmc.gelu %x tanh : {d2}", d2, 2),
+        ("silu", f"lmc.silu %x : {d2}", d2, 2),
+        ("silu_extremes", f"lmc.silu %sx : {d2}", d2, 2),
         ("softmax", f"lmc.softmax %x : {d2}", d2, 2),
         ("layer_norm", "lmc.layer_norm %ln_x, %ln_w, %ln_b eps(1.000000e-05) : "
                        "tensor<?x?x8xf32>, tensor<8xf32>", "tensor<?x?x8xf32>", 3),

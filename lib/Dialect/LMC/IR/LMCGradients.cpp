@@ -59,6 +59,12 @@ LogicalResult GeluOp::buildGradient(GradientBuilder &gb) {
   return success();
 }
 
+LogicalResult SiluOp::buildGradient(GradientBuilder &gb) {
+  gb.addOperandGrad(0, SiluGradOp::create(gb.builder(), getLoc(), gb.operand(0),
+                                          gb.resultGrad(0)));
+  return success();
+}
+
 LogicalResult LayerNormOp::buildGradient(GradientBuilder &gb) {
   auto grad =
       LayerNormGradOp::create(gb.builder(), getLoc(), gb.operand(0),

@@ -40,9 +40,25 @@ void ModelOp::build(OpBuilder &builder, OperationState &state, StringRef name) {
   body->emplaceBlock();
 }
 
-func::FuncOp ModelOp::getForward() {
+func::FuncOp ModelOp::getFunction(StringRef name) {
   return dyn_cast_or_null<func::FuncOp>(
-      ::mlir::SymbolTable::lookupSymbolIn(getOperation(), "forward"));
+      ::mlir::SymbolTable::lookupSymbolIn(getOperation(), name));
+}
+
+ArrayRef<StringRef> ModelOp::getEntryFunctionNames() {
+  static const StringRef names[] = {getTrainStepName(), getEvalStepName(),
+                                    getLogitsName()};
+  return names;
+}
+
+StringRef ModelOp::getExportedName(StringRef entry) {
+  if (entry == getTrainStepName())
+    return "lmc_train_step";
+  if (entry == getEvalStepName())
+    return "lmc_eval_step";
+  if (entry == getLogitsName())
+    return "lmc_logits";
+  return "";
 }
 
 static bool isIdMatrix(Type type) {

@@ -3,6 +3,7 @@
 #ifndef LMC_DIALECT_LMC_IR_LMCDIALECT_H
 #define LMC_DIALECT_LMC_IR_LMCDIALECT_H
 
+#include "lmc/Dialect/LMC/IR/LMCAttrs.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Dialect.h"
 

@@ -42,11 +42,49 @@ def LMC_Dialect : Dialect {
   let useDefaultAttributePrinterParser = 1;
   let useDefaultTypePrinterParser = 1;
   let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
+  // The discardable `lmc.*` attributes that passes hand to each other, with
+  // their types; the dialect verifies each (type, where it may appear, and
+  // its value) in LMCDialect.cpp. Passes name them through the generated
+  // helpers (`LMCDialect::ZeroDimAttrHelper::getNameStr()`, or
+  // `getZeroDimAttrHelper().setAttr(op, ...)`), never by a string.
+  let discardableAttrs = (ins
+    // On an lmc.model or a builtin.module: the device mesh.
+    "::mlir::lmc::MeshAttr":$mesh,
+    // On an lmc.param: its placement over the mesh.
+    "::mlir::lmc::ShardingAttr":$sharding,
+    // On an lmc.param: the dimension ZeRO splits its optimizer state along.
+    "::mlir::IntegerAttr":$zero_dim,
+    // On an lmc.model: the bytes of activations kept for the backward pass,
+    // a polynomial in the batch and sequence sizes (lmc-autodiff).
+    "::mlir::DenseI64ArrayAttr":$activation_bytes,
+    // On a function argument or result: the parameter it holds.
+    "::mlir::FlatSymbolRefAttr":$param,
+    // Beside lmc.param: which optimizer state of the parameter it holds.
+    "::mlir::StringAttr":$state,
+    // On a function argument: the optimizer hyperparameter it holds.
+    "::mlir::StringAttr":$hparam,
+    // On a function result: the scalar it holds (loss, grad_norm, lr).
+    "::mlir::StringAttr":$output,
+    // On a function result: the gradient of the named parameter.
+    "::mlir::FlatSymbolRefAttr":$grad_of,
+    // On a func.func: the kind of the fusion group it computes.
+    "::mlir::StringAttr":$fusion_group,
+    // On a linalg op: the runtime routine that computes it.
+    "::mlir::DictionaryAttr":$library_call,
+    // On a func.func: its launches run in stream order.
+    "::mlir::UnitAttr":$stream_ordered
+  );
   let extraClassDeclaration = [{
     /// The discardable attribute holding the mesh of a model or module.
-    static ::llvm::StringRef getMeshAttrName() { return "lmc.mesh"; }
+    static ::llvm::StringRef getMeshAttrName() {
+      return MeshAttrHelper::getNameStr();
+    }
     /// The discardable attribute holding the sharding of a parameter.
-    static ::llvm::StringRef getShardingAttrName() { return "lmc.sharding"; }
+    static ::llvm::StringRef getShardingAttrName() {
+      return ShardingAttrHelper::getNameStr();
+    }
 
   private:
     void registerAttributes();

@@ -75,7 +75,9 @@ def LMC_FusedOp : LMC_Op<"fused", [
     static ::mlir::Value lookThrough(::mlir::Value v);
     /// The attribute that marks a kernel function holding a group's body
     /// (`lmc-outline-kernels`); its value is the group's kind.
-    static ::llvm::StringRef getKernelAttrName() { return "lmc.fusion_group"; }
+    static ::llvm::StringRef getKernelAttrName() {
+      return LMCDialect::FusionGroupAttrHelper::getNameStr();
+    }
     /// The ops of the body, without the yield.
     auto getBodyOps() {
       return getBody().front().without_terminator();

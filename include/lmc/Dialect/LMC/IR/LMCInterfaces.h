@@ -68,7 +68,31 @@ public:
   virtual FailureOr<SmallVector<Value>> cloneWithLocalTypes() = 0;
 };
 
+/// How an op takes part in fusion (FusionOpInterface in LMCInterfaces.td).
+enum class FusionRole { Elementwise, RowWise, Reduction, Update, Layout };
+
 } // namespace mlir::lmc
+
+namespace mlir::OpTrait::lmc {
+/// Carries the static fusion declaration of an op (LMC_Fusion in
+/// LMCInterfaces.td), which FusionOpInterface reads.
+template <typename ConcreteType>
+class FusionDeclaration : public TraitBase<ConcreteType, FusionDeclaration> {};
+
+/// An elementwise activation of one operand: one result of the operand's
+/// type.
+template <typename ConcreteType>
+class Activation : public TraitBase<ConcreteType, Activation> {
+public:
+  static LogicalResult verifyTrait(Operation *op) {
+    if (op->getNumOperands() < 1 || op->getNumResults() != 1 ||
+        op->getOperand(0).getType() != op->getResult(0).getType())
+      return op->emitOpError(
+          "an activation has one result of the type of its first operand");
+    return success();
+  }
+};
+} // namespace mlir::OpTrait::lmc
 
 #include "lmc/Dialect/LMC/IR/LMCInterfaces.h.inc"
 

@@ -74,4 +74,129 @@ def LMC_ShardingRuleOpInterface : OpInterface<"ShardingRuleOpInterface"> {
   ];
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion roles
+//===----------------------------------------------------------------------===//
+
+def LMC_FusionOpInterface : OpInterface<"FusionOpInterface"> {
+  let cppNamespace = "::mlir::lmc";
+  let description = [{
+    How an op takes part in fusion (`lmc-fuse`), declared on the op with one
+    of the `LMC_Elementwise`, `LMC_RowWise`, `LMC_Reduction`, `LMC_Update`
+    or `LMC_Layout` traits; an op that declares none is opaque (a kernel of
+    its own: matmul, gathers, attention, collectives, ...).
+
+    - `Elementwise`: one value per element of its domain;
+    - `RowWise`: reads whole rows (the last dimension) of its domain;
+    - `Reduction`: reduces its domain to something smaller;
+    - `Update`: an optimizer update; all updates of a function form one
+      group (a multi-tensor update);
+    - `Layout`: moves data without computing (never fused today).
+
+    An op joins the group of its consumer when the consumer reads it through
+    a *fused operand* (read over the consumer's whole iteration space: not a
+    broadcast bias, not an index) and the value is a *fused result* of the
+    op (a full-domain result of an elementwise or row-wise op). Beyond
+    producer and consumer, an op may name *partner operands* (the producer
+    of such an operand joins its group when it declares the same group kind)
+    and *sibling operands* (an op of the same group kind reading the same
+    values in those operand positions joins its group). A group is named
+    after the op with the lowest kind rank in it.
+  }];
+  let methods = [
+    InterfaceMethod<"The op's role in fusion.",
+      "::mlir::lmc::FusionRole", "getFusionRole">,
+    InterfaceMethod<[{
+        True when operand `i` is read over the op's whole iteration space, so
+        that its producer may join the op's group.
+      }], "bool", "isFusedOperand", (ins "unsigned":$i)>,
+    InterfaceMethod<[{
+        True when result `i` covers the op's whole domain, so that a consumer
+        reading it through a fused operand may join the op's group.
+      }], "bool", "isFusedResult", (ins "unsigned":$i)>,
+    InterfaceMethod<[{
+        True when the producer of operand `i` joins the op's group if it
+        declares the same group kind (a row statistic the op reads).
+      }], "bool", "isPartnerOperand", (ins "unsigned":$i)>,
+    InterfaceMethod<[{
+        The operand positions through which sibling ops are found: an op of
+        the same group kind that reads the same values in all of them joins
+        the op's group (a loss and its gradient over the same logits).
+      }], "::llvm::ArrayRef<unsigned>", "getSiblingOperands">,
+    InterfaceMethod<[{
+        The kind of group the op names when its rank is the lowest of its
+        group (empty: the op names no group, which is then `elementwise`).
+      }], "::llvm::StringRef", "getFusionKind">,
+    InterfaceMethod<"The rank of the op's group kind (lower wins).",
+      "int", "getFusionKindRank">,
+  ];
+}
+
+/// `false || i == a || i == b ...`: the C++ test that `i` is in `indices`.
+class LMC_IndexIn<list<int> indices> {
+  string expr = !foldl("false", indices, acc, x, acc # " || i == " # x);
+}
+
+/// The static members that carry an op's fusion declaration.
+class LMC_FusionDeclaration<string decls>
+    : NativeOpTrait<"FusionDeclaration", [], decls> {
+  let cppNamespace = "::mlir::OpTrait::lmc";
+}
+
+/// The declaration of an op's fusion role (see LMC_FusionOpInterface):
+/// `operands` are its fused operands, `results` its fused results (all of
+/// them with `allResults`), `kind` and `rank` the group it names, `partners`
+/// and `siblings` as in the interface.
+class LMC_Fusion<string role, list<int> operands, bit allResults,
+                 list<int> results, string kind, int rank,
+                 list<int> partners, list<int> siblings>
+    : TraitList<[
+        LMC_FusionOpInterface,
+        LMC_FusionDeclaration<
+          "static ::mlir::lmc::FusionRole getFusionRole() { return "
+          "::mlir::lmc::FusionRole::" # role # "; }\n"
+          "static bool isFusedOperand(unsigned i) { return "
+          # LMC_IndexIn<operands>.expr # "; }\n"
+          "static bool isFusedResult(unsigned i) { return "
+          # !if(allResults, "true", LMC_IndexIn<results>.expr) # "; }\n"
+          "static bool isPartnerOperand(unsigned i) { return "
+          # LMC_IndexIn<partners>.expr # "; }\n"
+          "static ::llvm::ArrayRef<unsigned> getSiblingOperands() { "
+          "static const unsigned siblings[] = {"
+          # !interleave(siblings, ", ") # !if(!empty(siblings), "0", "")
+          # "}; return ::llvm::ArrayRef<unsigned>(siblings, size_t("
+          # !size(siblings) # ")); }\n"
+          "static ::llvm::StringRef getFusionKind() { return \""
+          # kind # "\"; }\n"
+          "static int getFusionKindRank() { return " # rank # "; }\n"
+        >
+      ]>;
+
+/// Elementwise over the domain read by `operands`.
+class LMC_Elementwise<list<int> operands = [0], string kind = "",
+                      int rank = 100>
+    : LMC_Fusion<"Elementwise", operands, 1, [], kind, rank, [], []>;
+/// Reads whole rows of the domain read by `operands`; `results` are the
+/// full-domain results (all by default).
+class LMC_RowWise<list<int> operands = [0], string kind = "", int rank = 100,
+                  bit allResults = 1, list<int> results = [],
+                  list<int> partners = [], list<int> siblings = []>
+    : LMC_Fusion<"RowWise", operands, allResults, results, kind, rank,
+                 partners, siblings>;
+/// Reduces the domain read by `operands`; no result covers the domain.
+class LMC_Reduction<list<int> operands = [0], string kind = "",
+                    int rank = 100>
+    : LMC_Fusion<"Reduction", operands, 0, [], kind, rank, [], []>;
+/// An optimizer update, grouped with all updates of its function.
+class LMC_Update<string kind, int rank>
+    : LMC_Fusion<"Update", [], 0, [], kind, rank, [], []>;
+/// Moves data without computing; not fused.
+def LMC_Layout : LMC_Fusion<"Layout", [], 0, [], "", 100, [], []>;
+
+/// An elementwise activation function of one operand (gelu, silu): the
+/// tensor-parallel planner splits the MLP around it.
+def LMC_Activation : NativeOpTrait<"Activation"> {
+  let cppNamespace = "::mlir::OpTrait::lmc";
+}
+
 #endif // LMC_DIALECT_LMC_IR_LMCINTERFACES_TD

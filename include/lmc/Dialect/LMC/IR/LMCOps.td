@@ -75,8 +75,38 @@ def LMC_ModelOp : LMC_Op<"model", [
   let skipDefaultBuilders = 1;
   let builders = [OpBuilder<(ins "::llvm::StringRef":$name)>];
   let extraClassDeclaration = [{
+    /// The names of the functions of a model: `forward` (the user's), its
+    /// gradient (lmc-autodiff) and the entry functions lmc-optimizer builds
+    /// for the runtime (the training step, the evaluation step, the
+    /// logits).
+    static ::llvm::StringRef getForwardName() { return "forward"; }
+    static ::llvm::StringRef getForwardGradName() { return "forward_grad"; }
+    static ::llvm::StringRef getTrainStepName() { return "train_step"; }
+    static ::llvm::StringRef getEvalStepName() { return "eval_step"; }
+    static ::llvm::StringRef getLogitsName() { return "logits"; }
+    /// The entry functions, in order: train_step, eval_step, logits.
+    static ::llvm::ArrayRef<::llvm::StringRef> getEntryFunctionNames();
+    /// The C symbol lmc-export-entry-points exports an entry function as
+    /// (`lmc_train_step`, ...); empty for a name that is not an entry
+    /// function.
+    static ::llvm::StringRef getExportedName(::llvm::StringRef entry);
+    /// The exported function that returns the model description.
+    static ::llvm::StringRef getModelInfoName() { return "lmc_model_info"; }
+
+    /// The function of the model named `name`, or null.
+    ::mlir::func::FuncOp getFunction(::llvm::StringRef name);
     /// The function named `forward`, or null.
-    ::mlir::func::FuncOp getForward();
+    ::mlir::func::FuncOp getForward() { return getFunction(getForwardName()); }
+    ::mlir::func::FuncOp getForwardGrad() {
+      return getFunction(getForwardGradName());
+    }
+    ::mlir::func::FuncOp getTrainStep() {
+      return getFunction(getTrainStepName());
+    }
+    ::mlir::func::FuncOp getEvalStep() {
+      return getFunction(getEvalStepName());
+    }
+    ::mlir::func::FuncOp getLogits() { return getFunction(getLogitsName()); }
     /// The parameter declarations, in order.
     auto getParams() { return getBody().front().getOps<ParamOp>(); }
   }];
@@ -142,6 +172,7 @@ def LMC_ParamRefOp : LMC_Op<"param_ref", [
 //===----------------------------------------------------------------------===//
 
 def LMC_EmbeddingOp : LMC_Op<"embedding", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "token embedding lookup";
@@ -187,6 +218,7 @@ def LMC_EmbeddingOp : LMC_Op<"embedding", [
 }
 
 def LMC_PositionEmbeddingOp : LMC_Op<"position_embedding", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "learned position embedding, broadcast over the batch";
@@ -222,6 +254,8 @@ def LMC_PositionEmbeddingOp : LMC_Op<"position_embedding", [
 //===----------------------------------------------------------------------===//
 
 def LMC_LayerNormOp : LMC_Op<"layer_norm", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_RowWise<[0], "layer_norm", 2>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>,
     AllTypesMatch<["weight", "bias"]>]> {
@@ -254,6 +288,7 @@ def LMC_LayerNormOp : LMC_Op<"layer_norm", [
 }
 
 def LMC_MatmulOp : LMC_Op<"matmul", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "matrix product with batch dimensions and transposes";
@@ -299,6 +334,8 @@ def LMC_MatmulOp : LMC_Op<"matmul", [
 }
 
 def LMC_BiasAddOp : LMC_Op<"bias_add", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Elementwise<[0]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "adds a bias vector along the last dimension";
@@ -325,6 +362,8 @@ def LMC_BiasAddOp : LMC_Op<"bias_add", [
 }
 
 def LMC_GeluOp : LMC_Op<"gelu", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Elementwise<[0], "gelu", 6>, LMC_Activation,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "Gaussian error linear unit";
@@ -349,7 +388,42 @@ def LMC_GeluOp : LMC_Op<"gelu", [
   let assemblyFormat = "$input $approximation attr-dict `:` type($input)";
 }
 
+def LMC_SiluOp : LMC_Op<"silu", [
+    LMC_Elementwise<[0], "silu", 6>, LMC_Activation,
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "sigmoid linear unit (swish)";
+  let description = [{
+    Elementwise SiLU, `x * sigmoid(x) = x / (1 + exp(-x))`: the activation
+    of the Llama family's gated MLP (`silu(x W_gate) * (x W_up)`). The
+    sigmoid is computed in a form that never overflows:
+    `1 / (1 + exp(-|x|))` for `x >= 0` and `exp(-|x|) / (1 + exp(-|x|))`
+    otherwise. Its gradient is `lmc.silu_grad`. It is an elementwise
+    activation: `lmc-fuse` fuses it with its producer and consumers, and the
+    tensor-parallel planner splits an MLP around it as around `lmc.gelu`.
+
+    Example:
+
+    ```mlir
+    %y = lmc.silu %x : tensor<?x?x256xf32>
+    // A gated (SwiGLU) MLP: silu of the gate times the up projection.
+    %g = lmc.silu %gate : tensor<?x?x256xf32>
+    %h = lmc.mul %g, %up : tensor<?x?x256xf32>
+    ```
+
+    **Constraints:**
+    - `input` is a ranked tensor of `f32` or `f64`;
+    - the result type equals the input type.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
 def LMC_AddOp : LMC_Op<"add", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Elementwise<[0, 1]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, Commutative, AllTypesMatch<["lhs", "rhs", "result"]>]> {
   let summary = "elementwise sum (the residual connection)";
@@ -376,7 +450,8 @@ def LMC_AddOp : LMC_Op<"add", [
 //===----------------------------------------------------------------------===//
 
 def LMC_SplitOp : LMC_Op<"split", [
-    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Layout, DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "splits the last dimension into equal parts";
   let description = [{
@@ -402,6 +477,7 @@ def LMC_SplitOp : LMC_Op<"split", [
 }
 
 def LMC_CausalAttentionOp : LMC_Op<"causal_attention", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["query", "key", "value", "result"]>]> {
   let summary = "causal multi-head self-attention";
@@ -443,6 +519,7 @@ def LMC_CausalAttentionOp : LMC_Op<"causal_attention", [
 }
 
 def LMC_FlashAttentionOp : LMC_Op<"flash_attention", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["query", "key", "value", "result"]>]> {
   let summary = "causal attention without the T x T matrix, with row statistics";
@@ -492,6 +569,7 @@ def LMC_FlashAttentionOp : LMC_Op<"flash_attention", [
 }
 
 def LMC_FlashAttentionGradOp : LMC_Op<"flash_attention_grad", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
     Pure, AllTypesMatch<["query", "key", "value", "output", "output_grad",
                          "query_grad", "key_grad", "value_grad"]>]> {
   let summary = "gradient of lmc.flash_attention";
@@ -532,7 +610,8 @@ def LMC_FlashAttentionGradOp : LMC_Op<"flash_attention_grad", [
 }
 
 def LMC_SplitHeadsOp : LMC_Op<"split_heads", [
-    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
+    LMC_Layout, DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "[B, T, C] to [B, H, T, C/H]";
   let description = [{
@@ -559,7 +638,8 @@ def LMC_SplitHeadsOp : LMC_Op<"split_heads", [
 }
 
 def LMC_MergeHeadsOp : LMC_Op<"merge_heads", [
-    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Layout, DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "[B, H, T, D] to [B, T, H * D]";
   let description = [{
@@ -582,6 +662,8 @@ def LMC_MergeHeadsOp : LMC_Op<"merge_heads", [
 }
 
 def LMC_ScaleOp : LMC_Op<"scale", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Elementwise<[0]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "multiplies by a constant";
@@ -608,6 +690,8 @@ def LMC_ScaleOp : LMC_Op<"scale", [
 }
 
 def LMC_CausalMaskOp : LMC_Op<"causal_mask", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Elementwise<[0]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "hides future positions of attention scores";
@@ -634,6 +718,8 @@ def LMC_CausalMaskOp : LMC_Op<"causal_mask", [
 }
 
 def LMC_SoftmaxOp : LMC_Op<"softmax", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_RowWise<[0], "softmax", 4>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "softmax over the last dimension";
@@ -661,6 +747,8 @@ def LMC_SoftmaxOp : LMC_Op<"softmax", [
 //===----------------------------------------------------------------------===//
 
 def LMC_CrossEntropyOp : LMC_Op<"cross_entropy", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
+    LMC_Reduction<[0], "cross_entropy", 0>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "mean cross-entropy of logits against integer targets";

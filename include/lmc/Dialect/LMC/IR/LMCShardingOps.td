@@ -37,7 +37,7 @@ def LMC_AxisIndexOp : LMC_Op<"axis_index", [Pure]> {
 }
 
 def LMC_CrossEntropyStatsOp : LMC_Op<"cross_entropy_stats", [
-    Pure, InferTypeOpAdaptor]> {
+    LMC_Reduction<[0], "cross_entropy", 0>, Pure, InferTypeOpAdaptor]> {
   let summary = "per-position softmax statistics of one vocabulary block";
   let description = [{
     The first half of a cross-entropy whose logits are split along the
@@ -79,7 +79,7 @@ def LMC_CrossEntropyStatsOp : LMC_Op<"cross_entropy_stats", [
 }
 
 def LMC_CrossEntropyCombineOp : LMC_Op<"cross_entropy_combine", [
-    Pure, InferTypeOpAdaptor]> {
+    LMC_Reduction<[0], "cross_entropy", 0>, Pure, InferTypeOpAdaptor]> {
   let summary = "the mean cross-entropy from the statistics of all blocks";
   let description = [{
     `stats` (`[..., 3P]`) holds the `lmc.cross_entropy_stats` of `P`
@@ -109,6 +109,7 @@ def LMC_CrossEntropyCombineOp : LMC_Op<"cross_entropy_combine", [
 }
 
 def LMC_CrossEntropyShardGradOp : LMC_Op<"cross_entropy_shard_grad", [
+    LMC_RowWise<[0], "cross_entropy", 0, 1, [], /*partners=*/[3]>,
     Pure, AllTypesMatch<["logits", "result"]>]> {
   let summary = "one vocabulary block of the gradient of cross_entropy";
   let description = [{

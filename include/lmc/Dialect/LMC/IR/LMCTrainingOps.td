@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 def LMC_ZerosLikeOp : LMC_Op<"zeros_like", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "a tensor of zeros shaped like its operand";
   let description = [{
@@ -35,6 +36,8 @@ def LMC_ZerosLikeOp : LMC_Op<"zeros_like", [
 }
 
 def LMC_MulOp : LMC_Op<"mul", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Elementwise<[0, 1]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, Commutative, AllTypesMatch<["lhs", "rhs", "result"]>]> {
   let summary = "elementwise product";
@@ -56,6 +59,8 @@ def LMC_MulOp : LMC_Op<"mul", [
 }
 
 def LMC_ReduceSumOp : LMC_Op<"reduce_sum", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Reduction<[0], "reduce_sum", 8>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "sum over the given dimensions";
@@ -81,7 +86,8 @@ def LMC_ReduceSumOp : LMC_Op<"reduce_sum", [
 }
 
 def LMC_BroadcastOp : LMC_Op<"broadcast", [
-    Pure, AllTypesMatch<["like", "result"]>]> {
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Layout, Pure, AllTypesMatch<["like", "result"]>]> {
   let summary = "repeats a tensor along new dimensions";
   let description = [{
     The inverse shape map of `reduce_sum`: inserts the dimensions `dims` of
@@ -109,7 +115,8 @@ def LMC_BroadcastOp : LMC_Op<"broadcast", [
 }
 
 def LMC_TransposeOp : LMC_Op<"transpose", [
-    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Layout, DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "swaps the last two dimensions";
   let description = [{
@@ -131,7 +138,8 @@ def LMC_TransposeOp : LMC_Op<"transpose", [
 }
 
 def LMC_FlattenOp : LMC_Op<"flatten", [
-    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Layout, DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "collapses the leading dimensions into one";
   let description = [{
@@ -159,7 +167,8 @@ def LMC_FlattenOp : LMC_Op<"flatten", [
 }
 
 def LMC_UnflattenOp : LMC_Op<"unflatten", [
-    Pure, AllTypesMatch<["like", "result"]>]> {
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Layout, Pure, AllTypesMatch<["like", "result"]>]> {
   let summary = "the inverse of flatten, shaped like a reference";
   let description = [{
     Reshapes the `[R, K]` matrix `input` to the type and run-time leading
@@ -185,7 +194,8 @@ def LMC_UnflattenOp : LMC_Op<"unflatten", [
   let hasVerifier = 1;
 }
 
-def LMC_ConcatOp : LMC_Op<"concat", [Pure, InferTypeOpAdaptor]> {
+def LMC_ConcatOp : LMC_Op<"concat", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,LMC_Layout, Pure, InferTypeOpAdaptor]> {
   let summary = "concatenates along the last dimension";
   let description = [{
     The inverse of `split`: joins equally typed tensors along their last
@@ -212,6 +222,8 @@ def LMC_ConcatOp : LMC_Op<"concat", [Pure, InferTypeOpAdaptor]> {
 //===----------------------------------------------------------------------===//
 
 def LMC_GeluGradOp : LMC_Op<"gelu_grad", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Elementwise<[0, 1], "gelu_grad", 5>,
     Pure, AllTypesMatch<["input", "grad", "result"]>]> {
   let summary = "gradient of gelu";
   let description = [{
@@ -235,7 +247,33 @@ def LMC_GeluGradOp : LMC_Op<"gelu_grad", [
   }];
 }
 
+def LMC_SiluGradOp : LMC_Op<"silu_grad", [
+    LMC_Elementwise<[0, 1], "silu_grad", 5>,
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    Pure, AllTypesMatch<["input", "grad", "result"]>]> {
+  let summary = "gradient of silu";
+  let description = [{
+    `result = grad * silu'(input)`, where, with `s = sigmoid(input)` (in the
+    overflow-free form of `lmc.silu`), `silu'(x) = s * (1 + x * (1 - s))`.
+
+    Example:
+
+    ```mlir
+    %dx = lmc.silu_grad %x, %dy : tensor<?x?x256xf32>
+    ```
+
+    **Constraints:**
+    - `input`, `grad` and the result have the same type, a ranked tensor of
+      `f32` or `f64`.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, LMC_FloatTensor:$grad);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` type($input)";
+}
+
 def LMC_LayerNormGradOp : LMC_Op<"layer_norm_grad", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_RowWise<[0, 2], "layer_norm_grad", 1, /*allResults=*/0, [0]>,
     Pure, AllTypesMatch<["input", "grad", "input_grad"]>,
     AllTypesMatch<["weight", "weight_grad", "bias_grad"]>]> {
   let summary = "gradient of layer_norm";
@@ -267,6 +305,8 @@ def LMC_LayerNormGradOp : LMC_Op<"layer_norm_grad", [
 }
 
 def LMC_SoftmaxGradOp : LMC_Op<"softmax_grad", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_RowWise<[0, 1], "softmax_grad", 3>,
     Pure, AllTypesMatch<["output", "grad", "result"]>]> {
   let summary = "gradient of softmax from its output";
   let description = [{
@@ -288,7 +328,8 @@ def LMC_SoftmaxGradOp : LMC_Op<"softmax_grad", [
   let hasVerifier = 1;
 }
 
-def LMC_EmbeddingGradOp : LMC_Op<"embedding_grad", [Pure]> {
+def LMC_EmbeddingGradOp : LMC_Op<"embedding_grad", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,Pure]> {
   let summary = "gradient of embedding: scatter-add into the table";
   let description = [{
     `result[v, c] = sum over (b, t) with ids[b, t] == v of grad[b, t, c]`,
@@ -329,7 +370,8 @@ def LMC_EmbeddingGradOp : LMC_Op<"embedding_grad", [Pure]> {
   let hasVerifier = 1;
 }
 
-def LMC_PositionEmbeddingGradOp : LMC_Op<"position_embedding_grad", [Pure]> {
+def LMC_PositionEmbeddingGradOp : LMC_Op<"position_embedding_grad", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,Pure]> {
   let summary = "gradient of position_embedding: sum over the batch";
   let description = [{
     `result[t, c] = sum over b of grad[b, t, c]` for `t` below the sequence
@@ -353,6 +395,8 @@ def LMC_PositionEmbeddingGradOp : LMC_Op<"position_embedding_grad", [Pure]> {
 }
 
 def LMC_CrossEntropyGradOp : LMC_Op<"cross_entropy_grad", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
+    LMC_RowWise<[0], "cross_entropy", 0, 1, [], [], /*siblings=*/[0, 1]>,
     Pure, AllTypesMatch<["logits", "result"]>]> {
   let summary = "gradient of the mean cross-entropy with respect to logits";
   let description = [{
@@ -384,6 +428,8 @@ def LMC_CrossEntropyGradOp : LMC_Op<"cross_entropy_grad", [
 //===----------------------------------------------------------------------===//
 
 def LMC_AdamWOp : LMC_Op<"adamw", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Update<"adamw", 7>,
     Pure, AllTypesMatch<["param", "grad", "exp_avg", "exp_avg_sq",
                          "new_param", "new_exp_avg", "new_exp_avg_sq"]>,
     AllTypesMatch<["lr", "grad_scale", "beta1", "beta2", "eps",

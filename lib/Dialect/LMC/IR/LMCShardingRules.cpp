@@ -1,20 +1,19 @@
-//===- ShardingInterfaceImpl.cpp - Sharding rules of lmc ops ---------------===//
+//===- LMCShardingRules.cpp - Sharding rules of lmc ops -------------------===//
 //
-// The rule of each op for one mesh axis: given the placements its operands
-// have, the placements it needs of them and gives its results (see
-// ShardingRuleOpInterface in LMCInterfaces.td), and, where the local op is
-// not a clone with smaller types, how to build it.
+// The rule of each op for one mesh axis (ShardingRuleOpInterface in
+// LMCInterfaces.td, declared on the op in its .td as its gradient rule is):
+// given the placements its operands have, the placements it needs of them
+// and gives its results, and, where the local op is not a clone with smaller
+// types, how to build it.
 //
 // Notation in the comments: R replicated, P partial, S(d) shard(d),
 // S(d, k) shard(d, blocks = k).
 //
 //===----------------------------------------------------------------------===//
 
-#include "lmc/Dialect/LMC/Transforms/ShardingInterfaceImpl.h"
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/IR/DialectRegistry.h"
 
 using namespace mlir;
 using namespace mlir::lmc;
@@ -92,24 +91,31 @@ LogicalResult sameLayout(Operation *op, ArrayRef<PL> in, ShardingRule &rule,
 
 bool notLast(Value v, int64_t dim) { return dim != rankOf(v) - 1; }
 
+} // namespace
+
 //===----------------------------------------------------------------------===//
 // Rules
 //===----------------------------------------------------------------------===//
 
-LogicalResult rule(AddOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+LogicalResult AddOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                     ShardingRule &r) {
+  AddOp op = *this;
   return sameLayout(op, in, r, /*linear=*/true);
 }
-LogicalResult rule(ScaleOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+LogicalResult ScaleOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                       ShardingRule &r) {
   setAll(r, 1, in[0], 1, in[0]);
   return success();
 }
-LogicalResult rule(ZerosLikeOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
+LogicalResult ZerosLikeOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                           ShardingRule &r) {
   setAll(r, 1, in[0], 1, in[0]);
   return success();
 }
 // mul is linear in each operand: P * R is P.
-LogicalResult rule(MulOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+LogicalResult MulOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                     ShardingRule &r) {
+  MulOp op = *this;
   if (in[0].isPartial() != in[1].isPartial() &&
       (in[0].isReplicated() || in[1].isReplicated())) {
     r.operands = {in[0], in[1]};
@@ -118,34 +124,50 @@ LogicalResult rule(MulOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
   }
   return sameLayout(op, in, r, /*linear=*/false);
 }
-LogicalResult rule(GeluOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+LogicalResult GeluOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                      ShardingRule &r) {
+  GeluOp op = *this;
   return sameLayout(op, in, r, /*linear=*/false);
 }
-LogicalResult rule(GeluGradOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
+LogicalResult GeluGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                          ShardingRule &r) {
+  GeluGradOp op = *this;
   return sameLayout(op, in, r, /*linear=*/false);
+}
+LogicalResult SiluOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                      ShardingRule &r) {
+  return sameLayout(*this, in, r, /*linear=*/false);
+}
+LogicalResult SiluGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                          ShardingRule &r) {
+  return sameLayout(*this, in, r, /*linear=*/false);
 }
 // Softmax and its gradient normalise along the last dimension; the mask
 // compares the last two.
-LogicalResult rule(SoftmaxOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+LogicalResult SoftmaxOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                         ShardingRule &r) {
+  SoftmaxOp op = *this;
   return sameLayout(op, in, r, false,
                     [&](int64_t d) { return notLast(op.getInput(), d); });
 }
-LogicalResult rule(SoftmaxGradOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
+LogicalResult SoftmaxGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                             ShardingRule &r) {
+  SoftmaxGradOp op = *this;
   return sameLayout(op, in, r, false,
                     [&](int64_t d) { return notLast(op.getOutput(), d); });
 }
-LogicalResult rule(CausalMaskOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
-  return sameLayout(op, in, r, false, [&](int64_t d) {
-    return d < rankOf(op.getInput()) - 2;
-  });
+LogicalResult CausalMaskOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                            ShardingRule &r) {
+  CausalMaskOp op = *this;
+  return sameLayout(op, in, r, false,
+                    [&](int64_t d) { return d < rankOf(op.getInput()) - 2; });
 }
 
 // x + bias along the last dimension: S(last, k) takes the bias as S(0, k),
 // a shard of another dimension the whole bias.
-LogicalResult rule(BiasAddOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+LogicalResult BiasAddOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                         ShardingRule &r) {
+  BiasAddOp op = *this;
   int64_t last = rankOf(op.getInput()) - 1;
   PL x = in[0].isShard() ? in[0] : R();
   PL bias = R();
@@ -156,14 +178,16 @@ LogicalResult rule(BiasAddOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
 
 // Normalisation over the last dimension: it must be whole; rows may be
 // split.
-LogicalResult rule(LayerNormOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
-  PL x = in[0].isShard() && notLast(op.getInput(), in[0].getDim()) ? in[0]
-                                                                   : R();
+LogicalResult LayerNormOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                           ShardingRule &r) {
+  LayerNormOp op = *this;
+  PL x =
+      in[0].isShard() && notLast(op.getInput(), in[0].getDim()) ? in[0] : R();
   return set(r, {x, R(), R()}, {x});
 }
-LogicalResult rule(LayerNormGradOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
+LogicalResult LayerNormGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                               ShardingRule &r) {
+  LayerNormGradOp op = *this;
   // Operands: input, weight, grad.
   PL x = R();
   for (PL p : {in[0], in[2]})
@@ -182,7 +206,9 @@ LogicalResult rule(LayerNormGradOp op, ArrayRef<PL> in, int64_t,
 // [..., M, K] x [K, N] (or batched): a shard of a batch, M or N dimension
 // carries to the result; a shard of K on both sides makes the result
 // partial; a partial operand times a replicated one stays partial.
-LogicalResult rule(MatmulOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+LogicalResult MatmulOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                        ShardingRule &r) {
+  MatmulOp op = *this;
   int64_t rank = rankOf(op.getLhs());
   bool ta = op.getTransposeA(), tb = op.getTransposeB();
   bool shared = rankOf(op.getRhs()) == 2 && rank > 2;
@@ -225,7 +251,9 @@ LogicalResult rule(MatmulOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
 
 // Split along the last dimension into n parts: S(last, k) with n | k
 // leaves each part S(last, k / n).
-LogicalResult rule(SplitOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+LogicalResult SplitOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                       ShardingRule &r) {
+  SplitOp op = *this;
   int64_t last = rankOf(op.getInput()) - 1;
   int64_t n = op.getParts();
   PL x = in[0], out = in[0];
@@ -240,7 +268,9 @@ LogicalResult rule(SplitOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
   return success();
 }
 // The inverse: n inputs S(last, k) make S(last, n * k).
-LogicalResult rule(ConcatOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+LogicalResult ConcatOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                        ShardingRule &r) {
+  ConcatOp op = *this;
   int64_t last = rankOf(op.getResult()) - 1;
   int64_t n = op.getNumOperands();
   PL first = in[0];
@@ -255,8 +285,9 @@ LogicalResult rule(ConcatOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
 
 // [B, T, H*D] <-> [B, H, T, D]: a shard of the channels that splits whole
 // heads becomes a shard of the heads.
-LogicalResult rule(SplitHeadsOp op, ArrayRef<PL> in, int64_t parts,
-                   ShardingRule &r) {
+LogicalResult SplitHeadsOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
+                                            ShardingRule &r) {
+  SplitHeadsOp op = *this;
   PL x = in[0], out = R();
   if (x.isPartial())
     out = P();
@@ -270,8 +301,8 @@ LogicalResult rule(SplitHeadsOp op, ArrayRef<PL> in, int64_t parts,
     x = R();
   return set(r, {x}, {out});
 }
-LogicalResult rule(MergeHeadsOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
+LogicalResult MergeHeadsOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                            ShardingRule &r) {
   PL x = in[0], out = R();
   if (x.isPartial())
     out = P();
@@ -286,8 +317,9 @@ LogicalResult rule(MergeHeadsOp op, ArrayRef<PL> in, int64_t,
   return set(r, {x}, {out});
 }
 // Attention over [B, T, H*D] operands: split by whole heads or by batch.
-LogicalResult rule(CausalAttentionOp op, ArrayRef<PL> in, int64_t parts,
-                   ShardingRule &r) {
+LogicalResult CausalAttentionOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
+                                                 ShardingRule &r) {
+  CausalAttentionOp op = *this;
   PL x = R();
   if (llvm::all_equal(in) && in[0].isShard() &&
       ((in[0].getDim() == 2 && in[0].getBlocks() == 1 &&
@@ -299,7 +331,7 @@ LogicalResult rule(CausalAttentionOp op, ArrayRef<PL> in, int64_t parts,
 }
 /// The placement of flash attention's [B, T, H*D] operands: the common
 /// placement of `in` when it splits whole heads or the batch, else R.
-PL flashPlacement(ArrayRef<PL> in, int64_t heads, int64_t parts) {
+static PL flashPlacement(ArrayRef<PL> in, int64_t heads, int64_t parts) {
   if (llvm::all_equal(in) && in[0].isShard() &&
       ((in[0].getDim() == 2 && in[0].getBlocks() == 1 && heads % parts == 0) ||
        in[0].getDim() == 0))
@@ -307,26 +339,31 @@ PL flashPlacement(ArrayRef<PL> in, int64_t heads, int64_t parts) {
   return R();
 }
 /// lse [B, H, T] beside [B, T, H*D] operands placed as `x`.
-PL lsePlacement(const PL &x) {
+static PL lsePlacement(const PL &x) {
   if (isShardOf(x, 2))
     return S(1);
   return x;
 }
 // Like causal_attention; lse is split along H or B with the operands.
-LogicalResult rule(FlashAttentionOp op, ArrayRef<PL> in, int64_t parts,
-                   ShardingRule &r) {
+LogicalResult FlashAttentionOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
+                                                ShardingRule &r) {
+  FlashAttentionOp op = *this;
   PL x = flashPlacement(in, op.getHeads(), parts);
   return set(r, {x, x, x}, {x, lsePlacement(x)});
 }
-LogicalResult rule(FlashAttentionGradOp op, ArrayRef<PL> in, int64_t parts,
-                   ShardingRule &r) {
+LogicalResult FlashAttentionGradOp::getShardingRule(ArrayRef<PL> in,
+                                                    int64_t parts,
+                                                    ShardingRule &r) {
+  FlashAttentionGradOp op = *this;
   SmallVector<PL> tensors = {in[0], in[1], in[2], in[3], in[5]};
   PL x = flashPlacement(tensors, op.getHeads(), parts);
   return set(r, {x, x, x, x, lsePlacement(x), x}, {x, x, x});
 }
 
 // [d0, ..., C] <-> [d0 * ..., C].
-LogicalResult rule(FlattenOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+LogicalResult FlattenOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                         ShardingRule &r) {
+  FlattenOp op = *this;
   int64_t last = rankOf(op.getInput()) - 1;
   PL x = in[0], out = in[0];
   if (isShardOf(x, last))
@@ -335,8 +372,9 @@ LogicalResult rule(FlattenOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
     x = out = R();
   return set(r, {x}, {out});
 }
-LogicalResult rule(UnflattenOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
+LogicalResult UnflattenOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                           ShardingRule &r) {
+  UnflattenOp op = *this;
   int64_t last = rankOf(op.getLike()) - 1;
   PL x = in[0], out = in[0];
   if (isShardOf(x, 1))
@@ -346,8 +384,9 @@ LogicalResult rule(UnflattenOp op, ArrayRef<PL> in, int64_t,
   return set(r, {x, out.isPartial() ? R() : out}, {out});
 }
 // Swaps the last two dimensions.
-LogicalResult rule(TransposeOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
+LogicalResult TransposeOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                           ShardingRule &r) {
+  TransposeOp op = *this;
   int64_t rank = rankOf(op.getInput());
   PL x = in[0], out = in[0];
   if (isShardOf(x, rank - 1))
@@ -357,8 +396,9 @@ LogicalResult rule(TransposeOp op, ArrayRef<PL> in, int64_t,
   return set(r, {x}, {out});
 }
 // Summing over a sharded dimension leaves partial sums.
-LogicalResult rule(ReduceSumOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
+LogicalResult ReduceSumOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                           ShardingRule &r) {
+  ReduceSumOp op = *this;
   PL x = in[0], out = in[0];
   if (x.isShard()) {
     ArrayRef<int64_t> dims = op.getDims();
@@ -371,8 +411,9 @@ LogicalResult rule(ReduceSumOp op, ArrayRef<PL> in, int64_t,
   }
   return set(r, {x}, {out});
 }
-LogicalResult rule(BroadcastOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
+LogicalResult BroadcastOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                           ShardingRule &r) {
+  BroadcastOp op = *this;
   PL x = in[0], out = in[0];
   if (x.isShard()) {
     // Result dimension of input dimension d: the d-th one not inserted.
@@ -388,8 +429,8 @@ LogicalResult rule(BroadcastOp op, ArrayRef<PL> in, int64_t,
 
 // A vocabulary shard of the table: each rank looks up the ids in its rows
 // and yields zeros for the others, so the rows sum to the embedding.
-LogicalResult rule(EmbeddingOp op, ArrayRef<PL> in, int64_t parts,
-                   ShardingRule &r) {
+LogicalResult EmbeddingOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
+                                           ShardingRule &r) {
   PL table = in[0], out = R();
   if (isShardOf(table, 0) && table.getBlocks() == 1)
     out = P();
@@ -399,8 +440,8 @@ LogicalResult rule(EmbeddingOp op, ArrayRef<PL> in, int64_t parts,
     table = R();
   return set(r, {table, R()}, {out});
 }
-LogicalResult rule(EmbeddingGradOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
+LogicalResult EmbeddingGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                               ShardingRule &r) {
   PL g = in[0], out = in[0];
   if (isShardOf(g, 2))
     out = S(1, g.getBlocks());
@@ -408,8 +449,8 @@ LogicalResult rule(EmbeddingGradOp op, ArrayRef<PL> in, int64_t,
     out = P(); // rows of the batch: partial sums of the table gradient
   return set(r, {g, R()}, {out});
 }
-LogicalResult rule(PositionEmbeddingOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
+LogicalResult PositionEmbeddingOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                                   ShardingRule &r) {
   PL table = in[0], out = in[0];
   if (isShardOf(table, 1))
     out = S(2, table.getBlocks());
@@ -417,8 +458,8 @@ LogicalResult rule(PositionEmbeddingOp op, ArrayRef<PL> in, int64_t,
     table = out = R();
   return set(r, {table, R()}, {out});
 }
-LogicalResult rule(PositionEmbeddingGradOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
+LogicalResult PositionEmbeddingGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                                       ShardingRule &r) {
   PL g = in[0], out = in[0];
   if (isShardOf(g, 2))
     out = S(1, g.getBlocks());
@@ -430,21 +471,25 @@ LogicalResult rule(PositionEmbeddingGradOp op, ArrayRef<PL> in, int64_t,
 }
 
 // Logits split along the vocabulary: a vocabulary-parallel cross-entropy.
-LogicalResult rule(CrossEntropyOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
+LogicalResult CrossEntropyOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                              ShardingRule &r) {
+  CrossEntropyOp op = *this;
   int64_t last = rankOf(op.getLogits()) - 1;
   PL logits = isShardOf(in[0], last) && in[0].getBlocks() == 1 ? in[0] : R();
   return set(r, {logits, R()}, {R()});
 }
-LogicalResult rule(CrossEntropyGradOp op, ArrayRef<PL> in, int64_t,
-                   ShardingRule &r) {
+LogicalResult CrossEntropyGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                                  ShardingRule &r) {
+  CrossEntropyGradOp op = *this;
   int64_t last = rankOf(op.getLogits()) - 1;
   PL logits = isShardOf(in[0], last) && in[0].getBlocks() == 1 ? in[0] : R();
   return set(r, {logits, R(), R()}, {logits});
 }
 
 // The update is elementwise: everything in the parameter's placement.
-LogicalResult rule(AdamWOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
+LogicalResult AdamWOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                       ShardingRule &r) {
+  AdamWOp op = *this;
   PL p = in[0].isPartial() ? R() : in[0];
   r.operands.assign(op->getNumOperands(), R());
   for (unsigned i = 0; i < 4; ++i)
@@ -457,42 +502,37 @@ LogicalResult rule(AdamWOp op, ArrayRef<PL> in, int64_t, ShardingRule &r) {
 // Local forms that are not clones
 //===----------------------------------------------------------------------===//
 
-template <typename OpTy>
-FailureOr<SmallVector<Value>> partition(OpTy, PartitionBuilder &pb) {
-  return pb.cloneWithLocalTypes();
-}
-
 /// `index` * `size`.
-Value offsetOf(PartitionBuilder &pb, int64_t size) {
+static Value offsetOf(PartitionBuilder &pb, int64_t size) {
   OpBuilder &b = pb.builder();
   Location loc = pb.op()->getLoc();
   return arith::MulIOp::create(b, loc, pb.axisIndex(),
                                arith::ConstantIndexOp::create(b, loc, size));
 }
 
-FailureOr<SmallVector<Value>> partition(SplitHeadsOp op,
-                                        PartitionBuilder &pb) {
+FailureOr<SmallVector<Value>> SplitHeadsOp::partition(PartitionBuilder &pb) {
+  SplitHeadsOp op = *this;
   if (!isShardOf(pb.rule().results[0], 1))
     return pb.cloneWithLocalTypes();
-  Value local = SplitHeadsOp::create(pb.builder(), op.getLoc(),
-                                     pb.operands()[0],
-                                     op.getHeads() / pb.parts());
+  Value local = SplitHeadsOp::create(
+      pb.builder(), op.getLoc(), pb.operands()[0], op.getHeads() / pb.parts());
   return SmallVector<Value>{local};
 }
 
-FailureOr<SmallVector<Value>> partition(CausalAttentionOp op,
-                                        PartitionBuilder &pb) {
+FailureOr<SmallVector<Value>>
+CausalAttentionOp::partition(PartitionBuilder &pb) {
+  CausalAttentionOp op = *this;
   if (!isShardOf(pb.rule().results[0], 2))
     return pb.cloneWithLocalTypes();
   ValueRange x = pb.operands();
-  Value local = CausalAttentionOp::create(pb.builder(), op.getLoc(), x[0],
-                                          x[1], x[2],
-                                          op.getHeads() / pb.parts());
+  Value local = CausalAttentionOp::create(pb.builder(), op.getLoc(), x[0], x[1],
+                                          x[2], op.getHeads() / pb.parts());
   return SmallVector<Value>{local};
 }
 
-FailureOr<SmallVector<Value>> partition(FlashAttentionOp op,
-                                        PartitionBuilder &pb) {
+FailureOr<SmallVector<Value>>
+FlashAttentionOp::partition(PartitionBuilder &pb) {
+  FlashAttentionOp op = *this;
   if (!isShardOf(pb.rule().results[0], 2))
     return pb.cloneWithLocalTypes();
   ValueRange x = pb.operands();
@@ -501,8 +541,9 @@ FailureOr<SmallVector<Value>> partition(FlashAttentionOp op,
   return SmallVector<Value>{local.getResult(), local.getLse()};
 }
 
-FailureOr<SmallVector<Value>> partition(FlashAttentionGradOp op,
-                                        PartitionBuilder &pb) {
+FailureOr<SmallVector<Value>>
+FlashAttentionGradOp::partition(PartitionBuilder &pb) {
+  FlashAttentionGradOp op = *this;
   if (!isShardOf(pb.rule().results[0], 2))
     return pb.cloneWithLocalTypes();
   ValueRange x = pb.operands();
@@ -512,7 +553,8 @@ FailureOr<SmallVector<Value>> partition(FlashAttentionGradOp op,
   return SmallVector<Value>(local->getResults());
 }
 
-FailureOr<SmallVector<Value>> partition(EmbeddingOp op, PartitionBuilder &pb) {
+FailureOr<SmallVector<Value>> EmbeddingOp::partition(PartitionBuilder &pb) {
+  EmbeddingOp op = *this;
   if (!pb.rule().results[0].isPartial())
     return pb.cloneWithLocalTypes();
   ValueRange x = pb.operands();
@@ -525,8 +567,8 @@ FailureOr<SmallVector<Value>> partition(EmbeddingOp op, PartitionBuilder &pb) {
 /// The log-sum-exp of each row of vocabulary-sharded logits, and the mean
 /// loss: local statistics, gathered over the axis and combined. Computed
 /// once per logits value and reused by the gradient.
-std::pair<Value, Value> shardedLogSumExp(PartitionBuilder &pb, Value logits,
-                                         Value targets) {
+static std::pair<Value, Value> shardedLogSumExp(PartitionBuilder &pb,
+                                                Value logits, Value targets) {
   Value &loss = pb.memo("cross_entropy.loss", logits);
   Value &lse = pb.memo("cross_entropy.lse", logits);
   if (lse)
@@ -549,57 +591,22 @@ std::pair<Value, Value> shardedLogSumExp(PartitionBuilder &pb, Value logits,
   return {loss, lse};
 }
 
-FailureOr<SmallVector<Value>> partition(CrossEntropyOp op,
-                                        PartitionBuilder &pb) {
+FailureOr<SmallVector<Value>> CrossEntropyOp::partition(PartitionBuilder &pb) {
   if (!pb.rule().operands[0].isShard())
     return pb.cloneWithLocalTypes();
   ValueRange x = pb.operands();
   return SmallVector<Value>{shardedLogSumExp(pb, x[0], x[1]).first};
 }
 
-FailureOr<SmallVector<Value>> partition(CrossEntropyGradOp op,
-                                        PartitionBuilder &pb) {
+FailureOr<SmallVector<Value>>
+CrossEntropyGradOp::partition(PartitionBuilder &pb) {
+  CrossEntropyGradOp op = *this;
   if (!pb.rule().operands[0].isShard())
     return pb.cloneWithLocalTypes();
   ValueRange x = pb.operands();
   Value lse = shardedLogSumExp(pb, x[0], x[1]).second;
   int64_t vocab = cast<RankedTensorType>(x[0].getType()).getShape().back();
-  Value local = CrossEntropyShardGradOp::create(pb.builder(), op.getLoc(),
-                                                x[0], x[1], x[2], lse,
-                                                offsetOf(pb, vocab));
+  Value local = CrossEntropyShardGradOp::create(
+      pb.builder(), op.getLoc(), x[0], x[1], x[2], lse, offsetOf(pb, vocab));
   return SmallVector<Value>{local};
-}
-
-template <typename OpTy>
-struct ShardingModel
-    : ShardingRuleOpInterface::ExternalModel<ShardingModel<OpTy>, OpTy> {
-  LogicalResult getShardingRule(Operation *op, ArrayRef<Placement> operands,
-                                int64_t parts, ShardingRule &result) const {
-    return rule(cast<OpTy>(op), operands, parts, result);
-  }
-  FailureOr<SmallVector<Value>> partition(Operation *op,
-                                          PartitionBuilder &pb) const {
-    return ::partition(cast<OpTy>(op), pb);
-  }
-};
-
-template <typename... OpTys>
-void attach(MLIRContext *ctx) {
-  (OpTys::template attachInterface<ShardingModel<OpTys>>(*ctx), ...);
-}
-
-} // namespace
-
-void mlir::lmc::registerShardingInterfaceExternalModels(
-    DialectRegistry &registry) {
-  registry.addExtension(+[](MLIRContext *ctx, LMCDialect *) {
-    attach<AddOp, ScaleOp, ZerosLikeOp, MulOp, GeluOp, GeluGradOp, SoftmaxOp,
-           SoftmaxGradOp, CausalMaskOp, BiasAddOp, LayerNormOp,
-           LayerNormGradOp, MatmulOp, SplitOp, ConcatOp, SplitHeadsOp,
-           MergeHeadsOp, CausalAttentionOp, FlashAttentionOp,
-           FlashAttentionGradOp, FlattenOp, UnflattenOp,
-           TransposeOp, ReduceSumOp, BroadcastOp, EmbeddingOp,
-           EmbeddingGradOp, PositionEmbeddingOp, PositionEmbeddingGradOp,
-           CrossEntropyOp, CrossEntropyGradOp, AdamWOp>(ctx);
-  });
 }

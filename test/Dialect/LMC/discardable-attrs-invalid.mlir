@@ -1,0 +1,235 @@
+// RUN: lmc-opt %s -split-input-file -verify-diagnostics
+
+// One case per rule of the discardable `lmc.*` attributes that passes hand
+// to each other (declared in LMCDialect.td, verified in LMCDialect.cpp):
+// each has one type and a place where it may appear. `lmc.mesh` and
+// `lmc.sharding` are in sharding-attrs-invalid.mlir.
+
+//===----------------------------------------------------------------------===//
+// Attributes of ops
+//===----------------------------------------------------------------------===//
+
+// Tests that an unknown lmc attribute is rejected.
+
+// expected-error @+1 {{'lmc.meshes' is not an lmc attribute}}
+lmc.model @m attributes {lmc.meshes = 1 : i64} {
+}
+
+// -----
+
+// Tests that lmc.zero_dim is an integer.
+
+lmc.model @m {
+  // expected-error @+1 {{'lmc.zero_dim' must be an integer, got "0"}}
+  lmc.param @w : tensor<4x8xf32> init(zeros) {lmc.zero_dim = "0"}
+}
+
+// -----
+
+// Tests that lmc.zero_dim is a dimension of the parameter.
+
+lmc.model @m {
+  // expected-error @+1 {{'lmc.zero_dim' 2 is not a dimension of 'tensor<4x8xf32>'}}
+  lmc.param @w : tensor<4x8xf32> init(zeros) {lmc.zero_dim = 2 : i64}
+}
+
+// -----
+
+// Tests that lmc.zero_dim is only allowed on an lmc.param.
+
+// expected-error @+1 {{'lmc.zero_dim' is only allowed on an lmc.param}}
+lmc.model @m attributes {lmc.zero_dim = 0 : i64} {
+}
+
+// -----
+
+// Tests that lmc.activation_bytes is an array of i64.
+
+// expected-error @+1 {{'lmc.activation_bytes' must be an array of i64, got 16 : i64}}
+lmc.model @m attributes {lmc.activation_bytes = 16 : i64} {
+}
+
+// -----
+
+// Tests that lmc.activation_bytes has non-negative coefficients.
+
+// expected-error @+1 {{'lmc.activation_bytes' must have non-negative coefficients}}
+lmc.model @m attributes {lmc.activation_bytes = array<i64: 0, -4>} {
+}
+
+// -----
+
+// Tests that lmc.activation_bytes is only allowed on an lmc.model.
+
+// expected-error @+1 {{'lmc.activation_bytes' is only allowed on an lmc.model}}
+func.func @f() attributes {lmc.activation_bytes = array<i64: 0, 4>} {
+  return
+}
+
+// -----
+
+// Tests that lmc.fusion_group is a string.
+
+// expected-error @+1 {{'lmc.fusion_group' must be a string, got 1 : i64}}
+func.func private @k() attributes {lmc.fusion_group = 1 : i64}
+
+// -----
+
+// Tests that lmc.fusion_group names a group kind.
+
+// expected-error @+1 {{'lmc.fusion_group' must name a group kind}}
+func.func private @k() attributes {lmc.fusion_group = ""}
+
+// -----
+
+// Tests that lmc.fusion_group is only allowed on a function.
+
+// expected-error @+1 {{'lmc.fusion_group' is only allowed on a function}}
+lmc.model @m attributes {lmc.fusion_group = "gelu"} {
+}
+
+// -----
+
+// Tests that lmc.stream_ordered is a unit attribute.
+
+// expected-error @+1 {{'lmc.stream_ordered' must be a unit attribute, got true}}
+func.func private @k() attributes {lmc.stream_ordered = true}
+
+// -----
+
+// Tests that lmc.stream_ordered is only allowed on a function.
+
+// expected-error @+1 {{'lmc.stream_ordered' is only allowed on a function}}
+lmc.model @m attributes {lmc.stream_ordered} {
+}
+
+// -----
+
+// Tests that lmc.library_call is a dictionary.
+
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{'lmc.library_call' must be a dictionary, got "gemm"}}
+  %0 = lmc.scale %x by 2.0 {lmc.library_call = "gemm"} : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// Tests that the attributes of function arguments and results are not
+// allowed on ops.
+
+// expected-error @+1 {{'lmc.param' is only allowed on function arguments or results}}
+func.func @f() attributes {lmc.param = @w} {
+  return
+}
+
+//===----------------------------------------------------------------------===//
+// Attributes of function arguments and results
+//===----------------------------------------------------------------------===//
+
+// -----
+
+// Tests that lmc.param is a symbol reference.
+
+lmc.model @m {
+  lmc.param @w : tensor<4xf32> init(zeros)
+  // expected-error @+1 {{'lmc.param' must be a flat symbol reference, got "w"}}
+  func.func @train_step(%w: tensor<4xf32> {lmc.param = "w"}) {
+    return
+  }
+}
+
+// -----
+
+// Tests that lmc.param names a parameter of the enclosing model.
+
+lmc.model @m {
+  lmc.param @w : tensor<4xf32> init(zeros)
+  // expected-error @+1 {{'lmc.param' names @v, which is not an lmc.param of @m}}
+  func.func @train_step(%w: tensor<4xf32> {lmc.param = @v}) {
+    return
+  }
+}
+
+// -----
+
+// Tests that lmc.state is exp_avg or exp_avg_sq.
+
+lmc.model @m {
+  lmc.param @w : tensor<4xf32> init(zeros)
+  // expected-error @+1 {{'lmc.state' must be "exp_avg" or "exp_avg_sq", got "momentum"}}
+  func.func @train_step(%m: tensor<4xf32> {lmc.param = @w, lmc.state = "momentum"}) {
+    return
+  }
+}
+
+// -----
+
+// Tests that lmc.state goes with an lmc.param.
+
+lmc.model @m {
+  lmc.param @w : tensor<4xf32> init(zeros)
+  // expected-error @+1 {{'lmc.state' needs an 'lmc.param' beside it}}
+  func.func @train_step(%m: tensor<4xf32> {lmc.state = "exp_avg"}) {
+    return
+  }
+}
+
+// -----
+
+// Tests that lmc.hparam is only allowed on an argument.
+
+// expected-error @+1 {{'lmc.hparam' is only allowed on a function argument}}
+func.func private @train_step() -> (f32 {lmc.hparam = "lr"})
+
+// -----
+
+// Tests that lmc.hparam names a hyperparameter.
+
+// expected-error @+1 {{'lmc.hparam' must name a hyperparameter}}
+func.func private @train_step(f32 {lmc.hparam = ""})
+
+// -----
+
+// Tests that lmc.hparam is a string.
+
+// expected-error @+1 {{'lmc.hparam' must be a string, got 1 : i64}}
+func.func private @train_step(f32 {lmc.hparam = 1 : i64})
+
+// -----
+
+// Tests that lmc.output is only allowed on a result.
+
+// expected-error @+1 {{'lmc.output' is only allowed on a function result}}
+func.func private @train_step(f32 {lmc.output = "loss"})
+
+// -----
+
+// Tests that lmc.output names a scalar of the training step.
+
+// expected-error @+1 {{'lmc.output' must be "loss", "grad_norm" or "lr", got "accuracy"}}
+func.func private @train_step() -> (f32 {lmc.output = "accuracy"})
+
+// -----
+
+// Tests that lmc.grad_of is only allowed on a result.
+
+// expected-error @+1 {{'lmc.grad_of' is only allowed on a function result}}
+func.func private @forward_grad(tensor<4xf32> {lmc.grad_of = @w})
+
+// -----
+
+// Tests that lmc.grad_of names a parameter of the enclosing model.
+
+lmc.model @m {
+  lmc.param @w : tensor<4xf32> init(zeros)
+  // expected-error @+1 {{'lmc.grad_of' names @forward, which is not an lmc.param of @m}}
+  func.func private @forward_grad() -> (tensor<4xf32> {lmc.grad_of = @forward})
+}
+
+// -----
+
+// Tests that an unknown lmc attribute of an argument is rejected.
+
+// expected-error @+1 {{'lmc.gradient' is not an lmc attribute of function arguments}}
+func.func private @f(f32 {lmc.gradient = @w})
