@@ -29,6 +29,8 @@
 #ifndef LMC_LIB_RUNTIME_CHECKPOINT_H
 #define LMC_LIB_RUNTIME_CHECKPOINT_H
 
+#include "ModelInfo.h"
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -38,7 +40,6 @@ namespace lmcrt {
 
 struct Config;
 struct ModelInfo;
-struct MeshCoord;
 
 struct TrainState {
   int64_t step = 0;
@@ -96,7 +97,7 @@ std::string resumeMismatch(const std::map<std::string, std::string> &metadata,
 /// that the rank at `coord` holds (Sharding.h). Needs no other rank.
 TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
                           const Config &config, float *params, float *expAvg,
-                          float *expAvgSq, MeshCoord coord);
+                          float *expAvgSq, const MeshCoord &coord);
 /// The same for a rank at (0, 0).
 TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
                           const Config &config, float *params, float *expAvg,
@@ -106,7 +107,7 @@ TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
 /// rank's pieces of them; optimizer state and other tensors in the file are
 /// ignored.
 void loadParameters(const std::string &path, const ModelInfo &model,
-                    float *params, MeshCoord coord);
+                    float *params, const MeshCoord &coord);
 void loadParameters(const std::string &path, const ModelInfo &model,
                     float *params);
 

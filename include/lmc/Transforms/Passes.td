@@ -160,13 +160,18 @@ def LMCAutodiff : Pass<"lmc-autodiff", "::mlir::ModuleOp"> {
   let options = [
     Option<"function", "function", "std::string", /*default=*/"\"forward\"",
            "The function of each model to differentiate">,
-    Option<"recompute", "recompute", "std::string", /*default=*/"\"none\"",
-           "What the backward pass recomputes: none, attention or block">,
-    Option<"attention", "attention", "std::string",
-           /*default=*/"\"decomposed\"",
-           "How attention is differentiated: decomposed (the recompute "
-           "policy decides) or flash (lmc.flash_attention forward, one "
-           "lmc.flash_attention_grad backward)">,
+    Option<"recompute", "recompute", "::mlir::lmc::Recompute",
+           /*default=*/"::mlir::lmc::defaults::recompute",
+           "What the backward pass recomputes: none, attention or block",
+           [{::mlir::lmc::recomputeValues()}]>,
+    Option<"attention", "attention", "::mlir::lmc::Attention",
+           /*default=*/"::mlir::lmc::defaults::attention",
+           "How attention is differentiated: flash (the default: "
+           "lmc.flash_attention forward, one lmc.flash_attention_grad "
+           "backward, lowered to the runtime's kernels) or decomposed (the "
+           "recompute policy decides; what the reference pipeline, which "
+           "runs without the runtime, needs)",
+           [{::mlir::lmc::attentionValues()}]>,
     Option<"reportBatch", "report-batch", "int64_t", /*default=*/"4",
            "Batch size at which activation bytes are reported">,
     Option<"reportSeq", "report-seq", "int64_t", /*default=*/"64",
@@ -477,10 +482,12 @@ def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
     ```
   }];
   let options = [
-    Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
+    Option<"target", "target", "::mlir::lmc::Target",
+           /*default=*/"::mlir::lmc::defaults::target",
            "The target the program is compiled for (cpu or cuda), written "
            "to the model description as `target TARGET`: the runtime "
-           "refuses to run a cuda program without its GPU runtime">,
+           "refuses to run a cuda program without its GPU runtime",
+           [{::mlir::lmc::targetValues()}]>,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",
@@ -772,8 +779,11 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
     ```
   }];
   let options = [
-    Option<"mesh", "mesh", "std::string", /*default=*/"\"dp=1,tp=1\"",
-           "The mesh: comma-separated axis=size, axes dp and tp">,
+    Option<"mesh", "mesh", "std::string", /*default=*/"::mlir::lmc::defaults::mesh",
+           "The mesh: comma-separated axis=size, major to minor "
+           "(lmc/Support/Mesh.h); the axes lmc-shard partitions over are dp "
+           "and tp, in that order, each of size 1 unless given; empty: one "
+           "rank. Another axis is an error listing those">,
     Option<"zero", "zero", "unsigned", /*default=*/"0",
            "ZeRO stage: 0 (optimizer state replicated) or 1 (sharded over "
            "dp)">,
