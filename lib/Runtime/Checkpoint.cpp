@@ -265,13 +265,17 @@ std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
                            const Config &config, const TrainState &state,
                            const float *params, const float *expAvg,
                            const float *expAvgSq) {
-  if (comm::mesh() != model.mesh)
-    fail("checkpoint: the process group is a mesh " +
-         (comm::mesh().axes.empty() ? std::string("of one rank")
-                                    : comm::mesh().str()) +
-         ", the model's is " +
-         (model.mesh.axes.empty() ? std::string("of one rank")
-                                  : model.mesh.str()));
+  // Before the process group is set up, this process is a world of one.
+  if (comm::initialized() ? comm::mesh() != model.mesh
+                          : model.numRanks() != 1) {
+    ModelInfo group;
+    group.mesh = comm::mesh();
+    auto text = [](const ModelInfo &m) {
+      return m.mesh.axes.empty() ? std::string("of one rank") : m.meshText();
+    };
+    fail("checkpoint: the process group is a mesh " + text(group) +
+         ", the model's is " + text(model));
+  }
   const MeshCoord coord = meshCoordOf(model, comm::rank());
   const bool root = comm::rank() == 0;
   const float *out[3] = {params, expAvg, expAvgSq};

@@ -489,7 +489,7 @@ TEST(Sharding, CheckpointsHoldTheGlobalModelAndResumeUnderAnyMesh) {
               saveCheckpoint(config.ckptDir, writer, config, TrainState{},
                              p.data(), a.data(), b.data());
             })
-                .find("the process group is a mesh dp=1 x tp=1, the model's is "
+                .find("the process group is a mesh of one rank, the model's is "
                       "dp=2 x tp=2"),
             std::string::npos);
   // Coordinates outside the mesh.
