@@ -136,8 +136,8 @@ bool hasGlobalLayout(const ModelInfo &model) {
 /// On world rank 0: the global tensors of the buffer `buffer` (parameters,
 /// or moments) into `global`. Each tensor is gathered over the group of
 /// the axes that split it (its shard lines, and for ZeRO-1 moments the
-/// state's axis): the group of world rank 0 holds every piece, the other
-/// groups gather in parallel and drop theirs.
+/// state's axis) among the ranks of world rank 0's group, which hold every
+/// piece; the other ranks hold copies and do not take part.
 void gatherToRoot(const ModelInfo &model, const MeshCoord &coord,
                   const float *buffer, bool moments, float *global) {
   const bool root = comm::rank() == 0;
@@ -145,6 +145,9 @@ void gatherToRoot(const ModelInfo &model, const MeshCoord &coord,
   for (const ParamInfo &p : model.params) {
     const bool zero = moments && model.zeroAxis >= 0 && p.stateDim >= 0;
     comm::Group group = shardAxes(p) | (zero ? 1u << model.zeroAxis : 0u);
+    // Only world rank 0's group gathers: the other groups hold copies.
+    if (model.mesh.groupColor(fullCoord(model, coord), group) != 0)
+      continue;
     const int64_t count = moments ? p.stateNumel : p.localNumel;
     const int64_t size = model.mesh.groupSize(group);
     recv.resize(root ? count * size : 1);
@@ -174,7 +177,6 @@ void gatherToRoot(const ModelInfo &model, const MeshCoord &coord,
       placeParam(model, p, member, local.data(), out);
     }
   }
-  (void)coord;
 }
 
 } // namespace

@@ -625,10 +625,11 @@ TEST(SingleProcess, ErrorsEndTheProcessWithOneLine) {
               testing::ExitedWithCode(1),
               "lmcrt: all_reduce_f32 over dp: the input is 2x3 but the "
               "output is 3x2");
-  EXPECT_EXIT(_mlir_ciface_lmcrt_all_reduce_f32(a.ref(), c.ref(), maskOf(3)),
+  // A mask with a bit beyond the mesh's two axes.
+  EXPECT_EXIT(_mlir_ciface_lmcrt_all_reduce_f32(a.ref(), c.ref(), 4),
               testing::ExitedWithCode(1),
-              "lmcrt: all_reduce_f32: axis 3 is not 0 \\(dp\\), 1 \\(tp\\) "
-              "or 2 \\(world\\)");
+              "lmcrt: all_reduce_f32: axes 4 is not a mask over the mesh "
+              "dp=1,tp=1 \\(bits 1 \\(dp\\), 2 \\(tp\\)\\)");
   EXPECT_EXIT(_mlir_ciface_lmcrt_all_gather_f32(a.ref(), c.ref(), maskOf(1), 2),
               testing::ExitedWithCode(1),
               "all_gather_f32 over tp: dimension 2 is out of range for rank 2");
