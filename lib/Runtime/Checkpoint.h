@@ -69,9 +69,10 @@ std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
                             const float *expAvgSq);
 
 /// Collective over every rank of the process group (lmcrt::comm), whose mesh
-/// must be the model's: assembles the global parameters (from the ranks with
-/// dp index 0) and moments (from every rank under ZeRO-1, else from those
-/// with dp index 0) on world rank 0 from each rank's buffers (`params`:
+/// must be the model's: assembles the global parameters and moments on world
+/// rank 0, each tensor gathered over the group of the axes that split it
+/// (its shard lines, and the state axis for ZeRO-1 moments) from each rank's
+/// buffers (`params`:
 /// model.total floats, `expAvg`, `expAvgSq`: model.stateTotal), and world
 /// rank 0 writes them with writeCheckpoint. Every rank then learns whether
 /// the write succeeded: on failure every rank throws RuntimeError with rank

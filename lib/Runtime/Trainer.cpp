@@ -6,12 +6,13 @@
 // --val every K steps and at the end; checkpoints every K steps and at the
 // end; then --sample.
 //
-// On a dp x tp mesh every rank holds its pieces of the parameters and
-// moments (Sharding.h): initialisation draws every global tensor on every
-// rank and keeps the rank's piece, checkpoints are assembled on rank 0 and
-// hold the global model, and resuming reads the rank's pieces of it. The
-// ranks of one tp group read the same rows of the batch (those of their dp
-// index). Everything that calls compiled code (steps, evaluation, sampling)
+// On a mesh (the model description's) every rank holds its pieces of the
+// parameters and moments (Sharding.h): initialisation draws every global
+// tensor on every rank and keeps the rank's piece, checkpoints are assembled
+// on rank 0 and hold the global model, and resuming reads the rank's pieces
+// of it. Each rank reads the rows of the batch of its index in the group of
+// the description's `batch` axes (the ranks that differ only on the other
+// axes read the same rows). Everything that calls compiled code (steps, evaluation, sampling)
 // runs on every rank; only rank 0 prints and logs.
 //
 // Throughput: FLOPs per step = 6 * N * B*T + 12 * L * C * T * B*T, with N the
@@ -182,12 +183,12 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   initDevice(model);
   // The axes of the description's `batch` line split the batch: each rank
   // reads the rows of its index in that group.
-  const int64_t dp = model.batchParts();
-  if (config.batch % dp != 0)
+  const int64_t parts = model.batchParts();
+  if (config.batch % parts != 0)
     usageError("--batch: the global batch " + std::to_string(config.batch) +
                " is not divisible by " +
                model.mesh.groupName(model.batchAxes) + "=" +
-               std::to_string(dp));
+               std::to_string(parts));
   // Threads of oneDNN and of compiled loops: --threads, or the cores shared
   // among the ranks on this machine.
   int threads = config.threads;
@@ -201,7 +202,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
 
   const int64_t b = config.batch, t = config.seq, tokensPerStep = b * t;
   // This rank's rows of each global batch.
-  const int64_t localB = b / dp,
+  const int64_t localB = b / parts,
                 firstRow = comm::groupRank(model.batchAxes) * localB;
   const int64_t layers = model.numLayers(), channels = model.channels();
   double flopsPerStep = 6.0 * model.globalTotal * tokensPerStep;
