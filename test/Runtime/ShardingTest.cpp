@@ -321,6 +321,67 @@ TEST(Sharding, ExplicitSmallExamples) {
   EXPECT_EQ(back, global);
 }
 
+// A mesh of other axes, a parameter split over both (along different
+// dimensions) and one split twice along the same dimension: the runtime
+// reads any axis names and applies the shard lines in mesh order.
+TEST(Sharding, AnyAxesAndNestedSplits) {
+  const char *text = "lmc-model 2\n"
+                     "name nested\n"
+                     "dtype f32\n"
+                     "vocab 16\n"
+                     "context 8\n"
+                     "mesh a=2,b=3\n"
+                     "batch b\n"
+                     "params 2 14\n"
+                     "param w 0 2 6 12 normal 2.000000e-02 1\n"
+                     "shard w a 1 1\n"
+                     "shard w b 0 1\n"
+                     "param v 12 1 12 zeros 0 0\n"
+                     "shard v a 0 1\n"
+                     "shard v b 0 2\n"
+                     "end\n";
+  ModelInfo m = parseModelInfo(text);
+  EXPECT_EQ(m.numRanks(), 6);
+  EXPECT_EQ(m.batchParts(), 3);
+  ASSERT_EQ(m.params.size(), 2u);
+  EXPECT_EQ(m.params[0].localShape, (std::vector<int64_t>{2, 6}));
+  EXPECT_EQ(m.params[1].localShape, (std::vector<int64_t>{2}));
+  EXPECT_EQ(m.globalTotal, 72 + 12);
+  std::vector<float> global = iota(m.globalTotal);
+  std::vector<std::vector<float>> buffers;
+  for (int64_t r = 0; r < 6; ++r) {
+    MeshCoord coord = meshCoordOf(m, r);
+    ASSERT_EQ(coord, (MeshCoord{r / 3, r % 3}));
+    const int64_t i = coord[0], j = coord[1];
+    std::vector<float> params(m.total);
+    sliceParams(m, coord, global.data(), params.data());
+    // w [6, 12]: a takes columns [6 i, 6 i + 6), b rows [2 j, 2 j + 2).
+    for (int64_t row = 0; row < 2; ++row)
+      for (int64_t col = 0; col < 6; ++col)
+        EXPECT_EQ(params[row * 6 + col], (2 * j + row) * 12 + 6 * i + col)
+            << "rank " << r;
+    // v [12]: a takes [6 i, 6 i + 6); b, in 2 blocks of 3, element j of
+    // each.
+    for (int64_t k = 0; k < 2; ++k)
+      EXPECT_EQ(params[12 + k], 72 + 6 * i + 3 * k + j) << "rank " << r;
+    buffers.push_back(params);
+  }
+  std::vector<const float *> ranks;
+  for (const std::vector<float> &b : buffers)
+    ranks.push_back(b.data());
+  std::vector<float> back(m.globalTotal, -1.0f);
+  assembleParams(m, ranks, back.data());
+  EXPECT_EQ(back, global);
+  // Shard lines out of mesh order, or twice over one axis.
+  std::string swapped = text;
+  swapped.replace(swapped.find("shard w a 1 1\nshard w b 0 1"), 27,
+                  "shard w b 0 1\nshard w a 1 1");
+  EXPECT_NE(errorMessage([&] { parseModelInfo(swapped); })
+                .find("line 11: the shard lines of 'w' are not in mesh order "
+                      "(a=2,b=3)"),
+            std::string::npos);
+}
+
 TEST(Sharding, PiecesMatchTheRuleAndAssembleBackOnEveryMesh) {
   for (int64_t dp : {1, 2, 4})
     for (int64_t tp : {1, 2, 4})
