@@ -308,7 +308,10 @@ struct LMCExportEntryPointsPass
     // The update may sit in a fusion group (lmc-fuse): its operands are
     // then the group's block arguments.
     train.walk([&](AdamWOp op) {
+      // Under ZeRO-1 the update reads this rank's slice of the parameter.
       Value param = FusedOp::lookThrough(op.getParam());
+      while (auto slice = param.getDefiningOp<tensor::ExtractSliceOp>())
+        param = FusedOp::lookThrough(slice.getSource());
       Value wd = FusedOp::lookThrough(op.getWeightDecay());
       for (size_t i = 0; i < n; ++i)
         if (param == train.getArgument(i))
