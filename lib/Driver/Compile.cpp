@@ -1,10 +1,13 @@
 //===- Compile.cpp - What `lmc compile` does ------------------------------===//
 //
-// Stages: parse and verify; training pipeline (autodiff, optimizer, runtime
-// entry points); lowering to the LLVM dialect; translation to LLVM IR;
-// optimisation and code generation for the host CPU in process; linking with
-// the lmc runtime. With --target cuda: the GPU pipeline after the training
-// pipeline, and the kernels' PTX written out.
+// Parse and verify; run the stages that lib/Pipelines chooses for the
+// options (getCompileStages: training, then the lowering to the LLVM
+// dialect, with --target cuda the GPU pipeline first), with the passes a
+// researcher added (--passes-after), dumping the IR after each; translation
+// to LLVM IR; optimisation and code generation for the host CPU in process;
+// linking with the lmc runtime. With --target cuda --emit ptx|mlir: the
+// kernels' PTX (or the module) after the GPU stage. The driver adds no pass
+// itself.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,10 +15,8 @@
 #include "lmc/Dialect/LMC/Transforms/BufferizableOpInterfaceImpl.h"
 #include "lmc/Dialect/LMC/Transforms/ShardingInterfaceImpl.h"
 
-#include "lmc/Conversion/Passes.h"
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
 #include "lmc/Pipelines/Pipelines.h"
-#include "lmc/Transforms/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/BuiltinOps.h"

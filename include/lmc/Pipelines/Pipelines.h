@@ -1,7 +1,8 @@
 //===- Pipelines.h - Named lmc pass pipelines -------------------*- C++ -*-===//
 //
-// Pipelines are a library: tools (lmc-opt, later `lmc compile`) build them
-// from options and register them by name.
+// Pipelines are a library: lmc-opt registers them by name, and `lmc compile`
+// runs the stages getCompileStages chooses from typed options (Options.h:
+// the enumerated options and their one set of defaults).
 //
 //===----------------------------------------------------------------------===//
 
