@@ -1,20 +1,21 @@
 //===- Compile.cpp - What `lmc compile` does ------------------------------===//
 //
-// Stages: parse and verify; training pipeline (autodiff, optimizer, runtime
-// entry points); lowering to the LLVM dialect; translation to LLVM IR;
-// optimisation and code generation for the host CPU in process; linking with
-// the lmc runtime. With --target cuda: the GPU pipeline after the training
-// pipeline, and the kernels' PTX written out.
+// Parse and verify; run the stages that lib/Pipelines chooses for the
+// options (getCompileStages: training, then the lowering to the LLVM
+// dialect, with --target cuda the GPU pipeline first), with the passes a
+// researcher added (--passes-after), dumping the IR after each; translation
+// to LLVM IR; optimisation and code generation for the host CPU in process;
+// linking with the lmc runtime. With --target cuda --emit ptx|mlir: the
+// kernels' PTX (or the module) after the GPU stage. The driver adds no pass
+// itself.
 //
 //===----------------------------------------------------------------------===//
 
 #include "lmc/Driver/Compile.h"
 #include "lmc/Dialect/LMC/Transforms/BufferizableOpInterfaceImpl.h"
 
-#include "lmc/Conversion/Passes.h"
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
 #include "lmc/Pipelines/Pipelines.h"
-#include "lmc/Transforms/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -207,7 +208,7 @@ LogicalResult checkRuntimeLibraries(const CompileOptions &options) {
                  << "' not found (set --runtime-lib or LMC_RUNTIME_LIBRARY)\n";
     return failure();
   }
-  const bool cuda = options.target == "cuda";
+  const bool cuda = options.pipeline.target == Target::CUDA;
   if (cuda && (options.cudaRuntimeLibrary.empty() ||
                !llvm::sys::fs::exists(options.cudaRuntimeLibrary))) {
     llvm::errs() << "lmc compile: GPU runtime library '"
@@ -221,7 +222,7 @@ LogicalResult checkRuntimeLibraries(const CompileOptions &options) {
 }
 
 LogicalResult link(const CompileOptions &options, StringRef object) {
-  const bool cuda = options.target == "cuda";
+  const bool cuda = options.pipeline.target == Target::CUDA;
   llvm::ErrorOr<std::string> linker =
       llvm::sys::findProgramByName(options.linker);
   if (!linker) {
@@ -252,28 +253,10 @@ LogicalResult link(const CompileOptions &options, StringRef object) {
   return success();
 }
 
-/// `--target cuda`: the GPU pipeline after the training pipeline; writes
-/// the module (`--emit mlir`) or the kernels' PTX (`--emit ptx`): into
-/// `output`, or, when `output` is a directory, one `<gpu.binary>.ptx` per
-/// binary there.
-LogicalResult runGpuPipeline(Stages &stages, const CompileOptions &options,
-                             StringRef format) {
-  GpuPipelineOptions gpu;
-  gpu.chip = options.cudaArch;
-  if (!options.cudaToolkit.empty())
-    gpu.toolkit = options.cudaToolkit;
-  gpu.optLevel = options.optLevel;
-  gpu.format = format.str();
-  gpu.precision = options.precision;
-  gpu.asyncLaunches = options.asyncLaunches;
-  return stages.run("gpu",
-                    [&](OpPassManager &pm) { buildGpuPipeline(pm, gpu); });
-}
-
-LogicalResult emitCuda(ModuleOp module, Stages &stages,
-                       const CompileOptions &options) {
-  if (failed(runGpuPipeline(stages, options, "isa")))
-    return failure();
+/// `--target cuda --emit mlir|ptx`: after the GPU stage, writes the module
+/// (`--emit mlir`) or the kernels' PTX (`--emit ptx`): into `output`, or,
+/// when `output` is a directory, one `<gpu.binary>.ptx` per binary there.
+LogicalResult emitCuda(ModuleOp module, const CompileOptions &options) {
   if (options.emit == EmitKind::Mlir)
     return writeText(options.output,
                      [&](raw_ostream &os) { module->print(os); });
@@ -309,35 +292,32 @@ LogicalResult emitCuda(ModuleOp module, Stages &stages,
 } // namespace
 
 LogicalResult mlir::lmc::compile(const CompileOptions &options) {
-  if (options.target != "cpu" && options.target != "cuda") {
-    llvm::errs() << "lmc compile: unknown target '" << options.target
-                 << "'; this build supports: cpu, cuda\n";
-    return failure();
-  }
-  if (options.precision != "fp32" && options.precision != "tf32" &&
-      options.precision != "bf16") {
-    llvm::errs() << "lmc compile: --precision " << options.precision
-                 << ": expected fp32, tf32 or bf16\n";
-    return failure();
-  }
-  if (options.target == "cuda" && options.cudaArch != "sm_90" &&
-      options.cudaArch != "sm_80") {
-    llvm::errs() << "lmc compile: --cuda-arch " << options.cudaArch
+  const CompilePipelineOptions &pipeline = options.pipeline;
+  const bool cuda = pipeline.target == Target::CUDA;
+  if (cuda && pipeline.cudaArch != "sm_90" && pipeline.cudaArch != "sm_80") {
+    llvm::errs() << "lmc compile: --cuda-arch " << pipeline.cudaArch
                  << ": expected sm_90 or sm_80\n";
     return failure();
   }
   if (options.emit == EmitKind::Exe && failed(checkRuntimeLibraries(options)))
     return failure();
-  if (!options.attention.empty() && options.attention != "flash" &&
-      options.attention != "decomposed") {
-    llvm::errs() << "lmc compile: --attention " << options.attention
-                 << ": expected flash or decomposed\n";
-    return failure();
-  }
-  if (options.target == "cpu" && options.emit == EmitKind::Ptx) {
+  if (!cuda && options.emit == EmitKind::Ptx) {
     llvm::errs() << "lmc compile: --emit ptx needs --target cuda\n";
     return failure();
   }
+  // The stages and their passes are the pipeline library's; the kernels of
+  // --target cuda --emit mlir|ptx are the output of its GPU stage.
+  const bool gpuOnly =
+      cuda && (options.emit == EmitKind::Ptx || options.emit == EmitKind::Mlir);
+  std::string errors;
+  llvm::raw_string_ostream errorStream(errors);
+  FailureOr<SmallVector<CompileStage>> compileStages =
+      getCompileStages(pipeline, options.extraPasses, errorStream, gpuOnly);
+  if (failed(compileStages)) {
+    llvm::errs() << "lmc compile: --passes-after: " << errors;
+    return failure();
+  }
+
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
@@ -365,47 +345,11 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   stages.report("parse", start);
   if (failed(stages.dump("input")))
     return failure();
-  TrainingPipelineOptions training;
-  training.recompute = options.recompute;
-  training.attention =
-      !options.attention.empty() ? options.attention : std::string("flash");
-  training.weightDecayOn = options.weightDecayOn;
-  training.mesh = options.mesh;
-  training.zero = options.zero;
-  training.bucketBytes = options.bucketBytes;
-  training.overlap = options.overlap;
-  training.report = options.report;
-  training.fuse = options.fuse;
-  training.gemmEpilogues = options.gemmEpilogues;
-  training.target = options.target;
-  if (failed(stages.run("training", [&](OpPassManager &pm) {
-        buildTrainingPipeline(pm, training);
-      })))
-    return failure();
-  const bool cuda = options.target == "cuda";
-  if (cuda && (options.emit == EmitKind::Ptx || options.emit == EmitKind::Mlir))
-    return emitCuda(*module, stages, options);
-  if (cuda) {
-    // The kernels as a fatbin (a cubin for the chip and its PTX) embedded in
-    // the host code, which launches them through the GPU runtime.
-    if (failed(runGpuPipeline(stages, options, "fatbin")) ||
-        failed(stages.run("llvm-dialect", [&](OpPassManager &pm) {
-          buildGpuHostPipeline(pm);
-        })))
+  for (const CompileStage &stage : *compileStages)
+    if (failed(stages.run(stage.name, stage.build)))
       return failure();
-  } else if (failed(stages.run("llvm-dialect", [&](OpPassManager &pm) {
-               // Shared kernels keep functions small and the code
-               // independent of the depth of the model.
-               pm.addPass(createLMCOutlineKernels());
-               ReferencePipelineOptions lowering;
-               lowering.libraryCalls = true;
-               lowering.approximateMath = options.approximateMath;
-               lowering.threads = options.threads;
-               lowering.precision = options.precision;
-               buildReferencePipeline(pm, lowering);
-             }))) {
-    return failure();
-  }
+  if (gpuOnly)
+    return emitCuda(*module, options);
   if (options.emit == EmitKind::Mlir)
     return writeText(options.output,
                      [&](raw_ostream &os) { module->print(os); });
@@ -432,7 +376,7 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
     return failure();
   }
   std::unique_ptr<llvm::TargetMachine> machine =
-      hostTargetMachine(options.optLevel);
+      hostTargetMachine(pipeline.optLevel);
   if (!machine)
     return failure();
   llvmModule->setDataLayout(machine->createDataLayout());
@@ -448,7 +392,7 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
       fn->addFnAttr(llvm::Attribute::OptimizeNone);
       fn->addFnAttr(llvm::Attribute::NoInline);
     }
-  optimizeHostModule(*llvmModule, *machine, options.optLevel);
+  optimizeHostModule(*llvmModule, *machine, pipeline.optLevel);
   stages.report("llvm-opt", start);
   if (options.emit == EmitKind::Llvm)
     return writeText(options.output,

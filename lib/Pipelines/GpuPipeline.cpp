@@ -51,7 +51,7 @@ void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
   StringRef(options.libraryCalls).split(kernels, ',', -1, false);
   for (StringRef kernel : kernels)
     library.kernels.push_back(kernel.trim().str());
-  library.precision = options.precision;
+  library.precision = stringify(options.precision).str();
   if (!library.kernels.empty())
     pm.addPass(createLMCKernelsToRuntime(library));
   // Their buffers will be in GPU memory: the GPU runtime's functions.

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/STLExtras.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
@@ -54,7 +55,7 @@ void mlir::lmc::buildReferencePipeline(
   // run-time ownership checks.
   if (options.libraryCalls) {
     LMCKernelsToRuntimeOptions library;
-    library.precision = options.precision;
+    library.precision = stringify(options.precision).str();
     pm.addPass(createLMCKernelsToRuntime(library));
   }
   // lmc compile's functions are straight-line: each buffer is freed after
@@ -136,6 +137,103 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
   entryPoints.target = options.target;
   pm.addPass(createLMCExportEntryPoints(entryPoints));
   pm.addPass(createSymbolDCEPass());
+}
+
+ArrayRef<StringRef> mlir::lmc::getCompileStageNames() {
+  static const StringRef names[] = {"input", "training", "gpu",
+                                    "llvm-dialect"};
+  return names;
+}
+
+FailureOr<SmallVector<CompileStage>>
+mlir::lmc::getCompileStages(const CompilePipelineOptions &options,
+                            ArrayRef<ExtraPasses> extra, raw_ostream &errors,
+                            bool gpuOnly) {
+  // The stages, each a function of the options alone.
+  SmallVector<CompileStage> stages;
+  stages.push_back({"training", [&options](OpPassManager &pm) {
+                      TrainingPipelineOptions training;
+                      training.recompute = options.recompute;
+                      training.attention = options.attention;
+                      training.weightDecayOn = options.weightDecayOn;
+                      training.mesh = options.mesh;
+                      training.zero = options.zero;
+                      training.bucketBytes = options.bucketBytes;
+                      training.overlap = options.overlap;
+                      training.report = options.report;
+                      training.fuse = options.fuse;
+                      training.gemmEpilogues = options.gemmEpilogues;
+                      training.target = options.target;
+                      buildTrainingPipeline(pm, training);
+                    }});
+  if (options.target == Target::CUDA) {
+    stages.push_back({"gpu", [&options, gpuOnly](OpPassManager &pm) {
+                        GpuPipelineOptions gpu;
+                        gpu.chip = options.cudaArch;
+                        if (!options.cudaToolkit.empty())
+                          gpu.toolkit = options.cudaToolkit;
+                        gpu.optLevel = options.optLevel;
+                        // The PTX text when the kernels are the output; a
+                        // fatbin (a cubin for the chip and its PTX) to embed.
+                        gpu.format = gpuOnly ? "isa" : options.gpuFormat;
+                        gpu.precision = options.precision;
+                        gpu.asyncLaunches = options.asyncLaunches;
+                        buildGpuPipeline(pm, gpu);
+                      }});
+    if (!gpuOnly)
+      stages.push_back({"llvm-dialect", [](OpPassManager &pm) {
+                          buildGpuHostPipeline(pm);
+                        }});
+  } else {
+    stages.push_back({"llvm-dialect", [&options](OpPassManager &pm) {
+                        // Shared kernels keep functions small and the code
+                        // independent of the depth of the model.
+                        pm.addPass(createLMCOutlineKernels());
+                        ReferencePipelineOptions lowering;
+                        lowering.libraryCalls = true;
+                        lowering.approximateMath = options.approximateMath;
+                        lowering.threads = options.threads;
+                        lowering.precision = options.precision;
+                        buildReferencePipeline(pm, lowering);
+                      }});
+  }
+
+  // The researcher's passes, checked now, added where they were asked for.
+  for (const ExtraPasses &passes : extra) {
+    if (!llvm::is_contained(getCompileStageNames(), passes.stage)) {
+      errors << "no stage '" << passes.stage << "' to add passes to; the "
+             << "stages are";
+      for (StringRef name : getCompileStageNames())
+        errors << " " << name;
+      errors << "\n";
+      return failure();
+    }
+    OpPassManager check(ModuleOp::getOperationName());
+    if (failed(parsePassPipeline(passes.pipeline, check, errors)))
+      return failure();
+    auto *stage = passes.stage == "input"
+                      ? stages.begin()
+                      : llvm::find_if(stages, [&](const CompileStage &s) {
+                          return s.name == passes.stage;
+                        });
+    if (stage == stages.end()) {
+      errors << "the stage '" << passes.stage
+             << "' does not run for this target and output\n";
+      return failure();
+    }
+    std::function<void(OpPassManager &)> build = stage->build;
+    std::string pipeline = passes.pipeline;
+    bool before = passes.stage == "input";
+    stage->build = [build, pipeline, before](OpPassManager &pm) {
+      if (!before)
+        build(pm);
+      // Parsed once already: cannot fail.
+      (void)parsePassPipeline(pipeline, pm);
+      if (before)
+        build(pm);
+    };
+  }
+  return stages;
 }
 
 void mlir::lmc::registerLMCPipelines() {

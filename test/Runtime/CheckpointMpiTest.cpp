@@ -53,14 +53,14 @@ public:
       if (!::mkdtemp(buffer))
         buffer[0] = '\0';
     }
-    comm::broadcast(comm::Axis::World, buffer, sizeof(buffer));
+    comm::broadcast(comm::worldGroup(), buffer, sizeof(buffer));
     path = buffer;
   }
   ~SharedDir() {
     // Nobody uses it any more once every rank got here (a broadcast would
     // not do: its root may return before the others arrive).
     if (comm::usesMpi())
-      comm::checkMpi(MPI_Barrier(comm::communicator(comm::Axis::World)),
+      comm::checkMpi(MPI_Barrier(comm::communicator(comm::worldGroup())),
                      "barrier (test)");
     if (comm::rank() == 0 && !path.empty())
       std::system(("rm -rf '" + path + "'").c_str());
@@ -80,7 +80,8 @@ Config configFor(const std::string &dir, const ModelInfo &model) {
 }
 
 MeshCoord myCoord() {
-  return {comm::axisRank(comm::Axis::DP), comm::axisRank(comm::Axis::TP)};
+  // The mesh [dp, tp]: group 1 is dp, group 2 tp.
+  return {comm::groupRank(1), comm::groupRank(2)};
 }
 
 void saveAndReadBack(bool zero1) {
@@ -194,9 +195,10 @@ TEST(CheckpointMpi, AFailedWriteFailsOnEveryRank) {
 
 TEST(CheckpointMpi, AxisIndexIsTheMeshCoordinate) {
   int rank = comm::rank();
-  EXPECT_EQ(lmcrt_axis_index(0), rank / meshTp);
-  EXPECT_EQ(lmcrt_axis_index(1), rank % meshTp);
-  EXPECT_EQ(lmcrt_axis_index(2), rank);
+  // Bit masks over the mesh [dp, tp]: 1 dp, 2 tp, 3 both.
+  EXPECT_EQ(lmcrt_axis_index(1), rank / meshTp);
+  EXPECT_EQ(lmcrt_axis_index(2), rank % meshTp);
+  EXPECT_EQ(lmcrt_axis_index(3), rank);
 }
 
 } // namespace

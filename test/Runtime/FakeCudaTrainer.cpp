@@ -23,7 +23,7 @@ extern "C" void *_mlir_memref_to_llvm_alloc(uint64_t size);
 
 namespace {
 
-const char kDescription[] = "lmc-model 1\n"
+const char kDescription[] = "lmc-model 2\n"
                             "name fake-cuda\n"
                             "dtype f32\n"
                             "target cuda\n"

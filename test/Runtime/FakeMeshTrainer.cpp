@@ -50,7 +50,8 @@ void fakeTrainStep(lmcrt_train_step_result *result, lmcrt_memref_f32_1d *params,
                  static_cast<long long>(expAvgSq->sizes[0]));
     std::exit(3);
   }
-  const MeshCoord coord{lmcrt_axis_index(0), lmcrt_axis_index(1)};
+  // The mesh [dp, tp]: groups 1 (dp) and 2 (tp) of the C ABI.
+  const MeshCoord coord{lmcrt_axis_index(1), lmcrt_axis_index(2)};
   float *p = params->aligned + params->offset;
   float *m = expAvg->aligned + expAvg->offset;
   float *v = expAvgSq->aligned + expAvgSq->offset;
@@ -60,7 +61,7 @@ void fakeTrainStep(lmcrt_train_step_result *result, lmcrt_memref_f32_1d *params,
     for (int64_t i = 0; i < info.localNumel; ++i)
       local[i] = 0.5f * local[i] + 0.125f;
     piece.resize(info.stateNumel);
-    sliceState(model, info, coord.dp, local, piece.data());
+    sliceState(model, info, coord, local, piece.data());
     for (int64_t i = 0; i < info.stateNumel; ++i) {
       m[info.stateOffset + i] = 0.5f * m[info.stateOffset + i] + piece[i];
       v[info.stateOffset + i] =
@@ -68,7 +69,7 @@ void fakeTrainStep(lmcrt_train_step_result *result, lmcrt_memref_f32_1d *params,
     }
   }
   const int64_t rows = targets->sizes[0], t = targets->sizes[1];
-  const int64_t firstRow = coord.dp * rows;
+  const int64_t firstRow = coord[0] * rows;
   float sum = 0;
   for (int64_t b = 0; b < rows; ++b)
     for (int64_t j = 0; j < t; ++j)
@@ -78,8 +79,9 @@ void fakeTrainStep(lmcrt_train_step_result *result, lmcrt_memref_f32_1d *params,
           ((firstRow + b) * t + j + 1));
   lmcrt_memref_f32_1d one = {&sum, &sum, 0, {1}, {1}};
   lmcrt_unranked_memref ref = {1, &one};
-  _mlir_ciface_lmcrt_all_reduce_f32(&ref, &ref, /*axis=*/2);
-  result->loss = sum / static_cast<float>(model.tp * rows * model.dp * t);
+  _mlir_ciface_lmcrt_all_reduce_f32(&ref, &ref, /*axes=*/3);
+  result->loss = sum / static_cast<float>(testing_sharded::tpOf(model) * rows *
+                                          testing_sharded::dpOf(model) * t);
   result->grad_norm = static_cast<float>(step);
   result->lr = lr;
 }

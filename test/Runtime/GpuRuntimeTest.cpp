@@ -214,13 +214,17 @@ void *fillModule = [] {
   return mgpuModuleLoadJIT(ptxCopy, 2);
 }();
 
+/// The C ABI's group of the test's axis number on the mesh [dp, tp]: 0 dp
+/// (mask 1), 1 tp (mask 2), 2 the world (mask 3).
+int32_t maskOf(int axis) { return axis == 0 ? 1 : axis == 1 ? 2 : 3; }
+
 /// Initialises the GPU once; the reason when there is none.
 const std::string &noGpuReason() {
   static std::string reason = [] {
     std::string why;
     if (!lmcrt::cuda::tryInitDevice(0, why))
       return why.empty() ? std::string("unknown reason") : why;
-    lmcrt::comm::init(1, 1);
+    lmcrt::comm::init(::lmc::MeshSpec{{{"dp", 1}, {"tp", 1}}});
     return std::string();
   }();
   return reason;
@@ -505,35 +509,35 @@ TEST(GpuCollectives, WorldOfOne) {
   auto i2 = desc<2>(in.data, 0, {4, 6}, {6, 1});
   auto o2 = desc<2>(out.data, 0, {4, 6}, {6, 1});
   auto ri = i2.ref(), ro = o2.ref();
-  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, 0);
+  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, maskOf(0));
   // Stream-ordered: the host reads after waiting for the compute stream.
   lmcrt::device::synchronize();
   for (int i = 0; i < 24; ++i)
     EXPECT_EQ(out.data[i], float(i));
   // In place, over each axis.
   for (int axis = 0; axis < 3; ++axis) {
-    _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ro, &ro, axis);
+    _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ro, &ro, maskOf(axis));
     lmcrt::device::synchronize();
     EXPECT_EQ(out.data[23], 23.0f);
   }
   // A non-contiguous output (the transpose view).
   auto t = desc<2>(gathered.data, 0, {4, 6}, {1, 4});
   auto rt = t.ref();
-  _mlir_ciface_lmcrt_gpu_all_gather_f32(&ri, &rt, 2, 1);
+  _mlir_ciface_lmcrt_gpu_all_gather_f32(&ri, &rt, maskOf(2), 1);
   lmcrt::device::synchronize();
   for (int r = 0; r < 4; ++r)
     for (int c = 0; c < 6; ++c)
       EXPECT_EQ(gathered.data[r + 4 * c], float(r * 6 + c));
   std::fill(out.data, out.data + 24, 0.0f);
-  _mlir_ciface_lmcrt_gpu_reduce_scatter_f32(&ri, &ro, 1, 0);
+  _mlir_ciface_lmcrt_gpu_reduce_scatter_f32(&ri, &ro, maskOf(1), 0);
   lmcrt::device::synchronize();
   EXPECT_EQ(out.data[7], 7.0f);
   // Started and waited, two in flight.
   Buffer out2(24);
   auto o3 = desc<2>(out2.data, 0, {4, 6}, {6, 1});
   auto ro3 = o3.ref();
-  int64_t h1 = _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(&ri, &ro3, 2);
-  int64_t h2 = _mlir_ciface_lmcrt_gpu_all_gather_start_f32(&ri, &ro, 0, 0);
+  int64_t h1 = _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(&ri, &ro3, maskOf(2));
+  int64_t h2 = _mlir_ciface_lmcrt_gpu_all_gather_start_f32(&ri, &ro, maskOf(0), 0);
   EXPECT_GT(h1, 0);
   EXPECT_NE(h1, h2);
   lmcrt_gpu_collective_wait(h2);
@@ -586,7 +590,7 @@ TEST(GpuCollectives, StartedCollectiveOverlapsWorkQueuedAfterIt) {
   // is queued between the start and the wait, a kernel after the wait reads
   // the result; the host waits once, at the end.
   launchSpinFill(in.data, 3.0f, n, 1000000);
-  int64_t h = _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(&ri, &ro, 2);
+  int64_t h = _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(&ri, &ro, maskOf(2));
   _mlir_ciface_lmcrt_gpu_gemm_f32(&ra, &rb, &rc, 0, 0);
   lmcrt_gpu_collective_wait(h);
   launchScale(scaled.data, out.data, 2.0f, n);
@@ -610,15 +614,15 @@ TEST(GpuCollectives, WaitReturnsWithoutBlockingTheHost) {
   auto o1 = desc<1>(out.data, 0, {n}, {1});
   auto ri = i1.ref(), ro = o1.ref();
   // The communicators exist already (their creation waits on the host).
-  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, 2);
-  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ro, &ro, 0);
+  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, maskOf(2));
+  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ro, &ro, maskOf(0));
   lmcrt::device::synchronize();
   // About a second of GPU time (2e9 cycles at 1.5-2 GHz) before the input
   // is written; the host must get back from the collectives well before.
   launchSpinFill(in.data, 5.0f, n, 2000000000ull);
   auto start = std::chrono::steady_clock::now();
-  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, 2);
-  int64_t h = _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(&ro, &ro, 0);
+  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, maskOf(2));
+  int64_t h = _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(&ro, &ro, maskOf(0));
   lmcrt_gpu_collective_wait(h);
   launchScale(scaled.data, out.data, 0.5f, n);
   double hostSeconds =
@@ -645,7 +649,7 @@ TEST(GpuCollectives, NonBlockingCommunicatorCreatedAndDestroyed) {
     nccl::destroyCommunicators();
     EXPECT_EQ(nccl::openCommunicators(), 0);
     std::fill(x.data, x.data + 8, float(round + 1));
-    _mlir_ciface_lmcrt_gpu_all_reduce_f32(&r, &r, 1); // creates tp's
+    _mlir_ciface_lmcrt_gpu_all_reduce_f32(&r, &r, maskOf(1)); // creates tp's
     EXPECT_EQ(nccl::openCommunicators(), 1);
     lmcrt::device::synchronize();
     EXPECT_EQ(x.data[7], float(round + 1));

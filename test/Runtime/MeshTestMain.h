@@ -91,7 +91,7 @@ inline int runMeshTests(int argc, char **argv, const char *program,
   }
 
   try {
-    comm::init(dp, tp);
+    comm::init(::lmc::MeshSpec{{{"dp", dp}, {"tp", tp}}});
   } catch (const RuntimeError &error) {
     // Every rank fails the same way; one of them says so before any exits.
     if (comm::rank() == 0)
@@ -112,7 +112,7 @@ inline int runMeshTests(int argc, char **argv, const char *program,
   // One status for the whole job.
   if (comm::usesMpi())
     comm::checkMpi(MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX,
-                                 comm::communicator(comm::Axis::World)),
+                                 comm::communicator(comm::worldGroup())),
                    "agreeing on the test status");
   comm::finalize();
   return failed;

@@ -118,7 +118,7 @@ template <typename Fn> std::string errorOf(Fn fn, int *exitCode = nullptr) {
         << "message: " << message_;                                            \
   } while (0)
 
-const char *kTinyModel = "lmc-model 1\n"
+const char *kTinyModel = "lmc-model 2\n"
                          "name fake\n"
                          "dtype f32\n"
                          "vocab 16\n"
@@ -157,22 +157,83 @@ Config flags(std::vector<std::string> words) {
 
 TEST(ModelInfo, ReadsTheMeshAndLeavesItOutOfTheHash) {
   ModelInfo plain = tinyModel();
-  EXPECT_EQ(plain.dp, 1);
-  EXPECT_EQ(plain.tp, 1);
+  EXPECT_EQ(plain.numRanks(), 1);
+  EXPECT_TRUE(plain.mesh.axes.empty());
   std::string text = kTinyModel;
-  text.insert(text.find("params "), "mesh 2 1\n");
+  text.insert(text.find("params "), "mesh dp=2,tp=1\nbatch dp\n");
   ModelInfo meshed = parseModelInfo(text);
-  EXPECT_EQ(meshed.dp, 2);
-  EXPECT_EQ(meshed.tp, 1);
+  ASSERT_EQ(meshed.mesh.axes.size(), 2u);
+  EXPECT_EQ(meshed.mesh.axes[0].name, "dp");
+  EXPECT_EQ(meshed.mesh.axes[0].size, 2);
+  EXPECT_EQ(meshed.mesh.axes[1].name, "tp");
+  EXPECT_EQ(meshed.mesh.axes[1].size, 1);
+  EXPECT_EQ(meshed.batchAxes, 1u);
+  EXPECT_EQ(meshed.batchParts(), 2);
+  EXPECT_EQ(meshed.meshText(), "dp=2 x tp=1");
   // Checkpoints hold the full model: programs for other meshes share them.
   EXPECT_EQ(meshed.hash(), plain.hash());
   std::string renamed = kTinyModel;
   renamed.replace(renamed.find("fake"), 4, "other");
   EXPECT_NE(parseModelInfo(renamed).hash(), plain.hash());
-  for (const char *bad : {"mesh 0 1\n", "mesh 2\n", "mesh two 1\n"}) {
+  for (const char *bad :
+       {"mesh dp=0,tp=1\n", "mesh 2 1\n", "mesh dp=two\n", "mesh\n",
+        "mesh dp=2,dp=2\n", "mesh dp=2\nbatch tp\n",
+        "mesh dp=2\nbatch dp dp\n", "mesh a=1,b=1,c=1,d=1,e=1,f=1,g=1\n"}) {
     std::string broken = kTinyModel;
     broken.insert(broken.find("params "), bad);
     EXPECT_THROW(parseModelInfo(broken), RuntimeError) << bad;
+  }
+  // A mesh of other axes: the runtime gives none a meaning of its own.
+  std::string other = kTinyModel;
+  other.insert(other.find("params "), "mesh pp=2,sp=3\nbatch sp\n");
+  ModelInfo generic = parseModelInfo(other);
+  EXPECT_EQ(generic.numRanks(), 6);
+  EXPECT_EQ(generic.batchAxes, 2u);
+  EXPECT_EQ(generic.batchParts(), 3);
+  EXPECT_EQ(generic.hash(), plain.hash());
+  std::string unknownBatch = kTinyModel;
+  unknownBatch.insert(unknownBatch.find("params "), "mesh dp=2\nbatch tp\n");
+  EXPECT_ERROR(parseModelInfo(unknownBatch),
+               "line 7: batch axis 'tp' is not an axis of the mesh dp=2");
+}
+
+TEST(MeshSpec, ParsesOrderedNamedAxes) {
+  ::lmc::MeshSpec mesh;
+  std::string error;
+  ASSERT_TRUE(::lmc::MeshSpec::parse("dp=2, tp=3", mesh, error)) << error;
+  ASSERT_EQ(mesh.axes.size(), 2u);
+  EXPECT_EQ(mesh.str(), "dp=2,tp=3");
+  EXPECT_EQ(mesh.numDevices(), 6);
+  EXPECT_EQ(mesh.find("tp"), 1);
+  EXPECT_EQ(mesh.find("pp"), -1);
+  EXPECT_EQ(mesh.sizeOf("pp"), 1);
+  // Row-major, the last axis fastest: rank 5 is (1, 2).
+  EXPECT_EQ(mesh.coordsOf(5), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(mesh.rankOf({1, 2}), 5);
+  // Groups are bit masks: 1 dp, 2 tp, 3 both.
+  EXPECT_EQ(mesh.groupSize(1), 2);
+  EXPECT_EQ(mesh.groupSize(2), 3);
+  EXPECT_EQ(mesh.groupSize(3), 6);
+  EXPECT_EQ(mesh.groupIndex({1, 2}, 1), 1);
+  EXPECT_EQ(mesh.groupIndex({1, 2}, 2), 2);
+  EXPECT_EQ(mesh.groupIndex({1, 2}, 3), 5);
+  EXPECT_EQ(mesh.groupColor({1, 2}, 1), 2); // the tp coordinate
+  EXPECT_EQ(mesh.groupColor({1, 2}, 2), 1); // the dp coordinate
+  EXPECT_EQ(mesh.groupName(3), "dp x tp");
+  ASSERT_TRUE(::lmc::MeshSpec::parse("pp=4", mesh, error)) << error;
+  EXPECT_EQ(mesh.allAxes(), 1u);
+  for (auto [text, message] : std::vector<std::pair<std::string, std::string>>{
+           {"", "expected axis=size"},
+           {"dp", "'dp': the size must be a positive integer"},
+           {"dp=0", "'dp=0': the size must be a positive integer"},
+           {"dp=-1", "the size must be a positive integer"},
+           {"2=dp", "'2=dp': the axis name must be an identifier"},
+           {"dp=2,dp=2", "axis 'dp' given twice"},
+           {"dp=2,,tp=2", "expected axis=size"},
+           {"a=65536,b=65536", "a mesh has at most 2147483647 ranks"}}) {
+    EXPECT_FALSE(::lmc::MeshSpec::parse(text, mesh, error)) << text;
+    EXPECT_NE(error.find(message), std::string::npos)
+        << text << ": " << error;
   }
 }
 
@@ -233,8 +294,9 @@ TEST(ModelInfo, RejectsBadDescriptions) {
     std::string text, message;
   } cases[] = {
       {"", "does not end with a newline"},
-      {replace("lmc-model 1", "lmc-model 2"),
-       "line 1: unsupported description version"},
+      {replace("lmc-model 2", "lmc-model 1"),
+       "line 1: unsupported description version '1' (this runtime reads "
+       "version 2; recompile the model"},
       {replace("dtype f32", "dtype bf16"), "line 3: unsupported dtype"},
       {replace("vocab 16", "vocab 0"), "line 4: bad vocab '0'"},
       {replace("context 8", "context x"), "line 5: bad context"},

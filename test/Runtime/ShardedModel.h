@@ -43,6 +43,20 @@ inline const std::vector<Spec> &specs() {
   return s;
 }
 
+/// The test model's view of the generic description: the sizes of its dp
+/// and tp axes (1 for an axis the mesh does not have) and its tp split.
+inline int64_t dpOf(const ModelInfo &m) { return m.mesh.sizeOf("dp"); }
+inline int64_t tpOf(const ModelInfo &m) { return m.mesh.sizeOf("tp"); }
+inline int64_t shardDimOf(const ParamInfo &p) {
+  return p.shards.empty() ? -1 : p.shards[0].dim;
+}
+inline int64_t shardBlocksOf(const ParamInfo &p) {
+  return p.shards.empty() ? 1 : p.shards[0].blocks;
+}
+/// The coordinates (dp index, tp index) of the model's mesh dp x tp.
+inline int64_t dpIndexOf(const MeshCoord &c) { return c.empty() ? 0 : c[0]; }
+inline int64_t tpIndexOf(const MeshCoord &c) { return c.empty() ? 0 : c[1]; }
+
 inline int64_t product(const std::vector<int64_t> &shape) {
   int64_t n = 1;
   for (int64_t s : shape)
@@ -82,14 +96,15 @@ inline std::string modelText(int64_t dp, int64_t tp, bool zero1,
     stateOffset += product(piece);
   }
   std::string text =
-      "lmc-model 1\nname " + name + "\ndtype f32\nvocab 16\ncontext 8\n";
+      "lmc-model 2\nname " + name + "\ndtype f32\nvocab 16\ncontext 8\n";
   if (meshLine)
-    text += "mesh " + std::to_string(dp) + " " + std::to_string(tp) + "\n";
+    text += "mesh dp=" + std::to_string(dp) + ",tp=" + std::to_string(tp) +
+            "\nbatch dp\n";
   text += "params " + std::to_string(specs().size()) + " " +
           std::to_string(offset) + "\n" + params;
   if (zero1)
     text += "state " + std::to_string(specs().size()) + " " +
-            std::to_string(stateOffset) + "\n" + state;
+            std::to_string(stateOffset) + " dp\n" + state;
   return text + "end\n";
 }
 
@@ -124,10 +139,11 @@ inline int64_t ravel(const std::vector<int64_t> &index,
 inline int64_t globalIndexOf(const ModelInfo &model, const ParamInfo &p,
                              int64_t tpIndex, int64_t local) {
   std::vector<int64_t> index = unravel(local, p.localShape);
-  if (p.shardDim >= 0) {
-    int64_t c = p.shape[p.shardDim] / (p.shardBlocks * model.tp);
-    int64_t j = index[p.shardDim];
-    index[p.shardDim] = j / c * model.tp * c + tpIndex * c + j % c;
+  const int64_t dim = shardDimOf(p), tp = tpOf(model);
+  if (dim >= 0) {
+    int64_t c = p.shape[dim] / (shardBlocksOf(p) * tp);
+    int64_t j = index[dim];
+    index[dim] = j / c * tp * c + tpIndex * c + j % c;
   }
   return ravel(index, p.shape);
 }
@@ -158,7 +174,7 @@ inline std::vector<std::vector<float>> globalBuffers(const ModelInfo &model) {
 /// The buffers of the rank at `coord`, in closed form: parameters
 /// (model.total floats), exp_avg and exp_avg_sq (model.stateTotal each).
 inline std::vector<std::vector<float>> rankBuffers(const ModelInfo &model,
-                                                   MeshCoord coord) {
+                                                   const MeshCoord &coord) {
   std::vector<std::vector<float>> buffers = {
       std::vector<float>(model.total, -1e9f),
       std::vector<float>(model.stateTotal, -1e9f),
@@ -166,12 +182,14 @@ inline std::vector<std::vector<float>> rankBuffers(const ModelInfo &model,
   for (const ParamInfo &p : model.params) {
     for (int64_t i = 0; i < p.localNumel; ++i)
       buffers[0][p.offset + i] =
-          globalValue(0, p.globalOffset, globalIndexOf(model, p, coord.tp, i));
+          globalValue(0, p.globalOffset,
+                      globalIndexOf(model, p, tpIndexOf(coord), i));
     for (int kind = 1; kind < 3; ++kind)
       for (int64_t i = 0; i < p.stateNumel; ++i)
         buffers[kind][p.stateOffset + i] = globalValue(
             kind, p.globalOffset,
-            globalIndexOf(model, p, coord.tp, localIndexOf(p, coord.dp, i)));
+            globalIndexOf(model, p, tpIndexOf(coord),
+                          localIndexOf(p, dpIndexOf(coord), i)));
   }
   return buffers;
 }

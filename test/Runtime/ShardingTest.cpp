@@ -43,12 +43,12 @@ template <typename Fn> std::string errorMessage(Fn fn) {
 
 /// A mesh 2 x 2 model with one parameter of each kind, written out.
 const char *kShardedModel =
-    "lmc-model 1\n"
+    "lmc-model 2\n"
     "name qkv\n"
     "dtype f32\n"
     "vocab 16\n"
     "context 8\n"
-    "mesh 2 2\n"
+    "mesh dp=2,tp=2\n"
     "params 4 66\n"
     "param wte.weight 0 2 16 4 normal 2.000000e-02 1\n" // line 8
     "shard wte.weight tp 0 1\n"                         // local 8x4 = 32
@@ -57,7 +57,7 @@ const char *kShardedModel =
     "param h.0.attn.c_attn.bias 56 1 12 zeros 0 0\n"
     "shard h.0.attn.c_attn.bias tp 0 3\n" // local 6
     "param ln_f.weight 62 1 4 ones 0 0\n" // line 14, replicated: 4
-    "state 4 36\n"                        // line 15
+    "state 4 36 dp\n"                     // line 15
     "state wte.weight 0 0\n"              // 4x4 = 16
     "state h.0.attn.c_attn.weight 16 1\n" // 4x3 = 12
     "state h.0.attn.c_attn.bias 28 -1\n"  // 6
@@ -79,8 +79,8 @@ std::string replaced(std::string text, const std::string &from,
 
 TEST(ShardedModelInfo, ParsesShardAndStateLines) {
   ModelInfo m = parseModelInfo(kShardedModel);
-  EXPECT_EQ(m.dp, 2);
-  EXPECT_EQ(m.tp, 2);
+  EXPECT_EQ(dpOf(m), 2);
+  EXPECT_EQ(tpOf(m), 2);
   EXPECT_EQ(m.total, 66);
   EXPECT_EQ(m.stateTotal, 36);
   EXPECT_TRUE(m.zero1);
@@ -102,8 +102,8 @@ TEST(ShardedModelInfo, ParsesShardAndStateLines) {
     EXPECT_EQ(p.shape, e.shape) << p.name;
     EXPECT_EQ(p.localShape, e.localShape) << p.name;
     EXPECT_EQ(p.stateShape, e.stateShape) << p.name;
-    EXPECT_EQ(p.shardDim, e.shardDim) << p.name;
-    EXPECT_EQ(p.shardBlocks, e.blocks) << p.name;
+    EXPECT_EQ(shardDimOf(p), e.shardDim) << p.name;
+    EXPECT_EQ(shardBlocksOf(p), e.blocks) << p.name;
     EXPECT_EQ(p.offset, e.offset) << p.name;
     EXPECT_EQ(p.stateOffset, e.stateOffset) << p.name;
     EXPECT_EQ(p.stateDim, e.stateDim) << p.name;
@@ -118,8 +118,8 @@ TEST(ShardedModelInfo, ParsesShardAndStateLines) {
 
   // Without a state section the moments are laid out like the parameters.
   std::string noState = kShardedModel;
-  noState.erase(noState.find("state 4 36"),
-                noState.find("end\n") - noState.find("state 4 36"));
+  noState.erase(noState.find("state 4 36 dp"),
+                noState.find("end\n") - noState.find("state 4 36 dp"));
   ModelInfo plain = parseModelInfo(noState);
   EXPECT_FALSE(plain.zero1);
   EXPECT_EQ(plain.stateTotal, 66);
@@ -181,8 +181,12 @@ TEST(ShardedModelInfo, RejectsBadShardAndStateLines) {
       {r("shard wte.weight tp 0 1\n",
          "shard wte.weight tp 0 1\nshard wte.weight tp 1 1\n"),
        "line 10: a second shard line for 'wte.weight'"},
-      {r("shard wte.weight tp 0 1", "shard wte.weight dp 0 1"),
-       "line 9: shard axis must be 'tp', got 'dp'"},
+      {r("shard wte.weight tp 0 1", "shard wte.weight pp 0 1"),
+       "line 9: shard axis 'pp' is not an axis of the mesh dp=2,tp=2"},
+      {r("shard wte.weight tp 0 1\n",
+         "shard wte.weight tp 0 1\nshard wte.weight dp 1 1\n"),
+       "line 10: the shard lines of 'wte.weight' are not in mesh order "
+       "(dp=2,tp=2)"},
       {r("shard wte.weight tp 0 1", "shard wte.weight tp 2 1"),
        "line 9: bad shard dimension '2'"},
       {r("shard wte.weight tp 0 1", "shard wte.weight tp -1 1"),
@@ -206,10 +210,13 @@ TEST(ShardedModelInfo, RejectsBadShardAndStateLines) {
       {r("param ln_f.weight 62", "param ln_f.weight 63"),
        "line 14: parameter 'ln_f.weight' ends at 67, past the 66 total"},
       // the state section
-      {r("state 4 36", "state 3 36"),
+      {r("state 4 36 dp", "state 3 36 dp"),
        "line 15: the state section has 3 lines, the model 4 parameters"},
-      {r("state 4 36", "state 4 37"), "state pieces cover 36 of the 37"},
-      {r("state 4 36", "state 4 x"), "line 15: bad state total 'x'"},
+      {r("state 4 36 dp", "state 4 37 dp"), "state pieces cover 36 of the 37"},
+      {r("state 4 36 dp", "state 4 x dp"), "line 15: bad state total 'x'"},
+      {r("state 4 36 dp", "state 4 36 pp"),
+       "line 15: state axis 'pp' is not an axis of the mesh dp=2,tp=2"},
+      {r("state 4 36 dp", "state 4 36"), "line 15: expected 4 fields, got 3"},
       {r("state h.0.attn.c_attn.weight 16 1", "state ln_f.weight 16 1"),
        "line 17: expected the state line of 'h.0.attn.c_attn.weight'"},
       {r("state h.0.attn.c_attn.weight 16 1",
@@ -218,7 +225,7 @@ TEST(ShardedModelInfo, RejectsBadShardAndStateLines) {
       {r("state h.0.attn.c_attn.weight 16 1",
          "state h.0.attn.c_attn.weight 16 -2"),
        "bad state dimension '-2'"},
-      {r("mesh 2 2", "mesh 4 2"),
+      {r("mesh dp=2,tp=2", "mesh dp=4,tp=2"),
        "line 17: dimension 1 of 'h.0.attn.c_attn.weight' (local shape 4x6) "
        "does not split into dp=4 equal parts"},
       {r("state h.0.attn.c_attn.weight 16 1",
@@ -269,18 +276,18 @@ TEST(Sharding, ExplicitSmallExamples) {
   // 0 1 | 4 5 | 8 9, index 1 holds 2 3 | 6 7 | 10 11 of every row.
   const ParamInfo &qkv = m.params[1];
   std::vector<float> global = iota(48), local(24);
-  sliceParam(m, qkv, 1, global.data(), local.data());
+  sliceParam(m, qkv, MeshCoord{0, 1}, global.data(), local.data());
   const float row2tp1[6] = {26, 27, 30, 31, 34, 35};
   for (int j = 0; j < 6; ++j)
     EXPECT_EQ(local[2 * 6 + j], row2tp1[j]) << j;
-  sliceParam(m, qkv, 0, global.data(), local.data());
+  sliceParam(m, qkv, MeshCoord{0, 0}, global.data(), local.data());
   const float row0tp0[6] = {0, 1, 4, 5, 8, 9};
   for (int j = 0; j < 6; ++j)
     EXPECT_EQ(local[j], row0tp0[j]) << j;
   // ZeRO-1 along dimension 1 of the local [4, 6]: dp index 1 holds columns
   // 3..5 of each row, i.e. global columns 5 8 9 for tp index 0.
   std::vector<float> piece(12);
-  sliceState(m, qkv, 1, local.data(), piece.data());
+  sliceState(m, qkv, MeshCoord{1, 0}, local.data(), piece.data());
   const float expectedPiece[12] = {5, 8, 9, 17, 20, 21, 29, 32, 33, 41, 44, 45};
   for (int j = 0; j < 12; ++j)
     EXPECT_EQ(piece[j], expectedPiece[j]) << j;
@@ -288,11 +295,11 @@ TEST(Sharding, ExplicitSmallExamples) {
   // The bias [12] in 3 blocks: tp index 1 holds 2 3 6 7 10 11.
   const ParamInfo &bias = m.params[2];
   std::vector<float> b = iota(12), bLocal(6);
-  sliceParam(m, bias, 1, b.data(), bLocal.data());
+  sliceParam(m, bias, MeshCoord{0, 1}, b.data(), bLocal.data());
   EXPECT_EQ(bLocal, (std::vector<float>{2, 3, 6, 7, 10, 11}));
   // State dimension -1: the whole local tensor, on every dp index.
   std::vector<float> bPiece(6);
-  sliceState(m, bias, 1, bLocal.data(), bPiece.data());
+  sliceState(m, bias, MeshCoord{1, 1}, bLocal.data(), bPiece.data());
   EXPECT_EQ(bPiece, bLocal);
 
   // wte [16, 4] by rows, 1 block: tp index 1 holds rows 8..15; ZeRO-1 along
@@ -300,18 +307,79 @@ TEST(Sharding, ExplicitSmallExamples) {
   // global rows 12..15.
   const ParamInfo &wte = m.params[0];
   std::vector<float> w = iota(64), wLocal(32), wPiece(16);
-  sliceParam(m, wte, 1, w.data(), wLocal.data());
-  sliceState(m, wte, 1, wLocal.data(), wPiece.data());
+  sliceParam(m, wte, MeshCoord{1, 1}, w.data(), wLocal.data());
+  sliceState(m, wte, MeshCoord{1, 1}, wLocal.data(), wPiece.data());
   for (int j = 0; j < 16; ++j)
     EXPECT_EQ(wPiece[j], 48 + j) << j;
 
   // Placing pieces back writes exactly their elements.
   std::vector<float> back(48, -1.0f);
   for (int t = 0; t < 2; ++t) {
-    sliceParam(m, qkv, t, global.data(), local.data());
-    placeParam(m, qkv, t, local.data(), back.data());
+    sliceParam(m, qkv, MeshCoord{0, t}, global.data(), local.data());
+    placeParam(m, qkv, MeshCoord{0, t}, local.data(), back.data());
   }
   EXPECT_EQ(back, global);
+}
+
+// A mesh of other axes, a parameter split over both (along different
+// dimensions) and one split twice along the same dimension: the runtime
+// reads any axis names and applies the shard lines in mesh order.
+TEST(Sharding, AnyAxesAndNestedSplits) {
+  const char *text = "lmc-model 2\n"
+                     "name nested\n"
+                     "dtype f32\n"
+                     "vocab 16\n"
+                     "context 8\n"
+                     "mesh a=2,b=3\n"
+                     "batch b\n"
+                     "params 2 14\n"
+                     "param w 0 2 6 12 normal 2.000000e-02 1\n"
+                     "shard w a 1 1\n"
+                     "shard w b 0 1\n"
+                     "param v 12 1 12 zeros 0 0\n"
+                     "shard v a 0 1\n"
+                     "shard v b 0 2\n"
+                     "end\n";
+  ModelInfo m = parseModelInfo(text);
+  EXPECT_EQ(m.numRanks(), 6);
+  EXPECT_EQ(m.batchParts(), 3);
+  ASSERT_EQ(m.params.size(), 2u);
+  EXPECT_EQ(m.params[0].localShape, (std::vector<int64_t>{2, 6}));
+  EXPECT_EQ(m.params[1].localShape, (std::vector<int64_t>{2}));
+  EXPECT_EQ(m.globalTotal, 72 + 12);
+  std::vector<float> global = iota(m.globalTotal);
+  std::vector<std::vector<float>> buffers;
+  for (int64_t r = 0; r < 6; ++r) {
+    MeshCoord coord = meshCoordOf(m, r);
+    ASSERT_EQ(coord, (MeshCoord{r / 3, r % 3}));
+    const int64_t i = coord[0], j = coord[1];
+    std::vector<float> params(m.total);
+    sliceParams(m, coord, global.data(), params.data());
+    // w [6, 12]: a takes columns [6 i, 6 i + 6), b rows [2 j, 2 j + 2).
+    for (int64_t row = 0; row < 2; ++row)
+      for (int64_t col = 0; col < 6; ++col)
+        EXPECT_EQ(params[row * 6 + col], (2 * j + row) * 12 + 6 * i + col)
+            << "rank " << r;
+    // v [12]: a takes [6 i, 6 i + 6); b, in 2 blocks of 3, element j of
+    // each.
+    for (int64_t k = 0; k < 2; ++k)
+      EXPECT_EQ(params[12 + k], 72 + 6 * i + 3 * k + j) << "rank " << r;
+    buffers.push_back(params);
+  }
+  std::vector<const float *> ranks;
+  for (const std::vector<float> &b : buffers)
+    ranks.push_back(b.data());
+  std::vector<float> back(m.globalTotal, -1.0f);
+  assembleParams(m, ranks, back.data());
+  EXPECT_EQ(back, global);
+  // Shard lines out of mesh order, or twice over one axis.
+  std::string swapped = text;
+  swapped.replace(swapped.find("shard w a 1 1\nshard w b 0 1"), 27,
+                  "shard w b 0 1\nshard w a 1 1");
+  EXPECT_NE(errorMessage([&] { parseModelInfo(swapped); })
+                .find("line 11: the shard lines of 'w' are not in mesh order "
+                      "(a=2,b=3)"),
+            std::string::npos);
 }
 
 TEST(Sharding, PiecesMatchTheRuleAndAssembleBackOnEveryMesh) {
@@ -325,8 +393,8 @@ TEST(Sharding, PiecesMatchTheRuleAndAssembleBackOnEveryMesh) {
         std::vector<std::vector<std::vector<float>>> ranks;
         for (int64_t r = 0; r < dp * tp; ++r) {
           MeshCoord coord = meshCoordOf(m, r);
-          EXPECT_EQ(coord.dp, r / tp);
-          EXPECT_EQ(coord.tp, r % tp);
+          EXPECT_EQ(dpIndexOf(coord), r / tp);
+          EXPECT_EQ(tpIndexOf(coord), r % tp);
           std::vector<std::vector<float>> mine = rankBuffers(m, coord);
           // Slicing gives the closed-form pieces.
           std::vector<float> params(m.total), a(m.stateTotal), b(m.stateTotal);
@@ -410,7 +478,7 @@ TEST(Sharding, InitKeepsThePiecesOfTheSingleRankRun) {
     for (int64_t t = 0; t < tp; ++t) {
       std::vector<float> mine(m.total), expected(m.total);
       Rng rng(11);
-      initParams(m, mine.data(), rng, t);
+      initParams(m, mine.data(), rng, MeshCoord{0, t});
       EXPECT_EQ(rng.state, rngOne.state) << "tp=" << tp;
       sliceParams(m, MeshCoord{0, t}, full.data(), expected.data());
       EXPECT_EQ(mine, expected) << "tp=" << tp << " index " << t;
@@ -482,7 +550,7 @@ TEST(Sharding, CheckpointsHoldTheGlobalModelAndResumeUnderAnyMesh) {
               saveCheckpoint(config.ckptDir, writer, config, TrainState{},
                              p.data(), a.data(), b.data());
             })
-                .find("the process group is a mesh dp=1 x tp=1, the model's is "
+                .find("the process group is a mesh of one rank, the model's is "
                       "dp=2 x tp=2"),
             std::string::npos);
   // Coordinates outside the mesh.

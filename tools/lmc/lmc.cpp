@@ -5,10 +5,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "lmc/Conversion/Passes.h"
 #include "lmc/Driver/Compile.h"
+#include "lmc/Pipelines/Pipelines.h"
+#include "lmc/Transforms/Passes.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -35,11 +39,11 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
 static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                        cl::value_desc("file"), cl::Required,
                                        cl::sub(compileCommand));
-static cl::opt<std::string>
+static cl::opt<Target>
     target("target",
            cl::desc("Target: cpu (the default), or cuda (NVIDIA GPUs: one "
                     "GPU per rank; needs lmc built with the CUDA toolkit)"),
-           cl::init("cpu"), cl::sub(compileCommand));
+           cl::init(defaults::target), targetValues(), cl::sub(compileCommand));
 static cl::opt<EmitKind> emit(
     "emit", cl::desc("What to write"), cl::init(EmitKind::Exe),
     cl::values(clEnumValN(EmitKind::Mlir, "mlir",
@@ -56,17 +60,18 @@ static cl::opt<std::string>
     dumpDir("dump-dir",
             cl::desc("Write the IR after every stage to numbered files here"),
             cl::value_desc("dir"), cl::sub(compileCommand));
-static cl::opt<std::string>
+static cl::opt<Recompute>
     recompute("recompute",
               cl::desc("What the backward pass recomputes: none, attention or "
                        "block"),
-              cl::init("none"), cl::sub(compileCommand));
-static cl::opt<std::string> attention(
+              cl::init(defaults::recompute), recomputeValues(),
+              cl::sub(compileCommand));
+static cl::opt<Attention> attention(
     "attention",
     cl::desc("How attention is trained: flash (the default: runtime "
              "kernels, no T x T matrix, on both targets) or decomposed "
              "(matmul, mask, softmax ops)"),
-    cl::init(""), cl::sub(compileCommand));
+    cl::init(defaults::attention), attentionValues(), cl::sub(compileCommand));
 static cl::opt<std::string>
     weightDecayOn("weight-decay-on",
                   cl::desc("Parameters with weight decay: matrices, all or "
@@ -74,9 +79,10 @@ static cl::opt<std::string>
                   cl::init("matrices"), cl::sub(compileCommand));
 static cl::opt<std::string>
     mesh("mesh",
-         cl::desc("Partition for a mesh of ranks, e.g. dp=2, tp=2 or "
-                  "dp=2,tp=2 (run the trainer with mpirun -np dp*tp)"),
-         cl::init("dp=1,tp=1"), cl::sub(compileCommand));
+         cl::desc("Partition for a mesh of ranks: comma-separated axis=size, "
+                  "major to minor, e.g. dp=2, tp=2 or dp=2,tp=2 (run the "
+                  "trainer with mpirun -np dp*tp)"),
+         cl::init(defaults::mesh), cl::sub(compileCommand));
 static cl::opt<unsigned>
     zero("zero",
          cl::desc("ZeRO stage: 0, or 1 (optimizer state sharded over "
@@ -124,13 +130,13 @@ static cl::opt<std::string> cudaRuntimeLibrary(
     cl::desc("--target cuda: the lmc GPU runtime library to link (default: "
              "the one built with lmc, or $LMC_CUDA_RUNTIME_LIBRARY)"),
     cl::value_desc("path"), cl::sub(compileCommand));
-static cl::opt<std::string> precision(
+static cl::opt<Precision> precision(
     "precision",
     cl::desc("Compute precision of the GEMMs: fp32 (default), tf32 or bf16 "
              "(operands rounded to 10 or 7 mantissa bits, tensor cores on "
              "the GPU); activations, gradients, master weights and AdamW "
              "state stay float32 and products are accumulated in float32"),
-    cl::init("fp32"), cl::sub(compileCommand));
+    cl::init(defaults::precision), precisionValues(), cl::sub(compileCommand));
 static cl::opt<unsigned> optLevel("O",
                                   cl::desc("LLVM optimisation level (0-3, "
                                            "default 3)"),
@@ -154,11 +160,25 @@ static cl::opt<std::string> cudaToolkit(
              "(default: the one found at build time, or /usr/local/cuda)"),
     cl::value_desc("dir"), cl::sub(compileCommand));
 
+static cl::list<std::string> passesAfter(
+    "passes-after",
+    cl::desc("Add passes to a stage: STAGE=PIPELINE runs the textual pass "
+             "pipeline PIPELINE (as in lmc-opt --pass-pipeline="
+             "'builtin.module(PIPELINE)') at the end of STAGE (training, gpu "
+             "or llvm-dialect), or before the first stage for STAGE input; "
+             "may be repeated"),
+    cl::value_desc("stage=pipeline"), cl::sub(compileCommand));
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
+  // Every pass and pipeline by name, for --passes-after.
+  mlir::registerAllPasses();
+  registerLMCTransformsPasses();
+  registerLMCConversionPasses();
+  registerLMCPipelines();
   cl::ParseCommandLineOptions(argc, argv,
                               "lmc: compile Transformer training graphs\n");
   if (!compileCommand) {
@@ -168,33 +188,44 @@ int main(int argc, char **argv) {
   CompileOptions options;
   options.input = inputFile;
   options.output = outputFile;
-  options.target = target;
   options.emit = emit;
   options.dumpDir = dumpDir;
-  options.recompute = recompute;
-  options.attention = attention;
-  options.weightDecayOn = weightDecayOn;
   options.timing = timing;
-  options.cudaArch = cudaArch;
-  options.cudaToolkit = cudaToolkit;
-  options.mesh = mesh;
-  options.zero = zero;
+  CompilePipelineOptions &pipeline = options.pipeline;
+  pipeline.target = target;
+  pipeline.recompute = recompute;
+  pipeline.attention = attention;
+  pipeline.weightDecayOn = weightDecayOn;
+  pipeline.precision = precision;
+  pipeline.cudaArch = cudaArch;
+  pipeline.cudaToolkit = cudaToolkit;
+  pipeline.mesh = mesh;
+  pipeline.zero = zero;
   if (bucketMiB < 0) {
     llvm::errs() << "lmc compile: --bucket-mb must not be negative\n";
     return 2;
   }
-  options.bucketBytes = static_cast<int64_t>(bucketMiB * 1024 * 1024);
-  options.overlap = overlap;
-  options.report = report;
-  options.fuse = fuse;
-  options.gemmEpilogues = gemmEpilogues;
-  options.asyncLaunches = asyncLaunches;
-  options.approximateMath = !exactMath;
+  pipeline.bucketBytes = static_cast<int64_t>(bucketMiB * 1024 * 1024);
+  pipeline.overlap = overlap;
+  pipeline.report = report;
+  pipeline.fuse = fuse;
+  pipeline.gemmEpilogues = gemmEpilogues;
+  pipeline.asyncLaunches = asyncLaunches;
+  pipeline.approximateMath = !exactMath;
   if (optLevel > 3) {
     llvm::errs() << "lmc compile: -O" << optLevel << ": expected -O0 to -O3\n";
     return 2;
   }
-  options.optLevel = optLevel;
+  pipeline.optLevel = optLevel;
+  for (const std::string &item : passesAfter) {
+    auto [stage, passes] = llvm::StringRef(item).split('=');
+    if (passes.empty()) {
+      llvm::errs() << "lmc compile: --passes-after " << item
+                   << ": expected STAGE=PIPELINE\n";
+      return 2;
+    }
+    options.extraPasses.push_back({stage.trim().str(), passes.str()});
+  }
   options.runtimeLibrary = runtimeLibrary;
   if (options.runtimeLibrary.empty()) {
     if (std::optional<std::string> env =
@@ -211,6 +242,5 @@ int main(int argc, char **argv) {
     else
       options.cudaRuntimeLibrary = LMC_CUDA_RUNTIME_LIBRARY;
   }
-  options.precision = precision;
   return mlir::failed(compile(options)) ? 1 : 0;
 }

@@ -9,9 +9,12 @@
 #ifndef LMC_DRIVER_COMPILE_H
 #define LMC_DRIVER_COMPILE_H
 
+#include "lmc/Pipelines/Pipelines.h"
+
 #include "llvm/Support/LogicalResult.h"
 
 #include <string>
+#include <vector>
 
 namespace mlir::lmc {
 
@@ -21,52 +24,21 @@ enum class EmitKind { Mlir, Llvm, Obj, Exe, Ptx };
 struct CompileOptions {
   std::string input;
   std::string output;
-  std::string target = "cpu";
   EmitKind emit = EmitKind::Exe;
   /// When set, the IR after every stage is written there as NN-stage.mlir.
   std::string dumpDir;
-  std::string recompute = "none";
-  /// decomposed or flash; empty: flash (the runtime's attention kernels,
-  /// lmcrt_attention_* on the CPU, lmcrt_gpu_attention_* on the GPU).
-  std::string attention;
-  std::string weightDecayOn = "matrices";
-  /// The mesh of ranks (lmc-shard), ZeRO stage, gradient bucket size,
-  /// asynchronous all-reduces, and whether to print lmc-shard's report.
-  std::string mesh = "dp=1,tp=1";
-  unsigned zero = 0;
-  int64_t bucketBytes = 25 * 1024 * 1024;
-  bool overlap = true;
-  bool report = false;
-  /// Fusion groups (lmc-fuse): one loop nest per group.
-  bool fuse = true;
-  /// GEMM epilogues (lmc-gemm-epilogues): bias and tanh GELU in the GEMM
-  /// call; only with `fuse`.
-  bool gemmEpilogues = true;
-  /// --target cuda: launches chained without host waits
-  /// (lmc-gpu-async-launches).
-  bool asyncLaunches = true;
+  /// The options of the stages (lib/Pipelines chooses their passes).
+  CompilePipelineOptions pipeline;
+  /// Passes added to the stages (`--passes-after`).
+  std::vector<ExtraPasses> extraPasses;
   /// The static runtime library linked into executables, and for
   /// --target cuda the GPU runtime linked before it.
   std::string runtimeLibrary;
   std::string cudaRuntimeLibrary;
-  /// Compute precision of the GEMMs: fp32, tf32 or bf16 (float32 storage,
-  /// accumulation, master weights and optimizer state in all three).
-  std::string precision = "fp32";
   /// The C++ compiler driver used to link.
   std::string linker = "c++";
-  /// LLVM optimisation level, 0 to 3.
-  unsigned optLevel = 3;
-  /// Polynomial float32 exp/log/tanh/erf (lmc-approximate-math) instead of
-  /// libm calls.
-  bool approximateMath = true;
-  /// Outer loop dimensions on OpenMP threads (the runtime's pool).
-  bool threads = true;
   /// Print the time of each stage to stderr.
   bool timing = false;
-  /// --target cuda: the GPU architecture (sm_90 or sm_80) and the CUDA
-  /// toolkit whose libdevice is linked into the kernels.
-  std::string cudaArch = "sm_90";
-  std::string cudaToolkit;
 };
 
 /// Runs `lmc compile`; diagnostics go to stderr.

@@ -1,16 +1,20 @@
 //===- Pipelines.h - Named lmc pass pipelines -------------------*- C++ -*-===//
 //
-// Pipelines are a library: tools (lmc-opt, later `lmc compile`) build them
-// from options and register them by name.
+// Pipelines are a library: lmc-opt registers them by name, and `lmc compile`
+// runs the stages getCompileStages chooses from typed options (Options.h:
+// the enumerated options and their one set of defaults).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef LMC_PIPELINES_PIPELINES_H
 #define LMC_PIPELINES_PIPELINES_H
 
+#include "lmc/Pipelines/Options.h"
+
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
 
+#include <functional>
 #include <string>
 
 /// Where the CUDA toolkit is by default: what CMake found, else the usual
@@ -48,12 +52,12 @@ struct ReferencePipelineOptions
                      "with polynomial approximations (lmc-approximate-math), "
                      "so that loops over them vectorise"),
       llvm::cl::init(false)};
-  PassOptions::Option<std::string> precision{
+  PassOptions::Option<Precision> precision{
       *this, "precision",
       llvm::cl::desc("Compute precision of the GEMMs (lmc-kernels-to-runtime): "
                      "fp32, tf32 or bf16; storage, accumulation, master "
                      "weights and optimizer state stay float32"),
-      llvm::cl::init("fp32")};
+      llvm::cl::init(defaults::precision), precisionValues()};
   PassOptions::Option<int64_t> rowsPerBlock{
       *this, "rows-per-block",
       llvm::cl::desc("Rows per iteration of a fusion group's loop "
@@ -84,25 +88,25 @@ void buildReferencePipeline(OpPassManager &pm,
 /// Options of the training pipeline (forward model -> training step).
 struct TrainingPipelineOptions
     : public PassPipelineOptions<TrainingPipelineOptions> {
-  PassOptions::Option<std::string> recompute{
+  PassOptions::Option<Recompute> recompute{
       *this, "recompute",
       llvm::cl::desc("What the backward pass recomputes: none, attention or "
                      "block"),
-      llvm::cl::init("none")};
-  PassOptions::Option<std::string> attention{
+      llvm::cl::init(defaults::recompute), recomputeValues()};
+  PassOptions::Option<Attention> attention{
       *this, "attention",
-      llvm::cl::desc("How attention is differentiated (lmc-autodiff): "
-                     "decomposed or flash (runtime kernels)"),
-      llvm::cl::init("decomposed")};
+      llvm::cl::desc("How attention is differentiated (lmc-autodiff): flash "
+                     "(runtime kernels, the default) or decomposed"),
+      llvm::cl::init(defaults::attention), attentionValues()};
   PassOptions::Option<std::string> weightDecayOn{
       *this, "weight-decay-on",
       llvm::cl::desc("Parameters with weight decay: matrices, all or none"),
       llvm::cl::init("matrices")};
   PassOptions::Option<std::string> mesh{
       *this, "mesh",
-      llvm::cl::desc("The mesh of ranks to partition for (lmc-shard), e.g. "
-                     "dp=2,tp=1"),
-      llvm::cl::init("dp=1,tp=1")};
+      llvm::cl::desc("The mesh of ranks to partition for (lmc-shard): "
+                     "comma-separated axis=size in order, e.g. dp=2,tp=2"),
+      llvm::cl::init(defaults::mesh)};
   PassOptions::Option<unsigned> zero{*this, "zero",
                                      llvm::cl::desc("ZeRO stage (lmc-shard)"),
                                      llvm::cl::init(0)};
@@ -132,11 +136,11 @@ struct TrainingPipelineOptions
                      "GEMM (lmc-gemm-epilogues, after lmc-fuse; only with "
                      "fuse)"),
       llvm::cl::init(true)};
-  PassOptions::Option<std::string> target{
+  PassOptions::Option<Target> target{
       *this, "target",
       llvm::cl::desc("The target, cpu or cuda, named in the model description "
                      "(lmc-export-entry-points)"),
-      llvm::cl::init("cpu")};
+      llvm::cl::init(defaults::target), targetValues()};
 };
 
 /// Builds the training graph from a forward model: lmc-autodiff,
@@ -186,12 +190,12 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
                      "(lmc-outline-kernels), so that the layers share their "
                      "kernels"),
       llvm::cl::init(true)};
-  PassOptions::Option<std::string> precision{
+  PassOptions::Option<Precision> precision{
       *this, "precision",
       llvm::cl::desc("Compute precision of the GEMMs (lmc-kernels-to-runtime): "
                      "fp32, tf32 or bf16; storage, accumulation, master "
                      "weights and optimizer state stay float32"),
-      llvm::cl::init("fp32")};
+      llvm::cl::init(defaults::precision), precisionValues()};
   PassOptions::Option<bool> runtimeCalls{
       *this, "runtime-calls",
       llvm::cl::desc("Call the GPU runtime's library functions "
@@ -219,6 +223,71 @@ void buildGpuPipeline(OpPassManager &pm, const GpuPipelineOptions &options);
 /// `mgpu*` functions, the gpu.binary embedded), the standard conversions,
 /// and buffers from the runtime's allocation functions.
 void buildGpuHostPipeline(OpPassManager &pm);
+
+/// What `lmc compile` runs, stage by stage: the options of every stage,
+/// typed, with the one set of defaults (Options.h).
+struct CompilePipelineOptions {
+  Target target = defaults::target;
+  /// Training (lmc-autodiff, lmc-optimizer, lmc-shard, lmc-fuse,
+  /// lmc-gemm-epilogues, lmc-export-entry-points).
+  Recompute recompute = defaults::recompute;
+  Attention attention = defaults::attention;
+  std::string weightDecayOn = "matrices";
+  std::string mesh = defaults::mesh;
+  unsigned zero = 0;
+  int64_t bucketBytes = 25 * 1024 * 1024;
+  bool overlap = true;
+  bool report = false;
+  bool fuse = true;
+  bool gemmEpilogues = true;
+  /// Lowering.
+  Precision precision = defaults::precision;
+  /// The CPU: polynomial float32 exp/log/tanh/erf (lmc-approximate-math),
+  /// outer loop dimensions on OpenMP threads.
+  bool approximateMath = true;
+  bool threads = true;
+  /// --target cuda: the GPU architecture, the CUDA toolkit whose libdevice
+  /// is linked (empty: the default), the NVPTX optimisation level, what
+  /// gpu-module-to-binary makes (isa, bin or fatbin) and asynchronous
+  /// launches.
+  std::string cudaArch = "sm_90";
+  std::string cudaToolkit;
+  unsigned optLevel = 3;
+  std::string gpuFormat = "fatbin";
+  bool asyncLaunches = true;
+};
+
+/// One stage of `lmc compile`: its name (the name of its IR dump, and of
+/// the point where extra passes may be added) and the passes it runs.
+struct CompileStage {
+  std::string name;
+  std::function<void(OpPassManager &)> build;
+};
+
+/// Passes a researcher adds to `lmc compile` without editing it: a textual
+/// pass pipeline (`canonicalize,lmc-model-summary`, the syntax of
+/// `lmc-opt --pass-pipeline` inside `builtin.module(...)`) run at the end
+/// of the stage `stage`, or, for the stage `input`, before the first one.
+struct ExtraPasses {
+  std::string stage;
+  std::string pipeline;
+};
+
+/// The names of the points where extra passes may be added: `input` and the
+/// stages of `lmc compile`.
+llvm::ArrayRef<llvm::StringRef> getCompileStageNames();
+
+/// The stages `lmc compile` runs for `options`, in order, up to the LLVM
+/// dialect: `training` (buildTrainingPipeline), then for the CPU
+/// `llvm-dialect` (lmc-outline-kernels and buildReferencePipeline with the
+/// runtime's library calls), for CUDA `gpu` (buildGpuPipeline) and, unless
+/// `gpuOnly`, `llvm-dialect` (buildGpuHostPipeline). `extra` passes are
+/// parsed into their stages; a stage name or pipeline that does not parse
+/// is an error written to `errors`.
+llvm::FailureOr<llvm::SmallVector<CompileStage>>
+getCompileStages(const CompilePipelineOptions &options,
+                 llvm::ArrayRef<ExtraPasses> extra, llvm::raw_ostream &errors,
+                 bool gpuOnly = false);
 
 /// Registers the named pipelines (`lmc-reference-pipeline`,
 /// `lmc-training-pipeline`, `lmc-gpu-pipeline`, `lmc-gpu-host-pipeline`).

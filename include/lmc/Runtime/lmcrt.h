@@ -5,8 +5,8 @@
  * half of this header; the runtime (lib/Runtime, which links no MLIR) calls
  * them. Their signatures do not depend on the model: parameters and AdamW
  * state are flat float buffers, laid out as `_mlir_ciface_lmc_model_info`
- * describes; in a program partitioned for a dp x tp mesh each rank's buffers
- * hold only its pieces of the parameters and moments. Memrefs are passed as
+ * describes; in a program partitioned for a mesh of ranks each rank's
+ * buffers hold only its pieces of the parameters and moments. Memrefs are passed as
  * pointers to MLIR's ranked memref descriptors (allocated pointer, aligned
  * pointer, offset, sizes, strides).
  *
@@ -97,17 +97,20 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
                              lmcrt_memref_i32_2d *tokens);
 
 /* The model description: ASCII lines, terminated by "end\n":
- *   lmc-model 1
+ *   lmc-model 2
  *   name NAME
  *   dtype f32
  *   target cpu|cuda           (optional; cpu if absent)
  *   vocab V
  *   context CTX
- *   mesh DP TP                (optional; the mesh of lmc-shard, 1 1 if absent)
+ *   mesh AXIS=SIZE[,AXIS=SIZE...]   (optional; one rank if absent)
+ *   batch AXIS...             (optional, after mesh: the axes splitting the
+ *                              batch)
  *   params COUNT TOTAL
  *   param NAME OFFSET RANK DIM... INIT STD DECAY     (COUNT lines, in order)
- *   shard NAME tp DIM BLOCKS  (optional, right after the param line of NAME)
- *   state COUNT TOTAL         (optional, ZeRO-1; then COUNT lines:)
+ *   shard NAME AXIS DIM BLOCKS  (any number, right after the param line of
+ *                                NAME, one per axis, in mesh order)
+ *   state COUNT TOTAL AXIS    (optional, ZeRO-1; then COUNT lines:)
  *   state NAME OFFSET DIM     (one per parameter, in parameter order)
  *   end
  * TARGET says where the compiled code runs: `lmc compile --target cuda`
@@ -116,34 +119,47 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  * without it fails with a message saying so. The target is not part of the
  * model hash: checkpoints move between targets.
  *
+ * The mesh is the one the program was partitioned for: its named axes with
+ * their sizes, major to minor (the text of `lmc compile --mesh`, parsed by
+ * include/lmc/Support/Mesh.h on both sides). World rank r sits at the
+ * row-major coordinates of r over the axes (the last axis fastest); the
+ * runtime starts as many ranks' worth of groups as the mesh has. The
+ * runtime gives no axis a meaning of its own: the `batch` axes split each
+ * global batch into equal consecutive row blocks, the rank with index i in
+ * its group along those axes (row-major over them) reading block i; the
+ * layout of every parameter and moment is in its shard and state lines.
+ *
  * INIT is zeros, ones or normal (mean 0, standard deviation STD); DECAY is 1
  * when weight decay applies to the parameter. DIM... is the parameter's
  * GLOBAL (full) shape; OFFSET is where this rank's piece of it starts in the
  * parameter buffer, whose size is TOTAL (the sum of the pieces, laid out in
  * order without overlap).
  *
- * A `shard` line splits the parameter over the tp axis along dimension DIM
- * (0 <= DIM < RANK) of global size n = BLOCKS * TP * c: the rank with tp index
- * i holds, for each block b = 0 .. BLOCKS-1 in order, the indices
- * [b*TP*c + i*c, b*TP*c + (i+1)*c) along DIM (and all indices of the other
- * dimensions), so its piece has the global shape with DIM divided by TP.
- * BLOCKS is 1 for column or row sharding and 3 for a fused QKV weight
- * [C, 3C] split by heads. A parameter without a shard line is replicated
- * over tp; parameters are replicated over dp.
+ * A `shard` line splits the parameter over the mesh axis AXIS (of size P)
+ * along dimension DIM (0 <= DIM < RANK): with the dimension's size n =
+ * BLOCKS * P * c (in the piece the lines before left), the rank with index
+ * i along AXIS holds, for each block b = 0 .. BLOCKS-1 in order, the indices
+ * [b*P*c + i*c, b*P*c + (i+1)*c) along DIM (and all indices of the other
+ * dimensions), so its piece has DIM divided by P. BLOCKS is 1 for column or
+ * row sharding and 3 for a fused QKV weight [C, 3C] split by heads. A
+ * parameter is replicated over every axis without a shard line.
  *
  * Without a state section the moment buffers are laid out like the parameter
  * buffer. With one (ZeRO-1), each moment buffer has the state TOTAL elements
  * and the moments of parameter NAME start at OFFSET: when DIM >= 0 the rank
- * with dp index j holds the j-th of DP equal contiguous parts, along DIM, of
- * its piece of the parameter (its size along DIM must divide by DP); when
- * DIM = -1 it holds the moments of its whole piece.
+ * with index j along the section's AXIS (of size P) holds the j-th of P equal
+ * contiguous parts, along DIM, of its piece of the parameter (its size along
+ * DIM must divide by P); when DIM = -1 it holds the moments of its whole
+ * piece.
  *
- * The runtime checks all of this (names, dimensions, divisibility, offsets
- * and totals) and refuses a description that does not hold, naming the line.
- * Checkpoints hold the global model whatever the mesh; the model hash they
- * carry is computed from the global description (name, dtype, vocab,
- * context, and each parameter's name, global shape, INIT, STD and DECAY as
- * written), so that a checkpoint resumes under any mesh. */
+ * The runtime checks all of this (version, mesh, axes, names, dimensions,
+ * divisibility, offsets and totals) and refuses a description that does not
+ * hold, naming the line; a description of another version is refused with a
+ * message to recompile the model. Checkpoints hold the global model whatever
+ * the mesh; the model hash they carry is computed from the global
+ * description (name, dtype, vocab, context, and each parameter's name,
+ * global shape, INIT, STD and DECAY as written), so that a checkpoint
+ * resumes under any mesh. */
 void _mlir_ciface_lmc_model_info(lmcrt_memref_i8_1d *result);
 
 /* ---- Provided by the runtime ------------------------------------------ */
@@ -269,18 +285,20 @@ void _mlir_ciface_lmcrt_attention_bwd_f32(
 
 /* ---- Collectives (lib/Runtime/Comm/Collectives.cpp) ------------------------ */
 
-/* Collectives over the process group of a dp x tp mesh, for SPMD programs.
- * The runtime sets the group up before calling compiled code: under
- * OpenMPI's mpirun it communicates over MPI; a process started without
- * mpirun is a world of one rank, never initialises MPI, and every
- * collective below is then a copy of `in` into `out`. World rank r sits at
- * dp index r / tp and tp index r % tp.
+/* Collectives over the process group of the model's mesh, for SPMD
+ * programs. The runtime sets the group up before calling compiled code:
+ * under OpenMPI's mpirun it communicates over MPI; a process started without
+ * mpirun is a world of one rank, never initialises MPI, and every collective
+ * below is then a copy of `in` into `out`. World rank r sits at the
+ * row-major coordinates of r over the mesh axes (the last axis fastest).
  *
- * `axis` names the group of the calling rank: 0 (dp) the ranks with the same
- * tp index, 1 (tp) the ranks with the same dp index, 2 every rank of the
- * world. A rank's index in the group is its coordinate along the axis (its
- * world rank for 2). Every rank of a group makes the same calls in the same
- * order, with the same shapes.
+ * `axis` names the group of the calling rank as a bit mask over the mesh
+ * axes in mesh order (bit i set when axis i is in the group; on the mesh
+ * dp=D,tp=T: 1 is dp, 2 is tp, 3 both, the world): the ranks that share the
+ * caller's coordinates on the other axes. A rank's index in the group is
+ * row-major over the group's axes (its world rank for all of them). Every
+ * rank of a group makes the same calls in the same order, with the same
+ * shapes.
  *
  * Memrefs are float32, any rank and any strides (non-contiguous ones are
  * packed into temporaries); `in` and `out` may be the same memref or
@@ -288,10 +306,11 @@ void _mlir_ciface_lmcrt_attention_bwd_f32(
  *
  * Errors end the whole job (MPI_Abort; without MPI the process exits with
  * status 1) after one line "lmcrt: [rank R: ]MESSAGE" on stderr: shapes that
- * do not match, an axis other than 0-2, a call before the group is set up,
- * more than 2^31 - 1 elements in one message, an unknown handle, or any
- * error MPI returns (the message names the collective and MPI's error
- * string). A rank that dies ends the job through mpirun; no rank hangs. */
+ * do not match, a mask with bits beyond the mesh's axes, a call before the
+ * group is set up, more than 2^31 - 1 elements in one message, an unknown
+ * handle, or any error MPI returns (the message names the collective and
+ * MPI's error string). A rank that dies ends the job through mpirun; no
+ * rank hangs. */
 
 /* out = the sum over the group of `in`. `in` and `out` have the same shape.
  */
@@ -342,13 +361,14 @@ void lmcrt_collective_wait(int64_t handle);
 int32_t lmcrt_world_rank(void);
 int32_t lmcrt_world_size(void);
 
-/* This process's coordinate along `axis`: 0 its dp index (world rank / tp),
- * 1 its tp index (world rank % tp), 2 its world rank; also its rank in the
- * group of that axis. Generated code uses it to find its piece of a
- * tensor (the embedding rows of its tp part, its ZeRO-1 part of the
- * moments). An axis other than 0-2, or a call before the group is set up,
- * is an error that ends the job like the collectives' errors. */
-int64_t lmcrt_axis_index(int32_t axis);
+/* This process's index in its group `axes` (a bit mask over the mesh axes,
+ * as for the collectives): row-major over the group's axes, so for one
+ * axis its coordinate along it, for all of them its world rank. Generated
+ * code uses it to find its piece of a tensor (the embedding rows of its tp
+ * part, its ZeRO-1 part of the moments). A mask with bits beyond the mesh's
+ * axes, or a call before the group is set up, is an error that ends the job
+ * like the collectives' errors. */
+int64_t lmcrt_axis_index(int32_t axes);
 
 /* ---- GPU forms (lib/Runtime/Cuda, liblmcrt_cuda.a) -------------------- */
 

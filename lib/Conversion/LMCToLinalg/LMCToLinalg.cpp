@@ -654,13 +654,13 @@ struct ConvertLMCToLinalgPass
     if (unbound.wasInterrupted())
       return signalPassFailure();
 
-    // The runtime knows the coordinates on dp and tp only.
+    // The runtime's groups are those of the mesh in scope.
     WalkResult unknownAxis = module.walk([](AxisIndexOp op) {
-      if (runtimeAxisNumber(op.getAxis()))
+      if (runtimeAxisMask(op, op.getAxis()))
         return WalkResult::advance();
       op.emitOpError("mesh axis '")
           << op.getAxis()
-          << "' has no number in the runtime, which knows 'dp' and 'tp'";
+          << "' has no runtime group: there is no mesh in scope";
       return WalkResult::interrupt();
     });
     if (unknownAxis.wasInterrupted())

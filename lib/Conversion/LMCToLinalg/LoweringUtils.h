@@ -189,9 +189,10 @@ void populateTrainingOpsToLinalgPatterns(RewritePatternSet &patterns);
 /// (LMCShardingOps.td).
 void populateShardingOpsToLinalgPatterns(RewritePatternSet &patterns);
 
-/// The runtime's number of the mesh axis `axis` (include/lmc/Runtime/lmcrt.h:
-/// 0 for dp, 1 for tp), if it has one.
-std::optional<int32_t> runtimeAxisNumber(StringRef axis);
+/// The runtime's group of the mesh axis `axis` of the mesh in scope at `op`
+/// (include/lmc/Runtime/lmcrt.h: a bit mask over the mesh axes, bit i for
+/// axis i), if `op` has a mesh in scope with that axis.
+std::optional<int32_t> runtimeAxisMask(Operation *op, StringRef axis);
 
 } // namespace mlir::lmc::lowering
 

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "LoweringUtils.h"
+#include "lmc/Dialect/LMC/IR/LMCAttrs.h"
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -18,12 +19,13 @@ using namespace mlir;
 using namespace mlir::lmc;
 using namespace mlir::lmc::lowering;
 
-std::optional<int32_t> mlir::lmc::lowering::runtimeAxisNumber(StringRef axis) {
-  if (axis == "dp")
-    return 0;
-  if (axis == "tp")
-    return 1;
-  return std::nullopt;
+std::optional<int32_t> mlir::lmc::lowering::runtimeAxisMask(Operation *op,
+                                                            StringRef axis) {
+  MeshAttr mesh = getMeshInScope(op);
+  std::optional<unsigned> index = mesh ? mesh.getAxisIndex(axis) : std::nullopt;
+  if (!index)
+    return std::nullopt;
+  return static_cast<int32_t>(1u << *index);
 }
 
 namespace {
@@ -46,9 +48,9 @@ struct AxisIndexLowering : OpConversionPattern<AxisIndexOp> {
   LogicalResult
   matchAndRewrite(AxisIndexOp op, OpAdaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    std::optional<int32_t> number = runtimeAxisNumber(op.getAxis());
+    std::optional<int32_t> number = runtimeAxisMask(op, op.getAxis());
     if (!number)
-      return rewriter.notifyMatchFailure(op, "the runtime has no such axis");
+      return rewriter.notifyMatchFailure(op, "no mesh in scope");
     auto module = op->getParentOfType<ModuleOp>();
     if (!module)
       return rewriter.notifyMatchFailure(op, "not in a module");

@@ -61,15 +61,20 @@ struct Operation {
   View unpackFrom, unpackTo;
 };
 
+/// The most mesh axes (a communicator per non-empty subset of them).
+constexpr size_t kMaxAxes = 6;
+
 struct State {
   bool initialized = false;
   bool mpi = false;     // the group communicates over MPI
   bool ownsMpi = false; // init called MPI_Init_thread
   int worldRank = 0;
   int worldSize = 1;
-  int sizes[3] = {1, 1, 1}; // per Axis
-  int ranks[3] = {0, 0, 0};
-  MPI_Comm comms[3] = {MPI_COMM_NULL, MPI_COMM_NULL, MPI_COMM_NULL};
+  ::lmc::MeshSpec mesh;
+  std::vector<int64_t> coords; // this rank's, per axis
+  /// Per group (mask): its size, this rank's index in it, its communicator.
+  std::vector<int> sizes = {1}, ranks = {0};
+  std::vector<MPI_Comm> comms = {MPI_COMM_NULL};
   std::map<int64_t, std::unique_ptr<Operation>> pending;
   int64_t nextHandle = 1;
 };
@@ -77,20 +82,6 @@ struct State {
 State &state() {
   static State s;
   return s;
-}
-
-int axisIndex(Axis axis) { return static_cast<int>(axis); }
-
-/// The axis named by the C ABI's argument; ends the job when the group is
-/// not set up or the axis is not one of the three.
-Axis checkedAxis(int32_t axis, const char *function) {
-  if (!state().initialized)
-    fatal(std::string(function) +
-          ": the process group is not initialised (lmcrt::comm::init)");
-  if (axis < 0 || axis > 2)
-    fatal(std::string(function) + ": axis " + std::to_string(axis) +
-          " is not 0 (dp), 1 (tp) or 2 (world)");
-  return static_cast<Axis>(axis);
 }
 
 /// `n` as an MPI count; ends the job when it does not fit.
@@ -167,14 +158,14 @@ std::unique_ptr<Operation> prepareAllReduce(lmcrt_unranked_memref *inRef,
                                             lmcrt_unranked_memref *outRef,
                                             int32_t axisArg,
                                             const char *function) {
-  Axis axis = checkedAxis(axisArg, function);
+  Group axis = checkedGroup(axisArg, function);
   auto op = std::make_unique<Operation>();
-  op->what = std::string(function) + " over " + axisName(axis);
+  op->what = std::string(function) + " over " + groupName(axis);
   View in(inRef), out(outRef);
   if (in.sizes != out.sizes)
     fatal(op->what + ": the input is " + in.shapeString() +
           " but the output is " + out.shapeString());
-  if (axisSize(axis) == 1) {
+  if (groupSize(axis) == 1) {
     if (!in.sameAs(out))
       copyElements(in, out);
     return op;
@@ -210,11 +201,11 @@ std::unique_ptr<Operation> prepareAllGather(lmcrt_unranked_memref *inRef,
                                             lmcrt_unranked_memref *outRef,
                                             int32_t axisArg, int64_t dim,
                                             const char *function) {
-  Axis axis = checkedAxis(axisArg, function);
+  Group axis = checkedGroup(axisArg, function);
   auto op = std::make_unique<Operation>();
-  op->what = std::string(function) + " over " + axisName(axis);
+  op->what = std::string(function) + " over " + groupName(axis);
   View in(inRef), out(outRef);
-  int groupSize = axisSize(axis);
+  int groupSize = comm::groupSize(axis);
   checkBlockShapes(*op, in, out, dim, groupSize, /*gather=*/true);
   if (groupSize == 1) {
     if (!in.sameAs(out))
@@ -238,11 +229,11 @@ std::unique_ptr<Operation> prepareReduceScatter(lmcrt_unranked_memref *inRef,
                                                 lmcrt_unranked_memref *outRef,
                                                 int32_t axisArg, int64_t dim,
                                                 const char *function) {
-  Axis axis = checkedAxis(axisArg, function);
+  Group axis = checkedGroup(axisArg, function);
   auto op = std::make_unique<Operation>();
-  op->what = std::string(function) + " over " + axisName(axis);
+  op->what = std::string(function) + " over " + groupName(axis);
   View in(inRef), out(outRef);
-  int groupSize = axisSize(axis);
+  int groupSize = comm::groupSize(axis);
   checkBlockShapes(*op, in, out, dim, groupSize, /*gather=*/false);
   if (groupSize == 1) {
     if (!in.sameAs(out))
@@ -286,26 +277,52 @@ int64_t start(std::unique_ptr<Operation> op) {
 // The process group
 //===----------------------------------------------------------------------===//
 
-const char *comm::axisName(Axis axis) {
-  switch (axis) {
-  case Axis::DP:
-    return "dp";
-  case Axis::TP:
-    return "tp";
-  case Axis::World:
+const ::lmc::MeshSpec &comm::mesh() { return state().mesh; }
+
+Group comm::worldGroup() { return state().mesh.allAxes(); }
+
+std::string comm::groupName(Group group) {
+  const ::lmc::MeshSpec &m = state().mesh;
+  if (group == m.allAxes() && m.axes.size() > 1)
     return "world";
-  }
-  return "?";
+  return m.groupName(group);
 }
 
-void comm::init(int dp, int tp) {
+Group comm::checkedGroup(int32_t group, const char *function) {
+  State &s = state();
+  if (!s.initialized)
+    fatal(std::string(function) +
+          ": the process group is not initialised (lmcrt::comm::init)");
+  if (group < 0 || static_cast<uint32_t>(group) > s.mesh.allAxes()) {
+    std::string axes;
+    for (size_t i = 0; i < s.mesh.axes.size(); ++i)
+      axes += (i ? ", " : "") + std::to_string(1u << i) + " (" +
+              s.mesh.axes[i].name + ")";
+    fatal(std::string(function) + ": axes " + std::to_string(group) +
+          " is not a mask over the mesh " +
+          (s.mesh.axes.empty() ? std::string("(no axes)")
+                               : s.mesh.str() + " (bits " + axes + ")"));
+  }
+  return static_cast<Group>(group);
+}
+
+void comm::init(const ::lmc::MeshSpec &mesh) {
   State &s = state();
   if (s.initialized)
     fail("the process group is already initialised");
-  std::string mesh =
-      "mesh dp=" + std::to_string(dp) + " x tp=" + std::to_string(tp);
-  if (dp < 1 || tp < 1)
-    usageError(mesh + ": both sizes must be at least 1");
+  std::string meshText = "mesh ";
+  for (size_t i = 0; i < mesh.axes.size(); ++i)
+    meshText += (i ? " x " : "") + mesh.axes[i].name + "=" +
+                std::to_string(mesh.axes[i].size);
+  if (mesh.axes.empty())
+    meshText += "of one rank";
+  if (mesh.axes.size() > kMaxAxes)
+    usageError(meshText + ": the runtime supports at most " +
+               std::to_string(kMaxAxes) + " mesh axes");
+  for (const ::lmc::MeshAxis &axis : mesh.axes)
+    if (axis.size < 1)
+      usageError(meshText + ": every size must be at least 1");
+  const int64_t devices = mesh.numDevices();
 
   // MPI only under mpirun: a process started on its own is a world of one and
   // never initialises MPI.
@@ -334,49 +351,51 @@ void comm::init(int dp, int tp) {
     checkMpi(MPI_Comm_size(MPI_COMM_WORLD, &s.worldSize), "MPI_Comm_size");
   }
 
-  if (static_cast<int64_t>(dp) * tp != s.worldSize) {
+  if (devices != s.worldSize) {
     // Every rank sees the same mismatch. MPI stays initialised until
     // finalize(), so that the caller can report the error before any rank
     // exits (mpirun ends the job as soon as one rank exits with an error).
     bool underMpirun = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr;
-    usageError(mesh + " needs " + std::to_string(int64_t(dp) * tp) +
+    usageError(meshText + " needs " + std::to_string(devices) +
                " processes, but " +
                (underMpirun ? "mpirun started " + std::to_string(s.worldSize)
                             : std::string("this one was not started by "
                                           "mpirun")));
   }
 
-  // Rank r is at (r / tp, r % tp): tensor-parallel groups are neighbours.
-  int dpIndex = s.worldRank / tp, tpIndex = s.worldRank % tp;
-  int expectedSize[3] = {dp, tp, s.worldSize};
-  int expectedRank[3] = {dpIndex, tpIndex, s.worldRank};
-  for (int a = 0; a < 3; ++a) {
-    s.sizes[a] = expectedSize[a];
-    s.ranks[a] = expectedRank[a];
-  }
-  if (s.mpi) {
-    MPI_Comm *comms = s.comms;
-    checkMpi(MPI_Comm_dup(MPI_COMM_WORLD, &comms[axisIndex(Axis::World)]),
-             "creating the world communicator");
-    checkMpi(MPI_Comm_split(MPI_COMM_WORLD, /*color=*/tpIndex, /*key=*/dpIndex,
-                            &comms[axisIndex(Axis::DP)]),
-             "creating the dp communicators");
-    checkMpi(MPI_Comm_split(MPI_COMM_WORLD, /*color=*/dpIndex, /*key=*/tpIndex,
-                            &comms[axisIndex(Axis::TP)]),
-             "creating the tp communicators");
-    for (int a = 0; a < 3; ++a) {
-      std::string name = axisName(static_cast<Axis>(a));
-      checkMpi(MPI_Comm_set_errhandler(comms[a], MPI_ERRORS_RETURN),
-               "MPI_Comm_set_errhandler on the " + name + " communicator");
-      int size = 0, rank = 0;
-      checkMpi(MPI_Comm_size(comms[a], &size), "MPI_Comm_size");
-      checkMpi(MPI_Comm_rank(comms[a], &rank), "MPI_Comm_rank");
-      if (size != expectedSize[a] || rank != expectedRank[a])
-        fatal("the " + name + " communicator has rank " + std::to_string(rank) +
-              " of " + std::to_string(size) + ", expected " +
-              std::to_string(expectedRank[a]) + " of " +
-              std::to_string(expectedSize[a]));
-    }
+  // Rank r is at the row-major coordinates of r: the last axis's groups are
+  // neighbours.
+  s.mesh = mesh;
+  s.coords = mesh.coordsOf(s.worldRank);
+  const size_t groups = size_t(1) << mesh.axes.size();
+  s.sizes.assign(groups, 1);
+  s.ranks.assign(groups, 0);
+  s.comms.assign(groups, MPI_COMM_NULL);
+  for (size_t g = 0; g < groups; ++g) {
+    Group group = static_cast<Group>(g);
+    s.sizes[g] = static_cast<int>(mesh.groupSize(group));
+    s.ranks[g] = static_cast<int>(mesh.groupIndex(s.coords, group));
+    if (!s.mpi || group == 0)
+      continue;
+    std::string name = "the " + mesh.groupName(group) + " communicator";
+    MPI_Comm &c = s.comms[g];
+    if (group == mesh.allAxes())
+      checkMpi(MPI_Comm_dup(MPI_COMM_WORLD, &c), "creating " + name);
+    else
+      checkMpi(MPI_Comm_split(
+                   MPI_COMM_WORLD,
+                   /*color=*/static_cast<int>(mesh.groupColor(s.coords, group)),
+                   /*key=*/s.ranks[g], &c),
+               "creating " + name);
+    checkMpi(MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN),
+             "MPI_Comm_set_errhandler on " + name);
+    int size = 0, rank = 0;
+    checkMpi(MPI_Comm_size(c, &size), "MPI_Comm_size");
+    checkMpi(MPI_Comm_rank(c, &rank), "MPI_Comm_rank");
+    if (size != s.sizes[g] || rank != s.ranks[g])
+      fatal(name + " has rank " + std::to_string(rank) + " of " +
+            std::to_string(size) + ", expected " + std::to_string(s.ranks[g]) +
+            " of " + std::to_string(s.sizes[g]));
   }
   s.initialized = true;
 }
@@ -423,11 +442,23 @@ bool comm::initialized() { return state().initialized; }
 bool comm::usesMpi() { return state().initialized && state().mpi; }
 int comm::rank() { return state().worldRank; }
 int comm::world() { return state().worldSize; }
-int comm::axisSize(Axis axis) { return state().sizes[axisIndex(axis)]; }
-int comm::axisRank(Axis axis) { return state().ranks[axisIndex(axis)]; }
+namespace {
+/// The index of `group` in the State's tables; ends the job for a mask
+/// beyond the mesh's axes.
+size_t groupIndexOf(Group group) {
+  const State &s = state();
+  if (group >= s.sizes.size())
+    fatal("axes " + std::to_string(group) + " is not a mask over the mesh " +
+          (s.mesh.axes.empty() ? std::string("(no axes)") : s.mesh.str()));
+  return group;
+}
+} // namespace
 
-MPI_Comm comm::communicator(Axis axis) {
-  return state().comms[axisIndex(axis)];
+int comm::groupSize(Group group) { return state().sizes[groupIndexOf(group)]; }
+int comm::groupRank(Group group) { return state().ranks[groupIndexOf(group)]; }
+
+MPI_Comm comm::communicator(Group group) {
+  return state().comms[groupIndexOf(group)];
 }
 
 void comm::abortAll(int code) {
@@ -541,32 +572,32 @@ void comm::progress() {
   }
 }
 
-void comm::gatherToRoot(Axis axis, const float *send, int64_t count,
+void comm::gatherToRoot(Group axis, const float *send, int64_t count,
                         float *recv) {
-  std::string what = std::string("gather to rank 0 over ") + axisName(axis);
-  if (!usesMpi() || axisSize(axis) == 1) {
+  std::string what = std::string("gather to rank 0 over ") + groupName(axis);
+  if (!usesMpi() || groupSize(axis) == 1) {
     if (count > 0 && send != recv)
       std::memmove(recv, send, sizeof(float) * count);
     return;
   }
   int n = toCount(count, what);
-  checkMpi(MPI_Gather(send, n, MPI_FLOAT, axisRank(axis) == 0 ? recv : nullptr,
+  checkMpi(MPI_Gather(send, n, MPI_FLOAT, groupRank(axis) == 0 ? recv : nullptr,
                       n, MPI_FLOAT, /*root=*/0, communicator(axis)),
            what);
 }
 
-void comm::broadcast(Axis axis, void *data, int64_t bytes) {
-  if (!usesMpi() || axisSize(axis) == 1)
+void comm::broadcast(Group axis, void *data, int64_t bytes) {
+  if (!usesMpi() || groupSize(axis) == 1)
     return;
   std::string what =
-      std::string("broadcast from rank 0 over ") + axisName(axis);
+      std::string("broadcast from rank 0 over ") + groupName(axis);
   checkMpi(MPI_Bcast(data, toCount(bytes, what), MPI_BYTE, /*root=*/0,
                      communicator(axis)),
            what);
 }
 
-extern "C" int64_t lmcrt_axis_index(int32_t axis) {
-  return axisRank(checkedAxis(axis, "lmcrt_axis_index"));
+extern "C" int64_t lmcrt_axis_index(int32_t axes) {
+  return groupRank(checkedGroup(axes, "lmcrt_axis_index"));
 }
 
 extern "C" int32_t lmcrt_world_rank(void) {

@@ -1,13 +1,14 @@
 //===- Collectives.h - The process group of a distributed run ---*- C++ -*-===//
 //
 // The C++ side of the runtime's collectives (the C ABI that generated code
-// calls is in include/lmc/Runtime/lmcrt.h). A run is a mesh of dp x tp
-// processes; process r sits at dp index r / tp and tp index r % tp, so the
-// ranks of one tensor-parallel group are neighbours (as Megatron places
-// them). Each mesh axis has its own communicator: the dp group of a rank is
-// the ranks with its tp index, the tp group the ranks with its dp index, and
-// the world group all ranks; a rank's place in a group is its index along
-// that axis.
+// calls is in include/lmc/Runtime/lmcrt.h). A run is a mesh of processes
+// with ordered, named axes (lmc/Support/Mesh.h, learnt from the model
+// description); process r sits at the row-major coordinates of r (the last
+// axis fastest). A group of ranks is named by a bit mask over the mesh axes
+// (bit i: axis i): the group of a rank along a mask is the ranks that share
+// its coordinates on the other axes, and a rank's index in it is row-major
+// over the mask's axes. Every non-empty mask has its own communicator; the
+// empty mask is the rank alone, the mask of all axes the world.
 //
 // MPI is used only when the process was started by OpenMPI's mpirun (the
 // variable OMPI_COMM_WORLD_SIZE is set). Otherwise the world is this one
@@ -24,27 +25,36 @@
 
 #include <mpi.h>
 
+#include "lmc/Support/Mesh.h"
+
 #include <cstdint>
 #include <string>
 
 namespace lmcrt::comm {
 
-/// The mesh axes, numbered as the C ABI's `axis` argument.
-enum class Axis : int32_t { DP = 0, TP = 1, World = 2 };
+/// A group of ranks: a bit mask over the mesh axes (the C ABI's `axes`).
+using Group = uint32_t;
 
-/// "dp", "tp" or "world".
-const char *axisName(Axis axis);
+/// Sets up the process group for `mesh`: initialises MPI under mpirun,
+/// checks that the world has mesh.numDevices() processes and creates the
+/// communicator of every group. Throws RuntimeError (exit code 2) when the
+/// mesh has more axes than the runtime supports or the world size differs.
+/// Every rank sees the same mismatch; rank() and world() still tell the
+/// process's place and MPI stays initialised, so that one rank reports the
+/// error and then all call finalize() before exiting (mpirun ends the job,
+/// and may drop output still in flight, as soon as one rank exits with an
+/// error). Calling init twice is an error too. An empty mesh is a world of
+/// one rank.
+void init(const ::lmc::MeshSpec &mesh);
 
-/// Sets up the process group for a dp x tp mesh: initialises MPI under
-/// mpirun, checks that the world has dp * tp processes and creates the
-/// communicators of the axes. Throws RuntimeError (exit code 2) when dp or
-/// tp is below 1 or the world size differs from dp * tp. Every rank sees the
-/// same mismatch; rank() and world() still tell the process's place and MPI
-/// stays initialised, so that one rank reports the error and then all call
-/// finalize() before exiting (mpirun ends the job, and may drop output still
-/// in flight, as soon as one rank exits with an error). Calling init twice
-/// is an error too.
-void init(int dp, int tp);
+/// The mesh of init (empty before).
+const ::lmc::MeshSpec &mesh();
+
+/// The group of every axis.
+Group worldGroup();
+
+/// "dp", "dp x tp", for messages.
+std::string groupName(Group group);
 
 /// Frees the communicators and finalises MPI if init initialised it (also
 /// after a failed init). Ends the job (abortAll) when collectives were
@@ -68,15 +78,21 @@ bool usesMpi();
 int rank();
 int world();
 
-/// The number of ranks in this process's group along `axis` and its index in
-/// that group (1 and 0 before init).
-int axisSize(Axis axis);
-int axisRank(Axis axis);
+/// The number of ranks in this process's group `group` and its index in
+/// that group (1 and 0 before init). A mask with bits beyond the mesh's
+/// axes ends the job.
+int groupSize(Group group);
+int groupRank(Group group);
 
-/// The communicator of this process's group along `axis`; MPI_COMM_NULL
-/// without MPI. For the trainer's own MPI calls (for example broadcasting
-/// an NCCL id); its error handler returns errors (see checkMpi).
-MPI_Comm communicator(Axis axis);
+/// The communicator of this process's group `group`; MPI_COMM_NULL without
+/// MPI or for the empty group. For the trainer's own MPI calls (for example
+/// broadcasting an NCCL id); its error handler returns errors (see
+/// checkMpi).
+MPI_Comm communicator(Group group);
+
+/// Ends the job unless the group is set up and `group` is a mask over the
+/// mesh's axes; `function` names the caller in the message.
+Group checkedGroup(int32_t group, const char *function);
 
 /// Ends every process of the job with exit status `code`: MPI_Abort while MPI
 /// is active (after a pause of 0.3 s that lets mpirun forward the output
@@ -101,18 +117,19 @@ void progress();
 /// The number of asynchronous collectives started and not yet waited.
 int64_t pendingCount();
 
-/// Gathers `count` floats from every rank of this process's group along
-/// `axis` into `recv` on the group's rank 0, in group-rank order (`recv`
-/// holds count * axisSize(axis) floats there and is not touched elsewhere).
+/// Gathers `count` floats from every rank of this process's group `group`
+/// into `recv` on the group's rank 0, in group-rank order (`recv` holds
+/// count * groupSize(group) floats there and is not touched elsewhere).
 /// Blocking; every rank of the group calls it with the same count. In a
 /// group of one (also without MPI, or before init) it copies `send` into
 /// `recv`. For the trainer's own use (assembling checkpoints); errors end the
 /// job like the collectives'.
-void gatherToRoot(Axis axis, const float *send, int64_t count, float *recv);
+void gatherToRoot(Group group, const float *send, int64_t count,
+                  float *recv);
 
-/// Broadcasts `bytes` bytes at `data` from the group's rank 0 along `axis`
-/// to the group. Does nothing in a group of one.
-void broadcast(Axis axis, void *data, int64_t bytes);
+/// Broadcasts `bytes` bytes at `data` from the group's rank 0 to the group
+/// `group`. Does nothing in a group of one.
+void broadcast(Group group, void *data, int64_t bytes);
 
 } // namespace lmcrt::comm
 

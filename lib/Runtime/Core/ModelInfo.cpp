@@ -18,6 +18,9 @@ namespace {
 /// Maximum parameter rank and elements (guards the arithmetic below).
 constexpr int64_t kMaxRank = 8;
 constexpr int64_t kMaxElements = int64_t(1) << 40;
+/// The most mesh axes the runtime sets up groups for (a communicator per
+/// set of axes).
+constexpr size_t kMaxMeshAxes = 6;
 
 class Parser {
 public:
@@ -38,8 +41,10 @@ public:
 
     nextLine("lmc-model");
     expectWords(2);
-    if (words[1] != "1")
-      error("unsupported description version '" + words[1] + "'");
+    if (words[1] != "2")
+      error("unsupported description version '" + words[1] +
+            "' (this runtime reads version 2; recompile the model with the "
+            "lmc that built it)");
     nextLine("name");
     expectWords(2);
     info.name = words[1];
@@ -61,12 +66,27 @@ public:
     nextLine("context");
     expectWords(2);
     info.context = integer(words[1], "context", 1, kMaxElements);
-    // Optional: the mesh the program was partitioned for (lmc-shard).
+    // Optional: the mesh the program was partitioned for (lmc-shard), its
+    // axes in order, and the axes that split the batch.
     if (peek() == "mesh") {
       nextLine("mesh");
-      expectWords(3);
-      info.dp = integer(words[1], "mesh dp", 1, 1 << 20);
-      info.tp = integer(words[2], "mesh tp", 1, 1 << 20);
+      expectWords(2);
+      std::string why;
+      if (!::lmc::MeshSpec::parse(words[1], info.mesh, why))
+        error("bad mesh '" + words[1] + "': " + why);
+      if (info.mesh.axes.size() > kMaxMeshAxes)
+        error("the mesh has " + std::to_string(info.mesh.axes.size()) +
+              " axes; the runtime supports at most " +
+              std::to_string(kMaxMeshAxes));
+      if (peek() == "batch") {
+        nextLine("batch");
+        for (size_t w = 1; w < words.size(); ++w) {
+          int axis = meshAxis(info, words[w], "batch");
+          if (info.batchAxes & (1u << axis))
+            error("batch axis '" + words[w] + "' given twice");
+          info.batchAxes |= 1u << axis;
+        }
+      }
     }
     nextLine("params");
     expectWords(3);
@@ -81,8 +101,9 @@ public:
       ParamInfo p = parseParam();
       if (!names.insert(p.name).second)
         error("duplicate parameter '" + p.name + "'");
-      // At most one shard line, right after the param line.
-      for (int shardLines = 0; peek() == "shard"; ++shardLines) {
+      // Its shard lines, right after the param line, one per axis that
+      // splits it, in mesh order.
+      while (peek() == "shard") {
         nextLine("shard");
         if (words.size() >= 2 && words[1] != p.name)
           error("shard line for " +
@@ -90,8 +111,6 @@ public:
                      ? "'" + words[1] + "' does not follow its param line"
                      : "unknown parameter '" + words[1] + "'") +
                 " (the line before is about '" + p.name + "')");
-        if (shardLines > 0)
-          error("a second shard line for '" + p.name + "'");
         parseShard(info, p);
       }
       info.params.push_back(std::move(p));
@@ -115,8 +134,12 @@ public:
     // Optional (ZeRO-1): where this rank's piece of each moment lives.
     if (peek() == "state") {
       nextLine("state");
-      expectWords(3);
+      expectWords(4);
       int64_t stateCount = integer(words[1], "state count", 1, 1 << 20);
+      info.zeroAxis = meshAxis(info, words[3], "state");
+      const int64_t parts = info.mesh.axes[info.zeroAxis].size;
+      const std::string axisText =
+          words[3] + "=" + std::to_string(parts);
       if (stateCount != count)
         error("the state section has " + std::to_string(stateCount) +
               " lines, the model " + std::to_string(count) + " parameters");
@@ -137,13 +160,12 @@ public:
         p.stateNumel = p.localNumel;
         if (p.stateDim >= 0) {
           int64_t n = p.localShape[p.stateDim];
-          if (n % info.dp != 0)
+          if (n % parts != 0)
             error("dimension " + std::to_string(p.stateDim) + " of '" + p.name +
                   "' (local shape " + shapeString(p.localShape) +
-                  ") does not split into dp=" + std::to_string(info.dp) +
-                  " equal parts");
-          p.stateShape[p.stateDim] = n / info.dp;
-          p.stateNumel = p.localNumel / info.dp;
+                  ") does not split into " + axisText + " equal parts");
+          p.stateShape[p.stateDim] = n / parts;
+          p.stateNumel = p.localNumel / parts;
         }
         checkRange(p.name, p.stateOffset, p.stateNumel, stateEnd,
                    info.stateTotal, "state of", "state elements");
@@ -240,24 +262,47 @@ private:
     return p;
   }
 
-  /// `shard NAME tp DIM BLOCKS` for `p` (whose name the caller checked).
+  /// The index of the mesh axis `name` (for a line starting with `what`).
+  int meshAxis(const ModelInfo &info, const std::string &name,
+               const char *what) {
+    int axis = info.mesh.find(name);
+    if (axis < 0)
+      error(std::string(what) + " axis '" + name + "' is not an axis of the " +
+            (info.mesh.axes.empty() ? std::string("mesh (there is no mesh line)")
+                                    : "mesh " + info.mesh.str()));
+    return axis;
+  }
+
+  /// `shard NAME AXIS DIM BLOCKS` for `p` (whose name the caller checked):
+  /// dimension DIM, cut into BLOCKS blocks, each split over the axis AXIS.
   void parseShard(const ModelInfo &info, ParamInfo &p) {
     expectWords(5);
-    if (words[2] != "tp")
-      error("shard axis must be 'tp', got '" + words[2] + "'");
+    int axis = meshAxis(info, words[2], "shard");
+    if (!p.shards.empty() && p.shards.back().axis >= axis)
+      error(p.shards.back().axis == axis
+                ? "a second shard line for '" + p.name + "' over '" + words[2] +
+                      "'"
+                : "the shard lines of '" + p.name +
+                      "' are not in mesh order (" + info.mesh.str() + ")");
     int64_t rank = static_cast<int64_t>(p.shape.size());
     if (rank == 0)
       error("the scalar parameter '" + p.name + "' cannot be sharded");
-    p.shardDim = integer(words[3], "shard dimension", 0, rank - 1);
-    p.shardBlocks = integer(words[4], "shard blocks", 1, kMaxElements);
-    int64_t n = p.shape[p.shardDim];
-    if (n % (p.shardBlocks * info.tp) != 0)
-      error("dimension " + std::to_string(p.shardDim) + " of '" + p.name +
+    ParamInfo::Shard shard;
+    shard.axis = axis;
+    shard.dim = integer(words[3], "shard dimension", 0, rank - 1);
+    shard.blocks = integer(words[4], "shard blocks", 1, kMaxElements);
+    const int64_t parts = info.mesh.axes[axis].size;
+    // A dimension split over several axes is split in mesh order, each axis
+    // splitting the blocks of the piece the axes before it left.
+    int64_t n = p.localShape[shard.dim];
+    if (n % (shard.blocks * parts) != 0)
+      error("dimension " + std::to_string(shard.dim) + " of '" + p.name +
             "' (size " + std::to_string(n) + ") does not split into " +
-            std::to_string(p.shardBlocks) +
-            " block(s) of tp=" + std::to_string(info.tp) + " equal parts");
-    p.localShape[p.shardDim] = n / info.tp;
-    p.localNumel = p.numel / info.tp;
+            std::to_string(shard.blocks) + " block(s) of " + words[2] + "=" +
+            std::to_string(parts) + " equal parts");
+    p.localShape[shard.dim] = n / parts;
+    p.localNumel /= parts;
+    p.shards.push_back(shard);
   }
 
   /// Checks that [offset, offset + size) starts at or after `end` and ends
@@ -318,7 +363,7 @@ const ParamInfo *ModelInfo::find(const std::string &paramName) const {
 }
 
 std::string ModelInfo::canonicalText() const {
-  std::string out = "lmc-model 1\nname " + name + "\ndtype f32\nvocab " +
+  std::string out = "lmc-model 2\nname " + name + "\ndtype f32\nvocab " +
                     std::to_string(vocab) + "\ncontext " +
                     std::to_string(context) + "\nparams " +
                     std::to_string(params.size()) + " " +
@@ -337,6 +382,14 @@ unsigned long long ModelInfo::hash() const {
   // Of the global model only: a checkpoint holds the full (unsharded) model,
   // so programs partitioned for other meshes share checkpoints.
   return fnv1a64(canonicalText());
+}
+
+std::string ModelInfo::meshText() const {
+  std::string text;
+  for (const ::lmc::MeshAxis &axis : mesh.axes)
+    text += (text.empty() ? "" : " x ") + axis.name + "=" +
+            std::to_string(axis.size);
+  return text.empty() ? "none" : text;
 }
 
 bool ModelInfo::isSharded() const {

@@ -8,16 +8,21 @@
 //
 // Shapes come in three kinds. A parameter's `shape` is its GLOBAL (full)
 // shape, the one checkpoints hold. Its `localShape` is what this rank holds
-// in the parameter buffer: the global shape with the shard dimension divided
-// by tp (equal to `shape` for a parameter replicated over tp). Its
-// `stateShape` is what this rank holds of each AdamW moment: the local shape
-// with the ZeRO-1 dimension divided by dp (equal to `localShape` without a
-// state section, or for a state line with dimension -1).
+// in the parameter buffer: the global shape with each dimension a `shard`
+// line names divided by the size of that line's mesh axis (equal to `shape`
+// for a replicated parameter). Its `stateShape` is what this rank holds of
+// each AdamW moment: the local shape with the ZeRO-1 dimension divided by the
+// size of the state section's axis (equal to `localShape` without a state
+// section, or for a state line with dimension -1). Nothing here knows what
+// an axis is for: the mesh, the axes that split the batch, every split of a
+// parameter and of its moments are in the description.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef LMC_LIB_RUNTIME_MODELINFO_H
 #define LMC_LIB_RUNTIME_MODELINFO_H
+
+#include "lmc/Support/Mesh.h"
 
 #include <cstdint>
 #include <string>
@@ -38,17 +43,24 @@ struct ParamInfo {
   /// The words INIT, STD and DECAY as the description wrote them (hashed).
   std::string initText, stdText, decayText;
 
-  /// Tensor parallelism (`shard NAME tp DIM BLOCKS`): the dimension split
-  /// over tp (-1: replicated over tp) and its number of blocks.
-  int64_t shardDim = -1;
-  int64_t shardBlocks = 1;
+  /// The splits of the parameter (`shard NAME AXIS DIM BLOCKS`), in mesh
+  /// order: over the mesh axis `axis` (its index), along dimension `dim`,
+  /// cut into `blocks` blocks first. A parameter is replicated over every
+  /// axis without one.
+  struct Shard {
+    int axis = 0;
+    int64_t dim = 0;
+    int64_t blocks = 1;
+  };
+  std::vector<Shard> shards;
   std::vector<int64_t> localShape; // this rank's piece of the parameter
   int64_t localNumel = 1;
 
   /// ZeRO-1 (`state NAME OFFSET DIM`): where this rank's piece of each AdamW
   /// moment lives in the moment buffers, and the dimension of the local
-  /// parameter split over dp (-1: the whole local parameter). Without a state
-  /// section: stateOffset = offset and stateDim = -1.
+  /// parameter split over the state section's axis (-1: the whole local
+  /// parameter). Without a state section: stateOffset = offset and
+  /// stateDim = -1.
   int64_t stateOffset = 0;
   int64_t stateDim = -1;
   std::vector<int64_t> stateShape;
@@ -59,11 +71,9 @@ struct ParamInfo {
   int64_t globalOffset = 0;
 };
 
-/// A rank's coordinates in the dp x tp mesh (world rank = dp * tp_size + tp).
-struct MeshCoord {
-  int64_t dp = 0;
-  int64_t tp = 0;
-};
+/// A rank's coordinates in the model's mesh, one per axis in mesh order
+/// (row-major: the last axis fastest). Empty: the coordinates of rank 0.
+using MeshCoord = std::vector<int64_t>;
 
 struct ModelInfo {
   std::string text; // the description as the compiled code returned it
@@ -73,7 +83,13 @@ struct ModelInfo {
   std::string target = "cpu";
   int64_t vocab = 0;
   int64_t context = 0;
-  int64_t dp = 1, tp = 1;  // the mesh the program was partitioned for
+  /// The mesh the program was partitioned for (`mesh`; one axis `world` of
+  /// size 1 when absent), the axes that split the batch (`batch`: each rank
+  /// reads its rows, by its index in that group), and the axis the ZeRO-1
+  /// moments are split over (-1: none).
+  ::lmc::MeshSpec mesh;
+  uint32_t batchAxes = 0;
+  int zeroAxis = -1;
   int64_t total = 0;       // elements of this rank's flat parameter buffer
   int64_t stateTotal = 0;  // elements of each of this rank's moment buffers
   bool zero1 = false;      // the description has a state section
@@ -90,9 +106,14 @@ struct ModelInfo {
   /// lines whose parameters are laid end to end, its text minus the mesh
   /// line).
   std::string canonicalText() const;
-  /// True when some parameter is split over tp or some moment over dp: the
-  /// rank's buffers do not hold the global model.
+  /// True when some parameter or moment is split: the rank's buffers do not
+  /// hold the global model.
   bool isSharded() const;
+  /// The number of ranks, and how many parts the batch is split into.
+  int64_t numRanks() const { return mesh.numDevices(); }
+  int64_t batchParts() const { return mesh.groupSize(batchAxes); }
+  /// "dp=2 x tp=2".
+  std::string meshText() const;
   /// Number of transformer blocks (1 + the largest i of "h.i." names) and
   /// the embedding width (dim 1 of "wte.weight"); 0 when not recognisable.
   int64_t numLayers() const;

@@ -7,9 +7,10 @@
 // work queued on the compute stream after its wait (or after a blocking
 // form) sees its result; none of them waits on the host.
 //
-// - One communicator per mesh axis (dp, tp, world), created at the axis's
-//   first collective: the group's rank 0 draws the id (ncclGetUniqueId) and
-//   broadcasts it over the axis's MPI communicator (Collectives.h). Every
+// - One communicator per group (a bit mask over the mesh axes, as the C ABI
+//   names it), created at the group's first collective: the group's rank 0
+//   draws the id (ncclGetUniqueId) and broadcasts it over the group's MPI
+//   communicator (Collectives.h). Every
 //   group is an NCCL communicator, a group of one included. They are
 //   non-blocking communicators (ncclConfig_t::blocking = 0): creating one,
 //   and any call that answers ncclInProgress, is polled until done with the
@@ -67,7 +68,7 @@
 
 using namespace lmcrt;
 using namespace lmcrt::cuda;
-using comm::Axis;
+using comm::Group;
 
 #define LMCRT_NCCL_FUNCTIONS(X)                                                \
   X(ncclGetVersion)                                                            \
@@ -103,7 +104,7 @@ enum class Kind { AllReduce, AllGather, ReduceScatter };
 struct Operation {
   std::string what; // "all_reduce_f32 over tp", for messages
   Kind kind = Kind::AllReduce;
-  Axis axis = Axis::World;
+  Group axis = 0;
   const float *send = nullptr;
   float *recv = nullptr;
   size_t count = 0; // all_reduce: all elements; otherwise one rank's block
@@ -234,8 +235,8 @@ private:
     if (result != ncclSuccess)
       abortAndFail(what + " failed: " + api.ncclGetErrorString(result));
   }
-  Axis checkedAxis(int32_t axis, const char *function);
-  ncclComm_t communicator(Axis axis);
+  Group checkedAxis(int32_t axis, const char *function);
+  ncclComm_t communicator(Group group);
   float *temporary(Operation &op, size_t elements);
   /// A packed row-major copy of `v` in a temporary of `op`, made in the
   /// order of the compute stream.
@@ -265,7 +266,8 @@ private:
 
   NcclApi api;
   bool opened = false;
-  ncclComm_t comms[3] = {nullptr, nullptr, nullptr};
+  /// Per group (bit mask over the mesh axes), created at its first use.
+  std::vector<ncclComm_t> comms;
   CUstream stream = nullptr;
   /// Started and not yet waited.
   std::map<int64_t, std::unique_ptr<Operation>> pending;
@@ -324,25 +326,22 @@ void Nccl::settle(ncclComm_t c, const std::string &what) {
     abortAndFail(what + " failed: " + error);
 }
 
-Axis Nccl::checkedAxis(int32_t axis, const char *function) {
+Group Nccl::checkedAxis(int32_t axis, const char *function) {
   requireReady(function);
-  if (!comm::initialized())
-    comm::fatal(std::string(function) +
-                ": the process group is not initialised (lmcrt::comm::init)");
-  if (axis < 0 || axis > 2)
-    comm::fatal(std::string(function) + ": axis " + std::to_string(axis) +
-                " is not 0 (dp), 1 (tp) or 2 (world)");
+  Group group = comm::checkedGroup(axis, function);
   open();
-  return static_cast<Axis>(axis);
+  return group;
 }
 
-ncclComm_t Nccl::communicator(Axis axis) {
-  ncclComm_t &c = comms[static_cast<int>(axis)];
+ncclComm_t Nccl::communicator(Group axis) {
+  if (comms.size() <= axis)
+    comms.resize(size_t(axis) + 1, nullptr);
+  ncclComm_t &c = comms[axis];
   if (c)
     return c;
   ncclUniqueId id = {};
-  std::string name = comm::axisName(axis);
-  int size = comm::axisSize(axis), rank = comm::axisRank(axis);
+  std::string name = comm::groupName(axis);
+  int size = comm::groupSize(axis), rank = comm::groupRank(axis);
   if (rank == 0) {
     ncclResult_t r = api.ncclGetUniqueId(&id);
     if (r != ncclSuccess)
@@ -382,9 +381,9 @@ std::unique_ptr<Operation>
 Nccl::prepareAllReduce(lmcrt_unranked_memref *inRef,
                        lmcrt_unranked_memref *outRef, int32_t axisArg,
                        const char *function) {
-  Axis axis = checkedAxis(axisArg, function);
+  Group axis = checkedAxis(axisArg, function);
   auto op = std::make_unique<Operation>();
-  op->what = std::string(function) + " over " + comm::axisName(axis);
+  op->what = std::string(function) + " over " + comm::groupName(axis);
   op->kind = Kind::AllReduce;
   op->axis = axis;
   View in(inRef), out(outRef);
@@ -405,13 +404,13 @@ std::unique_ptr<Operation>
 Nccl::prepareBlocks(lmcrt_unranked_memref *inRef, lmcrt_unranked_memref *outRef,
                     int32_t axisArg, int64_t dim, bool gather,
                     const char *function) {
-  Axis axis = checkedAxis(axisArg, function);
+  Group axis = checkedAxis(axisArg, function);
   auto op = std::make_unique<Operation>();
-  op->what = std::string(function) + " over " + comm::axisName(axis);
+  op->what = std::string(function) + " over " + comm::groupName(axis);
   op->kind = gather ? Kind::AllGather : Kind::ReduceScatter;
   op->axis = axis;
   View in(inRef), out(outRef);
-  int groupSize = comm::axisSize(axis);
+  int groupSize = comm::groupSize(axis);
   std::string error = blockShapeError(in, out, dim, groupSize, gather);
   if (!error.empty())
     comm::fatal(op->what + ": " + error);
@@ -524,7 +523,7 @@ void Nccl::synchronize() {
           outstanding.push_back(entry.second.get());
         for (const Operation *op : outstanding)
           if (running(*op)) {
-            std::string e = asyncError(comms[static_cast<int>(op->axis)]);
+            std::string e = asyncError(comms[op->axis]);
             if (!e.empty())
               return op->what + " failed: " + e;
           }
@@ -559,11 +558,11 @@ void Nccl::destroy() {
     comm::fatal("finalize: " + std::to_string(pending.size()) +
                 " GPU collective(s) started and never waited");
   synchronize();
-  for (int a = 0; a < 3; ++a) {
+  for (size_t a = 0; a < comms.size(); ++a) {
     ncclComm_t &c = comms[a];
     if (!c)
       continue;
-    std::string name = comm::axisName(static_cast<Axis>(a));
+    std::string name = comm::groupName(static_cast<Group>(a));
     checkCall(api.ncclCommFinalize(c), c,
               "ncclCommFinalize(the " + name + " communicator)");
     ncclResult_t r = api.ncclCommDestroy(c);

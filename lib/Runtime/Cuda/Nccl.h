@@ -10,7 +10,7 @@
 
 namespace lmcrt::cuda::nccl {
 
-/// The number of NCCL communicators open (0 to 3: one per mesh axis used).
+/// The number of NCCL communicators open (one per group of mesh axes used).
 int openCommunicators();
 
 /// Waits for the compute stream, then finalises and destroys the

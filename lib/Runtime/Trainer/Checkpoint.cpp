@@ -84,34 +84,41 @@ std::string checkpointName(int64_t step) {
   return name;
 }
 
-/// Checks that `coord` is a rank of the model's mesh.
-void checkCoord(const ModelInfo &model, MeshCoord coord) {
-  if (coord.dp < 0 || coord.dp >= model.dp || coord.tp < 0 ||
-      coord.tp >= model.tp)
-    fail("rank (" + std::to_string(coord.dp) + ", " + std::to_string(coord.tp) +
-         ") is not in the mesh dp=" + std::to_string(model.dp) +
-         " x tp=" + std::to_string(model.tp));
+/// Checks that `coord` is a rank of the model's mesh (empty: rank 0).
+void checkCoord(const ModelInfo &model, const MeshCoord &coord) {
+  if (coord.empty())
+    return;
+  bool inside = coord.size() == model.mesh.axes.size();
+  std::string text;
+  for (size_t i = 0; i < coord.size(); ++i) {
+    text += (i ? ", " : "") + std::to_string(coord[i]);
+    if (inside && (coord[i] < 0 || coord[i] >= model.mesh.axes[i].size))
+      inside = false;
+  }
+  if (!inside)
+    fail("rank (" + text + ") is not in the mesh " + model.meshText());
 }
 
 /// Reads the global tensor `name` of `p` and keeps the piece of this rank's
 /// parameter buffer (p.localShape at `local`).
 void readParamPiece(const SafetensorsHeader &file, const std::string &name,
-                    const ModelInfo &model, const ParamInfo &p, MeshCoord coord,
-                    std::vector<float> &global, float *local) {
+                    const ModelInfo &model, const ParamInfo &p,
+                    const MeshCoord &coord, std::vector<float> &global,
+                    float *local) {
   global.resize(p.numel);
   readParam(file, name, p, global.data());
-  sliceParam(model, p, coord.tp, global.data(), local);
+  sliceParam(model, p, coord, global.data(), local);
 }
 
 /// Reads the global tensor `name` of a moment of `p` and keeps this rank's
 /// piece of it (p.stateShape at `piece`).
 void readStatePiece(const SafetensorsHeader &file, const std::string &name,
-                    const ModelInfo &model, const ParamInfo &p, MeshCoord coord,
-                    std::vector<float> &global, std::vector<float> &local,
-                    float *piece) {
+                    const ModelInfo &model, const ParamInfo &p,
+                    const MeshCoord &coord, std::vector<float> &global,
+                    std::vector<float> &local, float *piece) {
   local.resize(p.localNumel);
   readParamPiece(file, name, model, p, coord, global, local.data());
-  sliceState(model, p, coord.dp, local.data(), piece);
+  sliceState(model, p, coord, local.data(), piece);
 }
 
 /// True when a rank's buffers are laid out as the global model: nothing
@@ -126,47 +133,49 @@ bool hasGlobalLayout(const ModelInfo &model) {
   return true;
 }
 
-/// On world rank 0: the global tensors of the buffer `local` (parameters,
-/// or moments laid out like them) into `global`; the ranks with dp index 0
-/// send their pieces (the others hold copies of them).
-void gatherReplicatedOverDp(const ModelInfo &model, MeshCoord coord,
-                            const float *local, bool stateOffsets,
-                            float *global) {
-  if (coord.dp != 0)
-    return;
+/// On world rank 0: the global tensors of the buffer `buffer` (parameters,
+/// or moments) into `global`. Each tensor is gathered over the group of
+/// the axes that split it (its shard lines, and for ZeRO-1 moments the
+/// state's axis) among the ranks of world rank 0's group, which hold every
+/// piece; the other ranks hold copies and do not take part.
+void gatherToRoot(const ModelInfo &model, const MeshCoord &coord,
+                  const float *buffer, bool moments, float *global) {
   const bool root = comm::rank() == 0;
-  std::vector<float> recv;
-  std::vector<const float *> pieces(model.tp);
+  std::vector<float> recv, local;
   for (const ParamInfo &p : model.params) {
-    recv.resize(root ? p.localNumel * model.tp : 1);
-    comm::gatherToRoot(comm::Axis::TP,
-                       local + (stateOffsets ? p.stateOffset : p.offset),
-                       p.localNumel, recv.data());
+    const bool zero = moments && model.zeroAxis >= 0 && p.stateDim >= 0;
+    comm::Group group = shardAxes(p) | (zero ? 1u << model.zeroAxis : 0u);
+    // Only world rank 0's group gathers: the other groups hold copies.
+    if (model.mesh.groupColor(fullCoord(model, coord), group) != 0)
+      continue;
+    const int64_t count = moments ? p.stateNumel : p.localNumel;
+    const int64_t size = model.mesh.groupSize(group);
+    recv.resize(root ? count * size : 1);
+    comm::gatherToRoot(group, buffer + (moments ? p.stateOffset : p.offset),
+                       count, recv.data());
     if (!root)
       continue;
-    for (int64_t t = 0; t < model.tp; ++t)
-      pieces[t] = recv.data() + t * p.localNumel;
-    assembleParam(model, p, pieces, global + p.globalOffset);
-  }
-}
-
-/// On world rank 0: the global tensors of the ZeRO-1 moment buffer `state`
-/// into `global`; every rank sends its pieces.
-void gatherZeroState(const ModelInfo &model, const float *state,
-                     float *global) {
-  const bool root = comm::rank() == 0;
-  const int64_t world = model.dp * model.tp;
-  std::vector<float> recv;
-  std::vector<const float *> pieces(world);
-  for (const ParamInfo &p : model.params) {
-    recv.resize(root ? p.stateNumel * world : 1);
-    comm::gatherToRoot(comm::Axis::World, state + p.stateOffset, p.stateNumel,
-                       recv.data());
-    if (!root)
-      continue;
-    for (int64_t r = 0; r < world; ++r)
-      pieces[r] = recv.data() + r * p.stateNumel;
-    assembleState(model, p, pieces, global + p.globalOffset);
+    // Group index q is row-major over the group's axes: the member's
+    // coordinates are rank 0's (all zero) with those axes set from q.
+    local.resize(p.localNumel);
+    for (int64_t q = 0; q < size; ++q) {
+      MeshCoord member(model.mesh.axes.size(), 0);
+      int64_t rest = q;
+      for (size_t i = model.mesh.axes.size(); i-- > 0;)
+        if (group & (1u << i)) {
+          member[i] = rest % model.mesh.axes[i].size;
+          rest /= model.mesh.axes[i].size;
+        }
+      const float *piece = recv.data() + q * count;
+      float *out = global + p.globalOffset;
+      if (!moments) {
+        placeParam(model, p, member, piece, out);
+        continue;
+      }
+      sliceParam(model, p, member, out, local.data());
+      placeState(model, p, member, piece, local.data());
+      placeParam(model, p, member, local.data(), out);
+    }
   }
 }
 
@@ -258,15 +267,18 @@ std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
                            const Config &config, const TrainState &state,
                            const float *params, const float *expAvg,
                            const float *expAvgSq) {
-  using comm::Axis;
-  if (comm::axisSize(Axis::DP) != model.dp ||
-      comm::axisSize(Axis::TP) != model.tp)
-    fail("checkpoint: the process group is a mesh dp=" +
-         std::to_string(comm::axisSize(Axis::DP)) +
-         " x tp=" + std::to_string(comm::axisSize(Axis::TP)) +
-         ", the model's is dp=" + std::to_string(model.dp) +
-         " x tp=" + std::to_string(model.tp));
-  const MeshCoord coord{comm::axisRank(Axis::DP), comm::axisRank(Axis::TP)};
+  // Before the process group is set up, this process is a world of one.
+  if (comm::initialized() ? comm::mesh() != model.mesh
+                          : model.numRanks() != 1) {
+    ModelInfo group;
+    group.mesh = comm::mesh();
+    auto text = [](const ModelInfo &m) {
+      return m.mesh.axes.empty() ? std::string("of one rank") : m.meshText();
+    };
+    fail("checkpoint: the process group is a mesh " + text(group) +
+         ", the model's is " + text(model));
+  }
+  const MeshCoord coord = meshCoordOf(model, comm::rank());
   const bool root = comm::rank() == 0;
   const float *out[3] = {params, expAvg, expAvgSq};
   std::vector<float> full[3];
@@ -275,15 +287,8 @@ std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
     if (root)
       for (std::vector<float> &f : full)
         f.assign(model.globalTotal, 0.0f);
-    gatherReplicatedOverDp(model, coord, params, /*stateOffsets=*/false,
-                           full[0].data());
-    for (int k = 1; k < 3; ++k) {
-      if (model.zero1)
-        gatherZeroState(model, out[k], full[k].data());
-      else
-        gatherReplicatedOverDp(model, coord, out[k], /*stateOffsets=*/true,
-                               full[k].data());
-    }
+    for (int k = 0; k < 3; ++k)
+      gatherToRoot(model, coord, out[k], /*moments=*/k > 0, full[k].data());
     for (int k = 0; k < 3; ++k)
       out[k] = full[k].data();
   }
@@ -300,10 +305,10 @@ std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
       outcome[1] = static_cast<int32_t>(message.size());
     }
   }
-  comm::broadcast(Axis::World, outcome, sizeof(outcome));
+  comm::broadcast(comm::worldGroup(), outcome, sizeof(outcome));
   if (outcome[0] != 0) {
     message.resize(outcome[1]);
-    comm::broadcast(Axis::World, &message[0], outcome[1]);
+    comm::broadcast(comm::worldGroup(), &message[0], outcome[1]);
     throw RuntimeError(outcome[0], message);
   }
   return checkpointPath(dir, state.step);
@@ -365,7 +370,7 @@ TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
 
 TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
                           const Config &config, float *params, float *expAvg,
-                          float *expAvgSq, MeshCoord coord) {
+                          float *expAvgSq, const MeshCoord &coord) {
   checkCoord(model, coord);
   SafetensorsHeader file = readSafetensorsHeader(path);
   auto format = file.metadata.find("format");
@@ -414,7 +419,7 @@ void loadParameters(const std::string &path, const ModelInfo &model,
 }
 
 void loadParameters(const std::string &path, const ModelInfo &model,
-                    float *params, MeshCoord coord) {
+                    float *params, const MeshCoord &coord) {
   checkCoord(model, coord);
   SafetensorsHeader file = readSafetensorsHeader(path);
   std::memset(params, 0, sizeof(float) * model.total);

@@ -29,6 +29,8 @@
 #ifndef LMC_LIB_RUNTIME_CHECKPOINT_H
 #define LMC_LIB_RUNTIME_CHECKPOINT_H
 
+#include "Core/ModelInfo.h"
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -38,7 +40,6 @@ namespace lmcrt {
 
 struct Config;
 struct ModelInfo;
-struct MeshCoord;
 
 struct TrainState {
   int64_t step = 0;
@@ -68,9 +69,10 @@ std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
                             const float *expAvgSq);
 
 /// Collective over every rank of the process group (lmcrt::comm), whose mesh
-/// must be the model's: assembles the global parameters (from the ranks with
-/// dp index 0) and moments (from every rank under ZeRO-1, else from those
-/// with dp index 0) on world rank 0 from each rank's buffers (`params`:
+/// must be the model's: assembles the global parameters and moments on world
+/// rank 0, each tensor gathered over the group of the axes that split it
+/// (its shard lines, and the state axis for ZeRO-1 moments) from each rank's
+/// buffers (`params`:
 /// model.total floats, `expAvg`, `expAvgSq`: model.stateTotal), and world
 /// rank 0 writes them with writeCheckpoint. Every rank then learns whether
 /// the write succeeded: on failure every rank throws RuntimeError with rank
@@ -96,7 +98,7 @@ std::string resumeMismatch(const std::map<std::string, std::string> &metadata,
 /// that the rank at `coord` holds (Sharding.h). Needs no other rank.
 TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
                           const Config &config, float *params, float *expAvg,
-                          float *expAvgSq, MeshCoord coord);
+                          float *expAvgSq, const MeshCoord &coord);
 /// The same for a rank at (0, 0).
 TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
                           const Config &config, float *params, float *expAvg,
@@ -106,7 +108,7 @@ TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
 /// rank's pieces of them; optimizer state and other tensors in the file are
 /// ignored.
 void loadParameters(const std::string &path, const ModelInfo &model,
-                    float *params, MeshCoord coord);
+                    float *params, const MeshCoord &coord);
 void loadParameters(const std::string &path, const ModelInfo &model,
                     float *params);
 

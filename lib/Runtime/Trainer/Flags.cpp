@@ -254,13 +254,13 @@ std::string configTable(const Config &c, const ModelInfo &model) {
       {"data", c.data.empty() ? "-" : c.data},
       {"val", c.val.empty() ? "-" : c.val},
       {"steps", std::to_string(c.steps)},
-      {"mesh", "dp=" + std::to_string(model.dp) +
-                   " x tp=" + std::to_string(model.tp) + " (" +
-                   std::to_string(model.dp * model.tp) + " ranks)"},
+      {"mesh", model.meshText() + " (" + std::to_string(model.numRanks()) +
+                   " ranks)"},
       {"batch", std::to_string(c.batch) +
-                    (model.dp > 1 ? " (" + std::to_string(c.batch / model.dp) +
-                                        " rows per rank)"
-                                  : "")},
+                    (model.batchParts() > 1
+                         ? " (" + std::to_string(c.batch / model.batchParts()) +
+                               " rows per rank)"
+                         : "")},
       {"seq", std::to_string(c.seq)},
       {"lr", formatFloat(c.lr)},
       {"lr-schedule", c.lrSchedule},

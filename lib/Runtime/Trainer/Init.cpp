@@ -18,7 +18,7 @@ double Rng::normal() {
 }
 
 void initParams(const ModelInfo &model, float *params, Rng &rng,
-                int64_t tpIndex) {
+                const MeshCoord &coord) {
   std::memset(params, 0, sizeof(float) * model.total);
   std::vector<float> global;
   for (const ParamInfo &p : model.params) {
@@ -35,7 +35,7 @@ void initParams(const ModelInfo &model, float *params, Rng &rng,
       global.resize(p.numel);
       for (int64_t i = 0; i < p.numel; ++i)
         global[i] = static_cast<float>(p.std * rng.normal());
-      sliceParam(model, p, tpIndex, global.data(), out);
+      sliceParam(model, p, coord, global.data(), out);
       break;
     }
   }

@@ -20,11 +20,11 @@
 #ifndef LMC_LIB_RUNTIME_INIT_H
 #define LMC_LIB_RUNTIME_INIT_H
 
+#include "Core/ModelInfo.h"
+
 #include <cstdint>
 
 namespace lmcrt {
-
-struct ModelInfo;
 
 class Rng {
 public:
@@ -42,10 +42,9 @@ public:
 };
 
 /// Fills `params` (model.total floats, this rank's parameter buffer) as
-/// described above, for a rank with tp index `tpIndex` (parameters are
-/// replicated over dp).
+/// described above, for the rank at `coord` (empty: rank 0).
 void initParams(const ModelInfo &model, float *params, Rng &rng,
-                int64_t tpIndex = 0);
+                const MeshCoord &coord = {});
 
 } // namespace lmcrt
 

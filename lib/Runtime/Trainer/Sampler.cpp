@@ -63,7 +63,7 @@ std::vector<int32_t> sample(const ModelFunctions &fns, const ModelInfo &model,
     _mlir_memref_to_llvm_free(logits.allocated);
     // Every rank samples (the logits of a partitioned program come from
     // collectives) and continues with rank 0's token.
-    comm::broadcast(comm::Axis::World, &next, sizeof(next));
+    comm::broadcast(comm::worldGroup(), &next, sizeof(next));
     tokens.push_back(next);
     generated.push_back(next);
     if (out) {

@@ -6,12 +6,13 @@
 // --val every K steps and at the end; checkpoints every K steps and at the
 // end; then --sample.
 //
-// On a dp x tp mesh every rank holds its pieces of the parameters and
-// moments (Sharding.h): initialisation draws every global tensor on every
-// rank and keeps the rank's piece, checkpoints are assembled on rank 0 and
-// hold the global model, and resuming reads the rank's pieces of it. The
-// ranks of one tp group read the same rows of the batch (those of their dp
-// index). Everything that calls compiled code (steps, evaluation, sampling)
+// On a mesh (the model description's) every rank holds its pieces of the
+// parameters and moments (Sharding.h): initialisation draws every global
+// tensor on every rank and keeps the rank's piece, checkpoints are assembled
+// on rank 0 and hold the global model, and resuming reads the rank's pieces
+// of it. Each rank reads the rows of the batch of its index in the group of
+// the description's `batch` axes (the ranks that differ only on the other
+// axes read the same rows). Everything that calls compiled code (steps, evaluation, sampling)
 // runs on every rank; only rank 0 prints and logs.
 //
 // Throughput: FLOPs per step = 6 * N * B*T + 12 * L * C * T * B*T, with N the
@@ -170,7 +171,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   // The process group of the mesh the program was partitioned for (one
   // process unless started by mpirun). Only rank 0 prints, logs, writes
   // checkpoints and samples.
-  comm::init(static_cast<int>(model.dp), static_cast<int>(model.tp));
+  comm::init(model.mesh);
   const bool rank0 = comm::rank() == 0;
   if (!rank0 && !std::freopen("/dev/null", "w", stdout))
     fail("cannot silence the standard output of rank " +
@@ -179,10 +180,14 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   // The GPU, for a program compiled for one: after the flags, the model
   // description and MPI, so that --help and usage errors need no GPU.
   initDevice(model);
-  const int64_t dp = model.dp;
-  if (config.batch % dp != 0)
+  // The axes of the description's `batch` line split the batch: each rank
+  // reads the rows of its index in that group.
+  const int64_t parts = model.batchParts();
+  if (config.batch % parts != 0)
     usageError("--batch: the global batch " + std::to_string(config.batch) +
-               " is not divisible by dp=" + std::to_string(dp));
+               " is not divisible by " +
+               model.mesh.groupName(model.batchAxes) + "=" +
+               std::to_string(parts));
   // Threads of oneDNN and of compiled loops: --threads, or the cores shared
   // among the ranks on this machine.
   int threads = config.threads;
@@ -196,8 +201,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
 
   const int64_t b = config.batch, t = config.seq, tokensPerStep = b * t;
   // This rank's rows of each global batch.
-  const int64_t localB = b / dp,
-                firstRow = comm::axisRank(comm::Axis::DP) * localB;
+  const int64_t localB = b / parts,
+                firstRow = comm::groupRank(model.batchAxes) * localB;
   const int64_t layers = model.numLayers(), channels = model.channels();
   double flopsPerStep = 6.0 * model.globalTotal * tokensPerStep;
   std::string flopsFormula = "6*N*tokens";
@@ -216,8 +221,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     std::printf("device: %s\n", device::description().c_str());
 
   // This rank's pieces of the parameters and moments.
-  const MeshCoord coord{comm::axisRank(comm::Axis::DP),
-                        comm::axisRank(comm::Axis::TP)};
+  const MeshCoord coord = meshCoordOf(model, comm::rank());
   State state(model.total, model.stateTotal);
   Rng rng(config.seed);
   TrainState position;
@@ -233,7 +237,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     loadParameters(config.initFrom, model, State::data(state.params), coord);
     std::printf("parameters from %s\n", config.initFrom.c_str());
   } else {
-    initParams(model, State::data(state.params), rng, coord.tp);
+    initParams(model, State::data(state.params), rng, coord);
   }
   position.rng = rng.state;
 

@@ -52,8 +52,10 @@ struct FlatLayout {
 struct Layout {
   SmallVector<ParamOp> params;
   FlatLayout local, state;
-  /// Per parameter, the dimension of the state split over dp, or -1.
+  /// Per parameter, the dimension of the state split over the ZeRO axis, or
+  /// -1; and that axis (one for the model).
   SmallVector<int64_t> zeroDims;
+  StringAttr zeroAxis;
   Type elementType;
 };
 
@@ -101,12 +103,6 @@ struct LMCExportEntryPointsPass
   using LMCExportEntryPointsBase::LMCExportEntryPointsBase;
 
   void runOnOperation() override {
-    if (target != "cpu" && target != "cuda") {
-      emitError(getOperation().getLoc(), "lmc-export-entry-points: unknown "
-                                         "target '")
-          << target << "' (expected cpu or cuda)";
-      return signalPassFailure();
-    }
     ModelOp model;
     for (ModelOp m : getOperation().getOps<ModelOp>()) {
       if (!SymbolTable::lookupSymbolIn(m, "train_step"))
@@ -157,17 +153,32 @@ struct LMCExportEntryPointsPass
       layout.params.push_back(p);
       layout.local.add(type);
       int64_t zeroDim = -1;
-      if (auto dim = p->getAttrOfType<IntegerAttr>("lmc.zero_dim")) {
+      if (auto dim = p->getAttrOfType<IntegerAttr>(LMCDialect::ZeroDimAttrHelper::getNameStr())) {
         zeroDim = dim.getInt();
-        int64_t dp = mesh ? mesh.getAxisSize("dp").value_or(1) : 1;
-        SmallVector<int64_t> shape(type.getShape());
-        if (zeroDim < 0 || zeroDim >= type.getRank() ||
-            shape[zeroDim] % dp != 0) {
-          p.emitError("lmc.zero_dim ") << zeroDim << " does not split "
-                                       << type << " over dp=" << dp;
+        auto axis = p->getAttrOfType<StringAttr>(LMCDialect::ZeroAxisAttrHelper::getNameStr());
+        std::optional<int64_t> parts =
+            axis && mesh ? mesh.getAxisSize(axis.getValue()) : std::nullopt;
+        if (!parts) {
+          p.emitError("lmc.zero_dim needs lmc.zero_axis, an axis of the "
+                      "mesh in scope");
           return signalPassFailure();
         }
-        shape[zeroDim] /= dp;
+        if (layout.zeroAxis && layout.zeroAxis != axis) {
+          p.emitError("ZeRO state split over '")
+              << axis.getValue() << "' and over '"
+              << layout.zeroAxis.getValue() << "' in one model";
+          return signalPassFailure();
+        }
+        layout.zeroAxis = axis;
+        SmallVector<int64_t> shape(type.getShape());
+        if (zeroDim < 0 || zeroDim >= type.getRank() ||
+            shape[zeroDim] % *parts != 0) {
+          p.emitError("lmc.zero_dim ")
+              << zeroDim << " does not split " << type << " over "
+              << axis.getValue() << "=" << *parts;
+          return signalPassFailure();
+        }
+        shape[zeroDim] /= *parts;
         type = type.clone(shape);
       }
       layout.zeroDims.push_back(zeroDim);
@@ -290,14 +301,17 @@ struct LMCExportEntryPointsPass
     size_t n = layout.params.size();
     Value wdArg;
     for (unsigned i = 0; i < train.getNumArguments(); ++i)
-      if (auto name = train.getArgAttrOfType<StringAttr>(i, "lmc.hparam"))
+      if (auto name = train.getArgAttrOfType<StringAttr>(i, LMCDialect::HparamAttrHelper::getNameStr()))
         if (name.getValue() == "weight_decay")
           wdArg = train.getArgument(i);
     SmallVector<bool> decays(n, false);
     // The update may sit in a fusion group (lmc-fuse): its operands are
     // then the group's block arguments.
     train.walk([&](AdamWOp op) {
+      // Under ZeRO-1 the update reads this rank's slice of the parameter.
       Value param = FusedOp::lookThrough(op.getParam());
+      while (auto slice = param.getDefiningOp<tensor::ExtractSliceOp>())
+        param = FusedOp::lookThrough(slice.getSource());
       Value wd = FusedOp::lookThrough(op.getWeightDecay());
       for (size_t i = 0; i < n; ++i)
         if (param == train.getArgument(i))
@@ -306,18 +320,34 @@ struct LMCExportEntryPointsPass
 
     std::string text;
     llvm::raw_string_ostream os(text);
-    os << "lmc-model 1\n"
+    os << "lmc-model 2\n"
        << "name " << model.getSymName() << "\n"
        << "dtype " << layout.elementType << "\n";
     // Programs for the CPU carry no target line (the runtime's default).
-    if (target != "cpu")
-      os << "target " << target << "\n";
+    if (target != Target::CPU)
+      os << "target " << stringify(target) << "\n";
     os << "vocab " << vocab << "\n"
        << "context " << context << "\n";
-    if (auto mesh =
-            model->getAttrOfType<MeshAttr>(LMCDialect::getMeshAttrName()))
-      os << "mesh " << mesh.getAxisSize("dp").value_or(1) << " "
-         << mesh.getAxisSize("tp").value_or(1) << "\n";
+    // The mesh, its axes in order (the text form of lmc/Support/Mesh.h),
+    // and the axes that split the batch.
+    MeshAttr mesh = model->getAttrOfType<MeshAttr>(LMCDialect::getMeshAttrName());
+    if (mesh) {
+      os << "mesh ";
+      for (auto [i, name, size] :
+           llvm::enumerate(mesh.getAxisNames(), mesh.getAxisSizes()))
+        os << (i ? "," : "") << name.getValue() << "=" << size;
+      os << "\n";
+      if (auto batch = model->getAttrOfType<ArrayAttr>(LMCDialect::BatchAxesAttrHelper::getNameStr())) {
+        os << "batch";
+        for (auto axis : batch.getAsRange<StringAttr>()) {
+          if (!mesh.getAxisIndex(axis.getValue()))
+            return model.emitError("lmc.batch_axes names '")
+                   << axis.getValue() << "', not an axis of the mesh";
+          os << " " << axis.getValue();
+        }
+        os << "\n";
+      }
+    }
     os << "params " << n << " " << layout.local.total << "\n";
     for (auto [i, pc] : llvm::enumerate(layout.params)) {
       ParamOp p = pc;
@@ -331,16 +361,25 @@ struct LMCExportEntryPointsPass
       else
         os << 0;
       os << " " << (decays[i] ? 1 : 0) << "\n";
+      // Its layout: one line per mesh axis that splits it, in mesh order.
       if (auto sharding = p->getAttrOfType<ShardingAttr>(
               LMCDialect::getShardingAttrName())) {
-        Placement tp = sharding.getPlacement("tp");
-        if (tp.isShard())
-          os << "shard " << p.getSymName() << " tp " << tp.getDim() << " "
-             << tp.getBlocks() << "\n";
+        for (auto [axis, placement] :
+             llvm::zip(sharding.getAxes(), sharding.getPlacements())) {
+          if (placement.isShard()) {
+            os << "shard " << p.getSymName() << " " << axis.getValue() << " "
+               << placement.getDim() << " " << placement.getBlocks() << "\n";
+            continue;
+          }
+          return p.emitError("the runtime holds parameters sharded or "
+                             "replicated, not ")
+                 << sharding << " over '" << axis.getValue() << "'";
+        }
       }
     }
     if (llvm::any_of(layout.zeroDims, [](int64_t d) { return d >= 0; })) {
-      os << "state " << n << " " << layout.state.total << "\n";
+      os << "state " << n << " " << layout.state.total << " "
+         << layout.zeroAxis.getValue() << "\n";
       for (auto [i, p] : llvm::enumerate(layout.params))
         os << "state " << ParamOp(p).getSymName() << " "
            << layout.state.offsets[i] << " " << layout.zeroDims[i] << "\n";

@@ -14,12 +14,14 @@
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
 #include "lmc/Transforms/Passes.h"
 
+#include "ShardingStrategy.h"
 #include "TensorParallel.h"
 #include "ZeroRedundancy.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/Twine.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -35,41 +37,27 @@ using namespace mlir::lmc;
 
 namespace {
 
-/// The mesh as the pass option spells it: "dp=2,tp=1" (either axis may be
-/// left out and is then 1).
+/// The mesh lmc-shard partitions for (the strategy's axes, in its order)
+/// and the sizes of its data- and tensor-parallel axes.
 struct MeshShape {
+  ::lmc::MeshSpec mesh;
   int64_t dp = 1, tp = 1;
 };
 
+constexpr StringLiteral kDataAxis = ShardingStrategy::dataAxis;
+constexpr StringLiteral kTensorAxis = ShardingStrategy::tensorAxis;
+
 FailureOr<MeshShape> parseMesh(StringRef text, std::string &error) {
-  MeshShape shape;
-  llvm::SmallDenseSet<StringRef> seen;
-  SmallVector<StringRef> items;
-  text.split(items, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
-  if (items.empty()) {
-    error = "expected axis=size[,axis=size], e.g. dp=2,tp=2";
+  // Empty: one rank (the strategy's axes, each of size 1).
+  ::lmc::MeshSpec requested;
+  if (!text.trim().empty() &&
+      !::lmc::MeshSpec::parse(text.str(), requested, error))
     return failure();
-  }
-  for (StringRef item : items) {
-    auto [name, size] = item.trim().split('=');
-    name = name.trim();
-    int64_t value = 0;
-    if (size.trim().getAsInteger(10, value) || value < 1) {
-      error =
-          ("'" + item.trim() + "': the size must be a positive integer").str();
-      return failure();
-    }
-    if (name != "dp" && name != "tp") {
-      error =
-          ("unknown mesh axis '" + name + "' (the axes are dp and tp)").str();
-      return failure();
-    }
-    if (!seen.insert(name).second) {
-      error = ("axis '" + name + "' given twice").str();
-      return failure();
-    }
-    (name == "dp" ? shape.dp : shape.tp) = value;
-  }
+  MeshShape shape;
+  if (!ShardingStrategy::complete(requested, shape.mesh, error))
+    return failure();
+  shape.dp = shape.mesh.sizeOf(kDataAxis.str());
+  shape.tp = shape.mesh.sizeOf(kTensorAxis.str());
   return shape;
 }
 
@@ -91,7 +79,7 @@ LogicalResult reduceMean(OpBuilder &b, ArrayRef<Value> values, int64_t dp,
   Location loc = after->getLoc();
   Block *block = after->getBlock();
   b.setInsertionPointAfter(after);
-  ArrayAttr axes = b.getStrArrayAttr({"dp"});
+  ArrayAttr axes = b.getStrArrayAttr({kDataAxis});
   Operation *reduce;
   ValueRange reduced;
   if (overlap) {
@@ -164,18 +152,23 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
 
     MLIRContext *ctx = model.getContext();
     Builder builder(ctx);
+    // The axes that split the batch: the runtime gives each rank its rows.
+    model->setAttr(LMCDialect::BatchAxesAttrHelper::getNameStr(), builder.getStrArrayAttr({kDataAxis}));
+    SmallVector<StringAttr> names;
+    SmallVector<int64_t> sizes;
+    for (const ::lmc::MeshAxis &axis : shape.mesh.axes) {
+      names.push_back(builder.getStringAttr(axis.name));
+      sizes.push_back(axis.size);
+    }
     model->setAttr(LMCDialect::getMeshAttrName(),
-                   MeshAttr::get(ctx,
-                                 {builder.getStringAttr("dp"),
-                                  builder.getStringAttr("tp")},
-                                 {shape.dp, shape.tp}));
+                   MeshAttr::get(ctx, names, sizes));
 
     if (shape.tp > 1) {
       auto reference = dyn_cast_or_null<func::FuncOp>(
           SymbolTable::lookupSymbolIn(model, "eval_step"));
       if (!reference)
         reference = train;
-      if (failed(planTensorParallel(model, reference, "tp", shape.tp)))
+      if (failed(planTensorParallel(model, reference, kTensorAxis, shape.tp)))
         return failure();
       for (StringRef name : {"train_step", "eval_step", "logits"}) {
         auto func = dyn_cast_or_null<func::FuncOp>(
@@ -183,7 +176,7 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
         if (!func)
           continue;
         PartitionStats stats;
-        if (failed(partitionFunction(func, model, "tp", shape.tp, stats)))
+        if (failed(partitionFunction(func, model, kTensorAxis, shape.tp, stats)))
           return failure();
         if (name == "train_step") {
           numTpAllReduces += stats.allReduces;
@@ -197,7 +190,7 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
     llvm::SmallPtrSet<Value, 32> seen;
     if (zero == 1) {
       ZeroStats stats;
-      if (failed(applyZero1(train, model, shape.dp, overlap, seen, stats)))
+      if (failed(applyZero1(train, model, kDataAxis, shape.dp, overlap, seen, stats)))
         return failure();
       numReduceScatters += stats.reduceScatters;
     }
@@ -261,7 +254,7 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
       if (reportBatch % shape.dp != 0)
         return emitError(model.getLoc(), "lmc-shard: report-batch ")
                << static_cast<int64_t>(reportBatch)
-               << " is not divisible by dp=" << shape.dp;
+               << " is not divisible by " << kDataAxis << "=" << shape.dp;
       printReport(model, shape, train);
     }
     return success();
@@ -273,7 +266,7 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
     Operation *user = use.getOwner();
     b.setInsertionPoint(user);
     auto reduce = AllReduceOp::create(b, user->getLoc(), ValueRange{loss},
-                                      b.getStrArrayAttr({"dp"}));
+                                      b.getStrArrayAttr({kDataAxis}));
     use.set(ScaleOp::create(b, user->getLoc(), reduce.getResult(0),
                             b.getF64FloatAttr(1.0 / static_cast<double>(dp))));
     ++numAllReduces;
@@ -298,10 +291,10 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
     raw_ostream &os = llvm::outs();
     int64_t rows = reportBatch / shape.dp;
     MeshAttr mesh = getMeshInScope(model);
-    os << llvm::formatv("lmc-shard report: @{0} on mesh dp={1},tp={2} "
-                        "({3} ranks), ZeRO {4}\n",
-                        model.getSymName(), shape.dp, shape.tp,
-                        shape.dp * shape.tp, static_cast<unsigned>(zero));
+    os << llvm::formatv("lmc-shard report: @{0} on mesh {1} "
+                        "({2} ranks), ZeRO {3}\n",
+                        model.getSymName(), shape.mesh.str(),
+                        shape.mesh.numDevices(), static_cast<unsigned>(zero));
     os << llvm::formatv(
         "collectives per training step at a global batch of {0} ({1} rows "
         "per rank), sequence {2}; bytes per rank. Over P ranks a ring "
@@ -385,17 +378,18 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
         bytes *= size;
       paramBytes += bytes;
       stateBytes +=
-          2 * (p->hasAttr("lmc.zero_dim") ? bytes / shape.dp : bytes);
+          2 * (p->hasAttr(LMCDialect::ZeroDimAttrHelper::getNameStr()) ? bytes / shape.dp : bytes);
     }
     os << llvm::formatv("parameters per rank:      {0} bytes\n", paramBytes);
     os << llvm::formatv("gradients per rank:       {0} bytes\n", paramBytes);
     os << llvm::formatv("optimizer state per rank: {0} bytes (exp_avg, "
                         "exp_avg_sq{1})\n",
-                        stateBytes, zero ? ", sharded over dp" : "");
+                        stateBytes,
+                        zero ? (", sharded over " + kDataAxis).str() : "");
     // lmc-autodiff's kept bytes, a polynomial in the rows B and the
     // sequence T, at this rank's rows.
     if (auto poly =
-            model->getAttrOfType<DenseI64ArrayAttr>("lmc.activation_bytes")) {
+            model->getAttrOfType<DenseI64ArrayAttr>(LMCDialect::ActivationBytesAttrHelper::getNameStr())) {
       int64_t total = 0, power = rows;
       for (auto [k, c] : llvm::enumerate(poly.asArrayRef())) {
         if (k == 0) {
@@ -409,8 +403,10 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
                           "backward pass at {1} rows, sequence {2}{3}\n",
                           total, rows, static_cast<int64_t>(reportSeq),
                           shape.tp > 1
-                              ? " (counted before tensor parallelism, which "
-                                "splits the attention and MLP ones over tp)"
+                              ? (" (counted before tensor parallelism, which "
+                                 "splits the attention and MLP ones over " +
+                                 kTensorAxis + ")")
+                                    .str()
                               : "");
     }
   }

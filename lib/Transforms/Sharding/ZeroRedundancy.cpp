@@ -51,7 +51,7 @@ void sinkDependents(Operation *from, Operation *anchor) {
 } // namespace
 
 LogicalResult mlir::lmc::applyZero1(func::FuncOp train, ModelOp model,
-                                    int64_t dp, bool overlap,
+                                    StringRef axis, int64_t dp, bool overlap,
                                     llvm::SmallPtrSetImpl<Value> &handled,
                                     ZeroStats &stats) {
   if (dp <= 1)
@@ -59,9 +59,9 @@ LogicalResult mlir::lmc::applyZero1(func::FuncOp train, ModelOp model,
   Block &body = train.getBody().front();
   auto ret = cast<func::ReturnOp>(body.getTerminator());
   OpBuilder b(train.getContext());
-  ArrayAttr axes = b.getStrArrayAttr({"dp"});
+  ArrayAttr axes = b.getStrArrayAttr({axis});
   b.setInsertionPointToStart(&body);
-  Value dpIndex = AxisIndexOp::create(b, train.getLoc(), b.getStringAttr("dp"));
+  Value dpIndex = AxisIndexOp::create(b, train.getLoc(), b.getStringAttr(axis));
   FloatAttr mean = b.getF64FloatAttr(1.0 / static_cast<double>(dp));
 
   SmallVector<AdamWOp> updates(body.getOps<AdamWOp>());
@@ -76,7 +76,7 @@ LogicalResult mlir::lmc::applyZero1(func::FuncOp train, ModelOp model,
     if (!param || !expAvg || !expAvgSq || !def || def->getBlock() != &body)
       continue;
     auto name = train.getArgAttrOfType<FlatSymbolRefAttr>(param.getArgNumber(),
-                                                          "lmc.param");
+                                                          LMCDialect::ParamAttrHelper::getNameStr());
     auto paramOp = name ? dyn_cast_or_null<ParamOp>(
                               SymbolTable::lookupSymbolIn(model, name))
                         : nullptr;
@@ -175,7 +175,8 @@ LogicalResult mlir::lmc::applyZero1(func::FuncOp train, ModelOp model,
     op.getNewExpAvg().replaceAllUsesWith(update->getResult(1));
     op.getNewExpAvgSq().replaceAllUsesWith(update->getResult(2));
     op.erase();
-    paramOp->setAttr("lmc.zero_dim", b.getI64IntegerAttr(dim));
+    paramOp->setAttr(LMCDialect::ZeroDimAttrHelper::getNameStr(), b.getI64IntegerAttr(dim));
+    paramOp->setAttr(LMCDialect::ZeroAxisAttrHelper::getNameStr(), b.getStringAttr(axis));
   }
 
   // One all-reduce of the partial squared norms, after the last of them;

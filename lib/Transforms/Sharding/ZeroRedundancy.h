@@ -18,9 +18,10 @@ struct ZeroStats {
   int64_t reduceScatters = 0, allGathers = 0;
 };
 
-/// Rewrites the AdamW updates of `train` for ZeRO-1 over `dp` ranks. For a
-/// parameter with a dimension that `dp` divides (the first such; recorded as
-/// `lmc.zero_dim` on its lmc.param): its gradient is reduce-scattered over
+/// Rewrites the AdamW updates of `train` for ZeRO-1 over the `dp` ranks of
+/// the mesh axis `axis`. For a parameter with a dimension that `dp` divides
+/// (the first such; recorded as `lmc.zero_dim` on its lmc.param, and the
+/// axis as `lmc.zero_axis`): its gradient is reduce-scattered over
 /// dp along that dimension right after the backward pass makes it (started
 /// asynchronously and waited for at its first use with `overlap`) and scaled
 /// to the mean; the rank's AdamW state arguments and results shrink to its
@@ -29,8 +30,8 @@ struct ZeroStats {
 /// partial sums over dp: they are all-reduced together, in one message.
 /// The mean gradients of these parameters go into `handled`; the others are
 /// left to the data-parallel all-reduce.
-LogicalResult applyZero1(func::FuncOp train, ModelOp model, int64_t dp,
-                         bool overlap, llvm::SmallPtrSetImpl<Value> &handled,
+LogicalResult applyZero1(func::FuncOp train, ModelOp model, StringRef axis,
+                         int64_t dp, bool overlap, llvm::SmallPtrSetImpl<Value> &handled,
                          ZeroStats &stats);
 
 } // namespace mlir::lmc

@@ -17,7 +17,6 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/MapVector.h"
-#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/raw_ostream.h"
 
 #define DEBUG_TYPE "lmc-autodiff"
@@ -31,8 +30,6 @@ using namespace mlir;
 using namespace mlir::lmc;
 
 namespace {
-
-enum class Recompute { None, Attention, Block };
 
 /// Bytes of a value of `type` with dynamic dimensions bound to the batch
 /// (the first one) and the sequence (the others).
@@ -242,24 +239,8 @@ struct LMCAutodiffPass : mlir::lmc::impl::LMCAutodiffBase<LMCAutodiffPass> {
   using Base::Base;
 
   void runOnOperation() override {
-    std::optional<Recompute> policy =
-        llvm::StringSwitch<std::optional<Recompute>>(recompute)
-            .Case("none", Recompute::None)
-            .Case("attention", Recompute::Attention)
-            .Case("block", Recompute::Block)
-            .Default(std::nullopt);
-    if (!policy) {
-      getOperation().emitError("lmc-autodiff: unknown recompute policy '")
-          << recompute << "'; expected none, attention or block";
-      return signalPassFailure();
-    }
-    if (attention != "decomposed" && attention != "flash") {
-      getOperation().emitError("lmc-autodiff: unknown attention form '")
-          << attention << "'; expected decomposed or flash";
-      return signalPassFailure();
-    }
     for (ModelOp model : getOperation().getOps<ModelOp>())
-      if (failed(differentiate(model, *policy)))
+      if (failed(differentiate(model, recompute)))
         return signalPassFailure();
   }
 
@@ -296,7 +277,7 @@ struct LMCAutodiffPass : mlir::lmc::impl::LMCAutodiffBase<LMCAutodiffPass> {
     auto grad = cast<func::FuncOp>(b.clone(*fn));
     grad.setSymName(name);
 
-    if (attention == "flash") {
+    if (attention == Attention::Flash) {
       // Float32 attention becomes flash_attention; its rule keeps q, k, v,
       // the output and lse, whatever the policy.
       SmallVector<CausalAttentionOp> ops;
@@ -357,7 +338,7 @@ struct LMCAutodiffPass : mlir::lmc::impl::LMCAutodiffBase<LMCAutodiffPass> {
     keptValues += kept.size();
     if (report)
       llvm::outs() << "lmc-autodiff @" << model.getSymName()
-                   << " recompute=" << recompute << ": " << kept.size()
+                   << " recompute=" << stringify(recompute) << ": " << kept.size()
                    << " values, " << bytes << " bytes kept for the backward "
                    << "pass at batch " << reportBatch << ", sequence "
                    << reportSeq << "\n";

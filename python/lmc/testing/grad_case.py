@@ -22,7 +22,7 @@ and compares it with G. h is a power of two, so p +- h is exact.
 
 The preset case (a GPT-2 model, f64) uses @eval_step of lmc-optimizer as L:
 
-    lmc-opt model.mlir --lmc-autodiff[=recompute=...] --lmc-optimizer \\
+    lmc-opt model.mlir --lmc-autodiff="attention=decomposed [recompute=...]" --lmc-optimizer \\
         --lmc-reference-pipeline="params=DIR/params.safetensors"
 
 An op case is a small model whose @forward is
@@ -33,7 +33,7 @@ cross-entropy over [batch, sequence, vocabulary] logits), so the case
 defines L itself as @loss_at, the body of @forward with the parameters as
 arguments:
 
-    lmc-opt model.mlir --lmc-autodiff[=recompute=...] \\
+    lmc-opt model.mlir --lmc-autodiff="attention=decomposed [recompute=...]" \\
         --lmc-reference-pipeline="params=DIR/params.safetensors"
 """
 

@@ -16,7 +16,7 @@ batches being constants chosen with scf.index_switch) and prints per step
 where the last three are the bit patterns of the scalars (i32 for f32, i64
 for f64). Compile with
 
-    lmc-opt model.mlir --lmc-autodiff --lmc-optimizer \\
+    lmc-opt model.mlir --lmc-autodiff=attention=decomposed --lmc-optimizer \\
         --lmc-reference-pipeline="params=DIR/params.safetensors"
 
 and run @main with mlir-runner; compare with lmc.testing.check_train.

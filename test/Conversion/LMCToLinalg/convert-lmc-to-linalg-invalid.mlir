@@ -62,12 +62,12 @@ lmc.model @b {
 
 // -----
 
-// Tests that lmc.axis_index on an axis the runtime has no number for (it
-// knows dp and tp) is an error rather than a call with a wrong number.
+// Tests that lmc.axis_index without a mesh in scope (the runtime's groups
+// are the mesh's axes) is an error rather than a call with a wrong group.
 
-module attributes {lmc.mesh = #lmc.mesh<pp = 2, tp = 2>} {
+module {
   func.func @f() -> index {
-    // expected-error @below {{'lmc.axis_index' op mesh axis 'pp' has no number in the runtime, which knows 'dp' and 'tp'}}
+    // expected-error @below {{'lmc.axis_index' op mesh axis 'pp' has no runtime group: there is no mesh in scope}}
     %0 = lmc.axis_index "pp"
     return %0 : index
   }

@@ -3,7 +3,8 @@
 // The lowering of the ops of LMCShardingOps.td, one case per op.
 
 // Tests that axis_index calls the runtime's lmcrt_axis_index with the
-// runtime's number of the axis (dp 0, tp 1) and casts the i64 coordinate to
+// runtime's group of the axis (a bit mask over the mesh axes: dp 1, tp 2)
+// and casts the i64 coordinate to
 // index; the function is declared once, privately, in the module, also when
 // the ops sit in an lmc.model that the pass dissolves.
 
@@ -11,11 +12,11 @@
 // CHECK-NEXT:    func.func private @lmcrt_axis_index(i32) -> i64{{$}}
 // CHECK-NOT:     func.func private @lmcrt_axis_index
 // CHECK-LABEL:   func.func @coordinates() -> (index, index)
-// CHECK-NEXT:      %[[ONE:.+]] = arith.constant 1 : i32
-// CHECK-NEXT:      %[[TP64:.+]] = call @lmcrt_axis_index(%[[ONE]]) : (i32) -> i64
+// CHECK-NEXT:      %[[TPMASK:.+]] = arith.constant 2 : i32
+// CHECK-NEXT:      %[[TP64:.+]] = call @lmcrt_axis_index(%[[TPMASK]]) : (i32) -> i64
 // CHECK-NEXT:      %[[TP:.+]] = arith.index_cast %[[TP64]] : i64 to index
-// CHECK-NEXT:      %[[ZERO:.+]] = arith.constant 0 : i32
-// CHECK-NEXT:      %[[DP64:.+]] = call @lmcrt_axis_index(%[[ZERO]]) : (i32) -> i64
+// CHECK-NEXT:      %[[DPMASK:.+]] = arith.constant 1 : i32
+// CHECK-NEXT:      %[[DP64:.+]] = call @lmcrt_axis_index(%[[DPMASK]]) : (i32) -> i64
 // CHECK-NEXT:      %[[DP:.+]] = arith.index_cast %[[DP64]] : i64 to index
 // CHECK-NEXT:      return %[[TP]], %[[DP]] : index, index
 // CHECK-NOT:     lmc.model
@@ -29,15 +30,19 @@ lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
 
 // -----
 
-// Tests that without a mesh in scope the axis is numbered by its name too.
+// Tests that an axis of any name gets the bit of its position in the mesh in
+// scope (the runtime's groups are the mesh's; without a mesh it is an error,
+// convert-lmc-to-linalg-invalid.mlir).
 
 // CHECK:       func.func private @lmcrt_axis_index(i32) -> i64
-// CHECK-LABEL: func.func @no_mesh
-// CHECK-NEXT:    %[[ONE:.+]] = arith.constant 1 : i32
-// CHECK-NEXT:    call @lmcrt_axis_index(%[[ONE]]) : (i32) -> i64
-func.func @no_mesh() -> index {
-  %tp = lmc.axis_index "tp"
-  return %tp : index
+// CHECK-LABEL: func.func @other_axes
+// CHECK-NEXT:    %[[SP:.+]] = arith.constant 2 : i32
+// CHECK-NEXT:    call @lmcrt_axis_index(%[[SP]]) : (i32) -> i64
+module attributes {lmc.mesh = #lmc.mesh<pp = 2, sp = 4>} {
+  func.func @other_axes() -> index {
+    %sp = lmc.axis_index "sp"
+    return %sp : index
+  }
 }
 
 // -----

@@ -43,6 +43,49 @@ lmc.model @m attributes {lmc.zero_dim = 0 : i64} {
 
 // -----
 
+// Tests that lmc.zero_axis stands beside lmc.zero_dim.
+
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  // expected-error @+1 {{'lmc.zero_axis' needs 'lmc.zero_dim' beside it}}
+  lmc.param @w : tensor<4x8xf32> init(zeros) {lmc.zero_axis = "dp"}
+}
+
+// -----
+
+// Tests that lmc.zero_axis names an axis of the mesh in scope.
+
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  // expected-error @+1 {{'lmc.zero_axis' names 'tp', which is not an axis of the mesh in scope}}
+  lmc.param @w : tensor<4x8xf32> init(zeros) {lmc.zero_dim = 0 : i64, lmc.zero_axis = "tp"}
+}
+
+// -----
+
+// Tests that lmc.batch_axes is only allowed on an lmc.model.
+
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  // expected-error @+1 {{'lmc.batch_axes' is only allowed on an lmc.model}}
+  lmc.param @w : tensor<4x8xf32> init(zeros) {lmc.batch_axes = ["dp"]}
+}
+
+// -----
+
+// Tests that lmc.batch_axes names axes of the mesh in scope.
+
+// expected-error @+1 {{'lmc.batch_axes' names 'pp', which is not an axis of the mesh in scope}}
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2>, lmc.batch_axes = ["pp"]} {
+}
+
+// -----
+
+// Tests that lmc.batch_axes is an array of strings.
+
+// expected-error @+1 {{'lmc.batch_axes' must be an array of strings}}
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2>, lmc.batch_axes = [1]} {
+}
+
+// -----
+
 // Tests that lmc.activation_bytes is an array of i64.
 
 // expected-error @+1 {{'lmc.activation_bytes' must be an array of i64, got 16 : i64}}

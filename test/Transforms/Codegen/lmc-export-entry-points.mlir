@@ -1,9 +1,9 @@
-// RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-export-entry-points --symbol-dce | FileCheck %s
-// RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-export-entry-points --symbol-dce | lmc-opt --lmc-reference-pipeline -o /dev/null
-// RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-export-entry-points | %python -c "import re, sys; m = re.search(r'dense<\"0x([0-9A-F]+)\"> : tensor<[0-9]+xi8>', sys.stdin.read()); print(bytes.fromhex(m.group(1)).decode(), end='')" | FileCheck %s --check-prefix=INFO
+// RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-export-entry-points --symbol-dce | FileCheck %s
+// RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-export-entry-points --symbol-dce | lmc-opt --lmc-reference-pipeline -o /dev/null
+// RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-export-entry-points | %python -c "import re, sys; m = re.search(r'dense<\"0x([0-9A-F]+)\"> : tensor<[0-9]+xi8>', sys.stdin.read()); print(bytes.fromhex(m.group(1)).decode(), end='')" | FileCheck %s --check-prefix=INFO
 // RUN: not lmc-opt %s --lmc-export-entry-points 2>&1 | FileCheck %s --check-prefix=NOSTEP
 
-// INFO:      lmc-model 1
+// INFO:      lmc-model 2
 // INFO-NEXT: name m
 // INFO-NEXT: dtype f32
 // INFO-NEXT: vocab 4

@@ -1,7 +1,7 @@
-// RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-shard="mesh=dp=2 overlap=false" | FileCheck %s
-// RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-shard="mesh=dp=4 bucket-bytes=1 overlap=false" | FileCheck %s --check-prefix=EACH
-// RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-shard="mesh=dp=2" | FileCheck %s --check-prefix=ASYNC
-// RUN: lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-shard | FileCheck %s --check-prefix=ONE
+// RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-shard="mesh=dp=2 overlap=false" | FileCheck %s
+// RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-shard="mesh=dp=4 bucket-bytes=1 overlap=false" | FileCheck %s --check-prefix=EACH
+// RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-shard="mesh=dp=2" | FileCheck %s --check-prefix=ASYNC
+// RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-shard | FileCheck %s --check-prefix=ONE
 
 // Tests that under dp=2 the model records its mesh; that the gradients
 // (here 64 + 16 bytes, one bucket) are all-reduced together over dp right

@@ -8,14 +8,14 @@
 // RUN: not lmc-opt %s -split-input-file --lmc-autodiff=attention=fused 2>&1 | FileCheck %s --check-prefix=ATTENTION-FORM
 
 // Tests that an unknown recompute policy is an error naming the valid ones
-// (reported on the module, before any model is differentiated).
+// (reported by the option parser, before any model is differentiated).
 
-// POLICY: error: lmc-autodiff: unknown recompute policy 'everything'; expected none, attention or block
-// EMPTY-POLICY: error: lmc-autodiff: unknown recompute policy ''; expected none, attention or block
+// POLICY: for the --recompute option: 'everything' is not one of: none, attention, block
+// EMPTY-POLICY: for the --recompute option: '' is not one of: none, attention, block
 
 // Tests that an unknown attention form is an error naming the valid ones.
 
-// ATTENTION-FORM: error: lmc-autodiff: unknown attention form 'fused'; expected decomposed or flash
+// ATTENTION-FORM: for the --attention option: 'fused' is not one of: flash, decomposed
 
 // Tests that a model without the function to differentiate is an error.
 

@@ -1,24 +1,24 @@
-// RUN: lmc-opt %s -split-input-file --lmc-autodiff | FileCheck %s
-// RUN: lmc-opt %s -split-input-file --lmc-autodiff=recompute=attention | FileCheck %s --check-prefix=ATT
-// RUN: lmc-opt %s -split-input-file --lmc-autodiff=recompute=block | FileCheck %s --check-prefix=BLOCK
-// RUN: lmc-opt %s -split-input-file --lmc-autodiff | lmc-opt -split-input-file -verify-roundtrip > /dev/null
+// RUN: lmc-opt %s -split-input-file --lmc-autodiff=attention=decomposed | FileCheck %s
+// RUN: lmc-opt %s -split-input-file --lmc-autodiff="recompute=attention attention=decomposed" | FileCheck %s --check-prefix=ATT
+// RUN: lmc-opt %s -split-input-file --lmc-autodiff="recompute=block attention=decomposed" | FileCheck %s --check-prefix=BLOCK
+// RUN: lmc-opt %s -split-input-file --lmc-autodiff=attention=decomposed | lmc-opt -split-input-file -verify-roundtrip > /dev/null
 // RUN: lmc-opt %s -split-input-file --lmc-autodiff=attention=flash | FileCheck %s --check-prefix=FLASH
 // RUN: lmc-opt %s -split-input-file --lmc-autodiff="attention=flash recompute=block" | FileCheck %s --check-prefix=FLASHBLOCK
-// RUN: sed -n '/^lmc.model @fan_out/,/^}/p' %s | lmc-opt --lmc-autodiff=function=loss | FileCheck %s --check-prefix=FUNC
+// RUN: sed -n '/^lmc.model @fan_out/,/^}/p' %s | lmc-opt --lmc-autodiff="function=loss attention=decomposed" | FileCheck %s --check-prefix=FUNC
 
 // The tiny preset under the three recompute policies, and the report of the
 // bytes kept for the backward pass.
 // RUN: %python -m lmc.models.gpt2 --preset tiny -o %t.mlir
-// RUN: lmc-opt %t.mlir --lmc-autodiff=recompute=none | FileCheck %s --check-prefix=TINY-NONE
-// RUN: lmc-opt %t.mlir --lmc-autodiff=recompute=attention | FileCheck %s --check-prefix=TINY-ATT
-// RUN: lmc-opt %t.mlir --lmc-autodiff=recompute=block | FileCheck %s --check-prefix=TINY-BLOCK
+// RUN: lmc-opt %t.mlir --lmc-autodiff="recompute=none attention=decomposed" | FileCheck %s --check-prefix=TINY-NONE
+// RUN: lmc-opt %t.mlir --lmc-autodiff="recompute=attention attention=decomposed" | FileCheck %s --check-prefix=TINY-ATT
+// RUN: lmc-opt %t.mlir --lmc-autodiff="recompute=block attention=decomposed" | FileCheck %s --check-prefix=TINY-BLOCK
 // RUN: lmc-opt %t.mlir --lmc-autodiff=attention=flash | FileCheck %s --check-prefix=TINY-FLASH
 // RUN: lmc-opt %t.mlir --lmc-autodiff="attention=flash report" -o /dev/null | FileCheck %s --check-prefix=REPORT-FLASH
-// RUN: lmc-opt %t.mlir --lmc-autodiff="recompute=none report" -o /dev/null | FileCheck %s --check-prefix=REPORT-NONE
-// RUN: lmc-opt %t.mlir --lmc-autodiff="recompute=attention report" -o /dev/null | FileCheck %s --check-prefix=REPORT-ATT
-// RUN: lmc-opt %t.mlir --lmc-autodiff="recompute=block report" -o /dev/null | FileCheck %s --check-prefix=REPORT-BLOCK
-// RUN: lmc-opt %t.mlir --lmc-autodiff="report report-batch=1 report-seq=8" -o /dev/null | FileCheck %s --check-prefix=REPORT-SMALL
-// RUN: lmc-opt %t.mlir --lmc-autodiff -o /dev/null | FileCheck %s --check-prefix=NO-REPORT --allow-empty
+// RUN: lmc-opt %t.mlir --lmc-autodiff="recompute=none report attention=decomposed" -o /dev/null | FileCheck %s --check-prefix=REPORT-NONE
+// RUN: lmc-opt %t.mlir --lmc-autodiff="recompute=attention report attention=decomposed" -o /dev/null | FileCheck %s --check-prefix=REPORT-ATT
+// RUN: lmc-opt %t.mlir --lmc-autodiff="recompute=block report attention=decomposed" -o /dev/null | FileCheck %s --check-prefix=REPORT-BLOCK
+// RUN: lmc-opt %t.mlir --lmc-autodiff="report report-batch=1 report-seq=8 attention=decomposed" -o /dev/null | FileCheck %s --check-prefix=REPORT-SMALL
+// RUN: lmc-opt %t.mlir --lmc-autodiff=attention=decomposed -o /dev/null | FileCheck %s --check-prefix=NO-REPORT --allow-empty
 
 // Each op's gradient rule on a small model (a parameter, the op, a
 // reduce_sum or cross_entropy loss), then accumulation, tying, inactive

@@ -5,8 +5,8 @@
 // Inputs that lmc-optimizer should reject with a diagnostic of its own, but
 // for which it builds invalid IR (caught only by the verifier afterwards);
 // after the marker at the end of the file.
-// RUN: sed -n '/^lmc.model @grad_args/,/^}/p' %s | not lmc-opt --lmc-autodiff=function=loss --lmc-optimizer=grad-function=loss_grad 2>&1 | FileCheck %s --check-prefix=GRAD-ARGS
-// RUN: sed -n '/^lmc.model @mixed/,/^}/p' %s | not lmc-opt --lmc-autodiff --lmc-optimizer 2>&1 | FileCheck %s --check-prefix=MIXED
+// RUN: sed -n '/^lmc.model @grad_args/,/^}/p' %s | not lmc-opt --lmc-autodiff="function=loss attention=decomposed" --lmc-optimizer=grad-function=loss_grad 2>&1 | FileCheck %s --check-prefix=GRAD-ARGS
+// RUN: sed -n '/^lmc.model @mixed/,/^}/p' %s | not lmc-opt --lmc-autodiff=attention=decomposed --lmc-optimizer 2>&1 | FileCheck %s --check-prefix=MIXED
 
 // The gradient functions are written out here (as lmc-autodiff would build
 // them) so that lmc-optimizer runs alone.

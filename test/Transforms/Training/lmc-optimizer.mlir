@@ -1,17 +1,17 @@
-// RUN: sed '/^\/\/ === static shapes ===$/,$d' %s | lmc-opt -split-input-file --lmc-autodiff --lmc-optimizer | FileCheck %s
-// RUN: sed '/^\/\/ === static shapes ===$/,$d' %s | lmc-opt -split-input-file --lmc-autodiff --lmc-optimizer=weight-decay-on=matrices | FileCheck %s --check-prefix=DECAY-MATRICES
-// RUN: sed '/^\/\/ === static shapes ===$/,$d' %s | lmc-opt -split-input-file --lmc-autodiff --lmc-optimizer=weight-decay-on=all | FileCheck %s --check-prefix=DECAY-ALL
-// RUN: sed '/^\/\/ === static shapes ===$/,$d' %s | lmc-opt -split-input-file --lmc-autodiff --lmc-optimizer=weight-decay-on=none | FileCheck %s --check-prefix=DECAY-NONE
-// RUN: sed '/^\/\/ === static shapes ===$/,$d' %s | lmc-opt -split-input-file --lmc-autodiff --lmc-optimizer | lmc-opt -split-input-file -verify-roundtrip > /dev/null
+// RUN: sed '/^\/\/ === static shapes ===$/,$d' %s | lmc-opt -split-input-file --lmc-autodiff=attention=decomposed --lmc-optimizer | FileCheck %s
+// RUN: sed '/^\/\/ === static shapes ===$/,$d' %s | lmc-opt -split-input-file --lmc-autodiff=attention=decomposed --lmc-optimizer=weight-decay-on=matrices | FileCheck %s --check-prefix=DECAY-MATRICES
+// RUN: sed '/^\/\/ === static shapes ===$/,$d' %s | lmc-opt -split-input-file --lmc-autodiff=attention=decomposed --lmc-optimizer=weight-decay-on=all | FileCheck %s --check-prefix=DECAY-ALL
+// RUN: sed '/^\/\/ === static shapes ===$/,$d' %s | lmc-opt -split-input-file --lmc-autodiff=attention=decomposed --lmc-optimizer=weight-decay-on=none | FileCheck %s --check-prefix=DECAY-NONE
+// RUN: sed '/^\/\/ === static shapes ===$/,$d' %s | lmc-opt -split-input-file --lmc-autodiff=attention=decomposed --lmc-optimizer | lmc-opt -split-input-file -verify-roundtrip > /dev/null
 // RUN: sed -n '/^lmc.model @custom_grad/,/^}/p' %s | lmc-opt --lmc-optimizer=grad-function=my_grad | FileCheck %s --check-prefix=GRAD-FN
 
 // The tiny preset: one AdamW update per parameter, weight decay on the ten
 // matrices (wte, wpe and four per layer) only.
 // RUN: %python -m lmc.models.gpt2 --preset tiny -o %t.mlir
-// RUN: lmc-opt %t.mlir --lmc-autodiff --lmc-optimizer | FileCheck %s --check-prefix=TINY
+// RUN: lmc-opt %t.mlir --lmc-autodiff=attention=decomposed --lmc-optimizer | FileCheck %s --check-prefix=TINY
 
 // Models with static batch sizes, after the marker at the end of the file.
-// RUN: sed -n '/^\/\/ === static shapes ===$/,$p' %s | lmc-opt -split-input-file --lmc-autodiff --lmc-optimizer | FileCheck %s --check-prefix=STATIC
+// RUN: sed -n '/^\/\/ === static shapes ===$/,$p' %s | lmc-opt -split-input-file --lmc-autodiff=attention=decomposed --lmc-optimizer | FileCheck %s --check-prefix=STATIC
 
 // Tests train_step on a model with a tied embedding matrix and LayerNorm
 // parameters. The signature: parameters, then exp_avg and exp_avg_sq per

@@ -90,10 +90,12 @@ def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
     ```
   }];
   let options = [
-    Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
+    Option<"target", "target", "::mlir::lmc::Target",
+           /*default=*/"::mlir::lmc::defaults::target",
            "The target the program is compiled for (cpu or cuda), written "
            "to the model description as `target TARGET`: the runtime "
-           "refuses to run a cuda program without its GPU runtime">,
+           "refuses to run a cuda program without its GPU runtime",
+           [{::mlir::lmc::targetValues()}]>,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",

@@ -16,7 +16,15 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
   let description = [{
     Makes the training functions of the model (after `lmc-optimizer`) one
     SPMD program for the mesh `mesh` (`dp=D,tp=T`), recorded as the model's
-    `lmc.mesh` attribute.
+    `lmc.mesh` attribute. The mesh is parsed by `lmc/Support/Mesh.h`; the
+    pass's strategy (`lib/Transforms/Sharding/ShardingStrategy.h`, the one place that
+    names the axes) partitions over `dp` and `tp`, in that order, each of
+    size 1 unless given; any other axis is an error, located at the module,
+    that lists the supported ones. The axes that split the batch are
+    recorded as `lmc.batch_axes` (`["dp"]`), and each ZeRO-1 parameter's
+    axis as `lmc.zero_axis` next to its `lmc.zero_dim`: the model
+    description (`lmc-export-entry-points`) writes them out, so that the
+    runtime learns the mesh and every layout from it alone.
 
     Data parallelism (`dp`): every rank runs the step on its own B/D rows of
     the global batch (the runtime hands each rank its rows; batch sizes are
@@ -103,8 +111,11 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
     ```
   }];
   let options = [
-    Option<"mesh", "mesh", "std::string", /*default=*/"\"dp=1,tp=1\"",
-           "The mesh: comma-separated axis=size, axes dp and tp">,
+    Option<"mesh", "mesh", "std::string", /*default=*/"::mlir::lmc::defaults::mesh",
+           "The mesh: comma-separated axis=size, major to minor "
+           "(lmc/Support/Mesh.h); the axes lmc-shard partitions over are dp "
+           "and tp, in that order, each of size 1 unless given; empty: one "
+           "rank. Another axis is an error listing those">,
     Option<"zero", "zero", "unsigned", /*default=*/"0",
            "ZeRO stage: 0 (optimizer state replicated) or 1 (sharded over "
            "dp)">,

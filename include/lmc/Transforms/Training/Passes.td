@@ -135,13 +135,18 @@ def LMCAutodiff : Pass<"lmc-autodiff", "::mlir::ModuleOp"> {
   let options = [
     Option<"function", "function", "std::string", /*default=*/"\"forward\"",
            "The function of each model to differentiate">,
-    Option<"recompute", "recompute", "std::string", /*default=*/"\"none\"",
-           "What the backward pass recomputes: none, attention or block">,
-    Option<"attention", "attention", "std::string",
-           /*default=*/"\"decomposed\"",
-           "How attention is differentiated: decomposed (the recompute "
-           "policy decides) or flash (lmc.flash_attention forward, one "
-           "lmc.flash_attention_grad backward)">,
+    Option<"recompute", "recompute", "::mlir::lmc::Recompute",
+           /*default=*/"::mlir::lmc::defaults::recompute",
+           "What the backward pass recomputes: none, attention or block",
+           [{::mlir::lmc::recomputeValues()}]>,
+    Option<"attention", "attention", "::mlir::lmc::Attention",
+           /*default=*/"::mlir::lmc::defaults::attention",
+           "How attention is differentiated: flash (the default: "
+           "lmc.flash_attention forward, one lmc.flash_attention_grad "
+           "backward, lowered to the runtime's kernels) or decomposed (the "
+           "recompute policy decides; what the reference pipeline, which "
+           "runs without the runtime, needs)",
+           [{::mlir::lmc::attentionValues()}]>,
     Option<"reportBatch", "report-batch", "int64_t", /*default=*/"4",
            "Batch size at which activation bytes are reported">,
     Option<"reportSeq", "report-seq", "int64_t", /*default=*/"64",

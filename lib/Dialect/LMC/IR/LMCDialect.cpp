@@ -173,6 +173,40 @@ LogicalResult LMCDialect::verifyOperationAttribute(Operation *op,
              << name << "' " << dim << " is not a dimension of " << type;
     return success();
   }
+  if (name == ZeroAxisAttrHelper::getNameStr()) {
+    if (failed(checkType<StringAttr>(emitError, attr, "a string")))
+      return failure();
+    if (!isa<ParamOp>(op))
+      return op->emitError("'") << name << "' is only allowed on an lmc.param";
+    if (!op->hasAttr(ZeroDimAttrHelper::getNameStr()))
+      return op->emitError("'")
+             << name << "' needs '" << ZeroDimAttrHelper::getNameStr()
+             << "' beside it";
+    MeshAttr mesh = getMeshInScope(op);
+    StringRef axis = cast<StringAttr>(attr.getValue()).getValue();
+    if (!mesh || !mesh.getAxisIndex(axis))
+      return op->emitError("'")
+             << name << "' names '" << axis
+             << "', which is not an axis of the mesh in scope";
+    return success();
+  }
+  if (name == BatchAxesAttrHelper::getNameStr()) {
+    if (failed(checkType<ArrayAttr>(emitError, attr, "an array of strings")))
+      return failure();
+    if (!isa<ModelOp>(op))
+      return op->emitError("'") << name << "' is only allowed on an lmc.model";
+    MeshAttr mesh = getMeshInScope(op);
+    for (Attribute a : cast<ArrayAttr>(attr.getValue())) {
+      auto axis = dyn_cast<StringAttr>(a);
+      if (!axis)
+        return op->emitError("'") << name << "' must be an array of strings";
+      if (!mesh || !mesh.getAxisIndex(axis.getValue()))
+        return op->emitError("'")
+               << name << "' names '" << axis.getValue()
+               << "', which is not an axis of the mesh in scope";
+    }
+    return success();
+  }
   if (name == ActivationBytesAttrHelper::getNameStr()) {
     if (failed(
             checkType<DenseI64ArrayAttr>(emitError, attr, "an array of i64")))

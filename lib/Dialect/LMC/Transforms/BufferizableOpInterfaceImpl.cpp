@@ -35,47 +35,41 @@ using namespace mlir::bufferization;
 
 namespace {
 
-/// The runtime's number for the group spanned by `axes` of `mesh`: 0 for dp,
-/// 1 for tp, 2 for both (the world); see lmcrt.h.
+/// The runtime's group spanned by `axes` of the mesh in scope: a bit mask
+/// over the mesh axes, bit i for axis i (lmcrt.h).
 FailureOr<int32_t> runtimeAxis(Operation *op, ArrayAttr axes) {
   MeshAttr mesh = getMeshInScope(op);
   if (!mesh)
     return op->emitOpError("has no mesh in scope");
-  llvm::SmallDenseSet<StringRef> names;
-  for (auto name : axes.getAsRange<StringAttr>())
-    names.insert(name.getValue());
-  if (names.size() == 1 && names.contains("dp"))
-    return 0;
-  if (names.size() == 1 && names.contains("tp"))
-    return 1;
-  if (names.size() == 2 && names.contains("dp") && names.contains("tp") &&
-      mesh.getRank() == 2)
-    return 2;
-  return op->emitOpError("spans mesh axes the runtime has no group for (it "
-                         "has dp, tp and dp x tp)");
+  uint32_t mask = 0;
+  for (auto name : axes.getAsRange<StringAttr>()) {
+    std::optional<unsigned> index = mesh.getAxisIndex(name.getValue());
+    if (!index)
+      return op->emitOpError("spans the axis '")
+             << name.getValue() << "', not an axis of the mesh " << mesh;
+    mask |= 1u << *index;
+  }
+  return static_cast<int32_t>(mask);
 }
 
-/// The runtime's number for the group of a gather or scatter over `axes`,
-/// whose order numbers the ranks in the group: one axis (0 for dp, 1 for
-/// tp), or the world (2) as `["dp", "tp"]` on the mesh `dp x tp`, whose
-/// group index is the world rank.
+/// The runtime's group of a gather or scatter over `axes`, whose order
+/// numbers the ranks in the group: the runtime numbers a group's ranks
+/// row-major over its axes in mesh order, so `axes` must be in mesh order.
 FailureOr<int32_t> runtimeAxisInOrder(Operation *op, ArrayAttr axes) {
   MeshAttr mesh = getMeshInScope(op);
   if (!mesh)
     return op->emitOpError("has no mesh in scope");
-  SmallVector<StringRef> names;
-  for (auto name : axes.getAsRange<StringAttr>())
-    names.push_back(name.getValue());
-  if (names.size() == 1 && names[0] == "dp")
-    return 0;
-  if (names.size() == 1 && names[0] == "tp")
-    return 1;
-  if (names.size() == 2 && names[0] == "dp" && names[1] == "tp" &&
-      mesh.getRank() == 2 && mesh.getAxisIndex("dp") == 0u)
-    return 2;
-  return op->emitOpError("gathers or scatters over mesh axes the runtime has "
-                         "no group for (it has [\"dp\"], [\"tp\"] and "
-                         "[\"dp\", \"tp\"] on a dp x tp mesh)");
+  int64_t last = -1;
+  for (auto name : axes.getAsRange<StringAttr>()) {
+    std::optional<unsigned> index = mesh.getAxisIndex(name.getValue());
+    if (index && static_cast<int64_t>(*index) <= last)
+      return op->emitOpError("gathers or scatters over mesh axes out of "
+                             "mesh order; the runtime numbers a group's "
+                             "ranks in mesh order");
+    if (index)
+      last = *index;
+  }
+  return runtimeAxis(op, axes);
 }
 
 /// A call to the runtime function `name`, declared (private) in the nearest

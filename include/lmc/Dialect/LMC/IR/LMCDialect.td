@@ -56,6 +56,11 @@ def LMC_Dialect : Dialect {
     "::mlir::lmc::ShardingAttr":$sharding,
     // On an lmc.param: the dimension ZeRO splits its optimizer state along.
     "::mlir::IntegerAttr":$zero_dim,
+    // On an lmc.param, beside lmc.zero_dim: the mesh axis ZeRO splits its
+    // optimizer state over.
+    "::mlir::StringAttr":$zero_axis,
+    // On an lmc.model: the mesh axes that split the batch (lmc-shard).
+    "::mlir::ArrayAttr":$batch_axes,
     // On an lmc.model: the bytes of activations kept for the backward pass,
     // a polynomial in the batch and sequence sizes (lmc-autodiff).
     "::mlir::DenseI64ArrayAttr":$activation_bytes,
