@@ -81,16 +81,17 @@ State &state() {
 
 int axisIndex(Axis axis) { return static_cast<int>(axis); }
 
-/// The axis named by the C ABI's argument; ends the job when the group is
-/// not set up or the axis is not one of the three.
+/// The group named by the C ABI's axis mask; ends the job when the group is
+/// not set up or the mask is not one of the three.
 Axis checkedAxis(int32_t axis, const char *function) {
   if (!state().initialized)
     fatal(std::string(function) +
           ": the process group is not initialised (lmcrt::comm::init)");
-  if (axis < 0 || axis > 2)
-    fatal(std::string(function) + ": axis " + std::to_string(axis) +
-          " is not 0 (dp), 1 (tp) or 2 (world)");
-  return static_cast<Axis>(axis);
+  Axis group;
+  if (!axisOfMask(axis, group))
+    fatal(std::string(function) + ": axis mask " + std::to_string(axis) +
+          " is not 1 (dp), 2 (tp) or 3 (dp x tp)");
+  return group;
 }
 
 /// `n` as an MPI count; ends the job when it does not fit.
@@ -285,6 +286,21 @@ int64_t start(std::unique_ptr<Operation> op) {
 //===----------------------------------------------------------------------===//
 // The process group
 //===----------------------------------------------------------------------===//
+
+bool comm::axisOfMask(int32_t axes, Axis &axis) {
+  switch (axes) {
+  case 1:
+    axis = Axis::DP;
+    return true;
+  case 2:
+    axis = Axis::TP;
+    return true;
+  case 3:
+    axis = Axis::World;
+    return true;
+  }
+  return false;
+}
 
 const char *comm::axisName(Axis axis) {
   switch (axis) {

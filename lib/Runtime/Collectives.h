@@ -35,6 +35,11 @@ enum class Axis : int32_t { DP = 0, TP = 1, World = 2 };
 /// "dp", "tp" or "world".
 const char *axisName(Axis axis);
 
+/// The group of the C ABI's axis mask `axes` (lmcrt.h: bit i for mesh axis
+/// i of the dp x tp mesh: 1 dp, 2 tp, 3 the world); false for any other
+/// mask.
+bool axisOfMask(int32_t axes, Axis &axis);
+
 /// Sets up the process group for a dp x tp mesh: initialises MPI under
 /// mpirun, checks that the world has dp * tp processes and creates the
 /// communicators of the axes. Throws RuntimeError (exit code 2) when dp or

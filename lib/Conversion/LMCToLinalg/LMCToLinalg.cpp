@@ -427,7 +427,7 @@ struct MatmulLowering : OpConversionPattern<MatmulOp> {
                   linalg::YieldOp::create(
                       b, l, Value(arith::AddFOp::create(b, l, p, a[2])));
                 });
-    // What lmc-kernels-to-runtime needs to call a library GEMM instead.
+    // What convert-lmc-to-runtime needs to call a library GEMM instead.
     result.getDefiningOp()->setAttr(
         kLibraryCallAttr,
         rewriter.getDictionaryAttr(
@@ -635,18 +635,6 @@ struct ConvertLMCToLinalgPass
     if (unbound.wasInterrupted())
       return signalPassFailure();
 
-    // The runtime knows the coordinates on dp and tp only.
-    WalkResult unknownAxis = module.walk([](AxisIndexOp op) {
-      if (runtimeAxisNumber(op.getAxis()))
-        return WalkResult::advance();
-      op.emitOpError("mesh axis '")
-          << op.getAxis()
-          << "' has no number in the runtime, which knows 'dp' and 'tp'";
-      return WalkResult::interrupt();
-    });
-    if (unknownAxis.wasInterrupted())
-      return signalPassFailure();
-
     // A fusion group computes what its body computes: without kernels (the
     // reference lowering; lmc compile outlines the groups first, and
     // lmc-fuse-kernel-loops makes each one loop nest), its body is inlined.
@@ -665,14 +653,14 @@ struct ConvertLMCToLinalgPass
     target.addLegalDialect<arith::ArithDialect, cf::ControlFlowDialect,
                            linalg::LinalgDialect, math::MathDialect,
                            tensor::TensorDialect>();
-    target.addIllegalDialect<LMCDialect>();
-    // Collectives stay: they bufferize to runtime calls (lmc's
-    // BufferizableOpInterface models).
-    target.addLegalOp<ModelOp, ParamOp, AllReduceOp, AllGatherOp,
-                      ReduceScatterOp, AllReduceStartOp, AllGatherStartOp,
-                      ReduceScatterStartOp, WaitOp>();
+    // Collectives stay: they bufferize to their ops on buffers (lmc's
+    // BufferizableOpInterface models), which convert-lmc-to-runtime makes
+    // runtime calls, with lmc.axis_index.
+    target.addDynamicallyLegalDialect<LMCDialect>(
+        [](Operation *op) { return isCollective(op); });
+    target.addLegalOp<ModelOp, ParamOp, AxisIndexOp>();
     // Flash attention has no loop form: it bufferizes to the runtime's
-    // kernels (lmcrt_attention_fwd_f32 / _bwd_f32), like the collectives.
+    // attention kernels (lmc.buffer_attention), like the collectives.
     target.addLegalOp<FlashAttentionOp, FlashAttentionGradOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 

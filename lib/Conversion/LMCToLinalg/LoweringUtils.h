@@ -21,7 +21,7 @@ using utils::IteratorType;
 
 /// Marks a linalg.generic that a library kernel can replace; a dictionary
 /// with `kernel` ("gemm", "embedding_grad") and the kernel's parameters.
-/// lmc-kernels-to-runtime consumes it; the reference lowering ignores it.
+/// convert-lmc-to-runtime consumes it; the reference lowering ignores it.
 inline constexpr llvm::StringLiteral kLibraryCallAttr = "lmc.library_call";
 using BodyFn = function_ref<void(OpBuilder &, Location, ValueRange)>;
 
@@ -172,10 +172,6 @@ void populateTrainingOpsToLinalgPatterns(RewritePatternSet &patterns);
 /// Adds the lowering patterns of the ops of partitioned programs
 /// (LMCShardingOps.td).
 void populateShardingOpsToLinalgPatterns(RewritePatternSet &patterns);
-
-/// The runtime's number of the mesh axis `axis` (include/lmc/Runtime/lmcrt.h:
-/// 0 for dp, 1 for tp), if it has one.
-std::optional<int32_t> runtimeAxisNumber(StringRef axis);
 
 } // namespace mlir::lmc::lowering
 

@@ -329,11 +329,12 @@ Axis Nccl::checkedAxis(int32_t axis, const char *function) {
   if (!comm::initialized())
     comm::fatal(std::string(function) +
                 ": the process group is not initialised (lmcrt::comm::init)");
-  if (axis < 0 || axis > 2)
-    comm::fatal(std::string(function) + ": axis " + std::to_string(axis) +
-                " is not 0 (dp), 1 (tp) or 2 (world)");
+  Axis group;
+  if (!comm::axisOfMask(axis, group))
+    comm::fatal(std::string(function) + ": axis mask " + std::to_string(axis) +
+                " is not 1 (dp), 2 (tp) or 3 (dp x tp)");
   open();
-  return static_cast<Axis>(axis);
+  return group;
 }
 
 ncclComm_t Nccl::communicator(Axis axis) {

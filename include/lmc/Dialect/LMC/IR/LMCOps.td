@@ -693,5 +693,6 @@ include "lmc/Dialect/LMC/IR/LMCTrainingOps.td"
 include "lmc/Dialect/LMC/IR/LMCCollectiveOps.td"
 include "lmc/Dialect/LMC/IR/LMCShardingOps.td"
 include "lmc/Dialect/LMC/IR/LMCFusionOps.td"
+include "lmc/Dialect/LMC/IR/LMCBufferOps.td"
 
 #endif // LMC_DIALECT_LMC_IR_LMCOPS_TD
