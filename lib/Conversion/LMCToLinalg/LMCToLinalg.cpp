@@ -661,7 +661,8 @@ struct ConvertLMCToLinalgPass
     target.addLegalOp<ModelOp, ParamOp, AxisIndexOp>();
     // Flash attention has no loop form: it bufferizes to the runtime's
     // attention kernels (lmc.buffer_attention), like the collectives.
-    target.addLegalOp<FlashAttentionOp, FlashAttentionGradOp>();
+    target.addLegalOp<FlashAttentionOp, FlashAttentionGradOp, BufferAttentionOp,
+                      BufferAttentionGradOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(&getContext());

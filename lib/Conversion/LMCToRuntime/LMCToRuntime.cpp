@@ -139,11 +139,18 @@ struct ConvertLMCToRuntimePass
     StringRef kinds = entry.arguments;
     assert(kinds.size() == args.size() && "arguments do not match the ABI");
     SmallVector<Value> operands;
+    // One unranked view per buffer (a bucket is reduced in place: the same
+    // buffer is input and output).
+    llvm::SmallDenseMap<Value, Value> unranked;
     for (auto [kind, arg] : llvm::zip(kinds, args)) {
       if (kind == 'm') {
         assert(arg.value && "a buffer argument without a value");
-        auto type = UnrankedMemRefType::get(elementTypeOf(arg.value), 0);
-        operands.push_back(memref::CastOp::create(b, loc, type, arg.value));
+        Value &view = unranked[arg.value];
+        if (!view)
+          view = memref::CastOp::create(
+              b, loc, UnrankedMemRefType::get(elementTypeOf(arg.value), 0),
+              arg.value);
+        operands.push_back(view);
         continue;
       }
       unsigned width = kind == 'i' ? 32 : 64;

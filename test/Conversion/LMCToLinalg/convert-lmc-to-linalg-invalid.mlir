@@ -59,16 +59,3 @@ lmc.model @b {
     return
   }
 }
-
-// -----
-
-// Tests that lmc.axis_index on an axis the runtime has no number for (it
-// knows dp and tp) is an error rather than a call with a wrong number.
-
-module attributes {lmc.mesh = #lmc.mesh<pp = 2, tp = 2>} {
-  func.func @f() -> index {
-    // expected-error @below {{'lmc.axis_index' op mesh axis 'pp' has no number in the runtime, which knows 'dp' and 'tp'}}
-    %0 = lmc.axis_index "pp"
-    return %0 : index
-  }
-}

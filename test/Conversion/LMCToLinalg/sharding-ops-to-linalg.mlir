@@ -1,21 +1,22 @@
-// RUN: lmc-opt %s -convert-lmc-to-linalg -split-input-file | FileCheck %s
+// RUN: lmc-opt %s -convert-lmc-to-linalg -convert-lmc-to-runtime -split-input-file | FileCheck %s
 
 // The lowering of the ops of LMCShardingOps.td, one case per op.
 
-// Tests that axis_index calls the runtime's lmcrt_axis_index with the
-// runtime's number of the axis (dp 0, tp 1) and casts the i64 coordinate to
-// index; the function is declared once, privately, in the module, also when
-// the ops sit in an lmc.model that the pass dissolves.
+// Tests that axis_index stays for convert-lmc-to-runtime, which calls the
+// runtime's axis index with the axis mask of the axis (dp 1, tp 2) and casts
+// the i64 coordinate to index; the function is declared once, privately, in
+// the module, also when the ops sit in an lmc.model that
+// convert-lmc-to-linalg dissolves.
 
 // CHECK:       module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>}
 // CHECK-NEXT:    func.func private @lmcrt_axis_index(i32) -> i64{{$}}
 // CHECK-NOT:     func.func private @lmcrt_axis_index
 // CHECK-LABEL:   func.func @coordinates() -> (index, index)
-// CHECK-NEXT:      %[[ONE:.+]] = arith.constant 1 : i32
-// CHECK-NEXT:      %[[TP64:.+]] = call @lmcrt_axis_index(%[[ONE]]) : (i32) -> i64
+// CHECK-NEXT:      %[[TWO:.+]] = arith.constant 2 : i32
+// CHECK-NEXT:      %[[TP64:.+]] = call @lmcrt_axis_index(%[[TWO]]) : (i32) -> i64
 // CHECK-NEXT:      %[[TP:.+]] = arith.index_cast %[[TP64]] : i64 to index
-// CHECK-NEXT:      %[[ZERO:.+]] = arith.constant 0 : i32
-// CHECK-NEXT:      %[[DP64:.+]] = call @lmcrt_axis_index(%[[ZERO]]) : (i32) -> i64
+// CHECK-NEXT:      %[[ONE:.+]] = arith.constant 1 : i32
+// CHECK-NEXT:      %[[DP64:.+]] = call @lmcrt_axis_index(%[[ONE]]) : (i32) -> i64
 // CHECK-NEXT:      %[[DP:.+]] = arith.index_cast %[[DP64]] : i64 to index
 // CHECK-NEXT:      return %[[TP]], %[[DP]] : index, index
 // CHECK-NOT:     lmc.model
@@ -25,19 +26,6 @@ lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
     %dp = lmc.axis_index "dp"
     return %tp, %dp : index, index
   }
-}
-
-// -----
-
-// Tests that without a mesh in scope the axis is numbered by its name too.
-
-// CHECK:       func.func private @lmcrt_axis_index(i32) -> i64
-// CHECK-LABEL: func.func @no_mesh
-// CHECK-NEXT:    %[[ONE:.+]] = arith.constant 1 : i32
-// CHECK-NEXT:    call @lmcrt_axis_index(%[[ONE]]) : (i32) -> i64
-func.func @no_mesh() -> index {
-  %tp = lmc.axis_index "tp"
-  return %tp : index
 }
 
 // -----

@@ -1,9 +1,10 @@
-// RUN: lmc-opt %s --lmc-bufferize --split-input-file --verify-diagnostics | FileCheck %s
+// RUN: lmc-opt %s --lmc-bufferize --convert-lmc-to-runtime --split-input-file --verify-diagnostics | FileCheck %s
 
-// Tests that lmc.all_reduce of a bucket bufferizes to one runtime call: the
+// Tests that lmc.all_reduce of a bucket bufferizes to one runtime call
+// (lmc.buffer_collective, which convert-lmc-to-runtime lowers): the
 // operands are copied into one contiguous 64-byte-aligned buffer of
 // 4 + 16 + 1 floats, the runtime reduces it in place over the dp group (axis
-// 0), and the results are views of that buffer (a 4x4 view at offset 4, a
+// mask 1), and the results are views of that buffer (a 4x4 view at offset 4, a
 // rank-0 view at offset 20). The runtime function is declared once with a C
 // interface.
 
@@ -21,7 +22,7 @@
 // CHECK:         %[[VC:.+]] = memref.collapse_shape %[[SC]] []
 // CHECK:         memref.copy %[[C]], %[[VC]]
 // CHECK:         %[[U:.+]] = memref.cast %[[FLAT]] : memref<21xf32> to memref<*xf32>
-// CHECK:         %[[AXIS:.+]] = arith.constant 0 : i32
+// CHECK:         %[[AXIS:.+]] = arith.constant 1 : i32
 // CHECK:         call @lmcrt_all_reduce_f32(%[[U]], %[[U]], %[[AXIS]])
 // CHECK-NOT:     lmc.all_reduce
 module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 1>} {
@@ -35,10 +36,11 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 1>} {
 
 // -----
 
-// Tests that a group over both axes is the runtime's world group (axis 2).
+// Tests that a group over both axes is the runtime's world group (axis
+// mask 3).
 
 // CHECK-LABEL: func.func @world
-// CHECK:         %[[AXIS:.+]] = arith.constant 2 : i32
+// CHECK:         %[[AXIS:.+]] = arith.constant 3 : i32
 // CHECK:         call @lmcrt_all_reduce_f32(%{{.+}}, %{{.+}}, %[[AXIS]])
 module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
   func.func @world(%a: tensor<4xf32>) -> tensor<4xf32> attributes {llvm.emit_c_interface} {
@@ -82,7 +84,7 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 1>} {
 
 // Tests that a bucket with run-time sizes (activations all-reduced over tp)
 // packs at run-time offsets: B x 4 floats, then 2 at offset 4 B, in one
-// buffer of 4 B + 2 floats, reduced over the tp group (axis 1).
+// buffer of 4 B + 2 floats, reduced over the tp group (axis mask 2).
 
 // CHECK-LABEL: func.func @dynamic
 // CHECK-SAME:    (%[[A:.+]]: memref<?x4xf32>, %[[B:.+]]: memref<2xf32>)
@@ -96,7 +98,7 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 1>} {
 // CHECK:         %[[VB:.+]] = memref.reinterpret_cast %[[FLAT]] to offset: [%[[OFF]]], sizes: [2], strides: [1]
 // CHECK:         memref.copy %[[B]], %[[VB]]
 // CHECK:         %[[U:.+]] = memref.cast %[[FLAT]] : memref<?xf32> to memref<*xf32>
-// CHECK:         call @lmcrt_all_reduce_f32(%[[U]], %[[U]], %c1_i32)
+// CHECK:         call @lmcrt_all_reduce_f32(%[[U]], %[[U]], %c2_i32)
 
 module attributes {lmc.mesh = #lmc.mesh<dp = 1, tp = 2>} {
   func.func @dynamic(%a: tensor<?x4xf32>, %b: tensor<2xf32>) -> (tensor<?x4xf32>, tensor<2xf32>) attributes {llvm.emit_c_interface} {

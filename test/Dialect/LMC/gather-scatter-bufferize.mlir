@@ -1,12 +1,12 @@
-// RUN: lmc-opt %s --lmc-bufferize --split-input-file --verify-diagnostics | FileCheck %s
-// RUN: lmc-opt %s --lmc-bufferize --lmc-free-buffers --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=FREE
+// RUN: lmc-opt %s --lmc-bufferize --convert-lmc-to-runtime --split-input-file --verify-diagnostics | FileCheck %s
+// RUN: lmc-opt %s --lmc-bufferize --lmc-free-buffers --convert-lmc-to-runtime --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=FREE
 
 // Tests that lmc.all_gather bufferizes to one runtime call from the
 // operand's buffer, as it is, into a new 64-byte-aligned buffer for the
-// result (dimension 1 doubled over tp, runtime axis 1), with the dimension
+// result (dimension 1 doubled over tp, axis mask 2), with the dimension
 // as an i64; and lmc.reduce_scatter the same way with a dynamic scattered
 // dimension (the result's is the operand's divided by the 2 ranks of dp,
-// runtime axis 0). The functions are declared once with a C interface.
+// axis mask 1). The functions are declared once with a C interface.
 
 // CHECK-LABEL: module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>}
 // CHECK-DAG:   func.func private @lmcrt_all_gather_f32(memref<*xf32>, memref<*xf32>, i32, i64) attributes {llvm.emit_c_interface}
@@ -14,7 +14,7 @@
 // CHECK-LABEL: func.func @blocking
 // CHECK-SAME:    (%[[A:.+]]: memref<4x8xf32>, %[[B:.+]]: memref<?x64xf32>)
 // CHECK:         %[[G:.+]] = memref.alloc() {alignment = 64 : i64} : memref<4x16xf32>
-// CHECK-DAG:     %[[AXIS1:.+]] = arith.constant 1 : i32
+// CHECK-DAG:     %[[AXIS1:.+]] = arith.constant 2 : i32
 // CHECK-DAG:     %[[DIM1:.+]] = arith.constant 1 : i64
 // CHECK-DAG:     %[[UA:.+]] = memref.cast %[[A]] : memref<4x8xf32> to memref<*xf32>
 // CHECK-DAG:     %[[UG:.+]] = memref.cast %[[G]] : memref<4x16xf32> to memref<*xf32>
@@ -22,7 +22,7 @@
 // CHECK:         %[[N:.+]] = memref.dim %[[B]], %{{.+}} : memref<?x64xf32>
 // CHECK:         %[[HALF:.+]] = arith.divui %[[N]], %{{.+}} : index
 // CHECK-NEXT:    %[[S:.+]] = memref.alloc(%[[HALF]]) {alignment = 64 : i64} : memref<?x64xf32>
-// CHECK-DAG:     %[[AXIS0:.+]] = arith.constant 0 : i32
+// CHECK-DAG:     %[[AXIS0:.+]] = arith.constant 1 : i32
 // CHECK-DAG:     %[[DIM0:.+]] = arith.constant 0 : i64
 // CHECK-DAG:     %[[UB:.+]] = memref.cast %[[B]] : memref<?x64xf32> to memref<*xf32>
 // CHECK-DAG:     %[[US:.+]] = memref.cast %[[S]] : memref<?x64xf32> to memref<*xf32>
@@ -42,12 +42,12 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
 // -----
 
 // Tests that a gather over both axes in mesh order (dp major) is the
-// runtime's world group (axis 2), whose group index is the world rank; the
+// runtime's world group (axis mask 3), whose group index is the world rank; the
 // group has 2 x 4 ranks.
 
 // CHECK-LABEL: func.func @world
 // CHECK:         memref.alloc(%{{.+}}) {alignment = 64 : i64} : memref<32x?xf32>
-// CHECK:         %[[AXIS:.+]] = arith.constant 2 : i32
+// CHECK:         %[[AXIS:.+]] = arith.constant 3 : i32
 // CHECK:         call @lmcrt_all_gather_f32(%{{.+}}, %{{.+}}, %[[AXIS]], %{{.+}})
 module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 4>} {
   func.func @world(%a: tensor<4x?xf32>) -> tensor<32x?xf32> attributes {llvm.emit_c_interface} {
@@ -125,7 +125,7 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
 // CHECK:         %[[OUT:.+]] = memref.reinterpret_cast %[[FLAT]] to offset: [0], sizes: [4, %[[N]], 64], strides: [%{{.+}}, 64, 1] : memref<?xf32> to memref<4x?x64xf32, strided<[?, 64, 1]>>
 // CHECK:         %[[IN:.+]] = memref.reinterpret_cast %[[FLAT]] to offset: [%{{.+}}], sizes: [4, %[[N]], 32], strides: [%{{.+}}, 32, 1] : memref<?xf32> to memref<4x?x32xf32, strided<[?, 32, 1], offset: ?>>
 // CHECK-NEXT:    memref.copy %[[A]], %[[IN]]
-// CHECK:         %[[AXIS:.+]] = arith.constant 1 : i32
+// CHECK:         %[[AXIS:.+]] = arith.constant 2 : i32
 // CHECK-NEXT:    %[[DIM:.+]] = arith.constant 2 : i64
 // CHECK:         %[[H0:.+]] = call @lmcrt_all_gather_start_f32(%{{.+}}, %{{.+}}, %[[AXIS]], %[[DIM]])
 // CHECK:         %[[H1:.+]] = call @lmcrt_all_gather_start_f32
@@ -170,11 +170,11 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
 // -----
 
 // Tests that a gather over both axes listed tp first is an error: the
-// runtime's world group is numbered dp major.
+// runtime numbers the ranks of a group row-major over the mesh's axes.
 
 module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
   func.func @order(%a: tensor<4xf32>) -> tensor<16xf32> attributes {llvm.emit_c_interface} {
-    // expected-error @below {{gathers or scatters over mesh axes the runtime has no group for (it has ["dp"], ["tp"] and ["dp", "tp"] on a dp x tp mesh)}}
+    // expected-error @below {{gathers or scatters over mesh axes out of mesh order: the runtime numbers the ranks of a group row-major over the mesh's axes}}
     // expected-error @below {{failed to bufferize op}}
     %r = lmc.all_gather %a over ["tp", "dp"] dim 0 : tensor<4xf32> -> tensor<16xf32>
     return %r : tensor<16xf32>
@@ -183,12 +183,14 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
 
 // -----
 
-// Tests that an axis other than dp and tp is an error.
+// Tests that an axis other than dp and tp is named by its bit in the axis
+// mask: pp, the mesh's first axis, is 1.
 
+// CHECK-LABEL: func.func @pp
+// CHECK:         %[[AXIS:.+]] = arith.constant 1 : i32
+// CHECK:         call @lmcrt_reduce_scatter_f32(%{{.+}}, %{{.+}}, %[[AXIS]], %{{.+}})
 module attributes {lmc.mesh = #lmc.mesh<pp = 2, tp = 2>} {
   func.func @pp(%a: tensor<8xf32>) -> tensor<4xf32> attributes {llvm.emit_c_interface} {
-    // expected-error @below {{gathers or scatters over mesh axes the runtime has no group for}}
-    // expected-error @below {{failed to bufferize op}}
     %r = lmc.reduce_scatter %a over ["pp"] dim 0 : tensor<8xf32> -> tensor<4xf32>
     return %r : tensor<4xf32>
   }
