@@ -194,9 +194,9 @@ TEST(CheckpointMpi, AFailedWriteFailsOnEveryRank) {
 
 TEST(CheckpointMpi, AxisIndexIsTheMeshCoordinate) {
   int rank = comm::rank();
-  EXPECT_EQ(lmcrt_axis_index(0), rank / meshTp);
-  EXPECT_EQ(lmcrt_axis_index(1), rank % meshTp);
-  EXPECT_EQ(lmcrt_axis_index(2), rank);
+  EXPECT_EQ(lmcrt_axis_index(1), rank / meshTp);
+  EXPECT_EQ(lmcrt_axis_index(2), rank % meshTp);
+  EXPECT_EQ(lmcrt_axis_index(3), rank);
 }
 
 } // namespace

@@ -38,6 +38,10 @@ using namespace lmcrt;
 
 namespace {
 
+/// The C ABI's axis mask of the group of `axis` (0 dp, 1 tp, 2 the world):
+/// 1, 2 and 3.
+int32_t axisMask(int axis) { return axis + 1; }
+
 /// The mesh the binary was started for.
 int meshDp = 1, meshTp = 1;
 
@@ -291,13 +295,13 @@ TEST(ProcessGroup, FollowsTheMesh) {
     auto a = static_cast<comm::Axis>(axis);
     EXPECT_EQ(comm::axisSize(a), groupSize(axis)) << "axis " << axis;
     EXPECT_EQ(comm::axisRank(a), groupRankOf(rank, axis)) << "axis " << axis;
-    EXPECT_EQ(lmcrt_axis_index(axis), groupRankOf(rank, axis))
+    EXPECT_EQ(lmcrt_axis_index(axisMask(axis)), groupRankOf(rank, axis))
         << "axis " << axis;
   }
   // The coordinates of rank r are (r / tp, r % tp).
-  EXPECT_EQ(lmcrt_axis_index(0), rank / meshTp);
-  EXPECT_EQ(lmcrt_axis_index(1), rank % meshTp);
-  EXPECT_EQ(lmcrt_axis_index(2), rank);
+  EXPECT_EQ(lmcrt_axis_index(1), rank / meshTp);
+  EXPECT_EQ(lmcrt_axis_index(2), rank % meshTp);
+  EXPECT_EQ(lmcrt_axis_index(3), rank);
 }
 
 TEST(ProcessGroup, GatherToRootAndBroadcast) {
@@ -330,7 +334,7 @@ TEST(ProcessGroup, GathersTheGroupMembers) {
   for (int axis = 0; axis < 3; ++axis) {
     Tensor in({1}), out({groupSize(axis)});
     in.at({0}) = static_cast<float>(worldRank());
-    _mlir_ciface_lmcrt_all_gather_f32(in.ref(), out.ref(), axis, 0);
+    _mlir_ciface_lmcrt_all_gather_f32(in.ref(), out.ref(), axisMask(axis), 0);
     std::vector<int> members = groupOf(worldRank(), axis);
     EXPECT_TRUE(out.matches([&](const std::vector<int64_t> &i, int64_t) {
       return static_cast<float>(members[i[0]]);
@@ -352,7 +356,7 @@ TEST(ProcessGroup, TwoByTwoMeshGroups) {
     const int *group = axis == 0 ? dpGroup[rank] : tpGroup[rank];
     Tensor in({1}), out({1});
     in.at({0}) = static_cast<float>(rank);
-    _mlir_ciface_lmcrt_all_reduce_f32(in.ref(), out.ref(), axis);
+    _mlir_ciface_lmcrt_all_reduce_f32(in.ref(), out.ref(), axisMask(axis));
     EXPECT_EQ(out.at({0}), static_cast<float>(group[0] + group[1]))
         << "axis " << axis;
   }
@@ -366,7 +370,7 @@ TEST(AllReduce, OutOfPlace) {
   for (int axis = 0; axis < 3; ++axis) {
     Tensor in({3, 4, 5}), out({3, 4, 5});
     in.fill(worldRank());
-    _mlir_ciface_lmcrt_all_reduce_f32(in.ref(), out.ref(), axis);
+    _mlir_ciface_lmcrt_all_reduce_f32(in.ref(), out.ref(), axisMask(axis));
     EXPECT_TRUE(out.matches(allReduced(axis))) << "axis " << axis;
     // The input is left alone.
     EXPECT_TRUE(in.matches([](const std::vector<int64_t> &, int64_t l) {
@@ -379,7 +383,7 @@ TEST(AllReduce, InPlace) {
   for (int axis = 0; axis < 3; ++axis) {
     Tensor t({7, 3});
     t.fill(worldRank());
-    _mlir_ciface_lmcrt_all_reduce_f32(t.ref(), t.ref(), axis);
+    _mlir_ciface_lmcrt_all_reduce_f32(t.ref(), t.ref(), axisMask(axis));
     EXPECT_TRUE(t.matches(allReduced(axis))) << "axis " << axis;
   }
 }
@@ -390,24 +394,24 @@ TEST(AllReduce, NonContiguous) {
     // Padded rows into column-major, and the reverse.
     Tensor a(sizes, paddedRows(sizes, 3)), b(sizes, columnMajor(sizes));
     a.fill(worldRank());
-    _mlir_ciface_lmcrt_all_reduce_f32(a.ref(), b.ref(), axis);
+    _mlir_ciface_lmcrt_all_reduce_f32(a.ref(), b.ref(), axisMask(axis));
     EXPECT_TRUE(b.matches(allReduced(axis))) << "axis " << axis;
 
     Tensor c(sizes, columnMajor(sizes)), d(sizes, paddedRows(sizes, 1));
     c.fill(worldRank());
-    _mlir_ciface_lmcrt_all_reduce_f32(c.ref(), d.ref(), axis);
+    _mlir_ciface_lmcrt_all_reduce_f32(c.ref(), d.ref(), axisMask(axis));
     EXPECT_TRUE(d.matches(allReduced(axis))) << "axis " << axis;
 
     // In place on a non-contiguous tensor.
     Tensor e(sizes, paddedRows(sizes, 2));
     e.fill(worldRank());
-    _mlir_ciface_lmcrt_all_reduce_f32(e.ref(), e.ref(), axis);
+    _mlir_ciface_lmcrt_all_reduce_f32(e.ref(), e.ref(), axisMask(axis));
     EXPECT_TRUE(e.matches(allReduced(axis))) << "axis " << axis;
 
     // A negative stride (dimension 0 reversed) into a contiguous output.
     Tensor f(sizes, {-20, 5, 1}), g(sizes);
     f.fill(worldRank());
-    _mlir_ciface_lmcrt_all_reduce_f32(f.ref(), g.ref(), axis);
+    _mlir_ciface_lmcrt_all_reduce_f32(f.ref(), g.ref(), axisMask(axis));
     EXPECT_TRUE(g.matches(allReduced(axis))) << "axis " << axis;
   }
 }
@@ -415,12 +419,12 @@ TEST(AllReduce, NonContiguous) {
 TEST(AllReduce, ScalarAndEmpty) {
   Tensor scalar(std::vector<int64_t>{}), empty({0, 4}), emptyOut({0, 4});
   scalar.at({}) = static_cast<float>(worldRank());
-  _mlir_ciface_lmcrt_all_reduce_f32(scalar.ref(), scalar.ref(), 2);
+  _mlir_ciface_lmcrt_all_reduce_f32(scalar.ref(), scalar.ref(), 3);
   float sum = 0;
   for (int r : groupOf(worldRank(), 2))
     sum += static_cast<float>(r);
   EXPECT_EQ(scalar.at({}), sum);
-  _mlir_ciface_lmcrt_all_reduce_f32(empty.ref(), emptyOut.ref(), 2);
+  _mlir_ciface_lmcrt_all_reduce_f32(empty.ref(), emptyOut.ref(), 3);
   EXPECT_TRUE(emptyOut.matches(
       [](const std::vector<int64_t> &, int64_t) { return 0.0f; }));
 }
@@ -437,7 +441,7 @@ TEST(AllGather, AlongEachDimensionOf3D) {
       outSizes[dim] *= groupSize(axis);
       Tensor in(sizes), out(outSizes);
       in.fill(worldRank());
-      _mlir_ciface_lmcrt_all_gather_f32(in.ref(), out.ref(), axis, dim);
+      _mlir_ciface_lmcrt_all_gather_f32(in.ref(), out.ref(), axisMask(axis), dim);
       EXPECT_TRUE(out.matches(allGathered(axis, dim, sizes)))
           << "axis " << axis << ", dim " << dim;
     }
@@ -452,7 +456,7 @@ TEST(AllGather, NonContiguous) {
       Tensor in(sizes, columnMajor(sizes)),
           out(outSizes, paddedRows(outSizes, 2));
       in.fill(worldRank());
-      _mlir_ciface_lmcrt_all_gather_f32(in.ref(), out.ref(), axis, dim);
+      _mlir_ciface_lmcrt_all_gather_f32(in.ref(), out.ref(), axisMask(axis), dim);
       EXPECT_TRUE(out.matches(allGathered(axis, dim, sizes)))
           << "axis " << axis << ", dim " << dim;
     }
@@ -469,7 +473,7 @@ TEST(ReduceScatter, AlongFirstAndMiddleDimension) {
       inSizes[dim] *= groupSize(axis);
       Tensor in(inSizes), out(outSizes);
       in.fill(worldRank());
-      _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), axis, dim);
+      _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), axisMask(axis), dim);
       EXPECT_TRUE(out.matches(reduceScattered(axis, dim, inSizes)))
           << "axis " << axis << ", dim " << dim;
     }
@@ -483,7 +487,7 @@ TEST(ReduceScatter, NonContiguous) {
       Tensor in(inSizes, paddedRows(inSizes, 1)),
           out(outSizes, columnMajor(outSizes));
       in.fill(worldRank());
-      _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), axis, dim);
+      _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), axisMask(axis), dim);
       EXPECT_TRUE(out.matches(reduceScattered(axis, dim, inSizes)))
           << "axis " << axis << ", dim " << dim;
     }
@@ -499,19 +503,19 @@ TEST(Async, EachForm) {
     Tensor a(sizes), b(sizes);
     a.fill(worldRank());
     lmcrt_collective_wait(
-        _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), b.ref(), axis));
+        _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), b.ref(), axisMask(axis)));
     EXPECT_TRUE(b.matches(allReduced(axis))) << "axis " << axis;
 
     std::vector<int64_t> gathered = {2, 3 * groupSize(axis), 4};
     Tensor c(gathered);
     lmcrt_collective_wait(
-        _mlir_ciface_lmcrt_all_gather_start_f32(a.ref(), c.ref(), axis, 1));
+        _mlir_ciface_lmcrt_all_gather_start_f32(a.ref(), c.ref(), axisMask(axis), 1));
     EXPECT_TRUE(c.matches(allGathered(axis, 1, sizes))) << "axis " << axis;
 
     Tensor d(gathered), e(sizes);
     d.fill(worldRank());
     lmcrt_collective_wait(
-        _mlir_ciface_lmcrt_reduce_scatter_start_f32(d.ref(), e.ref(), axis, 1));
+        _mlir_ciface_lmcrt_reduce_scatter_start_f32(d.ref(), e.ref(), axisMask(axis), 1));
     EXPECT_TRUE(e.matches(reduceScattered(axis, 1, gathered)))
         << "axis " << axis;
   }
@@ -525,18 +529,18 @@ TEST(Async, SeveralInFlight) {
   std::vector<int64_t> sizes = {4, 6};
   Tensor a(sizes), b(sizes, columnMajor(sizes));
   a.fill(worldRank());
-  int64_t h1 = _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), b.ref(), 0);
+  int64_t h1 = _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), b.ref(), 1);
 
   std::vector<int64_t> small = {2, 3, 2}, gathered = {2, 3 * groupSize(1), 2};
   Tensor c(small), d(gathered);
   c.fill(worldRank());
-  int64_t h2 = _mlir_ciface_lmcrt_all_gather_start_f32(c.ref(), d.ref(), 1, 1);
+  int64_t h2 = _mlir_ciface_lmcrt_all_gather_start_f32(c.ref(), d.ref(), 2, 1);
 
   std::vector<int64_t> scattered = {groupSize(2) * 2, 5};
   Tensor e(scattered), f({2, 5});
   e.fill(worldRank());
   int64_t h3 =
-      _mlir_ciface_lmcrt_reduce_scatter_start_f32(e.ref(), f.ref(), 2, 0);
+      _mlir_ciface_lmcrt_reduce_scatter_start_f32(e.ref(), f.ref(), 3, 0);
 
   EXPECT_NE(h1, h2);
   EXPECT_NE(h2, h3);
@@ -557,7 +561,7 @@ TEST(Async, ProgressWhileInFlight) {
   std::vector<int64_t> sizes = {64, 33};
   Tensor a(sizes), b(sizes);
   a.fill(worldRank());
-  int64_t h = _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), b.ref(), 2);
+  int64_t h = _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), b.ref(), 3);
   for (int i = 0; i < 100; ++i)
     comm::progress();
   EXPECT_EQ(comm::pendingCount(), 1);
@@ -587,15 +591,15 @@ TEST(SingleProcess, CollectivesAreCopiesWithoutMpi) {
   for (int axis = 0; axis < 3; ++axis) {
     Tensor in(sizes, paddedRows(sizes, 1)), a(sizes), g(sizes), r(sizes);
     in.fill(0);
-    _mlir_ciface_lmcrt_all_reduce_f32(in.ref(), a.ref(), axis);
-    _mlir_ciface_lmcrt_all_gather_f32(in.ref(), g.ref(), axis, 1);
-    _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), r.ref(), axis, 2);
+    _mlir_ciface_lmcrt_all_reduce_f32(in.ref(), a.ref(), axisMask(axis));
+    _mlir_ciface_lmcrt_all_gather_f32(in.ref(), g.ref(), axisMask(axis), 1);
+    _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), r.ref(), axisMask(axis), 2);
     EXPECT_TRUE(a.matches(same));
     EXPECT_TRUE(g.matches(same));
     EXPECT_TRUE(r.matches(same));
     Tensor s(sizes);
     lmcrt_collective_wait(_mlir_ciface_lmcrt_reduce_scatter_start_f32(
-        in.ref(), s.ref(), axis, 0));
+        in.ref(), s.ref(), axisMask(axis), 0));
     EXPECT_TRUE(s.matches(same));
   }
 }
@@ -612,29 +616,29 @@ TEST(SingleProcess, ErrorsEndTheProcessWithOneLine) {
   EXPECT_EXIT(
       {
         int64_t h =
-            _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), c.ref(), 0);
+            _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), c.ref(), 1);
         lmcrt_collective_wait(h);
         lmcrt_collective_wait(h);
       },
       testing::ExitedWithCode(1), "unknown handle [0-9]+ .*already waited");
-  EXPECT_EXIT(_mlir_ciface_lmcrt_all_reduce_f32(a.ref(), b.ref(), 0),
+  EXPECT_EXIT(_mlir_ciface_lmcrt_all_reduce_f32(a.ref(), b.ref(), 1),
               testing::ExitedWithCode(1),
               "lmcrt: all_reduce_f32 over dp: the input is 2x3 but the "
               "output is 3x2");
-  EXPECT_EXIT(_mlir_ciface_lmcrt_all_reduce_f32(a.ref(), c.ref(), 3),
+  EXPECT_EXIT(_mlir_ciface_lmcrt_all_reduce_f32(a.ref(), c.ref(), 4),
               testing::ExitedWithCode(1),
-              "lmcrt: all_reduce_f32: axis 3 is not 0 \\(dp\\), 1 \\(tp\\) "
-              "or 2 \\(world\\)");
-  EXPECT_EXIT(_mlir_ciface_lmcrt_all_gather_f32(a.ref(), c.ref(), 1, 2),
+              "lmcrt: all_reduce_f32: axis mask 4 is not 1 \\(dp\\), 2 "
+              "\\(tp\\) or 3 \\(dp x tp\\)");
+  EXPECT_EXIT(_mlir_ciface_lmcrt_all_gather_f32(a.ref(), c.ref(), 2, 2),
               testing::ExitedWithCode(1),
               "all_gather_f32 over tp: dimension 2 is out of range for rank 2");
-  EXPECT_EXIT(_mlir_ciface_lmcrt_reduce_scatter_f32(a.ref(), b.ref(), 2, 0),
+  EXPECT_EXIT(_mlir_ciface_lmcrt_reduce_scatter_f32(a.ref(), b.ref(), 3, 0),
               testing::ExitedWithCode(1),
               "reduce_scatter_f32 over world: the input is 2x3 and the "
               "output 3x2");
   EXPECT_EXIT(
       {
-        _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), c.ref(), 0);
+        _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), c.ref(), 1);
         comm::finalize();
       },
       testing::ExitedWithCode(1), "1 asynchronous collective.* never waited");
@@ -655,18 +659,18 @@ TEST(Failures, DISABLED_RankKilledBeforeAllReduce) {
     usleep(300 * 1000); // for mpirun to forward the line
     std::raise(SIGKILL);
   }
-  _mlir_ciface_lmcrt_all_reduce_f32(t.ref(), t.ref(), 2);
+  _mlir_ciface_lmcrt_all_reduce_f32(t.ref(), t.ref(), 3);
 }
 
 // A reduce_scatter whose dimension does not divide among the ranks.
 TEST(Failures, DISABLED_IndivisibleReduceScatter) {
   Tensor in({2 * groupSize(2) + 1, 2}), out({2, 2});
   in.fill(worldRank());
-  _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), 2, 0);
+  _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), 3, 0);
 }
 
 // lmcrt_axis_index of an axis that is not one of the three.
-TEST(Failures, DISABLED_AxisIndexOfABadAxis) { lmcrt_axis_index(3); }
+TEST(Failures, DISABLED_AxisIndexOfABadAxis) { lmcrt_axis_index(4); }
 
 // An error returned by MPI (a negative count, caught by MPI's argument
 // checks) becomes one line naming the operation and MPI's message.

@@ -50,7 +50,7 @@ void fakeTrainStep(lmcrt_train_step_result *result, lmcrt_memref_f32_1d *params,
                  static_cast<long long>(expAvgSq->sizes[0]));
     std::exit(3);
   }
-  const MeshCoord coord{lmcrt_axis_index(0), lmcrt_axis_index(1)};
+  const MeshCoord coord{lmcrt_axis_index(1), lmcrt_axis_index(2)};
   float *p = params->aligned + params->offset;
   float *m = expAvg->aligned + expAvg->offset;
   float *v = expAvgSq->aligned + expAvgSq->offset;
@@ -78,7 +78,7 @@ void fakeTrainStep(lmcrt_train_step_result *result, lmcrt_memref_f32_1d *params,
           ((firstRow + b) * t + j + 1));
   lmcrt_memref_f32_1d one = {&sum, &sum, 0, {1}, {1}};
   lmcrt_unranked_memref ref = {1, &one};
-  _mlir_ciface_lmcrt_all_reduce_f32(&ref, &ref, /*axis=*/2);
+  _mlir_ciface_lmcrt_all_reduce_f32(&ref, &ref, /*axes=*/3);
   result->loss = sum / static_cast<float>(model.tp * rows * model.dp * t);
   result->grad_norm = static_cast<float>(step);
   result->lr = lr;
