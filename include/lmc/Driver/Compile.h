@@ -27,7 +27,7 @@ struct CompileOptions {
   std::string dumpDir;
   std::string recompute = "none";
   /// decomposed or flash; empty: flash (the runtime's attention kernels,
-  /// lmcrt_attention_* on the CPU, lmcrt_gpu_attention_* on the GPU).
+  /// on the CPU or on the GPU).
   std::string attention;
   std::string weightDecayOn = "matrices";
   /// The mesh of ranks (lmc-shard), ZeRO stage, gradient bucket size,

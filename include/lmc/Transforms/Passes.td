@@ -118,8 +118,10 @@ def LMCAutodiff : Pass<"lmc-autodiff", "::mlir::ModuleOp"> {
       only q, k, v, the output and the per-row log-sum-exp `lse` (never a
       `T x T` tensor), under every recompute policy (`block` recomputes the
       `flash_attention` itself from the residual stream). The flash ops
-      bufferize to calls into the runtime (`lmcrt_attention_fwd_f32`,
-      `lmcrt_attention_bwd_f32`), so the program must be linked with it.
+      bufferize to calls into the runtime's attention kernels
+      (`lmc.buffer_attention`, `lmc.buffer_attention_grad`, which
+      `convert-lmc-to-runtime` lowers), so the program must be linked with
+      it.
     The statistic `activation-bytes` (and, with `report`, a line on stdout)
     gives the bytes of forward values kept alive for the backward pass at
     batch `report-batch` and sequence `report-seq` (the first dynamic
@@ -358,7 +360,7 @@ def LMCGemmEpilogues : Pass<"lmc-gemm-epilogues", "::mlir::ModuleOp"> {
     add is a loop nest inside an outlined kernel function (CPU) or a group's
     `scf.forall` (GPU), different on each target. Rewriting once at the lmc
     level gives both targets the same op, keeps the lowering to runtime calls
-    (`lmc-kernels-to-runtime`, where the precision is chosen) a mechanical
+    (`convert-lmc-to-runtime`, where the precision is chosen) a mechanical
     step, and runs after `lmc-fuse` because the groups it forms decide what
     is left to absorb: the bias + GELU group of an MLP's first layer (the
     whole group goes), and the bias add that opens the residual add +

@@ -2,7 +2,7 @@
 //
 // One table of the functions of include/lmc/Runtime/lmcrt.h that generated
 // code calls: for each, its symbol in the CPU runtime (liblmcrt.a) and in
-// the GPU runtime (liblmcrt_cuda.a), its arguments and result, and whether
+// the GPU runtime (lib/Runtime/Cuda), its arguments and result, and whether
 // the GPU form is ordered on the rank's compute stream. convert-lmc-to-runtime
 // emits every call into the runtime from it; RuntimeABI.cpp is the one
 // compiler file that spells the runtime's symbols.

@@ -31,7 +31,7 @@ using namespace mlir::lmc;
 namespace {
 
 /// The attribute that marks a function as stream-ordered (set by
-/// lmc-gpu-runtime-calls on the GPU runtime's functions).
+/// convert-lmc-to-runtime on the GPU runtime's stream-ordered functions).
 constexpr StringLiteral kStreamOrdered = "lmc.stream_ordered";
 
 /// The value a view, cast or reshape of `value` is taken from, repeatedly.

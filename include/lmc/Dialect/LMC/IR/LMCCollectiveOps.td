@@ -2,10 +2,14 @@
 //
 // Ops of a partitioned (SPMD) program that exchange data between the ranks
 // of a mesh: all-reduce, all-gather and reduce-scatter, in a blocking form
-// and an asynchronous start/wait form. Included from LMCOps.td.
+// and an asynchronous start/wait form, on tensors, and their forms on
+// buffers (what bufferization makes of them, which convert-lmc-to-runtime
+// makes calls into the runtime). All of them but the waits implement the
+// collective op interface (LMCCollectiveInterface.td). Included from
+// LMCOps.td.
 //
 // Common to all of them:
-// - operands and results are one rank's (local) tensors;
+// - operands and results are one rank's (local) tensors or buffers;
 // - `axes` is an array of mesh axis names (strings), resolved against the
 //   `lmc.mesh` of the nearest enclosing op that has one (an lmc.model or a
 //   module). The ranks that agree on every mesh axis not in `axes` form a
