@@ -629,6 +629,10 @@ TEST(SingleProcess, ErrorsEndTheProcessWithOneLine) {
               testing::ExitedWithCode(1),
               "lmcrt: all_reduce_f32: axis mask 4 is not 1 \\(dp\\), 2 "
               "\\(tp\\) or 3 \\(dp x tp\\)");
+  // The empty group (mask 0) is no group either.
+  EXPECT_EXIT(_mlir_ciface_lmcrt_all_reduce_f32(a.ref(), c.ref(), 0),
+              testing::ExitedWithCode(1),
+              "lmcrt: all_reduce_f32: axis mask 0 is not 1 \\(dp\\)");
   EXPECT_EXIT(_mlir_ciface_lmcrt_all_gather_f32(a.ref(), c.ref(), 2, 2),
               testing::ExitedWithCode(1),
               "all_gather_f32 over tp: dimension 2 is out of range for rank 2");
