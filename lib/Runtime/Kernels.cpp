@@ -371,12 +371,10 @@ int mantissaBitsOf(int32_t precision) {
 
 } // namespace
 
-extern "C" void _mlir_ciface_lmcrt_gemm(lmcrt_unranked_memref *a,
-                                        lmcrt_unranked_memref *b,
-                                        lmcrt_unranked_memref *c,
-                                        int32_t transpose_a,
-                                        int32_t transpose_b,
-                                        int32_t precision) {
+extern "C" void
+_mlir_ciface_lmcrt_gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+                        lmcrt_unranked_memref *c, int32_t transpose_a,
+                        int32_t transpose_b, int32_t precision) {
   gemm(a, b, c, transpose_a, transpose_b, mantissaBitsOf(precision));
 }
 

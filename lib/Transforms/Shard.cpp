@@ -330,10 +330,10 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
       axes = collective.getAxes();
       reduce = collective.getCollectiveKind() == CollectiveKind::all_reduce;
       // The payload: what is reduced or scattered, what is gathered.
-      ValueRange data = collective.getCollectiveKind() ==
-                                CollectiveKind::all_gather
-                            ? collective.getCollectiveOutputs()
-                            : collective.getCollectiveInputs();
+      ValueRange data =
+          collective.getCollectiveKind() == CollectiveKind::all_gather
+              ? collective.getCollectiveOutputs()
+              : collective.getCollectiveInputs();
       for (Value v : data)
         payload += reportBytes(v.getType(), rows), ++tensors;
       int64_t p = mesh.getGroupSize(axes);

@@ -441,7 +441,8 @@ TEST(AllGather, AlongEachDimensionOf3D) {
       outSizes[dim] *= groupSize(axis);
       Tensor in(sizes), out(outSizes);
       in.fill(worldRank());
-      _mlir_ciface_lmcrt_all_gather_f32(in.ref(), out.ref(), axisMask(axis), dim);
+      _mlir_ciface_lmcrt_all_gather_f32(in.ref(), out.ref(), axisMask(axis),
+                                        dim);
       EXPECT_TRUE(out.matches(allGathered(axis, dim, sizes)))
           << "axis " << axis << ", dim " << dim;
     }
@@ -456,7 +457,8 @@ TEST(AllGather, NonContiguous) {
       Tensor in(sizes, columnMajor(sizes)),
           out(outSizes, paddedRows(outSizes, 2));
       in.fill(worldRank());
-      _mlir_ciface_lmcrt_all_gather_f32(in.ref(), out.ref(), axisMask(axis), dim);
+      _mlir_ciface_lmcrt_all_gather_f32(in.ref(), out.ref(), axisMask(axis),
+                                        dim);
       EXPECT_TRUE(out.matches(allGathered(axis, dim, sizes)))
           << "axis " << axis << ", dim " << dim;
     }
@@ -473,7 +475,8 @@ TEST(ReduceScatter, AlongFirstAndMiddleDimension) {
       inSizes[dim] *= groupSize(axis);
       Tensor in(inSizes), out(outSizes);
       in.fill(worldRank());
-      _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), axisMask(axis), dim);
+      _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), axisMask(axis),
+                                            dim);
       EXPECT_TRUE(out.matches(reduceScattered(axis, dim, inSizes)))
           << "axis " << axis << ", dim " << dim;
     }
@@ -487,7 +490,8 @@ TEST(ReduceScatter, NonContiguous) {
       Tensor in(inSizes, paddedRows(inSizes, 1)),
           out(outSizes, columnMajor(outSizes));
       in.fill(worldRank());
-      _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), axisMask(axis), dim);
+      _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), axisMask(axis),
+                                            dim);
       EXPECT_TRUE(out.matches(reduceScattered(axis, dim, inSizes)))
           << "axis " << axis << ", dim " << dim;
     }
@@ -502,20 +506,20 @@ TEST(Async, EachForm) {
   for (int axis = 0; axis < 3; ++axis) {
     Tensor a(sizes), b(sizes);
     a.fill(worldRank());
-    lmcrt_collective_wait(
-        _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), b.ref(), axisMask(axis)));
+    lmcrt_collective_wait(_mlir_ciface_lmcrt_all_reduce_start_f32(
+        a.ref(), b.ref(), axisMask(axis)));
     EXPECT_TRUE(b.matches(allReduced(axis))) << "axis " << axis;
 
     std::vector<int64_t> gathered = {2, 3 * groupSize(axis), 4};
     Tensor c(gathered);
-    lmcrt_collective_wait(
-        _mlir_ciface_lmcrt_all_gather_start_f32(a.ref(), c.ref(), axisMask(axis), 1));
+    lmcrt_collective_wait(_mlir_ciface_lmcrt_all_gather_start_f32(
+        a.ref(), c.ref(), axisMask(axis), 1));
     EXPECT_TRUE(c.matches(allGathered(axis, 1, sizes))) << "axis " << axis;
 
     Tensor d(gathered), e(sizes);
     d.fill(worldRank());
-    lmcrt_collective_wait(
-        _mlir_ciface_lmcrt_reduce_scatter_start_f32(d.ref(), e.ref(), axisMask(axis), 1));
+    lmcrt_collective_wait(_mlir_ciface_lmcrt_reduce_scatter_start_f32(
+        d.ref(), e.ref(), axisMask(axis), 1));
     EXPECT_TRUE(e.matches(reduceScattered(axis, 1, gathered)))
         << "axis " << axis;
   }

@@ -59,8 +59,8 @@ void _mlir_ciface_lmcrt_gpu_gemm_bias(lmcrt_unranked_memref *,
                                       lmcrt_unranked_memref *,
                                       lmcrt_unranked_memref *,
                                       lmcrt_unranked_memref *,
-                                      lmcrt_unranked_memref *, int32_t,
-                                      int32_t, int32_t, int32_t);
+                                      lmcrt_unranked_memref *, int32_t, int32_t,
+                                      int32_t, int32_t);
 void _mlir_ciface_lmcrt_gpu_all_reduce_f32(lmcrt_unranked_memref *,
                                            lmcrt_unranked_memref *, int32_t);
 void _mlir_ciface_lmcrt_gpu_all_gather_f32(lmcrt_unranked_memref *,
@@ -326,8 +326,7 @@ TEST(GpuGemm, BiasAndGeluEpilogues) {
   // an aux with that row stride, not a multiple of 8 (the host epilogue).
   REQUIRE_GPU();
   const int64_t Bn = 2, T = 24, K = 40, N = 48;
-  for (const Precision *p :
-       {&kPrecisions[0], &kPrecisions[1], &kPrecisions[2]})
+  for (const Precision *p : {&kPrecisions[0], &kPrecisions[1], &kPrecisions[2]})
     for (int tb = 0; tb < 2; ++tb)
       for (int epilogue : {LMCRT_GEMM_BIAS, LMCRT_GEMM_BIAS_GELU_TANH})
         for (int64_t ldc : {N, N + 3}) {

@@ -1197,7 +1197,7 @@ TEST(Kernels, GemmBiasEpilogues) {
   for (int64_t j = 0; j < N; ++j)
     bias[j] = 0.3f * static_cast<float>(j) - 0.6f;
   const int32_t precisions[] = {LMCRT_PRECISION_FP32, LMCRT_PRECISION_TF32,
-                                 LMCRT_PRECISION_BF16};
+                                LMCRT_PRECISION_BF16};
   for (int32_t precision : precisions)
     for (int tb = 0; tb < 2; ++tb)
       for (int epilogue : {LMCRT_GEMM_BIAS, LMCRT_GEMM_BIAS_GELU_TANH}) {

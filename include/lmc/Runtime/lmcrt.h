@@ -185,8 +185,7 @@ enum {
  * every batch element. Any strides; C's previous contents are ignored.
  * Runs on oneDNN's sgemm; at a reduced precision the rounding is done on
  * copies of the operands before the float32 GEMM. */
-void _mlir_ciface_lmcrt_gemm(lmcrt_unranked_memref *a,
-                             lmcrt_unranked_memref *b,
+void _mlir_ciface_lmcrt_gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                              lmcrt_unranked_memref *c, int32_t transpose_a,
                              int32_t transpose_b, int32_t precision);
 
@@ -366,11 +365,13 @@ void _mlir_ciface_lmcrt_gpu_embedding_grad_f32(
  * same call. A C or aux that cuBLASLt cannot address as a column-major view
  * of the row-major output (not row-major with unit column stride), or a
  * batched B, takes the plain GEMM followed by a host-side epilogue. */
-void _mlir_ciface_lmcrt_gpu_gemm_bias(
-    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
-    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
-    int32_t epilogue, int32_t precision);
+void _mlir_ciface_lmcrt_gpu_gemm_bias(lmcrt_unranked_memref *a,
+                                      lmcrt_unranked_memref *b,
+                                      lmcrt_unranked_memref *bias,
+                                      lmcrt_unranked_memref *c,
+                                      lmcrt_unranked_memref *aux,
+                                      int32_t transpose_a, int32_t transpose_b,
+                                      int32_t epilogue, int32_t precision);
 
 /* Causal multi-head attention without the T x T matrix, on the compute
  * stream: the arguments and results of _mlir_ciface_lmcrt_attention_fwd_f32
@@ -394,11 +395,11 @@ void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
 
 /* The collectives above, with the same arguments and semantics, over NCCL
  * (one rank per GPU; a communicator per group, every group going through
- * NCCL), `axes` the same mask. They run after the work queued on the compute stream; the blocking
- * forms and lmcrt_gpu_collective_wait return with the result in place (the
- * host may read it). Handles of the _start forms are waited with
- * lmcrt_gpu_collective_wait, not lmcrt_collective_wait. Errors end the job
- * like the CPU collectives'; an operation that does not complete within
+ * NCCL), `axes` the same mask. They run after the work queued on the compute
+ * stream; the blocking forms and lmcrt_gpu_collective_wait return with the
+ * result in place (the host may read it). Handles of the _start forms are
+ * waited with lmcrt_gpu_collective_wait, not lmcrt_collective_wait. Errors end
+ * the job like the CPU collectives'; an operation that does not complete within
  * LMCRT_NCCL_TIMEOUT seconds (default 600), or that NCCL reports failed,
  * aborts the communicators and ends the job. */
 void _mlir_ciface_lmcrt_gpu_all_reduce_f32(lmcrt_unranked_memref *in,
@@ -416,9 +417,10 @@ int64_t _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(lmcrt_unranked_memref *in,
 int64_t _mlir_ciface_lmcrt_gpu_all_gather_start_f32(lmcrt_unranked_memref *in,
                                                     lmcrt_unranked_memref *out,
                                                     int32_t axes, int64_t dim);
-int64_t _mlir_ciface_lmcrt_gpu_reduce_scatter_start_f32(
-    lmcrt_unranked_memref *in, lmcrt_unranked_memref *out, int32_t axes,
-    int64_t dim);
+int64_t
+_mlir_ciface_lmcrt_gpu_reduce_scatter_start_f32(lmcrt_unranked_memref *in,
+                                                lmcrt_unranked_memref *out,
+                                                int32_t axes, int64_t dim);
 void lmcrt_gpu_collective_wait(int64_t handle);
 
 /* The trainer (lib/Runtime/Trainer.cpp): parses the command line, loads or

@@ -219,7 +219,6 @@ struct CrossEntropyShardGradLowering
 
 void mlir::lmc::lowering::populateShardingOpsToLinalgPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<CrossEntropyCombineLowering,
-               CrossEntropyShardGradLowering, CrossEntropyStatsLowering>(
-      patterns.getContext());
+  patterns.add<CrossEntropyCombineLowering, CrossEntropyShardGradLowering,
+               CrossEntropyStatsLowering>(patterns.getContext());
 }

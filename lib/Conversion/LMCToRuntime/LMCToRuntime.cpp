@@ -109,9 +109,8 @@ struct ConvertLMCToRuntimePass
           llvm::TypeSwitch<Operation *, LogicalResult>(op)
               .Case([&](linalg::GenericOp o) { return lowerMarked(o); })
               .Case([&](BufferCollectiveOp o) { return lowerCollective(o); })
-              .Case([&](BufferCollectiveStartOp o) {
-                return lowerCollective(o);
-              })
+              .Case(
+                  [&](BufferCollectiveStartOp o) { return lowerCollective(o); })
               .Case([&](BufferWaitOp o) { return lowerWait(o); })
               .Case([&](BufferAttentionOp o) { return lowerAttention(o); })
               .Case([&](BufferAttentionGradOp o) { return lowerAttention(o); })
@@ -266,8 +265,8 @@ struct ConvertLMCToRuntimePass
           op.getNumDpsInputs() > 2
               ? Value(arith::IndexCastOp::create(b, loc, b.getI64Type(),
                                                  op.getDpsInputs()[2]))
-              : Value(arith::ConstantOp::create(b, loc,
-                                                b.getI64IntegerAttr(0)));
+              : Value(
+                    arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)));
       // The runtime zeroes the table gradient before the scatter-add.
       eraseDeadZeroFill(op);
       if (failed(call(b, op, Function::EmbeddingGrad,
@@ -310,8 +309,7 @@ struct ConvertLMCToRuntimePass
   // Ops on buffers
   //===--------------------------------------------------------------------===//
 
-  template <typename OpTy>
-  LogicalResult lowerCollective(OpTy op) {
+  template <typename OpTy> LogicalResult lowerCollective(OpTy op) {
     SmallVector<StringRef> axes;
     for (auto axis : op.getAxes().template getAsRange<StringAttr>())
       axes.push_back(axis.getValue());
@@ -344,8 +342,7 @@ struct ConvertLMCToRuntimePass
     return success();
   }
 
-  template <typename OpTy>
-  LogicalResult lowerAttention(OpTy op) {
+  template <typename OpTy> LogicalResult lowerAttention(OpTy op) {
     OpBuilder b(op);
     SmallVector<Arg> args(op->getOperands().begin(), op->getOperands().end());
     args.push_back(static_cast<int64_t>(op.getHeads()));
@@ -368,8 +365,7 @@ struct ConvertLMCToRuntimePass
         call(b, op, Function::AxisIndex, {Arg(static_cast<int64_t>(*mask))});
     if (failed(index))
       return failure();
-    Value cast =
-        arith::IndexCastOp::create(b, loc, b.getIndexType(), *index);
+    Value cast = arith::IndexCastOp::create(b, loc, b.getIndexType(), *index);
     op.replaceAllUsesWith(cast);
     op->erase();
     return success();

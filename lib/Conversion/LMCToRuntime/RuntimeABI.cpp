@@ -69,7 +69,8 @@ const Entry &mlir::lmc::runtime::lookup(Function function) {
 
 llvm::ArrayRef<Entry> mlir::lmc::runtime::entries() { return kEntries; }
 
-std::optional<Precision> mlir::lmc::runtime::parsePrecision(llvm::StringRef name) {
+std::optional<Precision>
+mlir::lmc::runtime::parsePrecision(llvm::StringRef name) {
   return llvm::StringSwitch<std::optional<Precision>>(name)
       .Case("fp32", Precision::FP32)
       .Case("tf32", Precision::TF32)

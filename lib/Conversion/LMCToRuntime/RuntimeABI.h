@@ -72,9 +72,7 @@ struct Entry {
   const char *getName(Device device) const {
     return device == Device::CPU ? cpuName : gpuName;
   }
-  bool takesBuffers() const {
-    return llvm::StringRef(arguments).contains('m');
-  }
+  bool takesBuffers() const { return llvm::StringRef(arguments).contains('m'); }
 };
 
 /// The entry of `function`.

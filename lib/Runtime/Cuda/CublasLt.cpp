@@ -605,7 +605,8 @@ Precision precisionOf(int32_t precision, const char *function) {
     return Precision::BF16;
   }
   comm::fatal(std::string(function) + ": unknown precision " +
-              std::to_string(precision) + " (expected 0 fp32, 1 tf32 or 2 "
+              std::to_string(precision) +
+              " (expected 0 fp32, 1 tf32 or 2 "
               "bf16)");
 }
 
@@ -620,12 +621,10 @@ extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bias(
                       epilogue, precisionOf(precision, "gpu_gemm_bias"));
 }
 
-extern "C" void _mlir_ciface_lmcrt_gpu_gemm(lmcrt_unranked_memref *a,
-                                            lmcrt_unranked_memref *b,
-                                            lmcrt_unranked_memref *c,
-                                            int32_t transpose_a,
-                                            int32_t transpose_b,
-                                            int32_t precision) {
+extern "C" void
+_mlir_ciface_lmcrt_gpu_gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+                            lmcrt_unranked_memref *c, int32_t transpose_a,
+                            int32_t transpose_b, int32_t precision) {
   Gemm::get().run(a, b, c, transpose_a != 0, transpose_b != 0,
                   precisionOf(precision, "gpu_gemm"));
 }

@@ -44,9 +44,9 @@ static LogicalResult verifyAttentionBuffers(Operation *op, ValueRange tensors,
 }
 
 LogicalResult BufferAttentionOp::verify() {
-  return verifyAttentionBuffers(
-      *this, {getQuery(), getKey(), getValue(), getResult()}, getLse(),
-      getHeads());
+  return verifyAttentionBuffers(*this,
+                                {getQuery(), getKey(), getValue(), getResult()},
+                                getLse(), getHeads());
 }
 
 LogicalResult BufferAttentionGradOp::verify() {

@@ -5,8 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "lmc/Dialect/LMC/IR/LMCOps.h"
 #include "VerifyUtils.h"
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
 
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/STLExtras.h"
@@ -221,14 +221,15 @@ static LogicalResult verifyBufferCollective(Operation *op, CollectiveKind kind,
     if (dim)
       return op->emitOpError("an all_reduce has no dim");
     for (int64_t d = 0; d < input.getRank(); ++d)
-      if (!mlir::lmc::detail::dimsCompatible(input.getDimSize(d), output.getDimSize(d)))
+      if (!mlir::lmc::detail::dimsCompatible(input.getDimSize(d),
+                                             output.getDimSize(d)))
         return op->emitOpError("output must have the shape of input, got ")
                << output << " for " << input;
     return success();
   }
   if (!dim)
-    return op->emitOpError("an ") << stringifyCollectiveKind(kind)
-                                   << " needs a dim";
+    return op->emitOpError("an ")
+           << stringifyCollectiveKind(kind) << " needs a dim";
   int64_t rank = input.getRank();
   if (static_cast<int64_t>(*dim) >= rank)
     return op->emitOpError("dim ")

@@ -57,9 +57,9 @@ reduceBucket(RewriterBase &rewriter, Operation *op, ValueRange inputs,
                                       CollectiveKind::all_reduce);
   Value flat = packed->first, handle;
   if (start)
-    handle = BufferCollectiveStartOp::create(rewriter, loc,
-                                             rewriter.getI64Type(), kind, flat,
-                                             flat, axes, IntegerAttr());
+    handle =
+        BufferCollectiveStartOp::create(rewriter, loc, rewriter.getI64Type(),
+                                        kind, flat, flat, axes, IntegerAttr());
   else
     BufferCollectiveOp::create(rewriter, loc, kind, flat, flat, axes,
                                IntegerAttr());
@@ -350,9 +350,9 @@ struct AllReduceStartOpInterface
                           const BufferizationOptions &options,
                           BufferizationState &state) const {
     auto start = cast<AllReduceStartOp>(op);
-    auto started = reduceBucket(rewriter, op, start.getInputs(),
-                                start.getAxes(), /*start=*/true, options,
-                                state);
+    auto started =
+        reduceBucket(rewriter, op, start.getInputs(), start.getAxes(),
+                     /*start=*/true, options, state);
     if (failed(started))
       return failure();
     Location loc = op->getLoc();
