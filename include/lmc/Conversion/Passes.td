@@ -63,9 +63,9 @@ def ConvertLMCToRuntime : Pass<"convert-lmc-to-runtime", "::mlir::ModuleOp"> {
     `func.call` of it, the function declared once (private) in the module.
     Symbols, arguments and results come from one table of the runtime ABI
     (`lib/Conversion/LMCToRuntime/RuntimeABI.cpp`), for the runtime of
-    `device`: the CPU runtime (`liblmcrt.a`: oneDNN, MPI) or the GPU runtime
-    (`liblmcrt_cuda.a`: cuBLASLt, NCCL, kernels of its own), whose buffers
-    are in GPU memory. Buffers are passed as unranked memrefs, through the
+    `device`: the CPU runtime (`lib/Runtime`: oneDNN, MPI) or the GPU
+    runtime (`lib/Runtime/Cuda`: cuBLASLt, NCCL, kernels of its own), whose
+    buffers are in GPU memory. Buffers are passed as unranked memrefs, through the
     C interface (`llvm.emit_c_interface`). On the GPU, declarations of the
     functions the table says are ordered on the rank's compute stream are
     marked `lmc.stream_ordered` (what `lmc-gpu-async-launches` relies on).
@@ -154,7 +154,7 @@ def ConvertLMCToRuntime : Pass<"convert-lmc-to-runtime", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"device", "device", "std::string", /*default=*/"\"cpu\"",
-           "The runtime called: cpu (liblmcrt.a) or gpu (liblmcrt_cuda.a, "
+           "The runtime called: cpu (lib/Runtime) or gpu (lib/Runtime/Cuda, "
            "buffers in GPU memory)">,
     Option<"precision", "precision", "std::string", /*default=*/"\"fp32\"",
            "Compute precision of the GEMMs, passed to each GEMM call: fp32, "
