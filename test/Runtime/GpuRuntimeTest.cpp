@@ -383,6 +383,25 @@ TEST(GpuGemm, BiasAndGeluEpilogues) {
         }
 }
 
+TEST(GpuGemm, UnknownPrecisionEndsTheJob) {
+  // The precision is an argument: a value outside LMCRT_PRECISION_* is an
+  // error (checked before the GPU is touched), not some GEMM.
+  REQUIRE_GPU();
+  Buffer A(4), B(4), C(4), Bias(2);
+  auto a = desc<2>(A.data, 0, {2, 2}, {2, 1});
+  auto b = desc<2>(B.data, 0, {2, 2}, {2, 1});
+  auto c = desc<2>(C.data, 0, {2, 2}, {2, 1});
+  auto bias = desc<1>(Bias.data, 0, {2}, {1});
+  auto ra = a.ref(), rb = b.ref(), rc = c.ref(), rbias = bias.ref();
+  EXPECT_EXIT(_mlir_ciface_lmcrt_gpu_gemm(&ra, &rb, &rc, 0, 0, 3),
+              testing::ExitedWithCode(1),
+              "gpu_gemm: unknown precision 3 \\(expected 0 fp32, 1 tf32 or 2 "
+              "bf16\\)");
+  EXPECT_EXIT(_mlir_ciface_lmcrt_gpu_gemm_bias(&ra, &rb, &rbias, &rc, &rc, 0, 0,
+                                               LMCRT_GEMM_BIAS, -1),
+              testing::ExitedWithCode(1), "gpu_gemm_bias: unknown precision -1");
+}
+
 TEST(GpuGemm, StridedAndOffsetViews) {
   REQUIRE_GPU();
   const int64_t M = 9, N = 11, K = 13;

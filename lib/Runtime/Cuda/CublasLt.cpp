@@ -617,14 +617,16 @@ extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bias(
     lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
     lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
     int32_t epilogue, int32_t precision) {
+  // The arguments are checked before the GPU is touched.
+  Precision p = precisionOf(precision, "gpu_gemm_bias");
   Gemm::get().runBias(a, b, bias, c, aux, transpose_a != 0, transpose_b != 0,
-                      epilogue, precisionOf(precision, "gpu_gemm_bias"));
+                      epilogue, p);
 }
 
 extern "C" void
 _mlir_ciface_lmcrt_gpu_gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                             lmcrt_unranked_memref *c, int32_t transpose_a,
                             int32_t transpose_b, int32_t precision) {
-  Gemm::get().run(a, b, c, transpose_a != 0, transpose_b != 0,
-                  precisionOf(precision, "gpu_gemm"));
+  Precision p = precisionOf(precision, "gpu_gemm");
+  Gemm::get().run(a, b, c, transpose_a != 0, transpose_b != 0, p);
 }
