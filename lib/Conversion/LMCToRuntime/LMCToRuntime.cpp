@@ -100,17 +100,25 @@ struct ConvertLMCToRuntimePass
           ops.push_back(op);
         return;
       }
-      if (isa<BufferCollectiveOp, BufferCollectiveStartOp, BufferWaitOp,
-              BufferAttentionOp, BufferAttentionGradOp, AxisIndexOp>(op))
+      // Collectives on buffers (a collective on tensors has not been
+      // bufferized: it is not a runtime call yet).
+      if (auto collective = dyn_cast<CollectiveOpInterface>(op)) {
+        ValueRange inputs = collective.getCollectiveInputs();
+        if (inputs.size() == 1 && isa<BaseMemRefType>(inputs[0].getType()))
+          ops.push_back(op);
+        return;
+      }
+      if (isa<BufferWaitOp, BufferAttentionOp, BufferAttentionGradOp,
+              AxisIndexOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
       LogicalResult lowered =
           llvm::TypeSwitch<Operation *, LogicalResult>(op)
               .Case([&](linalg::GenericOp o) { return lowerMarked(o); })
-              .Case([&](BufferCollectiveOp o) { return lowerCollective(o); })
-              .Case(
-                  [&](BufferCollectiveStartOp o) { return lowerCollective(o); })
+              .Case([&](CollectiveOpInterface o) {
+                return lowerCollective(o);
+              })
               .Case([&](BufferWaitOp o) { return lowerWait(o); })
               .Case([&](BufferAttentionOp o) { return lowerAttention(o); })
               .Case([&](BufferAttentionGradOp o) { return lowerAttention(o); })
@@ -309,20 +317,24 @@ struct ConvertLMCToRuntimePass
   // Ops on buffers
   //===--------------------------------------------------------------------===//
 
-  template <typename OpTy> LogicalResult lowerCollective(OpTy op) {
+  /// A collective on buffers (lmc.buffer_collective or its start form):
+  /// the runtime's collective of its kind from its input into its output
+  /// over the axis mask of its group (and along its dim).
+  LogicalResult lowerCollective(CollectiveOpInterface op) {
     SmallVector<StringRef> axes;
-    for (auto axis : op.getAxes().template getAsRange<StringAttr>())
+    for (auto axis : op.getAxes().getAsRange<StringAttr>())
       axes.push_back(axis.getValue());
     FailureOr<int32_t> mask = axisMask(op, axes);
     if (failed(mask))
       return failure();
     OpBuilder b(op);
-    SmallVector<Arg> args = {op.getInput(), op.getOutput(),
+    SmallVector<Arg> args = {op.getCollectiveInputs()[0],
+                             op.getCollectiveOutputs()[0],
                              static_cast<int64_t>(*mask)};
     if (std::optional<int64_t> dim = op.getCollectiveDim())
       args.push_back(*dim);
-    FailureOr<Value> result =
-        call(b, op, collectiveFunction(op.getKind(), op.isStart()), args);
+    FailureOr<Value> result = call(
+        b, op, collectiveFunction(op.getCollectiveKind(), op.isStart()), args);
     if (failed(result))
       return failure();
     // The start form's handle goes to the lmc.buffer_wait, which is lowered
