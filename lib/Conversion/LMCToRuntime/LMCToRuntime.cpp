@@ -116,9 +116,7 @@ struct ConvertLMCToRuntimePass
       LogicalResult lowered =
           llvm::TypeSwitch<Operation *, LogicalResult>(op)
               .Case([&](linalg::GenericOp o) { return lowerMarked(o); })
-              .Case([&](CollectiveOpInterface o) {
-                return lowerCollective(o);
-              })
+              .Case([&](CollectiveOpInterface o) { return lowerCollective(o); })
               .Case([&](BufferWaitOp o) { return lowerWait(o); })
               .Case([&](BufferAttentionOp o) { return lowerAttention(o); })
               .Case([&](BufferAttentionGradOp o) { return lowerAttention(o); })
