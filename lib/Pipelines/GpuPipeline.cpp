@@ -44,20 +44,20 @@ void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
   pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
   pm.addNestedPass<func::FuncOp>(bufferization::createBufferHoistingPass());
   pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
+  pm.addPass(createLMCFreeBuffers());
   // GEMMs and the embedding gradient (what `library-calls` names) stay
-  // calls into the runtime: cuBLASLt, and a scatter-add kernel of its own.
-  LMCKernelsToRuntimeOptions library;
+  // calls into the runtime: cuBLASLt, and a scatter-add kernel of its own;
+  // with the collectives and attention, the GPU runtime's functions, as
+  // their buffers will be in GPU memory.
+  ConvertLMCToRuntimeOptions runtimeCalls;
   SmallVector<StringRef> kernels;
   StringRef(options.libraryCalls).split(kernels, ',', -1, false);
   for (StringRef kernel : kernels)
-    library.kernels.push_back(kernel.trim().str());
-  library.precision = stringify(options.precision).str();
-  if (!library.kernels.empty())
-    pm.addPass(createLMCKernelsToRuntime(library));
-  // Their buffers will be in GPU memory: the GPU runtime's functions.
-  if (options.runtimeCalls)
-    pm.addPass(createLMCGpuRuntimeCalls());
-  pm.addPass(createLMCFreeBuffers());
+    runtimeCalls.kernels.push_back(kernel.trim().str());
+  runtimeCalls.libraryCalls = !runtimeCalls.kernels.empty();
+  runtimeCalls.precision = options.precision;
+  runtimeCalls.device = options.runtimeCalls ? "gpu" : "cpu";
+  pm.addPass(createConvertLMCToRuntime(runtimeCalls));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(bufferization::createLowerDeallocationsPass());
   pm.addPass(createCSEPass());

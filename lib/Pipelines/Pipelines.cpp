@@ -53,18 +53,20 @@ void mlir::lmc::buildReferencePipeline(
   // size of a function (168 s of a gpt2-124M compile, against 23 s for all
   // of bufferization); without it the deallocations are correct, with more
   // run-time ownership checks.
-  if (options.libraryCalls) {
-    LMCKernelsToRuntimeOptions library;
-    library.precision = stringify(options.precision).str();
-    pm.addPass(createLMCKernelsToRuntime(library));
-  }
+  ConvertLMCToRuntimeOptions runtimeCalls;
+  runtimeCalls.precision = options.precision;
+  runtimeCalls.libraryCalls = options.libraryCalls;
   // lmc compile's functions are straight-line: each buffer is freed after
-  // its last use (lmc-free-buffers), so that the step arena reuses memory.
-  // The reference's drivers have loops: ownership-based deallocation.
-  if (options.libraryCalls)
+  // its last use (lmc-free-buffers), so that the step arena reuses memory;
+  // then the calls into the runtime. The reference's drivers have loops:
+  // ownership-based deallocation.
+  if (options.libraryCalls) {
     pm.addPass(createLMCFreeBuffers());
-  else
+    pm.addPass(createConvertLMCToRuntime(runtimeCalls));
+  } else {
+    pm.addPass(createConvertLMCToRuntime(runtimeCalls));
     pm.addPass(bufferization::createOwnershipBasedBufferDeallocationPass());
+  }
   pm.addPass(createCanonicalizerPass());
   pm.addPass(bufferization::createLowerDeallocationsPass());
   pm.addPass(createCSEPass());

@@ -38,6 +38,10 @@ using namespace lmcrt;
 
 namespace {
 
+/// The C ABI's axis mask of the group of `axis` (0 dp, 1 tp, 2 the world):
+/// 1, 2 and 3.
+int32_t axisMask(int axis) { return axis + 1; }
+
 /// The mesh the binary was started for.
 int meshDp = 1, meshTp = 1;
 

@@ -51,35 +51,16 @@ void *mgpuMemAlloc(uint64_t size, void *stream, bool isHostShared);
 void mgpuMemFree(void *ptr, void *stream);
 void mgpuMemset32(void *dst, unsigned value, size_t count, void *stream);
 void mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream);
-void _mlir_ciface_lmcrt_gpu_gemm_f32(lmcrt_unranked_memref *,
-                                     lmcrt_unranked_memref *,
-                                     lmcrt_unranked_memref *, int32_t, int32_t);
-void _mlir_ciface_lmcrt_gpu_gemm_tf32(lmcrt_unranked_memref *,
+void _mlir_ciface_lmcrt_gpu_gemm(lmcrt_unranked_memref *,
+                                 lmcrt_unranked_memref *,
+                                 lmcrt_unranked_memref *, int32_t, int32_t,
+                                 int32_t);
+void _mlir_ciface_lmcrt_gpu_gemm_bias(lmcrt_unranked_memref *,
                                       lmcrt_unranked_memref *,
-                                      lmcrt_unranked_memref *, int32_t,
-                                      int32_t);
-void _mlir_ciface_lmcrt_gpu_gemm_bf16(lmcrt_unranked_memref *,
                                       lmcrt_unranked_memref *,
-                                      lmcrt_unranked_memref *, int32_t,
-                                      int32_t);
-void _mlir_ciface_lmcrt_gpu_gemm_bias_f32(lmcrt_unranked_memref *,
-                                          lmcrt_unranked_memref *,
-                                          lmcrt_unranked_memref *,
-                                          lmcrt_unranked_memref *,
-                                          lmcrt_unranked_memref *, int32_t,
-                                          int32_t, int32_t);
-void _mlir_ciface_lmcrt_gpu_gemm_bias_tf32(lmcrt_unranked_memref *,
-                                           lmcrt_unranked_memref *,
-                                           lmcrt_unranked_memref *,
-                                           lmcrt_unranked_memref *,
-                                           lmcrt_unranked_memref *, int32_t,
-                                           int32_t, int32_t);
-void _mlir_ciface_lmcrt_gpu_gemm_bias_bf16(lmcrt_unranked_memref *,
-                                           lmcrt_unranked_memref *,
-                                           lmcrt_unranked_memref *,
-                                           lmcrt_unranked_memref *,
-                                           lmcrt_unranked_memref *, int32_t,
-                                           int32_t, int32_t);
+                                      lmcrt_unranked_memref *,
+                                      lmcrt_unranked_memref *, int32_t, int32_t,
+                                      int32_t, int32_t);
 void _mlir_ciface_lmcrt_gpu_all_reduce_f32(lmcrt_unranked_memref *,
                                            lmcrt_unranked_memref *, int32_t);
 void _mlir_ciface_lmcrt_gpu_all_gather_f32(lmcrt_unranked_memref *,
@@ -98,6 +79,10 @@ void lmcrt_gpu_collective_wait(int64_t handle);
 }
 
 namespace {
+
+/// The C ABI's axis mask of the group of `axis` (0 dp, 1 tp, 2 the world):
+/// 1, 2 and 3.
+int32_t axisMask(int axis) { return axis + 1; }
 
 // A kernel written by hand: p[i] = v for i < n (CUDA 13's ptxas assembles it
 // for sm_90).
@@ -214,10 +199,6 @@ void *fillModule = [] {
   return mgpuModuleLoadJIT(ptxCopy, 2);
 }();
 
-/// The C ABI's group of the test's axis number on the mesh [dp, tp]: 0 dp
-/// (mask 1), 1 tp (mask 2), 2 the world (mask 3).
-int32_t maskOf(int axis) { return axis == 0 ? 1 : axis == 1 ? 2 : 3; }
-
 /// Initialises the GPU once; the reason when there is none.
 const std::string &noGpuReason() {
   static std::string reason = [] {
@@ -273,19 +254,15 @@ void fillRandom(float *p, int64_t n, unsigned seed) {
     p[i] = dist(rng);
 }
 
-using GemmFn = void (*)(lmcrt_unranked_memref *, lmcrt_unranked_memref *,
-                        lmcrt_unranked_memref *, int32_t, int32_t);
-
 struct Precision {
   const char *name;
-  GemmFn fn;
-  double tolerance; // relative to sum_k |a||b|
+  int32_t precision; // LMCRT_PRECISION_*
+  double tolerance;  // relative to sum_k |a||b|
 };
 
-const Precision kPrecisions[] = {
-    {"f32", &_mlir_ciface_lmcrt_gpu_gemm_f32, 1e-5},
-    {"tf32", &_mlir_ciface_lmcrt_gpu_gemm_tf32, 4e-3},
-    {"bf16", &_mlir_ciface_lmcrt_gpu_gemm_bf16, 3e-2}};
+const Precision kPrecisions[] = {{"f32", LMCRT_PRECISION_FP32, 1e-5},
+                                 {"tf32", LMCRT_PRECISION_TF32, 4e-3},
+                                 {"bf16", LMCRT_PRECISION_BF16, 3e-2}};
 
 /// Checks C[i, j] (strides cs) against op(A) op(B) computed in double on the
 /// host, A and B given by element accessors.
@@ -324,7 +301,7 @@ TEST(GpuGemm, AllTransposesAndPrecisions) {
                     : desc<2>(B.data, 0, {K, N}, {N, 1});
         auto c = desc<2>(C.data, 0, {M, N}, {N, 1});
         auto ra = a.ref(), rb = b.ref(), rc = c.ref();
-        p.fn(&ra, &rb, &rc, ta, tb);
+        _mlir_ciface_lmcrt_gpu_gemm(&ra, &rb, &rc, ta, tb, p.precision);
         lmcrt::device::synchronize();
         expectProduct(
             C.data, N, 1, M, N, K,
@@ -340,12 +317,8 @@ TEST(GpuGemm, AllTransposesAndPrecisions) {
       }
 }
 
-using GemmBiasFn = void (*)(lmcrt_unranked_memref *, lmcrt_unranked_memref *,
-                            lmcrt_unranked_memref *, lmcrt_unranked_memref *,
-                            lmcrt_unranked_memref *, int32_t, int32_t, int32_t);
-
 TEST(GpuGemm, BiasAndGeluEpilogues) {
-  // lmcrt_gpu_gemm_bias_*: a linear layer [2, 24, K] x [K, N] (or [N, K]
+  // lmcrt_gpu_gemm_bias: a linear layer [2, 24, K] x [K, N] (or [N, K]
   // with transpose_b) + bias [N] (cuBLASLt's CUBLASLT_EPILOGUE_BIAS), and
   // + tanh GELU with the pre-activation in aux (_GELU_AUX_BIAS), against
   // the product in double with the epilogue on the host. Also a padded C
@@ -353,11 +326,7 @@ TEST(GpuGemm, BiasAndGeluEpilogues) {
   // an aux with that row stride, not a multiple of 8 (the host epilogue).
   REQUIRE_GPU();
   const int64_t Bn = 2, T = 24, K = 40, N = 48;
-  const std::pair<const Precision *, GemmBiasFn> fns[] = {
-      {&kPrecisions[0], &_mlir_ciface_lmcrt_gpu_gemm_bias_f32},
-      {&kPrecisions[1], &_mlir_ciface_lmcrt_gpu_gemm_bias_tf32},
-      {&kPrecisions[2], &_mlir_ciface_lmcrt_gpu_gemm_bias_bf16}};
-  for (auto [p, fn] : fns)
+  for (const Precision *p : {&kPrecisions[0], &kPrecisions[1], &kPrecisions[2]})
     for (int tb = 0; tb < 2; ++tb)
       for (int epilogue : {LMCRT_GEMM_BIAS, LMCRT_GEMM_BIAS_GELU_TANH})
         for (int64_t ldc : {N, N + 3}) {
@@ -376,8 +345,9 @@ TEST(GpuGemm, BiasAndGeluEpilogues) {
           auto aux = desc<3>(Aux.data, 0, {Bn, T, N}, {T * ldc, ldc, 1});
           auto ra = a.ref(), rw = w.ref(), rb = bias.ref(), rc = c.ref(),
                raux = aux.ref();
-          fn(&ra, &rw, &rb, &rc, epilogue == LMCRT_GEMM_BIAS ? &rc : &raux, 0,
-             tb, epilogue);
+          _mlir_ciface_lmcrt_gpu_gemm_bias(
+              &ra, &rw, &rb, &rc, epilogue == LMCRT_GEMM_BIAS ? &rc : &raux, 0,
+              tb, epilogue, p->precision);
           lmcrt::device::synchronize();
           std::string what = std::string(p->name) +
                              " tb=" + std::to_string(tb) +
@@ -413,6 +383,25 @@ TEST(GpuGemm, BiasAndGeluEpilogues) {
         }
 }
 
+TEST(GpuGemm, UnknownPrecisionEndsTheJob) {
+  // The precision is an argument: a value outside LMCRT_PRECISION_* is an
+  // error (checked before the GPU is touched), not some GEMM.
+  REQUIRE_GPU();
+  Buffer A(4), B(4), C(4), Bias(2);
+  auto a = desc<2>(A.data, 0, {2, 2}, {2, 1});
+  auto b = desc<2>(B.data, 0, {2, 2}, {2, 1});
+  auto c = desc<2>(C.data, 0, {2, 2}, {2, 1});
+  auto bias = desc<1>(Bias.data, 0, {2}, {1});
+  auto ra = a.ref(), rb = b.ref(), rc = c.ref(), rbias = bias.ref();
+  EXPECT_EXIT(_mlir_ciface_lmcrt_gpu_gemm(&ra, &rb, &rc, 0, 0, 3),
+              testing::ExitedWithCode(1),
+              "gpu_gemm: unknown precision 3 \\(expected 0 fp32, 1 tf32 or 2 "
+              "bf16\\)");
+  EXPECT_EXIT(_mlir_ciface_lmcrt_gpu_gemm_bias(&ra, &rb, &rbias, &rc, &rc, 0, 0,
+                                               LMCRT_GEMM_BIAS, -1),
+              testing::ExitedWithCode(1), "gpu_gemm_bias: unknown precision -1");
+}
+
 TEST(GpuGemm, StridedAndOffsetViews) {
   REQUIRE_GPU();
   const int64_t M = 9, N = 11, K = 13;
@@ -428,14 +417,14 @@ TEST(GpuGemm, StridedAndOffsetViews) {
   auto b = desc<2>(B.data, 0, {K, N}, {1, K + 2});
   auto c = desc<2>(C.data, 5, {M, N}, {1, M + 1});
   auto ra = a.ref(), rb = b.ref(), rc = c.ref();
-  _mlir_ciface_lmcrt_gpu_gemm_f32(&ra, &rb, &rc, 0, 0);
+  _mlir_ciface_lmcrt_gpu_gemm(&ra, &rb, &rc, 0, 0, LMCRT_PRECISION_FP32);
   lmcrt::device::synchronize();
   expectProduct(C.data + 5, 1, M + 1, M, N, K, getA, getB, 1e-5,
                 "column-major C");
 
   auto d = desc<2>(D.data, 0, {M, N}, {2 * N * 2, 2});
   auto rd = d.ref();
-  _mlir_ciface_lmcrt_gpu_gemm_f32(&ra, &rb, &rd, 0, 0);
+  _mlir_ciface_lmcrt_gpu_gemm(&ra, &rb, &rd, 0, 0, LMCRT_PRECISION_FP32);
   lmcrt::device::synchronize();
   expectProduct(D.data, 4 * N, 2, M, N, K, getA, getB, 1e-5, "strided C");
 
@@ -445,7 +434,7 @@ TEST(GpuGemm, StridedAndOffsetViews) {
   fillRandom(E.data, E.n, 5);
   auto e = desc<2>(E.data, 0, {M, K}, {2 * K * 2, 2});
   auto re = e.ref();
-  _mlir_ciface_lmcrt_gpu_gemm_f32(&re, &rb, &rc, 0, 0);
+  _mlir_ciface_lmcrt_gpu_gemm(&re, &rb, &rc, 0, 0, LMCRT_PRECISION_FP32);
   lmcrt::device::synchronize();
   expectProduct(
       C.data + 5, 1, M + 1, M, N, K,
@@ -466,7 +455,7 @@ TEST(GpuGemm, Batches) {
   // Batched B (one strided-batched call).
   auto b = desc<3>(B.data, 0, {G, K, N}, {K * N, N, 1});
   auto rb = b.ref();
-  _mlir_ciface_lmcrt_gpu_gemm_f32(&ra, &rb, &rc, 0, 0);
+  _mlir_ciface_lmcrt_gpu_gemm(&ra, &rb, &rc, 0, 0, LMCRT_PRECISION_FP32);
   lmcrt::device::synchronize();
   for (int64_t g = 0; g < G; ++g)
     expectProduct(
@@ -477,7 +466,7 @@ TEST(GpuGemm, Batches) {
   // A shared B (a linear layer: folded into one GEMM).
   auto w = desc<2>(W.data, 0, {K, N}, {N, 1});
   auto rw = w.ref();
-  _mlir_ciface_lmcrt_gpu_gemm_f32(&ra, &rw, &rc, 0, 0);
+  _mlir_ciface_lmcrt_gpu_gemm(&ra, &rw, &rc, 0, 0, LMCRT_PRECISION_FP32);
   lmcrt::device::synchronize();
   for (int64_t g = 0; g < G; ++g)
     expectProduct(
@@ -489,7 +478,7 @@ TEST(GpuGemm, Batches) {
   // batches in reverse order): one call per element.
   auto at = desc<3>(A.data, (G - 1) * M * K, {G, K, M}, {-M * K, 1, K});
   auto rat = at.ref();
-  _mlir_ciface_lmcrt_gpu_gemm_f32(&rat, &rb, &rc, 1, 0);
+  _mlir_ciface_lmcrt_gpu_gemm(&rat, &rb, &rc, 1, 0, LMCRT_PRECISION_FP32);
   lmcrt::device::synchronize();
   for (int64_t g = 0; g < G; ++g)
     expectProduct(
@@ -509,35 +498,35 @@ TEST(GpuCollectives, WorldOfOne) {
   auto i2 = desc<2>(in.data, 0, {4, 6}, {6, 1});
   auto o2 = desc<2>(out.data, 0, {4, 6}, {6, 1});
   auto ri = i2.ref(), ro = o2.ref();
-  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, maskOf(0));
+  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, 1);
   // Stream-ordered: the host reads after waiting for the compute stream.
   lmcrt::device::synchronize();
   for (int i = 0; i < 24; ++i)
     EXPECT_EQ(out.data[i], float(i));
   // In place, over each axis.
   for (int axis = 0; axis < 3; ++axis) {
-    _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ro, &ro, maskOf(axis));
+    _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ro, &ro, axisMask(axis));
     lmcrt::device::synchronize();
     EXPECT_EQ(out.data[23], 23.0f);
   }
   // A non-contiguous output (the transpose view).
   auto t = desc<2>(gathered.data, 0, {4, 6}, {1, 4});
   auto rt = t.ref();
-  _mlir_ciface_lmcrt_gpu_all_gather_f32(&ri, &rt, maskOf(2), 1);
+  _mlir_ciface_lmcrt_gpu_all_gather_f32(&ri, &rt, 3, 1);
   lmcrt::device::synchronize();
   for (int r = 0; r < 4; ++r)
     for (int c = 0; c < 6; ++c)
       EXPECT_EQ(gathered.data[r + 4 * c], float(r * 6 + c));
   std::fill(out.data, out.data + 24, 0.0f);
-  _mlir_ciface_lmcrt_gpu_reduce_scatter_f32(&ri, &ro, maskOf(1), 0);
+  _mlir_ciface_lmcrt_gpu_reduce_scatter_f32(&ri, &ro, 2, 0);
   lmcrt::device::synchronize();
   EXPECT_EQ(out.data[7], 7.0f);
   // Started and waited, two in flight.
   Buffer out2(24);
   auto o3 = desc<2>(out2.data, 0, {4, 6}, {6, 1});
   auto ro3 = o3.ref();
-  int64_t h1 = _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(&ri, &ro3, maskOf(2));
-  int64_t h2 = _mlir_ciface_lmcrt_gpu_all_gather_start_f32(&ri, &ro, maskOf(0), 0);
+  int64_t h1 = _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(&ri, &ro3, 3);
+  int64_t h2 = _mlir_ciface_lmcrt_gpu_all_gather_start_f32(&ri, &ro, 1, 0);
   EXPECT_GT(h1, 0);
   EXPECT_NE(h1, h2);
   lmcrt_gpu_collective_wait(h2);
@@ -590,8 +579,8 @@ TEST(GpuCollectives, StartedCollectiveOverlapsWorkQueuedAfterIt) {
   // is queued between the start and the wait, a kernel after the wait reads
   // the result; the host waits once, at the end.
   launchSpinFill(in.data, 3.0f, n, 1000000);
-  int64_t h = _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(&ri, &ro, maskOf(2));
-  _mlir_ciface_lmcrt_gpu_gemm_f32(&ra, &rb, &rc, 0, 0);
+  int64_t h = _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(&ri, &ro, 3);
+  _mlir_ciface_lmcrt_gpu_gemm(&ra, &rb, &rc, 0, 0, LMCRT_PRECISION_FP32);
   lmcrt_gpu_collective_wait(h);
   launchScale(scaled.data, out.data, 2.0f, n);
   lmcrt::device::synchronize();
@@ -614,15 +603,15 @@ TEST(GpuCollectives, WaitReturnsWithoutBlockingTheHost) {
   auto o1 = desc<1>(out.data, 0, {n}, {1});
   auto ri = i1.ref(), ro = o1.ref();
   // The communicators exist already (their creation waits on the host).
-  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, maskOf(2));
-  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ro, &ro, maskOf(0));
+  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, 3);
+  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ro, &ro, 1);
   lmcrt::device::synchronize();
   // About a second of GPU time (2e9 cycles at 1.5-2 GHz) before the input
   // is written; the host must get back from the collectives well before.
   launchSpinFill(in.data, 5.0f, n, 2000000000ull);
   auto start = std::chrono::steady_clock::now();
-  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, maskOf(2));
-  int64_t h = _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(&ro, &ro, maskOf(0));
+  _mlir_ciface_lmcrt_gpu_all_reduce_f32(&ri, &ro, 3);
+  int64_t h = _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(&ro, &ro, 1);
   lmcrt_gpu_collective_wait(h);
   launchScale(scaled.data, out.data, 0.5f, n);
   double hostSeconds =
@@ -649,7 +638,7 @@ TEST(GpuCollectives, NonBlockingCommunicatorCreatedAndDestroyed) {
     nccl::destroyCommunicators();
     EXPECT_EQ(nccl::openCommunicators(), 0);
     std::fill(x.data, x.data + 8, float(round + 1));
-    _mlir_ciface_lmcrt_gpu_all_reduce_f32(&r, &r, maskOf(1)); // creates tp's
+    _mlir_ciface_lmcrt_gpu_all_reduce_f32(&r, &r, 2); // creates tp's
     EXPECT_EQ(nccl::openCommunicators(), 1);
     lmcrt::device::synchronize();
     EXPECT_EQ(x.data[7], float(round + 1));

@@ -1115,7 +1115,7 @@ TEST(Kernels, GemmTransposesAndStrides) {
       std::vector<float> c(M * N, 99.0f);
       Desc<2> dc = {c.data(), c.data(), 0, {M, N}, {N, 1}};
       lmcrt_unranked_memref ua = {2, &da}, ub = {2, &db}, uc = {2, &dc};
-      _mlir_ciface_lmcrt_gemm_f32(&ua, &ub, &uc, ta, tb);
+      _mlir_ciface_lmcrt_gemm(&ua, &ub, &uc, ta, tb, LMCRT_PRECISION_FP32);
       for (int64_t i = 0; i < M; ++i)
         for (int64_t j = 0; j < N; ++j) {
           float expect = 0;
@@ -1147,7 +1147,8 @@ TEST(Kernels, GemmBatchedAndShared) {
     Desc<2> d2 = {b.data(), b.data(), 0, {4, 2}, {2, 1}};
     Desc<3> d3 = {bb.data(), bb.data(), 0, {2, 4, 2}, {8, 2, 1}};
     lmcrt_unranked_memref ub2 = {2, &d2}, ub3 = {3, &d3};
-    _mlir_ciface_lmcrt_gemm_f32(&ua, sharedB ? &ub2 : &ub3, &uc, 0, 0);
+    _mlir_ciface_lmcrt_gemm(&ua, sharedB ? &ub2 : &ub3, &uc, 0, 0,
+                            LMCRT_PRECISION_FP32);
     for (int n = 0; n < 2; ++n)
       for (int i = 0; i < 3; ++i)
         for (int j = 0; j < 2; ++j) {
@@ -1173,7 +1174,7 @@ TEST(Kernels, GemmBatchedAndShared) {
   std::vector<float> c(6);
   Desc<2> dc = {c.data(), c.data(), 0, {3, 2}, {2, 1}};
   lmcrt_unranked_memref ua = {2, &da}, ub = {2, &db}, uc = {2, &dc};
-  _mlir_ciface_lmcrt_gemm_f32(&ua, &ub, &uc, 0, 0);
+  _mlir_ciface_lmcrt_gemm(&ua, &ub, &uc, 0, 0, LMCRT_PRECISION_FP32);
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 2; ++j) {
       float expect = 0;
@@ -1196,17 +1197,16 @@ TEST(Kernels, GemmReducedPrecisionRoundsOperands) {
   const float bf16[] = {1.0f, 1.0f + 4 * e, 1.0f, -(1.0f + 2 * e)};
   const float tf32[] = {1.0f + e, 1.0f + 3 * e, 1.0f + e / 4,
                         -(1.0f + 1.5f * e)};
-  using Gemm = decltype(&_mlir_ciface_lmcrt_gemm_f32);
-  for (auto [gemm, expect] :
-       {std::pair<Gemm, const float *>{_mlir_ciface_lmcrt_gemm_bf16, bf16},
-        {_mlir_ciface_lmcrt_gemm_tf32, tf32},
-        {_mlir_ciface_lmcrt_gemm_f32, b.data()}}) {
+  for (auto [precision, expect] :
+       {std::pair<int32_t, const float *>{LMCRT_PRECISION_BF16, bf16},
+        {LMCRT_PRECISION_TF32, tf32},
+        {LMCRT_PRECISION_FP32, b.data()}}) {
     Desc<2> da = {a.data(), a.data(), 0, {1, 1}, {1, 1}};
     Desc<2> db = {b.data(), b.data(), 0, {1, 4}, {4, 1}};
     std::vector<float> c(4, 0.0f);
     Desc<2> dc = {c.data(), c.data(), 0, {1, 4}, {4, 1}};
     lmcrt_unranked_memref ua = {2, &da}, ub = {2, &db}, uc = {2, &dc};
-    gemm(&ua, &ub, &uc, 0, 0);
+    _mlir_ciface_lmcrt_gemm(&ua, &ub, &uc, 0, 0, precision);
     for (int j = 0; j < 4; ++j)
       EXPECT_EQ(c[j], expect[j]) << j;
   }
@@ -1226,8 +1226,8 @@ TEST(Kernels, GemmReducedPrecisionRoundsOperands) {
   Desc<2> dh = {half.data(), half.data(), 0, {M, N}, {N, 1}};
   lmcrt_unranked_memref ux = {2, &dx}, uy = {2, &dy}, uf = {2, &df},
                         uh = {2, &dh};
-  _mlir_ciface_lmcrt_gemm_f32(&ux, &uy, &uf, 1, 0);
-  _mlir_ciface_lmcrt_gemm_bf16(&ux, &uy, &uh, 1, 0);
+  _mlir_ciface_lmcrt_gemm(&ux, &uy, &uf, 1, 0, LMCRT_PRECISION_FP32);
+  _mlir_ciface_lmcrt_gemm(&ux, &uy, &uh, 1, 0, LMCRT_PRECISION_BF16);
   bool anyDifferent = false;
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) {
@@ -1242,7 +1242,7 @@ TEST(Kernels, GemmReducedPrecisionRoundsOperands) {
 }
 
 TEST(Kernels, GemmBiasEpilogues) {
-  // lmcrt_gemm_bias_*: a linear layer [2, 3, K] x [K, N] (and [N, K] with
+  // lmcrt_gemm_bias: a linear layer [2, 3, K] x [K, N] (and [N, K] with
   // transpose_b) + bias [N], and with the tanh GELU epilogue the
   // pre-activation in aux: against the plain GEMM of the same precision
   // followed by the epilogue in double. Also a C with padded rows and an
@@ -1258,13 +1258,9 @@ TEST(Kernels, GemmBiasEpilogues) {
     }
   for (int64_t j = 0; j < N; ++j)
     bias[j] = 0.3f * static_cast<float>(j) - 0.6f;
-  using Plain = decltype(&_mlir_ciface_lmcrt_gemm_f32);
-  using Fused = decltype(&_mlir_ciface_lmcrt_gemm_bias_f32);
-  const std::pair<Plain, Fused> precisions[] = {
-      {_mlir_ciface_lmcrt_gemm_f32, _mlir_ciface_lmcrt_gemm_bias_f32},
-      {_mlir_ciface_lmcrt_gemm_tf32, _mlir_ciface_lmcrt_gemm_bias_tf32},
-      {_mlir_ciface_lmcrt_gemm_bf16, _mlir_ciface_lmcrt_gemm_bias_bf16}};
-  for (auto [plain, fused] : precisions)
+  const int32_t precisions[] = {LMCRT_PRECISION_FP32, LMCRT_PRECISION_TF32,
+                                LMCRT_PRECISION_BF16};
+  for (int32_t precision : precisions)
     for (int tb = 0; tb < 2; ++tb)
       for (int epilogue : {LMCRT_GEMM_BIAS, LMCRT_GEMM_BIAS_GELU_TANH}) {
         Desc<3> da = {a.data(), a.data(), 0, {2, 3, K}, {3 * K, K, 1}};
@@ -1281,9 +1277,10 @@ TEST(Kernels, GemmBiasEpilogues) {
         lmcrt_unranked_memref ua = {3, &da}, uw = {2, &dw}, ub = {1, &dbias},
                               uref = {3, &dref}, uc = {3, &dc},
                               uaux = {3, &daux};
-        plain(&ua, &uw, &uref, 0, tb);
-        fused(&ua, &uw, &ub, &uc, epilogue == LMCRT_GEMM_BIAS ? &uc : &uaux, 0,
-              tb, epilogue);
+        _mlir_ciface_lmcrt_gemm(&ua, &uw, &uref, 0, tb, precision);
+        _mlir_ciface_lmcrt_gemm_bias(&ua, &uw, &ub, &uc,
+                                     epilogue == LMCRT_GEMM_BIAS ? &uc : &uaux,
+                                     0, tb, epilogue, precision);
         for (int64_t r = 0; r < R; ++r) {
           for (int64_t j = 0; j < N; ++j) {
             double pre = static_cast<double>(ref[r * N + j] + bias[j]);
@@ -1304,6 +1301,26 @@ TEST(Kernels, GemmBiasEpilogues) {
       }
 }
 
+TEST(Kernels, GemmRejectsAnUnknownPrecision) {
+  // The precision is an argument: a value outside LMCRT_PRECISION_* ends
+  // the job rather than running some GEMM.
+  std::vector<float> a = {1.0f}, b = {2.0f}, c = {0.0f};
+  Desc<2> da = {a.data(), a.data(), 0, {1, 1}, {1, 1}};
+  Desc<2> db = {b.data(), b.data(), 0, {1, 1}, {1, 1}};
+  Desc<2> dc = {c.data(), c.data(), 0, {1, 1}, {1, 1}};
+  Desc<1> dbias = {c.data(), c.data(), 0, {1}, {1}};
+  lmcrt_unranked_memref ua = {2, &da}, ub = {2, &db}, uc = {2, &dc},
+                        ubias = {1, &dbias};
+  EXPECT_DEATH(_mlir_ciface_lmcrt_gemm(&ua, &ub, &uc, 0, 0, 3),
+               "lmcrt: gemm: unknown precision 3 \\(expected 0 fp32, 1 tf32 "
+               "or 2 bf16\\)");
+  EXPECT_DEATH(_mlir_ciface_lmcrt_gemm_bias(&ua, &ub, &ubias, &uc, &uc, 0, 0,
+                                            LMCRT_GEMM_BIAS, -1),
+               "lmcrt: gemm: unknown precision -1");
+  _mlir_ciface_lmcrt_gemm(&ua, &ub, &uc, 0, 0, LMCRT_PRECISION_FP32);
+  EXPECT_EQ(c[0], 2.0f);
+}
+
 TEST(Kernels, GemmBiasGeluAcrossItsRange) {
   // The GELU epilogue (a vectorisable tanh) against GELU in double over
   // [-12, 12]: C [1, n] = 1 x B [1, n] + 0.
@@ -1318,8 +1335,8 @@ TEST(Kernels, GemmBiasGeluAcrossItsRange) {
   Desc<2> dpre = {pre.data(), pre.data(), 0, {1, n}, {n, 1}};
   lmcrt_unranked_memref ua = {2, &da}, ub = {2, &db}, ubias = {1, &dbias},
                         uc = {2, &dc}, upre = {2, &dpre};
-  _mlir_ciface_lmcrt_gemm_bias_f32(&ua, &ub, &ubias, &uc, &upre, 0, 0,
-                                   LMCRT_GEMM_BIAS_GELU_TANH);
+  _mlir_ciface_lmcrt_gemm_bias(&ua, &ub, &ubias, &uc, &upre, 0, 0,
+                               LMCRT_GEMM_BIAS_GELU_TANH, LMCRT_PRECISION_FP32);
   for (int64_t j = 0; j < n; ++j) {
     double v = x[j];
     double expect =

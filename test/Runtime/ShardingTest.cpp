@@ -568,7 +568,7 @@ TEST(Sharding, CheckpointsHoldTheGlobalModelAndResumeUnderAnyMesh) {
 
 TEST(ShardingDeathTest, AxisIndexBeforeTheGroupIsSetUp) {
   testing::FLAGS_gtest_death_test_style = "threadsafe";
-  EXPECT_EXIT(lmcrt_axis_index(0), testing::ExitedWithCode(1),
+  EXPECT_EXIT(lmcrt_axis_index(1), testing::ExitedWithCode(1),
               "lmcrt: lmcrt_axis_index: the process group is not initialised");
 }
 

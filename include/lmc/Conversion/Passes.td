@@ -20,12 +20,11 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
     Dynamic sizes are run-time values: a sequence longer than the position
     table fails a `cf.assert` when the program runs.
 
-    Collectives and `lmc.flash_attention`/`lmc.flash_attention_grad` stay
-    as they are (they bufferize to calls into the runtime; flash attention
-    has no loop form, so a program with it must be linked with the runtime);
-    `lmc.axis_index` becomes a call of the runtime's
-    `lmcrt_axis_index(axis)` (`i32` axis number, 0 for `dp` and 1 for `tp`;
-    other axes are an error), declared once in the module.
+    Collectives, `lmc.flash_attention`/`lmc.flash_attention_grad` and
+    `lmc.axis_index` stay as they are: the first two bufferize to their ops
+    on buffers, which `convert-lmc-to-runtime` makes calls into the runtime
+    with `lmc.axis_index` (flash attention has no loop form, so a program
+    with it must be linked with the runtime).
 
     Input:
 
@@ -56,76 +55,126 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
   ];
 }
 
-def LMCKernelsToRuntime : Pass<"lmc-kernels-to-runtime", "::mlir::ModuleOp"> {
-  let summary = "Replaces marked linalg ops on buffers by runtime library calls";
+def ConvertLMCToRuntime : Pass<"convert-lmc-to-runtime", "::mlir::ModuleOp"> {
+  let summary = "Makes the ops that the runtime implements calls into it";
   let description = [{
-    After bufferization, replaces each `linalg.generic` that
-    `convert-lmc-to-linalg` marked with `lmc.library_call` by a call into the
-    lmc runtime (`include/lmc/Runtime/lmcrt.h`), with its buffers passed as
-    unranked memrefs:
+    The one lowering to the runtime (`include/lmc/Runtime/lmcrt.h`). After
+    bufferization, every op that stands for a runtime function becomes a
+    `func.call` of it, the function declared once (private) in the module.
+    Symbols, arguments and results come from one table of the runtime ABI
+    (`lib/Conversion/LMCToRuntime/RuntimeABI.cpp`), for the runtime of
+    `device`: the CPU runtime (`lib/Runtime`: oneDNN, MPI) or the GPU
+    runtime (`lib/Runtime/Cuda`: cuBLASLt, NCCL, kernels of its own), whose
+    buffers are in GPU memory. Buffers are passed as unranked memrefs, through the
+    C interface (`llvm.emit_c_interface`). On the GPU, declarations of the
+    functions the table says are ordered on the rank's compute stream are
+    marked `lmc.stream_ordered` (what `lmc-gpu-async-launches` relies on).
 
-    - `kernel = "gemm"` (every `lmc.matmul`, float32) becomes
-      `lmcrt_gemm_f32(a, b, c, transpose_a, transpose_b)`, which runs on a
-      BLAS library; with `epilogue = "bias"` (an `lmc.matmul_bias`, inputs
-      a, b and the bias) it becomes `lmcrt_gemm_bias_f32(a, b, bias, c, c,
-      transpose_a, transpose_b, 0)`, and with `epilogue = "bias_gelu_tanh"`
-      (outputs the activation c and the pre-activation aux)
-      `lmcrt_gemm_bias_f32(a, b, bias, c, aux, transpose_a, transpose_b, 1)`:
-      the bias add and GELU run in the GEMM call (the generic's loop nest,
-      which computes the same, is dropped);
-    - `kernel = "embedding_grad"` (float32 gradients, int32 ids) becomes
-      `lmcrt_embedding_grad_f32(grad, ids, table_grad, offset)`, a
-      scatter-add instead of the reference's dense loop over the vocabulary;
-      `offset` (`i64`) is the op's third, scalar input (the first row of a
-      block of the table), or 0 when it has none.
+    What becomes a call:
 
-    Marked ops of other element types stay loops, and so do the kernels
-    `kernels` leaves out. The declarations carry `llvm.emit_c_interface`.
+    - a `linalg.generic` that `convert-lmc-to-linalg` marked
+      `lmc.library_call` with `kernel = "gemm"` (an `lmc.matmul`, float32):
+      the GEMM `(a, b, c, transpose_a, transpose_b, precision)`; with
+      `epilogue = "bias"` (an `lmc.matmul_bias`, inputs a, b and the bias)
+      the biased GEMM `(a, b, bias, c, c, transpose_a, transpose_b, 0,
+      precision)`, with `epilogue = "bias_gelu_tanh"` (outputs the
+      activation c and the pre-activation aux) `(a, b, bias, c, aux, ...,
+      1, precision)`: the bias add and GELU run in the GEMM call.
+      `precision` (`i32`) is 0 for fp32, 1 for tf32, 2 for bf16 (`lmcrt.h`'s
+      `LMCRT_PRECISION_*`), from the `precision` option;
+    - a marked generic with `kernel = "embedding_grad"` (float32 gradients,
+      int32 ids): the embedding gradient `(grad, ids, table_grad, offset)`,
+      a scatter-add instead of the reference's dense loop over the
+      vocabulary; `offset` (`i64`) is the op's third, scalar input, or 0;
+    - `lmc.buffer_collective` and `lmc.buffer_collective_start` (what the
+      collectives become in bufferization): the runtime's all-reduce,
+      all-gather or reduce-scatter, or its start form returning a handle
+      (`i64`), with `(input, output, axes[, dim])`; `lmc.buffer_wait`: one
+      wait per handle;
+    - `lmc.buffer_attention` and `lmc.buffer_attention_grad`: the attention
+      kernels `(q, k, v, out, lse, heads)` and `(q, k, v, out, lse, dout,
+      dq, dk, dv, heads)`;
+    - `lmc.axis_index`: the runtime's axis index `(axes)` (`i64`), cast to
+      `index`.
 
-    Both library functions overwrite their whole output (the GEMM writes
-    it, the embedding gradient zeroes the table before its scatter-add),
-    while the generic accumulates into it, hence the zero fill that
-    convert-lmc-to-linalg puts before it. When that `linalg.fill` of the
-    same buffer comes right before the generic (only ops without memory
-    effects in between), it is removed with the generic: on the GPU it
-    would be one kernel per call, on the CPU one pass over the output.
+    The group of a collective or an axis index is an `i32` mask over the
+    axes of the mesh in scope (`MeshAttr::getAxisMask`): bit i set when
+    axis i is in the group (on `dp x tp`: dp 1, tp 2, both 3). An op without
+    a mesh in scope is an error.
+
+    Marked generics of other element types stay loops, and so do all marked
+    generics when `library-calls` is false and the kernels `kernels` leaves
+    out. Both library kernels overwrite their whole output (the GEMM writes
+    it, the embedding gradient zeroes the table first), while the generic
+    accumulates into it, hence the zero fill that convert-lmc-to-linalg
+    puts before it: when that `linalg.fill` of the same buffer comes before
+    the generic with only ops without memory effects and deallocations of
+    other buffers in between, it is removed with the generic (on the GPU it
+    would be one kernel per call, on the CPU one pass over the output).
+
+    An unknown `device` or `precision` is an error; so is a function the
+    table gives no symbol on the device.
 
     Input:
 
     ```mlir
-    linalg.generic {... lmc.library_call = {kernel = "gemm", transpose_a = false, transpose_b = true}}
-        ins(%a, %b : memref<?x64xf32>, memref<256x64xf32>) outs(%c : memref<?x256xf32>) {...}
+    module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
+      func.func @f(%a: memref<?x64xf32>, %b: memref<256x64xf32>, %c: memref<?x256xf32>) {
+        linalg.generic {... lmc.library_call = {kernel = "gemm", transpose_a = false, transpose_b = true}}
+            ins(%a, %b : memref<?x64xf32>, memref<256x64xf32>) outs(%c : memref<?x256xf32>) {...}
+        lmc.buffer_collective all_reduce %c into %c over ["tp"] : memref<?x256xf32>, memref<?x256xf32>
+        return
+      }
+    }
     ```
 
-    Output:
+    Output (`precision=tf32`):
 
     ```mlir
+    func.func private @lmcrt_all_reduce_f32(memref<*xf32>, memref<*xf32>, i32)
+        attributes {llvm.emit_c_interface}
+    func.func private @lmcrt_gemm(memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32)
+        attributes {llvm.emit_c_interface}
+    ...
+    %false = arith.constant 0 : i32
+    %true = arith.constant 1 : i32
+    %tf32 = arith.constant 1 : i32
     %ua = memref.cast %a : memref<?x64xf32> to memref<*xf32>
     %ub = memref.cast %b : memref<256x64xf32> to memref<*xf32>
     %uc = memref.cast %c : memref<?x256xf32> to memref<*xf32>
-    %false = arith.constant 0 : i32
-    %true = arith.constant 1 : i32
-    call @lmcrt_gemm_f32(%ua, %ub, %uc, %false, %true)
-        : (memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32) -> ()
+    call @lmcrt_gemm(%ua, %ub, %uc, %false, %true, %tf32)
+        : (memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) -> ()
+    %tp = arith.constant 2 : i32
+    ...
+    call @lmcrt_all_reduce_f32(%uc0, %uc1, %tp) : (memref<*xf32>, memref<*xf32>, i32) -> ()
     ```
+
+    With `device=gpu` the same calls name `@lmcrt_gpu_gemm` and
+    `@lmcrt_gpu_all_reduce_f32`, declared with `lmc.stream_ordered`.
   }];
   let options = [
+    Option<"device", "device", "std::string", /*default=*/"\"cpu\"",
+           "The runtime called: cpu (lib/Runtime) or gpu (lib/Runtime/Cuda, "
+           "buffers in GPU memory)">,
+    Option<"precision", "precision", "::mlir::lmc::Precision",
+           /*default=*/"::mlir::lmc::defaults::precision",
+           "Compute precision of the GEMMs, passed to each GEMM call: fp32, "
+           "tf32 or bf16. Operands and results stay float32 buffers and the "
+           "products are accumulated in float32; tf32 and bf16 round the "
+           "operands to 10 and 7 mantissa bits first (tensor cores on the "
+           "GPU)", [{::mlir::lmc::precisionValues()}]>,
+    Option<"libraryCalls", "library-calls", "bool", /*default=*/"true",
+           "Call the library kernels of the marked linalg ops (false: they "
+           "stay loops); ops on buffers are always calls">,
     ListOption<"kernels", "kernels", "std::string",
                "The library kernels to call (gemm, embedding_grad); all when "
                "empty. Marked ops of other kernels stay linalg ops">,
-    Option<"precision", "precision", "std::string", /*default=*/"\"fp32\"",
-           "Compute precision of the GEMMs: fp32 (lmcrt_gemm_f32), tf32 "
-           "(lmcrt_gemm_tf32) or bf16 (lmcrt_gemm_bf16), and likewise "
-           "lmcrt_gemm_bias_{f32,tf32,bf16}. Operands and "
-           "results stay float32 buffers and the products are accumulated in "
-           "float32; tf32 and bf16 round the operands to 10 and 7 mantissa "
-           "bits first (tensor cores on the GPU)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
                            "::mlir::memref::MemRefDialect"];
   let statistics = [
-    Statistic<"numCalls", "library-calls", "Linalg ops replaced by calls">,
+    Statistic<"numCalls", "runtime-calls", "Calls into the runtime emitted">,
     Statistic<"numDeadFills", "dead-fills",
               "Zero fills of library call outputs removed">,
     Statistic<"numEpilogues", "gemm-epilogues",
@@ -140,7 +189,7 @@ def LMCKernelsToRuntime : Pass<"lmc-kernels-to-runtime", "::mlir::ModuleOp"> {
 def LMCLinalgToGPU : Pass<"lmc-linalg-to-gpu", "::mlir::ModuleOp"> {
   let summary = "Turns every linalg op on buffers into a gpu.launch";
   let description = [{
-    After bufferization (and `lmc-kernels-to-runtime`, which has replaced
+    After bufferization (and `convert-lmc-to-runtime`, which has replaced
     the GEMMs by library calls), makes each remaining loop nest of the
     program a GPU kernel: every linalg op on buffers, and every
     `memref.copy` between buffers (as a `linalg.copy`), becomes one
@@ -345,52 +394,6 @@ def LMCCheckDeviceCalls : Pass<"lmc-check-device-calls", "::mlir::ModuleOp"> {
   ];
 }
 
-def LMCGpuRuntimeCalls : Pass<"lmc-gpu-runtime-calls", "::mlir::ModuleOp"> {
-  let summary = "Points the host code's runtime calls at the GPU runtime";
-  let description = [{
-    In a program for `--target cuda` the buffers the host code passes to
-    the runtime live in GPU memory, so its library calls must go to the GPU
-    runtime (`lib/Runtime/Cuda`: cuBLASLt and NCCL) instead of the CPU one
-    (oneDNN and MPI). This pass renames each such declaration, and every
-    call of it, from `lmcrt_X` to `lmcrt_gpu_X`, with the same C ABI
-    (`include/lmc/Runtime/lmcrt.h`):
-
-    - the GEMMs `lmcrt_gemm_f32`, `lmcrt_gemm_tf32`, `lmcrt_gemm_bf16`;
-    - the collectives `lmcrt_all_reduce_f32`, `lmcrt_all_gather_f32`,
-      `lmcrt_reduce_scatter_f32`, their `_start_f32` forms and
-      `lmcrt_collective_wait`;
-    - the attention kernels `lmcrt_attention_fwd_f32` and
-      `lmcrt_attention_bwd_f32` (`lmc.flash_attention` and its gradient);
-    - the embedding gradient `lmcrt_embedding_grad_f32` (an atomic
-      scatter-add on the GPU).
-
-    Each renamed declaration is marked `lmc.stream_ordered`: the GPU
-    runtime's functions queue their work on the rank's compute stream, in
-    order with the kernels (what `lmc-gpu-async-launches` relies on).
-
-    Runtime functions that take no memref (`lmcrt_axis_index`) run on the
-    host and keep their names. A runtime function with memref operands that
-    the GPU runtime does not provide is an error at its declaration.
-
-    Input:
-
-    ```mlir
-    func.func private @lmcrt_gemm_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32)
-        attributes {llvm.emit_c_interface}
-    ... call @lmcrt_gemm_f32(%a, %b, %c, %f, %t) ...
-    ```
-
-    Output:
-
-    ```mlir
-    func.func private @lmcrt_gpu_gemm_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32)
-        attributes {llvm.emit_c_interface, lmc.stream_ordered}
-    ... call @lmcrt_gpu_gemm_f32(%a, %b, %c, %f, %t) ...
-    ```
-  }];
-  let dependentDialects = ["::mlir::func::FuncDialect"];
-}
-
 def LMCGpuAsyncLaunches : Pass<"lmc-gpu-async-launches", "::mlir::ModuleOp"> {
   let summary = "Launches kernels without synchronising; waits only where "
                 "the host touches memory";
@@ -414,8 +417,8 @@ def LMCGpuAsyncLaunches : Pass<"lmc-gpu-async-launches", "::mlir::ModuleOp"> {
     runtime recycles a freed buffer only for work queued after the free on
     the same stream, and frees memory outside the step arena after
     synchronising), and calls of functions marked `lmc.stream_ordered`:
-    the GPU runtime's `lmcrt_gpu_*` functions (GEMMs, attention,
-    collectives; `lmc-gpu-runtime-calls` marks them), which run after
+    the GPU runtime's functions (GEMMs, attention, collectives;
+    `convert-lmc-to-runtime{device=gpu}` marks them), which run after
     everything queued on the rank's compute stream and before everything
     queued after them, because the GPU runtime gives every stream of a
     rank's generated code (`mgpuStreamCreate`) as that one compute stream.
@@ -438,7 +441,7 @@ def LMCGpuAsyncLaunches : Pass<"lmc-gpu-async-launches", "::mlir::ModuleOp"> {
 
     ```mlir
     gpu.launch_func @lmc_kernels::@a blocks in (%c1, %c1, %c1) threads in (%c64, %c1, %c1) args(%x : memref<64xf32>)
-    call @lmcrt_gpu_gemm_f32(%u, %v, %w, %f, %f) : (...) -> ()
+    call @lmcrt_gpu_gemm(%u, %v, %w, %f, %f, %p) : (...) -> ()
     gpu.launch_func @lmc_kernels::@b blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%x : memref<64xf32>, %s : memref<f32>)
     %0 = memref.load %s[] : memref<f32>
     ```
@@ -448,7 +451,7 @@ def LMCGpuAsyncLaunches : Pass<"lmc-gpu-async-launches", "::mlir::ModuleOp"> {
     ```mlir
     %t0 = gpu.wait async
     %t1 = gpu.launch_func async [%t0] @lmc_kernels::@a ...
-    call @lmcrt_gpu_gemm_f32(%u, %v, %w, %f, %f) : (...) -> ()
+    call @lmcrt_gpu_gemm(%u, %v, %w, %f, %f, %p) : (...) -> ()
     %t2 = gpu.launch_func async [%t1] @lmc_kernels::@b ...
     gpu.wait [%t2]
     %0 = memref.load %s[] : memref<f32>

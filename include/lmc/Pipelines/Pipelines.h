@@ -54,7 +54,7 @@ struct ReferencePipelineOptions
       llvm::cl::init(false)};
   PassOptions::Option<Precision> precision{
       *this, "precision",
-      llvm::cl::desc("Compute precision of the GEMMs (lmc-kernels-to-runtime): "
+      llvm::cl::desc("Compute precision of the GEMMs (convert-lmc-to-runtime): "
                      "fp32, tf32 or bf16; storage, accumulation, master "
                      "weights and optimizer state stay float32"),
       llvm::cl::init(defaults::precision), precisionValues()};
@@ -181,7 +181,7 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
   PassOptions::Option<std::string> libraryCalls{
       *this, "library-calls",
       llvm::cl::desc("Comma-separated library kernels left to the runtime "
-                     "(lmc-kernels-to-runtime): gemm, embedding_grad; the "
+                     "(convert-lmc-to-runtime): gemm, embedding_grad; the "
                      "others become GPU kernels"),
       llvm::cl::init("gemm,embedding_grad")};
   PassOptions::Option<bool> outline{
@@ -192,15 +192,15 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
       llvm::cl::init(true)};
   PassOptions::Option<Precision> precision{
       *this, "precision",
-      llvm::cl::desc("Compute precision of the GEMMs (lmc-kernels-to-runtime): "
+      llvm::cl::desc("Compute precision of the GEMMs (convert-lmc-to-runtime): "
                      "fp32, tf32 or bf16; storage, accumulation, master "
                      "weights and optimizer state stay float32"),
       llvm::cl::init(defaults::precision), precisionValues()};
   PassOptions::Option<bool> runtimeCalls{
       *this, "runtime-calls",
       llvm::cl::desc("Call the GPU runtime's library functions "
-                     "(lmc-gpu-runtime-calls: lmcrt_gpu_gemm_f32, NCCL "
-                     "collectives, ...) instead of the CPU runtime's"),
+                     "(convert-lmc-to-runtime{device=gpu}: cuBLASLt GEMMs, "
+                     "NCCL collectives, ...) instead of the CPU runtime's"),
       llvm::cl::init(true)};
   PassOptions::Option<bool> asyncLaunches{
       *this, "async-launches",

@@ -180,34 +180,32 @@ typedef struct {
 void memrefCopy(int64_t elem_size, lmcrt_unranked_memref *src,
                 lmcrt_unranked_memref *dst);
 
-/* Library kernels that compiled code calls (lmc-kernels-to-runtime turns
- * the marked linalg ops into these calls). */
+/* Library kernels that compiled code calls (convert-lmc-to-runtime turns
+ * the ops that stand for them into these calls). */
+
+/* The compute precision of a GEMM (`lmc compile --precision`): float32, or
+ * the elements of A and B rounded to TF32's 10 or bfloat16's 7 mantissa
+ * bits (to nearest, ties to even), as tensor cores read them; the products
+ * are accumulated in float32 and C is float32. Any other value is an error
+ * that ends the job. */
+enum {
+  LMCRT_PRECISION_FP32 = 0,
+  LMCRT_PRECISION_TF32 = 1,
+  LMCRT_PRECISION_BF16 = 2,
+};
 
 /* C[..., M, N] = op(A)[..., M, K] op(B)[..., K, N] in float32, op() being a
- * transpose when `transpose_a` / `transpose_b` is non-zero. A and C share
- * their batch dimensions; B either has them too or is one matrix (rank 2)
- * shared by every batch element. Any strides; C's previous contents are
- * ignored. Runs on oneDNN's sgemm. */
-void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
-                                 lmcrt_unranked_memref *b,
-                                 lmcrt_unranked_memref *c, int32_t transpose_a,
-                                 int32_t transpose_b);
+ * transpose when `transpose_a` / `transpose_b` is non-zero, at the compute
+ * precision `precision` (LMCRT_PRECISION_*). A and C share their batch
+ * dimensions; B either has them too or is one matrix (rank 2) shared by
+ * every batch element. Any strides; C's previous contents are ignored.
+ * Runs on oneDNN's sgemm; at a reduced precision the rounding is done on
+ * copies of the operands before the float32 GEMM. */
+void _mlir_ciface_lmcrt_gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+                             lmcrt_unranked_memref *c, int32_t transpose_a,
+                             int32_t transpose_b, int32_t precision);
 
-/* The same GEMM at a reduced compute precision (`lmc compile --precision`):
- * the elements of A and B are rounded to TF32's 10 or bfloat16's 7 mantissa
- * bits (to nearest, ties to even), as tensor cores read them; the products
- * are accumulated in float32 and C is float32. On the CPU the rounding is
- * done on copies of the operands before the float32 GEMM. */
-void _mlir_ciface_lmcrt_gemm_tf32(lmcrt_unranked_memref *a,
-                                  lmcrt_unranked_memref *b,
-                                  lmcrt_unranked_memref *c, int32_t transpose_a,
-                                  int32_t transpose_b);
-void _mlir_ciface_lmcrt_gemm_bf16(lmcrt_unranked_memref *a,
-                                  lmcrt_unranked_memref *b,
-                                  lmcrt_unranked_memref *c, int32_t transpose_a,
-                                  int32_t transpose_b);
-
-/* Epilogues of _mlir_ciface_lmcrt_gemm_bias_*. */
+/* Epilogues of _mlir_ciface_lmcrt_gemm_bias. */
 enum {
   /* C = op(A) op(B) + bias. */
   LMCRT_GEMM_BIAS = 0,
@@ -217,35 +215,20 @@ enum {
 };
 
 /* A linear layer's GEMM with its epilogue (lmc.matmul_bias): the GEMM of
- * _mlir_ciface_lmcrt_gemm_f32 (B one matrix, or batched), then bias [N]
- * added along C's last dimension, the products summed before the bias is
- * added; with LMCRT_GEMM_BIAS_GELU_TANH the sum is also written to `aux`
- * (the pre-activation, C's shape, any strides) and C holds its GELU.
- * With LMCRT_GEMM_BIAS, `aux` is ignored (generated code passes C). The
- * _tf32 and _bf16 forms round A and B as _mlir_ciface_lmcrt_gemm_tf32 and
- * _bf16 do; bias and epilogue are float32. On the CPU: oneDNN's sgemm,
+ * _mlir_ciface_lmcrt_gemm (B one matrix, or batched; A and B rounded at
+ * `precision`), then bias [N] added along C's last dimension, the products
+ * summed before the bias is added; with LMCRT_GEMM_BIAS_GELU_TANH the sum
+ * is also written to `aux` (the pre-activation, C's shape, any strides) and
+ * C holds its GELU. With LMCRT_GEMM_BIAS, `aux` is ignored (generated code
+ * passes C). Bias and epilogue are float32. On the CPU: oneDNN's sgemm,
  * then one pass over C's rows. */
-void _mlir_ciface_lmcrt_gemm_bias_f32(lmcrt_unranked_memref *a,
-                                      lmcrt_unranked_memref *b,
-                                      lmcrt_unranked_memref *bias,
-                                      lmcrt_unranked_memref *c,
-                                      lmcrt_unranked_memref *aux,
-                                      int32_t transpose_a, int32_t transpose_b,
-                                      int32_t epilogue);
-void _mlir_ciface_lmcrt_gemm_bias_tf32(lmcrt_unranked_memref *a,
-                                       lmcrt_unranked_memref *b,
-                                       lmcrt_unranked_memref *bias,
-                                       lmcrt_unranked_memref *c,
-                                       lmcrt_unranked_memref *aux,
-                                       int32_t transpose_a, int32_t transpose_b,
-                                       int32_t epilogue);
-void _mlir_ciface_lmcrt_gemm_bias_bf16(lmcrt_unranked_memref *a,
-                                       lmcrt_unranked_memref *b,
-                                       lmcrt_unranked_memref *bias,
-                                       lmcrt_unranked_memref *c,
-                                       lmcrt_unranked_memref *aux,
-                                       int32_t transpose_a, int32_t transpose_b,
-                                       int32_t epilogue);
+void _mlir_ciface_lmcrt_gemm_bias(lmcrt_unranked_memref *a,
+                                  lmcrt_unranked_memref *b,
+                                  lmcrt_unranked_memref *bias,
+                                  lmcrt_unranked_memref *c,
+                                  lmcrt_unranked_memref *aux,
+                                  int32_t transpose_a, int32_t transpose_b,
+                                  int32_t epilogue, int32_t precision);
 
 /* The embedding gradient of the rows [offset, offset + V) of a table:
  * table_grad[V, C] = 0, then for every position (b, t),
@@ -316,14 +299,14 @@ void _mlir_ciface_lmcrt_attention_bwd_f32(
  */
 void _mlir_ciface_lmcrt_all_reduce_f32(lmcrt_unranked_memref *in,
                                        lmcrt_unranked_memref *out,
-                                       int32_t axis);
+                                       int32_t axes);
 
 /* out = the group's `in` concatenated along dimension `dim` in group-rank
  * order: with a group of P ranks and `in` of size m along `dim`, group rank
  * p's `in` lands at indices [p * m, (p + 1) * m) of `out` along `dim`. `out`
  * has `in`'s shape except P * m along `dim`; 0 <= dim < rank. */
 void _mlir_ciface_lmcrt_all_gather_f32(lmcrt_unranked_memref *in,
-                                       lmcrt_unranked_memref *out, int32_t axis,
+                                       lmcrt_unranked_memref *out, int32_t axes,
                                        int64_t dim);
 
 /* The sum over the group of `in`, of which group rank p keeps block p along
@@ -332,7 +315,7 @@ void _mlir_ciface_lmcrt_all_gather_f32(lmcrt_unranked_memref *in,
  * has `in`'s shape except m along `dim`; 0 <= dim < rank. */
 void _mlir_ciface_lmcrt_reduce_scatter_f32(lmcrt_unranked_memref *in,
                                            lmcrt_unranked_memref *out,
-                                           int32_t axis, int64_t dim);
+                                           int32_t axes, int64_t dim);
 
 /* Asynchronous forms of the three collectives above, with the same
  * arguments and results: each starts the operation (MPI's non-blocking
@@ -343,13 +326,13 @@ void _mlir_ciface_lmcrt_reduce_scatter_f32(lmcrt_unranked_memref *in,
  * at the start. */
 int64_t _mlir_ciface_lmcrt_all_reduce_start_f32(lmcrt_unranked_memref *in,
                                                 lmcrt_unranked_memref *out,
-                                                int32_t axis);
+                                                int32_t axes);
 int64_t _mlir_ciface_lmcrt_all_gather_start_f32(lmcrt_unranked_memref *in,
                                                 lmcrt_unranked_memref *out,
-                                                int32_t axis, int64_t dim);
+                                                int32_t axes, int64_t dim);
 int64_t _mlir_ciface_lmcrt_reduce_scatter_start_f32(lmcrt_unranked_memref *in,
                                                     lmcrt_unranked_memref *out,
-                                                    int32_t axis, int64_t dim);
+                                                    int32_t axes, int64_t dim);
 
 /* Completes the operation `handle` (copying the result into `out` when it
  * went through a temporary). Handles may be waited in any order, each once;
@@ -378,21 +361,13 @@ int64_t lmcrt_axis_index(int32_t axes);
  * order with the kernels; the host must synchronise that stream before it
  * reads a GEMM's result.
  *
- * The arguments and results of _mlir_ciface_lmcrt_gemm_f32, over cuBLASLt:
- * float32 storage and accumulation, the suffix naming the compute
- * precision (CUBLAS_COMPUTE_32F, _32F_FAST_TF32, _32F_FAST_16BF). */
-void _mlir_ciface_lmcrt_gpu_gemm_f32(lmcrt_unranked_memref *a,
-                                     lmcrt_unranked_memref *b,
-                                     lmcrt_unranked_memref *c,
-                                     int32_t transpose_a, int32_t transpose_b);
-void _mlir_ciface_lmcrt_gpu_gemm_tf32(lmcrt_unranked_memref *a,
-                                      lmcrt_unranked_memref *b,
-                                      lmcrt_unranked_memref *c,
-                                      int32_t transpose_a, int32_t transpose_b);
-void _mlir_ciface_lmcrt_gpu_gemm_bf16(lmcrt_unranked_memref *a,
-                                      lmcrt_unranked_memref *b,
-                                      lmcrt_unranked_memref *c,
-                                      int32_t transpose_a, int32_t transpose_b);
+ * The arguments and results of _mlir_ciface_lmcrt_gemm, over cuBLASLt:
+ * float32 storage and accumulation, `precision` the compute precision
+ * (CUBLAS_COMPUTE_32F, _32F_FAST_TF32, _32F_FAST_16BF). */
+void _mlir_ciface_lmcrt_gpu_gemm(lmcrt_unranked_memref *a,
+                                 lmcrt_unranked_memref *b,
+                                 lmcrt_unranked_memref *c, int32_t transpose_a,
+                                 int32_t transpose_b, int32_t precision);
 
 /* The arguments and results of _mlir_ciface_lmcrt_embedding_grad_f32, on
  * the compute stream (lib/Runtime/Cuda/EmbeddingKernels.cu): the table
@@ -402,28 +377,19 @@ void _mlir_ciface_lmcrt_gpu_gemm_bf16(lmcrt_unranked_memref *a,
 void _mlir_ciface_lmcrt_gpu_embedding_grad_f32(
     lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
     lmcrt_unranked_memref *table_grad, int64_t offset);
-/* The arguments and results of _mlir_ciface_lmcrt_gemm_bias_f32 (_tf32,
- * _bf16) over cuBLASLt's CUBLASLT_EPILOGUE_BIAS and
- * CUBLASLT_EPILOGUE_GELU_AUX_BIAS: bias, and aux with its leading
- * dimension, as epilogue pointers of the same call. A C or aux that
- * cuBLASLt cannot address as a column-major view of the row-major output
- * (not row-major with unit column stride), or a batched B, takes the plain
- * GEMM followed by a host-side epilogue. */
-void _mlir_ciface_lmcrt_gpu_gemm_bias_f32(
-    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
-    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
-    int32_t epilogue);
-void _mlir_ciface_lmcrt_gpu_gemm_bias_tf32(
-    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
-    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
-    int32_t epilogue);
-void _mlir_ciface_lmcrt_gpu_gemm_bias_bf16(
-    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
-    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
-    int32_t epilogue);
+/* The arguments and results of _mlir_ciface_lmcrt_gemm_bias over
+ * cuBLASLt's CUBLASLT_EPILOGUE_BIAS and CUBLASLT_EPILOGUE_GELU_AUX_BIAS:
+ * bias, and aux with its leading dimension, as epilogue pointers of the
+ * same call. A C or aux that cuBLASLt cannot address as a column-major view
+ * of the row-major output (not row-major with unit column stride), or a
+ * batched B, takes the plain GEMM followed by a host-side epilogue. */
+void _mlir_ciface_lmcrt_gpu_gemm_bias(lmcrt_unranked_memref *a,
+                                      lmcrt_unranked_memref *b,
+                                      lmcrt_unranked_memref *bias,
+                                      lmcrt_unranked_memref *c,
+                                      lmcrt_unranked_memref *aux,
+                                      int32_t transpose_a, int32_t transpose_b,
+                                      int32_t epilogue, int32_t precision);
 
 /* Causal multi-head attention without the T x T matrix, on the compute
  * stream: the arguments and results of _mlir_ciface_lmcrt_attention_fwd_f32
@@ -446,32 +412,33 @@ void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
     lmcrt_unranked_memref *dv, int64_t heads);
 
 /* The collectives above, with the same arguments and semantics, over NCCL
- * (one rank per GPU; a communicator per axis, every group going through
- * NCCL). They run after the work queued on the compute stream; the blocking
- * forms and lmcrt_gpu_collective_wait return with the result in place (the
- * host may read it). Handles of the _start forms are waited with
- * lmcrt_gpu_collective_wait, not lmcrt_collective_wait. Errors end the job
- * like the CPU collectives'; an operation that does not complete within
+ * (one rank per GPU; a communicator per group, every group going through
+ * NCCL), `axes` the same mask. They run after the work queued on the compute
+ * stream; the blocking forms and lmcrt_gpu_collective_wait return with the
+ * result in place (the host may read it). Handles of the _start forms are
+ * waited with lmcrt_gpu_collective_wait, not lmcrt_collective_wait. Errors end
+ * the job like the CPU collectives'; an operation that does not complete within
  * LMCRT_NCCL_TIMEOUT seconds (default 600), or that NCCL reports failed,
  * aborts the communicators and ends the job. */
 void _mlir_ciface_lmcrt_gpu_all_reduce_f32(lmcrt_unranked_memref *in,
                                            lmcrt_unranked_memref *out,
-                                           int32_t axis);
+                                           int32_t axes);
 void _mlir_ciface_lmcrt_gpu_all_gather_f32(lmcrt_unranked_memref *in,
                                            lmcrt_unranked_memref *out,
-                                           int32_t axis, int64_t dim);
+                                           int32_t axes, int64_t dim);
 void _mlir_ciface_lmcrt_gpu_reduce_scatter_f32(lmcrt_unranked_memref *in,
                                                lmcrt_unranked_memref *out,
-                                               int32_t axis, int64_t dim);
+                                               int32_t axes, int64_t dim);
 int64_t _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(lmcrt_unranked_memref *in,
                                                     lmcrt_unranked_memref *out,
-                                                    int32_t axis);
+                                                    int32_t axes);
 int64_t _mlir_ciface_lmcrt_gpu_all_gather_start_f32(lmcrt_unranked_memref *in,
                                                     lmcrt_unranked_memref *out,
-                                                    int32_t axis, int64_t dim);
-int64_t _mlir_ciface_lmcrt_gpu_reduce_scatter_start_f32(
-    lmcrt_unranked_memref *in, lmcrt_unranked_memref *out, int32_t axis,
-    int64_t dim);
+                                                    int32_t axes, int64_t dim);
+int64_t
+_mlir_ciface_lmcrt_gpu_reduce_scatter_start_f32(lmcrt_unranked_memref *in,
+                                                lmcrt_unranked_memref *out,
+                                                int32_t axes, int64_t dim);
 void lmcrt_gpu_collective_wait(int64_t handle);
 
 /* The trainer (lib/Runtime/Trainer/Trainer.cpp): parses the command line, loads or

@@ -446,7 +446,7 @@ struct MatmulLowering : OpConversionPattern<MatmulOp> {
                   linalg::YieldOp::create(
                       b, l, Value(arith::AddFOp::create(b, l, p, a[2])));
                 });
-    // What lmc-kernels-to-runtime needs to call a library GEMM instead.
+    // What convert-lmc-to-runtime needs to call a library GEMM instead.
     result.getDefiningOp()->setAttr(
         kLibraryCallAttr,
         rewriter.getDictionaryAttr(
@@ -654,18 +654,6 @@ struct ConvertLMCToLinalgPass
     if (unbound.wasInterrupted())
       return signalPassFailure();
 
-    // The runtime's groups are those of the mesh in scope.
-    WalkResult unknownAxis = module.walk([](AxisIndexOp op) {
-      if (runtimeAxisMask(op, op.getAxis()))
-        return WalkResult::advance();
-      op.emitOpError("mesh axis '")
-          << op.getAxis()
-          << "' has no runtime group: there is no mesh in scope";
-      return WalkResult::interrupt();
-    });
-    if (unknownAxis.wasInterrupted())
-      return signalPassFailure();
-
     // A fusion group computes what its body computes: without kernels (the
     // reference lowering; lmc compile outlines the groups first, and
     // lmc-fuse-kernel-loops makes each one loop nest), its body is inlined.
@@ -684,15 +672,16 @@ struct ConvertLMCToLinalgPass
     target.addLegalDialect<arith::ArithDialect, cf::ControlFlowDialect,
                            linalg::LinalgDialect, math::MathDialect,
                            tensor::TensorDialect>();
-    target.addIllegalDialect<LMCDialect>();
-    // Collectives stay: they bufferize to runtime calls (lmc's
-    // BufferizableOpInterface models).
-    target.addLegalOp<ModelOp, ParamOp, AllReduceOp, AllGatherOp,
-                      ReduceScatterOp, AllReduceStartOp, AllGatherStartOp,
-                      ReduceScatterStartOp, WaitOp>();
+    // Collectives stay: they bufferize to their ops on buffers (lmc's
+    // BufferizableOpInterface models), which convert-lmc-to-runtime makes
+    // runtime calls, with lmc.axis_index.
+    target.addDynamicallyLegalDialect<LMCDialect>(
+        [](Operation *op) { return isCollective(op); });
+    target.addLegalOp<ModelOp, ParamOp, AxisIndexOp>();
     // Flash attention has no loop form: it bufferizes to the runtime's
-    // kernels (lmcrt_attention_fwd_f32 / _bwd_f32), like the collectives.
-    target.addLegalOp<FlashAttentionOp, FlashAttentionGradOp>();
+    // attention kernels (lmc.buffer_attention), like the collectives.
+    target.addLegalOp<FlashAttentionOp, FlashAttentionGradOp, BufferAttentionOp,
+                      BufferAttentionGradOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(&getContext());

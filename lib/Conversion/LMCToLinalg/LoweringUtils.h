@@ -22,7 +22,7 @@ using utils::IteratorType;
 
 /// Marks a linalg.generic that a library kernel can replace; a dictionary
 /// with `kernel` ("gemm", "embedding_grad") and the kernel's parameters.
-/// lmc-kernels-to-runtime consumes it; the reference lowering ignores it.
+/// convert-lmc-to-runtime consumes it; the reference lowering ignores it.
 inline constexpr llvm::StringLiteral kLibraryCallAttr =
     LMCDialect::LibraryCallAttrHelper::getNameStr();
 using BodyFn = function_ref<void(OpBuilder &, Location, ValueRange)>;
@@ -188,11 +188,6 @@ void populateTrainingOpsToLinalgPatterns(RewritePatternSet &patterns);
 /// Adds the lowering patterns of the ops of partitioned programs
 /// (LMCShardingOps.td).
 void populateShardingOpsToLinalgPatterns(RewritePatternSet &patterns);
-
-/// The runtime's group of the mesh axis `axis` of the mesh in scope at `op`
-/// (include/lmc/Runtime/lmcrt.h: a bit mask over the mesh axes, bit i for
-/// axis i), if `op` has a mesh in scope with that axis.
-std::optional<int32_t> runtimeAxisMask(Operation *op, StringRef axis);
 
 } // namespace mlir::lmc::lowering
 

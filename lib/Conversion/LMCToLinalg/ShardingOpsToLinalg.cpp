@@ -1,8 +1,8 @@
 //===- ShardingOpsToLinalg.cpp - Lower the ops of partitioned programs ----===//
 //
 // The lowering of the ops in LMCShardingOps.td, part of
-// convert-lmc-to-linalg: lmc.axis_index becomes a call into the runtime, the
-// vocabulary-parallel cross-entropy ops become linalg on tensors.
+// convert-lmc-to-linalg: the vocabulary-parallel cross-entropy ops become
+// linalg on tensors (lmc.axis_index stays, for convert-lmc-to-runtime).
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,22 +11,11 @@
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/DialectConversion.h"
 
 using namespace mlir;
 using namespace mlir::lmc;
 using namespace mlir::lmc::lowering;
-
-std::optional<int32_t> mlir::lmc::lowering::runtimeAxisMask(Operation *op,
-                                                            StringRef axis) {
-  MeshAttr mesh = getMeshInScope(op);
-  std::optional<unsigned> index = mesh ? mesh.getAxisIndex(axis) : std::nullopt;
-  if (!index)
-    return std::nullopt;
-  return static_cast<int32_t>(1u << *index);
-}
 
 namespace {
 
@@ -41,41 +30,6 @@ Value positionCount(OpBuilder &b, Location loc, Value logits, Type et) {
   return arith::UIToFPOp::create(
       b, loc, et, arith::IndexCastUIOp::create(b, loc, b.getI64Type(), count));
 }
-
-/// lmc.axis_index -> func.call @lmcrt_axis_index(axis number) + index_cast.
-struct AxisIndexLowering : OpConversionPattern<AxisIndexOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(AxisIndexOp op, OpAdaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    std::optional<int32_t> number = runtimeAxisMask(op, op.getAxis());
-    if (!number)
-      return rewriter.notifyMatchFailure(op, "no mesh in scope");
-    auto module = op->getParentOfType<ModuleOp>();
-    if (!module)
-      return rewriter.notifyMatchFailure(op, "not in a module");
-    Location loc = op.getLoc();
-    Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
-    constexpr StringLiteral name = "lmcrt_axis_index";
-    auto callee = dyn_cast_or_null<func::FuncOp>(
-        SymbolTable::lookupSymbolIn(module, name));
-    if (!callee) {
-      OpBuilder::InsertionGuard guard(rewriter);
-      rewriter.setInsertionPointToStart(module.getBody());
-      callee = func::FuncOp::create(rewriter, loc, name,
-                                    rewriter.getFunctionType({i32}, {i64}));
-      callee.setPrivate();
-    }
-    Value axis = arith::ConstantOp::create(rewriter, loc,
-                                           rewriter.getI32IntegerAttr(*number));
-    Value coordinate =
-        func::CallOp::create(rewriter, loc, callee, ValueRange{axis})
-            .getResult(0);
-    rewriter.replaceOpWithNewOp<arith::IndexCastOp>(op, rewriter.getIndexType(),
-                                                    coordinate);
-    return success();
-  }
-};
 
 struct CrossEntropyStatsLowering : OpConversionPattern<CrossEntropyStatsOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -266,7 +220,6 @@ struct CrossEntropyShardGradLowering
 
 void mlir::lmc::lowering::populateShardingOpsToLinalgPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<AxisIndexLowering, CrossEntropyCombineLowering,
-               CrossEntropyShardGradLowering, CrossEntropyStatsLowering>(
-      patterns.getContext());
+  patterns.add<CrossEntropyCombineLowering, CrossEntropyShardGradLowering,
+               CrossEntropyStatsLowering>(patterns.getContext());
 }

@@ -421,7 +421,7 @@ EmbeddingGradOpLowering::matchAndRewrite(EmbeddingGradOp op, OpAdaptor adaptor,
   // Loops (v, c, b, t): result[v, c] += ids[b, t] - offset == v ?
   // grad[b, t, c] : 0. A dense reduction rather than a scatter: simple, and
   // this is the reference lowering. The offset, when there is one, is a
-  // third (scalar) input, where lmc-kernels-to-runtime finds it.
+  // third (scalar) input, where convert-lmc-to-runtime finds it.
   Location loc = op.getLoc();
   RankedTensorType type = op.getType();
   Type et = type.getElementType();

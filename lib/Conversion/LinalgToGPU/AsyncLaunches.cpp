@@ -32,7 +32,7 @@ using namespace mlir::lmc;
 namespace {
 
 /// The attribute that marks a function as stream-ordered (set by
-/// lmc-gpu-runtime-calls on the GPU runtime's functions).
+/// convert-lmc-to-runtime on the GPU runtime's stream-ordered functions).
 constexpr StringLiteral kStreamOrdered =
     LMCDialect::StreamOrderedAttrHelper::getNameStr();
 

@@ -1,9 +1,9 @@
 //===- CublasLt.cpp - GEMMs of compiled code on cuBLASLt ------------------===//
 //
-// _mlir_ciface_lmcrt_gpu_gemm_{f32,tf32,bf16}: the C ABI of
-// _mlir_ciface_lmcrt_gemm_f32 (lmcrt.h) over cuBLASLt, on the compute
-// stream. Storage and accumulation are float32; the suffix is the compute
-// precision (CUBLAS_COMPUTE_32F, _FAST_TF32, _FAST_16BF).
+// _mlir_ciface_lmcrt_gpu_gemm and _gemm_bias: the C ABI of
+// _mlir_ciface_lmcrt_gemm (lmcrt.h) over cuBLASLt, on the compute stream.
+// Storage and accumulation are float32; the precision argument is the
+// compute precision (CUBLAS_COMPUTE_32F, _FAST_TF32, _FAST_16BF).
 //
 // cuBLASLt is column-major. Each operand, a rows x cols view with strides
 // (rs, cs), is either column-major (rs = 1), taken as is, or row-major
@@ -591,56 +591,42 @@ void Gemm::runBias(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
 
 } // namespace
 
-extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bias_f32(
+namespace {
+
+/// The cuBLASLt compute precision of lmcrt.h's LMCRT_PRECISION_*; an
+/// unknown one ends the job.
+Precision precisionOf(int32_t precision, const char *function) {
+  switch (precision) {
+  case LMCRT_PRECISION_FP32:
+    return Precision::F32;
+  case LMCRT_PRECISION_TF32:
+    return Precision::TF32;
+  case LMCRT_PRECISION_BF16:
+    return Precision::BF16;
+  }
+  comm::fatal(std::string(function) + ": unknown precision " +
+              std::to_string(precision) +
+              " (expected 0 fp32, 1 tf32 or 2 "
+              "bf16)");
+}
+
+} // namespace
+
+extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bias(
     lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
     lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
     lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
-    int32_t epilogue) {
+    int32_t epilogue, int32_t precision) {
+  // The arguments are checked before the GPU is touched.
+  Precision p = precisionOf(precision, "gpu_gemm_bias");
   Gemm::get().runBias(a, b, bias, c, aux, transpose_a != 0, transpose_b != 0,
-                      epilogue, Precision::F32);
+                      epilogue, p);
 }
 
-extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bias_tf32(
-    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
-    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
-    int32_t epilogue) {
-  Gemm::get().runBias(a, b, bias, c, aux, transpose_a != 0, transpose_b != 0,
-                      epilogue, Precision::TF32);
-}
-
-extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bias_bf16(
-    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
-    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
-    int32_t epilogue) {
-  Gemm::get().runBias(a, b, bias, c, aux, transpose_a != 0, transpose_b != 0,
-                      epilogue, Precision::BF16);
-}
-
-extern "C" void _mlir_ciface_lmcrt_gpu_gemm_f32(lmcrt_unranked_memref *a,
-                                                lmcrt_unranked_memref *b,
-                                                lmcrt_unranked_memref *c,
-                                                int32_t transpose_a,
-                                                int32_t transpose_b) {
-  Gemm::get().run(a, b, c, transpose_a != 0, transpose_b != 0,
-                  Precision::F32);
-}
-
-extern "C" void _mlir_ciface_lmcrt_gpu_gemm_tf32(lmcrt_unranked_memref *a,
-                                                 lmcrt_unranked_memref *b,
-                                                 lmcrt_unranked_memref *c,
-                                                 int32_t transpose_a,
-                                                 int32_t transpose_b) {
-  Gemm::get().run(a, b, c, transpose_a != 0, transpose_b != 0,
-                  Precision::TF32);
-}
-
-extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bf16(lmcrt_unranked_memref *a,
-                                                 lmcrt_unranked_memref *b,
-                                                 lmcrt_unranked_memref *c,
-                                                 int32_t transpose_a,
-                                                 int32_t transpose_b) {
-  Gemm::get().run(a, b, c, transpose_a != 0, transpose_b != 0,
-                  Precision::BF16);
+extern "C" void
+_mlir_ciface_lmcrt_gpu_gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+                            lmcrt_unranked_memref *c, int32_t transpose_a,
+                            int32_t transpose_b, int32_t precision) {
+  Precision p = precisionOf(precision, "gpu_gemm");
+  Gemm::get().run(a, b, c, transpose_a != 0, transpose_b != 0, p);
 }

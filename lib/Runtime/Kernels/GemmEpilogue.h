@@ -1,6 +1,6 @@
 //===- GemmEpilogue.h - The bias (+ GELU) epilogue on the host --*- C++ -*-===//
 //
-// The epilogue of lmcrt_gemm_bias_* on the CPU, which the GPU runtime also
+// The epilogue of lmcrt_gemm_bias on the CPU, which the GPU runtime also
 // runs over managed memory when cuBLASLt cannot apply it.
 //
 //===----------------------------------------------------------------------===//

@@ -24,6 +24,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -207,7 +208,7 @@ inline float geluTanh(float x) {
   return (0.5f * x) * (1.0f + tanhVectorisable(u));
 }
 
-/// The epilogue of lmcrt_gemm_bias_*, its shapes checked.
+/// The epilogue of lmcrt_gemm_bias, its shapes checked.
 void biasEpilogue(lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
                   lmcrt_unranked_memref *aux, int32_t epilogue) {
   View<float> Bias(bias), C(c), Aux(aux);
@@ -349,66 +350,44 @@ void lmcrt::applyBiasEpilogue(const MemrefView<float> &C,
   }
 }
 
-extern "C" void _mlir_ciface_lmcrt_gemm_f32(lmcrt_unranked_memref *a,
-                                            lmcrt_unranked_memref *b,
-                                            lmcrt_unranked_memref *c,
-                                            int32_t transpose_a,
-                                            int32_t transpose_b) {
-  gemm(a, b, c, transpose_a, transpose_b, 23);
-}
-
-extern "C" void _mlir_ciface_lmcrt_gemm_tf32(lmcrt_unranked_memref *a,
-                                             lmcrt_unranked_memref *b,
-                                             lmcrt_unranked_memref *c,
-                                             int32_t transpose_a,
-                                             int32_t transpose_b) {
-  gemm(a, b, c, transpose_a, transpose_b, 10);
-}
-
-extern "C" void _mlir_ciface_lmcrt_gemm_bf16(lmcrt_unranked_memref *a,
-                                             lmcrt_unranked_memref *b,
-                                             lmcrt_unranked_memref *c,
-                                             int32_t transpose_a,
-                                             int32_t transpose_b) {
-  gemm(a, b, c, transpose_a, transpose_b, 7);
-}
-
 namespace {
 
-void gemmBias(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-              lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
-              lmcrt_unranked_memref *aux, int32_t transpose_a,
-              int32_t transpose_b, int32_t epilogue, int mantissaBits) {
-  if (epilogue != LMCRT_GEMM_BIAS && epilogue != LMCRT_GEMM_BIAS_GELU_TANH)
-    fail("gemm_bias: unknown epilogue");
-  gemm(a, b, c, transpose_a, transpose_b, mantissaBits);
-  biasEpilogue(bias, c, aux, epilogue);
+/// The mantissa bits of the operands at the GEMM precision `precision`
+/// (lmcrt.h's LMCRT_PRECISION_*: float32 keeps 23, TF32 10, bfloat16 7);
+/// an unknown precision is an error.
+int mantissaBitsOf(int32_t precision) {
+  switch (precision) {
+  case LMCRT_PRECISION_FP32:
+    return 23;
+  case LMCRT_PRECISION_TF32:
+    return 10;
+  case LMCRT_PRECISION_BF16:
+    return 7;
+  }
+  std::string what = "gemm: unknown precision " + std::to_string(precision) +
+                     " (expected 0 fp32, 1 tf32 or 2 bf16)";
+  fail(what.c_str());
 }
 
 } // namespace
 
-extern "C" void _mlir_ciface_lmcrt_gemm_bias_f32(
-    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
-    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
-    int32_t epilogue) {
-  gemmBias(a, b, bias, c, aux, transpose_a, transpose_b, epilogue, 23);
+extern "C" void
+_mlir_ciface_lmcrt_gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+                        lmcrt_unranked_memref *c, int32_t transpose_a,
+                        int32_t transpose_b, int32_t precision) {
+  gemm(a, b, c, transpose_a, transpose_b, mantissaBitsOf(precision));
 }
 
-extern "C" void _mlir_ciface_lmcrt_gemm_bias_tf32(
+extern "C" void _mlir_ciface_lmcrt_gemm_bias(
     lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
     lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
     lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
-    int32_t epilogue) {
-  gemmBias(a, b, bias, c, aux, transpose_a, transpose_b, epilogue, 10);
-}
-
-extern "C" void _mlir_ciface_lmcrt_gemm_bias_bf16(
-    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
-    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
-    int32_t epilogue) {
-  gemmBias(a, b, bias, c, aux, transpose_a, transpose_b, epilogue, 7);
+    int32_t epilogue, int32_t precision) {
+  if (epilogue != LMCRT_GEMM_BIAS && epilogue != LMCRT_GEMM_BIAS_GELU_TANH)
+    fail("gemm_bias: unknown epilogue");
+  int bits = mantissaBitsOf(precision);
+  gemm(a, b, c, transpose_a, transpose_b, bits);
+  biasEpilogue(bias, c, aux, epilogue);
 }
 
 extern "C" void _mlir_ciface_lmcrt_embedding_grad_f32(

@@ -5,10 +5,12 @@
 // kernels of linalg ops on memrefs). Each buffer a function owns (its
 // memref.alloc results, and the results of calls that return fresh buffers)
 // is freed right after the last use of any value that may alias it, unless
-// an alias escapes through the function's results.
+// an alias escapes through the function's results. A collective started on
+// buffers (lmc.buffer_collective_start) uses them until its wait.
 //
 //===----------------------------------------------------------------------===//
 
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
 #include "lmc/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -165,15 +167,25 @@ struct LMCFreeBuffersPass
       for (auto it = aliases.findLeader(buffer); it != aliases.member_end();
            ++it) {
         for (Operation *user : (*it).getUsers()) {
-          Operation *inBlock = block.findAncestorOpInBlock(*user);
-          if (!inBlock)
-            continue;
-          if (inBlock == terminator) {
-            escapes = true;
-            break;
+          // A started collective reads and writes its buffers until the ops
+          // that complete it (the waits on its handle).
+          SmallVector<Operation *> uses = {user};
+          if (auto collective = dyn_cast<CollectiveOpInterface>(user);
+              collective && collective.isStart())
+            llvm::append_range(uses, user->getUsers());
+          for (Operation *use : uses) {
+            Operation *inBlock = block.findAncestorOpInBlock(*use);
+            if (!inBlock)
+              continue;
+            if (inBlock == terminator) {
+              escapes = true;
+              break;
+            }
+            if (last->isBeforeInBlock(inBlock))
+              last = inBlock;
           }
-          if (last->isBeforeInBlock(inBlock))
-            last = inBlock;
+          if (escapes)
+            break;
         }
         if (escapes)
           break;

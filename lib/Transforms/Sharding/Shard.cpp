@@ -316,29 +316,19 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
       ArrayAttr axes;
       int64_t payload = 0, tensors = 0;
       bool reduce = false;
-      if (auto ar = dyn_cast<AllReduceOp>(op)) {
-        kind = "all_reduce", axes = ar.getAxes(), reduce = true;
-        for (Value v : ar.getInputs())
-          payload += reportBytes(v.getType(), rows), ++tensors;
-      } else if (auto ar = dyn_cast<AllReduceStartOp>(op)) {
-        kind = "all_reduce", axes = ar.getAxes(), reduce = true;
-        for (Value v : ar.getInputs())
-          payload += reportBytes(v.getType(), rows), ++tensors;
-      } else if (auto ag = dyn_cast<AllGatherOp>(op)) {
-        kind = "all_gather", axes = ag.getAxes(), tensors = 1;
-        payload = reportBytes(ag.getType(), rows);
-      } else if (auto ag = dyn_cast<AllGatherStartOp>(op)) {
-        kind = "all_gather", axes = ag.getAxes(), tensors = 1;
-        payload = reportBytes(ag.getPending().getType(), rows);
-      } else if (auto rs = dyn_cast<ReduceScatterOp>(op)) {
-        kind = "reduce_scatter", axes = rs.getAxes(), tensors = 1;
-        payload = reportBytes(rs.getInput().getType(), rows);
-      } else if (auto rs = dyn_cast<ReduceScatterStartOp>(op)) {
-        kind = "reduce_scatter", axes = rs.getAxes(), tensors = 1;
-        payload = reportBytes(rs.getInput().getType(), rows);
-      } else {
+      auto collective = dyn_cast<CollectiveOpInterface>(op);
+      if (!collective)
         return;
-      }
+      kind = stringifyCollectiveKind(collective.getCollectiveKind());
+      axes = collective.getAxes();
+      reduce = collective.getCollectiveKind() == CollectiveKind::all_reduce;
+      // The payload: what is reduced or scattered, what is gathered.
+      ValueRange data =
+          collective.getCollectiveKind() == CollectiveKind::all_gather
+              ? collective.getCollectiveOutputs()
+              : collective.getCollectiveInputs();
+      for (Value v : data)
+        payload += reportBytes(v.getType(), rows), ++tensors;
       int64_t p = mesh.getGroupSize(axes);
       int64_t moved = (reduce ? 2 : 1) * (p - 1) * payload / p;
       std::string axis;

@@ -59,16 +59,3 @@ lmc.model @b {
     return
   }
 }
-
-// -----
-
-// Tests that lmc.axis_index without a mesh in scope (the runtime's groups
-// are the mesh's axes) is an error rather than a call with a wrong group.
-
-module {
-  func.func @f() -> index {
-    // expected-error @below {{'lmc.axis_index' op mesh axis 'pp' has no runtime group: there is no mesh in scope}}
-    %0 = lmc.axis_index "pp"
-    return %0 : index
-  }
-}

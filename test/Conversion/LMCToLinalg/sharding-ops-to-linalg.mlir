@@ -1,22 +1,22 @@
-// RUN: lmc-opt %s -convert-lmc-to-linalg -split-input-file | FileCheck %s
+// RUN: lmc-opt %s -convert-lmc-to-linalg -convert-lmc-to-runtime -split-input-file | FileCheck %s
 
 // The lowering of the ops of LMCShardingOps.td, one case per op.
 
-// Tests that axis_index calls the runtime's lmcrt_axis_index with the
-// runtime's group of the axis (a bit mask over the mesh axes: dp 1, tp 2)
-// and casts the i64 coordinate to
-// index; the function is declared once, privately, in the module, also when
-// the ops sit in an lmc.model that the pass dissolves.
+// Tests that axis_index stays for convert-lmc-to-runtime, which calls the
+// runtime's axis index with the axis mask of the axis (dp 1, tp 2) and casts
+// the i64 coordinate to index; the function is declared once, privately, in
+// the module, also when the ops sit in an lmc.model that
+// convert-lmc-to-linalg dissolves.
 
 // CHECK:       module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>}
 // CHECK-NEXT:    func.func private @lmcrt_axis_index(i32) -> i64{{$}}
 // CHECK-NOT:     func.func private @lmcrt_axis_index
 // CHECK-LABEL:   func.func @coordinates() -> (index, index)
-// CHECK-NEXT:      %[[TPMASK:.+]] = arith.constant 2 : i32
-// CHECK-NEXT:      %[[TP64:.+]] = call @lmcrt_axis_index(%[[TPMASK]]) : (i32) -> i64
+// CHECK-NEXT:      %[[TWO:.+]] = arith.constant 2 : i32
+// CHECK-NEXT:      %[[TP64:.+]] = call @lmcrt_axis_index(%[[TWO]]) : (i32) -> i64
 // CHECK-NEXT:      %[[TP:.+]] = arith.index_cast %[[TP64]] : i64 to index
-// CHECK-NEXT:      %[[DPMASK:.+]] = arith.constant 1 : i32
-// CHECK-NEXT:      %[[DP64:.+]] = call @lmcrt_axis_index(%[[DPMASK]]) : (i32) -> i64
+// CHECK-NEXT:      %[[ONE:.+]] = arith.constant 1 : i32
+// CHECK-NEXT:      %[[DP64:.+]] = call @lmcrt_axis_index(%[[ONE]]) : (i32) -> i64
 // CHECK-NEXT:      %[[DP:.+]] = arith.index_cast %[[DP64]] : i64 to index
 // CHECK-NEXT:      return %[[TP]], %[[DP]] : index, index
 // CHECK-NOT:     lmc.model
@@ -25,23 +25,6 @@ lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
     %tp = lmc.axis_index "tp"
     %dp = lmc.axis_index "dp"
     return %tp, %dp : index, index
-  }
-}
-
-// -----
-
-// Tests that an axis of any name gets the bit of its position in the mesh in
-// scope (the runtime's groups are the mesh's; without a mesh it is an error,
-// convert-lmc-to-linalg-invalid.mlir).
-
-// CHECK:       func.func private @lmcrt_axis_index(i32) -> i64
-// CHECK-LABEL: func.func @other_axes
-// CHECK-NEXT:    %[[SP:.+]] = arith.constant 2 : i32
-// CHECK-NEXT:    call @lmcrt_axis_index(%[[SP]]) : (i32) -> i64
-module attributes {lmc.mesh = #lmc.mesh<pp = 2, sp = 4>} {
-  func.func @other_axes() -> index {
-    %sp = lmc.axis_index "sp"
-    return %sp : index
   }
 }
 

@@ -378,7 +378,7 @@ func.func @embedding_grad(%dx: tensor<?x?x64xf32>, %tokens: tensor<?x?xi32>) -> 
 // -----
 
 // Tests that embedding_grad with an offset passes it as a third, scalar
-// input (where lmc-kernels-to-runtime finds it) and compares ids - offset
+// input (where convert-lmc-to-runtime finds it) and compares ids - offset
 // with the row.
 
 // CHECK-DAG:   #[[GRAD:.+]] = affine_map<(d0, d1, d2, d3) -> (d2, d3, d1)>

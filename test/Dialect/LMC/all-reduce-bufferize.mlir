@@ -1,9 +1,10 @@
-// RUN: lmc-opt %s --lmc-bufferize --split-input-file --verify-diagnostics | FileCheck %s
+// RUN: lmc-opt %s --lmc-bufferize --convert-lmc-to-runtime --split-input-file --verify-diagnostics | FileCheck %s
 
-// Tests that lmc.all_reduce of a bucket bufferizes to one runtime call: the
+// Tests that lmc.all_reduce of a bucket bufferizes to one runtime call
+// (lmc.buffer_collective, which convert-lmc-to-runtime lowers): the
 // operands are copied into one contiguous 64-byte-aligned buffer of
-// 4 + 16 + 1 floats, the runtime reduces it in place over the dp group (mask
-// 1: the first axis), and the results are views of that buffer (a 4x4 view at offset 4, a
+// 4 + 16 + 1 floats, the runtime reduces it in place over the dp group (axis
+// mask 1), and the results are views of that buffer (a 4x4 view at offset 4, a
 // rank-0 view at offset 20). The runtime function is declared once with a C
 // interface.
 
@@ -35,7 +36,8 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 1>} {
 
 // -----
 
-// Tests that a group over both axes is the runtime's world group (mask 3).
+// Tests that a group over both axes is the runtime's world group (axis
+// mask 3).
 
 // CHECK-LABEL: func.func @world
 // CHECK:         %[[AXIS:.+]] = arith.constant 3 : i32
@@ -82,7 +84,7 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 1>} {
 
 // Tests that a bucket with run-time sizes (activations all-reduced over tp)
 // packs at run-time offsets: B x 4 floats, then 2 at offset 4 B, in one
-// buffer of 4 B + 2 floats, reduced over the tp group (mask 2).
+// buffer of 4 B + 2 floats, reduced over the tp group (axis mask 2).
 
 // CHECK-LABEL: func.func @dynamic
 // CHECK-SAME:    (%[[A:.+]]: memref<?x4xf32>, %[[B:.+]]: memref<2xf32>)

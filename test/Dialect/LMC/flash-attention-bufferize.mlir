@@ -1,4 +1,4 @@
-// RUN: lmc-opt %s --lmc-bufferize --split-input-file --verify-diagnostics | FileCheck %s
+// RUN: lmc-opt %s --lmc-bufferize --convert-lmc-to-runtime --split-input-file --verify-diagnostics | FileCheck %s
 
 // Tests that lmc.flash_attention bufferizes to one call of
 // lmcrt_attention_fwd_f32 on the operands' buffers and new 64-byte-aligned

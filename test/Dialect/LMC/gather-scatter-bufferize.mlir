@@ -1,13 +1,12 @@
-// RUN: lmc-opt %s --lmc-bufferize --split-input-file --verify-diagnostics | FileCheck %s
-// RUN: lmc-opt %s --lmc-bufferize --lmc-free-buffers --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=FREE
+// RUN: lmc-opt %s --lmc-bufferize --convert-lmc-to-runtime --split-input-file --verify-diagnostics | FileCheck %s
+// RUN: lmc-opt %s --lmc-bufferize --lmc-free-buffers --convert-lmc-to-runtime --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=FREE
 
 // Tests that lmc.all_gather bufferizes to one runtime call from the
 // operand's buffer, as it is, into a new 64-byte-aligned buffer for the
-// result (dimension 1 doubled over tp, runtime group 2: the mask of tp),
-// with the dimension
+// result (dimension 1 doubled over tp, axis mask 2), with the dimension
 // as an i64; and lmc.reduce_scatter the same way with a dynamic scattered
 // dimension (the result's is the operand's divided by the 2 ranks of dp,
-// runtime group 1: the mask of dp). The functions are declared once with a C interface.
+// axis mask 1). The functions are declared once with a C interface.
 
 // CHECK-LABEL: module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>}
 // CHECK-DAG:   func.func private @lmcrt_all_gather_f32(memref<*xf32>, memref<*xf32>, i32, i64) attributes {llvm.emit_c_interface}
@@ -43,7 +42,7 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
 // -----
 
 // Tests that a gather over both axes in mesh order (dp major) is the
-// runtime's world group (mask 3), whose group index is the world rank; the
+// runtime's world group (axis mask 3), whose group index is the world rank; the
 // group has 2 x 4 ranks.
 
 // CHECK-LABEL: func.func @world
@@ -171,11 +170,11 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
 // -----
 
 // Tests that a gather over both axes listed tp first is an error: the
-// runtime numbers a group's ranks in mesh order, dp major.
+// runtime numbers the ranks of a group row-major over the mesh's axes.
 
 module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
   func.func @order(%a: tensor<4xf32>) -> tensor<16xf32> attributes {llvm.emit_c_interface} {
-    // expected-error @below {{gathers or scatters over mesh axes out of mesh order; the runtime numbers a group's ranks in mesh order}}
+    // expected-error @below {{gathers or scatters over mesh axes out of mesh order: the runtime numbers the ranks of a group row-major over the mesh's axes}}
     // expected-error @below {{failed to bufferize op}}
     %r = lmc.all_gather %a over ["tp", "dp"] dim 0 : tensor<4xf32> -> tensor<16xf32>
     return %r : tensor<16xf32>
@@ -184,8 +183,8 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
 
 // -----
 
-// Tests that an axis of any name is the group of its bit in the mesh (pp,
-// the first axis: mask 1).
+// Tests that an axis other than dp and tp is named by its bit in the axis
+// mask: pp, the mesh's first axis, is 1.
 
 // CHECK-LABEL: func.func @pp
 // CHECK:         %[[AXIS:.+]] = arith.constant 1 : i32

@@ -82,3 +82,33 @@ func.func @branches(%c: i1) {
 ^b:
   return
 }
+
+// -----
+
+// Tests that the buffers of a collective started on buffers stay alive
+// until its wait (the transfer reads and writes them until then), even when
+// nothing uses them after the start: each is freed after lmc.buffer_wait,
+// not after lmc.buffer_collective_start.
+
+// CHECK-LABEL: func.func @in_flight
+// CHECK:         %[[IN:.+]] = memref.alloc() : memref<8xf32>
+// CHECK:         %[[OUT:.+]] = memref.alloc() : memref<4xf32>
+// CHECK:         %[[H:.+]] = lmc.buffer_collective_start reduce_scatter %[[IN]] into %[[OUT]]
+// CHECK-NOT:     memref.dealloc
+// CHECK:         linalg.fill
+// CHECK-NOT:     memref.dealloc
+// CHECK:         lmc.buffer_wait %[[H]]
+// CHECK-DAG:     memref.dealloc %[[IN]] :
+// CHECK-DAG:     memref.dealloc %[[OUT]] :
+// CHECK:         return
+module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @in_flight(%x: memref<16xf32>) {
+    %in = memref.alloc() : memref<8xf32>
+    %out = memref.alloc() : memref<4xf32>
+    %h = lmc.buffer_collective_start reduce_scatter %in into %out over ["dp"] dim 0 : memref<8xf32>, memref<4xf32>
+    %c = arith.constant 1.0 : f32
+    linalg.fill ins(%c : f32) outs(%x : memref<16xf32>)
+    lmc.buffer_wait %h
+    return
+  }
+}

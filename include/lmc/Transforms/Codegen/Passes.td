@@ -319,7 +319,10 @@ def LMCFreeBuffers : Pass<"lmc-free-buffers", "::mlir::ModuleOp"> {
     buffer results of its calls to functions of the module. Each owned
     buffer gets a `memref.dealloc` right after the last op that uses any
     value that may alias it (views, casts, results of other ops that take
-    it), and none when an alias is returned: the caller then owns it.
+    it), and none when an alias is returned: the caller then owns it. A
+    collective started on a buffer (a start form of the collective op
+    interface, such as `lmc.buffer_collective_start`) uses it until the ops
+    that take its handle (its `lmc.buffer_wait`).
 
     Upstream's ownership-based deallocation handles any control flow, but
     frees a block's buffers at the end of the block: in a training step of

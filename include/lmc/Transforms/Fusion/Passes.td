@@ -125,7 +125,7 @@ def LMCGemmEpilogues : Pass<"lmc-gemm-epilogues", "::mlir::ModuleOp"> {
     add is a loop nest inside an outlined kernel function (CPU) or a group's
     `scf.forall` (GPU), different on each target. Rewriting once at the lmc
     level gives both targets the same op, keeps the lowering to runtime calls
-    (`lmc-kernels-to-runtime`, where the precision is chosen) a mechanical
+    (`convert-lmc-to-runtime`, where the precision is chosen) a mechanical
     step, and runs after `lmc-fuse` because the groups it forms decide what
     is left to absorb: the bias + GELU group of an MLP's first layer (the
     whole group goes), and the bias add that opens the residual add +

@@ -93,8 +93,10 @@ def LMCAutodiff : Pass<"lmc-autodiff", "::mlir::ModuleOp"> {
       only q, k, v, the output and the per-row log-sum-exp `lse` (never a
       `T x T` tensor), under every recompute policy (`block` recomputes the
       `flash_attention` itself from the residual stream). The flash ops
-      bufferize to calls into the runtime (`lmcrt_attention_fwd_f32`,
-      `lmcrt_attention_bwd_f32`), so the program must be linked with it.
+      bufferize to calls into the runtime's attention kernels
+      (`lmc.buffer_attention`, `lmc.buffer_attention_grad`, which
+      `convert-lmc-to-runtime` lowers), so the program must be linked with
+      it.
     The statistic `activation-bytes` (and, with `report`, a line on stdout)
     gives the bytes of forward values kept alive for the backward pass at
     batch `report-batch` and sequence `report-seq` (the first dynamic

@@ -143,6 +143,30 @@ int64_t MeshAttr::getGroupSize(ArrayAttr axes) const {
   return ranks;
 }
 
+std::optional<int32_t> MeshAttr::getAxisMask(ArrayRef<StringRef> axes) const {
+  if (getRank() > 31)
+    return std::nullopt;
+  int32_t mask = 0;
+  for (StringRef name : axes) {
+    std::optional<unsigned> index = getAxisIndex(name);
+    if (!index)
+      return std::nullopt;
+    mask |= int32_t(1) << *index;
+  }
+  return mask;
+}
+
+std::optional<int32_t> MeshAttr::getAxisMask(ArrayAttr axes) const {
+  SmallVector<StringRef> names;
+  for (Attribute axis : axes) {
+    auto name = dyn_cast<StringAttr>(axis);
+    if (!name)
+      return std::nullopt;
+    names.push_back(name.getValue());
+  }
+  return getAxisMask(names);
+}
+
 MeshAttr mlir::lmc::getMeshInScope(Operation *op) {
   for (; op; op = op->getParentOp())
     if (Attribute mesh = op->getDiscardableAttr(LMCDialect::getMeshAttrName()))

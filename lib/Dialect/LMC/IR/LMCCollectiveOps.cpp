@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "VerifyUtils.h"
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
 
 #include "mlir/IR/Builders.h"
@@ -13,6 +14,8 @@
 
 using namespace mlir;
 using namespace mlir::lmc;
+
+#include "lmc/Dialect/LMC/IR/LMCCollectiveInterface.cpp.inc"
 
 //===----------------------------------------------------------------------===//
 // Helpers
@@ -188,11 +191,133 @@ LogicalResult WaitOp::verify() {
   if (getPending().empty())
     return emitOpError("expects at least one operand");
   for (auto [i, pending] : llvm::enumerate(getPending()))
-    if (!isa_and_nonnull<AllReduceStartOp, AllGatherStartOp,
-                         ReduceScatterStartOp>(pending.getDefiningOp()))
+    if (!isa_and_nonnull<CollectiveOpInterface>(pending.getDefiningOp()) ||
+        !cast<CollectiveOpInterface>(pending.getDefiningOp()).isStart() ||
+        !isa<PendingType>(pending.getType()))
       return emitOpError("operand #")
              << i
              << " must be a result of lmc.all_reduce_start, "
                 "lmc.all_gather_start or lmc.reduce_scatter_start";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives on buffers
+//===----------------------------------------------------------------------===//
+
+/// Checks a collective of `kind` from a buffer of type `input` into one of
+/// type `output` over `axes` (along `dim` for a gather or scatter).
+static LogicalResult verifyBufferCollective(Operation *op, CollectiveKind kind,
+                                            MemRefType input, MemRefType output,
+                                            ArrayAttr axes,
+                                            std::optional<uint64_t> dim) {
+  FailureOr<MeshAttr> mesh = verifyAxes(op, axes);
+  if (failed(mesh))
+    return failure();
+  if (input.getRank() != output.getRank())
+    return op->emitOpError("input and output must have the same rank, got ")
+           << input.getRank() << " and " << output.getRank();
+  if (kind == CollectiveKind::all_reduce) {
+    if (dim)
+      return op->emitOpError("an all_reduce has no dim");
+    for (int64_t d = 0; d < input.getRank(); ++d)
+      if (!mlir::lmc::detail::dimsCompatible(input.getDimSize(d),
+                                             output.getDimSize(d)))
+        return op->emitOpError("output must have the shape of input, got ")
+               << output << " for " << input;
+    return success();
+  }
+  if (!dim)
+    return op->emitOpError("an ")
+           << stringifyCollectiveKind(kind) << " needs a dim";
+  int64_t rank = input.getRank();
+  if (static_cast<int64_t>(*dim) >= rank)
+    return op->emitOpError("dim ")
+           << *dim << " is out of range for rank " << rank;
+  std::optional<unsigned> previous;
+  for (StringAttr axis : axes.getAsRange<StringAttr>()) {
+    unsigned index = *mesh->getAxisIndex(axis.getValue());
+    if (previous && index < *previous)
+      return op->emitOpError("axes must be listed in mesh order (the runtime "
+                             "numbers the ranks of a group row-major over "
+                             "the mesh's axes), got ")
+             << axes << " on " << *mesh;
+    previous = index;
+  }
+  int64_t group = mesh->getGroupSize(axes);
+  bool gather = kind == CollectiveKind::all_gather;
+  for (int64_t d = 0; d < rank; ++d) {
+    int64_t in = input.getDimSize(d), out = output.getDimSize(d);
+    if (d != static_cast<int64_t>(*dim) || ShapedType::isDynamic(in)) {
+      if (!mlir::lmc::detail::dimsCompatible(in, out))
+        return op->emitOpError("output must have the sizes of input except "
+                               "along dim, got ")
+               << output << " for " << input;
+      continue;
+    }
+    if (!gather && in % group != 0)
+      return op->emitOpError("dimension ")
+             << d << " of size " << in << " is not divisible by the group size "
+             << group;
+    int64_t expected = gather ? in * group : in / group;
+    if (!mlir::lmc::detail::dimsCompatible(expected, out))
+      return op->emitOpError("output dimension ")
+             << d << " must be " << expected << " (" << in
+             << (gather ? " multiplied by " : " divided by ") << group
+             << ", the number of ranks in a group), got " << out;
+  }
+  return success();
+}
+
+LogicalResult BufferCollectiveOp::verify() {
+  return verifyBufferCollective(*this, getKind(), getInput().getType(),
+                                getOutput().getType(), getAxes(), getDim());
+}
+
+ValueRange BufferCollectiveOp::getCollectiveInputs() {
+  return getOperation()->getOperands().take_front();
+}
+
+ValueRange BufferCollectiveOp::getCollectiveOutputs() {
+  return getOperation()->getOperands().drop_front();
+}
+
+LogicalResult BufferCollectiveStartOp::verify() {
+  if (failed(verifyBufferCollective(*this, getKind(), getInput().getType(),
+                                    getOutput().getType(), getAxes(),
+                                    getDim())))
+    return failure();
+  Value handle = getHandle();
+  if (!handle.hasOneUse())
+    return emitOpError("handle must be used exactly once, by an "
+                       "lmc.buffer_wait; it has ")
+           << llvm::range_size(handle.getUses()) << " uses";
+  Operation *user = *handle.getUsers().begin();
+  if (!isa<BufferWaitOp>(user) || user->getBlock() != (*this)->getBlock())
+    return emitOpError("handle must be used by an lmc.buffer_wait in the "
+                       "same block, not by ")
+           << user->getName();
+  return success();
+}
+
+ValueRange BufferCollectiveStartOp::getCollectiveInputs() {
+  return getOperation()->getOperands().take_front();
+}
+
+ValueRange BufferCollectiveStartOp::getCollectiveOutputs() {
+  return getOperation()->getOperands().drop_front();
+}
+
+LogicalResult BufferWaitOp::verify() {
+  if (getHandles().empty())
+    return emitOpError("expects at least one handle");
+  llvm::SmallPtrSet<Value, 4> seen;
+  for (auto [i, handle] : llvm::enumerate(getHandles())) {
+    if (!handle.getDefiningOp<BufferCollectiveStartOp>())
+      return emitOpError("operand #")
+             << i << " must be a result of lmc.buffer_collective_start";
+    if (!seen.insert(handle).second)
+      return emitOpError("operand #") << i << " is listed twice";
+  }
   return success();
 }

@@ -1,18 +1,21 @@
 //===- BufferizableOpInterfaceImpl.cpp - Bufferization of collectives -----===//
 //
-// lmc.all_reduce bufferizes to one call into the runtime per op: the
-// operands (a bucket of gradients, say) are copied into one contiguous
-// buffer, which the runtime reduces in place
-// (_mlir_ciface_lmcrt_all_reduce_f32 in include/lmc/Runtime/lmcrt.h), and
-// the results are views of that buffer. One message per bucket, whatever
-// the number of tensors in it. lmc.all_reduce_start does the same with the
-// runtime's nonblocking form and lmc.wait waits for it.
+// The ops that the runtime implements bufferize to their forms on buffers
+// (lmc.buffer_collective, lmc.buffer_collective_start, lmc.buffer_wait,
+// lmc.buffer_attention, lmc.buffer_attention_grad), which
+// convert-lmc-to-runtime makes calls into the runtime.
 //
-// lmc.all_gather and lmc.reduce_scatter call the runtime on the operand's
-// buffer (any layout) and a new buffer for the result. Their asynchronous
-// forms copy the operand into one buffer with room for the result after it,
-// so that the operand stays alive and unchanged until the wait, while the
-// runtime may still read it.
+// lmc.all_reduce bufferizes to one collective per op: the operands (a bucket
+// of gradients, say) are copied into one contiguous buffer, which is reduced
+// in place, and the results are views of that buffer. One message per
+// bucket, whatever the number of tensors in it. lmc.all_reduce_start does
+// the same with the start form and lmc.wait waits for it.
+//
+// lmc.all_gather and lmc.reduce_scatter go from the operand's buffer (any
+// layout) into a new buffer for the result. Their asynchronous forms copy
+// the operand into one buffer with room for the result after it, so that
+// the operand stays alive and unchanged until the wait, while the runtime
+// may still read it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,93 +38,32 @@ using namespace mlir::bufferization;
 
 namespace {
 
-/// The runtime's group spanned by `axes` of the mesh in scope: a bit mask
-/// over the mesh axes, bit i for axis i (lmcrt.h).
-FailureOr<int32_t> runtimeAxis(Operation *op, ArrayAttr axes) {
-  MeshAttr mesh = getMeshInScope(op);
-  if (!mesh)
-    return op->emitOpError("has no mesh in scope");
-  uint32_t mask = 0;
-  for (auto name : axes.getAsRange<StringAttr>()) {
-    std::optional<unsigned> index = mesh.getAxisIndex(name.getValue());
-    if (!index)
-      return op->emitOpError("spans the axis '")
-             << name.getValue() << "', not an axis of the mesh " << mesh;
-    mask |= 1u << *index;
-  }
-  return static_cast<int32_t>(mask);
-}
-
-/// The runtime's group of a gather or scatter over `axes`, whose order
-/// numbers the ranks in the group: the runtime numbers a group's ranks
-/// row-major over its axes in mesh order, so `axes` must be in mesh order.
-FailureOr<int32_t> runtimeAxisInOrder(Operation *op, ArrayAttr axes) {
-  MeshAttr mesh = getMeshInScope(op);
-  if (!mesh)
-    return op->emitOpError("has no mesh in scope");
-  int64_t last = -1;
-  for (auto name : axes.getAsRange<StringAttr>()) {
-    std::optional<unsigned> index = mesh.getAxisIndex(name.getValue());
-    if (index && static_cast<int64_t>(*index) <= last)
-      return op->emitOpError("gathers or scatters over mesh axes out of "
-                             "mesh order; the runtime numbers a group's "
-                             "ranks in mesh order");
-    if (index)
-      last = *index;
-  }
-  return runtimeAxis(op, axes);
-}
-
-/// A call to the runtime function `name`, declared (private) in the nearest
-/// symbol table on first use; returns its result when it has one.
-Value callRuntime(RewriterBase &rewriter, Operation *at, StringRef name,
-                  ValueRange args, TypeRange results) {
-  Operation *table = SymbolTable::getNearestSymbolTable(at->getParentOp());
-  auto callee =
-      dyn_cast_or_null<func::FuncOp>(SymbolTable::lookupSymbolIn(table, name));
-  if (!callee) {
-    OpBuilder::InsertionGuard guard(rewriter);
-    rewriter.setInsertionPointToStart(&table->getRegion(0).front());
-    callee = func::FuncOp::create(
-        rewriter, at->getLoc(), name,
-        rewriter.getFunctionType(ValueRange(args).getTypes(), results));
-    callee.setPrivate();
-    // Functions taking memrefs are reached through their C interface
-    // (`_mlir_ciface_NAME`, descriptors by pointer); the others by name.
-    if (llvm::any_of(ValueRange(args).getTypes(),
-                     llvm::IsaPred<BaseMemRefType>))
-      callee->setAttr("llvm.emit_c_interface", rewriter.getUnitAttr());
-  }
-  auto call = func::CallOp::create(rewriter, at->getLoc(), callee, args);
-  return call.getNumResults() ? call.getResult(0) : Value();
-}
-
 FailureOr<std::pair<Value, SmallVector<Value>>>
 packBucket(RewriterBase &rewriter, Operation *op, ValueRange inputs,
            const BufferizationOptions &options, BufferizationState &state);
 
-/// Packs a bucket (packBucket) and calls the runtime function `name` on the
-/// packed buffer, reduced in place over the group of `axes`; returns the
-/// call's result (the handle of a nonblocking start, or null) and the views.
+/// Packs a bucket (packBucket) and all-reduces the packed buffer in place
+/// over the group of `axes` (a start form when `start`); returns the start's
+/// handle (or null) and the views.
 FailureOr<std::pair<Value, SmallVector<Value>>>
 reduceBucket(RewriterBase &rewriter, Operation *op, ValueRange inputs,
-             ArrayAttr axes, StringRef name, TypeRange results,
-             const BufferizationOptions &options, BufferizationState &state) {
-  FailureOr<int32_t> axis = runtimeAxis(op, axes);
-  if (failed(axis))
-    return failure();
+             ArrayAttr axes, bool start, const BufferizationOptions &options,
+             BufferizationState &state) {
   auto packed = packBucket(rewriter, op, inputs, options, state);
   if (failed(packed))
     return failure();
   Location loc = op->getLoc();
-  Value unranked = memref::CastOp::create(
-      rewriter, loc, UnrankedMemRefType::get(rewriter.getF32Type(), 0),
-      packed->first);
-  Value axisValue = arith::ConstantOp::create(
-      rewriter, loc, rewriter.getI32IntegerAttr(*axis));
-  Value result =
-      callRuntime(rewriter, op, name, {unranked, unranked, axisValue}, results);
-  return std::make_pair(result, std::move(packed->second));
+  auto kind = CollectiveKindAttr::get(rewriter.getContext(),
+                                      CollectiveKind::all_reduce);
+  Value flat = packed->first, handle;
+  if (start)
+    handle =
+        BufferCollectiveStartOp::create(rewriter, loc, rewriter.getI64Type(),
+                                        kind, flat, flat, axes, IntegerAttr());
+  else
+    BufferCollectiveOp::create(rewriter, loc, kind, flat, flat, axes,
+                               IntegerAttr());
+  return std::make_pair(handle, std::move(packed->second));
 }
 
 /// `a * b` for index sizes, folded when both are constants.
@@ -286,8 +228,8 @@ ResizingCollective describe(Operation *op) {
   return {o.getInput(), o.getAxes(), static_cast<int64_t>(o.getDim()), false};
 }
 
-/// Calls the runtime's gather or scatter (blocking, or the start of the
-/// nonblocking form when `start`) for `op`. Returns the buffer that holds
+/// The gather or scatter of `op` on buffers (blocking, or the start of the
+/// nonblocking form when `start`). Returns the buffer that holds
 /// the result and, when `start`, the handle.
 FailureOr<std::pair<Value, Value>>
 resizeOverGroup(RewriterBase &rewriter, Operation *op, bool start,
@@ -298,10 +240,20 @@ resizeOverGroup(RewriterBase &rewriter, Operation *op, bool start,
   if (!inputType.getElementType().isF32())
     return op->emitOpError("bufferizes to the runtime only for float32 "
                            "tensors");
-  FailureOr<int32_t> axis = runtimeAxisInOrder(op, c.axes);
-  if (failed(axis))
-    return failure();
+  // The runtime numbers the ranks of a group row-major over the mesh's
+  // axes: the order of the gathered blocks.
   MeshAttr mesh = getMeshInScope(op);
+  if (!mesh)
+    return op->emitOpError("has no mesh in scope");
+  std::optional<unsigned> previous;
+  for (auto axis : c.axes.getAsRange<StringAttr>()) {
+    std::optional<unsigned> index = mesh.getAxisIndex(axis.getValue());
+    if (!index || (previous && *index < *previous))
+      return op->emitOpError("gathers or scatters over mesh axes out of mesh "
+                             "order: the runtime numbers the ranks of a group "
+                             "row-major over the mesh's axes");
+    previous = index;
+  }
   int64_t groupSize = mesh.getGroupSize(c.axes);
   FailureOr<Value> buffer = getBuffer(rewriter, c.input, options, state);
   if (failed(buffer))
@@ -340,25 +292,16 @@ resizeOverGroup(RewriterBase &rewriter, Operation *op, bool start,
     memref::CopyOp::create(rewriter, loc, *buffer, in);
   }
 
-  auto unranked = [&](Value memref) -> Value {
-    return memref::CastOp::create(
-        rewriter, loc, UnrankedMemRefType::get(rewriter.getF32Type(), 0),
-        memref);
-  };
-  Value axisValue = arith::ConstantOp::create(
-      rewriter, loc, rewriter.getI32IntegerAttr(*axis));
-  Value dimValue = arith::ConstantOp::create(rewriter, loc,
-                                             rewriter.getI64IntegerAttr(c.dim));
-  std::string name =
-      (Twine("lmcrt_") + (c.gather ? "all_gather" : "reduce_scatter") +
-       (start ? "_start" : "") + "_f32")
-          .str();
-  SmallVector<Type> results;
+  auto kind = CollectiveKindAttr::get(
+      rewriter.getContext(),
+      c.gather ? CollectiveKind::all_gather : CollectiveKind::reduce_scatter);
+  IntegerAttr dim = rewriter.getI64IntegerAttr(c.dim);
+  Value handle;
   if (start)
-    results.push_back(rewriter.getI64Type());
-  Value handle =
-      callRuntime(rewriter, op, name,
-                  {unranked(in), unranked(out), axisValue, dimValue}, results);
+    handle = BufferCollectiveStartOp::create(
+        rewriter, loc, rewriter.getI64Type(), kind, in, out, c.axes, dim);
+  else
+    BufferCollectiveOp::create(rewriter, loc, kind, in, out, c.axes, dim);
   return std::make_pair(out, handle);
 }
 
@@ -390,7 +333,7 @@ struct AllReduceOpInterface
     auto reduce = cast<AllReduceOp>(op);
     auto reduced =
         reduceBucket(rewriter, op, reduce.getInputs(), reduce.getAxes(),
-                     "lmcrt_all_reduce_f32", {}, options, state);
+                     /*start=*/false, options, state);
     if (failed(reduced))
       return failure();
     replaceOpWithBufferizedValues(rewriter, op, reduced->second);
@@ -407,9 +350,9 @@ struct AllReduceStartOpInterface
                           const BufferizationOptions &options,
                           BufferizationState &state) const {
     auto start = cast<AllReduceStartOp>(op);
-    auto started = reduceBucket(rewriter, op, start.getInputs(),
-                                start.getAxes(), "lmcrt_all_reduce_start_f32",
-                                {rewriter.getI64Type()}, options, state);
+    auto started =
+        reduceBucket(rewriter, op, start.getInputs(), start.getAxes(),
+                     /*start=*/true, options, state);
     if (failed(started))
       return failure();
     Location loc = op->getLoc();
@@ -492,14 +435,13 @@ struct WaitOpInterface
       auto cast = pending.getDefiningOp<UnrealizedConversionCastOp>();
       if (!cast || cast.getNumOperands() != 2)
         return op->emitOpError("waits on a collective that did not bufferize "
-                               "to the runtime");
+                               "to lmc.buffer_collective_start");
       if (!llvm::is_contained(handles, cast.getOperand(0)))
         handles.push_back(cast.getOperand(0));
       views.push_back(cast.getOperand(1));
       casts.push_back(cast);
     }
-    for (Value handle : handles)
-      callRuntime(rewriter, op, "lmcrt_collective_wait", {handle}, {});
+    BufferWaitOp::create(rewriter, op->getLoc(), handles);
     replaceOpWithBufferizedValues(rewriter, op, views);
     for (Operation *cast : casts)
       if (cast->use_empty())
@@ -522,9 +464,9 @@ Value allocLike(RewriterBase &rewriter, Location loc, RankedTensorType like,
       dynamicSizes, ValueRange{}, rewriter.getI64IntegerAttr(64));
 }
 
-/// lmc.flash_attention and lmc.flash_attention_grad: one call of the
-/// runtime's attention kernel (lmcrt_attention_fwd_f32 / _bwd_f32) on the
-/// operands' buffers (any strides) and new buffers for the results.
+/// lmc.flash_attention and lmc.flash_attention_grad: lmc.buffer_attention
+/// and lmc.buffer_attention_grad on the operands' buffers (any strides) and
+/// new buffers for the results.
 template <typename OpTy>
 struct FlashAttentionOpInterface
     : public ReadsOperandsModel<FlashAttentionOpInterface<OpTy>, OpTy> {
@@ -554,22 +496,15 @@ struct FlashAttentionOpInterface
                                   cast<RankedTensorType>(result.getType()),
                                   lse ? bht : btc));
     }
-    auto unranked = [&](Value memref) -> Value {
-      return memref::CastOp::create(
-          rewriter, loc, UnrankedMemRefType::get(rewriter.getF32Type(), 0),
-          memref);
-    };
-    SmallVector<Value> args;
-    for (Value buffer : buffers)
-      args.push_back(unranked(buffer));
-    for (Value buffer : results)
-      args.push_back(unranked(buffer));
-    args.push_back(arith::ConstantOp::create(
-        rewriter, loc, rewriter.getI64IntegerAttr(attention.getHeads())));
-    callRuntime(rewriter, op,
-                isa<FlashAttentionOp>(op) ? "lmcrt_attention_fwd_f32"
-                                          : "lmcrt_attention_bwd_f32",
-                args, {});
+    if constexpr (std::is_same_v<OpTy, FlashAttentionOp>)
+      BufferAttentionOp::create(rewriter, loc, buffers[0], buffers[1],
+                                buffers[2], results[0], results[1],
+                                attention.getHeads());
+    else
+      BufferAttentionGradOp::create(rewriter, loc, buffers[0], buffers[1],
+                                    buffers[2], buffers[3], buffers[4],
+                                    buffers[5], results[0], results[1],
+                                    results[2], attention.getHeads());
     replaceOpWithBufferizedValues(rewriter, op, results);
     return success();
   }

@@ -60,6 +60,13 @@ def LMC_MeshAttr : LMC_Attr<"Mesh", "mesh"> {
     /// The number of ranks in a group spanned by `axes` (an array of axis
     /// names, each an axis of this mesh): the product of their sizes.
     int64_t getGroupSize(::mlir::ArrayAttr axes) const;
+    /// The runtime's name for the group spanned by `axes` (axis names, in
+    /// any order): a bit mask over this mesh's axes, bit i set when axis i
+    /// is in the group (on `dp x tp`: dp 1, tp 2, both 3). Null when a name
+    /// is not an axis of this mesh or the mesh has more than 31 axes.
+    std::optional<int32_t>
+    getAxisMask(::llvm::ArrayRef<::llvm::StringRef> axes) const;
+    std::optional<int32_t> getAxisMask(::mlir::ArrayAttr axes) const;
   }];
 }
 

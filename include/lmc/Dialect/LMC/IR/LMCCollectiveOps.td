@@ -2,10 +2,14 @@
 //
 // Ops of a partitioned (SPMD) program that exchange data between the ranks
 // of a mesh: all-reduce, all-gather and reduce-scatter, in a blocking form
-// and an asynchronous start/wait form. Included from LMCOps.td.
+// and an asynchronous start/wait form, on tensors, and their forms on
+// buffers (what bufferization makes of them, which convert-lmc-to-runtime
+// makes calls into the runtime). All of them but the waits implement the
+// collective op interface (LMCCollectiveInterface.td). Included from
+// LMCOps.td.
 //
 // Common to all of them:
-// - operands and results are one rank's (local) tensors;
+// - operands and results are one rank's (local) tensors or buffers;
 // - `axes` is an array of mesh axis names (strings), resolved against the
 //   `lmc.mesh` of the nearest enclosing op that has one (an lmc.model or a
 //   module). The ranks that agree on every mesh axis not in `axes` form a
@@ -23,11 +27,23 @@
 #ifndef LMC_DIALECT_LMC_IR_LMCCOLLECTIVEOPS_TD
 #define LMC_DIALECT_LMC_IR_LMCCOLLECTIVEOPS_TD
 
+include "lmc/Dialect/LMC/IR/LMCCollectiveInterface.td"
+
 /// The collective communication of a program: asynchronous collectives
 /// write it, so they stay in program order with respect to one another.
 def LMC_CollectiveResource : Resource<"::mlir::lmc::CollectiveResource">;
 
 def LMC_CollectiveTensor : RankedTensorOf<[F32, F64, I8, I16, I32, I64]>;
+
+def LMC_CollectiveAllReduce : I32EnumAttrCase<"all_reduce", 0>;
+def LMC_CollectiveAllGather : I32EnumAttrCase<"all_gather", 1>;
+def LMC_CollectiveReduceScatter : I32EnumAttrCase<"reduce_scatter", 2>;
+def LMC_CollectiveKindAttr : I32EnumAttr<"CollectiveKind",
+    "what a collective computes",
+    [LMC_CollectiveAllReduce, LMC_CollectiveAllGather,
+     LMC_CollectiveReduceScatter]> {
+  let cppNamespace = "::mlir::lmc";
+}
 
 /// Marks the ops that communicate between ranks (all of this file's), so that
 /// passes can tell them apart without a list: fusion groups never hold one.
@@ -35,18 +51,23 @@ def LMC_Collective : NativeOpTrait<"Collective"> {
   let cppNamespace = "::mlir::OpTrait::lmc";
 }
 
-class LMC_CollectiveOp<string mnemonic, list<Trait> traits = []>
-    : LMC_Op<mnemonic, !listconcat(traits, [LMC_Collective])> {
+/// A collective on tensors: `kind` is what it computes, `start` whether it
+/// is the asynchronous form, `hasDim` whether it has a `dim` (gathers and
+/// scatters).
+class LMC_CollectiveOp<string mnemonic, string kind, bit start, bit hasDim,
+                       list<Trait> traits = []>
+    : LMC_Op<mnemonic, !listconcat(traits, [
+        LMC_Collective, LMC_CollectiveOpInterface])> {
   let hasVerifier = 1;
   let extraClassDeclaration = [{
-    /// The mesh that `axes` name: the `lmc.mesh` of the nearest enclosing op
-    /// that has one, or null.
-    ::mlir::lmc::MeshAttr getMesh() {
-      return ::mlir::lmc::getMeshInScope(getOperation());
+    ::mlir::lmc::CollectiveKind getCollectiveKind() {
+      return ::mlir::lmc::CollectiveKind::}] # kind # [{;
     }
-    /// The number of ranks in one group: the product of the sizes of `axes`.
-    /// Only for an op that verifies.
-    int64_t getGroupSize() { return getMesh().getGroupSize(getAxes()); }
+    bool isStart() { return }] # !if(start, "true", "false") # [{; }
+    std::optional<int64_t> getCollectiveDim() {
+      return }] # !if(hasDim, "static_cast<int64_t>(getDim())",
+                      "std::nullopt") # [{;
+    }
   }];
 }
 
@@ -54,7 +75,7 @@ class LMC_CollectiveOp<string mnemonic, list<Trait> traits = []>
 // Blocking collectives
 //===----------------------------------------------------------------------===//
 
-def LMC_AllReduceOp : LMC_CollectiveOp<"all_reduce", [
+def LMC_AllReduceOp : LMC_CollectiveOp<"all_reduce", "all_reduce", 0, 0, [
     Pure, InferTypeOpAdaptor]> {
   let summary = "sums tensors over the ranks of a group";
   let description = [{
@@ -94,7 +115,8 @@ def LMC_AllReduceOp : LMC_CollectiveOp<"all_reduce", [
   }];
 }
 
-def LMC_AllGatherOp : LMC_CollectiveOp<"all_gather", [Pure]> {
+def LMC_AllGatherOp : LMC_CollectiveOp<"all_gather", "all_gather", 0, 1,
+                                        [Pure]> {
   let summary = "concatenates the pieces of a group along a dimension";
   let description = [{
     Every rank of a group contributes its `input` and receives the
@@ -131,7 +153,8 @@ def LMC_AllGatherOp : LMC_CollectiveOp<"all_gather", [Pure]> {
   }];
 }
 
-def LMC_ReduceScatterOp : LMC_CollectiveOp<"reduce_scatter", [Pure]> {
+def LMC_ReduceScatterOp : LMC_CollectiveOp<"reduce_scatter",
+                                            "reduce_scatter", 0, 1, [Pure]> {
   let summary = "sums over a group, each rank keeping one block";
   let description = [{
     Sums `input` over the ranks of a group, as `all_reduce` does, and splits
@@ -172,7 +195,8 @@ def LMC_ReduceScatterOp : LMC_CollectiveOp<"reduce_scatter", [Pure]> {
 // Asynchronous collectives
 //===----------------------------------------------------------------------===//
 
-def LMC_AllReduceStartOp : LMC_CollectiveOp<"all_reduce_start", [
+def LMC_AllReduceStartOp : LMC_CollectiveOp<"all_reduce_start", "all_reduce",
+                                            1, 0, [
     InferTypeOpAdaptor,
     MemoryEffects<[MemRead<LMC_CollectiveResource>,
                    MemWrite<LMC_CollectiveResource>]>]> {
@@ -207,7 +231,8 @@ def LMC_AllReduceStartOp : LMC_CollectiveOp<"all_reduce_start", [
   }];
 }
 
-def LMC_AllGatherStartOp : LMC_CollectiveOp<"all_gather_start", [
+def LMC_AllGatherStartOp : LMC_CollectiveOp<"all_gather_start", "all_gather",
+                                            1, 1, [
     MemoryEffects<[MemRead<LMC_CollectiveResource>,
                    MemWrite<LMC_CollectiveResource>]>]> {
   let summary = "starts an all_gather";
@@ -238,7 +263,8 @@ def LMC_AllGatherStartOp : LMC_CollectiveOp<"all_gather_start", [
   }];
 }
 
-def LMC_ReduceScatterStartOp : LMC_CollectiveOp<"reduce_scatter_start", [
+def LMC_ReduceScatterStartOp : LMC_CollectiveOp<"reduce_scatter_start",
+                                                "reduce_scatter", 1, 1, [
     MemoryEffects<[MemRead<LMC_CollectiveResource>,
                    MemWrite<LMC_CollectiveResource>]>]> {
   let summary = "starts a reduce_scatter";
@@ -298,6 +324,146 @@ def LMC_WaitOp : LMC_Op<"wait", [
   let arguments = (ins Variadic<LMC_PendingType>:$pending);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let assemblyFormat = "$pending attr-dict `:` type($pending)";
+  let hasVerifier = 1;
+}
+
+
+//===----------------------------------------------------------------------===//
+// Collectives on buffers
+//===----------------------------------------------------------------------===//
+
+def LMC_BufferCollectiveOp : LMC_Op<"buffer_collective", [
+    LMC_Collective,
+    LMC_CollectiveOpInterface]> {
+  let summary = "a collective from one buffer into another";
+  let description = [{
+    What `lmc.all_reduce`, `lmc.all_gather` and `lmc.reduce_scatter` (`kind`)
+    become in bufferization: the rank's `input` buffer is reduced, gathered
+    or scattered over the group of `axes` into `output`, which it overwrites
+    (see the tensor ops for the semantics; `dim` is the dimension a gather
+    or scatter works along). `input` and `output` may be the same buffer (a
+    bucket is all-reduced in place). `convert-lmc-to-runtime` makes it one
+    call into the runtime, whose group argument is the axis mask of `axes`
+    (`MeshAttr::getAxisMask`).
+
+    Example:
+
+    ```mlir
+    // In a module with `lmc.mesh = #lmc.mesh<dp = 2, tp = 2>`.
+    lmc.buffer_collective all_reduce %b into %b over ["dp"] : memref<320xf32>, memref<320xf32>
+    lmc.buffer_collective all_gather %x into %y over ["tp"] dim 1
+        : memref<4x32xf32, strided<[64, 1]>>, memref<4x64xf32>
+    ```
+
+    **Constraints:**
+    - `input` and `output` are float32 memrefs of the same rank;
+    - `axes` is non-empty, every entry an axis of the mesh in scope, none
+      repeated; there is a mesh in scope;
+    - an `all_reduce` has no `dim`, and `output` has `input`'s shape;
+    - an `all_gather` or `reduce_scatter` has a `dim` within the rank, lists
+      `axes` in mesh order (the runtime numbers a group's ranks row-major
+      over the mesh's axes), and `output` has `input`'s static sizes except
+      along `dim`, where a static size is `input`'s multiplied (gather) or
+      divided (scatter, which must divide) by the group size.
+  }];
+  let arguments = (ins LMC_CollectiveKindAttr:$kind,
+                       Arg<MemRefOf<[F32]>, "", [MemRead]>:$input,
+                       Arg<MemRefOf<[F32]>, "", [MemWrite]>:$output,
+                       StrArrayAttr:$axes, OptionalAttr<I64Attr>:$dim);
+  let assemblyFormat = [{
+    $kind $input `into` $output `over` $axes (`dim` $dim^)? attr-dict `:`
+    type($input) `,` type($output)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::lmc::CollectiveKind getCollectiveKind() { return getKind(); }
+    bool isStart() { return false; }
+    std::optional<int64_t> getCollectiveDim() { return getDim(); }
+    /// `input`, and `output`.
+    ::mlir::ValueRange getCollectiveInputs();
+    ::mlir::ValueRange getCollectiveOutputs();
+  }];
+}
+
+def LMC_BufferCollectiveStartOp : LMC_Op<"buffer_collective_start", [
+    LMC_Collective,
+    LMC_CollectiveOpInterface,
+    MemoryEffects<[MemRead<LMC_CollectiveResource>,
+                   MemWrite<LMC_CollectiveResource>]>]> {
+  let summary = "starts a collective from one buffer into another";
+  let description = [{
+    The asynchronous form of `lmc.buffer_collective` (what the start ops on
+    tensors become in bufferization): starts the transfer and returns a
+    handle at once. The transfer reads `input` and writes `output` until
+    `lmc.buffer_wait` on the handle returns: until then neither buffer may
+    be freed, `output` read, nor `input` written.
+
+    Example:
+
+    ```mlir
+    %h = lmc.buffer_collective_start reduce_scatter %g into %s over ["dp"] dim 0
+        : memref<8x64xf32>, memref<4x64xf32>
+    // ... computation ...
+    lmc.buffer_wait %h
+    ```
+
+    **Constraints:**
+    - the constraints of `lmc.buffer_collective`;
+    - the handle is used exactly once, by an `lmc.buffer_wait` in the same
+      block.
+  }];
+  let arguments = (ins LMC_CollectiveKindAttr:$kind,
+                       Arg<MemRefOf<[F32]>, "", [MemRead]>:$input,
+                       Arg<MemRefOf<[F32]>, "", [MemWrite]>:$output,
+                       StrArrayAttr:$axes, OptionalAttr<I64Attr>:$dim);
+  let results = (outs I64:$handle);
+  let assemblyFormat = [{
+    $kind $input `into` $output `over` $axes (`dim` $dim^)? attr-dict `:`
+    type($input) `,` type($output)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::lmc::CollectiveKind getCollectiveKind() { return getKind(); }
+    bool isStart() { return true; }
+    std::optional<int64_t> getCollectiveDim() { return getDim(); }
+    /// `input`, and `output`.
+    ::mlir::ValueRange getCollectiveInputs();
+    ::mlir::ValueRange getCollectiveOutputs();
+    /// The lmc.buffer_wait that completes this transfer (null only for an
+    /// op that does not verify).
+    ::mlir::Operation *getWait() {
+      return getHandle().hasOneUse() ? *getHandle().getUsers().begin()
+                                     : nullptr;
+    }
+  }];
+}
+
+def LMC_BufferWaitOp : LMC_Op<"buffer_wait", [
+    LMC_Collective,
+    MemoryEffects<[MemRead<LMC_CollectiveResource>,
+                   MemWrite<LMC_CollectiveResource>]>]> {
+  let summary = "waits for collectives started on buffers";
+  let description = [{
+    Blocks until the transfers of `handles` (results of
+    `lmc.buffer_collective_start`) have completed on this rank, in operand
+    order: their output buffers then hold the results. What `lmc.wait`
+    becomes in bufferization; `convert-lmc-to-runtime` makes it one runtime
+    call per handle.
+
+    Example:
+
+    ```mlir
+    %h = lmc.buffer_collective_start all_reduce %b into %b over ["dp"] : memref<320xf32>, memref<320xf32>
+    lmc.buffer_wait %h
+    ```
+
+    **Constraints:**
+    - there is at least one handle;
+    - every handle is a result of `lmc.buffer_collective_start`, listed
+      once.
+  }];
+  let arguments = (ins Variadic<I64>:$handles);
+  let assemblyFormat = "$handles attr-dict";
   let hasVerifier = 1;
 }
 

@@ -113,7 +113,7 @@ def LMC_MatmulBiasOp : LMC_Op<"matmul_bias", [Pure]> {
     `transpose_b`, shared by every row of `lhs` `[..., M, K]`) followed by
     `lmc.bias_add` of `bias` `[N]` along the last dimension, as one op, which
     lowers to one call of the runtime's GEMM with an epilogue
-    (`lmcrt_gemm_bias_*`: oneDNN's sgemm and a bias loop on the CPU,
+    (the biased GEMM: oneDNN's sgemm and a bias loop on the CPU,
     cuBLASLt's `CUBLASLT_EPILOGUE_BIAS` on the GPU). With `gelu(tanh)` the
     epilogue also applies the tanh approximation of GELU
     (`lmc.gelu ... tanh`): `result` is the activation and `pre_activation`,

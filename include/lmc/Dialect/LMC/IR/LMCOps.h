@@ -44,6 +44,8 @@ inline bool isCollective(Operation *op) {
 }
 } // namespace mlir::lmc
 
+#include "lmc/Dialect/LMC/IR/LMCCollectiveInterface.h.inc"
+
 #define GET_OP_CLASSES
 #include "lmc/Dialect/LMC/IR/LMCOps.h.inc"
 

@@ -530,7 +530,7 @@ def LMC_FlashAttentionOp : LMC_Op<"flash_attention", [
     query position, the log-sum-exp of that row of scaled, masked scores:
     `lse[b, h, i] = log(sum_{j <= i} exp(q_i . k_j / sqrt(D)))` (float32).
     The probabilities are never materialised: the runtime's kernel
-    (`lmcrt_attention_fwd_f32`) walks key blocks with an online softmax.
+    (`lmc.buffer_attention`, a call into the runtime) walks key blocks with an online softmax.
     `lmc-autodiff{attention=flash}` puts it in place of `causal_attention`,
     so that the backward pass keeps only q, k, v, the output and `lse`.
 
@@ -579,7 +579,7 @@ def LMC_FlashAttentionGradOp : LMC_Op<"flash_attention_grad", [
     The probabilities are recomputed tile by tile as
     `exp(q_i . k_j / sqrt(D) - lse[i])`, with `D_i = sum(dout_i * out_i)`:
     `dv = P^T dout`, `dS = P * (dout v^T - D_i)`, `dq = dS k / sqrt(D)`,
-    `dk = dS^T q / sqrt(D)` (the runtime's `lmcrt_attention_bwd_f32`). The
+    `dk = dS^T q / sqrt(D)` (the runtime's kernel, through `lmc.buffer_attention_grad`). The
     gradient of `lse` is taken to be zero.
 
     Example:
@@ -781,5 +781,6 @@ include "lmc/Dialect/LMC/IR/LMCTrainingOps.td"
 include "lmc/Dialect/LMC/IR/LMCCollectiveOps.td"
 include "lmc/Dialect/LMC/IR/LMCShardingOps.td"
 include "lmc/Dialect/LMC/IR/LMCFusionOps.td"
+include "lmc/Dialect/LMC/IR/LMCBufferOps.td"
 
 #endif // LMC_DIALECT_LMC_IR_LMCOPS_TD

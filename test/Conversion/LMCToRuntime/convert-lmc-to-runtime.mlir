@@ -1,12 +1,13 @@
-// RUN: lmc-opt %s --convert-lmc-to-linalg --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --lmc-kernels-to-runtime -split-input-file | FileCheck %s
-// RUN: lmc-opt %s --convert-lmc-to-linalg --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --lmc-kernels-to-runtime="kernels=gemm" -split-input-file | FileCheck %s --check-prefix=GEMM
+// RUN: lmc-opt %s --convert-lmc-to-linalg --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --convert-lmc-to-runtime -split-input-file | FileCheck %s
+// RUN: lmc-opt %s --convert-lmc-to-linalg --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --convert-lmc-to-runtime="kernels=gemm" -split-input-file | FileCheck %s --check-prefix=GEMM
 
 // Tests that a float32 matmul (here the tied LM head, transposed rhs) becomes
 // a call of the runtime's GEMM on unranked views of its buffers, with the
-// transposes as i32 flags, that the declaration has a C interface, and that
+// transposes as i32 flags and the precision (0, fp32) last, that the
+// declaration has a C interface, and that
 // the zero fill of the output (dead: the call overwrites it) is gone.
 
-// CHECK-LABEL: func.func private @lmcrt_gemm_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32) attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func private @lmcrt_gemm(memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface}
 // CHECK-LABEL: func.func @head
 // CHECK-SAME:    (%[[X:.+]]: memref<?x?x64xf32>, %[[W:.+]]: memref<256x64xf32>)
 // CHECK:         %[[C:.+]] = memref.alloc
@@ -16,7 +17,8 @@
 // CHECK-DAG:     %[[UC:.+]] = memref.cast %[[C]] : memref<?x?x256xf32> to memref<*xf32>
 // CHECK-DAG:     %[[F:.+]] = arith.constant 0 : i32
 // CHECK-DAG:     %[[T:.+]] = arith.constant 1 : i32
-// CHECK:         call @lmcrt_gemm_f32(%[[UX]], %[[UW]], %[[UC]], %[[F]], %[[T]])
+// CHECK:         %[[FP32:.+]] = arith.constant 0 : i32
+// CHECK:         call @lmcrt_gemm(%[[UX]], %[[UW]], %[[UC]], %[[F]], %[[T]], %[[FP32]])
 // CHECK-NOT:     linalg.generic {{.*}}reduction
 // CHECK:         return %[[C]]
 func.func @head(%x: tensor<?x?x64xf32>, %w: tensor<256x64xf32>) -> tensor<?x?x256xf32> {
@@ -69,7 +71,7 @@ func.func @f64(%a: tensor<4x8xf64>, %b: tensor<8x2xf64>) -> tensor<4x2xf64> {
 // embedding gradient it leaves out stays a loop nest, after its zero fill.
 
 // GEMM-LABEL: func.func @only_gemm
-// GEMM:         call @lmcrt_gemm_f32
+// GEMM:         call @lmcrt_gemm(
 // GEMM-NOT:     call @lmcrt_embedding_grad_f32
 // GEMM:         linalg.fill
 // GEMM:         linalg.generic {{.*}}lmc.library_call = {kernel = "embedding_grad"}
@@ -88,9 +90,9 @@ func.func @only_gemm(%x: tensor<?x?x64xf32>, %w: tensor<256x64xf32>, %ids: tenso
 // CHECK-LABEL: func.func @fills
 // CHECK:         linalg.fill ins(%{{.+}} : f32) outs(%[[KEEP:.+]] : memref<4x4xf32>)
 // CHECK:         memref.load %[[KEEP]]
-// CHECK:         call @lmcrt_gemm_f32(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}})
+// CHECK:         call @lmcrt_gemm(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}})
 // CHECK-NOT:     linalg.fill
-// CHECK:         call @lmcrt_gemm_f32(
+// CHECK:         call @lmcrt_gemm(
 // CHECK:         return
 func.func @fills(%a: memref<4x4xf32>, %b: memref<4x4xf32>, %c: memref<4x4xf32>, %d: memref<4x4xf32>) -> f32 {
   %zero = arith.constant 0.0 : f32
@@ -117,11 +119,11 @@ func.func @fills(%a: memref<4x4xf32>, %b: memref<4x4xf32>, %c: memref<4x4xf32>, 
 // -----
 
 // Tests that a GEMM with a bias epilogue (lmc.matmul_bias) becomes one call
-// of lmcrt_gemm_bias_f32(a, b, bias, c, aux, ta, tb, epilogue): C passed as
-// aux with epilogue 0 (bias), the pre-activation as aux with 1 (bias + tanh
+// of the biased GEMM (a, b, bias, c, aux, ta, tb, epilogue, precision): C
+// passed as aux (one unranked view of it for both) with epilogue 0 (bias), the pre-activation as aux with 1 (bias + tanh
 // GELU); no loop nest is left.
 
-// CHECK-LABEL: func.func private @lmcrt_gemm_bias_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func private @lmcrt_gemm_bias(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32, i32) attributes {llvm.emit_c_interface}
 // CHECK-LABEL: func.func @linear
 // CHECK-SAME:    (%[[X:.+]]: memref<?x?x64xf32>, %[[W:.+]]: memref<192x64xf32>, %[[B:.+]]: memref<192xf32>, %[[W1:.+]]: memref<64x256xf32>, %[[B1:.+]]: memref<256xf32>)
 // CHECK:         %[[C:.+]] = memref.alloc
@@ -129,11 +131,11 @@ func.func @fills(%a: memref<4x4xf32>, %b: memref<4x4xf32>, %c: memref<4x4xf32>, 
 // CHECK-NEXT:    %[[UW:.+]] = memref.cast %[[W]]
 // CHECK-NEXT:    %[[UB:.+]] = memref.cast %[[B]]
 // CHECK-NEXT:    %[[UC:.+]] = memref.cast %[[C]]
-// CHECK-NEXT:    %[[UAUX:.+]] = memref.cast %[[C]]
 // CHECK-NEXT:    %[[TA:.+]] = arith.constant 0 : i32
 // CHECK-NEXT:    %[[TB:.+]] = arith.constant 1 : i32
 // CHECK-NEXT:    %[[EP:.+]] = arith.constant 0 : i32
-// CHECK-NEXT:    call @lmcrt_gemm_bias_f32(%[[UX]], %[[UW]], %[[UB]], %[[UC]], %[[UAUX]], %[[TA]], %[[TB]], %[[EP]])
+// CHECK-NEXT:    %[[P:.+]] = arith.constant 0 : i32
+// CHECK-NEXT:    call @lmcrt_gemm_bias(%[[UX]], %[[UW]], %[[UB]], %[[UC]], %[[UC]], %[[TA]], %[[TB]], %[[EP]], %[[P]])
 // CHECK:         %[[H:.+]] = memref.alloc
 // CHECK-NEXT:    %[[PRE:.+]] = memref.alloc
 // CHECK:         %[[UH:.+]] = memref.cast %[[H]]
@@ -141,11 +143,12 @@ func.func @fills(%a: memref<4x4xf32>, %b: memref<4x4xf32>, %c: memref<4x4xf32>, 
 // CHECK-NEXT:    %[[TA1:.+]] = arith.constant 0 : i32
 // CHECK-NEXT:    %[[TB1:.+]] = arith.constant 0 : i32
 // CHECK-NEXT:    %[[EP1:.+]] = arith.constant 1 : i32
-// CHECK-NEXT:    call @lmcrt_gemm_bias_f32(%{{.+}}, %{{.+}}, %{{.+}}, %[[UH]], %[[UPRE]], %[[TA1]], %[[TB1]], %[[EP1]])
+// CHECK-NEXT:    %[[P1:.+]] = arith.constant 0 : i32
+// CHECK-NEXT:    call @lmcrt_gemm_bias(%{{.+}}, %{{.+}}, %{{.+}}, %[[UH]], %[[UPRE]], %[[TA1]], %[[TB1]], %[[EP1]], %[[P1]])
 // CHECK-NOT:     linalg.generic
 // CHECK:         return %[[C]], %[[H]], %[[PRE]]
 // GEMM-LABEL: func.func @linear
-// GEMM-COUNT-2: call @lmcrt_gemm_bias_f32
+// GEMM-COUNT-2: call @lmcrt_gemm_bias(
 func.func @linear(%x: tensor<?x?x64xf32>, %w: tensor<192x64xf32>, %b: tensor<192xf32>, %w1: tensor<64x256xf32>, %b1: tensor<256xf32>) -> (tensor<?x?x192xf32>, tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
   %y = lmc.matmul_bias %x, %w, %b transpose_b : tensor<?x?x64xf32>, tensor<192x64xf32>, tensor<192xf32> -> tensor<?x?x192xf32>
   %h, %pre = lmc.matmul_bias %x, %w1, %b1 gelu(tanh) : tensor<?x?x64xf32>, tensor<64x256xf32>, tensor<256xf32> -> tensor<?x?x256xf32>, tensor<?x?x256xf32>

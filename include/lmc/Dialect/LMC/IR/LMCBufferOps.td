@@ -1,0 +1,96 @@
+//===- LMCBufferOps.td - Runtime kernels on buffers --------*- tablegen -*-===//
+//
+// Ops on buffers that stand for one of the runtime's kernels: what an lmc op
+// without a loop form becomes in bufferization, until
+// convert-lmc-to-runtime makes it a call into the runtime. (The collectives'
+// buffer forms are in LMCCollectiveOps.td.) Included from LMCOps.td.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LMC_DIALECT_LMC_IR_LMCBUFFEROPS_TD
+#define LMC_DIALECT_LMC_IR_LMCBUFFEROPS_TD
+
+def LMC_BufferAttentionOp : LMC_Op<"buffer_attention"> {
+  let summary = "lmc.flash_attention on buffers";
+  let description = [{
+    What `lmc.flash_attention` becomes in bufferization: reads `query`,
+    `key` and `value` (`[B, T, C]`, any strides) and overwrites `result`
+    (`[B, T, C]`) and `lse` (`[B, heads, T]`) with the op's results.
+    `convert-lmc-to-runtime` makes it a call of the runtime's attention
+    kernel.
+
+    Example:
+
+    ```mlir
+    lmc.buffer_attention %q, %k, %v into %y, %lse heads(2)
+        : memref<2x8x64xf32, strided<[1536, 192, 1], offset: ?>>, memref<2x2x8xf32>
+    ```
+
+    **Constraints:**
+    - `query`, `key`, `value` and `result` are float32 memrefs of rank 3
+      with one shape (any layouts) and a static channel dimension;
+    - `heads` is at least 1 and divides the channels;
+    - `lse` is a float32 memref `[B, heads, T]`, B and T those of the
+      query where both are static.
+  }];
+  let arguments = (ins Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$query,
+                       Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$key,
+                       Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$value,
+                       Arg<MemRefRankOf<[F32], [3]>, "", [MemWrite]>:$result,
+                       Arg<MemRefRankOf<[F32], [3]>, "", [MemWrite]>:$lse,
+                       I64Attr:$heads);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `into` $result `,` $lse `heads` `(` $heads `)`
+    attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
+    type($result) `,` type($lse)
+  }];
+  let hasVerifier = 1;
+}
+
+def LMC_BufferAttentionGradOp : LMC_Op<"buffer_attention_grad"> {
+  let summary = "lmc.flash_attention_grad on buffers";
+  let description = [{
+    What `lmc.flash_attention_grad` becomes in bufferization: reads
+    `query`, `key`, `value`, `output`, `lse` and `output_grad` and
+    overwrites `query_grad`, `key_grad` and `value_grad` with the op's
+    results. `convert-lmc-to-runtime` makes it a call of the runtime's
+    attention gradient kernel.
+
+    Example:
+
+    ```mlir
+    lmc.buffer_attention_grad %q, %k, %v, %y, %lse, %dy into %dq, %dk, %dv heads(2)
+        : memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>,
+          memref<2x8x64xf32>, memref<2x2x8xf32>, memref<2x8x64xf32>,
+          memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>
+    ```
+
+    **Constraints:**
+    - `query`, `key`, `value`, `output`, `output_grad` and the three
+      gradients are float32 memrefs of rank 3 with one shape (any layouts)
+      and a static channel dimension;
+    - `heads` is at least 1 and divides the channels;
+    - `lse` is a float32 memref `[B, heads, T]`, B and T those of the
+      query where both are static.
+  }];
+  let arguments = (ins Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$query,
+                       Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$key,
+                       Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$value,
+                       Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$output,
+                       Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$lse,
+                       Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$output_grad,
+                       Arg<MemRefRankOf<[F32], [3]>, "", [MemWrite]>:$query_grad,
+                       Arg<MemRefRankOf<[F32], [3]>, "", [MemWrite]>:$key_grad,
+                       Arg<MemRefRankOf<[F32], [3]>, "", [MemWrite]>:$value_grad,
+                       I64Attr:$heads);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $output `,` $lse `,` $output_grad `into`
+    $query_grad `,` $key_grad `,` $value_grad `heads` `(` $heads `)`
+    attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
+    type($output) `,` type($lse) `,` type($output_grad) `,`
+    type($query_grad) `,` type($key_grad) `,` type($value_grad)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // LMC_DIALECT_LMC_IR_LMCBUFFEROPS_TD

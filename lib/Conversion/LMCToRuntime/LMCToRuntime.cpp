@@ -1,0 +1,381 @@
+//===- LMCToRuntime.cpp - Calls into the runtime --------------------------===//
+//
+// convert-lmc-to-runtime: after bufferization, every op that stands for a
+// function of the runtime (the GEMMs and embedding gradients that
+// convert-lmc-to-linalg marked, the collectives, attention and axis index on
+// buffers) becomes a call, with the symbol, arguments and stream ordering
+// the runtime ABI table (RuntimeABI.h) gives for the target device. See the
+// pass description in include/lmc/Conversion/Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "RuntimeABI.h"
+#include "lmc/Conversion/Passes.h"
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#define DEBUG_TYPE "convert-lmc-to-runtime"
+
+namespace mlir::lmc {
+#define GEN_PASS_DEF_CONVERTLMCTORUNTIME
+#include "lmc/Conversion/Passes.h.inc"
+} // namespace mlir::lmc
+
+using namespace mlir;
+using namespace mlir::lmc;
+using runtime::Device;
+using runtime::Function;
+
+namespace {
+
+/// The marker convert-lmc-to-linalg puts on the linalg ops that a library
+/// kernel computes (LoweringUtils.h's kLibraryCallAttr).
+constexpr StringLiteral kLibraryCall =
+    LMCDialect::LibraryCallAttrHelper::getNameStr();
+/// The attribute of declarations whose GPU functions are stream-ordered
+/// (read by lmc-gpu-async-launches).
+constexpr StringLiteral kStreamOrdered =
+    LMCDialect::StreamOrderedAttrHelper::getNameStr();
+
+Type elementTypeOf(Value v) {
+  return cast<BaseMemRefType>(v.getType()).getElementType();
+}
+
+Function collectiveFunction(CollectiveKind kind, bool start) {
+  switch (kind) {
+  case CollectiveKind::all_reduce:
+    return start ? Function::AllReduceStart : Function::AllReduce;
+  case CollectiveKind::all_gather:
+    return start ? Function::AllGatherStart : Function::AllGather;
+  case CollectiveKind::reduce_scatter:
+    return start ? Function::ReduceScatterStart : Function::ReduceScatter;
+  }
+  llvm_unreachable("unknown collective kind");
+}
+
+/// An argument of a runtime call: a value, or an integer that becomes a
+/// constant of the type the ABI gives the argument.
+struct Arg {
+  Arg(Value value) : value(value) {}
+  Arg(int64_t imm) : imm(imm) {}
+  Value value;
+  int64_t imm = 0;
+};
+
+struct ConvertLMCToRuntimePass
+    : mlir::lmc::impl::ConvertLMCToRuntimeBase<ConvertLMCToRuntimePass> {
+  using ConvertLMCToRuntimeBase::ConvertLMCToRuntimeBase;
+
+  Device targetDevice = Device::CPU;
+  runtime::Precision gemmPrecision = runtime::Precision::FP32;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    std::optional<Device> dev = runtime::parseDevice(device);
+    if (!dev) {
+      emitError(module.getLoc(), "convert-lmc-to-runtime: unknown device '")
+          << device << "' (expected cpu or gpu)";
+      return signalPassFailure();
+    }
+    targetDevice = *dev;
+    gemmPrecision = runtime::abiPrecision(precision);
+
+    SmallVector<Operation *> ops;
+    module.walk([&](Operation *op) {
+      if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
+        if (libraryCalls && generic->hasAttr(kLibraryCall) &&
+            generic.hasPureBufferSemantics())
+          ops.push_back(op);
+        return;
+      }
+      // Collectives on buffers (a collective on tensors has not been
+      // bufferized: it is not a runtime call yet).
+      if (auto collective = dyn_cast<CollectiveOpInterface>(op)) {
+        ValueRange inputs = collective.getCollectiveInputs();
+        if (inputs.size() == 1 && isa<BaseMemRefType>(inputs[0].getType()))
+          ops.push_back(op);
+        return;
+      }
+      if (isa<BufferWaitOp, BufferAttentionOp, BufferAttentionGradOp,
+              AxisIndexOp>(op))
+        ops.push_back(op);
+    });
+    for (Operation *op : ops) {
+      LogicalResult lowered =
+          llvm::TypeSwitch<Operation *, LogicalResult>(op)
+              .Case([&](linalg::GenericOp o) { return lowerMarked(o); })
+              .Case([&](CollectiveOpInterface o) { return lowerCollective(o); })
+              .Case([&](BufferWaitOp o) { return lowerWait(o); })
+              .Case([&](BufferAttentionOp o) { return lowerAttention(o); })
+              .Case([&](BufferAttentionGradOp o) { return lowerAttention(o); })
+              .Case([&](AxisIndexOp o) { return lowerAxisIndex(o); });
+      if (failed(lowered))
+        return signalPassFailure();
+    }
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Calls
+  //===--------------------------------------------------------------------===//
+
+  /// Calls `function` with `args` (buffers as memrefs, which are passed as
+  /// unranked memrefs; integers as constants) at `at`, declaring it on first
+  /// use; returns the call's result, or null when it has none.
+  FailureOr<Value> call(OpBuilder &b, Operation *at, Function function,
+                        ArrayRef<Arg> args) {
+    const runtime::Entry &entry = runtime::lookup(function);
+    const char *name = entry.getName(targetDevice);
+    Location loc = at->getLoc();
+    if (!name)
+      return at->emitOpError("has no GPU implementation in the runtime: its "
+                             "buffers would be in GPU memory");
+    StringRef kinds = entry.arguments;
+    assert(kinds.size() == args.size() && "arguments do not match the ABI");
+    SmallVector<Value> operands;
+    // One unranked view per buffer (a bucket is reduced in place: the same
+    // buffer is input and output).
+    llvm::SmallDenseMap<Value, Value> unranked;
+    for (auto [kind, arg] : llvm::zip(kinds, args)) {
+      if (kind == 'm') {
+        assert(arg.value && "a buffer argument without a value");
+        Value &view = unranked[arg.value];
+        if (!view)
+          view = memref::CastOp::create(
+              b, loc, UnrankedMemRefType::get(elementTypeOf(arg.value), 0),
+              arg.value);
+        operands.push_back(view);
+        continue;
+      }
+      unsigned width = kind == 'i' ? 32 : 64;
+      if (arg.value) {
+        assert(arg.value.getType().isInteger(width) &&
+               "argument type does not match the ABI");
+        operands.push_back(arg.value);
+      } else {
+        operands.push_back(arith::ConstantOp::create(
+            b, loc, b.getIntegerAttr(b.getIntegerType(width), arg.imm)));
+      }
+    }
+    SmallVector<Type> results;
+    if (entry.result == 'l')
+      results.push_back(b.getI64Type());
+    ModuleOp module = getOperation();
+    auto callee = module.lookupSymbol<func::FuncOp>(name);
+    auto type = b.getFunctionType(ValueRange(operands).getTypes(), results);
+    if (!callee) {
+      OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
+      callee = func::FuncOp::create(mb, loc, name, type);
+      callee.setPrivate();
+      // Functions taking memrefs are reached through their C interface
+      // (`_mlir_ciface_NAME`, descriptors by pointer); the others by name.
+      if (entry.takesBuffers())
+        callee->setAttr("llvm.emit_c_interface", mb.getUnitAttr());
+      if (targetDevice == Device::GPU && entry.gpuStreamOrdered)
+        callee->setAttr(kStreamOrdered, mb.getUnitAttr());
+    } else if (callee.getFunctionType() != type) {
+      return at->emitOpError("calls the runtime's '")
+             << name << "' as " << type << ", but the module declares it as "
+             << callee.getFunctionType();
+    }
+    ++numCalls;
+    auto op = func::CallOp::create(b, loc, callee, operands);
+    return op.getNumResults() ? op.getResult(0) : Value();
+  }
+
+  /// The runtime's name of the group of `axes` at `op`: the axis mask over
+  /// the mesh in scope.
+  FailureOr<int32_t> axisMask(Operation *op, ArrayRef<StringRef> axes) {
+    MeshAttr mesh = getMeshInScope(op);
+    if (!mesh)
+      return op->emitOpError("has no mesh in scope: the runtime names a group "
+                             "by a mask over the mesh's axes");
+    std::optional<int32_t> mask = mesh.getAxisMask(axes);
+    if (!mask)
+      return op->emitOpError("names axes the runtime cannot mask on ") << mesh;
+    return *mask;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Library kernels marked by convert-lmc-to-linalg
+  //===--------------------------------------------------------------------===//
+
+  LogicalResult lowerMarked(linalg::GenericOp op) {
+    auto attrs = op->getAttrOfType<DictionaryAttr>(kLibraryCall);
+    StringAttr kernel = attrs ? attrs.getAs<StringAttr>("kernel") : nullptr;
+    if (!kernel)
+      return op.emitOpError("has a malformed ") << kLibraryCall;
+    if (!kernels.empty() && !llvm::is_contained(kernels, kernel.getValue()))
+      return success();
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    Type f32 = b.getF32Type();
+    if (kernel.getValue() == "gemm") {
+      if (elementTypeOf(op.getDpsInits()[0]) != f32)
+        return success();
+      auto flag = [&](StringRef name) -> int64_t {
+        auto value = attrs.getAs<BoolAttr>(name);
+        return value && value.getValue() ? 1 : 0;
+      };
+      int64_t precisionArg = static_cast<int32_t>(gemmPrecision);
+      if (StringAttr epilogue = attrs.getAs<StringAttr>("epilogue")) {
+        // GEMM + bias (+ tanh GELU, whose pre-activation is the second
+        // output): the biased GEMM (a, b, bias, c, aux, ta, tb, kind,
+        // precision).
+        std::optional<runtime::GemmEpilogue> kind =
+            llvm::StringSwitch<std::optional<runtime::GemmEpilogue>>(
+                epilogue.getValue())
+                .Case("bias", runtime::GemmEpilogue::Bias)
+                .Case("bias_gelu_tanh", runtime::GemmEpilogue::BiasGeluTanh)
+                .Default(std::nullopt);
+        unsigned outputs = kind == runtime::GemmEpilogue::Bias ? 1 : 2;
+        if (!kind || op.getNumDpsInputs() != 3 ||
+            op.getNumDpsInits() != outputs)
+          return op.emitOpError("has a malformed GEMM epilogue '")
+                 << epilogue.getValue() << "'";
+        Value c = op.getDpsInits()[0];
+        Value aux = outputs == 1 ? c : op.getDpsInits()[1];
+        if (failed(call(b, op, Function::GemmBias,
+                        {op.getDpsInputs()[0], op.getDpsInputs()[1],
+                         op.getDpsInputs()[2], c, aux, flag("transpose_a"),
+                         flag("transpose_b"), static_cast<int64_t>(*kind),
+                         precisionArg})))
+          return failure();
+        ++numEpilogues;
+      } else {
+        eraseDeadZeroFill(op);
+        if (failed(call(b, op, Function::Gemm,
+                        {op.getDpsInputs()[0], op.getDpsInputs()[1],
+                         op.getDpsInits()[0], flag("transpose_a"),
+                         flag("transpose_b"), precisionArg})))
+          return failure();
+      }
+    } else if (kernel.getValue() == "embedding_grad") {
+      if (elementTypeOf(op.getDpsInits()[0]) != f32 ||
+          !elementTypeOf(op.getDpsInputs()[1]).isInteger(32))
+        return success();
+      // The first row of a block of the table: the third (scalar) input,
+      // or 0.
+      Value offset =
+          op.getNumDpsInputs() > 2
+              ? Value(arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                                 op.getDpsInputs()[2]))
+              : Value(
+                    arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)));
+      // The runtime zeroes the table gradient before the scatter-add.
+      eraseDeadZeroFill(op);
+      if (failed(call(b, op, Function::EmbeddingGrad,
+                      {op.getDpsInputs()[0], op.getDpsInputs()[1],
+                       op.getDpsInits()[0], offset})))
+        return failure();
+    } else {
+      return op.emitOpError("names an unknown library kernel '")
+             << kernel.getValue() << "'";
+    }
+    op.erase();
+    return success();
+  }
+
+  /// Erases the linalg.fill that wrote the output buffer of `op` (a GEMM or
+  /// an embedding gradient) before it: between the two only ops without
+  /// memory effects (constants, sizes) and deallocations of other buffers,
+  /// so that nothing can read the filled buffer or a view of it. The library
+  /// call overwrites the whole output, so the fill is dead.
+  void eraseDeadZeroFill(linalg::GenericOp op) {
+    Value out = op.getDpsInits()[0];
+    for (Operation *prev = op->getPrevNode(); prev;
+         prev = prev->getPrevNode()) {
+      if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
+        if (fill.getDpsInits()[0] == out) {
+          fill.erase();
+          ++numDeadFills;
+        }
+        return;
+      }
+      if (auto dealloc = dyn_cast<memref::DeallocOp>(prev))
+        if (dealloc.getMemref() != out)
+          continue;
+      if (!isMemoryEffectFree(prev))
+        return;
+    }
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Ops on buffers
+  //===--------------------------------------------------------------------===//
+
+  /// A collective on buffers (lmc.buffer_collective or its start form):
+  /// the runtime's collective of its kind from its input into its output
+  /// over the axis mask of its group (and along its dim).
+  LogicalResult lowerCollective(CollectiveOpInterface op) {
+    SmallVector<StringRef> axes;
+    for (auto axis : op.getAxes().getAsRange<StringAttr>())
+      axes.push_back(axis.getValue());
+    FailureOr<int32_t> mask = axisMask(op, axes);
+    if (failed(mask))
+      return failure();
+    OpBuilder b(op);
+    SmallVector<Arg> args = {op.getCollectiveInputs()[0],
+                             op.getCollectiveOutputs()[0],
+                             static_cast<int64_t>(*mask)};
+    if (std::optional<int64_t> dim = op.getCollectiveDim())
+      args.push_back(*dim);
+    FailureOr<Value> result = call(
+        b, op, collectiveFunction(op.getCollectiveKind(), op.isStart()), args);
+    if (failed(result))
+      return failure();
+    // The start form's handle goes to the lmc.buffer_wait, which is lowered
+    // after it.
+    if (op->getNumResults())
+      op->getResult(0).replaceAllUsesWith(*result);
+    op->erase();
+    return success();
+  }
+
+  LogicalResult lowerWait(BufferWaitOp op) {
+    OpBuilder b(op);
+    for (Value handle : op.getHandles())
+      if (failed(call(b, op, Function::CollectiveWait, {Arg(handle)})))
+        return failure();
+    op->erase();
+    return success();
+  }
+
+  template <typename OpTy> LogicalResult lowerAttention(OpTy op) {
+    OpBuilder b(op);
+    SmallVector<Arg> args(op->getOperands().begin(), op->getOperands().end());
+    args.push_back(static_cast<int64_t>(op.getHeads()));
+    Function function = std::is_same_v<OpTy, BufferAttentionOp>
+                            ? Function::AttentionFwd
+                            : Function::AttentionBwd;
+    if (failed(call(b, op, function, args)))
+      return failure();
+    op->erase();
+    return success();
+  }
+
+  LogicalResult lowerAxisIndex(AxisIndexOp op) {
+    FailureOr<int32_t> mask = axisMask(op, {op.getAxis()});
+    if (failed(mask))
+      return failure();
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    FailureOr<Value> index =
+        call(b, op, Function::AxisIndex, {Arg(static_cast<int64_t>(*mask))});
+    if (failed(index))
+      return failure();
+    Value cast = arith::IndexCastOp::create(b, loc, b.getIndexType(), *index);
+    op.replaceAllUsesWith(cast);
+    op->erase();
+    return success();
+  }
+};
+
+} // namespace

@@ -1,0 +1,90 @@
+//===- RuntimeABI.cpp - The table of the runtime's C ABI ------------------===//
+//
+// The functions of include/lmc/Runtime/lmcrt.h that generated code calls,
+// on the CPU (liblmcrt.a) and on the GPU (liblmcrt_cuda.a). Changing the ABI
+// means changing lmcrt.h, the runtimes and this table; nothing else in the
+// compiler names a runtime function.
+//
+//===----------------------------------------------------------------------===//
+
+#include "RuntimeABI.h"
+
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/ErrorHandling.h"
+
+#include <cassert>
+
+using namespace mlir::lmc::runtime;
+
+namespace {
+
+// clang-format off
+const Entry kEntries[] = {
+  // function, CPU symbol, GPU symbol, GPU stream-ordered, arguments, result
+  {Function::Gemm, "lmcrt_gemm", "lmcrt_gpu_gemm", true,
+   "mmmiii", '-'},                // a, b, c, transpose_a, transpose_b, precision
+  {Function::GemmBias, "lmcrt_gemm_bias", "lmcrt_gpu_gemm_bias", true,
+   "mmmmmiiii", '-'},             // a, b, bias, c, aux, ta, tb, epilogue, precision
+  {Function::EmbeddingGrad, "lmcrt_embedding_grad_f32",
+   "lmcrt_gpu_embedding_grad_f32", true,
+   "mmml", '-'},                  // grad, ids, table_grad, offset
+  {Function::AttentionFwd, "lmcrt_attention_fwd_f32",
+   "lmcrt_gpu_attention_fwd_f32", true,
+   "mmmmml", '-'},                // q, k, v, out, lse, heads
+  {Function::AttentionBwd, "lmcrt_attention_bwd_f32",
+   "lmcrt_gpu_attention_bwd_f32", true,
+   "mmmmmmmmml", '-'},            // q, k, v, out, lse, dout, dq, dk, dv, heads
+  {Function::AllReduce, "lmcrt_all_reduce_f32", "lmcrt_gpu_all_reduce_f32",
+   true, "mmi", '-'},             // in, out, axes
+  {Function::AllGather, "lmcrt_all_gather_f32", "lmcrt_gpu_all_gather_f32",
+   true, "mmil", '-'},            // in, out, axes, dim
+  {Function::ReduceScatter, "lmcrt_reduce_scatter_f32",
+   "lmcrt_gpu_reduce_scatter_f32", true,
+   "mmil", '-'},                  // in, out, axes, dim
+  {Function::AllReduceStart, "lmcrt_all_reduce_start_f32",
+   "lmcrt_gpu_all_reduce_start_f32", true,
+   "mmi", 'l'},                   // in, out, axes -> handle
+  {Function::AllGatherStart, "lmcrt_all_gather_start_f32",
+   "lmcrt_gpu_all_gather_start_f32", true,
+   "mmil", 'l'},                  // in, out, axes, dim -> handle
+  {Function::ReduceScatterStart, "lmcrt_reduce_scatter_start_f32",
+   "lmcrt_gpu_reduce_scatter_start_f32", true,
+   "mmil", 'l'},                  // in, out, axes, dim -> handle
+  {Function::CollectiveWait, "lmcrt_collective_wait",
+   "lmcrt_gpu_collective_wait", true,
+   "l", '-'},                     // handle
+  {Function::AxisIndex, "lmcrt_axis_index", "lmcrt_axis_index", false,
+   "i", 'l'},                     // axes -> index in the group
+};
+// clang-format on
+
+} // namespace
+
+const Entry &mlir::lmc::runtime::lookup(Function function) {
+  for (const Entry &entry : kEntries)
+    if (entry.function == function)
+      return entry;
+  assert(false && "a function missing from the runtime ABI table");
+  return kEntries[0];
+}
+
+llvm::ArrayRef<Entry> mlir::lmc::runtime::entries() { return kEntries; }
+
+Precision mlir::lmc::runtime::abiPrecision(::mlir::lmc::Precision precision) {
+  switch (precision) {
+  case ::mlir::lmc::Precision::FP32:
+    return Precision::FP32;
+  case ::mlir::lmc::Precision::TF32:
+    return Precision::TF32;
+  case ::mlir::lmc::Precision::BF16:
+    return Precision::BF16;
+  }
+  llvm_unreachable("unknown precision");
+}
+
+std::optional<Device> mlir::lmc::runtime::parseDevice(llvm::StringRef name) {
+  return llvm::StringSwitch<std::optional<Device>>(name)
+      .Case("cpu", Device::CPU)
+      .Case("gpu", Device::GPU)
+      .Default(std::nullopt);
+}

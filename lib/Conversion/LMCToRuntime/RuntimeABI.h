@@ -1,0 +1,94 @@
+//===- RuntimeABI.h - The runtime's C ABI, as the compiler sees it -*- C++ -*-//
+//
+// One table of the functions of include/lmc/Runtime/lmcrt.h that generated
+// code calls: for each, its symbol in the CPU runtime (liblmcrt.a) and in
+// the GPU runtime (lib/Runtime/Cuda), its arguments and result, and whether
+// the GPU form is ordered on the rank's compute stream. convert-lmc-to-runtime
+// emits every call into the runtime from it; RuntimeABI.cpp is the one
+// compiler file that spells the runtime's symbols.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LMC_LIB_CONVERSION_LMCTORUNTIME_RUNTIMEABI_H
+#define LMC_LIB_CONVERSION_LMCTORUNTIME_RUNTIMEABI_H
+
+#include "lmc/Pipelines/Options.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <optional>
+
+namespace mlir::lmc::runtime {
+
+/// Where the program's buffers live, hence which runtime's function a call
+/// names.
+enum class Device { CPU, GPU };
+
+/// The runtime's functions that generated code calls.
+enum class Function {
+  Gemm,
+  GemmBias,
+  EmbeddingGrad,
+  AttentionFwd,
+  AttentionBwd,
+  AllReduce,
+  AllGather,
+  ReduceScatter,
+  AllReduceStart,
+  AllGatherStart,
+  ReduceScatterStart,
+  CollectiveWait,
+  AxisIndex,
+};
+
+/// The compute precision argument of the GEMMs (lmcrt.h's
+/// LMCRT_PRECISION_*).
+enum class Precision : int32_t { FP32 = 0, TF32 = 1, BF16 = 2 };
+
+/// The epilogue argument of the biased GEMM (lmcrt.h's LMCRT_GEMM_BIAS*).
+enum class GemmEpilogue : int32_t { Bias = 0, BiasGeluTanh = 1 };
+
+/// One function of the ABI.
+struct Entry {
+  Function function;
+  /// The symbol of the CPU runtime's function.
+  const char *cpuName;
+  /// The symbol of the GPU runtime's function, null when there is none.
+  /// Functions without buffers (the axis index) run on the host and have
+  /// the CPU symbol here too.
+  const char *gpuName;
+  /// Whether the GPU function queues its work on the rank's compute stream,
+  /// in order with the kernels (lmc-gpu-async-launches need not wait before
+  /// calling it).
+  bool gpuStreamOrdered;
+  /// The arguments, one letter each: `m` a buffer (an unranked memref of
+  /// the operand's element type, passed through the C interface), `i` an
+  /// `i32`, `l` an `i64`.
+  const char *arguments;
+  /// The result: `-` none, `l` an `i64`.
+  char result;
+
+  /// The symbol on `device`, null when the device has none.
+  const char *getName(Device device) const {
+    return device == Device::CPU ? cpuName : gpuName;
+  }
+  bool takesBuffers() const { return llvm::StringRef(arguments).contains('m'); }
+};
+
+/// The entry of `function`.
+const Entry &lookup(Function function);
+
+/// Every entry of the table.
+llvm::ArrayRef<Entry> entries();
+
+/// The ABI's code of a compute precision (the `precision` argument of the
+/// GEMM entry points).
+Precision abiPrecision(::mlir::lmc::Precision precision);
+
+/// The device named `name` (cpu, gpu).
+std::optional<Device> parseDevice(llvm::StringRef name);
+
+} // namespace mlir::lmc::runtime
+
+#endif // LMC_LIB_CONVERSION_LMCTORUNTIME_RUNTIMEABI_H

@@ -1,0 +1,178 @@
+// RUN: lmc-opt %s --convert-lmc-to-runtime -split-input-file | FileCheck %s
+// RUN: lmc-opt %s --convert-lmc-to-runtime="device=gpu precision=bf16" -split-input-file | FileCheck %s --check-prefix=GPU
+
+// The ops on buffers that stand for runtime functions, on the CPU runtime
+// and (GPU) on the GPU runtime, whose symbols come from the same table.
+
+// Tests that the collectives on buffers become the runtime's collectives
+// with the axis mask over the mesh's axes (dp 1, tp 2, both 3) and the
+// dimension of a gather or scatter as an i64; that a start returns the
+// handle its wait takes; that every function is declared once, those taking
+// buffers with a C interface; and that on the GPU the same calls name the
+// GPU runtime's functions, declared stream-ordered.
+
+// CHECK-LABEL: module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>}
+// CHECK-DAG:   func.func private @lmcrt_all_reduce_f32(memref<*xf32>, memref<*xf32>, i32) attributes {llvm.emit_c_interface}
+// CHECK-DAG:   func.func private @lmcrt_all_gather_f32(memref<*xf32>, memref<*xf32>, i32, i64) attributes {llvm.emit_c_interface}
+// CHECK-DAG:   func.func private @lmcrt_reduce_scatter_f32(memref<*xf32>, memref<*xf32>, i32, i64) attributes {llvm.emit_c_interface}
+// CHECK-DAG:   func.func private @lmcrt_all_reduce_start_f32(memref<*xf32>, memref<*xf32>, i32) -> i64 attributes {llvm.emit_c_interface}
+// CHECK-DAG:   func.func private @lmcrt_all_gather_start_f32(memref<*xf32>, memref<*xf32>, i32, i64) -> i64 attributes {llvm.emit_c_interface}
+// CHECK-DAG:   func.func private @lmcrt_reduce_scatter_start_f32(memref<*xf32>, memref<*xf32>, i32, i64) -> i64 attributes {llvm.emit_c_interface}
+// CHECK-DAG:   func.func private @lmcrt_collective_wait(i64){{$}}
+// CHECK-LABEL: func.func @collectives
+// CHECK-SAME:    (%[[A:.+]]: memref<8x4xf32>, %[[B:.+]]: memref<16x4xf32>, %[[C:.+]]: memref<4x4xf32>)
+// CHECK:         %[[UA:.+]] = memref.cast %[[A]] : memref<8x4xf32> to memref<*xf32>
+// CHECK-NEXT:    %[[DP:.+]] = arith.constant 1 : i32
+// CHECK-NEXT:    call @lmcrt_all_reduce_f32(%[[UA]], %[[UA]], %[[DP]]) : (memref<*xf32>, memref<*xf32>, i32) -> ()
+// CHECK-NEXT:    %[[UA1:.+]] = memref.cast %[[A]]
+// CHECK-NEXT:    %[[UB:.+]] = memref.cast %[[B]]
+// CHECK-NEXT:    %[[TP:.+]] = arith.constant 2 : i32
+// CHECK-NEXT:    %[[D0:.+]] = arith.constant 0 : i64
+// CHECK-NEXT:    call @lmcrt_all_gather_f32(%[[UA1]], %[[UB]], %[[TP]], %[[D0]]) : (memref<*xf32>, memref<*xf32>, i32, i64) -> ()
+// CHECK:         %[[WORLD:.+]] = arith.constant 3 : i32
+// CHECK-NEXT:    %[[D1:.+]] = arith.constant 0 : i64
+// CHECK-NEXT:    call @lmcrt_reduce_scatter_f32(%{{.+}}, %{{.+}}, %[[WORLD]], %[[D1]])
+// CHECK:         %[[H0:.+]] = call @lmcrt_all_reduce_start_f32(%{{.+}}, %{{.+}}, %{{.+}}) : (memref<*xf32>, memref<*xf32>, i32) -> i64
+// CHECK:         %[[H1:.+]] = call @lmcrt_all_gather_start_f32(
+// CHECK:         %[[H2:.+]] = call @lmcrt_reduce_scatter_start_f32(
+// CHECK-NEXT:    call @lmcrt_collective_wait(%[[H0]]) : (i64) -> ()
+// CHECK-NEXT:    call @lmcrt_collective_wait(%[[H2]]) : (i64) -> ()
+// CHECK-NEXT:    call @lmcrt_collective_wait(%[[H1]]) : (i64) -> ()
+// CHECK-NOT:     lmc.buffer
+// GPU-LABEL:   module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>}
+// GPU-DAG:     func.func private @lmcrt_gpu_all_reduce_f32(memref<*xf32>, memref<*xf32>, i32) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_all_gather_f32(memref<*xf32>, memref<*xf32>, i32, i64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_reduce_scatter_f32(memref<*xf32>, memref<*xf32>, i32, i64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_all_reduce_start_f32(memref<*xf32>, memref<*xf32>, i32) -> i64 attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_all_gather_start_f32(memref<*xf32>, memref<*xf32>, i32, i64) -> i64 attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_reduce_scatter_start_f32(memref<*xf32>, memref<*xf32>, i32, i64) -> i64 attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_collective_wait(i64) attributes {lmc.stream_ordered}
+// GPU-LABEL:   func.func @collectives
+// GPU:           call @lmcrt_gpu_all_reduce_f32(
+// GPU:           call @lmcrt_gpu_all_gather_f32(
+// GPU:           call @lmcrt_gpu_reduce_scatter_f32(
+// GPU:           %[[H0:.+]] = call @lmcrt_gpu_all_reduce_start_f32(
+// GPU:           %[[H1:.+]] = call @lmcrt_gpu_all_gather_start_f32(
+// GPU:           %[[H2:.+]] = call @lmcrt_gpu_reduce_scatter_start_f32(
+// GPU-NEXT:      call @lmcrt_gpu_collective_wait(%[[H0]])
+// GPU-NEXT:      call @lmcrt_gpu_collective_wait(%[[H2]])
+// GPU-NEXT:      call @lmcrt_gpu_collective_wait(%[[H1]])
+// GPU-NOT:       @lmcrt_all_
+// GPU-NOT:       @lmcrt_collective_wait
+module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
+  func.func @collectives(%a: memref<8x4xf32>, %b: memref<16x4xf32>, %c: memref<4x4xf32>) {
+    lmc.buffer_collective all_reduce %a into %a over ["dp"] : memref<8x4xf32>, memref<8x4xf32>
+    lmc.buffer_collective all_gather %a into %b over ["tp"] dim 0 : memref<8x4xf32>, memref<16x4xf32>
+    lmc.buffer_collective reduce_scatter %b into %c over ["dp", "tp"] dim 0 : memref<16x4xf32>, memref<4x4xf32>
+    %h0 = lmc.buffer_collective_start all_reduce %c into %c over ["tp", "dp"] : memref<4x4xf32>, memref<4x4xf32>
+    %h1 = lmc.buffer_collective_start all_gather %a into %b over ["tp"] dim 0 : memref<8x4xf32>, memref<16x4xf32>
+    %h2 = lmc.buffer_collective_start reduce_scatter %a into %c over ["dp"] dim 0 : memref<8x4xf32>, memref<4x4xf32>
+    lmc.buffer_wait %h0, %h2
+    lmc.buffer_wait %h1
+    return
+  }
+}
+
+// -----
+
+// Tests that the attention ops on buffers become the runtime's attention
+// kernels, buffers first and the number of heads last (an i64).
+
+// CHECK-DAG:   func.func private @lmcrt_attention_fwd_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i64) attributes {llvm.emit_c_interface}
+// CHECK-DAG:   func.func private @lmcrt_attention_bwd_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i64) attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func @attention
+// CHECK-SAME:    (%[[Q:[^:]+]]: memref<2x8x64xf32, strided<[1536, 192, 1]>>, %[[Y:[^:]+]]: memref<2x8x64xf32>, %[[L:[^:]+]]: memref<2x2x8xf32>, %[[D:[^:]+]]: memref<2x8x64xf32>)
+// CHECK:         %[[UQ:.+]] = memref.cast %[[Q]] : memref<2x8x64xf32, strided<[1536, 192, 1]>> to memref<*xf32>
+// CHECK-NEXT:    %[[UY:.+]] = memref.cast %[[Y]]
+// CHECK-NEXT:    %[[UL:.+]] = memref.cast %[[L]]
+// CHECK-NEXT:    %[[HEADS:.+]] = arith.constant 2 : i64
+// CHECK-NEXT:    call @lmcrt_attention_fwd_f32(%[[UQ]], %[[UQ]], %[[UQ]], %[[UY]], %[[UL]], %[[HEADS]])
+// CHECK:         %[[HEADS2:.+]] = arith.constant 2 : i64
+// CHECK-NEXT:    call @lmcrt_attention_bwd_f32(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[HEADS2]])
+// GPU-DAG:     func.func private @lmcrt_gpu_attention_fwd_f32({{.*}}) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_attention_bwd_f32({{.*}}) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-LABEL:   func.func @attention
+// GPU:           call @lmcrt_gpu_attention_fwd_f32(
+// GPU:           call @lmcrt_gpu_attention_bwd_f32(
+func.func @attention(%q: memref<2x8x64xf32, strided<[1536, 192, 1]>>, %y: memref<2x8x64xf32>, %lse: memref<2x2x8xf32>, %d: memref<2x8x64xf32>) {
+  lmc.buffer_attention %q, %q, %q into %y, %lse heads(2) : memref<2x8x64xf32, strided<[1536, 192, 1]>>, memref<2x8x64xf32, strided<[1536, 192, 1]>>, memref<2x8x64xf32, strided<[1536, 192, 1]>>, memref<2x8x64xf32>, memref<2x2x8xf32>
+  lmc.buffer_attention_grad %y, %y, %y, %y, %lse, %y into %d, %d, %d heads(2) : memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x2x8xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>
+  return
+}
+
+// -----
+
+// Tests that lmc.axis_index becomes the runtime's axis index of the axis's
+// mask on the mesh (pp, the first axis: 1; tp: 2), an i64 cast to index,
+// declared without a C interface; on the GPU it runs on the host: the same
+// function, not stream-ordered.
+
+// CHECK-LABEL: module attributes {lmc.mesh = #lmc.mesh<pp = 2, tp = 2>}
+// CHECK:         func.func private @lmcrt_axis_index(i32) -> i64{{$}}
+// CHECK-LABEL:   func.func @coordinates
+// CHECK-NEXT:      %[[ONE:.+]] = arith.constant 1 : i32
+// CHECK-NEXT:      %[[PP:.+]] = call @lmcrt_axis_index(%[[ONE]]) : (i32) -> i64
+// CHECK-NEXT:      %[[PPI:.+]] = arith.index_cast %[[PP]] : i64 to index
+// CHECK-NEXT:      %[[TWO:.+]] = arith.constant 2 : i32
+// CHECK-NEXT:      %[[TP:.+]] = call @lmcrt_axis_index(%[[TWO]]) : (i32) -> i64
+// CHECK-NEXT:      %[[TPI:.+]] = arith.index_cast %[[TP]] : i64 to index
+// CHECK-NEXT:      return %[[PPI]], %[[TPI]]
+// GPU:           func.func private @lmcrt_axis_index(i32) -> i64{{$}}
+// GPU-LABEL:     func.func @coordinates
+// GPU:             call @lmcrt_axis_index(
+module attributes {lmc.mesh = #lmc.mesh<pp = 2, tp = 2>} {
+  func.func @coordinates() -> (index, index) {
+    %pp = lmc.axis_index "pp"
+    %tp = lmc.axis_index "tp"
+    return %pp, %tp : index, index
+  }
+}
+
+// -----
+
+// Tests that on the GPU the GEMMs take the precision argument of the option
+// and the GPU runtime's GEMM functions from the table (bf16: 2), and the
+// embedding gradient its GPU scatter-add.
+
+// GPU-DAG:     func.func private @lmcrt_gpu_gemm(memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_gemm_bias(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32, i32) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_embedding_grad_f32(memref<*xf32>, memref<*xi32>, memref<*xf32>, i64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-LABEL:   func.func @kernels
+// GPU:           %[[BF16:.+]] = arith.constant 2 : i32
+// GPU-NEXT:      call @lmcrt_gpu_gemm(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[BF16]])
+// GPU:           %[[EP:.+]] = arith.constant 1 : i32
+// GPU-NEXT:      %[[BF16B:.+]] = arith.constant 2 : i32
+// GPU-NEXT:      call @lmcrt_gpu_gemm_bias(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[EP]], %[[BF16B]])
+// GPU:           call @lmcrt_gpu_embedding_grad_f32(
+// GPU-NOT:       linalg.generic
+// CHECK-LABEL: func.func @kernels
+// CHECK:         call @lmcrt_gemm(
+// CHECK:         call @lmcrt_gemm_bias(
+// CHECK:         call @lmcrt_embedding_grad_f32(
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#n = affine_map<(m, n, k) -> (n)>
+#btc = affine_map<(b, t, v, c) -> (b, t, c)>
+#bt = affine_map<(b, t, v, c) -> (b, t)>
+#vc = affine_map<(b, t, v, c) -> (v, c)>
+func.func @kernels(%a: memref<4x4xf32>, %b: memref<4x4xf32>, %bias: memref<4xf32>, %c: memref<4x4xf32>, %aux: memref<4x4xf32>,
+                   %dy: memref<2x3x4xf32>, %ids: memref<2x3xi32>, %dw: memref<8x4xf32>) {
+  linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"], lmc.library_call = {kernel = "gemm", transpose_a = false, transpose_b = false}} ins(%a, %b : memref<4x4xf32>, memref<4x4xf32>) outs(%c : memref<4x4xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#mk, #kn, #n, #mn, #mn], iterator_types = ["parallel", "parallel", "reduction"], lmc.library_call = {kernel = "gemm", epilogue = "bias_gelu_tanh", transpose_a = false, transpose_b = false}} ins(%a, %b, %bias : memref<4x4xf32>, memref<4x4xf32>, memref<4xf32>) outs(%c, %aux : memref<4x4xf32>, memref<4x4xf32>) {
+  ^bb0(%x: f32, %y: f32, %z: f32, %acc: f32, %pre: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s, %s : f32, f32
+  }
+  linalg.generic {indexing_maps = [#btc, #bt, #vc], iterator_types = ["parallel", "parallel", "reduction", "parallel"], lmc.library_call = {kernel = "embedding_grad"}} ins(%dy, %ids : memref<2x3x4xf32>, memref<2x3xi32>) outs(%dw : memref<8x4xf32>) {
+  ^bb0(%g: f32, %id: i32, %acc: f32):
+    linalg.yield %acc : f32
+  }
+  return
+}

@@ -1,0 +1,28 @@
+// RUN: lmc-opt %s --convert-lmc-to-runtime -split-input-file -verify-diagnostics
+// RUN: not lmc-opt %s --convert-lmc-to-runtime="device=tpu" 2>&1 | FileCheck %s --check-prefix=DEVICE
+
+// DEVICE: error: convert-lmc-to-runtime: unknown device 'tpu' (expected cpu or gpu)
+
+// Tests that lmc.axis_index without a mesh in scope is an error: the
+// runtime names a group by a mask over the mesh's axes.
+
+func.func @no_mesh() -> index {
+  // expected-error @below {{'lmc.axis_index' op has no mesh in scope: the runtime names a group by a mask over the mesh's axes}}
+  %tp = lmc.axis_index "tp"
+  return %tp : index
+}
+
+// -----
+
+// Tests that a declaration of a runtime function with another type than the
+// ABI table's is an error at the call rather than a call with a wrong
+// signature.
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func private @lmcrt_axis_index(i64) -> i64
+  func.func @clash() -> index {
+    // expected-error @below {{'lmc.axis_index' op calls the runtime's 'lmcrt_axis_index' as '(i32) -> i64', but the module declares it as '(i64) -> i64'}}
+    %dp = lmc.axis_index "dp"
+    return %dp : index
+  }
+}

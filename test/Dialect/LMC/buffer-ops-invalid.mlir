@@ -1,0 +1,206 @@
+// RUN: lmc-opt %s -split-input-file -verify-diagnostics
+
+// Tests that an all_reduce on buffers has no dim.
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @f(%a: memref<8xf32>) {
+    // expected-error @below {{an all_reduce has no dim}}
+    lmc.buffer_collective all_reduce %a into %a over ["dp"] dim 0 : memref<8xf32>, memref<8xf32>
+    return
+  }
+}
+
+// -----
+
+// Tests that an all_reduce on buffers writes an output of the input's shape.
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @f(%a: memref<8xf32>, %b: memref<4xf32>) {
+    // expected-error @below {{output must have the shape of input, got 'memref<4xf32>' for 'memref<8xf32>'}}
+    lmc.buffer_collective all_reduce %a into %b over ["dp"] : memref<8xf32>, memref<4xf32>
+    return
+  }
+}
+
+// -----
+
+// Tests that input and output have one rank.
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @f(%a: memref<8xf32>, %b: memref<8x1xf32>) {
+    // expected-error @below {{input and output must have the same rank, got 1 and 2}}
+    lmc.buffer_collective all_reduce %a into %b over ["dp"] : memref<8xf32>, memref<8x1xf32>
+    return
+  }
+}
+
+// -----
+
+// Tests that a gather on buffers needs a dim.
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @f(%a: memref<8xf32>, %b: memref<16xf32>) {
+    // expected-error @below {{an all_gather needs a dim}}
+    lmc.buffer_collective all_gather %a into %b over ["dp"] : memref<8xf32>, memref<16xf32>
+    return
+  }
+}
+
+// -----
+
+// Tests that the dim of a scatter is within the rank.
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @f(%a: memref<8xf32>, %b: memref<4xf32>) {
+    // expected-error @below {{dim 1 is out of range for rank 1}}
+    lmc.buffer_collective reduce_scatter %a into %b over ["dp"] dim 1 : memref<8xf32>, memref<4xf32>
+    return
+  }
+}
+
+// -----
+
+// Tests that a gather lists its axes in mesh order.
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
+  func.func @f(%a: memref<2xf32>, %b: memref<8xf32>) {
+    // expected-error @below {{axes must be listed in mesh order (the runtime numbers the ranks of a group row-major over the mesh's axes), got ["tp", "dp"] on #lmc.mesh<dp = 2, tp = 2>}}
+    lmc.buffer_collective all_gather %a into %b over ["tp", "dp"] dim 0 : memref<2xf32>, memref<8xf32>
+    return
+  }
+}
+
+// -----
+
+// Tests that a scatter's static dimension divides by the group size.
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @f(%a: memref<7xf32>, %b: memref<3xf32>) {
+    // expected-error @below {{dimension 0 of size 7 is not divisible by the group size 2}}
+    lmc.buffer_collective reduce_scatter %a into %b over ["dp"] dim 0 : memref<7xf32>, memref<3xf32>
+    return
+  }
+}
+
+// -----
+
+// Tests that a gather's output has dim multiplied by the group size.
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @f(%a: memref<4x2xf32>, %b: memref<4x2xf32>) {
+    // expected-error @below {{output dimension 1 must be 4 (2 multiplied by 2, the number of ranks in a group), got 2}}
+    lmc.buffer_collective all_gather %a into %b over ["dp"] dim 1 : memref<4x2xf32>, memref<4x2xf32>
+    return
+  }
+}
+
+// -----
+
+// Tests that a gather's output has the input's sizes along the other
+// dimensions.
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @f(%a: memref<4x2xf32>, %b: memref<8x4xf32>) {
+    // expected-error @below {{output must have the sizes of input except along dim, got 'memref<8x4xf32>' for 'memref<4x2xf32>'}}
+    lmc.buffer_collective all_gather %a into %b over ["dp"] dim 0 : memref<4x2xf32>, memref<8x4xf32>
+    return
+  }
+}
+
+// -----
+
+// Tests that the axes of a collective on buffers are axes of the mesh in
+// scope (the checks of the tensor collectives).
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @f(%a: memref<8xf32>) {
+    // expected-error @below {{mesh axis 'tp' is not in the mesh #lmc.mesh<dp = 2>}}
+    lmc.buffer_collective all_reduce %a into %a over ["tp"] : memref<8xf32>, memref<8xf32>
+    return
+  }
+}
+
+// -----
+
+// Tests that a started collective's handle is waited for.
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @f(%a: memref<8xf32>) {
+    // expected-error @below {{handle must be used exactly once, by an lmc.buffer_wait; it has 0 uses}}
+    %h = lmc.buffer_collective_start all_reduce %a into %a over ["dp"] : memref<8xf32>, memref<8xf32>
+    return
+  }
+}
+
+// -----
+
+// Tests that a started collective's handle is used by a wait, not by
+// another op.
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @f(%a: memref<8xf32>) -> i64 {
+    // expected-error @below {{handle must be used by an lmc.buffer_wait in the same block, not by func.return}}
+    %h = lmc.buffer_collective_start all_reduce %a into %a over ["dp"] : memref<8xf32>, memref<8xf32>
+    return %h : i64
+  }
+}
+
+// -----
+
+// Tests that a wait takes handles of started collectives only.
+
+func.func @f(%h: i64) {
+  // expected-error @below {{operand #0 must be a result of lmc.buffer_collective_start}}
+  lmc.buffer_wait %h
+  return
+}
+
+// -----
+
+// Tests that a wait has at least one handle.
+
+func.func @f() {
+  // expected-error @below {{expects at least one handle}}
+  "lmc.buffer_wait"() : () -> ()
+  return
+}
+
+// -----
+
+// Tests that the attention kernel's operands have the query's shape.
+
+func.func @f(%q: memref<2x8x64xf32>, %k: memref<2x4x64xf32>, %lse: memref<2x2x8xf32>) {
+  // expected-error @below {{operands and outputs must have the query's shape, got 'memref<2x4x64xf32>' for 'memref<2x8x64xf32>'}}
+  lmc.buffer_attention %q, %k, %q into %q, %lse heads(2) : memref<2x8x64xf32>, memref<2x4x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x2x8xf32>
+  return
+}
+
+// -----
+
+// Tests that the attention kernel's channel dimension is static.
+
+func.func @f(%q: memref<2x8x?xf32>, %lse: memref<2x2x8xf32>) {
+  // expected-error @below {{the channel dimension must be static}}
+  lmc.buffer_attention %q, %q, %q into %q, %lse heads(2) : memref<2x8x?xf32>, memref<2x8x?xf32>, memref<2x8x?xf32>, memref<2x8x?xf32>, memref<2x2x8xf32>
+  return
+}
+
+// -----
+
+// Tests that the heads divide the channels.
+
+func.func @f(%q: memref<2x8x64xf32>, %lse: memref<2x3x8xf32>) {
+  // expected-error @below {{heads (3) must be at least 1 and divide the channels (64)}}
+  lmc.buffer_attention %q, %q, %q into %q, %lse heads(3) : memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x3x8xf32>
+  return
+}
+
+// -----
+
+// Tests that lse is [B, heads, T].
+
+func.func @f(%q: memref<2x8x64xf32>, %lse: memref<2x2x4xf32>) {
+  // expected-error @below {{lse must be [B, heads, T] = [2, 2, 8], got 'memref<2x2x4xf32>'}}
+  lmc.buffer_attention_grad %q, %q, %q, %q, %lse, %q into %q, %q, %q heads(2) : memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x2x4xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>
+  return
+}

@@ -1,0 +1,32 @@
+// RUN: lmc-opt %s -split-input-file | lmc-opt -split-input-file | FileCheck %s
+
+// Tests that the collectives on buffers parse and print: blocking and
+// started forms, with and without dim, and their wait.
+
+// CHECK-LABEL: func.func @collectives
+// CHECK:         lmc.buffer_collective all_reduce %{{.+}} into %{{.+}} over ["dp"] : memref<8xf32>, memref<8xf32>
+// CHECK:         lmc.buffer_collective all_gather %{{.+}} into %{{.+}} over ["dp", "tp"] dim 0 : memref<2x?xf32, strided<[?, 1]>>, memref<8x?xf32>
+// CHECK:         %[[H:.+]] = lmc.buffer_collective_start reduce_scatter %{{.+}} into %{{.+}} over ["tp"] dim 0 : memref<8xf32>, memref<4xf32>
+// CHECK:         lmc.buffer_wait %[[H]]
+module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
+  func.func @collectives(%a: memref<8xf32>, %b: memref<2x?xf32, strided<[?, 1]>>, %c: memref<8x?xf32>, %d: memref<4xf32>) {
+    lmc.buffer_collective all_reduce %a into %a over ["dp"] : memref<8xf32>, memref<8xf32>
+    lmc.buffer_collective all_gather %b into %c over ["dp", "tp"] dim 0 : memref<2x?xf32, strided<[?, 1]>>, memref<8x?xf32>
+    %h = lmc.buffer_collective_start reduce_scatter %a into %d over ["tp"] dim 0 : memref<8xf32>, memref<4xf32>
+    lmc.buffer_wait %h
+    return
+  }
+}
+
+// -----
+
+// Tests that the attention kernels on buffers parse and print.
+
+// CHECK-LABEL: func.func @attention
+// CHECK:         lmc.buffer_attention %{{.+}}, %{{.+}}, %{{.+}} into %{{.+}}, %{{.+}} heads(2) : memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x2x?xf32>
+// CHECK:         lmc.buffer_attention_grad %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} into %{{.+}}, %{{.+}}, %{{.+}} heads(2)
+func.func @attention(%x: memref<?x?x64xf32>, %lse: memref<?x2x?xf32>) {
+  lmc.buffer_attention %x, %x, %x into %x, %lse heads(2) : memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x2x?xf32>
+  lmc.buffer_attention_grad %x, %x, %x, %x, %lse, %x into %x, %x, %x heads(2) : memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x2x?xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>
+  return
+}
