@@ -57,6 +57,7 @@ public:
       : model(model), axis(axis), parts(parts) {}
 
   LogicalResult run(func::FuncOp reference) {
+    this->reference = reference;
     // Every size that does not divide is reported, not just the first.
     bool ok = true;
     reference.walk([&](Operation *op) {
@@ -66,6 +67,8 @@ public:
         ok &= succeeded(planMlp(op));
       else if (auto embedding = dyn_cast<EmbeddingOp>(op))
         ok &= succeeded(planEmbedding(embedding));
+      else if (auto loss = dyn_cast<CrossEntropyOp>(op))
+        ok &= succeeded(planLmHead(loss));
     });
     if (!ok)
       return failure();
@@ -262,17 +265,67 @@ private:
     int64_t vocab = table.getTensorType().getDimSize(0);
     if (ShapedType::isDynamic(vocab) || vocab % parts != 0) {
       explained.insert(table);
+      bool tied = headOf(table) != nullptr;
       emitWarning(op.getLoc(), llvm::formatv(
           "tensor parallelism: {0}={1} does not divide the vocabulary of "
-          "@{2} ({3}); the embedding and the LM head stay replicated (pad "
-          "the vocabulary to a multiple of {1} to split them)",
-          axis, parts, table.getSymName(), vocab));
+          "@{2} ({3}); {4} (pad the vocabulary to a multiple of {1} to split "
+          "{5})",
+          axis, parts, table.getSymName(), vocab,
+          tied ? "the embedding and the LM head stay replicated"
+               : "the embedding stays replicated",
+          tied ? "them" : "it"));
       return success();
     }
     return place(table, PL::shard(0), op);
   }
 
+  // The LM head, logits = matmul(x, W, transpose_b) read by the loss:
+  // split along the vocabulary, so that the logits and the cross-entropy
+  // are vocabulary-parallel. A tied head is the embedding's table, placed
+  // the same way by planEmbedding (or already explained there); an untied
+  // one (its own parameter) gets the same placement here.
+  /// The LM head's matmul of a loss: logits = matmul(x, W, transpose_b).
+  MatmulOp headMatmulOf(CrossEntropyOp op) {
+    auto matmul = op.getLogits().getDefiningOp<MatmulOp>();
+    if (!matmul || !matmul.getTransposeB() || matmul.getTransposeA())
+      return nullptr;
+    return matmul;
+  }
+
+  /// The matmul that reads `param` as the LM head, if any.
+  MatmulOp headOf(ParamOp param) {
+    MatmulOp found;
+    reference.walk([&](CrossEntropyOp op) {
+      if (MatmulOp matmul = headMatmulOf(op))
+        if (paramOf(model, matmul.getRhs()) == param)
+          found = matmul;
+    });
+    return found;
+  }
+
+  LogicalResult planLmHead(CrossEntropyOp op) {
+    MatmulOp matmul = headMatmulOf(op);
+    if (!matmul)
+      return success();
+    ParamOp head = paramOf(model, matmul.getRhs());
+    if (!head || head.getTensorType().getRank() != 2 ||
+        explained.contains(head))
+      return success();
+    int64_t vocab = head.getTensorType().getDimSize(0);
+    if (ShapedType::isDynamic(vocab) || vocab % parts != 0) {
+      explained.insert(head);
+      emitWarning(matmul.getLoc(), llvm::formatv(
+          "tensor parallelism: {0}={1} does not divide the vocabulary of the "
+          "LM head @{2} ({3}); it stays replicated (pad the vocabulary to a "
+          "multiple of {1} to split it)",
+          axis, parts, head.getSymName(), vocab));
+      return success();
+    }
+    return place(head, PL::shard(0), matmul);
+  }
+
   ModelOp model;
+  func::FuncOp reference;
   StringRef axis;
   int64_t parts;
   llvm::MapVector<Operation *, PL> planned;

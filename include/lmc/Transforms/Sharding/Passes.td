@@ -49,13 +49,14 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
     (`shard(1, blocks = 3)`, its bias `shard(0, blocks = 3)`), the attention
     output projection row-parallel (`shard(0)`), the MLP up-projection
     column-parallel and its down-projection row-parallel, the token
-    embedding and the LM head tied to it split along the vocabulary
+    embedding and the LM head (tied to it, or its own parameter read
+    transposed by the logits matmul) split along the vocabulary
     (`shard(0)`); the rest is replicated. A size `tp` does not divide (the
     attention heads, the MLP width) is an error at the op that needs it; a
     vocabulary it does not divide (GPT-2's 50257) leaves the embedding and
     the LM head replicated, with a warning. Any other parameter over 1 MiB
-    that no pattern places (an untied LM head, a GeGLU MLP built from
-    `lmc.mul`) stays replicated with a warning at the use no pattern
+    that no pattern places (a GeGLU MLP built from `lmc.mul`, say) stays
+    replicated with a warning at the use no pattern
     matched; the position table and LayerNorm parameters are replicated by
     design. `train_step`, `eval_step` and `logits` are then partitioned: each
     parameter (and its AdamW state) in its placement, each parameter's
