@@ -4,7 +4,7 @@
 #define LMC_CONVERSION_PASSES_H
 
 #include "lmc/Conversion/LMCToLinalg/LMCToLinalg.h"
-#include "lmc/Pipelines/Options.h"
+#include "lmc/Support/Options.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"

@@ -9,7 +9,7 @@
 #ifndef LMC_PIPELINES_PIPELINES_H
 #define LMC_PIPELINES_PIPELINES_H
 
-#include "lmc/Pipelines/Options.h"
+#include "lmc/Support/Options.h"
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"

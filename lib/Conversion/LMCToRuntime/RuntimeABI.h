@@ -12,7 +12,7 @@
 #ifndef LMC_LIB_CONVERSION_LMCTORUNTIME_RUNTIMEABI_H
 #define LMC_LIB_CONVERSION_LMCTORUNTIME_RUNTIMEABI_H
 
-#include "lmc/Pipelines/Options.h"
+#include "lmc/Support/Options.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 

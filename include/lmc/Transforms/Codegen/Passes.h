@@ -11,7 +11,7 @@
 #define LMC_TRANSFORMS_CODEGEN_PASSES_H
 
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
-#include "lmc/Pipelines/Options.h"
+#include "lmc/Support/Options.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"

@@ -9,8 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef LMC_PIPELINES_OPTIONS_H
-#define LMC_PIPELINES_OPTIONS_H
+#ifndef LMC_SUPPORT_OPTIONS_H
+#define LMC_SUPPORT_OPTIONS_H
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/CommandLine.h"
@@ -194,4 +194,4 @@ public:
 };
 } // namespace llvm::cl
 
-#endif // LMC_PIPELINES_OPTIONS_H
+#endif // LMC_SUPPORT_OPTIONS_H
