@@ -12,8 +12,8 @@
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
-#include "llvm/ADT/STLExtras.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/STLExtras.h"
 
 using namespace mlir;
 using namespace mlir::lmc;
@@ -142,8 +142,7 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
 }
 
 ArrayRef<StringRef> mlir::lmc::getCompileStageNames() {
-  static const StringRef names[] = {"input", "training", "gpu",
-                                    "llvm-dialect"};
+  static const StringRef names[] = {"input", "training", "gpu", "llvm-dialect"};
   return names;
 }
 
@@ -183,9 +182,8 @@ mlir::lmc::getCompileStages(const CompilePipelineOptions &options,
                         buildGpuPipeline(pm, gpu);
                       }});
     if (!gpuOnly)
-      stages.push_back({"llvm-dialect", [](OpPassManager &pm) {
-                          buildGpuHostPipeline(pm);
-                        }});
+      stages.push_back({"llvm-dialect",
+                        [](OpPassManager &pm) { buildGpuHostPipeline(pm); }});
   } else {
     stages.push_back({"llvm-dialect", [&options](OpPassManager &pm) {
                         // Shared kernels keep functions small and the code

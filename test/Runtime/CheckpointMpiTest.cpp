@@ -13,15 +13,15 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Trainer/Checkpoint.h"
 #include "Comm/Collectives.h"
 #include "Core/Error.h"
-#include "Trainer/Flags.h"
-#include "MeshTestMain.h"
 #include "Core/ModelInfo.h"
-#include "Trainer/Safetensors.h"
-#include "ShardedModel.h"
 #include "Core/Sharding.h"
+#include "MeshTestMain.h"
+#include "ShardedModel.h"
+#include "Trainer/Checkpoint.h"
+#include "Trainer/Flags.h"
+#include "Trainer/Safetensors.h"
 
 #include "lmc/Runtime/lmcrt.h"
 

@@ -1,7 +1,7 @@
 //===- CollectivesTest.cpp - Tests of the runtime's collectives -----------===//
 //
-// Tests the process group (lib/Runtime/Comm/Collectives.h) and the collectives of
-// lmcrt.h. test/Runtime/collectives-mpi.test runs this binary as one process
+// Tests the process group (lib/Runtime/Comm/Collectives.h) and the collectives
+// of lmcrt.h. test/Runtime/collectives-mpi.test runs this binary as one process
 // (a world of one, without MPI) and under mpirun on the meshes dp=2, tp=2
 // and dp=2 x tp=2; `--dp=N --tp=N` (or LMCRT_TEST_DP / LMCRT_TEST_TP) give
 // the mesh. Every rank fills its inputs from its world rank, and each test
@@ -477,7 +477,8 @@ TEST(ReduceScatter, AlongFirstAndMiddleDimension) {
       inSizes[dim] *= groupSize(axis);
       Tensor in(inSizes), out(outSizes);
       in.fill(worldRank());
-      _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), maskOf(axis), dim);
+      _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), maskOf(axis),
+                                            dim);
       EXPECT_TRUE(out.matches(reduceScattered(axis, dim, inSizes)))
           << "axis " << axis << ", dim " << dim;
     }
@@ -491,7 +492,8 @@ TEST(ReduceScatter, NonContiguous) {
       Tensor in(inSizes, paddedRows(inSizes, 1)),
           out(outSizes, columnMajor(outSizes));
       in.fill(worldRank());
-      _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), maskOf(axis), dim);
+      _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), maskOf(axis),
+                                            dim);
       EXPECT_TRUE(out.matches(reduceScattered(axis, dim, inSizes)))
           << "axis " << axis << ", dim " << dim;
     }
@@ -506,20 +508,20 @@ TEST(Async, EachForm) {
   for (int axis = 0; axis < 3; ++axis) {
     Tensor a(sizes), b(sizes);
     a.fill(worldRank());
-    lmcrt_collective_wait(
-        _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), b.ref(), maskOf(axis)));
+    lmcrt_collective_wait(_mlir_ciface_lmcrt_all_reduce_start_f32(
+        a.ref(), b.ref(), maskOf(axis)));
     EXPECT_TRUE(b.matches(allReduced(axis))) << "axis " << axis;
 
     std::vector<int64_t> gathered = {2, 3 * groupSize(axis), 4};
     Tensor c(gathered);
-    lmcrt_collective_wait(
-        _mlir_ciface_lmcrt_all_gather_start_f32(a.ref(), c.ref(), maskOf(axis), 1));
+    lmcrt_collective_wait(_mlir_ciface_lmcrt_all_gather_start_f32(
+        a.ref(), c.ref(), maskOf(axis), 1));
     EXPECT_TRUE(c.matches(allGathered(axis, 1, sizes))) << "axis " << axis;
 
     Tensor d(gathered), e(sizes);
     d.fill(worldRank());
-    lmcrt_collective_wait(
-        _mlir_ciface_lmcrt_reduce_scatter_start_f32(d.ref(), e.ref(), maskOf(axis), 1));
+    lmcrt_collective_wait(_mlir_ciface_lmcrt_reduce_scatter_start_f32(
+        d.ref(), e.ref(), maskOf(axis), 1));
     EXPECT_TRUE(e.matches(reduceScattered(axis, 1, gathered)))
         << "axis " << axis;
   }
@@ -533,18 +535,20 @@ TEST(Async, SeveralInFlight) {
   std::vector<int64_t> sizes = {4, 6};
   Tensor a(sizes), b(sizes, columnMajor(sizes));
   a.fill(worldRank());
-  int64_t h1 = _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), b.ref(), maskOf(0));
+  int64_t h1 =
+      _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), b.ref(), maskOf(0));
 
   std::vector<int64_t> small = {2, 3, 2}, gathered = {2, 3 * groupSize(1), 2};
   Tensor c(small), d(gathered);
   c.fill(worldRank());
-  int64_t h2 = _mlir_ciface_lmcrt_all_gather_start_f32(c.ref(), d.ref(), maskOf(1), 1);
+  int64_t h2 =
+      _mlir_ciface_lmcrt_all_gather_start_f32(c.ref(), d.ref(), maskOf(1), 1);
 
   std::vector<int64_t> scattered = {groupSize(2) * 2, 5};
   Tensor e(scattered), f({2, 5});
   e.fill(worldRank());
-  int64_t h3 =
-      _mlir_ciface_lmcrt_reduce_scatter_start_f32(e.ref(), f.ref(), maskOf(2), 0);
+  int64_t h3 = _mlir_ciface_lmcrt_reduce_scatter_start_f32(e.ref(), f.ref(),
+                                                           maskOf(2), 0);
 
   EXPECT_NE(h1, h2);
   EXPECT_NE(h2, h3);
@@ -565,7 +569,8 @@ TEST(Async, ProgressWhileInFlight) {
   std::vector<int64_t> sizes = {64, 33};
   Tensor a(sizes), b(sizes);
   a.fill(worldRank());
-  int64_t h = _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), b.ref(), maskOf(2));
+  int64_t h =
+      _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), b.ref(), maskOf(2));
   for (int i = 0; i < 100; ++i)
     comm::progress();
   EXPECT_EQ(comm::pendingCount(), 1);
@@ -619,8 +624,8 @@ TEST(SingleProcess, ErrorsEndTheProcessWithOneLine) {
               "lmcrt: lmcrt_collective_wait: unknown handle 12345");
   EXPECT_EXIT(
       {
-        int64_t h =
-            _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), c.ref(), maskOf(0));
+        int64_t h = _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), c.ref(),
+                                                            maskOf(0));
         lmcrt_collective_wait(h);
         lmcrt_collective_wait(h);
       },
@@ -637,10 +642,11 @@ TEST(SingleProcess, ErrorsEndTheProcessWithOneLine) {
   EXPECT_EXIT(_mlir_ciface_lmcrt_all_gather_f32(a.ref(), c.ref(), maskOf(1), 2),
               testing::ExitedWithCode(1),
               "all_gather_f32 over tp: dimension 2 is out of range for rank 2");
-  EXPECT_EXIT(_mlir_ciface_lmcrt_reduce_scatter_f32(a.ref(), b.ref(), maskOf(2), 0),
-              testing::ExitedWithCode(1),
-              "reduce_scatter_f32 over world: the input is 2x3 and the "
-              "output 3x2");
+  EXPECT_EXIT(
+      _mlir_ciface_lmcrt_reduce_scatter_f32(a.ref(), b.ref(), maskOf(2), 0),
+      testing::ExitedWithCode(1),
+      "reduce_scatter_f32 over world: the input is 2x3 and the "
+      "output 3x2");
   EXPECT_EXIT(
       {
         _mlir_ciface_lmcrt_all_reduce_start_f32(a.ref(), c.ref(), maskOf(0));

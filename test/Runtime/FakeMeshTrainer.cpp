@@ -19,8 +19,8 @@
 
 #include "Core/ModelFunctions.h"
 #include "Core/ModelInfo.h"
-#include "ShardedModel.h"
 #include "Core/Sharding.h"
+#include "ShardedModel.h"
 
 #include "lmc/Runtime/lmcrt.h"
 

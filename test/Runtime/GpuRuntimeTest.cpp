@@ -10,11 +10,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "Comm/Collectives.h"
-#include "Cuda/CudaDevice.h"
 #include "Core/Device.h"
+#include "Core/StepMemory.h"
+#include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
 #include "Cuda/Nccl.h"
-#include "Core/StepMemory.h"
 
 #include "NaiveAttention.h"
 
@@ -399,7 +399,8 @@ TEST(GpuGemm, UnknownPrecisionEndsTheJob) {
               "bf16\\)");
   EXPECT_EXIT(_mlir_ciface_lmcrt_gpu_gemm_bias(&ra, &rb, &rbias, &rc, &rc, 0, 0,
                                                LMCRT_GEMM_BIAS, -1),
-              testing::ExitedWithCode(1), "gpu_gemm_bias: unknown precision -1");
+              testing::ExitedWithCode(1),
+              "gpu_gemm_bias: unknown precision -1");
 }
 
 TEST(GpuGemm, StridedAndOffsetViews) {

@@ -7,17 +7,17 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Core/Error.h"
+#include "Core/ModelFunctions.h"
+#include "Core/ModelInfo.h"
+#include "Core/StepMemory.h"
 #include "Trainer/Checkpoint.h"
 #include "Trainer/DataLoader.h"
-#include "Core/Error.h"
 #include "Trainer/Flags.h"
 #include "Trainer/Init.h"
 #include "Trainer/Json.h"
-#include "Core/ModelFunctions.h"
-#include "Core/ModelInfo.h"
 #include "Trainer/Safetensors.h"
 #include "Trainer/Sampler.h"
-#include "Core/StepMemory.h"
 
 #include "lmc/Runtime/lmcrt.h"
 
@@ -177,8 +177,8 @@ TEST(ModelInfo, ReadsTheMeshAndLeavesItOutOfTheHash) {
   EXPECT_NE(parseModelInfo(renamed).hash(), plain.hash());
   for (const char *bad :
        {"mesh dp=0,tp=1\n", "mesh 2 1\n", "mesh dp=two\n", "mesh\n",
-        "mesh dp=2,dp=2\n", "mesh dp=2\nbatch tp\n",
-        "mesh dp=2\nbatch dp dp\n", "mesh a=1,b=1,c=1,d=1,e=1,f=1,g=1\n"}) {
+        "mesh dp=2,dp=2\n", "mesh dp=2\nbatch tp\n", "mesh dp=2\nbatch dp dp\n",
+        "mesh a=1,b=1,c=1,d=1,e=1,f=1,g=1\n"}) {
     std::string broken = kTinyModel;
     broken.insert(broken.find("params "), bad);
     EXPECT_THROW(parseModelInfo(broken), RuntimeError) << bad;
@@ -232,8 +232,7 @@ TEST(MeshSpec, ParsesOrderedNamedAxes) {
            {"dp=2,,tp=2", "expected axis=size"},
            {"a=65536,b=65536", "a mesh has at most 2147483647 ranks"}}) {
     EXPECT_FALSE(::lmc::MeshSpec::parse(text, mesh, error)) << text;
-    EXPECT_NE(error.find(message), std::string::npos)
-        << text << ": " << error;
+    EXPECT_NE(error.find(message), std::string::npos) << text << ": " << error;
   }
 }
 

@@ -181,15 +181,14 @@ inline std::vector<std::vector<float>> rankBuffers(const ModelInfo &model,
       std::vector<float>(model.stateTotal, -1e9f)};
   for (const ParamInfo &p : model.params) {
     for (int64_t i = 0; i < p.localNumel; ++i)
-      buffers[0][p.offset + i] =
-          globalValue(0, p.globalOffset,
-                      globalIndexOf(model, p, tpIndexOf(coord), i));
+      buffers[0][p.offset + i] = globalValue(
+          0, p.globalOffset, globalIndexOf(model, p, tpIndexOf(coord), i));
     for (int kind = 1; kind < 3; ++kind)
       for (int64_t i = 0; i < p.stateNumel; ++i)
-        buffers[kind][p.stateOffset + i] = globalValue(
-            kind, p.globalOffset,
-            globalIndexOf(model, p, tpIndexOf(coord),
-                          localIndexOf(p, dpIndexOf(coord), i)));
+        buffers[kind][p.stateOffset + i] =
+            globalValue(kind, p.globalOffset,
+                        globalIndexOf(model, p, tpIndexOf(coord),
+                                      localIndexOf(p, dpIndexOf(coord), i)));
   }
   return buffers;
 }

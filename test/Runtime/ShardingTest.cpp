@@ -11,13 +11,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "Core/Sharding.h"
-#include "Trainer/Checkpoint.h"
 #include "Core/Error.h"
+#include "Core/ModelInfo.h"
+#include "ShardedModel.h"
+#include "Trainer/Checkpoint.h"
 #include "Trainer/Flags.h"
 #include "Trainer/Init.h"
-#include "Core/ModelInfo.h"
 #include "Trainer/Safetensors.h"
-#include "ShardedModel.h"
 
 #include "lmc/Runtime/lmcrt.h"
 

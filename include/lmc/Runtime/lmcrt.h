@@ -6,9 +6,9 @@
  * them. Their signatures do not depend on the model: parameters and AdamW
  * state are flat float buffers, laid out as `_mlir_ciface_lmc_model_info`
  * describes; in a program partitioned for a mesh of ranks each rank's
- * buffers hold only its pieces of the parameters and moments. Memrefs are passed as
- * pointers to MLIR's ranked memref descriptors (allocated pointer, aligned
- * pointer, offset, sizes, strides).
+ * buffers hold only its pieces of the parameters and moments. Memrefs are
+ *passed as pointers to MLIR's ranked memref descriptors (allocated pointer,
+ *aligned pointer, offset, sizes, strides).
  *
  * Ownership: buffers passed in stay the caller's; lmc_train_step updates the
  * parameter and moment buffers in place. Buffers returned (logits, the model
@@ -241,8 +241,8 @@ void _mlir_ciface_lmcrt_embedding_grad_f32(lmcrt_unranked_memref *grad,
                                            int64_t offset);
 
 /* Causal multi-head attention without the T x T matrix
- * (lib/Runtime/Kernels/Attention.cpp; lmc.flash_attention bufferizes to it). q, k,
- * v and out are [B, T, C] float32 with C = heads * D, any strides; head h is
+ * (lib/Runtime/Kernels/Attention.cpp; lmc.flash_attention bufferizes to it). q,
+ * k, v and out are [B, T, C] float32 with C = heads * D, any strides; head h is
  * channels [h D, (h + 1) D). For each batch, head and query position i:
  * out_i = sum_{j <= i} softmax_j(q_i . k_j / sqrt(D)) v_j, and
  * lse[b, h, i] ([B, heads, T]) the log-sum-exp of those scaled scores.
@@ -266,7 +266,8 @@ void _mlir_ciface_lmcrt_attention_bwd_f32(
     lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
     lmcrt_unranked_memref *dv, int64_t heads);
 
-/* ---- Collectives (lib/Runtime/Comm/Collectives.cpp) ------------------------ */
+/* ---- Collectives (lib/Runtime/Comm/Collectives.cpp) ------------------------
+ */
 
 /* Collectives over the process group of the model's mesh, for SPMD
  * programs. The runtime sets the group up before calling compiled code:
@@ -441,8 +442,8 @@ _mlir_ciface_lmcrt_gpu_reduce_scatter_start_f32(lmcrt_unranked_memref *in,
                                                 int32_t axes, int64_t dim);
 void lmcrt_gpu_collective_wait(int64_t handle);
 
-/* The trainer (lib/Runtime/Trainer/Trainer.cpp): parses the command line, loads or
- * initialises the parameters, trains with the functions above, and returns
+/* The trainer (lib/Runtime/Trainer/Trainer.cpp): parses the command line, loads
+ * or initialises the parameters, trains with the functions above, and returns
  * the process exit status (0, 1 on errors, 2 on command-line errors, and 2
  * after the one line "lmc: no GPU found: REASON" when a `target cuda`
  * program finds no usable GPU). The runtime library's own `main` calls it

@@ -1,4 +1,5 @@
-//===- Mesh.h - A mesh of ranks: ordered, named axes -------------*- C++ -*-===//
+//===- Mesh.h - A mesh of ranks: ordered, named axes -------------*- C++
+//-*-===//
 //
 // The one structure of a mesh that the driver (`lmc compile --mesh`), the
 // passes (`lmc-shard{mesh=...}`, the model description that

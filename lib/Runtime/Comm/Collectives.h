@@ -124,8 +124,7 @@ int64_t pendingCount();
 /// group of one (also without MPI, or before init) it copies `send` into
 /// `recv`. For the trainer's own use (assembling checkpoints); errors end the
 /// job like the collectives'.
-void gatherToRoot(Group group, const float *send, int64_t count,
-                  float *recv);
+void gatherToRoot(Group group, const float *send, int64_t count, float *recv);
 
 /// Broadcasts `bytes` bytes at `data` from the group's rank 0 to the group
 /// `group`. Does nothing in a group of one.

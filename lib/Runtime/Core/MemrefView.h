@@ -141,8 +141,7 @@ void copyElements(const MemrefView<T> &src, const MemrefView<T> &dst) {
   const CopyLoops loops = copyLoops(src, dst);
   if (loops.empty)
     return;
-  const std::vector<int64_t> &sizes = loops.sizes,
-                             &sStrides = loops.srcStrides,
+  const std::vector<int64_t> &sizes = loops.sizes, &sStrides = loops.srcStrides,
                              &dStrides = loops.dstStrides;
   if (sizes.empty()) {
     *dst.data = *src.data;

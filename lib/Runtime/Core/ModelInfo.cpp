@@ -138,8 +138,7 @@ public:
       int64_t stateCount = integer(words[1], "state count", 1, 1 << 20);
       info.zeroAxis = meshAxis(info, words[3], "state");
       const int64_t parts = info.mesh.axes[info.zeroAxis].size;
-      const std::string axisText =
-          words[3] + "=" + std::to_string(parts);
+      const std::string axisText = words[3] + "=" + std::to_string(parts);
       if (stateCount != count)
         error("the state section has " + std::to_string(stateCount) +
               " lines, the model " + std::to_string(count) + " parameters");
@@ -268,8 +267,9 @@ private:
     int axis = info.mesh.find(name);
     if (axis < 0)
       error(std::string(what) + " axis '" + name + "' is not an axis of the " +
-            (info.mesh.axes.empty() ? std::string("mesh (there is no mesh line)")
-                                    : "mesh " + info.mesh.str()));
+            (info.mesh.axes.empty()
+                 ? std::string("mesh (there is no mesh line)")
+                 : "mesh " + info.mesh.str()));
     return axis;
   }
 

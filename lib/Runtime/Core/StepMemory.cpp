@@ -201,8 +201,9 @@ extern "C" void *_mlir_memref_to_llvm_aligned_alloc(uint64_t alignment,
   // Device memory is aligned to 256 bytes, the host's to 64.
   if (alignment > (lmcrt::device::active() ? 256u : 64u)) {
     if (lmcrt::device::active()) {
-      std::fprintf(stderr, "lmcrt: an allocation aligned to %llu bytes; "
-                           "device memory is aligned to 256\n",
+      std::fprintf(stderr,
+                   "lmcrt: an allocation aligned to %llu bytes; "
+                   "device memory is aligned to 256\n",
                    static_cast<unsigned long long>(alignment));
       std::abort();
     }

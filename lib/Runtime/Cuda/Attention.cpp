@@ -1,11 +1,11 @@
 //===- Attention.cpp - Causal attention without the T x T matrix ----------===//
 //
 // lmcrt_gpu_attention_fwd_f32 / _bwd_f32: the GPU side of lmc.flash_attention
-// and its gradient (the CPU side is lib/Runtime/Kernels/Attention.cpp, with the same
-// C ABI). The kernels are AttentionKernels.cu, compiled by nvcc into a fatbin
-// that CMake embeds (lmcrtAttentionFatbin); the module is loaded at the first
-// call and its functions are looked up per head size D (16, 32, 64 or 128).
-// Everything runs in order on the compute stream.
+// and its gradient (the CPU side is lib/Runtime/Kernels/Attention.cpp, with the
+// same C ABI). The kernels are AttentionKernels.cu, compiled by nvcc into a
+// fatbin that CMake embeds (lmcrtAttentionFatbin); the module is loaded at the
+// first call and its functions are looked up per head size D (16, 32, 64 or
+// 128). Everything runs in order on the compute stream.
 //
 //===----------------------------------------------------------------------===//
 

@@ -27,8 +27,8 @@
 #include "Cuda/Library.h"
 
 #include "Comm/Collectives.h"
-#include "Kernels/GemmEpilogue.h"
 #include "Core/MemrefView.h"
+#include "Kernels/GemmEpilogue.h"
 
 #include "lmc/Runtime/lmcrt.h"
 

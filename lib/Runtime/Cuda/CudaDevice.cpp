@@ -2,9 +2,9 @@
 
 #include "Cuda/CudaDevice.h"
 
-#include "Cuda/Driver.h"
 #include "Comm/Collectives.h"
 #include "Core/Error.h"
+#include "Cuda/Driver.h"
 
 #include <cstdio>
 

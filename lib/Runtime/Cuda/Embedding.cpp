@@ -1,8 +1,8 @@
 //===- Embedding.cpp - The embedding gradient on the GPU ------------------===//
 //
 // lmcrt_gpu_embedding_grad_f32: the GPU side of lmcrt_embedding_grad_f32
-// (lib/Runtime/Kernels/Kernels.cpp, the same C ABI and semantics). The kernels are
-// EmbeddingKernels.cu, compiled by nvcc into a fatbin that CMake embeds
+// (lib/Runtime/Kernels/Kernels.cpp, the same C ABI and semantics). The kernels
+// are EmbeddingKernels.cu, compiled by nvcc into a fatbin that CMake embeds
 // (lmcrtEmbeddingFatbin); the module is loaded at the first call. Both
 // kernels run in order on the compute stream: the zero fill of the table
 // gradient, then the atomic scatter-add of the output gradient's rows.

@@ -1,8 +1,8 @@
 //===- EmbeddingKernels.cu - The embedding gradient as a scatter-add ------===//
 //
 // The GPU kernels behind lmcrt_gpu_embedding_grad_f32, with the semantics of
-// the CPU's lmcrt_embedding_grad_f32 (lib/Runtime/Kernels/Kernels.cpp): the table
-// gradient [V, C] is zeroed, then for every position n of the [B, T] ids,
+// the CPU's lmcrt_embedding_grad_f32 (lib/Runtime/Kernels/Kernels.cpp): the
+// table gradient [V, C] is zeroed, then for every position n of the [B, T] ids,
 // grad[n, :] is added to row ids[n] - offset of the table gradient; ids
 // outside [offset, offset + V) are skipped.
 //

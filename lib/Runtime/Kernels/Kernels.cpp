@@ -11,8 +11,8 @@
 #include "lmc/Runtime/lmcrt.h"
 
 #include "Comm/Collectives.h"
-#include "Kernels/GemmEpilogue.h"
 #include "Core/MemrefView.h"
+#include "Kernels/GemmEpilogue.h"
 
 #include <dnnl.h>
 #include <dnnl_debug.h>
@@ -267,18 +267,18 @@ void gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
     }
     int64_t aRows = transpose_a ? K : M, aCols = transpose_a ? M : K;
     int64_t bRows = transpose_b ? N : K, bCols = transpose_b ? K : N;
-    Matrix ma = mantissaBits < 23
-                    ? roundedMatrix(A.data + offA, aRows, aCols, A.stride(-2),
-                                    A.stride(-1), transpose_a, mantissaBits,
-                                    scratchA)
-                    : asMatrix(A.data + offA, aRows, aCols, A.stride(-2),
-                               A.stride(-1), transpose_a, scratchA);
-    Matrix mb = mantissaBits < 23
-                    ? roundedMatrix(B.data + offB, bRows, bCols, B.stride(-2),
-                                    B.stride(-1), transpose_b, mantissaBits,
-                                    scratchB)
-                    : asMatrix(B.data + offB, bRows, bCols, B.stride(-2),
-                               B.stride(-1), transpose_b, scratchB);
+    Matrix ma =
+        mantissaBits < 23
+            ? roundedMatrix(A.data + offA, aRows, aCols, A.stride(-2),
+                            A.stride(-1), transpose_a, mantissaBits, scratchA)
+            : asMatrix(A.data + offA, aRows, aCols, A.stride(-2), A.stride(-1),
+                       transpose_a, scratchA);
+    Matrix mb =
+        mantissaBits < 23
+            ? roundedMatrix(B.data + offB, bRows, bCols, B.stride(-2),
+                            B.stride(-1), transpose_b, mantissaBits, scratchB)
+            : asMatrix(B.data + offB, bRows, bCols, B.stride(-2), B.stride(-1),
+                       transpose_b, scratchB);
     float *out = C.data + offC;
     bool direct = C.stride(-1) == 1 && C.stride(-2) >= N;
     int64_t ldc = direct ? C.stride(-2) : N;

@@ -4,11 +4,11 @@
 
 #include "Comm/Collectives.h"
 #include "Core/Error.h"
+#include "Core/ModelInfo.h"
+#include "Core/Sharding.h"
 #include "Trainer/Flags.h"
 #include "Trainer/Json.h"
-#include "Core/ModelInfo.h"
 #include "Trainer/Safetensors.h"
-#include "Core/Sharding.h"
 
 #include <cerrno>
 #include <cstdio>

@@ -254,8 +254,8 @@ std::string configTable(const Config &c, const ModelInfo &model) {
       {"data", c.data.empty() ? "-" : c.data},
       {"val", c.val.empty() ? "-" : c.val},
       {"steps", std::to_string(c.steps)},
-      {"mesh", model.meshText() + " (" + std::to_string(model.numRanks()) +
-                   " ranks)"},
+      {"mesh",
+       model.meshText() + " (" + std::to_string(model.numRanks()) + " ranks)"},
       {"batch", std::to_string(c.batch) +
                     (model.batchParts() > 1
                          ? " (" + std::to_string(c.batch / model.batchParts()) +

@@ -5,9 +5,9 @@
 #include "Comm/Collectives.h"
 #include "Core/Device.h"
 #include "Core/Error.h"
-#include "Trainer/Init.h"
 #include "Core/ModelInfo.h"
 #include "Core/StepMemory.h"
+#include "Trainer/Init.h"
 
 #include <algorithm>
 #include <cmath>

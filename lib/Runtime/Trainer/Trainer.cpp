@@ -12,8 +12,8 @@
 // on rank 0 and hold the global model, and resuming reads the rank's pieces
 // of it. Each rank reads the rows of the batch of its index in the group of
 // the description's `batch` axes (the ranks that differ only on the other
-// axes read the same rows). Everything that calls compiled code (steps, evaluation, sampling)
-// runs on every rank; only rank 0 prints and logs.
+// axes read the same rows). Everything that calls compiled code (steps,
+// evaluation, sampling) runs on every rank; only rank 0 prints and logs.
 //
 // Throughput: FLOPs per step = 6 * N * B*T + 12 * L * C * T * B*T, with N the
 // global parameter count, L the number of "h.<i>." blocks and C the width of
@@ -23,19 +23,19 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Trainer/Checkpoint.h"
 #include "Comm/Collectives.h"
-#include "Trainer/DataLoader.h"
 #include "Core/Device.h"
 #include "Core/Error.h"
+#include "Core/ModelFunctions.h"
+#include "Core/ModelInfo.h"
+#include "Core/Sharding.h"
+#include "Core/StepMemory.h"
+#include "Trainer/Checkpoint.h"
+#include "Trainer/DataLoader.h"
 #include "Trainer/Flags.h"
 #include "Trainer/Init.h"
 #include "Trainer/Log.h"
-#include "Core/ModelFunctions.h"
-#include "Core/ModelInfo.h"
 #include "Trainer/Sampler.h"
-#include "Core/Sharding.h"
-#include "Core/StepMemory.h"
 
 #include <chrono>
 #include <cmath>
@@ -185,9 +185,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   const int64_t parts = model.batchParts();
   if (config.batch % parts != 0)
     usageError("--batch: the global batch " + std::to_string(config.batch) +
-               " is not divisible by " +
-               model.mesh.groupName(model.batchAxes) + "=" +
-               std::to_string(parts));
+               " is not divisible by " + model.mesh.groupName(model.batchAxes) +
+               "=" + std::to_string(parts));
   // Threads of oneDNN and of compiled loops: --threads, or the cores shared
   // among the ranks on this machine.
   int threads = config.threads;
@@ -272,9 +271,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   const int64_t firstStep = position.step;
   double trainSeconds = 0;
   auto doEval = [&](int64_t step) {
-    double loss =
-        evaluate(fns, *valData, valBatches, state.params, tokens.data,
-                 targets.data, b, t, firstRow, localB);
+    double loss = evaluate(fns, *valData, valBatches, state.params, tokens.data,
+                           targets.data, b, t, firstRow, localB);
     std::printf("step %lld/%lld | val loss %.4f (%lld batches)\n",
                 static_cast<long long>(step),
                 static_cast<long long>(config.steps), loss,

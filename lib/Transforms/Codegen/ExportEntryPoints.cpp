@@ -153,9 +153,11 @@ struct LMCExportEntryPointsPass
       layout.params.push_back(p);
       layout.local.add(type);
       int64_t zeroDim = -1;
-      if (auto dim = p->getAttrOfType<IntegerAttr>(LMCDialect::ZeroDimAttrHelper::getNameStr())) {
+      if (auto dim = p->getAttrOfType<IntegerAttr>(
+              LMCDialect::ZeroDimAttrHelper::getNameStr())) {
         zeroDim = dim.getInt();
-        auto axis = p->getAttrOfType<StringAttr>(LMCDialect::ZeroAxisAttrHelper::getNameStr());
+        auto axis = p->getAttrOfType<StringAttr>(
+            LMCDialect::ZeroAxisAttrHelper::getNameStr());
         std::optional<int64_t> parts =
             axis && mesh ? mesh.getAxisSize(axis.getValue()) : std::nullopt;
         if (!parts) {
@@ -165,8 +167,8 @@ struct LMCExportEntryPointsPass
         }
         if (layout.zeroAxis && layout.zeroAxis != axis) {
           p.emitError("ZeRO state split over '")
-              << axis.getValue() << "' and over '"
-              << layout.zeroAxis.getValue() << "' in one model";
+              << axis.getValue() << "' and over '" << layout.zeroAxis.getValue()
+              << "' in one model";
           return signalPassFailure();
         }
         layout.zeroAxis = axis;
@@ -301,7 +303,8 @@ struct LMCExportEntryPointsPass
     size_t n = layout.params.size();
     Value wdArg;
     for (unsigned i = 0; i < train.getNumArguments(); ++i)
-      if (auto name = train.getArgAttrOfType<StringAttr>(i, LMCDialect::HparamAttrHelper::getNameStr()))
+      if (auto name = train.getArgAttrOfType<StringAttr>(
+              i, LMCDialect::HparamAttrHelper::getNameStr()))
         if (name.getValue() == "weight_decay")
           wdArg = train.getArgument(i);
     SmallVector<bool> decays(n, false);
@@ -330,14 +333,16 @@ struct LMCExportEntryPointsPass
        << "context " << context << "\n";
     // The mesh, its axes in order (the text form of lmc/Support/Mesh.h),
     // and the axes that split the batch.
-    MeshAttr mesh = model->getAttrOfType<MeshAttr>(LMCDialect::getMeshAttrName());
+    MeshAttr mesh =
+        model->getAttrOfType<MeshAttr>(LMCDialect::getMeshAttrName());
     if (mesh) {
       os << "mesh ";
       for (auto [i, name, size] :
            llvm::enumerate(mesh.getAxisNames(), mesh.getAxisSizes()))
         os << (i ? "," : "") << name.getValue() << "=" << size;
       os << "\n";
-      if (auto batch = model->getAttrOfType<ArrayAttr>(LMCDialect::BatchAxesAttrHelper::getNameStr())) {
+      if (auto batch = model->getAttrOfType<ArrayAttr>(
+              LMCDialect::BatchAxesAttrHelper::getNameStr())) {
         os << "batch";
         for (auto axis : batch.getAsRange<StringAttr>()) {
           if (!mesh.getAxisIndex(axis.getValue()))

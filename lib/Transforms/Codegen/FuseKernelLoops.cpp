@@ -750,8 +750,8 @@ struct LMCFuseKernelLoopsPass
         b, loc, RankedTensorType::get(expandedShape, type.getElementType()),
         partials, groups, outputShape);
     // The sum of each chunk, into zeros.
-    Value zero = arith::ConstantOp::create(
-        b, loc, b.getZeroAttr(type.getElementType()));
+    Value zero =
+        arith::ConstantOp::create(b, loc, b.getZeroAttr(type.getElementType()));
     Value empty =
         tensor::EmptyOp::create(b, loc, sumShape, type.getElementType());
     Value sums = linalg::FillOp::create(b, loc, zero, empty).getResult(0);

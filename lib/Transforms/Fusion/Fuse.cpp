@@ -512,9 +512,9 @@ struct LMCFusePass : mlir::lmc::impl::LMCFuseBase<LMCFusePass> {
         funcs.push_back(fn);
     });
     // The functions the runtime calls, when there are any; otherwise all.
-    bool hasEntries = llvm::any_of(
-        funcs,
-        [](func::FuncOp fn) { return isReportedFunction(fn.getSymName()); });
+    bool hasEntries = llvm::any_of(funcs, [](func::FuncOp fn) {
+      return isReportedFunction(fn.getSymName());
+    });
     for (func::FuncOp fn : funcs) {
       Block &block = fn.getBody().front();
       unsigned before = countKernels(block);
@@ -524,8 +524,7 @@ struct LMCFusePass : mlir::lmc::impl::LMCFuseBase<LMCFusePass> {
         return signalPassFailure();
       numGroups += fuser.numGroups;
       numFusedOps += fuser.numGroupedOps;
-      if (!report ||
-          (hasEntries && !isReportedFunction(fn.getSymName())))
+      if (!report || (hasEntries && !isReportedFunction(fn.getSymName())))
         continue;
       unsigned after = countKernels(block);
       std::string where;

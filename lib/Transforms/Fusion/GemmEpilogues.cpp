@@ -56,9 +56,9 @@ struct LMCGemmEpiloguesPass
       if (!fn.isExternal() && fn.getBody().hasOneBlock())
         funcs.push_back(fn);
     });
-    bool hasEntries = llvm::any_of(
-        funcs,
-        [](func::FuncOp fn) { return isReportedFunction(fn.getSymName()); });
+    bool hasEntries = llvm::any_of(funcs, [](func::FuncOp fn) {
+      return isReportedFunction(fn.getSymName());
+    });
     for (func::FuncOp fn : funcs) {
       Block &block = fn.getBody().front();
       unsigned before = countKernels(block);
@@ -82,8 +82,7 @@ struct LMCGemmEpiloguesPass
       }
       numBias += bias;
       numGelu += gelu;
-      if (!report ||
-          (hasEntries && !isReportedFunction(fn.getSymName())))
+      if (!report || (hasEntries && !isReportedFunction(fn.getSymName())))
         continue;
       std::string where;
       if (auto model = fn->getParentOfType<ModelOp>())

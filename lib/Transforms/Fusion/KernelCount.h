@@ -1,4 +1,5 @@
-//===- KernelCount.h - Kernels per step, for the passes' reports -*- C++ -*-===//
+//===- KernelCount.h - Kernels per step, for the passes' reports -*- C++
+//-*-===//
 //
 // What lmc-fuse and lmc-gemm-epilogues count when they report kernels per
 // training step: the lmc compute ops and fusion groups of a function.

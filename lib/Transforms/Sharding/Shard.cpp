@@ -153,7 +153,8 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
     MLIRContext *ctx = model.getContext();
     Builder builder(ctx);
     // The axes that split the batch: the runtime gives each rank its rows.
-    model->setAttr(LMCDialect::BatchAxesAttrHelper::getNameStr(), builder.getStrArrayAttr({kDataAxis}));
+    model->setAttr(LMCDialect::BatchAxesAttrHelper::getNameStr(),
+                   builder.getStrArrayAttr({kDataAxis}));
     SmallVector<StringAttr> names;
     SmallVector<int64_t> sizes;
     for (const ::lmc::MeshAxis &axis : shape.mesh.axes) {
@@ -176,7 +177,8 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
         if (!func)
           continue;
         PartitionStats stats;
-        if (failed(partitionFunction(func, model, kTensorAxis, shape.tp, stats)))
+        if (failed(
+                partitionFunction(func, model, kTensorAxis, shape.tp, stats)))
           return failure();
         if (name == "train_step") {
           numTpAllReduces += stats.allReduces;
@@ -190,7 +192,8 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
     llvm::SmallPtrSet<Value, 32> seen;
     if (zero == 1) {
       ZeroStats stats;
-      if (failed(applyZero1(train, model, kDataAxis, shape.dp, overlap, seen, stats)))
+      if (failed(applyZero1(train, model, kDataAxis, shape.dp, overlap, seen,
+                            stats)))
         return failure();
       numReduceScatters += stats.reduceScatters;
     }
@@ -253,8 +256,8 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
     if (report) {
       if (reportBatch % shape.dp != 0)
         return emitError(model.getLoc(), "lmc-shard: report-batch ")
-               << static_cast<int64_t>(reportBatch)
-               << " is not divisible by " << kDataAxis << "=" << shape.dp;
+               << static_cast<int64_t>(reportBatch) << " is not divisible by "
+               << kDataAxis << "=" << shape.dp;
       printReport(model, shape, train);
     }
     return success();
@@ -302,9 +305,9 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
         "reduce-scatter of a whole of G bytes (P-1)/P*G:\n",
         static_cast<int64_t>(reportBatch), rows,
         static_cast<int64_t>(reportSeq));
-    os << llvm::formatv("  {0,5} {1,-14} {2,-4} {3,7} {4,14} {5,14}\n",
-                        "count", "collective", "axis", "tensors",
-                        "payload bytes", "moved bytes");
+    os << llvm::formatv("  {0,5} {1,-14} {2,-4} {3,7} {4,14} {5,14}\n", "count",
+                        "collective", "axis", "tensors", "payload bytes",
+                        "moved bytes");
     // Rows in order of first appearance, equal collectives counted once.
     struct Row {
       std::string kind, axis;
@@ -358,8 +361,8 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
     for (ParamOp p : model.getParams()) {
       RankedTensorType type = p.getTensorType();
       SmallVector<int64_t> local(type.getShape());
-      if (auto sharding = p->getAttrOfType<ShardingAttr>(
-              LMCDialect::getShardingAttrName()))
+      if (auto sharding =
+              p->getAttrOfType<ShardingAttr>(LMCDialect::getShardingAttrName()))
         if (auto shape = sharding.getLocalShape(type.getShape(), mesh);
             succeeded(shape))
           local = *shape;
@@ -367,8 +370,9 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
       for (int64_t size : local)
         bytes *= size;
       paramBytes += bytes;
-      stateBytes +=
-          2 * (p->hasAttr(LMCDialect::ZeroDimAttrHelper::getNameStr()) ? bytes / shape.dp : bytes);
+      stateBytes += 2 * (p->hasAttr(LMCDialect::ZeroDimAttrHelper::getNameStr())
+                             ? bytes / shape.dp
+                             : bytes);
     }
     os << llvm::formatv("parameters per rank:      {0} bytes\n", paramBytes);
     os << llvm::formatv("gradients per rank:       {0} bytes\n", paramBytes);
@@ -378,8 +382,8 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
                         zero ? (", sharded over " + kDataAxis).str() : "");
     // lmc-autodiff's kept bytes, a polynomial in the rows B and the
     // sequence T, at this rank's rows.
-    if (auto poly =
-            model->getAttrOfType<DenseI64ArrayAttr>(LMCDialect::ActivationBytesAttrHelper::getNameStr())) {
+    if (auto poly = model->getAttrOfType<DenseI64ArrayAttr>(
+            LMCDialect::ActivationBytesAttrHelper::getNameStr())) {
       int64_t total = 0, power = rows;
       for (auto [k, c] : llvm::enumerate(poly.asArrayRef())) {
         if (k == 0) {

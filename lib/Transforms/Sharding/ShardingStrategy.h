@@ -1,4 +1,5 @@
-//===- ShardingStrategy.h - The mesh axes lmc-shard partitions over -*- C++ -*-//
+//===- ShardingStrategy.h - The mesh axes lmc-shard partitions over -*- C++
+//-*-//
 //
 // lmc-shard's strategy: data parallelism over one mesh axis (each rank its
 // rows of the batch; gradients and losses all-reduced, ZeRO-1 state split

@@ -135,14 +135,17 @@ private:
         }
       if (!unmatched)
         continue;
-      emitWarning(unmatched->getOwner()->getLoc(), llvm::formatv(
-          "tensor parallelism: parameter @{0} ({1:F1} MiB) stays replicated "
-          "over {2}={3}: no tensor-parallel pattern (attention, MLP, "
-          "vocabulary-split embedding) matched its use as operand {4} of "
-          "'{5}'",
-          param.getSymName(), static_cast<double>(bytes) / kWarnBytes, axis,
-          parts, unmatched->getOperandNumber(),
-          unmatched->getOwner()->getName().getStringRef()));
+      emitWarning(
+          unmatched->getOwner()->getLoc(),
+          llvm::formatv(
+              "tensor parallelism: parameter @{0} ({1:F1} MiB) stays "
+              "replicated "
+              "over {2}={3}: no tensor-parallel pattern (attention, MLP, "
+              "vocabulary-split embedding) matched its use as operand {4} of "
+              "'{5}'",
+              param.getSymName(), static_cast<double>(bytes) / kWarnBytes, axis,
+              parts, unmatched->getOperandNumber(),
+              unmatched->getOwner()->getName().getStringRef()));
     }
   }
 
@@ -162,11 +165,15 @@ private:
                              Operation *at, StringRef what) {
     int64_t size = param.getTensorType().getDimSize(dim);
     if (ShapedType::isDynamic(size) || size % (parts * blocks) != 0)
-      return emitError(at->getLoc(), llvm::formatv(
-          "tensor parallelism: {0}={1} does not divide {2} (dimension {3} of "
-          "@{4}, size {5}{6})",
-          axis, parts, what, dim, param.getSymName(), size,
-          blocks > 1 ? llvm::formatv(", in {0} blocks", blocks).str() : ""));
+      return emitError(
+          at->getLoc(),
+          llvm::formatv("tensor parallelism: {0}={1} does not divide {2} "
+                        "(dimension {3} of "
+                        "@{4}, size {5}{6})",
+                        axis, parts, what, dim, param.getSymName(), size,
+                        blocks > 1
+                            ? llvm::formatv(", in {0} blocks", blocks).str()
+                            : ""));
     return success();
   }
 
@@ -203,10 +210,12 @@ private:
   // ones plainly; the output projection is row-parallel.
   LogicalResult planAttention(CausalAttentionOp op) {
     if (op.getHeads() % parts != 0)
-      return emitError(op.getLoc(), llvm::formatv(
-          "tensor parallelism: {0}={1} does not divide the {2} attention "
-          "heads",
-          axis, parts, op.getHeads()));
+      return emitError(
+          op.getLoc(),
+          llvm::formatv(
+              "tensor parallelism: {0}={1} does not divide the {2} attention "
+              "heads",
+              axis, parts, op.getHeads()));
     SmallVector<std::pair<ParamOp, ParamOp>> inputs;
     int64_t blocks = 1;
     auto split = op.getQuery().getDefiningOp<SplitOp>();
@@ -266,14 +275,17 @@ private:
     if (ShapedType::isDynamic(vocab) || vocab % parts != 0) {
       explained.insert(table);
       bool tied = headOf(table) != nullptr;
-      emitWarning(op.getLoc(), llvm::formatv(
-          "tensor parallelism: {0}={1} does not divide the vocabulary of "
-          "@{2} ({3}); {4} (pad the vocabulary to a multiple of {1} to split "
-          "{5})",
-          axis, parts, table.getSymName(), vocab,
-          tied ? "the embedding and the LM head stay replicated"
-               : "the embedding stays replicated",
-          tied ? "them" : "it"));
+      emitWarning(
+          op.getLoc(),
+          llvm::formatv(
+              "tensor parallelism: {0}={1} does not divide the vocabulary of "
+              "@{2} ({3}); {4} (pad the vocabulary to a multiple of {1} to "
+              "split "
+              "{5})",
+              axis, parts, table.getSymName(), vocab,
+              tied ? "the embedding and the LM head stay replicated"
+                   : "the embedding stays replicated",
+              tied ? "them" : "it"));
       return success();
     }
     return place(table, PL::shard(0), op);
@@ -314,11 +326,13 @@ private:
     int64_t vocab = head.getTensorType().getDimSize(0);
     if (ShapedType::isDynamic(vocab) || vocab % parts != 0) {
       explained.insert(head);
-      emitWarning(matmul.getLoc(), llvm::formatv(
-          "tensor parallelism: {0}={1} does not divide the vocabulary of the "
-          "LM head @{2} ({3}); it stays replicated (pad the vocabulary to a "
-          "multiple of {1} to split it)",
-          axis, parts, head.getSymName(), vocab));
+      emitWarning(matmul.getLoc(),
+                  llvm::formatv("tensor parallelism: {0}={1} does not divide "
+                                "the vocabulary of the "
+                                "LM head @{2} ({3}); it stays replicated (pad "
+                                "the vocabulary to a "
+                                "multiple of {1} to split it)",
+                                axis, parts, head.getSymName(), vocab));
       return success();
     }
     return place(head, PL::shard(0), matmul);
@@ -442,9 +456,8 @@ void Partitioner::builtinRule(Operation *op, ArrayRef<PL> in,
     return;
   }
   // Sums of scalars stay partial; a replicated addend joins as partial.
-  if (isa<arith::AddFOp>(op) && llvm::any_of(in, [](PL p) {
-        return p.isPartial();
-      })) {
+  if (isa<arith::AddFOp>(op) &&
+      llvm::any_of(in, [](PL p) { return p.isPartial(); })) {
     rule.operands.assign(2, PL::partial());
     rule.results[0] = PL::partial();
     return;
@@ -485,7 +498,8 @@ Value Partitioner::allReduce(Value local) {
   // A scalar: through a 0-d tensor.
   Value tensor = tensor::FromElementsOp::create(
       b, loc, RankedTensorType::get({}, local.getType()), ValueRange{local});
-  Value sum = AllReduceOp::create(b, loc, ValueRange{tensor}, axes).getResult(0);
+  Value sum =
+      AllReduceOp::create(b, loc, ValueRange{tensor}, axes).getResult(0);
   return tensor::ExtractOp::create(b, loc, sum, ValueRange{});
 }
 
@@ -499,15 +513,15 @@ Value Partitioner::gather(Value local, Type global, PL from) {
   int64_t d = from.getDim(), k = from.getBlocks();
   SmallVector<int64_t> shape(localType.getShape());
   shape[d] *= numParts;
-  Value gathered = AllGatherOp::create(
-      b, loc, localType.clone(shape), local, b.getStrArrayAttr({axisName}),
-      b.getI64IntegerAttr(d));
+  Value gathered = AllGatherOp::create(b, loc, localType.clone(shape), local,
+                                       b.getStrArrayAttr({axisName}),
+                                       b.getI64IntegerAttr(d));
   if (k == 1)
     return gathered;
   int64_t c = localType.getDimSize(d) / k;
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, gathered);
-  Value whole = tensor::EmptyOp::create(b, loc, sizes,
-                                        localType.getElementType());
+  Value whole =
+      tensor::EmptyOp::create(b, loc, sizes, localType.getElementType());
   sizes[d] = b.getIndexAttr(c);
   SmallVector<OpFoldResult> zeros(shape.size(), b.getIndexAttr(0));
   SmallVector<OpFoldResult> ones(shape.size(), b.getIndexAttr(1));
@@ -518,8 +532,8 @@ Value Partitioner::gather(Value local, Type global, PL from) {
       to[d] = b.getIndexAttr((block * numParts + rank) * c);
       Value piece =
           tensor::ExtractSliceOp::create(b, loc, gathered, from, sizes, ones);
-      whole = tensor::InsertSliceOp::create(b, loc, piece, whole, to, sizes,
-                                            ones);
+      whole =
+          tensor::InsertSliceOp::create(b, loc, piece, whole, to, sizes, ones);
     }
   return whole;
 }
@@ -581,9 +595,9 @@ FailureOr<Value> Partitioner::reshard(Value local, Type global, PL from,
   if (to.isShard())
     return slice(local, global, to);
   // Replicated to partial: rank 0 keeps the value, the others hold zero.
-  Value isFirst = arith::CmpIOp::create(
-      b, loc, arith::CmpIPredicate::eq, axisIndex(),
-      arith::ConstantIndexOp::create(b, loc, 0));
+  Value isFirst =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, axisIndex(),
+                            arith::ConstantIndexOp::create(b, loc, 0));
   Value zero;
   if (isa<RankedTensorType>(local.getType()))
     zero = ZerosLikeOp::create(b, loc, local);

@@ -75,8 +75,8 @@ LogicalResult mlir::lmc::applyZero1(func::FuncOp train, ModelOp model,
     Operation *def = grad.getDefiningOp();
     if (!param || !expAvg || !expAvgSq || !def || def->getBlock() != &body)
       continue;
-    auto name = train.getArgAttrOfType<FlatSymbolRefAttr>(param.getArgNumber(),
-                                                          LMCDialect::ParamAttrHelper::getNameStr());
+    auto name = train.getArgAttrOfType<FlatSymbolRefAttr>(
+        param.getArgNumber(), LMCDialect::ParamAttrHelper::getNameStr());
     auto paramOp = name ? dyn_cast_or_null<ParamOp>(
                               SymbolTable::lookupSymbolIn(model, name))
                         : nullptr;
@@ -97,9 +97,9 @@ LogicalResult mlir::lmc::applyZero1(func::FuncOp train, ModelOp model,
     Value scattered;
     Operation *collective;
     if (overlap) {
-      auto start = ReduceScatterStartOp::create(
-          b, loc, PendingType::get(localType), grad, axes,
-          b.getI64IntegerAttr(dim));
+      auto start =
+          ReduceScatterStartOp::create(b, loc, PendingType::get(localType),
+                                       grad, axes, b.getI64IntegerAttr(dim));
       collective = start;
       b.setInsertionPoint(firstUser(&body, grad, start));
       scattered = WaitOp::create(b, loc, TypeRange{localType},
@@ -140,10 +140,10 @@ LogicalResult mlir::lmc::applyZero1(func::FuncOp train, ModelOp model,
     SmallVector<OpFoldResult> sizes =
         tensor::getMixedSizes(b, loc, op.getParam());
     SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
-    offsets[dim] = arith::MulIOp::create(
-                       b, loc, dpIndex,
-                       arith::ConstantIndexOp::create(b, loc, piece))
-                       .getResult();
+    offsets[dim] =
+        arith::MulIOp::create(b, loc, dpIndex,
+                              arith::ConstantIndexOp::create(b, loc, piece))
+            .getResult();
     sizes[dim] = b.getIndexAttr(piece);
     Value paramPiece = tensor::ExtractSliceOp::create(b, loc, localType, param,
                                                       offsets, sizes, strides);
@@ -175,8 +175,10 @@ LogicalResult mlir::lmc::applyZero1(func::FuncOp train, ModelOp model,
     op.getNewExpAvg().replaceAllUsesWith(update->getResult(1));
     op.getNewExpAvgSq().replaceAllUsesWith(update->getResult(2));
     op.erase();
-    paramOp->setAttr(LMCDialect::ZeroDimAttrHelper::getNameStr(), b.getI64IntegerAttr(dim));
-    paramOp->setAttr(LMCDialect::ZeroAxisAttrHelper::getNameStr(), b.getStringAttr(axis));
+    paramOp->setAttr(LMCDialect::ZeroDimAttrHelper::getNameStr(),
+                     b.getI64IntegerAttr(dim));
+    paramOp->setAttr(LMCDialect::ZeroAxisAttrHelper::getNameStr(),
+                     b.getStringAttr(axis));
   }
 
   // One all-reduce of the partial squared norms, after the last of them;

@@ -31,7 +31,8 @@ struct ZeroStats {
 /// The mean gradients of these parameters go into `handled`; the others are
 /// left to the data-parallel all-reduce.
 LogicalResult applyZero1(func::FuncOp train, ModelOp model, StringRef axis,
-                         int64_t dp, bool overlap, llvm::SmallPtrSetImpl<Value> &handled,
+                         int64_t dp, bool overlap,
+                         llvm::SmallPtrSetImpl<Value> &handled,
                          ZeroStats &stats);
 
 } // namespace mlir::lmc

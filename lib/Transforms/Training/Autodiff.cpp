@@ -338,8 +338,9 @@ struct LMCAutodiffPass : mlir::lmc::impl::LMCAutodiffBase<LMCAutodiffPass> {
     keptValues += kept.size();
     if (report)
       llvm::outs() << "lmc-autodiff @" << model.getSymName()
-                   << " recompute=" << stringify(recompute) << ": " << kept.size()
-                   << " values, " << bytes << " bytes kept for the backward "
+                   << " recompute=" << stringify(recompute) << ": "
+                   << kept.size() << " values, " << bytes
+                   << " bytes kept for the backward "
                    << "pass at batch " << reportBatch << ", sequence "
                    << reportSeq << "\n";
     return success();
