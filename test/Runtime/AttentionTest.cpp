@@ -195,8 +195,7 @@ TEST(Attention, MultiQueryAttention) {
 /// The message of the error the kernels raise on q [1, 4, 16] (4 heads of 4)
 /// and keys and values [1, 4, kvChannels] with `kvHeads`.
 std::string kernelError(int64_t kvChannels, int64_t kvHeads) {
-  std::vector<float> qData(64), kData(4 * kvChannels), outData(64),
-      lseData(16);
+  std::vector<float> qData(64), kData(4 * kvChannels), outData(64), lseData(16);
   Tensor3 q(qData, 0, 1, 4, 16, 64, 16, 1);
   Tensor3 k(kData, 0, 1, 4, kvChannels, 4 * kvChannels, kvChannels, 1);
   Tensor3 out(outData, 0, 1, 4, 16, 64, 16, 1);
