@@ -776,32 +776,28 @@ func.func @rms_norm(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) -> tensor<?x?x64
 
 // -----
 
-// Tests that rope is one generic over [B, T, C] reading x twice: as itself
-// and, through (c floordiv D) * D + (c + D/2) mod D, its partner in the
-// other half of its head (D = 16). The body takes the position from the
-// sequence loop plus the offset, the frequency index i = (c mod D) mod D/2,
-// f_i = exp(i * (-2 ln(theta) / D)) (-1.15129256 for theta 1e4), and yields
-// x cos(a) + s x_partner sin(a) with s = -1 in the first half of a head and
-// +1 in the second; the inverse swaps the signs and, without an offset, the
-// position is the sequence index itself.
+// Tests that rope makes [T, D/2] tables of cos(a) and sin(a), a = p f_i
+// with p the position (the table's row plus the offset) and
+// f_i = exp(i * (-2 ln(theta) / D)) (-1.15129256 for theta 1e4, D = 16), the
+// sine negated for the inverse (which, without an offset, takes the row
+// itself as the position); then x is expanded to [B, T, H, 2, D/2], one
+// generic reads it twice, as itself and through (b, t, h, 1 - j, i) as the
+// partner in the other half of the head, and the tables at (t, i), and
+// yields x cos(a) + s x_partner sin(a) with s = -1 in the first half (j = 0)
+// and +1 in the second; the result is collapsed back to [B, T, C].
 
-// CHECK-DAG:   #[[ID3:.+]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
-// CHECK-DAG:   #[[PARTNER:.+]] = affine_map<(d0, d1, d2) -> (d0, d1, (d2 floordiv 16) * 16 + (d2 + 8) mod 16)>
+// CHECK-DAG:   #[[ID2:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG:   #[[ID5:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>
+// CHECK-DAG:   #[[PARTNER:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, -d3 + 1, d4)>
+// CHECK-DAG:   #[[TABLE:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d1, d4)>
 // CHECK-LABEL: func.func @rope
 // CHECK-SAME:    (%[[X:.+]]: tensor<?x?x64xf32>, %[[OFF:.+]]: index)
-// CHECK-DAG:     %[[K:.+]] = arith.constant -1.15129256 : f32
-// CHECK-DAG:     %[[M1:.+]] = arith.constant -1.000000e+00 : f32
-// CHECK-DAG:     %[[P1:.+]] = arith.constant 1.000000e+00 : f32
-// CHECK-DAG:     %[[D:.+]] = arith.constant 16 : index
-// CHECK-DAG:     %[[H:.+]] = arith.constant 8 : index
-// CHECK:         %[[R0:.+]] = linalg.generic {indexing_maps = [#[[ID3]], #[[PARTNER]], #[[ID3]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[X]], %[[X]] : tensor<?x?x64xf32>, tensor<?x?x64xf32>)
-// CHECK-NEXT:    ^bb0(%[[XV:.+]]: f32, %[[PV:.+]]: f32, %{{.+}}: f32):
-// CHECK-NEXT:      %[[T:.+]] = linalg.index 1 : index
-// CHECK-NEXT:      %[[C:.+]] = linalg.index 2 : index
-// CHECK-NEXT:      %[[P:.+]] = arith.addi %[[T]], %[[OFF]] : index
-// CHECK-NEXT:      %[[CH:.+]] = arith.remui %[[C]], %[[D]] : index
-// CHECK-NEXT:      %[[I:.+]] = arith.remui %[[CH]], %[[H]] : index
-// CHECK-NEXT:      %[[SECOND:.+]] = arith.cmpi uge, %[[CH]], %[[H]] : index
+// CHECK:         %[[K:.+]] = arith.constant -1.15129256 : f32
+// CHECK:         %[[TAB:.+]]:2 = linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]]], iterator_types = ["parallel", "parallel"]} outs(%{{.+}}, %{{.+}} : tensor<?x8xf32>, tensor<?x8xf32>)
+// CHECK-NEXT:    ^bb0(%{{.+}}: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[ROW:.+]] = linalg.index 0 : index
+// CHECK-NEXT:      %[[I:.+]] = linalg.index 1 : index
+// CHECK-NEXT:      %[[P:.+]] = arith.addi %[[ROW]], %[[OFF]] : index
 // CHECK-NEXT:      %[[II:.+]] = arith.index_castui %[[I]] : index to i64
 // CHECK-NEXT:      %[[IF:.+]] = arith.uitofp %[[II]] : i64 to f32
 // CHECK-NEXT:      %[[E:.+]] = arith.mulf %[[IF]], %[[K]] : f32
@@ -811,19 +807,32 @@ func.func @rms_norm(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) -> tensor<?x?x64
 // CHECK-NEXT:      %[[A:.+]] = arith.mulf %[[PF]], %[[F]] : f32
 // CHECK-NEXT:      %[[COS:.+]] = math.cos %[[A]] : f32
 // CHECK-NEXT:      %[[SIN:.+]] = math.sin %[[A]] : f32
-// CHECK-NEXT:      %[[SIGN:.+]] = arith.select %[[SECOND]], %[[P1]], %[[M1]] : f32
+// CHECK-NEXT:      linalg.yield %[[COS]], %[[SIN]] : f32, f32
+// CHECK:         %[[XE:.+]] = tensor.expand_shape %[[X]] {{\[}}[0], [1], [2, 3, 4]] output_shape [%{{.+}}, %{{.+}}, 4, 2, 8] : tensor<?x?x64xf32> into tensor<?x?x4x2x8xf32>
+// CHECK-DAG:     %[[M1:.+]] = arith.constant -1.000000e+00 : f32
+// CHECK-DAG:     %[[P1:.+]] = arith.constant 1.000000e+00 : f32
+// CHECK-DAG:     %[[ZERO:.+]] = arith.constant 0 : index
+// CHECK:         %[[ROT:.+]] = linalg.generic {indexing_maps = [#[[ID5]], #[[PARTNER]], #[[TABLE]], #[[TABLE]], #[[ID5]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%[[XE]], %[[XE]], %[[TAB]]#0, %[[TAB]]#1 : tensor<?x?x4x2x8xf32>, tensor<?x?x4x2x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>)
+// CHECK-NEXT:    ^bb0(%[[XV:.+]]: f32, %[[PV:.+]]: f32, %[[CV:.+]]: f32, %[[SV:.+]]: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[J:.+]] = linalg.index 3 : index
+// CHECK-NEXT:      %[[FIRST:.+]] = arith.cmpi eq, %[[J]], %[[ZERO]] : index
+// CHECK-NEXT:      %[[SIGN:.+]] = arith.select %[[FIRST]], %[[M1]], %[[P1]] : f32
 // CHECK-NEXT:      %[[SP:.+]] = arith.mulf %[[SIGN]], %[[PV]] : f32
-// CHECK-NEXT:      %[[SPS:.+]] = arith.mulf %[[SP]], %[[SIN]] : f32
-// CHECK-NEXT:      %[[XC:.+]] = arith.mulf %[[XV]], %[[COS]] : f32
+// CHECK-NEXT:      %[[SPS:.+]] = arith.mulf %[[SP]], %[[SV]] : f32
+// CHECK-NEXT:      %[[XC:.+]] = arith.mulf %[[XV]], %[[CV]] : f32
 // CHECK-NEXT:      %[[Y:.+]] = arith.addf %[[XC]], %[[SPS]] : f32
 // CHECK-NEXT:      linalg.yield %[[Y]] : f32
-// CHECK:         %[[R1:.+]] = linalg.generic {indexing_maps = [#[[ID3]], #[[PARTNER]], #[[ID3]]]
-// CHECK-NEXT:    ^bb0(%{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32):
-// CHECK-NEXT:      %[[T1:.+]] = linalg.index 1 : index
+// CHECK:         %[[R0:.+]] = tensor.collapse_shape %[[ROT]] {{\[}}[0], [1], [2, 3, 4]] : tensor<?x?x4x2x8xf32> into tensor<?x?x64xf32>
+// CHECK:         %[[TAB1:.+]]:2 = linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]]]
+// CHECK-NEXT:    ^bb0(%{{.+}}: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[ROW1:.+]] = linalg.index 0 : index
 // CHECK-NOT:       arith.addi
-// CHECK:           %[[SECOND1:.+]] = arith.cmpi uge
-// CHECK:           %[[PI1:.+]] = arith.index_castui %[[T1]] : index to i64
-// CHECK:           arith.select %[[SECOND1]], %{{.+}}, %{{.+}} : f32
+// CHECK:           %[[PI1:.+]] = arith.index_castui %[[ROW1]] : index to i64
+// CHECK:           %[[SIN1:.+]] = math.sin
+// CHECK-NEXT:      %[[NSIN1:.+]] = arith.negf %[[SIN1]] : f32
+// CHECK-NEXT:      linalg.yield %{{.+}}, %[[NSIN1]] : f32, f32
+// CHECK:         linalg.generic {indexing_maps = [#[[ID5]], #[[PARTNER]], #[[TABLE]], #[[TABLE]], #[[ID5]]], {{.+}}} ins(%{{.+}}, %{{.+}}, %[[TAB1]]#0, %[[TAB1]]#1 :
+// CHECK:         %[[R1:.+]] = tensor.collapse_shape
 // CHECK:         return %[[R0]], %[[R1]]
 func.func @rope(%x: tensor<?x?x64xf32>, %off: index) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
   %0 = lmc.rope %x head_dim(16) theta(1.000000e+04) offset(%off) : tensor<?x?x64xf32>
