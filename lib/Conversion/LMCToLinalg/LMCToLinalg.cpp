@@ -334,13 +334,12 @@ struct RopeLowering : OpConversionPattern<RopeOp> {
     Value one = floatConst(rewriter, loc, et, 1.0);
     Value zeroIndex = arith::ConstantIndexOp::create(rewriter, loc, 0);
     Value rotated = elementwise(
-        rewriter, loc, xe,
-        {xe, xe, tables.getResult(0), tables.getResult(1)},
+        rewriter, loc, xe, {xe, xe, tables.getResult(0), tables.getResult(1)},
         {id, partner, table, table},
         [&](OpBuilder &b, Location l, ValueRange a) {
           Value j = linalg::IndexOp::create(b, l, 3);
-          Value first =
-              arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, j, zeroIndex);
+          Value first = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, j,
+                                              zeroIndex);
           Value sign = arith::SelectOp::create(b, l, first, minusOne, one);
           Value y = arith::AddFOp::create(
               b, l, arith::MulFOp::create(b, l, a[0], a[2]),
@@ -348,8 +347,8 @@ struct RopeLowering : OpConversionPattern<RopeOp> {
                   b, l, arith::MulFOp::create(b, l, sign, a[1]), a[3]));
           linalg::YieldOp::create(b, l, y);
         });
-    Value r = tensor::CollapseShapeOp::create(rewriter, loc, type, rotated,
-                                              groups);
+    Value r =
+        tensor::CollapseShapeOp::create(rewriter, loc, type, rotated, groups);
     rewriter.replaceOp(op, r);
     return success();
   }
@@ -432,23 +431,24 @@ struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
     AffineMap id = rewriter.getMultiDimIdentityMap(rank);
     AffineMap row = dropLast(rewriter, rank);
     // sum(x^2) per row.
-    Value sq = reduceLastDim(
-        rewriter, loc, x, 0.0, [](OpBuilder &b, Location l, Value v, Value acc) {
-          return Value(arith::AddFOp::create(
-              b, l, arith::MulFOp::create(b, l, v, v), acc));
-        });
+    Value sq =
+        reduceLastDim(rewriter, loc, x, 0.0,
+                      [](OpBuilder &b, Location l, Value v, Value acc) {
+                        return Value(arith::AddFOp::create(
+                            b, l, arith::MulFOp::create(b, l, v, v), acc));
+                      });
     // x * rsqrt(mean(x^2) + eps) * w.
-    Value r = elementwise(
-        rewriter, loc, x, {x, sq, adaptor.getWeight()},
-        {id, row, lastOnly(rewriter, rank)},
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value ms = arith::MulFOp::create(b, l, a[1], invC);
-          Value rrms = math::RsqrtOp::create(
-              b, l, arith::AddFOp::create(b, l, ms, eps));
-          Value y = arith::MulFOp::create(
-              b, l, arith::MulFOp::create(b, l, a[0], rrms), a[2]);
-          linalg::YieldOp::create(b, l, y);
-        });
+    Value r =
+        elementwise(rewriter, loc, x, {x, sq, adaptor.getWeight()},
+                    {id, row, lastOnly(rewriter, rank)},
+                    [&](OpBuilder &b, Location l, ValueRange a) {
+                      Value ms = arith::MulFOp::create(b, l, a[1], invC);
+                      Value rrms = math::RsqrtOp::create(
+                          b, l, arith::AddFOp::create(b, l, ms, eps));
+                      Value y = arith::MulFOp::create(
+                          b, l, arith::MulFOp::create(b, l, a[0], rrms), a[2]);
+                      linalg::YieldOp::create(b, l, y);
+                    });
     rewriter.replaceOp(op, r);
     return success();
   }
@@ -870,13 +870,12 @@ struct ConvertLMCToLinalgPass
 
 void mlir::lmc::populateLMCToLinalgPatterns(RewritePatternSet &patterns) {
   MLIRContext *ctx = patterns.getContext();
-  patterns
-      .add<AddLowering, BiasAddLowering, CausalMaskLowering,
-           CrossEntropyLowering, EmbeddingLowering, GeluLowering,
-           LayerNormLowering, RMSNormLowering, RopeLowering, MatmulLowering, MatmulBiasLowering,
-           MergeHeadsLowering, PositionEmbeddingLowering, ScaleLowering,
-           SiluLowering, SoftmaxLowering, SplitHeadsLowering, SplitLowering>(
-          ctx);
+  patterns.add<AddLowering, BiasAddLowering, CausalMaskLowering,
+               CrossEntropyLowering, EmbeddingLowering, GeluLowering,
+               LayerNormLowering, RMSNormLowering, RopeLowering, MatmulLowering,
+               MatmulBiasLowering, MergeHeadsLowering,
+               PositionEmbeddingLowering, ScaleLowering, SiluLowering,
+               SoftmaxLowering, SplitHeadsLowering, SplitLowering>(ctx);
   populateDecomposeAttentionPatterns(patterns);
   lowering::populateTrainingOpsToLinalgPatterns(patterns);
   lowering::populateShardingOpsToLinalgPatterns(patterns);
