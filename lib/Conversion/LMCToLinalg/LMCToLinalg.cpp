@@ -253,6 +253,108 @@ struct PositionEmbeddingLowering : OpConversionPattern<PositionEmbeddingOp> {
 };
 
 //===----------------------------------------------------------------------===//
+// Rotary position embedding
+//===----------------------------------------------------------------------===//
+
+/// Two generics. The first makes the tables cos(a) and sin(a) ([T, D/2]) of
+/// the angles a = p * f_i at positions p = t + offset, with the frequency
+/// f_i = theta^(-2i/D) computed as exp(i * (-2 ln(theta) / D)), the sine
+/// negated for the inverse: the transcendental functions run once per
+/// position and frequency, not once per element. The second is over x
+/// expanded to [B, T, H, 2, D/2]: element (b, t, h, j, i) reads itself, its
+/// partner in the other half of the head through (b, t, h, 1 - j, i), and
+/// the tables at (t, i), and yields x cos(a) - x_partner sin(a) in the first
+/// half of a head (j = 0), x cos(a) + x_partner sin(a) in the second; the
+/// result is collapsed back to [B, T, C].
+struct RopeLowering : OpConversionPattern<RopeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RopeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Type et = type.getElementType();
+    int64_t d = op.getHeadDim(), half = d / 2;
+    Value x = adaptor.getInput();
+    Value offset = adaptor.getOffset();
+    MLIRContext *ctx = rewriter.getContext();
+
+    // The tables: [T, D/2] each.
+    SmallVector<OpFoldResult> tableSizes = {sizesOf(rewriter, loc, x)[1],
+                                            rewriter.getIndexAttr(half)};
+    Value cosInit = emptyTensor(rewriter, loc, tableSizes, et);
+    Value sinInit = emptyTensor(rewriter, loc, tableSizes, et);
+    double logTheta = std::log(op.getTheta().convertToDouble());
+    Value freqScale =
+        floatConst(rewriter, loc, et, -2.0 * logTheta / static_cast<double>(d));
+    bool inverse = op.getInverse();
+    AffineMap id2 = rewriter.getMultiDimIdentityMap(2);
+    auto tables = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{cosInit.getType(), sinInit.getType()},
+        ValueRange{}, ValueRange{cosInit, sinInit}, ArrayRef{id2, id2},
+        parallelIterators(2), [&](OpBuilder &b, Location l, ValueRange) {
+          Value t = linalg::IndexOp::create(b, l, 0);
+          Value i = linalg::IndexOp::create(b, l, 1);
+          Value p = offset ? Value(arith::AddIOp::create(b, l, t, offset)) : t;
+          auto toFloat = [&](Value v) {
+            Value i64 = arith::IndexCastUIOp::create(b, l, b.getI64Type(), v);
+            return Value(arith::UIToFPOp::create(b, l, et, i64));
+          };
+          Value freq = math::ExpOp::create(
+              b, l, arith::MulFOp::create(b, l, toFloat(i), freqScale));
+          Value angle = arith::MulFOp::create(b, l, toFloat(p), freq);
+          Value cos = math::CosOp::create(b, l, angle);
+          Value sin = math::SinOp::create(b, l, angle);
+          if (inverse)
+            sin = arith::NegFOp::create(b, l, sin);
+          linalg::YieldOp::create(b, l, ValueRange{cos, sin});
+        });
+
+    // The rotation, on x expanded to [B, T, H, 2, D/2] (j = 0 the first
+    // half of a head, j = 1 the second): every map is affine without
+    // division, and the innermost loop runs along the channels of x, of its
+    // partner and of the tables.
+    int64_t heads = type.getDimSize(2) / d;
+    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, x);
+    SmallVector<OpFoldResult> expandedSizes = {
+        sizes[0], sizes[1], rewriter.getIndexAttr(heads),
+        rewriter.getIndexAttr(2), rewriter.getIndexAttr(half)};
+    auto expandedType = RankedTensorType::get(
+        {type.getDimSize(0), type.getDimSize(1), heads, 2, half}, et);
+    SmallVector<ReassociationIndices> groups = {{0}, {1}, {2, 3, 4}};
+    Value xe = tensor::ExpandShapeOp::create(rewriter, loc, expandedType, x,
+                                             groups, expandedSizes);
+    AffineExpr b0 = getAffineDimExpr(0, ctx), t0 = getAffineDimExpr(1, ctx),
+               h0 = getAffineDimExpr(2, ctx), j0 = getAffineDimExpr(3, ctx),
+               i0 = getAffineDimExpr(4, ctx);
+    AffineMap id = rewriter.getMultiDimIdentityMap(5);
+    AffineMap partner = AffineMap::get(5, 0, {b0, t0, h0, 1 - j0, i0}, ctx);
+    AffineMap table = AffineMap::get(5, 0, {t0, i0}, ctx);
+    Value minusOne = floatConst(rewriter, loc, et, -1.0);
+    Value one = floatConst(rewriter, loc, et, 1.0);
+    Value zeroIndex = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value rotated = elementwise(
+        rewriter, loc, xe, {xe, xe, tables.getResult(0), tables.getResult(1)},
+        {id, partner, table, table},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value j = linalg::IndexOp::create(b, l, 3);
+          Value first = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, j,
+                                              zeroIndex);
+          Value sign = arith::SelectOp::create(b, l, first, minusOne, one);
+          Value y = arith::AddFOp::create(
+              b, l, arith::MulFOp::create(b, l, a[0], a[2]),
+              arith::MulFOp::create(
+                  b, l, arith::MulFOp::create(b, l, sign, a[1]), a[3]));
+          linalg::YieldOp::create(b, l, y);
+        });
+    Value r =
+        tensor::CollapseShapeOp::create(rewriter, loc, type, rotated, groups);
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
 // Normalisation and softmax
 //===----------------------------------------------------------------------===//
 
@@ -308,6 +410,45 @@ struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
               b, l, arith::MulFOp::create(b, l, n, a[3]), a[4]);
           linalg::YieldOp::create(b, l, y);
         });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RMSNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Type et = type.getElementType();
+    int64_t rank = type.getRank();
+    Value x = adaptor.getInput();
+    double channels = static_cast<double>(type.getDimSize(rank - 1));
+    Value invC = floatConst(rewriter, loc, et, 1.0 / channels);
+    Value eps = floatConst(rewriter, loc, et, op.getEps().convertToDouble());
+    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap row = dropLast(rewriter, rank);
+    // sum(x^2) per row.
+    Value sq =
+        reduceLastDim(rewriter, loc, x, 0.0,
+                      [](OpBuilder &b, Location l, Value v, Value acc) {
+                        return Value(arith::AddFOp::create(
+                            b, l, arith::MulFOp::create(b, l, v, v), acc));
+                      });
+    // x * rsqrt(mean(x^2) + eps) * w.
+    Value r =
+        elementwise(rewriter, loc, x, {x, sq, adaptor.getWeight()},
+                    {id, row, lastOnly(rewriter, rank)},
+                    [&](OpBuilder &b, Location l, ValueRange a) {
+                      Value ms = arith::MulFOp::create(b, l, a[1], invC);
+                      Value rrms = math::RsqrtOp::create(
+                          b, l, arith::AddFOp::create(b, l, ms, eps));
+                      Value y = arith::MulFOp::create(
+                          b, l, arith::MulFOp::create(b, l, a[0], rrms), a[2]);
+                      linalg::YieldOp::create(b, l, y);
+                    });
     rewriter.replaceOp(op, r);
     return success();
   }
@@ -803,10 +944,11 @@ void mlir::lmc::populateLMCToLinalgPatterns(RewritePatternSet &patterns) {
   MLIRContext *ctx = patterns.getContext();
   patterns.add<
       AddLowering, BiasAddLowering, CausalMaskLowering, CrossEntropyLowering,
-      EmbeddingLowering, GeluLowering, LayerNormLowering, MatmulLowering,
-      MatmulBiasLowering, MergeHeadsLowering, PositionEmbeddingLowering,
-      RepeatHeadsLowering, RepeatHeadsGradLowering, ScaleLowering, SiluLowering,
-      SoftmaxLowering, SplitHeadsLowering, SplitLowering>(ctx);
+      EmbeddingLowering, GeluLowering, LayerNormLowering, RMSNormLowering,
+      RopeLowering, MatmulLowering, MatmulBiasLowering, MergeHeadsLowering,
+      PositionEmbeddingLowering, RepeatHeadsLowering, RepeatHeadsGradLowering,
+      ScaleLowering, SiluLowering, SoftmaxLowering, SplitHeadsLowering,
+      SplitLowering>(ctx);
   populateDecomposeAttentionPatterns(patterns);
   lowering::populateTrainingOpsToLinalgPatterns(patterns);
   lowering::populateShardingOpsToLinalgPatterns(patterns);
