@@ -37,6 +37,7 @@
 #include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <tuple>
 #include <unistd.h>
 
 #include <omp.h>
@@ -654,6 +655,89 @@ TEST(Checkpoint, RoundTripAndLatest) {
   std::vector<float> only(m.total, 7.0f);
   loadParameters(path, m, only.data());
   EXPECT_EQ(only, saved.params);
+}
+
+/// A safetensors file of (name, dtype, shape, little-endian bytes) tensors.
+std::string typedSafetensors(
+    const std::vector<std::tuple<std::string, std::string, std::string,
+                                 std::string>> &tensors) {
+  std::string header = "{", data;
+  for (const auto &[name, dtype, shape, bytes] : tensors) {
+    header += (header.size() > 1 ? "," : "") + std::string("\"") + name +
+              "\":{\"dtype\":\"" + dtype + "\",\"shape\":[" + shape +
+              "],\"data_offsets\":[" + std::to_string(data.size()) + "," +
+              std::to_string(data.size() + bytes.size()) + "]}";
+    data += bytes;
+  }
+  return rawSafetensors(header + "}", 0) + data;
+}
+
+/// Little-endian bytes of 16-bit words.
+std::string halfBytes(const std::vector<uint16_t> &words) {
+  std::string s;
+  for (uint16_t w : words)
+    s += std::string{static_cast<char>(w & 0xff), static_cast<char>(w >> 8)};
+  return s;
+}
+
+TEST(Checkpoint, InitFromHalfPrecision) {
+  // Hugging Face writes F16 and BF16 files: --init-from converts them to f32
+  // exactly and says so in one line; F32 tensors load as before.
+  TempDir dir;
+  ModelInfo m = tinyModel();
+  // wte.weight [16, 4] in BF16: 0x3f80 = 1, 0xc040 = -3, 0x3e20 = 0.15625,
+  // 0x0001 the smallest subnormal (2^-133).
+  std::vector<uint16_t> wte(64);
+  for (size_t i = 0; i < wte.size(); ++i)
+    wte[i] = std::vector<uint16_t>{0x3f80, 0xc040, 0x3e20, 0x0001}[i % 4];
+  // h.0.ln_1.weight [4] in F16: 1, -2.5, 65504 (the largest), 2^-24 (the
+  // smallest subnormal); ln_f.bias [3]: -0, 0x0300 = 3 * 2^-16 (subnormal),
+  // infinity.
+  std::vector<uint16_t> ln1 = {0x3c00, 0xc100, 0x7bff, 0x0001};
+  std::vector<uint16_t> lnf = {0x8000, 0x0300, 0x7c00};
+  std::vector<float> fc = {1, 2, 3, 4, 5, 6, 7, 8.5f};
+  std::string fcBytes(reinterpret_cast<const char *>(fc.data()),
+                      fc.size() * sizeof(float));
+  writeFile(dir / "half.safetensors",
+            typedSafetensors({{"wte.weight", "BF16", "16,4", halfBytes(wte)},
+                              {"h.0.ln_1.weight", "F16", "4", halfBytes(ln1)},
+                              {"h.1.mlp.c_fc.weight", "F32", "4,2", fcBytes},
+                              {"ln_f.bias", "F16", "3", halfBytes(lnf)}}));
+  std::vector<float> p(m.total, 7.0f);
+  std::string note = loadParameters(dir / "half.safetensors", m, p.data());
+  EXPECT_EQ(note, dir / "half.safetensors" +
+                      ": converted 1 BF16, 2 F16 tensors to f32 (exact)");
+  for (int i = 0; i < 64; ++i)
+    EXPECT_EQ(p[i], (std::vector<float>{1.0f, -3.0f, 0.15625f,
+                                        std::ldexp(1.0f, -133)}[i % 4]))
+        << i;
+  EXPECT_EQ(std::vector<float>(p.begin() + 64, p.begin() + 68),
+            (std::vector<float>{1.0f, -2.5f, 65504.0f, std::ldexp(1.0f, -24)}));
+  EXPECT_EQ(std::vector<float>(p.begin() + 68, p.begin() + 76), fc);
+  EXPECT_EQ(p[76], 0.0f);
+  EXPECT_TRUE(std::signbit(p[76]));
+  EXPECT_EQ(p[77], 3 * std::ldexp(1.0f, -16));
+  EXPECT_TRUE(std::isinf(p[78]) && p[78] > 0);
+
+  // An F32 file gives no note.
+  std::vector<float> ones(m.total, 1.0f);
+  writeFile(dir / "f32.safetensors",
+            typedSafetensors(
+                {{"wte.weight", "F32", "16,4",
+                  std::string(reinterpret_cast<const char *>(ones.data()),
+                              64 * sizeof(float))},
+                 {"h.0.ln_1.weight", "F32", "4", std::string(16, '\0')},
+                 {"h.1.mlp.c_fc.weight", "F32", "4,2", fcBytes},
+                 {"ln_f.bias", "F32", "3", std::string(12, '\0')}}));
+  EXPECT_EQ(loadParameters(dir / "f32.safetensors", m, p.data()), "");
+  EXPECT_EQ(p[0], 1.0f);
+
+  // Other dtypes are refused, naming the ones accepted.
+  writeFile(dir / "f64.safetensors",
+            typedSafetensors({{"wte.weight", "F64", "16,4",
+                               std::string(64 * 8, '\0')}}));
+  EXPECT_ERROR(loadParameters(dir / "f64.safetensors", m, p.data()),
+               "tensor 'wte.weight' is F64, expected F32, F16 or BF16");
 }
 
 TEST(Checkpoint, InterruptedWriteLeavesThePreviousOne) {

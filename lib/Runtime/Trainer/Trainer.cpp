@@ -233,7 +233,10 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     std::printf("resumed from %s at step %lld\n", path.c_str(),
                 static_cast<long long>(position.step));
   } else if (!config.initFrom.empty()) {
-    loadParameters(config.initFrom, model, State::data(state.params), coord);
+    std::string note = loadParameters(config.initFrom, model,
+                                      State::data(state.params), coord);
+    if (!note.empty())
+      std::printf("note: %s\n", note.c_str());
     std::printf("parameters from %s\n", config.initFrom.c_str());
   } else {
     initParams(model, State::data(state.params), rng, coord);
