@@ -277,10 +277,55 @@ TEST(ModelInfo, ParsesTheDescription) {
   EXPECT_EQ(m.params[1].init, InitKind::Ones);
   EXPECT_FALSE(m.params[1].decay);
   EXPECT_EQ(m.params[3].offset, 76);
-  EXPECT_EQ(m.numLayers(), 2);
-  EXPECT_EQ(m.channels(), 4);
+  // Layers and attention width come from the attention line (none here).
+  EXPECT_EQ(m.attentionLayers, 0);
+  std::string text = kTinyModel;
+  text.insert(text.find("params "), "attention 2 4\n");
+  ModelInfo withAttention = parseModelInfo(text);
+  EXPECT_EQ(withAttention.attentionLayers, 2);
+  EXPECT_EQ(withAttention.attentionWidth, 4);
   EXPECT_NE(m.find("ln_f.bias"), nullptr);
   EXPECT_EQ(m.find("nope"), nullptr);
+}
+
+TEST(ModelInfo, ContextAndAttentionAreOptionalAndNamesMeanNothing) {
+  // A model with rotary embeddings fixes no context; the attention line
+  // alone gives layers and width, whatever the parameters are called
+  // (Llama's names here), and both lines count in the hash when present.
+  std::string text = kTinyModel;
+  text.replace(text.find("context 8"), 9, "attention 3 8");
+  for (const char *from : {"wte.weight", "h.0.ln_1.weight",
+                           "h.1.mlp.c_fc.weight", "ln_f.bias"}) {
+    std::string to = std::string("model.layers.") + from;
+    text.replace(text.find(from), std::strlen(from), to);
+  }
+  ModelInfo m = parseModelInfo(text);
+  EXPECT_EQ(m.context, 0);
+  EXPECT_EQ(m.attentionLayers, 3);
+  EXPECT_EQ(m.attentionWidth, 8);
+  EXPECT_EQ(m.canonicalText().find("context"), std::string::npos);
+  EXPECT_NE(m.canonicalText().find("\nattention 3 8\n"), std::string::npos);
+  std::string withAttention = kTinyModel;
+  withAttention.insert(withAttention.find("params "), "attention 2 4\n");
+  EXPECT_NE(parseModelInfo(withAttention).hash(), tinyModel().hash());
+  // Any --seq for a model without a context; 64 by default.
+  Config c = flags({"--data", "d.bin", "--seq", "4096"});
+  validateConfig(c, m);
+  EXPECT_EQ(c.seq, 4096);
+  Config byDefault = flags({"--data", "d.bin"});
+  validateConfig(byDefault, m);
+  EXPECT_EQ(byDefault.seq, 64);
+  // Malformed lines, and lines out of order.
+  for (const char *bad : {"attention 2\n", "attention 0 4\n",
+                          "attention x 4\n", "attention 2 4 1\n"}) {
+    std::string broken = kTinyModel;
+    broken.insert(broken.find("params "), bad);
+    SCOPED_TRACE(bad);
+    EXPECT_ERROR(parseModelInfo(broken), "line 6");
+  }
+  std::string late = kTinyModel;
+  late.insert(late.find("params "), "mesh dp=1\nattention 2 4\n");
+  EXPECT_THROW(parseModelInfo(late), RuntimeError);
 }
 
 TEST(ModelInfo, RejectsBadDescriptions) {

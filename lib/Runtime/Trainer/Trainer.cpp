@@ -202,7 +202,10 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   // This rank's rows of each global batch.
   const int64_t localB = b / parts,
                 firstRow = comm::groupRank(model.batchAxes) * localB;
-  const int64_t layers = model.numLayers(), channels = model.channels();
+  // The attention products (q k^T and p v, forward and backward) from the
+  // description's `attention` line: L attentions of query width C.
+  const int64_t layers = model.attentionLayers,
+                channels = model.attentionWidth;
   double flopsPerStep = 6.0 * model.globalTotal * tokensPerStep;
   std::string flopsFormula = "6*N*tokens";
   if (layers > 0 && channels > 0) {
@@ -210,7 +213,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     flopsFormula = "6*N*tokens + 12*L*C*T*tokens (L=" + std::to_string(layers) +
                    ", C=" + std::to_string(channels) + ")";
   } else {
-    flopsFormula += " (no h.<i>./wte.weight names: attention not counted)";
+    flopsFormula += " (the model description has no attention line: "
+                    "attention not counted)";
   }
   std::string table = configTable(config, model);
   std::fputs(table.c_str(), stdout);
