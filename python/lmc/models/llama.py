@@ -299,7 +299,10 @@ def read_hf_config(path: str, **kw) -> LlamaConfig:
 # ---------------------------------------------------------------------------
 
 def _fmt(x: float) -> str:
-    return format(x, ".6e")
+    """7 significant digits (the dialect's printed form) when that is exact,
+    else all 17."""
+    text = format(x, ".6e")
+    return text if float(text) == x else format(x, ".16e")
 
 
 def _tensor(shape, dt: str) -> str:
