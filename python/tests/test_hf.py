@@ -166,3 +166,42 @@ def test_cli_export_and_import(run_cli, tmp_path):
     r = run_cli("lmc.hf", "export", "--checkpoint", tmp_path / "missing",
                 "--model", tmp_path / "model.mlir", "-o", tmp_path / "x")
     assert r.returncode == 1 and r.stderr.startswith("error:")
+
+
+def _runner_output(logits, dtype="f32"):
+    """What the logits_case driver prints for these logits [B, T, V]."""
+    import struct
+    lines = []
+    B, T, V = logits.shape
+    for t in range(1, T + 1):
+        for b in range(B):
+            for v in range(V):
+                x = float(logits[b, t - 1, v])
+                bits = (struct.unpack("<i", struct.pack("<f", x))[0] if dtype == "f32"
+                        else struct.unpack("<q", struct.pack("<d", x))[0])
+                lines.append(f"logits {t} {bits}")
+    return "\n".join(lines) + "\n"
+
+
+def test_logits_case(tmp_path):
+    from lmc.testing import logits_case
+    expected = os.path.join(FIXTURE, "expected.safetensors")
+    path = logits_case.write(FIXTURE, expected, str(tmp_path))
+    text = open(path).read()
+    assert text.count("= func.call @logits(") == 16
+    assert "func.func private @logits(" in text and "-> tensor<?x256xf32>" in text
+    assert "%tok16_c = arith.constant dense<[[" in text
+    assert text.startswith(llama.HF_CONFIG_COMMENT)
+    _, logits = logits_case.read_expected(expected)
+    ok, lines = logits_case.check(expected, _runner_output(logits), "f32",
+                                  1e-5, 1e-4)
+    assert ok and lines[-1].startswith("PASS: 16 prefixes x 2 x 256 logits")
+    wrong = logits.copy()
+    wrong[1, 4, 17] += 1e-3
+    ok, lines = logits_case.check(expected, _runner_output(wrong), "f32",
+                                  1e-5, 1e-4)
+    assert not ok
+    assert "prefix 5:" in lines[4] and "MISMATCH at batch 1 token 17" in lines[4]
+    ok, lines = logits_case.check(expected, _runner_output(logits[:, :15]),
+                                  "f32", 1e-5, 1e-4)
+    assert not ok and "prefixes 1..16" in lines[0]
