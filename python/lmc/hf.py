@@ -39,6 +39,7 @@ import argparse
 import json
 import os
 import re
+import struct
 import sys
 from dataclasses import replace
 
@@ -221,11 +222,20 @@ def check_hf_dir(hf_dir: str) -> tuple[llama.LlamaConfig, str, list[str]]:
                                 "lm_head.weight differs from the embedding")
         notes.append("note: lm_head.weight equals the tied embedding; the "
                      "trainer reads model.embed_tokens.weight")
-    dtypes = sorted({str(a.dtype) for a in tensors.values()})
-    if dtypes != ["float32"]:
-        notes.append(f"note: the weights are {', '.join(dtypes)}; the model "
-                     "is f32")
+    dtypes = sorted(stored_dtypes(weights))
+    if dtypes != ["F32"]:
+        notes.append(f"note: the weights are stored as {', '.join(dtypes)}; "
+                     "the model is f32 (they are widened when loaded)")
     return cfg, weights, notes
+
+
+def stored_dtypes(path: str) -> set[str]:
+    """The dtype tags of a safetensors file's tensors, as its header says
+    (lmc.safetensors.load widens BF16 to float32)."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+    return {v["dtype"] for k, v in header.items() if k != "__metadata__"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -205,3 +205,23 @@ def test_logits_case(tmp_path):
     ok, lines = logits_case.check(expected, _runner_output(logits[:, :15]),
                                   "f32", 1e-5, 1e-4)
     assert not ok and "prefixes 1..16" in lines[0]
+
+
+def test_import_check_of_bf16_weights(tmp_path):
+    # Hugging Face checkpoints are often bfloat16: checked, with a note.
+    import struct
+    shutil.copy(os.path.join(FIXTURE, "config.json"), tmp_path)
+    tensors, _ = safetensors.load(os.path.join(FIXTURE, "model.safetensors"))
+    header, blobs, offset = {}, [], 0
+    for name, a in tensors.items():
+        raw = (a.astype(np.float32).view(np.uint32) >> 16).astype("<u2").tobytes()
+        header[name] = {"dtype": "BF16", "shape": list(a.shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header).encode()
+    (tmp_path / "model.safetensors").write_bytes(
+        struct.pack("<Q", len(text)) + text + b"".join(blobs))
+    cfg, _, notes = hf.check_hf_dir(str(tmp_path))
+    assert cfg.tied and notes == ["note: the weights are stored as BF16; the "
+                                  "model is f32 (they are widened when loaded)"]
