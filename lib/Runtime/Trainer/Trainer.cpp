@@ -16,10 +16,11 @@
 // evaluation, sampling) runs on every rank; only rank 0 prints and logs.
 //
 // Throughput: FLOPs per step = 6 * N * B*T + 12 * L * C * T * B*T, with N the
-// global parameter count, L the number of "h.<i>." blocks and C the width of
-// wte.weight (the PaLM estimate: matmuls forward and backward plus attention
-// scores and values). Without recognisable names the attention term is
-// dropped and the table says so.
+// global parameter count, L the number of causal attentions and C the query
+// width of each, from the description's `attention` line (the PaLM
+// estimate: matmuls forward and backward plus attention scores and values;
+// no parameter name is read). Without that line the attention term is
+// dropped and the FLOPs line says so.
 //
 //===----------------------------------------------------------------------===//
 
