@@ -294,8 +294,8 @@ TEST(ModelInfo, ContextAndAttentionAreOptionalAndNamesMeanNothing) {
   // (Llama's names here), and both lines count in the hash when present.
   std::string text = kTinyModel;
   text.replace(text.find("context 8"), 9, "attention 3 8");
-  for (const char *from : {"wte.weight", "h.0.ln_1.weight",
-                           "h.1.mlp.c_fc.weight", "ln_f.bias"}) {
+  for (const char *from :
+       {"wte.weight", "h.0.ln_1.weight", "h.1.mlp.c_fc.weight", "ln_f.bias"}) {
     std::string to = std::string("model.layers.") + from;
     text.replace(text.find(from), std::strlen(from), to);
   }
@@ -316,8 +316,8 @@ TEST(ModelInfo, ContextAndAttentionAreOptionalAndNamesMeanNothing) {
   validateConfig(byDefault, m);
   EXPECT_EQ(byDefault.seq, 64);
   // Malformed lines, and lines out of order.
-  for (const char *bad : {"attention 2\n", "attention 0 4\n",
-                          "attention x 4\n", "attention 2 4 1\n"}) {
+  for (const char *bad : {"attention 2\n", "attention 0 4\n", "attention x 4\n",
+                          "attention 2 4 1\n"}) {
     std::string broken = kTinyModel;
     broken.insert(broken.find("params "), bad);
     SCOPED_TRACE(bad);
@@ -779,8 +779,8 @@ TEST(Checkpoint, InitFromHalfPrecision) {
 
   // Other dtypes are refused, naming the ones accepted.
   writeFile(dir / "f64.safetensors",
-            typedSafetensors({{"wte.weight", "F64", "16,4",
-                               std::string(64 * 8, '\0')}}));
+            typedSafetensors(
+                {{"wte.weight", "F64", "16,4", std::string(64 * 8, '\0')}}));
   EXPECT_ERROR(loadParameters(dir / "f64.safetensors", m, p.data()),
                "tensor 'wte.weight' is F64, expected F32, F16 or BF16");
 }

@@ -205,8 +205,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
                 firstRow = comm::groupRank(model.batchAxes) * localB;
   // The attention products (q k^T and p v, forward and backward) from the
   // description's `attention` line: L attentions of query width C.
-  const int64_t layers = model.attentionLayers,
-                channels = model.attentionWidth;
+  const int64_t layers = model.attentionLayers, channels = model.attentionWidth;
   double flopsPerStep = 6.0 * model.globalTotal * tokensPerStep;
   std::string flopsFormula = "6*N*tokens";
   if (layers > 0 && channels > 0) {

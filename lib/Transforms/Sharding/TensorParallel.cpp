@@ -218,8 +218,8 @@ private:
     ShardingRule rule;
     if (failed(iface.getShardingRule(in, parts, rule)))
       return false;
-    return ArrayRef<PL>(rule.operands) == ArrayRef<PL>(in) && rule.results.size() == 1 &&
-           rule.results[0] == channels;
+    return ArrayRef<PL>(rule.operands) == ArrayRef<PL>(in) &&
+           rule.results.size() == 1 && rule.results[0] == channels;
   }
 
   /// The linear layer that computes `v`. With `throughChannelLocal`, ops of
@@ -367,8 +367,8 @@ private:
                           ? user->getOperand(1)
                           : user->getOperand(0);
         if (other.getType() != op->getResult(0).getType() ||
-            !keepsChannelSplit(user, {user->getOperand(0),
-                                      user->getOperand(1)}))
+            !keepsChannelSplit(user,
+                               {user->getOperand(0), user->getOperand(1)}))
           continue;
         Linear gated = linearOf(other);
         Linear gatedDown = gated ? projectionOf(user->getResult(0)) : Linear();
