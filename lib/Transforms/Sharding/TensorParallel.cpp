@@ -286,14 +286,6 @@ private:
     return place(linear.weight, PL::shard(linear.inDim()), at);
   }
 
-  /// The number of key/value heads of a grouped-query attention (its
-  /// `kv_heads`), or its query heads when it has none.
-  static int64_t kvHeadsOf(CausalAttentionOp op) {
-    if (auto kv = op->getAttrOfType<IntegerAttr>("kv_heads"))
-      return kv.getInt();
-    return op.getHeads();
-  }
-
   // Attention: heads split over the axis (key/value heads too, under
   // grouped-query attention: rank r's query heads read exactly rank r's
   // key/value heads). A fused QKV projection (one linear layer split into
@@ -308,7 +300,7 @@ private:
               "tensor parallelism: {0}={1} does not divide the {2} attention "
               "heads",
               axis, parts, op.getHeads()));
-    int64_t kvHeads = kvHeadsOf(op);
+    int64_t kvHeads = op.getNumKvHeads();
     if (kvHeads % parts != 0)
       return emitError(
           op.getLoc(),
