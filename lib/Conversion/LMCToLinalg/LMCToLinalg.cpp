@@ -256,13 +256,16 @@ struct PositionEmbeddingLowering : OpConversionPattern<PositionEmbeddingOp> {
 // Rotary position embedding
 //===----------------------------------------------------------------------===//
 
-/// One generic over [B, T, C]: channel c of a head of D channels reads itself
-/// and its partner c +- D/2 in the same head, through the affine map
-/// c -> (c floordiv D) * D + (c + D/2) mod D, so the row dimensions (batch,
-/// sequence) are indexed as in any row-wise op and the kernel-loop fusion
-/// blocks them as it does a LayerNorm's. The angle of channel i = c mod D/2
-/// at position p = t + offset is p * theta^(-2i/D), the frequency computed in
-/// the body as exp(i * (-2 ln(theta) / D)).
+/// Two generics. The first makes the tables cos(a) and sin(a) ([T, D/2]) of
+/// the angles a = p * f_i at positions p = t + offset, with the frequency
+/// f_i = theta^(-2i/D) computed as exp(i * (-2 ln(theta) / D)), the sine
+/// negated for the inverse: the transcendental functions run once per
+/// position and frequency, not once per element. The second is over x
+/// expanded to [B, T, H, 2, D/2]: element (b, t, h, j, i) reads itself, its
+/// partner in the other half of the head through (b, t, h, 1 - j, i), and
+/// the tables at (t, i), and yields x cos(a) - x_partner sin(a) in the first
+/// half of a head (j = 0), x cos(a) + x_partner sin(a) in the second; the
+/// result is collapsed back to [B, T, C].
 struct RopeLowering : OpConversionPattern<RopeOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -275,32 +278,24 @@ struct RopeLowering : OpConversionPattern<RopeOp> {
     Value x = adaptor.getInput();
     Value offset = adaptor.getOffset();
     MLIRContext *ctx = rewriter.getContext();
-    AffineExpr b0 = getAffineDimExpr(0, ctx), t0 = getAffineDimExpr(1, ctx),
-               c0 = getAffineDimExpr(2, ctx);
-    AffineMap id = rewriter.getMultiDimIdentityMap(3);
-    AffineMap partner =
-        AffineMap::get(3, 0, {b0, t0, c0.floorDiv(d) * d + (c0 + half) % d},
-                       ctx);
+
+    // The tables: [T, D/2] each.
+    SmallVector<OpFoldResult> tableSizes = {sizesOf(rewriter, loc, x)[1],
+                                            rewriter.getIndexAttr(half)};
+    Value cosInit = emptyTensor(rewriter, loc, tableSizes, et);
+    Value sinInit = emptyTensor(rewriter, loc, tableSizes, et);
     double logTheta = std::log(op.getTheta().convertToDouble());
     Value freqScale =
         floatConst(rewriter, loc, et, -2.0 * logTheta / static_cast<double>(d));
-    // The sign of the partner's term: -sin for the first half, +sin for the
-    // second; the inverse rotation swaps them.
-    double firstSign = op.getInverse() ? 1.0 : -1.0;
-    Value signFirst = floatConst(rewriter, loc, et, firstSign);
-    Value signSecond = floatConst(rewriter, loc, et, -firstSign);
-    Value headDim = arith::ConstantIndexOp::create(rewriter, loc, d);
-    Value halfDim = arith::ConstantIndexOp::create(rewriter, loc, half);
-    Value r = elementwise(
-        rewriter, loc, x, {x, x}, {id, partner},
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value t = linalg::IndexOp::create(b, l, 1);
-          Value c = linalg::IndexOp::create(b, l, 2);
+    bool inverse = op.getInverse();
+    AffineMap id2 = rewriter.getMultiDimIdentityMap(2);
+    auto tables = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{cosInit.getType(), sinInit.getType()},
+        ValueRange{}, ValueRange{cosInit, sinInit}, ArrayRef{id2, id2},
+        parallelIterators(2), [&](OpBuilder &b, Location l, ValueRange) {
+          Value t = linalg::IndexOp::create(b, l, 0);
+          Value i = linalg::IndexOp::create(b, l, 1);
           Value p = offset ? Value(arith::AddIOp::create(b, l, t, offset)) : t;
-          Value inHead = arith::RemUIOp::create(b, l, c, headDim);
-          Value i = arith::RemUIOp::create(b, l, inHead, halfDim);
-          Value second = arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge,
-                                               inHead, halfDim);
           auto toFloat = [&](Value v) {
             Value i64 = arith::IndexCastUIOp::create(b, l, b.getI64Type(), v);
             return Value(arith::UIToFPOp::create(b, l, et, i64));
@@ -310,14 +305,50 @@ struct RopeLowering : OpConversionPattern<RopeOp> {
           Value angle = arith::MulFOp::create(b, l, toFloat(p), freq);
           Value cos = math::CosOp::create(b, l, angle);
           Value sin = math::SinOp::create(b, l, angle);
-          Value sign =
-              arith::SelectOp::create(b, l, second, signSecond, signFirst);
+          if (inverse)
+            sin = arith::NegFOp::create(b, l, sin);
+          linalg::YieldOp::create(b, l, ValueRange{cos, sin});
+        });
+
+    // The rotation, on x expanded to [B, T, H, 2, D/2] (j = 0 the first
+    // half of a head, j = 1 the second): every map is affine without
+    // division, and the innermost loop runs along the channels of x, of its
+    // partner and of the tables.
+    int64_t heads = type.getDimSize(2) / d;
+    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, x);
+    SmallVector<OpFoldResult> expandedSizes = {
+        sizes[0], sizes[1], rewriter.getIndexAttr(heads),
+        rewriter.getIndexAttr(2), rewriter.getIndexAttr(half)};
+    auto expandedType = RankedTensorType::get(
+        {type.getDimSize(0), type.getDimSize(1), heads, 2, half}, et);
+    SmallVector<ReassociationIndices> groups = {{0}, {1}, {2, 3, 4}};
+    Value xe = tensor::ExpandShapeOp::create(rewriter, loc, expandedType, x,
+                                             groups, expandedSizes);
+    AffineExpr b0 = getAffineDimExpr(0, ctx), t0 = getAffineDimExpr(1, ctx),
+               h0 = getAffineDimExpr(2, ctx), j0 = getAffineDimExpr(3, ctx),
+               i0 = getAffineDimExpr(4, ctx);
+    AffineMap id = rewriter.getMultiDimIdentityMap(5);
+    AffineMap partner = AffineMap::get(5, 0, {b0, t0, h0, 1 - j0, i0}, ctx);
+    AffineMap table = AffineMap::get(5, 0, {t0, i0}, ctx);
+    Value minusOne = floatConst(rewriter, loc, et, -1.0);
+    Value one = floatConst(rewriter, loc, et, 1.0);
+    Value zeroIndex = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value rotated = elementwise(
+        rewriter, loc, xe, {xe, xe, tables.getResult(0), tables.getResult(1)},
+        {id, partner, table, table},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value j = linalg::IndexOp::create(b, l, 3);
+          Value first = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, j,
+                                              zeroIndex);
+          Value sign = arith::SelectOp::create(b, l, first, minusOne, one);
           Value y = arith::AddFOp::create(
-              b, l, arith::MulFOp::create(b, l, a[0], cos),
+              b, l, arith::MulFOp::create(b, l, a[0], a[2]),
               arith::MulFOp::create(
-                  b, l, arith::MulFOp::create(b, l, sign, a[1]), sin));
+                  b, l, arith::MulFOp::create(b, l, sign, a[1]), a[3]));
           linalg::YieldOp::create(b, l, y);
         });
+    Value r =
+        tensor::CollapseShapeOp::create(rewriter, loc, type, rotated, groups);
     rewriter.replaceOp(op, r);
     return success();
   }
@@ -400,23 +431,24 @@ struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
     AffineMap id = rewriter.getMultiDimIdentityMap(rank);
     AffineMap row = dropLast(rewriter, rank);
     // sum(x^2) per row.
-    Value sq = reduceLastDim(
-        rewriter, loc, x, 0.0, [](OpBuilder &b, Location l, Value v, Value acc) {
-          return Value(arith::AddFOp::create(
-              b, l, arith::MulFOp::create(b, l, v, v), acc));
-        });
+    Value sq =
+        reduceLastDim(rewriter, loc, x, 0.0,
+                      [](OpBuilder &b, Location l, Value v, Value acc) {
+                        return Value(arith::AddFOp::create(
+                            b, l, arith::MulFOp::create(b, l, v, v), acc));
+                      });
     // x * rsqrt(mean(x^2) + eps) * w.
-    Value r = elementwise(
-        rewriter, loc, x, {x, sq, adaptor.getWeight()},
-        {id, row, lastOnly(rewriter, rank)},
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value ms = arith::MulFOp::create(b, l, a[1], invC);
-          Value rrms = math::RsqrtOp::create(
-              b, l, arith::AddFOp::create(b, l, ms, eps));
-          Value y = arith::MulFOp::create(
-              b, l, arith::MulFOp::create(b, l, a[0], rrms), a[2]);
-          linalg::YieldOp::create(b, l, y);
-        });
+    Value r =
+        elementwise(rewriter, loc, x, {x, sq, adaptor.getWeight()},
+                    {id, row, lastOnly(rewriter, rank)},
+                    [&](OpBuilder &b, Location l, ValueRange a) {
+                      Value ms = arith::MulFOp::create(b, l, a[1], invC);
+                      Value rrms = math::RsqrtOp::create(
+                          b, l, arith::AddFOp::create(b, l, ms, eps));
+                      Value y = arith::MulFOp::create(
+                          b, l, arith::MulFOp::create(b, l, a[0], rrms), a[2]);
+                      linalg::YieldOp::create(b, l, y);
+                    });
     rewriter.replaceOp(op, r);
     return success();
   }

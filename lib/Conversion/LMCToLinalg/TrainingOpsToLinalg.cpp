@@ -422,21 +422,21 @@ RMSNormGradOpLowering::matchAndRewrite(RMSNormGradOp op, OpAdaptor adaptor,
                               eps)));
   };
   // Per row: sum(dy w x).
-  Value sumGX = sumOver(r, loc, x, {dy, w, x}, {id, chan, id}, last,
-                        [](OpBuilder &b, Location l, ValueRange a) {
-                          return Value(arith::MulFOp::create(
-                              b, l, arith::MulFOp::create(b, l, a[0], a[1]),
-                              a[2]));
-                        });
+  Value sumGX =
+      sumOver(r, loc, x, {dy, w, x}, {id, chan, id}, last,
+              [](OpBuilder &b, Location l, ValueRange a) {
+                return Value(arith::MulFOp::create(
+                    b, l, arith::MulFOp::create(b, l, a[0], a[1]), a[2]));
+              });
   // dx = rrms (dy w - x rrms^2 mean(dy w x)).
   Value dx = elementwise(
       r, loc, x, {dy, w, x, sq, sumGX}, {id, chan, id, row, row},
       [&](OpBuilder &b, Location l, ValueRange a) {
         Value rr = rrms(b, l, a[3]);
         Value g = arith::MulFOp::create(b, l, a[0], a[1]);
-        Value k = arith::MulFOp::create(
-            b, l, arith::MulFOp::create(b, l, rr, rr),
-            arith::MulFOp::create(b, l, a[4], invC));
+        Value k =
+            arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, rr, rr),
+                                  arith::MulFOp::create(b, l, a[4], invC));
         Value t = arith::SubFOp::create(b, l, g,
                                         arith::MulFOp::create(b, l, a[2], k));
         linalg::YieldOp::create(b, l,
@@ -445,8 +445,8 @@ RMSNormGradOpLowering::matchAndRewrite(RMSNormGradOp op, OpAdaptor adaptor,
   // dw = sum over rows of dy x rrms.
   Value dw = sumOver(r, loc, x, {dy, x, sq}, {id, id, row}, allButLast(rank),
                      [&](OpBuilder &b, Location l, ValueRange a) {
-                       Value n = arith::MulFOp::create(b, l, a[1],
-                                                       rrms(b, l, a[2]));
+                       Value n =
+                           arith::MulFOp::create(b, l, a[1], rrms(b, l, a[2]));
                        return Value(arith::MulFOp::create(b, l, a[0], n));
                      });
   r.replaceOp(op, {dx, dw});
@@ -661,9 +661,8 @@ void mlir::lmc::lowering::populateTrainingOpsToLinalgPatterns(
   patterns.add<AdamWOpLowering, BroadcastOpLowering, ConcatOpLowering,
                CrossEntropyGradOpLowering, EmbeddingGradOpLowering,
                FlattenOpLowering, GeluGradOpLowering, LayerNormGradOpLowering,
-               RMSNormGradOpLowering,
-               MulOpLowering, PositionEmbeddingGradOpLowering,
-               ReduceSumOpLowering, SiluGradOpLowering, SoftmaxGradOpLowering,
-               TransposeOpLowering, UnflattenOpLowering, ZerosLikeOpLowering>(
-      patterns.getContext());
+               RMSNormGradOpLowering, MulOpLowering,
+               PositionEmbeddingGradOpLowering, ReduceSumOpLowering,
+               SiluGradOpLowering, SoftmaxGradOpLowering, TransposeOpLowering,
+               UnflattenOpLowering, ZerosLikeOpLowering>(patterns.getContext());
 }

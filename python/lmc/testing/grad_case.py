@@ -419,6 +419,37 @@ def _op_cases() -> dict[str, OpCase]:
         f"{DYN3(8)}\n"
         + _term("s2", "y3", "r3", DYN3(8), 3) + _sum("loss", ["s0", "s1", "s2"])))
 
+    def lin(out: str, x: str, w: str, n_in: int, n_out: int) -> str:
+        return (f"%{out} = lmc.matmul %{x}, %{w} transpose_b : {DYN3(n_in)}, "
+                f"{_d(n_out, n_in)}\n")
+
+    def rms(out: str, x: str, w: str) -> str:
+        return f"%{out} = lmc.rms_norm %{x}, %{w} eps(1.000000e-05) : {DYN3(8)}, {_d(8)}\n"
+
+    cases.append(OpCase(
+        "llama_block", "a Llama block on dynamic [B,T,8]: rms_norm, q/k/v "
+        "(nn.Linear), rope on q and k at offset 2, attention heads(2), o, "
+        "residual, rms_norm, SwiGLU (12), residual, final rms_norm, LM head, "
+        "cross-entropy",
+        (("xt", (V, 8)), ("w_in", (8,)), ("wq", (8, 8)), ("wk", (8, 8)),
+         ("wv", (8, 8)), ("wo", (8, 8)), ("w_post", (8,)), ("wg", (12, 8)),
+         ("wu", (12, 8)), ("wd", (8, 12)), ("w_f", (8,)), ("head", (V, 8))),
+        _emb("x", "xt", "tokens", V, 8) + rms("h", "x", "w_in")
+        + lin("q0", "h", "wq", 8, 8) + lin("k0", "h", "wk", 8, 8)
+        + lin("v", "h", "wv", 8, 8)
+        + "%off = arith.constant 2 : index\n"
+        + f"%q = lmc.rope %q0 head_dim(4) theta(1.000000e+02) offset(%off) : {DYN3(8)}\n"
+        + f"%k = lmc.rope %k0 head_dim(4) theta(1.000000e+02) offset(%off) : {DYN3(8)}\n"
+        + f"%a = lmc.causal_attention %q, %k, %v heads(2) : {DYN3(8)}\n"
+        + lin("o", "a", "wo", 8, 8) + f"%x1 = lmc.add %x, %o : {DYN3(8)}\n"
+        + rms("h2", "x1", "w_post") + lin("g", "h2", "wg", 8, 12)
+        + lin("u", "h2", "wu", 8, 12) + f"%sg = lmc.silu %g : {DYN3(12)}\n"
+        + f"%m = lmc.mul %sg, %u : {DYN3(12)}\n" + lin("dn", "m", "wd", 12, 8)
+        + f"%x2 = lmc.add %x1, %dn : {DYN3(8)}\n" + rms("hf", "x2", "w_f")
+        + lin("logits", "hf", "head", 8, V)
+        + f"%loss = lmc.cross_entropy %logits, %targets : {DYN3(V)}, {TOK}\n",
+        {n: 0.5 for n in ("wq", "wk", "wv", "wo", "wg", "wu", "wd", "head")}))
+
     cases.append(_matmul_case(
         "matmul_2d", "[M,K] x [K,N], all four transpose combinations", (), False))
     cases.append(_matmul_case(

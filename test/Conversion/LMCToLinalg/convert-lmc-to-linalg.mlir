@@ -742,3 +742,100 @@ func.func @fused(%x: tensor<?x8xf32>, %b: tensor<8xf32>) -> (tensor<?x8xf32>, te
   }
   return %r#0, %r#1 : tensor<?x8xf32>, tensor<?x8xf32>
 }
+
+// -----
+
+// Tests that rms_norm sums x^2 per row (a reduction over the last loop) and
+// scales x by rsqrt(sum / C + eps) (1/64 and eps as f32 constants) and the
+// weight, read along the channels.
+
+// CHECK-DAG:   #[[ID3:.+]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-DAG:   #[[ROW:.+]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG:   #[[CH:.+]] = affine_map<(d0, d1, d2) -> (d2)>
+// CHECK-LABEL: func.func @rms_norm
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x?x64xf32>, %[[W:.+]]: tensor<64xf32>)
+// CHECK-DAG:     %[[INVC:.+]] = arith.constant 1.562500e-02 : f32
+// CHECK-DAG:     %[[EPS:.+]] = arith.constant 9.99999974E-6 : f32
+// CHECK:         %[[SQ:.+]] = linalg.generic {indexing_maps = [#[[ID3]], #[[ROW]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]] : tensor<?x?x64xf32>)
+// CHECK-NEXT:    ^bb0(%[[V:.+]]: f32, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[V2:.+]] = arith.mulf %[[V]], %[[V]] : f32
+// CHECK-NEXT:      %[[S:.+]] = arith.addf %[[V2]], %[[ACC]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK:         linalg.generic {indexing_maps = [#[[ID3]], #[[ROW]], #[[CH]], #[[ID3]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[X]], %[[SQ]], %[[W]] : tensor<?x?x64xf32>, tensor<?x?xf32>, tensor<64xf32>)
+// CHECK-NEXT:    ^bb0(%[[XV:.+]]: f32, %[[QV:.+]]: f32, %[[WV:.+]]: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[MS:.+]] = arith.mulf %[[QV]], %[[INVC]] : f32
+// CHECK-NEXT:      %[[MSE:.+]] = arith.addf %[[MS]], %[[EPS]] : f32
+// CHECK-NEXT:      %[[R:.+]] = math.rsqrt %[[MSE]] : f32
+// CHECK-NEXT:      %[[XR:.+]] = arith.mulf %[[XV]], %[[R]] : f32
+// CHECK-NEXT:      %[[Y:.+]] = arith.mulf %[[XR]], %[[WV]] : f32
+// CHECK-NEXT:      linalg.yield %[[Y]] : f32
+func.func @rms_norm(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) -> tensor<?x?x64xf32> {
+  %0 = lmc.rms_norm %x, %w eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that rope makes [T, D/2] tables of cos(a) and sin(a), a = p f_i
+// with p the position (the table's row plus the offset) and
+// f_i = exp(i * (-2 ln(theta) / D)) (-1.15129256 for theta 1e4, D = 16), the
+// sine negated for the inverse (which, without an offset, takes the row
+// itself as the position); then x is expanded to [B, T, H, 2, D/2], one
+// generic reads it twice, as itself and through (b, t, h, 1 - j, i) as the
+// partner in the other half of the head, and the tables at (t, i), and
+// yields x cos(a) + s x_partner sin(a) with s = -1 in the first half (j = 0)
+// and +1 in the second; the result is collapsed back to [B, T, C].
+
+// CHECK-DAG:   #[[ID2:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG:   #[[ID5:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>
+// CHECK-DAG:   #[[PARTNER:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, -d3 + 1, d4)>
+// CHECK-DAG:   #[[TABLE:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d1, d4)>
+// CHECK-LABEL: func.func @rope
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x?x64xf32>, %[[OFF:.+]]: index)
+// CHECK:         %[[K:.+]] = arith.constant -1.15129256 : f32
+// CHECK:         %[[TAB:.+]]:2 = linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]]], iterator_types = ["parallel", "parallel"]} outs(%{{.+}}, %{{.+}} : tensor<?x8xf32>, tensor<?x8xf32>)
+// CHECK-NEXT:    ^bb0(%{{.+}}: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[ROW:.+]] = linalg.index 0 : index
+// CHECK-NEXT:      %[[I:.+]] = linalg.index 1 : index
+// CHECK-NEXT:      %[[P:.+]] = arith.addi %[[ROW]], %[[OFF]] : index
+// CHECK-NEXT:      %[[II:.+]] = arith.index_castui %[[I]] : index to i64
+// CHECK-NEXT:      %[[IF:.+]] = arith.uitofp %[[II]] : i64 to f32
+// CHECK-NEXT:      %[[E:.+]] = arith.mulf %[[IF]], %[[K]] : f32
+// CHECK-NEXT:      %[[F:.+]] = math.exp %[[E]] : f32
+// CHECK-NEXT:      %[[PI:.+]] = arith.index_castui %[[P]] : index to i64
+// CHECK-NEXT:      %[[PF:.+]] = arith.uitofp %[[PI]] : i64 to f32
+// CHECK-NEXT:      %[[A:.+]] = arith.mulf %[[PF]], %[[F]] : f32
+// CHECK-NEXT:      %[[COS:.+]] = math.cos %[[A]] : f32
+// CHECK-NEXT:      %[[SIN:.+]] = math.sin %[[A]] : f32
+// CHECK-NEXT:      linalg.yield %[[COS]], %[[SIN]] : f32, f32
+// CHECK:         %[[XE:.+]] = tensor.expand_shape %[[X]] {{\[}}[0], [1], [2, 3, 4]] output_shape [%{{.+}}, %{{.+}}, 4, 2, 8] : tensor<?x?x64xf32> into tensor<?x?x4x2x8xf32>
+// CHECK-DAG:     %[[M1:.+]] = arith.constant -1.000000e+00 : f32
+// CHECK-DAG:     %[[P1:.+]] = arith.constant 1.000000e+00 : f32
+// CHECK-DAG:     %[[ZERO:.+]] = arith.constant 0 : index
+// CHECK:         %[[ROT:.+]] = linalg.generic {indexing_maps = [#[[ID5]], #[[PARTNER]], #[[TABLE]], #[[TABLE]], #[[ID5]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%[[XE]], %[[XE]], %[[TAB]]#0, %[[TAB]]#1 : tensor<?x?x4x2x8xf32>, tensor<?x?x4x2x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>)
+// CHECK-NEXT:    ^bb0(%[[XV:.+]]: f32, %[[PV:.+]]: f32, %[[CV:.+]]: f32, %[[SV:.+]]: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[J:.+]] = linalg.index 3 : index
+// CHECK-NEXT:      %[[FIRST:.+]] = arith.cmpi eq, %[[J]], %[[ZERO]] : index
+// CHECK-NEXT:      %[[SIGN:.+]] = arith.select %[[FIRST]], %[[M1]], %[[P1]] : f32
+// CHECK-NEXT:      %[[SP:.+]] = arith.mulf %[[SIGN]], %[[PV]] : f32
+// CHECK-NEXT:      %[[SPS:.+]] = arith.mulf %[[SP]], %[[SV]] : f32
+// CHECK-NEXT:      %[[XC:.+]] = arith.mulf %[[XV]], %[[CV]] : f32
+// CHECK-NEXT:      %[[Y:.+]] = arith.addf %[[XC]], %[[SPS]] : f32
+// CHECK-NEXT:      linalg.yield %[[Y]] : f32
+// CHECK:         %[[R0:.+]] = tensor.collapse_shape %[[ROT]] {{\[}}[0], [1], [2, 3, 4]] : tensor<?x?x4x2x8xf32> into tensor<?x?x64xf32>
+// CHECK:         %[[TAB1:.+]]:2 = linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]]]
+// CHECK-NEXT:    ^bb0(%{{.+}}: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[ROW1:.+]] = linalg.index 0 : index
+// CHECK-NOT:       arith.addi
+// CHECK:           %[[PI1:.+]] = arith.index_castui %[[ROW1]] : index to i64
+// CHECK:           %[[SIN1:.+]] = math.sin
+// CHECK-NEXT:      %[[NSIN1:.+]] = arith.negf %[[SIN1]] : f32
+// CHECK-NEXT:      linalg.yield %{{.+}}, %[[NSIN1]] : f32, f32
+// CHECK:         linalg.generic {indexing_maps = [#[[ID5]], #[[PARTNER]], #[[TABLE]], #[[TABLE]], #[[ID5]]], {{.+}}} ins(%{{.+}}, %{{.+}}, %[[TAB1]]#0, %[[TAB1]]#1 :
+// CHECK:         %[[R1:.+]] = tensor.collapse_shape
+// CHECK:         return %[[R0]], %[[R1]]
+func.func @rope(%x: tensor<?x?x64xf32>, %off: index) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
+  %0 = lmc.rope %x head_dim(16) theta(1.000000e+04) offset(%off) : tensor<?x?x64xf32>
+  %1 = lmc.rope %x head_dim(16) theta(1.000000e+04) inverse : tensor<?x?x64xf32>
+  return %0, %1 : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+}

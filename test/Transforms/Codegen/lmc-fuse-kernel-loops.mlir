@@ -168,3 +168,61 @@ func.func private @gelu_keeping_input(%a: tensor<?x?x256xf32>, %b: tensor<256xf3
   %1 = lmc.gelu %0 tanh : tensor<?x?x256xf32>
   return %0, %1 : tensor<?x?x256xf32>, tensor<?x?x256xf32>
 }
+
+// -----
+
+// Tests that rope's lowering (the [T, D/2] tables of cos and sin, the
+// rotation over [B, T, H, 2, D/2], which reads the partner half of a head
+// through (b, t, h, 1 - j, i)) stays as it is in a group after a residual
+// add: the reshapes between them split the group's generics, and the
+// rotation reads a row dimension through an expression, which no block of
+// rows can slice.
+
+// CHECK-DAG:   #[[ID5:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>
+// CHECK-DAG:   #[[PARTNER:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, -d3 + 1, d4)>
+// CHECK-DAG:   #[[TABLE:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d1, d4)>
+// CHECK-LABEL: func.func private @rope(
+// CHECK-NOT:     scf.forall
+// CHECK:         %[[SUM:.+]] = linalg.generic
+// CHECK:         %[[TAB:.+]]:2 = linalg.generic
+// CHECK:           math.cos
+// CHECK:           math.sin
+// CHECK:         %[[XE:.+]] = tensor.expand_shape %[[SUM]] {{\[}}[0], [1], [2, 3, 4]] output_shape [%{{.+}}, %{{.+}}, 4, 2, 8]
+// CHECK:         %[[ROT:.+]] = linalg.generic {indexing_maps = [#[[ID5]], #[[PARTNER]], #[[TABLE]], #[[TABLE]], #[[ID5]]], {{.+}}} ins(%[[XE]], %[[XE]], %[[TAB]]#0, %[[TAB]]#1 :
+// CHECK-NOT:     scf.forall
+// CHECK:         %[[R:.+]] = tensor.collapse_shape %[[ROT]] {{\[}}[0], [1], [2, 3, 4]] : tensor<?x?x4x2x8xf32> into tensor<?x?x64xf32>
+// CHECK:         return %[[SUM]], %[[R]]
+func.func private @rope(%a: tensor<?x?x64xf32>, %b: tensor<?x?x64xf32>, %off: index) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) attributes {lmc.fusion_group = "rope"} {
+  %0 = lmc.add %a, %b : tensor<?x?x64xf32>
+  %1 = lmc.rope %0 head_dim(16) theta(1.000000e+04) offset(%off) : tensor<?x?x64xf32>
+  return %0, %1 : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that a generic reading an input through an expression of a loop
+// that is not a row dimension (here c -> (c floordiv 16) * 16 + (c + 8) mod
+// 16) keeps its own loop nest: tiling would take the whole channel
+// dimension as tiled and size that operand's slice from the expression at
+// the last index (56 of 64 channels here), reading past it.
+
+// CHECK-LABEL: func.func private @partner_read(
+// CHECK-NOT:     scf.forall
+// CHECK:         %[[SUM:.+]] = linalg.generic
+// CHECK:         linalg.generic {{.+}} ins(%[[SUM]], %[[SUM]] : tensor<?x?x64xf32>, tensor<?x?x64xf32>)
+// CHECK-NOT:     scf.forall
+// CHECK-NOT:     tensor.extract_slice
+func.func private @partner_read(%a: tensor<?x?x64xf32>, %b: tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) attributes {lmc.fusion_group = "elementwise"} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %0 = lmc.add %a, %b : tensor<?x?x64xf32>
+  %d0 = tensor.dim %a, %c0 : tensor<?x?x64xf32>
+  %d1 = tensor.dim %a, %c1 : tensor<?x?x64xf32>
+  %init = tensor.empty(%d0, %d1) : tensor<?x?x64xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(b, t, c) -> (b, t, c)>, affine_map<(b, t, c) -> (b, t, (c floordiv 16) * 16 + (c + 8) mod 16)>, affine_map<(b, t, c) -> (b, t, c)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%0, %0 : tensor<?x?x64xf32>, tensor<?x?x64xf32>) outs(%init : tensor<?x?x64xf32>) {
+  ^bb0(%x: f32, %p: f32, %o: f32):
+    %s = arith.subf %x, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<?x?x64xf32>
+  return %0, %1 : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+}

@@ -88,10 +88,11 @@ LogicalResult RopeOp::buildGradient(GradientBuilder &gb) {
   // A rotation per position: its gradient is the inverse rotation at the
   // same positions. The offset has no gradient.
   Value offset = getOffset() ? gb.forward(getOffset()) : Value();
-  gb.addOperandGrad(0, RopeOp::create(gb.builder(), getLoc(), gb.resultGrad(0),
-                                      offset, getHeadDimAttr(), getThetaAttr(),
-                                      getInverse() ? UnitAttr()
-                                                   : gb.builder().getUnitAttr()));
+  gb.addOperandGrad(
+      0,
+      RopeOp::create(gb.builder(), getLoc(), gb.resultGrad(0), offset,
+                     getHeadDimAttr(), getThetaAttr(),
+                     getInverse() ? UnitAttr() : gb.builder().getUnitAttr()));
   return success();
 }
 
