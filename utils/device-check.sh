@@ -3,8 +3,10 @@
 #   1. builds lmc (utils/setup.sh; --no-build skips it),
 #   2. trains `tiny` for 20 steps on the GPU and on the CPU from the same
 #      initial checkpoint and data, in fp32 and in bf16 (flash attention),
-#      and in fp32 with attention decomposed on the GPU, and compares the
-#      losses (fp32 within 1e-4 relative, bf16 within 2e-2),
+#      and in fp32 with attention decomposed on the GPU, and a model with
+#      grouped-query and multi-query attention (test/e2e/Inputs/gqa_model.py)
+#      in fp32, and compares the losses (fp32 within 1e-4 relative, bf16
+#      within 2e-2),
 #   3. times gpt2-124M in bf16 at T 1024 with the largest batch that fits
 #      (tried from --max-batch down, halving),
 #   4. prints a table last: the card, tokens/s and MFU, where
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift ;;
     --compile-only) COMPILE_ONLY=1 ;;
     --prebuilt) OUT="$2"; BUILD_FIRST=0; COMPILE=0; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "device-check: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -67,6 +69,12 @@ done
 "$LMC" compile "$OUT/tiny.mlir" --target cuda --attention decomposed \
   -o "$OUT/tiny-cuda-decomposed" || exit 1
 cp "$OUT/tiny-cpu-fp32" "$OUT/tiny-cpu-decomposed"
+# Grouped-query and multi-query attention (kv_heads 2, then 1; D = 16): the
+# GPU's flash kernels with key/value heads against the CPU's.
+python3 "$ROOT/test/e2e/Inputs/gqa_model.py" --kv-heads 2,1 \
+  -o "$OUT/gqa.mlir" || exit 1
+"$LMC" compile "$OUT/gqa.mlir" -o "$OUT/gqa-cpu-fp32" || exit 1
+"$LMC" compile "$OUT/gqa.mlir" --target cuda -o "$OUT/gqa-cuda-fp32" || exit 1
 "$LMC" compile "$OUT/gpt2.mlir" --target cuda --precision bf16 --time \
   -o "$OUT/gpt2-cuda-bf16" || exit 1
 python3 -m lmc.data prepare --input "$ROOT/README.md" --out "$OUT/data" \
@@ -77,7 +85,8 @@ if [ "$COMPILE_ONLY" = 1 ]; then
   echo "device-check: compiled into $OUT (run it with --prebuilt $OUT)"
   exit 0
 fi
-for f in tiny-cpu-fp32 tiny-cuda-fp32 gpt2-cuda-bf16 data/train_000000.bin; do
+for f in tiny-cpu-fp32 tiny-cuda-fp32 gqa-cpu-fp32 gqa-cuda-fp32 \
+         gpt2-cuda-bf16 data/train_000000.bin; do
   [ -e "$OUT/$f" ] || { echo "device-check: $OUT/$f is missing" >&2; exit 1; }
 done
 
@@ -114,6 +123,20 @@ for p in fp32 bf16 decomposed; do
     > "$OUT/compare-$p.txt" 2>&1 || status=1
   echo "tiny $p: GPU vs CPU losses, rtol $rtol: $(tail -1 "$OUT/compare-$p.txt")"
 done
+
+stage "gqa (kv_heads 2, 1): 20 steps on the CPU and on the GPU"
+"$OUT/gqa-cpu-fp32" --data "$DATA" --init-only --seed 1 \
+  --ckpt-dir "$OUT/gqa-init" > /dev/null || status=1
+GQA_FLAGS=(--data "$DATA" --steps 20 --batch 8 --seq 64 --lr 1e-3 --warmup 5
+           --grad-clip 1 --init-from "$OUT/gqa-init/ckpt_00000000.safetensors")
+for d in cpu cuda; do
+  "$OUT/gqa-$d-fp32" "${GQA_FLAGS[@]}" --log "$OUT/gqa-$d.jsonl" \
+    > "$OUT/gqa-$d.txt" || status=1
+done
+python3 -m lmc.testing.compare_runs --log "$OUT/gqa-cpu.jsonl" \
+  --log "$OUT/gqa-cuda.jsonl" --rtol 1e-4 --fields loss \
+  > "$OUT/compare-gqa.txt" 2>&1 || status=1
+echo "gqa fp32: GPU vs CPU losses, rtol 1e-4: $(tail -1 "$OUT/compare-gqa.txt")"
 
 stage "gpt2-124M bf16, T 1024: the largest batch that fits, from $MAX_BATCH"
 batch=$MAX_BATCH

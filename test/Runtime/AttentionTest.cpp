@@ -11,11 +11,14 @@
 
 #include "lmc/Runtime/lmcrt.h"
 
+#include "Core/Error.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace {
@@ -187,6 +190,33 @@ TEST(Attention, GroupedQueryAttention) {
 TEST(Attention, MultiQueryAttention) {
   check(1, 1, 3, 4, 1, /*kvHeads=*/1);
   check(2, 67, 4, 8, 1, /*kvHeads=*/1);
+}
+
+/// The message of the error the kernels raise on q [1, 4, 16] (4 heads of 4)
+/// and keys and values [1, 4, kvChannels] with `kvHeads`.
+std::string kernelError(int64_t kvChannels, int64_t kvHeads) {
+  std::vector<float> qData(64), kData(4 * kvChannels), outData(64), lseData(16);
+  Tensor3 q(qData, 0, 1, 4, 16, 64, 16, 1);
+  Tensor3 k(kData, 0, 1, 4, kvChannels, 4 * kvChannels, kvChannels, 1);
+  Tensor3 out(outData, 0, 1, 4, 16, 64, 16, 1);
+  Tensor3 lse(lseData, 0, 1, 4, 4, 16, 4, 1);
+  try {
+    _mlir_ciface_lmcrt_attention_fwd_f32(&q.memref, &k.memref, &k.memref,
+                                         &out.memref, &lse.memref, 4, kvHeads);
+  } catch (const lmcrt::RuntimeError &e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Attention, RejectsKeyValueHeadsThatDoNotFit) {
+  EXPECT_EQ(kernelError(12, 3),
+            "attention_fwd: kv_heads (3) must divide heads (4)");
+  EXPECT_EQ(kernelError(8, 0),
+            "attention_fwd: kv_heads (0) must divide heads (4)");
+  EXPECT_EQ(kernelError(16, 2), "attention_fwd: k must be [B, T, kv_heads * "
+                                "D] beside q [B, T, heads * D]");
+  EXPECT_EQ(kernelError(8, 2), "");
 }
 
 } // namespace

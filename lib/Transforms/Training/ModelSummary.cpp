@@ -57,7 +57,8 @@ Summary summarize(ModelOp model) {
       return;
     }
     if (auto attn = dyn_cast<CausalAttentionOp>(op)) {
-      // q k^T and p v: 2 T C each per query token.
+      // q k^T and p v: 2 T C each per query token, C the query channels
+      // (per query head: kv_heads changes nothing).
       ++s.layers;
       s.attentionFlops +=
           4 * s.context * attn.getQuery().getType().getDimSize(2);

@@ -181,3 +181,22 @@ func.func @merge_of_shared_split(%x: tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>,
   %1 = lmc.merge_heads %0 : tensor<?x2x?x32xf32>
   return %1, %0 : tensor<?x?x64xf32>, tensor<?x2x?x32xf32>
 }
+
+// -----
+
+// Tests that repeat_heads and repeat_heads_grad by 1 fold away, and that
+// other counts stay.
+
+// CHECK-LABEL: func.func @repeat_heads_once
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x2x?x16xf32>)
+// CHECK-NEXT:    %[[R:.+]] = lmc.repeat_heads %[[X]] times(2) : tensor<?x2x?x16xf32>
+// CHECK-NEXT:    %[[G:.+]] = lmc.repeat_heads_grad %[[R]] times(4) : tensor<?x4x?x16xf32>
+// CHECK-NEXT:    return %[[X]], %[[X]], %[[G]]
+func.func @repeat_heads_once(%x: tensor<?x2x?x16xf32>)
+    -> (tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x1x?x16xf32>) {
+  %0 = lmc.repeat_heads %x times(1) : tensor<?x2x?x16xf32>
+  %1 = lmc.repeat_heads_grad %x times(1) : tensor<?x2x?x16xf32>
+  %2 = lmc.repeat_heads %x times(2) : tensor<?x2x?x16xf32>
+  %3 = lmc.repeat_heads_grad %2 times(4) : tensor<?x4x?x16xf32>
+  return %0, %1, %3 : tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x1x?x16xf32>
+}

@@ -34,6 +34,9 @@ def _inputs():
         "q": f(1, 5, 8),             # causal attention, 2 heads
         "k": f(1, 5, 8),
         "v": f(1, 5, 8),
+        "gq": f(2, 5, 16),           # grouped-query attention: 4 heads of 4
+        "gk": f(2, 5, 8),            # channels, 2 key/value heads
+        "gv": f(2, 5, 8),
         "mx": f(2, 3, 6),            # lmc.matmul_bias: [2, 3, 6] x [6, 4]
         "mw": f(6, 4),
         "mwt": f(4, 6),              # the same with transpose_b
@@ -99,11 +102,14 @@ def _causal_mask(s):
     return np.where(future, -np.inf, s)
 
 
-def _attention(q, k, v, heads):
+def _attention(q, k, v, heads, kv_heads=None):
     B, T, C = q.shape
     D = C // heads
-    split = lambda z: z.reshape(B, T, heads, D).transpose(0, 2, 1, 3)
-    qh, kh, vh = split(q), split(k), split(v)
+    kv_heads = kv_heads or heads
+    split = lambda z, h: z.reshape(B, T, h, D).transpose(0, 2, 1, 3)
+    # Key/value head j serves query heads j * G .. j * G + G - 1.
+    repeat = lambda z: np.repeat(split(z, kv_heads), heads // kv_heads, axis=1)
+    qh, kh, vh = split(q, heads), repeat(k), repeat(v)
     p = _softmax(_causal_mask(qh @ kh.transpose(0, 1, 3, 2) / math.sqrt(D)))
     return (p @ vh).transpose(0, 2, 1, 3).reshape(B, T, C)
 
@@ -124,6 +130,8 @@ def expected():
         "matmul_transpose_a": i["a"].T @ i["b"],
         "masked_softmax": _softmax(_causal_mask(i["s"])),
         "causal_attention": _attention(i["q"], i["k"], i["v"], heads=2),
+        "causal_attention_gqa": _attention(i["gq"], i["gk"], i["gv"], heads=4,
+                                           kv_heads=2),
         "matmul_bias": i["mx"] @ i["mwt"].T + i["mb"],
         "matmul_bias_gelu": _gelu_tanh(i["mx"] @ i["mw"] + i["mb"]),
         "matmul_bias_pre": i["mx"] @ i["mw"] + i["mb"],
@@ -153,8 +161,10 @@ def gen(path):
             lines.append(f"  %{name} = tensor.cast %{name}_c : {_ty(a.shape)} to tensor<?x?x8xf32>")
         elif name == "rope_x":
             lines.append(f"  %{name} = tensor.cast %{name}_c : {_ty(a.shape)} to tensor<?x?x16xf32>")
-        elif name in ("q", "k", "v"):
+        elif name in ("q", "k", "v", "gk", "gv"):
             lines.append(f"  %{name} = tensor.cast %{name}_c : {_ty(a.shape)} to tensor<?x?x8xf32>")
+        elif name == "gq":
+            lines.append(f"  %{name} = tensor.cast %{name}_c : {_ty(a.shape)} to tensor<?x?x16xf32>")
         else:
             lines.append(f"  %{name} = tensor.cast %{name}_c : {_ty(a.shape)} to {_ty(a.shape, True)}")
     lines.append("  %off7 = arith.constant 7 : index")
@@ -180,6 +190,8 @@ def gen(path):
          "tensor<?x3xf32>", 2),
         ("causal_attention", "lmc.causal_attention %q, %k, %v heads(2) : tensor<?x?x8xf32>",
          "tensor<?x?x8xf32>", 3),
+        ("causal_attention_gqa", "lmc.causal_attention %gq, %gk, %gv heads(4) kv_heads(2) : "
+                                 "tensor<?x?x16xf32>, tensor<?x?x8xf32>", "tensor<?x?x16xf32>", 3),
     ]
     for name, op, ty, rank in cases:
         lines += _print_case(name, f"%{name} = {op}", name, ty, rank)

@@ -37,6 +37,18 @@ def LMCDecomposeAttention : Pass<"lmc-decompose-attention"> {
     %yh = lmc.matmul %p, %vh : tensor<?x2x?x?xf32>, tensor<?x2x?x32xf32>
     %y = lmc.merge_heads %yh : tensor<?x2x?x32xf32>
     ```
+
+    With `kv_heads` smaller than `heads` (grouped-query attention), the keys
+    and values are split into `kv_heads` heads and each is repeated to the
+    query heads of its group before the products:
+
+    ```mlir
+    %y = lmc.causal_attention %q, %k, %v heads(4) kv_heads(2)
+        : tensor<?x?x64xf32>, tensor<?x?x32xf32>
+    // becomes, for the keys (the values alike):
+    %kh = lmc.split_heads %k heads(2) : tensor<?x?x32xf32>
+    %kr = lmc.repeat_heads %kh times(2) : tensor<?x2x?x16xf32>
+    ```
   }];
   let dependentDialects = ["::mlir::lmc::LMCDialect"];
 }
