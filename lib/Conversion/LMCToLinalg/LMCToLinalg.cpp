@@ -253,6 +253,77 @@ struct PositionEmbeddingLowering : OpConversionPattern<PositionEmbeddingOp> {
 };
 
 //===----------------------------------------------------------------------===//
+// Rotary position embedding
+//===----------------------------------------------------------------------===//
+
+/// One generic over [B, T, C]: channel c of a head of D channels reads itself
+/// and its partner c +- D/2 in the same head, through the affine map
+/// c -> (c floordiv D) * D + (c + D/2) mod D, so the row dimensions (batch,
+/// sequence) are indexed as in any row-wise op and the kernel-loop fusion
+/// blocks them as it does a LayerNorm's. The angle of channel i = c mod D/2
+/// at position p = t + offset is p * theta^(-2i/D), the frequency computed in
+/// the body as exp(i * (-2 ln(theta) / D)).
+struct RopeLowering : OpConversionPattern<RopeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RopeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Type et = type.getElementType();
+    int64_t d = op.getHeadDim(), half = d / 2;
+    Value x = adaptor.getInput();
+    Value offset = adaptor.getOffset();
+    MLIRContext *ctx = rewriter.getContext();
+    AffineExpr b0 = getAffineDimExpr(0, ctx), t0 = getAffineDimExpr(1, ctx),
+               c0 = getAffineDimExpr(2, ctx);
+    AffineMap id = rewriter.getMultiDimIdentityMap(3);
+    AffineMap partner =
+        AffineMap::get(3, 0, {b0, t0, c0.floorDiv(d) * d + (c0 + half) % d},
+                       ctx);
+    double logTheta = std::log(op.getTheta().convertToDouble());
+    Value freqScale =
+        floatConst(rewriter, loc, et, -2.0 * logTheta / static_cast<double>(d));
+    // The sign of the partner's term: -sin for the first half, +sin for the
+    // second; the inverse rotation swaps them.
+    double firstSign = op.getInverse() ? 1.0 : -1.0;
+    Value signFirst = floatConst(rewriter, loc, et, firstSign);
+    Value signSecond = floatConst(rewriter, loc, et, -firstSign);
+    Value headDim = arith::ConstantIndexOp::create(rewriter, loc, d);
+    Value halfDim = arith::ConstantIndexOp::create(rewriter, loc, half);
+    Value r = elementwise(
+        rewriter, loc, x, {x, x}, {id, partner},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value t = linalg::IndexOp::create(b, l, 1);
+          Value c = linalg::IndexOp::create(b, l, 2);
+          Value p = offset ? Value(arith::AddIOp::create(b, l, t, offset)) : t;
+          Value inHead = arith::RemUIOp::create(b, l, c, headDim);
+          Value i = arith::RemUIOp::create(b, l, inHead, halfDim);
+          Value second = arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge,
+                                               inHead, halfDim);
+          auto toFloat = [&](Value v) {
+            Value i64 = arith::IndexCastUIOp::create(b, l, b.getI64Type(), v);
+            return Value(arith::UIToFPOp::create(b, l, et, i64));
+          };
+          Value freq = math::ExpOp::create(
+              b, l, arith::MulFOp::create(b, l, toFloat(i), freqScale));
+          Value angle = arith::MulFOp::create(b, l, toFloat(p), freq);
+          Value cos = math::CosOp::create(b, l, angle);
+          Value sin = math::SinOp::create(b, l, angle);
+          Value sign =
+              arith::SelectOp::create(b, l, second, signSecond, signFirst);
+          Value y = arith::AddFOp::create(
+              b, l, arith::MulFOp::create(b, l, a[0], cos),
+              arith::MulFOp::create(
+                  b, l, arith::MulFOp::create(b, l, sign, a[1]), sin));
+          linalg::YieldOp::create(b, l, y);
+        });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
 // Normalisation and softmax
 //===----------------------------------------------------------------------===//
 
@@ -306,6 +377,44 @@ struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
               b, l, arith::SubFOp::create(b, l, a[0], mean), rstd);
           Value y = arith::AddFOp::create(
               b, l, arith::MulFOp::create(b, l, n, a[3]), a[4]);
+          linalg::YieldOp::create(b, l, y);
+        });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RMSNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Type et = type.getElementType();
+    int64_t rank = type.getRank();
+    Value x = adaptor.getInput();
+    double channels = static_cast<double>(type.getDimSize(rank - 1));
+    Value invC = floatConst(rewriter, loc, et, 1.0 / channels);
+    Value eps = floatConst(rewriter, loc, et, op.getEps().convertToDouble());
+    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap row = dropLast(rewriter, rank);
+    // sum(x^2) per row.
+    Value sq = reduceLastDim(
+        rewriter, loc, x, 0.0, [](OpBuilder &b, Location l, Value v, Value acc) {
+          return Value(arith::AddFOp::create(
+              b, l, arith::MulFOp::create(b, l, v, v), acc));
+        });
+    // x * rsqrt(mean(x^2) + eps) * w.
+    Value r = elementwise(
+        rewriter, loc, x, {x, sq, adaptor.getWeight()},
+        {id, row, lastOnly(rewriter, rank)},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value ms = arith::MulFOp::create(b, l, a[1], invC);
+          Value rrms = math::RsqrtOp::create(
+              b, l, arith::AddFOp::create(b, l, ms, eps));
+          Value y = arith::MulFOp::create(
+              b, l, arith::MulFOp::create(b, l, a[0], rrms), a[2]);
           linalg::YieldOp::create(b, l, y);
         });
     rewriter.replaceOp(op, r);
@@ -732,7 +841,7 @@ void mlir::lmc::populateLMCToLinalgPatterns(RewritePatternSet &patterns) {
   patterns
       .add<AddLowering, BiasAddLowering, CausalMaskLowering,
            CrossEntropyLowering, EmbeddingLowering, GeluLowering,
-           LayerNormLowering, MatmulLowering, MatmulBiasLowering,
+           LayerNormLowering, RMSNormLowering, RopeLowering, MatmulLowering, MatmulBiasLowering,
            MergeHeadsLowering, PositionEmbeddingLowering, ScaleLowering,
            SiluLowering, SoftmaxLowering, SplitHeadsLowering, SplitLowering>(
           ctx);

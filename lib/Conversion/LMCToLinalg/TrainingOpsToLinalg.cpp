@@ -90,6 +90,7 @@ LMC_PATTERN(ConcatOp)
 LMC_PATTERN(GeluGradOp)
 LMC_PATTERN(SiluGradOp)
 LMC_PATTERN(LayerNormGradOp)
+LMC_PATTERN(RMSNormGradOp)
 LMC_PATTERN(SoftmaxGradOp)
 LMC_PATTERN(EmbeddingGradOp)
 LMC_PATTERN(PositionEmbeddingGradOp)
@@ -394,6 +395,65 @@ LayerNormGradOpLowering::matchAndRewrite(LayerNormGradOp op, OpAdaptor adaptor,
 }
 
 LogicalResult
+RMSNormGradOpLowering::matchAndRewrite(RMSNormGradOp op, OpAdaptor adaptor,
+                                       ConversionPatternRewriter &r) const {
+  Location loc = op.getLoc();
+  auto type = cast<RankedTensorType>(op.getInput().getType());
+  Type et = type.getElementType();
+  int64_t rank = type.getRank();
+  Value x = adaptor.getInput(), w = adaptor.getWeight(), dy = adaptor.getGrad();
+  Value invC = floatConst(r, loc, et, 1.0 / type.getDimSize(rank - 1));
+  Value eps = floatConst(r, loc, et, op.getEps().convertToDouble());
+  AffineMap id = r.getMultiDimIdentityMap(rank);
+  AffineMap row = dropLast(r, rank);
+  AffineMap chan = lastOnly(r, rank);
+  SmallVector<int64_t> last = {rank - 1};
+
+  // Row statistic, as in the forward lowering: sum(x^2).
+  Value sq = sumOver(r, loc, x, {x}, {id}, last,
+                     [](OpBuilder &b, Location l, ValueRange a) {
+                       return Value(arith::MulFOp::create(b, l, a[0], a[0]));
+                     });
+  // rrms = rsqrt(mean(x^2) + eps).
+  auto rrms = [&](OpBuilder &b, Location l, Value q) {
+    return Value(math::RsqrtOp::create(
+        b, l,
+        arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, q, invC),
+                              eps)));
+  };
+  // Per row: sum(dy w x).
+  Value sumGX = sumOver(r, loc, x, {dy, w, x}, {id, chan, id}, last,
+                        [](OpBuilder &b, Location l, ValueRange a) {
+                          return Value(arith::MulFOp::create(
+                              b, l, arith::MulFOp::create(b, l, a[0], a[1]),
+                              a[2]));
+                        });
+  // dx = rrms (dy w - x rrms^2 mean(dy w x)).
+  Value dx = elementwise(
+      r, loc, x, {dy, w, x, sq, sumGX}, {id, chan, id, row, row},
+      [&](OpBuilder &b, Location l, ValueRange a) {
+        Value rr = rrms(b, l, a[3]);
+        Value g = arith::MulFOp::create(b, l, a[0], a[1]);
+        Value k = arith::MulFOp::create(
+            b, l, arith::MulFOp::create(b, l, rr, rr),
+            arith::MulFOp::create(b, l, a[4], invC));
+        Value t = arith::SubFOp::create(b, l, g,
+                                        arith::MulFOp::create(b, l, a[2], k));
+        linalg::YieldOp::create(b, l,
+                                Value(arith::MulFOp::create(b, l, rr, t)));
+      });
+  // dw = sum over rows of dy x rrms.
+  Value dw = sumOver(r, loc, x, {dy, x, sq}, {id, id, row}, allButLast(rank),
+                     [&](OpBuilder &b, Location l, ValueRange a) {
+                       Value n = arith::MulFOp::create(b, l, a[1],
+                                                       rrms(b, l, a[2]));
+                       return Value(arith::MulFOp::create(b, l, a[0], n));
+                     });
+  r.replaceOp(op, {dx, dw});
+  return success();
+}
+
+LogicalResult
 SoftmaxGradOpLowering::matchAndRewrite(SoftmaxGradOp op, OpAdaptor adaptor,
                                        ConversionPatternRewriter &r) const {
   Location loc = op.getLoc();
@@ -601,6 +661,7 @@ void mlir::lmc::lowering::populateTrainingOpsToLinalgPatterns(
   patterns.add<AdamWOpLowering, BroadcastOpLowering, ConcatOpLowering,
                CrossEntropyGradOpLowering, EmbeddingGradOpLowering,
                FlattenOpLowering, GeluGradOpLowering, LayerNormGradOpLowering,
+               RMSNormGradOpLowering,
                MulOpLowering, PositionEmbeddingGradOpLowering,
                ReduceSumOpLowering, SiluGradOpLowering, SoftmaxGradOpLowering,
                TransposeOpLowering, UnflattenOpLowering, ZerosLikeOpLowering>(

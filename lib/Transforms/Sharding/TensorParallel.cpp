@@ -88,14 +88,16 @@ private:
   static constexpr int64_t kWarnBytes = int64_t(1) << 20;
 
   /// Operands that stay replicated by design, as in Megatron: the position
-  /// table (added to the replicated residual stream), LayerNorm's scale and
-  /// shift, a bias added to a whole (all-reduced) output.
+  /// table (added to the replicated residual stream), the parameters of a
+  /// normalisation (LayerNorm's scale and shift, RMSNorm's scale: ops with
+  /// the LMC_Normalization trait), a bias added to a whole (all-reduced)
+  /// output.
   static bool replicatedByDesign(OpOperand &use) {
     Operation *op = use.getOwner();
     unsigned i = use.getOperandNumber();
     if (auto pos = dyn_cast<PositionEmbeddingOp>(op))
       return &use == &pos.getTableMutable();
-    if (isa<LayerNormOp>(op))
+    if (op->hasTrait<OpTrait::lmc::Normalization>())
       return i != 0;
     if (auto add = dyn_cast<BiasAddOp>(op))
       return &use == &add.getBiasMutable();

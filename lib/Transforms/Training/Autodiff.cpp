@@ -197,14 +197,15 @@ private:
   }
 
   /// Values the `block` policy keeps: inputs, parameters, constants and the
-  /// residual stream entering each LayerNorm.
+  /// residual stream entering each normalisation (LayerNorm, RMSNorm: the
+  /// ops with the LMC_Normalization trait, whose input is operand 0).
   bool isCheckpoint(Value v) {
     Operation *def = v.getDefiningOp();
     if (!def || isa<ParamRefOp, arith::ConstantOp>(def))
       return true;
-    return llvm::any_of(v.getUsers(), [&](Operation *user) {
-      auto ln = dyn_cast<LayerNormOp>(user);
-      return ln && ln.getInput() == v;
+    return llvm::any_of(v.getUses(), [&](OpOperand &use) {
+      return use.getOwner()->hasTrait<OpTrait::lmc::Normalization>() &&
+             use.getOperandNumber() == 0;
     });
   }
 

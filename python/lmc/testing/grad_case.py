@@ -399,6 +399,32 @@ def _op_cases() -> dict[str, OpCase]:
         + f"%y2 = lmc.layer_norm %x2, %w2, %b2 eps(1.000000e-05) : {DYN3(8)}, {_d(8)}\n"
         + _term("s1", "y2", "r2", DYN3(8), 3) + _sum("loss", ["s0", "s1"])))
 
+    cases.append(OpCase(
+        "rms_norm", "static [3, 8] and dynamic [B, T, 8] inputs",
+        (("x", (3, 8)), ("w", (8,)), ("r", (3, 8)),
+         ("xt", (V, 8)), ("w2", (8,)), ("rt", (V, 8))),
+        f"%y = lmc.rms_norm %x, %w eps(1.000000e-05) : {_d(3, 8)}, {_d(8)}\n"
+        + _term("s0", "y", "r", _d(3, 8), 2)
+        + _emb("x2", "xt", "tokens", V, 8) + _emb("r2", "rt", "targets", V, 8)
+        + f"%y2 = lmc.rms_norm %x2, %w2 eps(1.000000e-05) : {DYN3(8)}, {_d(8)}\n"
+        + _term("s1", "y2", "r2", DYN3(8), 3) + _sum("loss", ["s0", "s1"])))
+
+    cases.append(OpCase(
+        "rope", "static [2,5,8] head_dim(4); dynamic [B,T,8] head_dim(4) at "
+        "offset 3, and head_dim(8) inverse at offset 3",
+        (("x", (2, 5, 8)), ("r", (2, 5, 8)), ("xt", (V, 8)), ("rt", (V, 8)),
+         ("rt2", (V, 8))),
+        f"%y = lmc.rope %x head_dim(4) theta(1.000000e+04) : {_d(2, 5, 8)}\n"
+        + _term("s0", "y", "r", _d(2, 5, 8), 3)
+        + _emb("x2", "xt", "tokens", V, 8) + _emb("r2", "rt", "targets", V, 8)
+        + _emb("r3", "rt2", "targets", V, 8)
+        + "%off = arith.constant 3 : index\n"
+        + f"%y2 = lmc.rope %x2 head_dim(4) theta(1.000000e+02) offset(%off) : {DYN3(8)}\n"
+        + _term("s1", "y2", "r2", DYN3(8), 3)
+        + f"%y3 = lmc.rope %x2 head_dim(8) theta(1.000000e+02) offset(%off) inverse : "
+        f"{DYN3(8)}\n"
+        + _term("s2", "y3", "r3", DYN3(8), 3) + _sum("loss", ["s0", "s1", "s2"])))
+
     cases.append(_matmul_case(
         "matmul_2d", "[M,K] x [K,N], all four transpose combinations", (), False))
     cases.append(_matmul_case(

@@ -1,8 +1,10 @@
 """Evaluate the @forward function of emitted lmc MLIR text with NumPy.
 
-Only understands the op forms that lmc.models.gpt2 prints. It checks that
-operand shapes agree with the printed types, so tests can confirm the
-emitted program computes the same loss as lmc.reference.
+Only understands the op forms that lmc.models.gpt2 prints, and the ops of
+the Llama family (lmc.rms_norm, lmc.rope with an optional offset from an
+`arith.constant ... : index`, lmc.silu, lmc.mul). It checks that operand
+shapes agree with the printed types, so tests can confirm the emitted
+program computes the same loss as lmc.reference.
 """
 
 from __future__ import annotations
@@ -22,7 +24,30 @@ _TYPE_GROUPS = {
     "lmc.add": [2], "lmc.layer_norm": [1, 2], "lmc.matmul": [1, 1],
     "lmc.bias_add": [1, 1], "lmc.split": [1], "lmc.causal_attention": [3],
     "lmc.gelu": [1], "lmc.cross_entropy": [1, 1],
+    "lmc.rms_norm": [1, 1], "lmc.rope": [1], "lmc.silu": [1], "lmc.mul": [2],
 }
+
+
+def rms_norm(x, w, eps: float):
+    """x * rsqrt(mean(x^2 over the last dimension) + eps) * w."""
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
+
+
+def rope(x, head_dim: int, theta: float, offset: int = 0, inverse: bool = False):
+    """Rotary embedding of [B, T, C] in the rotate-half convention: channel i
+    of each head pairs with channel i + D/2, rotated by (t + offset) *
+    theta^(-2i/D) (by its negative with `inverse`)."""
+    B, T, C = x.shape
+    D, half = head_dim, head_dim // 2
+    freq = theta ** (-2.0 * np.arange(half) / D)
+    angle = (np.arange(T) + offset)[:, None] * freq[None, :]  # [T, D/2]
+    if inverse:
+        angle = -angle
+    cos, sin = np.cos(angle)[None, :, None, :], np.sin(angle)[None, :, None, :]
+    xh = np.reshape(x, (B, T, C // D, D))
+    a, b = xh[..., :half], xh[..., half:]
+    out = np.concatenate([a * cos - b * sin, b * cos + a * sin], axis=-1)
+    return out.reshape(B, T, C)
 
 
 def _check_type(value, type_text: str, where: str) -> None:
@@ -73,7 +98,18 @@ def run_forward(text: str, params: dict, tokens, targets) -> float:
             _check_type(value, _TYPE.findall(rest)[0], line)
             env[results[0]] = value
             continue
+        if op == "arith.constant":
+            value_text, type_text = rest.rsplit(" : ", 1)
+            if type_text.strip() != "index":
+                raise AssertionError(f"only index constants are understood: {line}")
+            env[results[0]] = int(value_text)
+            continue
         operand_text, type_text = rest.rsplit(" : ", 1)
+        # rope's offset is an index, not a tensor: kept out of the operands.
+        offset = re.search(r"offset\((" + _SSA + r")\)", operand_text)
+        if offset:
+            operand_text = operand_text.replace(offset[0], "")
+            operand_text += f" offset={int(get(offset[1]))}"
         args = [get(a) for a in re.findall(_SSA, operand_text)]
         types = _TYPE.findall(type_text)
         groups = _TYPE_GROUPS[op]
@@ -117,4 +153,17 @@ def _apply(op: str, operand_text: str, a: list) -> list:
         return [ref.gelu(a[0], mode)]
     if op == "lmc.cross_entropy":
         return [np.float64(ref.cross_entropy(a[0], a[1]))]
+    if op == "lmc.rms_norm":
+        eps = float(re.search(r"eps\(([^)]+)\)", operand_text)[1])
+        return [rms_norm(a[0], a[1], eps)]
+    if op == "lmc.rope":
+        head_dim = int(re.search(r"head_dim\((\d+)\)", operand_text)[1])
+        theta = float(re.search(r"theta\(([^)]+)\)", operand_text)[1])
+        offset = re.search(r"offset=(\d+)", operand_text)
+        return [rope(a[0], head_dim, theta, int(offset[1]) if offset else 0,
+                     " inverse" in operand_text)]
+    if op == "lmc.silu":
+        return [ref.silu(a[0])]
+    if op == "lmc.mul":
+        return [a[0] * a[1]]
     raise AssertionError(f"unknown op {op}")

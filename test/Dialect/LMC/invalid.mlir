@@ -523,6 +523,100 @@ func.func @f(%t: tensor<64xf32>, %ids: tensor<4x100xi32>) {
 // -----
 
 //===----------------------------------------------------------------------===//
+// lmc.rope
+//===----------------------------------------------------------------------===//
+
+// Tests that rope needs a rank-3 input (batch, sequence, channels).
+
+func.func @f(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{'lmc.rope' op input must have rank 3 (batch, sequence, channels), got rank 2}}
+  %0 = lmc.rope %x head_dim(16) theta(1.0e4) : tensor<?x64xf32>
+  return
+}
+
+// -----
+
+// Tests that rope needs a static channel dimension.
+
+func.func @f(%x: tensor<?x?x?xf32>) {
+  // expected-error @+1 {{'lmc.rope' op the channel dimension of the input must be static}}
+  %0 = lmc.rope %x head_dim(16) theta(1.0e4) : tensor<?x?x?xf32>
+  return
+}
+
+// -----
+
+// Tests that head_dim must be even.
+
+func.func @f(%x: tensor<?x?x63xf32>) {
+  // expected-error @+1 {{'lmc.rope' op head_dim must be even and greater than zero, got 21}}
+  %0 = lmc.rope %x head_dim(21) theta(1.0e4) : tensor<?x?x63xf32>
+  return
+}
+
+// -----
+
+// Tests that head_dim must be greater than zero.
+
+func.func @f(%x: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{'lmc.rope' op head_dim must be even and greater than zero, got 0}}
+  %0 = lmc.rope %x head_dim(0) theta(1.0e4) : tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+// Tests that head_dim must divide the channels.
+
+func.func @f(%x: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{'lmc.rope' op head_dim 24 does not divide the 64 channels}}
+  %0 = lmc.rope %x head_dim(24) theta(1.0e4) : tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+// Tests that theta must be greater than zero.
+
+func.func @f(%x: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{'lmc.rope' op theta must be finite and greater than zero, got 0}}
+  %0 = lmc.rope %x head_dim(16) theta(0.0) : tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+// Tests that theta must be finite.
+
+func.func @f(%x: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{'lmc.rope' op theta must be finite and greater than zero, got INF}}
+  %0 = lmc.rope %x head_dim(16) theta(0x7FF0000000000000) : tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+// Tests that the offset is an index.
+
+func.func @f(%x: tensor<?x?x64xf32>, %off: i64) {
+  // expected-error @+1 {{'lmc.rope' op operand #1 must be index, but got 'i64'}}
+  %0 = "lmc.rope"(%x, %off) <{head_dim = 16 : i64, theta = 1.0e4 : f64}> : (tensor<?x?x64xf32>, i64) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+// Tests that the result type of rope is the input type (generic form).
+
+func.func @f(%x: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{'lmc.rope' op failed to verify that all of {input, result} have same type}}
+  %0 = "lmc.rope"(%x) <{head_dim = 16 : i64, theta = 1.0e4 : f64}> : (tensor<?x?x64xf32>) -> tensor<2x?x64xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
 // lmc.layer_norm
 //===----------------------------------------------------------------------===//
 
@@ -621,6 +715,90 @@ func.func @f(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
 func.func @f(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
   // expected-error @+1 {{'lmc.layer_norm' op eps must be greater than zero, got nan}}
   %0 = lmc.layer_norm %x, %w, %w eps(0x7FF8000000000000) : tensor<?x64xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// lmc.rms_norm
+//===----------------------------------------------------------------------===//
+
+// Tests that rms_norm needs an input of rank at least 1.
+
+func.func @f(%x: tensor<f32>, %w: tensor<1xf32>) {
+  // expected-error @+1 {{'lmc.rms_norm' op input must have rank at least 1}}
+  %0 = "lmc.rms_norm"(%x, %w) <{eps = 1.0e-05 : f64}> : (tensor<f32>, tensor<1xf32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that rms_norm needs a static last dimension.
+
+func.func @f(%x: tensor<2x?xf32>, %w: tensor<4xf32>) {
+  // expected-error @+1 {{'lmc.rms_norm' op last dimension of the input must be static}}
+  %0 = lmc.rms_norm %x, %w eps(1.0e-05) : tensor<2x?xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tests that the rms_norm weight size matches the last dimension.
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<32xf32>) {
+  // expected-error @+1 {{'lmc.rms_norm' op weight must be a vector of 64 elements (the last dimension of the input), got 'tensor<32xf32>'}}
+  %0 = lmc.rms_norm %x, %w eps(1.0e-05) : tensor<?x?x64xf32>, tensor<32xf32>
+  return
+}
+
+// -----
+
+// Tests that the rms_norm weight is rank 1.
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<1x64xf32>) {
+  // expected-error @+1 {{'lmc.rms_norm' op weight must be a vector of 64 elements (the last dimension of the input), got 'tensor<1x64xf32>'}}
+  %0 = lmc.rms_norm %x, %w eps(1.0e-05) : tensor<?x?x64xf32>, tensor<1x64xf32>
+  return
+}
+
+// -----
+
+// Tests that the rms_norm weight has the element type of the input.
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<64xf64>) {
+  // expected-error @+1 {{'lmc.rms_norm' op weight element type 'f64' differs from the input's 'f32'}}
+  %0 = lmc.rms_norm %x, %w eps(1.0e-05) : tensor<?x?x64xf32>, tensor<64xf64>
+  return
+}
+
+// -----
+
+// Tests that the result type of rms_norm is the input type (generic form).
+
+func.func @f(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'lmc.rms_norm' op failed to verify that all of {input, result} have same type}}
+  %0 = "lmc.rms_norm"(%x, %w) <{eps = 1.0e-05 : f64}> : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<2x64xf32>
+  return
+}
+
+// -----
+
+// Tests that the rms_norm eps is greater than zero: zero is rejected.
+
+func.func @f(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'lmc.rms_norm' op eps must be greater than zero, got 0}}
+  %0 = lmc.rms_norm %x, %w eps(0.0) : tensor<?x64xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+// Tests that a NaN rms_norm eps is rejected.
+
+func.func @f(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'lmc.rms_norm' op eps must be greater than zero, got nan}}
+  %0 = lmc.rms_norm %x, %w eps(0x7FF8000000000000) : tensor<?x64xf32>, tensor<64xf32>
   return
 }
 

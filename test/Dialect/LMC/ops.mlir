@@ -169,6 +169,39 @@ func.func @silu(%x: tensor<?x?x8xf32>, %y: tensor<2x3xf64>)
   return %0, %1 : tensor<?x?x8xf32>, tensor<2x3xf64>
 }
 
+// Tests that rms_norm keeps the input type (inferred from it), static or
+// dynamic, f32 or f64; a non-default eps round trips.
+
+// CHECK-LABEL: func.func @rms_norm
+// CHECK-NEXT:    %[[R0:.+]] = lmc.rms_norm %{{.+}}, %{{.+}} eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+// CHECK-NEXT:    %[[R1:.+]] = lmc.rms_norm %{{.+}}, %{{.+}} eps(1.000000e-03) : tensor<2x3xf64>, tensor<3xf64>
+// CHECK-NEXT:    return %[[R0]], %[[R1]]
+func.func @rms_norm(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>,
+                    %y: tensor<2x3xf64>, %v: tensor<3xf64>)
+    -> (tensor<?x?x64xf32>, tensor<2x3xf64>) {
+  %0 = lmc.rms_norm %x, %w eps(1.0e-5) : tensor<?x?x64xf32>, tensor<64xf32>
+  %1 = lmc.rms_norm %y, %v eps(1.0e-3) : tensor<2x3xf64>, tensor<3xf64>
+  return %0, %1 : tensor<?x?x64xf32>, tensor<2x3xf64>
+}
+
+// Tests that rope keeps the input type (inferred from it), with and without
+// an offset and inverse, f32 or f64.
+
+// CHECK-LABEL: func.func @rope
+// CHECK-NEXT:    %[[Q0:.+]] = lmc.rope %{{.+}} head_dim(16) theta(1.000000e+04) : tensor<?x?x64xf32>
+// CHECK-NEXT:    %[[Q1:.+]] = lmc.rope %[[Q0]] head_dim(16) theta(1.000000e+04) offset(%{{.+}}) : tensor<?x?x64xf32>
+// CHECK-NEXT:    %[[Q2:.+]] = lmc.rope %[[Q1]] head_dim(16) theta(5.000000e+05) offset(%{{.+}}) inverse : tensor<?x?x64xf32>
+// CHECK-NEXT:    %[[Q3:.+]] = lmc.rope %{{.+}} head_dim(4) theta(1.000000e+02) inverse : tensor<2x3x8xf64>
+// CHECK-NEXT:    return %[[Q2]], %[[Q3]]
+func.func @rope(%x: tensor<?x?x64xf32>, %off: index, %y: tensor<2x3x8xf64>)
+    -> (tensor<?x?x64xf32>, tensor<2x3x8xf64>) {
+  %0 = lmc.rope %x head_dim(16) theta(1.0e4) : tensor<?x?x64xf32>
+  %1 = lmc.rope %0 head_dim(16) theta(1.0e4) offset(%off) : tensor<?x?x64xf32>
+  %2 = lmc.rope %1 head_dim(16) theta(5.0e5) offset(%off) inverse : tensor<?x?x64xf32>
+  %3 = lmc.rope %y head_dim(4) theta(100.0) inverse : tensor<2x3x8xf64>
+  return %2, %3 : tensor<?x?x64xf32>, tensor<2x3x8xf64>
+}
+
 // Tests matmul result inference: plain matrices, each transpose and both, a
 // shared rank-2 rhs (a linear layer), a batched rhs, and a dynamic lhs batch
 // dimension taken from a static rhs batch dimension.

@@ -489,6 +489,82 @@ func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) {
 // -----
 
 //===----------------------------------------------------------------------===//
+// lmc.rms_norm_grad
+//===----------------------------------------------------------------------===//
+
+// Tests that the rms_norm_grad input has rank at least 1 (generic form).
+
+func.func @f(%x: tensor<f32>, %w: tensor<1xf32>) {
+  // expected-error @+1 {{'lmc.rms_norm_grad' op input must have rank at least 1}}
+  %0:2 = "lmc.rms_norm_grad"(%x, %w, %x) <{eps = 1.0e-05 : f64}> : (tensor<f32>, tensor<1xf32>, tensor<f32>) -> (tensor<f32>, tensor<1xf32>)
+  return
+}
+
+// -----
+
+// Tests that the last dimension of the rms_norm_grad input is static.
+
+func.func @f(%x: tensor<?x?xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'lmc.rms_norm_grad' op last dimension of the input must be static}}
+  %0:2 = lmc.rms_norm_grad %x, %w, %x eps(1.0e-05) : tensor<?x?xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+// Tests that the rms_norm_grad weight has the size of the last dimension.
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<32xf32>) {
+  // expected-error @+1 {{'lmc.rms_norm_grad' op weight must be a vector of 64 elements (the last dimension of the input), got 'tensor<32xf32>'}}
+  %0:2 = lmc.rms_norm_grad %x, %w, %x eps(1.0e-05) : tensor<?x?x64xf32>, tensor<32xf32>
+  return
+}
+
+// -----
+
+// Tests that the rms_norm_grad weight has the element type of the input.
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<64xf64>) {
+  // expected-error @+1 {{'lmc.rms_norm_grad' op weight element type 'f64' differs from the input's 'f32'}}
+  %0:2 = lmc.rms_norm_grad %x, %w, %x eps(1.0e-05) : tensor<?x?x64xf32>, tensor<64xf64>
+  return
+}
+
+// -----
+
+// Tests that the rms_norm_grad eps is greater than zero.
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'lmc.rms_norm_grad' op eps must be greater than zero}}
+  %0:2 = lmc.rms_norm_grad %x, %w, %x eps(0.0) : tensor<?x?x64xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+// Tests that grad and the input gradient of rms_norm_grad have the input's
+// type (generic form).
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>, %dy: tensor<2x?x64xf32>) {
+  // expected-error @+1 {{'lmc.rms_norm_grad' op failed to verify that all of {input, grad, input_grad} have same type}}
+  %0:2 = "lmc.rms_norm_grad"(%x, %w, %dy) <{eps = 1.0e-05 : f64}> : (tensor<?x?x64xf32>, tensor<64xf32>, tensor<2x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<64xf32>)
+  return
+}
+
+// -----
+
+// Tests that the rms_norm_grad weight gradient has the weight's type
+// (generic form).
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'lmc.rms_norm_grad' op failed to verify that all of {weight, weight_grad} have same type}}
+  %0:2 = "lmc.rms_norm_grad"(%x, %w, %x) <{eps = 1.0e-05 : f64}> : (tensor<?x?x64xf32>, tensor<64xf32>, tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<64xf64>)
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
 // lmc.softmax_grad
 //===----------------------------------------------------------------------===//
 

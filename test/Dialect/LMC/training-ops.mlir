@@ -218,6 +218,25 @@ func.func @layer_norm_grad(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>, %dy: tens
   return %dx, %dw, %db, %ex, %ew, %eb : tensor<?x?x64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<4xf64>, tensor<4xf64>, tensor<4xf64>
 }
 
+// Tests rms_norm_grad: the input gradient has the input's type, the weight
+// gradient the weight's; a rank-1 f64 input with a non-default eps round
+// trips too.
+
+// CHECK-LABEL: func.func @rms_norm_grad
+// CHECK-SAME:    -> (tensor<?x?x64xf32>, tensor<64xf32>, tensor<4xf64>, tensor<4xf64>)
+// CHECK-NEXT:    %[[DX:.+]], %[[DW:.+]] = lmc.rms_norm_grad %{{.+}}, %{{.+}}, %{{.+}} eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+// CHECK-NEXT:    %[[EX:.+]], %[[EW:.+]] = lmc.rms_norm_grad %{{.+}}, %{{.+}}, %{{.+}} eps(1.000000e-03) : tensor<4xf64>, tensor<4xf64>
+// CHECK-NEXT:    return %[[DX]], %[[DW]], %[[EX]], %[[EW]]
+// GENERIC-LABEL: sym_name = "rms_norm_grad"
+// GENERIC:       "lmc.rms_norm_grad"(%{{.+}}, %{{.+}}, %{{.+}}) <{eps = 1.000000e-05 : f64}> : (tensor<?x?x64xf32>, tensor<64xf32>, tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<64xf32>)
+func.func @rms_norm_grad(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>, %dy: tensor<?x?x64xf32>,
+                         %v: tensor<4xf64>)
+    -> (tensor<?x?x64xf32>, tensor<64xf32>, tensor<4xf64>, tensor<4xf64>) {
+  %dx, %dw = lmc.rms_norm_grad %x, %w, %dy eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+  %ex, %ew = lmc.rms_norm_grad %v, %v, %v eps(1.0e-3) : tensor<4xf64>, tensor<4xf64>
+  return %dx, %dw, %ex, %ew : tensor<?x?x64xf32>, tensor<64xf32>, tensor<4xf64>, tensor<4xf64>
+}
+
 // Tests softmax_grad over attention probabilities and over a vector.
 
 // CHECK-LABEL: func.func @softmax_grad

@@ -38,6 +38,8 @@ def _inputs():
         "mw": f(6, 4),
         "mwt": f(4, 6),              # the same with transpose_b
         "mb": f(4),
+        "rms_w": f(8),
+        "rope_x": f(2, 5, 16),       # rope: 2 heads of 8 (or 4 heads of 4)
         # silu far into both tails, where a naive sigmoid overflows exp(-x).
         "sx": np.array([[-1000.0, -100.0, -30.0, -5.0],
                         [-1.0, -1e-3, 0.0, 1e-3],
@@ -71,6 +73,26 @@ def _layer_norm(x, w, b, eps=1e-5):
     return (x - mean) / np.sqrt(var + eps) * w + b
 
 
+def _rms_norm(x, w, eps=1e-5):
+    return x / np.sqrt((x ** 2).mean(axis=-1, keepdims=True) + eps) * w
+
+
+def _rope(x, head_dim, theta, offset=0, inverse=False):
+    """Hugging Face Llama's form: inv_freq = 1 / theta^(arange(0, D, 2) / D),
+    emb = cat(freqs, freqs), x * cos + rotate_half(x) * sin with
+    rotate_half(x) = cat(-x2, x1); the inverse rotates by -angle."""
+    B, T, C = x.shape
+    D = head_dim
+    inv_freq = 1.0 / theta ** (np.arange(0, D, 2) / D)
+    freqs = np.outer(np.arange(offset, offset + T), inv_freq)
+    emb = np.concatenate([freqs, freqs], axis=-1)           # [T, D]
+    cos, sin = np.cos(emb), np.sin(emb) * (-1.0 if inverse else 1.0)
+    xh = x.reshape(B, T, C // D, D).transpose(0, 2, 1, 3)   # [B, H, T, D]
+    rot = np.concatenate([-xh[..., D // 2:], xh[..., :D // 2]], axis=-1)
+    out = xh * cos + rot * sin
+    return out.transpose(0, 2, 1, 3).reshape(B, T, C)
+
+
 def _causal_mask(s):
     t = s.shape[-1]
     future = np.triu(np.ones((t, t), dtype=bool), k=1)
@@ -95,6 +117,10 @@ def expected():
         "silu_extremes": _silu(i["sx"]),
         "softmax": _softmax(i["x"]),
         "layer_norm": _layer_norm(i["ln_x"], i["ln_w"], i["ln_b"]),
+        "rms_norm": _rms_norm(i["ln_x"], i["rms_w"]),
+        "rope": _rope(i["rope_x"], 8, 10000.0),
+        "rope_offset": _rope(i["rope_x"], 4, 500.0, offset=7),
+        "rope_inverse": _rope(i["rope_x"], 8, 10000.0, offset=3, inverse=True),
         "matmul_transpose_a": i["a"].T @ i["b"],
         "masked_softmax": _softmax(_causal_mask(i["s"])),
         "causal_attention": _attention(i["q"], i["k"], i["v"], heads=2),
@@ -121,14 +147,18 @@ def gen(path):
     for name, a in ins.items():
         lines.append(f"  %{name}_c = arith.constant {_dense(a)} : {_ty(a.shape)}")
         # Activations get dynamic sizes; weights stay static.
-        if name in ("ln_w", "ln_b", "b", "mw", "mwt", "mb"):
+        if name in ("ln_w", "ln_b", "rms_w", "b", "mw", "mwt", "mb"):
             lines.append(f"  %{name} = tensor.cast %{name}_c : {_ty(a.shape)} to {_ty(a.shape)}")
         elif name == "ln_x":
             lines.append(f"  %{name} = tensor.cast %{name}_c : {_ty(a.shape)} to tensor<?x?x8xf32>")
+        elif name == "rope_x":
+            lines.append(f"  %{name} = tensor.cast %{name}_c : {_ty(a.shape)} to tensor<?x?x16xf32>")
         elif name in ("q", "k", "v"):
             lines.append(f"  %{name} = tensor.cast %{name}_c : {_ty(a.shape)} to tensor<?x?x8xf32>")
         else:
             lines.append(f"  %{name} = tensor.cast %{name}_c : {_ty(a.shape)} to {_ty(a.shape, True)}")
+    lines.append("  %off7 = arith.constant 7 : index")
+    lines.append("  %off3 = arith.constant 3 : index")
     d2, d3 = "tensor<?x?xf32>", "tensor<?x?x?xf32>"
     cases = [
         ("gelu_exact", f"lmc.gelu %x exact : {d2}", d2, 2),
@@ -138,6 +168,14 @@ def gen(path):
         ("softmax", f"lmc.softmax %x : {d2}", d2, 2),
         ("layer_norm", "lmc.layer_norm %ln_x, %ln_w, %ln_b eps(1.000000e-05) : "
                        "tensor<?x?x8xf32>, tensor<8xf32>", "tensor<?x?x8xf32>", 3),
+        ("rms_norm", "lmc.rms_norm %ln_x, %rms_w eps(1.000000e-05) : "
+                     "tensor<?x?x8xf32>, tensor<8xf32>", "tensor<?x?x8xf32>", 3),
+        ("rope", "lmc.rope %rope_x head_dim(8) theta(1.000000e+04) : tensor<?x?x16xf32>",
+         "tensor<?x?x16xf32>", 3),
+        ("rope_offset", "lmc.rope %rope_x head_dim(4) theta(5.000000e+02) offset(%off7) : "
+         "tensor<?x?x16xf32>", "tensor<?x?x16xf32>", 3),
+        ("rope_inverse", "lmc.rope %rope_x head_dim(8) theta(1.000000e+04) offset(%off3) "
+         "inverse : tensor<?x?x16xf32>", "tensor<?x?x16xf32>", 3),
         ("matmul_transpose_a", f"lmc.matmul %a, %b transpose_a : {d2}, tensor<6x3xf32>",
          "tensor<?x3xf32>", 2),
         ("causal_attention", "lmc.causal_attention %q, %k, %v heads(2) : tensor<?x?x8xf32>",

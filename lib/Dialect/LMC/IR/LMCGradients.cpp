@@ -75,6 +75,26 @@ LogicalResult LayerNormOp::buildGradient(GradientBuilder &gb) {
   return success();
 }
 
+LogicalResult RMSNormOp::buildGradient(GradientBuilder &gb) {
+  auto grad =
+      RMSNormGradOp::create(gb.builder(), getLoc(), gb.operand(0),
+                            gb.operand(1), gb.resultGrad(0), getEpsAttr());
+  gb.addOperandGrad(0, grad.getInputGrad());
+  gb.addOperandGrad(1, grad.getWeightGrad());
+  return success();
+}
+
+LogicalResult RopeOp::buildGradient(GradientBuilder &gb) {
+  // A rotation per position: its gradient is the inverse rotation at the
+  // same positions. The offset has no gradient.
+  Value offset = getOffset() ? gb.forward(getOffset()) : Value();
+  gb.addOperandGrad(0, RopeOp::create(gb.builder(), getLoc(), gb.resultGrad(0),
+                                      offset, getHeadDimAttr(), getThetaAttr(),
+                                      getInverse() ? UnitAttr()
+                                                   : gb.builder().getUnitAttr()));
+  return success();
+}
+
 LogicalResult SoftmaxOp::buildGradient(GradientBuilder &gb) {
   gb.addOperandGrad(0, SoftmaxGradOp::create(gb.builder(), getLoc(),
                                              gb.result(0), gb.resultGrad(0)));

@@ -236,10 +236,47 @@ LogicalResult PositionEmbeddingOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
-// LayerNormOp, BiasAddOp
+// RopeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RopeOp::verify() {
+  RankedTensorType type = getInput().getType();
+  if (type.getRank() != 3)
+    return emitOpError("input must have rank 3 (batch, sequence, channels), "
+                       "got rank ")
+           << type.getRank();
+  int64_t channels = type.getDimSize(2);
+  if (ShapedType::isDynamic(channels))
+    return emitOpError("the channel dimension of the input must be static");
+  int64_t headDim = getHeadDim();
+  if (headDim <= 0 || headDim % 2 != 0)
+    return emitOpError("head_dim must be even and greater than zero, got ")
+           << headDim;
+  if (channels % headDim != 0)
+    return emitOpError("head_dim ")
+           << headDim << " does not divide the " << channels << " channels";
+  double theta = getTheta().convertToDouble();
+  if (!(theta > 0.0) || !std::isfinite(theta))
+    return emitOpError("theta must be finite and greater than zero, got ")
+           << theta;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LayerNormOp, RMSNormOp, BiasAddOp
 //===----------------------------------------------------------------------===//
 
 LogicalResult LayerNormOp::verify() {
+  if (failed(verifyChannelVector(*this, getInput().getType(),
+                                 getWeight().getType(), "weight")))
+    return failure();
+  if (!(getEps().convertToDouble() > 0.0))
+    return emitOpError("eps must be greater than zero, got ")
+           << getEps().convertToDouble();
+  return success();
+}
+
+LogicalResult RMSNormOp::verify() {
   if (failed(verifyChannelVector(*this, getInput().getType(),
                                  getWeight().getType(), "weight")))
     return failure();

@@ -14,6 +14,7 @@
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
 using namespace mlir::lmc;
@@ -200,6 +201,53 @@ LogicalResult LayerNormGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
   // split.
   PL sums = x.isShard() ? P() : R();
   r.results = {x, sums, sums};
+  return success();
+}
+
+// RMSNorm and its gradient: as LayerNorm (no bias).
+LogicalResult RMSNormOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                         ShardingRule &r) {
+  RMSNormOp op = *this;
+  PL x =
+      in[0].isShard() && notLast(op.getInput(), in[0].getDim()) ? in[0] : R();
+  return set(r, {x, R()}, {x});
+}
+LogicalResult RMSNormGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
+                                             ShardingRule &r) {
+  RMSNormGradOp op = *this;
+  // Operands: input, weight, grad.
+  PL x = R();
+  for (PL p : {in[0], in[2]})
+    if (p.isShard() && notLast(op.getInput(), p.getDim())) {
+      x = p;
+      break;
+    }
+  r.operands = {x, R(), x};
+  // The weight gradient sums over rows: partial when rows are split.
+  r.results = {x, x.isShard() ? P() : R()};
+  return success();
+}
+
+// Rotary embedding of [B, T, C]: a rotation of each head's channels by an
+// angle of the position, linear in its input (a partial input stays
+// partial). The batch may be split; the channels only in whole heads (every
+// block of a rank's channels a multiple of head_dim: the local op is the
+// same); the sequence in one block per rank, each rank's rows starting at
+// its own position (the local form adds the rank's first row to the
+// offset). Any other split is gathered first.
+LogicalResult RopeOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
+                                      ShardingRule &r) {
+  RopeOp op = *this;
+  PL x = in[0];
+  if (isShardOf(x, 2) && !divides(sizeOf(op.getInput(), 2) / op.getHeadDim(),
+                                  parts, x.getBlocks()))
+    x = R();
+  else if (isShardOf(x, 1) && x.getBlocks() != 1)
+    x = R();
+  r.operands = {x};
+  if (op.getOffset())
+    r.operands.push_back(R());
+  r.results = {x};
   return success();
 }
 
@@ -608,5 +656,23 @@ CrossEntropyGradOp::partition(PartitionBuilder &pb) {
   int64_t vocab = cast<RankedTensorType>(x[0].getType()).getShape().back();
   Value local = CrossEntropyShardGradOp::create(
       pb.builder(), op.getLoc(), x[0], x[1], x[2], lse, offsetOf(pb, vocab));
+  return SmallVector<Value>{local};
+}
+
+FailureOr<SmallVector<Value>> RopeOp::partition(PartitionBuilder &pb) {
+  RopeOp op = *this;
+  if (!isShardOf(pb.rule().operands[0], 1))
+    return pb.cloneWithLocalTypes();
+  // Rows of the sequence split over the ranks: this rank's first row is at
+  // position offset + index * (local rows).
+  OpBuilder &b = pb.builder();
+  Location loc = op.getLoc();
+  Value x = pb.operands()[0];
+  Value rows = tensor::DimOp::create(b, loc, x, 1);
+  Value first = arith::MulIOp::create(b, loc, pb.axisIndex(), rows);
+  if (op.getOffset())
+    first = arith::AddIOp::create(b, loc, pb.operands()[1], first);
+  Value local = RopeOp::create(b, loc, x, first, op.getHeadDimAttr(),
+                               op.getThetaAttr(), op.getInverseAttr());
   return SmallVector<Value>{local};
 }

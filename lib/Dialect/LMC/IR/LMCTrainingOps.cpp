@@ -149,6 +149,15 @@ LogicalResult LayerNormGradOp::verify() {
   return success();
 }
 
+LogicalResult RMSNormGradOp::verify() {
+  if (failed(verifyChannelVector(*this, getInput().getType(),
+                                 getWeight().getType(), "weight")))
+    return failure();
+  if (!(getEps().convertToDouble() > 0.0))
+    return emitOpError("eps must be greater than zero");
+  return success();
+}
+
 LogicalResult SoftmaxGradOp::verify() {
   if (getOutput().getType().getRank() < 1)
     return emitOpError("operands must have rank at least 1");

@@ -92,6 +92,19 @@ public:
     return success();
   }
 };
+
+/// A normalisation over the last dimension of its first operand (the
+/// input); the other operands are its parameters.
+template <typename ConcreteType>
+class Normalization : public TraitBase<ConcreteType, Normalization> {
+public:
+  static LogicalResult verifyTrait(Operation *op) {
+    if (op->getNumOperands() < 1 || op->getNumResults() < 1)
+      return op->emitOpError(
+          "a normalisation has an input operand and a result");
+    return success();
+  }
+};
 } // namespace mlir::OpTrait::lmc
 
 #include "lmc/Dialect/LMC/IR/LMCInterfaces.h.inc"

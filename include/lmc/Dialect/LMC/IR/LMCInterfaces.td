@@ -199,4 +199,13 @@ def LMC_Activation : NativeOpTrait<"Activation"> {
   let cppNamespace = "::mlir::OpTrait::lmc";
 }
 
+/// A normalisation over the last dimension of its first operand (the
+/// input: layer_norm, rms_norm); its other operands are parameters (scale,
+/// shift). The `block` recompute policy of lmc-autodiff keeps the residual
+/// stream entering each normalisation, and the tensor-parallel planner leaves
+/// its parameters replicated by design.
+def LMC_Normalization : NativeOpTrait<"Normalization"> {
+  let cppNamespace = "::mlir::OpTrait::lmc";
+}
+
 #endif // LMC_DIALECT_LMC_IR_LMCINTERFACES_TD

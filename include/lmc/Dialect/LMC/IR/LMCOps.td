@@ -249,13 +249,67 @@ def LMC_PositionEmbeddingOp : LMC_Op<"position_embedding", [
   let hasVerifier = 1;
 }
 
+def LMC_RopeOp : LMC_Op<"rope", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
+    LMC_RowWise<[0], "rope", 5>,
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "rotary position embedding (rotate-half convention)";
+  let description = [{
+    Rotates the channels of `input` (`[B, T, C]`, heads of `head_dim`
+    channels side by side, `C = H * D`) by angles that grow with the
+    position, as Hugging Face's Llama does (the rotate-half convention: the
+    first half of a head's channels pairs with the second half, so weights
+    move between the two without permutation). For position
+    `p = t + offset` and each channel `i < D / 2` of a head, with
+    `f_i = theta^(-2 i / D)` and `a = p * f_i`:
+
+    ```
+    r[i]         = x[i] cos(a) - x[i + D/2] sin(a)
+    r[i + D/2]   = x[i + D/2] cos(a) + x[i] sin(a)
+    ```
+
+    `offset` (an `index`, 0 when absent) is the position of the first row of
+    the sequence: a sequence split over ranks, or a continuation. With
+    `inverse`, the rotation is by `-a`: the inverse rotation, which is also
+    the gradient. The op does not name the number of heads, so a tensor
+    split by whole heads keeps the same op. Angles and their sines and
+    cosines are computed in the element type.
+
+    Example:
+
+    ```mlir
+    %q = lmc.rope %x head_dim(16) theta(1.000000e+04) : tensor<?x?x64xf32>
+    // Rows starting at position %off; the inverse rotation.
+    %g = lmc.rope %dq head_dim(16) theta(1.000000e+04) offset(%off) inverse : tensor<?x?x64xf32>
+    ```
+
+    **Constraints:**
+    - `input` has rank 3 (batch, sequence, channels) and a static channel
+      dimension;
+    - `head_dim` is even, greater than zero, and divides the channels;
+    - `theta` is finite and greater than zero;
+    - `offset`, when present, is an `index`;
+    - the result type equals the input type.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, Optional<Index>:$offset,
+                       I64Attr:$head_dim, F64Attr:$theta, UnitAttr:$inverse);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `head_dim` `(` $head_dim `)` `theta` `(` $theta `)`
+    (`offset` `(` $offset^ `)`)? (`inverse` $inverse^)? attr-dict `:`
+    type($input)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Dense layers
 //===----------------------------------------------------------------------===//
 
 def LMC_LayerNormOp : LMC_Op<"layer_norm", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
-    LMC_RowWise<[0], "layer_norm", 2>,
+    LMC_RowWise<[0], "layer_norm", 2>, LMC_Normalization,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, AllTypesMatch<["input", "result"]>,
     AllTypesMatch<["weight", "bias"]>]> {
@@ -282,6 +336,45 @@ def LMC_LayerNormOp : LMC_Op<"layer_norm", [
   let results = (outs LMC_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight `,` $bias `eps` `(` $eps `)` attr-dict `:`
+    type($input) `,` type($weight)
+  }];
+  let hasVerifier = 1;
+}
+
+def LMC_RMSNormOp : LMC_Op<"rms_norm", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_RowWise<[0], "rms_norm", 2>, LMC_Normalization,
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "root-mean-square normalisation over the last dimension";
+  let description = [{
+    The normalisation of the Llama family: scales each row of `input` (its
+    last dimension) by the inverse of its root mean square, then by
+    `weight`, with no centring and no shift:
+    `x * rsqrt(mean(x * x) + eps) * weight`. The statistics are computed in
+    the element type (f32 or f64). Its gradient is `lmc.rms_norm_grad`. Like
+    `lmc.layer_norm` it is a normalisation (`LMC_Normalization`): the `block`
+    recompute policy keeps its input, and the tensor-parallel planner leaves
+    its weight replicated.
+
+    Example:
+
+    ```mlir
+    %y = lmc.rms_norm %x, %w eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+    ```
+
+    **Constraints:**
+    - `input` has rank at least 1 and a static last dimension;
+    - `weight` is rank 1 with the size of the last dimension and the element
+      type of `input`;
+    - `eps` is greater than zero;
+    - the result type equals the input type.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, LMC_FloatTensor:$weight,
+                       DefaultValuedAttr<F64Attr, "1e-5">:$eps);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `eps` `(` $eps `)` attr-dict `:`
     type($input) `,` type($weight)
   }];
   let hasVerifier = 1;

@@ -304,6 +304,44 @@ def LMC_LayerNormGradOp : LMC_Op<"layer_norm_grad", [
   let hasVerifier = 1;
 }
 
+def LMC_RMSNormGradOp : LMC_Op<"rms_norm_grad", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_RowWise<[0, 2], "rms_norm_grad", 1, /*allResults=*/0, [0]>,
+    Pure, AllTypesMatch<["input", "grad", "input_grad"]>,
+    AllTypesMatch<["weight", "weight_grad"]>]> {
+  let summary = "gradient of rms_norm";
+  let description = [{
+    Given the forward input `x`, `weight` and the result gradient `grad`,
+    returns the gradients of the input and of the weight. The inverse root
+    mean square `r = rsqrt(mean(x * x) + eps)` of each row is recomputed
+    from `x`; over the `C` channels of a row, with `g = grad * weight`:
+    `input_grad = r * (g - x * r^2 * mean(g * x))` and `weight_grad` is the
+    sum over the rows of `grad * x * r`.
+
+    Example:
+
+    ```mlir
+    %dx, %dw = lmc.rms_norm_grad %x, %w, %dy eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+    ```
+
+    **Constraints:**
+    - as for `rms_norm`: `weight` is a vector of the size of the last,
+      static dimension of `input`, of its element type; `eps` is greater
+      than zero;
+    - `grad` and the input gradient have the type of `input`, the weight
+      gradient the type of `weight`.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, LMC_FloatTensor:$weight,
+                       LMC_FloatTensor:$grad, F64Attr:$eps);
+  let results = (outs LMC_FloatTensor:$input_grad,
+                      LMC_FloatTensor:$weight_grad);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $grad `eps` `(` $eps `)` attr-dict `:`
+    type($input) `,` type($weight)
+  }];
+  let hasVerifier = 1;
+}
+
 def LMC_SoftmaxGradOp : LMC_Op<"softmax_grad", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
     LMC_RowWise<[0, 1], "softmax_grad", 3>,
