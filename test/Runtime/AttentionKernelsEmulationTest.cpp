@@ -52,50 +52,59 @@ Kernels kernelsFor(int64_t d) {
 
 TEST(AttentionKernelsEmulated, ForwardAndBackwardAgainstNaive) {
   struct Case {
-    int64_t b, t, heads, d;
+    int64_t b, t, heads, d, kvHeads;
   };
-  // T below, at and across the tiles (2048 / D rows), T = 1, every D.
-  for (Case cs : {Case{2, 70, 2, 32}, Case{1, 64, 1, 32}, Case{1, 33, 3, 64},
-                  Case{2, 1, 2, 16}, Case{1, 20, 2, 128}, Case{1, 130, 1, 16}}) {
-    const int64_t c = cs.heads * cs.d, n = cs.b * cs.t * c;
-    std::vector<float> q(n), k(n), v(n), g(n), out(n), dq(n), dk(n), dv(n),
-        lse(cs.b * cs.heads * cs.t), delta(cs.b * cs.heads * cs.t);
+  // T below, at and across the tiles (2048 / D rows), T = 1, every D;
+  // grouped-query (groups of 2 and 3 query heads) and multi-query attention.
+  for (Case cs :
+       {Case{2, 70, 2, 32, 2}, Case{1, 64, 1, 32, 1}, Case{1, 33, 3, 64, 3},
+        Case{2, 1, 2, 16, 2}, Case{1, 20, 2, 128, 2}, Case{1, 130, 1, 16, 1},
+        Case{2, 70, 4, 32, 2}, Case{1, 140, 6, 16, 2}, Case{2, 33, 3, 64, 1},
+        Case{1, 1, 4, 16, 1}}) {
+    const int64_t c = cs.heads * cs.d, ckv = cs.kvHeads * cs.d,
+                  n = cs.b * cs.t * c, nkv = cs.b * cs.t * ckv;
+    std::vector<float> q(n), k(nkv), v(nkv), g(n), out(n), dq(n), dk(nkv),
+        dv(nkv), lse(cs.b * cs.heads * cs.t), delta(cs.b * cs.heads * cs.t);
     std::mt19937 rng(5);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
     for (auto *x : {&q, &k, &v, &g})
       for (float &e : *x)
         e = dist(rng);
-    const Rows rows{cs.t * c, c};
+    const Rows rows{cs.t * c, c}, kvRows{cs.t * ckv, ckv};
     const Stats stats{cs.heads * cs.t, cs.t};
     const int t = static_cast<int>(cs.t), h = static_cast<int>(cs.heads),
-              d = static_cast<int>(cs.d);
+              d = static_cast<int>(cs.d),
+              group = static_cast<int>(cs.heads / cs.kvHeads);
     const float scale = 1.0f / std::sqrt(static_cast<float>(cs.d));
     const unsigned tile = static_cast<unsigned>(2048 / cs.d);
     const unsigned gridX = static_cast<unsigned>((cs.t + tile - 1) / tile),
-                   gridY = static_cast<unsigned>(cs.b * cs.heads);
+                   gridY = static_cast<unsigned>(cs.b * cs.heads),
+                   gridYKv = static_cast<unsigned>(cs.b * cs.kvHeads);
     Kernels kernels = kernelsFor(cs.d);
     launch(gridX, gridY, tile, [&] {
-      kernels.fwd(q.data(), rows, k.data(), rows, v.data(), rows, out.data(),
-                  rows, lse.data(), stats, t, h, scale);
+      kernels.fwd(q.data(), rows, k.data(), kvRows, v.data(), kvRows,
+                  out.data(), rows, lse.data(), stats, t, h, group, scale);
     });
     launch(static_cast<unsigned>((cs.t + 127) / 128), gridY, 128, [&] {
       lmc_attention_delta(out.data(), rows, g.data(), rows, delta.data(),
                           stats, t, h, d);
     });
-    launch(gridX, gridY, tile, [&] {
-      kernels.dkdv(q.data(), rows, k.data(), rows, v.data(), rows, g.data(),
+    // One block per (batch, key/value head, key tile), as Attention.cpp
+    // launches it.
+    launch(gridX, gridYKv, tile, [&] {
+      kernels.dkdv(q.data(), rows, k.data(), kvRows, v.data(), kvRows, g.data(),
                    rows, lse.data(), stats, delta.data(), stats, dk.data(),
-                   rows, dv.data(), rows, t, h, scale);
+                   kvRows, dv.data(), kvRows, t, h, group, scale);
     });
     launch(gridX, gridY, tile, [&] {
-      kernels.dq(q.data(), rows, k.data(), rows, v.data(), rows, g.data(),
+      kernels.dq(q.data(), rows, k.data(), kvRows, v.data(), kvRows, g.data(),
                  rows, lse.data(), stats, delta.data(), stats, dq.data(), rows,
-                 t, h, scale);
+                 t, h, group, scale);
     });
     for (const std::string &message :
          compareWithNaive(q.data(), k.data(), v.data(), g.data(), out.data(),
                           lse.data(), dq.data(), dk.data(), dv.data(), cs.b,
-                          cs.t, cs.heads, cs.d, 2e-4))
+                          cs.t, cs.heads, cs.kvHeads, cs.d, 2e-4))
       ADD_FAILURE() << message;
   }
 }

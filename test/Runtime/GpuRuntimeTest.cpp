@@ -708,35 +708,39 @@ TEST(GpuKernels, LazyPtxModuleAndLaunch) {
 TEST(GpuAttention, ForwardAndBackwardAgainstNaive) {
   REQUIRE_GPU();
   struct Case {
-    int64_t b, t, heads, d;
+    int64_t b, t, heads, d, kvHeads;
   };
-  // T not a multiple of the kernels' tiles, T = 1, and every head size.
-  for (Case cs : {Case{2, 70, 2, 32}, Case{1, 130, 3, 64}, Case{2, 1, 2, 16},
-                  Case{1, 40, 2, 128}}) {
-    const int64_t C = cs.heads * cs.d, n = cs.b * cs.t * C;
-    Buffer Q(n), K(n), V(n), G(n), O(n), DQ(n), DK(n), DV(n),
+  // T not a multiple of the kernels' tiles, T = 1, and every head size;
+  // grouped-query and multi-query attention.
+  for (Case cs : {Case{2, 70, 2, 32, 2}, Case{1, 130, 3, 64, 3},
+                  Case{2, 1, 2, 16, 2}, Case{1, 40, 2, 128, 2},
+                  Case{2, 70, 4, 32, 2}, Case{1, 130, 6, 64, 1}}) {
+    const int64_t C = cs.heads * cs.d, Ckv = cs.kvHeads * cs.d,
+                  n = cs.b * cs.t * C, nkv = cs.b * cs.t * Ckv;
+    Buffer Q(n), K(nkv), V(nkv), G(n), O(n), DQ(n), DK(nkv), DV(nkv),
         L(cs.b * cs.heads * cs.t);
     fillRandom(Q.data, n, 11);
-    fillRandom(K.data, n, 12);
-    fillRandom(V.data, n, 13);
+    fillRandom(K.data, nkv, 12);
+    fillRandom(V.data, nkv, 13);
     fillRandom(G.data, n, 14);
-    auto rows = [&](Buffer &x) {
-      return desc<3>(x.data, 0, {cs.b, cs.t, C}, {cs.t * C, C, 1});
+    auto rows = [&](Buffer &x, int64_t c) {
+      return desc<3>(x.data, 0, {cs.b, cs.t, c}, {cs.t * c, c, 1});
     };
-    auto q = rows(Q), k = rows(K), v = rows(V), g = rows(G), o = rows(O),
-         dq = rows(DQ), dk = rows(DK), dv = rows(DV);
+    auto q = rows(Q, C), k = rows(K, Ckv), v = rows(V, Ckv), g = rows(G, C),
+         o = rows(O, C), dq = rows(DQ, C), dk = rows(DK, Ckv),
+         dv = rows(DV, Ckv);
     auto l = desc<3>(L.data, 0, {cs.b, cs.heads, cs.t},
                      {cs.heads * cs.t, cs.t, 1});
     auto rq = q.ref(), rk = k.ref(), rv = v.ref(), rg = g.ref(), ro = o.ref(),
          rl = l.ref(), rdq = dq.ref(), rdk = dk.ref(), rdv = dv.ref();
-    _mlir_ciface_lmcrt_gpu_attention_fwd_f32(&rq, &rk, &rv, &ro, &rl,
-                                             cs.heads);
-    _mlir_ciface_lmcrt_gpu_attention_bwd_f32(&rq, &rk, &rv, &ro, &rl, &rg,
-                                             &rdq, &rdk, &rdv, cs.heads);
+    _mlir_ciface_lmcrt_gpu_attention_fwd_f32(&rq, &rk, &rv, &ro, &rl, cs.heads,
+                                             cs.kvHeads);
+    _mlir_ciface_lmcrt_gpu_attention_bwd_f32(&rq, &rk, &rv, &ro, &rl, &rg, &rdq,
+                                             &rdk, &rdv, cs.heads, cs.kvHeads);
     lmcrt::device::synchronize();
     for (const std::string &message : compareWithNaive(
              Q.data, K.data, V.data, G.data, O.data, L.data, DQ.data, DK.data,
-             DV.data, cs.b, cs.t, cs.heads, cs.d, 2e-4))
+             DV.data, cs.b, cs.t, cs.heads, cs.kvHeads, cs.d, 2e-4))
       ADD_FAILURE() << message;
   }
 }

@@ -16,14 +16,16 @@
 #include <vector>
 
 /// Causal attention of one (batch, head) in double on the host: out, lse,
-/// and the gradients for dout. x[t * ld + c] with c in [0, d).
+/// and the gradients for dout. q[t * ld + c] (and dout) with c in [0, d);
+/// k and v with their own row stride `ldkv` (0: `ld`).
 struct NaiveAttention {
   int64_t t, d;
   std::vector<double> out, lse, dq, dk, dv;
 
-  NaiveAttention(const float *q, const float *k, const float *v,
-                 const float *g, int64_t ld, int64_t t, int64_t d)
+  NaiveAttention(const float *q, const float *k, const float *v, const float *g,
+                 int64_t ld, int64_t t, int64_t d, int64_t ldkv = 0)
       : t(t), d(d), out(t * d), lse(t), dq(t * d), dk(t * d), dv(t * d) {
+    const int64_t lq = ld, lk = ldkv ? ldkv : ld;
     const double scale = 1.0 / std::sqrt(double(d));
     std::vector<double> p(t * t, 0.0), dp(t * t, 0.0);
     for (int64_t i = 0; i < t; ++i) {
@@ -31,7 +33,7 @@ struct NaiveAttention {
       for (int64_t j = 0; j <= i; ++j) {
         double s = 0;
         for (int64_t c = 0; c < d; ++c)
-          s += double(q[i * ld + c]) * k[j * ld + c];
+          s += double(q[i * lq + c]) * k[j * lk + c];
         p[i * t + j] = s * scale;
         m = std::max(m, s * scale);
       }
@@ -44,7 +46,7 @@ struct NaiveAttention {
       for (int64_t c = 0; c < d; ++c) {
         double o = 0;
         for (int64_t j = 0; j <= i; ++j)
-          o += p[i * t + j] * v[j * ld + c];
+          o += p[i * t + j] * v[j * lk + c];
         out[i * d + c] = o;
       }
     }
@@ -53,34 +55,37 @@ struct NaiveAttention {
       for (int64_t j = 0; j <= i; ++j) {
         double x = 0;
         for (int64_t c = 0; c < d; ++c)
-          x += double(g[i * ld + c]) * v[j * ld + c];
+          x += double(g[i * lq + c]) * v[j * lk + c];
         dp[i * t + j] = x;
         rowDot += x * p[i * t + j];
       }
       for (int64_t j = 0; j <= i; ++j) {
         const double ds = p[i * t + j] * (dp[i * t + j] - rowDot) * scale;
         for (int64_t c = 0; c < d; ++c) {
-          dq[i * d + c] += ds * k[j * ld + c];
-          dk[j * d + c] += ds * q[i * ld + c];
-          dv[j * d + c] += p[i * t + j] * g[i * ld + c];
+          dq[i * d + c] += ds * k[j * lk + c];
+          dk[j * d + c] += ds * q[i * lq + c];
+          dv[j * d + c] += p[i * t + j] * g[i * lq + c];
         }
       }
     }
   }
 };
 
-/// Compares the results of attention kernels, [B, T, C] operands packed
-/// (C = heads * d) and lse [B, heads, T] packed, with NaiveAttention for
-/// every (batch, head); returns a message per mismatch (at most `limit`),
-/// |got - want| > tolerance * (1 + |want|) counting as one.
+/// Compares the results of attention kernels, q, dout, out, dq [B, T, C]
+/// packed (C = heads * d), k, v, dk, dv [B, T, Ckv] packed (Ckv = kvHeads *
+/// d; query head h reads key/value head h / (heads / kvHeads)) and lse
+/// [B, heads, T] packed, with NaiveAttention for every (batch, head), the
+/// gradients of a key/value head summed over the query heads it serves;
+/// returns a message per mismatch (at most `limit`), |got - want| >
+/// tolerance * (1 + |want|) counting as one.
 inline std::vector<std::string>
 compareWithNaive(const float *q, const float *k, const float *v,
                  const float *dout, const float *out, const float *lse,
                  const float *dq, const float *dk, const float *dv, int64_t b,
-                 int64_t t, int64_t heads, int64_t d, double tolerance,
-                 size_t limit = 5) {
+                 int64_t t, int64_t heads, int64_t kvHeads, int64_t d,
+                 double tolerance, size_t limit = 5) {
   std::vector<std::string> bad;
-  const int64_t c = heads * d;
+  const int64_t c = heads * d, ckv = kvHeads * d, group = heads / kvHeads;
   auto check = [&](double got, double want, const char *what, int64_t bi,
                    int64_t h, int64_t i) {
     if (std::fabs(got - want) <= tolerance * (1 + std::fabs(want)) ||
@@ -89,23 +94,34 @@ compareWithNaive(const float *q, const float *k, const float *v,
     bad.push_back(std::string(what) + " b=" + std::to_string(bi) +
                   " h=" + std::to_string(h) + " i=" + std::to_string(i) +
                   " (T=" + std::to_string(t) + ", D=" + std::to_string(d) +
-                  "): " + std::to_string(got) + ", expected " +
-                  std::to_string(want));
+                  ", kv_heads=" + std::to_string(kvHeads) + "): " +
+                  std::to_string(got) + ", expected " + std::to_string(want));
   };
   for (int64_t bi = 0; bi < b; ++bi)
-    for (int64_t h = 0; h < heads; ++h) {
-      const int64_t base = bi * t * c + h * d;
-      NaiveAttention ref(q + base, k + base, v + base, dout + base, c, t, d);
-      for (int64_t i = 0; i < t; ++i) {
-        check(lse[(bi * heads + h) * t + i], ref.lse[i], "lse", bi, h, i);
-        for (int64_t x = 0; x < d; ++x) {
-          const int64_t at = base + i * c + x;
-          check(out[at], ref.out[i * d + x], "out", bi, h, i);
-          check(dq[at], ref.dq[i * d + x], "dq", bi, h, i);
-          check(dk[at], ref.dk[i * d + x], "dk", bi, h, i);
-          check(dv[at], ref.dv[i * d + x], "dv", bi, h, i);
+    for (int64_t hk = 0; hk < kvHeads; ++hk) {
+      const int64_t baseKv = bi * t * ckv + hk * d;
+      std::vector<double> dkSum(t * d, 0.0), dvSum(t * d, 0.0);
+      for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
+        const int64_t base = bi * t * c + h * d;
+        NaiveAttention ref(q + base, k + baseKv, v + baseKv, dout + base, c, t,
+                           d, ckv);
+        for (int64_t i = 0; i < t; ++i) {
+          check(lse[(bi * heads + h) * t + i], ref.lse[i], "lse", bi, h, i);
+          for (int64_t x = 0; x < d; ++x) {
+            const int64_t at = base + i * c + x;
+            check(out[at], ref.out[i * d + x], "out", bi, h, i);
+            check(dq[at], ref.dq[i * d + x], "dq", bi, h, i);
+            dkSum[i * d + x] += ref.dk[i * d + x];
+            dvSum[i * d + x] += ref.dv[i * d + x];
+          }
         }
       }
+      for (int64_t i = 0; i < t; ++i)
+        for (int64_t x = 0; x < d; ++x) {
+          const int64_t at = baseKv + i * ckv + x;
+          check(dk[at], dkSum[i * d + x], "dk", bi, hk, i);
+          check(dv[at], dvSum[i * d + x], "dv", bi, hk, i);
+        }
     }
   return bad;
 }

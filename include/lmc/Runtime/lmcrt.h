@@ -246,9 +246,13 @@ void _mlir_ciface_lmcrt_embedding_grad_f32(lmcrt_unranked_memref *grad,
                                            int64_t offset);
 
 /* Causal multi-head attention without the T x T matrix
- * (lib/Runtime/Kernels/Attention.cpp; lmc.flash_attention bufferizes to it). q,
- * k, v and out are [B, T, C] float32 with C = heads * D, any strides; head h is
- * channels [h D, (h + 1) D). For each batch, head and query position i:
+ * (lib/Runtime/Kernels/Attention.cpp; lmc.flash_attention bufferizes to it). q
+ * and out are [B, T, C] float32 with C = heads * D, k and v [B, T, Ckv] with
+ * Ckv = kv_heads * D, any strides; kv_heads divides heads (grouped-query
+ * attention; kv_heads = heads is multi-head attention). Query head h is
+ * channels [h D, (h + 1) D) of q and reads key/value head
+ * g = h / (heads / kv_heads), channels [g D, (g + 1) D) of k and v. For each
+ * batch, query head and query position i:
  * out_i = sum_{j <= i} softmax_j(q_i . k_j / sqrt(D)) v_j, and
  * lse[b, h, i] ([B, heads, T]) the log-sum-exp of those scaled scores.
  * Tiled over query and key blocks with an online softmax; OpenMP over
@@ -258,18 +262,19 @@ void _mlir_ciface_lmcrt_attention_fwd_f32(lmcrt_unranked_memref *q,
                                           lmcrt_unranked_memref *v,
                                           lmcrt_unranked_memref *out,
                                           lmcrt_unranked_memref *lse,
-                                          int64_t heads);
+                                          int64_t heads, int64_t kv_heads);
 
-/* The gradients dq, dk, dv (each [B, T, C], overwritten) of the forward
- * above, given its out and lse and the gradient dout of out. The
+/* The gradients dq ([B, T, C]), dk and dv ([B, T, Ckv]), overwritten, of the
+ * forward above, given its out and lse and the gradient dout of out; the
+ * gradient of a key/value head sums those of the query heads it serves. The
  * probabilities are recomputed per tile as exp(q_i . k_j / sqrt(D) - lse_i);
- * OpenMP over (batch, head). */
+ * OpenMP over (batch, key/value head). */
 void _mlir_ciface_lmcrt_attention_bwd_f32(
     lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
     lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
     lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
     lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
-    lmcrt_unranked_memref *dv, int64_t heads);
+    lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads);
 
 /* ---- Collectives (lib/Runtime/Comm/Collectives.cpp) ------------------------
  */
@@ -399,23 +404,25 @@ void _mlir_ciface_lmcrt_gpu_gemm_bias(lmcrt_unranked_memref *a,
 
 /* Causal multi-head attention without the T x T matrix, on the compute
  * stream: the arguments and results of _mlir_ciface_lmcrt_attention_fwd_f32
- * and _bwd_f32 (q, k, v, out, dout, dq, dk, dv [B, T, C] with contiguous
- * channels; lse [B, heads, T] contiguous along T; C / heads = 16, 32, 64 or
- * 128). Kernels of lib/Runtime/Cuda/AttentionKernels.cu: one thread per row,
- * key and query tiles in shared memory, an online softmax forward, the
- * probabilities recomputed from lse backward; float32 on CUDA cores. */
+ * and _bwd_f32 (q, out, dout, dq [B, T, C] and k, v, dk, dv [B, T, Ckv] with
+ * contiguous channels; lse [B, heads, T] contiguous along T; C / heads = 16,
+ * 32, 64 or 128; kv_heads divides heads). Kernels of
+ * lib/Runtime/Cuda/AttentionKernels.cu: one thread per row, key and query
+ * tiles in shared memory, an online softmax forward, the probabilities
+ * recomputed from lse backward (dk, dv: one thread per key row, looping over
+ * the query heads of its group); float32 on CUDA cores. */
 void _mlir_ciface_lmcrt_gpu_attention_fwd_f32(lmcrt_unranked_memref *q,
                                               lmcrt_unranked_memref *k,
                                               lmcrt_unranked_memref *v,
                                               lmcrt_unranked_memref *out,
                                               lmcrt_unranked_memref *lse,
-                                              int64_t heads);
+                                              int64_t heads, int64_t kv_heads);
 void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
     lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
     lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
     lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
     lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
-    lmcrt_unranked_memref *dv, int64_t heads);
+    lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads);
 
 /* The collectives above, with the same arguments and semantics, over NCCL
  * (one rank per GPU; a communicator per group, every group going through

@@ -719,6 +719,78 @@ struct SplitHeadsLowering : OpConversionPattern<SplitHeadsOp> {
   }
 };
 
+struct RepeatHeadsLowering : OpConversionPattern<RepeatHeadsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RepeatHeadsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // result[b, h, t, d] = input[b, h floordiv G, t, d].
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    RankedTensorType out = op.getType();
+    MLIRContext *ctx = rewriter.getContext();
+    auto dim = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, input);
+    sizes[1] = rewriter.getIndexAttr(out.getDimSize(1));
+    Value init = emptyTensor(rewriter, loc, sizes, out.getElementType());
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(4, 0,
+                       {dim(0), dim(1).floorDiv(op.getTimes()), dim(2), dim(3)},
+                       ctx),
+        AffineMap::getMultiDimIdentityMap(4, ctx)};
+    Value r = generic(rewriter, loc, input, init, maps, parallelIterators(4),
+                      [](OpBuilder &b, Location l, ValueRange args) {
+                        linalg::YieldOp::create(b, l, args[0]);
+                      });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct RepeatHeadsGradLowering : OpConversionPattern<RepeatHeadsGradOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RepeatHeadsGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // [B, Hkv * G, T, D] -expand-> [B, Hkv, G, T, D], summed over the loops
+    // (b, j, g, t, d) with g a reduction: result[b, j, t, d] +=
+    // input[b, j * G + g, t, d].
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    RankedTensorType out = op.getType();
+    int64_t times = op.getTimes(), groups = out.getDimSize(1);
+    MLIRContext *ctx = rewriter.getContext();
+    auto dim = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, input);
+    auto inType = cast<RankedTensorType>(input.getType());
+    auto expandedType =
+        RankedTensorType::get({inType.getDimSize(0), groups, times,
+                               inType.getDimSize(2), inType.getDimSize(3)},
+                              inType.getElementType());
+    Value expanded = tensor::ExpandShapeOp::create(
+        rewriter, loc, expandedType, input,
+        SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}},
+        SmallVector<OpFoldResult>{sizes[0], rewriter.getIndexAttr(groups),
+                                  rewriter.getIndexAttr(times), sizes[2],
+                                  sizes[3]});
+    sizes[1] = rewriter.getIndexAttr(groups);
+    Value init = filledTensor(rewriter, loc, sizes, out.getElementType(), 0.0);
+    SmallVector<AffineMap> maps = {
+        AffineMap::getMultiDimIdentityMap(5, ctx),
+        AffineMap::get(5, 0, {dim(0), dim(1), dim(3), dim(4)}, ctx)};
+    SmallVector<IteratorType> iters = parallelIterators(5);
+    iters[2] = IteratorType::reduction;
+    Value r = generic(rewriter, loc, expanded, init, maps, iters,
+                      [](OpBuilder &b, Location l, ValueRange args) {
+                        Value sum =
+                            arith::AddFOp::create(b, l, args[1], args[0]);
+                        linalg::YieldOp::create(b, l, sum);
+                      });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
 struct MergeHeadsLowering : OpConversionPattern<MergeHeadsOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -838,13 +910,13 @@ struct ConvertLMCToLinalgPass
 
 void mlir::lmc::populateLMCToLinalgPatterns(RewritePatternSet &patterns) {
   MLIRContext *ctx = patterns.getContext();
-  patterns
-      .add<AddLowering, BiasAddLowering, CausalMaskLowering,
-           CrossEntropyLowering, EmbeddingLowering, GeluLowering,
-           LayerNormLowering, RMSNormLowering, RopeLowering, MatmulLowering, MatmulBiasLowering,
-           MergeHeadsLowering, PositionEmbeddingLowering, ScaleLowering,
-           SiluLowering, SoftmaxLowering, SplitHeadsLowering, SplitLowering>(
-          ctx);
+  patterns.add<
+      AddLowering, BiasAddLowering, CausalMaskLowering, CrossEntropyLowering,
+      EmbeddingLowering, GeluLowering, LayerNormLowering, RMSNormLowering,
+      RopeLowering, MatmulLowering, MatmulBiasLowering, MergeHeadsLowering,
+      PositionEmbeddingLowering, RepeatHeadsLowering, RepeatHeadsGradLowering,
+      ScaleLowering, SiluLowering, SoftmaxLowering, SplitHeadsLowering,
+      SplitLowering>(ctx);
   populateDecomposeAttentionPatterns(patterns);
   lowering::populateTrainingOpsToLinalgPatterns(patterns);
   lowering::populateShardingOpsToLinalgPatterns(patterns);

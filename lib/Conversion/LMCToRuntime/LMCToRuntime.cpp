@@ -352,6 +352,7 @@ struct ConvertLMCToRuntimePass
     OpBuilder b(op);
     SmallVector<Arg> args(op->getOperands().begin(), op->getOperands().end());
     args.push_back(static_cast<int64_t>(op.getHeads()));
+    args.push_back(op.getNumKvHeads());
     Function function = std::is_same_v<OpTy, BufferAttentionOp>
                             ? Function::AttentionFwd
                             : Function::AttentionBwd;

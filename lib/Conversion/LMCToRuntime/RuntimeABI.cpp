@@ -30,10 +30,11 @@ const Entry kEntries[] = {
    "mmml", '-'},                  // grad, ids, table_grad, offset
   {Function::AttentionFwd, "lmcrt_attention_fwd_f32",
    "lmcrt_gpu_attention_fwd_f32", true,
-   "mmmmml", '-'},                // q, k, v, out, lse, heads
+   "mmmmmll", '-'},               // q, k, v, out, lse, heads, kv_heads
   {Function::AttentionBwd, "lmcrt_attention_bwd_f32",
    "lmcrt_gpu_attention_bwd_f32", true,
-   "mmmmmmmmml", '-'},            // q, k, v, out, lse, dout, dq, dk, dv, heads
+   "mmmmmmmmmll", '-'},           // q, k, v, out, lse, dout, dq, dk, dv,
+                                  // heads, kv_heads
   {Function::AllReduce, "lmcrt_all_reduce_f32", "lmcrt_gpu_all_reduce_f32",
    true, "mmi", '-'},             // in, out, axes
   {Function::AllGather, "lmcrt_all_gather_f32", "lmcrt_gpu_all_gather_f32",

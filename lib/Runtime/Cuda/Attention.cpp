@@ -84,19 +84,26 @@ private:
   size_t scratchBytes = 0;
 };
 
-/// The shape of one call: B, T, C, heads, D.
+/// The shape of one call: B, T, C, heads, D, and the key/value heads.
 struct Shape {
-  int64_t b, t, c, heads, d;
+  int64_t b, t, c, heads, d, kvHeads;
+  /// Query heads per key/value head.
+  int64_t group() const { return heads / kvHeads; }
 };
 
-Shape checkRows(const char *what, const View &v, int64_t heads) {
+Shape checkRows(const char *what, const View &v, int64_t heads,
+                int64_t kvHeads) {
   if (v.rank() != 3)
     comm::fatal(std::string(what) + ": expected a [B, T, C] operand, got " +
                 v.shapeString());
-  Shape s{v.size(0), v.size(1), v.size(2), heads, 0};
+  Shape s{v.size(0), v.size(1), v.size(2), heads, 0, kvHeads};
   if (heads <= 0 || s.c % heads != 0)
     comm::fatal(std::string(what) + ": " + std::to_string(heads) +
                 " heads do not divide C = " + std::to_string(s.c));
+  if (kvHeads <= 0 || heads % kvHeads != 0)
+    comm::fatal(std::string(what) + ": " + std::to_string(kvHeads) +
+                " key/value heads do not divide " + std::to_string(heads) +
+                " heads");
   s.d = s.c / heads;
   if (s.d != 16 && s.d != 32 && s.d != 64 && s.d != 128)
     comm::fatal(std::string(what) + ": head size " + std::to_string(s.d) +
@@ -104,13 +111,15 @@ Shape checkRows(const char *what, const View &v, int64_t heads) {
   return s;
 }
 
-Rows rows(const char *what, const View &v, const Shape &s) {
-  if (v.rank() != 3 || v.size(0) != s.b || v.size(1) != s.t ||
-      v.size(2) != s.c)
+/// The strides of `v`, a [B, T, C] operand (the queries' channels, or with
+/// `keys` the key/value channels kv_heads * D).
+Rows rows(const char *what, const View &v, const Shape &s, bool keys = false) {
+  const int64_t c = keys ? s.kvHeads * s.d : s.c;
+  if (v.rank() != 3 || v.size(0) != s.b || v.size(1) != s.t || v.size(2) != c)
     comm::fatal(std::string(what) + ": operand " + v.shapeString() +
-                " is not [" + std::to_string(s.b) + ", " +
-                std::to_string(s.t) + ", " + std::to_string(s.c) + "]");
-  if (v.stride(2) != 1 && s.c > 1)
+                " is not [" + std::to_string(s.b) + ", " + std::to_string(s.t) +
+                ", " + std::to_string(c) + "]");
+  if (v.stride(2) != 1 && c > 1)
     comm::fatal(std::string(what) + ": channels must be contiguous (strides " +
                 std::to_string(v.stride(0)) + ", " +
                 std::to_string(v.stride(1)) + ", " +
@@ -145,20 +154,21 @@ void launch(const std::string &name, unsigned gridX, unsigned gridY,
 extern "C" void _mlir_ciface_lmcrt_gpu_attention_fwd_f32(
     lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
     lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
-    lmcrt_unranked_memref *lse, int64_t heads) {
+    lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads) {
   const char *what = "gpu_attention_fwd";
   requireReady(what);
   View Q(q), K(k), V(v), O(out), L(lse);
-  Shape s = checkRows(what, Q, heads);
+  Shape s = checkRows(what, Q, heads, kv_heads);
   if (s.b == 0 || s.t == 0)
     return;
-  Rows qs = rows(what, Q, s), ks = rows(what, K, s), vs = rows(what, V, s),
-       os = rows(what, O, s);
+  Rows qs = rows(what, Q, s), ks = rows(what, K, s, true),
+       vs = rows(what, V, s, true), os = rows(what, O, s);
   Stats ls = stats(what, L, s);
-  int t = static_cast<int>(s.t), h = static_cast<int>(heads);
+  int t = static_cast<int>(s.t), h = static_cast<int>(heads),
+      g = static_cast<int>(s.group());
   float scale = 1.0f / std::sqrt(static_cast<float>(s.d));
-  void *args[] = {&Q.data, &qs, &K.data, &ks, &V.data, &vs, &O.data,
-                  &os,     &L.data, &ls, &t,  &h,      &scale};
+  void *args[] = {&Q.data, &qs,     &K.data, &ks, &V.data, &vs, &O.data,
+                  &os,     &L.data, &ls,     &t,  &h,      &g,  &scale};
   const unsigned rowsPerBlock = tile(s.d);
   launch("lmc_attention_fwd_d" + std::to_string(s.d),
          static_cast<unsigned>((s.t + rowsPerBlock - 1) / rowsPerBlock),
@@ -170,23 +180,24 @@ extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
     lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
     lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
     lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
-    lmcrt_unranked_memref *dv, int64_t heads) {
+    lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads) {
   const char *what = "gpu_attention_bwd";
   requireReady(what);
   View Q(q), K(k), V(v), O(out), L(lse), G(dout), DQ(dq), DK(dk), DV(dv);
-  Shape s = checkRows(what, Q, heads);
+  Shape s = checkRows(what, Q, heads, kv_heads);
   if (s.b == 0 || s.t == 0)
     return;
-  Rows qs = rows(what, Q, s), ks = rows(what, K, s), vs = rows(what, V, s),
-       os = rows(what, O, s), gs = rows(what, G, s), dqs = rows(what, DQ, s),
-       dks = rows(what, DK, s), dvs = rows(what, DV, s);
+  Rows qs = rows(what, Q, s), ks = rows(what, K, s, true),
+       vs = rows(what, V, s, true), os = rows(what, O, s),
+       gs = rows(what, G, s), dqs = rows(what, DQ, s),
+       dks = rows(what, DK, s, true), dvs = rows(what, DV, s, true);
   Stats ls = stats(what, L, s);
   // delta[b, h, i] = dO_i . O_i, packed [B, H, T].
   float *delta = AttentionKernels::get().scratch(
       sizeof(float) * static_cast<size_t>(s.b * heads * s.t));
   Stats ts{heads * s.t, s.t};
   int t = static_cast<int>(s.t), h = static_cast<int>(heads),
-      d = static_cast<int>(s.d);
+      d = static_cast<int>(s.d), g = static_cast<int>(s.group());
   float scale = 1.0f / std::sqrt(static_cast<float>(s.d));
   const unsigned gridY = static_cast<unsigned>(s.b * heads);
   {
@@ -199,15 +210,19 @@ extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
       static_cast<unsigned>((s.t + rowsPerBlock - 1) / rowsPerBlock);
   const std::string suffix = "_d" + std::to_string(s.d);
   {
-    void *args[] = {&Q.data, &qs, &K.data,  &ks,  &V.data,  &vs,
-                    &G.data, &gs, &L.data,  &ls,  &delta,   &ts,
-                    &DK.data, &dks, &DV.data, &dvs, &t, &h, &scale};
-    launch("lmc_attention_dkdv" + suffix, gridX, gridY, rowsPerBlock, args);
+    // One block per (batch, key/value head, key tile): each thread sums its
+    // key row's gradients over the query heads of the group.
+    void *args[] = {&Q.data, &qs,     &K.data,  &ks,     &V.data,
+                    &vs,     &G.data, &gs,      &L.data, &ls,
+                    &delta,  &ts,     &DK.data, &dks,    &DV.data,
+                    &dvs,    &t,      &h,       &g,      &scale};
+    launch("lmc_attention_dkdv" + suffix, gridX,
+           static_cast<unsigned>(s.b * kv_heads), rowsPerBlock, args);
   }
   {
-    void *args[] = {&Q.data, &qs, &K.data, &ks, &V.data, &vs, &G.data,
-                    &gs,     &L.data, &ls, &delta, &ts, &DQ.data, &dqs,
-                    &t,      &h,  &scale};
+    void *args[] = {&Q.data,  &qs,  &K.data, &ks, &V.data, &vs,
+                    &G.data,  &gs,  &L.data, &ls, &delta,  &ts,
+                    &DQ.data, &dqs, &t,      &h,  &g,      &scale};
     launch("lmc_attention_dq" + suffix, gridX, gridY, rowsPerBlock, args);
   }
 }

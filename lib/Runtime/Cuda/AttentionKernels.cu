@@ -2,16 +2,19 @@
 //
 // The GPU kernels behind lmcrt_gpu_attention_fwd_f32 / _bwd_f32 (the
 // flash-attention formulation of lmc.flash_attention and its gradient):
-// causal multi-head attention over [B, T, C] queries, keys and values with
-// C = H * D, scale 1 / sqrt(D), computed tile by tile with an online softmax
+// causal multi-head attention over [B, T, C] queries and [B, T, Hkv * D] keys
+// and values with C = H * D, scale 1 / sqrt(D), Hkv dividing H (grouped-query
+// attention: query head h reads key/value head h / G, G = H / Hkv), computed
+// tile by tile with an online softmax
 // so that no [T, T] score or probability matrix is ever stored. The forward
 // pass also writes the log-sum-exp of each row's scaled, masked scores
 // (lse, [B, H, T]); the backward pass recomputes the probabilities from it.
 //
 // Layout: every [B, T, C] operand has unit channel stride and its own batch
 // and time strides (in elements); lse and delta are [B, H, T] with their own
-// batch and head strides and unit time stride. Head h reads channels
-// [h * D, (h + 1) * D).
+// batch and head strides and unit time stride. Query head h reads channels
+// [h * D, (h + 1) * D) of q, out and dout, and key/value head h / G the
+// channels [(h / G) * D, (h / G + 1) * D) of k and v.
 //
 // Work split (float32 on CUDA cores, one thread per row, TILE rows per block;
 // TILE * D = 2048 so that the shared tiles take 16 or 32 KiB for every D):
@@ -20,7 +23,8 @@
 //             shared memory, the running maximum and sum per row (the
 //             accumulator is rescaled when the maximum grows);
 //   delta     delta[i] = dO[i] . O[i], one thread per (b, h, i);
-//   dK, dV    one thread per key row j, accumulating over queries i >= j
+//   dK, dV    one thread per key row j of a key/value head, accumulating
+//             over the G query heads of its group and their queries i >= j
 //             from shared tiles of Q and dO;
 //   dQ        one thread per query row i, accumulating over keys j <= i from
 //             shared tiles of K and V.
@@ -71,11 +75,12 @@ __device__ void loadTiles(float (*xTile)[D], const float *x, Rows xs,
 template <int D>
 __device__ void forward(const float *q, Rows qs, const float *k, Rows ks,
                         const float *v, Rows vs, float *out, Rows os,
-                        float *lse, Stats ls, int T, int H, float scale) {
+                        float *lse, Stats ls, int T, int H, int G,
+                        float scale) {
   constexpr int TILE = Tile<D>::rows;
   __shared__ float kTile[TILE][D];
   __shared__ float vTile[TILE][D];
-  const int b = blockIdx.y / H, h = blockIdx.y % H;
+  const int b = blockIdx.y / H, h = blockIdx.y % H, hk = h / G;
   const int first = blockIdx.x * TILE;
   const int i = first + threadIdx.x;
   const bool active = i < T;
@@ -91,7 +96,7 @@ __device__ void forward(const float *q, Rows qs, const float *k, Rows ks,
   float m = -CUDART_INF_F, l = 0.0f;
 
   for (int j0 = 0; j0 <= last; j0 += TILE) {
-    loadTiles<D>(kTile, k, ks, vTile, v, vs, b, h, j0, T);
+    loadTiles<D>(kTile, k, ks, vTile, v, vs, b, hk, j0, T);
     __syncthreads();
     if (active && j0 <= i) {
       // Keys j0 .. min(i, j0 + TILE - 1); the accumulator is rescaled only
@@ -149,25 +154,32 @@ __device__ void keyGradients(const float *q, Rows qs, const float *k, Rows ks,
                              const float *v, Rows vs, const float *dout,
                              Rows gs, const float *lse, Stats ls,
                              const float *dlt, Stats ts, float *dk, Rows dks,
-                             float *dv, Rows dvs, int T, int H, float scale) {
+                             float *dv, Rows dvs, int T, int H, int G,
+                             float scale) {
   constexpr int TILE = Tile<D>::rows;
   __shared__ float qTile[TILE][D];
   __shared__ float gTile[TILE][D];
   __shared__ float kRows[TILE][D];
   __shared__ float vRows[TILE][D];
   __shared__ float lseTile[TILE], deltaTile[TILE];
-  const int b = blockIdx.y / H, h = blockIdx.y % H;
+  // One block per (batch, key/value head, key tile).
+  const int hkv = H / G;
+  const int b = blockIdx.y / hkv, hk = blockIdx.y % hkv;
   const int first = blockIdx.x * TILE;
   const int j = first + threadIdx.x;
   const bool active = j < T;
-  loadTiles<D>(kRows, k, ks, vRows, v, vs, b, h, first, T);
+  loadTiles<D>(kRows, k, ks, vRows, v, vs, b, hk, first, T);
   float dkAcc[D], dvAcc[D];
 #pragma unroll
   for (int d = 0; d < D; ++d)
     dkAcc[d] = dvAcc[d] = 0.0f;
 
-  // Queries i >= j: the tiles from the one holding this block's first key.
-  for (int i0 = first; i0 < T; i0 += TILE) {
+  // The query heads h of the group, each with its queries i >= j: the tiles
+  // from the one holding this block's first key. The sums over the group
+  // stay in this thread's registers.
+  for (int step = 0, steps = G * ((T - first + TILE - 1) / TILE); step < steps;
+       ++step) {
+    const int h = hk * G + step % G, i0 = first + (step / G) * TILE;
     __syncthreads();
     loadTiles<D>(qTile, q, qs, gTile, dout, gs, b, h, i0, T);
     for (int r = threadIdx.x; r < TILE; r += blockDim.x) {
@@ -202,8 +214,8 @@ __device__ void keyGradients(const float *q, Rows qs, const float *k, Rows ks,
   }
   if (!active)
     return;
-  float *dkRow = dk + b * dks.batch + (long long)j * dks.time + h * D;
-  float *dvRow = dv + b * dvs.batch + (long long)j * dvs.time + h * D;
+  float *dkRow = dk + b * dks.batch + (long long)j * dks.time + hk * D;
+  float *dvRow = dv + b * dvs.batch + (long long)j * dvs.time + hk * D;
 #pragma unroll
   for (int d = 0; d < D; ++d) {
     dkRow[d] = dkAcc[d] * scale;
@@ -216,13 +228,13 @@ __device__ void queryGradients(const float *q, Rows qs, const float *k,
                                Rows ks, const float *v, Rows vs,
                                const float *dout, Rows gs, const float *lse,
                                Stats ls, const float *dlt, Stats ts, float *dq,
-                               Rows dqs, int T, int H, float scale) {
+                               Rows dqs, int T, int H, int G, float scale) {
   constexpr int TILE = Tile<D>::rows;
   __shared__ float kTile[TILE][D];
   __shared__ float vTile[TILE][D];
   __shared__ float qRows[TILE][D];
   __shared__ float gRows[TILE][D];
-  const int b = blockIdx.y / H, h = blockIdx.y % H;
+  const int b = blockIdx.y / H, h = blockIdx.y % H, hk = h / G;
   const int first = blockIdx.x * TILE;
   const int i = first + threadIdx.x;
   const bool active = i < T;
@@ -236,7 +248,7 @@ __device__ void queryGradients(const float *q, Rows qs, const float *k,
     dqAcc[d] = 0.0f;
   for (int j0 = 0; j0 <= last; j0 += TILE) {
     __syncthreads();
-    loadTiles<D>(kTile, k, ks, vTile, v, vs, b, h, j0, T);
+    loadTiles<D>(kTile, k, ks, vTile, v, vs, b, hk, j0, T);
     __syncthreads();
     if (!active)
       continue;
@@ -274,27 +286,27 @@ __device__ void queryGradients(const float *q, Rows qs, const float *k,
   extern "C" __global__ void __launch_bounds__(Tile<D>::rows)                  \
       lmc_attention_fwd_d##D(const float *q, Rows qs, const float *k, Rows ks, \
                              const float *v, Rows vs, float *out, Rows os,     \
-                             float *lse, Stats ls, int T, int H,               \
+                             float *lse, Stats ls, int T, int H, int G,        \
                              float scale) {                                    \
-    forward<D>(q, qs, k, ks, v, vs, out, os, lse, ls, T, H, scale);            \
+    forward<D>(q, qs, k, ks, v, vs, out, os, lse, ls, T, H, G, scale);         \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(Tile<D>::rows)                  \
       lmc_attention_dkdv_d##D(                                                 \
           const float *q, Rows qs, const float *k, Rows ks, const float *v,    \
           Rows vs, const float *dout, Rows gs, const float *lse, Stats ls,     \
           const float *dlt, Stats ts, float *dk, Rows dks, float *dv,          \
-          Rows dvs, int T, int H, float scale) {                               \
+          Rows dvs, int T, int H, int G, float scale) {                        \
     keyGradients<D>(q, qs, k, ks, v, vs, dout, gs, lse, ls, dlt, ts, dk, dks,  \
-                    dv, dvs, T, H, scale);                                     \
+                    dv, dvs, T, H, G, scale);                                  \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(Tile<D>::rows)                  \
       lmc_attention_dq_d##D(const float *q, Rows qs, const float *k, Rows ks,  \
                             const float *v, Rows vs, const float *dout,        \
                             Rows gs, const float *lse, Stats ls,               \
                             const float *dlt, Stats ts, float *dq, Rows dqs,   \
-                            int T, int H, float scale) {                       \
+                            int T, int H, int G, float scale) {                \
     queryGradients<D>(q, qs, k, ks, v, vs, dout, gs, lse, ls, dlt, ts, dq,     \
-                      dqs, T, H, scale);                                       \
+                      dqs, T, H, G, scale);                                    \
   }
 
 LMC_ATTENTION_KERNELS(16)

@@ -1,8 +1,10 @@
 //===- Attention.cpp - Causal attention without the T x T matrix ----------===//
 //
 // The kernels of lmc.flash_attention and lmc.flash_attention_grad
-// (lmcrt_attention_fwd_f32 / _bwd_f32 in lmcrt.h). Queries, keys and values
-// are [B, T, C] with C = H * D; head h is channels [h D, (h + 1) D).
+// (lmcrt_attention_fwd_f32 / _bwd_f32 in lmcrt.h). Queries are [B, T, C]
+// with C = H * D, keys and values [B, T, Hkv * D] with Hkv dividing H; query
+// head h is channels [h D, (h + 1) D) of q and reads key/value head
+// h / (H / Hkv) (grouped-query attention; Hkv = H is multi-head attention).
 //
 // Forward: for each (batch, head, block of kBlock query rows), a thread walks
 // the key blocks up to the diagonal (later blocks are all masked and
@@ -15,12 +17,12 @@
 // runs on the calling thread.
 //
 // Backward: P is recomputed per tile as exp(s - lse), with
-// Di = rowsum(dO * O). For each (batch, head) one thread walks the key
-// blocks; for each it accumulates dK and dV of the block over the query
-// blocks at and below the diagonal, and adds the block's share of dQ into
-// the rows of dq that this (batch, head) alone writes (its channels). The
-// work is parallel over (batch, head), which needs no atomics and computes
-// every tile once.
+// Di = rowsum(dO * O). For each (batch, key/value head) one thread walks the
+// key blocks; for each it accumulates dK and dV of the block over the query
+// heads of the group and their query blocks at and below the diagonal, and
+// adds the block's share of dQ into the rows of dq that these query heads
+// alone write (their channels). The work is parallel over (batch, key/value
+// head), which needs no atomics and computes every tile once.
 //
 //===----------------------------------------------------------------------===//
 
@@ -90,21 +92,32 @@ void writeBack(const Rows &r) {
             r.packed[(b * v.size(1) + t) * v.size(2) + c];
 }
 
-/// Checks the operands against q's [B, T, C] and returns H's head width.
+/// Checks the operands against q's [B, T, C] (those in `same`) and k's
+/// [B, T, Ckv] (those in `sameAsKey`), and returns the head width D.
 int64_t checkShapes(const char *what, const View &q,
-                    std::initializer_list<const View *> same, const View &lse,
-                    int64_t heads) {
+                    std::initializer_list<const View *> same, const View &k,
+                    std::initializer_list<const View *> sameAsKey,
+                    const View &lse, int64_t heads, int64_t kvHeads) {
   auto error = [&](const std::string &why) {
     lmcrt::fail(std::string("attention_") + what + ": " + why);
   };
-  if (q.rank() != 3)
-    error("q must have rank 3");
+  if (q.rank() != 3 || k.rank() != 3)
+    error("q and k must have rank 3");
   for (const View *v : same)
     if (v->rank() != 3 || v->sizes != q.sizes)
-      error("q, k, v, out (and their gradients) must have one shape");
+      error("q, out (and their gradients) must have one shape");
+  for (const View *v : sameAsKey)
+    if (v->rank() != 3 || v->sizes != k.sizes)
+      error("k, v (and their gradients) must have one shape");
   if (heads < 1 || q.size(2) % heads != 0)
     error("heads (" + std::to_string(heads) + ") must divide the channels (" +
           std::to_string(q.size(2)) + ")");
+  if (kvHeads < 1 || heads % kvHeads != 0)
+    error("kv_heads (" + std::to_string(kvHeads) + ") must divide heads (" +
+          std::to_string(heads) + ")");
+  if (k.size(0) != q.size(0) || k.size(1) != q.size(1) ||
+      k.size(2) != kvHeads * (q.size(2) / heads))
+    error("k must be [B, T, kv_heads * D] beside q [B, T, heads * D]");
   if (lse.rank() != 3 || lse.size(0) != q.size(0) || lse.size(1) != heads ||
       lse.size(2) != q.size(1))
     error("lse must be [B, heads, T]");
@@ -139,10 +152,10 @@ float dot(const float *a, const float *b, int64_t n) {
 extern "C" void _mlir_ciface_lmcrt_attention_fwd_f32(
     lmcrt_unranked_memref *query, lmcrt_unranked_memref *key,
     lmcrt_unranked_memref *value, lmcrt_unranked_memref *out,
-    lmcrt_unranked_memref *lse, int64_t heads) {
+    lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads) {
   View qv(query), kv(key), vv(value), ov(out), lv(lse);
-  int64_t D = checkShapes("fwd", qv, {&kv, &vv, &ov}, lv, heads);
-  int64_t B = qv.size(0), T = qv.size(1), H = heads;
+  int64_t D = checkShapes("fwd", qv, {&ov}, kv, {&vv}, lv, heads, kv_heads);
+  int64_t B = qv.size(0), T = qv.size(1), H = heads, G = heads / kv_heads;
   Rows Q = rowsOf(qv, false), K = rowsOf(kv, false), V = rowsOf(vv, false),
        O = rowsOf(ov, true);
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
@@ -158,7 +171,7 @@ extern "C" void _mlir_ciface_lmcrt_attention_fwd_f32(
     for (int64_t task = 0; task < tasks; ++task) {
       // Later query blocks see more keys: hand them out first.
       int64_t ib = blocks - 1 - task % blocks, bh = task / blocks;
-      int64_t b = bh / H, h = bh % H;
+      int64_t b = bh / H, h = bh % H, hk = h / G;
       int64_t i0 = ib * kBlock, rows = std::min(kBlock, T - i0);
       std::fill(acc.begin(), acc.begin() + rows * D, 0.0f);
       std::fill(m.begin(), m.begin() + rows, negInf);
@@ -168,7 +181,7 @@ extern "C" void _mlir_ciface_lmcrt_attention_fwd_f32(
         int64_t cols = std::min(kBlock, T - j0);
         // s = q k^T / sqrt(D) over the tile.
         gemm(false, true, rows, cols, D, scale, qBlock, Q.st,
-             K.row(b, j0) + h * D, K.st, 0.0f, s.data(), kBlock);
+             K.row(b, j0) + hk * D, K.st, 0.0f, s.data(), kBlock);
         for (int64_t r = 0; r < rows; ++r) {
           int64_t i = i0 + r;
           int64_t last = std::min(cols, i - j0 + 1); // keys j <= i
@@ -193,7 +206,7 @@ extern "C" void _mlir_ciface_lmcrt_attention_fwd_f32(
         }
         // acc += p v.
         gemm(false, false, rows, D, cols, 1.0f, s.data(), kBlock,
-             V.row(b, j0) + h * D, V.st, 1.0f, acc.data(), D);
+             V.row(b, j0) + hk * D, V.st, 1.0f, acc.data(), D);
       }
       for (int64_t r = 0; r < rows; ++r) {
         float inv = 1.0f / l[r];
@@ -212,79 +225,86 @@ extern "C" void _mlir_ciface_lmcrt_attention_bwd_f32(
     lmcrt_unranked_memref *value, lmcrt_unranked_memref *out,
     lmcrt_unranked_memref *lse, lmcrt_unranked_memref *out_grad,
     lmcrt_unranked_memref *query_grad, lmcrt_unranked_memref *key_grad,
-    lmcrt_unranked_memref *value_grad, int64_t heads) {
+    lmcrt_unranked_memref *value_grad, int64_t heads, int64_t kv_heads) {
   View qv(query), kv(key), vv(value), ov(out), lv(lse), dov(out_grad),
       dqv(query_grad), dkv(key_grad), dvv(value_grad);
-  int64_t D = checkShapes("bwd", qv, {&kv, &vv, &ov, &dov, &dqv, &dkv, &dvv},
-                          lv, heads);
-  int64_t B = qv.size(0), T = qv.size(1), H = heads;
+  int64_t D = checkShapes("bwd", qv, {&ov, &dov, &dqv}, kv, {&vv, &dkv, &dvv},
+                          lv, heads, kv_heads);
+  int64_t B = qv.size(0), T = qv.size(1), Hkv = kv_heads, G = heads / kv_heads;
   Rows Q = rowsOf(qv, false), K = rowsOf(kv, false), V = rowsOf(vv, false),
        O = rowsOf(ov, false), dO = rowsOf(dov, false), dQ = rowsOf(dqv, true),
        dK = rowsOf(dkv, true), dV = rowsOf(dvv, true);
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  int64_t tasks = B * H;
+  int64_t tasks = B * Hkv;
 
 #pragma omp parallel
   {
-    // Per thread: Di of the (batch, head), tiles of P and dS, and the dK and
-    // dV accumulators of a key block.
-    std::vector<float> rowDot(T), p(kBlock * kBlock), ds(kBlock * kBlock),
+    // Per thread: Di of the group's query heads, tiles of P and dS, and the
+    // dK and dV accumulators of a key block.
+    std::vector<float> rowDot(G * T), p(kBlock * kBlock), ds(kBlock * kBlock),
         dk(kBlock * D), dvAcc(kBlock * D);
 #pragma omp for schedule(dynamic)
     for (int64_t task = 0; task < tasks; ++task) {
-      int64_t b = task / H, h = task % H;
-      for (int64_t i = 0; i < T; ++i) {
-        rowDot[i] = dot(dO.row(b, i) + h * D, O.row(b, i) + h * D, D);
-        float *dqi = dQ.row(b, i) + h * D;
-        std::fill(dqi, dqi + D, 0.0f);
+      int64_t b = task / Hkv, hk = task % Hkv;
+      for (int64_t g = 0; g < G; ++g) {
+        int64_t h = hk * G + g;
+        for (int64_t i = 0; i < T; ++i) {
+          rowDot[g * T + i] = dot(dO.row(b, i) + h * D, O.row(b, i) + h * D, D);
+          float *dqi = dQ.row(b, i) + h * D;
+          std::fill(dqi, dqi + D, 0.0f);
+        }
       }
       for (int64_t j0 = 0; j0 < T; j0 += kBlock) {
         int64_t cols = std::min(kBlock, T - j0);
         std::fill(dk.begin(), dk.begin() + cols * D, 0.0f);
         std::fill(dvAcc.begin(), dvAcc.begin() + cols * D, 0.0f);
-        const float *kBlockPtr = K.row(b, j0) + h * D;
-        const float *vBlockPtr = V.row(b, j0) + h * D;
-        // Query blocks at and below the diagonal (rows i >= j0).
-        for (int64_t i0 = j0; i0 < T; i0 += kBlock) {
-          int64_t rows = std::min(kBlock, T - i0);
-          const float *qBlock = Q.row(b, i0) + h * D;
-          const float *doBlock = dO.row(b, i0) + h * D;
-          // p = exp(q k^T / sqrt(D) - lse), masked to 0.
-          gemm(false, true, rows, cols, D, scale, qBlock, Q.st, kBlockPtr, K.st,
-               0.0f, p.data(), kBlock);
-          for (int64_t r = 0; r < rows; ++r) {
-            int64_t i = i0 + r;
-            float li = lseAt(lv, b, h, i);
-            int64_t last = std::min(cols, i - j0 + 1); // keys j <= i
-            float *pi = &p[r * kBlock];
-            for (int64_t c = 0; c < last; ++c)
-              pi[c] = std::exp(pi[c] - li);
-            for (int64_t c = last; c < cols; ++c)
-              pi[c] = 0.0f;
+        const float *kBlockPtr = K.row(b, j0) + hk * D;
+        const float *vBlockPtr = V.row(b, j0) + hk * D;
+        // The query heads of the group, and their query blocks at and below
+        // the diagonal (rows i >= j0).
+        for (int64_t g = 0; g < G; ++g) {
+          int64_t h = hk * G + g;
+          for (int64_t i0 = j0; i0 < T; i0 += kBlock) {
+            int64_t rows = std::min(kBlock, T - i0);
+            const float *qBlock = Q.row(b, i0) + h * D;
+            const float *doBlock = dO.row(b, i0) + h * D;
+            // p = exp(q k^T / sqrt(D) - lse), masked to 0.
+            gemm(false, true, rows, cols, D, scale, qBlock, Q.st, kBlockPtr,
+                 K.st, 0.0f, p.data(), kBlock);
+            for (int64_t r = 0; r < rows; ++r) {
+              int64_t i = i0 + r;
+              float li = lseAt(lv, b, h, i);
+              int64_t last = std::min(cols, i - j0 + 1); // keys j <= i
+              float *pi = &p[r * kBlock];
+              for (int64_t c = 0; c < last; ++c)
+                pi[c] = std::exp(pi[c] - li);
+              for (int64_t c = last; c < cols; ++c)
+                pi[c] = 0.0f;
+            }
+            // dV += p^T dO; dp = dO v^T.
+            gemm(true, false, cols, D, rows, 1.0f, p.data(), kBlock, doBlock,
+                 dO.st, 1.0f, dvAcc.data(), D);
+            gemm(false, true, rows, cols, D, 1.0f, doBlock, dO.st, vBlockPtr,
+                 V.st, 0.0f, ds.data(), kBlock);
+            // dS = p (dp - Di) / sqrt(D).
+            for (int64_t r = 0; r < rows; ++r) {
+              float di = rowDot[g * T + i0 + r];
+              float *dsi = &ds[r * kBlock];
+              const float *pi = &p[r * kBlock];
+              for (int64_t c = 0; c < cols; ++c)
+                dsi[c] = pi[c] * (dsi[c] - di) * scale;
+            }
+            // dQ += dS k (this query head's channels of dq); dK += dS^T q.
+            gemm(false, false, rows, D, cols, 1.0f, ds.data(), kBlock,
+                 kBlockPtr, K.st, 1.0f, dQ.row(b, i0) + h * D, dQ.st);
+            gemm(true, false, cols, D, rows, 1.0f, ds.data(), kBlock, qBlock,
+                 Q.st, 1.0f, dk.data(), D);
           }
-          // dV += p^T dO; dp = dO v^T.
-          gemm(true, false, cols, D, rows, 1.0f, p.data(), kBlock, doBlock,
-               dO.st, 1.0f, dvAcc.data(), D);
-          gemm(false, true, rows, cols, D, 1.0f, doBlock, dO.st, vBlockPtr,
-               V.st, 0.0f, ds.data(), kBlock);
-          // dS = p (dp - Di) / sqrt(D).
-          for (int64_t r = 0; r < rows; ++r) {
-            float di = rowDot[i0 + r];
-            float *dsi = &ds[r * kBlock];
-            const float *pi = &p[r * kBlock];
-            for (int64_t c = 0; c < cols; ++c)
-              dsi[c] = pi[c] * (dsi[c] - di) * scale;
-          }
-          // dQ += dS k (this (batch, head)'s channels of dq); dK += dS^T q.
-          gemm(false, false, rows, D, cols, 1.0f, ds.data(), kBlock, kBlockPtr,
-               K.st, 1.0f, dQ.row(b, i0) + h * D, dQ.st);
-          gemm(true, false, cols, D, rows, 1.0f, ds.data(), kBlock, qBlock,
-               Q.st, 1.0f, dk.data(), D);
         }
         for (int64_t c = 0; c < cols; ++c) {
-          std::copy(&dk[c * D], &dk[c * D] + D, dK.row(b, j0 + c) + h * D);
+          std::copy(&dk[c * D], &dk[c * D] + D, dK.row(b, j0 + c) + hk * D);
           std::copy(&dvAcc[c * D], &dvAcc[c * D] + D,
-                    dV.row(b, j0 + c) + h * D);
+                    dV.row(b, j0 + c) + hk * D);
         }
       }
     }

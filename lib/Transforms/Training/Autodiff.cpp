@@ -288,9 +288,9 @@ struct LMCAutodiffPass : mlir::lmc::impl::LMCAutodiffBase<LMCAutodiffPass> {
       });
       for (CausalAttentionOp op : ops) {
         OpBuilder ab(op);
-        auto flash =
-            FlashAttentionOp::create(ab, op.getLoc(), op.getQuery(),
-                                     op.getKey(), op.getValue(), op.getHeads());
+        auto flash = FlashAttentionOp::create(
+            ab, op.getLoc(), op.getQuery(), op.getKey(), op.getValue(),
+            op.getHeads(), op.getNumKvHeads());
         op.getResult().replaceAllUsesWith(flash.getResult());
         op.erase();
       }

@@ -1,8 +1,8 @@
 //===- DecomposeAttention.cpp - causal_attention to primitive ops ---------===//
 //
-// Rewrites lmc.causal_attention into split_heads, matmul, scale,
-// causal_mask, softmax and merge_heads. The same patterns serve the reference
-// lowering (convert-lmc-to-linalg).
+// Rewrites lmc.causal_attention into split_heads, repeat_heads (grouped-query
+// attention), matmul, scale, causal_mask, softmax and merge_heads. The same
+// patterns serve the reference lowering (convert-lmc-to-linalg).
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,13 +31,20 @@ struct DecomposeCausalAttention : OpRewritePattern<CausalAttentionOp> {
   LogicalResult matchAndRewrite(CausalAttentionOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    int64_t heads = op.getHeads();
-    auto splitHeads = [&](Value v) -> Value {
-      return SplitHeadsOp::create(rewriter, loc, v, heads);
+    int64_t heads = op.getHeads(), kvHeads = op.getNumKvHeads();
+    auto splitHeads = [&](Value v, int64_t n) -> Value {
+      return SplitHeadsOp::create(rewriter, loc, v, n);
     };
-    Value q = splitHeads(op.getQuery());
-    Value k = splitHeads(op.getKey());
-    Value v = splitHeads(op.getValue());
+    // Grouped-query attention: each key/value head repeated to the query
+    // heads of its group.
+    auto repeat = [&](Value v) -> Value {
+      if (kvHeads == heads)
+        return v;
+      return RepeatHeadsOp::create(rewriter, loc, v, heads / kvHeads);
+    };
+    Value q = splitHeads(op.getQuery(), heads);
+    Value k = repeat(splitHeads(op.getKey(), kvHeads));
+    Value v = repeat(splitHeads(op.getValue(), kvHeads));
     Value scores = MatmulOp::create(rewriter, loc, q, k,
                                     /*transpose_a=*/false,
                                     /*transpose_b=*/true);

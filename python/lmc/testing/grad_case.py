@@ -514,6 +514,31 @@ def _op_cases() -> dict[str, OpCase]:
         + _term("s1", "y2", "r2", DYN3(8), 3) + _sum("loss", ["s0", "s1"])))
 
     cases.append(OpCase(
+        "causal_attention_gqa",
+        "grouped-query: static [2,5,16] heads(4) kv_heads(2) (keys, values "
+        "[2,5,8]); multi-query: dynamic [B,T,12] heads(3) kv_heads(1)",
+        (("q", (2, 5, 16)), ("k", (2, 5, 8)), ("v", (2, 5, 8)), ("r", (2, 5, 16)),
+         ("qt", (V, 12)), ("kt", (V, 4)), ("vt", (V, 4)), ("rt", (V, 12))),
+        f"%y = lmc.causal_attention %q, %k, %v heads(4) kv_heads(2) : "
+        f"{_d(2, 5, 16)}, {_d(2, 5, 8)}\n"
+        + _term("s0", "y", "r", _d(2, 5, 16), 3)
+        + _emb("q2", "qt", "tokens", V, 12) + _emb("k2", "kt", "tokens", V, 4)
+        + _emb("v2", "vt", "tokens", V, 4) + _emb("r2", "rt", "targets", V, 12)
+        + f"%y2 = lmc.causal_attention %q2, %k2, %v2 heads(3) kv_heads(1) : "
+        f"{DYN3(12)}, {DYN3(4)}\n"
+        + _term("s1", "y2", "r2", DYN3(12), 3) + _sum("loss", ["s0", "s1"])))
+
+    cases.append(OpCase(
+        "repeat_heads", "[2,2,3,4] times(3) -> [2,6,3,4]; repeat_heads_grad "
+        "[2,6,3,4] times(2) -> [2,3,3,4]",
+        (("x", (2, 2, 3, 4)), ("r", (2, 6, 3, 4)), ("x2", (2, 6, 3, 4)),
+         ("r2", (2, 3, 3, 4))),
+        f"%y = lmc.repeat_heads %x times(3) : {_d(2, 2, 3, 4)}\n"
+        + _term("s0", "y", "r", _d(2, 6, 3, 4), 4)
+        + f"%y2 = lmc.repeat_heads_grad %x2 times(2) : {_d(2, 6, 3, 4)}\n"
+        + _term("s1", "y2", "r2", _d(2, 3, 3, 4), 4) + _sum("loss", ["s0", "s1"])))
+
+    cases.append(OpCase(
         "split_heads", "[2,5,8] heads(2) -> [2,2,5,4]",
         (("x", (2, 5, 8)), ("r", (2, 2, 5, 4))),
         f"%y = lmc.split_heads %x heads(2) : {_d(2, 5, 8)}\n"

@@ -76,27 +76,30 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
 // -----
 
 // Tests that the attention ops on buffers become the runtime's attention
-// kernels, buffers first and the number of heads last (an i64).
+// kernels, buffers first and the numbers of heads and key/value heads last
+// (i64s; without kv_heads, the number of heads).
 
-// CHECK-DAG:   func.func private @lmcrt_attention_fwd_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i64) attributes {llvm.emit_c_interface}
-// CHECK-DAG:   func.func private @lmcrt_attention_bwd_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i64) attributes {llvm.emit_c_interface}
+// CHECK-DAG:   func.func private @lmcrt_attention_fwd_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i64, i64) attributes {llvm.emit_c_interface}
+// CHECK-DAG:   func.func private @lmcrt_attention_bwd_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i64, i64) attributes {llvm.emit_c_interface}
 // CHECK-LABEL: func.func @attention
-// CHECK-SAME:    (%[[Q:[^:]+]]: memref<2x8x64xf32, strided<[1536, 192, 1]>>, %[[Y:[^:]+]]: memref<2x8x64xf32>, %[[L:[^:]+]]: memref<2x2x8xf32>, %[[D:[^:]+]]: memref<2x8x64xf32>)
+// CHECK-SAME:    (%[[Q:[^:]+]]: memref<2x8x64xf32, strided<[1536, 192, 1]>>, %[[Y:[^:]+]]: memref<2x8x64xf32>, %[[L:[^:]+]]: memref<2x2x8xf32>, %[[D:[^:]+]]: memref<2x8x64xf32>, %{{[^:]+}}: memref<2x4x8xf32>, %{{[^:]+}}: memref<2x8x32xf32>)
 // CHECK:         %[[UQ:.+]] = memref.cast %[[Q]] : memref<2x8x64xf32, strided<[1536, 192, 1]>> to memref<*xf32>
 // CHECK-NEXT:    %[[UY:.+]] = memref.cast %[[Y]]
 // CHECK-NEXT:    %[[UL:.+]] = memref.cast %[[L]]
 // CHECK-NEXT:    %[[HEADS:.+]] = arith.constant 2 : i64
-// CHECK-NEXT:    call @lmcrt_attention_fwd_f32(%[[UQ]], %[[UQ]], %[[UQ]], %[[UY]], %[[UL]], %[[HEADS]])
-// CHECK:         %[[HEADS2:.+]] = arith.constant 2 : i64
-// CHECK-NEXT:    call @lmcrt_attention_bwd_f32(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[HEADS2]])
+// CHECK-NEXT:    %[[KV:.+]] = arith.constant 2 : i64
+// CHECK-NEXT:    call @lmcrt_attention_fwd_f32(%[[UQ]], %[[UQ]], %[[UQ]], %[[UY]], %[[UL]], %[[HEADS]], %[[KV]])
+// CHECK:         %[[HEADS2:.+]] = arith.constant 4 : i64
+// CHECK-NEXT:    %[[KV2:.+]] = arith.constant 2 : i64
+// CHECK-NEXT:    call @lmcrt_attention_bwd_f32(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[HEADS2]], %[[KV2]])
 // GPU-DAG:     func.func private @lmcrt_gpu_attention_fwd_f32({{.*}}) attributes {llvm.emit_c_interface, lmc.stream_ordered}
 // GPU-DAG:     func.func private @lmcrt_gpu_attention_bwd_f32({{.*}}) attributes {llvm.emit_c_interface, lmc.stream_ordered}
 // GPU-LABEL:   func.func @attention
 // GPU:           call @lmcrt_gpu_attention_fwd_f32(
 // GPU:           call @lmcrt_gpu_attention_bwd_f32(
-func.func @attention(%q: memref<2x8x64xf32, strided<[1536, 192, 1]>>, %y: memref<2x8x64xf32>, %lse: memref<2x2x8xf32>, %d: memref<2x8x64xf32>) {
+func.func @attention(%q: memref<2x8x64xf32, strided<[1536, 192, 1]>>, %y: memref<2x8x64xf32>, %lse: memref<2x2x8xf32>, %d: memref<2x8x64xf32>, %lse4: memref<2x4x8xf32>, %k: memref<2x8x32xf32>) {
   lmc.buffer_attention %q, %q, %q into %y, %lse heads(2) : memref<2x8x64xf32, strided<[1536, 192, 1]>>, memref<2x8x64xf32, strided<[1536, 192, 1]>>, memref<2x8x64xf32, strided<[1536, 192, 1]>>, memref<2x8x64xf32>, memref<2x2x8xf32>
-  lmc.buffer_attention_grad %y, %y, %y, %y, %lse, %y into %d, %d, %d heads(2) : memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x2x8xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>
+  lmc.buffer_attention_grad %y, %k, %k, %y, %lse4, %y into %d, %k, %k heads(4) kv_heads(2) : memref<2x8x64xf32>, memref<2x8x32xf32>, memref<2x8x32xf32>, memref<2x8x64xf32>, memref<2x4x8xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x32xf32>, memref<2x8x32xf32>
   return
 }
 

@@ -204,3 +204,35 @@ func.func @f(%q: memref<2x8x64xf32>, %lse: memref<2x2x4xf32>) {
   lmc.buffer_attention_grad %q, %q, %q, %q, %lse, %q into %q, %q, %q heads(2) : memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x2x4xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>
   return
 }
+
+// -----
+
+// Tests that the kv_heads of the attention kernel divides heads.
+
+func.func @f(%q: memref<2x8x64xf32>, %k: memref<2x8x48xf32>, %lse: memref<2x4x8xf32>) {
+  // expected-error @below {{kv_heads (3) must be at least 1 and divide heads (4)}}
+  lmc.buffer_attention %q, %k, %k into %q, %lse heads(4) kv_heads(3) : memref<2x8x64xf32>, memref<2x8x48xf32>, memref<2x8x48xf32>, memref<2x8x64xf32>, memref<2x4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that the keys and values of the attention kernel have kv_heads * D
+// channels.
+
+func.func @f(%q: memref<2x8x64xf32>, %lse: memref<2x4x8xf32>) {
+  // expected-error @below {{keys and values must have kv_heads * D = 2 * 16 = 32 channels, got 'memref<2x8x64xf32>'}}
+  lmc.buffer_attention %q, %q, %q into %q, %lse heads(4) kv_heads(2) : memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x4x8xf32>
+  return
+}
+
+// -----
+
+// Tests that the key and value gradients of the attention gradient kernel
+// have the key's shape.
+
+func.func @f(%q: memref<2x8x64xf32>, %k: memref<2x8x32xf32>, %lse: memref<2x4x8xf32>) {
+  // expected-error @below {{keys, values and their gradients must have one shape, got 'memref<2x8x64xf32>' for 'memref<2x8x32xf32>'}}
+  lmc.buffer_attention_grad %q, %k, %k, %q, %lse, %q into %q, %k, %q heads(4) kv_heads(2) : memref<2x8x64xf32>, memref<2x8x32xf32>, memref<2x8x32xf32>, memref<2x8x64xf32>, memref<2x4x8xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x32xf32>, memref<2x8x64xf32>
+  return
+}

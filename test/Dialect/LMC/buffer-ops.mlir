@@ -30,3 +30,15 @@ func.func @attention(%x: memref<?x?x64xf32>, %lse: memref<?x2x?xf32>) {
   lmc.buffer_attention_grad %x, %x, %x, %x, %lse, %x into %x, %x, %x heads(2) : memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x2x?xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>
   return
 }
+
+// Tests that the grouped-query forms (kv_heads, keys and values of
+// kv_heads * D channels) parse and print.
+
+// CHECK-LABEL: func.func @gqa_attention
+// CHECK:         lmc.buffer_attention %{{.+}}, %{{.+}}, %{{.+}} into %{{.+}}, %{{.+}} heads(4) kv_heads(2) : memref<?x?x64xf32>, memref<?x?x32xf32>, memref<?x?x32xf32>, memref<?x?x64xf32>, memref<?x4x?xf32>
+// CHECK:         lmc.buffer_attention_grad %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} into %{{.+}}, %{{.+}}, %{{.+}} heads(4) kv_heads(2) : memref<?x?x64xf32>, memref<?x?x32xf32>, memref<?x?x32xf32>, memref<?x?x64xf32>, memref<?x4x?xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x32xf32>, memref<?x?x32xf32>
+func.func @gqa_attention(%x: memref<?x?x64xf32>, %k: memref<?x?x32xf32>, %lse: memref<?x4x?xf32>) {
+  lmc.buffer_attention %x, %k, %k into %x, %lse heads(4) kv_heads(2) : memref<?x?x64xf32>, memref<?x?x32xf32>, memref<?x?x32xf32>, memref<?x?x64xf32>, memref<?x4x?xf32>
+  lmc.buffer_attention_grad %x, %k, %k, %x, %lse, %x into %x, %k, %k heads(4) kv_heads(2) : memref<?x?x64xf32>, memref<?x?x32xf32>, memref<?x?x32xf32>, memref<?x?x64xf32>, memref<?x4x?xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x32xf32>, memref<?x?x32xf32>
+  return
+}

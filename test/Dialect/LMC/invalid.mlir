@@ -1163,11 +1163,94 @@ func.func @f(%q: tensor<?x?x64xf32>) {
 
 // -----
 
-// Tests that query, key and value have one type (generic form).
+// Tests that key and value have one type (generic form).
 
 func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>) {
-  // expected-error @+1 {{'lmc.causal_attention' op failed to verify that all of {query, key, value, result} have same type}}
+  // expected-error @+1 {{'lmc.causal_attention' op failed to verify that all of {key, value} have same type}}
   %0 = "lmc.causal_attention"(%q, %k, %q) <{heads = 2 : i64}> : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32>) -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+// Tests that the query and the result of causal_attention have one type
+// (generic form).
+
+func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{'lmc.causal_attention' op failed to verify that all of {query, result} have same type}}
+  %0 = "lmc.causal_attention"(%q, %k, %k) <{heads = 2 : i64, kv_heads = 1 : i64}> : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>) -> tensor<?x?x32xf32>
+  return
+}
+
+// -----
+
+// Tests that kv_heads divides heads.
+
+func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x?x48xf32>) {
+  // expected-error @+1 {{kv_heads (3) must be at least 1 and divide heads (4)}}
+  %0 = lmc.causal_attention %q, %k, %k heads(4) kv_heads(3) : tensor<?x?x64xf32>, tensor<?x?x48xf32>
+  return
+}
+
+// -----
+
+// Tests that kv_heads is at least 1.
+
+func.func @f(%q: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{kv_heads (0) must be at least 1 and divide heads (4)}}
+  %0 = lmc.causal_attention %q, %q, %q heads(4) kv_heads(0) : tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+// Tests that the keys and values have kv_heads heads of the query's head
+// size.
+
+func.func @f(%q: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{keys and values must have kv_heads * D = 2 * 16 = 32 channels, got 'tensor<?x?x64xf32>'}}
+  %0 = lmc.causal_attention %q, %q, %q heads(4) kv_heads(2) : tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+// Tests that without kv_heads the keys and values have the query's channels.
+
+func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{keys and values must have kv_heads * D = 2 * 32 = 64 channels, got 'tensor<?x?x32xf32>'}}
+  %0 = lmc.causal_attention %q, %k, %k heads(2) : tensor<?x?x64xf32>, tensor<?x?x32xf32>
+  return
+}
+
+// -----
+
+// Tests that the keys and values have the batch and sequence dimensions of
+// the queries.
+
+func.func @f(%q: tensor<2x8x64xf32>, %k: tensor<2x4x32xf32>) {
+  // expected-error @+1 {{keys and values must have the batch and sequence dimensions of the queries, got 'tensor<2x4x32xf32>' for 'tensor<2x8x64xf32>'}}
+  %0 = lmc.causal_attention %q, %k, %k heads(4) kv_heads(2) : tensor<2x8x64xf32>, tensor<2x4x32xf32>
+  return
+}
+
+// -----
+
+// Tests that the keys and values have rank 3.
+
+func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x2x?x16xf32>) {
+  // expected-error @+1 {{expected rank-3 (batch, sequence, channels) keys and values, got 'tensor<?x2x?x16xf32>'}}
+  %0 = lmc.causal_attention %q, %k, %k heads(4) kv_heads(2) : tensor<?x?x64xf32>, tensor<?x2x?x16xf32>
+  return
+}
+
+// -----
+
+// Tests that the keys and values have the element type of the queries.
+
+func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf64>) {
+  // expected-error @+1 {{keys and values must have the element type of the queries, got 'tensor<?x?x32xf64>' for 'tensor<?x?x64xf32>'}}
+  %0 = lmc.causal_attention %q, %k, %k heads(4) kv_heads(2) : tensor<?x?x64xf32>, tensor<?x?x32xf64>
   return
 }
 
@@ -1237,10 +1320,10 @@ func.func @f(%q: tensor<?x?x64xf32>) {
 
 // -----
 
-// Tests that q, k, v and the output of flash_attention have one type.
+// Tests that k and v of flash_attention have one type.
 
 func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>) {
-  // expected-error @+1 {{all of {query, key, value, result} have same type}}
+  // expected-error @+1 {{all of {key, value} have same type}}
   %y, %lse = "lmc.flash_attention"(%q, %k, %q) {heads = 2 : i64} : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x2x?xf32>)
   return
 }
@@ -1292,6 +1375,124 @@ func.func @f(%q: tensor<?x?x64xf32>, %lse: tensor<?x?xf32>) {
 func.func @f(%q: tensor<?x?x64xf32>, %lse: tensor<?x4x?xf32>) {
   // expected-error @+1 {{lse must be [B, heads, T] = [?, 2, ?], got 'tensor<?x4x?xf32>'}}
   %dq, %dk, %dv = lmc.flash_attention_grad %q, %q, %q, %q, %lse, %q heads(2) : tensor<?x?x64xf32>, tensor<?x4x?xf32>
+  return
+}
+// -----
+
+// Tests that the kv_heads of flash_attention divides heads.
+
+func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x?x48xf32>) {
+  // expected-error @+1 {{kv_heads (3) must be at least 1 and divide heads (4)}}
+  %y, %lse = lmc.flash_attention %q, %k, %k heads(4) kv_heads(3) : tensor<?x?x64xf32>, tensor<?x?x48xf32> -> tensor<?x4x?xf32>
+  return
+}
+
+// -----
+
+// Tests that the keys and values of flash_attention have kv_heads * D
+// channels.
+
+func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>) {
+  // expected-error @+1 {{keys and values must have kv_heads * D = 1 * 16 = 16 channels, got 'tensor<?x?x32xf32>'}}
+  %y, %lse = lmc.flash_attention %q, %k, %k heads(4) kv_heads(1) : tensor<?x?x64xf32>, tensor<?x?x32xf32> -> tensor<?x4x?xf32>
+  return
+}
+
+// -----
+
+// Tests that the keys, values and their gradients of flash_attention_grad
+// have one type (generic form).
+
+func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>, %lse: tensor<?x4x?xf32>) {
+  // expected-error @+1 {{all of {key, value, key_grad, value_grad} have same type}}
+  %dq, %dk, %dv = "lmc.flash_attention_grad"(%q, %k, %k, %q, %lse, %q) <{heads = 4 : i64, kv_heads = 2 : i64}> : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32>, tensor<?x4x?xf32>, tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>)
+  return
+}
+
+// -----
+
+// Tests that the kv_heads of flash_attention_grad divides heads.
+
+func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x?x48xf32>, %lse: tensor<?x4x?xf32>) {
+  // expected-error @+1 {{kv_heads (3) must be at least 1 and divide heads (4)}}
+  %dq, %dk, %dv = lmc.flash_attention_grad %q, %k, %k, %q, %lse, %q heads(4) kv_heads(3) : tensor<?x?x64xf32>, tensor<?x?x48xf32>, tensor<?x4x?xf32>
+  return
+}
+
+// -----
+
+// Tests that the keys and values of flash_attention_grad have kv_heads * D
+// channels.
+
+func.func @f(%q: tensor<?x?x64xf32>, %lse: tensor<?x4x?xf32>) {
+  // expected-error @+1 {{keys and values must have kv_heads * D = 2 * 16 = 32 channels, got 'tensor<?x?x64xf32>'}}
+  %dq, %dk, %dv = lmc.flash_attention_grad %q, %q, %q, %q, %lse, %q heads(4) kv_heads(2) : tensor<?x?x64xf32>, tensor<?x4x?xf32>
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
+// lmc.repeat_heads, lmc.repeat_heads_grad
+//===----------------------------------------------------------------------===//
+
+// Tests that repeat_heads needs a rank-4 input.
+
+func.func @f(%x: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{expected a rank-4 (batch, heads, sequence, head channels) tensor with static heads, got 'tensor<?x?x64xf32>'}}
+  %0 = lmc.repeat_heads %x times(2) : tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+// Tests that repeat_heads needs static heads.
+
+func.func @f(%x: tensor<?x?x?x16xf32>) {
+  // expected-error @+1 {{expected a rank-4 (batch, heads, sequence, head channels) tensor with static heads, got 'tensor<?x?x?x16xf32>'}}
+  %0 = lmc.repeat_heads %x times(2) : tensor<?x?x?x16xf32>
+  return
+}
+
+// -----
+
+// Tests that repeat_heads repeats at least once.
+
+func.func @f(%x: tensor<?x2x?x16xf32>) {
+  // expected-error @+1 {{times (0) must be at least 1}}
+  %0 = lmc.repeat_heads %x times(0) : tensor<?x2x?x16xf32>
+  return
+}
+
+// -----
+
+// Tests that the result of repeat_heads has times as many heads (generic
+// form).
+
+func.func @f(%x: tensor<?x2x?x16xf32>) {
+  // expected-error @+2 {{'lmc.repeat_heads' op inferred type(s) 'tensor<?x4x?x16xf32>' are incompatible with return type(s) of operation 'tensor<?x6x?x16xf32>'}}
+  // expected-error @+1 {{'lmc.repeat_heads' op failed to infer returned types}}
+  %0 = "lmc.repeat_heads"(%x) <{times = 2 : i64}> : (tensor<?x2x?x16xf32>) -> tensor<?x6x?x16xf32>
+  return
+}
+
+// -----
+
+// Tests that the group size of repeat_heads_grad divides the heads.
+
+func.func @f(%x: tensor<?x6x?x16xf32>) {
+  // expected-error @+1 {{times (4) must be at least 1 and divide the heads (6)}}
+  %0 = lmc.repeat_heads_grad %x times(4) : tensor<?x6x?x16xf32>
+  return
+}
+
+// -----
+
+// Tests that repeat_heads_grad needs a rank-4 input.
+
+func.func @f(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{expected a rank-4 (batch, heads, sequence, head channels) tensor with static heads, got 'tensor<?x64xf32>'}}
+  %0 = lmc.repeat_heads_grad %x times(2) : tensor<?x64xf32>
   return
 }
 

@@ -281,6 +281,35 @@ func.func @attention(%q: tensor<?x?x64xf32>, %k: tensor<?x?x64xf32>,
         tensor<2x5x48xf64>, tensor<?x2x?x?xf32>
 }
 
+// Tests grouped-query attention: causal_attention, flash_attention and
+// flash_attention_grad with kv_heads print the key/value type after the
+// query's (and kv_heads equal to heads keeps the one-type form); repeat_heads
+// and repeat_heads_grad infer their heads.
+
+// CHECK-LABEL: func.func @gqa
+// CHECK-NEXT:    %[[A:.+]] = lmc.causal_attention %{{.+}}, %{{.+}}, %{{.+}} heads(4) kv_heads(2) : tensor<?x?x64xf32>, tensor<?x?x32xf32>
+// CHECK-NEXT:    %[[M:.+]] = lmc.causal_attention %{{.+}}, %{{.+}}, %{{.+}} heads(4) kv_heads(1) : tensor<2x8x64xf64>, tensor<2x8x16xf64>
+// CHECK-NEXT:    %[[E:.+]] = lmc.causal_attention %{{.+}}, %{{.+}}, %{{.+}} heads(4) kv_heads(4) : tensor<?x?x64xf32>
+// CHECK-NEXT:    %{{.+}}, %[[LSE:.+]] = lmc.flash_attention %{{.+}}, %{{.+}}, %{{.+}} heads(4) kv_heads(2) : tensor<?x?x64xf32>, tensor<?x?x32xf32> -> tensor<?x4x?xf32>
+// CHECK-NEXT:    %{{.+}}, %[[DK:.+]], %{{.+}} = lmc.flash_attention_grad %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[LSE]], %{{.+}} heads(4) kv_heads(2) : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x4x?xf32>
+// CHECK-NEXT:    %[[R:.+]] = lmc.repeat_heads %{{.+}} times(3) : tensor<?x2x?x16xf32>
+// CHECK-NEXT:    %[[S:.+]] = lmc.repeat_heads_grad %[[R]] times(3) : tensor<?x6x?x16xf32>
+// CHECK-NEXT:    return %[[A]], %[[M]], %[[E]], %[[DK]], %[[R]], %[[S]] : tensor<?x?x64xf32>, tensor<2x8x64xf64>, tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x6x?x16xf32>, tensor<?x2x?x16xf32>
+func.func @gqa(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>,
+               %q64: tensor<2x8x64xf64>, %k64: tensor<2x8x16xf64>,
+               %kh: tensor<?x2x?x16xf32>)
+    -> (tensor<?x?x64xf32>, tensor<2x8x64xf64>, tensor<?x?x64xf32>,
+        tensor<?x?x32xf32>, tensor<?x6x?x16xf32>, tensor<?x2x?x16xf32>) {
+  %0 = lmc.causal_attention %q, %k, %k heads(4) kv_heads(2) : tensor<?x?x64xf32>, tensor<?x?x32xf32>
+  %1 = lmc.causal_attention %q64, %k64, %k64 heads(4) kv_heads(1) : tensor<2x8x64xf64>, tensor<2x8x16xf64>
+  %2 = lmc.causal_attention %q, %q, %q heads(4) kv_heads(4) : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+  %y, %lse = lmc.flash_attention %q, %k, %k heads(4) kv_heads(2) : tensor<?x?x64xf32>, tensor<?x?x32xf32> -> tensor<?x4x?xf32>
+  %dq, %dk, %dv = lmc.flash_attention_grad %q, %k, %k, %y, %lse, %q heads(4) kv_heads(2) : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x4x?xf32>
+  %3 = lmc.repeat_heads %kh times(3) : tensor<?x2x?x16xf32>
+  %4 = lmc.repeat_heads_grad %3 times(3) : tensor<?x6x?x16xf32>
+  return %0, %1, %2, %dk, %3, %4 : tensor<?x?x64xf32>, tensor<2x8x64xf64>, tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x6x?x16xf32>, tensor<?x2x?x16xf32>
+}
+
 // Tests the static-shape and f64 forms of the elementwise attention ops: a
 // rank-2 mask with one static and one dynamic position, a rank-1 softmax and a
 // negative scale.

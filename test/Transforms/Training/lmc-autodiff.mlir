@@ -665,6 +665,56 @@ lmc.model @attention {
 
 // -----
 
+// Tests the rule of grouped-query attention (heads(4) kv_heads(2), one value
+// for keys and values). Decomposed, the key/value heads are repeated to the
+// query heads and the gradients of the repetitions summed over each group
+// (repeat_heads_grad); recompute=attention's rule does the same; with
+// attention=flash, flash_attention and flash_attention_grad keep kv_heads and
+// the key and value gradients have the keys' type.
+
+// CHECK-LABEL: lmc.model @gqa_attention
+// CHECK:         func.func @forward_grad
+// CHECK-SAME:      -> (tensor<f32>, tensor<2x5x16xf32> {lmc.grad_of = @q}, tensor<2x5x8xf32> {lmc.grad_of = @kv})
+// CHECK:           %[[KH:.+]] = lmc.split_heads %{{.+}} heads(2) : tensor<2x5x8xf32>
+// CHECK-NEXT:      %[[KR:.+]] = lmc.repeat_heads %[[KH]] times(2) : tensor<2x2x5x4xf32>
+// CHECK:           %[[DVR:.+]] = lmc.matmul %{{.+}}, %{{.+}} transpose_a : tensor<2x4x5x5xf32>, tensor<2x4x5x4xf32>
+// CHECK:           %[[DKR:.+]] = lmc.matmul %{{.+}}, %{{.+}} transpose_a : tensor<2x4x5x5xf32>, tensor<2x4x5x4xf32>
+// CHECK-NEXT:      %[[DVH:.+]] = lmc.repeat_heads_grad %[[DVR]] times(2) : tensor<2x4x5x4xf32>
+// CHECK-NEXT:      %[[DV:.+]] = lmc.merge_heads %[[DVH]] : tensor<2x2x5x4xf32>
+// CHECK-NEXT:      %[[DKH:.+]] = lmc.repeat_heads_grad %[[DKR]] times(2) : tensor<2x4x5x4xf32>
+// CHECK-NEXT:      %[[DK:.+]] = lmc.merge_heads %[[DKH]] : tensor<2x2x5x4xf32>
+// CHECK-NEXT:      %[[DKV:.+]] = lmc.add %[[DV]], %[[DK]] : tensor<2x5x8xf32>
+// CHECK:           return %{{.+}}, %{{.+}}, %[[DKV]]
+
+// ATT-LABEL:   lmc.model @gqa_attention
+// ATT:         func.func @forward_grad
+// ATT:           lmc.causal_attention %{{.+}}, %{{.+}}, %{{.+}} heads(4) kv_heads(2) : tensor<2x5x16xf32>, tensor<2x5x8xf32>
+// ATT:           %[[KH:.+]] = lmc.split_heads %{{.+}} heads(2) : tensor<2x5x8xf32>
+// ATT-NEXT:      %[[KR:.+]] = lmc.repeat_heads %[[KH]] times(2) : tensor<2x2x5x4xf32>
+// ATT-COUNT-2:   lmc.repeat_heads_grad %{{.+}} times(2) : tensor<2x4x5x4xf32>
+// ATT:           %[[DKV:.+]] = lmc.add %{{.+}}, %{{.+}} : tensor<2x5x8xf32>
+// ATT-NEXT:      return %{{.+}}, %{{.+}}, %[[DKV]]
+
+// FLASH-LABEL:   lmc.model @gqa_attention
+// FLASH:         func.func @forward_grad
+// FLASH:           %[[Y:.+]], %[[LSE:.+]] = lmc.flash_attention %[[Q:.+]], %[[KV:.+]], %[[KV]] heads(4) kv_heads(2) : tensor<2x5x16xf32>, tensor<2x5x8xf32> -> tensor<2x4x5xf32>
+// FLASH:           %[[DQ:.+]], %[[DK:.+]], %[[DV:.+]] = lmc.flash_attention_grad %[[Q]], %[[KV]], %[[KV]], %[[Y]], %[[LSE]], %{{.+}} heads(4) kv_heads(2) : tensor<2x5x16xf32>, tensor<2x5x8xf32>, tensor<2x4x5xf32>
+// FLASH-NEXT:      %[[DKV:.+]] = lmc.add %[[DK]], %[[DV]] : tensor<2x5x8xf32>
+// FLASH-NEXT:      return %{{.+}}, %[[DQ]], %[[DKV]]
+lmc.model @gqa_attention {
+  lmc.param @q : tensor<2x5x16xf32> init(normal, std = 1.0)
+  lmc.param @kv : tensor<2x5x8xf32> init(normal, std = 1.0)
+  func.func @forward(%tokens: tensor<?x?xi32>, %targets: tensor<?x?xi32>) -> tensor<f32> {
+    %q = lmc.param_ref @q : tensor<2x5x16xf32>
+    %kv = lmc.param_ref @kv : tensor<2x5x8xf32>
+    %a = lmc.causal_attention %q, %kv, %kv heads(4) kv_heads(2) : tensor<2x5x16xf32>, tensor<2x5x8xf32>
+    %loss = lmc.cross_entropy %a, %targets : tensor<2x5x16xf32>, tensor<?x?xi32>
+    return %loss : tensor<f32>
+  }
+}
+
+// -----
+
 //===----------------------------------------------------------------------===//
 // Accumulation, tying, inactive operands, unused parameters
 //===----------------------------------------------------------------------===//

@@ -85,3 +85,40 @@ lmc.model @m {
     return %b : tensor<?x?x8xf32>
   }
 }
+
+// -----
+
+// Tests grouped-query attention: the keys and values split into kv_heads(2)
+// heads of D = 64 / 4 = 16 channels, each repeated to the query heads of its
+// group (repeat_heads times(2)) before the products.
+
+// CHECK-LABEL: func.func @grouped_query
+// CHECK-SAME:    (%[[Q:.+]]: tensor<?x?x64xf32>, %[[K:.+]]: tensor<?x?x32xf32>, %[[V:.+]]: tensor<?x?x32xf32>)
+// CHECK:         %[[QH:.+]] = lmc.split_heads %[[Q]] heads(4) : tensor<?x?x64xf32>
+// CHECK-NEXT:    %[[KH:.+]] = lmc.split_heads %[[K]] heads(2) : tensor<?x?x32xf32>
+// CHECK-NEXT:    %[[KR:.+]] = lmc.repeat_heads %[[KH]] times(2) : tensor<?x2x?x16xf32>
+// CHECK-NEXT:    %[[VH:.+]] = lmc.split_heads %[[V]] heads(2) : tensor<?x?x32xf32>
+// CHECK-NEXT:    %[[VR:.+]] = lmc.repeat_heads %[[VH]] times(2) : tensor<?x2x?x16xf32>
+// CHECK-NEXT:    %[[S:.+]] = lmc.matmul %[[QH]], %[[KR]] transpose_b : tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>
+// CHECK-NEXT:    %[[SS:.+]] = lmc.scale %[[S]] by 2.500000e-01 : tensor<?x4x?x?xf32>
+// CHECK-NEXT:    %[[M:.+]] = lmc.causal_mask %[[SS]] : tensor<?x4x?x?xf32>
+// CHECK-NEXT:    %[[P:.+]] = lmc.softmax %[[M]] : tensor<?x4x?x?xf32>
+// CHECK-NEXT:    %[[YH:.+]] = lmc.matmul %[[P]], %[[VR]] : tensor<?x4x?x?xf32>, tensor<?x4x?x16xf32>
+// CHECK-NEXT:    %[[Y:.+]] = lmc.merge_heads %[[YH]] : tensor<?x4x?x16xf32>
+// CHECK-NEXT:    return %[[Y]] : tensor<?x?x64xf32>
+func.func @grouped_query(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>, %v: tensor<?x?x32xf32>) -> tensor<?x?x64xf32> {
+  %0 = lmc.causal_attention %q, %k, %v heads(4) kv_heads(2) : tensor<?x?x64xf32>, tensor<?x?x32xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that kv_heads equal to heads needs no repetition.
+
+// CHECK-LABEL: func.func @kv_heads_equal
+// CHECK-NOT:     lmc.repeat_heads
+// CHECK:         return
+func.func @kv_heads_equal(%q: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+  %0 = lmc.causal_attention %q, %q, %q heads(4) kv_heads(4) : tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}

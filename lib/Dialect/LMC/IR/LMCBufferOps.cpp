@@ -12,20 +12,36 @@ using namespace mlir;
 using namespace mlir::lmc;
 using mlir::lmc::detail::dimsCompatible;
 using mlir::lmc::detail::dimStr;
+using mlir::lmc::detail::verifyKvHeads;
 
 /// Checks the operands of an attention kernel on buffers: `tensors`
-/// ([B, T, C], one shape) split into `heads` heads, and `lse` [B, heads, T].
+/// ([B, T, C], one shape) split into `heads` heads, `kvTensors` ([B, T, Ckv],
+/// one shape) into `kvHeads` heads of the same size, and `lse`
+/// [B, heads, T].
 static LogicalResult verifyAttentionBuffers(Operation *op, ValueRange tensors,
-                                            Value lse, int64_t heads) {
+                                            ValueRange kvTensors, Value lse,
+                                            int64_t heads,
+                                            std::optional<uint64_t> kvHeads) {
   auto query = cast<MemRefType>(tensors.front().getType());
-  for (Value v : tensors.drop_front()) {
-    auto type = cast<MemRefType>(v.getType());
-    for (int64_t d = 0; d < 3; ++d)
-      if (!dimsCompatible(type.getDimSize(d), query.getDimSize(d)))
+  auto key = cast<MemRefType>(kvTensors.front().getType());
+  // Batch and sequence of the query everywhere; channels of the query or,
+  // for keys and values and their gradients, of the key.
+  for (auto [group, first] :
+       {std::make_pair(tensors, query), std::make_pair(kvTensors, key)})
+    for (Value v : group) {
+      auto type = cast<MemRefType>(v.getType());
+      if (!dimsCompatible(type.getDimSize(0), query.getDimSize(0)) ||
+          !dimsCompatible(type.getDimSize(1), query.getDimSize(1)) ||
+          (first == query &&
+           !dimsCompatible(type.getDimSize(2), query.getDimSize(2))))
         return op->emitOpError("operands and outputs must have the query's "
                                "shape, got ")
                << type << " for " << query;
-  }
+      if (!dimsCompatible(type.getDimSize(2), first.getDimSize(2)))
+        return op->emitOpError("keys, values and their gradients must have "
+                               "one shape, got ")
+               << type << " for " << first;
+    }
   int64_t channels = query.getDimSize(2);
   if (ShapedType::isDynamic(channels))
     return op->emitOpError("the channel dimension must be static");
@@ -33,6 +49,8 @@ static LogicalResult verifyAttentionBuffers(Operation *op, ValueRange tensors,
     return op->emitOpError("heads (")
            << heads << ") must be at least 1 and divide the channels ("
            << channels << ")";
+  if (failed(verifyKvHeads(op, query, key, heads, kvHeads)))
+    return failure();
   auto lseType = cast<MemRefType>(lse.getType());
   if (!dimsCompatible(lseType.getDimSize(0), query.getDimSize(0)) ||
       lseType.getDimSize(1) != heads ||
@@ -44,15 +62,14 @@ static LogicalResult verifyAttentionBuffers(Operation *op, ValueRange tensors,
 }
 
 LogicalResult BufferAttentionOp::verify() {
-  return verifyAttentionBuffers(*this,
-                                {getQuery(), getKey(), getValue(), getResult()},
-                                getLse(), getHeads());
+  return verifyAttentionBuffers(*this, {getQuery(), getResult()},
+                                {getKey(), getValue()}, getLse(), getHeads(),
+                                getKvHeads());
 }
 
 LogicalResult BufferAttentionGradOp::verify() {
-  return verifyAttentionBuffers(*this,
-                                {getQuery(), getKey(), getValue(), getOutput(),
-                                 getOutputGrad(), getQueryGrad(), getKeyGrad(),
-                                 getValueGrad()},
-                                getLse(), getHeads());
+  return verifyAttentionBuffers(
+      *this, {getQuery(), getOutput(), getOutputGrad(), getQueryGrad()},
+      {getKey(), getValue(), getKeyGrad(), getValueGrad()}, getLse(),
+      getHeads(), getKvHeads());
 }

@@ -122,6 +122,20 @@ LogicalResult MergeHeadsOp::buildGradient(GradientBuilder &gb) {
   return success();
 }
 
+LogicalResult RepeatHeadsOp::buildGradient(GradientBuilder &gb) {
+  // Each head feeds `times` heads of the result: its gradient sums theirs.
+  gb.addOperandGrad(0, RepeatHeadsGradOp::create(gb.builder(), getLoc(),
+                                                 gb.resultGrad(0), getTimes()));
+  return success();
+}
+
+LogicalResult RepeatHeadsGradOp::buildGradient(GradientBuilder &gb) {
+  // A sum over each group: every summand receives the group's gradient.
+  gb.addOperandGrad(0, RepeatHeadsOp::create(gb.builder(), getLoc(),
+                                             gb.resultGrad(0), getTimes()));
+  return success();
+}
+
 LogicalResult SplitOp::buildGradient(GradientBuilder &gb) {
   SmallVector<Value> parts;
   for (unsigned i = 0, e = getNumResults(); i < e; ++i)
@@ -213,7 +227,7 @@ LogicalResult FlashAttentionOp::buildGradient(GradientBuilder &gb) {
   auto grad = FlashAttentionGradOp::create(
       gb.builder(), loc, gb.operand(0), gb.operand(1), gb.operand(2),
       gb.forward(getResult()), gb.forward(getLse()), gb.resultGrad(0),
-      getHeads());
+      getHeadsAttr(), getKvHeadsAttr());
   gb.addOperandGrad(0, grad.getQueryGrad());
   gb.addOperandGrad(1, grad.getKeyGrad());
   gb.addOperandGrad(2, grad.getValueGrad());
@@ -227,12 +241,22 @@ LogicalResult CausalAttentionOp::buildGradient(GradientBuilder &gb) {
   // policy saves the probabilities instead.)
   OpBuilder &b = gb.builder();
   Location loc = getLoc();
-  int64_t heads = getHeads();
-  auto split = [&](Value v) -> Value {
-    return SplitHeadsOp::create(b, loc, v, heads);
+  int64_t heads = getHeads(), kvHeads = getNumKvHeads();
+  int64_t group = heads / kvHeads;
+  auto split = [&](Value v, int64_t n) -> Value {
+    return SplitHeadsOp::create(b, loc, v, n);
   };
-  Value q = split(gb.operand(0)), k = split(gb.operand(1)),
-        v = split(gb.operand(2));
+  // Key/value heads serve `group` query heads each: repeated to the query
+  // heads here, their gradients summed over each group below.
+  auto repeat = [&](Value v) -> Value {
+    return group == 1 ? v : RepeatHeadsOp::create(b, loc, v, group);
+  };
+  auto sumGroups = [&](Value v) -> Value {
+    return group == 1 ? v : RepeatHeadsGradOp::create(b, loc, v, group);
+  };
+  Value q = split(gb.operand(0), heads),
+        k = repeat(split(gb.operand(1), kvHeads)),
+        v = repeat(split(gb.operand(2), kvHeads));
   FloatAttr factor =
       b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(getHeadDim())));
   Value scores = MatmulOp::create(b, loc, q, k, false, true);
@@ -240,7 +264,7 @@ LogicalResult CausalAttentionOp::buildGradient(GradientBuilder &gb) {
       b, loc, ScaleOp::create(b, loc, scores, factor), /*zero=*/false);
   Value probs = SoftmaxOp::create(b, loc, masked);
 
-  Value dOut = split(gb.resultGrad(0));
+  Value dOut = split(gb.resultGrad(0), heads);
   Value dV = MatmulOp::create(b, loc, probs, dOut, true, false);
   Value dProbs = MatmulOp::create(b, loc, dOut, v, false, true);
   Value dMasked = SoftmaxGradOp::create(b, loc, probs, dProbs);
@@ -249,7 +273,7 @@ LogicalResult CausalAttentionOp::buildGradient(GradientBuilder &gb) {
   Value dQ = MatmulOp::create(b, loc, dScores, k, false, false);
   Value dK = MatmulOp::create(b, loc, dScores, q, true, false);
   gb.addOperandGrad(0, MergeHeadsOp::create(b, loc, dQ));
-  gb.addOperandGrad(1, MergeHeadsOp::create(b, loc, dK));
-  gb.addOperandGrad(2, MergeHeadsOp::create(b, loc, dV));
+  gb.addOperandGrad(1, MergeHeadsOp::create(b, loc, sumGroups(dK)));
+  gb.addOperandGrad(2, MergeHeadsOp::create(b, loc, sumGroups(dV)));
   return success();
 }

@@ -401,7 +401,49 @@ LogicalResult CausalAttentionOp::verify() {
   if (std::optional<std::string> error =
           headsError(getQuery().getType(), getHeads()))
     return emitOpError(*error);
+  return verifyKvHeads(*this, getQuery().getType(), getKey().getType(),
+                       getHeads(), getKvHeads());
+}
+
+/// `: query-type (, key-type)?`: the key/value type is printed only when it
+/// differs from the query's.
+static ParseResult parseAttentionTypes(OpAsmParser &parser, Type &query,
+                                       Type &key) {
+  if (parser.parseType(query))
+    return failure();
+  key = query;
+  if (succeeded(parser.parseOptionalComma()))
+    return parser.parseType(key);
   return success();
+}
+
+static void printAttentionTypes(OpAsmPrinter &p, Operation *, Type query,
+                                Type key) {
+  p << query;
+  if (key != query)
+    p << ", " << key;
+}
+
+/// `: query-type (, key-type)? , lse-type`.
+static ParseResult parseAttentionGradTypes(OpAsmParser &parser, Type &query,
+                                           Type &key, Type &lse) {
+  Type second;
+  if (parser.parseType(query) || parser.parseComma() ||
+      parser.parseType(second))
+    return failure();
+  if (succeeded(parser.parseOptionalComma())) {
+    key = second;
+    return parser.parseType(lse);
+  }
+  key = query;
+  lse = second;
+  return success();
+}
+
+static void printAttentionGradTypes(OpAsmPrinter &p, Operation *op, Type query,
+                                    Type key, Type lse) {
+  printAttentionTypes(p, op, query, key);
+  p << ", " << lse;
 }
 
 /// Checks `lse` against queries `[B, T, C]` split into `heads` heads: a
@@ -423,18 +465,25 @@ static LogicalResult verifyLse(Operation *op, RankedTensorType query,
 }
 
 void FlashAttentionOp::build(OpBuilder &builder, OperationState &state,
-                             Value query, Value key, Value value,
-                             int64_t heads) {
+                             Value query, Value key, Value value, int64_t heads,
+                             int64_t kvHeads) {
   auto type = cast<RankedTensorType>(query.getType());
   auto lse = RankedTensorType::get(
       {type.getDimSize(0), heads, type.getDimSize(1)}, builder.getF32Type());
-  build(builder, state, type, lse, query, key, value, heads);
+  IntegerAttr kv = kvHeads > 0 && kvHeads != heads
+                       ? builder.getI64IntegerAttr(kvHeads)
+                       : IntegerAttr();
+  build(builder, state, type, lse, query, key, value,
+        builder.getI64IntegerAttr(heads), kv);
 }
 
 LogicalResult FlashAttentionOp::verify() {
   if (std::optional<std::string> error =
           headsError(getQuery().getType(), getHeads()))
     return emitOpError(*error);
+  if (failed(verifyKvHeads(*this, getQuery().getType(), getKey().getType(),
+                           getHeads(), getKvHeads())))
+    return failure();
   return verifyLse(*this, getQuery().getType(), getLse().getType(), getHeads());
 }
 
@@ -442,8 +491,76 @@ LogicalResult FlashAttentionGradOp::verify() {
   if (std::optional<std::string> error =
           headsError(getQuery().getType(), getHeads()))
     return emitOpError(*error);
+  if (failed(verifyKvHeads(*this, getQuery().getType(), getKey().getType(),
+                           getHeads(), getKvHeads())))
+    return failure();
   return verifyLse(*this, getQuery().getType(), getLse().getType(),
                    getHeads());
+}
+
+//===----------------------------------------------------------------------===//
+// RepeatHeadsOp, RepeatHeadsGradOp
+//===----------------------------------------------------------------------===//
+
+/// The [B, H, T, D] input of a head repetition, or null with an error.
+static RankedTensorType headsInput(std::optional<Location> loc, Value input) {
+  RankedTensorType type = rankedOrError(loc, input, "input");
+  if (!type)
+    return {};
+  if (type.getRank() != 4 || ShapedType::isDynamic(type.getDimSize(1))) {
+    (void)emitOptionalError(loc,
+                            "expected a rank-4 (batch, heads, sequence, head "
+                            "channels) tensor with static heads, got ",
+                            type);
+    return {};
+  }
+  return type;
+}
+
+LogicalResult RepeatHeadsOp::inferReturnTypes(MLIRContext *,
+                                              std::optional<Location> loc,
+                                              Adaptor adaptor,
+                                              SmallVectorImpl<Type> &inferred) {
+  RankedTensorType input = headsInput(loc, adaptor.getInput());
+  if (!input)
+    return failure();
+  int64_t times = adaptor.getTimes();
+  if (times < 1)
+    return emitOptionalError(loc, "times (", times, ") must be at least 1");
+  SmallVector<int64_t> shape(input.getShape());
+  shape[1] *= times;
+  inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+OpFoldResult RepeatHeadsOp::fold(FoldAdaptor) {
+  if (getTimes() == 1)
+    return getInput();
+  return {};
+}
+
+LogicalResult
+RepeatHeadsGradOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                    Adaptor adaptor,
+                                    SmallVectorImpl<Type> &inferred) {
+  RankedTensorType input = headsInput(loc, adaptor.getInput());
+  if (!input)
+    return failure();
+  int64_t times = adaptor.getTimes(), heads = input.getDimSize(1);
+  if (times < 1 || heads % times != 0)
+    return emitOptionalError(loc, "times (", times,
+                             ") must be at least 1 and divide the heads (",
+                             heads, ")");
+  SmallVector<int64_t> shape(input.getShape());
+  shape[1] /= times;
+  inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
+  return success();
+}
+
+OpFoldResult RepeatHeadsGradOp::fold(FoldAdaptor) {
+  if (getTimes() == 1)
+    return getInput();
+  return {};
 }
 
 LogicalResult SplitHeadsOp::inferReturnTypes(MLIRContext *,

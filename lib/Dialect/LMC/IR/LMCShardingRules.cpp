@@ -364,27 +364,27 @@ LogicalResult MergeHeadsOp::getShardingRule(ArrayRef<PL> in, int64_t,
     x = R();
   return set(r, {x}, {out});
 }
+/// The placement of attention's [B, T, H*D] queries and [B, T, Hkv*D] keys
+/// and values (all placed alike): the common placement of `in` when it
+/// splits the batch, or the channels in whole heads (`parts` divides both
+/// `heads` and `kvHeads`: each rank keeps whole groups of query heads with
+/// the key/value heads they read), else R.
+static PL attentionPlacement(ArrayRef<PL> in, int64_t heads, int64_t kvHeads,
+                             int64_t parts) {
+  if (llvm::all_equal(in) && in[0].isShard() &&
+      ((in[0].getDim() == 2 && in[0].getBlocks() == 1 && heads % parts == 0 &&
+        kvHeads % parts == 0) ||
+       in[0].getDim() == 0))
+    return in[0];
+  return R();
+}
 // Attention over [B, T, H*D] operands: split by whole heads or by batch.
 LogicalResult CausalAttentionOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
                                                  ShardingRule &r) {
   CausalAttentionOp op = *this;
-  PL x = R();
-  if (llvm::all_equal(in) && in[0].isShard() &&
-      ((in[0].getDim() == 2 && in[0].getBlocks() == 1 &&
-        op.getHeads() % parts == 0) ||
-       in[0].getDim() == 0))
-    x = in[0];
+  PL x = attentionPlacement(in, op.getHeads(), op.getNumKvHeads(), parts);
   setAll(r, 3, x, 1, x);
   return success();
-}
-/// The placement of flash attention's [B, T, H*D] operands: the common
-/// placement of `in` when it splits whole heads or the batch, else R.
-static PL flashPlacement(ArrayRef<PL> in, int64_t heads, int64_t parts) {
-  if (llvm::all_equal(in) && in[0].isShard() &&
-      ((in[0].getDim() == 2 && in[0].getBlocks() == 1 && heads % parts == 0) ||
-       in[0].getDim() == 0))
-    return in[0];
-  return R();
 }
 /// lse [B, H, T] beside [B, T, H*D] operands placed as `x`.
 static PL lsePlacement(const PL &x) {
@@ -396,7 +396,7 @@ static PL lsePlacement(const PL &x) {
 LogicalResult FlashAttentionOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
                                                 ShardingRule &r) {
   FlashAttentionOp op = *this;
-  PL x = flashPlacement(in, op.getHeads(), parts);
+  PL x = attentionPlacement(in, op.getHeads(), op.getNumKvHeads(), parts);
   return set(r, {x, x, x}, {x, lsePlacement(x)});
 }
 LogicalResult FlashAttentionGradOp::getShardingRule(ArrayRef<PL> in,
@@ -404,8 +404,37 @@ LogicalResult FlashAttentionGradOp::getShardingRule(ArrayRef<PL> in,
                                                     ShardingRule &r) {
   FlashAttentionGradOp op = *this;
   SmallVector<PL> tensors = {in[0], in[1], in[2], in[3], in[5]};
-  PL x = flashPlacement(tensors, op.getHeads(), parts);
+  PL x = attentionPlacement(tensors, op.getHeads(), op.getNumKvHeads(), parts);
   return set(r, {x, x, x, x, lsePlacement(x), x}, {x, x, x});
+}
+
+/// The placement of a head repetition's result (or, for its gradient, of
+/// its input) from that of its [B, H, T, D] input: every dimension keeps
+/// its shard, the heads when `parts` divides the smaller head count
+/// (`fewHeads`), so that each rank's key/value heads are those its query
+/// heads read; linear, so partial stays partial.
+static PL repeatPlacement(const PL &x, int64_t fewHeads, int64_t parts) {
+  if (x.isPartial())
+    return P();
+  if (x.isShard() && (x.getDim() != 1 ||
+                      (x.getBlocks() == 1 && !ShapedType::isDynamic(fewHeads) &&
+                       fewHeads % parts == 0)))
+    return x;
+  return R();
+}
+// [B, Hkv, T, D] -> [B, Hkv * G, T, D].
+LogicalResult RepeatHeadsOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
+                                             ShardingRule &r) {
+  RepeatHeadsOp op = *this;
+  PL x = repeatPlacement(in[0], sizeOf(op.getInput(), 1), parts);
+  return set(r, {x}, {x});
+}
+// [B, Hkv * G, T, D] -> [B, Hkv, T, D].
+LogicalResult RepeatHeadsGradOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
+                                                 ShardingRule &r) {
+  RepeatHeadsGradOp op = *this;
+  PL x = repeatPlacement(in[0], sizeOf(op.getResult(), 1), parts);
+  return set(r, {x}, {x});
 }
 
 // [d0, ..., C] <-> [d0 * ..., C].
@@ -567,14 +596,26 @@ FailureOr<SmallVector<Value>> SplitHeadsOp::partition(PartitionBuilder &pb) {
   return SmallVector<Value>{local};
 }
 
+/// The local `kv_heads` attribute of attention split by heads over `parts`
+/// ranks: absent stays absent (as many as the local query heads).
+static IntegerAttr localKvHeads(OpBuilder &b, std::optional<uint64_t> kvHeads,
+                                int64_t parts) {
+  if (!kvHeads)
+    return {};
+  return b.getI64IntegerAttr(static_cast<int64_t>(*kvHeads) / parts);
+}
+
 FailureOr<SmallVector<Value>>
 CausalAttentionOp::partition(PartitionBuilder &pb) {
   CausalAttentionOp op = *this;
   if (!isShardOf(pb.rule().results[0], 2))
     return pb.cloneWithLocalTypes();
   ValueRange x = pb.operands();
-  Value local = CausalAttentionOp::create(pb.builder(), op.getLoc(), x[0], x[1],
-                                          x[2], op.getHeads() / pb.parts());
+  OpBuilder &b = pb.builder();
+  Value local = CausalAttentionOp::create(
+      b, op.getLoc(), x[0].getType(), x[0], x[1], x[2],
+      b.getI64IntegerAttr(op.getHeads() / pb.parts()),
+      localKvHeads(b, op.getKvHeads(), pb.parts()));
   return SmallVector<Value>{local};
 }
 
@@ -585,7 +626,8 @@ FlashAttentionOp::partition(PartitionBuilder &pb) {
     return pb.cloneWithLocalTypes();
   ValueRange x = pb.operands();
   auto local = FlashAttentionOp::create(pb.builder(), op.getLoc(), x[0], x[1],
-                                        x[2], op.getHeads() / pb.parts());
+                                        x[2], op.getHeads() / pb.parts(),
+                                        op.getNumKvHeads() / pb.parts());
   return SmallVector<Value>{local.getResult(), local.getLse()};
 }
 
@@ -595,9 +637,12 @@ FlashAttentionGradOp::partition(PartitionBuilder &pb) {
   if (!isShardOf(pb.rule().results[0], 2))
     return pb.cloneWithLocalTypes();
   ValueRange x = pb.operands();
+  OpBuilder &b = pb.builder();
   auto local = FlashAttentionGradOp::create(
-      pb.builder(), op.getLoc(), x[0].getType(), x[0].getType(), x[0].getType(),
-      x[0], x[1], x[2], x[3], x[4], x[5], op.getHeads() / pb.parts());
+      b, op.getLoc(), x[0].getType(), x[1].getType(), x[1].getType(), x[0],
+      x[1], x[2], x[3], x[4], x[5],
+      b.getI64IntegerAttr(op.getHeads() / pb.parts()),
+      localKvHeads(b, op.getKvHeads(), pb.parts()));
   return SmallVector<Value>(local->getResults());
 }
 

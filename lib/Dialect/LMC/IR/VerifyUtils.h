@@ -76,6 +76,39 @@ inline LogicalResult verifyLogitsAndTargets(std::optional<Location> loc,
   return success();
 }
 
+/// Checks the key/value heads of an attention op: `kvHeads` (the attribute,
+/// absent meaning `heads`) at least 1 and dividing `heads`, and keys/values
+/// `key` of `kvHeads * D` channels (D = query channels / heads) with the
+/// batch and sequence dimensions of `query`. The query is known to be rank 3
+/// with static channels that `heads` divides.
+inline LogicalResult verifyKvHeads(Operation *op, ShapedType query,
+                                   ShapedType key, int64_t heads,
+                                   std::optional<uint64_t> kvHeads) {
+  int64_t kv = kvHeads ? static_cast<int64_t>(*kvHeads) : heads;
+  if (kv < 1 || heads % kv != 0)
+    return op->emitOpError("kv_heads (")
+           << kv << ") must be at least 1 and divide heads (" << heads << ")";
+  if (key.getRank() != 3)
+    return op->emitOpError("expected rank-3 (batch, sequence, channels) "
+                           "keys and values, got ")
+           << key;
+  int64_t channels = kv * (query.getDimSize(2) / heads);
+  if (key.getDimSize(2) != channels)
+    return op->emitOpError("keys and values must have kv_heads * D = ")
+           << kv << " * " << query.getDimSize(2) / heads << " = " << channels
+           << " channels, got " << key;
+  if (!dimsCompatible(key.getDimSize(0), query.getDimSize(0)) ||
+      !dimsCompatible(key.getDimSize(1), query.getDimSize(1)))
+    return op->emitOpError("keys and values must have the batch and "
+                           "sequence dimensions of the queries, got ")
+           << key << " for " << query;
+  if (key.getElementType() != query.getElementType())
+    return op->emitOpError("keys and values must have the element type of "
+                           "the queries, got ")
+           << key << " for " << query;
+  return success();
+}
+
 } // namespace mlir::lmc::detail
 
 #endif // LMC_LIB_DIALECT_LMC_IR_VERIFYUTILS_H

@@ -497,14 +497,14 @@ struct FlashAttentionOpInterface
                                   lse ? bht : btc));
     }
     if constexpr (std::is_same_v<OpTy, FlashAttentionOp>)
-      BufferAttentionOp::create(rewriter, loc, buffers[0], buffers[1],
-                                buffers[2], results[0], results[1],
-                                attention.getHeads());
+      BufferAttentionOp::create(
+          rewriter, loc, buffers[0], buffers[1], buffers[2], results[0],
+          results[1], attention.getHeadsAttr(), attention.getKvHeadsAttr());
     else
-      BufferAttentionGradOp::create(rewriter, loc, buffers[0], buffers[1],
-                                    buffers[2], buffers[3], buffers[4],
-                                    buffers[5], results[0], results[1],
-                                    results[2], attention.getHeads());
+      BufferAttentionGradOp::create(
+          rewriter, loc, buffers[0], buffers[1], buffers[2], buffers[3],
+          buffers[4], buffers[5], results[0], results[1], results[2],
+          attention.getHeadsAttr(), attention.getKvHeadsAttr());
     replaceOpWithBufferizedValues(rewriter, op, results);
     return success();
   }

@@ -13,9 +13,10 @@
 def LMC_BufferAttentionOp : LMC_Op<"buffer_attention"> {
   let summary = "lmc.flash_attention on buffers";
   let description = [{
-    What `lmc.flash_attention` becomes in bufferization: reads `query`,
-    `key` and `value` (`[B, T, C]`, any strides) and overwrites `result`
-    (`[B, T, C]`) and `lse` (`[B, heads, T]`) with the op's results.
+    What `lmc.flash_attention` becomes in bufferization: reads `query`
+    (`[B, T, C]`), `key` and `value` (`[B, T, Ckv]`), any strides, and
+    overwrites `result` (`[B, T, C]`) and `lse` (`[B, heads, T]`) with the
+    op's results; `kv_heads` as in `lmc.flash_attention`.
     `convert-lmc-to-runtime` makes it a call of the runtime's attention
     kernel.
 
@@ -27,9 +28,13 @@ def LMC_BufferAttentionOp : LMC_Op<"buffer_attention"> {
     ```
 
     **Constraints:**
-    - `query`, `key`, `value` and `result` are float32 memrefs of rank 3
-      with one shape (any layouts) and a static channel dimension;
-    - `heads` is at least 1 and divides the channels;
+    - `query` and `result` are float32 memrefs of rank 3 with one shape
+      (any layouts) and a static channel dimension, `key` and `value` too,
+      with the batch and sequence dimensions of the query;
+    - `heads` is at least 1 and divides the query channels;
+    - `kv_heads`, where present, is at least 1 and divides `heads`, and the
+      key/value channels are `kv_heads * D`, D the query channels over
+      `heads`;
     - `lse` is a float32 memref `[B, heads, T]`, B and T those of the
       query where both are static.
   }];
@@ -38,13 +43,20 @@ def LMC_BufferAttentionOp : LMC_Op<"buffer_attention"> {
                        Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$value,
                        Arg<MemRefRankOf<[F32], [3]>, "", [MemWrite]>:$result,
                        Arg<MemRefRankOf<[F32], [3]>, "", [MemWrite]>:$lse,
-                       I64Attr:$heads);
+                       I64Attr:$heads, OptionalAttr<I64Attr>:$kv_heads);
   let assemblyFormat = [{
     $query `,` $key `,` $value `into` $result `,` $lse `heads` `(` $heads `)`
-    attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
+    (`kv_heads` `(` $kv_heads^ `)`)? attr-dict `:`
+    type($query) `,` type($key) `,` type($value) `,`
     type($result) `,` type($lse)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The number of key/value heads (`heads` when the attribute is absent).
+    int64_t getNumKvHeads() {
+      return static_cast<int64_t>(getKvHeads().value_or(getHeads()));
+    }
+  }];
 }
 
 def LMC_BufferAttentionGradOp : LMC_Op<"buffer_attention_grad"> {
@@ -53,7 +65,7 @@ def LMC_BufferAttentionGradOp : LMC_Op<"buffer_attention_grad"> {
     What `lmc.flash_attention_grad` becomes in bufferization: reads
     `query`, `key`, `value`, `output`, `lse` and `output_grad` and
     overwrites `query_grad`, `key_grad` and `value_grad` with the op's
-    results. `convert-lmc-to-runtime` makes it a call of the runtime's
+    results (`key_grad` and `value_grad` shaped as `key`). `convert-lmc-to-runtime` makes it a call of the runtime's
     attention gradient kernel.
 
     Example:
@@ -66,10 +78,14 @@ def LMC_BufferAttentionGradOp : LMC_Op<"buffer_attention_grad"> {
     ```
 
     **Constraints:**
-    - `query`, `key`, `value`, `output`, `output_grad` and the three
-      gradients are float32 memrefs of rank 3 with one shape (any layouts)
-      and a static channel dimension;
-    - `heads` is at least 1 and divides the channels;
+    - `query`, `output`, `output_grad` and `query_grad` are float32 memrefs
+      of rank 3 with one shape (any layouts) and a static channel
+      dimension, `key`, `value`, `key_grad` and `value_grad` too, with the
+      batch and sequence dimensions of the query;
+    - `heads` is at least 1 and divides the query channels;
+    - `kv_heads`, where present, is at least 1 and divides `heads`, and the
+      key/value channels are `kv_heads * D`, D the query channels over
+      `heads`;
     - `lse` is a float32 memref `[B, heads, T]`, B and T those of the
       query where both are static.
   }];
@@ -82,15 +98,22 @@ def LMC_BufferAttentionGradOp : LMC_Op<"buffer_attention_grad"> {
                        Arg<MemRefRankOf<[F32], [3]>, "", [MemWrite]>:$query_grad,
                        Arg<MemRefRankOf<[F32], [3]>, "", [MemWrite]>:$key_grad,
                        Arg<MemRefRankOf<[F32], [3]>, "", [MemWrite]>:$value_grad,
-                       I64Attr:$heads);
+                       I64Attr:$heads, OptionalAttr<I64Attr>:$kv_heads);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $output `,` $lse `,` $output_grad `into`
     $query_grad `,` $key_grad `,` $value_grad `heads` `(` $heads `)`
-    attr-dict `:` type($query) `,` type($key) `,` type($value) `,`
+    (`kv_heads` `(` $kv_heads^ `)`)? attr-dict `:`
+    type($query) `,` type($key) `,` type($value) `,`
     type($output) `,` type($lse) `,` type($output_grad) `,`
     type($query_grad) `,` type($key_grad) `,` type($value_grad)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The number of key/value heads (`heads` when the attribute is absent).
+    int64_t getNumKvHeads() {
+      return static_cast<int64_t>(getKvHeads().value_or(getHeads()));
+    }
+  }];
 }
 
 #endif // LMC_DIALECT_LMC_IR_LMCBUFFEROPS_TD

@@ -572,41 +572,62 @@ def LMC_SplitOp : LMC_Op<"split", [
 def LMC_CausalAttentionOp : LMC_Op<"causal_attention", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
-    Pure, AllTypesMatch<["query", "key", "value", "result"]>]> {
+    Pure, AllTypesMatch<["query", "result"]>,
+    AllTypesMatch<["key", "value"]>]> {
   let summary = "causal multi-head self-attention";
   let description = [{
     Multi-head scaled dot-product attention with a causal mask over
-    `[B, T, C]` queries, keys and values. The channels are split into `heads`
-    heads of `D = C / heads` channels; for each head,
+    `[B, T, C]` queries and `[B, T, Ckv]` keys and values. The query
+    channels are split into `heads` heads of `D = C / heads` channels, the
+    key and value channels into `kv_heads` heads of the same `D` (absent,
+    `kv_heads` equals `heads`). Query head `h` attends with key/value head
+    `h / (heads / kv_heads)` (grouped-query attention; multi-query attention
+    when `kv_heads` is 1): for each head,
     `softmax(mask(q k^T / sqrt(D))) v`, where the mask hides key positions
     after the query position; the heads are concatenated back to `C`
     channels. Being one op, it can be sharded by heads and fused without
     pattern matching; `lmc-decompose-attention` rewrites it into
-    `split_heads`, `matmul`, `scale`, `causal_mask`, `softmax` and
-    `merge_heads`.
+    `split_heads`, `repeat_heads` (when `kv_heads` is smaller), `matmul`,
+    `scale`, `causal_mask`, `softmax` and `merge_heads`.
+
+    The assembly lists the query type, then the key/value type when it
+    differs.
 
     Example:
 
     ```mlir
     %y = lmc.causal_attention %q, %k, %v heads(2) : tensor<?x?x64xf32>
+    %z = lmc.causal_attention %q, %k2, %v2 heads(4) kv_heads(2)
+        : tensor<?x?x64xf32>, tensor<?x?x32xf32>
     ```
 
     **Constraints:**
-    - `query`, `key`, `value` and the result have one type of rank 3 with a
-      static channel dimension;
-    - `heads` is at least 1 and divides the channels.
+    - `query` and the result have one type, `key` and `value` another, all
+      of rank 3 with a static channel dimension and one element type;
+    - `heads` is at least 1 and divides the query channels;
+    - `kv_heads`, where present, is at least 1 and divides `heads`;
+    - the key/value channels are `kv_heads * D`, D the query channels over
+      `heads`;
+    - the batch and sequence dimensions of the keys and values are those of
+      the queries where both are static.
   }];
   let arguments = (ins LMC_FloatTensor:$query, LMC_FloatTensor:$key,
-                       LMC_FloatTensor:$value, I64Attr:$heads);
+                       LMC_FloatTensor:$value, I64Attr:$heads,
+                       OptionalAttr<I64Attr>:$kv_heads);
   let results = (outs LMC_FloatTensor:$result);
   let assemblyFormat = [{
-    $query `,` $key `,` $value `heads` `(` $heads `)` attr-dict `:`
-    type($query)
+    $query `,` $key `,` $value `heads` `(` $heads `)`
+    (`kv_heads` `(` $kv_heads^ `)`)? attr-dict `:`
+    custom<AttentionTypes>(type($query), type($key))
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     int64_t getHeadDim() {
       return getQuery().getType().getDimSize(2) / getHeads();
+    }
+    /// The number of key/value heads (`heads` when the attribute is absent).
+    int64_t getNumKvHeads() {
+      return static_cast<int64_t>(getKvHeads().value_or(getHeads()));
     }
   }];
 }
@@ -614,57 +635,76 @@ def LMC_CausalAttentionOp : LMC_Op<"causal_attention", [
 def LMC_FlashAttentionOp : LMC_Op<"flash_attention", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
-    Pure, AllTypesMatch<["query", "key", "value", "result"]>]> {
+    Pure, AllTypesMatch<["query", "result"]>,
+    AllTypesMatch<["key", "value"]>]> {
   let summary = "causal attention without the T x T matrix, with row statistics";
   let description = [{
-    Computes what `lmc.causal_attention` computes over `[B, T, C]` queries,
-    keys and values with `heads` heads of `D = C / heads` channels (causal,
-    scores scaled by `1/sqrt(D)`), and also returns, per batch, head and
-    query position, the log-sum-exp of that row of scaled, masked scores:
+    Computes what `lmc.causal_attention` computes over `[B, T, C]` queries
+    and `[B, T, Ckv]` keys and values with `heads` query heads of
+    `D = C / heads` channels and `kv_heads` key/value heads (absent: as many
+    as `heads`; query head `h` reads key/value head `h / (heads / kv_heads)`),
+    causal, scores scaled by `1/sqrt(D)`, and also returns, per batch,
+    query head and query position, the log-sum-exp of that row of scaled,
+    masked scores:
     `lse[b, h, i] = log(sum_{j <= i} exp(q_i . k_j / sqrt(D)))` (float32).
     The probabilities are never materialised: the runtime's kernel
     (`lmc.buffer_attention`, a call into the runtime) walks key blocks with an online softmax.
     `lmc-autodiff{attention=flash}` puts it in place of `causal_attention`,
     so that the backward pass keeps only q, k, v, the output and `lse`.
+    The assembly lists the query type, then the key/value type when it
+    differs.
 
     Example:
 
     ```mlir
     %y, %lse = lmc.flash_attention %q, %k, %v heads(2)
         : tensor<?x?x64xf32> -> tensor<?x2x?xf32>
+    %z, %lse2 = lmc.flash_attention %q, %k2, %v2 heads(4) kv_heads(1)
+        : tensor<?x?x64xf32>, tensor<?x?x16xf32> -> tensor<?x4x?xf32>
     ```
 
     **Constraints:**
-    - `query`, `key`, `value` and `result` have one type of rank 3 with a
-      static channel dimension;
-    - `heads` is at least 1 and divides the channels;
+    - `query` and `result` have one type, `key` and `value` another, all of
+      rank 3 with a static channel dimension and one element type;
+    - `heads` is at least 1 and divides the query channels;
+    - `kv_heads`, where present, is at least 1 and divides `heads`;
+    - the key/value channels are `kv_heads * D`, D the query channels over
+      `heads`; their batch and sequence dimensions are those of the queries
+      where both are static;
     - `lse` is a float32 `[B, heads, T]` tensor, B and T those of the
       query where both are static.
   }];
   let arguments = (ins LMC_FloatTensor:$query, LMC_FloatTensor:$key,
-                       LMC_FloatTensor:$value, I64Attr:$heads);
+                       LMC_FloatTensor:$value, I64Attr:$heads,
+                       OptionalAttr<I64Attr>:$kv_heads);
   let results = (outs LMC_FloatTensor:$result, RankedTensorOf<[F32]>:$lse);
   let assemblyFormat = [{
-    $query `,` $key `,` $value `heads` `(` $heads `)` attr-dict `:`
-    type($query) `->` type($lse)
+    $query `,` $key `,` $value `heads` `(` $heads `)`
+    (`kv_heads` `(` $kv_heads^ `)`)? attr-dict `:`
+    custom<AttentionTypes>(type($query), type($key)) `->` type($lse)
   }];
   let hasVerifier = 1;
   let builders = [
     OpBuilder<(ins "::mlir::Value":$query, "::mlir::Value":$key,
-                   "::mlir::Value":$value, "int64_t":$heads)>
+                   "::mlir::Value":$value, "int64_t":$heads,
+                   CArg<"int64_t", "0">:$kvHeads)>
   ];
   let extraClassDeclaration = [{
     int64_t getHeadDim() {
       return ::llvm::cast<::mlir::RankedTensorType>(getQuery().getType())
                  .getDimSize(2) / getHeads();
     }
+    /// The number of key/value heads (`heads` when the attribute is absent).
+    int64_t getNumKvHeads() {
+      return static_cast<int64_t>(getKvHeads().value_or(getHeads()));
+    }
   }];
 }
 
 def LMC_FlashAttentionGradOp : LMC_Op<"flash_attention_grad", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
-    Pure, AllTypesMatch<["query", "key", "value", "output", "output_grad",
-                         "query_grad", "key_grad", "value_grad"]>]> {
+    Pure, AllTypesMatch<["query", "output", "output_grad", "query_grad"]>,
+    AllTypesMatch<["key", "value", "key_grad", "value_grad"]>]> {
   let summary = "gradient of lmc.flash_attention";
   let description = [{
     The gradients of the queries, keys and values of `lmc.flash_attention`
@@ -672,34 +712,112 @@ def LMC_FlashAttentionGradOp : LMC_Op<"flash_attention_grad", [
     The probabilities are recomputed tile by tile as
     `exp(q_i . k_j / sqrt(D) - lse[i])`, with `D_i = sum(dout_i * out_i)`:
     `dv = P^T dout`, `dS = P * (dout v^T - D_i)`, `dq = dS k / sqrt(D)`,
-    `dk = dS^T q / sqrt(D)` (the runtime's kernel, through `lmc.buffer_attention_grad`). The
-    gradient of `lse` is taken to be zero.
+    `dk = dS^T q / sqrt(D)` (the runtime's kernel, through `lmc.buffer_attention_grad`). With
+    `kv_heads` smaller than `heads`, the gradient of a key/value head sums
+    those of the query heads of its group. The gradient of `lse` is taken to
+    be zero. The assembly lists the query type, the key/value type when it
+    differs, then the type of `lse`.
 
     Example:
 
     ```mlir
     %dq, %dk, %dv = lmc.flash_attention_grad %q, %k, %v, %y, %lse, %dy
         heads(2) : tensor<?x?x64xf32>, tensor<?x2x?xf32>
+    %dq2, %dk2, %dv2 = lmc.flash_attention_grad %q, %k2, %v2, %y2, %lse2, %dy2
+        heads(4) kv_heads(2)
+        : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x4x?xf32>
     ```
 
     **Constraints:**
-    - `query`, `key`, `value`, `output`, `output_grad` and the three results
-      have one type of rank 3 with a static channel dimension;
-    - `heads` is at least 1 and divides the channels;
+    - `query`, `output`, `output_grad` and `query_grad` have one type, and
+      `key`, `value`, `key_grad` and `value_grad` another, all of rank 3
+      with a static channel dimension and one element type;
+    - `heads` is at least 1 and divides the query channels;
+    - `kv_heads`, where present, is at least 1 and divides `heads`;
+    - the key/value channels are `kv_heads * D`, D the query channels over
+      `heads`; their batch and sequence dimensions are those of the queries
+      where both are static;
     - `lse` is a float32 `[B, heads, T]` tensor, B and T those of the
       query where both are static.
   }];
   let arguments = (ins LMC_FloatTensor:$query, LMC_FloatTensor:$key,
                        LMC_FloatTensor:$value, LMC_FloatTensor:$output,
                        RankedTensorOf<[F32]>:$lse, LMC_FloatTensor:$output_grad,
-                       I64Attr:$heads);
+                       I64Attr:$heads, OptionalAttr<I64Attr>:$kv_heads);
   let results = (outs LMC_FloatTensor:$query_grad, LMC_FloatTensor:$key_grad,
                       LMC_FloatTensor:$value_grad);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $output `,` $lse `,` $output_grad
-    `heads` `(` $heads `)` attr-dict `:` type($query) `,` type($lse)
+    `heads` `(` $heads `)` (`kv_heads` `(` $kv_heads^ `)`)? attr-dict `:`
+    custom<AttentionGradTypes>(type($query), type($key), type($lse))
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The number of key/value heads (`heads` when the attribute is absent).
+    int64_t getNumKvHeads() {
+      return static_cast<int64_t>(getKvHeads().value_or(getHeads()));
+    }
+  }];
+}
+
+def LMC_RepeatHeadsOp : LMC_Op<"repeat_heads", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Layout, DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    Pure, InferTypeOpAdaptor]> {
+  let summary = "[B, Hkv, T, D] to [B, Hkv * G, T, D], each head G times";
+  let description = [{
+    Repeats each head of `input` `times` times in a row, the key/value heads
+    of grouped-query attention brought to the query heads (Hugging Face's
+    `repeat_kv`): `result[b, h, t, d] = input[b, h / times, t, d]`, so that
+    head `j` serves heads `j * times .. j * times + times - 1`.
+
+    Example:
+
+    ```mlir
+    %kr = lmc.repeat_heads %kh times(2) : tensor<?x2x?x16xf32>
+    // %kr : tensor<?x4x?x16xf32>
+    ```
+
+    **Constraints:**
+    - `input` is rank 4 with a static head dimension;
+    - `times` is at least 1.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, I64Attr:$times);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `times` `(` $times `)` attr-dict `:` type($input)
+  }];
+  let hasFolder = 1;
+}
+
+def LMC_RepeatHeadsGradOp : LMC_Op<"repeat_heads_grad", [
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
+    LMC_Reduction<[0]>,
+    DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    Pure, InferTypeOpAdaptor]> {
+  let summary = "gradient of lmc.repeat_heads: sums each group of heads";
+  let description = [{
+    Sums each run of `times` consecutive heads of `input`:
+    `result[b, j, t, d] = sum_{g < times} input[b, j * times + g, t, d]`,
+    the gradient of `lmc.repeat_heads` with the same `times`.
+
+    Example:
+
+    ```mlir
+    %dk = lmc.repeat_heads_grad %dkr times(2) : tensor<?x4x?x16xf32>
+    // %dk : tensor<?x2x?x16xf32>
+    ```
+
+    **Constraints:**
+    - `input` is rank 4 with a static head dimension;
+    - `times` is at least 1 and divides the heads.
+  }];
+  let arguments = (ins LMC_FloatTensor:$input, I64Attr:$times);
+  let results = (outs LMC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `times` `(` $times `)` attr-dict `:` type($input)
+  }];
+  let hasFolder = 1;
 }
 
 def LMC_SplitHeadsOp : LMC_Op<"split_heads", [
