@@ -155,6 +155,13 @@ Placement placementOf(linalg::GenericOp op, unsigned rows) {
     AffineMap map = op.getMatchingIndexingMap(input);
     if (!isRowIndexed(map, rows) && !isRowInvariant(map, rows) && !allRows)
       return Placement::Unknown;
+    // An input read through an expression of the loops (rope's partner
+    // channel, c floordiv D * D + (c + D/2) mod D) has no slice that tiling
+    // computes right: upstream takes a whole inner dimension as tiled and
+    // sizes its slice from the expression's value at the last index. Such a
+    // generic keeps its own loop nest.
+    if (!map.isProjectedPermutation(/*allowZeroInResults=*/true))
+      return Placement::Unknown;
   }
   if (parallelRows &&
       llvm::all_of(op.getDpsInitsMutable(), [&](OpOperand &init) {

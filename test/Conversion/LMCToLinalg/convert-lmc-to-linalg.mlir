@@ -742,3 +742,91 @@ func.func @fused(%x: tensor<?x8xf32>, %b: tensor<8xf32>) -> (tensor<?x8xf32>, te
   }
   return %r#0, %r#1 : tensor<?x8xf32>, tensor<?x8xf32>
 }
+
+// -----
+
+// Tests that rms_norm sums x^2 per row (a reduction over the last loop) and
+// scales x by rsqrt(sum / C + eps) (1/64 and eps as f32 constants) and the
+// weight, read along the channels.
+
+// CHECK-DAG:   #[[ID3:.+]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-DAG:   #[[ROW:.+]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG:   #[[CH:.+]] = affine_map<(d0, d1, d2) -> (d2)>
+// CHECK-LABEL: func.func @rms_norm
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x?x64xf32>, %[[W:.+]]: tensor<64xf32>)
+// CHECK-DAG:     %[[INVC:.+]] = arith.constant 1.562500e-02 : f32
+// CHECK-DAG:     %[[EPS:.+]] = arith.constant 9.99999974E-6 : f32
+// CHECK:         %[[SQ:.+]] = linalg.generic {indexing_maps = [#[[ID3]], #[[ROW]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]] : tensor<?x?x64xf32>)
+// CHECK-NEXT:    ^bb0(%[[V:.+]]: f32, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[V2:.+]] = arith.mulf %[[V]], %[[V]] : f32
+// CHECK-NEXT:      %[[S:.+]] = arith.addf %[[V2]], %[[ACC]] : f32
+// CHECK-NEXT:      linalg.yield %[[S]] : f32
+// CHECK:         linalg.generic {indexing_maps = [#[[ID3]], #[[ROW]], #[[CH]], #[[ID3]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[X]], %[[SQ]], %[[W]] : tensor<?x?x64xf32>, tensor<?x?xf32>, tensor<64xf32>)
+// CHECK-NEXT:    ^bb0(%[[XV:.+]]: f32, %[[QV:.+]]: f32, %[[WV:.+]]: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[MS:.+]] = arith.mulf %[[QV]], %[[INVC]] : f32
+// CHECK-NEXT:      %[[MSE:.+]] = arith.addf %[[MS]], %[[EPS]] : f32
+// CHECK-NEXT:      %[[R:.+]] = math.rsqrt %[[MSE]] : f32
+// CHECK-NEXT:      %[[XR:.+]] = arith.mulf %[[XV]], %[[R]] : f32
+// CHECK-NEXT:      %[[Y:.+]] = arith.mulf %[[XR]], %[[WV]] : f32
+// CHECK-NEXT:      linalg.yield %[[Y]] : f32
+func.func @rms_norm(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) -> tensor<?x?x64xf32> {
+  %0 = lmc.rms_norm %x, %w eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that rope is one generic over [B, T, C] reading x twice: as itself
+// and, through (c floordiv D) * D + (c + D/2) mod D, its partner in the
+// other half of its head (D = 16). The body takes the position from the
+// sequence loop plus the offset, the frequency index i = (c mod D) mod D/2,
+// f_i = exp(i * (-2 ln(theta) / D)) (-1.15129256 for theta 1e4), and yields
+// x cos(a) + s x_partner sin(a) with s = -1 in the first half of a head and
+// +1 in the second; the inverse swaps the signs and, without an offset, the
+// position is the sequence index itself.
+
+// CHECK-DAG:   #[[ID3:.+]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-DAG:   #[[PARTNER:.+]] = affine_map<(d0, d1, d2) -> (d0, d1, (d2 floordiv 16) * 16 + (d2 + 8) mod 16)>
+// CHECK-LABEL: func.func @rope
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x?x64xf32>, %[[OFF:.+]]: index)
+// CHECK-DAG:     %[[K:.+]] = arith.constant -1.15129256 : f32
+// CHECK-DAG:     %[[M1:.+]] = arith.constant -1.000000e+00 : f32
+// CHECK-DAG:     %[[P1:.+]] = arith.constant 1.000000e+00 : f32
+// CHECK-DAG:     %[[D:.+]] = arith.constant 16 : index
+// CHECK-DAG:     %[[H:.+]] = arith.constant 8 : index
+// CHECK:         %[[R0:.+]] = linalg.generic {indexing_maps = [#[[ID3]], #[[PARTNER]], #[[ID3]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[X]], %[[X]] : tensor<?x?x64xf32>, tensor<?x?x64xf32>)
+// CHECK-NEXT:    ^bb0(%[[XV:.+]]: f32, %[[PV:.+]]: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[T:.+]] = linalg.index 1 : index
+// CHECK-NEXT:      %[[C:.+]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[P:.+]] = arith.addi %[[T]], %[[OFF]] : index
+// CHECK-NEXT:      %[[CH:.+]] = arith.remui %[[C]], %[[D]] : index
+// CHECK-NEXT:      %[[I:.+]] = arith.remui %[[CH]], %[[H]] : index
+// CHECK-NEXT:      %[[SECOND:.+]] = arith.cmpi uge, %[[CH]], %[[H]] : index
+// CHECK-NEXT:      %[[II:.+]] = arith.index_castui %[[I]] : index to i64
+// CHECK-NEXT:      %[[IF:.+]] = arith.uitofp %[[II]] : i64 to f32
+// CHECK-NEXT:      %[[E:.+]] = arith.mulf %[[IF]], %[[K]] : f32
+// CHECK-NEXT:      %[[F:.+]] = math.exp %[[E]] : f32
+// CHECK-NEXT:      %[[PI:.+]] = arith.index_castui %[[P]] : index to i64
+// CHECK-NEXT:      %[[PF:.+]] = arith.uitofp %[[PI]] : i64 to f32
+// CHECK-NEXT:      %[[A:.+]] = arith.mulf %[[PF]], %[[F]] : f32
+// CHECK-NEXT:      %[[COS:.+]] = math.cos %[[A]] : f32
+// CHECK-NEXT:      %[[SIN:.+]] = math.sin %[[A]] : f32
+// CHECK-NEXT:      %[[SIGN:.+]] = arith.select %[[SECOND]], %[[P1]], %[[M1]] : f32
+// CHECK-NEXT:      %[[SP:.+]] = arith.mulf %[[SIGN]], %[[PV]] : f32
+// CHECK-NEXT:      %[[SPS:.+]] = arith.mulf %[[SP]], %[[SIN]] : f32
+// CHECK-NEXT:      %[[XC:.+]] = arith.mulf %[[XV]], %[[COS]] : f32
+// CHECK-NEXT:      %[[Y:.+]] = arith.addf %[[XC]], %[[SPS]] : f32
+// CHECK-NEXT:      linalg.yield %[[Y]] : f32
+// CHECK:         %[[R1:.+]] = linalg.generic {indexing_maps = [#[[ID3]], #[[PARTNER]], #[[ID3]]]
+// CHECK-NEXT:    ^bb0(%{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[T1:.+]] = linalg.index 1 : index
+// CHECK-NOT:       arith.addi
+// CHECK:           %[[SECOND1:.+]] = arith.cmpi uge
+// CHECK:           %[[PI1:.+]] = arith.index_castui %[[T1]] : index to i64
+// CHECK:           arith.select %[[SECOND1]], %{{.+}}, %{{.+}} : f32
+// CHECK:         return %[[R0]], %[[R1]]
+func.func @rope(%x: tensor<?x?x64xf32>, %off: index) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
+  %0 = lmc.rope %x head_dim(16) theta(1.000000e+04) offset(%off) : tensor<?x?x64xf32>
+  %1 = lmc.rope %x head_dim(16) theta(1.000000e+04) inverse : tensor<?x?x64xf32>
+  return %0, %1 : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+}

@@ -317,6 +317,56 @@ func.func @layer_norm_grad(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>, %dy: tens
 
 // -----
 
+// Tests that rms_norm_grad recomputes the row sum of x^2 (as in the forward
+// lowering), takes the row sum of dy w x, then dx = r (dy w - x r^2 sum(dy w
+// x) / C) elementwise with r = rsqrt(sum(x^2) / C + eps), and the weight
+// gradient as the sum over the rows (loops 0 and 1 are reductions) of
+// dy x r.
+
+// CHECK-DAG:   #[[ID3:.+]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-DAG:   #[[ROW:.+]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG:   #[[CHAN:.+]] = affine_map<(d0, d1, d2) -> (d2)>
+// CHECK-LABEL: func.func @rms_norm_grad
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x?x64xf32>, %[[W:.+]]: tensor<64xf32>, %[[DY:.+]]: tensor<?x?x64xf32>)
+// CHECK-DAG:     %[[INVC:.+]] = arith.constant 1.562500e-02 : f32
+// CHECK-DAG:     %[[EPS:.+]] = arith.constant 9.99999974E-6 : f32
+// CHECK:         %[[SQ:.+]] = linalg.generic {indexing_maps = [#[[ID3]], #[[ROW]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME:      ins(%[[X]] : tensor<?x?x64xf32>)
+// CHECK-NEXT:    ^bb0(%[[XV:.+]]: f32, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[X2:.+]] = arith.mulf %[[XV]], %[[XV]] : f32
+// CHECK-NEXT:      arith.addf %[[X2]], %[[ACC]] : f32
+// CHECK:         %[[SGX:.+]] = linalg.generic {indexing_maps = [#[[ID3]], #[[CHAN]], #[[ID3]], #[[ROW]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME:      ins(%[[DY]], %[[W]], %[[X]] :
+// CHECK-NEXT:    ^bb0(%[[G:.+]]: f32, %[[WV:.+]]: f32, %[[XV:.+]]: f32, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[GW:.+]] = arith.mulf %[[G]], %[[WV]] : f32
+// CHECK-NEXT:      %[[GWX:.+]] = arith.mulf %[[GW]], %[[XV]] : f32
+// CHECK-NEXT:      arith.addf %[[GWX]], %[[ACC]] : f32
+// CHECK:         %[[DX:.+]] = linalg.generic {indexing_maps = [#[[ID3]], #[[CHAN]], #[[ID3]], #[[ROW]], #[[ROW]], #[[ID3]]], iterator_types = ["parallel", "parallel", "parallel"]}
+// CHECK-SAME:      ins(%[[DY]], %[[W]], %[[X]], %[[SQ]], %[[SGX]] :
+// CHECK-NEXT:    ^bb0(%[[G:.+]]: f32, %[[WV:.+]]: f32, %[[XV:.+]]: f32, %[[QV:.+]]: f32, %[[SV:.+]]: f32, %{{.+}}: f32):
+// CHECK-NEXT:      %[[MS:.+]] = arith.mulf %[[QV]], %[[INVC]] : f32
+// CHECK-NEXT:      %[[MSE:.+]] = arith.addf %[[MS]], %[[EPS]] : f32
+// CHECK-NEXT:      %[[R:.+]] = math.rsqrt %[[MSE]] : f32
+// CHECK-NEXT:      %[[GW:.+]] = arith.mulf %[[G]], %[[WV]] : f32
+// CHECK-NEXT:      %[[MGX:.+]] = arith.mulf %[[SV]], %[[INVC]] : f32
+// CHECK-NEXT:      %[[R2:.+]] = arith.mulf %[[R]], %[[R]] : f32
+// CHECK-NEXT:      %[[K:.+]] = arith.mulf %[[R2]], %[[MGX]] : f32
+// CHECK-NEXT:      %[[XK:.+]] = arith.mulf %[[XV]], %[[K]] : f32
+// CHECK-NEXT:      %[[T:.+]] = arith.subf %[[GW]], %[[XK]] : f32
+// CHECK-NEXT:      %[[D:.+]] = arith.mulf %[[R]], %[[T]] : f32
+// CHECK-NEXT:      linalg.yield %[[D]] : f32
+// CHECK:         %[[DW:.+]] = linalg.generic {indexing_maps = [#[[ID3]], #[[ID3]], #[[ROW]], #[[CHAN]]], iterator_types = ["reduction", "reduction", "parallel"]}
+// CHECK-SAME:      ins(%[[DY]], %[[X]], %[[SQ]] :
+// CHECK:           math.rsqrt
+// CHECK:         return %[[DX]], %[[DW]]
+func.func @rms_norm_grad(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>, %dy: tensor<?x?x64xf32>)
+    -> (tensor<?x?x64xf32>, tensor<64xf32>) {
+  %dx, %dw = lmc.rms_norm_grad %x, %w, %dy eps(1.0e-5) : tensor<?x?x64xf32>, tensor<64xf32>
+  return %dx, %dw : tensor<?x?x64xf32>, tensor<64xf32>
+}
+
+// -----
+
 // Tests that softmax_grad takes the row sum of y g (a reduction over the
 // last loop into a zero-filled [B, H, T] tensor), then y (g - sum)
 // elementwise.

@@ -168,3 +168,26 @@ func.func private @gelu_keeping_input(%a: tensor<?x?x256xf32>, %b: tensor<256xf3
   %1 = lmc.gelu %0 tanh : tensor<?x?x256xf32>
   return %0, %1 : tensor<?x?x256xf32>, tensor<?x?x256xf32>
 }
+
+// -----
+
+// Tests that rope's generic, which reads each channel's partner in its head
+// through (c floordiv D) * D + (c + D/2) mod D, is not tiled (tiling would
+// slice that operand to the wrong size): a group of a residual add and a
+// rope keeps both generics as they are, the rope reading the whole sum.
+
+// CHECK-DAG:   #[[ID:.+]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-DAG:   #[[PARTNER:.+]] = affine_map<(d0, d1, d2) -> (d0, d1, (d2 floordiv 16) * 16 + (d2 + 8) mod 16)>
+// CHECK-LABEL: func.func private @rope(
+// CHECK-NOT:     scf.forall
+// CHECK:         %[[SUM:.+]] = linalg.generic {indexing_maps = [#[[ID]], #[[ID]], #[[ID]]]
+// CHECK:         %[[ROT:.+]] = linalg.generic {indexing_maps = [#[[ID]], #[[PARTNER]], #[[ID]]], {{.+}}} ins(%[[SUM]], %[[SUM]] : tensor<?x?x64xf32>, tensor<?x?x64xf32>)
+// CHECK:           math.cos
+// CHECK:           math.sin
+// CHECK-NOT:     scf.forall
+// CHECK:         return %[[SUM]], %[[ROT]]
+func.func private @rope(%a: tensor<?x?x64xf32>, %b: tensor<?x?x64xf32>, %off: index) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) attributes {lmc.fusion_group = "rope"} {
+  %0 = lmc.add %a, %b : tensor<?x?x64xf32>
+  %1 = lmc.rope %0 head_dim(16) theta(1.000000e+04) offset(%off) : tensor<?x?x64xf32>
+  return %0, %1 : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+}

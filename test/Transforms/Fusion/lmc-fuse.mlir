@@ -245,3 +245,98 @@ lmc.model @m {
     return %h, %da : tensor<?x?x256xf32>, tensor<?x?x256xf32>
   }
 }
+
+// -----
+
+// Tests the whole SwiGLU MLP as lmc-autodiff writes its backward pass: the
+// gate silu(a) * b is one group, and its gradient is one group holding both
+// products of the mul's rule (dh * b and dh * s, siblings through dh) and
+// the silu gradient; the projections stay out.
+
+// CHECK-LABEL: lmc-fuse: @m swiglu_backward: 9 kernels before fusion, 6 after (2 groups of 5 ops: silu 1 silu_grad 1)
+// CHECK-LABEL: func.func @swiglu_backward
+// CHECK:         %[[A:.+]] = lmc.matmul
+// CHECK-NEXT:    %[[B:.+]] = lmc.matmul
+// CHECK-NEXT:    %[[H:.+]]:2 = lmc.fused "silu" (%[[X:.+]] = %[[A]], %[[Y:.+]] = %[[B]]) : (tensor<?x?x256xf32>, tensor<?x?x256xf32>) -> (tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
+// CHECK-NEXT:      %[[S:.+]] = lmc.silu %[[X]]
+// CHECK-NEXT:      %[[M:.+]] = lmc.mul %[[S]], %[[Y]]
+// CHECK-NEXT:      lmc.yield %[[S]], %[[M]]
+// CHECK-NEXT:    }
+// CHECK-NEXT:    %[[O:.+]] = lmc.matmul %[[H]]#1
+// CHECK-NEXT:    %[[DH:.+]] = lmc.matmul %[[O]]
+// CHECK-NEXT:    %[[G:.+]]:2 = lmc.fused "silu_grad" (%[[GH:.+]] = %[[DH]], %[[GB:.+]] = %[[B]], %[[GS:.+]] = %[[H]]#0, %[[GA:.+]] = %[[A]]) : (tensor<?x?x256xf32>, tensor<?x?x256xf32>, tensor<?x?x256xf32>, tensor<?x?x256xf32>) -> (tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
+// CHECK-NEXT:      %[[DS:.+]] = lmc.mul %[[GH]], %[[GB]]
+// CHECK-NEXT:      %[[DB:.+]] = lmc.mul %[[GH]], %[[GS]]
+// CHECK-NEXT:      %[[DA:.+]] = lmc.silu_grad %[[GA]], %[[DS]]
+// CHECK-NEXT:      lmc.yield %[[DB]], %[[DA]]
+// CHECK-NEXT:    }
+// CHECK-NEXT:    return %[[O]], %[[G]]#1, %[[G]]#0
+lmc.model @m {
+  func.func @swiglu_backward(%x: tensor<?x?x64xf32>, %wg: tensor<64x256xf32>, %wu: tensor<64x256xf32>, %wd: tensor<256x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x256xf32>, tensor<?x?x256xf32>) {
+    %a = lmc.matmul %x, %wg : tensor<?x?x64xf32>, tensor<64x256xf32>
+    %b = lmc.matmul %x, %wu : tensor<?x?x64xf32>, tensor<64x256xf32>
+    %s = lmc.silu %a : tensor<?x?x256xf32>
+    %h = lmc.mul %s, %b : tensor<?x?x256xf32>
+    %o = lmc.matmul %h, %wd : tensor<?x?x256xf32>, tensor<256x64xf32>
+    %dh = lmc.matmul %o, %wd transpose_b : tensor<?x?x64xf32>, tensor<256x64xf32>
+    %ds = lmc.mul %dh, %b : tensor<?x?x256xf32>
+    %db = lmc.mul %dh, %s : tensor<?x?x256xf32>
+    %da = lmc.silu_grad %a, %ds : tensor<?x?x256xf32>
+    return %o, %da, %db : tensor<?x?x64xf32>, tensor<?x?x256xf32>, tensor<?x?x256xf32>
+  }
+}
+
+// -----
+
+// Tests that rms_norm fuses like layer_norm (row-wise, by its declared
+// role): the residual add joins it and both are results; its gradient joins
+// the sum of the residual gradients (its input gradient is the group's, its
+// weight gradient a reduction over the rows).
+
+// CHECK-LABEL: lmc-fuse: @m rms: 5 kernels before fusion, 3 after (2 groups of 4 ops: rms_norm 1 rms_norm_grad 1)
+// CHECK-LABEL: func.func @rms
+// CHECK:         %[[N:.+]]:2 = lmc.fused "rms_norm" (%[[R:.+]] = %{{.+}}, %[[A:.+]] = %{{.+}}, %[[W:.+]] = %{{.+}}) : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
+// CHECK-NEXT:      %[[X:.+]] = lmc.add %[[R]], %[[A]]
+// CHECK-NEXT:      %[[Y:.+]] = lmc.rms_norm %[[X]], %[[W]] eps(1.000000e-05)
+// CHECK-NEXT:      lmc.yield %[[X]], %[[Y]]
+// CHECK-NEXT:    }
+// CHECK-NEXT:    %[[DY:.+]] = lmc.matmul %[[N]]#1
+// CHECK-NEXT:    %[[G:.+]]:2 = lmc.fused "rms_norm_grad" (%{{.+}}) : ({{.+}}) -> (tensor<64xf32>, tensor<?x?x64xf32>) {
+// CHECK-NEXT:      %[[DX:.+]], %[[DW:.+]] = lmc.rms_norm_grad
+// CHECK-NEXT:      %[[S:.+]] = lmc.add %{{.+}}, %[[DX]]
+// CHECK-NEXT:      lmc.yield %[[DW]], %[[S]]
+// CHECK-NEXT:    }
+lmc.model @m {
+  func.func @rms(%r: tensor<?x?x64xf32>, %a: tensor<?x?x64xf32>, %w: tensor<64xf32>, %wz: tensor<64x64xf32>, %dres: tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64xf32>) {
+    %x = lmc.add %r, %a : tensor<?x?x64xf32>
+    %y = lmc.rms_norm %x, %w eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+    %dy = lmc.matmul %y, %wz : tensor<?x?x64xf32>, tensor<64x64xf32>
+    %dx, %dw = lmc.rms_norm_grad %x, %w, %dy eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+    %s = lmc.add %dres, %dx : tensor<?x?x64xf32>
+    return %x, %y, %s, %dw : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64xf32>
+  }
+}
+
+// -----
+
+// Tests that rope is row-wise: a bias add on q joins its group (the matmul
+// before it and the attention after it stay out).
+
+// CHECK-LABEL: lmc-fuse: @m rope: 4 kernels before fusion, 3 after (1 group of 2 ops: rope 1)
+// CHECK-LABEL: func.func @rope
+// CHECK:         %[[Q:.+]] = lmc.matmul
+// CHECK-NEXT:    %[[R:.+]] = lmc.fused "rope" (%[[X:.+]] = %[[Q]], %[[B:.+]] = %{{.+}}, %[[O:.+]] = %{{.+}}) : (tensor<?x?x64xf32>, tensor<64xf32>, index) -> tensor<?x?x64xf32> {
+// CHECK-NEXT:      %[[QB:.+]] = lmc.bias_add %[[X]], %[[B]]
+// CHECK-NEXT:      %[[QR:.+]] = lmc.rope %[[QB]] head_dim(16) theta(1.000000e+04) offset(%[[O]])
+// CHECK-NEXT:      lmc.yield %[[QR]]
+// CHECK-NEXT:    }
+// CHECK-NEXT:    lmc.causal_attention %[[R]]
+lmc.model @m {
+  func.func @rope(%x: tensor<?x?x64xf32>, %wq: tensor<64x64xf32>, %bq: tensor<64xf32>, %off: index) -> tensor<?x?x64xf32> {
+    %q = lmc.matmul %x, %wq : tensor<?x?x64xf32>, tensor<64x64xf32>
+    %qb = lmc.bias_add %q, %bq : tensor<?x?x64xf32>, tensor<64xf32>
+    %qr = lmc.rope %qb head_dim(16) theta(1.000000e+04) offset(%off) : tensor<?x?x64xf32>
+    %y = lmc.causal_attention %qr, %qr, %qr heads(4) : tensor<?x?x64xf32>
+    return %y : tensor<?x?x64xf32>
+  }
+}

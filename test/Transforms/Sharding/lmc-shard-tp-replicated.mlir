@@ -121,3 +121,26 @@ lmc.model @geglu {
     return %loss : tensor<f32>
   }
 }
+
+// -----
+
+// Tests that the weight of an rms_norm, like LayerNorm's parameters (both
+// are normalisations), is replicated by design and not warned about, even
+// over 1 MiB (266240 channels): only the MLP weight no pattern matches is.
+
+lmc.model @wide_rms_norm {
+  lmc.param @emb : tensor<4x266240xf32> init(normal, std = 2.000000e-02)
+  lmc.param @norm : tensor<266240xf32> init(ones)
+  lmc.param @w : tensor<266240x4xf32> init(normal, std = 2.000000e-02)
+  func.func @forward(%tokens: tensor<?x?xi32>, %targets: tensor<?x?xi32>) -> tensor<f32> {
+    %emb = lmc.param_ref @emb : tensor<4x266240xf32>
+    %x = lmc.embedding %emb[%tokens] : tensor<4x266240xf32>, tensor<?x?xi32>
+    %g = lmc.param_ref @norm : tensor<266240xf32>
+    %h = lmc.rms_norm %x, %g eps(1.000000e-05) : tensor<?x?x266240xf32>, tensor<266240xf32>
+    %w = lmc.param_ref @w : tensor<266240x4xf32>
+    // expected-warning @below {{parameter @w (4.1 MiB) stays replicated over tp=2}}
+    %logits = lmc.matmul %h, %w : tensor<?x?x266240xf32>, tensor<266240x4xf32>
+    %loss = lmc.cross_entropy %logits, %targets : tensor<?x?x4xf32>, tensor<?x?xi32>
+    return %loss : tensor<f32>
+  }
+}

@@ -1137,3 +1137,49 @@ lmc.model @mlp {
 // REPORT-BLOCK: lmc-autodiff @tiny recompute=block: 5 values, 327680 bytes kept for the backward pass at batch 4, sequence 64
 // REPORT-SMALL: lmc-autodiff @tiny recompute=none: 25 values, 78848 bytes kept for the backward pass at batch 1, sequence 8
 // NO-REPORT-NOT: lmc-autodiff
+
+// -----
+
+// Tests the rules of rms_norm (rms_norm_grad on the forward input and
+// weight, its input gradient flowing on, its weight gradient a parameter
+// gradient) and rope (the inverse rotation at the same offset). Under the
+// block policy the input of the rms_norm (a normalisation: the residual
+// stream in a Llama block) is kept, and the norm, the rope and what follows
+// are recomputed from it.
+
+// CHECK-LABEL: lmc.model @rms_rope
+// CHECK:         func.func @forward_grad
+// CHECK:           %[[X:.+]] = lmc.silu %[[E:[^ ]+]] :
+// CHECK-NEXT:      %[[H:.+]] = lmc.rms_norm %[[X]], %[[W:[^ ]+]] eps(1.000000e-05)
+// CHECK-NEXT:      lmc.rope %[[H]] head_dim(4) theta(1.000000e+04) offset(%[[OFF:[^)]+]]) :
+// CHECK:           %[[DR:.+]] = lmc.rope %{{.+}} head_dim(4) theta(1.000000e+04) offset(%[[OFF]]) inverse :
+// CHECK-NEXT:      %[[DX:.+]], %[[DW:.+]] = lmc.rms_norm_grad %[[X]], %[[W]], %[[DR]] eps(1.000000e-05)
+// CHECK-NEXT:      lmc.silu_grad %[[E]], %[[DX]]
+// CHECK:           return %{{.+}}, %{{.+}}, %[[DW]]
+// BLOCK-LABEL: lmc.model @rms_rope
+// BLOCK:         func.func @forward_grad
+// BLOCK:           %[[X:.+]] = lmc.silu
+// BLOCK:           lmc.cross_entropy %
+// BLOCK-NEXT:      arith.constant dense<1.000000e+00>
+// BLOCK-NEXT:      %[[H:.+]] = lmc.rms_norm %[[X]], %{{.+}} eps(1.000000e-05)
+// BLOCK-NEXT:      lmc.rope %[[H]] head_dim(4) theta(1.000000e+04) offset(%{{.+}}) :
+// BLOCK:           %[[DR:.+]] = lmc.rope %{{.+}} inverse :
+// BLOCK-NEXT:      lmc.rms_norm_grad %[[X]], %{{.+}}, %[[DR]]
+// BLOCK-NEXT:      lmc.embedding
+// BLOCK-NEXT:      lmc.silu_grad
+lmc.model @rms_rope {
+  lmc.param @"wte.weight" : tensor<16x8xf32> init(normal, std = 2.000000e-02)
+  lmc.param @"norm.weight" : tensor<8xf32> init(ones)
+  func.func @forward(%tokens: tensor<?x?xi32>, %targets: tensor<?x?xi32>) -> tensor<f32> {
+    %wte = lmc.param_ref @"wte.weight" : tensor<16x8xf32>
+    %w = lmc.param_ref @"norm.weight" : tensor<8xf32>
+    %e = lmc.embedding %wte[%tokens] : tensor<16x8xf32>, tensor<?x?xi32>
+    %x = lmc.silu %e : tensor<?x?x8xf32>
+    %h = lmc.rms_norm %x, %w eps(1.000000e-05) : tensor<?x?x8xf32>, tensor<8xf32>
+    %off = arith.constant 5 : index
+    %r = lmc.rope %h head_dim(4) theta(1.000000e+04) offset(%off) : tensor<?x?x8xf32>
+    %logits = lmc.matmul %r, %wte transpose_b : tensor<?x?x8xf32>, tensor<16x8xf32>
+    %loss = lmc.cross_entropy %logits, %targets : tensor<?x?x16xf32>, tensor<?x?xi32>
+    return %loss : tensor<f32>
+  }
+}

@@ -22,15 +22,20 @@ def LMCFuse : Pass<"lmc-fuse", "::mlir::ModuleOp"> {
     `lmc-shard`. The rules:
 
     - an elementwise op (`add`, `mul`, `scale`, `bias_add`, `gelu`,
-      `gelu_grad`, `causal_mask`) or a row-wise op (`layer_norm`,
-      `layer_norm_grad`'s input gradient, `softmax`, `softmax_grad`,
+      `gelu_grad`, `silu`, `silu_grad`, `causal_mask`) or a row-wise op
+      (`layer_norm`, `rms_norm`, `layer_norm_grad`'s and `rms_norm_grad`'s
+      input gradients, `rope`, `softmax`, `softmax_grad`,
       `cross_entropy_grad`) joins the group of a consumer that reads it over
       the same iteration space: an elementwise or row-wise op, a
       `reduce_sum` or a `cross_entropy` (not a bias or a LayerNorm weight,
       which are broadcast). This gives bias + GELU, residual add +
-      LayerNorm, scale + causal mask + softmax, and in the backward pass
-      LayerNorm gradient + residual gradient sum + bias gradient, softmax
-      gradient + mask + scale, GELU gradient + bias gradient;
+      LayerNorm (or RMSNorm), scale + causal mask + softmax, the SwiGLU gate
+      silu(a) * b, and in the backward pass LayerNorm gradient + residual
+      gradient sum + bias gradient, softmax gradient + mask + scale, GELU
+      gradient + bias gradient;
+    - the two products of a `mul`'s gradient (`dy * b` and `dy * a`) are
+      siblings through `dy`: with the SiLU gradient, a SwiGLU backward pass
+      is one group;
     - `cross_entropy` joins the `cross_entropy_grad` of the same logits and
       targets (they share the row maximum and the sum of exponentials);
     - the vocabulary-parallel cross-entropy of a tensor-parallel step is

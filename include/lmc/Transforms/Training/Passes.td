@@ -84,8 +84,9 @@ def LMCAutodiff : Pass<"lmc-autodiff", "::mlir::ModuleOp"> {
       recomputes scores and probabilities from q and k (selective
       recomputation);
     - `block`: only the residual stream entering each sub-block (the inputs
-      of the LayerNorms) is kept; everything else a rule needs is recomputed
-      from it in the backward pass.
+      of the normalisations: ops with the `LMC_Normalization` trait,
+      `lmc.layer_norm` and `lmc.rms_norm`) is kept; everything else a rule
+      needs is recomputed from it in the backward pass.
     `attention` chooses the form of float32 `lmc.causal_attention`:
     - `decomposed` (the default): as the recompute policy says above;
     - `flash`: each becomes `lmc.flash_attention` before differentiating,

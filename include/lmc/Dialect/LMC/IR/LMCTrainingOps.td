@@ -37,12 +37,17 @@ def LMC_ZerosLikeOp : LMC_Op<"zeros_like", [
 
 def LMC_MulOp : LMC_Op<"mul", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
-    LMC_Elementwise<[0, 1]>,
+    // Elementwise; the two products of its own gradient rule (dy * rhs and
+    // dy * lhs) are siblings through dy, so that the backward pass of a
+    // gated MLP is one group.
+    LMC_Fusion<"Elementwise", [0, 1], 1, [], "mul", 9, [], /*siblings=*/[0]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
     Pure, Commutative, AllTypesMatch<["lhs", "rhs", "result"]>]> {
   let summary = "elementwise product";
   let description = [{
-    `result = lhs * rhs` elementwise, for tensors of the same type.
+    `result = lhs * rhs` elementwise, for tensors of the same type. Two
+    products with the same `lhs` (the gradients of a product, `dy * rhs`
+    and `dy * lhs`) are fused into one group (sibling operand 0).
 
     Example:
 
