@@ -244,3 +244,21 @@ def test_family_lookup():
     assert family.of(GPT2["tiny"]).name == "gpt2"
     with pytest.raises(ValueError):
         family.get("bert")
+
+
+def test_llama_grad_case(tmp_path):
+    from lmc.testing import grad_case
+    cfg = replace(PRESETS["tiny"], n_kv_head=1, tied=True)
+    case = grad_case.write_gpt_case(cfg, str(tmp_path), batch=2, seq=6,
+                                    seed=0, per_param=2)
+    expected = json.loads((tmp_path / "expected.json").read_text())
+    values = dict(case.values)
+    loss, grads = rl.forward_backward(values, case.tokens, case.targets,
+                                      replace(cfg, dtype="f64"))
+    assert expected["reference_loss"] == loss
+    embed = expected["reference_grads"]["model.embed_tokens.weight"]
+    coords = case.coords["model.embed_tokens.weight"]
+    assert len(coords) >= 2 + 6  # random ones, a repeated row, an unused row
+    assert embed == [float(grads["model.embed_tokens.weight"][c]) for c in coords]
+    text = (tmp_path / "model.mlir").read_text()
+    assert "kv_heads(1)" in text and "lm_head" not in text
