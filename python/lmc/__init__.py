@@ -1,8 +1,10 @@
 """Python tooling for the lmc GPT training compiler.
 
 Subpackages:
-  lmc.models     -- builders that emit lmc dialect MLIR text
-  lmc.reference  -- NumPy reference forward pass and loss
+  lmc.models     -- builders that emit lmc dialect MLIR text (gpt2, llama)
+  lmc.reference  -- NumPy reference forward pass and loss (GPT-2)
+  lmc.reference_llama -- NumPy reference of the Llama family (forward, step)
+  lmc.hf         -- Llama exchange with Hugging Face (export, import check)
   lmc.safetensors -- NumPy-only safetensors reader/writer
   lmc.testing    -- end-to-end test case generation and checking
 """

@@ -3,7 +3,8 @@
 Layout: u64 little-endian header length N, N bytes of JSON header, then the
 tensor data. The header maps each name to {"dtype", "shape", "data_offsets"}
 (offsets relative to the start of the data) plus an optional "__metadata__"
-object of string -> string. load() validates every field before use.
+object of string -> string. load() validates every field before use; it
+reads BF16 tensors too, returned as float32.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ DTYPES = {
     "U16": np.dtype("<u2"), "U8": np.dtype("u1"), "BOOL": np.dtype("?"),
 }
 _TAG_BY_KIND = {(dt.kind, dt.itemsize): tag for tag, dt in DTYPES.items()}
+# bfloat16 (what Hugging Face checkpoints often hold) has no NumPy dtype:
+# load() reads it as its 16-bit patterns and returns it widened to float32,
+# which holds every bfloat16 value exactly. save() does not write it.
+BF16 = "BF16"
 METADATA_KEY = "__metadata__"
 # Refuse absurd headers before reading them (the format caps them at 100 MB).
 MAX_HEADER_BYTES = 100 * 1024 * 1024
@@ -89,8 +94,9 @@ def _parse_header(raw: bytes, data_size: int, fail):
         if missing:
             fail(f"tensor {name!r}: missing {sorted(missing)}")
         tag, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-        if tag not in DTYPES:
+        if tag not in DTYPES and tag != BF16:
             fail(f"tensor {name!r}: unknown dtype {tag!r}")
+        dtype = DTYPES[tag] if tag != BF16 else np.dtype("<u2")
         if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
             fail(f"tensor {name!r}: shape must be a list of non-negative ints")
         if (not isinstance(offsets, list) or len(offsets) != 2
@@ -100,14 +106,14 @@ def _parse_header(raw: bytes, data_size: int, fail):
         if not 0 <= begin <= end <= data_size:
             fail(f"tensor {name!r}: data_offsets [{begin}, {end}] out of range "
                  f"for {data_size} data bytes")
-        expected = math.prod(shape) * DTYPES[tag].itemsize
+        expected = math.prod(shape) * dtype.itemsize
         if end - begin != expected:
             fail(f"tensor {name!r}: data size {end - begin} does not match "
                  f"dtype {tag} and shape {shape} ({expected} bytes)")
-        entries.append((name, DTYPES[tag], tuple(shape), begin, end))
+        entries.append((name, dtype, tuple(shape), begin, end, tag))
 
     previous, position = None, 0
-    for name, _, _, begin, end in sorted(entries, key=lambda e: (e[3], e[4])):
+    for name, _, _, begin, end, _ in sorted(entries, key=lambda e: (e[3], e[4])):
         if begin < position:
             fail(f"tensor {name!r} overlaps tensor {previous!r}")
         if begin > position:
@@ -145,11 +151,15 @@ def load(path) -> tuple[dict[str, np.ndarray], dict[str, str] | None]:
             fail("file changed size while reading")
 
     tensors = {}
-    for name, dtype, shape, begin, end in entries:
+    for name, dtype, shape, begin, end, tag in entries:
         if end == begin:
-            tensors[name] = np.zeros(shape, dtype=dtype.newbyteorder("="))
-            continue
-        array = np.frombuffer(data, dtype=dtype, count=(end - begin) // dtype.itemsize,
-                              offset=begin).reshape(shape)
-        tensors[name] = array.astype(dtype.newbyteorder("="), copy=False)
+            array = np.zeros(shape, dtype=dtype.newbyteorder("="))
+        else:
+            array = np.frombuffer(data, dtype=dtype,
+                                  count=(end - begin) // dtype.itemsize,
+                                  offset=begin).reshape(shape)
+            array = array.astype(dtype.newbyteorder("="), copy=False)
+        if tag == BF16:
+            array = (array.astype(np.uint32) << 16).view(np.float32)
+        tensors[name] = array
     return tensors, metadata

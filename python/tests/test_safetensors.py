@@ -113,3 +113,17 @@ def test_truncated_files(tmp_path):
         bad.write_bytes(raw[:cut])
         with pytest.raises(ValueError, match=str(bad)):
             st.load(bad)
+
+
+def test_load_bf16_as_float32(tmp_path):
+    # bfloat16 is the top half of a float32: these values are exact in it.
+    values = np.array([[1.0, -2.5], [3.140625, 0.0]], dtype=np.float32)
+    patterns = (values.view(np.uint32) >> 16).astype("<u2")
+    header = json.dumps({"w": {"dtype": "BF16", "shape": [2, 2],
+                               "data_offsets": [0, 8]},
+                         "__metadata__": {"format": "pt"}}).encode()
+    path = tmp_path / "bf16.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header + patterns.tobytes())
+    tensors, meta = st.load(path)
+    assert tensors["w"].dtype == np.float32 and meta == {"format": "pt"}
+    np.testing.assert_array_equal(tensors["w"], values)

@@ -37,6 +37,7 @@
 #include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <tuple>
 #include <unistd.h>
 
 #include <omp.h>
@@ -276,10 +277,55 @@ TEST(ModelInfo, ParsesTheDescription) {
   EXPECT_EQ(m.params[1].init, InitKind::Ones);
   EXPECT_FALSE(m.params[1].decay);
   EXPECT_EQ(m.params[3].offset, 76);
-  EXPECT_EQ(m.numLayers(), 2);
-  EXPECT_EQ(m.channels(), 4);
+  // Layers and attention width come from the attention line (none here).
+  EXPECT_EQ(m.attentionLayers, 0);
+  std::string text = kTinyModel;
+  text.insert(text.find("params "), "attention 2 4\n");
+  ModelInfo withAttention = parseModelInfo(text);
+  EXPECT_EQ(withAttention.attentionLayers, 2);
+  EXPECT_EQ(withAttention.attentionWidth, 4);
   EXPECT_NE(m.find("ln_f.bias"), nullptr);
   EXPECT_EQ(m.find("nope"), nullptr);
+}
+
+TEST(ModelInfo, ContextAndAttentionAreOptionalAndNamesMeanNothing) {
+  // A model with rotary embeddings fixes no context; the attention line
+  // alone gives layers and width, whatever the parameters are called
+  // (Llama's names here), and both lines count in the hash when present.
+  std::string text = kTinyModel;
+  text.replace(text.find("context 8"), 9, "attention 3 8");
+  for (const char *from :
+       {"wte.weight", "h.0.ln_1.weight", "h.1.mlp.c_fc.weight", "ln_f.bias"}) {
+    std::string to = std::string("model.layers.") + from;
+    text.replace(text.find(from), std::strlen(from), to);
+  }
+  ModelInfo m = parseModelInfo(text);
+  EXPECT_EQ(m.context, 0);
+  EXPECT_EQ(m.attentionLayers, 3);
+  EXPECT_EQ(m.attentionWidth, 8);
+  EXPECT_EQ(m.canonicalText().find("context"), std::string::npos);
+  EXPECT_NE(m.canonicalText().find("\nattention 3 8\n"), std::string::npos);
+  std::string withAttention = kTinyModel;
+  withAttention.insert(withAttention.find("params "), "attention 2 4\n");
+  EXPECT_NE(parseModelInfo(withAttention).hash(), tinyModel().hash());
+  // Any --seq for a model without a context; 64 by default.
+  Config c = flags({"--data", "d.bin", "--seq", "4096"});
+  validateConfig(c, m);
+  EXPECT_EQ(c.seq, 4096);
+  Config byDefault = flags({"--data", "d.bin"});
+  validateConfig(byDefault, m);
+  EXPECT_EQ(byDefault.seq, 64);
+  // Malformed lines, and lines out of order.
+  for (const char *bad : {"attention 2\n", "attention 0 4\n", "attention x 4\n",
+                          "attention 2 4 1\n"}) {
+    std::string broken = kTinyModel;
+    broken.insert(broken.find("params "), bad);
+    SCOPED_TRACE(bad);
+    EXPECT_ERROR(parseModelInfo(broken), "line 6");
+  }
+  std::string late = kTinyModel;
+  late.insert(late.find("params "), "mesh dp=1\nattention 2 4\n");
+  EXPECT_THROW(parseModelInfo(late), RuntimeError);
 }
 
 TEST(ModelInfo, RejectsBadDescriptions) {
@@ -654,6 +700,89 @@ TEST(Checkpoint, RoundTripAndLatest) {
   std::vector<float> only(m.total, 7.0f);
   loadParameters(path, m, only.data());
   EXPECT_EQ(only, saved.params);
+}
+
+/// A safetensors file of (name, dtype, shape, little-endian bytes) tensors.
+std::string typedSafetensors(
+    const std::vector<std::tuple<std::string, std::string, std::string,
+                                 std::string>> &tensors) {
+  std::string header = "{", data;
+  for (const auto &[name, dtype, shape, bytes] : tensors) {
+    header += (header.size() > 1 ? "," : "") + std::string("\"") + name +
+              "\":{\"dtype\":\"" + dtype + "\",\"shape\":[" + shape +
+              "],\"data_offsets\":[" + std::to_string(data.size()) + "," +
+              std::to_string(data.size() + bytes.size()) + "]}";
+    data += bytes;
+  }
+  return rawSafetensors(header + "}", 0) + data;
+}
+
+/// Little-endian bytes of 16-bit words.
+std::string halfBytes(const std::vector<uint16_t> &words) {
+  std::string s;
+  for (uint16_t w : words)
+    s += std::string{static_cast<char>(w & 0xff), static_cast<char>(w >> 8)};
+  return s;
+}
+
+TEST(Checkpoint, InitFromHalfPrecision) {
+  // Hugging Face writes F16 and BF16 files: --init-from converts them to f32
+  // exactly and says so in one line; F32 tensors load as before.
+  TempDir dir;
+  ModelInfo m = tinyModel();
+  // wte.weight [16, 4] in BF16: 0x3f80 = 1, 0xc040 = -3, 0x3e20 = 0.15625,
+  // 0x0001 the smallest subnormal (2^-133).
+  std::vector<uint16_t> wte(64);
+  for (size_t i = 0; i < wte.size(); ++i)
+    wte[i] = std::vector<uint16_t>{0x3f80, 0xc040, 0x3e20, 0x0001}[i % 4];
+  // h.0.ln_1.weight [4] in F16: 1, -2.5, 65504 (the largest), 2^-24 (the
+  // smallest subnormal); ln_f.bias [3]: -0, 0x0300 = 3 * 2^-16 (subnormal),
+  // infinity.
+  std::vector<uint16_t> ln1 = {0x3c00, 0xc100, 0x7bff, 0x0001};
+  std::vector<uint16_t> lnf = {0x8000, 0x0300, 0x7c00};
+  std::vector<float> fc = {1, 2, 3, 4, 5, 6, 7, 8.5f};
+  std::string fcBytes(reinterpret_cast<const char *>(fc.data()),
+                      fc.size() * sizeof(float));
+  writeFile(dir / "half.safetensors",
+            typedSafetensors({{"wte.weight", "BF16", "16,4", halfBytes(wte)},
+                              {"h.0.ln_1.weight", "F16", "4", halfBytes(ln1)},
+                              {"h.1.mlp.c_fc.weight", "F32", "4,2", fcBytes},
+                              {"ln_f.bias", "F16", "3", halfBytes(lnf)}}));
+  std::vector<float> p(m.total, 7.0f);
+  std::string note = loadParameters(dir / "half.safetensors", m, p.data());
+  EXPECT_EQ(note, dir / "half.safetensors" +
+                      ": converted 1 BF16, 2 F16 tensors to f32 (exact)");
+  for (int i = 0; i < 64; ++i)
+    EXPECT_EQ(p[i], (std::vector<float>{1.0f, -3.0f, 0.15625f,
+                                        std::ldexp(1.0f, -133)}[i % 4]))
+        << i;
+  EXPECT_EQ(std::vector<float>(p.begin() + 64, p.begin() + 68),
+            (std::vector<float>{1.0f, -2.5f, 65504.0f, std::ldexp(1.0f, -24)}));
+  EXPECT_EQ(std::vector<float>(p.begin() + 68, p.begin() + 76), fc);
+  EXPECT_EQ(p[76], 0.0f);
+  EXPECT_TRUE(std::signbit(p[76]));
+  EXPECT_EQ(p[77], 3 * std::ldexp(1.0f, -16));
+  EXPECT_TRUE(std::isinf(p[78]) && p[78] > 0);
+
+  // An F32 file gives no note.
+  std::vector<float> ones(m.total, 1.0f);
+  writeFile(dir / "f32.safetensors",
+            typedSafetensors(
+                {{"wte.weight", "F32", "16,4",
+                  std::string(reinterpret_cast<const char *>(ones.data()),
+                              64 * sizeof(float))},
+                 {"h.0.ln_1.weight", "F32", "4", std::string(16, '\0')},
+                 {"h.1.mlp.c_fc.weight", "F32", "4,2", fcBytes},
+                 {"ln_f.bias", "F32", "3", std::string(12, '\0')}}));
+  EXPECT_EQ(loadParameters(dir / "f32.safetensors", m, p.data()), "");
+  EXPECT_EQ(p[0], 1.0f);
+
+  // Other dtypes are refused, naming the ones accepted.
+  writeFile(dir / "f64.safetensors",
+            typedSafetensors(
+                {{"wte.weight", "F64", "16,4", std::string(64 * 8, '\0')}}));
+  EXPECT_ERROR(loadParameters(dir / "f64.safetensors", m, p.data()),
+               "tensor 'wte.weight' is F64, expected F32, F16 or BF16");
 }
 
 TEST(Checkpoint, InterruptedWriteLeavesThePreviousOne) {

@@ -102,7 +102,12 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  *   dtype f32
  *   target cpu|cuda           (optional; cpu if absent)
  *   vocab V
- *   context CTX
+ *   context CTX               (optional: the longest sequence, when the model
+ *                              fixes one with a position table; absent for
+ *                              rotary embeddings, which take any length)
+ *   attention COUNT WIDTH     (optional: the model's COUNT causal
+ *                              attentions, each over WIDTH query channels,
+ *                              heads x head dimension; the runtime's FLOPs)
  *   mesh AXIS=SIZE[,AXIS=SIZE...]   (optional; one rank if absent)
  *   batch AXIS...             (optional, after mesh: the axes splitting the
  *                              batch)
@@ -157,9 +162,9 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  * hold, naming the line; a description of another version is refused with a
  * message to recompile the model. Checkpoints hold the global model whatever
  * the mesh; the model hash they carry is computed from the global
- * description (name, dtype, vocab, context, and each parameter's name,
- * global shape, INIT, STD and DECAY as written), so that a checkpoint
- * resumes under any mesh. */
+ * description (name, dtype, vocab, context and attention when present, and
+ * each parameter's name, global shape, INIT, STD and DECAY as written), so
+ * that a checkpoint resumes under any mesh. */
 void _mlir_ciface_lmc_model_info(lmcrt_memref_i8_1d *result);
 
 /* ---- Provided by the runtime ------------------------------------------ */

@@ -63,9 +63,22 @@ public:
     nextLine("vocab");
     expectWords(2);
     info.vocab = integer(words[1], "vocab", 1, kMaxElements);
-    nextLine("context");
-    expectWords(2);
-    info.context = integer(words[1], "context", 1, kMaxElements);
+    // Optional: the longest sequence, when the model fixes one (a position
+    // table; a model with rotary embeddings has none).
+    if (peek() == "context") {
+      nextLine("context");
+      expectWords(2);
+      info.context = integer(words[1], "context", 1, kMaxElements);
+    }
+    // Optional: the causal attentions and their query width (the FLOPs of
+    // their products).
+    if (peek() == "attention") {
+      nextLine("attention");
+      expectWords(3);
+      info.attentionLayers = integer(words[1], "attention count", 1, 1 << 20);
+      info.attentionWidth =
+          integer(words[2], "attention width", 1, kMaxElements);
+    }
     // Optional: the mesh the program was partitioned for (lmc-shard), its
     // axes in order, and the axes that split the batch.
     if (peek() == "mesh") {
@@ -363,11 +376,15 @@ const ParamInfo *ModelInfo::find(const std::string &paramName) const {
 }
 
 std::string ModelInfo::canonicalText() const {
-  std::string out = "lmc-model 2\nname " + name + "\ndtype f32\nvocab " +
-                    std::to_string(vocab) + "\ncontext " +
-                    std::to_string(context) + "\nparams " +
-                    std::to_string(params.size()) + " " +
-                    std::to_string(globalTotal) + "\n";
+  std::string out =
+      "lmc-model 2\nname " + name + "\ndtype f32\nvocab " +
+      std::to_string(vocab) + "\n" +
+      (context ? "context " + std::to_string(context) + "\n" : "") +
+      (attentionLayers ? "attention " + std::to_string(attentionLayers) + " " +
+                             std::to_string(attentionWidth) + "\n"
+                       : "") +
+      "params " + std::to_string(params.size()) + " " +
+      std::to_string(globalTotal) + "\n";
   for (const ParamInfo &p : params) {
     out += "param " + p.name + " " + std::to_string(p.globalOffset) + " " +
            std::to_string(p.shape.size());
@@ -397,24 +414,6 @@ bool ModelInfo::isSharded() const {
     if (p.localNumel != p.numel || p.stateNumel != p.numel)
       return true;
   return false;
-}
-
-int64_t ModelInfo::numLayers() const {
-  int64_t layers = 0;
-  for (const ParamInfo &p : params) {
-    if (p.name.compare(0, 2, "h.") != 0)
-      continue;
-    char *end = nullptr;
-    long long i = std::strtoll(p.name.c_str() + 2, &end, 10);
-    if (end != p.name.c_str() + 2 && *end == '.' && i >= 0 && i + 1 > layers)
-      layers = i + 1;
-  }
-  return layers;
-}
-
-int64_t ModelInfo::channels() const {
-  const ParamInfo *wte = find("wte.weight");
-  return wte && wte->shape.size() == 2 ? wte->shape[1] : 0;
 }
 
 std::string shapeString(const std::vector<int64_t> &shape) {

@@ -82,7 +82,14 @@ struct ModelInfo {
   /// not part of the hash, so checkpoints move between targets).
   std::string target = "cpu";
   int64_t vocab = 0;
+  /// The longest sequence (`context`), 0 when the model fixes none (rotary
+  /// position embeddings).
   int64_t context = 0;
+  /// The model's causal attentions (`attention COUNT WIDTH`: one per layer)
+  /// and the query width of each (heads x head dimension); 0 when the
+  /// description has no such line.
+  int64_t attentionLayers = 0;
+  int64_t attentionWidth = 0;
   /// The mesh the program was partitioned for (`mesh`; one axis `world` of
   /// size 1 when absent), the axes that split the batch (`batch`: each rank
   /// reads its rows, by its index in that group), and the axis the ZeRO-1
@@ -114,10 +121,6 @@ struct ModelInfo {
   int64_t batchParts() const { return mesh.groupSize(batchAxes); }
   /// "dp=2 x tp=2".
   std::string meshText() const;
-  /// Number of transformer blocks (1 + the largest i of "h.i." names) and
-  /// the embedding width (dim 1 of "wte.weight"); 0 when not recognisable.
-  int64_t numLayers() const;
-  int64_t channels() const;
 };
 
 /// Parses and validates a description; throws RuntimeError naming the line.

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <map>
 #include <set>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -59,21 +60,72 @@ int64_t metaInt(const std::map<std::string, std::string> &meta,
   return value;
 }
 
+/// IEEE half precision (1 sign, 5 exponent, 10 fraction bits) to float:
+/// exact, subnormals, infinities and NaN included.
+float halfToFloat(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exponent = (h >> 10) & 0x1fu, fraction = h & 0x3ffu;
+  uint32_t bits;
+  if (exponent == 0x1f) {
+    bits = sign | 0x7f800000u | (fraction << 13); // inf, NaN
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (fraction << 13);
+  } else if (fraction == 0) {
+    bits = sign; // +-0
+  } else {
+    // Subnormal: fraction * 2^-24, normalised for the wider exponent.
+    int shift = 0;
+    while (!(fraction & 0x400u)) {
+      fraction <<= 1;
+      ++shift;
+    }
+    bits = sign | (static_cast<uint32_t>(113 - shift) << 23) |
+           ((fraction & 0x3ffu) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+/// bfloat16 (the upper half of a float) to float: exact.
+float bf16ToFloat(uint16_t b) {
+  uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
 /// Reads the global tensor `name` of `param` into `dst` (param.numel
-/// floats), checking its dtype and shape.
+/// floats), checking its dtype and shape. F32 always; with `widened`, F16
+/// and BF16 too (as Hugging Face writes them), converted to f32 and
+/// counted in `widened` by dtype.
 void readParam(const SafetensorsHeader &file, const std::string &name,
-               const ParamInfo &param, float *dst) {
+               const ParamInfo &param, float *dst,
+               std::map<std::string, int64_t> *widened = nullptr) {
   const TensorEntry *t = file.find(name);
   if (!t)
     fail(file.path + ": missing tensor '" + name + "'");
-  if (t->dtype != "F32")
-    fail(file.path + ": tensor '" + name + "' is " + t->dtype +
-         ", expected F32");
+  bool half = t->dtype == "F16" || t->dtype == "BF16";
+  if (t->dtype != "F32" && !(widened && half))
+    fail(file.path + ": tensor '" + name + "' is " + t->dtype + ", expected " +
+         (widened ? "F32, F16 or BF16" : "F32"));
   if (t->shape != param.shape)
     fail(file.path + ": tensor '" + name + "' has shape " +
          shapeString(t->shape) + ", the model expects " +
          shapeString(param.shape));
-  readTensorBytes(file, *t, dst);
+  if (!half) {
+    readTensorBytes(file, *t, dst);
+    return;
+  }
+  std::vector<uint16_t> raw(param.numel);
+  readTensorBytes(file, *t, raw.data());
+  float (*widen)(uint16_t) = t->dtype == "F16" ? halfToFloat : bf16ToFloat;
+  for (int64_t i = 0; i < param.numel; ++i) {
+    // Little-endian on disk.
+    const auto *bytes = reinterpret_cast<const unsigned char *>(&raw[i]);
+    dst[i] = widen(static_cast<uint16_t>(bytes[0] | (bytes[1] << 8)));
+  }
+  ++(*widened)[t->dtype];
 }
 
 /// ckpt_<step, 8 digits>.safetensors.
@@ -104,9 +156,10 @@ void checkCoord(const ModelInfo &model, const MeshCoord &coord) {
 void readParamPiece(const SafetensorsHeader &file, const std::string &name,
                     const ModelInfo &model, const ParamInfo &p,
                     const MeshCoord &coord, std::vector<float> &global,
-                    float *local) {
+                    float *local,
+                    std::map<std::string, int64_t> *widened = nullptr) {
   global.resize(p.numel);
-  readParam(file, name, p, global.data());
+  readParam(file, name, p, global.data(), widened);
   sliceParam(model, p, coord, global.data(), local);
 }
 
@@ -413,19 +466,31 @@ TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
   return state;
 }
 
-void loadParameters(const std::string &path, const ModelInfo &model,
-                    float *params) {
-  loadParameters(path, model, params, MeshCoord{});
+std::string loadParameters(const std::string &path, const ModelInfo &model,
+                           float *params) {
+  return loadParameters(path, model, params, MeshCoord{});
 }
 
-void loadParameters(const std::string &path, const ModelInfo &model,
-                    float *params, const MeshCoord &coord) {
+std::string loadParameters(const std::string &path, const ModelInfo &model,
+                           float *params, const MeshCoord &coord) {
   checkCoord(model, coord);
   SafetensorsHeader file = readSafetensorsHeader(path);
   std::memset(params, 0, sizeof(float) * model.total);
   std::vector<float> global;
+  std::map<std::string, int64_t> widened;
   for (const ParamInfo &p : model.params)
-    readParamPiece(file, p.name, model, p, coord, global, params + p.offset);
+    readParamPiece(file, p.name, model, p, coord, global, params + p.offset,
+                   &widened);
+  if (widened.empty())
+    return "";
+  std::string counts;
+  int64_t total = 0;
+  for (const auto &[dtype, n] : widened) {
+    counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + dtype;
+    total += n;
+  }
+  return path + ": converted " + counts + " tensor" + (total == 1 ? "" : "s") +
+         " to f32 (exact)";
 }
 
 } // namespace lmcrt

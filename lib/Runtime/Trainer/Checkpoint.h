@@ -106,11 +106,14 @@ TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
 
 /// Loads only the parameters of a safetensors file (--init-from), this
 /// rank's pieces of them; optimizer state and other tensors in the file are
-/// ignored.
-void loadParameters(const std::string &path, const ModelInfo &model,
-                    float *params, const MeshCoord &coord);
-void loadParameters(const std::string &path, const ModelInfo &model,
-                    float *params);
+/// ignored. Tensors may be F32, or F16 or BF16 as Hugging Face writes them
+/// (converted to f32, exactly); the result is then a one-line note naming
+/// the conversion ("PATH: converted 24 BF16 tensors to f32 (exact)"),
+/// empty when every tensor was F32.
+std::string loadParameters(const std::string &path, const ModelInfo &model,
+                           float *params, const MeshCoord &coord);
+std::string loadParameters(const std::string &path, const ModelInfo &model,
+                           float *params);
 
 } // namespace lmcrt
 

@@ -34,7 +34,8 @@ std::vector<FlagSpec> specs(Config &c) {
       {"steps", Kind::Int, &c.steps, 0, "optimizer steps (default 100)"},
       {"batch", Kind::Int, &c.batch, 1, "batch size B (default 4)"},
       {"seq", Kind::Int, &c.seq, 1,
-       "sequence length T <= context (default min(64, context))"},
+       "sequence length T <= context (default min(64, context); 64 for "
+       "a model without a fixed context)"},
       {"lr", Kind::Float, &c.lr, 0, "peak learning rate (default 3e-4)"},
       {"lr-schedule", Kind::String, &c.lrSchedule, 0,
        "constant|cosine (default constant)"},
@@ -158,9 +159,11 @@ void validateConfig(Config &c, const ModelInfo &model) {
   if (c.lrSchedule != "constant" && c.lrSchedule != "cosine")
     usageError("--lr-schedule: expected constant or cosine, got '" +
                c.lrSchedule + "'");
+  // A model without a fixed context (rotary position embeddings) takes any
+  // sequence length.
   if (c.seq == 0)
-    c.seq = model.context < 64 ? model.context : 64;
-  if (c.seq > model.context)
+    c.seq = model.context && model.context < 64 ? model.context : 64;
+  if (model.context && c.seq > model.context)
     usageError("--seq: " + std::to_string(c.seq) +
                " is longer than the model's context " +
                std::to_string(model.context));
@@ -250,7 +253,7 @@ std::string configTable(const Config &c, const ModelInfo &model) {
                                     std::to_string(model.stateTotal) + ")"
                               : "")},
       {"vocab", std::to_string(model.vocab)},
-      {"context", std::to_string(model.context)},
+      {"context", model.context ? std::to_string(model.context) : "-"},
       {"data", c.data.empty() ? "-" : c.data},
       {"val", c.val.empty() ? "-" : c.val},
       {"steps", std::to_string(c.steps)},

@@ -38,16 +38,18 @@ std::vector<int32_t> sample(const ModelFunctions &fns, const ModelInfo &model,
   std::vector<int32_t> tokens = {bytes ? 10 : 0};
   std::vector<int32_t> generated;
   lmcrt_memref_f32_1d p = {params, params, 0, {model.total}, {1}};
-  // The window of the last `context` tokens, in memory the device reaches.
+  // The window of the last `context` tokens (all of them for a model
+  // without a fixed context), in memory the device reaches.
+  const int64_t context = model.context ? model.context : count + 1;
   struct Window {
     explicit Window(int64_t n)
         : data(static_cast<int32_t *>(device::allocate(sizeof(int32_t) * n))) {}
     ~Window() { device::release(data); }
     int32_t *data;
-  } window(model.context);
+  } window(context);
   for (int64_t n = 0; n < count; ++n) {
     int64_t len = static_cast<int64_t>(tokens.size());
-    int64_t t = len < model.context ? len : model.context;
+    int64_t t = len < context ? len : context;
     std::copy(tokens.end() - t, tokens.end(), window.data);
     lmcrt_memref_i32_2d in = {window.data, window.data, 0, {1, t}, {t, 1}};
     lmcrt_memref_f32_2d logits;

@@ -16,10 +16,11 @@
 // evaluation, sampling) runs on every rank; only rank 0 prints and logs.
 //
 // Throughput: FLOPs per step = 6 * N * B*T + 12 * L * C * T * B*T, with N the
-// global parameter count, L the number of "h.<i>." blocks and C the width of
-// wte.weight (the PaLM estimate: matmuls forward and backward plus attention
-// scores and values). Without recognisable names the attention term is
-// dropped and the table says so.
+// global parameter count, L the number of causal attentions and C the query
+// width of each, from the description's `attention` line (the PaLM
+// estimate: matmuls forward and backward plus attention scores and values;
+// no parameter name is read). Without that line the attention term is
+// dropped and the FLOPs line says so.
 //
 //===----------------------------------------------------------------------===//
 
@@ -202,7 +203,9 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   // This rank's rows of each global batch.
   const int64_t localB = b / parts,
                 firstRow = comm::groupRank(model.batchAxes) * localB;
-  const int64_t layers = model.numLayers(), channels = model.channels();
+  // The attention products (q k^T and p v, forward and backward) from the
+  // description's `attention` line: L attentions of query width C.
+  const int64_t layers = model.attentionLayers, channels = model.attentionWidth;
   double flopsPerStep = 6.0 * model.globalTotal * tokensPerStep;
   std::string flopsFormula = "6*N*tokens";
   if (layers > 0 && channels > 0) {
@@ -210,7 +213,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     flopsFormula = "6*N*tokens + 12*L*C*T*tokens (L=" + std::to_string(layers) +
                    ", C=" + std::to_string(channels) + ")";
   } else {
-    flopsFormula += " (no h.<i>./wte.weight names: attention not counted)";
+    flopsFormula += " (the model description has no attention line: "
+                    "attention not counted)";
   }
   std::string table = configTable(config, model);
   std::fputs(table.c_str(), stdout);
@@ -233,7 +237,10 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     std::printf("resumed from %s at step %lld\n", path.c_str(),
                 static_cast<long long>(position.step));
   } else if (!config.initFrom.empty()) {
-    loadParameters(config.initFrom, model, State::data(state.params), coord);
+    std::string note = loadParameters(config.initFrom, model,
+                                      State::data(state.params), coord);
+    if (!note.empty())
+      std::printf("note: %s\n", note.c_str());
     std::printf("parameters from %s\n", config.initFrom.c_str());
   } else {
     initParams(model, State::data(state.params), rng, coord);

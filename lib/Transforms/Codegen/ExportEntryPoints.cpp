@@ -289,15 +289,26 @@ struct LMCExportEntryPointsPass
   LogicalResult buildModelInfo(OpBuilder &mb, ModelOp model, func::FuncOp train,
                                const Layout &layout) {
     func::FuncOp forward = model.getForward();
-    int64_t vocab = 0, context = 0;
+    // The vocabulary from the token embedding; the context from the
+    // position table, when the model has one (a model with rotary
+    // embeddings fixes none); the causal attentions and their query width
+    // (heads x head dimension), for the runtime's FLOPs count.
+    int64_t vocab = 0, context = 0, attentions = 0, width = 0;
+    bool sameWidth = true;
     forward.walk(
         [&](EmbeddingOp op) { vocab = op.getTable().getType().getDimSize(0); });
     forward.walk([&](PositionEmbeddingOp op) {
       context = op.getTable().getType().getDimSize(0);
     });
-    if (!vocab || !context)
-      return forward.emitOpError("needs a token and a position embedding for "
-                                 "the runtime to know vocabulary and context");
+    forward.walk([&](CausalAttentionOp op) {
+      int64_t w = op.getQuery().getType().getDimSize(2);
+      sameWidth &= attentions == 0 || w == width;
+      width = w;
+      ++attentions;
+    });
+    if (!vocab)
+      return forward.emitOpError("needs a token embedding for the runtime to "
+                                 "know the vocabulary");
     // Weight decay as lmc-optimizer decided: a parameter decays when its
     // lmc.adamw reads the weight_decay argument.
     size_t n = layout.params.size();
@@ -329,8 +340,11 @@ struct LMCExportEntryPointsPass
     // Programs for the CPU carry no target line (the runtime's default).
     if (target != Target::CPU)
       os << "target " << stringify(target) << "\n";
-    os << "vocab " << vocab << "\n"
-       << "context " << context << "\n";
+    os << "vocab " << vocab << "\n";
+    if (context)
+      os << "context " << context << "\n";
+    if (attentions && sameWidth && !ShapedType::isDynamic(width))
+      os << "attention " << attentions << " " << width << "\n";
     // The mesh, its axes in order (the text form of lmc/Support/Mesh.h),
     // and the axes that split the batch.
     MeshAttr mesh =

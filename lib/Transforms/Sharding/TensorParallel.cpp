@@ -179,37 +179,119 @@ private:
     return success();
   }
 
-  /// matmul(x, W) followed by bias_add(., b), both parameters: W and b (b
-  /// may be null when absent).
-  std::pair<ParamOp, ParamOp> linearOf(Value v) {
-    ParamOp bias;
+  /// A linear layer: y = matmul(x, W) (W [in, out]) or y = matmul(x, W,
+  /// transpose_b) (W [out, in], nn.Linear's layout), optionally followed by
+  /// bias_add(y, b); W and b are parameters (b null when absent).
+  struct Linear {
+    ParamOp weight, bias;
+    bool transposed = false;
+    explicit operator bool() const { return weight != nullptr; }
+    /// The dimension of W that indexes the output features (split by a
+    /// column-parallel layer) and the one that indexes the input features
+    /// (split by a row-parallel one).
+    int64_t outDim() const { return transposed ? 0 : 1; }
+    int64_t inDim() const { return transposed ? 1 : 0; }
+  };
+
+  /// True when `op` computes its result position by position along the last
+  /// dimension as far as a split of it goes: its sharding rule, given
+  /// `operands` split along their last dimension (the other operands
+  /// replicated), keeps them so and gives the result split the same way.
+  /// Head-local ops (a rotary embedding of q or k, when the split keeps
+  /// whole heads) and elementwise ones (the gating product of a GLU) are.
+  bool keepsChannelSplit(Operation *op, ArrayRef<Value> operands) {
+    auto iface = dyn_cast<ShardingRuleOpInterface>(op);
+    if (!iface || op->getNumResults() != 1)
+      return false;
+    auto resultType = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+    if (!resultType || resultType.getRank() == 0)
+      return false;
+    PL channels = PL::shard(resultType.getRank() - 1);
+    SmallVector<PL> in;
+    for (Value operand : op->getOperands()) {
+      bool split = llvm::is_contained(operands, operand);
+      if (split && cast<RankedTensorType>(operand.getType()).getRank() !=
+                       resultType.getRank())
+        return false;
+      in.push_back(split ? channels : PL::replicated());
+    }
+    ShardingRule rule;
+    if (failed(iface.getShardingRule(in, parts, rule)))
+      return false;
+    return ArrayRef<PL>(rule.operands) == ArrayRef<PL>(in) &&
+           rule.results.size() == 1 && rule.results[0] == channels;
+  }
+
+  /// The linear layer that computes `v`. With `throughChannelLocal`, ops of
+  /// one tensor operand that keep a split of the channels (a rotary
+  /// embedding between the projection and the attention) are looked
+  /// through.
+  Linear linearOf(Value v, bool throughChannelLocal = false) {
+    while (throughChannelLocal) {
+      Operation *def = v.getDefiningOp();
+      if (!def || isa<MatmulOp, BiasAddOp>(def) || def->getNumOperands() == 0)
+        break;
+      Value input = def->getOperand(0);
+      bool oneTensor = llvm::count_if(def->getOperands(), [](Value operand) {
+                         return isa<RankedTensorType>(operand.getType());
+                       }) == 1;
+      if (!oneTensor || !isa<RankedTensorType>(input.getType()) ||
+          !keepsChannelSplit(def, {input}))
+        break;
+      v = input;
+    }
+    Linear linear;
     if (auto add = v.getDefiningOp<BiasAddOp>()) {
-      bias = paramOf(model, add.getBias());
+      linear.bias = paramOf(model, add.getBias());
       v = add.getInput();
     }
     auto matmul = v.getDefiningOp<MatmulOp>();
-    if (!matmul || matmul.getTransposeB() || matmul.getTransposeA())
+    if (!matmul || matmul.getTransposeA())
       return {};
-    ParamOp weight = paramOf(model, matmul.getRhs());
-    if (!weight || weight.getTensorType().getRank() != 2)
+    linear.weight = paramOf(model, matmul.getRhs());
+    linear.transposed = matmul.getTransposeB();
+    if (!linear.weight || linear.weight.getTensorType().getRank() != 2)
       return {};
-    return {weight, bias};
+    return linear;
   }
 
-  /// The row-parallel projection that consumes `v`: matmul(v, W).
-  ParamOp projectionOf(Value v) {
+  /// The row-parallel projection that consumes `v`: matmul(v, W) or
+  /// matmul(v, W, transpose_b).
+  Linear projectionOf(Value v) {
     for (Operation *user : v.getUsers())
       if (auto matmul = dyn_cast<MatmulOp>(user))
-        if (matmul.getLhs() == v && !matmul.getTransposeA() &&
-            !matmul.getTransposeB())
+        if (matmul.getLhs() == v && !matmul.getTransposeA())
           if (ParamOp weight = paramOf(model, matmul.getRhs()))
-            return weight;
-    return nullptr;
+            if (weight.getTensorType().getRank() == 2) {
+              Linear linear;
+              linear.weight = weight;
+              linear.transposed = matmul.getTransposeB();
+              return linear;
+            }
+    return {};
   }
 
-  // Attention: heads split over the axis. A fused QKV projection (one
-  // linear layer split into three) is column-parallel in 3 blocks, separate
-  // ones plainly; the output projection is row-parallel.
+  /// Places `linear` column-parallel: its output features split into
+  /// `blocks` blocks each split over the ranks, its bias likewise.
+  LogicalResult placeColumns(const Linear &linear, int64_t blocks,
+                             Operation *at) {
+    if (failed(place(linear.weight, PL::shard(linear.outDim(), blocks), at)))
+      return failure();
+    return success(!linear.bias ||
+                   succeeded(place(linear.bias, PL::shard(0, blocks), at)));
+  }
+
+  /// Places `linear` row-parallel: its input features split over the ranks.
+  LogicalResult placeRows(const Linear &linear, Operation *at) {
+    return place(linear.weight, PL::shard(linear.inDim()), at);
+  }
+
+  // Attention: heads split over the axis (key/value heads too, under
+  // grouped-query attention: rank r's query heads read exactly rank r's
+  // key/value heads). A fused QKV projection (one linear layer split into
+  // three) is column-parallel in 3 blocks, separate ones plainly, each
+  // looked through a head-local op (the rotary embedding of q and k); the
+  // output projection is row-parallel.
   LogicalResult planAttention(CausalAttentionOp op) {
     if (op.getHeads() % parts != 0)
       return emitError(
@@ -218,7 +300,15 @@ private:
               "tensor parallelism: {0}={1} does not divide the {2} attention "
               "heads",
               axis, parts, op.getHeads()));
-    SmallVector<std::pair<ParamOp, ParamOp>> inputs;
+    int64_t kvHeads = op.getNumKvHeads();
+    if (kvHeads % parts != 0)
+      return emitError(
+          op.getLoc(),
+          llvm::formatv("tensor parallelism: {0}={1} does not divide the {2} "
+                        "key/value heads (kv_heads) of grouped-query "
+                        "attention; use a {0} that divides {2}",
+                        axis, parts, kvHeads));
+    SmallVector<Linear> inputs;
     int64_t blocks = 1;
     auto split = op.getQuery().getDefiningOp<SplitOp>();
     if (split && split.getParts() == 3 && split.getResult(0) == op.getQuery() &&
@@ -228,40 +318,67 @@ private:
       blocks = 3;
     } else {
       for (Value v : {op.getQuery(), op.getKey(), op.getValue()})
-        inputs.push_back(linearOf(v));
+        inputs.push_back(linearOf(v, /*throughChannelLocal=*/true));
     }
-    for (auto [weight, bias] : inputs) {
-      if (!weight)
+    for (const Linear &linear : inputs) {
+      if (!linear)
         return success(); // Not a recognised layout: stays replicated.
-      if (failed(checkDivides(weight, 1, blocks, op, "the QKV columns")))
+      if (failed(checkDivides(linear.weight, linear.outDim(), blocks, op,
+                              "the QKV columns")))
         return failure();
     }
-    for (auto [weight, bias] : inputs) {
-      if (failed(place(weight, PL::shard(1, blocks), op)) ||
-          (bias && failed(place(bias, PL::shard(0, blocks), op))))
+    for (const Linear &linear : inputs)
+      if (failed(placeColumns(linear, blocks, op)))
         return failure();
-    }
-    if (ParamOp out = projectionOf(op.getResult())) {
-      if (failed(checkDivides(out, 0, 1, op, "the attention output rows")) ||
-          failed(place(out, PL::shard(0), op)))
+    if (Linear out = projectionOf(op.getResult())) {
+      if (failed(checkDivides(out.weight, out.inDim(), 1, op,
+                              "the attention output rows")) ||
+          failed(placeRows(out, op)))
         return failure();
     }
     return success();
   }
 
   // MLP around an activation (an op with the Activation trait: gelu,
-  // silu): up-projection column-parallel, down-projection row-parallel.
+  // silu): up-projection column-parallel, down-projection row-parallel. A
+  // gated MLP (SwiGLU, GeGLU: act(x W_gate) * (x W_up), then W_down)
+  // combines the activation with a second linear layer of the same input
+  // by an op that keeps a split of the channels (the product): both
+  // column-parallel, the down-projection row-parallel.
   LogicalResult planMlp(Operation *op) {
-    auto [up, upBias] = linearOf(op->getOperand(0));
-    ParamOp down = projectionOf(op->getResult(0));
-    if (!up || !down)
+    Linear up = linearOf(op->getOperand(0));
+    if (!up)
       return success();
-    if (failed(checkDivides(up, 1, 1, op, "the MLP hidden width")) ||
-        failed(place(up, PL::shard(1), op)) ||
-        (upBias && failed(place(upBias, PL::shard(0), op))) ||
-        failed(place(down, PL::shard(0), op)))
-      return failure();
-    return success();
+    SmallVector<Linear, 2> columns = {up};
+    Linear down = projectionOf(op->getResult(0));
+    if (!down) {
+      for (Operation *user : op->getResult(0).getUsers()) {
+        if (user->getNumOperands() != 2 || user->getNumResults() != 1)
+          continue;
+        Value other = user->getOperand(0) == op->getResult(0)
+                          ? user->getOperand(1)
+                          : user->getOperand(0);
+        if (other.getType() != op->getResult(0).getType() ||
+            !keepsChannelSplit(user,
+                               {user->getOperand(0), user->getOperand(1)}))
+          continue;
+        Linear gated = linearOf(other);
+        Linear gatedDown = gated ? projectionOf(user->getResult(0)) : Linear();
+        if (!gatedDown)
+          continue;
+        columns.push_back(gated);
+        down = gatedDown;
+        break;
+      }
+    }
+    if (!down)
+      return success();
+    for (const Linear &linear : columns)
+      if (failed(checkDivides(linear.weight, linear.outDim(), 1, op,
+                              "the MLP hidden width")) ||
+          failed(placeColumns(linear, 1, op)))
+        return failure();
+    return placeRows(down, op);
   }
 
   // Token embedding (and the LM head tied to it): split along the
@@ -425,6 +542,27 @@ private:
   FailureOr<SmallVector<Value>> builtinPartition(Operation *op);
 
   FailureOr<Value> reshard(Value local, Type global, PL from, PL to);
+  /// reshard, once per local value and target placement: every later reader
+  /// that needs the same placement (a residual stream left partial by the
+  /// sum of two row-parallel outputs, read again by the backward pass) gets
+  /// the first one's value, which dominates it in the straight-line body.
+  FailureOr<Value> reshardOnce(Value local, Type global, PL from, PL to) {
+    if (from == to)
+      return local;
+    Value &slot = memo(llvm::formatv("reshard {0} {1} {2}",
+                                     static_cast<int>(to.getKind()),
+                                     to.isShard() ? to.getDim() : -1,
+                                     to.isShard() ? to.getBlocks() : 0)
+                           .str(),
+                       local);
+    if (!slot) {
+      FailureOr<Value> resharded = reshard(local, global, from, to);
+      if (failed(resharded))
+        return failure();
+      slot = *resharded;
+    }
+    return slot;
+  }
   Value allReduce(Value local);
   Value gather(Value local, Type global, PL from);
   Value slice(Value local, Type global, PL to);
@@ -664,7 +802,7 @@ LogicalResult Partitioner::run() {
     for (auto [operand, from, to] :
          llvm::zip(op->getOperands(), in, currentRule.operands)) {
       FailureOr<Value> local =
-          reshard(locals.lookup(operand), operand.getType(), from, to);
+          reshardOnce(locals.lookup(operand), operand.getType(), from, to);
       if (failed(local))
         return failure();
       currentOperands.push_back(*local);
@@ -697,8 +835,8 @@ LogicalResult Partitioner::run() {
   SmallVector<Value> results;
   for (auto [i, operand] : llvm::enumerate(ret.getOperands())) {
     PL to = placementOfParam(func.getResultAttrDict(i));
-    FailureOr<Value> local = reshard(locals.lookup(operand), operand.getType(),
-                                     placementOf(operand), to);
+    FailureOr<Value> local = reshardOnce(
+        locals.lookup(operand), operand.getType(), placementOf(operand), to);
     if (failed(local))
       return failure();
     results.push_back(*local);

@@ -17,16 +17,23 @@
 namespace mlir::lmc {
 
 /// Sets `lmc.sharding` on the parameters of `model` for `parts` ranks along
-/// `axis`: the fused QKV projection column-parallel split by heads
-/// (`shard(1, blocks = 3)`), the attention output projection row-parallel,
-/// the MLP up-projection column-parallel and its down-projection
-/// row-parallel, the token embedding (and the tied LM head) split along the
-/// vocabulary; everything else replicated. The patterns are read from
-/// `reference` (a function of the model using the forward ops). A size that
-/// `parts` does not divide is an error located at the op that needs it. A
-/// parameter over 1 MiB that no pattern places, and that is not replicated
-/// by design (position table, LayerNorm, a bias added to a whole output),
-/// gets a warning at the use no pattern matched.
+/// `axis`, as Megatron does. Linear layers are matmul(x, W) with W [in, out]
+/// or matmul(x, W, transpose_b) with W [out, in] (nn.Linear); column-parallel
+/// splits W's output dimension, row-parallel its input dimension. The fused
+/// QKV projection is column-parallel split by heads (`shard(1, blocks =
+/// 3)`), separate q, k, v projections column-parallel (looked through an op
+/// that keeps a split of whole heads, such as the rotary embedding), the
+/// attention output projection row-parallel; key/value heads of
+/// grouped-query attention are split with the query heads. The MLP
+/// up-projection (gate and up of a gated MLP such as SwiGLU) is
+/// column-parallel and its down-projection row-parallel; the token
+/// embedding (and the LM head, tied or not) split along the vocabulary;
+/// everything else replicated. The patterns are read from `reference` (a
+/// function of the model using the forward ops). A size that `parts` does
+/// not divide is an error located at the op that needs it. A parameter
+/// over 1 MiB that no pattern places, and that is not replicated by design
+/// (position table, a normalisation's parameters, a bias added to a whole
+/// output), gets a warning at the use no pattern matched.
 LogicalResult planTensorParallel(ModelOp model, func::FuncOp reference,
                                  StringRef axis, int64_t parts);
 

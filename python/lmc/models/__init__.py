@@ -1,4 +1,5 @@
-"""Model builders that emit lmc dialect MLIR text (see lmc.models.gpt2)."""
+"""Model builders that emit lmc dialect MLIR text (lmc.models.gpt2, and the
+Llama family in lmc.models.llama)."""
 
 _GPT2_API = ("GPT2Config", "PRESETS", "emit_model", "param_specs", "num_params",
              "flops_per_token")

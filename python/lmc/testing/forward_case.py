@@ -1,6 +1,7 @@
 """Write an end-to-end forward/loss test case for the lmc compiler.
 
-Usage: python3 -m lmc.testing.forward_case --preset tiny --out-dir DIR
+Usage: python3 -m lmc.testing.forward_case [--family gpt2|llama] --preset tiny
+           --out-dir DIR
 Produces DIR/model.mlir (model plus a @main driver that prints the loss
 bits), DIR/params.safetensors and DIR/expected.json (reference loss).
 """
@@ -14,9 +15,9 @@ import sys
 
 import numpy as np
 
-from lmc import reference, safetensors
-from lmc.models.gpt2 import (GPT2Config, add_config_args, config_from_args,
-                              emit_model, positive_int)
+from lmc import safetensors
+from lmc.models.gpt2 import GPT2Config, positive_int
+from lmc.testing import family
 
 _INT_TYPE = {"f32": "i32", "f64": "i64"}
 
@@ -60,11 +61,12 @@ def write_case(cfg: GPT2Config, out_dir: str, batch: int = 2, seq: int = 16,
     if seq > cfg.ctx:
         raise ValueError(f"seq ({seq}) must not exceed ctx ({cfg.ctx})")
     os.makedirs(out_dir, exist_ok=True)
+    fam = family.of(cfg)
     tokens, targets = make_inputs(cfg, batch, seq, seed)
-    params = reference.init_params(cfg, seed)
-    loss = reference.forward_loss(params, tokens, targets, cfg)
+    params = fam.init_params(cfg, seed)
+    loss = fam.forward_loss(params, tokens, targets, cfg)
     with open(os.path.join(out_dir, "model.mlir"), "w") as f:
-        f.write(emit_model(cfg, driver_func(tokens, targets, cfg.dtype)))
+        f.write(fam.emit_model(cfg, driver_func(tokens, targets, cfg.dtype)))
     safetensors.save(os.path.join(out_dir, "params.safetensors"), params,
                      {"format": "lmc"})
     expected = {"loss": loss, "dtype": cfg.dtype, "model": cfg.name,
@@ -79,13 +81,15 @@ def write_case(cfg: GPT2Config, out_dir: str, batch: int = 2, seq: int = 16,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m lmc.testing.forward_case",
                                      description=__doc__.splitlines()[0])
-    add_config_args(parser)
+    fam = family.family_from_argv(argv)
+    family.add_family_arg(parser)
+    fam.add_config_args(parser)
     parser.add_argument("--batch", type=positive_int, default=2)
     parser.add_argument("--seq", type=positive_int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args(argv)
-    cfg = config_from_args(parser, args)
+    cfg = fam.config_from_args(parser, args)
     if args.seq > cfg.ctx:
         parser.error(f"--seq ({args.seq}) must not exceed ctx ({cfg.ctx})")
     if args.seed < 0:

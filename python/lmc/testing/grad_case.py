@@ -1,7 +1,7 @@
 """Write finite-difference gradient checks of the lmc compiler (f64).
 
 Usage:
-    python3 -m lmc.testing.grad_case --preset tiny --out-dir DIR
+    python3 -m lmc.testing.grad_case [--family llama] --preset tiny --out-dir DIR
     python3 -m lmc.testing.grad_case --op NAME --out-dir DIR
     python3 -m lmc.testing.grad_case --op all --out-dir DIR   (DIR/NAME/...)
     python3 -m lmc.testing.grad_case --list-ops
@@ -20,7 +20,8 @@ at p +- h e_j and p +- 2h e_j for a chosen set of coordinates j, printing
 fourth-order central difference (8 (L(+h) - L(-h)) - (L(+2h) - L(-2h))) / 12h
 and compares it with G. h is a power of two, so p +- h is exact.
 
-The preset case (a GPT-2 model, f64) uses @eval_step of lmc-optimizer as L:
+The preset case (a whole model of the family, f64) uses @eval_step of
+lmc-optimizer as L:
 
     lmc-opt model.mlir --lmc-autodiff="attention=decomposed [recompute=...]" --lmc-optimizer \\
         --lmc-reference-pipeline="params=DIR/params.safetensors"
@@ -50,8 +51,10 @@ import numpy as np
 
 from lmc import reference_train as rt
 from lmc import safetensors
+from lmc.models import llama
 from lmc.models.gpt2 import (PRESETS, GPT2Config, emit_model, param_specs,
                               positive_int)
+from lmc.testing import family
 from lmc.testing.train_case import TOK, dense_ids, float_literal, indent, tensor_type
 
 DEFAULT_H = 2.0 ** -10
@@ -225,7 +228,7 @@ def random_gpt_params(cfg: GPT2Config, seed: int, std: float):
     rng = np.random.default_rng(seed)
     return {name: quantize((1.0 if kind == "ones" else 0.0)
                            + std * rng.standard_normal(shape))
-            for name, shape, kind, _ in param_specs(cfg)}
+            for name, shape, kind, _ in family.of(cfg).param_specs(cfg)}
 
 
 def gpt_tokens(cfg: GPT2Config, batch: int, seq: int, seed: int):
@@ -242,6 +245,9 @@ def gpt_tokens(cfg: GPT2Config, batch: int, seq: int, seed: int):
 def gpt_case(cfg: GPT2Config, *, batch: int = 2, seq: int = 8, seed: int = 0,
              per_param: int = 3, std: float = 0.2, h: float = DEFAULT_H) -> GradCase:
     cfg = replace(cfg, dtype=F).validate()
+    fam = family.of(cfg)
+    # The token embedding (its rows also the LM head's when tied).
+    embed = "wte.weight" if fam.name == "gpt2" else "model.embed_tokens.weight"
     if seq >= cfg.ctx:
         raise ValueError(f"seq ({seq}) must be below ctx ({cfg.ctx}) so that a "
                          "position row is unused")
@@ -251,11 +257,11 @@ def gpt_case(cfg: GPT2Config, *, batch: int = 2, seq: int = 8, seed: int = 0,
     rng = np.random.default_rng(seed + 2)
     C = cfg.d_model
     coords: dict[str, list[tuple[int, ...]]] = {}
-    for name, shape, _, _ in param_specs(cfg):
+    for name, shape, _, _ in fam.param_specs(cfg):
         size = math.prod(shape)
         flat = rng.choice(size, size=min(per_param, size), replace=False)
         cs = [tuple(int(i) for i in np.unravel_index(f, shape)) for f in sorted(flat)]
-        if name == "wte.weight":
+        if name == embed:
             # A row gathered several times and used by the tied head, and a
             # row used by the head only.
             cols = rng.choice(C, size=3, replace=False)
@@ -265,8 +271,8 @@ def gpt_case(cfg: GPT2Config, *, batch: int = 2, seq: int = 8, seed: int = 0,
             cs += [(seq - 1, int(rng.integers(C))), (seq, int(rng.integers(C))),
                    (cfg.ctx - 1, int(rng.integers(C)))]
         coords[name] = list(dict.fromkeys(cs))
-    params = [(n, s) for n, s, _, _ in param_specs(cfg)]
-    loss, grads = rt.forward_backward(values, tokens, targets, cfg)
+    params = [(n, s) for n, s, _, _ in fam.param_specs(cfg)]
+    loss, grads = fam.forward_backward(values, tokens, targets, cfg)
     reference = {n: [float(grads[n][c]) for c in coords[n]] for n, _ in params}
     extra = {"model": cfg.name, "batch": batch, "seq": seq, "seed": seed,
              "param_std": std, "used_row": used_row, "unused_row": unused_row,
@@ -280,7 +286,7 @@ def write_gpt_case(cfg: GPT2Config, out_dir: str, **kw) -> GradCase:
     cfg = replace(cfg, dtype=F)
     extra = "\n".join("  " + d for d in declarations(case)) + "\n"
     extra += indent(driver_func(case).splitlines(), 2)
-    write_files(case, emit_model(cfg, extra), out_dir)
+    write_files(case, family.of(cfg).emit_model(cfg, extra), out_dir)
     return case
 
 
@@ -705,9 +711,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m lmc.testing.grad_case",
                                      description=__doc__.splitlines()[0])
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--preset", choices=sorted(PRESETS))
+    what.add_argument("--preset", choices=sorted(set(PRESETS) | set(llama.PRESETS)),
+                      help="a whole model of --family (gpt2 or llama)")
     what.add_argument("--op", help="an op case, or 'all' (one directory each)")
     what.add_argument("--list-ops", action="store_true")
+    family.add_family_arg(parser)
     parser.add_argument("--dtype", choices=[F], default=F,
                         help="finite differences need f64 (the only choice)")
     parser.add_argument("--batch", type=positive_int, default=2)
@@ -721,6 +729,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="coordinates per parameter (op cases; all if fewer)")
     parser.add_argument("--h-log2", type=int, default=-10,
                         help="finite-difference step 2^H (default -10)")
+    parser.add_argument("--n-kv-head", type=positive_int,
+                        help="llama: key/value heads (default: the preset's)")
+    parser.add_argument("--tie-embeddings", action="store_true",
+                        help="llama: the LM head reads the token embedding")
+    parser.add_argument("--rope-theta", type=llama.positive_float,
+                        help="llama: the RoPE base (default: the preset's)")
     parser.add_argument("--out-dir")
     args = parser.parse_args(argv)
     if args.list_ops:
@@ -733,7 +747,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--seed must be non-negative")
     h = 2.0 ** args.h_log2
     if args.preset:
-        cfg = PRESETS[args.preset]
+        presets = family.get(args.family).presets
+        if args.preset not in presets:
+            parser.error(f"--preset {args.preset}: not a preset of the "
+                         f"{args.family} family")
+        cfg = presets[args.preset]
+        llama_only = {"n_kv_head": args.n_kv_head, "rope_theta": args.rope_theta,
+                      "tied": args.tie_embeddings or None}
+        llama_only = {k: v for k, v in llama_only.items() if v is not None}
+        if llama_only and args.family != "llama":
+            parser.error("--n-kv-head, --tie-embeddings and --rope-theta are "
+                         "options of the llama family")
+        try:
+            cfg = replace(cfg, **llama_only).validate()
+        except ValueError as e:
+            parser.error(str(e))
         try:
             case = write_gpt_case(cfg, args.out_dir, batch=args.batch, seq=args.seq,
                                   seed=args.seed, per_param=args.per_param,

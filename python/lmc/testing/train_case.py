@@ -1,11 +1,13 @@
 """Write an end-to-end training test case for the lmc compiler.
 
-Usage: python3 -m lmc.testing.train_case --preset tiny --steps 10 --out-dir DIR
+Usage: python3 -m lmc.testing.train_case [--family gpt2|llama] --preset tiny
+           --steps 10 --out-dir DIR
 
 Produces DIR/model.mlir (the model, a declaration of @train_step and a @main
 driver running `steps` AdamW steps through it), DIR/params.safetensors (the
 initial parameters) and DIR/expected.json (the history of the NumPy
-reference, lmc.reference_train.train, on the same batches and settings).
+reference of the family, lmc.reference_train.train or
+lmc.reference_llama.train, on the same batches and settings).
 
 The driver starts from the bound parameters (lmc.param_ref) and zero moments,
 loops with scf.for over the steps (step i trains on batch i % K, the K
@@ -33,10 +35,10 @@ from dataclasses import asdict
 
 import numpy as np
 
-from lmc import reference, safetensors
+from lmc import safetensors
 from lmc import reference_train as rt
-from lmc.models.gpt2 import (GPT2Config, add_config_args, config_from_args,
-                              emit_model, param_specs, positive_int)
+from lmc.models.gpt2 import GPT2Config, positive_int
+from lmc.testing import family
 
 INT_TYPE = {"f32": "i32", "f64": "i64"}
 TOK = "tensor<?x?xi32>"
@@ -71,7 +73,7 @@ def indent(lines: list[str], n: int) -> str:
 
 def declaration_train_step(cfg: GPT2Config) -> str:
     dt = cfg.dtype
-    ptypes = [tensor_type(s, dt) for _, s, _, _ in param_specs(cfg)]
+    ptypes = [tensor_type(s, dt) for _, s, _, _ in family.of(cfg).param_specs(cfg)]
     args = ptypes * 3 + ["i64", dt, dt, "i64", "i64", dt, dt, dt, dt, dt, TOK, TOK]
     results = [dt, dt, dt] + ptypes * 3
     return (f"func.func private @train_step({', '.join(args)}) -> "
@@ -98,7 +100,7 @@ def make_batches(cfg: GPT2Config, count: int, batch: int, seq: int, seed: int):
 def driver_func(cfg: GPT2Config, batches, hp: rt.HParams, steps: int) -> str:
     """@main: `steps` train_step calls in an scf.for, printing per step."""
     dt = cfg.dtype
-    specs = param_specs(cfg)
+    specs = family.of(cfg).param_specs(cfg)
     n = len(specs)
     ptypes = [tensor_type(s, dt) for _, s, _, _ in specs]
     B, T = batches[0][0].shape
@@ -183,7 +185,7 @@ def driver_func(cfg: GPT2Config, batches, hp: rt.HParams, steps: int) -> str:
 
 
 def reference_history(params, batches, cfg: GPT2Config, hp: rt.HParams, steps: int):
-    history, _, _, _ = rt.train(params, batches, cfg, hp, steps)
+    history, _, _, _ = family.of(cfg).train(params, batches, cfg, hp, steps)
     return [{"loss": float(l), "grad_norm": float(g), "lr": float(r)}
             for l, g, r in history]
 
@@ -198,14 +200,16 @@ def write_case(cfg: GPT2Config, out_dir: str, hp: rt.HParams, *, steps: int = 10
     if steps <= 0 or num_batches <= 0:
         raise ValueError("steps and the number of batches must be positive")
     os.makedirs(out_dir, exist_ok=True)
+    fam = family.of(cfg)
     batches = make_batches(cfg, num_batches, batch, seq, seed)
-    params = reference.init_params(cfg, seed)
+    params = fam.init_params(cfg, seed)
     history = reference_history(params, batches, cfg, hp, steps)
     with open(os.path.join(out_dir, "model.mlir"), "w") as f:
-        f.write(emit_model(cfg, driver_func(cfg, batches, hp, steps)))
+        f.write(fam.emit_model(cfg, driver_func(cfg, batches, hp, steps)))
     safetensors.save(os.path.join(out_dir, "params.safetensors"), params,
                      {"format": "lmc"})
-    expected = {"kind": "train", "dtype": cfg.dtype, "model": cfg.name,
+    expected = {"kind": "train", "family": fam.name, "dtype": cfg.dtype,
+                "model": cfg.name,
                 "batch": batch, "seq": seq, "seed": seed, "steps": steps,
                 "batches": num_batches, "hparams": asdict(hp),
                 "history": history}
@@ -226,7 +230,9 @@ def _nonneg_int(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m lmc.testing.train_case",
                                      description=__doc__.splitlines()[0])
-    add_config_args(parser)
+    fam = family.family_from_argv(argv)
+    family.add_family_arg(parser)
+    fam.add_config_args(parser)
     d = rt.HParams()
     parser.add_argument("--batch", type=positive_int, default=2)
     parser.add_argument("--seq", type=positive_int, default=16)
@@ -248,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="step i trains on batch i %% K")
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args(argv)
-    cfg = config_from_args(parser, args)
+    cfg = fam.config_from_args(parser, args)
     if args.seq > cfg.ctx:
         parser.error(f"--seq ({args.seq}) must not exceed ctx ({cfg.ctx})")
     hp = rt.HParams(lr=args.lr, min_lr=args.min_lr, warmup=args.warmup,

@@ -1,6 +1,7 @@
 """Checks a compiled trainer's JSONL log against the NumPy training step.
 
-    python3 -m lmc.testing.trainer_reference init --preset tiny --seed 0 -o init.safetensors
+    python3 -m lmc.testing.trainer_reference init [--family llama] --preset tiny \
+        [--from-hf-config config.json] --seed 0 -o init.safetensors
     python3 -m lmc.testing.trainer_reference expect --preset tiny \\
         --params init.safetensors --data train.bin --batch 4 --seq 32 --steps 30 \\
         --lr 1e-3 [--warmup N --lr-schedule cosine --min-lr X --weight-decay X
@@ -25,10 +26,10 @@ import numpy as np
 
 from lmc import safetensors
 from lmc.data import read_shard
+from lmc.models import llama
 from lmc.models.gpt2 import ACTIVATIONS, PRESETS
-from lmc.reference import init_params
-from lmc.reference_train import HParams, decay_mask, init_moments, adamw_step, \
-    forward_backward
+from lmc.reference_train import HParams, init_moments, adamw_step
+from lmc.testing import family
 
 
 def batches(tokens: np.ndarray, batch: int, seq: int, steps: int):
@@ -45,12 +46,13 @@ def batches(tokens: np.ndarray, batch: int, seq: int, steps: int):
 
 def expected_history(cfg, params, tokens, batch, seq, steps, hp: HParams):
     """Loss, gradient norm and learning rate of each step."""
+    fam = family.of(cfg)
     params = {k: v.astype(np.float64) for k, v in params.items()}
     m, v = init_moments(params)
-    mask = decay_mask(cfg)
+    mask = fam.decay_mask(cfg)
     history = []
     for step, (x, y) in enumerate(batches(tokens, batch, seq, steps)):
-        loss, grads = forward_backward(params, x, y, cfg)
+        loss, grads = fam.forward_backward(params, x, y, cfg)
         params, m, v, norm, lr = adamw_step(params, grads, m, v, step, hp,
                                             mask)
         history.append({"step": step + 1, "loss": loss, "grad_norm": norm,
@@ -80,15 +82,41 @@ def _read_log(path):
     return steps
 
 
+def _model_args(parser) -> None:
+    family.add_family_arg(parser)
+    parser.add_argument("--preset", default="tiny",
+                        choices=sorted(set(PRESETS) | set(llama.PRESETS)),
+                        help="a preset of the family")
+    parser.add_argument("--from-hf-config", metavar="CONFIG_JSON",
+                        help="llama: the model of a Hugging Face config.json "
+                             "(as python3 -m lmc.models.llama builds it)")
+
+
+def _model(parser, args):
+    """The config the options name."""
+    if args.from_hf_config:
+        if args.family != "llama":
+            parser.error("--from-hf-config needs --family llama")
+        try:
+            return llama.read_hf_config(args.from_hf_config)
+        except (OSError, ValueError) as e:
+            parser.error(str(e))
+    presets = family.get(args.family).presets
+    if args.preset not in presets:
+        parser.error(f"--preset {args.preset}: not a preset of the "
+                     f"{args.family} family ({', '.join(sorted(presets))})")
+    return presets[args.preset]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="lmc.testing.trainer_reference")
     sub = p.add_subparsers(dest="cmd", required=True)
     init = sub.add_parser("init", help="write initial parameters")
-    init.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    _model_args(init)
     init.add_argument("--seed", type=int, default=0)
     init.add_argument("-o", "--output", required=True)
     exp = sub.add_parser("expect", help="the NumPy run")
-    exp.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    _model_args(exp)
     exp.add_argument("--activation", choices=ACTIVATIONS,
                      help="the MLP activation of the model (default: gelu)")
     exp.add_argument("--params", required=True)
@@ -114,12 +142,14 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     if args.cmd == "init":
-        cfg = PRESETS[args.preset]
-        safetensors.save(args.output, init_params(cfg, args.seed))
+        cfg = _model(p, args)
+        safetensors.save(args.output, family.of(cfg).init_params(cfg, args.seed))
         return 0
     if args.cmd == "expect":
-        cfg = PRESETS[args.preset]
+        cfg = _model(p, args)
         if args.activation is not None:
+            if args.family != "gpt2":
+                p.error("--activation is an option of the gpt2 family")
             cfg = dataclasses.replace(cfg, activation=args.activation)
         params, _ = safetensors.load(args.params)
         tokens = read_shard(args.data)

@@ -745,32 +745,6 @@ func.func @fused(%x: tensor<?x8xf32>, %b: tensor<8xf32>) -> (tensor<?x8xf32>, te
 
 // -----
 
-// Tests that repeat_heads is one parallel generic reading input head
-// h floordiv G for result head h, and that repeat_heads_grad expands the
-// heads to [B, Hkv, G, T, D] and sums over G (a reduction loop) into a
-// zero-filled [B, Hkv, T, D].
-
-// CHECK-DAG:   #[[REP:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1 floordiv 3, d2, d3)>
-// CHECK-DAG:   #[[ID4:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
-// CHECK-DAG:   #[[ID5:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>
-// CHECK-DAG:   #[[SUM:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3, d4)>
-// CHECK-LABEL: func.func @repeat_heads
-// CHECK-SAME:    (%[[X:.+]]: tensor<?x2x?x16xf32>, %[[G:.+]]: tensor<?x6x?x16xf32>)
-// CHECK:         %[[R:.+]] = linalg.generic {indexing_maps = [#[[REP]], #[[ID4]]], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[X]] : tensor<?x2x?x16xf32>) outs(%{{.+}} : tensor<?x6x?x16xf32>)
-// CHECK:         linalg.yield
-// CHECK:         %[[E:.+]] = tensor.expand_shape %[[G]] {{\[}}[0], [1, 2], [3], [4]] output_shape [%{{.+}}, 2, 3, %{{.+}}, 16] : tensor<?x6x?x16xf32> into tensor<?x2x3x?x16xf32>
-// CHECK:         %[[Z:.+]] = linalg.fill
-// CHECK-NEXT:    %[[S:.+]] = linalg.generic {indexing_maps = [#[[ID5]], #[[SUM]]], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"]} ins(%[[E]] : tensor<?x2x3x?x16xf32>) outs(%[[Z]] : tensor<?x2x?x16xf32>)
-// CHECK:           arith.addf
-// CHECK:         return %[[R]], %[[S]]
-func.func @repeat_heads(%x: tensor<?x2x?x16xf32>, %g: tensor<?x6x?x16xf32>) -> (tensor<?x6x?x16xf32>, tensor<?x2x?x16xf32>) {
-  %0 = lmc.repeat_heads %x times(3) : tensor<?x2x?x16xf32>
-  %1 = lmc.repeat_heads_grad %g times(3) : tensor<?x6x?x16xf32>
-  return %0, %1 : tensor<?x6x?x16xf32>, tensor<?x2x?x16xf32>
-}
-
-// -----
-
 // Tests that rms_norm sums x^2 per row (a reduction over the last loop) and
 // scales x by rsqrt(sum / C + eps) (1/64 and eps as f32 constants) and the
 // weight, read along the channels.
@@ -864,4 +838,30 @@ func.func @rope(%x: tensor<?x?x64xf32>, %off: index) -> (tensor<?x?x64xf32>, ten
   %0 = lmc.rope %x head_dim(16) theta(1.000000e+04) offset(%off) : tensor<?x?x64xf32>
   %1 = lmc.rope %x head_dim(16) theta(1.000000e+04) inverse : tensor<?x?x64xf32>
   return %0, %1 : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that repeat_heads is one parallel generic reading input head
+// h floordiv G for result head h, and that repeat_heads_grad expands the
+// heads to [B, Hkv, G, T, D] and sums over G (a reduction loop) into a
+// zero-filled [B, Hkv, T, D].
+
+// CHECK-DAG:   #[[REP:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1 floordiv 3, d2, d3)>
+// CHECK-DAG:   #[[ID4:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-DAG:   #[[ID5:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>
+// CHECK-DAG:   #[[SUM:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3, d4)>
+// CHECK-LABEL: func.func @repeat_heads
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x2x?x16xf32>, %[[G:.+]]: tensor<?x6x?x16xf32>)
+// CHECK:         %[[R:.+]] = linalg.generic {indexing_maps = [#[[REP]], #[[ID4]]], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%[[X]] : tensor<?x2x?x16xf32>) outs(%{{.+}} : tensor<?x6x?x16xf32>)
+// CHECK:         linalg.yield
+// CHECK:         %[[E:.+]] = tensor.expand_shape %[[G]] {{\[}}[0], [1, 2], [3], [4]] output_shape [%{{.+}}, 2, 3, %{{.+}}, 16] : tensor<?x6x?x16xf32> into tensor<?x2x3x?x16xf32>
+// CHECK:         %[[Z:.+]] = linalg.fill
+// CHECK-NEXT:    %[[S:.+]] = linalg.generic {indexing_maps = [#[[ID5]], #[[SUM]]], iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"]} ins(%[[E]] : tensor<?x2x3x?x16xf32>) outs(%[[Z]] : tensor<?x2x?x16xf32>)
+// CHECK:           arith.addf
+// CHECK:         return %[[R]], %[[S]]
+func.func @repeat_heads(%x: tensor<?x2x?x16xf32>, %g: tensor<?x6x?x16xf32>) -> (tensor<?x6x?x16xf32>, tensor<?x2x?x16xf32>) {
+  %0 = lmc.repeat_heads %x times(3) : tensor<?x2x?x16xf32>
+  %1 = lmc.repeat_heads_grad %g times(3) : tensor<?x6x?x16xf32>
+  return %0, %1 : tensor<?x6x?x16xf32>, tensor<?x2x?x16xf32>
 }

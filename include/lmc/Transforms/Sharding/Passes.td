@@ -45,27 +45,44 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
 
     Tensor parallelism (`tp` > 1) comes first. A planner places the
     parameters over `tp` as Megatron-LM does (`lmc.sharding` on each
-    `lmc.param`): the fused QKV projection column-parallel, split by heads
-    (`shard(1, blocks = 3)`, its bias `shard(0, blocks = 3)`), the attention
-    output projection row-parallel (`shard(0)`), the MLP up-projection
-    column-parallel and its down-projection row-parallel, the token
-    embedding and the LM head (tied to it, or its own parameter read
-    transposed by the logits matmul) split along the vocabulary
-    (`shard(0)`); the rest is replicated. A size `tp` does not divide (the
-    attention heads, the MLP width) is an error at the op that needs it; a
+    `lmc.param`). A linear layer is `lmc.matmul %x, %W` with W [in, out]
+    (GPT-2's Conv1D) or `lmc.matmul %x, %W transpose_b` with W [out, in]
+    (nn.Linear, Llama); column-parallel splits W's output dimension (1, or
+    0 transposed), row-parallel its input dimension (0, or 1 transposed).
+    Attention is split by heads: the fused QKV projection column-parallel
+    in three blocks (`shard(1, blocks = 3)`, its bias `shard(0, blocks =
+    3)`), or separate q, k and v projections column-parallel, each looked
+    through an op that keeps a split of whole heads (the rotary embedding
+    of q and k: the planner asks the op's sharding rule); the output
+    projection row-parallel. Under grouped-query attention (`kv_heads`)
+    the key/value heads are split too, so that each rank's query heads read
+    its own key/value heads. The MLP around an activation (an op with the
+    `LMC_Activation` trait) has its up-projection column-parallel and its
+    down-projection row-parallel; a gated MLP (SwiGLU `silu(x Wg^T) * (x
+    Wu^T)`, then `Wd^T`; GeGLU), where an op that keeps a split of the
+    channels (the product) combines the activation with a second linear
+    layer, has both gate and up column-parallel. The token embedding and
+    the LM head (tied to it, or its own parameter read transposed by the
+    logits matmul) are split along the vocabulary (`shard(0)`); the rest
+    is replicated. A size `tp` does not divide (the attention heads, the
+    key/value heads, the MLP width) is an error at the op that needs it; a
     vocabulary it does not divide (GPT-2's 50257) leaves the embedding and
     the LM head replicated, with a warning. Any other parameter over 1 MiB
-    that no pattern places (a GeGLU MLP built from `lmc.mul`, say) stays
-    replicated with a warning at the use no pattern
-    matched; the position table and LayerNorm parameters are replicated by
-    design. `train_step`, `eval_step` and `logits` are then partitioned: each
-    parameter (and its AdamW state) in its placement, each parameter's
+    that no pattern places (an MLP that normalises its hidden layer, say)
+    stays replicated with a warning at the use no pattern matched; the
+    position table and the parameters of LayerNorm and RMSNorm are
+    replicated by design. `train_step`, `eval_step` and `logits` are then
+    partitioned: each parameter (and its AdamW state) in its placement,
+    each parameter's
     gradient resharded to that placement where it is produced (so that the
     global norm, the dp reduction and AdamW read one value), every other
     value placed by the sharding rule of the op that makes it
     (`ShardingRuleOpInterface`), forward, backward and optimizer alike, and
-    operands resharded where a rule needs another placement: `partial` to
-    replicated by `lmc.all_reduce` over `tp` (after each row-parallel
+    operands resharded where a rule needs another placement (once per
+    value and placement: a residual stream left partial by the sum of
+    row-parallel outputs is all-reduced once, for the forward and the
+    backward pass alike): `partial` to replicated by `lmc.all_reduce` over
+    `tp` (after each row-parallel
     projection, the vocabulary-parallel embedding, and the input gradient of
     each column-parallel one), `shard` to replicated by `lmc.all_gather`,
     replicated to `shard` by a local slice. The cross-entropy of
