@@ -52,6 +52,8 @@ _PARAM_RE = re.compile(r'^\s*lmc\.param\s+@"([^"]+)"\s*:\s*tensor<([0-9x]+)x(f32
                        re.M)
 _ATTN_RE = re.compile(r"lmc\.(?:causal|flash)_attention\b[^\n]*?\bheads\((\d+)\)"
                       r"(?:\s+kv_heads\((\d+)\))?")
+_CONTEXT_RE = re.compile(r"^\s*lmc\.model\s+@[^\n]*\bcontext_length\s*=\s*(\d+)",
+                         re.M)
 _ROPE_RE = re.compile(r"lmc\.rope\b[^\n]*?\bhead_dim\((\d+)\)\s+theta\(([^)]+)\)")
 _RMS_RE = re.compile(r"lmc\.rms_norm\b[^\n]*?\beps\(([^)]+)\)")
 _LAYER_RE = re.compile(r"^model\.layers\.(\d+)\.")
@@ -74,9 +76,12 @@ def config_from_ops(text: str, *, ctx: int | None = None,
                     name: str = "llama") -> llama.LlamaConfig:
     """The LlamaConfig the ops and parameters of a model's text say.
 
-    `ctx` (max_position_embeddings) is not in the ops; without it the
-    returned config has ctx 1 (fill it in with dataclasses.replace).
+    `ctx` (max_position_embeddings) overrides the model's context_length;
+    a model that states none and no `ctx` give ctx 1 (fill it in with
+    dataclasses.replace).
     """
+    if ctx is None and (m := _CONTEXT_RE.search(text)):
+        ctx = int(m[1])
     params = {m[1]: (tuple(int(d) for d in m[2].split("x")), m[3])
               for m in _PARAM_RE.finditer(text)}
     if "model.embed_tokens.weight" not in params:
@@ -137,10 +142,11 @@ def config_from_model(text: str, *, ctx: int | None = None) -> llama.LlamaConfig
     ops = config_from_ops(text, ctx=ctx)
     hf = config_from_comment(text)
     if hf is None:
-        if ctx is None:
+        if ctx is None and not _CONTEXT_RE.search(text):
             raise ExchangeError("the model has no lmc.llama.hf_config comment "
-                                "(it was not written by lmc.models.llama): "
-                                "give max_position_embeddings with --ctx")
+                                "(it was not written by lmc.models.llama) and "
+                                "states no context_length: give "
+                                "max_position_embeddings with --ctx")
         return ops
     try:
         noted = llama.from_hf_config(hf, dtype=ops.dtype)

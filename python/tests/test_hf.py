@@ -40,9 +40,16 @@ def test_config_from_model(cfg):
 def test_config_from_model_without_comment():
     text = emit_model(TINY)
     body = text[text.index("lmc.model"):]
+    # The context comes from the model's context_length ...
+    assert hf.config_from_model(body) == replace(TINY, name="llama")
+    # ... or, in a model that states none, from --ctx.
+    bare = body.replace(" attributes {context_length = 64 : i64}", "", 1)
+    assert bare != body
     with pytest.raises(hf.ExchangeError, match="give max_position_embeddings"):
-        hf.config_from_model(body)
-    assert hf.config_from_model(body, ctx=64) == replace(TINY, name="llama")
+        hf.config_from_model(bare)
+    assert hf.config_from_model(bare, ctx=64) == replace(TINY, name="llama")
+    assert hf.config_from_model(body, ctx=32) == replace(TINY, name="llama",
+                                                          ctx=32)
 
 
 def test_config_comment_must_agree_with_ops():

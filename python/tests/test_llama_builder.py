@@ -85,7 +85,8 @@ def test_flops_per_token():
 def test_emitted_forward_follows_the_contract():
     text = emit_model(TINY)
     assert text.startswith(llama.HF_CONFIG_COMMENT)
-    assert "\nlmc.model @tiny {\n" in text
+    # RoPE has no position table: the model states its context.
+    assert "\nlmc.model @tiny attributes {context_length = 64 : i64} {\n" in text
     body = text[text.index("func.func @forward"):]
     assert body.count("lmc.rms_norm ") == 2 * 2 + 1
     assert body.count("lmc.rope ") == 2 * 2

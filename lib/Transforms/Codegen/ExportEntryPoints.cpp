@@ -290,16 +290,14 @@ struct LMCExportEntryPointsPass
                                const Layout &layout) {
     func::FuncOp forward = model.getForward();
     // The vocabulary from the token embedding; the context from the
-    // position table, when the model has one (a model with rotary
-    // embeddings fixes none); the causal attentions and their query width
+    // model (its context_length, or its position table; a model with rotary
+    // embeddings that states neither fixes none); the causal attentions and their query width
     // (heads x head dimension), for the runtime's FLOPs count.
     int64_t vocab = 0, context = 0, attentions = 0, width = 0;
     bool sameWidth = true;
     forward.walk(
         [&](EmbeddingOp op) { vocab = op.getTable().getType().getDimSize(0); });
-    forward.walk([&](PositionEmbeddingOp op) {
-      context = op.getTable().getType().getDimSize(0);
-    });
+    context = model.getContextSize();
     forward.walk([&](CausalAttentionOp op) {
       int64_t w = op.getQuery().getType().getDimSize(2);
       sameWidth &= attentions == 0 || w == width;

@@ -46,9 +46,7 @@ Summary summarize(ModelOp model) {
   func::FuncOp forward = model.getForward();
   if (!forward)
     return s;
-  forward.walk([&](PositionEmbeddingOp op) {
-    s.context = op.getTable().getType().getDimSize(0);
-  });
+  s.context = model.getContextSize();
   forward.walk([&](Operation *op) {
     // One attention per layer, fused or decomposed (its causal mask).
     if (auto mask = dyn_cast<CausalMaskOp>(op)) {

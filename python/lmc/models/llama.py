@@ -404,7 +404,9 @@ def emit_model(cfg: LlamaConfig, extra_funcs: str = "") -> str:
     """Return the model text (a config comment, then the lmc.model op);
     `extra_funcs` goes after @forward inside the op."""
     cfg.validate()
-    lines = [config_comment(cfg), f"lmc.model @{cfg.name} {{"]
+    lines = [config_comment(cfg),
+             f"lmc.model @{cfg.name} attributes "
+             f"{{context_length = {cfg.ctx} : i64}} {{"]
     for name, shape, kind, std in param_specs(cfg):
         init = f"normal, std = {_fmt(std)}" if kind == "normal" else kind
         lines.append(f'  lmc.param @"{name}" : {_tensor(shape, cfg.dtype)} init({init})')

@@ -27,6 +27,29 @@ lmc.model @outer {
 
 // -----
 
+// Tests that a model's context_length is at least 1.
+
+// expected-error @+1 {{'lmc.model' op context_length must be at least 1, got 0}}
+lmc.model @m attributes {context_length = 0 : i64} {
+}
+
+// -----
+
+// Tests that a stated context_length agrees with the position table.
+
+lmc.model @m attributes {context_length = 32 : i64} {
+  lmc.param @wpe : tensor<16x8xf32> init(zeros)
+  func.func @forward(%tokens: tensor<?x?xi32>, %targets: tensor<?x?xi32>) -> tensor<f32> {
+    %wpe = lmc.param_ref @wpe : tensor<16x8xf32>
+    // expected-error @+1 {{'lmc.position_embedding' op has a position table of 16 rows but the model's context_length is 32}}
+    %p = lmc.position_embedding %wpe like %tokens : tensor<16x8xf32>, tensor<?x?xi32>
+    %l = arith.constant dense<0.0> : tensor<f32>
+    return %l : tensor<f32>
+  }
+}
+
+// -----
+
 // Tests that parameter names are unique within a model.
 
 lmc.model @m {

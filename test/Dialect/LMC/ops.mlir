@@ -5,6 +5,15 @@
 // form. Ops with inferred result types return their results, so the function
 // signatures pin the inferred types down.
 
+// Tests that a model states its context with context_length (a model with
+// rotary embeddings has no position table to take it from).
+
+// CHECK-LABEL: lmc.model @rotary attributes {context_length = 256 : i64} {
+// CHECK-NEXT:    lmc.param @model.norm.weight : tensor<64xf32> init(ones)
+lmc.model @rotary attributes {context_length = 256 : i64} {
+  lmc.param @"model.norm.weight" : tensor<64xf32> init(ones)
+}
+
 // Tests that a model with parameters of every initialiser (quoted names with
 // dots print bare), f32 and f64 parameters, a `forward` with i32 ids, a
 // further function, and param_ref round trip.

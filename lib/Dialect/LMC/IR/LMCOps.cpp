@@ -67,15 +67,42 @@ static bool isIdMatrix(Type type) {
          tensor.getElementType().isSignlessInteger();
 }
 
+int64_t ModelOp::getContextSize() {
+  if (std::optional<uint64_t> length = getContextLength())
+    return static_cast<int64_t>(*length);
+  int64_t context = 0;
+  if (func::FuncOp forward = getForward())
+    forward.walk([&](PositionEmbeddingOp op) {
+      context = op.getTable().getType().getDimSize(0);
+    });
+  return context;
+}
+
 LogicalResult ModelOp::verify() {
   for (Operation &op : getBody().front()) {
     if (!isa<ParamOp, func::FuncOp>(op))
       return op.emitOpError("is not allowed in an lmc.model; only lmc.param "
                             "and func.func are");
   }
+  std::optional<uint64_t> length = getContextLength();
+  if (length && static_cast<int64_t>(*length) < 1)
+    return emitOpError("context_length must be at least 1, got ")
+           << static_cast<int64_t>(*length);
   func::FuncOp forward = getForward();
   if (!forward)
     return success();
+  if (length) {
+    auto walked = forward.walk([&](PositionEmbeddingOp op) {
+      int64_t rows = op.getTable().getType().getDimSize(0);
+      if (rows == static_cast<int64_t>(*length))
+        return WalkResult::advance();
+      op.emitOpError("has a position table of ")
+          << rows << " rows but the model's context_length is " << *length;
+      return WalkResult::interrupt();
+    });
+    if (walked.wasInterrupted())
+      return failure();
+  }
   FunctionType type = forward.getFunctionType();
   if (type.getNumInputs() != 2 || !isIdMatrix(type.getInput(0)) ||
       !isIdMatrix(type.getInput(1)))

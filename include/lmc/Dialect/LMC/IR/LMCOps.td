@@ -62,13 +62,25 @@ def LMC_ModelOp : LMC_Op<"model", [
     }
     ```
 
+    `context_length`, when given, is the longest sequence the model is
+    trained and sampled at (Hugging Face's `max_position_embeddings`). A
+    model with a learned position table has it in the table's rows; a model
+    with rotary embeddings has no table and states it here:
+
+    ```mlir
+    lmc.model @llama attributes {context_length = 256 : i64} { ... }
+    ```
+
     **Constraints:**
     - the body holds only `lmc.param` and `func.func` ops;
     - parameter names are unique (a symbol table);
     - if there is a function `forward`, it takes two rank-2 tensors of
-      signless integers (tokens, targets) and returns one 0-d float tensor.
+      signless integers (tokens, targets) and returns one 0-d float tensor;
+    - `context_length`, when given, is at least 1 and equals the rows of
+      every position table of `forward`.
   }];
-  let arguments = (ins SymbolNameAttr:$sym_name);
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       OptionalAttr<I64Attr>:$context_length);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
   let hasVerifier = 1;
@@ -109,6 +121,9 @@ def LMC_ModelOp : LMC_Op<"model", [
     ::mlir::func::FuncOp getLogits() { return getFunction(getLogitsName()); }
     /// The parameter declarations, in order.
     auto getParams() { return getBody().front().getOps<ParamOp>(); }
+    /// The model's context: `context_length` when given, else the rows of
+    /// the position table of `forward`, else 0 (not stated).
+    int64_t getContextSize();
   }];
 }
 
