@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 from dataclasses import dataclass, replace
+
+from lmc.models.mlir_text import (SYMBOL_RE, Body, param_decl, positive_int,
+                                  tensor_type)
 
 LN_EPS = 1e-5
 INIT_STD = 0.02
@@ -17,8 +19,6 @@ DTYPES = ("f32", "f64")
 # The MLP activation: GPT-2's tanh GELU, or SiLU (x * sigmoid(x)).
 ACTIVATIONS = ("gelu", "silu")
 
-# MLIR bare identifier, as accepted for a symbol name like @tiny.
-_SYMBOL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$.]*$")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class GPT2Config:
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, "
                              f"got {self.activation!r}")
-        if not _SYMBOL_RE.match(self.name):
+        if not SYMBOL_RE.match(self.name):
             raise ValueError(f"name {self.name!r} is not a valid MLIR symbol name")
         return self
 
@@ -141,34 +141,10 @@ def _fmt(x: float) -> str:
     return format(x, ".6e")
 
 
-def _tensor(shape, dt: str) -> str:
-    return "tensor<" + "".join(f"{d}x" for d in shape) + dt + ">"
 
 
-class _Body:
-    """Collects the forward function's lines and checks SSA uniqueness."""
-
-    def __init__(self, dt: str):
-        self.dt = dt
-        self.lines: list[str] = []
-        self.defined: set[str] = set()
-
-    def act(self, n: int) -> str:
-        return f"tensor<?x?x{n}x{self.dt}>"
-
-    def define(self, names: list[str], rhs: str) -> None:
-        for n in names:
-            if n in self.defined:
-                raise AssertionError(f"SSA value %{n} defined twice")
-            self.defined.add(n)
-        lhs = ", ".join("%" + n for n in names)
-        self.lines.append(f"    {lhs} = {rhs}")
-
-    def comment(self, text: str) -> None:
-        self.lines.append(f"    // {text}")
-
-    def param_ref(self, ssa: str, pname: str, shape) -> None:
-        self.define([ssa], f'lmc.param_ref @"{pname}" : {_tensor(shape, self.dt)}')
+class _Body(Body):
+    """The forward function's body, with this family's layers."""
 
     def linear(self, out: str, x: str, c_in: int, c_out: int, pname: str,
                wname: str, bias: bool = True) -> None:
@@ -178,26 +154,26 @@ class _Body:
         self.param_ref(wname + "_w", pname + ".weight", (c_in, c_out))
         if not bias:
             self.define([out], f"lmc.matmul %{x}, %{wname}_w : "
-                        f"{self.act(c_in)}, {_tensor((c_in, c_out), dt)}")
+                        f"{self.act(c_in)}, {tensor_type((c_in, c_out), dt)}")
             return
         self.param_ref(wname + "_b", pname + ".bias", (c_out,))
         self.define([out + "_mm"], f"lmc.matmul %{x}, %{wname}_w : "
-                    f"{self.act(c_in)}, {_tensor((c_in, c_out), dt)}")
+                    f"{self.act(c_in)}, {tensor_type((c_in, c_out), dt)}")
         self.define([out], f"lmc.bias_add %{out}_mm, %{wname}_b : "
-                    f"{self.act(c_out)}, {_tensor((c_out,), dt)}")
+                    f"{self.act(c_out)}, {tensor_type((c_out,), dt)}")
 
     def layer_norm(self, out: str, x: str, c: int, pname: str) -> None:
         self.param_ref(out + "_w", pname + ".weight", (c,))
         self.param_ref(out + "_b", pname + ".bias", (c,))
         self.define([out], f"lmc.layer_norm %{x}, %{out}_w, %{out}_b "
-                    f"eps({_fmt(LN_EPS)}) : {self.act(c)}, {_tensor((c,), self.dt)}")
+                    f"eps({_fmt(LN_EPS)}) : {self.act(c)}, {tensor_type((c,), self.dt)}")
 
 
 def _emit_forward(cfg: GPT2Config) -> list[str]:
     dt, C, V = cfg.dtype, cfg.d_model, cfg.vocab
     b = _Body(dt)
-    wte_t = _tensor((V, C), dt)
-    wpe_t = _tensor((cfg.ctx, C), dt)
+    wte_t = tensor_type((V, C), dt)
+    wpe_t = tensor_type((cfg.ctx, C), dt)
     tok_t = "tensor<?x?xi32>"
     b.param_ref("wte", "wte.weight", (V, C))
     b.param_ref("wpe", "wpe.weight", (cfg.ctx, C))
@@ -249,9 +225,7 @@ def emit_model(cfg: GPT2Config, extra_funcs: str = "") -> str:
     """Return the lmc.model op text; `extra_funcs` goes after @forward inside it."""
     cfg.validate()
     lines = [f"lmc.model @{cfg.name} {{"]
-    for name, shape, kind, std in param_specs(cfg):
-        init = f"normal, std = {_fmt(std)}" if kind == "normal" else kind
-        lines.append(f'  lmc.param @"{name}" : {_tensor(shape, cfg.dtype)} init({init})')
+    lines += [param_decl(*spec, cfg.dtype, _fmt) for spec in param_specs(cfg)]
     lines += _emit_forward(cfg)
     if extra_funcs.strip():
         lines.append(extra_funcs.rstrip("\n"))
@@ -266,15 +240,6 @@ def summary_line(cfg: GPT2Config) -> str:
             f"attention={f['attention']}")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a positive integer."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

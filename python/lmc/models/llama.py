@@ -29,9 +29,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 from dataclasses import dataclass, replace
+
+from lmc.models.mlir_text import (SYMBOL_RE, Body, param_decl, positive_int,
+                                  tensor_type)
 
 INIT_STD = 0.02  # Hugging Face's initializer_range: every linear and the embedding
 DTYPES = ("f32", "f64")
@@ -40,7 +42,6 @@ DEFAULT_RMS_EPS = 1e-5
 # The comment that carries the Hugging Face config in an emitted model.
 HF_CONFIG_COMMENT = "// lmc.llama.hf_config: "
 
-_SYMBOL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$.]*$")
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class LlamaConfig:
                 raise ValueError(f"{field} must be a positive number, got {value!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
-        if not _SYMBOL_RE.match(self.name):
+        if not SYMBOL_RE.match(self.name):
             raise ValueError(f"name {self.name!r} is not a valid MLIR symbol name")
         return self
 
@@ -305,49 +306,27 @@ def _fmt(x: float) -> str:
     return text if float(text) == x else format(x, ".16e")
 
 
-def _tensor(shape, dt: str) -> str:
-    return "tensor<" + "".join(f"{d}x" for d in shape) + dt + ">"
 
 
-class _Body:
-    """Collects the forward function's lines and checks SSA uniqueness."""
-
-    def __init__(self, dt: str):
-        self.dt = dt
-        self.lines: list[str] = []
-        self.defined: set[str] = set()
-
-    def act(self, n: int) -> str:
-        return f"tensor<?x?x{n}x{self.dt}>"
-
-    def define(self, name: str, rhs: str) -> None:
-        if name in self.defined:
-            raise AssertionError(f"SSA value %{name} defined twice")
-        self.defined.add(name)
-        self.lines.append(f"    %{name} = {rhs}")
-
-    def comment(self, text: str) -> None:
-        self.lines.append(f"    // {text}")
-
-    def param_ref(self, ssa: str, pname: str, shape) -> None:
-        self.define(ssa, f'lmc.param_ref @"{pname}" : {_tensor(shape, self.dt)}')
+class _Body(Body):
+    """The forward function's body, with this family's layers."""
 
     def linear(self, out: str, x: str, c_in: int, c_out: int, pname: str) -> None:
         """%out = x W^T with W = pname [c_out, c_in] (nn.Linear, no bias)."""
         self.param_ref(out + "_w", pname, (c_out, c_in))
         self.define(out, f"lmc.matmul %{x}, %{out}_w transpose_b : "
-                    f"{self.act(c_in)}, {_tensor((c_out, c_in), self.dt)}")
+                    f"{self.act(c_in)}, {tensor_type((c_out, c_in), self.dt)}")
 
     def rms_norm(self, out: str, x: str, c: int, pname: str, eps: float) -> None:
         self.param_ref(out + "_w", pname, (c,))
         self.define(out, f"lmc.rms_norm %{x}, %{out}_w eps({_fmt(eps)}) : "
-                    f"{self.act(c)}, {_tensor((c,), self.dt)}")
+                    f"{self.act(c)}, {tensor_type((c,), self.dt)}")
 
 
 def _emit_forward(cfg: LlamaConfig) -> list[str]:
     dt, C, V, F, KV = cfg.dtype, cfg.d_model, cfg.vocab, cfg.ffn, cfg.kv_dim
     b = _Body(dt)
-    embed_t = _tensor((V, C), dt)
+    embed_t = tensor_type((V, C), dt)
     tok_t = "tensor<?x?xi32>"
     rope = f"head_dim({cfg.head_dim}) theta({_fmt(cfg.rope_theta)})"
     b.param_ref("embed", "model.embed_tokens.weight", (V, C))
@@ -407,9 +386,7 @@ def emit_model(cfg: LlamaConfig, extra_funcs: str = "") -> str:
     lines = [config_comment(cfg),
              f"lmc.model @{cfg.name} attributes "
              f"{{context_length = {cfg.ctx} : i64}} {{"]
-    for name, shape, kind, std in param_specs(cfg):
-        init = f"normal, std = {_fmt(std)}" if kind == "normal" else kind
-        lines.append(f'  lmc.param @"{name}" : {_tensor(shape, cfg.dtype)} init({init})')
+    lines += [param_decl(*spec, cfg.dtype, _fmt) for spec in param_specs(cfg)]
     lines += _emit_forward(cfg)
     if extra_funcs.strip():
         lines.append(extra_funcs.rstrip("\n"))
@@ -428,15 +405,6 @@ def summary_line(cfg: LlamaConfig) -> str:
 # Command line
 # ---------------------------------------------------------------------------
 
-def positive_int(text: str) -> int:
-    """argparse type: a positive integer."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
 
 
 def positive_float(text: str) -> float:

@@ -177,55 +177,48 @@ LogicalResult BiasAddOp::getShardingRule(ArrayRef<PL> in, int64_t,
   return set(r, {x, bias}, {x});
 }
 
-// Normalisation over the last dimension: it must be whole; rows may be
-// split.
+// Normalisation over the last dimension (layer_norm, rms_norm and their
+// gradients): it must be whole; rows may be split.
+
+/// The placement of a norm's rows: the first of `candidates` that splits a
+/// dimension of `input` other than the last, else replicated.
+static PL normRows(Value input, ArrayRef<PL> candidates) {
+  for (PL p : candidates)
+    if (p.isShard() && notLast(input, p.getDim()))
+      return p;
+  return R();
+}
+
+/// A norm's gradient (operands input, weight, grad): the rows as the input's
+/// or the gradient's; the input gradient in the same placement, the
+/// `paramGrads` parameter gradients (sums over rows) partial when rows are
+/// split.
+static LogicalResult normGradRule(Value input, ArrayRef<PL> in,
+                                  unsigned paramGrads, ShardingRule &r) {
+  PL x = normRows(input, {in[0], in[2]});
+  r.operands = {x, R(), x};
+  r.results.assign(1, x);
+  r.results.append(paramGrads, x.isShard() ? P() : R());
+  return success();
+}
+
 LogicalResult LayerNormOp::getShardingRule(ArrayRef<PL> in, int64_t,
                                            ShardingRule &r) {
-  LayerNormOp op = *this;
-  PL x =
-      in[0].isShard() && notLast(op.getInput(), in[0].getDim()) ? in[0] : R();
+  PL x = normRows(getInput(), in[0]);
   return set(r, {x, R(), R()}, {x});
 }
 LogicalResult LayerNormGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
                                                ShardingRule &r) {
-  LayerNormGradOp op = *this;
-  // Operands: input, weight, grad.
-  PL x = R();
-  for (PL p : {in[0], in[2]})
-    if (p.isShard() && notLast(op.getInput(), p.getDim())) {
-      x = p;
-      break;
-    }
-  r.operands = {x, R(), x};
-  // The weight and bias gradients sum over rows: partial when rows are
-  // split.
-  PL sums = x.isShard() ? P() : R();
-  r.results = {x, sums, sums};
-  return success();
+  return normGradRule(getInput(), in, /*paramGrads=*/2, r);
 }
-
-// RMSNorm and its gradient: as LayerNorm (no bias).
 LogicalResult RMSNormOp::getShardingRule(ArrayRef<PL> in, int64_t,
                                          ShardingRule &r) {
-  RMSNormOp op = *this;
-  PL x =
-      in[0].isShard() && notLast(op.getInput(), in[0].getDim()) ? in[0] : R();
+  PL x = normRows(getInput(), in[0]);
   return set(r, {x, R()}, {x});
 }
 LogicalResult RMSNormGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
                                              ShardingRule &r) {
-  RMSNormGradOp op = *this;
-  // Operands: input, weight, grad.
-  PL x = R();
-  for (PL p : {in[0], in[2]})
-    if (p.isShard() && notLast(op.getInput(), p.getDim())) {
-      x = p;
-      break;
-    }
-  r.operands = {x, R(), x};
-  // The weight gradient sums over rows: partial when rows are split.
-  r.results = {x, x.isShard() ? P() : R()};
-  return success();
+  return normGradRule(getInput(), in, /*paramGrads=*/1, r);
 }
 
 // Rotary embedding of [B, T, C]: a rotation of each head's channels by an
