@@ -100,9 +100,17 @@ def prepare(input_path, out_dir, tokenizer="byte", val_fraction=0.1,
     """Tokenize `input_path` and write the train and val shards and the
     tokenizer's files (tokenizer.bin, merges.bin; tokenizer.json for bpe).
 
-    Returns the paths and sizes: [(train, n tokens), (val, n tokens),
-    (tokenizer.bin, vocab size), (merges.bin, merge count)].
+    Returns the shards' paths and token counts: [(train, n), (val, n)].
     """
+    return prepare_files(input_path, out_dir, tokenizer, val_fraction,
+                         vocab_size)[:2]
+
+
+def prepare_files(input_path, out_dir, tokenizer="byte", val_fraction=0.1,
+                  vocab_size=None):
+    """prepare(), returning every file written with its size: [(train, n
+    tokens), (val, n tokens), (tokenizer.bin, vocab size), (merges.bin,
+    merge count)]."""
     if not 0.0 < val_fraction < 1.0:
         raise DataError(f"--val-fraction must be in (0, 1), got {val_fraction}")
     try:
@@ -163,7 +171,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "prepare":
-            written = prepare(args.input, args.out, args.tokenizer,
+            written = prepare_files(args.input, args.out, args.tokenizer,
                               args.val_fraction, args.vocab_size)
             for path, n in written[:2]:
                 print(f"wrote {path}: {n} tokens")

@@ -15,7 +15,7 @@
 //   first, as tiktoken applies GPT-2's ranks), [4] merge count M, [5] RL,
 //   [6] RN -- then M x (left, right, merged) token ids, RL x (first, last)
 //   inclusive code point ranges of Unicode letters (\p{L}) and RN of
-//   numbers (\p{N}).
+//   numbers (\p{N}) (none: ASCII letters and digits).
 //
 // Encoding splits the text as GPT-2's pre-tokenizer regex does
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
