@@ -4,6 +4,10 @@ them.
     tokenizer_texts.py write DIR          writes DIR/NN.txt (UTF-8)
     tokenizer_texts.py hf TOKENIZER.json FILE...
         prints, for each file, its token ids by `tokenizers` on one line
+    tokenizer_texts.py tiktoken TOKENIZER.bin FILE...
+        the same by `tiktoken` with GPT-2's split pattern and the ranks
+        rank(token) = its id in the decode table (merge rule 1, as for
+        --tokenizer gpt2, without GPT-2's files)
 """
 
 import sys
@@ -32,11 +36,23 @@ def main(argv):
                       newline="") as f:
                 f.write(text)
         return 0
-    import tokenizers
-    tok = tokenizers.Tokenizer.from_file(argv[2])
+    if argv[1] == "tiktoken":
+        import tiktoken
+        from lmc.tokenizers import read_tokenizer_bin
+        from tiktoken_ext.openai_public import r50k_pat_str
+        table, _ = read_tokenizer_bin(argv[2])
+        enc = tiktoken.Encoding("ranks", pat_str=r50k_pat_str,
+                                mergeable_ranks={t: i for i, t in
+                                                 enumerate(table)},
+                                special_tokens={})
+        encode = enc.encode_ordinary
+    else:
+        import tokenizers
+        tok = tokenizers.Tokenizer.from_file(argv[2])
+        encode = lambda text: tok.encode(text).ids
     for path in argv[3:]:
         with open(path, encoding="utf-8", newline="") as f:
-            print(" ".join(map(str, tok.encode(f.read()).ids)))
+            print(" ".join(map(str, encode(f.read()))))
     return 0
 
 
