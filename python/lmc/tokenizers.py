@@ -203,14 +203,22 @@ def byte_level_alphabet():
 
 
 def _chunks(text: str, size: int = 1 << 16):
-    """`text` cut into pieces of about `size` characters, each cut after a
-    newline that a non-space follows: there the pre-tokenizer splits the
-    whole text too, so the pieces pre-tokenize as the whole does."""
+    """`text` cut into pieces of about `size` characters where the
+    pre-tokenizer splits the whole text too, so that the pieces
+    pre-tokenize as the whole does: after a lone newline between two
+    non-spaces, or before a space between a non-space and a letter."""
+    def cut(i):
+        if i + 1 >= n or i < 2:
+            return False
+        if text[i - 1] == "\n":
+            return not text[i - 2].isspace() and not text[i].isspace()
+        return (text[i] == " " and not text[i - 1].isspace() and
+                text[i + 1].isalpha())
+
     start, n = 0, len(text)
     while start < n:
         end = start + size
-        while end < n and not (text[end - 1] == "\n" and
-                               not text[end].isspace()):
+        while end < n and not cut(end):
             end += 1
         yield text[start:min(end, n)]
         start = end
@@ -252,9 +260,12 @@ def bpe_tables(tokenizer):
     return table, merges
 
 
-def bpe_encode_text(tokenizer, text: str) -> np.ndarray:
+def bpe_encode_text(tokenizer, text: str, chunk: int = 1 << 16
+                    ) -> np.ndarray:
+    """The ids of `text`, encoded in pieces of about `chunk` characters (in
+    parallel), equal to the encoding of the whole text."""
     ids = []
-    for piece in tokenizer.encode_batch(list(_chunks(text))):
+    for piece in tokenizer.encode_batch(list(_chunks(text, chunk))):
         ids.extend(piece.ids)
     return np.asarray(ids, dtype=np.uint16)
 

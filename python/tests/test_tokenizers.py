@@ -121,6 +121,19 @@ def test_prepare_bpe(tmp_path, run_cli):
         assert table[merged] == table[left] + table[right]
 
 
+def test_bpe_chunks_encode_as_the_whole():
+    """Large inputs are trained and encoded in pieces cut where the
+    pre-tokenizer splits anyway: the ids equal those of the whole text."""
+    pytest.importorskip("tokenizers", reason="utils/setup.sh installs it")
+    text = (corpus_text().decode() + "\n\n  x\n \ny\n\t\nz   \n" +
+            "ab cd e  f\ng\n\nh it's 'tis 12 34 \u00e9t\u00e9 \u6771 \u4eac\n")
+    pieces = list(tokenizers._chunks(text, 50))
+    assert "".join(pieces) == text and len(pieces) > 100
+    tok = tokenizers.train_bpe(text, 400)
+    whole = tok.encode(text).ids
+    assert tokenizers.bpe_encode_text(tok, text, 50).tolist() == whole
+
+
 def test_prepare_bpe_vocab_size_errors(tmp_path, run_cli):
     src = tmp_path / "in.txt"
     src.write_text("hello world\n" * 20)
