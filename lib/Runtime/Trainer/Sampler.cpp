@@ -77,6 +77,16 @@ int64_t sampleToken(const float *logits, int64_t stride, int64_t n,
   return order.back();
 }
 
+SampleOptions sampleOptions(const Config &config, int64_t count,
+                            const std::vector<int32_t> &prompt) {
+  SampleOptions options;
+  options.count = count;
+  options.temperature = config.temperature;
+  options.topK = config.topK;
+  options.prompt = prompt;
+  return options;
+}
+
 std::unique_ptr<Tokenizer> findTokenizer(const Config &config,
                                          const ModelInfo &model) {
   std::string path = config.tokenizer;
@@ -246,13 +256,9 @@ void generate(const ModelFunctions &fns, const ModelInfo &model,
                  static_cast<long long>(config.tokens));
     std::fflush(out);
   }
-  SampleOptions options;
-  options.count = config.tokens;
-  options.temperature = config.temperature;
-  options.topK = config.topK;
-  options.prompt = prompt;
   Rng rng(config.seed);
-  sample(fns, model, params, options, rng, tokenizer, out);
+  sample(fns, model, params, sampleOptions(config, config.tokens, prompt), rng,
+         tokenizer, out);
 }
 
 } // namespace lmcrt

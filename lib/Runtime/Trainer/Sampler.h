@@ -45,6 +45,11 @@ struct SampleOptions {
   std::vector<int32_t> prompt; // empty: the start token
 };
 
+/// The options of --temperature and --top-k, for `count` tokens after
+/// `prompt`.
+SampleOptions sampleOptions(const Config &config, int64_t count,
+                            const std::vector<int32_t> &prompt);
+
 /// Returns the generated tokens (not including the prompt or start token)
 /// and writes the prompt and them to `out` (if not null) as they come.
 /// `tokenizer` may be null.

@@ -376,13 +376,9 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     std::printf("sample (%lld tokens):\n",
                 static_cast<long long>(config.sample));
     std::fflush(stdout);
-    SampleOptions options;
-    options.count = config.sample;
-    options.temperature = config.temperature;
-    options.topK = config.topK;
-    options.prompt = prompt;
-    sample(fns, model, State::data(state.params), options, rng,
-           tokenizer.get(), rank0 ? stdout : nullptr);
+    sample(fns, model, State::data(state.params),
+           sampleOptions(config, config.sample, prompt), rng, tokenizer.get(),
+           rank0 ? stdout : nullptr);
   }
   return 0;
 }
