@@ -172,7 +172,7 @@ def main(argv=None) -> int:
     try:
         if args.command == "prepare":
             written = prepare_files(args.input, args.out, args.tokenizer,
-                              args.val_fraction, args.vocab_size)
+                                    args.val_fraction, args.vocab_size)
             for path, n in written[:2]:
                 print(f"wrote {path}: {n} tokens")
             print(f"wrote {written[2][0]}: vocabulary {written[2][1]}")
