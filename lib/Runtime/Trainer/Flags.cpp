@@ -4,6 +4,7 @@
 
 #include "Core/Error.h"
 #include "Core/ModelInfo.h"
+#include "Trainer/Threads.h"
 
 #include <cerrno>
 #include <cmath>
@@ -287,6 +288,7 @@ std::string configTable(const Config &c, const ModelInfo &model) {
       {"sample", std::to_string(c.sample)},
       {"threads", (c.threads ? std::to_string(c.threads) : "auto") + " (" +
                       std::to_string(omp_get_max_threads()) + " in use)"},
+      {"omp-wait", openMPWaitPolicy()},
   };
   size_t width = 0;
   for (auto &row : rows)

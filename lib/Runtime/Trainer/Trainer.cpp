@@ -37,6 +37,7 @@
 #include "Trainer/Init.h"
 #include "Trainer/Log.h"
 #include "Trainer/Sampler.h"
+#include "Trainer/Threads.h"
 
 #include <chrono>
 #include <cmath>
@@ -46,8 +47,6 @@
 #include <memory>
 #include <new>
 #include <unistd.h>
-
-#include <omp.h>
 
 namespace lmcrt {
 
@@ -189,15 +188,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
                " is not divisible by " + model.mesh.groupName(model.batchAxes) +
                "=" + std::to_string(parts));
   // Threads of oneDNN and of compiled loops: --threads, or the cores shared
-  // among the ranks on this machine.
-  int threads = config.threads;
-  if (threads <= 0 && comm::world() > 1) {
-    const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-    int ranksHere = local ? std::max(1, std::atoi(local)) : comm::world();
-    threads = std::max(1, omp_get_num_procs() / ranksHere);
-  }
-  if (threads > 0)
-    omp_set_num_threads(threads);
+  // among the ranks on this machine (Threads.h).
+  setThreadCount(config.threads, comm::world());
 
   const int64_t b = config.batch, t = config.seq, tokensPerStep = b * t;
   // This rank's rows of each global batch.
