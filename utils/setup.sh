@@ -40,6 +40,15 @@ if ! python3 -c 'import numpy, pytest' >/dev/null 2>&1; then
   fi
 fi
 
+# Tokenizers of `python3 -m lmc.data prepare`: Hugging Face tokenizers
+# (--tokenizer bpe) and tiktoken (--tokenizer gpt2); PyPI only (Debian has
+# no package of either).
+if ! python3 -c 'import tokenizers, tiktoken' >/dev/null 2>&1; then
+  echo "== installing tokenizers and tiktoken for $(command -v python3)"
+  python3 -m pip install -q tokenizers tiktoken ||
+    python3 -m pip install -q --break-system-packages tokenizers tiktoken
+fi
+
 echo "== configuring and building in $BUILD"
 cmake -G Ninja -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 ninja -C "$BUILD" lmc lmc-opt lmcrt lmc-doc

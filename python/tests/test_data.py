@@ -73,7 +73,7 @@ def test_prepare_errors(tmp_path, run_cli):
     with pytest.raises(data.DataError, match="val-fraction"):
         data.prepare(tiny, tmp_path / "o", val_fraction=1.5)
     bad_tok = run_cli("lmc.data", "prepare", "--input", tiny, "--out",
-                      tmp_path / "o", "--tokenizer", "gpt2")
+                      tmp_path / "o", "--tokenizer", "wordpiece")
     assert bad_tok.returncode == 2  # argparse: invalid choice
 
 

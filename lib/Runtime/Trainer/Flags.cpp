@@ -66,6 +66,19 @@ std::vector<FlagSpec> specs(Config &c) {
       {"log", Kind::String, &c.log, 0, "JSONL log file"},
       {"sample", Kind::Int, &c.sample, 0, "generate N tokens after training"},
       {"threads", Kind::Int, &c.threads, 0, "threads (0: all cores)"},
+      {"tokenizer", Kind::String, &c.tokenizer, 0,
+       "decode table for samples and prompts (default: tokenizer.bin beside "
+       "the first --data shard; none needed for 256 bytes)"},
+      {"prompt", Kind::String, &c.prompt, 0,
+       "text that samples continue (default: a newline)"},
+      {"temperature", Kind::Float, &c.temperature, 0,
+       "sampling temperature, 0 = greedy (default 1)"},
+      {"top-k", Kind::Int, &c.topK, 0,
+       "sample among the K likeliest tokens, 0 = all (default 0)"},
+      {"generate", Kind::Bool, &c.generate, 0,
+       "sample --tokens N from --init-from FILE or the latest checkpoint in "
+       "--ckpt-dir, without training"},
+      {"tokens", Kind::Int, &c.tokens, 1, "tokens --generate produces"},
       {"help", Kind::Bool, &c.help, 0, "print this help"},
   };
 }
@@ -176,6 +189,22 @@ void validateConfig(Config &c, const ModelInfo &model) {
     usageError("--beta2: must be < 1");
   if (c.eps <= 0)
     usageError("--eps: must be > 0");
+  if (c.generate) {
+    if (c.initFrom.empty() && c.ckptDir.empty())
+      usageError("--generate: needs --init-from FILE or --ckpt-dir DIR (its "
+                 "latest checkpoint)");
+    if (c.tokens == 0)
+      usageError("--generate: needs --tokens N");
+    if (c.resume || c.initOnly)
+      usageError(std::string("--generate: cannot be combined with --") +
+                 (c.resume ? "resume" : "init-only"));
+    if (c.sample > 0)
+      usageError("--sample: not with --generate (use --tokens N)");
+  } else if (c.tokens > 0) {
+    usageError("--tokens: only with --generate (after training: --sample N)");
+  } else if (!c.prompt.empty() && c.sample == 0) {
+    usageError("--prompt: needs --sample N (or --generate)");
+  }
   if (c.resume && c.ckptDir.empty())
     usageError("--resume: needs --ckpt-dir");
   if (c.initOnly && c.ckptDir.empty())
@@ -184,7 +213,7 @@ void validateConfig(Config &c, const ModelInfo &model) {
     usageError("--init-from: cannot be combined with --resume");
   if (c.resume && c.initOnly)
     usageError("--init-only: cannot be combined with --resume");
-  if (!c.initOnly && c.steps > 0 && c.data.empty())
+  if (!c.initOnly && !c.generate && c.steps > 0 && c.data.empty())
     usageError("--data: missing (the training shard or glob is required)");
   if (c.evalEvery > 0 && c.val.empty())
     usageError("--eval-every: needs --val");
@@ -192,9 +221,12 @@ void validateConfig(Config &c, const ModelInfo &model) {
 
 std::string usage(const std::string &program) {
   Config config;
-  std::string text = "usage: " + program + " --data PATH [flags]\n\n" +
-                     "Trains the compiled model. Flags (--flag value or "
-                     "--flag=value):\n";
+  std::string text = "usage: " + program + " --data PATH [flags]\n" +
+                     "       " + program +
+                     " --generate --init-from FILE --tokens N [--prompt "
+                     "TEXT] [--tokenizer FILE]\n\n" +
+                     "Trains the compiled model, or generates text from it. "
+                     "Flags (--flag value or --flag=value):\n";
   for (const FlagSpec &s : specs(config)) {
     std::string left = std::string("  --") + s.name;
     switch (s.kind) {
@@ -286,6 +318,8 @@ std::string configTable(const Config &c, const ModelInfo &model) {
                                    : "end"},
       {"log", c.log.empty() ? "-" : c.log},
       {"sample", std::to_string(c.sample)},
+      {"temperature", formatFloat(c.temperature)},
+      {"top-k", c.topK ? std::to_string(c.topK) : "all"},
       {"threads", (c.threads ? std::to_string(c.threads) : "auto") + " (" +
                       std::to_string(omp_get_max_threads()) + " in use)"},
       {"omp-wait", openMPWaitPolicy()},

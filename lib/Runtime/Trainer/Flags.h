@@ -43,6 +43,13 @@ struct Config {
   std::string log;          // --log FILE.jsonl
   int64_t sample = 0;       // --sample N: tokens generated after training
   int64_t threads = 0;      // --threads N (0: all cores)
+  // Generation (Sampler.h, Tokenizer.h).
+  std::string tokenizer;    // --tokenizer FILE: decode table (tokenizer.bin)
+  std::string prompt;       // --prompt TEXT: what samples continue
+  float temperature = 1.0f; // --temperature X (0: greedy)
+  int64_t topK = 0;         // --top-k K (0: the whole vocabulary)
+  bool generate = false;    // --generate: sample from loaded parameters only
+  int64_t tokens = 0;       // --tokens N: tokens --generate produces
   bool help = false;        // --help
 };
 

@@ -38,6 +38,7 @@
 #include "Trainer/Log.h"
 #include "Trainer/Sampler.h"
 #include "Trainer/Threads.h"
+#include "Trainer/Tokenizer.h"
 
 #include <chrono>
 #include <cmath>
@@ -208,16 +209,30 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     flopsFormula += " (the model description has no attention line: "
                     "attention not counted)";
   }
-  std::string table = configTable(config, model);
-  std::fputs(table.c_str(), stdout);
-  std::printf("FLOPs/step = %s = %.3f GFLOP\n", flopsFormula.c_str(),
-              flopsPerStep * 1e-9);
+  if (!config.generate) { // generate() prints what it uses
+    std::string table = configTable(config, model);
+    std::fputs(table.c_str(), stdout);
+    std::printf("FLOPs/step = %s = %.3f GFLOP\n", flopsFormula.c_str(),
+                flopsPerStep * 1e-9);
+  }
   if (device::active())
     std::printf("device: %s\n", device::description().c_str());
+  // Generation: the tokenizer and prompt, before any work (Sampler.h).
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::vector<int32_t> prompt;
+  if (config.sample > 0 || config.generate) {
+    tokenizer = findTokenizer(config, model);
+    prompt = encodePrompt(config, model, tokenizer.get(), stdout);
+  }
 
   // This rank's pieces of the parameters and moments.
   const MeshCoord coord = meshCoordOf(model, comm::rank());
   State state(model.total, model.stateTotal);
+  if (config.generate) {
+    generate(fns, model, config, State::data(state.params), coord,
+             tokenizer.get(), prompt, rank0 ? stdout : nullptr);
+    return 0;
+  }
   Rng rng(config.seed);
   TrainState position;
   if (config.resume) {
@@ -353,8 +368,13 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     std::printf("sample (%lld tokens):\n",
                 static_cast<long long>(config.sample));
     std::fflush(stdout);
-    sample(fns, model, State::data(state.params), config.sample, rng,
-           rank0 ? stdout : nullptr);
+    SampleOptions options;
+    options.count = config.sample;
+    options.temperature = config.temperature;
+    options.topK = config.topK;
+    options.prompt = prompt;
+    sample(fns, model, State::data(state.params), options, rng,
+           tokenizer.get(), rank0 ? stdout : nullptr);
   }
   return 0;
 }
