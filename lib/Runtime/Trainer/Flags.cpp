@@ -60,7 +60,20 @@ std::vector<FlagSpec> specs(Config &c) {
       {"ckpt-every", Kind::Int, &c.ckptEvery, 0,
        "checkpoint every K steps (0: at the end only)"},
       {"resume", Kind::Bool, &c.resume, 0,
-       "resume from the latest checkpoint in --ckpt-dir"},
+       "resume from the latest checkpoint in --ckpt-dir (--steps may be "
+       "larger than the run's; the flags that define the steps already "
+       "taken must match: data, batch, seq, lr, lr-schedule, warmup, "
+       "min-lr (cosine), beta1, beta2, eps, weight-decay, grad-clip)"},
+      {"keep-last", Kind::Int, &c.keepLast, 0,
+       "keep the K newest step checkpoints, deleting older ones after each "
+       "save (0: keep all; default 0); the ones `latest` and `best` name "
+       "are never deleted"},
+      {"keep-best", Kind::Bool, &c.keepBest, 0,
+       "also keep the checkpoint of the lowest val loss (evaluated at every "
+       "checkpoint step; needs --val), named by DIR/best"},
+      {"lr-decay-steps", Kind::Int, &c.lrDecaySteps, 1,
+       "cosine horizon: the lr reaches --min-lr at this step and stays there "
+       "(default --steps; on --resume the checkpoint's, unless given)"},
       {"eval-every", Kind::Int, &c.evalEvery, 0,
        "evaluate on --val every K steps (0: at the end)"},
       {"log", Kind::String, &c.log, 0, "JSONL log file"},
@@ -217,6 +230,15 @@ void validateConfig(Config &c, const ModelInfo &model) {
     usageError("--data: missing (the training shard or glob is required)");
   if (c.evalEvery > 0 && c.val.empty())
     usageError("--eval-every: needs --val");
+  if (c.keepLast > 0 && c.ckptDir.empty())
+    usageError("--keep-last: needs --ckpt-dir");
+  if (c.keepBest && c.ckptDir.empty())
+    usageError("--keep-best: needs --ckpt-dir");
+  if (c.keepBest && c.val.empty())
+    usageError("--keep-best: needs --val (the checkpoints are ranked by val "
+               "loss)");
+  if (c.lrDecaySteps > 0 && c.lrSchedule != "cosine")
+    usageError("--lr-decay-steps: needs --lr-schedule cosine");
 }
 
 std::string usage(const std::string &program) {
@@ -244,13 +266,33 @@ std::string usage(const std::string &program) {
       break;
     }
     left.resize(left.size() < 24 ? 24 : left.size() + 1, ' ');
-    text += left + s.help + "\n";
+    // The help wrapped at 79 columns, continuation lines under its start.
+    std::string line = left;
+    bool empty = true; // no word on `line` yet
+    const std::string help = s.help;
+    for (size_t pos = 0; pos < help.size();) {
+      size_t end = help.find(' ', pos);
+      if (end == std::string::npos)
+        end = help.size();
+      std::string word = help.substr(pos, end - pos);
+      if (!empty && line.size() + 1 + word.size() > 79) {
+        text += line + "\n";
+        line = std::string(24, ' ');
+        empty = true;
+      }
+      line += (empty ? "" : " ") + word;
+      empty = false;
+      pos = end + 1;
+    }
+    text += line + "\n";
   }
   return text;
 }
 
 int64_t decaySteps(const Config &c) {
-  return c.lrSchedule == "cosine" ? c.steps : 0;
+  if (c.lrSchedule != "cosine")
+    return 0;
+  return c.lrDecaySteps > 0 ? c.lrDecaySteps : c.steps;
 }
 
 std::vector<std::pair<std::string, std::string>>
@@ -263,11 +305,10 @@ mustMatchFlags(const Config &c) {
       {"lr-schedule", c.lrSchedule},
       {"warmup", std::to_string(c.warmup)},
   };
-  if (c.lrSchedule == "cosine") {
+  // Not --steps: a resumed run may go further. The cosine horizon is
+  // recorded in the checkpoint apart (lr_decay_steps, Checkpoint.h).
+  if (c.lrSchedule == "cosine")
     flags.push_back({"min-lr", formatFloat(c.minLr)});
-    // The cosine horizon is the total step count.
-    flags.push_back({"steps", std::to_string(c.steps)});
-  }
   flags.insert(flags.end(), {{"beta1", formatFloat(c.beta1)},
                              {"beta2", formatFloat(c.beta2)},
                              {"eps", formatFloat(c.eps)},
@@ -302,6 +343,11 @@ std::string configTable(const Config &c, const ModelInfo &model) {
       {"lr-schedule", c.lrSchedule},
       {"warmup", std::to_string(c.warmup)},
       {"min-lr", formatFloat(c.minLr)},
+      {"lr-decay-steps",
+       c.lrSchedule != "cosine" ? "-"
+       : c.lrDecaySteps > 0     ? std::to_string(c.lrDecaySteps)
+       : c.resume               ? "the checkpoint's"
+                                : std::to_string(c.steps)},
       {"beta1", formatFloat(c.beta1)},
       {"beta2", formatFloat(c.beta2)},
       {"eps", formatFloat(c.eps)},
@@ -313,6 +359,8 @@ std::string configTable(const Config &c, const ModelInfo &model) {
       {"ckpt-dir", c.ckptDir.empty() ? "-" : c.ckptDir},
       {"ckpt-every", c.ckptEvery ? std::to_string(c.ckptEvery) : "end"},
       {"resume", c.resume ? "yes" : "no"},
+      {"keep-last", c.keepLast ? std::to_string(c.keepLast) : "all"},
+      {"keep-best", c.keepBest ? "yes" : "no"},
       {"eval-every", c.val.empty() ? "-"
                      : c.evalEvery ? std::to_string(c.evalEvery)
                                    : "end"},
