@@ -78,7 +78,10 @@ std::vector<FlagSpec> specs(Config &c) {
        "evaluate on --val every K steps (0: at the end)"},
       {"log", Kind::String, &c.log, 0, "JSONL log file"},
       {"sample", Kind::Int, &c.sample, 0, "generate N tokens after training"},
-      {"threads", Kind::Int, &c.threads, 0, "threads (0: all cores)"},
+      {"threads", Kind::Int, &c.threads, 0,
+       "threads (0: all cores, divided among the ranks of a machine); "
+       "they wait with a bounded spin, GOMP_SPINCOUNT=1000, unless "
+       "OMP_WAIT_POLICY or GOMP_SPINCOUNT is set"},
       {"tokenizer", Kind::String, &c.tokenizer, 0,
        "decode table for samples and prompts (default: tokenizer.bin beside "
        "the first --data shard; none needed for 256 bytes)"},
@@ -93,6 +96,8 @@ std::vector<FlagSpec> specs(Config &c) {
        "--ckpt-dir, without training"},
       {"tokens", Kind::Int, &c.tokens, 1, "tokens --generate produces"},
       {"help", Kind::Bool, &c.help, 0, "print this help"},
+      {"version", Kind::Bool, &c.version, 0,
+       "print the version of lmc that built this trainer's runtime"},
   };
 }
 

@@ -56,6 +56,7 @@ struct Config {
   bool generate = false;    // --generate: sample from loaded parameters only
   int64_t tokens = 0;       // --tokens N: tokens --generate produces
   bool help = false;        // --help
+  bool version = false;     // --version: lmc's version line (lmc/Version.h)
 };
 
 /// Parses argv[1..argc); throws RuntimeError(2) on errors.

@@ -41,6 +41,7 @@
 #include "Trainer/Sampler.h"
 #include "Trainer/Threads.h"
 #include "Trainer/Tokenizer.h"
+#include "lmc/Version.h"
 
 #include <chrono>
 #include <cmath>
@@ -170,6 +171,10 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   Config config = parseFlags(argc, argv);
   if (config.help) {
     std::fputs(usage(program).c_str(), stdout);
+    return 0;
+  }
+  if (config.version) {
+    std::printf("%s\n", LMC_VERSION_LINE);
     return 0;
   }
   ModelInfo model = queryModel(fns);
