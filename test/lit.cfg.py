@@ -32,6 +32,8 @@ config.substitutions.append(("%python", python))
 config.substitutions.append(("%lmc_python", python))
 config.substitutions.append(("%lmc_src_root", config.lmc_src_root))
 config.substitutions.append(("%lmc_obj_root", config.lmc_obj_root))
+# The CMake that configured the build, for `cmake --install` (test/Tools/lmc).
+config.substitutions.append(("%cmake", config.cmake))
 config.substitutions.append(
     ("%mlir_c_runner_utils",
      os.path.join(config.mlir_lib_dir, "libmlir_c_runner_utils.so")))
