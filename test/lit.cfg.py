@@ -3,6 +3,7 @@
 
 import os
 import shutil
+import subprocess
 import sys
 
 import lit.formats
@@ -56,6 +57,12 @@ corpus = "/usr/share/common-licenses/GPL-3"
 if os.path.exists(corpus):
     config.available_features.add("corpus")
     config.substitutions.append(("%corpus", corpus))
+
+# setuptools and wheel, which `pip install --no-build-isolation ./python`
+# builds the package with offline (utils/setup.sh installs both).
+if subprocess.run([python, "-c", "import setuptools, wheel"],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+    config.available_features.add("python-build")
 
 # OpenMPI's launcher, for the runtime's collectives (test/Runtime). Tests run
 # as root in containers, which mpirun refuses without --allow-run-as-root, and
