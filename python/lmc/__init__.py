@@ -9,4 +9,7 @@ Subpackages:
   lmc.testing    -- end-to-end test case generation and checking
 """
 
+# lmc's version, the same as `lmc --version` prints (CMakeLists.txt).
+__version__ = "0.1.0"
+
 __all__ = ["models", "reference", "safetensors", "testing"]

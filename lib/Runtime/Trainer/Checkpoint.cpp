@@ -8,13 +8,16 @@
 #include "Core/Sharding.h"
 #include "Trainer/Flags.h"
 #include "Trainer/Json.h"
+#include "Trainer/Retention.h"
 #include "Trainer/Safetensors.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <limits>
 #include <map>
 #include <set>
 #include <sys/stat.h>
@@ -27,6 +30,7 @@ namespace {
 
 constexpr const char *kFormat = "lmc-checkpoint 1";
 constexpr const char *kLatest = "latest";
+constexpr const char *kBest = "best";
 
 void fsyncDir(const std::string &dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -56,6 +60,29 @@ int64_t metaInt(const std::map<std::string, std::string> &meta,
   long long value = std::strtoll(it->second.c_str(), &end, 10);
   if (it->second.empty() || *end != '\0' || errno != 0 || value < 0)
     fail(path + ": metadata " + key + " is not an integer >= 0: '" +
+         it->second + "'");
+  return value;
+}
+
+/// A double that reads back exactly (%.17g).
+std::string formatDouble(double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.17g", value);
+  return buffer;
+}
+
+/// The finite number under `key`; NaN when the key is absent.
+double metaDouble(const std::map<std::string, std::string> &meta,
+                  const std::string &path, const char *key) {
+  auto it = meta.find(key);
+  if (it == meta.end())
+    return std::numeric_limits<double>::quiet_NaN();
+  char *end = nullptr;
+  errno = 0;
+  double value = std::strtod(it->second.c_str(), &end);
+  if (it->second.empty() || *end != '\0' || errno != 0 ||
+      !std::isfinite(value))
+    fail(path + ": metadata " + key + " is not a finite number: '" +
          it->second + "'");
   return value;
 }
@@ -284,13 +311,21 @@ std::map<std::string, std::string> checkpointMetadata(const ModelInfo &model,
   meta["flags_hash"] = toHex(fnv1a64(flagsText(config)));
   for (auto &kv : mustMatchFlags(config))
     meta["flag." + kv.first] = kv.second;
+  meta["lr_decay_steps"] = std::to_string(decaySteps(config));
+  if (std::isfinite(state.valLoss))
+    meta["val_loss"] = formatDouble(state.valLoss);
+  if (state.bestStep >= 0) {
+    meta["best_step"] = std::to_string(state.bestStep);
+    meta["best_val_loss"] = formatDouble(state.bestValLoss);
+  }
   return meta;
 }
 
 std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
                             const Config &config, const TrainState &state,
                             const float *params, const float *expAvg,
-                            const float *expAvgSq) {
+                            const float *expAvgSq,
+                            std::vector<std::string> *deleted) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
     fail(dir + ": cannot create directory: " + std::strerror(errno));
   std::vector<TensorOut> tensors;
@@ -307,19 +342,34 @@ std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
   atomicWriteFile(dir, name, [&](int fd, const std::string &path) {
     writeSafetensors(fd, path, tensors, meta);
   });
-  std::string marker = std::string(name) + "\n";
-  atomicWriteFile(dir, kLatest, [&](int fd, const std::string &path) {
-    if (::write(fd, marker.data(), marker.size()) !=
-        static_cast<ssize_t>(marker.size()))
+  writeMarker(dir, kLatest, name);
+  // Only once the checkpoint and its markers are durable: what they name is
+  // never deleted.
+  if (config.keepBest && state.bestStep == state.step)
+    writeMarker(dir, kBest, name);
+  if (config.keepLast > 0) {
+    std::vector<std::string> gone = applyRetention(dir, config.keepLast);
+    if (deleted)
+      deleted->insert(deleted->end(), gone.begin(), gone.end());
+  }
+  return dir + "/" + name;
+}
+
+void writeMarker(const std::string &dir, const std::string &marker,
+                 const std::string &name) {
+  std::string text = name + "\n";
+  atomicWriteFile(dir, marker, [&](int fd, const std::string &path) {
+    if (::write(fd, text.data(), text.size()) !=
+        static_cast<ssize_t>(text.size()))
       fail(path + ": write failed: " + std::strerror(errno));
   });
-  return dir + "/" + name;
 }
 
 std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
                            const Config &config, const TrainState &state,
                            const float *params, const float *expAvg,
-                           const float *expAvgSq) {
+                           const float *expAvgSq,
+                           std::vector<std::string> *deleted) {
   // Before the process group is set up, this process is a world of one.
   if (comm::initialized() ? comm::mesh() != model.mesh
                           : model.numRanks() != 1) {
@@ -351,7 +401,9 @@ std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
   std::string message;
   if (root) {
     try {
-      writeCheckpoint(dir, model, config, state, out[0], out[1], out[2]);
+      // Rank 0 alone writes, and deletes what retention removes.
+      writeCheckpoint(dir, model, config, state, out[0], out[1], out[2],
+                      deleted);
     } catch (const RuntimeError &e) {
       message = e.what();
       outcome[0] = e.exitCode ? e.exitCode : kFailureExit;
@@ -367,12 +419,14 @@ std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
   return checkpointPath(dir, state.step);
 }
 
-std::string latestCheckpoint(const std::string &dir) {
-  std::string markerPath = dir + "/" + kLatest;
+std::string readMarker(const std::string &dir, const std::string &marker) {
+  std::string markerPath = dir + "/" + marker;
   FILE *f = std::fopen(markerPath.c_str(), "rb");
-  if (!f)
-    fail(markerPath + ": no checkpoint to resume from (" +
-         std::strerror(errno) + ")");
+  if (!f) {
+    if (errno == ENOENT)
+      return "";
+    fail(markerPath + ": cannot open: " + std::strerror(errno));
+  }
   char buffer[256];
   size_t n = std::fread(buffer, 1, sizeof(buffer), f);
   std::fclose(f);
@@ -384,6 +438,15 @@ std::string latestCheckpoint(const std::string &dir) {
   if (name.empty() || name.find('/') != std::string::npos ||
       name.find('\n') != std::string::npos || name[0] == '.')
     fail(markerPath + ": malformed marker '" + name + "'");
+  return name;
+}
+
+std::string latestCheckpoint(const std::string &dir) {
+  std::string markerPath = dir + "/" + kLatest;
+  std::string name = readMarker(dir, kLatest);
+  if (name.empty())
+    fail(markerPath + ": no checkpoint to resume from (" +
+         std::strerror(ENOENT) + ")");
   return dir + "/" + name;
 }
 
@@ -405,7 +468,19 @@ std::string resumeMismatch(const std::map<std::string, std::string> &meta,
       diffs.push_back("--" + kv.first + " " + kv.second +
                       " (checkpoint: " + saved + ")");
   }
-  if (diffs.empty() && get("flags_hash") != toHex(fnv1a64(flagsText(config))))
+  // Checkpoints written before lr_decay_steps existed hashed the cosine
+  // horizon as a flag (steps=N after min-lr); the horizon is no longer a
+  // flag that must match.
+  std::string legacyText = flagsText(config);
+  size_t minLr = legacyText.find("min-lr=");
+  if (!meta.count("lr_decay_steps") && meta.count("flag.steps") &&
+      minLr != std::string::npos) {
+    size_t next = legacyText.find('\n', minLr) + 1;
+    legacyText.insert(next, "steps=" + get("flag.steps") + "\n");
+  }
+  if (diffs.empty() &&
+      get("flags_hash") != toHex(fnv1a64(flagsText(config))) &&
+      get("flags_hash") != toHex(fnv1a64(legacyText)))
     diffs.push_back("flags hash " + toHex(fnv1a64(flagsText(config))) +
                     " (checkpoint: " + get("flags_hash") + ")");
   std::string text;
@@ -441,6 +516,18 @@ TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
   if (!parseHex(file.metadata["rng_state"], rng))
     fail(path + ": metadata rng_state is not 1-16 hex digits");
   state.rng = rng;
+  state.valLoss = metaDouble(file.metadata, path, "val_loss");
+  if (file.metadata.count("best_step")) {
+    state.bestStep = metaInt(file.metadata, path, "best_step");
+    state.bestValLoss = metaDouble(file.metadata, path, "best_val_loss");
+    if (state.bestStep > state.step || !std::isfinite(state.bestValLoss))
+      fail(path + ": metadata best_step/best_val_loss are inconsistent");
+  }
+  if (file.metadata.count("lr_decay_steps"))
+    state.lrDecaySteps = metaInt(file.metadata, path, "lr_decay_steps");
+  else if (file.metadata.count("flag.steps"))
+    // Written before lr_decay_steps existed: the horizon was --steps.
+    state.lrDecaySteps = metaInt(file.metadata, path, "flag.steps");
 
   std::set<std::string> expected;
   for (const ParamInfo &p : model.params) {
