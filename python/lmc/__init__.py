@@ -6,6 +6,7 @@ Subpackages:
   lmc.reference_llama -- NumPy reference of the Llama family (forward, step)
   lmc.hf         -- Llama exchange with Hugging Face (export, import check)
   lmc.safetensors -- NumPy-only safetensors reader/writer
+  lmc.plot       -- loss curves of trainer JSONL logs (matplotlib)
   lmc.testing    -- end-to-end test case generation and checking
 """
 

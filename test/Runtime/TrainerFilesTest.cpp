@@ -162,8 +162,8 @@ TEST(Retention, WritesKeepWhatTheRuleSays) {
 
   // The metadata holds what a resumed run needs to go on with the rule.
   std::vector<float> p2(8), a2(8), v2(8);
-  TrainState back = readCheckpoint(dir / ckpt(50), m, c, p2.data(), a2.data(),
-                                   v2.data());
+  TrainState back =
+      readCheckpoint(dir / ckpt(50), m, c, p2.data(), a2.data(), v2.data());
   EXPECT_EQ(back.valLoss, 2.7);
   EXPECT_EQ(back.bestStep, 20);
   EXPECT_EQ(back.bestValLoss, 2.0);
@@ -193,9 +193,9 @@ TEST(Retention, StaleTemporariesAreRemoved) {
   put(dir / ".tmp-short", "not mkstemp's");
   put(dir / "ckpt_00000005.safetensors", "x");
   EXPECT_EQ(removeStaleTemporaries(dir.path), 2);
-  EXPECT_EQ(listDirectory(dir.path),
-            (std::vector<std::string>{".tmp-short",
-                                      "ckpt_00000005.safetensors"}));
+  EXPECT_EQ(
+      listDirectory(dir.path),
+      (std::vector<std::string>{".tmp-short", "ckpt_00000005.safetensors"}));
   EXPECT_EQ(removeStaleTemporaries(dir / "missing"), 0);
 }
 
@@ -203,26 +203,24 @@ TEST(Schedule, TheCosineHorizonIsRecordedNotMatched) {
   Dir dir;
   ModelInfo m = parseModelInfo(kModel);
   std::vector<float> p(8), a(8), v(8);
-  Config first = config({"--data", "d.bin", "--ckpt-dir", dir.path,
-                         "--steps", "300", "--lr-schedule", "cosine"});
+  Config first = config({"--data", "d.bin", "--ckpt-dir", dir.path, "--steps",
+                         "300", "--lr-schedule", "cosine"});
   EXPECT_EQ(decaySteps(first), 300);
   writeCheckpoint(dir.path, m, first, TrainState{300, 0, 0, 1}, p.data(),
                   a.data(), v.data());
   // More steps resume, and read back the horizon.
-  Config longer = config({"--data", "d.bin", "--ckpt-dir", dir.path,
-                          "--steps", "400", "--lr-schedule", "cosine",
-                          "--resume"});
+  Config longer = config({"--data", "d.bin", "--ckpt-dir", dir.path, "--steps",
+                          "400", "--lr-schedule", "cosine", "--resume"});
   TrainState back =
       readCheckpoint(dir / ckpt(300), m, longer, p.data(), a.data(), v.data());
   EXPECT_EQ(back.lrDecaySteps, 300);
-  Config horizon = config({"--data", "d.bin", "--steps", "400",
-                           "--lr-schedule", "cosine", "--lr-decay-steps",
-                           "300"});
+  Config horizon = config({"--data", "d.bin", "--steps", "400", "--lr-schedule",
+                           "cosine", "--lr-decay-steps", "300"});
   EXPECT_EQ(decaySteps(horizon), 300);
   // What defines the steps taken must still match.
-  Config other = config({"--data", "d.bin", "--ckpt-dir", dir.path, "--steps",
-                         "400", "--lr-schedule", "cosine", "--min-lr", "1e-5",
-                         "--resume"});
+  Config other =
+      config({"--data", "d.bin", "--ckpt-dir", dir.path, "--steps", "400",
+              "--lr-schedule", "cosine", "--min-lr", "1e-5", "--resume"});
   EXPECT_NE(errorOf([&] {
               readCheckpoint(dir / ckpt(300), m, other, p.data(), a.data(),
                              v.data());
@@ -311,8 +309,7 @@ TEST(Log, LinesCarryTheTimeAndTheResumeMarker) {
   put(dir / "run.jsonl", "{\"step\":1,\"loss\":3}\n{\"step\":2,\"loss\":2}\n");
   {
     JsonlLog log;
-    EXPECT_EQ(log.resume(dir / "run.jsonl", 1, "ckpt_00000001.safetensors"),
-              1);
+    EXPECT_EQ(log.resume(dir / "run.jsonl", 1, "ckpt_00000001.safetensors"), 1);
     log.step(2, 1.5, 0.5, 1e-3, 10, 100, 64, std::nullopt);
     log.step(3, 1.25, 0.5, 1e-3, 10, 100, 96, 12.5);
     log.eval(3, 2.25);

@@ -80,8 +80,7 @@ double metaDouble(const std::map<std::string, std::string> &meta,
   char *end = nullptr;
   errno = 0;
   double value = std::strtod(it->second.c_str(), &end);
-  if (it->second.empty() || *end != '\0' || errno != 0 ||
-      !std::isfinite(value))
+  if (it->second.empty() || *end != '\0' || errno != 0 || !std::isfinite(value))
     fail(path + ": metadata " + key + " is not a finite number: '" +
          it->second + "'");
   return value;
@@ -478,8 +477,7 @@ std::string resumeMismatch(const std::map<std::string, std::string> &meta,
     size_t next = legacyText.find('\n', minLr) + 1;
     legacyText.insert(next, "steps=" + get("flag.steps") + "\n");
   }
-  if (diffs.empty() &&
-      get("flags_hash") != toHex(fnv1a64(flagsText(config))) &&
+  if (diffs.empty() && get("flags_hash") != toHex(fnv1a64(flagsText(config))) &&
       get("flags_hash") != toHex(fnv1a64(legacyText)))
     diffs.push_back("flags hash " + toHex(fnv1a64(flagsText(config))) +
                     " (checkpoint: " + get("flags_hash") + ")");

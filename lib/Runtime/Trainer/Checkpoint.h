@@ -57,7 +57,7 @@ struct TrainState {
   uint64_t rng = 0;
   // Checkpoint retention and the schedule (see the metadata above).
   double valLoss = std::numeric_limits<double>::quiet_NaN(); // NaN: none
-  int64_t bestStep = -1; // -1: no best yet
+  int64_t bestStep = -1;                                     // -1: no best yet
   double bestValLoss = std::numeric_limits<double>::quiet_NaN();
   int64_t lrDecaySteps = -1; // read back: the recorded horizon (-1: none)
 };

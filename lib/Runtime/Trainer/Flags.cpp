@@ -348,11 +348,10 @@ std::string configTable(const Config &c, const ModelInfo &model) {
       {"lr-schedule", c.lrSchedule},
       {"warmup", std::to_string(c.warmup)},
       {"min-lr", formatFloat(c.minLr)},
-      {"lr-decay-steps",
-       c.lrSchedule != "cosine" ? "-"
-       : c.lrDecaySteps > 0     ? std::to_string(c.lrDecaySteps)
-       : c.resume               ? "the checkpoint's"
-                                : std::to_string(c.steps)},
+      {"lr-decay-steps", c.lrSchedule != "cosine" ? "-"
+                         : c.lrDecaySteps > 0 ? std::to_string(c.lrDecaySteps)
+                         : c.resume           ? "the checkpoint's"
+                                              : std::to_string(c.steps)},
       {"beta1", formatFloat(c.beta1)},
       {"beta2", formatFloat(c.beta2)},
       {"eps", formatFloat(c.eps)},

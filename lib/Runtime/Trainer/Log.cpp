@@ -95,7 +95,8 @@ int64_t JsonlLog::resume(const std::string &logPath, int64_t step,
     std::string kept = keepLogThrough(text.str(), step, dropped);
     if (dropped > 0) {
       size_t slash = path.rfind('/');
-      std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+      std::string dir =
+          slash == std::string::npos ? "." : path.substr(0, slash);
       std::string name =
           slash == std::string::npos ? path : path.substr(slash + 1);
       if (dir.empty())
@@ -111,9 +112,8 @@ int64_t JsonlLog::resume(const std::string &logPath, int64_t step,
   if (!file)
     fail("--log " + path + ": cannot open: " + std::strerror(errno));
   write("{\"event\":\"resume\",\"step\":" + std::to_string(step) +
-        ",\"checkpoint\":" + json::quote(checkpoint) +
-        ",\"dropped\":" + std::to_string(dropped) +
-        ",\"time\":" + unixTimeText() + "}\n");
+        ",\"checkpoint\":" + json::quote(checkpoint) + ",\"dropped\":" +
+        std::to_string(dropped) + ",\"time\":" + unixTimeText() + "}\n");
   return dropped;
 }
 
@@ -136,9 +136,8 @@ void JsonlLog::step(int64_t step, double loss, double gradNorm, double lr,
 }
 
 void JsonlLog::eval(int64_t step, double valLoss) {
-  write("{\"step\":" + std::to_string(step) +
-        ",\"val_loss\":" + jsonNumber(valLoss) + ",\"time\":" + unixTimeText() +
-        "}\n");
+  write("{\"step\":" + std::to_string(step) + ",\"val_loss\":" +
+        jsonNumber(valLoss) + ",\"time\":" + unixTimeText() + "}\n");
 }
 
 } // namespace lmcrt

@@ -20,9 +20,9 @@ struct Card {
 // Words are compared whole and without case, so that "L4" does not match
 // "L40S" nor "A10" "A100".
 const Card kCards[] = {
-    {"H100", "PCIe", 756},  {"H100", "NVL", 835}, {"H100", nullptr, 989},
-    {"GH200", nullptr, 989}, {"H200", "NVL", 835}, {"H200", nullptr, 989},
-    {"H800", "PCIe", 756},  {"H800", nullptr, 989}, {"B200", nullptr, 2250},
+    {"H100", "PCIe", 756},   {"H100", "NVL", 835},   {"H100", nullptr, 989},
+    {"GH200", nullptr, 989}, {"H200", "NVL", 835},   {"H200", nullptr, 989},
+    {"H800", "PCIe", 756},   {"H800", nullptr, 989}, {"B200", nullptr, 2250},
     {"A100", nullptr, 312},  {"A800", nullptr, 312}, {"A30", nullptr, 165},
     {"A10", nullptr, 125},   {"L40S", nullptr, 362}, {"L40", nullptr, 181},
     {"L4", nullptr, 121},

@@ -17,9 +17,8 @@ namespace lmcrt {
 namespace {
 
 bool allDigits(const std::string &s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return c >= '0' && c <= '9';
-  });
+  return !s.empty() && std::all_of(s.begin(), s.end(),
+                                   [](char c) { return c >= '0' && c <= '9'; });
 }
 
 /// `.tmp-<name>.XXXXXX`: what mkstemp made of atomicWriteFile's template.
@@ -44,8 +43,8 @@ int64_t checkpointStep(const std::string &name) {
       name.compare(0, prefix.size(), prefix) != 0 ||
       name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
     return -1;
-  std::string digits = name.substr(
-      prefix.size(), name.size() - prefix.size() - suffix.size());
+  std::string digits =
+      name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
   if (!allDigits(digits) || digits.size() > 18)
     return -1;
   return std::stoll(digits);

@@ -51,8 +51,8 @@
 #include <memory>
 #include <new>
 #include <optional>
-#include <vector>
 #include <unistd.h>
+#include <vector>
 
 namespace lmcrt {
 
@@ -229,10 +229,9 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   const bool gpu = device::active();
   const double peakTflops = gpu ? peakBf16Tflops(device::name()) : 0;
   if (gpu) {
-    std::string peak = peakTflops > 0
-                           ? "dense bf16 peak " + formatFloat(peakTflops) +
-                                 " TFLOP/s"
-                           : "peak of this card unknown: MFU n/a";
+    std::string peak = peakTflops > 0 ? "dense bf16 peak " +
+                                            formatFloat(peakTflops) + " TFLOP/s"
+                                      : "peak of this card unknown: MFU n/a";
     std::printf("device: %s (%s)\n", device::description().c_str(),
                 peak.c_str());
   }
@@ -341,8 +340,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     } else {
       // Lines of steps after the checkpoint (logged by a run that stopped
       // before its next checkpoint) are dropped: no step is logged twice.
-      std::string name = resumeCheckpointPath.substr(
-          resumeCheckpointPath.rfind('/') + 1);
+      std::string name =
+          resumeCheckpointPath.substr(resumeCheckpointPath.rfind('/') + 1);
       if (int64_t dropped = log.resume(config.log, position.step, name))
         std::printf("note: --log %s: dropped %lld line%s of steps after %lld "
                     "(logged after the last checkpoint)\n",
