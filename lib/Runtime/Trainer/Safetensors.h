@@ -49,6 +49,12 @@ SafetensorsHeader readSafetensorsHeader(const std::string &path);
 void readTensorBytes(const SafetensorsHeader &file, const TensorEntry &tensor,
                      void *dst);
 
+/// Reads an F32, F16 or BF16 tensor (as Hugging Face writes them) into
+/// `dst` as f32, the half formats widened exactly (subnormals, infinities
+/// and NaN included); returns false, reading nothing, for any other dtype.
+bool readTensorAsF32(const SafetensorsHeader &file, const TensorEntry &tensor,
+                     float *dst);
+
 /// An F32 tensor to write.
 struct TensorOut {
   std::string name;
