@@ -65,6 +65,12 @@ std::vector<FlagSpec> specs(Config &c) {
       {"log", Kind::String, &c.log, 0, "JSONL log file"},
       {"sample", Kind::Int, &c.sample, 0, "generate N tokens after training"},
       {"threads", Kind::Int, &c.threads, 0, "threads (0: all cores)"},
+      {"logits", Kind::String, &c.logits, 0,
+       "instead of training, write the logits of a batch at every position "
+       "(tokens [B,T], logits [B,T,V]) to this safetensors file"},
+      {"logits-tokens", Kind::String, &c.logitsTokens, 0,
+       "the batch for --logits: tensor 'tokens' [B,T] of this safetensors "
+       "file (default: the first batch of --data)"},
       {"help", Kind::Bool, &c.help, 0, "print this help"},
   };
 }
@@ -183,7 +189,18 @@ void validateConfig(Config &c, const ModelInfo &model) {
     usageError("--init-from: cannot be combined with --resume");
   if (c.resume && c.initOnly)
     usageError("--init-only: cannot be combined with --resume");
-  if (!c.initOnly && c.steps > 0 && c.data.empty())
+  if (!c.logitsTokens.empty() && c.logits.empty())
+    usageError("--logits-tokens: needs --logits");
+  if (!c.logits.empty()) {
+    if (c.initOnly)
+      usageError("--logits: cannot be combined with --init-only");
+    if (!c.logitsTokens.empty() && !c.data.empty())
+      usageError("--logits-tokens: cannot be combined with --data (the batch "
+                 "comes from one or the other)");
+    if (c.logitsTokens.empty() && c.data.empty())
+      usageError("--logits: needs --logits-tokens FILE or --data (the batch)");
+  }
+  if (!c.initOnly && c.logits.empty() && c.steps > 0 && c.data.empty())
     usageError("--data: missing (the training shard or glob is required)");
   if (c.evalEvery > 0 && c.val.empty())
     usageError("--eval-every: needs --val");

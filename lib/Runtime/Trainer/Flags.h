@@ -43,6 +43,9 @@ struct Config {
   std::string log;          // --log FILE.jsonl
   int64_t sample = 0;       // --sample N: tokens generated after training
   int64_t threads = 0;      // --threads N (0: all cores)
+  // Logits of a batch instead of training (LogitsDump.h).
+  std::string logits;       // --logits OUT.safetensors
+  std::string logitsTokens; // --logits-tokens FILE.safetensors ('tokens')
   bool help = false;        // --help
 };
 

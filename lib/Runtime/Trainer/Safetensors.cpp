@@ -287,6 +287,16 @@ bool readTensorAsF32(const SafetensorsHeader &file, const TensorEntry &tensor,
 void writeSafetensors(int fd, const std::string &path,
                       const std::vector<TensorOut> &tensors,
                       const std::map<std::string, std::string> &metadata) {
+  std::vector<RawTensorOut> raw;
+  raw.reserve(tensors.size());
+  for (const TensorOut &t : tensors)
+    raw.push_back({t.name, "F32", 4, t.shape, t.data});
+  writeSafetensorsRaw(fd, path, raw, metadata);
+}
+
+void writeSafetensorsRaw(int fd, const std::string &path,
+                         const std::vector<RawTensorOut> &tensors,
+                         const std::map<std::string, std::string> &metadata) {
   std::string header = "{";
   if (!metadata.empty()) {
     header += "\"__metadata__\":{";
@@ -299,9 +309,9 @@ void writeSafetensors(int fd, const std::string &path,
     header += "}";
   }
   uint64_t offset = 0;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const TensorOut &t = tensors[i];
-    uint64_t bytes = 4;
+  std::vector<uint64_t> sizes;
+  for (const RawTensorOut &t : tensors) {
+    uint64_t bytes = static_cast<uint64_t>(t.elementSize);
     std::string shape;
     for (size_t k = 0; k < t.shape.size(); ++k) {
       bytes *= static_cast<uint64_t>(t.shape[k]);
@@ -309,10 +319,12 @@ void writeSafetensors(int fd, const std::string &path,
     }
     if (header.size() > 1)
       header += ",";
-    header += json::quote(t.name) + ":{\"dtype\":\"F32\",\"shape\":[" + shape +
-              "],\"data_offsets\":[" + std::to_string(offset) + "," +
-              std::to_string(offset + bytes) + "]}";
+    header += json::quote(t.name) + ":{\"dtype\":" + json::quote(t.dtype) +
+              ",\"shape\":[" + shape + "],\"data_offsets\":[" +
+              std::to_string(offset) + "," + std::to_string(offset + bytes) +
+              "]}";
     offset += bytes;
+    sizes.push_back(bytes);
   }
   header += "}";
   // Pad with spaces so that the data starts 8-byte aligned.
@@ -324,12 +336,8 @@ void writeSafetensors(int fd, const std::string &path,
     length[i] = static_cast<unsigned char>(n >> (8 * i));
   writeAll(fd, path, length, 8);
   writeAll(fd, path, header.data(), header.size());
-  for (const TensorOut &t : tensors) {
-    uint64_t count = 1;
-    for (int64_t d : t.shape)
-      count *= static_cast<uint64_t>(d);
-    writeAll(fd, path, t.data, count * 4);
-  }
+  for (size_t i = 0; i < tensors.size(); ++i)
+    writeAll(fd, path, tensors[i].data, sizes[i]);
 }
 
 } // namespace lmcrt

@@ -68,6 +68,21 @@ void writeSafetensors(int fd, const std::string &path,
                       const std::vector<TensorOut> &tensors,
                       const std::map<std::string, std::string> &metadata);
 
+/// A tensor of any dtype to write: `data` holds its little-endian elements
+/// of `elementSize` bytes, row-major.
+struct RawTensorOut {
+  std::string name;
+  std::string dtype; // "F32", "I32", ...
+  int64_t elementSize;
+  std::vector<int64_t> shape;
+  const void *data;
+};
+
+/// writeSafetensors for tensors of any dtype.
+void writeSafetensorsRaw(int fd, const std::string &path,
+                         const std::vector<RawTensorOut> &tensors,
+                         const std::map<std::string, std::string> &metadata);
+
 } // namespace lmcrt
 
 #endif // LMC_LIB_RUNTIME_SAFETENSORS_H
