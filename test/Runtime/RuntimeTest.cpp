@@ -16,6 +16,7 @@
 #include "Trainer/Flags.h"
 #include "Trainer/Init.h"
 #include "Trainer/Json.h"
+#include "Trainer/LogitsDump.h"
 #include "Trainer/Safetensors.h"
 #include "Trainer/Sampler.h"
 
@@ -1224,6 +1225,75 @@ int runFake(std::vector<std::string> words) {
   Args args(std::move(words));
   std::fflush(stdout);
   return runTrainer(args.argc(), args.argv(), kFake);
+}
+
+/// Logits of a prefix [B, t], laid out column-major (strides {1, B}): row b
+/// holds (sum of the row's tokens) + t / 8 + v / 1024 at token v.
+void prefixLogits(lmcrt_memref_f32_2d *result, lmcrt_memref_f32_1d *,
+                  lmcrt_memref_i32_2d *tokens) {
+  const int64_t B = tokens->sizes[0], t = tokens->sizes[1], V = 16;
+  auto *l = static_cast<float *>(std::malloc(sizeof(float) * B * V));
+  for (int64_t b = 0; b < B; ++b) {
+    float sum = 0;
+    for (int64_t i = 0; i < t; ++i)
+      sum += tokens->aligned[tokens->offset + b * tokens->strides[0] +
+                             i * tokens->strides[1]];
+    for (int64_t v = 0; v < V; ++v)
+      l[v * B + b] = sum + t / 8.0f + v / 1024.0f;
+  }
+  *result = {l, l, 0, {B, V}, {1, B}};
+}
+
+TEST(Logits, EveryPositionFromItsPrefix) {
+  // --logits: position t of row b is the last of the prefix tokens[b, 0..t],
+  // whatever the strides of the entry point's result; the file holds the
+  // tokens (I32) and the logits [B, T, V] (F32).
+  TempDir dir;
+  ModelInfo m = tinyModel();
+  ModelFunctions fns = kFake;
+  fns.logits = &prefixLogits;
+  TokenBatch batch;
+  batch.batch = 2;
+  batch.seq = 3;
+  batch.tokens = {1, 2, 3, 10, 0, 5};
+  batch.targets = {2, 3, -1, 0, 5, -1};
+  std::vector<float> params(m.total);
+  double loss = dumpLogits(fns, m, params.data(), batch, dir / "l.safetensors",
+                           /*write=*/true);
+  SafetensorsHeader h = readSafetensorsHeader(dir / "l.safetensors");
+  EXPECT_EQ(h.metadata.at("format"), "lmc-logits 1");
+  ASSERT_NE(h.find("tokens"), nullptr);
+  ASSERT_NE(h.find("logits"), nullptr);
+  EXPECT_EQ(h.find("tokens")->dtype, "I32");
+  EXPECT_EQ(h.find("tokens")->shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(h.find("logits")->shape, (std::vector<int64_t>{2, 3, 16}));
+  std::vector<int32_t> tokens(6);
+  readTensorBytes(h, *h.find("tokens"), tokens.data());
+  EXPECT_EQ(tokens, batch.tokens);
+  std::vector<float> logits(2 * 3 * 16);
+  readTensorBytes(h, *h.find("logits"), logits.data());
+  for (int b = 0; b < 2; ++b)
+    for (int t = 0; t < 3; ++t) {
+      float sum = 0;
+      for (int i = 0; i <= t; ++i)
+        sum += batch.tokens[b * 3 + i];
+      for (int v = 0; v < 16; ++v)
+        EXPECT_EQ(logits[(b * 3 + t) * 16 + v],
+                  sum + (t + 1) / 8.0f + v / 1024.0f)
+            << b << " " << t << " " << v;
+    }
+  // Within a row the logits differ by v / 1024 only: the loss of target v
+  // is log(sum_u exp(u / 1024)) - v / 1024, over the four known targets.
+  double lse = 0;
+  for (int u = 0; u < 16; ++u)
+    lse += std::exp(u / 1024.0);
+  lse = std::log(lse);
+  EXPECT_NEAR(loss, lse - (2 + 3 + 0 + 5) / 4.0 / 1024.0, 1e-6);
+  // write=false (ranks other than 0): computed, not written.
+  double again = dumpLogits(fns, m, params.data(), batch,
+                            dir / "none.safetensors", /*write=*/false);
+  EXPECT_EQ(again, loss);
+  EXPECT_NE(::access((dir / "none.safetensors").c_str(), F_OK), 0);
 }
 
 std::vector<std::string> lines(const std::string &text) {
