@@ -52,7 +52,7 @@ std::vector<FlagSpec> specs(Config &c) {
       {"seed", Kind::UInt, &c.seed, 0,
        "RNG seed of init and sampling (default 1337)"},
       {"init-from", Kind::String, &c.initFrom, 0,
-       "initial parameters (safetensors)"},
+       "initial parameters (safetensors; lmc's or save_pretrained's)"},
       {"init-only", Kind::Bool, &c.initOnly, 0,
        "write the initial checkpoint and exit"},
       {"ckpt-dir", Kind::String, &c.ckptDir, 0, "checkpoint directory"},
@@ -66,11 +66,9 @@ std::vector<FlagSpec> specs(Config &c) {
       {"sample", Kind::Int, &c.sample, 0, "generate N tokens after training"},
       {"threads", Kind::Int, &c.threads, 0, "threads (0: all cores)"},
       {"logits", Kind::String, &c.logits, 0,
-       "instead of training, write the logits of a batch at every position "
-       "(tokens [B,T], logits [B,T,V]) to this safetensors file"},
+       "write a batch's logits [B,T,V] to S (safetensors), no training"},
       {"logits-tokens", Kind::String, &c.logitsTokens, 0,
-       "the batch for --logits: tensor 'tokens' [B,T] of this safetensors "
-       "file (default: the first batch of --data)"},
+       "--logits' batch: tensor 'tokens' [B,T] of S (default: --data)"},
       {"help", Kind::Bool, &c.help, 0, "print this help"},
   };
 }
