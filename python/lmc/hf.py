@@ -33,7 +33,7 @@ max_position_embeddings, the one field no op carries.
 
 Import (Hugging Face -> lmc):
 
-    python3 -m lmc.hf import --hf-dir DIR -o model.mlir
+    python3 -m lmc.hf import DIR -o model.mlir     (or --hf-dir DIR)
 
 builds the model of DIR/config.json, by its model_type (gpt2 or llama; for
 a Llama as `python3 -m lmc.models.llama --from-hf-config` does), checks
@@ -398,12 +398,17 @@ def main(argv: list[str] | None = None) -> int:
                           "the model); a GPT-2's is its wpe.weight rows")
     exp.add_argument("-o", "--output", required=True, help="output directory")
     imp = sub.add_parser("import", help="Hugging Face directory -> lmc model")
-    imp.add_argument("--hf-dir", required=True,
+    imp.add_argument("dir", nargs="?", metavar="DIR",
                      help="directory with config.json and model.safetensors")
+    imp.add_argument("--hf-dir", help="the same as DIR")
     imp.add_argument("--dtype", choices=llama.DTYPES, default="f32")
     imp.add_argument("--name", help="model symbol (default: gpt2 or llama)")
     imp.add_argument("-o", "--output", required=True, help="model.mlir")
     args = parser.parse_args(argv)
+    if args.cmd == "import":
+        if (args.dir is None) == (args.hf_dir is None):
+            imp.error("give the Hugging Face directory once, as DIR or --hf-dir")
+        args.hf_dir = args.hf_dir or args.dir
     try:
         if args.cmd == "export":
             if args.model:

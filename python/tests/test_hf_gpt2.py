@@ -220,9 +220,12 @@ def test_cli_round_trip(run_cli, tmp_path):
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "back.mlir").read_text() == gpt2.emit_model(cfg)
     assert f"--init-from {tmp_path / 'hf' / 'model.safetensors'}" in r.stdout
-    r = run_cli("lmc.hf", "import", "--hf-dir", tmp_path / "hf",
-                "-o", tmp_path / "named.mlir")
+    # The directory as the positional argument; the symbol by default gpt2.
+    r = run_cli("lmc.hf", "import", tmp_path / "hf", "-o", tmp_path / "named.mlir")
+    assert r.returncode == 0, r.stderr
     assert (tmp_path / "named.mlir").read_text().startswith("lmc.model @gpt2 {")
+    r = run_cli("lmc.hf", "import", "-o", tmp_path / "none.mlir")
+    assert r.returncode == 2 and "as DIR or --hf-dir" in r.stderr
     r = run_cli("lmc.hf", "export", "--checkpoint", tmp_path / "ckpt.safetensors",
                 "--config", tmp_path / "hf" / "config.json", "-o", tmp_path / "hf2")
     assert r.returncode == 0, r.stderr
