@@ -7,6 +7,7 @@
 #include "Core/ModelInfo.h"
 #include "Core/Sharding.h"
 #include "Trainer/Flags.h"
+#include "Trainer/InitFrom.h"
 #include "Trainer/Json.h"
 #include "Trainer/Retention.h"
 #include "Trainer/Safetensors.h"
@@ -86,41 +87,6 @@ double metaDouble(const std::map<std::string, std::string> &meta,
   return value;
 }
 
-/// IEEE half precision (1 sign, 5 exponent, 10 fraction bits) to float:
-/// exact, subnormals, infinities and NaN included.
-float halfToFloat(uint16_t h) {
-  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exponent = (h >> 10) & 0x1fu, fraction = h & 0x3ffu;
-  uint32_t bits;
-  if (exponent == 0x1f) {
-    bits = sign | 0x7f800000u | (fraction << 13); // inf, NaN
-  } else if (exponent != 0) {
-    bits = sign | ((exponent + 112) << 23) | (fraction << 13);
-  } else if (fraction == 0) {
-    bits = sign; // +-0
-  } else {
-    // Subnormal: fraction * 2^-24, normalised for the wider exponent.
-    int shift = 0;
-    while (!(fraction & 0x400u)) {
-      fraction <<= 1;
-      ++shift;
-    }
-    bits = sign | (static_cast<uint32_t>(113 - shift) << 23) |
-           ((fraction & 0x3ffu) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof(f));
-  return f;
-}
-
-/// bfloat16 (the upper half of a float) to float: exact.
-float bf16ToFloat(uint16_t b) {
-  uint32_t bits = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof(f));
-  return f;
-}
-
 /// Reads the global tensor `name` of `param` into `dst` (param.numel
 /// floats), checking its dtype and shape. F32 always; with `widened`, F16
 /// and BF16 too (as Hugging Face writes them), converted to f32 and
@@ -139,19 +105,10 @@ void readParam(const SafetensorsHeader &file, const std::string &name,
     fail(file.path + ": tensor '" + name + "' has shape " +
          shapeString(t->shape) + ", the model expects " +
          shapeString(param.shape));
-  if (!half) {
-    readTensorBytes(file, *t, dst);
-    return;
-  }
-  std::vector<uint16_t> raw(param.numel);
-  readTensorBytes(file, *t, raw.data());
-  float (*widen)(uint16_t) = t->dtype == "F16" ? halfToFloat : bf16ToFloat;
-  for (int64_t i = 0; i < param.numel; ++i) {
-    // Little-endian on disk.
-    const auto *bytes = reinterpret_cast<const unsigned char *>(&raw[i]);
-    dst[i] = widen(static_cast<uint16_t>(bytes[0] | (bytes[1] << 8)));
-  }
-  ++(*widened)[t->dtype];
+  if (!readTensorAsF32(file, *t, dst))
+    fail(file.path + ": tensor '" + name + "': cannot read " + t->dtype);
+  if (half)
+    ++(*widened)[t->dtype];
 }
 
 /// ckpt_<step, 8 digits>.safetensors.
@@ -560,22 +517,35 @@ std::string loadParameters(const std::string &path, const ModelInfo &model,
                            float *params, const MeshCoord &coord) {
   checkCoord(model, coord);
   SafetensorsHeader file = readSafetensorsHeader(path);
+  // Names as lmc or Hugging Face wrote them (InitFrom.h).
+  InitSources sources = findInitTensors(file, model);
   std::memset(params, 0, sizeof(float) * model.total);
   std::vector<float> global;
   std::map<std::string, int64_t> widened;
-  for (const ParamInfo &p : model.params)
-    readParamPiece(file, p.name, model, p, coord, global, params + p.offset,
-                   &widened);
-  if (widened.empty())
-    return "";
-  std::string counts;
-  int64_t total = 0;
-  for (const auto &[dtype, n] : widened) {
-    counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + dtype;
-    total += n;
+  for (size_t i = 0; i < model.params.size(); ++i) {
+    const ParamInfo &p = model.params[i];
+    if (!sources.tensors[i])
+      failMissingParameter(file, model, sources, i);
+    readParamPiece(file, sources.tensors[i]->name, model, p, coord, global,
+                   params + p.offset, &widened);
   }
-  return path + ": converted " + counts + " tensor" + (total == 1 ? "" : "s") +
-         " to f32 (exact)";
+  checkOtherTensors(file, model, sources);
+  if (!widened.empty()) {
+    std::string counts;
+    int64_t total = 0;
+    for (const auto &[dtype, n] : widened) {
+      counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + dtype;
+      total += n;
+    }
+    sources.notes.push_back("converted " + counts + " tensor" +
+                            (total == 1 ? "" : "s") + " to f32 (exact)");
+  }
+  if (sources.notes.empty())
+    return "";
+  std::string note = path + ": ";
+  for (size_t i = 0; i < sources.notes.size(); ++i)
+    note += (i ? "; " : "") + sources.notes[i];
+  return note;
 }
 
 } // namespace lmcrt

@@ -133,11 +133,16 @@ TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
                           float *expAvgSq);
 
 /// Loads only the parameters of a safetensors file (--init-from), this
-/// rank's pieces of them; optimizer state and other tensors in the file are
-/// ignored. Tensors may be F32, or F16 or BF16 as Hugging Face writes them
-/// (converted to f32, exactly); the result is then a one-line note naming
-/// the conversion ("PATH: converted 24 BF16 tensors to f32 (exact)"),
-/// empty when every tensor was F32.
+/// rank's pieces of them, from a file lmc or Hugging Face's save_pretrained
+/// wrote: names with or without the prefix 'transformer.' or 'model.', the
+/// moments of an lmc checkpoint and Hugging Face's non-parameter buffers
+/// ignored, a tied head written out accepted when it equals the embedding,
+/// every other tensor an error (InitFrom.h). Tensors may be F32, or F16 or
+/// BF16 (converted to f32, exactly). The result is a one-line note of what
+/// was done beyond reading F32 tensors under their own names, the phrases
+/// separated by "; " ("PATH: stripped the prefix 'transformer.' from 27
+/// tensor names; converted 28 BF16 tensors to f32 (exact)"), empty when
+/// there is nothing to say.
 std::string loadParameters(const std::string &path, const ModelInfo &model,
                            float *params, const MeshCoord &coord);
 std::string loadParameters(const std::string &path, const ModelInfo &model,

@@ -53,7 +53,7 @@ std::vector<FlagSpec> specs(Config &c) {
       {"seed", Kind::UInt, &c.seed, 0,
        "RNG seed of init and sampling (default 1337)"},
       {"init-from", Kind::String, &c.initFrom, 0,
-       "initial parameters (safetensors)"},
+       "initial parameters (safetensors; lmc's or save_pretrained's)"},
       {"init-only", Kind::Bool, &c.initOnly, 0,
        "write the initial checkpoint and exit"},
       {"ckpt-dir", Kind::String, &c.ckptDir, 0, "checkpoint directory"},
@@ -95,6 +95,10 @@ std::vector<FlagSpec> specs(Config &c) {
        "sample --tokens N from --init-from FILE or the latest checkpoint in "
        "--ckpt-dir, without training"},
       {"tokens", Kind::Int, &c.tokens, 1, "tokens --generate produces"},
+      {"logits", Kind::String, &c.logits, 0,
+       "write a batch's logits [B,T,V] to S (safetensors), no training"},
+      {"logits-tokens", Kind::String, &c.logitsTokens, 0,
+       "--logits' batch: tensor 'tokens' [B,T] of S (default: --data)"},
       {"help", Kind::Bool, &c.help, 0, "print this help"},
       {"version", Kind::Bool, &c.version, 0,
        "print the version of lmc that built this trainer's runtime"},
@@ -231,7 +235,20 @@ void validateConfig(Config &c, const ModelInfo &model) {
     usageError("--init-from: cannot be combined with --resume");
   if (c.resume && c.initOnly)
     usageError("--init-only: cannot be combined with --resume");
-  if (!c.initOnly && !c.generate && c.steps > 0 && c.data.empty())
+  if (!c.logitsTokens.empty() && c.logits.empty())
+    usageError("--logits-tokens: needs --logits");
+  if (!c.logits.empty()) {
+    if (c.initOnly)
+      usageError("--logits: cannot be combined with --init-only");
+    if (c.generate)
+      usageError("--logits: cannot be combined with --generate");
+    if (!c.logitsTokens.empty() && !c.data.empty())
+      usageError("--logits-tokens: cannot be combined with --data (the batch "
+                 "comes from one or the other)");
+    if (c.logitsTokens.empty() && c.data.empty())
+      usageError("--logits: needs --logits-tokens FILE or --data (the batch)");
+  }
+  if (!c.initOnly && !c.generate && c.logits.empty() && c.steps > 0 && c.data.empty())
     usageError("--data: missing (the training shard or glob is required)");
   if (c.evalEvery > 0 && c.val.empty())
     usageError("--eval-every: needs --val");

@@ -55,6 +55,9 @@ struct Config {
   int64_t topK = 0;         // --top-k K (0: the whole vocabulary)
   bool generate = false;    // --generate: sample from loaded parameters only
   int64_t tokens = 0;       // --tokens N: tokens --generate produces
+  // Logits of a batch instead of training (LogitsDump.h).
+  std::string logits;       // --logits OUT.safetensors
+  std::string logitsTokens; // --logits-tokens FILE.safetensors ('tokens')
   bool help = false;        // --help
   bool version = false;     // --version: lmc's version line (lmc/Version.h)
 };

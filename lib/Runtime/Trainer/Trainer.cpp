@@ -38,6 +38,7 @@
 #include "Trainer/Log.h"
 #include "Trainer/PeakFlops.h"
 #include "Trainer/Retention.h"
+#include "Trainer/LogitsDump.h"
 #include "Trainer/Sampler.h"
 #include "Trainer/Threads.h"
 #include "Trainer/Tokenizer.h"
@@ -193,7 +194,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   // The axes of the description's `batch` line split the batch: each rank
   // reads the rows of its index in that group.
   const int64_t parts = model.batchParts();
-  if (config.batch % parts != 0)
+  if (config.logits.empty() && config.batch % parts != 0)
     usageError("--batch: the global batch " + std::to_string(config.batch) +
                " is not divisible by " + model.mesh.groupName(model.batchAxes) +
                "=" + std::to_string(parts));
@@ -312,6 +313,21 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     initParams(model, State::data(state.params), rng, coord);
   }
   position.rng = rng.state;
+
+  if (!config.logits.empty()) {
+    // Instead of training: the logits of one batch (every rank computes).
+    TokenBatch batch = logitsBatch(config, model);
+    double loss = dumpLogits(fns, model, State::data(state.params), batch,
+                             config.logits, rank0);
+    std::printf("wrote %s: tokens [%lld, %lld], logits [%lld, %lld, %lld]; "
+                "next-token loss %.6f\n",
+                config.logits.c_str(), static_cast<long long>(batch.batch),
+                static_cast<long long>(batch.seq),
+                static_cast<long long>(batch.batch),
+                static_cast<long long>(batch.seq),
+                static_cast<long long>(model.vocab), loss);
+    return 0;
+  }
 
   if (config.initOnly) {
     std::string path = saveCheckpoint(
