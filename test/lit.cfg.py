@@ -3,6 +3,7 @@
 
 import os
 import shutil
+import subprocess
 import sys
 
 import lit.formats
@@ -32,6 +33,8 @@ config.substitutions.append(("%python", python))
 config.substitutions.append(("%lmc_python", python))
 config.substitutions.append(("%lmc_src_root", config.lmc_src_root))
 config.substitutions.append(("%lmc_obj_root", config.lmc_obj_root))
+# The CMake that configured the build, for `cmake --install` (test/Tools/lmc).
+config.substitutions.append(("%cmake", config.cmake))
 config.substitutions.append(
     ("%mlir_c_runner_utils",
      os.path.join(config.mlir_lib_dir, "libmlir_c_runner_utils.so")))
@@ -54,6 +57,12 @@ corpus = "/usr/share/common-licenses/GPL-3"
 if os.path.exists(corpus):
     config.available_features.add("corpus")
     config.substitutions.append(("%corpus", corpus))
+
+# setuptools and wheel, which `pip install --no-build-isolation ./python`
+# builds the package with offline (utils/setup.sh installs both).
+if subprocess.run([python, "-c", "import setuptools, wheel"],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+    config.available_features.add("python-build")
 
 # OpenMPI's launcher, for the runtime's collectives (test/Runtime). Tests run
 # as root in containers, which mpirun refuses without --allow-run-as-root, and

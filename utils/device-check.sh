@@ -180,6 +180,11 @@ if fits:
     mfu = flops / (ms * 1e-3) / peak if peak else None
     print(f"| {card} | gpt2-124M bf16 | {batch} | {t} | {ms:.1f} | {tokens/ms*1e3:,.0f} | "
           + (f"{100*mfu:.1f}% of {peak/1e12:.0f} TFLOP/s" if mfu else "unknown peak") + " |")
+    # The trainer's own MFU (its step line and the log's `mfu`), which should
+    # agree with the one above on a card of the peak table.
+    own = sorted(r["mfu"] for r in steady if r.get("mfu") is not None)
+    print("trainer's MFU field (median):",
+          f"{own[len(own) // 2]:.1f}%" if own else "n/a (or missing)")
 else:
     print(f"| {card} | gpt2-124M bf16 | none fits | {t} | - | - | - |")
 print("comparisons:", "PASS" if status == 0 else "FAIL")

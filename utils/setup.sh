@@ -49,6 +49,26 @@ if ! python3 -c 'import tokenizers, tiktoken' >/dev/null 2>&1; then
     python3 -m pip install -q --break-system-packages tokenizers tiktoken
 fi
 
+# matplotlib, for the loss curves of `python3 -m lmc.plot` (Agg backend: no
+# display needed).
+if ! python3 -c 'import matplotlib' >/dev/null 2>&1; then
+  echo "== installing matplotlib for $(command -v python3)"
+  if ! python3 -m pip install -q matplotlib 2>/dev/null; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      python3-matplotlib
+  fi
+fi
+
+# setuptools and wheel: `pip install ./python` builds the package with them,
+# offline too (--no-build-isolation; test/Tools/python-package.test).
+if ! python3 -c 'import setuptools, wheel' >/dev/null 2>&1; then
+  echo "== installing setuptools and wheel for $(command -v python3)"
+  if ! python3 -m pip install -q setuptools wheel 2>/dev/null; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      python3-setuptools python3-wheel
+  fi
+fi
+
 echo "== configuring and building in $BUILD"
 cmake -G Ninja -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 ninja -C "$BUILD" lmc lmc-opt lmcrt lmc-doc

@@ -16,6 +16,7 @@
 #include "Trainer/Flags.h"
 #include "Trainer/Init.h"
 #include "Trainer/Json.h"
+#include "Trainer/LogitsDump.h"
 #include "Trainer/Safetensors.h"
 #include "Trainer/Sampler.h"
 
@@ -785,6 +786,150 @@ TEST(Checkpoint, InitFromHalfPrecision) {
                "tensor 'wte.weight' is F64, expected F32, F16 or BF16");
 }
 
+/// Little-endian bytes of floats.
+std::string floatBytes(const std::vector<float> &values) {
+  return std::string(reinterpret_cast<const char *>(values.data()),
+                     values.size() * sizeof(float));
+}
+
+/// The tensors of tinyModel() under `prefix` + their names, filled with
+/// 1, 2, 3, ... in model order, plus `extra`.
+std::string tinyParamsFile(
+    const std::string &prefix,
+    std::vector<std::tuple<std::string, std::string, std::string, std::string>>
+        extra = {}) {
+  std::vector<float> values(79);
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = static_cast<float>(i + 1);
+  auto range = [&](int begin, int end) {
+    return floatBytes(std::vector<float>(values.begin() + begin,
+                                         values.begin() + end));
+  };
+  std::vector<std::tuple<std::string, std::string, std::string, std::string>>
+      tensors = {{prefix + "wte.weight", "F32", "16,4", range(0, 64)},
+                 {prefix + "h.0.ln_1.weight", "F32", "4", range(64, 68)},
+                 {prefix + "h.1.mlp.c_fc.weight", "F32", "4,2", range(68, 76)},
+                 {prefix + "ln_f.bias", "F32", "3", range(76, 79)}};
+  tensors.insert(tensors.end(), extra.begin(), extra.end());
+  return typedSafetensors(tensors);
+}
+
+TEST(Checkpoint, InitFromHuggingFaceNames) {
+  // save_pretrained's names: GPT2LMHeadModel's `transformer.` prefix (and
+  // the causal-mask buffers older transformers wrote), or `model.`.
+  TempDir dir;
+  ModelInfo m = tinyModel();
+  std::vector<float> want(79);
+  for (size_t i = 0; i < want.size(); ++i)
+    want[i] = static_cast<float>(i + 1);
+  std::string mask(4 * 64, '\0');
+  writeFile(dir / "gpt2.safetensors",
+            tinyParamsFile("transformer.",
+                           {{"transformer.h.0.attn.bias", "F32", "1,1,8,8", mask},
+                            {"transformer.h.1.attn.bias", "BOOL", "1,1,8,8",
+                             std::string(64, '\1')},
+                            {"transformer.h.0.attn.masked_bias", "F32", "",
+                             floatBytes({-1e4f})}}));
+  std::vector<float> p(m.total, 7.0f);
+  EXPECT_EQ(loadParameters(dir / "gpt2.safetensors", m, p.data()),
+            dir / "gpt2.safetensors" +
+                ": stripped the prefix 'transformer.' from 4 tensor names; "
+                "ignored 3 non-parameter buffers (transformer.h.*.attn.bias, "
+                "transformer.h.*.attn.masked_bias)");
+  EXPECT_EQ(p, want);
+  writeFile(dir / "model.safetensors", tinyParamsFile("model."));
+  std::fill(p.begin(), p.end(), 7.0f);
+  EXPECT_EQ(loadParameters(dir / "model.safetensors", m, p.data()),
+            dir / "model.safetensors" +
+                ": stripped the prefix 'model.' from 4 tensor names");
+  EXPECT_EQ(p, want);
+  // The buffers without a prefix (the Hub's gpt2 file) and the moments of
+  // an lmc checkpoint: ignored, the moments silently.
+  writeFile(dir / "plain.safetensors",
+            tinyParamsFile("", {{"h.0.attn.bias", "F32", "1,1,8,8", mask},
+                                {"exp_avg.wte.weight", "F32", "1",
+                                 floatBytes({3.0f})}}));
+  EXPECT_EQ(loadParameters(dir / "plain.safetensors", m, p.data()),
+            dir / "plain.safetensors" +
+                ": ignored 1 non-parameter buffer (h.*.attn.bias)");
+
+  // A parameter under two names is ambiguous.
+  writeFile(dir / "both.safetensors",
+            tinyParamsFile("", {{"transformer.ln_f.bias", "F32", "3",
+                                 floatBytes({1, 2, 3})}}));
+  EXPECT_ERROR(loadParameters(dir / "both.safetensors", m, p.data()),
+               "both 'ln_f.bias' and 'transformer.ln_f.bias' are in the file");
+}
+
+TEST(Checkpoint, InitFromRefusesWhatItCannotPlace) {
+  TempDir dir;
+  ModelInfo m = tinyModel();
+  std::vector<float> p(m.total);
+  // A head of its own, in a file for a model that ties it to wte.weight:
+  // accepted when it is the embedding written out, an error when it differs.
+  std::vector<float> wte(64);
+  for (size_t i = 0; i < wte.size(); ++i)
+    wte[i] = static_cast<float>(i + 1);
+  writeFile(dir / "tied.safetensors",
+            tinyParamsFile("transformer.",
+                           {{"lm_head.weight", "F32", "16,4", floatBytes(wte)}}));
+  EXPECT_EQ(loadParameters(dir / "tied.safetensors", m, p.data()),
+            dir / "tied.safetensors" +
+                ": stripped the prefix 'transformer.' from 4 tensor names; "
+                "lm_head.weight equals the tied embedding "
+                "'transformer.wte.weight' (not loaded twice)");
+  wte[5] += 0.25f;
+  writeFile(dir / "untied.safetensors",
+            tinyParamsFile("", {{"lm_head.weight", "F32", "16,4",
+                                 floatBytes(wte)}}));
+  EXPECT_ERROR(loadParameters(dir / "untied.safetensors", m, p.data()),
+               "tensor 'lm_head.weight' is an LM head of its own (max abs "
+               "difference 0.25 from 'wte.weight'), but model 'fake' ties its "
+               "head to 'wte.weight': build the model with an untied head");
+  // Any other tensor is refused, with the nearest parameter names.
+  writeFile(dir / "bigger.safetensors",
+            tinyParamsFile("", {{"h.2.mlp.c_fc.weight", "F32", "4,2",
+                                 std::string(32, '\0')},
+                                {"h.3.mlp.c_fc.weight", "F32", "4,2",
+                                 std::string(32, '\0')}}));
+  EXPECT_ERROR(loadParameters(dir / "bigger.safetensors", m, p.data()),
+               "tensor 'h.2.mlp.c_fc.weight' is not a parameter of model "
+               "'fake' (nearest: 'h.1.mlp.c_fc.weight', 'h.0.ln_1.weight', "
+               "'wte.weight', and 1 more)");
+  // Missing tensors come with a hint: a prefix not stripped ...
+  writeFile(dir / "gpt.safetensors", tinyParamsFile("gpt."));
+  EXPECT_ERROR(loadParameters(dir / "gpt.safetensors", m, p.data()),
+               "missing tensor 'wte.weight' (the file's names start with "
+               "'gpt.' ('gpt.wte.weight'), a prefix --init-from does not "
+               "strip");
+  // ... or the nearest names.
+  writeFile(dir / "renamed.safetensors",
+            typedSafetensors({{"wte.weight", "F32", "16,4",
+                               std::string(256, '\0')},
+                              {"h.0.ln1.weight", "F32", "4",
+                               std::string(16, '\0')}}));
+  EXPECT_ERROR(loadParameters(dir / "renamed.safetensors", m, p.data()),
+               "missing tensor 'h.0.ln_1.weight' (nearest: 'h.0.ln1.weight' "
+               "of the file's 1 other tensors)");
+  // A model with a head of its own, from a tied model's file.
+  ModelInfo untied = parseModelInfo("lmc-model 2\n"
+                                    "name untied\n"
+                                    "dtype f32\n"
+                                    "vocab 16\n"
+                                    "params 2 128\n"
+                                    "param wte.weight 0 2 16 4 normal 0.02 1\n"
+                                    "param lm_head.weight 64 2 16 4 normal "
+                                    "0.02 1\n"
+                                    "end\n");
+  writeFile(dir / "wte.safetensors",
+            typedSafetensors({{"transformer.wte.weight", "F32", "16,4",
+                               floatBytes(wte)}}));
+  std::vector<float> q(untied.total);
+  EXPECT_ERROR(loadParameters(dir / "wte.safetensors", untied, q.data()),
+               "missing tensor 'lm_head.weight' (the file has no LM head of "
+               "its own: it is of a model whose head is tied to its embedding");
+}
+
 TEST(Checkpoint, InterruptedWriteLeavesThePreviousOne) {
   TempDir dir;
   ModelInfo m = tinyModel();
@@ -1080,6 +1225,75 @@ int runFake(std::vector<std::string> words) {
   Args args(std::move(words));
   std::fflush(stdout);
   return runTrainer(args.argc(), args.argv(), kFake);
+}
+
+/// Logits of a prefix [B, t], laid out column-major (strides {1, B}): row b
+/// holds (sum of the row's tokens) + t / 8 + v / 1024 at token v.
+void prefixLogits(lmcrt_memref_f32_2d *result, lmcrt_memref_f32_1d *,
+                  lmcrt_memref_i32_2d *tokens) {
+  const int64_t B = tokens->sizes[0], t = tokens->sizes[1], V = 16;
+  auto *l = static_cast<float *>(std::malloc(sizeof(float) * B * V));
+  for (int64_t b = 0; b < B; ++b) {
+    float sum = 0;
+    for (int64_t i = 0; i < t; ++i)
+      sum += tokens->aligned[tokens->offset + b * tokens->strides[0] +
+                             i * tokens->strides[1]];
+    for (int64_t v = 0; v < V; ++v)
+      l[v * B + b] = sum + t / 8.0f + v / 1024.0f;
+  }
+  *result = {l, l, 0, {B, V}, {1, B}};
+}
+
+TEST(Logits, EveryPositionFromItsPrefix) {
+  // --logits: position t of row b is the last of the prefix tokens[b, 0..t],
+  // whatever the strides of the entry point's result; the file holds the
+  // tokens (I32) and the logits [B, T, V] (F32).
+  TempDir dir;
+  ModelInfo m = tinyModel();
+  ModelFunctions fns = kFake;
+  fns.logits = &prefixLogits;
+  TokenBatch batch;
+  batch.batch = 2;
+  batch.seq = 3;
+  batch.tokens = {1, 2, 3, 10, 0, 5};
+  batch.targets = {2, 3, -1, 0, 5, -1};
+  std::vector<float> params(m.total);
+  double loss = dumpLogits(fns, m, params.data(), batch, dir / "l.safetensors",
+                           /*write=*/true);
+  SafetensorsHeader h = readSafetensorsHeader(dir / "l.safetensors");
+  EXPECT_EQ(h.metadata.at("format"), "lmc-logits 1");
+  ASSERT_NE(h.find("tokens"), nullptr);
+  ASSERT_NE(h.find("logits"), nullptr);
+  EXPECT_EQ(h.find("tokens")->dtype, "I32");
+  EXPECT_EQ(h.find("tokens")->shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(h.find("logits")->shape, (std::vector<int64_t>{2, 3, 16}));
+  std::vector<int32_t> tokens(6);
+  readTensorBytes(h, *h.find("tokens"), tokens.data());
+  EXPECT_EQ(tokens, batch.tokens);
+  std::vector<float> logits(2 * 3 * 16);
+  readTensorBytes(h, *h.find("logits"), logits.data());
+  for (int b = 0; b < 2; ++b)
+    for (int t = 0; t < 3; ++t) {
+      float sum = 0;
+      for (int i = 0; i <= t; ++i)
+        sum += batch.tokens[b * 3 + i];
+      for (int v = 0; v < 16; ++v)
+        EXPECT_EQ(logits[(b * 3 + t) * 16 + v],
+                  sum + (t + 1) / 8.0f + v / 1024.0f)
+            << b << " " << t << " " << v;
+    }
+  // Within a row the logits differ by v / 1024 only: the loss of target v
+  // is log(sum_u exp(u / 1024)) - v / 1024, over the four known targets.
+  double lse = 0;
+  for (int u = 0; u < 16; ++u)
+    lse += std::exp(u / 1024.0);
+  lse = std::log(lse);
+  EXPECT_NEAR(loss, lse - (2 + 3 + 0 + 5) / 4.0 / 1024.0, 1e-6);
+  // write=false (ranks other than 0): computed, not written.
+  double again = dumpLogits(fns, m, params.data(), batch,
+                            dir / "none.safetensors", /*write=*/false);
+  EXPECT_EQ(again, loss);
+  EXPECT_NE(::access((dir / "none.safetensors").c_str(), F_OK), 0);
 }
 
 std::vector<std::string> lines(const std::string &text) {

@@ -9,6 +9,7 @@
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
 #include "lmc/Dialect/LMC/Transforms/BufferizableOpInterfaceImpl.h"
 #include "lmc/Pipelines/Pipelines.h"
+#include "lmc/Support/ToolVersion.h"
 #include "lmc/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -19,6 +20,8 @@
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
+  // --version: lmc's version line, then LLVM's.
+  mlir::lmc::printVersionLineIfAsked(argc, argv);
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);

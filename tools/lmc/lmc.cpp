@@ -3,11 +3,22 @@
 // `lmc compile model.mlir -o train` compiles a model into a native trainer.
 // A thin driver over lib/Driver.
 //
+// `lmc --help` lists lmc's commands and its generic options; LLVM's and
+// MLIR's own options (registered for --passes-after and the IR printing
+// options) still work but are listed only by --help-hidden. `lmc --version`
+// prints lmc's version line and then LLVM's.
+//
+// The runtime libraries an executable links are found, in order, from
+// --runtime-lib, $LMC_RUNTIME_LIBRARY, the installed copy beside this
+// executable (<prefix>/bin/lmc -> <prefix>/lib/liblmcrt.a, as
+// `cmake --install` lays them out), and the build tree lmc was built in.
+//
 //===----------------------------------------------------------------------===//
 
 #include "lmc/Conversion/Passes.h"
 #include "lmc/Driver/Compile.h"
 #include "lmc/Pipelines/Pipelines.h"
+#include "lmc/Support/ToolVersion.h"
 #include "lmc/Transforms/Passes.h"
 
 #include "mlir/IR/AsmState.h"
@@ -15,7 +26,9 @@
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -122,13 +135,16 @@ static cl::opt<bool> asyncLaunches(
     cl::init(true), cl::sub(compileCommand));
 static cl::opt<std::string>
     runtimeLibrary("runtime-lib",
-                   cl::desc("The lmc runtime library to link (default: the "
-                            "one built with lmc, or $LMC_RUNTIME_LIBRARY)"),
+                   cl::desc("The lmc runtime library to link (default: "
+                            "$LMC_RUNTIME_LIBRARY, else <prefix>/lib/"
+                            "liblmcrt.a beside an installed lmc, else the "
+                            "one built with lmc)"),
                    cl::value_desc("path"), cl::sub(compileCommand));
 static cl::opt<std::string> cudaRuntimeLibrary(
     "cuda-runtime-lib",
     cl::desc("--target cuda: the lmc GPU runtime library to link (default: "
-             "the one built with lmc, or $LMC_CUDA_RUNTIME_LIBRARY)"),
+             "$LMC_CUDA_RUNTIME_LIBRARY, else <prefix>/lib/liblmcrt_cuda.a "
+             "beside an installed lmc, else the one built with lmc)"),
     cl::value_desc("path"), cl::sub(compileCommand));
 static cl::opt<Precision> precision(
     "precision",
@@ -169,8 +185,49 @@ static cl::list<std::string> passesAfter(
              "may be repeated"),
     cl::value_desc("stage=pipeline"), cl::sub(compileCommand));
 
+/// Lists LLVM's and MLIR's options (everything at the top level but the
+/// generic --help/--version family) under --help-hidden only.
+static void hideForeignOptions() {
+  for (auto &entry : cl::getRegisteredOptions(cl::SubCommand::getTopLevel())) {
+    cl::Option *option = entry.second;
+    bool generic = llvm::any_of(option->Categories, [](cl::OptionCategory *c) {
+      return c->getName() == "Generic Options";
+    });
+    if (!generic && option->getOptionHiddenFlag() == cl::NotHidden)
+      option->setHiddenFlag(cl::Hidden);
+  }
+}
+
+/// `name` installed beside this executable (<prefix>/bin/lmc ->
+/// <prefix>/lib/name), or "" when there is none.
+static std::string installedLibrary(const char *argv0, llvm::StringRef name) {
+  static int anchor;
+  std::string exe = llvm::sys::fs::getMainExecutable(argv0, &anchor);
+  if (exe.empty())
+    return "";
+  llvm::SmallString<256> path(llvm::sys::path::parent_path(
+      llvm::sys::path::parent_path(exe)));
+  llvm::sys::path::append(path, "lib", name);
+  return llvm::sys::fs::exists(path) ? std::string(path) : "";
+}
+
+/// The runtime library to link: the flag, else the environment variable,
+/// else the installed copy, else the build tree's.
+static std::string findRuntimeLibrary(const std::string &flag,
+                                      const char *envVar, const char *argv0,
+                                      llvm::StringRef fileName,
+                                      const char *buildTreePath) {
+  if (!flag.empty())
+    return flag;
+  if (std::optional<std::string> env = llvm::sys::Process::GetEnv(envVar))
+    return *env;
+  std::string installed = installedLibrary(argv0, fileName);
+  return installed.empty() ? buildTreePath : installed;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  printVersionLineIfAsked(argc, argv);
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
@@ -179,8 +236,13 @@ int main(int argc, char **argv) {
   registerLMCTransformsPasses();
   registerLMCConversionPasses();
   registerLMCPipelines();
-  cl::ParseCommandLineOptions(argc, argv,
-                              "lmc: compile Transformer training graphs\n");
+  hideForeignOptions();
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "lmc: compile Transformer training graphs\n\n"
+      "  lmc compile model.mlir -o train   writes a trainer; ./train --help\n"
+      "  lmc compile --help                the compiler's options\n"
+      "  lmc --help-hidden                 also LLVM's and MLIR's options\n");
   if (!compileCommand) {
     llvm::errs() << "lmc: expected a command; try 'lmc compile --help'\n";
     return 2;
@@ -226,21 +288,11 @@ int main(int argc, char **argv) {
     }
     options.extraPasses.push_back({stage.trim().str(), passes.str()});
   }
-  options.runtimeLibrary = runtimeLibrary;
-  if (options.runtimeLibrary.empty()) {
-    if (std::optional<std::string> env =
-            llvm::sys::Process::GetEnv("LMC_RUNTIME_LIBRARY"))
-      options.runtimeLibrary = *env;
-    else
-      options.runtimeLibrary = LMC_RUNTIME_LIBRARY;
-  }
-  options.cudaRuntimeLibrary = cudaRuntimeLibrary;
-  if (options.cudaRuntimeLibrary.empty()) {
-    if (std::optional<std::string> env =
-            llvm::sys::Process::GetEnv("LMC_CUDA_RUNTIME_LIBRARY"))
-      options.cudaRuntimeLibrary = *env;
-    else
-      options.cudaRuntimeLibrary = LMC_CUDA_RUNTIME_LIBRARY;
-  }
+  options.runtimeLibrary =
+      findRuntimeLibrary(runtimeLibrary, "LMC_RUNTIME_LIBRARY", argv[0],
+                         "liblmcrt.a", LMC_RUNTIME_LIBRARY);
+  options.cudaRuntimeLibrary = findRuntimeLibrary(
+      cudaRuntimeLibrary, "LMC_CUDA_RUNTIME_LIBRARY", argv[0],
+      "liblmcrt_cuda.a", LMC_CUDA_RUNTIME_LIBRARY);
   return mlir::failed(compile(options)) ? 1 : 0;
 }

@@ -54,6 +54,11 @@ std::string description() {
   return r.active ? r.device->description() : "CPU";
 }
 
+std::string name() {
+  Registry &r = registry();
+  return r.active ? r.device->name() : "CPU";
+}
+
 void *allocate(size_t bytes) {
   Registry &r = registry();
   if (r.active) {

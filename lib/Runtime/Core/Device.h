@@ -37,6 +37,9 @@ public:
   virtual void init(int localRank) = 0;
   /// One line about the device ("NVIDIA H200, 139.8 GiB, device 0").
   virtual std::string description() const = 0;
+  /// The device's name as its driver reports it ("NVIDIA H200"); the
+  /// trainer looks up its peak FLOP/s by it (Trainer/PeakFlops.h).
+  virtual std::string name() const { return description(); }
   /// Memory that the host and the device can both read and write, aligned
   /// to at least 256 bytes; never null (throws std::bad_alloc).
   virtual void *allocate(size_t bytes) = 0;
@@ -62,6 +65,9 @@ bool active();
 
 /// The registered device's description ("CPU" on the CPU).
 std::string description();
+
+/// The registered device's name ("CPU" on the CPU).
+std::string name();
 
 /// Host- and device-accessible memory (see above); 64-byte aligned at
 /// least, never null (throws std::bad_alloc). `bytes` may be 0.

@@ -6,10 +6,14 @@
 //===----------------------------------------------------------------------===//
 
 #include "Core/ModelFunctions.h"
+#include "Trainer/Threads.h"
 
 #include <malloc.h>
 
 extern "C" int lmcrt_main(int argc, char **argv) {
+  // Before anything else: libgomp's threads wait with a bounded spin unless
+  // the environment says otherwise (Trainer/Threads.h; may re-execute).
+  lmcrt::ensureOpenMPWaitPolicy(argv);
   // The compiled step allocates its activations and the updated parameters
   // and moments every step and frees them after. With glibc's defaults each
   // large block is a fresh mmap, so every step page-faults all of its memory

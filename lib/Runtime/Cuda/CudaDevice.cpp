@@ -102,6 +102,8 @@ public:
     return text;
   }
 
+  std::string name() const override { return gpu().name; }
+
   void *allocate(size_t bytes) override {
     requireReady("device allocation");
     CUdeviceptr p = 0;

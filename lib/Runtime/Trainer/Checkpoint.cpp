@@ -7,14 +7,18 @@
 #include "Core/ModelInfo.h"
 #include "Core/Sharding.h"
 #include "Trainer/Flags.h"
+#include "Trainer/InitFrom.h"
 #include "Trainer/Json.h"
+#include "Trainer/Retention.h"
 #include "Trainer/Safetensors.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <limits>
 #include <map>
 #include <set>
 #include <sys/stat.h>
@@ -27,6 +31,7 @@ namespace {
 
 constexpr const char *kFormat = "lmc-checkpoint 1";
 constexpr const char *kLatest = "latest";
+constexpr const char *kBest = "best";
 
 void fsyncDir(const std::string &dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -60,39 +65,26 @@ int64_t metaInt(const std::map<std::string, std::string> &meta,
   return value;
 }
 
-/// IEEE half precision (1 sign, 5 exponent, 10 fraction bits) to float:
-/// exact, subnormals, infinities and NaN included.
-float halfToFloat(uint16_t h) {
-  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exponent = (h >> 10) & 0x1fu, fraction = h & 0x3ffu;
-  uint32_t bits;
-  if (exponent == 0x1f) {
-    bits = sign | 0x7f800000u | (fraction << 13); // inf, NaN
-  } else if (exponent != 0) {
-    bits = sign | ((exponent + 112) << 23) | (fraction << 13);
-  } else if (fraction == 0) {
-    bits = sign; // +-0
-  } else {
-    // Subnormal: fraction * 2^-24, normalised for the wider exponent.
-    int shift = 0;
-    while (!(fraction & 0x400u)) {
-      fraction <<= 1;
-      ++shift;
-    }
-    bits = sign | (static_cast<uint32_t>(113 - shift) << 23) |
-           ((fraction & 0x3ffu) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof(f));
-  return f;
+/// A double that reads back exactly (%.17g).
+std::string formatDouble(double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.17g", value);
+  return buffer;
 }
 
-/// bfloat16 (the upper half of a float) to float: exact.
-float bf16ToFloat(uint16_t b) {
-  uint32_t bits = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof(f));
-  return f;
+/// The finite number under `key`; NaN when the key is absent.
+double metaDouble(const std::map<std::string, std::string> &meta,
+                  const std::string &path, const char *key) {
+  auto it = meta.find(key);
+  if (it == meta.end())
+    return std::numeric_limits<double>::quiet_NaN();
+  char *end = nullptr;
+  errno = 0;
+  double value = std::strtod(it->second.c_str(), &end);
+  if (it->second.empty() || *end != '\0' || errno != 0 || !std::isfinite(value))
+    fail(path + ": metadata " + key + " is not a finite number: '" +
+         it->second + "'");
+  return value;
 }
 
 /// Reads the global tensor `name` of `param` into `dst` (param.numel
@@ -113,19 +105,10 @@ void readParam(const SafetensorsHeader &file, const std::string &name,
     fail(file.path + ": tensor '" + name + "' has shape " +
          shapeString(t->shape) + ", the model expects " +
          shapeString(param.shape));
-  if (!half) {
-    readTensorBytes(file, *t, dst);
-    return;
-  }
-  std::vector<uint16_t> raw(param.numel);
-  readTensorBytes(file, *t, raw.data());
-  float (*widen)(uint16_t) = t->dtype == "F16" ? halfToFloat : bf16ToFloat;
-  for (int64_t i = 0; i < param.numel; ++i) {
-    // Little-endian on disk.
-    const auto *bytes = reinterpret_cast<const unsigned char *>(&raw[i]);
-    dst[i] = widen(static_cast<uint16_t>(bytes[0] | (bytes[1] << 8)));
-  }
-  ++(*widened)[t->dtype];
+  if (!readTensorAsF32(file, *t, dst))
+    fail(file.path + ": tensor '" + name + "': cannot read " + t->dtype);
+  if (half)
+    ++(*widened)[t->dtype];
 }
 
 /// ckpt_<step, 8 digits>.safetensors.
@@ -284,13 +267,21 @@ std::map<std::string, std::string> checkpointMetadata(const ModelInfo &model,
   meta["flags_hash"] = toHex(fnv1a64(flagsText(config)));
   for (auto &kv : mustMatchFlags(config))
     meta["flag." + kv.first] = kv.second;
+  meta["lr_decay_steps"] = std::to_string(decaySteps(config));
+  if (std::isfinite(state.valLoss))
+    meta["val_loss"] = formatDouble(state.valLoss);
+  if (state.bestStep >= 0) {
+    meta["best_step"] = std::to_string(state.bestStep);
+    meta["best_val_loss"] = formatDouble(state.bestValLoss);
+  }
   return meta;
 }
 
 std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
                             const Config &config, const TrainState &state,
                             const float *params, const float *expAvg,
-                            const float *expAvgSq) {
+                            const float *expAvgSq,
+                            std::vector<std::string> *deleted) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
     fail(dir + ": cannot create directory: " + std::strerror(errno));
   std::vector<TensorOut> tensors;
@@ -307,19 +298,34 @@ std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
   atomicWriteFile(dir, name, [&](int fd, const std::string &path) {
     writeSafetensors(fd, path, tensors, meta);
   });
-  std::string marker = std::string(name) + "\n";
-  atomicWriteFile(dir, kLatest, [&](int fd, const std::string &path) {
-    if (::write(fd, marker.data(), marker.size()) !=
-        static_cast<ssize_t>(marker.size()))
+  writeMarker(dir, kLatest, name);
+  // Only once the checkpoint and its markers are durable: what they name is
+  // never deleted.
+  if (config.keepBest && state.bestStep == state.step)
+    writeMarker(dir, kBest, name);
+  if (config.keepLast > 0) {
+    std::vector<std::string> gone = applyRetention(dir, config.keepLast);
+    if (deleted)
+      deleted->insert(deleted->end(), gone.begin(), gone.end());
+  }
+  return dir + "/" + name;
+}
+
+void writeMarker(const std::string &dir, const std::string &marker,
+                 const std::string &name) {
+  std::string text = name + "\n";
+  atomicWriteFile(dir, marker, [&](int fd, const std::string &path) {
+    if (::write(fd, text.data(), text.size()) !=
+        static_cast<ssize_t>(text.size()))
       fail(path + ": write failed: " + std::strerror(errno));
   });
-  return dir + "/" + name;
 }
 
 std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
                            const Config &config, const TrainState &state,
                            const float *params, const float *expAvg,
-                           const float *expAvgSq) {
+                           const float *expAvgSq,
+                           std::vector<std::string> *deleted) {
   // Before the process group is set up, this process is a world of one.
   if (comm::initialized() ? comm::mesh() != model.mesh
                           : model.numRanks() != 1) {
@@ -351,7 +357,9 @@ std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
   std::string message;
   if (root) {
     try {
-      writeCheckpoint(dir, model, config, state, out[0], out[1], out[2]);
+      // Rank 0 alone writes, and deletes what retention removes.
+      writeCheckpoint(dir, model, config, state, out[0], out[1], out[2],
+                      deleted);
     } catch (const RuntimeError &e) {
       message = e.what();
       outcome[0] = e.exitCode ? e.exitCode : kFailureExit;
@@ -367,12 +375,14 @@ std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
   return checkpointPath(dir, state.step);
 }
 
-std::string latestCheckpoint(const std::string &dir) {
-  std::string markerPath = dir + "/" + kLatest;
+std::string readMarker(const std::string &dir, const std::string &marker) {
+  std::string markerPath = dir + "/" + marker;
   FILE *f = std::fopen(markerPath.c_str(), "rb");
-  if (!f)
-    fail(markerPath + ": no checkpoint to resume from (" +
-         std::strerror(errno) + ")");
+  if (!f) {
+    if (errno == ENOENT)
+      return "";
+    fail(markerPath + ": cannot open: " + std::strerror(errno));
+  }
   char buffer[256];
   size_t n = std::fread(buffer, 1, sizeof(buffer), f);
   std::fclose(f);
@@ -384,6 +394,15 @@ std::string latestCheckpoint(const std::string &dir) {
   if (name.empty() || name.find('/') != std::string::npos ||
       name.find('\n') != std::string::npos || name[0] == '.')
     fail(markerPath + ": malformed marker '" + name + "'");
+  return name;
+}
+
+std::string latestCheckpoint(const std::string &dir) {
+  std::string markerPath = dir + "/" + kLatest;
+  std::string name = readMarker(dir, kLatest);
+  if (name.empty())
+    fail(markerPath + ": no checkpoint to resume from (" +
+         std::strerror(ENOENT) + ")");
   return dir + "/" + name;
 }
 
@@ -405,7 +424,18 @@ std::string resumeMismatch(const std::map<std::string, std::string> &meta,
       diffs.push_back("--" + kv.first + " " + kv.second +
                       " (checkpoint: " + saved + ")");
   }
-  if (diffs.empty() && get("flags_hash") != toHex(fnv1a64(flagsText(config))))
+  // Checkpoints written before lr_decay_steps existed hashed the cosine
+  // horizon as a flag (steps=N after min-lr); the horizon is no longer a
+  // flag that must match.
+  std::string legacyText = flagsText(config);
+  size_t minLr = legacyText.find("min-lr=");
+  if (!meta.count("lr_decay_steps") && meta.count("flag.steps") &&
+      minLr != std::string::npos) {
+    size_t next = legacyText.find('\n', minLr) + 1;
+    legacyText.insert(next, "steps=" + get("flag.steps") + "\n");
+  }
+  if (diffs.empty() && get("flags_hash") != toHex(fnv1a64(flagsText(config))) &&
+      get("flags_hash") != toHex(fnv1a64(legacyText)))
     diffs.push_back("flags hash " + toHex(fnv1a64(flagsText(config))) +
                     " (checkpoint: " + get("flags_hash") + ")");
   std::string text;
@@ -441,6 +471,18 @@ TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
   if (!parseHex(file.metadata["rng_state"], rng))
     fail(path + ": metadata rng_state is not 1-16 hex digits");
   state.rng = rng;
+  state.valLoss = metaDouble(file.metadata, path, "val_loss");
+  if (file.metadata.count("best_step")) {
+    state.bestStep = metaInt(file.metadata, path, "best_step");
+    state.bestValLoss = metaDouble(file.metadata, path, "best_val_loss");
+    if (state.bestStep > state.step || !std::isfinite(state.bestValLoss))
+      fail(path + ": metadata best_step/best_val_loss are inconsistent");
+  }
+  if (file.metadata.count("lr_decay_steps"))
+    state.lrDecaySteps = metaInt(file.metadata, path, "lr_decay_steps");
+  else if (file.metadata.count("flag.steps"))
+    // Written before lr_decay_steps existed: the horizon was --steps.
+    state.lrDecaySteps = metaInt(file.metadata, path, "flag.steps");
 
   std::set<std::string> expected;
   for (const ParamInfo &p : model.params) {
@@ -475,22 +517,35 @@ std::string loadParameters(const std::string &path, const ModelInfo &model,
                            float *params, const MeshCoord &coord) {
   checkCoord(model, coord);
   SafetensorsHeader file = readSafetensorsHeader(path);
+  // Names as lmc or Hugging Face wrote them (InitFrom.h).
+  InitSources sources = findInitTensors(file, model);
   std::memset(params, 0, sizeof(float) * model.total);
   std::vector<float> global;
   std::map<std::string, int64_t> widened;
-  for (const ParamInfo &p : model.params)
-    readParamPiece(file, p.name, model, p, coord, global, params + p.offset,
-                   &widened);
-  if (widened.empty())
-    return "";
-  std::string counts;
-  int64_t total = 0;
-  for (const auto &[dtype, n] : widened) {
-    counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + dtype;
-    total += n;
+  for (size_t i = 0; i < model.params.size(); ++i) {
+    const ParamInfo &p = model.params[i];
+    if (!sources.tensors[i])
+      failMissingParameter(file, model, sources, i);
+    readParamPiece(file, sources.tensors[i]->name, model, p, coord, global,
+                   params + p.offset, &widened);
   }
-  return path + ": converted " + counts + " tensor" + (total == 1 ? "" : "s") +
-         " to f32 (exact)";
+  checkOtherTensors(file, model, sources);
+  if (!widened.empty()) {
+    std::string counts;
+    int64_t total = 0;
+    for (const auto &[dtype, n] : widened) {
+      counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + dtype;
+      total += n;
+    }
+    sources.notes.push_back("converted " + counts + " tensor" +
+                            (total == 1 ? "" : "s") + " to f32 (exact)");
+  }
+  if (sources.notes.empty())
+    return "";
+  std::string note = path + ": ";
+  for (size_t i = 0; i < sources.notes.size(); ++i)
+    note += (i ? "; " : "") + sources.notes[i];
+  return note;
 }
 
 } // namespace lmcrt

@@ -11,11 +11,18 @@
 //   model_name, model_hash    name and FNV-1a hash of the model description
 //   flags_hash   FNV-1a hash of the flags a resumed run must share, which are
 //                also stored one by one as flag.<name> (see mustMatchFlags)
+//   lr_decay_steps  the cosine horizon the run used (0: constant schedule);
+//                a resumed run keeps it unless --lr-decay-steps is given
+//   val_loss     the val loss at this step, when it was evaluated
+//   best_step, best_val_loss  with --keep-best: the checkpoint step of the
+//                lowest val loss so far (this one or an earlier one)
 //
 // Writing is atomic: the file is written to a temporary in DIR, fsynced,
 // renamed, and DIR fsynced; then DIR/latest (the file name of the newest
 // complete checkpoint and a newline) is replaced the same way. A kill at any
-// moment leaves `latest` naming a complete checkpoint.
+// moment leaves `latest` naming a complete checkpoint. With --keep-best,
+// DIR/best (the same format) names the best checkpoint, written the same way
+// after `latest`; then --keep-last deletes older checkpoints (Retention.h).
 //
 // A checkpoint always holds the global (full) model, whatever the mesh: under
 // tensor parallelism and ZeRO-1 (Sharding.h) saveCheckpoint gathers the
@@ -33,8 +40,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace lmcrt {
 
@@ -46,6 +55,11 @@ struct TrainState {
   int64_t dataShard = 0;
   int64_t dataOffset = 0;
   uint64_t rng = 0;
+  // Checkpoint retention and the schedule (see the metadata above).
+  double valLoss = std::numeric_limits<double>::quiet_NaN(); // NaN: none
+  int64_t bestStep = -1;                                     // -1: no best yet
+  double bestValLoss = std::numeric_limits<double>::quiet_NaN();
+  int64_t lrDecaySteps = -1; // read back: the recorded horizon (-1: none)
 };
 
 /// Replaces DIR/NAME atomically with what `write` writes to the descriptor.
@@ -60,13 +74,17 @@ std::map<std::string, std::string> checkpointMetadata(const ModelInfo &model,
 /// DIR/ckpt_<step>.safetensors.
 std::string checkpointPath(const std::string &dir, int64_t step);
 
-/// Writes a checkpoint of the global model and then the `latest` marker;
-/// returns its path. `params`, `expAvg` and `expAvgSq` are in the global
-/// layout (model.globalTotal floats each, parameter p at p.globalOffset).
+/// Writes a checkpoint of the global model, then the `latest` marker, then
+/// (config.keepBest and state.bestStep == state.step) the `best` marker, and
+/// then applies config.keepLast (Retention.h), appending the names it
+/// deleted to `deleted`; returns its path. `params`, `expAvg` and
+/// `expAvgSq` are in the global layout (model.globalTotal floats each,
+/// parameter p at p.globalOffset).
 std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
                             const Config &config, const TrainState &state,
                             const float *params, const float *expAvg,
-                            const float *expAvgSq);
+                            const float *expAvgSq,
+                            std::vector<std::string> *deleted = nullptr);
 
 /// Collective over every rank of the process group (lmcrt::comm), whose mesh
 /// must be the model's: assembles the global parameters and moments on world
@@ -78,10 +96,20 @@ std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
 /// the write succeeded: on failure every rank throws RuntimeError with rank
 /// 0's message, so that none runs ahead of a failed write. Returns the path
 /// on every rank.
+/// On rank 0, `deleted` gets the checkpoints retention deleted.
 std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
                            const Config &config, const TrainState &state,
                            const float *params, const float *expAvg,
-                           const float *expAvgSq);
+                           const float *expAvgSq,
+                           std::vector<std::string> *deleted = nullptr);
+
+/// The file name DIR/MARKER (`latest` or `best`) holds; "" when there is no
+/// such file; throws RuntimeError when it is malformed.
+std::string readMarker(const std::string &dir, const std::string &marker);
+
+/// Replaces DIR/MARKER atomically with `name` and a newline.
+void writeMarker(const std::string &dir, const std::string &marker,
+                 const std::string &name);
 
 /// The checkpoint DIR/latest names; throws RuntimeError if there is none.
 std::string latestCheckpoint(const std::string &dir);
@@ -105,11 +133,16 @@ TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
                           float *expAvgSq);
 
 /// Loads only the parameters of a safetensors file (--init-from), this
-/// rank's pieces of them; optimizer state and other tensors in the file are
-/// ignored. Tensors may be F32, or F16 or BF16 as Hugging Face writes them
-/// (converted to f32, exactly); the result is then a one-line note naming
-/// the conversion ("PATH: converted 24 BF16 tensors to f32 (exact)"),
-/// empty when every tensor was F32.
+/// rank's pieces of them, from a file lmc or Hugging Face's save_pretrained
+/// wrote: names with or without the prefix 'transformer.' or 'model.', the
+/// moments of an lmc checkpoint and Hugging Face's non-parameter buffers
+/// ignored, a tied head written out accepted when it equals the embedding,
+/// every other tensor an error (InitFrom.h). Tensors may be F32, or F16 or
+/// BF16 (converted to f32, exactly). The result is a one-line note of what
+/// was done beyond reading F32 tensors under their own names, the phrases
+/// separated by "; " ("PATH: stripped the prefix 'transformer.' from 27
+/// tensor names; converted 28 BF16 tensors to f32 (exact)"), empty when
+/// there is nothing to say.
 std::string loadParameters(const std::string &path, const ModelInfo &model,
                            float *params, const MeshCoord &coord);
 std::string loadParameters(const std::string &path, const ModelInfo &model,

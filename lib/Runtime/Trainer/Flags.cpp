@@ -4,6 +4,7 @@
 
 #include "Core/Error.h"
 #include "Core/ModelInfo.h"
+#include "Trainer/Threads.h"
 
 #include <cerrno>
 #include <cmath>
@@ -52,19 +53,35 @@ std::vector<FlagSpec> specs(Config &c) {
       {"seed", Kind::UInt, &c.seed, 0,
        "RNG seed of init and sampling (default 1337)"},
       {"init-from", Kind::String, &c.initFrom, 0,
-       "initial parameters (safetensors)"},
+       "initial parameters (safetensors; lmc's or save_pretrained's)"},
       {"init-only", Kind::Bool, &c.initOnly, 0,
        "write the initial checkpoint and exit"},
       {"ckpt-dir", Kind::String, &c.ckptDir, 0, "checkpoint directory"},
       {"ckpt-every", Kind::Int, &c.ckptEvery, 0,
        "checkpoint every K steps (0: at the end only)"},
       {"resume", Kind::Bool, &c.resume, 0,
-       "resume from the latest checkpoint in --ckpt-dir"},
+       "resume from the latest checkpoint in --ckpt-dir (--steps may be "
+       "larger than the run's; the flags that define the steps already "
+       "taken must match: data, batch, seq, lr, lr-schedule, warmup, "
+       "min-lr (cosine), beta1, beta2, eps, weight-decay, grad-clip)"},
+      {"keep-last", Kind::Int, &c.keepLast, 0,
+       "keep the K newest step checkpoints, deleting older ones after each "
+       "save (0: keep all; default 0); the ones `latest` and `best` name "
+       "are never deleted"},
+      {"keep-best", Kind::Bool, &c.keepBest, 0,
+       "also keep the checkpoint of the lowest val loss (evaluated at every "
+       "checkpoint step; needs --val), named by DIR/best"},
+      {"lr-decay-steps", Kind::Int, &c.lrDecaySteps, 1,
+       "cosine horizon: the lr reaches --min-lr at this step and stays there "
+       "(default --steps; on --resume the checkpoint's, unless given)"},
       {"eval-every", Kind::Int, &c.evalEvery, 0,
        "evaluate on --val every K steps (0: at the end)"},
       {"log", Kind::String, &c.log, 0, "JSONL log file"},
       {"sample", Kind::Int, &c.sample, 0, "generate N tokens after training"},
-      {"threads", Kind::Int, &c.threads, 0, "threads (0: all cores)"},
+      {"threads", Kind::Int, &c.threads, 0,
+       "threads (0: all cores, divided among the ranks of a machine); "
+       "they wait with a bounded spin, GOMP_SPINCOUNT=1000, unless "
+       "OMP_WAIT_POLICY or GOMP_SPINCOUNT is set"},
       {"tokenizer", Kind::String, &c.tokenizer, 0,
        "decode table for samples and prompts (default: tokenizer.bin beside "
        "the first --data shard; none needed for 256 bytes)"},
@@ -78,7 +95,13 @@ std::vector<FlagSpec> specs(Config &c) {
        "sample --tokens N from --init-from FILE or the latest checkpoint in "
        "--ckpt-dir, without training"},
       {"tokens", Kind::Int, &c.tokens, 1, "tokens --generate produces"},
+      {"logits", Kind::String, &c.logits, 0,
+       "write a batch's logits [B,T,V] to S (safetensors), no training"},
+      {"logits-tokens", Kind::String, &c.logitsTokens, 0,
+       "--logits' batch: tensor 'tokens' [B,T] of S (default: --data)"},
       {"help", Kind::Bool, &c.help, 0, "print this help"},
+      {"version", Kind::Bool, &c.version, 0,
+       "print the version of lmc that built this trainer's runtime"},
   };
 }
 
@@ -212,10 +235,32 @@ void validateConfig(Config &c, const ModelInfo &model) {
     usageError("--init-from: cannot be combined with --resume");
   if (c.resume && c.initOnly)
     usageError("--init-only: cannot be combined with --resume");
-  if (!c.initOnly && !c.generate && c.steps > 0 && c.data.empty())
+  if (!c.logitsTokens.empty() && c.logits.empty())
+    usageError("--logits-tokens: needs --logits");
+  if (!c.logits.empty()) {
+    if (c.initOnly)
+      usageError("--logits: cannot be combined with --init-only");
+    if (c.generate)
+      usageError("--logits: cannot be combined with --generate");
+    if (!c.logitsTokens.empty() && !c.data.empty())
+      usageError("--logits-tokens: cannot be combined with --data (the batch "
+                 "comes from one or the other)");
+    if (c.logitsTokens.empty() && c.data.empty())
+      usageError("--logits: needs --logits-tokens FILE or --data (the batch)");
+  }
+  if (!c.initOnly && !c.generate && c.logits.empty() && c.steps > 0 && c.data.empty())
     usageError("--data: missing (the training shard or glob is required)");
   if (c.evalEvery > 0 && c.val.empty())
     usageError("--eval-every: needs --val");
+  if (c.keepLast > 0 && c.ckptDir.empty())
+    usageError("--keep-last: needs --ckpt-dir");
+  if (c.keepBest && c.ckptDir.empty())
+    usageError("--keep-best: needs --ckpt-dir");
+  if (c.keepBest && c.val.empty())
+    usageError("--keep-best: needs --val (the checkpoints are ranked by val "
+               "loss)");
+  if (c.lrDecaySteps > 0 && c.lrSchedule != "cosine")
+    usageError("--lr-decay-steps: needs --lr-schedule cosine");
 }
 
 std::string usage(const std::string &program) {
@@ -243,13 +288,33 @@ std::string usage(const std::string &program) {
       break;
     }
     left.resize(left.size() < 24 ? 24 : left.size() + 1, ' ');
-    text += left + s.help + "\n";
+    // The help wrapped at 79 columns, continuation lines under its start.
+    std::string line = left;
+    bool empty = true; // no word on `line` yet
+    const std::string help = s.help;
+    for (size_t pos = 0; pos < help.size();) {
+      size_t end = help.find(' ', pos);
+      if (end == std::string::npos)
+        end = help.size();
+      std::string word = help.substr(pos, end - pos);
+      if (!empty && line.size() + 1 + word.size() > 79) {
+        text += line + "\n";
+        line = std::string(24, ' ');
+        empty = true;
+      }
+      line += (empty ? "" : " ") + word;
+      empty = false;
+      pos = end + 1;
+    }
+    text += line + "\n";
   }
   return text;
 }
 
 int64_t decaySteps(const Config &c) {
-  return c.lrSchedule == "cosine" ? c.steps : 0;
+  if (c.lrSchedule != "cosine")
+    return 0;
+  return c.lrDecaySteps > 0 ? c.lrDecaySteps : c.steps;
 }
 
 std::vector<std::pair<std::string, std::string>>
@@ -262,11 +327,10 @@ mustMatchFlags(const Config &c) {
       {"lr-schedule", c.lrSchedule},
       {"warmup", std::to_string(c.warmup)},
   };
-  if (c.lrSchedule == "cosine") {
+  // Not --steps: a resumed run may go further. The cosine horizon is
+  // recorded in the checkpoint apart (lr_decay_steps, Checkpoint.h).
+  if (c.lrSchedule == "cosine")
     flags.push_back({"min-lr", formatFloat(c.minLr)});
-    // The cosine horizon is the total step count.
-    flags.push_back({"steps", std::to_string(c.steps)});
-  }
   flags.insert(flags.end(), {{"beta1", formatFloat(c.beta1)},
                              {"beta2", formatFloat(c.beta2)},
                              {"eps", formatFloat(c.eps)},
@@ -301,6 +365,10 @@ std::string configTable(const Config &c, const ModelInfo &model) {
       {"lr-schedule", c.lrSchedule},
       {"warmup", std::to_string(c.warmup)},
       {"min-lr", formatFloat(c.minLr)},
+      {"lr-decay-steps", c.lrSchedule != "cosine" ? "-"
+                         : c.lrDecaySteps > 0 ? std::to_string(c.lrDecaySteps)
+                         : c.resume           ? "the checkpoint's"
+                                              : std::to_string(c.steps)},
       {"beta1", formatFloat(c.beta1)},
       {"beta2", formatFloat(c.beta2)},
       {"eps", formatFloat(c.eps)},
@@ -312,6 +380,8 @@ std::string configTable(const Config &c, const ModelInfo &model) {
       {"ckpt-dir", c.ckptDir.empty() ? "-" : c.ckptDir},
       {"ckpt-every", c.ckptEvery ? std::to_string(c.ckptEvery) : "end"},
       {"resume", c.resume ? "yes" : "no"},
+      {"keep-last", c.keepLast ? std::to_string(c.keepLast) : "all"},
+      {"keep-best", c.keepBest ? "yes" : "no"},
       {"eval-every", c.val.empty() ? "-"
                      : c.evalEvery ? std::to_string(c.evalEvery)
                                    : "end"},
@@ -321,6 +391,7 @@ std::string configTable(const Config &c, const ModelInfo &model) {
       {"top-k", c.topK ? std::to_string(c.topK) : "all"},
       {"threads", (c.threads ? std::to_string(c.threads) : "auto") + " (" +
                       std::to_string(omp_get_max_threads()) + " in use)"},
+      {"omp-wait", openMPWaitPolicy()},
   };
   size_t width = 0;
   for (auto &row : rows)

@@ -39,6 +39,11 @@ struct Config {
   std::string ckptDir;      // --ckpt-dir: where checkpoints go
   int64_t ckptEvery = 0;    // --ckpt-every K: also every K steps (0: at end)
   bool resume = false;      // --resume: from the latest checkpoint in ckpt-dir
+  // Checkpoint retention and the schedule's horizon (Retention.h).
+  int64_t keepLast = 0;     // --keep-last K: K newest step checkpoints (0: all)
+  bool keepBest = false;    // --keep-best: also the lowest val loss one
+  int64_t lrDecaySteps = 0; // --lr-decay-steps: cosine horizon (0: --steps,
+                            // or the checkpoint's when resuming)
   int64_t evalEvery = 0;    // --eval-every K (0: only at the end)
   std::string log;          // --log FILE.jsonl
   int64_t sample = 0;       // --sample N: tokens generated after training
@@ -50,7 +55,11 @@ struct Config {
   int64_t topK = 0;         // --top-k K (0: the whole vocabulary)
   bool generate = false;    // --generate: sample from loaded parameters only
   int64_t tokens = 0;       // --tokens N: tokens --generate produces
+  // Logits of a batch instead of training (LogitsDump.h).
+  std::string logits;       // --logits OUT.safetensors
+  std::string logitsTokens; // --logits-tokens FILE.safetensors ('tokens')
   bool help = false;        // --help
+  bool version = false;     // --version: lmc's version line (lmc/Version.h)
 };
 
 /// Parses argv[1..argc); throws RuntimeError(2) on errors.
@@ -68,7 +77,8 @@ std::string usage(const std::string &program);
 std::vector<std::pair<std::string, std::string>>
 mustMatchFlags(const Config &config);
 
-/// Cosine decay horizon passed to train_step (0 for a constant schedule).
+/// Cosine decay horizon passed to train_step (0 for a constant schedule):
+/// --lr-decay-steps, else --steps.
 int64_t decaySteps(const Config &config);
 
 /// The configuration table printed at start.

@@ -1,10 +1,23 @@
 //===- Log.h - The JSONL training log ---------------------------*- C++ -*-===//
 //
 // One JSON object per line, flushed as written:
-//   {"step":N,"loss":X,"grad_norm":X,"lr":X,"ms":X,"tok_s":X}   per step
-//   {"step":N,"val_loss":X}                                      per eval
+//   {"step":N,"loss":X,"grad_norm":X,"lr":X,"ms":X,"tok_s":X,"tokens":N,
+//    ["mfu":X,]"time":T}                                       per step
+//   {"step":N,"val_loss":X,"time":T}                           per eval
+//   {"event":"resume","step":N,"checkpoint":"NAME","dropped":K,"time":T}
+//                                              when a resumed run starts
 // `step` counts from 1 (the number of updates after the line's step); loss is
-// the batch's training loss before the update. Non-finite numbers are null.
+// the batch's training loss before the update; `tokens` the training tokens
+// consumed up to and including the step; `mfu` (GPU runs only) the model
+// FLOPs utilisation in percent, null on a card of unknown peak; `time` the
+// wall-clock time the line was written, in Unix seconds with milliseconds
+// (UTC). Non-finite numbers are null.
+//
+// A resumed run never repeats a step: before appending, resume() drops the
+// lines of steps after the checkpoint's (train steps and evaluations a
+// killed run logged after its last checkpoint, and resume markers of later
+// steps) and a torn last line (no newline), rewriting the file atomically;
+// the marker line says how many lines it dropped.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +26,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 namespace lmcrt {
@@ -24,10 +38,16 @@ public:
   JsonlLog(const JsonlLog &) = delete;
   JsonlLog &operator=(const JsonlLog &) = delete;
 
-  /// Opens `path` (truncating, or appending when resuming).
-  void open(const std::string &path, bool append);
+  /// Opens `path` for a new run, truncating it.
+  void open(const std::string &path);
+  /// Opens `path` for a run resumed from checkpoint file `checkpoint` at
+  /// `step`: keeps the lines of steps <= `step` (see above), appends the
+  /// resume marker; returns the number of lines dropped.
+  int64_t resume(const std::string &path, int64_t step,
+                 const std::string &checkpoint);
+  /// `mfu`: absent on the CPU, NaN (written null) on an unknown GPU.
   void step(int64_t step, double loss, double gradNorm, double lr, double ms,
-            double tokS);
+            double tokS, int64_t tokens, std::optional<double> mfu);
   void eval(int64_t step, double valLoss);
 
 private:
@@ -38,6 +58,17 @@ private:
 
 /// A JSON number, or null when not finite.
 std::string jsonNumber(double value);
+
+/// The current wall-clock time as Unix seconds with milliseconds
+/// ("1765012345.678").
+std::string unixTimeText();
+
+/// The lines of a JSONL log `text` that a run resumed at `step` keeps: those
+/// whose "step" is <= `step` or that have none, each with its newline; a
+/// last line without a newline is dropped. `dropped` gets the count of
+/// lines left out.
+std::string keepLogThrough(const std::string &text, int64_t step,
+                           int64_t &dropped);
 
 } // namespace lmcrt
 

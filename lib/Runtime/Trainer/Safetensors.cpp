@@ -56,6 +56,41 @@ void writeAll(int fd, const std::string &path, const void *src, uint64_t size) {
   }
 }
 
+/// IEEE half precision (1 sign, 5 exponent, 10 fraction bits) to float:
+/// exact, subnormals, infinities and NaN included.
+float halfToFloat(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exponent = (h >> 10) & 0x1fu, fraction = h & 0x3ffu;
+  uint32_t bits;
+  if (exponent == 0x1f) {
+    bits = sign | 0x7f800000u | (fraction << 13); // inf, NaN
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (fraction << 13);
+  } else if (fraction == 0) {
+    bits = sign; // +-0
+  } else {
+    // Subnormal: fraction * 2^-24, normalised for the wider exponent.
+    int shift = 0;
+    while (!(fraction & 0x400u)) {
+      fraction <<= 1;
+      ++shift;
+    }
+    bits = sign | (static_cast<uint32_t>(113 - shift) << 23) |
+           ((fraction & 0x3ffu) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+/// bfloat16 (the upper half of a float) to float: exact.
+float bf16ToFloat(uint16_t b) {
+  uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
 class FileCloser {
 public:
   explicit FileCloser(int fd) : fd(fd) {}
@@ -232,9 +267,36 @@ void readTensorBytes(const SafetensorsHeader &file, const TensorEntry &tensor,
          " (file changed?)");
 }
 
+bool readTensorAsF32(const SafetensorsHeader &file, const TensorEntry &tensor,
+                     float *dst) {
+  if (tensor.dtype == "F32") {
+    readTensorBytes(file, tensor, dst);
+    return true;
+  }
+  if (tensor.dtype != "F16" && tensor.dtype != "BF16")
+    return false;
+  const uint64_t count = (tensor.end - tensor.begin) / 2;
+  std::vector<unsigned char> raw(tensor.end - tensor.begin);
+  readTensorBytes(file, tensor, raw.data());
+  float (*widen)(uint16_t) = tensor.dtype == "F16" ? halfToFloat : bf16ToFloat;
+  for (uint64_t i = 0; i < count; ++i) // little-endian on disk
+    dst[i] = widen(static_cast<uint16_t>(raw[2 * i] | (raw[2 * i + 1] << 8)));
+  return true;
+}
+
 void writeSafetensors(int fd, const std::string &path,
                       const std::vector<TensorOut> &tensors,
                       const std::map<std::string, std::string> &metadata) {
+  std::vector<RawTensorOut> raw;
+  raw.reserve(tensors.size());
+  for (const TensorOut &t : tensors)
+    raw.push_back({t.name, "F32", 4, t.shape, t.data});
+  writeSafetensorsRaw(fd, path, raw, metadata);
+}
+
+void writeSafetensorsRaw(int fd, const std::string &path,
+                         const std::vector<RawTensorOut> &tensors,
+                         const std::map<std::string, std::string> &metadata) {
   std::string header = "{";
   if (!metadata.empty()) {
     header += "\"__metadata__\":{";
@@ -247,9 +309,9 @@ void writeSafetensors(int fd, const std::string &path,
     header += "}";
   }
   uint64_t offset = 0;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const TensorOut &t = tensors[i];
-    uint64_t bytes = 4;
+  std::vector<uint64_t> sizes;
+  for (const RawTensorOut &t : tensors) {
+    uint64_t bytes = static_cast<uint64_t>(t.elementSize);
     std::string shape;
     for (size_t k = 0; k < t.shape.size(); ++k) {
       bytes *= static_cast<uint64_t>(t.shape[k]);
@@ -257,10 +319,12 @@ void writeSafetensors(int fd, const std::string &path,
     }
     if (header.size() > 1)
       header += ",";
-    header += json::quote(t.name) + ":{\"dtype\":\"F32\",\"shape\":[" + shape +
-              "],\"data_offsets\":[" + std::to_string(offset) + "," +
-              std::to_string(offset + bytes) + "]}";
+    header += json::quote(t.name) + ":{\"dtype\":" + json::quote(t.dtype) +
+              ",\"shape\":[" + shape + "],\"data_offsets\":[" +
+              std::to_string(offset) + "," + std::to_string(offset + bytes) +
+              "]}";
     offset += bytes;
+    sizes.push_back(bytes);
   }
   header += "}";
   // Pad with spaces so that the data starts 8-byte aligned.
@@ -272,12 +336,8 @@ void writeSafetensors(int fd, const std::string &path,
     length[i] = static_cast<unsigned char>(n >> (8 * i));
   writeAll(fd, path, length, 8);
   writeAll(fd, path, header.data(), header.size());
-  for (const TensorOut &t : tensors) {
-    uint64_t count = 1;
-    for (int64_t d : t.shape)
-      count *= static_cast<uint64_t>(d);
-    writeAll(fd, path, t.data, count * 4);
-  }
+  for (size_t i = 0; i < tensors.size(); ++i)
+    writeAll(fd, path, tensors[i].data, sizes[i]);
 }
 
 } // namespace lmcrt

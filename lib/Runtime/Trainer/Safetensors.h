@@ -49,6 +49,12 @@ SafetensorsHeader readSafetensorsHeader(const std::string &path);
 void readTensorBytes(const SafetensorsHeader &file, const TensorEntry &tensor,
                      void *dst);
 
+/// Reads an F32, F16 or BF16 tensor (as Hugging Face writes them) into
+/// `dst` as f32, the half formats widened exactly (subnormals, infinities
+/// and NaN included); returns false, reading nothing, for any other dtype.
+bool readTensorAsF32(const SafetensorsHeader &file, const TensorEntry &tensor,
+                     float *dst);
+
 /// An F32 tensor to write.
 struct TensorOut {
   std::string name;
@@ -61,6 +67,21 @@ struct TensorOut {
 void writeSafetensors(int fd, const std::string &path,
                       const std::vector<TensorOut> &tensors,
                       const std::map<std::string, std::string> &metadata);
+
+/// A tensor of any dtype to write: `data` holds its little-endian elements
+/// of `elementSize` bytes, row-major.
+struct RawTensorOut {
+  std::string name;
+  std::string dtype; // "F32", "I32", ...
+  int64_t elementSize;
+  std::vector<int64_t> shape;
+  const void *data;
+};
+
+/// writeSafetensors for tensors of any dtype.
+void writeSafetensorsRaw(int fd, const std::string &path,
+                         const std::vector<RawTensorOut> &tensors,
+                         const std::map<std::string, std::string> &metadata);
 
 } // namespace lmcrt
 

@@ -36,8 +36,13 @@
 #include "Trainer/Flags.h"
 #include "Trainer/Init.h"
 #include "Trainer/Log.h"
+#include "Trainer/PeakFlops.h"
+#include "Trainer/Retention.h"
+#include "Trainer/LogitsDump.h"
 #include "Trainer/Sampler.h"
+#include "Trainer/Threads.h"
 #include "Trainer/Tokenizer.h"
+#include "lmc/Version.h"
 
 #include <chrono>
 #include <cmath>
@@ -46,9 +51,9 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <optional>
 #include <unistd.h>
-
-#include <omp.h>
+#include <vector>
 
 namespace lmcrt {
 
@@ -169,6 +174,10 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     std::fputs(usage(program).c_str(), stdout);
     return 0;
   }
+  if (config.version) {
+    std::printf("%s\n", LMC_VERSION_LINE);
+    return 0;
+  }
   ModelInfo model = queryModel(fns);
   // The process group of the mesh the program was partitioned for (one
   // process unless started by mpirun). Only rank 0 prints, logs, writes
@@ -185,20 +194,13 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   // The axes of the description's `batch` line split the batch: each rank
   // reads the rows of its index in that group.
   const int64_t parts = model.batchParts();
-  if (config.batch % parts != 0)
+  if (config.logits.empty() && config.batch % parts != 0)
     usageError("--batch: the global batch " + std::to_string(config.batch) +
                " is not divisible by " + model.mesh.groupName(model.batchAxes) +
                "=" + std::to_string(parts));
   // Threads of oneDNN and of compiled loops: --threads, or the cores shared
-  // among the ranks on this machine.
-  int threads = config.threads;
-  if (threads <= 0 && comm::world() > 1) {
-    const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-    int ranksHere = local ? std::max(1, std::atoi(local)) : comm::world();
-    threads = std::max(1, omp_get_num_procs() / ranksHere);
-  }
-  if (threads > 0)
-    omp_set_num_threads(threads);
+  // among the ranks on this machine (Threads.h).
+  setThreadCount(config.threads, comm::world());
 
   const int64_t b = config.batch, t = config.seq, tokensPerStep = b * t;
   // This rank's rows of each global batch.
@@ -223,8 +225,24 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     std::printf("FLOPs/step = %s = %.3f GFLOP\n", flopsFormula.c_str(),
                 flopsPerStep * 1e-9);
   }
-  if (device::active())
-    std::printf("device: %s\n", device::description().c_str());
+  // MFU on the GPU: the model's FLOP/s over the dense bf16 peak of every
+  // rank's GPU (PeakFlops.h).
+  const bool gpu = device::active();
+  const double peakTflops = gpu ? peakBf16Tflops(device::name()) : 0;
+  if (gpu) {
+    std::string peak = peakTflops > 0 ? "dense bf16 peak " +
+                                            formatFloat(peakTflops) + " TFLOP/s"
+                                      : "peak of this card unknown: MFU n/a";
+    std::printf("device: %s (%s)\n", device::description().c_str(),
+                peak.c_str());
+  }
+  // Temporaries of checkpoint writes that a kill interrupted.
+  if (rank0 && !config.ckptDir.empty())
+    if (int64_t n = removeStaleTemporaries(config.ckptDir))
+      std::printf("note: removed %lld temporary file%s of interrupted "
+                  "checkpoint writes from %s\n",
+                  static_cast<long long>(n), n == 1 ? "" : "s",
+                  config.ckptDir.c_str());
   // Generation: the tokenizer and prompt, before any work (Sampler.h).
   std::unique_ptr<Tokenizer> tokenizer;
   std::vector<int32_t> prompt;
@@ -243,6 +261,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   }
   Rng rng(config.seed);
   TrainState position;
+  std::string resumeCheckpointPath;
   if (config.resume) {
     std::string path = latestCheckpoint(config.ckptDir);
     position = readCheckpoint(path, model, config, State::data(state.params),
@@ -251,6 +270,39 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     rng.state = position.rng;
     std::printf("resumed from %s at step %lld\n", path.c_str(),
                 static_cast<long long>(position.step));
+    resumeCheckpointPath = path;
+    // The cosine horizon: the checkpoint's unless --lr-decay-steps is given
+    // (an init-only checkpoint, at step 0, has taken no step of it).
+    if (config.lrSchedule == "cosine" && position.step > 0 &&
+        position.lrDecaySteps > 0) {
+      if (config.lrDecaySteps == 0) {
+        config.lrDecaySteps = position.lrDecaySteps;
+        std::printf("lr decay steps: %lld (the checkpoint's)\n",
+                    static_cast<long long>(config.lrDecaySteps));
+      } else if (config.lrDecaySteps != position.lrDecaySteps) {
+        std::printf("note: --lr-decay-steps %lld replaces the checkpoint's "
+                    "%lld from step %lld on\n",
+                    static_cast<long long>(config.lrDecaySteps),
+                    static_cast<long long>(position.lrDecaySteps),
+                    static_cast<long long>(position.step + 1));
+      }
+    }
+    // --keep-best goes on from the checkpoint's best, when its file is
+    // still there; its marker is rewritten so that retention keeps it.
+    if (!config.keepBest) {
+      position.bestStep = -1;
+    } else if (position.bestStep >= 0) {
+      std::string best = checkpointPath(config.ckptDir, position.bestStep);
+      if (::access(best.c_str(), F_OK) != 0) {
+        std::printf("note: --keep-best: the best checkpoint so far, %s, is "
+                    "gone; the best starts anew\n",
+                    best.c_str());
+        position.bestStep = -1;
+      } else if (rank0) {
+        writeMarker(config.ckptDir, "best",
+                    best.substr(config.ckptDir.size() + 1));
+      }
+    }
   } else if (!config.initFrom.empty()) {
     std::string note = loadParameters(config.initFrom, model,
                                       State::data(state.params), coord);
@@ -261,6 +313,21 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     initParams(model, State::data(state.params), rng, coord);
   }
   position.rng = rng.state;
+
+  if (!config.logits.empty()) {
+    // Instead of training: the logits of one batch (every rank computes).
+    TokenBatch batch = logitsBatch(config, model);
+    double loss = dumpLogits(fns, model, State::data(state.params), batch,
+                             config.logits, rank0);
+    std::printf("wrote %s: tokens [%lld, %lld], logits [%lld, %lld, %lld]; "
+                "next-token loss %.6f\n",
+                config.logits.c_str(), static_cast<long long>(batch.batch),
+                static_cast<long long>(batch.seq),
+                static_cast<long long>(batch.batch),
+                static_cast<long long>(batch.seq),
+                static_cast<long long>(model.vocab), loss);
+    return 0;
+  }
 
   if (config.initOnly) {
     std::string path = saveCheckpoint(
@@ -283,8 +350,22 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     valBatches = std::min<int64_t>(20, valData->batchesPerEpoch());
   }
   JsonlLog log;
-  if (!config.log.empty() && rank0)
-    log.open(config.log, config.resume);
+  if (!config.log.empty() && rank0) {
+    if (!config.resume) {
+      log.open(config.log);
+    } else {
+      // Lines of steps after the checkpoint (logged by a run that stopped
+      // before its next checkpoint) are dropped: no step is logged twice.
+      std::string name =
+          resumeCheckpointPath.substr(resumeCheckpointPath.rfind('/') + 1);
+      if (int64_t dropped = log.resume(config.log, position.step, name))
+        std::printf("note: --log %s: dropped %lld line%s of steps after %lld "
+                    "(logged after the last checkpoint)\n",
+                    config.log.c_str(), static_cast<long long>(dropped),
+                    dropped == 1 ? "" : "s",
+                    static_cast<long long>(position.step));
+    }
+  }
   std::fflush(stdout);
 
   Batch tokens(tokensPerStep), targets(tokensPerStep);
@@ -292,7 +373,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   const int64_t decay = decaySteps(config);
   const int64_t firstStep = position.step;
   double trainSeconds = 0;
-  auto doEval = [&](int64_t step) {
+  auto doEval = [&](int64_t step) -> double {
     double loss = evaluate(fns, *valData, valBatches, state.params, tokens.data,
                            targets.data, b, t, firstRow, localB);
     std::printf("step %lld/%lld | val loss %.4f (%lld batches)\n",
@@ -300,13 +381,28 @@ int train(int argc, char **argv, const ModelFunctions &fns,
                 static_cast<long long>(config.steps), loss,
                 static_cast<long long>(valBatches));
     log.eval(step, loss);
+    return loss;
   };
-  auto doCheckpoint = [&]() {
-    // Collective: rank 0 writes the pieces of every rank.
+  auto doCheckpoint = [&](double valLoss) {
+    // With --keep-best, the best (lowest val loss) of the checkpoint steps.
+    position.valLoss = valLoss;
+    if (config.keepBest && std::isfinite(valLoss) &&
+        (position.bestStep < 0 || valLoss < position.bestValLoss)) {
+      position.bestStep = position.step;
+      position.bestValLoss = valLoss;
+    }
+    // Collective: rank 0 writes the pieces of every rank, then deletes what
+    // --keep-last lets go.
+    std::vector<std::string> deleted;
     std::string path = saveCheckpoint(
         config.ckptDir, model, config, position, State::data(state.params),
-        State::data(state.expAvg), State::data(state.expAvgSq));
-    std::printf("checkpoint %s\n", path.c_str());
+        State::data(state.expAvg), State::data(state.expAvgSq), &deleted);
+    std::string note;
+    if (config.keepBest && position.bestStep == position.step)
+      note += " (best: val loss " + formatFloat(valLoss) + ")";
+    for (size_t i = 0; i < deleted.size(); ++i)
+      note += (i ? ", " : "; deleted ") + deleted[i];
+    std::printf("checkpoint %s%s\n", path.c_str(), note.c_str());
   };
 
   for (int64_t step = firstStep; step < config.steps; ++step) {
@@ -337,6 +433,14 @@ int train(int argc, char **argv, const ModelFunctions &fns,
                 static_cast<long long>(step + 1),
                 static_cast<long long>(config.steps), r.loss, r.grad_norm, r.lr,
                 ms, tokS, flopsPerStep / seconds * 1e-9);
+    std::optional<double> mfu;
+    if (gpu) {
+      const double flopS = flopsPerStep / seconds;
+      mfu = peakTflops > 0 ? 100.0 * flopS / (peakTflops * 1e12 * comm::world())
+                           : NAN;
+      std::printf(" | MFU %s",
+                  mfuText(flopS, peakTflops, comm::world()).c_str());
+    }
     if (tty) {
       double perStep = trainSeconds / static_cast<double>(step + 1 - firstStep);
       std::printf(" | %3.0f%% ETA %s",
@@ -345,24 +449,30 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     }
     std::printf("\n");
     std::fflush(stdout);
-    log.step(step + 1, r.loss, r.grad_norm, r.lr, ms, tokS);
+    log.step(step + 1, r.loss, r.grad_norm, r.lr, ms, tokS,
+             (step + 1) * tokensPerStep, mfu);
     if (!std::isfinite(r.loss))
       fail("the training loss is not finite at step " +
            std::to_string(step + 1));
 
-    bool last = step + 1 == config.steps;
-    if (valData && config.evalEvery > 0 && (step + 1) % config.evalEvery == 0 &&
-        !last)
-      doEval(step + 1);
-    if (!config.ckptDir.empty() && config.ckptEvery > 0 &&
-        (step + 1) % config.ckptEvery == 0 && !last)
-      doCheckpoint();
+    // Evaluations every --eval-every steps and at the end; checkpoints
+    // every --ckpt-every steps and at the end, each evaluated first with
+    // --keep-best.
+    const bool last = step + 1 == config.steps;
+    const bool checkpointNow =
+        !config.ckptDir.empty() &&
+        (last || (config.ckptEvery > 0 && (step + 1) % config.ckptEvery == 0));
+    const bool evalNow =
+        valData &&
+        (last || (config.evalEvery > 0 && (step + 1) % config.evalEvery == 0) ||
+         (checkpointNow && config.keepBest));
+    double valLoss = NAN;
+    if (evalNow)
+      valLoss = doEval(step + 1);
+    if (checkpointNow)
+      doCheckpoint(valLoss);
   }
   if (firstStep < config.steps) {
-    if (valData)
-      doEval(config.steps);
-    if (!config.ckptDir.empty())
-      doCheckpoint();
     std::printf("trained %lld steps in %.1f s\n",
                 static_cast<long long>(config.steps - firstStep), trainSeconds);
   } else {

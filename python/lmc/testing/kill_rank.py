@@ -2,12 +2,14 @@
 
 Usage: python3 -m lmc.testing.kill_rank --rank R --after-lines N --log FILE
            [--timeout 60] -- mpirun ... ./train ...
+       python3 -m lmc.testing.kill_rank --after-lines N --log FILE -- ./train ...
 
 Starts the command, waits until FILE (the trainer's JSONL log) has N lines,
 sends SIGKILL to the process whose OMPI_COMM_WORLD_RANK is R and that is a
-descendant of the command, then waits for the command to end. Passes (exit
-0) when it ends within --timeout seconds of the kill with a non-zero status;
-prints the status, the time it took and the command's last stderr lines.
+descendant of the command (without --rank: to the command itself, a trainer
+run without mpirun), then waits for the command to end. Passes (exit 0) when
+it ends within --timeout seconds of the kill with a non-zero status; prints
+the status, the time it took and the command's last stderr lines.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ def count_lines(path: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rank", type=int, required=True)
+    parser.add_argument("--rank", type=int,
+                        help="the rank to kill (default: the command itself)")
     parser.add_argument("--after-lines", type=int, required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--timeout", type=float, default=60.0)
@@ -81,11 +84,16 @@ def main(argv: list[str] | None = None) -> int:
                   f"log lines (status {job.poll()})")
             return 1
         time.sleep(0.05)
-    victims = [p for p in descendants(job.pid) if rank_of(p) == args.rank]
+    if args.rank is None:
+        victims = [job.pid]
+    else:
+        victims = [p for p in descendants(job.pid)
+                   if rank_of(p) == args.rank]
     if not victims:
         job.kill()
         print(f"FAIL: no process of rank {args.rank} under the job")
         return 1
+    who = "the job" if args.rank is None else f"rank {args.rank}"
     os.kill(victims[0], signal.SIGKILL)
     killed = time.monotonic()
     try:
@@ -93,13 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     except subprocess.TimeoutExpired:
         job.kill()
         job.communicate()
-        print(f"FAIL: the job still ran {args.timeout:.0f} s after rank "
-              f"{args.rank} was killed")
+        print(f"FAIL: the job still ran {args.timeout:.0f} s after "
+              f"{who} was killed")
         return 1
     took = time.monotonic() - killed
     tail = [line for line in err.splitlines() if line.strip()][-3:]
     print(f"job ended with status {job.returncode} {took:.1f} s after "
-          f"rank {args.rank} was killed")
+          f"{who} was killed")
     for line in tail:
         print(f"stderr: {line}")
     if job.returncode == 0:

@@ -20,6 +20,12 @@ every prefix tokens[:, :t], t = 1..T, printing for each the B x V values as
 
 so that, attention being causal, prefix t gives logits[:, t - 1, :] of E.
 `check` compares them: |got - want| <= atol + rtol * |want| everywhere.
+
+    python3 -m lmc.testing.logits_case compare --expected E --got G
+
+compares E with G, the file a compiled trainer's `--logits G
+--logits-tokens E` writes (`tokens` [B, T] and `logits` [B, T, V], every
+position at once), in the same way: the same tokens, then every logit.
 """
 
 from __future__ import annotations
@@ -129,6 +135,33 @@ def check(expected: str, text: str, dtype: str, rtol: float, atol: float):
     return ok, lines
 
 
+def compare(expected: str, got: str, rtol: float, atol: float):
+    """Return (ok, report lines) for the trainer's --logits file `got`."""
+    tokens, want = read_expected(expected)
+    g_tokens, g = read_expected(got)
+    if g_tokens.shape != tokens.shape or not np.array_equal(g_tokens, tokens):
+        return False, [f"FAIL: {got}: tokens {g_tokens.shape} are not those "
+                       f"of {expected} {tokens.shape}"]
+    if g.shape != want.shape:
+        return False, [f"FAIL: {got}: logits {g.shape}, expected {want.shape}"]
+    err = np.abs(g - want)
+    bad = ~(np.isfinite(g) & (err <= atol + rtol * np.abs(want)))
+    B, T, V = want.shape
+    lines = [f"row {b}: max abs err {err[b].max():.3e} (max |logit| "
+             f"{np.abs(want[b]).max():.3g}), same argmax at "
+             f"{int((g[b].argmax(-1) == want[b].argmax(-1)).sum())}/{T} positions"
+             for b in range(B)]
+    ok = not bad.any()
+    if not ok:
+        b, t, v = np.argwhere(bad)[0]
+        lines.append(f"MISMATCH at batch {b} position {t} token {v}: got "
+                     f"{g[b, t, v]!r} expected {want[b, t, v]!r}")
+    lines.append(f"{'PASS' if ok else 'FAIL'}: {B} x {T} positions x {V} "
+                 f"logits, max abs err {err.max():.3e} (rtol {rtol:g}, "
+                 f"atol {atol:g})")
+    return ok, lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m lmc.testing.logits_case",
                                      description=__doc__.splitlines()[0])
@@ -144,8 +177,17 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--dtype", choices=llama.DTYPES, default="f32")
     c.add_argument("--rtol", type=float, default=1e-5)
     c.add_argument("--atol", type=float, default=1e-5)
+    k = sub.add_parser("compare", help="compare a trainer's --logits file")
+    k.add_argument("--expected", required=True)
+    k.add_argument("--got", required=True)
+    k.add_argument("--rtol", type=float, default=1e-5)
+    k.add_argument("--atol", type=float, default=1e-5)
     args = parser.parse_args(argv)
     try:
+        if args.cmd == "compare":
+            ok, lines = compare(args.expected, args.got, args.rtol, args.atol)
+            print("\n".join(lines))
+            return 0 if ok else 1
         if args.cmd == "write":
             path = write(args.hf_dir, args.expected, args.out_dir, args.dtype)
             print(f"wrote {path}")

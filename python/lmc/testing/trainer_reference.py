@@ -88,16 +88,18 @@ def _model_args(parser) -> None:
                         choices=sorted(set(PRESETS) | set(llama.PRESETS)),
                         help="a preset of the family")
     parser.add_argument("--from-hf-config", metavar="CONFIG_JSON",
-                        help="llama: the model of a Hugging Face config.json "
-                             "(as python3 -m lmc.models.llama builds it)")
+                        help="the model of a Hugging Face config.json (as "
+                             "python3 -m lmc.hf import builds it)")
 
 
 def _model(parser, args):
     """The config the options name."""
     if args.from_hf_config:
-        if args.family != "llama":
-            parser.error("--from-hf-config needs --family llama")
         try:
+            if args.family == "gpt2":
+                from lmc import hf_gpt2
+                with open(args.from_hf_config) as f:
+                    return hf_gpt2.from_hf_config(json.load(f))[0]
             return llama.read_hf_config(args.from_hf_config)
         except (OSError, ValueError) as e:
             parser.error(str(e))
@@ -152,6 +154,9 @@ def main(argv=None) -> int:
                 p.error("--activation is an option of the gpt2 family")
             cfg = dataclasses.replace(cfg, activation=args.activation)
         params, _ = safetensors.load(args.params)
+        # A GPT2LMHeadModel file: its names carry the prefix transformer.
+        params = {k[len("transformer."):] if k.startswith("transformer.")
+                  else k: v for k, v in params.items()}
         tokens = read_shard(args.data)
         history = expected_history(cfg, params, tokens, args.batch, args.seq,
                                    args.steps, _hparams(args))
