@@ -7,9 +7,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Trainer/Sampler.h"
 #include "Core/Error.h"
 #include "Trainer/Init.h"
-#include "Trainer/Sampler.h"
 #include "Trainer/Tokenizer.h"
 
 #include <gtest/gtest.h>
@@ -161,7 +161,10 @@ TEST(Tokenizer, LoadMergesAndEncode) {
   std::string table = header({20240328, 2, 258, 0xFFFFFFFF});
   for (int b = 0; b < 256; ++b)
     table += std::string(1, '\x01') + static_cast<char>(b);
-  table += std::string("\x02" "ab") + "\x03" "abc";
+  table += std::string("\x02"
+                       "ab") +
+           "\x03"
+           "abc";
   writeFile(tmp.dir + "/tokenizer.bin", table);
   Tokenizer decodeOnly = Tokenizer::load(tmp.dir + "/tokenizer.bin");
   EXPECT_EQ(decodeOnly.vocab(), 258);
@@ -170,8 +173,8 @@ TEST(Tokenizer, LoadMergesAndEncode) {
   EXPECT_EQ(decodeOnly.startToken(), 10);
 
   std::string merges = header({20261206, 1, 258, 0, 2, 0, 0});
-  for (uint32_t v : {uint32_t('a'), uint32_t('b'), 256u, 256u, uint32_t('c'),
-                     257u})
+  for (uint32_t v :
+       {uint32_t('a'), uint32_t('b'), 256u, 256u, uint32_t('c'), 257u})
     put32(merges, v);
   writeFile(tmp.dir + "/merges.bin", merges);
   Tokenizer t = Tokenizer::load(tmp.dir + "/tokenizer.bin");

@@ -248,7 +248,8 @@ void validateConfig(Config &c, const ModelInfo &model) {
     if (c.logitsTokens.empty() && c.data.empty())
       usageError("--logits: needs --logits-tokens FILE or --data (the batch)");
   }
-  if (!c.initOnly && !c.generate && c.logits.empty() && c.steps > 0 && c.data.empty())
+  if (!c.initOnly && !c.generate && c.logits.empty() && c.steps > 0 &&
+      c.data.empty())
     usageError("--data: missing (the training shard or glob is required)");
   if (c.evalEvery > 0 && c.val.empty())
     usageError("--eval-every: needs --val");

@@ -6,8 +6,8 @@
 #include "Core/Device.h"
 #include "Core/Error.h"
 #include "Core/ModelInfo.h"
-#include "Core/StepMemory.h"
 #include "Core/Sharding.h"
+#include "Core/StepMemory.h"
 #include "Trainer/Checkpoint.h"
 #include "Trainer/Flags.h"
 #include "Trainer/Init.h"
@@ -48,8 +48,7 @@ int64_t sampleToken(const float *logits, int64_t stride, int64_t n,
     float x = logits[a * stride], y = logits[b * stride];
     return x > y || (x == y && a < b);
   };
-  const int64_t k =
-      temperature == 0 ? 1 : topK > 0 && topK < n ? topK : n;
+  const int64_t k = temperature == 0 ? 1 : topK > 0 && topK < n ? topK : n;
   if (k == 1)
     return *std::min_element(order.begin(), order.end(), better);
   if (k < n) {
@@ -100,7 +99,8 @@ std::unique_ptr<Tokenizer> findTokenizer(const Config &config,
     ::globfree(&matches);
     size_t slash = first.rfind('/');
     std::string candidate =
-        (slash == std::string::npos ? std::string() : first.substr(0, slash + 1)) +
+        (slash == std::string::npos ? std::string()
+                                    : first.substr(0, slash + 1)) +
         "tokenizer.bin";
     struct stat st;
     if (::stat(candidate.c_str(), &st) == 0)
@@ -230,9 +230,8 @@ void generate(const ModelFunctions &fns, const ModelInfo &model,
               const Config &config, float *params, const MeshCoord &coord,
               const Tokenizer *tokenizer, const std::vector<int32_t> &prompt,
               FILE *out) {
-  std::string path = config.initFrom.empty()
-                         ? latestCheckpoint(config.ckptDir)
-                         : config.initFrom;
+  std::string path = config.initFrom.empty() ? latestCheckpoint(config.ckptDir)
+                                             : config.initFrom;
   std::string note = loadParameters(path, model, params, coord);
   if (out && !note.empty())
     std::fprintf(out, "note: %s\n", note.c_str());
@@ -243,11 +242,10 @@ void generate(const ModelFunctions &fns, const ModelInfo &model,
                  model.name.c_str(), static_cast<long long>(model.globalTotal),
                  static_cast<long long>(model.vocab),
                  model.context ? std::to_string(model.context).c_str() : "-",
-                 !tokenizer ? "none (token ids)"
+                 !tokenizer                  ? "none (token ids)"
                  : tokenizer->path().empty() ? "bytes"
                                              : tokenizer->path().c_str());
-    std::fprintf(out,
-                 "temperature %s, top-k %s, seed %llu\n",
+    std::fprintf(out, "temperature %s, top-k %s, seed %llu\n",
                  formatFloat(config.temperature).c_str(),
                  config.topK ? std::to_string(config.topK).c_str() : "all",
                  static_cast<unsigned long long>(config.seed));

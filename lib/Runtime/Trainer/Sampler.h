@@ -39,9 +39,9 @@ class Tokenizer;
 struct Config;
 
 struct SampleOptions {
-  int64_t count = 0;          // tokens to generate
-  float temperature = 1.0f;   // 0: greedy (argmax)
-  int64_t topK = 0;           // 0: the whole vocabulary
+  int64_t count = 0;           // tokens to generate
+  float temperature = 1.0f;    // 0: greedy (argmax)
+  int64_t topK = 0;            // 0: the whole vocabulary
   std::vector<int32_t> prompt; // empty: the start token
 };
 

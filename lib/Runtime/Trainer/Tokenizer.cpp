@@ -42,11 +42,11 @@ bool isSpace(uint32_t c) {
 
 bool inRanges(const std::vector<std::pair<uint32_t, uint32_t>> &ranges,
               uint32_t cp) {
-  auto it = std::upper_bound(
-      ranges.begin(), ranges.end(), cp,
-      [](uint32_t v, const std::pair<uint32_t, uint32_t> &r) {
-        return v < r.first;
-      });
+  auto it =
+      std::upper_bound(ranges.begin(), ranges.end(), cp,
+                       [](uint32_t v, const std::pair<uint32_t, uint32_t> &r) {
+                         return v < r.first;
+                       });
   return it != ranges.begin() && cp <= std::prev(it)->second;
 }
 
@@ -168,12 +168,11 @@ Tokenizer Tokenizer::load(const std::string &path) {
   for (uint64_t i = 0; i < m; ++i, pos += 12) {
     uint32_t a = u32(blob, pos), b = u32(blob, pos + 4), c = u32(blob, pos + 8);
     if (a >= vocab || b >= vocab || c >= vocab)
-      badMerges("merge " + std::to_string(i) + " names a token id >= " +
-                std::to_string(vocab));
-    t.merges.emplace(std::make_pair(static_cast<int32_t>(a),
-                                    static_cast<int32_t>(b)),
-                     std::make_pair(static_cast<int64_t>(i),
-                                    static_cast<int32_t>(c)));
+      badMerges("merge " + std::to_string(i) +
+                " names a token id >= " + std::to_string(vocab));
+    t.merges.emplace(
+        std::make_pair(static_cast<int32_t>(a), static_cast<int32_t>(b)),
+        std::make_pair(static_cast<int64_t>(i), static_cast<int32_t>(c)));
   }
   for (auto *ranges : {&t.letters, &t.numbers})
     for (uint64_t i = 0, n = ranges == &t.letters ? rl : rn; i < n;
@@ -221,8 +220,7 @@ bool Tokenizer::isNumber(uint32_t cp) const {
   return inRanges(numbers, cp);
 }
 
-std::vector<std::string>
-Tokenizer::pretokenize(const std::string &text) const {
+std::vector<std::string> Tokenizer::pretokenize(const std::string &text) const {
   std::vector<uint32_t> cp;
   std::vector<size_t> at;
   decodeUtf8(text, cp, at);
@@ -253,8 +251,9 @@ Tokenizer::pretokenize(const std::string &text) const {
     if (end == i && s < n) {
       for (auto cls : {0, 1, 2}) {
         auto in = [&](size_t k) {
-          return cls == 0 ? isLetter(cp[k]) : cls == 1 ? isNumber(cp[k])
-                                                       : other(k);
+          return cls == 0   ? isLetter(cp[k])
+                 : cls == 1 ? isNumber(cp[k])
+                            : other(k);
         };
         if (!in(s))
           continue;

@@ -194,7 +194,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   // The axes of the description's `batch` line split the batch: each rank
   // reads the rows of its index in that group.
   const int64_t parts = model.batchParts();
-  if (config.logits.empty() && config.batch % parts != 0)
+  if (config.logits.empty() && !config.generate && config.batch % parts != 0)
     usageError("--batch: the global batch " + std::to_string(config.batch) +
                " is not divisible by " + model.mesh.groupName(model.batchAxes) +
                "=" + std::to_string(parts));
