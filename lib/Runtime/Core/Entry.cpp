@@ -9,6 +9,12 @@
 
 #include <malloc.h>
 
+// Compiled only with `lmc compile --grad-accum`: weak, null without.
+extern "C" {
+#pragma weak _mlir_ciface_lmc_grad_step
+#pragma weak _mlir_ciface_lmc_apply_step
+}
+
 extern "C" int lmcrt_main(int argc, char **argv) {
   // The compiled step allocates its activations and the updated parameters
   // and moments every step and frees them after. With glibc's defaults each
@@ -19,6 +25,7 @@ extern "C" int lmcrt_main(int argc, char **argv) {
   mallopt(M_TRIM_THRESHOLD, -1);
   lmcrt::ModelFunctions fns = {
       &_mlir_ciface_lmc_train_step, &_mlir_ciface_lmc_eval_step,
-      &_mlir_ciface_lmc_logits, &_mlir_ciface_lmc_model_info};
+      &_mlir_ciface_lmc_logits, &_mlir_ciface_lmc_model_info,
+      &_mlir_ciface_lmc_grad_step, &_mlir_ciface_lmc_apply_step};
   return lmcrt::runTrainer(argc, argv, fns);
 }

@@ -44,6 +44,11 @@ struct Config {
   int64_t sample = 0;       // --sample N: tokens generated after training
   int64_t threads = 0;      // --threads N (0: all cores)
   bool help = false;        // --help
+  // Data order and validation (DataLoader.h).
+  std::string dataOrder = "shuffled"; // --data-order shuffled|sequential
+  int64_t valBatches = 0; // --val-batches N (0: min(20, one epoch of --val))
+  // Gradient accumulation: a step is K micro-batches of --batch rows.
+  int64_t gradAccum = 1; // --grad-accum K
 };
 
 /// Parses argv[1..argc); throws RuntimeError(2) on errors.
