@@ -442,6 +442,39 @@ TEST(Flags, RejectsBadCommandLines) {
   }
 }
 
+TEST(Flags, DataOrderValBatchesGradAccum) {
+  ModelInfo m = tinyModel();
+  Config c = flags({"--data", "x"});
+  validateConfig(c, m);
+  EXPECT_EQ(c.dataOrder, "shuffled");
+  EXPECT_EQ(c.valBatches, 0);
+  EXPECT_EQ(c.gradAccum, 1);
+  c = flags({"--data", "x", "--data-order", "sequential", "--val", "v",
+             "--val-batches", "7", "--grad-accum", "4"});
+  validateConfig(c, m);
+  EXPECT_EQ(c.dataOrder, "sequential");
+  EXPECT_EQ(c.valBatches, 7);
+  EXPECT_EQ(c.gradAccum, 4);
+  EXPECT_ERROR(flags({"--grad-accum", "0"}),
+               "--grad-accum: expected an integer >= 1, got '0'");
+  EXPECT_ERROR(
+      [&] {
+        Config bad = flags({"--data", "x", "--data-order", "random"});
+        validateConfig(bad, m);
+      }(),
+      "--data-order: expected shuffled or sequential, got 'random'");
+  EXPECT_ERROR(
+      [&] {
+        Config bad = flags({"--data", "x", "--val-batches", "3"});
+        validateConfig(bad, m);
+      }(),
+      "--val-batches: needs --val");
+  std::string help = usage("train");
+  for (const char *flag : {"--data-order S", "--val-batches N",
+                           "--grad-accum N", "lmc compile --grad-accum"})
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+}
+
 //===----------------------------------------------------------------------===//
 // Data loader
 //===----------------------------------------------------------------------===//

@@ -1,10 +1,12 @@
 //===- Trainer.cpp - The training loop ------------------------------------===//
 //
 // runTrainer: flags -> model description -> parameters (resume, --init-from
-// or init) -> per step: next batch, train_step (which updates parameters and
-// moments in place, see lmcrt.h), print and log; eval on
-// --val every K steps and at the end; checkpoints every K steps and at the
-// end; then --sample.
+// or init) -> per step: next batch (in --data-order, DataLoader.h), train_step
+// (which updates parameters and moments in place, see lmcrt.h) or, with
+// --grad-accum K, grad_step on each of the K micro-batches of the step's
+// batch and apply_step; print and log; eval on --val (--val-batches) every
+// K steps and at the end; checkpoints every K steps and at the end; then
+// --sample.
 //
 // On a mesh (the model description's) every rank holds its pieces of the
 // parameters and moments (Sharding.h): initialisation draws every global
