@@ -4,8 +4,8 @@
 # summary of each (parameters, FLOPs per token); build an English corpus
 # from the licence texts every Debian system ships (utils/debian_corpus.py,
 # about 200 KB, byte tokens); compile the GPT-2 tiny preset into a trainer,
-# train it on CPU with a validation loss that falls to the end, and print a
-# generated sample; then the same for the Llama tiny preset. Each run ends
+# train it on CPU with a validation loss that falls to (nearly) the end,
+# and print a generated sample; then the same for the Llama tiny preset. Each run ends
 # with its validation loss (lowest, final) and fails if the final one is more
 # than 5% above the lowest; the loss curves of both go to one PNG.
 #

@@ -440,8 +440,9 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   // instructions for gpt2-124M). Optimising them buys nothing measurable
   // and costs most of the code generation time, so they are left
   // unoptimised; the kernels get the full -O level.
-  static constexpr StringRef entryNames[] = {"lmc_train_step",
-                                             "lmc_eval_step", "lmc_logits"};
+  static constexpr StringRef entryNames[] = {
+      "lmc_train_step", "lmc_eval_step", "lmc_logits", "lmc_grad_step",
+      "lmc_apply_step"};
   for (StringRef name : entryNames)
     if (llvm::Function *fn = llvmModule->getFunction(name)) {
       fn->addFnAttr(llvm::Attribute::OptimizeNone);

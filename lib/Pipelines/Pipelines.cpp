@@ -125,6 +125,8 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
   shard.overlap = options.overlap;
   shard.report = options.report;
   pm.addPass(createLMCShard(shard));
+  if (options.gradAccum)
+    pm.addPass(createLMCGradAccumulation());
   if (options.fuse) {
     LMCFuseOptions fuse;
     fuse.report = options.report;
@@ -165,6 +167,7 @@ mlir::lmc::getCompileStages(const CompilePipelineOptions &options,
                       training.fuse = options.fuse;
                       training.gemmEpilogues = options.gemmEpilogues;
                       training.target = options.target;
+                      training.gradAccum = options.gradAccum;
                       buildTrainingPipeline(pm, training);
                     }});
   if (options.target == Target::CUDA) {

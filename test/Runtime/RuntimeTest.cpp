@@ -443,6 +443,39 @@ TEST(Flags, RejectsBadCommandLines) {
   }
 }
 
+TEST(Flags, DataOrderValBatchesGradAccum) {
+  ModelInfo m = tinyModel();
+  Config c = flags({"--data", "x"});
+  validateConfig(c, m);
+  EXPECT_EQ(c.dataOrder, "shuffled");
+  EXPECT_EQ(c.valBatches, 0);
+  EXPECT_EQ(c.gradAccum, 1);
+  c = flags({"--data", "x", "--data-order", "sequential", "--val", "v",
+             "--val-batches", "7", "--grad-accum", "4"});
+  validateConfig(c, m);
+  EXPECT_EQ(c.dataOrder, "sequential");
+  EXPECT_EQ(c.valBatches, 7);
+  EXPECT_EQ(c.gradAccum, 4);
+  EXPECT_ERROR(flags({"--grad-accum", "0"}),
+               "--grad-accum: expected an integer >= 1, got '0'");
+  EXPECT_ERROR(
+      [&] {
+        Config bad = flags({"--data", "x", "--data-order", "random"});
+        validateConfig(bad, m);
+      }(),
+      "--data-order: expected shuffled or sequential, got 'random'");
+  EXPECT_ERROR(
+      [&] {
+        Config bad = flags({"--data", "x", "--val-batches", "3"});
+        validateConfig(bad, m);
+      }(),
+      "--val-batches: needs --val");
+  std::string help = usage("train");
+  for (const char *flag : {"--data-order S", "--val-batches N",
+                           "--grad-accum N", "lmc compile --grad-accum"})
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+}
+
 //===----------------------------------------------------------------------===//
 // Data loader
 //===----------------------------------------------------------------------===//
@@ -487,6 +520,105 @@ TEST(DataLoader, ReadsBatchesAndWrapsAcrossShards) {
     EXPECT_EQ(in6[i], i);
     EXPECT_EQ(out6[i], i + 1);
   }
+}
+
+TEST(DataLoader, ShufflePermutationIsAFixedPermutation) {
+  for (int64_t n : {0, 1, 2, 7, 100}) {
+    std::vector<int64_t> p = shufflePermutation(n, shuffleKey(5, 0, 0));
+    std::vector<int64_t> sorted = p;
+    std::sort(sorted.begin(), sorted.end());
+    for (int64_t i = 0; i < n; ++i)
+      EXPECT_EQ(sorted[static_cast<size_t>(i)], i);
+  }
+  // The same key gives the same order; other keys (seed, epoch, stream)
+  // other orders.
+  std::vector<int64_t> a = shufflePermutation(100, shuffleKey(5, 0, 0));
+  EXPECT_EQ(a, shufflePermutation(100, shuffleKey(5, 0, 0)));
+  EXPECT_NE(a, shufflePermutation(100, shuffleKey(6, 0, 0)));
+  EXPECT_NE(a, shufflePermutation(100, shuffleKey(5, 1, 0)));
+  EXPECT_NE(a, shufflePermutation(100, shuffleKey(5, 0, 1)));
+  // Pinned values, also computed by python/lmc/testing/trainer_reference.py
+  // (shuffle_key, permutation), the independent implementation.
+  EXPECT_EQ(shuffleKey(1337, 2, 3), 0x5c10b4ae7aab3cbaULL);
+  EXPECT_EQ(shufflePermutation(8, shuffleKey(1337, 0, 0)),
+            (std::vector<int64_t>{2, 3, 5, 0, 4, 6, 1, 7}));
+}
+
+TEST(DataLoader, ShuffledEpochVisitsEveryBatchOnce) {
+  TempDir dir;
+  // Token j of shard f is 1000 f + j, so a batch names where it starts.
+  // With B*T = 4: shard 0 holds (13-1)/4 = 3 batches, shard 1 none (4 tokens
+  // < B*T+1), shard 2 2 batches, shard 3 5.
+  std::vector<int> sizes = {13, 4, 9, 21};
+  for (size_t f = 0; f < sizes.size(); ++f) {
+    std::vector<int> tokens;
+    for (int j = 0; j < sizes[f]; ++j)
+      tokens.push_back(1000 * static_cast<int>(f) + j);
+    writeFile(dir / ("s_00000" + std::to_string(f) + ".bin"),
+              shardBytes(tokens));
+  }
+  DataLoader loader("--data", dir / "s_*.bin", 4000, 2, 2,
+                    DataOrder::Shuffled, 42);
+  EXPECT_EQ(loader.batchesPerEpoch(), 10);
+  int32_t in[4], out[4];
+  std::vector<std::vector<int>> epochs(3);
+  std::vector<ShufflePosition> positions;
+  for (int e = 0; e < 3; ++e) {
+    for (int i = 0; i < 10; ++i) {
+      positions.push_back(loader.shufflePosition());
+      EXPECT_EQ(loader.shufflePosition().epoch, e);
+      int64_t shard = loader.shardIndex(), offset = loader.tokenOffset();
+      loader.next(in, out);
+      // The batch read is the one the position named: B*T+1 consecutive
+      // tokens of one shard, starting at a multiple of B*T.
+      EXPECT_EQ(in[0], 1000 * shard + offset);
+      EXPECT_EQ(offset % 4, 0);
+      for (int k = 0; k < 4; ++k) {
+        EXPECT_EQ(in[k], in[0] + k);
+        EXPECT_EQ(out[k], in[0] + k + 1);
+      }
+      epochs[static_cast<size_t>(e)].push_back(in[0]);
+    }
+  }
+  std::vector<int> all = {0,    4,    8,    2000, 2004,
+                          3000, 3004, 3008, 3012, 3016};
+  for (auto &epoch : epochs) {
+    std::vector<int> sorted = epoch;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(sorted, all); // every batch exactly once
+  }
+  EXPECT_NE(epochs[0], epochs[1]);
+  EXPECT_NE(epochs[1], epochs[2]);
+  EXPECT_NE(epochs[0], all); // not the sequential order
+
+  // Any saved position continues exactly where the run was.
+  for (size_t i : {0u, 3u, 9u, 10u, 17u}) {
+    DataLoader again("--data", dir / "s_*.bin", 4000, 2, 2,
+                     DataOrder::Shuffled, 42);
+    again.seekShuffled(positions[i]);
+    for (size_t j = i; j < positions.size(); ++j) {
+      again.next(in, out);
+      EXPECT_EQ(in[0], epochs[j / 10][j % 10]) << "from position " << i;
+    }
+  }
+  // reset() is the start of epoch 0; another seed is another order.
+  loader.reset();
+  loader.next(in, out);
+  EXPECT_EQ(in[0], epochs[0][0]);
+  DataLoader other("--data", dir / "s_*.bin", 4000, 2, 2, DataOrder::Shuffled,
+                   43);
+  std::vector<int> otherEpoch;
+  for (int i = 0; i < 10; ++i) {
+    other.next(in, out);
+    otherEpoch.push_back(in[0]);
+  }
+  EXPECT_NE(otherEpoch, epochs[0]);
+  EXPECT_ERROR(loader.seekShuffled(ShufflePosition{0, 3, 0}),
+               "outside the 3 usable data shard(s)");
+  EXPECT_ERROR(loader.seekShuffled(ShufflePosition{0, 0, 5}),
+               "(epoch 0, shard 0, batch 5 of the shuffled order)");
+  EXPECT_ERROR(loader.seek(0, 0), "a sequential position for a loader in "
+                                  "shuffled order");
 }
 
 TEST(DataLoader, RejectsBadShards) {
@@ -724,6 +856,74 @@ std::string halfBytes(const std::vector<uint16_t> &words) {
   for (uint16_t w : words)
     s += std::string{static_cast<char>(w & 0xff), static_cast<char>(w >> 8)};
   return s;
+}
+
+TEST(Checkpoint, DataOrderPosition) {
+  TempDir dir;
+  ModelInfo m = tinyModel();
+  Buffers saved(m.total, 1.0f);
+  // Shuffled (the default): the order, its seed and position round-trip.
+  Config c = resumeConfig(dir.path);
+  EXPECT_EQ(c.dataOrder, "shuffled");
+  TrainState state{12, 1, 8, 3};
+  state.dataSeed = 0xfedcba9876543210ULL;
+  state.dataEpoch = 4;
+  state.dataShardPos = 2;
+  state.dataBatchPos = 5;
+  std::string path =
+      writeCheckpoint(dir.path, m, c, state, saved.params.data(),
+                      saved.expAvg.data(), saved.expAvgSq.data());
+  SafetensorsHeader h = readSafetensorsHeader(path);
+  EXPECT_EQ(h.metadata.at("data_order"), "shuffled");
+  EXPECT_EQ(h.metadata.at("data_seed"), "fedcba9876543210");
+  EXPECT_EQ(h.metadata.at("data_epoch"), "4");
+  EXPECT_EQ(h.metadata.at("data_shard_pos"), "2");
+  EXPECT_EQ(h.metadata.at("data_batch_pos"), "5");
+  Buffers loaded(m.total, 99.0f);
+  TrainState back =
+      readCheckpoint(path, m, c, loaded.params.data(), loaded.expAvg.data(),
+                     loaded.expAvgSq.data());
+  EXPECT_EQ(back.dataSeed, state.dataSeed);
+  EXPECT_EQ(back.dataEpoch, 4);
+  EXPECT_EQ(back.dataShardPos, 2);
+  EXPECT_EQ(back.dataBatchPos, 5);
+  EXPECT_EQ(back.dataShard, 1);
+  EXPECT_EQ(back.dataOffset, 8);
+  // Another order is refused, saying so.
+  Config sequential = flags({"--data", "d.bin", "--ckpt-dir", dir.path,
+                             "--resume", "--data-order", "sequential"});
+  validateConfig(sequential, m);
+  EXPECT_ERROR(readCheckpoint(path, m, sequential, loaded.params.data(),
+                              loaded.expAvg.data(), loaded.expAvgSq.data()),
+               "--data-order sequential (checkpoint: shuffled)");
+
+  // A checkpoint written before --data-order (no data_order) was read in
+  // sequential order: it resumes so, and not shuffled.
+  std::map<std::string, std::string> meta =
+      checkpointMetadata(m, sequential, TrainState{3, 0, 64, 1});
+  EXPECT_EQ(meta.at("data_order"), "sequential");
+  EXPECT_EQ(meta.count("data_epoch"), 0u);
+  meta.erase("data_order");
+  std::vector<TensorOut> tensors;
+  for (const ParamInfo &p : m.params)
+    tensors.push_back({p.name, p.shape, saved.params.data() + p.offset});
+  for (const char *prefix : {"exp_avg.", "exp_avg_sq."})
+    for (const ParamInfo &p : m.params)
+      tensors.push_back({prefix + p.name, p.shape,
+                         saved.params.data() + p.offset});
+  atomicWriteFile(dir.path, "old.safetensors",
+                  [&](int fd, const std::string &p) {
+                    writeSafetensors(fd, p, tensors, meta);
+                  });
+  back = readCheckpoint(dir / "old.safetensors", m, sequential,
+                        loaded.params.data(), loaded.expAvg.data(),
+                        loaded.expAvgSq.data());
+  EXPECT_EQ(back.step, 3);
+  EXPECT_EQ(back.dataOffset, 64);
+  EXPECT_ERROR(readCheckpoint(dir / "old.safetensors", m, c,
+                              loaded.params.data(), loaded.expAvg.data(),
+                              loaded.expAvgSq.data()),
+               "--data-order shuffled (checkpoint: sequential)");
 }
 
 TEST(Checkpoint, InitFromHalfPrecision) {

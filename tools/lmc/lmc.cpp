@@ -122,6 +122,12 @@ static cl::opt<bool>
                   "loop nest per group (default; --fuse=false: one loop nest "
                   "per op)"),
          cl::init(true), cl::sub(compileCommand));
+static cl::opt<bool> gradAccum(
+    "grad-accum",
+    cl::desc("Also compile the entry points of gradient accumulation, which "
+             "the trainer's --grad-accum K > 1 needs (grad_step and "
+             "apply_step; opt-in: they add to the compile time)"),
+    cl::init(false), cl::sub(compileCommand));
 static cl::opt<bool> gemmEpilogues(
     "gemm-epilogues",
     cl::desc("Fold a linear layer's bias add and tanh GELU into its GEMM "
@@ -272,6 +278,7 @@ int main(int argc, char **argv) {
   pipeline.report = report;
   pipeline.fuse = fuse;
   pipeline.gemmEpilogues = gemmEpilogues;
+  pipeline.gradAccum = gradAccum;
   pipeline.asyncLaunches = asyncLaunches;
   pipeline.approximateMath = !exactMath;
   if (optLevel > 3) {

@@ -141,10 +141,16 @@ struct TrainingPipelineOptions
       llvm::cl::desc("The target, cpu or cuda, named in the model description "
                      "(lmc-export-entry-points)"),
       llvm::cl::init(defaults::target), targetValues()};
+  PassOptions::Option<bool> gradAccum{
+      *this, "grad-accum",
+      llvm::cl::desc("Also build grad_step and apply_step for gradient "
+                     "accumulation (lmc-grad-accumulation, after lmc-shard)"),
+      llvm::cl::init(false)};
 };
 
 /// Builds the training graph from a forward model: lmc-autodiff,
-/// lmc-optimizer, lmc-shard (the SPMD program for the mesh), lmc-fuse (fusion
+/// lmc-optimizer, lmc-shard (the SPMD program for the mesh),
+/// lmc-grad-accumulation (with `grad-accum`), lmc-fuse (fusion
 /// groups, unless `fuse` is off) and lmc-gemm-epilogues (unless `fuse` or
 /// `gemm-epilogues` is off), lmc-export-entry-points (the runtime's C
 /// ABI) and symbol-dce. The result is still in the lmc dialect.
@@ -240,6 +246,8 @@ struct CompilePipelineOptions {
   bool report = false;
   bool fuse = true;
   bool gemmEpilogues = true;
+  /// Gradient accumulation entry points (lmc-grad-accumulation).
+  bool gradAccum = false;
   /// Lowering.
   Precision precision = defaults::precision;
   /// The CPU: polynomial float32 exp/log/tanh/erf (lmc-approximate-math),

@@ -86,6 +86,33 @@ void _mlir_ciface_lmc_train_step(
     float beta2, float eps, float weight_decay, float grad_clip,
     lmcrt_memref_i32_2d *tokens, lmcrt_memref_i32_2d *targets);
 
+/* Gradient accumulation (programs compiled with `lmc compile --grad-accum`;
+ * absent otherwise). lmc_grad_step adds the batch's mean gradient (the mean
+ * over the ranks of the batch axes too) to `grad_acc`, a contiguous buffer of
+ * the moments' size and layout (this rank's pieces, see `state` below), and
+ * returns the batch's loss; parameters are not changed. lmc_apply_step then
+ * makes the AdamW step of lmc_train_step with the gradient
+ * grad_scale * grad_acc (grad_scale = 1/K after K micro-batches from a
+ * zeroed grad_acc): its gradient norm is that gradient's, before clipping.
+ * It updates params and the moments in place and leaves grad_acc as it
+ * was. */
+float _mlir_ciface_lmc_grad_step(lmcrt_memref_f32_1d *params,
+                                 lmcrt_memref_f32_1d *grad_acc,
+                                 lmcrt_memref_i32_2d *tokens,
+                                 lmcrt_memref_i32_2d *targets);
+
+typedef struct {
+  float grad_norm; /* global L2 norm of the mean gradient, before clipping */
+  float lr;        /* learning rate applied at this step */
+} lmcrt_apply_step_result;
+
+void _mlir_ciface_lmc_apply_step(
+    lmcrt_apply_step_result *result, lmcrt_memref_f32_1d *params,
+    lmcrt_memref_f32_1d *exp_avg, lmcrt_memref_f32_1d *exp_avg_sq,
+    lmcrt_memref_f32_1d *grad_acc, float grad_scale, int64_t step, float lr,
+    float min_lr, int64_t warmup, int64_t decay_steps, float beta1,
+    float beta2, float eps, float weight_decay, float grad_clip);
+
 /* Mean cross-entropy of the batch. */
 float _mlir_ciface_lmc_eval_step(lmcrt_memref_f32_1d *params,
                                  lmcrt_memref_i32_2d *tokens,

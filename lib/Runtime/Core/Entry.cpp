@@ -10,6 +10,12 @@
 
 #include <malloc.h>
 
+// Compiled only with `lmc compile --grad-accum`: weak, null without.
+extern "C" {
+#pragma weak _mlir_ciface_lmc_grad_step
+#pragma weak _mlir_ciface_lmc_apply_step
+}
+
 extern "C" int lmcrt_main(int argc, char **argv) {
   // Before anything else: libgomp's threads wait with a bounded spin unless
   // the environment says otherwise (Trainer/Threads.h; may re-execute).
@@ -23,6 +29,7 @@ extern "C" int lmcrt_main(int argc, char **argv) {
   mallopt(M_TRIM_THRESHOLD, -1);
   lmcrt::ModelFunctions fns = {
       &_mlir_ciface_lmc_train_step, &_mlir_ciface_lmc_eval_step,
-      &_mlir_ciface_lmc_logits, &_mlir_ciface_lmc_model_info};
+      &_mlir_ciface_lmc_logits, &_mlir_ciface_lmc_model_info,
+      &_mlir_ciface_lmc_grad_step, &_mlir_ciface_lmc_apply_step};
   return lmcrt::runTrainer(argc, argv, fns);
 }

@@ -18,6 +18,10 @@ struct ModelFunctions {
   decltype(&_mlir_ciface_lmc_eval_step) evalStep;
   decltype(&_mlir_ciface_lmc_logits) logits;
   decltype(&_mlir_ciface_lmc_model_info) modelInfo;
+  // Gradient accumulation: null for a program compiled without
+  // `lmc compile --grad-accum`.
+  decltype(&_mlir_ciface_lmc_grad_step) gradStep = nullptr;
+  decltype(&_mlir_ciface_lmc_apply_step) applyStep = nullptr;
 };
 
 /// The trainer behind lmcrt_main; returns the exit status.

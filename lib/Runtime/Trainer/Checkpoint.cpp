@@ -262,6 +262,14 @@ std::map<std::string, std::string> checkpointMetadata(const ModelInfo &model,
   meta["data_shard"] = std::to_string(state.dataShard);
   meta["data_offset"] = std::to_string(state.dataOffset);
   meta["rng_state"] = toHex(state.rng);
+  meta["data_order"] = config.dataOrder;
+  meta["grad_accum"] = std::to_string(config.gradAccum);
+  if (config.dataOrder == "shuffled") {
+    meta["data_seed"] = toHex(state.dataSeed);
+    meta["data_epoch"] = std::to_string(state.dataEpoch);
+    meta["data_shard_pos"] = std::to_string(state.dataShardPos);
+    meta["data_batch_pos"] = std::to_string(state.dataBatchPos);
+  }
   meta["model_name"] = model.name;
   meta["model_hash"] = toHex(model.hash());
   meta["flags_hash"] = toHex(fnv1a64(flagsText(config)));
@@ -424,6 +432,17 @@ std::string resumeMismatch(const std::map<std::string, std::string> &meta,
       diffs.push_back("--" + kv.first + " " + kv.second +
                       " (checkpoint: " + saved + ")");
   }
+  // Checkpoints written before --data-order existed read data sequentially.
+  std::string order = meta.count("data_order") ? get("data_order")
+                                               : std::string("sequential");
+  if (order != config.dataOrder)
+    diffs.push_back("--data-order " + config.dataOrder +
+                    " (checkpoint: " + order + ")");
+  std::string accum =
+      meta.count("grad_accum") ? get("grad_accum") : std::string("1");
+  if (accum != std::to_string(config.gradAccum))
+    diffs.push_back("--grad-accum " + std::to_string(config.gradAccum) +
+                    " (checkpoint: " + accum + ")");
   // Checkpoints written before lr_decay_steps existed hashed the cosine
   // horizon as a flag (steps=N after min-lr); the horizon is no longer a
   // flag that must match.
@@ -483,6 +502,15 @@ TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
   else if (file.metadata.count("flag.steps"))
     // Written before lr_decay_steps existed: the horizon was --steps.
     state.lrDecaySteps = metaInt(file.metadata, path, "flag.steps");
+  if (config.dataOrder == "shuffled") {
+    unsigned long long seed = 0;
+    if (!parseHex(file.metadata["data_seed"], seed))
+      fail(path + ": metadata data_seed is not 1-16 hex digits");
+    state.dataSeed = seed;
+    state.dataEpoch = metaInt(file.metadata, path, "data_epoch");
+    state.dataShardPos = metaInt(file.metadata, path, "data_shard_pos");
+    state.dataBatchPos = metaInt(file.metadata, path, "data_batch_pos");
+  }
 
   std::set<std::string> expected;
   for (const ParamInfo &p : model.params) {

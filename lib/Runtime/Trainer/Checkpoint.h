@@ -6,7 +6,16 @@
 // __metadata__ holds:
 //   format       "lmc-checkpoint 1"
 //   step         optimizer steps completed
-//   data_shard, data_offset   position of the next training batch
+//   data_shard, data_offset   position of the next training batch: shard
+//                index in the sorted glob and token offset in it
+//   data_order   "sequential" or "shuffled" (--data-order; a checkpoint
+//                without it was written in sequential order)
+//   data_seed, data_epoch, data_shard_pos, data_batch_pos   shuffled order
+//                only: the order's seed (16 hex digits), and the position of
+//                the next batch in it (epoch, index in the epoch's shard
+//                order, index in the shard's batch order; DataLoader.h)
+//   grad_accum   --grad-accum K (micro-batches per step; the data position
+//                counts batches of K x --batch rows; absent: 1)
 //   rng_state    splitmix64 state (16 hex digits)
 //   model_name, model_hash    name and FNV-1a hash of the model description
 //   flags_hash   FNV-1a hash of the flags a resumed run must share, which are
@@ -60,6 +69,12 @@ struct TrainState {
   int64_t bestStep = -1;                                     // -1: no best yet
   double bestValLoss = std::numeric_limits<double>::quiet_NaN();
   int64_t lrDecaySteps = -1; // read back: the recorded horizon (-1: none)
+  // The shuffled data order's seed and position (DataLoader.h); unused in
+  // sequential order.
+  uint64_t dataSeed = 0;
+  int64_t dataEpoch = 0;
+  int64_t dataShardPos = 0;
+  int64_t dataBatchPos = 0;
 };
 
 /// Replaces DIR/NAME atomically with what `write` writes to the descriptor.

@@ -3,6 +3,7 @@
 #include "Trainer/DataLoader.h"
 
 #include "Core/Error.h"
+#include "Trainer/Init.h"
 
 #include <cerrno>
 #include <cstring>
@@ -36,7 +37,26 @@ int32_t readLE32(const unsigned char *p) {
       static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24);
 }
 
+uint64_t mix(uint64_t x) { return Rng(x).next(); }
+
 } // namespace
+
+uint64_t shuffleKey(uint64_t seed, int64_t epoch, int64_t stream) {
+  return mix(mix(mix(seed) ^ static_cast<uint64_t>(epoch)) ^
+             static_cast<uint64_t>(stream));
+}
+
+std::vector<int64_t> shufflePermutation(int64_t n, uint64_t key) {
+  std::vector<int64_t> p(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    p[static_cast<size_t>(i)] = i;
+  Rng rng(key);
+  for (int64_t i = n - 1; i > 0; --i) {
+    uint64_t j = rng.next() % static_cast<uint64_t>(i + 1);
+    std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(j)]);
+  }
+  return p;
+}
 
 Shard openShard(const std::string &path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -73,8 +93,9 @@ Shard openShard(const std::string &path) {
 }
 
 DataLoader::DataLoader(const std::string &flag, const std::string &pattern,
-                       int64_t vocab, int64_t batch, int64_t seq)
-    : vocab(vocab), batch(batch), seq(seq) {
+                       int64_t vocab, int64_t batch, int64_t seq,
+                       DataOrder order, uint64_t seed)
+    : vocab(vocab), batch(batch), seq(seq), dataOrder(order), seed(seed) {
   glob_t matches;
   int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &matches);
   if (rc == GLOB_NOMATCH)
@@ -100,6 +121,11 @@ DataLoader::DataLoader(const std::string &flag, const std::string &pattern,
          }() +
          ")");
   buffer.resize(static_cast<size_t>(batch * seq + 1));
+  for (size_t i = 0; i < files.size(); ++i)
+    if (fits(static_cast<int64_t>(i), 0))
+      usable.push_back(static_cast<int64_t>(i));
+  if (dataOrder == DataOrder::Shuffled)
+    arrange(true);
 }
 
 DataLoader::~DataLoader() {
@@ -112,6 +138,9 @@ bool DataLoader::fits(int64_t s, int64_t o) const {
 }
 
 void DataLoader::seek(int64_t shardIndex, int64_t tokenOffset) {
+  if (dataOrder != DataOrder::Sequential)
+    fail("data position: a sequential position for a loader in shuffled "
+         "order");
   if (shardIndex < 0 || shardIndex >= static_cast<int64_t>(files.size()) ||
       tokenOffset < 0 ||
       tokenOffset > files[static_cast<size_t>(shardIndex)].tokens)
@@ -120,6 +149,52 @@ void DataLoader::seek(int64_t shardIndex, int64_t tokenOffset) {
          std::to_string(files.size()) + " data shard(s)");
   shard = shardIndex;
   offset = tokenOffset;
+}
+
+void DataLoader::reset() {
+  if (dataOrder == DataOrder::Shuffled)
+    seekShuffled(ShufflePosition{});
+  else
+    seek(0, 0);
+}
+
+int64_t DataLoader::batchesIn(int64_t s) const {
+  int64_t n = files[static_cast<size_t>(s)].tokens;
+  return n >= batch * seq + 1 ? (n - 1) / (batch * seq) : 0;
+}
+
+void DataLoader::arrange(bool newEpoch) {
+  if (newEpoch) {
+    std::vector<int64_t> p = shufflePermutation(
+        static_cast<int64_t>(usable.size()), shuffleKey(seed, pos.epoch, 0));
+    shardOrder.clear();
+    for (int64_t i : p)
+      shardOrder.push_back(usable[static_cast<size_t>(i)]);
+  }
+  shard = shardOrder[static_cast<size_t>(pos.shard)];
+  batchOrder =
+      shufflePermutation(batchesIn(shard), shuffleKey(seed, pos.epoch, shard + 1));
+  offset = batchOrder[static_cast<size_t>(pos.batch)] * batch * seq;
+}
+
+void DataLoader::seekShuffled(const ShufflePosition &p) {
+  if (dataOrder != DataOrder::Shuffled)
+    fail("data position: a shuffled position for a loader in sequential "
+         "order");
+  bool valid = p.epoch >= 0 && p.shard >= 0 &&
+               p.shard < static_cast<int64_t>(usable.size()) && p.batch >= 0;
+  if (valid) {
+    pos = ShufflePosition{p.epoch, p.shard, 0};
+    arrange(true);
+    valid = p.batch < static_cast<int64_t>(batchOrder.size());
+  }
+  if (!valid)
+    fail("data position (epoch " + std::to_string(p.epoch) + ", shard " +
+         std::to_string(p.shard) + ", batch " + std::to_string(p.batch) +
+         " of the shuffled order) is outside the " +
+         std::to_string(usable.size()) + " usable data shard(s)");
+  pos = p;
+  arrange(false);
 }
 
 int64_t DataLoader::batchesPerEpoch() const {
@@ -144,11 +219,34 @@ void DataLoader::openCurrent() {
 }
 
 void DataLoader::next(int32_t *inputs, int32_t *targets) {
-  int64_t n = batch * seq;
-  while (!fits(shard, offset)) {
-    shard = (shard + 1) % static_cast<int64_t>(files.size());
-    offset = 0;
+  if (dataOrder == DataOrder::Sequential) {
+    while (!fits(shard, offset)) {
+      shard = (shard + 1) % static_cast<int64_t>(files.size());
+      offset = 0;
+    }
+    read(inputs, targets);
+    offset += batch * seq;
+    return;
   }
+  read(inputs, targets);
+  // The next batch: in this shard, the next shard of the epoch, or the first
+  // shard of the next epoch.
+  bool newEpoch = false;
+  if (++pos.batch == static_cast<int64_t>(batchOrder.size())) {
+    pos.batch = 0;
+    if (++pos.shard == static_cast<int64_t>(shardOrder.size())) {
+      pos.shard = 0;
+      ++pos.epoch;
+      newEpoch = true;
+    }
+    arrange(newEpoch);
+    return;
+  }
+  offset = batchOrder[static_cast<size_t>(pos.batch)] * batch * seq;
+}
+
+void DataLoader::read(int32_t *inputs, int32_t *targets) {
+  int64_t n = batch * seq;
   openCurrent();
   const std::string &path = files[static_cast<size_t>(shard)].path;
   off_t byteOffset = kShardHeaderBytes + 2 * offset;
@@ -168,7 +266,6 @@ void DataLoader::next(int32_t *inputs, int32_t *targets) {
     if (i > 0)
       targets[i - 1] = token;
   }
-  offset += n;
 }
 
 } // namespace lmcrt

@@ -14,6 +14,23 @@
 // tokens as they are read (a token >= vocab is an error naming the file and
 // the byte offset).
 //
+// That is the sequential order. The shuffled order (DataOrder::Shuffled, as
+// llm.c's loader does it) visits the same batches -- in a shard of N tokens
+// the batch starts k*B*T for 0 <= k < (N-1)/(B*T), over the shards holding at
+// least B*T+1 tokens -- epoch after epoch, each epoch in a new order: a
+// permutation of the shards, and within each shard a permutation of its
+// batch starts. Every permutation is a function of (seed, epoch, stream)
+// alone, so a position (epoch, shard order index, batch order index) is all a
+// resumed run needs, and every rank of a mesh draws the same batches:
+//   key(seed, epoch, stream) = mix(mix(mix(seed) ^ epoch) ^ stream), where
+//     mix(x) is the first output of splitmix64 (Init.h) seeded with x;
+//     stream 0 orders the shards, stream f+1 the batch starts of the shard at
+//     index f of the sorted glob;
+//   permutation(n, key): the identity [0, n) shuffled by Fisher-Yates with a
+//     splitmix64 generator seeded with key: for i = n-1 down to 1, swap
+//     element i with element next() % (i+1).
+// (python/lmc/testing/trainer_reference.py implements the same order.)
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef LMC_LIB_RUNTIME_DATALOADER_H
@@ -29,6 +46,21 @@ constexpr int32_t kShardMagic = 20240520;
 constexpr int32_t kShardVersion = 1;
 constexpr int64_t kShardHeaderBytes = 256 * 4;
 
+enum class DataOrder { Sequential, Shuffled };
+
+/// Where the shuffled order stands: the epoch, the index in that epoch's
+/// order of the shards, the index in that shard's order of batch starts.
+struct ShufflePosition {
+  int64_t epoch = 0;
+  int64_t shard = 0;
+  int64_t batch = 0;
+};
+
+/// The permutation key of (seed, epoch, stream) described above.
+uint64_t shuffleKey(uint64_t seed, int64_t epoch, int64_t stream);
+/// [0, n) shuffled by Fisher-Yates with splitmix64 seeded with `key`.
+std::vector<int64_t> shufflePermutation(int64_t n, uint64_t key);
+
 struct Shard {
   std::string path;
   int64_t tokens = 0;
@@ -41,7 +73,8 @@ class DataLoader {
 public:
   /// `flag` names the option in errors ("--data", "--val").
   DataLoader(const std::string &flag, const std::string &pattern, int64_t vocab,
-             int64_t batch, int64_t seq);
+             int64_t batch, int64_t seq,
+             DataOrder order = DataOrder::Sequential, uint64_t seed = 0);
   ~DataLoader();
   DataLoader(const DataLoader &) = delete;
   DataLoader &operator=(const DataLoader &) = delete;
@@ -52,9 +85,19 @@ public:
   /// Position of the next batch: shard index and token offset in it.
   int64_t shardIndex() const { return shard; }
   int64_t tokenOffset() const { return offset; }
-  /// Moves to a saved position; throws RuntimeError if it is out of range.
+  /// Moves to a saved position of the sequential order; throws RuntimeError
+  /// if it is out of range.
   void seek(int64_t shardIndex, int64_t tokenOffset);
-  void reset() { seek(0, 0); }
+  /// Back to the first batch (of epoch 0 in the shuffled order).
+  void reset();
+
+  DataOrder order() const { return dataOrder; }
+  /// The shuffled order's position of the next batch (normalised: it names
+  /// a batch that exists, moving to the next shard or epoch eagerly).
+  ShufflePosition shufflePosition() const { return pos; }
+  /// Moves to a saved position of the shuffled order; throws RuntimeError if
+  /// it is out of range.
+  void seekShuffled(const ShufflePosition &position);
 
   const std::vector<Shard> &shards() const { return files; }
   /// Batches that fit in the shards without wrapping.
@@ -63,6 +106,12 @@ public:
 private:
   bool fits(int64_t shardIndex, int64_t tokenOffset) const;
   void openCurrent();
+  /// Reads the batch at (shard, offset) into inputs and targets.
+  void read(int32_t *inputs, int32_t *targets);
+  /// Shuffled order: the shard order of pos.epoch and the batch order of the
+  /// shard at pos.shard; then (shard, offset) of pos.
+  void arrange(bool newEpoch);
+  int64_t batchesIn(int64_t shardIndex) const;
 
   std::vector<Shard> files;
   int64_t vocab, batch, seq;
@@ -70,6 +119,13 @@ private:
   int fd = -1;
   int64_t fdShard = -1;
   std::vector<uint16_t> buffer;
+
+  DataOrder dataOrder;
+  uint64_t seed;
+  ShufflePosition pos;
+  std::vector<int64_t> usable;     // shards holding >= B*T+1 tokens
+  std::vector<int64_t> shardOrder; // shard indices, this epoch's order
+  std::vector<int64_t> batchOrder; // batch starts / (B*T), this shard
 };
 
 } // namespace lmcrt

@@ -102,6 +102,20 @@ std::vector<FlagSpec> specs(Config &c) {
       {"help", Kind::Bool, &c.help, 0, "print this help"},
       {"version", Kind::Bool, &c.version, 0,
        "print the version of lmc that built this trainer's runtime"},
+      // Data order and validation.
+      {"data-order", Kind::String, &c.dataOrder, 0,
+       "shuffled|sequential (default shuffled: each epoch visits the shards "
+       "and the batches in each in a new order seeded by --seed; validation "
+       "is always sequential)"},
+      {"val-batches", Kind::Int, &c.valBatches, 0,
+       "batches per evaluation (default min(20, one epoch of --val); more "
+       "than one epoch is clamped to one, with a note)"},
+      // Gradient accumulation.
+      {"grad-accum", Kind::Int, &c.gradAccum, 1,
+       "micro-batches per optimizer step (default 1): a step's batch is K x "
+       "--batch rows, read as one batch of K*B rows, with the gradients of "
+       "the K micro-batches of --batch rows averaged; the loss printed is "
+       "their mean (needs a program compiled with lmc compile --grad-accum)"},
   };
 }
 
@@ -262,6 +276,13 @@ void validateConfig(Config &c, const ModelInfo &model) {
                "loss)");
   if (c.lrDecaySteps > 0 && c.lrSchedule != "cosine")
     usageError("--lr-decay-steps: needs --lr-schedule cosine");
+  if (c.dataOrder != "shuffled" && c.dataOrder != "sequential")
+    usageError("--data-order: expected shuffled or sequential, got '" +
+               c.dataOrder + "'");
+  if (c.valBatches > 0 && c.val.empty())
+    usageError("--val-batches: needs --val");
+  if (c.batch > (int64_t(1) << 31) / c.seq / c.gradAccum)
+    usageError("--grad-accum: K*B*T is too large");
 }
 
 std::string usage(const std::string &program) {
@@ -393,6 +414,15 @@ std::string configTable(const Config &c, const ModelInfo &model) {
       {"threads", (c.threads ? std::to_string(c.threads) : "auto") + " (" +
                       std::to_string(omp_get_max_threads()) + " in use)"},
       {"omp-wait", openMPWaitPolicy()},
+      {"data-order", c.dataOrder},
+      {"grad-accum",
+       std::to_string(c.gradAccum) +
+           (c.gradAccum > 1 ? " (" + std::to_string(c.gradAccum * c.batch) +
+                                  " rows per step)"
+                            : "")},
+      {"val-batches", c.val.empty()     ? "-"
+                      : c.valBatches ? std::to_string(c.valBatches)
+                                     : "auto"},
   };
   size_t width = 0;
   for (auto &row : rows)

@@ -60,6 +60,11 @@ struct Config {
   std::string logitsTokens; // --logits-tokens FILE.safetensors ('tokens')
   bool help = false;        // --help
   bool version = false;     // --version: lmc's version line (lmc/Version.h)
+  // Data order and validation (DataLoader.h).
+  std::string dataOrder = "shuffled"; // --data-order shuffled|sequential
+  int64_t valBatches = 0; // --val-batches N (0: min(20, one epoch of --val))
+  // Gradient accumulation: a step is K micro-batches of --batch rows.
+  int64_t gradAccum = 1; // --grad-accum K
 };
 
 /// Parses argv[1..argc); throws RuntimeError(2) on errors.

@@ -1,10 +1,12 @@
 //===- Trainer.cpp - The training loop ------------------------------------===//
 //
 // runTrainer: flags -> model description -> parameters (resume, --init-from
-// or init) -> per step: next batch, train_step (which updates parameters and
-// moments in place, see lmcrt.h), print and log; eval on
-// --val every K steps and at the end; checkpoints every K steps and at the
-// end; then --sample.
+// or init) -> per step: next batch (in --data-order, DataLoader.h), train_step
+// (which updates parameters and moments in place, see lmcrt.h) or, with
+// --grad-accum K, grad_step on each of the K micro-batches of the step's
+// batch and apply_step; print and log; eval on --val (--val-batches) every
+// K steps and at the end; checkpoints every K steps and at the end; then
+// --sample.
 //
 // On a mesh (the model description's) every rank holds its pieces of the
 // parameters and moments (Sharding.h): initialisation draws every global
@@ -202,7 +204,15 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   // among the ranks on this machine (Threads.h).
   setThreadCount(config.threads, comm::world());
 
-  const int64_t b = config.batch, t = config.seq, tokensPerStep = b * t;
+  // --grad-accum K: a step reads K x B rows as one batch (so its order and
+  // rows are those of --batch K*B) and runs K micro-batches of B rows.
+  const int64_t accum = config.gradAccum;
+  if (accum > 1 && (!fns.gradStep || !fns.applyStep))
+    usageError("--grad-accum " + std::to_string(accum) +
+               ": this program has no gradient accumulation entry points; "
+               "compile the model with `lmc compile --grad-accum`");
+  const int64_t b = config.batch, t = config.seq,
+                tokensPerStep = accum * b * t;
   // This rank's rows of each global batch.
   const int64_t localB = b / parts,
                 firstRow = comm::groupRank(model.batchAxes) * localB;
@@ -337,17 +347,50 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     return 0;
   }
 
+  // Training data in --data-order (the shuffled order's seed is --seed, or
+  // the checkpoint's on resume); validation always sequential from the start.
   std::unique_ptr<DataLoader> trainData, valData;
+  const bool shuffled = config.dataOrder == "shuffled";
+  if (!config.resume)
+    position.dataSeed = config.seed;
   if (!config.data.empty()) {
-    trainData =
-        std::make_unique<DataLoader>("--data", config.data, model.vocab, b, t);
-    trainData->seek(position.dataShard, position.dataOffset);
+    trainData = std::make_unique<DataLoader>(
+        "--data", config.data, model.vocab, accum * b, t,
+        shuffled ? DataOrder::Shuffled : DataOrder::Sequential,
+        position.dataSeed);
+    if (!shuffled) {
+      trainData->seek(position.dataShard, position.dataOffset);
+    } else if (config.resume) {
+      trainData->seekShuffled(ShufflePosition{
+          position.dataEpoch, position.dataShardPos, position.dataBatchPos});
+      // (An --init-only checkpoint, at step 0, read no data.)
+      if (position.step > 0 &&
+          (trainData->shardIndex() != position.dataShard ||
+           trainData->tokenOffset() != position.dataOffset))
+        fail("--data " + config.data +
+             ": the shards differ from the checkpoint's (its next batch is "
+             "at shard " + std::to_string(position.dataShard) + ", token " +
+             std::to_string(position.dataOffset) + "; the shuffled order "
+             "over these shards puts it at shard " +
+             std::to_string(trainData->shardIndex()) + ", token " +
+             std::to_string(trainData->tokenOffset()) + ")");
+    }
   }
   int64_t valBatches = 0;
   if (!config.val.empty()) {
     valData =
         std::make_unique<DataLoader>("--val", config.val, model.vocab, b, t);
-    valBatches = std::min<int64_t>(20, valData->batchesPerEpoch());
+    const int64_t epoch = valData->batchesPerEpoch();
+    valBatches = config.valBatches > 0 ? config.valBatches
+                                       : std::min<int64_t>(20, epoch);
+    if (valBatches > epoch) {
+      std::printf("note: --val-batches %lld: --val holds %lld batches of "
+                  "%lldx%lld tokens; evaluating on those %lld\n",
+                  static_cast<long long>(valBatches),
+                  static_cast<long long>(epoch), static_cast<long long>(b),
+                  static_cast<long long>(t), static_cast<long long>(epoch));
+      valBatches = epoch;
+    }
   }
   JsonlLog log;
   if (!config.log.empty() && rank0) {
@@ -369,6 +412,21 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   std::fflush(stdout);
 
   Batch tokens(tokensPerStep), targets(tokensPerStep);
+  // The accumulated gradients (moment layout), with --grad-accum K > 1.
+  float *gradAcc = nullptr;
+  struct Release {
+    float *&p;
+    ~Release() {
+      if (p)
+        device::release(p);
+    }
+  } releaseGradAcc{gradAcc};
+  lmcrt_memref_f32_1d gradAccRef{};
+  if (accum > 1) {
+    gradAcc = static_cast<float *>(
+        device::allocate(sizeof(float) * model.stateTotal));
+    gradAccRef = {gradAcc, gradAcc, 0, {model.stateTotal}, {1}};
+  }
   const bool tty = ::isatty(STDOUT_FILENO);
   const int64_t decay = decaySteps(config);
   const int64_t firstStep = position.step;
@@ -408,14 +466,37 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   for (int64_t step = firstStep; step < config.steps; ++step) {
     auto start = std::chrono::steady_clock::now();
     trainData->next(tokens.data, targets.data);
-    lmcrt_memref_i32_2d in = batchRows(tokens.data, firstRow, localB, t);
-    lmcrt_memref_i32_2d out = batchRows(targets.data, firstRow, localB, t);
     lmcrt_train_step_result r;
     step_memory::begin();
-    fns.trainStep(&r, &state.params, &state.expAvg, &state.expAvgSq, step,
-                  config.lr, config.minLr, config.warmup, decay, config.beta1,
-                  config.beta2, config.eps, config.weightDecay, config.gradClip,
-                  &in, &out);
+    if (accum == 1) {
+      lmcrt_memref_i32_2d in = batchRows(tokens.data, firstRow, localB, t);
+      lmcrt_memref_i32_2d out = batchRows(targets.data, firstRow, localB, t);
+      fns.trainStep(&r, &state.params, &state.expAvg, &state.expAvgSq, step,
+                    config.lr, config.minLr, config.warmup, decay, config.beta1,
+                    config.beta2, config.eps, config.weightDecay,
+                    config.gradClip, &in, &out);
+    } else {
+      // Micro-batch k is rows [k B, (k+1) B) of the step's batch; this rank
+      // takes its rows of each.
+      std::memset(gradAcc, 0, sizeof(float) * model.stateTotal);
+      double lossSum = 0;
+      for (int64_t k = 0; k < accum; ++k) {
+        lmcrt_memref_i32_2d in =
+            batchRows(tokens.data, k * b + firstRow, localB, t);
+        lmcrt_memref_i32_2d out =
+            batchRows(targets.data, k * b + firstRow, localB, t);
+        lossSum += fns.gradStep(&state.params, &gradAccRef, &in, &out);
+      }
+      lmcrt_apply_step_result a;
+      fns.applyStep(&a, &state.params, &state.expAvg, &state.expAvgSq,
+                    &gradAccRef, 1.0f / static_cast<float>(accum), step,
+                    config.lr, config.minLr, config.warmup, decay, config.beta1,
+                    config.beta2, config.eps, config.weightDecay,
+                    config.gradClip);
+      r.loss = static_cast<float>(lossSum / static_cast<double>(accum));
+      r.grad_norm = a.grad_norm;
+      r.lr = a.lr;
+    }
     device::synchronize();
     step_memory::end();
     double seconds =
@@ -425,6 +506,12 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     position.step = step + 1;
     position.dataShard = trainData->shardIndex();
     position.dataOffset = trainData->tokenOffset();
+    if (shuffled) {
+      ShufflePosition p = trainData->shufflePosition();
+      position.dataEpoch = p.epoch;
+      position.dataShardPos = p.shard;
+      position.dataBatchPos = p.batch;
+    }
     position.rng = rng.state;
 
     double ms = seconds * 1e3, tokS = tokensPerStep / seconds;

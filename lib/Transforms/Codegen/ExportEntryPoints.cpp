@@ -1,8 +1,9 @@
 //===- ExportEntryPoints.cpp - The runtime's fixed-signature entry points -===//
 //
-// Wraps train_step, eval_step and logits into functions whose signatures do
-// not depend on the model: parameters and optimizer state travel as flat
-// buffers. Also describes the model (parameters, offsets, initialisers) as
+// Wraps train_step, eval_step and logits (and grad_step and apply_step,
+// when lmc-grad-accumulation built them) into functions whose signatures do
+// not depend on the model: parameters, optimizer state and accumulated
+// gradients travel as flat buffers. Also describes the model (parameters, offsets, initialisers) as
 // text for the runtime.
 //
 //===----------------------------------------------------------------------===//
@@ -126,8 +127,8 @@ struct LMCExportEntryPointsPass
       model.emitError("needs @train_step, @eval_step and @logits");
       return signalPassFailure();
     }
-    for (StringRef name :
-         {"lmc_train_step", "lmc_eval_step", "lmc_logits", "lmc_model_info"})
+    for (StringRef name : {"lmc_train_step", "lmc_eval_step", "lmc_logits",
+                           "lmc_model_info", "lmc_grad_step", "lmc_apply_step"})
       if (SymbolTable::lookupSymbolIn(model, name)) {
         model.emitError("already has a function @") << name;
         return signalPassFailure();
@@ -199,6 +200,11 @@ struct LMCExportEntryPointsPass
     buildTrainStep(b, train, layout);
     buildWrapper(b, eval, "lmc_eval_step", layout, /*returnsScalar=*/true);
     buildWrapper(b, logits, "lmc_logits", layout, /*returnsScalar=*/false);
+    auto gradStep = lookup(model, "grad_step");
+    auto applyStep = lookup(model, "apply_step");
+    if (gradStep && applyStep &&
+        failed(buildAccumulationSteps(b, gradStep, applyStep, layout)))
+      return signalPassFailure();
     if (failed(buildModelInfo(b, model, train, layout)))
       return signalPassFailure();
     // Only the exported functions are entry points now; the others become
@@ -261,6 +267,82 @@ struct LMCExportEntryPointsPass
           b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
           /*writable=*/true);
     func::ReturnOp::create(b, loc, ValueRange(stepResults).take_front(3));
+  }
+
+  /// lmc_grad_step(params, grad_acc, tokens, targets) -> loss adds the
+  /// batch's gradients to the flat grad_acc buffer in place (the layout of
+  /// the optimizer state); lmc_apply_step(params, exp_avg, exp_avg_sq,
+  /// grad_acc, grad_scale, step, lr, ...) -> (grad_norm, lr) updates the
+  /// parameters and moments in place as lmc_train_step does.
+  LogicalResult buildAccumulationSteps(OpBuilder &mb, func::FuncOp grad,
+                                       func::FuncOp apply,
+                                       const Layout &layout) {
+    size_t n = layout.params.size();
+    for (size_t i = 0; i < n; ++i)
+      if (grad.getArgument(n + i).getType() != layout.state.types[i])
+        return grad.emitOpError("the accumulated gradient of @")
+               << ParamOp(layout.params[i]).getSymName() << " has type "
+               << grad.getArgument(n + i).getType()
+               << ", not the type of its optimizer state "
+               << layout.state.types[i];
+    auto flatType = MemRefType::get({layout.local.total}, layout.elementType);
+    auto stateType = MemRefType::get({layout.state.total}, layout.elementType);
+    {
+      Location loc = grad.getLoc();
+      SmallVector<Type> inputs = {flatType, stateType};
+      llvm::append_range(inputs,
+                         grad.getFunctionType().getInputs().drop_front(2 * n));
+      func::FuncOp fn = createExported(mb, loc, "lmc_grad_step", inputs,
+                                       {grad.getFunctionType().getResult(0)});
+      OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+      SmallVector<Value> args =
+          readViews(b, loc, unpack(b, loc, fn.getArgument(0), layout.local),
+                    layout.local.types, /*writable=*/false);
+      SmallVector<Value> accViews =
+          unpack(b, loc, fn.getArgument(1), layout.state);
+      llvm::append_range(args, readViews(b, loc, accViews, layout.state.types,
+                                         /*writable=*/true));
+      llvm::append_range(args, fn.getArguments().drop_front(2));
+      SmallVector<Value> results = inlineBody(b, grad, args);
+      for (auto [value, view] : llvm::zip(ArrayRef(results).drop_front(1),
+                                          accViews))
+        bufferization::MaterializeInDestinationOp::create(
+            b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
+            /*writable=*/true);
+      func::ReturnOp::create(b, loc, results.front());
+    }
+    {
+      Location loc = apply.getLoc();
+      SmallVector<Type> inputs = {flatType, stateType, stateType, stateType};
+      llvm::append_range(inputs,
+                         apply.getFunctionType().getInputs().drop_front(4 * n));
+      SmallVector<Type> resultTypes(
+          apply.getFunctionType().getResults().take_front(2));
+      func::FuncOp fn =
+          createExported(mb, loc, "lmc_apply_step", inputs, resultTypes);
+      OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+      SmallVector<Value> views;
+      SmallVector<RankedTensorType> types;
+      for (int i = 0; i < 3; ++i) {
+        const FlatLayout &flat = i == 0 ? layout.local : layout.state;
+        llvm::append_range(views, unpack(b, loc, fn.getArgument(i), flat));
+        llvm::append_range(types, flat.types);
+      }
+      SmallVector<Value> args = readViews(b, loc, views, types,
+                                          /*writable=*/true);
+      llvm::append_range(
+          args, readViews(b, loc, unpack(b, loc, fn.getArgument(3), layout.state),
+                          layout.state.types, /*writable=*/false));
+      llvm::append_range(args, fn.getArguments().drop_front(4));
+      SmallVector<Value> results = inlineBody(b, apply, args);
+      for (auto [value, view] :
+           llvm::zip(ArrayRef(results).drop_front(2), views))
+        bufferization::MaterializeInDestinationOp::create(
+            b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
+            /*writable=*/true);
+      func::ReturnOp::create(b, loc, ValueRange(results).take_front(2));
+    }
+    return success();
   }
 
   /// eval_step and logits: (params..., rest) -> result.

@@ -9,9 +9,13 @@
     python3 -m lmc.testing.trainer_reference compare --expected expected.json \\
         --log train.jsonl [--rtol 1e-4]
 
-Batches are read as the trainer reads them (llm.c order): step i takes the
-B*T+1 tokens starting at i*B*T (wrapping to the start when fewer remain);
-inputs are the first B*T, targets the last B*T.
+Batches are read as the trainer reads them (one shard). In the sequential
+order (llm.c's reading order) step i takes the B*T+1 tokens starting at
+i*B*T (wrapping to the start when fewer remain); inputs are the first B*T,
+targets the last B*T. The shuffled order (the trainer's default,
+`--data-order shuffled --seed S`) takes the same batches, epoch after epoch,
+each epoch in the order of a permutation of the batch starts (written here
+from the description in lib/Runtime/Trainer/DataLoader.h, not from the C++).
 """
 
 from __future__ import annotations
@@ -44,14 +48,64 @@ def batches(tokens: np.ndarray, batch: int, seq: int, steps: int):
         pos += n
 
 
-def expected_history(cfg, params, tokens, batch, seq, steps, hp: HParams):
+_MASK = (1 << 64) - 1
+
+
+def _splitmix64(state: int):
+    """(next output, new state) of splitmix64."""
+    state = (state + 0x9E3779B97F4A7C15) & _MASK
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31), state
+
+
+def shuffle_key(seed: int, epoch: int, stream: int) -> int:
+    """mix(mix(mix(seed) ^ epoch) ^ stream), mix(x) the first splitmix64
+    output of state x; stream 0 orders the shards, f+1 shard f's batches."""
+    def mix(x):
+        return _splitmix64(x & _MASK)[0]
+    return mix(mix(mix(seed) ^ epoch) ^ stream)
+
+
+def permutation(n: int, key: int) -> list[int]:
+    """[0, n) by Fisher-Yates: for i = n-1 .. 1 swap i and next() % (i+1)."""
+    p = list(range(n))
+    state = key
+    for i in range(n - 1, 0, -1):
+        out, state = _splitmix64(state)
+        j = out % (i + 1)
+        p[i], p[j] = p[j], p[i]
+    return p
+
+
+def shuffled_batches(tokens: np.ndarray, batch: int, seq: int, steps: int,
+                     seed: int):
+    """The (inputs, targets) of each step in the shuffled order of one
+    shard (shard index 0 of its glob)."""
+    n = batch * seq
+    count = (len(tokens) - 1) // n
+    epoch, order = 0, []
+    for _ in range(steps):
+        if not order:
+            order = permutation(count, shuffle_key(seed, epoch, 1))
+            epoch += 1
+        pos = order.pop(0) * n
+        chunk = tokens[pos:pos + n + 1].astype(np.int64)
+        yield chunk[:-1].reshape(batch, seq), chunk[1:].reshape(batch, seq)
+
+
+def expected_history(cfg, params, tokens, batch, seq, steps, hp: HParams,
+                     order: str = "sequential", seed: int = 1337):
     """Loss, gradient norm and learning rate of each step."""
     fam = family.of(cfg)
     params = {k: v.astype(np.float64) for k, v in params.items()}
     m, v = init_moments(params)
     mask = fam.decay_mask(cfg)
     history = []
-    for step, (x, y) in enumerate(batches(tokens, batch, seq, steps)):
+    data = (shuffled_batches(tokens, batch, seq, steps, seed)
+            if order == "shuffled" else batches(tokens, batch, seq, steps))
+    for step, (x, y) in enumerate(data):
         loss, grads = fam.forward_backward(params, x, y, cfg)
         params, m, v, norm, lr = adamw_step(params, grads, m, v, step, hp,
                                             mask)
@@ -136,6 +190,12 @@ def main(argv=None) -> int:
     exp.add_argument("--eps", type=float, default=1e-8)
     exp.add_argument("--weight-decay", type=float, default=0.0)
     exp.add_argument("--grad-clip", type=float, default=1.0)
+    exp.add_argument("--data-order", choices=["shuffled", "sequential"],
+                     default="shuffled",
+                     help="the trainer's --data-order (default shuffled)")
+    exp.add_argument("--seed", type=int, default=1337,
+                     help="the trainer's --seed, which seeds the shuffled "
+                          "order (default 1337, the trainer's)")
     exp.add_argument("-o", "--output", required=True)
     cmp_ = sub.add_parser("compare", help="check a trainer log")
     cmp_.add_argument("--expected", required=True)
@@ -159,7 +219,8 @@ def main(argv=None) -> int:
                   else k: v for k, v in params.items()}
         tokens = read_shard(args.data)
         history = expected_history(cfg, params, tokens, args.batch, args.seq,
-                                   args.steps, _hparams(args))
+                                   args.steps, _hparams(args),
+                                   args.data_order, args.seed)
         with open(args.output, "w") as f:
             json.dump(history, f, indent=1)
         return 0

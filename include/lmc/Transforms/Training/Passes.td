@@ -238,4 +238,66 @@ def LMCOptimizer : Pass<"lmc-optimizer", "::mlir::ModuleOp"> {
                            "::mlir::lmc::LMCDialect"];
 }
 
+def LMCGradAccumulation : Pass<"lmc-grad-accumulation", "::mlir::ModuleOp"> {
+  let summary = "Splits the training step into gradient and update steps";
+  let description = [{
+    For gradient accumulation (`lmc compile --grad-accum`; the trainer's
+    `--grad-accum K`): adds to every `lmc.model` with a `@train_step`
+    (`lmc-optimizer`, partitioned or not by `lmc-shard`, which runs before)
+
+    - `@grad_step(params..., grad_acc..., tokens, targets) -> (loss,
+      grad_acc...)`: the loss and the gradients of the batch, added to
+      `grad_acc`. The gradient of a parameter is what its `lmc.adamw` reads
+      in `@train_step`: after `lmc-shard` the mean over `dp` (all-reduced in
+      every micro-batch), under ZeRO-1 this rank's reduce-scattered piece,
+      so `grad_acc` has the types of the optimizer state.
+    - `@apply_step(params..., exp_avg..., exp_avg_sq..., grad_acc...,
+      grad_scale, step, lr, ..., grad_clip) -> (grad_norm, lr, params...,
+      exp_avg..., exp_avg_sq...)`: the rest of the step on `grad_acc`, its
+      norm multiplied by `grad_scale` and each update's gradient scale
+      (the clipping coefficient) too: with `grad_scale = 1/K` after K calls
+      of `@grad_step` from zero, the step of the mean gradient of the K
+      micro-batches, as `@train_step` of their concatenation computes it.
+
+    Ops that both need and that do not depend on the batch (constants, axis
+    indices) are built in both; `@train_step` is left as it is. Fails when
+    the update reads a value of the batch other than the gradients.
+
+    Input (abridged):
+
+    ```mlir
+    func.func @train_step(%p: tensor<4x4xf32> {lmc.param = @w}, %m: ..., %v: ...,
+        %step: i64 {lmc.hparam = "step"}, ..., %tokens: ..., %targets: ...) -> (...) {
+      %loss, %dw = ...
+      %norm = math.sqrt ...
+      %p1, %m1, %v1 = lmc.adamw %p, %dw, %m, %v lr(%lr_t) grad_scale(%clip) ...
+      return %l, %norm, %lr_t, %p1, %m1, %v1 : ...
+    }
+    ```
+
+    Output (added):
+
+    ```mlir
+    func.func @grad_step(%p: tensor<4x4xf32> {lmc.param = @w}, %acc: tensor<4x4xf32>,
+        %tokens: ..., %targets: ...) -> (f32, tensor<4x4xf32>) {
+      %loss, %dw = ...
+      %acc1 = lmc.add %acc, %dw : tensor<4x4xf32>
+      return %l, %acc1 : f32, tensor<4x4xf32>
+    }
+    func.func @apply_step(%p: ..., %m: ..., %v: ..., %acc: tensor<4x4xf32>,
+        %scale: f32 {lmc.hparam = "grad_scale"}, %step: i64 {lmc.hparam = "step"}, ...) -> (...) {
+      %norm0 = math.sqrt ... (of %acc)
+      %norm = arith.mulf %norm0, %scale : f32
+      %clip = ... (of %norm)
+      %s = arith.mulf %clip, %scale : f32
+      %p1, %m1, %v1 = lmc.adamw %p, %acc, %m, %v lr(%lr_t) grad_scale(%s) ...
+      return %norm, %lr_t, %p1, %m1, %v1 : ...
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::lmc::LMCDialect"];
+}
+
 #endif // LMC_TRANSFORMS_TRAINING_PASSES_TD
