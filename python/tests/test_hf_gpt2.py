@@ -270,3 +270,25 @@ def test_from_pretrained_logits(tmp_path, cfg):
           f"{np.abs(want).max():.3g})")
     assert err < 1e-4 * max(1.0, np.abs(want).max())
     assert (got.argmax(-1) == want.argmax(-1)).mean() > 0.99
+
+
+def test_export_refuses_a_head_of_its_own_for_a_tied_llama(tmp_path):
+    # The same rule for the Llama family: a tied model's checkpoint with an
+    # lm_head.weight of its own is an error, not a tensor dropped silently;
+    # the embedding written out as lm_head.weight is accepted.
+    from lmc import reference_llama as rl
+    from lmc.models import llama
+    cfg = replace(llama.PRESETS["tiny"], n_layer=1, tied=True)
+    params = rl.init_params(cfg, 0)
+    emb = params["model.embed_tokens.weight"]
+    safetensors.save(tmp_path / "own.safetensors",
+                     dict(params, **{"lm_head.weight": emb + 1}))
+    with pytest.raises(hf.ExchangeError,
+                       match="differs from model.embed_tokens.weight"):
+        hf.export(str(tmp_path / "own.safetensors"), cfg, str(tmp_path / "o"))
+    safetensors.save(tmp_path / "tied.safetensors",
+                     dict(params, **{"lm_head.weight": emb}))
+    assert hf.export(str(tmp_path / "tied.safetensors"), cfg,
+                     str(tmp_path / "o")) == []
+    tensors, _ = safetensors.load(tmp_path / "o" / "model.safetensors")
+    assert "lm_head.weight" not in tensors
