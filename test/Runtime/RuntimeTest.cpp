@@ -26,7 +26,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <cmath>
 #include <csignal>
 #include <cstdarg>
@@ -471,13 +470,14 @@ TEST(Flags, DataOrderValBatchesGradAccum) {
         validateConfig(bad, m);
       }(),
       "--val-batches: needs --val");
-  // The help is wrapped: compare with its whitespace runs as one space.
+  // The help is wrapped: compare with its runs of spaces and newlines
+  // collapsed to one space.
   std::string help;
-  for (char ch : usage("train"))
-    if (!std::isspace(static_cast<unsigned char>(ch)))
-      help += ch;
-    else if (!help.empty() && help.back() != ' ')
-      help += ' ';
+  for (char ch : usage("train")) {
+    bool space = ch == ' ' || ch == '\n';
+    if (!space || help.empty() || help.back() != ' ')
+      help += space ? ' ' : ch;
+  }
   for (const char *flag : {"--data-order S", "--val-batches N",
                            "--grad-accum N", "lmc compile --grad-accum"})
     EXPECT_NE(help.find(flag), std::string::npos) << flag;

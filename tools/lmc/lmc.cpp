@@ -211,8 +211,8 @@ static std::string installedLibrary(const char *argv0, llvm::StringRef name) {
   std::string exe = llvm::sys::fs::getMainExecutable(argv0, &anchor);
   if (exe.empty())
     return "";
-  llvm::SmallString<256> path(llvm::sys::path::parent_path(
-      llvm::sys::path::parent_path(exe)));
+  llvm::SmallString<256> path(
+      llvm::sys::path::parent_path(llvm::sys::path::parent_path(exe)));
   llvm::sys::path::append(path, "lib", name);
   return llvm::sys::fs::exists(path) ? std::string(path) : "";
 }
@@ -298,8 +298,8 @@ int main(int argc, char **argv) {
   options.runtimeLibrary =
       findRuntimeLibrary(runtimeLibrary, "LMC_RUNTIME_LIBRARY", argv[0],
                          "liblmcrt.a", LMC_RUNTIME_LIBRARY);
-  options.cudaRuntimeLibrary = findRuntimeLibrary(
-      cudaRuntimeLibrary, "LMC_CUDA_RUNTIME_LIBRARY", argv[0],
-      "liblmcrt_cuda.a", LMC_CUDA_RUNTIME_LIBRARY);
+  options.cudaRuntimeLibrary =
+      findRuntimeLibrary(cudaRuntimeLibrary, "LMC_CUDA_RUNTIME_LIBRARY",
+                         argv[0], "liblmcrt_cuda.a", LMC_CUDA_RUNTIME_LIBRARY);
   return mlir::failed(compile(options)) ? 1 : 0;
 }
