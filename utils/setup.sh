@@ -40,6 +40,13 @@ if ! python3 -c 'import numpy, pytest' >/dev/null 2>&1; then
   fi
 fi
 
+# pip, for the packages below that Debian does not ship (a pyenv python3
+# has it; Debian's own needs python3-pip).
+if ! python3 -m pip --version >/dev/null 2>&1; then
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    python3-pip
+fi
+
 # Tokenizers of `python3 -m lmc.data prepare`: Hugging Face tokenizers
 # (--tokenizer bpe) and tiktoken (--tokenizer gpt2); PyPI only (Debian has
 # no package of either).
