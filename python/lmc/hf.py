@@ -74,12 +74,7 @@ class ExchangeError(Exception):
 
 
 def _one(values: set, what: str):
-    if not values:
-        raise ExchangeError(f"the model has no {what}")
-    if len(values) > 1:
-        raise ExchangeError(f"the model's {what} differ ({sorted(values)}): a "
-                            "Hugging Face LlamaConfig has one value")
-    return next(iter(values))
+    return hf_gpt2.one_value(values, what, "LlamaConfig", ExchangeError)
 
 
 def config_from_ops(text: str, *, ctx: int | None = None,

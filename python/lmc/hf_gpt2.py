@@ -56,13 +56,17 @@ def is_gpt2_text(text: str) -> bool:
     return '@"wte.weight"' in text
 
 
-def _one(values: set, what: str):
+def one_value(values: set, what: str, config: str = "GPT2Config",
+              error: type = ConfigError):
+    """The one value of `values` (read from a model's ops), which a Hugging
+    Face `config` holds once; raises `error` when there is none or several."""
     if not values:
-        raise ConfigError(f"the model has no {what}")
+        raise error(f"the model has no {what}")
     if len(values) > 1:
-        raise ConfigError(f"the model's {what} differ ({sorted(values)}): a "
-                          "Hugging Face GPT2Config has one value")
+        raise error(f"the model's {what} differ ({sorted(values)}): a "
+                    f"Hugging Face {config} has one value")
     return next(iter(values))
+
 
 
 def config_from_model(text: str, *, ctx: int | None = None,
@@ -86,14 +90,14 @@ def config_from_model(text: str, *, ctx: int | None = None,
     n_layer = len(layers)
     if n_layer == 0 or layers != set(range(n_layer)):
         raise ConfigError("the model's layers are not h.0 .. h.N-1")
-    n_head = int(_one({m[1] for m in _ATTN_RE.finditer(text)},
+    n_head = int(one_value({m[1] for m in _ATTN_RE.finditer(text)},
                       "attention heads"))
     acts = {(m[1], "tanh" in m[2]) for m in _ACT_RE.finditer(text)}
-    act, tanh = _one(acts, "MLP activations (lmc.gelu / lmc.silu)")
+    act, tanh = one_value(acts, "MLP activations (lmc.gelu / lmc.silu)")
     if act == "gelu" and not tanh:
         raise ConfigError("the model's lmc.gelu is the exact (erf) GELU: "
                           "lmc.models.gpt2 writes the tanh one")
-    eps = float(_one({m[1] for m in _LN_RE.finditer(text)},
+    eps = float(one_value({m[1] for m in _LN_RE.finditer(text)},
                      "lmc.layer_norm eps"))
     if abs(eps - gpt2.LN_EPS) > 1e-6 * gpt2.LN_EPS:
         raise ConfigError(f"the model's lmc.layer_norm eps is {eps:g}, "

@@ -229,6 +229,27 @@ struct LMCExportEntryPointsPass
     return fn;
   }
 
+  /// The views of the parameters, exp_avg and exp_avg_sq in the flat
+  /// buffers that are `fn`'s first three arguments, in that order.
+  static SmallVector<Value> unpackState(OpBuilder &b, Location loc,
+                                        func::FuncOp fn, const Layout &layout) {
+    SmallVector<Value> views;
+    for (int i = 0; i < 3; ++i)
+      llvm::append_range(views,
+                         unpack(b, loc, fn.getArgument(i),
+                                i == 0 ? layout.local : layout.state));
+    return views;
+  }
+
+  /// The tensors of unpackState's views, which the function updates.
+  static SmallVector<Value> readState(OpBuilder &b, Location loc,
+                                      ValueRange views, const Layout &layout) {
+    SmallVector<RankedTensorType> types(layout.local.types);
+    for (int i = 0; i < 2; ++i)
+      llvm::append_range(types, layout.state.types);
+    return readViews(b, loc, views, types, /*writable=*/true);
+  }
+
   /// lmc_train_step updates the flat parameter and moment buffers in place:
   /// each parameter's view is read as a tensor (restrict: nothing else
   /// reaches that memory while the step runs) and the step's new value is
@@ -250,15 +271,8 @@ struct LMCExportEntryPointsPass
     func::FuncOp fn =
         createExported(mb, loc, "lmc_train_step", inputs, results);
     OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
-    SmallVector<Value> views;
-    SmallVector<RankedTensorType> types;
-    for (int i = 0; i < 3; ++i) {
-      const FlatLayout &flat = i == 0 ? layout.local : layout.state;
-      llvm::append_range(views, unpack(b, loc, fn.getArgument(i), flat));
-      llvm::append_range(types, flat.types);
-    }
-    SmallVector<Value> args = readViews(b, loc, views, types,
-                                        /*writable=*/true);
+    SmallVector<Value> views = unpackState(b, loc, fn, layout);
+    SmallVector<Value> args = readState(b, loc, views, layout);
     llvm::append_range(args, fn.getArguments().drop_front(3));
     SmallVector<Value> stepResults = inlineBody(b, train, args);
     for (auto [value, view] :
@@ -321,15 +335,8 @@ struct LMCExportEntryPointsPass
       func::FuncOp fn =
           createExported(mb, loc, "lmc_apply_step", inputs, resultTypes);
       OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
-      SmallVector<Value> views;
-      SmallVector<RankedTensorType> types;
-      for (int i = 0; i < 3; ++i) {
-        const FlatLayout &flat = i == 0 ? layout.local : layout.state;
-        llvm::append_range(views, unpack(b, loc, fn.getArgument(i), flat));
-        llvm::append_range(types, flat.types);
-      }
-      SmallVector<Value> args = readViews(b, loc, views, types,
-                                          /*writable=*/true);
+      SmallVector<Value> views = unpackState(b, loc, fn, layout);
+      SmallVector<Value> args = readState(b, loc, views, layout);
       llvm::append_range(
           args, readViews(b, loc, unpack(b, loc, fn.getArgument(3), layout.state),
                           layout.state.types, /*writable=*/false));
