@@ -38,6 +38,7 @@
 #include "Trainer/Flags.h"
 #include "Trainer/Init.h"
 #include "Trainer/Log.h"
+#include "Trainer/Paths.h"
 #include "Trainer/PeakFlops.h"
 #include "Trainer/Retention.h"
 #include "Trainer/LogitsDump.h"
@@ -190,6 +191,17 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     fail("cannot silence the standard output of rank " +
          std::to_string(comm::rank()));
   validateConfig(config, model);
+  // Outputs that name an input, and outputs that cannot be written: before
+  // anything is written (Paths.h).
+  checkOutputsAreNotInputs(config, inputPaths(config, "/proc/self/exe"));
+  if (rank0 && !config.generate && config.logits.empty()) {
+    if (!config.ckptDir.empty())
+      checkWritableDirectory("--ckpt-dir", config.ckptDir);
+    if (!config.log.empty())
+      checkWritableFile("--log", config.log);
+  }
+  if (rank0 && !config.logits.empty())
+    checkWritableFile("--logits", config.logits);
   // The GPU, for a program compiled for one: after the flags, the model
   // description and MPI, so that --help and usage errors need no GPU.
   initDevice(model);
