@@ -232,7 +232,10 @@ TEST(MeshSpec, ParsesOrderedNamedAxes) {
            {"2=dp", "'2=dp': the axis name must be an identifier"},
            {"dp=2,dp=2", "axis 'dp' given twice"},
            {"dp=2,,tp=2", "expected axis=size"},
-           {"a=65536,b=65536", "a mesh has at most 2147483647 ranks"}}) {
+           {"a=65536,b=65536", "a mesh has at most 1048576 ranks"},
+           {"dp=65537", "axis 'dp': size 65537 is above 65536"},
+           {"dp=99999999999", "axis 'dp': size 99999999999 is above 65536"},
+           {"dp=99999999999999999999999", "is above 65536"}}) {
     EXPECT_FALSE(::lmc::MeshSpec::parse(text, mesh, error)) << text;
     EXPECT_NE(error.find(message), std::string::npos) << text << ": " << error;
   }
