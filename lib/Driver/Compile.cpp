@@ -15,6 +15,7 @@
 #include "lmc/Dialect/LMC/Transforms/BufferizableOpInterfaceImpl.h"
 
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
 #include "lmc/Pipelines/Pipelines.h"
 #include "lmc/Support/ParseDepth.h"
 
@@ -422,6 +423,22 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   auto start = std::chrono::steady_clock::now();
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
+    return failure();
+
+  // The trainer runs f32 models: an f64 model (which lmc-opt's reference
+  // pipeline runs) is refused here, at its first parameter, rather than by
+  // the trainer it would become.
+  WalkResult dtypes = module->walk([](ParamOp param) {
+    Type element = param.getTensorType().getElementType();
+    if (element.isF32())
+      return WalkResult::advance();
+    param.emitError("parameter @")
+        << param.getSymName() << " has element type " << element
+        << ": lmc compile builds f32 trainers only (f64 models run through "
+           "lmc-opt's reference pipeline)";
+    return WalkResult::interrupt();
+  });
+  if (dtypes.wasInterrupted())
     return failure();
 
   Stages stages(*module, options);
