@@ -78,9 +78,9 @@ void scanVocabulary(const std::string &flag, const Shard &shard,
     fail(flag + " " + shard.path + ": token " + std::to_string(p[i]) +
          " at byte offset " + std::to_string(at + 2 * static_cast<off_t>(i)) +
          " is outside the vocabulary (" + std::to_string(vocab) +
-         " tokens; token index " +
+         " tokens): token index " +
          std::to_string(first + static_cast<int64_t>(i)) +
-         " of the shard, found before training)");
+         " of the shard, found before training");
   }
   ::close(fd);
 }
