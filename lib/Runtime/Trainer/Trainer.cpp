@@ -194,6 +194,10 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   // Outputs that name an input, and outputs that cannot be written: before
   // anything is written (Paths.h).
   checkOutputsAreNotInputs(config, inputPaths(config, "/proc/self/exe"));
+  // The GPU, for a program compiled for one: after the flags, the model
+  // description and MPI, so that --help and usage errors need no GPU.
+  initDevice(model);
+  // The outputs can be written (Paths.h): a --ckpt-dir is created here.
   if (rank0 && !config.generate && config.logits.empty()) {
     if (!config.ckptDir.empty())
       checkWritableDirectory("--ckpt-dir", config.ckptDir);
@@ -202,9 +206,6 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   }
   if (rank0 && !config.logits.empty())
     checkWritableFile("--logits", config.logits);
-  // The GPU, for a program compiled for one: after the flags, the model
-  // description and MPI, so that --help and usage errors need no GPU.
-  initDevice(model);
   // The axes of the description's `batch` line split the batch: each rank
   // reads the rows of its index in that group.
   const int64_t parts = model.batchParts();
