@@ -15,7 +15,9 @@
 #include "lmc/Dialect/LMC/Transforms/BufferizableOpInterfaceImpl.h"
 
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
 #include "lmc/Pipelines/Pipelines.h"
+#include "lmc/Support/ParseDepth.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -272,6 +274,29 @@ LogicalResult checkRuntimeLibraries(const CompileOptions &options) {
   return success();
 }
 
+/// -o must not name an input: the model, a runtime library linked, or lmc
+/// itself (compared by file identity; an output that does not exist yet is
+/// no input). Checked before anything is written.
+LogicalResult checkOutputIsNoInput(const CompileOptions &options) {
+  static int anchor;
+  std::string self = llvm::sys::fs::getMainExecutable(nullptr, &anchor);
+  const std::pair<StringRef, StringRef> inputs[] = {
+      {"the input model", options.input},
+      {"the runtime library", options.runtimeLibrary},
+      {"the GPU runtime library", options.cudaRuntimeLibrary},
+      {"the lmc executable", self}};
+  for (auto [what, path] : inputs) {
+    bool same = false;
+    if (path.empty() || path == "-" ||
+        llvm::sys::fs::equivalent(options.output, path, same) || !same)
+      continue;
+    llvm::errs() << "lmc compile: -o " << options.output << " names " << what
+                 << " " << path << ": refusing to overwrite an input\n";
+    return failure();
+  }
+  return success();
+}
+
 LogicalResult link(const CompileOptions &options,
                    ArrayRef<StringRef> objects) {
   const bool cuda = options.pipeline.target == Target::CUDA;
@@ -352,6 +377,8 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
                  << ": expected sm_90 or sm_80\n";
     return failure();
   }
+  if (failed(checkOutputIsNoInput(options)))
+    return failure();
   if (options.emit == EmitKind::Exe && failed(checkRuntimeLibraries(options)))
     return failure();
   if (!cuda && options.emit == EmitKind::Ptx) {
@@ -388,10 +415,30 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
     llvm::errs() << "lmc compile: " << error << "\n";
     return failure();
   }
+  // Nesting the parser's recursion cannot take (ParseDepth.h; the driver
+  // runs on a thread with a large stack for the rest).
+  if (!checkNesting(options.input, input->getBuffer(), llvm::errs()))
+    return failure();
   sourceMgr.AddNewSourceBuffer(std::move(input), SMLoc());
   auto start = std::chrono::steady_clock::now();
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
+    return failure();
+
+  // The trainer runs f32 models: an f64 model (which lmc-opt's reference
+  // pipeline runs) is refused here, at its first parameter, rather than by
+  // the trainer it would become.
+  WalkResult dtypes = module->walk([](ParamOp param) {
+    Type element = param.getTensorType().getElementType();
+    if (element.isF32())
+      return WalkResult::advance();
+    param.emitError("parameter @")
+        << param.getSymName() << " has element type " << element
+        << ": lmc compile builds f32 trainers only (f64 models run through "
+           "lmc-opt's reference pipeline)";
+    return WalkResult::interrupt();
+  });
+  if (dtypes.wasInterrupted())
     return failure();
 
   Stages stages(*module, options);

@@ -232,7 +232,10 @@ TEST(MeshSpec, ParsesOrderedNamedAxes) {
            {"2=dp", "'2=dp': the axis name must be an identifier"},
            {"dp=2,dp=2", "axis 'dp' given twice"},
            {"dp=2,,tp=2", "expected axis=size"},
-           {"a=65536,b=65536", "a mesh has at most 2147483647 ranks"}}) {
+           {"a=65536,b=65536", "a mesh has at most 1048576 ranks"},
+           {"dp=65537", "axis 'dp': size 65537 is above 65536"},
+           {"dp=99999999999", "axis 'dp': size 99999999999 is above 65536"},
+           {"dp=99999999999999999999999", "is above 65536"}}) {
     EXPECT_FALSE(::lmc::MeshSpec::parse(text, mesh, error)) << text;
     EXPECT_NE(error.find(message), std::string::npos) << text << ": " << error;
   }
@@ -653,13 +656,11 @@ TEST(DataLoader, RejectsBadShards) {
 
   std::vector<int> bad = {1, 2, 3, 4, 5, 6, 16, 8, 9};
   writeFile(dir / "vocab.bin", shardBytes(bad));
-  DataLoader loader("--data", dir / "vocab.bin", 16, 1, 4);
-  int32_t in[4], out[4];
-  loader.next(in, out); // tokens 0..4 are fine
-  // Token index 6 is at byte 1024 + 12.
-  EXPECT_ERROR(loader.next(in, out),
+  // Token index 6 is at byte 1024 + 12: found by the scan when the loader
+  // opens, before the batch holding it is read.
+  EXPECT_ERROR(DataLoader("--data", dir / "vocab.bin", 16, 1, 4),
                "vocab.bin: token 16 at byte offset 1036 is outside the "
-               "vocabulary (16 tokens)");
+               "vocabulary (16 tokens): token index 6 of the shard");
 }
 
 //===----------------------------------------------------------------------===//

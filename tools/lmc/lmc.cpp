@@ -18,6 +18,7 @@
 #include "lmc/Conversion/Passes.h"
 #include "lmc/Driver/Compile.h"
 #include "lmc/Pipelines/Pipelines.h"
+#include "lmc/Support/ParseDepth.h"
 #include "lmc/Support/ToolVersion.h"
 #include "lmc/Transforms/Passes.h"
 
@@ -301,5 +302,9 @@ int main(int argc, char **argv) {
   options.cudaRuntimeLibrary =
       findRuntimeLibrary(cudaRuntimeLibrary, "LMC_CUDA_RUNTIME_LIBRARY",
                          argv[0], "liblmcrt_cuda.a", LMC_CUDA_RUNTIME_LIBRARY);
-  return mlir::failed(compile(options)) ? 1 : 0;
+  // On a thread with a large stack: MLIR's parser, verifier and printer
+  // recurse into nested regions (ParseDepth.h).
+  mlir::LogicalResult result = mlir::failure();
+  runWithLargeStack([&] { result = compile(options); });
+  return mlir::failed(result) ? 1 : 0;
 }

@@ -33,8 +33,10 @@ struct MeshSpec {
 
   /// The most axes a mesh has: a group of ranks is a bit mask over them.
   static constexpr size_t kMaxAxes = 16;
-  /// The most ranks a mesh has.
-  static constexpr int64_t kMaxDevices = (int64_t(1) << 31) - 1;
+  /// The most ranks on one axis, and in a mesh: sane bounds well above any
+  /// job, so that a mistyped size is an error at compile time.
+  static constexpr int64_t kMaxAxisSize = int64_t(1) << 16;
+  static constexpr int64_t kMaxDevices = int64_t(1) << 20;
 
   /// Parses `name=size[,name=size...]` (spaces around the items are
   /// ignored): names are identifiers ([A-Za-z_][A-Za-z0-9_]*), each given
@@ -68,6 +70,11 @@ struct MeshSpec {
       int64_t value = 0;
       if (!parseSize(size, value)) {
         error = "'" + item + "': the size must be a positive integer";
+        return false;
+      }
+      if (value > kMaxAxisSize) {
+        error = "axis '" + name + "': size " + size + " is above " +
+                std::to_string(kMaxAxisSize) + ", the most ranks on one axis";
         return false;
       }
       if (mesh.find(name) >= 0) {
@@ -215,13 +222,14 @@ private:
     return s.substr(b, e - b + 1);
   }
   static bool parseSize(const std::string &text, int64_t &value) {
-    if (text.empty() || text.size() > 10)
+    if (text.empty())
       return false;
     value = 0;
     for (char c : text) {
       if (c < '0' || c > '9')
         return false;
-      value = value * 10 + (c - '0');
+      // Saturates: any size above the bounds is refused by the caller.
+      value = value > (int64_t(1) << 40) ? value : value * 10 + (c - '0');
     }
     return value >= 1;
   }

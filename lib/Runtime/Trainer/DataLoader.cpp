@@ -5,6 +5,7 @@
 #include "Core/Error.h"
 #include "Trainer/Init.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -38,6 +39,51 @@ int32_t readLE32(const unsigned char *p) {
 }
 
 uint64_t mix(uint64_t x) { return Rng(x).next(); }
+
+/// Fails naming `flag`, the file, the token and its offset when a token of
+/// the shard is >= vocab: a max-reduction over chunks of the file (a loop
+/// the compiler vectorises), then a search of the chunk that holds one.
+void scanVocabulary(const std::string &flag, const Shard &shard,
+                    int64_t vocab) {
+  if (vocab > 0xffff)
+    return; // every uint16 token fits
+  int fd = ::open(shard.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    fail(shard.path + ": cannot open: " + std::strerror(errno));
+  constexpr int64_t kChunk = int64_t(1) << 20; // tokens
+  std::vector<uint16_t> chunk(static_cast<size_t>(std::min(kChunk,
+                                                           shard.tokens)));
+  for (int64_t first = 0; first < shard.tokens; first += kChunk) {
+    const size_t n = static_cast<size_t>(std::min(kChunk, shard.tokens - first));
+    const off_t at = kShardHeaderBytes + 2 * first;
+    if (!preadAll(fd, chunk.data(), n * 2, at)) {
+      ::close(fd);
+      fail(shard.path + ": unexpected end of file reading tokens at byte "
+                        "offset " + std::to_string(at) + " (file changed?)");
+    }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    for (size_t i = 0; i < n; ++i)
+      chunk[i] = static_cast<uint16_t>(chunk[i] >> 8 | chunk[i] << 8);
+#endif
+    const uint16_t *p = chunk.data();
+    uint16_t largest = 0;
+    for (size_t i = 0; i < n; ++i)
+      largest = p[i] > largest ? p[i] : largest;
+    if (largest < vocab)
+      continue;
+    ::close(fd);
+    size_t i = 0;
+    while (p[i] < vocab)
+      ++i;
+    fail(flag + " " + shard.path + ": token " + std::to_string(p[i]) +
+         " at byte offset " + std::to_string(at + 2 * static_cast<off_t>(i)) +
+         " is outside the vocabulary (" + std::to_string(vocab) +
+         " tokens): token index " +
+         std::to_string(first + static_cast<int64_t>(i)) +
+         " of the shard, found before training");
+  }
+  ::close(fd);
+}
 
 } // namespace
 
@@ -107,6 +153,10 @@ DataLoader::DataLoader(const std::string &flag, const std::string &pattern,
   ::globfree(&matches);
   for (Shard &s : files)
     s = openShard(s.path);
+  // Every token is checked against the vocabulary before training, so that
+  // a bad token fails the run at startup rather than at the step reaching it.
+  for (const Shard &s : files)
+    scanVocabulary(flag, s, vocab);
   bool any = false;
   for (size_t i = 0; i < files.size(); ++i)
     any = any || fits(static_cast<int64_t>(i), 0);

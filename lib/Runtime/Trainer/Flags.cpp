@@ -79,7 +79,8 @@ std::vector<FlagSpec> specs(Config &c) {
       {"log", Kind::String, &c.log, 0, "JSONL log file"},
       {"sample", Kind::Int, &c.sample, 0, "generate N tokens after training"},
       {"threads", Kind::Int, &c.threads, 0,
-       "threads (0: all cores, divided among the ranks of a machine); "
+       "threads (0: all cores, divided among the ranks of a machine; at "
+       "most 4x the cores); "
        "they wait with a bounded spin, GOMP_SPINCOUNT=1000, unless "
        "OMP_WAIT_POLICY or GOMP_SPINCOUNT is set"},
       {"tokenizer", Kind::String, &c.tokenizer, 0,
@@ -219,6 +220,12 @@ void validateConfig(Config &c, const ModelInfo &model) {
                std::to_string(model.context));
   if (c.batch > (int64_t(1) << 31) / c.seq)
     usageError("--batch: B*T is too large");
+  // --threads: at most 4x the cores (libgomp fails far beyond that).
+  if (c.threads > 4 * static_cast<int64_t>(omp_get_num_procs()))
+    usageError("--threads " + std::to_string(c.threads) +
+               ": more than 4x the " + std::to_string(omp_get_num_procs()) +
+               " cores (at most " + std::to_string(4 * omp_get_num_procs()) +
+               ")");
   if (c.beta1 >= 1)
     usageError("--beta1: must be < 1");
   if (c.beta2 >= 1)

@@ -40,6 +40,7 @@
 #include "Trainer/Flags.h"
 #include "Trainer/Init.h"
 #include "Trainer/Log.h"
+#include "Trainer/Paths.h"
 #include "Trainer/PeakFlops.h"
 #include "Trainer/Retention.h"
 #include "Trainer/LogitsDump.h"
@@ -194,9 +195,21 @@ int train(int argc, char **argv, const ModelFunctions &fns,
          std::to_string(comm::rank()));
   validateConfig(config, model);
   fault::init(); // LMCRT_FAULT, a testing aid (Core/Fault.h)
+  // Outputs that name an input, and outputs that cannot be written: before
+  // anything is written (Paths.h).
+  checkOutputsAreNotInputs(config, inputPaths(config, "/proc/self/exe"));
   // The GPU, for a program compiled for one: after the flags, the model
   // description and MPI, so that --help and usage errors need no GPU.
   initDevice(model);
+  // The outputs can be written (Paths.h): a --ckpt-dir is created here.
+  if (rank0 && !config.generate && config.logits.empty()) {
+    if (!config.ckptDir.empty())
+      checkWritableDirectory("--ckpt-dir", config.ckptDir);
+    if (!config.log.empty())
+      checkWritableFile("--log", config.log);
+  }
+  if (rank0 && !config.logits.empty())
+    checkWritableFile("--logits", config.logits);
   // The axes of the description's `batch` line split the batch: each rank
   // reads the rows of its index in that group.
   const int64_t parts = model.batchParts();

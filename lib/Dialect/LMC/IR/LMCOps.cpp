@@ -175,6 +175,18 @@ LogicalResult ParamOp::verify() {
     return emitOpError("type must be a statically shaped tensor of f32 or "
                        "f64, got ")
            << getType();
+  // Bytes of the tensor: within the 128 TiB (2^47 bytes) a process can
+  // address, so that no product of the sizes overflows int64 in the
+  // compiler or the runtime.
+  constexpr int64_t kMaxBytes = int64_t(1) << 47;
+  int64_t bytes = type.getElementTypeBitWidth() / 8;
+  for (int64_t size : type.getShape())
+    if (size > 0 && bytes > kMaxBytes / size)
+      return emitOpError("type ")
+             << getType() << " holds more than 2^47 bytes (128 TiB, what a "
+                             "process can address)";
+    else
+      bytes *= size;
   FloatAttr stdev = getStdAttr();
   if (getInit() == InitKind::normal) {
     if (!stdev)
