@@ -464,6 +464,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   };
 
   for (int64_t step = firstStep; step < config.steps; ++step) {
+    comm::setStep(step + 1); // named by the collective timeout's message
     auto start = std::chrono::steady_clock::now();
     trainData->next(tokens.data, targets.data);
     lmcrt_train_step_result r;
