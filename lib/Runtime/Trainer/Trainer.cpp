@@ -29,6 +29,7 @@
 #include "Comm/Collectives.h"
 #include "Core/Device.h"
 #include "Core/Error.h"
+#include "Core/Fault.h"
 #include "Core/ModelFunctions.h"
 #include "Core/ModelInfo.h"
 #include "Core/Sharding.h"
@@ -190,6 +191,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     fail("cannot silence the standard output of rank " +
          std::to_string(comm::rank()));
   validateConfig(config, model);
+  fault::init(); // LMCRT_FAULT, a testing aid (Core/Fault.h)
   // The GPU, for a program compiled for one: after the flags, the model
   // description and MPI, so that --help and usage errors need no GPU.
   initDevice(model);
@@ -466,6 +468,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   for (int64_t step = firstStep; step < config.steps; ++step) {
     comm::setStep(step + 1); // named by the collective timeout's message
     auto start = std::chrono::steady_clock::now();
+    fault::maybe("crash", step + 1);
+    fault::maybe("hang", step + 1);
     trainData->next(tokens.data, targets.data);
     lmcrt_train_step_result r;
     step_memory::begin();
@@ -500,6 +504,12 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     }
     device::synchronize();
     step_memory::end();
+    if (fault::maybe("nan", step + 1))
+      State::data(state.params)[0] = NAN;
+    if (fault::maybe("nan-loss", step + 1))
+      r.loss = NAN;
+    fault::maybe("sigterm", step + 1);
+    fault::maybe("sigint", step + 1);
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
