@@ -263,7 +263,7 @@ std::string stepText(int64_t step) {
     else if (p.answer[0] < seq)
       why = stepText(p.answer[1]) + ", " +
             (p.answer[2] < 0
-                 ? std::string("not waiting on a collective")
+                 ? std::string("not in a collective wait")
                  : "waiting on collective " + std::to_string(p.answer[2]) +
                        " over " +
                        groupName(static_cast<Group>(p.answer[3])));
@@ -296,10 +296,10 @@ void await(MPI_Request &request, const std::string &what, Group group,
         return rc != MPI_SUCCESS || done != 0;
       },
       answerQuestions, s.timeout, WaitClock::steady());
-  s.waitingSeq = -1;
   checkMpi(rc, what);
   if (!result.done)
-    timedOut(what, group, seq, bytes);
+    timedOut(what, group, seq, bytes); // still answering as waiting on it
+  s.waitingSeq = -1;
 }
 
 /// Starts `op`'s non-blocking MPI collective.
