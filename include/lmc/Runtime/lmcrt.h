@@ -330,8 +330,10 @@ void _mlir_ciface_lmcrt_attention_bwd_f32(
  * do not match, a mask with bits beyond the mesh's axes, a call before the
  * group is set up, more than 2^31 - 1 elements in one message, an unknown
  * handle, or any error MPI returns (the message names the collective and
- * MPI's error string). A rank that dies ends the job through mpirun; no
- * rank hangs. */
+ * MPI's error string), or a wait that outlasts LMCRT_COLLECTIVE_TIMEOUT
+ * seconds (default 300; the line names the collective, the step and the
+ * ranks that did not arrive). A rank that dies ends the job through mpirun;
+ * no rank hangs. */
 
 /* out = the sum over the group of `in`. `in` and `out` have the same shape.
  */
@@ -458,7 +460,8 @@ void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
  * result in place (the host may read it). Handles of the _start forms are
  * waited with lmcrt_gpu_collective_wait, not lmcrt_collective_wait. Errors end
  * the job like the CPU collectives'; an operation that does not complete within
- * LMCRT_NCCL_TIMEOUT seconds (default 600), or that NCCL reports failed,
+ * LMCRT_COLLECTIVE_TIMEOUT seconds (default 600; LMCRT_NCCL_TIMEOUT is its
+ * older name), or that NCCL reports failed,
  * aborts the communicators and ends the job. */
 void _mlir_ciface_lmcrt_gpu_all_reduce_f32(lmcrt_unranked_memref *in,
                                            lmcrt_unranked_memref *out,

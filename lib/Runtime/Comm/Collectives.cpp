@@ -12,14 +12,31 @@
 // (group size, block) and puts the group size outermost, so that MPI sees
 // the blocks of the ranks one after the other.
 //
-// The blocking forms call the blocking MPI collectives; the _start forms the
-// non-blocking ones, and keep the operation (its temporaries, its request and
-// the final copy) under a handle until lmcrt_collective_wait.
+// Every form starts the non-blocking MPI collective (MPI_Iallreduce, ...);
+// the blocking forms wait for it at once, the _start forms keep the operation
+// (its temporaries, its request and the final copy) under a handle until
+// lmcrt_collective_wait.
+//
+// Waits have a deadline (Deadline.h: LMCRT_COLLECTIVE_TIMEOUT, default 300 s)
+// and back off (a millisecond of polling with MPI_Test, then sleeps growing
+// to 2 ms), so that a rank waiting on a hung peer neither hangs forever nor
+// spins a core. Each rank counts the collectives it has started on each
+// group; a collective's number in that count names it across the ranks (MPI
+// requires the ranks of a communicator to start its collectives in the same
+// order). When a wait expires, the rank asks the other ranks of the group,
+// with point-to-point messages on a communicator of their own, how many
+// collectives they have started on the group: a rank waiting anywhere answers
+// between its polls. The ranks that have not started this one, or that do not
+// answer within 2 s, did not arrive. The rank prints one line (the
+// collective, its size, its number, the step the trainer set with setStep,
+// the ranks that did not arrive) and ends the job. A healthy run sends no
+// such message: the watchdog costs nothing but the polling.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Comm/Collectives.h"
 #include "Comm/CollectiveShapes.h"
+#include "Comm/Deadline.h"
 #include "Core/Error.h"
 #include "Core/MemrefView.h"
 
@@ -31,7 +48,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
+#include <numeric>
+#include <sstream>
 #include <memory>
 #include <string>
 #include <unistd.h>
@@ -52,6 +72,9 @@ struct Operation {
   std::string what; // "all_reduce_f32 over tp", for messages
   Kind kind = Kind::Copy;
   MPI_Comm comm = MPI_COMM_NULL;
+  Group group = 0;
+  int64_t seq = 0;   // its number among the collectives started on `group`
+  int64_t bytes = 0; // the whole tensor's (the larger of input and output)
   const float *send = nullptr; // nullptr: in place on `recv` (all_reduce)
   float *recv = nullptr;
   int count = 0; // all_reduce: all elements; otherwise one rank's block
@@ -77,7 +100,32 @@ struct State {
   std::vector<MPI_Comm> comms = {MPI_COMM_NULL};
   std::map<int64_t, std::unique_ptr<Operation>> pending;
   int64_t nextHandle = 1;
+  /// The watchdog: the timeout, its communicator (a duplicate of the world's,
+  /// for its questions and answers only), the collectives started per group,
+  /// the collective being waited for (to answer questions) and the answers
+  /// in flight.
+  double timeout = kCpuDefaultTimeout;
+  std::string timeoutVariable = kTimeoutVariable;
+  MPI_Comm watch = MPI_COMM_NULL;
+  std::vector<int64_t> started = {0};
+  Group waitingGroup = 0;
+  int64_t waitingSeq = -1;
+  struct Answer {
+    int64_t data[4];
+    MPI_Request request = MPI_REQUEST_NULL;
+  };
+  std::deque<Answer> answers;
 };
+
+/// The watchdog's message tags on State::watch.
+constexpr int kQueryTag = 1, kAnswerTag = 2;
+
+/// The step the trainer is taking (setStep); outside State, which finalize
+/// resets.
+int64_t &currentStep() {
+  static int64_t step = -1;
+  return step;
+}
 
 State &state() {
   static State s;
@@ -99,41 +147,192 @@ float *packInto(const View &v, std::vector<float> &buffer) {
   return buffer.data();
 }
 
-/// Starts `op` (blocking: completes the MPI part too).
-void launch(Operation &op, bool blocking) {
+/// Counts a collective started on `group` and returns its number.
+int64_t countStarted(Group group) { return ++state().started[group]; }
+
+/// Answers the other ranks' questions (timedOut): for each, this rank's count
+/// of collectives started on the group asked about, its step and the
+/// collective it waits for. Cheap when there is none (one MPI_Iprobe).
+void answerQuestions() {
+  State &s = state();
+  if (s.watch == MPI_COMM_NULL)
+    return;
+  for (;;) {
+    int flag = 0;
+    MPI_Status status;
+    if (MPI_Iprobe(MPI_ANY_SOURCE, kQueryTag, s.watch, &flag, &status) !=
+            MPI_SUCCESS ||
+        !flag)
+      break;
+    int64_t question[2] = {0, 0};
+    checkMpi(MPI_Recv(question, 2, MPI_INT64_T, status.MPI_SOURCE, kQueryTag,
+                      s.watch, MPI_STATUS_IGNORE),
+             "the watchdog's question");
+    Group group = static_cast<Group>(question[0]);
+    State::Answer &a = s.answers.emplace_back();
+    a.data[0] = group < s.started.size() ? s.started[group] : -1;
+    a.data[1] = currentStep();
+    a.data[2] = s.waitingSeq;
+    a.data[3] = s.waitingGroup;
+    checkMpi(MPI_Isend(a.data, 4, MPI_INT64_T, status.MPI_SOURCE, kAnswerTag,
+                       s.watch, &a.request),
+             "the watchdog's answer");
+  }
+  while (!s.answers.empty()) {
+    int done = 0;
+    checkMpi(MPI_Test(&s.answers.front().request, &done, MPI_STATUS_IGNORE),
+             "the watchdog's answer");
+    if (!done)
+      break;
+    s.answers.pop_front();
+  }
+}
+
+std::string stepText(int64_t step) {
+  return step < 0 ? std::string("before the first step")
+                  : "at step " + std::to_string(step);
+}
+
+/// A wait on collective number `seq` of `group` has expired: asks the other
+/// ranks of the group which of them have started it, prints one line and
+/// ends the job.
+[[noreturn]] void timedOut(const std::string &what, Group group, int64_t seq,
+                           int64_t bytes) {
+  State &s = state();
+  std::ostringstream line;
+  line << what << " (" << bytes << " bytes, collective " << seq << " over "
+       << groupName(group) << ") did not complete within " << s.timeout
+       << " s (" << s.timeoutVariable << ") " << stepText(currentStep());
+
+  // The world ranks of the group, in group-rank order.
+  MPI_Comm comm = s.comms[group];
+  int n = s.sizes[group];
+  std::vector<int> local(n), world(n);
+  std::iota(local.begin(), local.end(), 0);
+  MPI_Group groupOfComm, worldGroup;
+  checkMpi(MPI_Comm_group(comm, &groupOfComm), "MPI_Comm_group");
+  checkMpi(MPI_Comm_group(MPI_COMM_WORLD, &worldGroup), "MPI_Comm_group");
+  checkMpi(MPI_Group_translate_ranks(groupOfComm, n, local.data(), worldGroup,
+                                     world.data()),
+           "MPI_Group_translate_ranks");
+  MPI_Group_free(&groupOfComm);
+  MPI_Group_free(&worldGroup);
+
+  struct Peer {
+    int rank;
+    int64_t question[2];
+    int64_t answer[4];
+    MPI_Request send = MPI_REQUEST_NULL, recv = MPI_REQUEST_NULL;
+    bool answered = false;
+  };
+  std::deque<Peer> peers;
+  for (int r : world) {
+    if (r == s.worldRank)
+      continue;
+    Peer &p = peers.emplace_back();
+    p.rank = r;
+    p.question[0] = group;
+    p.question[1] = seq;
+    checkMpi(MPI_Irecv(p.answer, 4, MPI_INT64_T, r, kAnswerTag, s.watch,
+                       &p.recv),
+             "the watchdog's question");
+    checkMpi(MPI_Isend(p.question, 2, MPI_INT64_T, r, kQueryTag, s.watch,
+                       &p.send),
+             "the watchdog's question");
+  }
+  waitWithDeadline(
+      [&] {
+        bool all = true;
+        for (Peer &p : peers) {
+          if (!p.answered) {
+            int done = 0;
+            MPI_Test(&p.recv, &done, MPI_STATUS_IGNORE);
+            p.answered = done != 0;
+          }
+          all = all && p.answered;
+        }
+        return all;
+      },
+      answerQuestions, std::min(2.0, s.timeout), WaitClock::steady());
+
+  std::string missing;
+  for (const Peer &p : peers) {
+    std::string why;
+    if (!p.answered)
+      why = "no answer";
+    else if (p.answer[0] < seq)
+      why = stepText(p.answer[1]) + ", " +
+            (p.answer[2] < 0
+                 ? std::string("not in a collective wait")
+                 : "waiting on collective " + std::to_string(p.answer[2]) +
+                       " over " +
+                       groupName(static_cast<Group>(p.answer[3])));
+    else
+      continue;
+    missing += (missing.empty() ? "" : ", ") + std::to_string(p.rank) + " (" +
+               why + ")";
+  }
+  if (missing.empty())
+    line << "; every rank of the group started it (the transfer is stuck)";
+  else
+    line << "; ranks that did not arrive: " << missing;
+  fatal(line.str());
+}
+
+/// Waits for `request` (of collective `seq` of `group`, `what`, `bytes`
+/// bytes) with the deadline, polling with backoff.
+void await(MPI_Request &request, const std::string &what, Group group,
+           int64_t seq, int64_t bytes) {
+  if (request == MPI_REQUEST_NULL)
+    return;
+  State &s = state();
+  int rc = MPI_SUCCESS;
+  s.waitingGroup = group;
+  s.waitingSeq = seq;
+  WaitResult result = waitWithDeadline(
+      [&] {
+        int done = 0;
+        rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+        return rc != MPI_SUCCESS || done != 0;
+      },
+      answerQuestions, s.timeout, WaitClock::steady());
+  checkMpi(rc, what);
+  if (!result.done)
+    timedOut(what, group, seq, bytes); // still answering as waiting on it
+  s.waitingSeq = -1;
+}
+
+/// Starts `op`'s non-blocking MPI collective.
+void launch(Operation &op) {
   int rc = MPI_SUCCESS;
   switch (op.kind) {
   case Kind::Copy:
     return;
   case Kind::AllReduce: {
     const void *send = op.send ? op.send : MPI_IN_PLACE;
-    rc = blocking ? MPI_Allreduce(send, op.recv, op.count, MPI_FLOAT, MPI_SUM,
-                                  op.comm)
-                  : MPI_Iallreduce(send, op.recv, op.count, MPI_FLOAT, MPI_SUM,
-                                   op.comm, &op.request);
+    rc = MPI_Iallreduce(send, op.recv, op.count, MPI_FLOAT, MPI_SUM, op.comm,
+                        &op.request);
+    op.bytes = int64_t(op.count) * 4;
     break;
   }
   case Kind::AllGather:
-    rc = blocking ? MPI_Allgather(op.send, op.count, MPI_FLOAT, op.recv,
-                                  op.count, MPI_FLOAT, op.comm)
-                  : MPI_Iallgather(op.send, op.count, MPI_FLOAT, op.recv,
-                                   op.count, MPI_FLOAT, op.comm, &op.request);
+    rc = MPI_Iallgather(op.send, op.count, MPI_FLOAT, op.recv, op.count,
+                        MPI_FLOAT, op.comm, &op.request);
+    op.bytes = int64_t(op.count) * 4 * groupSize(op.group);
     break;
   case Kind::ReduceScatter:
-    rc = blocking
-             ? MPI_Reduce_scatter_block(op.send, op.recv, op.count, MPI_FLOAT,
-                                        MPI_SUM, op.comm)
-             : MPI_Ireduce_scatter_block(op.send, op.recv, op.count, MPI_FLOAT,
-                                         MPI_SUM, op.comm, &op.request);
+    rc = MPI_Ireduce_scatter_block(op.send, op.recv, op.count, MPI_FLOAT,
+                                   MPI_SUM, op.comm, &op.request);
+    op.bytes = int64_t(op.count) * 4 * groupSize(op.group);
     break;
   }
+  op.seq = countStarted(op.group);
   checkMpi(rc, op.what);
 }
 
 /// Waits for `op`'s request, if any, and copies its result into place.
 void complete(Operation &op) {
-  if (op.request != MPI_REQUEST_NULL)
-    checkMpi(MPI_Wait(&op.request, MPI_STATUS_IGNORE), op.what);
+  await(op.request, op.what, op.group, op.seq, op.bytes);
   if (op.unpack)
     copyElements(op.unpackFrom, op.unpackTo);
 }
@@ -161,6 +360,7 @@ std::unique_ptr<Operation> prepareAllReduce(lmcrt_unranked_memref *inRef,
   Group axis = checkedGroup(axisArg, function);
   auto op = std::make_unique<Operation>();
   op->what = std::string(function) + " over " + groupName(axis);
+  op->group = axis;
   View in(inRef), out(outRef);
   if (in.sizes != out.sizes)
     fatal(op->what + ": the input is " + in.shapeString() +
@@ -204,6 +404,7 @@ std::unique_ptr<Operation> prepareAllGather(lmcrt_unranked_memref *inRef,
   Group axis = checkedGroup(axisArg, function);
   auto op = std::make_unique<Operation>();
   op->what = std::string(function) + " over " + groupName(axis);
+  op->group = axis;
   View in(inRef), out(outRef);
   int groupSize = comm::groupSize(axis);
   checkBlockShapes(*op, in, out, dim, groupSize, /*gather=*/true);
@@ -232,6 +433,7 @@ std::unique_ptr<Operation> prepareReduceScatter(lmcrt_unranked_memref *inRef,
   Group axis = checkedGroup(axisArg, function);
   auto op = std::make_unique<Operation>();
   op->what = std::string(function) + " over " + groupName(axis);
+  op->group = axis;
   View in(inRef), out(outRef);
   int groupSize = comm::groupSize(axis);
   checkBlockShapes(*op, in, out, dim, groupSize, /*gather=*/false);
@@ -258,13 +460,13 @@ std::unique_ptr<Operation> prepareReduceScatter(lmcrt_unranked_memref *inRef,
 
 /// Runs a blocking collective.
 void run(std::unique_ptr<Operation> op) {
-  launch(*op, /*blocking=*/true);
+  launch(*op);
   complete(*op);
 }
 
 /// Starts a non-blocking collective and returns its handle.
 int64_t start(std::unique_ptr<Operation> op) {
-  launch(*op, /*blocking=*/false);
+  launch(*op);
   State &s = state();
   int64_t handle = s.nextHandle++;
   s.pending.emplace(handle, std::move(op));
@@ -351,6 +553,14 @@ void comm::init(const ::lmc::MeshSpec &mesh) {
     checkMpi(MPI_Comm_size(MPI_COMM_WORLD, &s.worldSize), "MPI_Comm_size");
   }
 
+  // The deadline of every wait; a bad value stops every rank alike.
+  TimeoutSetting timeout = timeoutFromEnvironment(kCpuDefaultTimeout);
+  if (!timeout.error.empty())
+    usageError(timeout.error);
+  s.timeout = timeout.seconds;
+  if (!timeout.variable.empty())
+    s.timeoutVariable = timeout.variable;
+
   if (devices != s.worldSize) {
     // Every rank sees the same mismatch. MPI stays initialised until
     // finalize(), so that the caller can report the error before any rank
@@ -371,6 +581,13 @@ void comm::init(const ::lmc::MeshSpec &mesh) {
   s.sizes.assign(groups, 1);
   s.ranks.assign(groups, 0);
   s.comms.assign(groups, MPI_COMM_NULL);
+  s.started.assign(groups, 0);
+  if (s.mpi) {
+    checkMpi(MPI_Comm_dup(MPI_COMM_WORLD, &s.watch),
+             "creating the watchdog's communicator");
+    checkMpi(MPI_Comm_set_errhandler(s.watch, MPI_ERRORS_RETURN),
+             "MPI_Comm_set_errhandler");
+  }
   for (size_t g = 0; g < groups; ++g) {
     Group group = static_cast<Group>(g);
     s.sizes[g] = static_cast<int>(mesh.groupSize(group));
@@ -432,6 +649,13 @@ void comm::finalize() {
     for (MPI_Comm &c : s.comms)
       if (c != MPI_COMM_NULL)
         checkMpi(MPI_Comm_free(&c), "MPI_Comm_free");
+    // Answers not yet received (their askers are ending the job) complete
+    // on their own.
+    for (State::Answer &a : s.answers)
+      if (a.request != MPI_REQUEST_NULL)
+        MPI_Request_free(&a.request);
+    if (s.watch != MPI_COMM_NULL)
+      checkMpi(MPI_Comm_free(&s.watch), "MPI_Comm_free");
     if (s.ownsMpi)
       checkMpi(MPI_Finalize(), "MPI_Finalize");
   }
@@ -439,6 +663,10 @@ void comm::finalize() {
 }
 
 bool comm::initialized() { return state().initialized; }
+
+void comm::setStep(int64_t step) { currentStep() = step; }
+int64_t comm::step() { return currentStep(); }
+double comm::timeoutSeconds() { return state().timeout; }
 bool comm::usesMpi() { return state().initialized && state().mpi; }
 int comm::rank() { return state().worldRank; }
 int comm::world() { return state().worldSize; }
@@ -581,9 +809,13 @@ void comm::gatherToRoot(Group axis, const float *send, int64_t count,
     return;
   }
   int n = toCount(count, what);
-  checkMpi(MPI_Gather(send, n, MPI_FLOAT, groupRank(axis) == 0 ? recv : nullptr,
-                      n, MPI_FLOAT, /*root=*/0, communicator(axis)),
+  MPI_Request request = MPI_REQUEST_NULL;
+  checkMpi(MPI_Igather(send, n, MPI_FLOAT,
+                       groupRank(axis) == 0 ? recv : nullptr, n, MPI_FLOAT,
+                       /*root=*/0, communicator(axis), &request),
            what);
+  int64_t seq = countStarted(axis);
+  await(request, what, axis, seq, count * 4 * int64_t(groupSize(axis)));
 }
 
 void comm::broadcast(Group axis, void *data, int64_t bytes) {
@@ -591,9 +823,12 @@ void comm::broadcast(Group axis, void *data, int64_t bytes) {
     return;
   std::string what =
       std::string("broadcast from rank 0 over ") + groupName(axis);
-  checkMpi(MPI_Bcast(data, toCount(bytes, what), MPI_BYTE, /*root=*/0,
-                     communicator(axis)),
+  MPI_Request request = MPI_REQUEST_NULL;
+  checkMpi(MPI_Ibcast(data, toCount(bytes, what), MPI_BYTE, /*root=*/0,
+                      communicator(axis), &request),
            what);
+  int64_t seq = countStarted(axis);
+  await(request, what, axis, seq, bytes);
 }
 
 extern "C" int64_t lmcrt_axis_index(int32_t axes) {

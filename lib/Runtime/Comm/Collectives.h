@@ -16,7 +16,10 @@
 //
 // Collectives are called from one thread (MPI_THREAD_FUNNELED). An MPI error
 // or a misuse of the collectives (shapes, unknown handles) prints one line
-// on stderr and ends the whole job (MPI_Abort), so that no rank hangs.
+// on stderr and ends the whole job (MPI_Abort), so that no rank hangs. So
+// does a wait that outlasts LMCRT_COLLECTIVE_TIMEOUT seconds (Deadline.h;
+// the line names the collective, the step and the ranks that did not
+// arrive).
 //
 //===----------------------------------------------------------------------===//
 
@@ -69,6 +72,16 @@ void atFinalize(void (*hook)());
 
 /// True between a successful init and finalize.
 bool initialized();
+
+/// The step the trainer is taking (1-based, as it prints them; -1 before
+/// the first), for the watchdog's message. Kept across init and finalize.
+void setStep(int64_t step);
+int64_t step();
+
+/// The deadline of every wait, in seconds: LMCRT_COLLECTIVE_TIMEOUT (else
+/// LMCRT_NCCL_TIMEOUT, else 300), read by init, which rejects a value that
+/// is not a positive number (a usage error).
+double timeoutSeconds();
 
 /// True when the process group runs over MPI (started by mpirun).
 bool usesMpi();

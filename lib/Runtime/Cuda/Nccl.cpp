@@ -26,7 +26,8 @@
 //   Device::synchronize, Device::release). While collectives are outstanding
 //   this runtime's hook does it by polling the compute stream and checking
 //   the asynchronous errors of the communicators of the collectives not yet
-//   done; on an error, or after LMCRT_NCCL_TIMEOUT seconds (default 600),
+//   done; on an error, or after LMCRT_COLLECTIVE_TIMEOUT seconds (default
+//   600; LMCRT_NCCL_TIMEOUT is its older name),
 //   it aborts the communicators and ends the job with one line, so that a
 //   dead peer does not hang the others. With none outstanding, it is a
 //   plain cuStreamSynchronize.
@@ -53,6 +54,7 @@
 
 #include "Comm/CollectiveShapes.h"
 #include "Comm/Collectives.h"
+#include "Comm/Deadline.h"
 #include "Core/MemrefView.h"
 
 #include "lmc/Runtime/lmcrt.h"
@@ -114,18 +116,27 @@ struct Operation {
   CUevent done = nullptr;
 };
 
-double timeoutSeconds() {
-  static const double seconds = parseTimeout(std::getenv("LMCRT_NCCL_TIMEOUT"));
-  return seconds;
+/// LMCRT_COLLECTIVE_TIMEOUT (the CPU collectives' variable; the older
+/// LMCRT_NCCL_TIMEOUT when it is unset), 600 s by default (comm/Deadline.h).
+const comm::TimeoutSetting &timeoutSetting() {
+  static const comm::TimeoutSetting setting =
+      comm::timeoutFromEnvironment(comm::kGpuDefaultTimeout);
+  if (!setting.error.empty())
+    comm::fatal(setting.error);
+  return setting;
 }
+
+double timeoutSeconds() { return timeoutSetting().seconds; }
 
 std::string timeoutText() {
   double t = timeoutSeconds();
+  const std::string &variable = timeoutSetting().variable;
   std::string text = t == static_cast<double>(static_cast<long>(t))
                          ? std::to_string(static_cast<long>(t))
                          : std::to_string(t);
   return " did not complete within " + text +
-         " s (LMCRT_NCCL_TIMEOUT); a peer may have died";
+         " s (" + (variable.empty() ? comm::kTimeoutVariable : variable) +
+         "); a peer may have died";
 }
 
 /// Queues `copies` on `stream`.

@@ -3,7 +3,8 @@
 // The GPU runtime never blocks in the driver or in NCCL while collectives
 // may be stuck on a dead peer: it polls (a stream, an event, a
 // communicator's state), checks the communicators' asynchronous errors
-// between polls, and gives up after LMCRT_NCCL_TIMEOUT seconds. This header
+// between polls, and gives up after LMCRT_COLLECTIVE_TIMEOUT seconds (read by
+// Nccl.cpp with Comm/Deadline.h, which rejects bad values). This header
 // is the loop itself, with the clock and the sleep injected, so that it is
 // tested on the CPU (test/Runtime/PollTest.cpp); it includes no CUDA header.
 //
@@ -20,9 +21,10 @@
 
 namespace lmcrt::cuda {
 
-/// The timeout in seconds that LMCRT_NCCL_TIMEOUT's value `text` sets: a
-/// positive number, else (unset, empty, not a number, zero or negative) the
-/// default of 600.
+/// The lenient reading of a timeout that LMCRT_NCCL_TIMEOUT had: a positive
+/// number, else (unset, empty, not a number, zero or negative) 600. Nccl.cpp
+/// now reads LMCRT_COLLECTIVE_TIMEOUT with comm::timeoutFromEnvironment
+/// (Comm/Deadline.h), for which a bad value is an error.
 inline double parseTimeout(const char *text) {
   if (!text || !*text)
     return 600.0;

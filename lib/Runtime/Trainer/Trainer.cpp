@@ -490,6 +490,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   for (int64_t step = firstStep; step < config.steps; ++step) {
     if ((stopSignal = stop::agree()) != 0)
       break;
+    comm::setStep(step + 1); // named by the collective timeout's message
     auto start = std::chrono::steady_clock::now();
     fault::maybe("crash", step + 1);
     fault::maybe("hang", step + 1);

@@ -1,7 +1,8 @@
 """Kill one rank of a running mpirun job and check that the whole job ends.
 
 Usage: python3 -m lmc.testing.kill_rank --rank R --after-lines N --log FILE
-           [--timeout 60] -- mpirun ... ./train ...
+           [--timeout 60] [--signal KILL|STOP] [--stderr FILE]
+           -- mpirun ... ./train ...
        python3 -m lmc.testing.kill_rank --after-lines N --log FILE -- ./train ...
 
 Starts the command, waits until FILE (the trainer's JSONL log) has N lines,
@@ -10,6 +11,10 @@ descendant of the command (without --rank: to the command itself, a trainer
 run without mpirun), then waits for the command to end. Passes (exit 0) when
 it ends within --timeout seconds of the kill with a non-zero status; prints
 the status, the time it took and the command's last stderr lines.
+
+--signal STOP stops the rank instead (SIGSTOP: a hung rank, which the others'
+collective timeout must detect); the stopped process is killed once the job
+has ended. --stderr FILE keeps the command's whole standard error.
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--after-lines", type=int, required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--signal", choices=["KILL", "STOP"], default="KILL")
+    parser.add_argument("--stderr", help="write the command's stderr here")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -94,20 +101,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAIL: no process of rank {args.rank} under the job")
         return 1
     who = "the job" if args.rank is None else f"rank {args.rank}"
-    os.kill(victims[0], signal.SIGKILL)
+    verb = "killed" if args.signal == "KILL" else "stopped"
+    os.kill(victims[0], getattr(signal, "SIG" + args.signal))
     killed = time.monotonic()
+
+    def reap_stopped() -> None:
+        if args.signal == "STOP":
+            try:
+                os.kill(victims[0], signal.SIGKILL)
+            except OSError:
+                pass
+
     try:
         _, err = job.communicate(timeout=args.timeout)
     except subprocess.TimeoutExpired:
+        reap_stopped()
         job.kill()
         job.communicate()
         print(f"FAIL: the job still ran {args.timeout:.0f} s after "
-              f"{who} was killed")
+              f"{who} was {verb}")
         return 1
     took = time.monotonic() - killed
+    reap_stopped()
+    if args.stderr:
+        with open(args.stderr, "w") as f:
+            f.write(err)
     tail = [line for line in err.splitlines() if line.strip()][-3:]
     print(f"job ended with status {job.returncode} {took:.1f} s after "
-          f"{who} was killed")
+          f"{who} was {verb}")
     for line in tail:
         print(f"stderr: {line}")
     if job.returncode == 0:
