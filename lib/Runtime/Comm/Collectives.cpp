@@ -831,6 +831,19 @@ void comm::broadcast(Group axis, void *data, int64_t bytes) {
   await(request, what, axis, seq, bytes);
 }
 
+int32_t comm::allReduceMax(Group axis, int32_t value, const char *what) {
+  if (!usesMpi() || groupSize(axis) == 1)
+    return value;
+  int32_t result = value;
+  MPI_Request request = MPI_REQUEST_NULL;
+  checkMpi(MPI_Iallreduce(&value, &result, 1, MPI_INT32_T, MPI_MAX,
+                          communicator(axis), &request),
+           what);
+  int64_t seq = countStarted(axis);
+  await(request, what, axis, seq, sizeof(int32_t));
+  return result;
+}
+
 extern "C" int64_t lmcrt_axis_index(int32_t axes) {
   return groupRank(checkedGroup(axes, "lmcrt_axis_index"));
 }

@@ -143,6 +143,11 @@ void gatherToRoot(Group group, const float *send, int64_t count, float *recv);
 /// `group`. Does nothing in a group of one.
 void broadcast(Group group, void *data, int64_t bytes);
 
+/// The maximum of `value` over the group `group` (one int32; `what` names
+/// it in errors), under the collective deadline like every wait. Returns
+/// `value` in a group of one.
+int32_t allReduceMax(Group group, int32_t value, const char *what);
+
 } // namespace lmcrt::comm
 
 #endif // LMC_LIB_RUNTIME_COLLECTIVES_H

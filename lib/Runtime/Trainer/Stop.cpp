@@ -73,11 +73,8 @@ int agree() {
   int32_t signal = pending;
   if (!comm::usesMpi() || comm::world() < 2)
     return signal;
-  int32_t any = 0;
-  comm::checkMpi(MPI_Allreduce(&signal, &any, 1, MPI_INT32_T, MPI_MAX,
-                               comm::communicator(comm::worldGroup())),
-                 "all_reduce of the stop signal over the world");
-  return any;
+  return comm::allReduceMax(comm::worldGroup(), signal,
+                            "all_reduce of the stop signal over the world");
 }
 
 const char *signalName(int signal) {

@@ -14,8 +14,8 @@
 //
 // On a mesh every rank must stop at the same step: the boundary poll
 // combines the ranks' signals with one all-reduce (max) of one int over the
-// world (MPI_Allreduce on 4 bytes, a few microseconds between the ranks of a
-// machine, once per step), so that a signal sent to one rank stops all of
+// world (comm::allReduceMax: 4 bytes, a few microseconds between the ranks
+// of a machine, once per step, under the collective deadline), so that a signal sent to one rank stops all of
 // them at the same boundary; SIGTERM wins over SIGINT when both arrive.
 // Without mpirun the poll is a load of a flag.
 //
