@@ -116,6 +116,11 @@ std::vector<FlagSpec> specs(Config &c) {
        "--batch rows, read as one batch of K*B rows, with the gradients of "
        "the K micro-batches of --batch rows averaged; the loss printed is "
        "their mean (needs a program compiled with lmc compile --grad-accum)"},
+      // Resume checks (Checkpoint.h).
+      {"allow-data-change", Kind::Bool, &c.allowDataChange, 0,
+       "with --resume: accept --data shards that differ from the "
+       "checkpoint's (added, removed or changed); the data position then "
+       "restarts at the first batch of the new shards' order"},
   };
 }
 

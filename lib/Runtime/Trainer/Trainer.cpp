@@ -33,6 +33,7 @@
 #include "Core/ModelInfo.h"
 #include "Core/Sharding.h"
 #include "Core/StepMemory.h"
+#include "Trainer/Agreement.h"
 #include "Trainer/Checkpoint.h"
 #include "Trainer/DataLoader.h"
 #include "Trainer/Flags.h"
@@ -190,6 +191,9 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     fail("cannot silence the standard output of rank " +
          std::to_string(comm::rank()));
   validateConfig(config, model);
+  // Before any work: every rank runs the same model, executable, flags and
+  // data, or all stop naming what differs (Agreement.h).
+  checkAgreement(config, model);
   // The GPU, for a program compiled for one: after the flags, the model
   // description and MPI, so that --help and usage errors need no GPU.
   initDevice(model);
