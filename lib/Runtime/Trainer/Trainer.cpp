@@ -36,6 +36,7 @@
 #include "Trainer/Agreement.h"
 #include "Trainer/Checkpoint.h"
 #include "Trainer/DataLoader.h"
+#include "Trainer/Fingerprint.h"
 #include "Trainer/Flags.h"
 #include "Trainer/Init.h"
 #include "Trainer/Log.h"
@@ -276,11 +277,46 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   Rng rng(config.seed);
   TrainState position;
   std::string resumeCheckpointPath;
+  // Resume checks (Checkpoint.h): the fingerprint of --data, content hashes
+  // included, recorded in every checkpoint and compared on --resume.
+  std::string dataPrint;
+  if (!config.data.empty() && !config.ckptDir.empty() &&
+      config.logits.empty())
+    dataPrint = dataFingerprint("--data", config.data, true);
+  bool dataRestarted = false;
   if (config.resume) {
-    std::string path = latestCheckpoint(config.ckptDir);
+    // The newest complete checkpoint: a damaged newer one is skipped.
+    std::string path;
+    for (const std::string &candidate : resumeCandidates(config.ckptDir)) {
+      std::string damage = checkpointDamage(candidate);
+      if (damage.empty()) {
+        path = candidate;
+        break;
+      }
+      std::fprintf(stderr, "warning: skipping a damaged checkpoint: %s\n",
+                   damage.c_str());
+    }
+    if (path.empty())
+      fail(config.ckptDir + ": no complete checkpoint to resume from");
     position = readCheckpoint(path, model, config, State::data(state.params),
                               State::data(state.expAvg),
                               State::data(state.expAvgSq), coord);
+    if (!position.dataFingerprint.empty() && !dataPrint.empty() &&
+        position.dataFingerprint != dataPrint) {
+      std::string change =
+          describeDataChange(position.dataFingerprint, dataPrint);
+      if (!config.allowDataChange)
+        fail("cannot resume from " + path + ": --data " + config.data +
+             " differs from the checkpoint's data: " + change +
+             " (--allow-data-change to train on it)");
+      // The position restarts at the first batch of the new shards' order.
+      std::printf("note: --allow-data-change: %s; the data position "
+                  "restarts at the first batch\n",
+                  change.c_str());
+      position.dataShard = position.dataOffset = 0;
+      position.dataEpoch = position.dataShardPos = position.dataBatchPos = 0;
+      dataRestarted = true;
+    }
     rng.state = position.rng;
     std::printf("resumed from %s at step %lld\n", path.c_str(),
                 static_cast<long long>(position.step));
@@ -327,6 +363,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     initParams(model, State::data(state.params), rng, coord);
   }
   position.rng = rng.state;
+  position.dataFingerprint = dataPrint;
 
   if (!config.logits.empty()) {
     // Instead of training: the logits of one batch (every rank computes).
@@ -368,7 +405,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
       trainData->seekShuffled(ShufflePosition{
           position.dataEpoch, position.dataShardPos, position.dataBatchPos});
       // (An --init-only checkpoint, at step 0, read no data.)
-      if (position.step > 0 &&
+      if (position.step > 0 && !dataRestarted &&
           (trainData->shardIndex() != position.dataShard ||
            trainData->tokenOffset() != position.dataOffset))
         fail("--data " + config.data +
