@@ -3,12 +3,15 @@
 // Tests hash64 and hashFile (Fingerprint.h) and reports their throughput on
 // 100 MB, the wording of data and description differences, and that the
 // startup agreement (Agreement.h) covers every trainer flag but the
-// per-rank ones.
+// per-rank ones, the heads line of the model description, and the order of
+// the checkpoints a resume tries.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Core/Error.h"
+#include "Core/ModelInfo.h"
 #include "Trainer/Agreement.h"
+#include "Trainer/Checkpoint.h"
 #include "Trainer/Fingerprint.h"
 #include "Trainer/Flags.h"
 
@@ -165,4 +168,43 @@ TEST(Agreement, MessagesNameTheRanksAndValues) {
                                           "s0.bin 1224\ns1.bin 2048\n"}),
             "--data: the shards of rank 1 differ from rank 0's: shard s1.bin "
             "added");
+}
+
+TEST(ModelDescription, HeadsLineIsInTheGlobalTextNotTheHash) {
+  std::string without = "lmc-model 2\nname m\ndtype f32\nvocab 4\n"
+                        "attention 1 8\nparams 1 32\n"
+                        "param wte.weight 0 2 4 8 normal 0.02 1\nend\n";
+  std::string with = without;
+  with.insert(with.find("params"), "heads 2 1\n");
+  ModelInfo a = parseModelInfo(without), b = parseModelInfo(with);
+  EXPECT_EQ(b.heads, 2);
+  EXPECT_EQ(b.kvHeads, 1);
+  // Checkpoints written before the line existed still match by hash.
+  EXPECT_EQ(a.hash(), b.hash());
+  EXPECT_EQ(a.globalText(), a.canonicalText());
+  EXPECT_EQ(firstDifferentLine(a.globalText(), b.globalText()),
+            "line 6: 'params 1 32' / 'heads 2 1'");
+  std::string bad = with;
+  bad.replace(bad.find("heads 2 1"), 9, "heads 0 1");
+  EXPECT_THROW(parseModelInfo(bad), RuntimeError);
+}
+
+TEST(ResumeCandidates, LatestFirstThenNewestFirst) {
+  char tmpl[] = "/tmp/lmc-candidates-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  for (const char *name :
+       {"ckpt_00000002.safetensors", "ckpt_00000010.safetensors",
+        "ckpt_00000006.safetensors", "ckpt_00000004.safetensors.damaged",
+        "notes.txt"})
+    std::fclose(std::fopen((dir + "/" + name).c_str(), "w"));
+  writeMarker(dir, "latest", "ckpt_00000006.safetensors");
+  std::vector<std::string> expected = {dir + "/ckpt_00000006.safetensors",
+                                       dir + "/ckpt_00000010.safetensors",
+                                       dir + "/ckpt_00000002.safetensors"};
+  EXPECT_EQ(resumeCandidates(dir), expected);
+  // An empty file is damaged, naming itself.
+  EXPECT_NE(checkpointDamage(expected[0]).find(expected[0]),
+            std::string::npos);
+  std::system(("rm -rf " + dir).c_str());
+  EXPECT_THROW(resumeCandidates(dir), RuntimeError);
 }

@@ -286,6 +286,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   bool dataRestarted = false;
   if (config.resume) {
     // The newest complete checkpoint: a damaged newer one is skipped.
+    // Rank 0 renames each damaged one to NAME.damaged, kept for inspection
+    // and no longer counted by --keep-last.
     std::string path;
     for (const std::string &candidate : resumeCandidates(config.ckptDir)) {
       std::string damage = checkpointDamage(candidate);
@@ -295,6 +297,11 @@ int train(int argc, char **argv, const ModelFunctions &fns,
       }
       std::fprintf(stderr, "warning: skipping a damaged checkpoint: %s\n",
                    damage.c_str());
+      if (rank0 && ::access(candidate.c_str(), F_OK) == 0 &&
+          std::rename(candidate.c_str(), (candidate + ".damaged").c_str()) ==
+              0)
+        std::fprintf(stderr, "warning: renamed it to %s.damaged\n",
+                     candidate.c_str());
     }
     if (path.empty())
       fail(config.ckptDir + ": no complete checkpoint to resume from");
