@@ -63,7 +63,9 @@ std::vector<FlagSpec> specs(Config &c) {
        "resume from the latest checkpoint in --ckpt-dir (--steps may be "
        "larger than the run's; the flags that define the steps already "
        "taken must match: data, batch, seq, lr, lr-schedule, warmup, "
-       "min-lr (cosine), beta1, beta2, eps, weight-decay, grad-clip)"},
+       "min-lr (cosine), beta1, beta2, eps, weight-decay, grad-clip; and "
+       "the model description and the --data shards' contents; a damaged "
+       "newest checkpoint is skipped for the newest complete one)"},
       {"keep-last", Kind::Int, &c.keepLast, 0,
        "keep the K newest step checkpoints, deleting older ones after each "
        "save (0: keep all; default 0); the ones `latest` and `best` name "
