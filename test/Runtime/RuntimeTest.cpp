@@ -1220,9 +1220,21 @@ TEST(Checkpoint, ResumeRefusesOtherModelsAndFlags) {
   std::string text = kTinyModel;
   text.replace(text.find("name fake"), 9, "name other");
   ModelInfo renamed = parseModelInfo(text);
+  // The line that differs, not two hashes (issue 18).
   EXPECT_ERROR(load(renamed, c),
-               "model: checkpoint has 'fake' (description hash " +
-                   toHex(m.hash()) + "), this program is 'other'");
+               "model: the checkpoint's description differs from this "
+               "program's ('other'), line 2: 'name fake' / 'name other'");
+  // A checkpoint without model_description (written before it existed):
+  // the hash.
+  {
+    std::map<std::string, std::string> legacy =
+        checkpointMetadata(m, c, TrainState{});
+    legacy.erase("model_description");
+    EXPECT_NE(resumeMismatch(legacy, renamed, c)
+                  .find("model: checkpoint has 'fake' (description hash " +
+                        toHex(m.hash()) + "), this program is 'other'"),
+              std::string::npos);
+  }
 
   // A checkpoint whose tensor does not match the model.
   std::vector<TensorOut> tensors = {

@@ -135,6 +135,9 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  *   attention COUNT WIDTH     (optional: the model's COUNT causal
  *                              attentions, each over WIDTH query channels,
  *                              heads x head dimension; the runtime's FLOPs)
+ *   heads HEADS KV_HEADS      (optional, after attention: the attentions'
+ *                              query and key/value head counts when all
+ *                              share them; checkpoints record it)
  *   mesh AXIS=SIZE[,AXIS=SIZE...]   (optional; one rank if absent)
  *   batch AXIS...             (optional, after mesh: the axes splitting the
  *                              batch)

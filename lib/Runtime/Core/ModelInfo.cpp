@@ -79,6 +79,13 @@ public:
       info.attentionWidth =
           integer(words[2], "attention width", 1, kMaxElements);
     }
+    // Optional: the attentions' head counts (query, key/value).
+    if (peek() == "heads") {
+      nextLine("heads");
+      expectWords(3);
+      info.heads = integer(words[1], "heads", 1, 1 << 20);
+      info.kvHeads = integer(words[2], "kv heads", 1, 1 << 20);
+    }
     // Optional: the mesh the program was partitioned for (lmc-shard), its
     // axes in order, and the axes that split the batch.
     if (peek() == "mesh") {
@@ -393,6 +400,17 @@ std::string ModelInfo::canonicalText() const {
     out += " " + p.initText + " " + p.stdText + " " + p.decayText + "\n";
   }
   return out + "end\n";
+}
+
+std::string ModelInfo::globalText() const {
+  std::string text = canonicalText();
+  if (heads) {
+    // After the attention line, or where it would be.
+    size_t at = text.find("\nparams ") + 1;
+    text.insert(at, "heads " + std::to_string(heads) + " " +
+                        std::to_string(kvHeads) + "\n");
+  }
+  return text;
 }
 
 unsigned long long ModelInfo::hash() const {

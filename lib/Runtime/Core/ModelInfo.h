@@ -90,6 +90,10 @@ struct ModelInfo {
   /// description has no such line.
   int64_t attentionLayers = 0;
   int64_t attentionWidth = 0;
+  /// Their head counts (`heads HEADS KV_HEADS`, when all attentions share
+  /// them); 0 when the description has no such line.
+  int64_t heads = 0;
+  int64_t kvHeads = 0;
   /// The mesh the program was partitioned for (`mesh`; one axis `world` of
   /// size 1 when absent), the axes that split the batch (`batch`: each rank
   /// reads its rows, by its index in that group), and the axis the ZeRO-1
@@ -108,6 +112,11 @@ struct ModelInfo {
   /// same for every mesh and layout of one model, so that a checkpoint
   /// written under one mesh resumes under another.
   unsigned long long hash() const;
+  /// The description of the global model, without mesh, shard and state
+  /// lines, with global shapes and offsets, including the heads line (what
+  /// checkpoints record as model_description; hash() leaves the heads line
+  /// out, as descriptions did before it existed).
+  std::string globalText() const;
   /// The description of the global model, without mesh, shard and state
   /// lines, with global shapes and offsets (for a description without shard
   /// lines whose parameters are laid end to end, its text minus the mesh

@@ -7,17 +7,20 @@
 #include "Core/Fault.h"
 #include "Core/ModelInfo.h"
 #include "Core/Sharding.h"
+#include "Trainer/Fingerprint.h"
 #include "Trainer/Flags.h"
 #include "Trainer/InitFrom.h"
 #include "Trainer/Json.h"
 #include "Trainer/Retention.h"
 #include "Trainer/Safetensors.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits>
 #include <map>
@@ -88,6 +91,20 @@ double metaDouble(const std::map<std::string, std::string> &meta,
   return value;
 }
 
+/// Checks an F32 tensor read into `data` against its checksum.<name> in the
+/// metadata, when the file has one (lmc checkpoints; not Hugging Face's).
+void verifyChecksum(const SafetensorsHeader &file, const TensorEntry &t,
+                    const float *data) {
+  auto it = file.metadata.find("checksum." + t.name);
+  if (it == file.metadata.end() || t.dtype != "F32")
+    return;
+  std::string actual = toHex(hash64(data, t.end - t.begin));
+  if (actual != it->second)
+    fail(file.path + ": tensor '" + t.name + "' is corrupt: its data does not "
+         "match the checksum the checkpoint recorded (" + it->second +
+         ", the data hashes to " + actual + ")");
+}
+
 /// Reads the global tensor `name` of `param` into `dst` (param.numel
 /// floats), checking its dtype and shape. F32 always; with `widened`, F16
 /// and BF16 too (as Hugging Face writes them), converted to f32 and
@@ -108,6 +125,7 @@ void readParam(const SafetensorsHeader &file, const std::string &name,
          shapeString(param.shape));
   if (!readTensorAsF32(file, *t, dst))
     fail(file.path + ": tensor '" + name + "': cannot read " + t->dtype);
+  verifyChecksum(file, *t, dst);
   if (half)
     ++(*widened)[t->dtype];
 }
@@ -273,6 +291,11 @@ std::map<std::string, std::string> checkpointMetadata(const ModelInfo &model,
   }
   meta["model_name"] = model.name;
   meta["model_hash"] = toHex(model.hash());
+  // Resume checks (Checkpoint.h): the whole global description and the
+  // data's fingerprint.
+  meta["model_description"] = model.globalText();
+  if (!state.dataFingerprint.empty())
+    meta["data_fingerprint"] = state.dataFingerprint;
   meta["flags_hash"] = toHex(fnv1a64(flagsText(config)));
   for (auto &kv : mustMatchFlags(config))
     meta["flag." + kv.first] = kv.second;
@@ -304,6 +327,13 @@ std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
   std::string name = checkpointName(state.step);
   std::map<std::string, std::string> meta =
       checkpointMetadata(model, config, state);
+  for (const TensorOut &t : tensors) {
+    int64_t numel = 1;
+    for (int64_t d : t.shape)
+      numel *= d;
+    meta["checksum." + t.name] =
+        toHex(hash64(t.data, sizeof(float) * static_cast<size_t>(numel)));
+  }
   atomicWriteFile(dir, name, [&](int fd, const std::string &path) {
     writeSafetensors(fd, path, tensors, meta);
     // LMCRT_FAULT=crash-in-save (Core/Fault.h): die with half the file in
@@ -422,6 +452,52 @@ std::string latestCheckpoint(const std::string &dir) {
   return dir + "/" + name;
 }
 
+std::vector<std::string> resumeCandidates(const std::string &dir) {
+  std::string latest = readMarker(dir, kLatest);
+  std::vector<std::pair<int64_t, std::string>> steps;
+  if (DIR *d = ::opendir(dir.c_str())) {
+    while (struct dirent *e = ::readdir(d)) {
+      std::string name = e->d_name;
+      int64_t step = checkpointStep(name);
+      if (step >= 0 && name != latest)
+        steps.push_back({step, name});
+    }
+    ::closedir(d);
+  } else if (errno != ENOENT) {
+    fail(dir + ": cannot list the directory: " + std::strerror(errno));
+  }
+  std::sort(steps.rbegin(), steps.rend());
+  std::vector<std::string> out;
+  if (!latest.empty())
+    out.push_back(dir + "/" + latest);
+  for (auto &[step, name] : steps)
+    out.push_back(dir + "/" + name);
+  if (out.empty())
+    fail(dir + "/" + kLatest + ": no checkpoint to resume from (" +
+         std::strerror(ENOENT) + ")");
+  return out;
+}
+
+std::string checkpointDamage(const std::string &path) {
+  try {
+    SafetensorsHeader file = readSafetensorsHeader(path);
+    auto format = file.metadata.find("format");
+    if (format == file.metadata.end() || format->second != kFormat)
+      return path + ": not an lmc checkpoint";
+    std::vector<float> data;
+    for (const TensorEntry &t : file.tensors) {
+      if (t.dtype != "F32")
+        continue;
+      data.resize((t.end - t.begin) / sizeof(float));
+      readTensorBytes(file, t, data.data());
+      verifyChecksum(file, t, data.data());
+    }
+  } catch (const RuntimeError &e) {
+    return e.what();
+  }
+  return "";
+}
+
 std::string resumeMismatch(const std::map<std::string, std::string> &meta,
                            const ModelInfo &model, const Config &config) {
   std::vector<std::string> diffs;
@@ -429,12 +505,21 @@ std::string resumeMismatch(const std::map<std::string, std::string> &meta,
     auto it = meta.find(key);
     return it == meta.end() ? "<missing>" : it->second;
   };
-  if (get("model_hash") != toHex(model.hash()))
+  if (meta.count("model_description")) {
+    std::string line =
+        firstDifferentLine(get("model_description"), model.globalText());
+    if (!line.empty())
+      diffs.push_back("model: the checkpoint's description differs from "
+                      "this program's ('" + model.name + "'), " + line);
+  } else if (get("model_hash") != toHex(model.hash()))
     diffs.push_back("model: checkpoint has '" + get("model_name") +
                     "' (description hash " + get("model_hash") +
                     "), this program is '" + model.name + "' (hash " +
                     toHex(model.hash()) + ")");
   for (auto &kv : mustMatchFlags(config)) {
+    // --allow-data-change: another --data pattern too.
+    if (kv.first == "data" && config.allowDataChange)
+      continue;
     std::string saved = get("flag." + kv.first);
     if (saved != kv.second)
       diffs.push_back("--" + kv.first + " " + kv.second +
@@ -461,7 +546,7 @@ std::string resumeMismatch(const std::map<std::string, std::string> &meta,
     size_t next = legacyText.find('\n', minLr) + 1;
     legacyText.insert(next, "steps=" + get("flag.steps") + "\n");
   }
-  if (diffs.empty() && get("flags_hash") != toHex(fnv1a64(flagsText(config))) &&
+  if (diffs.empty() && !config.allowDataChange && get("flags_hash") != toHex(fnv1a64(flagsText(config))) &&
       get("flags_hash") != toHex(fnv1a64(legacyText)))
     diffs.push_back("flags hash " + toHex(fnv1a64(flagsText(config))) +
                     " (checkpoint: " + get("flags_hash") + ")");
@@ -505,6 +590,8 @@ TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
     if (state.bestStep > state.step || !std::isfinite(state.bestValLoss))
       fail(path + ": metadata best_step/best_val_loss are inconsistent");
   }
+  if (file.metadata.count("data_fingerprint"))
+    state.dataFingerprint = file.metadata["data_fingerprint"];
   if (file.metadata.count("lr_decay_steps"))
     state.lrDecaySteps = metaInt(file.metadata, path, "lr_decay_steps");
   else if (file.metadata.count("flag.steps"))

@@ -18,6 +18,18 @@
 //                counts batches of K x --batch rows; absent: 1)
 //   rng_state    splitmix64 state (16 hex digits)
 //   model_name, model_hash    name and FNV-1a hash of the model description
+//   model_description  the global model description (ModelInfo::globalText,
+//                which has the heads line that the hash leaves out); a resume
+//                compares it and names the first line that differs (older
+//                checkpoints without it: the hash)
+//   data_fingerprint  the --data shards: "NAME SIZE HASH" lines (hash64 of
+//                each whole file, Fingerprint.h); a resume on other shards is
+//                refused naming the shards added, removed or changed, unless
+//                --allow-data-change, which restarts the data position at the
+//                first batch of the new shards' order (the checkpoint's
+//                data seed), keeping the step, parameters and moments
+//   checksum.<tensor>  hash64 (16 hex digits) of each tensor's bytes, checked
+//                whenever the tensor is read (--resume, --init-from)
 //   flags_hash   FNV-1a hash of the flags a resumed run must share, which are
 //                also stored one by one as flag.<name> (see mustMatchFlags)
 //   lr_decay_steps  the cosine horizon the run used (0: constant schedule);
@@ -25,6 +37,11 @@
 //   val_loss     the val loss at this step, when it was evaluated
 //   best_step, best_val_loss  with --keep-best: the checkpoint step of the
 //                lowest val loss so far (this one or an earlier one)
+//
+// A damaged newest checkpoint (truncated, or a tensor whose checksum fails)
+// is skipped on --resume with a warning: resumeCandidates lists `latest`
+// first, then the other step checkpoints newest first, and the trainer
+// resumes from the first that checkpointDamage finds complete.
 //
 // Writing is atomic: the file is written to a temporary in DIR, fsynced,
 // renamed, and DIR fsynced; then DIR/latest (the file name of the newest
@@ -75,6 +92,10 @@ struct TrainState {
   int64_t dataEpoch = 0;
   int64_t dataShardPos = 0;
   int64_t dataBatchPos = 0;
+  // Resume checks: the data fingerprint of --data (Fingerprint.h, with
+  // content hashes), written as data_fingerprint; read back as recorded
+  // ("" when the checkpoint has none).
+  std::string dataFingerprint;
 };
 
 /// Replaces DIR/NAME atomically with what `write` writes to the descriptor.
@@ -128,6 +149,17 @@ void writeMarker(const std::string &dir, const std::string &marker,
 
 /// The checkpoint DIR/latest names; throws RuntimeError if there is none.
 std::string latestCheckpoint(const std::string &dir);
+
+/// The checkpoints to resume from, best first: the one DIR/latest names,
+/// then every other step checkpoint in DIR in descending step order (the
+/// fallbacks when a newer one is damaged); throws RuntimeError when there
+/// is none.
+std::vector<std::string> resumeCandidates(const std::string &dir);
+
+/// Why the checkpoint at `path` cannot be read (unreadable or truncated
+/// header, missing data, a tensor whose checksum does not match), as one
+/// line naming the file and tensor; empty when it is complete.
+std::string checkpointDamage(const std::string &path);
 
 /// What differs between a checkpoint's metadata and this model and these
 /// flags, as "; "-separated phrases; empty when resuming is allowed.

@@ -63,7 +63,9 @@ std::vector<FlagSpec> specs(Config &c) {
        "resume from the latest checkpoint in --ckpt-dir (--steps may be "
        "larger than the run's; the flags that define the steps already "
        "taken must match: data, batch, seq, lr, lr-schedule, warmup, "
-       "min-lr (cosine), beta1, beta2, eps, weight-decay, grad-clip)"},
+       "min-lr (cosine), beta1, beta2, eps, weight-decay, grad-clip; and "
+       "the model description and the --data shards' contents; a damaged "
+       "newest checkpoint is skipped for the newest complete one)"},
       {"keep-last", Kind::Int, &c.keepLast, 0,
        "keep the K newest step checkpoints, deleting older ones after each "
        "save (0: keep all; default 0); the ones `latest` and `best` name "
@@ -117,6 +119,11 @@ std::vector<FlagSpec> specs(Config &c) {
        "--batch rows, read as one batch of K*B rows, with the gradients of "
        "the K micro-batches of --batch rows averaged; the loss printed is "
        "their mean (needs a program compiled with lmc compile --grad-accum)"},
+      // Resume checks (Checkpoint.h).
+      {"allow-data-change", Kind::Bool, &c.allowDataChange, 0,
+       "with --resume: accept --data shards that differ from the "
+       "checkpoint's (added, removed or changed); the data position then "
+       "restarts at the first batch of the new shards' order"},
   };
 }
 

@@ -65,6 +65,8 @@ struct Config {
   int64_t valBatches = 0; // --val-batches N (0: min(20, one epoch of --val))
   // Gradient accumulation: a step is K micro-batches of --batch rows.
   int64_t gradAccum = 1; // --grad-accum K
+  // Resume checks (Checkpoint.h).
+  bool allowDataChange = false; // --allow-data-change: resume on new data
 };
 
 /// Parses argv[1..argc); throws RuntimeError(2) on errors.

@@ -35,8 +35,10 @@
 #include "Core/ModelInfo.h"
 #include "Core/Sharding.h"
 #include "Core/StepMemory.h"
+#include "Trainer/Agreement.h"
 #include "Trainer/Checkpoint.h"
 #include "Trainer/DataLoader.h"
+#include "Trainer/Fingerprint.h"
 #include "Trainer/Flags.h"
 #include "Trainer/Init.h"
 #include "Trainer/Log.h"
@@ -198,6 +200,9 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   // Outputs that name an input, and outputs that cannot be written: before
   // anything is written (Paths.h).
   checkOutputsAreNotInputs(config, inputPaths(config, "/proc/self/exe"));
+  // Before any work: every rank runs the same model, executable, flags and
+  // data, or all stop naming what differs (Agreement.h).
+  checkAgreement(config, model);
   // The GPU, for a program compiled for one: after the flags, the model
   // description and MPI, so that --help and usage errors need no GPU.
   initDevice(model);
@@ -289,11 +294,53 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   Rng rng(config.seed);
   TrainState position;
   std::string resumeCheckpointPath;
+  // Resume checks (Checkpoint.h): the fingerprint of --data, content hashes
+  // included, recorded in every checkpoint and compared on --resume.
+  std::string dataPrint;
+  if (!config.data.empty() && !config.ckptDir.empty() &&
+      config.logits.empty())
+    dataPrint = dataFingerprint("--data", config.data, true);
+  bool dataRestarted = false;
   if (config.resume) {
-    std::string path = latestCheckpoint(config.ckptDir);
+    // The newest complete checkpoint: a damaged newer one is skipped.
+    // Rank 0 renames each damaged one to NAME.damaged, kept for inspection
+    // and no longer counted by --keep-last.
+    std::string path;
+    for (const std::string &candidate : resumeCandidates(config.ckptDir)) {
+      std::string damage = checkpointDamage(candidate);
+      if (damage.empty()) {
+        path = candidate;
+        break;
+      }
+      std::fprintf(stderr, "warning: skipping a damaged checkpoint: %s\n",
+                   damage.c_str());
+      if (rank0 && ::access(candidate.c_str(), F_OK) == 0 &&
+          std::rename(candidate.c_str(), (candidate + ".damaged").c_str()) ==
+              0)
+        std::fprintf(stderr, "warning: renamed it to %s.damaged\n",
+                     candidate.c_str());
+    }
+    if (path.empty())
+      fail(config.ckptDir + ": no complete checkpoint to resume from");
     position = readCheckpoint(path, model, config, State::data(state.params),
                               State::data(state.expAvg),
                               State::data(state.expAvgSq), coord);
+    if (!position.dataFingerprint.empty() && !dataPrint.empty() &&
+        position.dataFingerprint != dataPrint) {
+      std::string change =
+          describeDataChange(position.dataFingerprint, dataPrint);
+      if (!config.allowDataChange)
+        fail("cannot resume from " + path + ": --data " + config.data +
+             " differs from the checkpoint's data: " + change +
+             " (--allow-data-change to train on it)");
+      // The position restarts at the first batch of the new shards' order.
+      std::printf("note: --allow-data-change: %s; the data position "
+                  "restarts at the first batch\n",
+                  change.c_str());
+      position.dataShard = position.dataOffset = 0;
+      position.dataEpoch = position.dataShardPos = position.dataBatchPos = 0;
+      dataRestarted = true;
+    }
     rng.state = position.rng;
     std::printf("resumed from %s at step %lld\n", path.c_str(),
                 static_cast<long long>(position.step));
@@ -340,6 +387,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     initParams(model, State::data(state.params), rng, coord);
   }
   position.rng = rng.state;
+  position.dataFingerprint = dataPrint;
 
   if (!config.logits.empty()) {
     // Instead of training: the logits of one batch (every rank computes).
@@ -381,7 +429,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
       trainData->seekShuffled(ShufflePosition{
           position.dataEpoch, position.dataShardPos, position.dataBatchPos});
       // (An --init-only checkpoint, at step 0, read no data.)
-      if (position.step > 0 &&
+      if (position.step > 0 && !dataRestarted &&
           (trainData->shardIndex() != position.dataShard ||
            trainData->tokenOffset() != position.dataOffset))
         fail("--data " + config.data +

@@ -387,10 +387,19 @@ struct LMCExportEntryPointsPass
     forward.walk(
         [&](EmbeddingOp op) { vocab = op.getTable().getType().getDimSize(0); });
     context = model.getContextSize();
+    // Their head counts (query heads, key/value heads) when all agree: part
+    // of the model description, so that two models with the same parameter
+    // shapes and other heads differ (checkpoints refuse the other).
+    int64_t heads = 0, kvHeads = 0;
+    bool sameHeads = true;
     forward.walk([&](CausalAttentionOp op) {
       int64_t w = op.getQuery().getType().getDimSize(2);
       sameWidth &= attentions == 0 || w == width;
+      sameHeads &= attentions == 0 || (op.getHeads() == heads &&
+                                       op.getNumKvHeads() == kvHeads);
       width = w;
+      heads = op.getHeads();
+      kvHeads = op.getNumKvHeads();
       ++attentions;
     });
     if (!vocab)
@@ -432,6 +441,8 @@ struct LMCExportEntryPointsPass
       os << "context " << context << "\n";
     if (attentions && sameWidth && !ShapedType::isDynamic(width))
       os << "attention " << attentions << " " << width << "\n";
+    if (attentions && sameHeads)
+      os << "heads " << heads << " " << kvHeads << "\n";
     // The mesh, its axes in order (the text form of lmc/Support/Mesh.h),
     // and the axes that split the batch.
     MeshAttr mesh =
