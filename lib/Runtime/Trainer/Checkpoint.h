@@ -75,6 +75,9 @@ struct TrainState {
   int64_t dataEpoch = 0;
   int64_t dataShardPos = 0;
   int64_t dataBatchPos = 0;
+  // The loss-spike guard's state (SpikeGuard::save, Numerics.h); empty
+  // while the guard is off.
+  std::string spikeGuard;
 };
 
 /// Replaces DIR/NAME atomically with what `write` writes to the descriptor.

@@ -65,6 +65,10 @@ struct Config {
   int64_t valBatches = 0; // --val-batches N (0: min(20, one epoch of --val))
   // Gradient accumulation: a step is K micro-batches of --batch rows.
   int64_t gradAccum = 1; // --grad-accum K
+  // Loss-spike guard (Numerics.h): off while spikeZscore is 0.
+  float spikeZscore = 0.0f;  // --spike-zscore Z
+  int64_t spikeWindow = 128; // --spike-window N: losses of applied steps
+  int64_t spikeMaxSkips = 10; // --spike-max-skips K: consecutive skips
 };
 
 /// Parses argv[1..argc); throws RuntimeError(2) on errors.

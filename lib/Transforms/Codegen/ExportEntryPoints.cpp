@@ -16,10 +16,14 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <numeric>
 
 #define DEBUG_TYPE "lmc-export-entry-points"
 
@@ -250,6 +254,85 @@ struct LMCExportEntryPointsPass
     return readViews(b, loc, views, types, /*writable=*/true);
   }
 
+  /// Moves the ops after `before` that only the update needs (the
+  /// producers of results[first...] that results[0, first) do not need)
+  /// into an `scf.if` on `applied`, which yields the new state or, when not
+  /// applied, `old`; replaces results[first...] with the scf.if's results.
+  /// Every rank decides alike: the loss is the same on every rank.
+  static void guardUpdate(OpBuilder &b, Location loc, Operation *before,
+                          Value applied, SmallVectorImpl<Value> &results,
+                          size_t first, ValueRange old) {
+    Block *block = applied.getParentBlock();
+    // Ops the scalar results (and the condition) need stay where they are.
+    llvm::SetVector<Operation *> keep;
+    SmallVector<Value> work(results.begin(), results.begin() + first);
+    work.push_back(applied);
+    while (!work.empty()) {
+      Value v = work.pop_back_val();
+      Operation *def = v.getDefiningOp();
+      if (!def || def->getBlock() != block || !keep.insert(def))
+        continue;
+      llvm::append_range(work, def->getOperands());
+      def->walk([&](Operation *nested) {
+        for (Value operand : nested->getOperands())
+          if (operand.getParentBlock() == block)
+            work.push_back(operand);
+      });
+    }
+    SmallVector<Operation *> moved;
+    llvm::SmallPtrSet<Operation *, 32> movedSet;
+    for (Operation *op = before->getNextNode(); op; op = op->getNextNode()) {
+      if (keep.contains(op))
+        continue;
+      moved.push_back(op);
+      movedSet.insert(op);
+    }
+    SmallVector<Type> types;
+    for (Value v : ValueRange(results).drop_front(first))
+      types.push_back(v.getType());
+    auto ifOp = scf::IfOp::create(b, loc, types, applied,
+                                  /*addThenBlock=*/true,
+                                  /*addElseBlock=*/true);
+    Block *thenBlock = &ifOp.getThenRegion().front();
+    for (Operation *op : moved)
+      op->moveBefore(thenBlock, thenBlock->end());
+    OpBuilder tb = OpBuilder::atBlockEnd(thenBlock);
+    scf::YieldOp::create(tb, loc, ValueRange(results).drop_front(first));
+    OpBuilder eb = OpBuilder::atBlockEnd(&ifOp.getElseRegion().front());
+    scf::YieldOp::create(eb, loc, old);
+    for (auto [i, r] : llvm::enumerate(ifOp.getResults()))
+      results[first + i] = r;
+    b.setInsertionPointAfter(ifOp);
+  }
+
+  /// The non-finite flag of the updated state: 0 when every element of
+  /// `tensors` (this rank's pieces of the new parameters and moments) is
+  /// finite, 1 otherwise. One sum per tensor, added up as scalars: the sum
+  /// of finite values stays finite (unless it overflows, itself a blow-up)
+  /// and any NaN or infinity makes it non-finite; `total * 0` is then NaN.
+  /// Rank-local by design: it runs after lmc-shard, adds no collective, and
+  /// the trainer of the rank whose pieces went bad stops the job.
+  static Value nonFiniteFlag(OpBuilder &b, Location loc, ValueRange tensors,
+                             Type elementType) {
+    auto floatType = cast<FloatType>(elementType);
+    auto cst = [&](double x) -> Value {
+      return arith::ConstantOp::create(b, loc, b.getFloatAttr(floatType, x));
+    };
+    Value total = cst(0.0);
+    for (Value t : tensors) {
+      int64_t rank = cast<RankedTensorType>(t.getType()).getRank();
+      SmallVector<int64_t> all(rank);
+      std::iota(all.begin(), all.end(), 0);
+      Value sum = ReduceSumOp::create(b, loc, t, all);
+      total = arith::AddFOp::create(b, loc, total,
+                                    tensor::ExtractOp::create(b, loc, sum));
+    }
+    Value zeroed = arith::MulFOp::create(b, loc, total, cst(0.0));
+    Value finite = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ORD,
+                                         zeroed, zeroed);
+    return arith::SelectOp::create(b, loc, finite, cst(0.0), cst(1.0));
+  }
+
   /// lmc_train_step updates the flat parameter and moment buffers in place:
   /// each parameter's view is read as a tensor (restrict: nothing else
   /// reaches that memory while the step runs) and the step's new value is
@@ -267,20 +350,32 @@ struct LMCExportEntryPointsPass
     // Scalars and inputs after the 3 n tensors stay as they are.
     SmallVector<Type> inputs = {flatType, stateType, stateType};
     llvm::append_range(inputs, type.getInputs().drop_front(3 * n));
+    inputs.push_back(layout.elementType); // max_loss
     SmallVector<Type> results(type.getResults().take_front(3));
+    results.push_back(layout.elementType); // nonfinite
     func::FuncOp fn =
         createExported(mb, loc, "lmc_train_step", inputs, results);
     OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
     SmallVector<Value> views = unpackState(b, loc, fn, layout);
     SmallVector<Value> args = readState(b, loc, views, layout);
-    llvm::append_range(args, fn.getArguments().drop_front(3));
+    llvm::append_range(args, fn.getArguments().drop_front(3).drop_back());
+    Operation *before = &fn.getBody().front().back();
     SmallVector<Value> stepResults = inlineBody(b, train, args);
+    Value applied = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ULE,
+                                          stepResults[0],
+                                          fn.getArguments().back());
+    guardUpdate(b, loc, before, applied, stepResults, 3,
+                ArrayRef(args).take_front(3 * n));
+    Value flag = nonFiniteFlag(b, loc, ValueRange(stepResults).drop_front(3),
+                               layout.elementType);
     for (auto [value, view] :
          llvm::zip(ArrayRef(stepResults).drop_front(3), views))
       bufferization::MaterializeInDestinationOp::create(
           b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
           /*writable=*/true);
-    func::ReturnOp::create(b, loc, ValueRange(stepResults).take_front(3));
+    SmallVector<Value> rets(ValueRange(stepResults).take_front(3));
+    rets.push_back(flag);
+    func::ReturnOp::create(b, loc, rets);
   }
 
   /// lmc_grad_step(params, grad_acc, tokens, targets) -> loss adds the
@@ -332,6 +427,7 @@ struct LMCExportEntryPointsPass
                          apply.getFunctionType().getInputs().drop_front(4 * n));
       SmallVector<Type> resultTypes(
           apply.getFunctionType().getResults().take_front(2));
+      resultTypes.push_back(layout.elementType); // nonfinite
       func::FuncOp fn =
           createExported(mb, loc, "lmc_apply_step", inputs, resultTypes);
       OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
@@ -342,12 +438,16 @@ struct LMCExportEntryPointsPass
                           layout.state.types, /*writable=*/false));
       llvm::append_range(args, fn.getArguments().drop_front(4));
       SmallVector<Value> results = inlineBody(b, apply, args);
+      Value flag = nonFiniteFlag(b, loc, ValueRange(results).drop_front(2),
+                                 layout.elementType);
       for (auto [value, view] :
            llvm::zip(ArrayRef(results).drop_front(2), views))
         bufferization::MaterializeInDestinationOp::create(
             b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
             /*writable=*/true);
-      func::ReturnOp::create(b, loc, ValueRange(results).take_front(2));
+      SmallVector<Value> rets(ValueRange(results).take_front(2));
+      rets.push_back(flag);
+      func::ReturnOp::create(b, loc, rets);
     }
     return success();
   }
