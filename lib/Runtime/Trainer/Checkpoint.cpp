@@ -4,6 +4,7 @@
 
 #include "Comm/Collectives.h"
 #include "Core/Error.h"
+#include "Core/Fault.h"
 #include "Core/ModelInfo.h"
 #include "Core/Sharding.h"
 #include "Trainer/Flags.h"
@@ -307,6 +308,13 @@ std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
       checkpointMetadata(model, config, state);
   atomicWriteFile(dir, name, [&](int fd, const std::string &path) {
     writeSafetensors(fd, path, tensors, meta);
+    // LMCRT_FAULT=crash-in-save (Core/Fault.h): die with half the file in
+    // its temporary, as a crash in the middle of the write leaves it.
+    if (fault::at("crash-in-save", state.step)) {
+      if (::ftruncate(fd, ::lseek(fd, 0, SEEK_CUR) / 2) == 0)
+        ::fsync(fd);
+      fault::maybe("crash-in-save", state.step);
+    }
   });
   writeMarker(dir, kLatest, name);
   // Only once the checkpoint and its markers are durable: what they name is

@@ -340,6 +340,12 @@ std::string usage(const std::string &program) {
     }
     text += line + "\n";
   }
+  // Signals (Trainer/Stop.h) and the fault injector (Core/Fault.h).
+  text += "\nSIGTERM or SIGINT (Ctrl-C) stops training after the current step, "
+          "with a\ncheckpoint when --ckpt-dir is set; exit status 0 after "
+          "SIGTERM, 130 after\nSIGINT. A second signal stops at once. "
+          "LMCRT_FAULT=KIND[:rank=R][:step=S]\ninjects faults for testing "
+          "(docs/Runtime.md).\n";
   return text;
 }
 

@@ -145,4 +145,12 @@ void JsonlLog::eval(int64_t step, double valLoss) {
         jsonNumber(valLoss) + ",\"time\":" + unixTimeText() + "}\n");
 }
 
+void JsonlLog::stopped(int64_t step, const std::string &signal,
+                       const std::string &checkpoint) {
+  write("{\"event\":\"stop\",\"signal\":" + json::quote(signal) +
+        ",\"step\":" + std::to_string(step) + ",\"checkpoint\":" +
+        (checkpoint.empty() ? std::string("null") : json::quote(checkpoint)) +
+        ",\"time\":" + unixTimeText() + "}\n");
+}
+
 } // namespace lmcrt

@@ -6,6 +6,8 @@
 //   {"step":N,"val_loss":X,"time":T}                           per eval
 //   {"event":"resume","step":N,"checkpoint":"NAME","dropped":K,"time":T}
 //                                              when a resumed run starts
+//   {"event":"stop","signal":"SIGTERM","step":N,"checkpoint":"NAME"|null,
+//    "time":T}              when SIGTERM or SIGINT stopped the run (Stop.h)
 // `step` counts from 1 (the number of updates after the line's step); loss is
 // the batch's training loss before the update; `tokens` the training tokens
 // consumed up to and including the step; `mfu` (GPU runs only) the model
@@ -53,6 +55,10 @@ public:
             double tokS, int64_t tokens, std::optional<double> mfu,
             std::optional<std::pair<bool, int64_t>> spike = std::nullopt);
   void eval(int64_t step, double valLoss);
+  /// The run stopped by `signal` after `step`; `checkpoint` the file of that
+  /// step, empty (null) when none was written.
+  void stopped(int64_t step, const std::string &signal,
+               const std::string &checkpoint);
 
 private:
   void write(const std::string &line);

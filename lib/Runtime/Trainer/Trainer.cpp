@@ -6,7 +6,8 @@
 // --grad-accum K, grad_step on each of the K micro-batches of the step's
 // batch and apply_step; print and log; eval on --val (--val-batches) every
 // K steps and at the end; checkpoints every K steps and at the end; then
-// --sample.
+// --sample. SIGTERM and SIGINT stop the loop at the next step boundary,
+// with a checkpoint (Stop.h).
 //
 // On a mesh (the model description's) every rank holds its pieces of the
 // parameters and moments (Sharding.h): initialisation draws every global
@@ -29,6 +30,7 @@
 #include "Comm/Collectives.h"
 #include "Core/Device.h"
 #include "Core/Error.h"
+#include "Core/Fault.h"
 #include "Core/ModelFunctions.h"
 #include "Core/ModelInfo.h"
 #include "Core/Sharding.h"
@@ -43,6 +45,7 @@
 #include "Trainer/Retention.h"
 #include "Trainer/LogitsDump.h"
 #include "Trainer/Sampler.h"
+#include "Trainer/Stop.h"
 #include "Trainer/Threads.h"
 #include "Trainer/Tokenizer.h"
 #include "lmc/Version.h"
@@ -191,6 +194,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     fail("cannot silence the standard output of rank " +
          std::to_string(comm::rank()));
   validateConfig(config, model);
+  fault::init(); // LMCRT_FAULT, a testing aid (Core/Fault.h)
   // The GPU, for a program compiled for one: after the flags, the model
   // description and MPI, so that --help and usage errors need no GPU.
   initDevice(model);
@@ -444,7 +448,10 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     log.eval(step, loss);
     return loss;
   };
+  // The step of the last checkpoint written or resumed from (-1: none).
+  int64_t checkpointStep = config.resume ? firstStep : -1;
   auto doCheckpoint = [&](double valLoss) {
+    checkpointStep = position.step;
     // With --keep-best, the best (lowest val loss) of the checkpoint steps.
     position.valLoss = valLoss;
     if (config.keepBest && std::isfinite(valLoss) &&
@@ -455,6 +462,15 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     // Collective: rank 0 writes the pieces of every rank, then deletes what
     // --keep-last lets go.
     std::vector<std::string> deleted;
+    // What the compiled flag cannot have seen (a value changed on the host
+    // after the step) never reaches a file either: one scan per save.
+    std::string bad =
+        firstNonFinite(model, State::data(state.params),
+                       State::data(state.expAvg), State::data(state.expAvgSq));
+    if (!bad.empty())
+      fail("non-finite values at step " + std::to_string(position.step) +
+           ": " + bad + "; not saved (" + config.ckptDir +
+           "/latest is unchanged)");
     std::string path = saveCheckpoint(
         config.ckptDir, model, config, position, State::data(state.params),
         State::data(state.expAvg), State::data(state.expAvgSq), &deleted);
@@ -473,8 +489,16 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   if (spikeGuard.enabled() && !position.spikeGuard.empty())
     spikeGuard.load(position.spikeGuard, resumeCheckpointPath);
 
+  // Graceful stop (Stop.h): from here on SIGTERM and SIGINT are polled at
+  // each step boundary, agreed on by every rank.
+  stop::install();
+  int stopSignal = 0;
   for (int64_t step = firstStep; step < config.steps; ++step) {
+    if ((stopSignal = stop::agree()) != 0)
+      break;
     auto start = std::chrono::steady_clock::now();
+    fault::maybe("crash", step + 1);
+    fault::maybe("hang", step + 1);
     trainData->next(tokens.data, targets.data);
     lmcrt_train_step_result r{};
     const float maxLoss = spikeGuard.maxLoss();
@@ -517,6 +541,12 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     }
     device::synchronize();
     step_memory::end();
+    if (fault::maybe("nan", step + 1))
+      State::data(state.params)[0] = NAN;
+    if (fault::maybe("nan-loss", step + 1))
+      r.loss = NAN;
+    fault::maybe("sigterm", step + 1);
+    fault::maybe("sigint", step + 1);
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
@@ -600,6 +630,31 @@ int train(int argc, char **argv, const ModelFunctions &fns,
       valLoss = doEval(step + 1);
     if (checkpointNow)
       doCheckpoint(valLoss);
+  }
+  if (!stopSignal) // a signal during the last step or its checkpoint
+    stopSignal = stop::agree();
+  if (stopSignal) {
+    // Stopped at the boundary after step position.step: its checkpoint
+    // (unless just written, or no step was taken), the log line, the exit.
+    if (!config.ckptDir.empty() && checkpointStep != position.step &&
+        position.step > firstStep)
+      doCheckpoint(NAN);
+    std::string name;
+    if (!config.ckptDir.empty() && checkpointStep == position.step) {
+      name = checkpointPath(config.ckptDir, position.step);
+      name = name.substr(name.rfind('/') + 1);
+    }
+    log.stopped(position.step, stop::signalName(stopSignal), name);
+    std::printf("stopped by %s at step %lld%s\n",
+                stop::signalName(stopSignal),
+                static_cast<long long>(position.step),
+                name.empty() ? " (no checkpoint written)"
+                             : (" (checkpoint " + name + ")").c_str());
+    std::fflush(stdout);
+    // No rank exits before rank 0 has logged (mpirun may end the others as
+    // soon as one exits with SIGINT's 130).
+    stop::agree();
+    return stop::exitStatus(stopSignal);
   }
   if (firstStep < config.steps) {
     std::printf("trained %lld steps in %.1f s\n",
