@@ -86,6 +86,9 @@ bool SpikeGuard::record(float loss, float maxLoss, int64_t step) {
   bool skipped = loss > maxLoss;
   if (!skipped) {
     consecutive = 0;
+    // A non-finite loss (which stops the run) never enters the window.
+    if (!std::isfinite(loss))
+      return false;
     losses.push_back(loss);
     while (static_cast<int64_t>(losses.size()) > window)
       losses.pop_front();
