@@ -256,12 +256,15 @@ struct LMCExportEntryPointsPass
 
   /// Moves the ops after `before` that only the update needs (the
   /// producers of results[first...] that results[0, first) do not need)
-  /// into an `scf.if` on `applied`, which yields the new state or, when not
-  /// applied, `old`; replaces results[first...] with the scf.if's results.
-  /// Every rank decides alike: the loss is the same on every rank.
-  static void guardUpdate(OpBuilder &b, Location loc, Operation *before,
-                          Value applied, SmallVectorImpl<Value> &results,
-                          size_t first, ValueRange old) {
+  /// into the then-block of an `scf.if` on `applied` returning one
+  /// `flagType` value, and returns it: the caller ends the then-block
+  /// (writing the new state and yielding its non-finite flag); the
+  /// else-block, which leaves the state as it was, yields 0. The state is
+  /// written inside the branch, so that bufferization still updates it in
+  /// place. Every rank decides alike: the loss is the same on every rank.
+  static scf::IfOp guardUpdate(OpBuilder &b, Location loc, Operation *before,
+                               Value applied, ArrayRef<Value> results,
+                               size_t first, Type flagType) {
     Block *block = applied.getParentBlock();
     // Ops the scalar results (and the condition) need stay where they are.
     llvm::SetVector<Operation *> keep;
@@ -280,29 +283,22 @@ struct LMCExportEntryPointsPass
       });
     }
     SmallVector<Operation *> moved;
-    llvm::SmallPtrSet<Operation *, 32> movedSet;
-    for (Operation *op = before->getNextNode(); op; op = op->getNextNode()) {
-      if (keep.contains(op))
-        continue;
-      moved.push_back(op);
-      movedSet.insert(op);
-    }
-    SmallVector<Type> types;
-    for (Value v : ValueRange(results).drop_front(first))
-      types.push_back(v.getType());
-    auto ifOp = scf::IfOp::create(b, loc, types, applied,
+    for (Operation *op = before->getNextNode(); op; op = op->getNextNode())
+      if (!keep.contains(op))
+        moved.push_back(op);
+    auto ifOp = scf::IfOp::create(b, loc, TypeRange{flagType}, applied,
                                   /*addThenBlock=*/true,
                                   /*addElseBlock=*/true);
     Block *thenBlock = &ifOp.getThenRegion().front();
     for (Operation *op : moved)
       op->moveBefore(thenBlock, thenBlock->end());
-    OpBuilder tb = OpBuilder::atBlockEnd(thenBlock);
-    scf::YieldOp::create(tb, loc, ValueRange(results).drop_front(first));
     OpBuilder eb = OpBuilder::atBlockEnd(&ifOp.getElseRegion().front());
-    scf::YieldOp::create(eb, loc, old);
-    for (auto [i, r] : llvm::enumerate(ifOp.getResults()))
-      results[first + i] = r;
+    scf::YieldOp::create(
+        eb, loc,
+        ValueRange{arith::ConstantOp::create(
+            eb, loc, eb.getFloatAttr(cast<FloatType>(flagType), 0.0))});
     b.setInsertionPointAfter(ifOp);
+    return ifOp;
   }
 
   /// The non-finite flag of the updated state: 0 when every element of
@@ -364,15 +360,21 @@ struct LMCExportEntryPointsPass
     Value applied = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ULE,
                                           stepResults[0],
                                           fn.getArguments().back());
-    guardUpdate(b, loc, before, applied, stepResults, 3,
-                ArrayRef(args).take_front(3 * n));
-    Value flag = nonFiniteFlag(b, loc, ValueRange(stepResults).drop_front(3),
-                               layout.elementType);
-    for (auto [value, view] :
-         llvm::zip(ArrayRef(stepResults).drop_front(3), views))
-      bufferization::MaterializeInDestinationOp::create(
-          b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
-          /*writable=*/true);
+    scf::IfOp ifOp = guardUpdate(b, loc, before, applied, stepResults, 3,
+                                 layout.elementType);
+    {
+      OpBuilder tb = OpBuilder::atBlockEnd(&ifOp.getThenRegion().front());
+      Value newFlag =
+          nonFiniteFlag(tb, loc, ValueRange(stepResults).drop_front(3),
+                        layout.elementType);
+      for (auto [value, view] :
+           llvm::zip(ArrayRef(stepResults).drop_front(3), views))
+        bufferization::MaterializeInDestinationOp::create(
+            tb, loc, /*result=*/Type(), value, view, /*restrict=*/true,
+            /*writable=*/true);
+      scf::YieldOp::create(tb, loc, ValueRange{newFlag});
+    }
+    Value flag = ifOp.getResult(0);
     SmallVector<Value> rets(ValueRange(stepResults).take_front(3));
     rets.push_back(flag);
     func::ReturnOp::create(b, loc, rets);
