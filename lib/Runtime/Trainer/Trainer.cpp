@@ -486,6 +486,9 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   // checkpoints.
   SpikeGuard spikeGuard(config.spikeZscore, config.spikeWindow,
                         config.spikeMaxSkips);
+  if (spikeGuard.enabled() && gpu)
+    usageError("--spike-zscore: not supported by GPU programs yet (their "
+               "step applies every update)");
   if (spikeGuard.enabled() && !position.spikeGuard.empty())
     spikeGuard.load(position.spikeGuard, resumeCheckpointPath);
 

@@ -360,6 +360,25 @@ struct LMCExportEntryPointsPass
     Value applied = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ULE,
                                           stepResults[0],
                                           fn.getArguments().back());
+    // On the GPU, lmc-gpu-async-launches queues only the launches of the
+    // function's top level: the guard's branch would launch its kernels
+    // synchronously, so the CUDA step applies every update (max_loss is
+    // ignored; the trainer refuses --spike-zscore there) and computes the
+    // flag after it.
+    if (target == Target::CUDA) {
+      Value flag = nonFiniteFlag(b, loc, ValueRange(stepResults).drop_front(3),
+                                 layout.elementType);
+      for (auto [value, view] :
+           llvm::zip(ArrayRef(stepResults).drop_front(3), views))
+        bufferization::MaterializeInDestinationOp::create(
+            b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
+            /*writable=*/true);
+      SmallVector<Value> rets(ValueRange(stepResults).take_front(3));
+      rets.push_back(flag);
+      func::ReturnOp::create(b, loc, rets);
+      applied.getDefiningOp()->erase();
+      return;
+    }
     scf::IfOp ifOp = guardUpdate(b, loc, before, applied, stepResults, 3,
                                  layout.elementType);
     {

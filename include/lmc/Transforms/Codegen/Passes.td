@@ -66,7 +66,9 @@ def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
       are and the materialisations fold away. The update (the ops that only
       the new parameters and moments need) runs in an `scf.if` taken when
       `loss <= max_loss` (the trainer's loss-spike guard; +inf applies every
-      update); otherwise the state stays as it was. `nonfinite` is 0, or 1
+      update); otherwise the state stays as it was (not for
+      `target=cuda`, whose asynchronous launches cover the top level only:
+      there every update is applied and `max_loss` is ignored). `nonfinite` is 0, or 1
       when some element of this rank's new parameters and moments is NaN
       or infinite: one sum per tensor, `(sum of sums) * 0` is NaN exactly
       then (or when the sum overflows); rank-local, no collective;
