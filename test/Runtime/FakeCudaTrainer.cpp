@@ -47,8 +47,9 @@ __attribute__((destructor)) void unloadKernels() { mgpuModuleUnload(module); }
 extern "C" void _mlir_ciface_lmc_train_step(
     lmcrt_train_step_result *result, lmcrt_memref_f32_1d *, lmcrt_memref_f32_1d *,
     lmcrt_memref_f32_1d *, int64_t, float lr, float, int64_t, int64_t, float,
-    float, float, float, float, lmcrt_memref_i32_2d *, lmcrt_memref_i32_2d *) {
-  *result = {1.0f, 0.0f, lr};
+    float, float, float, float, lmcrt_memref_i32_2d *, lmcrt_memref_i32_2d *,
+    float) {
+  *result = {1.0f, 0.0f, lr, 0.0f};
 }
 
 extern "C" float _mlir_ciface_lmc_eval_step(lmcrt_memref_f32_1d *,

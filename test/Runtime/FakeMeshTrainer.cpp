@@ -41,7 +41,7 @@ void fakeTrainStep(lmcrt_train_step_result *result, lmcrt_memref_f32_1d *params,
                    lmcrt_memref_f32_1d *expAvg, lmcrt_memref_f32_1d *expAvgSq,
                    int64_t step, float lr, float, int64_t, int64_t, float,
                    float, float, float, float, lmcrt_memref_i32_2d *,
-                   lmcrt_memref_i32_2d *targets) {
+                   lmcrt_memref_i32_2d *targets, float) {
   if (params->sizes[0] != model.total || expAvg->sizes[0] != model.stateTotal ||
       expAvgSq->sizes[0] != model.stateTotal) {
     std::fprintf(stderr, "fake step: buffers of %lld/%lld/%lld elements\n",
@@ -84,6 +84,7 @@ void fakeTrainStep(lmcrt_train_step_result *result, lmcrt_memref_f32_1d *params,
                                           testing_sharded::dpOf(model) * t);
   result->grad_norm = static_cast<float>(step);
   result->lr = lr;
+  result->nonfinite = 0.0f;
 }
 
 float fakeEvalStep(lmcrt_memref_f32_1d *, lmcrt_memref_i32_2d *,

@@ -1388,7 +1388,7 @@ void fakeTrainStep(lmcrt_train_step_result *r, lmcrt_memref_f32_1d *params,
                    lmcrt_memref_f32_1d *m, lmcrt_memref_f32_1d *v, int64_t step,
                    float lr, float, int64_t, int64_t, float beta1, float beta2,
                    float eps, float, float, lmcrt_memref_i32_2d *tokens,
-                   lmcrt_memref_i32_2d *targets) {
+                   lmcrt_memref_i32_2d *targets, float) {
   int64_t n = params->sizes[0];
   const float *p = params->aligned + params->offset;
   int64_t bt = targets->sizes[0] * targets->sizes[1];
@@ -1414,6 +1414,7 @@ void fakeTrainStep(lmcrt_train_step_result *r, lmcrt_memref_f32_1d *params,
   r->loss = static_cast<float>(loss / bt);
   r->grad_norm = static_cast<float>(std::sqrt(norm));
   r->lr = lr * (step + 1);
+  r->nonfinite = 0.0f;
 }
 
 float fakeEvalStep(lmcrt_memref_f32_1d *params, lmcrt_memref_i32_2d *,

@@ -67,6 +67,8 @@ typedef struct {
   float loss;      /* training loss of the batch, before the update */
   float grad_norm; /* global L2 norm of the gradients, before clipping */
   float lr;        /* learning rate applied at this step */
+  float nonfinite; /* 0, or 1 when some element of this rank's pieces of the
+                      updated parameters or moments is NaN or infinite */
 } lmcrt_train_step_result;
 
 /* ---- Exported by compiled code ---------------------------------------- */
@@ -78,13 +80,17 @@ typedef struct {
  * section; each rank passes its own pieces). `step` counts
  * from 0; the learning rate warms up linearly over `warmup` steps, then
  * (decay_steps > 0) decays with a cosine to `min_lr` at `decay_steps`.
- * grad_clip <= 0 disables clipping. */
+ * grad_clip <= 0 disables clipping. The update is skipped when the
+ * batch's loss > max_loss (+inf: never); params and the moments then
+ * stay as they were (the trainer's loss-spike guard). result->nonfinite
+ * says whether the state after the step has a NaN or an infinity in this
+ * rank's pieces (a rank-local flag: no collective). */
 void _mlir_ciface_lmc_train_step(
     lmcrt_train_step_result *result, lmcrt_memref_f32_1d *params,
     lmcrt_memref_f32_1d *exp_avg, lmcrt_memref_f32_1d *exp_avg_sq, int64_t step,
     float lr, float min_lr, int64_t warmup, int64_t decay_steps, float beta1,
     float beta2, float eps, float weight_decay, float grad_clip,
-    lmcrt_memref_i32_2d *tokens, lmcrt_memref_i32_2d *targets);
+    lmcrt_memref_i32_2d *tokens, lmcrt_memref_i32_2d *targets, float max_loss);
 
 /* Gradient accumulation (programs compiled with `lmc compile --grad-accum`;
  * absent otherwise). lmc_grad_step adds the batch's mean gradient (the mean
@@ -104,6 +110,7 @@ float _mlir_ciface_lmc_grad_step(lmcrt_memref_f32_1d *params,
 typedef struct {
   float grad_norm; /* global L2 norm of the mean gradient, before clipping */
   float lr;        /* learning rate applied at this step */
+  float nonfinite; /* as lmcrt_train_step_result's */
 } lmcrt_apply_step_result;
 
 void _mlir_ciface_lmc_apply_step(

@@ -121,6 +121,9 @@ agreedFlags(const Config &c) {
       {"val-batches", std::to_string(c.valBatches)},
       {"grad-accum", std::to_string(c.gradAccum)},
       {"allow-data-change", yesNo(c.allowDataChange)},
+      {"spike-zscore", exact(c.spikeZscore)},
+      {"spike-window", std::to_string(c.spikeWindow)},
+      {"spike-max-skips", std::to_string(c.spikeMaxSkips)},
   };
 }
 

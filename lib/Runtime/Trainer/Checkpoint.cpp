@@ -289,6 +289,8 @@ std::map<std::string, std::string> checkpointMetadata(const ModelInfo &model,
     meta["data_shard_pos"] = std::to_string(state.dataShardPos);
     meta["data_batch_pos"] = std::to_string(state.dataBatchPos);
   }
+  if (!state.spikeGuard.empty())
+    meta["spike_guard"] = state.spikeGuard;
   meta["model_name"] = model.name;
   meta["model_hash"] = toHex(model.hash());
   // Resume checks (Checkpoint.h): the whole global description and the
@@ -606,6 +608,9 @@ TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
     state.dataShardPos = metaInt(file.metadata, path, "data_shard_pos");
     state.dataBatchPos = metaInt(file.metadata, path, "data_batch_pos");
   }
+
+  if (file.metadata.count("spike_guard"))
+    state.spikeGuard = file.metadata["spike_guard"];
 
   std::set<std::string> expected;
   for (const ParamInfo &p : model.params) {

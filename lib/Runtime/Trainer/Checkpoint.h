@@ -96,6 +96,9 @@ struct TrainState {
   // content hashes), written as data_fingerprint; read back as recorded
   // ("" when the checkpoint has none).
   std::string dataFingerprint;
+  // The loss-spike guard's state (SpikeGuard::save, Numerics.h); empty
+  // while the guard is off.
+  std::string spikeGuard;
 };
 
 /// Replaces DIR/NAME atomically with what `write` writes to the descriptor.

@@ -124,6 +124,16 @@ std::vector<FlagSpec> specs(Config &c) {
        "with --resume: accept --data shards that differ from the "
        "checkpoint's (added, removed or changed); the data position then "
        "restarts at the first batch of the new shards' order"},
+      // Loss-spike guard (Numerics.h).
+      {"spike-zscore", Kind::Float, &c.spikeZscore, 0,
+       "skip the update of a step whose loss is more than Z standard "
+       "deviations above the mean of the last --spike-window applied steps "
+       "(0: off, the default)"},
+      {"spike-window", Kind::Int, &c.spikeWindow, 2,
+       "losses the spike guard's mean and deviation cover; it acts once "
+       "that many steps were applied (default 128)"},
+      {"spike-max-skips", Kind::Int, &c.spikeMaxSkips, 1,
+       "stop with an error after K consecutive skipped steps (default 10)"},
   };
 }
 
@@ -440,6 +450,12 @@ std::string configTable(const Config &c, const ModelInfo &model) {
            (c.gradAccum > 1 ? " (" + std::to_string(c.gradAccum * c.batch) +
                                   " rows per step)"
                             : "")},
+      {"spike-guard",
+       c.spikeZscore > 0
+           ? "z > " + formatFloat(c.spikeZscore) + " over " +
+                 std::to_string(c.spikeWindow) + " steps, stop after " +
+                 std::to_string(c.spikeMaxSkips) + " skips"
+           : "off"},
       {"val-batches", c.val.empty()     ? "-"
                       : c.valBatches ? std::to_string(c.valBatches)
                                      : "auto"},

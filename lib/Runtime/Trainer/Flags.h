@@ -67,6 +67,10 @@ struct Config {
   int64_t gradAccum = 1; // --grad-accum K
   // Resume checks (Checkpoint.h).
   bool allowDataChange = false; // --allow-data-change: resume on new data
+  // Loss-spike guard (Numerics.h): off while spikeZscore is 0.
+  float spikeZscore = 0.0f;  // --spike-zscore Z
+  int64_t spikeWindow = 128; // --spike-window N: losses of applied steps
+  int64_t spikeMaxSkips = 10; // --spike-max-skips K: consecutive skips
 };
 
 /// Parses argv[1..argc); throws RuntimeError(2) on errors.

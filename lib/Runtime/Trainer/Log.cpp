@@ -126,12 +126,17 @@ void JsonlLog::write(const std::string &line) {
 
 void JsonlLog::step(int64_t step, double loss, double gradNorm, double lr,
                     double ms, double tokS, int64_t tokens,
-                    std::optional<double> mfu) {
+                    std::optional<double> mfu,
+                    std::optional<std::pair<bool, int64_t>> spike) {
   write("{\"step\":" + std::to_string(step) + ",\"loss\":" + jsonNumber(loss) +
         ",\"grad_norm\":" + jsonNumber(gradNorm) + ",\"lr\":" + jsonNumber(lr) +
         ",\"ms\":" + jsonNumber(ms) + ",\"tok_s\":" + jsonNumber(tokS) +
         ",\"tokens\":" + std::to_string(tokens) +
         (mfu ? ",\"mfu\":" + jsonNumber(*mfu) : std::string()) +
+        (spike ? std::string(",\"skipped\":") +
+                     (spike->first ? "true" : "false") +
+                     ",\"skips\":" + std::to_string(spike->second)
+               : std::string()) +
         ",\"time\":" + unixTimeText() + "}\n");
 }
 

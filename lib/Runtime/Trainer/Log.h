@@ -30,6 +30,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace lmcrt {
 
@@ -48,8 +49,11 @@ public:
   int64_t resume(const std::string &path, int64_t step,
                  const std::string &checkpoint);
   /// `mfu`: absent on the CPU, NaN (written null) on an unknown GPU.
+  /// `spike`: with the loss-spike guard on, whether this step's update was
+  /// skipped and the run's skips so far ("skipped", "skips").
   void step(int64_t step, double loss, double gradNorm, double lr, double ms,
-            double tokS, int64_t tokens, std::optional<double> mfu);
+            double tokS, int64_t tokens, std::optional<double> mfu,
+            std::optional<std::pair<bool, int64_t>> spike = std::nullopt);
   void eval(int64_t step, double valLoss);
   /// The run stopped by `signal` after `step`; `checkpoint` the file of that
   /// step, empty (null) when none was written.

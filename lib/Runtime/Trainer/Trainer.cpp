@@ -43,6 +43,7 @@
 #include "Trainer/Init.h"
 #include "Trainer/Log.h"
 #include "Trainer/Paths.h"
+#include "Trainer/Numerics.h"
 #include "Trainer/PeakFlops.h"
 #include "Trainer/Retention.h"
 #include "Trainer/LogitsDump.h"
@@ -380,6 +381,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   } else if (!config.initFrom.empty()) {
     std::string note = loadParameters(config.initFrom, model,
                                       State::data(state.params), coord);
+    checkFiniteParameters(model, State::data(state.params),
+                          "--init-from " + config.initFrom);
     if (!note.empty())
       std::printf("note: %s\n", note.c_str());
     std::printf("parameters from %s\n", config.initFrom.c_str());
@@ -520,6 +523,15 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     // Collective: rank 0 writes the pieces of every rank, then deletes what
     // --keep-last lets go.
     std::vector<std::string> deleted;
+    // What the compiled flag cannot have seen (a value changed on the host
+    // after the step) never reaches a file either: one scan per save.
+    std::string bad =
+        firstNonFinite(model, State::data(state.params),
+                       State::data(state.expAvg), State::data(state.expAvgSq));
+    if (!bad.empty())
+      fail("non-finite values at step " + std::to_string(position.step) +
+           ": " + bad + "; not saved (" + config.ckptDir +
+           "/latest is unchanged)");
     std::string path = saveCheckpoint(
         config.ckptDir, model, config, position, State::data(state.params),
         State::data(state.expAvg), State::data(state.expAvgSq), &deleted);
@@ -530,6 +542,16 @@ int train(int argc, char **argv, const ModelFunctions &fns,
       note += (i ? ", " : "; deleted ") + deleted[i];
     std::printf("checkpoint %s%s\n", path.c_str(), note.c_str());
   };
+
+  // Numerics (Numerics.h): the loss-spike guard, its state carried by the
+  // checkpoints.
+  SpikeGuard spikeGuard(config.spikeZscore, config.spikeWindow,
+                        config.spikeMaxSkips);
+  if (spikeGuard.enabled() && gpu)
+    usageError("--spike-zscore: not supported by GPU programs yet (their "
+               "step applies every update)");
+  if (spikeGuard.enabled() && !position.spikeGuard.empty())
+    spikeGuard.load(position.spikeGuard, resumeCheckpointPath);
 
   // Graceful stop (Stop.h): from here on SIGTERM and SIGINT are polled at
   // each step boundary, agreed on by every rank.
@@ -543,7 +565,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     fault::maybe("crash", step + 1);
     fault::maybe("hang", step + 1);
     trainData->next(tokens.data, targets.data);
-    lmcrt_train_step_result r;
+    lmcrt_train_step_result r{};
+    const float maxLoss = spikeGuard.maxLoss();
     step_memory::begin();
     if (accum == 1) {
       lmcrt_memref_i32_2d in = batchRows(tokens.data, firstRow, localB, t);
@@ -551,7 +574,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
       fns.trainStep(&r, &state.params, &state.expAvg, &state.expAvgSq, step,
                     config.lr, config.minLr, config.warmup, decay, config.beta1,
                     config.beta2, config.eps, config.weightDecay,
-                    config.gradClip, &in, &out);
+                    config.gradClip, &in, &out, maxLoss);
     } else {
       // Micro-batch k is rows [k B, (k+1) B) of the step's batch; this rank
       // takes its rows of each.
@@ -564,15 +587,22 @@ int train(int argc, char **argv, const ModelFunctions &fns,
             batchRows(targets.data, k * b + firstRow, localB, t);
         lossSum += fns.gradStep(&state.params, &gradAccRef, &in, &out);
       }
-      lmcrt_apply_step_result a;
-      fns.applyStep(&a, &state.params, &state.expAvg, &state.expAvgSq,
-                    &gradAccRef, 1.0f / static_cast<float>(accum), step,
-                    config.lr, config.minLr, config.warmup, decay, config.beta1,
-                    config.beta2, config.eps, config.weightDecay,
-                    config.gradClip);
       r.loss = static_cast<float>(lossSum / static_cast<double>(accum));
-      r.grad_norm = a.grad_norm;
-      r.lr = a.lr;
+      // The spike guard decides before the update: a skipped step does not
+      // call apply_step (its norm and lr are then not computed: NaN).
+      if (!(r.loss > maxLoss)) {
+        lmcrt_apply_step_result a{};
+        fns.applyStep(&a, &state.params, &state.expAvg, &state.expAvgSq,
+                      &gradAccRef, 1.0f / static_cast<float>(accum), step,
+                      config.lr, config.minLr, config.warmup, decay,
+                      config.beta1, config.beta2, config.eps,
+                      config.weightDecay, config.gradClip);
+        r.grad_norm = a.grad_norm;
+        r.lr = a.lr;
+        r.nonfinite = a.nonfinite;
+      } else {
+        r.grad_norm = r.lr = NAN;
+      }
     }
     device::synchronize();
     step_memory::end();
@@ -596,6 +626,24 @@ int train(int argc, char **argv, const ModelFunctions &fns,
       position.dataBatchPos = p.batch;
     }
     position.rng = rng.state;
+    // Non-finite state stops the run before anything is logged or saved;
+    // the tensor is found by one scan of this rank's pieces, only now.
+    if (r.nonfinite != 0.0f) {
+      std::string bad =
+          firstNonFinite(model, State::data(state.params),
+                         State::data(state.expAvg), State::data(state.expAvgSq));
+      fail("non-finite values after the update of step " +
+           std::to_string(step + 1) + ": " +
+           (bad.empty() ? std::string("a sum of the parameters or moments "
+                                      "overflowed")
+                        : bad) +
+           "; nothing of this state was saved" +
+           (config.ckptDir.empty() ? "" : " (" + config.ckptDir +
+                                              "/latest is unchanged)"));
+    }
+    const bool skipped = spikeGuard.record(r.loss, maxLoss, step + 1);
+    if (spikeGuard.enabled())
+      position.spikeGuard = spikeGuard.save();
 
     double ms = seconds * 1e3, tokS = tokensPerStep / seconds;
     std::printf("step %lld/%lld | loss %.4f | norm %.4f | lr %.2e | %.1f ms "
@@ -617,10 +665,16 @@ int train(int argc, char **argv, const ModelFunctions &fns,
                   100.0 * (step + 1) / static_cast<double>(config.steps),
                   duration(perStep * (config.steps - step - 1)).c_str());
     }
+    if (spikeGuard.enabled() && spikeGuard.totalSkips() > 0)
+      std::printf(" | %sskips %lld", skipped ? "SKIPPED (loss spike) | " : "",
+                  static_cast<long long>(spikeGuard.totalSkips()));
     std::printf("\n");
     std::fflush(stdout);
+    std::optional<std::pair<bool, int64_t>> spike;
+    if (spikeGuard.enabled())
+      spike = std::make_pair(skipped, spikeGuard.totalSkips());
     log.step(step + 1, r.loss, r.grad_norm, r.lr, ms, tokS,
-             (step + 1) * tokensPerStep, mfu);
+             (step + 1) * tokensPerStep, mfu, spike);
     if (!std::isfinite(r.loss))
       fail("the training loss is not finite at step " +
            std::to_string(step + 1));

@@ -16,10 +16,14 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <numeric>
 
 #define DEBUG_TYPE "lmc-export-entry-points"
 
@@ -250,6 +254,81 @@ struct LMCExportEntryPointsPass
     return readViews(b, loc, views, types, /*writable=*/true);
   }
 
+  /// Moves the ops after `before` that only the update needs (the
+  /// producers of results[first...] that results[0, first) do not need)
+  /// into the then-block of an `scf.if` on `applied` returning one
+  /// `flagType` value, and returns it: the caller ends the then-block
+  /// (writing the new state and yielding its non-finite flag); the
+  /// else-block, which leaves the state as it was, yields 0. The state is
+  /// written inside the branch, so that bufferization still updates it in
+  /// place. Every rank decides alike: the loss is the same on every rank.
+  static scf::IfOp guardUpdate(OpBuilder &b, Location loc, Operation *before,
+                               Value applied, ArrayRef<Value> results,
+                               size_t first, Type flagType) {
+    Block *block = applied.getParentBlock();
+    // Ops the scalar results (and the condition) need stay where they are.
+    llvm::SetVector<Operation *> keep;
+    SmallVector<Value> work(results.begin(), results.begin() + first);
+    work.push_back(applied);
+    while (!work.empty()) {
+      Value v = work.pop_back_val();
+      Operation *def = v.getDefiningOp();
+      if (!def || def->getBlock() != block || !keep.insert(def))
+        continue;
+      llvm::append_range(work, def->getOperands());
+      def->walk([&](Operation *nested) {
+        for (Value operand : nested->getOperands())
+          if (operand.getParentBlock() == block)
+            work.push_back(operand);
+      });
+    }
+    SmallVector<Operation *> moved;
+    for (Operation *op = before->getNextNode(); op; op = op->getNextNode())
+      if (!keep.contains(op))
+        moved.push_back(op);
+    auto ifOp = scf::IfOp::create(b, loc, TypeRange{flagType}, applied,
+                                  /*addThenBlock=*/true,
+                                  /*addElseBlock=*/true);
+    Block *thenBlock = &ifOp.getThenRegion().front();
+    for (Operation *op : moved)
+      op->moveBefore(thenBlock, thenBlock->end());
+    OpBuilder eb = OpBuilder::atBlockEnd(&ifOp.getElseRegion().front());
+    scf::YieldOp::create(
+        eb, loc,
+        ValueRange{arith::ConstantOp::create(
+            eb, loc, eb.getFloatAttr(cast<FloatType>(flagType), 0.0))});
+    b.setInsertionPointAfter(ifOp);
+    return ifOp;
+  }
+
+  /// The non-finite flag of the updated state: 0 when every element of
+  /// `tensors` (this rank's pieces of the new parameters and moments) is
+  /// finite, 1 otherwise. One sum per tensor, added up as scalars: the sum
+  /// of finite values stays finite (unless it overflows, itself a blow-up)
+  /// and any NaN or infinity makes it non-finite; `total * 0` is then NaN.
+  /// Rank-local by design: it runs after lmc-shard, adds no collective, and
+  /// the trainer of the rank whose pieces went bad stops the job.
+  static Value nonFiniteFlag(OpBuilder &b, Location loc, ValueRange tensors,
+                             Type elementType) {
+    auto floatType = cast<FloatType>(elementType);
+    auto cst = [&](double x) -> Value {
+      return arith::ConstantOp::create(b, loc, b.getFloatAttr(floatType, x));
+    };
+    Value total = cst(0.0);
+    for (Value t : tensors) {
+      int64_t rank = cast<RankedTensorType>(t.getType()).getRank();
+      SmallVector<int64_t> all(rank);
+      std::iota(all.begin(), all.end(), 0);
+      Value sum = ReduceSumOp::create(b, loc, t, all);
+      total = arith::AddFOp::create(b, loc, total,
+                                    tensor::ExtractOp::create(b, loc, sum));
+    }
+    Value zeroed = arith::MulFOp::create(b, loc, total, cst(0.0));
+    Value finite = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ORD,
+                                         zeroed, zeroed);
+    return arith::SelectOp::create(b, loc, finite, cst(0.0), cst(1.0));
+  }
+
   /// lmc_train_step updates the flat parameter and moment buffers in place:
   /// each parameter's view is read as a tensor (restrict: nothing else
   /// reaches that memory while the step runs) and the step's new value is
@@ -267,20 +346,57 @@ struct LMCExportEntryPointsPass
     // Scalars and inputs after the 3 n tensors stay as they are.
     SmallVector<Type> inputs = {flatType, stateType, stateType};
     llvm::append_range(inputs, type.getInputs().drop_front(3 * n));
+    inputs.push_back(layout.elementType); // max_loss
     SmallVector<Type> results(type.getResults().take_front(3));
+    results.push_back(layout.elementType); // nonfinite
     func::FuncOp fn =
         createExported(mb, loc, "lmc_train_step", inputs, results);
     OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
     SmallVector<Value> views = unpackState(b, loc, fn, layout);
     SmallVector<Value> args = readState(b, loc, views, layout);
-    llvm::append_range(args, fn.getArguments().drop_front(3));
+    llvm::append_range(args, fn.getArguments().drop_front(3).drop_back());
+    Operation *before = &fn.getBody().front().back();
     SmallVector<Value> stepResults = inlineBody(b, train, args);
-    for (auto [value, view] :
-         llvm::zip(ArrayRef(stepResults).drop_front(3), views))
-      bufferization::MaterializeInDestinationOp::create(
-          b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
-          /*writable=*/true);
-    func::ReturnOp::create(b, loc, ValueRange(stepResults).take_front(3));
+    Value applied = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ULE,
+                                          stepResults[0],
+                                          fn.getArguments().back());
+    // On the GPU, lmc-gpu-async-launches queues only the launches of the
+    // function's top level: the guard's branch would launch its kernels
+    // synchronously, so the CUDA step applies every update (max_loss is
+    // ignored; the trainer refuses --spike-zscore there) and computes the
+    // flag after it.
+    if (target == Target::CUDA) {
+      Value flag = nonFiniteFlag(b, loc, ValueRange(stepResults).drop_front(3),
+                                 layout.elementType);
+      for (auto [value, view] :
+           llvm::zip(ArrayRef(stepResults).drop_front(3), views))
+        bufferization::MaterializeInDestinationOp::create(
+            b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
+            /*writable=*/true);
+      SmallVector<Value> rets(ValueRange(stepResults).take_front(3));
+      rets.push_back(flag);
+      func::ReturnOp::create(b, loc, rets);
+      applied.getDefiningOp()->erase();
+      return;
+    }
+    scf::IfOp ifOp = guardUpdate(b, loc, before, applied, stepResults, 3,
+                                 layout.elementType);
+    {
+      OpBuilder tb = OpBuilder::atBlockEnd(&ifOp.getThenRegion().front());
+      Value newFlag =
+          nonFiniteFlag(tb, loc, ValueRange(stepResults).drop_front(3),
+                        layout.elementType);
+      for (auto [value, view] :
+           llvm::zip(ArrayRef(stepResults).drop_front(3), views))
+        bufferization::MaterializeInDestinationOp::create(
+            tb, loc, /*result=*/Type(), value, view, /*restrict=*/true,
+            /*writable=*/true);
+      scf::YieldOp::create(tb, loc, ValueRange{newFlag});
+    }
+    Value flag = ifOp.getResult(0);
+    SmallVector<Value> rets(ValueRange(stepResults).take_front(3));
+    rets.push_back(flag);
+    func::ReturnOp::create(b, loc, rets);
   }
 
   /// lmc_grad_step(params, grad_acc, tokens, targets) -> loss adds the
@@ -332,6 +448,7 @@ struct LMCExportEntryPointsPass
                          apply.getFunctionType().getInputs().drop_front(4 * n));
       SmallVector<Type> resultTypes(
           apply.getFunctionType().getResults().take_front(2));
+      resultTypes.push_back(layout.elementType); // nonfinite
       func::FuncOp fn =
           createExported(mb, loc, "lmc_apply_step", inputs, resultTypes);
       OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
@@ -342,12 +459,16 @@ struct LMCExportEntryPointsPass
                           layout.state.types, /*writable=*/false));
       llvm::append_range(args, fn.getArguments().drop_front(4));
       SmallVector<Value> results = inlineBody(b, apply, args);
+      Value flag = nonFiniteFlag(b, loc, ValueRange(results).drop_front(2),
+                                 layout.elementType);
       for (auto [value, view] :
            llvm::zip(ArrayRef(results).drop_front(2), views))
         bufferization::MaterializeInDestinationOp::create(
             b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
             /*writable=*/true);
-      func::ReturnOp::create(b, loc, ValueRange(results).take_front(2));
+      SmallVector<Value> rets(ValueRange(results).take_front(2));
+      rets.push_back(flag);
+      func::ReturnOp::create(b, loc, rets);
     }
     return success();
   }

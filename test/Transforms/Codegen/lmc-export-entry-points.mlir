@@ -20,26 +20,51 @@
 // 16); that lmc_train_step views them per parameter with subview/expand_shape,
 // reads the views as tensors, carries the body of the step and writes the
 // new parameters and moments back into the same views (in place, nothing
-// returned but loss, norm and learning rate); that eval_step and logits
+// returned but loss, norm, learning rate and the non-finite flag), the update
+// inside an scf.if on loss <= max_loss; that eval_step and logits
 // view the flat parameter buffer the same way, read-only; that all have C
 // interfaces; that the model description lists each parameter with its offset, shape, initialiser and
 // weight decay; and that the functions the entry points do not need are gone.
 
 // CHECK-LABEL: lmc.model @m
 // CHECK-NOT:   func.func {{.*}}@forward
-// CHECK:       func.func @lmc_train_step(%[[P:.+]]: memref<20xf32>, %[[M:.+]]: memref<20xf32>, %[[V:.+]]: memref<20xf32>, %{{.+}}: i64, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: i64, %{{.+}}: i64, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: tensor<?x?xi32>, %{{.+}}: tensor<?x?xi32>) -> (f32, f32, f32) attributes {llvm.emit_c_interface}
+// CHECK:       func.func @lmc_train_step(%[[P:.+]]: memref<20xf32>, %[[M:.+]]: memref<20xf32>, %[[V:.+]]: memref<20xf32>, %{{.+}}: i64, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: i64, %{{.+}}: i64, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: f32, %{{.+}}: tensor<?x?xi32>, %{{.+}}: tensor<?x?xi32>, %[[MAXLOSS:.+]]: f32) -> (f32, f32, f32, f32) attributes {llvm.emit_c_interface}
 // CHECK:         %[[W0:.+]] = memref.subview %[[P]][0] [16] [1] : memref<20xf32> to memref<16xf32, strided<[1]>>
 // CHECK:         %[[WV:.+]] = memref.expand_shape %[[W0]] {{\[}}[0, 1]] output_shape [4, 4] : memref<16xf32, strided<[1]>> into memref<4x4xf32>
 // CHECK:         %[[BV:.+]] = memref.subview %[[P]][16] [4] [1] : memref<20xf32> to memref<4xf32, strided<[1], offset: 16>>
 // CHECK:         %[[W:.+]] = bufferization.to_tensor %[[WV]] restrict writable : memref<4x4xf32> to tensor<4x4xf32>
 // CHECK:         %[[B:.+]] = bufferization.to_tensor %[[BV]] restrict writable
 // CHECK:         lmc.embedding %[[W]]
-// CHECK:         %[[NP:.+]], %{{.+}}, %{{.+}} = lmc.adamw %[[W]]
-// CHECK:         %[[NB:.+]], %{{.+}}, %{{.+}} = lmc.adamw %[[B]]
-// CHECK:         bufferization.materialize_in_destination %[[NP]] in restrict writable %[[WV]]
-// CHECK:         bufferization.materialize_in_destination %[[NB]] in restrict writable %[[BV]]
-// CHECK-COUNT-4: bufferization.materialize_in_destination
-// CHECK-NEXT:    return %{{.+}}, %{{.+}}, %{{.+}} : f32, f32, f32
+// CHECK:         %[[LOSS:.+]] = tensor.extract
+// The update runs only when loss <= max_loss (or the loss is NaN: not a
+// spike), and writes the new state in place inside the branch; otherwise
+// nothing is written.
+// CHECK:         %[[APPLY:.+]] = arith.cmpf ule, %[[LOSS]], %[[MAXLOSS]] : f32
+// CHECK-NEXT:    %[[FLAG:.+]] = scf.if %[[APPLY]] -> (f32) {
+// CHECK:           %[[NP:.+]], %[[NM:.+]], %[[NV:.+]] = lmc.adamw %[[W]]
+// CHECK:           %[[NB:.+]], %[[NBM:.+]], %[[NBV:.+]] = lmc.adamw %[[B]]
+// The non-finite flag: one sum per new tensor, (their sum) * 0 is NaN iff
+// some element is NaN or infinite.
+// CHECK:           lmc.reduce_sum %[[NP]] dims [0, 1]
+// CHECK:           lmc.reduce_sum %[[NB]] dims [0]
+// CHECK:           lmc.reduce_sum %[[NM]] dims [0, 1]
+// CHECK:           lmc.reduce_sum %[[NBM]] dims [0]
+// CHECK:           lmc.reduce_sum %[[NV]] dims [0, 1]
+// CHECK:           lmc.reduce_sum %[[NBV]] dims [0]
+// CHECK:           %[[TOTAL:.+]] = arith.addf
+// CHECK-NEXT:      %[[ZERO:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:      %[[ZEROED:.+]] = arith.mulf %[[TOTAL]], %[[ZERO]] : f32
+// CHECK-NEXT:      %[[FINITE:.+]] = arith.cmpf ord, %[[ZEROED]], %[[ZEROED]] : f32
+// CHECK:           %[[NEWFLAG:.+]] = arith.select %[[FINITE]]
+// CHECK-NEXT:      bufferization.materialize_in_destination %[[NP]] in restrict writable %[[WV]]
+// CHECK-NEXT:      bufferization.materialize_in_destination %[[NB]] in restrict writable %[[BV]]
+// CHECK-COUNT-4:   bufferization.materialize_in_destination
+// CHECK-NEXT:      scf.yield %[[NEWFLAG]] : f32
+// CHECK-NEXT:    } else {
+// CHECK-NOT:       materialize_in_destination
+// CHECK:           scf.yield %{{.+}} : f32
+// CHECK-NEXT:    }
+// CHECK-NEXT:    return %{{.+}}, %{{.+}}, %{{.+}}, %[[FLAG]] : f32, f32, f32, f32
 // CHECK:       func.func @lmc_eval_step(%[[EP:.+]]: memref<20xf32>, %{{.+}}: tensor<?x?xi32>, %{{.+}}: tensor<?x?xi32>) -> f32 attributes {llvm.emit_c_interface}
 // CHECK:         %[[EW:.+]] = memref.subview %[[EP]][0] [16] [1]
 // CHECK:         bufferization.to_tensor %{{.+}} restrict : memref<4x4xf32> to tensor<4x4xf32>

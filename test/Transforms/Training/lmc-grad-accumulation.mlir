@@ -60,8 +60,8 @@
 // Tests that lmc-export-entry-points exports them over flat buffers:
 // lmc_grad_step(params, grad_acc, tokens, targets) -> loss, grad_acc
 // (read writable) updated in place; lmc_apply_step(params, exp_avg,
-// exp_avg_sq, grad_acc, grad_scale, hyperparameters...) -> (grad_norm, lr),
-// grad_acc read only.
+// exp_avg_sq, grad_acc, grad_scale, hyperparameters...) -> (grad_norm, lr,
+// nonfinite), grad_acc read only, the flag one sum per new tensor.
 
 // EXPORT-LABEL: func.func @lmc_grad_step(
 // EXPORT-SAME:    %[[P:[a-z0-9]+]]: memref<36xf32>, %[[A:[a-z0-9]+]]: memref<36xf32>, %[[T:[a-z0-9]+]]: tensor<?x?xi32>, %[[Y:[a-z0-9]+]]: tensor<?x?xi32>) -> f32 attributes {llvm.emit_c_interface}
@@ -72,11 +72,14 @@
 // EXPORT:         return %{{.+}} : f32
 // EXPORT-LABEL: func.func @lmc_apply_step(
 // EXPORT-SAME:    %[[AP:[a-z0-9]+]]: memref<36xf32>, %[[AM:[a-z0-9]+]]: memref<36xf32>, %[[AV:[a-z0-9]+]]: memref<36xf32>, %[[G:[a-z0-9]+]]: memref<36xf32>, %[[AS:[a-z0-9]+]]: f32,
-// EXPORT-SAME:    %[[H0:[a-z0-9]+]]: i64, %[[H1:[a-z0-9]+]]: f32, %[[H2:[a-z0-9]+]]: f32, %[[H3:[a-z0-9]+]]: i64, %[[H4:[a-z0-9]+]]: i64, %[[H5:[a-z0-9]+]]: f32, %[[H6:[a-z0-9]+]]: f32, %[[H7:[a-z0-9]+]]: f32, %[[H8:[a-z0-9]+]]: f32, %[[H9:[a-z0-9]+]]: f32) -> (f32, f32) attributes {llvm.emit_c_interface}
+// EXPORT-SAME:    %[[H0:[a-z0-9]+]]: i64, %[[H1:[a-z0-9]+]]: f32, %[[H2:[a-z0-9]+]]: f32, %[[H3:[a-z0-9]+]]: i64, %[[H4:[a-z0-9]+]]: i64, %[[H5:[a-z0-9]+]]: f32, %[[H6:[a-z0-9]+]]: f32, %[[H7:[a-z0-9]+]]: f32, %[[H8:[a-z0-9]+]]: f32, %[[H9:[a-z0-9]+]]: f32) -> (f32, f32, f32) attributes {llvm.emit_c_interface}
 // EXPORT:         memref.subview %[[G]][0] [32] [1]
 // EXPORT:         bufferization.to_tensor %{{.+}} restrict : memref<8x4xf32> to tensor<8x4xf32>
 // EXPORT:         lmc.adamw
-// EXPORT:         return %{{.+}}, %{{.+}} : f32, f32
+// EXPORT-COUNT-6: lmc.reduce_sum
+// EXPORT:         arith.cmpf ord
+// EXPORT:         %[[AFLAG:.+]] = arith.select
+// EXPORT:         return %{{.+}}, %{{.+}}, %[[AFLAG]] : f32, f32, f32
 
 // ZERO-LABEL: func.func @grad_step(
 // ZERO-SAME:    %{{.+}}: tensor<256x64xf32> {lmc.param = @wte.weight},

@@ -53,7 +53,8 @@ def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
 
     - `@lmc_train_step(params, exp_avg, exp_avg_sq, step, lr, min_lr, warmup,
       decay_steps, beta1, beta2, eps, weight_decay, grad_clip, tokens,
-      targets) -> (loss, grad_norm, lr)`, where `params`, `exp_avg` and
+      targets, max_loss) -> (loss, grad_norm, lr, nonfinite)`, where
+      `params`, `exp_avg` and
       `exp_avg_sq` are each ONE flat `memref<N x f32>` holding every
       parameter in declaration order (row-major, no padding), updated in
       place: each parameter's view (`memref.subview`, `memref.expand_shape`)
@@ -62,7 +63,17 @@ def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
       returns hundreds of values), and the new values are materialised into
       the same views. As the AdamW update writes into its operands
       (`convert-lmc-to-linalg`), bufferization updates the buffers where they
-      are and the materialisations fold away;
+      are and the materialisations fold away. The update (the ops that only
+      the new parameters and moments need) runs in an `scf.if` taken when
+      `loss <= max_loss` (the trainer's loss-spike guard; +inf applies every
+      update); otherwise the state stays as it was (not for
+      `target=cuda`, whose asynchronous launches cover the top level only:
+      there every update is applied and `max_loss` is ignored). `nonfinite` is 0, or 1
+      when some element of this rank's new parameters and moments is NaN
+      or infinite: one sum per tensor, `(sum of sums) * 0` is NaN exactly
+      then (or when the sum overflows); rank-local, no collective;
+    - with `lmc-grad-accumulation`, `@lmc_grad_step` and `@lmc_apply_step`
+      (whose results gain the same `nonfinite`);
     - `@lmc_eval_step(params, tokens, targets) -> loss` and
       `@lmc_logits(params, tokens) -> tensor<?xVxf32>`, reading the same
       views of `params` (a `memref<N x f32>`) without writing them;
@@ -100,6 +111,7 @@ def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",
                            "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 
