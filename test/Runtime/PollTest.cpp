@@ -39,16 +39,6 @@ struct FakeClock {
   }
 };
 
-TEST(PollTimeout, ParsesTheVariable) {
-  EXPECT_EQ(parseTimeout(nullptr), 600.0);
-  EXPECT_EQ(parseTimeout(""), 600.0);
-  EXPECT_EQ(parseTimeout("abc"), 600.0);
-  EXPECT_EQ(parseTimeout("0"), 600.0);
-  EXPECT_EQ(parseTimeout("-5"), 600.0);
-  EXPECT_EQ(parseTimeout("30"), 30.0);
-  EXPECT_EQ(parseTimeout("0.5"), 0.5);
-}
-
 TEST(PollUntil, DoneAtOnceNeverSleeps) {
   FakeClock fake;
   int errorCalls = 0;

@@ -13,46 +13,16 @@
 #ifndef LMC_LIB_RUNTIME_CUDA_POLL_H
 #define LMC_LIB_RUNTIME_CUDA_POLL_H
 
-#include <chrono>
-#include <cstdlib>
+#include "Comm/Deadline.h"
+
 #include <functional>
 #include <string>
-#include <thread>
 
 namespace lmcrt::cuda {
 
-/// The lenient reading of a timeout that LMCRT_NCCL_TIMEOUT had: a positive
-/// number, else (unset, empty, not a number, zero or negative) 600. Nccl.cpp
-/// now reads LMCRT_COLLECTIVE_TIMEOUT with comm::timeoutFromEnvironment
-/// (Comm/Deadline.h), for which a bad value is an error.
-inline double parseTimeout(const char *text) {
-  if (!text || !*text)
-    return 600.0;
-  char *end = nullptr;
-  double seconds = std::strtod(text, &end);
-  if (end == text || seconds <= 0)
-    return 600.0;
-  return seconds;
-}
-
-/// The clock and the sleep a poll loop uses (seconds).
-struct PollClock {
-  std::function<double()> now;
-  std::function<void(double)> sleep;
-
-  /// std::chrono::steady_clock and std::this_thread::sleep_for.
-  static PollClock steady() {
-    return {[] {
-              return std::chrono::duration<double>(
-                         std::chrono::steady_clock::now().time_since_epoch())
-                  .count();
-            },
-            [](double seconds) {
-              std::this_thread::sleep_for(
-                  std::chrono::duration<double>(seconds));
-            }};
-  }
-};
+/// The clock and the sleep a poll loop uses (seconds): the collective
+/// deadline's (Comm/Deadline.h).
+using PollClock = comm::WaitClock;
 
 /// How often a poll loop looks: the first `spins` polls follow each other
 /// at once, then it sleeps `firstSleep` seconds, doubling up to `maxSleep`.
