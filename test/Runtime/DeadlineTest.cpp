@@ -12,6 +12,8 @@
 
 #include "Comm/Deadline.h"
 
+#include "FakeClock.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -21,22 +23,11 @@ using namespace lmcrt::comm;
 
 namespace {
 
-/// A clock that only moves when the loop sleeps (and by `tick` per reading).
-struct FakeClock {
-  double time = 1000.0;
-  double tick = 0.0;
-  std::vector<double> sleeps;
-  WaitClock clock() {
-    return {[this] {
-              time += tick;
-              return time;
-            },
-            [this](double s) {
-              sleeps.push_back(s);
-              time += s;
-            }};
-  }
+/// Starts at time 1000.0.
+struct FakeClock : lmcrt::testing::FakeClock {
+  FakeClock() : lmcrt::testing::FakeClock(1000.0) {}
 };
+
 
 TEST(DeadlineTest, ParsesTheTimeout) {
   EXPECT_EQ(parseTimeoutSetting("V", nullptr, 300).seconds, 300.0);

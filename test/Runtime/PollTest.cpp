@@ -11,6 +11,8 @@
 #include "Cuda/Poll.h"
 #include "Cuda/StridedCopy.h"
 
+#include "FakeClock.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -22,22 +24,11 @@ using namespace lmcrt::cuda;
 
 namespace {
 
-/// A clock that only moves when the loop sleeps (or `tick` per reading).
-struct FakeClock {
-  double time = 100.0;
-  double tick = 0.0;
-  std::vector<double> sleeps;
-  PollClock clock() {
-    return {[this] {
-              time += tick;
-              return time;
-            },
-            [this](double s) {
-              sleeps.push_back(s);
-              time += s;
-            }};
-  }
+/// Starts at time 100.0.
+struct FakeClock : lmcrt::testing::FakeClock {
+  FakeClock() : lmcrt::testing::FakeClock(100.0) {}
 };
+
 
 TEST(PollUntil, DoneAtOnceNeverSleeps) {
   FakeClock fake;

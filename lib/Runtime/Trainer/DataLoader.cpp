@@ -3,13 +3,13 @@
 #include "Trainer/DataLoader.h"
 
 #include "Core/Error.h"
+#include "Trainer/Fingerprint.h"
 #include "Trainer/Init.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <glob.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -142,17 +142,8 @@ DataLoader::DataLoader(const std::string &flag, const std::string &pattern,
                        int64_t vocab, int64_t batch, int64_t seq,
                        DataOrder order, uint64_t seed)
     : vocab(vocab), batch(batch), seq(seq), dataOrder(order), seed(seed) {
-  glob_t matches;
-  int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &matches);
-  if (rc == GLOB_NOMATCH)
-    fail(flag + " " + pattern + ": no such file");
-  if (rc != 0)
-    fail(flag + " " + pattern + ": cannot expand the pattern");
-  for (size_t i = 0; i < matches.gl_pathc; ++i)
-    files.push_back(Shard{matches.gl_pathv[i], 0});
-  ::globfree(&matches);
-  for (Shard &s : files)
-    s = openShard(s.path);
+  for (const std::string &path : expandPattern(flag, pattern))
+    files.push_back(openShard(path));
   // Every token is checked against the vocabulary before training, so that
   // a bad token fails the run at startup rather than at the step reaching it.
   for (const Shard &s : files)
