@@ -12,7 +12,8 @@
 //
 // MPI is used only when the process was started by OpenMPI's mpirun (the
 // variable OMPI_COMM_WORLD_SIZE is set). Otherwise the world is this one
-// process, MPI is never initialised, and every collective is a copy.
+// process, MPI is never initialised nor even loaded (Mpi.h), and every
+// collective is a copy.
 //
 // Collectives are called from one thread (MPI_THREAD_FUNNELED). An MPI error
 // or a misuse of the collectives (shapes, unknown handles) prints one line
@@ -26,7 +27,7 @@
 #ifndef LMC_LIB_RUNTIME_COLLECTIVES_H
 #define LMC_LIB_RUNTIME_COLLECTIVES_H
 
-#include <mpi.h>
+#include "Comm/Mpi.h"
 
 #include "lmc/Support/Mesh.h"
 
