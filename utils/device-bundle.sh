@@ -8,8 +8,10 @@
 #                  and gpt2-124M (bf16), linked with the run path
 #                  $ORIGIN/../lib
 #   DIR/lib/       the shared libraries they load that a bare machine may
-#                  lack (GCC's OpenMP and C++ runtimes); never the driver,
-#                  cuBLASLt or NCCL (the trainer finds those there itself)
+#                  lack: GCC's OpenMP runtime on their run path, its C++
+#                  runtime (lib/cxx) and glibc (lib/glibc) for machines whose
+#                  own are older; never the driver, cuBLASLt or NCCL (the
+#                  trainer finds those there itself)
 #   DIR/data/      a generated token shard (byte tokenizer, ~1M tokens: B 32
 #                  at T 1024 fits 30 times over)
 #   DIR/init/      the initial checkpoints of the comparisons
@@ -18,6 +20,8 @@
 #   DIR/check.env  the flags of those runs and the glibc the bundle needs,
 #                  read by device-check.sh
 #   DIR/MANIFEST   what is in it, from which commit, each file's size
+#   DIR/device-check.sh, device-check-report.py: the check itself, to run
+#                  there as DIR/device-check.sh --prebuilt DIR
 #
 #   utils/device-bundle.sh [--tiny-only] DIR
 #
@@ -36,7 +40,7 @@ DIR=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --tiny-only) TINY_ONLY=1 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) echo "device-bundle: unknown argument '$1'" >&2; exit 2 ;;
     *) [ -z "$DIR" ] || { echo "device-bundle: one DIR only" >&2; exit 2; }
        DIR="$1" ;;
@@ -127,27 +131,42 @@ cp "$DIR/expected/tiny-fp32.jsonl" "$DIR/expected/tiny-decomposed.jsonl"
 run gqa-fp32 gqa-cpu-fp32 gqa
 
 stage "libraries"
-# What the trainers load, from this machine, but for glibc's own libraries
-# (the loader, libc, libm, libdl, libpthread, librt: a machine has them; the
-# version needed is checked by device-check.sh) and the CUDA libraries the
-# runtime opens itself.
-is_glibc() {
-  case "$1" in
-    ld-linux*|libc.so.*|libm.so.*|libdl.so.*|libpthread.so.*|librt.so.*|\
-    libresolv.so.*|libutil.so.*|linux-vdso.so.*) return 0 ;;
-  esac
-  return 1
-}
+# What the trainers load, from this machine, in three folders:
+#   lib/        on the trainers' run path: everything but the C++ runtime
+#               and glibc (libgomp);
+#   lib/cxx/    GCC's C++ runtime (libstdc++, libgcc_s), for a machine whose
+#               own is older than the trainers need (device-check.sh tries
+#               without it first: it may need a newer glibc than theirs);
+#   lib/glibc/  this machine's glibc (the loader, libc, libm, libdl,
+#               libpthread, librt), run through its loader on a machine whose
+#               glibc is older than GLIBC_NEEDED.
+# Never the driver, cuBLASLt or NCCL: the runtime finds them there itself.
+mkdir -p "$DIR/lib/cxx" "$DIR/lib/glibc"
 for t in "$DIR"/bin/*; do
-  ldd "$t" | awk '/=> \// { print $1, $3 }'
+  ldd "$t" | awk '/=> \// { print $1, $3 } /^\t\/.*ld-linux/ { print "ld-linux-x86-64.so.2", $1 }'
 done | sort -u | while read -r name path; do
-  is_glibc "$name" && continue
-  cp -L "$path" "$DIR/lib/$name" || die "copying $path"
+  case "$name" in
+    linux-vdso*) continue ;;
+    ld-linux*|libc.so.*|libm.so.*|libdl.so.*|libpthread.so.*|librt.so.*) sub=glibc ;;
+    libstdc++.so.*|libgcc_s.so.*) sub=cxx ;;
+    *) sub=. ;;
+  esac
+  cp -L "$path" "$DIR/lib/$sub/$name" || die "copying $path"
 done
-[ -e "$DIR/lib/libgomp.so.1" ] || die "libgomp.so.1 was not found by ldd"
+# The stubs a dlopen'd library may need next to the bundled libc.
+for name in libdl.so.2 libpthread.so.0 librt.so.1; do
+  [ -e "$DIR/lib/glibc/$name" ] && continue
+  path="$(ldconfig -p | awk -v n="$name" '$1 == n && /x86-64/ { print $NF; exit }')"
+  [ -n "$path" ] && cp -L "$path" "$DIR/lib/glibc/$name"
+done
+for f in libgomp.so.1 cxx/libstdc++.so.6 glibc/libc.so.6 glibc/ld-linux-x86-64.so.2; do
+  [ -e "$DIR/lib/$f" ] || die "lib/$f was not found by ldd"
+done
+cp "$ROOT/utils/device-check.sh" "$ROOT/utils/device-check-report.py" "$DIR/" \
+  || die "copying the check's scripts"
 
-# The newest glibc symbol version any file needs.
-glibc_needed=$(for f in "$DIR"/bin/* "$DIR"/lib/*; do
+# The newest glibc symbol version the trainers and lib/ need.
+glibc_needed=$(for f in "$DIR"/bin/* "$DIR"/lib/*.so*; do
     objdump -T "$f" 2>/dev/null | grep -o 'GLIBC_[0-9][0-9.]*' ; done |
   sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n -k3,3n -u | tail -1)
 
