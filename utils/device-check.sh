@@ -187,7 +187,7 @@ else
       echo "B $batch: fits" >> "$OUT/batch-search.txt"
       gpt2_batch=$batch
       break
-    elif grep -qiE 'out of memory|OUT_OF_MEMORY' "$OUT/gpt2-b$batch.txt"; then
+    elif grep -qiE 'out of memory|OUT_OF_MEMORY|CUBLAS_STATUS_ALLOC_FAILED' "$OUT/gpt2-b$batch.txt"; then
       echo "B $batch: out of memory" >> "$OUT/batch-search.txt"
       batch=$((batch / 2))
       continue
