@@ -178,6 +178,8 @@ TEST_F(SharedLibrarySearch, FindsNvidiaPackagesOfPythonOnPath) {
   makeDirs(root + "/home/.local/lib/python3.12/site-packages/nvidia/x/lib");
   makeDirs(root + "/sys/usr/local/lib/python3.10/dist-packages/nvidia/y/lib");
   makeDirs(root + "/sys/usr/lib/python3/dist-packages/nvidia/z/lib");
+  makeDirs(root + "/home/.pyenv/versions/3.11.7/lib/python3.11/site-packages");
+  ::unsetenv("PYENV_ROOT");
 
   std::vector<std::string> sites = pythonSitePackages(
       root + "/nobin:" + venv + "/bin", root + "/home", root + "/sys");
@@ -188,6 +190,9 @@ TEST_F(SharedLibrarySearch, FindsNvidiaPackagesOfPythonOnPath) {
   EXPECT_TRUE(
       contains(sites, root + "/sys/usr/local/lib/python3.10/dist-packages"));
   EXPECT_TRUE(contains(sites, root + "/sys/usr/lib/python3/dist-packages"));
+  EXPECT_TRUE(contains(
+      sites,
+      root + "/home/.pyenv/versions/3.11.7/lib/python3.11/site-packages"));
   // PATH's python first.
   EXPECT_EQ(indexOf(sites, venv + "/lib/python3.11/site-packages"), 0u);
 

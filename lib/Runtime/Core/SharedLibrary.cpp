@@ -157,6 +157,13 @@ std::vector<std::string> pythonSitePackages(const std::string &path,
       prefixes.push_back(env(variable));
   if (!home.empty())
     prefixes.push_back(home + "/.local");
+  // pyenv's interpreters (PATH has its shims, which are scripts).
+  std::string pyenv = env("PYENV_ROOT");
+  if (pyenv.empty() && !home.empty())
+    pyenv = home + "/.pyenv";
+  if (!pyenv.empty())
+    for (const std::string &version : expand(pyenv + "/versions/*"))
+      prefixes.push_back(version);
   for (const char *root : {"/usr/local", "/usr", "/opt/conda"})
     prefixes.push_back(systemRoot + root);
 

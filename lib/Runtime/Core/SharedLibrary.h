@@ -52,8 +52,9 @@ OpenedLibrary openLibrary(const LibrarySearch &search, std::string &error);
 /// The site-packages and dist-packages folders that exist: those of each
 /// `python3` on `path` (its prefix's lib/python3*/site-packages, found
 /// without running it, following the link to the real interpreter too),
-/// of $VIRTUAL_ENV and $CONDA_PREFIX, of `home`/.local, and the usual system
-/// roots (/usr/local/lib, /usr/lib, /opt/conda/lib). `path` and `home` are
+/// of $VIRTUAL_ENV and $CONDA_PREFIX, of `home`/.local, of pyenv's versions
+/// ($PYENV_ROOT or `home`/.pyenv), and the usual system roots
+/// (/usr/local/lib, /usr/lib, /opt/conda/lib). `path` and `home` are
 /// PATH and HOME; `systemRoot` prefixes the system roots (tests).
 std::vector<std::string> pythonSitePackages(const std::string &path,
                                             const std::string &home,

@@ -228,10 +228,7 @@ void Gemm::open() {
     return;
   static Library library;
   std::string error;
-  if (!library.search(cudaLibrarySearch(
-                          "cuBLASLt (the GPU GEMMs)", "LMCRT_CUBLASLT_LIBRARY",
-                          {"libcublasLt.so.13", "libcublasLt.so.12"}),
-                      error))
+  if (!library.search(cublasLtLibrarySearch(), error))
     missingLibrary(error);
 #define LMCRT_RESOLVE(fn)                                                      \
   api.fn = reinterpret_cast<decltype(api.fn)>(library.find(#fn));              \

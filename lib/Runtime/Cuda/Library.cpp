@@ -53,6 +53,16 @@ LibrarySearch cudaLibrarySearch(const std::string &what,
   return search;
 }
 
+LibrarySearch cublasLtLibrarySearch() {
+  return cudaLibrarySearch("cuBLASLt (the GPU GEMMs)", "LMCRT_CUBLASLT_LIBRARY",
+                           {"libcublasLt.so.13", "libcublasLt.so.12"});
+}
+
+LibrarySearch ncclLibrarySearch() {
+  return cudaLibrarySearch("NCCL (the GPU collectives)", "LMCRT_NCCL_LIBRARY",
+                           {"libnccl.so.2"});
+}
+
 void missingLibrary(const std::string &error) {
   std::string line = "lmcrt: ";
   if (comm::world() > 1)

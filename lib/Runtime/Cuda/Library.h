@@ -25,6 +25,11 @@ LibrarySearch cudaLibrarySearch(const std::string &what,
                                 const std::string &overrideVariable,
                                 const std::vector<std::string> &sonames);
 
+/// The searches of cuBLASLt (libcublasLt.so.13, .12; LMCRT_CUBLASLT_LIBRARY)
+/// and NCCL (libnccl.so.2; LMCRT_NCCL_LIBRARY).
+LibrarySearch cublasLtLibrarySearch();
+LibrarySearch ncclLibrarySearch();
+
 /// Prints "lmcrt: `error`" and ends the job with kMissingLibraryExit (127).
 [[noreturn]] void missingLibrary(const std::string &error);
 

@@ -299,9 +299,7 @@ void Nccl::open() {
     return;
   static Library library;
   std::string error;
-  if (!library.search(cudaLibrarySearch("NCCL (the GPU collectives)",
-                                        "LMCRT_NCCL_LIBRARY", {"libnccl.so.2"}),
-                      error))
+  if (!library.search(ncclLibrarySearch(), error))
     missingLibrary(error);
 #define LMCRT_RESOLVE(fn)                                                      \
   api.fn = reinterpret_cast<decltype(api.fn)>(library.find(#fn));              \
