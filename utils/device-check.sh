@@ -8,12 +8,12 @@
 #      data in fp32, bf16 and fp32 with attention decomposed, and a model with
 #      grouped- and multi-query attention in fp32, and compares the losses
 #      with the CPU's (fp32 within 1e-4 relative, bf16 within 2e-2),
-#   3. times gpt2-124M bf16 at T 1024 with the largest batch that fits (from
-#      --max-batch, halving only after an out-of-memory error; a missing
-#      library, a data error, a timeout or another failure stops the search
-#      and is reported as such), then one run with LMCRT_PROFILE=1 for the
-#      step's time by kernel class,
-#   4. runs compute-sanitizer --tool memcheck over two tiny GPU steps,
+#   3. runs compute-sanitizer --tool memcheck over two tiny GPU steps,
+#   4. times gpt2-124M bf16 at T 1024 with the largest batch that fits (from
+#      --max-batch, halving after an out-of-memory error, or a timeout,
+#      reported as such; a missing library, a data error or another failure
+#      stops the search and is reported as such), then one run with
+#      LMCRT_PROFILE=1 for the step's time by kernel class,
 #   5. prints one table last: each comparison, tokens/s and MFU, where
 #      MFU = (6*N + 12*L*C*T) * tokens / (step time * dense bf16 peak), the
 #      time by kernel class (n/a when the trainer prints none) and memcheck.
@@ -41,9 +41,9 @@ BUILD_FIRST=1
 COMPILE_ONLY=0
 MAX_BATCH=32
 TIME_STEPS=10
-# Seconds: the whole check's budget and each run's limit.
+# Seconds: the whole check's budget and each gpt2 run's limit.
 BUDGET=${LMC_DEVICE_CHECK_BUDGET:-470}
-TRY_LIMIT=150
+TRY_LIMIT=${LMC_DEVICE_CHECK_TRY_LIMIT:-150}
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) BUILD_FIRST=0 ;;
@@ -160,11 +160,34 @@ read -r -a FLAGS <<< "$CHECK_FLAGS"
 for run in tiny-fp32:tiny-cuda-fp32:tiny tiny-bf16:tiny-cuda-bf16:tiny \
            tiny-decomposed:tiny-cuda-decomposed:tiny gqa-fp32:gqa-cuda-fp32:gqa; do
   IFS=: read -r name bin init <<< "$run"
-  run_limited 120 "$bin" "$name" --data "$DATA" "${FLAGS[@]}" \
+  run_limited 90 "$bin" "$name" --data "$DATA" "${FLAGS[@]}" \
     --init-from "$BUNDLE/init/$init.safetensors" --ckpt-dir "$OUT/ckpt-$name" \
     --log "$OUT/$name.jsonl"
   echo "$name: exit $(cat "$OUT/$name.rc")"
 done
+
+SANITIZER="$(command -v compute-sanitizer 2>/dev/null ||
+  ls -d /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda*/bin/compute-sanitizer \
+        /usr/local/cuda*/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)"
+if [ -z "$SANITIZER" ]; then
+  echo "compute-sanitizer not found (PATH, /usr/local/cuda*)" > "$OUT/memcheck.txt"
+  echo 127 > "$OUT/memcheck.rc"
+elif ! fits_budget 60; then
+  echo "not run (time budget)" > "$OUT/memcheck.txt"
+  echo 124 > "$OUT/memcheck.rc"
+else
+  # At most 150 s, so that the gpt2 timing keeps most of the budget.
+  limit=$(( BUDGET - $(elapsed) ))
+  [ "$limit" -gt 150 ] && limit=150
+  stage "compute-sanitizer --tool memcheck over two tiny GPU steps (limit $limit s)"
+  timeout --kill-after=10 "$limit" "$SANITIZER" --tool memcheck \
+    --error-exitcode 99 "${LAUNCH[@]}" "$BUNDLE/bin/tiny-cuda-fp32" \
+    --data "$DATA" --steps 2 --batch 8 --seq 64 \
+    --init-from "$BUNDLE/init/tiny.safetensors" > "$OUT/memcheck.txt" 2>&1
+  echo $? > "$OUT/memcheck.rc"
+  grep -m1 'ERROR SUMMARY' "$OUT/memcheck.txt"
+fi
+
 
 gpt2_batch=0
 : > "$OUT/batch-search.txt"
@@ -192,7 +215,11 @@ else
       batch=$((batch / 2))
       continue
     elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-      echo "B $batch: timed out after $TRY_LIMIT s (stopped)" >> "$OUT/batch-search.txt"
+      # Not "does not fit" either, but a smaller batch may still give a
+      # timing (a step that pages memory in and out).
+      echo "B $batch: timed out after $TRY_LIMIT s" >> "$OUT/batch-search.txt"
+      batch=$((batch / 2))
+      continue
     elif [ "$rc" -eq 127 ]; then
       echo "B $batch: missing library (stopped): $last" >> "$OUT/batch-search.txt"
     elif grep -q -- '--data' "$OUT/gpt2-b$batch.txt"; then
@@ -210,27 +237,6 @@ else
       --batch "$gpt2_batch" --seq 1024 --lr 3e-4
     LAUNCH=("${LAUNCH[@]:2}")
   fi
-fi
-
-SANITIZER="$(command -v compute-sanitizer 2>/dev/null ||
-  ls -d /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda*/bin/compute-sanitizer \
-        /usr/local/cuda*/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)"
-if [ -z "$SANITIZER" ]; then
-  echo "compute-sanitizer not found (PATH, /usr/local/cuda*)" > "$OUT/memcheck.txt"
-  echo 127 > "$OUT/memcheck.rc"
-elif ! fits_budget 60; then
-  echo "not run (time budget)" > "$OUT/memcheck.txt"
-  echo 124 > "$OUT/memcheck.rc"
-else
-  limit=$(( BUDGET - $(elapsed) ))
-  [ "$limit" -gt 240 ] && limit=240
-  stage "compute-sanitizer --tool memcheck over two tiny GPU steps (limit $limit s)"
-  timeout --kill-after=10 "$limit" "$SANITIZER" --tool memcheck \
-    --error-exitcode 99 "${LAUNCH[@]}" "$BUNDLE/bin/tiny-cuda-fp32" \
-    --data "$DATA" --steps 2 --batch 8 --seq 64 \
-    --init-from "$BUNDLE/init/tiny.safetensors" > "$OUT/memcheck.txt" 2>&1
-  echo $? > "$OUT/memcheck.rc"
-  grep -m1 'ERROR SUMMARY' "$OUT/memcheck.txt"
 fi
 
 stage "done"

@@ -8,7 +8,8 @@ control flow on a machine without a GPU (device-check-flow.test).
 
 As a trainer it reads: FAKE_GPU=none (no GPU: the trainer's one line, exit
 2), FAKE_START=fail (cannot start: exit 127 even for --help), FAKE_GPT2=
-fits:N (gpt2 runs out of memory above batch N), missing (exit 127, a
+fits:N (gpt2 runs out of memory above batch N), hang:N (it hangs above
+N), missing (exit 127, a
 library), data (a data error), and FAKE_DRIFT=NAME (comparison NAME's GPU
 losses 5% off). A tiny run writes the bundle's expected log as its own; a
 gpt2 run logs `ms` = 100 * batch / 8 and, under LMCRT_PROFILE=1, prints a
@@ -17,6 +18,7 @@ class table.
 import json
 import os
 import sys
+import time
 
 RUNS = {"tiny-cuda-fp32": "tiny-fp32", "tiny-cuda-bf16": "tiny-bf16",
         "tiny-cuda-decomposed": "tiny-decomposed", "gqa-cuda-fp32": "gqa-fp32"}
@@ -84,6 +86,9 @@ def main():
         print(f"{name}: error: --data x.bin: every shard has fewer than "
               f"{batch * 1024 + 1} tokens", file=sys.stderr)
         return 1
+    if mode.startswith("hang:") and batch > int(mode.split(":")[1]):
+        time.sleep(60)
+        return 0
     if batch > int(mode.split(":")[1]):
         print("lmcrt: cuMemAlloc failed: CUDA_ERROR_OUT_OF_MEMORY: out of memory",
               file=sys.stderr)
