@@ -142,6 +142,8 @@ if [ "$probe" -ne 0 ]; then
   exit 1
 fi
 card="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
+# Without nvidia-smi: the trainer's own "device: NAME, ..." line.
+[ -n "$card" ] || card="$(sed -n 's/^device: \([^,(]*\).*/\1/p' "$OUT/probe.txt" | head -1)"
 stage "GPU: ${card:-unknown}; bundle $BUNDLE_COMMIT; trainers start '$launch_mode'; logs in $OUT"
 
 # run_limited SECONDS NAME LOG ARGS...: one trainer run with a time limit;
