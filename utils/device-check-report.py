@@ -2,7 +2,8 @@
 """The device check's last table (utils/device-check.sh), from its logs.
 
 Python's standard library only: a bare GPU machine has python3 but maybe not
-NumPy. Reads, in --out: the GPU's 20-step logs (<name>.jsonl, <name>.rc),
+NumPy. Reads, in --out: the first step's status (probe.rc, probe.err; a row
+only when it failed), the GPU's 20-step logs (<name>.jsonl, <name>.rc),
 the batch search (batch-search.txt, gpt2-b<B>.jsonl), the profiled run
 (gpt2-profile.txt) and memcheck's output (memcheck.txt, memcheck.rc); in
 --bundle: the CPU's logs (expected/<name>.jsonl). Prints the verdict, then
@@ -100,6 +101,12 @@ def main() -> int:
     rows: list[tuple[str, str, str]] = []
     ok_all = True
 
+    probe = read_text(os.path.join(out, "probe.rc")).strip()
+    if probe != "0":
+        ok_all = False
+        why = last_line(read_text(os.path.join(out, "probe.err")))
+        rows.append(("first GPU step (tiny fp32, B 1, T 8)", "FAIL",
+                     f"exit {probe or '?'}: {why}"))
     for name, (what, rtol) in COMPARISONS.items():
         ok, detail = compare(out, args.bundle, name, rtol)
         ok_all &= ok

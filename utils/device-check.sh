@@ -132,14 +132,16 @@ if [ "$probe" -eq 2 ] && grep -q 'no GPU found' "$OUT/probe.err"; then
   echo "device-check: no GPU here, nothing ran: $(grep -m1 'no GPU found' "$OUT/probe.err")" >&2
   exit 2
 fi
-if [ "$probe" -ne 0 ]; then
+echo "$probe" > "$OUT/probe.rc"
+if [ "$probe" -eq 127 ]; then
   cat "$OUT/probe.txt" "$OUT/probe.err" >&2
-  if [ "$probe" -eq 127 ]; then
-    echo "device-check: a library the GPU trainer needs is missing (above)" >&2
-    exit 127
-  fi
-  echo "device-check: the GPU trainer failed its first step (exit $probe)" >&2
-  exit 1
+  echo "device-check: a library the GPU trainer needs is missing (above)" >&2
+  exit 127
+fi
+if [ "$probe" -ne 0 ]; then
+  # Go on: the other runs (memcheck above all) may tell why.
+  tail -5 "$OUT/probe.err" >&2
+  echo "device-check: the GPU trainer failed its first step (exit $probe); going on" >&2
 fi
 card="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
 # Without nvidia-smi: the trainer's own "device: NAME, ..." line.

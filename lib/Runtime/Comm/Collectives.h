@@ -99,7 +99,8 @@ int groupSize(Group group);
 int groupRank(Group group);
 
 /// The communicator of this process's group `group`; MPI_COMM_NULL without
-/// MPI or for the empty group. For the trainer's own MPI calls (for example
+/// MPI or for the empty group (naming MPI_COMM_NULL opens the MPI library:
+/// the runtime asks only when usesMpi()). For the trainer's own MPI calls (for example
 /// broadcasting an NCCL id); its error handler returns errors (see
 /// checkMpi).
 MPI_Comm communicator(Group group);

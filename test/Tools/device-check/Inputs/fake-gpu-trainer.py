@@ -11,7 +11,7 @@ As a trainer it reads: FAKE_GPU=none (no GPU: the trainer's one line, exit
 fits:N (gpt2 runs out of memory above batch N), hang:N (it hangs above
 N), missing (exit 127, a
 library), data (a data error), and FAKE_DRIFT=NAME (comparison NAME's GPU
-losses 5% off). A tiny run writes the bundle's expected log as its own; a
+losses 5% off), FAKE_PROBE=crash (the first step, at T 8, fails). A tiny run writes the bundle's expected log as its own; a
 gpt2 run logs `ms` = 100 * batch / 8 and, under LMCRT_PROFILE=1, prints a
 class table.
 """
@@ -65,6 +65,10 @@ def main():
         print("lmc: no GPU found: fake reason", file=sys.stderr)
         return 2
     batch = int(flag(args, "--batch", "1"))
+    if os.environ.get("FAKE_PROBE") == "crash" and flag(args, "--seq") == "8":
+        print("lmcrt: cuLaunchKernel failed: CUDA_ERROR_ILLEGAL_ADDRESS",
+              file=sys.stderr)
+        return 1
     steps = int(flag(args, "--steps", "1"))
     log = flag(args, "--log")
     if name in RUNS:
