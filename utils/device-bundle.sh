@@ -54,6 +54,10 @@ die() { echo "device-bundle: $*" >&2; exit 1; }
 start=$(date +%s)
 stage() { echo "== [$(( $(date +%s) - start )) s] $*"; }
 
+# DIR is replaced: only when it is empty, missing or an earlier bundle.
+if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR")" ] && [ ! -f "$DIR/MANIFEST" ]; then
+  die "$DIR exists and is not a bundle (no MANIFEST): refusing to replace it"
+fi
 rm -rf "$DIR" && mkdir -p "$DIR"/{bin,lib,data,init,expected} || die "cannot create $DIR"
 DIR="$(cd "$DIR" && pwd)"
 WORK="$(mktemp -d /tmp/lmc-device-bundle.XXXXXX)"
