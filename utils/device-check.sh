@@ -1,36 +1,49 @@
 #!/usr/bin/env bash
-# The GPU device check (docs/Gpu.md): on a machine with one NVIDIA GPU,
-#   1. builds lmc (utils/setup.sh; --no-build skips it),
-#   2. trains `tiny` for 20 steps on the GPU and on the CPU from the same
-#      initial checkpoint and data, in fp32 and in bf16 (flash attention),
-#      and in fp32 with attention decomposed on the GPU, and a model with
-#      grouped-query and multi-query attention (test/e2e/Inputs/gqa_model.py)
-#      in fp32, and compares the losses (fp32 within 1e-4 relative, bf16
-#      within 2e-2),
-#   3. times gpt2-124M in bf16 at T 1024 with the largest batch that fits
-#      (tried from --max-batch down, halving),
-#   4. prints a table last: the card, tokens/s and MFU, where
-#      MFU = (6*N*tokens + 12*L*C*T*tokens) / (step time * dense bf16 peak).
-# Exits 0 when the comparisons pass, 1 when one fails, 2 when there is no GPU
-# (after compiling everything, so that the compile path is still checked).
+# The GPU device check (docs/Gpu.md). On a machine with one NVIDIA GPU:
+#   1. builds lmc (utils/setup.sh; --no-build skips it) and makes the bundle
+#      (utils/device-bundle.sh: the `--target cuda` trainers, the libraries a
+#      bare machine may lack, a generated shard, the initial checkpoints and
+#      the CPU's 20-step losses from them),
+#   2. trains tiny for 20 steps on the GPU from the bundle's checkpoint and
+#      data in fp32, bf16 and fp32 with attention decomposed, and a model with
+#      grouped- and multi-query attention in fp32, and compares the losses
+#      with the CPU's (fp32 within 1e-4 relative, bf16 within 2e-2),
+#   3. runs compute-sanitizer --tool memcheck over two tiny GPU steps,
+#   4. times gpt2-124M bf16 at T 1024 with the largest batch that fits (from
+#      --max-batch, halving after an out-of-memory error, or a timeout,
+#      reported as such; a missing library, a data error or another failure
+#      stops the search and is reported as such), then one run with
+#      LMCRT_PROFILE=1 for the step's time by kernel class,
+#   5. prints one table last: each comparison, tokens/s and MFU, where
+#      MFU = (6*N + 12*L*C*T) * tokens / (step time * dense bf16 peak), the
+#      time by kernel class (n/a when the trainer prints none) and memcheck.
+# Exits 0 when every check passes, 1 when one fails, 2 when there is no GPU
+# (one line), 127 when the trainers cannot start (a missing library).
 #
 #   utils/device-check.sh [--no-build] [--max-batch N] [--steps N] [--out DIR]
 #                         [--compile-only | --prebuilt DIR]
-# --compile-only stops after step 1 and the compiles, leaving the trainers
-# and the data in --out; --prebuilt DIR runs the trainers found there
-# without building or compiling (for a GPU machine that cannot build:
-# carry DIR and python/ to it; the trainers need the same shared libraries,
-# oneDNN, OpenMPI and libgomp, as where they were compiled).
+# --compile-only stops after making the bundle in --out. --prebuilt DIR runs
+# the check on a bundle made elsewhere (utils/device-bundle.sh DIR), without
+# building: a GPU machine needs only DIR (which has a copy of this script:
+# DIR/device-check.sh --prebuilt DIR) and python3; the logs go to --out
+# (default: a new folder under /tmp). The whole check is sized for 8 minutes
+# on one H100.
 set -uo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# HERE: utils/ of a checkout, or a bundle's root (device-bundle.sh copies
+# this script and device-check-report.py there).
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
 BUILD="${LMC_BUILD_DIR:-$ROOT/build}"
-OUT="$(mktemp -d /tmp/lmc-device-check.XXXXXX)"
+OUT=""
+BUNDLE=""
 BUILD_FIRST=1
-COMPILE=1
 COMPILE_ONLY=0
 MAX_BATCH=32
 TIME_STEPS=10
+# Seconds: the whole check's budget and each gpt2 run's limit.
+BUDGET=${LMC_DEVICE_CHECK_BUDGET:-470}
+TRY_LIMIT=${LMC_DEVICE_CHECK_TRY_LIMIT:-150}
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) BUILD_FIRST=0 ;;
@@ -38,155 +51,198 @@ while [ $# -gt 0 ]; do
     --steps) TIME_STEPS="$2"; shift ;;
     --out) OUT="$2"; shift ;;
     --compile-only) COMPILE_ONLY=1 ;;
-    --prebuilt) OUT="$2"; BUILD_FIRST=0; COMPILE=0; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --prebuilt) BUNDLE="${2:-}"; BUILD_FIRST=0; shift ;;
+    -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "device-check: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
 done
-mkdir -p "$OUT"
-export PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}"
-LMC="$BUILD/tools/lmc/lmc"
 start=$(date +%s)
-stage() { echo "== [$(( $(date +%s) - start )) s] $*"; }
+elapsed() { echo $(( $(date +%s) - start )); }
+stage() { echo "== [$(elapsed) s] $*"; }
 
-if [ "$BUILD_FIRST" = 1 ]; then
-  stage "building"
-  "$ROOT/utils/setup.sh" || exit 1
+if [ -z "$BUNDLE" ]; then
+  [ -x "$ROOT/utils/device-bundle.sh" ] ||
+    { echo "device-check: no checkout here; use --prebuilt DIR" >&2; exit 2; }
+  OUT="${OUT:-$(mktemp -d /tmp/lmc-device-check.XXXXXX)}"
+  if [ "$BUILD_FIRST" = 1 ]; then
+    stage "building"
+    "$ROOT/utils/setup.sh" || exit 1
+  fi
+  stage "making the bundle in $OUT/bundle"
+  LMC_BUILD_DIR="$BUILD" "$ROOT/utils/device-bundle.sh" "$OUT/bundle" || exit 1
+  BUNDLE="$OUT/bundle"
+  if [ "$COMPILE_ONLY" = 1 ]; then
+    echo "device-check: bundle in $BUNDLE (run it with --prebuilt $BUNDLE)"
+    exit 0
+  fi
 fi
-
-if [ "$COMPILE" = 1 ]; then
-stage "compiling tiny (cpu, cuda; fp32, bf16) and gpt2-124M (cuda, bf16) in $OUT"
-python3 -m lmc.models.gpt2 --preset tiny -o "$OUT/tiny.mlir" || exit 1
-python3 -m lmc.models.gpt2 --preset gpt2-124M -o "$OUT/gpt2.mlir" || exit 1
-for p in fp32 bf16; do
-  "$LMC" compile "$OUT/tiny.mlir" --precision "$p" -o "$OUT/tiny-cpu-$p" || exit 1
-  "$LMC" compile "$OUT/tiny.mlir" --target cuda --precision "$p" \
-    -o "$OUT/tiny-cuda-$p" || exit 1
-done
-# Attention decomposed on the GPU (softmax and mask kernels) against the
-# CPU's flash kernels: the other attention path, same numbers.
-"$LMC" compile "$OUT/tiny.mlir" --target cuda --attention decomposed \
-  -o "$OUT/tiny-cuda-decomposed" || exit 1
-cp "$OUT/tiny-cpu-fp32" "$OUT/tiny-cpu-decomposed"
-# Grouped-query and multi-query attention (kv_heads 2, then 1; D = 16): the
-# GPU's flash kernels with key/value heads against the CPU's.
-python3 "$ROOT/test/e2e/Inputs/gqa_model.py" --kv-heads 2,1 \
-  -o "$OUT/gqa.mlir" || exit 1
-"$LMC" compile "$OUT/gqa.mlir" -o "$OUT/gqa-cpu-fp32" || exit 1
-"$LMC" compile "$OUT/gqa.mlir" --target cuda -o "$OUT/gqa-cuda-fp32" || exit 1
-"$LMC" compile "$OUT/gpt2.mlir" --target cuda --precision bf16 --time \
-  -o "$OUT/gpt2-cuda-bf16" || exit 1
-python3 -m lmc.data prepare --input "$ROOT/README.md" --out "$OUT/data" \
-  --tokenizer byte > /dev/null || exit 1
-fi
-DATA="$OUT/data/train_000000.bin"
-if [ "$COMPILE_ONLY" = 1 ]; then
-  echo "device-check: compiled into $OUT (run it with --prebuilt $OUT)"
-  exit 0
-fi
-for f in tiny-cpu-fp32 tiny-cuda-fp32 gqa-cpu-fp32 gqa-cuda-fp32 \
-         gpt2-cuda-bf16 data/train_000000.bin; do
-  [ -e "$OUT/$f" ] || { echo "device-check: $OUT/$f is missing" >&2; exit 1; }
+[ -n "$BUNDLE" ] && [ -f "$BUNDLE/check.env" ] || {
+  echo "device-check: '$BUNDLE' is not a bundle (make one with utils/device-bundle.sh DIR)" >&2
+  exit 1
+}
+BUNDLE="$(cd "$BUNDLE" && pwd)"
+# shellcheck disable=SC1091
+. "$BUNDLE/check.env"
+OUT="${OUT:-$(mktemp -d /tmp/lmc-device-check.XXXXXX)}"
+mkdir -p "$OUT" || exit 1
+DATA="$BUNDLE/data/train_000000.bin"
+for f in bin/tiny-cuda-fp32 bin/tiny-cuda-bf16 bin/tiny-cuda-decomposed \
+         bin/gqa-cuda-fp32 data/train_000000.bin init/tiny.safetensors \
+         init/gqa.safetensors expected/tiny-fp32.jsonl; do
+  [ -e "$BUNDLE/$f" ] || { echo "device-check: $BUNDLE/$f is missing" >&2; exit 1; }
 done
 
-# No GPU: say why (the trainer's own one-line message) and stop here.
-"$OUT/tiny-cuda-fp32" --data "$DATA" --steps 1 --batch 1 --seq 8 \
+# The trainers' own OpenMP default set here, so that none executes itself
+# again (Trainer/Threads.h): /proc/self/exe would be the loader in the glibc
+# mode below, and compute-sanitizer need not follow an exec.
+[ -n "${OMP_WAIT_POLICY:-}${GOMP_SPINCOUNT:-}" ] || export GOMP_SPINCOUNT=1000
+
+# How the trainers start: as they are (their run path has the bundle's
+# libgomp), else with the bundle's C++ runtime, else through the bundle's
+# glibc loader (a machine whose glibc is older than the one they need).
+LAUNCH=()
+launch_mode=""
+for mode in system cxx glibc; do
+  case "$mode" in
+    system) try=(env) ;;
+    cxx) try=(env "LD_LIBRARY_PATH=$BUNDLE/lib/cxx${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}") ;;
+    glibc) try=("$BUNDLE/lib/glibc/ld-linux-x86-64.so.2" --library-path
+                "$BUNDLE/lib/glibc:$BUNDLE/lib/cxx:$BUNDLE/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}") ;;
+  esac
+  if "${try[@]}" "$BUNDLE/bin/tiny-cuda-fp32" --help > /dev/null 2> "$OUT/launch-$mode.err"; then
+    LAUNCH=("${try[@]}")
+    launch_mode=$mode
+    break
+  fi
+done
+if [ -z "$launch_mode" ]; then
+  cat "$OUT"/launch-*.err >&2
+  echo "device-check: the trainers cannot start here (missing libraries above; the bundle needs glibc >= $GLIBC_NEEDED with its own libraries, this machine has $(getconf GNU_LIBC_VERSION 2>/dev/null))" >&2
+  exit 127
+fi
+# trainer NAME ARGS...: runs bin/NAME the way that starts here.
+trainer() { local name=$1; shift; "${LAUNCH[@]}" "$BUNDLE/bin/$name" "$@"; }
+
+# No GPU: one line (the trainer's own reason) and exit 2.
+trainer tiny-cuda-fp32 --data "$DATA" --steps 1 --batch 1 --seq 8 \
   > "$OUT/probe.txt" 2> "$OUT/probe.err"
 probe=$?
 if [ "$probe" -eq 2 ] && grep -q 'no GPU found' "$OUT/probe.err"; then
-  cat "$OUT/probe.err" >&2
-  echo "device-check: no GPU here; everything compiled, nothing ran on a GPU"
+  echo "device-check: no GPU here, nothing ran: $(grep -m1 'no GPU found' "$OUT/probe.err")" >&2
   exit 2
 fi
-if [ "$probe" -ne 0 ]; then
+echo "$probe" > "$OUT/probe.rc"
+if [ "$probe" -eq 127 ]; then
   cat "$OUT/probe.txt" "$OUT/probe.err" >&2
-  echo "device-check: the GPU trainer failed its first step" >&2
-  exit 1
+  echo "device-check: a library the GPU trainer needs is missing (above)" >&2
+  exit 127
+fi
+if [ "$probe" -ne 0 ]; then
+  # Go on: the other runs (memcheck above all) may tell why.
+  tail -5 "$OUT/probe.err" >&2
+  echo "device-check: the GPU trainer failed its first step (exit $probe); going on" >&2
+fi
+card="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
+# Without nvidia-smi: the trainer's own "device: NAME, ..." line.
+[ -n "$card" ] || card="$(sed -n 's/^device: \([^,(]*\).*/\1/p' "$OUT/probe.txt" | head -1)"
+stage "GPU: ${card:-unknown}; bundle $BUNDLE_COMMIT; trainers start '$launch_mode'; logs in $OUT"
+
+# run_limited SECONDS NAME LOG ARGS...: one trainer run with a time limit;
+# its exit status, stdout and stderr in $OUT/LOG.{rc,txt}.
+run_limited() {
+  local limit=$1 name=$2 log=$3; shift 3
+  timeout --kill-after=10 "$limit" "${LAUNCH[@]}" "$BUNDLE/bin/$name" "$@" \
+    > "$OUT/$log.txt" 2>&1
+  echo $? > "$OUT/$log.rc"
+}
+# fits_budget SECONDS: whether a stage of at most SECONDS ends in the budget.
+fits_budget() { [ $(( $(elapsed) + $1 )) -le "$BUDGET" ]; }
+
+stage "tiny and gqa: 20 steps on the GPU from the CPU's checkpoints and data"
+read -r -a FLAGS <<< "$CHECK_FLAGS"
+for run in tiny-fp32:tiny-cuda-fp32:tiny tiny-bf16:tiny-cuda-bf16:tiny \
+           tiny-decomposed:tiny-cuda-decomposed:tiny gqa-fp32:gqa-cuda-fp32:gqa; do
+  IFS=: read -r name bin init <<< "$run"
+  run_limited 90 "$bin" "$name" --data "$DATA" "${FLAGS[@]}" \
+    --init-from "$BUNDLE/init/$init.safetensors" --ckpt-dir "$OUT/ckpt-$name" \
+    --log "$OUT/$name.jsonl"
+  echo "$name: exit $(cat "$OUT/$name.rc")"
+done
+
+SANITIZER="$(command -v compute-sanitizer 2>/dev/null ||
+  ls -d /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda*/bin/compute-sanitizer \
+        /usr/local/cuda*/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)"
+if [ -z "$SANITIZER" ]; then
+  echo "compute-sanitizer not found (PATH, /usr/local/cuda*)" > "$OUT/memcheck.txt"
+  echo 127 > "$OUT/memcheck.rc"
+elif ! fits_budget 60; then
+  echo "not run (time budget)" > "$OUT/memcheck.txt"
+  echo 124 > "$OUT/memcheck.rc"
+else
+  # At most 150 s, so that the gpt2 timing keeps most of the budget.
+  limit=$(( BUDGET - $(elapsed) ))
+  [ "$limit" -gt 150 ] && limit=150
+  stage "compute-sanitizer --tool memcheck over two tiny GPU steps (limit $limit s)"
+  timeout --kill-after=10 "$limit" "$SANITIZER" --tool memcheck \
+    --error-exitcode 99 "${LAUNCH[@]}" "$BUNDLE/bin/tiny-cuda-fp32" \
+    --data "$DATA" --steps 2 --batch 8 --seq 64 \
+    --init-from "$BUNDLE/init/tiny.safetensors" > "$OUT/memcheck.txt" 2>&1
+  echo $? > "$OUT/memcheck.rc"
+  grep -m1 'ERROR SUMMARY' "$OUT/memcheck.txt"
 fi
 
-stage "tiny: 20 steps on the CPU and on the GPU"
-"$OUT/tiny-cpu-fp32" --data "$DATA" --init-only --seed 1 \
-  --ckpt-dir "$OUT/init" > /dev/null || exit 1
-FLAGS=(--data "$DATA" --steps 20 --batch 8 --seq 64 --lr 1e-3 --warmup 5
-       --grad-clip 1 --init-from "$OUT/init/ckpt_00000000.safetensors")
-status=0
-for p in fp32 bf16 decomposed; do
-  for d in cpu cuda; do
-    "$OUT/tiny-$d-$p" "${FLAGS[@]}" --ckpt-dir "$OUT/ckpt-$d-$p" \
-      --log "$OUT/tiny-$d-$p.jsonl" > "$OUT/tiny-$d-$p.txt" || status=1
-  done
-  rtol=1e-4
-  [ "$p" = bf16 ] && rtol=2e-2
-  python3 -m lmc.testing.compare_runs --log "$OUT/tiny-cpu-$p.jsonl" \
-    --log "$OUT/tiny-cuda-$p.jsonl" --rtol "$rtol" --fields loss \
-    > "$OUT/compare-$p.txt" 2>&1 || status=1
-  echo "tiny $p: GPU vs CPU losses, rtol $rtol: $(tail -1 "$OUT/compare-$p.txt")"
-done
 
-stage "gqa (kv_heads 2, 1): 20 steps on the CPU and on the GPU"
-"$OUT/gqa-cpu-fp32" --data "$DATA" --init-only --seed 1 \
-  --ckpt-dir "$OUT/gqa-init" > /dev/null || status=1
-GQA_FLAGS=(--data "$DATA" --steps 20 --batch 8 --seq 64 --lr 1e-3 --warmup 5
-           --grad-clip 1 --init-from "$OUT/gqa-init/ckpt_00000000.safetensors")
-for d in cpu cuda; do
-  "$OUT/gqa-$d-fp32" "${GQA_FLAGS[@]}" --log "$OUT/gqa-$d.jsonl" \
-    > "$OUT/gqa-$d.txt" || status=1
-done
-python3 -m lmc.testing.compare_runs --log "$OUT/gqa-cpu.jsonl" \
-  --log "$OUT/gqa-cuda.jsonl" --rtol 1e-4 --fields loss \
-  > "$OUT/compare-gqa.txt" 2>&1 || status=1
-echo "gqa fp32: GPU vs CPU losses, rtol 1e-4: $(tail -1 "$OUT/compare-gqa.txt")"
-
-stage "gpt2-124M bf16, T 1024: the largest batch that fits, from $MAX_BATCH"
-batch=$MAX_BATCH
-fits=0
-while [ "$batch" -ge 1 ]; do
-  if timeout 300 "$OUT/gpt2-cuda-bf16" --data "$DATA" --steps "$TIME_STEPS" \
-       --batch "$batch" --seq 1024 --lr 3e-4 --log "$OUT/gpt2-b$batch.jsonl" \
-       > "$OUT/gpt2-b$batch.txt" 2>&1; then
-    fits=1
+gpt2_batch=0
+: > "$OUT/batch-search.txt"
+if [ ! -e "$BUNDLE/bin/gpt2-cuda-bf16" ]; then
+  echo "not in the bundle (made with --tiny-only)" >> "$OUT/batch-search.txt"
+else
+  stage "gpt2-124M bf16, T 1024: the largest batch that fits, from $MAX_BATCH"
+  batch=$MAX_BATCH
+  while [ "$batch" -ge 1 ]; do
+    if ! fits_budget "$TRY_LIMIT"; then
+      echo "B $batch: not tried (time budget)" >> "$OUT/batch-search.txt"
+      break
+    fi
+    run_limited "$TRY_LIMIT" gpt2-cuda-bf16 "gpt2-b$batch" --data "$DATA" \
+      --steps "$TIME_STEPS" --batch "$batch" --seq 1024 --lr 3e-4 \
+      --log "$OUT/gpt2-b$batch.jsonl"
+    rc=$(cat "$OUT/gpt2-b$batch.rc")
+    last="$(grep -v '^\s*$' "$OUT/gpt2-b$batch.txt" | tail -1 | cut -c1-160)"
+    if [ "$rc" -eq 0 ]; then
+      echo "B $batch: fits" >> "$OUT/batch-search.txt"
+      gpt2_batch=$batch
+      break
+    elif grep -qiE 'out of memory|OUT_OF_MEMORY|CUBLAS_STATUS_ALLOC_FAILED' "$OUT/gpt2-b$batch.txt"; then
+      echo "B $batch: out of memory" >> "$OUT/batch-search.txt"
+      batch=$((batch / 2))
+      continue
+    elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+      # Not "does not fit" either, but a smaller batch may still give a
+      # timing (a step that pages memory in and out).
+      echo "B $batch: timed out after $TRY_LIMIT s" >> "$OUT/batch-search.txt"
+      batch=$((batch / 2))
+      continue
+    elif [ "$rc" -eq 127 ]; then
+      echo "B $batch: missing library (stopped): $last" >> "$OUT/batch-search.txt"
+    elif grep -q -- '--data' "$OUT/gpt2-b$batch.txt"; then
+      echo "B $batch: data error (stopped): $last" >> "$OUT/batch-search.txt"
+    else
+      echo "B $batch: failed, exit $rc (stopped): $last" >> "$OUT/batch-search.txt"
+    fi
     break
+  done
+  cat "$OUT/batch-search.txt"
+  if [ "$gpt2_batch" -gt 0 ] && fits_budget 90; then
+    stage "gpt2-124M bf16, B $gpt2_batch: one run with LMCRT_PROFILE=1"
+    LAUNCH=(env LMCRT_PROFILE=1 "${LAUNCH[@]}")
+    run_limited 90 gpt2-cuda-bf16 gpt2-profile --data "$DATA" --steps 6 \
+      --batch "$gpt2_batch" --seq 1024 --lr 3e-4
+    LAUNCH=("${LAUNCH[@]:2}")
   fi
-  tail -2 "$OUT/gpt2-b$batch.txt"
-  batch=$((batch / 2))
-done
+fi
 
-card="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
 stage "done"
-python3 - "$OUT" "$batch" "$fits" "$card" "$status" <<'EOF'
-import json, sys
-out, batch, fits, card, status = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4], int(sys.argv[5])
-# Dense bf16 tensor-core peaks (FLOP/s) of the cards the check runs on.
-peaks = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
-peak = next((v for k, v in peaks.items() if k in card), None)
-n, layers, channels, t = 124_439_808, 12, 768, 1024   # gpt2-124M, V = 50257
-print()
-print("| card | run | batch | T | ms/step (median) | tokens/s | MFU |")
-print("|---|---|---|---|---|---|---|")
-for p in ("fp32", "bf16", "decomposed"):
-    try:
-        rows = [json.loads(l) for l in open(f"{out}/tiny-cuda-{p}.jsonl")]
-        ms = sorted(r["ms"] for r in rows[2:])[len(rows[2:]) // 2]
-        print(f"| {card} | tiny {p}, 20 steps vs CPU | 8 | 64 | {ms:.2f} | {8*64/ms*1e3:,.0f} | - |")
-    except (OSError, ValueError, IndexError):
-        print(f"| {card} | tiny {p} | - | - | failed | - | - |")
-if fits:
-    rows = [json.loads(l) for l in open(f"{out}/gpt2-b{batch}.jsonl")]
-    steady = rows[2:] or rows
-    ms = sorted(r["ms"] for r in steady)[len(steady) // 2]
-    tokens = batch * t
-    flops = 6 * n * tokens + 12 * layers * channels * t * tokens
-    mfu = flops / (ms * 1e-3) / peak if peak else None
-    print(f"| {card} | gpt2-124M bf16 | {batch} | {t} | {ms:.1f} | {tokens/ms*1e3:,.0f} | "
-          + (f"{100*mfu:.1f}% of {peak/1e12:.0f} TFLOP/s" if mfu else "unknown peak") + " |")
-    # The trainer's own MFU (its step line and the log's `mfu`), which should
-    # agree with the one above on a card of the peak table.
-    own = sorted(r["mfu"] for r in steady if r.get("mfu") is not None)
-    print("trainer's MFU field (median):",
-          f"{own[len(own) // 2]:.1f}%" if own else "n/a (or missing)")
-else:
-    print(f"| {card} | gpt2-124M bf16 | none fits | {t} | - | - | - |")
-print("comparisons:", "PASS" if status == 0 else "FAIL")
-EOF
-exit "$status"
+python3 "$HERE/device-check-report.py" --bundle "$BUNDLE" --out "$OUT" \
+  --card "$card" --batch "$gpt2_batch" --launch "$launch_mode"

@@ -307,18 +307,18 @@ LogicalResult link(const CompileOptions &options,
                  << "' not found\n";
     return failure();
   }
-  // The runtime's own dependencies: oneDNN for GEMMs, GCC's OpenMP runtime
-  // (oneDNN's thread pool, whose size the trainer sets), OpenMPI for the
-  // collectives, libm.
+  // The runtime's own dependencies: GCC's OpenMP runtime (the CPU kernels'
+  // and oneDNN's thread pool, whose size the trainer sets), libm, and -ldl:
+  // oneDNN (the CPU GEMMs) and OpenMPI (collectives under mpirun) are opened
+  // with dlopen when first used (lib/Runtime/Core/SharedLibrary.h), so a
+  // trainer that needs neither starts without them.
   // A GPU program: first the GPU runtime (its main, the mgpu* functions,
-  // cuBLASLt and NCCL, all loaded with dlopen at run time, hence -ldl).
+  // cuBLASLt and NCCL, all loaded with dlopen at run time too).
   SmallVector<StringRef> args = {*linker};
   args.append(objects.begin(), objects.end());
   if (cuda)
     args.push_back(options.cudaRuntimeLibrary);
-  args.append({options.runtimeLibrary, "-ldnnl", "-lgomp", "-lmpi", "-lm"});
-  if (cuda)
-    args.push_back("-ldl");
+  args.append({options.runtimeLibrary, "-lgomp", "-lm", "-ldl"});
   args.append({"-o", options.output});
   std::string error;
   int rc =

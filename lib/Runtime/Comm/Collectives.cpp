@@ -71,7 +71,7 @@ enum class Kind { Copy, AllReduce, AllGather, ReduceScatter };
 struct Operation {
   std::string what; // "all_reduce_f32 over tp", for messages
   Kind kind = Kind::Copy;
-  MPI_Comm comm = MPI_COMM_NULL;
+  MPI_Comm comm = kNoComm;
   Group group = 0;
   int64_t seq = 0;   // its number among the collectives started on `group`
   int64_t bytes = 0; // the whole tensor's (the larger of input and output)
@@ -79,7 +79,7 @@ struct Operation {
   float *recv = nullptr;
   int count = 0; // all_reduce: all elements; otherwise one rank's block
   std::vector<float> sendTemp, recvTemp;
-  MPI_Request request = MPI_REQUEST_NULL;
+  MPI_Request request = kNoRequest;
   bool unpack = false; // copy unpackFrom into unpackTo at completion
   View unpackFrom, unpackTo;
 };
@@ -97,7 +97,7 @@ struct State {
   std::vector<int64_t> coords; // this rank's, per axis
   /// Per group (mask): its size, this rank's index in it, its communicator.
   std::vector<int> sizes = {1}, ranks = {0};
-  std::vector<MPI_Comm> comms = {MPI_COMM_NULL};
+  std::vector<MPI_Comm> comms = {kNoComm};
   std::map<int64_t, std::unique_ptr<Operation>> pending;
   int64_t nextHandle = 1;
   /// The watchdog: the timeout, its communicator (a duplicate of the world's,
@@ -106,16 +106,22 @@ struct State {
   /// in flight.
   double timeout = kCpuDefaultTimeout;
   std::string timeoutVariable = kTimeoutVariable;
-  MPI_Comm watch = MPI_COMM_NULL;
+  MPI_Comm watch = kNoComm;
   std::vector<int64_t> started = {0};
   Group waitingGroup = 0;
   int64_t waitingSeq = -1;
   struct Answer {
     int64_t data[4];
-    MPI_Request request = MPI_REQUEST_NULL;
+    MPI_Request request = kNoRequest;
   };
   std::deque<Answer> answers;
 };
+
+/// Whether `request` is none: never started (kNoRequest) or completed and
+/// freed by MPI (MPI_REQUEST_NULL, asked only of a started one).
+bool isNull(MPI_Request request) {
+  return request == kNoRequest || request == MPI_REQUEST_NULL;
+}
 
 /// The watchdog's message tags on State::watch.
 constexpr int kQueryTag = 1, kAnswerTag = 2;
@@ -155,7 +161,7 @@ int64_t countStarted(Group group) { return ++state().started[group]; }
 /// collective it waits for. Cheap when there is none (one MPI_Iprobe).
 void answerQuestions() {
   State &s = state();
-  if (s.watch == MPI_COMM_NULL)
+  if (s.watch == kNoComm)
     return;
   for (;;) {
     int flag = 0;
@@ -222,7 +228,7 @@ std::string stepText(int64_t step) {
     int rank;
     int64_t question[2];
     int64_t answer[4];
-    MPI_Request send = MPI_REQUEST_NULL, recv = MPI_REQUEST_NULL;
+    MPI_Request send = kNoRequest, recv = kNoRequest;
     bool answered = false;
   };
   std::deque<Peer> peers;
@@ -283,7 +289,7 @@ std::string stepText(int64_t step) {
 /// bytes) with the deadline, polling with backoff.
 void await(MPI_Request &request, const std::string &what, Group group,
            int64_t seq, int64_t bytes) {
-  if (request == MPI_REQUEST_NULL)
+  if (isNull(request))
     return;
   State &s = state();
   int rc = MPI_SUCCESS;
@@ -580,7 +586,7 @@ void comm::init(const ::lmc::MeshSpec &mesh) {
   const size_t groups = size_t(1) << mesh.axes.size();
   s.sizes.assign(groups, 1);
   s.ranks.assign(groups, 0);
-  s.comms.assign(groups, MPI_COMM_NULL);
+  s.comms.assign(groups, kNoComm);
   s.started.assign(groups, 0);
   if (s.mpi) {
     checkMpi(MPI_Comm_dup(MPI_COMM_WORLD, &s.watch),
@@ -647,14 +653,14 @@ void comm::finalize() {
           " asynchronous collective(s) started and never waited");
   if (s.mpi) {
     for (MPI_Comm &c : s.comms)
-      if (c != MPI_COMM_NULL)
+      if (c != kNoComm && c != MPI_COMM_NULL)
         checkMpi(MPI_Comm_free(&c), "MPI_Comm_free");
     // Answers not yet received (their askers are ending the job) complete
     // on their own.
     for (State::Answer &a : s.answers)
-      if (a.request != MPI_REQUEST_NULL)
+      if (!isNull(a.request))
         MPI_Request_free(&a.request);
-    if (s.watch != MPI_COMM_NULL)
+    if (s.watch != kNoComm && s.watch != MPI_COMM_NULL)
       checkMpi(MPI_Comm_free(&s.watch), "MPI_Comm_free");
     if (s.ownsMpi)
       checkMpi(MPI_Finalize(), "MPI_Finalize");
@@ -686,15 +692,19 @@ int comm::groupSize(Group group) { return state().sizes[groupIndexOf(group)]; }
 int comm::groupRank(Group group) { return state().ranks[groupIndexOf(group)]; }
 
 MPI_Comm comm::communicator(Group group) {
-  return state().comms[groupIndexOf(group)];
+  MPI_Comm c = state().comms[groupIndexOf(group)];
+  return c != kNoComm ? c : MPI_COMM_NULL;
 }
 
 void comm::abortAll(int code) {
   std::fflush(stdout);
   std::fflush(stderr);
+  // A process that never loaded MPI has no MPI to abort.
   int initialized = 0, finalized = 0;
-  MPI_Initialized(&initialized);
-  MPI_Finalized(&finalized);
+  if (mpiLoaded()) {
+    MPI_Initialized(&initialized);
+    MPI_Finalized(&finalized);
+  }
   if (initialized && !finalized) {
     // mpirun forwards the ranks' output asynchronously and drops what it has
     // not read yet when MPI_Abort ends the job (seen under load): give it a
@@ -789,7 +799,7 @@ void comm::progress() {
     return;
   for (auto &entry : s.pending) {
     Operation &op = *entry.second;
-    if (op.request == MPI_REQUEST_NULL)
+    if (isNull(op.request))
       continue;
     int done = 0;
     // A completed request is left for lmcrt_collective_wait: MPI_Test on a
@@ -809,7 +819,7 @@ void comm::gatherToRoot(Group axis, const float *send, int64_t count,
     return;
   }
   int n = toCount(count, what);
-  MPI_Request request = MPI_REQUEST_NULL;
+  MPI_Request request = kNoRequest;
   checkMpi(MPI_Igather(send, n, MPI_FLOAT,
                        groupRank(axis) == 0 ? recv : nullptr, n, MPI_FLOAT,
                        /*root=*/0, communicator(axis), &request),
@@ -823,7 +833,7 @@ void comm::broadcast(Group axis, void *data, int64_t bytes) {
     return;
   std::string what =
       std::string("broadcast from rank 0 over ") + groupName(axis);
-  MPI_Request request = MPI_REQUEST_NULL;
+  MPI_Request request = kNoRequest;
   checkMpi(MPI_Ibcast(data, toCount(bytes, what), MPI_BYTE, /*root=*/0,
                       communicator(axis), &request),
            what);
@@ -835,7 +845,7 @@ int32_t comm::allReduceMax(Group axis, int32_t value, const char *what) {
   if (!usesMpi() || groupSize(axis) == 1)
     return value;
   int32_t result = value;
-  MPI_Request request = MPI_REQUEST_NULL;
+  MPI_Request request = kNoRequest;
   checkMpi(MPI_Iallreduce(&value, &result, 1, MPI_INT32_T, MPI_MAX,
                           communicator(axis), &request),
            what);

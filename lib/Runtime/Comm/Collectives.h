@@ -12,7 +12,8 @@
 //
 // MPI is used only when the process was started by OpenMPI's mpirun (the
 // variable OMPI_COMM_WORLD_SIZE is set). Otherwise the world is this one
-// process, MPI is never initialised, and every collective is a copy.
+// process, MPI is never initialised nor even loaded (Mpi.h), and every
+// collective is a copy.
 //
 // Collectives are called from one thread (MPI_THREAD_FUNNELED). An MPI error
 // or a misuse of the collectives (shapes, unknown handles) prints one line
@@ -26,7 +27,7 @@
 #ifndef LMC_LIB_RUNTIME_COLLECTIVES_H
 #define LMC_LIB_RUNTIME_COLLECTIVES_H
 
-#include <mpi.h>
+#include "Comm/Mpi.h"
 
 #include "lmc/Support/Mesh.h"
 
@@ -98,7 +99,8 @@ int groupSize(Group group);
 int groupRank(Group group);
 
 /// The communicator of this process's group `group`; MPI_COMM_NULL without
-/// MPI or for the empty group. For the trainer's own MPI calls (for example
+/// MPI or for the empty group (naming MPI_COMM_NULL opens the MPI library:
+/// the runtime asks only when usesMpi()). For the trainer's own MPI calls (for example
 /// broadcasting an NCCL id); its error handler returns errors (see
 /// checkMpi).
 MPI_Comm communicator(Group group);

@@ -17,8 +17,9 @@
 //
 // One handle, a 32 MiB workspace, and a cache of the matmul descriptor,
 // layouts and heuristic's algorithm per shape, strides and pointer
-// alignment. The library is libcublasLt.so.13, opened at the first GEMM
-// (then from the toolkit CMake found).
+// alignment. The library is libcublasLt.so.13 (or .12), opened at the first
+// GEMM: $LMCRT_CUBLASLT_LIBRARY, else searched on the loader's path, in the
+// CUDA toolkit and in the Python packages' nvidia/*/lib (Library.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -226,14 +227,9 @@ void Gemm::open() {
   if (handle)
     return;
   static Library library;
-  std::vector<std::string> paths = {"libcublasLt.so.13"};
-#ifdef LMCRT_CUDA_TOOLKIT_DIR
-  paths.push_back(LMCRT_CUDA_TOOLKIT_DIR "/lib64/libcublasLt.so.13");
-  paths.push_back(LMCRT_CUDA_TOOLKIT_DIR "/lib/libcublasLt.so.13");
-#endif
   std::string error;
-  if (!library.open(paths, error))
-    comm::fatal("cannot load cuBLASLt for the GPU GEMMs: " + error);
+  if (!library.search(cublasLtLibrarySearch(), error))
+    missingLibrary(error);
 #define LMCRT_RESOLVE(fn)                                                      \
   api.fn = reinterpret_cast<decltype(api.fn)>(library.find(#fn));              \
   if (!api.fn)                                                                 \

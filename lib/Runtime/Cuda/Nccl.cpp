@@ -40,7 +40,9 @@
 //   the compute stream after the wait, then reused by later collectives of
 //   the same size.
 //
-// The library is libnccl.so.2, opened at the first collective.
+// The library is libnccl.so.2, opened at the first collective:
+// $LMCRT_NCCL_LIBRARY, else searched on the loader's path, in the CUDA
+// toolkit and in the Python packages' nvidia/*/lib (Library.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -297,8 +299,8 @@ void Nccl::open() {
     return;
   static Library library;
   std::string error;
-  if (!library.open({"libnccl.so.2"}, error))
-    comm::fatal("cannot load NCCL for the GPU collectives: " + error);
+  if (!library.search(ncclLibrarySearch(), error))
+    missingLibrary(error);
 #define LMCRT_RESOLVE(fn)                                                      \
   api.fn = reinterpret_cast<decltype(api.fn)>(library.find(#fn));              \
   if (!api.fn)                                                                 \

@@ -31,7 +31,7 @@
 #include "Core/Error.h"
 #include "Core/MemrefView.h"
 
-#include <dnnl.h>
+#include "Kernels/Dnnl.h"
 
 #include <algorithm>
 #include <cmath>
@@ -134,8 +134,9 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
           float *C, int64_t ldc) {
   if (M == 0 || N == 0)
     return;
-  if (dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb,
-                 beta, C, ldc) != dnnl_success)
+  if (lmcrt::kernels::dnnl().sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K,
+                                   alpha, A, lda, B, ldb, beta, C,
+                                   ldc) != dnnl_success)
     lmcrt::fail("attention: dnnl_sgemm failed");
 }
 

@@ -1,10 +1,11 @@
 //===- Kernels.cpp - Library kernels called by compiled code --------------===//
 //
-// GEMM on oneDNN (dnnl_sgemm, row-major), the GEMM with a bias (and tanh
-// GELU) epilogue as sgemm and one loop over the rows, and the embedding
-// gradient as a scatter-add; see include/lmc/Runtime/lmcrt.h. With
-// LMCRT_PROFILE=1 in the environment, the GEMMs are timed per shape and a table
-// goes to stderr at exit (the benchmark's view of which shapes cost what).
+// GEMM on oneDNN (dnnl_sgemm, row-major; opened at the first GEMM, Dnnl.h), the
+// GEMM with a bias (and tanh GELU) epilogue as sgemm and one loop over the
+// rows, and the embedding gradient as a scatter-add; see
+// include/lmc/Runtime/lmcrt.h. With LMCRT_PROFILE=1 in the environment, the
+// GEMMs are timed per shape and a table goes to stderr at exit (the benchmark's
+// view of which shapes cost what).
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,10 +13,8 @@
 
 #include "Comm/Collectives.h"
 #include "Core/MemrefView.h"
+#include "Kernels/Dnnl.h"
 #include "Kernels/GemmEpilogue.h"
-
-#include <dnnl.h>
-#include <dnnl_debug.h>
 
 #include <chrono>
 #include <cmath>
@@ -134,12 +133,13 @@ private:
     double total = 0;
     for (const auto &[shape, e] : entries)
       total += e.seconds;
-    const dnnl_version_t *v = dnnl_version();
+    const lmcrt::kernels::DnnlApi &dnnl = lmcrt::kernels::dnnl();
+    const dnnl_version_t *v = dnnl.version();
     std::fprintf(stderr,
                  "lmcrt profile: GEMM on oneDNN %d.%d.%d dnnl_sgemm, ISA %s, "
                  "%d threads\n",
                  v->major, v->minor, v->patch,
-                 dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()),
+                 dnnl.cpuIsaToString(dnnl.effectiveCpuIsa()),
                  omp_get_max_threads());
     std::fprintf(stderr,
                  "lmcrt profile: GEMM %.3f s in all\n"
@@ -284,10 +284,10 @@ void gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
     int64_t ldc = direct ? C.stride(-2) : N;
     if (!direct)
       scratchC.assign(M * N, 0.0f);
-    dnnl_status_t status =
-        dnnl_sgemm(ma.transposed ? 'T' : 'N', mb.transposed ? 'T' : 'N', M, N,
-                   K, 1.0f, ma.data, ma.ld, mb.data, mb.ld, 0.0f,
-                   direct ? out : scratchC.data(), ldc);
+    dnnl_status_t status = lmcrt::kernels::dnnl().sgemm(
+        ma.transposed ? 'T' : 'N', mb.transposed ? 'T' : 'N', M, N, K, 1.0f,
+        ma.data, ma.ld, mb.data, mb.ld, 0.0f, direct ? out : scratchC.data(),
+        ldc);
     if (status != dnnl_success)
       fail("gemm: dnnl_sgemm failed");
     if (!direct)

@@ -360,6 +360,11 @@ std::string usage(const std::string &program) {
           "SIGTERM, 130 after\nSIGINT. A second signal stops at once. "
           "LMCRT_FAULT=KIND[:rank=R][:step=S]\ninjects faults for testing "
           "(docs/Runtime.md).\n";
+  // Libraries opened when first used (Core/SharedLibrary.h).
+  text += "\noneDNN (at the first CPU GEMM), MPI (under mpirun) and, on a GPU, "
+          "cuBLASLt and\nNCCL are opened when first used; LMCRT_DNNL_LIBRARY, "
+          "LMCRT_MPI_LIBRARY,\nLMCRT_CUBLASLT_LIBRARY and LMCRT_NCCL_LIBRARY "
+          "name them. Exit status 127\nwhen one cannot be opened.\n";
   return text;
 }
 

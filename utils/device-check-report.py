@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""The device check's last table (utils/device-check.sh), from its logs.
+
+Python's standard library only: a bare GPU machine has python3 but maybe not
+NumPy. Reads, in --out: the first step's status (probe.rc, probe.err; a row
+only when it failed), the GPU's 20-step logs (<name>.jsonl, <name>.rc),
+the batch search (batch-search.txt, gpt2-b<B>.jsonl), the profiled run
+(gpt2-profile.txt) and memcheck's output (memcheck.txt, memcheck.rc); in
+--bundle: the CPU's logs (expected/<name>.jsonl). Prints the verdict, then
+one Markdown table, last; exits 0 when every check passed, 1 otherwise.
+
+The profile table: the trainer under LMCRT_PROFILE=1 prints the step's time
+by kernel class, one class a line, "lmcrt profile: class NAME MS ms [PCT%]"
+(optionally with more columns after); a line "lmcrt profile: class ..." is
+parsed, any other is ignored. No such line gives "n/a".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+
+# gpt2-124M (V = 50257): parameters, layers, channels; and T.
+GPT2_PARAMS, GPT2_LAYERS, GPT2_CHANNELS, GPT2_T = 124_439_808, 12, 768, 1024
+# Dense bf16 tensor-core peaks (FLOP/s).
+PEAKS = {"H200": 989e12, "H100": 989e12, "A100": 312e12}
+# name -> (what, relative tolerance on the loss)
+COMPARISONS = {
+    "tiny-fp32": ("tiny fp32", 1e-4),
+    "tiny-bf16": ("tiny bf16", 2e-2),
+    "tiny-decomposed": ("tiny fp32, attention decomposed on the GPU", 1e-4),
+    "gqa-fp32": ("gqa (kv_heads 2, 1) fp32", 1e-4),
+}
+PROFILE_LINE = re.compile(
+    r"lmcrt profile: class\s+(?P<name>.+?)\s+(?P<ms>[0-9.]+)\s*ms"
+    r"(?:\s+(?P<pct>[0-9.]+)\s*%)?")
+
+
+def read_losses(path: str) -> dict[int, float]:
+    losses = {}
+    with open(path) as f:
+        for line in f:
+            record = json.loads(line)
+            if "loss" in record and "step" in record and \
+                    record.get("val_loss") is None:
+                losses[int(record["step"])] = float(record["loss"])
+    return losses
+
+
+def read_text(path: str) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def last_line(text: str) -> str:
+    lines = [l for l in text.splitlines() if l.strip()]
+    return lines[-1][:150] if lines else ""
+
+
+def compare(out: str, bundle: str, name: str, rtol: float) -> tuple[bool, str]:
+    rc = read_text(os.path.join(out, name + ".rc")).strip()
+    if rc != "0":
+        why = last_line(read_text(os.path.join(out, name + ".txt")))
+        return False, f"GPU run failed (exit {rc or '?'}): {why}"
+    try:
+        cpu = read_losses(os.path.join(bundle, "expected", name + ".jsonl"))
+        gpu = read_losses(os.path.join(out, name + ".jsonl"))
+    except (OSError, ValueError) as e:
+        return False, f"unreadable log: {e}"
+    if not cpu or sorted(cpu) != sorted(gpu):
+        return False, f"steps differ: CPU {len(cpu)}, GPU {len(gpu)}"
+    worst_step, worst = max(
+        ((s, abs(gpu[s] - cpu[s]) / abs(cpu[s]) if cpu[s] else abs(gpu[s]))
+         for s in cpu), key=lambda x: x[1])
+    last = max(cpu)
+    ok = worst <= rtol
+    return ok, (f"max rel. diff {worst:.2e} at step {worst_step} (rtol {rtol:g}); "
+                f"step {last}: GPU {gpu[last]:.5f}, CPU {cpu[last]:.5f}")
+
+
+def median(values: list[float]) -> float:
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bundle", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--card", default="")
+    ap.add_argument("--batch", type=int, default=0)
+    ap.add_argument("--launch", default="system")
+    args = ap.parse_args()
+    out, card = args.out, args.card or "unknown GPU"
+    rows: list[tuple[str, str, str]] = []
+    ok_all = True
+
+    probe = read_text(os.path.join(out, "probe.rc")).strip()
+    if probe != "0":
+        ok_all = False
+        why = last_line(read_text(os.path.join(out, "probe.err")))
+        rows.append(("first GPU step (tiny fp32, B 1, T 8)", "FAIL",
+                     f"exit {probe or '?'}: {why}"))
+    for name, (what, rtol) in COMPARISONS.items():
+        ok, detail = compare(out, args.bundle, name, rtol)
+        ok_all &= ok
+        rows.append((f"{what}: GPU vs CPU loss, 20 steps", "PASS" if ok else "FAIL",
+                     detail))
+
+    search = "; ".join(read_text(os.path.join(out, "batch-search.txt")).split("\n")
+                       ).strip("; ")
+    if args.batch > 0:
+        b = args.batch
+        try:
+            with open(os.path.join(out, f"gpt2-b{b}.jsonl")) as f:
+                log = [json.loads(l) for l in f if l.strip()]
+            steady = [r for r in log if "ms" in r][2:] or [r for r in log if "ms" in r]
+            ms = median([float(r["ms"]) for r in steady])
+            tokens = b * GPT2_T
+            flops = (6 * GPT2_PARAMS + 12 * GPT2_LAYERS * GPT2_CHANNELS * GPT2_T) * tokens
+            peak = next((v for k, v in PEAKS.items() if k in card), None)
+            mfu = (f"MFU {100 * flops / (ms * 1e-3) / peak:.1f}% of "
+                   f"{peak / 1e12:.0f} TFLOP/s") if peak else "MFU: unknown peak"
+            own = [float(r["mfu"]) for r in steady if r.get("mfu") is not None]
+            if own:
+                mfu += f" (trainer's: {median(own):.1f}%)"
+            rows.append((f"gpt2-124M bf16, T {GPT2_T}, B {b} (largest that fits)",
+                         f"{tokens / ms * 1e3:,.0f} tok/s",
+                         f"{ms:.1f} ms/step (median of {len(steady)}); {mfu}; "
+                         f"search: {search}"))
+        except (OSError, ValueError, KeyError, IndexError) as e:
+            ok_all = False
+            rows.append(("gpt2-124M bf16, T 1024", "FAIL", f"no timing: {e}"))
+    else:
+        not_in_bundle = "not in the bundle" in search
+        ok_all &= not_in_bundle
+        rows.append(("gpt2-124M bf16, T 1024", "n/a" if not_in_bundle else "FAIL",
+                     search or "not run"))
+
+    profile = read_text(os.path.join(out, "gpt2-profile.txt"))
+    classes = [m for m in (PROFILE_LINE.search(l) for l in profile.splitlines()) if m]
+    if classes:
+        total = sum(float(m["ms"]) for m in classes
+                    if m["name"].strip().lower() != "total")
+        for m in classes:
+            name = m["name"].strip()
+            pct = (f"{float(m['pct']):.1f}%" if m["pct"] else
+                   f"{100 * float(m['ms']) / total:.1f}%" if total else "")
+            rows.append((f"step time by kernel class: {name}", f"{float(m['ms']):.2f} ms",
+                         pct))
+    else:
+        why = ("no timed gpt2 run" if args.batch <= 0 else
+               "the trainer printed no class table under LMCRT_PROFILE=1")
+        rows.append(("step time by kernel class", "n/a", why))
+
+    sanitizer = read_text(os.path.join(out, "memcheck.txt"))
+    rc = read_text(os.path.join(out, "memcheck.rc")).strip()
+    summary = re.search(r"ERROR SUMMARY:\s*(\d+) error", sanitizer)
+    if summary and rc == "0" and summary.group(1) == "0":
+        rows.append(("compute-sanitizer memcheck, 2 tiny steps", "PASS", "0 errors"))
+    else:
+        ok_all = False
+        detail = (f"{summary.group(1)} errors (exit {rc})" if summary else
+                  f"exit {rc or '?'}: {last_line(sanitizer)}")
+        rows.append(("compute-sanitizer memcheck, 2 tiny steps", "FAIL", detail))
+
+    print()
+    print(f"device check on {card}: {'PASS' if ok_all else 'FAIL'} "
+          f"(trainers started: {args.launch}; logs in {out})")
+    print("| check | result | detail |")
+    print("|---|---|---|")
+    for check, result, detail in rows:
+        print(f"| {check} | {result} | {detail.replace('|', '/')} |")
+    return 0 if ok_all else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
