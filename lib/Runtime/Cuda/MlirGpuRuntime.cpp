@@ -16,9 +16,11 @@
 //   kernels, GEMMs and collectives share one order) and mgpuStreamDestroy of
 //   it does nothing; mgpuStreamSynchronize waits for it (polling the
 //   collectives it waits for, with their timeout: synchronizeCompute).
-// - Memory: mgpuMemAlloc gives managed memory from lmcrt::device whatever
-//   its `isHostShared` says (the host code reads scalars from device
-//   buffers); mgpuMemFree releases it.
+// - Memory: mgpuMemAlloc gives device memory from lmcrt::device, or with
+//   `isHostShared` (`gpu.alloc host_shared`, which lmc-host-shared-buffers
+//   makes of the buffers the host code loads and stores) shared memory,
+//   host memory before the GPU is initialised (the model description);
+//   mgpuMemFree releases either.
 // - Every driver error ends the job naming the call and CUDA's error.
 //
 // Not provided: the sparse (cuSPARSE) and TMA descriptor (nvgpu) helpers,
@@ -230,8 +232,9 @@ void mgpuEventRecord(void *event, void *stream) {
         "cuEventRecord");
 }
 
-void *mgpuMemAlloc(uint64_t sizeBytes, void * /*stream*/,
-                   bool /*isHostShared*/) {
+void *mgpuMemAlloc(uint64_t sizeBytes, void * /*stream*/, bool isHostShared) {
+  if (isHostShared) // host memory until the GPU is initialised
+    return device::allocateShared(sizeBytes);
   requireReady("mgpuMemAlloc");
   return device::allocate(sizeBytes);
 }

@@ -48,6 +48,7 @@
 
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
+#include "Cuda/HostStaging.h"
 #include "Cuda/Library.h"
 #include "Cuda/Poll.h"
 #include "Cuda/StridedCopy.h"
@@ -166,16 +167,18 @@ void queueCopies(const std::vector<Copy2D> &copies, CUstream stream) {
 }
 
 /// Copies `from` into `to` in the order of the compute stream: as 2-D
-/// copies queued on it, or, when they cannot express the copy, on the host
-/// after waiting for the stream.
+/// copies queued on it, or, when they cannot express the copy, through the
+/// host (device memory: both spans read after the stream's work, the
+/// destination's written back; HostStaging.h).
 void copyOnStream(const View &from, const View &to) {
   std::vector<Copy2D> copies;
   if (planCopies(from, to, kMaxCopies, copies)) {
     queueCopies(copies, computeStream());
     return;
   }
-  synchronizeCompute();
-  copyElements(from, to);
+  Staged<float> src(from), dst(to);
+  copyElements(src.view(), dst.view());
+  dst.commit();
 }
 
 class Nccl {
