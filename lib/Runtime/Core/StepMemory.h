@@ -40,6 +40,9 @@ namespace lmcrt::step_memory {
 void begin();
 void end();
 
+/// The number of steps begun so far (the GPU profile's per-step figures).
+int64_t stepsBegun();
+
 /// Bytes of the arena (0 before the plan exists), and the number of
 /// buffers the plan places.
 size_t arenaBytes();

@@ -25,6 +25,7 @@
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
 #include "Cuda/EpilogueFallback.h"
+#include "Cuda/GpuProfile.h"
 #include "Cuda/HostStaging.h"
 #include "Cuda/Library.h"
 
@@ -432,6 +433,7 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
 void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                lmcrt_unranked_memref *c, bool ta, bool tb, Precision precision,
                const std::string &what, const View *bias, const View *aux) {
+  profile::mark(KernelClass::Gemm);
   View A(a), B(b), C(c);
   if (C.rank() < 2 || A.rank() != C.rank() ||
       (B.rank() != 2 && B.rank() != C.rank()))

@@ -5,6 +5,7 @@
 #include "Comm/Collectives.h"
 #include "Core/Error.h"
 #include "Cuda/Driver.h"
+#include "Cuda/GpuProfile.h"
 
 #include <cstdio>
 #include <mutex>
@@ -206,6 +207,7 @@ public:
 
   void zero(void *dst, size_t bytes) override {
     requireReady("device zero fill");
+    profile::mark(KernelClass::Elementwise);
     check(driver().cuMemsetD8Async(reinterpret_cast<CUdeviceptr>(dst), 0,
                                    bytes, gpu().compute),
           "cuMemsetD8Async(" + std::to_string(bytes) + " bytes)");
@@ -251,12 +253,13 @@ CUstream computeStream() { return gpu().compute; }
 
 void synchronizeCompute() {
   GpuState &g = gpu();
-  if (g.synchronizeHook) {
+  profile::beforeWait();
+  if (g.synchronizeHook)
     g.synchronizeHook();
-    return;
-  }
-  check(driver().cuStreamSynchronize(g.compute),
-        "cuStreamSynchronize(compute stream)");
+  else
+    check(driver().cuStreamSynchronize(g.compute),
+          "cuStreamSynchronize(compute stream)");
+  profile::afterWait();
 }
 
 void setSynchronizeHook(void (*hook)()) { gpu().synchronizeHook = hook; }

@@ -48,6 +48,7 @@
 
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
+#include "Cuda/GpuProfile.h"
 #include "Cuda/HostStaging.h"
 #include "Cuda/Library.h"
 #include "Cuda/Poll.h"
@@ -479,6 +480,8 @@ void Nccl::launch(Operation &op) {
 }
 
 void Nccl::wait(std::unique_ptr<Operation> op) {
+  // The compute stream's wait for the collective (and the unpacking after).
+  profile::mark(KernelClass::Collective);
   cuda::check(driver().cuStreamWaitEvent(computeStream(), op->done, 0),
               "cuStreamWaitEvent(compute stream, " + op->what + ")");
   const bool unpack = op->unpack;
