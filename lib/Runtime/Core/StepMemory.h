@@ -21,8 +21,9 @@
 // pointers from the others by address.
 //
 // Every allocation comes from lmcrt::device (Device.h): host memory on the
-// CPU, managed memory once a GPU is initialised, so that the arena is one
-// managed allocation planned once per run. Buffers that compiled code
+// CPU, device memory once a GPU is initialised, so that the arena is one
+// device allocation planned once per run (the few buffers the host code
+// reads itself are `gpu.alloc host_shared`, not from here). Buffers that compiled code
 // returns (the model description, logits) are released with
 // _mlir_memref_to_llvm_free.
 //

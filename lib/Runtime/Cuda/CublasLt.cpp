@@ -223,7 +223,7 @@ private:
   cublasLtHandle_t handle = nullptr;
   CUdeviceptr workspace = 0;
   std::map<Key, Plan> plans;
-  std::vector<std::pair<float *, int64_t>> temps; // managed, by slot
+  std::vector<std::pair<float *, int64_t>> temps; // device memory, by slot
 };
 
 void Gemm::open() {

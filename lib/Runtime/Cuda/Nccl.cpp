@@ -33,10 +33,10 @@
 //   plain cuStreamSynchronize.
 // - Buffers are prepared as on the CPU (CollectiveShapes.h): a memref that
 //   is not contiguous, or whose blocks do not follow each other, goes
-//   through a managed temporary, filled (before the operation) or emptied
+//   through a device temporary, filled (before the operation) or emptied
 //   (after its wait) by 2-D copies on the compute stream (StridedCopy.h);
-//   where those cannot express the copy, the host copies, after waiting for
-//   the compute stream. Temporaries are kept until the host has waited for
+//   where those cannot express the copy, through the host (HostStaging.h),
+//   after waiting for the compute stream. Temporaries are kept until the host has waited for
 //   the compute stream after the wait, then reused by later collectives of
 //   the same size.
 //
@@ -112,7 +112,7 @@ struct Operation {
   const float *send = nullptr;
   float *recv = nullptr;
   size_t count = 0; // all_reduce: all elements; otherwise one rank's block
-  std::vector<std::pair<float *, size_t>> temps; // managed, with their sizes
+  std::vector<std::pair<float *, size_t>> temps; // device, with their sizes
   bool unpack = false; // copy unpackFrom into unpackTo after the wait
   View unpackFrom, unpackTo;
   CUevent done = nullptr;
