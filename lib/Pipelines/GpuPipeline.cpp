@@ -85,6 +85,9 @@ void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
     pm.addPass(createInlinerPass());
     pm.addPass(createLMCGpuAsyncLaunches());
   }
+  // What the host code loads, stores or copies itself is host-shared
+  // memory; every other buffer is device memory.
+  pm.addPass(createLMCHostSharedBuffers());
 
   // Device code: NVVM for the chip, then PTX (or a cubin) with libdevice.
   GpuNVVMAttachTargetOptions target;

@@ -1,7 +1,8 @@
 //===- GpuRuntimeTest.cpp - Tests of the CUDA runtime on a GPU ------------===//
 //
-// cuBLASLt GEMMs against a CPU reference, NCCL collectives on a world of
-// one, managed step memory, a hand-written PTX kernel loaded lazily and
+// cuBLASLt GEMMs against a CPU reference (on shared memory, which the host
+// reads, and on device memory through copies), NCCL collectives on a world
+// of one, the step arena in device memory, a hand-written PTX kernel loaded lazily and
 // launched through the mgpu* functions, the attention kernels against
 // attention in double and the embedding gradient against the CPU's. Each
 // test that needs a GPU skips without one, saying why ("no GPU: ..."); the
@@ -27,6 +28,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -217,12 +219,29 @@ const std::string &noGpuReason() {
       GTEST_SKIP() << "no GPU: " << noGpuReason();                             \
   } while (0)
 
-/// A float buffer in managed memory.
+/// A float buffer in shared (managed) memory, which the host reads and
+/// writes and the runtime's functions take as they take device memory.
 struct Buffer {
   explicit Buffer(int64_t n)
       : n(n), data(static_cast<float *>(
-                  lmcrt::device::allocate(sizeof(float) * n))) {}
+                  lmcrt::device::allocateShared(sizeof(float) * n))) {}
   ~Buffer() { lmcrt::device::release(data); }
+  int64_t n;
+  float *data;
+};
+
+/// A copy of a Buffer in device memory (device::allocate, which the host
+/// cannot address), for the runtime's functions on device memory.
+struct OnDevice {
+  explicit OnDevice(const Buffer &b)
+      : n(b.n), data(static_cast<float *>(
+                    lmcrt::device::allocate(sizeof(float) * b.n))) {
+    lmcrt::device::copyToDevice(data, b.data, sizeof(float) * n);
+  }
+  ~OnDevice() { lmcrt::device::release(data); }
+  void toHost(Buffer &b) const {
+    lmcrt::device::copyToHost(b.data, data, sizeof(float) * n);
+  }
   int64_t n;
   float *data;
 };
@@ -323,9 +342,12 @@ TEST(GpuGemm, BiasAndGeluEpilogues) {
   // + tanh GELU with the pre-activation in aux (_GELU_AUX_BIAS), against
   // the product in double with the epilogue on the host. Also a padded C
   // (row stride N + 3: cuBLASLt's epilogue with that leading dimension) and
-  // an aux with that row stride, not a multiple of 8 (the host epilogue).
+  // an aux with that row stride, not a multiple of 8 (the host epilogue,
+  // staged through host copies on device memory). Each case on shared
+  // memory and on device memory.
   REQUIRE_GPU();
   const int64_t Bn = 2, T = 24, K = 40, N = 48;
+  for (bool onDevice : {false, true})
   for (const Precision *p : {&kPrecisions[0], &kPrecisions[1], &kPrecisions[2]})
     for (int tb = 0; tb < 2; ++tb)
       for (int epilogue : {LMCRT_GEMM_BIAS, LMCRT_GEMM_BIAS_GELU_TANH})
@@ -337,20 +359,34 @@ TEST(GpuGemm, BiasAndGeluEpilogues) {
           fillRandom(Bias.data, Bias.n, 5);
           std::fill(C.data, C.data + C.n, 7.0f);
           std::fill(Aux.data, Aux.data + Aux.n, 7.0f);
-          auto a = desc<3>(A.data, 0, {Bn, T, K}, {T * K, K, 1});
-          auto w = tb ? desc<2>(W.data, 0, {N, K}, {K, 1})
-                      : desc<2>(W.data, 0, {K, N}, {N, 1});
-          auto bias = desc<1>(Bias.data, 0, {N}, {1});
-          auto c = desc<3>(C.data, 0, {Bn, T, N}, {T * ldc, ldc, 1});
-          auto aux = desc<3>(Aux.data, 0, {Bn, T, N}, {T * ldc, ldc, 1});
+          std::optional<OnDevice> dA, dW, dBias, dC, dAux;
+          if (onDevice) {
+            dA.emplace(A), dW.emplace(W), dBias.emplace(Bias), dC.emplace(C),
+                dAux.emplace(Aux);
+          }
+          float *pa = onDevice ? dA->data : A.data,
+                *pw = onDevice ? dW->data : W.data,
+                *pb = onDevice ? dBias->data : Bias.data,
+                *pc = onDevice ? dC->data : C.data,
+                *paux = onDevice ? dAux->data : Aux.data;
+          auto a = desc<3>(pa, 0, {Bn, T, K}, {T * K, K, 1});
+          auto w = tb ? desc<2>(pw, 0, {N, K}, {K, 1})
+                      : desc<2>(pw, 0, {K, N}, {N, 1});
+          auto bias = desc<1>(pb, 0, {N}, {1});
+          auto c = desc<3>(pc, 0, {Bn, T, N}, {T * ldc, ldc, 1});
+          auto aux = desc<3>(paux, 0, {Bn, T, N}, {T * ldc, ldc, 1});
           auto ra = a.ref(), rw = w.ref(), rb = bias.ref(), rc = c.ref(),
                raux = aux.ref();
           _mlir_ciface_lmcrt_gpu_gemm_bias(
               &ra, &rw, &rb, &rc, epilogue == LMCRT_GEMM_BIAS ? &rc : &raux, 0,
               tb, epilogue, p->precision);
           lmcrt::device::synchronize();
-          std::string what = std::string(p->name) +
-                             " tb=" + std::to_string(tb) +
+          if (onDevice) {
+            dC->toHost(C);
+            dAux->toHost(Aux);
+          }
+          std::string what = std::string(onDevice ? "device " : "shared ") +
+                             p->name + " tb=" + std::to_string(tb) +
                              " epilogue=" + std::to_string(epilogue) +
                              " ldc=" + std::to_string(ldc);
           int bad = 0;
@@ -648,7 +684,7 @@ TEST(GpuCollectives, NonBlockingCommunicatorCreatedAndDestroyed) {
   EXPECT_EQ(nccl::openCommunicators(), 0);
 }
 
-TEST(GpuMemory, StepArenaIsReusedManagedMemory) {
+TEST(GpuMemory, StepArenaIsReusedDeviceMemory) {
   REQUIRE_GPU();
   namespace sm = lmcrt::step_memory;
   std::vector<void *> seen[3];
@@ -660,8 +696,10 @@ TEST(GpuMemory, StepArenaIsReusedManagedMemory) {
     void *c = _mlir_memref_to_llvm_alloc(4096);
     // Device work on the step's memory, read back on the host.
     mgpuMemset32(c, 0x3f800000u, 1024, mgpuStreamCreate()); // 1.0f
-    mgpuStreamSynchronize(mgpuStreamCreate());
-    EXPECT_EQ(static_cast<float *>(c)[1023], 1.0f);
+    float last = 0;
+    lmcrt::device::copyToHost(&last, static_cast<float *>(c) + 1023,
+                              sizeof(last));
+    EXPECT_EQ(last, 1.0f);
     _mlir_memref_to_llvm_free(b);
     _mlir_memref_to_llvm_free(c);
     sm::end();
@@ -693,10 +731,12 @@ TEST(GpuKernels, LazyPtxModuleAndLaunch) {
   mgpuEventDestroy(event);
   EXPECT_EQ(p[0], 2.5f);
   EXPECT_EQ(p[n - 1], 2.5f);
+  // Device memory (not host_shared): read back through a copy.
   auto *q = static_cast<float *>(mgpuMemAlloc(n * 4, stream, false));
   mgpuMemcpy(q, p, n * 4, stream);
-  mgpuStreamSynchronize(stream);
-  EXPECT_EQ(q[n / 2], 2.5f);
+  float middle = 0;
+  lmcrt::device::copyToHost(&middle, q + n / 2, sizeof(middle));
+  EXPECT_EQ(middle, 2.5f);
   mgpuMemFree(q, stream);
   mgpuMemFree(p, stream);
   mgpuStreamDestroy(stream); // a no-op on the compute stream
@@ -761,8 +801,8 @@ TEST(GpuEmbedding, GradientAgainstCpu) {
     std::fill(W.data, W.data + W.n, 1.0f); // overwritten
     // Ids from offset - 2 to offset + V + 1, with 0 and V - 1 (relative to
     // the offset) and many repeats.
-    auto *ids =
-        static_cast<int32_t *>(lmcrt::device::allocate(sizeof(int32_t) * n));
+    auto *ids = static_cast<int32_t *>(
+        lmcrt::device::allocateShared(sizeof(int32_t) * n));
     std::mt19937 rng(22);
     std::uniform_int_distribution<int64_t> any(cs.offset - 2,
                                                cs.offset + cs.v + 1);

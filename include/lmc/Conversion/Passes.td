@@ -394,6 +394,51 @@ def LMCCheckDeviceCalls : Pass<"lmc-check-device-calls", "::mlir::ModuleOp"> {
   ];
 }
 
+def LMCHostSharedBuffers : Pass<"lmc-host-shared-buffers", "::mlir::ModuleOp"> {
+  let summary = "Allocates the buffers the host code touches as host-shared "
+                "GPU memory";
+  let description = [{
+    The GPU runtime gives `memref.alloc` device memory (`cuMemAlloc`), which
+    the host cannot address. The host code of a GPU program still reads a
+    few buffers itself: the scalars it loads after the kernels that compute
+    them (the loss, the squared norms of the gradients for clipping), and
+    what it copies on the host (the model description). This pass, on the
+    host functions (the `func.func` ops outside `gpu.module`), replaces each
+    `memref.alloc` whose buffer (or a view or cast of it) a `memref.load`,
+    `memref.store` or `memref.copy` uses by a synchronous
+    `gpu.alloc host_shared` of the same type and sizes: `gpu-to-llvm`
+    lowers it to `mgpuMemAlloc(size, null, true)`, for which the runtime
+    gives managed memory from a small pool of its own, so that those
+    scalars share no pages with the activations. Their `memref.dealloc`
+    stays (the runtime frees either kind by address). Kernels read and
+    write the shared buffers as any other.
+
+    Run after `lmc-gpu-async-launches`, which moves host reads of buffers
+    the function allocated (`memref.alloc`) down to their first use.
+
+    Input:
+
+    ```mlir
+    %n = memref.alloc() {alignment = 64 : i64} : memref<f32>
+    gpu.launch_func @lmc_kernels::@norm ... args(%g : memref<64xf32>, %n : memref<f32>)
+    %a = memref.alloc() {alignment = 64 : i64} : memref<64xf32>
+    %0 = memref.load %n[] : memref<f32>
+    memref.dealloc %n : memref<f32>
+    ```
+
+    Output:
+
+    ```mlir
+    %n = gpu.alloc  host_shared () : memref<f32>
+    gpu.launch_func @lmc_kernels::@norm ... args(%g : memref<64xf32>, %n : memref<f32>)
+    %a = memref.alloc() {alignment = 64 : i64} : memref<64xf32>
+    %0 = memref.load %n[] : memref<f32>
+    memref.dealloc %n : memref<f32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 def LMCGpuAsyncLaunches : Pass<"lmc-gpu-async-launches", "::mlir::ModuleOp"> {
   let summary = "Launches kernels without synchronising; waits only where "
                 "the host touches memory";

@@ -9,6 +9,7 @@
 #include "Core/Device.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <unordered_set>
@@ -59,18 +60,75 @@ std::string name() {
   return r.active ? r.device->name() : "CPU";
 }
 
-void *allocate(size_t bytes) {
-  Registry &r = registry();
-  if (r.active) {
-    void *p = r.device->allocate(bytes ? bytes : 1);
-    std::lock_guard<std::mutex> lock(r.mutex);
-    r.owned.insert(p);
-    return p;
-  }
+namespace {
+
+void *hostAllocate(size_t bytes) {
   void *p = nullptr;
   if (::posix_memalign(&p, 64, bytes ? bytes : 1) != 0)
     throw std::bad_alloc();
   return p;
+}
+
+void *own(Registry &r, void *p) {
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.owned.insert(p);
+  return p;
+}
+
+} // namespace
+
+void *allocate(size_t bytes) {
+  Registry &r = registry();
+  if (r.active)
+    return own(r, r.device->allocate(bytes ? bytes : 1));
+  return hostAllocate(bytes);
+}
+
+void *allocateShared(size_t bytes) {
+  Registry &r = registry();
+  if (r.active)
+    return own(r, r.device->allocateShared(bytes ? bytes : 1));
+  return hostAllocate(bytes);
+}
+
+bool hostAddressable() {
+  if (registry().active)
+    return false;
+  static const bool separate = [] {
+    const char *env = std::getenv("LMCRT_SEPARATE_HOST_COPIES");
+    return env && std::strcmp(env, "1") == 0;
+  }();
+  return !separate;
+}
+
+void copyToDevice(void *deviceDst, const void *hostSrc, size_t bytes) {
+  Registry &r = registry();
+  if (!bytes || deviceDst == hostSrc)
+    return;
+  if (r.active)
+    r.device->copy(deviceDst, hostSrc, bytes);
+  else
+    std::memcpy(deviceDst, hostSrc, bytes);
+}
+
+void copyToHost(void *hostDst, const void *deviceSrc, size_t bytes) {
+  Registry &r = registry();
+  if (!bytes || hostDst == deviceSrc)
+    return;
+  if (r.active)
+    r.device->copy(hostDst, deviceSrc, bytes);
+  else
+    std::memcpy(hostDst, deviceSrc, bytes);
+}
+
+void zero(void *deviceDst, size_t bytes) {
+  Registry &r = registry();
+  if (!bytes)
+    return;
+  if (r.active)
+    r.device->zero(deviceDst, bytes);
+  else
+    std::memset(deviceDst, 0, bytes);
 }
 
 void release(void *ptr) {

@@ -1,18 +1,27 @@
 //===- Device.h - Where compiled code runs and its memory lives -*- C++ -*-===//
 //
-// The trainer and the compiled code share their buffers: the compiled host
-// code loads and stores scalars (the loss, gradient norms, the loss seed),
-// and the trainer writes parameters, checkpoints and tokens on the host. On a
-// GPU these buffers must be reachable from both sides, so every buffer that
-// crosses the C ABI is allocated here.
+// Every buffer that crosses the C ABI between the trainer and compiled code
+// is allocated here. On a GPU these are device memory, which the host cannot
+// address: the trainer keeps host copies of what it reads and writes
+// (parameters, moments, tokens, logits; DeviceArray.h) and moves them with
+// copyToDevice/copyToHost at the points where it hands them over. The few
+// scalars that compiled host code itself loads and stores (the loss, the
+// gradient norms) are allocated by it as shared memory (allocateShared:
+// managed memory on a GPU, a small pool of it).
 //
 // The device is the CPU unless a GPU runtime registered another one (the
 // CUDA runtime, lib/Runtime/Cuda, does so from its `main`). A registered
 // device is inert until initialize(): the model description is read, flags
 // are parsed and MPI is set up first, on any machine. Until then, and always
-// on the CPU, allocate() is posix_memalign. After it, allocate() asks the
-// device (managed memory on CUDA); release() knows which allocator made each
-// pointer, so buffers allocated before initialisation are freed correctly.
+// on the CPU, allocate() is posix_memalign and the copies are memcpy. After
+// it, allocate() asks the device (cuMemAlloc on CUDA); release() knows which
+// allocator made each pointer, so buffers allocated before initialisation
+// are freed correctly.
+//
+// LMCRT_SEPARATE_HOST_COPIES=1 (a testing aid) makes the CPU behave as a GPU
+// does for the trainer: hostAddressable() is false, so the trainer keeps
+// its host copies apart from the buffers of compiled code and every copy it
+// forgets shows as a wrong result (test/e2e/trainer/trainer-host-copies.test).
 //
 //===----------------------------------------------------------------------===//
 
@@ -40,10 +49,22 @@ public:
   /// The device's name as its driver reports it ("NVIDIA H200"); the
   /// trainer looks up its peak FLOP/s by it (Trainer/PeakFlops.h).
   virtual std::string name() const { return description(); }
-  /// Memory that the host and the device can both read and write, aligned
-  /// to at least 256 bytes; never null (throws std::bad_alloc).
+  /// Device memory (the host cannot address it), aligned to at least 256
+  /// bytes; never null (throws std::bad_alloc).
   virtual void *allocate(size_t bytes) = 0;
+  /// Memory that the host and the device can both read and write, aligned
+  /// to at least 256 bytes; never null. For the scalars that compiled host
+  /// code loads and stores.
+  virtual void *allocateShared(size_t bytes) = 0;
+  /// Frees what allocate() or allocateShared() returned.
   virtual void release(void *ptr) = 0;
+  /// Copies `bytes` from `src` to `dst` (either may be device or host
+  /// memory) after all work queued on the device, and returns when the
+  /// copy is complete.
+  virtual void copy(void *dst, const void *src, size_t bytes) = 0;
+  /// Sets `bytes` at `dst` (device memory) to zero, in the order of the
+  /// queued work (it need not be complete on return).
+  virtual void zero(void *dst, size_t bytes) = 0;
   /// Waits until all work queued on the device has completed.
   virtual void synchronize() = 0;
 };
@@ -69,11 +90,28 @@ std::string description();
 /// The registered device's name ("CPU" on the CPU).
 std::string name();
 
-/// Host- and device-accessible memory (see above); 64-byte aligned at
-/// least, never null (throws std::bad_alloc). `bytes` may be 0.
+/// Memory of the device (see above): host memory on the CPU, device
+/// memory on a GPU (not host-addressable); 64-byte aligned at least, never
+/// null (throws std::bad_alloc). `bytes` may be 0.
 void *allocate(size_t bytes);
-/// Frees memory from allocate(), or from malloc; null is ignored.
+/// Memory both the host and the device address (host memory on the CPU
+/// and before initialisation, managed memory on a GPU); for the scalars that
+/// compiled host code reads and writes.
+void *allocateShared(size_t bytes);
+/// Frees memory from allocate() or allocateShared(), or from malloc; null
+/// is ignored.
 void release(void *ptr);
+
+/// True when the host may read and write what allocate() returns: on the
+/// CPU (unless LMCRT_SEPARATE_HOST_COPIES=1), false on a GPU.
+bool hostAddressable();
+
+/// Copies `bytes` between host memory and memory from allocate(), after the
+/// device's queued work; complete on return. Plain memcpy on the CPU.
+void copyToDevice(void *deviceDst, const void *hostSrc, size_t bytes);
+void copyToHost(void *hostDst, const void *deviceSrc, size_t bytes);
+/// Zeroes `bytes` of memory from allocate(), in the order of queued work.
+void zero(void *deviceDst, size_t bytes);
 
 /// Waits for the device's queued work (nothing on the CPU). The trainer
 /// calls it after each call into compiled code, before reading results.

@@ -129,8 +129,15 @@ void *record(State &s, size_t size) {
 
 } // namespace
 
+namespace {
+int64_t begun = 0;
+} // namespace
+
+int64_t stepsBegun() { return begun; }
+
 void begin() {
   State &s = state();
+  ++begun;
   s.owner = std::this_thread::get_id();
   s.clock = 0;
   s.next = 0;

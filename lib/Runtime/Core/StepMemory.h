@@ -21,8 +21,9 @@
 // pointers from the others by address.
 //
 // Every allocation comes from lmcrt::device (Device.h): host memory on the
-// CPU, managed memory once a GPU is initialised, so that the arena is one
-// managed allocation planned once per run. Buffers that compiled code
+// CPU, device memory once a GPU is initialised, so that the arena is one
+// device allocation planned once per run (the few buffers the host code
+// reads itself are `gpu.alloc host_shared`, not from here). Buffers that compiled code
 // returns (the model description, logits) are released with
 // _mlir_memref_to_llvm_free.
 //
@@ -39,6 +40,9 @@ namespace lmcrt::step_memory {
 /// Marks the start and the end of one training step on the calling thread.
 void begin();
 void end();
+
+/// The number of steps begun so far (the GPU profile's per-step figures).
+int64_t stepsBegun();
 
 /// Bytes of the arena (0 before the plan exists), and the number of
 /// buffers the plan places.

@@ -11,6 +11,7 @@
 
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
+#include "Cuda/GpuProfile.h"
 
 #include "Comm/Collectives.h"
 #include "Core/MemrefView.h"
@@ -144,6 +145,7 @@ unsigned tile(int64_t d) { return static_cast<unsigned>(2048 / d); }
 void launch(const std::string &name, unsigned gridX, unsigned gridY,
             unsigned block, void **args) {
   CUfunction f = AttentionKernels::get().function(name);
+  profile::mark(KernelClass::Attention);
   check(driver().cuLaunchKernel(f, gridX, gridY, 1, block, 1, 1, 0,
                                 computeStream(), args, nullptr),
         "cuLaunchKernel(" + name + ")");

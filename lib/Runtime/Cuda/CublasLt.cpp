@@ -9,8 +9,8 @@
 // (rs, cs), is either column-major (rs = 1), taken as is, or row-major
 // (cs = 1), taken as its transpose; a row-major C is computed as
 // C^T = op(B)^T op(A)^T. An operand with neither unit stride is packed into
-// a temporary (after synchronising: the host copies it), and such a C is
-// computed into one and copied out. Batch dimensions that collapse into one
+// a temporary (through the host: HostStaging.h), and such a C is computed
+// into one and copied out the same way. Batch dimensions that collapse into one
 // stride per operand make one strided-batched call; a B shared by the batch
 // over a row-major, packed A and C folds the batch into the rows (a linear
 // layer); other batches make one call per batch element.
@@ -25,6 +25,9 @@
 
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
+#include "Cuda/EpilogueFallback.h"
+#include "Cuda/GpuProfile.h"
+#include "Cuda/HostStaging.h"
 #include "Cuda/Library.h"
 
 #include "Comm/Collectives.h"
@@ -38,6 +41,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -220,7 +224,7 @@ private:
   cublasLtHandle_t handle = nullptr;
   CUdeviceptr workspace = 0;
   std::map<Key, Plan> plans;
-  std::vector<std::pair<float *, int64_t>> temps; // managed, by slot
+  std::vector<std::pair<float *, int64_t>> temps; // device memory, by slot
 };
 
 void Gemm::open() {
@@ -256,11 +260,27 @@ float *Gemm::temporary(int slot, int64_t elements) {
 float *Gemm::pack(int slot, const float *data, int64_t rows, int64_t cols,
                   int64_t rs, int64_t cs) {
   float *out = temporary(slot, rows * cols);
-  // The host copies: earlier work on the stream must be done.
-  device::synchronize();
-  View src(const_cast<float *>(data), {rows, cols}, {rs, cs});
-  copyElements(src, View::packed(out, {rows, cols}));
+  // Neither stride is 1: the host gathers the elements (after the work
+  // queued before) and the packed copy goes back to the device.
+  Staged<float> src(View(const_cast<float *>(data), {rows, cols}, {rs, cs}));
+  std::vector<float> packed(static_cast<size_t>(rows * cols));
+  copyElements(src.view(), View::packed(packed.data(), {rows, cols}));
+  device::copyToDevice(out, packed.data(), sizeof(float) * packed.size());
   return out;
+}
+
+/// The bias (+ GELU) epilogue over device memory on the host: C, the bias
+/// and the pre-activation read to the host, the epilogue applied, C and
+/// the pre-activation written back.
+void hostEpilogue(const View &C, const View &bias, const View *aux) {
+  Staged<float> c(C), b(bias);
+  std::optional<Staged<float>> x;
+  if (aux)
+    x.emplace(*aux);
+  applyBiasEpilogue(c.view(), b.view(), x ? &x->view() : nullptr);
+  c.commit();
+  if (x)
+    x->commit();
 }
 
 bool Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
@@ -312,20 +332,18 @@ bool Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
                                                CUBLASLT_MATMUL_DESC_EPILOGUE,
                                                &epilogue, sizeof(epilogue)),
             "cublasLtMatmulDescSetAttribute(EPILOGUE)");
-      cudaDataType_t f32 = CUDA_R_32F;
-      check(api.cublasLtMatmulDescSetAttribute(
-                p.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &f32, sizeof(f32)),
-            "cublasLtMatmulDescSetAttribute(BIAS_DATA_TYPE)");
-      if (ep.kind == Epilogue::GeluAuxBias) {
+      // Only what the epilogue needs: its kind, the pointers (below) and
+      // the pre-activation's leading dimension. The bias and pre-activation
+      // types are left at their default (-1), which cublasLt.h documents as
+      // the type of D's elements (float here) for these epilogues; setting
+      // EPILOGUE_AUX_DATA_TYPE "for an unsupported matrix data, scale, and
+      // compute type combination" makes cublasLtMatmul return
+      // CUBLAS_STATUS_INVALID_VALUE (cublasLt.h, CUDA 13).
+      if (ep.kind == Epilogue::GeluAuxBias)
         check(api.cublasLtMatmulDescSetAttribute(
                   p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ep.auxLd,
                   sizeof(ep.auxLd)),
               "cublasLtMatmulDescSetAttribute(EPILOGUE_AUX_LD)");
-        check(api.cublasLtMatmulDescSetAttribute(
-                  p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE, &f32,
-                  sizeof(f32)),
-              "cublasLtMatmulDescSetAttribute(EPILOGUE_AUX_DATA_TYPE)");
-      }
     }
     // The epilogue's pointers are set on the descriptor before the
     // heuristic (which reads their alignment) and before every call.
@@ -411,6 +429,7 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
 void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                lmcrt_unranked_memref *c, bool ta, bool tb, Precision precision,
                const std::string &what, const View *bias, const View *aux) {
+  profile::mark(KernelClass::Gemm);
   View A(a), B(b), C(c);
   if (C.rank() < 2 || A.rank() != C.rank() ||
       (B.rank() != 2 && B.rank() != C.rank()))
@@ -439,11 +458,15 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
   open();
   if (K == 0) {
     // An empty sum: C = 0 (the host writes it).
-    device::synchronize();
+    Staged<float> c(C);
     std::vector<float> zeros(C.numElements(), 0.0f);
-    copyElements(View::packed(zeros.data(), C.sizes), C);
-    if (bias)
-      applyBiasEpilogue(C, *bias, aux);
+    copyElements(View::packed(zeros.data(), C.sizes), c.view());
+    c.commit();
+    if (bias) {
+      reportEpilogueFallback(what, aux ? "bias_gelu_tanh" : "bias", M, N, K,
+                             "an empty sum");
+      hostEpilogue(C, *bias, aux);
+    }
     return;
   }
   // op(A) is M x K and op(B) K x N, as strided views.
@@ -500,6 +523,7 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
       brs = N, bcs = 1;
     }
     bool epilogueDone = false;
+    std::string fallbackReason = "C is column-major";
     float *pc = C.data + offC;
     const bool cDirect =
         describe(pc, m, N, C.stride(-2), C.stride(-1), oc);
@@ -520,6 +544,12 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
       describe(pb, N, K, bcs, brs, ob);
       describe(pa, K, m, acs, ars, oa);
       Epilogue ep;
+      if (bias && !cDirect)
+        fallbackReason = "C has no unit stride";
+      else if (bias && !folded)
+        fallbackReason = "the pre-activation does not fold into C's rows";
+      else if (bias && bias->stride(0) != 1)
+        fallbackReason = "the bias is strided";
       if (bias && cDirect && folded && bias->stride(0) == 1) {
         ep.bias = bias->data;
         if (!aux) {
@@ -529,33 +559,44 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
           ep.kind = Epilogue::GeluAuxBias;
           ep.aux = aux->data + offAux;
           ep.auxLd = aux->stride(-2);
+        } else {
+          fallbackReason = "the pre-activation's row stride " +
+                           std::to_string(aux->stride(-2)) +
+                           " is not a multiple of 8";
         }
       }
       epilogueDone =
           ep.kind != Epilogue::None && matmul(precision, N, m, K, ob, oa, pc,
                                               oc.ld, perCall, sB, sA, sC, ep);
+      if (ep.kind != Epilogue::None && !epilogueDone)
+        fallbackReason = "cuBLASLt's heuristic has no algorithm for it";
       if (!epilogueDone)
         matmul(precision, N, m, K, ob, oa, pc, oc.ld, perCall, sB, sA, sC);
     }
     if (!cDirect) {
-      device::synchronize();
-      copyElements(View::packed(pc, {m, N}),
-                   View(C.data + offC, {m, N}, {C.stride(-2), C.stride(-1)}));
+      // C has no unit stride: its elements are scattered on the host.
+      std::vector<float> packed(static_cast<size_t>(m * N));
+      device::copyToHost(packed.data(), pc, sizeof(float) * packed.size());
+      Staged<float> out(
+          View(C.data + offC, {m, N}, {C.stride(-2), C.stride(-1)}));
+      copyElements(View::packed(packed.data(), {m, N}), out.view());
+      out.commit();
     }
     if (bias && !epilogueDone) {
-      // cuBLASLt cannot address this output with its epilogue: the host
-      // applies it to the call's rows (managed memory).
-      device::synchronize();
+      // cuBLASLt cannot apply this epilogue: the host applies it to the
+      // call's rows, once it says so (EpilogueFallback.h).
+      reportEpilogueFallback(what, aux ? "bias_gelu_tanh" : "bias", m, N, K,
+                             fallbackReason);
       View part(C.data + offC, {m, N}, {C.stride(-2), C.stride(-1)});
       if (aux && !folded) {
         // One GEMM wrote every batch element: the whole of C at once.
-        applyBiasEpilogue(C, *bias, aux);
+        hostEpilogue(C, *bias, aux);
       } else if (aux) {
         View auxPart(aux->data + offAux, {m, N},
                      {aux->stride(-2), aux->stride(-1)});
-        applyBiasEpilogue(part, *bias, &auxPart);
+        hostEpilogue(part, *bias, &auxPart);
       } else {
-        applyBiasEpilogue(part, *bias, nullptr);
+        hostEpilogue(part, *bias, nullptr);
       }
     }
   }

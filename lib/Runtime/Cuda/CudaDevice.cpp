@@ -5,8 +5,12 @@
 #include "Comm/Collectives.h"
 #include "Core/Error.h"
 #include "Cuda/Driver.h"
+#include "Cuda/GpuProfile.h"
 
 #include <cstdio>
+#include <mutex>
+#include <unordered_set>
+#include <vector>
 
 namespace lmcrt::cuda {
 namespace {
@@ -88,6 +92,69 @@ void init(int localRank) {
   g.ready = true;
 }
 
+/// Shared (managed) memory for the scalars compiled host code reads: slots
+/// of kSlot bytes from blocks of kBlock bytes, recycled through a free
+/// list; a larger request is a managed allocation of its own. A slot is
+/// reused only by work queued after its release on the compute stream, as
+/// the step arena's buffers are.
+class SharedPool {
+public:
+  static constexpr size_t kSlot = 256, kBlock = 64 * 1024;
+
+  void *take(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (bytes > kSlot) {
+      void *p = managed(bytes);
+      large.insert(p);
+      return p;
+    }
+    if (free.empty()) {
+      char *block = static_cast<char *>(managed(kBlock));
+      blocks.push_back(block);
+      for (size_t i = kBlock / kSlot; i-- > 0;)
+        free.push_back(block + i * kSlot);
+    }
+    void *p = free.back();
+    free.pop_back();
+    return p;
+  }
+
+  /// False when `p` is not shared memory of this pool.
+  bool give(void *p) {
+    std::unique_lock<std::mutex> lock(mutex);
+    for (char *block : blocks)
+      if (p >= block && p < block + kBlock) {
+        free.push_back(static_cast<char *>(p));
+        return true;
+      }
+    if (large.erase(p) == 0)
+      return false;
+    lock.unlock();
+    synchronizeCompute();
+    check(driver().cuMemFree(reinterpret_cast<CUdeviceptr>(p)),
+          "cuMemFree(shared)");
+    return true;
+  }
+
+private:
+  static void *managed(size_t bytes) {
+    CUdeviceptr p = 0;
+    check(driver().cuMemAllocManaged(&p, bytes, CU_MEM_ATTACH_GLOBAL),
+          "cuMemAllocManaged(" + std::to_string(bytes) + " bytes)");
+    return reinterpret_cast<void *>(p);
+  }
+
+  std::mutex mutex;
+  std::vector<char *> blocks; // never freed: a handful per run
+  std::vector<char *> free;
+  std::unordered_set<void *> large;
+};
+
+SharedPool &sharedPool() {
+  static SharedPool *pool = new SharedPool; // used until exit
+  return *pool;
+}
+
 class CudaDeviceImpl final : public device::Device {
 public:
   const char *target() const override { return "cuda"; }
@@ -107,17 +174,43 @@ public:
   void *allocate(size_t bytes) override {
     requireReady("device allocation");
     CUdeviceptr p = 0;
-    check(driver().cuMemAllocManaged(&p, bytes ? bytes : 1,
-                                     CU_MEM_ATTACH_GLOBAL),
-          "cuMemAllocManaged(" + std::to_string(bytes) + " bytes)");
+    check(driver().cuMemAlloc(&p, bytes ? bytes : 1),
+          "cuMemAlloc(" + std::to_string(bytes) + " bytes)");
     return reinterpret_cast<void *>(p);
+  }
+
+  void *allocateShared(size_t bytes) override {
+    requireReady("shared allocation");
+    return sharedPool().take(bytes ? bytes : 1);
   }
 
   void release(void *ptr) override {
     requireReady("device free");
+    if (sharedPool().give(ptr))
+      return;
     // Kernels queued on the compute stream may still use the buffer.
     synchronizeCompute();
     check(driver().cuMemFree(reinterpret_cast<CUdeviceptr>(ptr)), "cuMemFree");
+  }
+
+  void copy(void *dst, const void *src, size_t bytes) override {
+    requireReady("device copy");
+    // Unified addressing: the driver infers the direction from the
+    // pointers. Queued on the compute stream (after the work that wrote
+    // the source), then waited for, so the host may use or reuse its side.
+    check(driver().cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
+                                 reinterpret_cast<CUdeviceptr>(src), bytes,
+                                 gpu().compute),
+          "cuMemcpyAsync(" + std::to_string(bytes) + " bytes)");
+    synchronizeCompute();
+  }
+
+  void zero(void *dst, size_t bytes) override {
+    requireReady("device zero fill");
+    profile::mark(KernelClass::Elementwise);
+    check(driver().cuMemsetD8Async(reinterpret_cast<CUdeviceptr>(dst), 0,
+                                   bytes, gpu().compute),
+          "cuMemsetD8Async(" + std::to_string(bytes) + " bytes)");
   }
 
   void synchronize() override {
@@ -160,12 +253,13 @@ CUstream computeStream() { return gpu().compute; }
 
 void synchronizeCompute() {
   GpuState &g = gpu();
-  if (g.synchronizeHook) {
+  profile::beforeWait();
+  if (g.synchronizeHook)
     g.synchronizeHook();
-    return;
-  }
-  check(driver().cuStreamSynchronize(g.compute),
-        "cuStreamSynchronize(compute stream)");
+  else
+    check(driver().cuStreamSynchronize(g.compute),
+          "cuStreamSynchronize(compute stream)");
+  profile::afterWait();
 }
 
 void setSynchronizeHook(void (*hook)()) { gpu().synchronizeHook = hook; }

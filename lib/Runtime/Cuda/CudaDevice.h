@@ -1,8 +1,13 @@
 //===- CudaDevice.h - The GPU of this process -------------------*- C++ -*-===//
 //
 // One GPU per process, chosen by its local rank (modulo the number of GPUs),
-// in the driver's primary context. Memory shared with the host is managed
-// memory (cuMemAllocManaged, attached globally). All compiled work (kernels,
+// in the driver's primary context. Buffers are device memory (cuMemAlloc);
+// the host reaches them through copies on the compute stream
+// (cuMemcpyAsync, then a wait). Memory shared with the host, for the
+// scalars compiled host code loads and stores, is managed memory
+// (cuMemAllocManaged, attached globally) from a small pool: slots of 256
+// bytes carved from 64 KiB blocks and recycled, so that a step's scalars
+// neither call the driver nor share pages with its activations. All compiled work (kernels,
 // GEMMs) runs in order on one compute stream; collectives run on a stream
 // of their own (Nccl.cpp), and the compute stream waits for them on the
 // device. The host waits for the compute stream in synchronizeCompute():

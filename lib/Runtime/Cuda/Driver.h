@@ -38,6 +38,7 @@
   X(cuEventDestroy)                                                            \
   X(cuEventRecord)                                                             \
   X(cuEventSynchronize)                                                        \
+  X(cuEventElapsedTime)                                                        \
   X(cuEventQuery)                                                              \
   X(cuModuleLoadData)                                                          \
   X(cuModuleLoadDataEx)                                                        \
@@ -50,6 +51,7 @@
   X(cuMemFree)                                                                 \
   X(cuMemcpyAsync)                                                             \
   X(cuMemcpy2DAsync)                                                           \
+  X(cuMemsetD8Async)                                                           \
   X(cuMemsetD32Async)                                                          \
   X(cuMemsetD16Async)                                                          \
   X(cuMemHostRegister)                                                         \

@@ -11,6 +11,7 @@
 
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
+#include "Cuda/GpuProfile.h"
 
 #include "Comm/Collectives.h"
 #include "Core/MemrefView.h"
@@ -82,6 +83,7 @@ unsigned blocksFor(const char *what, int64_t items) {
 }
 
 void launch(CUfunction f, const char *name, unsigned blocks, void **args) {
+  profile::mark(KernelClass::Elementwise);
   check(driver().cuLaunchKernel(f, blocks, 1, 1, kBlock, 1, 1, 0,
                                 computeStream(), args, nullptr),
         std::string("cuLaunchKernel(") + name + ")");

@@ -16,9 +16,11 @@
 //   kernels, GEMMs and collectives share one order) and mgpuStreamDestroy of
 //   it does nothing; mgpuStreamSynchronize waits for it (polling the
 //   collectives it waits for, with their timeout: synchronizeCompute).
-// - Memory: mgpuMemAlloc gives managed memory from lmcrt::device whatever
-//   its `isHostShared` says (the host code reads scalars from device
-//   buffers); mgpuMemFree releases it.
+// - Memory: mgpuMemAlloc gives device memory from lmcrt::device, or with
+//   `isHostShared` (`gpu.alloc host_shared`, which lmc-host-shared-buffers
+//   makes of the buffers the host code loads and stores) shared memory,
+//   host memory before the GPU is initialised (the model description);
+//   mgpuMemFree releases either.
 // - Every driver error ends the job naming the call and CUDA's error.
 //
 // Not provided: the sparse (cuSPARSE) and TMA descriptor (nvgpu) helpers,
@@ -28,6 +30,7 @@
 
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
+#include "Cuda/GpuProfile.h"
 
 #include "Comm/Collectives.h"
 
@@ -131,6 +134,7 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
   CUfunction f = nullptr;
   check(driver().cuModuleGetFunction(&f, m->module, name),
         std::string("cuModuleGetFunction(") + name + ")");
+  profile::nameFunction(f, name);
   m->functions.emplace(name, f);
   return f;
 }
@@ -140,6 +144,7 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t blockZ, int32_t smem, void *stream,
                       void **params, void **extra, size_t /*paramsCount*/) {
   requireReady("mgpuLaunchKernel");
+  profile::mark(profile::classOf(static_cast<CUfunction>(function)));
   check(driver().cuLaunchKernel(static_cast<CUfunction>(function), gridX, gridY,
                                 gridZ, blockX, blockY, blockZ, smem,
                                 asStream(stream), params, extra),
@@ -156,6 +161,7 @@ void mgpuLaunchClusterKernel(void *function, intptr_t clusterX,
                              int32_t smem, void *stream, void **params,
                              void **extra) {
   requireReady("mgpuLaunchClusterKernel");
+  profile::mark(profile::classOf(static_cast<CUfunction>(function)));
   CUlaunchAttribute cluster = {};
   cluster.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
   cluster.value.clusterDim.x = static_cast<unsigned>(clusterX);
@@ -230,8 +236,9 @@ void mgpuEventRecord(void *event, void *stream) {
         "cuEventRecord");
 }
 
-void *mgpuMemAlloc(uint64_t sizeBytes, void * /*stream*/,
-                   bool /*isHostShared*/) {
+void *mgpuMemAlloc(uint64_t sizeBytes, void * /*stream*/, bool isHostShared) {
+  if (isHostShared) // host memory until the GPU is initialised
+    return device::allocateShared(sizeBytes);
   requireReady("mgpuMemAlloc");
   return device::allocate(sizeBytes);
 }
@@ -243,6 +250,7 @@ void mgpuMemFree(void *ptr, void * /*stream*/) {
 
 void mgpuMemcpy(void *dst, void *src, size_t sizeBytes, void *stream) {
   requireReady("mgpuMemcpy");
+  profile::mark(KernelClass::Elementwise);
   check(driver().cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
                                reinterpret_cast<CUdeviceptr>(src), sizeBytes,
                                asStream(stream)),
@@ -251,6 +259,7 @@ void mgpuMemcpy(void *dst, void *src, size_t sizeBytes, void *stream) {
 
 void mgpuMemset32(void *dst, unsigned int value, size_t count, void *stream) {
   requireReady("mgpuMemset32");
+  profile::mark(KernelClass::Elementwise);
   check(driver().cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(dst), value,
                                   count, asStream(stream)),
         "cuMemsetD32Async");
@@ -259,6 +268,7 @@ void mgpuMemset32(void *dst, unsigned int value, size_t count, void *stream) {
 void mgpuMemset16(void *dst, unsigned short value, size_t count,
                   void *stream) {
   requireReady("mgpuMemset16");
+  profile::mark(KernelClass::Elementwise);
   check(driver().cuMemsetD16Async(reinterpret_cast<CUdeviceptr>(dst), value,
                                   count, asStream(stream)),
         "cuMemsetD16Async");

@@ -33,10 +33,10 @@
 //   plain cuStreamSynchronize.
 // - Buffers are prepared as on the CPU (CollectiveShapes.h): a memref that
 //   is not contiguous, or whose blocks do not follow each other, goes
-//   through a managed temporary, filled (before the operation) or emptied
+//   through a device temporary, filled (before the operation) or emptied
 //   (after its wait) by 2-D copies on the compute stream (StridedCopy.h);
-//   where those cannot express the copy, the host copies, after waiting for
-//   the compute stream. Temporaries are kept until the host has waited for
+//   where those cannot express the copy, through the host (HostStaging.h),
+//   after waiting for the compute stream. Temporaries are kept until the host has waited for
 //   the compute stream after the wait, then reused by later collectives of
 //   the same size.
 //
@@ -50,6 +50,8 @@
 
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
+#include "Cuda/GpuProfile.h"
+#include "Cuda/HostStaging.h"
 #include "Cuda/Library.h"
 #include "Cuda/Poll.h"
 #include "Cuda/StridedCopy.h"
@@ -112,7 +114,7 @@ struct Operation {
   const float *send = nullptr;
   float *recv = nullptr;
   size_t count = 0; // all_reduce: all elements; otherwise one rank's block
-  std::vector<std::pair<float *, size_t>> temps; // managed, with their sizes
+  std::vector<std::pair<float *, size_t>> temps; // device, with their sizes
   bool unpack = false; // copy unpackFrom into unpackTo after the wait
   View unpackFrom, unpackTo;
   CUevent done = nullptr;
@@ -168,16 +170,18 @@ void queueCopies(const std::vector<Copy2D> &copies, CUstream stream) {
 }
 
 /// Copies `from` into `to` in the order of the compute stream: as 2-D
-/// copies queued on it, or, when they cannot express the copy, on the host
-/// after waiting for the stream.
+/// copies queued on it, or, when they cannot express the copy, through the
+/// host (device memory: both spans read after the stream's work, the
+/// destination's written back; HostStaging.h).
 void copyOnStream(const View &from, const View &to) {
   std::vector<Copy2D> copies;
   if (planCopies(from, to, kMaxCopies, copies)) {
     queueCopies(copies, computeStream());
     return;
   }
-  synchronizeCompute();
-  copyElements(from, to);
+  Staged<float> src(from), dst(to);
+  copyElements(src.view(), dst.view());
+  dst.commit();
 }
 
 class Nccl {
@@ -478,6 +482,8 @@ void Nccl::launch(Operation &op) {
 }
 
 void Nccl::wait(std::unique_ptr<Operation> op) {
+  // The compute stream's wait for the collective (and the unpacking after).
+  profile::mark(KernelClass::Collective);
   cuda::check(driver().cuStreamWaitEvent(computeStream(), op->done, 0),
               "cuStreamWaitEvent(compute stream, " + op->what + ")");
   const bool unpack = op->unpack;

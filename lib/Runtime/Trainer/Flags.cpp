@@ -359,7 +359,10 @@ std::string usage(const std::string &program) {
           "with a\ncheckpoint when --ckpt-dir is set; exit status 0 after "
           "SIGTERM, 130 after\nSIGINT. A second signal stops at once. "
           "LMCRT_FAULT=KIND[:rank=R][:step=S]\ninjects faults for testing "
-          "(docs/Runtime.md).\n";
+          "(docs/Runtime.md). LMCRT_PROFILE=1 prints, at exit, the GEMMs' time\n"
+          "per shape (CPU) or the GPU time by kernel class; on a GPU,\n"
+          "LMCRT_STRICT_EPILOGUE=1 ends the job where a GEMM epilogue would run\n"
+          "on the host (docs/Gpu.md).\n";
   // Libraries opened when first used (Core/SharedLibrary.h).
   text += "\noneDNN (at the first CPU GEMM), MPI (under mpirun) and, on a GPU, "
           "cuBLASLt and\nNCCL are opened when first used; LMCRT_DNNL_LIBRARY, "

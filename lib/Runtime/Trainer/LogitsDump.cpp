@@ -7,6 +7,7 @@
 #include "Trainer/LogitsDump.h"
 
 #include "Core/Device.h"
+#include "Core/DeviceArray.h"
 #include "Core/Error.h"
 #include "Core/ModelInfo.h"
 #include "Core/StepMemory.h"
@@ -106,17 +107,14 @@ double dumpLogits(const ModelFunctions &fns, const ModelInfo &model,
   std::vector<float> logits(static_cast<size_t>(B * T * V));
   lmcrt_memref_f32_1d p = {params, params, 0, {model.total}, {1}};
   // Each prefix [B, t], contiguous, in memory the device reaches.
-  struct Window {
-    explicit Window(int64_t n)
-        : data(static_cast<int32_t *>(device::allocate(sizeof(int32_t) * n))) {}
-    ~Window() { device::release(data); }
-    int32_t *data;
-  } window(B * T);
+  DeviceArray<int32_t> window(B * T);
   for (int64_t t = 1; t <= T; ++t) {
     for (int64_t b = 0; b < B; ++b)
-      std::memcpy(window.data + b * t, batch.tokens.data() + b * T,
+      std::memcpy(window.host() + b * t, batch.tokens.data() + b * T,
                   sizeof(int32_t) * t);
-    lmcrt_memref_i32_2d in = {window.data, window.data, 0, {B, t}, {t, 1}};
+    window.toDevice(0, B * t);
+    lmcrt_memref_i32_2d in = {window.device(), window.device(), 0, {B, t},
+                              {t, 1}};
     lmcrt_memref_f32_2d out;
     fns.logits(&out, &p, &in);
     device::synchronize();
@@ -126,7 +124,10 @@ double dumpLogits(const ModelFunctions &fns, const ModelInfo &model,
            std::to_string(out.sizes[1]) + ", expected " + std::to_string(B) +
            "x" + std::to_string(V));
     }
-    const float *src = out.aligned + out.offset;
+    // The logits are in device memory: one copy of their span.
+    std::vector<float> host =
+        spanToHost(out.aligned + out.offset, out.sizes, out.strides);
+    const float *src = host.data();
     for (int64_t b = 0; b < B; ++b)
       for (int64_t v = 0; v < V; ++v)
         logits[(b * T + t - 1) * V + v] =

@@ -177,17 +177,14 @@ std::vector<int32_t> sample(const ModelFunctions &fns, const ModelInfo &model,
   const int64_t context =
       model.context ? model.context
                     : options.count + static_cast<int64_t>(tokens.size());
-  struct Window {
-    explicit Window(int64_t n)
-        : data(static_cast<int32_t *>(device::allocate(sizeof(int32_t) * n))) {}
-    ~Window() { device::release(data); }
-    int32_t *data;
-  } window(context);
+  DeviceArray<int32_t> window(context);
   for (int64_t n = 0; n < options.count; ++n) {
     int64_t len = static_cast<int64_t>(tokens.size());
     int64_t t = len < context ? len : context;
-    std::copy(tokens.end() - t, tokens.end(), window.data);
-    lmcrt_memref_i32_2d in = {window.data, window.data, 0, {1, t}, {t, 1}};
+    std::copy(tokens.end() - t, tokens.end(), window.host());
+    window.toDevice(0, t);
+    lmcrt_memref_i32_2d in = {window.device(), window.device(), 0, {1, t},
+                              {t, 1}};
     lmcrt_memref_f32_2d logits;
     fns.logits(&logits, &p, &in);
     device::synchronize();
@@ -195,10 +192,13 @@ std::vector<int32_t> sample(const ModelFunctions &fns, const ModelInfo &model,
       fail("logits returned shape " + std::to_string(logits.sizes[0]) + "x" +
            std::to_string(logits.sizes[1]) + ", expected 1x" +
            std::to_string(model.vocab));
-    int32_t next = static_cast<int32_t>(sampleToken(
-        logits.aligned + logits.offset, logits.strides[1], model.vocab,
-        options.temperature, options.topK, rng.uniform()));
+    // The logits are in device memory: one copy of their span.
+    std::vector<float> row = spanToHost(logits.aligned + logits.offset,
+                                        logits.sizes, logits.strides);
     _mlir_memref_to_llvm_free(logits.allocated);
+    int32_t next = static_cast<int32_t>(
+        sampleToken(row.data(), logits.strides[1], model.vocab,
+                    options.temperature, options.topK, rng.uniform()));
     // Every rank samples (the logits of a partitioned program come from
     // collectives) and continues with rank 0's token.
     comm::broadcast(comm::worldGroup(), &next, sizeof(next));
@@ -227,12 +227,14 @@ std::vector<int32_t> sample(const ModelFunctions &fns, const ModelInfo &model,
 }
 
 void generate(const ModelFunctions &fns, const ModelInfo &model,
-              const Config &config, float *params, const MeshCoord &coord,
+              const Config &config, const DeviceArray<float> &params,
+              const MeshCoord &coord,
               const Tokenizer *tokenizer, const std::vector<int32_t> &prompt,
               FILE *out) {
   std::string path = config.initFrom.empty() ? latestCheckpoint(config.ckptDir)
                                              : config.initFrom;
-  std::string note = loadParameters(path, model, params, coord);
+  std::string note = loadParameters(path, model, params.host(), coord);
+  params.toDevice();
   if (out && !note.empty())
     std::fprintf(out, "note: %s\n", note.c_str());
   if (out) {
@@ -255,7 +257,8 @@ void generate(const ModelFunctions &fns, const ModelInfo &model,
     std::fflush(out);
   }
   Rng rng(config.seed);
-  sample(fns, model, params, sampleOptions(config, config.tokens, prompt), rng,
+  sample(fns, model, params.device(),
+         sampleOptions(config, config.tokens, prompt), rng,
          tokenizer, out);
 }
 

@@ -23,6 +23,7 @@
 #ifndef LMC_LIB_RUNTIME_SAMPLER_H
 #define LMC_LIB_RUNTIME_SAMPLER_H
 
+#include "Core/DeviceArray.h"
 #include "Core/ModelFunctions.h"
 #include "Core/ModelInfo.h"
 
@@ -52,7 +53,8 @@ SampleOptions sampleOptions(const Config &config, int64_t count,
 
 /// Returns the generated tokens (not including the prompt or start token)
 /// and writes the prompt and them to `out` (if not null) as they come.
-/// `tokenizer` may be null.
+/// `params` is this rank's parameter buffer as compiled code takes it
+/// (device memory on a GPU). `tokenizer` may be null.
 std::vector<int32_t> sample(const ModelFunctions &fns, const ModelInfo &model,
                             float *params, const SampleOptions &options,
                             Rng &rng, const Tokenizer *tokenizer, FILE *out);
@@ -82,11 +84,12 @@ std::vector<int32_t> encodePrompt(const Config &config, const ModelInfo &model,
                                   const Tokenizer *tokenizer, FILE *note);
 
 /// --generate: loads the parameters (--init-from FILE, else the latest
-/// checkpoint in --ckpt-dir; this rank's pieces at `coord`) into `params`,
-/// then samples --tokens N continuing `prompt` with an Rng seeded by --seed,
+/// checkpoint in --ckpt-dir; this rank's pieces at `coord`) into `params`
+/// (its host copy, then the device's), then samples --tokens N continuing `prompt` with an Rng seeded by --seed,
 /// writing to `out` (rank 0's stdout; null on the other ranks).
 void generate(const ModelFunctions &fns, const ModelInfo &model,
-              const Config &config, float *params, const MeshCoord &coord,
+              const Config &config, const DeviceArray<float> &params,
+              const MeshCoord &coord,
               const Tokenizer *tokenizer, const std::vector<int32_t> &prompt,
               FILE *out);
 

@@ -29,6 +29,7 @@
 
 #include "Comm/Collectives.h"
 #include "Core/Device.h"
+#include "Core/DeviceArray.h"
 #include "Core/Error.h"
 #include "Core/Fault.h"
 #include "Core/ModelFunctions.h"
@@ -68,44 +69,53 @@ namespace lmcrt {
 
 namespace {
 
-/// Parameters and AdamW moments, each a buffer we own from the device
-/// (managed memory on a GPU): this rank's `total` parameter elements and
-/// `stateTotal` elements of each moment.
+/// Parameters and AdamW moments: this rank's `total` parameter elements and
+/// `stateTotal` elements of each moment, in device memory, with the host's
+/// copies that initialisation, checkpoints and the numerics scans use
+/// (DeviceArray.h): toDevice() after the host wrote them, toHost() before it
+/// reads them.
 class State {
 public:
-  State(int64_t paramTotal, int64_t stateTotal) {
-    for (lmcrt_memref_f32_1d *m : {&params, &expAvg, &expAvgSq}) {
-      int64_t total = m == &params ? paramTotal : stateTotal;
-      auto *p = static_cast<float *>(device::allocate(sizeof(float) * total));
-      std::memset(p, 0, sizeof(float) * total);
-      *m = {p, p, 0, {total}, {1}};
+  State(int64_t paramTotal, int64_t stateTotal)
+      : arrays{DeviceArray<float>(paramTotal), DeviceArray<float>(stateTotal),
+               DeviceArray<float>(stateTotal)} {
+    for (int i = 0; i < 3; ++i) {
+      const DeviceArray<float> &a = arrays[i];
+      std::memset(a.host(), 0, a.bytes());
+      device::zero(a.device(), a.bytes());
+      *refs[i] = {a.device(), a.device(), 0, {a.size()}, {1}};
     }
-  }
-  ~State() {
-    for (lmcrt_memref_f32_1d *m : {&params, &expAvg, &expAvgSq})
-      device::release(m->allocated);
   }
   State(const State &) = delete;
   State &operator=(const State &) = delete;
 
-  static float *data(const lmcrt_memref_f32_1d &m) {
-    return m.aligned + m.offset;
+  float *hostParams() const { return arrays[0].host(); }
+  float *hostExpAvg() const { return arrays[1].host(); }
+  float *hostExpAvgSq() const { return arrays[2].host(); }
+  const DeviceArray<float> &paramArray() const { return arrays[0]; }
+
+  /// The host's parameters and moments to the device.
+  void toDevice() const {
+    for (const DeviceArray<float> &a : arrays)
+      a.toDevice();
+  }
+  /// The device's parameters and moments to the host.
+  void toHost() const {
+    for (const DeviceArray<float> &a : arrays)
+      a.toHost();
   }
 
-  lmcrt_memref_f32_1d params, expAvg, expAvgSq;
+  /// The device buffers, as compiled code takes them.
+  lmcrt_memref_f32_1d params{}, expAvg{}, expAvgSq{};
+
+private:
+  DeviceArray<float> arrays[3];
+  lmcrt_memref_f32_1d *refs[3] = {&params, &expAvg, &expAvgSq};
 };
 
-/// A [B, T] int32 batch buffer from the device.
-class Batch {
-public:
-  explicit Batch(int64_t elements)
-      : data(static_cast<int32_t *>(
-            device::allocate(sizeof(int32_t) * elements))) {}
-  ~Batch() { device::release(data); }
-  Batch(const Batch &) = delete;
-  Batch &operator=(const Batch &) = delete;
-  int32_t *data;
-};
+/// A [B, T] int32 batch: the data loader fills host(), toDevice() before
+/// compiled code reads device().
+using Batch = DeviceArray<int32_t>;
 
 ModelInfo queryModel(const ModelFunctions &fns) {
   // Before the device is initialised: the compiled code allocates the
@@ -151,15 +161,16 @@ lmcrt_memref_i32_2d batchRows(int32_t *batch, int64_t firstRow, int64_t rows,
 }
 
 double evaluate(const ModelFunctions &fns, DataLoader &val, int64_t batches,
-                lmcrt_memref_f32_1d &params, int32_t *tokens, int32_t *targets,
+                lmcrt_memref_f32_1d &params, Batch &tokens, Batch &targets,
                 int64_t b, int64_t t, int64_t firstRow, int64_t rows) {
-  (void)b;
   val.reset();
   double sum = 0;
   for (int64_t i = 0; i < batches; ++i) {
-    val.next(tokens, targets);
-    lmcrt_memref_i32_2d in = batchRows(tokens, firstRow, rows, t);
-    lmcrt_memref_i32_2d out = batchRows(targets, firstRow, rows, t);
+    val.next(tokens.host(), targets.host());
+    tokens.toDevice(0, b * t);
+    targets.toDevice(0, b * t);
+    lmcrt_memref_i32_2d in = batchRows(tokens.device(), firstRow, rows, t);
+    lmcrt_memref_i32_2d out = batchRows(targets.device(), firstRow, rows, t);
     sum += fns.evalStep(&params, &in, &out);
     device::synchronize();
   }
@@ -288,7 +299,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   const MeshCoord coord = meshCoordOf(model, comm::rank());
   State state(model.total, model.stateTotal);
   if (config.generate) {
-    generate(fns, model, config, State::data(state.params), coord,
+    generate(fns, model, config, state.paramArray(), coord,
              tokenizer.get(), prompt, rank0 ? stdout : nullptr);
     return 0;
   }
@@ -323,9 +334,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     }
     if (path.empty())
       fail(config.ckptDir + ": no complete checkpoint to resume from");
-    position = readCheckpoint(path, model, config, State::data(state.params),
-                              State::data(state.expAvg),
-                              State::data(state.expAvgSq), coord);
+    position = readCheckpoint(path, model, config, state.hostParams(),
+                              state.hostExpAvg(), state.hostExpAvgSq(), coord);
     if (!position.dataFingerprint.empty() && !dataPrint.empty() &&
         position.dataFingerprint != dataPrint) {
       std::string change =
@@ -379,23 +389,25 @@ int train(int argc, char **argv, const ModelFunctions &fns,
       }
     }
   } else if (!config.initFrom.empty()) {
-    std::string note = loadParameters(config.initFrom, model,
-                                      State::data(state.params), coord);
-    checkFiniteParameters(model, State::data(state.params),
+    std::string note =
+        loadParameters(config.initFrom, model, state.hostParams(), coord);
+    checkFiniteParameters(model, state.hostParams(),
                           "--init-from " + config.initFrom);
     if (!note.empty())
       std::printf("note: %s\n", note.c_str());
     std::printf("parameters from %s\n", config.initFrom.c_str());
   } else {
-    initParams(model, State::data(state.params), rng, coord);
+    initParams(model, state.hostParams(), rng, coord);
   }
+  // The host wrote the initial state; compiled code reads it from here on.
+  state.toDevice();
   position.rng = rng.state;
   position.dataFingerprint = dataPrint;
 
   if (!config.logits.empty()) {
     // Instead of training: the logits of one batch (every rank computes).
     TokenBatch batch = logitsBatch(config, model);
-    double loss = dumpLogits(fns, model, State::data(state.params), batch,
+    double loss = dumpLogits(fns, model, state.params.aligned, batch,
                              config.logits, rank0);
     std::printf("wrote %s: tokens [%lld, %lld], logits [%lld, %lld, %lld]; "
                 "next-token loss %.6f\n",
@@ -408,9 +420,9 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   }
 
   if (config.initOnly) {
-    std::string path = saveCheckpoint(
-        config.ckptDir, model, config, position, State::data(state.params),
-        State::data(state.expAvg), State::data(state.expAvgSq));
+    std::string path = saveCheckpoint(config.ckptDir, model, config, position,
+                                      state.hostParams(), state.hostExpAvg(),
+                                      state.hostExpAvgSq());
     std::printf("wrote %s\n", path.c_str());
     return 0;
   }
@@ -492,7 +504,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   lmcrt_memref_f32_1d gradAccRef{};
   if (accum > 1) {
     gradAcc = static_cast<float *>(
-        device::allocate(sizeof(float) * model.stateTotal));
+        device::allocate(sizeof(float) * model.stateTotal)); // device only
     gradAccRef = {gradAcc, gradAcc, 0, {model.stateTotal}, {1}};
   }
   const bool tty = ::isatty(STDOUT_FILENO);
@@ -500,8 +512,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   const int64_t firstStep = position.step;
   double trainSeconds = 0;
   auto doEval = [&](int64_t step) -> double {
-    double loss = evaluate(fns, *valData, valBatches, state.params, tokens.data,
-                           targets.data, b, t, firstRow, localB);
+    double loss = evaluate(fns, *valData, valBatches, state.params, tokens,
+                           targets, b, t, firstRow, localB);
     std::printf("step %lld/%lld | val loss %.4f (%lld batches)\n",
                 static_cast<long long>(step),
                 static_cast<long long>(config.steps), loss,
@@ -523,18 +535,19 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     // Collective: rank 0 writes the pieces of every rank, then deletes what
     // --keep-last lets go.
     std::vector<std::string> deleted;
+    // The device's state to the host, which scans and writes it.
+    state.toHost();
     // What the compiled flag cannot have seen (a value changed on the host
     // after the step) never reaches a file either: one scan per save.
-    std::string bad =
-        firstNonFinite(model, State::data(state.params),
-                       State::data(state.expAvg), State::data(state.expAvgSq));
+    std::string bad = firstNonFinite(model, state.hostParams(),
+                                     state.hostExpAvg(), state.hostExpAvgSq());
     if (!bad.empty())
       fail("non-finite values at step " + std::to_string(position.step) +
            ": " + bad + "; not saved (" + config.ckptDir +
            "/latest is unchanged)");
     std::string path = saveCheckpoint(
-        config.ckptDir, model, config, position, State::data(state.params),
-        State::data(state.expAvg), State::data(state.expAvgSq), &deleted);
+        config.ckptDir, model, config, position, state.hostParams(),
+        state.hostExpAvg(), state.hostExpAvgSq(), &deleted);
     std::string note;
     if (config.keepBest && position.bestStep == position.step)
       note += " (best: val loss " + formatFloat(valLoss) + ")";
@@ -564,13 +577,16 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     auto start = std::chrono::steady_clock::now();
     fault::maybe("crash", step + 1);
     fault::maybe("hang", step + 1);
-    trainData->next(tokens.data, targets.data);
+    trainData->next(tokens.host(), targets.host());
+    tokens.toDevice();
+    targets.toDevice();
     lmcrt_train_step_result r{};
     const float maxLoss = spikeGuard.maxLoss();
     step_memory::begin();
     if (accum == 1) {
-      lmcrt_memref_i32_2d in = batchRows(tokens.data, firstRow, localB, t);
-      lmcrt_memref_i32_2d out = batchRows(targets.data, firstRow, localB, t);
+      lmcrt_memref_i32_2d in = batchRows(tokens.device(), firstRow, localB, t);
+      lmcrt_memref_i32_2d out =
+          batchRows(targets.device(), firstRow, localB, t);
       fns.trainStep(&r, &state.params, &state.expAvg, &state.expAvgSq, step,
                     config.lr, config.minLr, config.warmup, decay, config.beta1,
                     config.beta2, config.eps, config.weightDecay,
@@ -578,13 +594,13 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     } else {
       // Micro-batch k is rows [k B, (k+1) B) of the step's batch; this rank
       // takes its rows of each.
-      std::memset(gradAcc, 0, sizeof(float) * model.stateTotal);
+      device::zero(gradAcc, sizeof(float) * model.stateTotal);
       double lossSum = 0;
       for (int64_t k = 0; k < accum; ++k) {
         lmcrt_memref_i32_2d in =
-            batchRows(tokens.data, k * b + firstRow, localB, t);
+            batchRows(tokens.device(), k * b + firstRow, localB, t);
         lmcrt_memref_i32_2d out =
-            batchRows(targets.data, k * b + firstRow, localB, t);
+            batchRows(targets.device(), k * b + firstRow, localB, t);
         lossSum += fns.gradStep(&state.params, &gradAccRef, &in, &out);
       }
       r.loss = static_cast<float>(lossSum / static_cast<double>(accum));
@@ -606,8 +622,10 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     }
     device::synchronize();
     step_memory::end();
-    if (fault::maybe("nan", step + 1))
-      State::data(state.params)[0] = NAN;
+    if (fault::maybe("nan", step + 1)) {
+      const float nan = NAN; // the device's first parameter
+      device::copyToDevice(state.params.aligned, &nan, sizeof(nan));
+    }
     if (fault::maybe("nan-loss", step + 1))
       r.loss = NAN;
     fault::maybe("sigterm", step + 1);
@@ -629,9 +647,9 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     // Non-finite state stops the run before anything is logged or saved;
     // the tensor is found by one scan of this rank's pieces, only now.
     if (r.nonfinite != 0.0f) {
-      std::string bad =
-          firstNonFinite(model, State::data(state.params),
-                         State::data(state.expAvg), State::data(state.expAvgSq));
+      state.toHost();
+      std::string bad = firstNonFinite(model, state.hostParams(),
+                                       state.hostExpAvg(), state.hostExpAvgSq());
       fail("non-finite values after the update of step " +
            std::to_string(step + 1) + ": " +
            (bad.empty() ? std::string("a sum of the parameters or moments "
@@ -735,7 +753,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     std::printf("sample (%lld tokens):\n",
                 static_cast<long long>(config.sample));
     std::fflush(stdout);
-    sample(fns, model, State::data(state.params),
+    sample(fns, model, state.params.aligned,
            sampleOptions(config, config.sample, prompt), rng, tokenizer.get(),
            rank0 ? stdout : nullptr);
   }
