@@ -9,10 +9,11 @@ the batch search (batch-search.txt, gpt2-b<B>.jsonl), the profiled run
 --bundle: the CPU's logs (expected/<name>.jsonl). Prints the verdict, then
 one Markdown table, last; exits 0 when every check passed, 1 otherwise.
 
-The profile table: the trainer under LMCRT_PROFILE=1 prints the step's time
-by kernel class, one class a line, "lmcrt profile: class NAME MS ms [PCT%]"
-(optionally with more columns after); a line "lmcrt profile: class ..." is
-parsed, any other is ignored. No such line gives "n/a".
+The profile table: the trainer under LMCRT_PROFILE=1 prints, at exit, the
+GPU time by kernel class (lib/Runtime/Cuda/ProfileTable.cpp): a line
+"lmcrt profile: GPU time by kernel class ...", a column header, then one row
+per class, "NAME GROUPS MS MS/STEP PCT". The rows after that header are
+parsed; no such table gives "n/a".
 """
 
 from __future__ import annotations
@@ -34,9 +35,25 @@ COMPARISONS = {
     "tiny-decomposed": ("tiny fp32, attention decomposed on the GPU", 1e-4),
     "gqa-fp32": ("gqa (kv_heads 2, 1) fp32", 1e-4),
 }
-PROFILE_LINE = re.compile(
-    r"lmcrt profile: class\s+(?P<name>.+?)\s+(?P<ms>[0-9.]+)\s*ms"
-    r"(?:\s+(?P<pct>[0-9.]+)\s*%)?")
+PROFILE_HEADER = "lmcrt profile: GPU time by kernel class"
+PROFILE_ROW = re.compile(
+    r"^(?P<name>[A-Za-z][A-Za-z ]*?)\s+(?P<groups>[0-9]+)\s+(?P<ms>[0-9.]+)"
+    r"\s+(?P<per_step>[0-9.]+)\s+(?P<pct>[0-9.]+)\s*$")
+
+
+def read_profile(text: str) -> list:
+    """The rows of the last GPU profile table in `text`."""
+    rows = None
+    for line in text.splitlines():
+        if line.startswith(PROFILE_HEADER):
+            rows = []
+        elif rows is not None:
+            m = PROFILE_ROW.match(line.strip())
+            if m:
+                rows.append(m)
+            elif line.strip() and not line.strip().startswith("class"):
+                break
+    return rows or []
 
 
 def read_losses(path: str) -> dict[int, float]:
@@ -144,16 +161,12 @@ def main() -> int:
                      search or "not run"))
 
     profile = read_text(os.path.join(out, "gpt2-profile.txt"))
-    classes = [m for m in (PROFILE_LINE.search(l) for l in profile.splitlines()) if m]
+    classes = read_profile(profile)
     if classes:
-        total = sum(float(m["ms"]) for m in classes
-                    if m["name"].strip().lower() != "total")
         for m in classes:
-            name = m["name"].strip()
-            pct = (f"{float(m['pct']):.1f}%" if m["pct"] else
-                   f"{100 * float(m['ms']) / total:.1f}%" if total else "")
-            rows.append((f"step time by kernel class: {name}", f"{float(m['ms']):.2f} ms",
-                         pct))
+            rows.append((f"step time by kernel class: {m['name'].strip()}",
+                         f"{float(m['per_step']):.2f} ms/step",
+                         f"{float(m['pct']):.1f}%"))
     else:
         why = ("no timed gpt2 run" if args.batch <= 0 else
                "the trainer printed no class table under LMCRT_PROFILE=1")

@@ -101,9 +101,15 @@ def main():
         for step in range(1, steps + 1):
             out.write(json.dumps({"step": step, "loss": 10.0, "ms": 100.0 * batch / 8}) + "\n")
     if os.environ.get("LMCRT_PROFILE") == "1":
+        # The table lib/Runtime/Cuda/ProfileTable.cpp prints.
+        print(f"lmcrt profile: GPU time by kernel class (CUDA events), {steps} "
+              f"steps, {100.0 * steps:.1f} ms in all", file=sys.stderr)
+        print(f"{'class':<16} {'groups':>8} {'ms':>12} {'ms/step':>10} {'%':>7}",
+              file=sys.stderr)
         for cls, ms, pct in (("GEMM", 60.0, 60.0), ("attention", 25.0, 25.0),
                              ("row reductions", 15.0, 15.0)):
-            print(f"lmcrt profile: class {cls} {ms} ms {pct}%", file=sys.stderr)
+            print(f"{cls:<16} {4 * steps:>8} {ms * steps:>12.3f} {ms:>10.3f} "
+                  f"{pct:>7.1f}", file=sys.stderr)
     return 0
 
 
