@@ -124,6 +124,10 @@ LogicalResult reduceMean(OpBuilder &b, ArrayRef<Value> values, int64_t dp,
 struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
   using Base::Base;
 
+  /// The local values of train_step whose dynamic dimensions tp splits (the
+  /// sequence, under sequence parallelism), for the report.
+  llvm::DenseSet<Value> trainSplit;
+
   void runOnOperation() override {
     std::string error;
     FailureOr<MeshShape> shape = parseMesh(mesh, error);
@@ -131,6 +135,13 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
       // Located at the module without printing it (the module is large).
       emitError(getOperation().getLoc(), "lmc-shard: bad mesh '")
           << mesh << "': " << error;
+      return signalPassFailure();
+    }
+    if (sequenceParallel && shape->tp <= 1) {
+      emitError(getOperation().getLoc(),
+                "lmc-shard: sequence-parallel splits the sequence over ")
+          << kTensorAxis << " and needs " << kTensorAxis
+          << " > 1; the mesh is '" << shape->mesh.str() << "'";
       return signalPassFailure();
     }
     if (zero > 1) {
@@ -177,15 +188,23 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
         if (!func)
           continue;
         PartitionStats stats;
-        if (failed(
-                partitionFunction(func, model, kTensorAxis, shape.tp, stats)))
+        // Sequence parallelism splits the steps' fixed-length sequences,
+        // not the logits of a prompt of any length (sampling).
+        bool splitSequence = sequenceParallel && name != "logits";
+        if (failed(partitionFunction(func, model, kTensorAxis, shape.tp,
+                                     stats, splitSequence)))
           return failure();
         if (name == "train_step") {
           numTpAllReduces += stats.allReduces;
           numTpAllGathers += stats.allGathers;
           numTpSlices += stats.slices;
+          numTpReduceScatters += stats.reduceScatters;
+          trainSplit = std::move(stats.dynamicSplit);
         }
       }
+      if (sequenceParallel)
+        model->setAttr(LMCDialect::SequenceAxesAttrHelper::getNameStr(),
+                       builder.getStrArrayAttr({kTensorAxis}));
     }
 
     // ZeRO-1: the gradients it reduce-scatters leave the all-reduce.

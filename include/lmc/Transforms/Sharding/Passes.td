@@ -151,6 +151,11 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
            "Global batch at which the report gives activation bytes">,
     Option<"reportSeq", "report-seq", "int64_t", /*default=*/"64",
            "Sequence length at which the report gives activation bytes">,
+    Option<"sequenceParallel", "sequence-parallel", "bool",
+           /*default=*/"false",
+           "Sequence parallelism with tp (Megatron-LM's): activations "
+           "outside the tensor-parallel regions split along the sequence "
+           "(dimension 1) over tp; needs tp > 1">,
   ];
   let statistics = [
     Statistic<"numAllReduces", "all-reduces",
@@ -163,6 +168,9 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
               "Number of local slices of replicated values in train_step">,
     Statistic<"numReduceScatters", "reduce-scatters",
               "Number of gradient reduce-scatters over dp (ZeRO-1)">,
+    Statistic<"numTpReduceScatters", "tp-reduce-scatters",
+              "Number of reduce-scatters over tp in train_step (sequence "
+              "parallelism)">,
   ];
   let dependentDialects = ["::mlir::lmc::LMCDialect",
                            "::mlir::arith::ArithDialect",
