@@ -32,6 +32,22 @@
 // The logits function (sampling: prompts of any length) stays tensor-parallel only.
 // RUN: lmc-opt %s --split-input-file --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-shard="mesh=tp=2 sequence-parallel=true" | awk '/func.func @logits/,/^    }$/' | FileCheck %s --check-prefix=SAMPLING
 
+// The report, at 8 rows of 64 positions (C 64: 131,072 bytes an
+// activation): 6 reduce-scatters and 6 all-gathers along the sequence move
+// 6 x 2 x 65,536 = 786,432 bytes per rank, as the 6 all-reduces of tensor
+// parallelism alone (6 x 131,072), each + 6,144 of the cross-entropy
+// statistics; the norm inputs (the residual stream: 3 kept) are halved,
+// 196,608 bytes less kept; the norm-weight (and bias) gradients add 256
+// bytes each (GPT-2: 3 LayerNorms x 2 + 2 row-parallel biases; Llama: 3
+// RMSNorms) to the 4-byte gradient-norm scalar.
+// RUN: lmc-opt %s --split-input-file --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-shard="mesh=tp=2 sequence-parallel=true report=true" -o /dev/null | FileCheck %s --check-prefix=REPORT
+// REPORT: lmc-shard report: @gpt2 on mesh dp=1,tp=2 (2 ranks), ZeRO 0
+// REPORT:      6 reduce_scatter tp         1         131072          65536
+// REPORT-NEXT: 6 all_gather     tp         1         131072          65536
+// REPORT:      sequence parallelism over tp=2: activations kept per rank 1771528 bytes (tensor parallelism alone: 1968136); bytes moved over tp per rank by activation collectives 792576 (tensor parallelism alone, all-reduces: 792576), by others 2052 (the all-reduces of norm and bias gradients, partial over the rank's tokens; alone: 4)
+// REPORT: lmc-shard report: @llama on mesh dp=1,tp=2 (2 ranks), ZeRO 0
+// REPORT:      sequence parallelism over tp=2: activations kept per rank 2082824 bytes (tensor parallelism alone: 2279432); bytes moved over tp per rank by activation collectives 792576 (tensor parallelism alone, all-reduces: 792576), by others 772 (the all-reduces of norm and bias gradients, partial over the rank's tokens; alone: 4)
+
 // 6 + 6: GPT-2 (embedding, 2 row-parallel; LM head, 2 column-parallel
 // input gradients) and Llama alike.
 // SCATTERS-COUNT-1: {{^}}12{{$}}
