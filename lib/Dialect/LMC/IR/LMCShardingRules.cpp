@@ -293,6 +293,12 @@ LogicalResult MatmulOp::getShardingRule(ArrayRef<PL> in, int64_t,
   // along the sequence rather than the weight.
   if (shared && isShardOf(rh, rhsN) && isShardOf(l, lhsM))
     return choose(R(), rh, S(rank - 1, rh.getBlocks()));
+  // A whole weight reads whole rows too (an LM head the vocabulary does not
+  // split, under sequence parallelism): split rows of the left would make
+  // the weight's gradient, a contraction over all rows, partial, and the
+  // product's reader (the loss) would gather the far larger result.
+  if (shared && isShardOf(l, lhsM) && rh.isReplicated())
+    return choose(R(), R(), R());
   if (isShardOf(l, lhsM))
     return choose(l, R(), S(rank - 2, l.getBlocks()));
   if (isShardOf(rh, rhsN))
