@@ -206,8 +206,8 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
         // Sequence parallelism splits the steps' fixed-length sequences,
         // not the logits of a prompt of any length (sampling).
         bool splitSequence = sequenceParallel && name != "logits";
-        if (failed(partitionFunction(func, model, kTensorAxis, shape.tp,
-                                     stats, splitSequence)))
+        if (failed(partitionFunction(func, model, kTensorAxis, shape.tp, stats,
+                                     splitSequence)))
           return failure();
         if (name == "train_step") {
           numTpAllReduces += stats.allReduces;

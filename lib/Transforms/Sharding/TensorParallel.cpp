@@ -507,8 +507,7 @@ public:
   /// Records `local` when `placement` splits one of its dynamic dimensions.
   void noteDynamicSplit(Value local, const PL &placement) {
     auto type = dyn_cast<RankedTensorType>(local.getType());
-    if (type && placement.isShard() &&
-        type.isDynamicDim(placement.getDim()))
+    if (type && placement.isShard() && type.isDynamicDim(placement.getDim()))
       stats.dynamicSplit.insert(local);
   }
   Value &memo(StringRef kind, Value key) override {
@@ -558,8 +557,7 @@ private:
   /// those operands split along the sequence; when it keeps that split for
   /// every one of them, that rule replaces `rule` (the operands stay
   /// partial in `in`: resharding reduce-scatters them).
-  void preferSequenceSplit(Operation *op, ArrayRef<PL> in,
-                           ShardingRule &rule);
+  void preferSequenceSplit(Operation *op, ArrayRef<PL> in, ShardingRule &rule);
   FailureOr<SmallVector<Value>> builtinPartition(Operation *op);
 
   FailureOr<Value> reshard(Value local, Type global, PL from, PL to);
@@ -774,7 +772,8 @@ FailureOr<Value> Partitioner::reshard(Value local, Type global, PL from,
   // Partial to one piece per rank: a reduce-scatter, half an all-reduce.
   if (from.isPartial() && to.isShard() && to.getBlocks() == 1 &&
       isa<RankedTensorType>(local.getType())) {
-    int64_t size = cast<RankedTensorType>(local.getType()).getDimSize(to.getDim());
+    int64_t size =
+        cast<RankedTensorType>(local.getType()).getDimSize(to.getDim());
     if (ShapedType::isDynamic(size) || size % numParts == 0)
       return reduceScatter(local, to.getDim());
   }

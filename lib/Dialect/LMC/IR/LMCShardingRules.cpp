@@ -76,8 +76,7 @@ LogicalResult sameLayout(Operation *op, ArrayRef<PL> in, ShardingRule &rule,
       continue;
     // A run-time size (the sequence) splits in one block: the runtime
     // checks it divides.
-    int64_t size =
-        placement.isShard() ? sizeOf(value, placement.getDim()) : 0;
+    int64_t size = placement.isShard() ? sizeOf(value, placement.getDim()) : 0;
     if (placement.isShard() && !target &&
         (!canShard || canShard(placement.getDim())) &&
         ((ShapedType::isDynamic(size) && placement.getBlocks() == 1) ||
