@@ -121,6 +121,7 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
   LMCShardOptions shard;
   shard.mesh = options.mesh;
   shard.zero = options.zero;
+  shard.sequenceParallel = options.sequenceParallel;
   shard.bucketBytes = options.bucketBytes;
   shard.overlap = options.overlap;
   shard.report = options.report;
@@ -161,6 +162,7 @@ mlir::lmc::getCompileStages(const CompilePipelineOptions &options,
                       training.weightDecayOn = options.weightDecayOn;
                       training.mesh = options.mesh;
                       training.zero = options.zero;
+                      training.sequenceParallel = options.sequenceParallel;
                       training.bucketBytes = options.bucketBytes;
                       training.overlap = options.overlap;
                       training.report = options.report;

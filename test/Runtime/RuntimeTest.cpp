@@ -199,6 +199,27 @@ TEST(ModelInfo, ReadsTheMeshAndLeavesItOutOfTheHash) {
                "line 7: batch axis 'tp' is not an axis of the mesh dp=2");
 }
 
+TEST(ModelInfo, ReadsTheSequenceAxesOfSequenceParallelism) {
+  // Without a `sequence` line nothing splits the sequence.
+  EXPECT_EQ(tinyModel().sequenceAxes, 0u);
+  EXPECT_EQ(tinyModel().sequenceParts(), 1);
+  std::string text = kTinyModel;
+  text.insert(text.find("params "), "mesh dp=2,tp=4\nbatch dp\nsequence tp\n");
+  ModelInfo split = parseModelInfo(text);
+  EXPECT_EQ(split.sequenceAxes, 2u);
+  EXPECT_EQ(split.sequenceParts(), 4);
+  EXPECT_EQ(split.batchParts(), 2);
+  // The checkpoint layout does not depend on it.
+  EXPECT_EQ(split.hash(), tinyModel().hash());
+  std::string twice = kTinyModel;
+  twice.insert(twice.find("params "), "mesh dp=2,tp=4\nsequence tp tp\n");
+  EXPECT_ERROR(parseModelInfo(twice), "sequence axis 'tp' given twice");
+  std::string unknown = kTinyModel;
+  unknown.insert(unknown.find("params "), "mesh dp=2\nsequence tp\n");
+  EXPECT_ERROR(parseModelInfo(unknown),
+               "sequence axis 'tp' is not an axis of the mesh dp=2");
+}
+
 TEST(MeshSpec, ParsesOrderedNamedAxes) {
   ::lmc::MeshSpec mesh;
   std::string error;

@@ -102,6 +102,12 @@ static cl::opt<unsigned>
          cl::desc("ZeRO stage: 0, or 1 (optimizer state sharded over "
                   "dp)"),
          cl::init(0), cl::sub(compileCommand));
+static cl::opt<bool> sequenceParallel(
+    "sequence-parallel",
+    cl::desc("Sequence parallelism with tp (Megatron-LM's): norms, residual "
+             "adds and the embedding output split along the sequence over "
+             "tp; needs tp > 1 and a sequence length tp divides"),
+    cl::sub(compileCommand));
 static cl::opt<double> bucketMiB(
     "bucket-mb",
     cl::desc("Smallest gradient all-reduce bucket in MiB (default 25)"),
@@ -270,6 +276,7 @@ int main(int argc, char **argv) {
   pipeline.cudaToolkit = cudaToolkit;
   pipeline.mesh = mesh;
   pipeline.zero = zero;
+  pipeline.sequenceParallel = sequenceParallel;
   if (bucketMiB < 0) {
     llvm::errs() << "lmc compile: --bucket-mb must not be negative\n";
     return 2;

@@ -110,6 +110,12 @@ struct TrainingPipelineOptions
   PassOptions::Option<unsigned> zero{*this, "zero",
                                      llvm::cl::desc("ZeRO stage (lmc-shard)"),
                                      llvm::cl::init(0)};
+  PassOptions::Option<bool> sequenceParallel{
+      *this, "sequence-parallel",
+      llvm::cl::desc("Sequence parallelism with tp (lmc-shard): activations "
+                     "outside the tensor-parallel regions split along the "
+                     "sequence"),
+      llvm::cl::init(false)};
   PassOptions::Option<int64_t> bucketBytes{
       *this, "bucket-bytes",
       llvm::cl::desc("Smallest gradient all-reduce bucket (lmc-shard)"),
@@ -241,6 +247,7 @@ struct CompilePipelineOptions {
   std::string weightDecayOn = "matrices";
   std::string mesh = defaults::mesh;
   unsigned zero = 0;
+  bool sequenceParallel = false;
   int64_t bucketBytes = 25 * 1024 * 1024;
   bool overlap = true;
   bool report = false;

@@ -107,6 +107,16 @@ public:
           info.batchAxes |= 1u << axis;
         }
       }
+      // Optional: the axes that split the sequence (sequence parallelism).
+      if (peek() == "sequence") {
+        nextLine("sequence");
+        for (size_t w = 1; w < words.size(); ++w) {
+          int axis = meshAxis(info, words[w], "sequence");
+          if (info.sequenceAxes & (1u << axis))
+            error("sequence axis '" + words[w] + "' given twice");
+          info.sequenceAxes |= 1u << axis;
+        }
+      }
     }
     nextLine("params");
     expectWords(3);

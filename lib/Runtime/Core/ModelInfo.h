@@ -100,6 +100,10 @@ struct ModelInfo {
   /// moments are split over (-1: none).
   ::lmc::MeshSpec mesh;
   uint32_t batchAxes = 0;
+  /// The axes that split the sequence of the step's activations
+  /// (`sequence`: sequence parallelism); the sequence length must divide
+  /// among them.
+  uint32_t sequenceAxes = 0;
   int zeroAxis = -1;
   int64_t total = 0;       // elements of this rank's flat parameter buffer
   int64_t stateTotal = 0;  // elements of each of this rank's moment buffers
@@ -128,6 +132,7 @@ struct ModelInfo {
   /// The number of ranks, and how many parts the batch is split into.
   int64_t numRanks() const { return mesh.numDevices(); }
   int64_t batchParts() const { return mesh.groupSize(batchAxes); }
+  int64_t sequenceParts() const { return mesh.groupSize(sequenceAxes); }
   /// "dp=2 x tp=2".
   std::string meshText() const;
 };

@@ -36,7 +36,8 @@ std::vector<FlagSpec> specs(Config &c) {
       {"batch", Kind::Int, &c.batch, 1, "batch size B (default 4)"},
       {"seq", Kind::Int, &c.seq, 1,
        "sequence length T <= context (default min(64, context); 64 for "
-       "a model without a fixed context)"},
+       "a model without a fixed context; a multiple of tp for a program "
+       "compiled with --sequence-parallel)"},
       {"lr", Kind::Float, &c.lr, 0, "peak learning rate (default 3e-4)"},
       {"lr-schedule", Kind::String, &c.lrSchedule, 0,
        "constant|cosine (default constant)"},

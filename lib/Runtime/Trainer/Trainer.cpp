@@ -234,6 +234,17 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     usageError("--batch: the global batch " + std::to_string(config.batch) +
                " is not divisible by " + model.mesh.groupName(model.batchAxes) +
                "=" + std::to_string(parts));
+  // The axes of the description's `sequence` line split the sequence of
+  // the training and evaluation steps (sequence parallelism).
+  const int64_t sequenceParts = model.sequenceParts();
+  if (config.logits.empty() && !config.generate &&
+      config.seq % sequenceParts != 0)
+    usageError("--seq: the sequence length " + std::to_string(config.seq) +
+               " is not divisible by " +
+               model.mesh.groupName(model.sequenceAxes) + "=" +
+               std::to_string(sequenceParts) +
+               ", which splits it (the program was compiled with "
+               "--sequence-parallel)");
   // Threads of oneDNN and of compiled loops: --threads, or the cores shared
   // among the ranks on this machine (Threads.h).
   setThreadCount(config.threads, comm::world());

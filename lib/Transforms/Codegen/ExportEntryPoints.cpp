@@ -585,6 +585,19 @@ struct LMCExportEntryPointsPass
         }
         os << "\n";
       }
+      // The axes that split the sequence (sequence parallelism): the
+      // trainer's sequence length must divide among them.
+      if (auto sequence = model->getAttrOfType<ArrayAttr>(
+              LMCDialect::SequenceAxesAttrHelper::getNameStr())) {
+        os << "sequence";
+        for (auto axis : sequence.getAsRange<StringAttr>()) {
+          if (!mesh.getAxisIndex(axis.getValue()))
+            return model.emitError("lmc.sequence_axes names '")
+                   << axis.getValue() << "', not an axis of the mesh";
+          os << " " << axis.getValue();
+        }
+        os << "\n";
+      }
     }
     os << "params " << n << " " << layout.local.total << "\n";
     for (auto [i, pc] : llvm::enumerate(layout.params)) {

@@ -25,6 +25,8 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <optional>
+
 #define DEBUG_TYPE "lmc-shard"
 
 namespace mlir::lmc {
@@ -124,6 +126,10 @@ LogicalResult reduceMean(OpBuilder &b, ArrayRef<Value> values, int64_t dp,
 struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
   using Base::Base;
 
+  /// The local values of train_step whose dynamic dimensions tp splits (the
+  /// sequence, under sequence parallelism), for the report.
+  llvm::DenseSet<Value> trainSplit;
+
   void runOnOperation() override {
     std::string error;
     FailureOr<MeshShape> shape = parseMesh(mesh, error);
@@ -131,6 +137,13 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
       // Located at the module without printing it (the module is large).
       emitError(getOperation().getLoc(), "lmc-shard: bad mesh '")
           << mesh << "': " << error;
+      return signalPassFailure();
+    }
+    if (sequenceParallel && shape->tp <= 1) {
+      emitError(getOperation().getLoc(),
+                "lmc-shard: sequence-parallel splits the sequence over ")
+          << kTensorAxis << " and needs " << kTensorAxis
+          << " > 1; the mesh is '" << shape->mesh.str() << "'";
       return signalPassFailure();
     }
     if (zero > 1) {
@@ -171,21 +184,42 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
         reference = train;
       if (failed(planTensorParallel(model, reference, kTensorAxis, shape.tp)))
         return failure();
+      // The report compares sequence parallelism with tensor parallelism
+      // alone: a copy of train_step partitioned without it.
+      if (report && sequenceParallel) {
+        auto alone = cast<func::FuncOp>(train->clone());
+        PartitionStats stats;
+        LogicalResult partitioned =
+            partitionFunction(alone, model, kTensorAxis, shape.tp, stats);
+        if (succeeded(partitioned))
+          tpAlone = measureTp(alone, stats.dynamicSplit, shape);
+        alone->erase();
+        if (failed(partitioned))
+          return failure();
+      }
       for (StringRef name : {"train_step", "eval_step", "logits"}) {
         auto func = dyn_cast_or_null<func::FuncOp>(
             SymbolTable::lookupSymbolIn(model, name));
         if (!func)
           continue;
         PartitionStats stats;
-        if (failed(
-                partitionFunction(func, model, kTensorAxis, shape.tp, stats)))
+        // Sequence parallelism splits the steps' fixed-length sequences,
+        // not the logits of a prompt of any length (sampling).
+        bool splitSequence = sequenceParallel && name != "logits";
+        if (failed(partitionFunction(func, model, kTensorAxis, shape.tp, stats,
+                                     splitSequence)))
           return failure();
         if (name == "train_step") {
           numTpAllReduces += stats.allReduces;
           numTpAllGathers += stats.allGathers;
           numTpSlices += stats.slices;
+          numTpReduceScatters += stats.reduceScatters;
+          trainSplit = std::move(stats.dynamicSplit);
         }
       }
+      if (sequenceParallel)
+        model->setAttr(LMCDialect::SequenceAxesAttrHelper::getNameStr(),
+                       builder.getStrArrayAttr({kTensorAxis}));
     }
 
     // ZeRO-1: the gradients it reduce-scatters leave the all-reduce.
@@ -274,6 +308,70 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
                             b.getF64FloatAttr(1.0 / static_cast<double>(dp))));
     ++numAllReduces;
     return success();
+  }
+
+  /// What the report compares between sequence parallelism and tensor
+  /// parallelism alone, per rank at the report's shapes.
+  struct TpFigures {
+    /// Activations kept for the backward pass: forward values (defined
+    /// before the loss gradient) the backward pass reads.
+    int64_t kept = 0;
+    /// Bytes moved over tp by collectives of activations (tensors with
+    /// run-time dimensions) and by the others (parameter gradients,
+    /// scalars).
+    int64_t activationMoved = 0, otherMoved = 0;
+  };
+  std::optional<TpFigures> tpAlone;
+
+  TpFigures measureTp(func::FuncOp func, const llvm::DenseSet<Value> &split,
+                      const MeshShape &shape) {
+    TpFigures figures;
+    int64_t rows = reportBatch / shape.dp;
+    Block &body = func.getBody().front();
+    // The backward pass starts at the loss gradient.
+    Operation *boundary = nullptr;
+    for (Operation &op : body)
+      if (isa<CrossEntropyGradOp, CrossEntropyShardGradOp>(op)) {
+        boundary = &op;
+        break;
+      }
+    for (Operation &op : body) {
+      if (boundary && !op.isBeforeInBlock(boundary))
+        break;
+      for (Value v : op.getResults()) {
+        auto type = dyn_cast<RankedTensorType>(v.getType());
+        if (!type || !boundary)
+          continue;
+        bool read = llvm::any_of(v.getUsers(), [&](Operation *user) {
+          Operation *at = body.findAncestorOpInBlock(*user);
+          return at && !at->isBeforeInBlock(boundary);
+        });
+        if (read)
+          figures.kept +=
+              reportBytes(type, rows) / (split.contains(v) ? shape.tp : 1);
+      }
+    }
+    func.walk([&](CollectiveOpInterface collective) {
+      ArrayAttr axes = collective.getAxes();
+      if (axes.size() != 1 ||
+          cast<StringAttr>(axes[0]).getValue() != kTensorAxis)
+        return;
+      CollectiveKind kind = collective.getCollectiveKind();
+      ValueRange data = kind == CollectiveKind::all_gather
+                            ? collective.getCollectiveOutputs()
+                            : collective.getCollectiveInputs();
+      for (Value v : data) {
+        int64_t moved = (kind == CollectiveKind::all_reduce ? 2 : 1) *
+                        (shape.tp - 1) * reportBytes(v.getType(), rows) /
+                        shape.tp;
+        auto type = dyn_cast<RankedTensorType>(v.getType());
+        if (auto pending = dyn_cast<PendingType>(v.getType()))
+          type = pending.getValueType();
+        (type && !type.hasStaticShape() ? figures.activationMoved
+                                        : figures.otherMoved) += moved;
+      }
+    });
+    return figures;
   }
 
   /// Bytes of a tensor type at the report's shapes: a dynamic dimension 0
@@ -402,6 +500,17 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
                                  kTensorAxis + ")")
                                     .str()
                               : "");
+    }
+    if (sequenceParallel && tpAlone) {
+      TpFigures sp = measureTp(train, trainSplit, shape);
+      os << llvm::formatv(
+          "sequence parallelism over {0}={1}: activations kept per rank "
+          "{2} bytes (tensor parallelism alone: {3}); bytes moved over {0} "
+          "per rank by activation collectives {4} (tensor parallelism alone, "
+          "all-reduces: {5}), by others {6} (the all-reduces of norm and "
+          "bias gradients, partial over the rank's tokens; alone: {7})\n",
+          kTensorAxis, shape.tp, sp.kept, tpAlone->kept, sp.activationMoved,
+          tpAlone->activationMoved, sp.otherMoved, tpAlone->otherMoved);
     }
   }
 };

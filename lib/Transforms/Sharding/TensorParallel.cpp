@@ -473,9 +473,9 @@ private:
 class Partitioner : public PartitionBuilder {
 public:
   Partitioner(func::FuncOp func, ModelOp model, StringRef axisName,
-              int64_t numParts, PartitionStats &stats)
+              int64_t numParts, PartitionStats &stats, bool sequenceParallel)
       : func(func), model(model), b(func.getContext()), axisName(axisName),
-        numParts(numParts), stats(stats) {}
+        numParts(numParts), stats(stats), sequenceParallel(sequenceParallel) {}
 
   LogicalResult run();
 
@@ -503,6 +503,12 @@ public:
     if (!ShapedType::isDynamic(size))
       size /= numParts;
     return tensor.clone(shape);
+  }
+  /// Records `local` when `placement` splits one of its dynamic dimensions.
+  void noteDynamicSplit(Value local, const PL &placement) {
+    auto type = dyn_cast<RankedTensorType>(local.getType());
+    if (type && placement.isShard() && type.isDynamicDim(placement.getDim()))
+      stats.dynamicSplit.insert(local);
   }
   Value &memo(StringRef kind, Value key) override {
     return memos[{kind.str(), key.getAsOpaquePointer()}];
@@ -539,6 +545,19 @@ private:
 
   /// The builtin rules of the non-lmc ops in the training functions.
   void builtinRule(Operation *op, ArrayRef<PL> in, ShardingRule &rule);
+  /// The rule of `op` (its interface's or the builtin one) for `in`.
+  LogicalResult ruleOf(Operation *op, ArrayRef<PL> in, ShardingRule &rule) {
+    if (auto iface = dyn_cast<ShardingRuleOpInterface>(op))
+      return iface.getShardingRule(in, numParts, rule);
+    builtinRule(op, in, rule);
+    return success();
+  }
+  /// Sequence parallelism: where `rule` resolves partial [B, T, C] operands
+  /// (asks them whole or otherwise not partial), asks the rule again with
+  /// those operands split along the sequence; when it keeps that split for
+  /// every one of them, that rule replaces `rule` (the operands stay
+  /// partial in `in`: resharding reduce-scatters them).
+  void preferSequenceSplit(Operation *op, ArrayRef<PL> in, ShardingRule &rule);
   FailureOr<SmallVector<Value>> builtinPartition(Operation *op);
 
   FailureOr<Value> reshard(Value local, Type global, PL from, PL to);
@@ -560,10 +579,12 @@ private:
       if (failed(resharded))
         return failure();
       slot = *resharded;
+      noteDynamicSplit(slot, to);
     }
     return slot;
   }
   Value allReduce(Value local);
+  Value reduceScatter(Value local, int64_t dim);
   Value gather(Value local, Type global, PL from);
   Value slice(Value local, Type global, PL to);
 
@@ -573,6 +594,7 @@ private:
   StringRef axisName;
   int64_t numParts;
   PartitionStats &stats;
+  bool sequenceParallel;
   Value index;
 
   Operation *current = nullptr;
@@ -643,6 +665,18 @@ Value Partitioner::allReduce(Value local) {
   return tensor::ExtractOp::create(b, loc, sum, ValueRange{});
 }
 
+/// The sum over the axis of the partial `local`, each rank keeping its
+/// piece along `dim`.
+Value Partitioner::reduceScatter(Value local, int64_t dim) {
+  ++stats.reduceScatters;
+  Location loc = current->getLoc();
+  auto type = cast<RankedTensorType>(local.getType());
+  Type localType = this->localType(type, PL::shard(dim));
+  return ReduceScatterOp::create(b, loc, localType, local,
+                                 b.getStrArrayAttr({axisName}),
+                                 b.getI64IntegerAttr(dim));
+}
+
 /// Gathers the pieces of `local` (in `from`, a shard placement) into the
 /// whole tensor. With blocks, the gathered tensor holds rank-major pieces
 /// [rank][block][c], reordered into [block][rank][c].
@@ -652,7 +686,8 @@ Value Partitioner::gather(Value local, Type global, PL from) {
   auto localType = cast<RankedTensorType>(local.getType());
   int64_t d = from.getDim(), k = from.getBlocks();
   SmallVector<int64_t> shape(localType.getShape());
-  shape[d] *= numParts;
+  if (!ShapedType::isDynamic(shape[d]))
+    shape[d] *= numParts;
   Value gathered = AllGatherOp::create(b, loc, localType.clone(shape), local,
                                        b.getStrArrayAttr({axisName}),
                                        b.getI64IntegerAttr(d));
@@ -685,6 +720,19 @@ Value Partitioner::slice(Value local, Type global, PL to) {
   Location loc = current->getLoc();
   auto type = cast<RankedTensorType>(local.getType());
   int64_t d = to.getDim(), k = to.getBlocks();
+  if (type.isDynamicDim(d) && k == 1) {
+    // A run-time size (the sequence): each rank's rows are size / parts,
+    // from index * (size / parts).
+    Value size = tensor::DimOp::create(b, loc, local, d);
+    Value rows = arith::DivUIOp::create(
+        b, loc, size, arith::ConstantIndexOp::create(b, loc, numParts));
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, local);
+    sizes[d] = rows;
+    SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+    offsets[d] = arith::MulIOp::create(b, loc, axisIndex(), rows).getResult();
+    SmallVector<OpFoldResult> ones(type.getRank(), b.getIndexAttr(1));
+    return tensor::ExtractSliceOp::create(b, loc, local, offsets, sizes, ones);
+  }
   int64_t c = type.getDimSize(d) / (numParts * k);
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, local);
   sizes[d] = b.getIndexAttr(c);
@@ -721,6 +769,14 @@ FailureOr<Value> Partitioner::reshard(Value local, Type global, PL from,
   if (from == to)
     return local;
   Location loc = current->getLoc();
+  // Partial to one piece per rank: a reduce-scatter, half an all-reduce.
+  if (from.isPartial() && to.isShard() && to.getBlocks() == 1 &&
+      isa<RankedTensorType>(local.getType())) {
+    int64_t size =
+        cast<RankedTensorType>(local.getType()).getDimSize(to.getDim());
+    if (ShapedType::isDynamic(size) || size % numParts == 0)
+      return reduceScatter(local, to.getDim());
+  }
   if (from.isPartial()) {
     local = allReduce(local);
     from = PL::replicated();
@@ -747,6 +803,32 @@ FailureOr<Value> Partitioner::reshard(Value local, Type global, PL from,
     return current->emitOpError("tensor parallelism: cannot split ")
            << local.getType() << " into partial sums";
   return arith::SelectOp::create(b, loc, isFirst, local, zero).getResult();
+}
+
+void Partitioner::preferSequenceSplit(Operation *op, ArrayRef<PL> in,
+                                      ShardingRule &rule) {
+  SmallVector<PL> split(in.begin(), in.end());
+  SmallVector<unsigned> resolved;
+  for (auto [i, operand] : llvm::enumerate(op->getOperands())) {
+    auto type = dyn_cast<RankedTensorType>(operand.getType());
+    if (!in[i].isPartial() || rule.operands[i].isPartial() || !type ||
+        type.getRank() != 3)
+      continue;
+    int64_t size = type.getDimSize(1);
+    if (!ShapedType::isDynamic(size) && size % numParts != 0)
+      continue;
+    split[i] = PL::shard(1);
+    resolved.push_back(i);
+  }
+  if (resolved.empty())
+    return;
+  ShardingRule candidate;
+  if (failed(ruleOf(op, split, candidate)) ||
+      !llvm::all_of(resolved, [&](unsigned i) {
+        return candidate.operands[i] == PL::shard(1);
+      }))
+    return;
+  rule = std::move(candidate);
 }
 
 LogicalResult Partitioner::run() {
@@ -792,12 +874,10 @@ LogicalResult Partitioner::run() {
       in.push_back(placementOf(operand));
     currentRule = ShardingRule();
     auto iface = dyn_cast<ShardingRuleOpInterface>(op);
-    if (iface) {
-      if (failed(iface.getShardingRule(in, numParts, currentRule)))
-        return op->emitOpError("has no sharding rule for its operands");
-    } else {
-      builtinRule(op, in, currentRule);
-    }
+    if (failed(ruleOf(op, in, currentRule)))
+      return op->emitOpError("has no sharding rule for its operands");
+    if (sequenceParallel)
+      preferSequenceSplit(op, in, currentRule);
     currentOperands.clear();
     for (auto [operand, from, to] :
          llvm::zip(op->getOperands(), in, currentRule.operands)) {
@@ -806,6 +886,13 @@ LogicalResult Partitioner::run() {
       if (failed(local))
         return failure();
       currentOperands.push_back(*local);
+      // Under sequence parallelism a partial value is resolved once: every
+      // later reader reads it resolved (a residual stream split along the
+      // sequence stays split, not partial).
+      if (sequenceParallel && from.isPartial() && !to.isPartial()) {
+        locals[operand] = *local;
+        placements[operand] = to;
+      }
     }
     FailureOr<SmallVector<Value>> results =
         iface ? iface.partition(*this) : builtinPartition(op);
@@ -815,6 +902,7 @@ LogicalResult Partitioner::run() {
          llvm::zip(op->getResults(), *results, currentRule.results)) {
       locals[result] = local;
       placements[result] = placement;
+      noteDynamicSplit(local, placement);
       auto gradient = gradientPlacements.find(result);
       if (gradient == gradientPlacements.end() || gradient->second == placement)
         continue;
@@ -824,6 +912,7 @@ LogicalResult Partitioner::run() {
         return failure();
       locals[result] = *resharded;
       placements[result] = gradient->second;
+      noteDynamicSplit(*resharded, gradient->second);
     }
   }
 
@@ -862,6 +951,7 @@ LogicalResult mlir::lmc::planTensorParallel(ModelOp model,
 
 LogicalResult mlir::lmc::partitionFunction(func::FuncOp func, ModelOp model,
                                            StringRef axis, int64_t parts,
-                                           PartitionStats &stats) {
-  return Partitioner(func, model, axis, parts, stats).run();
+                                           PartitionStats &stats,
+                                           bool sequenceParallel) {
+  return Partitioner(func, model, axis, parts, stats, sequenceParallel).run();
 }

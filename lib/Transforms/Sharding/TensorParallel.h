@@ -13,6 +13,7 @@
 
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseSet.h"
 
 namespace mlir::lmc {
 
@@ -39,7 +40,11 @@ LogicalResult planTensorParallel(ModelOp model, func::FuncOp reference,
 
 /// Statistics of one partitioned function.
 struct PartitionStats {
-  int64_t allReduces = 0, allGathers = 0, slices = 0;
+  int64_t allReduces = 0, allGathers = 0, slices = 0, reduceScatters = 0;
+  /// The local values whose dynamic dimensions are split over the axis
+  /// (shard of a dimension whose size is a run-time value, such as the
+  /// sequence under sequence parallelism): their type does not show it.
+  llvm::DenseSet<Value> dynamicSplit;
 };
 
 /// Rewrites `func` into its local form for `parts` ranks along `axis`:
@@ -51,9 +56,18 @@ struct PartitionStats {
 /// parameter's placement once, right where it is produced, so that every
 /// reader (the global norm, lmc-shard's dp reduction, AdamW) reads the same
 /// local value.
+///
+/// With `sequenceParallel` (Megatron-LM's sequence parallelism), a partial
+/// [B, T, C] value that a reader needs whole is split along the sequence
+/// (dimension 1) instead, by a reduce-scatter, wherever the reader's rule
+/// accepts that split: the residual stream, norms and the ops position by
+/// position then run on each rank's tokens, and a column-parallel linear
+/// layer all-gathers its input along the sequence. Every partial value
+/// resolved once is read resolved from then on.
 LogicalResult partitionFunction(func::FuncOp func, ModelOp model,
                                 StringRef axis, int64_t parts,
-                                PartitionStats &stats);
+                                PartitionStats &stats,
+                                bool sequenceParallel = false);
 
 } // namespace mlir::lmc
 

@@ -276,3 +276,20 @@ lmc.model @m {
 
 // expected-error @+1 {{'lmc.gradient' is not an lmc attribute of function arguments}}
 func.func private @f(f32 {lmc.gradient = @w})
+
+// -----
+
+// Tests that lmc.sequence_axes names axes of the mesh in scope.
+
+// expected-error @+1 {{'lmc.sequence_axes' names 'sp', which is not an axis of the mesh in scope}}
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 1, tp = 2>, lmc.sequence_axes = ["sp"]} {
+}
+
+// -----
+
+// Tests that lmc.sequence_axes is only allowed on an lmc.model.
+
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 1, tp = 2>} {
+  // expected-error @+1 {{'lmc.sequence_axes' is only allowed on an lmc.model}}
+  lmc.param @w : tensor<4x8xf32> init(zeros) {lmc.sequence_axes = ["tp"]}
+}

@@ -91,6 +91,27 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
     its gradient `lmc.cross_entropy_shard_grad`. The global gradient norm
     sums partial squares and all-reduces one scalar.
 
+    Sequence parallelism (`sequence-parallel`, with tp > 1; Megatron-LM's
+    form): the activations outside the tensor-parallel regions (the
+    embedding output, norms, residual adds, position-wise ops) are split
+    along the sequence (dimension 1) over `tp`. The partitioner derives it:
+    where a rule would make a partial `[B, T, C]` value whole, it asks the
+    rule again with that value split along the sequence and, when the rule
+    keeps that split, reduce-scatters it (`lmc.reduce_scatter ... dim 1`:
+    the vocabulary-parallel embedding's output, each row-parallel output,
+    and in the backward pass each column-parallel input gradient); the value
+    then stays split for every later reader. A column-parallel layer (a
+    weight shared by the batch whose columns are split) all-gathers its
+    split input along the sequence, as does the LM head and, in the backward
+    pass, each row-parallel layer's output gradient and the embedding's.
+    The norm weights' (and biases') gradients, sums over each rank's tokens,
+    are all-reduced over `tp`. GPT-2's position embedding is sliced to the
+    rank's positions. The model records `lmc.sequence_axes = ["tp"]`; the
+    trainer requires a sequence length `tp` divides. `logits` (sampling,
+    prompts of any length) stays tensor-parallel only. With `report`, the
+    activations kept per rank and the bytes moved over `tp` are printed
+    against tensor parallelism alone.
+
     ZeRO-1 (`zero=1`, with dp > 1): each dp rank keeps the AdamW state of
     its 1/D piece of every parameter that has a dimension D divides (the
     first one, recorded as `lmc.zero_dim` on the `lmc.param`). That
@@ -151,6 +172,11 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
            "Global batch at which the report gives activation bytes">,
     Option<"reportSeq", "report-seq", "int64_t", /*default=*/"64",
            "Sequence length at which the report gives activation bytes">,
+    Option<"sequenceParallel", "sequence-parallel", "bool",
+           /*default=*/"false",
+           "Sequence parallelism with tp (Megatron-LM's): activations "
+           "outside the tensor-parallel regions split along the sequence "
+           "(dimension 1) over tp; needs tp > 1">,
   ];
   let statistics = [
     Statistic<"numAllReduces", "all-reduces",
@@ -163,6 +189,9 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
               "Number of local slices of replicated values in train_step">,
     Statistic<"numReduceScatters", "reduce-scatters",
               "Number of gradient reduce-scatters over dp (ZeRO-1)">,
+    Statistic<"numTpReduceScatters", "tp-reduce-scatters",
+              "Number of reduce-scatters over tp in train_step (sequence "
+              "parallelism)">,
   ];
   let dependentDialects = ["::mlir::lmc::LMCDialect",
                            "::mlir::arith::ArithDialect",

@@ -190,7 +190,8 @@ LogicalResult LMCDialect::verifyOperationAttribute(Operation *op,
              << "', which is not an axis of the mesh in scope";
     return success();
   }
-  if (name == BatchAxesAttrHelper::getNameStr()) {
+  if (name == BatchAxesAttrHelper::getNameStr() ||
+      name == SequenceAxesAttrHelper::getNameStr()) {
     if (failed(checkType<ArrayAttr>(emitError, attr, "an array of strings")))
       return failure();
     if (!isa<ModelOp>(op))

@@ -74,9 +74,13 @@ LogicalResult sameLayout(Operation *op, ArrayRef<PL> in, ShardingRule &rule,
   for (auto [value, placement] : llvm::zip(op->getOperands(), in)) {
     if (!isa<RankedTensorType>(value.getType()))
       continue;
+    // A run-time size (the sequence) splits in one block: the runtime
+    // checks it divides.
+    int64_t size = placement.isShard() ? sizeOf(value, placement.getDim()) : 0;
     if (placement.isShard() && !target &&
         (!canShard || canShard(placement.getDim())) &&
-        divides(sizeOf(value, placement.getDim()), 1, placement.getBlocks()))
+        ((ShapedType::isDynamic(size) && placement.getBlocks() == 1) ||
+         divides(size, 1, placement.getBlocks())))
       target = placement;
     allPartial &= placement.isPartial();
   }
@@ -282,7 +286,18 @@ LogicalResult MatmulOp::getShardingRule(ArrayRef<PL> in, int64_t,
   }
   if (isShardOf(rh, rhsK) && l.isReplicated())
     return choose(S(lhsK, rh.getBlocks()), rh, P());
-  // Rows of the left, columns of the right.
+  // Rows of the left, columns of the right. A matrix shared by the batch
+  // (a weight) keeps its split columns, the left operand is gathered: under
+  // sequence parallelism a column-parallel layer all-gathers its input
+  // along the sequence rather than the weight.
+  if (shared && isShardOf(rh, rhsN) && isShardOf(l, lhsM))
+    return choose(R(), rh, S(rank - 1, rh.getBlocks()));
+  // A whole weight reads whole rows too (an LM head the vocabulary does not
+  // split, under sequence parallelism): split rows of the left would make
+  // the weight's gradient, a contraction over all rows, partial, and the
+  // product's reader (the loss) would gather the far larger result.
+  if (shared && isShardOf(l, lhsM) && rh.isReplicated())
+    return choose(R(), R(), R());
   if (isShardOf(l, lhsM))
     return choose(l, R(), S(rank - 2, l.getBlocks()));
   if (isShardOf(rh, rhsN))
@@ -510,14 +525,24 @@ LogicalResult EmbeddingOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
     table = R();
   return set(r, {table, R()}, {out});
 }
+// The gradient [B, T, C] with the ids [B, T]: a split of the batch or the
+// sequence splits the ids alike and leaves partial sums of the table
+// gradient; but the table gradient of a vocabulary-split table then needs a
+// reduce-scatter of the whole table, so a sequence split (sequence
+// parallelism) is gathered instead, as the gradient of a replicated
+// embedding output is whole.
 LogicalResult EmbeddingGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
                                                ShardingRule &r) {
-  PL g = in[0], out = in[0];
-  if (isShardOf(g, 2))
+  PL g = in[0], out = in[0], ids = R();
+  if (isShardOf(g, 2)) {
     out = S(1, g.getBlocks());
-  else if (g.isShard())
+  } else if (isShardOf(g, 0) && g.getBlocks() == 1) {
     out = P(); // rows of the batch: partial sums of the table gradient
-  return set(r, {g, R()}, {out});
+    ids = g;
+  } else if (g.isShard()) {
+    g = out = R();
+  }
+  return set(r, {g, ids}, {out});
 }
 LogicalResult PositionEmbeddingOp::getShardingRule(ArrayRef<PL> in, int64_t,
                                                    ShardingRule &r) {
