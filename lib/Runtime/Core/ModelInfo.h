@@ -100,6 +100,10 @@ struct ModelInfo {
   /// moments are split over (-1: none).
   ::lmc::MeshSpec mesh;
   uint32_t batchAxes = 0;
+  /// `dp_sync local`: the training step reduces nothing over the batch
+  /// axes; each replica trains on its own until the trainer averages the
+  /// parameters (lmc_dp_average*). False: gradients are averaged every step.
+  bool dpSyncLocal = false;
   int zeroAxis = -1;
   int64_t total = 0;       // elements of this rank's flat parameter buffer
   int64_t stateTotal = 0;  // elements of each of this rank's moment buffers
