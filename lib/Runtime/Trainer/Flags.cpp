@@ -482,6 +482,18 @@ std::string configTable(const Config &c, const ModelInfo &model) {
       {"val-batches", c.val.empty()     ? "-"
                       : c.valBatches ? std::to_string(c.valBatches)
                                      : "auto"},
+      // Local SGD (LocalSgd.h): filled by validateLocalSgd.
+      {"dp-sync",
+       c.syncEvery == 0
+           ? std::string(model.batchParts() > 1 ? "allreduce" : "-")
+           : "local: sync every " + std::to_string(c.syncEvery) +
+                 " steps, outer " + c.outerOptimizer +
+                 (c.outerOptimizer == "nesterov"
+                      ? " (lr " + formatFloat(c.outerLr) + ", momentum " +
+                            formatFloat(c.outerMomentum) + ")"
+                      : std::string()) +
+                 (c.asyncSync ? ", async (one round late)" : "") +
+                 ", data " + c.dataPartition},
   };
   size_t width = 0;
   for (auto &row : rows)

@@ -57,14 +57,14 @@ std::map<std::string, std::string> outerMetadata(const Config &c,
 
 std::string describeOuter(const std::map<std::string, std::string> &m) {
   std::string text = "--dp-sync local on " + meta(m, "local_mesh") +
-                     " (--sync-every " + meta(m, "sync_every") +
+                     ": --sync-every " + meta(m, "sync_every") +
                      " --outer-optimizer " + meta(m, "outer_optimizer");
   if (meta(m, "outer_optimizer") == "nesterov")
     text += " --outer-lr " + meta(m, "outer_lr") + " --outer-momentum " +
             meta(m, "outer_momentum");
   if (meta(m, "async_sync") == "1")
     text += " --async-sync";
-  return text + " --data-partition " + meta(m, "data_partition") + ")";
+  return text + " --data-partition " + meta(m, "data_partition");
 }
 
 } // namespace
@@ -151,16 +151,16 @@ std::string localResumeMismatch(const std::map<std::string, std::string> &m,
   if (saved && !local)
     return "it holds the state of " + meta(m, "local_replicas") +
            " local-SGD replicas (" + describeOuter(m) +
-           "), this program averages gradients every step" + hint;
+           "), but this program averages gradients every step" + hint;
   if (!saved)
     return "it was written by a run that averages gradients every step, "
-           "this program is --dp-sync local (" +
-           describeOuter(outerMetadata(config, model)) + ")" + hint;
+           "but this run is " +
+           describeOuter(outerMetadata(config, model)) + hint;
   std::map<std::string, std::string> now = outerMetadata(config, model);
   for (auto &kv : now)
     if (meta(m, kv.first) != kv.second)
-      return "it holds the state of " + describeOuter(m) + ", this run is " +
-             describeOuter(now) + hint;
+      return "it holds the state of " + describeOuter(m) +
+             ", but this run is " + describeOuter(now) + hint;
   return "";
 }
 
