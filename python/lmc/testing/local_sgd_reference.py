@@ -16,7 +16,8 @@ parameters (local.replica<d>.NAME), the round start (local.round_start.NAME),
 the outer momentum (local.outer_momentum.NAME, nesterov), the pending mean
 (local.pending_delta.NAME, async) and the averaged model (NAME). `compare`
 checks every expected tensor against the checkpoint: max |b - a| <= atol *
-max(1, max |a|). `identical` checks that every replica of a checkpoint
+max(1, max |a|) (--only-params: the parameters under their own names
+only; --expected may be any checkpoint). `identical` checks that every replica of a checkpoint
 written right after a synchronisation holds bitwise the round-start
 parameters. Batches are read in --data-order sequential.
 """
@@ -73,6 +74,9 @@ def _compare(args) -> int:
     expected, _ = safetensors.load(args.expected)
     got, _ = safetensors.load(args.ckpt)
     ok, worst = True, 0.0
+    if args.only_params:
+        expected = {k: v for k, v in expected.items()
+                    if not k.startswith(("exp_avg.", "exp_avg_sq.", "local."))}
     for name, a in expected.items():
         if name not in got:
             print(f"FAIL: {name} missing from {args.ckpt}")
@@ -149,6 +153,9 @@ def main(argv=None) -> int:
     cmp_.add_argument("--expected", required=True)
     cmp_.add_argument("--ckpt", required=True)
     cmp_.add_argument("--atol", type=float, default=1e-5)
+    cmp_.add_argument("--only-params", action="store_true",
+                      help="compare the model's parameters only (not the "
+                           "moments or local SGD's tensors)")
     ident = sub.add_parser("identical", help="replicas equal after a sync")
     ident.add_argument("--ckpt", required=True)
     args = p.parse_args(argv)
