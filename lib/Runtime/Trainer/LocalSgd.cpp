@@ -168,20 +168,23 @@ LocalSgd::LocalSgd(const Config &config, const ModelInfo &model,
                    const ModelFunctions &fns, lmcrt_memref_f32_1d &params,
                    float *expAvg, float *expAvgSq)
     : config(config), model(model), fns(fns), params(params), expAvg(expAvg),
-      expAvgSq(expAvgSq), n(model.total) {
+      expAvgSq(expAvgSq), n(model.total), pending(n), next(n), scratch(n) {
   replica = comm::groupRank(model.batchAxes);
   replicas = model.batchParts();
   roundStart.assign(n, 0.0f);
   if (config.outerOptimizer == "nesterov")
     momentum.assign(n, 0.0f);
-  pending.assign(n, 0.0f);
-  if (config.asyncSync)
-    next.assign(n, 0.0f);
-  averaged = static_cast<float *>(device::allocate(sizeof(float) * n));
-  averagedRef = view(averaged, n);
+  averagedRef = view(scratch.data, n);
 }
 
-LocalSgd::~LocalSgd() { device::release(averaged); }
+LocalSgd::~LocalSgd() = default;
+
+LocalSgd::DeviceBuffer::DeviceBuffer(int64_t n)
+    : data(static_cast<float *>(device::allocate(sizeof(float) * n))) {
+  std::memset(data, 0, sizeof(float) * n);
+}
+
+LocalSgd::DeviceBuffer::~DeviceBuffer() { device::release(data); }
 
 void LocalSgd::begin(int64_t step, uint64_t seed) {
   std::memcpy(roundStart.data(), params.aligned + params.offset,
@@ -215,8 +218,7 @@ void LocalSgd::resume(const std::string &path, const MeshCoord &coord,
                     momentum.data());
   havePending = meta(file.metadata, "local_pending") == "1";
   if (havePending)
-    readParamPieces(path, "local.pending_delta.", model, coord,
-                    pending.data());
+    readParamPieces(path, "local.pending_delta.", model, coord, pending.data);
   inFlight = false;
   partitionSeed = seed;
   roundBase = std::stoll(meta(file.metadata, "round_base"));
@@ -248,6 +250,14 @@ std::vector<int64_t> LocalSgd::rows(int64_t step, int64_t micro,
 void LocalSgd::average(float *buffer) {
   lmcrt_memref_f32_1d ref = view(buffer, n);
   fns.dpAverage(&ref);
+  device::synchronize();
+}
+
+void LocalSgd::averageInto(const float *from, std::vector<float> &to) {
+  std::memcpy(scratch.data, from, sizeof(float) * n);
+  if (!identical || from != params.aligned + params.offset)
+    average(scratch.data);
+  to.assign(scratch.data, scratch.data + n);
 }
 
 void LocalSgd::outerStep(const float *d) {
@@ -274,32 +284,32 @@ std::optional<LocalSgd::Sync> LocalSgd::afterStep(int64_t step) {
   Sync sync;
   sync.round = (step - roundBase) / config.syncEvery;
   float *x = params.aligned + params.offset;
-  auto rms = [&](const std::vector<float> &v) {
+  auto rms = [&](const float *v) {
     double s = 0;
-    for (float f : v)
-      s += static_cast<double>(f) * f;
+    for (int64_t i = 0; i < n; ++i)
+      s += static_cast<double>(v[i]) * v[i];
     return n ? std::sqrt(s / static_cast<double>(n)) : 0.0;
   };
   if (!config.asyncSync) {
     for (int64_t i = 0; i < n; ++i)
-      pending[i] = roundStart[i] - x[i];
-    average(pending.data());
-    outerStep(pending.data());
+      pending.data[i] = roundStart[i] - x[i];
+    average(pending.data);
+    outerStep(pending.data);
     sync.applied = sync.round;
-    sync.deltaRms = rms(pending);
+    sync.deltaRms = rms(pending.data);
   } else {
     // This round's change against its start, before the start moves.
     for (int64_t i = 0; i < n; ++i)
-      next[i] = roundStart[i] - x[i];
+      next.data[i] = roundStart[i] - x[i];
     drain();
     if (havePending) {
-      outerStep(pending.data());
+      outerStep(pending.data);
       sync.applied = sync.round - 1;
-      sync.deltaRms = rms(pending);
+      sync.deltaRms = rms(pending.data);
       havePending = false;
     }
-    std::swap(pending, next);
-    lmcrt_memref_f32_1d ref = view(pending.data(), n);
+    std::swap(pending.data, next.data);
+    lmcrt_memref_f32_1d ref = view(pending.data, n);
     handle = fns.dpAverageStart(&ref);
     inFlight = true;
   }
@@ -312,18 +322,18 @@ std::optional<LocalSgd::Sync> LocalSgd::afterStep(int64_t step) {
 void LocalSgd::drain() {
   if (!inFlight)
     return;
-  lmcrt_memref_f32_1d ref = view(pending.data(), n);
+  lmcrt_memref_f32_1d ref = view(pending.data, n);
   fns.dpAverageFinish(handle, &ref);
+  device::synchronize();
   inFlight = false;
   havePending = true;
 }
 
 lmcrt_memref_f32_1d &LocalSgd::averagedParams() {
   drain();
-  std::memcpy(averaged, params.aligned + params.offset, sizeof(float) * n);
+  std::memcpy(scratch.data, params.aligned + params.offset, sizeof(float) * n);
   if (!identical)
-    average(averaged);
-  device::synchronize();
+    average(scratch.data);
   return averagedRef;
 }
 
@@ -335,13 +345,9 @@ CheckpointExtras LocalSgd::checkpointExtras(
   const float *x = params.aligned + params.offset;
   // The averaged model: the parameters and moments of the checkpoint's
   // own names.
-  avgParams.assign(x, x + n);
-  avgExpAvg.assign(expAvg, expAvg + n);
-  avgExpAvgSq.assign(expAvgSq, expAvgSq + n);
-  if (!identical)
-    average(avgParams.data());
-  average(avgExpAvg.data());
-  average(avgExpAvgSq.data());
+  averageInto(x, avgParams);
+  averageInto(expAvg, avgExpAvg);
+  averageInto(expAvgSq, avgExpAvgSq);
 
   const bool root = comm::rank() == 0;
   const int64_t global = root ? model.globalTotal : 0;
@@ -355,7 +361,7 @@ CheckpointExtras LocalSgd::checkpointExtras(
   if (!momentum.empty())
     gatherSet("local.outer_momentum.", momentum.data());
   if (havePending)
-    gatherSet("local.pending_delta.", pending.data());
+    gatherSet("local.pending_delta.", pending.data);
   // Each replica's parameters and moments: first over dp onto the dp index
   // 0 of each group, then each replica's pieces onto world rank 0.
   const bool dpRoot = replica == 0;

@@ -13,7 +13,8 @@
 // (SGD with Nesterov momentum, --outer-lr lr, --outer-momentum mu), then
 // every replica continues from g: the replicas are identical right after
 // each synchronisation. g (the round-start parameters) and m live in host
-// memory, float32, laid out as this rank's parameters.
+// memory, float32, laid out as this rank's parameters; the buffers that
+// lmc_dp_average* see come from the device (managed memory on a GPU).
 //
 // --async-sync: at the end of round k the replica computes delta_k (against
 // the round's start) and starts its averaging (lmc_dp_average_start)
@@ -131,8 +132,20 @@ public:
   void drain();
 
 private:
+  /// A buffer of n floats from the device (what lmc_dp_average* see).
+  struct DeviceBuffer {
+    explicit DeviceBuffer(int64_t n);
+    ~DeviceBuffer();
+    DeviceBuffer(const DeviceBuffer &) = delete;
+    DeviceBuffer &operator=(const DeviceBuffer &) = delete;
+    float *data;
+  };
+
   void outerStep(const float *meanDelta);
+  /// The mean over dp of `n` floats at `buffer` (a device buffer), in place.
   void average(float *buffer);
+  /// The mean over dp of `n` floats at `from` into `to` (host).
+  void averageInto(const float *from, std::vector<float> &to);
   std::string describe() const;
 
   const Config &config;
@@ -144,11 +157,12 @@ private:
   int64_t replica = 0, replicas = 1;
   int64_t roundBase = 0;
   uint64_t partitionSeed = 0;
-  std::vector<float> roundStart, momentum, pending, next;
+  std::vector<float> roundStart, momentum;
+  // The mean in flight or pending, and the next round's change (async).
+  DeviceBuffer pending, next, scratch;
   bool havePending = false, inFlight = false;
   int64_t handle = 0;
   bool identical = true; // replicas known identical (right after a sync)
-  float *averaged = nullptr;
   lmcrt_memref_f32_1d averagedRef{};
 };
 
