@@ -17,6 +17,10 @@
 // the description's `batch` axes (the ranks that differ only on the other
 // axes read the same rows). Everything that calls compiled code (steps,
 // evaluation, sampling) runs on every rank; only rank 0 prints and logs.
+// A program compiled with `--dp-sync local` trains its dp replicas apart
+// between the synchronisations every --sync-every H steps (LocalSgd.h);
+// evaluations, the checkpoints' own tensors and --sample use the averaged
+// model.
 //
 // Throughput: FLOPs per step = 6 * N * B*T + 12 * L * C * T * B*T, with N the
 // global parameter count, L the number of causal attentions and C the query
