@@ -123,6 +123,8 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
   shard.zero = options.zero;
   shard.bucketBytes = options.bucketBytes;
   shard.overlap = options.overlap;
+  shard.dpSync = options.dpSync;
+  shard.reportSyncEvery = options.reportSyncEvery;
   shard.report = options.report;
   pm.addPass(createLMCShard(shard));
   if (options.gradAccum)
@@ -163,6 +165,8 @@ mlir::lmc::getCompileStages(const CompilePipelineOptions &options,
                       training.zero = options.zero;
                       training.bucketBytes = options.bucketBytes;
                       training.overlap = options.overlap;
+                      training.dpSync = options.dpSync;
+                      training.reportSyncEvery = options.reportSyncEvery;
                       training.report = options.report;
                       training.fuse = options.fuse;
                       training.gemmEpilogues = options.gemmEpilogues;
