@@ -137,6 +137,9 @@ def main(argv=None) -> int:
     exp.add_argument("--eps", type=float, default=1e-8)
     exp.add_argument("--weight-decay", type=float, default=0.0)
     exp.add_argument("--grad-clip", type=float, default=1.0)
+    exp.add_argument("--data-order", choices=["sequential"],
+                     default="sequential",
+                     help="the trainer's --data-order (sequential only)")
     exp.add_argument("--replicas", type=int, required=True)
     exp.add_argument("--sync-every", type=int, required=True)
     exp.add_argument("--outer-optimizer", choices=["avg", "nesterov"],
