@@ -124,6 +124,8 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
   shard.sequenceParallel = options.sequenceParallel;
   shard.bucketBytes = options.bucketBytes;
   shard.overlap = options.overlap;
+  shard.dpSync = options.dpSync;
+  shard.reportSyncEvery = options.reportSyncEvery;
   shard.report = options.report;
   pm.addPass(createLMCShard(shard));
   if (options.gradAccum)
@@ -165,6 +167,8 @@ mlir::lmc::getCompileStages(const CompilePipelineOptions &options,
                       training.sequenceParallel = options.sequenceParallel;
                       training.bucketBytes = options.bucketBytes;
                       training.overlap = options.overlap;
+                      training.dpSync = options.dpSync;
+                      training.reportSyncEvery = options.reportSyncEvery;
                       training.report = options.report;
                       training.fuse = options.fuse;
                       training.gemmEpilogues = options.gemmEpilogues;

@@ -15,6 +15,13 @@
 // single-rank value only if each dp index took its own rows of the global
 // batch and the tp ranks of a group the same rows. The logits are zeros.
 //
+// `--fake-mesh=DPxTP,local` stands in for a `--dp-sync local` program
+// (LocalSgd.h): the description says `dp_sync local`, each parameter
+// element also moves by 1/1024 of (the sum of the replica's targets mod 7),
+// so the dp replicas diverge, the loss is the replica's own (summed over tp
+// only), and lmc_dp_average{,_start,_finish} average over dp with the
+// runtime's all-reduce.
+//
 //===----------------------------------------------------------------------===//
 
 #include "Core/ModelFunctions.h"
@@ -36,6 +43,17 @@ namespace {
 
 std::string modelDescription;
 ModelInfo model;
+bool localSync = false; // --fake-mesh=...,local
+
+/// The sum of the targets of the rank's rows, mod 7 (local mode's drift).
+float rowsDrift(const lmcrt_memref_i32_2d *targets) {
+  int64_t sum = 0;
+  for (int64_t b = 0; b < targets->sizes[0]; ++b)
+    for (int64_t j = 0; j < targets->sizes[1]; ++j)
+      sum += targets->aligned[targets->offset + b * targets->strides[0] +
+                              j * targets->strides[1]];
+  return static_cast<float>(sum % 7) / 1024.0f;
+}
 
 void fakeTrainStep(lmcrt_train_step_result *result, lmcrt_memref_f32_1d *params,
                    lmcrt_memref_f32_1d *expAvg, lmcrt_memref_f32_1d *expAvgSq,
@@ -56,10 +74,11 @@ void fakeTrainStep(lmcrt_train_step_result *result, lmcrt_memref_f32_1d *params,
   float *m = expAvg->aligned + expAvg->offset;
   float *v = expAvgSq->aligned + expAvgSq->offset;
   std::vector<float> piece;
+  const float drift = localSync ? rowsDrift(targets) : 0.0f;
   for (const ParamInfo &info : model.params) {
     float *local = p + info.offset;
     for (int64_t i = 0; i < info.localNumel; ++i)
-      local[i] = 0.5f * local[i] + 0.125f;
+      local[i] = 0.5f * local[i] + 0.125f + drift;
     piece.resize(info.stateNumel);
     sliceState(model, info, coord, local, piece.data());
     for (int64_t i = 0; i < info.stateNumel; ++i) {
@@ -79,9 +98,11 @@ void fakeTrainStep(lmcrt_train_step_result *result, lmcrt_memref_f32_1d *params,
           ((firstRow + b) * t + j + 1));
   lmcrt_memref_f32_1d one = {&sum, &sum, 0, {1}, {1}};
   lmcrt_unranked_memref ref = {1, &one};
-  _mlir_ciface_lmcrt_all_reduce_f32(&ref, &ref, /*axes=*/3);
-  result->loss = sum / static_cast<float>(testing_sharded::tpOf(model) * rows *
-                                          testing_sharded::dpOf(model) * t);
+  _mlir_ciface_lmcrt_all_reduce_f32(&ref, &ref, /*axes=*/localSync ? 2 : 3);
+  result->loss =
+      sum / static_cast<float>(testing_sharded::tpOf(model) * rows *
+                               (localSync ? 1 : testing_sharded::dpOf(model)) *
+                               t);
   result->grad_norm = static_cast<float>(step);
   result->lr = lr;
   result->nonfinite = 0.0f;
@@ -99,6 +120,30 @@ void fakeLogits(lmcrt_memref_f32_2d *result, lmcrt_memref_f32_1d *,
   *result = {l, l, 0, {b, model.vocab}, {model.vocab, 1}};
 }
 
+/// lmc_dp_average*: the sum over dp (group 1) by the runtime's all-reduce,
+/// then times 1/dp.
+void scaleByDp(lmcrt_memref_f32_1d *buffer) {
+  const float scale = 1.0f / static_cast<float>(testing_sharded::dpOf(model));
+  for (int64_t i = 0; i < buffer->sizes[0]; ++i)
+    buffer->aligned[buffer->offset + i] *= scale;
+}
+
+void fakeDpAverage(lmcrt_memref_f32_1d *buffer) {
+  lmcrt_unranked_memref ref = {1, buffer};
+  _mlir_ciface_lmcrt_all_reduce_f32(&ref, &ref, /*axes=*/1);
+  scaleByDp(buffer);
+}
+
+int64_t fakeDpAverageStart(lmcrt_memref_f32_1d *buffer) {
+  lmcrt_unranked_memref ref = {1, buffer};
+  return _mlir_ciface_lmcrt_all_reduce_start_f32(&ref, &ref, /*axes=*/1);
+}
+
+void fakeDpAverageFinish(int64_t handle, lmcrt_memref_f32_1d *buffer) {
+  lmcrt_collective_wait(handle);
+  scaleByDp(buffer);
+}
+
 void fakeModelInfo(lmcrt_memref_i8_1d *result) {
   size_t n = modelDescription.size();
   auto *text = static_cast<int8_t *>(std::malloc(n));
@@ -114,18 +159,32 @@ int main(int argc, char **argv) {
   if (argc > 1 && std::strncmp(argv[1], "--fake-mesh=", 12) == 0) {
     char rest[32] = {0};
     if (std::sscanf(argv[1] + 12, "%dx%d%31s", &dp, &tp, rest) < 2 || dp < 1 ||
-        tp < 1 || (rest[0] && std::strcmp(rest, ",zero1") != 0)) {
-      std::fprintf(stderr, "bad %s (--fake-mesh=DPxTP[,zero1])\n", argv[1]);
+        tp < 1 ||
+        (rest[0] && std::strcmp(rest, ",zero1") != 0 &&
+         std::strcmp(rest, ",local") != 0)) {
+      std::fprintf(stderr, "bad %s (--fake-mesh=DPxTP[,zero1|,local])\n",
+                   argv[1]);
       return 2;
     }
-    zero1 = rest[0] != '\0';
+    zero1 = std::strcmp(rest, ",zero1") == 0;
+    localSync = std::strcmp(rest, ",local") == 0;
     argv[1] = argv[0];
     ++argv;
     --argc;
   }
   modelDescription = testing_sharded::modelText(dp, tp, zero1);
+  if (localSync) {
+    const std::string batch = "batch dp\n";
+    modelDescription.insert(modelDescription.find(batch) + batch.size(),
+                            "dp_sync local\n");
+  }
   model = parseModelInfo(modelDescription);
   ModelFunctions fns = {&fakeTrainStep, &fakeEvalStep, &fakeLogits,
                         &fakeModelInfo};
+  if (localSync) {
+    fns.dpAverage = &fakeDpAverage;
+    fns.dpAverageStart = &fakeDpAverageStart;
+    fns.dpAverageFinish = &fakeDpAverageFinish;
+  }
   return runTrainer(argc, argv, fns);
 }

@@ -262,6 +262,40 @@ TEST(MeshSpec, ParsesOrderedNamedAxes) {
   }
 }
 
+TEST(ModelInfo, ReadsTheDpSyncModeAndLeavesItOutOfTheHash) {
+  ModelInfo plain = tinyModel();
+  EXPECT_FALSE(plain.dpSyncLocal);
+  std::string text = kTinyModel;
+  text.insert(text.find("params "), "mesh dp=2,tp=1\nbatch dp\n");
+  EXPECT_FALSE(parseModelInfo(text).dpSyncLocal);
+  std::string local = kTinyModel;
+  local.insert(local.find("params "),
+               "mesh dp=2,tp=1\nbatch dp\ndp_sync local\n");
+  ModelInfo info = parseModelInfo(local);
+  EXPECT_TRUE(info.dpSyncLocal);
+  // A checkpoint of the averaged model loads into either mode's program.
+  EXPECT_EQ(info.hash(), plain.hash());
+  std::string allreduce = kTinyModel;
+  allreduce.insert(allreduce.find("params "),
+                   "mesh dp=2\nbatch dp\ndp_sync allreduce\n");
+  EXPECT_FALSE(parseModelInfo(allreduce).dpSyncLocal);
+  std::string unknown = kTinyModel;
+  unknown.insert(unknown.find("params "),
+                 "mesh dp=2\nbatch dp\ndp_sync sometimes\n");
+  EXPECT_ERROR(parseModelInfo(unknown),
+               "line 8: unknown dp_sync 'sometimes' (local or allreduce)");
+  std::string oneReplica = kTinyModel;
+  oneReplica.insert(oneReplica.find("params "),
+                    "mesh dp=1,tp=2\nbatch dp\ndp_sync local\n");
+  EXPECT_ERROR(parseModelInfo(oneReplica),
+               "line 8: dp_sync local needs batch axes spanning more than one "
+               "rank");
+  // Only after the mesh (and its batch line).
+  std::string noMesh = kTinyModel;
+  noMesh.insert(noMesh.find("params "), "dp_sync local\n");
+  EXPECT_THROW(parseModelInfo(noMesh), RuntimeError);
+}
+
 TEST(ModelInfo, ReadsTheTargetAndLeavesItOutOfTheHash) {
   EXPECT_EQ(tinyModel().target, "cpu");
   for (const char *target : {"cpu", "cuda"}) {

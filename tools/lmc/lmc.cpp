@@ -117,6 +117,19 @@ static cl::opt<bool> overlap(
     cl::desc("Start gradient all-reduces asynchronously so that they overlap "
              "the backward pass (default; --overlap=false blocks instead)"),
     cl::init(true), cl::sub(compileCommand));
+static cl::opt<DpSync> dpSync(
+    "dp-sync",
+    cl::desc("How dp replicas synchronise: allreduce (the default: gradients "
+             "averaged over dp every step) or local (no dp collective in the "
+             "training step; the trainer averages the parameters every "
+             "--sync-every steps: local SGD, DiLoCo; needs dp > 1, no "
+             "--zero)"),
+    cl::init(defaults::dpSync), dpSyncValues(), cl::sub(compileCommand));
+static cl::opt<int64_t> reportSyncEvery(
+    "report-sync-every",
+    cl::desc("Local steps per averaging round at which --report gives "
+             "--dp-sync local's bytes moved per step (default 1)"),
+    cl::init(1), cl::sub(compileCommand));
 static cl::opt<bool>
     report("report",
            cl::desc("Print the collectives per training step and the memory "
@@ -283,6 +296,12 @@ int main(int argc, char **argv) {
   }
   pipeline.bucketBytes = static_cast<int64_t>(bucketMiB * 1024 * 1024);
   pipeline.overlap = overlap;
+  if (reportSyncEvery < 1) {
+    llvm::errs() << "lmc compile: --report-sync-every must be at least 1\n";
+    return 2;
+  }
+  pipeline.dpSync = dpSync;
+  pipeline.reportSyncEvery = reportSyncEvery;
   pipeline.report = report;
   pipeline.fuse = fuse;
   pipeline.gemmEpilogues = gemmEpilogues;

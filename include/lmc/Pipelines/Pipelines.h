@@ -125,6 +125,17 @@ struct TrainingPipelineOptions
       llvm::cl::desc("Asynchronous gradient all-reduces overlapping the "
                      "backward pass (lmc-shard)"),
       llvm::cl::init(true)};
+  PassOptions::Option<DpSync> dpSync{
+      *this, "dp-sync",
+      llvm::cl::desc("How dp replicas synchronise (lmc-shard): allreduce "
+                     "(gradients every step) or local (none in the step; "
+                     "the trainer averages parameters)"),
+      llvm::cl::init(defaults::dpSync), dpSyncValues()};
+  PassOptions::Option<int64_t> reportSyncEvery{
+      *this, "report-sync-every",
+      llvm::cl::desc("Steps per averaging round for the report's dp-sync "
+                     "local bytes per step (lmc-shard)"),
+      llvm::cl::init(1)};
   PassOptions::Option<bool> report{
       *this, "report",
       llvm::cl::desc("Print the collectives and memory per rank (lmc-shard) "
@@ -250,6 +261,9 @@ struct CompilePipelineOptions {
   bool sequenceParallel = false;
   int64_t bucketBytes = 25 * 1024 * 1024;
   bool overlap = true;
+  /// dp-sync (lmc-shard) and the round length its report assumes.
+  DpSync dpSync = defaults::dpSync;
+  int64_t reportSyncEvery = 1;
   bool report = false;
   bool fuse = true;
   bool gemmEpilogues = true;

@@ -120,6 +120,37 @@ void _mlir_ciface_lmc_apply_step(
     float min_lr, int64_t warmup, int64_t decay_steps, float beta1,
     float beta2, float eps, float weight_decay, float grad_clip);
 
+/* Parameter averaging over the replicas (local SGD, DiLoCo): compiled
+ * into every program whose `batch` axes span more than one rank (`lmc
+ * compile --mesh dp=D` with D > 1, whatever its `--dp-sync`); absent
+ * otherwise. The replicas are the ranks of the group of the `batch` axes:
+ * they hold the same pieces of the parameters (the same shard coordinates
+ * on the other axes). `buffer` is a contiguous buffer laid out as this
+ * rank's parameter buffer (the description's `params` TOTAL elements, this
+ * rank's pieces): the parameters, or anything of their layout, such as a
+ * difference of them. Every rank of the group calls these functions in the
+ * same order (and, with tensor parallelism, every rank of the mesh: each
+ * replica group averages its own pieces).
+ *
+ * lmc_dp_average replaces `buffer`, in place, by its mean over the group:
+ * the sum over its P ranks (the runtime's all-reduce over the `batch` axes'
+ * mask), then times 1/P. lmc_dp_average_start starts that sum in place
+ * (the asynchronous all-reduce) and returns its handle (> 0) at once;
+ * lmc_dp_average_finish(handle, buffer), with the same buffer, waits for
+ * it and scales by 1/P, leaving what lmc_dp_average leaves. Between the
+ * two, `buffer` must be neither read nor written nor freed; the caller may
+ * run training steps (their collectives go over other groups or follow in
+ * the same order on every rank). Each handle is finished once; several
+ * averages may be in flight. In a `target cuda` program the buffer is
+ * managed memory like the parameter buffer and the work is queued on the
+ * compute stream (the trainer synchronises before it reads the result, as
+ * after every entry point). Whether the training step itself reduces the
+ * gradients over the group is the description's `dp_sync` line. */
+void _mlir_ciface_lmc_dp_average(lmcrt_memref_f32_1d *buffer);
+int64_t _mlir_ciface_lmc_dp_average_start(lmcrt_memref_f32_1d *buffer);
+void _mlir_ciface_lmc_dp_average_finish(int64_t handle,
+                                        lmcrt_memref_f32_1d *buffer);
+
 /* Mean cross-entropy of the batch. */
 float _mlir_ciface_lmc_eval_step(lmcrt_memref_f32_1d *params,
                                  lmcrt_memref_i32_2d *tokens,
@@ -148,6 +179,8 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  *   mesh AXIS=SIZE[,AXIS=SIZE...]   (optional; one rank if absent)
  *   batch AXIS...             (optional, after mesh: the axes splitting the
  *                              batch)
+ *   dp_sync local             (optional, after batch: `lmc compile
+ *                              --dp-sync local`; absent: allreduce)
  *   params COUNT TOTAL
  *   param NAME OFFSET RANK DIM... INIT STD DECAY     (COUNT lines, in order)
  *   shard NAME AXIS DIM BLOCKS  (any number, right after the param line of
@@ -170,6 +203,15 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  * global batch into equal consecutive row blocks, the rank with index i in
  * its group along those axes (row-major over them) reading block i; the
  * layout of every parameter and moment is in its shard and state lines.
+ *
+ * `dp_sync local` says that the training step does not reduce over the
+ * `batch` axes: each replica (a rank's group along those axes) computes
+ * its loss, gradients, gradient norm and clipping from its own rows and
+ * updates its own parameters, which diverge until the trainer averages them
+ * (lmc_dp_average*); lmc_eval_step still returns the loss averaged over the
+ * group. Without the line (`allreduce`), the step averages the gradients
+ * over the group and the replicas stay identical. The line is not part of
+ * the model hash.
  *
  * INIT is zeros, ones or normal (mean 0, standard deviation STD); DECAY is 1
  * when weight decay applies to the parameter. DIM... is the parameter's

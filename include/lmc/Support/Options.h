@@ -35,6 +35,11 @@ enum class Precision { FP32, TF32, BF16 };
 /// What the program is compiled for.
 enum class Target { CPU, CUDA };
 
+/// How data-parallel replicas synchronise (lmc-shard): the gradients
+/// averaged over dp at every step, or kept local to each replica, whose
+/// parameters the trainer averages now and then (local SGD, DiLoCo).
+enum class DpSync { AllReduce, Local };
+
 /// The one set of defaults, used by the pass options, the pipeline options
 /// and `lmc compile`. Attention defaults to the runtime's flash kernels
 /// (what `lmc compile` has always run); the reference pipeline, whose
@@ -44,6 +49,7 @@ inline constexpr Recompute recompute = Recompute::None;
 inline constexpr Attention attention = Attention::Flash;
 inline constexpr Precision precision = Precision::FP32;
 inline constexpr Target target = Target::CPU;
+inline constexpr DpSync dpSync = DpSync::AllReduce;
 /// The mesh: none given, lmc-shard partitions for one rank (each axis of
 /// its strategy of size 1).
 inline constexpr const char *mesh = "";
@@ -78,6 +84,9 @@ inline llvm::StringRef stringify(Precision value) {
 inline llvm::StringRef stringify(Target value) {
   return value == Target::CPU ? "cpu" : "cuda";
 }
+inline llvm::StringRef stringify(DpSync value) {
+  return value == DpSync::AllReduce ? "allreduce" : "local";
+}
 
 /// The values an option of each type accepts, for `llvm::cl::values`.
 inline llvm::cl::ValuesClass recomputeValues() {
@@ -107,6 +116,14 @@ inline llvm::cl::ValuesClass targetValues() {
   return llvm::cl::values(
       clEnumValN(Target::CPU, "cpu", "the host CPU"),
       clEnumValN(Target::CUDA, "cuda", "NVIDIA GPUs, one per rank"));
+}
+
+inline llvm::cl::ValuesClass dpSyncValues() {
+  return llvm::cl::values(
+      clEnumValN(DpSync::AllReduce, "allreduce",
+                 "gradients averaged over dp at every step"),
+      clEnumValN(DpSync::Local, "local",
+                 "gradients kept local to each dp replica (local SGD)"));
 }
 
 namespace detail {
@@ -189,6 +206,12 @@ public:
 template <>
 class parser<mlir::lmc::Target>
     : public mlir::lmc::detail::EnumParser<mlir::lmc::Target> {
+public:
+  using EnumParser::EnumParser;
+};
+template <>
+class parser<mlir::lmc::DpSync>
+    : public mlir::lmc::detail::EnumParser<mlir::lmc::DpSync> {
 public:
   using EnumParser::EnumParser;
 };

@@ -14,6 +14,10 @@
 extern "C" {
 #pragma weak _mlir_ciface_lmc_grad_step
 #pragma weak _mlir_ciface_lmc_apply_step
+// Compiled only for a mesh whose batch axes span more than one rank.
+#pragma weak _mlir_ciface_lmc_dp_average
+#pragma weak _mlir_ciface_lmc_dp_average_start
+#pragma weak _mlir_ciface_lmc_dp_average_finish
 }
 
 extern "C" int lmcrt_main(int argc, char **argv) {
@@ -30,6 +34,8 @@ extern "C" int lmcrt_main(int argc, char **argv) {
   lmcrt::ModelFunctions fns = {
       &_mlir_ciface_lmc_train_step, &_mlir_ciface_lmc_eval_step,
       &_mlir_ciface_lmc_logits, &_mlir_ciface_lmc_model_info,
-      &_mlir_ciface_lmc_grad_step, &_mlir_ciface_lmc_apply_step};
+      &_mlir_ciface_lmc_grad_step,   &_mlir_ciface_lmc_apply_step,
+      &_mlir_ciface_lmc_dp_average,  &_mlir_ciface_lmc_dp_average_start,
+      &_mlir_ciface_lmc_dp_average_finish};
   return lmcrt::runTrainer(argc, argv, fns);
 }

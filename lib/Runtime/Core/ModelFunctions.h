@@ -22,6 +22,11 @@ struct ModelFunctions {
   // `lmc compile --grad-accum`.
   decltype(&_mlir_ciface_lmc_grad_step) gradStep = nullptr;
   decltype(&_mlir_ciface_lmc_apply_step) applyStep = nullptr;
+  // Parameter averaging over the replicas (the batch axes): null for a
+  // program whose batch axes span one rank.
+  decltype(&_mlir_ciface_lmc_dp_average) dpAverage = nullptr;
+  decltype(&_mlir_ciface_lmc_dp_average_start) dpAverageStart = nullptr;
+  decltype(&_mlir_ciface_lmc_dp_average_finish) dpAverageFinish = nullptr;
 };
 
 /// The trainer behind lmcrt_main; returns the exit status.

@@ -117,6 +117,17 @@ public:
           info.sequenceAxes |= 1u << axis;
         }
       }
+      // Optional, after batch: the training step keeps its gradients local
+      // to each replica (`lmc compile --dp-sync local`).
+      if (peek() == "dp_sync") {
+        nextLine("dp_sync");
+        expectWords(2);
+        if (words[1] != "local" && words[1] != "allreduce")
+          error("unknown dp_sync '" + words[1] + "' (local or allreduce)");
+        if (words[1] == "local" && info.batchParts() < 2)
+          error("dp_sync local needs batch axes spanning more than one rank");
+        info.dpSyncLocal = words[1] == "local";
+      }
     }
     nextLine("params");
     expectWords(3);

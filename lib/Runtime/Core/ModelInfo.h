@@ -104,6 +104,10 @@ struct ModelInfo {
   /// (`sequence`: sequence parallelism); the sequence length must divide
   /// among them.
   uint32_t sequenceAxes = 0;
+  /// `dp_sync local`: the training step reduces nothing over the batch
+  /// axes; each replica trains on its own until the trainer averages the
+  /// parameters (lmc_dp_average*). False: gradients are averaged every step.
+  bool dpSyncLocal = false;
   int zeroAxis = -1;
   int64_t total = 0;       // elements of this rank's flat parameter buffer
   int64_t stateTotal = 0;  // elements of each of this rank's moment buffers

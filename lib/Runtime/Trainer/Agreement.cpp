@@ -124,6 +124,14 @@ agreedFlags(const Config &c) {
       {"spike-zscore", exact(c.spikeZscore)},
       {"spike-window", std::to_string(c.spikeWindow)},
       {"spike-max-skips", std::to_string(c.spikeMaxSkips)},
+      // Local SGD (LocalSgd.h).
+      {"sync-every", std::to_string(c.syncEvery)},
+      {"outer-optimizer", c.outerOptimizer},
+      {"outer-lr", exact(c.outerLr)},
+      {"outer-momentum", exact(c.outerMomentum)},
+      {"async-sync", yesNo(c.asyncSync)},
+      {"data-partition", c.dataPartition},
+      {"export-averaged", yesNo(c.exportAveraged)},
   };
 }
 

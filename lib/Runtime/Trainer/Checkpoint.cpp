@@ -236,6 +236,22 @@ void gatherToRoot(const ModelInfo &model, const MeshCoord &coord,
 
 } // namespace
 
+void gatherParamsToRoot(const ModelInfo &model, const MeshCoord &coord,
+                        const float *buffer, float *global) {
+  gatherToRoot(model, coord, buffer, /*moments=*/false, global);
+}
+
+void readParamPieces(const std::string &path, const std::string &prefix,
+                     const ModelInfo &model, const MeshCoord &coord,
+                     float *params) {
+  checkCoord(model, coord);
+  SafetensorsHeader file = readSafetensorsHeader(path);
+  std::vector<float> global;
+  for (const ParamInfo &p : model.params)
+    readParamPiece(file, prefix + p.name, model, p, coord, global,
+                   params + p.offset);
+}
+
 std::string checkpointPath(const std::string &dir, int64_t step) {
   return dir + "/" + checkpointName(step);
 }
@@ -315,7 +331,8 @@ std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
                             const Config &config, const TrainState &state,
                             const float *params, const float *expAvg,
                             const float *expAvgSq,
-                            std::vector<std::string> *deleted) {
+                            std::vector<std::string> *deleted,
+                            const CheckpointExtras *extras) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
     fail(dir + ": cannot create directory: " + std::strerror(errno));
   std::vector<TensorOut> tensors;
@@ -326,9 +343,17 @@ std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
   for (const ParamInfo &p : model.params)
     tensors.push_back(
         {"exp_avg_sq." + p.name, p.shape, expAvgSq + p.globalOffset});
+  if (extras)
+    for (auto &set : extras->tensors)
+      for (const ParamInfo &p : model.params)
+        tensors.push_back(
+            {set.first + p.name, p.shape, set.second + p.globalOffset});
   std::string name = checkpointName(state.step);
   std::map<std::string, std::string> meta =
       checkpointMetadata(model, config, state);
+  if (extras)
+    for (auto &kv : extras->metadata)
+      meta[kv.first] = kv.second;
   for (const TensorOut &t : tensors) {
     int64_t numel = 1;
     for (int64_t d : t.shape)
@@ -373,7 +398,8 @@ std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
                            const Config &config, const TrainState &state,
                            const float *params, const float *expAvg,
                            const float *expAvgSq,
-                           std::vector<std::string> *deleted) {
+                           std::vector<std::string> *deleted,
+                           const CheckpointExtras *extras) {
   // Before the process group is set up, this process is a world of one.
   if (comm::initialized() ? comm::mesh() != model.mesh
                           : model.numRanks() != 1) {
@@ -407,7 +433,7 @@ std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
     try {
       // Rank 0 alone writes, and deletes what retention removes.
       writeCheckpoint(dir, model, config, state, out[0], out[1], out[2],
-                      deleted);
+                      deleted, extras);
     } catch (const RuntimeError &e) {
       message = e.what();
       outcome[0] = e.exitCode ? e.exitCode : kFailureExit;
@@ -619,7 +645,9 @@ TrainState readCheckpoint(const std::string &path, const ModelInfo &model,
     expected.insert("exp_avg_sq." + p.name);
   }
   for (const TensorEntry &t : file.tensors)
-    if (!expected.count(t.name))
+    // local.*: local SGD's state, read by LocalSgd (which refuses it where
+    // it does not belong).
+    if (!expected.count(t.name) && t.name.rfind("local.", 0) != 0)
       fail(path + ": unexpected tensor '" + t.name + "' (not in model '" +
            model.name + "')");
   std::memset(params, 0, sizeof(float) * model.total);

@@ -101,6 +101,29 @@ struct TrainState {
   std::string spikeGuard;
 };
 
+/// What a checkpoint holds beyond the parameters and moments (local SGD's
+/// state, LocalSgd.h): tensor sets named PREFIX + parameter name, each a
+/// buffer in the global layout (on world rank 0; model.globalTotal floats),
+/// and metadata entries. Tensors named `local.*` are skipped by
+/// readCheckpoint (LocalSgd reads them).
+struct CheckpointExtras {
+  std::vector<std::pair<std::string, const float *>> tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+/// Collective over the ranks of world rank 0's group of each parameter's
+/// shard axes (the others return at once): assembles the global layout of
+/// `buffer` (laid out as this rank's parameters) into `global` on world
+/// rank 0.
+void gatherParamsToRoot(const ModelInfo &model, const MeshCoord &coord,
+                        const float *buffer, float *global);
+
+/// Reads the tensors PREFIX + NAME of the checkpoint at `path` (checksums
+/// checked) and keeps this rank's pieces, laid out as its parameters.
+void readParamPieces(const std::string &path, const std::string &prefix,
+                     const ModelInfo &model, const MeshCoord &coord,
+                     float *params);
+
 /// Replaces DIR/NAME atomically with what `write` writes to the descriptor.
 void atomicWriteFile(
     const std::string &dir, const std::string &name,
@@ -123,7 +146,8 @@ std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
                             const Config &config, const TrainState &state,
                             const float *params, const float *expAvg,
                             const float *expAvgSq,
-                            std::vector<std::string> *deleted = nullptr);
+                            std::vector<std::string> *deleted = nullptr,
+                            const CheckpointExtras *extras = nullptr);
 
 /// Collective over every rank of the process group (lmcrt::comm), whose mesh
 /// must be the model's: assembles the global parameters and moments on world
@@ -140,7 +164,8 @@ std::string saveCheckpoint(const std::string &dir, const ModelInfo &model,
                            const Config &config, const TrainState &state,
                            const float *params, const float *expAvg,
                            const float *expAvgSq,
-                           std::vector<std::string> *deleted = nullptr);
+                           std::vector<std::string> *deleted = nullptr,
+                           const CheckpointExtras *extras = nullptr);
 
 /// The file name DIR/MARKER (`latest` or `best`) holds; "" when there is no
 /// such file; throws RuntimeError when it is malformed.

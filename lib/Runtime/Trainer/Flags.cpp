@@ -135,6 +135,29 @@ std::vector<FlagSpec> specs(Config &c) {
        "that many steps were applied (default 128)"},
       {"spike-max-skips", Kind::Int, &c.spikeMaxSkips, 1,
        "stop with an error after K consecutive skipped steps (default 10)"},
+      // Local SGD (LocalSgd.h).
+      {"sync-every", Kind::Int, &c.syncEvery, 1,
+       "local steps per round of a program compiled with --dp-sync local "
+       "(required there): each replica takes H AdamW steps on its rows, "
+       "then the replicas average their parameter change"},
+      {"outer-optimizer", Kind::String, &c.outerOptimizer, 0,
+       "avg|nesterov (default avg): how the mean parameter change of a round "
+       "is applied (avg: parameter averaging; nesterov: SGD with Nesterov "
+       "momentum, as DiLoCo)"},
+      {"outer-lr", Kind::Float, &c.outerLr, 0,
+       "learning rate of --outer-optimizer nesterov (default 0.7)"},
+      {"outer-momentum", Kind::Float, &c.outerMomentum, 0,
+       "momentum of --outer-optimizer nesterov (default 0.9)"},
+      {"async-sync", Kind::Bool, &c.asyncSync, 0,
+       "start a round's averaging without waiting and apply it at the end of "
+       "the next round (overlapped; exact, docs/Runtime.md)"},
+      {"data-partition", Kind::String, &c.dataPartition, 0,
+       "uniform|random (default uniform): which rows of each batch a local "
+       "replica trains on (contiguous, or a permutation seeded by --seed)"},
+      {"export-averaged", Kind::Bool, &c.exportAveraged, 0,
+       "with --resume: start from the checkpoint's averaged model and "
+       "moments with fresh outer state, under another mesh or --dp-sync "
+       "mode or outer configuration"},
   };
 }
 
@@ -468,6 +491,18 @@ std::string configTable(const Config &c, const ModelInfo &model) {
       {"val-batches", c.val.empty()     ? "-"
                       : c.valBatches ? std::to_string(c.valBatches)
                                      : "auto"},
+      // Local SGD (LocalSgd.h): filled by validateLocalSgd.
+      {"dp-sync",
+       c.syncEvery == 0
+           ? std::string(model.batchParts() > 1 ? "allreduce" : "-")
+           : "local: sync every " + std::to_string(c.syncEvery) +
+                 " steps, outer " + c.outerOptimizer +
+                 (c.outerOptimizer == "nesterov"
+                      ? " (lr " + formatFloat(c.outerLr) + ", momentum " +
+                            formatFloat(c.outerMomentum) + ")"
+                      : std::string()) +
+                 (c.asyncSync ? ", async (one round late)" : "") +
+                 ", data " + c.dataPartition},
   };
   size_t width = 0;
   for (auto &row : rows)

@@ -71,6 +71,15 @@ struct Config {
   float spikeZscore = 0.0f;  // --spike-zscore Z
   int64_t spikeWindow = 128; // --spike-window N: losses of applied steps
   int64_t spikeMaxSkips = 10; // --spike-max-skips K: consecutive skips
+  // Local SGD (LocalSgd.h): programs compiled with --dp-sync local. The
+  // sentinels (0, "", -1) mean "not given"; validateLocalSgd fills defaults.
+  int64_t syncEvery = 0;       // --sync-every H: local steps per round
+  std::string outerOptimizer;  // --outer-optimizer avg|nesterov
+  float outerLr = -1.0f;       // --outer-lr (nesterov; default 0.7)
+  float outerMomentum = -1.0f; // --outer-momentum (nesterov; default 0.9)
+  bool asyncSync = false;      // --async-sync: one-round-delayed averaging
+  std::string dataPartition;   // --data-partition uniform|random
+  bool exportAveraged = false; // --export-averaged: resume from the average
 };
 
 /// Parses argv[1..argc); throws RuntimeError(2) on errors.

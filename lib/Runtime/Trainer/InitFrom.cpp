@@ -202,7 +202,7 @@ void checkOtherTensors(const SafetensorsHeader &file, const ModelInfo &model,
   const TensorEntry *head = nullptr;
   for (const TensorEntry &t : file.tensors) {
     if (taken.count(&t) || startsWith(t.name, "exp_avg.") ||
-        startsWith(t.name, "exp_avg_sq."))
+        startsWith(t.name, "exp_avg_sq.") || startsWith(t.name, "local."))
       continue;
     bool buffer = false;
     for (const char *suffix : kBuffers)

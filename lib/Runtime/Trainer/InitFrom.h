@@ -14,6 +14,9 @@
 //   exp_avg.NAME, exp_avg_sq.NAME   AdamW moments of an lmc checkpoint:
 //                                    ignored, silently (--init-from takes
 //                                    parameters only);
+//   local.*                          local SGD's state (LocalSgd.h):
+//                                    ignored, silently (the file's own
+//                                    parameters are the averaged model);
 //   ...attn.bias, ...attn.masked_bias (GPT-2's causal mask buffers),
 //   ...rotary_emb.inv_freq (Llama's)  non-parameter buffers that older
 //                                    transformers wrote: ignored, named in

@@ -145,6 +145,17 @@ void JsonlLog::eval(int64_t step, double valLoss) {
         jsonNumber(valLoss) + ",\"time\":" + unixTimeText() + "}\n");
 }
 
+void JsonlLog::sync(int64_t step, int64_t round, int64_t applied,
+                    const std::string &outer, bool async, double deltaRms) {
+  write("{\"event\":\"sync\",\"step\":" + std::to_string(step) +
+        ",\"round\":" + std::to_string(round) + ",\"applied_round\":" +
+        (applied ? std::to_string(applied) : std::string("null")) +
+        ",\"outer\":" + json::quote(outer) +
+        ",\"async\":" + (async ? "true" : "false") +
+        ",\"delta_rms\":" + jsonNumber(deltaRms) +
+        ",\"time\":" + unixTimeText() + "}\n");
+}
+
 void JsonlLog::stopped(int64_t step, const std::string &signal,
                        const std::string &checkpoint) {
   write("{\"event\":\"stop\",\"signal\":" + json::quote(signal) +

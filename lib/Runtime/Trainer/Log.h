@@ -55,6 +55,11 @@ public:
             double tokS, int64_t tokens, std::optional<double> mfu,
             std::optional<std::pair<bool, int64_t>> spike = std::nullopt);
   void eval(int64_t step, double valLoss);
+  /// Local SGD (LocalSgd.h): round `round` ended after `step`; `applied`
+  /// the round whose mean change was applied (0: none yet, --async-sync),
+  /// `deltaRms` the RMS of that mean (rank 0's piece).
+  void sync(int64_t step, int64_t round, int64_t applied,
+            const std::string &outer, bool async, double deltaRms);
   /// The run stopped by `signal` after `step`; `checkpoint` the file of that
   /// step, empty (null) when none was written.
   void stopped(int64_t step, const std::string &signal,

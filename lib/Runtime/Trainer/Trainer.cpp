@@ -17,6 +17,10 @@
 // the description's `batch` axes (the ranks that differ only on the other
 // axes read the same rows). Everything that calls compiled code (steps,
 // evaluation, sampling) runs on every rank; only rank 0 prints and logs.
+// A program compiled with `--dp-sync local` trains its dp replicas apart
+// between the synchronisations every --sync-every H steps (LocalSgd.h);
+// evaluations, the checkpoints' own tensors and --sample use the averaged
+// model.
 //
 // Throughput: FLOPs per step = 6 * N * B*T + 12 * L * C * T * B*T, with N the
 // global parameter count, L the number of causal attentions and C the query
@@ -42,11 +46,13 @@
 #include "Trainer/Fingerprint.h"
 #include "Trainer/Flags.h"
 #include "Trainer/Init.h"
+#include "Trainer/LocalSgd.h"
 #include "Trainer/Log.h"
 #include "Trainer/Paths.h"
 #include "Trainer/Numerics.h"
 #include "Trainer/PeakFlops.h"
 #include "Trainer/Retention.h"
+#include "Trainer/Safetensors.h"
 #include "Trainer/LogitsDump.h"
 #include "Trainer/Sampler.h"
 #include "Trainer/Stop.h"
@@ -93,6 +99,10 @@ public:
   float *hostExpAvg() const { return arrays[1].host(); }
   float *hostExpAvgSq() const { return arrays[2].host(); }
   const DeviceArray<float> &paramArray() const { return arrays[0]; }
+  /// The first element of a buffer compiled code takes.
+  static float *data(const lmcrt_memref_f32_1d &m) {
+    return m.aligned + m.offset;
+  }
 
   /// The host's parameters and moments to the device.
   void toDevice() const {
@@ -208,6 +218,9 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     fail("cannot silence the standard output of rank " +
          std::to_string(comm::rank()));
   validateConfig(config, model);
+  // Local SGD (LocalSgd.h): its flags against the program's --dp-sync.
+  validateLocalSgd(config, model, fns);
+  const bool local = compiledLocal(model, fns);
   fault::init(); // LMCRT_FAULT, a testing aid (Core/Fault.h)
   // Outputs that name an input, and outputs that cannot be written: before
   // anything is written (Paths.h).
@@ -218,6 +231,13 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   // The GPU, for a program compiled for one: after the flags, the model
   // description and MPI, so that --help and usage errors need no GPU.
   initDevice(model);
+  // Local SGD's outer step reads and writes the parameters and moments on
+  // the host (LocalSgd.cpp), which a GPU's device memory is not.
+  if (local && !device::hostAddressable())
+    fail("--sync-every: local SGD's outer step runs on the host and needs "
+         "host-addressable parameters (the CPU target); this program keeps "
+         "them in device memory (" +
+         model.target + ")");
   // The outputs can be written (Paths.h): a --ckpt-dir is created here.
   if (rank0 && !config.generate && config.logits.empty()) {
     if (!config.ckptDir.empty())
@@ -347,6 +367,12 @@ int train(int argc, char **argv, const ModelFunctions &fns,
       fail(config.ckptDir + ": no complete checkpoint to resume from");
     position = readCheckpoint(path, model, config, state.hostParams(),
                               state.hostExpAvg(), state.hostExpAvgSq(), coord);
+    // Local SGD: the same mesh, mode and outer configuration, or
+    // --export-averaged (LocalSgd.h).
+    std::string localMismatch = localResumeMismatch(
+        readSafetensorsHeader(path).metadata, config, model, fns);
+    if (!localMismatch.empty())
+      fail("cannot resume from " + path + ": " + localMismatch);
     if (!position.dataFingerprint.empty() && !dataPrint.empty() &&
         position.dataFingerprint != dataPrint) {
       std::string change =
@@ -414,6 +440,33 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   state.toDevice();
   position.rng = rng.state;
   position.dataFingerprint = dataPrint;
+  // Local SGD's outer state: fresh, or this replica's from the checkpoint.
+  std::unique_ptr<LocalSgd> localSgd;
+  if (local) {
+    localSgd = std::make_unique<LocalSgd>(config, model, fns, state.params,
+                                          State::data(state.expAvg),
+                                          State::data(state.expAvgSq));
+    if (config.resume)
+      localSgd->resume(resumeCheckpointPath, coord, position.step);
+    else
+      localSgd->begin(position.step, config.seed);
+  }
+  // Collective: a checkpoint of the current state; under local SGD its
+  // parameters and moments are the averaged model's, with the outer state
+  // and every replica's beside them.
+  auto saveState = [&](std::vector<std::string> *deleted) {
+    if (!localSgd)
+      return saveCheckpoint(config.ckptDir, model, config, position,
+                            state.hostParams(), state.hostExpAvg(),
+                            state.hostExpAvgSq(), deleted);
+    std::vector<std::vector<float>> storage;
+    std::vector<float> avgParams, avgExpAvg, avgExpAvgSq;
+    CheckpointExtras extras = localSgd->checkpointExtras(
+        coord, storage, avgParams, avgExpAvg, avgExpAvgSq);
+    return saveCheckpoint(config.ckptDir, model, config, position,
+                          avgParams.data(), avgExpAvg.data(),
+                          avgExpAvgSq.data(), deleted, &extras);
+  };
 
   if (!config.logits.empty()) {
     // Instead of training: the logits of one batch (every rank computes).
@@ -431,9 +484,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   }
 
   if (config.initOnly) {
-    std::string path = saveCheckpoint(config.ckptDir, model, config, position,
-                                      state.hostParams(), state.hostExpAvg(),
-                                      state.hostExpAvgSq());
+    std::string path = saveState(nullptr);
     std::printf("wrote %s\n", path.c_str());
     return 0;
   }
@@ -523,7 +574,10 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   const int64_t firstStep = position.step;
   double trainSeconds = 0;
   auto doEval = [&](int64_t step) -> double {
-    double loss = evaluate(fns, *valData, valBatches, state.params, tokens,
+    // Local SGD: the averaged model.
+    lmcrt_memref_f32_1d &evalParams =
+        localSgd ? localSgd->averagedParams() : state.params;
+    double loss = evaluate(fns, *valData, valBatches, evalParams, tokens,
                            targets, b, t, firstRow, localB);
     std::printf("step %lld/%lld | val loss %.4f (%lld batches)\n",
                 static_cast<long long>(step),
@@ -556,9 +610,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
       fail("non-finite values at step " + std::to_string(position.step) +
            ": " + bad + "; not saved (" + config.ckptDir +
            "/latest is unchanged)");
-    std::string path = saveCheckpoint(
-        config.ckptDir, model, config, position, state.hostParams(),
-        state.hostExpAvg(), state.hostExpAvgSq(), &deleted);
+    std::string path = saveState(&deleted);
     std::string note;
     if (config.keepBest && position.bestStep == position.step)
       note += " (best: val loss " + formatFloat(valLoss) + ")";
@@ -589,6 +641,18 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     fault::maybe("crash", step + 1);
     fault::maybe("hang", step + 1);
     trainData->next(tokens.host(), targets.host());
+    // Local SGD, --data-partition random: this replica's rows of each
+    // micro-batch, gathered to the front of it (LocalSgd.h).
+    if (localSgd && !localSgd->contiguousRows())
+      for (int64_t k = 0; k < accum; ++k)
+        for (int32_t *buffer : {tokens.host(), targets.host()}) {
+          int32_t *micro = buffer + k * b * t;
+          std::vector<int32_t> copy(micro, micro + b * t);
+          std::vector<int64_t> rows = localSgd->rows(step, k, b);
+          for (int64_t j = 0; j < localB; ++j)
+            std::memcpy(micro + (firstRow + j) * t, copy.data() + rows[j] * t,
+                        sizeof(int32_t) * t);
+        }
     tokens.toDevice();
     targets.toDevice();
     lmcrt_train_step_result r{};
@@ -707,6 +771,27 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     if (!std::isfinite(r.loss))
       fail("the training loss is not finite at step " +
            std::to_string(step + 1));
+    // Local SGD: the end of a round averages the replicas (LocalSgd.h).
+    if (localSgd)
+      if (std::optional<LocalSgd::Sync> sync = localSgd->afterStep(step + 1)) {
+        std::printf("step %lld/%lld | sync: round %lld averaged over %s=%lld",
+                    static_cast<long long>(step + 1),
+                    static_cast<long long>(config.steps),
+                    static_cast<long long>(sync->round),
+                    model.mesh.groupName(model.batchAxes).c_str(),
+                    static_cast<long long>(parts));
+        if (config.asyncSync)
+          std::printf(" (started; %s)",
+                      sync->applied ? ("round " +
+                                       std::to_string(sync->applied) +
+                                       "'s mean applied").c_str()
+                                    : "nothing to apply yet");
+        std::printf(" | outer %s | mean change rms %.3e\n",
+                    config.outerOptimizer.c_str(), sync->deltaRms);
+        std::fflush(stdout);
+        log.sync(step + 1, sync->round, sync->applied, config.outerOptimizer,
+                 config.asyncSync, sync->deltaRms);
+      }
 
     // Evaluations every --eval-every steps and at the end; checkpoints
     // every --ckpt-every steps and at the end, each evaluated first with
@@ -727,6 +812,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   }
   if (!stopSignal) // a signal during the last step or its checkpoint
     stopSignal = stop::agree();
+  if (localSgd) // no averaging left in flight (kept as the pending mean)
+    localSgd->drain();
   if (stopSignal) {
     // Stopped at the boundary after step position.step: its checkpoint
     // (unless just written, or no step was taken), the log line, the exit.
@@ -764,7 +851,10 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     std::printf("sample (%lld tokens):\n",
                 static_cast<long long>(config.sample));
     std::fflush(stdout);
-    sample(fns, model, state.params.aligned,
+    // Local SGD: the averaged model.
+    sample(fns, model,
+           localSgd ? State::data(localSgd->averagedParams())
+                    : State::data(state.params),
            sampleOptions(config, config.sample, prompt), rng, tokenizer.get(),
            rank0 ? stdout : nullptr);
   }

@@ -4,7 +4,9 @@
 // when lmc-grad-accumulation built them) into functions whose signatures do
 // not depend on the model: parameters, optimizer state and accumulated
 // gradients travel as flat buffers. Also describes the model (parameters, offsets, initialisers) as
-// text for the runtime.
+// text for the runtime, and, on a mesh whose batch axes span several ranks,
+// builds the entry points that average a buffer of the parameters' layout
+// over the replicas (lmc_dp_average and its asynchronous form).
 //
 //===----------------------------------------------------------------------===//
 
@@ -131,8 +133,10 @@ struct LMCExportEntryPointsPass
       model.emitError("needs @train_step, @eval_step and @logits");
       return signalPassFailure();
     }
-    for (StringRef name : {"lmc_train_step", "lmc_eval_step", "lmc_logits",
-                           "lmc_model_info", "lmc_grad_step", "lmc_apply_step"})
+    for (StringRef name :
+         {"lmc_train_step", "lmc_eval_step", "lmc_logits", "lmc_model_info",
+          "lmc_grad_step", "lmc_apply_step", "lmc_dp_average",
+          "lmc_dp_average_start", "lmc_dp_average_finish"})
       if (SymbolTable::lookupSymbolIn(model, name)) {
         model.emitError("already has a function @") << name;
         return signalPassFailure();
@@ -208,6 +212,8 @@ struct LMCExportEntryPointsPass
     auto applyStep = lookup(model, "apply_step");
     if (gradStep && applyStep &&
         failed(buildAccumulationSteps(b, gradStep, applyStep, layout)))
+      return signalPassFailure();
+    if (failed(buildAverages(b, model, layout)))
       return signalPassFailure();
     if (failed(buildModelInfo(b, model, train, layout)))
       return signalPassFailure();
@@ -473,6 +479,79 @@ struct LMCExportEntryPointsPass
     return success();
   }
 
+  /// The replicas' averages of a flat buffer in the layout of this rank's
+  /// parameters, over the group of the batch axes (the ranks that hold the
+  /// same pieces and train on different rows), when it has more than one
+  /// rank:
+  ///   lmc_dp_average(buffer): all-reduce in place, then times 1/P;
+  ///   lmc_dp_average_start(buffer) -> handle: the all-reduce started;
+  ///   lmc_dp_average_finish(handle, buffer): its wait, then times 1/P.
+  /// The collectives are buffer ops (lowered to the runtime's collective
+  /// calls, CPU or GPU, by convert-lmc-to-runtime); the start's handle
+  /// leaves the function, which the op allows for a buffer that is an
+  /// argument. The scale is an lmc.scale of the buffer read as a tensor and
+  /// written back in place, so that it becomes a kernel like the step's.
+  LogicalResult buildAverages(OpBuilder &mb, ModelOp model,
+                              const Layout &layout) {
+    MeshAttr mesh = getMeshInScope(model);
+    auto batch = model->getAttrOfType<ArrayAttr>(
+        LMCDialect::BatchAxesAttrHelper::getNameStr());
+    if (!mesh || !batch || batch.empty())
+      return success();
+    for (auto axis : batch.getAsRange<StringAttr>())
+      if (!mesh.getAxisIndex(axis.getValue()))
+        return model.emitError("lmc.batch_axes names '")
+               << axis.getValue() << "', not an axis of the mesh";
+    int64_t replicas = mesh.getGroupSize(batch);
+    if (replicas < 2)
+      return success();
+    Location loc = model.getLoc();
+    auto flatType = MemRefType::get({layout.local.total}, layout.elementType);
+    auto tensorType =
+        RankedTensorType::get({layout.local.total}, layout.elementType);
+    auto allReduce =
+        CollectiveKindAttr::get(mb.getContext(), CollectiveKind::all_reduce);
+    double factor = 1.0 / static_cast<double>(replicas);
+    // buffer = buffer / P, in place.
+    auto scaleInPlace = [&](OpBuilder &b, Value buffer) {
+      Value t = bufferization::ToTensorOp::create(
+          b, loc, tensorType, buffer, /*restrict=*/true, /*writable=*/true);
+      Value mean = ScaleOp::create(b, loc, t, b.getF64FloatAttr(factor));
+      bufferization::MaterializeInDestinationOp::create(
+          b, loc, /*result=*/Type(), mean, buffer, /*restrict=*/true,
+          /*writable=*/true);
+    };
+    {
+      func::FuncOp fn =
+          createExported(mb, loc, "lmc_dp_average", {flatType}, {});
+      OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+      Value buffer = fn.getArgument(0);
+      BufferCollectiveOp::create(b, loc, allReduce, buffer, buffer, batch,
+                                 IntegerAttr());
+      scaleInPlace(b, buffer);
+      func::ReturnOp::create(b, loc);
+    }
+    {
+      func::FuncOp fn = createExported(mb, loc, "lmc_dp_average_start",
+                                       {flatType}, {mb.getI64Type()});
+      OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+      Value buffer = fn.getArgument(0);
+      Value handle = BufferCollectiveStartOp::create(
+          b, loc, b.getI64Type(), allReduce, buffer, buffer, batch,
+          IntegerAttr());
+      func::ReturnOp::create(b, loc, handle);
+    }
+    {
+      func::FuncOp fn = createExported(mb, loc, "lmc_dp_average_finish",
+                                       {mb.getI64Type(), flatType}, {});
+      OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+      BufferWaitOp::create(b, loc, ValueRange{fn.getArgument(0)});
+      scaleInPlace(b, fn.getArgument(1));
+      func::ReturnOp::create(b, loc);
+    }
+    return success();
+  }
+
   /// eval_step and logits: (params..., rest) -> result.
   void buildWrapper(OpBuilder &mb, func::FuncOp target, StringRef name,
                     const Layout &layout, bool returnsScalar) {
@@ -598,6 +677,12 @@ struct LMCExportEntryPointsPass
         }
         os << "\n";
       }
+      // lmc-shard dp-sync=local: the step reduces nothing over the batch
+      // axes.
+      if (auto sync = model->getAttrOfType<StringAttr>(
+              LMCDialect::DpSyncAttrHelper::getNameStr());
+          sync && sync.getValue() == "local")
+        os << "dp_sync local\n";
     }
     os << "params " << n << " " << layout.local.total << "\n";
     for (auto [i, pc] : llvm::enumerate(layout.params)) {

@@ -6,7 +6,9 @@
 // and logits are partitioned into their local forms. Then data parallelism:
 // gradients and losses of each rank's rows are all-reduced over dp (in
 // buckets, right after the backward pass produces them) and scaled to the
-// mean.
+// mean. With dp-sync=local the training step reduces nothing over dp: each
+// replica trains on its own rows (local SGD; the trainer averages the
+// parameters through lmc_dp_average, lmc-export-entry-points).
 //
 //===----------------------------------------------------------------------===//
 
@@ -151,9 +153,30 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
           << static_cast<unsigned>(zero) << " does not exist here (0 or 1)";
       return signalPassFailure();
     }
+    if (dpSync == DpSync::Local && failed(checkLocalSync(*shape)))
+      return signalPassFailure();
     for (ModelOp model : getOperation().getOps<ModelOp>())
       if (failed(runOnModel(model, *shape)))
         return signalPassFailure();
+  }
+
+  /// dp-sync=local needs replicas (dp > 1) and replicated optimizer state:
+  /// ZeRO would shard the state of parameters that differ between replicas.
+  LogicalResult checkLocalSync(const MeshShape &shape) {
+    Location loc = getOperation().getLoc();
+    if (shape.dp < 2)
+      return emitError(loc, "lmc-shard: dp-sync=local (lmc compile "
+                            "--dp-sync local) needs a mesh with ")
+             << kDataAxis << " > 1, not '" << shape.mesh.str()
+             << "': without replicas there is nothing to average";
+    if (zero != 0)
+      return emitError(loc, "lmc-shard: dp-sync=local (lmc compile "
+                            "--dp-sync local) cannot be combined with ZeRO "
+                            "(zero=")
+             << static_cast<unsigned>(zero)
+             << "): ZeRO shards the optimizer state over " << kDataAxis
+             << ", whose replicas diverge between averagings";
+    return success();
   }
 
   LogicalResult runOnModel(ModelOp model, const MeshShape &shape) {
@@ -176,6 +199,10 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
     }
     model->setAttr(LMCDialect::getMeshAttrName(),
                    MeshAttr::get(ctx, names, sizes));
+    bool local = dpSync == DpSync::Local;
+    if (local)
+      model->setAttr(LMCDialect::DpSyncAttrHelper::getNameStr(),
+                     builder.getStringAttr(stringify(DpSync::Local)));
 
     if (shape.tp > 1) {
       auto reference = dyn_cast_or_null<func::FuncOp>(
@@ -259,7 +286,9 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
       filled += bytesOf(g);
     }
 
-    if (shape.dp > 1) {
+    // dp-sync=local: train_step keeps the gradients, their norm (tp
+    // reduces it as before) and the loss of the replica's own rows.
+    if (shape.dp > 1 && !local) {
       OpBuilder b(ctx);
       for (ArrayRef<Value> bucket : buckets) {
         if (failed(reduceMean(b, bucket, shape.dp,
@@ -267,8 +296,8 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
           return failure();
         ++numAllReduces;
       }
-      // The losses: train_step's first result (a tensor.extract of the
-      // loss tensor) and eval_step's.
+      // The loss: train_step's first result (a tensor.extract of the loss
+      // tensor).
       auto trainReturn =
           cast<func::ReturnOp>(train.getBody().front().getTerminator());
       auto extract =
@@ -278,6 +307,11 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
                                  "from a rank-0 tensor");
       if (failed(reduceLoss(b, extract->getOpOperand(0), shape.dp)))
         return failure();
+    }
+    // The evaluation loss is the mean over dp in both modes (under local,
+    // each replica evaluates its own parameters on its rows).
+    if (shape.dp > 1) {
+      OpBuilder b(ctx);
       if (auto eval = dyn_cast_or_null<func::FuncOp>(
               SymbolTable::lookupSymbolIn(model, "eval_step"))) {
         auto evalReturn =
@@ -292,7 +326,11 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
         return emitError(model.getLoc(), "lmc-shard: report-batch ")
                << static_cast<int64_t>(reportBatch) << " is not divisible by "
                << kDataAxis << "=" << shape.dp;
-      printReport(model, shape, train);
+      if (reportSyncEvery < 1)
+        return emitError(model.getLoc(), "lmc-shard: report-sync-every ")
+               << static_cast<int64_t>(reportSyncEvery)
+               << " must be at least 1";
+      printReport(model, shape, train, buckets);
     }
     return success();
   }
@@ -374,6 +412,59 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
     return figures;
   }
 
+  /// The bytes moved per rank per step over dp by the two modes of
+  /// dp-sync: allreduce (the step's gradient all-reduces and its loss;
+  /// under ZeRO its reduce-scatters and all-gathers, as the table shows)
+  /// and local (one average of this rank's parameters over dp per round of
+  /// report-sync-every steps, lmc_dp_average: an all-reduce of paramBytes,
+  /// divided by the round's steps). `otherMoved` is what the step moves
+  /// over the other axes (tp), the same in both modes; `dpMoved` the step's
+  /// own dp traffic (none under local).
+  void printSyncComparison(const MeshShape &shape, int64_t paramBytes,
+                           int64_t otherMoved, int64_t dpMoved,
+                           ArrayRef<SmallVector<Value>> buckets) {
+    raw_ostream &os = llvm::outs();
+    int64_t dp = shape.dp;
+    auto ring = [dp](int64_t payload) { return 2 * (dp - 1) * payload / dp; };
+    // Under local, what allreduce's step would move over dp: the same
+    // buckets and the loss (one f32).
+    int64_t allreduceDp = dpMoved;
+    if (dpSync == DpSync::Local) {
+      allreduceDp = ring(4);
+      for (ArrayRef<Value> bucket : buckets) {
+        int64_t payload = 0;
+        for (Value g : bucket)
+          payload += bytesOf(g);
+        allreduceDp += ring(payload);
+      }
+    }
+    int64_t h = reportSyncEvery;
+    int64_t round = ring(paramBytes);
+    double localDp = static_cast<double>(round) / static_cast<double>(h);
+    os << llvm::formatv(
+        "dp synchronisation, bytes moved per rank per step over {0} (and in "
+        "all, with the {1} bytes over other axes):\n",
+        kDataAxis, otherMoved);
+    os << llvm::formatv("  {0,-10} {1,-44} {2,14} {3,14}\n", "dp-sync",
+                        "what goes over dp", "dp bytes/step",
+                        "all bytes/step");
+    os << llvm::formatv("  {0,-10} {1,-44} {2,14} {3,14}\n", "allreduce",
+                        "gradients and loss, every step", allreduceDp,
+                        allreduceDp + otherMoved);
+    std::string what = llvm::formatv("parameters ({0} bytes), every {1} "
+                                     "steps",
+                                     paramBytes, h)
+                           .str();
+    os << llvm::formatv("  {0,-10} {1,-44} {2,14:F1} {3,14:F1}\n", "local",
+                        what, localDp, localDp + otherMoved);
+    os << llvm::formatv("  local: {0} bytes moved per rank per round of "
+                        "{1} steps (lmc_dp_average, one all-reduce of the "
+                        "rank's parameters); {2:F2}x allreduce's dp "
+                        "traffic\n",
+                        round, h,
+                        allreduceDp ? localDp / allreduceDp : 0.0);
+  }
+
   /// Bytes of a tensor type at the report's shapes: a dynamic dimension 0
   /// is this rank's rows, any other dynamic dimension the sequence.
   int64_t reportBytes(Type type, int64_t rows) {
@@ -388,14 +479,16 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
     return n;
   }
 
-  void printReport(ModelOp model, const MeshShape &shape, func::FuncOp train) {
+  void printReport(ModelOp model, const MeshShape &shape, func::FuncOp train,
+                   ArrayRef<SmallVector<Value>> buckets) {
     raw_ostream &os = llvm::outs();
     int64_t rows = reportBatch / shape.dp;
     MeshAttr mesh = getMeshInScope(model);
     os << llvm::formatv("lmc-shard report: @{0} on mesh {1} "
-                        "({2} ranks), ZeRO {3}\n",
+                        "({2} ranks), ZeRO {3}, dp-sync {4}\n",
                         model.getSymName(), shape.mesh.str(),
-                        shape.mesh.numDevices(), static_cast<unsigned>(zero));
+                        shape.mesh.numDevices(), static_cast<unsigned>(zero),
+                        stringify(dpSync));
     os << llvm::formatv(
         "collectives per training step at a global batch of {0} ({1} rows "
         "per rank), sequence {2}; bytes per rank. Over P ranks a ring "
@@ -443,13 +536,15 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
         }
       table.push_back({kind.str(), axis, tensors, payload, moved, 1});
     });
-    int64_t totalPayload = 0, totalMoved = 0;
+    int64_t totalPayload = 0, totalMoved = 0, dpMoved = 0;
     for (const Row &row : table) {
       os << llvm::formatv("  {0,5} {1,-14} {2,-4} {3,7} {4,14} {5,14}\n",
                           row.count, row.kind, row.axis, row.tensors,
                           row.payload, row.moved);
       totalPayload += row.count * row.payload;
       totalMoved += row.count * row.moved;
+      if (row.axis == kDataAxis)
+        dpMoved += row.count * row.moved;
     }
     os << llvm::formatv("  total: {0} payload bytes, {1} bytes moved per "
                         "rank\n",
@@ -512,6 +607,9 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
           kTensorAxis, shape.tp, sp.kept, tpAlone->kept, sp.activationMoved,
           tpAlone->activationMoved, sp.otherMoved, tpAlone->otherMoved);
     }
+    if (shape.dp > 1)
+      printSyncComparison(shape, paramBytes, totalMoved - dpMoved, dpMoved,
+                          buckets);
   }
 };
 

@@ -134,23 +134,42 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
 
 // -----
 
-// Tests that a started collective's handle is used by a wait, not by
-// another op.
+// Tests that a started collective's handle is used by a wait (or returned),
+// not by another op.
 
 module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
   func.func @f(%a: memref<8xf32>) -> i64 {
-    // expected-error @below {{handle must be used by an lmc.buffer_wait in the same block, not by func.return}}
+    // expected-error @below {{handle must be used by an lmc.buffer_wait in the same block, or returned from the function, not by arith.addi}}
     %h = lmc.buffer_collective_start all_reduce %a into %a over ["dp"] : memref<8xf32>, memref<8xf32>
+    %c1 = arith.constant 1 : i64
+    %g = arith.addi %h, %c1 : i64
+    return %g : i64
+  }
+}
+
+// -----
+
+// Tests that a collective whose handle leaves the function works on the
+// caller's buffers only (its arguments), not on a buffer the function
+// allocates.
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @f(%a: memref<8xf32>) -> i64 {
+    %b = memref.alloc() : memref<8xf32>
+    // expected-error @below {{returns its handle, so its input and output must be arguments of the function}}
+    %h = lmc.buffer_collective_start all_reduce %a into %b over ["dp"] : memref<8xf32>, memref<8xf32>
     return %h : i64
   }
 }
 
 // -----
 
-// Tests that a wait takes handles of started collectives only.
+// Tests that a wait takes handles of started collectives, or handles the
+// function received as arguments, only.
 
-func.func @f(%h: i64) {
-  // expected-error @below {{operand #0 must be a result of lmc.buffer_collective_start}}
+func.func @f() {
+  %h = arith.constant 1 : i64
+  // expected-error @below {{operand #0 must be a result of lmc.buffer_collective_start or an argument of the function}}
   lmc.buffer_wait %h
   return
 }

@@ -20,6 +20,29 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
 
 // -----
 
+// Tests that a collective started on the caller's buffers may return its
+// handle, and that a wait may take a handle the function received (the
+// start and finish of lmc_dp_average).
+
+// CHECK-LABEL: func.func @start
+// CHECK:         %[[S:.+]] = lmc.buffer_collective_start all_reduce %[[A:.+]] into %[[A]] over ["dp"] : memref<8xf32>, memref<8xf32>
+// CHECK-NEXT:    return %[[S]] : i64
+// CHECK-LABEL: func.func @finish
+// CHECK-SAME:    (%[[ARG:.+]]: i64)
+// CHECK-NEXT:    lmc.buffer_wait %[[ARG]]
+module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @start(%a: memref<8xf32>) -> i64 {
+    %h = lmc.buffer_collective_start all_reduce %a into %a over ["dp"] : memref<8xf32>, memref<8xf32>
+    return %h : i64
+  }
+  func.func @finish(%h: i64) {
+    lmc.buffer_wait %h
+    return
+  }
+}
+
+// -----
+
 // Tests that the attention kernels on buffers parse and print.
 
 // CHECK-LABEL: func.func @attention

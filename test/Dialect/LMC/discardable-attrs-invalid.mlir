@@ -86,6 +86,39 @@ lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2>, lmc.batch_axes = [1]} {
 
 // -----
 
+// Tests that lmc.dp_sync is only allowed on an lmc.model.
+
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  // expected-error @+1 {{'lmc.dp_sync' is only allowed on an lmc.model}}
+  lmc.param @w : tensor<4x8xf32> init(zeros) {lmc.dp_sync = "local"}
+}
+
+// -----
+
+// Tests that lmc.dp_sync names a mode.
+
+// expected-error @+1 {{'lmc.dp_sync' must be "local" or "allreduce", not "sometimes"}}
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2>, lmc.batch_axes = ["dp"], lmc.dp_sync = "sometimes"} {
+}
+
+// -----
+
+// Tests that lmc.dp_sync needs the batch axes it is about.
+
+// expected-error @+1 {{'lmc.dp_sync' needs 'lmc.batch_axes' beside it}}
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2>, lmc.dp_sync = "local"} {
+}
+
+// -----
+
+// Tests that lmc.dp_sync is a string.
+
+// expected-error @+1 {{'lmc.dp_sync' must be a string, got 1 : i64}}
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 2>, lmc.batch_axes = ["dp"], lmc.dp_sync = 1} {
+}
+
+// -----
+
 // Tests that lmc.activation_bytes is an array of i64.
 
 // expected-error @+1 {{'lmc.activation_bytes' must be an array of i64, got 16 : i64}}

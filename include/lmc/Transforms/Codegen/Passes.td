@@ -80,9 +80,21 @@ def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
     - `@lmc_model_info() -> memref<?xi8>`: a text description of the model
       that the runtime reads (name, element type, vocabulary, context, and
       per parameter its name, shape, offset in the flat buffer, initialiser
-      and whether weight decay applies, as `lmc-optimizer` decided).
+      and whether weight decay applies, as `lmc-optimizer` decided; the
+      line `dp_sync local` when `lmc-shard` left the gradients local to
+      each replica, `lmc.dp_sync`);
+    - when the model's batch axes (`lmc.batch_axes`) span more than one
+      rank, whatever its `dp-sync`: `@lmc_dp_average(buffer)`,
+      `@lmc_dp_average_start(buffer) -> i64` and
+      `@lmc_dp_average_finish(handle, buffer)`, the mean over those ranks
+      (the replicas) of a flat buffer of the parameters' layout, in place:
+      an `lmc.buffer_collective all_reduce` of the buffer into itself over
+      the batch axes (or its start form, whose handle the function returns
+      and the finish waits for), then an `lmc.scale` by 1/P of the buffer
+      read as a tensor and materialised back into it. The trainer averages
+      parameters (local SGD) with them.
 
-    All four carry `llvm.emit_c_interface`, so the runtime reaches them as
+    All of them carry `llvm.emit_c_interface`, so the runtime reaches them as
     `_mlir_ciface_lmc_*` with memref descriptors. The model's other functions
     become private, so that `symbol-dce` removes those the entry points do
     not call.

@@ -124,10 +124,24 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
     dimension of which D divides keep the replicated state and the bucketed
     all-reduce.
 
+    Local synchronisation (`dp-sync=local`, for local SGD and DiLoCo): the
+    training step adds no collective over `dp` at all. Each replica's
+    gradients, their global norm and clipping (still reduced over `tp`),
+    AdamW and the loss `train_step` returns are those of its own rows; the
+    replicas' parameters diverge until the trainer averages them with the
+    `lmc_dp_average` entry points (`lmc-export-entry-points`). The loss of
+    `eval_step` is still the mean over `dp`. The model records the mode as
+    `lmc.dp_sync = "local"` (the description's `dp_sync local` line). It
+    needs `dp` > 1 and `zero=0` (ZeRO shards the state of replicas that
+    diverge); either is an error otherwise.
+
     With `report`, the pass prints the collectives of one training step (per
     bucket: tensors, bytes, and the bytes a ring all-reduce moves per rank,
     2 (D - 1) / D times the payload) and the parameter and optimizer-state
-    bytes per rank.
+    bytes per rank; with dp > 1, the bytes moved over `dp` per step by both
+    modes of `dp-sync`: `allreduce`'s gradients and loss every step against
+    `local`'s one all-reduce of the rank's parameters per round of
+    `report-sync-every` steps, divided by the round.
 
     Input (abridged, `mesh=dp=2`):
 
@@ -177,6 +191,17 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
            "Sequence parallelism with tp (Megatron-LM's): activations "
            "outside the tensor-parallel regions split along the sequence "
            "(dimension 1) over tp; needs tp > 1">,
+    Option<"dpSync", "dp-sync", "::mlir::lmc::DpSync",
+           /*default=*/"::mlir::lmc::defaults::dpSync",
+           "How dp replicas synchronise: allreduce (gradients averaged over "
+           "dp every step) or local (train_step reduces nothing over dp; "
+           "the trainer averages the parameters, local SGD); local needs "
+           "dp > 1 and no ZeRO",
+           [{::mlir::lmc::dpSyncValues()}]>,
+    Option<"reportSyncEvery", "report-sync-every", "int64_t",
+           /*default=*/"1",
+           "Steps per averaging round at which the report gives dp-sync "
+           "local's bytes per step">,
   ];
   let statistics = [
     Statistic<"numAllReduces", "all-reduces",

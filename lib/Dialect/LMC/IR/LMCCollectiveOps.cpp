@@ -8,6 +8,7 @@
 #include "VerifyUtils.h"
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringSet.h"
@@ -293,11 +294,23 @@ LogicalResult BufferCollectiveStartOp::verify() {
                        "lmc.buffer_wait; it has ")
            << llvm::range_size(handle.getUses()) << " uses";
   Operation *user = *handle.getUsers().begin();
-  if (!isa<BufferWaitOp>(user) || user->getBlock() != (*this)->getBlock())
-    return emitOpError("handle must be used by an lmc.buffer_wait in the "
-                       "same block, not by ")
-           << user->getName();
-  return success();
+  if (isa<BufferWaitOp>(user) && user->getBlock() == (*this)->getBlock())
+    return success();
+  // Returned: the transfer outlives the function, whose caller waits for it
+  // through another function. Only over buffers the caller owns.
+  if (isa<func::ReturnOp>(user) && user->getBlock() == (*this)->getBlock()) {
+    for (Value buffer : {getInput(), getOutput()}) {
+      auto arg = dyn_cast<BlockArgument>(buffer);
+      if (!arg || !arg.getOwner()->isEntryBlock() ||
+          !isa<func::FuncOp>(arg.getOwner()->getParentOp()))
+        return emitOpError("returns its handle, so its input and output "
+                           "must be arguments of the function");
+    }
+    return success();
+  }
+  return emitOpError("handle must be used by an lmc.buffer_wait in the "
+                     "same block, or returned from the function, not by ")
+         << user->getName();
 }
 
 ValueRange BufferCollectiveStartOp::getCollectiveInputs() {
@@ -313,9 +326,16 @@ LogicalResult BufferWaitOp::verify() {
     return emitOpError("expects at least one handle");
   llvm::SmallPtrSet<Value, 4> seen;
   for (auto [i, handle] : llvm::enumerate(getHandles())) {
-    if (!handle.getDefiningOp<BufferCollectiveStartOp>())
+    // A handle a function received from its caller (the start returned
+    // it from another function).
+    auto arg = dyn_cast<BlockArgument>(handle);
+    bool received = arg && arg.getOwner()->isEntryBlock() &&
+                    isa<func::FuncOp>(arg.getOwner()->getParentOp());
+    if (!handle.getDefiningOp<BufferCollectiveStartOp>() && !received)
       return emitOpError("operand #")
-             << i << " must be a result of lmc.buffer_collective_start";
+             << i
+             << " must be a result of lmc.buffer_collective_start or an "
+                "argument of the function";
     if (!seen.insert(handle).second)
       return emitOpError("operand #") << i << " is listed twice";
   }

@@ -208,6 +208,22 @@ LogicalResult LMCDialect::verifyOperationAttribute(Operation *op,
     }
     return success();
   }
+  if (name == DpSyncAttrHelper::getNameStr()) {
+    if (failed(checkType<StringAttr>(emitError, attr, "a string")))
+      return failure();
+    if (!isa<ModelOp>(op))
+      return op->emitError("'") << name << "' is only allowed on an lmc.model";
+    StringRef mode = cast<StringAttr>(attr.getValue()).getValue();
+    if (mode != "local" && mode != "allreduce")
+      return op->emitError("'")
+             << name << "' must be \"local\" or \"allreduce\", not \"" << mode
+             << "\"";
+    if (!op->hasAttr(BatchAxesAttrHelper::getNameStr()))
+      return op->emitError("'")
+             << name << "' needs '" << BatchAxesAttrHelper::getNameStr()
+             << "' beside it";
+    return success();
+  }
   if (name == ActivationBytesAttrHelper::getNameStr()) {
     if (failed(
             checkType<DenseI64ArrayAttr>(emitError, attr, "an array of i64")))

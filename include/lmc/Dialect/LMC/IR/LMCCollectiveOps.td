@@ -407,10 +407,16 @@ def LMC_BufferCollectiveStartOp : LMC_Op<"buffer_collective_start", [
     lmc.buffer_wait %h
     ```
 
+    The handle may instead be returned from the function: the transfer
+    then outlives it, and the caller passes the handle to a function that
+    waits for it (`lmc_dp_average_start` and `_finish`,
+    `lmc-export-entry-points`); the buffers are then the caller's.
+
     **Constraints:**
     - the constraints of `lmc.buffer_collective`;
     - the handle is used exactly once, by an `lmc.buffer_wait` in the same
-      block.
+      block, or by the `func.return` of the block, when `input` and
+      `output` are arguments of the function.
   }];
   let arguments = (ins LMC_CollectiveKindAttr:$kind,
                        Arg<MemRefOf<[F32]>, "", [MemRead]>:$input,
@@ -459,8 +465,9 @@ def LMC_BufferWaitOp : LMC_Op<"buffer_wait", [
 
     **Constraints:**
     - there is at least one handle;
-    - every handle is a result of `lmc.buffer_collective_start`, listed
-      once.
+    - every handle is a result of `lmc.buffer_collective_start` or an
+      argument of the enclosing function (a handle another function
+      started and returned), listed once.
   }];
   let arguments = (ins Variadic<I64>:$handles);
   let assemblyFormat = "$handles attr-dict";

@@ -64,6 +64,9 @@ def LMC_Dialect : Dialect {
     // On an lmc.model: the mesh axes that split the sequence of the
     // training step's activations (lmc-shard's sequence parallelism).
     "::mlir::ArrayAttr":$sequence_axes,
+    // On an lmc.model, beside lmc.batch_axes: "local" when the training step
+    // reduces nothing over the batch axes (lmc-shard dp-sync=local).
+    "::mlir::StringAttr":$dp_sync,
     // On an lmc.model: the bytes of activations kept for the backward pass,
     // a polynomial in the batch and sequence sizes (lmc-autodiff).
     "::mlir::DenseI64ArrayAttr":$activation_bytes,
