@@ -94,7 +94,8 @@ void _mlir_ciface_lmc_train_step(
 
 /* Gradient accumulation (programs compiled with `lmc compile --grad-accum`;
  * absent otherwise). lmc_grad_step adds the batch's mean gradient (the mean
- * over the ranks of the batch axes too) to `grad_acc`, a contiguous buffer of
+ * over the ranks of the batch axes too, unless the description says
+ * `dp_sync local`: then the replica's own) to `grad_acc`, a contiguous buffer of
  * the moments' size and layout (this rank's pieces, see `state` below), and
  * returns the batch's loss; parameters are not changed. lmc_apply_step then
  * makes the AdamW step of lmc_train_step with the gradient
