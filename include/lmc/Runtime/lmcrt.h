@@ -94,12 +94,14 @@ void _mlir_ciface_lmc_train_step(
 
 /* Gradient accumulation (programs compiled with `lmc compile --grad-accum`;
  * absent otherwise). lmc_grad_step adds the batch's mean gradient (the mean
- * over the ranks of the batch axes too) to `grad_acc`, a contiguous buffer of
- * the moments' size and layout (this rank's pieces, see `state` below), and
- * returns the batch's loss; parameters are not changed. lmc_apply_step then
- * makes the AdamW step of lmc_train_step with the gradient
- * grad_scale * grad_acc (grad_scale = 1/K after K micro-batches from a
- * zeroed grad_acc): its gradient norm is that gradient's, before clipping.
+ * over the ranks of the batch axes too, unless the description says
+ * `dp_sync local`: then the replica's own) to `grad_acc`, a contiguous
+ * buffer of the moments' size and layout (this rank's pieces, see `state`
+ * below), and returns the batch's loss; parameters are not changed.
+ * lmc_apply_step then makes the AdamW step of lmc_train_step with the
+ * gradient grad_scale * grad_acc (grad_scale = 1/K after K micro-batches
+ * from a zeroed grad_acc): its gradient norm is that gradient's, before
+ * clipping.
  * It updates params and the moments in place and leaves grad_acc as it
  * was. */
 float _mlir_ciface_lmc_grad_step(lmcrt_memref_f32_1d *params,
@@ -205,8 +207,9 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  * layout of every parameter and moment is in its shard and state lines.
  *
  * `dp_sync local` says that the training step does not reduce over the
- * `batch` axes: each replica (a rank's group along those axes) computes
- * its loss, gradients, gradient norm and clipping from its own rows and
+ * `batch` axes: each replica (the ranks of one index along those axes:
+ * one rank, or a group of the other axes such as tp) computes its loss,
+ * gradients, gradient norm and clipping from its own rows and
  * updates its own parameters, which diverge until the trainer averages them
  * (lmc_dp_average*); lmc_eval_step still returns the loss averaged over the
  * group. Without the line (`allreduce`), the step averages the gradients

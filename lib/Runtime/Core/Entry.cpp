@@ -32,10 +32,10 @@ extern "C" int lmcrt_main(int argc, char **argv) {
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, -1);
   lmcrt::ModelFunctions fns = {
-      &_mlir_ciface_lmc_train_step, &_mlir_ciface_lmc_eval_step,
-      &_mlir_ciface_lmc_logits, &_mlir_ciface_lmc_model_info,
-      &_mlir_ciface_lmc_grad_step,   &_mlir_ciface_lmc_apply_step,
-      &_mlir_ciface_lmc_dp_average,  &_mlir_ciface_lmc_dp_average_start,
+      &_mlir_ciface_lmc_train_step,       &_mlir_ciface_lmc_eval_step,
+      &_mlir_ciface_lmc_logits,           &_mlir_ciface_lmc_model_info,
+      &_mlir_ciface_lmc_grad_step,        &_mlir_ciface_lmc_apply_step,
+      &_mlir_ciface_lmc_dp_average,       &_mlir_ciface_lmc_dp_average_start,
       &_mlir_ciface_lmc_dp_average_finish};
   return lmcrt::runTrainer(argc, argv, fns);
 }

@@ -3,10 +3,11 @@
 // Wraps train_step, eval_step and logits (and grad_step and apply_step,
 // when lmc-grad-accumulation built them) into functions whose signatures do
 // not depend on the model: parameters, optimizer state and accumulated
-// gradients travel as flat buffers. Also describes the model (parameters, offsets, initialisers) as
-// text for the runtime, and, on a mesh whose batch axes span several ranks,
-// builds the entry points that average a buffer of the parameters' layout
-// over the replicas (lmc_dp_average and its asynchronous form).
+// gradients travel as flat buffers. Also describes the model (parameters,
+// offsets, initialisers) as text for the runtime, and, on a mesh whose batch
+// axes span several ranks, builds the entry points that average a buffer of the
+// parameters' layout over the replicas (lmc_dp_average and its asynchronous
+// form).
 //
 //===----------------------------------------------------------------------===//
 

@@ -446,8 +446,7 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
         "all, with the {1} bytes over other axes):\n",
         kDataAxis, otherMoved);
     os << llvm::formatv("  {0,-10} {1,-44} {2,14} {3,14}\n", "dp-sync",
-                        "what goes over dp", "dp bytes/step",
-                        "all bytes/step");
+                        "what goes over dp", "dp bytes/step", "all bytes/step");
     os << llvm::formatv("  {0,-10} {1,-44} {2,14} {3,14}\n", "allreduce",
                         "gradients and loss, every step", allreduceDp,
                         allreduceDp + otherMoved);
@@ -461,8 +460,7 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
                         "{1} steps (lmc_dp_average, one all-reduce of the "
                         "rank's parameters); {2:F2}x allreduce's dp "
                         "traffic\n",
-                        round, h,
-                        allreduceDp ? localDp / allreduceDp : 0.0);
+                        round, h, allreduceDp ? localDp / allreduceDp : 0.0);
   }
 
   /// Bytes of a tensor type at the report's shapes: a dynamic dimension 0

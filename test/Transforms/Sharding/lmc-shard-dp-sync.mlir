@@ -61,6 +61,18 @@
 // ALLREDUCE-LABEL: func.func @eval_step
 // ALLREDUCE:         lmc.all_reduce %{{.+}} over ["dp"] : tensor<f32>
 
+// Tests that gradient accumulation splits the local step without adding a
+// dp collective: grad_step accumulates the replica's own gradients and
+// apply_step's norm is reduced over tp only.
+// RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-shard="mesh=dp=2,tp=2 dp-sync=local" --lmc-grad-accumulation | FileCheck %s --check-prefix=ACCUM
+// ACCUM-LABEL: func.func @grad_step
+// ACCUM-NOT:     over ["dp"]
+// ACCUM-LABEL: func.func @apply_step
+// ACCUM-NOT:     over ["dp"]
+// ACCUM:         lmc.all_reduce %{{.+}} over ["tp"] : tensor<f32>
+// ACCUM-NOT:     over ["dp"]
+// ACCUM-LABEL: func.func @eval_step
+
 // Errors, at the module, naming the option and lmc compile's flag.
 // RUN: not lmc-opt %s --lmc-autodiff --lmc-optimizer --lmc-shard="mesh=tp=2 dp-sync=local" 2>&1 | FileCheck %s --check-prefix=NODP
 // NODP: error: lmc-shard: dp-sync=local (lmc compile --dp-sync local) needs a mesh with dp > 1, not 'dp=1,tp=2': without replicas there is nothing to average
