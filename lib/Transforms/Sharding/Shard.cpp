@@ -14,6 +14,7 @@
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
 #include "lmc/Transforms/Passes.h"
 
+#include "ParameterGather.h"
 #include "ShardingStrategy.h"
 #include "TensorParallel.h"
 #include "ZeroRedundancy.h"
@@ -133,9 +134,9 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
           << mesh << "': " << error;
       return signalPassFailure();
     }
-    if (zero > 1) {
+    if (zero > 3) {
       emitError(getOperation().getLoc(), "lmc-shard: ZeRO stage ")
-          << static_cast<unsigned>(zero) << " does not exist here (0 or 1)";
+          << static_cast<unsigned>(zero) << " does not exist (0, 1, 2 or 3)";
       return signalPassFailure();
     }
     for (ModelOp model : getOperation().getOps<ModelOp>())
@@ -188,12 +189,43 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
       }
     }
 
-    // ZeRO-1: the gradients it reduce-scatters leave the all-reduce.
+    // ZeRO-3: the parameters dp can split live as pieces, gathered for
+    // their uses in every function of the step (before the losses are
+    // all-reduced below, so that the loss marks the end of the forward).
+    llvm::StringMap<int64_t> shardedParams;
+    if (zero == 3 && shape.dp > 1) {
+      shardedParams = planParameterShards(model, kDataAxis, shape.dp);
+      for (StringRef name : {"train_step", "eval_step", "logits"}) {
+        auto func = dyn_cast_or_null<func::FuncOp>(
+            SymbolTable::lookupSymbolIn(model, name));
+        if (!func)
+          continue;
+        Operation *forwardEnd = nullptr;
+        if (func == train) {
+          auto ret = cast<func::ReturnOp>(train.getBody().front().getTerminator());
+          auto extract = ret.getNumOperands()
+                             ? ret.getOperand(0).getDefiningOp<tensor::ExtractOp>()
+                             : nullptr;
+          forwardEnd = extract ? extract.getTensor().getDefiningOp() : nullptr;
+          if (!forwardEnd || forwardEnd->getBlock() != &train.getBody().front())
+            return train.emitOpError("ZeRO-3 expects the loss to be read from "
+                                     "a rank-0 tensor computed in the body");
+        }
+        GatherStats stats;
+        if (failed(gatherParameters(func, kDataAxis, shape.dp, shardedParams,
+                                    forwardEnd, overlap, stats)))
+          return failure();
+        if (func == train)
+          numParamAllGathers += stats.forwardGathers + stats.backwardGathers;
+      }
+    }
+
+    // ZeRO-1/2/3: the gradients it reduce-scatters leave the all-reduce.
     llvm::SmallPtrSet<Value, 32> seen;
-    if (zero == 1) {
+    if (zero >= 1) {
       ZeroStats stats;
-      if (failed(applyZero1(train, model, kDataAxis, shape.dp, overlap, seen,
-                            stats)))
+      if (failed(applyZero1(train, model, kDataAxis, shape.dp, overlap,
+                            shardedParams, seen, stats)))
         return failure();
       numReduceScatters += stats.reduceScatters;
     }

@@ -12,7 +12,8 @@
 include "mlir/Pass/PassBase.td"
 
 def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
-  let summary = "Partitions the training step over a dp x tp mesh of ranks";
+  let summary = "Partitions the training step over a dp x tp mesh of ranks, "
+                "with ZeRO-1/2/3";
   let description = [{
     Makes the training functions of the model (after `lmc-optimizer`) one
     SPMD program for the mesh `mesh` (`dp=D,tp=T`), recorded as the model's
@@ -103,6 +104,64 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
     dimension of which D divides keep the replicated state and the bucketed
     all-reduce.
 
+    ZeRO-2 (`zero=2`) is the same program. Each gradient is already
+    reduce-scattered as soon as the backward pass produces it, and
+    `lmc-free-buffers` frees the full gradient right after, so no rank keeps
+    more than its piece of the gradients past that point; under
+    `lmc-grad-accumulation` the accumulators have the state's layout (the
+    piece), so the gradients kept across micro-batches are pieces too. The
+    stages differ in other systems, whose ZeRO-1 keeps full gradients; here
+    1 and 2 coincide, with or without gradient accumulation.
+
+    ZeRO-3 (`zero=3`, fully sharded data parallelism; with dp > 1): each
+    parameter with a dimension that no mesh axis splits yet and that D
+    divides in its (tensor-parallel) local shape lives as the rank's 1/D
+    piece along the first such dimension: `lmc.sharding` gains `dp =
+    shard(d)` (the runtime holds, initialises and checkpoints pieces), and
+    the parameter arguments of `train_step`, `eval_step` and `logits` are
+    the pieces. Each function all-gathers a parameter over `dp` for its
+    uses. A use is a forward use when its op is at or before the op that
+    computes `train_step`'s loss (every use of `eval_step` and `logits`),
+    a backward use after it (the recomputed forward ops of a recompute
+    policy included); AdamW's read is of the piece. A layer is a maximal
+    run of parameters, in the order of their first forward (backward) use,
+    whose names share a layer key: the name up to and including its first
+    all-digit component (`h.3`, `model.layers.3`), or the name without its
+    last component (`wte`, `ln_f`). Each layer's forward uses read one
+    gather of each of its parameters (one `lmc.wait` for the layer, right
+    before its first use; the gathered tensors die at the layer's last
+    forward use, where `lmc-free-buffers` frees them), and its backward
+    uses a second gather, waited for the same way. The gathers of a layer
+    start (`lmc.all_gather_start`) right after the previous layer's wait,
+    so that they overlap the previous layer's compute (prefetch); the first
+    forward layer's at the top of the function, the first backward layer's
+    right after the loss. Without `overlap`, each gather is a blocking
+    `lmc.all_gather` before the first use. The gradient is reduce-scattered
+    as under ZeRO-1 and AdamW updates the piece, which stays a piece (no
+    all-gather). A parameter without such a dimension stays replicated over
+    `dp` and is handled as under ZeRO-1.
+
+    Output (abridged, `mesh=dp=2 zero=3`, two layers of one weight each):
+
+    ```mlir
+    func.func @train_step(%w0: tensor<32x64xf32>, %w1: tensor<32x64xf32>, ...) {
+      %p0 = lmc.all_gather_start %w0 over ["dp"] dim 0 : tensor<32x64xf32> -> !lmc.pending<tensor<64x64xf32>>
+      %g0 = lmc.wait %p0 : !lmc.pending<tensor<64x64xf32>>
+      %p1 = lmc.all_gather_start %w1 over ["dp"] dim 0 : tensor<32x64xf32> -> !lmc.pending<tensor<64x64xf32>>
+      %h0 = lmc.matmul %x, %g0 : ...        // layer 0, while layer 1 gathers
+      %g1 = lmc.wait %p1 : !lmc.pending<tensor<64x64xf32>>
+      %h1 = lmc.matmul %h0, %g1 : ...
+      %loss = lmc.cross_entropy ...
+      %q1 = lmc.all_gather_start %w1 over ["dp"] dim 0 ...   // backward
+      %b1 = lmc.wait %q1 ...
+      %q0 = lmc.all_gather_start %w0 over ["dp"] dim 0 ...
+      ... backward of layer 1 reads %b1 ...
+      %s1 = lmc.reduce_scatter_start %dw1 over ["dp"] dim 0 ...
+      %b0 = lmc.wait %q0 ...
+      ... backward of layer 0 reads %b0 ...
+      %new:3 = lmc.adamw %w1, %mean1, ... : tensor<32x64xf32>
+    ```
+
     With `report`, the pass prints the collectives of one training step (per
     bucket: tensors, bytes, and the bytes a ring all-reduce moves per rank,
     2 (D - 1) / D times the payload) and the parameter and optimizer-state
@@ -135,8 +194,9 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
            "and tp, in that order, each of size 1 unless given; empty: one "
            "rank. Another axis is an error listing those">,
     Option<"zero", "zero", "unsigned", /*default=*/"0",
-           "ZeRO stage: 0 (optimizer state replicated) or 1 (sharded over "
-           "dp)">,
+           "ZeRO stage: 0 (optimizer state replicated), 1 or 2 (optimizer "
+           "state and gradients sharded over dp; one program), 3 (parameters "
+           "sharded too, gathered for their uses)">,
     Option<"bucketBytes", "bucket-bytes", "int64_t",
            /*default=*/"25 * 1024 * 1024",
            "Smallest payload of a gradient all-reduce bucket, in bytes (0: "
@@ -162,7 +222,10 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
     Statistic<"numTpSlices", "tp-slices",
               "Number of local slices of replicated values in train_step">,
     Statistic<"numReduceScatters", "reduce-scatters",
-              "Number of gradient reduce-scatters over dp (ZeRO-1)">,
+              "Number of gradient reduce-scatters over dp (ZeRO-1/2/3)">,
+    Statistic<"numParamAllGathers", "param-all-gathers",
+              "Number of parameter all-gathers over dp in train_step "
+              "(ZeRO-3)">,
   ];
   let dependentDialects = ["::mlir::lmc::LMCDialect",
                            "::mlir::arith::ArithDialect",
