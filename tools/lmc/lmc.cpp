@@ -105,7 +105,9 @@ static cl::opt<unsigned>
          cl::init(0), cl::sub(compileCommand));
 static cl::opt<double> bucketMiB(
     "bucket-mb",
-    cl::desc("Smallest gradient all-reduce bucket in MiB (default 25)"),
+    cl::desc("Smallest bucket in MiB (default 25) of the gradient "
+             "all-reduces and of ZeRO's reduce-scatters and all-gathers "
+             "(lmc-bucket-collectives); 0: one collective per tensor"),
     cl::init(25.0), cl::sub(compileCommand));
 static cl::opt<bool> overlap(
     "overlap",

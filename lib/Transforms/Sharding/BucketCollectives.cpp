@@ -255,12 +255,17 @@ struct LMCBucketCollectivesPass
       Operation *wait = waitOf(m->pending);
       if (auto it = open.find(key); it != open.end()) {
         // The bucket starts after its first member's start and its last
-        // input, and is waited for before its first member's wait: a
-        // member whose input comes after another's wait starts a new one.
+        // input, and is waited for before its first member's wait. A
+        // member started after that wait starts a new bucket: a bucket
+        // never reaches over a wait of its own, so that an input computed
+        // from a waited result is not hoisted above it, and ZeRO-3's
+        // layer-by-layer gathers (each layer's started after the previous
+        // layer's wait) stay one bucket per layer, prefetched as placed.
         Bucket &b = it->second;
         Operation *anchor =
             later(b.members.front().start, later(b.lastDef, def));
-        if (!anchor->isBeforeInBlock(earlier(b.firstWait, wait)))
+        if (!op.isBeforeInBlock(b.firstWait) ||
+            !anchor->isBeforeInBlock(earlier(b.firstWait, wait)))
           close(key);
       }
       Bucket &b = open[key];

@@ -206,3 +206,38 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 1>} {
 // CHECK-NEXT:  %[[W:.+]] = lmc.wait %[[P]]
 // CHECK-NOT:   lmc.wait
 // CHECK:       return
+
+// -----
+
+// Tests that buckets do not reach over their own wait (ZeRO-3's layers):
+// layer 0's two gathers, started at the top and waited for together, form
+// one bucket; layer 1's, started right after layer 0's wait (the prefetch
+// while layer 0 computes), form a second, started there, not hoisted into
+// the first.
+
+module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 1>} {
+  func.func @layers(%a0: tensor<2xf32>, %b0: tensor<2xf32>, %a1: tensor<2xf32>, %b1: tensor<2xf32>, %x: tensor<4xf32>) -> tensor<4xf32> {
+    %pa0 = lmc.all_gather_start %a0 over ["dp"] dim 0 : tensor<2xf32> -> !lmc.pending<tensor<4xf32>>
+    %pb0 = lmc.all_gather_start %b0 over ["dp"] dim 0 : tensor<2xf32> -> !lmc.pending<tensor<4xf32>>
+    %ga0, %gb0 = lmc.wait %pa0, %pb0 : !lmc.pending<tensor<4xf32>>, !lmc.pending<tensor<4xf32>>
+    %pa1 = lmc.all_gather_start %a1 over ["dp"] dim 0 : tensor<2xf32> -> !lmc.pending<tensor<4xf32>>
+    %pb1 = lmc.all_gather_start %b1 over ["dp"] dim 0 : tensor<2xf32> -> !lmc.pending<tensor<4xf32>>
+    %y0 = lmc.mul %x, %ga0 : tensor<4xf32>
+    %z0 = lmc.add %y0, %gb0 : tensor<4xf32>
+    %ga1, %gb1 = lmc.wait %pa1, %pb1 : !lmc.pending<tensor<4xf32>>, !lmc.pending<tensor<4xf32>>
+    %y1 = lmc.mul %z0, %ga1 : tensor<4xf32>
+    %z1 = lmc.add %y1, %gb1 : tensor<4xf32>
+    return %z1 : tensor<4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @layers
+// CHECK:       %[[P0:.+]] = lmc.all_gather_start %{{.+}} over ["dp"] dim 0 : tensor<1x4xf32> -> !lmc.pending<tensor<2x4xf32>>
+// CHECK-NEXT:  %[[W0:.+]] = lmc.wait %[[P0]] : !lmc.pending<tensor<2x4xf32>>
+// CHECK:       tensor.empty() : tensor<1x4xf32>
+// CHECK:       %[[P1:.+]] = lmc.all_gather_start %{{.+}} over ["dp"] dim 0 : tensor<1x4xf32> -> !lmc.pending<tensor<2x4xf32>>
+// CHECK-NEXT:  lmc.mul
+// CHECK-NEXT:  lmc.add
+// CHECK-NEXT:  %[[W1:.+]] = lmc.wait %[[P1]] : !lmc.pending<tensor<2x4xf32>>
+// CHECK-NOT:   lmc.wait
+// CHECK:       return

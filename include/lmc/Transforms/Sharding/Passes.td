@@ -250,9 +250,12 @@ def LMCBucketCollectives : Pass<"lmc-bucket-collectives", "::mlir::ModuleOp"> {
     The overlap stays: a bucket starts at its first member's start, or
     after its last input if that comes later, and is waited for right
     before the earliest wait of its members (so before the first use of any
-    result). A tensor whose input only exists after the wait of the bucket
-    being filled (a gradient computed from an earlier, already waited
-    result, say) is not hoisted above it: it starts a new bucket. Only
+    result). A tensor started after the wait of the bucket being filled
+    starts a new bucket: a bucket never reaches over a wait of its own, so
+    an input computed from an already waited result is not hoisted above
+    it, and ZeRO-3's gathers, each layer's started right after the previous
+    layer's wait, become one bucket per layer (or several, for a layer
+    over the size) that keeps `lmc-shard`'s prefetch. Only
     static float32 tensors whose pending result has its one wait in the
     block are merged; others stay as they are.
 
