@@ -229,7 +229,9 @@ struct LMCBucketCollectivesPass
     for (Block *block : blocks)
       if (failed(runOnBlock(block)))
         return signalPassFailure();
-    if (report)
+    // Programs without gathers or scatters to bucket (no ZeRO) print
+    // nothing.
+    if (report && !tallies.empty())
       printReport();
   }
 

@@ -274,8 +274,9 @@ def LMCBucketCollectives : Pass<"lmc-bucket-collectives", "::mlir::ModuleOp"> {
     operand that the runtime would have to pack itself (with strides per
     tensor) behind the ABI.
 
-    With `report`, prints per function, kind and group the collectives
-    before and after (tensors, buckets, payload bytes).
+    With `report`, prints (when there is any gather or scatter to bucket)
+    per function, kind and group the collectives before and after
+    (tensors, buckets, payload bytes).
 
     Input (`mesh=dp=2`, `bucket-bytes=0` would leave it unchanged):
 
