@@ -128,6 +128,11 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
   shard.reportSyncEvery = options.reportSyncEvery;
   shard.report = options.report;
   pm.addPass(createLMCShard(shard));
+  // ZeRO's per-tensor gathers and scatters, merged into buckets.
+  LMCBucketCollectivesOptions buckets;
+  buckets.bucketBytes = options.bucketBytes;
+  buckets.report = options.report;
+  pm.addPass(createLMCBucketCollectives(buckets));
   if (options.gradAccum)
     pm.addPass(createLMCGradAccumulation());
   if (options.fuse) {

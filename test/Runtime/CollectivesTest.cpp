@@ -562,6 +562,116 @@ TEST(Async, SeveralInFlight) {
   EXPECT_TRUE(f.matches(reduceScattered(2, 0, scattered)));
 }
 
+TEST(Async, GatherAndScatterAlongEachDimensionOf3D) {
+  // The start forms along dimensions 0, 1 and 2 (a sequence-parallel
+  // activation [B, T, C] split along T is dimension 1), contiguous and into
+  // or out of padded rows, over dp, tp and the world.
+  std::vector<int64_t> sizes = {2, 3, 4};
+  for (int axis = 0; axis < 3; ++axis)
+    for (int64_t dim = 0; dim < 3; ++dim)
+      for (int64_t pad : {0, 3}) {
+        std::vector<int64_t> big = sizes;
+        big[dim] *= groupSize(axis);
+        Tensor a(sizes, paddedRows(sizes, pad)), b(big, paddedRows(big, pad));
+        a.fill(worldRank());
+        lmcrt_collective_wait(_mlir_ciface_lmcrt_all_gather_start_f32(
+            a.ref(), b.ref(), maskOf(axis), dim));
+        EXPECT_TRUE(b.matches(allGathered(axis, dim, sizes)))
+            << "all_gather_start axis " << axis << ", dim " << dim
+            << ", pad " << pad;
+
+        Tensor c(big, paddedRows(big, pad)), d(sizes, paddedRows(sizes, pad));
+        c.fill(worldRank());
+        lmcrt_collective_wait(_mlir_ciface_lmcrt_reduce_scatter_start_f32(
+            c.ref(), d.ref(), maskOf(axis), dim));
+        EXPECT_TRUE(d.matches(reduceScattered(axis, dim, big)))
+            << "reduce_scatter_start axis " << axis << ", dim " << dim
+            << ", pad " << pad;
+      }
+  EXPECT_EQ(comm::pendingCount(), 0);
+}
+
+TEST(Async, PackedBucketEqualsOneCollectivePerTensor) {
+  // lmc-bucket-collectives' layout: the tensors of a bucket, each scattered
+  // along its own dimension, packed into a [P, S] buffer whose row r holds
+  // rank r's piece of each, row-major, one after the other; one
+  // reduce-scatter along dimension 0 leaves each rank [1, S], its pieces,
+  // and one all-gather of the [1, S] pieces gives back every row. Checked
+  // against the per-tensor collectives, over dp, tp and the world.
+  for (int axis = 0; axis < 3; ++axis) {
+    const int64_t p = groupSize(axis);
+    // x [2P, 3] scattered along 0, y [2, 2P, 3] along 1, z [3, 2, P] along 2.
+    std::vector<std::vector<int64_t>> wholes = {
+        {2 * p, 3}, {2, 2 * p, 3}, {3, 2, p}};
+    std::vector<int64_t> dims = {0, 1, 2};
+    std::vector<std::vector<int64_t>> pieces = wholes;
+    std::vector<int64_t> columns;
+    int64_t width = 0;
+    for (size_t k = 0; k < wholes.size(); ++k) {
+      pieces[k][dims[k]] /= p;
+      columns.push_back(width);
+      int64_t n = 1;
+      for (int64_t s : pieces[k])
+        n *= s;
+      width += n;
+    }
+
+    // Pack: element i of rank r's piece of tensor k at row r, column
+    // columns[k] + (its row-major index in the piece).
+    Tensor packed({p, width});
+    for (size_t k = 0; k < wholes.size(); ++k) {
+      Tensor whole(wholes[k]);
+      whole.fill(worldRank());
+      whole.forEach([&](const std::vector<int64_t> &index, int64_t) {
+        std::vector<int64_t> in = index;
+        int64_t r = in[dims[k]] / pieces[k][dims[k]];
+        in[dims[k]] %= pieces[k][dims[k]];
+        packed.at({r, columns[k] + linearOf(in, pieces[k])}) = whole.at(index);
+      });
+    }
+    Tensor mine({1, width});
+    lmcrt_collective_wait(_mlir_ciface_lmcrt_reduce_scatter_start_f32(
+        packed.ref(), mine.ref(), maskOf(axis), 0));
+
+    // Each piece against the per-tensor reduce-scatter.
+    for (size_t k = 0; k < wholes.size(); ++k) {
+      Tensor whole(wholes[k]), piece(pieces[k]);
+      whole.fill(worldRank());
+      _mlir_ciface_lmcrt_reduce_scatter_f32(whole.ref(), piece.ref(),
+                                            maskOf(axis), dims[k]);
+      int64_t wrong = 0;
+      piece.forEach([&](const std::vector<int64_t> &index, int64_t linear) {
+        wrong += mine.at({0, columns[k] + linear}) != piece.at(index);
+      });
+      EXPECT_EQ(wrong, 0) << "reduce-scattered tensor " << k << ", axis "
+                          << axis;
+    }
+
+    // Gather the pieces back: row r of the result is rank r's [1, S].
+    Tensor rows({p, width});
+    lmcrt_collective_wait(_mlir_ciface_lmcrt_all_gather_start_f32(
+        mine.ref(), rows.ref(), maskOf(axis), 0));
+    for (size_t k = 0; k < wholes.size(); ++k) {
+      Tensor piece(pieces[k]), whole(wholes[k]);
+      piece.forEach([&](const std::vector<int64_t> &index, int64_t linear) {
+        piece.at(index) = mine.at({0, columns[k] + linear});
+      });
+      _mlir_ciface_lmcrt_all_gather_f32(piece.ref(), whole.ref(), maskOf(axis),
+                                        dims[k]);
+      int64_t wrong = 0;
+      whole.forEach([&](const std::vector<int64_t> &index, int64_t) {
+        std::vector<int64_t> in = index;
+        int64_t r = in[dims[k]] / pieces[k][dims[k]];
+        in[dims[k]] %= pieces[k][dims[k]];
+        wrong += rows.at({r, columns[k] + linearOf(in, pieces[k])}) !=
+                 whole.at(index);
+      });
+      EXPECT_EQ(wrong, 0) << "all-gathered tensor " << k << ", axis " << axis;
+    }
+  }
+  EXPECT_EQ(comm::pendingCount(), 0);
+}
+
 TEST(Async, ProgressWhileInFlight) {
   // What the GEMM wrapper does between kernels: progress() any number of
   // times while an all-reduce is in flight leaves it for the wait, which

@@ -99,8 +99,9 @@ static cl::opt<std::string>
          cl::init(defaults::mesh), cl::sub(compileCommand));
 static cl::opt<unsigned>
     zero("zero",
-         cl::desc("ZeRO stage: 0, or 1 (optimizer state sharded over "
-                  "dp)"),
+         cl::desc("ZeRO stage over dp: 0; 1 or 2 (optimizer state and "
+                  "gradients sharded, one program); 3 (parameters sharded "
+                  "too, gathered layer by layer with prefetch)"),
          cl::init(0), cl::sub(compileCommand));
 static cl::opt<bool> sequenceParallel(
     "sequence-parallel",
@@ -110,7 +111,9 @@ static cl::opt<bool> sequenceParallel(
     cl::sub(compileCommand));
 static cl::opt<double> bucketMiB(
     "bucket-mb",
-    cl::desc("Smallest gradient all-reduce bucket in MiB (default 25)"),
+    cl::desc("Smallest bucket in MiB (default 25) of the gradient "
+             "all-reduces and of ZeRO's reduce-scatters and all-gathers "
+             "(lmc-bucket-collectives); 0: one collective per tensor"),
     cl::init(25.0), cl::sub(compileCommand));
 static cl::opt<bool> overlap(
     "overlap",
@@ -288,6 +291,11 @@ int main(int argc, char **argv) {
   pipeline.cudaArch = cudaArch;
   pipeline.cudaToolkit = cudaToolkit;
   pipeline.mesh = mesh;
+  if (zero > 3) {
+    llvm::errs() << "lmc compile: --zero " << zero
+                 << ": the ZeRO stages are 0, 1, 2 and 3\n";
+    return 2;
+  }
   pipeline.zero = zero;
   pipeline.sequenceParallel = sequenceParallel;
   if (bucketMiB < 0) {

@@ -135,11 +135,18 @@ std::string kindOf(ArrayRef<Operation *> ops) {
 class FunctionFuser {
 public:
   explicit FunctionFuser(Block &block) : block(block) {
+    Operation *lastEffect = nullptr;
     for (Operation &op : block) {
       position[&op] = ops.size();
       parent.push_back(ops.size());
       members.push_back({&op});
       ops.push_back(&op);
+      if (&op != block.getTerminator() &&
+          (isCollective(&op) || !isMemoryEffectFree(&op))) {
+        if (lastEffect)
+          nextEffect[lastEffect] = &op;
+        lastEffect = &op;
+      }
     }
   }
 
@@ -340,8 +347,13 @@ private:
     SmallVector<Operation *> stack;
     // Pushes the users of `op` outside the union; false when `fromOutside`
     // and a user is in the union (a path came back).
+    // The users, and the next op with effects after one with effects (the
+    // order materialize keeps: a path through the collectives counts).
     auto pushUsers = [&](Operation *op, bool fromOutside) {
-      for (Operation *user : op->getUsers()) {
+      SmallVector<Operation *> next(op->getUsers());
+      if (Operation *after = nextEffect.lookup(op))
+        next.push_back(after);
+      for (Operation *user : next) {
         Operation *inBlock = block.findAncestorOpInBlock(*user);
         if (!inBlock)
           continue;
@@ -493,6 +505,8 @@ private:
   Block &block;
   SmallVector<Operation *> ops;
   llvm::DenseMap<Operation *, unsigned> position;
+  /// For each collective or op with effects, the next one in the block.
+  llvm::DenseMap<Operation *, Operation *> nextEffect;
   /// Union-find over `ops`: the parent of each op's index, and the
   /// members of each group (at its leader's index).
   SmallVector<unsigned> parent;

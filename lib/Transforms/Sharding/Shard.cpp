@@ -16,6 +16,7 @@
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
 #include "lmc/Transforms/Passes.h"
 
+#include "ParameterGather.h"
 #include "ShardingStrategy.h"
 #include "TensorParallel.h"
 #include "ZeroRedundancy.h"
@@ -148,9 +149,9 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
           << " > 1; the mesh is '" << shape->mesh.str() << "'";
       return signalPassFailure();
     }
-    if (zero > 1) {
+    if (zero > 3) {
       emitError(getOperation().getLoc(), "lmc-shard: ZeRO stage ")
-          << static_cast<unsigned>(zero) << " does not exist here (0 or 1)";
+          << static_cast<unsigned>(zero) << " does not exist (0, 1, 2 or 3)";
       return signalPassFailure();
     }
     if (dpSync == DpSync::Local && failed(checkLocalSync(*shape)))
@@ -249,12 +250,43 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
                        builder.getStrArrayAttr({kTensorAxis}));
     }
 
-    // ZeRO-1: the gradients it reduce-scatters leave the all-reduce.
+    // ZeRO-3: the parameters dp can split live as pieces, gathered for
+    // their uses in every function of the step (before the losses are
+    // all-reduced below, so that the loss marks the end of the forward).
+    llvm::StringMap<int64_t> shardedParams;
+    if (zero == 3 && shape.dp > 1) {
+      shardedParams = planParameterShards(model, kDataAxis, shape.dp);
+      for (StringRef name : {"train_step", "eval_step", "logits"}) {
+        auto func = dyn_cast_or_null<func::FuncOp>(
+            SymbolTable::lookupSymbolIn(model, name));
+        if (!func)
+          continue;
+        Operation *forwardEnd = nullptr;
+        if (func == train) {
+          auto ret = cast<func::ReturnOp>(train.getBody().front().getTerminator());
+          auto extract = ret.getNumOperands()
+                             ? ret.getOperand(0).getDefiningOp<tensor::ExtractOp>()
+                             : nullptr;
+          forwardEnd = extract ? extract.getTensor().getDefiningOp() : nullptr;
+          if (!forwardEnd || forwardEnd->getBlock() != &train.getBody().front())
+            return train.emitOpError("ZeRO-3 expects the loss to be read from "
+                                     "a rank-0 tensor computed in the body");
+        }
+        GatherStats stats;
+        if (failed(gatherParameters(func, kDataAxis, shape.dp, shardedParams,
+                                    forwardEnd, overlap, stats)))
+          return failure();
+        if (func == train)
+          numParamAllGathers += stats.forwardGathers + stats.backwardGathers;
+      }
+    }
+
+    // ZeRO-1/2/3: the gradients it reduce-scatters leave the all-reduce.
     llvm::SmallPtrSet<Value, 32> seen;
-    if (zero == 1) {
+    if (zero >= 1) {
       ZeroStats stats;
-      if (failed(applyZero1(train, model, kDataAxis, shape.dp, overlap, seen,
-                            stats)))
+      if (failed(applyZero1(train, model, kDataAxis, shape.dp, overlap,
+                            shardedParams, seen, stats)))
         return failure();
       numReduceScatters += stats.reduceScatters;
     }
@@ -548,12 +580,18 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
                         "rank\n",
                         totalPayload, totalMoved);
 
-    int64_t paramBytes = 0, stateBytes = 0;
+    // Per parameter, its local bytes (a ZeRO-3 piece included); the
+    // gradient a rank keeps past its reduction and the AdamW state: the
+    // reduce-scattered piece under ZeRO (lmc.zero_dim, or a ZeRO-3
+    // parameter's own piece), else the local gradient.
+    int64_t paramBytes = 0, gradBytes = 0, stateBytes = 0;
+    int64_t replicatedBytes = 0, replicatedCount = 0;
     for (ParamOp p : model.getParams()) {
       RankedTensorType type = p.getTensorType();
       SmallVector<int64_t> local(type.getShape());
-      if (auto sharding =
-              p->getAttrOfType<ShardingAttr>(LMCDialect::getShardingAttrName()))
+      auto sharding =
+          p->getAttrOfType<ShardingAttr>(LMCDialect::getShardingAttrName());
+      if (sharding)
         if (auto shape = sharding.getLocalShape(type.getShape(), mesh);
             succeeded(shape))
           local = *shape;
@@ -561,16 +599,66 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
       for (int64_t size : local)
         bytes *= size;
       paramBytes += bytes;
-      stateBytes += 2 * (p->hasAttr(LMCDialect::ZeroDimAttrHelper::getNameStr())
-                             ? bytes / shape.dp
-                             : bytes);
+      bool zeroPiece =
+          p->hasAttr(LMCDialect::ZeroDimAttrHelper::getNameStr());
+      int64_t kept = zeroPiece ? bytes / shape.dp : bytes;
+      gradBytes += kept;
+      stateBytes += 2 * kept;
+      bool stage3Piece =
+          sharding && sharding.getPlacement(kDataAxis).isShard();
+      if (zero == 3 && shape.dp > 1 && !stage3Piece) {
+        replicatedBytes += bytes;
+        ++replicatedCount;
+      }
     }
-    os << llvm::formatv("parameters per rank:      {0} bytes\n", paramBytes);
-    os << llvm::formatv("gradients per rank:       {0} bytes\n", paramBytes);
+    std::string replicated;
+    if (zero == 3 && shape.dp > 1)
+      replicated = llvm::formatv(" (ZeRO-3 pieces over {0}; {1} bytes in {2} "
+                                 "parameters no free dimension of which {0} "
+                                 "divides stay replicated over it)",
+                                 kDataAxis, replicatedBytes, replicatedCount);
+    os << llvm::formatv("parameters per rank:      {0} bytes{1}\n", paramBytes,
+                        replicated);
+    os << llvm::formatv(
+        "gradients per rank:       {0} bytes{1}\n", gradBytes,
+        zero && shape.dp > 1
+            ? (" (the reduce-scattered pieces over " + kDataAxis +
+               "; each full gradient is freed at its reduce-scatter, and "
+               "--grad-accum accumulates the pieces)")
+                  .str()
+            : "");
     os << llvm::formatv("optimizer state per rank: {0} bytes (exp_avg, "
                         "exp_avg_sq{1})\n",
                         stateBytes,
                         zero ? (", sharded over " + kDataAxis).str() : "");
+    // ZeRO-3: the gathered parameters of a layer live during its compute,
+    // the next layer's gathering meanwhile (one lmc.wait per layer).
+    SmallVector<int64_t> layerBytes;
+    ArrayAttr dataAxes = Builder(model.getContext()).getStrArrayAttr({kDataAxis});
+    train.walk([&](WaitOp wait) {
+      int64_t bytes = 0;
+      for (Value pending : wait.getPending()) {
+        auto start = pending.getDefiningOp<AllGatherStartOp>();
+        if (!start || start.getAxes() != dataAxes ||
+            !isa<BlockArgument>(start.getInput()))
+          return;
+        bytes += reportBytes(pending.getType(), rows);
+      }
+      layerBytes.push_back(bytes);
+    });
+    if (!layerBytes.empty()) {
+      int64_t largest = 0, pair = 0;
+      for (size_t i = 0; i < layerBytes.size(); ++i) {
+        largest = std::max(largest, layerBytes[i]);
+        if (i + 1 < layerBytes.size())
+          pair = std::max(pair, layerBytes[i] + layerBytes[i + 1]);
+      }
+      os << llvm::formatv("gathered parameters:      {0} bytes for the "
+                          "largest layer, {1} for two consecutive ones (the "
+                          "prefetch), {2} layer gathers per step\n",
+                          largest, std::max(pair, largest),
+                          layerBytes.size());
+    }
     // lmc-autodiff's kept bytes, a polynomial in the rows B and the
     // sequence T, at this rank's rows.
     if (auto poly = model->getAttrOfType<DenseI64ArrayAttr>(

@@ -1,4 +1,4 @@
-//===- ZeroRedundancy.cpp - ZeRO-1 for lmc-shard --------------------------===//
+//===- ZeroRedundancy.cpp - ZeRO-1/2/3 updates for lmc-shard --------------===//
 //
 // See ZeroRedundancy.h.
 //
@@ -52,6 +52,7 @@ void sinkDependents(Operation *from, Operation *anchor) {
 
 LogicalResult mlir::lmc::applyZero1(func::FuncOp train, ModelOp model,
                                     StringRef axis, int64_t dp, bool overlap,
+                                    const llvm::StringMap<int64_t> &shardedParams,
                                     llvm::SmallPtrSetImpl<Value> &handled,
                                     ZeroStats &stats) {
   if (dp <= 1)
@@ -80,8 +81,13 @@ LogicalResult mlir::lmc::applyZero1(func::FuncOp train, ModelOp model,
     auto paramOp = name ? dyn_cast_or_null<ParamOp>(
                               SymbolTable::lookupSymbolIn(model, name))
                         : nullptr;
-    auto type = cast<RankedTensorType>(param.getType());
-    int64_t dim = -1;
+    // The tp-local type the gradient has; under ZeRO-3 the argument is
+    // already this rank's piece of it.
+    auto type = cast<RankedTensorType>(grad.getType());
+    auto sharded = name ? shardedParams.find(name.getValue())
+                        : shardedParams.end();
+    const bool stage3 = sharded != shardedParams.end();
+    int64_t dim = stage3 ? sharded->second : -1;
     for (int64_t d = 0; d < type.getRank() && dim < 0; ++d)
       if (!type.isDynamicDim(d) && type.getDimSize(d) % dp == 0)
         dim = d;
@@ -134,6 +140,26 @@ LogicalResult mlir::lmc::applyZero1(func::FuncOp train, ModelOp model,
         partialSums.push_back(sum.getResult());
     }
 
+    expAvg.setType(localType);
+    expAvgSq.setType(localType);
+    if (stage3) {
+      // The argument is the piece; so is the result.
+      if (param.getType() != localType)
+        return op.emitOpError("ZeRO-3: the parameter argument is ")
+               << param.getType() << ", not its piece " << localType;
+      b.setInsertionPoint(op);
+      IRMapping mapping;
+      mapping.map(op.getGrad(), meanGrad);
+      Operation *update = b.clone(*op, mapping);
+      for (Value result : update->getResults())
+        result.setType(localType);
+      op.getNewParam().replaceAllUsesWith(update->getResult(0));
+      op.getNewExpAvg().replaceAllUsesWith(update->getResult(1));
+      op.getNewExpAvgSq().replaceAllUsesWith(update->getResult(2));
+      op.erase();
+      continue;
+    }
+
     // AdamW on this rank's piece of the parameter and its state.
     b.setInsertionPoint(op);
     SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
@@ -147,8 +173,6 @@ LogicalResult mlir::lmc::applyZero1(func::FuncOp train, ModelOp model,
     sizes[dim] = b.getIndexAttr(piece);
     Value paramPiece = tensor::ExtractSliceOp::create(b, loc, localType, param,
                                                       offsets, sizes, strides);
-    expAvg.setType(localType);
-    expAvgSq.setType(localType);
     IRMapping mapping;
     mapping.map(op.getParam(), paramPiece);
     mapping.map(op.getGrad(), meanGrad);

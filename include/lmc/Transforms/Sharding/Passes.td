@@ -12,7 +12,8 @@
 include "mlir/Pass/PassBase.td"
 
 def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
-  let summary = "Partitions the training step over a dp x tp mesh of ranks";
+  let summary = "Partitions the training step over a dp x tp mesh of ranks, "
+                "with ZeRO-1/2/3";
   let description = [{
     Makes the training functions of the model (after `lmc-optimizer`) one
     SPMD program for the mesh `mesh` (`dp=D,tp=T`), recorded as the model's
@@ -135,6 +136,64 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
     needs `dp` > 1 and `zero=0` (ZeRO shards the state of replicas that
     diverge); either is an error otherwise.
 
+    ZeRO-2 (`zero=2`) is the same program. Each gradient is already
+    reduce-scattered as soon as the backward pass produces it, and
+    `lmc-free-buffers` frees the full gradient right after, so no rank keeps
+    more than its piece of the gradients past that point; under
+    `lmc-grad-accumulation` the accumulators have the state's layout (the
+    piece), so the gradients kept across micro-batches are pieces too. The
+    stages differ in other systems, whose ZeRO-1 keeps full gradients; here
+    1 and 2 coincide, with or without gradient accumulation.
+
+    ZeRO-3 (`zero=3`, fully sharded data parallelism; with dp > 1): each
+    parameter with a dimension that no mesh axis splits yet and that D
+    divides in its (tensor-parallel) local shape lives as the rank's 1/D
+    piece along the first such dimension: `lmc.sharding` gains `dp =
+    shard(d)` (the runtime holds, initialises and checkpoints pieces), and
+    the parameter arguments of `train_step`, `eval_step` and `logits` are
+    the pieces. Each function all-gathers a parameter over `dp` for its
+    uses. A use is a forward use when its op is at or before the op that
+    computes `train_step`'s loss (every use of `eval_step` and `logits`),
+    a backward use after it (the recomputed forward ops of a recompute
+    policy included); AdamW's read is of the piece. A layer is a maximal
+    run of parameters, in the order of their first forward (backward) use,
+    whose names share a layer key: the name up to and including its first
+    all-digit component (`h.3`, `model.layers.3`), or the name without its
+    last component (`wte`, `ln_f`). Each layer's forward uses read one
+    gather of each of its parameters (one `lmc.wait` for the layer, right
+    before its first use; the gathered tensors die at the layer's last
+    forward use, where `lmc-free-buffers` frees them), and its backward
+    uses a second gather, waited for the same way. The gathers of a layer
+    start (`lmc.all_gather_start`) right after the previous layer's wait,
+    so that they overlap the previous layer's compute (prefetch); the first
+    forward layer's at the top of the function, the first backward layer's
+    right after the loss. Without `overlap`, each gather is a blocking
+    `lmc.all_gather` before the first use. The gradient is reduce-scattered
+    as under ZeRO-1 and AdamW updates the piece, which stays a piece (no
+    all-gather). A parameter without such a dimension stays replicated over
+    `dp` and is handled as under ZeRO-1.
+
+    Output (abridged, `mesh=dp=2 zero=3`, two layers of one weight each):
+
+    ```mlir
+    func.func @train_step(%w0: tensor<32x64xf32>, %w1: tensor<32x64xf32>, ...) {
+      %p0 = lmc.all_gather_start %w0 over ["dp"] dim 0 : tensor<32x64xf32> -> !lmc.pending<tensor<64x64xf32>>
+      %g0 = lmc.wait %p0 : !lmc.pending<tensor<64x64xf32>>
+      %p1 = lmc.all_gather_start %w1 over ["dp"] dim 0 : tensor<32x64xf32> -> !lmc.pending<tensor<64x64xf32>>
+      %h0 = lmc.matmul %x, %g0 : ...        // layer 0, while layer 1 gathers
+      %g1 = lmc.wait %p1 : !lmc.pending<tensor<64x64xf32>>
+      %h1 = lmc.matmul %h0, %g1 : ...
+      %loss = lmc.cross_entropy ...
+      %q1 = lmc.all_gather_start %w1 over ["dp"] dim 0 ...   // backward
+      %b1 = lmc.wait %q1 ...
+      %q0 = lmc.all_gather_start %w0 over ["dp"] dim 0 ...
+      ... backward of layer 1 reads %b1 ...
+      %s1 = lmc.reduce_scatter_start %dw1 over ["dp"] dim 0 ...
+      %b0 = lmc.wait %q0 ...
+      ... backward of layer 0 reads %b0 ...
+      %new:3 = lmc.adamw %w1, %mean1, ... : tensor<32x64xf32>
+    ```
+
     With `report`, the pass prints the collectives of one training step (per
     bucket: tensors, bytes, and the bytes a ring all-reduce moves per rank,
     2 (D - 1) / D times the payload) and the parameter and optimizer-state
@@ -170,8 +229,9 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
            "and tp, in that order, each of size 1 unless given; empty: one "
            "rank. Another axis is an error listing those">,
     Option<"zero", "zero", "unsigned", /*default=*/"0",
-           "ZeRO stage: 0 (optimizer state replicated) or 1 (sharded over "
-           "dp)">,
+           "ZeRO stage: 0 (optimizer state replicated), 1 or 2 (optimizer "
+           "state and gradients sharded over dp; one program), 3 (parameters "
+           "sharded too, gathered for their uses)">,
     Option<"bucketBytes", "bucket-bytes", "int64_t",
            /*default=*/"25 * 1024 * 1024",
            "Smallest payload of a gradient all-reduce bucket, in bytes (0: "
@@ -213,13 +273,107 @@ def LMCShard : Pass<"lmc-shard", "::mlir::ModuleOp"> {
     Statistic<"numTpSlices", "tp-slices",
               "Number of local slices of replicated values in train_step">,
     Statistic<"numReduceScatters", "reduce-scatters",
-              "Number of gradient reduce-scatters over dp (ZeRO-1)">,
+              "Number of gradient reduce-scatters over dp (ZeRO-1/2/3)">,
     Statistic<"numTpReduceScatters", "tp-reduce-scatters",
               "Number of reduce-scatters over tp in train_step (sequence "
               "parallelism)">,
+    Statistic<"numParamAllGathers", "param-all-gathers",
+              "Number of parameter all-gathers over dp in train_step "
+              "(ZeRO-3)">,
   ];
   let dependentDialects = ["::mlir::lmc::LMCDialect",
                            "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def LMCBucketCollectives : Pass<"lmc-bucket-collectives", "::mlir::ModuleOp"> {
+  let summary = "Merges per-tensor asynchronous reduce-scatters and "
+                "all-gathers into buckets";
+  let description = [{
+    ZeRO moves its traffic one tensor at a time: `lmc-shard` starts one
+    `lmc.reduce_scatter_start` per gradient and one `lmc.all_gather_start`
+    per updated parameter (ZeRO-1; ZeRO-2 and 3 alike), each waited for by
+    its own `lmc.wait`. For gpt2-124M that is 148 of each per step, down to
+    3 KB a message. This pass, run by the pipeline right after `lmc-shard`,
+    merges them, in each block, into buckets of at least `bucket-bytes`
+    bytes (of whole tensors: the scattered gradient, the gathered
+    parameter) of the same kind over the same `axes`, in program order
+    (`lmc compile --bucket-mb`, the size of the gradient all-reduce buckets
+    too; 0: one collective per tensor, the pass changes nothing).
+
+    The overlap stays: a bucket starts at its first member's start, or
+    after its last input if that comes later, and is waited for right
+    before the earliest wait of its members (so before the first use of any
+    result). A tensor started after the wait of the bucket being filled
+    starts a new bucket: a bucket never reaches over a wait of its own, so
+    an input computed from an already waited result is not hoisted above
+    it, and ZeRO-3's gathers, each layer's started right after the previous
+    layer's wait, become one bucket per layer (or several, for a layer
+    over the size) that keeps `lmc-shard`'s prefetch. Only
+    static float32 tensors whose pending result has its one wait in the
+    block are merged; others stay as they are.
+
+    Representation: one existing collective along dimension 0 of a packed
+    `[G, S]` tensor, G the group size and S the sum of the bucket's piece
+    sizes, whose row `r` holds rank `r`'s pieces of every member, each
+    flattened row-major, one after the other. A reduce-scatter of it
+    leaves each rank `[1, S]`, its own pieces; an all-gather of each rank's
+    `[1, S]` gives every rank all rows. Packing is `tensor.insert_slice`
+    (for a scatter along dimension d of a tensor whose dimensions before d
+    are 1, e.g. d = 0, the whole tensor is already its G pieces in order:
+    one reshape and one insertion; otherwise one slice per rank), unpacking
+    `tensor.extract_slice` and reshapes. So the buffers, the runtime ABI and
+    the runtime's MPI and NCCL paths are those of one dim-0 collective: one
+    message per bucket, rather than a variadic op with one dimension per
+    operand that the runtime would have to pack itself (with strides per
+    tensor) behind the ABI.
+
+    With `report`, prints (when there is any gather or scatter to bucket)
+    per function, kind and group the collectives before and after
+    (tensors, buckets, payload bytes).
+
+    Input (`mesh=dp=2`, `bucket-bytes=0` would leave it unchanged):
+
+    ```mlir
+    %p1 = lmc.reduce_scatter_start %g1 over ["dp"] dim 0 : tensor<8x4xf32> -> !lmc.pending<tensor<4x4xf32>>
+    %p2 = lmc.reduce_scatter_start %g2 over ["dp"] dim 0 : tensor<8xf32> -> !lmc.pending<tensor<4xf32>>
+    ...
+    %s1 = lmc.wait %p1 : !lmc.pending<tensor<4x4xf32>>
+    %s2 = lmc.wait %p2 : !lmc.pending<tensor<4xf32>>
+    ```
+
+    Output:
+
+    ```mlir
+    %e = tensor.empty() : tensor<2x20xf32>
+    %f1 = tensor.collapse_shape %g1 [[0, 1]] : tensor<8x4xf32> into tensor<32xf32>
+    %r1 = tensor.expand_shape %f1 [[0, 1]] output_shape [2, 16] : tensor<32xf32> into tensor<2x16xf32>
+    %k1 = tensor.insert_slice %r1 into %e[0, 0] [2, 16] [1, 1] : tensor<2x16xf32> into tensor<2x20xf32>
+    %r2 = tensor.expand_shape %g2 [[0, 1]] output_shape [2, 4] : tensor<8xf32> into tensor<2x4xf32>
+    %k2 = tensor.insert_slice %r2 into %k1[0, 16] [2, 4] [1, 1] : tensor<2x4xf32> into tensor<2x20xf32>
+    %p = lmc.reduce_scatter_start %k2 over ["dp"] dim 0 : tensor<2x20xf32> -> !lmc.pending<tensor<1x20xf32>>
+    ...
+    %w = lmc.wait %p : !lmc.pending<tensor<1x20xf32>>
+    %x1 = tensor.extract_slice %w[0, 0] [1, 16] [1, 1] : tensor<1x20xf32> to tensor<16xf32>
+    %s1 = tensor.expand_shape %x1 [[0, 1]] output_shape [4, 4] : tensor<16xf32> into tensor<4x4xf32>
+    %s2 = tensor.extract_slice %w[0, 16] [1, 4] [1, 1] : tensor<1x20xf32> to tensor<4xf32>
+    ```
+  }];
+  let options = [
+    Option<"bucketBytes", "bucket-bytes", "int64_t",
+           /*default=*/"25 * 1024 * 1024",
+           "Smallest payload of a bucket, in bytes, as lmc-shard's gradient "
+           "all-reduce buckets (0: one collective per tensor)">,
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print the gathers and scatters before and after bucketing">,
+  ];
+  let statistics = [
+    Statistic<"numBuckets", "buckets",
+              "Number of buckets of two or more tensors formed">,
+    Statistic<"numMerged", "merged",
+              "Number of per-tensor collectives merged into buckets">,
+  ];
+  let dependentDialects = ["::mlir::lmc::LMCDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 
