@@ -53,7 +53,8 @@ int64_t gatherLayers(OpBuilder &b, Block &body, SmallVector<ParamUses> params,
     size_t end = begin + 1;
     while (end < params.size() && params[end].key == params[begin].key)
       ++end;
-    ArrayRef<ParamUses> layer = ArrayRef<ParamUses>(params).slice(begin, end - begin);
+    ArrayRef<ParamUses> layer =
+        ArrayRef<ParamUses>(params).slice(begin, end - begin);
     ++layers;
     Operation *firstUse = layer.front().first;
     Location loc = firstUse->getLoc();
@@ -95,9 +96,8 @@ int64_t gatherLayers(OpBuilder &b, Block &body, SmallVector<ParamUses> params,
 
 } // namespace
 
-llvm::StringMap<int64_t> mlir::lmc::planParameterShards(ModelOp model,
-                                                        StringRef axis,
-                                                        int64_t dp) {
+llvm::StringMap<int64_t>
+mlir::lmc::planParameterShards(ModelOp model, StringRef axis, int64_t dp) {
   llvm::StringMap<int64_t> dims;
   MeshAttr mesh = getMeshInScope(model);
   std::optional<unsigned> axisIndex =
@@ -134,10 +134,11 @@ llvm::StringMap<int64_t> mlir::lmc::planParameterShards(ModelOp model,
   return dims;
 }
 
-LogicalResult mlir::lmc::gatherParameters(
-    func::FuncOp func, StringRef axis, int64_t dp,
-    const llvm::StringMap<int64_t> &sharded, Operation *forwardEnd,
-    bool overlap, GatherStats &stats) {
+LogicalResult
+mlir::lmc::gatherParameters(func::FuncOp func, StringRef axis, int64_t dp,
+                            const llvm::StringMap<int64_t> &sharded,
+                            Operation *forwardEnd, bool overlap,
+                            GatherStats &stats) {
   if (sharded.empty())
     return success();
   Block &body = func.getBody().front();

@@ -1,4 +1,4 @@
-//===- ParameterGather.h - ZeRO-3 parameter shards for lmc-shard -*- C++ -*-===//
+//===- ParameterGather.h - ZeRO-3 parameters for lmc-shard -----*- C++ -*-===//
 //
 // ZeRO stage 3 (fully sharded data parallelism) over the dp axis: every
 // parameter that dp can split lives as this rank's piece, and each function

@@ -263,10 +263,12 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
           continue;
         Operation *forwardEnd = nullptr;
         if (func == train) {
-          auto ret = cast<func::ReturnOp>(train.getBody().front().getTerminator());
-          auto extract = ret.getNumOperands()
-                             ? ret.getOperand(0).getDefiningOp<tensor::ExtractOp>()
-                             : nullptr;
+          auto ret =
+              cast<func::ReturnOp>(train.getBody().front().getTerminator());
+          auto extract =
+              ret.getNumOperands()
+                  ? ret.getOperand(0).getDefiningOp<tensor::ExtractOp>()
+                  : nullptr;
           forwardEnd = extract ? extract.getTensor().getDefiningOp() : nullptr;
           if (!forwardEnd || forwardEnd->getBlock() != &train.getBody().front())
             return train.emitOpError("ZeRO-3 expects the loss to be read from "
@@ -599,13 +601,11 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
       for (int64_t size : local)
         bytes *= size;
       paramBytes += bytes;
-      bool zeroPiece =
-          p->hasAttr(LMCDialect::ZeroDimAttrHelper::getNameStr());
+      bool zeroPiece = p->hasAttr(LMCDialect::ZeroDimAttrHelper::getNameStr());
       int64_t kept = zeroPiece ? bytes / shape.dp : bytes;
       gradBytes += kept;
       stateBytes += 2 * kept;
-      bool stage3Piece =
-          sharding && sharding.getPlacement(kDataAxis).isShard();
+      bool stage3Piece = sharding && sharding.getPlacement(kDataAxis).isShard();
       if (zero == 3 && shape.dp > 1 && !stage3Piece) {
         replicatedBytes += bytes;
         ++replicatedCount;
@@ -634,7 +634,8 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
     // ZeRO-3: the gathered parameters of a layer live during its compute,
     // the next layer's gathering meanwhile (one lmc.wait per layer).
     SmallVector<int64_t> layerBytes;
-    ArrayAttr dataAxes = Builder(model.getContext()).getStrArrayAttr({kDataAxis});
+    ArrayAttr dataAxes =
+        Builder(model.getContext()).getStrArrayAttr({kDataAxis});
     train.walk([&](WaitOp wait) {
       int64_t bytes = 0;
       for (Value pending : wait.getPending()) {
@@ -656,8 +657,7 @@ struct LMCShardPass : mlir::lmc::impl::LMCShardBase<LMCShardPass> {
       os << llvm::formatv("gathered parameters:      {0} bytes for the "
                           "largest layer, {1} for two consecutive ones (the "
                           "prefetch), {2} layer gathers per step\n",
-                          largest, std::max(pair, largest),
-                          layerBytes.size());
+                          largest, std::max(pair, largest), layerBytes.size());
     }
     // lmc-autodiff's kept bytes, a polynomial in the rows B and the
     // sequence T, at this rank's rows.

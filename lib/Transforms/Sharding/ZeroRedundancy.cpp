@@ -50,11 +50,11 @@ void sinkDependents(Operation *from, Operation *anchor) {
 
 } // namespace
 
-LogicalResult mlir::lmc::applyZero1(func::FuncOp train, ModelOp model,
-                                    StringRef axis, int64_t dp, bool overlap,
-                                    const llvm::StringMap<int64_t> &shardedParams,
-                                    llvm::SmallPtrSetImpl<Value> &handled,
-                                    ZeroStats &stats) {
+LogicalResult
+mlir::lmc::applyZero1(func::FuncOp train, ModelOp model, StringRef axis,
+                      int64_t dp, bool overlap,
+                      const llvm::StringMap<int64_t> &shardedParams,
+                      llvm::SmallPtrSetImpl<Value> &handled, ZeroStats &stats) {
   if (dp <= 1)
     return success();
   Block &body = train.getBody().front();
@@ -84,8 +84,8 @@ LogicalResult mlir::lmc::applyZero1(func::FuncOp train, ModelOp model,
     // The tp-local type the gradient has; under ZeRO-3 the argument is
     // already this rank's piece of it.
     auto type = cast<RankedTensorType>(grad.getType());
-    auto sharded = name ? shardedParams.find(name.getValue())
-                        : shardedParams.end();
+    auto sharded =
+        name ? shardedParams.find(name.getValue()) : shardedParams.end();
     const bool stage3 = sharded != shardedParams.end();
     int64_t dim = stage3 ? sharded->second : -1;
     for (int64_t d = 0; d < type.getRank() && dim < 0; ++d)

@@ -340,3 +340,31 @@ lmc.model @m {
     return %y : tensor<?x?x64xf32>
   }
 }
+
+// -----
+
+// Tests that a merge is refused when a path from one op to the other runs
+// through the order of the collectives (which the rewrite keeps): %a feeds
+// the reduce-scatter started before the wait whose gather %b reads, so %a
+// and %b (an add and the add it feeds) stay apart, in order (ZeRO-3's
+// backward pass under --recompute block had this shape).
+
+// CHECK-LABEL: func.func @train_step
+// CHECK:         %[[P:.+]] = lmc.all_gather_start
+// CHECK-NEXT:    %[[A:.+]] = lmc.add %arg1, %arg1 : tensor<4xf32>
+// CHECK-NEXT:    %[[S:.+]] = lmc.reduce_scatter_start %[[A]]
+// CHECK-NEXT:    %[[G:.+]] = lmc.wait %[[P]]
+// CHECK-NEXT:    %[[B:.+]] = lmc.add %[[A]], %[[G]] : tensor<4xf32>
+// CHECK-NEXT:    %[[R:.+]] = lmc.wait %[[S]]
+// CHECK-NEXT:    return %[[B]], %[[R]]
+lmc.model @c attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
+  func.func @train_step(%w: tensor<2xf32>, %x: tensor<4xf32>) -> (tensor<4xf32>, tensor<2xf32>) {
+    %p = lmc.all_gather_start %w over ["dp"] dim 0 : tensor<2xf32> -> !lmc.pending<tensor<4xf32>>
+    %a = lmc.add %x, %x : tensor<4xf32>
+    %s = lmc.reduce_scatter_start %a over ["dp"] dim 0 : tensor<4xf32> -> !lmc.pending<tensor<2xf32>>
+    %g = lmc.wait %p : !lmc.pending<tensor<4xf32>>
+    %b = lmc.add %a, %g : tensor<4xf32>
+    %r = lmc.wait %s : !lmc.pending<tensor<2xf32>>
+    return %b, %r : tensor<4xf32>, tensor<2xf32>
+  }
+}

@@ -1,6 +1,7 @@
 // RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-shard="mesh=dp=2 zero=3" | FileCheck %s
 // RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-shard="mesh=dp=2 zero=3 overlap=false" | FileCheck %s --check-prefix=BLOCKING
 // RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-shard="zero=3" | FileCheck %s --check-prefix=ONE
+// RUN: lmc-opt %s --lmc-training-pipeline="mesh=dp=2 zero=3 attention=decomposed" --convert-lmc-to-linalg --lmc-fuse-kernel-loops --canonicalize --lmc-bufferize --drop-equivalent-buffer-results --lmc-free-buffers | FileCheck %s --check-prefix=FREE
 
 // Tests that ZeRO-3 over dp=2 makes every parameter a piece (lmc.sharding
 // dp = shard(0), the arguments of train_step, eval_step and logits halved
@@ -87,6 +88,29 @@
 // BLOCKING:       lmc.reduce_scatter %{{.+}} over ["dp"] dim 0 : tensor<8x4xf32> -> tensor<4x4xf32>
 // BLOCKING-NOT:   lmc.all_gather
 // BLOCKING:       return
+
+// Tests that after bufferization lmc-free-buffers frees the forward
+// gathers of a layer after its last forward use: h.0's two gathered buffers
+// before h.1's wait, h.1's before the loss, and the backward pass gathers
+// into buffers of its own.
+
+// FREE-LABEL: func.func @lmc_train_step
+// FREE:         %[[E:.+]] = lmc.buffer_collective_start all_gather {{.*}} : memref<4x4xf32, {{.*}}>, memref<8x4xf32
+// FREE-NEXT:    lmc.buffer_wait %[[E]]
+// FREE:         %[[AW:.+]] = memref.alloc() {{.*}} : memref<{{[0-9]+}}xf32>
+// FREE:         %[[H0W:.+]] = lmc.buffer_collective_start all_gather %{{.+}} into %{{.+}} over ["dp"] dim 0 : memref<2x4xf32
+// FREE-NEXT:    %[[AB:.+]] = memref.alloc() {{.*}} : memref<{{[0-9]+}}xf32>
+// FREE:         %[[H0B:.+]] = lmc.buffer_collective_start all_gather %{{.+}} into %{{.+}} over ["dp"] dim 0 : memref<2xf32
+// FREE:         lmc.buffer_wait %[[H0W]], %[[H0B]]
+// FREE:         %[[H1W:.+]] = lmc.buffer_collective_start all_gather %{{.+}} into %{{.+}} over ["dp"] dim 0 : memref<2x4xf32
+// FREE:         %[[H1B:.+]] = lmc.buffer_collective_start all_gather %{{.+}} into %{{.+}} over ["dp"] dim 0 : memref<2xf32
+// FREE:         memref.dealloc %[[AB]]
+// FREE-NEXT:    memref.dealloc %[[AW]]
+// FREE-NEXT:    lmc.buffer_wait %[[H1W]], %[[H1B]]
+// FREE:         memref.dealloc
+// FREE-NEXT:    memref.dealloc
+// FREE:         lmc.buffer_collective_start all_gather {{.*}} : memref<4x4xf32, {{.*}}>, memref<8x4xf32
+// FREE:         lmc.buffer_collective_start all_gather {{.*}} : memref<2x4xf32, {{.*}}>, memref<4x4xf32
 
 // Tests that on one rank zero=3 changes nothing.
 
