@@ -1,7 +1,7 @@
 // RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-shard="mesh=dp=2 zero=3" | FileCheck %s
 // RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-shard="mesh=dp=2 zero=3 overlap=false" | FileCheck %s --check-prefix=BLOCKING
 // RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-shard="zero=3" | FileCheck %s --check-prefix=ONE
-// RUN: lmc-opt %s --lmc-training-pipeline="mesh=dp=2 zero=3 attention=decomposed" --convert-lmc-to-linalg --lmc-fuse-kernel-loops --canonicalize --lmc-bufferize --drop-equivalent-buffer-results --lmc-free-buffers | FileCheck %s --check-prefix=FREE
+// RUN: lmc-opt %s --lmc-training-pipeline="mesh=dp=2 zero=3 attention=decomposed bucket-bytes=0" --convert-lmc-to-linalg --lmc-fuse-kernel-loops --canonicalize --lmc-bufferize --drop-equivalent-buffer-results --lmc-free-buffers | FileCheck %s --check-prefix=FREE
 
 // Tests that ZeRO-3 over dp=2 makes every parameter a piece (lmc.sharding
 // dp = shard(0), the arguments of train_step, eval_step and logits halved
@@ -89,7 +89,8 @@
 // BLOCKING-NOT:   lmc.all_gather
 // BLOCKING:       return
 
-// Tests that after bufferization lmc-free-buffers frees the forward
+// Tests that after bufferization (per-tensor gathers: bucket-bytes=0, so
+// that lmc-bucket-collectives packs nothing) lmc-free-buffers frees the forward
 // gathers of a layer after its last forward use: h.0's two gathered buffers
 // before h.1's wait, h.1's before the loss, and the backward pass gathers
 // into buffers of its own.
