@@ -9,6 +9,8 @@
 #include "lmc/Conversion/Passes.h"
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
 
+#include "ViewSource.h"
+
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -35,19 +37,6 @@ namespace {
 /// convert-lmc-to-runtime on the GPU runtime's stream-ordered functions).
 constexpr StringLiteral kStreamOrdered =
     LMCDialect::StreamOrderedAttrHelper::getNameStr();
-
-/// The value a view, cast or reshape of `value` is taken from, repeatedly.
-Value viewSource(Value value) {
-  while (Operation *def = value.getDefiningOp()) {
-    if (auto view = dyn_cast<ViewLikeOpInterface>(def))
-      value = view.getViewSource();
-    else if (auto cast = dyn_cast<memref::CastOp>(def))
-      value = cast.getSource();
-    else
-      break;
-  }
-  return value;
-}
 
 /// Every value that aliases the allocation `root`: itself and the views,
 /// casts and reshapes taken from it, transitively.

@@ -9,6 +9,8 @@
 
 #include "lmc/Conversion/Passes.h"
 
+#include "ViewSource.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -29,19 +31,6 @@ using namespace mlir;
 using namespace mlir::lmc;
 
 namespace {
-
-/// The value a view or cast of `value` is taken from, repeatedly.
-Value viewSource(Value value) {
-  while (Operation *def = value.getDefiningOp()) {
-    if (auto view = dyn_cast<ViewLikeOpInterface>(def))
-      value = view.getViewSource();
-    else if (auto cast = dyn_cast<memref::CastOp>(def))
-      value = cast.getSource();
-    else
-      break;
-  }
-  return value;
-}
 
 /// The buffers `op` reads or writes on the host.
 SmallVector<Value> hostAccessed(Operation *op) {

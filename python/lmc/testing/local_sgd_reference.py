@@ -33,7 +33,8 @@ from lmc import safetensors
 from lmc.data import read_shard
 from lmc.reference_local_sgd import averaged, local_sgd
 from lmc.testing import family
-from lmc.testing.trainer_reference import _hparams, _model, _model_args, batches
+from lmc.testing.trainer_reference import (_hparams, _model, _model_args,
+                                           _run_args, batches)
 
 
 def _expect(parser, args) -> int:
@@ -122,21 +123,7 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     exp = sub.add_parser("expect", help="the NumPy run")
     _model_args(exp)
-    exp.add_argument("--params", required=True)
-    exp.add_argument("--data", required=True)
-    exp.add_argument("--batch", type=int, required=True)
-    exp.add_argument("--seq", type=int, required=True)
-    exp.add_argument("--steps", type=int, required=True)
-    exp.add_argument("--lr", type=float, default=3e-4)
-    exp.add_argument("--lr-schedule", choices=["constant", "cosine"],
-                     default="constant")
-    exp.add_argument("--warmup", type=int, default=0)
-    exp.add_argument("--min-lr", type=float, default=0.0)
-    exp.add_argument("--beta1", type=float, default=0.9)
-    exp.add_argument("--beta2", type=float, default=0.95)
-    exp.add_argument("--eps", type=float, default=1e-8)
-    exp.add_argument("--weight-decay", type=float, default=0.0)
-    exp.add_argument("--grad-clip", type=float, default=1.0)
+    _run_args(exp)
     exp.add_argument("--data-order", choices=["sequential"],
                      default="sequential",
                      help="the trainer's --data-order (sequential only)")

@@ -136,6 +136,26 @@ def _read_log(path):
     return steps
 
 
+def _run_args(parser) -> None:
+    """The run's inputs and the trainer's optimizer flags, as `_hparams`
+    reads them (shared with lmc.testing.local_sgd_reference)."""
+    parser.add_argument("--params", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--batch", type=int, required=True)
+    parser.add_argument("--seq", type=int, required=True)
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--lr-schedule", choices=["constant", "cosine"],
+                        default="constant")
+    parser.add_argument("--warmup", type=int, default=0)
+    parser.add_argument("--min-lr", type=float, default=0.0)
+    parser.add_argument("--beta1", type=float, default=0.9)
+    parser.add_argument("--beta2", type=float, default=0.95)
+    parser.add_argument("--eps", type=float, default=1e-8)
+    parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument("--grad-clip", type=float, default=1.0)
+
+
 def _model_args(parser) -> None:
     family.add_family_arg(parser)
     parser.add_argument("--preset", default="tiny",
@@ -175,21 +195,7 @@ def main(argv=None) -> int:
     _model_args(exp)
     exp.add_argument("--activation", choices=ACTIVATIONS,
                      help="the MLP activation of the model (default: gelu)")
-    exp.add_argument("--params", required=True)
-    exp.add_argument("--data", required=True)
-    exp.add_argument("--batch", type=int, required=True)
-    exp.add_argument("--seq", type=int, required=True)
-    exp.add_argument("--steps", type=int, required=True)
-    exp.add_argument("--lr", type=float, default=3e-4)
-    exp.add_argument("--lr-schedule", choices=["constant", "cosine"],
-                     default="constant")
-    exp.add_argument("--warmup", type=int, default=0)
-    exp.add_argument("--min-lr", type=float, default=0.0)
-    exp.add_argument("--beta1", type=float, default=0.9)
-    exp.add_argument("--beta2", type=float, default=0.95)
-    exp.add_argument("--eps", type=float, default=1e-8)
-    exp.add_argument("--weight-decay", type=float, default=0.0)
-    exp.add_argument("--grad-clip", type=float, default=1.0)
+    _run_args(exp)
     exp.add_argument("--data-order", choices=["shuffled", "sequential"],
                      default="shuffled",
                      help="the trainer's --data-order (default shuffled)")
