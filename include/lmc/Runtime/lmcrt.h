@@ -15,8 +15,10 @@
  * description) were allocated by the compiled code with
  * _mlir_memref_to_llvm_alloc (which the runtime implements) and belong to
  * the caller, who releases them with _mlir_memref_to_llvm_free. In a
- * `target cuda` program every such buffer is managed memory, reachable from
- * the host and the GPU.
+ * `target cuda` program the buffers passed in and those returned once the
+ * device is set up are device memory (cuMemAlloc): the host reaches them
+ * by copies (lib/Runtime/Core/Device.h); the scalars the compiled host code
+ * itself reads and writes are host-shared memory.
  *
  *===----------------------------------------------------------------------===*/
 
@@ -144,7 +146,7 @@ void _mlir_ciface_lmc_apply_step(
  * run training steps (their collectives go over other groups or follow in
  * the same order on every rank). Each handle is finished once; several
  * averages may be in flight. In a `target cuda` program the buffer is
- * managed memory like the parameter buffer and the work is queued on the
+ * device memory like the parameter buffer and the work is queued on the
  * compute stream (the trainer synchronises before it reads the result, as
  * after every entry point). Whether the training step itself reduces the
  * gradients over the group is the description's `dp_sync` line. */
@@ -181,7 +183,9 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  *   mesh AXIS=SIZE[,AXIS=SIZE...]   (optional; one rank if absent)
  *   batch AXIS...             (optional, after mesh: the axes splitting the
  *                              batch)
- *   dp_sync local             (optional, after batch: `lmc compile
+ *   sequence AXIS...          (optional, after batch: the axes splitting
+ *                              the sequence, `--sequence-parallel`)
+ *   dp_sync local             (optional, after batch and sequence: `lmc compile
  *                              --dp-sync local`; absent: allreduce)
  *   params COUNT TOTAL
  *   param NAME OFFSET RANK DIM... INIT STD DECAY     (COUNT lines, in order)
@@ -451,7 +455,7 @@ int64_t lmcrt_axis_index(int32_t axes);
 /* ---- GPU forms (lib/Runtime/Cuda, liblmcrt_cuda.a) -------------------- */
 
 /* For `target cuda` programs, linked with liblmcrt_cuda.a before
- * liblmcrt.a; memrefs are over managed memory. All work is queued on the
+ * liblmcrt.a; memrefs are over device memory. All work is queued on the
  * runtime's one compute stream (the stream mgpuStreamCreate returns), in
  * order with the kernels; the host must synchronise that stream before it
  * reads a GEMM's result.
