@@ -204,7 +204,6 @@ extern "C" void *_mlir_memref_to_llvm_alloc(uint64_t size) {
 
 extern "C" void *_mlir_memref_to_llvm_aligned_alloc(uint64_t alignment,
                                                     uint64_t size) {
-  State &s = state();
   // Device memory is aligned to 256 bytes, the host's to 64.
   if (alignment > (lmcrt::device::active() ? 256u : 64u)) {
     if (lmcrt::device::active()) {

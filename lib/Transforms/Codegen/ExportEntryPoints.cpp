@@ -596,8 +596,10 @@ struct LMCExportEntryPointsPass
     forward.walk([&](CausalAttentionOp op) {
       int64_t w = op.getQuery().getType().getDimSize(2);
       sameWidth &= attentions == 0 || w == width;
-      sameHeads &= attentions == 0 || (op.getHeads() == heads &&
-                                       op.getNumKvHeads() == kvHeads);
+      auto opHeads = static_cast<int64_t>(op.getHeads());
+      auto opKvHeads = static_cast<int64_t>(op.getNumKvHeads());
+      sameHeads &=
+          attentions == 0 || (opHeads == heads && opKvHeads == kvHeads);
       width = w;
       heads = op.getHeads();
       kvHeads = op.getNumKvHeads();
