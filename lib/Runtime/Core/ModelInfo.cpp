@@ -98,25 +98,21 @@ public:
         error("the mesh has " + std::to_string(info.mesh.axes.size()) +
               " axes; the runtime supports at most " +
               std::to_string(kMaxMeshAxes));
-      if (peek() == "batch") {
-        nextLine("batch");
+      // Optional lines naming mesh axes: the axes that split the batch, then
+      // those that split the sequence (sequence parallelism).
+      auto readAxes = [&](const std::string &key, uint32_t &mask) {
+        if (peek() != key)
+          return;
+        nextLine(key.c_str());
         for (size_t w = 1; w < words.size(); ++w) {
-          int axis = meshAxis(info, words[w], "batch");
-          if (info.batchAxes & (1u << axis))
-            error("batch axis '" + words[w] + "' given twice");
-          info.batchAxes |= 1u << axis;
+          int axis = meshAxis(info, words[w], key.c_str());
+          if (mask & (1u << axis))
+            error(key + " axis '" + words[w] + "' given twice");
+          mask |= 1u << axis;
         }
-      }
-      // Optional: the axes that split the sequence (sequence parallelism).
-      if (peek() == "sequence") {
-        nextLine("sequence");
-        for (size_t w = 1; w < words.size(); ++w) {
-          int axis = meshAxis(info, words[w], "sequence");
-          if (info.sequenceAxes & (1u << axis))
-            error("sequence axis '" + words[w] + "' given twice");
-          info.sequenceAxes |= 1u << axis;
-        }
-      }
+      };
+      readAxes("batch", info.batchAxes);
+      readAxes("sequence", info.sequenceAxes);
       // Optional, after batch: the training step keeps its gradients local
       // to each replica (`lmc compile --dp-sync local`).
       if (peek() == "dp_sync") {
