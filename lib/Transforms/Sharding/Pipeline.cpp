@@ -995,6 +995,23 @@ struct LMCPipelinePass : mlir::lmc::impl::LMCPipelineBase<LMCPipelinePass> {
     if (schedule != "1f1b" && schedule != "gpipe")
       return emitError(model.getLoc(), "lmc-pipeline: unknown schedule '")
              << schedule << "' (1f1b or gpipe)";
+    if (auto sync = model->getAttrOfType<StringAttr>(
+            LMCDialect::DpSyncAttrHelper::getNameStr());
+        sync && sync.getValue() == "local")
+      return emitError(model.getLoc(), "lmc-pipeline: ")
+             << kAxis << " cannot be combined with dp-sync=local (lmc compile "
+             << "--dp-sync local): the trainer averages whole replicas";
+    for (ParamOp param : model.getParams())
+      if (auto sharding = param->getAttrOfType<ShardingAttr>(
+              LMCDialect::getShardingAttrName()))
+        for (auto [axis, placement] :
+             llvm::zip(sharding.getAxes(), sharding.getPlacements()))
+          if (placement.isShard() &&
+              axis.getValue() == ShardingStrategy::dataAxis)
+            return emitError(model.getLoc(), "lmc-pipeline: ")
+                   << kAxis << " cannot be combined with ZeRO-3 (lmc compile "
+                   << "--zero 3), which gathers parameters over "
+                   << ShardingStrategy::dataAxis << "; use --zero 1";
     Plan plan;
     plan.P = *P;
     plan.M = microbatches;
