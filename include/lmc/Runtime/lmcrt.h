@@ -585,20 +585,21 @@ _mlir_ciface_lmcrt_gpu_reduce_scatter_start_f32(lmcrt_unranked_memref *in,
                                                 int32_t axes, int64_t dim);
 void lmcrt_gpu_collective_wait(int64_t handle);
 
-/* The point-to-point transfers above, with the same arguments and semantics,
- * over NCCL (ncclSend, ncclRecv) on device memory. A send is queued after
- * the work on the compute stream, on a communication stream of its own, and
- * returns at once: the runtime copies `in` into a device buffer of its own
- * first (on the compute stream), so the caller may reuse `in` at once. A
- * receive start queues the receive the same way and returns a handle for
- * lmcrt_gpu_collective_wait, after which the work queued on the compute
- * stream sees `out`. Two neighbours that each send to the other before
- * receiving do not deadlock: the sends and receives are queued on the
- * communication stream, whose operations NCCL runs as they are matched,
- * and nothing waits on the host. The element count and type are not sent:
- * a receive whose `out` differs from the message in size is undefined (NCCL
- * has no header); the CPU runtime checks it. lmcrt_gpu_p2p_flush makes the
- * compute stream wait for the sends. Untested on a GPU so far. */
+/* The point-to-point transfers above, over NCCL (ncclSend, ncclRecv) on
+ * device memory, with the same arguments; ordered after the work queued
+ * on the compute stream when called. A send copies `in` into a device
+ * buffer of the runtime (on the compute stream: the caller may reuse `in`
+ * at once) and is issued to NCCL together with the next receive start, as
+ * one NCCL group, so that two neighbours that each send to the other before
+ * receiving do not deadlock; lmcrt_gpu_p2p_flush issues the sends still
+ * waiting and makes the compute stream wait for all sends. A receive start
+ * returns a handle for lmcrt_gpu_collective_wait, after which the work
+ * queued on the compute stream sees `out`. Differences from the CPU forms:
+ * NCCL has no tags, so messages between two ranks are matched in the order
+ * they are issued (a rank starts its receives from a peer in the order the
+ * peer sends), and the element count is not checked (a receive of another
+ * size is undefined). Timeouts and errors end the job like the GPU
+ * collectives'. Untested on a GPU so far. */
 void _mlir_ciface_lmcrt_gpu_send_f32(lmcrt_unranked_memref *in, int32_t axes,
                                      int64_t peer, int64_t tag);
 void _mlir_ciface_lmcrt_gpu_send_i64(lmcrt_unranked_memref *in, int32_t axes,
