@@ -590,22 +590,13 @@ FailureOr<Value> PipelineBuilder::materialize(StageState &st, Value v,
 // Point-to-point ops (lmc.send, lmc.recv_start) over the pipeline axis.
 Operation *createSend(OpBuilder &b, Location loc, Value value, int64_t peer,
                       int64_t tag) {
-  OperationState state(loc, "lmc.send");
-  state.addOperands(value);
-  state.addAttribute("peer", b.getI64IntegerAttr(peer));
-  state.addAttribute("tag", b.getI64IntegerAttr(tag));
-  state.addAttribute("axes", b.getStrArrayAttr({kAxis}));
-  return b.create(state);
+  return SendOp::create(b, loc, value, peer, b.getStrArrayAttr({kAxis}), tag);
 }
 Value createRecvStart(OpBuilder &b, Location loc, RankedTensorType type,
                       ValueRange sizes, int64_t peer, int64_t tag) {
-  OperationState state(loc, "lmc.recv_start");
-  state.addOperands(sizes);
-  state.addAttribute("peer", b.getI64IntegerAttr(peer));
-  state.addAttribute("tag", b.getI64IntegerAttr(tag));
-  state.addAttribute("axes", b.getStrArrayAttr({kAxis}));
-  state.addTypes(PendingType::get(b.getContext(), type));
-  return b.create(state)->getResult(0);
+  return RecvStartOp::create(b, loc, PendingType::get(b.getContext(), type),
+                             peer, b.getStrArrayAttr({kAxis}), tag, sizes)
+      .getPending();
 }
 
 /// Posts the receives of `slot` in stage `st.s`. Ahead of the slot (while
@@ -709,8 +700,6 @@ FailureOr<func::FuncOp> PipelineBuilder::buildGradStage(int64_t s) {
   st.maps.resize(M);
   // The micro-batches: consecutive blocks of B / M rows.
   Value tokens = entry->getArgument(2 * n), targets = entry->getArgument(2 * n + 1);
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
   Value rowsAll = tensor::DimOp::create(b, loc, tokens, 0);
   Value seq = tensor::DimOp::create(b, loc, tokens, 1);
   Value rows = arith::DivUIOp::create(
@@ -723,12 +712,13 @@ FailureOr<func::FuncOp> PipelineBuilder::buildGradStage(int64_t s) {
         b, loc, rows, arith::ConstantIndexOp::create(b, loc, i));
     for (auto [from, to] : {std::pair{body.getArgument(2 * n), tokens},
                             std::pair{body.getArgument(2 * n + 1), targets}}) {
+      SmallVector<OpFoldResult> offsets = {offset, b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {rows, seq};
+      SmallVector<OpFoldResult> strides = {b.getIndexAttr(1),
+                                           b.getIndexAttr(1)};
       Value slice = tensor::ExtractSliceOp::create(
-          b, loc, cast<RankedTensorType>(to.getType()), to,
-          ValueRange{offset, zero}, ValueRange{rows, seq}, ValueRange{one, one},
-          ArrayRef<int64_t>{ShapedType::kDynamic, 0},
-          ArrayRef<int64_t>{ShapedType::kDynamic, ShapedType::kDynamic},
-          ArrayRef<int64_t>{1, 1});
+          b, loc, cast<RankedTensorType>(to.getType()), to, offsets, sizes,
+          strides);
       map.map(from, slice);
     }
   }
