@@ -187,6 +187,8 @@ public:
 
 private:
   Plan &plan;
+  // The stage functions built so far, in stage order.
+  func::FuncOp lastGrad, lastApply;
 
   // State while building one stage's function.
   struct StageState {
@@ -688,8 +690,9 @@ FailureOr<func::FuncOp> PipelineBuilder::buildGradStage(int64_t s) {
   func::FuncOp grad = plan.grad;
   int64_t n = plan.n, M = plan.M;
   OpBuilder mb(grad);
-  mb.setInsertionPointAfter(grad);
+  mb.setInsertionPointAfter(lastGrad ? lastGrad : grad);
   auto fn = cast<func::FuncOp>(mb.cloneWithoutRegions(*grad.getOperation()));
+  lastGrad = fn;
   fn.setSymName((grad.getSymName() + "_stage_" + Twine(s)).str());
   Block *entry = fn.addEntryBlock();
   OpBuilder b = OpBuilder::atBlockEnd(entry);
@@ -837,8 +840,9 @@ FailureOr<func::FuncOp> PipelineBuilder::buildApplyStage(int64_t s) {
   func::FuncOp apply = plan.apply;
   int64_t n = plan.n;
   OpBuilder mb(apply);
-  mb.setInsertionPointAfter(apply);
+  mb.setInsertionPointAfter(lastApply ? lastApply : apply);
   auto fn = cast<func::FuncOp>(mb.clone(*apply.getOperation()));
+  lastApply = fn;
   fn.setSymName((apply.getSymName() + "_stage_" + Twine(s)).str());
   Block &body = fn.getBody().front();
   auto ret = cast<func::ReturnOp>(body.getTerminator());
