@@ -123,7 +123,9 @@ std::vector<FlagSpec> specs(Config &c) {
        "micro-batches per optimizer step (default 1): a step's batch is K x "
        "--batch rows, read as one batch of K*B rows, with the gradients of "
        "the K micro-batches of --batch rows averaged; the loss printed is "
-       "their mean (needs a program compiled with lmc compile --grad-accum)"},
+       "their mean (needs a program compiled with lmc compile --grad-accum, "
+       "or a pipelined one: --microbatches M, whose steps then average K*M "
+       "micro-batches)"},
       // Resume checks (Checkpoint.h).
       {"allow-data-change", Kind::Bool, &c.allowDataChange, 0,
        "with --resume: accept --data shards that differ from the "
