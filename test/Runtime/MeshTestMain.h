@@ -3,7 +3,8 @@
 // The test binaries that run as one process and under mpirun on several
 // meshes (lmcrt-collectives-tests, lmcrt-checkpoint-mpi-tests) share their
 // main: `--dp=N --tp=N` (or LMCRT_TEST_DP / LMCRT_TEST_TP) give the mesh
-// (default: tp 1, dp every process), the process group is set up for it, rank
+// (default: tp 1, dp every process; `--pp=N` instead of `--dp=N` names the
+// major axis pp, as pipeline parallelism does), the process group is set up for it, rank
 // 0 prints the usual report and the other ranks only their failures, and the
 // exit status, agreed over the world, is the same on every rank.
 //
@@ -62,16 +63,21 @@ inline int runMeshTests(int argc, char **argv, const char *program,
     dp = parsePositive(env);
   if (const char *env = std::getenv("LMCRT_TEST_TP"))
     tp = parsePositive(env);
+  std::string major = "dp";
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.rfind("--dp=", 0) == 0)
       dp = parsePositive(arg.c_str() + 5);
+    else if (arg.rfind("--pp=", 0) == 0) {
+      dp = parsePositive(arg.c_str() + 5);
+      major = "pp";
+    }
     else if (arg.rfind("--tp=", 0) == 0)
       tp = parsePositive(arg.c_str() + 5);
     else {
       std::fprintf(stderr,
-                   "%s: error: unknown argument '%s' (--dp=N --tp=N and "
-                   "gtest's flags)\n",
+                   "%s: error: unknown argument '%s' (--dp=N or --pp=N, "
+                   "--tp=N and gtest's flags)\n",
                    program, argv[i]);
       return 2;
     }
@@ -91,7 +97,7 @@ inline int runMeshTests(int argc, char **argv, const char *program,
   }
 
   try {
-    comm::init(::lmc::MeshSpec{{{"dp", dp}, {"tp", tp}}});
+    comm::init(::lmc::MeshSpec{{{major, dp}, {"tp", tp}}});
   } catch (const RuntimeError &error) {
     // Every rank fails the same way; one of them says so before any exits.
     if (comm::rank() == 0)

@@ -91,16 +91,21 @@ def ConvertLMCToRuntime : Pass<"convert-lmc-to-runtime", "::mlir::ModuleOp"> {
       all-gather or reduce-scatter, or its start form returning a handle
       (`i64`), with `(input, output, axes[, dim])`; `lmc.buffer_wait`: one
       wait per handle;
+    - `lmc.buffer_send` and `lmc.buffer_recv_start` (what the point-to-point
+      ops become in bufferization): the runtime's send, or the start of its
+      receive returning a handle (`i64`) that `lmc.buffer_wait` waits for
+      like a collective's, of the buffer's element type (`_f32`, `_i64`),
+      with `(buffer, axes, peer, tag)` (`peer` and `tag` `i64`);
     - `lmc.buffer_attention` and `lmc.buffer_attention_grad`: the attention
       kernels `(q, k, v, out, lse, heads)` and `(q, k, v, out, lse, dout,
       dq, dk, dv, heads)`;
     - `lmc.axis_index`: the runtime's axis index `(axes)` (`i64`), cast to
       `index`.
 
-    The group of a collective or an axis index is an `i32` mask over the
-    axes of the mesh in scope (`MeshAttr::getAxisMask`): bit i set when
-    axis i is in the group (on `dp x tp`: dp 1, tp 2, both 3). An op without
-    a mesh in scope is an error.
+    The group of a collective, a send, a receive or an axis index is an
+    `i32` mask over the axes of the mesh in scope (`MeshAttr::getAxisMask`):
+    bit i set when axis i is in the group (on `dp x tp`: dp 1, tp 2, both
+    3). An op without a mesh in scope is an error.
 
     Marked generics of other element types stay loops, and so do all marked
     generics when `library-calls` is false and the kernels `kernels` leaves

@@ -438,6 +438,48 @@ int64_t _mlir_ciface_lmcrt_reduce_scatter_start_f32(lmcrt_unranked_memref *in,
  * an unknown or already waited handle is an error. */
 void lmcrt_collective_wait(int64_t handle);
 
+/* Point-to-point transfers (lib/Runtime/Comm/PointToPoint.cpp), what
+ * lmc.send and lmc.recv_start become. `axes` names the caller's group as for
+ * the collectives; `peer` is the other rank's index in that group (row-major
+ * over the group's axes: the rank with the caller's coordinates on the other
+ * axes); `tag` (0 <= tag <= (MPI_TAG_UB - 1) / 2, 2^30 - 1 under OpenMPI)
+ * tells messages between the same two ranks apart; messages with one tag
+ * between two ranks are received in the order they were sent. Memrefs are
+ * float32 or int64, any rank and any strides.
+ *
+ * A send copies `in` (packed row-major) into a buffer of the runtime and
+ * returns at once: the caller may reuse `in` right away; the runtime
+ * completes the transfer in the background (MPI_Isend, reaped at later
+ * calls) and lmcrt_p2p_flush waits for all of this rank's sends.
+ *
+ * A receive start posts the receive into `out` and returns a handle, which
+ * lmcrt_collective_wait completes like a collective's: `out` then holds the
+ * message, row-major. Until then the caller must neither read, write nor
+ * free `out`. The message must hold as many elements of the same type as
+ * `out` (otherwise one line naming both ends the job). A wait that outlasts
+ * LMCRT_COLLECTIVE_TIMEOUT seconds ends the job with one line naming the
+ * transfer, the peer's world rank and the tag; so does a send that
+ * lmcrt_p2p_flush waits for too long.
+ *
+ * Without mpirun (a world of one rank) the only peer is the rank itself: a
+ * send to itself is kept until a receive from itself with the same group and
+ * tag takes it, whether that receive was started before or after the send;
+ * waiting for a receive whose message was never sent is an error. */
+void _mlir_ciface_lmcrt_send_f32(lmcrt_unranked_memref *in, int32_t axes,
+                                 int64_t peer, int64_t tag);
+void _mlir_ciface_lmcrt_send_i64(lmcrt_unranked_memref *in, int32_t axes,
+                                 int64_t peer, int64_t tag);
+int64_t _mlir_ciface_lmcrt_recv_start_f32(lmcrt_unranked_memref *out,
+                                          int32_t axes, int64_t peer,
+                                          int64_t tag);
+int64_t _mlir_ciface_lmcrt_recv_start_i64(lmcrt_unranked_memref *out,
+                                          int32_t axes, int64_t peer,
+                                          int64_t tag);
+
+/* Waits for this rank's outstanding sends (the trainer calls it after each
+ * step and before exit; the process group's finalisation does too). */
+void lmcrt_p2p_flush(void);
+
 /* This process's rank in the world and the world's size (1 without mpirun).
  * Calling them before the group is set up is an error. */
 int32_t lmcrt_world_rank(void);
@@ -542,6 +584,33 @@ _mlir_ciface_lmcrt_gpu_reduce_scatter_start_f32(lmcrt_unranked_memref *in,
                                                 lmcrt_unranked_memref *out,
                                                 int32_t axes, int64_t dim);
 void lmcrt_gpu_collective_wait(int64_t handle);
+
+/* The point-to-point transfers above, over NCCL (ncclSend, ncclRecv) on
+ * device memory, with the same arguments; ordered after the work queued
+ * on the compute stream when called. A send copies `in` into a device
+ * buffer of the runtime (on the compute stream: the caller may reuse `in`
+ * at once) and is issued to NCCL together with the next receive start, as
+ * one NCCL group, so that two neighbours that each send to the other before
+ * receiving do not deadlock; lmcrt_gpu_p2p_flush issues the sends still
+ * waiting and makes the compute stream wait for all sends. A receive start
+ * returns a handle for lmcrt_gpu_collective_wait, after which the work
+ * queued on the compute stream sees `out`. Differences from the CPU forms:
+ * NCCL has no tags, so messages between two ranks are matched in the order
+ * they are issued (a rank starts its receives from a peer in the order the
+ * peer sends), and the element count is not checked (a receive of another
+ * size is undefined). Timeouts and errors end the job like the GPU
+ * collectives'. Untested on a GPU so far. */
+void _mlir_ciface_lmcrt_gpu_send_f32(lmcrt_unranked_memref *in, int32_t axes,
+                                     int64_t peer, int64_t tag);
+void _mlir_ciface_lmcrt_gpu_send_i64(lmcrt_unranked_memref *in, int32_t axes,
+                                     int64_t peer, int64_t tag);
+int64_t _mlir_ciface_lmcrt_gpu_recv_start_f32(lmcrt_unranked_memref *out,
+                                              int32_t axes, int64_t peer,
+                                              int64_t tag);
+int64_t _mlir_ciface_lmcrt_gpu_recv_start_i64(lmcrt_unranked_memref *out,
+                                              int32_t axes, int64_t peer,
+                                              int64_t tag);
+void lmcrt_gpu_p2p_flush(void);
 
 /* The trainer (lib/Runtime/Trainer/Trainer.cpp): parses the command line, loads
  * or initialises the parameters, trains with the functions above, and returns

@@ -2,8 +2,8 @@
 //
 // convert-lmc-to-runtime: after bufferization, every op that stands for a
 // function of the runtime (the GEMMs and embedding gradients that
-// convert-lmc-to-linalg marked, the collectives, attention and axis index on
-// buffers) becomes a call, with the symbol, arguments and stream ordering
+// convert-lmc-to-linalg marked, the collectives, sends and receives,
+// attention and axis index on buffers) becomes a call, with the symbol, arguments and stream ordering
 // the runtime ABI table (RuntimeABI.h) gives for the target device. See the
 // pass description in include/lmc/Conversion/Passes.td.
 //
@@ -104,8 +104,8 @@ struct ConvertLMCToRuntimePass
           ops.push_back(op);
         return;
       }
-      if (isa<BufferWaitOp, BufferAttentionOp, BufferAttentionGradOp,
-              AxisIndexOp>(op))
+      if (isa<BufferWaitOp, BufferSendOp, BufferRecvStartOp,
+              BufferAttentionOp, BufferAttentionGradOp, AxisIndexOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -114,6 +114,8 @@ struct ConvertLMCToRuntimePass
               .Case([&](linalg::GenericOp o) { return lowerMarked(o); })
               .Case([&](CollectiveOpInterface o) { return lowerCollective(o); })
               .Case([&](BufferWaitOp o) { return lowerWait(o); })
+              .Case([&](BufferSendOp o) { return lowerPointToPoint(o); })
+              .Case([&](BufferRecvStartOp o) { return lowerPointToPoint(o); })
               .Case([&](BufferAttentionOp o) { return lowerAttention(o); })
               .Case([&](BufferAttentionGradOp o) { return lowerAttention(o); })
               .Case([&](AxisIndexOp o) { return lowerAxisIndex(o); });
@@ -335,6 +337,37 @@ struct ConvertLMCToRuntimePass
     // after it.
     if (op->getNumResults())
       op->getResult(0).replaceAllUsesWith(*result);
+    op->erase();
+    return success();
+  }
+
+  /// A send or the start of a receive on buffers: the runtime's function
+  /// of its element type, with the buffer, the axis mask of its group, the
+  /// peer's index in the group and the tag. A receive's handle goes to its
+  /// lmc.buffer_wait (lowered after it), like a started collective's.
+  template <typename OpTy> LogicalResult lowerPointToPoint(OpTy op) {
+    constexpr bool send = std::is_same_v<OpTy, BufferSendOp>;
+    SmallVector<StringRef> axes;
+    for (auto axis : op.getAxes().template getAsRange<StringAttr>())
+      axes.push_back(axis.getValue());
+    FailureOr<int32_t> mask = axisMask(op, axes);
+    if (failed(mask))
+      return failure();
+    Value buffer = op->getOperand(0);
+    bool f32 = elementTypeOf(buffer).isF32();
+    Function function = send ? (f32 ? Function::SendF32 : Function::SendI64)
+                             : (f32 ? Function::RecvStartF32
+                                    : Function::RecvStartI64);
+    OpBuilder b(op);
+    FailureOr<Value> result =
+        call(b, op, function,
+             {buffer, static_cast<int64_t>(*mask),
+              static_cast<int64_t>(op.getPeer()),
+              static_cast<int64_t>(op.getTag())});
+    if (failed(result))
+      return failure();
+    if constexpr (!send)
+      op.getHandle().replaceAllUsesWith(*result);
     op->erase();
     return success();
   }

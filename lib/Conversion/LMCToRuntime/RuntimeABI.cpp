@@ -54,6 +54,16 @@ const Entry kEntries[] = {
   {Function::CollectiveWait, "lmcrt_collective_wait",
    "lmcrt_gpu_collective_wait", true,
    "l", '-'},                     // handle
+  {Function::SendF32, "lmcrt_send_f32", "lmcrt_gpu_send_f32", true,
+   "mill", '-'},                  // in, axes, peer, tag
+  {Function::SendI64, "lmcrt_send_i64", "lmcrt_gpu_send_i64", true,
+   "mill", '-'},                  // in, axes, peer, tag
+  {Function::RecvStartF32, "lmcrt_recv_start_f32",
+   "lmcrt_gpu_recv_start_f32", true,
+   "mill", 'l'},                  // out, axes, peer, tag -> handle
+  {Function::RecvStartI64, "lmcrt_recv_start_i64",
+   "lmcrt_gpu_recv_start_i64", true,
+   "mill", 'l'},                  // out, axes, peer, tag -> handle
   {Function::AxisIndex, "lmcrt_axis_index", "lmcrt_axis_index", false,
    "i", 'l'},                     // axes -> index in the group
 };

@@ -39,6 +39,10 @@ enum class Function {
   AllGatherStart,
   ReduceScatterStart,
   CollectiveWait,
+  SendF32,
+  SendI64,
+  RecvStartF32,
+  RecvStartI64,
   AxisIndex,
 };
 

@@ -37,6 +37,7 @@
 #include "Comm/Collectives.h"
 #include "Comm/CollectiveShapes.h"
 #include "Comm/Deadline.h"
+#include "Comm/PointToPoint.h"
 #include "Core/Error.h"
 #include "Core/MemrefView.h"
 
@@ -473,9 +474,8 @@ void run(std::unique_ptr<Operation> op) {
 /// Starts a non-blocking collective and returns its handle.
 int64_t start(std::unique_ptr<Operation> op) {
   launch(*op);
-  State &s = state();
-  int64_t handle = s.nextHandle++;
-  s.pending.emplace(handle, std::move(op));
+  int64_t handle = newHandle();
+  state().pending.emplace(handle, std::move(op));
   return handle;
 }
 
@@ -651,6 +651,7 @@ void comm::finalize() {
   if (!s.pending.empty())
     fatal("finalize: " + std::to_string(s.pending.size()) +
           " asynchronous collective(s) started and never waited");
+  finalizePointToPoint();
   if (s.mpi) {
     for (MPI_Comm &c : s.comms)
       if (c != kNoComm && c != MPI_COMM_NULL)
@@ -739,6 +740,10 @@ int64_t comm::pendingCount() {
   return static_cast<int64_t>(state().pending.size());
 }
 
+int64_t comm::newHandle() { return state().nextHandle++; }
+
+void comm::answerWatchdog() { answerQuestions(); }
+
 //===----------------------------------------------------------------------===//
 // The C ABI
 //===----------------------------------------------------------------------===//
@@ -785,6 +790,8 @@ _mlir_ciface_lmcrt_reduce_scatter_start_f32(lmcrt_unranked_memref *in,
 extern "C" void lmcrt_collective_wait(int64_t handle) {
   State &s = state();
   auto it = s.pending.find(handle);
+  if (it == s.pending.end() && waitReceive(handle))
+    return;
   if (it == s.pending.end())
     fatal("lmcrt_collective_wait: unknown handle " + std::to_string(handle) +
           " (not returned by a _start function, or already waited)");
@@ -797,6 +804,7 @@ void comm::progress() {
   State &s = state();
   if (!s.mpi)
     return;
+  progressPointToPoint();
   for (auto &entry : s.pending) {
     Operation &op = *entry.second;
     if (isNull(op.request))

@@ -132,6 +132,14 @@ void progress();
 /// The number of asynchronous collectives started and not yet waited.
 int64_t pendingCount();
 
+/// A new handle for an asynchronous operation (collectives and receives
+/// draw from one sequence, so that lmcrt_collective_wait tells them apart).
+int64_t newHandle();
+
+/// Answers the other ranks' watchdog questions (see Collectives.cpp); every
+/// wait on other ranks calls it between its polls. Cheap when there is none.
+void answerWatchdog();
+
 /// Gathers `count` floats from every rank of this process's group `group`
 /// into `recv` on the group's rank 0, in group-rank order (`recv` holds
 /// count * groupSize(group) floats there and is not touched elsewhere).

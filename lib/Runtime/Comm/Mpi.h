@@ -35,6 +35,7 @@
   X(Barrier)                                                                   \
   X(Comm_dup)                                                                  \
   X(Comm_free)                                                                 \
+  X(Comm_get_attr)                                                             \
   X(Comm_group)                                                                \
   X(Comm_rank)                                                                 \
   X(Comm_set_errhandler)                                                       \
@@ -97,6 +98,7 @@ inline const MPI_Request kNoRequest = nullptr;
 #define MPI_Barrier ::lmcrt::comm::mpi().Barrier
 #define MPI_Comm_dup ::lmcrt::comm::mpi().Comm_dup
 #define MPI_Comm_free ::lmcrt::comm::mpi().Comm_free
+#define MPI_Comm_get_attr ::lmcrt::comm::mpi().Comm_get_attr
 #define MPI_Comm_group ::lmcrt::comm::mpi().Comm_group
 #define MPI_Comm_rank ::lmcrt::comm::mpi().Comm_rank
 #define MPI_Comm_set_errhandler ::lmcrt::comm::mpi().Comm_set_errhandler

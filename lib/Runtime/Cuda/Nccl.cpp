@@ -1,7 +1,9 @@
 //===- Nccl.cpp - Collectives of compiled code over NCCL ------------------===//
 //
-// _mlir_ciface_lmcrt_gpu_{all_reduce,all_gather,reduce_scatter}[_start]_f32
-// and lmcrt_gpu_collective_wait: the semantics of the CPU collectives
+// _mlir_ciface_lmcrt_gpu_{all_reduce,all_gather,reduce_scatter}[_start]_f32,
+// lmcrt_gpu_collective_wait, the sends and receives
+// (_mlir_ciface_lmcrt_gpu_{send,recv_start}_{f32,i64}) and
+// lmcrt_gpu_p2p_flush: the semantics of the CPU collectives
 // (lmcrt.h) over NCCL, on GPU memory, stream-ordered: a collective takes
 // effect after the work queued before it on the compute stream, and the
 // work queued on the compute stream after its wait (or after a blocking
@@ -40,6 +42,27 @@
 //   the compute stream after the wait, then reused by later collectives of
 //   the same size.
 //
+// - Sends and receives (_mlir_ciface_lmcrt_gpu_send_*, _recv_start_*) run
+//   on a stream of their own (the point-to-point stream), over the group's
+//   communicator, in which the peer's index is its rank. ncclSend and
+//   ncclRecv block their stream until the peer's matching call runs, so two
+//   neighbours that each send to the other before receiving would deadlock
+//   if each were issued alone. A send therefore copies its input into a
+//   temporary on the compute stream (the caller may reuse the input at
+//   once) and waits on the host side; the next receive start issues the
+//   sends waiting and itself as one NCCL group (ncclGroupStart/End), which
+//   NCCL progresses together. Sends still waiting are issued alone by
+//   lmcrt_gpu_p2p_flush (which also makes the compute stream wait for every
+//   send), by synchronizeCompute's hook (a peer may be waiting for them) and
+//   at finalisation. A receive's handle is waited like a collective's
+//   (lmcrt_gpu_collective_wait). NCCL has no tags: messages between two
+//   ranks are matched in the order their sends and receives are issued, so
+//   a rank must start its receives from a peer in the order that peer sends
+//   (what lmc-pipeline does; the CPU runtime matches by tag), and the sizes
+//   are not checked (a receive of another size is undefined). int64 data
+//   moves as pairs of float32. Untested on a GPU so far (no GPU where it was
+//   written); the CPU runtime's tests cover the semantics.
+//
 // The library is libnccl.so.2, opened at the first collective:
 // $LMCRT_NCCL_LIBRARY, else searched on the loader's path, in the CUDA
 // toolkit and in the Python packages' nvidia/*/lib (Library.h).
@@ -59,12 +82,14 @@
 #include "Comm/CollectiveShapes.h"
 #include "Comm/Collectives.h"
 #include "Comm/Deadline.h"
+#include "Comm/PointToPoint.h"
 #include "Core/MemrefView.h"
 
 #include "lmc/Runtime/lmcrt.h"
 
 #include <nccl.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -87,7 +112,11 @@ using comm::Group;
   X(ncclGetErrorString)                                                        \
   X(ncclAllReduce)                                                             \
   X(ncclAllGather)                                                             \
-  X(ncclReduceScatter)
+  X(ncclReduceScatter)                                                         \
+  X(ncclSend)                                                                  \
+  X(ncclRecv)                                                                  \
+  X(ncclGroupStart)                                                            \
+  X(ncclGroupEnd)
 
 namespace {
 
@@ -103,7 +132,7 @@ struct NcclApi {
 #undef LMCRT_DECLARE
 };
 
-enum class Kind { AllReduce, AllGather, ReduceScatter };
+enum class Kind { AllReduce, AllGather, ReduceScatter, Send, Receive };
 
 /// One collective: its buffers, its completion event and the copy that
 /// completes it.
@@ -111,6 +140,7 @@ struct Operation {
   std::string what; // "all_reduce_f32 over tp", for messages
   Kind kind = Kind::AllReduce;
   Group axis = 0;
+  int peer = 0; // a send's or receive's peer: its rank in the communicator
   const float *send = nullptr;
   float *recv = nullptr;
   size_t count = 0; // all_reduce: all elements; otherwise one rank's block
@@ -118,6 +148,9 @@ struct Operation {
   bool unpack = false; // copy unpackFrom into unpackTo after the wait
   View unpackFrom, unpackTo;
   CUevent done = nullptr;
+  /// A send's or receive's point in the compute stream (recorded when it
+  /// was called), which the point-to-point stream waits for.
+  CUevent ready = nullptr;
 };
 
 /// LMCRT_COLLECTIVE_TIMEOUT (the CPU collectives' variable; the older
@@ -210,6 +243,21 @@ public:
   void synchronize();
   /// nccl::destroyCommunicators.
   void destroy();
+
+  /// A send of `in` (float32, or int64 when `i64`: moved as pairs of
+  /// float32) to `peer` of the group `axis`: copied into a temporary on the
+  /// compute stream and kept until the next receive start (grouped with
+  /// it) or issueSends().
+  void send(lmcrt_unranked_memref *in, int32_t axis, int64_t peer,
+            int64_t tag, bool i64, const char *function);
+  /// Starts a receive into `out` from `peer` of the group `axis`, grouped
+  /// with the sends not yet issued; returns its handle for
+  /// lmcrt_gpu_collective_wait.
+  int64_t receiveStart(lmcrt_unranked_memref *out, int32_t axis, int64_t peer,
+                       int64_t tag, bool i64, const char *function);
+  /// Issues the sends not yet issued (alone) and makes the compute stream
+  /// wait for every send issued (lmcrt_gpu_p2p_flush).
+  void flushSends();
   int openCount() const {
     int n = 0;
     for (ncclComm_t c : comms)
@@ -277,8 +325,18 @@ private:
   /// True while `op`'s collective has not finished on the device.
   bool running(const Operation &op);
   /// Frees what the waited collectives held (the host waited for the
-  /// compute stream, which waited for them).
+  /// compute stream, which waited for them), and what the sends that are
+  /// done held.
   void retire();
+  /// The group, after checking `peer` (in the group) and `tag` (>= 0).
+  Group checkedPeer(int32_t axis, int64_t peer, int64_t tag,
+                    const char *function);
+  /// Records `op.ready` on the compute stream.
+  void markReady(Operation &op);
+  /// Issues the deferred sends and `receive` (if any) as one NCCL group on
+  /// the point-to-point stream, after their points in the compute stream;
+  /// records each one's `done`. The sends move to `sent`.
+  void issue(Operation *receive);
   [[noreturn]] void abortAndFail(const std::string &message);
 
   NcclApi api;
@@ -286,6 +344,13 @@ private:
   /// Per group (bit mask over the mesh axes), created at its first use.
   std::vector<ncclComm_t> comms;
   CUstream stream = nullptr;
+  /// The sends and receives' own stream, so that a send waiting for its
+  /// receiver never holds up a collective (nor a collective a send).
+  CUstream p2pStream = nullptr;
+  /// Sends called and not yet issued to NCCL (their data copied).
+  std::vector<std::unique_ptr<Operation>> deferred;
+  /// Sends issued and not yet known to be done.
+  std::vector<std::unique_ptr<Operation>> sent;
   /// Started and not yet waited.
   std::map<int64_t, std::unique_ptr<Operation>> pending;
   int64_t nextHandle = 1;
@@ -313,6 +378,8 @@ void Nccl::open() {
 #undef LMCRT_RESOLVE
   cuda::check(driver().cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING),
               "cuStreamCreate(collective stream)");
+  cuda::check(driver().cuStreamCreate(&p2pStream, CU_STREAM_NON_BLOCKING),
+              "cuStreamCreate(point-to-point stream)");
   setSynchronizeHook(&synchronizeHook);
   comm::atFinalize(&finalizeHook);
   opened = true;
@@ -474,6 +541,10 @@ void Nccl::launch(Operation &op) {
                                     ncclSum, c, stream),
               c, op.what);
     break;
+  case Kind::Send:
+  case Kind::Receive:
+    abortAndFail(op.what + ": a send or receive is issued by issue(), not "
+                           "as a collective");
   }
   // The operation is on the stream now (checkCall settled ncclInProgress).
   cuda::check(d.cuEventCreate(&op.done, CU_EVENT_DISABLE_TIMING),
@@ -508,7 +579,10 @@ bool Nccl::running(const Operation &op) {
 void Nccl::synchronize() {
   const DriverApi &d = driver();
   CUstream compute = computeStream();
-  if (pending.empty() && waited.empty()) {
+  // A peer may wait for them while this rank waits.
+  if (!deferred.empty())
+    issue(nullptr);
+  if (pending.empty() && waited.empty() && sent.empty()) {
     cuda::check(d.cuStreamSynchronize(compute),
                 "cuStreamSynchronize(compute stream)");
     return;
@@ -522,6 +596,9 @@ void Nccl::synchronize() {
     for (const auto &entry : pending)
       if (running(*entry.second))
         return entry.second.get();
+    for (const auto &op : sent)
+      if (running(*op))
+        return op.get();
     return nullptr;
   };
   PollResult r = pollUntil(
@@ -540,6 +617,8 @@ void Nccl::synchronize() {
           outstanding.push_back(op.get());
         for (const auto &entry : pending)
           outstanding.push_back(entry.second.get());
+        for (const auto &op : sent)
+          outstanding.push_back(op.get());
         for (const Operation *op : outstanding)
           if (running(*op)) {
             std::string e = asyncError(comms[op->axis]);
@@ -561,13 +640,165 @@ void Nccl::synchronize() {
 }
 
 void Nccl::retire() {
-  for (std::unique_ptr<Operation> &op : waited) {
-    cuda::check(driver().cuEventDestroy(op->done), "cuEventDestroy");
-    op->done = nullptr;
-    for (const auto &temp : op->temps)
+  auto release = [&](Operation &op) {
+    for (CUevent *event : {&op.done, &op.ready})
+      if (*event) {
+        cuda::check(driver().cuEventDestroy(*event), "cuEventDestroy");
+        *event = nullptr;
+      }
+    for (const auto &temp : op.temps)
       spare.emplace(temp.second, temp.first);
-  }
+  };
+  for (std::unique_ptr<Operation> &op : waited)
+    release(*op);
   waited.clear();
+  // Sends nobody waited for: those done on the device.
+  std::vector<std::unique_ptr<Operation>> running;
+  for (std::unique_ptr<Operation> &op : sent) {
+    if (this->running(*op))
+      running.push_back(std::move(op));
+    else
+      release(*op);
+  }
+  sent = std::move(running);
+}
+
+Group Nccl::checkedPeer(int32_t axisArg, int64_t peer, int64_t tag,
+                        const char *function) {
+  Group axis = checkedAxis(axisArg, function);
+  int size = comm::groupSize(axis);
+  if (peer < 0 || peer >= size)
+    comm::fatal(std::string(function) + ": peer " + std::to_string(peer) +
+                " is not a rank of the group " + comm::groupName(axis) + " (" +
+                std::to_string(size) + " ranks)");
+  if (tag < 0)
+    comm::fatal(std::string(function) + ": tag " + std::to_string(tag) +
+                " is out of range (at least 0)");
+  return axis;
+}
+
+void Nccl::markReady(Operation &op) {
+  const DriverApi &d = driver();
+  cuda::check(d.cuEventCreate(&op.ready, CU_EVENT_DISABLE_TIMING),
+              "cuEventCreate");
+  cuda::check(d.cuEventRecord(op.ready, computeStream()), "cuEventRecord");
+}
+
+/// A float32 view of the memref `ref`: itself, or for int64 elements the
+/// same bytes as pairs of float32 (a last dimension of 2).
+View floatView(lmcrt_unranked_memref *ref, bool i64) {
+  if (!i64)
+    return View(ref);
+  MemrefView<int64_t> v(ref);
+  std::vector<int64_t> sizes = v.sizes, strides = v.strides;
+  for (int64_t &stride : strides)
+    stride *= 2;
+  sizes.push_back(2);
+  strides.push_back(1);
+  return View(reinterpret_cast<float *>(v.data), sizes, strides);
+}
+
+void Nccl::send(lmcrt_unranked_memref *in, int32_t axisArg, int64_t peer,
+                int64_t tag, bool i64, const char *function) {
+  Group axis = checkedPeer(axisArg, peer, tag, function);
+  auto op = std::make_unique<Operation>();
+  op->kind = Kind::Send;
+  op->axis = axis;
+  op->peer = static_cast<int>(peer);
+  op->what = std::string(function) + " to rank " +
+             std::to_string(comm::peerWorldRank(axis, peer)) + " (peer " +
+             std::to_string(peer) + " over " + comm::groupName(axis) +
+             ") with tag " + std::to_string(tag);
+  View v = floatView(in, i64);
+  op->count = static_cast<size_t>(v.numElements());
+  // Always a copy of the runtime's: the caller may free or overwrite `in`
+  // once the call returns (the copy is ordered before its later kernels).
+  if (op->count)
+    op->send = packed(*op, v);
+  markReady(*op);
+  deferred.push_back(std::move(op));
+}
+
+int64_t Nccl::receiveStart(lmcrt_unranked_memref *out, int32_t axisArg,
+                           int64_t peer, int64_t tag, bool i64,
+                           const char *function) {
+  Group axis = checkedPeer(axisArg, peer, tag, function);
+  auto op = std::make_unique<Operation>();
+  op->kind = Kind::Receive;
+  op->axis = axis;
+  op->peer = static_cast<int>(peer);
+  op->what = std::string(function) + " from rank " +
+             std::to_string(comm::peerWorldRank(axis, peer)) + " (peer " +
+             std::to_string(peer) + " over " + comm::groupName(axis) +
+             ") with tag " + std::to_string(tag);
+  View v = floatView(out, i64);
+  op->count = static_cast<size_t>(v.numElements());
+  if (op->count)
+    receiveInto(*op, v, v.isContiguous());
+  markReady(*op);
+  issue(op.get());
+  return keep(std::move(op));
+}
+
+void Nccl::issue(Operation *receive) {
+  const DriverApi &d = driver();
+  std::vector<Operation *> ops;
+  for (std::unique_ptr<Operation> &op : deferred)
+    ops.push_back(op.get());
+  if (receive)
+    ops.push_back(receive);
+  if (ops.empty())
+    return;
+  for (Operation *op : ops) {
+    cuda::check(d.cuStreamWaitEvent(p2pStream, op->ready, 0),
+                "cuStreamWaitEvent(point-to-point stream)");
+    communicator(op->axis); // created before the group
+  }
+  // One group: the sends and the receive progress together, so that two
+  // neighbours sending to each other before receiving do not deadlock
+  // (ncclSend and ncclRecv block the stream until matched).
+  std::string what = ops.back()->what;
+  ncclResult_t r = api.ncclGroupStart();
+  if (r != ncclSuccess)
+    abortAndFail(what + ": ncclGroupStart failed: " +
+                 api.ncclGetErrorString(r));
+  for (Operation *op : ops) {
+    if (!op->count)
+      continue;
+    ncclComm_t c = comms[op->axis];
+    r = op->kind == Kind::Send
+            ? api.ncclSend(op->send, op->count, ncclFloat32, op->peer, c,
+                           p2pStream)
+            : api.ncclRecv(op->recv, op->count, ncclFloat32, op->peer, c,
+                           p2pStream);
+    if (r != ncclSuccess && r != ncclInProgress)
+      abortAndFail(op->what + " failed: " + api.ncclGetErrorString(r));
+  }
+  r = api.ncclGroupEnd();
+  // Non-blocking communicators: settle each one the group used.
+  std::vector<Group> used;
+  for (Operation *op : ops)
+    if (std::find(used.begin(), used.end(), op->axis) == used.end())
+      used.push_back(op->axis);
+  for (Group g : used)
+    checkCall(r, comms[g], what);
+  for (Operation *op : ops) {
+    cuda::check(d.cuEventCreate(&op->done, CU_EVENT_DISABLE_TIMING),
+                "cuEventCreate");
+    cuda::check(d.cuEventRecord(op->done, p2pStream), "cuEventRecord");
+  }
+  for (std::unique_ptr<Operation> &op : deferred)
+    sent.push_back(std::move(op));
+  deferred.clear();
+}
+
+void Nccl::flushSends() {
+  if (!opened)
+    return;
+  issue(nullptr);
+  for (const std::unique_ptr<Operation> &op : sent)
+    cuda::check(driver().cuStreamWaitEvent(computeStream(), op->done, 0),
+                "cuStreamWaitEvent(compute stream, " + op->what + ")");
 }
 
 void Nccl::destroy() {
@@ -575,7 +806,10 @@ void Nccl::destroy() {
     return;
   if (!pending.empty())
     comm::fatal("finalize: " + std::to_string(pending.size()) +
-                " GPU collective(s) started and never waited");
+                " GPU collective(s) or receive(s) started and never waited");
+  // Every send done before the communicators go (synchronize times out on
+  // one that is never received).
+  flushSends();
   synchronize();
   for (size_t a = 0; a < comms.size(); ++a) {
     ncclComm_t &c = comms[a];
@@ -675,3 +909,31 @@ extern "C" void lmcrt_gpu_collective_wait(int64_t handle) {
   Nccl &n = Nccl::get();
   n.wait(n.take(handle));
 }
+
+extern "C" void _mlir_ciface_lmcrt_gpu_send_f32(lmcrt_unranked_memref *in,
+                                                int32_t axes, int64_t peer,
+                                                int64_t tag) {
+  Nccl::get().send(in, axes, peer, tag, /*i64=*/false, "gpu_send_f32");
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_send_i64(lmcrt_unranked_memref *in,
+                                                int32_t axes, int64_t peer,
+                                                int64_t tag) {
+  Nccl::get().send(in, axes, peer, tag, /*i64=*/true, "gpu_send_i64");
+}
+
+extern "C" int64_t
+_mlir_ciface_lmcrt_gpu_recv_start_f32(lmcrt_unranked_memref *out, int32_t axes,
+                                      int64_t peer, int64_t tag) {
+  return Nccl::get().receiveStart(out, axes, peer, tag, /*i64=*/false,
+                                  "gpu_recv_start_f32");
+}
+
+extern "C" int64_t
+_mlir_ciface_lmcrt_gpu_recv_start_i64(lmcrt_unranked_memref *out, int32_t axes,
+                                      int64_t peer, int64_t tag) {
+  return Nccl::get().receiveStart(out, axes, peer, tag, /*i64=*/true,
+                                  "gpu_recv_start_i64");
+}
+
+extern "C" void lmcrt_gpu_p2p_flush(void) { Nccl::get().flushSends(); }

@@ -6,7 +6,9 @@
 // memref.alloc results, and the results of calls that return fresh buffers)
 // is freed right after the last use of any value that may alias it, unless
 // an alias escapes through the function's results. A collective started on
-// buffers (lmc.buffer_collective_start) uses them until its wait.
+// buffers (lmc.buffer_collective_start) uses them until its wait, and so
+// does a receive (lmc.buffer_recv_start) its output buffer; a send
+// (lmc.buffer_send) uses its buffer only while it runs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -167,11 +169,14 @@ struct LMCFreeBuffersPass
       for (auto it = aliases.findLeader(buffer); it != aliases.member_end();
            ++it) {
         for (Operation *user : (*it).getUsers()) {
-          // A started collective reads and writes its buffers until the ops
-          // that complete it (the waits on its handle).
+          // A started collective reads and writes its buffers, and a
+          // started receive writes its buffer, until the ops that complete
+          // them (the waits on their handles). A send's buffer is free right
+          // after it (the runtime copies the data).
           SmallVector<Operation *> uses = {user};
-          if (auto collective = dyn_cast<CollectiveOpInterface>(user);
-              collective && collective.isStart())
+          auto collective = dyn_cast<CollectiveOpInterface>(user);
+          if ((collective && collective.isStart()) ||
+              isa<BufferRecvStartOp>(user))
             llvm::append_range(uses, user->getUsers());
           for (Operation *use : uses) {
             Operation *inBlock = block.findAncestorOpInBlock(*use);

@@ -75,6 +75,73 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2, tp = 2>} {
 
 // -----
 
+// Tests that sends and receives on buffers become the runtime's send and
+// receive start of their element type (f32, i64), with the buffer, the axis
+// mask of the group (pp 1, tp 2, both 3), the peer and the tag as i64s; that
+// a receive returns the handle its lmc.buffer_wait waits for with the
+// collectives' wait; and that on the GPU the same calls name the GPU
+// runtime's functions, declared stream-ordered, waited with the GPU wait.
+
+// CHECK-LABEL: module attributes {lmc.mesh = #lmc.mesh<pp = 2, tp = 2>}
+// CHECK-DAG:   func.func private @lmcrt_send_f32(memref<*xf32>, i32, i64, i64) attributes {llvm.emit_c_interface}
+// CHECK-DAG:   func.func private @lmcrt_send_i64(memref<*xi64>, i32, i64, i64) attributes {llvm.emit_c_interface}
+// CHECK-DAG:   func.func private @lmcrt_recv_start_f32(memref<*xf32>, i32, i64, i64) -> i64 attributes {llvm.emit_c_interface}
+// CHECK-DAG:   func.func private @lmcrt_recv_start_i64(memref<*xi64>, i32, i64, i64) -> i64 attributes {llvm.emit_c_interface}
+// CHECK-DAG:   func.func private @lmcrt_collective_wait(i64){{$}}
+// CHECK-LABEL: func.func @point_to_point
+// CHECK-SAME:    (%[[A:[^:]+]]: memref<4x8xf32, strided<[16, 1]>>, %[[B:[^:]+]]: memref<3xi64>, %[[C:[^:]+]]: memref<?x8xf32>)
+// CHECK:         %[[UA:.+]] = memref.cast %[[A]] : memref<4x8xf32, strided<[16, 1]>> to memref<*xf32>
+// CHECK-NEXT:    %[[PP:.+]] = arith.constant 1 : i32
+// CHECK-NEXT:    %[[PEER1:.+]] = arith.constant 1 : i64
+// CHECK-NEXT:    %[[TAG2:.+]] = arith.constant 2 : i64
+// CHECK-NEXT:    call @lmcrt_send_f32(%[[UA]], %[[PP]], %[[PEER1]], %[[TAG2]]) : (memref<*xf32>, i32, i64, i64) -> ()
+// CHECK-NEXT:    %[[UB:.+]] = memref.cast %[[B]] : memref<3xi64> to memref<*xi64>
+// CHECK-NEXT:    %[[WORLD:.+]] = arith.constant 3 : i32
+// CHECK-NEXT:    %[[PEER3:.+]] = arith.constant 3 : i64
+// CHECK-NEXT:    %[[TAG0:.+]] = arith.constant 0 : i64
+// CHECK-NEXT:    call @lmcrt_send_i64(%[[UB]], %[[WORLD]], %[[PEER3]], %[[TAG0]]) : (memref<*xi64>, i32, i64, i64) -> ()
+// CHECK-NEXT:    %[[UB1:.+]] = memref.cast %[[B]] : memref<3xi64> to memref<*xi64>
+// CHECK-NEXT:    %[[PP1:.+]] = arith.constant 1 : i32
+// CHECK-NEXT:    %[[PEER0:.+]] = arith.constant 0 : i64
+// CHECK-NEXT:    %[[TAG5:.+]] = arith.constant 5 : i64
+// CHECK-NEXT:    %[[H0:.+]] = call @lmcrt_recv_start_i64(%[[UB1]], %[[PP1]], %[[PEER0]], %[[TAG5]]) : (memref<*xi64>, i32, i64, i64) -> i64
+// CHECK-NEXT:    %[[UC:.+]] = memref.cast %[[C]] : memref<?x8xf32> to memref<*xf32>
+// CHECK-NEXT:    %[[TP:.+]] = arith.constant 2 : i32
+// CHECK-NEXT:    %[[PEER1B:.+]] = arith.constant 1 : i64
+// CHECK-NEXT:    %[[TAG7:.+]] = arith.constant 7 : i64
+// CHECK-NEXT:    %[[H1:.+]] = call @lmcrt_recv_start_f32(%[[UC]], %[[TP]], %[[PEER1B]], %[[TAG7]]) : (memref<*xf32>, i32, i64, i64) -> i64
+// CHECK-NEXT:    call @lmcrt_collective_wait(%[[H1]]) : (i64) -> ()
+// CHECK-NEXT:    call @lmcrt_collective_wait(%[[H0]]) : (i64) -> ()
+// CHECK-NEXT:    return
+// GPU-LABEL:   module attributes {lmc.mesh = #lmc.mesh<pp = 2, tp = 2>}
+// GPU-DAG:     func.func private @lmcrt_gpu_send_f32(memref<*xf32>, i32, i64, i64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_send_i64(memref<*xi64>, i32, i64, i64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_recv_start_f32(memref<*xf32>, i32, i64, i64) -> i64 attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_recv_start_i64(memref<*xi64>, i32, i64, i64) -> i64 attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_collective_wait(i64) attributes {lmc.stream_ordered}
+// GPU-LABEL:   func.func @point_to_point
+// GPU:           call @lmcrt_gpu_send_f32(
+// GPU:           call @lmcrt_gpu_send_i64(
+// GPU:           %[[H0:.+]] = call @lmcrt_gpu_recv_start_i64(
+// GPU:           %[[H1:.+]] = call @lmcrt_gpu_recv_start_f32(
+// GPU-NEXT:      call @lmcrt_gpu_collective_wait(%[[H1]])
+// GPU-NEXT:      call @lmcrt_gpu_collective_wait(%[[H0]])
+// GPU-NOT:       @lmcrt_send
+// GPU-NOT:       @lmcrt_recv
+// GPU-NOT:       @lmcrt_collective_wait
+module attributes {lmc.mesh = #lmc.mesh<pp = 2, tp = 2>} {
+  func.func @point_to_point(%a: memref<4x8xf32, strided<[16, 1]>>, %b: memref<3xi64>, %c: memref<?x8xf32>) {
+    lmc.buffer_send %a to 1 over ["pp"] tag 2 : memref<4x8xf32, strided<[16, 1]>>
+    lmc.buffer_send %b to 3 over ["pp", "tp"] tag 0 : memref<3xi64>
+    %h0 = lmc.buffer_recv_start %b from 0 over ["pp"] tag 5 : memref<3xi64>
+    %h1 = lmc.buffer_recv_start %c from 1 over ["tp"] tag 7 : memref<?x8xf32>
+    lmc.buffer_wait %h1, %h0
+    return
+  }
+}
+
+// -----
+
 // Tests that the attention ops on buffers become the runtime's attention
 // kernels, buffers first and the numbers of heads and key/value heads last
 // (i64s; without kv_heads, the number of heads).

@@ -345,8 +345,10 @@ def LMCFreeBuffers : Pass<"lmc-free-buffers", "::mlir::ModuleOp"> {
     value that may alias it (views, casts, results of other ops that take
     it), and none when an alias is returned: the caller then owns it. A
     collective started on a buffer (a start form of the collective op
-    interface, such as `lmc.buffer_collective_start`) uses it until the ops
-    that take its handle (its `lmc.buffer_wait`).
+    interface, such as `lmc.buffer_collective_start`), or a receive started
+    into it (`lmc.buffer_recv_start`), uses it until the ops that take its
+    handle (its `lmc.buffer_wait`); a send (`lmc.buffer_send`) uses its
+    buffer only while it runs (the runtime copies the data).
 
     Upstream's ownership-based deallocation handles any control flow, but
     frees a block's buffers at the end of the block: in a training step of

@@ -15,6 +15,7 @@
 
 using namespace mlir;
 using namespace mlir::lmc;
+using mlir::lmc::detail::verifyAxes;
 
 #include "lmc/Dialect/LMC/IR/LMCCollectiveInterface.cpp.inc"
 
@@ -22,9 +23,8 @@ using namespace mlir::lmc;
 // Helpers
 //===----------------------------------------------------------------------===//
 
-/// Checks that `axes` names distinct axes of the mesh in scope of `op` and
-/// returns that mesh.
-static FailureOr<MeshAttr> verifyAxes(Operation *op, ArrayAttr axes) {
+FailureOr<MeshAttr> mlir::lmc::detail::verifyAxes(Operation *op,
+                                                  ArrayAttr axes) {
   if (axes.empty()) {
     op->emitOpError("must name at least one mesh axis");
     return failure();
@@ -191,14 +191,19 @@ LogicalResult WaitOp::inferReturnTypes(MLIRContext *,
 LogicalResult WaitOp::verify() {
   if (getPending().empty())
     return emitOpError("expects at least one operand");
-  for (auto [i, pending] : llvm::enumerate(getPending()))
-    if (!isa_and_nonnull<CollectiveOpInterface>(pending.getDefiningOp()) ||
-        !cast<CollectiveOpInterface>(pending.getDefiningOp()).isStart() ||
-        !isa<PendingType>(pending.getType()))
+  for (auto [i, pending] : llvm::enumerate(getPending())) {
+    Operation *def = pending.getDefiningOp();
+    auto collective = dyn_cast_or_null<CollectiveOpInterface>(def);
+    bool started = isa_and_nonnull<RecvStartOp>(def) ||
+                   (collective && collective.isStart() &&
+                    isa<PendingType>(pending.getType()));
+    if (!started)
       return emitOpError("operand #")
              << i
              << " must be a result of lmc.all_reduce_start, "
-                "lmc.all_gather_start or lmc.reduce_scatter_start";
+                "lmc.all_gather_start or lmc.reduce_scatter_start, or of "
+                "lmc.recv_start";
+  }
   return success();
 }
 
@@ -331,11 +336,12 @@ LogicalResult BufferWaitOp::verify() {
     auto arg = dyn_cast<BlockArgument>(handle);
     bool received = arg && arg.getOwner()->isEntryBlock() &&
                     isa<func::FuncOp>(arg.getOwner()->getParentOp());
-    if (!handle.getDefiningOp<BufferCollectiveStartOp>() && !received)
+    if (!handle.getDefiningOp<BufferCollectiveStartOp>() &&
+        !handle.getDefiningOp<BufferRecvStartOp>() && !received)
       return emitOpError("operand #")
              << i
              << " must be a result of lmc.buffer_collective_start or an "
-                "argument of the function";
+                "argument of the function, or of lmc.buffer_recv_start";
     if (!seen.insert(handle).second)
       return emitOpError("operand #") << i << " is listed twice";
   }

@@ -3,6 +3,8 @@
 #ifndef LMC_LIB_DIALECT_LMC_IR_VERIFYUTILS_H
 #define LMC_LIB_DIALECT_LMC_IR_VERIFYUTILS_H
 
+#include "lmc/Dialect/LMC/IR/LMCAttrs.h"
+
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Operation.h"
@@ -11,6 +13,11 @@
 #include <string>
 
 namespace mlir::lmc::detail {
+
+/// Checks that `axes` names distinct axes of the mesh in scope of `op` and
+/// returns that mesh (LMCCollectiveOps.cpp; the collectives and the
+/// point-to-point ops).
+FailureOr<MeshAttr> verifyAxes(Operation *op, ArrayAttr axes);
 
 /// True when two dimension sizes may be equal at run time.
 inline bool dimsCompatible(int64_t a, int64_t b) {

@@ -2,7 +2,8 @@
 //
 // The ops that the runtime implements bufferize to their forms on buffers
 // (lmc.buffer_collective, lmc.buffer_collective_start, lmc.buffer_wait,
-// lmc.buffer_attention, lmc.buffer_attention_grad), which
+// lmc.buffer_send, lmc.buffer_recv_start, lmc.buffer_attention,
+// lmc.buffer_attention_grad), which
 // convert-lmc-to-runtime makes calls into the runtime.
 //
 // lmc.all_reduce bufferizes to one collective per op: the operands (a bucket
@@ -10,6 +11,11 @@
 // in place, and the results are views of that buffer. One message per
 // bucket, whatever the number of tensors in it. lmc.all_reduce_start does
 // the same with the start form and lmc.wait waits for it.
+//
+// lmc.send becomes lmc.buffer_send of the operand's buffer as it is;
+// lmc.recv_start, which has no tensor for bufferization to visit, is
+// bufferized by its lmc.wait: a new buffer, received into by
+// lmc.buffer_recv_start where the recv_start was, is the wait's result.
 //
 // lmc.all_gather and lmc.reduce_scatter go from the operand's buffer (any
 // layout) into a new buffer for the result. Their asynchronous forms copy
@@ -407,8 +413,61 @@ struct ResizingCollectiveStartOpInterface
   }
 };
 
+/// lmc.send: lmc.buffer_send of the operand's buffer as it is (the runtime
+/// reads any layout, and copies the data before it returns).
+struct SendOpInterface
+    : public BufferizableOpInterface::ExternalModel<SendOpInterface, SendOp> {
+  bool bufferizesToMemoryRead(Operation *, OpOperand &,
+                              const AnalysisState &) const {
+    return true;
+  }
+  bool bufferizesToMemoryWrite(Operation *, OpOperand &,
+                               const AnalysisState &) const {
+    return false;
+  }
+  AliasingValueList getAliasingValues(Operation *, OpOperand &,
+                                      const AnalysisState &) const {
+    return {};
+  }
+
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto send = cast<SendOp>(op);
+    FailureOr<Value> buffer =
+        getBuffer(rewriter, send.getInput(), options, state);
+    if (failed(buffer))
+      return failure();
+    BufferSendOp::create(rewriter, op->getLoc(), *buffer, send.getPeerAttr(),
+                         send.getAxesAttr(), send.getTagAttr());
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// lmc.recv_start, which has no tensor operand or result for bufferization
+/// to visit: bufferized by its lmc.wait (its one user, in the same block).
+/// A new 64-byte-aligned buffer of the received type and an
+/// lmc.buffer_recv_start into it, where the recv_start was; returns the
+/// handle and the buffer.
+std::pair<Value, Value> bufferizeRecvStart(RewriterBase &rewriter,
+                                           RecvStartOp recv) {
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(recv);
+  Location loc = recv.getLoc();
+  RankedTensorType type = recv.getValueType();
+  Value buffer = memref::AllocOp::create(
+      rewriter, loc, MemRefType::get(type.getShape(), type.getElementType()),
+      recv.getDynamicSizes(), ValueRange{}, rewriter.getI64IntegerAttr(64));
+  Value handle = BufferRecvStartOp::create(
+      rewriter, loc, rewriter.getI64Type(), buffer, recv.getPeerAttr(),
+      recv.getAxesAttr(), recv.getTagAttr());
+  return {handle, buffer};
+}
+
 /// lmc.wait: waits for each distinct handle once (in operand order); the
-/// results are the views the start op packed into.
+/// results are the views the start op packed into, or the buffers the
+/// receives write.
 struct WaitOpInterface
     : public BufferizableOpInterface::ExternalModel<WaitOpInterface, WaitOp> {
   bool bufferizesToMemoryRead(Operation *, OpOperand &,
@@ -430,8 +489,15 @@ struct WaitOpInterface
                           BufferizationState &) const {
     auto wait = cast<WaitOp>(op);
     SmallVector<Value> views, handles;
-    SmallVector<Operation *> casts;
+    SmallVector<Operation *> casts, receives;
     for (Value pending : wait.getPending()) {
+      if (auto recv = pending.getDefiningOp<RecvStartOp>()) {
+        auto [handle, buffer] = bufferizeRecvStart(rewriter, recv);
+        handles.push_back(handle);
+        views.push_back(buffer);
+        receives.push_back(recv);
+        continue;
+      }
       auto cast = pending.getDefiningOp<UnrealizedConversionCastOp>();
       if (!cast || cast.getNumOperands() != 2)
         return op->emitOpError("waits on a collective that did not bufferize "
@@ -446,6 +512,8 @@ struct WaitOpInterface
     for (Operation *cast : casts)
       if (cast->use_empty())
         rewriter.eraseOp(cast);
+    for (Operation *recv : receives)
+      rewriter.eraseOp(recv);
     return success();
   }
 };
@@ -526,6 +594,7 @@ void mlir::lmc::registerBufferizableOpInterfaceExternalModels(
     ReduceScatterStartOp::attachInterface<
         ResizingCollectiveStartOpInterface<ReduceScatterStartOp>>(*ctx);
     WaitOp::attachInterface<WaitOpInterface>(*ctx);
+    SendOp::attachInterface<SendOpInterface>(*ctx);
     FlashAttentionOp::attachInterface<
         FlashAttentionOpInterface<FlashAttentionOp>>(*ctx);
     FlashAttentionGradOp::attachInterface<

@@ -301,9 +301,9 @@ def LMC_WaitOp : LMC_Op<"wait", [
                    MemWrite<LMC_CollectiveResource>]>]> {
   let summary = "waits for asynchronous collectives to complete";
   let description = [{
-    Blocks until the collectives that produced `pending` have completed on
-    this rank and returns their results, one tensor per operand: the type
-    inside each `!lmc.pending`. The op has an effect on the collective
+    Blocks until the collectives or receives (`lmc.recv_start`) that
+    produced `pending` have completed on this rank and returns their
+    results, one tensor per operand: the type inside each `!lmc.pending`. The op has an effect on the collective
     resource, so it is neither deleted nor moved across other asynchronous
     collectives by generic transformations.
 
@@ -318,7 +318,8 @@ def LMC_WaitOp : LMC_Op<"wait", [
     **Constraints:**
     - there is at least one operand;
     - every operand is a result of `lmc.all_reduce_start`,
-      `lmc.all_gather_start` or `lmc.reduce_scatter_start`;
+      `lmc.all_gather_start`, `lmc.reduce_scatter_start` or
+      `lmc.recv_start`;
     - result `k` has the tensor type inside operand `k`'s `!lmc.pending`.
   }];
   let arguments = (ins Variadic<LMC_PendingType>:$pending);
@@ -451,8 +452,9 @@ def LMC_BufferWaitOp : LMC_Op<"buffer_wait", [
   let summary = "waits for collectives started on buffers";
   let description = [{
     Blocks until the transfers of `handles` (results of
-    `lmc.buffer_collective_start`) have completed on this rank, in operand
-    order: their output buffers then hold the results. What `lmc.wait`
+    `lmc.buffer_collective_start` or `lmc.buffer_recv_start`) have completed
+    on this rank, in operand order: their output buffers then hold the
+    results. What `lmc.wait`
     becomes in bufferization; `convert-lmc-to-runtime` makes it one runtime
     call per handle.
 
@@ -465,9 +467,9 @@ def LMC_BufferWaitOp : LMC_Op<"buffer_wait", [
 
     **Constraints:**
     - there is at least one handle;
-    - every handle is a result of `lmc.buffer_collective_start` or an
-      argument of the enclosing function (a handle another function
-      started and returned), listed once.
+    - every handle is a result of `lmc.buffer_collective_start` or
+      `lmc.buffer_recv_start`, or an argument of the enclosing function (a
+      handle another function started and returned), listed once.
   }];
   let arguments = (ins Variadic<I64>:$handles);
   let assemblyFormat = "$handles attr-dict";

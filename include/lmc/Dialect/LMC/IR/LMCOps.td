@@ -1005,6 +1005,7 @@ def LMC_CrossEntropyOp : LMC_Op<"cross_entropy", [
 
 include "lmc/Dialect/LMC/IR/LMCTrainingOps.td"
 include "lmc/Dialect/LMC/IR/LMCCollectiveOps.td"
+include "lmc/Dialect/LMC/IR/LMCPointToPointOps.td"
 include "lmc/Dialect/LMC/IR/LMCShardingOps.td"
 include "lmc/Dialect/LMC/IR/LMCFusionOps.td"
 include "lmc/Dialect/LMC/IR/LMCBufferOps.td"

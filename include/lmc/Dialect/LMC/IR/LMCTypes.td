@@ -16,7 +16,7 @@ def LMC_PendingType : LMC_Type<"Pending", "pending"> {
   let summary = "the result of an asynchronous collective still in flight";
   let description = [{
     What an asynchronous collective (`all_reduce_start`, `all_gather_start`,
-    `reduce_scatter_start`) returns: a transfer that has been issued and
+    `reduce_scatter_start`) or receive (`recv_start`) returns: a transfer that has been issued and
     whose result, a tensor of type `valueType`, becomes available when
     `lmc.wait` is applied to it. Between the two the program may compute,
     which is how communication overlaps computation.
