@@ -9,20 +9,20 @@
 #include "Trainer/Pipeline.h"
 
 #include "Comm/Collectives.h"
+#include "Core/Device.h"
 #include "Core/Error.h"
 #include "Core/ModelFunctions.h"
 #include "Core/ModelInfo.h"
 #include "Trainer/Flags.h"
 
+#include <cstring>
 #include <vector>
 
-// The runtime's point-to-point sends (Comm, lmcrt.h) complete in the
-// background; lmcrt_p2p_flush waits for them. Weak until the runtime
-// defines it: null, nothing to wait for, in a runtime without
-// point-to-point operations.
+// The GPU runtime's flush (Cuda/Nccl.cpp, liblmcrt_cuda.a): weak, since
+// liblmcrt.a links without the GPU runtime; a cuda program that sends
+// references lmcrt_gpu_send_*, which links the object that defines it.
 extern "C" {
-void lmcrt_p2p_flush(void);
-#pragma weak lmcrt_p2p_flush
+#pragma weak lmcrt_gpu_p2p_flush
 }
 
 namespace lmcrt {
@@ -112,8 +112,10 @@ void broadcastFromHomeStages(const ModelInfo &model, float *params,
 }
 
 void flushPipelineSends() {
-  if (lmcrt_p2p_flush)
-    lmcrt_p2p_flush();
+  if (device::active() && std::strcmp(device::target(), "cuda") == 0 &&
+      lmcrt_gpu_p2p_flush)
+    lmcrt_gpu_p2p_flush();
+  lmcrt_p2p_flush();
 }
 
 PipelineSync::PipelineSync(const ModelInfo &model)

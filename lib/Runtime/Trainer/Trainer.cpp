@@ -726,13 +726,14 @@ int train(int argc, char **argv, const ModelFunctions &fns,
         r.grad_norm = r.lr = NAN;
       }
     }
+    if (pipelined) {
+      // The sends of the step complete (on a GPU: are queued) before the
+      // step ends; the stages' copies of the state now differ.
+      flushPipelineSends();
+      pipelineSync.stepTaken();
+    }
     device::synchronize();
     step_memory::end();
-    if (pipelined) {
-      // The stages' copies now differ; the activations sent are flushed.
-      pipelineSync.stepTaken();
-      flushPipelineSends();
-    }
     if (fault::maybe("nan", step + 1)) {
       const float nan = NAN; // the device's first parameter
       device::copyToDevice(state.params.aligned, &nan, sizeof(nan));
