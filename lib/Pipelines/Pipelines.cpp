@@ -1,6 +1,7 @@
 //===- Pipelines.cpp - The named lmc pipelines ----------------------------===//
 
 #include "lmc/Pipelines/Pipelines.h"
+#include "lmc/Support/Mesh.h"
 #include "lmc/Conversion/Passes.h"
 #include "lmc/Transforms/Passes.h"
 
@@ -118,11 +119,20 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
   LMCOptimizerOptions optimizer;
   optimizer.weightDecayOn = options.weightDecayOn;
   pm.addPass(createLMCOptimizer(optimizer));
+  // A pipeline axis: lmc-pipeline splits grad_step (hence
+  // lmc-grad-accumulation) into stages, per tensor (no buckets, whose
+  // collectives would span stages).
+  ::lmc::MeshSpec requested;
+  std::string meshError;
+  bool pipelined = ::lmc::MeshSpec::parse(options.mesh, requested, meshError) &&
+                   llvm::any_of(requested.axes, [](const ::lmc::MeshAxis &a) {
+                     return a.name == "pp";
+                   });
   LMCShardOptions shard;
   shard.mesh = options.mesh;
   shard.zero = options.zero;
   shard.sequenceParallel = options.sequenceParallel;
-  shard.bucketBytes = options.bucketBytes;
+  shard.bucketBytes = pipelined ? 0 : int64_t(options.bucketBytes);
   shard.overlap = options.overlap;
   shard.dpSync = options.dpSync;
   shard.reportSyncEvery = options.reportSyncEvery;
@@ -130,11 +140,18 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
   pm.addPass(createLMCShard(shard));
   // ZeRO's per-tensor gathers and scatters, merged into buckets.
   LMCBucketCollectivesOptions buckets;
-  buckets.bucketBytes = options.bucketBytes;
+  buckets.bucketBytes = pipelined ? 0 : int64_t(options.bucketBytes);
   buckets.report = options.report;
   pm.addPass(createLMCBucketCollectives(buckets));
-  if (options.gradAccum)
+  if (options.gradAccum || pipelined)
     pm.addPass(createLMCGradAccumulation());
+  if (pipelined) {
+    LMCPipelineOptions pipeline;
+    pipeline.microbatches = options.microbatches;
+    pipeline.schedule = options.pipelineSchedule;
+    pipeline.report = options.report;
+    pm.addPass(createLMCPipeline(pipeline));
+  }
   if (options.fuse) {
     LMCFuseOptions fuse;
     fuse.report = options.report;
@@ -179,6 +196,8 @@ mlir::lmc::getCompileStages(const CompilePipelineOptions &options,
                       training.gemmEpilogues = options.gemmEpilogues;
                       training.target = options.target;
                       training.gradAccum = options.gradAccum;
+                      training.microbatches = options.microbatches;
+                      training.pipelineSchedule = options.pipelineSchedule;
                       buildTrainingPipeline(pm, training);
                     }});
   if (options.target == Target::CUDA) {

@@ -18,6 +18,7 @@
 #include "lmc/Conversion/Passes.h"
 #include "lmc/Driver/Compile.h"
 #include "lmc/Pipelines/Pipelines.h"
+#include "lmc/Support/Mesh.h"
 #include "lmc/Support/ParseDepth.h"
 #include "lmc/Support/ToolVersion.h"
 #include "lmc/Transforms/Passes.h"
@@ -151,6 +152,17 @@ static cl::opt<bool> gradAccum(
              "the trainer's --grad-accum K > 1 needs (grad_step and "
              "apply_step; opt-in: they add to the compile time)"),
     cl::init(false), cl::sub(compileCommand));
+static cl::opt<int64_t> microbatches(
+    "microbatches",
+    cl::desc("Pipeline parallelism (a pp axis in --mesh): micro-batches per "
+             "step, each of --batch / M rows (default 1)"),
+    cl::init(1), cl::sub(compileCommand));
+static cl::opt<std::string> pipelineSchedule(
+    "pipeline-schedule",
+    cl::desc("Pipeline schedule: 1f1b (default: one forward, one backward; "
+             "at most P micro-batches in flight) or gpipe (all forwards, "
+             "then all backwards)"),
+    cl::init("1f1b"), cl::sub(compileCommand));
 static cl::opt<bool> gemmEpilogues(
     "gemm-epilogues",
     cl::desc("Fold a linear layer's bias add and tanh GELU into its GEMM "
@@ -314,6 +326,31 @@ int main(int argc, char **argv) {
   pipeline.fuse = fuse;
   pipeline.gemmEpilogues = gemmEpilogues;
   pipeline.gradAccum = gradAccum;
+  {
+    ::lmc::MeshSpec requested;
+    std::string error;
+    bool pipelined =
+        ::lmc::MeshSpec::parse(mesh, requested, error) &&
+        llvm::any_of(requested.axes,
+                     [](const ::lmc::MeshAxis &a) { return a.name == "pp"; });
+    if (microbatches < 1) {
+      llvm::errs() << "lmc compile: --microbatches must be at least 1\n";
+      return 2;
+    }
+    if (pipelineSchedule != "1f1b" && pipelineSchedule != "gpipe") {
+      llvm::errs() << "lmc compile: --pipeline-schedule " << pipelineSchedule
+                   << ": expected 1f1b or gpipe\n";
+      return 2;
+    }
+    if (!pipelined && (microbatches.getNumOccurrences() ||
+                       pipelineSchedule.getNumOccurrences())) {
+      llvm::errs() << "lmc compile: --microbatches and --pipeline-schedule "
+                      "need a pp axis in --mesh (e.g. --mesh pp=2)\n";
+      return 2;
+    }
+  }
+  pipeline.microbatches = microbatches;
+  pipeline.pipelineSchedule = pipelineSchedule;
   pipeline.asyncLaunches = asyncLaunches;
   pipeline.approximateMath = !exactMath;
   if (optLevel > 3) {

@@ -163,11 +163,21 @@ struct TrainingPipelineOptions
       llvm::cl::desc("Also build grad_step and apply_step for gradient "
                      "accumulation (lmc-grad-accumulation, after lmc-shard)"),
       llvm::cl::init(false)};
+  PassOptions::Option<int64_t> microbatches{
+      *this, "microbatches",
+      llvm::cl::desc("Micro-batches per step of a mesh with a pp axis "
+                     "(lmc-pipeline)"),
+      llvm::cl::init(1)};
+  PassOptions::Option<std::string> pipelineSchedule{
+      *this, "pipeline-schedule",
+      llvm::cl::desc("Pipeline schedule: 1f1b or gpipe (lmc-pipeline)"),
+      llvm::cl::init("1f1b")};
 };
 
 /// Builds the training graph from a forward model: lmc-autodiff,
 /// lmc-optimizer, lmc-shard (the SPMD program for the mesh),
-/// lmc-grad-accumulation (with `grad-accum`), lmc-fuse (fusion
+/// lmc-grad-accumulation (with `grad-accum`, or a `pp` axis in the mesh),
+/// lmc-pipeline (with a `pp` axis: no buckets then), lmc-fuse (fusion
 /// groups, unless `fuse` is off) and lmc-gemm-epilogues (unless `fuse` or
 /// `gemm-epilogues` is off), lmc-export-entry-points (the runtime's C
 /// ABI) and symbol-dce. The result is still in the lmc dialect.
@@ -269,6 +279,9 @@ struct CompilePipelineOptions {
   bool gemmEpilogues = true;
   /// Gradient accumulation entry points (lmc-grad-accumulation).
   bool gradAccum = false;
+  /// Pipeline parallelism over a `pp` mesh axis (lmc-pipeline).
+  int64_t microbatches = 1;
+  std::string pipelineSchedule = "1f1b";
   /// Lowering.
   Precision precision = defaults::precision;
   /// The CPU: polynomial float32 exp/log/tanh/erf (lmc-approximate-math),

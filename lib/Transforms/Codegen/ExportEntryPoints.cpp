@@ -212,7 +212,7 @@ struct LMCExportEntryPointsPass
     auto gradStep = lookup(model, "grad_step");
     auto applyStep = lookup(model, "apply_step");
     if (gradStep && applyStep &&
-        failed(buildAccumulationSteps(b, gradStep, applyStep, layout)))
+        failed(buildAccumulationSteps(b, model, gradStep, applyStep, layout)))
       return signalPassFailure();
     if (failed(buildAverages(b, model, layout)))
       return signalPassFailure();
@@ -411,8 +411,13 @@ struct LMCExportEntryPointsPass
   /// the optimizer state); lmc_apply_step(params, exp_avg, exp_avg_sq,
   /// grad_acc, grad_scale, step, lr, ...) -> (grad_norm, lr) updates the
   /// parameters and moments in place as lmc_train_step does.
-  LogicalResult buildAccumulationSteps(OpBuilder &mb, func::FuncOp grad,
-                                       func::FuncOp apply,
+  ///
+  /// A pipelined model (lmc.pipeline, lmc-pipeline) has one grad_step and
+  /// one apply_step per stage: each becomes a private function of the same
+  /// signature (`lmc_grad_step_stage_<s>`), and the entry points dispatch
+  /// on the rank's coordinate along the pipeline axis.
+  LogicalResult buildAccumulationSteps(OpBuilder &mb, ModelOp model,
+                                       func::FuncOp grad, func::FuncOp apply,
                                        const Layout &layout) {
     size_t n = layout.params.size();
     for (size_t i = 0; i < n; ++i)
@@ -422,62 +427,128 @@ struct LMCExportEntryPointsPass
                << grad.getArgument(n + i).getType()
                << ", not the type of its optimizer state "
                << layout.state.types[i];
+    auto pipeline = model->getAttrOfType<DictionaryAttr>(
+        LMCDialect::PipelineAttrHelper::getNameStr());
+    if (!pipeline) {
+      buildGradStep(mb, grad, "lmc_grad_step", layout);
+      buildApplyStep(mb, apply, "lmc_apply_step", layout);
+      return success();
+    }
+    int64_t stages = pipeline.getAs<IntegerAttr>("stages").getInt();
+    StringAttr axis = pipeline.getAs<StringAttr>("axis");
+    SmallVector<func::FuncOp> grads, applies;
+    for (int64_t s = 0; s < stages; ++s) {
+      std::string suffix = "_stage_" + std::to_string(s);
+      auto gradStage = lookup(model, ("grad_step" + suffix));
+      auto applyStage = lookup(model, ("apply_step" + suffix));
+      if (!gradStage || !applyStage ||
+          gradStage.getFunctionType() != grad.getFunctionType() ||
+          applyStage.getFunctionType() != apply.getFunctionType())
+        return model.emitError("a pipelined model needs @grad_step")
+               << suffix << " and @apply_step" << suffix
+               << " with the types of @grad_step and @apply_step";
+      grads.push_back(
+          buildGradStep(mb, gradStage, "lmc_grad_step" + suffix, layout));
+      applies.push_back(
+          buildApplyStep(mb, applyStage, "lmc_apply_step" + suffix, layout));
+    }
+    for (func::FuncOp fn : llvm::concat<func::FuncOp>(grads, applies)) {
+      fn->removeAttr("llvm.emit_c_interface");
+      fn.setPrivate();
+    }
+    buildDispatch(mb, "lmc_grad_step", grads, axis);
+    buildDispatch(mb, "lmc_apply_step", applies, axis);
+    return success();
+  }
+
+  func::FuncOp buildGradStep(OpBuilder &mb, func::FuncOp grad, StringRef name,
+                             const Layout &layout) {
+    size_t n = layout.params.size();
     auto flatType = MemRefType::get({layout.local.total}, layout.elementType);
     auto stateType = MemRefType::get({layout.state.total}, layout.elementType);
-    {
-      Location loc = grad.getLoc();
-      SmallVector<Type> inputs = {flatType, stateType};
-      llvm::append_range(inputs,
-                         grad.getFunctionType().getInputs().drop_front(2 * n));
-      func::FuncOp fn = createExported(mb, loc, "lmc_grad_step", inputs,
-                                       {grad.getFunctionType().getResult(0)});
-      OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
-      SmallVector<Value> args =
-          readViews(b, loc, unpack(b, loc, fn.getArgument(0), layout.local),
-                    layout.local.types, /*writable=*/false);
-      SmallVector<Value> accViews =
-          unpack(b, loc, fn.getArgument(1), layout.state);
-      llvm::append_range(args, readViews(b, loc, accViews, layout.state.types,
-                                         /*writable=*/true));
-      llvm::append_range(args, fn.getArguments().drop_front(2));
-      SmallVector<Value> results = inlineBody(b, grad, args);
-      for (auto [value, view] : llvm::zip(ArrayRef(results).drop_front(1),
-                                          accViews))
-        bufferization::MaterializeInDestinationOp::create(
-            b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
-            /*writable=*/true);
-      func::ReturnOp::create(b, loc, results.front());
-    }
-    {
-      Location loc = apply.getLoc();
-      SmallVector<Type> inputs = {flatType, stateType, stateType, stateType};
-      llvm::append_range(inputs,
-                         apply.getFunctionType().getInputs().drop_front(4 * n));
-      SmallVector<Type> resultTypes(
-          apply.getFunctionType().getResults().take_front(2));
-      resultTypes.push_back(layout.elementType); // nonfinite
-      func::FuncOp fn =
-          createExported(mb, loc, "lmc_apply_step", inputs, resultTypes);
-      OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
-      SmallVector<Value> views = unpackState(b, loc, fn, layout);
-      SmallVector<Value> args = readState(b, loc, views, layout);
-      llvm::append_range(
-          args, readViews(b, loc, unpack(b, loc, fn.getArgument(3), layout.state),
-                          layout.state.types, /*writable=*/false));
-      llvm::append_range(args, fn.getArguments().drop_front(4));
-      SmallVector<Value> results = inlineBody(b, apply, args);
-      Value flag = nonFiniteFlag(b, loc, ValueRange(results).drop_front(2),
-                                 layout.elementType);
-      for (auto [value, view] :
-           llvm::zip(ArrayRef(results).drop_front(2), views))
-        bufferization::MaterializeInDestinationOp::create(
-            b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
-            /*writable=*/true);
-      SmallVector<Value> rets(ValueRange(results).take_front(2));
-      rets.push_back(flag);
-      func::ReturnOp::create(b, loc, rets);
-    }
-    return success();
+    Location loc = grad.getLoc();
+    SmallVector<Type> inputs = {flatType, stateType};
+    llvm::append_range(inputs,
+                       grad.getFunctionType().getInputs().drop_front(2 * n));
+    func::FuncOp fn = createExported(mb, loc, name, inputs,
+                                     {grad.getFunctionType().getResult(0)});
+    OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+    SmallVector<Value> args =
+        readViews(b, loc, unpack(b, loc, fn.getArgument(0), layout.local),
+                  layout.local.types, /*writable=*/false);
+    SmallVector<Value> accViews =
+        unpack(b, loc, fn.getArgument(1), layout.state);
+    llvm::append_range(args, readViews(b, loc, accViews, layout.state.types,
+                                       /*writable=*/true));
+    llvm::append_range(args, fn.getArguments().drop_front(2));
+    SmallVector<Value> results = inlineBody(b, grad, args);
+    for (auto [value, view] :
+         llvm::zip(ArrayRef(results).drop_front(1), accViews))
+      bufferization::MaterializeInDestinationOp::create(
+          b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
+          /*writable=*/true);
+    func::ReturnOp::create(b, loc, results.front());
+    return fn;
+  }
+
+  func::FuncOp buildApplyStep(OpBuilder &mb, func::FuncOp apply,
+                              StringRef name, const Layout &layout) {
+    size_t n = layout.params.size();
+    auto flatType = MemRefType::get({layout.local.total}, layout.elementType);
+    auto stateType = MemRefType::get({layout.state.total}, layout.elementType);
+    Location loc = apply.getLoc();
+    SmallVector<Type> inputs = {flatType, stateType, stateType, stateType};
+    llvm::append_range(inputs,
+                       apply.getFunctionType().getInputs().drop_front(4 * n));
+    SmallVector<Type> resultTypes(
+        apply.getFunctionType().getResults().take_front(2));
+    resultTypes.push_back(layout.elementType); // nonfinite
+    func::FuncOp fn = createExported(mb, loc, name, inputs, resultTypes);
+    OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+    SmallVector<Value> views = unpackState(b, loc, fn, layout);
+    SmallVector<Value> args = readState(b, loc, views, layout);
+    llvm::append_range(
+        args, readViews(b, loc, unpack(b, loc, fn.getArgument(3), layout.state),
+                        layout.state.types, /*writable=*/false));
+    llvm::append_range(args, fn.getArguments().drop_front(4));
+    SmallVector<Value> results = inlineBody(b, apply, args);
+    Value flag = nonFiniteFlag(b, loc, ValueRange(results).drop_front(2),
+                               layout.elementType);
+    for (auto [value, view] : llvm::zip(ArrayRef(results).drop_front(2), views))
+      bufferization::MaterializeInDestinationOp::create(
+          b, loc, /*result=*/Type(), value, view, /*restrict=*/true,
+          /*writable=*/true);
+    SmallVector<Value> rets(ValueRange(results).take_front(2));
+    rets.push_back(flag);
+    func::ReturnOp::create(b, loc, rets);
+    return fn;
+  }
+
+  /// The entry point `name`, of the type of `stages`' functions, that calls
+  /// the one of this rank's coordinate along `axis`.
+  static void buildDispatch(OpBuilder &mb, StringRef name,
+                            MutableArrayRef<func::FuncOp> stages,
+                            StringAttr axis) {
+    FunctionType type = stages.front().getFunctionType();
+    Location loc = stages.front().getLoc();
+    func::FuncOp fn =
+        createExported(mb, loc, name, type.getInputs(), type.getResults());
+    OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+    Value stage = AxisIndexOp::create(b, loc, axis);
+    SmallVector<int64_t> cases;
+    for (size_t s = 0; s + 1 < stages.size(); ++s)
+      cases.push_back(s);
+    auto dispatch = scf::IndexSwitchOp::create(b, loc, type.getResults(), stage,
+                                               cases, cases.size());
+    auto call = [&](Region &region, func::FuncOp callee) {
+      OpBuilder rb = OpBuilder::atBlockEnd(&region.emplaceBlock());
+      auto c = func::CallOp::create(rb, loc, callee, fn.getArguments());
+      scf::YieldOp::create(rb, loc, c.getResults());
+    };
+    for (auto [s, region] : llvm::enumerate(dispatch.getCaseRegions()))
+      call(region, stages[s]);
+    call(dispatch.getDefaultRegion(), stages.back());
+    func::ReturnOp::create(b, loc, dispatch.getResults());
   }
 
   /// The replicas' averages of a flat buffer in the layout of this rank's
@@ -686,6 +757,13 @@ struct LMCExportEntryPointsPass
               LMCDialect::DpSyncAttrHelper::getNameStr());
           sync && sync.getValue() == "local")
         os << "dp_sync local\n";
+      // lmc-pipeline: the stages along the pipeline axis.
+      if (auto pipeline = model->getAttrOfType<DictionaryAttr>(
+              LMCDialect::PipelineAttrHelper::getNameStr()))
+        os << "pipeline " << pipeline.getAs<StringAttr>("axis").getValue()
+           << " " << pipeline.getAs<IntegerAttr>("stages").getInt() << " "
+           << pipeline.getAs<IntegerAttr>("microbatches").getInt() << " "
+           << pipeline.getAs<StringAttr>("schedule").getValue() << "\n";
     }
     os << "params " << n << " " << layout.local.total << "\n";
     for (auto [i, pc] : llvm::enumerate(layout.params)) {
@@ -714,6 +792,14 @@ struct LMCExportEntryPointsPass
                              "replicated, not ")
                  << sharding << " over '" << axis.getValue() << "'";
         }
+      }
+      // The pipeline stages that hold it, its home first.
+      if (auto stages = p->getAttrOfType<DenseI64ArrayAttr>(
+              LMCDialect::StagesAttrHelper::getNameStr())) {
+        os << "stage " << p.getSymName();
+        for (int64_t s : stages.asArrayRef())
+          os << " " << s;
+        os << "\n";
       }
     }
     if (llvm::any_of(layout.zeroDims, [](int64_t d) { return d >= 0; })) {

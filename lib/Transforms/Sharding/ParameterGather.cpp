@@ -13,10 +13,7 @@
 using namespace mlir;
 using namespace mlir::lmc;
 
-namespace {
-
-/// The layer a parameter belongs to (see ParameterGather.h).
-std::string layerKey(StringRef name) {
+std::string mlir::lmc::layerKey(StringRef name) {
   SmallVector<StringRef> parts;
   name.split(parts, '.');
   for (size_t i = 0; i < parts.size(); ++i)
@@ -26,6 +23,8 @@ std::string layerKey(StringRef name) {
     parts.pop_back();
   return llvm::join(parts, ".");
 }
+
+namespace {
 
 /// One parameter argument and the uses of one pass (forward or backward).
 struct ParamUses {

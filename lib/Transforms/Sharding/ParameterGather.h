@@ -18,6 +18,12 @@
 
 namespace mlir::lmc {
 
+/// The layer a parameter named `name` belongs to: the name up to and
+/// including its first all-digit component (`h.3`, `model.layers.3`), or,
+/// for a name without one, the name without its last component (`ln_f`,
+/// `wte`). ZeRO-3 gathers and pipeline stages work layer by layer.
+std::string layerKey(StringRef name);
+
 /// Chooses, for each parameter of `model`, the dimension the `dp` ranks of
 /// mesh axis `axis` split: the first static dimension of its (tensor-
 /// parallel) local shape that no mesh axis splits yet and that `dp`

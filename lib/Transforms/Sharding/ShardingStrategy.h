@@ -24,6 +24,10 @@
 namespace mlir::lmc {
 
 struct ShardingStrategy {
+  /// The axis that splits the layers into pipeline stages (lmc-pipeline).
+  /// lmc-shard partitions nothing over it: every value is the same on each
+  /// of its coordinates until lmc-pipeline splits the step into stages.
+  static constexpr llvm::StringLiteral pipelineAxis = "pp";
   /// The axis that splits the batch (data parallelism, ZeRO).
   static constexpr llvm::StringLiteral dataAxis = "dp";
   /// The axis that splits the parameters (tensor parallelism).
@@ -32,12 +36,14 @@ struct ShardingStrategy {
   /// The axes the strategy partitions over, in the order it lays them out
   /// (major to minor): tensor-parallel groups are neighbouring ranks.
   static llvm::ArrayRef<llvm::StringLiteral> supportedAxes() {
-    static const llvm::StringLiteral axes[] = {dataAxis, tensorAxis};
+    static const llvm::StringLiteral axes[] = {pipelineAxis, dataAxis,
+                                               tensorAxis};
     return axes;
   }
 
   /// The mesh the strategy partitions `requested` for: every supported axis
-  /// in the strategy's order, the ones `requested` leaves out of size 1.
+  /// in the strategy's order, the ones `requested` leaves out of size 1,
+  /// except the pipeline axis, which is there only when requested.
   /// Fails with `error` set when `requested` names an axis the strategy
   /// cannot use, or lists its axes in another order.
   static bool complete(const ::lmc::MeshSpec &requested, ::lmc::MeshSpec &mesh,
@@ -62,8 +68,14 @@ struct ShardingStrategy {
       }
       last = position;
     }
-    for (llvm::StringRef axis : supportedAxes())
+    for (llvm::StringRef axis : supportedAxes()) {
+      bool named = llvm::any_of(requested.axes, [&](const ::lmc::MeshAxis &a) {
+        return a.name == axis;
+      });
+      if (axis == pipelineAxis && !named)
+        continue;
       mesh.axes.push_back({axis.str(), requested.sizeOf(axis.str())});
+    }
     return true;
   }
 };

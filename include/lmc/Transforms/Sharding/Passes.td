@@ -377,4 +377,100 @@ def LMCBucketCollectives : Pass<"lmc-bucket-collectives", "::mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def LMCPipeline : Pass<"lmc-pipeline", "::mlir::ModuleOp"> {
+  let summary = "Splits the training step into pipeline stages over the "
+                "`pp` mesh axis, with a 1F1B or GPipe schedule";
+  let description = [{
+    Pipeline parallelism over the mesh axis `pp` (P stages), run after
+    `lmc-shard` (which partitions over `dp` and `tp` and leaves every value
+    whole over `pp`) and `lmc-grad-accumulation` (`@grad_step`,
+    `@apply_step`). Each rank runs the program of its stage (MPMD from one
+    compile): `lmc-export-entry-points` makes `lmc_grad_step` and
+    `lmc_apply_step` dispatch on the rank's `pp` coordinate to the functions
+    this pass adds.
+
+    **Stages.** The parameters are grouped into layers (the name up to its
+    first all-digit component: `h.3`, `model.layers.3`), ordered by their
+    first use in the forward pass. Each layer costs the FLOPs per token of
+    its GEMMs with a parameter operand (2·K·N each) plus its parameter
+    count; the parameters used before the first layer (the embedding) count
+    on the first stage and those after the last (the final norm, the LM
+    head) on the last. Contiguous runs of layers, one or more per stage,
+    minimise the costliest stage. Every op of `@grad_step` then gets a
+    stage: a forward op (one the loss depends on) the latest stage among
+    its operands' and its parameters' (so the LM head of a tied model runs
+    on the last stage), a backward op the earliest among its operands
+    (gradients flow back into the stage of the activations they need).
+    Values that depend only on the batch and constants are recomputed on
+    every stage that needs them. A parameter is held by the stages that
+    use it: its home (first) stage and, for a tied embedding, the last.
+
+    **Schedule.** `@grad_step_stage_<s>` runs stage `s` over `microbatches`
+    micro-batches of `B / microbatches` consecutive rows: `1f1b` does
+    `min(P - s - 1, M)` forwards, then alternates one forward and one
+    backward, then the remaining backwards (at most `P - s` micro-batches'
+    activations live at once); `gpipe` does all forwards, then all
+    backwards. A value one stage needs from another is sent right after it
+    is computed (`lmc.send`) and received with `lmc.recv_start`, posted at
+    the start of the slot before the one that reads it, and `lmc.wait`ed
+    right before its first use; dynamic sizes travel once, with
+    micro-batch 0. Each stage accumulates its gradients over the
+    micro-batches; the holders of a tied parameter then exchange their
+    sums and add them in stage order (so they stay bitwise equal). The loss
+    (the sum of the micro-batches' mean losses) is all-reduced over `pp`.
+
+    `@apply_step_stage_<s>` updates the parameters stage `s` holds; the
+    gradient norm counts each parameter on its home stage, all-reduced
+    over `pp`.
+
+    The model gets `lmc.pipeline` (axis, stages, micro-batches, schedule)
+    and each `lmc.param` `lmc.stages` (home first), which become the
+    description's `pipeline` and `stage` lines. With `report`, prints per
+    stage its layers, parameter bytes, the activation bytes it keeps at
+    its peak and the bytes it sends and receives per step (at
+    `report-batch` rows per replica and `report-seq` tokens), and the
+    bubble fraction (P - 1) / (M + P - 1).
+
+    Input (`@grad_step` on a mesh `pp = 2`, two layers):
+
+    ```mlir
+    func.func @grad_step(%w0: tensor<64x64xf32> {lmc.param = @"h.0.w"}, ...,
+                         %tokens: tensor<?x?xi32>, %targets: tensor<?x?xi32>) -> (f32, ...)
+    ```
+
+    Output (stage 1, `microbatches = 2`, `1f1b`: F0 B0 F1 B1):
+
+    ```mlir
+    func.func @grad_step_stage_1(...) -> (f32, ...) {
+      %p0 = lmc.recv_start from 0 over ["pp"] tag 0 [%b, %t] : !lmc.pending<tensor<?x?x64xf32>>
+      %x0 = lmc.wait %p0 : !lmc.pending<tensor<?x?x64xf32>>
+      // forward of micro-batch 0: layer 1, the loss
+      // backward of micro-batch 0
+      lmc.send %dx0 to 0 over ["pp"] tag 2 : tensor<?x?x64xf32>
+      ...
+    }
+    ```
+
+    Errors (located, one line): no `pp` axis in the mesh, more stages than
+    layers, a `microbatches` below 1, a schedule other than `1f1b` or
+    `gpipe`, a program without `@grad_step` and `@apply_step`.
+  }];
+  let options = [
+    Option<"microbatches", "microbatches", "int64_t", /*default=*/"1",
+           "Micro-batches per step (lmc compile --microbatches)">,
+    Option<"schedule", "schedule", "std::string", /*default=*/"\"1f1b\"",
+           "Pipeline schedule: 1f1b or gpipe">,
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print the stages, their memory and traffic, and the bubble">,
+    Option<"reportBatch", "report-batch", "int64_t", /*default=*/"8",
+           "Rows per replica per step for the report">,
+    Option<"reportSeq", "report-seq", "int64_t", /*default=*/"64",
+           "Tokens per row for the report">,
+  ];
+  let dependentDialects = ["::mlir::lmc::LMCDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 #endif // LMC_TRANSFORMS_SHARDING_PASSES_TD

@@ -224,6 +224,62 @@ LogicalResult LMCDialect::verifyOperationAttribute(Operation *op,
              << "' beside it";
     return success();
   }
+  if (name == PipelineAttrHelper::getNameStr()) {
+    if (failed(checkType<DictionaryAttr>(emitError, attr, "a dictionary")))
+      return failure();
+    if (!isa<ModelOp>(op))
+      return op->emitError("'") << name << "' is only allowed on an lmc.model";
+    auto dict = cast<DictionaryAttr>(attr.getValue());
+    auto axis = dict.getAs<StringAttr>("axis");
+    auto stages = dict.getAs<IntegerAttr>("stages");
+    auto microbatches = dict.getAs<IntegerAttr>("microbatches");
+    auto schedule = dict.getAs<StringAttr>("schedule");
+    if (!axis || !stages || !microbatches || !schedule || dict.size() != 4)
+      return op->emitError("'")
+             << name << "' must hold exactly axis (a string), stages, "
+             << "microbatches (integers) and schedule (a string)";
+    MeshAttr mesh = getMeshInScope(op);
+    std::optional<int64_t> size =
+        mesh ? mesh.getAxisSize(axis.getValue()) : std::nullopt;
+    if (!size || *size != stages.getInt())
+      return op->emitError("'")
+             << name << "' has " << stages.getInt() << " stages over '"
+             << axis.getValue()
+             << "', which is not an axis of that size in the mesh in scope";
+    if (microbatches.getInt() < 1)
+      return op->emitError("'") << name << "' needs at least one micro-batch";
+    if (schedule.getValue() != "1f1b" && schedule.getValue() != "gpipe")
+      return op->emitError("'") << name << "' schedule must be \"1f1b\" or "
+                                << "\"gpipe\", not \"" << schedule.getValue()
+                                << "\"";
+    return success();
+  }
+  if (name == StagesAttrHelper::getNameStr()) {
+    if (failed(
+            checkType<DenseI64ArrayAttr>(emitError, attr, "an array of i64")))
+      return failure();
+    if (!isa<ParamOp>(op))
+      return op->emitError("'") << name << "' is only allowed on an lmc.param";
+    auto pipeline = op->getParentOp()
+                        ? op->getParentOp()->getAttrOfType<DictionaryAttr>(
+                              PipelineAttrHelper::getNameStr())
+                        : DictionaryAttr();
+    if (!pipeline)
+      return op->emitError("'")
+             << name << "' needs '" << PipelineAttrHelper::getNameStr()
+             << "' on the enclosing lmc.model";
+    auto stages = pipeline.getAs<IntegerAttr>("stages");
+    ArrayRef<int64_t> held = cast<DenseI64ArrayAttr>(attr.getValue());
+    llvm::SmallDenseSet<int64_t> seen;
+    if (held.empty())
+      return op->emitError("'") << name << "' must name at least one stage";
+    for (int64_t s : held)
+      if (!stages || s < 0 || s >= stages.getInt() || !seen.insert(s).second)
+        return op->emitError("'")
+               << name << "' must list distinct stages of the pipeline, "
+               << "from 0 to " << (stages ? stages.getInt() - 1 : 0);
+    return success();
+  }
   if (name == ActivationBytesAttrHelper::getNameStr()) {
     if (failed(
             checkType<DenseI64ArrayAttr>(emitError, attr, "an array of i64")))

@@ -67,6 +67,12 @@ def LMC_Dialect : Dialect {
     // On an lmc.model, beside lmc.batch_axes: "local" when the training step
     // reduces nothing over the batch axes (lmc-shard dp-sync=local).
     "::mlir::StringAttr":$dp_sync,
+    // On an lmc.model: its pipeline (lmc-pipeline): {axis, stages,
+    // microbatches, schedule}.
+    "::mlir::DictionaryAttr":$pipeline,
+    // On an lmc.param, beside lmc.pipeline: the pipeline stages that hold
+    // it, its home stage first.
+    "::mlir::DenseI64ArrayAttr":$stages,
     // On an lmc.model: the bytes of activations kept for the backward pass,
     // a polynomial in the batch and sequence sizes (lmc-autodiff).
     "::mlir::DenseI64ArrayAttr":$activation_bytes,
