@@ -330,6 +330,16 @@ TEST(ProcessGroup, GatherToRootAndBroadcast) {
     int64_t value = rank * 7 + 1;
     comm::broadcast(a, &value, sizeof(value));
     EXPECT_EQ(value, members[0] * 7 + 1) << "axis " << axis;
+    // From the group's last rank (the pipeline's consistency broadcast from
+    // a parameter's home stage).
+    const int root = static_cast<int>(members.size()) - 1;
+    std::vector<int32_t> block(1000);
+    for (size_t i = 0; i < block.size(); ++i)
+      block[i] = rank * 1000 + static_cast<int32_t>(i);
+    comm::broadcast(a, block.data(), sizeof(int32_t) * 1000, root);
+    for (size_t i = 0; i < block.size(); ++i)
+      ASSERT_EQ(block[i], members[root] * 1000 + static_cast<int32_t>(i))
+          << "axis " << axis << " element " << i;
   }
 }
 

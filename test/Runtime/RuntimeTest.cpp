@@ -220,6 +220,128 @@ TEST(ModelInfo, ReadsTheSequenceAxesOfSequenceParallelism) {
                "sequence axis 'tp' is not an axis of the mesh dp=2");
 }
 
+TEST(ModelInfo, ReadsThePipelineAndLeavesItOutOfTheHash) {
+  EXPECT_FALSE(tinyModel().pipelined());
+  EXPECT_EQ(tinyModel().pipelineGroup(), 0u);
+  EXPECT_TRUE(tinyModel().params[0].stages.empty());
+  // pp=2 x dp=2: a stage line after each param line (and its shard lines),
+  // the tied embedding held by both stages, HOME first.
+  auto pipelined = [](const std::string &pipeline,
+                      const std::vector<std::string> &stages) {
+    std::string text = kTinyModel;
+    text.insert(text.find("params "), "mesh pp=2,dp=2\nbatch dp\n" + pipeline);
+    const char *names[] = {"wte.weight", "h.0.ln_1.weight",
+                           "h.1.mlp.c_fc.weight", "ln_f.bias"};
+    for (size_t i = 0; i < 4; ++i) {
+      if (stages[i].empty())
+        continue;
+      size_t line = text.find(std::string("param ") + names[i] + " ");
+      size_t end = text.find('\n', line) + 1;
+      text.insert(end, stages[i]);
+    }
+    return text;
+  };
+  const std::vector<std::string> stages = {
+      "stage wte.weight 0 1\n", "stage h.0.ln_1.weight 0\n",
+      "stage h.1.mlp.c_fc.weight 1\n", "stage ln_f.bias 1\n"};
+  ModelInfo m = parseModelInfo(pipelined("pipeline pp 2 4 1f1b\n", stages));
+  ASSERT_TRUE(m.pipelined());
+  EXPECT_EQ(m.pipeline.axis, 0);
+  EXPECT_EQ(m.pipelineGroup(), 1u);
+  EXPECT_EQ(m.pipeline.stages, 2);
+  EXPECT_EQ(m.pipeline.microbatches, 4);
+  EXPECT_EQ(m.pipeline.schedule, "1f1b");
+  EXPECT_EQ(m.params[0].stages, (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(m.params[1].stages, (std::vector<int64_t>{0}));
+  EXPECT_EQ(m.params[2].stages, (std::vector<int64_t>{1}));
+  EXPECT_EQ(m.params[3].stages, (std::vector<int64_t>{1}));
+  // Every rank holds the full layout: nothing is split.
+  EXPECT_FALSE(m.isSharded());
+  // Checkpoints move between programs with and without a pipeline.
+  EXPECT_EQ(m.hash(), tinyModel().hash());
+  EXPECT_EQ(m.globalText(), tinyModel().globalText());
+  ModelInfo gpipe = parseModelInfo(pipelined(
+      "pipeline pp 2 1 gpipe\n",
+      {"stage wte.weight 1 0\n", "stage h.0.ln_1.weight 0\n",
+       "stage h.1.mlp.c_fc.weight 1\n", "stage ln_f.bias 1\n"}));
+  EXPECT_EQ(gpipe.pipeline.schedule, "gpipe");
+  EXPECT_EQ(gpipe.pipeline.microbatches, 1);
+  EXPECT_EQ(gpipe.params[0].stages, (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(gpipe.hash(), tinyModel().hash());
+
+  // Located one-line errors. Lines: 6 mesh, 7 batch, 8 pipeline, 9 params,
+  // 10 param wte.weight, 11 its stage line.
+  struct Case {
+    std::string pipeline;
+    std::vector<std::string> stages;
+    std::string message;
+  } cases[] = {
+      {"pipeline pp 2 4\n", stages, "line 8: expected 5 fields, got 4"},
+      {"pipeline xp 2 4 1f1b\n", stages,
+       "line 8: pipeline axis 'xp' is not an axis of the mesh pp=2,dp=2"},
+      {"pipeline dp 2 4 1f1b\n", stages,
+       "line 8: the pipeline axis 'dp' also splits the batch"},
+      {"pipeline pp 3 4 1f1b\n", stages,
+       "line 8: the pipeline has 3 stages, but its axis 'pp' has 2 ranks"},
+      {"pipeline pp 2 0 1f1b\n", stages, "line 8: bad micro-batch count '0'"},
+      {"pipeline pp 2 4 zb\n", stages,
+       "line 8: unknown pipeline schedule 'zb' (1f1b or gpipe)"},
+      {"pipeline pp 2 4 1f1b\n",
+       {"", stages[1], stages[2], stages[3]},
+       "line 11: expected the stage line of 'wte.weight' (every parameter of "
+       "a pipelined program has one"},
+      {"pipeline pp 2 4 1f1b\n",
+       {"stage wte.weight 0 2\n", stages[1], stages[2], stages[3]},
+       "line 11: stage 2 of 'wte.weight' is not a stage of the pipeline (0 "
+       "to 1)"},
+      {"pipeline pp 2 4 1f1b\n",
+       {"stage wte.weight 1 1\n", stages[1], stages[2], stages[3]},
+       "line 11: stage 1 given twice for 'wte.weight'"},
+      {"pipeline pp 2 4 1f1b\n",
+       {"stage wte.weight\n", stages[1], stages[2], stages[3]},
+       "line 11: expected 'stage NAME HOME [OTHER...]'"},
+      {"pipeline pp 2 4 1f1b\n",
+       {"stage wte.weight -1\n", stages[1], stages[2], stages[3]},
+       "line 11: bad stage '-1'"},
+      {"pipeline pp 2 4 1f1b\n",
+       {"stage ln_f.bias 0\n", stages[1], stages[2], stages[3]},
+       "line 11: stage line for 'ln_f.bias' does not follow its param line "
+       "(the line before is about 'wte.weight')"},
+      {"pipeline pp 2 4 1f1b\n",
+       {"stage lm_head.weight 0\n", stages[1], stages[2], stages[3]},
+       "line 11: stage line for unknown parameter 'lm_head.weight'"},
+      // A stage line without a pipeline line.
+      {"", stages, "line 10: a stage line without a pipeline line"},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.pipeline);
+    EXPECT_ERROR(parseModelInfo(pipelined(c.pipeline, c.stages)), c.message);
+  }
+  // No pipeline without a mesh axis for it; not over a split of the
+  // parameters or the moments; not with dp_sync local.
+  std::string noMesh = kTinyModel;
+  noMesh.insert(noMesh.find("params "), "pipeline pp 2 4 1f1b\n");
+  EXPECT_ERROR(parseModelInfo(noMesh),
+               "line 6: pipeline axis 'pp' is not an axis of the mesh (there "
+               "is no mesh line)");
+  std::string local = kTinyModel;
+  local.insert(local.find("params "),
+               "mesh pp=2,dp=2\nbatch dp\ndp_sync local\npipeline pp 2 4 "
+               "1f1b\n");
+  EXPECT_ERROR(parseModelInfo(local),
+               "line 9: a pipeline does not compose with dp_sync local");
+  std::string split = pipelined("pipeline pp 2 4 1f1b\n", stages);
+  split.insert(split.find("stage wte.weight"), "shard wte.weight pp 0 1\n");
+  EXPECT_ERROR(parseModelInfo(split),
+               "line 11: 'wte.weight' is split over the pipeline axis 'pp'");
+  // The stage line after the shard lines.
+  std::string sharded = pipelined("pipeline pp 2 4 1f1b\n", stages);
+  sharded.insert(sharded.find("stage wte.weight"), "shard wte.weight dp 0 1\n");
+  ModelInfo withShard = parseModelInfo(sharded);
+  EXPECT_EQ(withShard.params[0].localShape, (std::vector<int64_t>{8, 4}));
+  EXPECT_EQ(withShard.params[0].stages, (std::vector<int64_t>{0, 1}));
+}
+
 TEST(MeshSpec, ParsesOrderedNamedAxes) {
   ::lmc::MeshSpec mesh;
   std::string error;

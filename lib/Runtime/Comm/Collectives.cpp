@@ -836,17 +836,27 @@ void comm::gatherToRoot(Group axis, const float *send, int64_t count,
   await(request, what, axis, seq, count * 4 * int64_t(groupSize(axis)));
 }
 
-void comm::broadcast(Group axis, void *data, int64_t bytes) {
+void comm::broadcast(Group axis, void *data, int64_t bytes, int root) {
+  if (root < 0 || root >= groupSize(axis))
+    fatal("broadcast over " + groupName(axis) + ": root " +
+          std::to_string(root) + " is not an index of the group (size " +
+          std::to_string(groupSize(axis)) + ")");
   if (!usesMpi() || groupSize(axis) == 1)
     return;
-  std::string what =
-      std::string("broadcast from rank 0 over ") + groupName(axis);
-  MPI_Request request = kNoRequest;
-  checkMpi(MPI_Ibcast(data, toCount(bytes, what), MPI_BYTE, /*root=*/0,
-                      communicator(axis), &request),
-           what);
-  int64_t seq = countStarted(axis);
-  await(request, what, axis, seq, bytes);
+  std::string what = "broadcast from rank " + std::to_string(root) +
+                     " over " + groupName(axis);
+  constexpr int64_t kPiece = int64_t(1) << 30;
+  int64_t done = 0;
+  do {
+    const int64_t n = std::min(kPiece, bytes - done);
+    MPI_Request request = kNoRequest;
+    checkMpi(MPI_Ibcast(static_cast<char *>(data) + done, toCount(n, what),
+                        MPI_BYTE, root, communicator(axis), &request),
+             what);
+    int64_t seq = countStarted(axis);
+    await(request, what, axis, seq, n);
+    done += n;
+  } while (done < bytes);
 }
 
 int32_t comm::allReduceMax(Group axis, int32_t value, const char *what) {

@@ -149,9 +149,12 @@ void answerWatchdog();
 /// job like the collectives'.
 void gatherToRoot(Group group, const float *send, int64_t count, float *recv);
 
-/// Broadcasts `bytes` bytes at `data` from the group's rank 0 to the group
-/// `group`. Does nothing in a group of one.
-void broadcast(Group group, void *data, int64_t bytes);
+/// Broadcasts `bytes` bytes at `data` from the rank of index `root` in the
+/// group `group` (0 <= root < groupSize(group), the same on every rank of
+/// the group; ends the job otherwise) to the others. Blocking, under the
+/// collective deadline; any size (sent in pieces of at most 1 GiB). Does
+/// nothing in a group of one.
+void broadcast(Group group, void *data, int64_t bytes, int root = 0);
 
 /// The maximum of `value` over the group `group` (one int32; `what` names
 /// it in errors), under the collective deadline like every wait. Returns

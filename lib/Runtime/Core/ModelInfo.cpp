@@ -125,6 +125,9 @@ public:
         info.dpSyncLocal = words[1] == "local";
       }
     }
+    // Optional, after the mesh's lines: pipeline parallelism.
+    if (peek() == "pipeline")
+      parsePipeline(info);
     nextLine("params");
     expectWords(3);
     int64_t count = integer(words[1], "parameter count", 1, 1 << 20);
@@ -150,6 +153,9 @@ public:
                 " (the line before is about '" + p.name + "')");
         parseShard(info, p);
       }
+      // Pipelined: its stage line, after the shard lines.
+      if (info.pipelined() || peek() == "stage")
+        parseStage(info, p, declared);
       info.params.push_back(std::move(p));
     }
     // The parameter buffer: local pieces in order, covering it exactly.
@@ -174,6 +180,9 @@ public:
       expectWords(4);
       int64_t stateCount = integer(words[1], "state count", 1, 1 << 20);
       info.zeroAxis = meshAxis(info, words[3], "state");
+      if (info.zeroAxis == info.pipeline.axis)
+        error("the moments are split over the pipeline axis '" + words[3] +
+              "'");
       const int64_t parts = info.mesh.axes[info.zeroAxis].size;
       const std::string axisText = words[3] + "=" + std::to_string(parts);
       if (stateCount != count)
@@ -310,11 +319,75 @@ private:
     return axis;
   }
 
+  /// `pipeline AXIS STAGES MICROBATCHES SCHEDULE`.
+  void parsePipeline(ModelInfo &info) {
+    nextLine("pipeline");
+    expectWords(5);
+    const int axis = meshAxis(info, words[1], "pipeline");
+    const uint32_t bit = 1u << axis;
+    if (info.batchAxes & bit)
+      error("the pipeline axis '" + words[1] + "' also splits the batch");
+    if (info.sequenceAxes & bit)
+      error("the pipeline axis '" + words[1] + "' also splits the sequence");
+    if (info.dpSyncLocal)
+      error("a pipeline does not compose with dp_sync local");
+    PipelineInfo &pipe = info.pipeline;
+    pipe.axis = axis;
+    pipe.stages = integer(words[2], "pipeline stages", 1, 1 << 16);
+    const int64_t size = info.mesh.axes[axis].size;
+    if (pipe.stages != size)
+      error("the pipeline has " + std::to_string(pipe.stages) +
+            " stages, but its axis '" + words[1] + "' has " +
+            std::to_string(size) + " ranks");
+    pipe.microbatches = integer(words[3], "micro-batch count", 1, 1 << 20);
+    pipe.schedule = words[4];
+    if (pipe.schedule != "1f1b" && pipe.schedule != "gpipe")
+      error("unknown pipeline schedule '" + pipe.schedule +
+            "' (1f1b or gpipe)");
+  }
+
+  /// `stage NAME HOME [OTHER...]` for `p`: the stages holding it, HOME
+  /// first, each once.
+  void parseStage(const ModelInfo &info, ParamInfo &p,
+                  const std::set<std::string> &declared) {
+    if (peek() != "stage") {
+      ++lineNo; // the line where it belongs
+      error("expected the stage line of '" + p.name +
+            "' (every parameter of a pipelined program has one, after its "
+            "param and shard lines)");
+    }
+    nextLine("stage");
+    if (!info.pipelined())
+      error("a stage line without a pipeline line");
+    if (words.size() < 3)
+      error("expected 'stage NAME HOME [OTHER...]'");
+    if (words[1] != p.name)
+      error("stage line for " +
+            (declared.count(words[1])
+                 ? "'" + words[1] + "' does not follow its param line"
+                 : "unknown parameter '" + words[1] + "'") +
+            " (the line before is about '" + p.name + "')");
+    for (size_t w = 2; w < words.size(); ++w) {
+      int64_t stage = integer(words[w], "stage", 0, 1 << 16);
+      if (stage >= info.pipeline.stages)
+        error("stage " + words[w] + " of '" + p.name + "' is not a stage of "
+              "the pipeline (0 to " +
+              std::to_string(info.pipeline.stages - 1) + ")");
+      for (int64_t seen : p.stages)
+        if (seen == stage)
+          error("stage " + words[w] + " given twice for '" + p.name + "'");
+      p.stages.push_back(stage);
+    }
+  }
+
   /// `shard NAME AXIS DIM BLOCKS` for `p` (whose name the caller checked):
   /// dimension DIM, cut into BLOCKS blocks, each split over the axis AXIS.
   void parseShard(const ModelInfo &info, ParamInfo &p) {
     expectWords(5);
     int axis = meshAxis(info, words[2], "shard");
+    if (axis == info.pipeline.axis)
+      error("'" + p.name + "' is split over the pipeline axis '" + words[2] +
+            "' (a stage holds whole parameters)");
     if (!p.shards.empty() && p.shards.back().axis >= axis)
       error(p.shards.back().axis == axis
                 ? "a second shard line for '" + p.name + "' over '" + words[2] +

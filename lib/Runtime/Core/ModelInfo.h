@@ -13,7 +13,10 @@
 // for a replicated parameter). Its `stateShape` is what this rank holds of
 // each AdamW moment: the local shape with the ZeRO-1 dimension divided by the
 // size of the state section's axis (equal to `localShape` without a state
-// section, or for a state line with dimension -1). Nothing here knows what
+// section, or for a state line with dimension -1). A pipelined program
+// (`pipeline` and `stage` lines) holds every parameter in full layout on
+// every rank of its pipeline axis; the stage lines say which stages update
+// which parameters. Nothing here knows what
 // an axis is for: the mesh, the axes that split the batch, every split of a
 // parameter and of its moments are in the description.
 //
@@ -69,6 +72,23 @@ struct ParamInfo {
   /// Offset of the parameter in the global (checkpoint) layout: parameters
   /// laid end to end in description order, each with its global shape.
   int64_t globalOffset = 0;
+
+  /// Pipeline parallelism (`stage NAME HOME [OTHER...]`): the stages that
+  /// hold the parameter, its HOME stage first (the one whose copy is the
+  /// parameter's value after a step; the others apply identical updates).
+  /// Empty without a `pipeline` line.
+  std::vector<int64_t> stages;
+};
+
+/// The `pipeline AXIS STAGES MICROBATCHES SCHEDULE` line: the mesh axis
+/// whose ranks run the stages of the training step (each its own), how many
+/// micro-batches each step's rows are cut into, and the schedule (1f1b or
+/// gpipe). axis -1: no pipeline.
+struct PipelineInfo {
+  int axis = -1;
+  int64_t stages = 1;
+  int64_t microbatches = 1;
+  std::string schedule;
 };
 
 /// A rank's coordinates in the model's mesh, one per axis in mesh order
@@ -109,6 +129,9 @@ struct ModelInfo {
   /// parameters (lmc_dp_average*). False: gradients are averaged every step.
   bool dpSyncLocal = false;
   int zeroAxis = -1;
+  /// Pipeline parallelism (not part of the hash: checkpoints move between
+  /// programs with and without it).
+  PipelineInfo pipeline;
   int64_t total = 0;       // elements of this rank's flat parameter buffer
   int64_t stateTotal = 0;  // elements of each of this rank's moment buffers
   bool zero1 = false;      // the description has a state section
@@ -137,6 +160,12 @@ struct ModelInfo {
   int64_t numRanks() const { return mesh.numDevices(); }
   int64_t batchParts() const { return mesh.groupSize(batchAxes); }
   int64_t sequenceParts() const { return mesh.groupSize(sequenceAxes); }
+  /// True when the program is pipelined (a `pipeline` line).
+  bool pipelined() const { return pipeline.axis >= 0; }
+  /// The group (mask) of the pipeline axis; 0 without one.
+  uint32_t pipelineGroup() const {
+    return pipelined() ? 1u << pipeline.axis : 0u;
+  }
   /// "dp=2 x tp=2".
   std::string meshText() const;
 };

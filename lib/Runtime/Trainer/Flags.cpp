@@ -4,6 +4,7 @@
 
 #include "Core/Error.h"
 #include "Core/ModelInfo.h"
+#include "Trainer/Pipeline.h"
 #include "Trainer/Threads.h"
 
 #include <cerrno>
@@ -33,7 +34,10 @@ std::vector<FlagSpec> specs(Config &c) {
        "training shard or glob (llm.c format)"},
       {"val", Kind::String, &c.val, 0, "validation shard or glob"},
       {"steps", Kind::Int, &c.steps, 0, "optimizer steps (default 100)"},
-      {"batch", Kind::Int, &c.batch, 1, "batch size B (default 4)"},
+      {"batch", Kind::Int, &c.batch, 1,
+       "batch size B (default 4); a pipelined program (lmc compile "
+       "--microbatches M) cuts each replica's rows into M micro-batches, so "
+       "they must divide by M"},
       {"seq", Kind::Int, &c.seq, 1,
        "sequence length T <= context (default min(64, context); 64 for "
        "a model without a fixed context; a multiple of tp for a program "
@@ -119,7 +123,9 @@ std::vector<FlagSpec> specs(Config &c) {
        "micro-batches per optimizer step (default 1): a step's batch is K x "
        "--batch rows, read as one batch of K*B rows, with the gradients of "
        "the K micro-batches of --batch rows averaged; the loss printed is "
-       "their mean (needs a program compiled with lmc compile --grad-accum)"},
+       "their mean (needs a program compiled with lmc compile --grad-accum, "
+       "or a pipelined one: --microbatches M, whose steps then average K*M "
+       "micro-batches)"},
       // Resume checks (Checkpoint.h).
       {"allow-data-change", Kind::Bool, &c.allowDataChange, 0,
        "with --resume: accept --data shards that differ from the "
@@ -439,6 +445,8 @@ std::string configTable(const Config &c, const ModelInfo &model) {
       {"steps", std::to_string(c.steps)},
       {"mesh",
        model.meshText() + " (" + std::to_string(model.numRanks()) + " ranks)"},
+      // Pipeline parallelism (Pipeline.h).
+      {"pipeline", pipelineText(model)},
       {"batch", std::to_string(c.batch) +
                     (model.batchParts() > 1
                          ? " (" + std::to_string(c.batch / model.batchParts()) +

@@ -7,7 +7,10 @@
 // batch and apply_step; print and log; eval on --val (--val-batches) every
 // K steps and at the end; checkpoints every K steps and at the end; then
 // --sample. SIGTERM and SIGINT stop the loop at the next step boundary,
-// with a checkpoint (Stop.h).
+// with a checkpoint (Stop.h). A pipelined program (Pipeline.h) always steps
+// through grad_step and apply_step, and its stages' copies of the state are
+// made one (broadcast from each parameter's home stage) before anything
+// else reads them.
 //
 // On a mesh (the model description's) every rank holds its pieces of the
 // parameters and moments (Sharding.h): initialisation draws every global
@@ -49,6 +52,7 @@
 #include "Trainer/LocalSgd.h"
 #include "Trainer/Log.h"
 #include "Trainer/Paths.h"
+#include "Trainer/Pipeline.h"
 #include "Trainer/Numerics.h"
 #include "Trainer/PeakFlops.h"
 #include "Trainer/Retention.h"
@@ -218,6 +222,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     fail("cannot silence the standard output of rank " +
          std::to_string(comm::rank()));
   validateConfig(config, model);
+  // Pipeline parallelism (Pipeline.h): its flags, before local SGD's.
+  validatePipeline(config, model, fns);
   // Local SGD (LocalSgd.h): its flags against the program's --dp-sync.
   validateLocalSgd(config, model, fns);
   const bool local = compiledLocal(model, fns);
@@ -278,6 +284,13 @@ int train(int argc, char **argv, const ModelFunctions &fns,
                "compile the model with `lmc compile --grad-accum`");
   const int64_t b = config.batch, t = config.seq,
                 tokensPerStep = accum * b * t;
+  // A pipelined program (Pipeline.h) steps through grad_step and
+  // apply_step only: grad_step runs the M micro-batches of its rows through
+  // the stages and returns the sum of their mean losses.
+  const bool pipelined = model.pipelined();
+  const bool viaGradStep = accum > 1 || pipelined;
+  const int64_t microbatches = pipelined ? model.pipeline.microbatches : 1;
+  PipelineSync pipelineSync(model);
   // This rank's rows of each global batch.
   const int64_t localB = b / parts,
                 firstRow = comm::groupRank(model.batchAxes) * localB;
@@ -554,7 +567,8 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   std::fflush(stdout);
 
   Batch tokens(tokensPerStep), targets(tokensPerStep);
-  // The accumulated gradients (moment layout), with --grad-accum K > 1.
+  // The accumulated gradients (moment layout), with --grad-accum K > 1 or
+  // a pipelined program.
   float *gradAcc = nullptr;
   struct Release {
     float *&p;
@@ -564,7 +578,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     }
   } releaseGradAcc{gradAcc};
   lmcrt_memref_f32_1d gradAccRef{};
-  if (accum > 1) {
+  if (viaGradStep) {
     gradAcc = static_cast<float *>(
         device::allocate(sizeof(float) * model.stateTotal)); // device only
     gradAccRef = {gradAcc, gradAcc, 0, {model.stateTotal}, {1}};
@@ -573,7 +587,20 @@ int train(int argc, char **argv, const ModelFunctions &fns,
   const int64_t decay = decaySteps(config);
   const int64_t firstStep = position.step;
   double trainSeconds = 0;
+  // Pipelined: every rank of a pipeline group takes its parameters and
+  // moments from their home stages before anything but the step reads them
+  // (evaluation, checkpoints, samples); the host's copies are the ones
+  // broadcast (Pipeline.h).
+  auto makeConsistent = [&] {
+    if (!pipelineSync.needed())
+      return;
+    state.toHost();
+    pipelineSync.sync(state.hostParams(), state.hostExpAvg(),
+                      state.hostExpAvgSq());
+    state.toDevice();
+  };
   auto doEval = [&](int64_t step) -> double {
+    makeConsistent();
     // Local SGD: the averaged model.
     lmcrt_memref_f32_1d &evalParams =
         localSgd ? localSgd->averagedParams() : state.params;
@@ -600,6 +627,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     // Collective: rank 0 writes the pieces of every rank, then deletes what
     // --keep-last lets go.
     std::vector<std::string> deleted;
+    makeConsistent();
     // The device's state to the host, which scans and writes it.
     state.toHost();
     // What the compiled flag cannot have seen (a value changed on the host
@@ -658,7 +686,7 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     lmcrt_train_step_result r{};
     const float maxLoss = spikeGuard.maxLoss();
     step_memory::begin();
-    if (accum == 1) {
+    if (!viaGradStep) {
       lmcrt_memref_i32_2d in = batchRows(tokens.device(), firstRow, localB, t);
       lmcrt_memref_i32_2d out =
           batchRows(targets.device(), firstRow, localB, t);
@@ -668,7 +696,9 @@ int train(int argc, char **argv, const ModelFunctions &fns,
                     config.gradClip, &in, &out, maxLoss);
     } else {
       // Micro-batch k is rows [k B, (k+1) B) of the step's batch; this rank
-      // takes its rows of each.
+      // takes its rows of each. A pipelined grad_step cuts them into M
+      // micro-batches of its own and returns the sum of their losses: the
+      // mean is over K*M, and so is the gradient (grad_scale).
       device::zero(gradAcc, sizeof(float) * model.stateTotal);
       double lossSum = 0;
       for (int64_t k = 0; k < accum; ++k) {
@@ -678,13 +708,14 @@ int train(int argc, char **argv, const ModelFunctions &fns,
             batchRows(targets.device(), k * b + firstRow, localB, t);
         lossSum += fns.gradStep(&state.params, &gradAccRef, &in, &out);
       }
-      r.loss = static_cast<float>(lossSum / static_cast<double>(accum));
+      const int64_t terms = accum * microbatches;
+      r.loss = static_cast<float>(lossSum / static_cast<double>(terms));
       // The spike guard decides before the update: a skipped step does not
       // call apply_step (its norm and lr are then not computed: NaN).
       if (!(r.loss > maxLoss)) {
         lmcrt_apply_step_result a{};
         fns.applyStep(&a, &state.params, &state.expAvg, &state.expAvgSq,
-                      &gradAccRef, 1.0f / static_cast<float>(accum), step,
+                      &gradAccRef, 1.0f / static_cast<float>(terms), step,
                       config.lr, config.minLr, config.warmup, decay,
                       config.beta1, config.beta2, config.eps,
                       config.weightDecay, config.gradClip);
@@ -694,6 +725,12 @@ int train(int argc, char **argv, const ModelFunctions &fns,
       } else {
         r.grad_norm = r.lr = NAN;
       }
+    }
+    if (pipelined) {
+      // The sends of the step complete (on a GPU: are queued) before the
+      // step ends; the stages' copies of the state now differ.
+      flushPipelineSends();
+      pipelineSync.stepTaken();
     }
     device::synchronize();
     step_memory::end();
@@ -810,6 +847,10 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     if (checkpointNow)
       doCheckpoint(valLoss);
   }
+  // The end of the run: one state on every rank of a pipeline group.
+  makeConsistent();
+  if (pipelined)
+    flushPipelineSends();
   if (!stopSignal) // a signal during the last step or its checkpoint
     stopSignal = stop::agree();
   if (localSgd) // no averaging left in flight (kept as the pending mean)
