@@ -867,7 +867,17 @@ FailureOr<func::FuncOp> PipelineBuilder::buildApplyStage(int64_t s) {
   math::SqrtOp sqrt = roots.front();
   OpBuilder b(sqrt);
   Location loc = sqrt.getLoc();
+  // Through the reduction of the sum over other axes (tp) to the sum.
   Value chain = sqrt.getOperand();
+  while (Operation *def = chain.getDefiningOp()) {
+    if (!isa<tensor::ExtractOp, tensor::FromElementsOp, AllReduceOp>(def) ||
+        def->getNumOperands() == 0 || def->getNumResults() != 1)
+      break;
+    chain = def->getOperand(0);
+  }
+  if (!chain.getDefiningOp<arith::AddFOp>())
+    return apply.emitOpError("lmc-pipeline: the gradient norm is not the "
+                             "square root of a sum of per-parameter terms");
   while (auto add = chain.getDefiningOp<arith::AddFOp>()) {
     Value term = add.getRhs();
     SetVector<Operation *> slice;
@@ -884,7 +894,22 @@ FailureOr<func::FuncOp> PipelineBuilder::buildApplyStage(int64_t s) {
           grads.insert(arg.getArgNumber() - 3 * n);
         continue;
       }
-      for (Value operand : v.getDefiningOp()->getOperands())
+      // Result k of a (variadic) all-reduce is the sum of its operand k.
+      auto result = cast<OpResult>(v);
+      Operation *def = result.getOwner();
+      if (auto allReduce = dyn_cast<AllReduceOp>(def)) {
+        work.push_back(allReduce->getOperand(result.getResultNumber()));
+        continue;
+      }
+      if (auto wait = dyn_cast<WaitOp>(def)) {
+        auto pending = cast<OpResult>(wait->getOperand(result.getResultNumber()));
+        if (isa<AllReduceStartOp>(pending.getOwner())) {
+          work.push_back(
+              pending.getOwner()->getOperand(pending.getResultNumber()));
+          continue;
+        }
+      }
+      for (Value operand : def->getOperands())
         work.push_back(operand);
     }
     if (grads.size() != 1)
