@@ -150,8 +150,13 @@ struct Plan {
   DenseMap<Operation *, int> opStage; // Ops of the body.
   DenseSet<Operation *> forwardOps;   // The ops the loss depends on.
   DenseSet<Operation *> accumulation; // The adds into the accumulators.
-  // Per accumulator (result k + 1 of @grad_step): the gradients added to
-  // it, in order, each with its stage.
+  // Per accumulator (result k + 1 of @grad_step): the gradient before its
+  // reduction over other axes (`raw`), that reduction (`chain`: the linear
+  // collectives and scales between `raw` and the accumulation, from the
+  // accumulation down), and the terms of `raw` by stage (`leaves`: one, or
+  // a tied parameter's gradients from several stages).
+  SmallVector<Value> raw;
+  SmallVector<SmallVector<Operation *>> chains;
   SmallVector<SmallVector<Value>> leaves;
   // The values a stage other than their own reads, numbered in program
   // order (their message tags), with the stages that read them.
@@ -381,6 +386,41 @@ LogicalResult PipelineBuilder::assignOps() {
     accumulationRoots[k] = add;
   }
 
+  // Each gradient's reduction over dp (tp) is linear: the stage sums the
+  // micro-batches' gradients first and reduces the sum once.
+  plan.raw.assign(n, Value());
+  plan.chains.assign(n, {});
+  DenseMap<Operation *, int64_t> rootOf;
+  for (int64_t k = 0; k < n; ++k) {
+    Operation *root = accumulationRoots[k];
+    if (!root)
+      continue;
+    BlockArgument acc = body.getArgument(n + k);
+    Value raw = root->getOperand(0) == acc ? root->getOperand(1)
+                                           : root->getOperand(0);
+    SmallVector<Operation *> chain;
+    while (Operation *def = raw.getDefiningOp()) {
+      if (!raw.hasOneUse() || def->getNumOperands() != 1 ||
+          def->getNumResults() != 1 ||
+          !isa<ScaleOp, WaitOp, AllReduceStartOp, ReduceScatterStartOp,
+               AllReduceOp, ReduceScatterOp>(def))
+        break;
+      chain.push_back(def);
+      raw = def->getOperand(0);
+    }
+    auto rawType = dyn_cast<RankedTensorType>(raw.getType());
+    if (!rawType || !rawType.hasStaticShape()) {
+      chain.clear();
+      raw = root->getOperand(0) == acc ? root->getOperand(1)
+                                       : root->getOperand(0);
+    }
+    for (Operation *op : chain)
+      plan.accumulation.insert(op);
+    plan.raw[k] = raw;
+    plan.chains[k] = chain;
+    rootOf[chain.empty() ? root : chain.back()] = k;
+  }
+
   SmallVector<Operation *> movable;
   // Stages in program order. A forward op runs on the latest stage among
   // its operands and its parameters' homes. A backward op runs where the
@@ -443,10 +483,6 @@ LogicalResult PipelineBuilder::assignOps() {
   // moves to the earlier stage all its readers are on when that stage
   // receives its operands anyway: the gradient of a parameter then stays
   // on the parameter's stage instead of crossing back.
-  DenseMap<Operation *, int64_t> rootOf;
-  for (auto [k, root] : llvm::enumerate(accumulationRoots))
-    if (root)
-      rootOf[root] = k;
   for (Operation *op : llvm::reverse(movable)) {
     int s = plan.opStage[op];
     int target = -1;
@@ -488,10 +524,7 @@ LogicalResult PipelineBuilder::assignOps() {
     Operation *root = accumulationRoots[k];
     if (!root)
       continue;
-    BlockArgument acc = body.getArgument(n + k);
-    Value g = root->getOperand(0) == acc ? root->getOperand(1)
-                                         : root->getOperand(0);
-    SmallVector<Value> stack = {g};
+    SmallVector<Value> stack = {plan.raw[k]};
     SmallVector<Value> leaves;
     while (!stack.empty()) {
       Value v = stack.pop_back_val();
@@ -726,21 +759,9 @@ FailureOr<func::FuncOp> PipelineBuilder::buildGradStage(int64_t s) {
     }
   }
 
-  // Running gradient sums of the accumulators this stage adds to: the home
-  // stage starts from the accumulator, the other holders from zero.
+  // This stage's sums over the micro-batches of its terms of each
+  // gradient.
   SmallVector<Value> sums(n);
-  for (int64_t k = 0; k < n; ++k) {
-    if (!llvm::is_contained(plan.holders[k], s) || plan.leaves[k].empty())
-      continue;
-    if (plan.holders[k].front() == s) {
-      sums[k] = entry->getArgument(n + k);
-      continue;
-    }
-    auto type = cast<RankedTensorType>(entry->getArgument(n + k).getType());
-    sums[k] = arith::ConstantOp::create(
-        b, loc, type, DenseElementsAttr::get(type, b.getF32FloatAttr(0.0f)));
-  }
-
   SmallVector<Slot> slots = scheduleOf(s, plan.P, M, plan.gpipe);
   for (size_t k = 0; k < slots.size(); ++k) {
     if (failed(postReceives(st, slots[k], /*ahead=*/false)))
@@ -757,41 +778,55 @@ FailureOr<func::FuncOp> PipelineBuilder::buildGradStage(int64_t s) {
       for (Value leaf : plan.leaves[p]) {
         if (plan.stage(leaf) != s)
           continue;
-        sums[p] = AddOp::create(b, loc, sums[p], st.maps[i].lookup(leaf));
+        Value term = st.maps[i].lookup(leaf);
+        sums[p] = sums[p] ? AddOp::create(b, loc, sums[p], term).getResult()
+                          : term;
       }
   }
 
   // The holders of a tied parameter exchange their sums and add them in
-  // stage order.
+  // stage order; then each gradient is reduced over the other axes once and
+  // added to its accumulator.
   int64_t exchangeBase = 2 * static_cast<int64_t>(plan.crossing.size()) * M;
   SmallVector<Value> results;
   for (int64_t k = 0; k < n; ++k) {
     ArrayRef<int64_t> holders = plan.holders[k];
+    Value acc = entry->getArgument(n + k);
     if (!llvm::is_contained(holders, s) || plan.leaves[k].empty()) {
-      results.push_back(entry->getArgument(n + k));
+      results.push_back(acc);
       continue;
     }
-    if (holders.size() == 1) {
-      results.push_back(sums[k]);
-      continue;
-    }
-    int64_t tag = exchangeBase + 2 * k;
-    auto type = cast<RankedTensorType>(sums[k].getType());
-    SmallVector<std::pair<int64_t, Value>> parts;
-    for (int64_t h : holders)
-      if (h != s) {
-        createSend(b, loc, sums[k], h, tag);
-        parts.push_back({h, createRecvStart(b, loc, type, {}, h, tag)});
-      } else {
-        parts.push_back({h, sums[k]});
+    auto type = cast<RankedTensorType>(plan.raw[k].getType());
+    Value total = sums[k];
+    if (!total)
+      total = arith::ConstantOp::create(
+          b, loc, type, DenseElementsAttr::get(type, b.getF32FloatAttr(0.0f)));
+    if (holders.size() > 1) {
+      int64_t tag = exchangeBase + 2 * k;
+      SmallVector<std::pair<int64_t, Value>> parts;
+      for (int64_t h : holders)
+        if (h != s) {
+          createSend(b, loc, total, h, tag);
+          parts.push_back({h, createRecvStart(b, loc, type, {}, h, tag)});
+        } else {
+          parts.push_back({h, total});
+        }
+      llvm::sort(parts, [](auto &x, auto &y) { return x.first < y.first; });
+      total = Value();
+      for (auto &[h, v] : parts) {
+        Value part =
+            h == s ? v : WaitOp::create(b, loc, ValueRange{v}).getResult(0);
+        total = total ? AddOp::create(b, loc, total, part).getResult() : part;
       }
-    llvm::sort(parts, [](auto &x, auto &y) { return x.first < y.first; });
-    Value total;
-    for (auto &[h, v] : parts) {
-      Value part = h == s ? v : WaitOp::create(b, loc, ValueRange{v}).getResult(0);
-      total = total ? AddOp::create(b, loc, total, part).getResult() : part;
     }
-    results.push_back(total);
+    IRMapping chainMap;
+    chainMap.map(plan.raw[k], total);
+    for (Operation *op : llvm::reverse(plan.chains[k]))
+      b.clone(*op, chainMap);
+    Value reduced = plan.chains[k].empty()
+                        ? total
+                        : chainMap.lookup(plan.chains[k].front()->getResult(0));
+    results.push_back(AddOp::create(b, loc, acc, reduced));
   }
 
   // The loss: the sum of the micro-batches' losses, on every stage.
@@ -810,6 +845,45 @@ FailureOr<func::FuncOp> PipelineBuilder::buildGradStage(int64_t s) {
   results.insert(results.begin(), tensor::ExtractOp::create(b, loc, reduced));
   func::ReturnOp::create(b, loc, results);
   return fn;
+}
+
+/// Splits the all-reduces of several tensors in `fn` (lmc-shard's gradient
+/// buckets) into one per tensor, and their waits into one per pending
+/// result, so that each gradient's reduction can follow it to its stage.
+void splitVariadicAllReduces(func::FuncOp fn) {
+  Block &body = fn.getBody().front();
+  for (Operation &op : llvm::make_early_inc_range(body)) {
+    OpBuilder b(&op);
+    if (auto wait = dyn_cast<WaitOp>(op); wait && wait->getNumOperands() > 1) {
+      for (auto [pending, result] :
+           llvm::zip(wait->getOperands(), wait->getResults()))
+        result.replaceAllUsesWith(
+            WaitOp::create(b, op.getLoc(), ValueRange{pending}).getResult(0));
+      op.erase();
+    }
+  }
+  for (Operation &op : llvm::make_early_inc_range(body)) {
+    OpBuilder b(&op);
+    if (auto start = dyn_cast<AllReduceStartOp>(op);
+        start && start->getNumOperands() > 1) {
+      for (auto [input, pending] :
+           llvm::zip(start->getOperands(), start->getResults()))
+        pending.replaceAllUsesWith(
+            AllReduceStartOp::create(b, op.getLoc(), ValueRange{input},
+                                     start.getAxes())
+                ->getResult(0));
+      op.erase();
+    } else if (auto allReduce = dyn_cast<AllReduceOp>(op);
+               allReduce && allReduce->getNumOperands() > 1) {
+      for (auto [input, result] :
+           llvm::zip(allReduce->getOperands(), allReduce->getResults()))
+        result.replaceAllUsesWith(
+            AllReduceOp::create(b, op.getLoc(), ValueRange{input},
+                                allReduce.getAxes())
+                ->getResult(0));
+      op.erase();
+    }
+  }
 }
 
 /// Erases the ops of `fn` whose results nobody reads, collectives
@@ -1043,6 +1117,7 @@ struct LMCPipelinePass : mlir::lmc::impl::LMCPipelineBase<LMCPipelinePass> {
       return emitError(model.getLoc(), "lmc-pipeline needs @grad_step and "
                                        "@apply_step (run "
                                        "lmc-grad-accumulation first)");
+    splitVariadicAllReduces(plan.grad);
     PipelineBuilder builder(plan);
     if (failed(builder.planStages(model)) || failed(builder.assignOps()))
       return failure();

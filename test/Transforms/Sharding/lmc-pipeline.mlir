@@ -9,6 +9,8 @@
 // RUN: lmc-opt %t.mlir --lmc-autodiff --lmc-optimizer --lmc-shard=mesh=pp=2 --lmc-grad-accumulation \
 // RUN:   --lmc-pipeline="microbatches=2 schedule=gpipe" | FileCheck %s --check-prefix=GPIPE
 // RUN: lmc-opt %t.1f1b.mlir --lmc-export-entry-points | FileCheck %s --check-prefix=EXPORT
+// RUN: lmc-opt %t.mlir --lmc-autodiff --lmc-optimizer --lmc-shard=mesh=pp=2,dp=2 --lmc-grad-accumulation \
+// RUN:   --lmc-pipeline=microbatches=2 | FileCheck %s --check-prefix=DP
 
 // Tests that lmc-pipeline splits tiny GPT-2 (two layers, tied embedding)
 // over pp=2 at the layer boundary: the embedding and h.0 on stage 0, h.1,
@@ -25,9 +27,9 @@
 // [B/2, B) of the batch): F0 (the embedding, layer 0, the residual stream
 // sent to stage 1 with its sizes first), F1, then B0 (the gradient of the
 // residual stream received from stage 1, with the receive of B1's posted
-// ahead), B1; then the holders of the tied embedding exchange their
-// gradient sums and add them in stage order, and the loss is all-reduced
-// over pp.
+// ahead), B1, each gradient summed over the two micro-batches; then the
+// holders of the tied embedding exchange their sums and add them in stage
+// order before the accumulator, and the loss is all-reduced over pp.
 // S0-LABEL: func.func @grad_step_stage_0(
 // S0:         %[[ROWS:.+]] = arith.divui %{{.+}}, %c2
 // S0:         %[[MB0:.+]] = tensor.extract_slice %{{.+}}[%{{.+}}, 0] [%[[ROWS]], %{{.+}}] [1, 1]
@@ -47,13 +49,14 @@
 // S0:         lmc.embedding_grad
 // S0:         lmc.wait %[[G1]]
 // S0:         %[[EMB:.+]] = lmc.embedding_grad
-// S0:         %[[SUM:.+]] = lmc.add %{{.+}}, %[[EMB]] : tensor<256x64xf32>
+// S0-NEXT:    %[[SUM:.+]] = lmc.add %{{.+}}, %[[EMB]] : tensor<256x64xf32>
 // S0:         lmc.send %[[SUM]] to 1 over ["pp"] tag 8 : tensor<256x64xf32>
 // S0-NEXT:    %[[P:.+]] = lmc.recv_start from 1 over ["pp"] tag 8 : !lmc.pending<tensor<256x64xf32>>
 // S0-NEXT:    %[[HEAD:.+]] = lmc.wait %[[P]]
 // S0-NEXT:    %[[TIED:.+]] = lmc.add %[[SUM]], %[[HEAD]] : tensor<256x64xf32>
+// S0-NEXT:    %[[ACC:.+]] = lmc.add %arg28, %[[TIED]] : tensor<256x64xf32>
 // S0:         lmc.all_reduce %{{.+}} over ["pp"] : tensor<f32>
-// S0:         return %{{.+}}, %[[TIED]],
+// S0:         return %{{.+}}, %[[ACC]],
 
 // Tests stage 1's program: F0 B0 F1 B1 (no warm-up on the last stage),
 // the forward input received before layer 1, F1's receive posted ahead
@@ -121,3 +124,24 @@
 // EXPORT:         lmc.axis_index "pp"
 // EXPORT:         func.call @lmc_apply_step_stage_0(
 // EXPORT:         func.call @lmc_apply_step_stage_1(
+
+// Tests that with dp the stage sums each gradient over its micro-batches
+// and all-reduces the sum once, after the schedule (lmc-shard's bucket of
+// all gradients split into one all-reduce per gradient, each on the stage
+// of its parameter): stage 0 starts 14, one per parameter it holds, the
+// tied embedding's after the exchange of the stages' sums.
+// DP-LABEL: func.func @grad_step_stage_0(
+// DP-NOT:       lmc.all_reduce_start
+// DP:           lmc.embedding_grad
+// DP:           lmc.embedding_grad
+// DP-NOT:       lmc.all_reduce_start
+// DP:           %[[W:.+]] = lmc.wait %{{.+}} : !lmc.pending<tensor<256x64xf32>>
+// DP-NEXT:      %[[T:.+]] = lmc.add %{{.+}}, %[[W]] : tensor<256x64xf32>
+// DP-NEXT:      %[[R:.+]] = lmc.all_reduce_start %[[T]] over ["dp"] : tensor<256x64xf32>
+// DP-NEXT:      %[[S:.+]] = lmc.wait %[[R]]
+// DP-NEXT:      %[[M:.+]] = lmc.scale %[[S]] by 5.000000e-01
+// DP-NEXT:      lmc.add %arg28, %[[M]]
+// DP-COUNT-13:  lmc.all_reduce_start %{{.+}} over ["dp"]
+// DP-NOT:       lmc.all_reduce_start
+// DP:           lmc.all_reduce %{{.+}} over ["pp"] : tensor<f32>
+// DP-LABEL: func.func @grad_step_stage_1(
