@@ -326,3 +326,87 @@ lmc.model @m attributes {lmc.mesh = #lmc.mesh<dp = 1, tp = 2>} {
   // expected-error @+1 {{'lmc.sequence_axes' is only allowed on an lmc.model}}
   lmc.param @w : tensor<4x8xf32> init(zeros) {lmc.sequence_axes = ["tp"]}
 }
+
+// -----
+
+// Tests that lmc.pipeline is a dictionary.
+
+// expected-error @+1 {{'lmc.pipeline' must be a dictionary}}
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<pp = 2>, lmc.pipeline = 2} {
+}
+
+// -----
+
+// Tests that lmc.pipeline is only allowed on an lmc.model.
+
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<pp = 2>} {
+  // expected-error @+1 {{'lmc.pipeline' is only allowed on an lmc.model}}
+  lmc.param @w : tensor<4xf32> init(zeros) {lmc.pipeline = {axis = "pp", stages = 2 : i64, microbatches = 2 : i64, schedule = "1f1b"}}
+}
+
+// -----
+
+// Tests that lmc.pipeline holds exactly its four entries.
+
+// expected-error @+1 {{'lmc.pipeline' must hold exactly axis (a string), stages, microbatches (integers) and schedule (a string)}}
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<pp = 2>, lmc.pipeline = {axis = "pp", stages = 2 : i64}} {
+}
+
+// -----
+
+// Tests that lmc.pipeline's stages are an axis of the mesh of that size.
+
+// expected-error @+1 {{'lmc.pipeline' has 4 stages over 'pp', which is not an axis of that size in the mesh in scope}}
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<pp = 2>, lmc.pipeline = {axis = "pp", stages = 4 : i64, microbatches = 2 : i64, schedule = "1f1b"}} {
+}
+
+// -----
+
+// Tests that lmc.pipeline has at least one micro-batch.
+
+// expected-error @+1 {{'lmc.pipeline' needs at least one micro-batch}}
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<pp = 2>, lmc.pipeline = {axis = "pp", stages = 2 : i64, microbatches = 0 : i64, schedule = "1f1b"}} {
+}
+
+// -----
+
+// Tests that lmc.pipeline's schedule is 1f1b or gpipe.
+
+// expected-error @+1 {{'lmc.pipeline' schedule must be "1f1b" or "gpipe", not "zb"}}
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<pp = 2>, lmc.pipeline = {axis = "pp", stages = 2 : i64, microbatches = 2 : i64, schedule = "zb"}} {
+}
+
+// -----
+
+// Tests that lmc.stages is only allowed on an lmc.param.
+
+// expected-error @+1 {{'lmc.stages' is only allowed on an lmc.param}}
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<pp = 2>, lmc.stages = array<i64: 0>} {
+}
+
+// -----
+
+// Tests that lmc.stages needs lmc.pipeline on the model.
+
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<pp = 2>} {
+  // expected-error @+1 {{'lmc.stages' needs 'lmc.pipeline' on the enclosing lmc.model}}
+  lmc.param @w : tensor<4xf32> init(zeros) {lmc.stages = array<i64: 0>}
+}
+
+// -----
+
+// Tests that lmc.stages lists distinct stages of the pipeline.
+
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<pp = 2>, lmc.pipeline = {axis = "pp", stages = 2 : i64, microbatches = 2 : i64, schedule = "1f1b"}} {
+  // expected-error @+1 {{'lmc.stages' must list distinct stages of the pipeline, from 0 to 1}}
+  lmc.param @w : tensor<4xf32> init(zeros) {lmc.stages = array<i64: 1, 1>}
+}
+
+// -----
+
+// Tests that lmc.stages names at least one stage.
+
+lmc.model @m attributes {lmc.mesh = #lmc.mesh<pp = 2>, lmc.pipeline = {axis = "pp", stages = 2 : i64, microbatches = 2 : i64, schedule = "1f1b"}} {
+  // expected-error @+1 {{'lmc.stages' must name at least one stage}}
+  lmc.param @w : tensor<4xf32> init(zeros) {lmc.stages = array<i64>}
+}
