@@ -145,7 +145,6 @@ struct Plan {
   SmallVector<StringAttr> names;
   SmallVector<SmallVector<int64_t>> holders; // Home first.
   SmallVector<SmallVector<std::string>> stageLayers;
-  SmallVector<int64_t> layerOfStageStart;
   DenseMap<Value, int> stageOf;       // Values of the body and arguments.
   DenseMap<Operation *, int> opStage; // Ops of the body.
   DenseSet<Operation *> forwardOps;   // The ops the loss depends on.
@@ -184,7 +183,7 @@ class PipelineBuilder {
 public:
   PipelineBuilder(Plan &plan) : plan(plan) {}
 
-  LogicalResult planStages(ModelOp model);
+  LogicalResult planStages();
   LogicalResult assignOps();
   FailureOr<func::FuncOp> buildGradStage(int64_t s);
   FailureOr<func::FuncOp> buildApplyStage(int64_t s);
@@ -217,7 +216,7 @@ private:
   SmallVector<Operation *> slotOps(int64_t s, bool forward) const;
 };
 
-LogicalResult PipelineBuilder::planStages(ModelOp model) {
+LogicalResult PipelineBuilder::planStages() {
   func::FuncOp grad = plan.grad;
   Block &body = grad.getBody().front();
   int64_t n = 0;
@@ -332,7 +331,6 @@ LogicalResult PipelineBuilder::planStages(ModelOp model) {
       }
     }
   SmallVector<int64_t> starts = balance(layerCost, plan.P, firstCost, lastCost);
-  plan.layerOfStageStart = starts;
   plan.holders.assign(n, {});
   plan.stageLayers.assign(plan.P, {});
   for (int64_t i : before) {
@@ -356,7 +354,6 @@ LogicalResult PipelineBuilder::planStages(ModelOp model) {
   for (int64_t i = 0; i < n; ++i)
     if (plan.holders[i].empty())
       plan.holders[i].push_back(plan.P - 1);
-  (void)model;
   return success();
 }
 
@@ -606,8 +603,7 @@ FailureOr<Value> PipelineBuilder::materialize(StageState &st, Value v,
     for (Value operand : def->getOperands())
       if (failed(materialize(st, operand, micro)))
         return failure();
-    Operation *clone = st.b->clone(*def, map);
-    (void)clone;
+    st.b->clone(*def, map);
     return map.lookup(v);
   }
   if (t == st.s)
@@ -1119,7 +1115,7 @@ struct LMCPipelinePass : mlir::lmc::impl::LMCPipelineBase<LMCPipelinePass> {
                                        "lmc-grad-accumulation first)");
     splitVariadicAllReduces(plan.grad);
     PipelineBuilder builder(plan);
-    if (failed(builder.planStages(model)) || failed(builder.assignOps()))
+    if (failed(builder.planStages()) || failed(builder.assignOps()))
       return failure();
     for (int64_t s = 0; s < plan.P; ++s)
       if (failed(builder.buildGradStage(s)) ||
