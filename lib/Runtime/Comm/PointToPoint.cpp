@@ -478,8 +478,25 @@ _mlir_ciface_lmcrt_recv_start_i64(lmcrt_unranked_memref *out, int32_t axes,
   return receiveStart<int64_t>(out, axes, peer, tag, "recv_start_i64");
 }
 
+namespace {
+std::vector<void (*)()> &flushHooks() {
+  static std::vector<void (*)()> hooks;
+  return hooks;
+}
+} // namespace
+
+void comm::atP2pFlush(void (*hook)()) {
+  std::vector<void (*)()> &hooks = flushHooks();
+  for (void (*h)() : hooks)
+    if (h == hook)
+      return;
+  hooks.push_back(hook);
+}
+
 extern "C" void lmcrt_p2p_flush(void) {
   if (!initialized())
     fatal("lmcrt_p2p_flush: the process group is not initialised");
   flushSends();
+  for (void (*hook)() : flushHooks())
+    hook();
 }
