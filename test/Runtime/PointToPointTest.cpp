@@ -237,8 +237,10 @@ void exchangeWithNeighbours(int32_t mask, std::vector<int64_t> sizes,
       << "mask " << mask << ", shape of rank " << sizes.size();
 }
 
+/// Shapes of messages: a scalar, empty, up to 4-D, and one of 2 MiB (f32;
+/// above MPI's eager limit, so a send completes only once received).
 const std::vector<std::vector<int64_t>> kShapes = {
-    {}, {1}, {7}, {3, 5}, {2, 3, 4}, {0, 3}, {2, 1, 3, 65}};
+    {}, {1}, {7}, {3, 5}, {2, 3, 4}, {0, 3}, {2, 1, 3, 65}, {512, 1024}};
 
 TEST(PointToPoint, PeerWorldRankFollowsTheMesh) {
   int rank = worldRank();
