@@ -477,7 +477,9 @@ int64_t _mlir_ciface_lmcrt_recv_start_i64(lmcrt_unranked_memref *out,
                                           int64_t tag);
 
 /* Waits for this rank's outstanding sends (the trainer calls it after each
- * step and before exit; the process group's finalisation does too). */
+ * step and before exit; the process group's finalisation does too). In a
+ * `target cuda` program it also does what lmcrt_gpu_p2p_flush does, so the
+ * trainer calls this one whatever the target. */
 void lmcrt_p2p_flush(void);
 
 /* This process's rank in the world and the world's size (1 without mpirun).
@@ -598,8 +600,10 @@ void lmcrt_gpu_collective_wait(int64_t handle);
  * NCCL has no tags, so messages between two ranks are matched in the order
  * they are issued (a rank starts its receives from a peer in the order the
  * peer sends), and the element count is not checked (a receive of another
- * size is undefined). Timeouts and errors end the job like the GPU
- * collectives'. Untested on a GPU so far. */
+ * size is undefined). The wait of an int64 receive also waits on the host
+ * until `out` is written (generated code reads received sizes on the host
+ * right after it); a float32 one orders the compute stream only. Timeouts
+ * and errors end the job like the GPU collectives'. Untested on a GPU so far. */
 void _mlir_ciface_lmcrt_gpu_send_f32(lmcrt_unranked_memref *in, int32_t axes,
                                      int64_t peer, int64_t tag);
 void _mlir_ciface_lmcrt_gpu_send_i64(lmcrt_unranked_memref *in, int32_t axes,

@@ -404,16 +404,26 @@ void comm::progressPointToPoint() {
   if (!usesMpi())
     return;
   reapSends();
-  for (auto &entry : state().receives)
-    for (MPI_Request &request : entry.second.requests) {
-      if (isNull(request))
+  for (auto &entry : state().receives) {
+    Receive &r = entry.second;
+    if (r.local)
+      continue;
+    // A completed request is freed and set to null: the wait finds it done.
+    // The header is checked as soon as it is in, before the data is tested
+    // (a longer message fails the data's receive with MPI's truncation
+    // error; the header's check names both sizes instead).
+    int flag = 0;
+    if (!isNull(r.requests[0])) {
+      checkMpi(MPI_Test(&r.requests[0], &flag, MPI_STATUS_IGNORE),
+               r.what + " (progress)");
+      if (!flag)
         continue;
-      // A completed request is freed and set to null: the wait finds it
-      // done.
-      int flag = 0;
-      checkMpi(MPI_Test(&request, &flag, MPI_STATUS_IGNORE),
-               entry.second.what + " (progress)");
     }
+    checkHeader(r, r.header);
+    if (!isNull(r.requests[1]))
+      checkMpi(MPI_Test(&r.requests[1], &flag, MPI_STATUS_IGNORE),
+               r.what + " (progress)");
+  }
 }
 
 void comm::flushSends() {
@@ -478,8 +488,25 @@ _mlir_ciface_lmcrt_recv_start_i64(lmcrt_unranked_memref *out, int32_t axes,
   return receiveStart<int64_t>(out, axes, peer, tag, "recv_start_i64");
 }
 
+namespace {
+std::vector<void (*)()> &flushHooks() {
+  static std::vector<void (*)()> hooks;
+  return hooks;
+}
+} // namespace
+
+void comm::atP2pFlush(void (*hook)()) {
+  std::vector<void (*)()> &hooks = flushHooks();
+  for (void (*h)() : hooks)
+    if (h == hook)
+      return;
+  hooks.push_back(hook);
+}
+
 extern "C" void lmcrt_p2p_flush(void) {
   if (!initialized())
     fatal("lmcrt_p2p_flush: the process group is not initialised");
   flushSends();
+  for (void (*hook)() : flushHooks())
+    hook();
 }

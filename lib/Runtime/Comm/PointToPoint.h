@@ -28,8 +28,14 @@ bool waitReceive(int64_t handle);
 void progressPointToPoint();
 
 /// Waits, under the collective deadline, until every send this rank started
-/// is done (lmcrt_p2p_flush).
+/// is done (lmcrt_p2p_flush, which also runs the hook below).
 void flushSends();
+
+/// Registers `hook` to run in lmcrt_p2p_flush after the CPU sends are
+/// flushed: the GPU runtime flushes its NCCL sends there, so that the
+/// trainer calls one function whatever the target. A hook registered twice
+/// runs once.
+void atP2pFlush(void (*hook)());
 
 /// At finalize(): flushes the sends; ends the job when receives were started
 /// and never waited, or when messages this rank sent itself were never

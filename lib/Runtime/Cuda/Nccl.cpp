@@ -60,7 +60,10 @@
 //   a rank must start its receives from a peer in the order that peer sends
 //   (what lmc-pipeline does; the CPU runtime matches by tag), and the sizes
 //   are not checked (a receive of another size is undefined). int64 data
-//   moves as pairs of float32. Untested on a GPU so far (no GPU where it was
+//   moves as pairs of float32; the wait of an int64 receive also waits on
+//   the host for the compute stream (the host code reads received sizes
+//   right after the wait, with no host wait of its own), a float32 one only
+//   orders the compute stream. Untested on a GPU so far (no GPU where it was
 //   written); the CPU runtime's tests cover the semantics.
 //
 // The library is libnccl.so.2, opened at the first collective:
@@ -151,6 +154,9 @@ struct Operation {
   /// A send's or receive's point in the compute stream (recorded when it
   /// was called), which the point-to-point stream waits for.
   CUevent ready = nullptr;
+  /// A receive whose wait also waits on the host (int64 data: sizes the
+  /// host code reads).
+  bool hostWait = false;
 };
 
 /// LMCRT_COLLECTIVE_TIMEOUT (the CPU collectives' variable; the older
@@ -362,6 +368,7 @@ private:
 
 void synchronizeHook() { Nccl::get().synchronize(); }
 void finalizeHook() { Nccl::get().destroy(); }
+void p2pFlushHook() { Nccl::get().flushSends(); }
 
 void Nccl::open() {
   if (opened)
@@ -382,6 +389,7 @@ void Nccl::open() {
               "cuStreamCreate(point-to-point stream)");
   setSynchronizeHook(&synchronizeHook);
   comm::atFinalize(&finalizeHook);
+  comm::atP2pFlush(&p2pFlushHook);
   opened = true;
 }
 
@@ -733,6 +741,7 @@ int64_t Nccl::receiveStart(lmcrt_unranked_memref *out, int32_t axisArg,
              ") with tag " + std::to_string(tag);
   View v = floatView(out, i64);
   op->count = static_cast<size_t>(v.numElements());
+  op->hostWait = i64;
   if (op->count)
     receiveInto(*op, v, v.isContiguous());
   markReady(*op);
@@ -907,7 +916,13 @@ _mlir_ciface_lmcrt_gpu_reduce_scatter_start_f32(lmcrt_unranked_memref *in,
 
 extern "C" void lmcrt_gpu_collective_wait(int64_t handle) {
   Nccl &n = Nccl::get();
-  n.wait(n.take(handle));
+  std::unique_ptr<Operation> op = n.take(handle);
+  bool hostWait = op->hostWait;
+  n.wait(std::move(op));
+  // The host code reads received sizes right after the wait (a stream-
+  // ordered call: lmc-gpu-async-launches puts no host wait after it).
+  if (hostWait)
+    n.synchronize();
 }
 
 extern "C" void _mlir_ciface_lmcrt_gpu_send_f32(lmcrt_unranked_memref *in,
