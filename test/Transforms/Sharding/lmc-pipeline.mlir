@@ -9,6 +9,8 @@
 // RUN: lmc-opt %t.mlir --lmc-autodiff --lmc-optimizer --lmc-shard=mesh=pp=2 --lmc-grad-accumulation \
 // RUN:   --lmc-pipeline="microbatches=2 schedule=gpipe" | FileCheck %s --check-prefix=GPIPE
 // RUN: lmc-opt %t.1f1b.mlir --lmc-export-entry-points | FileCheck %s --check-prefix=EXPORT
+// RUN: lmc-opt %t.mlir --lmc-autodiff --lmc-optimizer --lmc-shard=mesh=pp=2 --lmc-grad-accumulation \
+// RUN:   --lmc-pipeline="microbatches=2 report=1" -o /dev/null | FileCheck %s --check-prefix=REPORT
 // RUN: lmc-opt %t.mlir --lmc-autodiff --lmc-optimizer --lmc-shard=mesh=pp=2,dp=2 --lmc-grad-accumulation \
 // RUN:   --lmc-pipeline=microbatches=2 | FileCheck %s --check-prefix=DP
 
@@ -145,3 +147,14 @@
 // DP-NOT:       lmc.all_reduce_start
 // DP:           lmc.all_reduce %{{.+}} over ["pp"] : tensor<f32>
 // DP-LABEL: func.func @grad_step_stage_1(
+
+// Tests the report at 8 rows x 64 tokens per step (two micro-batches of 4
+// rows): stage 0 keeps two micro-batches' activations (1F1B's warm-up),
+// stage 1 one; each sends the other two [4, 64, 64] f32 activations or
+// their gradients (2 x 65536 bytes) and its sum of the tied embedding's
+// gradient (256 x 64 x 4 = 65536 bytes); the bubble is 1/3.
+// REPORT: lmc-pipeline: @tiny: pp=2, 2 micro-batches of 4 rows x 64 tokens, 1f1b
+// REPORT-NEXT: stage | layers | parameter bytes | peak activation bytes | sent bytes/step | received bytes/step
+// REPORT-NEXT:     0 | wte.weight, wpe.weight, h.0 | 281856 | {{[0-9]+}} (2 micro-batches x {{[0-9]+}}) | 196608 | 196608
+// REPORT-NEXT:     1 | h.1, ln_f.weight, ln_f.bias | 265984 | {{[0-9]+}} (1 micro-batches x {{[0-9]+}}) | 196608 | 196608
+// REPORT-NEXT: bubble: (P - 1) / (M + P - 1) = 1 / 3 = 0.333
