@@ -1052,10 +1052,10 @@ void PipelineBuilder::printReport(ModelOp model, int64_t rows, int64_t seq) {
       received += bytes * (holders.size() - 1);
     }
     std::string layers = llvm::join(plan.stageLayers[s], ", ");
-    os << llvm::formatv("  {0,5} | {1} | {2} | {3} ({4} micro-batches x {5}) | "
-                        "{6} | {7}\n",
-                        s, layers, paramBytes, kept * inFlight, inFlight, kept,
-                        sent, received);
+    os << llvm::formatv("  {0,5} | {1} | {2} | {3} ({4} micro-batch{5} x "
+                        "{6}) | {7} | {8}\n",
+                        s, layers, paramBytes, kept * inFlight, inFlight,
+                        inFlight == 1 ? "" : "es", kept, sent, received);
   }
   os << llvm::formatv("  bubble: (P - 1) / (M + P - 1) = {0} / {1} = {2:F3}\n",
                       P - 1, M + P - 1,

@@ -156,5 +156,5 @@
 // REPORT: lmc-pipeline: @tiny: pp=2, 2 micro-batches of 4 rows x 64 tokens, 1f1b
 // REPORT-NEXT: stage | layers | parameter bytes | peak activation bytes | sent bytes/step | received bytes/step
 // REPORT-NEXT:     0 | wte.weight, wpe.weight, h.0 | 281856 | {{[0-9]+}} (2 micro-batches x {{[0-9]+}}) | 196608 | 196608
-// REPORT-NEXT:     1 | h.1, ln_f.weight, ln_f.bias | 265984 | {{[0-9]+}} (1 micro-batches x {{[0-9]+}}) | 196608 | 196608
+// REPORT-NEXT:     1 | h.1, ln_f.weight, ln_f.bias | 265984 | {{[0-9]+}} (1 micro-batch x {{[0-9]+}}) | 196608 | 196608
 // REPORT-NEXT: bubble: (P - 1) / (M + P - 1) = 1 / 3 = 0.333
