@@ -258,7 +258,8 @@ LogicalResult PipelineBuilder::planStages() {
   for (int64_t i = 0; i < n; ++i) {
     BlockArgument arg = body.getArgument(i);
     auto type = cast<RankedTensorType>(arg.getType());
-    cost[i] += type.hasStaticShape() ? type.getNumElements() : 0;
+    // The parameter bytes break ties between splits of equal FLOPs.
+    cost[i] += type.hasStaticShape() ? 1e-3 * type.getNumElements() : 0;
     for (Operation *user : arg.getUsers()) {
       Operation *op = body.findAncestorOpInBlock(*user);
       if (!op || !plan.forwardOps.contains(op))

@@ -392,11 +392,12 @@ def LMCPipeline : Pass<"lmc-pipeline", "::mlir::ModuleOp"> {
     **Stages.** The parameters are grouped into layers (the name up to its
     first all-digit component: `h.3`, `model.layers.3`), ordered by their
     first use in the forward pass. Each layer costs the FLOPs per token of
-    its GEMMs with a parameter operand (2·K·N each) plus its parameter
-    count; the parameters used before the first layer (the embedding) count
-    on the first stage and those after the last (the final norm, the LM
-    head) on the last. Contiguous runs of layers, one or more per stage,
-    minimise the costliest stage. Every op of `@grad_step` then gets a
+    its GEMMs with a parameter operand (2·K·N each; the backward pass's are
+    proportional), its parameter count breaking ties (a thousandth of it);
+    the parameters used before the first layer (the embedding) count on the
+    first stage and those after the last (the final norm, the LM head, the
+    tied embedding's GEMM) on the last. Contiguous runs of layers, one or
+    more per stage, minimise the costliest stage. Every op of `@grad_step` then gets a
     stage: a forward op (one the loss depends on) the latest stage among
     its operands' and its parameters' (so the LM head of a tied model runs
     on the last stage), a backward op the earliest among its operands
