@@ -187,10 +187,16 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  *                              the sequence, `--sequence-parallel`)
  *   dp_sync local             (optional, after batch and sequence: `lmc compile
  *                              --dp-sync local`; absent: allreduce)
+ *   pipeline AXIS STAGES MICROBATCHES SCHEDULE   (optional, after the mesh's
+ *                              lines: `lmc compile --microbatches`; AXIS of
+ *                              STAGES ranks, SCHEDULE 1f1b or gpipe)
  *   params COUNT TOTAL
  *   param NAME OFFSET RANK DIM... INIT STD DECAY     (COUNT lines, in order)
  *   shard NAME AXIS DIM BLOCKS  (any number, right after the param line of
  *                                NAME, one per axis, in mesh order)
+ *   stage NAME HOME [OTHER...]  (with a pipeline line: one per parameter,
+ *                                after its param and shard lines; the stages
+ *                                holding it, HOME first)
  *   state COUNT TOTAL AXIS    (optional, ZeRO-1; then COUNT lines:)
  *   state NAME OFFSET DIM     (one per parameter, in parameter order)
  *   end
@@ -219,6 +225,16 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  * group. Without the line (`allreduce`), the step averages the gradients
  * over the group and the replicas stay identical. The line is not part of
  * the model hash.
+ *
+ * `pipeline` says that the ranks along AXIS run the STAGES stages of the
+ * training step, each its own, over MICROBATCHES micro-batches of each
+ * replica's rows (lmc_grad_step returns the sum of their mean losses; the
+ * trainer steps such a program through lmc_grad_step and lmc_apply_step
+ * only, with grad_scale 1/MICROBATCHES). Every rank holds the full buffers;
+ * after a step a parameter is current only on the stages of its `stage`
+ * line, and the trainer broadcasts it (and its moments) from its HOME stage
+ * before it evaluates, saves or samples. No parameter is split over AXIS.
+ * Neither line is part of the model hash.
  *
  * INIT is zeros, ones or normal (mean 0, standard deviation STD); DECAY is 1
  * when weight decay applies to the parameter. DIM... is the parameter's

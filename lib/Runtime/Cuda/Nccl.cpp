@@ -709,6 +709,10 @@ View floatView(lmcrt_unranked_memref *ref, bool i64) {
 void Nccl::send(lmcrt_unranked_memref *in, int32_t axisArg, int64_t peer,
                 int64_t tag, bool i64, const char *function) {
   Group axis = checkedPeer(axisArg, peer, tag, function);
+  // The group's communicator now, at the rank's first transfer over the
+  // group in program order, rather than when the send is issued: its
+  // creation is collective over the group.
+  communicator(axis);
   auto op = std::make_unique<Operation>();
   op->kind = Kind::Send;
   op->axis = axis;

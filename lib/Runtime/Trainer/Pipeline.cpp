@@ -9,21 +9,12 @@
 #include "Trainer/Pipeline.h"
 
 #include "Comm/Collectives.h"
-#include "Core/Device.h"
 #include "Core/Error.h"
 #include "Core/ModelFunctions.h"
 #include "Core/ModelInfo.h"
 #include "Trainer/Flags.h"
 
-#include <cstring>
 #include <vector>
-
-// The GPU runtime's flush (Cuda/Nccl.cpp, liblmcrt_cuda.a): weak, since
-// liblmcrt.a links without the GPU runtime; a cuda program that sends
-// references lmcrt_gpu_send_*, which links the object that defines it.
-extern "C" {
-#pragma weak lmcrt_gpu_p2p_flush
-}
 
 namespace lmcrt {
 
@@ -112,9 +103,7 @@ void broadcastFromHomeStages(const ModelInfo &model, float *params,
 }
 
 void flushPipelineSends() {
-  if (device::active() && std::strcmp(device::target(), "cuda") == 0 &&
-      lmcrt_gpu_p2p_flush)
-    lmcrt_gpu_p2p_flush();
+  // On a GPU also the NCCL sends (a hook the GPU runtime registers).
   lmcrt_p2p_flush();
 }
 

@@ -47,10 +47,10 @@ std::string pipelineText(const ModelInfo &model);
 void broadcastFromHomeStages(const ModelInfo &model, float *params,
                              float *expAvg, float *expAvgSq);
 
-/// Waits for this rank's outstanding point-to-point sends (lmcrt_p2p_flush;
-/// on a GPU lmcrt_gpu_p2p_flush first, which issues the deferred sends and
-/// queues the wait for them on the compute stream): after each step of a
-/// pipelined program and before the trainer exits.
+/// Waits for this rank's outstanding point-to-point sends (lmcrt_p2p_flush,
+/// which on a GPU also issues the deferred NCCL sends and queues the wait
+/// for them on the compute stream): after each step of a pipelined program,
+/// before the device is synchronised, and before the trainer exits.
 void flushPipelineSends();
 
 /// Whether the ranks of the pipeline group hold the same parameters and
