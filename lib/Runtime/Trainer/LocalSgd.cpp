@@ -74,18 +74,22 @@ bool compiledLocal(const ModelInfo &model, const ModelFunctions &fns) {
   return model.dpSyncLocal;
 }
 
+const char *firstLocalSgdFlag(const Config &c) {
+  return c.syncEvery > 0              ? "--sync-every"
+         : !c.outerOptimizer.empty()  ? "--outer-optimizer"
+         : c.outerLr >= 0             ? "--outer-lr"
+         : c.outerMomentum >= 0       ? "--outer-momentum"
+         : c.asyncSync                ? "--async-sync"
+         : !c.dataPartition.empty()   ? "--data-partition"
+                                      : nullptr;
+}
+
 void validateLocalSgd(Config &c, const ModelInfo &model,
                       const ModelFunctions &fns) {
   if (c.exportAveraged && !c.resume)
     usageError("--export-averaged: needs --resume");
   if (!compiledLocal(model, fns)) {
-    const char *flag = c.syncEvery > 0              ? "--sync-every"
-                       : !c.outerOptimizer.empty()  ? "--outer-optimizer"
-                       : c.outerLr >= 0             ? "--outer-lr"
-                       : c.outerMomentum >= 0       ? "--outer-momentum"
-                       : c.asyncSync                ? "--async-sync"
-                       : !c.dataPartition.empty()   ? "--data-partition"
-                                                    : nullptr;
+    const char *flag = firstLocalSgdFlag(c);
     if (flag)
       usageError(std::string(flag) +
                  ": this program averages gradients every step (compiled "

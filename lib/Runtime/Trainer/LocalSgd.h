@@ -69,6 +69,10 @@ namespace lmcrt {
 
 struct Config;
 
+/// The first local-SGD flag `config` sets (--sync-every, --outer-*,
+/// --async-sync, --data-partition), or null.
+const char *firstLocalSgdFlag(const Config &config);
+
 /// True when the program was compiled with `--dp-sync local`.
 bool compiledLocal(const ModelInfo &model, const ModelFunctions &fns);
 

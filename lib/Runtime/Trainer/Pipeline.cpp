@@ -12,6 +12,7 @@
 #include "Core/Error.h"
 #include "Core/ModelFunctions.h"
 #include "Core/ModelInfo.h"
+#include "Trainer/LocalSgd.h"
 #include "Trainer/Flags.h"
 
 #include <vector>
@@ -29,14 +30,7 @@ void validatePipeline(const Config &c, const ModelInfo &model,
       std::to_string(pipe.stages) + ")";
   // Local SGD's flags (LocalSgd.h): its replicas would average stale
   // stages; the compiler refuses --dp-sync local with a pipeline too.
-  const char *local = c.syncEvery > 0              ? "--sync-every"
-                      : !c.outerOptimizer.empty()  ? "--outer-optimizer"
-                      : c.outerLr >= 0             ? "--outer-lr"
-                      : c.outerMomentum >= 0       ? "--outer-momentum"
-                      : c.asyncSync                ? "--async-sync"
-                      : !c.dataPartition.empty()   ? "--data-partition"
-                                                   : nullptr;
-  if (local)
+  if (const char *local = firstLocalSgdFlag(c))
     usageError(std::string(local) + ": local SGD does not compose with "
                "pipeline parallelism; " + program);
   if (!fns.gradStep || !fns.applyStep)

@@ -16,6 +16,7 @@
 using namespace mlir;
 using namespace mlir::lmc;
 using mlir::lmc::detail::verifyAxes;
+using mlir::lmc::detail::verifyAxesInMeshOrder;
 
 #include "lmc/Dialect/LMC/IR/LMCCollectiveInterface.cpp.inc"
 
@@ -48,6 +49,22 @@ FailureOr<MeshAttr> mlir::lmc::detail::verifyAxes(Operation *op,
     }
   }
   return mesh;
+}
+
+LogicalResult mlir::lmc::detail::verifyAxesInMeshOrder(Operation *op,
+                                                       ArrayAttr axes,
+                                                       MeshAttr mesh) {
+  std::optional<unsigned> previous;
+  for (StringAttr axis : axes.getAsRange<StringAttr>()) {
+    unsigned index = *mesh.getAxisIndex(axis.getValue());
+    if (previous && index < *previous)
+      return op->emitOpError("axes must be listed in mesh order (the runtime "
+                             "numbers the ranks of a group row-major over "
+                             "the mesh's axes), got ")
+             << axes << " on " << mesh;
+    previous = index;
+  }
+  return success();
 }
 
 /// Checks an all_gather (`gather`) or a reduce_scatter of `input` over `axes`
@@ -240,16 +257,8 @@ static LogicalResult verifyBufferCollective(Operation *op, CollectiveKind kind,
   if (static_cast<int64_t>(*dim) >= rank)
     return op->emitOpError("dim ")
            << *dim << " is out of range for rank " << rank;
-  std::optional<unsigned> previous;
-  for (StringAttr axis : axes.getAsRange<StringAttr>()) {
-    unsigned index = *mesh->getAxisIndex(axis.getValue());
-    if (previous && index < *previous)
-      return op->emitOpError("axes must be listed in mesh order (the runtime "
-                             "numbers the ranks of a group row-major over "
-                             "the mesh's axes), got ")
-             << axes << " on " << *mesh;
-    previous = index;
-  }
+  if (failed(verifyAxesInMeshOrder(op, axes, *mesh)))
+    return failure();
   int64_t group = mesh->getGroupSize(axes);
   bool gather = kind == CollectiveKind::all_gather;
   for (int64_t d = 0; d < rank; ++d) {

@@ -13,6 +13,7 @@
 using namespace mlir;
 using namespace mlir::lmc;
 using mlir::lmc::detail::verifyAxes;
+using mlir::lmc::detail::verifyAxesInMeshOrder;
 
 /// Checks the group (`axes`: axes of the mesh in scope, in mesh order), the
 /// peer (an index in the group) and the tag (>= 0) of a point-to-point op.
@@ -21,18 +22,9 @@ static LogicalResult verifyPeer(Operation *op, ArrayAttr axes, int64_t peer,
   FailureOr<MeshAttr> mesh = verifyAxes(op, axes);
   if (failed(mesh))
     return failure();
-  // The runtime numbers the ranks of a group row-major over the mesh's
-  // axes; listing them in that order makes `peer` mean the same here.
-  std::optional<unsigned> previous;
-  for (StringAttr axis : axes.getAsRange<StringAttr>()) {
-    unsigned index = *mesh->getAxisIndex(axis.getValue());
-    if (previous && index < *previous)
-      return op->emitOpError("axes must be listed in mesh order (the runtime "
-                             "numbers the ranks of a group row-major over "
-                             "the mesh's axes), got ")
-             << axes << " on " << *mesh;
-    previous = index;
-  }
+  // Listed in mesh order, `peer` means the same here as in the runtime.
+  if (failed(verifyAxesInMeshOrder(op, axes, *mesh)))
+    return failure();
   int64_t group = mesh->getGroupSize(axes);
   if (peer < 0 || peer >= group)
     return op->emitOpError("peer ")

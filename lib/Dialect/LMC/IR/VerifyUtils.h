@@ -19,6 +19,12 @@ namespace mlir::lmc::detail {
 /// point-to-point ops).
 FailureOr<MeshAttr> verifyAxes(Operation *op, ArrayAttr axes);
 
+/// Checks that `axes` lists its axes in the order of `mesh` (the runtime
+/// numbers the ranks of a group row-major over the mesh's axes, so a group
+/// index means the same on both sides).
+LogicalResult verifyAxesInMeshOrder(Operation *op, ArrayAttr axes,
+                                    MeshAttr mesh);
+
 /// True when two dimension sizes may be equal at run time.
 inline bool dimsCompatible(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;

@@ -415,21 +415,7 @@ struct ResizingCollectiveStartOpInterface
 
 /// lmc.send: lmc.buffer_send of the operand's buffer as it is (the runtime
 /// reads any layout, and copies the data before it returns).
-struct SendOpInterface
-    : public BufferizableOpInterface::ExternalModel<SendOpInterface, SendOp> {
-  bool bufferizesToMemoryRead(Operation *, OpOperand &,
-                              const AnalysisState &) const {
-    return true;
-  }
-  bool bufferizesToMemoryWrite(Operation *, OpOperand &,
-                               const AnalysisState &) const {
-    return false;
-  }
-  AliasingValueList getAliasingValues(Operation *, OpOperand &,
-                                      const AnalysisState &) const {
-    return {};
-  }
-
+struct SendOpInterface : public ReadsOperandsModel<SendOpInterface, SendOp> {
   LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
                           const BufferizationOptions &options,
                           BufferizationState &state) const {
