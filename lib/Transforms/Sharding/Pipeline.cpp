@@ -1011,9 +1011,10 @@ void PipelineBuilder::printReport(ModelOp model, int64_t rows, int64_t seq) {
   int64_t P = plan.P, M = plan.M;
   int64_t micro = std::max<int64_t>(1, rows / M);
   Block &body = plan.grad.getBody().front();
-  os << llvm::formatv("lmc-pipeline: @{0}: {1}={2}, {3} micro-batches of {4} "
-                      "rows x {5} tokens, {6}\n",
-                      model.getSymName(), kAxis, P, M, micro, seq,
+  os << llvm::formatv("lmc-pipeline: @{0}: {1}={2}, {3} micro-batch{4} of "
+                      "{5} row{6} x {7} tokens, {8}\n",
+                      model.getSymName(), kAxis, P, M, M == 1 ? "" : "es",
+                      micro, micro == 1 ? "" : "s", seq,
                       plan.gpipe ? "gpipe" : "1f1b");
   os << "  stage | layers | parameter bytes | peak activation bytes | "
         "sent bytes/step | received bytes/step\n";
