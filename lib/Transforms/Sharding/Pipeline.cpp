@@ -212,7 +212,8 @@ private:
   }
   FailureOr<Value> materialize(StageState &st, Value v, int64_t micro);
   LogicalResult postReceives(StageState &st, const Slot &slot, bool ahead);
-  LogicalResult emitSlot(StageState &st, const Slot &slot);
+  LogicalResult emitSlot(StageState &st, const Slot &slot,
+                         function_ref<void(Operation *)> computed);
   SmallVector<Operation *> slotOps(int64_t s, bool forward) const;
 };
 
@@ -677,7 +678,10 @@ LogicalResult PipelineBuilder::postReceives(StageState &st, const Slot &slot,
   return success();
 }
 
-LogicalResult PipelineBuilder::emitSlot(StageState &st, const Slot &slot) {
+/// Emits the ops of `slot`, calling `computed` with each original op after
+/// its clone (and the sends of its results).
+LogicalResult PipelineBuilder::emitSlot(StageState &st, const Slot &slot,
+                                        function_ref<void(Operation *)> computed) {
   OpBuilder &b = *st.b;
   for (Operation *op : slotOps(st.s, slot.forward)) {
     for (Value operand : op->getOperands()) {
@@ -712,6 +716,7 @@ LogicalResult PipelineBuilder::emitSlot(StageState &st, const Slot &slot) {
         createSend(b, st.loc, cloned, reader, tag);
       }
     }
+    computed(op);
   }
   return success();
 }
@@ -757,8 +762,32 @@ FailureOr<func::FuncOp> PipelineBuilder::buildGradStage(int64_t s) {
   }
 
   // This stage's sums over the micro-batches of its terms of each
-  // gradient.
+  // gradient, added as the terms are computed.
   SmallVector<Value> sums(n);
+  DenseMap<Value, SmallVector<int64_t>> leafOf; // Term -> accumulators.
+  SmallVector<int64_t> leavesHere(n, 0), leavesDone(n, 0);
+  for (int64_t k = 0; k < n; ++k)
+    for (Value leaf : plan.leaves[k])
+      if (plan.stage(leaf) == s) {
+        leafOf[leaf].push_back(k);
+        ++leavesHere[k];
+      }
+  // The reduction of a gradient that only this stage holds starts as soon
+  // as the last micro-batch's terms are in (overlapping the rest of that
+  // backward pass); its chain up to the asynchronous start is cloned then,
+  // the rest (the wait, the scale) after the schedule.
+  SmallVector<IRMapping> chainMaps(n);
+  SmallVector<size_t> chainDone(n, 0); // Ops of the chain cloned, from raw.
+  auto startReduction = [&](int64_t k) {
+    ArrayRef<Operation *> chain = plan.chains[k];
+    chainMaps[k].map(plan.raw[k], sums[k]);
+    for (Operation *op : llvm::reverse(chain)) {
+      b.clone(*op, chainMaps[k]);
+      ++chainDone[k];
+      if (isa<AllReduceStartOp, ReduceScatterStartOp>(op))
+        return;
+    }
+  };
   SmallVector<Slot> slots = scheduleOf(s, plan.P, M, plan.gpipe);
   for (size_t k = 0; k < slots.size(); ++k) {
     if (failed(postReceives(st, slots[k], /*ahead=*/false)))
@@ -766,24 +795,32 @@ FailureOr<func::FuncOp> PipelineBuilder::buildGradStage(int64_t s) {
     if (k + 1 < slots.size() &&
         failed(postReceives(st, slots[k + 1], /*ahead=*/true)))
       return failure();
-    if (failed(emitSlot(st, slots[k])))
-      return failure();
-    if (slots[k].forward)
-      continue;
     int64_t i = slots[k].micro;
-    for (int64_t p = 0; p < n; ++p)
-      for (Value leaf : plan.leaves[p]) {
-        if (plan.stage(leaf) != s)
+    bool last = k + 1 == slots.size();
+    auto computed = [&](Operation *op) {
+      if (slots[k].forward)
+        return;
+      for (Value result : op->getResults()) {
+        auto it = leafOf.find(result);
+        if (it == leafOf.end())
           continue;
-        Value term = st.maps[i].lookup(leaf);
-        sums[p] = sums[p] ? AddOp::create(b, loc, sums[p], term).getResult()
-                          : term;
+        for (int64_t p : it->second) {
+          Value term = st.maps[i].lookup(result);
+          sums[p] = sums[p] ? AddOp::create(b, loc, sums[p], term).getResult()
+                            : term;
+          if (last && ++leavesDone[p] == leavesHere[p] &&
+              plan.holders[p].size() == 1)
+            startReduction(p);
+        }
       }
+    };
+    if (failed(emitSlot(st, slots[k], computed)))
+      return failure();
   }
 
   // The holders of a tied parameter exchange their sums and add them in
-  // stage order; then each gradient is reduced over the other axes once and
-  // added to its accumulator.
+  // stage order; then each gradient's reduction over the other axes
+  // finishes (or runs whole) and its result is added to its accumulator.
   int64_t exchangeBase = 2 * static_cast<int64_t>(plan.crossing.size()) * M;
   SmallVector<Value> results;
   for (int64_t k = 0; k < n; ++k) {
@@ -794,35 +831,36 @@ FailureOr<func::FuncOp> PipelineBuilder::buildGradStage(int64_t s) {
       continue;
     }
     auto type = cast<RankedTensorType>(plan.raw[k].getType());
-    Value total = sums[k];
-    if (!total)
-      total = arith::ConstantOp::create(
+    if (!sums[k])
+      sums[k] = arith::ConstantOp::create(
           b, loc, type, DenseElementsAttr::get(type, b.getF32FloatAttr(0.0f)));
     if (holders.size() > 1) {
       int64_t tag = exchangeBase + 2 * k;
       SmallVector<std::pair<int64_t, Value>> parts;
       for (int64_t h : holders)
         if (h != s) {
-          createSend(b, loc, total, h, tag);
+          createSend(b, loc, sums[k], h, tag);
           parts.push_back({h, createRecvStart(b, loc, type, {}, h, tag)});
         } else {
-          parts.push_back({h, total});
+          parts.push_back({h, sums[k]});
         }
       llvm::sort(parts, [](auto &x, auto &y) { return x.first < y.first; });
-      total = Value();
+      Value total;
       for (auto &[h, v] : parts) {
         Value part =
             h == s ? v : WaitOp::create(b, loc, ValueRange{v}).getResult(0);
         total = total ? AddOp::create(b, loc, total, part).getResult() : part;
       }
+      sums[k] = total;
     }
-    IRMapping chainMap;
-    chainMap.map(plan.raw[k], total);
-    for (Operation *op : llvm::reverse(plan.chains[k]))
-      b.clone(*op, chainMap);
-    Value reduced = plan.chains[k].empty()
-                        ? total
-                        : chainMap.lookup(plan.chains[k].front()->getResult(0));
+    ArrayRef<Operation *> chain = plan.chains[k];
+    if (chainDone[k] == 0)
+      chainMaps[k].map(plan.raw[k], sums[k]);
+    for (Operation *op : llvm::drop_begin(llvm::reverse(chain), chainDone[k]))
+      b.clone(*op, chainMaps[k]);
+    Value reduced = chain.empty()
+                        ? sums[k]
+                        : chainMaps[k].lookup(chain.front()->getResult(0));
     results.push_back(AddOp::create(b, loc, acc, reduced));
   }
 

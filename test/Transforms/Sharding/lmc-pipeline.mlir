@@ -128,14 +128,20 @@
 // EXPORT:         func.call @lmc_apply_step_stage_1(
 
 // Tests that with dp the stage sums each gradient over its micro-batches
-// and all-reduces the sum once, after the schedule (lmc-shard's bucket of
-// all gradients split into one all-reduce per gradient, each on the stage
-// of its parameter): stage 0 starts 14, one per parameter it holds, the
-// tied embedding's after the exchange of the stages' sums.
+// and all-reduces the sum once (lmc-shard's bucket of all gradients split
+// into one all-reduce per gradient, each on the stage of its parameter):
+// none during micro-batch 0; during the last micro-batch's backward pass,
+// each gradient's all-reduce starts as soon as its last term is computed
+// (13 on stage 0, overlapping the rest of that pass); the tied
+// embedding's after the exchange of the stages' sums; the waits after the
+// schedule.
 // DP-LABEL: func.func @grad_step_stage_0(
 // DP-NOT:       lmc.all_reduce_start
 // DP:           lmc.embedding_grad
-// DP:           lmc.embedding_grad
+// DP-COUNT-12:  lmc.all_reduce_start %{{.+}} over ["dp"]
+// DP:           lmc.position_embedding_grad
+// DP:           lmc.all_reduce_start %{{.+}} over ["dp"] : tensor<64x64xf32>
+// DP-NEXT:      lmc.embedding_grad
 // DP-NOT:       lmc.all_reduce_start
 // DP:           %[[W:.+]] = lmc.wait %{{.+}} : !lmc.pending<tensor<256x64xf32>>
 // DP-NEXT:      %[[T:.+]] = lmc.add %{{.+}}, %[[W]] : tensor<256x64xf32>
@@ -143,7 +149,8 @@
 // DP-NEXT:      %[[S:.+]] = lmc.wait %[[R]]
 // DP-NEXT:      %[[M:.+]] = lmc.scale %[[S]] by 5.000000e-01
 // DP-NEXT:      lmc.add %arg28, %[[M]]
-// DP-COUNT-13:  lmc.all_reduce_start %{{.+}} over ["dp"]
+// DP-NOT:       lmc.all_reduce_start
+// DP-COUNT-13:  lmc.wait
 // DP-NOT:       lmc.all_reduce_start
 // DP:           lmc.all_reduce %{{.+}} over ["pp"] : tensor<f32>
 // DP-LABEL: func.func @grad_step_stage_1(

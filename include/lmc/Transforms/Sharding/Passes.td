@@ -415,10 +415,15 @@ def LMCPipeline : Pass<"lmc-pipeline", "::mlir::ModuleOp"> {
     is computed (`lmc.send`) and received with `lmc.recv_start`, posted at
     the start of the slot before the one that reads it, and `lmc.wait`ed
     right before its first use; dynamic sizes travel once, with
-    micro-batch 0. Each stage accumulates its gradients over the
-    micro-batches; the holders of a tied parameter then exchange their
-    sums and add them in stage order (so they stay bitwise equal). The loss
-    (the sum of the micro-batches' mean losses) is all-reduced over `pp`.
+    micro-batch 0 (whose receives therefore wait for their sizes in their
+    own slot). Each stage sums its gradients over the micro-batches and
+    reduces each sum over dp (tp) once, with the reduction `lmc-shard` put
+    after the gradient: the asynchronous start as soon as the last
+    micro-batch's term is computed (overlapping the rest of that backward
+    pass), the wait after the schedule. The holders of a tied parameter
+    first exchange their sums and add them in stage order (so they stay
+    bitwise equal). The loss (the sum of the micro-batches' mean losses) is
+    all-reduced over `pp`.
 
     `@apply_step_stage_<s>` updates the parameters stage `s` holds; the
     gradient norm counts each parameter on its home stage, all-reduced
