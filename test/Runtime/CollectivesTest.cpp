@@ -21,6 +21,7 @@
 #include "Comm/Collectives.h"
 #include "Core/Error.h"
 #include "MeshTestMain.h"
+#include "StridedMemref.h"
 
 #include "lmc/Runtime/lmcrt.h"
 
@@ -35,6 +36,7 @@
 #include <vector>
 
 using namespace lmcrt;
+using namespace lmcrt::test;
 
 namespace {
 
@@ -97,40 +99,6 @@ float sumOf(const std::vector<int> &members, int64_t linear) {
 
 constexpr float kUnwritten = -1.0f;
 
-std::vector<int64_t> rowMajor(const std::vector<int64_t> &sizes) {
-  std::vector<int64_t> strides(sizes.size());
-  int64_t stride = 1;
-  for (size_t d = sizes.size(); d-- > 0;) {
-    strides[d] = stride;
-    stride *= sizes[d];
-  }
-  return strides;
-}
-
-/// `sizes` row-major with every row (the innermost dimension) padded by
-/// `pad` elements: not contiguous.
-std::vector<int64_t> paddedRows(const std::vector<int64_t> &sizes,
-                                int64_t pad) {
-  std::vector<int64_t> strides(sizes.size());
-  int64_t stride = 1;
-  for (size_t d = sizes.size(); d-- > 0;) {
-    strides[d] = stride;
-    stride *= sizes[d] + (d + 1 == sizes.size() ? pad : 0);
-  }
-  return strides;
-}
-
-/// Column-major strides: the first dimension varies fastest.
-std::vector<int64_t> columnMajor(const std::vector<int64_t> &sizes) {
-  std::vector<int64_t> strides(sizes.size());
-  int64_t stride = 1;
-  for (size_t d = 0; d < sizes.size(); ++d) {
-    strides[d] = stride;
-    stride *= sizes[d];
-  }
-  return strides;
-}
-
 /// A float32 tensor with its own storage and any strides, and the MLIR
 /// memref descriptor generated code would pass for it. Storage elements
 /// outside the view hold kUnwritten, so that stray writes show.
@@ -145,20 +113,7 @@ public:
     }
     offset = 2 - lo; // two unwritten elements before the lowest address
     storage.assign(offset + hi + 3, kUnwritten);
-    // {allocated, aligned, offset, sizes[rank], strides[rank]}; pointers and
-    // int64_t have the same size here.
-    static_assert(sizeof(float *) == sizeof(int64_t), "64-bit descriptor");
-    descriptor.resize(3 + 2 * sizes.size());
-    float *base = storage.data();
-    std::memcpy(&descriptor[0], &base, sizeof(base));
-    std::memcpy(&descriptor[1], &base, sizeof(base));
-    descriptor[2] = offset;
-    for (size_t d = 0; d < sizes.size(); ++d) {
-      descriptor[3 + d] = sizes[d];
-      descriptor[3 + sizes.size() + d] = this->strides[d];
-    }
-    memref.rank = static_cast<int64_t>(sizes.size());
-    memref.descriptor = descriptor.data();
+    describe(storage.data(), offset, sizes, this->strides, descriptor, memref);
   }
   Tensor(const Tensor &) = delete;
   Tensor &operator=(const Tensor &) = delete;
@@ -406,18 +361,18 @@ TEST(AllReduce, NonContiguous) {
   std::vector<int64_t> sizes = {3, 4, 5};
   for (int axis = 0; axis < 3; ++axis) {
     // Padded rows into column-major, and the reverse.
-    Tensor a(sizes, paddedRows(sizes, 3)), b(sizes, columnMajor(sizes));
+    Tensor a(sizes, rowMajor(sizes, 3)), b(sizes, columnMajor(sizes));
     a.fill(worldRank());
     _mlir_ciface_lmcrt_all_reduce_f32(a.ref(), b.ref(), maskOf(axis));
     EXPECT_TRUE(b.matches(allReduced(axis))) << "axis " << axis;
 
-    Tensor c(sizes, columnMajor(sizes)), d(sizes, paddedRows(sizes, 1));
+    Tensor c(sizes, columnMajor(sizes)), d(sizes, rowMajor(sizes, 1));
     c.fill(worldRank());
     _mlir_ciface_lmcrt_all_reduce_f32(c.ref(), d.ref(), maskOf(axis));
     EXPECT_TRUE(d.matches(allReduced(axis))) << "axis " << axis;
 
     // In place on a non-contiguous tensor.
-    Tensor e(sizes, paddedRows(sizes, 2));
+    Tensor e(sizes, rowMajor(sizes, 2));
     e.fill(worldRank());
     _mlir_ciface_lmcrt_all_reduce_f32(e.ref(), e.ref(), maskOf(axis));
     EXPECT_TRUE(e.matches(allReduced(axis))) << "axis " << axis;
@@ -468,7 +423,7 @@ TEST(AllGather, NonContiguous) {
       std::vector<int64_t> outSizes = sizes;
       outSizes[dim] *= groupSize(axis);
       Tensor in(sizes, columnMajor(sizes)),
-          out(outSizes, paddedRows(outSizes, 2));
+          out(outSizes, rowMajor(outSizes, 2));
       in.fill(worldRank());
       _mlir_ciface_lmcrt_all_gather_f32(in.ref(), out.ref(), maskOf(axis), dim);
       EXPECT_TRUE(out.matches(allGathered(axis, dim, sizes)))
@@ -499,7 +454,7 @@ TEST(ReduceScatter, NonContiguous) {
     for (int64_t dim : {0, 1, 2}) {
       std::vector<int64_t> outSizes = {2, 3, 4}, inSizes = outSizes;
       inSizes[dim] *= groupSize(axis);
-      Tensor in(inSizes, paddedRows(inSizes, 1)),
+      Tensor in(inSizes, rowMajor(inSizes, 1)),
           out(outSizes, columnMajor(outSizes));
       in.fill(worldRank());
       _mlir_ciface_lmcrt_reduce_scatter_f32(in.ref(), out.ref(), maskOf(axis),
@@ -582,7 +537,7 @@ TEST(Async, GatherAndScatterAlongEachDimensionOf3D) {
       for (int64_t pad : {0, 3}) {
         std::vector<int64_t> big = sizes;
         big[dim] *= groupSize(axis);
-        Tensor a(sizes, paddedRows(sizes, pad)), b(big, paddedRows(big, pad));
+        Tensor a(sizes, rowMajor(sizes, pad)), b(big, rowMajor(big, pad));
         a.fill(worldRank());
         lmcrt_collective_wait(_mlir_ciface_lmcrt_all_gather_start_f32(
             a.ref(), b.ref(), maskOf(axis), dim));
@@ -590,7 +545,7 @@ TEST(Async, GatherAndScatterAlongEachDimensionOf3D) {
             << "all_gather_start axis " << axis << ", dim " << dim
             << ", pad " << pad;
 
-        Tensor c(big, paddedRows(big, pad)), d(sizes, paddedRows(sizes, pad));
+        Tensor c(big, rowMajor(big, pad)), d(sizes, rowMajor(sizes, pad));
         c.fill(worldRank());
         lmcrt_collective_wait(_mlir_ciface_lmcrt_reduce_scatter_start_f32(
             c.ref(), d.ref(), maskOf(axis), dim));
@@ -718,7 +673,7 @@ TEST(SingleProcess, CollectivesAreCopiesWithoutMpi) {
     return valueOf(0, linear);
   };
   for (int axis = 0; axis < 3; ++axis) {
-    Tensor in(sizes, paddedRows(sizes, 1)), a(sizes), g(sizes), r(sizes);
+    Tensor in(sizes, rowMajor(sizes, 1)), a(sizes), g(sizes), r(sizes);
     in.fill(0);
     _mlir_ciface_lmcrt_all_reduce_f32(in.ref(), a.ref(), maskOf(axis));
     _mlir_ciface_lmcrt_all_gather_f32(in.ref(), g.ref(), maskOf(axis), 1);

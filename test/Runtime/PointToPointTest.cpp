@@ -18,6 +18,7 @@
 #include "Comm/Collectives.h"
 #include "Comm/PointToPoint.h"
 #include "MeshTestMain.h"
+#include "StridedMemref.h"
 
 #include "lmc/Runtime/lmcrt.h"
 
@@ -32,6 +33,7 @@
 #include <vector>
 
 using namespace lmcrt;
+using namespace lmcrt::test;
 
 namespace {
 
@@ -76,27 +78,6 @@ double valueOf(int rank, int64_t tag, int64_t linear) {
   return rank * 100000.0 + tag * 1000.0 + static_cast<double>(linear);
 }
 
-std::vector<int64_t> rowMajor(const std::vector<int64_t> &sizes,
-                              int64_t pad = 0) {
-  std::vector<int64_t> strides(sizes.size());
-  int64_t stride = 1;
-  for (size_t d = sizes.size(); d-- > 0;) {
-    strides[d] = stride;
-    stride *= sizes[d] + (d + 1 == sizes.size() ? pad : 0);
-  }
-  return strides;
-}
-
-std::vector<int64_t> columnMajor(const std::vector<int64_t> &sizes) {
-  std::vector<int64_t> strides(sizes.size());
-  int64_t stride = 1;
-  for (size_t d = 0; d < sizes.size(); ++d) {
-    strides[d] = stride;
-    stride *= sizes[d];
-  }
-  return strides;
-}
-
 /// A tensor of float or int64 with its own storage, any strides, and the
 /// memref descriptor generated code passes. Storage outside the view holds
 /// a sentinel, so that stray writes show.
@@ -111,17 +92,7 @@ public:
       hi += sizes[d] > 0 ? (sizes[d] - 1) * this->strides[d] : 0;
     offset = 2;
     storage.assign(offset + hi + 3, kUnwritten);
-    descriptor.resize(3 + 2 * sizes.size());
-    T *base = storage.data();
-    std::memcpy(&descriptor[0], &base, sizeof(base));
-    std::memcpy(&descriptor[1], &base, sizeof(base));
-    descriptor[2] = offset;
-    for (size_t d = 0; d < sizes.size(); ++d) {
-      descriptor[3 + d] = sizes[d];
-      descriptor[3 + sizes.size() + d] = this->strides[d];
-    }
-    memref.rank = static_cast<int64_t>(sizes.size());
-    memref.descriptor = descriptor.data();
+    describe(storage.data(), offset, sizes, this->strides, descriptor, memref);
   }
   Buffer(const Buffer &) = delete;
   Buffer &operator=(const Buffer &) = delete;
