@@ -22,6 +22,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
@@ -308,28 +309,76 @@ struct LMCExportEntryPointsPass
     return ifOp;
   }
 
+  /// The sum of all elements of each of `tensors`, as 0-d tensors. A
+  /// tensor that a fusion group yields is summed inside that group: the
+  /// group is rebuilt with the sums as more results (and `tensors` updated
+  /// to its new results), so that the sum runs in the loop that computes
+  /// the tensor (the AdamW update), reading values still in registers,
+  /// instead of as one more pass over the whole state.
+  static SmallVector<Value> sumsOf(OpBuilder &b, Location loc,
+                                   MutableArrayRef<Value> tensors) {
+    auto allDims = [](Value t) {
+      SmallVector<int64_t> all(cast<RankedTensorType>(t.getType()).getRank());
+      std::iota(all.begin(), all.end(), 0);
+      return all;
+    };
+    SmallVector<Value> sums(tensors.size());
+    llvm::MapVector<Operation *, SmallVector<size_t>> byGroup;
+    for (auto [i, t] : llvm::enumerate(tensors))
+      if (auto group = t.getDefiningOp<FusedOp>())
+        byGroup[group].push_back(i);
+    for (auto &[op, indices] : byGroup) {
+      auto group = cast<FusedOp>(op);
+      YieldOp yield = group.getYield();
+      OpBuilder yb(yield);
+      SmallVector<Value> yielded(yield.getValues());
+      for (size_t i : indices) {
+        Value v = yield.getValues()[cast<OpResult>(tensors[i]).getResultNumber()];
+        yielded.push_back(ReduceSumOp::create(yb, loc, v, allDims(v)));
+      }
+      YieldOp::create(yb, yield.getLoc(), yielded);
+      yield.erase();
+      OpBuilder gb(group);
+      auto grown = FusedOp::create(gb, group.getLoc(),
+                                   ValueRange(yielded).getTypes(),
+                                   group.getKindAttr(), group.getInputs());
+      grown->setDiscardableAttrs(group->getDiscardableAttrDictionary());
+      grown.getBody().takeBody(group.getBody());
+      unsigned n = group.getNumResults();
+      group->replaceAllUsesWith(grown.getResults().take_front(n));
+      for (auto [j, i] : llvm::enumerate(indices)) {
+        tensors[i] =
+            grown.getResult(cast<OpResult>(tensors[i]).getResultNumber());
+        sums[i] = grown.getResult(n + j);
+      }
+      group.erase();
+    }
+    for (auto [i, t] : llvm::enumerate(tensors))
+      if (!sums[i])
+        sums[i] = ReduceSumOp::create(b, loc, t, allDims(t));
+    return sums;
+  }
+
   /// The non-finite flag of the updated state: 0 when every element of
   /// `tensors` (this rank's pieces of the new parameters and moments) is
-  /// finite, 1 otherwise. One sum per tensor, added up as scalars: the sum
-  /// of finite values stays finite (unless it overflows, itself a blow-up)
-  /// and any NaN or infinity makes it non-finite; `total * 0` is then NaN.
-  /// Rank-local by design: it runs after lmc-shard, adds no collective, and
-  /// the trainer of the rank whose pieces went bad stops the job.
-  static Value nonFiniteFlag(OpBuilder &b, Location loc, ValueRange tensors,
+  /// finite, 1 otherwise. One sum per tensor (sumsOf: inside the group that
+  /// computes it), added up as scalars: the sum of finite values stays
+  /// finite (unless it overflows, itself a blow-up) and any NaN or infinity
+  /// makes it non-finite; `total * 0` is then NaN. Rank-local by design: it
+  /// runs after lmc-shard, adds no collective, and the trainer of the rank
+  /// whose pieces went bad stops the job. `tensors` are updated as sumsOf
+  /// does.
+  static Value nonFiniteFlag(OpBuilder &b, Location loc,
+                             MutableArrayRef<Value> tensors,
                              Type elementType) {
     auto floatType = cast<FloatType>(elementType);
     auto cst = [&](double x) -> Value {
       return arith::ConstantOp::create(b, loc, b.getFloatAttr(floatType, x));
     };
     Value total = cst(0.0);
-    for (Value t : tensors) {
-      int64_t rank = cast<RankedTensorType>(t.getType()).getRank();
-      SmallVector<int64_t> all(rank);
-      std::iota(all.begin(), all.end(), 0);
-      Value sum = ReduceSumOp::create(b, loc, t, all);
+    for (Value sum : sumsOf(b, loc, tensors))
       total = arith::AddFOp::create(b, loc, total,
                                     tensor::ExtractOp::create(b, loc, sum));
-    }
     Value zeroed = arith::MulFOp::create(b, loc, total, cst(0.0));
     Value finite = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::ORD,
                                          zeroed, zeroed);
@@ -373,7 +422,7 @@ struct LMCExportEntryPointsPass
     // ignored; the trainer refuses --spike-zscore there) and computes the
     // flag after it.
     if (target == Target::CUDA) {
-      Value flag = nonFiniteFlag(b, loc, ValueRange(stepResults).drop_front(3),
+      Value flag = nonFiniteFlag(b, loc, MutableArrayRef(stepResults).drop_front(3),
                                  layout.elementType);
       for (auto [value, view] :
            llvm::zip(ArrayRef(stepResults).drop_front(3), views))
@@ -391,7 +440,7 @@ struct LMCExportEntryPointsPass
     {
       OpBuilder tb = OpBuilder::atBlockEnd(&ifOp.getThenRegion().front());
       Value newFlag =
-          nonFiniteFlag(tb, loc, ValueRange(stepResults).drop_front(3),
+          nonFiniteFlag(tb, loc, MutableArrayRef(stepResults).drop_front(3),
                         layout.elementType);
       for (auto [value, view] :
            llvm::zip(ArrayRef(stepResults).drop_front(3), views))
@@ -512,7 +561,7 @@ struct LMCExportEntryPointsPass
                         layout.state.types, /*writable=*/false));
     llvm::append_range(args, fn.getArguments().drop_front(4));
     SmallVector<Value> results = inlineBody(b, apply, args);
-    Value flag = nonFiniteFlag(b, loc, ValueRange(results).drop_front(2),
+    Value flag = nonFiniteFlag(b, loc, MutableArrayRef(results).drop_front(2),
                                layout.elementType);
     for (auto [value, view] : llvm::zip(ArrayRef(results).drop_front(2), views))
       bufferization::MaterializeInDestinationOp::create(

@@ -286,7 +286,33 @@ struct LMCFuseKernelLoopsPass
     if (changed && !sortTopologically(&block))
       return fn.emitOpError("lmc-fuse-kernel-loops: the fused loop left a "
                             "cycle");
+    allowSumReassociation(fn);
     return success();
+  }
+
+  /// Marks the additions of the sums inside the kernel's row loops (a
+  /// reduction generic whose body yields `out + x`: a row's sum of
+  /// exponentials, a block's partial sum) `reassoc`, so that LLVM vectorises
+  /// them: several running sums across the lanes, added at the end. The
+  /// order of the additions is then LLVM's, but still fixed by the kernel's
+  /// code: the same for every thread count and every run of the trainer.
+  /// Without it a sum is one chain of scalar additions, one per element at
+  /// the adder's latency. The partials after the loop are still added in
+  /// block order.
+  static void allowSumReassociation(func::FuncOp fn) {
+    fn.walk([](linalg::GenericOp g) {
+      if (g.getNumReductionLoops() == 0 || !g->getParentOfType<scf::ForallOp>())
+        return;
+      auto yield = cast<linalg::YieldOp>(g.getBody()->getTerminator());
+      for (OpOperand &init : g.getDpsInitsMutable()) {
+        BlockArgument acc = g.getMatchingBlockArgument(&init);
+        Value yielded =
+            yield.getOperand(init.getOperandNumber() - g.getNumDpsInputs());
+        auto add = yielded.getDefiningOp<arith::AddFOp>();
+        if (add && (add.getLhs() == acc || add.getRhs() == acc))
+          add.setFastmath(add.getFastmath() | arith::FastMathFlags::reassoc);
+      }
+    });
   }
 
   /// Puts the generics of one component (in program order) into one

@@ -2,6 +2,7 @@
 // RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-export-entry-points --symbol-dce | lmc-opt --lmc-reference-pipeline -o /dev/null
 // RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-export-entry-points | %python -c "import re, sys; m = re.search(r'dense<\"0x([0-9A-F]+)\"> : tensor<[0-9]+xi8>', sys.stdin.read()); print(bytes.fromhex(m.group(1)).decode(), end='')" | FileCheck %s --check-prefix=INFO
 // RUN: not lmc-opt %s --lmc-export-entry-points 2>&1 | FileCheck %s --check-prefix=NOSTEP
+// RUN: lmc-opt %s --lmc-autodiff=attention=decomposed --lmc-optimizer --lmc-fuse --lmc-export-entry-points --symbol-dce | FileCheck %s --check-prefix=FUSED
 
 // INFO:      lmc-model 2
 // INFO-NEXT: name m
@@ -51,6 +52,7 @@
 // CHECK:           lmc.reduce_sum %[[NBM]] dims [0]
 // CHECK:           lmc.reduce_sum %[[NV]] dims [0, 1]
 // CHECK:           lmc.reduce_sum %[[NBV]] dims [0]
+// CHECK-COUNT-5:   arith.addf
 // CHECK:           %[[TOTAL:.+]] = arith.addf
 // CHECK-NEXT:      %[[ZERO:.+]] = arith.constant 0.000000e+00 : f32
 // CHECK-NEXT:      %[[ZEROED:.+]] = arith.mulf %[[TOTAL]], %[[ZERO]] : f32
@@ -65,6 +67,28 @@
 // CHECK:           scf.yield %{{.+}} : f32
 // CHECK-NEXT:    }
 // CHECK-NEXT:    return %{{.+}}, %{{.+}}, %{{.+}}, %[[FLAG]] : f32, f32, f32, f32
+// Tests that with fusion groups, the non-finite flag's sums run inside the
+// AdamW group that computes the new state (more results of the group, one
+// loop with the update), not as passes of their own after it.
+// FUSED:       func.func @lmc_train_step(
+// FUSED:         scf.if
+// FUSED:           %[[G:.+]]:12 = lmc.fused "adamw"
+// FUSED:             %[[NP:.+]], %[[NM:.+]], %[[NV:.+]] = lmc.adamw
+// FUSED-NEXT:        %[[NB:.+]], %[[NBM:.+]], %[[NBV:.+]] = lmc.adamw
+// FUSED-NEXT:        %[[S0:.+]] = lmc.reduce_sum %[[NP]] dims [0, 1]
+// FUSED-NEXT:        %[[S1:.+]] = lmc.reduce_sum %[[NB]] dims [0]
+// FUSED-NEXT:        %[[S2:.+]] = lmc.reduce_sum %[[NM]] dims [0, 1]
+// FUSED-NEXT:        %[[S3:.+]] = lmc.reduce_sum %[[NBM]] dims [0]
+// FUSED-NEXT:        %[[S4:.+]] = lmc.reduce_sum %[[NV]] dims [0, 1]
+// FUSED-NEXT:        %[[S5:.+]] = lmc.reduce_sum %[[NBV]] dims [0]
+// FUSED-NEXT:        lmc.yield %[[NP]], %[[NM]], %[[NV]], %[[NB]], %[[NBM]], %[[NBV]], %[[S0]], %[[S1]], %[[S2]], %[[S3]], %[[S4]], %[[S5]] :
+// FUSED-NOT:       lmc.reduce_sum
+// FUSED:           tensor.extract %[[G]]#6[]
+// FUSED:           tensor.extract %[[G]]#11[]
+// FUSED-NOT:       lmc.reduce_sum
+// FUSED:           bufferization.materialize_in_destination %[[G]]#0
+// FUSED:         scf.yield
+// FUSED:       func.func @lmc_eval_step(
 // CHECK:       func.func @lmc_eval_step(%[[EP:.+]]: memref<20xf32>, %{{.+}}: tensor<?x?xi32>, %{{.+}}: tensor<?x?xi32>) -> f32 attributes {llvm.emit_c_interface}
 // CHECK:         %[[EW:.+]] = memref.subview %[[EP]][0] [16] [1]
 // CHECK:         bufferization.to_tensor %{{.+}} restrict : memref<4x4xf32> to tensor<4x4xf32>

@@ -67,7 +67,9 @@ func.func private @layer_norm(%a: tensor<?x?x64xf32>, %bias: tensor<64xf32>, %r:
 // the row maximum and the sum of exponentials once (they were common
 // subexpressions) and that a block writes its partial loss into its own slot
 // of a zero-filled tensor of partials; after the loop, the partials are
-// added in block order and divided by the number of positions.
+// added in block order and divided by the number of positions. The sums
+// inside the loop may be reassociated (vectorised); the sum of the partials
+// after it may not.
 
 // CHECK-LABEL: func.func private @cross_entropy(
 // CHECK-SAME:    %[[LOG:[a-z0-9]+]]: tensor<?x?x256xf32>, %[[TGT:[a-z0-9]+]]: tensor<?x?xi32>)
@@ -78,10 +80,12 @@ func.func private @layer_norm(%a: tensor<?x?x64xf32>, %bias: tensor<64xf32>, %r:
 // CHECK:             arith.maximumf
 // CHECK:           %[[SUMEXP:.+]] = linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.+}}, %[[MAX]] : {{.+}})
 // CHECK:             math.exp
+// CHECK-NEXT:        arith.addf %{{.+}} fastmath<reassoc> : f32
 // CHECK:           %[[SLOT:.+]] = tensor.extract_slice %[[OP]][%[[I]], %[[J]]] [1, 1] [1, 1] : tensor<?x?xf32> to tensor<f32>
 // CHECK:           %[[NLL:.+]] = linalg.generic {{.+}}iterator_types = ["reduction", "reduction"]} ins(%{{.+}}, %[[MAX]], %[[SUMEXP]] : {{.+}}) outs(%[[SLOT]] : tensor<f32>)
 // CHECK:             tensor.extract %[[LOG]]
 // CHECK:             math.log
+// CHECK:             arith.addf %{{.+}} fastmath<reassoc> : f32
 // CHECK:           %[[D:.+]] = linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "parallel"]} ins(%{{.+}}, %[[MAX]], %[[SUMEXP]], %{{.+}} : {{.+}})
 // CHECK:             math.exp
 // CHECK:           scf.forall.in_parallel {
@@ -90,6 +94,8 @@ func.func private @layer_norm(%a: tensor<?x?x64xf32>, %bias: tensor<64xf32>, %r:
 // CHECK:           }
 // CHECK-NEXT:    }
 // CHECK-NEXT:    %[[TOTAL:.+]] = linalg.generic {{.+}}iterator_types = ["reduction", "reduction"]} ins(%[[L]]#1 : tensor<?x?xf32>) outs(%[[ZERO]] : tensor<f32>)
+// CHECK-NEXT:      ^bb0
+// CHECK-NEXT:        arith.addf %{{[^ ]+}}, %{{[^ ]+}} : f32
 // CHECK:         %[[MEAN:.+]] = linalg.generic {{.+}} ins(%[[TOTAL]] : tensor<f32>)
 // CHECK:           arith.divf
 // CHECK:         return %[[MEAN]], %[[L]]#0
