@@ -2,7 +2,12 @@
 //
 // Upstream One-Shot Module Bufferize, with buffer types at function
 // boundaries chosen per function: identity layouts for the C ABI entry
-// points, row-major strides with a dynamic offset for every other function.
+// points, fully dynamic strided layouts for the arguments of every other
+// function (a kernel reads parameter views and slices without a copy).
+// Results take the layout of what the function returns (a fresh buffer:
+// the identity), so that a caller reshaping a kernel's result
+// (lmc.flatten, lmc.unflatten, left inline by lmc-outline-kernels) gets a
+// view, not a copy.
 //
 //===----------------------------------------------------------------------===//
 
@@ -73,7 +78,7 @@ struct LMCBufferizePass : mlir::lmc::impl::LMCBufferizeBase<LMCBufferizePass> {
     options.bufferizeFunctionBoundaries = true;
     options.allowReturnAllocsFromLoops = allowReturnAllocsFromLoops;
     options.functionArgTypeConverterFn = boundaryType;
-    options.inferFunctionResultLayout = false;
+    options.inferFunctionResultLayout = true;
     // The only parallel loops on tensors are those of fused kernels
     // (lmc-fuse-kernel-loops): every iteration writes its own block of rows
     // of each buffer, including the intermediates that live in a buffer

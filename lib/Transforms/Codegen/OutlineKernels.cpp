@@ -43,7 +43,8 @@ bool isOutlinable(Operation *op) {
   if (isa<FusedOp>(op))
     return true;
   return isa<LMCDialect>(op->getDialect()) && !isCollective(op) &&
-         !isa<ModelOp, ParamOp, ParamRefOp, YieldOp, AxisIndexOp>(op) &&
+         !isa<ModelOp, ParamOp, ParamRefOp, YieldOp, AxisIndexOp, FlattenOp,
+              UnflattenOp>(op) &&
          op->getNumRegions() == 0 && op->getNumResults() > 0;
 }
 
