@@ -136,7 +136,10 @@ def LMCOutlineKernels : Pass<"lmc-outline-kernels", "::mlir::ModuleOp"> {
     result types. The layers of a Transformer then share their kernels, so
     the code lowered to LLVM grows with the number of distinct ops, not with
     the depth of the model, and no function grows to the size of a whole
-    training step. Kernels are named `<model>_<op>_<n>`.
+    training step. Kernels are named `<model>_<op>_<n>`. The reshapes
+    `lmc.flatten` and `lmc.unflatten` stay inline: where they are, the
+    layout of their input is known and they become views; behind a kernel's
+    boundary (any strided layout) they would copy.
 
     A fusion group (`lmc.fused`, from `lmc-fuse`) is one kernel: its body,
     the `lmc.yield` becoming the return, in a function named
@@ -203,6 +206,11 @@ def LMCFuseKernelLoops : Pass<"lmc-fuse-kernel-loops", "::mlir::ModuleOp"> {
        is computed per block into a tensor of partial sums, and a generic
        after the loop adds the partials in block order: the result does not
        depend on the number of threads.
+    4. the additions of the sums inside the loop (a row's sum of
+       exponentials, a block's partial sum) are marked
+       `fastmath<reassoc>`, which lets LLVM vectorise them (running sums
+       across the vector lanes); the order is still fixed by the kernel's
+       code, so the result still does not depend on the number of threads.
 
     The pass removes `lmc.fusion_group` from the kernels it has handled.
     Generics that read no row dimension (scalars) stay before or after the
