@@ -25,7 +25,9 @@
 // computes its partial sum into its own slot of a partials tensor, and a
 // generic after the loop adds the partials in block order. The block size
 // is fixed (`rows-per-block`), so the order of every sum, and therefore the
-// result, does not depend on the number of threads.
+// result, does not depend on the number of threads. The additions of the
+// sums inside the loop are marked reassociable, so that LLVM vectorises
+// them (allowSumReassociation); their order is then fixed by the code.
 //
 // Generics that read no row dimension (scalars before and after the loop)
 // stay outside it. A group whose generics do not share one row space (the
