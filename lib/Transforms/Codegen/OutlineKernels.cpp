@@ -44,7 +44,7 @@ bool isOutlinable(Operation *op) {
     return true;
   return isa<LMCDialect>(op->getDialect()) && !isCollective(op) &&
          !isa<ModelOp, ParamOp, ParamRefOp, YieldOp, AxisIndexOp, FlattenOp,
-              UnflattenOp>(op) &&
+              UnflattenOp, SplitOp>(op) &&
          op->getNumRegions() == 0 && op->getNumResults() > 0;
 }
 
