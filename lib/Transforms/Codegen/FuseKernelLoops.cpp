@@ -325,8 +325,8 @@ struct LMCFuseKernelLoopsPass
     int64_t rank = 0;
     for (linalg::GenericOp g : members)
       rank = std::max(rank, maxRank(g));
-    if (rank < 2)
-      return false; // rows of one element: nothing to block
+    if (rank < 1)
+      return false;
     unsigned rows = rank - 1;
     // An elementwise group: every dimension is a row dimension, so the
     // innermost one is blocked too.
@@ -335,6 +335,15 @@ struct LMCFuseKernelLoopsPass
                  maxRank(g) == rank;
         }))
       rows = rank;
+    // Vectors: with elements as rows (the GPU), each element is a row, so
+    // that a vector's sum (a bias gradient's squared norm) is partial sums
+    // in parallel instead of one thread's loop; elsewhere rows of one
+    // element leave nothing to block.
+    if (rows == 0) {
+      if (!elementsAsRows)
+        return false;
+      rows = 1;
+    }
     SmallVector<linalg::GenericOp> inLoop;
     llvm::SmallPtrSet<Operation *, 8> loopSet;
     bool hasSum = false;

@@ -232,3 +232,27 @@ func.func private @partner_read(%a: tensor<?x?x64xf32>, %b: tensor<?x?x64xf32>) 
   } -> tensor<?x?x64xf32>
   return %0, %1 : tensor<?x?x64xf32>, tensor<?x?x64xf32>
 }
+
+// -----
+
+// Tests that a vector's sum (a bias gradient's squared norm) stays one
+// loop nest on the CPU (rows of one element leave nothing to block), while
+// with elements as rows (the GPU) each element is a row: one parallel loop
+// writing a partial per element, the partials added after it.
+
+// CHECK-LABEL: func.func private @vector_norm(
+// CHECK-NOT:     scf.forall
+// CHECK:         linalg.generic {{.+}}iterator_types = ["reduction"]} ins(%arg0 : tensor<768xf32>)
+// CHECK-NOT:     scf.forall
+// ELEM-LABEL:  func.func private @vector_norm(
+// ELEM:          %[[PARTS:.+]] = linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : tensor<768xf32>)
+// ELEM:          %[[L:.+]] = scf.forall (%[[I:.+]]) in (768) shared_outs(%[[OP:.+]] = %[[PARTS]]) -> (tensor<768xf32>) {
+// ELEM:            arith.mulf
+// ELEM-NEXT:       arith.addf %{{.+}} fastmath<reassoc> : f32
+// ELEM:            tensor.parallel_insert_slice %{{.+}} into %[[OP]][%[[I]]] [1] [1] : tensor<f32> into tensor<768xf32>
+// ELEM:          linalg.generic {{.+}}iterator_types = ["reduction"]} ins(%[[L]] : tensor<768xf32>)
+func.func private @vector_norm(%g: tensor<768xf32>) -> tensor<f32> attributes {lmc.fusion_group = "grad_norm"} {
+  %0 = lmc.mul %g, %g : tensor<768xf32>
+  %1 = lmc.reduce_sum %0 dims [0] : tensor<768xf32>
+  return %1 : tensor<f32>
+}

@@ -212,6 +212,10 @@ def LMCFuseKernelLoops : Pass<"lmc-fuse-kernel-loops", "::mlir::ModuleOp"> {
        across the vector lanes); the order is still fixed by the kernel's
        code, so the result still does not depend on the number of threads.
 
+    With `elements-as-rows` (the GPU), the elements of a vector are rows
+    too, so that a vector's sum (a bias gradient's squared norm) is one
+    parallel loop of partials instead of one thread's loop.
+
     The pass removes `lmc.fusion_group` from the kernels it has handled.
     Generics that read no row dimension (scalars) stay before or after the
     loop. Generics that do not share one row space (the AdamW update of all
