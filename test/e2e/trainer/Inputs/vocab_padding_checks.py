@@ -6,6 +6,9 @@
                                                    all are below VOCAB
     vocab_padding_checks.py logits A B             the logits' shape in A, and
                                                    whether A and B agree (1e-4)
+    vocab_padding_checks.py pad IN OUT ROWS        writes the parameters of IN
+                                                   with the embedding wte.weight
+                                                   padded to ROWS rows of zeros
 """
 
 import sys
@@ -34,6 +37,14 @@ def main(argv):
         diff = float(np.abs(a - b).max()) if a.shape == b.shape else float("inf")
         print(f"logits {tuple(a.shape)} vs {tuple(b.shape)}: "
               + ("same" if diff <= 1e-4 else f"DIFFER by {diff}"))
+    elif cmd == "pad":
+        tensors, _ = safetensors.load(argv[2])
+        params = {k: v for k, v in tensors.items() if not k.startswith("exp_avg")}
+        wte = params["wte.weight"]
+        rows = np.zeros((int(argv[4]), wte.shape[1]), dtype=wte.dtype)
+        rows[: wte.shape[0]] = wte
+        params["wte.weight"] = rows
+        safetensors.save(argv[3], params, {})
     else:
         raise SystemExit(f"unknown command {cmd}")
 
