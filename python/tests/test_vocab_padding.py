@@ -125,3 +125,39 @@ def test_gpt2_hf_export_of_a_padded_model(tmp_path, run_cli):
     r = run_cli("lmc.hf", "export", "--checkpoint", tmp_path / "bad.safetensors",
                 "--model", tmp_path / "model.mlir", "-o", tmp_path / "hf2")
     assert r.returncode == 1 and "(256, 64), the model (251, 64)" in r.stderr
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_reference_of_a_padded_model(family):
+    """The NumPy training step of a padded model: the unpadded loss and
+    gradients, zero gradients in the padding rows."""
+    from lmc import reference as rg
+    from lmc import reference_train as rtr
+    module = gpt2 if family == "gpt2" else llama
+    real = replace(module.PRESETS["tiny"], vocab=251, n_layer=1,
+                   tied=(family == "gpt2"))
+    padded = pad_vocab(real, 64)
+    init = rg.init_params if family == "gpt2" else rl.init_params
+    params = init(real, 4)
+    big = {}
+    for n, s, _, _ in module.param_specs(padded):
+        a = np.zeros(s)
+        a[tuple(slice(0, d) for d in params[n].shape)] = params[n]
+        big[n] = a
+    rng = np.random.default_rng(1)
+    tokens = rng.integers(0, 251, size=(2, 8))
+    targets = rng.integers(0, 251, size=(2, 8))
+    step = rtr.forward_backward if family == "gpt2" else rl.forward_backward
+    loss, grads = step(params, tokens, targets, real)
+    ploss, pgrads = step(big, tokens, targets, padded)
+    assert ploss == pytest.approx(loss, rel=1e-12)
+    padded_rows = 0
+    for n, g in grads.items():
+        np.testing.assert_allclose(pgrads[n][tuple(slice(0, d) for d in g.shape)], g,
+                                   rtol=1e-10, atol=1e-14)
+        if pgrads[n].shape != g.shape:
+            padded_rows += 1
+            assert not np.any(pgrads[n][g.shape[0]:]), n
+    assert padded_rows == (1 if family == "gpt2" else 2)
+    forward = rg.forward_logits if family == "gpt2" else rl.forward_logits
+    assert forward(big, tokens, padded).shape == (2, 8, 251)
