@@ -149,8 +149,8 @@ TEST(VocabPadding, CheckpointsHoldTheRealRows) {
   Dir dir;
   ModelInfo plain = parseModelInfo(model(false));
   ModelInfo padded = parseModelInfo(model(true));
-  Config c = config(padded, {"--data", "d.bin", "--ckpt-dir", dir.path,
-                             "--resume"});
+  Config c =
+      config(padded, {"--data", "d.bin", "--ckpt-dir", dir.path, "--resume"});
   std::vector<float> p(18), m(18), v(18);
   for (int i = 0; i < 18; ++i) {
     bool padding = i >= 10 && i < 16;
@@ -158,8 +158,9 @@ TEST(VocabPadding, CheckpointsHoldTheRealRows) {
     m[i] = padding ? 0.0f : 0.5f * i;
     v[i] = padding ? 0.0f : 0.25f * i;
   }
-  std::string path = writeCheckpoint(dir.path, padded, c, TrainState{4, 0, 0, 1},
-                                     p.data(), m.data(), v.data());
+  std::string path =
+      writeCheckpoint(dir.path, padded, c, TrainState{4, 0, 0, 1}, p.data(),
+                      m.data(), v.data());
   SafetensorsHeader file = readSafetensorsHeader(path);
   for (const char *name : {"emb", "exp_avg.emb", "exp_avg_sq.emb"})
     EXPECT_EQ(file.find(name)->shape, (std::vector<int64_t>{5, 2})) << name;
@@ -173,8 +174,8 @@ TEST(VocabPadding, CheckpointsHoldTheRealRows) {
 
   // The unpadded model reads it as its own, and the padded one reads the
   // unpadded model's parameters (--init-from) with zeros in the padding.
-  Config cp = config(plain, {"--data", "d.bin", "--ckpt-dir", dir.path,
-                             "--resume"});
+  Config cp =
+      config(plain, {"--data", "d.bin", "--ckpt-dir", dir.path, "--resume"});
   std::vector<float> q(12), qm(12), qv(12);
   readCheckpoint(path, plain, cp, q.data(), qm.data(), qv.data());
   for (int i = 0; i < 10; ++i)
@@ -189,7 +190,8 @@ TEST(VocabPadding, CheckpointsHoldTheRealRows) {
   EXPECT_NE(errorOf([&] {
               writeCheckpoint(dir.path, padded, c, TrainState{5, 0, 0, 1},
                               p.data(), m.data(), v.data());
-            }).find("parameter 'emb': padding row 6 (rows 5..7 pad the "
-                    "vocabulary) is not zero"),
+            })
+                .find("parameter 'emb': padding row 6 (rows 5..7 pad the "
+                      "vocabulary) is not zero"),
             std::string::npos);
 }

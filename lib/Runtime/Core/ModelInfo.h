@@ -158,9 +158,9 @@ struct ModelInfo {
   /// written under one mesh resumes under another.
   unsigned long long hash() const;
   /// The description of the global model, without mesh, shard, pad and
-  /// state lines, with stored shapes and offsets, including the heads line (what
-  /// checkpoints record as model_description; hash() leaves the heads line
-  /// out, as descriptions did before it existed).
+  /// state lines, with stored shapes and offsets, including the heads line
+  /// (what checkpoints record as model_description; hash() leaves the heads
+  /// line out, as descriptions did before it existed).
   std::string globalText() const;
   /// The description of the global model, without mesh, shard, pad and
   /// state lines, with stored shapes and offsets (storedShape: a model

@@ -380,8 +380,8 @@ struct LMCOptimizerPass : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
     // their padding columns: no consumer (sampling, a logits dump) sees them.
     int64_t classes = ce.getClasses() ? static_cast<int64_t>(*ce.getClasses())
                                       : logitsType.getDimSize(2);
-    auto resultType = RankedTensorType::get(
-        {logitsType.getDimSize(0), classes}, logitsType.getElementType());
+    auto resultType = RankedTensorType::get({logitsType.getDimSize(0), classes},
+                                            logitsType.getElementType());
     SmallVector<Type> inputs;
     SmallVector<DictionaryAttr> argAttrs;
     addParamArgs(inputs, argAttrs, mb);
