@@ -29,7 +29,10 @@ builder's first-line comment, checked against the ops (parameter shapes
 give vocabulary, width, layers, MLP width and tying; lmc.causal_attention
 its heads and kv_heads, lmc.rope head_dim and theta, lmc.rms_norm eps); a
 Llama without the comment (e.g. written by hand) needs --ctx for
-max_position_embeddings, the one field no op carries.
+max_position_embeddings, the one field no op carries. A model with a padded
+vocabulary (`--pad-vocab`: lmc.cross_entropy classes(N) over more rows)
+exports its real vocabulary N: vocab_size N, and the checkpoint's tensors,
+which the trainer writes with the real rows only.
 
 Import (Hugging Face -> lmc):
 
@@ -40,7 +43,9 @@ a Llama as `python3 -m lmc.models.llama --from-hf-config` does), checks
 that DIR/model.safetensors holds exactly its parameters (under Hugging
 Face's names or lmc's), and prints the trainer flag that loads them
 (`--init-from DIR/model.safetensors`: the trainer strips the prefix and
-ignores Hugging Face's buffers itself).
+ignores Hugging Face's buffers itself). `--pad-vocab M` builds the model
+with its vocabulary padded to a multiple of M; the trainer loads the real
+rows and zeros the padding.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ import numpy as np
 
 from lmc import hf_gpt2, safetensors
 from lmc.models import gpt2, llama
+from lmc.models.mlir_text import pad_vocab
 
 _PARAM_RE = re.compile(r'^\s*lmc\.param\s+@"([^"]+)"\s*:\s*tensor<([0-9x]+)x(f32|f64)>',
                        re.M)
@@ -92,7 +98,8 @@ def config_from_ops(text: str, *, ctx: int | None = None,
     if "model.embed_tokens.weight" not in params:
         raise ExchangeError("the model has no parameter model.embed_tokens.weight:"
                             " not a Llama model of lmc.models.llama")
-    (vocab, d_model), dtype = params["model.embed_tokens.weight"]
+    (rows, d_model), dtype = params["model.embed_tokens.weight"]
+    vocab, padded = hf_gpt2.vocab_of(text, rows)
     layers = {int(m[1]) for n in params if (m := _LAYER_RE.match(n))}
     n_layer = len(layers)
     if layers != set(range(n_layer)):
@@ -113,7 +120,7 @@ def config_from_ops(text: str, *, ctx: int | None = None,
         vocab=vocab, ctx=ctx or 1, n_layer=n_layer, n_head=n_head,
         n_kv_head=n_kv_head, d_model=d_model, ffn=gate[0][0],
         rope_theta=theta, rms_eps=eps, tied="lm_head.weight" not in params,
-        dtype=dtype, name=name)
+        dtype=dtype, name=name, padded_vocab=padded)
     try:
         cfg.validate()
     except ValueError as e:
@@ -157,7 +164,9 @@ def config_from_model(text: str, *, ctx: int | None = None) -> llama.LlamaConfig
         noted = llama.from_hf_config(hf, dtype=ops.dtype)
     except ValueError as e:
         raise ExchangeError(f"the model's config comment: {e}")
-    noted = replace(noted, ctx=ctx or noted.ctx, name=ops.name)
+    # Hugging Face's config says nothing of a padded vocabulary: the ops do.
+    noted = replace(noted, ctx=ctx or noted.ctx, name=ops.name,
+                    padded_vocab=ops.padded_vocab)
     ops = replace(ops, ctx=noted.ctx)
     # The ops print theta and eps with 7 significant digits: the comment
     # has them exactly.
@@ -262,7 +271,11 @@ def _same_as_embedding(tensors: dict, head: str, embedding: str) -> bool:
 
 
 def export(checkpoint: str, cfg, out_dir: str) -> list[str]:
-    """Write out_dir/config.json and out_dir/model.safetensors; return notes."""
+    """Write out_dir/config.json and out_dir/model.safetensors; return notes.
+
+    A model with a padded vocabulary (padded_vocab) exports its real one: the
+    trainer's checkpoints hold the real rows only."""
+    cfg = replace(cfg, padded_vocab=0)
     fam = family_of(cfg)
     config = fam.to_hf_config(cfg)
     tensors, _ = safetensors.load(checkpoint)
@@ -398,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--hf-dir", help="the same as DIR")
     imp.add_argument("--dtype", choices=llama.DTYPES, default="f32")
     imp.add_argument("--name", help="model symbol (default: gpt2 or llama)")
+    imp.add_argument("--pad-vocab", metavar="M", type=llama.positive_int,
+                     help="pad the model's embedding and LM head rows to a "
+                          "multiple of M (the trainer loads the real rows "
+                          "and zeros the padding)")
     imp.add_argument("-o", "--output", required=True, help="model.mlir")
     args = parser.parse_args(argv)
     if args.cmd == "import":
@@ -427,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg, weights, notes = check_hf_dir(args.hf_dir, dtype=args.dtype,
                                            name=args.name)
         builder = family_of(cfg).builder
+        if args.pad_vocab:
+            cfg = pad_vocab(cfg, args.pad_vocab)
         with open(args.output, "w") as f:
             f.write(builder.emit_model(cfg))
         for note in notes:

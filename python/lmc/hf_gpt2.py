@@ -41,6 +41,8 @@ _ATTN_RE = re.compile(r"lmc\.(?:causal|flash)_attention\b[^\n]*?\bheads\((\d+)\)
 _LN_RE = re.compile(r"lmc\.layer_norm\b[^\n]*?\beps\(([^)]+)\)")
 _ACT_RE = re.compile(r"=\s*lmc\.(gelu|silu)\b([^:\n]*)")
 _LAYER_RE = re.compile(r"^h\.(\d+)\.")
+# The real vocabulary of a loss over padded logits.
+CLASSES_RE = re.compile(r"lmc\.cross_entropy\b[^\n]*?\bclasses\((\d+)\)")
 
 
 class ConfigError(ValueError):
@@ -69,6 +71,17 @@ def one_value(values: set, what: str, config: str = "GPT2Config",
 
 
 
+def vocab_of(text: str, rows: int) -> tuple[int, int]:
+    """(vocabulary, padded_vocab) of a model whose embedding has `rows` rows:
+    the loss's classes(N) when it has one (a padded vocabulary), else
+    (rows, 0)."""
+    classes = {int(m[1]) for m in CLASSES_RE.finditer(text)}
+    if not classes:
+        return rows, 0
+    vocab = one_value(classes, "lmc.cross_entropy classes")
+    return vocab, (rows if rows != vocab else 0)
+
+
 def config_from_model(text: str, *, ctx: int | None = None,
                       name: str = "gpt2") -> gpt2.GPT2Config:
     """The GPT2Config of a model's text (lmc.models.gpt2's output): its
@@ -81,7 +94,8 @@ def config_from_model(text: str, *, ctx: int | None = None,
     if "wte.weight" not in params or "wpe.weight" not in params:
         raise ConfigError("the model has no parameters wte.weight and "
                           "wpe.weight: not a GPT-2 model of lmc.models.gpt2")
-    (vocab, d_model), dtype = params["wte.weight"]
+    (rows, d_model), dtype = params["wte.weight"]
+    vocab, padded = vocab_of(text, rows)
     n_ctx = params["wpe.weight"][0][0]
     if ctx is not None and ctx != n_ctx:
         raise ConfigError(f"--ctx {ctx}: the model's position table "
@@ -106,7 +120,8 @@ def config_from_model(text: str, *, ctx: int | None = None,
         vocab=vocab, ctx=n_ctx, n_layer=n_layer, n_head=n_head,
         d_model=d_model, dtype=dtype, name=name,
         tied="lm_head.weight" not in params,
-        bias="h.0.attn.c_attn.bias" in params, activation=act)
+        bias="h.0.attn.c_attn.bias" in params, activation=act,
+        padded_vocab=padded)
     try:
         cfg.validate()
     except ValueError as e:

@@ -115,7 +115,8 @@ def linear(x, p, prefix: str):
 
 
 def forward_logits(params, tokens, cfg: GPT2Config):
-    """Logits [B,T,V] in float64."""
+    """Logits [B,T,V] in float64 (V the real vocabulary: the columns of a
+    padded vocabulary's padding left out, as the compiled logits are)."""
     p = {name: np.asarray(params[name], dtype=np.float64)
          for name, _, _, _ in param_specs(cfg)}
     tokens = np.asarray(tokens)
@@ -132,7 +133,7 @@ def forward_logits(params, tokens, cfg: GPT2Config):
         m = activation(linear(m, p, h + "mlp.c_fc"), cfg)
         x = x + linear(m, p, h + "mlp.c_proj")
     x = layer_norm(x, p["ln_f.weight"], p["ln_f.bias"])
-    return x @ p[cfg.head_name].T
+    return (x @ p[cfg.head_name].T)[..., :cfg.vocab]
 
 
 def forward_loss(params, tokens, targets, cfg: GPT2Config) -> float:

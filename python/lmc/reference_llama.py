@@ -149,7 +149,8 @@ def forward_logits(params, tokens, cfg: LlamaConfig):
         u = h @ p[pre + "mlp.up_proj.weight"].T
         x = x + (g * u) @ p[pre + "mlp.down_proj.weight"].T
     x = rms_norm(x, p["model.norm.weight"], eps)
-    return x @ p[cfg.head_name].T
+    # The real vocabulary's columns (a padded vocabulary's padding left out).
+    return (x @ p[cfg.head_name].T)[..., :cfg.vocab]
 
 
 def forward_loss(params, tokens, targets, cfg: LlamaConfig) -> float:
@@ -259,11 +260,11 @@ def forward_backward(params, tokens, targets, cfg: LlamaConfig):
     xf, norm_saved = _rms_forward(x, p["model.norm.weight"], eps)
     head = p[cfg.head_name]
     logits = xf @ head.T
-    loss, dlogits = rt._cross_entropy(logits, targets)
+    loss, dlogits = rt.masked_cross_entropy(logits, targets, cfg.vocab)
 
     grads: dict[str, np.ndarray] = {}
     C = cfg.d_model
-    dhead = dlogits.reshape(-1, cfg.vocab).T @ xf.reshape(-1, C)
+    dhead = dlogits.reshape(-1, cfg.rows).T @ xf.reshape(-1, C)
     dx = dlogits @ head
     if cfg.tied:
         dembed = dhead

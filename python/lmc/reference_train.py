@@ -128,6 +128,16 @@ def _attention_backward(dout, saved):
     return merge(dqh), merge(dkh), merge(dvh)
 
 
+def masked_cross_entropy(logits, targets, vocab):
+    """_cross_entropy over the first `vocab` columns of `logits` (a padded
+    vocabulary's padding is no class); dlogits has the shape of `logits`,
+    exactly 0 in the padding."""
+    loss, dreal = _cross_entropy(logits[..., :vocab], targets)
+    dlogits = np.zeros_like(logits)
+    dlogits[..., :vocab] = dreal
+    return loss, dlogits
+
+
 def _cross_entropy(logits, targets):
     """Mean cross-entropy over all positions; returns (loss, dlogits)."""
     V = logits.shape[-1]
@@ -192,7 +202,7 @@ def forward_backward(params, tokens, targets, cfg: GPT2Config, *,
     xf, lnf_saved = _ln_forward(x, p["ln_f.weight"], p["ln_f.bias"])
     head = p[cfg.head_name]
     logits = xf @ head.T
-    loss, dlogits = _cross_entropy(logits, targets)
+    loss, dlogits = masked_cross_entropy(logits, targets, cfg.vocab)
 
     # Backward.
     grads: dict[str, np.ndarray] = {}
@@ -200,7 +210,7 @@ def forward_backward(params, tokens, targets, cfg: GPT2Config, *,
     # LM head: logits = xf @ head.T. Tied (head = wte), this is the first of
     # wte's two gradient contributions; the embedding gather adds the second
     # below.
-    dhead = dlogits.reshape(-1, cfg.vocab).T @ xf.reshape(-1, C)
+    dhead = dlogits.reshape(-1, cfg.rows).T @ xf.reshape(-1, C)
     dx = dlogits @ head
     if cfg.tied:
         dwte = dhead

@@ -160,7 +160,8 @@ float _mlir_ciface_lmc_eval_step(lmcrt_memref_f32_1d *params,
                                  lmcrt_memref_i32_2d *tokens,
                                  lmcrt_memref_i32_2d *targets);
 
-/* Next-token logits [B, V] at the last position of each sequence. */
+/* Next-token logits [B, V] at the last position of each sequence (V the
+ * description's vocab: the real vocabulary, without padding columns). */
 void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
                              lmcrt_memref_f32_1d *params,
                              lmcrt_memref_i32_2d *tokens);
@@ -192,6 +193,8 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  *                              STAGES ranks, SCHEDULE 1f1b or gpipe)
  *   params COUNT TOTAL
  *   param NAME OFFSET RANK DIM... INIT STD DECAY     (COUNT lines, in order)
+ *   pad NAME ROWS             (optional, right after the param line of NAME:
+ *                              only its first ROWS rows are real)
  *   shard NAME AXIS DIM BLOCKS  (any number, right after the param line of
  *                                NAME, one per axis, in mesh order)
  *   stage NAME HOME [OTHER...]  (with a pipeline line: one per parameter,
@@ -236,6 +239,18 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  * before it evaluates, saves or samples. No parameter is split over AXIS.
  * Neither line is part of the model hash.
  *
+ * VOCAB is the real vocabulary: token ids are below it. A model compiled
+ * with its vocabulary padded (lmc.cross_entropy classes(V) over logits of
+ * more columns, for even GEMM and vocabulary-parallel sizes) has a `pad`
+ * line for each parameter whose rows are those columns (the token
+ * embedding, an LM head of its own): rows ROWS.. of dimension 0 are padding.
+ * The runtime initialises them to zero (drawing the random numbers of the
+ * real rows only, so that the padded model starts as the unpadded one), the
+ * compiled step keeps them zero (their logits are masked out of the loss, so
+ * their gradient is exactly zero), and checkpoints hold the first ROWS rows
+ * only, under the shape with ROWS rows: a padded model reads and writes the
+ * checkpoints of the unpadded one, and pads what it reads with zeros.
+ *
  * INIT is zeros, ones or normal (mean 0, standard deviation STD); DECAY is 1
  * when weight decay applies to the parameter. DIM... is the parameter's
  * GLOBAL (full) shape; OFFSET is where this rank's piece of it starts in the
@@ -265,8 +280,9 @@ void _mlir_ciface_lmc_logits(lmcrt_memref_f32_2d *result,
  * message to recompile the model. Checkpoints hold the global model whatever
  * the mesh; the model hash they carry is computed from the global
  * description (name, dtype, vocab, context and attention when present, and
- * each parameter's name, global shape, INIT, STD and DECAY as written), so
- * that a checkpoint resumes under any mesh. */
+ * each parameter's name, global shape -- with a pad line, its ROWS rows --,
+ * INIT, STD and DECAY as written), so that a checkpoint resumes under any
+ * mesh, and with or without vocabulary padding. */
 void _mlir_ciface_lmc_model_info(lmcrt_memref_i8_1d *result);
 
 /* ---- Provided by the runtime ------------------------------------------ */

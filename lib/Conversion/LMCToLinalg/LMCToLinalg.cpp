@@ -490,7 +490,9 @@ struct CrossEntropyLowering : OpConversionPattern<CrossEntropyOp> {
     Type et = type.getElementType();
     int64_t rank = type.getRank();
     int64_t rows = rank - 1;
-    auto [max, sum] = rowMaxAndSumExp(rewriter, loc, logits);
+    // Padding columns (classes(N)) are masked out of the max and the sum.
+    auto [max, sum] =
+        rowMaxAndSumExp(rewriter, loc, logits, classCount(op.getClasses()));
 
     // Sum over all positions of log(sum) + max - logits[target].
     Value init = filledTensor(rewriter, loc, {}, et, 0.0);

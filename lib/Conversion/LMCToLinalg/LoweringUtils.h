@@ -155,13 +155,36 @@ inline Value castIdToIndex(OpBuilder &b, Location loc, Value id) {
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), id);
 }
 
-/// Row maximum and sum of exp(x - max) over the last dimension.
-inline std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc,
-                                               Value x) {
+/// Inside a linalg.generic of rank `rank` whose last loop runs over the
+/// columns of logits padded along the vocabulary: whether the current
+/// column is a class, i.e. its global index (`offset`, an index value or
+/// null for 0, plus the loop index) is below `classes`.
+inline Value isClassColumn(OpBuilder &b, Location l, int64_t rank,
+                           int64_t classes, Value offset) {
+  Value col = linalg::IndexOp::create(b, l, rank - 1);
+  if (offset)
+    col = arith::AddIOp::create(b, l, col, offset);
+  return arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, col,
+                               arith::ConstantIndexOp::create(b, l, classes));
+}
+
+/// Row maximum and sum of exp(x - max) over the last dimension. With
+/// `classes`, only the columns that are classes (isClassColumn, with
+/// `offset`) take part: padding is neither in the maximum nor in the sum (a
+/// row of padding only has max -inf and sum 0).
+inline std::pair<Value, Value>
+rowMaxAndSumExp(OpBuilder &b, Location loc, Value x,
+                std::optional<int64_t> classes = std::nullopt,
+                Value offset = nullptr) {
   auto type = cast<RankedTensorType>(x.getType());
   int64_t rank = type.getRank();
+  Type et = type.getElementType();
   Value max = reduceLastDim(
-      b, loc, x, -INFINITY, [](OpBuilder &nb, Location l, Value v, Value acc) {
+      b, loc, x, -INFINITY, [&](OpBuilder &nb, Location l, Value v, Value acc) {
+        if (classes)
+          v = arith::SelectOp::create(
+              nb, l, isClassColumn(nb, l, rank, *classes, offset), v,
+              floatConst(nb, l, et, -INFINITY));
         return Value(arith::MaximumFOp::create(nb, l, v, acc));
       });
   SmallVector<OpFoldResult> rowSizes = sizesOf(b, loc, x);
@@ -173,13 +196,24 @@ inline std::pair<Value, Value> rowMaxAndSumExp(OpBuilder &b, Location loc,
   iters.back() = IteratorType::reduction;
   Value sum =
       generic(b, loc, {x, max}, init, {id, row, row}, iters,
-              [](OpBuilder &nb, Location l, ValueRange a) {
+              [&](OpBuilder &nb, Location l, ValueRange a) {
                 Value e = math::ExpOp::create(
                     nb, l, arith::SubFOp::create(nb, l, a[0], a[1]));
+                if (classes)
+                  e = arith::SelectOp::create(
+                      nb, l, isClassColumn(nb, l, rank, *classes, offset), e,
+                      floatConst(nb, l, et, 0.0));
                 linalg::YieldOp::create(
                     nb, l, Value(arith::AddFOp::create(nb, l, e, a[2])));
               });
   return {max, sum};
+}
+
+/// The `classes` attribute of a cross-entropy op as an optional count.
+inline std::optional<int64_t> classCount(std::optional<uint64_t> classes) {
+  if (!classes)
+    return std::nullopt;
+  return static_cast<int64_t>(*classes);
 }
 
 /// Adds the lowering patterns of the backward and optimizer ops.

@@ -41,7 +41,10 @@ struct CrossEntropyStatsLowering : OpConversionPattern<CrossEntropyStatsOp> {
     auto type = cast<RankedTensorType>(logits.getType());
     Type et = type.getElementType();
     int64_t rank = type.getRank(), rows = rank - 1;
-    auto [max, sum] = rowMaxAndSumExp(r, loc, logits);
+    // Padding columns, by their GLOBAL index (offset + column), are left
+    // out of the block's max and sum.
+    auto [max, sum] =
+        rowMaxAndSumExp(r, loc, logits, classCount(op.getClasses()), offset);
 
     // The target's logit where the target falls in the block, else 0. A
     // target outside the block reads column 0 (unsigned compare: below the
@@ -195,6 +198,7 @@ struct CrossEntropyShardGradLowering
     Value zero = floatConst(r, loc, et, 0.0);
     AffineMap id = r.getMultiDimIdentityMap(rank);
     AffineMap row = dropLast(r, rank);
+    std::optional<int64_t> classes = classCount(op.getClasses());
     Value result = elementwise(
         r, loc, logits, {logits, lse, targets}, {id, row, row},
         [&](OpBuilder &b, Location l, ValueRange a) {
@@ -206,10 +210,13 @@ struct CrossEntropyShardGradLowering
           Value hit =
               arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, col, v);
           Value onehot = arith::SelectOp::create(b, l, hit, one, zero);
-          linalg::YieldOp::create(
-              b, l,
-              Value(arith::MulFOp::create(
-                  b, l, arith::SubFOp::create(b, l, p, onehot), scale)));
+          Value g = arith::MulFOp::create(
+              b, l, arith::SubFOp::create(b, l, p, onehot), scale);
+          // Padding columns (global index offset + v >= classes): 0.
+          if (classes)
+            g = arith::SelectOp::create(
+                b, l, isClassColumn(b, l, rank, *classes, offset), g, zero);
+          linalg::YieldOp::create(b, l, g);
         });
     r.replaceOp(op, result);
     return success();

@@ -564,7 +564,8 @@ LogicalResult CrossEntropyGradOpLowering::matchAndRewrite(
   auto type = cast<RankedTensorType>(logits.getType());
   Type et = type.getElementType();
   int64_t rank = type.getRank();
-  auto [max, sum] = rowMaxAndSumExp(r, loc, logits);
+  std::optional<int64_t> classes = classCount(op.getClasses());
+  auto [max, sum] = rowMaxAndSumExp(r, loc, logits, classes);
   // grad / N, with N the number of positions.
   Value count = arith::ConstantIndexOp::create(r, loc, 1);
   for (int64_t d = 0; d + 1 < rank; ++d)
@@ -588,10 +589,14 @@ LogicalResult CrossEntropyGradOpLowering::matchAndRewrite(
                                           castIdToIndex(b, l, a[3]), v);
         Value one = arith::SelectOp::create(
             b, l, hit, floatConst(b, l, et, 1.0), floatConst(b, l, et, 0.0));
-        linalg::YieldOp::create(
-            b, l,
-            Value(arith::MulFOp::create(
-                b, l, arith::SubFOp::create(b, l, p, one), scale)));
+        Value g = arith::MulFOp::create(
+            b, l, arith::SubFOp::create(b, l, p, one), scale);
+        // Padding columns: exactly 0.
+        if (classes)
+          g = arith::SelectOp::create(
+              b, l, isClassColumn(b, l, rank, *classes, nullptr), g,
+              floatConst(b, l, et, 0.0));
+        linalg::YieldOp::create(b, l, g);
       });
   r.replaceOp(op, result);
   return success();

@@ -141,6 +141,9 @@ public:
       ParamInfo p = parseParam();
       if (!names.insert(p.name).second)
         error("duplicate parameter '" + p.name + "'");
+      // Optional: its vocabulary padding, right after the param line.
+      if (peek() == "pad")
+        parsePad(p, declared);
       // Its shard lines, right after the param line, one per axis that
       // splits it, in mesh order.
       while (peek() == "shard") {
@@ -167,6 +170,7 @@ public:
                  "total elements");
       p.globalOffset = info.globalTotal;
       info.globalTotal += p.numel;
+      info.storedTotal += p.storedNumel;
       if (info.globalTotal > kMaxElements)
         error("the model has more than 2^40 elements");
     }
@@ -304,7 +308,26 @@ private:
     p.decay = p.decayText == "1";
     p.localShape = p.shape;
     p.localNumel = p.numel;
+    p.storedShape = p.shape;
+    p.storedNumel = p.numel;
     return p;
+  }
+
+  /// `pad NAME ROWS` for `p`: only its first ROWS rows are real.
+  void parsePad(ParamInfo &p, const std::set<std::string> &declared) {
+    nextLine("pad");
+    expectWords(3);
+    if (words[1] != p.name)
+      error("pad line for " +
+            (declared.count(words[1])
+                 ? "'" + words[1] + "' does not follow its param line"
+                 : "unknown parameter '" + words[1] + "'") +
+            " (the line before is about '" + p.name + "')");
+    if (p.shape.empty())
+      error("the scalar parameter '" + p.name + "' cannot be padded");
+    int64_t rows = integer(words[2], "pad rows", 1, p.shape[0]);
+    p.storedShape[0] = rows;
+    p.storedNumel = p.numel / p.shape[0] * rows;
   }
 
   /// The index of the mesh axis `name` (for a line starting with `what`).
@@ -481,11 +504,16 @@ std::string ModelInfo::canonicalText() const {
                              std::to_string(attentionWidth) + "\n"
                        : "") +
       "params " + std::to_string(params.size()) + " " +
-      std::to_string(globalTotal) + "\n";
+      std::to_string(storedTotal) + "\n";
+  // The stored shapes and their offsets: a model padded along the
+  // vocabulary describes (and hashes) as the unpadded one, whose
+  // checkpoints it shares.
+  int64_t offset = 0;
   for (const ParamInfo &p : params) {
-    out += "param " + p.name + " " + std::to_string(p.globalOffset) + " " +
-           std::to_string(p.shape.size());
-    for (int64_t d : p.shape)
+    out += "param " + p.name + " " + std::to_string(offset) + " " +
+           std::to_string(p.storedShape.size());
+    offset += p.storedNumel;
+    for (int64_t d : p.storedShape)
       out += " " + std::to_string(d);
     out += " " + p.initText + " " + p.stdText + " " + p.decayText + "\n";
   }

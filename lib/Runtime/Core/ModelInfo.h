@@ -10,7 +10,10 @@
 // shape, the one checkpoints hold. Its `localShape` is what this rank holds
 // in the parameter buffer: the global shape with each dimension a `shard`
 // line names divided by the size of that line's mesh axis (equal to `shape`
-// for a replicated parameter). Its `stateShape` is what this rank holds of
+// for a replicated parameter). Its `storedShape` is what checkpoints hold: the
+// global shape, but with only the first (real) rows of a parameter padded
+// along the vocabulary (`pad` line), so that a padded model's checkpoints are
+// those of the unpadded one. Its `stateShape` is what this rank holds of
 // each AdamW moment: the local shape with the ZeRO-1 dimension divided by the
 // size of the state section's axis (equal to `localShape` without a state
 // section, or for a state line with dimension -1). A pipelined program
@@ -45,6 +48,16 @@ struct ParamInfo {
   bool decay = false;
   /// The words INIT, STD and DECAY as the description wrote them (hashed).
   std::string initText, stdText, decayText;
+
+  /// Vocabulary padding (`pad NAME ROWS`): only the first ROWS rows
+  /// (dimension 0) are real; the rest are zero at initialisation, stay zero
+  /// (their logits are masked out of the loss) and are left out of
+  /// checkpoints. storedShape is the shape with ROWS rows (`shape` when not
+  /// padded), storedNumel its elements: a row-major prefix of the global
+  /// tensor.
+  std::vector<int64_t> storedShape;
+  int64_t storedNumel = 1;
+  bool padded() const { return storedNumel != numel; }
 
   /// The splits of the parameter (`shard NAME AXIS DIM BLOCKS`), in mesh
   /// order: over the mesh axis `axis` (its index), along dimension `dim`,
@@ -136,6 +149,7 @@ struct ModelInfo {
   int64_t stateTotal = 0;  // elements of each of this rank's moment buffers
   bool zero1 = false;      // the description has a state section
   int64_t globalTotal = 0; // elements of the global model (sum of numel)
+  int64_t storedTotal = 0; // elements checkpoints hold (sum of storedNumel)
   std::vector<ParamInfo> params;
 
   const ParamInfo *find(const std::string &name) const;
@@ -143,15 +157,16 @@ struct ModelInfo {
   /// same for every mesh and layout of one model, so that a checkpoint
   /// written under one mesh resumes under another.
   unsigned long long hash() const;
-  /// The description of the global model, without mesh, shard and state
-  /// lines, with global shapes and offsets, including the heads line (what
-  /// checkpoints record as model_description; hash() leaves the heads line
-  /// out, as descriptions did before it existed).
+  /// The description of the global model, without mesh, shard, pad and
+  /// state lines, with stored shapes and offsets, including the heads line
+  /// (what checkpoints record as model_description; hash() leaves the heads
+  /// line out, as descriptions did before it existed).
   std::string globalText() const;
-  /// The description of the global model, without mesh, shard and state
-  /// lines, with global shapes and offsets (for a description without shard
-  /// lines whose parameters are laid end to end, its text minus the mesh
-  /// line).
+  /// The description of the global model, without mesh, shard, pad and
+  /// state lines, with stored shapes and offsets (storedShape: a model
+  /// padded along the vocabulary describes as the unpadded one; for a
+  /// description without shard and pad lines whose parameters are laid end
+  /// to end, its text minus the mesh line).
   std::string canonicalText() const;
   /// True when some parameter or moment is split: the rank's buffers do not
   /// hold the global model.

@@ -106,9 +106,10 @@ void verifyChecksum(const SafetensorsHeader &file, const TensorEntry &t,
 }
 
 /// Reads the global tensor `name` of `param` into `dst` (param.numel
-/// floats), checking its dtype and shape. F32 always; with `widened`, F16
-/// and BF16 too (as Hugging Face writes them), converted to f32 and
-/// counted in `widened` by dtype.
+/// floats), checking its dtype and shape (the stored shape: of a parameter
+/// padded along the vocabulary, its real rows, the padding set to zero).
+/// F32 always; with `widened`, F16 and BF16 too (as Hugging Face writes
+/// them), converted to f32 and counted in `widened` by dtype.
 void readParam(const SafetensorsHeader &file, const std::string &name,
                const ParamInfo &param, float *dst,
                std::map<std::string, int64_t> *widened = nullptr) {
@@ -119,15 +120,42 @@ void readParam(const SafetensorsHeader &file, const std::string &name,
   if (t->dtype != "F32" && !(widened && half))
     fail(file.path + ": tensor '" + name + "' is " + t->dtype + ", expected " +
          (widened ? "F32, F16 or BF16" : "F32"));
-  if (t->shape != param.shape)
+  if (t->shape != param.storedShape)
     fail(file.path + ": tensor '" + name + "' has shape " +
          shapeString(t->shape) + ", the model expects " +
-         shapeString(param.shape));
+         shapeString(param.storedShape) +
+         (param.padded() ? " (its real rows; the model pads them to " +
+                               shapeString(param.shape) + ")"
+                         : std::string()));
   if (!readTensorAsF32(file, *t, dst))
     fail(file.path + ": tensor '" + name + "': cannot read " + t->dtype);
   verifyChecksum(file, *t, dst);
+  std::fill(dst + param.storedNumel, dst + param.numel, 0.0f);
   if (half)
     ++(*widened)[t->dtype];
+}
+
+/// Fails, naming the parameter and the row, when a padding row of a
+/// parameter padded along the vocabulary (`global`: the global layout) is
+/// not zero: its logits are masked out of the loss, so nothing should have
+/// changed it, and a checkpoint (which holds the real rows) would lose it.
+void checkPaddingIsZero(const ModelInfo &model, const float *global,
+                        const char *what) {
+  for (const ParamInfo &p : model.params) {
+    if (!p.padded())
+      continue;
+    const float *data = global + p.globalOffset;
+    for (int64_t i = p.storedNumel; i < p.numel; ++i)
+      if (data[i] != 0.0f) {
+        int64_t rowSize = p.numel / p.shape[0];
+        fail(std::string(what) + " '" + p.name + "': padding row " +
+             std::to_string(i / rowSize) + " (rows " +
+             std::to_string(p.storedShape[0]) + ".." +
+             std::to_string(p.shape[0] - 1) +
+             " pad the vocabulary) is not zero; checkpoints hold the real "
+             "rows only");
+      }
+  }
 }
 
 /// ckpt_<step, 8 digits>.safetensors.
@@ -335,19 +363,25 @@ std::string writeCheckpoint(const std::string &dir, const ModelInfo &model,
                             const CheckpointExtras *extras) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
     fail(dir + ": cannot create directory: " + std::strerror(errno));
+  // Each tensor with its stored shape: of a parameter padded along the
+  // vocabulary, the real rows (a prefix of the global tensor). The padding
+  // must have stayed zero, or the file would lose what the model computes
+  // with.
+  checkPaddingIsZero(model, params, "parameter");
   std::vector<TensorOut> tensors;
   for (const ParamInfo &p : model.params)
-    tensors.push_back({p.name, p.shape, params + p.globalOffset});
-  for (const ParamInfo &p : model.params)
-    tensors.push_back({"exp_avg." + p.name, p.shape, expAvg + p.globalOffset});
+    tensors.push_back({p.name, p.storedShape, params + p.globalOffset});
   for (const ParamInfo &p : model.params)
     tensors.push_back(
-        {"exp_avg_sq." + p.name, p.shape, expAvgSq + p.globalOffset});
+        {"exp_avg." + p.name, p.storedShape, expAvg + p.globalOffset});
+  for (const ParamInfo &p : model.params)
+    tensors.push_back(
+        {"exp_avg_sq." + p.name, p.storedShape, expAvgSq + p.globalOffset});
   if (extras)
     for (auto &set : extras->tensors)
       for (const ParamInfo &p : model.params)
         tensors.push_back(
-            {set.first + p.name, p.shape, set.second + p.globalOffset});
+            {set.first + p.name, p.storedShape, set.second + p.globalOffset});
   std::string name = checkpointName(state.step);
   std::map<std::string, std::string> meta =
       checkpointMetadata(model, config, state);

@@ -430,6 +430,11 @@ mustMatchFlags(const Config &c) {
 }
 
 std::string configTable(const Config &c, const ModelInfo &model) {
+  // A vocabulary padded for the kernels: the rows of its padded parameters.
+  std::string padding;
+  for (const ParamInfo &p : model.params)
+    if (p.padded())
+      padding = " (padded to " + std::to_string(p.shape[0]) + ")";
   std::vector<std::pair<std::string, std::string>> rows = {
       {"model", model.name},
       {"parameters",
@@ -438,7 +443,7 @@ std::string configTable(const Config &c, const ModelInfo &model) {
                                     " on each rank, moments " +
                                     std::to_string(model.stateTotal) + ")"
                               : "")},
-      {"vocab", std::to_string(model.vocab)},
+      {"vocab", std::to_string(model.vocab) + padding},
       {"context", model.context ? std::to_string(model.context) : "-"},
       {"data", c.data.empty() ? "-" : c.data},
       {"val", c.val.empty() ? "-" : c.val},

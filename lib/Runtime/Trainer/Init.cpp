@@ -5,6 +5,7 @@
 #include "Core/ModelInfo.h"
 #include "Core/Sharding.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -27,13 +28,21 @@ void initParams(const ModelInfo &model, float *params, Rng &rng,
     case InitKind::Zeros:
       break;
     case InitKind::Ones:
-      for (int64_t i = 0; i < p.localNumel; ++i)
-        out[i] = 1.0f;
+      if (!p.padded()) {
+        for (int64_t i = 0; i < p.localNumel; ++i)
+          out[i] = 1.0f;
+        break;
+      }
+      global.assign(p.numel, 0.0f);
+      std::fill(global.begin(), global.begin() + p.storedNumel, 1.0f);
+      sliceParam(model, p, coord, global.data(), out);
       break;
     case InitKind::Normal:
-      // The whole global tensor, so that the draws do not depend on the mesh.
-      global.resize(p.numel);
-      for (int64_t i = 0; i < p.numel; ++i)
+      // The whole global tensor, so that the draws do not depend on the mesh;
+      // of a padded parameter, its real rows (a prefix), the padding zero:
+      // the draws are those of the unpadded model.
+      global.assign(p.numel, 0.0f);
+      for (int64_t i = 0; i < p.storedNumel; ++i)
         global[i] = static_cast<float>(p.std * rng.normal());
       sliceParam(model, p, coord, global.data(), out);
       break;

@@ -9,7 +9,9 @@
 //              branch is discarded, so every draw consumes two outputs).
 // initParams generates the parameters in description order, each as its
 // GLOBAL tensor in row-major element order: zeros, ones, or
-// float(std * normal()); a rank keeps its piece of each (Sharding.h), so
+// float(std * normal()) -- of a parameter padded along the vocabulary (a
+// `pad` line) only its real rows, the padding zero, so that it draws what
+// the unpadded model draws; a rank keeps its piece of each (Sharding.h), so
 // every rank of every mesh draws the same numbers and ends with the same
 // generator state, and the pieces are those of the single-rank run. The
 // generator is seeded with --seed, and sampling continues with the same

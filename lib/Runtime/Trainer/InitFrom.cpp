@@ -87,16 +87,17 @@ std::string namePattern(const std::string &name) {
   }
 }
 
-/// The parameter a tied head reads: the embedding of `shape`.
+/// The parameter a tied head reads: the embedding of `shape` (as files hold
+/// it: the real rows of a padded vocabulary).
 const ParamInfo *tiedEmbedding(const ModelInfo &model,
                                const std::vector<int64_t> &shape) {
   for (const char *name : {"wte.weight", "model.embed_tokens.weight"})
     if (const ParamInfo *p = model.find(name))
-      if (p->shape == shape)
+      if (p->storedShape == shape)
         return p;
   const ParamInfo *found = nullptr;
   for (const ParamInfo &p : model.params)
-    if (p.shape == shape && !shape.empty() && shape[0] == model.vocab) {
+    if (p.storedShape == shape && !shape.empty() && shape[0] == model.vocab) {
       if (found)
         return nullptr; // two candidates: not knowable
       found = &p;

@@ -24,6 +24,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -695,6 +696,54 @@ struct LMCExportEntryPointsPass
     func::ReturnOp::create(b, loc, out);
   }
 
+  /// With a loss over logits padded along the vocabulary (`classes(N)` of
+  /// lmc.cross_entropy, logits of V > N columns): sets `vocab` to N and, in
+  /// `padRows`, N for each parameter whose rows are the V columns (the token
+  /// embedding's table, an LM head read transposed); their rows N.. are
+  /// padding, which checkpoints leave out.
+  static LogicalResult findVocabPadding(func::FuncOp forward, int64_t &vocab,
+                                        llvm::StringMap<int64_t> &padRows) {
+    std::optional<int64_t> classes;
+    int64_t width = 0;
+    WalkResult walk = forward.walk([&](CrossEntropyOp op) {
+      if (!op.getClasses())
+        return WalkResult::advance();
+      auto n = static_cast<int64_t>(*op.getClasses());
+      if (classes && *classes != n) {
+        op.emitOpError("classes (")
+            << n << ") differs from another loss's (" << *classes << ")";
+        return WalkResult::interrupt();
+      }
+      classes = n;
+      width = op.getLogits().getType().getShape().back();
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return failure();
+    if (!classes || *classes == width)
+      return success();
+    auto padded = [&](Value table) {
+      if (auto ref = table.getDefiningOp<ParamRefOp>())
+        if (auto type = cast<ShapedType>(ref.getType());
+            type.getRank() >= 1 && type.getDimSize(0) == width)
+          padRows[ref.getName()] = *classes;
+    };
+    forward.walk([&](Operation *op) {
+      if (auto embedding = dyn_cast<EmbeddingOp>(op))
+        padded(embedding.getTable());
+      else if (auto matmul = dyn_cast<MatmulOp>(op))
+        if (matmul.getTransposeB() && !matmul.getTransposeA() &&
+            matmul.getType().getShape().back() == width)
+          padded(matmul.getRhs());
+    });
+    if (vocab != width)
+      return forward.emitOpError("the token embedding has ")
+             << vocab << " rows, not the " << width
+             << " columns of the padded logits";
+    vocab = *classes;
+    return success();
+  }
+
   /// The text description the runtime reads, returned as bytes.
   LogicalResult buildModelInfo(OpBuilder &mb, ModelOp model, func::FuncOp train,
                                const Layout &layout) {
@@ -728,6 +777,12 @@ struct LMCExportEntryPointsPass
     if (!vocab)
       return forward.emitOpError("needs a token embedding for the runtime to "
                                  "know the vocabulary");
+    // A vocabulary padded for the kernels (the loss's classes(N)): the
+    // runtime's vocabulary is the real one, and the parameters with padded
+    // rows get a `pad` line.
+    llvm::StringMap<int64_t> padRows;
+    if (failed(findVocabPadding(forward, vocab, padRows)))
+      return failure();
     // Weight decay as lmc-optimizer decided: a parameter decays when its
     // lmc.adamw reads the weight_decay argument.
     size_t n = layout.params.size();
@@ -827,6 +882,9 @@ struct LMCExportEntryPointsPass
       else
         os << 0;
       os << " " << (decays[i] ? 1 : 0) << "\n";
+      // Rows of vocabulary padding: only the first ones are real.
+      if (auto it = padRows.find(p.getSymName()); it != padRows.end())
+        os << "pad " << p.getSymName() << " " << it->second << "\n";
       // Its layout: one line per mesh axis that splits it, in mesh order.
       if (auto sharding = p->getAttrOfType<ShardingAttr>(
               LMCDialect::getShardingAttrName())) {

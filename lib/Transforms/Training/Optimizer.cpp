@@ -376,9 +376,12 @@ struct LMCOptimizerPass : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
                                  "sequence, vocabulary] logits for a logits "
                                  "function to be built");
     RankedTensorType logitsType = ce.getLogits().getType();
-    auto resultType = RankedTensorType::get(
-        {logitsType.getDimSize(0), logitsType.getDimSize(2)},
-        logitsType.getElementType());
+    // Logits padded along the vocabulary (classes(N)) are returned without
+    // their padding columns: no consumer (sampling, a logits dump) sees them.
+    int64_t classes = ce.getClasses() ? static_cast<int64_t>(*ce.getClasses())
+                                      : logitsType.getDimSize(2);
+    auto resultType = RankedTensorType::get({logitsType.getDimSize(0), classes},
+                                            logitsType.getElementType());
     SmallVector<Type> inputs;
     SmallVector<DictionaryAttr> argAttrs;
     addParamArgs(inputs, argAttrs, mb);
@@ -407,7 +410,7 @@ struct LMCOptimizerPass : mlir::lmc::impl::LMCOptimizerBase<LMCOptimizerPass> {
         b, loc, resultType, logits,
         SmallVector<OpFoldResult>{b.getIndexAttr(0), last, b.getIndexAttr(0)},
         SmallVector<OpFoldResult>{batch, b.getIndexAttr(1),
-                                  b.getIndexAttr(logitsType.getDimSize(2))},
+                                  b.getIndexAttr(classes)},
         SmallVector<OpFoldResult>(3, b.getIndexAttr(1)));
     func::ReturnOp::create(b, loc, slice);
     eraseDeadOps(fn);

@@ -3,6 +3,7 @@ Llama family in lmc.models.llama)."""
 
 _GPT2_API = ("GPT2Config", "PRESETS", "emit_model", "param_specs", "num_params",
              "flops_per_token")
+_SHARED_API = ("pad_vocab", "padded_size")
 
 
 def __getattr__(name):
@@ -10,4 +11,7 @@ def __getattr__(name):
     if name in _GPT2_API:
         from lmc.models import gpt2
         return getattr(gpt2, name)
+    if name in _SHARED_API:
+        from lmc.models import mlir_text
+        return getattr(mlir_text, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,8 +10,9 @@ import math
 import sys
 from dataclasses import dataclass, replace
 
-from lmc.models.mlir_text import (SYMBOL_RE, Body, param_decl, positive_int,
-                                  tensor_type)
+from lmc.models.mlir_text import (SYMBOL_RE, Body, check_padded_vocab,
+                                  classes_suffix, pad_vocab, param_decl,
+                                  positive_int, tensor_type)
 
 LN_EPS = 1e-5
 INIT_STD = 0.02
@@ -29,6 +30,13 @@ class GPT2Config:
     own parameter lm_head.weight [vocab, d_model], as Hugging Face names an
     untied head. `bias`: the linear layers (QKV, attention output, MLP up
     and down) have biases; LayerNorm keeps its shift either way.
+
+    `padded_vocab` (0: none): the embedding and the LM head have this many
+    rows (at least `vocab`; see pad_vocab), and the loss masks the logits
+    of the rows past `vocab` (lmc.cross_entropy classes(vocab)): padding
+    for the GEMMs and a vocabulary-parallel split, never a token. The
+    trainer keeps those rows zero and leaves them out of checkpoints, which
+    hold the real `vocab` rows.
     """
 
     vocab: int
@@ -41,6 +49,7 @@ class GPT2Config:
     tied: bool = True
     bias: bool = True
     activation: str = "gelu"
+    padded_vocab: int = 0
 
     def validate(self) -> "GPT2Config":
         """Raise ValueError if the configuration is unusable; return self."""
@@ -51,6 +60,7 @@ class GPT2Config:
         if self.d_model % self.n_head != 0:
             raise ValueError(
                 f"n_head ({self.n_head}) must divide d_model ({self.d_model})")
+        check_padded_vocab(self.vocab, self.padded_vocab)
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
         if self.activation not in ACTIVATIONS:
@@ -63,6 +73,12 @@ class GPT2Config:
     @property
     def head_dim(self) -> int:
         return self.d_model // self.n_head
+
+    @property
+    def rows(self) -> int:
+        """The rows of the embedding and the LM head: the padded vocabulary,
+        or the vocabulary when it is not padded."""
+        return self.padded_vocab or self.vocab
 
     @property
     def head_name(self) -> str:
@@ -88,7 +104,7 @@ def param_specs(cfg: GPT2Config) -> list[tuple[str, tuple[int, ...], str, float 
     is False, when lm_head.weight comes last. Without cfg.bias the linear
     layers' biases are left out.
     """
-    C, V = cfg.d_model, cfg.vocab
+    C, V = cfg.d_model, cfg.rows
     proj_std = INIT_STD / math.sqrt(2 * cfg.n_layer)
     specs = [
         ("wte.weight", (V, C), "normal", INIT_STD),
@@ -130,7 +146,7 @@ def num_params(cfg: GPT2Config) -> int:
 
 def flops_per_token(cfg: GPT2Config) -> dict[str, int]:
     """Forward FLOPs per token: matmuls, attention at T=ctx, and their total."""
-    C, L, V, T = cfg.d_model, cfg.n_layer, cfg.vocab, cfg.ctx
+    C, L, V, T = cfg.d_model, cfg.n_layer, cfg.rows, cfg.ctx
     per_layer_kn = C * 3 * C + C * C + C * 4 * C + 4 * C * C
     matmul = 2 * (per_layer_kn * L + C * V)
     attention = 4 * L * T * C
@@ -170,7 +186,7 @@ class _Body(Body):
 
 
 def _emit_forward(cfg: GPT2Config) -> list[str]:
-    dt, C, V = cfg.dtype, cfg.d_model, cfg.vocab
+    dt, C, V = cfg.dtype, cfg.d_model, cfg.rows
     b = _Body(dt)
     wte_t = tensor_type((V, C), dt)
     wpe_t = tensor_type((cfg.ctx, C), dt)
@@ -214,7 +230,8 @@ def _emit_forward(cfg: GPT2Config) -> list[str]:
         head = "lm_head"
         b.param_ref(head, cfg.head_name, (V, C))
     b.define(["logits"], f"lmc.matmul %lnf, %{head} transpose_b : {b.act(C)}, {wte_t}")
-    b.define(["loss"], f"lmc.cross_entropy %logits, %targets : {b.act(V)}, {tok_t}")
+    b.define(["loss"], f"lmc.cross_entropy %logits, %targets"
+             f"{classes_suffix(cfg.vocab, V)} : {b.act(V)}, {tok_t}")
     b.lines.append(f"    return %loss : tensor<{dt}>")
     header = (f"  func.func @forward(%tokens: {tok_t}, %targets: {tok_t}) "
               f"-> tensor<{dt}> {{")
@@ -261,6 +278,11 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-bias", dest="bias", action="store_false",
                         help="linear layers without biases (LayerNorm keeps "
                              "its shift)")
+    parser.add_argument("--pad-vocab", metavar="M", type=positive_int,
+                        help="pad the embedding and LM head rows to a "
+                             "multiple of M (64: 50257 -> 50304); the padded "
+                             "logits are masked out of the loss and never "
+                             "sampled, checkpoints keep the real vocabulary")
 
 
 def config_from_args(parser: argparse.ArgumentParser,
@@ -277,6 +299,8 @@ def config_from_args(parser: argparse.ArgumentParser,
     if getattr(args, "activation", None) is not None:
         cfg = replace(cfg, activation=args.activation)
     try:
+        if getattr(args, "pad_vocab", None) is not None:
+            cfg = pad_vocab(cfg, args.pad_vocab)
         return cfg.validate()
     except ValueError as e:
         parser.error(str(e))

@@ -32,8 +32,9 @@ import math
 import sys
 from dataclasses import dataclass, replace
 
-from lmc.models.mlir_text import (SYMBOL_RE, Body, param_decl, positive_int,
-                                  tensor_type)
+from lmc.models.mlir_text import (SYMBOL_RE, Body, check_padded_vocab,
+                                  classes_suffix, pad_vocab, param_decl,
+                                  positive_int, tensor_type)
 
 INIT_STD = 0.02  # Hugging Face's initializer_range: every linear and the embedding
 DTYPES = ("f32", "f64")
@@ -55,6 +56,12 @@ class LlamaConfig:
     parameter lm_head.weight [vocab, d_model]. `ctx` is the longest sequence
     (max_position_embeddings): RoPE has no table, so nothing in the
     parameters depends on it.
+
+    `padded_vocab` (0: none): the embedding and the LM head have this many
+    rows (at least `vocab`; lmc.models.mlir_text.pad_vocab), the loss masks
+    the logits past `vocab` (lmc.cross_entropy classes(vocab)), and the
+    trainer's checkpoints hold the real `vocab` rows. Hugging Face's config
+    says nothing of it (vocab_size is `vocab`).
     """
 
     vocab: int
@@ -69,6 +76,7 @@ class LlamaConfig:
     tied: bool = False
     dtype: str = "f32"
     name: str = "llama"
+    padded_vocab: int = 0
 
     def validate(self) -> "LlamaConfig":
         """Raise ValueError if the configuration is unusable; return self."""
@@ -80,6 +88,7 @@ class LlamaConfig:
         if self.d_model % self.n_head != 0:
             raise ValueError(
                 f"n_head ({self.n_head}) must divide d_model ({self.d_model})")
+        check_padded_vocab(self.vocab, self.padded_vocab)
         if self.n_head % self.n_kv_head != 0:
             raise ValueError(f"n_kv_head ({self.n_kv_head}) must divide "
                              f"n_head ({self.n_head})")
@@ -100,6 +109,12 @@ class LlamaConfig:
     @property
     def head_dim(self) -> int:
         return self.d_model // self.n_head
+
+    @property
+    def rows(self) -> int:
+        """The rows of the embedding and the LM head: the padded vocabulary,
+        or the vocabulary when it is not padded."""
+        return self.padded_vocab or self.vocab
 
     @property
     def kv_dim(self) -> int:
@@ -135,7 +150,7 @@ def param_specs(cfg: LlamaConfig) -> list[tuple[str, tuple[int, ...], str, float
     Initialisation is Hugging Face's: normal(0, 0.02) for the embedding and
     every linear layer, ones for the RMSNorm weights.
     """
-    C, V, F, KV = cfg.d_model, cfg.vocab, cfg.ffn, cfg.kv_dim
+    C, V, F, KV = cfg.d_model, cfg.rows, cfg.ffn, cfg.kv_dim
     specs = [("model.embed_tokens.weight", (V, C), "normal", INIT_STD)]
     for i in range(cfg.n_layer):
         p = f"model.layers.{i}."
@@ -168,7 +183,7 @@ def flops_per_token(cfg: LlamaConfig) -> dict[str, int]:
     attention's scores and weighted sum: 2 * 2 * T * (n_head * head_dim)
     per layer (grouped-query attention shares k and v, not the work).
     """
-    C, L, V, T = cfg.d_model, cfg.n_layer, cfg.vocab, cfg.ctx
+    C, L, V, T = cfg.d_model, cfg.n_layer, cfg.rows, cfg.ctx
     per_layer_kn = 2 * C * C + 2 * C * cfg.kv_dim + 3 * C * cfg.ffn
     matmul = 2 * (per_layer_kn * L + C * V)
     attention = 4 * L * T * C
@@ -324,7 +339,7 @@ class _Body(Body):
 
 
 def _emit_forward(cfg: LlamaConfig) -> list[str]:
-    dt, C, V, F, KV = cfg.dtype, cfg.d_model, cfg.vocab, cfg.ffn, cfg.kv_dim
+    dt, C, V, F, KV = cfg.dtype, cfg.d_model, cfg.rows, cfg.ffn, cfg.kv_dim
     b = _Body(dt)
     embed_t = tensor_type((V, C), dt)
     tok_t = "tensor<?x?xi32>"
@@ -367,7 +382,8 @@ def _emit_forward(cfg: LlamaConfig) -> list[str]:
         b.param_ref(head, cfg.head_name, (V, C))
     b.define("logits", f"lmc.matmul %norm, %{head} transpose_b : "
              f"{b.act(C)}, {embed_t}")
-    b.define("loss", f"lmc.cross_entropy %logits, %targets : {b.act(V)}, {tok_t}")
+    b.define("loss", f"lmc.cross_entropy %logits, %targets"
+             f"{classes_suffix(cfg.vocab, V)} : {b.act(V)}, {tok_t}")
     b.lines.append(f"    return %loss : tensor<{dt}>")
     header = (f"  func.func @forward(%tokens: {tok_t}, %targets: {tok_t}) "
               f"-> tensor<{dt}> {{")
@@ -446,6 +462,11 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", choices=DTYPES, default="f32")
     parser.add_argument("--name", help="model symbol (default: from preset, "
                                        "'llama' for --from-hf-config)")
+    parser.add_argument("--pad-vocab", metavar="M", type=positive_int,
+                        help="pad the embedding and LM head rows to a "
+                             "multiple of M (64); the padded logits are "
+                             "masked out of the loss and never sampled, "
+                             "checkpoints keep the real vocabulary")
 
 
 def config_from_args(parser: argparse.ArgumentParser,
@@ -464,6 +485,8 @@ def config_from_args(parser: argparse.ArgumentParser,
             cfg = replace(cfg, tied=args.tied)
         if args.name is not None:
             cfg = replace(cfg, name=args.name)
+        if getattr(args, "pad_vocab", None) is not None:
+            cfg = pad_vocab(cfg, args.pad_vocab)
         return cfg.validate()
     except (OSError, ValueError) as e:
         parser.error(str(e))

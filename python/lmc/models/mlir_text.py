@@ -63,3 +63,36 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {value}")
     return value
+
+
+def padded_size(vocab: int, multiple: int) -> int:
+    """`vocab` rounded up to a multiple of `multiple` (50257, 64 -> 50304)."""
+    if not isinstance(multiple, int) or isinstance(multiple, bool) or multiple <= 0:
+        raise ValueError(f"the padding multiple must be a positive integer, "
+                         f"got {multiple!r}")
+    return -(-vocab // multiple) * multiple
+
+
+def pad_vocab(cfg, multiple: int):
+    """`cfg` (a GPT2Config or LlamaConfig) with its embedding and LM head
+    padded to a multiple of `multiple` rows (padded_vocab; none when the
+    vocabulary already is one)."""
+    from dataclasses import replace
+    rows = padded_size(cfg.vocab, multiple)
+    return replace(cfg, padded_vocab=rows if rows != cfg.vocab else 0)
+
+
+def check_padded_vocab(vocab: int, padded: int) -> None:
+    """Raise ValueError unless `padded` is 0 (none) or at least `vocab`."""
+    if not isinstance(padded, int) or isinstance(padded, bool) or padded < 0:
+        raise ValueError(f"padded_vocab must be a non-negative integer, got "
+                         f"{padded!r}")
+    if padded and padded < vocab:
+        raise ValueError(f"padded_vocab ({padded}) must be at least vocab "
+                         f"({vocab})")
+
+
+def classes_suffix(vocab: int, rows: int) -> str:
+    """The ` classes(N)` of lmc.cross_entropy over `rows` logits of which the
+    first `vocab` are tokens; empty when nothing is padding."""
+    return f" classes({vocab})" if rows != vocab else ""

@@ -412,6 +412,37 @@ func.func @cross_entropy(%logits: tensor<?x?x256xf32>, %targets: tensor<?x?xi32>
 
 // -----
 
+// Tests that cross_entropy over padded logits (classes(250) of 256 columns)
+// masks the padding out of the row maximum (-inf for column >= 250) and out
+// of the sum of exponentials (0 for column >= 250); the rest is as without
+// padding.
+
+// CHECK-LABEL: func.func @cross_entropy_padded
+// CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK-NEXT:    ^bb0(%[[X:.+]]: f32, %[[ACC:.+]]: f32):
+// CHECK-NEXT:      %[[NINF:.+]] = arith.constant 0xFF800000 : f32
+// CHECK-NEXT:      %[[COL:.+]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[N:.+]] = arith.constant 250 : index
+// CHECK-NEXT:      %[[IN:.+]] = arith.cmpi ult, %[[COL]], %[[N]] : index
+// CHECK-NEXT:      %[[V:.+]] = arith.select %[[IN]], %[[X]], %[[NINF]] : f32
+// CHECK-NEXT:      %[[M:.+]] = arith.maximumf %[[V]], %[[ACC]] : f32
+// CHECK-NEXT:      linalg.yield %[[M]] : f32
+// CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:           %[[E:.+]] = math.exp
+// CHECK-NEXT:      %[[ZERO:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:      %[[COL2:.+]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[N2:.+]] = arith.constant 250 : index
+// CHECK-NEXT:      %[[IN2:.+]] = arith.cmpi ult, %[[COL2]], %[[N2]] : index
+// CHECK-NEXT:      %[[ME:.+]] = arith.select %[[IN2]], %[[E]], %[[ZERO]] : f32
+// CHECK-NEXT:      arith.addf %[[ME]], %{{.+}} : f32
+// CHECK:         math.log
+func.func @cross_entropy_padded(%logits: tensor<?x?x256xf32>, %targets: tensor<?x?xi32>) -> tensor<f32> {
+  %0 = lmc.cross_entropy %logits, %targets classes(250) : tensor<?x?x256xf32>, tensor<?x?xi32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
 // Tests that a matmul with a shared rank-2 rhs (a linear layer) has loops
 // (b, t, n, k): lhs (b, t, k), rhs (k, n), out (b, t, n), k the reduction,
 // accumulating into a zero-filled [B, T, N] tensor.

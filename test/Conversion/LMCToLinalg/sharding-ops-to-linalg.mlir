@@ -73,6 +73,44 @@ func.func @stats(%l: tensor<?x?x128xf32>, %t: tensor<?x?xi32>, %off: index) -> t
 
 // -----
 
+// Tests that cross_entropy_stats and cross_entropy_shard_grad over a block
+// of padded logits (classes(250)) mask by the GLOBAL column, offset +
+// linalg.index 2 < 250: out of the block's max (-inf) and sum (0), and a
+// gradient of exactly 0.
+
+// CHECK-LABEL: func.func @padded_block
+// CHECK-SAME:    %[[OFF:[^:]+]]: index
+// CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:           %[[NINF:.+]] = arith.constant 0xFF800000 : f32
+// CHECK-NEXT:      %[[COL:.+]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[GCOL:.+]] = arith.addi %[[COL]], %[[OFF]] : index
+// CHECK-NEXT:      %[[N:.+]] = arith.constant 250 : index
+// CHECK-NEXT:      %[[IN:.+]] = arith.cmpi ult, %[[GCOL]], %[[N]] : index
+// CHECK-NEXT:      %[[V:.+]] = arith.select %[[IN]], %{{.+}}, %[[NINF]] : f32
+// CHECK-NEXT:      arith.maximumf %[[V]]
+// CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:           %[[E:.+]] = math.exp
+// CHECK:           %[[GCOL2:.+]] = arith.addi %{{.+}}, %[[OFF]] : index
+// CHECK:           %[[IN2:.+]] = arith.cmpi ult, %[[GCOL2]], %{{.+}} : index
+// CHECK-NEXT:      arith.select %[[IN2]], %[[E]], %{{.+}} : f32
+// CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel"]
+// CHECK:           %[[RV:.+]] = arith.mulf
+// CHECK-NEXT:      %[[GC:.+]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[GG:.+]] = arith.addi %[[GC]], %[[OFF]] : index
+// CHECK-NEXT:      %[[NN:.+]] = arith.constant 250 : index
+// CHECK-NEXT:      %[[IN3:.+]] = arith.cmpi ult, %[[GG]], %[[NN]] : index
+// CHECK-NEXT:      %[[G:.+]] = arith.select %[[IN3]], %[[RV]], %{{.+}} : f32
+// CHECK-NEXT:      linalg.yield %[[G]] : f32
+func.func @padded_block(%l: tensor<?x?x128xf32>, %t: tensor<?x?xi32>, %g: tensor<f32>,
+                        %lse: tensor<?x?xf32>, %off: index)
+    -> (tensor<?x?x3xf32>, tensor<?x?x128xf32>) {
+  %0 = lmc.cross_entropy_stats %l, %t offset(%off) classes(250) : tensor<?x?x128xf32>, tensor<?x?xi32>
+  %1 = lmc.cross_entropy_shard_grad %l, %t, %g, %lse offset(%off) classes(250) : tensor<?x?x128xf32>, tensor<?x?xi32>, tensor<f32>, tensor<?x?xf32>
+  return %0, %1 : tensor<?x?x3xf32>, tensor<?x?x128xf32>
+}
+
+// -----
+
 // Tests that cross_entropy_combine reads m, s and t of every block as
 // stride-3 slices, reduces them to M = max m, S = sum s exp(m - M) and
 // T = sum t, returns lse = log S + M, and the loss as the sum of lse - T

@@ -548,6 +548,35 @@ func.func @cross_entropy_grad(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>, %d: 
 
 // -----
 
+// Tests that cross_entropy_grad over padded logits (classes(250)) masks the
+// padding out of the row max and sum as cross_entropy does, and yields
+// exactly 0 in the padding columns (a select on linalg.index 2 < 250).
+
+// CHECK-LABEL: func.func @cross_entropy_grad_padded
+// CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:           %[[C1:.+]] = arith.cmpi ult, %{{.+}}, %c250{{.*}} : index
+// CHECK-NEXT:      arith.select %[[C1]]
+// CHECK-NEXT:      arith.maximumf
+// CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK:           %[[C2:.+]] = arith.cmpi ult, %{{.+}}, %c250{{.*}} : index
+// CHECK-NEXT:      arith.select %[[C2]]
+// CHECK:         linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel"]
+// CHECK:           %[[OH:.+]] = arith.select %{{.+}}, %{{.+}}, %{{.+}} : f32
+// CHECK-NEXT:      %[[D:.+]] = arith.subf %{{.+}}, %[[OH]] : f32
+// CHECK-NEXT:      %[[RV:.+]] = arith.mulf %[[D]], %{{.+}} : f32
+// CHECK-NEXT:      %[[Z:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:      %[[COL:.+]] = linalg.index 2 : index
+// CHECK-NEXT:      %[[N:.+]] = arith.constant 250 : index
+// CHECK-NEXT:      %[[IN:.+]] = arith.cmpi ult, %[[COL]], %[[N]] : index
+// CHECK-NEXT:      %[[G:.+]] = arith.select %[[IN]], %[[RV]], %[[Z]] : f32
+// CHECK-NEXT:      linalg.yield %[[G]] : f32
+func.func @cross_entropy_grad_padded(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>, %d: tensor<f32>) -> tensor<?x?x256xf32> {
+  %0 = lmc.cross_entropy_grad %l, %t, %d classes(250) : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
+  return %0 : tensor<?x?x256xf32>
+}
+
+// -----
+
 // Tests that adamw computes the bias corrections 1 - beta^t with
 // t = step + 1 once outside the loop (math.powf), then one generic over
 // identity maps that reads the gradient and writes into the parameter and

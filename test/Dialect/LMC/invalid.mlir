@@ -1776,6 +1776,27 @@ func.func @f(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>) {
 
 // -----
 
+// Tests that classes (the real vocabulary of padded logits) is at most the
+// logits' width.
+
+func.func @f(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>) {
+  // expected-error @+1 {{'lmc.cross_entropy' op classes (257) exceeds the 256 columns of the logits}}
+  %0 = lmc.cross_entropy %l, %t classes(257) : tensor<?x?x256xf32>, tensor<?x?xi32>
+  return
+}
+
+// -----
+
+// Tests that classes is at least 1.
+
+func.func @f(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>) {
+  // expected-error @+1 {{'lmc.cross_entropy' op classes must be at least 1, got 0}}
+  %0 = lmc.cross_entropy %l, %t classes(0) : tensor<?x?x256xf32>, tensor<?x?xi32>
+  return
+}
+
+// -----
+
 // Tests that boolean (i1) tensors are not accepted as token ids.
 func.func @embedding_i1_ids(%t: tensor<16x4xf32>, %ids: tensor<?x?xi1>) {
   // expected-error @+1 {{operand #1 must be ranked tensor of 8-, 16-, 32- or 64-bit signless integer values}}

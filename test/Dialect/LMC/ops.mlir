@@ -357,6 +357,20 @@ func.func @losses(%l0: tensor<2x3x10xf64>, %t0: tensor<2x3xi64>,
   return %0, %1, %2 : tensor<f64>, tensor<f32>, tensor<f32>
 }
 
+// Tests cross_entropy over padded logits: classes(N), the real vocabulary,
+// up to the logits' width.
+
+// CHECK-LABEL: func.func @padded_loss
+// CHECK-NEXT:    %[[P0:.+]] = lmc.cross_entropy %{{.+}}, %{{.+}} classes(250) : tensor<?x?x256xf32>, tensor<?x?xi32>
+// CHECK-NEXT:    %[[P1:.+]] = lmc.cross_entropy %{{.+}}, %{{.+}} classes(256) : tensor<?x?x256xf32>, tensor<?x?xi32>
+// CHECK-NEXT:    return %[[P0]], %[[P1]]
+func.func @padded_loss(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>)
+    -> (tensor<f32>, tensor<f32>) {
+  %0 = lmc.cross_entropy %l, %t classes(250) : tensor<?x?x256xf32>, tensor<?x?xi32>
+  %1 = lmc.cross_entropy %l, %t classes(256) : tensor<?x?x256xf32>, tensor<?x?xi32>
+  return %0, %1 : tensor<f32>, tensor<f32>
+}
+
 // Tests flash_attention (output and row log-sum-exp) and its gradient, with
 // dynamic and static shapes.
 

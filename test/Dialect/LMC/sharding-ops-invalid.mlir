@@ -307,3 +307,24 @@ func.func @f(%l: tensor<?x128xf32>, %t: tensor<?xi32>, %g: tensor<f32>, %lse: te
   %0 = "lmc.cross_entropy_shard_grad"(%l, %t, %g, %lse, %off) : (tensor<?x128xf32>, tensor<?xi32>, tensor<f32>, tensor<?xf32>, index) -> tensor<?x64xf32>
   return
 }
+
+// -----
+
+// Tests that the classes of cross_entropy_stats (global columns: it may
+// exceed the block's width) is at least 1.
+
+func.func @f(%l: tensor<?x128xf32>, %t: tensor<?xi32>, %off: index) {
+  // expected-error @+1 {{'lmc.cross_entropy_stats' op classes must be at least 1, got 0}}
+  %0 = lmc.cross_entropy_stats %l, %t offset(%off) classes(0) : tensor<?x128xf32>, tensor<?xi32>
+  return
+}
+
+// -----
+
+// Tests that the classes of cross_entropy_shard_grad is at least 1.
+
+func.func @f(%l: tensor<?x128xf32>, %t: tensor<?xi32>, %g: tensor<f32>, %lse: tensor<?xf32>, %off: index) {
+  // expected-error @+1 {{'lmc.cross_entropy_shard_grad' op classes must be at least 1, got 0}}
+  %0 = lmc.cross_entropy_shard_grad %l, %t, %g, %lse offset(%off) classes(0) : tensor<?x128xf32>, tensor<?xi32>, tensor<f32>, tensor<?xf32>
+  return
+}

@@ -122,3 +122,23 @@ func.func @cross_entropy_shard_grad(%l: tensor<?x?x128xf32>, %t: tensor<?x?xi32>
   %1 = lmc.cross_entropy_shard_grad %l2, %t2, %g2, %lse2 offset(%off) : tensor<6x8xf64>, tensor<6xi64>, tensor<f64>, tensor<6xf64>
   return %0, %1 : tensor<?x?x128xf32>, tensor<6x8xf64>
 }
+
+// -----
+
+// Tests the vocabulary-parallel ops over padded logits: classes(N) counts
+// global columns, so it may exceed the block's width.
+
+// CHECK-LABEL: func.func @padded_blocks
+// CHECK-NEXT:    %[[S:.+]] = lmc.cross_entropy_stats %{{.+}}, %{{.+}} offset(%{{.+}}) classes(250) : tensor<?x?x128xf32>, tensor<?x?xi32>
+// CHECK-NEXT:    %[[G:.+]] = lmc.cross_entropy_shard_grad %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} offset(%{{.+}}) classes(250) : tensor<?x?x128xf32>, tensor<?x?xi32>, tensor<f32>, tensor<?x?xf32>
+// CHECK-NEXT:    return %[[S]], %[[G]]
+// GENERIC-LABEL: sym_name = "padded_blocks"
+// GENERIC:       "lmc.cross_entropy_stats"(%{{.+}}, %{{.+}}, %{{.+}}) <{classes = 250 : i64}>
+// GENERIC:       "lmc.cross_entropy_shard_grad"(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) <{classes = 250 : i64}>
+func.func @padded_blocks(%l: tensor<?x?x128xf32>, %t: tensor<?x?xi32>, %g: tensor<f32>,
+                         %lse: tensor<?x?xf32>, %off: index)
+    -> (tensor<?x?x3xf32>, tensor<?x?x128xf32>) {
+  %0 = lmc.cross_entropy_stats %l, %t offset(%off) classes(250) : tensor<?x?x128xf32>, tensor<?x?xi32>
+  %1 = lmc.cross_entropy_shard_grad %l, %t, %g, %lse offset(%off) classes(250) : tensor<?x?x128xf32>, tensor<?x?xi32>, tensor<f32>, tensor<?x?xf32>
+  return %0, %1 : tensor<?x?x3xf32>, tensor<?x?x128xf32>
+}

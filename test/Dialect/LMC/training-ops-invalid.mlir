@@ -801,6 +801,27 @@ func.func @f(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>, %d: tensor<f64>) {
 
 // -----
 
+// Tests that classes (the real vocabulary of padded logits) is at most the
+// logits' width.
+
+func.func @f(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>, %d: tensor<f32>) {
+  // expected-error @+1 {{'lmc.cross_entropy_grad' op classes (300) exceeds the 256 columns of the logits}}
+  %0 = lmc.cross_entropy_grad %l, %t, %d classes(300) : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that classes is at least 1.
+
+func.func @f(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>, %d: tensor<f32>) {
+  // expected-error @+1 {{'lmc.cross_entropy_grad' op classes must be at least 1, got -3}}
+  %0 = lmc.cross_entropy_grad %l, %t, %d classes(-3) : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
+  return
+}
+
+// -----
+
 // Tests that grad is a 0-d tensor.
 
 func.func @f(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>, %d: tensor<1xf32>) {

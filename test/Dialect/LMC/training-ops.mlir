@@ -311,6 +311,19 @@ func.func @cross_entropy_grad(%logits: tensor<?x?x256xf32>, %targets: tensor<?x?
   return %0, %1 : tensor<?x?x256xf32>, tensor<8x5xf64>
 }
 
+// Tests cross_entropy_grad over padded logits (classes(N)).
+
+// CHECK-LABEL: func.func @cross_entropy_grad_padded
+// CHECK-NEXT:    %[[DP:.+]] = lmc.cross_entropy_grad %{{.+}}, %{{.+}}, %{{.+}} classes(250) : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
+// CHECK-NEXT:    return %[[DP]]
+// GENERIC-LABEL: sym_name = "cross_entropy_grad_padded"
+// GENERIC:       "lmc.cross_entropy_grad"(%{{.+}}, %{{.+}}, %{{.+}}) <{classes = 250 : i64}>
+func.func @cross_entropy_grad_padded(%logits: tensor<?x?x256xf32>, %targets: tensor<?x?xi32>, %dloss: tensor<f32>)
+    -> tensor<?x?x256xf32> {
+  %0 = lmc.cross_entropy_grad %logits, %targets, %dloss classes(250) : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
+  return %0 : tensor<?x?x256xf32>
+}
+
 // Tests adamw: three results of the parameter's type; f32 scalars with an
 // i64 step, and f64 scalars with an i32 step.
 

@@ -16,6 +16,12 @@ lmc.cross_entropy_grad on the whole logits, and NumPy's. Logits of rank 3
 [3, 5, V] and rank 2 [7, V] (odd leading sizes, dynamic at the ops), f32 and
 f64, and a loss gradient of 0.75.
 
+Padded vocabulary: the same with `classes(7)` (columns 7.. are padding,
+set to large logits that would dominate an unmasked loss): the loss and
+the gradient are NumPy's over the first 7 columns, the gradient exactly 0
+in the padding; split into 2 and 4 blocks, the last blocks hold padding
+only (masked by their global column index, offset + column).
+
 Embedding: a table of 8 rows split into halves (offsets 0 and 4). The
 halves' lmc.embedding results summed are the whole table's embedding; their
 lmc.embedding_grad results stacked are the whole table's gradient.
@@ -30,6 +36,7 @@ import sys
 import numpy as np
 
 VOCAB = 16
+CLASSES = 7  # of the padded cases: columns 7..15 are padding
 BLOCKS = (1, 2, 4)
 DLOSS = 0.75
 TOL = {"f32": (1e-5, 1e-7), "f64": (1e-12, 1e-15)}  # (rtol, atol)
@@ -41,14 +48,21 @@ def _rng():
 
 
 def ce_inputs():
-    """name -> (logits, targets, dtype)."""
+    """name -> (logits, targets, dtype, classes or None)."""
     rng = _rng()
     out = {}
     for dtype in ("f32", "f64"):
         for shape in ((3, 5), (7,)):
             logits = (rng.standard_normal(shape + (VOCAB,)) * 3.0).astype(NP[dtype])
             targets = rng.integers(0, VOCAB, size=shape).astype(np.int32)
-            out[f"ce_{dtype}_r{len(shape) + 1}"] = (logits, targets, dtype)
+            out[f"ce_{dtype}_r{len(shape) + 1}"] = (logits, targets, dtype, None)
+    # Padded: large logits in the padding, targets among the classes.
+    for dtype in ("f32", "f64"):
+        for shape in ((3, 5), (7,)):
+            logits = (rng.standard_normal(shape + (VOCAB,)) * 3.0).astype(NP[dtype])
+            logits[..., CLASSES:] = 40.0
+            targets = rng.integers(0, CLASSES, size=shape).astype(np.int32)
+            out[f"cep_{dtype}_r{len(shape) + 1}"] = (logits, targets, dtype, CLASSES)
     return out
 
 
@@ -67,7 +81,14 @@ def emb_inputs():
 # ---- NumPy references (float64) --------------------------------------------
 
 
-def ce_reference(logits, targets):
+def ce_reference(logits, targets, classes=None):
+    """Loss, gradient and log-sum-exp; with `classes`, over the first
+    `classes` columns only, the gradient 0 in the others."""
+    if classes is not None:
+        loss, g, lse = ce_reference(logits[..., :classes], targets)
+        grad = np.zeros(logits.shape)
+        grad[..., :classes] = g
+        return loss, grad, lse
     x = logits.astype(np.float64)
     m = x.max(axis=-1, keepdims=True)
     lse = (m + np.log(np.exp(x - m).sum(axis=-1, keepdims=True)))[..., 0]
@@ -84,8 +105,8 @@ def ce_reference(logits, targets):
 def expected():
     """case name -> (dtype, expected values as float64 array)."""
     out = {}
-    for name, (logits, targets, dtype) in ce_inputs().items():
-        loss, grad, lse = ce_reference(logits, targets)
+    for name, (logits, targets, dtype, classes) in ce_inputs().items():
+        loss, grad, lse = ce_reference(logits, targets, classes)
         out[f"{name}_full_loss"] = (dtype, np.array(loss))
         out[f"{name}_full_grad"] = (dtype, grad)
         for p in BLOCKS:
@@ -170,8 +191,9 @@ def _dynamic(lines, name, value, ty, rank, et):
                  f"tensor<{'?x' * rank}{et}>")
 
 
-def _gen_ce(lines, name, logits, targets, et):
+def _gen_ce(lines, name, logits, targets, et, classes):
     rank = logits.ndim
+    cl = f" classes({classes})" if classes is not None else ""
     lead = tuple(range(rank - 1))
     _const(lines, f"{name}_l", logits, et, lead)
     _const(lines, f"{name}_t", targets, "i32", lead)
@@ -179,8 +201,9 @@ def _gen_ce(lines, name, logits, targets, et):
     tty = _ty(targets.shape, "i32", lead)
     lines.append(f"  %{name}_g = arith.constant dense<{DLOSS}> : tensor<{et}>")
     # The unsharded ops.
-    lines.append(f"  %{name}_full_loss = lmc.cross_entropy %{name}_l, %{name}_t : {lty}, {tty}")
-    lines.append(f"  %{name}_fg = lmc.cross_entropy_grad %{name}_l, %{name}_t, %{name}_g : "
+    lines.append(f"  %{name}_full_loss = lmc.cross_entropy %{name}_l, %{name}_t{cl} : "
+                 f"{lty}, {tty}")
+    lines.append(f"  %{name}_fg = lmc.cross_entropy_grad %{name}_l, %{name}_t, %{name}_g{cl} : "
                  f"{lty}, {tty}, tensor<{et}>")
     _dynamic(lines, f"{name}_full_grad", f"{name}_fg", lty, rank, et)
     _print(lines, f"{name}_full_loss", f"{name}_full_loss", 0, et)
@@ -203,7 +226,7 @@ def _gen_ce(lines, name, logits, targets, et):
                          f"[{ones}] : {lty} to {bty}")
             lines.append(f"  %{q}_o{k} = arith.constant {k * width} : index")
             lines.append(f"  %{q}_s{k} = lmc.cross_entropy_stats %{q}_b{k}, %{name}_t "
-                         f"offset(%{q}_o{k}) : {bty}, {tty}")
+                         f"offset(%{q}_o{k}){cl} : {bty}, {tty}")
             stats.append(f"%{q}_s{k}")
             blocks.append(f"%{q}_b{k}")
             offsets.append(f"%{q}_o{k}")
@@ -215,7 +238,7 @@ def _gen_ce(lines, name, logits, targets, et):
         grads = []
         for k in range(p):
             lines.append(f"  %{q}_g{k} = lmc.cross_entropy_shard_grad {blocks[k]}, %{name}_t, "
-                         f"%{name}_g, %{q}_lse0 offset({offsets[k]}) : {bty}, {tty}, "
+                         f"%{name}_g, %{q}_lse0 offset({offsets[k]}){cl} : {bty}, {tty}, "
                          f"tensor<{et}>, {lse_ty}")
             grads.append(f"%{q}_g{k}")
         lines.append(f"  %{q}_gcat = lmc.concat {', '.join(grads)} : {', '.join([bty] * p)}")
@@ -258,8 +281,8 @@ def _gen_emb(lines, name, table, ids, grad, et):
 
 def gen(path):
     lines = ["func.func @main() {"]
-    for name, (logits, targets, et) in ce_inputs().items():
-        _gen_ce(lines, name, logits, targets, et)
+    for name, (logits, targets, et, classes) in ce_inputs().items():
+        _gen_ce(lines, name, logits, targets, et, classes)
     for name, (table, ids, grad, et) in emb_inputs().items():
         _gen_emb(lines, name, table, ids, grad, et)
     lines += ["  return", "}"]
@@ -313,13 +336,20 @@ def check(path):
         ratio, err = _close(printed, values.ravel(), dtype)
         # The sharded results against the unsharded ops' (same precision).
         twin = None
-        m = re.match(r"(ce_\w+?)_p\d+_(loss|grad)$", name)
+        m = re.match(r"(cep?_\w+?)_p\d+_(loss|grad)$", name)
         if m:
             twin = f"{m.group(1)}_full_{m.group(2)}"
         elif name.endswith("_halves"):
             twin = name[: -len("_halves")] + "_full"
         if twin and twin in got:
             ratio = max(ratio, _close(printed, got[twin][1], dtype)[0])
+        # A padded gradient is exactly 0 in the padding.
+        if name.startswith("cep_") and name.endswith("_grad"):
+            pad = printed.reshape(sizes)[..., CLASSES:]
+            if np.any(pad != 0.0):
+                print(f"FAIL: case {name}: {np.count_nonzero(pad)} padding "
+                      "gradients are not exactly 0")
+                ratio = np.inf
         status = "ok" if ratio <= 1.0 else "FAIL"
         ok &= status == "ok"
         print(f"{status}: case {name} shape {list(sizes)} max_abs_err {err:.3e}")

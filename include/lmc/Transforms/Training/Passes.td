@@ -200,7 +200,9 @@ def LMCOptimizer : Pass<"lmc-optimizer", "::mlir::ModuleOp"> {
       float type; `step`, `warmup` and `decay_steps` are `i64`.
     - `@eval_step(params..., tokens, targets) -> tensor<f32>`: the loss.
     - `@logits(params..., tokens) -> tensor<?xVxf32>`: next-token logits at
-      the last position of every sequence, for generation.
+      the last position of every sequence, for generation; for a loss with
+      `classes(N)` (a padded vocabulary) only the first `N` columns
+      (`tensor<?xNxf32>`), so that padding is never sampled.
 
     Parameters and optimizer state are arguments and results, each annotated
     with its parameter (`lmc.param = @name`) and, for state, its kind

@@ -183,9 +183,9 @@ LogicalResult PositionEmbeddingOp::buildGradient(GradientBuilder &gb) {
 
 LogicalResult CrossEntropyOp::buildGradient(GradientBuilder &gb) {
   // Targets (operand 1) have no gradient.
-  gb.addOperandGrad(0, CrossEntropyGradOp::create(gb.builder(), getLoc(),
-                                                  gb.operand(0), gb.operand(1),
-                                                  gb.resultGrad(0)));
+  gb.addOperandGrad(0, CrossEntropyGradOp::create(
+                           gb.builder(), getLoc(), gb.operand(0), gb.operand(1),
+                           gb.resultGrad(0), getClassesAttr()));
   return success();
 }
 

@@ -732,5 +732,9 @@ CrossEntropyOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
   return success();
 }
 
+LogicalResult CrossEntropyOp::verify() {
+  return verifyClasses(*this, getClasses(), getLogits().getType());
+}
+
 #define GET_OP_CLASSES
 #include "lmc/Dialect/LMC/IR/LMCOps.cpp.inc"

@@ -67,6 +67,11 @@ LogicalResult CrossEntropyCombineOp::inferReturnTypes(
   return success();
 }
 
+LogicalResult CrossEntropyStatsOp::verify() {
+  // The block's width says nothing about the global vocabulary.
+  return verifyClasses(*this, getClasses(), nullptr);
+}
+
 LogicalResult CrossEntropyShardGradOp::verify() {
   RankedTensorType logits = getLogits().getType();
   if (failed(verifyLogitsAndTargets(getLoc(), logits, getTargets().getType())))
@@ -83,5 +88,5 @@ LogicalResult CrossEntropyShardGradOp::verify() {
     return emitOpError("lse ")
            << lse << " must have the leading dimensions and the element type "
            << "of the logits " << logits;
-  return success();
+  return verifyClasses(*this, getClasses(), nullptr);
 }

@@ -679,7 +679,8 @@ FailureOr<SmallVector<Value>> EmbeddingOp::partition(PartitionBuilder &pb) {
 /// loss: local statistics, gathered over the axis and combined. Computed
 /// once per logits value and reused by the gradient.
 static std::pair<Value, Value> shardedLogSumExp(PartitionBuilder &pb,
-                                                Value logits, Value targets) {
+                                                Value logits, Value targets,
+                                                IntegerAttr classes) {
   Value &loss = pb.memo("cross_entropy.loss", logits);
   Value &lse = pb.memo("cross_entropy.lse", logits);
   if (lse)
@@ -688,8 +689,9 @@ static std::pair<Value, Value> shardedLogSumExp(PartitionBuilder &pb,
   Location loc = pb.op()->getLoc();
   auto type = cast<RankedTensorType>(logits.getType());
   int64_t last = type.getRank() - 1;
+  // `classes` counts GLOBAL columns: each block masks by its offset.
   Value stats = CrossEntropyStatsOp::create(
-      b, loc, logits, targets, offsetOf(pb, type.getDimSize(last)));
+      b, loc, logits, targets, offsetOf(pb, type.getDimSize(last)), classes);
   auto statsType = cast<RankedTensorType>(stats.getType());
   SmallVector<int64_t> gatheredShape(statsType.getShape());
   gatheredShape[last] *= pb.parts();
@@ -706,7 +708,8 @@ FailureOr<SmallVector<Value>> CrossEntropyOp::partition(PartitionBuilder &pb) {
   if (!pb.rule().operands[0].isShard())
     return pb.cloneWithLocalTypes();
   ValueRange x = pb.operands();
-  return SmallVector<Value>{shardedLogSumExp(pb, x[0], x[1]).first};
+  return SmallVector<Value>{
+      shardedLogSumExp(pb, x[0], x[1], getClassesAttr()).first};
 }
 
 FailureOr<SmallVector<Value>>
@@ -715,10 +718,11 @@ CrossEntropyGradOp::partition(PartitionBuilder &pb) {
   if (!pb.rule().operands[0].isShard())
     return pb.cloneWithLocalTypes();
   ValueRange x = pb.operands();
-  Value lse = shardedLogSumExp(pb, x[0], x[1]).second;
+  Value lse = shardedLogSumExp(pb, x[0], x[1], op.getClassesAttr()).second;
   int64_t vocab = cast<RankedTensorType>(x[0].getType()).getShape().back();
   Value local = CrossEntropyShardGradOp::create(
-      pb.builder(), op.getLoc(), x[0], x[1], x[2], lse, offsetOf(pb, vocab));
+      pb.builder(), op.getLoc(), x[0], x[1], x[2], lse, offsetOf(pb, vocab),
+      op.getClassesAttr());
   return SmallVector<Value>{local};
 }
 

@@ -214,7 +214,7 @@ LogicalResult CrossEntropyGradOp::verify() {
       return emitOpError("dimension ") << i << " of logits and targets differ";
   if (getGrad().getType().getElementType() != logits.getElementType())
     return emitOpError("grad must have the logits' element type");
-  return success();
+  return verifyClasses(*this, getClasses(), logits);
 }
 
 LogicalResult AdamWOp::verify() {

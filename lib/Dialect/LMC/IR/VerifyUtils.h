@@ -89,6 +89,27 @@ inline LogicalResult verifyLogitsAndTargets(std::optional<Location> loc,
   return success();
 }
 
+/// Checks the `classes` attribute of a cross-entropy op (the number of real
+/// classes of logits padded along the vocabulary): absent, or at least 1
+/// and, when `logits` is given (the full logits, not one vocabulary block),
+/// at most their static last dimension.
+inline LogicalResult verifyClasses(Operation *op,
+                                   std::optional<uint64_t> classes,
+                                   RankedTensorType logits) {
+  if (!classes)
+    return success();
+  auto n = static_cast<int64_t>(*classes);
+  if (n < 1)
+    return op->emitOpError("classes must be at least 1, got ") << n;
+  if (!logits || logits.getRank() < 1)
+    return success();
+  int64_t width = logits.getDimSize(logits.getRank() - 1);
+  if (!ShapedType::isDynamic(width) && n > width)
+    return op->emitOpError("classes (")
+           << n << ") exceeds the " << width << " columns of the logits";
+  return success();
+}
+
 /// Checks the key/value heads of an attention op: `kvHeads` (the attribute,
 /// absent meaning `heads`) at least 1 and dividing `heads`, and keys/values
 /// `key` of `kvHeads * D` channels (D = query channels / heads) with the

@@ -983,24 +983,36 @@ def LMC_CrossEntropyOp : LMC_Op<"cross_entropy", [
     positions of `logsumexp(logits[b, t, :]) - logits[b, t, targets[b, t]]`.
     Targets outside `[0, V)` are undefined behaviour.
 
+    With `classes(N)` only the first `N` columns are classes: the columns
+    `[N, V)` are padding (a vocabulary padded to a multiple of 64 so that
+    the LM head's GEMMs and a vocabulary-parallel split have even sizes)
+    and take no part in the loss: not in the maximum, not in the
+    log-sum-exp, and their gradient is exactly 0. Targets must then lie in
+    `[0, N)`.
+
     Example:
 
     ```mlir
     %loss = lmc.cross_entropy %logits, %targets : tensor<?x?x256xf32>, tensor<?x?xi32>
     // %loss : tensor<f32>
+    %padded = lmc.cross_entropy %logits2, %targets classes(250) : tensor<?x?x256xf32>, tensor<?x?xi32>
     ```
 
     **Constraints:**
     - `logits` has rank at least 2 and a static last (vocabulary) dimension;
     - `targets` is a tensor of signless integers whose rank is one less than
       that of `logits`, with the same leading dimensions where static;
+    - `classes`, when present, is in `[1, V]`;
     - the result is a 0-d tensor of the element type of `logits`.
   }];
-  let arguments = (ins LMC_FloatTensor:$logits, LMC_IdTensor:$targets);
+  let arguments = (ins LMC_FloatTensor:$logits, LMC_IdTensor:$targets,
+                       OptionalAttr<I64Attr>:$classes);
   let results = (outs LMC_ScalarFloatTensor:$result);
   let assemblyFormat = [{
-    $logits `,` $targets attr-dict `:` type($logits) `,` type($targets)
+    $logits `,` $targets (`classes` `(` $classes^ `)`)? attr-dict `:`
+    type($logits) `,` type($targets)
   }];
+  let hasVerifier = 1;
 }
 
 include "lmc/Dialect/LMC/IR/LMCTrainingOps.td"

@@ -49,6 +49,11 @@ def LMC_CrossEntropyStatsOp : LMC_Op<"cross_entropy_stats", [
     - `[2]`, `t`: `logits[..., target - offset]` if
       `0 <= target - offset < Vl`, and 0 otherwise.
 
+    With `classes(C)` (the `classes` of the `cross_entropy` it computes a
+    block of) the columns whose GLOBAL index `offset + j` is `C` or more are
+    padding and left out of `m` and `s` (a block of padding only has
+    `m = -inf`, `s = 0`).
+
     The statistics of all blocks concatenated along the last dimension (an
     `lmc.all_gather` over the vocabulary's mesh axes) are what
     `lmc.cross_entropy_combine` turns into the loss.
@@ -66,16 +71,19 @@ def LMC_CrossEntropyStatsOp : LMC_Op<"cross_entropy_stats", [
     - `targets` is a tensor of signless integers whose rank is one less than
       that of `logits`, with the same leading dimensions where static;
     - `offset` is an `index`;
+    - `classes`, when present, is positive;
     - the result has the leading dimensions of `logits` followed by 3, and
       the element type of `logits`.
   }];
   let arguments = (ins LMC_FloatTensor:$logits, LMC_IdTensor:$targets,
-                       Index:$offset);
+                       Index:$offset, OptionalAttr<I64Attr>:$classes);
   let results = (outs LMC_FloatTensor:$result);
   let assemblyFormat = [{
-    $logits `,` $targets `offset` `(` $offset `)` attr-dict `:` type($logits)
-    `,` type($targets)
+    $logits `,` $targets `offset` `(` $offset `)`
+    (`classes` `(` $classes^ `)`)? attr-dict `:` type($logits) `,`
+    type($targets)
   }];
+  let hasVerifier = 1;
 }
 
 def LMC_CrossEntropyCombineOp : LMC_Op<"cross_entropy_combine", [
@@ -121,7 +129,9 @@ def LMC_CrossEntropyShardGradOp : LMC_Op<"cross_entropy_shard_grad", [
     `lmc.cross_entropy_combine`), `grad` the 0-d gradient of the loss and
     `N` the number of positions (the product of the leading dimensions of
     `logits`). The blocks concatenated along the vocabulary are
-    `lmc.cross_entropy_grad` of the full logits.
+    `lmc.cross_entropy_grad` of the full logits. With `classes(C)` the
+    result is exactly 0 in the columns whose global index `offset + j` is
+    `C` or more (padding).
 
     Example:
 
@@ -134,16 +144,17 @@ def LMC_CrossEntropyShardGradOp : LMC_Op<"cross_entropy_shard_grad", [
     - `grad` is a 0-d tensor of the logits' element type;
     - `lse` has the leading dimensions of `logits` (where static) and its
       element type;
-    - `offset` is an `index`; the result has the type of `logits`.
+    - `offset` is an `index`; the result has the type of `logits`;
+    - `classes`, when present, is positive.
   }];
   let arguments = (ins LMC_FloatTensor:$logits, LMC_IdTensor:$targets,
                        LMC_ScalarFloatTensor:$grad, LMC_FloatTensor:$lse,
-                       Index:$offset);
+                       Index:$offset, OptionalAttr<I64Attr>:$classes);
   let results = (outs LMC_FloatTensor:$result);
   let assemblyFormat = [{
     $logits `,` $targets `,` $grad `,` $lse `offset` `(` $offset `)`
-    attr-dict `:` type($logits) `,` type($targets) `,` type($grad) `,`
-    type($lse)
+    (`classes` `(` $classes^ `)`)? attr-dict `:` type($logits) `,`
+    type($targets) `,` type($grad) `,` type($lse)
   }];
   let hasVerifier = 1;
 }

@@ -444,12 +444,16 @@ def LMC_CrossEntropyGradOp : LMC_Op<"cross_entropy_grad", [
   let summary = "gradient of the mean cross-entropy with respect to logits";
   let description = [{
     `result = (softmax(logits) - onehot(targets)) * grad / N`, with `N` the
-    number of positions and `grad` the 0-d gradient of the loss.
+    number of positions and `grad` the 0-d gradient of the loss. With
+    `classes(C)` (the `classes` of its `cross_entropy`) the softmax is over
+    the first `C` columns and the result is exactly 0 in the padding
+    columns `[C, V)`.
 
     Example:
 
     ```mlir
     %dl = lmc.cross_entropy_grad %logits, %targets, %dloss : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
+    %dp = lmc.cross_entropy_grad %logits, %targets, %dloss classes(250) : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
     ```
 
     **Constraints:**
@@ -457,11 +461,12 @@ def LMC_CrossEntropyGradOp : LMC_Op<"cross_entropy_grad", [
       type.
   }];
   let arguments = (ins LMC_FloatTensor:$logits, LMC_IdTensor:$targets,
-                       LMC_ScalarFloatTensor:$grad);
+                       LMC_ScalarFloatTensor:$grad,
+                       OptionalAttr<I64Attr>:$classes);
   let results = (outs LMC_FloatTensor:$result);
   let assemblyFormat = [{
-    $logits `,` $targets `,` $grad attr-dict `:` type($logits) `,`
-    type($targets) `,` type($grad)
+    $logits `,` $targets `,` $grad (`classes` `(` $classes^ `)`)? attr-dict
+    `:` type($logits) `,` type($targets) `,` type($grad)
   }];
   let hasVerifier = 1;
 }
