@@ -86,7 +86,8 @@ void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
   // point orders the host's reads (the kernels stay shared: they are in the
   // gpu.module by now).
   if (options.asyncLaunches) {
-    pm.addPass(createLMCGpuStreamFunctions());
+    if (options.streamFunctions)
+      pm.addPass(createLMCGpuStreamFunctions());
     pm.addPass(createInlinerPass());
     pm.addPass(createLMCGpuAsyncLaunches());
   }
