@@ -416,7 +416,9 @@ def LMCHostSharedBuffers : Pass<"lmc-host-shared-buffers", "::mlir::ModuleOp"> {
     gives managed memory from a small pool of its own, so that those
     scalars share no pages with the activations. Their `memref.dealloc`
     stays (the runtime frees either kind by address). Kernels read and
-    write the shared buffers as any other.
+    write the shared buffers as any other. A buffer that a stream-ordered
+    host function (`lmc-gpu-stream-functions`) allocates and returns, and
+    a caller reads, is allocated shared in that function.
 
     Run after `lmc-gpu-async-launches`, which moves host reads of buffers
     the function allocated (`memref.alloc`) down to their first use.

@@ -63,21 +63,19 @@ public:
             shared.insert(alloc);
       });
     }
-    {
-      for (memref::AllocOp alloc : shared) {
-        OpBuilder builder(alloc);
-        // Synchronous (no async token): upstream lowers a host_shared
-        // allocation only without one; it needs no stream order, as the
-        // runtime's shared memory is reused only after a free that follows
-        // the host's last use.
-        auto replacement = gpu::AllocOp::create(
-            builder, alloc.getLoc(), alloc.getType(), /*asyncToken=*/Type(),
-            /*asyncDependencies=*/ValueRange(), alloc.getDynamicSizes(),
-            alloc.getSymbolOperands(), /*hostShared=*/true);
-        LLVM_DEBUG(llvm::dbgs() << "host-shared: " << alloc << "\n");
-        alloc.getResult().replaceAllUsesWith(replacement.getMemref());
-        alloc.erase();
-      }
+    for (memref::AllocOp alloc : shared) {
+      OpBuilder builder(alloc);
+      // Synchronous (no async token): upstream lowers a host_shared
+      // allocation only without one; it needs no stream order, as the
+      // runtime's shared memory is reused only after a free that follows
+      // the host's last use.
+      auto replacement = gpu::AllocOp::create(
+          builder, alloc.getLoc(), alloc.getType(), /*asyncToken=*/Type(),
+          /*asyncDependencies=*/ValueRange(), alloc.getDynamicSizes(),
+          alloc.getSymbolOperands(), /*hostShared=*/true);
+      LLVM_DEBUG(llvm::dbgs() << "host-shared: " << alloc << "\n");
+      alloc.getResult().replaceAllUsesWith(replacement.getMemref());
+      alloc.erase();
     }
   }
 };
