@@ -78,10 +78,16 @@ void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
   pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createLMCMergeGPUModules());
-  // The host code queues the kernels without waiting for each; one token
-  // chain per entry point, so the shared host functions are inlined first
-  // (the kernels stay shared: they are in the gpu.module by now).
+  // The host code queues the kernels without waiting for each. The shared
+  // host functions that only queue GPU work stay out of line, called as
+  // stream-ordered functions, so that the entry points grow with the depth
+  // of the model as calls, not as launch sequences; the others (those whose
+  // results the host reads) are inlined, so that one token chain per entry
+  // point orders the host's reads (the kernels stay shared: they are in the
+  // gpu.module by now).
   if (options.asyncLaunches) {
+    if (options.streamFunctions)
+      pm.addPass(createLMCGpuStreamFunctions());
     pm.addPass(createInlinerPass());
     pm.addPass(createLMCGpuAsyncLaunches());
   }

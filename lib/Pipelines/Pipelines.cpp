@@ -212,6 +212,7 @@ mlir::lmc::getCompileStages(const CompilePipelineOptions &options,
                         gpu.format = gpuOnly ? "isa" : options.gpuFormat;
                         gpu.precision = options.precision;
                         gpu.asyncLaunches = options.asyncLaunches;
+                        gpu.streamFunctions = options.streamFunctions;
                         buildGpuPipeline(pm, gpu);
                       }});
     if (!gpuOnly)

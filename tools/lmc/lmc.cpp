@@ -174,6 +174,13 @@ static cl::opt<bool> asyncLaunches(
              "(default); --async-launches=false waits after every launch, "
              "to rule the asynchronous host code out when debugging"),
     cl::init(true), cl::sub(compileCommand));
+static cl::opt<bool> streamFunctions(
+    "gpu-stream-functions",
+    cl::desc("--target cuda: the entry points call the host functions that "
+             "only queue GPU work (default); =false inlines them all, as "
+             "before (compile time grows faster than the depth; to rule "
+             "them out when debugging)"),
+    cl::init(true), cl::sub(compileCommand));
 static cl::opt<std::string>
     runtimeLibrary("runtime-lib",
                    cl::desc("The lmc runtime library to link (default: "
@@ -352,6 +359,7 @@ int main(int argc, char **argv) {
   pipeline.microbatches = microbatches;
   pipeline.pipelineSchedule = pipelineSchedule;
   pipeline.asyncLaunches = asyncLaunches;
+  pipeline.streamFunctions = streamFunctions;
   pipeline.approximateMath = !exactMath;
   if (optLevel > 3) {
     llvm::errs() << "lmc compile: -O" << optLevel << ": expected -O0 to -O3\n";

@@ -416,7 +416,9 @@ def LMCHostSharedBuffers : Pass<"lmc-host-shared-buffers", "::mlir::ModuleOp"> {
     gives managed memory from a small pool of its own, so that those
     scalars share no pages with the activations. Their `memref.dealloc`
     stays (the runtime frees either kind by address). Kernels read and
-    write the shared buffers as any other.
+    write the shared buffers as any other. A buffer that a stream-ordered
+    host function (`lmc-gpu-stream-functions`) allocates and returns, and
+    a caller reads, is allocated shared in that function.
 
     Run after `lmc-gpu-async-launches`, which moves host reads of buffers
     the function allocated (`memref.alloc`) down to their first use.
@@ -442,6 +444,71 @@ def LMCHostSharedBuffers : Pass<"lmc-host-shared-buffers", "::mlir::ModuleOp"> {
     ```
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def LMCGpuStreamFunctions : Pass<"lmc-gpu-stream-functions",
+                                  "::mlir::ModuleOp"> {
+  let summary = "Keeps the host functions that only queue GPU work out of "
+                "line, stream-ordered";
+  let description = [{
+    After `lmc-outline-kernels` and the GPU lowering, each op kernel is a
+    private host function (shared by the layers) that allocates its
+    outputs, launches its kernels and calls the GPU runtime.
+    `lmc-gpu-async-launches` chains the launches of a function on one token
+    and waits where the host touches memory, so the entry points used to
+    inline every such function: the entry points became straight-line
+    launch sequences that grow with the depth of the model, and their code
+    generation on the host was the largest part of a deep model's compile.
+
+    This pass, before `inline`, marks `lmc.stream_ordered` and `no_inline`
+    every private host function with one block whose ops only queue work
+    on the rank's compute stream or need no memory on the host: kernel
+    launches (synchronous so far), calls of stream-ordered functions (the
+    GPU runtime's, and the functions this pass keeps), `memref.alloc`,
+    `memref.dealloc`, `cf.assert`, and pure ops without regions; and whose
+    returned buffers every caller uses only on the GPU (launches,
+    stream-ordered calls, deallocations, and pure ops such as views, whose
+    buffers are followed in turn). A function whose result the host reads
+    (a squared norm for clipping, the loss) is inlined as before, so that
+    `lmc-gpu-async-launches` can delay the read and
+    `lmc-host-shared-buffers` can see the allocation. The kept functions
+    are chosen by a fixed point: dropping one can make a caller's use of
+    another's result a host use.
+
+    A call of a kept function is then like a call of the GPU runtime: the
+    host does not wait before it, and its launches (chained inside it by
+    `lmc-gpu-async-launches` on a token of their own, which lowers to
+    `mgpuStreamCreate`, the runtime's one compute stream) run in program
+    order with everything else on that stream. The entry points of a
+    48-layer model are then calls, as on the CPU target, and the host code
+    grows with the kinds of ops rather than their number.
+
+    Input:
+
+    ```mlir
+    func.func private @m_gelu_0(%x: memref<?xf32>) -> memref<?xf32> {
+      %y = memref.alloc(%n) : memref<?xf32>
+      gpu.launch_func @lmc_kernels::@m_gelu_0_kernel ... args(%x : memref<?xf32>, %y : memref<?xf32>)
+      return %y : memref<?xf32>
+    }
+    func.func @lmc_train_step(...) {
+      %y = call @m_gelu_0(%x) : (memref<?xf32>) -> memref<?xf32>
+      gpu.launch_func @lmc_kernels::@k ... args(%y : memref<?xf32>)
+    ```
+
+    Output:
+
+    ```mlir
+    func.func private @m_gelu_0(%x: memref<?xf32>) -> memref<?xf32>
+        attributes {lmc.stream_ordered, no_inline} {
+      ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+  let statistics = [
+    Statistic<"numStreamFunctions", "stream-functions",
+              "host functions kept out of line as stream-ordered">,
+  ];
 }
 
 def LMCGpuAsyncLaunches : Pass<"lmc-gpu-async-launches", "::mlir::ModuleOp"> {
@@ -481,11 +548,22 @@ def LMCGpuAsyncLaunches : Pass<"lmc-gpu-async-launches", "::mlir::ModuleOp"> {
     has run, are then read together after the last of them: one wait
     instead of one per parameter.
 
+    A call of a stream-ordered host function of the module queues kernels
+    as a launch does: with no token pending, the pass starts one before it
+    (`gpu.wait async`), so that the next host access waits for that work
+    too. (The GPU runtime's own stream-ordered functions synchronise
+    themselves where the host reads what they wrote, as
+    `lmcrt_gpu_collective_wait` does for a received size.) A host function
+    that is itself stream-ordered (`lmc-gpu-stream-functions` keeps those
+    that only queue GPU work out of line) chains its launches on a token of
+    its own and returns without waiting: its callers wait where they touch
+    memory.
+
     Upstream's `gpu-async-region` treats every op with side effects
     (deallocations, library calls) as a host access and would wait before
-    each of them. Run after `inline`: a call of a host function that
-    launches kernels is not stream-ordered, so the host would wait before
-    it and before the callee returns.
+    each of them. Run after `lmc-gpu-stream-functions` and `inline`: a call
+    of a host function that launches kernels and is not stream-ordered
+    would make the host wait before it and before the callee returns.
 
     Input:
 

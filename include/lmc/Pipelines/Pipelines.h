@@ -241,6 +241,13 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
                      "waiting for them; the host waits only before it "
                      "touches memory (lmc-gpu-async-launches)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> streamFunctions{
+      *this, "stream-functions",
+      llvm::cl::desc("With async-launches: keep the host functions that only "
+                     "queue GPU work out of line, called as stream-ordered "
+                     "functions (lmc-gpu-stream-functions); false inlines "
+                     "every host function into the entry points"),
+      llvm::cl::init(true)};
 };
 
 /// Builds the GPU lowering of a training step (after the training
@@ -290,13 +297,14 @@ struct CompilePipelineOptions {
   bool threads = true;
   /// --target cuda: the GPU architecture, the CUDA toolkit whose libdevice
   /// is linked (empty: the default), the NVPTX optimisation level, what
-  /// gpu-module-to-binary makes (isa, bin or fatbin) and asynchronous
-  /// launches.
+  /// gpu-module-to-binary makes (isa, bin or fatbin), asynchronous
+  /// launches and out-of-line stream-ordered host functions.
   std::string cudaArch = "sm_90";
   std::string cudaToolkit;
   unsigned optLevel = 3;
   std::string gpuFormat = "fatbin";
   bool asyncLaunches = true;
+  bool streamFunctions = true;
 };
 
 /// One stage of `lmc compile`: its name (the name of its IR dump, and of

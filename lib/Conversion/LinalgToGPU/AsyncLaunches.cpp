@@ -52,15 +52,13 @@ llvm::SetVector<Value> aliasesOf(Value root) {
   return aliases;
 }
 
-/// A load of a buffer the function allocated itself: nothing outside the
+/// A load of a buffer the function allocated itself, or got freshly
+/// allocated from a stream-ordered function it called: nothing outside the
 /// function can write it, so only the ops that use it (or a view of it)
 /// order the read.
 bool isLocalRead(Operation *op) {
   auto load = dyn_cast<memref::LoadOp>(op);
-  if (!load)
-    return false;
-  Operation *def = viewSource(load.getMemRef()).getDefiningOp();
-  return def && isa<memref::AllocOp, memref::AllocaOp>(def);
+  return load && freshAllocation(load.getMemRef());
 }
 
 bool isPureScalarOp(Operation *op) {
@@ -76,9 +74,12 @@ public:
     for (auto fn : module.getOps<func::FuncOp>()) {
       if (fn.isDeclaration())
         continue;
+      // A stream-ordered host function (lmc-gpu-stream-functions) returns
+      // with its work queued: its callers wait where they touch memory.
+      bool streamOrdered = fn->hasAttr(kStreamOrdered);
       for (Block &block : fn.getBody()) {
         delayLocalReads(block);
-        chainLaunches(block);
+        chainLaunches(block, streamOrdered);
       }
     }
   }
@@ -164,9 +165,28 @@ private:
     return !isMemoryEffectFree(op);
   }
 
+  /// True when `op` calls a stream-ordered host function of the module
+  /// (one that lmc-gpu-stream-functions kept out of line), which launches
+  /// kernels as the caller would. The GPU runtime's stream-ordered
+  /// functions (declarations) say themselves when the host must wait for
+  /// their work (a received size is read after lmcrt_gpu_collective_wait,
+  /// which synchronises).
+  static bool callsStreamFunction(Operation *op) {
+    auto call = dyn_cast<func::CallOp>(op);
+    if (!call)
+      return false;
+    auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+        call, call.getCalleeAttr());
+    return callee && !callee.isDeclaration() &&
+           callee->hasAttr(kStreamOrdered);
+  }
+
   /// Chains the block's synchronous launches on one token per stretch of
-  /// GPU work and waits for it before each host access.
-  void chainLaunches(Block &block) {
+  /// GPU work and waits for it before each host access. A call of a
+  /// stream-ordered host function queues kernels too: without a token
+  /// pending it starts one, so that the next host access waits for them.
+  /// In a stream-ordered function the terminator does not wait.
+  void chainLaunches(Block &block, bool streamOrdered) {
     OpBuilder builder(block.getParentOp()->getContext());
     Type tokenType = builder.getType<gpu::AsyncTokenType>();
     Value token;
@@ -194,6 +214,15 @@ private:
         ++numAsyncLaunches;
         continue;
       }
+      if (!token && !streamOrdered && callsStreamFunction(&op)) {
+        builder.setInsertionPoint(&op);
+        token = gpu::WaitOp::create(builder, op.getLoc(), tokenType,
+                                    ValueRange())
+                    .getAsyncToken();
+        continue;
+      }
+      if (streamOrdered && op.hasTrait<OpTrait::IsTerminator>())
+        continue;
       if (!token || !needsWait(&op))
         continue;
       builder.setInsertionPoint(&op);

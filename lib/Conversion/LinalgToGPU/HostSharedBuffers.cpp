@@ -49,30 +49,33 @@ class LMCHostSharedBuffersPass
 public:
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    // Host functions only: the kernels are in gpu.module ops.
+    // Host functions only: the kernels are in gpu.module ops. A buffer
+    // that a stream-ordered function allocates and returns, and its caller
+    // reads, is allocated shared in that function.
+    llvm::SetVector<memref::AllocOp> shared;
     for (auto fn : module.getOps<func::FuncOp>()) {
       if (fn.isDeclaration())
         continue;
-      llvm::SetVector<memref::AllocOp> shared;
       fn.walk([&](Operation *op) {
         for (Value buffer : hostAccessed(op))
-          if (auto alloc = viewSource(buffer).getDefiningOp<memref::AllocOp>())
+          if (auto alloc =
+                  dyn_cast_or_null<memref::AllocOp>(freshAllocation(buffer)))
             shared.insert(alloc);
       });
-      for (memref::AllocOp alloc : shared) {
-        OpBuilder builder(alloc);
-        // Synchronous (no async token): upstream lowers a host_shared
-        // allocation only without one; it needs no stream order, as the
-        // runtime's shared memory is reused only after a free that follows
-        // the host's last use.
-        auto replacement = gpu::AllocOp::create(
-            builder, alloc.getLoc(), alloc.getType(), /*asyncToken=*/Type(),
-            /*asyncDependencies=*/ValueRange(), alloc.getDynamicSizes(),
-            alloc.getSymbolOperands(), /*hostShared=*/true);
-        LLVM_DEBUG(llvm::dbgs() << "host-shared: " << alloc << "\n");
-        alloc.getResult().replaceAllUsesWith(replacement.getMemref());
-        alloc.erase();
-      }
+    }
+    for (memref::AllocOp alloc : shared) {
+      OpBuilder builder(alloc);
+      // Synchronous (no async token): upstream lowers a host_shared
+      // allocation only without one; it needs no stream order, as the
+      // runtime's shared memory is reused only after a free that follows
+      // the host's last use.
+      auto replacement = gpu::AllocOp::create(
+          builder, alloc.getLoc(), alloc.getType(), /*asyncToken=*/Type(),
+          /*asyncDependencies=*/ValueRange(), alloc.getDynamicSizes(),
+          alloc.getSymbolOperands(), /*hostShared=*/true);
+      LLVM_DEBUG(llvm::dbgs() << "host-shared: " << alloc << "\n");
+      alloc.getResult().replaceAllUsesWith(replacement.getMemref());
+      alloc.erase();
     }
   }
 };

@@ -179,3 +179,53 @@ func.func @not_delayed(%x: memref<64xf32>, %t: !gpu.async.token) -> f32 {
   return %sum : f32
 }
 }
+
+// -----
+
+// Tests that a stream-ordered host function (lmc-gpu-stream-functions)
+// chains its launches on a token of its own and returns without waiting;
+// that its caller starts a token at the first call of it, so that the host
+// waits for its kernels before it reads; and that the read of a buffer the
+// function allocated and returned is delayed as a local read is (the two
+// norms are read together, after one wait).
+
+module attributes {gpu.container_module} {
+gpu.module @lmc_kernels {
+  gpu.func @norm(%g: memref<64xf32>, %s: memref<f32>) kernel { gpu.return }
+}
+
+// CHECK-LABEL: func.func private @m_norm_0
+// CHECK:      %[[T0:.+]] = gpu.wait async
+// CHECK-NEXT: %[[T1:.+]] = gpu.launch_func async [%[[T0]]] @lmc_kernels::@norm
+// CHECK-NEXT: %[[T2:.+]] = gpu.launch_func async [%[[T1]]] @lmc_kernels::@norm
+// CHECK-NOT:  gpu.wait
+// CHECK:      return
+func.func private @m_norm_0(%g: memref<64xf32>) -> memref<f32> attributes {lmc.stream_ordered, no_inline} {
+  %c1 = arith.constant 1 : index
+  %s = memref.alloc() : memref<f32>
+  gpu.launch_func @lmc_kernels::@norm blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%g : memref<64xf32>, %s : memref<f32>)
+  gpu.launch_func @lmc_kernels::@norm blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%g : memref<64xf32>, %s : memref<f32>)
+  return %s : memref<f32>
+}
+
+// CHECK-LABEL: func.func @norms
+// CHECK:      %[[T:.+]] = gpu.wait async
+// CHECK-NEXT: %[[S0:.+]] = call @m_norm_0(%arg0)
+// CHECK-NEXT: %[[S1:.+]] = call @m_norm_0(%arg1)
+// CHECK-NEXT: gpu.wait [%[[T]]]
+// CHECK-DAG:  memref.load %[[S0]][]
+// CHECK-DAG:  memref.load %[[S1]][]
+// CHECK:      arith.addf
+// CHECK-NOT:  gpu.wait
+// CHECK:      return
+func.func @norms(%g0: memref<64xf32>, %g1: memref<64xf32>) -> f32 {
+  %s0 = call @m_norm_0(%g0) : (memref<64xf32>) -> memref<f32>
+  %n0 = memref.load %s0[] : memref<f32>
+  memref.dealloc %s0 : memref<f32>
+  %s1 = call @m_norm_0(%g1) : (memref<64xf32>) -> memref<f32>
+  %n1 = memref.load %s1[] : memref<f32>
+  memref.dealloc %s1 : memref<f32>
+  %sum = arith.addf %n0, %n1 : f32
+  return %sum : f32
+}
+}

@@ -55,3 +55,39 @@ func.func @model_info() -> memref<4xi8> {
   return %a : memref<4xi8>
 }
 }
+
+// -----
+
+// Tests that a buffer a stream-ordered host function allocates and returns,
+// and its caller loads, becomes host-shared in that function; a returned
+// buffer no caller reads stays device memory.
+
+module attributes {gpu.container_module} {
+gpu.module @lmc_kernels {
+  gpu.func @k(%s: memref<f32>) kernel { gpu.return }
+}
+
+// CHECK-LABEL: func.func private @m_norm_0
+// CHECK:      %[[S:.+]] = gpu.alloc  host_shared () : memref<f32>
+// CHECK:      %[[D:.+]] = memref.alloc() : memref<f32>
+// CHECK:      return %{{.+}}, %[[D]]
+func.func private @m_norm_0() -> (memref<f32, strided<[], offset: ?>>, memref<f32>) attributes {lmc.stream_ordered, no_inline} {
+  %c1 = arith.constant 1 : index
+  %s = memref.alloc() : memref<f32>
+  %d = memref.alloc() : memref<f32>
+  gpu.launch_func @lmc_kernels::@k blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%s : memref<f32>)
+  %cast = memref.cast %s : memref<f32> to memref<f32, strided<[], offset: ?>>
+  return %cast, %d : memref<f32, strided<[], offset: ?>>, memref<f32>
+}
+
+// CHECK-LABEL: func.func @step
+// CHECK:      %[[R:.+]]:2 = call @m_norm_0()
+// CHECK:      memref.load %[[R]]#0[]
+func.func @step() -> f32 {
+  %r:2 = call @m_norm_0() : () -> (memref<f32, strided<[], offset: ?>>, memref<f32>)
+  %v = memref.load %r#0[] : memref<f32, strided<[], offset: ?>>
+  memref.dealloc %r#0 : memref<f32, strided<[], offset: ?>>
+  memref.dealloc %r#1 : memref<f32>
+  return %v : f32
+}
+}
