@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <thread>
 #include <vector>
 
 using lmcrt::kernels::bf16Available;
@@ -44,9 +45,8 @@ double roundedBf16(float x) {
   int e = 0;
   std::frexp(static_cast<double>(x), &e); // |x| in [2^(e-1), 2^e)
   const int quantum = std::max(e - 8, -133);
-  return std::ldexp(std::nearbyint(std::ldexp(static_cast<double>(x),
-                                              -quantum)),
-                    quantum);
+  return std::ldexp(
+      std::nearbyint(std::ldexp(static_cast<double>(x), -quantum)), quantum);
 }
 
 /// A float buffer viewed with any sizes and strides, as generated code
@@ -152,11 +152,11 @@ std::vector<int64_t> withBatch(const std::vector<int64_t> &batch, int64_t rows,
 /// reference of rounded operands; returns the matmul executions it caused.
 int64_t checkCase(const Case &c) {
   SCOPED_TRACE(c.name);
-  std::vector<int64_t> aSizes = withBatch(c.batch, c.ta ? c.k : c.m,
-                                          c.ta ? c.m : c.k);
+  std::vector<int64_t> aSizes =
+      withBatch(c.batch, c.ta ? c.k : c.m, c.ta ? c.m : c.k);
   std::vector<int64_t> bSizes =
-      withBatch(c.sharedB ? std::vector<int64_t>{} : c.batch,
-                c.tb ? c.n : c.k, c.tb ? c.k : c.n);
+      withBatch(c.sharedB ? std::vector<int64_t>{} : c.batch, c.tb ? c.n : c.k,
+                c.tb ? c.k : c.n);
   std::vector<int64_t> cSizes = withBatch(c.batch, c.m, c.n);
   Tensor a(aSizes, stridesFor(aSizes, c.layoutA));
   Tensor b(bSizes, stridesFor(bSizes, c.layoutB));
@@ -181,21 +181,27 @@ int64_t checkCase(const Case &c) {
   int64_t differsFromFp32 = 0;
   for (int64_t bi = 0; bi < batches; ++bi) {
     std::vector<int64_t> index = batchIndex(c.batch, bi);
+    // Element (i, k) of op(A) and (k, j) of op(B) of this batch element.
+    std::vector<int64_t> origin = index;
+    origin.push_back(0);
+    origin.push_back(0);
+    const float *pa = &a.at(origin);
+    const float *pb = c.sharedB ? b.storage.data() : &b.at(origin);
+    const size_t r = aSizes.size();
+    const int64_t ai = a.strides[r - (c.ta ? 1 : 2)],
+                  ak = a.strides[r - (c.ta ? 2 : 1)];
+    const size_t rb = bSizes.size();
+    const int64_t bk = b.strides[rb - (c.tb ? 1 : 2)],
+                  bj = b.strides[rb - (c.tb ? 2 : 1)];
     for (int64_t i = 0; i < c.m; ++i)
       for (int64_t j = 0; j < c.n; ++j) {
         double ref = 0, magnitude = 0, exactMagnitude = 0;
         for (int64_t k = 0; k < c.k; ++k) {
-          std::vector<int64_t> ia = index, ib = c.sharedB
-                                                    ? std::vector<int64_t>{}
-                                                    : index;
-          ia.push_back(c.ta ? k : i);
-          ia.push_back(c.ta ? i : k);
-          ib.push_back(c.tb ? j : k);
-          ib.push_back(c.tb ? k : j);
-          double p = roundedBf16(a.at(ia)) * roundedBf16(b.at(ib));
+          const float x = pa[i * ai + k * ak], y = pb[k * bk + j * bj];
+          double p = roundedBf16(x) * roundedBf16(y);
           ref += p;
           magnitude += std::fabs(p);
-          exactMagnitude += std::fabs(static_cast<double>(a.at(ia)) * b.at(ib));
+          exactMagnitude += std::fabs(static_cast<double>(x) * y);
         }
         std::vector<int64_t> ic = index;
         ic.push_back(i);
@@ -210,8 +216,8 @@ int64_t checkCase(const Case &c) {
             << "C" << i << "," << j << " batch " << bi;
         const float fp32 = full.at(ic);
         differsFromFp32 += std::fabs(static_cast<double>(got) - fp32) >
-                           static_cast<double>(c.k + 1) *
-                               std::ldexp(1.0, -24) * exactMagnitude;
+                           static_cast<double>(c.k + 1) * std::ldexp(1.0, -24) *
+                               exactMagnitude;
       }
   }
   // The operands really were rounded: float32's result is elsewhere.
@@ -233,14 +239,50 @@ const Case kCases[] = {
     {"strided columns", {}, 37, 53, 71, true, false, false, 's', 's', 's'},
     {"C column-major", {}, 37, 53, 71, false, false, false, 'r', 'r', 'c'},
     {"K = 1", {}, 5, 9, 1, false, false, false, 'r', 'r', 'r'},
-    {"large, tiled transpose", {}, 130, 200, 300, true, true, false, 'r', 'r',
+    {"large, tiled transpose",
+     {},
+     130,
+     200,
+     300,
+     true,
+     true,
+     false,
+     'r',
+     'r',
      'r'},
     {"batched", {2, 3}, 17, 19, 23, false, false, false, 'r', 'r', 'r'},
-    {"batched, transposed, padded", {2, 3}, 17, 19, 23, true, true, false,
-     'p', 'p', 'p'},
-    {"shared B, folded into rows", {4}, 17, 19, 23, false, false, true, 'r',
-     'r', 'r'},
-    {"shared B, A transposed", {4}, 17, 19, 23, true, true, true, 'r', 'r',
+    {"batched, transposed, padded",
+     {2, 3},
+     17,
+     19,
+     23,
+     true,
+     true,
+     false,
+     'p',
+     'p',
+     'p'},
+    {"shared B, folded into rows",
+     {4},
+     17,
+     19,
+     23,
+     false,
+     false,
+     true,
+     'r',
+     'r',
+     'r'},
+    {"shared B, A transposed",
+     {4},
+     17,
+     19,
+     23,
+     true,
+     true,
+     true,
+     'r',
+     'r',
      'r'},
 };
 
@@ -258,6 +300,18 @@ TEST(Bf16Gemm, MatchesOperandsRoundedToBf16) {
   }
 }
 
+TEST(Bf16Gemm, ConcurrentCallers) {
+  // GEMMs from two threads at once (each with its own bfloat16 buffers and
+  // stream; the cache shared) give each caller its own right result.
+  std::thread other([] {
+    for (int i = 0; i < 3; ++i)
+      checkCase(kCases[12]);
+  });
+  for (int i = 0; i < 3; ++i)
+    checkCase(kCases[3]);
+  other.join();
+}
+
 TEST(Bf16Gemm, BiasAndGeluEpilogues) {
   // A linear layer [2, 5, K] x [N, K]^T + bias with the tanh GELU epilogue:
   // aux is the pre-activation (rounded operands' sum plus the bias), C its
@@ -273,9 +327,9 @@ TEST(Bf16Gemm, BiasAndGeluEpilogues) {
   bias.fillPseudoRandom(9);
   for (int epilogue : {LMCRT_GEMM_BIAS, LMCRT_GEMM_BIAS_GELU_TANH}) {
     const bool gelu = epilogue == LMCRT_GEMM_BIAS_GELU_TANH;
-    _mlir_ciface_lmcrt_gemm_bias(&a.memref, &w.memref, &bias.memref,
-                                 &c.memref, gelu ? &aux.memref : &c.memref, 0,
-                                 1, epilogue, LMCRT_PRECISION_BF16);
+    _mlir_ciface_lmcrt_gemm_bias(&a.memref, &w.memref, &bias.memref, &c.memref,
+                                 gelu ? &aux.memref : &c.memref, 0, 1, epilogue,
+                                 LMCRT_PRECISION_BF16);
     for (int64_t r = 0; r < R; ++r)
       for (int64_t j = 0; j < N; ++j) {
         double pre = bias.storage[j], magnitude = std::fabs(pre);
@@ -307,13 +361,21 @@ TEST(Bf16Gemm, RoundsToNearestEven) {
   // the largest floats (to infinity), infinities, NaNs, signed zeros,
   // subnormals; and a column-major source bigger than one 64 x 64 tile.
   const float e = std::ldexp(1.0f, -8); // half a bfloat16 ulp at 1
-  std::vector<float> values = {
-      1.0f + e, 1.0f + 3 * e, -(1.0f + 1.5f * e), 1.0f + e / 2,
-      std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(),
-      std::numeric_limits<float>::infinity(),
-      -std::numeric_limits<float>::infinity(), 0.0f, -0.0f,
-      std::ldexp(1.0f, -130) * 1.37f, std::ldexp(1.0f, -140),
-      std::numeric_limits<float>::denorm_min(), 3.0e38f, 1e-38f};
+  std::vector<float> values = {1.0f + e,
+                               1.0f + 3 * e,
+                               -(1.0f + 1.5f * e),
+                               1.0f + e / 2,
+                               std::numeric_limits<float>::max(),
+                               -std::numeric_limits<float>::max(),
+                               std::numeric_limits<float>::infinity(),
+                               -std::numeric_limits<float>::infinity(),
+                               0.0f,
+                               -0.0f,
+                               std::ldexp(1.0f, -130) * 1.37f,
+                               std::ldexp(1.0f, -140),
+                               std::numeric_limits<float>::denorm_min(),
+                               3.0e38f,
+                               1e-38f};
   std::vector<uint16_t> out(values.size());
   lmcrt::kernels::convertToBf16(
       {values.data(), 1, static_cast<int64_t>(values.size()), 0, 1},
@@ -394,7 +456,7 @@ TEST(Bf16Gemm, OnTheCpusBf16UnitsWhereItHasThem) {
 TEST(GemmFloor, TimesTheShapeAloneThroughTheRuntimeGemm) {
   // A bf16 shape: warm-up and timed calls go through the same GEMM (the
   // matmul primitive where there is one), and the time is positive.
-  lmcrt::kernels::GemmShape shape{1, 64, 96, 128, 1, 0, LMCRT_PRECISION_BF16,
+  lmcrt::kernels::GemmShape shape{1,    64, 96, 128, 1, 0, LMCRT_PRECISION_BF16,
                                   false};
   const int64_t before = matmulCacheStats().executions;
   const double seconds = lmcrt::kernels::gemmAloneSeconds(shape);

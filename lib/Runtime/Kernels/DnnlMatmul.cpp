@@ -133,17 +133,14 @@ public:
   }
 
   dnnl_engine_t engine = nullptr;
-  dnnl_stream_t stream = nullptr;
 
 private:
   using Key = std::tuple<int64_t, int64_t, int64_t, bool, int64_t>;
 
   MatmulCache() {
     const DnnlApi &api = dnnl();
-    if (api.engineCreate(&engine, dnnl_cpu, 0) != dnnl_success ||
-        api.streamCreate(&stream, engine, dnnl_stream_default_flags) !=
-            dnnl_success) {
-      std::fprintf(stderr, "lmcrt: oneDNN: cannot create a CPU stream\n");
+    if (api.engineCreate(&engine, dnnl_cpu, 0) != dnnl_success) {
+      std::fprintf(stderr, "lmcrt: oneDNN: cannot create a CPU engine\n");
       std::abort();
     }
   }
@@ -186,17 +183,26 @@ private:
   int64_t executions = 0;
 };
 
-/// Per-thread bfloat16 copies of the operands, grown to the largest GEMM
-/// and kept (never destroyed: exit handlers still run GEMMs, GemmFloor.cpp).
-struct Buffers {
+/// Per thread: the stream its GEMMs run on (a oneDNN stream is not for
+/// concurrent use) and the bfloat16 copies of the operands, grown to the
+/// largest GEMM and kept (never destroyed: exit handlers still run GEMMs,
+/// GemmFloor.cpp).
+struct PerThread {
+  dnnl_stream_t stream = nullptr;
   std::vector<uint16_t> a, b;
 };
 
-Buffers &threadBuffers() {
-  thread_local Buffers *buffers = nullptr;
-  if (!buffers)
-    buffers = new Buffers;
-  return *buffers;
+PerThread &perThread(dnnl_engine_t engine) {
+  thread_local PerThread *state = nullptr;
+  if (!state) {
+    state = new PerThread;
+    if (dnnl().streamCreate(&state->stream, engine,
+                            dnnl_stream_default_flags) != dnnl_success) {
+      std::fprintf(stderr, "lmcrt: oneDNN: cannot create a CPU stream\n");
+      std::abort();
+    }
+  }
+  return *state;
 }
 
 } // namespace
@@ -205,8 +211,8 @@ bool bf16Available() {
   static const bool available = [] {
     const DnnlApi &api = dnnl();
     dnnl_cpu_isa_t isa = api.effectiveCpuIsa();
-    bool has = (isa & dnnl_cpu_isa_avx512_core_bf16) ==
-               dnnl_cpu_isa_avx512_core_bf16;
+    bool has =
+        (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
     const char *profile = std::getenv("LMCRT_PROFILE");
     if (!has && profile && std::strcmp(profile, "1") == 0)
       std::fprintf(stderr,
@@ -234,7 +240,7 @@ bool bf16Gemm(const StridedMatrix &a, const StridedMatrix &b, float *c,
   if (!p)
     return false;
 
-  Buffers &buffers = threadBuffers();
+  PerThread &buffers = perThread(cache.engine);
   buffers.a.resize(static_cast<size_t>(m * k));
   buffers.b.resize(static_cast<size_t>(k * n));
   convertToBf16(a, buffers.a.data());
@@ -253,9 +259,9 @@ bool bf16Gemm(const StridedMatrix &a, const StridedMatrix &b, float *c,
   if (ok) {
     dnnl_exec_arg_t args[] = {
         {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
-    ok = api.primitiveExecute(p->primitive, cache.stream, 3, args) ==
+    ok = api.primitiveExecute(p->primitive, buffers.stream, 3, args) ==
              dnnl_success &&
-         api.streamWait(cache.stream) == dnnl_success;
+         api.streamWait(buffers.stream) == dnnl_success;
   }
   for (dnnl_memory_t mem : {ma, mb, mc})
     if (mem)

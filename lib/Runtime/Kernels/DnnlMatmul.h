@@ -1,4 +1,4 @@
-//===- DnnlMatmul.h - bfloat16 GEMMs on oneDNN's matmul primitive -*- C++ -*-===//
+//===- DnnlMatmul.h - bfloat16 GEMMs on oneDNN matmul -----------*- C++ -*-===//
 //
 // Under `--precision bf16` the CPU GEMMs run in bfloat16 on the CPU's own
 // bfloat16 units (AVX512-BF16 dot products, AMX tiles where present) through
@@ -14,10 +14,10 @@
 // a permission to down-convert: it still runs the float32 kernels there.)
 //
 // Primitives are created once per (M, N, K, B's layout, C's row stride) and
-// kept for the life of the process; they run on one CPU stream, on oneDNN's
-// OpenMP threads (the generated loops' pool). Where oneDNN sees no bfloat16
-// instructions (or was built another major version than 2), bf16Available()
-// is false and the caller keeps the emulation.
+// kept for the life of the process; they run on the calling thread's CPU
+// stream, on oneDNN's OpenMP threads (the generated loops' pool). Where
+// oneDNN sees no bfloat16 instructions (or was built another major version
+// than 2), bf16Available() is false and the caller keeps the emulation.
 //
 //===----------------------------------------------------------------------===//
 
@@ -62,7 +62,8 @@ bool bf16Gemm(const StridedMatrix &a, const StridedMatrix &b, float *c,
               int64_t ldc);
 
 /// What the cache holds: primitives created, calls that ran one, and the
-/// implementations oneDNN chose (", "-separated, e.g. brg:avx512_core_amx_bf16).
+/// implementations oneDNN chose (", "-separated, e.g.
+/// brg:avx512_core_amx_bf16).
 struct MatmulCacheStats {
   int64_t primitives = 0;
   int64_t executions = 0;

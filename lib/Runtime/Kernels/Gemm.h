@@ -15,8 +15,8 @@ namespace lmcrt::kernels {
 /// C = op(A) op(B) at `precision` (LMCRT_PRECISION_*), as lmcrt_gemm, but
 /// without advancing pending collectives (lmcrt_gemm does that first).
 void cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-             lmcrt_unranked_memref *c, int32_t transpose_a,
-             int32_t transpose_b, int32_t precision);
+             lmcrt_unranked_memref *c, int32_t transpose_a, int32_t transpose_b,
+             int32_t precision);
 
 } // namespace lmcrt::kernels
 

@@ -20,7 +20,8 @@ namespace {
 /// An owned packed buffer and the ranked descriptor the runtime reads.
 struct Operand {
   std::vector<float> data;
-  std::vector<int64_t> descriptor; // {allocated, aligned, offset, sizes, strides}
+  std::vector<int64_t>
+      descriptor; // {allocated, aligned, offset, sizes, strides}
   lmcrt_unranked_memref memref;
 
   explicit Operand(std::vector<int64_t> sizes) {
@@ -64,8 +65,8 @@ double gemmAloneSeconds(const GemmShape &shape) {
   Operand c(dims(shape.m, shape.n, batched));
   auto once = [&] {
     auto start = std::chrono::steady_clock::now();
-    cpuGemm(&a.memref, &b.memref, &c.memref, shape.transposeA,
-            shape.transposeB, shape.precision);
+    cpuGemm(&a.memref, &b.memref, &c.memref, shape.transposeA, shape.transposeB,
+            shape.precision);
     return std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                          start)
         .count();

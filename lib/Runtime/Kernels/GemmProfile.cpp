@@ -102,16 +102,17 @@ void GemmProfile::print() {
   std::fprintf(stderr,
                "lmcrt profile: GEMM %.3f s in all\n"
                "%6s %6s %6s %6s %3s %3s %4s %8s %10s %9s %10s %9s\n",
-               total, "batch", "M", "N", "K", "tA", "tB", "prec", "calls",
-               "ms", "GFLOP/s", "alone ms", "GFLOP/s");
+               total, "batch", "M", "N", "K", "tA", "tB", "prec", "calls", "ms",
+               "GFLOP/s", "alone ms", "GFLOP/s");
   size_t i = 0;
   for (const auto &[shape, e] : steps) {
     double flops = 2.0 * shape.batch * shape.m * shape.n * shape.k *
                    static_cast<double>(e.calls);
     double aloneSeconds = alone[i++] * static_cast<double>(e.calls);
     std::fprintf(
-        stderr, "%6lld %6lld %6lld %6lld %3d %3d %4s %8lld %10.1f %9.1f %10.1f "
-                "%9.1f\n",
+        stderr,
+        "%6lld %6lld %6lld %6lld %3d %3d %4s %8lld %10.1f %9.1f %10.1f "
+        "%9.1f\n",
         (long long)shape.batch, (long long)shape.m, (long long)shape.n,
         (long long)shape.k, shape.transposeA, shape.transposeB,
         precisionName(shape.precision), (long long)e.calls, e.seconds * 1e3,

@@ -1,4 +1,4 @@
-//===- GemmProfile.h - Time per CPU GEMM shape under LMCRT_PROFILE -*- C++ -*-===//
+//===- GemmProfile.h - GEMM time per shape (LMCRT_PROFILE) ------*- C++ -*-===//
 //
 // With LMCRT_PROFILE=1 in the environment, every CPU GEMM adds its time to
 // its shape's row; at exit a table goes to stderr: per shape the calls, the
@@ -32,8 +32,7 @@ struct GemmShape {
   bool sharedB;
 
   auto tie() const {
-    return std::tie(batch, m, n, k, transposeA, transposeB, precision,
-                    sharedB);
+    return std::tie(batch, m, n, k, transposeA, transposeB, precision, sharedB);
   }
   bool operator<(const GemmShape &o) const { return tie() < o.tie(); }
 };

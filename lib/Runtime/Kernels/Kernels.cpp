@@ -203,8 +203,8 @@ void lmcrt::kernels::cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
     batch = 1;
   }
 
-  const bool onBf16Units = precision == LMCRT_PRECISION_BF16 &&
-                           lmcrt::kernels::bf16Available();
+  const bool onBf16Units =
+      precision == LMCRT_PRECISION_BF16 && lmcrt::kernels::bf16Available();
   lmcrt::kernels::GemmProfile *profile = lmcrt::kernels::GemmProfile::get();
   auto start = std::chrono::steady_clock::now();
   std::vector<float> scratchA, scratchB, scratchC;
@@ -236,18 +236,18 @@ void lmcrt::kernels::cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
           lmcrt::kernels::bf16Gemm(logicalA, logicalB, dst, ldc))) {
       int64_t aRows = transpose_a ? K : M, aCols = transpose_a ? M : K;
       int64_t bRows = transpose_b ? N : K, bCols = transpose_b ? K : N;
-      Matrix ma = mantissaBits < 23
-                      ? roundedMatrix(A.data + offA, aRows, aCols,
-                                      A.stride(-2), A.stride(-1), transpose_a,
-                                      mantissaBits, scratchA)
-                      : asMatrix(A.data + offA, aRows, aCols, A.stride(-2),
-                                 A.stride(-1), transpose_a, scratchA);
-      Matrix mb = mantissaBits < 23
-                      ? roundedMatrix(B.data + offB, bRows, bCols,
-                                      B.stride(-2), B.stride(-1), transpose_b,
-                                      mantissaBits, scratchB)
-                      : asMatrix(B.data + offB, bRows, bCols, B.stride(-2),
-                                 B.stride(-1), transpose_b, scratchB);
+      Matrix ma =
+          mantissaBits < 23
+              ? roundedMatrix(A.data + offA, aRows, aCols, A.stride(-2),
+                              A.stride(-1), transpose_a, mantissaBits, scratchA)
+              : asMatrix(A.data + offA, aRows, aCols, A.stride(-2),
+                         A.stride(-1), transpose_a, scratchA);
+      Matrix mb =
+          mantissaBits < 23
+              ? roundedMatrix(B.data + offB, bRows, bCols, B.stride(-2),
+                              B.stride(-1), transpose_b, mantissaBits, scratchB)
+              : asMatrix(B.data + offB, bRows, bCols, B.stride(-2),
+                         B.stride(-1), transpose_b, scratchB);
       dnnl_status_t status = lmcrt::kernels::dnnl().sgemm(
           ma.transposed ? 'T' : 'N', mb.transposed ? 'T' : 'N', M, N, K, 1.0f,
           ma.data, ma.ld, mb.data, mb.ld, 0.0f, dst, ldc);
@@ -261,8 +261,7 @@ void lmcrt::kernels::cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
   }
   if (profile)
     profile->add(
-        {batch, M, N, K, transpose_a != 0, transpose_b != 0, precision,
-         shared},
+        {batch, M, N, K, transpose_a != 0, transpose_b != 0, precision, shared},
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count());
 }
