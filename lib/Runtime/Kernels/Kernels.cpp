@@ -25,13 +25,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
-#include <mutex>
 #include <string>
-#include <tuple>
 #include <vector>
-
-#include <omp.h>
 
 namespace {
 
