@@ -75,6 +75,16 @@ if mpirun:
     config.substitutions.append(
         ("%mpirun", mpirun + " --allow-run-as-root --oversubscribe"))
 
+# A CPU with AVX512-BF16 (Intel since Cooper Lake, AMD since Zen 4): the CPU's
+# bfloat16 GEMMs run on oneDNN's matmul primitive, not on the emulation
+# (tests with `REQUIRES: cpu-bf16`).
+try:
+    with open("/proc/cpuinfo") as f:
+        if "avx512_bf16" in f.read().split():
+            config.available_features.add("cpu-bf16")
+except OSError:
+    pass
+
 # The CUDA toolkit, when CMake found one: its ptxas assembles the generated
 # PTX (tests with `REQUIRES: ptxas`; without it they are reported
 # UNSUPPORTED), and its libdevice is linked into the kernels.

@@ -322,8 +322,10 @@ enum {
  * precision `precision` (LMCRT_PRECISION_*). A and C share their batch
  * dimensions; B either has them too or is one matrix (rank 2) shared by
  * every batch element. Any strides; C's previous contents are ignored.
- * Runs on oneDNN's sgemm; at a reduced precision the rounding is done on
- * copies of the operands before the float32 GEMM. */
+ * Runs on oneDNN: bfloat16 on its bf16 x bf16 -> f32 matmul where the CPU
+ * has AVX512-BF16 (or AMX), the operands rounded into bfloat16 copies;
+ * otherwise on sgemm, at a reduced precision on rounded float32 copies of
+ * the operands. */
 void _mlir_ciface_lmcrt_gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                              lmcrt_unranked_memref *c, int32_t transpose_a,
                              int32_t transpose_b, int32_t precision);

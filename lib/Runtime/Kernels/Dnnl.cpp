@@ -42,6 +42,22 @@ DnnlApi load() {
   resolve(api.version, "dnnl_version");
   resolve(api.cpuIsaToString, "dnnl_cpu_isa2str");
   resolve(api.effectiveCpuIsa, "dnnl_get_effective_cpu_isa");
+#if LMCRT_DNNL_MATMUL
+  resolve(api.engineCreate, "dnnl_engine_create");
+  resolve(api.streamCreate, "dnnl_stream_create");
+  resolve(api.memoryDescInitByStrides, "dnnl_memory_desc_init_by_strides");
+  resolve(api.matmulDescInit, "dnnl_matmul_desc_init");
+  resolve(api.primitiveAttrCreate, "dnnl_primitive_attr_create");
+  resolve(api.primitiveAttrDestroy, "dnnl_primitive_attr_destroy");
+  resolve(api.primitiveDescCreate, "dnnl_primitive_desc_create");
+  resolve(api.primitiveDescQuery, "dnnl_primitive_desc_query");
+  resolve(api.primitiveDescDestroy, "dnnl_primitive_desc_destroy");
+  resolve(api.primitiveCreate, "dnnl_primitive_create");
+  resolve(api.primitiveExecute, "dnnl_primitive_execute");
+  resolve(api.streamWait, "dnnl_stream_wait");
+  resolve(api.memoryCreate, "dnnl_memory_create");
+  resolve(api.memoryDestroy, "dnnl_memory_destroy");
+#endif
   return api;
 }
 

@@ -1,11 +1,12 @@
 //===- Kernels.cpp - Library kernels called by compiled code --------------===//
 //
-// GEMM on oneDNN (dnnl_sgemm, row-major; opened at the first GEMM, Dnnl.h), the
-// GEMM with a bias (and tanh GELU) epilogue as sgemm and one loop over the
-// rows, and the embedding gradient as a scatter-add; see
-// include/lmc/Runtime/lmcrt.h. With LMCRT_PROFILE=1 in the environment, the
-// GEMMs are timed per shape and a table goes to stderr at exit (the benchmark's
-// view of which shapes cost what).
+// GEMM on oneDNN (dnnl_sgemm, row-major; opened at the first GEMM, Dnnl.h;
+// bfloat16 on its matmul primitive where the CPU has bfloat16 units,
+// DnnlMatmul.h), the GEMM with a bias (and tanh GELU) epilogue as the GEMM
+// and one loop over the rows, and the embedding gradient as a scatter-add;
+// see include/lmc/Runtime/lmcrt.h. With LMCRT_PROFILE=1 in the environment,
+// the GEMMs are timed per shape and a table goes to stderr at exit, with each
+// shape's time alone (GemmProfile.h, GemmFloor.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,20 +15,18 @@
 #include "Comm/Collectives.h"
 #include "Core/MemrefView.h"
 #include "Kernels/Dnnl.h"
+#include "Kernels/DnnlMatmul.h"
+#include "Kernels/Gemm.h"
 #include "Kernels/GemmEpilogue.h"
+#include "Kernels/GemmProfile.h"
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
-#include <mutex>
 #include <string>
-#include <tuple>
 #include <vector>
-
-#include <omp.h>
 
 namespace {
 
@@ -102,73 +101,6 @@ template <typename T> bool batchFoldsIntoRows(const View<T> &v) {
   return true;
 }
 
-/// Time per GEMM shape, collected when LMCRT_PROFILE=1.
-class GemmProfile {
-public:
-  /// batch, M, N, K, transpose_a, transpose_b.
-  using Shape = std::tuple<int64_t, int64_t, int64_t, int64_t, int, int>;
-
-  static GemmProfile *get() {
-    static GemmProfile *profile = [] {
-      const char *env = std::getenv("LMCRT_PROFILE");
-      return env && std::strcmp(env, "1") == 0 ? new GemmProfile : nullptr;
-    }();
-    return profile;
-  }
-
-  void add(const Shape &shape, double seconds) {
-    std::lock_guard<std::mutex> lock(mutex);
-    Entry &e = entries[shape];
-    e.seconds += seconds;
-    ++e.calls;
-  }
-
-private:
-  GemmProfile() {
-    std::atexit([] { get()->print(); });
-  }
-
-  void print() {
-    std::lock_guard<std::mutex> lock(mutex);
-    double total = 0;
-    for (const auto &[shape, e] : entries)
-      total += e.seconds;
-    const lmcrt::kernels::DnnlApi &dnnl = lmcrt::kernels::dnnl();
-    const dnnl_version_t *v = dnnl.version();
-    std::fprintf(stderr,
-                 "lmcrt profile: GEMM on oneDNN %d.%d.%d dnnl_sgemm, ISA %s, "
-                 "%d threads\n",
-                 v->major, v->minor, v->patch,
-                 dnnl.cpuIsaToString(dnnl.effectiveCpuIsa()),
-                 omp_get_max_threads());
-    std::fprintf(stderr,
-                 "lmcrt profile: GEMM %.3f s in all\n"
-                 "%6s %6s %6s %6s %3s %3s %8s %10s %9s\n",
-                 total, "batch", "M", "N", "K", "tA", "tB", "calls", "ms",
-                 "GFLOP/s");
-    for (const auto &[shape, e] : entries) {
-      auto [batch, m, n, k, ta, tb] = shape;
-      double flops = 2.0 * batch * m * n * k * e.calls;
-      std::fprintf(stderr,
-                   "%6lld %6lld %6lld %6lld %3d %3d %8lld %10.1f %9.1f\n",
-                   (long long)batch, (long long)m, (long long)n, (long long)k,
-                   ta, tb, (long long)e.calls, e.seconds * 1e3,
-                   e.seconds > 0 ? flops / e.seconds / 1e9 : 0.0);
-    }
-  }
-
-  struct Entry {
-    double seconds = 0;
-    int64_t calls = 0;
-  };
-  std::mutex mutex;
-  std::map<Shape, Entry> entries;
-};
-
-} // namespace
-
-namespace {
-
 /// tanh(u) in straight-line code that vectorises (tanhf does not, nor does
 /// anything with a float comparison under the default trapping-math):
 /// sign(u) (1 - e) / (1 + e) with e = e^(-2a), a = min(|u|, 10) (compared
@@ -223,14 +155,29 @@ void biasEpilogue(lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
   lmcrt::applyBiasEpilogue(C, Bias, gelu ? &Aux : nullptr);
 }
 
-/// The GEMM of lmcrt.h with its operands' mantissas rounded to
-/// `mantissaBits` bits (23: float32, no rounding).
-void gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-          lmcrt_unranked_memref *c, int32_t transpose_a, int32_t transpose_b,
-          int mantissaBits) {
-  // Gradient all-reduces started earlier advance while the backward pass
-  // runs its GEMMs.
-  lmcrt::comm::progress();
+/// The mantissa bits of the operands at the GEMM precision `precision`
+/// (lmcrt.h's LMCRT_PRECISION_*: float32 keeps 23, TF32 10, bfloat16 7);
+/// an unknown precision is an error.
+int mantissaBitsOf(int32_t precision) {
+  switch (precision) {
+  case LMCRT_PRECISION_FP32:
+    return 23;
+  case LMCRT_PRECISION_TF32:
+    return 10;
+  case LMCRT_PRECISION_BF16:
+    return 7;
+  }
+  std::string what = "gemm: unknown precision " + std::to_string(precision) +
+                     " (expected 0 fp32, 1 tf32 or 2 bf16)";
+  fail(what.c_str());
+}
+
+} // namespace
+
+void lmcrt::kernels::cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+                             lmcrt_unranked_memref *c, int32_t transpose_a,
+                             int32_t transpose_b, int32_t precision) {
+  const int mantissaBits = mantissaBitsOf(precision);
   View<float> A(a), B(b), C(c);
   if (C.rank() < 2 || A.rank() != C.rank() ||
       (B.rank() != 2 && B.rank() != C.rank()))
@@ -251,7 +198,9 @@ void gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
     batch = 1;
   }
 
-  GemmProfile *profile = GemmProfile::get();
+  const bool onBf16Units =
+      precision == LMCRT_PRECISION_BF16 && lmcrt::kernels::bf16Available();
+  lmcrt::kernels::GemmProfile *profile = lmcrt::kernels::GemmProfile::get();
   auto start = std::chrono::steady_clock::now();
   std::vector<float> scratchA, scratchB, scratchC;
   for (int64_t i = 0; i < batch; ++i) {
@@ -265,31 +214,41 @@ void gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
       if (!shared)
         offB += idx * B.strides[d];
     }
-    int64_t aRows = transpose_a ? K : M, aCols = transpose_a ? M : K;
-    int64_t bRows = transpose_b ? N : K, bCols = transpose_b ? K : N;
-    Matrix ma =
-        mantissaBits < 23
-            ? roundedMatrix(A.data + offA, aRows, aCols, A.stride(-2),
-                            A.stride(-1), transpose_a, mantissaBits, scratchA)
-            : asMatrix(A.data + offA, aRows, aCols, A.stride(-2), A.stride(-1),
-                       transpose_a, scratchA);
-    Matrix mb =
-        mantissaBits < 23
-            ? roundedMatrix(B.data + offB, bRows, bCols, B.stride(-2),
-                            B.stride(-1), transpose_b, mantissaBits, scratchB)
-            : asMatrix(B.data + offB, bRows, bCols, B.stride(-2), B.stride(-1),
-                       transpose_b, scratchB);
     float *out = C.data + offC;
     bool direct = C.stride(-1) == 1 && C.stride(-2) >= N;
     int64_t ldc = direct ? C.stride(-2) : N;
     if (!direct)
       scratchC.assign(M * N, 0.0f);
-    dnnl_status_t status = lmcrt::kernels::dnnl().sgemm(
-        ma.transposed ? 'T' : 'N', mb.transposed ? 'T' : 'N', M, N, K, 1.0f,
-        ma.data, ma.ld, mb.data, mb.ld, 0.0f, direct ? out : scratchC.data(),
-        ldc);
-    if (status != dnnl_success)
-      fail("gemm: dnnl_sgemm failed");
+    float *dst = direct ? out : scratchC.data();
+    // bfloat16 on the CPU's bfloat16 units (op(A) and op(B) as stored).
+    const lmcrt::kernels::StridedMatrix logicalA = {
+        A.data + offA, M, K, transpose_a ? A.stride(-1) : A.stride(-2),
+        transpose_a ? A.stride(-2) : A.stride(-1)};
+    const lmcrt::kernels::StridedMatrix logicalB = {
+        B.data + offB, K, N, transpose_b ? B.stride(-1) : B.stride(-2),
+        transpose_b ? B.stride(-2) : B.stride(-1)};
+    if (!(onBf16Units &&
+          lmcrt::kernels::bf16Gemm(logicalA, logicalB, dst, ldc))) {
+      int64_t aRows = transpose_a ? K : M, aCols = transpose_a ? M : K;
+      int64_t bRows = transpose_b ? N : K, bCols = transpose_b ? K : N;
+      Matrix ma =
+          mantissaBits < 23
+              ? roundedMatrix(A.data + offA, aRows, aCols, A.stride(-2),
+                              A.stride(-1), transpose_a, mantissaBits, scratchA)
+              : asMatrix(A.data + offA, aRows, aCols, A.stride(-2),
+                         A.stride(-1), transpose_a, scratchA);
+      Matrix mb =
+          mantissaBits < 23
+              ? roundedMatrix(B.data + offB, bRows, bCols, B.stride(-2),
+                              B.stride(-1), transpose_b, mantissaBits, scratchB)
+              : asMatrix(B.data + offB, bRows, bCols, B.stride(-2),
+                         B.stride(-1), transpose_b, scratchB);
+      dnnl_status_t status = lmcrt::kernels::dnnl().sgemm(
+          ma.transposed ? 'T' : 'N', mb.transposed ? 'T' : 'N', M, N, K, 1.0f,
+          ma.data, ma.ld, mb.data, mb.ld, 0.0f, dst, ldc);
+      if (status != dnnl_success)
+        fail("gemm: dnnl_sgemm failed");
+    }
     if (!direct)
       for (int64_t r = 0; r < M; ++r)
         for (int64_t col = 0; col < N; ++col)
@@ -297,12 +256,10 @@ void gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
   }
   if (profile)
     profile->add(
-        {batch, M, N, K, transpose_a != 0, transpose_b != 0},
+        {batch, M, N, K, transpose_a != 0, transpose_b != 0, precision, shared},
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count());
 }
-
-} // namespace
 
 void lmcrt::applyBiasEpilogue(const MemrefView<float> &C,
                               const MemrefView<float> &Bias,
@@ -350,32 +307,14 @@ void lmcrt::applyBiasEpilogue(const MemrefView<float> &C,
   }
 }
 
-namespace {
-
-/// The mantissa bits of the operands at the GEMM precision `precision`
-/// (lmcrt.h's LMCRT_PRECISION_*: float32 keeps 23, TF32 10, bfloat16 7);
-/// an unknown precision is an error.
-int mantissaBitsOf(int32_t precision) {
-  switch (precision) {
-  case LMCRT_PRECISION_FP32:
-    return 23;
-  case LMCRT_PRECISION_TF32:
-    return 10;
-  case LMCRT_PRECISION_BF16:
-    return 7;
-  }
-  std::string what = "gemm: unknown precision " + std::to_string(precision) +
-                     " (expected 0 fp32, 1 tf32 or 2 bf16)";
-  fail(what.c_str());
-}
-
-} // namespace
-
 extern "C" void
 _mlir_ciface_lmcrt_gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                         lmcrt_unranked_memref *c, int32_t transpose_a,
                         int32_t transpose_b, int32_t precision) {
-  gemm(a, b, c, transpose_a, transpose_b, mantissaBitsOf(precision));
+  // Gradient all-reduces started earlier advance while the backward pass
+  // runs its GEMMs.
+  lmcrt::comm::progress();
+  lmcrt::kernels::cpuGemm(a, b, c, transpose_a, transpose_b, precision);
 }
 
 extern "C" void _mlir_ciface_lmcrt_gemm_bias(
@@ -385,8 +324,8 @@ extern "C" void _mlir_ciface_lmcrt_gemm_bias(
     int32_t epilogue, int32_t precision) {
   if (epilogue != LMCRT_GEMM_BIAS && epilogue != LMCRT_GEMM_BIAS_GELU_TANH)
     fail("gemm_bias: unknown epilogue");
-  int bits = mantissaBitsOf(precision);
-  gemm(a, b, c, transpose_a, transpose_b, bits);
+  lmcrt::comm::progress();
+  lmcrt::kernels::cpuGemm(a, b, c, transpose_a, transpose_b, precision);
   biasEpilogue(bias, c, aux, epilogue);
 }
 
