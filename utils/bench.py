@@ -30,7 +30,8 @@ global batch.
 
 LMC_BENCH_FLAGS adds flags to every `lmc compile` (e.g. "--fuse=false" for
 one loop nest per op instead of per fusion group); LMC_BENCH_PRECISIONS
-chooses the precisions (default "fp32 bf16").
+chooses the precisions (default "fp32 bf16"); LMC_BENCH_DISTRIBUTED=0 leaves
+out the distributed runs.
 """
 
 import json
@@ -110,7 +111,9 @@ def main() -> int:
                                  tok_s=tokens / best["step_ms"] * 1e3,
                                  gflops=flops / best["step_ms"] / 1e6,
                                  fp32_floor=fp32_floor, torch_ms=torch_ms))
-        dp_rows = data_parallel(lmc, tmp, steps, warmup, flags)
+        dp_rows = (data_parallel(lmc, tmp, steps, warmup, flags)
+                   if os.environ.get("LMC_BENCH_DISTRIBUTED", "1") != "0"
+                   else [])
     print(f"GEMM: {isa} (through the lmc runtime); other ops: loops "
           "generated from linalg")
     print("FLOPs/step = 6*N*tokens + 12*L*C*T*tokens; step: best over "
