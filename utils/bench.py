@@ -18,7 +18,8 @@ are not one CPU), against two references:
 - PyTorch on the same model and shapes (utils/torch_gpt2_step.py on the
   interpreter that has it, /usr/bin/python3 with Debian's python3-torch, or
   LMC_TORCH_PYTHON), fp32, with the tuning that helps it here: passive
-  OpenMP waits and tcmalloc when libtcmalloc_minimal.so.4 is installed.
+  OpenMP waits, tcmalloc when libtcmalloc_minimal.so.4 is installed, and
+  OpenBLAS's AVX-512 kernel named where the CPU has AVX-512.
 
 lmc and PyTorch alternate for LMC_BENCH_ROUNDS rounds (default 2); each
 keeps its best median, so that a burst of other work on the machine does
@@ -69,6 +70,15 @@ def main() -> int:
     torch_env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
     if os.path.exists(TCMALLOC):
         torch_env["LD_PRELOAD"] = TCMALLOC
+    # Debian's PyTorch runs its GEMMs on OpenBLAS, which picks its kernel
+    # from the CPU model: a virtual machine's unnamed model gets its oldest
+    # (Prescott, SSE3: 62 GFLOP/s where the AVX-512 kernel does 250). Name
+    # the AVX-512 kernel when the CPU has AVX-512 and nothing else is set.
+    cpuinfo = open("/proc/cpuinfo").read() if os.path.exists(
+        "/proc/cpuinfo") else ""
+    if "OPENBLAS_CORETYPE" not in os.environ and " avx512f" in cpuinfo:
+        torch_env["OPENBLAS_CORETYPE"] = ("Cooperlake" if " avx512_bf16"
+                                          in cpuinfo else "SkylakeX")
     rows = []
     isa = "?"
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,14 +121,28 @@ def main() -> int:
                                  tok_s=tokens / best["step_ms"] * 1e3,
                                  gflops=flops / best["step_ms"] / 1e6,
                                  fp32_floor=fp32_floor, torch_ms=torch_ms))
+        print_table(rows, isa, rounds, warmup, steps, have_torch,
+                    torch_python, torch_env)
         dp_rows = (data_parallel(lmc, tmp, steps, warmup, flags)
                    if os.environ.get("LMC_BENCH_DISTRIBUTED", "1") != "0"
                    else [])
+    if dp_rows:
+        print("distributed, mini B 8 T 256 (global batch), one thread "
+              "per rank:")
+        print(f"{'run':34} {'ms/step':>9} {'tok/s':>9} {'last loss':>10}")
+        for name, step_ms, tok_s, loss in dp_rows:
+            print(f"{name:34} {step_ms:9.1f} {tok_s:9.0f} {loss:10.5f}")
+    return 0
+
+
+def print_table(rows, isa, rounds, warmup, steps, have_torch, torch_python,
+                torch_env):
     print(f"GEMM: {isa} (through the lmc runtime); other ops: loops "
           "generated from linalg")
     print("FLOPs/step = 6*N*tokens + 12*L*C*T*tokens; step: best over "
           f"{rounds} rounds of the median of steps {warmup + 1}-{steps}")
-    print("GEMM: the GEMMs' time in the step; floor: each GEMM shape alone, "
+    print("GEMM: the GEMMs' time per step, all steps (the first, which makes "
+          "oneDNN's kernels, included); floor: each GEMM shape alone, "
           "summed over the step's calls (this precision); /floor32: step over "
           "the fp32 floor")
     if not have_torch:
@@ -127,7 +151,9 @@ def main() -> int:
     else:
         print("PyTorch: fp32, OMP_WAIT_POLICY=PASSIVE" +
               (", tcmalloc" if "LD_PRELOAD" in torch_env else
-               ", glibc malloc (no libtcmalloc_minimal.so.4)"))
+               ", glibc malloc (no libtcmalloc_minimal.so.4)") +
+              (", OPENBLAS_CORETYPE=" + torch_env["OPENBLAS_CORETYPE"]
+               if "OPENBLAS_CORETYPE" in torch_env else ""))
     print(f"{'preset':10} {'prec':5} {'B':>2} {'T':>4} {'compile s':>9} "
           f"{'ms/step':>8} {'tok/s':>7} {'GFLOP/s':>7} {'peak MiB':>8} "
           f"{'GEMM ms':>8} {'floor ms':>8} {'/floor32':>8} {'PyTorch':>8} "
@@ -144,13 +170,6 @@ def main() -> int:
               f"{r['seq']:4d} {r['compile_s']:9.1f} {r['step_ms']:8.1f} "
               f"{r['tok_s']:7.0f} {r['gflops']:7.1f} {r['peak_mib']:8.0f} "
               f"{r['gemm_ms']:8.1f} {floor} {ratio} {pt_cols}")
-    if dp_rows:
-        print("distributed, mini B 8 T 256 (global batch), one thread "
-              "per rank:")
-        print(f"{'run':34} {'ms/step':>9} {'tok/s':>9} {'last loss':>10}")
-        for name, step_ms, tok_s, loss in dp_rows:
-            print(f"{name:34} {step_ms:9.1f} {tok_s:9.0f} {loss:10.5f}")
-    return 0
 
 
 def run_lmc(exe, shard, steps, warmup, batch, seq, tmp):
@@ -210,7 +229,9 @@ def data_parallel(lmc: str, tmp: str, steps: int, warmup: int,
     batch, seq = 8, 256
     model = os.path.join(tmp, "mini.mlir")
     shard = os.path.join(tmp, "mini.bin")
-    runs = [("1 rank", [os.path.join(tmp, "mini.train")])]
+    one_rank = os.path.join(tmp, "mini-1rank.train")
+    subprocess.run([lmc, "compile", model, "-o", one_rank] + flags, check=True)
+    runs = [("1 rank", [one_rank])]
     for name, mesh in [("dp=2", ["--mesh", "dp=2"]),
                        ("tp=2", ["--mesh", "tp=2"]),
                        ("dp=2 --zero 1", ["--mesh", "dp=2", "--zero", "1"])]:
