@@ -173,19 +173,23 @@ def print_table(rows, isa, rounds, warmup, steps, have_torch, torch_python,
 
 
 def run_lmc(exe, shard, steps, warmup, batch, seq, tmp):
-    """One run of a trainer under LMCRT_PROFILE=1: its median step, the
-    GEMMs' time and floor per step, the peak resident set."""
+    """One run of a trainer under LMCRT_PROFILE=1 (its median step, the
+    GEMMs' time and floor per step), then a short one without it for the
+    peak resident set (the floor, timed at exit, allocates operands of its
+    own)."""
     log = os.path.join(tmp, "run.jsonl")
     rss = os.path.join(tmp, "run.rss")
     for path in (log, rss):
         if os.path.exists(path):
             os.remove(path)
+    common = ["--data", shard, "--batch", str(batch), "--seq", str(seq)]
     run = subprocess.run(
-        ["/usr/bin/time", "-f", "%M", "-o", rss, exe, "--data", shard,
-         "--steps", str(steps), "--batch", str(batch), "--seq", str(seq),
-         "--log", log], check=True, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True, env=dict(os.environ,
-                                                    LMCRT_PROFILE="1"))
+        [exe, "--steps", str(steps), "--log", log] + common, check=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, LMCRT_PROFILE="1"))
+    subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss, exe, "--steps",
+                    "2"] + common, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     with open(rss) as f:
         peak_kib = int(f.read().split()[-1])
     ms = step_times(log)

@@ -16,14 +16,13 @@ Runs on the interpreter that has PyTorch (Debian's python3-torch 1.13 for
 separate ops); it imports nothing from lmc.
 """
 
-import argparse
-import json
 import math
-import time
 
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from torch_step_loop import run
 
 
 class Block(nn.Module):
@@ -76,32 +75,9 @@ class GPT2(nn.Module):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--config", required=True, help="the model, as JSON")
-    ap.add_argument("--batch", type=int, required=True)
-    ap.add_argument("--seq", type=int, required=True)
-    ap.add_argument("--steps", type=int, default=12)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    cfg = json.loads(args.config)
-    model = GPT2(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, betas=(0.9, 0.95),
-                            eps=1e-8, weight_decay=0.0)
-    gen = torch.Generator().manual_seed(0)
-    for step in range(args.steps):
-        ids = torch.randint(0, cfg["vocab"], (args.batch, args.seq + 1),
-                            generator=gen)
-        start = time.perf_counter()
-        loss = model(ids[:, :-1], ids[:, 1:])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ms = (time.perf_counter() - start) * 1e3
-        print(json.dumps({"step": step, "ms": ms, "loss": loss.item()}),
-              flush=True)
+    run(__doc__.split("\n")[0], GPT2,
+        lambda params: torch.optim.AdamW(params, lr=3e-4, betas=(0.9, 0.95),
+                                       eps=1e-8, weight_decay=0.0))
 
 
 if __name__ == "__main__":

@@ -14,14 +14,13 @@ Runs on the interpreter that has PyTorch (Debian's python3-torch 1.13 for
 /usr/bin/python3); it imports nothing from lmc.
 """
 
-import argparse
-import json
 import math
-import time
 
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from torch_step_loop import run
 
 
 class RMSNorm(nn.Module):
@@ -106,31 +105,9 @@ class Llama(nn.Module):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--config", required=True, help="the model, as JSON")
-    ap.add_argument("--batch", type=int, required=True)
-    ap.add_argument("--seq", type=int, required=True)
-    ap.add_argument("--steps", type=int, default=12)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    cfg = json.loads(args.config)
-    model = Llama(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
-    gen = torch.Generator().manual_seed(0)
-    for step in range(args.steps):
-        ids = torch.randint(0, cfg["vocab"], (args.batch, args.seq + 1),
-                            generator=gen)
-        start = time.perf_counter()
-        loss = model(ids[:, :-1], ids[:, 1:])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ms = (time.perf_counter() - start) * 1e3
-        print(json.dumps({"step": step, "ms": ms, "loss": loss.item()}),
-              flush=True)
+    run(__doc__.split("\n")[0], Llama,
+        lambda params: torch.optim.AdamW(params, lr=3e-4,
+                                       weight_decay=0.1))
 
 
 if __name__ == "__main__":
