@@ -310,14 +310,17 @@ struct LMCExportEntryPointsPass
     return ifOp;
   }
 
-  /// The sum of all elements of each of `tensors`, as 0-d tensors. A
-  /// tensor that a fusion group yields is summed inside that group: the
-  /// group is rebuilt with the sums as more results (and `tensors` updated
-  /// to its new results), so that the sum runs in the loop that computes
-  /// the tensor (the AdamW update), reading values still in registers,
-  /// instead of as one more pass over the whole state.
+  /// The sum of all elements of each of `values[first...]` (tensors), as
+  /// 0-d tensors. A tensor that a fusion group yields is summed inside that
+  /// group: the group is rebuilt with the sums as more results (and every
+  /// entry of `values` that the old group yielded updated to the new one's
+  /// result), so that the sum runs in the loop that computes the tensor
+  /// (the AdamW update), reading values still in registers, instead of as
+  /// one more pass over the whole state.
   static SmallVector<Value> sumsOf(OpBuilder &b, Location loc,
-                                   MutableArrayRef<Value> tensors) {
+                                   MutableArrayRef<Value> values,
+                                   size_t first) {
+    MutableArrayRef<Value> tensors = values.drop_front(first);
     auto allDims = [](Value t) {
       SmallVector<int64_t> all(cast<RankedTensorType>(t.getType()).getRank());
       std::iota(all.begin(), all.end(), 0);
@@ -334,24 +337,25 @@ struct LMCExportEntryPointsPass
       OpBuilder yb(yield);
       SmallVector<Value> yielded(yield.getValues());
       for (size_t i : indices) {
-        Value v = yield.getValues()[cast<OpResult>(tensors[i]).getResultNumber()];
+        Value v =
+            yield.getValues()[cast<OpResult>(tensors[i]).getResultNumber()];
         yielded.push_back(ReduceSumOp::create(yb, loc, v, allDims(v)));
       }
       YieldOp::create(yb, yield.getLoc(), yielded);
       yield.erase();
       OpBuilder gb(group);
-      auto grown = FusedOp::create(gb, group.getLoc(),
-                                   ValueRange(yielded).getTypes(),
-                                   group.getKindAttr(), group.getInputs());
+      auto grown =
+          FusedOp::create(gb, group.getLoc(), ValueRange(yielded).getTypes(),
+                          group.getKindAttr(), group.getInputs());
       grown->setDiscardableAttrs(group->getDiscardableAttrDictionary());
       grown.getBody().takeBody(group.getBody());
       unsigned n = group.getNumResults();
       group->replaceAllUsesWith(grown.getResults().take_front(n));
-      for (auto [j, i] : llvm::enumerate(indices)) {
-        tensors[i] =
-            grown.getResult(cast<OpResult>(tensors[i]).getResultNumber());
+      for (Value &v : values)
+        if (v.getDefiningOp() == group.getOperation())
+          v = grown.getResult(cast<OpResult>(v).getResultNumber());
+      for (auto [j, i] : llvm::enumerate(indices))
         sums[i] = grown.getResult(n + j);
-      }
       group.erase();
     }
     for (auto [i, t] : llvm::enumerate(tensors))
@@ -367,17 +371,17 @@ struct LMCExportEntryPointsPass
   /// finite (unless it overflows, itself a blow-up) and any NaN or infinity
   /// makes it non-finite; `total * 0` is then NaN. Rank-local by design: it
   /// runs after lmc-shard, adds no collective, and the trainer of the rank
-  /// whose pieces went bad stops the job. `tensors` are updated as sumsOf
-  /// does.
+  /// whose pieces went bad stops the job. The tensors are
+  /// `values[first...]`; `values` are updated as sumsOf does.
   static Value nonFiniteFlag(OpBuilder &b, Location loc,
-                             MutableArrayRef<Value> tensors,
+                             MutableArrayRef<Value> values, size_t first,
                              Type elementType) {
     auto floatType = cast<FloatType>(elementType);
     auto cst = [&](double x) -> Value {
       return arith::ConstantOp::create(b, loc, b.getFloatAttr(floatType, x));
     };
     Value total = cst(0.0);
-    for (Value sum : sumsOf(b, loc, tensors))
+    for (Value sum : sumsOf(b, loc, values, first))
       total = arith::AddFOp::create(b, loc, total,
                                     tensor::ExtractOp::create(b, loc, sum));
     Value zeroed = arith::MulFOp::create(b, loc, total, cst(0.0));
@@ -423,7 +427,7 @@ struct LMCExportEntryPointsPass
     // ignored; the trainer refuses --spike-zscore there) and computes the
     // flag after it.
     if (target == Target::CUDA) {
-      Value flag = nonFiniteFlag(b, loc, MutableArrayRef(stepResults).drop_front(3),
+      Value flag = nonFiniteFlag(b, loc, stepResults, 3,
                                  layout.elementType);
       for (auto [value, view] :
            llvm::zip(ArrayRef(stepResults).drop_front(3), views))
@@ -441,7 +445,7 @@ struct LMCExportEntryPointsPass
     {
       OpBuilder tb = OpBuilder::atBlockEnd(&ifOp.getThenRegion().front());
       Value newFlag =
-          nonFiniteFlag(tb, loc, MutableArrayRef(stepResults).drop_front(3),
+          nonFiniteFlag(tb, loc, stepResults, 3,
                         layout.elementType);
       for (auto [value, view] :
            llvm::zip(ArrayRef(stepResults).drop_front(3), views))
@@ -562,7 +566,7 @@ struct LMCExportEntryPointsPass
                         layout.state.types, /*writable=*/false));
     llvm::append_range(args, fn.getArguments().drop_front(4));
     SmallVector<Value> results = inlineBody(b, apply, args);
-    Value flag = nonFiniteFlag(b, loc, MutableArrayRef(results).drop_front(2),
+    Value flag = nonFiniteFlag(b, loc, results, 2,
                                layout.elementType);
     for (auto [value, view] : llvm::zip(ArrayRef(results).drop_front(2), views))
       bufferization::MaterializeInDestinationOp::create(
