@@ -10,6 +10,7 @@
 #include "Core/Error.h"
 #include "Core/ModelInfo.h"
 #include "Trainer/Numerics.h"
+#include "TrainerTestUtil.h"
 
 #include <gtest/gtest.h>
 
@@ -19,6 +20,7 @@
 #include <vector>
 
 using namespace lmcrt;
+using lmcrt::test::errorOf;
 
 namespace {
 
@@ -31,15 +33,6 @@ const char *kModel = "lmc-model 2\n"
                      "param wte.weight 0 2 16 4 normal 2.000000e-02 1\n"
                      "param ln.weight 64 1 4 ones 0 0\n"
                      "end\n";
-
-std::string errorOf(const std::function<void()> &fn) {
-  try {
-    fn();
-  } catch (const RuntimeError &e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 TEST(Numerics, FirstNonFiniteNamesTheTensorAndElement) {
   ModelInfo model = parseModelInfo(kModel);

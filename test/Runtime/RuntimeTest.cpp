@@ -21,6 +21,7 @@
 #include "Trainer/Sampler.h"
 
 #include "lmc/Runtime/lmcrt.h"
+#include "TrainerTestUtil.h"
 
 #include <gtest/gtest.h>
 
@@ -44,29 +45,14 @@
 #include <omp.h>
 
 using namespace lmcrt;
+using lmcrt::test::errorOf;
+using lmcrt::test::TempDir;
 
 namespace {
 
 //===----------------------------------------------------------------------===//
 // Helpers
 //===----------------------------------------------------------------------===//
-
-/// A fresh directory under TMPDIR, removed at the end of the test.
-class TempDir {
-public:
-  TempDir() {
-    const char *base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/lmcrt-test.XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    path = ::mkdtemp(buf.data());
-  }
-  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-  std::string operator/(const std::string &name) const {
-    return path + "/" + name;
-  }
-  std::string path;
-};
 
 void writeFile(const std::string &path, const std::string &bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -99,18 +85,6 @@ std::string shardBytes(const std::vector<int> &tokens,
     s += static_cast<char>((t >> 8) & 0xff);
   }
   return s;
-}
-
-/// The message of the RuntimeError `fn` throws, with its exit code.
-template <typename Fn> std::string errorOf(Fn fn, int *exitCode = nullptr) {
-  try {
-    fn();
-  } catch (const RuntimeError &e) {
-    if (exitCode)
-      *exitCode = e.exitCode;
-    return e.what();
-  }
-  return "<no error>";
 }
 
 #define EXPECT_ERROR(stmt, substring)                                          \

@@ -17,6 +17,7 @@
 #include "Trainer/PeakFlops.h"
 #include "Trainer/Retention.h"
 #include "Trainer/Safetensors.h"
+#include "TrainerTestUtil.h"
 
 #include <gtest/gtest.h>
 
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 using namespace lmcrt;
+using lmcrt::test::errorOf;
 
 namespace {
 
@@ -92,15 +94,6 @@ std::vector<int64_t> stepsIn(const std::string &dir) {
     if (checkpointStep(name) >= 0)
       steps.push_back(checkpointStep(name));
   return steps;
-}
-
-template <typename Fn> std::string errorOf(Fn fn) {
-  try {
-    fn();
-  } catch (const RuntimeError &e) {
-    return e.what();
-  }
-  return "<no error>";
 }
 
 TEST(Retention, CheckpointNames) {

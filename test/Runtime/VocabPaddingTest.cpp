@@ -16,6 +16,7 @@
 #include "Trainer/Flags.h"
 #include "Trainer/Init.h"
 #include "Trainer/Safetensors.h"
+#include "TrainerTestUtil.h"
 
 #include <gtest/gtest.h>
 
@@ -25,6 +26,8 @@
 #include <vector>
 
 using namespace lmcrt;
+using lmcrt::test::errorOf;
+using lmcrt::test::TempDir;
 
 namespace {
 
@@ -39,19 +42,6 @@ std::string model(bool padded) {
                 "param b 16 1 2 ones 0 0\nend\n";
 }
 
-class Dir {
-public:
-  Dir() {
-    const char *base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/lmcrt-pad.XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    path = ::mkdtemp(buf.data());
-  }
-  ~Dir() { std::system(("rm -rf '" + path + "'").c_str()); }
-  std::string path;
-};
-
 Config config(const ModelInfo &m, std::vector<std::string> words) {
   words.insert(words.begin(), "train");
   std::vector<char *> argv;
@@ -60,15 +50,6 @@ Config config(const ModelInfo &m, std::vector<std::string> words) {
   Config c = parseFlags(static_cast<int>(argv.size()), argv.data());
   validateConfig(c, m);
   return c;
-}
-
-template <typename Fn> std::string errorOf(Fn fn) {
-  try {
-    fn();
-  } catch (const RuntimeError &e) {
-    return e.what();
-  }
-  return "<no error>";
 }
 
 } // namespace
@@ -146,7 +127,7 @@ TEST(VocabPadding, InitialisationDrawsTheUnpaddedNumbers) {
 }
 
 TEST(VocabPadding, CheckpointsHoldTheRealRows) {
-  Dir dir;
+  TempDir dir;
   ModelInfo plain = parseModelInfo(model(false));
   ModelInfo padded = parseModelInfo(model(true));
   Config c =
