@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lmc/Driver/Compile.h"
+#include "HostBackend.h"
 #include "lmc/Dialect/LMC/Transforms/BufferizableOpInterfaceImpl.h"
 
 #include "lmc/Dialect/LMC/IR/LMCDialect.h"
@@ -32,26 +33,16 @@
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
-#include "llvm/IR/LegacyPassManager.h"
-#include "llvm/Transforms/Utils/Cloning.h"
-#include "llvm/IR/PassInstrumentation.h"
-#include "llvm/Passes/PassBuilder.h"
-#include "llvm/Passes/StandardInstrumentations.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/IR/Module.h"
-#include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/TargetSelect.h"
-#include "llvm/Support/Timer.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
-#include "llvm/Target/TargetOptions.h"
-#include "llvm/TargetParser/Host.h"
-#include "llvm/TargetParser/SubtargetFeature.h"
 
 #include <chrono>
 
@@ -104,7 +95,7 @@ public:
     double ms = std::chrono::duration<double, std::milli>(
                     std::chrono::steady_clock::now() - start)
                     .count();
-    llvm::errs() << llvm::formatv("lmc compile: {0,-10} {1,8:f1} ms\n", name,
+    llvm::errs() << llvm::formatv("lmc compile: {0,-16} {1,8:f1} ms\n", name,
                                   ms);
   }
 
@@ -124,133 +115,6 @@ LogicalResult writeText(StringRef path, function_ref<void(raw_ostream &)> fn) {
   fn(file->os());
   file->keep();
   return success();
-}
-
-/// A target machine for the host CPU, with its features.
-/// LLVM's default pipeline at `optLevel` over the host module. The pass
-/// instrumentation is what makes the pipeline skip `optnone` functions
-/// (StandardInstrumentations' OptNoneInstrumentation); MLIR's
-/// makeOptimizingTransformer builds its PassBuilder without it, so there
-/// `optnone` entry points were optimised anyway.
-void optimizeHostModule(llvm::Module &module, llvm::TargetMachine &machine,
-                        unsigned optLevel) {
-  static const llvm::OptimizationLevel levels[] = {
-      llvm::OptimizationLevel::O0, llvm::OptimizationLevel::O1,
-      llvm::OptimizationLevel::O2, llvm::OptimizationLevel::O3};
-  llvm::LoopAnalysisManager loops;
-  llvm::FunctionAnalysisManager functions;
-  llvm::CGSCCAnalysisManager sccs;
-  llvm::ModuleAnalysisManager modules;
-  llvm::PassInstrumentationCallbacks callbacks;
-  llvm::StandardInstrumentations instrumentations(module.getContext(),
-                                                  /*DebugLogging=*/false);
-  instrumentations.registerCallbacks(callbacks, &modules);
-  llvm::PassBuilder builder(&machine, llvm::PipelineTuningOptions(),
-                            std::nullopt, &callbacks);
-  builder.registerModuleAnalyses(modules);
-  builder.registerCGSCCAnalyses(sccs);
-  builder.registerFunctionAnalyses(functions);
-  builder.registerLoopAnalyses(loops);
-  builder.crossRegisterProxies(loops, functions, sccs, modules);
-  llvm::OptimizationLevel level = levels[std::min(optLevel, 3u)];
-  llvm::ModulePassManager pipeline =
-      level == llvm::OptimizationLevel::O0
-          ? builder.buildO0DefaultPipeline(level)
-          : builder.buildPerModuleDefaultPipeline(level);
-  pipeline.run(module, modules);
-}
-
-std::unique_ptr<llvm::TargetMachine> hostTargetMachine(unsigned optLevel) {
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  llvm::Triple triple(llvm::sys::getProcessTriple());
-  std::string error;
-  const llvm::Target *target =
-      llvm::TargetRegistry::lookupTarget(triple, error);
-  if (!target) {
-    llvm::errs() << "lmc compile: no target for " << triple.str() << ": "
-                 << error << "\n";
-    return nullptr;
-  }
-  llvm::SubtargetFeatures features;
-  for (const auto &feature : llvm::sys::getHostCPUFeatures())
-    features.AddFeature(feature.first(), feature.second);
-  llvm::TargetOptions targetOptions;
-  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
-      triple, llvm::sys::getHostCPUName(), features.getString(), targetOptions,
-      llvm::Reloc::PIC_, std::nullopt,
-      llvm::CodeGenOpt::getLevel(static_cast<int>(optLevel))
-          .value_or(llvm::CodeGenOptLevel::Default)));
-}
-
-LogicalResult emitObject(llvm::Module &module, llvm::TargetMachine &machine,
-                         StringRef path) {
-  std::error_code ec;
-  llvm::ToolOutputFile file(path, ec, llvm::sys::fs::OF_None);
-  if (ec) {
-    llvm::errs() << "lmc compile: cannot write '" << path
-                 << "': " << ec.message() << "\n";
-    return failure();
-  }
-  llvm::legacy::PassManager pm;
-  if (machine.addPassesToEmitFile(pm, file.os(), nullptr,
-                                  llvm::CodeGenFileType::ObjectFile)) {
-    llvm::errs() << "lmc compile: the target cannot emit object files\n";
-    return failure();
-  }
-  pm.run(module);
-  file.keep();
-  return success();
-}
-
-/// Moves the definitions of `entries` out of `module` into a module of their
-/// own, returned, so that they can be compiled at another code generation
-/// level: `module` keeps every other definition and declares the entries;
-/// the returned module defines the entries and declares everything else.
-/// Symbols of local linkage become hidden external ones, so that the two
-/// objects link against each other.
-///
-/// The entry points are straight-line glue of tens of thousands of
-/// instructions; `optnone` keeps the IR pipeline off them, but not the code
-/// generator's register allocator, which is chosen per TargetMachine: at
-/// -O3 the greedy allocator spent about 2 s of smollm-135m's 5.3 s of code
-/// generation on them (1.1 s for the same functions at -O0).
-std::unique_ptr<llvm::Module> splitEntryPoints(llvm::Module &module,
-                                               ArrayRef<StringRef> entries) {
-  unsigned anonymous = 0;
-  auto externalize = [&](llvm::GlobalValue &value) {
-    if (!value.hasLocalLinkage())
-      return;
-    if (!value.hasName())
-      value.setName(llvm::formatv("lmc.anon.{0}", anonymous++).str());
-    value.setLinkage(llvm::GlobalValue::ExternalLinkage);
-    value.setVisibility(llvm::GlobalValue::HiddenVisibility);
-  };
-  for (llvm::Function &fn : module)
-    if (!fn.isDeclaration())
-      externalize(fn);
-  for (llvm::GlobalVariable &global : module.globals())
-    if (!global.isDeclaration())
-      externalize(global);
-  std::unique_ptr<llvm::Module> split = llvm::CloneModule(module);
-  auto isEntry = [&](const llvm::Function &fn) {
-    return llvm::is_contained(entries, fn.getName());
-  };
-  for (llvm::Function &fn : *split)
-    if (!fn.isDeclaration() && !isEntry(fn)) {
-      fn.deleteBody();
-      fn.setComdat(nullptr);
-    }
-  for (llvm::GlobalVariable &global : split->globals())
-    if (!global.isDeclaration()) {
-      global.setInitializer(nullptr);
-      global.setLinkage(llvm::GlobalValue::ExternalLinkage);
-      global.setComdat(nullptr);
-    }
-  for (llvm::Function &fn : module)
-    if (!fn.isDeclaration() && isEntry(fn))
-      fn.deleteBody();
-  return split;
 }
 
 /// The runtime libraries an executable links: checked before any work.
@@ -476,7 +340,7 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
     return failure();
   }
   std::unique_ptr<llvm::TargetMachine> machine =
-      hostTargetMachine(pipeline.optLevel);
+      host::targetMachine(pipeline.optLevel);
   if (!machine)
     return failure();
   llvmModule->setDataLayout(machine->createDataLayout());
@@ -486,7 +350,9 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
   // functions that grow with the depth of the model (tens of thousands of
   // instructions for gpt2-124M). Optimising them buys nothing measurable
   // and costs most of the code generation time, so they are left
-  // unoptimised; the kernels get the full -O level.
+  // unoptimised and compiled at -O0 (the greedy register allocator of -O3
+  // spent about 2 s of smollm-135m's 5.3 s of code generation on them, 1.1 s
+  // at -O0); the kernels get the full -O level.
   static constexpr StringRef entryNames[] = {
       "lmc_train_step", "lmc_eval_step", "lmc_logits", "lmc_grad_step",
       "lmc_apply_step"};
@@ -495,42 +361,35 @@ LogicalResult mlir::lmc::compile(const CompileOptions &options) {
       fn->addFnAttr(llvm::Attribute::OptimizeNone);
       fn->addFnAttr(llvm::Attribute::NoInline);
     }
-  optimizeHostModule(*llvmModule, *machine, pipeline.optLevel);
-  stages.report("llvm-opt", start);
-  if (options.emit == EmitKind::Llvm)
-    return writeText(options.output,
-                     [&](raw_ostream &os) { llvmModule->print(os, nullptr); });
+  if (options.emit == EmitKind::Llvm || options.emit == EmitKind::Obj) {
+    // One module out: optimised and compiled on this thread.
+    host::optimize(*llvmModule, *machine, pipeline.optLevel);
+    stages.report("llvm-opt", start);
+    if (options.emit == EmitKind::Llvm)
+      return writeText(options.output, [&](raw_ostream &os) {
+        llvmModule->print(os, nullptr);
+      });
+    start = std::chrono::steady_clock::now();
+    LogicalResult written =
+        host::emitObject(*llvmModule, *machine, options.output);
+    stages.report("codegen", start);
+    return written;
+  }
 
+  // An executable: the module's partitions optimised and compiled on
+  // --jobs threads (HostBackend.cpp).
+  SmallVector<std::string> objects;
+  llvm::scope_exit removeObjects([&] {
+    for (const std::string &object : objects)
+      llvm::sys::fs::remove(object);
+  });
+  if (failed(host::compileToObjects(*llvmModule, entryNames,
+                                    pipeline.optLevel, options.jobs, objects)))
+    return failure();
+  stages.report("llvm-opt+codegen", start);
   start = std::chrono::steady_clock::now();
-  if (options.emit == EmitKind::Obj)
-    return emitObject(*llvmModule, *machine, options.output);
-  SmallString<128> object;
-  if (std::error_code ec =
-          llvm::sys::fs::createTemporaryFile("lmc-model", "o", object)) {
-    llvm::errs() << "lmc compile: cannot create a temporary file: "
-                 << ec.message() << "\n";
-    return failure();
-  }
-  llvm::FileRemover removeObject(object);
-  // The entry points are compiled at -O0 (see splitEntryPoints), the rest
-  // at the -O level.
-  SmallString<128> entryObject;
-  if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
-          "lmc-entries", "o", entryObject)) {
-    llvm::errs() << "lmc compile: cannot create a temporary file: "
-                 << ec.message() << "\n";
-    return failure();
-  }
-  llvm::FileRemover removeEntryObject(entryObject);
-  std::unique_ptr<llvm::Module> entryModule =
-      splitEntryPoints(*llvmModule, entryNames);
-  std::unique_ptr<llvm::TargetMachine> entryMachine = hostTargetMachine(0);
-  if (!entryMachine || failed(emitObject(*llvmModule, *machine, object)) ||
-      failed(emitObject(*entryModule, *entryMachine, entryObject)))
-    return failure();
-  stages.report("codegen", start);
-  start = std::chrono::steady_clock::now();
-  if (failed(link(options, {object, entryObject})))
+  if (failed(link(options, SmallVector<StringRef>(objects.begin(),
+                                                  objects.end()))))
     return failure();
   stages.report("link", start);
   return success();

@@ -214,6 +214,14 @@ static cl::opt<bool> exactMath(
     cl::sub(compileCommand));
 static cl::opt<bool> timing("time", cl::desc("Print the time of each stage"),
                             cl::sub(compileCommand));
+static cl::opt<unsigned>
+    jobs("jobs",
+         cl::desc("Threads that optimise and compile the LLVM IR's "
+                  "partitions (default 0: one per core); the executable "
+                  "does not depend on it"),
+         cl::init(0), cl::sub(compileCommand));
+static cl::alias jobsShort("j", cl::desc("Alias for --jobs"),
+                           cl::aliasopt(jobs));
 static cl::opt<std::string>
     cudaArch("cuda-arch",
              cl::desc("--target cuda: the GPU architecture, sm_90 (the "
@@ -302,6 +310,7 @@ int main(int argc, char **argv) {
   options.emit = emit;
   options.dumpDir = dumpDir;
   options.timing = timing;
+  options.jobs = jobs;
   CompilePipelineOptions &pipeline = options.pipeline;
   pipeline.target = target;
   pipeline.recompute = recompute;

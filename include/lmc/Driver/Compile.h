@@ -39,6 +39,9 @@ struct CompileOptions {
   std::string linker = "c++";
   /// Print the time of each stage to stderr.
   bool timing = false;
+  /// Threads that optimise and compile the LLVM module's partitions
+  /// (0: one per core); the executable does not depend on it.
+  unsigned jobs = 0;
 };
 
 /// Runs `lmc compile`; diagnostics go to stderr.
