@@ -215,13 +215,14 @@ static cl::opt<bool> exactMath(
 static cl::opt<bool> timing("time", cl::desc("Print the time of each stage"),
                             cl::sub(compileCommand));
 static cl::opt<unsigned>
-    jobs("jobs",
+    jobs("j",
          cl::desc("Threads that optimise and compile the LLVM IR's "
                   "partitions (default 0: one per core); the executable "
                   "does not depend on it"),
-         cl::init(0), cl::sub(compileCommand));
-static cl::alias jobsShort("j", cl::desc("Alias for --jobs"),
-                           cl::aliasopt(jobs));
+         cl::value_desc("N"), cl::Prefix, cl::init(0),
+         cl::sub(compileCommand));
+static cl::alias jobsLong("jobs", cl::desc("Alias for -j"),
+                          cl::aliasopt(jobs));
 static cl::opt<std::string>
     cudaArch("cuda-arch",
              cl::desc("--target cuda: the GPU architecture, sm_90 (the "
