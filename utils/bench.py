@@ -49,10 +49,11 @@ import numpy as np
 
 from lmc.data import write_shard
 from lmc.models.gpt2 import PRESETS, num_params
+from torch_env import describe as describe_torch_env
+from torch_env import torch_env as bench_torch_env
 
 RUNS = [("tiny", 8, 64), ("mini", 8, 256), ("gpt2-124M", 4, 64)]
 HERE = os.path.dirname(os.path.abspath(__file__))
-TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
 
 
 def main() -> int:
@@ -67,18 +68,7 @@ def main() -> int:
     have_torch = bool(shutil.which(torch_python)) and subprocess.run(
         [torch_python, "-c", "import torch"], stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL).returncode == 0
-    torch_env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
-    if os.path.exists(TCMALLOC):
-        torch_env["LD_PRELOAD"] = TCMALLOC
-    # Debian's PyTorch runs its GEMMs on OpenBLAS, which picks its kernel
-    # from the CPU model: a virtual machine's unnamed model gets its oldest
-    # (Prescott, SSE3: 62 GFLOP/s where the AVX-512 kernel does 250). Name
-    # the AVX-512 kernel when the CPU has AVX-512 and nothing else is set.
-    cpuinfo = open("/proc/cpuinfo").read() if os.path.exists(
-        "/proc/cpuinfo") else ""
-    if "OPENBLAS_CORETYPE" not in os.environ and " avx512f" in cpuinfo:
-        torch_env["OPENBLAS_CORETYPE"] = ("Cooperlake" if " avx512_bf16"
-                                          in cpuinfo else "SkylakeX")
+    torch_env = bench_torch_env()
     rows = []
     isa = "?"
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,11 +139,7 @@ def print_table(rows, isa, rounds, warmup, steps, have_torch, torch_python,
         print(f"(no PyTorch for {torch_python}: apt-get install python3-torch, "
               "or set LMC_TORCH_PYTHON; the PyTorch columns are empty)")
     else:
-        print("PyTorch: fp32, OMP_WAIT_POLICY=PASSIVE" +
-              (", tcmalloc" if "LD_PRELOAD" in torch_env else
-               ", glibc malloc (no libtcmalloc_minimal.so.4)") +
-              (", OPENBLAS_CORETYPE=" + torch_env["OPENBLAS_CORETYPE"]
-               if "OPENBLAS_CORETYPE" in torch_env else ""))
+        print("PyTorch: fp32, " + describe_torch_env(torch_env))
     print(f"{'preset':10} {'prec':5} {'B':>2} {'T':>4} {'compile s':>9} "
           f"{'ms/step':>8} {'tok/s':>7} {'GFLOP/s':>7} {'peak MiB':>8} "
           f"{'GEMM ms':>8} {'floor ms':>8} {'/floor32':>8} {'PyTorch':>8} "

@@ -34,6 +34,8 @@ import numpy as np
 
 from lmc.data import write_shard
 from lmc.models import llama
+from torch_env import describe as describe_torch_env
+from torch_env import torch_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -115,7 +117,8 @@ def main() -> int:
         threads = len(os.sched_getaffinity(0))
         blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
         if have_torch:
-            print(f"  {threads} threads each; PyTorch's libblas.so.3: {blas}")
+            print(f"  {threads} threads each; PyTorch's libblas.so.3: {blas}; "
+                  f"{describe_torch_env(torch_env())}")
         if not have_torch:
             print(f"  (no PyTorch for {torch_python}: apt-get install "
                   "python3-torch, or set LMC_TORCH_PYTHON; PyTorch skipped)")
@@ -138,7 +141,7 @@ def main() -> int:
                      str(seq), "--steps", str(steps), "--threads",
                      str(threads)],
                     check=True, capture_output=True, text=True,
-                    env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
+                    env=torch_env())
                 ms = [json.loads(l)["ms"] for l in out.stdout.splitlines()]
                 torch_ms = statistics.median(ms[warmup:])
             rows.append((lmc_ms, torch_ms))
