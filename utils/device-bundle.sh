@@ -7,6 +7,9 @@
 #                  attention decomposed), a grouped-/multi-query model (fp32)
 #                  and gpt2-124M (bf16), linked with the run path
 #                  $ORIGIN/../lib
+#   DIR/tests/     lmcrt-gpu-tests, the runtime's GPU tests (GoogleTest:
+#                  each kernel and library call against a CPU reference),
+#                  with the same run path
 #   DIR/lib/       the shared libraries they load that a bare machine may
 #                  lack: GCC's OpenMP runtime on their run path, its C++
 #                  runtime (lib/cxx) and glibc (lib/glibc) for machines whose
@@ -58,7 +61,7 @@ stage() { echo "== [$(( $(date +%s) - start )) s] $*"; }
 if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR")" ] && [ ! -f "$DIR/MANIFEST" ]; then
   die "$DIR exists and is not a bundle (no MANIFEST): refusing to replace it"
 fi
-rm -rf "$DIR" && mkdir -p "$DIR"/{bin,lib,data,init,expected} || die "cannot create $DIR"
+rm -rf "$DIR" && mkdir -p "$DIR"/{bin,tests,lib,data,init,expected} || die "cannot create $DIR"
 DIR="$(cd "$DIR" && pwd)"
 WORK="$(mktemp -d /tmp/lmc-device-bundle.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
@@ -100,6 +103,13 @@ if [ "$TINY_ONLY" = 0 ]; then
   compile "$WORK/gpt2.mlir" --target cuda --precision bf16 --time \
     -o "$DIR/bin/gpt2-cuda-bf16" || die "compiling gpt2-cuda-bf16"
 fi
+
+stage "the runtime's GPU tests"
+# Built by CMake with the run path $ORIGIN/../lib for this copy
+# (lib/Runtime/Cuda/CMakeLists.txt).
+GPU_TESTS="$BUILD/lib/Runtime/Cuda/lmcrt-gpu-tests"
+[ -x "$GPU_TESTS" ] || die "$GPU_TESTS not found (build lmc with the CUDA runtime)"
+cp "$GPU_TESTS" "$DIR/tests/" || die "copying lmcrt-gpu-tests"
 
 stage "data: a generated shard (the repository's text, byte tokenizer)"
 # The repository's own prose, repeated to ~1M bytes = ~1M tokens.
@@ -149,7 +159,7 @@ stage "libraries"
 #               glibc is older than GLIBC_NEEDED.
 # Never the driver, cuBLASLt or NCCL: the runtime finds them there itself.
 mkdir -p "$DIR/lib/cxx" "$DIR/lib/glibc"
-for t in "$DIR"/bin/*; do
+for t in "$DIR"/bin/* "$DIR"/tests/*; do
   ldd "$t" | awk '/=> \// { print $1, $3 } /^\t\/.*ld-linux/ { print "ld-linux-x86-64.so.2", $1 }'
 done | sort -u | while read -r name path; do
   case "$name" in
@@ -173,7 +183,7 @@ cp "$ROOT/utils/device-check.sh" "$ROOT/utils/device-check-report.py" "$DIR/" \
   || die "copying the check's scripts"
 
 # The newest glibc symbol version the trainers and lib/ need.
-glibc_needed=$(for f in "$DIR"/bin/* "$DIR"/lib/*.so*; do
+glibc_needed=$(for f in "$DIR"/bin/* "$DIR"/tests/* "$DIR"/lib/*.so*; do
     objdump -T "$f" 2>/dev/null | grep -o 'GLIBC_[0-9][0-9.]*' ; done |
   sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n -k3,3n -u | tail -1)
 

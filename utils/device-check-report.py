@@ -3,7 +3,8 @@
 
 Python's standard library only: a bare GPU machine has python3 but maybe not
 NumPy. Reads, in --out: the first step's status (probe.rc, probe.err; a row
-only when it failed), the GPU's 20-step logs (<name>.jsonl, <name>.rc),
+only when it failed), the runtime's GPU tests (gpu-tests.txt, gpu-tests.rc:
+GoogleTest's summary lines), the GPU's 20-step logs (<name>.jsonl, <name>.rc),
 the batch search (batch-search.txt, gpt2-b<B>.jsonl), the profiled run
 (gpt2-profile.txt) and memcheck's output (memcheck.txt, memcheck.rc); in
 --bundle: the CPU's logs (expected/<name>.jsonl). Prints the verdict, then
@@ -101,6 +102,31 @@ def compare(out: str, bundle: str, name: str, rtol: float) -> tuple[bool, str]:
                 f"step {last}: GPU {gpu[last]:.5f}, CPU {cpu[last]:.5f}")
 
 
+def gpu_tests(out: str) -> tuple[bool, str, str]:
+    """The runtime's GPU tests from GoogleTest's summary: (passed, result,
+    detail); a bundle without them is n/a, not a failure."""
+    text = read_text(os.path.join(out, "gpu-tests.txt"))
+    rc = read_text(os.path.join(out, "gpu-tests.rc")).strip()
+    if text.strip() == "not in the bundle":
+        return True, "n/a", "not in the bundle"
+    passed = re.search(r"^\[  PASSED  \] (\d+) test", text, re.M)
+    # Each name twice: where the test ends ("... (12 ms)") and in the list
+    # at the end.
+    failed = list(dict.fromkeys(re.findall(
+        r"^\[  FAILED  \] ([A-Za-z_]\w*\.\w+)", text, re.M)))
+    skipped = list(dict.fromkeys(re.findall(
+        r"^\[  SKIPPED \] ([A-Za-z_]\w*\.\w+)", text, re.M)))
+    parts = [f"{passed.group(1) if passed else 0} passed"]
+    if skipped:
+        parts.append(f"{len(skipped)} skipped: {', '.join(skipped)}")
+    if failed:
+        parts.append(f"{len(failed)} failed: {', '.join(failed)}")
+    if rc != "0" and not failed:
+        parts.append(f"exit {rc or '?'}: {last_line(text)}")
+    ok = rc == "0" and not failed and passed is not None
+    return ok, "PASS" if ok else "FAIL", "; ".join(parts)
+
+
 def median(values: list[float]) -> float:
     values = sorted(values)
     return values[len(values) // 2]
@@ -124,6 +150,9 @@ def main() -> int:
         why = last_line(read_text(os.path.join(out, "probe.err")))
         rows.append(("first GPU step (tiny fp32, B 1, T 8)", "FAIL",
                      f"exit {probe or '?'}: {why}"))
+    ok, result, detail = gpu_tests(out)
+    ok_all &= ok
+    rows.append(("runtime GPU tests (lmcrt-gpu-tests)", result, detail))
     for name, (what, rtol) in COMPARISONS.items():
         ok, detail = compare(out, args.bundle, name, rtol)
         ok_all &= ok

@@ -4,7 +4,9 @@
 #      (utils/device-bundle.sh: the `--target cuda` trainers, the libraries a
 #      bare machine may lack, a generated shard, the initial checkpoints and
 #      the CPU's 20-step losses from them),
-#   2. trains tiny for 20 steps on the GPU from the bundle's checkpoint and
+#   2. runs the runtime's GPU tests (the bundle's tests/lmcrt-gpu-tests:
+#      every kernel and library call against a CPU reference), then
+#      trains tiny for 20 steps on the GPU from the bundle's checkpoint and
 #      data in fp32, bf16 and fp32 with attention decomposed, and a model with
 #      grouped- and multi-query attention in fp32, and compares the losses
 #      with the CPU's (fp32 within 1e-4 relative, bf16 within 2e-2),
@@ -14,7 +16,7 @@
 #      reported as such; a missing library, a data error or another failure
 #      stops the search and is reported as such), then one run with
 #      LMCRT_PROFILE=1 for the step's time by kernel class,
-#   5. prints one table last: each comparison, tokens/s and MFU, where
+#   5. prints one table last: the GPU tests, each comparison, tokens/s and MFU, where
 #      MFU = (6*N + 12*L*C*T) * tokens / (step time * dense bf16 peak), the
 #      time by kernel class (n/a when the trainer prints none) and memcheck.
 # Exits 0 when every check passes, 1 when one fails, 2 when there is no GPU
@@ -158,6 +160,21 @@ run_limited() {
 }
 # fits_budget SECONDS: whether a stage of at most SECONDS ends in the budget.
 fits_budget() { [ $(( $(elapsed) + $1 )) -le "$BUDGET" ]; }
+
+# The runtime's own GPU tests first: each kernel and library call against a
+# CPU reference (GoogleTest; test/Runtime/GpuRuntimeTest.cpp), so that a
+# wrong kernel is named before the trainings that would only show it as a
+# loss off.
+if [ ! -x "$BUNDLE/tests/lmcrt-gpu-tests" ]; then
+  echo "not in the bundle" > "$OUT/gpu-tests.txt"
+  echo 127 > "$OUT/gpu-tests.rc"
+else
+  stage "the runtime's GPU tests (tests/lmcrt-gpu-tests, limit 120 s)"
+  timeout --kill-after=10 120 "${LAUNCH[@]}" "$BUNDLE/tests/lmcrt-gpu-tests" \
+    --gtest_color=no > "$OUT/gpu-tests.txt" 2>&1
+  echo $? > "$OUT/gpu-tests.rc"
+  grep -E '^\[  (PASSED|SKIPPED|FAILED) ' "$OUT/gpu-tests.txt" | head -20
+fi
 
 stage "tiny and gqa: 20 steps on the GPU from the CPU's checkpoints and data"
 read -r -a FLAGS <<< "$CHECK_FLAGS"

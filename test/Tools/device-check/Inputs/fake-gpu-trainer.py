@@ -5,13 +5,16 @@ control flow on a machine without a GPU (device-check-flow.test).
   fake-gpu-trainer.py make-bundle DIR   writes a fake bundle: bin/* are links
                                         to this script, the CPU logs made up
   DIR/bin/NAME ARGS...                  acts as trainer NAME
+  DIR/tests/lmcrt-gpu-tests             acts as the runtime's GPU tests
 
 As a trainer it reads: FAKE_GPU=none (no GPU: the trainer's one line, exit
 2), FAKE_START=fail (cannot start: exit 127 even for --help), FAKE_GPT2=
 fits:N (gpt2 runs out of memory above batch N), hang:N (it hangs above
 N), missing (exit 127, a
 library), data (a data error), and FAKE_DRIFT=NAME (comparison NAME's GPU
-losses 5% off), FAKE_PROBE=crash (the first step, at T 8, fails). A tiny run writes the bundle's expected log as its own; a
+losses 5% off), FAKE_PROBE=crash (the first step, at T 8, fails),
+FAKE_GPU_TESTS=fail (one of the runtime's GPU tests fails, one is skipped).
+A tiny run writes the bundle's expected log as its own; a
 gpt2 run logs `ms` = 100 * batch / 8 and, under LMCRT_PROFILE=1, prints a
 class table.
 """
@@ -25,9 +28,10 @@ RUNS = {"tiny-cuda-fp32": "tiny-fp32", "tiny-cuda-bf16": "tiny-bf16",
 
 
 def make_bundle(root):
-    for sub in ("bin", "data", "init", "expected", "lib"):
+    for sub in ("bin", "data", "init", "expected", "lib", "tests"):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
     me = os.path.abspath(__file__)
+    os.symlink(me, os.path.join(root, "tests", "lmcrt-gpu-tests"))
     for name in list(RUNS) + ["gpt2-cuda-bf16"]:
         os.symlink(me, os.path.join(root, "bin", name))
     for name in RUNS.values():
@@ -41,6 +45,24 @@ def make_bundle(root):
     with open(os.path.join(root, "check.env"), "w") as f:
         f.write('CHECK_FLAGS="--steps 20 --batch 8 --seq 64"\n'
                 'GLIBC_NEEDED="2.34"\nBUNDLE_COMMIT="fake"\nBUNDLE_TINY_ONLY=0\n')
+
+
+def gpu_tests(fail):
+    """GoogleTest's summary lines, as lmcrt-gpu-tests prints them."""
+    if fail:
+        print("[  SKIPPED ] GpuNccl.AllReduceWorldOfOne (0 ms)")
+        print("[  FAILED  ] GpuRowKernels.LayerNormAgainstCpu (3 ms)")
+    print("[==========] 12 tests from 5 test suites ran. (812 ms total)")
+    if not fail:
+        print("[  PASSED  ] 12 tests.")
+        return 0
+    print("[  PASSED  ] 10 tests.")
+    print("[  SKIPPED ] 1 test, listed below:")
+    print("[  SKIPPED ] GpuNccl.AllReduceWorldOfOne")
+    print("[  FAILED  ] 1 test, listed below:")
+    print("[  FAILED  ] GpuRowKernels.LayerNormAgainstCpu")
+    print("\n 1 FAILED TEST")
+    return 1
 
 
 def flag(args, name, default=None):
@@ -64,6 +86,8 @@ def main():
     if os.environ.get("FAKE_GPU") == "none":
         print("lmc: no GPU found: fake reason", file=sys.stderr)
         return 2
+    if name == "lmcrt-gpu-tests":
+        return gpu_tests(os.environ.get("FAKE_GPU_TESTS") == "fail")
     batch = int(flag(args, "--batch", "1"))
     if os.environ.get("FAKE_PROBE") == "crash" and flag(args, "--seq") == "8":
         print("lmcrt: cuLaunchKernel failed: CUDA_ERROR_ILLEGAL_ADDRESS",
