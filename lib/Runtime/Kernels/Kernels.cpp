@@ -286,6 +286,12 @@ void lmcrt::applyBiasEpilogue(const MemrefView<float> &C,
         offAux += idx * Aux.strides[d];
     }
     float *row = C.data + offC;
+    if (!gelu && cs == 1 && bs == 1) {
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j)
+        row[j] += b[j];
+      continue;
+    }
     if (!gelu) {
       for (int64_t j = 0; j < n; ++j)
         row[j * cs] += b[j * bs];
