@@ -1481,6 +1481,41 @@ TEST(MemrefCopy, StridedCases) {
 // Initialisation and sampling
 //===----------------------------------------------------------------------===//
 
+TEST(Init, ParallelDrawsAreTheSequentialStream) {
+  // initParams draws each value from its place in the stream, in parallel:
+  // the same values, and the same state after, as one sequential pass of
+  // normal(), with 1 thread or 3.
+  ModelInfo m = tinyModel();
+  std::vector<float> expected(m.total, 0.0f);
+  Rng sequential(11);
+  for (const ParamInfo &p : m.params) {
+    if (p.init != InitKind::Normal)
+      continue;
+    ASSERT_EQ(p.localNumel, p.storedNumel);
+    for (int64_t i = 0; i < p.storedNumel; ++i)
+      expected[p.offset + i] = static_cast<float>(p.std * sequential.normal());
+  }
+  const int before = omp_get_max_threads();
+  for (int threads : {1, 3}) {
+    omp_set_num_threads(threads);
+    std::vector<float> got(m.total);
+    Rng rng(11);
+    initParams(m, got.data(), rng);
+    for (const ParamInfo &p : m.params)
+      if (p.init == InitKind::Normal)
+        for (int64_t i = 0; i < p.storedNumel; ++i)
+          ASSERT_EQ(got[p.offset + i], expected[p.offset + i])
+              << "threads " << threads << ", element " << i;
+    EXPECT_EQ(rng.state, sequential.state) << "threads " << threads;
+  }
+  omp_set_num_threads(before);
+  Rng skipped(5), stepped(5);
+  skipped.skip(7);
+  for (int i = 0; i < 7; ++i)
+    stepped.next();
+  EXPECT_EQ(skipped.next(), stepped.next());
+}
+
 TEST(Init, DeterministicSplitmixBoxMuller) {
   Rng zero(0);
   EXPECT_EQ(zero.next(), 0xe220a8397b1dcdafULL); // splitmix64 reference value

@@ -30,15 +30,22 @@ namespace lmcrt {
 
 class Rng {
 public:
+  /// splitmix64's step: the state after k draws is the seed + k steps, so a
+  /// stream can be entered anywhere (skip).
+  static constexpr uint64_t kStep = 0x9e3779b97f4a7c15ULL;
+
   explicit Rng(uint64_t seed = 0) : state(seed) {}
   uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    uint64_t z = (state += kStep);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
   }
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  /// Box-Muller: two draws per value.
   double normal();
+  /// Moves the stream past `draws` draws, as that many next() would.
+  void skip(uint64_t draws) { state += draws * kStep; }
 
   uint64_t state;
 };
