@@ -188,9 +188,10 @@ __device__ void forward(const float *q, Rows qs, const float *k, Rows ks,
   for (int n = 0; n < NB; ++n)
     wmma::fill_fragment(acc[n], 0.0f);
 
-  // Lane pairs share a row: lane 2r + half takes keys [half, half + 1) *
-  // HALF of the tile for row r. m is the running maximum of the scores in
-  // log2 units (score * scale * log2(e)), l this lane's part of the sum.
+  // Lane pairs share a row: lane 2r + half takes the keys 2c + half of the
+  // tile for row r (interleaved, so that the pair reads different banks).
+  // m is the running maximum of the scores in log2 units (score * scale *
+  // log2(e)), l this lane's part of the sum.
   const int r = lane / 2, half = lane % 2, i = rowsFirst + r;
   const float toLog2 = scale * kLog2e;
   float m = -CUDART_INF_F, l = 0.0f;
@@ -223,7 +224,7 @@ __device__ void forward(const float *q, Rows qs, const float *k, Rows ks,
     float x[HALF], tileMax = -CUDART_INF_F;
 #pragma unroll
     for (int c = 0; c < HALF; ++c) {
-      const int col = half * HALF + c;
+      const int col = 2 * c + half;
       x[c] = col <= limit ? s[r * C::lds + col] * toLog2 : -CUDART_INF_F;
       tileMax = fmaxf(tileMax, x[c]);
     }
@@ -238,7 +239,7 @@ __device__ void forward(const float *q, Rows qs, const float *k, Rows ks,
       // The sum takes the probabilities as rounded for P V, so that O is a
       // weighted mean of the values with weights that add up to one.
       const bf16 pc = __float2bfloat16(exp2f(x[c] - mNew));
-      p[r * C::ldp + half * HALF + c] = pc;
+      p[r * C::ldp + 2 * c + half] = pc;
       sum += __bfloat162float(pc);
     }
     l = l * correction + sum;
@@ -333,7 +334,7 @@ __device__ void keyGradients(const float *q, Rows qs, const float *k, Rows ks,
     wmma::fill_fragment(dkAcc[n], 0.0f);
     wmma::fill_fragment(dvAcc[n], 0.0f);
   }
-  // Lane 2r + half: key row r, queries [half, half + 1) * HALF of the tile.
+  // Lane 2r + half: key row r, the queries 2c + half of the tile.
   const int r = lane / 2, half = lane % 2, j = keysFirst + r;
   const float toLog2 = scale * kLog2e;
   // The query heads of the group, each with its queries i >= the block's
@@ -375,7 +376,7 @@ __device__ void keyGradients(const float *q, Rows qs, const float *k, Rows ks,
       float pr[HALF];
 #pragma unroll
       for (int c = 0; c < HALF; ++c) {
-        const int col = half * HALF + c, i = i0 + col;
+        const int col = 2 * c + half, i = i0 + col;
         pr[c] = i >= j && i < T
                     ? exp2f(s[r * C::lds + col] * toLog2 - sm.lse[col])
                     : 0.0f;
@@ -400,7 +401,7 @@ __device__ void keyGradients(const float *q, Rows qs, const float *k, Rows ks,
       __syncwarp();
 #pragma unroll
       for (int c = 0; c < HALF; ++c) {
-        const int col = half * HALF + c;
+        const int col = 2 * c + half;
         ds[r * C::ldp + col] =
             __float2bfloat16(pr[c] * (s[r * C::lds + col] - sm.delta[col]));
       }
@@ -496,6 +497,7 @@ __device__ void queryGradients(const float *q, Rows qs, const float *k,
 #pragma unroll
   for (int n = 0; n < NB; ++n)
     wmma::fill_fragment(dqAcc[n], 0.0f);
+  // Lane 2r + half: query row r, the keys 2c + half of the tile.
   const int r = lane / 2, half = lane % 2, i = rowsFirst + r;
   const float toLog2 = scale * kLog2e;
   const float lseI = i < T ? lse[b * ls.batch + h * ls.head + i] * kLog2e : 0.0f;
@@ -528,7 +530,7 @@ __device__ void queryGradients(const float *q, Rows qs, const float *k,
     float pr[HALF];
 #pragma unroll
     for (int c = 0; c < HALF; ++c) {
-      const int col = half * HALF + c;
+      const int col = 2 * c + half;
       pr[c] = col <= limit ? exp2f(s[r * C::lds + col] * toLog2 - lseI) : 0.0f;
     }
     __syncwarp();
@@ -548,7 +550,7 @@ __device__ void queryGradients(const float *q, Rows qs, const float *k,
     __syncwarp();
 #pragma unroll
     for (int c = 0; c < HALF; ++c) {
-      const int col = half * HALF + c;
+      const int col = 2 * c + half;
       ds[r * C::ldp + col] =
           __float2bfloat16(pr[c] * (s[r * C::lds + col] - deltaI));
     }
