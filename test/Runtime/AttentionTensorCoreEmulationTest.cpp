@@ -71,7 +71,7 @@ unsigned blocks(int64_t t, unsigned rows) {
 TEST(AttentionTensorCoreEmulated, Bf16Rounding) {
   // Round to nearest, ties to even, on the 16 bits that stay.
   EXPECT_EQ(roundBf16(1.0f), 1.0f);
-  EXPECT_EQ(roundBf16(1.0f + 1.0f / 256), 1.0f);             // a tie: to even
+  EXPECT_EQ(roundBf16(1.0f + 1.0f / 256), 1.0f);              // a tie: to even
   EXPECT_EQ(roundBf16(1.0f + 3.0f / 256), 1.0f + 4.0f / 256); // a tie: to even
   EXPECT_EQ(roundBf16(1.0f + 1.5f / 256), 1.0f + 2.0f / 256);
   EXPECT_EQ(roundBf16(-3.0f), -3.0f);
@@ -85,10 +85,10 @@ TEST(AttentionTensorCoreEmulated, ForwardAndBackwardAgainstNaive) {
   };
   // Tiles: 64 queries (forward, dQ); keys 64 (D 64) or 32 (D 128) per tile,
   // 64 (D 64) or 32 (D 128) per dK/dV block, queries 32 per dK/dV tile.
-  for (Case cs : {Case{1, 1, 2, 64, 2}, Case{2, 37, 2, 64, 2},
-                  Case{1, 64, 1, 64, 1}, Case{1, 150, 4, 64, 2},
-                  Case{1, 1, 3, 128, 1}, Case{1, 32, 2, 128, 1},
-                  Case{2, 70, 2, 128, 2}, Case{1, 130, 6, 128, 2}}) {
+  for (Case cs :
+       {Case{1, 1, 2, 64, 2}, Case{2, 37, 2, 64, 2}, Case{1, 64, 1, 64, 1},
+        Case{1, 150, 4, 64, 2}, Case{1, 1, 3, 128, 1}, Case{1, 32, 2, 128, 1},
+        Case{2, 70, 2, 128, 2}, Case{1, 130, 6, 128, 2}}) {
     SCOPED_TRACE("B " + std::to_string(cs.b) + " T " + std::to_string(cs.t) +
                  " heads " + std::to_string(cs.heads) + " D " +
                  std::to_string(cs.d) + " kv_heads " +
@@ -146,11 +146,10 @@ TEST(AttentionTensorCoreEmulated, ForwardAndBackwardAgainstNaive) {
     for (auto *x : {&qr, &kr, &vr, &gr})
       for (float &e : *x)
         e = roundBf16(e);
-    for (const std::string &message :
-         compareWithNaive(qr.data(), kr.data(), vr.data(), gr.data(),
-                          out.data(), lse.data(), dq.data(), dk.data(),
-                          dv.data(), cs.b, cs.t, cs.heads, cs.kvHeads, cs.d,
-                          1e-2))
+    for (const std::string &message : compareWithNaive(
+             qr.data(), kr.data(), vr.data(), gr.data(), out.data(), lse.data(),
+             dq.data(), dk.data(), dv.data(), cs.b, cs.t, cs.heads, cs.kvHeads,
+             cs.d, 1e-2))
       ADD_FAILURE() << "bf16-rounded inputs: " << message;
   }
 }

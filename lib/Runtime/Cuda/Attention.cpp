@@ -63,9 +63,9 @@ public:
   CUfunction function(const std::string &name, bool tensorCores = false) {
     CUmodule &module = tensorCores ? tensorCoreModule : floatModule;
     if (!module)
-      check(driver().cuModuleLoadData(&module, tensorCores
-                                                   ? lmcrtAttentionTensorCoreFatbin
-                                                   : lmcrtAttentionFatbin),
+      check(driver().cuModuleLoadData(
+                &module, tensorCores ? lmcrtAttentionTensorCoreFatbin
+                                     : lmcrtAttentionFatbin),
             tensorCores ? "cuModuleLoadData (tensor-core attention kernels)"
                         : "cuModuleLoadData (attention kernels)");
     auto it = functions.find(name);
@@ -319,6 +319,6 @@ extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_bf16(
     lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
     lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
     lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads) {
-  backward("gpu_attention_bwd_bf16", q, k, v, out, lse, dout, dq, dk, dv,
-           heads, kv_heads, /*bf16=*/true);
+  backward("gpu_attention_bwd_bf16", q, k, v, out, lse, dout, dq, dk, dv, heads,
+           kv_heads, /*bf16=*/true);
 }

@@ -116,8 +116,8 @@ __device__ void storeRows(FragC (&acc)[D / 16], float *scratch, int ld,
 /// Which row of a 16 x 16 accumulator each of this lane's elements holds:
 /// a tile of row numbers loaded into an accumulator (`scratch`, 16 rows of
 /// `ld` floats of the warp's own).
-__device__ void accumulatorRows(int (&rowOf)[kElements], float *scratch,
-                                int ld, int lane) {
+__device__ void accumulatorRows(int (&rowOf)[kElements], float *scratch, int ld,
+                                int lane) {
   for (int e = lane; e < 256; e += 32)
     scratch[(e / 16) * ld + e % 16] = static_cast<float>(e / 16);
   __syncwarp();
@@ -199,8 +199,8 @@ __device__ void forward(const float *q, Rows qs, const float *k, Rows ks,
     __syncthreads();
     loadBf16<D>(sm.kv, C::ldk, C::keys, k, ks, b, hk, j0, T, threadIdx.x,
                 blockDim.x);
-    loadBf16<D>(sm.kv + C::keys * C::ldk, C::ldk, C::keys, v, vs, b, hk, j0,
-                T, threadIdx.x, blockDim.x);
+    loadBf16<D>(sm.kv + C::keys * C::ldk, C::ldk, C::keys, v, vs, b, hk, j0, T,
+                threadIdx.x, blockDim.x);
     __syncthreads();
     if (!active || j0 > warpLast)
       continue; // the whole tile is above this warp's rows
@@ -307,12 +307,11 @@ template <int D> struct alignas(32) KeyGradShared {
 };
 
 template <int D>
-__device__ void keyGradients(const float *q, Rows qs, const float *k, Rows ks,
-                             const float *v, Rows vs, const float *dout,
-                             Rows gs, const float *lse, Stats ls,
-                             const float *dlt, Stats ts, float *dk, Rows dks,
-                             float *dv, Rows dvs, int T, int H, int G,
-                             float scale) {
+__device__ void
+keyGradients(const float *q, Rows qs, const float *k, Rows ks, const float *v,
+             Rows vs, const float *dout, Rows gs, const float *lse, Stats ls,
+             const float *dlt, Stats ts, float *dk, Rows dks, float *dv,
+             Rows dvs, int T, int H, int G, float scale) {
   using C = KeyGrad<D>;
   constexpr int NB = D / 16, NQ = C::queries / 16, HALF = C::queries / 2;
   __shared__ KeyGradShared<D> sm;
@@ -344,20 +343,19 @@ __device__ void keyGradients(const float *q, Rows qs, const float *k, Rows ks,
       __syncthreads();
       loadBf16<D>(sm.q, C::ldk, C::queries, q, qs, b, h, i0, T, threadIdx.x,
                   blockDim.x);
-      loadBf16<D>(sm.g, C::ldk, C::queries, dout, gs, b, h, i0, T,
-                  threadIdx.x, blockDim.x);
+      loadBf16<D>(sm.g, C::ldk, C::queries, dout, gs, b, h, i0, T, threadIdx.x,
+                  blockDim.x);
       for (int c = threadIdx.x; c < C::queries; c += blockDim.x) {
         const int i = i0 + c;
-        sm.lse[c] =
-            i < T ? lse[b * ls.batch + h * ls.head + i] * kLog2e : 0.0f;
+        sm.lse[c] = i < T ? lse[b * ls.batch + h * ls.head + i] * kLog2e : 0.0f;
         sm.delta[c] = i < T ? dlt[b * ts.batch + h * ts.head + i] : 0.0f;
       }
       __syncthreads();
       if (!active || i0 + C::queries - 1 < keysFirst)
         continue; // every query of the tile is before this warp's keys
-      // S^T = K Q^T: 16 keys x the tile's queries. (Loops here are unrolled
-      // less than in the other kernels: at D 128 the dK and dV accumulators
-      // take 128 registers, and full unrolling makes ptxas spill.)
+        // S^T = K Q^T: 16 keys x the tile's queries. (Loops here are unrolled
+        // less than in the other kernels: at D 128 the dK and dV accumulators
+        // take 128 registers, and full unrolling makes ptxas spill.)
 #pragma unroll 1
       for (int n = 0; n < NQ; ++n) {
         FragC sf;
@@ -460,11 +458,11 @@ template <int D> struct alignas(32) QueryGradShared {
 };
 
 template <int D>
-__device__ void queryGradients(const float *q, Rows qs, const float *k,
-                               Rows ks, const float *v, Rows vs,
-                               const float *dout, Rows gs, const float *lse,
-                               Stats ls, const float *dlt, Stats ts, float *dq,
-                               Rows dqs, int T, int H, int G, float scale) {
+__device__ void queryGradients(const float *q, Rows qs, const float *k, Rows ks,
+                               const float *v, Rows vs, const float *dout,
+                               Rows gs, const float *lse, Stats ls,
+                               const float *dlt, Stats ts, float *dq, Rows dqs,
+                               int T, int H, int G, float scale) {
   using C = QueryGrad<D>;
   constexpr int NB = D / 16, NK = C::keys / 16, HALF = C::keys / 2;
   static_assert(4 * 16 <= 2 * C::keys, "query staging exceeds the K/V tiles");
@@ -500,14 +498,15 @@ __device__ void queryGradients(const float *q, Rows qs, const float *k,
   // Lane 2r + half: query row r, the keys 2c + half of the tile.
   const int r = lane / 2, half = lane % 2, i = rowsFirst + r;
   const float toLog2 = scale * kLog2e;
-  const float lseI = i < T ? lse[b * ls.batch + h * ls.head + i] * kLog2e : 0.0f;
+  const float lseI =
+      i < T ? lse[b * ls.batch + h * ls.head + i] * kLog2e : 0.0f;
   const float deltaI = i < T ? dlt[b * ts.batch + h * ts.head + i] : 0.0f;
   for (int j0 = 0; j0 <= last; j0 += C::keys) {
     __syncthreads();
     loadBf16<D>(sm.kv, C::ldk, C::keys, k, ks, b, hk, j0, T, threadIdx.x,
                 blockDim.x);
-    loadBf16<D>(sm.kv + C::keys * C::ldk, C::ldk, C::keys, v, vs, b, hk, j0,
-                T, threadIdx.x, blockDim.x);
+    loadBf16<D>(sm.kv + C::keys * C::ldk, C::ldk, C::keys, v, vs, b, hk, j0, T,
+                threadIdx.x, blockDim.x);
     __syncthreads();
     if (!active || j0 > warpLast)
       continue;
