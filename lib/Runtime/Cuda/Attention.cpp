@@ -17,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Cuda/AttentionTensorCoreShapes.h"
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
 #include "Cuda/GpuProfile.h"
@@ -162,11 +163,12 @@ unsigned tile(int64_t d) { return static_cast<unsigned>(2048 / d); }
 /// d (the others keep the float32 kernels).
 bool tensorCoreHeadSize(int64_t d) { return d == 64 || d == 128; }
 
-/// The launch shapes of AttentionTensorCoreKernels.cu: queries per block of
-/// the forward and dQ kernels (4 warps of 16), and keys per block of the
-/// dK/dV kernel (a warp per 16: 4 warps for D 64, 2 for D 128).
-constexpr unsigned kTensorCoreQueryRows = 64;
-unsigned tensorCoreKeyRows(int64_t d) { return d == 64 ? 64 : 32; }
+/// Queries per block of the tensor-core forward and dQ kernels, and keys
+/// per block of their dK/dV kernel (a warp per 16 rows).
+constexpr unsigned kTensorCoreQueryRows = 16 * lmc_attention_tc::kQueryWarps;
+unsigned tensorCoreKeyRows(int64_t d) {
+  return 16 * lmc_attention_tc::keyWarps(static_cast<int>(d));
+}
 
 void launch(const std::string &name, unsigned gridX, unsigned gridY,
             unsigned block, void **args, bool tensorCores = false) {
@@ -201,7 +203,7 @@ void forward(const char *what, lmcrt_unranked_memref *q,
     const unsigned rowsPerBlock = kTensorCoreQueryRows;
     launch("lmc_attention_tc_fwd" + suffix,
            static_cast<unsigned>((s.t + rowsPerBlock - 1) / rowsPerBlock),
-           gridY, 128, args, /*tensorCores=*/true);
+           gridY, 2 * kTensorCoreQueryRows, args, /*tensorCores=*/true);
     return;
   }
   const unsigned rowsPerBlock = tile(s.d);
@@ -262,7 +264,7 @@ void backward(const char *what, lmcrt_unranked_memref *q,
                     &G.data,  &gs,  &L.data, &ls, &delta,  &ts,
                     &DQ.data, &dqs, &t,      &h,  &g,      &scale};
     launch("lmc_attention_tc_dq" + suffix, blocks(kTensorCoreQueryRows), gridY,
-           128, args, /*tensorCores=*/true);
+           2 * kTensorCoreQueryRows, args, /*tensorCores=*/true);
     return;
   }
   const unsigned rowsPerBlock = tile(s.d);

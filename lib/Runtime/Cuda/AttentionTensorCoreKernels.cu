@@ -47,6 +47,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "AttentionTensorCoreShapes.h"
+
 #include <cuda_bf16.h>
 #include <math_constants.h>
 #include <mma.h>
@@ -134,7 +136,7 @@ __device__ void accumulatorRows(int (&rowOf)[kElements], float *scratch, int ld,
 //===----------------------------------------------------------------------===//
 
 template <int D> struct Fwd {
-  static constexpr int warps = 4, rows = 16 * warps;
+  static constexpr int warps = lmc_attention_tc::kQueryWarps, rows = 16 * warps;
   /// Keys per tile.
   static constexpr int keys = D == 64 ? 64 : 32;
   /// Row strides: bf16 K/V tiles, float32 scores, bf16 probabilities
@@ -288,7 +290,7 @@ __device__ void forward(const float *q, Rows qs, const float *k, Rows ks,
 //===----------------------------------------------------------------------===//
 
 template <int D> struct KeyGrad {
-  static constexpr int warps = D == 64 ? 4 : 2, keys = 16 * warps;
+  static constexpr int warps = lmc_attention_tc::keyWarps(D), keys = 16 * warps;
   /// Queries per tile.
   static constexpr int queries = 32;
   static constexpr int ldk = D + 8, lds = queries + 4, ldp = queries + 8;
@@ -444,7 +446,7 @@ keyGradients(const float *q, Rows qs, const float *k, Rows ks, const float *v,
 //===----------------------------------------------------------------------===//
 
 template <int D> struct QueryGrad {
-  static constexpr int warps = 4, rows = 16 * warps;
+  static constexpr int warps = lmc_attention_tc::kQueryWarps, rows = 16 * warps;
   static constexpr int keys = D == 64 ? 64 : 32;
   static constexpr int ldk = D + 8, lds = keys + 4, ldp = keys + 8;
 };
