@@ -1,5 +1,4 @@
-//===- AttentionTensorCoreShapes.h - Launch shapes of tensor-core attention
-//===//
+//===- AttentionTensorCoreShapes.h - Tensor-core attention blocks -*- C++ -*-=//
 //
 // The block shapes of the kernels of AttentionTensorCoreKernels.cu, shared
 // by the kernels (compiled by nvcc, or as host C++ by the emulation test) and
