@@ -59,6 +59,42 @@ void launch(unsigned gridX, unsigned gridY, unsigned threads,
 #define __device__
 #define __launch_bounds__(...)
 
+// Warp-level operations (RowKernels.cu), after the definitions above: a
+// shuffle is a write of the lane's value to a slot per thread of the block,
+// a barrier among the 32 threads of its warp, a read of the partner's slot
+// and a second barrier before the slots are reused. Every lane of the warp
+// must take part (full-warp masks only), as on the GPU. The warps' barriers
+// serve every block in turn (one block runs at a time). rsqrtf is the host's
+// 1 / sqrt.
+#include <cmath>
+#include <memory>
+#include <mutex>
+namespace {
+constexpr unsigned kEmulatedMaxThreads = 1024;
+float emulatedShuffleSlots[kEmulatedMaxThreads];
+std::barrier<> *emulatedWarpBarrier(unsigned warp) {
+  static std::unique_ptr<std::barrier<>> barriers[kEmulatedMaxThreads / 32];
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (auto &b : barriers)
+      b = std::make_unique<std::barrier<>>(32);
+  });
+  return barriers[warp].get();
+}
+inline float __shfl_xor_sync(unsigned, float value, int laneMask) {
+  const unsigned t = threadIdx.x, warp = t / 32;
+  emulatedShuffleSlots[t] = value;
+  emulatedWarpBarrier(warp)->arrive_and_wait();
+  const float other = emulatedShuffleSlots[(t & ~31u) | ((t % 32) ^ laneMask)];
+  emulatedWarpBarrier(warp)->arrive_and_wait();
+  return other;
+}
+inline void __syncwarp(unsigned = 0xffffffffu) {
+  emulatedWarpBarrier(threadIdx.x / 32)->arrive_and_wait();
+}
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+} // namespace
+
 //===----------------------------------------------------------------------===//
 // Tensor cores: nvcuda::wmma with bf16 m16n16k16 fragments and float
 // accumulators, and __nv_bfloat16 (for AttentionTensorCoreKernels.cu).
@@ -70,9 +106,10 @@ void launch(unsigned gridX, unsigned gridY, unsigned threads,
 // lane's elements; mma_sync is warp-collective: the lanes put their
 // fragments in the warp's staging area, meet at the warp's barrier, each
 // computes its own elements of the product (float sums of exact bf16
-// products), and meet again before the area is reused. __syncwarp() is the
-// warp's barrier. Loads and stores check the hardware's alignment rules
-// (256-bit aligned pointers, ldm a multiple of 16 bytes).
+// products), and meet again before the area is reused (a barrier of its
+// own; __syncwarp() is the warp-level block's above). Loads and stores check
+// the hardware's alignment rules (256-bit aligned pointers, ldm a multiple of
+// 16 bytes).
 //===----------------------------------------------------------------------===//
 
 #include <algorithm>
@@ -141,10 +178,6 @@ template <typename T> void checkPointer(const T *p, unsigned ldm) {
     misuse("ldm is not a multiple of 16 bytes");
 }
 } // namespace lmc_emulation
-
-inline void __syncwarp(unsigned = 0xffffffffu) {
-  lmc_emulation::currentWarp().barrier.arrive_and_wait();
-}
 
 namespace nvcuda {
 namespace wmma {
