@@ -6,7 +6,9 @@
 // CudaEmulation.h (a fragment layout of its own, so a kernel that assumed
 // the hardware's would fail), against attention in double: the forward
 // pass (out, lse) and the three gradients, for head sizes 64 and 128, T
-// below, at and across the tiles, T = 1, and grouped-query attention.
+// below, at and across the tiles, T = 1, and grouped-query attention; and
+// the operands as strided views of one projection, as the program passes
+// them.
 //
 // Tolerances. bf16 keeps 8 significant bits: each rounding is a relative
 // error of at most u = 2^-8. Against the reference on the same float32
@@ -151,6 +153,89 @@ TEST(AttentionTensorCoreEmulated, ForwardAndBackwardAgainstNaive) {
              dq.data(), dk.data(), dv.data(), cs.b, cs.t, cs.heads, cs.kvHeads,
              cs.d, 1e-2))
       ADD_FAILURE() << "bf16-rounded inputs: " << message;
+  }
+}
+
+// The operands as the compiled program passes them: q, k and v views of one
+// [B, T, C + 2 Ckv] projection (row stride C + 2 Ckv), their gradients views
+// of its gradient, lse with a padded batch stride.
+TEST(AttentionTensorCoreEmulated, StridedOperands) {
+  struct Case {
+    int64_t b, t, heads, d, kvHeads;
+  };
+  for (Case cs : {Case{2, 70, 2, 64, 1}, Case{2, 45, 2, 128, 2}}) {
+    const int64_t c = cs.heads * cs.d, ckv = cs.kvHeads * cs.d,
+                  row = c + 2 * ckv, n = cs.b * cs.t * row;
+    const int64_t lseBatch = cs.heads * cs.t + 3;
+    std::vector<float> qkv(n), dqkv(n, NAN), g(cs.b * cs.t * c),
+        out(cs.b * cs.t * c, NAN), lse(cs.b * lseBatch, NAN),
+        delta(cs.b * cs.heads * cs.t);
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (float &e : qkv)
+      e = dist(rng);
+    for (float &e : g)
+      e = dist(rng);
+    const Rows qkvRows{cs.t * row, row}, packed{cs.t * c, c};
+    const Stats lseStats{lseBatch, cs.t}, deltaStats{cs.heads * cs.t, cs.t};
+    const int t = static_cast<int>(cs.t), h = static_cast<int>(cs.heads),
+              group = static_cast<int>(cs.heads / cs.kvHeads);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(cs.d));
+    const float *q = qkv.data(), *k = q + c, *v = k + ckv;
+    float *dq = dqkv.data(), *dk = dq + c, *dv = dk + ckv;
+    Kernels kn = cs.d == 64 ? kernels<64>() : kernels<128>();
+    const unsigned gridY = static_cast<unsigned>(cs.b * cs.heads);
+    launch(blocks(cs.t, kn.fwdRows), gridY, kn.fwdThreads, [&] {
+      kn.fwd(q, qkvRows, k, qkvRows, v, qkvRows, out.data(), packed, lse.data(),
+             lseStats, t, h, group, scale);
+    });
+    for (int64_t bi = 0; bi < cs.b; ++bi)
+      for (int64_t hi = 0; hi < cs.heads; ++hi)
+        for (int64_t i = 0; i < cs.t; ++i) {
+          float sum = 0.0f;
+          for (int64_t x = 0; x < cs.d; ++x) {
+            const int64_t at = bi * cs.t * c + i * c + hi * cs.d + x;
+            sum += out[at] * g[at];
+          }
+          delta[(bi * cs.heads + hi) * cs.t + i] = sum;
+        }
+    launch(blocks(cs.t, kn.keyRows), static_cast<unsigned>(cs.b * cs.kvHeads),
+           kn.keyThreads, [&] {
+             kn.dkdv(q, qkvRows, k, qkvRows, v, qkvRows, g.data(), packed,
+                     lse.data(), lseStats, delta.data(), deltaStats, dk,
+                     qkvRows, dv, qkvRows, t, h, group, scale);
+           });
+    launch(blocks(cs.t, kn.dqRows), gridY, kn.dqThreads, [&] {
+      kn.dq(q, qkvRows, k, qkvRows, v, qkvRows, g.data(), packed, lse.data(),
+            lseStats, delta.data(), deltaStats, dq, qkvRows, t, h, group,
+            scale);
+    });
+    // Packed copies for the comparison; the padding of lse stays untouched.
+    auto unpack = [&](const std::vector<float> &from, int64_t offset,
+                      int64_t width) {
+      std::vector<float> to(cs.b * cs.t * width);
+      for (int64_t r = 0; r < cs.b * cs.t; ++r)
+        for (int64_t x = 0; x < width; ++x)
+          to[r * width + x] = from[r * row + offset + x];
+      return to;
+    };
+    std::vector<float> pq = unpack(qkv, 0, c), pk = unpack(qkv, c, ckv),
+                       pv = unpack(qkv, c + ckv, ckv), pdq = unpack(dqkv, 0, c),
+                       pdk = unpack(dqkv, c, ckv),
+                       pdv = unpack(dqkv, c + ckv, ckv),
+                       plse(cs.b * cs.heads * cs.t);
+    for (int64_t bi = 0; bi < cs.b; ++bi) {
+      for (int64_t e = 0; e < cs.heads * cs.t; ++e)
+        plse[bi * cs.heads * cs.t + e] = lse[bi * lseBatch + e];
+      for (int64_t e = cs.heads * cs.t; e < lseBatch; ++e)
+        EXPECT_TRUE(std::isnan(lse[bi * lseBatch + e]))
+            << "lse padding written";
+    }
+    for (const std::string &message :
+         compareWithNaive(pq.data(), pk.data(), pv.data(), g.data(), out.data(),
+                          plse.data(), pdq.data(), pdk.data(), pdv.data(), cs.b,
+                          cs.t, cs.heads, cs.kvHeads, cs.d, 2e-2))
+      ADD_FAILURE() << message;
   }
 }
 
