@@ -785,6 +785,52 @@ TEST(GpuAttention, ForwardAndBackwardAgainstNaive) {
   }
 }
 
+// The bf16 entry points (what a `--precision bf16` program calls): the
+// tensor-core kernels for D 64 and 128, the float32 kernels for D 32; within
+// the bf16 rounding bound of test/Runtime/AttentionTensorCoreEmulationTest.cpp
+// (2e-2 relative to 1 + |want|; the emulation measures under 6e-3).
+TEST(GpuAttention, TensorCoresAgainstNaive) {
+  REQUIRE_GPU();
+  struct Case {
+    int64_t b, t, heads, d, kvHeads;
+  };
+  // T below, at and across the tiles (64 queries; 64 or 32 keys), T = 1,
+  // grouped-query and multi-query attention, and a head size without
+  // tensor-core kernels.
+  for (Case cs : {Case{2, 70, 2, 64, 2}, Case{1, 64, 4, 64, 2},
+                  Case{2, 1, 2, 128, 1}, Case{1, 130, 6, 128, 2},
+                  Case{1, 300, 2, 64, 1}, Case{2, 33, 2, 32, 2}}) {
+    const int64_t C = cs.heads * cs.d, Ckv = cs.kvHeads * cs.d,
+                  n = cs.b * cs.t * C, nkv = cs.b * cs.t * Ckv;
+    Buffer Q(n), K(nkv), V(nkv), G(n), O(n), DQ(n), DK(nkv), DV(nkv),
+        L(cs.b * cs.heads * cs.t);
+    fillRandom(Q.data, n, 31);
+    fillRandom(K.data, nkv, 32);
+    fillRandom(V.data, nkv, 33);
+    fillRandom(G.data, n, 34);
+    auto rows = [&](Buffer &x, int64_t c) {
+      return desc<3>(x.data, 0, {cs.b, cs.t, c}, {cs.t * c, c, 1});
+    };
+    auto q = rows(Q, C), k = rows(K, Ckv), v = rows(V, Ckv), g = rows(G, C),
+         o = rows(O, C), dq = rows(DQ, C), dk = rows(DK, Ckv),
+         dv = rows(DV, Ckv);
+    auto l = desc<3>(L.data, 0, {cs.b, cs.heads, cs.t},
+                     {cs.heads * cs.t, cs.t, 1});
+    auto rq = q.ref(), rk = k.ref(), rv = v.ref(), rg = g.ref(), ro = o.ref(),
+         rl = l.ref(), rdq = dq.ref(), rdk = dk.ref(), rdv = dv.ref();
+    _mlir_ciface_lmcrt_gpu_attention_fwd_bf16(&rq, &rk, &rv, &ro, &rl,
+                                              cs.heads, cs.kvHeads);
+    _mlir_ciface_lmcrt_gpu_attention_bwd_bf16(&rq, &rk, &rv, &ro, &rl, &rg,
+                                              &rdq, &rdk, &rdv, cs.heads,
+                                              cs.kvHeads);
+    lmcrt::device::synchronize();
+    for (const std::string &message : compareWithNaive(
+             Q.data, K.data, V.data, G.data, O.data, L.data, DQ.data, DK.data,
+             DV.data, cs.b, cs.t, cs.heads, cs.kvHeads, cs.d, 2e-2))
+      ADD_FAILURE() << message;
+  }
+}
+
 TEST(GpuEmbedding, GradientAgainstCpu) {
   REQUIRE_GPU();
   struct Case {

@@ -199,7 +199,9 @@ static cl::opt<Precision> precision(
     cl::desc("Compute precision of the GEMMs: fp32 (default), tf32 or bf16 "
              "(operands rounded to 10 or 7 mantissa bits, tensor cores on "
              "the GPU, bf16 on the CPU's AVX512-BF16/AMX units where it has "
-             "them); activations, gradients, master weights and AdamW "
+             "them; with --target cuda, bf16 also runs flash attention on "
+             "tensor cores for head sizes 64 and 128); activations, "
+             "gradients, master weights and AdamW "
              "state stay float32 and products are accumulated in float32"),
     cl::init(defaults::precision), precisionValues(), cl::sub(compileCommand));
 static cl::opt<unsigned> optLevel("O",

@@ -97,8 +97,10 @@ def ConvertLMCToRuntime : Pass<"convert-lmc-to-runtime", "::mlir::ModuleOp"> {
       like a collective's, of the buffer's element type (`_f32`, `_i64`),
       with `(buffer, axes, peer, tag)` (`peer` and `tag` `i64`);
     - `lmc.buffer_attention` and `lmc.buffer_attention_grad`: the attention
-      kernels `(q, k, v, out, lse, heads)` and `(q, k, v, out, lse, dout,
-      dq, dk, dv, heads)`;
+      kernels `(q, k, v, out, lse, heads, kv_heads)` and `(q, k, v, out, lse,
+      dout, dq, dk, dv, heads, kv_heads)`; on the GPU with `precision=bf16`
+      their tensor-core forms (`lmcrt_gpu_attention_fwd_bf16`, `_bwd_bf16`,
+      same arguments), otherwise the float32 ones (tf32 too);
     - `lmc.axis_index`: the runtime's axis index `(axes)` (`i64`), cast to
       `index`.
 

@@ -590,6 +590,26 @@ void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
     lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
     lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads);
 
+/* The same attention, arguments and results for a program whose GEMMs run
+ * in bf16 (`--precision bf16`; convert-lmc-to-runtime calls these instead of
+ * the _f32 forms there): for C / heads = 64 or 128 the kernels of
+ * lib/Runtime/Cuda/AttentionTensorCoreKernels.cu, a warp per 16 rows with
+ * the products Q K^T, P V, dO V^T, P^T dO, dS^T Q and dS K on tensor cores
+ * (q, k, v, dout, P and dS rounded to bf16; activations, lse, the softmax
+ * and the accumulators float32); for other head sizes the float32 kernels. */
+void _mlir_ciface_lmcrt_gpu_attention_fwd_bf16(lmcrt_unranked_memref *q,
+                                               lmcrt_unranked_memref *k,
+                                               lmcrt_unranked_memref *v,
+                                               lmcrt_unranked_memref *out,
+                                               lmcrt_unranked_memref *lse,
+                                               int64_t heads, int64_t kv_heads);
+void _mlir_ciface_lmcrt_gpu_attention_bwd_bf16(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
+    lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
+    lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads);
+
 /* The collectives above, with the same arguments and semantics, over NCCL
  * (one rank per GPU; a communicator per group, every group going through
  * NCCL), `axes` the same mask. They run after the work queued on the compute

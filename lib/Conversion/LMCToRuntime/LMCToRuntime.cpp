@@ -386,9 +386,13 @@ struct ConvertLMCToRuntimePass
     SmallVector<Arg> args(op->getOperands().begin(), op->getOperands().end());
     args.push_back(static_cast<int64_t>(op.getHeads()));
     args.push_back(op.getNumKvHeads());
-    Function function = std::is_same_v<OpTy, BufferAttentionOp>
-                            ? Function::AttentionFwd
-                            : Function::AttentionBwd;
+    // On the GPU, a bf16 program's attention runs on tensor cores.
+    const bool bf16 = targetDevice == Device::GPU &&
+                      gemmPrecision == runtime::Precision::BF16;
+    Function function =
+        std::is_same_v<OpTy, BufferAttentionOp>
+            ? (bf16 ? Function::AttentionFwdBf16 : Function::AttentionFwd)
+            : (bf16 ? Function::AttentionBwdBf16 : Function::AttentionBwd);
     if (failed(call(b, op, function, args)))
       return failure();
     op->erase();

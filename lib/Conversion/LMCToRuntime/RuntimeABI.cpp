@@ -35,6 +35,10 @@ const Entry kEntries[] = {
    "lmcrt_gpu_attention_bwd_f32", true,
    "mmmmmmmmmll", '-'},           // q, k, v, out, lse, dout, dq, dk, dv,
                                   // heads, kv_heads
+  {Function::AttentionFwdBf16, nullptr, "lmcrt_gpu_attention_fwd_bf16", true,
+   "mmmmmll", '-'},               // as AttentionFwd
+  {Function::AttentionBwdBf16, nullptr, "lmcrt_gpu_attention_bwd_bf16", true,
+   "mmmmmmmmmll", '-'},           // as AttentionBwd
   {Function::AllReduce, "lmcrt_all_reduce_f32", "lmcrt_gpu_all_reduce_f32",
    true, "mmi", '-'},             // in, out, axes
   {Function::AllGather, "lmcrt_all_gather_f32", "lmcrt_gpu_all_gather_f32",

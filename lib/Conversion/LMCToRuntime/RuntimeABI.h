@@ -32,6 +32,10 @@ enum class Function {
   EmbeddingGrad,
   AttentionFwd,
   AttentionBwd,
+  /// Attention on the GPU's tensor cores, for programs whose GEMMs run in
+  /// bf16 (no CPU symbol: the CPU's attention is float32 at every precision).
+  AttentionFwdBf16,
+  AttentionBwdBf16,
   AllReduce,
   AllGather,
   ReduceScatter,

@@ -7,8 +7,17 @@
 // first call and its functions are looked up per head size D (16, 32, 64 or
 // 128). Everything runs in order on the compute stream.
 //
+// lmcrt_gpu_attention_fwd_bf16 / _bwd_bf16, what a program compiled with
+// `--precision bf16` calls, take the same arguments: for D 64 and 128 they
+// launch the tensor-core kernels of AttentionTensorCoreKernels.cu (bf16
+// products, float32 activations, softmax and accumulators; a module of its
+// own, lmcrtAttentionTensorCoreFatbin), for the other head sizes the float32
+// kernels. The backward pass's delta is the float32 module's kernel either
+// way.
+//
 //===----------------------------------------------------------------------===//
 
+#include "Cuda/AttentionTensorCoreShapes.h"
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
 #include "Cuda/GpuProfile.h"
@@ -25,6 +34,7 @@
 
 extern "C" const unsigned char lmcrtAttentionFatbin[];
 extern "C" const size_t lmcrtAttentionFatbinSize;
+extern "C" const unsigned char lmcrtAttentionTensorCoreFatbin[];
 
 using namespace lmcrt;
 using namespace lmcrt::cuda;
@@ -49,10 +59,16 @@ public:
     return kernels;
   }
 
-  CUfunction function(const std::string &name) {
+  /// The kernel `name` of the float32 module, or with `tensorCores` of the
+  /// tensor-core module.
+  CUfunction function(const std::string &name, bool tensorCores = false) {
+    CUmodule &module = tensorCores ? tensorCoreModule : floatModule;
     if (!module)
-      check(driver().cuModuleLoadData(&module, lmcrtAttentionFatbin),
-            "cuModuleLoadData (attention kernels)");
+      check(driver().cuModuleLoadData(
+                &module, tensorCores ? lmcrtAttentionTensorCoreFatbin
+                                     : lmcrtAttentionFatbin),
+            tensorCores ? "cuModuleLoadData (tensor-core attention kernels)"
+                        : "cuModuleLoadData (attention kernels)");
     auto it = functions.find(name);
     if (it != functions.end())
       return it->second;
@@ -79,7 +95,8 @@ public:
   }
 
 private:
-  CUmodule module = nullptr;
+  CUmodule floatModule = nullptr, tensorCoreModule = nullptr;
+  /// By name: the two modules' kernel names differ.
   std::map<std::string, CUfunction> functions;
   CUdeviceptr scratchBuffer = 0;
   size_t scratchBytes = 0;
@@ -142,22 +159,31 @@ Stats stats(const char *what, const View &v, const Shape &s) {
 /// Rows per block of the kernels for head size d (TILE * D = 2048).
 unsigned tile(int64_t d) { return static_cast<unsigned>(2048 / d); }
 
+/// Whether the bf16 entry points take the tensor-core kernels for head size
+/// d (the others keep the float32 kernels).
+bool tensorCoreHeadSize(int64_t d) { return d == 64 || d == 128; }
+
+/// Queries per block of the tensor-core forward and dQ kernels, and keys
+/// per block of their dK/dV kernel (a warp per 16 rows).
+constexpr unsigned kTensorCoreQueryRows = 16 * lmc_attention_tc::kQueryWarps;
+unsigned tensorCoreKeyRows(int64_t d) {
+  return 16 * lmc_attention_tc::keyWarps(static_cast<int>(d));
+}
+
 void launch(const std::string &name, unsigned gridX, unsigned gridY,
-            unsigned block, void **args) {
-  CUfunction f = AttentionKernels::get().function(name);
+            unsigned block, void **args, bool tensorCores = false) {
+  CUfunction f = AttentionKernels::get().function(name, tensorCores);
   profile::mark(KernelClass::Attention);
   check(driver().cuLaunchKernel(f, gridX, gridY, 1, block, 1, 1, 0,
                                 computeStream(), args, nullptr),
         "cuLaunchKernel(" + name + ")");
 }
 
-} // namespace
-
-extern "C" void _mlir_ciface_lmcrt_gpu_attention_fwd_f32(
-    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
-    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
-    lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads) {
-  const char *what = "gpu_attention_fwd";
+/// The forward pass; `bf16`: on tensor cores where the head size allows.
+void forward(const char *what, lmcrt_unranked_memref *q,
+             lmcrt_unranked_memref *k, lmcrt_unranked_memref *v,
+             lmcrt_unranked_memref *out, lmcrt_unranked_memref *lse,
+             int64_t heads, int64_t kv_heads, bool bf16) {
   requireReady(what);
   View Q(q), K(k), V(v), O(out), L(lse);
   Shape s = checkRows(what, Q, heads, kv_heads);
@@ -171,19 +197,28 @@ extern "C" void _mlir_ciface_lmcrt_gpu_attention_fwd_f32(
   float scale = 1.0f / std::sqrt(static_cast<float>(s.d));
   void *args[] = {&Q.data, &qs,     &K.data, &ks, &V.data, &vs, &O.data,
                   &os,     &L.data, &ls,     &t,  &h,      &g,  &scale};
+  const std::string suffix = "_d" + std::to_string(s.d);
+  const unsigned gridY = static_cast<unsigned>(s.b * heads);
+  if (bf16 && tensorCoreHeadSize(s.d)) {
+    const unsigned rowsPerBlock = kTensorCoreQueryRows;
+    launch("lmc_attention_tc_fwd" + suffix,
+           static_cast<unsigned>((s.t + rowsPerBlock - 1) / rowsPerBlock),
+           gridY, 2 * kTensorCoreQueryRows, args, /*tensorCores=*/true);
+    return;
+  }
   const unsigned rowsPerBlock = tile(s.d);
-  launch("lmc_attention_fwd_d" + std::to_string(s.d),
-         static_cast<unsigned>((s.t + rowsPerBlock - 1) / rowsPerBlock),
-         static_cast<unsigned>(s.b * heads), rowsPerBlock, args);
+  launch("lmc_attention_fwd" + suffix,
+         static_cast<unsigned>((s.t + rowsPerBlock - 1) / rowsPerBlock), gridY,
+         rowsPerBlock, args);
 }
 
-extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
-    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
-    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
-    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
-    lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
-    lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads) {
-  const char *what = "gpu_attention_bwd";
+/// The backward pass; `bf16`: on tensor cores where the head size allows.
+void backward(const char *what, lmcrt_unranked_memref *q,
+              lmcrt_unranked_memref *k, lmcrt_unranked_memref *v,
+              lmcrt_unranked_memref *out, lmcrt_unranked_memref *lse,
+              lmcrt_unranked_memref *dout, lmcrt_unranked_memref *dq,
+              lmcrt_unranked_memref *dk, lmcrt_unranked_memref *dv,
+              int64_t heads, int64_t kv_heads, bool bf16) {
   requireReady(what);
   View Q(q), K(k), V(v), O(out), L(lse), G(dout), DQ(dq), DK(dk), DV(dv);
   Shape s = checkRows(what, Q, heads, kv_heads);
@@ -207,10 +242,33 @@ extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
     launch("lmc_attention_delta", static_cast<unsigned>((s.t + 127) / 128),
            gridY, 128, args);
   }
-  const unsigned rowsPerBlock = tile(s.d);
-  const unsigned gridX =
-      static_cast<unsigned>((s.t + rowsPerBlock - 1) / rowsPerBlock);
   const std::string suffix = "_d" + std::to_string(s.d);
+  const bool tensorCores = bf16 && tensorCoreHeadSize(s.d);
+  auto blocks = [&](unsigned rows) {
+    return static_cast<unsigned>((s.t + rows - 1) / rows);
+  };
+  if (tensorCores) {
+    const unsigned keyRows = tensorCoreKeyRows(s.d);
+    {
+      // One block per (batch, key/value head, key tile), a warp per 16 keys
+      // summing over the query heads of the group.
+      void *args[] = {&Q.data, &qs,     &K.data,  &ks,     &V.data,
+                      &vs,     &G.data, &gs,      &L.data, &ls,
+                      &delta,  &ts,     &DK.data, &dks,    &DV.data,
+                      &dvs,    &t,      &h,       &g,      &scale};
+      launch("lmc_attention_tc_dkdv" + suffix, blocks(keyRows),
+             static_cast<unsigned>(s.b * kv_heads), 2 * keyRows, args,
+             /*tensorCores=*/true);
+    }
+    void *args[] = {&Q.data,  &qs,  &K.data, &ks, &V.data, &vs,
+                    &G.data,  &gs,  &L.data, &ls, &delta,  &ts,
+                    &DQ.data, &dqs, &t,      &h,  &g,      &scale};
+    launch("lmc_attention_tc_dq" + suffix, blocks(kTensorCoreQueryRows), gridY,
+           2 * kTensorCoreQueryRows, args, /*tensorCores=*/true);
+    return;
+  }
+  const unsigned rowsPerBlock = tile(s.d);
+  const unsigned gridX = blocks(rowsPerBlock);
   {
     // One block per (batch, key/value head, key tile): each thread sums its
     // key row's gradients over the query heads of the group.
@@ -227,4 +285,42 @@ extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
                     &DQ.data, &dqs, &t,      &h,  &g,      &scale};
     launch("lmc_attention_dq" + suffix, gridX, gridY, rowsPerBlock, args);
   }
+}
+
+} // namespace
+
+extern "C" void _mlir_ciface_lmcrt_gpu_attention_fwd_f32(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads) {
+  forward("gpu_attention_fwd", q, k, v, out, lse, heads, kv_heads,
+          /*bf16=*/false);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
+    lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
+    lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads) {
+  backward("gpu_attention_bwd", q, k, v, out, lse, dout, dq, dk, dv, heads,
+           kv_heads, /*bf16=*/false);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_attention_fwd_bf16(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads) {
+  forward("gpu_attention_fwd_bf16", q, k, v, out, lse, heads, kv_heads,
+          /*bf16=*/true);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_bf16(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
+    lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
+    lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads) {
+  backward("gpu_attention_bwd_bf16", q, k, v, out, lse, dout, dq, dk, dv, heads,
+           kv_heads, /*bf16=*/true);
 }

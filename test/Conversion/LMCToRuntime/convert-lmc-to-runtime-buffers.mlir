@@ -1,5 +1,6 @@
 // RUN: lmc-opt %s --convert-lmc-to-runtime -split-input-file | FileCheck %s
 // RUN: lmc-opt %s --convert-lmc-to-runtime="device=gpu precision=bf16" -split-input-file | FileCheck %s --check-prefix=GPU
+// RUN: lmc-opt %s --convert-lmc-to-runtime="device=gpu precision=tf32" -split-input-file | FileCheck %s --check-prefix=GPU32
 
 // The ops on buffers that stand for runtime functions, on the CPU runtime
 // and (GPU) on the GPU runtime, whose symbols come from the same table.
@@ -144,7 +145,9 @@ module attributes {lmc.mesh = #lmc.mesh<pp = 2, tp = 2>} {
 
 // Tests that the attention ops on buffers become the runtime's attention
 // kernels, buffers first and the numbers of heads and key/value heads last
-// (i64s; without kv_heads, the number of heads).
+// (i64s; without kv_heads, the number of heads); on the GPU with bf16 GEMMs
+// the tensor-core kernels (_bf16, same arguments), with tf32 (GPU32) the
+// float32 ones.
 
 // CHECK-DAG:   func.func private @lmcrt_attention_fwd_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i64, i64) attributes {llvm.emit_c_interface}
 // CHECK-DAG:   func.func private @lmcrt_attention_bwd_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i64, i64) attributes {llvm.emit_c_interface}
@@ -159,11 +162,18 @@ module attributes {lmc.mesh = #lmc.mesh<pp = 2, tp = 2>} {
 // CHECK:         %[[HEADS2:.+]] = arith.constant 4 : i64
 // CHECK-NEXT:    %[[KV2:.+]] = arith.constant 2 : i64
 // CHECK-NEXT:    call @lmcrt_attention_bwd_f32(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[HEADS2]], %[[KV2]])
-// GPU-DAG:     func.func private @lmcrt_gpu_attention_fwd_f32({{.*}}) attributes {llvm.emit_c_interface, lmc.stream_ordered}
-// GPU-DAG:     func.func private @lmcrt_gpu_attention_bwd_f32({{.*}}) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_attention_fwd_bf16(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i64, i64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_attention_bwd_bf16(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i64, i64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-NOT:     @lmcrt_gpu_attention_{{.*}}_f32
 // GPU-LABEL:   func.func @attention
-// GPU:           call @lmcrt_gpu_attention_fwd_f32(
-// GPU:           call @lmcrt_gpu_attention_bwd_f32(
+// GPU:           call @lmcrt_gpu_attention_fwd_bf16(
+// GPU:           call @lmcrt_gpu_attention_bwd_bf16(
+// GPU32-DAG:   func.func private @lmcrt_gpu_attention_fwd_f32({{.*}}) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU32-DAG:   func.func private @lmcrt_gpu_attention_bwd_f32({{.*}}) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU32-NOT:   _bf16
+// GPU32-LABEL: func.func @attention
+// GPU32:         call @lmcrt_gpu_attention_fwd_f32(
+// GPU32:         call @lmcrt_gpu_attention_bwd_f32(
 func.func @attention(%q: memref<2x8x64xf32, strided<[1536, 192, 1]>>, %y: memref<2x8x64xf32>, %lse: memref<2x2x8xf32>, %d: memref<2x8x64xf32>, %lse4: memref<2x4x8xf32>, %k: memref<2x8x32xf32>) {
   lmc.buffer_attention %q, %q, %q into %y, %lse heads(2) : memref<2x8x64xf32, strided<[1536, 192, 1]>>, memref<2x8x64xf32, strided<[1536, 192, 1]>>, memref<2x8x64xf32, strided<[1536, 192, 1]>>, memref<2x8x64xf32>, memref<2x2x8xf32>
   lmc.buffer_attention_grad %y, %k, %k, %y, %lse4, %y into %d, %k, %k heads(4) kv_heads(2) : memref<2x8x64xf32>, memref<2x8x32xf32>, memref<2x8x32xf32>, memref<2x8x64xf32>, memref<2x4x8xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x32xf32>, memref<2x8x32xf32>
