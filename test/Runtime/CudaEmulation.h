@@ -59,4 +59,40 @@ void launch(unsigned gridX, unsigned gridY, unsigned threads,
 #define __device__
 #define __launch_bounds__(...)
 
+// Warp-level operations (RowKernels.cu), after the definitions above: a
+// shuffle is a write of the lane's value to a slot per thread of the block,
+// a barrier among the 32 threads of its warp, a read of the partner's slot
+// and a second barrier before the slots are reused. Every lane of the warp
+// must take part (full-warp masks only), as on the GPU. The warps' barriers
+// serve every block in turn (one block runs at a time). rsqrtf is the host's
+// 1 / sqrt.
+#include <cmath>
+#include <memory>
+#include <mutex>
+namespace {
+constexpr unsigned kEmulatedMaxThreads = 1024;
+float emulatedShuffleSlots[kEmulatedMaxThreads];
+std::barrier<> *emulatedWarpBarrier(unsigned warp) {
+  static std::unique_ptr<std::barrier<>> barriers[kEmulatedMaxThreads / 32];
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (auto &b : barriers)
+      b = std::make_unique<std::barrier<>>(32);
+  });
+  return barriers[warp].get();
+}
+inline float __shfl_xor_sync(unsigned, float value, int laneMask) {
+  const unsigned t = threadIdx.x, warp = t / 32;
+  emulatedShuffleSlots[t] = value;
+  emulatedWarpBarrier(warp)->arrive_and_wait();
+  const float other = emulatedShuffleSlots[(t & ~31u) | ((t % 32) ^ laneMask)];
+  emulatedWarpBarrier(warp)->arrive_and_wait();
+  return other;
+}
+inline void __syncwarp(unsigned = 0xffffffffu) {
+  emulatedWarpBarrier(threadIdx.x / 32)->arrive_and_wait();
+}
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+} // namespace
+
 #endif // LMC_TEST_RUNTIME_CUDAEMULATION_H
