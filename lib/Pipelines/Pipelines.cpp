@@ -155,6 +155,9 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
   if (options.fuse) {
     LMCFuseOptions fuse;
     fuse.report = options.report;
+    // On the GPU the norms and cross-entropies are the runtime's row
+    // kernels, outside the groups.
+    fuse.runtimeRowReductions = options.target == Target::CUDA;
     pm.addPass(createLMCFuse(fuse));
     if (options.gemmEpilogues) {
       LMCGemmEpiloguesOptions epilogues;

@@ -247,6 +247,13 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
                      "queue GPU work out of line, called as stream-ordered "
                      "functions (lmc-gpu-stream-functions); false inlines "
                      "every host function into the entry points"),
+      llvm::cl::init(true)};  PassOptions::Option<bool> rowReductions{
+      *this, "row-reductions",
+      llvm::cl::desc("Call the GPU runtime's row kernels for the float32 "
+                     "norms and cross-entropies outside fusion groups "
+                     "(convert-lmc-to-linalg{runtime-row-reductions}; the "
+                     "training pipeline's target=cuda keeps them out of the "
+                     "groups); false generates them as kernels"),
       llvm::cl::init(true)};
 };
 

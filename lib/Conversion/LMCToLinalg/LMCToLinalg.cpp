@@ -855,6 +855,8 @@ struct MergeHeadsLowering : OpConversionPattern<MergeHeadsOp> {
 
 struct ConvertLMCToLinalgPass
     : mlir::lmc::impl::ConvertLMCToLinalgBase<ConvertLMCToLinalgPass> {
+  using ConvertLMCToLinalgBase::ConvertLMCToLinalgBase;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
 
@@ -883,6 +885,14 @@ struct ConvertLMCToLinalgPass
       rewriter.eraseOp(yield);
     }
 
+    // The runtime's row kernels read their operands in device memory on the
+    // GPU; a constant tensor would bufferize to a host global. One passed to
+    // the kernel function of a row reduction (lmc-outline-kernels: the
+    // cross-entropy gradient's seed 1.0) is filled into a tensor instead,
+    // which bufferizes to a device buffer and a fill kernel.
+    if (runtimeRowReductions)
+      materializeRowReductionConstants(module);
+
     ConversionTarget target(getContext());
     target.addLegalDialect<arith::ArithDialect, cf::ControlFlowDialect,
                            linalg::LinalgDialect, math::MathDialect,
@@ -897,6 +907,16 @@ struct ConvertLMCToLinalgPass
     // attention kernels (lmc.buffer_attention), like the collectives.
     target.addLegalOp<FlashAttentionOp, FlashAttentionGradOp, BufferAttentionOp,
                       BufferAttentionGradOp>();
+    // On the GPU pipeline, the norms and cross-entropies outside fusion
+    // groups are the runtime's row kernels (lmc.buffer_row_reduction).
+    if (runtimeRowReductions)
+      target.addDynamicallyLegalOp<LayerNormOp, LayerNormGradOp, RMSNormOp,
+                                   RMSNormGradOp, CrossEntropyOp,
+                                   CrossEntropyGradOp>([](Operation *op) {
+        auto fn = op->getParentOfType<func::FuncOp>();
+        return isRuntimeRowReduction(op) && !op->getParentOfType<FusedOp>() &&
+               !(fn && fn->hasAttr(FusedOp::getKernelAttrName()));
+      });
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(&getContext());
@@ -906,6 +926,45 @@ struct ConvertLMCToLinalgPass
 
     if (failed(dissolveModels(module)))
       return signalPassFailure();
+  }
+
+  /// Replaces each splat constant tensor passed to a function that holds a
+  /// runtime row reduction by a linalg.fill of a tensor.empty.
+  static void materializeRowReductionConstants(ModuleOp module) {
+    SymbolTable symbols(module);
+    llvm::DenseMap<Operation *, bool> holdsRowReduction;
+    auto holds = [&](func::FuncOp fn) {
+      auto [it, inserted] = holdsRowReduction.try_emplace(fn, false);
+      if (inserted && !fn->hasAttr(FusedOp::getKernelAttrName()))
+        it->second = fn.walk([](Operation *op) {
+                           return isRuntimeRowReduction(op)
+                                      ? WalkResult::interrupt()
+                                      : WalkResult::advance();
+                         }).wasInterrupted();
+      return it->second;
+    };
+    module.walk([&](func::CallOp call) {
+      auto callee = symbols.lookupNearestSymbolFrom<func::FuncOp>(
+          call, call.getCalleeAttr());
+      if (!callee || callee.isExternal() || !holds(callee))
+        return;
+      for (OpOperand &operand : call->getOpOperands()) {
+        auto constant = operand.get().getDefiningOp<arith::ConstantOp>();
+        auto dense =
+            constant ? dyn_cast<DenseElementsAttr>(constant.getValue()) : nullptr;
+        auto type = dyn_cast<RankedTensorType>(operand.get().getType());
+        if (!dense || !dense.isSplat() || !type || !type.hasStaticShape())
+          continue;
+        OpBuilder b(call);
+        Location loc = call.getLoc();
+        Value empty = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                              type.getElementType());
+        Value value = arith::ConstantOp::create(
+            b, loc, cast<TypedAttr>(dense.getSplatValue<Attribute>()));
+        operand.set(
+            linalg::FillOp::create(b, loc, value, empty).getResult(0));
+      }
+    });
   }
 
   /// Moves the functions of every lmc.model into the enclosing module and
