@@ -23,6 +23,8 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include "llvm/ADT/MapVector.h"
+
 #include <cmath>
 
 #define DEBUG_TYPE "convert-lmc-to-linalg"
@@ -928,43 +930,69 @@ struct ConvertLMCToLinalgPass
       return signalPassFailure();
   }
 
-  /// Replaces each splat constant tensor passed to a function that holds a
-  /// runtime row reduction by a linalg.fill of a tensor.empty.
+  /// In each function that holds a runtime row reduction, an argument that
+  /// every call passes the same splat constant tensor (the cross-entropy
+  /// gradient's seed 1.0) is replaced by a linalg.fill of a tensor.empty in
+  /// the function (its fill kernel is queued there, with the row kernel);
+  /// where the calls differ, each call's constant is filled at the call.
   static void materializeRowReductionConstants(ModuleOp module) {
     SymbolTable symbols(module);
-    llvm::DenseMap<Operation *, bool> holdsRowReduction;
-    auto holds = [&](func::FuncOp fn) {
-      auto [it, inserted] = holdsRowReduction.try_emplace(fn, false);
-      if (inserted && !fn->hasAttr(FusedOp::getKernelAttrName()))
-        it->second = fn.walk([](Operation *op) {
-                           return isRuntimeRowReduction(op)
-                                      ? WalkResult::interrupt()
-                                      : WalkResult::advance();
-                         }).wasInterrupted();
-      return it->second;
-    };
+    llvm::MapVector<func::FuncOp, SmallVector<func::CallOp>> callsOf;
     module.walk([&](func::CallOp call) {
       auto callee = symbols.lookupNearestSymbolFrom<func::FuncOp>(
           call, call.getCalleeAttr());
-      if (!callee || callee.isExternal() || !holds(callee))
-        return;
-      for (OpOperand &operand : call->getOpOperands()) {
-        auto constant = operand.get().getDefiningOp<arith::ConstantOp>();
-        auto dense =
-            constant ? dyn_cast<DenseElementsAttr>(constant.getValue()) : nullptr;
-        auto type = dyn_cast<RankedTensorType>(operand.get().getType());
-        if (!dense || !dense.isSplat() || !type || !type.hasStaticShape())
-          continue;
-        OpBuilder b(call);
-        Location loc = call.getLoc();
-        Value empty = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                              type.getElementType());
-        Value value = arith::ConstantOp::create(
-            b, loc, cast<TypedAttr>(dense.getSplatValue<Attribute>()));
-        operand.set(
-            linalg::FillOp::create(b, loc, value, empty).getResult(0));
-      }
+      if (callee && !callee.isExternal() &&
+          !callee->hasAttr(FusedOp::getKernelAttrName()))
+        callsOf[callee].push_back(call);
     });
+    auto splatOf = [](Value v) -> DenseElementsAttr {
+      auto constant = v.getDefiningOp<arith::ConstantOp>();
+      auto dense =
+          constant ? dyn_cast<DenseElementsAttr>(constant.getValue()) : nullptr;
+      auto type = dyn_cast<RankedTensorType>(v.getType());
+      if (!dense || !dense.isSplat() || !type || !type.hasStaticShape())
+        return nullptr;
+      return dense;
+    };
+    auto fill = [](OpBuilder &b, Location loc, DenseElementsAttr dense) {
+      auto type = cast<RankedTensorType>(dense.getType());
+      Value empty = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                            type.getElementType());
+      Value value = arith::ConstantOp::create(
+          b, loc, cast<TypedAttr>(dense.getSplatValue<Attribute>()));
+      return linalg::FillOp::create(b, loc, value, empty).getResult(0);
+    };
+    for (auto &[callee, calls] : callsOf) {
+      bool holds = callee
+                       .walk([](Operation *op) {
+                         return isRuntimeRowReduction(op)
+                                    ? WalkResult::interrupt()
+                                    : WalkResult::advance();
+                       })
+                       .wasInterrupted();
+      if (!holds)
+        continue;
+      Block &entry = callee.getBody().front();
+      for (unsigned i = 0; i < callee.getNumArguments(); ++i) {
+        DenseElementsAttr first = splatOf(calls.front().getOperand(i));
+        if (!first)
+          continue;
+        bool same = llvm::all_of(calls, [&](func::CallOp call) {
+          return splatOf(call.getOperand(i)) == first;
+        });
+        if (same) {
+          OpBuilder b = OpBuilder::atBlockBegin(&entry);
+          callee.getArgument(i).replaceAllUsesWith(
+              fill(b, callee.getLoc(), first));
+          continue;
+        }
+        for (func::CallOp call : calls)
+          if (DenseElementsAttr dense = splatOf(call.getOperand(i))) {
+            OpBuilder b(call);
+            call->setOperand(i, fill(b, call.getLoc(), dense));
+          }
+      }
+    }
   }
 
   /// Moves the functions of every lmc.model into the enclosing module and
