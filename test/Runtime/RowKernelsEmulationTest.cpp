@@ -312,6 +312,49 @@ TEST(RowKernelsEmulated, CrossEntropyAgainstDouble) {
   }
 }
 
+TEST(RowKernelsEmulated, CrossEntropyInfiniteAndNaNLogits) {
+  // Row 0: -inf logits first and in every thread's first columns (masked
+  // classes), then finite ones: the -inf columns add 0 and get gradient
+  // p = 0 - onehot. Row 1: one NaN logit: the row's loss and every
+  // gradient of the row are NaN, as on the CPU (the max and sum propagate
+  // it), and so is the mean.
+  const long long V = 300, rows = 2;
+  std::vector<float> logits = randomVector(rows * V, 10, -3.0f, 3.0f);
+  for (long long c = 0; c < 260; ++c)
+    logits[c] = -INFINITY;
+  logits[V + 123] = NAN;
+  std::vector<int> targets = {280, 5};
+  const RowIndex li{1, rows, 0, 0, V, 1}, ti{1, rows, 0, 0, 1, 0};
+  std::vector<float> rowLoss(rows), dlogits(rows * V);
+  float loss = 0.0f;
+  const float dloss = 1.0f;
+  launch(rows, 1, kThreads, [&] {
+    lmc_cross_entropy_fwd(logits.data(), li, targets.data(), ti,
+                          rowLoss.data(), V);
+  });
+  launch(1, 1, kThreads,
+         [&] { lmc_cross_entropy_mean(rowLoss.data(), rows, &loss); });
+  launch(rows, 1, kThreads, [&] {
+    lmc_cross_entropy_bwd(logits.data(), li, targets.data(), ti, &dloss,
+                          dlogits.data(), li, rows, V, V);
+  });
+  double m = -INFINITY, s = 0;
+  for (long long c = 260; c < V; ++c)
+    m = std::max(m, double(logits[c]));
+  for (long long c = 260; c < V; ++c)
+    s += std::exp(logits[c] - m);
+  expectNear(std::log(s) + m - logits[280], rowLoss[0], 2e-6, "row 0 loss");
+  for (long long c = 0; c < V; ++c) {
+    const double p = c < 260 ? 0.0 : std::exp(logits[c] - m) / s;
+    EXPECT_NEAR((p - (c == 280 ? 1.0 : 0.0)) / rows, dlogits[c], 1e-6)
+        << "row 0 column " << c;
+  }
+  EXPECT_TRUE(std::isnan(rowLoss[1]));
+  EXPECT_TRUE(std::isnan(loss));
+  for (long long c = 0; c < V; ++c)
+    EXPECT_TRUE(std::isnan(dlogits[V + c])) << "row 1 column " << c;
+}
+
 TEST(RowKernelsEmulated, MeanOfManyRowsInFixedOrder) {
   // More rows than threads: each thread adds a strided slice, then a tree.
   const long long rows = 1000;

@@ -68,14 +68,17 @@ __device__ inline float warpSum(float v) {
 }
 
 /// Merges the online softmax statistics (m, s) with (m2, s2): the maximum
-/// and the sum of exponentials relative to it. A maximum of -inf (no
-/// column seen) contributes nothing.
+/// and the sum of exponentials relative to it. A side whose maximum is -inf
+/// (no finite column seen) has a sum of 0, or NaN after a NaN logit, which
+/// is kept so that the loss becomes NaN as on the CPU.
 __device__ inline void mergeMaxSum(float &m, float &s, float m2, float s2) {
-  if (m2 == -CUDART_INF_F)
+  if (m2 == -CUDART_INF_F) {
+    s += s2;
     return;
+  }
   if (m == -CUDART_INF_F) {
     m = m2;
-    s = s2;
+    s += s2;
     return;
   }
   if (m2 > m) {
@@ -120,8 +123,12 @@ __device__ inline void threadMaxSum(const float *row, long long cs,
       // exp(-inf - x) is 0: the first column sets s to 1.
       s = s * expf(m - x) + 1.0f;
       m = x;
-    } else {
+    } else if (x > -CUDART_INF_F) {
       s += expf(x - m);
+    } else if (x != x) {
+      // A NaN logit makes the sum, and so the loss and gradient, NaN;
+      // a -inf logit adds exp(-inf) = 0.
+      s = x;
     }
   }
 }
