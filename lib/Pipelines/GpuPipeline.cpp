@@ -21,7 +21,12 @@ void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
   // with the depth of the model.
   if (options.outline)
     pm.addPass(createLMCOutlineKernels());
-  pm.addPass(createConvertLMCToLinalg());
+  // The norms and cross-entropies outside fusion groups stay lmc ops: they
+  // bufferize to lmc.buffer_row_reduction, calls of the runtime's row
+  // kernels (a warp or a block per row).
+  ConvertLMCToLinalgOptions toLinalg;
+  toLinalg.runtimeRowReductions = options.rowReductions && options.runtimeCalls;
+  pm.addPass(createConvertLMCToLinalg(toLinalg));
   pm.addPass(createCanonicalizerPass());
   // Each fusion group's kernel one loop nest, one row per iteration (one
   // GPU thread each, lmc-fused-loops-to-gpu).

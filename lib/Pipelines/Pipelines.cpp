@@ -155,6 +155,10 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
   if (options.fuse) {
     LMCFuseOptions fuse;
     fuse.report = options.report;
+    // On the GPU the norms and cross-entropies are the runtime's row
+    // kernels, outside the groups.
+    fuse.runtimeRowReductions =
+        options.target == Target::CUDA && options.gpuRowKernels;
     pm.addPass(createLMCFuse(fuse));
     if (options.gemmEpilogues) {
       LMCGemmEpiloguesOptions epilogues;
@@ -198,6 +202,7 @@ mlir::lmc::getCompileStages(const CompilePipelineOptions &options,
                       training.gradAccum = options.gradAccum;
                       training.microbatches = options.microbatches;
                       training.pipelineSchedule = options.pipelineSchedule;
+                      training.gpuRowKernels = options.gpuRowKernels;
                       buildTrainingPipeline(pm, training);
                     }});
   if (options.target == Target::CUDA) {
@@ -213,6 +218,7 @@ mlir::lmc::getCompileStages(const CompilePipelineOptions &options,
                         gpu.precision = options.precision;
                         gpu.asyncLaunches = options.asyncLaunches;
                         gpu.streamFunctions = options.streamFunctions;
+                        gpu.rowReductions = options.gpuRowKernels;
                         buildGpuPipeline(pm, gpu);
                       }});
     if (!gpuOnly)

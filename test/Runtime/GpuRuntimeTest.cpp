@@ -831,6 +831,167 @@ TEST(GpuAttention, TensorCoresAgainstNaive) {
   }
 }
 
+/// The norms' GPU entry points (lmcrt_gpu_layer_norm_*_f32,
+/// lmcrt_gpu_rms_norm_*_f32) against the ops' definition in double, as the
+/// CPU lowering computes them: row lengths below, at and above a warp and
+/// not multiples of it, 1 column, one row, gpt2's 768 over many rows (the
+/// parameter gradients over several chunks).
+TEST(GpuRowKernels, NormsAgainstDouble) {
+  REQUIRE_GPU();
+  struct Case {
+    int64_t b, t, c;
+  };
+  const double eps = 1e-5;
+  for (Case cs : {Case{2, 70, 768}, Case{1, 1, 1}, Case{3, 33, 100},
+                  Case{1, 1, 31}, Case{4, 512, 64}}) {
+    for (bool rms : {false, true}) {
+      const int64_t rows = cs.b * cs.t, n = rows * cs.c;
+      Buffer X(n), W(cs.c), B(cs.c), Y(n), DY(n), DX(n), DW(cs.c), DB(cs.c);
+      fillRandom(X.data, n, 31);
+      fillRandom(W.data, cs.c, 32);
+      fillRandom(B.data, cs.c, 33);
+      fillRandom(DY.data, n, 34);
+      auto x = desc<3>(X.data, 0, {cs.b, cs.t, cs.c}, {cs.t * cs.c, cs.c, 1});
+      auto y = desc<3>(Y.data, 0, {cs.b, cs.t, cs.c}, {cs.t * cs.c, cs.c, 1});
+      auto dy =
+          desc<3>(DY.data, 0, {cs.b, cs.t, cs.c}, {cs.t * cs.c, cs.c, 1});
+      auto dx =
+          desc<3>(DX.data, 0, {cs.b, cs.t, cs.c}, {cs.t * cs.c, cs.c, 1});
+      auto w = desc<1>(W.data, 0, {cs.c}, {1}),
+           b = desc<1>(B.data, 0, {cs.c}, {1}),
+           dw = desc<1>(DW.data, 0, {cs.c}, {1}),
+           db = desc<1>(DB.data, 0, {cs.c}, {1});
+      auto rx = x.ref(), ry = y.ref(), rdy = dy.ref(), rdx = dx.ref(),
+           rw = w.ref(), rb = b.ref(), rdw = dw.ref(), rdb = db.ref();
+      if (rms) {
+        _mlir_ciface_lmcrt_gpu_rms_norm_fwd_f32(&rx, &rw, &ry, eps);
+        _mlir_ciface_lmcrt_gpu_rms_norm_bwd_f32(&rx, &rw, &rdy, &rdx, &rdw,
+                                                eps);
+      } else {
+        _mlir_ciface_lmcrt_gpu_layer_norm_fwd_f32(&rx, &rw, &rb, &ry, eps);
+        _mlir_ciface_lmcrt_gpu_layer_norm_bwd_f32(&rx, &rw, &rdy, &rdx, &rdw,
+                                                  &rdb, eps);
+      }
+      lmcrt::device::synchronize();
+      const std::string what = std::string(rms ? "rms_norm" : "layer_norm") +
+                               " B " + std::to_string(cs.b) + " T " +
+                               std::to_string(cs.t) + " C " +
+                               std::to_string(cs.c);
+      int bad = 0;
+      auto expect = [&](double expected, float got, const char *name,
+                        int64_t i) {
+        if (std::fabs(got - expected) > 1e-4 * (1 + std::fabs(expected)) &&
+            bad++ < 5)
+          ADD_FAILURE() << what << ": " << name << "[" << i << "] = " << got
+                        << ", expected " << expected;
+      };
+      std::vector<double> edw(cs.c, 0.0), edb(cs.c, 0.0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const float *xr = X.data + r * cs.c, *gr = DY.data + r * cs.c;
+        double sum = 0, sq = 0, sumG = 0, sumGX = 0;
+        for (int64_t c = 0; c < cs.c; ++c)
+          sum += xr[c];
+        const double mean = rms ? 0.0 : sum / cs.c;
+        for (int64_t c = 0; c < cs.c; ++c)
+          sq += (xr[c] - mean) * (xr[c] - mean);
+        const double rstd = 1.0 / std::sqrt(sq / cs.c + eps);
+        for (int64_t c = 0; c < cs.c; ++c) {
+          const double xh = (xr[c] - mean) * rstd, g = double(gr[c]) * W.data[c];
+          expect(rms ? xh * W.data[c] : xh * W.data[c] + B.data[c],
+                 Y.data[r * cs.c + c], "y", r * cs.c + c);
+          sumG += g;
+          sumGX += rms ? g * xr[c] : g * xh;
+          edw[c] += gr[c] * xh;
+          edb[c] += gr[c];
+        }
+        for (int64_t c = 0; c < cs.c; ++c) {
+          const double xh = (xr[c] - mean) * rstd, g = double(gr[c]) * W.data[c];
+          expect(rms ? rstd * (g - xr[c] * rstd * rstd * sumGX / cs.c)
+                     : rstd * (g - sumG / cs.c - xh * sumGX / cs.c),
+                 DX.data[r * cs.c + c], "dx", r * cs.c + c);
+        }
+      }
+      for (int64_t c = 0; c < cs.c; ++c) {
+        expect(edw[c], DW.data[c], "dw", c);
+        if (!rms)
+          expect(edb[c], DB.data[c], "db", c);
+      }
+    }
+  }
+}
+
+/// The cross-entropy's GPU entry points against the definition in double:
+/// gpt2's padded vocabulary (50,304 columns, 50,257 classes: the padding's
+/// gradient exactly 0), a vocabulary below a block, one row.
+TEST(GpuRowKernels, CrossEntropyAgainstDouble) {
+  REQUIRE_GPU();
+  struct Case {
+    int64_t b, t, v, classes;
+  };
+  for (Case cs : {Case{2, 9, 50304, 50257}, Case{1, 1, 37, 37},
+                  Case{3, 70, 256, 250}}) {
+    const int64_t rows = cs.b * cs.t, n = rows * cs.v;
+    Buffer L(n), D(n), Loss(1), DLoss(1);
+    fillRandom(L.data, n, 41);
+    for (int64_t i = 0; i < n; ++i)
+      L.data[i] *= 8.0f;
+    DLoss.data[0] = 0.5f;
+    auto *targets = static_cast<int32_t *>(
+        lmcrt::device::allocateShared(sizeof(int32_t) * rows));
+    std::mt19937 rng(42);
+    std::uniform_int_distribution<int64_t> any(0, cs.classes - 1);
+    for (int64_t r = 0; r < rows; ++r)
+      targets[r] = static_cast<int32_t>(r == 0 ? cs.classes - 1 : any(rng));
+    auto l = desc<3>(L.data, 0, {cs.b, cs.t, cs.v}, {cs.t * cs.v, cs.v, 1});
+    auto d = desc<3>(D.data, 0, {cs.b, cs.t, cs.v}, {cs.t * cs.v, cs.v, 1});
+    // 0-d descriptors: pointers and offset only.
+    struct Scalar {
+      float *allocated, *aligned;
+      int64_t offset;
+    } loss{Loss.data, Loss.data, 0}, dloss{DLoss.data, DLoss.data, 0};
+    struct {
+      int32_t *allocated, *aligned;
+      int64_t offset, sizes[2], strides[2];
+    } t{targets, targets, 0, {cs.b, cs.t}, {cs.t, 1}};
+    lmcrt_unranked_memref rl = l.ref(), rd = d.ref(), rloss{0, &loss},
+                          rdloss{0, &dloss}, rt{2, &t};
+    _mlir_ciface_lmcrt_gpu_cross_entropy_fwd_f32(&rl, &rt, &rloss, cs.classes);
+    _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(&rl, &rt, &rdloss, &rd,
+                                                 cs.classes);
+    lmcrt::device::synchronize();
+    const std::string what = "B " + std::to_string(cs.b) + " T " +
+                             std::to_string(cs.t) + " V " +
+                             std::to_string(cs.v);
+    double total = 0;
+    int bad = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *row = L.data + r * cs.v;
+      double m = -INFINITY, s = 0;
+      for (int64_t c = 0; c < cs.classes; ++c)
+        m = std::max(m, double(row[c]));
+      for (int64_t c = 0; c < cs.classes; ++c)
+        s += std::exp(row[c] - m);
+      total += std::log(s) + m - row[targets[r]];
+      for (int64_t c = 0; c < cs.v; ++c) {
+        const double expected =
+            c >= cs.classes
+                ? 0.0
+                : (std::exp(row[c] - m) / s - (c == targets[r] ? 1.0 : 0.0)) *
+                      0.5 / rows;
+        const float got = D.data[r * cs.v + c];
+        if ((c >= cs.classes ? got != 0.0f
+                             : std::fabs(got - expected) > 1e-6 / rows) &&
+            bad++ < 5)
+          ADD_FAILURE() << what << ": dlogits[" << r << ", " << c
+                        << "] = " << got << ", expected " << expected;
+      }
+    }
+    EXPECT_NEAR(Loss.data[0], total / rows, 1e-4 * (1 + total / rows))
+        << what;
+    lmcrt::device::release(targets);
+  }
+}
+
 TEST(GpuEmbedding, GradientAgainstCpu) {
   REQUIRE_GPU();
   struct Case {

@@ -181,6 +181,13 @@ static cl::opt<bool> streamFunctions(
              "before (compile time grows faster than the depth; to rule "
              "them out when debugging)"),
     cl::init(true), cl::sub(compileCommand));
+static cl::opt<bool> gpuRowKernels(
+    "gpu-row-kernels",
+    cl::desc("--target cuda: LayerNorm, RMSNorm, the cross-entropy and "
+             "their gradients as calls of the GPU runtime's row kernels, a "
+             "warp or a block per row (default); =false generates them as "
+             "kernels of their fusion groups, a thread per row"),
+    cl::init(true), cl::sub(compileCommand));
 static cl::opt<std::string>
     runtimeLibrary("runtime-lib",
                    cl::desc("The lmc runtime library to link (default: "
@@ -373,6 +380,7 @@ int main(int argc, char **argv) {
   pipeline.pipelineSchedule = pipelineSchedule;
   pipeline.asyncLaunches = asyncLaunches;
   pipeline.streamFunctions = streamFunctions;
+  pipeline.gpuRowKernels = gpuRowKernels;
   pipeline.approximateMath = !exactMath;
   if (optLevel > 3) {
     llvm::errs() << "lmc compile: -O" << optLevel << ": expected -O0 to -O3\n";

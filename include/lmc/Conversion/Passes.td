@@ -26,6 +26,17 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
     with `lmc.axis_index` (flash attention has no loop form, so a program
     with it must be linked with the runtime).
 
+    With `runtime-row-reductions` (the GPU pipeline), the float32 norms and
+    cross-entropies outside fusion groups (`lmc.layer_norm`,
+    `lmc.layer_norm_grad`, `lmc.rms_norm`, `lmc.rms_norm_grad`,
+    `lmc.cross_entropy`, `lmc.cross_entropy_grad` with int32 targets) stay
+    too: they bufferize to `lmc.buffer_row_reduction`, which
+    `convert-lmc-to-runtime{device=gpu}` makes calls of the GPU runtime's
+    row kernels (a warp or a block per row) instead of a generated kernel
+    with a thread per row. Those inside a fusion group (an `lmc.fused`, or
+    the kernel function `lmc-outline-kernels` made of one) are lowered as
+    usual.
+
     Input:
 
     ```mlir
@@ -48,6 +59,12 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
     } -> tensor<?x64xf32>
     ```
   }];
+  let options = [
+    Option<"runtimeRowReductions", "runtime-row-reductions", "bool",
+           /*default=*/"false",
+           "Leave the float32 norms and cross-entropies outside fusion "
+           "groups to the GPU runtime's row kernels">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::cf::ControlFlowDialect",
     "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect",

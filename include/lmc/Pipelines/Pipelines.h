@@ -171,7 +171,13 @@ struct TrainingPipelineOptions
   PassOptions::Option<std::string> pipelineSchedule{
       *this, "pipeline-schedule",
       llvm::cl::desc("Pipeline schedule: 1f1b or gpipe (lmc-pipeline)"),
-      llvm::cl::init("1f1b")};
+      llvm::cl::init("1f1b")};  PassOptions::Option<bool> gpuRowKernels{
+      *this, "gpu-row-kernels",
+      llvm::cl::desc("With target=cuda: keep the float32 norms and "
+                     "cross-entropies out of fusion groups, for the GPU "
+                     "runtime's row kernels (lmc-fuse{runtime-row-"
+                     "reductions})"),
+      llvm::cl::init(true)};
 };
 
 /// Builds the training graph from a forward model: lmc-autodiff,
@@ -247,6 +253,13 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
                      "queue GPU work out of line, called as stream-ordered "
                      "functions (lmc-gpu-stream-functions); false inlines "
                      "every host function into the entry points"),
+      llvm::cl::init(true)};  PassOptions::Option<bool> rowReductions{
+      *this, "row-reductions",
+      llvm::cl::desc("Call the GPU runtime's row kernels for the float32 "
+                     "norms and cross-entropies outside fusion groups "
+                     "(convert-lmc-to-linalg{runtime-row-reductions}; the "
+                     "training pipeline's target=cuda keeps them out of the "
+                     "groups); false generates them as kernels"),
       llvm::cl::init(true)};
 };
 
@@ -305,6 +318,10 @@ struct CompilePipelineOptions {
   std::string gpuFormat = "fatbin";
   bool asyncLaunches = true;
   bool streamFunctions = true;
+  /// --target cuda: the norms and cross-entropies as calls of the GPU
+  /// runtime's row kernels, outside fusion groups (false: generated
+  /// kernels, in their groups).
+  bool gpuRowKernels = true;
 };
 
 /// One stage of `lmc compile`: its name (the name of its IR dump, and of

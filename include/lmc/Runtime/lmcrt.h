@@ -609,6 +609,50 @@ void _mlir_ciface_lmcrt_gpu_attention_bwd_bf16(
     lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
     lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
     lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads);
+/* Row reductions on the compute stream (lib/Runtime/Cuda/RowKernels.cu; what
+ * lmc.layer_norm, lmc.rms_norm, their gradients, lmc.cross_entropy and
+ * lmc.cross_entropy_grad on float32 become for `target cuda`), with the
+ * semantics of the ops' CPU lowering: a row is the last dimension of an
+ * operand of rank 1 to 4 (any strides), the statistics are float32.
+ * Norms: x, y, dy, dx [..., C]; w, b, dw, db [C]; `eps` as the op's.
+ * layer_norm: y = (x - mean) rsqrt(var + eps) w + b (biased variance);
+ * rms_norm: y = x rsqrt(mean(x x) + eps) w; the _bwd forms write the input
+ * gradient and overwrite dw (and db) with the sums over the rows. A warp per
+ * row; the parameter gradients are summed over chunks of rows, then over
+ * the chunks, in a fixed order (no atomics).
+ * Cross-entropy: logits [..., V], targets (int32) [...] in [0, classes),
+ * `classes` <= V the real vocabulary (the columns [classes, V) are padding:
+ * outside the statistics, gradient exactly 0). _fwd writes into the 0-d
+ * `loss` the mean over the rows of logsumexp(row) - row[target]; _bwd
+ * writes dlogits = (softmax(row) - onehot(target)) * dloss[0] / rows, dloss
+ * a 0-d device buffer. A block per row, one online max/sum pass (and one
+ * writing pass for the gradient). */
+void _mlir_ciface_lmcrt_gpu_layer_norm_fwd_f32(lmcrt_unranked_memref *x,
+                                               lmcrt_unranked_memref *w,
+                                               lmcrt_unranked_memref *b,
+                                               lmcrt_unranked_memref *y,
+                                               double eps);
+void _mlir_ciface_lmcrt_gpu_layer_norm_bwd_f32(
+    lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
+    lmcrt_unranked_memref *dy, lmcrt_unranked_memref *dx,
+    lmcrt_unranked_memref *dw, lmcrt_unranked_memref *db, double eps);
+void _mlir_ciface_lmcrt_gpu_rms_norm_fwd_f32(lmcrt_unranked_memref *x,
+                                             lmcrt_unranked_memref *w,
+                                             lmcrt_unranked_memref *y,
+                                             double eps);
+void _mlir_ciface_lmcrt_gpu_rms_norm_bwd_f32(lmcrt_unranked_memref *x,
+                                             lmcrt_unranked_memref *w,
+                                             lmcrt_unranked_memref *dy,
+                                             lmcrt_unranked_memref *dx,
+                                             lmcrt_unranked_memref *dw,
+                                             double eps);
+void _mlir_ciface_lmcrt_gpu_cross_entropy_fwd_f32(
+    lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
+    lmcrt_unranked_memref *loss, int64_t classes);
+void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
+    lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
+    lmcrt_unranked_memref *dloss, lmcrt_unranked_memref *dlogits,
+    int64_t classes);
 
 /* The collectives above, with the same arguments and semantics, over NCCL
  * (one rank per GPU; a communicator per group, every group going through

@@ -23,6 +23,8 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include "llvm/ADT/MapVector.h"
+
 #include <cmath>
 
 #define DEBUG_TYPE "convert-lmc-to-linalg"
@@ -855,6 +857,8 @@ struct MergeHeadsLowering : OpConversionPattern<MergeHeadsOp> {
 
 struct ConvertLMCToLinalgPass
     : mlir::lmc::impl::ConvertLMCToLinalgBase<ConvertLMCToLinalgPass> {
+  using ConvertLMCToLinalgBase::ConvertLMCToLinalgBase;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
 
@@ -883,6 +887,14 @@ struct ConvertLMCToLinalgPass
       rewriter.eraseOp(yield);
     }
 
+    // The runtime's row kernels read their operands in device memory on the
+    // GPU; a constant tensor would bufferize to a host global. One passed to
+    // the kernel function of a row reduction (lmc-outline-kernels: the
+    // cross-entropy gradient's seed 1.0) is filled into a tensor instead,
+    // which bufferizes to a device buffer and a fill kernel.
+    if (runtimeRowReductions)
+      materializeRowReductionConstants(module);
+
     ConversionTarget target(getContext());
     target.addLegalDialect<arith::ArithDialect, cf::ControlFlowDialect,
                            linalg::LinalgDialect, math::MathDialect,
@@ -897,6 +909,16 @@ struct ConvertLMCToLinalgPass
     // attention kernels (lmc.buffer_attention), like the collectives.
     target.addLegalOp<FlashAttentionOp, FlashAttentionGradOp, BufferAttentionOp,
                       BufferAttentionGradOp>();
+    // On the GPU pipeline, the norms and cross-entropies outside fusion
+    // groups are the runtime's row kernels (lmc.buffer_row_reduction).
+    if (runtimeRowReductions)
+      target.addDynamicallyLegalOp<LayerNormOp, LayerNormGradOp, RMSNormOp,
+                                   RMSNormGradOp, CrossEntropyOp,
+                                   CrossEntropyGradOp>([](Operation *op) {
+        auto fn = op->getParentOfType<func::FuncOp>();
+        return isRuntimeRowReduction(op) && !op->getParentOfType<FusedOp>() &&
+               !(fn && fn->hasAttr(FusedOp::getKernelAttrName()));
+      });
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(&getContext());
@@ -906,6 +928,71 @@ struct ConvertLMCToLinalgPass
 
     if (failed(dissolveModels(module)))
       return signalPassFailure();
+  }
+
+  /// In each function that holds a runtime row reduction, an argument that
+  /// every call passes the same splat constant tensor (the cross-entropy
+  /// gradient's seed 1.0) is replaced by a linalg.fill of a tensor.empty in
+  /// the function (its fill kernel is queued there, with the row kernel);
+  /// where the calls differ, each call's constant is filled at the call.
+  static void materializeRowReductionConstants(ModuleOp module) {
+    SymbolTable symbols(module);
+    llvm::MapVector<func::FuncOp, SmallVector<func::CallOp>> callsOf;
+    module.walk([&](func::CallOp call) {
+      auto callee = symbols.lookupNearestSymbolFrom<func::FuncOp>(
+          call, call.getCalleeAttr());
+      if (callee && !callee.isExternal() &&
+          !callee->hasAttr(FusedOp::getKernelAttrName()))
+        callsOf[callee].push_back(call);
+    });
+    auto splatOf = [](Value v) -> DenseElementsAttr {
+      auto constant = v.getDefiningOp<arith::ConstantOp>();
+      auto dense =
+          constant ? dyn_cast<DenseElementsAttr>(constant.getValue()) : nullptr;
+      auto type = dyn_cast<RankedTensorType>(v.getType());
+      if (!dense || !dense.isSplat() || !type || !type.hasStaticShape())
+        return nullptr;
+      return dense;
+    };
+    auto fill = [](OpBuilder &b, Location loc, DenseElementsAttr dense) {
+      auto type = cast<RankedTensorType>(dense.getType());
+      Value empty = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                            type.getElementType());
+      Value value = arith::ConstantOp::create(
+          b, loc, cast<TypedAttr>(dense.getSplatValue<Attribute>()));
+      return linalg::FillOp::create(b, loc, value, empty).getResult(0);
+    };
+    for (auto &[callee, calls] : callsOf) {
+      bool holds = callee
+                       .walk([](Operation *op) {
+                         return isRuntimeRowReduction(op)
+                                    ? WalkResult::interrupt()
+                                    : WalkResult::advance();
+                       })
+                       .wasInterrupted();
+      if (!holds)
+        continue;
+      Block &entry = callee.getBody().front();
+      for (unsigned i = 0; i < callee.getNumArguments(); ++i) {
+        DenseElementsAttr first = splatOf(calls.front().getOperand(i));
+        if (!first)
+          continue;
+        bool same = llvm::all_of(calls, [&](func::CallOp call) {
+          return splatOf(call.getOperand(i)) == first;
+        });
+        if (same) {
+          OpBuilder b = OpBuilder::atBlockBegin(&entry);
+          callee.getArgument(i).replaceAllUsesWith(
+              fill(b, callee.getLoc(), first));
+          continue;
+        }
+        for (func::CallOp call : calls)
+          if (DenseElementsAttr dense = splatOf(call.getOperand(i))) {
+            OpBuilder b(call);
+            call->setOperand(i, fill(b, call.getLoc(), dense));
+          }
+      }
+    }
   }
 
   /// Moves the functions of every lmc.model into the enclosing module and

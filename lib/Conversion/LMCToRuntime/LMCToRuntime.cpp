@@ -66,8 +66,15 @@ Function collectiveFunction(CollectiveKind kind, bool start) {
 struct Arg {
   Arg(Value value) : value(value) {}
   Arg(int64_t imm) : imm(imm) {}
+  /// An `f64` constant.
+  static Arg f64(double value) {
+    Arg arg(int64_t(0));
+    arg.fimm = value;
+    return arg;
+  }
   Value value;
   int64_t imm = 0;
+  double fimm = 0.0;
 };
 
 struct ConvertLMCToRuntimePass
@@ -105,7 +112,8 @@ struct ConvertLMCToRuntimePass
         return;
       }
       if (isa<BufferWaitOp, BufferSendOp, BufferRecvStartOp,
-              BufferAttentionOp, BufferAttentionGradOp, AxisIndexOp>(op))
+              BufferAttentionOp, BufferAttentionGradOp, BufferRowReductionOp,
+              AxisIndexOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -118,6 +126,9 @@ struct ConvertLMCToRuntimePass
               .Case([&](BufferRecvStartOp o) { return lowerPointToPoint(o); })
               .Case([&](BufferAttentionOp o) { return lowerAttention(o); })
               .Case([&](BufferAttentionGradOp o) { return lowerAttention(o); })
+              .Case([&](BufferRowReductionOp o) {
+                return lowerRowReduction(o);
+              })
               .Case([&](AxisIndexOp o) { return lowerAxisIndex(o); });
       if (failed(lowered))
         return signalPassFailure();
@@ -136,9 +147,13 @@ struct ConvertLMCToRuntimePass
     const runtime::Entry &entry = runtime::lookup(function);
     const char *name = entry.getName(targetDevice);
     Location loc = at->getLoc();
-    if (!name)
+    if (!name && targetDevice == Device::GPU)
       return at->emitOpError("has no GPU implementation in the runtime: its "
                              "buffers would be in GPU memory");
+    if (!name)
+      return at->emitOpError("has no CPU implementation in the runtime (only "
+                             "the GPU runtime has it: convert-lmc-to-runtime"
+                             "{device=gpu})");
     StringRef kinds = entry.arguments;
     assert(kinds.size() == args.size() && "arguments do not match the ABI");
     SmallVector<Value> operands;
@@ -154,6 +169,11 @@ struct ConvertLMCToRuntimePass
               b, loc, UnrankedMemRefType::get(elementTypeOf(arg.value), 0),
               arg.value);
         operands.push_back(view);
+        continue;
+      }
+      if (kind == 'd') {
+        operands.push_back(arith::ConstantOp::create(
+            b, loc, b.getF64FloatAttr(arg.fimm)));
         continue;
       }
       unsigned width = kind == 'i' ? 32 : 64;
@@ -393,6 +413,41 @@ struct ConvertLMCToRuntimePass
         std::is_same_v<OpTy, BufferAttentionOp>
             ? (bf16 ? Function::AttentionFwdBf16 : Function::AttentionFwd)
             : (bf16 ? Function::AttentionBwdBf16 : Function::AttentionBwd);
+    if (failed(call(b, op, function, args)))
+      return failure();
+    op->erase();
+    return success();
+  }
+
+  /// A norm or cross-entropy on buffers: the GPU runtime's row kernel of
+  /// its kind, with its buffers in order and eps (norms) or classes (the
+  /// cross-entropy: the attribute, else the logits' last dimension).
+  LogicalResult lowerRowReduction(BufferRowReductionOp op) {
+    Function function =
+        llvm::StringSwitch<Function>(op.getKernel())
+            .Case("layer_norm", Function::LayerNormFwd)
+            .Case("layer_norm_grad", Function::LayerNormBwd)
+            .Case("rms_norm", Function::RmsNormFwd)
+            .Case("rms_norm_grad", Function::RmsNormBwd)
+            .Case("cross_entropy", Function::CrossEntropyFwd)
+            .Default(Function::CrossEntropyBwd);
+    SmallVector<Arg> args;
+    for (Value v : op.getInputs())
+      args.push_back(v);
+    for (Value v : op.getOutputs())
+      args.push_back(v);
+    if (std::optional<APFloat> eps = op.getEps()) {
+      args.push_back(Arg::f64(eps->convertToDouble()));
+    } else {
+      auto logits = cast<MemRefType>(op.getInputs()[0].getType());
+      int64_t classes = op.getClasses() ? int64_t(*op.getClasses())
+                                        : logits.getShape().back();
+      if (ShapedType::isDynamic(classes))
+        return op.emitOpError("needs a static vocabulary (the logits' last "
+                              "dimension)");
+      args.push_back(classes);
+    }
+    OpBuilder b(op);
     if (failed(call(b, op, function, args)))
       return failure();
     op->erase();

@@ -70,6 +70,19 @@ const Entry kEntries[] = {
    "mill", 'l'},                  // out, axes, peer, tag -> handle
   {Function::AxisIndex, "lmcrt_axis_index", "lmcrt_axis_index", false,
    "i", 'l'},                     // axes -> index in the group
+  // Row reductions (lib/Runtime/Cuda/RowKernels.cpp), GPU only.
+  {Function::LayerNormFwd, nullptr, "lmcrt_gpu_layer_norm_fwd_f32", true,
+   "mmmmd", '-'},                 // x, w, b, y, eps
+  {Function::LayerNormBwd, nullptr, "lmcrt_gpu_layer_norm_bwd_f32", true,
+   "mmmmmmd", '-'},               // x, w, dy, dx, dw, db, eps
+  {Function::RmsNormFwd, nullptr, "lmcrt_gpu_rms_norm_fwd_f32", true,
+   "mmmd", '-'},                  // x, w, y, eps
+  {Function::RmsNormBwd, nullptr, "lmcrt_gpu_rms_norm_bwd_f32", true,
+   "mmmmmd", '-'},                // x, w, dy, dx, dw, eps
+  {Function::CrossEntropyFwd, nullptr, "lmcrt_gpu_cross_entropy_fwd_f32",
+   true, "mmml", '-'},            // logits, targets, loss, classes
+  {Function::CrossEntropyBwd, nullptr, "lmcrt_gpu_cross_entropy_bwd_f32",
+   true, "mmmml", '-'},           // logits, targets, dloss, dlogits, classes
 };
 // clang-format on
 

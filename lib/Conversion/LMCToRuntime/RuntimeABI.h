@@ -48,6 +48,14 @@ enum class Function {
   RecvStartF32,
   RecvStartI64,
   AxisIndex,
+  // The GPU runtime's row kernels (no CPU symbol: on the CPU these ops are
+  // loops).
+  LayerNormFwd,
+  LayerNormBwd,
+  RmsNormFwd,
+  RmsNormBwd,
+  CrossEntropyFwd,
+  CrossEntropyBwd,
 };
 
 /// The compute precision argument of the GEMMs (lmcrt.h's
@@ -60,7 +68,7 @@ enum class GemmEpilogue : int32_t { Bias = 0, BiasGeluTanh = 1 };
 /// One function of the ABI.
 struct Entry {
   Function function;
-  /// The symbol of the CPU runtime's function.
+  /// The symbol of the CPU runtime's function, null when there is none.
   const char *cpuName;
   /// The symbol of the GPU runtime's function, null when there is none.
   /// Functions without buffers (the axis index) run on the host and have
@@ -72,7 +80,7 @@ struct Entry {
   bool gpuStreamOrdered;
   /// The arguments, one letter each: `m` a buffer (an unranked memref of
   /// the operand's element type, passed through the C interface), `i` an
-  /// `i32`, `l` an `i64`.
+  /// `i32`, `l` an `i64`, `d` an `f64`.
   const char *arguments;
   /// The result: `-` none, `l` an `i64`.
   char result;

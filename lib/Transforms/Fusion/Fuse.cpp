@@ -134,7 +134,10 @@ std::string kindOf(ArrayRef<Operation *> ops) {
 /// Forms the groups of one single-block function and rewrites it.
 class FunctionFuser {
 public:
-  explicit FunctionFuser(Block &block) : block(block) {
+  /// With `runtimeRowReductions`, the ops isRuntimeRowReduction names stay
+  /// out of every group (the GPU runtime's row kernels compute them).
+  FunctionFuser(Block &block, bool runtimeRowReductions)
+      : block(block), runtimeRowReductions(runtimeRowReductions) {
     Operation *lastEffect = nullptr;
     for (Operation &op : block) {
       position[&op] = ops.size();
@@ -320,6 +323,9 @@ private:
 
   /// Merges the groups of `a` and `b` when the union stays convex.
   bool tryMerge(Operation *a, Operation *b) {
+    if (runtimeRowReductions &&
+        (isRuntimeRowReduction(a) || isRuntimeRowReduction(b)))
+      return false;
     unsigned ga = leader(a), gb = leader(b);
     if (ga == gb)
       return true;
@@ -513,6 +519,7 @@ private:
   SmallVector<SmallVector<Operation *>> members;
   /// Groups formed by formNormGroups.
   llvm::DenseSet<unsigned> normGroups;
+  bool runtimeRowReductions;
 };
 
 struct LMCFusePass : mlir::lmc::impl::LMCFuseBase<LMCFusePass> {
@@ -532,7 +539,7 @@ struct LMCFusePass : mlir::lmc::impl::LMCFuseBase<LMCFusePass> {
     for (func::FuncOp fn : funcs) {
       Block &block = fn.getBody().front();
       unsigned before = countKernels(block);
-      FunctionFuser fuser(block);
+      FunctionFuser fuser(block, runtimeRowReductions);
       fuser.formGroups();
       if (fuser.hasGroups() && failed(fuser.materialize()))
         return signalPassFailure();

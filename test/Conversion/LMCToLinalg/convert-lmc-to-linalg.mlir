@@ -1,4 +1,5 @@
 // RUN: lmc-opt %s -convert-lmc-to-linalg -split-input-file | FileCheck %s
+// RUN: lmc-opt %s -convert-lmc-to-linalg=runtime-row-reductions -split-input-file | FileCheck %s --check-prefix=ROWS
 
 // Tests that add is one elementwise linalg.generic over identity maps, with
 // dynamic sizes read by tensor.dim and an arith.addf body.
@@ -895,4 +896,56 @@ func.func @repeat_heads(%x: tensor<?x2x?x16xf32>, %g: tensor<?x6x?x16xf32>) -> (
   %0 = lmc.repeat_heads %x times(3) : tensor<?x2x?x16xf32>
   %1 = lmc.repeat_heads_grad %g times(3) : tensor<?x6x?x16xf32>
   return %0, %1 : tensor<?x6x?x16xf32>, tensor<?x2x?x16xf32>
+}
+
+// -----
+
+// Tests that with runtime-row-reductions (the GPU pipeline) the float32
+// norms and cross-entropies with int32 targets stay lmc ops for the GPU
+// runtime's row kernels, while a float64 norm, a cross-entropy with int64
+// targets and the ops of a fusion group's kernel function are lowered; and
+// that a splat constant every call passes to a function holding a row
+// reduction (the loss gradient's seed) is filled inside the function.
+
+// ROWS-LABEL: func.func private @norm_kernel(
+// ROWS:         lmc.layer_norm
+// ROWS-NOT:     linalg.generic
+// ROWS:         return
+func.func private @norm_kernel(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> tensor<?x64xf32> {
+  %y = lmc.layer_norm %x, %w, %w eps(1.000000e-05) : tensor<?x64xf32>, tensor<64xf32>
+  return %y : tensor<?x64xf32>
+}
+// ROWS-LABEL: func.func private @lowered(
+// ROWS-NOT:     lmc.layer_norm
+// ROWS-NOT:     lmc.cross_entropy
+// ROWS:         return
+func.func private @lowered(%x: tensor<?x64xf64>, %w: tensor<64xf64>, %l: tensor<?x?x16xf32>, %t: tensor<?x?xi64>) -> (tensor<?x64xf64>, tensor<f32>) {
+  %y = lmc.layer_norm %x, %w, %w eps(1.000000e-05) : tensor<?x64xf64>, tensor<64xf64>
+  %loss = lmc.cross_entropy %l, %t : tensor<?x?x16xf32>, tensor<?x?xi64>
+  return %y, %loss : tensor<?x64xf64>, tensor<f32>
+}
+// ROWS-LABEL: func.func private @group_kernel(
+// ROWS-NOT:     lmc.rms_norm
+// ROWS:         return
+func.func private @group_kernel(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> tensor<?x64xf32> attributes {lmc.fusion_group = "rms_norm"} {
+  %s = lmc.add %x, %x : tensor<?x64xf32>
+  %y = lmc.rms_norm %s, %w eps(1.000000e-05) : tensor<?x64xf32>, tensor<64xf32>
+  return %y : tensor<?x64xf32>
+}
+// ROWS-LABEL: func.func private @ce_grad_kernel(
+// ROWS-SAME:    %[[L:[^:]+]]: tensor<?x?x16xf32>, %[[T:[^:]+]]: tensor<?x?xi32>, %{{.+}}: tensor<f32>)
+// ROWS:         %[[E:.+]] = tensor.empty() : tensor<f32>
+// ROWS:         %[[ONE:.+]] = arith.constant 1.000000e+00 : f32
+// ROWS:         %[[SEED:.+]] = linalg.fill ins(%[[ONE]] : f32) outs(%[[E]] : tensor<f32>)
+// ROWS:         lmc.cross_entropy_grad %[[L]], %[[T]], %[[SEED]] classes(10)
+func.func private @ce_grad_kernel(%l: tensor<?x?x16xf32>, %t: tensor<?x?xi32>, %g: tensor<f32>) -> tensor<?x?x16xf32> {
+  %d = lmc.cross_entropy_grad %l, %t, %g classes(10) : tensor<?x?x16xf32>, tensor<?x?xi32>, tensor<f32>
+  return %d : tensor<?x?x16xf32>
+}
+// ROWS-LABEL: func.func @step(
+// ROWS:         call @ce_grad_kernel(
+func.func @step(%l: tensor<?x?x16xf32>, %t: tensor<?x?xi32>) -> tensor<?x?x16xf32> {
+  %one = arith.constant dense<1.000000e+00> : tensor<f32>
+  %d = call @ce_grad_kernel(%l, %t, %one) : (tensor<?x?x16xf32>, tensor<?x?xi32>, tensor<f32>) -> tensor<?x?x16xf32>
+  return %d : tensor<?x?x16xf32>
 }

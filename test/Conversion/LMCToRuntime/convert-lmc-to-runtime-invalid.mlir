@@ -26,3 +26,14 @@ module attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
     return %dp : index
   }
 }
+
+// -----
+
+// Tests that a row reduction on buffers is an error on the CPU runtime,
+// which has no row kernels (on the CPU these ops are loops).
+
+func.func @cpu(%x: memref<8x64xf32>, %w: memref<64xf32>) {
+  // expected-error @below {{'lmc.buffer_row_reduction' op has no CPU implementation in the runtime}}
+  lmc.buffer_row_reduction "rms_norm" (%x, %w) into (%x) {eps = 1.0e-05 : f64} : memref<8x64xf32>, memref<64xf32> -> memref<8x64xf32>
+  return
+}

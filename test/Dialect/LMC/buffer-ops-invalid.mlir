@@ -255,3 +255,53 @@ func.func @f(%q: memref<2x8x64xf32>, %k: memref<2x8x32xf32>, %lse: memref<2x4x8x
   lmc.buffer_attention_grad %q, %k, %k, %q, %lse, %q into %q, %k, %q heads(4) kv_heads(2) : memref<2x8x64xf32>, memref<2x8x32xf32>, memref<2x8x32xf32>, memref<2x8x64xf32>, memref<2x4x8xf32>, memref<2x8x64xf32>, memref<2x8x64xf32>, memref<2x8x32xf32>, memref<2x8x64xf32>
   return
 }
+
+// -----
+
+// Tests that a row reduction on buffers names one of the runtime's kernels.
+
+func.func @f(%x: memref<8x64xf32>) {
+  // expected-error @below {{has an unknown kernel 'softmax'}}
+  lmc.buffer_row_reduction "softmax" (%x) into (%x) : memref<8x64xf32> -> memref<8x64xf32>
+  return
+}
+
+// -----
+
+// Tests that a row reduction has its kernel's numbers of inputs and outputs.
+
+func.func @f(%x: memref<8x64xf32>, %w: memref<64xf32>) {
+  // expected-error @below {{kernel 'layer_norm' takes 3 inputs and 1 outputs, got 2 and 1}}
+  lmc.buffer_row_reduction "layer_norm" (%x, %w) into (%x) {eps = 1.0e-05 : f64} : memref<8x64xf32>, memref<64xf32> -> memref<8x64xf32>
+  return
+}
+
+// -----
+
+// Tests that a norm on buffers needs a positive eps.
+
+func.func @f(%x: memref<8x64xf32>, %w: memref<64xf32>) {
+  // expected-error @below {{a norm needs eps greater than zero}}
+  lmc.buffer_row_reduction "rms_norm" (%x, %w) into (%x) : memref<8x64xf32>, memref<64xf32> -> memref<8x64xf32>
+  return
+}
+
+// -----
+
+// Tests that the cross-entropy's targets are int32.
+
+func.func @f(%l: memref<8x256xf32>, %t: memref<8xi64>, %loss: memref<f32>) {
+  // expected-error @below {{input 1 must be int32, got 'memref<8xi64>'}}
+  lmc.buffer_row_reduction "cross_entropy" (%l, %t) into (%loss) : memref<8x256xf32>, memref<8xi64> -> memref<f32>
+  return
+}
+
+// -----
+
+// Tests that the cross-entropy's classes lie within the vocabulary.
+
+func.func @f(%l: memref<8x256xf32>, %t: memref<8xi32>, %loss: memref<f32>) {
+  // expected-error @below {{classes (257) must be in [1, V] for logits 'memref<8x256xf32>'}}
+  lmc.buffer_row_reduction "cross_entropy" (%l, %t) into (%loss) {classes = 257 : i64} : memref<8x256xf32>, memref<8xi32> -> memref<f32>
+  return
+}

@@ -65,3 +65,17 @@ func.func @gqa_attention(%x: memref<?x?x64xf32>, %k: memref<?x?x32xf32>, %lse: m
   lmc.buffer_attention_grad %x, %k, %k, %x, %lse, %x into %x, %k, %k heads(4) kv_heads(2) : memref<?x?x64xf32>, memref<?x?x32xf32>, memref<?x?x32xf32>, memref<?x?x64xf32>, memref<?x4x?xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x32xf32>, memref<?x?x32xf32>
   return
 }
+
+// -----
+
+// Tests that the row reductions on buffers (the GPU runtime's row kernels)
+// parse and print, with eps for a norm and classes for a cross-entropy.
+
+// CHECK-LABEL: func.func @row_reductions
+// CHECK:         lmc.buffer_row_reduction "layer_norm_grad"(%{{.+}}, %{{.+}}, %{{.+}}) into(%{{.+}}, %{{.+}}, %{{.+}}) {eps = 1.000000e-05 : f64} : memref<?x?x64xf32>, memref<64xf32>, memref<?x?x64xf32> -> memref<?x?x64xf32>, memref<64xf32>, memref<64xf32>
+// CHECK:         lmc.buffer_row_reduction "cross_entropy"(%{{.+}}, %{{.+}}) into(%{{.+}}) {classes = 250 : i64} : memref<?x?x256xf32>, memref<?x?xi32> -> memref<f32>
+func.func @row_reductions(%x: memref<?x?x64xf32>, %w: memref<64xf32>, %l: memref<?x?x256xf32>, %t: memref<?x?xi32>, %loss: memref<f32>) {
+  lmc.buffer_row_reduction "layer_norm_grad" (%x, %w, %x) into (%x, %w, %w) {eps = 1.0e-05 : f64} : memref<?x?x64xf32>, memref<64xf32>, memref<?x?x64xf32> -> memref<?x?x64xf32>, memref<64xf32>, memref<64xf32>
+  lmc.buffer_row_reduction "cross_entropy" (%l, %t) into (%loss) {classes = 250 : i64} : memref<?x?x256xf32>, memref<?x?xi32> -> memref<f32>
+  return
+}

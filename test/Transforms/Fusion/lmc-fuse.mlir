@@ -1,4 +1,5 @@
 // RUN: lmc-opt %s --lmc-fuse=report -split-input-file | FileCheck %s
+// RUN: lmc-opt %s --lmc-fuse=runtime-row-reductions -split-input-file | FileCheck %s --check-prefix=ROWS
 
 // Tests that a bias add joins the GELU that reads it: one group returning
 // both (the backward pass reads the biased value); the matmuls stay out;
@@ -367,4 +368,50 @@ lmc.model @c attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
     %r = lmc.wait %s : !lmc.pending<tensor<2xf32>>
     return %b, %r : tensor<4xf32>, tensor<2xf32>
   }
+}
+
+// -----
+
+// Tests that with runtime-row-reductions (the training pipeline's
+// target=cuda) a float32 layer_norm, its gradient and the cross-entropy with
+// its gradient join no group: the residual add before the norm stays a
+// kernel of its own, the gradient's residual add joins the bias-gradient
+// sum, and the float64 norm still joins its add (the GPU runtime has no
+// kernel for it). Without the option the norm and its gradient share
+// one group with the add (they read the same sum).
+
+// CHECK-LABEL: func.func @rows(
+// CHECK:         lmc.fused "layer_norm_grad"
+// CHECK-NEXT:      lmc.add
+// CHECK-NEXT:      lmc.layer_norm
+// CHECK-NEXT:      lmc.layer_norm_grad
+// CHECK:         lmc.fused "cross_entropy"
+// CHECK:         lmc.fused "layer_norm"
+// ROWS-LABEL: func.func @rows(
+// ROWS-NOT:      lmc.fused "layer_norm
+// ROWS-NOT:      lmc.fused "cross_entropy"
+// ROWS:          lmc.layer_norm %{{.+}} : tensor<?x64xf32>
+// ROWS:          lmc.layer_norm_grad
+// ROWS:          lmc.fused "reduce_sum"
+// ROWS-NEXT:       lmc.add
+// ROWS-NEXT:       lmc.reduce_sum
+// ROWS:          lmc.cross_entropy %
+// ROWS:          lmc.cross_entropy_grad %
+// ROWS:          lmc.fused "layer_norm"
+// ROWS-NEXT:       lmc.add
+// ROWS-NEXT:       lmc.layer_norm {{.+}} : tensor<?x64xf64>
+func.func @rows(%a: tensor<?x64xf32>, %b: tensor<?x64xf32>, %w: tensor<64xf32>, %dy: tensor<?x64xf32>,
+                %l: tensor<?x?x16xf32>, %t: tensor<?x?xi32>, %g: tensor<f32>,
+                %c: tensor<?x64xf64>, %w64: tensor<64xf64>)
+    -> (tensor<?x64xf32>, tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<f32>, tensor<?x?x16xf32>, tensor<?x64xf64>) {
+  %s = lmc.add %a, %b : tensor<?x64xf32>
+  %y = lmc.layer_norm %s, %w, %w eps(1.000000e-05) : tensor<?x64xf32>, tensor<64xf32>
+  %dx, %dw, %db = lmc.layer_norm_grad %s, %w, %dy eps(1.000000e-05) : tensor<?x64xf32>, tensor<64xf32>
+  %r = lmc.add %dx, %dy : tensor<?x64xf32>
+  %rs = lmc.reduce_sum %r dims [0] : tensor<?x64xf32>
+  %loss = lmc.cross_entropy %l, %t : tensor<?x?x16xf32>, tensor<?x?xi32>
+  %dl = lmc.cross_entropy_grad %l, %t, %g : tensor<?x?x16xf32>, tensor<?x?xi32>, tensor<f32>
+  %c2 = lmc.add %c, %c : tensor<?x64xf64>
+  %y64 = lmc.layer_norm %c2, %w64, %w64 eps(1.000000e-05) : tensor<?x64xf64>, tensor<64xf64>
+  return %y, %r, %dw, %db, %rs, %loss, %dl, %y64 : tensor<?x64xf32>, tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<f32>, tensor<?x?x16xf32>, tensor<?x64xf64>
 }

@@ -99,11 +99,24 @@ def LMCFuse : Pass<"lmc-fuse", "::mlir::ModuleOp"> {
     ```
 
     (`%hb` is a result too when the backward pass reads it.)
+
+    With `runtime-row-reductions` (set by the training pipeline for
+    `target=cuda`), the float32 `layer_norm`, `layer_norm_grad`, `rms_norm`,
+    `rms_norm_grad`, `cross_entropy` and `cross_entropy_grad` (int32
+    targets) join no group: on the GPU they are calls of the runtime's row
+    kernels (a warp or a block per row, `docs/Gpu.md`), and the residual
+    adds, bias-gradient sums and the like around them form groups of their
+    own.
   }];
   let options = [
     Option<"report", "report", "bool", /*default=*/"false",
            "Print the kernels per call of each training function before and "
            "after fusion">,
+    Option<"runtimeRowReductions", "runtime-row-reductions", "bool",
+           /*default=*/"false",
+           "Keep the float32 norms and cross-entropies (int32 targets) out "
+           "of every group: the GPU runtime's row kernels compute them "
+           "(the training pipeline's target=cuda)">,
   ];
   let statistics = [
     Statistic<"numGroups", "groups", "Fusion groups formed">,

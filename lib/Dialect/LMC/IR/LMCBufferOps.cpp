@@ -73,3 +73,69 @@ LogicalResult BufferAttentionGradOp::verify() {
       {getKey(), getValue(), getKeyGrad(), getValueGrad()}, getLse(),
       getHeads(), getKvHeads());
 }
+
+bool mlir::lmc::isRuntimeRowReduction(Operation *op) {
+  auto rankedF32 = [](Value v, int64_t minRank) {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    return type && type.getElementType().isF32() &&
+           type.getRank() >= minRank && type.getRank() <= 4;
+  };
+  if (isa<LayerNormOp, LayerNormGradOp, RMSNormOp, RMSNormGradOp>(op))
+    return rankedF32(op->getOperand(0), 1);
+  if (isa<CrossEntropyOp, CrossEntropyGradOp>(op)) {
+    auto targets = dyn_cast<RankedTensorType>(op->getOperand(1).getType());
+    return rankedF32(op->getOperand(0), 2) && targets &&
+           targets.getElementType().isSignlessInteger(32);
+  }
+  return false;
+}
+
+LogicalResult BufferRowReductionOp::verify() {
+  // Inputs and outputs of each kernel.
+  static const struct {
+    StringLiteral name;
+    unsigned inputs, outputs;
+    bool norm;
+  } kinds[] = {{"layer_norm", 3, 1, true},        {"layer_norm_grad", 3, 3, true},
+               {"rms_norm", 2, 1, true},          {"rms_norm_grad", 3, 2, true},
+               {"cross_entropy", 2, 1, false},    {"cross_entropy_grad", 3, 1, false}};
+  const auto *kind = llvm::find_if(
+      kinds, [&](const auto &k) { return k.name == getKernel(); });
+  if (kind == std::end(kinds))
+    return emitOpError("has an unknown kernel '") << getKernel() << "'";
+  if (getInputs().size() != kind->inputs ||
+      getOutputs().size() != kind->outputs)
+    return emitOpError("kernel '")
+           << getKernel() << "' takes " << kind->inputs << " inputs and "
+           << kind->outputs << " outputs, got " << getInputs().size()
+           << " and " << getOutputs().size();
+  for (auto [i, v] : llvm::enumerate(getInputs())) {
+    Type et = cast<MemRefType>(v.getType()).getElementType();
+    bool targets = !kind->norm && i == 1;
+    if (targets ? !et.isSignlessInteger(32) : !et.isF32())
+      return emitOpError("input ")
+             << i << " must be " << (targets ? "int32" : "float32") << ", got "
+             << v.getType();
+  }
+  for (Value v : getOutputs())
+    if (!cast<MemRefType>(v.getType()).getElementType().isF32())
+      return emitOpError("outputs must be float32, got ") << v.getType();
+  if (kind->norm) {
+    if (!getEps() || getEps()->convertToDouble() <= 0.0)
+      return emitOpError("a norm needs eps greater than zero");
+    if (getClasses())
+      return emitOpError("a norm takes no classes");
+    return success();
+  }
+  if (getEps())
+    return emitOpError("the cross-entropy takes no eps");
+  auto logits = cast<MemRefType>(getInputs()[0].getType());
+  int64_t vocab = logits.getRank() ? logits.getDimSize(logits.getRank() - 1)
+                                   : ShapedType::kDynamic;
+  if (std::optional<uint64_t> classes = getClasses())
+    if (*classes < 1 || ShapedType::isDynamic(vocab) ||
+        static_cast<int64_t>(*classes) > vocab)
+      return emitOpError("classes (")
+             << *classes << ") must be in [1, V] for logits " << logits;
+  return success();
+}

@@ -564,6 +564,72 @@ struct FlashAttentionOpInterface
   }
 };
 
+
+/// The norms and the cross-entropy that the GPU runtime computes
+/// (isRuntimeRowReduction; convert-lmc-to-linalg{runtime-row-reductions}
+/// leaves them on tensors): lmc.buffer_row_reduction on the operands'
+/// buffers (any strides) and new buffers for the results. A 0-d loss
+/// gradient held in a constant global (the training step's seed 1.0) is
+/// copied into a buffer first, so that the kernel reads it where the
+/// other buffers are.
+template <typename OpTy>
+struct RowReductionOpInterface
+    : public ReadsOperandsModel<RowReductionOpInterface<OpTy>, OpTy> {
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    if (!isRuntimeRowReduction(op))
+      return op->emitOpError("has no buffer form: only float32 norms and "
+                             "cross-entropies with int32 targets are left to "
+                             "the runtime");
+    Location loc = op->getLoc();
+    SmallVector<Value> buffers;
+    for (Value operand : op->getOperands()) {
+      FailureOr<Value> buffer = getBuffer(rewriter, operand, options, state);
+      if (failed(buffer))
+        return failure();
+      if (buffer->getDefiningOp<memref::GetGlobalOp>()) {
+        auto type = cast<MemRefType>(buffer->getType());
+        Value copy = memref::AllocOp::create(
+            rewriter, loc,
+            MemRefType::get(type.getShape(), type.getElementType()),
+            ValueRange{}, rewriter.getI64IntegerAttr(64));
+        memref::CopyOp::create(rewriter, loc, *buffer, copy);
+        buffer = copy;
+      }
+      buffers.push_back(*buffer);
+    }
+    // Results of the input's shape take its dynamic sizes; the parameter
+    // gradients and the loss are static.
+    Value x = buffers[0];
+    auto inputType = cast<RankedTensorType>(op->getOperand(0).getType());
+    SmallVector<std::pair<Value, int64_t>> sameAsInput;
+    for (int64_t d = 0; d < inputType.getRank(); ++d)
+      sameAsInput.push_back({x, d});
+    SmallVector<Value> results;
+    for (OpResult result : op->getResults()) {
+      auto type = cast<RankedTensorType>(result.getType());
+      results.push_back(allocLike(rewriter, loc, type,
+                                  type == inputType
+                                      ? ArrayRef(sameAsInput)
+                                      : ArrayRef<std::pair<Value, int64_t>>()));
+    }
+    StringRef kernel = op->getName().stripDialect();
+    FloatAttr eps;
+    IntegerAttr classes;
+    if constexpr (std::is_same_v<OpTy, CrossEntropyOp> ||
+                  std::is_same_v<OpTy, CrossEntropyGradOp>)
+      classes = cast<OpTy>(op).getClassesAttr();
+    else
+      eps = cast<OpTy>(op).getEpsAttr();
+    BufferRowReductionOp::create(rewriter, loc,
+                                 rewriter.getStringAttr(kernel), buffers,
+                                 results, eps, classes);
+    replaceOpWithBufferizedValues(rewriter, op, results);
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::lmc::registerBufferizableOpInterfaceExternalModels(
@@ -585,5 +651,15 @@ void mlir::lmc::registerBufferizableOpInterfaceExternalModels(
         FlashAttentionOpInterface<FlashAttentionOp>>(*ctx);
     FlashAttentionGradOp::attachInterface<
         FlashAttentionOpInterface<FlashAttentionGradOp>>(*ctx);
+    LayerNormOp::attachInterface<RowReductionOpInterface<LayerNormOp>>(*ctx);
+    LayerNormGradOp::attachInterface<
+        RowReductionOpInterface<LayerNormGradOp>>(*ctx);
+    RMSNormOp::attachInterface<RowReductionOpInterface<RMSNormOp>>(*ctx);
+    RMSNormGradOp::attachInterface<RowReductionOpInterface<RMSNormGradOp>>(
+        *ctx);
+    CrossEntropyOp::attachInterface<RowReductionOpInterface<CrossEntropyOp>>(
+        *ctx);
+    CrossEntropyGradOp::attachInterface<
+        RowReductionOpInterface<CrossEntropyGradOp>>(*ctx);
   });
 }

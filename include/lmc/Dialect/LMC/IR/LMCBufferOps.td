@@ -116,4 +116,52 @@ def LMC_BufferAttentionGradOp : LMC_Op<"buffer_attention_grad"> {
   }];
 }
 
+def LMC_BufferRowReductionOp : LMC_Op<"buffer_row_reduction",
+                                      [AttrSizedOperandSegments]> {
+  let summary = "a norm or the cross-entropy, on buffers, for the GPU runtime";
+  let description = [{
+    What `lmc.layer_norm`, `lmc.layer_norm_grad`, `lmc.rms_norm`,
+    `lmc.rms_norm_grad`, `lmc.cross_entropy` and `lmc.cross_entropy_grad`
+    (float32, int32 targets) become in bufferization on the GPU pipeline
+    (`convert-lmc-to-linalg{runtime-row-reductions}` leaves them to the GPU
+    runtime, outside fusion groups): `kernel` names the op, `inputs` are its
+    operands' buffers (any strides) and `outputs` the new buffers of its
+    results, which the kernel overwrites; `eps` (the norms) and `classes`
+    (the cross-entropy, when the op has it) are the op's.
+    `convert-lmc-to-runtime{device=gpu}` makes it a call of the GPU
+    runtime's row kernels (`lmcrt_gpu_layer_norm_fwd_f32`, ...); the CPU
+    runtime has none (on the CPU these ops are loops).
+
+    Example:
+
+    ```mlir
+    lmc.buffer_row_reduction "layer_norm" (%x, %w, %b) into (%y) {eps = 1.000000e-05 : f64}
+        : memref<?x?x64xf32>, memref<64xf32>, memref<64xf32> -> memref<?x?x64xf32>
+    lmc.buffer_row_reduction "cross_entropy_grad" (%logits, %targets, %dloss) into (%dlogits) {classes = 250 : i64}
+        : memref<?x?x256xf32>, memref<?x?xi32>, memref<f32> -> memref<?x?x256xf32>
+    ```
+
+    **Constraints:**
+    - `kernel` is one of `layer_norm` (inputs x, w, b; output y),
+      `layer_norm_grad` (x, w, dy; dx, dw, db), `rms_norm` (x, w; y),
+      `rms_norm_grad` (x, w, dy; dx, dw), `cross_entropy` (logits, targets;
+      the 0-d loss), `cross_entropy_grad` (logits, targets, the 0-d loss
+      gradient; dlogits);
+    - every buffer but the targets (int32) is float32;
+    - the norms have `eps`, greater than zero, and no `classes`; the
+      cross-entropy kernels have no `eps`, and `classes`, when present, is
+      in `[1, V]` for V the static last dimension of the logits.
+  }];
+  let arguments = (ins StrAttr:$kernel,
+                       Arg<Variadic<AnyMemRef>, "", [MemRead]>:$inputs,
+                       Arg<Variadic<AnyMemRef>, "", [MemWrite]>:$outputs,
+                       OptionalAttr<F64Attr>:$eps,
+                       OptionalAttr<I64Attr>:$classes);
+  let assemblyFormat = [{
+    $kernel `(` $inputs `)` `into` `(` $outputs `)` attr-dict `:`
+    type($inputs) `->` type($outputs)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // LMC_DIALECT_LMC_IR_LMCBUFFEROPS_TD

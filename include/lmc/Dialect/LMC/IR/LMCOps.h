@@ -49,4 +49,14 @@ inline bool isCollective(Operation *op) {
 #define GET_OP_CLASSES
 #include "lmc/Dialect/LMC/IR/LMCOps.h.inc"
 
+namespace mlir::lmc {
+/// True for the row reductions that the GPU runtime computes
+/// (lmc.buffer_row_reduction, lib/Runtime/Cuda/RowKernels.cu): a
+/// float32 lmc.layer_norm, lmc.layer_norm_grad, lmc.rms_norm or
+/// lmc.rms_norm_grad of rank 1 to 4, or a float32 lmc.cross_entropy or
+/// lmc.cross_entropy_grad of rank 2 to 4 with int32 targets. lmc-fuse and
+/// convert-lmc-to-linalg leave them to the runtime on the GPU pipeline.
+bool isRuntimeRowReduction(Operation *op);
+} // namespace mlir::lmc
+
 #endif // LMC_DIALECT_LMC_IR_LMCOPS_H
