@@ -897,6 +897,8 @@ struct ConvertLMCToLinalgPass
     // attention kernels (lmc.buffer_attention), like the collectives.
     target.addLegalOp<FlashAttentionOp, FlashAttentionGradOp, BufferAttentionOp,
                       BufferAttentionGradOp>();
+    // The LM head's chunked loss too (lmc.buffer_head_loss).
+    target.addLegalOp<ChunkedHeadLossOp, BufferHeadLossOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(&getContext());

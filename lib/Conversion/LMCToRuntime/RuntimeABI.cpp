@@ -66,6 +66,9 @@ const Entry kEntries[] = {
    "mill", 'l'},                  // out, axes, peer, tag -> handle
   {Function::AxisIndex, "lmcrt_axis_index", "lmcrt_axis_index", false,
    "i", 'l'},                     // axes -> index in the group
+  {Function::HeadCrossEntropy, "lmcrt_head_cross_entropy_f32", nullptr, false,
+   "mmmmmmmilli", '-'},           // x, w, targets, seed, loss, dx, dw,
+                                  // transpose_b, classes, rows, precision
 };
 // clang-format on
 

@@ -44,6 +44,8 @@ enum class Function {
   RecvStartF32,
   RecvStartI64,
   AxisIndex,
+  /// The LM head's chunked loss (lmc.buffer_head_loss): CPU only.
+  HeadCrossEntropy,
 };
 
 /// The compute precision argument of the GEMMs (lmcrt.h's

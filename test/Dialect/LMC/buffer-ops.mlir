@@ -65,3 +65,12 @@ func.func @gqa_attention(%x: memref<?x?x64xf32>, %k: memref<?x?x32xf32>, %lse: m
   lmc.buffer_attention_grad %x, %k, %k, %x, %lse, %x into %x, %k, %k heads(4) kv_heads(2) : memref<?x?x64xf32>, memref<?x?x32xf32>, memref<?x?x32xf32>, memref<?x?x64xf32>, memref<?x4x?xf32>, memref<?x?x64xf32>, memref<?x?x64xf32>, memref<?x?x32xf32>, memref<?x?x32xf32>
   return
 }
+
+// Tests that the LM head's chunked loss on buffers parses and prints.
+
+// CHECK-LABEL: func.func @head_loss
+// CHECK:         lmc.buffer_head_loss %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} into %{{.+}}, %{{.+}}, %{{.+}} transpose_b classes(250) rows(64) : memref<?x?x64xf32>, memref<256x64xf32>, memref<?x?xi32>, memref<f32>, memref<f32>, memref<?x?x64xf32>, memref<256x64xf32>
+func.func @head_loss(%x: memref<?x?x64xf32>, %w: memref<256x64xf32>, %t: memref<?x?xi32>, %s: memref<f32>) {
+  lmc.buffer_head_loss %x, %w, %t, %s into %s, %x, %w transpose_b classes(250) rows(64) : memref<?x?x64xf32>, memref<256x64xf32>, memref<?x?xi32>, memref<f32>, memref<f32>, memref<?x?x64xf32>, memref<256x64xf32>
+  return
+}

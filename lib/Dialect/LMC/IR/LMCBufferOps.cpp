@@ -73,3 +73,10 @@ LogicalResult BufferAttentionGradOp::verify() {
       {getKey(), getValue(), getKeyGrad(), getValueGrad()}, getLse(),
       getHeads(), getKvHeads());
 }
+
+LogicalResult BufferHeadLossOp::verify() {
+  return mlir::lmc::detail::verifyHeadLoss(
+      *this, getInput().getType(), getWeight().getType(),
+      getTargets().getType(), getInputGrad().getType(),
+      getWeightGrad().getType(), getTransposeB(), getClasses(), getRows());
+}
