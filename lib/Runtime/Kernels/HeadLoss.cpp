@@ -248,11 +248,12 @@ extern "C" void _mlir_ciface_lmcrt_head_cross_entropy_f32(
         sum += e;
       }
       rowLoss[r0 + i] = static_cast<double>(std::log(sum) + mx - picked);
-      const float f = scale / sum;
+      // (p - onehot) * scale with p = e / sum, in the order of the
+      // unchunked lowering.
+      const int64_t hit = target[r0 + i];
 #pragma omp simd
       for (int64_t j = 0; j < N; ++j)
-        row[j] *= f;
-      row[target[r0 + i]] -= scale;
+        row[j] = (row[j] / sum - (j == hit ? 1.0f : 0.0f)) * scale;
       for (int64_t j = N; j < V; ++j)
         row[j] = 0.0f;
     }

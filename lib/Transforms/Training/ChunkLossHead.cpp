@@ -16,6 +16,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/IR/OperationSupport.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/Support/Debug.h"
 
 #define DEBUG_TYPE "lmc-chunk-loss-head"
@@ -37,9 +39,28 @@ Value throughFlatten(Value v) {
   return v;
 }
 
-/// The ops of one LM head and loss.
+/// True when `a` and `b` compute the same value: the same value, or the
+/// results of two equivalent pure ops (same name, attributes and operands,
+/// no regions): a value that the backward pass recomputes (`lmc-autodiff
+/// {recompute=block}` recomputes the final norm and the head).
+bool sameValue(Value a, Value b) {
+  if (a == b)
+    return true;
+  Operation *x = a.getDefiningOp(), *y = b.getDefiningOp();
+  auto result = dyn_cast<OpResult>(a);
+  return x && y && x != y && x->getNumRegions() == 0 &&
+         isMemoryEffectFree(x) && isMemoryEffectFree(y) &&
+         result.getResultNumber() == cast<OpResult>(b).getResultNumber() &&
+         OperationEquivalence::isEquivalentTo(
+             x, y, OperationEquivalence::IgnoreLocations);
+}
+
+/// The ops of one LM head and loss. `lossHead` is `head`, or the matmul
+/// whose logits the loss reads when the backward pass recomputed the head
+/// (then the loss, its logits and their input are replaced at the gradient).
 struct HeadPattern {
   MatmulOp head;
+  MatmulOp lossHead;
   CrossEntropyOp loss;
   CrossEntropyGradOp grad;
   MatmulOp inputGrad;
@@ -76,6 +97,28 @@ FailureOr<HeadPattern> match(CrossEntropyGradOp grad) {
         loss.getClasses() != grad.getClasses() || loss.getLogits() != logits)
       return skip("the logits have other readers");
     p.loss = loss;
+  }
+  if (!p.loss) {
+    // A recomputed head: the loss reads logits of the same matmul of the
+    // same (or a recomputed) input, which feed nothing else.
+    for (Operation *user : grad.getTargets().getUsers()) {
+      auto loss = dyn_cast<CrossEntropyOp>(user);
+      if (!loss || loss.getTargets() != grad.getTargets() ||
+          loss.getClasses() != grad.getClasses())
+        continue;
+      auto other = loss.getLogits().getDefiningOp<MatmulOp>();
+      if (!other || !loss.getLogits().hasOneUse() ||
+          other.getRhs() != w || other.getTransposeA() ||
+          other.getTransposeB() != tb || other.getType() != p.head.getType() ||
+          !sameValue(other.getLhs(), x))
+        continue;
+      if (p.loss)
+        return skip("two losses of recomputed logits");
+      p.loss = loss;
+      p.lossHead = other;
+    }
+  } else {
+    p.lossHead = p.head;
   }
   if (!p.loss || grad.getLogits() != logits ||
       llvm::count(grad->getOperands(), logits) != 1)
@@ -138,7 +181,19 @@ struct LMCChunkLossHeadPass
   /// reads is available there and everything that reads the gradients comes
   /// after it.
   void rewrite(HeadPattern &p, DominanceInfo &dominance) {
+    // At the loss; with a recomputed head at the gradient, where the
+    // recomputed input is, if nothing reads the loss before.
     Operation *at = p.loss;
+    if (p.lossHead != p.head) {
+      at = p.grad;
+      for (Operation *user : p.loss->getUsers())
+        if (!dominance.properlyDominates(at, user)) {
+          LLVM_DEBUG(llvm::dbgs() << "skipped at " << p.grad.getLoc()
+                                  << ": the loss is read before the "
+                                     "recomputed head\n");
+          return;
+        }
+    }
     Value seed = p.grad.getGrad();
     OpBuilder b(at);
     if (!dominance.properlyDominates(seed, at)) {
@@ -182,6 +237,15 @@ struct LMCChunkLossHeadPass
     p.loss->erase();
     if (p.head->use_empty())
       p.head->erase();
+    if (p.lossHead != p.head) {
+      // The forward's copy of the head and of its input, if nothing else
+      // reads them.
+      Operation *input = p.lossHead.getLhs().getDefiningOp();
+      if (p.lossHead->use_empty())
+        p.lossHead->erase();
+      if (input && input->use_empty() && isMemoryEffectFree(input))
+        input->erase();
+    }
     ++numRewritten;
   }
 };

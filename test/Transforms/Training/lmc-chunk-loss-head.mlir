@@ -44,6 +44,20 @@
 // PADDED-NOT:     lmc.cross_entropy
 // PADDED-LABEL: func.func @eval_step(
 
+// Under recompute=block the backward pass recomputes the final norm and the
+// head: the loss reads the forward's logits, the gradient the recomputed
+// ones; the op is put at the gradient, on the recomputed input, and the
+// forward's norm, head and loss go.
+// RUN: lmc-opt %t-gpt2.mlir --lmc-autodiff=recompute=block --lmc-optimizer --lmc-chunk-loss-head | FileCheck %s --check-prefix=BLOCK
+// BLOCK-LABEL: func.func @train_step(
+// BLOCK-NOT:     lmc.cross_entropy
+// BLOCK:         %[[X:.+]] = lmc.layer_norm %{{.+}}, %arg26, %arg27
+// BLOCK-NOT:     lmc.layer_norm %{{.+}}, %arg26, %arg27
+// BLOCK-NOT:     lmc.matmul %{{.+}}, %arg0 transpose_b
+// BLOCK:         lmc.chunked_head_loss %[[X]], %arg0, %{{.+}}, %{{.+}} transpose_b rows(128)
+// BLOCK-NOT:     lmc.cross_entropy
+// BLOCK-LABEL: func.func @eval_step(
+
 // RUN: lmc-opt %t-gpt2.mlir --lmc-autodiff --lmc-optimizer --lmc-shard=mesh=dp=2 --lmc-chunk-loss-head | FileCheck %s --check-prefix=DP
 // DP-LABEL: func.func @train_step(
 // DP:         lmc.chunked_head_loss
@@ -219,6 +233,53 @@ func.func @other_targets(%x: tensor<?x?x64xf32>, %w: tensor<256x64xf32>, %t: ten
   %dl = lmc.cross_entropy_grad %logits, %t, %seed : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
   %dx = lmc.matmul %dl, %w : tensor<?x?x256xf32>, tensor<256x64xf32>
   %fx = lmc.flatten %x : tensor<?x?x64xf32>
+  %fdl = lmc.flatten %dl : tensor<?x?x256xf32>
+  %dw = lmc.matmul %fdl, %fx transpose_a : tensor<?x256xf32>, tensor<?x64xf32>
+  return %loss, %dx, %dw : tensor<f32>, tensor<?x?x64xf32>, tensor<256x64xf32>
+}
+
+// -----
+
+// Tests that a recomputed head whose loss is read before the recomputation
+// is left alone.
+
+// CHECK-LABEL: func.func @recomputed_loss_read_early
+// CHECK-NOT:     lmc.chunked_head_loss
+// CHECK:         lmc.cross_entropy_grad
+func.func @recomputed_loss_read_early(%x0: tensor<?x?x64xf32>, %w: tensor<256x64xf32>, %t: tensor<?x?xi32>)
+    -> (tensor<f32>, tensor<?x?x64xf32>, tensor<256x64xf32>) {
+  %x = lmc.gelu %x0 tanh : tensor<?x?x64xf32>
+  %logits = lmc.matmul %x, %w transpose_b : tensor<?x?x64xf32>, tensor<256x64xf32>
+  %loss = lmc.cross_entropy %logits, %t : tensor<?x?x256xf32>, tensor<?x?xi32>
+  %twice = arith.addf %loss, %loss : tensor<f32>
+  %x2 = lmc.gelu %x0 tanh : tensor<?x?x64xf32>
+  %logits2 = lmc.matmul %x2, %w transpose_b : tensor<?x?x64xf32>, tensor<256x64xf32>
+  %seed = arith.constant dense<1.000000e+00> : tensor<f32>
+  %dl = lmc.cross_entropy_grad %logits2, %t, %seed : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
+  %dx = lmc.matmul %dl, %w : tensor<?x?x256xf32>, tensor<256x64xf32>
+  %fx = lmc.flatten %x2 : tensor<?x?x64xf32>
+  %fdl = lmc.flatten %dl : tensor<?x?x256xf32>
+  %dw = lmc.matmul %fdl, %fx transpose_a : tensor<?x256xf32>, tensor<?x64xf32>
+  return %twice, %dx, %dw : tensor<f32>, tensor<?x?x64xf32>, tensor<256x64xf32>
+}
+
+// CHECK-LABEL: func.func @recomputed
+// CHECK-SAME:    (%[[X0:[^:]+]]: tensor<?x?x64xf32>, %[[W:[^:]+]]: tensor<256x64xf32>, %[[T:[^:]+]]: tensor<?x?xi32>)
+// CHECK-NEXT:    %[[X2:.+]] = lmc.gelu %[[X0]] tanh
+// CHECK-NEXT:    %[[SEED:.+]] = arith.constant
+// CHECK-NEXT:    %[[L:.+]], %[[DX:.+]], %[[DW:.+]] = lmc.chunked_head_loss %[[X2]], %[[W]], %[[T]], %[[SEED]] transpose_b rows(128)
+// CHECK-NEXT:    return %[[L]], %[[DX]], %[[DW]]
+func.func @recomputed(%x0: tensor<?x?x64xf32>, %w: tensor<256x64xf32>, %t: tensor<?x?xi32>)
+    -> (tensor<f32>, tensor<?x?x64xf32>, tensor<256x64xf32>) {
+  %x = lmc.gelu %x0 tanh : tensor<?x?x64xf32>
+  %logits = lmc.matmul %x, %w transpose_b : tensor<?x?x64xf32>, tensor<256x64xf32>
+  %loss = lmc.cross_entropy %logits, %t : tensor<?x?x256xf32>, tensor<?x?xi32>
+  %x2 = lmc.gelu %x0 tanh : tensor<?x?x64xf32>
+  %logits2 = lmc.matmul %x2, %w transpose_b : tensor<?x?x64xf32>, tensor<256x64xf32>
+  %seed = arith.constant dense<1.000000e+00> : tensor<f32>
+  %dl = lmc.cross_entropy_grad %logits2, %t, %seed : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
+  %dx = lmc.matmul %dl, %w : tensor<?x?x256xf32>, tensor<256x64xf32>
+  %fx = lmc.flatten %x2 : tensor<?x?x64xf32>
   %fdl = lmc.flatten %dl : tensor<?x?x256xf32>
   %dw = lmc.matmul %fdl, %fx transpose_a : tensor<?x256xf32>, tensor<?x64xf32>
   return %loss, %dx, %dw : tensor<f32>, tensor<?x?x64xf32>, tensor<256x64xf32>

@@ -317,7 +317,11 @@ def LMCChunkLossHead : Pass<"lmc-chunk-loss-head", "::mlir::ModuleOp"> {
     the CPU runtime computes `rows` rows at a time: the `B*T x V` logits and
     their gradient are never stored whole (51 MB each for gpt2-124M at B 4
     T 64; `rows x V` instead). The seed must be defined before the loss or
-    be a constant (cloned there).
+    be a constant (cloned there). Where the backward pass recomputes the
+    head (`lmc-autodiff{recompute=block}`: the loss reads the forward's
+    logits, the gradient those of the same matmul of an equivalent, pure,
+    recomputed input), the op goes at the gradient, on the recomputed input,
+    if nothing reads the loss before; the forward's head and input go.
 
     Anything else is left as it is: logits that something else reads
     (an evaluation step, `@logits`), a vocabulary-parallel loss under tensor
