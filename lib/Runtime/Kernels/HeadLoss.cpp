@@ -7,8 +7,8 @@
 // again for their gradient).
 //
 // The rows of the input are walked `rows` at a time. For a chunk of m rows:
-// the logits block L = x_c op(w) ([m, V], one GEMM into a buffer kept for
-// the life of the process, grown to the largest chunk seen); per row, on the
+// the logits block L = x_c op(w) ([m, V], one GEMM into scratch taken from
+// the step's arena for the call, StepMemory.h); per row, on the
 // OpenMP threads and vectorised, the maximum and the sum of exponentials
 // over the class columns, the row's loss log(sum) + max - L[target] (kept
 // per row and summed in row order at the end, in double: the loss does not
@@ -27,6 +27,7 @@
 #include "Comm/Collectives.h"
 #include "Core/Error.h"
 #include "Core/MemrefView.h"
+#include "Core/StepMemory.h"
 #include "Kernels/Gemm.h"
 
 #include <cmath>
@@ -181,8 +182,30 @@ extern "C" void _mlir_ciface_lmcrt_head_cross_entropy_f32(
     return;
   }
 
+  // Scratch from the step's arena (StepMemory.h), freed before returning:
+  // the chunk's logits, then the rows' losses and targets. Inside a
+  // training step the plan places it where it fits among the step's
+  // buffers, so the chunk reuses memory the step frees (the whole logits
+  // are never allocated).
+  const int64_t chunk = rows < R ? rows : R;
+  const size_t blockBytes = static_cast<size_t>(chunk * V) * sizeof(float);
+  const size_t lossBytes = static_cast<size_t>(R) * sizeof(double);
+  void *scratch = _mlir_memref_to_llvm_aligned_alloc(
+      64, blockBytes + lossBytes + static_cast<size_t>(R) * sizeof(int32_t));
+  if (!scratch)
+    failWith("out of memory for a chunk of " + std::to_string(chunk) +
+             " x " + std::to_string(V) + " logits");
+  struct Release {
+    void *p;
+    ~Release() { _mlir_memref_to_llvm_free(p); }
+  } release{scratch};
+  float *block = static_cast<float *>(scratch);
+  double *rowLoss =
+      reinterpret_cast<double *>(static_cast<char *>(scratch) + blockBytes);
+  int32_t *target = reinterpret_cast<int32_t *>(
+      static_cast<char *>(scratch) + blockBytes + lossBytes);
+
   // The targets in row order, checked once.
-  std::vector<int32_t> target(static_cast<size_t>(R));
   for (int64_t r = 0; r < R; ++r) {
     int64_t off = 0;
     for (int64_t d = Targets.rank() - 1, rest = r; d >= 0; --d) {
@@ -206,11 +229,6 @@ extern "C" void _mlir_ciface_lmcrt_head_cross_entropy_f32(
   float *dwData = dwDirect ? DW.data : dwPacked.data();
   int64_t ldw = dwDirect ? DW.stride(0) : wCols;
 
-  const int64_t chunk = rows < R ? rows : R;
-  static std::vector<float> block; // grown to the largest chunk x V
-  if (block.size() < static_cast<size_t>(chunk * V))
-    block.resize(static_cast<size_t>(chunk * V));
-  std::vector<double> rowLoss(static_cast<size_t>(R));
   const float scale = Seed.data[0] / static_cast<float>(R);
 
   Matrix2d wm(W.data, W.size(0), W.size(1), W.stride(0));
@@ -226,7 +244,7 @@ extern "C" void _mlir_ciface_lmcrt_head_cross_entropy_f32(
 
   for (int64_t r0 = 0; r0 < R; r0 += chunk) {
     const int64_t m = R - r0 < chunk ? R - r0 : chunk;
-    float *L = block.data();
+    float *L = block;
     Matrix2d xc(xs.data + r0 * xs.ld, m, C, xs.ld), lc(L, m, V, V);
     // Logits of the chunk: x_c op(w).
     lmcrt::kernels::cpuGemm(xc.get(), wm.get(), lc.get(), 0, tb ? 1 : 0,
@@ -275,7 +293,7 @@ extern "C" void _mlir_ciface_lmcrt_head_cross_entropy_f32(
         DW.data[i * DW.stride(0) + j * DW.stride(1)] = dwPacked[i * wCols + j];
 
   double total = 0.0;
-  for (double l : rowLoss)
-    total += l;
+  for (int64_t r = 0; r < R; ++r)
+    total += rowLoss[r];
   Loss.data[0] = static_cast<float>(total / static_cast<double>(R));
 }
