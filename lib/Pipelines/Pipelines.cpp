@@ -152,6 +152,13 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
     pipeline.report = options.report;
     pm.addPass(createLMCPipeline(pipeline));
   }
+  // The LM head and its loss in row chunks: a CPU runtime kernel (the
+  // CUDA target keeps the unchunked ops).
+  if (options.chunkLossHead && options.target == Target::CPU) {
+    LMCChunkLossHeadOptions chunk;
+    chunk.rows = options.chunkLossRows;
+    pm.addPass(createLMCChunkLossHead(chunk));
+  }
   if (options.fuse) {
     LMCFuseOptions fuse;
     fuse.report = options.report;
@@ -202,6 +209,8 @@ mlir::lmc::getCompileStages(const CompilePipelineOptions &options,
                       training.gradAccum = options.gradAccum;
                       training.microbatches = options.microbatches;
                       training.pipelineSchedule = options.pipelineSchedule;
+                      training.chunkLossHead = options.chunkLossHead;
+                      training.chunkLossRows = options.chunkLossRows;
                       training.gpuRowKernels = options.gpuRowKernels;
                       buildTrainingPipeline(pm, training);
                     }});

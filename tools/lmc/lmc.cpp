@@ -168,6 +168,18 @@ static cl::opt<bool> gemmEpilogues(
     cl::desc("Fold a linear layer's bias add and tanh GELU into its GEMM "
              "call (default; only with --fuse)"),
     cl::init(true), cl::sub(compileCommand));
+static cl::opt<bool> chunkLossHead(
+    "chunk-loss-head",
+    cl::desc("--target cpu: compute the LM head and its loss in chunks of "
+             "rows, never storing the [B*T, V] logits whole (default; "
+             "--chunk-loss-head=false keeps the unchunked ops; CUDA always "
+             "does)"),
+    cl::init(true), cl::sub(compileCommand));
+static cl::opt<int64_t> chunkLossRows(
+    "chunk-loss-rows",
+    cl::desc("Rows per chunk of the LM head's loss (default 128: 128 x V "
+             "logits held at a time)"),
+    cl::init(128), cl::sub(compileCommand));
 static cl::opt<bool> asyncLaunches(
     "async-launches",
     cl::desc("--target cuda: queue the kernels without waiting for each "
@@ -353,6 +365,12 @@ int main(int argc, char **argv) {
   pipeline.fuse = fuse;
   pipeline.gemmEpilogues = gemmEpilogues;
   pipeline.gradAccum = gradAccum;
+  if (chunkLossRows < 1) {
+    llvm::errs() << "lmc compile: --chunk-loss-rows must be at least 1\n";
+    return 2;
+  }
+  pipeline.chunkLossHead = chunkLossHead;
+  pipeline.chunkLossRows = chunkLossRows;
   {
     ::lmc::MeshSpec requested;
     std::string error;

@@ -20,11 +20,12 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
     Dynamic sizes are run-time values: a sequence longer than the position
     table fails a `cf.assert` when the program runs.
 
-    Collectives, `lmc.flash_attention`/`lmc.flash_attention_grad` and
-    `lmc.axis_index` stay as they are: the first two bufferize to their ops
-    on buffers, which `convert-lmc-to-runtime` makes calls into the runtime
-    with `lmc.axis_index` (flash attention has no loop form, so a program
-    with it must be linked with the runtime).
+    Collectives, `lmc.flash_attention`/`lmc.flash_attention_grad`,
+    `lmc.chunked_head_loss` and `lmc.axis_index` stay as they are: the first
+    three bufferize to their ops on buffers, which `convert-lmc-to-runtime`
+    makes calls into the runtime with `lmc.axis_index` (flash attention and
+    the chunked loss have no loop form, so a program with them must be
+    linked with the runtime).
 
     With `runtime-row-reductions` (the GPU pipeline), the float32 norms and
     cross-entropies outside fusion groups (`lmc.layer_norm`,
@@ -118,6 +119,11 @@ def ConvertLMCToRuntime : Pass<"convert-lmc-to-runtime", "::mlir::ModuleOp"> {
       dout, dq, dk, dv, heads, kv_heads)`; on the GPU with `precision=bf16`
       their tensor-core forms (`lmcrt_gpu_attention_fwd_bf16`, `_bwd_bf16`,
       same arguments), otherwise the float32 ones (tf32 too);
+    - `lmc.buffer_head_loss` (what `lmc.chunked_head_loss` becomes in
+      bufferization): the LM head's chunked loss `(x, w, targets, seed,
+      loss, dx, dw, transpose_b, classes, rows, precision)`, `transpose_b`
+      and `precision` `i32`, `classes` (0 for all columns) and `rows` `i64`;
+      the CPU runtime only;
     - `lmc.axis_index`: the runtime's axis index `(axes)` (`i64`), cast to
       `index`.
 

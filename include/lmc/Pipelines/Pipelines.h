@@ -171,7 +171,19 @@ struct TrainingPipelineOptions
   PassOptions::Option<std::string> pipelineSchedule{
       *this, "pipeline-schedule",
       llvm::cl::desc("Pipeline schedule: 1f1b or gpipe (lmc-pipeline)"),
-      llvm::cl::init("1f1b")};  PassOptions::Option<bool> gpuRowKernels{
+      llvm::cl::init("1f1b")};
+  PassOptions::Option<bool> chunkLossHead{
+      *this, "chunk-loss-head",
+      llvm::cl::desc("Compute the LM head and its loss in row chunks, never "
+                     "storing the whole logits (lmc-chunk-loss-head, before "
+                     "fusion; target cpu only)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<int64_t> chunkLossRows{
+      *this, "chunk-loss-rows",
+      llvm::cl::desc("Rows per chunk of the LM head's loss "
+                     "(lmc-chunk-loss-head)"),
+      llvm::cl::init(128)};
+  PassOptions::Option<bool> gpuRowKernels{
       *this, "gpu-row-kernels",
       llvm::cl::desc("With target=cuda: keep the float32 norms and "
                      "cross-entropies out of fusion groups, for the GPU "
@@ -183,7 +195,8 @@ struct TrainingPipelineOptions
 /// Builds the training graph from a forward model: lmc-autodiff,
 /// lmc-optimizer, lmc-shard (the SPMD program for the mesh),
 /// lmc-grad-accumulation (with `grad-accum`, or a `pp` axis in the mesh),
-/// lmc-pipeline (with a `pp` axis: no buckets then), lmc-fuse (fusion
+/// lmc-pipeline (with a `pp` axis: no buckets then), lmc-chunk-loss-head
+/// (target cpu, unless `chunk-loss-head` is off), lmc-fuse (fusion
 /// groups, unless `fuse` is off) and lmc-gemm-epilogues (unless `fuse` or
 /// `gemm-epilogues` is off), lmc-export-entry-points (the runtime's C
 /// ABI) and symbol-dce. The result is still in the lmc dialect.
@@ -302,6 +315,9 @@ struct CompilePipelineOptions {
   /// Pipeline parallelism over a `pp` mesh axis (lmc-pipeline).
   int64_t microbatches = 1;
   std::string pipelineSchedule = "1f1b";
+  /// The LM head and its loss in row chunks (lmc-chunk-loss-head; CPU).
+  bool chunkLossHead = true;
+  int64_t chunkLossRows = 128;
   /// Lowering.
   Precision precision = defaults::precision;
   /// The CPU: polynomial float32 exp/log/tanh/erf (lmc-approximate-math),

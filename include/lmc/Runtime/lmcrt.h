@@ -396,6 +396,30 @@ void _mlir_ciface_lmcrt_attention_bwd_f32(
     lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
     lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads);
 
+/* The LM head, its mean cross-entropy and their gradients without the
+ * [rows, V] logits (lib/Runtime/Kernels/HeadLoss.cpp; lmc.chunked_head_loss
+ * bufferizes to it). x is [..., C] float32 (R rows once flattened), w the
+ * head's weight [C, V], or [V, C] read transposed when transpose_b is
+ * non-zero, targets [...] int32 (R of them, in [0, classes)), seed a 0-d
+ * float32 (the loss's gradient); any strides. With logits = x op(w):
+ * loss (0-d) = mean over the rows of logsumexp(logits[r, :N]) -
+ * logits[r, target_r], N = classes (0: all V columns; the columns [N, V)
+ * are padding: out of the maximum and the sum, zero gradient);
+ * dlogits = (softmax(logits[r, :N]) - onehot(target_r)) * seed / R;
+ * dx = dlogits op(w)^T and dw = the gradient of op(w)'s operand
+ * (dlogits^T x, or x^T dlogits), both overwritten. The rows are walked
+ * `rows` at a time: one rows x V block of logits is held, turned into its
+ * gradient in place (OpenMP over the rows, vectorised), its block of dx
+ * written and dw accumulated. The GEMMs run at `precision` as
+ * _mlir_ciface_lmcrt_gemm's (dw's accumulation on sgemm, at that precision
+ * on rounded copies of the operands). */
+void _mlir_ciface_lmcrt_head_cross_entropy_f32(
+    lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
+    lmcrt_unranked_memref *targets, lmcrt_unranked_memref *seed,
+    lmcrt_unranked_memref *loss, lmcrt_unranked_memref *dx,
+    lmcrt_unranked_memref *dw, int32_t transpose_b, int64_t classes,
+    int64_t rows, int32_t precision);
+
 /* ---- Collectives (lib/Runtime/Comm/Collectives.cpp) ------------------------
  */
 

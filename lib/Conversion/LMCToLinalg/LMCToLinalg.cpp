@@ -909,6 +909,8 @@ struct ConvertLMCToLinalgPass
     // attention kernels (lmc.buffer_attention), like the collectives.
     target.addLegalOp<FlashAttentionOp, FlashAttentionGradOp, BufferAttentionOp,
                       BufferAttentionGradOp>();
+    // The LM head's chunked loss too (lmc.buffer_head_loss).
+    target.addLegalOp<ChunkedHeadLossOp, BufferHeadLossOp>();
     // On the GPU pipeline, the norms and cross-entropies outside fusion
     // groups are the runtime's row kernels (lmc.buffer_row_reduction).
     if (runtimeRowReductions)

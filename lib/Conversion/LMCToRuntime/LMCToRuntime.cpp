@@ -3,7 +3,7 @@
 // convert-lmc-to-runtime: after bufferization, every op that stands for a
 // function of the runtime (the GEMMs and embedding gradients that
 // convert-lmc-to-linalg marked, the collectives, sends and receives,
-// attention and axis index on buffers) becomes a call, with the symbol, arguments and stream ordering
+// attention, the LM head's chunked loss and axis index on buffers) becomes a call, with the symbol, arguments and stream ordering
 // the runtime ABI table (RuntimeABI.h) gives for the target device. See the
 // pass description in include/lmc/Conversion/Passes.td.
 //
@@ -113,7 +113,7 @@ struct ConvertLMCToRuntimePass
       }
       if (isa<BufferWaitOp, BufferSendOp, BufferRecvStartOp,
               BufferAttentionOp, BufferAttentionGradOp, BufferRowReductionOp,
-              AxisIndexOp>(op))
+              AxisIndexOp, BufferHeadLossOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -129,7 +129,8 @@ struct ConvertLMCToRuntimePass
               .Case([&](BufferRowReductionOp o) {
                 return lowerRowReduction(o);
               })
-              .Case([&](AxisIndexOp o) { return lowerAxisIndex(o); });
+              .Case([&](AxisIndexOp o) { return lowerAxisIndex(o); })
+              .Case([&](BufferHeadLossOp o) { return lowerHeadLoss(o); });
       if (failed(lowered))
         return signalPassFailure();
     }
@@ -449,6 +450,22 @@ struct ConvertLMCToRuntimePass
     }
     OpBuilder b(op);
     if (failed(call(b, op, function, args)))
+      return failure();
+    op->erase();
+    return success();
+  }
+
+  /// The LM head's chunked loss: the runtime's kernel with the operands,
+  /// the layout of the weight, the classes (0: all columns), the rows per
+  /// chunk and the GEMMs' compute precision.
+  LogicalResult lowerHeadLoss(BufferHeadLossOp op) {
+    OpBuilder b(op);
+    SmallVector<Arg> args(op->getOperands().begin(), op->getOperands().end());
+    args.push_back(static_cast<int64_t>(op.getTransposeB() ? 1 : 0));
+    args.push_back(static_cast<int64_t>(op.getClasses().value_or(0)));
+    args.push_back(static_cast<int64_t>(op.getRows()));
+    args.push_back(static_cast<int64_t>(gemmPrecision));
+    if (failed(call(b, op, Function::HeadCrossEntropy, args)))
       return failure();
     op->erase();
     return success();

@@ -83,6 +83,9 @@ const Entry kEntries[] = {
    true, "mmml", '-'},            // logits, targets, loss, classes
   {Function::CrossEntropyBwd, nullptr, "lmcrt_gpu_cross_entropy_bwd_f32",
    true, "mmmml", '-'},           // logits, targets, dloss, dlogits, classes
+  {Function::HeadCrossEntropy, "lmcrt_head_cross_entropy_f32", nullptr, false,
+   "mmmmmmmilli", '-'},           // x, w, targets, seed, loss, dx, dw,
+                                  // transpose_b, classes, rows, precision
 };
 // clang-format on
 

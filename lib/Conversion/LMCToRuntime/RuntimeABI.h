@@ -56,6 +56,8 @@ enum class Function {
   RmsNormBwd,
   CrossEntropyFwd,
   CrossEntropyBwd,
+  /// The LM head's chunked loss (lmc.buffer_head_loss): CPU only.
+  HeadCrossEntropy,
 };
 
 /// The compute precision argument of the GEMMs (lmcrt.h's

@@ -179,6 +179,13 @@ int mantissaBitsOf(int32_t precision) {
 void lmcrt::kernels::cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                              lmcrt_unranked_memref *c, int32_t transpose_a,
                              int32_t transpose_b, int32_t precision) {
+  cpuGemm(a, b, c, transpose_a, transpose_b, precision, /*accumulate=*/false);
+}
+
+void lmcrt::kernels::cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+                             lmcrt_unranked_memref *c, int32_t transpose_a,
+                             int32_t transpose_b, int32_t precision,
+                             bool accumulate) {
   const int mantissaBits = mantissaBitsOf(precision);
   View<float> A(a), B(b), C(c);
   if (C.rank() < 2 || A.rank() != C.rank() ||
@@ -219,8 +226,13 @@ void lmcrt::kernels::cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
     float *out = C.data + offC;
     bool direct = C.stride(-1) == 1 && C.stride(-2) >= N;
     int64_t ldc = direct ? C.stride(-2) : N;
-    if (!direct)
+    if (!direct) {
       scratchC.assign(M * N, 0.0f);
+      if (accumulate)
+        for (int64_t r = 0; r < M; ++r)
+          for (int64_t col = 0; col < N; ++col)
+            scratchC[r * N + col] = out[r * C.stride(-2) + col * C.stride(-1)];
+    }
     float *dst = direct ? out : scratchC.data();
     // bfloat16 on the CPU's bfloat16 units (op(A) and op(B) as stored).
     const lmcrt::kernels::StridedMatrix logicalA = {
@@ -229,7 +241,9 @@ void lmcrt::kernels::cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
     const lmcrt::kernels::StridedMatrix logicalB = {
         B.data + offB, K, N, transpose_b ? B.stride(-1) : B.stride(-2),
         transpose_b ? B.stride(-2) : B.stride(-1)};
-    if (!(onBf16Units &&
+    // (The matmul primitive overwrites C: an accumulating GEMM stays on
+    // sgemm, on rounded operands.)
+    if (!(onBf16Units && !accumulate &&
           lmcrt::kernels::bf16Gemm(logicalA, logicalB, dst, ldc))) {
       int64_t aRows = transpose_a ? K : M, aCols = transpose_a ? M : K;
       int64_t bRows = transpose_b ? N : K, bCols = transpose_b ? K : N;
@@ -247,7 +261,7 @@ void lmcrt::kernels::cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                          B.stride(-1), transpose_b, scratchB);
       dnnl_status_t status = lmcrt::kernels::dnnl().sgemm(
           ma.transposed ? 'T' : 'N', mb.transposed ? 'T' : 'N', M, N, K, 1.0f,
-          ma.data, ma.ld, mb.data, mb.ld, 0.0f, dst, ldc);
+          ma.data, ma.ld, mb.data, mb.ld, accumulate ? 1.0f : 0.0f, dst, ldc);
       if (status != dnnl_success)
         fail("gemm: dnnl_sgemm failed");
     }

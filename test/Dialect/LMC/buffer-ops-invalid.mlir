@@ -305,3 +305,25 @@ func.func @f(%l: memref<8x256xf32>, %t: memref<8xi32>, %loss: memref<f32>) {
   lmc.buffer_row_reduction "cross_entropy" (%l, %t) into (%loss) {classes = 257 : i64} : memref<8x256xf32>, memref<8xi32> -> memref<f32>
   return
 }
+
+// -----
+
+// Tests that the gradients of the LM head's chunked loss on buffers have
+// the shapes of the input and the weight.
+
+func.func @f(%x: memref<2x8x64xf32>, %w: memref<256x64xf32>, %t: memref<2x8xi32>, %s: memref<f32>, %dw: memref<64x256xf32>) {
+  // expected-error @below {{the gradients must have the shapes of input and weight, got 'memref<2x8x64xf32>' and 'memref<64x256xf32>'}}
+  lmc.buffer_head_loss %x, %w, %t, %s into %s, %x, %dw transpose_b rows(8) : memref<2x8x64xf32>, memref<256x64xf32>, memref<2x8xi32>, memref<f32>, memref<f32>, memref<2x8x64xf32>, memref<64x256xf32>
+  return
+}
+
+// -----
+
+// Tests that the chunked loss on buffers checks the weight's layout against
+// the input's channels too.
+
+func.func @f(%x: memref<2x8x64xf32>, %w: memref<64x256xf32>, %t: memref<2x8xi32>, %s: memref<f32>) {
+  // expected-error @below {{weight 'memref<64x256xf32>' read transposed does not take the 64 channels of the input}}
+  lmc.buffer_head_loss %x, %w, %t, %s into %s, %x, %w transpose_b rows(8) : memref<2x8x64xf32>, memref<64x256xf32>, memref<2x8xi32>, memref<f32>, memref<f32>, memref<2x8x64xf32>, memref<64x256xf32>
+  return
+}

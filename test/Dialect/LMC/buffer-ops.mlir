@@ -79,3 +79,14 @@ func.func @row_reductions(%x: memref<?x?x64xf32>, %w: memref<64xf32>, %l: memref
   lmc.buffer_row_reduction "cross_entropy" (%l, %t) into (%loss) {classes = 250 : i64} : memref<?x?x256xf32>, memref<?x?xi32> -> memref<f32>
   return
 }
+
+// -----
+
+// Tests that the LM head's chunked loss on buffers parses and prints.
+
+// CHECK-LABEL: func.func @head_loss
+// CHECK:         lmc.buffer_head_loss %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} into %{{.+}}, %{{.+}}, %{{.+}} transpose_b classes(250) rows(64) : memref<?x?x64xf32>, memref<256x64xf32>, memref<?x?xi32>, memref<f32>, memref<f32>, memref<?x?x64xf32>, memref<256x64xf32>
+func.func @head_loss(%x: memref<?x?x64xf32>, %w: memref<256x64xf32>, %t: memref<?x?xi32>, %s: memref<f32>) {
+  lmc.buffer_head_loss %x, %w, %t, %s into %s, %x, %w transpose_b classes(250) rows(64) : memref<?x?x64xf32>, memref<256x64xf32>, memref<?x?xi32>, memref<f32>, memref<f32>, memref<?x?x64xf32>, memref<256x64xf32>
+  return
+}

@@ -853,6 +853,112 @@ func.func @f(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>, %d: tensor<f32>) {
 // -----
 
 //===----------------------------------------------------------------------===//
+// lmc.chunked_head_loss
+//===----------------------------------------------------------------------===//
+
+// Tests that the input has rank at least 2 and static channels.
+
+func.func @f(%x: tensor<?x?x?xf32>, %w: tensor<256x64xf32>, %t: tensor<?x?xi32>, %s: tensor<f32>) {
+  // expected-error @+1 {{'lmc.chunked_head_loss' op input must have rank at least 2 and a static channel dimension}}
+  %l, %dx, %dw = lmc.chunked_head_loss %x, %w, %t, %s transpose_b rows(8) : tensor<?x?x?xf32>, tensor<256x64xf32>, tensor<?x?xi32>, tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that the weight is a static matrix.
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<?x64xf32>, %t: tensor<?x?xi32>, %s: tensor<f32>) {
+  // expected-error @+1 {{'lmc.chunked_head_loss' op weight must be a static matrix}}
+  %l, %dx, %dw = lmc.chunked_head_loss %x, %w, %t, %s transpose_b rows(8) : tensor<?x?x64xf32>, tensor<?x64xf32>, tensor<?x?xi32>, tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that the weight takes the input's channels in its layout: a [V, C] weight
+// without transpose_b does not.
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<256x64xf32>, %t: tensor<?x?xi32>, %s: tensor<f32>) {
+  // expected-error @+1 {{'lmc.chunked_head_loss' op weight 'tensor<256x64xf32>' does not take the 64 channels of the input}}
+  %l, %dx, %dw = lmc.chunked_head_loss %x, %w, %t, %s rows(8) : tensor<?x?x64xf32>, tensor<256x64xf32>, tensor<?x?xi32>, tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that the targets have one rank less than the input.
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<256x64xf32>, %t: tensor<?xi32>, %s: tensor<f32>) {
+  // expected-error @+1 {{'lmc.chunked_head_loss' op targets must have rank 2 (one less than the input)}}
+  %l, %dx, %dw = lmc.chunked_head_loss %x, %w, %t, %s transpose_b rows(8) : tensor<?x?x64xf32>, tensor<256x64xf32>, tensor<?xi32>, tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that the targets have the input's leading dimensions where static.
+
+func.func @f(%x: tensor<4x?x64xf32>, %w: tensor<256x64xf32>, %t: tensor<2x?xi32>, %s: tensor<f32>) {
+  // expected-error @+1 {{'lmc.chunked_head_loss' op dimension 0 differs: input has 4, targets have 2}}
+  %l, %dx, %dw = lmc.chunked_head_loss %x, %w, %t, %s transpose_b rows(8) : tensor<4x?x64xf32>, tensor<256x64xf32>, tensor<2x?xi32>, tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that classes is at most V.
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<256x64xf32>, %t: tensor<?x?xi32>, %s: tensor<f32>) {
+  // expected-error @+1 {{'lmc.chunked_head_loss' op classes (257) must be in [1, 256]}}
+  %l, %dx, %dw = lmc.chunked_head_loss %x, %w, %t, %s transpose_b classes(257) rows(8) : tensor<?x?x64xf32>, tensor<256x64xf32>, tensor<?x?xi32>, tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that classes is at least 1.
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<256x64xf32>, %t: tensor<?x?xi32>, %s: tensor<f32>) {
+  // expected-error @+1 {{'lmc.chunked_head_loss' op classes (0) must be in [1, 256]}}
+  %l, %dx, %dw = lmc.chunked_head_loss %x, %w, %t, %s transpose_b classes(0) rows(8) : tensor<?x?x64xf32>, tensor<256x64xf32>, tensor<?x?xi32>, tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that rows is at least 1.
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<256x64xf32>, %t: tensor<?x?xi32>, %s: tensor<f32>) {
+  // expected-error @+1 {{'lmc.chunked_head_loss' op rows must be at least 1, got 0}}
+  %l, %dx, %dw = lmc.chunked_head_loss %x, %w, %t, %s transpose_b rows(0) : tensor<?x?x64xf32>, tensor<256x64xf32>, tensor<?x?xi32>, tensor<f32>
+  return
+}
+
+// -----
+
+// Tests that the gradients have the shapes of input and weight (generic
+// form).
+
+func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<256x64xf32>, %t: tensor<?x?xi32>, %s: tensor<f32>) {
+  // expected-error @+1 {{'lmc.chunked_head_loss' op the gradients must have the shapes of input and weight, got 'tensor<?x?x64xf32>' and 'tensor<64x256xf32>'}}
+  %l, %dx, %dw = "lmc.chunked_head_loss"(%x, %w, %t, %s) <{rows = 8 : i64, transpose_b}> : (tensor<?x?x64xf32>, tensor<256x64xf32>, tensor<?x?xi32>, tensor<f32>) -> (tensor<f32>, tensor<?x?x64xf32>, tensor<64x256xf32>)
+  return
+}
+
+// -----
+
+// Tests that the logits' layer is float32 (the runtime's kernel).
+
+func.func @f(%x: tensor<?x?x64xf64>, %w: tensor<256x64xf64>, %t: tensor<?x?xi32>, %s: tensor<f64>) {
+  // expected-error @+1 {{'lmc.chunked_head_loss' op operand #0 must be ranked tensor of 32-bit float values}}
+  %l, %dx, %dw = "lmc.chunked_head_loss"(%x, %w, %t, %s) <{rows = 8 : i64, transpose_b}> : (tensor<?x?x64xf64>, tensor<256x64xf64>, tensor<?x?xi32>, tensor<f64>) -> (tensor<f32>, tensor<?x?x64xf64>, tensor<256x64xf64>)
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
 // lmc.adamw
 //===----------------------------------------------------------------------===//
 

@@ -324,6 +324,23 @@ func.func @cross_entropy_grad_padded(%logits: tensor<?x?x256xf32>, %targets: ten
   return %0 : tensor<?x?x256xf32>
 }
 
+// Tests chunked_head_loss: the loss (tensor<f32>) and the gradients of the
+// input's and the weight's types; a transposed [V, C] head with padding
+// and an untied [C, V] head.
+
+// CHECK-LABEL: func.func @chunked_head_loss
+// CHECK-NEXT:    %{{.+}}, %{{.+}}, %{{.+}} = lmc.chunked_head_loss %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} transpose_b classes(250) rows(128) : tensor<?x?x64xf32>, tensor<256x64xf32>, tensor<?x?xi32>, tensor<f32>
+// CHECK-NEXT:    %{{.+}}, %{{.+}}, %{{.+}} = lmc.chunked_head_loss %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} rows(7) : tensor<8x64xf32>, tensor<64x256xf32>, tensor<8xi32>, tensor<f32>
+// GENERIC-LABEL: sym_name = "chunked_head_loss"
+// GENERIC:       "lmc.chunked_head_loss"(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) <{classes = 250 : i64, rows = 128 : i64, transpose_b}> : (tensor<?x?x64xf32>, tensor<256x64xf32>, tensor<?x?xi32>, tensor<f32>) -> (tensor<f32>, tensor<?x?x64xf32>, tensor<256x64xf32>)
+func.func @chunked_head_loss(%x: tensor<?x?x64xf32>, %w: tensor<256x64xf32>, %t: tensor<?x?xi32>, %s: tensor<f32>,
+                             %x2: tensor<8x64xf32>, %w2: tensor<64x256xf32>, %t2: tensor<8xi32>)
+    -> (tensor<f32>, tensor<?x?x64xf32>, tensor<256x64xf32>, tensor<64x256xf32>) {
+  %l, %dx, %dw = lmc.chunked_head_loss %x, %w, %t, %s transpose_b classes(250) rows(128) : tensor<?x?x64xf32>, tensor<256x64xf32>, tensor<?x?xi32>, tensor<f32>
+  %l2, %dx2, %dw2 = lmc.chunked_head_loss %x2, %w2, %t2, %s rows(7) : tensor<8x64xf32>, tensor<64x256xf32>, tensor<8xi32>, tensor<f32>
+  return %l, %dx, %dw, %dw2 : tensor<f32>, tensor<?x?x64xf32>, tensor<256x64xf32>, tensor<64x256xf32>
+}
+
 // Tests adamw: three results of the parameter's type; f32 scalars with an
 // i64 step, and f64 scalars with an i32 step.
 

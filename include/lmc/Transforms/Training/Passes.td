@@ -302,4 +302,67 @@ def LMCGradAccumulation : Pass<"lmc-grad-accumulation", "::mlir::ModuleOp"> {
                            "::mlir::lmc::LMCDialect"];
 }
 
+def LMCChunkLossHead : Pass<"lmc-chunk-loss-head", "::mlir::ModuleOp"> {
+  let summary = "The LM head and its loss in row chunks (no whole logits)";
+  let description = [{
+    Finds, in every function, a training step's LM head and loss: an
+    `lmc.matmul` producing logits `op(x, w)` (`w` a matrix, `[V, C]` read
+    with `transpose_b` or `[C, V]`) read only by one `lmc.cross_entropy`
+    and one `lmc.cross_entropy_grad` (same targets, same `classes`), whose
+    gradient `dL` is read only by the two matmuls of the head's gradient
+    rule (`dx = dL op(w)^T`, and `dw` from the flattened `dL` and `x`).
+    The gradient depends on the logits, the targets and the seed (the
+    loss's gradient) only, so the five ops become one
+    `lmc.chunked_head_loss` (loss, dx, dw) at the place of the loss, which
+    the CPU runtime computes `rows` rows at a time: the `B*T x V` logits and
+    their gradient are never stored whole (51 MB each for gpt2-124M at B 4
+    T 64; `rows x V` instead). The seed must be defined before the loss or
+    be a constant (cloned there). Where the backward pass recomputes the
+    head (`lmc-autodiff{recompute=block}`: the loss reads the forward's
+    logits, the gradient those of the same matmul of an equivalent, pure,
+    recomputed input), the op goes at the gradient, on the recomputed input,
+    if nothing reads the loss before; the forward's head and input go.
+
+    Anything else is left as it is: logits that something else reads
+    (an evaluation step, `@logits`), a vocabulary-parallel loss under tensor
+    parallelism (`lmc.cross_entropy_stats` and its shard gradient: no
+    `lmc.cross_entropy` to find), element types other than float32 logits
+    and int32 targets, a batched right-hand side, or an order of the ops
+    that the single op cannot keep. `lmc compile` runs it for the CPU after
+    partitioning and before fusion (`--chunk-loss-head`, on by default;
+    `--chunk-loss-rows`); the CUDA target keeps the unchunked ops.
+
+    Input:
+
+    ```mlir
+    %logits = lmc.matmul %x, %wte transpose_b : tensor<?x?x64xf32>, tensor<256x64xf32>
+    %loss = lmc.cross_entropy %logits, %targets : tensor<?x?x256xf32>, tensor<?x?xi32>
+    %seed = arith.constant dense<1.000000e+00> : tensor<f32>
+    %dl = lmc.cross_entropy_grad %logits, %targets, %seed : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
+    %dx = lmc.matmul %dl, %wte : tensor<?x?x256xf32>, tensor<256x64xf32>
+    %fx = lmc.flatten %x : tensor<?x?x64xf32>
+    %fdl = lmc.flatten %dl : tensor<?x?x256xf32>
+    %dw = lmc.matmul %fdl, %fx transpose_a : tensor<?x256xf32>, tensor<?x64xf32>
+    ```
+
+    Output:
+
+    ```mlir
+    %seed = arith.constant dense<1.000000e+00> : tensor<f32>
+    %loss, %dx, %dw = lmc.chunked_head_loss %x, %wte, %targets, %seed
+        transpose_b rows(128)
+        : tensor<?x?x64xf32>, tensor<256x64xf32>, tensor<?x?xi32>, tensor<f32>
+    ```
+  }];
+  let options = [
+    Option<"rows", "rows", "int64_t", /*default=*/"128",
+           "Rows of the flattened input per chunk: the kernel holds rows x V "
+           "logits">,
+  ];
+  let statistics = [
+    Statistic<"numRewritten", "heads", "LM heads and losses chunked">,
+  ];
+  let dependentDialects = ["::mlir::lmc::LMCDialect"];
+}
+
 #endif // LMC_TRANSFORMS_TRAINING_PASSES_TD

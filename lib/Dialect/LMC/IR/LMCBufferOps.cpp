@@ -139,3 +139,10 @@ LogicalResult BufferRowReductionOp::verify() {
              << *classes << ") must be in [1, V] for logits " << logits;
   return success();
 }
+
+LogicalResult BufferHeadLossOp::verify() {
+  return mlir::lmc::detail::verifyHeadLoss(
+      *this, getInput().getType(), getWeight().getType(),
+      getTargets().getType(), getInputGrad().getType(),
+      getWeightGrad().getType(), getTransposeB(), getClasses(), getRows());
+}

@@ -217,6 +217,22 @@ LogicalResult CrossEntropyGradOp::verify() {
   return verifyClasses(*this, getClasses(), logits);
 }
 
+LogicalResult ChunkedHeadLossOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location>, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferred) {
+  inferred.push_back(RankedTensorType::get({}, Float32Type::get(ctx)));
+  inferred.push_back(adaptor.getInput().getType());
+  inferred.push_back(adaptor.getWeight().getType());
+  return success();
+}
+
+LogicalResult ChunkedHeadLossOp::verify() {
+  return verifyHeadLoss(*this, getInput().getType(), getWeight().getType(),
+                        getTargets().getType(), getInputGrad().getType(),
+                        getWeightGrad().getType(), getTransposeB(),
+                        getClasses(), getRows());
+}
+
 LogicalResult AdamWOp::verify() {
   if (getLr().getType() != getParam().getType().getElementType())
     return emitOpError("scalars must have the parameter's element type ")

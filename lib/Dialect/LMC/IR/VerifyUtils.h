@@ -143,6 +143,53 @@ inline LogicalResult verifyKvHeads(Operation *op, ShapedType query,
   return success();
 }
 
+/// Checks the operands of the LM head's chunked loss (lmc.chunked_head_loss
+/// and lmc.buffer_head_loss): `input` [..., C] with a static C, `weight` a
+/// static [C, V] ([V, C] with `transposeB`), `targets` of one rank less with
+/// the leading dimensions of `input`, the gradients of the types' shapes,
+/// `classes` in [1, V] and `rows` at least 1.
+inline LogicalResult verifyHeadLoss(Operation *op, ShapedType input,
+                                    ShapedType weight, ShapedType targets,
+                                    ShapedType inputGrad, ShapedType weightGrad,
+                                    bool transposeB,
+                                    std::optional<uint64_t> classes,
+                                    int64_t rows) {
+  int64_t rank = input.getRank();
+  if (rank < 2 || input.isDynamicDim(rank - 1))
+    return op->emitOpError("input must have rank at least 2 and a static "
+                           "channel dimension, got ")
+           << input;
+  int64_t channels = input.getDimSize(rank - 1);
+  if (weight.getRank() != 2 || !weight.hasStaticShape())
+    return op->emitOpError("weight must be a static matrix, got ") << weight;
+  int64_t k = weight.getDimSize(transposeB ? 1 : 0);
+  int64_t vocab = weight.getDimSize(transposeB ? 0 : 1);
+  if (k != channels)
+    return op->emitOpError("weight ")
+           << weight << (transposeB ? " read transposed" : "")
+           << " does not take the " << channels << " channels of the input";
+  if (targets.getRank() != rank - 1)
+    return op->emitOpError("targets must have rank ")
+           << rank - 1 << " (one less than the input), got " << targets;
+  for (int64_t i = 0; i + 1 < rank; ++i)
+    if (!dimsCompatible(input.getDimSize(i), targets.getDimSize(i)))
+      return op->emitOpError("dimension ")
+             << i << " differs: input has " << dimStr(input.getDimSize(i))
+             << ", targets have " << dimStr(targets.getDimSize(i));
+  if (inputGrad.getShape() != input.getShape() ||
+      weightGrad.getShape() != weight.getShape())
+    return op->emitOpError("the gradients must have the shapes of input and "
+                           "weight, got ")
+           << inputGrad << " and " << weightGrad;
+  if (classes && (*classes < 1 || static_cast<int64_t>(*classes) > vocab))
+    return op->emitOpError("classes (")
+           << static_cast<int64_t>(*classes) << ") must be in [1, " << vocab
+           << "]";
+  if (rows < 1)
+    return op->emitOpError("rows must be at least 1, got ") << rows;
+  return success();
+}
+
 } // namespace mlir::lmc::detail
 
 #endif // LMC_LIB_DIALECT_LMC_IR_VERIFYUTILS_H

@@ -3,7 +3,7 @@
 // The ops that the runtime implements bufferize to their forms on buffers
 // (lmc.buffer_collective, lmc.buffer_collective_start, lmc.buffer_wait,
 // lmc.buffer_send, lmc.buffer_recv_start, lmc.buffer_attention,
-// lmc.buffer_attention_grad), which
+// lmc.buffer_attention_grad, lmc.buffer_head_loss), which
 // convert-lmc-to-runtime makes calls into the runtime.
 //
 // lmc.all_reduce bufferizes to one collective per op: the operands (a bucket
@@ -630,6 +630,40 @@ struct RowReductionOpInterface
   }
 };
 
+/// lmc.chunked_head_loss: lmc.buffer_head_loss on the operands' buffers
+/// (any strides) and new buffers for the loss and the two gradients.
+struct ChunkedHeadLossOpInterface
+    : public ReadsOperandsModel<ChunkedHeadLossOpInterface,
+                                ChunkedHeadLossOp> {
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const BufferizationOptions &options,
+                          BufferizationState &state) const {
+    auto head = cast<ChunkedHeadLossOp>(op);
+    SmallVector<Value> buffers;
+    for (Value operand : op->getOperands()) {
+      FailureOr<Value> buffer = getBuffer(rewriter, operand, options, state);
+      if (failed(buffer))
+        return failure();
+      buffers.push_back(*buffer);
+    }
+    Location loc = op->getLoc();
+    Value input = buffers[0];
+    SmallVector<std::pair<Value, int64_t>> inputDims;
+    for (int64_t d = 0; d < head.getInput().getType().getRank(); ++d)
+      inputDims.push_back({input, d});
+    SmallVector<Value> results = {
+        allocLike(rewriter, loc, head.getLoss().getType(), {}),
+        allocLike(rewriter, loc, head.getInputGrad().getType(), inputDims),
+        allocLike(rewriter, loc, head.getWeightGrad().getType(), {})};
+    BufferHeadLossOp::create(rewriter, loc, buffers[0], buffers[1], buffers[2],
+                             buffers[3], results[0], results[1], results[2],
+                             head.getTransposeBAttr(), head.getClassesAttr(),
+                             head.getRowsAttr());
+    replaceOpWithBufferizedValues(rewriter, op, results);
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::lmc::registerBufferizableOpInterfaceExternalModels(
@@ -661,5 +695,6 @@ void mlir::lmc::registerBufferizableOpInterfaceExternalModels(
         *ctx);
     CrossEntropyGradOp::attachInterface<
         RowReductionOpInterface<CrossEntropyGradOp>>(*ctx);
+    ChunkedHeadLossOp::attachInterface<ChunkedHeadLossOpInterface>(*ctx);
   });
 }

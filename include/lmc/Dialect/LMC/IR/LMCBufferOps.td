@@ -164,4 +164,46 @@ def LMC_BufferRowReductionOp : LMC_Op<"buffer_row_reduction",
   let hasVerifier = 1;
 }
 
+def LMC_BufferHeadLossOp : LMC_Op<"buffer_head_loss"> {
+  let summary = "lmc.chunked_head_loss on buffers";
+  let description = [{
+    What `lmc.chunked_head_loss` becomes in bufferization: reads `input`,
+    `weight`, `targets` and `seed` (any strides) and overwrites `loss`,
+    `input_grad` and `weight_grad` with the op's results; `transpose_b`,
+    `classes` and `rows` as in `lmc.chunked_head_loss`.
+    `convert-lmc-to-runtime` makes it a call of the runtime's kernel
+    (CPU only).
+
+    Example:
+
+    ```mlir
+    lmc.buffer_head_loss %x, %w, %t, %seed into %loss, %dx, %dw transpose_b rows(128)
+        : memref<2x8x64xf32>, memref<256x64xf32>, memref<2x8xi32>, memref<f32>,
+          memref<f32>, memref<2x8x64xf32>, memref<256x64xf32>
+    ```
+
+    **Constraints:**
+    - as for `lmc.chunked_head_loss`, on memrefs: `input` and `input_grad`
+      of one shape, `weight` and `weight_grad` of one shape, `seed` and
+      `loss` 0-d float32.
+  }];
+  let arguments = (ins Arg<MemRefOf<[F32]>, "", [MemRead]>:$input,
+                       Arg<MemRefOf<[F32]>, "", [MemRead]>:$weight,
+                       Arg<MemRefOf<[I32]>, "", [MemRead]>:$targets,
+                       Arg<MemRefRankOf<[F32], [0]>, "", [MemRead]>:$seed,
+                       Arg<MemRefRankOf<[F32], [0]>, "", [MemWrite]>:$loss,
+                       Arg<MemRefOf<[F32]>, "", [MemWrite]>:$input_grad,
+                       Arg<MemRefOf<[F32]>, "", [MemWrite]>:$weight_grad,
+                       UnitAttr:$transpose_b, OptionalAttr<I64Attr>:$classes,
+                       I64Attr:$rows);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $targets `,` $seed `into` $loss `,` $input_grad `,`
+    $weight_grad (`transpose_b` $transpose_b^)?
+    (`classes` `(` $classes^ `)`)? `rows` `(` $rows `)` attr-dict `:`
+    type($input) `,` type($weight) `,` type($targets) `,` type($seed) `,`
+    type($loss) `,` type($input_grad) `,` type($weight_grad)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // LMC_DIALECT_LMC_IR_LMCBUFFEROPS_TD

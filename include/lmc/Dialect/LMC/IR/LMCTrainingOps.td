@@ -471,6 +471,59 @@ def LMC_CrossEntropyGradOp : LMC_Op<"cross_entropy_grad", [
   let hasVerifier = 1;
 }
 
+def LMC_ChunkedHeadLossOp : LMC_Op<"chunked_head_loss", [
+    Pure, InferTypeOpAdaptor]> {
+  let summary = "LM head, mean cross-entropy and their gradients, in row chunks";
+  let description = [{
+    What `lmc-chunk-loss-head` puts in place of a training step's LM head and
+    loss: the logits `op(input, weight)` (`input` `[..., C]`; `weight`
+    `[C, V]`, or `[V, C]` read transposed with `transpose_b`), their mean
+    cross-entropy against `targets` (as `lmc.cross_entropy`, with
+    `classes(N)` the padded vocabulary), and, for the loss gradient `seed`,
+    the gradients of `input` and of `weight` (as `lmc.cross_entropy_grad`
+    followed by the two matmuls of the matmul's gradient rule). The logits
+    are never whole: the runtime's kernel (`lmc.buffer_head_loss`, a call
+    into the runtime) walks `rows` rows of the flattened `input` at a time,
+    holding `rows x V` logits, overwriting that block of `input_grad` and
+    accumulating `weight_grad`. The GEMMs run at the compute precision of
+    the others (`convert-lmc-to-runtime`'s `precision`).
+
+    Example:
+
+    ```mlir
+    %loss, %dx, %dw = lmc.chunked_head_loss %x, %wte, %targets, %seed
+        transpose_b classes(250) rows(128)
+        : tensor<?x?x64xf32>, tensor<256x64xf32>, tensor<?x?xi32>, tensor<f32>
+    // %loss : tensor<f32>, %dx : tensor<?x?x64xf32>, %dw : tensor<256x64xf32>
+    ```
+
+    **Constraints:**
+    - `input` is a float32 tensor of rank at least 2 with a static last
+      (channel) dimension C;
+    - `weight` is a static float32 `[C, V]` matrix, `[V, C]` with
+      `transpose_b`;
+    - `targets` is an `i32` tensor of one rank less than `input`, with its
+      leading dimensions where both are static;
+    - `classes`, when present, is in `[1, V]`; `rows` is at least 1;
+    - the results are the loss (`tensor<f32>`) and the gradients, of the
+      types of `input` and `weight`.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$input,
+                       RankedTensorOf<[F32]>:$weight,
+                       RankedTensorOf<[I32]>:$targets,
+                       0DTensorOf<[F32]>:$seed, UnitAttr:$transpose_b,
+                       OptionalAttr<I64Attr>:$classes, I64Attr:$rows);
+  let results = (outs 0DTensorOf<[F32]>:$loss,
+                      RankedTensorOf<[F32]>:$input_grad,
+                      RankedTensorOf<[F32]>:$weight_grad);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $targets `,` $seed (`transpose_b` $transpose_b^)?
+    (`classes` `(` $classes^ `)`)? `rows` `(` $rows `)` attr-dict `:`
+    type($input) `,` type($weight) `,` type($targets) `,` type($seed)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Optimizer
 //===----------------------------------------------------------------------===//
