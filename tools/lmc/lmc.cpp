@@ -171,7 +171,9 @@ static cl::opt<bool> gemmEpilogues(
 static cl::opt<bool> chunkLossHead(
     "chunk-loss-head",
     cl::desc("--target cpu: compute the LM head and its loss in chunks of "
-             "rows, never storing the [B*T, V] logits whole (default; "
+             "rows, never storing the [B*T, V] logits whole (default with "
+             "fp32 and tf32; off by default with --precision bf16, whose "
+             "weight gradient then adds its chunks on the emulated path; "
              "--chunk-loss-head=false keeps the unchunked ops; CUDA always "
              "does)"),
     cl::init(true), cl::sub(compileCommand));
@@ -369,7 +371,12 @@ int main(int argc, char **argv) {
     llvm::errs() << "lmc compile: --chunk-loss-rows must be at least 1\n";
     return 2;
   }
-  pipeline.chunkLossHead = chunkLossHead;
+  // bf16: the chunks' weight-gradient GEMMs add into their output, which
+  // oneDNN's bf16 matmul here does not (HeadLoss.cpp): on only when asked.
+  pipeline.chunkLossHead =
+      chunkLossHead.getNumOccurrences()
+          ? chunkLossHead
+          : chunkLossHead && precision != Precision::BF16;
   pipeline.chunkLossRows = chunkLossRows;
   {
     ::lmc::MeshSpec requested;
