@@ -29,6 +29,7 @@
 #include "Core/MemrefView.h"
 #include "Core/StepMemory.h"
 #include "Kernels/Gemm.h"
+#include "Kernels/VectorMath.h"
 
 #include <cmath>
 #include <cstdint>
@@ -38,31 +39,6 @@
 namespace {
 
 using View = lmcrt::MemrefView<float>;
-
-/// e^x for x <= 0 in straight-line code that vectorises: x clamped to
-/// [-87, 0] (as integers: the bits of |x| order like its values),
-/// x = n ln2 + y with n rounded by adding 1.5 * 2^23 and ln2 split in two so
-/// that y is exact, e^y from its Taylor series to degree 7 (truncation below
-/// 1e-8 relative on |y| <= ln2 / 2), times 2^n made in the exponent bits.
-inline float expNonPositive(float x) {
-  int32_t bits = __builtin_bit_cast(int32_t, x) & 0x7fffffff;
-  const int32_t cap = __builtin_bit_cast(int32_t, 87.0f);
-  bits = bits < cap ? bits : cap;
-  x = -__builtin_bit_cast(float, bits);
-  const float r = x * 1.44269504f + 12582912.0f;
-  const int32_t n = __builtin_bit_cast(int32_t, r) - 0x4B400000;
-  const float fn = r - 12582912.0f;
-  const float y = (x - fn * 0.693145752f) - fn * 1.42860677e-6f;
-  float p = 1.0f / 5040.0f;
-  p = p * y + 1.0f / 720.0f;
-  p = p * y + 1.0f / 120.0f;
-  p = p * y + 1.0f / 24.0f;
-  p = p * y + 1.0f / 6.0f;
-  p = p * y + 0.5f;
-  p = p * y + 1.0f;
-  p = p * y + 1.0f;
-  return p * __builtin_bit_cast(float, static_cast<uint32_t>(n + 127) << 23);
-}
 
 /// A rank-2 float32 memref descriptor over `data` ([rows, cols], row stride
 /// `ld`, unit column stride) and its unranked form, for cpuGemm.
@@ -261,7 +237,7 @@ extern "C" void _mlir_ciface_lmcrt_head_cross_entropy_f32(
       float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
       for (int64_t j = 0; j < N; ++j) {
-        float e = expNonPositive(row[j] - mx);
+        float e = lmcrt::vmath::expNonPositive(row[j] - mx);
         row[j] = e;
         sum += e;
       }

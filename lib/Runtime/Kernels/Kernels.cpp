@@ -19,6 +19,7 @@
 #include "Kernels/Gemm.h"
 #include "Kernels/GemmEpilogue.h"
 #include "Kernels/GemmProfile.h"
+#include "Kernels/VectorMath.h"
 
 #include <chrono>
 #include <cmath>
@@ -103,43 +104,12 @@ template <typename T> bool batchFoldsIntoRows(const View<T> &v) {
   return true;
 }
 
-/// tanh(u) in straight-line code that vectorises (tanhf does not, nor does
-/// anything with a float comparison under the default trapping-math):
-/// sign(u) (1 - e) / (1 + e) with e = e^(-2a), a = min(|u|, 10) (compared
-/// as integers: the bits of non-negative floats order like them; tanh(10)
-/// is 1 in float). e^x for x = -2a in [-20, 0]: x = n ln2 + y, n rounded
-/// by adding 1.5 * 2^23, ln2 split in two so that y is exact, e^y from its
-/// Taylor series to degree 7 (truncation below 1e-8 relative), times 2^n
-/// made in the exponent bits. Within about 2e-7 of tanhf, absolutely,
-/// which is what 1 + tanh sees.
-inline float tanhVectorisable(float u) {
-  int32_t bits = __builtin_bit_cast(int32_t, std::fabs(u));
-  const int32_t cap = __builtin_bit_cast(int32_t, 10.0f);
-  bits = bits < cap ? bits : cap;
-  const float x = -2.0f * __builtin_bit_cast(float, bits);
-  const float r = x * 1.44269504f + 12582912.0f; // round to nearest
-  const int32_t n = __builtin_bit_cast(int32_t, r) - 0x4B400000;
-  const float fn = r - 12582912.0f;
-  const float y = (x - fn * 0.693145752f) - fn * 1.42860677e-6f;
-  float p = 1.0f / 5040.0f;
-  p = p * y + 1.0f / 720.0f;
-  p = p * y + 1.0f / 120.0f;
-  p = p * y + 1.0f / 24.0f;
-  p = p * y + 1.0f / 6.0f;
-  p = p * y + 0.5f;
-  p = p * y + 1.0f;
-  p = p * y + 1.0f;
-  const float e =
-      p * __builtin_bit_cast(float, static_cast<uint32_t>(n + 127) << 23);
-  return std::copysign((1.0f - e) / (1.0f + e), u);
-}
-
 /// GELU's tanh approximation, in the order of the compiled kernels
 /// (convert-lmc-to-linalg): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
 inline float geluTanh(float x) {
   const float k = 0.7978845608028654f, c = 0.044715f;
   const float u = k * (x + c * (x * (x * x)));
-  return (0.5f * x) * (1.0f + tanhVectorisable(u));
+  return (0.5f * x) * (1.0f + lmcrt::vmath::tanh(u));
 }
 
 /// The epilogue of lmcrt_gemm_bias, its shapes checked.
