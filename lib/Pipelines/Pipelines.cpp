@@ -209,7 +209,8 @@ mlir::lmc::getCompileStages(const CompilePipelineOptions &options,
                       training.gradAccum = options.gradAccum;
                       training.microbatches = options.microbatches;
                       training.pipelineSchedule = options.pipelineSchedule;
-                      training.chunkLossHead = options.chunkLossHead;
+                      training.chunkLossHead = options.chunkLossHead.value_or(
+                          options.precision != Precision::BF16);
                       training.chunkLossRows = options.chunkLossRows;
                       training.gpuRowKernels = options.gpuRowKernels;
                       buildTrainingPipeline(pm, training);

@@ -371,12 +371,9 @@ int main(int argc, char **argv) {
     llvm::errs() << "lmc compile: --chunk-loss-rows must be at least 1\n";
     return 2;
   }
-  // bf16: the chunks' weight-gradient GEMMs add into their output, which
-  // oneDNN's bf16 matmul here does not (HeadLoss.cpp): on only when asked.
-  pipeline.chunkLossHead =
-      chunkLossHead.getNumOccurrences()
-          ? chunkLossHead
-          : chunkLossHead && precision != Precision::BF16;
+  // Unset, the pipeline library chooses (off with bf16).
+  if (chunkLossHead.getNumOccurrences())
+    pipeline.chunkLossHead = chunkLossHead;
   pipeline.chunkLossRows = chunkLossRows;
   {
     ::lmc::MeshSpec requested;

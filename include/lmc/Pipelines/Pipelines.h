@@ -15,6 +15,7 @@
 #include "mlir/Pass/PassOptions.h"
 
 #include <functional>
+#include <optional>
 #include <string>
 
 /// Where the CUDA toolkit is by default: what CMake found, else the usual
@@ -316,7 +317,9 @@ struct CompilePipelineOptions {
   int64_t microbatches = 1;
   std::string pipelineSchedule = "1f1b";
   /// The LM head and its loss in row chunks (lmc-chunk-loss-head; CPU).
-  bool chunkLossHead = true;
+  /// Unset: on, except with bf16 GEMMs, whose chunks' weight-gradient
+  /// accumulation runs on the emulated path (slower than unchunked).
+  std::optional<bool> chunkLossHead;
   int64_t chunkLossRows = 128;
   /// Lowering.
   Precision precision = defaults::precision;
