@@ -504,6 +504,21 @@ struct WaitOpInterface
   }
 };
 
+/// The buffers of all of `op`'s operands, in order.
+FailureOr<SmallVector<Value>>
+getOperandBuffers(RewriterBase &rewriter, Operation *op,
+                  const BufferizationOptions &options,
+                  BufferizationState &state) {
+  SmallVector<Value> buffers;
+  for (Value operand : op->getOperands()) {
+    FailureOr<Value> buffer = getBuffer(rewriter, operand, options, state);
+    if (failed(buffer))
+      return failure();
+    buffers.push_back(*buffer);
+  }
+  return buffers;
+}
+
 /// A new float32 buffer of the shape of `like`, whose dynamic dimension i
 /// has the size of dimension `dynamicFrom[i].second` of `dynamicFrom[i].first`.
 Value allocLike(RewriterBase &rewriter, Location loc, RankedTensorType like,
@@ -531,13 +546,11 @@ struct FlashAttentionOpInterface
     if (!attention.getQuery().getType().getElementType().isF32())
       return emitError(op->getLoc(), "the runtime's attention kernels take "
                                      "float32 operands only");
-    SmallVector<Value> buffers;
-    for (Value operand : op->getOperands()) {
-      FailureOr<Value> buffer = getBuffer(rewriter, operand, options, state);
-      if (failed(buffer))
-        return failure();
-      buffers.push_back(*buffer);
-    }
+    FailureOr<SmallVector<Value>> operandBuffers =
+        getOperandBuffers(rewriter, op, options, state);
+    if (failed(operandBuffers))
+      return failure();
+    SmallVector<Value> &buffers = *operandBuffers;
     Location loc = op->getLoc();
     Value q = buffers[0];
     // [B, T, C] results take B and T from q; lse [B, H, T] too.
@@ -639,13 +652,11 @@ struct ChunkedHeadLossOpInterface
                           const BufferizationOptions &options,
                           BufferizationState &state) const {
     auto head = cast<ChunkedHeadLossOp>(op);
-    SmallVector<Value> buffers;
-    for (Value operand : op->getOperands()) {
-      FailureOr<Value> buffer = getBuffer(rewriter, operand, options, state);
-      if (failed(buffer))
-        return failure();
-      buffers.push_back(*buffer);
-    }
+    FailureOr<SmallVector<Value>> operandBuffers =
+        getOperandBuffers(rewriter, op, options, state);
+    if (failed(operandBuffers))
+      return failure();
+    SmallVector<Value> &buffers = *operandBuffers;
     Location loc = op->getLoc();
     Value input = buffers[0];
     SmallVector<std::pair<Value, int64_t>> inputDims;
