@@ -209,8 +209,7 @@ mlir::lmc::getCompileStages(const CompilePipelineOptions &options,
                       training.gradAccum = options.gradAccum;
                       training.microbatches = options.microbatches;
                       training.pipelineSchedule = options.pipelineSchedule;
-                      training.chunkLossHead = options.chunkLossHead.value_or(
-                          options.precision != Precision::BF16);
+                      training.chunkLossHead = options.chunkLossHead;
                       training.chunkLossRows = options.chunkLossRows;
                       training.gpuRowKernels = options.gpuRowKernels;
                       buildTrainingPipeline(pm, training);

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Kernels/DnnlMatmul.h"
+#include "Kernels/Gemm.h"
 #include "Kernels/GemmFloor.h"
 #include "StridedMemref.h"
 
@@ -354,6 +355,47 @@ TEST(Bf16Gemm, BiasAndGeluEpilogues) {
             << r << "," << j;
       }
   }
+}
+
+TEST(Bf16Gemm, AccumulatesIntoC) {
+  // C += op(A) op(B) (the chunked LM head's weight gradient): the old C plus
+  // the rounded operands' products, against double; on the matmul primitive
+  // (a sum post-op) where the CPU has bfloat16 units. A transposed and B
+  // plain, as the head's dW = dlogits^T x, and C with padded rows.
+  const int64_t M = 29, N = 45, K = 70;
+  Tensor a({K, M}, rowMajor({K, M}));
+  Tensor b({K, N}, rowMajor({K, N}));
+  Tensor c({M, N}, rowMajor({M, N}, 3));
+  a.fillPseudoRandom(11);
+  b.fillPseudoRandom(12);
+  c.fillPseudoRandom(13);
+  const std::vector<float> before = c.storage;
+  const int64_t executions = matmulCacheStats().executions;
+  for (int round = 0; round < 2; ++round)
+    lmcrt::kernels::cpuGemm(&a.memref, &b.memref, &c.memref, 1, 0,
+                            LMCRT_PRECISION_BF16, /*accumulate=*/true);
+  EXPECT_EQ(matmulCacheStats().executions - executions,
+            bf16Available() ? 2 : 0);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      const double old = before[static_cast<size_t>(i * (N + 3) + j)];
+      double sum = 0.0, magnitude = std::fabs(old);
+      for (int64_t k = 0; k < K; ++k) {
+        const double p = roundedBf16(a.storage[k * M + i]) *
+                         roundedBf16(b.storage[k * N + j]);
+        sum += p;
+        magnitude += 2 * std::fabs(p);
+      }
+      const double bound =
+          static_cast<double>(2 * K + 4) * std::ldexp(1.0, -24) * magnitude;
+      EXPECT_NEAR(c.at({i, j}), old + 2 * sum, bound) << i << "," << j;
+    }
+  // The rows' padding is untouched.
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = N; j < N + 3 && i * (N + 3) + j < int64_t(c.storage.size());
+         ++j)
+      EXPECT_EQ(c.storage[static_cast<size_t>(i * (N + 3) + j)],
+                before[static_cast<size_t>(i * (N + 3) + j)]);
 }
 
 TEST(Bf16Gemm, RoundsToNearestEven) {

@@ -220,10 +220,27 @@ TEST(HeadLoss, LargerVocabularyManyChunks) {
 }
 
 TEST(HeadLoss, Bfloat16Gemms) {
+  // The weight rounded once for all chunks (on bfloat16 units), read in
+  // both orientations: tied [V, C] and untied [C, V] heads, a weight stored
+  // column-major, a padded vocabulary, and the weight gradient accumulated
+  // over many chunks.
   Case c;
   c.precision = LMCRT_PRECISION_BF16;
   c.rows = 3;
   check(c, 3e-2);
+  c.transposeB = false;
+  check(c, 3e-2);
+  c.wColumnMajor = true;
+  c.classes = 35;
+  check(c, 3e-2);
+  Case many;
+  many.precision = LMCRT_PRECISION_BF16;
+  many.B = 3;
+  many.T = 33;
+  many.C = 24;
+  many.V = 517;
+  many.rows = 8;
+  check(many, 3e-2);
 }
 
 TEST(HeadLoss, TargetOutsideTheClasses) {

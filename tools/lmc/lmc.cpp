@@ -171,9 +171,7 @@ static cl::opt<bool> gemmEpilogues(
 static cl::opt<bool> chunkLossHead(
     "chunk-loss-head",
     cl::desc("--target cpu: compute the LM head and its loss in chunks of "
-             "rows, never storing the [B*T, V] logits whole (default with "
-             "fp32 and tf32; off by default with --precision bf16, whose "
-             "weight gradient then adds its chunks on the emulated path; "
+             "rows, never storing the [B*T, V] logits whole (default; "
              "--chunk-loss-head=false keeps the unchunked ops; CUDA always "
              "does)"),
     cl::init(true), cl::sub(compileCommand));
@@ -372,8 +370,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   // Unset, the pipeline library chooses (off with bf16).
-  if (chunkLossHead.getNumOccurrences())
-    pipeline.chunkLossHead = chunkLossHead;
+  pipeline.chunkLossHead = chunkLossHead;
   pipeline.chunkLossRows = chunkLossRows;
   {
     ::lmc::MeshSpec requested;

@@ -317,9 +317,7 @@ struct CompilePipelineOptions {
   int64_t microbatches = 1;
   std::string pipelineSchedule = "1f1b";
   /// The LM head and its loss in row chunks (lmc-chunk-loss-head; CPU).
-  /// Unset: on, except with bf16 GEMMs, whose chunks' weight-gradient
-  /// accumulation runs on the emulated path (slower than unchunked).
-  std::optional<bool> chunkLossHead;
+  bool chunkLossHead = true;
   int64_t chunkLossRows = 128;
   /// Lowering.
   Precision precision = defaults::precision;

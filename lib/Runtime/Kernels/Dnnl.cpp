@@ -49,6 +49,10 @@ DnnlApi load() {
   resolve(api.matmulDescInit, "dnnl_matmul_desc_init");
   resolve(api.primitiveAttrCreate, "dnnl_primitive_attr_create");
   resolve(api.primitiveAttrDestroy, "dnnl_primitive_attr_destroy");
+  resolve(api.primitiveAttrSetPostOps, "dnnl_primitive_attr_set_post_ops");
+  resolve(api.postOpsCreate, "dnnl_post_ops_create");
+  resolve(api.postOpsAppendSum, "dnnl_post_ops_append_sum");
+  resolve(api.postOpsDestroy, "dnnl_post_ops_destroy");
   resolve(api.primitiveDescCreate, "dnnl_primitive_desc_create");
   resolve(api.primitiveDescQuery, "dnnl_primitive_desc_query");
   resolve(api.primitiveDescDestroy, "dnnl_primitive_desc_destroy");

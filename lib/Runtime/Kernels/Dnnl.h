@@ -46,6 +46,11 @@ struct DnnlApi {
   decltype(&::dnnl_matmul_desc_init) matmulDescInit = nullptr;
   decltype(&::dnnl_primitive_attr_create) primitiveAttrCreate = nullptr;
   decltype(&::dnnl_primitive_attr_destroy) primitiveAttrDestroy = nullptr;
+  decltype(&::dnnl_primitive_attr_set_post_ops) primitiveAttrSetPostOps =
+      nullptr;
+  decltype(&::dnnl_post_ops_create) postOpsCreate = nullptr;
+  decltype(&::dnnl_post_ops_append_sum) postOpsAppendSum = nullptr;
+  decltype(&::dnnl_post_ops_destroy) postOpsDestroy = nullptr;
   decltype(&::dnnl_primitive_desc_create) primitiveDescCreate = nullptr;
   decltype(&::dnnl_primitive_desc_query) primitiveDescQuery = nullptr;
   decltype(&::dnnl_primitive_desc_destroy) primitiveDescDestroy = nullptr;

@@ -102,17 +102,18 @@ public:
   }
 
   /// The primitive for C (M x N, row stride ldc) = A (M x K, packed) B
-  /// (K x N, packed; stored N x K when bTransposed); nullptr when oneDNN has
-  /// no bfloat16 kernel for it.
+  /// (K x N, packed; stored N x K when bTransposed), or C += A B when
+  /// `accumulate` (a sum post-op); nullptr when oneDNN has no bfloat16
+  /// kernel for it.
   const Primitive *lookup(int64_t m, int64_t n, int64_t k, bool bTransposed,
-                          int64_t ldc) {
+                          int64_t ldc, bool accumulate) {
     std::lock_guard<std::mutex> lock(mutex);
-    Key key{m, n, k, bTransposed, ldc};
+    Key key{m, n, k, bTransposed, ldc, accumulate};
     auto it = primitives.find(key);
     if (it != primitives.end())
       return it->second.primitive ? &it->second : nullptr;
     Primitive &p = primitives[key];
-    create(p, m, n, k, bTransposed, ldc);
+    create(p, m, n, k, bTransposed, ldc, accumulate);
     return p.primitive ? &p : nullptr;
   }
 
@@ -135,7 +136,7 @@ public:
   dnnl_engine_t engine = nullptr;
 
 private:
-  using Key = std::tuple<int64_t, int64_t, int64_t, bool, int64_t>;
+  using Key = std::tuple<int64_t, int64_t, int64_t, bool, int64_t, bool>;
 
   MatmulCache() {
     const DnnlApi &api = dnnl();
@@ -146,7 +147,7 @@ private:
   }
 
   void create(Primitive &p, int64_t m, int64_t n, int64_t k, bool bTransposed,
-              int64_t ldc) {
+              int64_t ldc, bool accumulate) {
     const DnnlApi &api = dnnl();
     dnnl_dims_t aDims = {m, k}, bDims = {k, n}, cDims = {m, n};
     dnnl_dims_t aStrides = {k, 1}, cStrides = {ldc, 1};
@@ -161,9 +162,30 @@ private:
     dnnl_matmul_desc_t desc;
     if (api.matmulDescInit(&desc, &p.a, &p.b, nullptr, &p.c) != dnnl_success)
       return;
+    // Accumulation: a sum post-op with scale 1 (C = A B + C, the sum in
+    // float32, as sgemm with beta 1 computes it).
+    dnnl_primitive_attr_t attr = nullptr;
+    if (accumulate) {
+      dnnl_post_ops_t postOps = nullptr;
+      bool made = api.primitiveAttrCreate(&attr) == dnnl_success &&
+                  api.postOpsCreate(&postOps) == dnnl_success &&
+                  api.postOpsAppendSum(postOps, 1.0f) ==
+                      dnnl_success &&
+                  api.primitiveAttrSetPostOps(attr, postOps) == dnnl_success;
+      if (postOps)
+        api.postOpsDestroy(postOps);
+      if (!made) {
+        if (attr)
+          api.primitiveAttrDestroy(attr);
+        return;
+      }
+    }
     dnnl_primitive_desc_t pd = nullptr;
-    if (api.primitiveDescCreate(&pd, &desc, nullptr, engine, nullptr) !=
-        dnnl_success)
+    dnnl_status_t made =
+        api.primitiveDescCreate(&pd, &desc, attr, engine, nullptr);
+    if (attr)
+      api.primitiveAttrDestroy(attr);
+    if (made != dnnl_success)
       return;
     const char *impl = nullptr;
     api.primitiveDescQuery(pd, dnnl_query_impl_info_str, 0, &impl);
@@ -225,35 +247,40 @@ bool bf16Available() {
 }
 
 bool bf16Gemm(const StridedMatrix &a, const StridedMatrix &b, float *c,
-              int64_t ldc) {
+              int64_t ldc, bool accumulate, const uint16_t *bRounded) {
   const int64_t m = a.rows, k = a.cols, n = b.cols;
   if (k == 0) {
-    for (int64_t i = 0; i < m; ++i)
-      std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+    if (!accumulate)
+      for (int64_t i = 0; i < m; ++i)
+        std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
     return true;
   }
   // B keeps its orientation when its rows or its columns are contiguous.
   const bool bTransposed =
       n > 1 && b.colStride != 1 && (k == 1 || b.rowStride == 1);
   MatmulCache &cache = MatmulCache::get();
-  const Primitive *p = cache.lookup(m, n, k, bTransposed, ldc);
+  const Primitive *p = cache.lookup(m, n, k, bTransposed, ldc, accumulate);
   if (!p)
     return false;
 
   PerThread &buffers = perThread(cache.engine);
   buffers.a.resize(static_cast<size_t>(m * k));
-  buffers.b.resize(static_cast<size_t>(k * n));
   convertToBf16(a, buffers.a.data());
-  if (bTransposed)
-    convertToBf16({b.data, n, k, b.colStride, b.rowStride}, buffers.b.data());
-  else
-    convertToBf16(b, buffers.b.data());
+  if (!bRounded) {
+    buffers.b.resize(static_cast<size_t>(k * n));
+    if (bTransposed)
+      convertToBf16({b.data, n, k, b.colStride, b.rowStride},
+                    buffers.b.data());
+    else
+      convertToBf16(b, buffers.b.data());
+  }
+  void *bBits = bRounded ? const_cast<uint16_t *>(bRounded) : buffers.b.data();
 
   const DnnlApi &api = dnnl();
   dnnl_memory_t ma = nullptr, mb = nullptr, mc = nullptr;
   bool ok = api.memoryCreate(&ma, &p->a, cache.engine, buffers.a.data()) ==
                 dnnl_success &&
-            api.memoryCreate(&mb, &p->b, cache.engine, buffers.b.data()) ==
+            api.memoryCreate(&mb, &p->b, cache.engine, bBits) ==
                 dnnl_success &&
             api.memoryCreate(&mc, &p->c, cache.engine, c) == dnnl_success;
   if (ok) {
@@ -288,7 +315,8 @@ bool bf16Available() {
   return false;
 }
 
-bool bf16Gemm(const StridedMatrix &, const StridedMatrix &, float *, int64_t) {
+bool bf16Gemm(const StridedMatrix &, const StridedMatrix &, float *, int64_t,
+              bool, const uint16_t *) {
   return false;
 }
 

@@ -55,11 +55,19 @@ void convertToBf16(const StridedMatrix &src, uint16_t *dst);
 bool bf16Available();
 
 /// C = A B with A (M x K) and B (K x N) rounded to bfloat16 and the products
-/// summed in float32; C is M x N float32 with row stride `ldc` (>= N) and
-/// unit column stride. Returns false, having written nothing, when oneDNN
-/// offers no bfloat16 kernel for the shape (the caller emulates it).
+/// summed in float32, or C += A B when `accumulate` (oneDNN's sum post-op:
+/// the old C added in float32); C is M x N float32 with row stride `ldc`
+/// (>= N) and unit column stride. Returns false, having written nothing,
+/// when oneDNN offers no bfloat16 kernel for the shape (the caller emulates
+/// it).
+///
+/// `bRounded`, when given, is B already rounded (the chunked LM head rounds
+/// its weight once for all its chunks' GEMMs): b's elements packed in the
+/// orientation b is stored in, row-major K x N when b's column stride is 1,
+/// else N x K (b then has unit row stride); b's data is not read.
 bool bf16Gemm(const StridedMatrix &a, const StridedMatrix &b, float *c,
-              int64_t ldc);
+              int64_t ldc, bool accumulate = false,
+              const uint16_t *bRounded = nullptr);
 
 /// What the cache holds: primitives created, calls that ran one, and the
 /// implementations oneDNN chose (", "-separated, e.g.

@@ -10,6 +10,8 @@
 
 #include "lmc/Runtime/lmcrt.h"
 
+#include <cstdint>
+
 namespace lmcrt::kernels {
 
 /// C = op(A) op(B) at `precision` (LMCRT_PRECISION_*), as lmcrt_gemm, but
@@ -19,12 +21,18 @@ void cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
              int32_t precision);
 
 /// The same GEMM, adding op(A) op(B) to C when `accumulate` (C += ...; the
-/// LM head's weight gradient over row chunks, HeadLoss.cpp). An
-/// accumulating GEMM runs on sgemm (with the operands rounded at a reduced
-/// `precision`), never on the bfloat16 matmul primitive, which overwrites.
+/// LM head's weight gradient over row chunks, HeadLoss.cpp); in bfloat16 on
+/// the matmul primitive with a sum post-op where the CPU has bfloat16 units.
+///
+/// `bRounded`, when given (an unbatched GEMM at bfloat16 precision only), is
+/// B rounded to bfloat16 once by the caller for several GEMMs: B's stored
+/// matrix (as its memref holds it, before `transpose_b`) packed row-major.
+/// It is used where the GEMM runs on the matmul primitive; elsewhere B's
+/// float32 data is read as usual.
 void cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
              lmcrt_unranked_memref *c, int32_t transpose_a, int32_t transpose_b,
-             int32_t precision, bool accumulate);
+             int32_t precision, bool accumulate,
+             const uint16_t *bRounded = nullptr);
 
 } // namespace lmcrt::kernels
 

@@ -18,7 +18,10 @@
 // gradient, written by the first chunk and accumulated by the others
 // (dL^T x_c for a [V, C] weight read transposed, x_c^T dL for [C, V]).
 // All GEMMs go through cpuGemm (Gemm.h) at the step's precision, so they are
-// profiled with the others (LMCRT_PROFILE=1).
+// profiled with the others (LMCRT_PROFILE=1). On bfloat16 units (oneDNN's
+// matmul primitive) the weight is rounded to bfloat16 once per call for
+// every chunk's logits and dx GEMMs, and the weight gradient accumulates
+// through the primitive's sum post-op.
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,6 +31,7 @@
 #include "Core/Error.h"
 #include "Core/MemrefView.h"
 #include "Core/StepMemory.h"
+#include "Kernels/DnnlMatmul.h"
 #include "Kernels/Gemm.h"
 #include "Kernels/VectorMath.h"
 
@@ -218,13 +222,25 @@ extern "C" void _mlir_ciface_lmcrt_head_cross_entropy_f32(
     wm.desc = {wPacked.data(), wPacked.data(), 0, {wRows, wCols}, {wCols, 1}};
   }
 
+  // On bfloat16 units the weight is rounded once here, not by each chunk's
+  // logits and dx GEMMs (2 x chunks roundings of V x C values otherwise).
+  std::vector<uint16_t> wRounded;
+  if (precision == LMCRT_PRECISION_BF16 && R > chunk &&
+      lmcrt::kernels::bf16Available()) {
+    wRounded.resize(static_cast<size_t>(wRows * wCols));
+    lmcrt::kernels::convertToBf16({wm.desc.aligned, wRows, wCols,
+                                   wm.desc.strides[0], 1},
+                                  wRounded.data());
+  }
+  const uint16_t *wBits = wRounded.empty() ? nullptr : wRounded.data();
+
   for (int64_t r0 = 0; r0 < R; r0 += chunk) {
     const int64_t m = R - r0 < chunk ? R - r0 : chunk;
     float *L = block;
     Matrix2d xc(xs.data + r0 * xs.ld, m, C, xs.ld), lc(L, m, V, V);
     // Logits of the chunk: x_c op(w).
     lmcrt::kernels::cpuGemm(xc.get(), wm.get(), lc.get(), 0, tb ? 1 : 0,
-                            precision);
+                            precision, /*accumulate=*/false, wBits);
 
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < m; ++i) {
@@ -255,7 +271,7 @@ extern "C" void _mlir_ciface_lmcrt_head_cross_entropy_f32(
     // dx_c = dL op(w)^T.
     Matrix2d dxc(dxs.data + r0 * dxs.ld, m, C, dxs.ld);
     lmcrt::kernels::cpuGemm(lc.get(), wm.get(), dxc.get(), 0, tb ? 0 : 1,
-                            precision);
+                            precision, /*accumulate=*/false, wBits);
     // The weight's gradient: dL^T x_c ([V, C]) or x_c^T dL ([C, V]).
     Matrix2d dwm(dwData, wRows, wCols, ldw);
     lmcrt::kernels::cpuGemm(tb ? lc.get() : xc.get(), tb ? xc.get() : lc.get(),

@@ -155,7 +155,7 @@ void lmcrt::kernels::cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
 void lmcrt::kernels::cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                              lmcrt_unranked_memref *c, int32_t transpose_a,
                              int32_t transpose_b, int32_t precision,
-                             bool accumulate) {
+                             bool accumulate, const uint16_t *bRounded) {
   const int mantissaBits = mantissaBitsOf(precision);
   View<float> A(a), B(b), C(c);
   if (C.rank() < 2 || A.rank() != C.rank() ||
@@ -179,6 +179,8 @@ void lmcrt::kernels::cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
 
   const bool onBf16Units =
       precision == LMCRT_PRECISION_BF16 && lmcrt::kernels::bf16Available();
+  if (bRounded && batch != 1)
+    fail("gemm: a rounded B is for one unbatched GEMM");
   lmcrt::kernels::GemmProfile *profile = lmcrt::kernels::GemmProfile::get();
   auto start = std::chrono::steady_clock::now();
   std::vector<float> scratchA, scratchB, scratchC;
@@ -211,10 +213,9 @@ void lmcrt::kernels::cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
     const lmcrt::kernels::StridedMatrix logicalB = {
         B.data + offB, K, N, transpose_b ? B.stride(-1) : B.stride(-2),
         transpose_b ? B.stride(-2) : B.stride(-1)};
-    // (The matmul primitive overwrites C: an accumulating GEMM stays on
-    // sgemm, on rounded operands.)
-    if (!(onBf16Units && !accumulate &&
-          lmcrt::kernels::bf16Gemm(logicalA, logicalB, dst, ldc))) {
+    if (!(onBf16Units &&
+          lmcrt::kernels::bf16Gemm(logicalA, logicalB, dst, ldc, accumulate,
+                                   bRounded))) {
       int64_t aRows = transpose_a ? K : M, aCols = transpose_a ? M : K;
       int64_t bRows = transpose_b ? N : K, bCols = transpose_b ? K : N;
       Matrix ma =
