@@ -159,6 +159,9 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
     chunk.rows = options.chunkLossRows;
     pm.addPass(createLMCChunkLossHead(chunk));
   }
+  // A tied head's weight gradient accumulated by the embedding's scatter
+  // (no zeroed table, no add pass).
+  pm.addPass(createLMCEmbeddingGradAccumulate());
   if (options.fuse) {
     LMCFuseOptions fuse;
     fuse.report = options.report;

@@ -2125,6 +2125,34 @@ TEST(Kernels, EmbeddingGradScatterAdds) {
     EXPECT_EQ(table[i], block[i]) << i;
 }
 
+TEST(Kernels, EmbeddingGradAccumulatesIntoTheTable) {
+  // The `into` form: the table keeps its contents and the positions are
+  // added to them, in position order (row 2: 0.5 + 1 + 5), out-of-range ids
+  // skipped; with an offset, into the block.
+  float grad[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  int32_t ids[4] = {2, 0, 2, 9};
+  float table[8] = {0.25f, -1, 3, 4, 0.5f, 0.75f, -2, 7};
+  Desc<3> dg = {grad, grad, 0, {1, 4, 2}, {8, 2, 1}};
+  struct {
+    int32_t *allocated, *aligned;
+    int64_t offset, sizes[2], strides[2];
+  } di = {ids, ids, 0, {1, 4}, {4, 1}};
+  Desc<2> dt = {table, table, 0, {4, 2}, {2, 1}};
+  lmcrt_unranked_memref ug = {3, &dg}, ui = {2, &di}, ut = {2, &dt};
+  _mlir_ciface_lmcrt_embedding_grad_acc_f32(&ug, &ui, &ut, 0);
+  float expect[8] = {0.25f + 3, -1 + 4, 3, 4, 0.5f + 1 + 5, 0.75f + 2 + 6,
+                     -2, 7};
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(table[i], expect[i]) << i;
+
+  float start[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+  std::copy(start, start + 8, table);
+  _mlir_ciface_lmcrt_embedding_grad_acc_f32(&ug, &ui, &ut, 2);
+  float block[8] = {1 + 1 + 5, 1 + 2 + 6, 1, 1, 1, 1, 1, 1};
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(table[i], block[i]) << i;
+}
+
 //===----------------------------------------------------------------------===//
 // The training step's arena
 //===----------------------------------------------------------------------===//

@@ -365,6 +365,13 @@ void _mlir_ciface_lmcrt_embedding_grad_f32(lmcrt_unranked_memref *grad,
                                            lmcrt_unranked_memref *table_grad,
                                            int64_t offset);
 
+/* The same scatter-add into table_grad as it holds, not zeroed first:
+ * table_grad += the positions' gradients (lmc.embedding_grad with `into`,
+ * a tied LM head's weight gradient accumulated in place). */
+void _mlir_ciface_lmcrt_embedding_grad_acc_f32(
+    lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
+    lmcrt_unranked_memref *table_grad, int64_t offset);
+
 /* Causal multi-head attention without the T x T matrix
  * (lib/Runtime/Kernels/Attention.cpp; lmc.flash_attention bufferizes to it). q
  * and out are [B, T, C] float32 with C = heads * D, k and v [B, T, Ckv] with
@@ -576,6 +583,11 @@ void _mlir_ciface_lmcrt_gpu_gemm(lmcrt_unranked_memref *a,
  * id's row with atomicAdd, so the order of the float32 sums of repeated ids
  * varies from run to run (the CPU's is sequential). */
 void _mlir_ciface_lmcrt_gpu_embedding_grad_f32(
+    lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
+    lmcrt_unranked_memref *table_grad, int64_t offset);
+/* _mlir_ciface_lmcrt_embedding_grad_acc_f32 on the compute stream: the
+ * scatter without the zeroing. */
+void _mlir_ciface_lmcrt_gpu_embedding_grad_acc_f32(
     lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
     lmcrt_unranked_memref *table_grad, int64_t offset);
 /* The arguments and results of _mlir_ciface_lmcrt_gemm_bias over

@@ -479,9 +479,11 @@ LogicalResult
 EmbeddingGradOpLowering::matchAndRewrite(EmbeddingGradOp op, OpAdaptor adaptor,
                                          ConversionPatternRewriter &r) const {
   // Loops (v, c, b, t): result[v, c] += ids[b, t] - offset == v ?
-  // grad[b, t, c] : 0. A dense reduction rather than a scatter: simple, and
-  // this is the reference lowering. The offset, when there is one, is a
-  // third (scalar) input, where convert-lmc-to-runtime finds it.
+  // grad[b, t, c] : 0, into zeros or into `acc`. A dense reduction rather
+  // than a scatter: simple, and this is the reference lowering. The offset,
+  // when there is one, is a third (scalar) input, where
+  // convert-lmc-to-runtime finds it; it also tells a zero-filled init (a
+  // fill it erases) from an accumulated one.
   Location loc = op.getLoc();
   RankedTensorType type = op.getType();
   Type et = type.getElementType();
@@ -496,10 +498,13 @@ EmbeddingGradOpLowering::matchAndRewrite(EmbeddingGradOp op, OpAdaptor adaptor,
     maps.push_back(AffineMap::get(4, 0, {}, ctx));
   }
   maps.push_back(AffineMap::get(4, 0, {d(0), d(1)}, ctx));
-  Value init = filledTensor(
-      r, loc,
-      {r.getIndexAttr(type.getDimSize(0)), r.getIndexAttr(type.getDimSize(1))},
-      et, 0.0);
+  Value init =
+      adaptor.getAcc()
+          ? adaptor.getAcc()
+          : filledTensor(r, loc,
+                         {r.getIndexAttr(type.getDimSize(0)),
+                          r.getIndexAttr(type.getDimSize(1))},
+                         et, 0.0);
   Value result =
       generic(r, loc, inputs, init, maps,
               {IteratorType::parallel, IteratorType::parallel,

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/StringSwitch.h"
@@ -292,9 +293,13 @@ struct ConvertLMCToRuntimePass
                                                  op.getDpsInputs()[2]))
               : Value(
                     arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)));
-      // The runtime zeroes the table gradient before the scatter-add.
-      eraseDeadZeroFill(op);
-      if (failed(call(b, op, Function::EmbeddingGrad,
+      // A zero fill just before is the runtime's to do (it zeroes the table
+      // gradient before the scatter-add); any other init (lmc.embedding_grad
+      // `into`, or a fill that stays) is added to.
+      const bool zeroed = eraseDeadZeroFill(op);
+      if (failed(call(b, op,
+                      zeroed ? Function::EmbeddingGrad
+                             : Function::EmbeddingGradAcc,
                       {op.getDpsInputs()[0], op.getDpsInputs()[1],
                        op.getDpsInits()[0], offset})))
         return failure();
@@ -310,24 +315,27 @@ struct ConvertLMCToRuntimePass
   /// an embedding gradient) before it: between the two only ops without
   /// memory effects (constants, sizes) and deallocations of other buffers,
   /// so that nothing can read the filled buffer or a view of it. The library
-  /// call overwrites the whole output, so the fill is dead.
-  void eraseDeadZeroFill(linalg::GenericOp op) {
+  /// call overwrites the whole output, so the fill is dead. Only a fill of
+  /// zero is erased; returns whether one was.
+  bool eraseDeadZeroFill(linalg::GenericOp op) {
     Value out = op.getDpsInits()[0];
     for (Operation *prev = op->getPrevNode(); prev;
          prev = prev->getPrevNode()) {
       if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
-        if (fill.getDpsInits()[0] == out) {
-          fill.erase();
-          ++numDeadFills;
-        }
-        return;
+        if (fill.getDpsInits()[0] != out ||
+            !matchPattern(fill.getDpsInputs()[0], m_AnyZeroFloat()))
+          return false;
+        fill.erase();
+        ++numDeadFills;
+        return true;
       }
       if (auto dealloc = dyn_cast<memref::DeallocOp>(prev))
         if (dealloc.getMemref() != out)
           continue;
       if (!isMemoryEffectFree(prev))
-        return;
+        return false;
     }
+    return false;
   }
 
   //===--------------------------------------------------------------------===//

@@ -28,6 +28,9 @@ const Entry kEntries[] = {
   {Function::EmbeddingGrad, "lmcrt_embedding_grad_f32",
    "lmcrt_gpu_embedding_grad_f32", true,
    "mmml", '-'},                  // grad, ids, table_grad, offset
+  {Function::EmbeddingGradAcc, "lmcrt_embedding_grad_acc_f32",
+   "lmcrt_gpu_embedding_grad_acc_f32", true,
+   "mmml", '-'},                  // as EmbeddingGrad, adding to table_grad
   {Function::AttentionFwd, "lmcrt_attention_fwd_f32",
    "lmcrt_gpu_attention_fwd_f32", true,
    "mmmmmll", '-'},               // q, k, v, out, lse, heads, kv_heads

@@ -30,6 +30,7 @@ enum class Function {
   Gemm,
   GemmBias,
   EmbeddingGrad,
+  EmbeddingGradAcc,
   AttentionFwd,
   AttentionBwd,
   /// Attention on the GPU's tensor cores, for programs whose GEMMs run in

@@ -91,10 +91,12 @@ void launch(CUfunction f, const char *name, unsigned blocks, void **args) {
 
 } // namespace
 
-extern "C" void _mlir_ciface_lmcrt_gpu_embedding_grad_f32(
-    lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
-    lmcrt_unranked_memref *table_grad, int64_t offset) {
-  const char *what = "gpu_embedding_grad";
+namespace {
+void embeddingGrad(lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
+                   lmcrt_unranked_memref *table_grad, int64_t offset,
+                   bool accumulate) {
+  const char *what =
+      accumulate ? "gpu_embedding_grad_acc" : "gpu_embedding_grad";
   requireReady(what);
   MemrefView<float> G(grad), W(table_grad);
   MemrefView<int32_t> I(ids);
@@ -113,7 +115,7 @@ extern "C" void _mlir_ciface_lmcrt_gpu_embedding_grad_f32(
   if (V == 0 || C == 0)
     return;
   TableStrides ts{W.stride(0), W.stride(1)};
-  {
+  if (!accumulate) {
     void *args[] = {&W.data, &ts, &V, &C};
     launch(EmbeddingKernels::get().zero(), "lmc_embedding_grad_zero",
            blocksFor(what, V), args);
@@ -126,4 +128,17 @@ extern "C" void _mlir_ciface_lmcrt_gpu_embedding_grad_f32(
                   &T,      &N,  &V,      &C,  &off};
   launch(EmbeddingKernels::get().scatter(), "lmc_embedding_grad_scatter",
          blocksFor(what, N), args);
+}
+} // namespace
+
+extern "C" void _mlir_ciface_lmcrt_gpu_embedding_grad_f32(
+    lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
+    lmcrt_unranked_memref *table_grad, int64_t offset) {
+  embeddingGrad(grad, ids, table_grad, offset, /*accumulate=*/false);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_embedding_grad_acc_f32(
+    lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
+    lmcrt_unranked_memref *table_grad, int64_t offset) {
+  embeddingGrad(grad, ids, table_grad, offset, /*accumulate=*/true);
 }

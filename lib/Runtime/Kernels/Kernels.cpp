@@ -328,9 +328,11 @@ extern "C" void _mlir_ciface_lmcrt_gemm_bias(
 /// every position into its own block of channels, so that no two threads
 /// write one element and each element's additions run in position order:
 /// the result does not depend on the number of threads.
-extern "C" void _mlir_ciface_lmcrt_embedding_grad_f32(
-    lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
-    lmcrt_unranked_memref *table_grad, int64_t offset) {
+/// (With `accumulate`, the table gradient is added to as it is: no zeroing.)
+static void embeddingGrad(lmcrt_unranked_memref *grad,
+                          lmcrt_unranked_memref *ids,
+                          lmcrt_unranked_memref *table_grad, int64_t offset,
+                          bool accumulate) {
   View<float> G(grad), W(table_grad);
   View<int32_t> I(ids);
   if (G.rank() != 3 || I.rank() != 2 || W.rank() != 2)
@@ -340,7 +342,7 @@ extern "C" void _mlir_ciface_lmcrt_embedding_grad_f32(
 #pragma omp parallel
   {
 #pragma omp for schedule(static)
-    for (int64_t v = 0; v < V; ++v) {
+    for (int64_t v = 0; v < (accumulate ? 0 : V); ++v) {
       float *row = W.data + v * ws0;
       if (ws1 == 1)
         std::memset(row, 0, sizeof(float) * Cn);
@@ -363,4 +365,16 @@ extern "C" void _mlir_ciface_lmcrt_embedding_grad_f32(
           row[c * ws1] += g[c * G.stride(2)];
       }
   }
+}
+
+extern "C" void _mlir_ciface_lmcrt_embedding_grad_f32(
+    lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
+    lmcrt_unranked_memref *table_grad, int64_t offset) {
+  embeddingGrad(grad, ids, table_grad, offset, /*accumulate=*/false);
+}
+
+extern "C" void _mlir_ciface_lmcrt_embedding_grad_acc_f32(
+    lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
+    lmcrt_unranked_memref *table_grad, int64_t offset) {
+  embeddingGrad(grad, ids, table_grad, offset, /*accumulate=*/true);
 }

@@ -456,6 +456,23 @@ func.func @embedding_grad_offset(%dx: tensor<?x?x64xf32>, %tokens: tensor<?x?xi3
 
 // -----
 
+// Tests that embedding_grad into an accumulator reduces into it: the
+// accumulator is the loops' init, no zero fill.
+
+// CHECK-LABEL: func.func @embedding_grad_into
+// CHECK-SAME:    (%[[DX:.+]]: tensor<?x?x64xf32>, %[[TOK:.+]]: tensor<?x?xi32>, %[[ACC:.+]]: tensor<256x64xf32>)
+// CHECK-NOT:     linalg.fill
+// CHECK:         %[[R:.+]] = linalg.generic
+// CHECK-SAME:      ins(%[[DX]], %[[TOK]] : tensor<?x?x64xf32>, tensor<?x?xi32>) outs(%[[ACC]] : tensor<256x64xf32>)
+// CHECK-SAME:      lmc.library_call = {kernel = "embedding_grad"}
+// CHECK:         return %[[R]]
+func.func @embedding_grad_into(%dx: tensor<?x?x64xf32>, %tokens: tensor<?x?xi32>, %acc: tensor<256x64xf32>) -> tensor<256x64xf32> {
+  %0 = lmc.embedding_grad %dx[%tokens] into(%acc) : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<256x64xf32>
+  return %0 : tensor<256x64xf32>
+}
+
+// -----
+
 // Tests embedding_grad with i64 ids and f64: the same loops.
 
 // CHECK-LABEL: func.func @embedding_grad_i64

@@ -212,23 +212,34 @@ module attributes {lmc.mesh = #lmc.mesh<pp = 2, tp = 2>} {
 
 // Tests that on the GPU the GEMMs take the precision argument of the option
 // and the GPU runtime's GEMM functions from the table (bf16: 2), and the
-// embedding gradient its GPU scatter-add.
+// embedding gradient its GPU scatter-add: after a zero fill (erased) the
+// zeroing one, over a table that holds other values (no fill, or a fill of
+// another value, which stays) the accumulating one.
 
 // GPU-DAG:     func.func private @lmcrt_gpu_gemm(memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface, lmc.stream_ordered}
 // GPU-DAG:     func.func private @lmcrt_gpu_gemm_bias(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32, i32) attributes {llvm.emit_c_interface, lmc.stream_ordered}
 // GPU-DAG:     func.func private @lmcrt_gpu_embedding_grad_f32(memref<*xf32>, memref<*xi32>, memref<*xf32>, i64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG:     func.func private @lmcrt_gpu_embedding_grad_acc_f32(memref<*xf32>, memref<*xi32>, memref<*xf32>, i64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
 // GPU-LABEL:   func.func @kernels
 // GPU:           %[[BF16:.+]] = arith.constant 2 : i32
 // GPU-NEXT:      call @lmcrt_gpu_gemm(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[BF16]])
 // GPU:           %[[EP:.+]] = arith.constant 1 : i32
 // GPU-NEXT:      %[[BF16B:.+]] = arith.constant 2 : i32
 // GPU-NEXT:      call @lmcrt_gpu_gemm_bias(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[EP]], %[[BF16B]])
+// GPU-NOT:       linalg.fill
 // GPU:           call @lmcrt_gpu_embedding_grad_f32(
+// GPU-NOT:       linalg.fill
+// GPU:           call @lmcrt_gpu_embedding_grad_acc_f32(
+// GPU:           linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : memref<8x4xf32>)
+// GPU:           call @lmcrt_gpu_embedding_grad_acc_f32(
 // GPU-NOT:       linalg.generic
 // CHECK-LABEL: func.func @kernels
 // CHECK:         call @lmcrt_gemm(
 // CHECK:         call @lmcrt_gemm_bias(
 // CHECK:         call @lmcrt_embedding_grad_f32(
+// CHECK:         call @lmcrt_embedding_grad_acc_f32(
+// CHECK:         linalg.fill
+// CHECK:         call @lmcrt_embedding_grad_acc_f32(
 #mk = affine_map<(m, n, k) -> (m, k)>
 #kn = affine_map<(m, n, k) -> (k, n)>
 #mn = affine_map<(m, n, k) -> (m, n)>
@@ -250,6 +261,18 @@ func.func @kernels(%a: memref<4x4xf32>, %b: memref<4x4xf32>, %bias: memref<4xf32
     %s = arith.addf %acc, %p : f32
     linalg.yield %s, %s : f32, f32
   }
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%dw : memref<8x4xf32>)
+  linalg.generic {indexing_maps = [#btc, #bt, #vc], iterator_types = ["parallel", "parallel", "reduction", "parallel"], lmc.library_call = {kernel = "embedding_grad"}} ins(%dy, %ids : memref<2x3x4xf32>, memref<2x3xi32>) outs(%dw : memref<8x4xf32>) {
+  ^bb0(%g: f32, %id: i32, %acc: f32):
+    linalg.yield %acc : f32
+  }
+  linalg.generic {indexing_maps = [#btc, #bt, #vc], iterator_types = ["parallel", "parallel", "reduction", "parallel"], lmc.library_call = {kernel = "embedding_grad"}} ins(%dy, %ids : memref<2x3x4xf32>, memref<2x3xi32>) outs(%dw : memref<8x4xf32>) {
+  ^bb0(%g: f32, %id: i32, %acc: f32):
+    linalg.yield %acc : f32
+  }
+  %one = arith.constant 1.0 : f32
+  linalg.fill ins(%one : f32) outs(%dw : memref<8x4xf32>)
   linalg.generic {indexing_maps = [#btc, #bt, #vc], iterator_types = ["parallel", "parallel", "reduction", "parallel"], lmc.library_call = {kernel = "embedding_grad"}} ins(%dy, %ids : memref<2x3x4xf32>, memref<2x3xi32>) outs(%dw : memref<8x4xf32>) {
   ^bb0(%g: f32, %id: i32, %acc: f32):
     linalg.yield %acc : f32

@@ -596,7 +596,17 @@ func.func @f(%y: tensor<?x2x?x?xf32>, %dy: tensor<?x2x?x?xf64>) {
 
 func.func @f(%g: tensor<?x?x64xf32>, %ids: tensor<?x?xi32>, %off: i64) {
   // expected-error @+1 {{'lmc.embedding_grad' op operand #2 must be index, but got 'i64'}}
-  %0 = "lmc.embedding_grad"(%g, %ids, %off) : (tensor<?x?x64xf32>, tensor<?x?xi32>, i64) -> tensor<256x64xf32>
+  %0 = "lmc.embedding_grad"(%g, %ids, %off) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>}> : (tensor<?x?x64xf32>, tensor<?x?xi32>, i64) -> tensor<256x64xf32>
+  return
+}
+
+// -----
+
+// Tests that the accumulator has the result's type.
+
+func.func @f(%g: tensor<?x?x64xf32>, %ids: tensor<?x?xi32>, %acc: tensor<128x64xf32>) {
+  // expected-error @+1 {{'lmc.embedding_grad' op failed to verify that acc has the result's type}}
+  %0 = "lmc.embedding_grad"(%g, %ids, %acc) <{operandSegmentSizes = array<i32: 1, 1, 0, 1>}> : (tensor<?x?x64xf32>, tensor<?x?xi32>, tensor<128x64xf32>) -> tensor<256x64xf32>
   return
 }
 

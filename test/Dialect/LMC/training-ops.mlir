@@ -266,7 +266,7 @@ func.func @softmax_grad(%p: tensor<?x2x?x?xf32>, %dp: tensor<?x2x?x?xf32>,
 // CHECK-NEXT:    %[[P1:.+]] = lmc.position_embedding_grad %{{.+}} : tensor<2x16x4xf64> -> tensor<16x4xf64>
 // CHECK-NEXT:    return %[[E0]], %[[E1]], %[[P0]], %[[P1]]
 // GENERIC-LABEL: sym_name = "embedding_grads"
-// GENERIC:       "lmc.embedding_grad"(%{{.+}}, %{{.+}}) : (tensor<?x?x64xf32>, tensor<?x?xi32>) -> tensor<256x64xf32>
+// GENERIC:       "lmc.embedding_grad"(%{{.+}}, %{{.+}}) <{operandSegmentSizes = array<i32: 1, 1, 0, 0>}> : (tensor<?x?x64xf32>, tensor<?x?xi32>) -> tensor<256x64xf32>
 // GENERIC:       "lmc.position_embedding_grad"(%{{.+}}) : (tensor<?x?x64xf32>) -> tensor<64x64xf32>
 func.func @embedding_grads(%dx: tensor<?x?x64xf32>, %tokens: tensor<?x?xi32>,
                            %g: tensor<2x16x4xf64>, %ids: tensor<2x16xi64>)
@@ -286,11 +286,30 @@ func.func @embedding_grads(%dx: tensor<?x?x64xf32>, %tokens: tensor<?x?xi32>,
 // CHECK-NEXT:    %[[E:.+]] = lmc.embedding_grad %{{.+}}[%{{.+}}] offset(%[[OFF]]) : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<128x64xf32>
 // CHECK-NEXT:    return %[[E]]
 // GENERIC-LABEL: sym_name = "embedding_grad_offset"
-// GENERIC:       "lmc.embedding_grad"(%{{.+}}, %{{.+}}, %{{.+}}) : (tensor<?x?x64xf32>, tensor<?x?xi32>, index) -> tensor<128x64xf32>
+// GENERIC:       "lmc.embedding_grad"(%{{.+}}, %{{.+}}, %{{.+}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>}> : (tensor<?x?x64xf32>, tensor<?x?xi32>, index) -> tensor<128x64xf32>
 func.func @embedding_grad_offset(%dx: tensor<?x?x64xf32>, %tokens: tensor<?x?xi32>, %off: index)
     -> tensor<128x64xf32> {
   %0 = lmc.embedding_grad %dx[%tokens] offset(%off) : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<128x64xf32>
   return %0 : tensor<128x64xf32>
+}
+
+// Tests that embedding_grad takes an accumulator (`into`), alone and after
+// an offset.
+
+// CHECK-LABEL: func.func @embedding_grad_into
+// CHECK-SAME:    (%{{.+}}: tensor<?x?x64xf32>, %{{.+}}: tensor<?x?xi32>, %[[OFF:.+]]: index, %[[ACC:.+]]: tensor<256x64xf32>, %[[BLOCK:.+]]: tensor<128x64xf32>)
+// CHECK-NEXT:    %[[E:.+]] = lmc.embedding_grad %{{.+}}[%{{.+}}] into(%[[ACC]]) : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<256x64xf32>
+// CHECK-NEXT:    %[[F:.+]] = lmc.embedding_grad %{{.+}}[%{{.+}}] offset(%[[OFF]]) into(%[[BLOCK]]) : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<128x64xf32>
+// CHECK-NEXT:    return %[[E]], %[[F]]
+// GENERIC-LABEL: sym_name = "embedding_grad_into"
+// GENERIC:       "lmc.embedding_grad"(%{{.+}}, %{{.+}}, %{{.+}}) <{operandSegmentSizes = array<i32: 1, 1, 0, 1>}> : (tensor<?x?x64xf32>, tensor<?x?xi32>, tensor<256x64xf32>) -> tensor<256x64xf32>
+// GENERIC:       "lmc.embedding_grad"(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 1>}> : (tensor<?x?x64xf32>, tensor<?x?xi32>, index, tensor<128x64xf32>) -> tensor<128x64xf32>
+func.func @embedding_grad_into(%dx: tensor<?x?x64xf32>, %tokens: tensor<?x?xi32>, %off: index,
+                               %acc: tensor<256x64xf32>, %block: tensor<128x64xf32>)
+    -> (tensor<256x64xf32>, tensor<128x64xf32>) {
+  %0 = lmc.embedding_grad %dx[%tokens] into(%acc) : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<256x64xf32>
+  %1 = lmc.embedding_grad %dx[%tokens] offset(%off) into(%block) : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<128x64xf32>
+  return %0, %1 : tensor<256x64xf32>, tensor<128x64xf32>
 }
 
 // Tests cross_entropy_grad: the result has the logits' type; rank-3 f32

@@ -533,6 +533,10 @@ LogicalResult EmbeddingOp::getShardingRule(ArrayRef<PL> in, int64_t parts,
 // embedding output is whole.
 LogicalResult EmbeddingGradOp::getShardingRule(ArrayRef<PL> in, int64_t,
                                                ShardingRule &r) {
+  // The accumulating form is made after partitioning
+  // (lmc-embedding-grad-accumulate): it has no rule of its own.
+  if (getAcc())
+    return failure();
   PL g = in[0], out = in[0], ids = R();
   if (isShardOf(g, 2)) {
     out = S(1, g.getBlocks());

@@ -372,7 +372,10 @@ def LMC_SoftmaxGradOp : LMC_Op<"softmax_grad", [
 }
 
 def LMC_EmbeddingGradOp : LMC_Op<"embedding_grad", [
-    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,Pure]> {
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,Pure,
+    AttrSizedOperandSegments,
+    OptionalTypesMatchWith<"acc has the result's type", "result", "acc",
+                           "$_self">]> {
   let summary = "gradient of embedding: scatter-add into the table";
   let description = [{
     `result[v, c] = sum over (b, t) with ids[b, t] == v of grad[b, t, c]`,
@@ -383,11 +386,18 @@ def LMC_EmbeddingGradOp : LMC_Op<"embedding_grad", [
     larger table: `result[v, c]` sums the positions with
     `ids[b, t] - offset == v`; ids outside the block contribute nothing.
 
+    With `into` (made by `lmc-embedding-grad-accumulate`, after
+    partitioning), the sums are added to `acc` instead of to zeros:
+    `result = acc + the scatter-add`, the positions added in order to
+    `acc`'s elements (a tied LM head's weight gradient, so the table
+    gradient is neither zeroed nor added in a pass of its own).
+
     Example:
 
     ```mlir
     %dwte = lmc.embedding_grad %dx[%tokens] : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<256x64xf32>
     %dblock = lmc.embedding_grad %dx[%tokens] offset(%off) : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<128x64xf32>
+    %dtied = lmc.embedding_grad %dx[%tokens] into(%dhead) : tensor<?x?x64xf32>, tensor<?x?xi32> -> tensor<256x64xf32>
     ```
 
     **Constraints:**
@@ -395,19 +405,27 @@ def LMC_EmbeddingGradOp : LMC_Op<"embedding_grad", [
       where static;
     - `offset`, when present, is an `index`;
     - the result is a static rank-2 tensor with the channels and element type
-      of `grad`.
+      of `grad`;
+    - `acc`, when present, has the result's type.
   }];
   let arguments = (ins LMC_FloatTensor:$grad, LMC_IdTensor:$ids,
-                       Optional<Index>:$offset);
+                       Optional<Index>:$offset,
+                       Optional<LMC_FloatTensor>:$acc);
   let results = (outs LMC_FloatTensor:$result);
   let assemblyFormat = [{
-    $grad `[` $ids `]` (`offset` `(` $offset^ `)`)? attr-dict `:`
+    $grad `[` $ids `]` (`offset` `(` $offset^ `)`)?
+    (`into` `(` $acc^ `)`)? attr-dict `:`
     type($grad) `,` type($ids) `->` type($result)
   }];
   let builders = [
     OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$grad,
                    "::mlir::Value":$ids), [{
-      build($_builder, $_state, result, grad, ids, ::mlir::Value());
+      build($_builder, $_state, result, grad, ids, ::mlir::Value(),
+            ::mlir::Value());
+    }]>,
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$grad,
+                   "::mlir::Value":$ids, "::mlir::Value":$offset), [{
+      build($_builder, $_state, result, grad, ids, offset, ::mlir::Value());
     }]>
   ];
   let hasVerifier = 1;
