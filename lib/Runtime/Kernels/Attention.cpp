@@ -32,6 +32,7 @@
 #include "Core/MemrefView.h"
 
 #include "Kernels/Dnnl.h"
+#include "Kernels/VectorMath.h"
 
 #include <algorithm>
 #include <cmath>
@@ -195,9 +196,11 @@ extern "C" void _mlir_ciface_lmcrt_attention_fwd_f32(
           float *ai = &acc[r * D];
           for (int64_t d = 0; d < D; ++d)
             ai[d] *= correction;
+          // (si - mNew <= 0: the vectorised exponential.)
           float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
           for (int64_t c = 0; c < last; ++c) {
-            si[c] = std::exp(si[c] - mNew);
+            si[c] = lmcrt::vmath::expNonPositive(si[c] - mNew);
             sum += si[c];
           }
           for (int64_t c = last; c < cols; ++c)
@@ -277,8 +280,10 @@ extern "C" void _mlir_ciface_lmcrt_attention_bwd_f32(
               float li = lseAt(lv, b, h, i);
               int64_t last = std::min(cols, i - j0 + 1); // keys j <= i
               float *pi = &p[r * kBlock];
+              // (s - lse <= 0 up to rounding: the vectorised exponential.)
+#pragma omp simd
               for (int64_t c = 0; c < last; ++c)
-                pi[c] = std::exp(pi[c] - li);
+                pi[c] = lmcrt::vmath::expNonPositive(pi[c] - li);
               for (int64_t c = last; c < cols; ++c)
                 pi[c] = 0.0f;
             }

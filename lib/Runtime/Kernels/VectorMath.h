@@ -3,7 +3,8 @@
 // The CPU kernels' exponentials in straight-line float code, which LLVM and
 // GCC vectorise (expf and tanhf do not, nor does anything with a float
 // comparison under the default trapping-math): the GEMM epilogue's GELU
-// (Kernels.cpp) and the chunked LM head's softmax (HeadLoss.cpp).
+// (Kernels.cpp), the chunked LM head's softmax (HeadLoss.cpp) and the
+// attention kernels' probabilities (Attention.cpp).
 //
 //===----------------------------------------------------------------------===//
 
