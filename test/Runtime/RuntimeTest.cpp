@@ -2096,14 +2096,14 @@ TEST(Kernels, GemmBiasGeluAcrossItsRange) {
   }
 }
 
-TEST(Kernels, EmbeddingGradScatterAdds) {
-  // grad [1, 4, 2], ids {2, 0, 2, 9}: row 2 gets two positions, row 9 is out
-  // of range and skipped, row 1 stays zero (and previous contents are
-  // cleared).
+namespace {
+
+/// The embedding gradient's operands: grad [1, 4, 2] = 1..8, ids {2, 0, 2,
+/// 9} (row 2 gets two positions, 9 is out of range), a [4, 2] table.
+struct EmbeddingGradOperands {
   float grad[8] = {1, 2, 3, 4, 5, 6, 7, 8};
   int32_t ids[4] = {2, 0, 2, 9};
-  float table[8];
-  std::fill(table, table + 8, 42.0f);
+  float table[8] = {};
   Desc<3> dg = {grad, grad, 0, {1, 4, 2}, {8, 2, 1}};
   struct {
     int32_t *allocated, *aligned;
@@ -2111,46 +2111,47 @@ TEST(Kernels, EmbeddingGradScatterAdds) {
   } di = {ids, ids, 0, {1, 4}, {4, 1}};
   Desc<2> dt = {table, table, 0, {4, 2}, {2, 1}};
   lmcrt_unranked_memref ug = {3, &dg}, ui = {2, &di}, ut = {2, &dt};
-  _mlir_ciface_lmcrt_embedding_grad_f32(&ug, &ui, &ut, 0);
+};
+
+} // namespace
+
+TEST(Kernels, EmbeddingGradScatterAdds) {
+  // Row 2 gets two positions, row 9 is out of range and skipped, row 1
+  // stays zero (and previous contents are cleared).
+  EmbeddingGradOperands e;
+  std::fill(e.table, e.table + 8, 42.0f);
+  _mlir_ciface_lmcrt_embedding_grad_f32(&e.ug, &e.ui, &e.ut, 0);
   float expect[8] = {3, 4, 0, 0, 1 + 5, 2 + 6, 0, 0};
   for (int i = 0; i < 8; ++i)
-    EXPECT_EQ(table[i], expect[i]) << i;
+    EXPECT_EQ(e.table[i], expect[i]) << i;
 
   // The block of rows [2, 6) of a larger table (offset 2): ids 2 land in
   // row 0, id 0 is below the block and skipped, id 9 above it.
-  std::fill(table, table + 8, 42.0f);
-  _mlir_ciface_lmcrt_embedding_grad_f32(&ug, &ui, &ut, 2);
+  std::fill(e.table, e.table + 8, 42.0f);
+  _mlir_ciface_lmcrt_embedding_grad_f32(&e.ug, &e.ui, &e.ut, 2);
   float block[8] = {1 + 5, 2 + 6, 0, 0, 0, 0, 0, 0};
   for (int i = 0; i < 8; ++i)
-    EXPECT_EQ(table[i], block[i]) << i;
+    EXPECT_EQ(e.table[i], block[i]) << i;
 }
 
 TEST(Kernels, EmbeddingGradAccumulatesIntoTheTable) {
   // The `into` form: the table keeps its contents and the positions are
   // added to them, in position order (row 2: 0.5 + 1 + 5), out-of-range ids
   // skipped; with an offset, into the block.
-  float grad[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-  int32_t ids[4] = {2, 0, 2, 9};
-  float table[8] = {0.25f, -1, 3, 4, 0.5f, 0.75f, -2, 7};
-  Desc<3> dg = {grad, grad, 0, {1, 4, 2}, {8, 2, 1}};
-  struct {
-    int32_t *allocated, *aligned;
-    int64_t offset, sizes[2], strides[2];
-  } di = {ids, ids, 0, {1, 4}, {4, 1}};
-  Desc<2> dt = {table, table, 0, {4, 2}, {2, 1}};
-  lmcrt_unranked_memref ug = {3, &dg}, ui = {2, &di}, ut = {2, &dt};
-  _mlir_ciface_lmcrt_embedding_grad_acc_f32(&ug, &ui, &ut, 0);
+  EmbeddingGradOperands e;
+  const float start[8] = {0.25f, -1, 3, 4, 0.5f, 0.75f, -2, 7};
+  std::copy(start, start + 8, e.table);
+  _mlir_ciface_lmcrt_embedding_grad_acc_f32(&e.ug, &e.ui, &e.ut, 0);
   float expect[8] = {0.25f + 3, -1 + 4, 3, 4, 0.5f + 1 + 5, 0.75f + 2 + 6,
                      -2, 7};
   for (int i = 0; i < 8; ++i)
-    EXPECT_EQ(table[i], expect[i]) << i;
+    EXPECT_EQ(e.table[i], expect[i]) << i;
 
-  float start[8] = {1, 1, 1, 1, 1, 1, 1, 1};
-  std::copy(start, start + 8, table);
-  _mlir_ciface_lmcrt_embedding_grad_acc_f32(&ug, &ui, &ut, 2);
+  std::fill(e.table, e.table + 8, 1.0f);
+  _mlir_ciface_lmcrt_embedding_grad_acc_f32(&e.ug, &e.ui, &e.ut, 2);
   float block[8] = {1 + 1 + 5, 1 + 2 + 6, 1, 1, 1, 1, 1, 1};
   for (int i = 0; i < 8; ++i)
-    EXPECT_EQ(table[i], block[i]) << i;
+    EXPECT_EQ(e.table[i], block[i]) << i;
 }
 
 //===----------------------------------------------------------------------===//
