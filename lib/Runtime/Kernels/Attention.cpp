@@ -45,6 +45,19 @@ namespace {
 
 using View = lmcrt::MemrefView<float>;
 
+/// x[c] = e^(x[c] - shift) for c < n, where x[c] <= shift (up to
+/// rounding: the row's maximum, or its log-sum-exp), with the vectorised
+/// exponential; returns their sum.
+LMCRT_VECTOR_CLONES float expShiftedRow(float *x, int64_t n, float shift) {
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t c = 0; c < n; ++c) {
+    x[c] = lmcrt::vmath::expNonPositive(x[c] - shift);
+    sum += x[c];
+  }
+  return sum;
+}
+
 constexpr int64_t kBlock = 64;
 
 /// A [B, T, C] float tensor with unit channel stride: `base(b, t)` is the
@@ -196,13 +209,7 @@ extern "C" void _mlir_ciface_lmcrt_attention_fwd_f32(
           float *ai = &acc[r * D];
           for (int64_t d = 0; d < D; ++d)
             ai[d] *= correction;
-          // (si - mNew <= 0: the vectorised exponential.)
-          float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-          for (int64_t c = 0; c < last; ++c) {
-            si[c] = lmcrt::vmath::expNonPositive(si[c] - mNew);
-            sum += si[c];
-          }
+          float sum = expShiftedRow(si, last, mNew);
           for (int64_t c = last; c < cols; ++c)
             si[c] = 0.0f; // masked
           l[r] = l[r] * correction + sum;
@@ -280,10 +287,7 @@ extern "C" void _mlir_ciface_lmcrt_attention_bwd_f32(
               float li = lseAt(lv, b, h, i);
               int64_t last = std::min(cols, i - j0 + 1); // keys j <= i
               float *pi = &p[r * kBlock];
-              // (s - lse <= 0 up to rounding: the vectorised exponential.)
-#pragma omp simd
-              for (int64_t c = 0; c < last; ++c)
-                pi[c] = lmcrt::vmath::expNonPositive(pi[c] - li);
+              expShiftedRow(pi, last, li);
               for (int64_t c = last; c < cols; ++c)
                 pi[c] = 0.0f;
             }

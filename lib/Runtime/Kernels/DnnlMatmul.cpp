@@ -10,6 +10,7 @@
 
 #include "Kernels/DnnlMatmul.h"
 #include "Kernels/Dnnl.h"
+#include "Kernels/VectorMath.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -26,7 +27,7 @@ namespace {
 
 /// Rounds n contiguous floats; cloned for the vector widths the CPU may
 /// have and picked at load time.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void
+LMCRT_VECTOR_CLONES void
 convertRow(const float *src, uint16_t *dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     dst[i] = toBf16(src[i]);

@@ -114,6 +114,34 @@ struct RowMatrix {
   }
 };
 
+/// One row of logits (V columns, the first N the classes): returns the
+/// row's loss log(sum exp) + max - row[hit] and turns the row in place into
+/// its gradient (softmax - onehot) * scale, zero in the padding columns.
+LMCRT_VECTOR_CLONES double lossAndGradientRow(float *row, int64_t N, int64_t V,
+                                              int64_t hit, float scale) {
+  float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+  for (int64_t j = 0; j < N; ++j)
+    mx = row[j] > mx ? row[j] : mx;
+  const float picked = row[hit];
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < N; ++j) {
+    float e = lmcrt::vmath::expNonPositive(row[j] - mx);
+    row[j] = e;
+    sum += e;
+  }
+  const double loss = static_cast<double>(std::log(sum) + mx - picked);
+  // (p - onehot) * scale with p = e / sum, in the order of the unchunked
+  // lowering.
+#pragma omp simd
+  for (int64_t j = 0; j < N; ++j)
+    row[j] = (row[j] / sum - (j == hit ? 1.0f : 0.0f)) * scale;
+  for (int64_t j = N; j < V; ++j)
+    row[j] = 0.0f;
+  return loss;
+}
+
 [[noreturn]] void failWith(const std::string &why) {
   lmcrt::fail("head_cross_entropy: " + why);
 }
@@ -243,30 +271,9 @@ extern "C" void _mlir_ciface_lmcrt_head_cross_entropy_f32(
                             precision, /*accumulate=*/false, wBits);
 
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < m; ++i) {
-      float *row = L + i * V;
-      float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-      for (int64_t j = 0; j < N; ++j)
-        mx = row[j] > mx ? row[j] : mx;
-      const float picked = row[target[r0 + i]];
-      float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t j = 0; j < N; ++j) {
-        float e = lmcrt::vmath::expNonPositive(row[j] - mx);
-        row[j] = e;
-        sum += e;
-      }
-      rowLoss[r0 + i] = static_cast<double>(std::log(sum) + mx - picked);
-      // (p - onehot) * scale with p = e / sum, in the order of the
-      // unchunked lowering.
-      const int64_t hit = target[r0 + i];
-#pragma omp simd
-      for (int64_t j = 0; j < N; ++j)
-        row[j] = (row[j] / sum - (j == hit ? 1.0f : 0.0f)) * scale;
-      for (int64_t j = N; j < V; ++j)
-        row[j] = 0.0f;
-    }
+    for (int64_t i = 0; i < m; ++i)
+      rowLoss[r0 + i] =
+          lossAndGradientRow(L + i * V, N, V, target[r0 + i], scale);
 
     // dx_c = dL op(w)^T.
     Matrix2d dxc(dxs.data + r0 * dxs.ld, m, C, dxs.ld);

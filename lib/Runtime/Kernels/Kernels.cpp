@@ -112,6 +112,24 @@ inline float geluTanh(float x) {
   return (0.5f * x) * (1.0f + lmcrt::vmath::tanh(u));
 }
 
+/// row[j] += b[j] over n contiguous elements.
+LMCRT_VECTOR_CLONES void biasRow(float *row, const float *b, int64_t n) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j)
+    row[j] += b[j];
+}
+
+/// pre[j] = row[j] + b[j]; row[j] = GELU(pre[j]) over n contiguous elements.
+LMCRT_VECTOR_CLONES void biasGeluRow(float *row, float *pre, const float *b,
+                                     int64_t n) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) {
+    float v = row[j] + b[j];
+    pre[j] = v;
+    row[j] = geluTanh(v);
+  }
+}
+
 /// The epilogue of lmcrt_gemm_bias, its shapes checked.
 void biasEpilogue(lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
                   lmcrt_unranked_memref *aux, int32_t epilogue) {
@@ -272,9 +290,7 @@ void lmcrt::applyBiasEpilogue(const MemrefView<float> &C,
     }
     float *row = C.data + offC;
     if (!gelu && cs == 1 && bs == 1) {
-#pragma omp simd
-      for (int64_t j = 0; j < n; ++j)
-        row[j] += b[j];
+      biasRow(row, b, n);
       continue;
     }
     if (!gelu) {
@@ -284,12 +300,7 @@ void lmcrt::applyBiasEpilogue(const MemrefView<float> &C,
     }
     float *pre = Aux.data + offAux;
     if (cs == 1 && as == 1 && bs == 1) {
-#pragma omp simd
-      for (int64_t j = 0; j < n; ++j) {
-        float v = row[j] + b[j];
-        pre[j] = v;
-        row[j] = geluTanh(v);
-      }
+      biasGeluRow(row, pre, b, n);
       continue;
     }
     for (int64_t j = 0; j < n; ++j) {

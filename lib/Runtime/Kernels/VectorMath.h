@@ -14,6 +14,14 @@
 #include <cmath>
 #include <cstdint>
 
+/// Marks a function whose loops LLVM or GCC vectorise to be compiled once
+/// per vector width the CPU may have (AVX-512, AVX2, and the baseline
+/// SSE2 the runtime is built for), the copy picked when the library loads.
+/// Without FMA in any of them, element-wise arithmetic gives the same bits
+/// in every copy; only the order of a vectorised sum follows the width.
+#define LMCRT_VECTOR_CLONES                                                    \
+  __attribute__((target_clones("avx512f", "avx2", "default")))
+
 namespace lmcrt::vmath {
 
 /// e^x for x in [-87, 0] (the caller clamps): x = n ln2 + y with n rounded
