@@ -104,6 +104,13 @@ def ConvertLMCToRuntime : Pass<"convert-lmc-to-runtime", "::mlir::ModuleOp"> {
       int32 ids): the embedding gradient `(grad, ids, table_grad, offset)`,
       a scatter-add instead of the reference's dense loop over the
       vocabulary; `offset` (`i64`) is the op's third, scalar input, or 0;
+    - with `device=gpu`, a marked generic with `kernel = "sum"` (one
+      float32 input, a 0-d float32 output; `lmc-fuse-kernel-loops
+      {runtime-sums}` marks them): the GPU runtime's sum `(in, out,
+      square)` (`square` `i32`: 1 sums the squares), one parallel kernel
+      in a fixed order that overwrites `out`; the zero fill before it, or
+      a copy of a shared zero into its output, goes as for the GEMM. On
+      the CPU (no sum kernel) the generic stays loops;
     - `lmc.buffer_collective` and `lmc.buffer_collective_start` (what the
       collectives become in bufferization): the runtime's all-reduce,
       all-gather or reduce-scatter, or its start form returning a handle
@@ -197,7 +204,7 @@ def ConvertLMCToRuntime : Pass<"convert-lmc-to-runtime", "::mlir::ModuleOp"> {
            "Call the library kernels of the marked linalg ops (false: they "
            "stay loops); ops on buffers are always calls">,
     ListOption<"kernels", "kernels", "std::string",
-               "The library kernels to call (gemm, embedding_grad); all when "
+               "The library kernels to call (gemm, embedding_grad, sum); all when "
                "empty. Marked ops of other kernels stay linalg ops">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
@@ -209,6 +216,7 @@ def ConvertLMCToRuntime : Pass<"convert-lmc-to-runtime", "::mlir::ModuleOp"> {
               "Zero fills of library call outputs removed">,
     Statistic<"numEpilogues", "gemm-epilogues",
               "GEMMs called with a bias (and GELU) epilogue">,
+    Statistic<"numSums", "sums", "Sums to a scalar called on the GPU">,
   ];
 }
 

@@ -298,6 +298,26 @@ struct ConvertLMCToRuntimePass
                       {op.getDpsInputs()[0], op.getDpsInputs()[1],
                        op.getDpsInits()[0], offset})))
         return failure();
+    } else if (kernel.getValue() == "sum") {
+      // The CPU runtime has no sum kernel: there the generic stays loops.
+      if (targetDevice != Device::GPU)
+        return success();
+      auto square = attrs.getAs<BoolAttr>("square");
+      auto out = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
+      if (!square || op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
+          !out || out.getRank() != 0)
+        return op.emitOpError("has a malformed sum (one input, a 0-d output "
+                              "and `square` expected)");
+      if (elementTypeOf(op.getDpsInputs()[0]) != f32 || !out.getElementType().isF32())
+        return success();
+      // The call overwrites the scalar: the zero it started from (a fill,
+      // or a copy of a shared zero) is dead.
+      eraseDeadZeroFill(op, /*orCopy=*/true);
+      if (failed(call(b, op, Function::SumF32,
+                      {op.getDpsInputs()[0], op.getDpsInits()[0],
+                       static_cast<int64_t>(square.getValue() ? 1 : 0)})))
+        return failure();
+      ++numSums;
     } else {
       return op.emitOpError("names an unknown library kernel '")
              << kernel.getValue() << "'";
@@ -306,18 +326,26 @@ struct ConvertLMCToRuntimePass
     return success();
   }
 
-  /// Erases the linalg.fill that wrote the output buffer of `op` (a GEMM or
-  /// an embedding gradient) before it: between the two only ops without
-  /// memory effects (constants, sizes) and deallocations of other buffers,
-  /// so that nothing can read the filled buffer or a view of it. The library
-  /// call overwrites the whole output, so the fill is dead.
-  void eraseDeadZeroFill(linalg::GenericOp op) {
+  /// Erases the linalg.fill that wrote the output buffer of `op` (a GEMM,
+  /// an embedding gradient or a sum) before it (with `orCopy`, also a copy
+  /// into it): between the two only ops without memory effects (constants,
+  /// sizes) and deallocations of other buffers, so that nothing can read the
+  /// filled buffer or a view of it. The library call overwrites the whole
+  /// output, so the fill is dead.
+  void eraseDeadZeroFill(linalg::GenericOp op, bool orCopy = false) {
     Value out = op.getDpsInits()[0];
     for (Operation *prev = op->getPrevNode(); prev;
          prev = prev->getPrevNode()) {
       if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
         if (fill.getDpsInits()[0] == out) {
           fill.erase();
+          ++numDeadFills;
+        }
+        return;
+      }
+      if (auto copy = dyn_cast<memref::CopyOp>(prev); copy && orCopy) {
+        if (copy.getTarget() == out) {
+          copy.erase();
           ++numDeadFills;
         }
         return;
