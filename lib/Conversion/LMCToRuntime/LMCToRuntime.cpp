@@ -299,16 +299,16 @@ struct ConvertLMCToRuntimePass
                        op.getDpsInits()[0], offset})))
         return failure();
     } else if (kernel.getValue() == "sum") {
-      // The CPU runtime has no sum kernel: there the generic stays loops.
-      if (targetDevice != Device::GPU)
-        return success();
       auto square = attrs.getAs<BoolAttr>("square");
       auto out = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
       if (!square || op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
           !out || out.getRank() != 0)
         return op.emitOpError("has a malformed sum (one input, a 0-d output "
                               "and `square` expected)");
-      if (elementTypeOf(op.getDpsInputs()[0]) != f32 || !out.getElementType().isF32())
+      // The CPU runtime has no sum kernel: there the generic stays loops.
+      if (targetDevice != Device::GPU ||
+          elementTypeOf(op.getDpsInputs()[0]) != f32 ||
+          !out.getElementType().isF32())
         return success();
       // The call overwrites the scalar: the zero it started from (a fill,
       // or a copy of a shared zero) is dead.
