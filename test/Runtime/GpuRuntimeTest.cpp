@@ -992,6 +992,45 @@ TEST(GpuRowKernels, CrossEntropyAgainstDouble) {
   }
 }
 
+TEST(GpuSum, AgainstDouble) {
+  REQUIRE_GPU();
+  // One block (gpt2's 768), the one-block limit and one past it, gpt2's
+  // [768, 2304] matrix (216 chunks), and a transposed view.
+  struct Case {
+    int64_t rows, cols;
+    bool transposed;
+  };
+  for (Case cs : {Case{1, 768, false}, Case{1, 16384, false},
+                  Case{1, 16385, false}, Case{768, 2304, false},
+                  Case{300, 70, true}}) {
+    const int64_t n = cs.rows * cs.cols;
+    Buffer X(n), Out(1);
+    fillRandom(X.data, n, 51);
+    auto x = cs.transposed
+                 ? desc<2>(X.data, 0, {cs.rows, cs.cols}, {1, cs.rows})
+                 : desc<2>(X.data, 0, {cs.rows, cs.cols}, {cs.cols, 1});
+    struct Scalar {
+      float *allocated, *aligned;
+      int64_t offset;
+    } out{Out.data, Out.data, 0};
+    lmcrt_unranked_memref rx = x.ref(), rout{0, &out};
+    for (int square : {0, 1}) {
+      Out.data[0] = 99.0f;
+      _mlir_ciface_lmcrt_gpu_sum_f32(&rx, &rout, square);
+      lmcrt::device::synchronize();
+      double want = 0, magnitude = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double v = X.data[i], term = square ? v * v : v;
+        want += term;
+        magnitude += std::fabs(term);
+      }
+      EXPECT_NEAR(Out.data[0], want, 2e-6 * magnitude)
+          << "sum of " << cs.rows << " x " << cs.cols
+          << (square ? " squares" : " values");
+    }
+  }
+}
+
 TEST(GpuEmbedding, GradientAgainstCpu) {
   REQUIRE_GPU();
   struct Case {
