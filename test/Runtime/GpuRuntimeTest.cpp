@@ -992,6 +992,53 @@ TEST(GpuRowKernels, CrossEntropyAgainstDouble) {
   }
 }
 
+TEST(GpuRowKernels, SoftmaxAgainstDouble) {
+  REQUIRE_GPU();
+  // Decomposed attention's [B, H, T, T] scores, the future masked to -inf:
+  // gpt2's T 1024 and a T that is not a multiple of a warp.
+  for (int64_t T : {int64_t(1024), int64_t(37)}) {
+    const int64_t B = 2, H = 3, rows = B * H * T, n = rows * T;
+    Buffer X(n), Y(n), DY(n), DX(n);
+    fillRandom(X.data, n, 61);
+    fillRandom(DY.data, n, 62);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = r % T + 1; j < T; ++j)
+        X.data[r * T + j] = -INFINITY;
+    std::vector<int64_t> sizes = {B, H, T, T},
+                         strides = {H * T * T, T * T, T, 1};
+    auto x = desc<4>(X.data, 0, sizes, strides),
+         y = desc<4>(Y.data, 0, sizes, strides),
+         dy = desc<4>(DY.data, 0, sizes, strides),
+         dx = desc<4>(DX.data, 0, sizes, strides);
+    auto rx = x.ref(), ry = y.ref(), rdy = dy.ref(), rdx = dx.ref();
+    _mlir_ciface_lmcrt_gpu_softmax_fwd_f32(&rx, &ry);
+    _mlir_ciface_lmcrt_gpu_softmax_bwd_f32(&ry, &rdy, &rdx);
+    lmcrt::device::synchronize();
+    int bad = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *xr = X.data + r * T, *yr = Y.data + r * T,
+                  *gr = DY.data + r * T, *dr = DX.data + r * T;
+      double m = -INFINITY, s = 0, dot = 0;
+      for (int64_t j = 0; j < T; ++j)
+        m = std::max(m, double(xr[j]));
+      for (int64_t j = 0; j < T; ++j)
+        s += std::exp(xr[j] - m);
+      for (int64_t j = 0; j < T; ++j)
+        dot += double(yr[j]) * gr[j];
+      for (int64_t j = 0; j < T; ++j) {
+        const double p = std::exp(xr[j] - m) / s,
+                     d = double(yr[j]) * (gr[j] - dot);
+        if ((std::fabs(yr[j] - p) > 2e-6 * (1 + p) ||
+             std::fabs(dr[j] - d) > 5e-6 * (1 + std::fabs(d))) &&
+            bad++ < 5)
+          ADD_FAILURE() << "T " << T << " row " << r << " key " << j
+                        << ": y " << yr[j] << " (want " << p << "), dx "
+                        << dr[j] << " (want " << d << ")";
+      }
+    }
+  }
+}
+
 TEST(GpuSum, AgainstDouble) {
   REQUIRE_GPU();
   // One block (gpt2's 768), the one-block limit and one past it, gpt2's

@@ -448,9 +448,10 @@ struct ConvertLMCToRuntimePass
     return success();
   }
 
-  /// A norm or cross-entropy on buffers: the GPU runtime's row kernel of
-  /// its kind, with its buffers in order and eps (norms) or classes (the
-  /// cross-entropy: the attribute, else the logits' last dimension).
+  /// A norm, softmax or cross-entropy on buffers: the GPU runtime's row
+  /// kernel of its kind, with its buffers in order and eps (norms) or
+  /// classes (the cross-entropy: the attribute, else the logits' last
+  /// dimension); a softmax takes its buffers only.
   LogicalResult lowerRowReduction(BufferRowReductionOp op) {
     Function function =
         llvm::StringSwitch<Function>(op.getKernel())
@@ -459,6 +460,8 @@ struct ConvertLMCToRuntimePass
             .Case("rms_norm", Function::RmsNormFwd)
             .Case("rms_norm_grad", Function::RmsNormBwd)
             .Case("cross_entropy", Function::CrossEntropyFwd)
+            .Case("softmax", Function::SoftmaxFwd)
+            .Case("softmax_grad", Function::SoftmaxBwd)
             .Default(Function::CrossEntropyBwd);
     SmallVector<Arg> args;
     for (Value v : op.getInputs())
@@ -467,6 +470,9 @@ struct ConvertLMCToRuntimePass
       args.push_back(v);
     if (std::optional<APFloat> eps = op.getEps()) {
       args.push_back(Arg::f64(eps->convertToDouble()));
+    } else if (function == Function::SoftmaxFwd ||
+               function == Function::SoftmaxBwd) {
+      // Buffers only.
     } else {
       auto logits = cast<MemRefType>(op.getInputs()[0].getType());
       int64_t classes = op.getClasses() ? int64_t(*op.getClasses())
