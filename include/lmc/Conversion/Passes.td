@@ -27,10 +27,11 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
     the chunked loss have no loop form, so a program with them must be
     linked with the runtime).
 
-    With `runtime-row-reductions` (the GPU pipeline), the float32 norms and
-    cross-entropies outside fusion groups (`lmc.layer_norm`,
+    With `runtime-row-reductions` (the GPU pipeline), the float32 norms,
+    softmaxes and cross-entropies outside fusion groups (`lmc.layer_norm`,
     `lmc.layer_norm_grad`, `lmc.rms_norm`, `lmc.rms_norm_grad`,
-    `lmc.cross_entropy`, `lmc.cross_entropy_grad` with int32 targets) stay
+    `lmc.softmax`, `lmc.softmax_grad`, `lmc.cross_entropy`,
+    `lmc.cross_entropy_grad` with int32 targets) stay
     too: they bufferize to `lmc.buffer_row_reduction`, which
     `convert-lmc-to-runtime{device=gpu}` makes calls of the GPU runtime's
     row kernels (a warp or a block per row) instead of a generated kernel
@@ -63,8 +64,8 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
   let options = [
     Option<"runtimeRowReductions", "runtime-row-reductions", "bool",
            /*default=*/"false",
-           "Leave the float32 norms and cross-entropies outside fusion "
-           "groups to the GPU runtime's row kernels">,
+           "Leave the float32 norms, softmaxes and cross-entropies outside "
+           "fusion groups to the GPU runtime's row kernels">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::cf::ControlFlowDialect",

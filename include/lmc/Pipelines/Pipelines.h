@@ -193,8 +193,8 @@ struct TrainingPipelineOptions
       llvm::cl::init(128)};
   PassOptions::Option<bool> gpuRowKernels{
       *this, "gpu-row-kernels",
-      llvm::cl::desc("With target=cuda: keep the float32 norms and "
-                     "cross-entropies out of fusion groups, for the GPU "
+      llvm::cl::desc("With target=cuda: keep the float32 norms, softmaxes "
+                     "and cross-entropies out of fusion groups, for the GPU "
                      "runtime's row kernels (lmc-fuse{runtime-row-"
                      "reductions})"),
       llvm::cl::init(true)};
@@ -280,7 +280,8 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
       llvm::cl::init(true)};  PassOptions::Option<bool> rowReductions{
       *this, "row-reductions",
       llvm::cl::desc("Call the GPU runtime's row kernels for the float32 "
-                     "norms and cross-entropies outside fusion groups "
+                     "norms, softmaxes and cross-entropies outside fusion "
+                     "groups "
                      "(convert-lmc-to-linalg{runtime-row-reductions}; the "
                      "training pipeline's target=cuda keeps them out of the "
                      "groups); false generates them as kernels"),
