@@ -109,9 +109,11 @@ def ConvertLMCToRuntime : Pass<"convert-lmc-to-runtime", "::mlir::ModuleOp"> {
       float32 input, a 0-d float32 output; `lmc-fuse-kernel-loops
       {runtime-sums}` marks them): the GPU runtime's sum `(in, out,
       square)` (`square` `i32`: 1 sums the squares), one parallel kernel
-      in a fixed order that overwrites `out`; the zero fill before it, or
-      a copy of a shared zero into its output, goes as for the GEMM. On
-      the CPU (no sum kernel) the generic stays loops;
+      in a fixed order that overwrites `out`. As for the GEMM, the marker
+      says that the output starts at zero (`lmc-fuse-kernel-loops` marks
+      only such sums), so the zero fill before the call, or a copy of a
+      shared zero into its output, goes. On the CPU (no sum kernel) the
+      generic stays loops;
     - `lmc.buffer_collective` and `lmc.buffer_collective_start` (what the
       collectives become in bufferization): the runtime's all-reduce,
       all-gather or reduce-scatter, or its start form returning a handle
