@@ -39,6 +39,16 @@ void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
   // their per-row partials in chunks of 64 rows first: two kernels parallel
   // over the chunks instead of one thread per column adding every row.
   fused.partialsChunk = 64;
+  // The float32 sums to a scalar (the squared norms for clipping, the last
+  // step of a group's sum) one call each of the runtime's sum kernel: one
+  // parallel kernel in a fixed order, instead of a kernel per chunk step,
+  // a one-thread kernel at the end and the fills of the partials.
+  SmallVector<StringRef> kernels;
+  StringRef(options.libraryCalls).split(kernels, ',', -1, false);
+  fused.runtimeSums =
+      options.runtimeCalls && llvm::any_of(kernels, [](StringRef kernel) {
+        return kernel.trim() == "sum";
+      });
   pm.addPass(createLMCFuseKernelLoops(fused));
   pm.addPass(createCanonicalizerPass());
 
@@ -55,8 +65,6 @@ void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
   // with the collectives and attention, the GPU runtime's functions, as
   // their buffers will be in GPU memory.
   ConvertLMCToRuntimeOptions runtimeCalls;
-  SmallVector<StringRef> kernels;
-  StringRef(options.libraryCalls).split(kernels, ',', -1, false);
   for (StringRef kernel : kernels)
     runtimeCalls.kernels.push_back(kernel.trim().str());
   runtimeCalls.libraryCalls = !runtimeCalls.kernels.empty();

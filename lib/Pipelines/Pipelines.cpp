@@ -37,6 +37,7 @@ void mlir::lmc::buildReferencePipeline(
   kernelLoops.rowsPerBlock = options.rowsPerBlock;
   kernelLoops.elementsAsRows = options.elementsAsRows;
   kernelLoops.partialsChunk = options.partialsChunk;
+  kernelLoops.runtimeSums = options.runtimeSums;
   pm.addPass(createLMCFuseKernelLoops(kernelLoops));
   pm.addPass(createCanonicalizerPass());
 

@@ -992,6 +992,92 @@ TEST(GpuRowKernels, CrossEntropyAgainstDouble) {
   }
 }
 
+TEST(GpuRowKernels, SoftmaxAgainstDouble) {
+  REQUIRE_GPU();
+  // Decomposed attention's [B, H, T, T] scores, the future masked to -inf:
+  // gpt2's T 1024 and a T that is not a multiple of a warp.
+  for (int64_t T : {int64_t(1024), int64_t(37)}) {
+    const int64_t B = 2, H = 3, rows = B * H * T, n = rows * T;
+    Buffer X(n), Y(n), DY(n), DX(n);
+    fillRandom(X.data, n, 61);
+    fillRandom(DY.data, n, 62);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = r % T + 1; j < T; ++j)
+        X.data[r * T + j] = -INFINITY;
+    std::vector<int64_t> sizes = {B, H, T, T},
+                         strides = {H * T * T, T * T, T, 1};
+    auto x = desc<4>(X.data, 0, sizes, strides),
+         y = desc<4>(Y.data, 0, sizes, strides),
+         dy = desc<4>(DY.data, 0, sizes, strides),
+         dx = desc<4>(DX.data, 0, sizes, strides);
+    auto rx = x.ref(), ry = y.ref(), rdy = dy.ref(), rdx = dx.ref();
+    _mlir_ciface_lmcrt_gpu_softmax_fwd_f32(&rx, &ry);
+    _mlir_ciface_lmcrt_gpu_softmax_bwd_f32(&ry, &rdy, &rdx);
+    lmcrt::device::synchronize();
+    int bad = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *xr = X.data + r * T, *yr = Y.data + r * T,
+                  *gr = DY.data + r * T, *dr = DX.data + r * T;
+      double m = -INFINITY, s = 0, dot = 0;
+      for (int64_t j = 0; j < T; ++j)
+        m = std::max(m, double(xr[j]));
+      for (int64_t j = 0; j < T; ++j)
+        s += std::exp(xr[j] - m);
+      for (int64_t j = 0; j < T; ++j)
+        dot += double(yr[j]) * gr[j];
+      for (int64_t j = 0; j < T; ++j) {
+        const double p = std::exp(xr[j] - m) / s,
+                     d = double(yr[j]) * (gr[j] - dot);
+        if ((std::fabs(yr[j] - p) > 2e-6 * (1 + p) ||
+             std::fabs(dr[j] - d) > 5e-6 * (1 + std::fabs(d))) &&
+            bad++ < 5)
+          ADD_FAILURE() << "T " << T << " row " << r << " key " << j
+                        << ": y " << yr[j] << " (want " << p << "), dx "
+                        << dr[j] << " (want " << d << ")";
+      }
+    }
+  }
+}
+
+TEST(GpuSum, AgainstDouble) {
+  REQUIRE_GPU();
+  // One block (gpt2's 768), the one-block limit and one past it, gpt2's
+  // [768, 2304] matrix (216 chunks), and a transposed view.
+  struct Case {
+    int64_t rows, cols;
+    bool transposed;
+  };
+  for (Case cs : {Case{1, 768, false}, Case{1, 16384, false},
+                  Case{1, 16385, false}, Case{768, 2304, false},
+                  Case{300, 70, true}}) {
+    const int64_t n = cs.rows * cs.cols;
+    Buffer X(n), Out(1);
+    fillRandom(X.data, n, 51);
+    auto x = cs.transposed
+                 ? desc<2>(X.data, 0, {cs.rows, cs.cols}, {1, cs.rows})
+                 : desc<2>(X.data, 0, {cs.rows, cs.cols}, {cs.cols, 1});
+    struct Scalar {
+      float *allocated, *aligned;
+      int64_t offset;
+    } out{Out.data, Out.data, 0};
+    lmcrt_unranked_memref rx = x.ref(), rout{0, &out};
+    for (int square : {0, 1}) {
+      Out.data[0] = 99.0f;
+      _mlir_ciface_lmcrt_gpu_sum_f32(&rx, &rout, square);
+      lmcrt::device::synchronize();
+      double want = 0, magnitude = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double v = X.data[i], term = square ? v * v : v;
+        want += term;
+        magnitude += std::fabs(term);
+      }
+      EXPECT_NEAR(Out.data[0], want, 2e-6 * magnitude)
+          << "sum of " << cs.rows << " x " << cs.cols
+          << (square ? " squares" : " values");
+    }
+  }
+}
+
 TEST(GpuEmbedding, GradientAgainstCpu) {
   REQUIRE_GPU();
   struct Case {

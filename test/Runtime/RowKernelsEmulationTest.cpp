@@ -2,16 +2,18 @@
 //
 // Compiles lib/Runtime/Cuda/RowKernels.cu as host C++ and runs its kernels
 // as RowKernels.cpp launches them (blocks of 256 threads: a warp per row for
-// the norms, a block per row for the cross-entropy, the parameter gradients
-// over chunks of rows then over the chunks), one std::thread per GPU thread
-// and the warp shuffles emulated (CudaEmulation.h), against references in
-// double: LayerNorm and RMSNorm forward and backward, the cross-entropy's
-// mean loss and its gradient. Row lengths below, at and across 32 and 256
-// and not multiples of either, 1 column, 1 row, rows over several chunks,
-// strided 3-D views (padded rows, a column stride of 2), and the padded
-// vocabulary (`classes` < V: padding outside the statistics, gradient
-// exactly 0). lmcrt-gpu-tests compares the entry points with the CPU on a
-// GPU.
+// the norms and the softmax, a block per row for the cross-entropy, the
+// parameter gradients over chunks of rows then over the chunks), one
+// std::thread per GPU thread and the warp shuffles emulated
+// (CudaEmulation.h), against references in double: LayerNorm and RMSNorm
+// forward and backward, the softmax and its gradient (causal attention
+// scores with -inf over three leading dimensions; all -inf, NaN and +inf
+// rows as on the CPU), the cross-entropy's mean loss and its gradient. Row
+// lengths below, at and across 32 and 256 and not multiples of either, 1
+// column, 1 row, rows over several chunks, strided 3-D views (padded rows, a
+// column stride of 2), and the padded vocabulary (`classes` < V: padding
+// outside the statistics, gradient exactly 0). lmcrt-gpu-tests compares the
+// entry points with the CPU on a GPU.
 //
 //===----------------------------------------------------------------------===//
 
@@ -216,6 +218,142 @@ TEST(RowKernelsEmulated, NormsBackwardAgainstDouble) {
           EXPECT_EQ(db[c], 99.0f) << where << ": db written without a bias";
       }
     }
+  }
+}
+
+/// The softmax of `x` over a row of `c` entries at `at(k)`, and the
+/// gradient y * (dy - sum(dy * y)), in double.
+struct SoftmaxRow {
+  std::vector<double> y, dx;
+};
+template <typename At>
+SoftmaxRow softmaxRow(const std::vector<float> &x, const std::vector<float> &dy,
+                      long long c, At at) {
+  double m = -INFINITY, s = 0, dot = 0;
+  for (long long k = 0; k < c; ++k)
+    m = std::max(m, double(x[at(k)]));
+  for (long long k = 0; k < c; ++k)
+    s += std::exp(double(x[at(k)]) - m);
+  SoftmaxRow row;
+  for (long long k = 0; k < c; ++k)
+    row.y.push_back(std::exp(double(x[at(k)]) - m) / s);
+  for (long long k = 0; k < c; ++k)
+    dot += row.y[k] * dy[at(k)];
+  for (long long k = 0; k < c; ++k)
+    row.dx.push_back(row.y[k] * (dy[at(k)] - dot));
+  return row;
+}
+
+TEST(RowKernelsEmulated, SoftmaxAgainstDouble) {
+  std::vector<Layout> layouts = normLayouts();
+  // gpt2's attention rows (T 1024), and rows of 2 and 3 warps' width.
+  layouts.push_back({1, 3, 1024});
+  layouts.push_back({2, 5, 70, 1, 2});
+  for (const Layout &l : layouts) {
+    const std::string where = "softmax " + l.name();
+    // Spread wide enough that the online maximum moves within a lane.
+    std::vector<float> x = randomVector(l.size(), 11, -8.0f, 8.0f),
+                       dy = randomVector(l.size(), 12), y(l.size(), 99.0f),
+                       dx(l.size(), 99.0f);
+    const long long rows = l.b * l.t;
+    const int C = static_cast<int>(l.c);
+    const RowIndex ix = l.index();
+    launchWarpRows(rows, [&] {
+      lmc_softmax_fwd(x.data(), ix, y.data(), ix, rows, C);
+    });
+    // The gradient from the kernel's own output, as the backward pass has it.
+    launchWarpRows(rows, [&] {
+      lmc_softmax_bwd(y.data(), ix, dy.data(), ix, dx.data(), ix, rows, C);
+    });
+    for (long long bi = 0; bi < l.b; ++bi)
+      for (long long ti = 0; ti < l.t; ++ti) {
+        auto at = [&](long long c) { return l.at(bi, ti, c); };
+        SoftmaxRow want = softmaxRow(x, dy, l.c, at);
+        // dx from the float y the kernel wrote, in double.
+        double dot = 0;
+        for (long long c = 0; c < l.c; ++c)
+          dot += double(y[at(c)]) * dy[at(c)];
+        for (long long c = 0; c < l.c; ++c) {
+          const std::string pos = " at (" + std::to_string(bi) + ", " +
+                                  std::to_string(ti) + ", " +
+                                  std::to_string(c) + ")";
+          expectNear(want.y[c], y[at(c)], 2e-6, where + " y" + pos);
+          expectNear(double(y[at(c)]) * (dy[at(c)] - dot), dx[at(c)], 5e-6,
+                     where + " dx" + pos);
+          expectNear(want.dx[c], dx[at(c)], 2e-5, where + " dx (double y)" + pos);
+        }
+      }
+    // Padding between rows is written by neither kernel.
+    for (long long i = 0; i < l.size(); ++i) {
+      const long long r = i % l.batchStride() / l.rowStride(),
+                      within = i % l.batchStride() % l.rowStride();
+      if (r >= l.t || within % l.colStride != 0 ||
+          within / l.colStride >= l.c) {
+        EXPECT_EQ(y[i], 99.0f) << where << ": padding " << i << " written";
+        EXPECT_EQ(dx[i], 99.0f) << where << ": padding " << i << " written";
+      }
+    }
+  }
+}
+
+TEST(RowKernelsEmulated, SoftmaxOfCausalScores) {
+  // Decomposed attention's probabilities: [B, H, T, T] scores with the
+  // future masked to -inf (lmc.causal_mask), rows over three leading
+  // dimensions. Masked entries get exactly 0, and so does their gradient.
+  const long long B = 2, H = 3, T = 37;
+  const long long n = B * H * T * T, rows = B * H * T;
+  std::vector<float> x = randomVector(n, 13, -6.0f, 6.0f),
+                     dy = randomVector(n, 14), y(n, 99.0f), dx(n, 99.0f);
+  for (long long r = 0; r < rows; ++r)
+    for (long long j = r % T + 1; j < T; ++j)
+      x[r * T + j] = -INFINITY;
+  const RowIndex ix{H, T, H * T * T, T * T, T, 1};
+  launchWarpRows(rows, [&] {
+    lmc_softmax_fwd(x.data(), ix, y.data(), ix, rows, static_cast<int>(T));
+  });
+  launchWarpRows(rows, [&] {
+    lmc_softmax_bwd(y.data(), ix, dy.data(), ix, dx.data(), ix, rows,
+                    static_cast<int>(T));
+  });
+  for (long long r = 0; r < rows; ++r) {
+    const long long i = r % T;
+    SoftmaxRow want =
+        softmaxRow(x, dy, T, [&](long long c) { return r * T + c; });
+    for (long long j = 0; j < T; ++j) {
+      const std::string where = "row " + std::to_string(r) + " (query " +
+                                std::to_string(i) + "), key " +
+                                std::to_string(j);
+      if (j > i) {
+        EXPECT_EQ(y[r * T + j], 0.0f) << where;
+        EXPECT_EQ(dx[r * T + j], 0.0f) << where;
+        continue;
+      }
+      expectNear(want.y[j], y[r * T + j], 2e-6, where);
+      expectNear(want.dx[j], dx[r * T + j], 2e-5, where);
+    }
+  }
+  // The first query sees only itself.
+  EXPECT_EQ(y[0], 1.0f);
+}
+
+TEST(RowKernelsEmulated, SoftmaxInfiniteAndNaNRows) {
+  // As the CPU lowering: a row all -inf is NaN (exp(-inf - -inf)), a NaN
+  // entry makes its row NaN, +inf too; the other rows are untouched.
+  const long long C = 45, rows = 4;
+  std::vector<float> x = randomVector(rows * C, 15), y(rows * C, 99.0f);
+  for (long long c = 0; c < C; ++c)
+    x[c] = -INFINITY;
+  x[1 * C + 40] = NAN;
+  x[2 * C + 3] = INFINITY;
+  const RowIndex ix{1, rows, 0, 0, C, 1};
+  launchWarpRows(rows, [&] {
+    lmc_softmax_fwd(x.data(), ix, y.data(), ix, rows, static_cast<int>(C));
+  });
+  for (long long c = 0; c < C; ++c) {
+    EXPECT_TRUE(std::isnan(y[c])) << "all -inf, column " << c;
+    EXPECT_TRUE(std::isnan(y[C + c])) << "a NaN, column " << c;
+    EXPECT_TRUE(std::isnan(y[2 * C + c])) << "+inf, column " << c;
+    EXPECT_FALSE(std::isnan(y[3 * C + c])) << "finite, column " << c;
   }
 }
 

@@ -195,8 +195,9 @@ static cl::opt<bool> streamFunctions(
     cl::init(true), cl::sub(compileCommand));
 static cl::opt<bool> gpuRowKernels(
     "gpu-row-kernels",
-    cl::desc("--target cuda: LayerNorm, RMSNorm, the cross-entropy and "
-             "their gradients as calls of the GPU runtime's row kernels, a "
+    cl::desc("--target cuda: LayerNorm, RMSNorm, the softmax "
+             "(--attention decomposed), the cross-entropy and their "
+             "gradients as calls of the GPU runtime's row kernels, a "
              "warp or a block per row (default); =false generates them as "
              "kernels of their fusion groups, a thread per row"),
     cl::init(true), cl::sub(compileCommand));

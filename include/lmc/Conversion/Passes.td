@@ -27,10 +27,11 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
     the chunked loss have no loop form, so a program with them must be
     linked with the runtime).
 
-    With `runtime-row-reductions` (the GPU pipeline), the float32 norms and
-    cross-entropies outside fusion groups (`lmc.layer_norm`,
+    With `runtime-row-reductions` (the GPU pipeline), the float32 norms,
+    softmaxes and cross-entropies outside fusion groups (`lmc.layer_norm`,
     `lmc.layer_norm_grad`, `lmc.rms_norm`, `lmc.rms_norm_grad`,
-    `lmc.cross_entropy`, `lmc.cross_entropy_grad` with int32 targets) stay
+    `lmc.softmax`, `lmc.softmax_grad`, `lmc.cross_entropy`,
+    `lmc.cross_entropy_grad` with int32 targets) stay
     too: they bufferize to `lmc.buffer_row_reduction`, which
     `convert-lmc-to-runtime{device=gpu}` makes calls of the GPU runtime's
     row kernels (a warp or a block per row) instead of a generated kernel
@@ -63,8 +64,8 @@ def ConvertLMCToLinalg : Pass<"convert-lmc-to-linalg", "::mlir::ModuleOp"> {
   let options = [
     Option<"runtimeRowReductions", "runtime-row-reductions", "bool",
            /*default=*/"false",
-           "Leave the float32 norms and cross-entropies outside fusion "
-           "groups to the GPU runtime's row kernels">,
+           "Leave the float32 norms, softmaxes and cross-entropies outside "
+           "fusion groups to the GPU runtime's row kernels">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::cf::ControlFlowDialect",
@@ -104,6 +105,15 @@ def ConvertLMCToRuntime : Pass<"convert-lmc-to-runtime", "::mlir::ModuleOp"> {
       int32 ids): the embedding gradient `(grad, ids, table_grad, offset)`,
       a scatter-add instead of the reference's dense loop over the
       vocabulary; `offset` (`i64`) is the op's third, scalar input, or 0;
+    - with `device=gpu`, a marked generic with `kernel = "sum"` (one
+      float32 input, a 0-d float32 output; `lmc-fuse-kernel-loops
+      {runtime-sums}` marks them): the GPU runtime's sum `(in, out,
+      square)` (`square` `i32`: 1 sums the squares), one parallel kernel
+      in a fixed order that overwrites `out`. As for the GEMM, the marker
+      says that the output starts at zero (`lmc-fuse-kernel-loops` marks
+      only such sums), so the zero fill before the call, or a copy of a
+      shared zero into its output, goes. On the CPU (no sum kernel) the
+      generic stays loops;
     - `lmc.buffer_collective` and `lmc.buffer_collective_start` (what the
       collectives become in bufferization): the runtime's all-reduce,
       all-gather or reduce-scatter, or its start form returning a handle
@@ -197,7 +207,7 @@ def ConvertLMCToRuntime : Pass<"convert-lmc-to-runtime", "::mlir::ModuleOp"> {
            "Call the library kernels of the marked linalg ops (false: they "
            "stay loops); ops on buffers are always calls">,
     ListOption<"kernels", "kernels", "std::string",
-               "The library kernels to call (gemm, embedding_grad); all when "
+               "The library kernels to call (gemm, embedding_grad, sum); all when "
                "empty. Marked ops of other kernels stay linalg ops">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
@@ -209,6 +219,7 @@ def ConvertLMCToRuntime : Pass<"convert-lmc-to-runtime", "::mlir::ModuleOp"> {
               "Zero fills of library call outputs removed">,
     Statistic<"numEpilogues", "gemm-epilogues",
               "GEMMs called with a bias (and GELU) epilogue">,
+    Statistic<"numSums", "sums", "Sums to a scalar called on the GPU">,
   ];
 }
 

@@ -75,6 +75,13 @@ struct ReferencePipelineOptions
                      "of this many blocks first (lmc-fuse-kernel-loops), as "
                      "the GPU pipeline does; 0: in block order"),
       llvm::cl::init(0)};
+  PassOptions::Option<bool> runtimeSums{
+      *this, "runtime-sums",
+      llvm::cl::desc("Mark the float32 sums to a scalar for the runtime's "
+                     "sum kernel, with the GPU pipeline's partials "
+                     "(lmc-fuse-kernel-loops{runtime-sums}); here they run "
+                     "as the marked generics' loops"),
+      llvm::cl::init(false)};
 };
 
 /// Builds the reference lowering of the lmc dialect to the LLVM dialect:
@@ -186,8 +193,8 @@ struct TrainingPipelineOptions
       llvm::cl::init(128)};
   PassOptions::Option<bool> gpuRowKernels{
       *this, "gpu-row-kernels",
-      llvm::cl::desc("With target=cuda: keep the float32 norms and "
-                     "cross-entropies out of fusion groups, for the GPU "
+      llvm::cl::desc("With target=cuda: keep the float32 norms, softmaxes "
+                     "and cross-entropies out of fusion groups, for the GPU "
                      "runtime's row kernels (lmc-fuse{runtime-row-"
                      "reductions})"),
       llvm::cl::init(true)};
@@ -234,9 +241,12 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
   PassOptions::Option<std::string> libraryCalls{
       *this, "library-calls",
       llvm::cl::desc("Comma-separated library kernels left to the runtime "
-                     "(convert-lmc-to-runtime): gemm, embedding_grad; the "
-                     "others become GPU kernels"),
-      llvm::cl::init("gemm,embedding_grad")};
+                     "(convert-lmc-to-runtime): gemm, embedding_grad, sum "
+                     "(the float32 sums to a scalar: a gradient's squared "
+                     "norm, the last step of a fusion group's sum; "
+                     "lmc-fuse-kernel-loops{runtime-sums}); the others "
+                     "become GPU kernels"),
+      llvm::cl::init("gemm,embedding_grad,sum")};
   PassOptions::Option<bool> outline{
       *this, "outline",
       llvm::cl::desc("Outline lmc ops into shared functions first "
@@ -270,7 +280,8 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
       llvm::cl::init(true)};  PassOptions::Option<bool> rowReductions{
       *this, "row-reductions",
       llvm::cl::desc("Call the GPU runtime's row kernels for the float32 "
-                     "norms and cross-entropies outside fusion groups "
+                     "norms, softmaxes and cross-entropies outside fusion "
+                     "groups "
                      "(convert-lmc-to-linalg{runtime-row-reductions}; the "
                      "training pipeline's target=cuda keeps them out of the "
                      "groups); false generates them as kernels"),

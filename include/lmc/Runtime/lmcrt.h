@@ -689,6 +689,28 @@ void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
     lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
     lmcrt_unranked_memref *dloss, lmcrt_unranked_memref *dlogits,
     int64_t classes);
+/* Softmax over the last dimension of x (rank 1 to 4, any strides), with the
+ * semantics of lmc.softmax's CPU lowering: y = exp(x - max) / sum(exp(x -
+ * max)), entries of -inf (a causal mask's) get 0; and of lmc.softmax_grad:
+ * dx = y * (dy - sum(dy * y)) from the softmax's output y. A warp per row:
+ * the row's maximum, its sum of exponentials, then a pass writing y
+ * (RowKernels.cu). */
+void _mlir_ciface_lmcrt_gpu_softmax_fwd_f32(lmcrt_unranked_memref *x,
+                                            lmcrt_unranked_memref *y);
+void _mlir_ciface_lmcrt_gpu_softmax_bwd_f32(lmcrt_unranked_memref *y,
+                                            lmcrt_unranked_memref *dy,
+                                            lmcrt_unranked_memref *dx);
+/* The sum of every element of `in` (float32, rank 1 to 4, any strides; of
+ * their squares when `square` is 1) written into the 0-d `out` (what a
+ * `target cuda` program's sums to a scalar become: the gradients' squared
+ * norms, the last step of a fusion group's sum; lib/Runtime/Cuda/Sum.cpp).
+ * One kernel of one block for at most LMCRT_SUM_ONE_BLOCK elements, else a
+ * kernel over fixed chunks and a one-block kernel over their sums; the
+ * order of the additions depends only on the number of elements. */
+#define LMCRT_SUM_ONE_BLOCK 16384
+void _mlir_ciface_lmcrt_gpu_sum_f32(lmcrt_unranked_memref *in,
+                                    lmcrt_unranked_memref *out,
+                                    int32_t square);
 
 /* The collectives above, with the same arguments and semantics, over NCCL
  * (one rank per GPU; a communicator per group, every group going through

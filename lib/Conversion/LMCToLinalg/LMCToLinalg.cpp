@@ -911,12 +911,13 @@ struct ConvertLMCToLinalgPass
                       BufferAttentionGradOp>();
     // The LM head's chunked loss too (lmc.buffer_head_loss).
     target.addLegalOp<ChunkedHeadLossOp, BufferHeadLossOp>();
-    // On the GPU pipeline, the norms and cross-entropies outside fusion
-    // groups are the runtime's row kernels (lmc.buffer_row_reduction).
+    // On the GPU pipeline, the norms, softmaxes and cross-entropies outside
+    // fusion groups are the runtime's row kernels (lmc.buffer_row_reduction).
     if (runtimeRowReductions)
       target.addDynamicallyLegalOp<LayerNormOp, LayerNormGradOp, RMSNormOp,
                                    RMSNormGradOp, CrossEntropyOp,
-                                   CrossEntropyGradOp>([](Operation *op) {
+                                   CrossEntropyGradOp, SoftmaxOp,
+                                   SoftmaxGradOp>([](Operation *op) {
         auto fn = op->getParentOfType<func::FuncOp>();
         return isRuntimeRowReduction(op) && !op->getParentOfType<FusedOp>() &&
                !(fn && fn->hasAttr(FusedOp::getKernelAttrName()));

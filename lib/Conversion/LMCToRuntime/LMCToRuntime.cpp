@@ -303,6 +303,26 @@ struct ConvertLMCToRuntimePass
                       {op.getDpsInputs()[0], op.getDpsInputs()[1],
                        op.getDpsInits()[0], offset})))
         return failure();
+    } else if (kernel.getValue() == "sum") {
+      auto square = attrs.getAs<BoolAttr>("square");
+      auto out = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
+      if (!square || op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
+          !out || out.getRank() != 0)
+        return op.emitOpError("has a malformed sum (one input, a 0-d output "
+                              "and `square` expected)");
+      // The CPU runtime has no sum kernel: there the generic stays loops.
+      if (targetDevice != Device::GPU ||
+          elementTypeOf(op.getDpsInputs()[0]) != f32 ||
+          !out.getElementType().isF32())
+        return success();
+      // The call overwrites the scalar: the zero it started from (a fill,
+      // or a copy of a shared zero) is dead.
+      eraseDeadZeroFill(op, /*orCopy=*/true);
+      if (failed(call(b, op, Function::SumF32,
+                      {op.getDpsInputs()[0], op.getDpsInits()[0],
+                       static_cast<int64_t>(square.getValue() ? 1 : 0)})))
+        return failure();
+      ++numSums;
     } else {
       return op.emitOpError("names an unknown library kernel '")
              << kernel.getValue() << "'";
@@ -311,13 +331,14 @@ struct ConvertLMCToRuntimePass
     return success();
   }
 
-  /// Erases the linalg.fill that wrote the output buffer of `op` (a GEMM or
-  /// an embedding gradient) before it: between the two only ops without
-  /// memory effects (constants, sizes) and deallocations of other buffers,
-  /// so that nothing can read the filled buffer or a view of it. The library
-  /// call overwrites the whole output, so the fill is dead. Only a fill of
-  /// zero is erased; returns whether one was.
-  bool eraseDeadZeroFill(linalg::GenericOp op) {
+  /// Erases the linalg.fill that wrote the output buffer of `op` (a GEMM,
+  /// an embedding gradient or a sum) before it (with `orCopy`, also a copy
+  /// into it, which a sum's marker promises is of zeros): between the two
+  /// only ops without memory effects (constants, sizes) and deallocations of
+  /// other buffers, so that nothing can read the filled buffer or a view of
+  /// it. The library call overwrites the whole output, so the fill is dead.
+  /// Only a fill of zero is erased; returns whether a fill or copy was.
+  bool eraseDeadZeroFill(linalg::GenericOp op, bool orCopy = false) {
     Value out = op.getDpsInits()[0];
     for (Operation *prev = op->getPrevNode(); prev;
          prev = prev->getPrevNode()) {
@@ -326,6 +347,13 @@ struct ConvertLMCToRuntimePass
             !matchPattern(fill.getDpsInputs()[0], m_AnyZeroFloat()))
           return false;
         fill.erase();
+        ++numDeadFills;
+        return true;
+      }
+      if (auto copy = dyn_cast<memref::CopyOp>(prev); copy && orCopy) {
+        if (copy.getTarget() != out)
+          return false;
+        copy.erase();
         ++numDeadFills;
         return true;
       }
@@ -428,9 +456,10 @@ struct ConvertLMCToRuntimePass
     return success();
   }
 
-  /// A norm or cross-entropy on buffers: the GPU runtime's row kernel of
-  /// its kind, with its buffers in order and eps (norms) or classes (the
-  /// cross-entropy: the attribute, else the logits' last dimension).
+  /// A norm, softmax or cross-entropy on buffers: the GPU runtime's row
+  /// kernel of its kind, with its buffers in order and eps (norms) or
+  /// classes (the cross-entropy: the attribute, else the logits' last
+  /// dimension); a softmax takes its buffers only.
   LogicalResult lowerRowReduction(BufferRowReductionOp op) {
     Function function =
         llvm::StringSwitch<Function>(op.getKernel())
@@ -439,6 +468,8 @@ struct ConvertLMCToRuntimePass
             .Case("rms_norm", Function::RmsNormFwd)
             .Case("rms_norm_grad", Function::RmsNormBwd)
             .Case("cross_entropy", Function::CrossEntropyFwd)
+            .Case("softmax", Function::SoftmaxFwd)
+            .Case("softmax_grad", Function::SoftmaxBwd)
             .Default(Function::CrossEntropyBwd);
     SmallVector<Arg> args;
     for (Value v : op.getInputs())
@@ -447,6 +478,9 @@ struct ConvertLMCToRuntimePass
       args.push_back(v);
     if (std::optional<APFloat> eps = op.getEps()) {
       args.push_back(Arg::f64(eps->convertToDouble()));
+    } else if (function == Function::SoftmaxFwd ||
+               function == Function::SoftmaxBwd) {
+      // Buffers only.
     } else {
       auto logits = cast<MemRefType>(op.getInputs()[0].getType());
       int64_t classes = op.getClasses() ? int64_t(*op.getClasses())

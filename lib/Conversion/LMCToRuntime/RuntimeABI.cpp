@@ -86,6 +86,13 @@ const Entry kEntries[] = {
    true, "mmml", '-'},            // logits, targets, loss, classes
   {Function::CrossEntropyBwd, nullptr, "lmcrt_gpu_cross_entropy_bwd_f32",
    true, "mmmml", '-'},           // logits, targets, dloss, dlogits, classes
+  {Function::SoftmaxFwd, nullptr, "lmcrt_gpu_softmax_fwd_f32", true,
+   "mm", '-'},                    // x, y
+  {Function::SoftmaxBwd, nullptr, "lmcrt_gpu_softmax_bwd_f32", true,
+   "mmm", '-'},                   // y, dy, dx
+  // Sums to a scalar (lib/Runtime/Cuda/Sum.cpp), GPU only.
+  {Function::SumF32, nullptr, "lmcrt_gpu_sum_f32", true,
+   "mmi", '-'},                   // in, out, square
   {Function::HeadCrossEntropy, "lmcrt_head_cross_entropy_f32", nullptr, false,
    "mmmmmmmilli", '-'},           // x, w, targets, seed, loss, dx, dw,
                                   // transpose_b, classes, rows, precision

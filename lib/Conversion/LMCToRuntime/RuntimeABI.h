@@ -57,6 +57,11 @@ enum class Function {
   RmsNormBwd,
   CrossEntropyFwd,
   CrossEntropyBwd,
+  SoftmaxFwd,
+  SoftmaxBwd,
+  /// The sum of a float32 tensor (or of its squares) into a scalar, one
+  /// parallel kernel (lib/Runtime/Cuda/SumKernels.cu): GPU only.
+  SumF32,
   /// The LM head's chunked loss (lmc.buffer_head_loss): CPU only.
   HeadCrossEntropy,
 };

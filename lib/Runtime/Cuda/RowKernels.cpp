@@ -1,7 +1,8 @@
 //===- RowKernels.cpp - Norms and the cross-entropy on the GPU ------------===//
 //
-// lmcrt_gpu_layer_norm_{fwd,bwd}_f32, lmcrt_gpu_rms_norm_{fwd,bwd}_f32 and
-// lmcrt_gpu_cross_entropy_{fwd,bwd}_f32 (lmcrt.h): the row reductions of a
+// lmcrt_gpu_layer_norm_{fwd,bwd}_f32, lmcrt_gpu_rms_norm_{fwd,bwd}_f32,
+// lmcrt_gpu_softmax_{fwd,bwd}_f32 and lmcrt_gpu_cross_entropy_{fwd,bwd}_f32
+// (lmcrt.h): the row reductions of a
 // `target cuda` training step, which the GPU pipeline leaves to the runtime
 // instead of generating a kernel with a thread per row. The kernels are
 // RowKernels.cu, compiled by nvcc into a fatbin that CMake embeds
@@ -347,4 +348,39 @@ extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
   void *args[] = {&l.logits.data, &l.li, &l.targets.data, &l.ti, &G.data,
                   &D.data,        &di,   &n,              &v,    &l.classes};
   launch("lmc_cross_entropy_bwd", rowBlocks(what, l.rows), 1, args);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_softmax_fwd_f32(
+    lmcrt_unranked_memref *x, lmcrt_unranked_memref *y) {
+  const char *what = "gpu_softmax_fwd";
+  requireReady(what);
+  View X(x), Y(y);
+  auto [rows, C] = checkInput(what, X);
+  sameShape(what, "output", Y, X);
+  if (rows == 0 || C == 0)
+    return;
+  const int64_t leading = X.rank() - 1;
+  RowIndex xi = rowIndex(what, X, leading), yi = rowIndex(what, Y, leading);
+  long long n = rows;
+  void *args[] = {&X.data, &xi, &Y.data, &yi, &n, &C};
+  launch("lmc_softmax_fwd", warpBlocks(what, rows), 1, args);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_softmax_bwd_f32(
+    lmcrt_unranked_memref *y, lmcrt_unranked_memref *dy,
+    lmcrt_unranked_memref *dx) {
+  const char *what = "gpu_softmax_bwd";
+  requireReady(what);
+  View Y(y), DY(dy), DX(dx);
+  auto [rows, C] = checkInput(what, Y);
+  sameShape(what, "output gradient", DY, Y);
+  sameShape(what, "input gradient", DX, Y);
+  if (rows == 0 || C == 0)
+    return;
+  const int64_t leading = Y.rank() - 1;
+  RowIndex yi = rowIndex(what, Y, leading), dyi = rowIndex(what, DY, leading),
+           dxi = rowIndex(what, DX, leading);
+  long long n = rows;
+  void *args[] = {&Y.data, &yi, &DY.data, &dyi, &DX.data, &dxi, &n, &C};
+  launch("lmc_softmax_bwd", warpBlocks(what, rows), 1, args);
 }

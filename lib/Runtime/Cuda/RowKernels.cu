@@ -1,13 +1,19 @@
-//===- RowKernels.cu - Row reductions: norms and the cross-entropy --------===//
+//===- RowKernels.cu - Row reductions: norms, softmax, cross-entropy ------===//
 //
-// The GPU kernels behind lmcrt_gpu_layer_norm_*_f32, lmcrt_gpu_rms_norm_*_f32
-// and lmcrt_gpu_cross_entropy_*_f32 (RowKernels.cpp launches them), with the
-// semantics of the CPU lowering of lmc.layer_norm, lmc.rms_norm, their
-// gradients, lmc.cross_entropy and lmc.cross_entropy_grad
+// The GPU kernels behind lmcrt_gpu_layer_norm_*_f32, lmcrt_gpu_rms_norm_*_f32,
+// lmcrt_gpu_softmax_*_f32 and lmcrt_gpu_cross_entropy_*_f32 (RowKernels.cpp
+// launches them), with the semantics of the CPU lowering of lmc.layer_norm,
+// lmc.rms_norm, lmc.softmax, their gradients, lmc.cross_entropy and
+// lmc.cross_entropy_grad
 // (lib/Conversion/LMCToLinalg): the statistics in float32, a row being the
 // last dimension of the operand.
 //
 // Work split:
+// - the softmax (lmc.softmax, lmc.softmax_grad: the decomposed attention's
+//   probabilities over key positions) and its gradient: a warp per row, as
+//   the norms; the row's maximum, its sum of exponentials (each combined
+//   with shuffles), then one pass writing the probabilities; the gradient a
+//   dot product and one writing pass;
 // - the norms and their input gradients: one warp per row (8 per block), the
 //   lanes striding over the row's C columns (coalesced), the sums over the
 //   row combined with xor-butterfly shuffles; the row is read once per
@@ -65,6 +71,11 @@ __device__ inline float warpSum(float v) {
   for (int m = kWarp / 2; m > 0; m /= 2)
     v += __shfl_xor_sync(0xffffffffu, v, m);
   return v;
+}
+
+/// The larger of a and b, NaN when either is (arith.maximumf's rule).
+__device__ inline float maxOrNaN(float a, float b) {
+  return a != a || b != b ? a + b : (a > b ? a : b);
 }
 
 /// Merges the online softmax statistics (m, s) with (m2, s2): the maximum
@@ -364,4 +375,54 @@ extern "C" __global__ void __launch_bounds__(kBlock)
     }
     out[c * di.column] = g;
   }
+}
+
+/// y = exp(x - max) / sum(exp(x - max)) over each of the `rows` rows of C
+/// columns, a warp per row, as the CPU lowering computes it: the row's
+/// maximum (a NaN wins, as arith.maximumf), the sum of exponentials, then
+/// one pass writing y (the row is read from L1 after the first pass).
+/// -inf entries (a causal mask's) get 0; a row all -inf, or with a NaN or
+/// +inf, is NaN, as on the CPU.
+extern "C" __global__ void __launch_bounds__(kBlock)
+    lmc_softmax_fwd(const float *x, RowIndex xi, float *y, RowIndex yi,
+                    long long rows, int C) {
+  const int lane = threadIdx.x % kWarp;
+  const long long r = (long long)blockIdx.x * kWarps + threadIdx.x / kWarp;
+  if (r >= rows)
+    return;
+  const float *xr = x + rowStart(xi, r);
+  float *yr = y + rowStart(yi, r);
+  float m = -CUDART_INF_F;
+  for (int c = lane; c < C; c += kWarp)
+    m = maxOrNaN(m, xr[c * xi.column]);
+#pragma unroll
+  for (int k = kWarp / 2; k > 0; k /= 2)
+    m = maxOrNaN(m, __shfl_xor_sync(0xffffffffu, m, k));
+  float s = 0.0f;
+  for (int c = lane; c < C; c += kWarp)
+    s += expf(xr[c * xi.column] - m);
+  s = warpSum(s);
+  for (int c = lane; c < C; c += kWarp)
+    yr[c * yi.column] = expf(xr[c * xi.column] - m) / s;
+}
+
+/// dx = y * (dy - sum(dy * y)) over each row, from the softmax's output y;
+/// a warp per row.
+extern "C" __global__ void __launch_bounds__(kBlock)
+    lmc_softmax_bwd(const float *y, RowIndex yi, const float *dy,
+                    RowIndex dyi, float *dx, RowIndex dxi, long long rows,
+                    int C) {
+  const int lane = threadIdx.x % kWarp;
+  const long long r = (long long)blockIdx.x * kWarps + threadIdx.x / kWarp;
+  if (r >= rows)
+    return;
+  const float *yr = y + rowStart(yi, r);
+  const float *gr = dy + rowStart(dyi, r);
+  float *dr = dx + rowStart(dxi, r);
+  float dot = 0.0f;
+  for (int c = lane; c < C; c += kWarp)
+    dot += yr[c * yi.column] * gr[c * dyi.column];
+  dot = warpSum(dot);
+  for (int c = lane; c < C; c += kWarp)
+    dr[c * dxi.column] = yr[c * yi.column] * (gr[c * dyi.column] - dot);
 }

@@ -51,6 +51,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/TilingInterface.h"
 #include "mlir/Transforms/CSE.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -134,6 +135,55 @@ bool isElementwise(linalg::GenericOp op) {
          });
 }
 
+/// True when `v` is a float tensor filled with zeros (a sum's initial
+/// value as convert-lmc-to-linalg writes it).
+bool isZeroFill(Value v) {
+  auto fill = v.getDefiningOp<linalg::FillOp>();
+  return fill && fill.getOutputs()[0].getDefiningOp<tensor::EmptyOp>() &&
+         matchPattern(fill.getInputs()[0], m_AnyZeroFloat());
+}
+
+/// For a sum of every element of one float32 tensor into a float32 scalar
+/// that starts at zero (`out += x`, or `out += x * x`: a squared norm), the
+/// runtime's sum kernel can compute it: whether it squares. Every loop is a
+/// reduction and the input is read through a permutation of them, so each
+/// element is read once and the order of the sum is free.
+std::optional<bool> runtimeSumKind(linalg::GenericOp op) {
+  if (op.getNumParallelLoops() != 0 || op.getNumDpsInputs() != 1 ||
+      op.getNumDpsInits() != 1 || !isSumOverOutputs(op) ||
+      !isZeroFill(op.getDpsInits()[0]))
+    return std::nullopt;
+  auto out = dyn_cast<RankedTensorType>(op.getDpsInits()[0].getType());
+  auto in = dyn_cast<RankedTensorType>(op.getDpsInputs()[0].getType());
+  if (!out || !in || out.getRank() != 0 || !out.getElementType().isF32() ||
+      !in.getElementType().isF32() || in.getRank() == 0 ||
+      !op.getMatchingIndexingMap(op.getDpsInputOperand(0)).isPermutation())
+    return std::nullopt;
+  Block *body = op.getBody();
+  BlockArgument x = body->getArgument(0);
+  auto add = cast<arith::AddFOp>(
+      cast<linalg::YieldOp>(body->getTerminator()).getOperand(0).getDefiningOp());
+  Value term = add.getLhs() == body->getArgument(1) ? add.getRhs()
+                                                    : add.getLhs();
+  if (term == x && body->getOperations().size() == 2)
+    return false;
+  auto mul = term.getDefiningOp<arith::MulFOp>();
+  if (mul && mul->getBlock() == body && mul.getLhs() == x &&
+      mul.getRhs() == x && body->getOperations().size() == 3)
+    return true;
+  return std::nullopt;
+}
+
+/// Marks `op` as the runtime's sum kernel's (lmc.library_call, read by
+/// convert-lmc-to-runtime).
+void markRuntimeSum(linalg::GenericOp op, bool square) {
+  Builder b(op.getContext());
+  op->setAttr(LMCDialect::LibraryCallAttrHelper::getNameStr(),
+              b.getDictionaryAttr(
+                  {b.getNamedAttr("kernel", b.getStringAttr("sum")),
+                   b.getNamedAttr("square", b.getBoolAttr(square))}));
+}
+
 Placement placementOf(linalg::GenericOp op, unsigned rows) {
   SmallVector<IteratorType> iters = op.getIteratorTypesArray();
   // Fewer loops than row dimensions: not over the rows (a bias, a scalar).
@@ -198,6 +248,15 @@ bool sameFoldResults(ArrayRef<OpFoldResult> a, ArrayRef<OpFoldResult> b) {
                                             std::get<1>(pair));
          });
 }
+
+/// A sum over the rows that the loop computes as partials: output `index`
+/// of `op`, added after the loop by the runtime's sum kernel or in block
+/// order (addPartials).
+struct SumOutput {
+  linalg::GenericOp op;
+  unsigned index;
+  bool runtimeSum;
+};
 
 struct LMCFuseKernelLoopsPass
     : mlir::lmc::impl::LMCFuseKernelLoopsBase<LMCFuseKernelLoopsPass> {
@@ -322,6 +381,13 @@ struct LMCFuseKernelLoopsPass
   /// component stays as it is.
   bool fuseComponent(RewriterBase &rewriter, func::FuncOp fn,
                      ArrayRef<linalg::GenericOp> members) {
+    // A group that is one sum of a whole tensor (a gradient's squared norm)
+    // is one call of the runtime's sum kernel: no loop, no partials.
+    if (runtimeSums && members.size() == 1)
+      if (std::optional<bool> square = runtimeSumKind(members.front())) {
+        markRuntimeSum(members.front(), *square);
+        return false;
+      }
     int64_t rank = 0;
     for (linalg::GenericOp g : members)
       rank = std::max(rank, maxRank(g));
@@ -421,13 +487,19 @@ struct LMCFuseKernelLoopsPass
         init = rewriter.clone(*empty)->getResult(0);
       outputs.push_back(init);
     }
-    SmallVector<std::pair<linalg::GenericOp, unsigned>> sumOutputs;
+    SmallVector<SumOutput> sumOutputs;
     for (linalg::GenericOp s : sums)
       for (OpOperand &init : s.getDpsInitsMutable()) {
         auto type = cast<RankedTensorType>(init.get().getType());
+        // A float32 scalar from zero: the runtime's sum kernel adds the
+        // partials, one slot per block that the block zeroes itself.
+        bool runtimeSum = runtimeSums && s.getNumDpsInits() == 1 &&
+                          type.getRank() == 0 &&
+                          type.getElementType().isF32() &&
+                          isZeroFill(init.get());
         SmallVector<OpFoldResult> shape(blocks);
         // Room for whole chunks: the slots past the last block stay zero.
-        if (partialsChunk > 1)
+        if (partialsChunk > 1 && !runtimeSum)
           shape.back() = affine::makeComposedFoldedAffineApply(
               rewriter, loc, s0.ceilDiv(partialsChunk) * partialsChunk,
               {blocks.back()});
@@ -435,12 +507,16 @@ struct LMCFuseKernelLoopsPass
           shape.push_back(rewriter.getIndexAttr(d));
         Value empty = tensor::EmptyOp::create(rewriter, loc, shape,
                                               type.getElementType());
+        sumOutputs.push_back(
+            {s, init.getOperandNumber() - s.getNumDpsInputs(), runtimeSum});
+        if (runtimeSum) {
+          outputs.push_back(empty);
+          continue;
+        }
         Value zero = arith::ConstantOp::create(
             rewriter, loc, rewriter.getZeroAttr(type.getElementType()));
         outputs.push_back(
             linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0));
-        sumOutputs.push_back(
-            {s, init.getOperandNumber() - s.getNumDpsInputs()});
       }
 
     auto forall =
@@ -498,7 +574,7 @@ struct LMCFuseKernelLoopsPass
       }
       if (isSum) {
         tileSum(b, ib, loc, g, rows, opOffsets, opSizes, ivs, shared,
-                nextSumShared);
+                nextSumShared, sumOutputs);
         continue;
       }
       auto tiling = cast<TilingInterface>(g.getOperation());
@@ -615,11 +691,13 @@ struct LMCFuseKernelLoopsPass
           [&](OpOperand &use) { return !forall->isAncestor(use.getOwner()); });
     }
     rewriter.setInsertionPointAfter(forall);
-    for (auto [s, output] : sumOutputs) {
+    for (SumOutput out : sumOutputs) {
       Value partials = forall.getResult(index++);
-      Value init = s.getDpsInits()[output];
-      Value total = addPartials(rewriter, loc, partials, init, rows);
-      rewriter.replaceAllUsesWith(s->getResult(output), total);
+      Value init = out.op.getDpsInits()[out.index];
+      Value total = out.runtimeSum
+                        ? runtimeSumOf(rewriter, loc, partials)
+                        : addPartials(rewriter, loc, partials, init, rows);
+      rewriter.replaceAllUsesWith(out.op->getResult(out.index), total);
     }
     // What the loop replaced.
     for (linalg::GenericOp g : llvm::reverse(inLoop))
@@ -684,7 +762,8 @@ struct LMCFuseKernelLoopsPass
   void tileSum(OpBuilder &outer, OpBuilder &ib, Location loc,
                linalg::GenericOp g, unsigned rows,
                ArrayRef<OpFoldResult> opOffsets, ArrayRef<OpFoldResult> opSizes,
-               ValueRange ivs, ValueRange shared, unsigned &nextShared) {
+               ValueRange ivs, ValueRange shared, unsigned &nextShared,
+               ArrayRef<SumOutput> sumOutputs) {
     auto copy = cast<linalg::GenericOp>(outer.clone(*g.getOperation()));
     OpBuilder b(copy); // operand slices go before the copy
     for (OpOperand *input : copy.getDpsInputOperands()) {
@@ -713,8 +792,21 @@ struct LMCFuseKernelLoopsPass
         sizes.push_back(b.getIndexAttr(d));
       }
       SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
-      init.set(tensor::ExtractSliceOp::create(b, loc, type, dest, offsets,
-                                              sizes, strides));
+      Value slot = tensor::ExtractSliceOp::create(b, loc, type, dest, offsets,
+                                                  sizes, strides);
+      // A slot of partials the runtime's sum kernel adds: no fill outside
+      // the loop, the block zeroes its own slot.
+      unsigned output = init.getOperandNumber() - copy.getNumDpsInputs();
+      if (llvm::any_of(sumOutputs, [&](const SumOutput &out) {
+            return out.op == g && out.index == output && out.runtimeSum;
+          }))
+        slot = linalg::FillOp::create(
+                   b, loc,
+                   Value(arith::ConstantOp::create(
+                       b, loc, b.getZeroAttr(type.getElementType()))),
+                   slot)
+                   .getResult(0);
+      init.set(slot);
       Value partial =
           copy->getResult(init.getOperandNumber() - copy.getNumDpsInputs());
       tensor::ParallelInsertSliceOp::create(ib, loc, partial, dest, offsets,
@@ -727,6 +819,31 @@ struct LMCFuseKernelLoopsPass
     OpBuilder ob(copy);
     linalg::offsetIndices(ob, cast<linalg::LinalgOp>(copy.getOperation()),
                           indexOffsets);
+  }
+
+  /// The sum of all the partials of a scalar (`[blocks...]`), from zero, as
+  /// a generic that the runtime's sum kernel computes (on the GPU one
+  /// parallel kernel, in a fixed order; elsewhere the generic's loops).
+  Value runtimeSumOf(OpBuilder &b, Location loc, Value partials) {
+    auto type = cast<RankedTensorType>(partials.getType());
+    auto scalar = RankedTensorType::get({}, type.getElementType());
+    Value zero =
+        arith::ConstantOp::create(b, loc, b.getZeroAttr(scalar.getElementType()));
+    Value empty = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
+                                          scalar.getElementType());
+    Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+    unsigned n = type.getRank();
+    SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(n),
+                                   AffineMap::get(n, 0, {}, b.getContext())};
+    SmallVector<IteratorType> iters(n, IteratorType::reduction);
+    auto sum = linalg::GenericOp::create(
+        b, loc, TypeRange{scalar}, ValueRange{partials}, ValueRange{init}, maps,
+        iters, [](OpBuilder &nb, Location l, ValueRange a) {
+          linalg::YieldOp::create(
+              nb, l, Value(arith::AddFOp::create(nb, l, a[1], a[0])));
+        });
+    markRuntimeSum(sum, /*square=*/false);
+    return sum.getResult(0);
   }
 
   /// `init` plus the partials (`[blocks..., shape...]`) summed over the

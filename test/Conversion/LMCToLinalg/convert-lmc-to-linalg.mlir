@@ -901,9 +901,10 @@ func.func @repeat_heads(%x: tensor<?x2x?x16xf32>, %g: tensor<?x6x?x16xf32>) -> (
 // -----
 
 // Tests that with runtime-row-reductions (the GPU pipeline) the float32
-// norms and cross-entropies with int32 targets stay lmc ops for the GPU
-// runtime's row kernels, while a float64 norm, a cross-entropy with int64
-// targets and the ops of a fusion group's kernel function are lowered; and
+// norms, softmaxes (and their gradients) and cross-entropies with int32
+// targets stay lmc ops for the GPU runtime's row kernels, while a float64
+// norm or softmax, a cross-entropy with int64 targets and the ops of a
+// fusion group's kernel function are lowered; and
 // that a splat constant every call passes to a function holding a row
 // reduction (the loss gradient's seed) is filled inside the function.
 
@@ -915,14 +916,26 @@ func.func private @norm_kernel(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> tens
   %y = lmc.layer_norm %x, %w, %w eps(1.000000e-05) : tensor<?x64xf32>, tensor<64xf32>
   return %y : tensor<?x64xf32>
 }
+// ROWS-LABEL: func.func private @softmax_kernel(
+// ROWS:         lmc.softmax %
+// ROWS:         lmc.softmax_grad %
+// ROWS-NOT:     linalg.generic
+// ROWS:         return
+func.func private @softmax_kernel(%s: tensor<?x2x?x?xf32>, %g: tensor<?x2x?x?xf32>) -> (tensor<?x2x?x?xf32>, tensor<?x2x?x?xf32>) {
+  %p = lmc.softmax %s : tensor<?x2x?x?xf32>
+  %d = lmc.softmax_grad %p, %g : tensor<?x2x?x?xf32>
+  return %p, %d : tensor<?x2x?x?xf32>, tensor<?x2x?x?xf32>
+}
 // ROWS-LABEL: func.func private @lowered(
 // ROWS-NOT:     lmc.layer_norm
 // ROWS-NOT:     lmc.cross_entropy
+// ROWS-NOT:     lmc.softmax
 // ROWS:         return
-func.func private @lowered(%x: tensor<?x64xf64>, %w: tensor<64xf64>, %l: tensor<?x?x16xf32>, %t: tensor<?x?xi64>) -> (tensor<?x64xf64>, tensor<f32>) {
+func.func private @lowered(%x: tensor<?x64xf64>, %w: tensor<64xf64>, %l: tensor<?x?x16xf32>, %t: tensor<?x?xi64>) -> (tensor<?x64xf64>, tensor<f32>, tensor<?x64xf64>) {
   %y = lmc.layer_norm %x, %w, %w eps(1.000000e-05) : tensor<?x64xf64>, tensor<64xf64>
   %loss = lmc.cross_entropy %l, %t : tensor<?x?x16xf32>, tensor<?x?xi64>
-  return %y, %loss : tensor<?x64xf64>, tensor<f32>
+  %p = lmc.softmax %x : tensor<?x64xf64>
+  return %y, %loss, %p : tensor<?x64xf64>, tensor<f32>, tensor<?x64xf64>
 }
 // ROWS-LABEL: func.func private @group_kernel(
 // ROWS-NOT:     lmc.rms_norm

@@ -279,3 +279,74 @@ func.func @kernels(%a: memref<4x4xf32>, %b: memref<4x4xf32>, %bias: memref<4xf32
   }
   return
 }
+
+// -----
+
+// Tests that a generic marked as a sum to a scalar (lmc-fuse-kernel-loops
+// {runtime-sums}) becomes on the GPU one call of the runtime's sum with its
+// input, its 0-d output and `square`, that the zero fill of the output
+// before it goes (the call overwrites it), and so does a copy of a shared
+// zero into it; that a float64 sum stays a generic; and that on the CPU,
+// whose runtime has no sum, the generics stay loops, their fills kept.
+
+#sum3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#sum2 = affine_map<(d0, d1) -> (d0, d1)>
+#scalar3 = affine_map<(d0, d1, d2) -> ()>
+#scalar2 = affine_map<(d0, d1) -> ()>
+func.func @sums(%g: memref<64x192xf32, strided<[?, ?], offset: ?>>, %p: memref<4x8x16xf32>, %d: memref<4x8xf64>) -> (memref<f32>, memref<f32>, memref<f64>) {
+  %zero = arith.constant 0.0 : f32
+  %zero64 = arith.constant 0.0 : f64
+  %norm = memref.alloc() : memref<f32>
+  linalg.fill ins(%zero : f32) outs(%norm : memref<f32>)
+  linalg.generic {indexing_maps = [#sum2, #scalar2], iterator_types = ["reduction", "reduction"]} ins(%g : memref<64x192xf32, strided<[?, ?], offset: ?>>) outs(%norm : memref<f32>) attrs = {lmc.library_call = {kernel = "sum", square = true}} {
+  ^bb0(%in: f32, %out: f32):
+    %sq = arith.mulf %in, %in : f32
+    %s = arith.addf %sq, %out : f32
+    linalg.yield %s : f32
+  }
+  %shared = memref.alloc() : memref<f32>
+  linalg.fill ins(%zero : f32) outs(%shared : memref<f32>)
+  %total = memref.alloc() : memref<f32>
+  memref.copy %shared, %total : memref<f32> to memref<f32>
+  memref.dealloc %shared : memref<f32>
+  linalg.generic {indexing_maps = [#sum3, #scalar3], iterator_types = ["reduction", "reduction", "reduction"]} ins(%p : memref<4x8x16xf32>) outs(%total : memref<f32>) attrs = {lmc.library_call = {kernel = "sum", square = false}} {
+  ^bb0(%in: f32, %out: f32):
+    %s = arith.addf %out, %in : f32
+    linalg.yield %s : f32
+  }
+  %wide = memref.alloc() : memref<f64>
+  linalg.fill ins(%zero64 : f64) outs(%wide : memref<f64>)
+  linalg.generic {indexing_maps = [#sum2, #scalar2], iterator_types = ["reduction", "reduction"]} ins(%d : memref<4x8xf64>) outs(%wide : memref<f64>) attrs = {lmc.library_call = {kernel = "sum", square = false}} {
+  ^bb0(%in: f64, %out: f64):
+    %s = arith.addf %out, %in : f64
+    linalg.yield %s : f64
+  }
+  return %norm, %total, %wide : memref<f32>, memref<f32>, memref<f64>
+}
+
+// CHECK-LABEL: func.func @sums(
+// CHECK-NOT:     call @lmcrt
+// CHECK:         linalg.fill
+// CHECK:         linalg.generic {{.+}} attrs =  {lmc.library_call = {kernel = "sum", square = true}}
+// CHECK:         memref.copy
+// CHECK:         linalg.generic {{.+}} attrs =  {lmc.library_call = {kernel = "sum", square = false}}
+// CHECK-NOT:     call @lmcrt
+
+// GPU-LABEL: func.func @sums(
+// GPU:         %[[NORM:.+]] = memref.alloc() : memref<f32>
+// GPU-NOT:     linalg.fill ins(%{{.+}} : f32) outs(%[[NORM]]
+// GPU:         %[[G:.+]] = memref.cast %arg0 : memref<64x192xf32, strided<[?, ?], offset: ?>> to memref<*xf32>
+// GPU:         %[[N:.+]] = memref.cast %[[NORM]] : memref<f32> to memref<*xf32>
+// GPU:         %[[SQ:.+]] = arith.constant 1 : i32
+// GPU:         call @lmcrt_gpu_sum_f32(%[[G]], %[[N]], %[[SQ]]) : (memref<*xf32>, memref<*xf32>, i32) -> ()
+// GPU:         %[[SHARED:.+]] = memref.alloc() : memref<f32>
+// GPU-NEXT:    linalg.fill ins(%{{.+}} : f32) outs(%[[SHARED]] : memref<f32>)
+// GPU-NEXT:    %[[TOTAL:.+]] = memref.alloc() : memref<f32>
+// GPU-NEXT:    memref.dealloc %[[SHARED]]
+// GPU:         %[[P:.+]] = memref.cast %arg1 : memref<4x8x16xf32> to memref<*xf32>
+// GPU:         %[[T:.+]] = memref.cast %[[TOTAL]] : memref<f32> to memref<*xf32>
+// GPU:         %[[ID:.+]] = arith.constant 0 : i32
+// GPU:         call @lmcrt_gpu_sum_f32(%[[P]], %[[T]], %[[ID]])
+// GPU:         linalg.fill ins(%{{.+}} : f64)
+// GPU:         linalg.generic {{.+}} ins(%arg2 : memref<4x8xf64>)
+// GPU:         return

@@ -37,3 +37,20 @@ func.func @cpu(%x: memref<8x64xf32>, %w: memref<64xf32>) {
   lmc.buffer_row_reduction "rms_norm" (%x, %w) into (%x) {eps = 1.0e-05 : f64} : memref<8x64xf32>, memref<64xf32> -> memref<8x64xf32>
   return
 }
+
+// -----
+
+// Tests that a generic marked as a sum whose output is not a scalar is an
+// error on the GPU, not a call that would write one element.
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#col = affine_map<(d0, d1) -> (d1)>
+func.func @not_scalar(%x: memref<8x64xf32>, %y: memref<64xf32>) {
+  // expected-error @below {{'linalg.generic' op has a malformed sum (one input, a 0-d output and `square` expected)}}
+  linalg.generic {indexing_maps = [#id, #col], iterator_types = ["reduction", "parallel"]} ins(%x : memref<8x64xf32>) outs(%y : memref<64xf32>) attrs = {lmc.library_call = {kernel = "sum", square = false}} {
+  ^bb0(%in: f32, %out: f32):
+    %s = arith.addf %out, %in : f32
+    linalg.yield %s : f32
+  }
+  return
+}

@@ -261,8 +261,30 @@ func.func @f(%q: memref<2x8x64xf32>, %k: memref<2x8x32xf32>, %lse: memref<2x4x8x
 // Tests that a row reduction on buffers names one of the runtime's kernels.
 
 func.func @f(%x: memref<8x64xf32>) {
-  // expected-error @below {{has an unknown kernel 'softmax'}}
-  lmc.buffer_row_reduction "softmax" (%x) into (%x) : memref<8x64xf32> -> memref<8x64xf32>
+  // expected-error @below {{has an unknown kernel 'gelu'}}
+  lmc.buffer_row_reduction "gelu" (%x) into (%x) : memref<8x64xf32> -> memref<8x64xf32>
+  return
+}
+
+// -----
+
+// Tests that a softmax on buffers takes neither a norm's eps nor the
+// cross-entropy's classes.
+
+func.func @f(%x: memref<8x64xf32>) {
+  // expected-error @below {{a softmax takes no eps and no classes}}
+  lmc.buffer_row_reduction "softmax" (%x) into (%x) {eps = 1.0e-05 : f64} : memref<8x64xf32> -> memref<8x64xf32>
+  return
+}
+
+// -----
+
+// Tests that a softmax gradient's inputs (the softmax's output and its
+// gradient) are float32.
+
+func.func @f(%y: memref<8x64xf32>, %g: memref<8x64xf64>) {
+  // expected-error @below {{input 1 must be float32, got 'memref<8x64xf64>'}}
+  lmc.buffer_row_reduction "softmax_grad" (%y, %g) into (%y) : memref<8x64xf32>, memref<8x64xf64> -> memref<8x64xf32>
   return
 }
 

@@ -1,6 +1,6 @@
 // RUN: lmc-opt %s --lmc-bufferize --convert-lmc-to-runtime=device=gpu --split-input-file --verify-diagnostics | FileCheck %s
 
-// Tests that the float32 norms and cross-entropies (int32 targets) that
+// Tests that the float32 norms, softmaxes and cross-entropies (int32 targets) that
 // convert-lmc-to-linalg{runtime-row-reductions} leaves on tensors bufferize
 // to lmc.buffer_row_reduction on the operands' buffers and new 64-byte
 // aligned buffers for the results (the input's dynamic sizes; [C] for the
@@ -60,6 +60,29 @@ func.func @cross_entropy(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>) -> (tenso
   %one = arith.constant dense<1.000000e+00> : tensor<f32>
   %dl = lmc.cross_entropy_grad %l, %t, %one : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
   return %loss, %dl : tensor<f32>, tensor<?x?x256xf32>
+}
+
+// -----
+
+// Tests the softmax and its gradient (decomposed attention's probabilities,
+// [B, H, T, T]): buffers only, no eps or classes, the results of the input's
+// dynamic sizes.
+
+// CHECK-DAG:   func.func private @lmcrt_gpu_softmax_fwd_f32(memref<*xf32>, memref<*xf32>) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// CHECK-DAG:   func.func private @lmcrt_gpu_softmax_bwd_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// CHECK-LABEL: func.func @softmax
+// CHECK:         %[[Y:.+]] = memref.alloc(%{{.+}}, %{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x4x?x?xf32>
+// CHECK:         %[[UY:.+]] = memref.cast %[[Y]] : memref<?x4x?x?xf32> to memref<*xf32>
+// CHECK:         call @lmcrt_gpu_softmax_fwd_f32(%{{.+}}, %[[UY]]) : (memref<*xf32>, memref<*xf32>) -> ()
+// CHECK:         %[[DX:.+]] = memref.alloc(%{{.+}}, %{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x4x?x?xf32>
+// CHECK:         %[[UY2:.+]] = memref.cast %[[Y]] : memref<?x4x?x?xf32> to memref<*xf32>
+// CHECK:         %[[UDX:.+]] = memref.cast %[[DX]]
+// CHECK:         call @lmcrt_gpu_softmax_bwd_f32(%[[UY2]], %{{.+}}, %[[UDX]]) : (memref<*xf32>, memref<*xf32>, memref<*xf32>) -> ()
+// CHECK:         return
+func.func @softmax(%s: tensor<?x4x?x?xf32>, %dp: tensor<?x4x?x?xf32>) -> (tensor<?x4x?x?xf32>, tensor<?x4x?x?xf32>) {
+  %p = lmc.softmax %s : tensor<?x4x?x?xf32>
+  %ds = lmc.softmax_grad %p, %dp : tensor<?x4x?x?xf32>
+  return %p, %ds : tensor<?x4x?x?xf32>, tensor<?x4x?x?xf32>
 }
 
 // -----

@@ -1,6 +1,7 @@
 // RUN: lmc-opt %s --convert-lmc-to-linalg --canonicalize --lmc-fuse-kernel-loops --canonicalize -split-input-file | FileCheck %s
 // RUN: lmc-opt %s --convert-lmc-to-linalg --canonicalize --lmc-fuse-kernel-loops="rows-per-block=8" --canonicalize -split-input-file | FileCheck %s --check-prefix=RB8
 // RUN: lmc-opt %s --convert-lmc-to-linalg --canonicalize --lmc-fuse-kernel-loops="rows-per-block=1 elements-as-rows" --canonicalize -split-input-file | FileCheck %s --check-prefix=ELEM
+// RUN: lmc-opt %s --convert-lmc-to-linalg --canonicalize --lmc-fuse-kernel-loops="rows-per-block=1 elements-as-rows partials-chunk=64 runtime-sums" --canonicalize -split-input-file | FileCheck %s --check-prefix=SUMS
 
 // With elements-as-rows (the GPU pipeline's setting), groups that reduce
 // along their rows keep one row per iteration, of a static size; an
@@ -99,6 +100,21 @@ func.func private @layer_norm(%a: tensor<?x?x64xf32>, %bias: tensor<64xf32>, %r:
 // CHECK:         %[[MEAN:.+]] = linalg.generic {{.+}} ins(%[[TOTAL]] : tensor<f32>)
 // CHECK:           arith.divf
 // CHECK:         return %[[MEAN]], %[[L]]#0
+// With runtime-sums (the GPU pipeline), the loss's partials are one slot
+// per position, not chunked and not filled before the loop: each iteration
+// zeroes its own slot; the generic after the loop that adds them is marked
+// for the runtime's sum kernel.
+// SUMS-LABEL: func.func private @cross_entropy(
+// SUMS-NOT:     linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : tensor<?x?xf32>)
+// SUMS:         %[[PARTS:.+]] = tensor.empty(%{{.+}}, %{{.+}}) : tensor<?x?xf32>
+// SUMS:         %[[L:.+]]:2 = scf.forall (%[[I:.+]], %[[J:.+]]) in ({{.+}}) shared_outs(%{{.+}} = %{{.+}}, %[[OP:.+]] = %[[PARTS]])
+// SUMS:           %[[SLOT:.+]] = tensor.extract_slice %[[OP]][%[[I]], %[[J]]] [1, 1] [1, 1] : tensor<?x?xf32> to tensor<f32>
+// SUMS-NEXT:      %[[ZSLOT:.+]] = linalg.fill ins(%{{.+}} : f32) outs(%[[SLOT]] : tensor<f32>)
+// SUMS-NEXT:      linalg.generic {{.+}}iterator_types = ["reduction", "reduction"]} ins({{.+}}) outs(%[[ZSLOT]] : tensor<f32>)
+// SUMS:         %[[ZERO:.+]] = linalg.fill ins(%{{.+}} : f32) outs(%{{.+}} : tensor<f32>)
+// SUMS-NEXT:    %[[TOTAL:.+]] = linalg.generic {{.+}}iterator_types = ["reduction", "reduction"]} ins(%[[L]]#1 : tensor<?x?xf32>) outs(%[[ZERO]] : tensor<f32>) attrs =  {lmc.library_call = {kernel = "sum", square = false}}
+// SUMS:         linalg.generic {{.+}} ins(%[[TOTAL]] : tensor<f32>)
+// SUMS:           arith.divf
 func.func private @cross_entropy(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>) -> (tensor<f32>, tensor<?x?x256xf32>) attributes {lmc.fusion_group = "cross_entropy"} {
   %one = arith.constant dense<1.000000e+00> : tensor<f32>
   %0 = lmc.cross_entropy %l, %t : tensor<?x?x256xf32>, tensor<?x?xi32>
@@ -251,8 +267,55 @@ func.func private @partner_read(%a: tensor<?x?x64xf32>, %b: tensor<?x?x64xf32>) 
 // ELEM-NEXT:       arith.addf %{{.+}} fastmath<reassoc> : f32
 // ELEM:            tensor.parallel_insert_slice %{{.+}} into %[[OP]][%[[I]]] [1] [1] : tensor<f32> into tensor<768xf32>
 // ELEM:          linalg.generic {{.+}}iterator_types = ["reduction"]} ins(%[[L]] : tensor<768xf32>)
+// SUMS-LABEL:  func.func private @vector_norm(
+// SUMS-NOT:      scf.forall
+// SUMS:          linalg.generic {{.+}}iterator_types = ["reduction"]} ins(%arg0 : tensor<768xf32>) outs(%{{.+}} : tensor<f32>) attrs =  {lmc.library_call = {kernel = "sum", square = true}}
 func.func private @vector_norm(%g: tensor<768xf32>) -> tensor<f32> attributes {lmc.fusion_group = "grad_norm"} {
   %0 = lmc.mul %g, %g : tensor<768xf32>
   %1 = lmc.reduce_sum %0 dims [0] : tensor<768xf32>
   return %1 : tensor<f32>
+}
+
+// -----
+
+// Tests that with runtime-sums (the GPU pipeline) a group that is one sum
+// of a whole tensor from zero (a gradient's squared norm, of any rank) is
+// marked for the runtime's sum kernel as it is, with no loop and no
+// partials, and that a sum of something else (two inputs) is not.
+
+// SUMS-LABEL: func.func private @matrix_norm(
+// SUMS-NOT:     scf.forall
+// SUMS:         linalg.generic {{.+}}iterator_types = ["reduction", "reduction"]} ins(%arg0 : tensor<64x192xf32>) outs(%{{.+}} : tensor<f32>) attrs =  {lmc.library_call = {kernel = "sum", square = true}}
+// SUMS-NOT:     scf.forall
+// SUMS-LABEL: func.func private @tied_norm(
+// SUMS:         %[[P:.+]] = scf.forall (%{{.+}}) in (64)
+// SUMS-NOT:     lmc.library_call
+// SUMS:         linalg.generic {{.+}}iterator_types = ["reduction"]} ins(%[[P]] : tensor<64xf32>) outs(%{{.+}} : tensor<f32>) attrs =  {lmc.library_call = {kernel = "sum", square = false}}
+// SUMS-LABEL: func.func private @plain_sum(
+// SUMS-NOT:     scf.forall
+// SUMS:         lmc.library_call = {kernel = "sum", square = false}
+// SUMS-LABEL: func.func private @double_sum(
+// SUMS-NOT:     lmc.library_call
+// SUMS:         return
+// CHECK-LABEL: func.func private @matrix_norm(
+// CHECK-NOT:     lmc.library_call
+// CHECK-LABEL: func.func private @double_sum(
+func.func private @matrix_norm(%g: tensor<64x192xf32>) -> tensor<f32> attributes {lmc.fusion_group = "grad_norm"} {
+  %0 = lmc.mul %g, %g : tensor<64x192xf32>
+  %1 = lmc.reduce_sum %0 dims [0, 1] : tensor<64x192xf32>
+  return %1 : tensor<f32>
+}
+func.func private @tied_norm(%a: tensor<64x192xf32>, %b: tensor<64x192xf32>) -> tensor<f32> attributes {lmc.fusion_group = "grad_norm"} {
+  %0 = lmc.add %a, %b : tensor<64x192xf32>
+  %1 = lmc.mul %0, %0 : tensor<64x192xf32>
+  %2 = lmc.reduce_sum %1 dims [0, 1] : tensor<64x192xf32>
+  return %2 : tensor<f32>
+}
+func.func private @plain_sum(%g: tensor<4x8x16xf32>) -> tensor<f32> attributes {lmc.fusion_group = "sum"} {
+  %1 = lmc.reduce_sum %g dims [0, 1, 2] : tensor<4x8x16xf32>
+  return %1 : tensor<f32>
+}
+func.func private @double_sum(%g: tensor<4x8xf64>) -> tensor<f64> attributes {lmc.fusion_group = "sum"} {
+  %1 = lmc.reduce_sum %g dims [0, 1] : tensor<4x8xf64>
+  return %1 : tensor<f64>
 }

@@ -400,6 +400,16 @@ lmc.model @c attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
 // ROWS:          lmc.fused "layer_norm"
 // ROWS-NEXT:       lmc.add
 // ROWS-NEXT:       lmc.layer_norm {{.+}} : tensor<?x64xf64>
+// ROWS-LABEL: func.func @scores(
+// ROWS:          lmc.fused "elementwise"
+// ROWS-NEXT:       lmc.scale
+// ROWS-NEXT:       lmc.causal_mask
+// ROWS-NEXT:       lmc.yield
+// ROWS:          lmc.softmax %{{.+}} : tensor<?x2x?x?xf32>
+// ROWS:          lmc.softmax_grad %{{.+}} : tensor<?x2x?x?xf32>
+// ROWS:          lmc.fused "elementwise"
+// ROWS-NEXT:       lmc.causal_mask {{.+}} zero
+// ROWS-NEXT:       lmc.scale
 func.func @rows(%a: tensor<?x64xf32>, %b: tensor<?x64xf32>, %w: tensor<64xf32>, %dy: tensor<?x64xf32>,
                 %l: tensor<?x?x16xf32>, %t: tensor<?x?xi32>, %g: tensor<f32>,
                 %c: tensor<?x64xf64>, %w64: tensor<64xf64>)
@@ -414,4 +424,26 @@ func.func @rows(%a: tensor<?x64xf32>, %b: tensor<?x64xf32>, %w: tensor<64xf32>, 
   %c2 = lmc.add %c, %c : tensor<?x64xf64>
   %y64 = lmc.layer_norm %c2, %w64, %w64 eps(1.000000e-05) : tensor<?x64xf64>, tensor<64xf64>
   return %y, %r, %dw, %db, %rs, %loss, %dl, %y64 : tensor<?x64xf32>, tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<f32>, tensor<?x?x16xf32>, tensor<?x64xf64>
+}
+
+// Decomposed attention's scores: with runtime-row-reductions the float32
+// softmax and its gradient join no group (the GPU runtime's row kernels);
+// the scale and the causal mask stay one group each way. Without the option
+// (here, with nothing between them) all six ops are one group.
+// CHECK-LABEL: func.func @scores(
+// CHECK:         lmc.fused "softmax_grad"
+// CHECK-NEXT:      lmc.scale
+// CHECK-NEXT:      lmc.causal_mask
+// CHECK-NEXT:      lmc.softmax
+// CHECK-NEXT:      lmc.softmax_grad
+// CHECK-NEXT:      lmc.causal_mask {{.+}} zero
+// CHECK-NEXT:      lmc.scale
+func.func @scores(%s: tensor<?x2x?x?xf32>, %dp: tensor<?x2x?x?xf32>) -> (tensor<?x2x?x?xf32>, tensor<?x2x?x?xf32>) {
+  %0 = lmc.scale %s by 0.25 : tensor<?x2x?x?xf32>
+  %1 = lmc.causal_mask %0 : tensor<?x2x?x?xf32>
+  %p = lmc.softmax %1 : tensor<?x2x?x?xf32>
+  %ds = lmc.softmax_grad %p, %dp : tensor<?x2x?x?xf32>
+  %dm = lmc.causal_mask %ds zero : tensor<?x2x?x?xf32>
+  %d = lmc.scale %dm by 0.25 : tensor<?x2x?x?xf32>
+  return %p, %d : tensor<?x2x?x?xf32>, tensor<?x2x?x?xf32>
 }

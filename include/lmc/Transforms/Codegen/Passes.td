@@ -216,6 +216,28 @@ def LMCFuseKernelLoops : Pass<"lmc-fuse-kernel-loops", "::mlir::ModuleOp"> {
     too, so that a vector's sum (a bias gradient's squared norm) is one
     parallel loop of partials instead of one thread's loop.
 
+    With `runtime-sums` (the GPU), a float32 sum to a scalar that starts
+    at zero is left to the runtime's sum kernel, a `linalg.generic` marked
+    `lmc.library_call = {kernel = "sum", square = true|false}` that
+    `convert-lmc-to-runtime{device=gpu}` makes a call of
+    `lmcrt_gpu_sum_f32` (one parallel kernel, a fixed order; elsewhere the
+    generic runs as loops): a group that is only the sum of a whole tensor
+    (`out += x` or `out += x * x`: a gradient's squared norm) is marked as
+    it is, with no loop; a loop's scalar sum writes one partial per block,
+    which the block zeroes itself (no fill kernel), unchunked, and a marked
+    generic after the loop adds them:
+
+    ```mlir
+    %p = scf.forall (%i) in (%n) shared_outs(%o = %empty) -> (tensor<?xf32>) {
+      %slot = tensor.extract_slice %o[%i] [1] [1]
+      %z = linalg.fill ins(%c0 : f32) outs(%slot : tensor<1xf32>)
+      %s = linalg.generic ... outs(%z)      // the block's partial
+      ...
+    }
+    %sum = linalg.generic {..., lmc.library_call = {kernel = "sum",
+        square = false}} ins(%p : tensor<?xf32>) outs(%zero : tensor<f32>)
+    ```
+
     The pass removes `lmc.fusion_group` from the kernels it has handled.
     Generics that read no row dimension (scalars) stay before or after the
     loop. Generics that do not share one row space (the AdamW update of all
@@ -263,6 +285,13 @@ def LMCFuseKernelLoops : Pass<"lmc-fuse-kernel-loops", "::mlir::ModuleOp"> {
            "Add a sum's per-block partials in two steps, first in chunks of "
            "this many blocks (0: in one step, in block order); on the GPU "
            "each step is parallel over the chunks">,
+    Option<"runtimeSums", "runtime-sums", "bool", /*default=*/"false",
+           "Leave the float32 sums to a scalar from zero to the runtime's "
+           "sum kernel (lmc.library_call {kernel = \"sum\"}): a group that "
+           "is one sum of a whole tensor is marked as it is, and a loop's "
+           "scalar sum writes unchunked partials, each block zeroing its own "
+           "slot, summed by a marked generic (the GPU: one parallel "
+           "kernel instead of a thread per chunk and one thread at the end)">,
   ];
   let dependentDialects = ["::mlir::affine::AffineDialect",
                            "::mlir::arith::ArithDialect",

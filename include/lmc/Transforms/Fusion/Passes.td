@@ -114,8 +114,9 @@ def LMCFuse : Pass<"lmc-fuse", "::mlir::ModuleOp"> {
            "after fusion">,
     Option<"runtimeRowReductions", "runtime-row-reductions", "bool",
            /*default=*/"false",
-           "Keep the float32 norms and cross-entropies (int32 targets) out "
-           "of every group: the GPU runtime's row kernels compute them "
+           "Keep the float32 norms, softmaxes and cross-entropies (int32 "
+           "targets), and their gradients, out of every group: the GPU "
+           "runtime's row kernels compute them "
            "(the training pipeline's target=cuda)">,
   ];
   let statistics = [

@@ -80,7 +80,8 @@ bool mlir::lmc::isRuntimeRowReduction(Operation *op) {
     return type && type.getElementType().isF32() &&
            type.getRank() >= minRank && type.getRank() <= 4;
   };
-  if (isa<LayerNormOp, LayerNormGradOp, RMSNormOp, RMSNormGradOp>(op))
+  if (isa<LayerNormOp, LayerNormGradOp, RMSNormOp, RMSNormGradOp, SoftmaxOp,
+          SoftmaxGradOp>(op))
     return rankedF32(op->getOperand(0), 1);
   if (isa<CrossEntropyOp, CrossEntropyGradOp>(op)) {
     auto targets = dyn_cast<RankedTensorType>(op->getOperand(1).getType());
@@ -92,13 +93,19 @@ bool mlir::lmc::isRuntimeRowReduction(Operation *op) {
 
 LogicalResult BufferRowReductionOp::verify() {
   // Inputs and outputs of each kernel.
+  enum Family { Norm, CrossEntropy, Softmax };
   static const struct {
     StringLiteral name;
     unsigned inputs, outputs;
-    bool norm;
-  } kinds[] = {{"layer_norm", 3, 1, true},        {"layer_norm_grad", 3, 3, true},
-               {"rms_norm", 2, 1, true},          {"rms_norm_grad", 3, 2, true},
-               {"cross_entropy", 2, 1, false},    {"cross_entropy_grad", 3, 1, false}};
+    Family family;
+  } kinds[] = {{"layer_norm", 3, 1, Norm},
+               {"layer_norm_grad", 3, 3, Norm},
+               {"rms_norm", 2, 1, Norm},
+               {"rms_norm_grad", 3, 2, Norm},
+               {"cross_entropy", 2, 1, CrossEntropy},
+               {"cross_entropy_grad", 3, 1, CrossEntropy},
+               {"softmax", 1, 1, Softmax},
+               {"softmax_grad", 2, 1, Softmax}};
   const auto *kind = llvm::find_if(
       kinds, [&](const auto &k) { return k.name == getKernel(); });
   if (kind == std::end(kinds))
@@ -111,7 +118,7 @@ LogicalResult BufferRowReductionOp::verify() {
            << " and " << getOutputs().size();
   for (auto [i, v] : llvm::enumerate(getInputs())) {
     Type et = cast<MemRefType>(v.getType()).getElementType();
-    bool targets = !kind->norm && i == 1;
+    bool targets = kind->family == CrossEntropy && i == 1;
     if (targets ? !et.isSignlessInteger(32) : !et.isF32())
       return emitOpError("input ")
              << i << " must be " << (targets ? "int32" : "float32") << ", got "
@@ -120,11 +127,16 @@ LogicalResult BufferRowReductionOp::verify() {
   for (Value v : getOutputs())
     if (!cast<MemRefType>(v.getType()).getElementType().isF32())
       return emitOpError("outputs must be float32, got ") << v.getType();
-  if (kind->norm) {
+  if (kind->family == Norm) {
     if (!getEps() || getEps()->convertToDouble() <= 0.0)
       return emitOpError("a norm needs eps greater than zero");
     if (getClasses())
       return emitOpError("a norm takes no classes");
+    return success();
+  }
+  if (kind->family == Softmax) {
+    if (getEps() || getClasses())
+      return emitOpError("a softmax takes no eps and no classes");
     return success();
   }
   if (getEps())

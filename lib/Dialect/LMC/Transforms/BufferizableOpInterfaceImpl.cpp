@@ -578,7 +578,7 @@ struct FlashAttentionOpInterface
 };
 
 
-/// The norms and the cross-entropy that the GPU runtime computes
+/// The norms, the cross-entropy and the softmax that the GPU runtime computes
 /// (isRuntimeRowReduction; convert-lmc-to-linalg{runtime-row-reductions}
 /// leaves them on tensors): lmc.buffer_row_reduction on the operands'
 /// buffers (any strides) and new buffers for the results. A 0-d loss
@@ -592,9 +592,9 @@ struct RowReductionOpInterface
                           const BufferizationOptions &options,
                           BufferizationState &state) const {
     if (!isRuntimeRowReduction(op))
-      return op->emitOpError("has no buffer form: only float32 norms and "
-                             "cross-entropies with int32 targets are left to "
-                             "the runtime");
+      return op->emitOpError("has no buffer form: only float32 norms, "
+                             "softmaxes and cross-entropies with int32 "
+                             "targets are left to the runtime");
     Location loc = op->getLoc();
     SmallVector<Value> buffers;
     for (Value operand : op->getOperands()) {
@@ -633,7 +633,8 @@ struct RowReductionOpInterface
     if constexpr (std::is_same_v<OpTy, CrossEntropyOp> ||
                   std::is_same_v<OpTy, CrossEntropyGradOp>)
       classes = cast<OpTy>(op).getClassesAttr();
-    else
+    else if constexpr (!std::is_same_v<OpTy, SoftmaxOp> &&
+                       !std::is_same_v<OpTy, SoftmaxGradOp>)
       eps = cast<OpTy>(op).getEpsAttr();
     BufferRowReductionOp::create(rewriter, loc,
                                  rewriter.getStringAttr(kernel), buffers,
@@ -706,6 +707,9 @@ void mlir::lmc::registerBufferizableOpInterfaceExternalModels(
         *ctx);
     CrossEntropyGradOp::attachInterface<
         RowReductionOpInterface<CrossEntropyGradOp>>(*ctx);
+    SoftmaxOp::attachInterface<RowReductionOpInterface<SoftmaxOp>>(*ctx);
+    SoftmaxGradOp::attachInterface<RowReductionOpInterface<SoftmaxGradOp>>(
+        *ctx);
     ChunkedHeadLossOp::attachInterface<ChunkedHeadLossOpInterface>(*ctx);
   });
 }

@@ -118,11 +118,13 @@ def LMC_BufferAttentionGradOp : LMC_Op<"buffer_attention_grad"> {
 
 def LMC_BufferRowReductionOp : LMC_Op<"buffer_row_reduction",
                                       [AttrSizedOperandSegments]> {
-  let summary = "a norm or the cross-entropy, on buffers, for the GPU runtime";
+  let summary = "a norm, a softmax or the cross-entropy, on buffers, for the "
+                "GPU runtime";
   let description = [{
     What `lmc.layer_norm`, `lmc.layer_norm_grad`, `lmc.rms_norm`,
-    `lmc.rms_norm_grad`, `lmc.cross_entropy` and `lmc.cross_entropy_grad`
-    (float32, int32 targets) become in bufferization on the GPU pipeline
+    `lmc.rms_norm_grad`, `lmc.softmax`, `lmc.softmax_grad`,
+    `lmc.cross_entropy` and `lmc.cross_entropy_grad` (float32, int32
+    targets) become in bufferization on the GPU pipeline
     (`convert-lmc-to-linalg{runtime-row-reductions}` leaves them to the GPU
     runtime, outside fusion groups): `kernel` names the op, `inputs` are its
     operands' buffers (any strides) and `outputs` the new buffers of its
@@ -146,11 +148,13 @@ def LMC_BufferRowReductionOp : LMC_Op<"buffer_row_reduction",
       `layer_norm_grad` (x, w, dy; dx, dw, db), `rms_norm` (x, w; y),
       `rms_norm_grad` (x, w, dy; dx, dw), `cross_entropy` (logits, targets;
       the 0-d loss), `cross_entropy_grad` (logits, targets, the 0-d loss
-      gradient; dlogits);
+      gradient; dlogits), `softmax` (x; y), `softmax_grad` (the softmax's
+      output y, its gradient dy; dx);
     - every buffer but the targets (int32) is float32;
     - the norms have `eps`, greater than zero, and no `classes`; the
-      cross-entropy kernels have no `eps`, and `classes`, when present, is
-      in `[1, V]` for V the static last dimension of the logits.
+      softmax kernels have neither; the cross-entropy kernels have no
+      `eps`, and `classes`, when present, is in `[1, V]` for V the static
+      last dimension of the logits.
   }];
   let arguments = (ins StrAttr:$kernel,
                        Arg<Variadic<AnyMemRef>, "", [MemRead]>:$inputs,
