@@ -19,7 +19,6 @@
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/RegionUtils.h"
-#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
 
 #include <algorithm>
@@ -233,9 +232,8 @@ func::CallOp outlineKernel(linalg::GenericOp generic, StringRef kernelName,
 /// tensor or scalar code with an operand that comes from one) one-thread
 /// device code: `linalg.generic`s without loops, each reading at most
 /// `maxInputs` tensors and in one block, with the same arithmetic in the
-/// same order. Operands
-/// from the host (arguments, constants, host scalar code) are used from
-/// above. The uses in `tensorUses` get the 0-d result; other uses outside
+/// same order. Operands from the host (arguments, constants, host scalar
+/// code) are used from above. The uses in `tensorUses` get the 0-d result; other uses outside
 /// read it back (`tensor.extract`, moved to the end by sinkReads). Each
 /// generic is a kernel function of its own, called where it stood (see
 /// outlineKernel).
@@ -249,10 +247,10 @@ void toDevice(ArrayRef<Operation *> ops,
   size_t begin = 0;
   Operation *lastKernel = nullptr;
   while (begin < ops.size()) {
-    // The next segment: ops up to the input limit.
-    // A segment ends before an op that comes after a use outside the device
-    // code of a value it computed, so that its generic, placed after its
-    // last op, comes before every such use.
+    // The next segment: ops of one block up to the input limit. A segment
+    // also ends before an op that comes after a use outside the device code
+    // of a value it computed, so that its generic, placed after its last
+    // op, comes before every such use.
     llvm::SetVector<Value> inputs;
     Operation *firstUse = nullptr;
     size_t end = begin;
