@@ -17,6 +17,10 @@ using namespace mlir::lmc;
 
 void mlir::lmc::buildGpuPipeline(OpPassManager &pm,
                                  const GpuPipelineOptions &options) {
+  // The clipping coefficient on the device, read by the AdamW updates in
+  // their loops; the host reads the loss and the norm at the step's end, so
+  // that nothing waits mid-step.
+  pm.addPass(createLMCDeviceScalars());
   // Layers share kernels: the device code grows with the kinds of ops, not
   // with the depth of the model.
   if (options.outline)

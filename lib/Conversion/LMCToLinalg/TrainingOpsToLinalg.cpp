@@ -636,13 +636,26 @@ AdamWOpLowering::matchAndRewrite(AdamWOp op, OpAdaptor adaptor,
   Value p = adaptor.getParam();
   int64_t rank = type.getRank();
   AffineMap id = r.getMultiDimIdentityMap(rank);
+  // A 0-d grad_scale (computed on the device, lmc-device-scalars) is read in
+  // the loop: an input broadcast to every element.
+  SmallVector<Value> inputs = {adaptor.getGrad()};
+  SmallVector<AffineMap> maps = {id};
+  bool scaleInMemory = isa<RankedTensorType>(gs.getType());
+  if (scaleInMemory) {
+    inputs.push_back(gs);
+    maps.push_back(AffineMap::get(rank, 0, r.getContext()));
+  }
+  maps.append(3, id);
   auto update = linalg::GenericOp::create(
-      r, loc, TypeRange{type, type, type}, ValueRange{adaptor.getGrad()},
-      ValueRange{p, adaptor.getExpAvg(), adaptor.getExpAvgSq()},
-      SmallVector<AffineMap>(4, id), parallelIterators(rank),
-      [&](OpBuilder &b, Location l, ValueRange a) {
+      r, loc, TypeRange{type, type, type}, inputs,
+      ValueRange{p, adaptor.getExpAvg(), adaptor.getExpAvgSq()}, maps,
+      parallelIterators(rank),
+      [&](OpBuilder &b, Location l, ValueRange args) {
         // a = (grad, param, exp_avg, exp_avg_sq)
-        Value g = arith::MulFOp::create(b, l, a[0], gs);
+        Value scale = scaleInMemory ? args[1] : gs;
+        SmallVector<Value> a = {args[0]};
+        a.append(args.begin() + inputs.size(), args.end());
+        Value g = arith::MulFOp::create(b, l, a[0], scale);
         Value m =
             arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, b1, a[2]),
                                   arith::MulFOp::create(b, l, omb1, g));

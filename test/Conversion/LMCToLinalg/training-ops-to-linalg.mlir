@@ -651,6 +651,31 @@ func.func @adamw(%p: tensor<64x192xf32>, %g: tensor<64x192xf32>, %m: tensor<64x1
 
 // -----
 
+// Tests that adamw with a 0-d tensor grad_scale (computed on the device,
+// lmc-device-scalars) reads it in the loop: a second input broadcast to
+// every element (a map without results), the update unchanged.
+
+// CHECK-DAG:   #[[ID2:.+]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG:   #[[BCAST:.+]] = affine_map<(d0, d1) -> ()>
+// CHECK-LABEL: func.func @adamw_device_scale
+// CHECK-SAME:    (%[[P:[a-z0-9]+]]: tensor<64x192xf32>, %[[G:[a-z0-9]+]]: tensor<64x192xf32>, %{{.+}}: f32, %[[GS:[a-z0-9]+]]: tensor<f32>, %{{.+}}: i64)
+// CHECK-NOT:     tensor.extract
+// CHECK:         %[[R:.+]]:3 = linalg.generic {indexing_maps = [#[[ID2]], #[[BCAST]], #[[ID2]], #[[ID2]], #[[ID2]]], iterator_types = ["parallel", "parallel"]}
+// CHECK-SAME:      ins(%[[G]], %[[GS]] : tensor<64x192xf32>, tensor<f32>)
+// CHECK-SAME:      outs(%[[P]], %[[P]], %[[P]] : tensor<64x192xf32>, tensor<64x192xf32>, tensor<64x192xf32>)
+// CHECK-NEXT:    ^bb0(%[[GV:.+]]: f32, %[[SV:.+]]: f32, %[[PV:.+]]: f32, %[[MV:.+]]: f32, %[[VV:.+]]: f32):
+// CHECK-NEXT:      %[[GSC:.+]] = arith.mulf %[[GV]], %[[SV]] : f32
+// CHECK:           linalg.yield
+// CHECK:         return %[[R]]#0, %[[R]]#1, %[[R]]#2
+func.func @adamw_device_scale(%p: tensor<64x192xf32>, %g: tensor<64x192xf32>, %lr: f32, %s: tensor<f32>, %t: i64)
+    -> (tensor<64x192xf32>, tensor<64x192xf32>, tensor<64x192xf32>) {
+  %p1, %m1, %v1 = lmc.adamw %p, %g, %p, %p lr(%lr) grad_scale(%s) step(%t)
+      betas(%lr, %lr) eps(%lr) weight_decay(%lr) : tensor<64x192xf32>, f32, i64, tensor<f32>
+  return %p1, %m1, %v1 : tensor<64x192xf32>, tensor<64x192xf32>, tensor<64x192xf32>
+}
+
+// -----
+
 // Tests adamw on a dynamic f64 vector with an i32 step: the step constant
 // has the step's type, the powers follow the parameter's element type, and
 // the update writes into its (dynamically sized) operands.

@@ -995,8 +995,28 @@ func.func @f(%p: tensor<4xf32>, %g: tensor<?xf32>, %s: f32, %t: i64) {
 // Tests that the float scalars have one type (generic form).
 
 func.func @f(%p: tensor<4xf32>, %s: f32, %d: f64, %t: i64) {
-  // expected-error @+1 {{'lmc.adamw' op failed to verify that all of {lr, grad_scale, beta1, beta2, eps, weight_decay} have same type}}
+  // expected-error @+1 {{'lmc.adamw' op failed to verify that all of {lr, beta1, beta2, eps, weight_decay} have same type}}
   %0:3 = "lmc.adamw"(%p, %p, %p, %p, %s, %s, %t, %s, %d, %s, %s) : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, f32, f32, i64, f32, f64, f32, f32) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+// Tests that a 0-d tensor grad_scale has the parameter's element type.
+
+func.func @f(%p: tensor<4xf32>, %s: f32, %d: tensor<f64>, %t: i64) {
+  // expected-error @+1 {{'lmc.adamw' op grad_scale must be the parameter's element type 'f32' or a 0-d tensor of it, got 'tensor<f64>'}}
+  %0:3 = lmc.adamw %p, %p, %p, %p lr(%s) grad_scale(%d) step(%t) betas(%s, %s) eps(%s) weight_decay(%s) : tensor<4xf32>, f32, i64, tensor<f64>
+  return
+}
+
+// -----
+
+// Tests that a tensor grad_scale has rank 0.
+
+func.func @f(%p: tensor<4xf32>, %s: f32, %d: tensor<1xf32>, %t: i64) {
+  // expected-error @+1 {{'lmc.adamw' op operand #5 must be 32-bit or 64-bit float or 0D tensor of 32-bit float or 64-bit float values, but got 'tensor<1xf32>'}}
+  %0:3 = lmc.adamw %p, %p, %p, %p lr(%s) grad_scale(%d) step(%t) betas(%s, %s) eps(%s) weight_decay(%s) : tensor<4xf32>, f32, i64, tensor<1xf32>
   return
 }
 

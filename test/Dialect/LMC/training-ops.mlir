@@ -381,6 +381,20 @@ func.func @adamw(%p: tensor<64x192xf32>, %g: tensor<64x192xf32>, %m: tensor<64x1
   return %p1, %m1, %v1, %q1, %n1, %w1 : tensor<64x192xf32>, tensor<64x192xf32>, tensor<64x192xf32>, tensor<4xf64>, tensor<4xf64>, tensor<4xf64>
 }
 
+// Tests adamw with a 0-d tensor grad_scale (computed on the device,
+// lmc-device-scalars): its type printed after the step's.
+
+// CHECK-LABEL: func.func @adamw_device_scale
+// CHECK-NEXT:    lmc.adamw %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} lr(%{{.+}}) grad_scale(%{{.+}}) step(%{{.+}}) betas(%{{.+}}, %{{.+}}) eps(%{{.+}}) weight_decay(%{{.+}}) : tensor<64xf32>, f32, i64, tensor<f32>
+// GENERIC-LABEL: sym_name = "adamw_device_scale"
+// GENERIC:       "lmc.adamw"({{.+}}) : (tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, f32, tensor<f32>, i64, f32, f32, f32, f32)
+func.func @adamw_device_scale(%p: tensor<64xf32>, %lr: f32, %s: tensor<f32>, %t: i64)
+    -> (tensor<64xf32>, tensor<64xf32>, tensor<64xf32>) {
+  %p1, %m1, %v1 = lmc.adamw %p, %p, %p, %p lr(%lr) grad_scale(%s) step(%t)
+      betas(%lr, %lr) eps(%lr) weight_decay(%lr) : tensor<64xf32>, f32, i64, tensor<f32>
+  return %p1, %m1, %v1 : tensor<64xf32>, tensor<64xf32>, tensor<64xf32>
+}
+
 // Tests causal_mask with `zero` (the gradient of the mask) next to the plain
 // form: the `zero` unit attribute round trips and the type is kept.
 

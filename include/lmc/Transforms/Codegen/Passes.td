@@ -127,6 +127,108 @@ def LMCExportEntryPoints : Pass<"lmc-export-entry-points", "::mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def LMCDeviceScalars : Pass<"lmc-device-scalars", "::mlir::ModuleOp"> {
+  let summary = "Computes the scalars that fusion groups read from kernel "
+                "results on the device, and the host's reads at the end (GPU)";
+  let description = [{
+    On the GPU the host reads a kernel's result only after waiting for the
+    stream. A training step's clipping coefficient is computed from the
+    gradients' squared norms (kernel results) and read by the AdamW updates,
+    so computing it on the host puts a wait in the middle of the step, and a
+    step with such a wait cannot be captured as one CUDA graph. This pass
+    runs first in the GPU pipeline, on the lmc-level entry points:
+
+    1. A fusion group whose scalar results are scalar code at the top of its
+       body (`tensor.extract` of 0-d tensors, `arith` and `math`) yields the
+       0-d tensors instead; the scalar code moves after the group (what
+       `lmc-outline-kernels` does with the code between a group's parts).
+    2. The scalar code on reads of 0-d tensors that an operand taking a 0-d
+       tensor needs (an `lmc.adamw`'s `grad_scale`, directly or through a
+       group's argument used only there; a `tensor.from_elements` to a 0-d
+       tensor, which goes: the partial squared norms all-reduced under tp or
+       ZeRO) becomes `linalg.generic`s without
+       loops on 0-d tensors (one GPU thread each), each reading at most
+       `max-inputs` tensors (a kernel's parameters take at most 4 KiB, a 0-d
+       buffer three words: the default 128 keeps gpt2-124M's 148 squared
+       norms to two kernels, the 28 of tiny to one), with the same
+       operations in the same order (so the numbers
+       are the same bits). Each is a private kernel function of its own,
+       `<model>_clip_<n>` (the optimizer's class in the GPU profile), called
+       where the code stood, so that the entry points launch nothing
+       themselves (`lmc-gpu-stream-functions`); host scalars (the
+       `grad_clip` argument) are its arguments. The operand gets the 0-d
+       result, which the update reads in its loop. The other uses of a value
+       computed there (the logged norm) read the 0-d result back.
+    3. Reads of 0-d tensors that only the return needs (the loss, the norm,
+       the non-finite flag), with the scalar code between them and the
+       return, move to just before the return.
+
+    The code is straight-line: the function's body and the branches of its
+    `scf.if`s (the CPU's guard around the update). The CPU computes the same
+    numbers with or without the pass
+    (`test/e2e/trainer/trainer-device-scalars.test`, `-mesh.test`).
+
+    Input:
+
+    ```mlir
+    %n:2 = lmc.fused "grad_norm" (%a = %g0, %b = %g1) : (...) -> (tensor<64xf32>, f32) {
+      ...
+      %e0 = tensor.extract %s0[] : tensor<f32>
+      %e1 = tensor.extract %s1[] : tensor<f32>
+      %sum = arith.addf %e0, %e1 : f32
+      lmc.yield %x, %sum : tensor<64xf32>, f32
+    }
+    %norm = math.sqrt %n#1 : f32
+    ...
+    %scale = arith.select %on, %coef, %one : f32
+    %u:3 = lmc.fused "adamw" (..., %s = %scale, ...) {
+      ... lmc.adamw ... grad_scale(%s) ... : tensor<64xf32>, f32, i64
+    }
+    return %loss, %norm, ...
+    ```
+
+    Output:
+
+    ```mlir
+    %n:3 = lmc.fused "grad_norm" (...) -> (tensor<64xf32>, tensor<f32>, tensor<f32>) {...}
+    %d:2 = call @tiny_clip_0(%n#1, %n#2, %clip, %on)
+        : (tensor<f32>, tensor<f32>, f32, i1) -> (tensor<f32>, tensor<f32>)
+    %u:3 = lmc.fused "adamw" (..., %s = %d#1, ...) {
+      ... lmc.adamw ... grad_scale(%s) ... : tensor<64xf32>, f32, i64, tensor<f32>
+    }
+    ...
+    %norm = tensor.extract %d#0[] : tensor<f32>
+    return %loss, %norm, ...
+
+    func.func private @tiny_clip_0(%s0: tensor<f32>, %s1: tensor<f32>,
+        %clip: f32, %on: i1) -> (tensor<f32>, tensor<f32>) {
+      %d:2 = linalg.generic {indexing_maps = [affine_map<() -> ()>, ...],
+                             iterator_types = []}
+          ins(%s0, %s1 : tensor<f32>, tensor<f32>) outs(...) {
+      ^bb0(%e0: f32, %e1: f32, %o0: f32, %o1: f32):
+        %sum = arith.addf %e0, %e1 : f32
+        %norm = math.sqrt %sum : f32
+        ...
+        linalg.yield %norm, %scale : f32, f32
+      } -> (tensor<f32>, tensor<f32>)
+      return %d#0, %d#1 : tensor<f32>, tensor<f32>
+    }
+    ```
+  }];
+  let options = [
+    Option<"maxInputs", "max-inputs", "unsigned", /*default=*/"128",
+           "Most 0-d tensors one device computation reads">,
+  ];
+  let statistics = [
+    Statistic<"numHoisted", "hoisted-groups",
+              "Fusion groups whose scalar results moved out">,
+    Statistic<"numUses", "tensor-uses",
+              "Operands given a scalar computed on the device">,
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def LMCOutlineKernels : Pass<"lmc-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Outlines each lmc compute op into a shared kernel function";
   let description = [{

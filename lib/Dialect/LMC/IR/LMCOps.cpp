@@ -444,6 +444,22 @@ LogicalResult CausalAttentionOp::verify() {
                        getHeads(), getKvHeads());
 }
 
+/// `lmc.adamw`'s `(, grad-scale-type)?` after its step type: printed only
+/// when the scale is not a scalar of the learning rate's type (a 0-d tensor).
+static ParseResult parseGradScaleType(OpAsmParser &parser, Type &gradScale,
+                                      Type lr) {
+  gradScale = lr;
+  if (succeeded(parser.parseOptionalComma()))
+    return parser.parseType(gradScale);
+  return success();
+}
+
+static void printGradScaleType(OpAsmPrinter &p, Operation *, Type gradScale,
+                               Type lr) {
+  if (gradScale != lr)
+    p << ", " << gradScale;
+}
+
 /// `: query-type (, key-type)?`: the key/value type is printed only when it
 /// differs from the query's.
 static ParseResult parseAttentionTypes(OpAsmParser &parser, Type &query,

@@ -6,6 +6,7 @@
 
 #include "VerifyUtils.h"
 #include "lmc/Dialect/LMC/IR/LMCOps.h"
+#include "mlir/IR/TypeUtilities.h"
 
 #include "llvm/ADT/STLExtras.h"
 
@@ -234,8 +235,13 @@ LogicalResult ChunkedHeadLossOp::verify() {
 }
 
 LogicalResult AdamWOp::verify() {
-  if (getLr().getType() != getParam().getType().getElementType())
+  Type et = getParam().getType().getElementType();
+  if (getLr().getType() != et)
     return emitOpError("scalars must have the parameter's element type ")
-           << getParam().getType().getElementType();
+           << et;
+  if (getElementTypeOrSelf(getGradScale().getType()) != et)
+    return emitOpError("grad_scale must be the parameter's element type ")
+           << et << " or a 0-d tensor of it, got "
+           << getGradScale().getType();
   return success();
 }

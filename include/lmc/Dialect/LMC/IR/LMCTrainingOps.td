@@ -551,8 +551,7 @@ def LMC_AdamWOp : LMC_Op<"adamw", [
     LMC_Update<"adamw", 7>,
     Pure, AllTypesMatch<["param", "grad", "exp_avg", "exp_avg_sq",
                          "new_param", "new_exp_avg", "new_exp_avg_sq"]>,
-    AllTypesMatch<["lr", "grad_scale", "beta1", "beta2", "eps",
-                   "weight_decay"]>]> {
+    AllTypesMatch<["lr", "beta1", "beta2", "eps", "weight_decay"]>]> {
   let summary = "one AdamW update of one parameter";
   let description = [{
     With `g = grad * grad_scale` (the clipping factor), `t = step + 1`:
@@ -560,22 +559,30 @@ def LMC_AdamWOp : LMC_Op<"adamw", [
     `p' = p - lr (m' / (1 - beta1^t)) / (sqrt(v' / (1 - beta2^t)) + eps)
          - lr weight_decay p` — AdamW with bias-corrected moments and
     decoupled weight decay. The scalars are run-time values, so one compiled
-    step serves any schedule.
+    step serves any schedule. `grad_scale` may also be a 0-d tensor (its type
+    then printed last), read inside the update's loop: the GPU computes the
+    clipping coefficient on the device (`lmc-device-scalars`) and the host
+    never reads it.
 
     Example:
 
     ```mlir
     %p1, %m1, %v1 = lmc.adamw %p, %g, %m, %v lr(%lr) grad_scale(%s) step(%t)
         betas(%b1, %b2) eps(%eps) weight_decay(%wd) : tensor<64x192xf32>, f32, i64
+    %p2, %m2, %v2 = lmc.adamw %p, %g, %m, %v lr(%lr) grad_scale(%st) step(%t)
+        betas(%b1, %b2) eps(%eps) weight_decay(%wd)
+        : tensor<64x192xf32>, f32, i64, tensor<f32>
     ```
 
     **Constraints:**
     - the tensors have one type; the float scalars are of its element type;
-      `step` is a signless integer.
+      `grad_scale` is such a scalar or a 0-d tensor of it; `step` is a
+      signless integer.
   }];
   let arguments = (ins LMC_FloatTensor:$param, LMC_FloatTensor:$grad,
                        LMC_FloatTensor:$exp_avg, LMC_FloatTensor:$exp_avg_sq,
-                       LMC_Float:$lr, LMC_Float:$grad_scale,
+                       LMC_Float:$lr,
+                       AnyTypeOf<[LMC_Float, LMC_ScalarFloatTensor]>:$grad_scale,
                        AnySignlessInteger:$step, LMC_Float:$beta1,
                        LMC_Float:$beta2, LMC_Float:$eps,
                        LMC_Float:$weight_decay);
@@ -587,7 +594,8 @@ def LMC_AdamWOp : LMC_Op<"adamw", [
     `grad_scale` `(` $grad_scale `)` `step` `(` $step `)`
     `betas` `(` $beta1 `,` $beta2 `)` `eps` `(` $eps `)`
     `weight_decay` `(` $weight_decay `)` attr-dict `:` type($param) `,`
-    type($lr) `,` type($step)
+    type($lr) `,` type($step) `` custom<GradScaleType>(type($grad_scale),
+                                                    ref(type($lr)))
   }];
   let hasVerifier = 1;
 }
