@@ -191,15 +191,23 @@ extern "C" void _mlir_ciface_lmcrt_head_cross_entropy_f32(
   }
 
   // Scratch from the step's arena (StepMemory.h), freed before returning:
-  // the chunk's logits, then the rows' losses and targets. Inside a
-  // training step the plan places it where it fits among the step's
-  // buffers, so the chunk reuses memory the step frees (the whole logits
-  // are never allocated).
+  // the chunk's logits, the rows' losses and targets, then (bfloat16 GEMMs
+  // on bfloat16 units, more than one chunk) the weight rounded once for
+  // all chunks. Inside a training step the plan places it where it fits
+  // among the step's buffers, so the chunk reuses memory the step frees (the
+  // whole logits are never allocated), and later steps touch no new pages.
   const int64_t chunk = rows < R ? rows : R;
   const size_t blockBytes = static_cast<size_t>(chunk * V) * sizeof(float);
   const size_t lossBytes = static_cast<size_t>(R) * sizeof(double);
+  const size_t targetBytes =
+      (static_cast<size_t>(R) * sizeof(int32_t) + 63) / 64 * 64;
+  const bool roundWeight = precision == LMCRT_PRECISION_BF16 && R > chunk &&
+                           lmcrt::kernels::bf16Available();
+  const int64_t wRows = W.size(0), wCols = W.size(1);
+  const size_t roundedBytes =
+      roundWeight ? static_cast<size_t>(wRows * wCols) * sizeof(uint16_t) : 0;
   void *scratch = _mlir_memref_to_llvm_aligned_alloc(
-      64, blockBytes + lossBytes + static_cast<size_t>(R) * sizeof(int32_t));
+      64, blockBytes + lossBytes + targetBytes + roundedBytes);
   if (!scratch)
     failWith("out of memory for a chunk of " + std::to_string(chunk) +
              " x " + std::to_string(V) + " logits");
@@ -212,6 +220,11 @@ extern "C" void _mlir_ciface_lmcrt_head_cross_entropy_f32(
       reinterpret_cast<double *>(static_cast<char *>(scratch) + blockBytes);
   int32_t *target = reinterpret_cast<int32_t *>(
       static_cast<char *>(scratch) + blockBytes + lossBytes);
+  uint16_t *wRounded =
+      roundWeight ? reinterpret_cast<uint16_t *>(static_cast<char *>(scratch) +
+                                                 blockBytes + lossBytes +
+                                                 targetBytes)
+                  : nullptr;
 
   // The targets in row order, checked once.
   for (int64_t r = 0; r < R; ++r) {
@@ -229,7 +242,6 @@ extern "C" void _mlir_ciface_lmcrt_head_cross_entropy_f32(
 
   RowMatrix xs(X, R, C, /*isOutput=*/false), dxs(DX, R, C, /*isOutput=*/true);
   // The weight gradient as stored: [V, C] (transposed head) or [C, V].
-  const int64_t wRows = W.size(0), wCols = W.size(1);
   bool dwDirect = DW.stride(1) == 1 && DW.stride(0) >= wCols;
   std::vector<float> dwPacked;
   if (!dwDirect)
@@ -252,15 +264,10 @@ extern "C" void _mlir_ciface_lmcrt_head_cross_entropy_f32(
 
   // On bfloat16 units the weight is rounded once here, not by each chunk's
   // logits and dx GEMMs (2 x chunks roundings of V x C values otherwise).
-  std::vector<uint16_t> wRounded;
-  if (precision == LMCRT_PRECISION_BF16 && R > chunk &&
-      lmcrt::kernels::bf16Available()) {
-    wRounded.resize(static_cast<size_t>(wRows * wCols));
-    lmcrt::kernels::convertToBf16({wm.desc.aligned, wRows, wCols,
-                                   wm.desc.strides[0], 1},
-                                  wRounded.data());
-  }
-  const uint16_t *wBits = wRounded.empty() ? nullptr : wRounded.data();
+  if (roundWeight)
+    lmcrt::kernels::convertToBf16(
+        {wm.desc.aligned, wRows, wCols, wm.desc.strides[0], 1}, wRounded);
+  const uint16_t *wBits = wRounded;
 
   for (int64_t r0 = 0; r0 < R; r0 += chunk) {
     const int64_t m = R - r0 < chunk ? R - r0 : chunk;
