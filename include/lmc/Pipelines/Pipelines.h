@@ -15,7 +15,6 @@
 #include "mlir/Pass/PassOptions.h"
 
 #include <functional>
-#include <optional>
 #include <string>
 
 /// Where the CUDA toolkit is by default: what CMake found, else the usual
