@@ -392,8 +392,8 @@ TEST(Bf16Gemm, AccumulatesIntoC) {
     }
   // The rows' padding is untouched.
   for (int64_t i = 0; i < M; ++i)
-    for (int64_t j = N; j < N + 3 && i * (N + 3) + j < int64_t(c.storage.size());
-         ++j)
+    for (int64_t j = N;
+         j < N + 3 && i * (N + 3) + j < int64_t(c.storage.size()); ++j)
       EXPECT_EQ(c.storage[static_cast<size_t>(i * (N + 3) + j)],
                 before[static_cast<size_t>(i * (N + 3) + j)]);
 }

@@ -1031,9 +1031,9 @@ TEST(GpuRowKernels, SoftmaxAgainstDouble) {
         if ((std::fabs(yr[j] - p) > 2e-6 * (1 + p) ||
              std::fabs(dr[j] - d) > 5e-6 * (1 + std::fabs(d))) &&
             bad++ < 5)
-          ADD_FAILURE() << "T " << T << " row " << r << " key " << j
-                        << ": y " << yr[j] << " (want " << p << "), dx "
-                        << dr[j] << " (want " << d << ")";
+          ADD_FAILURE() << "T " << T << " row " << r << " key " << j << ": y "
+                        << yr[j] << " (want " << p << "), dx " << dr[j]
+                        << " (want " << d << ")";
       }
     }
   }
@@ -1047,9 +1047,9 @@ TEST(GpuSum, AgainstDouble) {
     int64_t rows, cols;
     bool transposed;
   };
-  for (Case cs : {Case{1, 768, false}, Case{1, 16384, false},
-                  Case{1, 16385, false}, Case{768, 2304, false},
-                  Case{300, 70, true}}) {
+  for (Case cs :
+       {Case{1, 768, false}, Case{1, 16384, false}, Case{1, 16385, false},
+        Case{768, 2304, false}, Case{300, 70, true}}) {
     const int64_t n = cs.rows * cs.cols;
     Buffer X(n), Out(1);
     fillRandom(X.data, n, 51);
@@ -1130,10 +1130,9 @@ TEST(GpuEmbedding, GradientAgainstCpu) {
     for (int64_t i = 0; i < cs.v * cs.c; ++i)
       if (std::fabs(W.data[i] - cpu[i]) > 1e-5f * (1 + std::fabs(cpu[i])) &&
           bad++ < 5)
-        ADD_FAILURE() << "accumulating, B " << cs.b << " T " << cs.t
-                      << " C " << cs.c << ": table[" << i / cs.c << ", "
-                      << i % cs.c << "] = " << W.data[i] << ", CPU "
-                      << cpu[i];
+        ADD_FAILURE() << "accumulating, B " << cs.b << " T " << cs.t << " C "
+                      << cs.c << ": table[" << i / cs.c << ", " << i % cs.c
+                      << "] = " << W.data[i] << ", CPU " << cpu[i];
     lmcrt::device::release(ids);
   }
 }

@@ -258,9 +258,8 @@ TEST(RowKernelsEmulated, SoftmaxAgainstDouble) {
     const long long rows = l.b * l.t;
     const int C = static_cast<int>(l.c);
     const RowIndex ix = l.index();
-    launchWarpRows(rows, [&] {
-      lmc_softmax_fwd(x.data(), ix, y.data(), ix, rows, C);
-    });
+    launchWarpRows(
+        rows, [&] { lmc_softmax_fwd(x.data(), ix, y.data(), ix, rows, C); });
     // The gradient from the kernel's own output, as the backward pass has it.
     launchWarpRows(rows, [&] {
       lmc_softmax_bwd(y.data(), ix, dy.data(), ix, dx.data(), ix, rows, C);
@@ -280,7 +279,8 @@ TEST(RowKernelsEmulated, SoftmaxAgainstDouble) {
           expectNear(want.y[c], y[at(c)], 2e-6, where + " y" + pos);
           expectNear(double(y[at(c)]) * (dy[at(c)] - dot), dx[at(c)], 5e-6,
                      where + " dx" + pos);
-          expectNear(want.dx[c], dx[at(c)], 2e-5, where + " dx (double y)" + pos);
+          expectNear(want.dx[c], dx[at(c)], 2e-5,
+                     where + " dx (double y)" + pos);
         }
       }
     // Padding between rows is written by neither kernel.

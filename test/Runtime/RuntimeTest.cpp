@@ -2142,8 +2142,8 @@ TEST(Kernels, EmbeddingGradAccumulatesIntoTheTable) {
   const float start[8] = {0.25f, -1, 3, 4, 0.5f, 0.75f, -2, 7};
   std::copy(start, start + 8, e.table);
   _mlir_ciface_lmcrt_embedding_grad_acc_f32(&e.ug, &e.ui, &e.ut, 0);
-  float expect[8] = {0.25f + 3, -1 + 4, 3, 4, 0.5f + 1 + 5, 0.75f + 2 + 6,
-                     -2, 7};
+  float expect[8] = {0.25f + 3,    -1 + 4,        3,  4,
+                     0.5f + 1 + 5, 0.75f + 2 + 6, -2, 7};
   for (int i = 0; i < 8; ++i)
     EXPECT_EQ(e.table[i], expect[i]) << i;
 

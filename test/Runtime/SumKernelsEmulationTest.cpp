@@ -63,9 +63,8 @@ float runSum(const float *data, const std::vector<int64_t> &sizes,
     lmc_sum_chunks(data, ix, n, plan.chunk, square, partials.data());
   });
   SumIndex flat{1, 1, plan.chunks, 0, 0, 0, 1, 1};
-  launch(1, 1, kSumThreads, [&] {
-    lmc_sum_final(partials.data(), flat, plan.chunks, 0, &out);
-  });
+  launch(1, 1, kSumThreads,
+         [&] { lmc_sum_final(partials.data(), flat, plan.chunks, 0, &out); });
   return out;
 }
 
@@ -138,8 +137,7 @@ void checkView(const std::vector<float> &data,
       magnitude += std::abs(term);
     }
     const float got = runSum(data.data(), sizes, strides, square);
-    const std::string where =
-        name + (square ? ", squares" : ", values");
+    const std::string where = name + (square ? ", squares" : ", values");
     EXPECT_NEAR(want, got, 2e-6 * magnitude + 1e-30) << where;
     EXPECT_EQ(replay(ordered, square), got) << where << ": another order";
   }

@@ -276,7 +276,8 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
                      "queue GPU work out of line, called as stream-ordered "
                      "functions (lmc-gpu-stream-functions); false inlines "
                      "every host function into the entry points"),
-      llvm::cl::init(true)};  PassOptions::Option<bool> rowReductions{
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> rowReductions{
       *this, "row-reductions",
       llvm::cl::desc("Call the GPU runtime's row kernels for the float32 "
                      "norms, softmaxes and cross-entropies outside fusion "

@@ -709,8 +709,7 @@ void _mlir_ciface_lmcrt_gpu_softmax_bwd_f32(lmcrt_unranked_memref *y,
  * order of the additions depends only on the number of elements. */
 #define LMCRT_SUM_ONE_BLOCK 16384
 void _mlir_ciface_lmcrt_gpu_sum_f32(lmcrt_unranked_memref *in,
-                                    lmcrt_unranked_memref *out,
-                                    int32_t square);
+                                    lmcrt_unranked_memref *out, int32_t square);
 
 /* The collectives above, with the same arguments and semantics, over NCCL
  * (one rank per GPU; a communicator per group, every group going through

@@ -914,14 +914,15 @@ struct ConvertLMCToLinalgPass
     // On the GPU pipeline, the norms, softmaxes and cross-entropies outside
     // fusion groups are the runtime's row kernels (lmc.buffer_row_reduction).
     if (runtimeRowReductions)
-      target.addDynamicallyLegalOp<LayerNormOp, LayerNormGradOp, RMSNormOp,
-                                   RMSNormGradOp, CrossEntropyOp,
-                                   CrossEntropyGradOp, SoftmaxOp,
-                                   SoftmaxGradOp>([](Operation *op) {
-        auto fn = op->getParentOfType<func::FuncOp>();
-        return isRuntimeRowReduction(op) && !op->getParentOfType<FusedOp>() &&
-               !(fn && fn->hasAttr(FusedOp::getKernelAttrName()));
-      });
+      target.addDynamicallyLegalOp<
+          LayerNormOp, LayerNormGradOp, RMSNormOp, RMSNormGradOp,
+          CrossEntropyOp, CrossEntropyGradOp, SoftmaxOp, SoftmaxGradOp>(
+          [](Operation *op) {
+            auto fn = op->getParentOfType<func::FuncOp>();
+            return isRuntimeRowReduction(op) &&
+                   !op->getParentOfType<FusedOp>() &&
+                   !(fn && fn->hasAttr(FusedOp::getKernelAttrName()));
+          });
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(&getContext());

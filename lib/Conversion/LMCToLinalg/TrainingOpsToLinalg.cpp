@@ -498,13 +498,12 @@ EmbeddingGradOpLowering::matchAndRewrite(EmbeddingGradOp op, OpAdaptor adaptor,
     maps.push_back(AffineMap::get(4, 0, {}, ctx));
   }
   maps.push_back(AffineMap::get(4, 0, {d(0), d(1)}, ctx));
-  Value init =
-      adaptor.getAcc()
-          ? adaptor.getAcc()
-          : filledTensor(r, loc,
-                         {r.getIndexAttr(type.getDimSize(0)),
-                          r.getIndexAttr(type.getDimSize(1))},
-                         et, 0.0);
+  Value init = adaptor.getAcc()
+                   ? adaptor.getAcc()
+                   : filledTensor(r, loc,
+                                  {r.getIndexAttr(type.getDimSize(0)),
+                                   r.getIndexAttr(type.getDimSize(1))},
+                                  et, 0.0);
   Value result =
       generic(r, loc, inputs, init, maps,
               {IteratorType::parallel, IteratorType::parallel,
@@ -649,8 +648,7 @@ AdamWOpLowering::matchAndRewrite(AdamWOp op, OpAdaptor adaptor,
   auto update = linalg::GenericOp::create(
       r, loc, TypeRange{type, type, type}, inputs,
       ValueRange{p, adaptor.getExpAvg(), adaptor.getExpAvgSq()}, maps,
-      parallelIterators(rank),
-      [&](OpBuilder &b, Location l, ValueRange args) {
+      parallelIterators(rank), [&](OpBuilder &b, Location l, ValueRange args) {
         // a = (grad, param, exp_avg, exp_avg_sq)
         Value scale = scaleInMemory ? args[1] : gs;
         SmallVector<Value> a = {args[0]};

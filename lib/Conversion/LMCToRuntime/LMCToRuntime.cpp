@@ -461,16 +461,15 @@ struct ConvertLMCToRuntimePass
   /// classes (the cross-entropy: the attribute, else the logits' last
   /// dimension); a softmax takes its buffers only.
   LogicalResult lowerRowReduction(BufferRowReductionOp op) {
-    Function function =
-        llvm::StringSwitch<Function>(op.getKernel())
-            .Case("layer_norm", Function::LayerNormFwd)
-            .Case("layer_norm_grad", Function::LayerNormBwd)
-            .Case("rms_norm", Function::RmsNormFwd)
-            .Case("rms_norm_grad", Function::RmsNormBwd)
-            .Case("cross_entropy", Function::CrossEntropyFwd)
-            .Case("softmax", Function::SoftmaxFwd)
-            .Case("softmax_grad", Function::SoftmaxBwd)
-            .Default(Function::CrossEntropyBwd);
+    Function function = llvm::StringSwitch<Function>(op.getKernel())
+                            .Case("layer_norm", Function::LayerNormFwd)
+                            .Case("layer_norm_grad", Function::LayerNormBwd)
+                            .Case("rms_norm", Function::RmsNormFwd)
+                            .Case("rms_norm_grad", Function::RmsNormBwd)
+                            .Case("cross_entropy", Function::CrossEntropyFwd)
+                            .Case("softmax", Function::SoftmaxFwd)
+                            .Case("softmax_grad", Function::SoftmaxBwd)
+                            .Default(Function::CrossEntropyBwd);
     SmallVector<Arg> args;
     for (Value v : op.getInputs())
       args.push_back(v);

@@ -350,8 +350,9 @@ extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
   launch("lmc_cross_entropy_bwd", rowBlocks(what, l.rows), 1, args);
 }
 
-extern "C" void _mlir_ciface_lmcrt_gpu_softmax_fwd_f32(
-    lmcrt_unranked_memref *x, lmcrt_unranked_memref *y) {
+extern "C" void
+_mlir_ciface_lmcrt_gpu_softmax_fwd_f32(lmcrt_unranked_memref *x,
+                                       lmcrt_unranked_memref *y) {
   const char *what = "gpu_softmax_fwd";
   requireReady(what);
   View X(x), Y(y);
@@ -366,9 +367,10 @@ extern "C" void _mlir_ciface_lmcrt_gpu_softmax_fwd_f32(
   launch("lmc_softmax_fwd", warpBlocks(what, rows), 1, args);
 }
 
-extern "C" void _mlir_ciface_lmcrt_gpu_softmax_bwd_f32(
-    lmcrt_unranked_memref *y, lmcrt_unranked_memref *dy,
-    lmcrt_unranked_memref *dx) {
+extern "C" void
+_mlir_ciface_lmcrt_gpu_softmax_bwd_f32(lmcrt_unranked_memref *y,
+                                       lmcrt_unranked_memref *dy,
+                                       lmcrt_unranked_memref *dx) {
   const char *what = "gpu_softmax_bwd";
   requireReady(what);
   View Y(y), DY(dy), DX(dx);

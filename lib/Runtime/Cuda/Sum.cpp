@@ -84,7 +84,8 @@ private:
 SumIndex sumIndex(const MemrefView<float> &v) {
   const SumLayout l = sumLayout(v.sizes, v.strides);
   if (!l.ok)
-    fail("input " + v.shapeString() + " has more than 4 dimensions that are "
+    fail("input " + v.shapeString() +
+         " has more than 4 dimensions that are "
          "not contiguous with each other");
   return {l.sizes[1],   l.sizes[2],   l.sizes[3],   l.strides[0],
           l.strides[1], l.strides[2], l.strides[3], l.flat ? 1 : 0};

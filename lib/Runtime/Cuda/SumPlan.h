@@ -1,4 +1,4 @@
-//===- SumPlan.h - How the GPU's sum to a scalar splits its input -*- C++ -*-===//
+//===- SumPlan.h - How the GPU's sum splits its input ----------*- C++ -*-===//
 //
 // lmcrt_gpu_sum_f32 (Sum.cpp) adds n floats with the kernels of
 // SumKernels.cu: one block when n is at most LMCRT_SUM_ONE_BLOCK (lmcrt.h),
@@ -27,8 +27,8 @@ struct SumPlan {
 };
 
 /// At most kMaxChunks chunks of at least kMinChunk elements.
-constexpr long long kSumBlock = 256, kSumOneBlock = 16384,
-                    kSumMinChunk = 8192, kSumMaxChunks = 1024;
+constexpr long long kSumBlock = 256, kSumOneBlock = 16384, kSumMinChunk = 8192,
+                    kSumMaxChunks = 1024;
 
 inline SumPlan planSum(long long n) {
   if (n <= kSumOneBlock)

@@ -27,8 +27,8 @@ namespace {
 
 /// Rounds n contiguous floats; cloned for the vector widths the CPU may
 /// have and picked at load time.
-LMCRT_VECTOR_CLONES void
-convertRow(const float *src, uint16_t *dst, int64_t n) {
+LMCRT_VECTOR_CLONES void convertRow(const float *src, uint16_t *dst,
+                                    int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     dst[i] = toBf16(src[i]);
 }
@@ -170,8 +170,7 @@ private:
       dnnl_post_ops_t postOps = nullptr;
       bool made = api.primitiveAttrCreate(&attr) == dnnl_success &&
                   api.postOpsCreate(&postOps) == dnnl_success &&
-                  api.postOpsAppendSum(postOps, 1.0f) ==
-                      dnnl_success &&
+                  api.postOpsAppendSum(postOps, 1.0f) == dnnl_success &&
                   api.primitiveAttrSetPostOps(attr, postOps) == dnnl_success;
       if (postOps)
         api.postOpsDestroy(postOps);
@@ -270,8 +269,7 @@ bool bf16Gemm(const StridedMatrix &a, const StridedMatrix &b, float *c,
   if (!bRounded) {
     buffers.b.resize(static_cast<size_t>(k * n));
     if (bTransposed)
-      convertToBf16({b.data, n, k, b.colStride, b.rowStride},
-                    buffers.b.data());
+      convertToBf16({b.data, n, k, b.colStride, b.rowStride}, buffers.b.data());
     else
       convertToBf16(b, buffers.b.data());
   }
@@ -281,8 +279,7 @@ bool bf16Gemm(const StridedMatrix &a, const StridedMatrix &b, float *c,
   dnnl_memory_t ma = nullptr, mb = nullptr, mc = nullptr;
   bool ok = api.memoryCreate(&ma, &p->a, cache.engine, buffers.a.data()) ==
                 dnnl_success &&
-            api.memoryCreate(&mb, &p->b, cache.engine, bBits) ==
-                dnnl_success &&
+            api.memoryCreate(&mb, &p->b, cache.engine, bBits) == dnnl_success &&
             api.memoryCreate(&mc, &p->c, cache.engine, c) == dnnl_success;
   if (ok) {
     dnnl_exec_arg_t args[] = {

@@ -221,10 +221,10 @@ extern "C" void _mlir_ciface_lmcrt_head_cross_entropy_f32(
   int32_t *target = reinterpret_cast<int32_t *>(
       static_cast<char *>(scratch) + blockBytes + lossBytes);
   uint16_t *wRounded =
-      roundWeight ? reinterpret_cast<uint16_t *>(static_cast<char *>(scratch) +
-                                                 blockBytes + lossBytes +
-                                                 targetBytes)
-                  : nullptr;
+      roundWeight
+          ? reinterpret_cast<uint16_t *>(static_cast<char *>(scratch) +
+                                         blockBytes + lossBytes + targetBytes)
+          : nullptr;
 
   // The targets in row order, checked once.
   for (int64_t r = 0; r < R; ++r) {

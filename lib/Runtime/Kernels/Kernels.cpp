@@ -231,9 +231,8 @@ void lmcrt::kernels::cpuGemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
     const lmcrt::kernels::StridedMatrix logicalB = {
         B.data + offB, K, N, transpose_b ? B.stride(-1) : B.stride(-2),
         transpose_b ? B.stride(-2) : B.stride(-1)};
-    if (!(onBf16Units &&
-          lmcrt::kernels::bf16Gemm(logicalA, logicalB, dst, ldc, accumulate,
-                                   bRounded))) {
+    if (!(onBf16Units && lmcrt::kernels::bf16Gemm(logicalA, logicalB, dst, ldc,
+                                                  accumulate, bRounded))) {
       int64_t aRows = transpose_a ? K : M, aCols = transpose_a ? M : K;
       int64_t bRows = transpose_b ? N : K, bCols = transpose_b ? K : N;
       Matrix ma =

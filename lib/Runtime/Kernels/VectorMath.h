@@ -1,4 +1,4 @@
-//===- VectorMath.h - exp and tanh in code that vectorises -------*- C++ -*-===//
+//===- VectorMath.h - exp and tanh in code that vectorises ------*- C++ -*-===//
 //
 // The CPU kernels' exponentials in straight-line float code, which LLVM and
 // GCC vectorise (expf and tanhf do not, nor does anything with a float

@@ -233,10 +233,10 @@ func::CallOp outlineKernel(linalg::GenericOp generic, StringRef kernelName,
 /// device code: `linalg.generic`s without loops, each reading at most
 /// `maxInputs` tensors and in one block, with the same arithmetic in the
 /// same order. Operands from the host (arguments, constants, host scalar
-/// code) are used from above. The uses in `tensorUses` get the 0-d result; other uses outside
-/// read it back (`tensor.extract`, moved to the end by sinkReads). Each
-/// generic is a kernel function of its own, called where it stood (see
-/// outlineKernel).
+/// code) are used from above. The uses in `tensorUses` get the 0-d result;
+/// other uses outside read it back (`tensor.extract`, moved to the end by
+/// sinkReads). Each generic is a kernel function of its own, called where it
+/// stood (see outlineKernel).
 void toDevice(ArrayRef<Operation *> ops,
               const llvm::DenseSet<OpOperand *> &tensorUses, unsigned maxInputs,
               StringRef kernelName) {

@@ -161,10 +161,11 @@ std::optional<bool> runtimeSumKind(linalg::GenericOp op) {
     return std::nullopt;
   Block *body = op.getBody();
   BlockArgument x = body->getArgument(0);
-  auto add = cast<arith::AddFOp>(
-      cast<linalg::YieldOp>(body->getTerminator()).getOperand(0).getDefiningOp());
-  Value term = add.getLhs() == body->getArgument(1) ? add.getRhs()
-                                                    : add.getLhs();
+  auto add = cast<arith::AddFOp>(cast<linalg::YieldOp>(body->getTerminator())
+                                     .getOperand(0)
+                                     .getDefiningOp());
+  Value term =
+      add.getLhs() == body->getArgument(1) ? add.getRhs() : add.getLhs();
   if (term == x && body->getOperations().size() == 2)
     return false;
   auto mul = term.getDefiningOp<arith::MulFOp>();
@@ -178,10 +179,10 @@ std::optional<bool> runtimeSumKind(linalg::GenericOp op) {
 /// convert-lmc-to-runtime).
 void markRuntimeSum(linalg::GenericOp op, bool square) {
   Builder b(op.getContext());
-  op->setAttr(LMCDialect::LibraryCallAttrHelper::getNameStr(),
-              b.getDictionaryAttr(
-                  {b.getNamedAttr("kernel", b.getStringAttr("sum")),
-                   b.getNamedAttr("square", b.getBoolAttr(square))}));
+  op->setAttr(
+      LMCDialect::LibraryCallAttrHelper::getNameStr(),
+      b.getDictionaryAttr({b.getNamedAttr("kernel", b.getStringAttr("sum")),
+                           b.getNamedAttr("square", b.getBoolAttr(square))}));
 }
 
 Placement placementOf(linalg::GenericOp op, unsigned rows) {
@@ -493,10 +494,9 @@ struct LMCFuseKernelLoopsPass
         auto type = cast<RankedTensorType>(init.get().getType());
         // A float32 scalar from zero: the runtime's sum kernel adds the
         // partials, one slot per block that the block zeroes itself.
-        bool runtimeSum = runtimeSums && s.getNumDpsInits() == 1 &&
-                          type.getRank() == 0 &&
-                          type.getElementType().isF32() &&
-                          isZeroFill(init.get());
+        bool runtimeSum =
+            runtimeSums && s.getNumDpsInits() == 1 && type.getRank() == 0 &&
+            type.getElementType().isF32() && isZeroFill(init.get());
         SmallVector<OpFoldResult> shape(blocks);
         // Room for whole chunks: the slots past the last block stay zero.
         if (partialsChunk > 1 && !runtimeSum)
@@ -827,8 +827,8 @@ struct LMCFuseKernelLoopsPass
   Value runtimeSumOf(OpBuilder &b, Location loc, Value partials) {
     auto type = cast<RankedTensorType>(partials.getType());
     auto scalar = RankedTensorType::get({}, type.getElementType());
-    Value zero =
-        arith::ConstantOp::create(b, loc, b.getZeroAttr(scalar.getElementType()));
+    Value zero = arith::ConstantOp::create(
+        b, loc, b.getZeroAttr(scalar.getElementType()));
     Value empty = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
                                           scalar.getElementType());
     Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);

@@ -58,9 +58,9 @@ struct LMCEmbeddingGradAccumulatePass
       // The accumulator must exist where the scatter runs: the new op takes
       // the add's place, after both operands.
       OpBuilder b(add);
-      auto folded = EmbeddingGradOp::create(
-          b, scatter.getLoc(), add.getType(), scatter.getGrad(),
-          scatter.getIds(), scatter.getOffset(), other);
+      auto folded = EmbeddingGradOp::create(b, scatter.getLoc(), add.getType(),
+                                            scatter.getGrad(), scatter.getIds(),
+                                            scatter.getOffset(), other);
       LLVM_DEBUG(llvm::dbgs() << "folded " << add << "\n");
       add.replaceAllUsesWith(folded.getResult());
       add.erase();

@@ -237,11 +237,9 @@ LogicalResult ChunkedHeadLossOp::verify() {
 LogicalResult AdamWOp::verify() {
   Type et = getParam().getType().getElementType();
   if (getLr().getType() != et)
-    return emitOpError("scalars must have the parameter's element type ")
-           << et;
+    return emitOpError("scalars must have the parameter's element type ") << et;
   if (getElementTypeOrSelf(getGradScale().getType()) != et)
     return emitOpError("grad_scale must be the parameter's element type ")
-           << et << " or a 0-d tensor of it, got "
-           << getGradScale().getType();
+           << et << " or a 0-d tensor of it, got " << getGradScale().getType();
   return success();
 }

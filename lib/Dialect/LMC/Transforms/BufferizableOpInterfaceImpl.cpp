@@ -577,7 +577,6 @@ struct FlashAttentionOpInterface
   }
 };
 
-
 /// The norms, the cross-entropy and the softmax that the GPU runtime computes
 /// (isRuntimeRowReduction; convert-lmc-to-linalg{runtime-row-reductions}
 /// leaves them on tensors): lmc.buffer_row_reduction on the operands'
