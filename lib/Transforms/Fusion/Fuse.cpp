@@ -24,9 +24,12 @@
 //   into the global gradient norm.
 //
 // Groups stay convex: merging two groups is refused when a path leaves the
-// union and comes back into it (through single ops or through other
-// groups), so that every group can become one op. Collectives and ops with
-// side effects never join a group, nor do gathers and scatters (embedding
+// union and comes back into it (through single ops or through other groups), so
+// that every group can become one op. The check searches only between the two
+// groups in a topological order of the groups that each merge updates (the
+// dynamic topological order of Pearce and Kelly), so that forming the groups
+// grows with the depth of the model, not with its square. Collectives and ops
+// with side effects never join a group, nor do gathers and scatters (embedding
 // and its gradient, with or without an offset) or lmc.axis_index (a scalar
 // source: groups read it as an operand). The function is then reordered
 // topologically (keeping the original order where the groups allow, and
@@ -56,6 +59,7 @@
 
 #include <limits>
 #include <map>
+#include <numeric>
 #include <queue>
 
 #define DEBUG_TYPE "lmc-fuse"
@@ -151,6 +155,7 @@ public:
         lastEffect = &op;
       }
     }
+    buildEdges();
   }
 
   /// Forms the groups.
@@ -329,67 +334,131 @@ private:
     unsigned ga = leader(a), gb = leader(b);
     if (ga == gb)
       return true;
-    if (!canMerge(ga, gb))
+    SmallVector<unsigned> after;
+    if (!canMerge(ga, gb, after))
       return false;
+    SmallVector<unsigned> before = groupsBefore(ga, gb);
     // Union by size.
     if (members[ga].size() < members[gb].size())
       std::swap(ga, gb);
     parent[gb] = ga;
     members[ga].append(members[gb].begin(), members[gb].end());
     members[gb].clear();
+    reorder(before, ga, gb, after);
     return true;
+  }
+
+  /// The in-block ops that read a result of each op (users nested in
+  /// another op count as that op), and the next op with effects after one
+  /// with effects (the order materialize keeps: a path through the
+  /// collectives counts); `preds` is the reverse. Indices into `ops`.
+  void buildEdges() {
+    succs.resize(ops.size());
+    preds.resize(ops.size());
+    for (auto [i, op] : llvm::enumerate(ops)) {
+      llvm::SmallDenseSet<unsigned, 8> seen;
+      auto add = [&](Operation *to) {
+        Operation *inBlock = block.findAncestorOpInBlock(*to);
+        if (!inBlock || inBlock == op || !seen.insert(position[inBlock]).second)
+          return;
+        succs[i].push_back(position[inBlock]);
+        preds[position[inBlock]].push_back(i);
+      };
+      for (Operation *user : op->getUsers())
+        add(user);
+      if (Operation *next = nextEffect.lookup(op))
+        add(next);
+    }
+    // Program order is a topological order of the ops.
+    order.resize(ops.size());
+    std::iota(order.begin(), order.end(), 0u);
   }
 
   /// True when no path leaves the union of groups `ga` and `gb` and comes
   /// back into it. Other groups count as one node each: a path reaching one
   /// of their ops continues from all of them.
-  bool canMerge(unsigned ga, unsigned gb) {
-    auto inUnion = [&](Operation *op) {
-      unsigned g = leader(op);
-      return g == ga || g == gb;
-    };
-    llvm::DenseSet<Operation *> visited;
-    llvm::DenseSet<unsigned> visitedGroups = {ga, gb};
-    SmallVector<Operation *> stack;
-    // Pushes the users of `op` outside the union; false when `fromOutside`
-    // and a user is in the union (a path came back).
-    // The users, and the next op with effects after one with effects (the
-    // order materialize keeps: a path through the collectives counts).
-    auto pushUsers = [&](Operation *op, bool fromOutside) {
-      SmallVector<Operation *> next(op->getUsers());
-      if (Operation *after = nextEffect.lookup(op))
-        next.push_back(after);
-      for (Operation *user : next) {
-        Operation *inBlock = block.findAncestorOpInBlock(*user);
-        if (!inBlock)
-          continue;
-        if (inUnion(inBlock)) {
-          if (fromOutside)
-            return false;
-          continue;
-        }
-        if (visited.insert(inBlock).second)
-          stack.push_back(inBlock);
-      }
-      return true;
-    };
-    for (unsigned g : {ga, gb})
-      for (Operation *op : members[g])
-        pushUsers(op, /*fromOutside=*/false);
+  ///
+  /// `order` ranks the groups (at their leaders) so that every edge between
+  /// two groups goes from a lower rank to a higher one. A path that leaves
+  /// the union and comes back ends at a member of rank at most the union's
+  /// highest, so the search visits only groups ranked below that: the
+  /// window between the two groups, not the rest of the function. `after`
+  /// returns the groups the search reached (those reachable from the union
+  /// inside the window), which reorder() moves behind the merged group.
+  bool canMerge(unsigned ga, unsigned gb, SmallVector<unsigned> &after) {
+    unsigned hi = std::max(order[ga], order[gb]);
+    llvm::DenseSet<unsigned> visited = {ga, gb};
+    SmallVector<unsigned> stack = {ga, gb};
     while (!stack.empty()) {
-      Operation *op = stack.pop_back_val();
-      unsigned g = leader(op);
-      if (members[g].size() > 1) {
-        if (!visitedGroups.insert(g).second)
-          continue;
-        for (Operation *member : members[g])
-          if (!pushUsers(member, /*fromOutside=*/true))
-            return false;
-      } else if (!pushUsers(op, /*fromOutside=*/true)) {
-        return false;
-      }
+      unsigned g = stack.pop_back_val();
+      bool fromOutside = g != ga && g != gb;
+      for (Operation *member : members[g])
+        for (unsigned s : succs[position[member]]) {
+          unsigned h = leader(ops[s]);
+          if (h == ga || h == gb) {
+            if (fromOutside)
+              return false;
+            continue;
+          }
+          if (order[h] < hi && visited.insert(h).second) {
+            stack.push_back(h);
+            after.push_back(h);
+          }
+        }
     }
     return true;
+  }
+
+  /// The groups ranked between `ga` and `gb` from which a path reaches
+  /// either.
+  SmallVector<unsigned> groupsBefore(unsigned ga, unsigned gb) {
+    unsigned lo = std::min(order[ga], order[gb]);
+    llvm::DenseSet<unsigned> visited = {ga, gb};
+    SmallVector<unsigned> stack = {ga, gb}, before;
+    while (!stack.empty()) {
+      unsigned g = stack.pop_back_val();
+      for (Operation *member : members[g])
+        for (unsigned p : preds[position[member]]) {
+          unsigned h = leader(ops[p]);
+          if (order[h] > lo && visited.insert(h).second) {
+            stack.push_back(h);
+            before.push_back(h);
+          }
+        }
+    }
+    return before;
+  }
+
+  /// Keeps `order` topological after `merged` absorbed `absorbed`: the
+  /// ranks of the groups that reach the union inside its window (`before`),
+  /// of the two groups and of the groups the union reaches inside the window
+  /// (`after`) are handed out again, `before` first, then the merged group,
+  /// then `after`, each list in its old order. No group of one list reaches
+  /// a group of an earlier one (the union is convex), and groups outside
+  /// the lists keep their ranks, which no edge to or from the lists
+  /// contradicts.
+  void reorder(SmallVector<unsigned> &before, unsigned merged,
+               unsigned absorbed, SmallVector<unsigned> &after) {
+    auto byRank = [&](unsigned x, unsigned y) { return order[x] < order[y]; };
+    llvm::sort(before, byRank);
+    llvm::sort(after, byRank);
+    SmallVector<unsigned> ranks;
+    for (unsigned g : before)
+      ranks.push_back(order[g]);
+    for (unsigned g : after)
+      ranks.push_back(order[g]);
+    ranks.push_back(order[merged]);
+    ranks.push_back(order[absorbed]);
+    llvm::sort(ranks);
+    unsigned next = 0;
+    for (unsigned g : before)
+      order[g] = ranks[next++];
+    order[merged] = ranks[next++];
+    // One rank is left over (two groups became one): the lists after the
+    // merged group take the highest.
+    next = ranks.size() - after.size();
+    for (unsigned g : after)
+      order[g] = ranks[next++];
   }
 
   /// Merges the squared-norm reductions that a chain of arith.addf sums
@@ -517,6 +586,10 @@ private:
   /// members of each group (at its leader's index).
   SmallVector<unsigned> parent;
   SmallVector<SmallVector<Operation *>> members;
+  /// The edges between ops (buildEdges) and each group's rank in a
+  /// topological order of the groups (at its leader's index; canMerge).
+  SmallVector<SmallVector<unsigned>> succs, preds;
+  SmallVector<unsigned> order;
   /// Groups formed by formNormGroups.
   llvm::DenseSet<unsigned> normGroups;
   bool runtimeRowReductions;

@@ -372,6 +372,40 @@ lmc.model @c attributes {lmc.mesh = #lmc.mesh<dp = 2>} {
 
 // -----
 
+// Tests that merges keep the groups convex across an op that an earlier
+// merge moved in the order of the groups: %a joins %d with the matmul and
+// %c between them; %e and %f cannot then join that group (the path through
+// the matmul would leave it and come back), so they join %c instead.
+
+// CHECK-LABEL: lmc-fuse: @m window: 6 kernels before fusion, 3 after (2 groups of 5 ops: gelu 2)
+// CHECK-LABEL: func.func @window
+// CHECK:         %[[AD:.+]]:2 = lmc.fused "gelu" (%[[X:.+]] = %arg0, %[[Y:.+]] = %arg2)
+// CHECK-NEXT:      %[[A:.+]] = lmc.gelu %[[X]] tanh
+// CHECK-NEXT:      %[[D:.+]] = lmc.add %[[A]], %[[Y]]
+// CHECK-NEXT:      lmc.yield %[[A]], %[[D]]
+// CHECK-NEXT:    }
+// CHECK-NEXT:    %[[W:.+]] = lmc.matmul %[[AD]]#0, %arg1
+// CHECK-NEXT:    %[[CEF:.+]] = lmc.fused "gelu" (%[[WA:.+]] = %[[W]], %[[DA:.+]] = %[[AD]]#1, %[[AA:.+]] = %[[AD]]#0)
+// CHECK-NEXT:      %[[C:.+]] = lmc.gelu %[[WA]] tanh
+// CHECK-NEXT:      %[[E:.+]] = lmc.add %[[DA]], %[[C]]
+// CHECK-NEXT:      %[[F:.+]] = lmc.add %[[E]], %[[AA]]
+// CHECK-NEXT:      lmc.yield %[[F]]
+// CHECK-NEXT:    }
+// CHECK-NEXT:    return %[[CEF]]
+lmc.model @m {
+  func.func @window(%x: tensor<?x?x64xf32>, %m: tensor<64x64xf32>, %y: tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+    %a = lmc.gelu %x tanh : tensor<?x?x64xf32>
+    %w = lmc.matmul %a, %m : tensor<?x?x64xf32>, tensor<64x64xf32>
+    %c = lmc.gelu %w tanh : tensor<?x?x64xf32>
+    %d = lmc.add %a, %y : tensor<?x?x64xf32>
+    %e = lmc.add %d, %c : tensor<?x?x64xf32>
+    %f = lmc.add %e, %a : tensor<?x?x64xf32>
+    return %f : tensor<?x?x64xf32>
+  }
+}
+
+// -----
+
 // Tests that with runtime-row-reductions (the training pipeline's
 // target=cuda) a float32 layer_norm, its gradient and the cross-entropy with
 // its gradient join no group: the residual add before the norm stays a
