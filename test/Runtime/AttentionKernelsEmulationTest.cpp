@@ -76,12 +76,15 @@ TEST(AttentionKernelsEmulated, ForwardAndBackwardAgainstNaive) {
               d = static_cast<int>(cs.d),
               group = static_cast<int>(cs.heads / cs.kvHeads);
     const float scale = 1.0f / std::sqrt(static_cast<float>(cs.d));
-    const unsigned tile = static_cast<unsigned>(2048 / cs.d);
+    const unsigned tile = static_cast<unsigned>(
+                       lmc_attention_f32::rowsPerBlock(d)),
+                   threads = static_cast<unsigned>(
+                       lmc_attention_f32::threadsPerBlock(d));
     const unsigned gridX = static_cast<unsigned>((cs.t + tile - 1) / tile),
                    gridY = static_cast<unsigned>(cs.b * cs.heads),
                    gridYKv = static_cast<unsigned>(cs.b * cs.kvHeads);
     Kernels kernels = kernelsFor(cs.d);
-    launch(gridX, gridY, tile, [&] {
+    launch(gridX, gridY, threads, [&] {
       kernels.fwd(q.data(), rows, k.data(), kvRows, v.data(), kvRows,
                   out.data(), rows, lse.data(), stats, t, h, group, scale);
     });
@@ -91,12 +94,12 @@ TEST(AttentionKernelsEmulated, ForwardAndBackwardAgainstNaive) {
     });
     // One block per (batch, key/value head, key tile), as Attention.cpp
     // launches it.
-    launch(gridX, gridYKv, tile, [&] {
+    launch(gridX, gridYKv, threads, [&] {
       kernels.dkdv(q.data(), rows, k.data(), kvRows, v.data(), kvRows, g.data(),
                    rows, lse.data(), stats, delta.data(), stats, dk.data(),
                    kvRows, dv.data(), kvRows, t, h, group, scale);
     });
-    launch(gridX, gridY, tile, [&] {
+    launch(gridX, gridY, threads, [&] {
       kernels.dq(q.data(), rows, k.data(), kvRows, v.data(), kvRows, g.data(),
                  rows, lse.data(), stats, delta.data(), stats, dq.data(), rows,
                  t, h, group, scale);

@@ -17,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Cuda/AttentionShapes.h"
 #include "Cuda/AttentionTensorCoreShapes.h"
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
@@ -156,8 +157,15 @@ Stats stats(const char *what, const View &v, const Shape &s) {
   return {v.stride(0), v.stride(1)};
 }
 
-/// Rows per block of the kernels for head size d (TILE * D = 2048).
-unsigned tile(int64_t d) { return static_cast<unsigned>(2048 / d); }
+/// Rows and threads per block of the float32 kernels for head size d.
+unsigned tile(int64_t d) {
+  return static_cast<unsigned>(
+      lmc_attention_f32::rowsPerBlock(static_cast<int>(d)));
+}
+unsigned tileThreads(int64_t d) {
+  return static_cast<unsigned>(
+      lmc_attention_f32::threadsPerBlock(static_cast<int>(d)));
+}
 
 /// Whether the bf16 entry points take the tensor-core kernels for head size
 /// d (the others keep the float32 kernels).
@@ -209,7 +217,7 @@ void forward(const char *what, lmcrt_unranked_memref *q,
   const unsigned rowsPerBlock = tile(s.d);
   launch("lmc_attention_fwd" + suffix,
          static_cast<unsigned>((s.t + rowsPerBlock - 1) / rowsPerBlock), gridY,
-         rowsPerBlock, args);
+         tileThreads(s.d), args);
 }
 
 /// The backward pass; `bf16`: on tensor cores where the head size allows.
@@ -277,13 +285,13 @@ void backward(const char *what, lmcrt_unranked_memref *q,
                     &delta,  &ts,     &DK.data, &dks,    &DV.data,
                     &dvs,    &t,      &h,       &g,      &scale};
     launch("lmc_attention_dkdv" + suffix, gridX,
-           static_cast<unsigned>(s.b * kv_heads), rowsPerBlock, args);
+           static_cast<unsigned>(s.b * kv_heads), tileThreads(s.d), args);
   }
   {
     void *args[] = {&Q.data,  &qs,  &K.data, &ks, &V.data, &vs,
                     &G.data,  &gs,  &L.data, &ls, &delta,  &ts,
                     &DQ.data, &dqs, &t,      &h,  &g,      &scale};
-    launch("lmc_attention_dq" + suffix, gridX, gridY, rowsPerBlock, args);
+    launch("lmc_attention_dq" + suffix, gridX, gridY, tileThreads(s.d), args);
   }
 }
 

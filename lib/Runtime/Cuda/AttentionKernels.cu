@@ -16,29 +16,41 @@
 // [h * D, (h + 1) * D) of q, out and dout, and key/value head h / G the
 // channels [(h / G) * D, (h / G + 1) * D) of k and v.
 //
-// Work split (float32 on CUDA cores, one thread per row, TILE rows per block;
-// TILE * D = 2048 so that the shared tiles take 16 or 32 KiB for every D):
-//   forward   one thread per query row: its scaled query and output
+// Work split (float32 on CUDA cores, AttentionShapes.h: TILE = 2048 / D rows
+// per block, each row handled by P = lanesPerRow(D) adjacent lanes of a warp,
+// lane p owning channels p, p + P, p + 2P, ..., so that a thread keeps at
+// most 32 channels of a row in registers; a row's dot products are the sum
+// of its lanes' partial sums, exchanged by warp shuffles):
+//   forward   a query row per P lanes: its scaled query and output
 //             accumulator in registers, the block's key and value tiles in
 //             shared memory, the running maximum and sum per row (the
 //             accumulator is rescaled when the maximum grows);
 //   delta     delta[i] = dO[i] . O[i], one thread per (b, h, i);
-//   dK, dV    one thread per key row j of a key/value head, accumulating
+//   dK, dV    a key row j of a key/value head per P lanes, accumulating
 //             over the G query heads of its group and their queries i >= j
 //             from shared tiles of Q and dO;
-//   dQ        one thread per query row i, accumulating over keys j <= i from
+//   dQ        a query row i per P lanes, accumulating over keys j <= i from
 //             shared tiles of K and V.
-// Every output row belongs to one thread: no atomics, and the results do
-// not depend on the schedule.
+// Every output row belongs to one group of lanes: no atomics, and the
+// results do not depend on the schedule. The causal mask is a select, not a
+// branch, and every thread of a block runs the same loop trips (rows past T
+// compute on zeros and store nothing), so that the shuffles always find the
+// whole warp. Shared rows are D + P floats apart: a warp reading its own rows
+// (dK/dV's keys, dQ's queries) touches 32 different banks.
 //
 // The kernels are compiled by nvcc into a fatbin (sm_80, sm_90 and PTX)
 // that the GPU runtime embeds and loads through the driver API.
 //
 //===----------------------------------------------------------------------===//
 
+#include "AttentionShapes.h"
+
 #include <math_constants.h>
 
 namespace {
+
+using lmc_attention_f32::lanesPerRow;
+using lmc_attention_f32::rowsPerBlock;
 
 /// Strides of a [B, T, C] operand (unit channel stride).
 struct Rows {
@@ -50,18 +62,40 @@ struct Stats {
   long long batch, head;
 };
 
-template <int D> struct Tile {
-  static constexpr int rows = 2048 / D;
+/// The block shape for head size D: TILE rows of P lanes, shared rows of
+/// STRIDE floats (D + P: the lanes of a warp reading their own rows, lane
+/// p at channel c * P + p of row r, fall on bank (P * (r + c) + p) mod 32,
+/// all different), and the CH channels each lane owns.
+template <int D> struct Shape {
+  static constexpr int TILE = rowsPerBlock(D);
+  static constexpr int P = lanesPerRow(D);
+  static constexpr int STRIDE = D + P;
+  static constexpr int CH = D / P;
 };
+
+/// The row this thread works on within its block's tile, and its lane in
+/// the row's group of P lanes.
+template <int D> __device__ int tileRow() { return threadIdx.x / Shape<D>::P; }
+template <int D> __device__ int rowLane() { return threadIdx.x % Shape<D>::P; }
+
+/// The sum of `partial` over the P lanes of this thread's row (every lane
+/// gets it). All 32 lanes of the warp call it together.
+template <int D> __device__ float rowSum(float partial) {
+#pragma unroll
+  for (int offset = 1; offset < Shape<D>::P; offset *= 2)
+    partial += __shfl_xor_sync(0xffffffffu, partial, offset);
+  return partial;
+}
 
 /// Loads rows [first, first + TILE) of head h of batch b of two [B, T, C]
 /// operands into shared tiles, rows past T as zeros; the block's threads
 /// share the work. The caller synchronises before reading the tiles.
 template <int D>
-__device__ void loadTiles(float (*xTile)[D], const float *x, Rows xs,
-                          float (*yTile)[D], const float *y, Rows ys, int b,
-                          int h, int first, int T) {
-  constexpr int TILE = Tile<D>::rows;
+__device__ void loadTiles(float (*xTile)[Shape<D>::STRIDE], const float *x,
+                          Rows xs, float (*yTile)[Shape<D>::STRIDE],
+                          const float *y, Rows ys, int b, int h, int first,
+                          int T) {
+  constexpr int TILE = Shape<D>::TILE;
   for (int e = threadIdx.x; e < TILE * D; e += blockDim.x) {
     const int r = e / D, c = e % D, row = first + r;
     const bool in = row < T;
@@ -77,51 +111,53 @@ __device__ void forward(const float *q, Rows qs, const float *k, Rows ks,
                         const float *v, Rows vs, float *out, Rows os,
                         float *lse, Stats ls, int T, int H, int G,
                         float scale) {
-  constexpr int TILE = Tile<D>::rows;
-  __shared__ float kTile[TILE][D];
-  __shared__ float vTile[TILE][D];
+  using S = Shape<D>;
+  __shared__ float kTile[S::TILE][S::STRIDE];
+  __shared__ float vTile[S::TILE][S::STRIDE];
   const int b = blockIdx.y / H, h = blockIdx.y % H, hk = h / G;
-  const int first = blockIdx.x * TILE;
-  const int i = first + threadIdx.x;
+  const int first = blockIdx.x * S::TILE;
+  const int p = rowLane<D>();
+  const int i = first + tileRow<D>();
   const bool active = i < T;
-  const int last = min(T - 1, first + TILE - 1); // the block's last query
+  const int last = min(T - 1, first + S::TILE - 1); // the block's last query
 
-  float qi[D], acc[D];
+  float qi[S::CH], acc[S::CH];
   const float *qRow = q + b * qs.batch + (long long)i * qs.time + h * D;
 #pragma unroll
-  for (int d = 0; d < D; ++d) {
-    qi[d] = active ? qRow[d] * scale : 0.0f;
-    acc[d] = 0.0f;
+  for (int c = 0; c < S::CH; ++c) {
+    qi[c] = active ? qRow[c * S::P + p] * scale : 0.0f;
+    acc[c] = 0.0f;
   }
   float m = -CUDART_INF_F, l = 0.0f;
 
-  for (int j0 = 0; j0 <= last; j0 += TILE) {
+  for (int j0 = 0; j0 <= last; j0 += S::TILE) {
     loadTiles<D>(kTile, k, ks, vTile, v, vs, b, hk, j0, T);
     __syncthreads();
-    if (active && j0 <= i) {
-      // Keys j0 .. min(i, j0 + TILE - 1); the accumulator is rescaled only
-      // when the running maximum grows.
-      const int count = min(TILE, i - j0 + 1);
+    // Keys j0 .. the block's last query, masked past this row's (key 0 is
+    // never masked, so the maximum is finite before the first masked key);
+    // the accumulator is rescaled only when the running maximum grows.
+    const int count = min(S::TILE, last - j0 + 1);
 #pragma unroll 1
-      for (int r = 0; r < count; ++r) {
-        float s = 0.0f;
+    for (int r = 0; r < count; ++r) {
+      float partial = 0.0f;
 #pragma unroll
-        for (int d = 0; d < D; ++d)
-          s += qi[d] * kTile[r][d];
-        if (s > m) {
-          const float correction = expf(m - s); // 0 on the first key
-          l *= correction;
+      for (int c = 0; c < S::CH; ++c)
+        partial += qi[c] * kTile[r][c * S::P + p];
+      const float dot = rowSum<D>(partial);
+      const float s = j0 + r <= i ? dot : -CUDART_INF_F;
+      if (s > m) {
+        const float correction = expf(m - s); // 0 on the first key
+        l *= correction;
 #pragma unroll
-          for (int d = 0; d < D; ++d)
-            acc[d] *= correction;
-          m = s;
-        }
-        const float p = expf(s - m);
-        l += p;
-#pragma unroll
-        for (int d = 0; d < D; ++d)
-          acc[d] += p * vTile[r][d];
+        for (int c = 0; c < S::CH; ++c)
+          acc[c] *= correction;
+        m = s;
       }
+      const float e = expf(s - m);
+      l += e;
+#pragma unroll
+      for (int c = 0; c < S::CH; ++c)
+        acc[c] += e * vTile[r][c * S::P + p];
     }
     __syncthreads();
   }
@@ -130,9 +166,10 @@ __device__ void forward(const float *q, Rows qs, const float *k, Rows ks,
   float *oRow = out + b * os.batch + (long long)i * os.time + h * D;
   const float inv = 1.0f / l;
 #pragma unroll
-  for (int d = 0; d < D; ++d)
-    oRow[d] = acc[d] * inv;
-  lse[b * ls.batch + h * ls.head + i] = m + logf(l);
+  for (int c = 0; c < S::CH; ++c)
+    oRow[c * S::P + p] = acc[c] * inv;
+  if (p == 0)
+    lse[b * ls.batch + h * ls.head + i] = m + logf(l);
 }
 
 __device__ void delta(const float *out, Rows os, const float *dout, Rows ds,
@@ -156,59 +193,57 @@ __device__ void keyGradients(const float *q, Rows qs, const float *k, Rows ks,
                              const float *dlt, Stats ts, float *dk, Rows dks,
                              float *dv, Rows dvs, int T, int H, int G,
                              float scale) {
-  constexpr int TILE = Tile<D>::rows;
-  __shared__ float qTile[TILE][D];
-  __shared__ float gTile[TILE][D];
-  __shared__ float kRows[TILE][D];
-  __shared__ float vRows[TILE][D];
-  __shared__ float lseTile[TILE], deltaTile[TILE];
+  using S = Shape<D>;
+  __shared__ float qTile[S::TILE][S::STRIDE];
+  __shared__ float gTile[S::TILE][S::STRIDE];
+  __shared__ float kRows[S::TILE][S::STRIDE];
+  __shared__ float vRows[S::TILE][S::STRIDE];
+  __shared__ float lseTile[S::TILE], deltaTile[S::TILE];
   // One block per (batch, key/value head, key tile).
   const int hkv = H / G;
   const int b = blockIdx.y / hkv, hk = blockIdx.y % hkv;
-  const int first = blockIdx.x * TILE;
-  const int j = first + threadIdx.x;
+  const int first = blockIdx.x * S::TILE;
+  const int row = tileRow<D>(), p = rowLane<D>();
+  const int j = first + row;
   const bool active = j < T;
   loadTiles<D>(kRows, k, ks, vRows, v, vs, b, hk, first, T);
-  float dkAcc[D], dvAcc[D];
+  float dkAcc[S::CH], dvAcc[S::CH];
 #pragma unroll
-  for (int d = 0; d < D; ++d)
-    dkAcc[d] = dvAcc[d] = 0.0f;
+  for (int c = 0; c < S::CH; ++c)
+    dkAcc[c] = dvAcc[c] = 0.0f;
 
   // The query heads h of the group, each with its queries i >= j: the tiles
   // from the one holding this block's first key. The sums over the group
   // stay in this thread's registers.
-  for (int step = 0, steps = G * ((T - first + TILE - 1) / TILE); step < steps;
-       ++step) {
-    const int h = hk * G + step % G, i0 = first + (step / G) * TILE;
+  for (int step = 0, steps = G * ((T - first + S::TILE - 1) / S::TILE);
+       step < steps; ++step) {
+    const int h = hk * G + step % G, i0 = first + (step / G) * S::TILE;
     __syncthreads();
     loadTiles<D>(qTile, q, qs, gTile, dout, gs, b, h, i0, T);
-    for (int r = threadIdx.x; r < TILE; r += blockDim.x) {
+    for (int r = threadIdx.x; r < S::TILE; r += blockDim.x) {
       const int i = i0 + r;
       lseTile[r] = i < T ? lse[b * ls.batch + h * ls.head + i] : 0.0f;
       deltaTile[r] = i < T ? dlt[b * ts.batch + h * ts.head + i] : 0.0f;
     }
     __syncthreads();
-    if (!active)
-      continue;
+    const int count = min(S::TILE, T - i0);
 #pragma unroll 1
-    for (int r = 0; r < TILE; ++r) {
-      const int i = i0 + r;
-      if (i >= T)
-        break;
-      if (i < j)
-        continue;
+    for (int r = 0; r < count; ++r) {
       float s = 0.0f, dp = 0.0f;
 #pragma unroll
-      for (int d = 0; d < D; ++d) {
-        s += qTile[r][d] * kRows[threadIdx.x][d];
-        dp += gTile[r][d] * vRows[threadIdx.x][d];
+      for (int c = 0; c < S::CH; ++c) {
+        s += qTile[r][c * S::P + p] * kRows[row][c * S::P + p];
+        dp += gTile[r][c * S::P + p] * vRows[row][c * S::P + p];
       }
-      const float p = expf(s * scale - lseTile[r]);
-      const float ds = p * (dp - deltaTile[r]);
+      s = rowSum<D>(s);
+      dp = rowSum<D>(dp);
+      // Queries before this key (i < j) are masked out.
+      const float e = i0 + r >= j ? expf(s * scale - lseTile[r]) : 0.0f;
+      const float ds = e * (dp - deltaTile[r]);
 #pragma unroll
-      for (int d = 0; d < D; ++d) {
-        dvAcc[d] += p * gTile[r][d];
-        dkAcc[d] += ds * qTile[r][d];
+      for (int c = 0; c < S::CH; ++c) {
+        dvAcc[c] += e * gTile[r][c * S::P + p];
+        dkAcc[c] += ds * qTile[r][c * S::P + p];
       }
     }
   }
@@ -217,9 +252,9 @@ __device__ void keyGradients(const float *q, Rows qs, const float *k, Rows ks,
   float *dkRow = dk + b * dks.batch + (long long)j * dks.time + hk * D;
   float *dvRow = dv + b * dvs.batch + (long long)j * dvs.time + hk * D;
 #pragma unroll
-  for (int d = 0; d < D; ++d) {
-    dkRow[d] = dkAcc[d] * scale;
-    dvRow[d] = dvAcc[d];
+  for (int c = 0; c < S::CH; ++c) {
+    dkRow[c * S::P + p] = dkAcc[c] * scale;
+    dvRow[c * S::P + p] = dvAcc[c];
   }
 }
 
@@ -229,53 +264,53 @@ __device__ void queryGradients(const float *q, Rows qs, const float *k,
                                const float *dout, Rows gs, const float *lse,
                                Stats ls, const float *dlt, Stats ts, float *dq,
                                Rows dqs, int T, int H, int G, float scale) {
-  constexpr int TILE = Tile<D>::rows;
-  __shared__ float kTile[TILE][D];
-  __shared__ float vTile[TILE][D];
-  __shared__ float qRows[TILE][D];
-  __shared__ float gRows[TILE][D];
+  using S = Shape<D>;
+  __shared__ float kTile[S::TILE][S::STRIDE];
+  __shared__ float vTile[S::TILE][S::STRIDE];
+  __shared__ float qRows[S::TILE][S::STRIDE];
+  __shared__ float gRows[S::TILE][S::STRIDE];
   const int b = blockIdx.y / H, h = blockIdx.y % H, hk = h / G;
-  const int first = blockIdx.x * TILE;
-  const int i = first + threadIdx.x;
+  const int first = blockIdx.x * S::TILE;
+  const int row = tileRow<D>(), p = rowLane<D>();
+  const int i = first + row;
   const bool active = i < T;
-  const int last = min(T - 1, first + TILE - 1);
+  const int last = min(T - 1, first + S::TILE - 1);
   loadTiles<D>(qRows, q, qs, gRows, dout, gs, b, h, first, T);
   const float lseI = active ? lse[b * ls.batch + h * ls.head + i] : 0.0f;
   const float deltaI = active ? dlt[b * ts.batch + h * ts.head + i] : 0.0f;
-  float dqAcc[D];
+  float dqAcc[S::CH];
 #pragma unroll
-  for (int d = 0; d < D; ++d)
-    dqAcc[d] = 0.0f;
-  for (int j0 = 0; j0 <= last; j0 += TILE) {
+  for (int c = 0; c < S::CH; ++c)
+    dqAcc[c] = 0.0f;
+  for (int j0 = 0; j0 <= last; j0 += S::TILE) {
     __syncthreads();
     loadTiles<D>(kTile, k, ks, vTile, v, vs, b, hk, j0, T);
     __syncthreads();
-    if (!active)
-      continue;
+    // Keys j0 .. the block's last query, masked past this row's.
+    const int count = min(S::TILE, last - j0 + 1);
 #pragma unroll 1
-    for (int r = 0; r < TILE; ++r) {
-      const int j = j0 + r;
-      if (j > i)
-        break;
+    for (int r = 0; r < count; ++r) {
       float s = 0.0f, dp = 0.0f;
 #pragma unroll
-      for (int d = 0; d < D; ++d) {
-        s += qRows[threadIdx.x][d] * kTile[r][d];
-        dp += gRows[threadIdx.x][d] * vTile[r][d];
+      for (int c = 0; c < S::CH; ++c) {
+        s += qRows[row][c * S::P + p] * kTile[r][c * S::P + p];
+        dp += gRows[row][c * S::P + p] * vTile[r][c * S::P + p];
       }
-      const float p = expf(s * scale - lseI);
-      const float ds = p * (dp - deltaI);
+      s = rowSum<D>(s);
+      dp = rowSum<D>(dp);
+      const float e = j0 + r <= i ? expf(s * scale - lseI) : 0.0f;
+      const float ds = e * (dp - deltaI);
 #pragma unroll
-      for (int d = 0; d < D; ++d)
-        dqAcc[d] += ds * kTile[r][d];
+      for (int c = 0; c < S::CH; ++c)
+        dqAcc[c] += ds * kTile[r][c * S::P + p];
     }
   }
   if (!active)
     return;
   float *dqRow = dq + b * dqs.batch + (long long)i * dqs.time + h * D;
 #pragma unroll
-  for (int d = 0; d < D; ++d)
-    dqRow[d] = dqAcc[d] * scale;
+  for (int c = 0; c < S::CH; ++c)
+    dqRow[c * S::P + p] = dqAcc[c] * scale;
 }
 
 } // namespace
@@ -283,14 +318,16 @@ __device__ void queryGradients(const float *q, Rows qs, const float *k,
 // One entry point per head size, with C linkage so that the runtime finds
 // them by name (lmc_attention_<kernel>_d<D>).
 #define LMC_ATTENTION_KERNELS(D)                                               \
-  extern "C" __global__ void __launch_bounds__(Tile<D>::rows)                  \
+  extern "C" __global__ void __launch_bounds__(                                \
+      lmc_attention_f32::threadsPerBlock(D))                                   \
       lmc_attention_fwd_d##D(const float *q, Rows qs, const float *k, Rows ks, \
                              const float *v, Rows vs, float *out, Rows os,     \
                              float *lse, Stats ls, int T, int H, int G,        \
                              float scale) {                                    \
     forward<D>(q, qs, k, ks, v, vs, out, os, lse, ls, T, H, G, scale);         \
   }                                                                            \
-  extern "C" __global__ void __launch_bounds__(Tile<D>::rows)                  \
+  extern "C" __global__ void __launch_bounds__(                                \
+      lmc_attention_f32::threadsPerBlock(D))                                   \
       lmc_attention_dkdv_d##D(                                                 \
           const float *q, Rows qs, const float *k, Rows ks, const float *v,    \
           Rows vs, const float *dout, Rows gs, const float *lse, Stats ls,     \
@@ -299,7 +336,8 @@ __device__ void queryGradients(const float *q, Rows qs, const float *k,
     keyGradients<D>(q, qs, k, ks, v, vs, dout, gs, lse, ls, dlt, ts, dk, dks,  \
                     dv, dvs, T, H, G, scale);                                  \
   }                                                                            \
-  extern "C" __global__ void __launch_bounds__(Tile<D>::rows)                  \
+  extern "C" __global__ void __launch_bounds__(                                \
+      lmc_attention_f32::threadsPerBlock(D))                                   \
       lmc_attention_dq_d##D(const float *q, Rows qs, const float *k, Rows ks,  \
                             const float *v, Rows vs, const float *dout,        \
                             Rows gs, const float *lse, Stats ls,               \
