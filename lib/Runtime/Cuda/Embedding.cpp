@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Cuda/StepGraph.h"
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
 #include "Cuda/GpuProfile.h"
@@ -134,11 +135,15 @@ void embeddingGrad(lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
 extern "C" void _mlir_ciface_lmcrt_gpu_embedding_grad_f32(
     lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
     lmcrt_unranked_memref *table_grad, int64_t offset) {
+  if (step_graph::skip(step_graph::Signature("gpu_embedding_grad_f32").memref(grad).memref(ids).memref(table_grad).value(offset)))
+    return;
   embeddingGrad(grad, ids, table_grad, offset, /*accumulate=*/false);
 }
 
 extern "C" void _mlir_ciface_lmcrt_gpu_embedding_grad_acc_f32(
     lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
     lmcrt_unranked_memref *table_grad, int64_t offset) {
+  if (step_graph::skip(step_graph::Signature("gpu_embedding_grad_acc_f32").memref(grad).memref(ids).memref(table_grad).value(offset)))
+    return;
   embeddingGrad(grad, ids, table_grad, offset, /*accumulate=*/true);
 }

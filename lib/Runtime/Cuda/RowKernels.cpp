@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Cuda/StepGraph.h"
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
 #include "Cuda/GpuProfile.h"
@@ -258,6 +259,8 @@ Logits checkLogits(const char *what, lmcrt_unranked_memref *logits,
 extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_fwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *b, lmcrt_unranked_memref *y, double eps) {
+  if (step_graph::skip(step_graph::Signature("gpu_layer_norm_fwd_f32").memref(x).memref(w).memref(b).memref(y).value(eps)))
+    return;
   const char *what = "gpu_layer_norm_fwd";
   requireReady(what);
   View X(x), W(w), B(b), Y(y);
@@ -279,6 +282,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_fwd_f32(
 extern "C" void _mlir_ciface_lmcrt_gpu_rms_norm_fwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *y, double eps) {
+  if (step_graph::skip(step_graph::Signature("gpu_rms_norm_fwd_f32").memref(x).memref(w).memref(y).value(eps)))
+    return;
   const char *what = "gpu_rms_norm_fwd";
   requireReady(what);
   View X(x), W(w), Y(y);
@@ -299,6 +304,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_bwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *dy, lmcrt_unranked_memref *dx,
     lmcrt_unranked_memref *dw, lmcrt_unranked_memref *db, double eps) {
+  if (step_graph::skip(step_graph::Signature("gpu_layer_norm_bwd_f32").memref(x).memref(w).memref(dy).memref(dx).memref(dw).memref(db).value(eps)))
+    return;
   normBackward("gpu_layer_norm_bwd", x, w, dy, dx, dw, db, eps);
 }
 
@@ -306,12 +313,16 @@ extern "C" void _mlir_ciface_lmcrt_gpu_rms_norm_bwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *dy, lmcrt_unranked_memref *dx,
     lmcrt_unranked_memref *dw, double eps) {
+  if (step_graph::skip(step_graph::Signature("gpu_rms_norm_bwd_f32").memref(x).memref(w).memref(dy).memref(dx).memref(dw).value(eps)))
+    return;
   normBackward("gpu_rms_norm_bwd", x, w, dy, dx, dw, nullptr, eps);
 }
 
 extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_fwd_f32(
     lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
     lmcrt_unranked_memref *loss, int64_t classes) {
+  if (step_graph::skip(step_graph::Signature("gpu_cross_entropy_fwd_f32").memref(logits).memref(targets).memref(loss).value(classes)))
+    return;
   const char *what = "gpu_cross_entropy_fwd";
   requireReady(what);
   Logits l = checkLogits(what, logits, targets, classes);
@@ -334,6 +345,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
     lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
     lmcrt_unranked_memref *dloss, lmcrt_unranked_memref *dlogits,
     int64_t classes) {
+  if (step_graph::skip(step_graph::Signature("gpu_cross_entropy_bwd_f32").memref(logits).memref(targets).memref(dloss).memref(dlogits).value(classes)))
+    return;
   const char *what = "gpu_cross_entropy_bwd";
   requireReady(what);
   Logits l = checkLogits(what, logits, targets, classes);
@@ -353,6 +366,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
 extern "C" void
 _mlir_ciface_lmcrt_gpu_softmax_fwd_f32(lmcrt_unranked_memref *x,
                                        lmcrt_unranked_memref *y) {
+  if (step_graph::skip(step_graph::Signature("gpu_softmax_fwd_f32").memref(x).memref(y)))
+    return;
   const char *what = "gpu_softmax_fwd";
   requireReady(what);
   View X(x), Y(y);
@@ -371,6 +386,8 @@ extern "C" void
 _mlir_ciface_lmcrt_gpu_softmax_bwd_f32(lmcrt_unranked_memref *y,
                                        lmcrt_unranked_memref *dy,
                                        lmcrt_unranked_memref *dx) {
+  if (step_graph::skip(step_graph::Signature("gpu_softmax_bwd_f32").memref(y).memref(dy).memref(dx)))
+    return;
   const char *what = "gpu_softmax_bwd";
   requireReady(what);
   View Y(y), DY(dy), DX(dx);

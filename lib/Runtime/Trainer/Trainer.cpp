@@ -685,7 +685,14 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     targets.toDevice();
     lmcrt_train_step_result r{};
     const float maxLoss = spikeGuard.maxLoss();
+    // A device may record the step and replay it (a GPU captures it as
+    // one CUDA graph): only one call of the compiled train step on one
+    // rank. It asks for the step again when nothing of it ran.
+    const bool capturable = !viaGradStep && !pipelined && comm::world() == 1;
+    bool again = false;
+    do {
     step_memory::begin();
+    device::beginStep(capturable);
     if (!viaGradStep) {
       lmcrt_memref_i32_2d in = batchRows(tokens.device(), firstRow, localB, t);
       lmcrt_memref_i32_2d out =
@@ -733,7 +740,9 @@ int train(int argc, char **argv, const ModelFunctions &fns,
       pipelineSync.stepTaken();
     }
     device::synchronize();
+    again = device::endStep();
     step_memory::end();
+    } while (again);
     if (fault::maybe("nan", step + 1)) {
       const float nan = NAN; // the device's first parameter
       device::copyToDevice(state.params.aligned, &nan, sizeof(nan));
