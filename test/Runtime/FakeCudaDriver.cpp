@@ -109,29 +109,34 @@ std::string describe(const FakeNode &n) {
   return text;
 }
 
-void run(const FakeNode &n, const char *prefix) {
+/// Does what `n` stands for and logs it: "graph kernel init 5" in a graph,
+/// else as the call that queued it ("cuLaunchKernel init 5").
+void run(const FakeNode &n, bool inGraph) {
+  std::string bits = std::to_string(8 * n.elementSize);
   switch (n.kind) {
   case FakeNode::Kernel:
-    note(std::string(prefix) + "kernel " + describe(n));
+    note((inGraph ? "graph kernel " : "cuLaunchKernel ") + describe(n));
     break;
   case FakeNode::Memcpy:
     std::memcpy(n.dst, n.src, n.bytes);
-    note(std::string(prefix) + "memcpy " + std::to_string(n.bytes));
+    note((inGraph ? "graph memcpy " : "cuMemcpyAsync ") +
+         std::to_string(n.bytes));
     break;
   case FakeNode::Memset:
     for (size_t i = 0; i < n.bytes; ++i)
       std::memcpy(static_cast<char *>(n.dst) + i * n.elementSize, &n.value,
                   n.elementSize);
-    note(std::string(prefix) + "memset" + std::to_string(8 * n.elementSize) +
-         " " + std::to_string(n.bytes));
+    note((inGraph ? "graph memset" + bits + " "
+                  : "cuMemsetD" + bits + "Async ") +
+         std::to_string(n.bytes));
     break;
   }
 }
 
 /// Queues `n` on the (only) stream: a node of the capture, else done now.
-CUresult enqueue(FakeNode n, const char *eagerPrefix) {
+CUresult enqueue(FakeNode n) {
   if (!capture.active) {
-    run(n, eagerPrefix);
+    run(n, false);
     return CUDA_SUCCESS;
   }
   if (capture.invalidated)
@@ -270,7 +275,7 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy,
   unsigned dims[6] = {gx, gy, gz, bx, by, bz};
   std::copy(dims, dims + 6, n.dims);
   n.params = paramBytes(n.function, params);
-  return enqueue(std::move(n), "cuLaunchKernel ");
+  return enqueue(std::move(n));
 }
 CUresult CUDAAPI cuFuncGetParamInfo(CUfunction f, size_t index,
                                     size_t *offset, size_t *size) {
@@ -317,7 +322,7 @@ CUresult CUDAAPI cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
   n.src = reinterpret_cast<const void *>(src);
   n.bytes = bytes;
   if (capture.active)
-    return enqueue(std::move(n), "");
+    return enqueue(std::move(n));
   std::memcpy(n.dst, n.src, bytes);
   note("cuMemcpyAsync " + std::to_string(bytes));
   return CUDA_SUCCESS;
@@ -333,7 +338,7 @@ CUresult CUDAAPI cuMemsetD8Async(CUdeviceptr dst, unsigned char value,
     f.dst = reinterpret_cast<void *>(dst);
     f.bytes = n;
     f.value = value;
-    return enqueue(std::move(f), "");
+    return enqueue(std::move(f));
   }
   std::memset(reinterpret_cast<void *>(dst), value, n);
   note("cuMemsetD8Async " + std::to_string(n));
@@ -347,7 +352,7 @@ CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dst, unsigned int value,
   f.bytes = n;
   f.value = value;
   f.elementSize = 4;
-  return enqueue(std::move(f), "cuMemsetD32Async ");
+  return enqueue(std::move(f));
 }
 CUresult CUDAAPI cuMemsetD16Async(CUdeviceptr dst, unsigned short value,
                                   size_t n, CUstream) {
@@ -357,7 +362,7 @@ CUresult CUDAAPI cuMemsetD16Async(CUdeviceptr dst, unsigned short value,
   f.bytes = n;
   f.value = value;
   f.elementSize = 2;
-  return enqueue(std::move(f), "cuMemsetD16Async ");
+  return enqueue(std::move(f));
 }
 CUresult CUDAAPI cuMemHostRegister(void *, size_t, unsigned int) {
   return CUDA_ERROR_NOT_SUPPORTED;
@@ -431,7 +436,7 @@ CUresult CUDAAPI cuGraphLaunch(CUgraphExec e, CUstream) {
   auto *exec = reinterpret_cast<FakeExec *>(e);
   note("cuGraphLaunch " + std::to_string(exec->nodes.size()) + " nodes");
   for (const auto &entry : exec->nodes)
-    run(entry.second, "graph ");
+    run(entry.second, true);
   return CUDA_SUCCESS;
 }
 CUresult CUDAAPI cuGraphExecDestroy(CUgraphExec e) {

@@ -260,8 +260,12 @@ void lose(State &s, const std::string &why) {
   if (graph)
     (void)driver().cuGraphDestroy(graph);
   dropGraph(s);
-  disable(s, "capturing the step failed (" + why +
-                 "); nothing of it had run, so it runs again uncaptured");
+  if (!s.disabled)
+    say("CUDA graphs off: capturing the step failed (" + why +
+        "); nothing of it had run on the GPU, and it runs again "
+        "uncaptured, as every later step does");
+  s.disabled = true;
+  s.stats.disabled = true;
   s.phase = Phase::Lost;
   s.rerun = true;
 }
