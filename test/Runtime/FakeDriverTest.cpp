@@ -189,6 +189,7 @@ struct StepProgram {
   int lr = 100;              // the per-step scalar (a kernel parameter)
   int callArg = 7;           // the runtime call's argument
   bool waitInMiddle = false; // a host wait after the fill
+  bool ungated = false;      // a fill no gate sees after the first fill
   size_t arenaBytes = 256;   // the step's one buffer
   int read = -1;             // what the host read from the slot
 
@@ -211,7 +212,8 @@ struct StepProgram {
   }
 
   static void runtimeCall(void *buffer, int arg) {
-    if (sg::skip(sg::Signature("fake_call").value(buffer).value(arg)))
+    sg::Gate gate(sg::Signature("fake_call").value(buffer).value(arg));
+    if (gate.skip())
       return;
     device::zero(static_cast<char *>(buffer) + 16, 16);
   }
@@ -227,6 +229,8 @@ struct StepProgram {
     mgpuMemset32(x, 7, 4, nullptr);
     if (waitInMiddle)
       mgpuStreamSynchronize(nullptr);
+    if (ungated)
+      device::zero(static_cast<char *>(x) + 64, 8);
     launch(update, {lr, 9});
     runtimeCall(x, callArg);
     mgpuMemcpy(slot, x, 4, nullptr);
@@ -369,7 +373,7 @@ TEST_F(FakeDriver, DivergenceRunsThePrefixThenGoesOnEagerly) {
   EXPECT_FALSE(sg::stats().disabled);
 }
 
-TEST_F(FakeDriver, ExtraOperationAfterTheGraphIsQueuedEagerly) {
+TEST_F(FakeDriver, FewerOperationsRunTheReplayedPartAtTheWait) {
   if (lmcrt::cuda::profile::enabled())
     GTEST_SKIP() << "LMCRT_PROFILE=1 keeps the steps uncaptured";
   StepProgram p;
@@ -394,6 +398,42 @@ TEST_F(FakeDriver, ExtraOperationAfterTheGraphIsQueuedEagerly) {
       << calls();
   EXPECT_EQ(count(calls(), "graph memcpy"), 0) << calls();
   EXPECT_EQ(sg::stats().divergences, 1);
+}
+
+TEST_F(FakeDriver, UngatedWorkEndsTheReplayBeforeIt) {
+  if (lmcrt::cuda::profile::enabled())
+    GTEST_SKIP() << "LMCRT_PROFILE=1 keeps the steps uncaptured";
+  StepProgram p;
+  p.ungated = true;
+  p.step();
+  fake().clear();
+  p.step(); // captured, the ungated fill among the nodes
+  EXPECT_NE(calls().find("cuGraphLaunch 6 nodes\n"), std::string::npos)
+      << calls();
+  fake().clear();
+  p.step();
+  // The fill's work is seen when it is queued: the operations before it run
+  // as a graph (without its node), then it and the rest are queued once.
+  EXPECT_NE(calls().find("cuGraphInstantiate 2 nodes\n"
+                         "cuGraphLaunch 2 nodes\n"
+                         "graph kernel init 5\n"
+                         "graph memset32 4\n"
+                         "cuMemsetD8Async 8\n"
+                         "cuLaunchKernel update 100 9\n"),
+            std::string::npos)
+      << calls();
+  EXPECT_EQ(count(calls(), "memset8 8"), 0) << calls();
+  EXPECT_EQ(count(calls(), "cuMemsetD8Async 8"), 1) << calls();
+  EXPECT_EQ(p.read, 7);
+  // Captured again, diverging again: graphs go off.
+  p.step();
+  p.step();
+  EXPECT_TRUE(sg::stats().disabled);
+  EXPECT_EQ(sg::stats().divergences, 2);
+  fake().clear();
+  p.step();
+  EXPECT_EQ(count(calls(), "cuGraph"), 0) << calls();
+  EXPECT_EQ(count(calls(), "Capture"), 0) << calls();
 }
 
 TEST_F(FakeDriver, GraphsOffRunsEveryStepEagerly) {

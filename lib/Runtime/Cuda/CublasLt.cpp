@@ -655,7 +655,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bias(
     lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
     lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
     int32_t epilogue, int32_t precision) {
-  if (step_graph::skip(step_graph::Signature("gpu_gemm_bias").memref(a).memref(b).memref(bias).memref(c).memref(aux).value(transpose_a).value(transpose_b).value(epilogue).value(precision)))
+  step_graph::Gate gate(step_graph::Signature("gpu_gemm_bias").memref(a).memref(b).memref(bias).memref(c).memref(aux).value(transpose_a).value(transpose_b).value(epilogue).value(precision));
+  if (gate.skip())
     return;
   // The arguments are checked before the GPU is touched.
   Precision p = precisionOf(precision, "gpu_gemm_bias");
@@ -667,7 +668,8 @@ extern "C" void
 _mlir_ciface_lmcrt_gpu_gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                             lmcrt_unranked_memref *c, int32_t transpose_a,
                             int32_t transpose_b, int32_t precision) {
-  if (step_graph::skip(step_graph::Signature("gpu_gemm").memref(a).memref(b).memref(c).value(transpose_a).value(transpose_b).value(precision)))
+  step_graph::Gate gate(step_graph::Signature("gpu_gemm").memref(a).memref(b).memref(c).value(transpose_a).value(transpose_b).value(precision));
+  if (gate.skip())
     return;
   Precision p = precisionOf(precision, "gpu_gemm");
   Gemm::get().run(a, b, c, transpose_a != 0, transpose_b != 0, p);

@@ -135,7 +135,8 @@ void embeddingGrad(lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
 extern "C" void _mlir_ciface_lmcrt_gpu_embedding_grad_f32(
     lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
     lmcrt_unranked_memref *table_grad, int64_t offset) {
-  if (step_graph::skip(step_graph::Signature("gpu_embedding_grad_f32").memref(grad).memref(ids).memref(table_grad).value(offset)))
+  step_graph::Gate gate(step_graph::Signature("gpu_embedding_grad_f32").memref(grad).memref(ids).memref(table_grad).value(offset));
+  if (gate.skip())
     return;
   embeddingGrad(grad, ids, table_grad, offset, /*accumulate=*/false);
 }
@@ -143,7 +144,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_embedding_grad_f32(
 extern "C" void _mlir_ciface_lmcrt_gpu_embedding_grad_acc_f32(
     lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
     lmcrt_unranked_memref *table_grad, int64_t offset) {
-  if (step_graph::skip(step_graph::Signature("gpu_embedding_grad_acc_f32").memref(grad).memref(ids).memref(table_grad).value(offset)))
+  step_graph::Gate gate(step_graph::Signature("gpu_embedding_grad_acc_f32").memref(grad).memref(ids).memref(table_grad).value(offset));
+  if (gate.skip())
     return;
   embeddingGrad(grad, ids, table_grad, offset, /*accumulate=*/true);
 }

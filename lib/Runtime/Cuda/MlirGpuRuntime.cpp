@@ -168,7 +168,7 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                                        extra);
   if (r != CUDA_SUCCESS && step_graph::captureFailed(r, "cuLaunchKernel"))
     return;
-  step_graph::launched();
+  step_graph::finished();
   check(r, "cuLaunchKernel(grid " + std::to_string(gridX) + "x" +
             std::to_string(gridY) + "x" + std::to_string(gridZ) + ", block " +
             std::to_string(blockX) + "x" + std::to_string(blockY) + "x" +
@@ -294,6 +294,7 @@ void mgpuMemcpy(void *dst, void *src, size_t sizeBytes, void *stream) {
                                       sizeBytes, asStream(stream));
   if (r != CUDA_SUCCESS && step_graph::captureFailed(r, "cuMemcpyAsync"))
     return;
+  step_graph::finished();
   check(r, "cuMemcpyAsync(" + std::to_string(sizeBytes) + " bytes)");
 }
 
@@ -309,6 +310,7 @@ void mgpuMemset32(void *dst, unsigned int value, size_t count, void *stream) {
                                           value, count, asStream(stream));
   if (r != CUDA_SUCCESS && step_graph::captureFailed(r, "cuMemsetD32Async"))
     return;
+  step_graph::finished();
   check(r, "cuMemsetD32Async");
 }
 
@@ -325,6 +327,7 @@ void mgpuMemset16(void *dst, unsigned short value, size_t count,
                                           value, count, asStream(stream));
   if (r != CUDA_SUCCESS && step_graph::captureFailed(r, "cuMemsetD16Async"))
     return;
+  step_graph::finished();
   check(r, "cuMemsetD16Async");
 }
 

@@ -259,7 +259,8 @@ Logits checkLogits(const char *what, lmcrt_unranked_memref *logits,
 extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_fwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *b, lmcrt_unranked_memref *y, double eps) {
-  if (step_graph::skip(step_graph::Signature("gpu_layer_norm_fwd_f32").memref(x).memref(w).memref(b).memref(y).value(eps)))
+  step_graph::Gate gate(step_graph::Signature("gpu_layer_norm_fwd_f32").memref(x).memref(w).memref(b).memref(y).value(eps));
+  if (gate.skip())
     return;
   const char *what = "gpu_layer_norm_fwd";
   requireReady(what);
@@ -282,7 +283,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_fwd_f32(
 extern "C" void _mlir_ciface_lmcrt_gpu_rms_norm_fwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *y, double eps) {
-  if (step_graph::skip(step_graph::Signature("gpu_rms_norm_fwd_f32").memref(x).memref(w).memref(y).value(eps)))
+  step_graph::Gate gate(step_graph::Signature("gpu_rms_norm_fwd_f32").memref(x).memref(w).memref(y).value(eps));
+  if (gate.skip())
     return;
   const char *what = "gpu_rms_norm_fwd";
   requireReady(what);
@@ -304,7 +306,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_bwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *dy, lmcrt_unranked_memref *dx,
     lmcrt_unranked_memref *dw, lmcrt_unranked_memref *db, double eps) {
-  if (step_graph::skip(step_graph::Signature("gpu_layer_norm_bwd_f32").memref(x).memref(w).memref(dy).memref(dx).memref(dw).memref(db).value(eps)))
+  step_graph::Gate gate(step_graph::Signature("gpu_layer_norm_bwd_f32").memref(x).memref(w).memref(dy).memref(dx).memref(dw).memref(db).value(eps));
+  if (gate.skip())
     return;
   normBackward("gpu_layer_norm_bwd", x, w, dy, dx, dw, db, eps);
 }
@@ -313,7 +316,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_rms_norm_bwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *dy, lmcrt_unranked_memref *dx,
     lmcrt_unranked_memref *dw, double eps) {
-  if (step_graph::skip(step_graph::Signature("gpu_rms_norm_bwd_f32").memref(x).memref(w).memref(dy).memref(dx).memref(dw).value(eps)))
+  step_graph::Gate gate(step_graph::Signature("gpu_rms_norm_bwd_f32").memref(x).memref(w).memref(dy).memref(dx).memref(dw).value(eps));
+  if (gate.skip())
     return;
   normBackward("gpu_rms_norm_bwd", x, w, dy, dx, dw, nullptr, eps);
 }
@@ -321,7 +325,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_rms_norm_bwd_f32(
 extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_fwd_f32(
     lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
     lmcrt_unranked_memref *loss, int64_t classes) {
-  if (step_graph::skip(step_graph::Signature("gpu_cross_entropy_fwd_f32").memref(logits).memref(targets).memref(loss).value(classes)))
+  step_graph::Gate gate(step_graph::Signature("gpu_cross_entropy_fwd_f32").memref(logits).memref(targets).memref(loss).value(classes));
+  if (gate.skip())
     return;
   const char *what = "gpu_cross_entropy_fwd";
   requireReady(what);
@@ -345,7 +350,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
     lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
     lmcrt_unranked_memref *dloss, lmcrt_unranked_memref *dlogits,
     int64_t classes) {
-  if (step_graph::skip(step_graph::Signature("gpu_cross_entropy_bwd_f32").memref(logits).memref(targets).memref(dloss).memref(dlogits).value(classes)))
+  step_graph::Gate gate(step_graph::Signature("gpu_cross_entropy_bwd_f32").memref(logits).memref(targets).memref(dloss).memref(dlogits).value(classes));
+  if (gate.skip())
     return;
   const char *what = "gpu_cross_entropy_bwd";
   requireReady(what);
@@ -366,7 +372,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
 extern "C" void
 _mlir_ciface_lmcrt_gpu_softmax_fwd_f32(lmcrt_unranked_memref *x,
                                        lmcrt_unranked_memref *y) {
-  if (step_graph::skip(step_graph::Signature("gpu_softmax_fwd_f32").memref(x).memref(y)))
+  step_graph::Gate gate(step_graph::Signature("gpu_softmax_fwd_f32").memref(x).memref(y));
+  if (gate.skip())
     return;
   const char *what = "gpu_softmax_fwd";
   requireReady(what);
@@ -386,7 +393,8 @@ extern "C" void
 _mlir_ciface_lmcrt_gpu_softmax_bwd_f32(lmcrt_unranked_memref *y,
                                        lmcrt_unranked_memref *dy,
                                        lmcrt_unranked_memref *dx) {
-  if (step_graph::skip(step_graph::Signature("gpu_softmax_bwd_f32").memref(y).memref(dy).memref(dx)))
+  step_graph::Gate gate(step_graph::Signature("gpu_softmax_bwd_f32").memref(y).memref(dy).memref(dx));
+  if (gate.skip())
     return;
   const char *what = "gpu_softmax_bwd";
   requireReady(what);

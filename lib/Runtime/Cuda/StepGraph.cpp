@@ -36,7 +36,7 @@ enum class Phase {
 /// One gated operation of the recorded step.
 struct Operation {
   std::string signature; // kind and arguments (a launch's: but parameters)
-  std::vector<CUgraphNode> tail; // the capture's tail before it
+  std::vector<CUgraphNode> tail; // the capture's tail once it was queued
   // Kernel launches.
   bool kernel = false;
   CUgraphNode node = nullptr;
@@ -189,9 +189,9 @@ void runPrefix(State &s, size_t k) {
   if (k == 0)
     return;
   const DriverApi &d = driver();
-  std::unordered_set<CUgraphNode> keep;
-  if (k < s.ops.size())
-    keep = ancestors(s.ops[k].tail);
+  const std::unordered_set<CUgraphNode> keep = ancestors(s.ops[k - 1].tail);
+  if (keep.empty())
+    return; // the operations so far queued nothing
   CUgraph clone = nullptr;
   check(d.cuGraphClone(&clone, s.graph), "cuGraphClone");
   if (k < s.ops.size())
@@ -313,7 +313,6 @@ bool skip(const Signature &sig) {
   case Phase::Capturing: {
     Operation op;
     op.signature = sig.text();
-    op.tail = captureTail();
     s.ops.push_back(std::move(op));
     return false;
   }
@@ -375,7 +374,6 @@ bool skipLaunch(CUfunction f, const unsigned dims[6], unsigned smem,
   if (s.phase == Phase::Capturing) {
     Operation op;
     op.signature = std::move(signature);
-    op.tail = captureTail();
     op.kernel = true;
     op.function = f;
     std::copy(dims, dims + 6, op.dims);
@@ -433,12 +431,24 @@ bool unsupported(const char *what) {
   return false;
 }
 
-void launched() {
+void finished() {
   State &s = state();
   if (s.phase != Phase::Capturing || s.ops.empty())
     return;
-  std::vector<CUgraphNode> tail = captureTail();
-  s.ops.back().node = tail.size() == 1 ? tail[0] : nullptr;
+  Operation &op = s.ops.back();
+  op.tail = captureTail();
+  if (op.kernel)
+    op.node = op.tail.size() == 1 ? op.tail[0] : nullptr;
+}
+
+void queuing() {
+  State &s = state();
+  if (s.phase == Phase::Replaying)
+    diverge(s, s.next, "work queued that no gate saw");
+  else if (s.phase == Phase::Lost)
+    comm::fatal("lmcrt: work queued that the step graph's gates did not see, "
+                "in a step whose capture failed and which runs again; "
+                "LMCRT_CUDA_GRAPH=0 runs the steps uncaptured");
 }
 
 bool captureFailed(CUresult result, const char *what) {

@@ -19,13 +19,14 @@
 //   LMCRT_CUDA_GRAPH is not 0.
 // - Capture (the first such step): cuStreamBeginCapture on the compute
 //   stream (thread-local mode). Every stream operation of the compiled code
-//   comes through one gate first (skip(), skipLaunch()), which records its
-//   signature (its kind and the bytes of its arguments: a launch's
-//   function, grid, block, shared memory and parameter bytes, sized with
-//   cuFuncGetParamInfo; a runtime call's scalars and the descriptors of its
-//   memrefs, not the addresses of the descriptors) and the capture's tail
-//   (cuStreamGetCaptureInfo) before it: the nodes of operations 0..k-1 are
-//   the tail at k and its ancestors. A launch also records its own node.
+//   comes through one gate first (skip(), skipLaunch(), Gate), which
+//   records its signature (its kind and the bytes of its arguments: a
+//   launch's function, grid, block, shared memory and parameter bytes,
+//   sized with cuFuncGetParamInfo; a runtime call's scalars and the
+//   descriptors of its memrefs, not the addresses of the descriptors) and,
+//   once the operation is queued, the capture's tail
+//   (cuStreamGetCaptureInfo): the nodes of operations 0..k are the tail
+//   after k and its ancestors, and a launch's node is its tail.
 // - Flush: the step's first host wait (synchronizeCompute, a copy to or
 //   from the host, which waits) ends the capture, instantiates the graph,
 //   launches it, then waits. So does anything the driver forbids while a
@@ -44,8 +45,12 @@
 //   operations) is a divergence: the operations already skipped, 0..k-1,
 //   run as a graph of their own (a clone of the graph without the later
 //   nodes, with this step's patches), the rest of the step runs uncaptured,
-//   and the next planned step captures again. At the flush the graph is
-//   launched once (cuGraphLaunch), then the host waits.
+//   and the next planned step captures again. So does work that no gate
+//   saw (every piece of work first calls profile::mark, which tells the
+//   step graph): a runtime function without its gate is then replayed
+//   correctly, only slowly, and two such captures in a row turn graphs
+//   off. At the flush the graph is launched once (cuGraphLaunch), then the
+//   host waits.
 // - Frees of device memory, which wait for the stream, are deferred until
 //   the step's end while a step is captured or replayed.
 //
@@ -131,17 +136,42 @@ private:
   std::string bytes;
 };
 
-/// The gate of a stream operation other than a kernel launch (each
-/// lmcrt_gpu_* entry point, mgpuMemcpy, mgpuMemset*): true when the caller
-/// must queue nothing (a replay matched it).
+/// The gate of a stream operation other than a kernel launch (mgpuMemcpy,
+/// mgpuMemset*): true when the caller must queue nothing (a replay matched
+/// it). After queuing what it did not skip, the caller calls finished().
 bool skip(const Signature &s);
+void finished();
+
+/// The gate of a GPU runtime function (each lmcrt_gpu_* entry point), for
+/// its whole body:
+///   step_graph::Gate gate(step_graph::Signature("gpu_gemm").memref(a)...);
+///   if (gate.skip())
+///     return;
+class Gate {
+public:
+  explicit Gate(const Signature &s) : skipped(step_graph::skip(s)) {}
+  ~Gate() {
+    if (!skipped)
+      finished();
+  }
+  Gate(const Gate &) = delete;
+  Gate &operator=(const Gate &) = delete;
+  bool skip() const { return skipped; }
+
+private:
+  bool skipped;
+};
+
+/// Work is about to be queued on the compute stream (every piece of it
+/// first calls profile::mark, which calls this). In a replayed step, work
+/// that no gate skipped was not recorded: a divergence before it.
+void queuing();
 
 /// The gate of a kernel launch (mgpuLaunchKernel): true when nothing must
 /// be launched (a replay matched it, patching its parameters if only they
-/// differ). After a launch it did not skip, the caller calls launched().
+/// differ). After a launch it did not skip, the caller calls finished().
 bool skipLaunch(CUfunction f, const unsigned dims[6], unsigned smem,
                 void **params, size_t count);
-void launched();
 
 /// A stream operation the gates cannot compare (a cluster launch, which
 /// lmc does not emit): a captured step flushes, a replayed one diverges,

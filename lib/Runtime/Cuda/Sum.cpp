@@ -104,7 +104,8 @@ void launch(CUfunction f, const char *name, unsigned blocks, void **args) {
 extern "C" void _mlir_ciface_lmcrt_gpu_sum_f32(lmcrt_unranked_memref *in,
                                                lmcrt_unranked_memref *out,
                                                int32_t square) {
-  if (step_graph::skip(step_graph::Signature("gpu_sum_f32").memref(in).memref(out).value(square)))
+  step_graph::Gate gate(step_graph::Signature("gpu_sum_f32").memref(in).memref(out).value(square));
+  if (gate.skip())
     return;
   requireReady("gpu_sum_f32");
   MemrefView<float> X(in), Y(out);
