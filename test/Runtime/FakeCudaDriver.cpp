@@ -259,8 +259,8 @@ CUresult CUDAAPI cuModuleGetFunction(CUfunction *, CUmodule, const char *) {
 }
 CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy,
                                 unsigned gz, unsigned bx, unsigned by,
-                                unsigned bz, unsigned, CUstream,
-                                void **params, void **) {
+                                unsigned bz, unsigned, CUstream, void **params,
+                                void **) {
   if (!f)
     return CUDA_ERROR_NOT_SUPPORTED;
   if (failLaunches > 0) {
@@ -277,8 +277,8 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy,
   n.params = paramBytes(n.function, params);
   return enqueue(std::move(n));
 }
-CUresult CUDAAPI cuFuncGetParamInfo(CUfunction f, size_t index,
-                                    size_t *offset, size_t *size) {
+CUresult CUDAAPI cuFuncGetParamInfo(CUfunction f, size_t index, size_t *offset,
+                                    size_t *size) {
   auto *fn = reinterpret_cast<FakeFunction *>(f);
   if (!fn || index >= fn->sizes.size())
     return CUDA_ERROR_INVALID_VALUE;
@@ -344,8 +344,8 @@ CUresult CUDAAPI cuMemsetD8Async(CUdeviceptr dst, unsigned char value,
   note("cuMemsetD8Async " + std::to_string(n));
   return CUDA_SUCCESS;
 }
-CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dst, unsigned int value,
-                                  size_t n, CUstream) {
+CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dst, unsigned int value, size_t n,
+                                  CUstream) {
   FakeNode f;
   f.kind = FakeNode::Memset;
   f.dst = reinterpret_cast<void *>(dst);
@@ -399,16 +399,15 @@ CUresult CUDAAPI cuStreamEndCapture(CUstream, CUgraph *g) {
        " nodes");
   return CUDA_SUCCESS;
 }
-CUresult CUDAAPI cuStreamGetCaptureInfo(CUstream,
-                                        CUstreamCaptureStatus *status,
+CUresult CUDAAPI cuStreamGetCaptureInfo(CUstream, CUstreamCaptureStatus *status,
                                         cuuint64_t *id, CUgraph *g,
                                         const CUgraphNode **deps,
                                         const CUgraphEdgeData **edges,
                                         size_t *count) {
-  *status = capture.active ? (capture.invalidated
-                                  ? CU_STREAM_CAPTURE_STATUS_INVALIDATED
-                                  : CU_STREAM_CAPTURE_STATUS_ACTIVE)
-                           : CU_STREAM_CAPTURE_STATUS_NONE;
+  *status = capture.active
+                ? (capture.invalidated ? CU_STREAM_CAPTURE_STATUS_INVALIDATED
+                                       : CU_STREAM_CAPTURE_STATUS_ACTIVE)
+                : CU_STREAM_CAPTURE_STATUS_NONE;
   if (id)
     *id = capture.id;
   if (g)
@@ -516,8 +515,7 @@ CUresult CUDAAPI cuGraphGetNodes(CUgraph g, CUgraphNode *nodes, size_t *n) {
   return CUDA_SUCCESS;
 }
 CUresult CUDAAPI cuGraphNodeGetDependencies(CUgraphNode n, CUgraphNode *deps,
-                                            CUgraphEdgeData *,
-                                            size_t *count) {
+                                            CUgraphEdgeData *, size_t *count) {
   const std::vector<FakeNode *> &d = node(n)->deps;
   if (deps)
     for (size_t i = 0; i < std::min(*count, d.size()); ++i)

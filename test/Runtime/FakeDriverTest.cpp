@@ -32,11 +32,10 @@
 extern "C" void *mgpuMemAlloc(uint64_t sizeBytes, void *stream,
                               bool isHostShared);
 extern "C" void mgpuMemFree(void *ptr, void *stream);
-extern "C" void mgpuLaunchKernel(void *function, intptr_t gridX,
-                                 intptr_t gridY, intptr_t gridZ,
-                                 intptr_t blockX, intptr_t blockY,
-                                 intptr_t blockZ, int32_t smem, void *stream,
-                                 void **params, void **extra,
+extern "C" void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                                 intptr_t gridZ, intptr_t blockX,
+                                 intptr_t blockY, intptr_t blockZ, int32_t smem,
+                                 void *stream, void **params, void **extra,
                                  size_t paramsCount);
 extern "C" void mgpuMemset32(void *dst, unsigned int value, size_t count,
                              void *stream);
@@ -175,7 +174,6 @@ TEST_F(FakeDriver, ProfileEventsAroundLaunchGroups) {
                      "cuStreamSynchronize\n"
                      "cuEventElapsedTime\ncuEventElapsedTime\n");
 }
-
 
 namespace sg = lmcrt::cuda::step_graph;
 namespace sm = lmcrt::step_memory;
@@ -341,8 +339,8 @@ TEST_F(FakeDriver, DivergenceRunsThePrefixThenGoesOnEagerly) {
   p.step();
   p.step(); // captured with lr 100
   fake().clear();
-  p.lr = 103;      // patched on the update's node...
-  p.callArg = 8;   // ...and the runtime call's argument differs: op 3
+  p.lr = 103;    // patched on the update's node...
+  p.callArg = 8; // ...and the runtime call's argument differs: op 3
   p.step();
   // The skipped operations 0..2 run as a graph of their own (with this
   // step's learning rate), then the rest is queued as it comes.
@@ -363,8 +361,7 @@ TEST_F(FakeDriver, DivergenceRunsThePrefixThenGoesOnEagerly) {
   // The next step captures again, the one after replays the new graph.
   fake().clear();
   p.step();
-  EXPECT_NE(calls().find("cuStreamBeginCapture"), std::string::npos)
-      << calls();
+  EXPECT_NE(calls().find("cuStreamBeginCapture"), std::string::npos) << calls();
   fake().clear();
   p.step();
   EXPECT_EQ(count(calls(), "cuLaunchKernel"), 0) << calls();

@@ -2,10 +2,10 @@
 //
 // cuBLASLt GEMMs against a CPU reference (on shared memory, which the host
 // reads, and on device memory through copies), NCCL collectives on a world
-// of one, the step arena in device memory, a hand-written PTX kernel loaded lazily and
-// launched through the mgpu* functions, the attention kernels against
-// attention in double and the embedding gradient against the CPU's, and a
-// short step captured as a CUDA graph and replayed against the same steps
+// of one, the step arena in device memory, a hand-written PTX kernel loaded
+// lazily and launched through the mgpu* functions, the attention kernels
+// against attention in double and the embedding gradient against the CPU's, and
+// a short step captured as a CUDA graph and replayed against the same steps
 // uncaptured (StepGraph.h), bit for bit. Each
 // test that needs a GPU skips without one, saying why ("no GPU: ..."); the
 // tests of what works without a GPU always run.
@@ -746,7 +746,6 @@ TEST(GpuKernels, LazyPtxModuleAndLaunch) {
   mgpuStreamSynchronize(mgpuStreamCreate());
 }
 
-
 /// Steps shaped as a training step's (a kernel whose scalar changes every
 /// step, a cuBLASLt GEMM, a kernel with a fixed scalar, a fill, the result
 /// copied to a host-shared slot, one wait) through the trainer's hooks, with
@@ -780,8 +779,8 @@ GraphRun runSteps(bool graphs, int steps) {
   for (int step = 0; step < steps; ++step) {
     sm::begin();
     lmcrt::device::beginStep(true);
-    auto *y = static_cast<float *>(
-        _mlir_memref_to_llvm_alloc(sizeof(float) * count));
+    auto *y =
+        static_cast<float *>(_mlir_memref_to_llvm_alloc(sizeof(float) * count));
     auto *slot = static_cast<float *>(mgpuMemAlloc(16, nullptr, true));
     float *px = x.data, *py = y;
     float factor = 1.0f / float(3 + step); // the per-step scalar
@@ -832,8 +831,8 @@ TEST(GpuStepGraph, ReplayedStepsMatchUncapturedBitForBit) {
   EXPECT_GE(graph.stats.nodes, 5);
   ASSERT_EQ(graph.slots.size(), eager.slots.size());
   for (int step = 0; step < steps; ++step)
-    EXPECT_EQ(0, std::memcmp(graph.slots[step].data(), eager.slots[step].data(),
-                             16))
+    EXPECT_EQ(
+        0, std::memcmp(graph.slots[step].data(), eager.slots[step].data(), 16))
         << "step " << step << ": " << graph.slots[step][0] << " vs "
         << eager.slots[step][0];
   ASSERT_EQ(graph.state.size(), eager.state.size());

@@ -23,13 +23,13 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Cuda/StepGraph.h"
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
 #include "Cuda/EpilogueFallback.h"
 #include "Cuda/GpuProfile.h"
 #include "Cuda/HostStaging.h"
 #include "Cuda/Library.h"
+#include "Cuda/StepGraph.h"
 
 #include "Comm/Collectives.h"
 #include "Core/MemrefView.h"
@@ -655,7 +655,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bias(
     lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
     lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
     int32_t epilogue, int32_t precision) {
-  step_graph::Gate gate(step_graph::Signature("gpu_gemm_bias").memref(a).memref(b).memref(bias).memref(c).memref(aux).value(transpose_a).value(transpose_b).value(epilogue).value(precision));
+  step_graph::Gate gate("gpu_gemm_bias", a, b, bias, c, aux, transpose_a,
+                        transpose_b, epilogue, precision);
   if (gate.skip())
     return;
   // The arguments are checked before the GPU is touched.
@@ -668,7 +669,8 @@ extern "C" void
 _mlir_ciface_lmcrt_gpu_gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                             lmcrt_unranked_memref *c, int32_t transpose_a,
                             int32_t transpose_b, int32_t precision) {
-  step_graph::Gate gate(step_graph::Signature("gpu_gemm").memref(a).memref(b).memref(c).value(transpose_a).value(transpose_b).value(precision));
+  step_graph::Gate gate("gpu_gemm", a, b, c, transpose_a, transpose_b,
+                        precision);
   if (gate.skip())
     return;
   Precision p = precisionOf(precision, "gpu_gemm");

@@ -62,8 +62,8 @@ bool loadDriver(std::string &reason) {
   LMCRT_CUDA_DRIVER_FUNCTIONS(LMCRT_RESOLVE)
 #undef LMCRT_RESOLVE
 #define LMCRT_RESOLVE_GRAPH(fn)                                                \
-  api.fn = reinterpret_cast<decltype(api.fn)>(                                 \
-      library.find(LMCRT_CUDA_NAME(fn)));                                      \
+  api.fn =                                                                     \
+      reinterpret_cast<decltype(api.fn)>(library.find(LMCRT_CUDA_NAME(fn)));   \
   if (!api.fn && !api.missingGraphFunction)                                    \
     api.missingGraphFunction = LMCRT_CUDA_NAME(fn);
   LMCRT_CUDA_GRAPH_FUNCTIONS(LMCRT_RESOLVE_GRAPH)

@@ -9,10 +9,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Cuda/StepGraph.h"
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
 #include "Cuda/GpuProfile.h"
+#include "Cuda/StepGraph.h"
 
 #include "Comm/Collectives.h"
 #include "Core/MemrefView.h"
@@ -135,7 +135,8 @@ void embeddingGrad(lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
 extern "C" void _mlir_ciface_lmcrt_gpu_embedding_grad_f32(
     lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
     lmcrt_unranked_memref *table_grad, int64_t offset) {
-  step_graph::Gate gate(step_graph::Signature("gpu_embedding_grad_f32").memref(grad).memref(ids).memref(table_grad).value(offset));
+  step_graph::Gate gate("gpu_embedding_grad_f32", grad, ids, table_grad,
+                        offset);
   if (gate.skip())
     return;
   embeddingGrad(grad, ids, table_grad, offset, /*accumulate=*/false);
@@ -144,7 +145,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_embedding_grad_f32(
 extern "C" void _mlir_ciface_lmcrt_gpu_embedding_grad_acc_f32(
     lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
     lmcrt_unranked_memref *table_grad, int64_t offset) {
-  step_graph::Gate gate(step_graph::Signature("gpu_embedding_grad_acc_f32").memref(grad).memref(ids).memref(table_grad).value(offset));
+  step_graph::Gate gate("gpu_embedding_grad_acc_f32", grad, ids, table_grad,
+                        offset);
   if (gate.skip())
     return;
   embeddingGrad(grad, ids, table_grad, offset, /*accumulate=*/true);

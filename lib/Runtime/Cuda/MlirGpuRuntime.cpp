@@ -163,16 +163,16 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
     return;
   }
   profile::mark(profile::classOf(f));
-  CUresult r = driver().cuLaunchKernel(f, gridX, gridY, gridZ, blockX, blockY,
-                                       blockZ, smem, asStream(stream), params,
-                                       extra);
+  CUresult r =
+      driver().cuLaunchKernel(f, gridX, gridY, gridZ, blockX, blockY, blockZ,
+                              smem, asStream(stream), params, extra);
   if (r != CUDA_SUCCESS && step_graph::captureFailed(r, "cuLaunchKernel"))
     return;
   step_graph::finished();
   check(r, "cuLaunchKernel(grid " + std::to_string(gridX) + "x" +
-            std::to_string(gridY) + "x" + std::to_string(gridZ) + ", block " +
-            std::to_string(blockX) + "x" + std::to_string(blockY) + "x" +
-            std::to_string(blockZ) + ")");
+               std::to_string(gridY) + "x" + std::to_string(gridZ) +
+               ", block " + std::to_string(blockX) + "x" +
+               std::to_string(blockY) + "x" + std::to_string(blockZ) + ")");
 }
 
 void mgpuLaunchClusterKernel(void *function, intptr_t clusterX,
@@ -307,7 +307,7 @@ void mgpuMemset32(void *dst, unsigned int value, size_t count, void *stream) {
     return;
   profile::mark(KernelClass::Elementwise);
   CUresult r = driver().cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(dst),
-                                          value, count, asStream(stream));
+                                         value, count, asStream(stream));
   if (r != CUDA_SUCCESS && step_graph::captureFailed(r, "cuMemsetD32Async"))
     return;
   step_graph::finished();
@@ -324,7 +324,7 @@ void mgpuMemset16(void *dst, unsigned short value, size_t count,
     return;
   profile::mark(KernelClass::Elementwise);
   CUresult r = driver().cuMemsetD16Async(reinterpret_cast<CUdeviceptr>(dst),
-                                          value, count, asStream(stream));
+                                         value, count, asStream(stream));
   if (r != CUDA_SUCCESS && step_graph::captureFailed(r, "cuMemsetD16Async"))
     return;
   step_graph::finished();

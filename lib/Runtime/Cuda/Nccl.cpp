@@ -72,8 +72,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Cuda/StepGraph.h"
 #include "Cuda/Nccl.h"
+#include "Cuda/StepGraph.h"
 
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"

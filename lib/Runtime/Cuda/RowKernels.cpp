@@ -12,10 +12,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Cuda/StepGraph.h"
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
 #include "Cuda/GpuProfile.h"
+#include "Cuda/StepGraph.h"
 
 #include "Comm/Collectives.h"
 #include "Core/MemrefView.h"
@@ -259,7 +259,7 @@ Logits checkLogits(const char *what, lmcrt_unranked_memref *logits,
 extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_fwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *b, lmcrt_unranked_memref *y, double eps) {
-  step_graph::Gate gate(step_graph::Signature("gpu_layer_norm_fwd_f32").memref(x).memref(w).memref(b).memref(y).value(eps));
+  step_graph::Gate gate("gpu_layer_norm_fwd_f32", x, w, b, y, eps);
   if (gate.skip())
     return;
   const char *what = "gpu_layer_norm_fwd";
@@ -283,7 +283,7 @@ extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_fwd_f32(
 extern "C" void _mlir_ciface_lmcrt_gpu_rms_norm_fwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *y, double eps) {
-  step_graph::Gate gate(step_graph::Signature("gpu_rms_norm_fwd_f32").memref(x).memref(w).memref(y).value(eps));
+  step_graph::Gate gate("gpu_rms_norm_fwd_f32", x, w, y, eps);
   if (gate.skip())
     return;
   const char *what = "gpu_rms_norm_fwd";
@@ -306,7 +306,7 @@ extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_bwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *dy, lmcrt_unranked_memref *dx,
     lmcrt_unranked_memref *dw, lmcrt_unranked_memref *db, double eps) {
-  step_graph::Gate gate(step_graph::Signature("gpu_layer_norm_bwd_f32").memref(x).memref(w).memref(dy).memref(dx).memref(dw).memref(db).value(eps));
+  step_graph::Gate gate("gpu_layer_norm_bwd_f32", x, w, dy, dx, dw, db, eps);
   if (gate.skip())
     return;
   normBackward("gpu_layer_norm_bwd", x, w, dy, dx, dw, db, eps);
@@ -316,7 +316,7 @@ extern "C" void _mlir_ciface_lmcrt_gpu_rms_norm_bwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *dy, lmcrt_unranked_memref *dx,
     lmcrt_unranked_memref *dw, double eps) {
-  step_graph::Gate gate(step_graph::Signature("gpu_rms_norm_bwd_f32").memref(x).memref(w).memref(dy).memref(dx).memref(dw).value(eps));
+  step_graph::Gate gate("gpu_rms_norm_bwd_f32", x, w, dy, dx, dw, eps);
   if (gate.skip())
     return;
   normBackward("gpu_rms_norm_bwd", x, w, dy, dx, dw, nullptr, eps);
@@ -325,7 +325,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_rms_norm_bwd_f32(
 extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_fwd_f32(
     lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
     lmcrt_unranked_memref *loss, int64_t classes) {
-  step_graph::Gate gate(step_graph::Signature("gpu_cross_entropy_fwd_f32").memref(logits).memref(targets).memref(loss).value(classes));
+  step_graph::Gate gate("gpu_cross_entropy_fwd_f32", logits, targets, loss,
+                        classes);
   if (gate.skip())
     return;
   const char *what = "gpu_cross_entropy_fwd";
@@ -350,7 +351,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
     lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
     lmcrt_unranked_memref *dloss, lmcrt_unranked_memref *dlogits,
     int64_t classes) {
-  step_graph::Gate gate(step_graph::Signature("gpu_cross_entropy_bwd_f32").memref(logits).memref(targets).memref(dloss).memref(dlogits).value(classes));
+  step_graph::Gate gate("gpu_cross_entropy_bwd_f32", logits, targets, dloss,
+                        dlogits, classes);
   if (gate.skip())
     return;
   const char *what = "gpu_cross_entropy_bwd";
@@ -372,7 +374,7 @@ extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
 extern "C" void
 _mlir_ciface_lmcrt_gpu_softmax_fwd_f32(lmcrt_unranked_memref *x,
                                        lmcrt_unranked_memref *y) {
-  step_graph::Gate gate(step_graph::Signature("gpu_softmax_fwd_f32").memref(x).memref(y));
+  step_graph::Gate gate("gpu_softmax_fwd_f32", x, y);
   if (gate.skip())
     return;
   const char *what = "gpu_softmax_fwd";
@@ -393,7 +395,7 @@ extern "C" void
 _mlir_ciface_lmcrt_gpu_softmax_bwd_f32(lmcrt_unranked_memref *y,
                                        lmcrt_unranked_memref *dy,
                                        lmcrt_unranked_memref *dx) {
-  step_graph::Gate gate(step_graph::Signature("gpu_softmax_bwd_f32").memref(y).memref(dy).memref(dx));
+  step_graph::Gate gate("gpu_softmax_bwd_f32", y, dy, dx);
   if (gate.skip())
     return;
   const char *what = "gpu_softmax_bwd";

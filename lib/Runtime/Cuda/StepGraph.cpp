@@ -139,7 +139,8 @@ std::vector<CUgraphNode> nodesOf(CUgraph graph) {
 }
 
 /// `tail` and its ancestors.
-std::unordered_set<CUgraphNode> ancestors(const std::vector<CUgraphNode> &tail) {
+std::unordered_set<CUgraphNode>
+ancestors(const std::vector<CUgraphNode> &tail) {
   std::unordered_set<CUgraphNode> seen(tail.begin(), tail.end());
   std::vector<CUgraphNode> work(tail.begin(), tail.end());
   while (!work.empty()) {
@@ -150,9 +151,9 @@ std::unordered_set<CUgraphNode> ancestors(const std::vector<CUgraphNode> &tail) 
           "cuGraphNodeGetDependencies");
     std::vector<CUgraphNode> deps(count);
     if (count)
-      check(driver().cuGraphNodeGetDependencies(n, deps.data(), nullptr,
-                                                &count),
-            "cuGraphNodeGetDependencies");
+      check(
+          driver().cuGraphNodeGetDependencies(n, deps.data(), nullptr, &count),
+          "cuGraphNodeGetDependencies");
     for (size_t i = 0; i < count; ++i)
       if (seen.insert(deps[i]).second)
         work.push_back(deps[i]);
@@ -198,8 +199,7 @@ void runPrefix(State &s, size_t k) {
     for (CUgraphNode n : nodesOf(s.graph))
       if (!keep.count(n)) {
         CUgraphNode c = nullptr;
-        check(d.cuGraphNodeFindInClone(&c, n, clone),
-              "cuGraphNodeFindInClone");
+        check(d.cuGraphNodeFindInClone(&c, n, clone), "cuGraphNodeFindInClone");
         check(d.cuGraphDestroyNode(c), "cuGraphDestroyNode");
       }
   for (size_t i = 0; i < k; ++i) {
@@ -490,8 +490,8 @@ bool flush(const char *what, bool wait) {
     if (!wait)
       return true; // nothing forbids it: no stream is capturing
     if (s.next < s.ops.size()) {
-      diverge(s, s.next, "the step waits after " + std::to_string(s.next) +
-                             " operations");
+      diverge(s, s.next,
+              "the step waits after " + std::to_string(s.next) + " operations");
       return true;
     }
     check(d.cuGraphLaunch(s.exec, computeStream()),

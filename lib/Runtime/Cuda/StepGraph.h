@@ -129,6 +129,10 @@ public:
   /// A memref argument: its rank and descriptor (pointers, offset, sizes,
   /// strides).
   Signature &memref(const lmcrt_unranked_memref *m);
+  /// A memref or a scalar, by its type.
+  Signature &arg(const lmcrt_unranked_memref *m) { return memref(m); }
+  Signature &arg(lmcrt_unranked_memref *m) { return memref(m); }
+  template <typename T> Signature &arg(const T &v) { return value(v); }
   const std::string &text() const { return bytes; }
 
 private:
@@ -143,13 +147,16 @@ bool skip(const Signature &s);
 void finished();
 
 /// The gate of a GPU runtime function (each lmcrt_gpu_* entry point), for
-/// its whole body:
-///   step_graph::Gate gate(step_graph::Signature("gpu_gemm").memref(a)...);
+/// its whole body, given its name and its arguments (memrefs and scalars):
+///   step_graph::Gate gate("gpu_gemm", a, b, c, transpose_a, ...);
 ///   if (gate.skip())
 ///     return;
 class Gate {
 public:
   explicit Gate(const Signature &s) : skipped(step_graph::skip(s)) {}
+  template <typename... Args>
+  explicit Gate(const char *kind, const Args &...args)
+      : Gate(signature(kind, args...)) {}
   ~Gate() {
     if (!skipped)
       finished();
@@ -159,6 +166,12 @@ public:
   bool skip() const { return skipped; }
 
 private:
+  template <typename... Args>
+  static Signature signature(const char *kind, const Args &...args) {
+    Signature s(kind);
+    (s.arg(args), ...);
+    return s;
+  }
   bool skipped;
 };
 
@@ -204,13 +217,13 @@ bool endStep();
 
 /// Counters for the tests and the first replay's line.
 struct Stats {
-  int64_t captures = 0;       // graphs captured
-  int64_t replays = 0;        // graph launches of a whole step
-  int64_t divergences = 0;    // replays that ran a prefix and went on
+  int64_t captures = 0;        // graphs captured
+  int64_t replays = 0;         // graph launches of a whole step
+  int64_t divergences = 0;     // replays that ran a prefix and went on
   int64_t patchedLaunches = 0; // launches patched in the last replayed step
-  int64_t nodes = 0;          // the graph's nodes
-  int64_t operations = 0;     // the recorded operations
-  bool disabled = false;      // graphs off for the run
+  int64_t nodes = 0;           // the graph's nodes
+  int64_t operations = 0;      // the recorded operations
+  bool disabled = false;       // graphs off for the run
 };
 Stats stats();
 
