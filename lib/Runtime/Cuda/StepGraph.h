@@ -52,7 +52,10 @@
 //   off. At the flush the graph is launched once (cuGraphLaunch), then the
 //   host waits.
 // - Frees of device memory, which wait for the stream, are deferred until
-//   the step's end while a step is captured or replayed.
+//   the step's end while a step is captured or replayed. Events on the
+//   compute stream (mgpuEventRecord, mgpuStreamWaitEvent) order nothing in
+//   one stream and are dropped meanwhile; mgpuEventSynchronize waits for
+//   the stream. Collectives (NCCL's stream) turn graphs off.
 //
 // The invariant: each operation the compiled code queues runs exactly
 // once, in the order queued. Until the flush an operation is either in the
@@ -73,10 +76,10 @@
 // the host by any amount), so a host store whose value a replay would get
 // wrong (one written twice with a kernel reading it in between, or a slot
 // recycled and written while work queued before still reads it) is a race
-// in the uncaptured step too. The generated host code stores into no
-// host-shared buffer in the step and loads them only after its wait, and it
-// copies only between device and host-shared buffers, never from a host
-// stack or heap value that a later statement overwrites
+// in the uncaptured step too. The generated train step stores into no
+// buffer and loads none before its wait, and its gpu.memcpy copy only
+// between buffers of the GPU's allocations, never from a host stack or
+// global value that a later statement could overwrite
 // (test/Tools/lmc/cuda-graph-host-shared.test checks this on the GPU
 // pipeline's output). Host scalars reach kernels as parameters, which the
 // replay compares and patches.
