@@ -7,7 +7,10 @@ only when it failed), the runtime's GPU tests (gpu-tests.txt, gpu-tests.rc:
 GoogleTest's summary lines), the GPU's 20-step logs (<name>.jsonl, <name>.rc),
 the batch search (batch-search.txt, gpt2-b<B>.jsonl), the profiled run
 (gpt2-profile.txt) and memcheck's output (memcheck.txt, memcheck.rc); in
---bundle: the CPU's logs (expected/<name>.jsonl). Prints the verdict, then
+--bundle: the CPU's logs (expected/<name>.jsonl); the tiny fp32 run without
+CUDA graphs (tiny-fp32-nograph.jsonl, .rc), compared with the graph run's
+log bit for bit, and the runtime's line saying it captured the step (in
+tiny-fp32.txt, gpt2-b<B>.txt). Prints the verdict, then
 one Markdown table, last; exits 0 when every check passed, 1 otherwise.
 
 The profile table: the trainer under LMCRT_PROFILE=1 prints, at exit, the
@@ -37,6 +40,9 @@ COMPARISONS = {
     "gqa-fp32": ("gqa (kv_heads 2, 1) fp32", 1e-4),
 }
 PROFILE_HEADER = "lmcrt profile: GPU time by kernel class"
+# The runtime's lines about the step's CUDA graph (lib/Runtime/Cuda/StepGraph.h).
+GRAPH_LINE = re.compile(r"^lmcrt: (step captured as a CUDA graph: .*|CUDA graphs? .*)$",
+                        re.M)
 PROFILE_ROW = re.compile(
     r"^(?P<name>[A-Za-z][A-Za-z ]*?)\s+(?P<groups>[0-9]+)\s+(?P<ms>[0-9.]+)"
     r"\s+(?P<per_step>[0-9.]+)\s+(?P<pct>[0-9.]+)\s*$")
@@ -102,6 +108,51 @@ def compare(out: str, bundle: str, name: str, rtol: float) -> tuple[bool, str]:
                 f"step {last}: GPU {gpu[last]:.5f}, CPU {cpu[last]:.5f}")
 
 
+def graph_note(text: str) -> tuple[bool, str]:
+    """Whether the runtime said it captured the step, and its first line
+    about the CUDA graph (or that there is none)."""
+    lines = GRAPH_LINE.findall(text)
+    captured = any(l.startswith("step captured") for l in lines)
+    return captured, (lines[0] if lines else "no CUDA graph line")
+
+
+def steps_text(path: str) -> list[tuple]:
+    """(step, loss, norm) of each training step, as the log writes them
+    (9 significant digits: a float's bits)."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line, parse_float=str)
+            if "loss" in r and "step" in r and r.get("val_loss") is None:
+                rows.append((r["step"], r["loss"], r.get("grad_norm", r.get("norm"))))
+    return rows
+
+
+def graph_vs_uncaptured(out: str) -> tuple[bool, str]:
+    """tiny fp32 with CUDA graphs (the default) against LMCRT_CUDA_GRAPH=0."""
+    rc = read_text(os.path.join(out, "tiny-fp32-nograph.rc")).strip()
+    if rc != "0":
+        why = last_line(read_text(os.path.join(out, "tiny-fp32-nograph.txt")))
+        return False, f"LMCRT_CUDA_GRAPH=0 run failed (exit {rc or '?'}): {why}"
+    if read_text(os.path.join(out, "tiny-fp32.rc")).strip() != "0":
+        return False, "the graph run failed (above)"
+    captured, note = graph_note(read_text(os.path.join(out, "tiny-fp32.txt")))
+    try:
+        graph = steps_text(os.path.join(out, "tiny-fp32.jsonl"))
+        eager = steps_text(os.path.join(out, "tiny-fp32-nograph.jsonl"))
+    except (OSError, ValueError) as e:
+        return False, f"unreadable log: {e}"
+    if not eager or len(graph) != len(eager):
+        return False, f"steps differ: {len(graph)} vs {len(eager)}; {note}"
+    differ = [g[0] for g, e in zip(graph, eager) if g != e]
+    if differ:
+        return False, (f"{len(differ)} of {len(eager)} steps differ, the first "
+                       f"step {differ[0]}; {note}")
+    if not captured:
+        return False, f"losses bit-identical, but no step was captured: {note}"
+    return True, f"{len(eager)} steps' losses and norms bit-identical; {note}"
+
+
 def gpu_tests(out: str) -> tuple[bool, str, str]:
     """The runtime's GPU tests from GoogleTest's summary: (passed, result,
     detail); a bundle without them is n/a, not a failure."""
@@ -159,6 +210,11 @@ def main() -> int:
         rows.append((f"{what}: GPU vs CPU loss, 20 steps", "PASS" if ok else "FAIL",
                      detail))
 
+    ok, detail = graph_vs_uncaptured(out)
+    ok_all &= ok
+    rows.append(("tiny fp32: CUDA graph vs LMCRT_CUDA_GRAPH=0, 20 steps",
+                 "PASS" if ok else "FAIL", detail))
+
     search = "; ".join(read_text(os.path.join(out, "batch-search.txt")).split("\n")
                        ).strip("; ")
     if args.batch > 0:
@@ -176,10 +232,11 @@ def main() -> int:
             own = [float(r["mfu"]) for r in steady if r.get("mfu") is not None]
             if own:
                 mfu += f" (trainer's: {median(own):.1f}%)"
+            _, graph = graph_note(read_text(os.path.join(out, f"gpt2-b{b}.txt")))
             rows.append((f"gpt2-124M bf16, T {GPT2_T}, B {b} (largest that fits)",
                          f"{tokens / ms * 1e3:,.0f} tok/s",
                          f"{ms:.1f} ms/step (median of {len(steady)}); {mfu}; "
-                         f"search: {search}"))
+                         f"{graph}; search: {search}"))
         except (OSError, ValueError, KeyError, IndexError) as e:
             ok_all = False
             rows.append(("gpt2-124M bf16, T 1024", "FAIL", f"no timing: {e}"))

@@ -9,9 +9,13 @@
 #      trains tiny for 20 steps on the GPU from the bundle's checkpoint and
 #      data in fp32, bf16 and fp32 with attention decomposed, and a model with
 #      grouped- and multi-query attention in fp32, and compares the losses
-#      with the CPU's (fp32 within 1e-4 relative, bf16 within 2e-2),
+#      with the CPU's (fp32 within 1e-4 relative, bf16 within 2e-2), and
+#      tiny fp32 again with LMCRT_CUDA_GRAPH=0: the steps captured as one
+#      CUDA graph and replayed (the default) must log bit-identical losses
+#      and gradient norms, and the trainer must say it captured the step,
 #   3. runs compute-sanitizer --tool memcheck over two tiny GPU steps,
-#   4. times gpt2-124M bf16 at T 1024 with the largest batch that fits (from
+#   4. times gpt2-124M bf16 at T 1024 (CUDA graphs on, the default; the
+#      table says whether the step was captured) with the largest batch that fits (from
 #      --max-batch, halving after an out-of-memory error, or a timeout,
 #      reported as such; a missing library, a data error or another failure
 #      stops the search and is reported as such), then one run with
@@ -186,6 +190,14 @@ for run in tiny-fp32:tiny-cuda-fp32:tiny tiny-bf16:tiny-cuda-bf16:tiny \
     --log "$OUT/$name.jsonl"
   echo "$name: exit $(cat "$OUT/$name.rc")"
 done
+# The same tiny fp32 run without CUDA graphs: its losses and norms must be
+# the graph run's, bit for bit (the report compares the logs' text).
+LAUNCH=(env LMCRT_CUDA_GRAPH=0 "${LAUNCH[@]}")
+run_limited 90 tiny-cuda-fp32 tiny-fp32-nograph --data "$DATA" "${FLAGS[@]}" \
+  --init-from "$BUNDLE/init/tiny.safetensors" --ckpt-dir "$OUT/ckpt-tiny-fp32-nograph" \
+  --log "$OUT/tiny-fp32-nograph.jsonl"
+LAUNCH=("${LAUNCH[@]:2}")
+echo "tiny-fp32-nograph (LMCRT_CUDA_GRAPH=0): exit $(cat "$OUT/tiny-fp32-nograph.rc")"
 
 SANITIZER="$(command -v compute-sanitizer 2>/dev/null ||
   ls -d /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda*/bin/compute-sanitizer \

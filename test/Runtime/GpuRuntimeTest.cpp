@@ -2,9 +2,11 @@
 //
 // cuBLASLt GEMMs against a CPU reference (on shared memory, which the host
 // reads, and on device memory through copies), NCCL collectives on a world
-// of one, the step arena in device memory, a hand-written PTX kernel loaded lazily and
-// launched through the mgpu* functions, the attention kernels against
-// attention in double and the embedding gradient against the CPU's. Each
+// of one, the step arena in device memory, a hand-written PTX kernel loaded
+// lazily and launched through the mgpu* functions, the attention kernels
+// against attention in double and the embedding gradient against the CPU's, and
+// a short step captured as a CUDA graph and replayed against the same steps
+// uncaptured (StepGraph.h), bit for bit. Each
 // test that needs a GPU skips without one, saying why ("no GPU: ..."); the
 // tests of what works without a GPU always run.
 //
@@ -15,7 +17,9 @@
 #include "Core/StepMemory.h"
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
+#include "Cuda/GpuProfile.h"
 #include "Cuda/Nccl.h"
+#include "Cuda/StepGraph.h"
 
 #include "NaiveAttention.h"
 
@@ -741,6 +745,103 @@ TEST(GpuKernels, LazyPtxModuleAndLaunch) {
   mgpuMemFree(p, stream);
   mgpuStreamDestroy(stream); // a no-op on the compute stream
   mgpuStreamSynchronize(mgpuStreamCreate());
+}
+
+/// Steps shaped as a training step's (a kernel whose scalar changes every
+/// step, a cuBLASLt GEMM, a kernel with a fixed scalar, a fill, the result
+/// copied to a host-shared slot, one wait) through the trainer's hooks, with
+/// CUDA graphs on or off: the slots read after each step and the state at
+/// the end.
+struct GraphRun {
+  std::vector<std::vector<float>> slots;
+  std::vector<float> state;
+  lmcrt::cuda::step_graph::Stats stats;
+};
+
+GraphRun runSteps(bool graphs, int steps) {
+  namespace sm = lmcrt::step_memory;
+  namespace sg = lmcrt::cuda::step_graph;
+  if (graphs)
+    unsetenv("LMCRT_CUDA_GRAPH");
+  else
+    setenv("LMCRT_CUDA_GRAPH", "0", 1);
+  sg::reset();
+  const int64_t n = 64, count = n * n;
+  void *scale = mgpuModuleGetFunction(fillModule, "lmc_test_scale");
+  Buffer hostX(count), hostW(count);
+  fillRandom(hostX.data, count, 11);
+  fillRandom(hostW.data, count, 12);
+  for (int64_t i = 0; i < count; ++i)
+    hostW.data[i] *= 0.125f; // keeps the state's scale
+  OnDevice x(hostX), w(hostW);
+  sm::begin(); // a step without buffers: the next one records the arena
+  sm::end();
+  GraphRun run;
+  for (int step = 0; step < steps; ++step) {
+    sm::begin();
+    lmcrt::device::beginStep(true);
+    auto *y =
+        static_cast<float *>(_mlir_memref_to_llvm_alloc(sizeof(float) * count));
+    auto *slot = static_cast<float *>(mgpuMemAlloc(16, nullptr, true));
+    float *px = x.data, *py = y;
+    float factor = 1.0f / float(3 + step); // the per-step scalar
+    unsigned elements = count;
+    void *first[] = {&py, &px, &factor, &elements};
+    mgpuLaunchKernel(scale, count / 128, 1, 1, 128, 1, 1, 0, nullptr, first,
+                     nullptr, 4);
+    auto a = desc<2>(py, 0, {n, n}, {n, 1});
+    auto b = desc<2>(w.data, 0, {n, n}, {n, 1});
+    auto c = desc<2>(px, 0, {n, n}, {n, 1});
+    auto ra = a.ref(), rb = b.ref(), rc = c.ref();
+    _mlir_ciface_lmcrt_gpu_gemm(&ra, &rb, &rc, 0, 0, LMCRT_PRECISION_FP32);
+    float fixed = 3.0f;
+    void *second[] = {&px, &px, &fixed, &elements};
+    mgpuLaunchKernel(scale, count / 128, 1, 1, 128, 1, 1, 0, nullptr, second,
+                     nullptr, 4);
+    mgpuMemset32(py, 0, count, nullptr);
+    mgpuMemcpy(slot, px, 16, nullptr);
+    mgpuStreamSynchronize(nullptr);
+    run.slots.emplace_back(slot, slot + 4);
+    mgpuMemFree(slot, nullptr);
+    _mlir_memref_to_llvm_free(y);
+    lmcrt::device::synchronize();
+    EXPECT_FALSE(lmcrt::device::endStep());
+    sm::end();
+  }
+  x.toHost(hostX);
+  run.state.assign(hostX.data, hostX.data + count);
+  run.stats = sg::stats();
+  unsetenv("LMCRT_CUDA_GRAPH");
+  sg::reset();
+  return run;
+}
+
+TEST(GpuStepGraph, ReplayedStepsMatchUncapturedBitForBit) {
+  REQUIRE_GPU();
+  if (lmcrt::cuda::profile::enabled())
+    GTEST_SKIP() << "LMCRT_PROFILE=1 keeps the steps uncaptured";
+  const int steps = 6;
+  GraphRun eager = runSteps(false, steps);
+  GraphRun graph = runSteps(true, steps);
+  EXPECT_EQ(eager.stats.captures, 0);
+  // Step 0 records the arena, step 1 is captured, steps 2.. replay with the
+  // changed scalar patched on its node.
+  EXPECT_EQ(graph.stats.captures, 1);
+  EXPECT_EQ(graph.stats.replays, steps - 2);
+  EXPECT_EQ(graph.stats.divergences, 0);
+  EXPECT_EQ(graph.stats.patchedLaunches, 1);
+  EXPECT_FALSE(graph.stats.disabled);
+  EXPECT_GE(graph.stats.nodes, 5);
+  ASSERT_EQ(graph.slots.size(), eager.slots.size());
+  for (int step = 0; step < steps; ++step)
+    EXPECT_EQ(
+        0, std::memcmp(graph.slots[step].data(), eager.slots[step].data(), 16))
+        << "step " << step << ": " << graph.slots[step][0] << " vs "
+        << eager.slots[step][0];
+  ASSERT_EQ(graph.state.size(), eager.state.size());
+  EXPECT_EQ(0, std::memcmp(graph.state.data(), eager.state.data(),
+                           sizeof(float) * eager.state.size()));
+  EXPECT_TRUE(std::isfinite(graph.state[0]));
 }
 
 // Without a GPU too: recording and unloading a module that was never used

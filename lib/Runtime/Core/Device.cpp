@@ -156,3 +156,18 @@ void synchronize() {
 }
 
 } // namespace lmcrt::device
+
+namespace lmcrt::device {
+
+void beginStep(bool capturable) {
+  Registry &r = registry();
+  if (r.active)
+    r.device->beginStep(capturable);
+}
+
+bool endStep() {
+  Registry &r = registry();
+  return r.active && r.device->endStep();
+}
+
+} // namespace lmcrt::device

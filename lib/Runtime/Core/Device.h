@@ -67,6 +67,14 @@ public:
   virtual void zero(void *dst, size_t bytes) = 0;
   /// Waits until all work queued on the device has completed.
   virtual void synchronize() = 0;
+  /// A training step begins (after step_memory::begin) and ends (after
+  /// the trainer's synchronize, before step_memory::end). `capturable`:
+  /// the step is one call of the compiled train step, which the device may
+  /// record and replay (a GPU captures it as a CUDA graph,
+  /// Cuda/StepGraph.h). endStep returns true when the trainer must run the
+  /// step again: nothing of it ran (a failed capture). No-ops on the CPU.
+  virtual void beginStep(bool capturable) { (void)capturable; }
+  virtual bool endStep() { return false; }
 };
 
 /// Makes `device` the process's device (it must outlive every use). Called
@@ -116,6 +124,11 @@ void zero(void *deviceDst, size_t bytes);
 /// Waits for the device's queued work (nothing on the CPU). The trainer
 /// calls it after each call into compiled code, before reading results.
 void synchronize();
+
+/// The registered device's step hooks (Device::beginStep/endStep); nothing
+/// before initialisation and on the CPU.
+void beginStep(bool capturable);
+bool endStep();
 
 } // namespace lmcrt::device
 

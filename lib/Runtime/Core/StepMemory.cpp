@@ -172,6 +172,11 @@ void end() {
   s.live.clear();
 }
 
+bool replayingPlan() {
+  const State &s = state();
+  return s.mode == Mode::Replay && !s.diverged;
+}
+
 size_t arenaBytes() { return state().arenaSize; }
 size_t plannedBuffers() { return state().plan.size(); }
 size_t plannedTotalBytes() {

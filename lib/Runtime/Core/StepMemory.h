@@ -41,6 +41,10 @@ namespace lmcrt::step_memory {
 void begin();
 void end();
 
+/// True inside a step that places its buffers by the plan and has not left
+/// it (every buffer at the address it had in the previous planned step).
+bool replayingPlan();
+
 /// The number of steps begun so far (the GPU profile's per-step figures).
 int64_t stepsBegun();
 

@@ -22,6 +22,7 @@
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
 #include "Cuda/GpuProfile.h"
+#include "Cuda/StepGraph.h"
 
 #include "Comm/Collectives.h"
 #include "Core/MemrefView.h"
@@ -301,6 +302,10 @@ extern "C" void _mlir_ciface_lmcrt_gpu_attention_fwd_f32(
     lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
     lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
     lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads) {
+  step_graph::Gate gate("gpu_attention_fwd_f32", q, k, v, out, lse, heads,
+                        kv_heads);
+  if (gate.skip())
+    return;
   forward("gpu_attention_fwd", q, k, v, out, lse, heads, kv_heads,
           /*bf16=*/false);
 }
@@ -311,6 +316,10 @@ extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
     lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
     lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
     lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads) {
+  step_graph::Gate gate("gpu_attention_bwd_f32", q, k, v, out, lse, dout, dq,
+                        dk, dv, heads, kv_heads);
+  if (gate.skip())
+    return;
   backward("gpu_attention_bwd", q, k, v, out, lse, dout, dq, dk, dv, heads,
            kv_heads, /*bf16=*/false);
 }
@@ -319,6 +328,10 @@ extern "C" void _mlir_ciface_lmcrt_gpu_attention_fwd_bf16(
     lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
     lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
     lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads) {
+  step_graph::Gate gate("gpu_attention_fwd_bf16", q, k, v, out, lse, heads,
+                        kv_heads);
+  if (gate.skip())
+    return;
   forward("gpu_attention_fwd_bf16", q, k, v, out, lse, heads, kv_heads,
           /*bf16=*/true);
 }
@@ -329,6 +342,10 @@ extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_bf16(
     lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
     lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
     lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads) {
+  step_graph::Gate gate("gpu_attention_bwd_bf16", q, k, v, out, lse, dout, dq,
+                        dk, dv, heads, kv_heads);
+  if (gate.skip())
+    return;
   backward("gpu_attention_bwd_bf16", q, k, v, out, lse, dout, dq, dk, dv, heads,
            kv_heads, /*bf16=*/true);
 }

@@ -29,6 +29,7 @@
 #include "Cuda/GpuProfile.h"
 #include "Cuda/HostStaging.h"
 #include "Cuda/Library.h"
+#include "Cuda/StepGraph.h"
 
 #include "Comm/Collectives.h"
 #include "Core/MemrefView.h"
@@ -654,6 +655,10 @@ extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bias(
     lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
     lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
     int32_t epilogue, int32_t precision) {
+  step_graph::Gate gate("gpu_gemm_bias", a, b, bias, c, aux, transpose_a,
+                        transpose_b, epilogue, precision);
+  if (gate.skip())
+    return;
   // The arguments are checked before the GPU is touched.
   Precision p = precisionOf(precision, "gpu_gemm_bias");
   Gemm::get().runBias(a, b, bias, c, aux, transpose_a != 0, transpose_b != 0,
@@ -664,6 +669,10 @@ extern "C" void
 _mlir_ciface_lmcrt_gpu_gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                             lmcrt_unranked_memref *c, int32_t transpose_a,
                             int32_t transpose_b, int32_t precision) {
+  step_graph::Gate gate("gpu_gemm", a, b, c, transpose_a, transpose_b,
+                        precision);
+  if (gate.skip())
+    return;
   Precision p = precisionOf(precision, "gpu_gemm");
   Gemm::get().run(a, b, c, transpose_a != 0, transpose_b != 0, p);
 }

@@ -6,9 +6,11 @@
 #include "Core/Error.h"
 #include "Cuda/Driver.h"
 #include "Cuda/GpuProfile.h"
+#include "Cuda/StepGraph.h"
 
 #include <cstdio>
 #include <mutex>
+#include <set>
 #include <unordered_set>
 #include <vector>
 
@@ -93,43 +95,59 @@ void init(int localRank) {
 }
 
 /// Shared (managed) memory for the scalars compiled host code reads: slots
-/// of kSlot bytes from blocks of kBlock bytes, recycled through a free
-/// list; a larger request is a managed allocation of its own. A slot is
-/// reused only by work queued after its release on the compute stream, as
-/// the step arena's buffers are.
+/// of kSlot bytes from blocks of kBlock bytes, recycled; a larger request
+/// is a managed allocation of its own. A slot is reused only by work queued
+/// after its release on the compute stream, as the step arena's buffers
+/// are. take() hands out the free slot of lowest address, so that a step
+/// that takes and gives slots in the same order as the previous one gets
+/// the same addresses (a replayed CUDA graph compares them, StepGraph.h).
 class SharedPool {
 public:
   static constexpr size_t kSlot = 256, kBlock = 64 * 1024;
 
   void *take(size_t bytes) {
-    std::lock_guard<std::mutex> lock(mutex);
+    std::unique_lock<std::mutex> lock(mutex);
     if (bytes > kSlot) {
+      lock.unlock();
+      step_graph::flush("a managed allocation", false);
       void *p = managed(bytes);
+      lock.lock();
       large.insert(p);
       return p;
     }
     if (free.empty()) {
+      lock.unlock();
+      step_graph::flush("a managed allocation", false);
       char *block = static_cast<char *>(managed(kBlock));
+      lock.lock();
       blocks.push_back(block);
-      for (size_t i = kBlock / kSlot; i-- > 0;)
-        free.push_back(block + i * kSlot);
+      for (size_t i = 0; i < kBlock / kSlot; ++i)
+        free.insert(block + i * kSlot);
     }
-    void *p = free.back();
-    free.pop_back();
+    void *p = *free.begin();
+    free.erase(free.begin());
     return p;
   }
 
-  /// False when `p` is not shared memory of this pool.
-  bool give(void *p) {
-    std::unique_lock<std::mutex> lock(mutex);
+  /// False when `p` is not a slot of this pool.
+  bool giveSlot(void *p) {
+    std::lock_guard<std::mutex> lock(mutex);
     for (char *block : blocks)
       if (p >= block && p < block + kBlock) {
-        free.push_back(static_cast<char *>(p));
+        free.insert(static_cast<char *>(p));
         return true;
       }
-    if (large.erase(p) == 0)
-      return false;
-    lock.unlock();
+    return false;
+  }
+
+  /// False when `p` is not a large allocation of this pool; frees it
+  /// after the compute stream's work.
+  bool giveLarge(void *p) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (large.erase(p) == 0)
+        return false;
+    }
     synchronizeCompute();
     check(driver().cuMemFree(reinterpret_cast<CUdeviceptr>(p)),
           "cuMemFree(shared)");
@@ -146,7 +164,7 @@ private:
 
   std::mutex mutex;
   std::vector<char *> blocks; // never freed: a handful per run
-  std::vector<char *> free;
+  std::set<char *> free;
   std::unordered_set<void *> large;
 };
 
@@ -173,6 +191,7 @@ public:
 
   void *allocate(size_t bytes) override {
     requireReady("device allocation");
+    step_graph::flush("a device allocation", false);
     CUdeviceptr p = 0;
     check(driver().cuMemAlloc(&p, bytes ? bytes : 1),
           "cuMemAlloc(" + std::to_string(bytes) + " bytes)");
@@ -186,7 +205,12 @@ public:
 
   void release(void *ptr) override {
     requireReady("device free");
-    if (sharedPool().give(ptr))
+    if (sharedPool().giveSlot(ptr))
+      return;
+    // A captured or replayed step frees it at its end: the free waits.
+    if (step_graph::deferRelease(ptr))
+      return;
+    if (sharedPool().giveLarge(ptr))
       return;
     // Kernels queued on the compute stream may still use the buffer.
     synchronizeCompute();
@@ -195,6 +219,9 @@ public:
 
   void copy(void *dst, const void *src, size_t bytes) override {
     requireReady("device copy");
+    // A captured or replayed step launches its graph first: the copy waits.
+    if (!step_graph::flush("a copy to or from the host"))
+      return;
     // Unified addressing: the driver infers the direction from the
     // pointers. Queued on the compute stream (after the work that wrote
     // the source), then waited for, so the host may use or reuse its side.
@@ -216,6 +243,19 @@ public:
   void synchronize() override {
     requireReady("device synchronize");
     synchronizeCompute();
+  }
+
+  void beginStep(bool capturable) override {
+    requireReady("step begin");
+    step_graph::beginStep(capturable);
+  }
+
+  bool endStep() override {
+    requireReady("step end");
+    bool rerun = step_graph::endStep();
+    for (void *p : step_graph::takeDeferred())
+      release(p);
+    return rerun;
   }
 };
 
@@ -253,6 +293,10 @@ CUstream computeStream() { return gpu().compute; }
 
 void synchronizeCompute() {
   GpuState &g = gpu();
+  // A captured or replayed step launches its graph first; a lost capture
+  // queued nothing to wait for.
+  if (!step_graph::flush("a host wait"))
+    return;
   profile::beforeWait();
   if (g.synchronizeHook)
     g.synchronizeHook();

@@ -3,6 +3,7 @@
 #include "Cuda/Driver.h"
 
 #include "Cuda/Library.h"
+#include "Cuda/StepGraph.h"
 
 #include "Comm/Collectives.h"
 
@@ -60,6 +61,13 @@ bool loadDriver(std::string &reason) {
   }
   LMCRT_CUDA_DRIVER_FUNCTIONS(LMCRT_RESOLVE)
 #undef LMCRT_RESOLVE
+#define LMCRT_RESOLVE_GRAPH(fn)                                                \
+  api.fn =                                                                     \
+      reinterpret_cast<decltype(api.fn)>(library.find(LMCRT_CUDA_NAME(fn)));   \
+  if (!api.fn && !api.missingGraphFunction)                                    \
+    api.missingGraphFunction = LMCRT_CUDA_NAME(fn);
+  LMCRT_CUDA_GRAPH_FUNCTIONS(LMCRT_RESOLVE_GRAPH)
+#undef LMCRT_RESOLVE_GRAPH
   loaded = true;
   return true;
 }
@@ -82,8 +90,13 @@ std::string errorText(CUresult result) {
 }
 
 void check(CUresult result, const std::string &what) {
-  if (result != CUDA_SUCCESS)
-    comm::fatal(what + " failed: " + errorText(result));
+  if (result == CUDA_SUCCESS)
+    return;
+  std::string hint;
+  if (step_graph::active())
+    hint = " (in a step captured or replayed as a CUDA graph; "
+           "LMCRT_CUDA_GRAPH=0 runs the steps uncaptured)";
+  comm::fatal(what + " failed: " + errorText(result) + hint);
 }
 
 } // namespace lmcrt::cuda

@@ -57,12 +57,36 @@
   X(cuMemHostRegister)                                                         \
   X(cuMemHostUnregister)
 
+// X(function) for the entry points of the step's CUDA graph (StepGraph.h):
+// resolved when the driver has them (cuFuncGetParamInfo and the _v2/_v3
+// forms need a 12.4 driver); without one of them the step runs uncaptured.
+#define LMCRT_CUDA_GRAPH_FUNCTIONS(X)                                          \
+  X(cuFuncGetParamInfo)                                                        \
+  X(cuStreamBeginCapture)                                                      \
+  X(cuStreamEndCapture)                                                        \
+  X(cuStreamGetCaptureInfo)                                                    \
+  X(cuGraphInstantiate)                                                        \
+  X(cuGraphLaunch)                                                             \
+  X(cuGraphExecDestroy)                                                        \
+  X(cuGraphDestroy)                                                            \
+  X(cuGraphExecKernelNodeSetParams)                                            \
+  X(cuGraphKernelNodeSetParams)                                                \
+  X(cuGraphClone)                                                              \
+  X(cuGraphNodeFindInClone)                                                    \
+  X(cuGraphDestroyNode)                                                        \
+  X(cuGraphGetNodes)                                                           \
+  X(cuGraphNodeGetDependencies)
+
 namespace lmcrt::cuda {
 
 struct DriverApi {
 #define LMCRT_DECLARE(fn) decltype(&::fn) fn = nullptr;
   LMCRT_CUDA_DRIVER_FUNCTIONS(LMCRT_DECLARE)
+  LMCRT_CUDA_GRAPH_FUNCTIONS(LMCRT_DECLARE)
 #undef LMCRT_DECLARE
+  /// The first of LMCRT_CUDA_GRAPH_FUNCTIONS the driver lacks (null: it
+  /// has them all).
+  const char *missingGraphFunction = nullptr;
 };
 
 /// Loads the driver and resolves its entry points, once. Returns false with

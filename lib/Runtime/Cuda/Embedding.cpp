@@ -12,6 +12,7 @@
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
 #include "Cuda/GpuProfile.h"
+#include "Cuda/StepGraph.h"
 
 #include "Comm/Collectives.h"
 #include "Core/MemrefView.h"
@@ -134,11 +135,19 @@ void embeddingGrad(lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
 extern "C" void _mlir_ciface_lmcrt_gpu_embedding_grad_f32(
     lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
     lmcrt_unranked_memref *table_grad, int64_t offset) {
+  step_graph::Gate gate("gpu_embedding_grad_f32", grad, ids, table_grad,
+                        offset);
+  if (gate.skip())
+    return;
   embeddingGrad(grad, ids, table_grad, offset, /*accumulate=*/false);
 }
 
 extern "C" void _mlir_ciface_lmcrt_gpu_embedding_grad_acc_f32(
     lmcrt_unranked_memref *grad, lmcrt_unranked_memref *ids,
     lmcrt_unranked_memref *table_grad, int64_t offset) {
+  step_graph::Gate gate("gpu_embedding_grad_acc_f32", grad, ids, table_grad,
+                        offset);
+  if (gate.skip())
+    return;
   embeddingGrad(grad, ids, table_grad, offset, /*accumulate=*/true);
 }

@@ -5,6 +5,7 @@
 #include "Core/StepMemory.h"
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
+#include "Cuda/StepGraph.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -66,6 +67,7 @@ void record(State &s, KernelClass c) {
 bool enabled() { return state() != nullptr; }
 
 void mark(KernelClass c) {
+  step_graph::queuing();
   State *s = state();
   if (!s)
     return;

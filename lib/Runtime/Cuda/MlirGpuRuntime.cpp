@@ -21,6 +21,9 @@
 //   makes of the buffers the host code loads and stores) shared memory,
 //   host memory before the GPU is initialised (the model description);
 //   mgpuMemFree releases either.
+// - Every stream operation (launch, copy, fill) passes the step graph's gate
+//   first (StepGraph.h): a replayed step queues nothing, a captured one
+//   records it.
 // - Every driver error ends the job naming the call and CUDA's error.
 //
 // Not provided: the sparse (cuSPARSE) and TMA descriptor (nvgpu) helpers,
@@ -31,6 +34,7 @@
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
 #include "Cuda/GpuProfile.h"
+#include "Cuda/StepGraph.h"
 
 #include "Comm/Collectives.h"
 
@@ -142,16 +146,33 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
 void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t gridZ, intptr_t blockX, intptr_t blockY,
                       intptr_t blockZ, int32_t smem, void *stream,
-                      void **params, void **extra, size_t /*paramsCount*/) {
+                      void **params, void **extra, size_t paramsCount) {
   requireReady("mgpuLaunchKernel");
-  profile::mark(profile::classOf(static_cast<CUfunction>(function)));
-  check(driver().cuLaunchKernel(static_cast<CUfunction>(function), gridX, gridY,
-                                gridZ, blockX, blockY, blockZ, smem,
-                                asStream(stream), params, extra),
-        "cuLaunchKernel(grid " + std::to_string(gridX) + "x" +
-            std::to_string(gridY) + "x" + std::to_string(gridZ) + ", block " +
-            std::to_string(blockX) + "x" + std::to_string(blockY) + "x" +
-            std::to_string(blockZ) + ")");
+  auto *f = static_cast<CUfunction>(function);
+  if (step_graph::gating() && !extra) {
+    const unsigned dims[6] = {
+        static_cast<unsigned>(gridX),  static_cast<unsigned>(gridY),
+        static_cast<unsigned>(gridZ),  static_cast<unsigned>(blockX),
+        static_cast<unsigned>(blockY), static_cast<unsigned>(blockZ)};
+    if (step_graph::skipLaunch(f, dims, static_cast<unsigned>(smem), params,
+                               paramsCount))
+      return;
+  } else if (step_graph::skip(step_graph::Signature("launch with extra")
+                                  .value(f)
+                                  .value(extra))) {
+    return;
+  }
+  profile::mark(profile::classOf(f));
+  CUresult r =
+      driver().cuLaunchKernel(f, gridX, gridY, gridZ, blockX, blockY, blockZ,
+                              smem, asStream(stream), params, extra);
+  if (r != CUDA_SUCCESS && step_graph::captureFailed(r, "cuLaunchKernel"))
+    return;
+  step_graph::finished();
+  check(r, "cuLaunchKernel(grid " + std::to_string(gridX) + "x" +
+               std::to_string(gridY) + "x" + std::to_string(gridZ) +
+               ", block " + std::to_string(blockX) + "x" +
+               std::to_string(blockY) + "x" + std::to_string(blockZ) + ")");
 }
 
 void mgpuLaunchClusterKernel(void *function, intptr_t clusterX,
@@ -161,6 +182,8 @@ void mgpuLaunchClusterKernel(void *function, intptr_t clusterX,
                              int32_t smem, void *stream, void **params,
                              void **extra) {
   requireReady("mgpuLaunchClusterKernel");
+  if (step_graph::unsupported("a cluster launch"))
+    return;
   profile::mark(profile::classOf(static_cast<CUfunction>(function)));
   CUlaunchAttribute cluster = {};
   cluster.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
@@ -206,6 +229,10 @@ void mgpuStreamSynchronize(void *stream) {
 
 void mgpuStreamWaitEvent(void *stream, void *event) {
   requireReady("mgpuStreamWaitEvent");
+  // All of a step's work is on the compute stream, in order: while the
+  // step graph gates (StepGraph.h) an event of it orders nothing more.
+  if (step_graph::active() && asStream(stream) == computeStream())
+    return;
   check(driver().cuStreamWaitEvent(asStream(stream), static_cast<CUevent>(event),
                                    0),
         "cuStreamWaitEvent");
@@ -226,12 +253,19 @@ void mgpuEventDestroy(void *event) {
 
 void mgpuEventSynchronize(void *event) {
   requireReady("mgpuEventSynchronize");
+  if (step_graph::active()) {
+    // Its record was not queued (below): wait for the whole stream.
+    synchronizeCompute();
+    return;
+  }
   check(driver().cuEventSynchronize(static_cast<CUevent>(event)),
         "cuEventSynchronize");
 }
 
 void mgpuEventRecord(void *event, void *stream) {
   requireReady("mgpuEventRecord");
+  if (step_graph::active() && asStream(stream) == computeStream())
+    return;
   check(driver().cuEventRecord(static_cast<CUevent>(event), asStream(stream)),
         "cuEventRecord");
 }
@@ -250,28 +284,51 @@ void mgpuMemFree(void *ptr, void * /*stream*/) {
 
 void mgpuMemcpy(void *dst, void *src, size_t sizeBytes, void *stream) {
   requireReady("mgpuMemcpy");
+  if (step_graph::skip(
+          step_graph::Signature("memcpy").value(dst).value(src).value(
+              sizeBytes)))
+    return;
   profile::mark(KernelClass::Elementwise);
-  check(driver().cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
-                               reinterpret_cast<CUdeviceptr>(src), sizeBytes,
-                               asStream(stream)),
-        "cuMemcpyAsync(" + std::to_string(sizeBytes) + " bytes)");
+  CUresult r = driver().cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
+                                      reinterpret_cast<CUdeviceptr>(src),
+                                      sizeBytes, asStream(stream));
+  if (r != CUDA_SUCCESS && step_graph::captureFailed(r, "cuMemcpyAsync"))
+    return;
+  step_graph::finished();
+  check(r, "cuMemcpyAsync(" + std::to_string(sizeBytes) + " bytes)");
 }
 
 void mgpuMemset32(void *dst, unsigned int value, size_t count, void *stream) {
   requireReady("mgpuMemset32");
+  if (step_graph::skip(step_graph::Signature("memset32")
+                           .value(dst)
+                           .value(value)
+                           .value(count)))
+    return;
   profile::mark(KernelClass::Elementwise);
-  check(driver().cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(dst), value,
-                                  count, asStream(stream)),
-        "cuMemsetD32Async");
+  CUresult r = driver().cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(dst),
+                                         value, count, asStream(stream));
+  if (r != CUDA_SUCCESS && step_graph::captureFailed(r, "cuMemsetD32Async"))
+    return;
+  step_graph::finished();
+  check(r, "cuMemsetD32Async");
 }
 
 void mgpuMemset16(void *dst, unsigned short value, size_t count,
                   void *stream) {
   requireReady("mgpuMemset16");
+  if (step_graph::skip(step_graph::Signature("memset16")
+                           .value(dst)
+                           .value(value)
+                           .value(count)))
+    return;
   profile::mark(KernelClass::Elementwise);
-  check(driver().cuMemsetD16Async(reinterpret_cast<CUdeviceptr>(dst), value,
-                                  count, asStream(stream)),
-        "cuMemsetD16Async");
+  CUresult r = driver().cuMemsetD16Async(reinterpret_cast<CUdeviceptr>(dst),
+                                         value, count, asStream(stream));
+  if (r != CUDA_SUCCESS && step_graph::captureFailed(r, "cuMemsetD16Async"))
+    return;
+  step_graph::finished();
+  check(r, "cuMemsetD16Async");
 }
 
 void mgpuMemHostRegister(void *ptr, uint64_t sizeBytes) {

@@ -73,6 +73,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Cuda/Nccl.h"
+#include "Cuda/StepGraph.h"
 
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
@@ -875,6 +876,7 @@ void nccl::destroyCommunicators() { Nccl::get().destroy(); }
 extern "C" void _mlir_ciface_lmcrt_gpu_all_reduce_f32(lmcrt_unranked_memref *in,
                                                       lmcrt_unranked_memref *out,
                                                       int32_t axis) {
+  step_graph::unsupported("a collective");
   run(Nccl::get().prepareAllReduce(in, out, axis, "gpu_all_reduce_f32"));
 }
 
@@ -882,6 +884,7 @@ extern "C" void _mlir_ciface_lmcrt_gpu_all_gather_f32(lmcrt_unranked_memref *in,
                                                       lmcrt_unranked_memref *out,
                                                       int32_t axis,
                                                       int64_t dim) {
+  step_graph::unsupported("a collective");
   run(Nccl::get().prepareBlocks(in, out, axis, dim, /*gather=*/true,
                                 "gpu_all_gather_f32"));
 }
@@ -890,6 +893,7 @@ extern "C" void
 _mlir_ciface_lmcrt_gpu_reduce_scatter_f32(lmcrt_unranked_memref *in,
                                           lmcrt_unranked_memref *out,
                                           int32_t axis, int64_t dim) {
+  step_graph::unsupported("a collective");
   run(Nccl::get().prepareBlocks(in, out, axis, dim, /*gather=*/false,
                                 "gpu_reduce_scatter_f32"));
 }
@@ -898,6 +902,7 @@ extern "C" int64_t
 _mlir_ciface_lmcrt_gpu_all_reduce_start_f32(lmcrt_unranked_memref *in,
                                             lmcrt_unranked_memref *out,
                                             int32_t axis) {
+  step_graph::unsupported("a collective");
   return start(
       Nccl::get().prepareAllReduce(in, out, axis, "gpu_all_reduce_start_f32"));
 }
@@ -906,6 +911,7 @@ extern "C" int64_t
 _mlir_ciface_lmcrt_gpu_all_gather_start_f32(lmcrt_unranked_memref *in,
                                             lmcrt_unranked_memref *out,
                                             int32_t axis, int64_t dim) {
+  step_graph::unsupported("a collective");
   return start(Nccl::get().prepareBlocks(in, out, axis, dim, /*gather=*/true,
                                          "gpu_all_gather_start_f32"));
 }
@@ -914,11 +920,13 @@ extern "C" int64_t
 _mlir_ciface_lmcrt_gpu_reduce_scatter_start_f32(lmcrt_unranked_memref *in,
                                                 lmcrt_unranked_memref *out,
                                                 int32_t axis, int64_t dim) {
+  step_graph::unsupported("a collective");
   return start(Nccl::get().prepareBlocks(in, out, axis, dim, /*gather=*/false,
                                          "gpu_reduce_scatter_start_f32"));
 }
 
 extern "C" void lmcrt_gpu_collective_wait(int64_t handle) {
+  step_graph::unsupported("a collective");
   Nccl &n = Nccl::get();
   std::unique_ptr<Operation> op = n.take(handle);
   bool hostWait = op->hostWait;
@@ -932,18 +940,21 @@ extern "C" void lmcrt_gpu_collective_wait(int64_t handle) {
 extern "C" void _mlir_ciface_lmcrt_gpu_send_f32(lmcrt_unranked_memref *in,
                                                 int32_t axes, int64_t peer,
                                                 int64_t tag) {
+  step_graph::unsupported("a collective");
   Nccl::get().send(in, axes, peer, tag, /*i64=*/false, "gpu_send_f32");
 }
 
 extern "C" void _mlir_ciface_lmcrt_gpu_send_i64(lmcrt_unranked_memref *in,
                                                 int32_t axes, int64_t peer,
                                                 int64_t tag) {
+  step_graph::unsupported("a collective");
   Nccl::get().send(in, axes, peer, tag, /*i64=*/true, "gpu_send_i64");
 }
 
 extern "C" int64_t
 _mlir_ciface_lmcrt_gpu_recv_start_f32(lmcrt_unranked_memref *out, int32_t axes,
                                       int64_t peer, int64_t tag) {
+  step_graph::unsupported("a collective");
   return Nccl::get().receiveStart(out, axes, peer, tag, /*i64=*/false,
                                   "gpu_recv_start_f32");
 }
@@ -951,6 +962,7 @@ _mlir_ciface_lmcrt_gpu_recv_start_f32(lmcrt_unranked_memref *out, int32_t axes,
 extern "C" int64_t
 _mlir_ciface_lmcrt_gpu_recv_start_i64(lmcrt_unranked_memref *out, int32_t axes,
                                       int64_t peer, int64_t tag) {
+  step_graph::unsupported("a collective");
   return Nccl::get().receiveStart(out, axes, peer, tag, /*i64=*/true,
                                   "gpu_recv_start_i64");
 }

@@ -15,6 +15,7 @@
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
 #include "Cuda/GpuProfile.h"
+#include "Cuda/StepGraph.h"
 
 #include "Comm/Collectives.h"
 #include "Core/MemrefView.h"
@@ -258,6 +259,9 @@ Logits checkLogits(const char *what, lmcrt_unranked_memref *logits,
 extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_fwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *b, lmcrt_unranked_memref *y, double eps) {
+  step_graph::Gate gate("gpu_layer_norm_fwd_f32", x, w, b, y, eps);
+  if (gate.skip())
+    return;
   const char *what = "gpu_layer_norm_fwd";
   requireReady(what);
   View X(x), W(w), B(b), Y(y);
@@ -279,6 +283,9 @@ extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_fwd_f32(
 extern "C" void _mlir_ciface_lmcrt_gpu_rms_norm_fwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *y, double eps) {
+  step_graph::Gate gate("gpu_rms_norm_fwd_f32", x, w, y, eps);
+  if (gate.skip())
+    return;
   const char *what = "gpu_rms_norm_fwd";
   requireReady(what);
   View X(x), W(w), Y(y);
@@ -299,6 +306,9 @@ extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_bwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *dy, lmcrt_unranked_memref *dx,
     lmcrt_unranked_memref *dw, lmcrt_unranked_memref *db, double eps) {
+  step_graph::Gate gate("gpu_layer_norm_bwd_f32", x, w, dy, dx, dw, db, eps);
+  if (gate.skip())
+    return;
   normBackward("gpu_layer_norm_bwd", x, w, dy, dx, dw, db, eps);
 }
 
@@ -306,12 +316,19 @@ extern "C" void _mlir_ciface_lmcrt_gpu_rms_norm_bwd_f32(
     lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
     lmcrt_unranked_memref *dy, lmcrt_unranked_memref *dx,
     lmcrt_unranked_memref *dw, double eps) {
+  step_graph::Gate gate("gpu_rms_norm_bwd_f32", x, w, dy, dx, dw, eps);
+  if (gate.skip())
+    return;
   normBackward("gpu_rms_norm_bwd", x, w, dy, dx, dw, nullptr, eps);
 }
 
 extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_fwd_f32(
     lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
     lmcrt_unranked_memref *loss, int64_t classes) {
+  step_graph::Gate gate("gpu_cross_entropy_fwd_f32", logits, targets, loss,
+                        classes);
+  if (gate.skip())
+    return;
   const char *what = "gpu_cross_entropy_fwd";
   requireReady(what);
   Logits l = checkLogits(what, logits, targets, classes);
@@ -334,6 +351,10 @@ extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
     lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
     lmcrt_unranked_memref *dloss, lmcrt_unranked_memref *dlogits,
     int64_t classes) {
+  step_graph::Gate gate("gpu_cross_entropy_bwd_f32", logits, targets, dloss,
+                        dlogits, classes);
+  if (gate.skip())
+    return;
   const char *what = "gpu_cross_entropy_bwd";
   requireReady(what);
   Logits l = checkLogits(what, logits, targets, classes);
@@ -353,6 +374,9 @@ extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
 extern "C" void
 _mlir_ciface_lmcrt_gpu_softmax_fwd_f32(lmcrt_unranked_memref *x,
                                        lmcrt_unranked_memref *y) {
+  step_graph::Gate gate("gpu_softmax_fwd_f32", x, y);
+  if (gate.skip())
+    return;
   const char *what = "gpu_softmax_fwd";
   requireReady(what);
   View X(x), Y(y);
@@ -371,6 +395,9 @@ extern "C" void
 _mlir_ciface_lmcrt_gpu_softmax_bwd_f32(lmcrt_unranked_memref *y,
                                        lmcrt_unranked_memref *dy,
                                        lmcrt_unranked_memref *dx) {
+  step_graph::Gate gate("gpu_softmax_bwd_f32", y, dy, dx);
+  if (gate.skip())
+    return;
   const char *what = "gpu_softmax_bwd";
   requireReady(what);
   View Y(y), DY(dy), DX(dx);

@@ -14,6 +14,7 @@
 #include "Cuda/CudaDevice.h"
 #include "Cuda/Driver.h"
 #include "Cuda/GpuProfile.h"
+#include "Cuda/StepGraph.h"
 #include "Cuda/SumPlan.h"
 
 #include "Comm/Collectives.h"
@@ -103,6 +104,9 @@ void launch(CUfunction f, const char *name, unsigned blocks, void **args) {
 extern "C" void _mlir_ciface_lmcrt_gpu_sum_f32(lmcrt_unranked_memref *in,
                                                lmcrt_unranked_memref *out,
                                                int32_t square) {
+  step_graph::Gate gate("gpu_sum_f32", in, out, square);
+  if (gate.skip())
+    return;
   requireReady("gpu_sum_f32");
   MemrefView<float> X(in), Y(out);
   if (X.rank() < 1 || X.rank() > 4)

@@ -685,55 +685,65 @@ int train(int argc, char **argv, const ModelFunctions &fns,
     targets.toDevice();
     lmcrt_train_step_result r{};
     const float maxLoss = spikeGuard.maxLoss();
-    step_memory::begin();
-    if (!viaGradStep) {
-      lmcrt_memref_i32_2d in = batchRows(tokens.device(), firstRow, localB, t);
-      lmcrt_memref_i32_2d out =
-          batchRows(targets.device(), firstRow, localB, t);
-      fns.trainStep(&r, &state.params, &state.expAvg, &state.expAvgSq, step,
-                    config.lr, config.minLr, config.warmup, decay, config.beta1,
-                    config.beta2, config.eps, config.weightDecay,
-                    config.gradClip, &in, &out, maxLoss);
-    } else {
-      // Micro-batch k is rows [k B, (k+1) B) of the step's batch; this rank
-      // takes its rows of each. A pipelined grad_step cuts them into M
-      // micro-batches of its own and returns the sum of their losses: the
-      // mean is over K*M, and so is the gradient (grad_scale).
-      device::zero(gradAcc, sizeof(float) * model.stateTotal);
-      double lossSum = 0;
-      for (int64_t k = 0; k < accum; ++k) {
+    // A device may record the step and replay it (a GPU captures it as
+    // one CUDA graph): only one call of the compiled train step on one
+    // rank. It asks for the step again when nothing of it ran.
+    const bool capturable = !viaGradStep && !pipelined && comm::world() == 1;
+    bool again = false;
+    do {
+      step_memory::begin();
+      device::beginStep(capturable);
+      if (!viaGradStep) {
         lmcrt_memref_i32_2d in =
-            batchRows(tokens.device(), k * b + firstRow, localB, t);
+            batchRows(tokens.device(), firstRow, localB, t);
         lmcrt_memref_i32_2d out =
-            batchRows(targets.device(), k * b + firstRow, localB, t);
-        lossSum += fns.gradStep(&state.params, &gradAccRef, &in, &out);
-      }
-      const int64_t terms = accum * microbatches;
-      r.loss = static_cast<float>(lossSum / static_cast<double>(terms));
-      // The spike guard decides before the update: a skipped step does not
-      // call apply_step (its norm and lr are then not computed: NaN).
-      if (!(r.loss > maxLoss)) {
-        lmcrt_apply_step_result a{};
-        fns.applyStep(&a, &state.params, &state.expAvg, &state.expAvgSq,
-                      &gradAccRef, 1.0f / static_cast<float>(terms), step,
+            batchRows(targets.device(), firstRow, localB, t);
+        fns.trainStep(&r, &state.params, &state.expAvg, &state.expAvgSq, step,
                       config.lr, config.minLr, config.warmup, decay,
                       config.beta1, config.beta2, config.eps,
-                      config.weightDecay, config.gradClip);
-        r.grad_norm = a.grad_norm;
-        r.lr = a.lr;
-        r.nonfinite = a.nonfinite;
+                      config.weightDecay, config.gradClip, &in, &out, maxLoss);
       } else {
-        r.grad_norm = r.lr = NAN;
+        // Micro-batch k is rows [k B, (k+1) B) of the step's batch; this rank
+        // takes its rows of each. A pipelined grad_step cuts them into M
+        // micro-batches of its own and returns the sum of their losses: the
+        // mean is over K*M, and so is the gradient (grad_scale).
+        device::zero(gradAcc, sizeof(float) * model.stateTotal);
+        double lossSum = 0;
+        for (int64_t k = 0; k < accum; ++k) {
+          lmcrt_memref_i32_2d in =
+              batchRows(tokens.device(), k * b + firstRow, localB, t);
+          lmcrt_memref_i32_2d out =
+              batchRows(targets.device(), k * b + firstRow, localB, t);
+          lossSum += fns.gradStep(&state.params, &gradAccRef, &in, &out);
+        }
+        const int64_t terms = accum * microbatches;
+        r.loss = static_cast<float>(lossSum / static_cast<double>(terms));
+        // The spike guard decides before the update: a skipped step does not
+        // call apply_step (its norm and lr are then not computed: NaN).
+        if (!(r.loss > maxLoss)) {
+          lmcrt_apply_step_result a{};
+          fns.applyStep(&a, &state.params, &state.expAvg, &state.expAvgSq,
+                        &gradAccRef, 1.0f / static_cast<float>(terms), step,
+                        config.lr, config.minLr, config.warmup, decay,
+                        config.beta1, config.beta2, config.eps,
+                        config.weightDecay, config.gradClip);
+          r.grad_norm = a.grad_norm;
+          r.lr = a.lr;
+          r.nonfinite = a.nonfinite;
+        } else {
+          r.grad_norm = r.lr = NAN;
+        }
       }
-    }
-    if (pipelined) {
-      // The sends of the step complete (on a GPU: are queued) before the
-      // step ends; the stages' copies of the state now differ.
-      flushPipelineSends();
-      pipelineSync.stepTaken();
-    }
-    device::synchronize();
-    step_memory::end();
+      if (pipelined) {
+        // The sends of the step complete (on a GPU: are queued) before the
+        // step ends; the stages' copies of the state now differ.
+        flushPipelineSends();
+        pipelineSync.stepTaken();
+      }
+      device::synchronize();
+      again = device::endStep();
+      step_memory::end();
+    } while (again);
     if (fault::maybe("nan", step + 1)) {
       const float nan = NAN; // the device's first parameter
       device::copyToDevice(state.params.aligned, &nan, sizeof(nan));
