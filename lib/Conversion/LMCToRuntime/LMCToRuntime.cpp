@@ -242,8 +242,25 @@ struct ConvertLMCToRuntimePass
     Location loc = op.getLoc();
     Type f32 = b.getF32Type();
     if (kernel.getValue() == "gemm") {
-      if (elementTypeOf(op.getDpsInits()[0]) != f32)
+      // bfloat16 A and B (lmc-bf16-storage): the bfloat16 GEMMs, each
+      // output float32 or bfloat16.
+      const bool bf16 = elementTypeOf(op.getDpsInputs()[0]).isBF16();
+      int64_t outputMask = 0;
+      if (bf16) {
+        if (!elementTypeOf(op.getDpsInputs()[1]).isBF16())
+          return op.emitOpError("is a GEMM with a bfloat16 A and a ")
+                 << elementTypeOf(op.getDpsInputs()[1]) << " B";
+        for (auto [i, init] : llvm::enumerate(op.getDpsInits())) {
+          Type et = elementTypeOf(init);
+          if (!et.isF32() && !et.isBF16())
+            return op.emitOpError("is a bfloat16 GEMM writing ") << et;
+          if (et.isBF16())
+            outputMask |= i == 0 ? runtime::GemmOutputs::CBf16
+                              : runtime::GemmOutputs::AuxBf16;
+        }
+      } else if (elementTypeOf(op.getDpsInits()[0]) != f32) {
         return success();
+      }
       auto flag = [&](StringRef name) -> int64_t {
         auto value = attrs.getAs<BoolAttr>(name);
         return value && value.getValue() ? 1 : 0;
@@ -259,26 +276,27 @@ struct ConvertLMCToRuntimePass
                 .Case("bias", runtime::GemmEpilogue::Bias)
                 .Case("bias_gelu_tanh", runtime::GemmEpilogue::BiasGeluTanh)
                 .Default(std::nullopt);
-        unsigned outputs = kind == runtime::GemmEpilogue::Bias ? 1 : 2;
+        unsigned numOutputs = kind == runtime::GemmEpilogue::Bias ? 1 : 2;
         if (!kind || op.getNumDpsInputs() != 3 ||
-            op.getNumDpsInits() != outputs)
+            op.getNumDpsInits() != numOutputs)
           return op.emitOpError("has a malformed GEMM epilogue '")
                  << epilogue.getValue() << "'";
         Value c = op.getDpsInits()[0];
-        Value aux = outputs == 1 ? c : op.getDpsInits()[1];
-        if (failed(call(b, op, Function::GemmBias,
+        Value aux = numOutputs == 1 ? c : op.getDpsInits()[1];
+        if (failed(call(b, op, bf16 ? Function::GemmBiasBf16 : Function::GemmBias,
                         {op.getDpsInputs()[0], op.getDpsInputs()[1],
                          op.getDpsInputs()[2], c, aux, flag("transpose_a"),
                          flag("transpose_b"), static_cast<int64_t>(*kind),
-                         precisionArg})))
+                         bf16 ? outputMask : precisionArg})))
           return failure();
         ++numEpilogues;
       } else {
         eraseDeadZeroFill(op);
-        if (failed(call(b, op, Function::Gemm,
+        if (failed(call(b, op, bf16 ? Function::GemmBf16 : Function::Gemm,
                         {op.getDpsInputs()[0], op.getDpsInputs()[1],
                          op.getDpsInits()[0], flag("transpose_a"),
-                         flag("transpose_b"), precisionArg})))
+                         flag("transpose_b"),
+                         bf16 ? outputMask : precisionArg})))
           return failure();
       }
     } else if (kernel.getValue() == "embedding_grad") {

@@ -25,6 +25,12 @@ const Entry kEntries[] = {
    "mmmiii", '-'},                // a, b, c, transpose_a, transpose_b, precision
   {Function::GemmBias, "lmcrt_gemm_bias", "lmcrt_gpu_gemm_bias", true,
    "mmmmmiiii", '-'},             // a, b, bias, c, aux, ta, tb, epilogue, precision
+  // bfloat16 A and B (lmc-bf16-storage); CPU only so far.
+  {Function::GemmBf16, "lmcrt_gemm_bf16", nullptr, true,
+   "mmmiii", '-'},                // a, b (bf16), c, ta, tb, outputs
+  {Function::GemmBiasBf16, "lmcrt_gemm_bias_bf16", nullptr, true,
+   "mmmmmiiii", '-'},             // a, b (bf16), bias, c, aux, ta, tb,
+                                  // epilogue, outputs
   {Function::EmbeddingGrad, "lmcrt_embedding_grad_f32",
    "lmcrt_gpu_embedding_grad_f32", true,
    "mmml", '-'},                  // grad, ids, table_grad, offset
