@@ -27,10 +27,15 @@ const Entry kEntries[] = {
    "mmmmmiiii", '-'},             // a, b, bias, c, aux, ta, tb, epilogue, precision
   // bfloat16 A and B (lmc-bf16-storage); CPU only so far.
   {Function::GemmBf16, "lmcrt_gemm_bf16", nullptr, true,
-   "mmmiii", '-'},                // a, b (bf16), c, ta, tb, outputs
+   "mmmii", '-'},                 // a, b (bf16), c (f32), ta, tb
+  {Function::GemmBf16OutBf16, "lmcrt_gemm_bf16_out_bf16", nullptr, true,
+   "mmmii", '-'},                 // a, b, c (bf16), ta, tb
   {Function::GemmBiasBf16, "lmcrt_gemm_bias_bf16", nullptr, true,
-   "mmmmmiiii", '-'},             // a, b (bf16), bias, c, aux, ta, tb,
-                                  // epilogue, outputs
+   "mmmmmiii", '-'},              // a, b (bf16), bias, c (f32), aux (f32),
+                                  // ta, tb, epilogue
+  {Function::GemmBiasBf16OutBf16, "lmcrt_gemm_bias_bf16_out_bf16", nullptr,
+   true, "mmmmmiii", '-'},        // a, b, bias, c (bf16), aux (f32), ta,
+                                  // tb, epilogue
   {Function::EmbeddingGrad, "lmcrt_embedding_grad_f32",
    "lmcrt_gpu_embedding_grad_f32", true,
    "mmml", '-'},                  // grad, ids, table_grad, offset

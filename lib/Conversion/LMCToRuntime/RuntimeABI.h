@@ -29,10 +29,12 @@ enum class Device { CPU, GPU };
 enum class Function {
   Gemm,
   GemmBias,
-  /// The GEMMs on bfloat16 A and B (lmc-bf16-storage), C (and the
-  /// epilogue's aux) float32 or bfloat16 as a mask says (GemmOutputs).
+  /// The GEMMs on bfloat16 A and B (lmc-bf16-storage): C float32, or
+  /// bfloat16 (`...OutBf16`); the epilogue's pre-activation float32.
   GemmBf16,
+  GemmBf16OutBf16,
   GemmBiasBf16,
+  GemmBiasBf16OutBf16,
   EmbeddingGrad,
   EmbeddingGradAcc,
   AttentionFwd,
@@ -76,10 +78,6 @@ enum class Precision : int32_t { FP32 = 0, TF32 = 1, BF16 = 2 };
 
 /// The epilogue argument of the biased GEMM (lmcrt.h's LMCRT_GEMM_BIAS*).
 enum class GemmEpilogue : int32_t { Bias = 0, BiasGeluTanh = 1 };
-
-/// The mask of the bfloat16 GEMMs' outputs stored as bfloat16 (lmcrt.h's
-/// LMCRT_GEMM_OUT_*): the others are float32.
-enum GemmOutputs : int32_t { CBf16 = 1, AuxBf16 = 2 };
 
 /// One function of the ABI.
 struct Entry {

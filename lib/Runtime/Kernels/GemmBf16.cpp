@@ -186,9 +186,40 @@ struct Output {
   View<uint16_t> stored;
 };
 
-void checkOutputs(int32_t outputs) {
-  if (outputs & ~(LMCRT_GEMM_OUT_C_BF16 | LMCRT_GEMM_OUT_AUX_BF16))
-    fail("gemm_bf16: unknown output mask");
+void gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+          lmcrt_unranked_memref *c, int32_t transpose_a, int32_t transpose_b,
+          bool cBf16) {
+  lmcrt::comm::progress();
+  thread_local std::vector<float> scratch;
+  Output C(c, cBf16, scratch);
+  gemmInto(View<uint16_t>(a), View<uint16_t>(b), C.f32, transpose_a != 0,
+           transpose_b != 0);
+  C.store();
+}
+
+void gemmBias(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+              lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+              lmcrt_unranked_memref *aux, int32_t transpose_a,
+              int32_t transpose_b, int32_t epilogue, bool cBf16) {
+  if (epilogue != LMCRT_GEMM_BIAS && epilogue != LMCRT_GEMM_BIAS_GELU_TANH)
+    fail("gemm_bias_bf16: unknown epilogue");
+  lmcrt::comm::progress();
+  thread_local std::vector<float> scratch;
+  Output C(c, cBf16, scratch);
+  gemmInto(View<uint16_t>(a), View<uint16_t>(b), C.f32, transpose_a != 0,
+           transpose_b != 0);
+  View<float> Bias(bias);
+  if (Bias.rank() != 1 || Bias.sizes[0] != C.f32.size(-1))
+    fail("gemm_bias_bf16: the bias is not a vector of N elements");
+  if (epilogue == LMCRT_GEMM_BIAS) {
+    lmcrt::applyBiasEpilogue(C.f32, Bias, nullptr);
+  } else {
+    View<float> Aux(aux);
+    if (Aux.sizes != C.f32.sizes)
+      fail("gemm_bias_bf16: the pre-activation differs from C in shape");
+    lmcrt::applyBiasEpilogue(C.f32, Bias, &Aux);
+  }
+  C.store();
 }
 
 } // namespace
@@ -196,42 +227,30 @@ void checkOutputs(int32_t outputs) {
 extern "C" void
 _mlir_ciface_lmcrt_gemm_bf16(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                              lmcrt_unranked_memref *c, int32_t transpose_a,
-                             int32_t transpose_b, int32_t outputs) {
-  checkOutputs(outputs);
-  lmcrt::comm::progress();
-  thread_local std::vector<float> scratch;
-  Output C(c, outputs & LMCRT_GEMM_OUT_C_BF16, scratch);
-  gemmInto(View<uint16_t>(a), View<uint16_t>(b), C.f32, transpose_a != 0,
-           transpose_b != 0);
-  C.store();
+                             int32_t transpose_b) {
+  gemm(a, b, c, transpose_a, transpose_b, /*cBf16=*/false);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gemm_bf16_out_bf16(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *c, int32_t transpose_a, int32_t transpose_b) {
+  gemm(a, b, c, transpose_a, transpose_b, /*cBf16=*/true);
 }
 
 extern "C" void _mlir_ciface_lmcrt_gemm_bias_bf16(
     lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
     lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
     lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
-    int32_t epilogue, int32_t outputs) {
-  if (epilogue != LMCRT_GEMM_BIAS && epilogue != LMCRT_GEMM_BIAS_GELU_TANH)
-    fail("gemm_bias_bf16: unknown epilogue");
-  checkOutputs(outputs);
-  const bool gelu = epilogue == LMCRT_GEMM_BIAS_GELU_TANH;
-  lmcrt::comm::progress();
-  thread_local std::vector<float> scratchC, scratchAux;
-  Output C(c, outputs & LMCRT_GEMM_OUT_C_BF16, scratchC);
-  gemmInto(View<uint16_t>(a), View<uint16_t>(b), C.f32, transpose_a != 0,
-           transpose_b != 0);
-  View<float> Bias(bias);
-  if (Bias.rank() != 1 || Bias.sizes[0] != C.f32.size(-1))
-    fail("gemm_bias_bf16: the bias is not a vector of N elements");
-  if (!gelu) {
-    lmcrt::applyBiasEpilogue(C.f32, Bias, nullptr);
-    C.store();
-    return;
-  }
-  Output Aux(aux, outputs & LMCRT_GEMM_OUT_AUX_BF16, scratchAux);
-  if (Aux.f32.sizes != C.f32.sizes)
-    fail("gemm_bias_bf16: the pre-activation differs from C in shape");
-  lmcrt::applyBiasEpilogue(C.f32, Bias, &Aux.f32);
-  C.store();
-  Aux.store();
+    int32_t epilogue) {
+  gemmBias(a, b, bias, c, aux, transpose_a, transpose_b, epilogue,
+           /*cBf16=*/false);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gemm_bias_bf16_out_bf16(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue) {
+  gemmBias(a, b, bias, c, aux, transpose_a, transpose_b, epilogue,
+           /*cBf16=*/true);
 }

@@ -320,11 +320,12 @@ func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xf32>, %b: tensor<5xf32>) -> te
 
 // -----
 
-// Tests that with bfloat16 operands the bias of lmc.matmul_bias is float32.
+// Tests that with bfloat16 operands the bias of lmc.matmul_bias is float32
+// (a bfloat16 bias is no float tensor of the op's at all).
 
-func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xbf16>, %b: tensor<5xbf16>) -> tensor<3x5xf32> {
+func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xbf16>, %b: tensor<5xf64>) -> tensor<3x5xf32> {
   // expected-error @+1 {{with bfloat16 operands the bias must be float32}}
-  %0 = lmc.matmul_bias %x, %w, %b : tensor<3x4xbf16>, tensor<4x5xbf16>, tensor<5xbf16> -> tensor<3x5xf32>
+  %0 = lmc.matmul_bias %x, %w, %b : tensor<3x4xbf16>, tensor<4x5xbf16>, tensor<5xf64> -> tensor<3x5xf32>
   return %0 : tensor<3x5xf32>
 }
 
@@ -365,7 +366,7 @@ func.func @f(%x: tensor<3x4xf32>) -> tensor<3x4xf32> {
 // Tests that lmc.convert keeps the shape.
 
 func.func @f(%x: tensor<3x4xf32>) -> tensor<4x3xbf16> {
-  // expected-error @+1 {{all non-scalar operands/results must have the same shape and base type}}
+  // expected-error @+1 {{requires the same shape for all operands and results}}
   %0 = lmc.convert %x : tensor<3x4xf32> -> tensor<4x3xbf16>
   return %0 : tensor<4x3xbf16>
 }

@@ -14,7 +14,8 @@
 // CHECK-NEXT:      lmc.yield %[[C]] : tensor<?x?x64xbf16>
 // CHECK-NEXT:    }
 // CHECK-NEXT:    %[[WB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[W]]) : (tensor<64x64xf32>) -> tensor<64x64xbf16>
-// CHECK:         %[[XB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[X]]) : (tensor<?x?x64xf32>) -> tensor<?x?x64xbf16>
+// CHECK:         lmc.scale %[[X]]
+// CHECK-NEXT:    %[[XB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %{{.+}}) : (tensor<?x?x64xf32>) -> tensor<?x?x64xbf16>
 // CHECK:         %[[Y:.+]] = lmc.matmul %[[XB]], %[[WB]] : tensor<?x?x64xbf16>, tensor<64x64xbf16>
 // CHECK-NEXT:    %[[DX:.+]] = lmc.matmul %[[DYB]], %[[WB]] transpose_b : tensor<?x?x64xbf16>, tensor<64x64xbf16>
 // CHECK-NEXT:    %[[DW:.+]] = lmc.matmul %[[XB]], %[[DYB]] transpose_a : tensor<?x?x64xbf16>, tensor<?x?x64xbf16>

@@ -248,7 +248,11 @@ bool MatmulBiasOp::canReadBF16(unsigned i) {
   return i == getLhsMutable().getOperandNumber() ||
          i == getRhsMutable().getOperandNumber();
 }
-bool MatmulBiasOp::canWriteBF16(unsigned) { return true; }
+bool MatmulBiasOp::canWriteBF16(unsigned i) {
+  // The result; the pre-activation (read by gelu_grad, whose result is
+  // reduced into the bias gradient) the runtime writes as float32.
+  return i == 0;
+}
 bool MatmulBiasOp::computesInBF16() { return true; }
 void MatmulBiasOp::adaptToBF16Storage() {}
 
