@@ -71,7 +71,8 @@ void fillBf16(Tensor<uint16_t> &t, uint32_t seed) {
   for (uint16_t &x : t.storage) {
     seed = seed * 1664525u + 1013904223u;
     // Sign, an exponent of 2^-1 or 2^0, any mantissa.
-    x = static_cast<uint16_t>(((seed >> 31) << 15) | ((126u + ((seed >> 7) & 1u)) << 7) |
+    x = static_cast<uint16_t>(((seed >> 31) << 15) |
+                              ((126u + ((seed >> 7) & 1u)) << 7) |
                               ((seed >> 9) & 0x7fu));
   }
 }
@@ -127,10 +128,18 @@ const Case kCases[] = {
     {"C column-major", {}, 37, 53, 71, false, false, false, 'r', 'r', 'c'},
     {"K = 1", {}, 5, 9, 1, false, false, false, 'r', 'r', 'r'},
     {"batched", {2, 3}, 17, 19, 23, false, false, false, 'r', 'r', 'r'},
-    {"shared B (a linear layer)", {2, 3}, 17, 19, 23, false, true, true, 'r',
-     'r', 'r'},
-    {"shared B, padded", {2, 3}, 17, 19, 23, false, false, true, 'p', 'r',
-     'p'},
+    {"shared B (a linear layer)",
+     {2, 3},
+     17,
+     19,
+     23,
+     false,
+     true,
+     true,
+     'r',
+     'r',
+     'r'},
+    {"shared B, padded", {2, 3}, 17, 19, 23, false, false, true, 'p', 'r', 'p'},
 };
 
 double geluTanh(double x) {
@@ -151,8 +160,8 @@ void check(const Case &c, int epilogue /* -1: none */) {
   std::vector<int64_t> aSizes =
       withBatch(c.batch, c.ta ? c.k : c.m, c.ta ? c.m : c.k);
   std::vector<int64_t> bSizes =
-      withBatch(c.sharedB ? std::vector<int64_t>{} : c.batch,
-                c.tb ? c.n : c.k, c.tb ? c.k : c.n);
+      withBatch(c.sharedB ? std::vector<int64_t>{} : c.batch, c.tb ? c.n : c.k,
+                c.tb ? c.k : c.n);
   std::vector<int64_t> cSizes = withBatch(c.batch, c.m, c.n);
   Tensor<uint16_t> a(aSizes, stridesFor(aSizes, c.layoutA), 0);
   Tensor<uint16_t> b(bSizes, stridesFor(bSizes, c.layoutB), 0);
@@ -170,8 +179,7 @@ void check(const Case &c, int epilogue /* -1: none */) {
     _mlir_ciface_lmcrt_gemm_bf16_out_bf16(&a.memref, &b.memref, &out.memref,
                                           c.ta, c.tb);
   else if (epilogue < 0)
-    _mlir_ciface_lmcrt_gemm_bf16(&a.memref, &b.memref, &out.memref, c.ta,
-                                 c.tb);
+    _mlir_ciface_lmcrt_gemm_bf16(&a.memref, &b.memref, &out.memref, c.ta, c.tb);
   else if (cBf16)
     _mlir_ciface_lmcrt_gemm_bias_bf16_out_bf16(
         &a.memref, &b.memref, &bias.memref, &out.memref, &aux.memref, c.ta,
@@ -196,9 +204,8 @@ void check(const Case &c, int epilogue /* -1: none */) {
       for (int64_t j = 0; j < c.n; ++j) {
         double ref = 0, magnitude = 0;
         for (int64_t k = 0; k < c.k; ++k) {
-          std::vector<int64_t> ia = index, ib = c.sharedB
-                                                    ? std::vector<int64_t>{}
-                                                    : index;
+          std::vector<int64_t> ia = index,
+                               ib = c.sharedB ? std::vector<int64_t>{} : index;
           ia.push_back(c.ta ? k : i);
           ia.push_back(c.ta ? i : k);
           ib.push_back(c.tb ? j : k);
@@ -224,15 +231,15 @@ void check(const Case &c, int epilogue /* -1: none */) {
         // A bfloat16 output is rounded once: half its ulp more (2^-9
         // relative).
         const double cBound =
-            bound + (sizeof(CT) == 2 ? std::ldexp(std::fabs(expected), -8)
-                                     : 0.0);
+            bound +
+            (sizeof(CT) == 2 ? std::ldexp(std::fabs(expected), -8) : 0.0);
         EXPECT_NEAR(out.value(ic), expected, cBound)
             << "C" << i << "," << j << " batch " << bi;
         viewed[&out.at(ic) - out.storage.data()] = true;
         if (gelu) {
           const double auxBound =
-              bound + (sizeof(AuxT) == 2 ? std::ldexp(std::fabs(pre), -8)
-                                         : 0.0);
+              bound +
+              (sizeof(AuxT) == 2 ? std::ldexp(std::fabs(pre), -8) : 0.0);
           EXPECT_NEAR(aux.value(ic), pre, auxBound)
               << "aux" << i << "," << j << " batch " << bi;
         }

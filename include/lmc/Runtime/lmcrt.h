@@ -365,8 +365,8 @@ void _mlir_ciface_lmcrt_gemm_bias(lmcrt_unranked_memref *a,
  * products. */
 void _mlir_ciface_lmcrt_gemm_bf16(lmcrt_unranked_memref *a,
                                   lmcrt_unranked_memref *b,
-                                  lmcrt_unranked_memref *c,
-                                  int32_t transpose_a, int32_t transpose_b);
+                                  lmcrt_unranked_memref *c, int32_t transpose_a,
+                                  int32_t transpose_b);
 
 /* The same with C stored as bfloat16: the float32 sum rounded once (to
  * nearest, ties to even). */
@@ -379,11 +379,13 @@ void _mlir_ciface_lmcrt_gemm_bf16_out_bf16(lmcrt_unranked_memref *a,
 /* _mlir_ciface_lmcrt_gemm_bias on bfloat16 A and B: the GEMM of
  * _mlir_ciface_lmcrt_gemm_bf16, then the epilogue in float32 (bias and
  * aux float32, C float32). With LMCRT_GEMM_BIAS aux is ignored. */
-void _mlir_ciface_lmcrt_gemm_bias_bf16(
-    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
-    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
-    int32_t epilogue);
+void _mlir_ciface_lmcrt_gemm_bias_bf16(lmcrt_unranked_memref *a,
+                                       lmcrt_unranked_memref *b,
+                                       lmcrt_unranked_memref *bias,
+                                       lmcrt_unranked_memref *c,
+                                       lmcrt_unranked_memref *aux,
+                                       int32_t transpose_a, int32_t transpose_b,
+                                       int32_t epilogue);
 
 /* The same with C stored as bfloat16, rounded once after the float32
  * epilogue (the pre-activation aux stays float32; with LMCRT_GEMM_BIAS it

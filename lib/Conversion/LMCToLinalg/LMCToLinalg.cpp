@@ -1094,14 +1094,14 @@ struct ConvertLMCToLinalgPass
 
 void mlir::lmc::populateLMCToLinalgPatterns(RewritePatternSet &patterns) {
   MLIRContext *ctx = patterns.getContext();
-  patterns.add<AddLowering, BiasAddLowering, CausalMaskLowering,
-               ConvertLowering,
-               CrossEntropyLowering, EmbeddingLowering, GeluLowering,
-               LayerNormLowering, RMSNormLowering, RopeLowering, MatmulLowering,
-               MatmulBiasLowering, MergeHeadsLowering,
-               PositionEmbeddingLowering, RepeatHeadsLowering,
-               RepeatHeadsGradLowering, ScaleLowering, SiluLowering,
-               SoftmaxLowering, SplitHeadsLowering, SplitLowering>(ctx);
+  patterns
+      .add<AddLowering, BiasAddLowering, CausalMaskLowering, ConvertLowering,
+           CrossEntropyLowering, EmbeddingLowering, GeluLowering,
+           LayerNormLowering, RMSNormLowering, RopeLowering, MatmulLowering,
+           MatmulBiasLowering, MergeHeadsLowering, PositionEmbeddingLowering,
+           RepeatHeadsLowering, RepeatHeadsGradLowering, ScaleLowering,
+           SiluLowering, SoftmaxLowering, SplitHeadsLowering, SplitLowering>(
+          ctx);
   populateDecomposeAttentionPatterns(patterns);
   lowering::populateTrainingOpsToLinalgPatterns(patterns);
   lowering::populateShardingOpsToLinalgPatterns(patterns);

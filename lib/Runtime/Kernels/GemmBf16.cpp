@@ -96,7 +96,8 @@ void gemmInto(const View<uint16_t> &A, const View<uint16_t> &B,
   int64_t M = C.size(-2), N = C.size(-1);
   const int64_t K = ta ? A.size(-2) : A.size(-1);
   if ((tb ? B.size(-1) : B.size(-2)) != K ||
-      (ta ? A.size(-1) : A.size(-2)) != M || (tb ? B.size(-2) : B.size(-1)) != N)
+      (ta ? A.size(-1) : A.size(-2)) != M ||
+      (tb ? B.size(-2) : B.size(-1)) != N)
     fail("gemm_bf16: inconsistent shapes");
   int64_t batch = 1;
   for (int64_t d = 0; d + 2 < C.rank(); ++d)
@@ -157,10 +158,10 @@ void gemmInto(const View<uint16_t> &A, const View<uint16_t> &B,
           out[r * C.stride(-2) + col * C.stride(-1)] = scratchC[r * N + col];
   }
   if (profile)
-    profile->add({batch, M, N, K, ta, tb, LMCRT_PRECISION_BF16, shared},
-                 std::chrono::duration<double>(
-                     std::chrono::steady_clock::now() - start)
-                     .count());
+    profile->add(
+        {batch, M, N, K, ta, tb, LMCRT_PRECISION_BF16, shared},
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
 }
 
 /// An output of the GEMM: the float32 view the GEMM (and epilogue) write,
@@ -224,16 +225,19 @@ void gemmBias(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
 
 } // namespace
 
-extern "C" void
-_mlir_ciface_lmcrt_gemm_bf16(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-                             lmcrt_unranked_memref *c, int32_t transpose_a,
-                             int32_t transpose_b) {
+extern "C" void _mlir_ciface_lmcrt_gemm_bf16(lmcrt_unranked_memref *a,
+                                             lmcrt_unranked_memref *b,
+                                             lmcrt_unranked_memref *c,
+                                             int32_t transpose_a,
+                                             int32_t transpose_b) {
   gemm(a, b, c, transpose_a, transpose_b, /*cBf16=*/false);
 }
 
-extern "C" void _mlir_ciface_lmcrt_gemm_bf16_out_bf16(
-    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-    lmcrt_unranked_memref *c, int32_t transpose_a, int32_t transpose_b) {
+extern "C" void _mlir_ciface_lmcrt_gemm_bf16_out_bf16(lmcrt_unranked_memref *a,
+                                                      lmcrt_unranked_memref *b,
+                                                      lmcrt_unranked_memref *c,
+                                                      int32_t transpose_a,
+                                                      int32_t transpose_b) {
   gemm(a, b, c, transpose_a, transpose_b, /*cBf16=*/true);
 }
 

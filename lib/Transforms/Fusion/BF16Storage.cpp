@@ -73,10 +73,10 @@ struct LMCBF16StoragePass
       changed = false;
       for (Operation *op : llvm::reverse(ops)) {
         auto storage = dyn_cast<BF16StorageOpInterface>(op);
-        bool resultBound =
-            storage && !storage.computesInBF16() &&
-            llvm::any_of(op->getResults(),
-                         [&](Value r) { return bound.contains(r); });
+        bool resultBound = storage && !storage.computesInBF16() &&
+                           llvm::any_of(op->getResults(), [&](Value r) {
+                             return bound.contains(r);
+                           });
         for (OpOperand &use : op->getOpOperands()) {
           Value v = use.get();
           if (!tensorOf(v, &Type::isF32) || bound.contains(v))

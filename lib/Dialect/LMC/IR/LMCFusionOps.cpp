@@ -258,13 +258,13 @@ void MatmulBiasOp::adaptToBF16Storage() {}
 
 bool FusedOp::canReadBF16(unsigned i) {
   auto type = dyn_cast<RankedTensorType>(getInputs()[i].getType());
-  return type && (type.getElementType().isF32() ||
-                  type.getElementType().isBF16());
+  return type &&
+         (type.getElementType().isF32() || type.getElementType().isBF16());
 }
 bool FusedOp::canWriteBF16(unsigned i) {
   auto type = dyn_cast<RankedTensorType>(getResult(i).getType());
-  return type && (type.getElementType().isF32() ||
-                  type.getElementType().isBF16());
+  return type &&
+         (type.getElementType().isF32() || type.getElementType().isBF16());
 }
 bool FusedOp::computesInBF16() { return false; }
 
