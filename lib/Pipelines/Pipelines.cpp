@@ -6,6 +6,7 @@
 #include "lmc/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -89,6 +90,15 @@ void mlir::lmc::buildReferencePipeline(
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  // bfloat16 storage (lmc-bf16-storage): the conversions to and from
+  // bfloat16 as integer arithmetic (round to nearest even), since LLVM's
+  // x86 backend calls __truncsfbf2 for them without AVX512-BF16, which the
+  // C runtime of a GCC 12 system lacks.
+  if (options.precision == Precision::BF16) {
+    arith::ArithExpandOpsPassOptions expand;
+    expand.includeBf16 = true;
+    pm.addPass(arith::createArithExpandOpsPass(expand));
+  }
   pm.addPass(createConvertVectorToLLVMPass());
   // Ops with an LLVM intrinsic first: upstream convert-math-to-libm turns
   // math.rsqrt into a call to `rsqrtf`, which no libm provides
@@ -176,6 +186,13 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
       epilogues.report = options.report;
       pm.addPass(createLMCGemmEpilogues(epilogues));
     }
+    // bfloat16 GEMMs read bfloat16 operands: each parameter rounded once
+    // per step, activations read only by GEMMs and groups stored rounded.
+    // The CPU runtime only, so far: the GPU runtime has no GEMM on
+    // bfloat16 operands yet (lmcrt_gpu_gemm_bf16).
+    if (options.precision == Precision::BF16 && options.bf16Storage &&
+        options.target == Target::CPU)
+      pm.addPass(createLMCBF16Storage());
   }
   LMCExportEntryPointsOptions entryPoints;
   entryPoints.target = options.target;
@@ -216,6 +233,8 @@ mlir::lmc::getCompileStages(const CompilePipelineOptions &options,
                       training.chunkLossHead = options.chunkLossHead;
                       training.chunkLossRows = options.chunkLossRows;
                       training.gpuRowKernels = options.gpuRowKernels;
+                      training.precision = options.precision;
+                      training.bf16Storage = options.bf16Storage;
                       buildTrainingPipeline(pm, training);
                     }});
   if (options.target == Target::CUDA) {

@@ -222,8 +222,17 @@ static cl::opt<Precision> precision(
              "them; with --target cuda, bf16 also runs flash attention on "
              "tensor cores for head sizes 64 and 128); activations, "
              "gradients, master weights and AdamW "
-             "state stay float32 and products are accumulated in float32"),
+             "state stay float32 and products are accumulated in float32 "
+             "(see --bf16-storage)"),
     cl::init(defaults::precision), precisionValues(), cl::sub(compileCommand));
+static cl::opt<bool> bf16Storage(
+    "bf16-storage",
+    cl::desc("With --precision bf16 (and --fuse): every GEMM reads bfloat16 "
+             "operands from memory; each parameter is converted to a "
+             "bfloat16 copy once per step, and activations read only by "
+             "GEMMs and fusion groups are stored as bfloat16 (default; "
+             "=false rounds the float32 operands at every GEMM call)"),
+    cl::init(true), cl::sub(compileCommand));
 static cl::opt<unsigned> optLevel("O",
                                   cl::desc("LLVM optimisation level (0-3, "
                                            "default 3)"),
@@ -340,6 +349,7 @@ int main(int argc, char **argv) {
   pipeline.attention = attention;
   pipeline.weightDecayOn = weightDecayOn;
   pipeline.precision = precision;
+  pipeline.bf16Storage = bf16Storage;
   pipeline.cudaArch = cudaArch;
   pipeline.cudaToolkit = cudaToolkit;
   pipeline.mesh = mesh;

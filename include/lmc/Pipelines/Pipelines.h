@@ -197,6 +197,19 @@ struct TrainingPipelineOptions
                      "runtime's row kernels (lmc-fuse{runtime-row-"
                      "reductions})"),
       llvm::cl::init(true)};
+  PassOptions::Option<Precision> precision{
+      *this, "precision",
+      llvm::cl::desc("Compute precision of the GEMMs; with bf16 (and "
+                     "bf16-storage) lmc-bf16-storage stores their operands "
+                     "as bfloat16"),
+      llvm::cl::init(defaults::precision), precisionValues()};
+  PassOptions::Option<bool> bf16Storage{
+      *this, "bf16-storage",
+      llvm::cl::desc("With precision=bf16 (and fuse): every GEMM reads "
+                     "bfloat16 operands, each parameter converted once per "
+                     "step, activations read only by GEMMs and groups "
+                     "stored as bfloat16 (lmc-bf16-storage)"),
+      llvm::cl::init(true)};
 };
 
 /// Builds the training graph from a forward model: lmc-autodiff,
@@ -205,7 +218,8 @@ struct TrainingPipelineOptions
 /// lmc-pipeline (with a `pp` axis: no buckets then), lmc-chunk-loss-head
 /// (target cpu, unless `chunk-loss-head` is off), lmc-fuse (fusion
 /// groups, unless `fuse` is off) and lmc-gemm-epilogues (unless `fuse` or
-/// `gemm-epilogues` is off), lmc-export-entry-points (the runtime's C
+/// `gemm-epilogues` is off), lmc-bf16-storage (precision bf16 with `fuse`
+/// and `bf16-storage`), lmc-export-entry-points (the runtime's C
 /// ABI) and symbol-dce. The result is still in the lmc dialect.
 void buildTrainingPipeline(OpPassManager &pm,
                            const TrainingPipelineOptions &options);
@@ -332,6 +346,9 @@ struct CompilePipelineOptions {
   int64_t chunkLossRows = 128;
   /// Lowering.
   Precision precision = defaults::precision;
+  /// With bf16 precision: GEMM operands stored as bfloat16
+  /// (lmc-bf16-storage).
+  bool bf16Storage = true;
   /// The CPU: polynomial float32 exp/log/tanh/erf (lmc-approximate-math),
   /// outer loop dimensions on OpenMP threads.
   bool approximateMath = true;

@@ -355,6 +355,47 @@ void _mlir_ciface_lmcrt_gemm_bias(lmcrt_unranked_memref *a,
                                   int32_t transpose_a, int32_t transpose_b,
                                   int32_t epilogue, int32_t precision);
 
+/* The GEMM of _mlir_ciface_lmcrt_gemm on operands stored as bfloat16
+ * (`lmc compile --precision bf16`, lmc-bf16-storage): A and B are bfloat16
+ * (their 16 bits, any strides; B one matrix or batched as there), the
+ * products summed in float32 into C, float32. No rounding of the operands:
+ * on the CPU's bfloat16 units (AVX512-BF16, AMX) oneDNN's bf16 matmul reads
+ * them as they are (packed copies only of operands that are not packed);
+ * elsewhere they are extended to float32 for sgemm, which computes the same
+ * products. */
+void _mlir_ciface_lmcrt_gemm_bf16(lmcrt_unranked_memref *a,
+                                  lmcrt_unranked_memref *b,
+                                  lmcrt_unranked_memref *c, int32_t transpose_a,
+                                  int32_t transpose_b);
+
+/* The same with C stored as bfloat16: the float32 sum rounded once (to
+ * nearest, ties to even). */
+void _mlir_ciface_lmcrt_gemm_bf16_out_bf16(lmcrt_unranked_memref *a,
+                                           lmcrt_unranked_memref *b,
+                                           lmcrt_unranked_memref *c,
+                                           int32_t transpose_a,
+                                           int32_t transpose_b);
+
+/* _mlir_ciface_lmcrt_gemm_bias on bfloat16 A and B: the GEMM of
+ * _mlir_ciface_lmcrt_gemm_bf16, then the epilogue in float32 (bias and
+ * aux float32, C float32). With LMCRT_GEMM_BIAS aux is ignored. */
+void _mlir_ciface_lmcrt_gemm_bias_bf16(lmcrt_unranked_memref *a,
+                                       lmcrt_unranked_memref *b,
+                                       lmcrt_unranked_memref *bias,
+                                       lmcrt_unranked_memref *c,
+                                       lmcrt_unranked_memref *aux,
+                                       int32_t transpose_a, int32_t transpose_b,
+                                       int32_t epilogue);
+
+/* The same with C stored as bfloat16, rounded once after the float32
+ * epilogue (the pre-activation aux stays float32; with LMCRT_GEMM_BIAS it
+ * is ignored: generated code passes the bias). */
+void _mlir_ciface_lmcrt_gemm_bias_bf16_out_bf16(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue);
+
 /* The embedding gradient of the rows [offset, offset + V) of a table:
  * table_grad[V, C] = 0, then for every position (b, t),
  * table_grad[ids[b, t] - offset, :] += grad[b, t, :]. grad is [B, T, C]

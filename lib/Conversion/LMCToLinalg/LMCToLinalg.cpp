@@ -102,6 +102,42 @@ struct ScaleLowering : OpConversionPattern<ScaleOp> {
   }
 };
 
+/// lmc.convert: arith.truncf (to nearest even) or arith.extf per element.
+struct ConvertLowering : OpConversionPattern<ConvertOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ConvertOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Type to = type.getElementType();
+    Value init = emptyTensor(rewriter, loc,
+                             sizesOf(rewriter, loc, adaptor.getInput()), to);
+    AffineMap id = rewriter.getMultiDimIdentityMap(type.getRank());
+    Value r = generic(rewriter, loc, {adaptor.getInput()}, init, {id, id},
+                      parallelIterators(type.getRank()),
+                      [&](OpBuilder &b, Location l, ValueRange a) {
+                        Value v =
+                            to.isBF16()
+                                ? Value(arith::TruncFOp::create(b, l, to, a[0]))
+                                : Value(arith::ExtFOp::create(b, l, to, a[0]));
+                        linalg::YieldOp::create(b, l, v);
+                      });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+/// `v` as a float32 (a bfloat16 operand of a GEMM, extended exactly).
+Value toAccumulator(OpBuilder &b, Location l, Type acc, Value v) {
+  return v.getType() == acc ? v : Value(arith::ExtFOp::create(b, l, acc, v));
+}
+
+/// `v` (float32) in the element type `et` of a GEMM's result.
+Value toStored(OpBuilder &b, Location l, Type et, Value v) {
+  return v.getType() == et ? v : Value(arith::TruncFOp::create(b, l, et, v));
+}
+
 struct GeluLowering : OpConversionPattern<GeluOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -584,10 +620,15 @@ struct MatmulLowering : OpConversionPattern<MatmulOp> {
 
     SmallVector<IteratorType> iters = parallelIterators(numLoops);
     iters.back() = IteratorType::reduction;
+    // bfloat16 operands (lmc-bf16-storage) are extended: float32 products
+    // summed in float32.
+    Type acc = type.getElementType();
     Value result =
         generic(rewriter, loc, {lhs, rhs}, init, maps, iters,
-                [](OpBuilder &b, Location l, ValueRange a) {
-                  Value p = arith::MulFOp::create(b, l, a[0], a[1]);
+                [acc](OpBuilder &b, Location l, ValueRange a) {
+                  Value p = arith::MulFOp::create(
+                      b, l, toAccumulator(b, l, acc, a[0]),
+                      toAccumulator(b, l, acc, a[1]));
                   linalg::YieldOp::create(
                       b, l, Value(arith::AddFOp::create(b, l, p, a[2])));
                 });
@@ -642,11 +683,24 @@ struct MatmulBiasLowering : OpConversionPattern<MatmulBiasOp> {
     if (gelu)
       maps.push_back(out);
 
+    // With bfloat16 operands (lmc-bf16-storage) the products, the bias and
+    // GELU are float32 (the bias's type) and each result is rounded to its
+    // own type when stored. The partial sums live in the accumulator's
+    // buffer (the pre-activation with GELU, else the result): a bfloat16
+    // one rounds them, where the runtime's call, which replaces this loop
+    // nest in every pipeline with library calls, sums in float32.
+    Type resultEt = et, auxEt = et;
+    if (cast<RankedTensorType>(lhs.getType()).getElementType().isBF16()) {
+      et = cast<RankedTensorType>(adaptor.getBias().getType()).getElementType();
+      auxEt = gelu ? cast<RankedTensorType>(op.getPreActivation().getType())
+                         .getElementType()
+                   : resultEt;
+    }
     SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, lhs);
     sizes.back() = sizesOf(rewriter, loc, rhs)[tb ? 0 : 1];
-    SmallVector<Value> inits = {emptyTensor(rewriter, loc, sizes, et)};
+    SmallVector<Value> inits = {emptyTensor(rewriter, loc, sizes, resultEt)};
     if (gelu)
-      inits.push_back(emptyTensor(rewriter, loc, sizes, et));
+      inits.push_back(emptyTensor(rewriter, loc, sizes, auxEt));
     Value lastK = arith::SubIOp::create(
         rewriter, loc,
         getValueOrCreateConstantIndexOp(
@@ -655,7 +709,9 @@ struct MatmulBiasLowering : OpConversionPattern<MatmulBiasOp> {
 
     SmallVector<IteratorType> iters = parallelIterators(numLoops);
     iters.back() = IteratorType::reduction;
-    SmallVector<Type> resultTypes(inits.size(), type);
+    SmallVector<Type> resultTypes;
+    for (Value init : inits)
+      resultTypes.push_back(init.getType());
     auto generic = linalg::GenericOp::create(
         rewriter, loc, resultTypes, ValueRange{lhs, rhs, adaptor.getBias()},
         inits, maps, iters, [&](OpBuilder &b, Location l, ValueRange a) {
@@ -665,19 +721,22 @@ struct MatmulBiasLowering : OpConversionPattern<MatmulBiasOp> {
                                               kIndex, zero);
           Value last = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
                                              kIndex, lastK);
-          Value acc = a[gelu ? 4 : 3];
+          Value acc = toAccumulator(b, l, et, a[gelu ? 4 : 3]);
           Value prev = arith::SelectOp::create(b, l, first,
                                                floatConst(b, l, et, 0.0), acc);
-          Value p = arith::MulFOp::create(b, l, a[0], a[1]);
+          Value p = arith::MulFOp::create(b, l, toAccumulator(b, l, et, a[0]),
+                                          toAccumulator(b, l, et, a[1]));
           Value sum = arith::AddFOp::create(b, l, p, prev);
           Value biased = arith::SelectOp::create(
               b, l, last, arith::AddFOp::create(b, l, sum, a[2]), sum);
           if (!gelu) {
-            linalg::YieldOp::create(b, l, biased);
+            linalg::YieldOp::create(b, l, toStored(b, l, resultEt, biased));
             return;
           }
           linalg::YieldOp::create(
-              b, l, ValueRange{geluTanh(b, l, et, biased), biased});
+              b, l,
+              ValueRange{toStored(b, l, resultEt, geluTanh(b, l, et, biased)),
+                         toStored(b, l, auxEt, biased)});
         });
     generic->setAttr(
         kLibraryCallAttr,
@@ -1035,13 +1094,14 @@ struct ConvertLMCToLinalgPass
 
 void mlir::lmc::populateLMCToLinalgPatterns(RewritePatternSet &patterns) {
   MLIRContext *ctx = patterns.getContext();
-  patterns.add<AddLowering, BiasAddLowering, CausalMaskLowering,
-               CrossEntropyLowering, EmbeddingLowering, GeluLowering,
-               LayerNormLowering, RMSNormLowering, RopeLowering, MatmulLowering,
-               MatmulBiasLowering, MergeHeadsLowering,
-               PositionEmbeddingLowering, RepeatHeadsLowering,
-               RepeatHeadsGradLowering, ScaleLowering, SiluLowering,
-               SoftmaxLowering, SplitHeadsLowering, SplitLowering>(ctx);
+  patterns
+      .add<AddLowering, BiasAddLowering, CausalMaskLowering, ConvertLowering,
+           CrossEntropyLowering, EmbeddingLowering, GeluLowering,
+           LayerNormLowering, RMSNormLowering, RopeLowering, MatmulLowering,
+           MatmulBiasLowering, MergeHeadsLowering, PositionEmbeddingLowering,
+           RepeatHeadsLowering, RepeatHeadsGradLowering, ScaleLowering,
+           SiluLowering, SoftmaxLowering, SplitHeadsLowering, SplitLowering>(
+          ctx);
   populateDecomposeAttentionPatterns(patterns);
   lowering::populateTrainingOpsToLinalgPatterns(patterns);
   lowering::populateShardingOpsToLinalgPatterns(patterns);

@@ -242,8 +242,25 @@ struct ConvertLMCToRuntimePass
     Location loc = op.getLoc();
     Type f32 = b.getF32Type();
     if (kernel.getValue() == "gemm") {
-      if (elementTypeOf(op.getDpsInits()[0]) != f32)
+      // bfloat16 A and B (lmc-bf16-storage): the bfloat16 GEMMs, C
+      // float32 or bfloat16, a pre-activation float32.
+      const bool bf16 = elementTypeOf(op.getDpsInputs()[0]).isBF16();
+      const bool cBf16 = elementTypeOf(op.getDpsInits()[0]).isBF16();
+      if (bf16) {
+        if (!elementTypeOf(op.getDpsInputs()[1]).isBF16())
+          return op.emitOpError("is a GEMM with a bfloat16 A and a ")
+                 << elementTypeOf(op.getDpsInputs()[1]) << " B";
+        if (!cBf16 && elementTypeOf(op.getDpsInits()[0]) != f32)
+          return op.emitOpError("is a bfloat16 GEMM writing ")
+                 << elementTypeOf(op.getDpsInits()[0]);
+        if (op.getNumDpsInits() > 1 &&
+            elementTypeOf(op.getDpsInits()[1]) != f32)
+          return op.emitOpError("is a bfloat16 GEMM with a ")
+                 << elementTypeOf(op.getDpsInits()[1])
+                 << " pre-activation: the runtime writes it as float32";
+      } else if (cBf16 || elementTypeOf(op.getDpsInits()[0]) != f32) {
         return success();
+      }
       auto flag = [&](StringRef name) -> int64_t {
         auto value = attrs.getAs<BoolAttr>(name);
         return value && value.getValue() ? 1 : 0;
@@ -259,26 +276,44 @@ struct ConvertLMCToRuntimePass
                 .Case("bias", runtime::GemmEpilogue::Bias)
                 .Case("bias_gelu_tanh", runtime::GemmEpilogue::BiasGeluTanh)
                 .Default(std::nullopt);
-        unsigned outputs = kind == runtime::GemmEpilogue::Bias ? 1 : 2;
+        unsigned numOutputs = kind == runtime::GemmEpilogue::Bias ? 1 : 2;
         if (!kind || op.getNumDpsInputs() != 3 ||
-            op.getNumDpsInits() != outputs)
+            op.getNumDpsInits() != numOutputs)
           return op.emitOpError("has a malformed GEMM epilogue '")
                  << epilogue.getValue() << "'";
         Value c = op.getDpsInits()[0];
-        Value aux = outputs == 1 ? c : op.getDpsInits()[1];
-        if (failed(call(b, op, Function::GemmBias,
-                        {op.getDpsInputs()[0], op.getDpsInputs()[1],
-                         op.getDpsInputs()[2], c, aux, flag("transpose_a"),
-                         flag("transpose_b"), static_cast<int64_t>(*kind),
-                         precisionArg})))
+        // Without GELU the runtime ignores aux: C, or with a bfloat16 C
+        // (aux is float32) the bias.
+        Value aux = numOutputs == 2 ? op.getDpsInits()[1]
+                    : cBf16         ? op.getDpsInputs()[2]
+                                    : c;
+        SmallVector<Arg> args = {op.getDpsInputs()[0],
+                                 op.getDpsInputs()[1],
+                                 op.getDpsInputs()[2],
+                                 c,
+                                 aux,
+                                 flag("transpose_a"),
+                                 flag("transpose_b"),
+                                 static_cast<int64_t>(*kind)};
+        if (!bf16)
+          args.push_back(precisionArg);
+        Function function = !bf16   ? Function::GemmBias
+                            : cBf16 ? Function::GemmBiasBf16OutBf16
+                                    : Function::GemmBiasBf16;
+        if (failed(call(b, op, function, args)))
           return failure();
         ++numEpilogues;
       } else {
         eraseDeadZeroFill(op);
-        if (failed(call(b, op, Function::Gemm,
-                        {op.getDpsInputs()[0], op.getDpsInputs()[1],
-                         op.getDpsInits()[0], flag("transpose_a"),
-                         flag("transpose_b"), precisionArg})))
+        SmallVector<Arg> args = {op.getDpsInputs()[0], op.getDpsInputs()[1],
+                                 op.getDpsInits()[0], flag("transpose_a"),
+                                 flag("transpose_b")};
+        if (!bf16)
+          args.push_back(precisionArg);
+        Function function = !bf16   ? Function::Gemm
+                            : cBf16 ? Function::GemmBf16OutBf16
+                                    : Function::GemmBf16;
+        if (failed(call(b, op, function, args)))
           return failure();
       }
     } else if (kernel.getValue() == "embedding_grad") {

@@ -29,6 +29,12 @@ enum class Device { CPU, GPU };
 enum class Function {
   Gemm,
   GemmBias,
+  /// The GEMMs on bfloat16 A and B (lmc-bf16-storage): C float32, or
+  /// bfloat16 (`...OutBf16`); the epilogue's pre-activation float32.
+  GemmBf16,
+  GemmBf16OutBf16,
+  GemmBiasBf16,
+  GemmBiasBf16OutBf16,
   EmbeddingGrad,
   EmbeddingGradAcc,
   AttentionFwd,

@@ -299,6 +299,83 @@ bool bf16Gemm(const StridedMatrix &a, const StridedMatrix &b, float *c,
   return true;
 }
 
+namespace {
+
+/// Copies `src` packed row-major into `dst` (no rounding: already bfloat16).
+void packBf16(const StridedBf16Matrix &src, uint16_t *dst) {
+  const bool parallel = src.rows * src.cols >= kParallelElements;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t i = 0; i < src.rows; ++i)
+    for (int64_t j = 0; j < src.cols; ++j)
+      dst[i * src.cols + j] = src.data[i * src.rowStride + j * src.colStride];
+}
+
+/// True when `m` lies row-major and packed (dimensions of size 1 may have
+/// any stride).
+bool packedRowMajor(const StridedBf16Matrix &m) {
+  return (m.cols == 1 || m.colStride == 1) &&
+         (m.rows == 1 || m.rowStride == m.cols);
+}
+
+} // namespace
+
+bool bf16GemmStored(const StridedBf16Matrix &a, const StridedBf16Matrix &b,
+                    float *c, int64_t ldc) {
+  const int64_t m = a.rows, k = a.cols, n = b.cols;
+  if (k == 0) {
+    for (int64_t i = 0; i < m; ++i)
+      std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+    return true;
+  }
+  const bool bTransposed =
+      n > 1 && b.colStride != 1 && (k == 1 || b.rowStride == 1);
+  MatmulCache &cache = MatmulCache::get();
+  const Primitive *p =
+      cache.lookup(m, n, k, bTransposed, ldc, /*accumulate=*/false);
+  if (!p)
+    return false;
+  PerThread &buffers = perThread(cache.engine);
+  const uint16_t *aBits = a.data;
+  if (!packedRowMajor(a)) {
+    buffers.a.resize(static_cast<size_t>(m * k));
+    packBf16(a, buffers.a.data());
+    aBits = buffers.a.data();
+  }
+  // B in the orientation it is stored in.
+  StridedBf16Matrix stored =
+      bTransposed ? StridedBf16Matrix{b.data, n, k, b.colStride, b.rowStride}
+                  : b;
+  const uint16_t *bBits = stored.data;
+  if (!packedRowMajor(stored)) {
+    buffers.b.resize(static_cast<size_t>(k * n));
+    packBf16(stored, buffers.b.data());
+    bBits = buffers.b.data();
+  }
+  const DnnlApi &api = dnnl();
+  dnnl_memory_t ma = nullptr, mb = nullptr, mc = nullptr;
+  bool ok = api.memoryCreate(&ma, &p->a, cache.engine,
+                             const_cast<uint16_t *>(aBits)) == dnnl_success &&
+            api.memoryCreate(&mb, &p->b, cache.engine,
+                             const_cast<uint16_t *>(bBits)) == dnnl_success &&
+            api.memoryCreate(&mc, &p->c, cache.engine, c) == dnnl_success;
+  if (ok) {
+    dnnl_exec_arg_t args[] = {
+        {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+    ok = api.primitiveExecute(p->primitive, buffers.stream, 3, args) ==
+             dnnl_success &&
+         api.streamWait(buffers.stream) == dnnl_success;
+  }
+  for (dnnl_memory_t mem : {ma, mb, mc})
+    if (mem)
+      api.memoryDestroy(mem);
+  if (!ok) {
+    std::fprintf(stderr, "lmcrt: gemm_bf16: oneDNN's bf16 matmul failed\n");
+    std::abort();
+  }
+  cache.executed();
+  return true;
+}
+
 MatmulCacheStats matmulCacheStats() { return MatmulCache::get().stats(); }
 
 #else // !LMCRT_DNNL_MATMUL
@@ -315,6 +392,11 @@ bool bf16Available() {
 
 bool bf16Gemm(const StridedMatrix &, const StridedMatrix &, float *, int64_t,
               bool, const uint16_t *) {
+  return false;
+}
+
+bool bf16GemmStored(const StridedBf16Matrix &, const StridedBf16Matrix &,
+                    float *, int64_t) {
   return false;
 }
 

@@ -69,6 +69,21 @@ bool bf16Gemm(const StridedMatrix &a, const StridedMatrix &b, float *c,
               int64_t ldc, bool accumulate = false,
               const uint16_t *bRounded = nullptr);
 
+/// A bfloat16 matrix as stored (its 16 bits): element (i, j) is
+/// data[i * rowStride + j * colStride].
+struct StridedBf16Matrix {
+  const uint16_t *data;
+  int64_t rows, cols, rowStride, colStride;
+};
+
+/// C = A B as bf16Gemm computes it, on operands already stored as bfloat16
+/// (lmc-bf16-storage): nothing is rounded. An operand is read in place when
+/// it is packed (A row-major; B row-major K x N, or N x K read transposed),
+/// else copied packed first. Returns false, having written nothing, when
+/// oneDNN offers no bfloat16 kernel for the shape.
+bool bf16GemmStored(const StridedBf16Matrix &a, const StridedBf16Matrix &b,
+                    float *c, int64_t ldc);
+
 /// What the cache holds: primitives created, calls that ran one, and the
 /// implementations oneDNN chose (", "-separated, e.g.
 /// brg:avx512_core_amx_bf16).

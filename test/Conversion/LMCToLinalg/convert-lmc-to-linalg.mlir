@@ -962,3 +962,29 @@ func.func @step(%l: tensor<?x?x16xf32>, %t: tensor<?x?xi32>) -> tensor<?x?x16xf3
   %d = call @ce_grad_kernel(%l, %t, %one) : (tensor<?x?x16xf32>, tensor<?x?xi32>, tensor<f32>) -> tensor<?x?x16xf32>
   return %d : tensor<?x?x16xf32>
 }
+
+// -----
+
+// Tests that lmc.convert is an elementwise generic with arith.truncf (to
+// bfloat16) or arith.extf (back), and that a GEMM on bfloat16 operands
+// (lmc-bf16-storage) extends them in its body and sums into a float32
+// result, keeping the library call's marker.
+
+// CHECK-LABEL: func.func @bf16_storage
+// CHECK:         linalg.generic {{.+}} ins(%{{.+}} : tensor<?x64xf32>) outs(%{{.+}} : tensor<?x64xbf16>)
+// CHECK:           arith.truncf %{{.+}} : f32 to bf16
+// CHECK:         linalg.generic {{.+}} ins(%{{.+}} : tensor<?x64xbf16>) outs(%{{.+}} : tensor<?x64xf32>)
+// CHECK:           arith.extf %{{.+}} : bf16 to f32
+// CHECK:         linalg.generic {{.+}} ins(%{{.+}}, %{{.+}} : tensor<?x64xbf16>, tensor<64x32xbf16>) outs(%{{.+}} : tensor<?x32xf32>)
+// CHECK-NEXT:    ^bb0(%[[A:.+]]: bf16, %[[B:.+]]: bf16, %[[C:.+]]: f32):
+// CHECK-DAG:       %[[AE:.+]] = arith.extf %[[A]] : bf16 to f32
+// CHECK-DAG:       %[[BE:.+]] = arith.extf %[[B]] : bf16 to f32
+// CHECK:           %[[P:.+]] = arith.mulf %[[AE]], %[[BE]] : f32
+// CHECK:           arith.addf %[[P]], %[[C]] : f32
+// CHECK:         } -> tensor<?x32xf32>
+func.func @bf16_storage(%x: tensor<?x64xf32>, %w: tensor<64x32xbf16>) -> (tensor<?x64xf32>, tensor<?x32xf32>) {
+  %xb = lmc.convert %x : tensor<?x64xf32> -> tensor<?x64xbf16>
+  %xe = lmc.convert %xb : tensor<?x64xbf16> -> tensor<?x64xf32>
+  %y = lmc.matmul %xb, %w : tensor<?x64xbf16>, tensor<64x32xbf16>
+  return %xe, %y : tensor<?x64xf32>, tensor<?x32xf32>
+}

@@ -1,7 +1,8 @@
 // RUN: lmc-opt %s -split-input-file -verify-diagnostics
 
-// One case per verifier rule of lmc.fused, lmc.yield and lmc.matmul_bias (the Constraints of
-// LMCFusionOps.td, in order).
+// One case per verifier rule of lmc.fused, lmc.yield, lmc.matmul_bias and
+// lmc.convert (the Constraints of LMCFusionOps.td, in order), and the
+// bfloat16 operands of lmc.matmul.
 
 // Tests that the kind is not empty.
 
@@ -304,5 +305,79 @@ func.func @f(%x: tensor<3x4xf32>, %w: tensor<4x5xf32>, %b: tensor<5xf32>) -> ten
 func.func @f(%x: tensor<3x4xf32>, %w: tensor<4x5xf32>, %b: tensor<5xf32>) -> tensor<3x5xf32> {
   // expected-error @+1 {{pre-activation must have the type of the result}}
   %0, %1 = lmc.matmul_bias %x, %w, %b gelu(tanh) : tensor<3x4xf32>, tensor<4x5xf32>, tensor<5xf32> -> tensor<3x5xf32>, tensor<?x5xf32>
+  return %0 : tensor<3x5xf32>
+}
+
+// -----
+
+// Tests that a bfloat16 lhs of lmc.matmul_bias needs a bfloat16 rhs.
+
+func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xf32>, %b: tensor<5xf32>) -> tensor<3x5xf32> {
+  // expected-error @+1 {{bfloat16 lhs needs a bfloat16 rhs}}
+  %0 = lmc.matmul_bias %x, %w, %b : tensor<3x4xbf16>, tensor<4x5xf32>, tensor<5xf32> -> tensor<3x5xf32>
+  return %0 : tensor<3x5xf32>
+}
+
+// -----
+
+// Tests that with bfloat16 operands the bias of lmc.matmul_bias is float32
+// (a bfloat16 bias is no float tensor of the op's at all).
+
+func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xbf16>, %b: tensor<5xf64>) -> tensor<3x5xf32> {
+  // expected-error @+1 {{with bfloat16 operands the bias must be float32}}
+  %0 = lmc.matmul_bias %x, %w, %b : tensor<3x4xbf16>, tensor<4x5xbf16>, tensor<5xf64> -> tensor<3x5xf32>
+  return %0 : tensor<3x5xf32>
+}
+
+// -----
+
+// Tests that with bfloat16 operands the results of lmc.matmul_bias are
+// float32 or bfloat16.
+
+func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xbf16>, %b: tensor<5xf32>) -> tensor<3x5xf64> {
+  // expected-error @+1 {{with bfloat16 operands the results must be float32 or bfloat16}}
+  %0 = lmc.matmul_bias %x, %w, %b : tensor<3x4xbf16>, tensor<4x5xbf16>, tensor<5xf32> -> tensor<3x5xf64>
+  return %0 : tensor<3x5xf64>
+}
+
+// -----
+
+// Tests that with bfloat16 operands the pre-activation of lmc.matmul_bias
+// has the result's shape (its element type may differ).
+
+func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xbf16>, %b: tensor<5xf32>) -> tensor<3x5xbf16> {
+  // expected-error @+1 {{pre-activation must have the shape of the result}}
+  %0, %1 = lmc.matmul_bias %x, %w, %b gelu(tanh) : tensor<3x4xbf16>, tensor<4x5xbf16>, tensor<5xf32> -> tensor<3x5xbf16>, tensor<?x5xf32>
+  return %0 : tensor<3x5xbf16>
+}
+
+// -----
+
+// Tests that lmc.convert converts between f32 and bf16 only.
+
+func.func @f(%x: tensor<3x4xf32>) -> tensor<3x4xf32> {
+  // expected-error @+1 {{converts f32 to bf16 or bf16 to f32, got 'f32' to 'f32'}}
+  %0 = lmc.convert %x : tensor<3x4xf32> -> tensor<3x4xf32>
+  return %0 : tensor<3x4xf32>
+}
+
+// -----
+
+// Tests that lmc.convert keeps the shape.
+
+func.func @f(%x: tensor<3x4xf32>) -> tensor<4x3xbf16> {
+  // expected-error @+1 {{requires the same shape for all operands and results}}
+  %0 = lmc.convert %x : tensor<3x4xf32> -> tensor<4x3xbf16>
+  return %0 : tensor<4x3xbf16>
+}
+
+// -----
+
+// Tests that lmc.matmul's operands share their element type (bfloat16
+// storage stores both or neither).
+
+func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xf32>) -> tensor<3x5xf32> {
+  // expected-error @+1 {{element types differ: 'bf16' and 'f32'}}
+  %0 = lmc.matmul %x, %w : tensor<3x4xbf16>, tensor<4x5xf32>
   return %0 : tensor<3x5xf32>
 }

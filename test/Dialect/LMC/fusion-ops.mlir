@@ -61,3 +61,22 @@ func.func @matmul_bias(%x: tensor<?x?x64xf32>, %w: tensor<192x64xf32>, %b: tenso
   %1, %2 = lmc.matmul_bias %y, %w1, %b1 gelu(tanh) : tensor<?x64xf32>, tensor<64x256xf32>, tensor<256xf32> -> tensor<?x256xf32>, tensor<?x256xf32>
   return %0, %1, %2 : tensor<?x?x192xf32>, tensor<?x256xf32>, tensor<?x256xf32>
 }
+
+// -----
+
+// Tests that lmc.convert prints both types, and that GEMMs take bfloat16
+// operands (lmc-bf16-storage): lmc.matmul's result is then float32,
+// lmc.matmul_bias's results are float32 or bfloat16 each.
+
+// CHECK-LABEL: func.func @bf16_storage
+// CHECK:         %[[WB:.+]] = lmc.convert %{{.+}} : tensor<64x256xf32> -> tensor<64x256xbf16>
+// CHECK:         %[[H:.+]], %[[PRE:.+]] = lmc.matmul_bias %{{.+}}, %[[WB]], %{{.+}} gelu(tanh) : tensor<?x?x64xbf16>, tensor<64x256xbf16>, tensor<256xf32> -> tensor<?x?x256xbf16>, tensor<?x?x256xf32>
+// CHECK:         %[[Y:.+]] = lmc.matmul %[[H]], %{{.+}} : tensor<?x?x256xbf16>, tensor<256x64xbf16>
+// CHECK:         lmc.convert %[[Y]] : tensor<?x?x64xf32> -> tensor<?x?x64xbf16>
+func.func @bf16_storage(%x: tensor<?x?x64xbf16>, %w: tensor<64x256xf32>, %b: tensor<256xf32>, %w2: tensor<256x64xbf16>) -> (tensor<?x?x64xbf16>, tensor<?x?x256xf32>) {
+  %wb = lmc.convert %w : tensor<64x256xf32> -> tensor<64x256xbf16>
+  %h, %pre = lmc.matmul_bias %x, %wb, %b gelu(tanh) : tensor<?x?x64xbf16>, tensor<64x256xbf16>, tensor<256xf32> -> tensor<?x?x256xbf16>, tensor<?x?x256xf32>
+  %y = lmc.matmul %h, %w2 : tensor<?x?x256xbf16>, tensor<256x64xbf16>
+  %r = lmc.convert %y : tensor<?x?x64xf32> -> tensor<?x?x64xbf16>
+  return %r, %pre : tensor<?x?x64xbf16>, tensor<?x?x256xf32>
+}

@@ -914,7 +914,7 @@ func.func @f(%q: tensor<2x4x?x32xf32>, %k: tensor<2x3x?x32xf32>) {
 // Tests that matmul rejects non-float operands.
 
 func.func @f(%a: tensor<3x4xi32>, %b: tensor<4x5xi32>) {
-  // expected-error @+1 {{'lmc.matmul' op operand #0 must be ranked tensor of 32-bit float or 64-bit float values, but got 'tensor<3x4xi32>'}}
+  // expected-error @+1 {{'lmc.matmul' op operand #0 must be ranked tensor of 32-bit float or 64-bit float or bfloat16 type values, but got 'tensor<3x4xi32>'}}
   %0 = lmc.matmul %a, %b : tensor<3x4xi32>, tensor<4x5xi32>
   return
 }

@@ -215,6 +215,89 @@ def LMCGemmEpilogues : Pass<"lmc-gemm-epilogues", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::lmc::LMCDialect"];
 }
 
+def LMCBF16Storage : Pass<"lmc-bf16-storage", "::mlir::ModuleOp"> {
+  let summary = "Stores the GEMMs' operands as bfloat16 under --precision "
+                "bf16";
+  let description = [{
+    Under `--precision bf16` every GEMM rounds its operands to bfloat16.
+    This pass makes the rounding a property of the stored values: every GEMM
+    (an op whose `BF16StorageOpInterface` says it `computesInBF16`) reads
+    bfloat16 `lhs` and `rhs` from memory, and an activation whose readers all
+    accept bfloat16 is stored as bfloat16 by the op that writes it. It runs
+    after `lmc-fuse` and `lmc-gemm-epilogues`, before the entry points are
+    exported and bufferized, on both targets (the training pipeline with
+    `precision=bf16` and `bf16-storage`, `lmc compile --bf16-storage`).
+
+    The ops say what they allow (`LMC_BF16StorageOpInterface`): a fusion
+    group reads and writes any float tensor as bfloat16 by converting in its
+    body (`lmc.convert`; its arithmetic stays float32), `lmc.matmul` and
+    `lmc.matmul_bias` read `lhs` and `rhs` as bfloat16 and sum in float32,
+    `lmc.matmul_bias` can write its results as bfloat16; every other op
+    reads and writes float32 only. In each function:
+
+    1. A value is *float32-bound* when an op without the interface (a
+       `return`, a collective, `adamw`, a norm or attention kernel, the
+       embedding, ...) reads it, or a group reads it and one of the group's
+       results is float32-bound. So the loss, the parameter gradients, the
+       optimizer state, norms, and every value reduced into them by non-GEMM
+       ops stay float32; a GEMM stops the propagation (it rounds its operands
+       anyway).
+    2. A float32 result that its op can write as bfloat16, that is not
+       float32-bound and whose every reader can read it as bfloat16, becomes
+       bfloat16 (e.g. a LayerNorm group's output read only by GEMMs, the GELU
+       activation a `matmul_bias` writes for the next layer's GEMM).
+    3. Every GEMM operand still float32 is converted once, by a group
+       `lmc.fused "to_bf16"` placed at its definition (a parameter: at the
+       top of the function), shared by all GEMMs that read it: a weight used
+       by the forward and the backward GEMMs is rounded once per step; its
+       float32 master copy stays for everything else (the optimizer, the
+       embedding of a tied head).
+
+    Input:
+
+    ```mlir
+    func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<64x64xf32>, %lw: tensor<64xf32>)
+        -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
+      %y = lmc.fused "layer_norm" (%a = %x, %b = %lw) : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32> {
+        %0 = lmc.rms_norm %a, %b eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+        lmc.yield %0 : tensor<?x?x64xf32>
+      }
+      %h = lmc.matmul %y, %w : tensor<?x?x64xf32>, tensor<64x64xf32>
+      %g = lmc.matmul %y, %w : tensor<?x?x64xf32>, tensor<64x64xf32>
+      return %h, %g : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+    }
+    ```
+
+    Output:
+
+    ```mlir
+    func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<64x64xf32>, %lw: tensor<64xf32>)
+        -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
+      %wb = lmc.fused "to_bf16" (%a = %w) : (tensor<64x64xf32>) -> tensor<64x64xbf16> {
+        %0 = lmc.convert %a : tensor<64x64xf32> -> tensor<64x64xbf16>
+        lmc.yield %0 : tensor<64x64xbf16>
+      }
+      %y = lmc.fused "layer_norm" (%a = %x, %b = %lw) : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xbf16> {
+        %0 = lmc.rms_norm %a, %b eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32>
+        %1 = lmc.convert %0 : tensor<?x?x64xf32> -> tensor<?x?x64xbf16>
+        lmc.yield %1 : tensor<?x?x64xbf16>
+      }
+      %h = lmc.matmul %y, %wb : tensor<?x?x64xbf16>, tensor<64x64xbf16>
+      %g = lmc.matmul %y, %wb : tensor<?x?x64xbf16>, tensor<64x64xbf16>
+      return %h, %g : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+    }
+    ```
+  }];
+  let statistics = [
+    Statistic<"numStored", "stored-bf16",
+              "Values stored as bfloat16 by the op that writes them">,
+    Statistic<"numConversions", "conversions",
+              "Float32 values converted once for the GEMMs that read them">,
+    Statistic<"numGemms", "gemms", "GEMMs reading bfloat16 operands">,
+  ];
+  let dependentDialects = ["::mlir::lmc::LMCDialect"];
+}
+
 def LMCEmbeddingGradAccumulate
     : Pass<"lmc-embedding-grad-accumulate", "::mlir::ModuleOp"> {
   let summary = "Adds a tied LM head's weight gradient into the embedding "

@@ -175,9 +175,28 @@ LogicalResult MatmulBiasOp::verify() {
     return emitOpError("rhs must be one matrix (rank 2), got rank ")
            << rhs.getRank();
   Type et = lhs.getElementType();
-  if (rhs.getElementType() != et || bias.getElementType() != et ||
-      result.getElementType() != et)
+  if (et.isBF16()) {
+    // Operands stored as bfloat16 (lmc-bf16-storage): a float32 epilogue,
+    // each result float32 or bfloat16.
+    auto f32OrBF16 = [](Type t) {
+      Type e = cast<RankedTensorType>(t).getElementType();
+      return e.isF32() || e.isBF16();
+    };
+    if (rhs.getElementType() != et)
+      return emitOpError("bfloat16 lhs needs a bfloat16 rhs, got ") << rhs;
+    if (!bias.getElementType().isF32())
+      return emitOpError("with bfloat16 operands the bias must be float32, "
+                         "got ")
+             << bias;
+    if (!f32OrBF16(result) ||
+        (getPreActivation() && !f32OrBF16(getPreActivation().getType())))
+      return emitOpError("with bfloat16 operands the results must be "
+                         "float32 or bfloat16");
+    et = result.getElementType();
+  } else if (rhs.getElementType() != et || bias.getElementType() != et ||
+             result.getElementType() != et) {
     return emitOpError("operands and result must have one element type");
+  }
   bool tb = getTransposeB();
   int64_t k = lhs.getDimSize(rank - 1), rk = rhs.getDimSize(tb ? 1 : 0);
   int64_t n = rhs.getDimSize(tb ? 0 : 1);
@@ -202,7 +221,73 @@ LogicalResult MatmulBiasOp::verify() {
   if (gelu.has_value() != (getPreActivation() != nullptr))
     return emitOpError(gelu ? "with gelu must return the pre-activation"
                             : "returns a pre-activation only with gelu");
-  if (getPreActivation() && getPreActivation().getType() != result)
+  if (getPreActivation() && !lhs.getElementType().isBF16() &&
+      getPreActivation().getType() != result)
     return emitOpError("pre-activation must have the type of the result");
+  if (getPreActivation() && lhs.getElementType().isBF16() &&
+      cast<RankedTensorType>(getPreActivation().getType()).getShape() !=
+          result.getShape())
+    return emitOpError("pre-activation must have the shape of the result");
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// bfloat16 storage
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConvertOp::verify() {
+  Type from = getInput().getType().getElementType();
+  Type to = getResult().getType().getElementType();
+  if (!((from.isF32() && to.isBF16()) || (from.isBF16() && to.isF32())))
+    return emitOpError("converts f32 to bf16 or bf16 to f32, got ")
+           << from << " to " << to;
+  return success();
+}
+
+bool MatmulBiasOp::canReadBF16(unsigned i) {
+  return i == getLhsMutable().getOperandNumber() ||
+         i == getRhsMutable().getOperandNumber();
+}
+bool MatmulBiasOp::canWriteBF16(unsigned i) {
+  // The result; the pre-activation (read by gelu_grad, whose result is
+  // reduced into the bias gradient) the runtime writes as float32.
+  return i == 0;
+}
+bool MatmulBiasOp::computesInBF16() { return true; }
+void MatmulBiasOp::adaptToBF16Storage() {}
+
+bool FusedOp::canReadBF16(unsigned i) {
+  auto type = dyn_cast<RankedTensorType>(getInputs()[i].getType());
+  return type &&
+         (type.getElementType().isF32() || type.getElementType().isBF16());
+}
+bool FusedOp::canWriteBF16(unsigned i) {
+  auto type = dyn_cast<RankedTensorType>(getResult(i).getType());
+  return type &&
+         (type.getElementType().isF32() || type.getElementType().isBF16());
+}
+bool FusedOp::computesInBF16() { return false; }
+
+void FusedOp::adaptToBF16Storage() {
+  Block &body = getBody().front();
+  OpBuilder b = OpBuilder::atBlockBegin(&body);
+  // Operands stored as bfloat16: the body extends them after the load.
+  for (BlockArgument arg : body.getArguments()) {
+    Type stored = getInputFor(arg).getType();
+    if (arg.getType() == stored)
+      continue;
+    Type computed = arg.getType();
+    arg.setType(stored);
+    auto extended = ConvertOp::create(b, getLoc(), computed, arg);
+    arg.replaceAllUsesExcept(extended.getResult(), extended.getOperation());
+  }
+  // Results stored as bfloat16: the body rounds them before the store.
+  YieldOp yield = getYield();
+  b.setInsertionPoint(yield);
+  for (OpOperand &operand : yield->getOpOperands()) {
+    Type stored = getResult(operand.getOperandNumber()).getType();
+    if (operand.get().getType() == stored)
+      continue;
+    operand.set(ConvertOp::create(b, getLoc(), stored, operand.get()));
+  }
 }

@@ -353,6 +353,10 @@ LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
     return emitOptionalError(loc,
                              "element types differ: ", lhs.getElementType(),
                              " and ", rhs.getElementType());
+  // bfloat16 operands (lmc-bf16-storage): products summed in float32.
+  Type resultElement = lhs.getElementType().isBF16()
+                           ? Type(Float32Type::get(lhs.getContext()))
+                           : lhs.getElementType();
   bool ta = adaptor.getTransposeA(), tb = adaptor.getTransposeB();
   int64_t r = rhs.getRank();
   int64_t m = lhs.getDimSize(rank - (ta ? 1 : 2));
@@ -375,9 +379,14 @@ LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
   }
   shape.push_back(m);
   shape.push_back(n);
-  inferred.push_back(RankedTensorType::get(shape, lhs.getElementType()));
+  inferred.push_back(RankedTensorType::get(shape, resultElement));
   return success();
 }
+
+bool MatmulOp::canReadBF16(unsigned i) { return i < 2; }
+bool MatmulOp::canWriteBF16(unsigned) { return false; }
+bool MatmulOp::computesInBF16() { return true; }
+void MatmulOp::adaptToBF16Storage() {}
 
 //===----------------------------------------------------------------------===//
 // SplitOp

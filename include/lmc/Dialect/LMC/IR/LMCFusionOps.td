@@ -10,6 +10,8 @@
 #define LMC_DIALECT_LMC_IR_LMCFUSIONOPS_TD
 
 def LMC_FusedOp : LMC_Op<"fused", [
+    DeclareOpInterfaceMethods<LMC_BF16StorageOpInterface, ["canReadBF16",
+        "canWriteBF16", "computesInBF16", "adaptToBF16Storage"]>,
     IsolatedFromAbove, SingleBlock, RecursiveMemoryEffects,
     RecursivelySpeculatable]> {
   let summary = "a fusion group: ops that run as one kernel";
@@ -106,7 +108,10 @@ def LMC_YieldOp : LMC_Op<"yield", [
   let hasVerifier = 1;
 }
 
-def LMC_MatmulBiasOp : LMC_Op<"matmul_bias", [Pure]> {
+def LMC_MatmulBiasOp : LMC_Op<"matmul_bias", [
+    DeclareOpInterfaceMethods<LMC_BF16StorageOpInterface, ["canReadBF16",
+        "canWriteBF16", "computesInBF16"]>,
+    Pure]> {
   let summary = "a linear layer's GEMM with its bias (and GELU) epilogue";
   let description = [{
     `lmc.matmul %lhs, %rhs` (`rhs` one `[K, N]` matrix, or `[N, K]` with
@@ -135,22 +140,54 @@ def LMC_MatmulBiasOp : LMC_Op<"matmul_bias", [Pure]> {
     **Constraints:**
     - `lhs` has rank at least 2 and `rhs` rank 2, both of one element type,
       the contraction dimensions agreeing where both are static;
-    - `bias` is rank 1 with `rhs`'s (static) `N` and the element type;
+    - `bias` is rank 1 with `rhs`'s (static) `N` and the element type; with
+      bfloat16 `lhs` and `rhs` (`lmc-bf16-storage`) the bias is float32 and
+      each result float32 or bfloat16 (the epilogue computed in float32,
+      rounded once when stored);
     - `result` is `[..., M, N]`, the leading dimensions those of `lhs`;
     - `gelu`, when present, is `tanh` (the runtime has no exact-erf
       epilogue), and then `pre_activation` is present with the type of
       `result`; without `gelu` it is absent.
   }];
-  let arguments = (ins LMC_FloatTensor:$lhs, LMC_FloatTensor:$rhs,
+  let arguments = (ins LMC_GemmTensor:$lhs, LMC_GemmTensor:$rhs,
                        LMC_FloatTensor:$bias, UnitAttr:$transpose_b,
                        OptionalAttr<LMC_GeluApproximationAttr>:$gelu);
-  let results = (outs LMC_FloatTensor:$result,
-                      Optional<LMC_FloatTensor>:$pre_activation);
+  let results = (outs LMC_GemmTensor:$result,
+                      Optional<LMC_GemmTensor>:$pre_activation);
   let assemblyFormat = [{
     $lhs `,` $rhs `,` $bias (`transpose_b` $transpose_b^)?
     (`gelu` `(` $gelu^ `)`)? attr-dict `:` type($lhs) `,` type($rhs) `,`
     type($bias) `->` type(results)
   }];
+  let hasVerifier = 1;
+}
+
+def LMC_ConvertOp : LMC_Op<"convert", [
+    LMC_Elementwise<[0]>, Pure, SameOperandsAndResultShape]> {
+  let summary = "converts between float32 and bfloat16 storage";
+  let description = [{
+    Converts each element of `input` to the element type of `result`: a
+    float32 rounded to bfloat16 (to nearest, ties to even; infinities kept,
+    NaN stays NaN), or a bfloat16 extended to float32 (exactly).
+    `lmc-bf16-storage` creates it: inside a fusion group, after a block
+    argument stored as bfloat16 and before a result stored as bfloat16
+    (the group computes in float32), and in a group of its own that converts
+    a parameter once for the GEMMs that read it.
+
+    Example:
+
+    ```mlir
+    %wb = lmc.convert %w : tensor<64x256xf32> -> tensor<64x256xbf16>
+    %x = lmc.convert %xb : tensor<?x?x64xbf16> -> tensor<?x?x64xf32>
+    ```
+
+    **Constraints:**
+    - `input` and `result` have the same shape;
+    - one element type is `f32` and the other `bf16`.
+  }];
+  let arguments = (ins RankedTensorOf<[F32, BF16]>:$input);
+  let results = (outs RankedTensorOf<[F32, BF16]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
 }
 

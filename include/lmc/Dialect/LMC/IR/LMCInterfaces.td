@@ -74,6 +74,49 @@ def LMC_ShardingRuleOpInterface : OpInterface<"ShardingRuleOpInterface"> {
   ];
 }
 
+def LMC_BF16StorageOpInterface : OpInterface<"BF16StorageOpInterface"> {
+  let cppNamespace = "::mlir::lmc";
+  let description = [{
+    How an op takes part in bfloat16 storage (`lmc-bf16-storage`, under
+    `--precision bf16`): which of its float32 tensor operands it can read
+    when they are stored as bfloat16 and which of its results it can write
+    as bfloat16. An op without the interface reads and writes float32 only,
+    so the values it reads and writes stay float32.
+
+    A fusion group (`lmc.fused`) reads and writes any float tensor as
+    bfloat16 by converting in its body (`lmc.convert` after the block
+    argument, before the `lmc.yield`): its arithmetic stays float32. A GEMM
+    (`lmc.matmul`, `lmc.matmul_bias`) reads its `lhs` and `rhs` as bfloat16
+    (both or neither) and accumulates in float32; `lmc.matmul_bias` can also
+    write its results as bfloat16, rounded once after the epilogue. A GEMM
+    *computes in bfloat16* (`computesInBF16`): under `--precision bf16` it
+    rounds its operands to bfloat16 anyway, so storing them rounded loses
+    nothing; a group does not (a group that reads a bfloat16 operand computes
+    on a rounded value).
+  }];
+  let methods = [
+    InterfaceMethod<[{
+        True when operand `i` (a float32 tensor) may be given the bfloat16
+        type of its shape.
+      }], "bool", "canReadBF16", (ins "unsigned":$i)>,
+    InterfaceMethod<[{
+        True when result `i` (a float32 tensor) may be given the bfloat16
+        type of its shape.
+      }], "bool", "canWriteBF16", (ins "unsigned":$i)>,
+    InterfaceMethod<[{
+        True when the op rounds its bfloat16-readable operands to bfloat16
+        whatever their storage (a GEMM at bfloat16 compute precision).
+      }], "bool", "computesInBF16">,
+    InterfaceMethod<[{
+        Called once some operands and results were given bfloat16 types
+        (each one allowed by `canReadBF16` / `canWriteBF16`): the op makes
+        itself valid again (a group converts in its body; a GEMM has nothing
+        to do). Operands of a GEMM are retyped in pairs (`lhs` and `rhs`
+        together).
+      }], "void", "adaptToBF16Storage">,
+  ];
+}
+
 //===----------------------------------------------------------------------===//
 // Fusion roles
 //===----------------------------------------------------------------------===//

@@ -30,6 +30,9 @@ def LMC_Id : AnyTypeOf<[I8, I16, I32, I64],
                          "8-, 16-, 32- or 64-bit signless integer">;
 def LMC_IdTensor : RankedTensorOf<[LMC_Id]>;
 def LMC_ScalarFloatTensor : 0DTensorOf<[F32, F64]>;
+/// A GEMM's operand, or an lmc.matmul_bias result: bfloat16 where
+/// lmc-bf16-storage stores it so.
+def LMC_GemmTensor : RankedTensorOf<[F32, F64, BF16]>;
 
 //===----------------------------------------------------------------------===//
 // Model structure
@@ -398,6 +401,8 @@ def LMC_RMSNormOp : LMC_Op<"rms_norm", [
 def LMC_MatmulOp : LMC_Op<"matmul", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<LMC_BF16StorageOpInterface, ["canReadBF16",
+        "canWriteBF16", "computesInBF16"]>,
     Pure, InferTypeOpAdaptor]> {
   let summary = "matrix product with batch dimensions and transposes";
   let description = [{
@@ -423,9 +428,11 @@ def LMC_MatmulOp : LMC_Op<"matmul", [
     - `lhs` has rank at least 2; `rhs` has rank 2 or the rank of `lhs`;
     - the contraction dimensions agree where both are static;
     - a batched `rhs` has the batch dimensions of `lhs` where both are static;
-    - `lhs` and `rhs` have the same element type.
+    - `lhs` and `rhs` have the same element type; the result has it too,
+      except for bfloat16 operands (stored so by `lmc-bf16-storage`), whose
+      products are summed into a float32 result.
   }];
-  let arguments = (ins LMC_FloatTensor:$lhs, LMC_FloatTensor:$rhs,
+  let arguments = (ins LMC_GemmTensor:$lhs, LMC_GemmTensor:$rhs,
                        UnitAttr:$transpose_a, UnitAttr:$transpose_b);
   let results = (outs LMC_FloatTensor:$result);
   let assemblyFormat = [{

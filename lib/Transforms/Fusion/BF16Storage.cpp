@@ -1,0 +1,178 @@
+//===- BF16Storage.cpp - bfloat16 storage of the GEMMs' operands ----------===//
+//
+// lmc-bf16-storage: under --precision bf16, every GEMM reads bfloat16
+// operands from memory; values whose readers all accept bfloat16 are stored
+// so by the op that writes them, the others (parameters first) are converted
+// once for all the GEMMs that read them. What each op allows comes from its
+// BF16StorageOpInterface. See the pass description in
+// include/lmc/Transforms/Fusion/Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lmc/Dialect/LMC/IR/LMCOps.h"
+#include "lmc/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/SetVector.h"
+
+#define DEBUG_TYPE "lmc-bf16-storage"
+
+namespace mlir::lmc {
+#define GEN_PASS_DEF_LMCBF16STORAGE
+#include "lmc/Transforms/Fusion/Passes.h.inc"
+} // namespace mlir::lmc
+
+using namespace mlir;
+using namespace mlir::lmc;
+
+namespace {
+
+RankedTensorType tensorOf(Value v, bool (Type::*is)() const) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  return type && (type.getElementType().*is)() ? type : nullptr;
+}
+
+RankedTensorType asBF16(RankedTensorType type) {
+  return RankedTensorType::get(type.getShape(),
+                               BFloat16Type::get(type.getContext()),
+                               type.getEncoding());
+}
+
+struct LMCBF16StoragePass
+    : mlir::lmc::impl::LMCBF16StorageBase<LMCBF16StoragePass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<func::FuncOp> funcs;
+    getOperation().walk([&](func::FuncOp fn) {
+      if (!fn.isExternal())
+        funcs.push_back(fn);
+    });
+    for (func::FuncOp fn : funcs)
+      run(fn);
+  }
+
+  void run(func::FuncOp fn) {
+    // The ops outside group bodies, in order.
+    SmallVector<Operation *> ops;
+    fn.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (op == fn.getOperation())
+        return WalkResult::advance();
+      ops.push_back(op);
+      return isa<FusedOp>(op) ? WalkResult::skip() : WalkResult::advance();
+    });
+
+    // 1. Float32-bound values: read by an op that reads only float32, or by
+    // a group (computing in float32) with a float32-bound result. Readers
+    // come after the values they read (loops aside): walking backwards
+    // finds nearly all at once; repeat until nothing changes.
+    llvm::DenseSet<Value> bound;
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (Operation *op : llvm::reverse(ops)) {
+        auto storage = dyn_cast<BF16StorageOpInterface>(op);
+        bool resultBound = storage && !storage.computesInBF16() &&
+                           llvm::any_of(op->getResults(), [&](Value r) {
+                             return bound.contains(r);
+                           });
+        for (OpOperand &use : op->getOpOperands()) {
+          Value v = use.get();
+          if (!tensorOf(v, &Type::isF32) || bound.contains(v))
+            continue;
+          if (!storage || !storage.canReadBF16(use.getOperandNumber()) ||
+              resultBound) {
+            bound.insert(v);
+            changed = true;
+          }
+        }
+      }
+    }
+
+    // 2. Values stored as bfloat16 by the op that writes them: not bound,
+    // and every reader reads them as bfloat16.
+    llvm::SetVector<Operation *> retyped;
+    for (Operation *op : ops) {
+      auto storage = dyn_cast<BF16StorageOpInterface>(op);
+      if (!storage)
+        continue;
+      for (OpResult r : op->getResults()) {
+        RankedTensorType type = tensorOf(r, &Type::isF32);
+        if (!type || r.use_empty() || bound.contains(r) ||
+            !storage.canWriteBF16(r.getResultNumber()))
+          continue;
+        bool readersAccept = llvm::all_of(r.getUses(), [](OpOperand &use) {
+          auto reader = dyn_cast<BF16StorageOpInterface>(use.getOwner());
+          return reader && reader.canReadBF16(use.getOperandNumber());
+        });
+        if (!readersAccept)
+          continue;
+        r.setType(asBF16(type));
+        retyped.insert(op);
+        for (Operation *user : r.getUsers())
+          retyped.insert(user);
+        ++numStored;
+      }
+    }
+
+    // 3. Every GEMM reads bfloat16: an operand still float32 is converted
+    // once, where it is defined, for all the GEMMs that read it.
+    llvm::MapVector<Value, Value> converted;
+    for (Operation *op : ops) {
+      auto storage = dyn_cast<BF16StorageOpInterface>(op);
+      if (!storage || !storage.computesInBF16())
+        continue;
+      SmallVector<OpOperand *> operands;
+      bool supported = true;
+      for (OpOperand &use : op->getOpOperands()) {
+        if (!storage.canReadBF16(use.getOperandNumber()))
+          continue;
+        if (!tensorOf(use.get(), &Type::isF32) &&
+            !tensorOf(use.get(), &Type::isBF16))
+          supported = false;
+        operands.push_back(&use);
+      }
+      if (!supported || operands.empty())
+        continue;
+      for (OpOperand *use : operands) {
+        Value v = use->get();
+        if (!tensorOf(v, &Type::isF32))
+          continue;
+        Value &copy = converted[v];
+        if (!copy)
+          copy = convert(v);
+        use->set(copy);
+      }
+      retyped.insert(op);
+      ++numGemms;
+    }
+
+    for (Operation *op : retyped)
+      if (auto storage = dyn_cast<BF16StorageOpInterface>(op))
+        storage.adaptToBF16Storage();
+  }
+
+  /// `v` rounded to bfloat16 by a group of its own, placed where `v` is
+  /// defined (a function argument: at the top of the function).
+  Value convert(Value v) {
+    OpBuilder b(v.getContext());
+    if (auto arg = dyn_cast<BlockArgument>(v))
+      b.setInsertionPointToStart(arg.getOwner());
+    else
+      b.setInsertionPointAfter(v.getDefiningOp());
+    Location loc = v.getLoc();
+    auto type = cast<RankedTensorType>(v.getType());
+    RankedTensorType bf16 = asBF16(type);
+    auto group = FusedOp::create(b, loc, TypeRange{bf16},
+                                 b.getStringAttr("to_bf16"), ValueRange{v});
+    Block *body = b.createBlock(&group.getBody());
+    Value in = body->addArgument(type, loc);
+    Value out = ConvertOp::create(b, loc, bf16, in);
+    YieldOp::create(b, loc, ValueRange{out});
+    ++numConversions;
+    return group.getResult(0);
+  }
+};
+
+} // namespace

@@ -1,0 +1,135 @@
+// RUN: lmc-opt %s --lmc-bf16-storage -split-input-file | FileCheck %s
+
+// Tests that a weight read by a forward and a backward GEMM is converted
+// once, at the top of the function, by a group of its own; that both GEMMs
+// read the bfloat16 copy and the other operands are converted where they
+// are defined; that the GEMM outputs (a returned activation gradient, a
+// weight gradient) stay float32; and that the float32 weight is still what
+// the function returns (the master copy).
+
+// CHECK-LABEL: func.func @weight_once
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x?x64xf32>, %[[W:.+]]: tensor<64x64xf32>, %[[DY:.+]]: tensor<?x?x64xf32>)
+// CHECK-NEXT:    %[[DYB:.+]] = lmc.fused "to_bf16" (%[[A:.+]] = %[[DY]]) : (tensor<?x?x64xf32>) -> tensor<?x?x64xbf16> {
+// CHECK-NEXT:      %[[C:.+]] = lmc.convert %[[A]] : tensor<?x?x64xf32> -> tensor<?x?x64xbf16>
+// CHECK-NEXT:      lmc.yield %[[C]] : tensor<?x?x64xbf16>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    %[[WB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[W]]) : (tensor<64x64xf32>) -> tensor<64x64xbf16>
+// CHECK:         lmc.scale %[[X]]
+// CHECK-NEXT:    %[[XB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %{{.+}}) : (tensor<?x?x64xf32>) -> tensor<?x?x64xbf16>
+// CHECK:         %[[Y:.+]] = lmc.matmul %[[XB]], %[[WB]] : tensor<?x?x64xbf16>, tensor<64x64xbf16>
+// CHECK-NEXT:    %[[DX:.+]] = lmc.matmul %[[DYB]], %[[WB]] transpose_b : tensor<?x?x64xbf16>, tensor<64x64xbf16>
+// CHECK-NEXT:    %[[DW:.+]] = lmc.matmul %[[XB]], %[[DYB]] transpose_a : tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
+// CHECK-NEXT:    return %[[Y]], %[[DX]], %[[DW]], %[[W]] : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x64x64xf32>, tensor<64x64xf32>
+// CHECK-NOT:     lmc.convert
+func.func @weight_once(%x: tensor<?x?x64xf32>, %w: tensor<64x64xf32>, %dy: tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x64x64xf32>, tensor<64x64xf32>) {
+  %x1 = lmc.scale %x by 1.0e+00 : tensor<?x?x64xf32>
+  %y = lmc.matmul %x1, %w : tensor<?x?x64xf32>, tensor<64x64xf32>
+  %dx = lmc.matmul %dy, %w transpose_b : tensor<?x?x64xf32>, tensor<64x64xf32>
+  %dw = lmc.matmul %x1, %dy transpose_a : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+  return %y, %dx, %dw, %w : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x64x64xf32>, tensor<64x64xf32>
+}
+
+// -----
+
+// Tests that a group's result read by a GEMM and by another group, whose
+// result only GEMMs read, is stored as bfloat16 (the group rounds at its
+// yield), and that the group reading it extends it after its block
+// argument; the matmul_bias writes its activation as bfloat16 for the next
+// GEMM, its pre-activation stays float32 (returned).
+
+// CHECK-LABEL: func.func @group_to_gemm_and_group
+// CHECK:         %[[G:.+]] = lmc.fused "gelu" (%[[A:.+]] = %{{.+}}) : (tensor<?x?x64xf32>) -> tensor<?x?x64xbf16> {
+// CHECK-NEXT:      %[[E:.+]] = lmc.gelu %[[A]] tanh : tensor<?x?x64xf32>
+// CHECK-NEXT:      %[[R:.+]] = lmc.convert %[[E]] : tensor<?x?x64xf32> -> tensor<?x?x64xbf16>
+// CHECK-NEXT:      lmc.yield %[[R]] : tensor<?x?x64xbf16>
+// CHECK:         %[[K:.+]] = lmc.fused "scale" (%[[B:.+]] = %[[G]]) : (tensor<?x?x64xbf16>) -> tensor<?x?x64xbf16> {
+// CHECK-NEXT:      %[[BE:.+]] = lmc.convert %[[B]] : tensor<?x?x64xbf16> -> tensor<?x?x64xf32>
+// CHECK-NEXT:      %[[S:.+]] = lmc.scale %[[BE]] by 2.000000e+00 : tensor<?x?x64xf32>
+// CHECK-NEXT:      %[[SR:.+]] = lmc.convert %[[S]] : tensor<?x?x64xf32> -> tensor<?x?x64xbf16>
+// CHECK-NEXT:      lmc.yield %[[SR]] : tensor<?x?x64xbf16>
+// CHECK:         %[[H:.+]], %[[PRE:.+]] = lmc.matmul_bias %[[G]], %{{.+}}, %{{.+}} gelu(tanh) : tensor<?x?x64xbf16>, tensor<64x64xbf16>, tensor<64xf32> -> tensor<?x?x64xbf16>, tensor<?x?x64xf32>
+// CHECK-NEXT:    %[[M:.+]] = lmc.matmul %[[K]], %{{.+}} : tensor<?x?x64xbf16>, tensor<64x64xbf16>
+// CHECK-NEXT:    %[[N:.+]] = lmc.matmul %[[H]], %{{.+}} : tensor<?x?x64xbf16>, tensor<64x64xbf16>
+// CHECK-NEXT:    return %[[M]], %[[N]], %[[PRE]]
+func.func @group_to_gemm_and_group(%x: tensor<?x?x64xf32>, %w: tensor<64x64xf32>, %b: tensor<64xf32>, %w2: tensor<64x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
+  %g = lmc.fused "gelu" (%a = %x) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+    %0 = lmc.gelu %a tanh : tensor<?x?x64xf32>
+    lmc.yield %0 : tensor<?x?x64xf32>
+  }
+  %k = lmc.fused "scale" (%a = %g) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+    %0 = lmc.scale %a by 2.0e+00 : tensor<?x?x64xf32>
+    lmc.yield %0 : tensor<?x?x64xf32>
+  }
+  %h, %pre = lmc.matmul_bias %g, %w, %b gelu(tanh) : tensor<?x?x64xf32>, tensor<64x64xf32>, tensor<64xf32> -> tensor<?x?x64xf32>, tensor<?x?x64xf32>
+  %m = lmc.matmul %k, %w2 : tensor<?x?x64xf32>, tensor<64x64xf32>
+  %n = lmc.matmul %h, %w2 : tensor<?x?x64xf32>, tensor<64x64xf32>
+  return %m, %n, %pre : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that a value a group reduces into a gradient (a returned group
+// result: a bias gradient) stays float32 although a GEMM reads it too (the
+// GEMM reads a converted copy), and that a weight gradient GEMM's output
+// summed by a group stays float32.
+
+// CHECK-LABEL: func.func @reduced_into_gradient
+// CHECK:         %[[DY:.+]] = lmc.fused "gelu_grad" (%{{.+}} = %{{.+}}) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+// CHECK-NOT:       lmc.convert
+// CHECK:         }
+// CHECK-NEXT:    %[[DYB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[DY]]) : (tensor<?x?x64xf32>) -> tensor<?x?x64xbf16>
+// CHECK:         %[[DB:.+]] = lmc.fused "reduce_sum" (%{{.+}} = %[[DY]]) : (tensor<?x?x64xf32>) -> tensor<64xf32> {
+// CHECK-NOT:       lmc.convert
+// CHECK:         %[[DW1:.+]] = lmc.matmul %{{.+}}, %[[DYB]] transpose_a : tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
+// CHECK-NEXT:    %[[DW2:.+]] = lmc.matmul %{{.+}}, %[[DYB]] transpose_a : tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
+// CHECK-NEXT:    %[[DW:.+]] = lmc.fused "add" (%{{.+}} = %[[DW1]], %{{.+}} = %[[DW2]]) : (tensor<?x64x64xf32>, tensor<?x64x64xf32>) -> tensor<?x64x64xf32> {
+// CHECK-NOT:       lmc.convert
+// CHECK:         return %[[DB]], %[[DW]]
+func.func @reduced_into_gradient(%x: tensor<?x?x64xf32>, %g: tensor<?x?x64xf32>) -> (tensor<64xf32>, tensor<?x64x64xf32>) {
+  %dy = lmc.fused "gelu_grad" (%a = %g) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+    %0 = lmc.scale %a by 5.0e-01 : tensor<?x?x64xf32>
+    lmc.yield %0 : tensor<?x?x64xf32>
+  }
+  %db = lmc.fused "reduce_sum" (%a = %dy) : (tensor<?x?x64xf32>) -> tensor<64xf32> {
+    %0 = lmc.reduce_sum %a dims [0, 1] : tensor<?x?x64xf32>
+    lmc.yield %0 : tensor<64xf32>
+  }
+  %dw1 = lmc.matmul %x, %dy transpose_a : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+  %dw2 = lmc.matmul %x, %dy transpose_a : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+  %dw = lmc.fused "add" (%a = %dw1, %b = %dw2) : (tensor<?x64x64xf32>, tensor<?x64x64xf32>) -> tensor<?x64x64xf32> {
+    %0 = lmc.add %a, %b : tensor<?x64x64xf32>
+    lmc.yield %0 : tensor<?x64x64xf32>
+  }
+  return %db, %dw : tensor<64xf32>, tensor<?x64x64xf32>
+}
+
+// -----
+
+// Tests that a tied head weight read by the embedding and by the head's
+// GEMMs is converted once for the GEMMs while the embedding reads the
+// float32 table, and that a group result read by a row reduction outside
+// groups (a softmax) stays float32, also for the GEMM next to it, which
+// reads a converted copy.
+
+// CHECK-LABEL: func.func @tied_head
+// CHECK-SAME:    (%[[WTE:.+]]: tensor<256x64xf32>, %[[IDS:.+]]: tensor<?x?xi32>, %[[DL:.+]]: tensor<?x?x256xf32>)
+// CHECK:         %[[WB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[WTE]]) : (tensor<256x64xf32>) -> tensor<256x64xbf16>
+// CHECK:         %[[E:.+]] = lmc.embedding %[[WTE]][%[[IDS]]] : tensor<256x64xf32>, tensor<?x?xi32>
+// CHECK-NEXT:    %[[G:.+]] = lmc.fused "scale" (%{{.+}} = %[[E]]) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+// CHECK-NOT:       lmc.convert
+// CHECK:         %[[GB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[G]])
+// CHECK:         %[[S:.+]] = lmc.softmax %[[G]] : tensor<?x?x64xf32>
+// CHECK-NEXT:    %[[L:.+]] = lmc.matmul %[[GB]], %[[WB]] transpose_b : tensor<?x?x64xbf16>, tensor<256x64xbf16>
+// CHECK:         %[[DX:.+]] = lmc.matmul %{{.+}}, %[[WB]] : tensor<?x?x256xbf16>, tensor<256x64xbf16>
+// CHECK-NEXT:    return %[[S]], %[[L]], %[[DX]]
+func.func @tied_head(%wte: tensor<256x64xf32>, %ids: tensor<?x?xi32>, %dl: tensor<?x?x256xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x256xf32>, tensor<?x?x64xf32>) {
+  %e = lmc.embedding %wte[%ids] : tensor<256x64xf32>, tensor<?x?xi32>
+  %g = lmc.fused "scale" (%a = %e) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+    %0 = lmc.scale %a by 2.0e+00 : tensor<?x?x64xf32>
+    lmc.yield %0 : tensor<?x?x64xf32>
+  }
+  %s = lmc.softmax %g : tensor<?x?x64xf32>
+  %l = lmc.matmul %g, %wte transpose_b : tensor<?x?x64xf32>, tensor<256x64xf32>
+  %dx = lmc.matmul %dl, %wte : tensor<?x?x256xf32>, tensor<256x64xf32>
+  return %s, %l, %dx : tensor<?x?x64xf32>, tensor<?x?x256xf32>, tensor<?x?x64xf32>
+}
