@@ -230,9 +230,11 @@ static cl::opt<bool> bf16Storage(
     cl::desc("With --precision bf16 (and --fuse): every GEMM reads bfloat16 "
              "operands from memory; each parameter is converted to a "
              "bfloat16 copy once per step, and activations read only by "
-             "GEMMs and fusion groups are stored as bfloat16 (default; "
-             "=false rounds the float32 operands at every GEMM call)"),
-    cl::init(true), cl::sub(compileCommand));
+             "GEMMs and fusion groups are stored as bfloat16 (opt-in: "
+             "without it the float32 operands are rounded at every GEMM "
+             "call; on a CPU without AVX512-BF16 the conversions make the "
+             "step slower, docs/Runtime.md)"),
+    cl::init(false), cl::sub(compileCommand));
 static cl::opt<unsigned> optLevel("O",
                                   cl::desc("LLVM optimisation level (0-3, "
                                            "default 3)"),

@@ -208,8 +208,8 @@ struct TrainingPipelineOptions
       llvm::cl::desc("With precision=bf16 (and fuse): every GEMM reads "
                      "bfloat16 operands, each parameter converted once per "
                      "step, activations read only by GEMMs and groups "
-                     "stored as bfloat16 (lmc-bf16-storage)"),
-      llvm::cl::init(true)};
+                     "stored as bfloat16 (lmc-bf16-storage; opt-in)"),
+      llvm::cl::init(false)};
 };
 
 /// Builds the training graph from a forward model: lmc-autodiff,
@@ -347,8 +347,8 @@ struct CompilePipelineOptions {
   /// Lowering.
   Precision precision = defaults::precision;
   /// With bf16 precision: GEMM operands stored as bfloat16
-  /// (lmc-bf16-storage).
-  bool bf16Storage = true;
+  /// (lmc-bf16-storage; opt-in until it pays off, docs/Runtime.md).
+  bool bf16Storage = false;
   /// The CPU: polynomial float32 exp/log/tanh/erf (lmc-approximate-math),
   /// outer loop dimensions on OpenMP threads.
   bool approximateMath = true;
