@@ -227,6 +227,35 @@ PerThread &perThread(dnnl_engine_t engine) {
   return *state;
 }
 
+/// Runs the matmul primitive `p` on bfloat16 A and B and float C on this
+/// thread's stream; a oneDNN failure ends the job, naming `what`.
+void runMatmul(MatmulCache &cache, const Primitive &p, PerThread &buffers,
+               const void *aBits, const void *bBits, float *c,
+               const char *what) {
+  const DnnlApi &api = dnnl();
+  dnnl_memory_t ma = nullptr, mb = nullptr, mc = nullptr;
+  bool ok = api.memoryCreate(&ma, &p.a, cache.engine,
+                             const_cast<void *>(aBits)) == dnnl_success &&
+            api.memoryCreate(&mb, &p.b, cache.engine,
+                             const_cast<void *>(bBits)) == dnnl_success &&
+            api.memoryCreate(&mc, &p.c, cache.engine, c) == dnnl_success;
+  if (ok) {
+    dnnl_exec_arg_t args[] = {
+        {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+    ok = api.primitiveExecute(p.primitive, buffers.stream, 3, args) ==
+             dnnl_success &&
+         api.streamWait(buffers.stream) == dnnl_success;
+  }
+  for (dnnl_memory_t mem : {ma, mb, mc})
+    if (mem)
+      api.memoryDestroy(mem);
+  if (!ok) {
+    std::fprintf(stderr, "lmcrt: %s: oneDNN's bf16 matmul failed\n", what);
+    std::abort();
+  }
+  cache.executed();
+}
+
 } // namespace
 
 bool bf16Available() {
@@ -275,27 +304,7 @@ bool bf16Gemm(const StridedMatrix &a, const StridedMatrix &b, float *c,
   }
   void *bBits = bRounded ? const_cast<uint16_t *>(bRounded) : buffers.b.data();
 
-  const DnnlApi &api = dnnl();
-  dnnl_memory_t ma = nullptr, mb = nullptr, mc = nullptr;
-  bool ok = api.memoryCreate(&ma, &p->a, cache.engine, buffers.a.data()) ==
-                dnnl_success &&
-            api.memoryCreate(&mb, &p->b, cache.engine, bBits) == dnnl_success &&
-            api.memoryCreate(&mc, &p->c, cache.engine, c) == dnnl_success;
-  if (ok) {
-    dnnl_exec_arg_t args[] = {
-        {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
-    ok = api.primitiveExecute(p->primitive, buffers.stream, 3, args) ==
-             dnnl_success &&
-         api.streamWait(buffers.stream) == dnnl_success;
-  }
-  for (dnnl_memory_t mem : {ma, mb, mc})
-    if (mem)
-      api.memoryDestroy(mem);
-  if (!ok) {
-    std::fprintf(stderr, "lmcrt: gemm: oneDNN's bf16 matmul failed\n");
-    std::abort();
-  }
-  cache.executed();
+  runMatmul(cache, *p, buffers, buffers.a.data(), bBits, c, "gemm");
   return true;
 }
 
@@ -351,28 +360,7 @@ bool bf16GemmStored(const StridedBf16Matrix &a, const StridedBf16Matrix &b,
     packBf16(stored, buffers.b.data());
     bBits = buffers.b.data();
   }
-  const DnnlApi &api = dnnl();
-  dnnl_memory_t ma = nullptr, mb = nullptr, mc = nullptr;
-  bool ok = api.memoryCreate(&ma, &p->a, cache.engine,
-                             const_cast<uint16_t *>(aBits)) == dnnl_success &&
-            api.memoryCreate(&mb, &p->b, cache.engine,
-                             const_cast<uint16_t *>(bBits)) == dnnl_success &&
-            api.memoryCreate(&mc, &p->c, cache.engine, c) == dnnl_success;
-  if (ok) {
-    dnnl_exec_arg_t args[] = {
-        {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
-    ok = api.primitiveExecute(p->primitive, buffers.stream, 3, args) ==
-             dnnl_success &&
-         api.streamWait(buffers.stream) == dnnl_success;
-  }
-  for (dnnl_memory_t mem : {ma, mb, mc})
-    if (mem)
-      api.memoryDestroy(mem);
-  if (!ok) {
-    std::fprintf(stderr, "lmcrt: gemm_bf16: oneDNN's bf16 matmul failed\n");
-    std::abort();
-  }
-  cache.executed();
+  runMatmul(cache, *p, buffers, aBits, bBits, c, "gemm_bf16");
   return true;
 }
 
