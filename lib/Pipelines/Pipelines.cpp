@@ -187,11 +187,9 @@ void mlir::lmc::buildTrainingPipeline(OpPassManager &pm,
       pm.addPass(createLMCGemmEpilogues(epilogues));
     }
     // bfloat16 GEMMs read bfloat16 operands: each parameter rounded once
-    // per step, activations read only by GEMMs and groups stored rounded.
-    // The CPU runtime only, so far: the GPU runtime has no GEMM on
-    // bfloat16 operands yet (lmcrt_gpu_gemm_bf16).
-    if (options.precision == Precision::BF16 && options.bf16Storage &&
-        options.target == Target::CPU)
+    // per step, activations read only by GEMMs and groups stored rounded
+    // (on the GPU, cuBLASLt's CUDA_R_16BF GEMMs: lmcrt_gpu_gemm_bf16).
+    if (options.precision == Precision::BF16 && options.bf16Storage)
       pm.addPass(createLMCBF16Storage());
   }
   LMCExportEntryPointsOptions entryPoints;

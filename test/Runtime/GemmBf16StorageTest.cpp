@@ -5,8 +5,8 @@
 // bfloat16 values (decoded here by shifting the bits, independently of the
 // runtime): transposed, strided, padded and batched operands, a C that is
 // not row-major, float32 and bfloat16 C (rounded once from the float32
-// sum), the bias and GELU epilogues (the pre-activation float32), and the
-// padding of every output left as it was. On a CPU with AVX512-BF16 the
+// sum), the bias and GELU epilogues (the bias and pre-activation of C's
+// type), and the padding of every output left as it was. On a CPU with AVX512-BF16 the
 // matmul primitive reads the operands; elsewhere sgemm on their float32
 // extensions: the bounds hold for both.
 //
@@ -148,10 +148,10 @@ double geluTanh(double x) {
 }
 
 /// Runs case `c` with C of type CT (float, or uint16_t: bfloat16), plain or
-/// with the bias (+ GELU, whose pre-activation is float32) epilogue, and
-/// checks every output element against the double reference.
-template <typename CT, typename AuxT = float>
-void check(const Case &c, int epilogue /* -1: none */) {
+/// with the bias (+ GELU) epilogue, whose bias and pre-activation have C's
+/// type, and checks every output element against the double reference.
+template <typename CT> void check(const Case &c, int epilogue /* -1: none */) {
+  using AuxT = CT;
   const bool gelu = epilogue == LMCRT_GEMM_BIAS_GELU_TANH;
   SCOPED_TRACE(testing::Message()
                << c.name << (sizeof(CT) == 2 ? ", C bf16" : ", C f32")
@@ -171,9 +171,18 @@ void check(const Case &c, int epilogue /* -1: none */) {
   const AuxT auxFill = sizeof(AuxT) == 2 ? AuxT(0x5555) : AuxT(-5);
   Tensor<CT> out(cSizes, stridesFor(cSizes, c.layoutC), cFill);
   Tensor<AuxT> aux(cSizes, stridesFor(cSizes, c.layoutC), auxFill);
-  Tensor<float> bias({c.n}, {1}, 0.0f);
-  for (int64_t j = 0; j < c.n; ++j)
-    bias.storage[j] = 0.25f * static_cast<float>(j % 7) - 0.75f;
+  Tensor<CT> bias({c.n}, {1}, CT(0));
+  for (int64_t j = 0; j < c.n; ++j) {
+    // Exact in bfloat16: its top 16 bits.
+    const float v = 0.25f * static_cast<float>(j % 7) - 0.75f;
+    if constexpr (std::is_same_v<CT, uint16_t>) {
+      uint32_t bits;
+      std::memcpy(&bits, &v, sizeof(bits));
+      bias.storage[j] = static_cast<uint16_t>(bits >> 16);
+    } else {
+      bias.storage[j] = v;
+    }
+  }
   const bool cBf16 = sizeof(CT) == 2;
   if (epilogue < 0 && cBf16)
     _mlir_ciface_lmcrt_gemm_bf16_out_bf16(&a.memref, &b.memref, &out.memref,
@@ -220,7 +229,7 @@ void check(const Case &c, int epilogue /* -1: none */) {
                        1e-30;
         double pre = ref, expected = ref;
         if (epilogue >= 0) {
-          pre = ref + bias.storage[j];
+          pre = ref + bias.value({j});
           expected = gelu ? geluTanh(pre) : pre;
           // GELU's float32 polynomial tanh and its slope (< 1.2).
           bound = 1.2 * bound + 4e-6 * (1.0 + std::fabs(pre));
@@ -254,20 +263,20 @@ void check(const Case &c, int epilogue /* -1: none */) {
 
 TEST(GemmBf16Storage, FloatOutput) {
   for (const Case &c : kCases)
-    check<float, float>(c, -1);
+    check<float>(c, -1);
 }
 
 TEST(GemmBf16Storage, Bf16Output) {
   for (const Case &c : kCases)
-    check<uint16_t, float>(c, -1);
+    check<uint16_t>(c, -1);
 }
 
 TEST(GemmBf16Storage, BiasEpilogue) {
   for (const Case &c : kCases) {
     if (!c.sharedB || c.ta)
       continue;
-    check<float, float>(c, LMCRT_GEMM_BIAS);
-    check<uint16_t, float>(c, LMCRT_GEMM_BIAS);
+    check<float>(c, LMCRT_GEMM_BIAS);
+    check<uint16_t>(c, LMCRT_GEMM_BIAS);
   }
 }
 
@@ -275,8 +284,8 @@ TEST(GemmBf16Storage, GeluEpilogueOutputTypes) {
   for (const Case &c : kCases) {
     if (!c.sharedB || c.ta)
       continue;
-    check<float, float>(c, LMCRT_GEMM_BIAS_GELU_TANH);
-    check<uint16_t, float>(c, LMCRT_GEMM_BIAS_GELU_TANH);
+    check<float>(c, LMCRT_GEMM_BIAS_GELU_TANH);
+    check<uint16_t>(c, LMCRT_GEMM_BIAS_GELU_TANH);
   }
 }
 

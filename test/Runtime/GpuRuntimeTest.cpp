@@ -1,7 +1,8 @@
 //===- GpuRuntimeTest.cpp - Tests of the CUDA runtime on a GPU ------------===//
 //
 // cuBLASLt GEMMs against a CPU reference (on shared memory, which the host
-// reads, and on device memory through copies), NCCL collectives on a world
+// reads, and on device memory through copies; float32 and bfloat16
+// operands), NCCL collectives on a world
 // of one, the step arena in device memory, a hand-written PTX kernel loaded
 // lazily and launched through the mgpu* functions, the attention kernels
 // against attention in double and the embedding gradient against the CPU's, and
@@ -35,6 +36,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 extern "C" {
@@ -67,6 +69,22 @@ void _mlir_ciface_lmcrt_gpu_gemm_bias(lmcrt_unranked_memref *,
                                       lmcrt_unranked_memref *,
                                       lmcrt_unranked_memref *, int32_t, int32_t,
                                       int32_t, int32_t);
+void _mlir_ciface_lmcrt_gpu_gemm_bf16(lmcrt_unranked_memref *,
+                                      lmcrt_unranked_memref *,
+                                      lmcrt_unranked_memref *, int32_t,
+                                      int32_t);
+void _mlir_ciface_lmcrt_gpu_gemm_bf16_out_bf16(lmcrt_unranked_memref *,
+                                               lmcrt_unranked_memref *,
+                                               lmcrt_unranked_memref *,
+                                               int32_t, int32_t);
+void _mlir_ciface_lmcrt_gpu_gemm_bias_bf16(
+    lmcrt_unranked_memref *, lmcrt_unranked_memref *, lmcrt_unranked_memref *,
+    lmcrt_unranked_memref *, lmcrt_unranked_memref *, int32_t, int32_t,
+    int32_t);
+void _mlir_ciface_lmcrt_gpu_gemm_bias_bf16_out_bf16(
+    lmcrt_unranked_memref *, lmcrt_unranked_memref *, lmcrt_unranked_memref *,
+    lmcrt_unranked_memref *, lmcrt_unranked_memref *, int32_t, int32_t,
+    int32_t);
 void _mlir_ciface_lmcrt_gpu_all_reduce_f32(lmcrt_unranked_memref *,
                                            lmcrt_unranked_memref *, int32_t);
 void _mlir_ciface_lmcrt_gpu_all_gather_f32(lmcrt_unranked_memref *,
@@ -441,6 +459,172 @@ TEST(GpuGemm, UnknownPrecisionEndsTheJob) {
                                                LMCRT_GEMM_BIAS, -1),
               testing::ExitedWithCode(1),
               "gpu_gemm_bias: unknown precision -1");
+}
+
+/// bfloat16 elements in shared memory (lmc-bf16-storage's tensors), made
+/// from floats rounded to nearest even; descriptors take them through
+/// desc<R>(asFloat(), ...) with offsets and strides in bfloat16 elements.
+struct Bf16Buffer {
+  explicit Bf16Buffer(int64_t n)
+      : n(n), data(static_cast<uint16_t *>(
+                  lmcrt::device::allocateShared(sizeof(uint16_t) * n))) {}
+  ~Bf16Buffer() { lmcrt::device::release(data); }
+  float *asFloat() const { return reinterpret_cast<float *>(data); }
+  double at(int64_t i) const {
+    uint32_t bits = static_cast<uint32_t>(data[i]) << 16;
+    float f;
+    std::memcpy(&f, &bits, sizeof(f));
+    return f;
+  }
+  void fill(unsigned seed) {
+    std::vector<float> values(n);
+    fillRandom(values.data(), n, seed);
+    for (int64_t i = 0; i < n; ++i) {
+      uint32_t u;
+      std::memcpy(&u, &values[i], sizeof(u));
+      data[i] = static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+  }
+  int64_t n;
+  uint16_t *data;
+};
+
+double geluTanh(double x) {
+  return 0.5 * x *
+         (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+
+TEST(GpuGemm, Bf16OperandsAllTransposesAndOutputs) {
+  // lmcrt_gpu_gemm_bf16 and _out_bf16 (lmc-bf16-storage): A and B stored as
+  // bfloat16, the products summed in float32, C float32 or bfloat16
+  // (rounded once); unaligned and aligned shapes, against the same bfloat16
+  // values multiplied in double.
+  REQUIRE_GPU();
+  for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{37, 29, 53},
+                         {64, 96, 128}})
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb)
+        for (bool outBf16 : {false, true}) {
+          Bf16Buffer A(M * K), B(K * N), Cb(M * N);
+          Buffer C(M * N);
+          A.fill(1);
+          B.fill(2);
+          std::fill(C.data, C.data + C.n, 7.0f);
+          auto a = ta ? desc<2>(A.asFloat(), 0, {K, M}, {M, 1})
+                      : desc<2>(A.asFloat(), 0, {M, K}, {K, 1});
+          auto b = tb ? desc<2>(B.asFloat(), 0, {N, K}, {K, 1})
+                      : desc<2>(B.asFloat(), 0, {K, N}, {N, 1});
+          auto c = desc<2>(outBf16 ? Cb.asFloat() : C.data, 0, {M, N}, {N, 1});
+          auto ra = a.ref(), rb = b.ref(), rc = c.ref();
+          if (outBf16)
+            _mlir_ciface_lmcrt_gpu_gemm_bf16_out_bf16(&ra, &rb, &rc, ta, tb);
+          else
+            _mlir_ciface_lmcrt_gpu_gemm_bf16(&ra, &rb, &rc, ta, tb);
+          lmcrt::device::synchronize();
+          std::string what = "M=" + std::to_string(M) + " ta=" +
+                             std::to_string(ta) + " tb=" + std::to_string(tb) +
+                             (outBf16 ? " C bf16" : " C f32");
+          int bad = 0;
+          for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) {
+              double sum = 0, scale = 0;
+              for (int64_t l = 0; l < K; ++l) {
+                double p = A.at(ta ? l * M + i : i * K + l) *
+                           B.at(tb ? j * K + l : l * N + j);
+                sum += p;
+                scale += std::fabs(p);
+              }
+              // float32 sums in any order, then one rounding to bfloat16.
+              double tol = (K + 2) * std::ldexp(1.0, -24) * scale + 1e-6 +
+                           (outBf16 ? std::ldexp(std::fabs(sum), -8) : 0.0);
+              double got = outBf16 ? Cb.at(i * N + j) : C.data[i * N + j];
+              if (std::fabs(got - sum) > tol && bad++ < 5)
+                ADD_FAILURE() << what << ": C[" << i << "," << j
+                              << "] = " << got << ", expected " << sum;
+            }
+        }
+}
+
+TEST(GpuGemm, Bf16OperandsBiasAndGeluEpilogues) {
+  // lmcrt_gpu_gemm_bias_bf16 (C, bias, pre-activation float32) and
+  // _out_bf16 (all three bfloat16: cuBLASLt's epilogue types follow D's) on
+  // a linear layer [2, 24, K] x [K, N] or [N, K]; with C's row stride N + 3
+  // the pre-activation cannot be cuBLASLt's (not a multiple of 8): the host
+  // epilogue, which for a bfloat16 C works on float32 sums and rounds once.
+  REQUIRE_GPU();
+  const int64_t Bn = 2, T = 24, K = 40, N = 48, M = Bn * T;
+  for (bool outBf16 : {false, true})
+    for (int tb = 0; tb < 2; ++tb)
+      for (int epilogue : {LMCRT_GEMM_BIAS, LMCRT_GEMM_BIAS_GELU_TANH})
+        for (int64_t ldc : {N, N + 3}) {
+          Bf16Buffer A(M * K), W(K * N), BiasB(N), Cb(M * ldc), AuxB(M * ldc);
+          Buffer BiasF(N), C(M * ldc), Aux(M * ldc);
+          A.fill(3);
+          W.fill(4);
+          BiasB.fill(5);
+          for (int64_t j = 0; j < N; ++j)
+            BiasF.data[j] = static_cast<float>(BiasB.at(j));
+          std::fill(C.data, C.data + C.n, 7.0f);
+          std::fill(Aux.data, Aux.data + Aux.n, 7.0f);
+          std::fill(Cb.data, Cb.data + Cb.n, uint16_t(0x40e0)); // 7.0
+          std::fill(AuxB.data, AuxB.data + AuxB.n, uint16_t(0x40e0));
+          auto a = desc<3>(A.asFloat(), 0, {Bn, T, K}, {T * K, K, 1});
+          auto w = tb ? desc<2>(W.asFloat(), 0, {N, K}, {K, 1})
+                      : desc<2>(W.asFloat(), 0, {K, N}, {N, 1});
+          auto bias =
+              desc<1>(outBf16 ? BiasB.asFloat() : BiasF.data, 0, {N}, {1});
+          auto c = desc<3>(outBf16 ? Cb.asFloat() : C.data, 0, {Bn, T, N},
+                           {T * ldc, ldc, 1});
+          auto aux = desc<3>(outBf16 ? AuxB.asFloat() : Aux.data, 0,
+                             {Bn, T, N}, {T * ldc, ldc, 1});
+          auto ra = a.ref(), rw = w.ref(), rb = bias.ref(), rc = c.ref(),
+               raux = aux.ref();
+          auto *auxArg = epilogue == LMCRT_GEMM_BIAS ? &rc : &raux;
+          if (outBf16)
+            _mlir_ciface_lmcrt_gpu_gemm_bias_bf16_out_bf16(
+                &ra, &rw, &rb, &rc, auxArg, 0, tb, epilogue);
+          else
+            _mlir_ciface_lmcrt_gpu_gemm_bias_bf16(&ra, &rw, &rb, &rc, auxArg,
+                                                  0, tb, epilogue);
+          lmcrt::device::synchronize();
+          std::string what = std::string(outBf16 ? "C bf16" : "C f32") +
+                             " tb=" + std::to_string(tb) +
+                             " epilogue=" + std::to_string(epilogue) +
+                             " ldc=" + std::to_string(ldc);
+          int bad = 0;
+          for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) {
+              double sum = BiasB.at(j), scale = std::fabs(sum);
+              for (int64_t l = 0; l < K; ++l) {
+                double p = A.at(i * K + l) * W.at(tb ? j * K + l : l * N + j);
+                sum += p;
+                scale += std::fabs(p);
+              }
+              const bool gelu = epilogue == LMCRT_GEMM_BIAS_GELU_TANH;
+              double expect = gelu ? geluTanh(sum) : sum;
+              double tol = (K + 2) * std::ldexp(1.0, -24) * scale + 1e-5;
+              double got = outBf16 ? Cb.at(i * ldc + j) : C.data[i * ldc + j];
+              double cTol =
+                  tol + (outBf16 ? std::ldexp(std::fabs(expect), -8) : 0.0);
+              if (std::fabs(got - expect) > cTol && bad++ < 5)
+                ADD_FAILURE() << what << ": C[" << i << "," << j
+                              << "] = " << got << ", expected " << expect;
+              if (gelu) {
+                double pre =
+                    outBf16 ? AuxB.at(i * ldc + j) : Aux.data[i * ldc + j];
+                double auxTol =
+                    tol + (outBf16 ? std::ldexp(std::fabs(sum), -8) : 0.0);
+                if (std::fabs(pre - sum) > auxTol && bad++ < 5)
+                  ADD_FAILURE() << what << ": aux[" << i << "," << j
+                                << "] = " << pre << ", expected " << sum;
+              }
+            }
+          if (ldc > N) { // padding untouched
+            EXPECT_EQ(outBf16 ? Cb.at(N) : C.data[N], 7.0) << what;
+            if (epilogue == LMCRT_GEMM_BIAS_GELU_TANH)
+              EXPECT_EQ(outBf16 ? AuxB.at(N) : Aux.data[N], 7.0) << what;
+          }
+        }
 }
 
 TEST(GpuGemm, StridedAndOffsetViews) {

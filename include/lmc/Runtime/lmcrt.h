@@ -387,9 +387,11 @@ void _mlir_ciface_lmcrt_gemm_bias_bf16(lmcrt_unranked_memref *a,
                                        int32_t transpose_a, int32_t transpose_b,
                                        int32_t epilogue);
 
-/* The same with C stored as bfloat16, rounded once after the float32
- * epilogue (the pre-activation aux stays float32; with LMCRT_GEMM_BIAS it
- * is ignored: generated code passes the bias). */
+/* The same with C stored as bfloat16, and with it the epilogue's bias and
+ * pre-activation aux (an epilogue's vectors have C's element type, as
+ * cuBLASLt's do): the bias extended, the epilogue computed in float32, C
+ * and aux each rounded once (to nearest, ties to even). With
+ * LMCRT_GEMM_BIAS aux is ignored (generated code passes C). */
 void _mlir_ciface_lmcrt_gemm_bias_bf16_out_bf16(
     lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
     lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
@@ -617,6 +619,33 @@ void _mlir_ciface_lmcrt_gpu_gemm(lmcrt_unranked_memref *a,
                                  lmcrt_unranked_memref *b,
                                  lmcrt_unranked_memref *c, int32_t transpose_a,
                                  int32_t transpose_b, int32_t precision);
+
+/* The arguments and results of _mlir_ciface_lmcrt_gemm_bf16 and its
+ * _out_bf16 and _bias forms over cuBLASLt: A and B as CUDA_R_16BF, products
+ * summed in float32 (CUBLAS_COMPUTE_32F), C as CUDA_R_32F or CUDA_R_16BF;
+ * the epilogue's bias and pre-activation of C's type. An epilogue cuBLASLt
+ * cannot apply runs on the host as in _mlir_ciface_lmcrt_gpu_gemm_bias
+ * (for a bfloat16 C, on float32 sums, C rounded once). */
+void _mlir_ciface_lmcrt_gpu_gemm_bf16(lmcrt_unranked_memref *a,
+                                      lmcrt_unranked_memref *b,
+                                      lmcrt_unranked_memref *c,
+                                      int32_t transpose_a,
+                                      int32_t transpose_b);
+void _mlir_ciface_lmcrt_gpu_gemm_bf16_out_bf16(lmcrt_unranked_memref *a,
+                                               lmcrt_unranked_memref *b,
+                                               lmcrt_unranked_memref *c,
+                                               int32_t transpose_a,
+                                               int32_t transpose_b);
+void _mlir_ciface_lmcrt_gpu_gemm_bias_bf16(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue);
+void _mlir_ciface_lmcrt_gpu_gemm_bias_bf16_out_bf16(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue);
 
 /* The arguments and results of _mlir_ciface_lmcrt_embedding_grad_f32, on
  * the compute stream (lib/Runtime/Cuda/EmbeddingKernels.cu): the table

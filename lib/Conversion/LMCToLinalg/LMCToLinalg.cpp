@@ -684,14 +684,14 @@ struct MatmulBiasLowering : OpConversionPattern<MatmulBiasOp> {
       maps.push_back(out);
 
     // With bfloat16 operands (lmc-bf16-storage) the products, the bias and
-    // GELU are float32 (the bias's type) and each result is rounded to its
-    // own type when stored. The partial sums live in the accumulator's
+    // GELU are float32 (a bfloat16 bias extended) and each result is rounded
+    // to its own type when stored. The partial sums live in the accumulator's
     // buffer (the pre-activation with GELU, else the result): a bfloat16
     // one rounds them, where the runtime's call, which replaces this loop
     // nest in every pipeline with library calls, sums in float32.
     Type resultEt = et, auxEt = et;
     if (cast<RankedTensorType>(lhs.getType()).getElementType().isBF16()) {
-      et = cast<RankedTensorType>(adaptor.getBias().getType()).getElementType();
+      et = rewriter.getF32Type();
       auxEt = gelu ? cast<RankedTensorType>(op.getPreActivation().getType())
                          .getElementType()
                    : resultEt;
@@ -728,7 +728,9 @@ struct MatmulBiasLowering : OpConversionPattern<MatmulBiasOp> {
                                           toAccumulator(b, l, et, a[1]));
           Value sum = arith::AddFOp::create(b, l, p, prev);
           Value biased = arith::SelectOp::create(
-              b, l, last, arith::AddFOp::create(b, l, sum, a[2]), sum);
+              b, l, last,
+              arith::AddFOp::create(b, l, sum, toAccumulator(b, l, et, a[2])),
+              sum);
           if (!gelu) {
             linalg::YieldOp::create(b, l, toStored(b, l, resultEt, biased));
             return;

@@ -243,7 +243,8 @@ struct ConvertLMCToRuntimePass
     Type f32 = b.getF32Type();
     if (kernel.getValue() == "gemm") {
       // bfloat16 A and B (lmc-bf16-storage): the bfloat16 GEMMs, C
-      // float32 or bfloat16, a pre-activation float32.
+      // float32 or bfloat16, an epilogue's bias and pre-activation of C's
+      // type.
       const bool bf16 = elementTypeOf(op.getDpsInputs()[0]).isBF16();
       const bool cBf16 = elementTypeOf(op.getDpsInits()[0]).isBF16();
       if (bf16) {
@@ -253,11 +254,18 @@ struct ConvertLMCToRuntimePass
         if (!cBf16 && elementTypeOf(op.getDpsInits()[0]) != f32)
           return op.emitOpError("is a bfloat16 GEMM writing ")
                  << elementTypeOf(op.getDpsInits()[0]);
+        Type cType = elementTypeOf(op.getDpsInits()[0]);
         if (op.getNumDpsInits() > 1 &&
-            elementTypeOf(op.getDpsInits()[1]) != f32)
+            elementTypeOf(op.getDpsInits()[1]) != cType)
           return op.emitOpError("is a bfloat16 GEMM with a ")
                  << elementTypeOf(op.getDpsInits()[1])
-                 << " pre-activation: the runtime writes it as float32";
+                 << " pre-activation: the runtime writes it as C (" << cType
+                 << ")";
+        if (op.getNumDpsInputs() > 2 &&
+            elementTypeOf(op.getDpsInputs()[2]) != cType)
+          return op.emitOpError("is a bfloat16 GEMM with a ")
+                 << elementTypeOf(op.getDpsInputs()[2])
+                 << " bias: the runtime reads it as C (" << cType << ")";
       } else if (cBf16 || elementTypeOf(op.getDpsInits()[0]) != f32) {
         return success();
       }
@@ -282,11 +290,8 @@ struct ConvertLMCToRuntimePass
           return op.emitOpError("has a malformed GEMM epilogue '")
                  << epilogue.getValue() << "'";
         Value c = op.getDpsInits()[0];
-        // Without GELU the runtime ignores aux: C, or with a bfloat16 C
-        // (aux is float32) the bias.
-        Value aux = numOutputs == 2 ? op.getDpsInits()[1]
-                    : cBf16         ? op.getDpsInputs()[2]
-                                    : c;
+        // Without GELU the runtime ignores aux: C.
+        Value aux = numOutputs == 2 ? op.getDpsInits()[1] : c;
         SmallVector<Arg> args = {op.getDpsInputs()[0],
                                  op.getDpsInputs()[1],
                                  op.getDpsInputs()[2],

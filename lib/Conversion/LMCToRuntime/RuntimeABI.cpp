@@ -25,17 +25,19 @@ const Entry kEntries[] = {
    "mmmiii", '-'},                // a, b, c, transpose_a, transpose_b, precision
   {Function::GemmBias, "lmcrt_gemm_bias", "lmcrt_gpu_gemm_bias", true,
    "mmmmmiiii", '-'},             // a, b, bias, c, aux, ta, tb, epilogue, precision
-  // bfloat16 A and B (lmc-bf16-storage); CPU only so far.
-  {Function::GemmBf16, "lmcrt_gemm_bf16", nullptr, true,
+  // bfloat16 A and B (lmc-bf16-storage).
+  {Function::GemmBf16, "lmcrt_gemm_bf16", "lmcrt_gpu_gemm_bf16", true,
    "mmmii", '-'},                 // a, b (bf16), c (f32), ta, tb
-  {Function::GemmBf16OutBf16, "lmcrt_gemm_bf16_out_bf16", nullptr, true,
+  {Function::GemmBf16OutBf16, "lmcrt_gemm_bf16_out_bf16",
+   "lmcrt_gpu_gemm_bf16_out_bf16", true,
    "mmmii", '-'},                 // a, b, c (bf16), ta, tb
-  {Function::GemmBiasBf16, "lmcrt_gemm_bias_bf16", nullptr, true,
-   "mmmmmiii", '-'},              // a, b (bf16), bias, c (f32), aux (f32),
-                                  // ta, tb, epilogue
-  {Function::GemmBiasBf16OutBf16, "lmcrt_gemm_bias_bf16_out_bf16", nullptr,
-   true, "mmmmmiii", '-'},        // a, b, bias, c (bf16), aux (f32), ta,
+  {Function::GemmBiasBf16, "lmcrt_gemm_bias_bf16", "lmcrt_gpu_gemm_bias_bf16",
+   true, "mmmmmiii", '-'},        // a, b (bf16), bias, c, aux (f32), ta,
                                   // tb, epilogue
+  {Function::GemmBiasBf16OutBf16, "lmcrt_gemm_bias_bf16_out_bf16",
+   "lmcrt_gpu_gemm_bias_bf16_out_bf16", true,
+   "mmmmmiii", '-'},              // a, b, bias, c, aux (bf16), ta, tb,
+                                  // epilogue
   {Function::EmbeddingGrad, "lmcrt_embedding_grad_f32",
    "lmcrt_gpu_embedding_grad_f32", true,
    "mmml", '-'},                  // grad, ids, table_grad, offset

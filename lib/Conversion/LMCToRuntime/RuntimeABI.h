@@ -30,7 +30,8 @@ enum class Function {
   Gemm,
   GemmBias,
   /// The GEMMs on bfloat16 A and B (lmc-bf16-storage): C float32, or
-  /// bfloat16 (`...OutBf16`); the epilogue's pre-activation float32.
+  /// bfloat16 (`...OutBf16`); the epilogue's bias and pre-activation of
+  /// C's type.
   GemmBf16,
   GemmBf16OutBf16,
   GemmBiasBf16,

@@ -106,8 +106,8 @@ struct CopyLoops {
   bool empty = false;
 };
 
-template <typename T>
-CopyLoops copyLoops(const MemrefView<T> &src, const MemrefView<T> &dst) {
+template <typename S, typename D>
+CopyLoops copyLoops(const MemrefView<S> &src, const MemrefView<D> &dst) {
   CopyLoops loops;
   std::vector<int64_t> &sizes = loops.sizes, &sStrides = loops.srcStrides,
                        &dStrides = loops.dstStrides;
@@ -132,33 +132,36 @@ CopyLoops copyLoops(const MemrefView<T> &src, const MemrefView<T> &dst) {
   return loops;
 }
 
-/// Copies the elements of `src` into `dst`; both have the same sizes, any
-/// strides. Dimensions of size 1 are dropped and neighbouring dimensions that
-/// are contiguous in both views are merged, so that the innermost loop runs
-/// over as many elements as possible. The views must not overlap.
-template <typename T>
-void copyElements(const MemrefView<T> &src, const MemrefView<T> &dst) {
+/// Writes f(src element) into `dst` for each element; both have the same
+/// sizes, any strides. Dimensions of size 1 are dropped and neighbouring
+/// dimensions that are contiguous in both views are merged, so that the
+/// innermost loop runs over as many elements as possible. The views must not
+/// overlap.
+template <typename S, typename D, typename F>
+void transformElements(const MemrefView<S> &src, const MemrefView<D> &dst,
+                       F f) {
   const CopyLoops loops = copyLoops(src, dst);
   if (loops.empty)
     return;
   const std::vector<int64_t> &sizes = loops.sizes, &sStrides = loops.srcStrides,
                              &dStrides = loops.dstStrides;
   if (sizes.empty()) {
-    *dst.data = *src.data;
+    *dst.data = f(*src.data);
     return;
   }
   const size_t inner = sizes.size() - 1;
   const int64_t n = sizes[inner], sInner = sStrides[inner],
                 dInner = dStrides[inner];
   std::vector<int64_t> index(inner, 0);
-  const T *s = src.data;
-  T *o = dst.data;
+  const S *s = src.data;
+  D *o = dst.data;
   while (true) {
     if (sInner == 1 && dInner == 1)
-      std::copy(s, s + n, o);
+      for (int64_t i = 0; i < n; ++i)
+        o[i] = f(s[i]);
     else
       for (int64_t i = 0; i < n; ++i)
-        o[i * dInner] = s[i * sInner];
+        o[i * dInner] = f(s[i * sInner]);
     // Odometer over the outer dimensions.
     int64_t d = static_cast<int64_t>(inner) - 1;
     for (; d >= 0; --d) {
@@ -173,6 +176,13 @@ void copyElements(const MemrefView<T> &src, const MemrefView<T> &dst) {
     if (d < 0)
       return;
   }
+}
+
+/// Copies the elements of `src` into `dst` (transformElements without a
+/// conversion).
+template <typename T>
+void copyElements(const MemrefView<T> &src, const MemrefView<T> &dst) {
+  transformElements(src, dst, [](T x) { return x; });
 }
 
 } // namespace lmcrt

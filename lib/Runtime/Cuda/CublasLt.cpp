@@ -3,7 +3,12 @@
 // _mlir_ciface_lmcrt_gpu_gemm and _gemm_bias: the C ABI of
 // _mlir_ciface_lmcrt_gemm (lmcrt.h) over cuBLASLt, on the compute stream.
 // Storage and accumulation are float32; the precision argument is the
-// compute precision (CUBLAS_COMPUTE_32F, _FAST_TF32, _FAST_16BF).
+// compute precision (CUBLAS_COMPUTE_32F, _FAST_TF32, _FAST_16BF). The
+// _bf16 forms read A and B stored as bfloat16 (CUDA_R_16BF, lmc-bf16-storage)
+// and sum in float32 (CUBLAS_COMPUTE_32F); C is float32, or bfloat16 in the
+// _out_bf16 forms, and an epilogue's bias and pre-activation have C's type,
+// which is what cuBLASLt's epilogues take (cublasLt.h: their types default
+// to D's).
 //
 // cuBLASLt is column-major. Each operand, a rows x cols view with strides
 // (rs, cs), is either column-major (rs = 1), taken as is, or row-major
@@ -32,6 +37,7 @@
 #include "Cuda/StepGraph.h"
 
 #include "Comm/Collectives.h"
+#include "Core/Bfloat16.h"
 #include "Core/MemrefView.h"
 #include "Kernels/GemmEpilogue.h"
 
@@ -44,6 +50,7 @@
 #include <map>
 #include <optional>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 using namespace lmcrt;
@@ -65,6 +72,19 @@ using namespace lmcrt::cuda;
 namespace {
 
 using View = MemrefView<float>;
+using ViewBf16 = MemrefView<uint16_t>;
+
+/// What a GEMM's tensors hold: float32, or bfloat16 (its 16 bits).
+enum class Element { F32, BF16 };
+
+template <typename T> constexpr Element elementOf() {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, uint16_t>);
+  return std::is_same_v<T, float> ? Element::F32 : Element::BF16;
+}
+
+cudaDataType_t cudaTypeOf(Element e) {
+  return e == Element::F32 ? CUDA_R_32F : CUDA_R_16BF;
+}
 
 struct LtApi {
 #define LMCRT_DECLARE(fn) decltype(&::fn) fn = nullptr;
@@ -91,14 +111,14 @@ const char *precisionName(Precision p) {
 /// A column-major operand: the matrix stored is `transposed ? cols x rows :
 /// rows x cols` with leading dimension `ld`.
 struct Operand {
-  const float *data = nullptr;
+  const void *data = nullptr;
   int64_t ld = 1;
   bool transposed = false;
 };
 
 /// The cuBLASLt view of a logical rows x cols matrix with strides (rs, cs);
 /// false when neither stride is 1.
-bool describe(const float *data, int64_t rows, int64_t cols, int64_t rs,
+bool describe(const void *data, int64_t rows, int64_t cols, int64_t rs,
               int64_t cs, Operand &out) {
   int64_t r = std::max<int64_t>(rows, 1), c = std::max<int64_t>(cols, 1);
   if ((rs == 1 || rows == 1) && (cols == 1 || cs >= r)) {
@@ -123,7 +143,8 @@ uint32_t alignmentOf(const void *p) {
 
 /// One batch stride for dimensions [0, n) of `v`, when they collapse into
 /// one (0 when they are all of size 1).
-bool batchStride(const View &v, int64_t n, int64_t &stride) {
+template <typename T>
+bool batchStride(const MemrefView<T> &v, int64_t n, int64_t &stride) {
   stride = 0;
   int64_t expected = -1;
   for (int64_t d = n - 1; d >= 0; --d) {
@@ -140,11 +161,12 @@ bool batchStride(const View &v, int64_t n, int64_t &stride) {
 
 /// The epilogue of one cuBLASLt call: none, CUBLASLT_EPILOGUE_BIAS (a
 /// bias along D's rows), or CUBLASLT_EPILOGUE_GELU_AUX_BIAS (also the
-/// pre-activation, column-major with leading dimension auxLd).
+/// pre-activation, column-major with leading dimension auxLd); both of D's
+/// element type.
 struct Epilogue {
   enum Kind { None = 0, Bias = 1, GeluAuxBias = 2 } kind = None;
-  const float *bias = nullptr;
-  float *aux = nullptr;
+  const void *bias = nullptr;
+  void *aux = nullptr;
   int64_t auxLd = 0;
 };
 
@@ -163,14 +185,19 @@ public:
     return *gemm;
   }
 
+  /// C = op(A) op(B), A and B of element type TIn, C of TOut.
+  template <typename TIn, typename TOut>
   void run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-           lmcrt_unranked_memref *c, bool ta, bool tb, Precision precision);
+           lmcrt_unranked_memref *c, bool ta, bool tb, Precision precision,
+           const std::string &what);
   /// The GEMM with a bias (LMCRT_GEMM_BIAS) or bias + tanh GELU
-  /// (LMCRT_GEMM_BIAS_GELU_TANH, the pre-activation in `aux`) epilogue.
+  /// (LMCRT_GEMM_BIAS_GELU_TANH, the pre-activation in `aux`) epilogue; the
+  /// bias and aux of C's type.
+  template <typename TIn, typename TOut>
   void runBias(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
                lmcrt_unranked_memref *aux, bool ta, bool tb, int32_t epilogue,
-               Precision precision);
+               Precision precision, const std::string &what);
 
 private:
   void open();
@@ -184,9 +211,11 @@ private:
   }
   /// A packed row-major copy of `rows x cols` at `data` with strides
   /// (rs, cs), in temporary `slot`.
-  float *pack(int slot, const float *data, int64_t rows, int64_t cols,
-              int64_t rs, int64_t cs);
-  float *temporary(int slot, int64_t elements);
+  template <typename T>
+  const T *pack(int slot, const T *data, int64_t rows, int64_t cols,
+                int64_t rs, int64_t cs);
+  /// Device memory for `elements` of T, kept for the next call of `slot`.
+  template <typename T> T *temporary(int slot, int64_t elements);
   void setEpiloguePointers(cublasLtMatmulDesc_t desc, const Epilogue &ep) {
     if (ep.kind == Epilogue::None)
       return;
@@ -201,31 +230,34 @@ private:
             "cublasLtMatmulDescSetAttribute(EPILOGUE_AUX_POINTER)");
   }
   /// D = op(X) op(Y), column-major m x n, `batch` matrices, then the
-  /// epilogue `ep`; false (nothing done) when cuBLASLt has no algorithm
+  /// epilogue `ep`; X and Y of element type `in`, D (and the epilogue's
+  /// vectors) of `out`; false (nothing done) when cuBLASLt has no algorithm
   /// with that epilogue.
-  bool matmul(Precision precision, int64_t m, int64_t n, int64_t k,
-              const Operand &x, const Operand &y, float *d, int64_t ldd,
-              int64_t batch, int64_t sx, int64_t sy, int64_t sd,
-              const Epilogue &ep = Epilogue());
+  bool matmul(Precision precision, Element in, Element out, int64_t m,
+              int64_t n, int64_t k, const Operand &x, const Operand &y,
+              void *d, int64_t ldd, int64_t batch, int64_t sx, int64_t sy,
+              int64_t sd, const Epilogue &ep = Epilogue());
   /// The GEMM, then, with `bias`, its epilogue (`aux`: GELU, keeping the
   /// pre-activation there): in cuBLASLt's call where it can address C and
   /// aux, else on the host.
+  template <typename TIn, typename TOut>
   void run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
            lmcrt_unranked_memref *c, bool ta, bool tb, Precision precision,
-           const std::string &what, const View *bias, const View *aux);
+           const std::string &what, const MemrefView<TOut> *bias,
+           const MemrefView<TOut> *aux);
 
-  /// Precision, transposes, m, n, k, leading dimensions, batch and its
-  /// strides, alignments of X, Y and D; epilogue kind, aux leading
-  /// dimension, alignments of bias and aux.
-  using Key =
-      std::tuple<int, bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t,
-                 int64_t, int64_t, int64_t, int64_t, int64_t, uint32_t,
-                 uint32_t, uint32_t, int, int64_t, uint32_t, uint32_t>;
+  /// Precision, element types in and out, transposes, m, n, k, leading
+  /// dimensions, batch and its strides, alignments of X, Y and D; epilogue
+  /// kind, aux leading dimension, alignments of bias and aux.
+  using Key = std::tuple<int, int, int, bool, bool, int64_t, int64_t, int64_t,
+                         int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                         int64_t, uint32_t, uint32_t, uint32_t, int, int64_t,
+                         uint32_t, uint32_t>;
   LtApi api;
   cublasLtHandle_t handle = nullptr;
   CUdeviceptr workspace = 0;
   std::map<Key, Plan> plans;
-  std::vector<std::pair<float *, int64_t>> temps; // device memory, by slot
+  std::vector<std::pair<void *, int64_t>> temps; // device memory (bytes)
 };
 
 void Gemm::open() {
@@ -246,27 +278,30 @@ void Gemm::open() {
               "cuMemAlloc(cuBLASLt workspace)");
 }
 
-float *Gemm::temporary(int slot, int64_t elements) {
+template <typename T> T *Gemm::temporary(int slot, int64_t elements) {
   if (temps.size() <= static_cast<size_t>(slot))
     temps.resize(slot + 1, {nullptr, 0});
-  auto &[ptr, size] = temps[slot];
-  if (size < elements) {
+  auto &[ptr, bytes] = temps[slot];
+  const int64_t needed = static_cast<int64_t>(sizeof(T)) * elements;
+  if (bytes < needed) {
     device::release(ptr);
-    ptr = static_cast<float *>(device::allocate(sizeof(float) * elements));
-    size = elements;
+    ptr = device::allocate(static_cast<size_t>(needed));
+    bytes = needed;
   }
-  return ptr;
+  return static_cast<T *>(ptr);
 }
 
-float *Gemm::pack(int slot, const float *data, int64_t rows, int64_t cols,
-                  int64_t rs, int64_t cs) {
-  float *out = temporary(slot, rows * cols);
+template <typename T>
+const T *Gemm::pack(int slot, const T *data, int64_t rows, int64_t cols,
+                    int64_t rs, int64_t cs) {
+  T *out = temporary<T>(slot, rows * cols);
   // Neither stride is 1: the host gathers the elements (after the work
   // queued before) and the packed copy goes back to the device.
-  Staged<float> src(View(const_cast<float *>(data), {rows, cols}, {rs, cs}));
-  std::vector<float> packed(static_cast<size_t>(rows * cols));
-  copyElements(src.view(), View::packed(packed.data(), {rows, cols}));
-  device::copyToDevice(out, packed.data(), sizeof(float) * packed.size());
+  Staged<T> src(
+      MemrefView<T>(const_cast<T *>(data), {rows, cols}, {rs, cs}));
+  std::vector<T> packed(static_cast<size_t>(rows * cols));
+  copyElements(src.view(), MemrefView<T>::packed(packed.data(), {rows, cols}));
+  device::copyToDevice(out, packed.data(), sizeof(T) * packed.size());
   return out;
 }
 
@@ -284,11 +319,37 @@ void hostEpilogue(const View &C, const View &bias, const View *aux) {
     x->commit();
 }
 
-bool Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
-                  const Operand &x, const Operand &y, float *d, int64_t ldd,
-                  int64_t batch, int64_t sx, int64_t sy, int64_t sd,
-                  const Epilogue &ep) {
+/// The same for a bfloat16 C: `sums` (host, packed, C's sizes) holds the
+/// GEMM's float32 sums; the bias is extended, the epilogue runs in float32,
+/// and C (and the pre-activation) are rounded once as they are written.
+void hostEpilogue(std::vector<float> sums, const ViewBf16 &C,
+                  const ViewBf16 &bias, const ViewBf16 *aux) {
+  Staged<uint16_t> b(bias);
+  std::vector<float> wide(static_cast<size_t>(bias.size(0)));
+  transformElements(b.view(), View::packed(wide.data(), {bias.size(0)}),
+                    fromBf16);
+  View sum = View::packed(sums.data(), C.sizes);
+  std::vector<float> pre(aux ? sums.size() : 0);
+  View preView = View::packed(pre.data(), C.sizes);
+  applyBiasEpilogue(sum, View::packed(wide.data(), {bias.size(0)}),
+                    aux ? &preView : nullptr);
+  Staged<uint16_t> c(C);
+  transformElements(sum, c.view(), toBf16);
+  c.commit();
+  if (aux) {
+    Staged<uint16_t> x(*aux);
+    transformElements(preView, x.view(), toBf16);
+    x.commit();
+  }
+}
+
+bool Gemm::matmul(Precision precision, Element in, Element out, int64_t m,
+                  int64_t n, int64_t k, const Operand &x, const Operand &y,
+                  void *d, int64_t ldd, int64_t batch, int64_t sx, int64_t sy,
+                  int64_t sd, const Epilogue &ep) {
   Key key{static_cast<int>(precision),
+          static_cast<int>(in),
+          static_cast<int>(out),
           x.transposed,
           y.transposed,
           m,
@@ -311,8 +372,11 @@ bool Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
   auto it = plans.find(key);
   if (it == plans.end()) {
     Plan p;
+    // Operands stored as bfloat16 are multiplied as they are, the products
+    // summed in float32; float32 operands at the compute precision.
     cublasComputeType_t compute =
-        precision == Precision::F32    ? CUBLAS_COMPUTE_32F
+        in == Element::BF16 || precision == Precision::F32
+            ? CUBLAS_COMPUTE_32F
         : precision == Precision::TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32
                                        : CUBLAS_COMPUTE_32F_FAST_16BF;
     check(api.cublasLtMatmulDescCreate(&p.desc, compute, CUDA_R_32F),
@@ -336,7 +400,8 @@ bool Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
       // Only what the epilogue needs: its kind, the pointers (below) and
       // the pre-activation's leading dimension. The bias and pre-activation
       // types are left at their default (-1), which cublasLt.h documents as
-      // the type of D's elements (float here) for these epilogues; setting
+      // the type of D's elements for these epilogues (C's type in lmcrt.h's
+      // GEMMs: float32, or bfloat16 in the _out_bf16 forms); setting
       // EPILOGUE_AUX_DATA_TYPE "for an unsupported matrix data, scale, and
       // compute type combination" makes cublasLtMatmul return
       // CUBLAS_STATUS_INVALID_VALUE (cublasLt.h, CUDA 13).
@@ -349,9 +414,9 @@ bool Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
     // The epilogue's pointers are set on the descriptor before the
     // heuristic (which reads their alignment) and before every call.
     setEpiloguePointers(p.desc, ep);
-    auto layout = [&](cublasLtMatrixLayout_t &l, int64_t rows, int64_t cols,
-                      int64_t ld, int64_t stride) {
-      check(api.cublasLtMatrixLayoutCreate(&l, CUDA_R_32F, rows, cols, ld),
+    auto layout = [&](cublasLtMatrixLayout_t &l, Element e, int64_t rows,
+                      int64_t cols, int64_t ld, int64_t stride) {
+      check(api.cublasLtMatrixLayoutCreate(&l, cudaTypeOf(e), rows, cols, ld),
             "cublasLtMatrixLayoutCreate");
       if (batch == 1)
         return;
@@ -364,9 +429,9 @@ bool Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
                 sizeof(stride)),
             "cublasLtMatrixLayoutSetAttribute(STRIDED_BATCH_OFFSET)");
     };
-    layout(p.x, x.transposed ? k : m, x.transposed ? m : k, x.ld, sx);
-    layout(p.y, y.transposed ? n : k, y.transposed ? k : n, y.ld, sy);
-    layout(p.d, m, n, ldd, sd);
+    layout(p.x, in, x.transposed ? k : m, x.transposed ? m : k, x.ld, sx);
+    layout(p.y, in, y.transposed ? n : k, y.transposed ? k : n, y.ld, sy);
+    layout(p.d, out, m, n, ldd, sd);
     cublasLtMatmulPreference_t pref = nullptr;
     check(api.cublasLtMatmulPreferenceCreate(&pref),
           "cublasLtMatmulPreferenceCreate");
@@ -377,10 +442,10 @@ bool Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
           "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)");
     // Views into buffers may start anywhere: tell the heuristic.
     const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> aligns[] = {
-        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, std::get<13>(key)},
-        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, std::get<14>(key)},
-        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, std::get<15>(key)},
-        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, std::get<15>(key)}};
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, std::get<15>(key)},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, std::get<16>(key)},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, std::get<17>(key)},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, std::get<17>(key)}};
     for (const auto &[attribute, value] : aligns)
       check(api.cublasLtMatmulPreferenceSetAttribute(pref, attribute, &value,
                                                      sizeof(value)),
@@ -398,6 +463,8 @@ bool Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
     }
     if (found < 1)
       comm::fatal(std::string("gpu_gemm_") + precisionName(precision) +
+                  (in == Element::BF16 ? " (bfloat16 operands)" : "") +
+                  (out == Element::BF16 ? " (bfloat16 C)" : "") +
                   ": cuBLASLt has no algorithm for m=" + std::to_string(m) +
                   " n=" + std::to_string(n) + " k=" + std::to_string(k) +
                   " batch=" + std::to_string(batch));
@@ -419,19 +486,26 @@ bool Gemm::matmul(Precision precision, int64_t m, int64_t n, int64_t k,
   return true;
 }
 
-void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
-               lmcrt_unranked_memref *c, bool ta, bool tb,
-               Precision precision) {
-  std::string what = std::string("gpu_gemm_") + precisionName(precision);
-  requireReady(what.c_str());
-  run(a, b, c, ta, tb, precision, what, nullptr, nullptr);
-}
-
+template <typename TIn, typename TOut>
 void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                lmcrt_unranked_memref *c, bool ta, bool tb, Precision precision,
-               const std::string &what, const View *bias, const View *aux) {
+               const std::string &what) {
+  requireReady(what.c_str());
+  run<TIn, TOut>(a, b, c, ta, tb, precision, what, nullptr, nullptr);
+}
+
+template <typename TIn, typename TOut>
+void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+               lmcrt_unranked_memref *c, bool ta, bool tb, Precision precision,
+               const std::string &what, const MemrefView<TOut> *bias,
+               const MemrefView<TOut> *aux) {
+  constexpr Element in = elementOf<TIn>(), out = elementOf<TOut>();
+  // A bfloat16 C whose epilogue cuBLASLt cannot apply: the float32 sums go
+  // to a temporary and the host rounds C once, after the epilogue.
+  constexpr bool roundOnHost = out == Element::BF16;
   profile::mark(KernelClass::Gemm);
-  View A(a), B(b), C(c);
+  MemrefView<TIn> A(a), B(b);
+  MemrefView<TOut> C(c);
   if (C.rank() < 2 || A.rank() != C.rank() ||
       (B.rank() != 2 && B.rank() != C.rank()))
     comm::fatal(what + ": inconsistent ranks (A " + A.shapeString() + ", B " +
@@ -458,15 +532,24 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
     return;
   open();
   if (K == 0) {
-    // An empty sum: C = 0 (the host writes it).
-    Staged<float> c(C);
-    std::vector<float> zeros(C.numElements(), 0.0f);
-    copyElements(View::packed(zeros.data(), C.sizes), c.view());
-    c.commit();
-    if (bias) {
+    // An empty sum: C = 0 (the host writes it), then the epilogue.
+    if (bias)
       reportEpilogueFallback(what, aux ? "bias_gelu_tanh" : "bias", M, N, K,
                              "an empty sum");
-      hostEpilogue(C, *bias, aux);
+    if constexpr (roundOnHost) {
+      if (bias) {
+        hostEpilogue(std::vector<float>(C.numElements(), 0.0f), C, *bias,
+                     aux);
+        return;
+      }
+    }
+    Staged<TOut> zero(C);
+    std::vector<TOut> zeros(C.numElements(), TOut(0));
+    copyElements(MemrefView<TOut>::packed(zeros.data(), C.sizes), zero.view());
+    zero.commit();
+    if constexpr (!roundOnHost) {
+      if (bias)
+        hostEpilogue(C, *bias, aux);
     }
     return;
   }
@@ -513,7 +596,7 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
       if (!shared)
         offB += idx * B.strides[d];
     }
-    const float *pa = A.data + offA, *pb = B.data + offB;
+    const TIn *pa = A.data + offA, *pb = B.data + offB;
     int64_t ars = aRs, acs = aCs, brs = bRs, bcs = bCs;
     if (!describe(pa, m, K, ars, acs, oa)) {
       pa = pack(0, pa, m, K, ars, acs);
@@ -523,35 +606,28 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
       pb = pack(1, pb, K, N, brs, bcs);
       brs = N, bcs = 1;
     }
-    bool epilogueDone = false;
+    // The epilogue in cuBLASLt's call: only for a row-major C (below).
+    Epilogue ep;
     std::string fallbackReason = "C is column-major";
-    float *pc = C.data + offC;
+    TOut *pc = C.data + offC;
     const bool cDirect =
         describe(pc, m, N, C.stride(-2), C.stride(-1), oc);
     if (!cDirect) {
-      pc = temporary(2, m * N);
+      pc = temporary<TOut>(2, m * N);
       describe(pc, m, N, N, 1, oc);
     }
-    if (!oc.transposed) {
-      // Column-major C = op(A) op(B).
-      describe(pa, m, K, ars, acs, oa);
-      describe(pb, K, N, brs, bcs, ob);
-      matmul(precision, m, N, K, oa, ob, pc, oc.ld, perCall, sA, sB, sC);
-    } else {
-      // Row-major C: C^T = op(B)^T op(A)^T (transposing swaps strides).
-      // Its rows are C's columns: the bias, one value per row of C^T, is
-      // what cuBLASLt's bias epilogue adds, and a row-major pre-activation
-      // is a column-major one with leading dimension aux's row stride.
-      describe(pb, N, K, bcs, brs, ob);
-      describe(pa, K, m, acs, ars, oa);
-      Epilogue ep;
-      if (bias && !cDirect)
+    if (oc.transposed && bias) {
+      // Row-major C: C^T = op(B)^T op(A)^T. Its rows are C's columns: the
+      // bias, one value per row of C^T, is what cuBLASLt's bias epilogue
+      // adds, and a row-major pre-activation is a column-major one with
+      // leading dimension aux's row stride.
+      if (!cDirect)
         fallbackReason = "C has no unit stride";
-      else if (bias && !folded)
+      else if (!folded)
         fallbackReason = "the pre-activation does not fold into C's rows";
-      else if (bias && bias->stride(0) != 1)
+      else if (bias->stride(0) != 1)
         fallbackReason = "the bias is strided";
-      if (bias && cDirect && folded && bias->stride(0) == 1) {
+      if (cDirect && folded && bias->stride(0) == 1) {
         ep.bias = bias->data;
         if (!aux) {
           ep.kind = Epilogue::Bias;
@@ -566,65 +642,99 @@ void Gemm::run(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                            " is not a multiple of 8";
         }
       }
-      epilogueDone =
-          ep.kind != Epilogue::None && matmul(precision, N, m, K, ob, oa, pc,
-                                              oc.ld, perCall, sB, sA, sC, ep);
-      if (ep.kind != Epilogue::None && !epilogueDone)
-        fallbackReason = "cuBLASLt's heuristic has no algorithm for it";
-      if (!epilogueDone)
-        matmul(precision, N, m, K, ob, oa, pc, oc.ld, perCall, sB, sA, sC);
     }
-    if (!cDirect) {
+    // (transposing swaps strides)
+    Operand xa, xb;
+    if (oc.transposed) {
+      describe(pb, N, K, bcs, brs, xb);
+      describe(pa, K, m, acs, ars, xa);
+    } else {
+      describe(pa, m, K, ars, acs, xa);
+      describe(pb, K, N, brs, bcs, xb);
+    }
+    auto gemmInto = [&](void *d, Element dType, int64_t ld,
+                        const Epilogue &e) {
+      return oc.transposed ? matmul(precision, in, dType, N, m, K, xb, xa, d,
+                                    ld, perCall, sB, sA, sC, e)
+                           : matmul(precision, in, dType, m, N, K, xa, xb, d,
+                                    ld, perCall, sA, sB, sC, e);
+    };
+    const bool epilogueDone =
+        ep.kind != Epilogue::None && gemmInto(pc, out, oc.ld, ep);
+    if (ep.kind != Epilogue::None && !epilogueDone)
+      fallbackReason = "cuBLASLt's heuristic has no algorithm for it";
+    const bool hostRounds = roundOnHost && bias && !epilogueDone;
+    if (!epilogueDone && !hostRounds)
+      gemmInto(pc, out, oc.ld, Epilogue());
+    if (!cDirect && !hostRounds) {
       // C has no unit stride: its elements are scattered on the host.
-      std::vector<float> packed(static_cast<size_t>(m * N));
-      device::copyToHost(packed.data(), pc, sizeof(float) * packed.size());
-      Staged<float> out(
-          View(C.data + offC, {m, N}, {C.stride(-2), C.stride(-1)}));
-      copyElements(View::packed(packed.data(), {m, N}), out.view());
-      out.commit();
+      std::vector<TOut> packed(static_cast<size_t>(m * N));
+      device::copyToHost(packed.data(), pc, sizeof(TOut) * packed.size());
+      Staged<TOut> scattered(
+          MemrefView<TOut>(C.data + offC, {m, N}, {C.stride(-2), C.stride(-1)}));
+      copyElements(MemrefView<TOut>::packed(packed.data(), {m, N}),
+                   scattered.view());
+      scattered.commit();
     }
     if (bias && !epilogueDone) {
       // cuBLASLt cannot apply this epilogue: the host applies it to the
       // call's rows, once it says so (EpilogueFallback.h).
       reportEpilogueFallback(what, aux ? "bias_gelu_tanh" : "bias", m, N, K,
                              fallbackReason);
-      View part(C.data + offC, {m, N}, {C.stride(-2), C.stride(-1)});
-      if (aux && !folded) {
-        // One GEMM wrote every batch element: the whole of C at once.
-        hostEpilogue(C, *bias, aux);
-      } else if (aux) {
-        View auxPart(aux->data + offAux, {m, N},
-                     {aux->stride(-2), aux->stride(-1)});
-        hostEpilogue(part, *bias, &auxPart);
+      // The call's rows of C and aux; all of them when one GEMM wrote
+      // every batch element but aux did not fold.
+      const bool whole = aux && !folded;
+      MemrefView<TOut> part =
+          whole ? C
+                : MemrefView<TOut>(C.data + offC, {m, N},
+                                   {C.stride(-2), C.stride(-1)});
+      std::optional<MemrefView<TOut>> auxPart;
+      if (aux)
+        auxPart = whole ? *aux
+                        : MemrefView<TOut>(aux->data + offAux, {m, N},
+                                           {aux->stride(-2), aux->stride(-1)});
+      if constexpr (roundOnHost) {
+        // The float32 sums into a row-major temporary: its transpose,
+        // column-major, is op(B)^T op(A)^T.
+        float *sums = temporary<float>(3, m * N);
+        describe(pb, N, K, bcs, brs, xb);
+        describe(pa, K, m, acs, ars, xa);
+        matmul(precision, in, Element::F32, N, m, K, xb, xa, sums, N, perCall,
+               sB, sA, m * N, Epilogue());
+        std::vector<float> host(static_cast<size_t>(m * N));
+        device::copyToHost(host.data(), sums, sizeof(float) * host.size());
+        hostEpilogue(std::move(host), part, *bias,
+                     auxPart ? &*auxPart : nullptr);
       } else {
-        hostEpilogue(part, *bias, nullptr);
+        hostEpilogue(part, *bias, auxPart ? &*auxPart : nullptr);
       }
     }
   }
 }
 
+template <typename TIn, typename TOut>
 void Gemm::runBias(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
                    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
                    lmcrt_unranked_memref *aux, bool ta, bool tb,
-                   int32_t epilogue, Precision precision) {
-  std::string what = std::string("gpu_gemm_bias_") + precisionName(precision);
+                   int32_t epilogue, Precision precision,
+                   const std::string &what) {
   requireReady(what.c_str());
   if (epilogue != LMCRT_GEMM_BIAS && epilogue != LMCRT_GEMM_BIAS_GELU_TANH)
     comm::fatal(what + ": unknown epilogue " + std::to_string(epilogue));
-  View C(c), Bias(bias);
+  MemrefView<TOut> C(c), Bias(bias);
   if (Bias.rank() != 1 || C.rank() < 1 || Bias.size(0) != C.size(-1))
     comm::fatal(what + ": the bias " + Bias.shapeString() +
                 " is not a vector of C's last dimension (C " + C.shapeString() +
                 ")");
   if (epilogue == LMCRT_GEMM_BIAS) {
-    run(a, b, c, ta, tb, precision, what, &Bias, nullptr);
+    run<TIn, TOut>(a, b, c, ta, tb, precision, what, &Bias, nullptr);
     return;
   }
-  View Aux(aux);
+  MemrefView<TOut> Aux(aux);
   if (Aux.sizes != C.sizes)
     comm::fatal(what + ": the pre-activation " + Aux.shapeString() +
                 " differs from C " + C.shapeString());
-  run(a, b, c, ta, tb, precision, what, &Bias, &Aux);
+  run<TIn, TOut>(a, b, c, ta, tb, precision, what, &Bias, &Aux);
 }
 
 } // namespace
@@ -661,8 +771,10 @@ extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bias(
     return;
   // The arguments are checked before the GPU is touched.
   Precision p = precisionOf(precision, "gpu_gemm_bias");
-  Gemm::get().runBias(a, b, bias, c, aux, transpose_a != 0, transpose_b != 0,
-                      epilogue, p);
+  Gemm::get().runBias<float, float>(a, b, bias, c, aux, transpose_a != 0,
+                                    transpose_b != 0, epilogue, p,
+                                    std::string("gpu_gemm_bias_") +
+                                        precisionName(p));
 }
 
 extern "C" void
@@ -674,5 +786,59 @@ _mlir_ciface_lmcrt_gpu_gemm(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
   if (gate.skip())
     return;
   Precision p = precisionOf(precision, "gpu_gemm");
-  Gemm::get().run(a, b, c, transpose_a != 0, transpose_b != 0, p);
+  Gemm::get().run<float, float>(a, b, c, transpose_a != 0, transpose_b != 0,
+                                p, std::string("gpu_gemm_") + precisionName(p));
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bf16(lmcrt_unranked_memref *a,
+                                                 lmcrt_unranked_memref *b,
+                                                 lmcrt_unranked_memref *c,
+                                                 int32_t transpose_a,
+                                                 int32_t transpose_b) {
+  step_graph::Gate gate("gpu_gemm_bf16", a, b, c, transpose_a, transpose_b);
+  if (gate.skip())
+    return;
+  Gemm::get().run<uint16_t, float>(a, b, c, transpose_a != 0,
+                                   transpose_b != 0, Precision::BF16,
+                                   "lmcrt_gpu_gemm_bf16");
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bf16_out_bf16(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *c, int32_t transpose_a, int32_t transpose_b) {
+  step_graph::Gate gate("gpu_gemm_bf16_out_bf16", a, b, c, transpose_a,
+                        transpose_b);
+  if (gate.skip())
+    return;
+  Gemm::get().run<uint16_t, uint16_t>(a, b, c, transpose_a != 0,
+                                      transpose_b != 0, Precision::BF16,
+                                      "lmcrt_gpu_gemm_bf16_out_bf16");
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bias_bf16(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue) {
+  step_graph::Gate gate("gpu_gemm_bias_bf16", a, b, bias, c, aux, transpose_a,
+                        transpose_b, epilogue);
+  if (gate.skip())
+    return;
+  Gemm::get().runBias<uint16_t, float>(a, b, bias, c, aux, transpose_a != 0,
+                                       transpose_b != 0, epilogue,
+                                       Precision::BF16, "lmcrt_gpu_gemm_bias_bf16");
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_gemm_bias_bf16_out_bf16(
+    lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
+    lmcrt_unranked_memref *bias, lmcrt_unranked_memref *c,
+    lmcrt_unranked_memref *aux, int32_t transpose_a, int32_t transpose_b,
+    int32_t epilogue) {
+  step_graph::Gate gate("gpu_gemm_bias_bf16_out_bf16", a, b, bias, c, aux,
+                        transpose_a, transpose_b, epilogue);
+  if (gate.skip())
+    return;
+  Gemm::get().runBias<uint16_t, uint16_t>(
+      a, b, bias, c, aux, transpose_a != 0, transpose_b != 0, epilogue,
+      Precision::BF16, "lmcrt_gpu_gemm_bias_bf16_out_bf16");
 }

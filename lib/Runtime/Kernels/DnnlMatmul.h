@@ -24,6 +24,8 @@
 #ifndef LMC_LIB_RUNTIME_KERNELS_DNNLMATMUL_H
 #define LMC_LIB_RUNTIME_KERNELS_DNNLMATMUL_H
 
+#include "Core/Bfloat16.h"
+
 #include <cstdint>
 #include <string>
 
@@ -36,14 +38,7 @@ struct StridedMatrix {
   int64_t rows, cols, rowStride, colStride;
 };
 
-/// `x` rounded to bfloat16 (to nearest, ties to even; infinities kept, NaNs
-/// stay NaN), as its 16 bits.
-inline uint16_t toBf16(float x) {
-  uint32_t u = __builtin_bit_cast(uint32_t, x);
-  if ((u & 0x7fffffffu) > 0x7f800000u)
-    return static_cast<uint16_t>((u >> 16) | 0x40u);
-  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
+using lmcrt::toBf16;
 
 /// Writes `src` rounded to bfloat16 into `dst`, packed row-major
 /// (dst[i * cols + j]), on the OpenMP threads when it is large.

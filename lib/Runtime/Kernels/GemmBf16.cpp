@@ -6,13 +6,15 @@
 // matmul primitive reads them as stored (DnnlMatmul.h); elsewhere they are
 // extended to float32 (exactly) for sgemm. The products are summed in
 // float32; the epilogue runs on float32; an output stored as bfloat16 is
-// rounded once at the end.
+// rounded once at the end. With a bfloat16 C the epilogue's bias and
+// pre-activation are bfloat16 too (lmcrt.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "lmc/Runtime/lmcrt.h"
 
 #include "Comm/Collectives.h"
+#include "Core/Bfloat16.h"
 #include "Core/MemrefView.h"
 #include "Kernels/Dnnl.h"
 #include "Kernels/DnnlMatmul.h"
@@ -34,9 +36,7 @@ template <typename T> using View = lmcrt::MemrefView<T>;
   std::abort();
 }
 
-inline float fromBf16(uint16_t bits) {
-  return __builtin_bit_cast(float, static_cast<uint32_t>(bits) << 16);
-}
+using lmcrt::fromBf16;
 
 /// Below this many elements a copy stays on the calling thread.
 constexpr int64_t kParallelElements = 1 << 15;
@@ -72,7 +72,7 @@ void roundInto(const View<float> &src, const View<uint16_t> &dst) {
     const float *in = src.data + offS;
     uint16_t *out = dst.data + offD;
     for (int64_t j = 0; j < n; ++j)
-      out[j * ds] = lmcrt::kernels::toBf16(in[j * ss]);
+      out[j * ds] = lmcrt::toBf16(in[j * ss]);
   }
 }
 
@@ -205,20 +205,31 @@ void gemmBias(lmcrt_unranked_memref *a, lmcrt_unranked_memref *b,
   if (epilogue != LMCRT_GEMM_BIAS && epilogue != LMCRT_GEMM_BIAS_GELU_TANH)
     fail("gemm_bias_bf16: unknown epilogue");
   lmcrt::comm::progress();
-  thread_local std::vector<float> scratch;
+  thread_local std::vector<float> scratch, auxScratch, biasScratch;
   Output C(c, cBf16, scratch);
   gemmInto(View<uint16_t>(a), View<uint16_t>(b), C.f32, transpose_a != 0,
            transpose_b != 0);
-  View<float> Bias(bias);
+  // The bias has C's element type: a bfloat16 one is extended.
+  View<float> Bias;
+  if (cBf16) {
+    View<uint16_t> stored(bias);
+    biasScratch.resize(stored.numElements());
+    Bias = View<float>::packed(biasScratch.data(), stored.sizes);
+    lmcrt::transformElements(stored, Bias, fromBf16);
+  } else {
+    Bias = View<float>(bias);
+  }
   if (Bias.rank() != 1 || Bias.sizes[0] != C.f32.size(-1))
     fail("gemm_bias_bf16: the bias is not a vector of N elements");
   if (epilogue == LMCRT_GEMM_BIAS) {
     lmcrt::applyBiasEpilogue(C.f32, Bias, nullptr);
   } else {
-    View<float> Aux(aux);
-    if (Aux.sizes != C.f32.sizes)
+    // So has the pre-activation: a bfloat16 one is rounded once, as C.
+    Output Aux(aux, cBf16, auxScratch);
+    if (Aux.f32.sizes != C.f32.sizes)
       fail("gemm_bias_bf16: the pre-activation differs from C in shape");
-    lmcrt::applyBiasEpilogue(C.f32, Bias, &Aux);
+    lmcrt::applyBiasEpilogue(C.f32, Bias, &Aux.f32);
+    Aux.store();
   }
   C.store();
 }

@@ -13,6 +13,7 @@
 #include "lmc/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
@@ -91,24 +92,40 @@ struct LMCBF16StoragePass
     }
 
     // 2. Values stored as bfloat16 by the op that writes them: not bound,
-    // and every reader reads them as bfloat16.
+    // and every reader reads them as bfloat16. An op that writes its
+    // results together (a GEMM's result and pre-activation, one epilogue)
+    // stores all of them so, or none.
     llvm::SetVector<Operation *> retyped;
+    auto storable = [&](BF16StorageOpInterface storage, OpResult r) {
+      return !bound.contains(r) &&
+             storage.canWriteBF16(r.getResultNumber()) &&
+             llvm::all_of(r.getUses(), [](OpOperand &use) {
+               auto reader = dyn_cast<BF16StorageOpInterface>(use.getOwner());
+               return reader && reader.canReadBF16(use.getOperandNumber());
+             });
+    };
     for (Operation *op : ops) {
       auto storage = dyn_cast<BF16StorageOpInterface>(op);
       if (!storage)
         continue;
-      for (OpResult r : op->getResults()) {
-        RankedTensorType type = tensorOf(r, &Type::isF32);
-        if (!type || r.use_empty() || bound.contains(r) ||
-            !storage.canWriteBF16(r.getResultNumber()))
-          continue;
-        bool readersAccept = llvm::all_of(r.getUses(), [](OpOperand &use) {
-          auto reader = dyn_cast<BF16StorageOpInterface>(use.getOwner());
-          return reader && reader.canReadBF16(use.getOperandNumber());
+      SmallVector<OpResult> stored;
+      for (OpResult r : op->getResults())
+        if (tensorOf(r, &Type::isF32) && !r.use_empty() && storable(storage, r))
+          stored.push_back(r);
+      if (storage.writesBF16Together()) {
+        bool all = !stored.empty() && llvm::all_of(op->getResults(), [&](
+                                                       OpResult r) {
+          return !tensorOf(r, &Type::isF32) || llvm::is_contained(stored, r) ||
+                 (r.use_empty() && storage.canWriteBF16(r.getResultNumber()));
         });
-        if (!readersAccept)
-          continue;
-        r.setType(asBF16(type));
+        stored.clear();
+        if (all)
+          for (OpResult r : op->getResults())
+            if (tensorOf(r, &Type::isF32))
+              stored.push_back(r);
+      }
+      for (OpResult r : stored) {
+        r.setType(asBF16(cast<RankedTensorType>(r.getType())));
         retyped.insert(op);
         for (Operation *user : r.getUsers())
           retyped.insert(user);
@@ -118,7 +135,7 @@ struct LMCBF16StoragePass
 
     // 3. Every GEMM reads bfloat16: an operand still float32 is converted
     // once, where it is defined, for all the GEMMs that read it.
-    llvm::MapVector<Value, Value> converted;
+    converted.clear();
     for (Operation *op : ops) {
       auto storage = dyn_cast<BF16StorageOpInterface>(op);
       if (!storage || !storage.computesInBF16())
@@ -139,10 +156,7 @@ struct LMCBF16StoragePass
         Value v = use->get();
         if (!tensorOf(v, &Type::isF32))
           continue;
-        Value &copy = converted[v];
-        if (!copy)
-          copy = convert(v);
-        use->set(copy);
+        use->set(convert(v));
       }
       retyped.insert(op);
       ++numGemms;
@@ -151,11 +165,42 @@ struct LMCBF16StoragePass
     for (Operation *op : retyped)
       if (auto storage = dyn_cast<BF16StorageOpInterface>(op))
         storage.adaptToBF16Storage();
+    // A data-moving op repeated on converted operands may have no reader
+    // left.
+    for (Operation *op : repeated)
+      if (op->use_empty())
+        op->erase();
+    repeated.clear();
   }
 
-  /// `v` rounded to bfloat16 by a group of its own, placed where `v` is
-  /// defined (a function argument: at the top of the function).
+  /// `v` rounded to bfloat16, once: where an op that only moves data
+  /// (`isBF16PassThrough`, a flatten) defines it, that op again on the
+  /// rounded copies of its operands, so that one conversion serves every
+  /// view of a value; else a group of its own, placed where `v` is defined
+  /// (a function argument: at the top of the function).
   Value convert(Value v) {
+    if (Value known = converted.lookup(v))
+      return known;
+    Operation *def = v.getDefiningOp();
+    auto storage = dyn_cast_or_null<BF16StorageOpInterface>(def);
+    if (storage && storage.isBF16PassThrough()) {
+      IRMapping mapping;
+      for (Value operand : def->getOperands())
+        if (tensorOf(operand, &Type::isF32))
+          mapping.map(operand, convert(operand));
+      OpBuilder b(def);
+      b.setInsertionPointAfter(def);
+      Operation *copy = b.clone(*def, mapping);
+      for (auto [result, rounded] :
+           llvm::zip(def->getResults(), copy->getResults())) {
+        if (RankedTensorType type = tensorOf(result, &Type::isF32))
+          rounded.setType(asBF16(type));
+        converted[result] = rounded;
+      }
+      repeated.push_back(def);
+      ++numPassedThrough;
+      return converted.lookup(v);
+    }
     OpBuilder b(v.getContext());
     if (auto arg = dyn_cast<BlockArgument>(v))
       b.setInsertionPointToStart(arg.getOwner());
@@ -171,8 +216,14 @@ struct LMCBF16StoragePass
     Value out = ConvertOp::create(b, loc, bf16, in);
     YieldOp::create(b, loc, ValueRange{out});
     ++numConversions;
+    converted[v] = group.getResult(0);
     return group.getResult(0);
   }
+
+  /// The bfloat16 copy of each float32 value converted in this function.
+  llvm::DenseMap<Value, Value> converted;
+  /// The data-moving ops repeated on converted operands.
+  SmallVector<Operation *> repeated;
 };
 
 } // namespace

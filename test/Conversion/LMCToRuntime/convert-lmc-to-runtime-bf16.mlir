@@ -1,43 +1,70 @@
-// RUN: lmc-opt %s --convert-lmc-to-linalg --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --convert-lmc-to-runtime="precision=bf16" -split-input-file -verify-diagnostics | FileCheck %s
-// RUN: not lmc-opt %s --convert-lmc-to-linalg --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --convert-lmc-to-runtime="device=gpu precision=bf16" 2>&1 | FileCheck %s --check-prefix=GPU
+// RUN: lmc-opt %s --convert-lmc-to-linalg --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --convert-lmc-to-runtime="precision=bf16" -split-input-file -verify-diagnostics | FileCheck %s --check-prefixes=CHECK,CPU
+// RUN: lmc-opt %s --convert-lmc-to-linalg --one-shot-bufferize="bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map" --convert-lmc-to-runtime="device=gpu precision=bf16" -split-input-file -verify-diagnostics | FileCheck %s --check-prefixes=CHECK,GPU
 
 // Tests that GEMMs on bfloat16 operands (lmc-bf16-storage) become calls of
-// the runtime's bfloat16 GEMMs on bfloat16 buffers, named after C's type: a
-// plain GEMM with its float32 C, a biased GELU GEMM writing C as bfloat16
-// (its pre-activation float32), a biased one writing C as float32 (aux is
-// C) and one writing C as bfloat16 (aux is the float32 bias, ignored); the
-// bias stays float32 and no precision argument is passed. No float32 GEMM
-// is called, and the GPU runtime, which has no such GEMM yet, is refused.
+// the runtime's bfloat16 GEMMs on bfloat16 buffers, named after C's type,
+// on the CPU (lmcrt_gemm_*) and on the GPU (cuBLASLt: lmcrt_gpu_gemm_*): a
+// plain GEMM with its float32 C, a biased GELU GEMM writing C, the bias and
+// the pre-activation as bfloat16 (an epilogue's vectors have C's type), a
+// biased one writing C as float32 (aux is C) and one writing C as bfloat16
+// (aux is C again); no precision argument is passed, and no float32 GEMM
+// is called.
 
-// CHECK-DAG: func.func private @lmcrt_gemm_bf16(memref<*xbf16>, memref<*xbf16>, memref<*xf32>, i32, i32) attributes {llvm.emit_c_interface}
-// CHECK-DAG: func.func private @lmcrt_gemm_bias_bf16_out_bf16(memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<*xbf16>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface}
-// CHECK-DAG: func.func private @lmcrt_gemm_bias_bf16(memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface}
-// CHECK-NOT: @lmcrt_gemm(
-// CHECK-NOT: @lmcrt_gemm_bias(
+// CPU-DAG: func.func private @lmcrt_gemm_bf16(memref<*xbf16>, memref<*xbf16>, memref<*xf32>, i32, i32) attributes {llvm.emit_c_interface}
+// CPU-DAG: func.func private @lmcrt_gemm_bias_bf16_out_bf16(memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, i32, i32, i32) attributes {llvm.emit_c_interface}
+// CPU-DAG: func.func private @lmcrt_gemm_bias_bf16(memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface}
+// GPU-DAG: func.func private @lmcrt_gpu_gemm_bf16(memref<*xbf16>, memref<*xbf16>, memref<*xf32>, i32, i32) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG: func.func private @lmcrt_gpu_gemm_bias_bf16_out_bf16(memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, i32, i32, i32) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG: func.func private @lmcrt_gpu_gemm_bias_bf16(memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// CHECK-NOT: @lmcrt_{{(gpu_)?}}gemm(
+// CHECK-NOT: @lmcrt_{{(gpu_)?}}gemm_bias(
 // CHECK-LABEL: func.func @gemms
-// CHECK-SAME:    (%{{.+}}: memref<?x?x64xbf16>, %{{.+}}: memref<64x64xbf16>, %[[B:.+]]: memref<64xf32>)
-// CHECK:         call @lmcrt_gemm_bf16(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) : (memref<*xbf16>, memref<*xbf16>, memref<*xf32>, i32, i32) -> ()
-// CHECK:         call @lmcrt_gemm_bias_bf16_out_bf16(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) : (memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<*xbf16>, memref<*xf32>, i32, i32, i32) -> ()
-// CHECK:         call @lmcrt_gemm_bias_bf16(%{{.+}}, %{{.+}}, %{{.+}}, %[[C:.+]], %[[C]], %{{.+}}, %{{.+}}, %{{.+}}) : (memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) -> ()
-// CHECK:         %[[UB:.+]] = memref.cast %[[B]] : memref<64xf32> to memref<*xf32>
-// CHECK:         call @lmcrt_gemm_bias_bf16_out_bf16(%{{.+}}, %{{.+}}, %[[UB]], %{{.+}}, %[[UB]], %{{.+}}, %{{.+}}, %{{.+}})
+// CHECK-SAME:    (%{{.+}}: memref<?x?x64xbf16>, %{{.+}}: memref<64x64xbf16>, %[[B:.+]]: memref<64xf32>, %[[BB:.+]]: memref<64xbf16>)
+// CHECK:         call @lmcrt_{{(gpu_)?}}gemm_bf16(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) : (memref<*xbf16>, memref<*xbf16>, memref<*xf32>, i32, i32) -> ()
+// CHECK:         %[[UBB:.+]] = memref.cast %[[BB]] : memref<64xbf16> to memref<*xbf16>
+// CHECK:         call @lmcrt_{{(gpu_)?}}gemm_bias_bf16_out_bf16(%{{.+}}, %{{.+}}, %[[UBB]], %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) : (memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, i32, i32, i32) -> ()
+// CHECK:         call @lmcrt_{{(gpu_)?}}gemm_bias_bf16(%{{.+}}, %{{.+}}, %{{.+}}, %[[C:.+]], %[[C]], %{{.+}}, %{{.+}}, %{{.+}}) : (memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) -> ()
+// CHECK:         %[[UBB2:.+]] = memref.cast %[[BB]] : memref<64xbf16> to memref<*xbf16>
+// CHECK:         call @lmcrt_{{(gpu_)?}}gemm_bias_bf16_out_bf16(%{{.+}}, %{{.+}}, %[[UBB2]], %[[D:.+]], %[[D]], %{{.+}}, %{{.+}}, %{{.+}})
 // CHECK-NOT:     linalg.generic {{.*}}reduction
-// GPU: error: 'linalg.generic' op has no GPU implementation in the runtime
-func.func @gemms(%x: tensor<?x?x64xbf16>, %w: tensor<64x64xbf16>, %b: tensor<64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xbf16>, tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xbf16>) {
+func.func @gemms(%x: tensor<?x?x64xbf16>, %w: tensor<64x64xbf16>, %b: tensor<64xf32>, %bb: tensor<64xbf16>) -> (tensor<?x?x64xf32>, tensor<?x?x64xbf16>, tensor<?x?x64xbf16>, tensor<?x?x64xf32>, tensor<?x?x64xbf16>) {
   %y = lmc.matmul %x, %w : tensor<?x?x64xbf16>, tensor<64x64xbf16>
-  %h, %pre = lmc.matmul_bias %x, %w, %b gelu(tanh) : tensor<?x?x64xbf16>, tensor<64x64xbf16>, tensor<64xf32> -> tensor<?x?x64xbf16>, tensor<?x?x64xf32>
+  %h, %pre = lmc.matmul_bias %x, %w, %bb gelu(tanh) : tensor<?x?x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16> -> tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
   %q = lmc.matmul_bias %x, %w, %b : tensor<?x?x64xbf16>, tensor<64x64xbf16>, tensor<64xf32> -> tensor<?x?x64xf32>
-  %r = lmc.matmul_bias %x, %w, %b : tensor<?x?x64xbf16>, tensor<64x64xbf16>, tensor<64xf32> -> tensor<?x?x64xbf16>
-  return %y, %h, %pre, %q, %r : tensor<?x?x64xf32>, tensor<?x?x64xbf16>, tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xbf16>
+  %r = lmc.matmul_bias %x, %w, %bb : tensor<?x?x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16> -> tensor<?x?x64xbf16>
+  return %y, %h, %pre, %q, %r : tensor<?x?x64xf32>, tensor<?x?x64xbf16>, tensor<?x?x64xbf16>, tensor<?x?x64xf32>, tensor<?x?x64xbf16>
 }
 
 // -----
 
-// Tests that a bfloat16 pre-activation, which the runtime's GEMMs do not
-// write, is an error.
+// Tests that a marked bfloat16 GEMM whose pre-activation or bias does not
+// have C's type (which lmc.matmul_bias's verifier rules out) is an error
+// of the lowering rather than a call with the wrong element types.
 
-func.func @bf16_pre(%x: tensor<?x?x64xbf16>, %w: tensor<64x64xbf16>, %b: tensor<64xf32>) -> (tensor<?x?x64xbf16>, tensor<?x?x64xbf16>) {
-  // expected-error @+1 {{is a bfloat16 GEMM with a 'bf16' pre-activation: the runtime writes it as float32}}
-  %h, %pre = lmc.matmul_bias %x, %w, %b gelu(tanh) : tensor<?x?x64xbf16>, tensor<64x64xbf16>, tensor<64xf32> -> tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
-  return %h, %pre : tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#n = affine_map<(m, n, k) -> (n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+func.func @mismatched_aux(%a: memref<4x4xbf16>, %b: memref<4x4xbf16>, %bias: memref<4xbf16>, %c: memref<4x4xbf16>, %aux: memref<4x4xf32>) {
+  // expected-error @+1 {{is a bfloat16 GEMM with a 'f32' pre-activation: the runtime writes it as C ('bf16')}}
+  linalg.generic {indexing_maps = [#mk, #kn, #n, #mn, #mn], iterator_types = ["parallel", "parallel", "reduction"], lmc.library_call = {kernel = "gemm", epilogue = "bias_gelu_tanh", transpose_a = false, transpose_b = false}} ins(%a, %b, %bias : memref<4x4xbf16>, memref<4x4xbf16>, memref<4xbf16>) outs(%c, %aux : memref<4x4xbf16>, memref<4x4xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %z: bf16, %acc: bf16, %pre: f32):
+    linalg.yield %acc, %pre : bf16, f32
+  }
+  return
+}
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#n = affine_map<(m, n, k) -> (n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+func.func @mismatched_bias(%a: memref<4x4xbf16>, %b: memref<4x4xbf16>, %biasf: memref<4xf32>, %c: memref<4x4xbf16>) {
+  // expected-error @+1 {{is a bfloat16 GEMM with a 'f32' bias: the runtime reads it as C ('bf16')}}
+  linalg.generic {indexing_maps = [#mk, #kn, #n, #mn], iterator_types = ["parallel", "parallel", "reduction"], lmc.library_call = {kernel = "gemm", epilogue = "bias", transpose_a = false, transpose_b = false}} ins(%a, %b, %biasf : memref<4x4xbf16>, memref<4x4xbf16>, memref<4xf32>) outs(%c : memref<4x4xbf16>) {
+  ^bb0(%x: bf16, %y: bf16, %z: f32, %acc: bf16):
+    linalg.yield %acc : bf16
+  }
+  return
 }

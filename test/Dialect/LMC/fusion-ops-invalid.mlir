@@ -320,34 +320,57 @@ func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xf32>, %b: tensor<5xf32>) -> te
 
 // -----
 
-// Tests that with bfloat16 operands the bias of lmc.matmul_bias is float32
-// (a bfloat16 bias is no float tensor of the op's at all).
+// Tests that with bfloat16 operands the bias of lmc.matmul_bias has the
+// result's element type (float32 here).
 
 func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xbf16>, %b: tensor<5xf64>) -> tensor<3x5xf32> {
-  // expected-error @+1 {{with bfloat16 operands the bias must be float32}}
+  // expected-error @+1 {{with bfloat16 operands the bias must have the result's element type 'f32', got 'tensor<5xf64>'}}
   %0 = lmc.matmul_bias %x, %w, %b : tensor<3x4xbf16>, tensor<4x5xbf16>, tensor<5xf64> -> tensor<3x5xf32>
   return %0 : tensor<3x5xf32>
 }
 
 // -----
 
-// Tests that with bfloat16 operands the results of lmc.matmul_bias are
+// Tests that with bfloat16 operands and a bfloat16 result the bias of
+// lmc.matmul_bias is bfloat16 too (an epilogue's vectors have its output's
+// type, as cuBLASLt's do).
+
+func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xbf16>, %b: tensor<5xf32>) -> tensor<3x5xbf16> {
+  // expected-error @+1 {{with bfloat16 operands the bias must have the result's element type 'bf16', got 'tensor<5xf32>'}}
+  %0 = lmc.matmul_bias %x, %w, %b : tensor<3x4xbf16>, tensor<4x5xbf16>, tensor<5xf32> -> tensor<3x5xbf16>
+  return %0 : tensor<3x5xbf16>
+}
+
+// -----
+
+// Tests that with bfloat16 operands the result of lmc.matmul_bias is
 // float32 or bfloat16.
 
-func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xbf16>, %b: tensor<5xf32>) -> tensor<3x5xf64> {
-  // expected-error @+1 {{with bfloat16 operands the results must be float32 or bfloat16}}
-  %0 = lmc.matmul_bias %x, %w, %b : tensor<3x4xbf16>, tensor<4x5xbf16>, tensor<5xf32> -> tensor<3x5xf64>
+func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xbf16>, %b: tensor<5xf64>) -> tensor<3x5xf64> {
+  // expected-error @+1 {{with bfloat16 operands the result must be float32 or bfloat16, got 'tensor<3x5xf64>'}}
+  %0 = lmc.matmul_bias %x, %w, %b : tensor<3x4xbf16>, tensor<4x5xbf16>, tensor<5xf64> -> tensor<3x5xf64>
   return %0 : tensor<3x5xf64>
 }
 
 // -----
 
 // Tests that with bfloat16 operands the pre-activation of lmc.matmul_bias
-// has the result's shape (its element type may differ).
+// has the result's element type: both are one epilogue's outputs.
 
-func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xbf16>, %b: tensor<5xf32>) -> tensor<3x5xbf16> {
+func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xbf16>, %b: tensor<5xbf16>) -> tensor<3x5xbf16> {
+  // expected-error @+1 {{with bfloat16 operands the pre-activation must have the result's element type 'bf16', got 'tensor<3x5xf32>'}}
+  %0, %1 = lmc.matmul_bias %x, %w, %b gelu(tanh) : tensor<3x4xbf16>, tensor<4x5xbf16>, tensor<5xbf16> -> tensor<3x5xbf16>, tensor<3x5xf32>
+  return %0 : tensor<3x5xbf16>
+}
+
+// -----
+
+// Tests that with bfloat16 operands the pre-activation of lmc.matmul_bias
+// has the result's shape.
+
+func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xbf16>, %b: tensor<5xbf16>) -> tensor<3x5xbf16> {
   // expected-error @+1 {{pre-activation must have the shape of the result}}
-  %0, %1 = lmc.matmul_bias %x, %w, %b gelu(tanh) : tensor<3x4xbf16>, tensor<4x5xbf16>, tensor<5xf32> -> tensor<3x5xbf16>, tensor<?x5xf32>
+  %0, %1 = lmc.matmul_bias %x, %w, %b gelu(tanh) : tensor<3x4xbf16>, tensor<4x5xbf16>, tensor<5xbf16> -> tensor<3x5xbf16>, tensor<?x5xbf16>
   return %0 : tensor<3x5xbf16>
 }
 

@@ -34,23 +34,29 @@ func.func @weight_once(%x: tensor<?x?x64xf32>, %w: tensor<64x64xf32>, %dy: tenso
 // Tests that a group's result read by a GEMM and by another group, whose
 // result only GEMMs read, is stored as bfloat16 (the group rounds at its
 // yield), and that the group reading it extends it after its block
-// argument; the matmul_bias writes its activation as bfloat16 for the next
-// GEMM, its pre-activation stays float32 (returned).
+// argument; the matmul_bias writes its activation and its pre-activation
+// (read by a group whose result only a GEMM reads) as bfloat16, together,
+// and reads its bias as bfloat16 then: one conversion of the bias at the
+// top of the function.
 
 // CHECK-LABEL: func.func @group_to_gemm_and_group
+// CHECK-SAME:    (%{{.+}}: tensor<?x?x64xf32>, %{{.+}}: tensor<64x64xf32>, %[[B:.+]]: tensor<64xf32>, %{{.+}}: tensor<64x64xf32>)
+// CHECK:         %[[BB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[B]]) : (tensor<64xf32>) -> tensor<64xbf16>
 // CHECK:         %[[G:.+]] = lmc.fused "gelu" (%[[A:.+]] = %{{.+}}) : (tensor<?x?x64xf32>) -> tensor<?x?x64xbf16> {
 // CHECK-NEXT:      %[[E:.+]] = lmc.gelu %[[A]] tanh : tensor<?x?x64xf32>
 // CHECK-NEXT:      %[[R:.+]] = lmc.convert %[[E]] : tensor<?x?x64xf32> -> tensor<?x?x64xbf16>
 // CHECK-NEXT:      lmc.yield %[[R]] : tensor<?x?x64xbf16>
-// CHECK:         %[[K:.+]] = lmc.fused "scale" (%[[B:.+]] = %[[G]]) : (tensor<?x?x64xbf16>) -> tensor<?x?x64xbf16> {
-// CHECK-NEXT:      %[[BE:.+]] = lmc.convert %[[B]] : tensor<?x?x64xbf16> -> tensor<?x?x64xf32>
+// CHECK:         %[[K:.+]] = lmc.fused "scale" (%[[B2:.+]] = %[[G]]) : (tensor<?x?x64xbf16>) -> tensor<?x?x64xbf16> {
+// CHECK-NEXT:      %[[BE:.+]] = lmc.convert %[[B2]] : tensor<?x?x64xbf16> -> tensor<?x?x64xf32>
 // CHECK-NEXT:      %[[S:.+]] = lmc.scale %[[BE]] by 2.000000e+00 : tensor<?x?x64xf32>
 // CHECK-NEXT:      %[[SR:.+]] = lmc.convert %[[S]] : tensor<?x?x64xf32> -> tensor<?x?x64xbf16>
 // CHECK-NEXT:      lmc.yield %[[SR]] : tensor<?x?x64xbf16>
-// CHECK:         %[[H:.+]], %[[PRE:.+]] = lmc.matmul_bias %[[G]], %{{.+}}, %{{.+}} gelu(tanh) : tensor<?x?x64xbf16>, tensor<64x64xbf16>, tensor<64xf32> -> tensor<?x?x64xbf16>, tensor<?x?x64xf32>
-// CHECK-NEXT:    %[[M:.+]] = lmc.matmul %[[K]], %{{.+}} : tensor<?x?x64xbf16>, tensor<64x64xbf16>
+// CHECK:         %[[H:.+]], %[[PRE:.+]] = lmc.matmul_bias %[[G]], %{{.+}}, %[[BB]] gelu(tanh) : tensor<?x?x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16> -> tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
+// CHECK-NEXT:    %[[D:.+]] = lmc.fused "gelu_grad" (%{{.+}} = %[[PRE]]) : (tensor<?x?x64xbf16>) -> tensor<?x?x64xbf16>
+// CHECK:         %[[M:.+]] = lmc.matmul %[[K]], %{{.+}} : tensor<?x?x64xbf16>, tensor<64x64xbf16>
 // CHECK-NEXT:    %[[N:.+]] = lmc.matmul %[[H]], %{{.+}} : tensor<?x?x64xbf16>, tensor<64x64xbf16>
-// CHECK-NEXT:    return %[[M]], %[[N]], %[[PRE]]
+// CHECK-NEXT:    %[[O:.+]] = lmc.matmul %[[D]], %{{.+}} : tensor<?x?x64xbf16>, tensor<64x64xbf16>
+// CHECK-NEXT:    return %[[M]], %[[N]], %[[O]]
 func.func @group_to_gemm_and_group(%x: tensor<?x?x64xf32>, %w: tensor<64x64xf32>, %b: tensor<64xf32>, %w2: tensor<64x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
   %g = lmc.fused "gelu" (%a = %x) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
     %0 = lmc.gelu %a tanh : tensor<?x?x64xf32>
@@ -61,9 +67,64 @@ func.func @group_to_gemm_and_group(%x: tensor<?x?x64xf32>, %w: tensor<64x64xf32>
     lmc.yield %0 : tensor<?x?x64xf32>
   }
   %h, %pre = lmc.matmul_bias %g, %w, %b gelu(tanh) : tensor<?x?x64xf32>, tensor<64x64xf32>, tensor<64xf32> -> tensor<?x?x64xf32>, tensor<?x?x64xf32>
+  %d = lmc.fused "gelu_grad" (%a = %pre) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+    %0 = lmc.scale %a by 5.0e-01 : tensor<?x?x64xf32>
+    lmc.yield %0 : tensor<?x?x64xf32>
+  }
   %m = lmc.matmul %k, %w2 : tensor<?x?x64xf32>, tensor<64x64xf32>
   %n = lmc.matmul %h, %w2 : tensor<?x?x64xf32>, tensor<64x64xf32>
-  return %m, %n, %pre : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>
+  %o = lmc.matmul %d, %w2 : tensor<?x?x64xf32>, tensor<64x64xf32>
+  return %m, %n, %o : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that a matmul_bias whose pre-activation must stay float32 (it is
+// returned) keeps its activation float32 too, with its float32 bias (one
+// epilogue writes both with one type): the GEMM reading the activation
+// reads a converted copy.
+
+// CHECK-LABEL: func.func @pre_activation_bound
+// CHECK-SAME:    (%[[X:.+]]: tensor<?x?x64xf32>, %{{.+}}: tensor<64x64xf32>, %[[B:.+]]: tensor<64xf32>, %{{.+}}: tensor<64x64xf32>)
+// CHECK:         %[[H:.+]], %[[PRE:.+]] = lmc.matmul_bias %{{.+}}, %{{.+}}, %[[B]] gelu(tanh) : tensor<?x?x64xbf16>, tensor<64x64xbf16>, tensor<64xf32> -> tensor<?x?x64xf32>, tensor<?x?x64xf32>
+// CHECK-NEXT:    %[[HB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[H]]) : (tensor<?x?x64xf32>) -> tensor<?x?x64xbf16>
+// CHECK:         %[[N:.+]] = lmc.matmul %[[HB]], %{{.+}} : tensor<?x?x64xbf16>, tensor<64x64xbf16>
+// CHECK-NEXT:    return %[[N]], %[[PRE]]
+func.func @pre_activation_bound(%x: tensor<?x?x64xf32>, %w: tensor<64x64xf32>, %b: tensor<64xf32>, %w2: tensor<64x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
+  %h, %pre = lmc.matmul_bias %x, %w, %b gelu(tanh) : tensor<?x?x64xf32>, tensor<64x64xf32>, tensor<64xf32> -> tensor<?x?x64xf32>, tensor<?x?x64xf32>
+  %n = lmc.matmul %h, %w2 : tensor<?x?x64xf32>, tensor<64x64xf32>
+  return %n, %pre : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that lmc.flatten moves bfloat16: a stored activation's flattened
+// view is bfloat16 too (no conversion), and a float32 value read by a GEMM
+// directly and through a flatten is converted once, the flatten repeated on
+// the converted copy (the float32 flatten, left without readers, goes).
+
+// CHECK-LABEL: func.func @flatten_views
+// CHECK-SAME:    (%{{.+}}: tensor<?x?x64xf32>, %{{.+}}: tensor<64x64xf32>, %[[DY:.+]]: tensor<?x?x64xf32>)
+// CHECK:         %[[DYB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[DY]]) : (tensor<?x?x64xf32>) -> tensor<?x?x64xbf16>
+// CHECK:         %[[G:.+]] = lmc.fused "scale" (%{{.+}} = %{{.+}}) : (tensor<?x?x64xf32>) -> tensor<?x?x64xbf16>
+// CHECK:         %[[F:.+]] = lmc.flatten %[[G]] : tensor<?x?x64xbf16>
+// CHECK-NEXT:    %[[DFB:.+]] = lmc.flatten %[[DYB]] : tensor<?x?x64xbf16>
+// CHECK-NEXT:    %[[Y:.+]] = lmc.matmul %[[G]], %{{.+}} : tensor<?x?x64xbf16>, tensor<64x64xbf16>
+// CHECK-NEXT:    %[[DX:.+]] = lmc.matmul %[[DYB]], %{{.+}} transpose_b : tensor<?x?x64xbf16>, tensor<64x64xbf16>
+// CHECK-NEXT:    %[[DW:.+]] = lmc.matmul %[[F]], %[[DFB]] transpose_a : tensor<?x64xbf16>, tensor<?x64xbf16>
+// CHECK-NEXT:    return %[[Y]], %[[DX]], %[[DW]]
+// CHECK-NOT:     lmc.fused "to_bf16"
+func.func @flatten_views(%x: tensor<?x?x64xf32>, %w: tensor<64x64xf32>, %dy: tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64x64xf32>) {
+  %g = lmc.fused "scale" (%a = %x) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+    %0 = lmc.scale %a by 2.0e+00 : tensor<?x?x64xf32>
+    lmc.yield %0 : tensor<?x?x64xf32>
+  }
+  %f = lmc.flatten %g : tensor<?x?x64xf32>
+  %df = lmc.flatten %dy : tensor<?x?x64xf32>
+  %y = lmc.matmul %g, %w : tensor<?x?x64xf32>, tensor<64x64xf32>
+  %dx = lmc.matmul %dy, %w transpose_b : tensor<?x?x64xf32>, tensor<64x64xf32>
+  %dw = lmc.matmul %f, %df transpose_a : tensor<?x64xf32>, tensor<?x64xf32>
+  return %y, %dx, %dw : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64x64xf32>
 }
 
 // -----

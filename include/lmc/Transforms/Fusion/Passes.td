@@ -232,8 +232,9 @@ def LMCBF16Storage : Pass<"lmc-bf16-storage", "::mlir::ModuleOp"> {
     group reads and writes any float tensor as bfloat16 by converting in its
     body (`lmc.convert`; its arithmetic stays float32), `lmc.matmul` and
     `lmc.matmul_bias` read `lhs` and `rhs` as bfloat16 and sum in float32,
-    `lmc.matmul_bias` can write its results as bfloat16; every other op
-    reads and writes float32 only. In each function:
+    `lmc.matmul_bias` can write its results as bfloat16 (the result and the
+    pre-activation together, reading its bias as bfloat16 then); every other
+    op reads and writes float32 only. In each function:
 
     1. A value is *float32-bound* when an op without the interface (a
        `return`, a collective, `adamw`, a norm or attention kernel, the
@@ -245,13 +246,19 @@ def LMCBF16Storage : Pass<"lmc-bf16-storage", "::mlir::ModuleOp"> {
     2. A float32 result that its op can write as bfloat16, that is not
        float32-bound and whose every reader can read it as bfloat16, becomes
        bfloat16 (e.g. a LayerNorm group's output read only by GEMMs, the GELU
-       activation a `matmul_bias` writes for the next layer's GEMM).
+       activation a `matmul_bias` writes for the next layer's GEMM). An op
+       that writes its results together stores all or none of them.
     3. Every GEMM operand still float32 is converted once, by a group
        `lmc.fused "to_bf16"` placed at its definition (a parameter: at the
        top of the function), shared by all GEMMs that read it: a weight used
        by the forward and the backward GEMMs is rounded once per step; its
        float32 master copy stays for everything else (the optimizer, the
-       embedding of a tied head).
+       embedding of a tied head). So is the bias of a `matmul_bias` whose
+       results are bfloat16. An op that only moves data
+       (`LMC_BF16PassThrough`: `lmc.flatten`) stores its results as bfloat16
+       when its operands are; a float32 one is not converted itself: the op
+       is repeated on its converted operands, so that a value and its
+       flattened view share one conversion.
 
     Input:
 
@@ -294,6 +301,8 @@ def LMCBF16Storage : Pass<"lmc-bf16-storage", "::mlir::ModuleOp"> {
     Statistic<"numConversions", "conversions",
               "Float32 values converted once for the GEMMs that read them">,
     Statistic<"numGemms", "gemms", "GEMMs reading bfloat16 operands">,
+    Statistic<"numPassedThrough", "passed-through",
+              "Data-moving ops repeated on converted operands">,
   ];
   let dependentDialects = ["::mlir::lmc::LMCDialect"];
 }

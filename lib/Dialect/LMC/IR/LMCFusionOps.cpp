@@ -176,23 +176,26 @@ LogicalResult MatmulBiasOp::verify() {
            << rhs.getRank();
   Type et = lhs.getElementType();
   if (et.isBF16()) {
-    // Operands stored as bfloat16 (lmc-bf16-storage): a float32 epilogue,
-    // each result float32 or bfloat16.
-    auto f32OrBF16 = [](Type t) {
-      Type e = cast<RankedTensorType>(t).getElementType();
-      return e.isF32() || e.isBF16();
-    };
+    // Operands stored as bfloat16 (lmc-bf16-storage): a float32 epilogue
+    // whose vectors (bias, pre-activation) have the result's type.
+    Type out = result.getElementType();
     if (rhs.getElementType() != et)
       return emitOpError("bfloat16 lhs needs a bfloat16 rhs, got ") << rhs;
-    if (!bias.getElementType().isF32())
-      return emitOpError("with bfloat16 operands the bias must be float32, "
-                         "got ")
-             << bias;
-    if (!f32OrBF16(result) ||
-        (getPreActivation() && !f32OrBF16(getPreActivation().getType())))
-      return emitOpError("with bfloat16 operands the results must be "
-                         "float32 or bfloat16");
-    et = result.getElementType();
+    if (!out.isF32() && !out.isBF16())
+      return emitOpError("with bfloat16 operands the result must be float32 "
+                         "or bfloat16, got ")
+             << result;
+    if (bias.getElementType() != out)
+      return emitOpError("with bfloat16 operands the bias must have the "
+                         "result's element type ")
+             << out << ", got " << bias;
+    if (getPreActivation() &&
+        cast<RankedTensorType>(getPreActivation().getType())
+                .getElementType() != out)
+      return emitOpError("with bfloat16 operands the pre-activation must "
+                         "have the result's element type ")
+             << out << ", got " << getPreActivation().getType();
+    et = out;
   } else if (rhs.getElementType() != et || bias.getElementType() != et ||
              result.getElementType() != et) {
     return emitOpError("operands and result must have one element type");
@@ -245,14 +248,16 @@ LogicalResult ConvertOp::verify() {
 }
 
 bool MatmulBiasOp::canReadBF16(unsigned i) {
+  // The bias once the results are stored as bfloat16: the epilogue's
+  // vectors have its output's type (as cuBLASLt's do).
+  if (i == getBiasMutable().getOperandNumber())
+    return getResult().getType().getElementType().isBF16();
   return i == getLhsMutable().getOperandNumber() ||
          i == getRhsMutable().getOperandNumber();
 }
-bool MatmulBiasOp::canWriteBF16(unsigned i) {
-  // The result; the pre-activation (read by gelu_grad, whose result is
-  // reduced into the bias gradient) the runtime writes as float32.
-  return i == 0;
-}
+bool MatmulBiasOp::canWriteBF16(unsigned) { return true; }
+bool MatmulBiasOp::writesBF16Together() { return true; }
+bool MatmulBiasOp::isBF16PassThrough() { return false; }
 bool MatmulBiasOp::computesInBF16() { return true; }
 void MatmulBiasOp::adaptToBF16Storage() {}
 
@@ -267,6 +272,8 @@ bool FusedOp::canWriteBF16(unsigned i) {
          (type.getElementType().isF32() || type.getElementType().isBF16());
 }
 bool FusedOp::computesInBF16() { return false; }
+bool FusedOp::writesBF16Together() { return false; }
+bool FusedOp::isBF16PassThrough() { return false; }
 
 void FusedOp::adaptToBF16Storage() {
   Block &body = getBody().front();

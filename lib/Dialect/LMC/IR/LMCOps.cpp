@@ -386,6 +386,8 @@ LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
 bool MatmulOp::canReadBF16(unsigned i) { return i < 2; }
 bool MatmulOp::canWriteBF16(unsigned) { return false; }
 bool MatmulOp::computesInBF16() { return true; }
+bool MatmulOp::writesBF16Together() { return false; }
+bool MatmulOp::isBF16PassThrough() { return false; }
 void MatmulOp::adaptToBF16Storage() {}
 
 //===----------------------------------------------------------------------===//

@@ -141,16 +141,17 @@ def LMC_MatmulBiasOp : LMC_Op<"matmul_bias", [
     - `lhs` has rank at least 2 and `rhs` rank 2, both of one element type,
       the contraction dimensions agreeing where both are static;
     - `bias` is rank 1 with `rhs`'s (static) `N` and the element type; with
-      bfloat16 `lhs` and `rhs` (`lmc-bf16-storage`) the bias is float32 and
-      each result float32 or bfloat16 (the epilogue computed in float32,
-      rounded once when stored);
+      bfloat16 `lhs` and `rhs` (`lmc-bf16-storage`) the result is float32
+      or bfloat16 and the bias and the pre-activation have its element type
+      (the epilogue computed in float32, a bfloat16 bias extended, each
+      bfloat16 result rounded once when stored);
     - `result` is `[..., M, N]`, the leading dimensions those of `lhs`;
     - `gelu`, when present, is `tanh` (the runtime has no exact-erf
       epilogue), and then `pre_activation` is present with the type of
       `result`; without `gelu` it is absent.
   }];
   let arguments = (ins LMC_GemmTensor:$lhs, LMC_GemmTensor:$rhs,
-                       LMC_FloatTensor:$bias, UnitAttr:$transpose_b,
+                       LMC_GemmTensor:$bias, UnitAttr:$transpose_b,
                        OptionalAttr<LMC_GeluApproximationAttr>:$gelu);
   let results = (outs LMC_GemmTensor:$result,
                       Optional<LMC_GemmTensor>:$pre_activation);

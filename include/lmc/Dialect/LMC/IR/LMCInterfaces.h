@@ -79,6 +79,36 @@ namespace mlir::OpTrait::lmc {
 template <typename ConcreteType>
 class FusionDeclaration : public TraitBase<ConcreteType, FusionDeclaration> {};
 
+/// Moves data without computing, so it moves bfloat16 as it moves float32
+/// (LMC_BF16PassThrough in LMCInterfaces.td): the op's part of
+/// BF16StorageOpInterface. Its float tensor operands are read as bfloat16
+/// when they are stored so, its float tensor results are bfloat16 exactly
+/// when its operands are, and all of them together.
+template <typename ConcreteType>
+class BF16PassThrough : public TraitBase<ConcreteType, BF16PassThrough> {
+public:
+  bool isBF16PassThrough() { return true; }
+  bool canReadBF16(unsigned i) {
+    return isFloatTensor(this->getOperation()->getOperand(i).getType());
+  }
+  bool canWriteBF16(unsigned) {
+    return llvm::all_of(this->getOperation()->getOperands(), [](Value v) {
+      auto type = dyn_cast<RankedTensorType>(v.getType());
+      return !type || !isa<FloatType>(type.getElementType()) ||
+             type.getElementType().isBF16();
+    });
+  }
+  bool writesBF16Together() { return true; }
+  bool computesInBF16() { return false; }
+  void adaptToBF16Storage() {}
+
+private:
+  static bool isFloatTensor(Type t) {
+    auto type = dyn_cast<RankedTensorType>(t);
+    return type && isa<FloatType>(type.getElementType());
+  }
+};
+
 /// An elementwise activation of one operand: one result of the operand's
 /// type.
 template <typename ConcreteType>

@@ -88,7 +88,10 @@ def LMC_BF16StorageOpInterface : OpInterface<"BF16StorageOpInterface"> {
     argument, before the `lmc.yield`): its arithmetic stays float32. A GEMM
     (`lmc.matmul`, `lmc.matmul_bias`) reads its `lhs` and `rhs` as bfloat16
     (both or neither) and accumulates in float32; `lmc.matmul_bias` can also
-    write its results as bfloat16, rounded once after the epilogue. A GEMM
+    write its results as bfloat16, rounded once after the epilogue, the
+    result and the pre-activation together (`writesBF16Together`), and then
+    reads its bias as bfloat16 too: an epilogue's vectors have its output's
+    type, as in cuBLASLt. A GEMM
     *computes in bfloat16* (`computesInBF16`): under `--precision bf16` it
     rounds its operands to bfloat16 anyway, so storing them rounded loses
     nothing; a group does not (a group that reads a bfloat16 operand computes
@@ -104,6 +107,17 @@ def LMC_BF16StorageOpInterface : OpInterface<"BF16StorageOpInterface"> {
         type of its shape.
       }], "bool", "canWriteBF16", (ins "unsigned":$i)>,
     InterfaceMethod<[{
+        True when the op only moves data (`LMC_BF16PassThrough`): a copy of
+        it on the bfloat16 copies of its operands gives the bfloat16 copies
+        of its results, so a value it reads is converted rather than each of
+        its results.
+      }], "bool", "isBF16PassThrough">,
+    InterfaceMethod<[{
+        True when the op's float32 tensor results are stored as bfloat16 all
+        or none (each must be allowed, and every reader of each must read
+        it as bfloat16).
+      }], "bool", "writesBF16Together">,
+    InterfaceMethod<[{
         True when the op rounds its bfloat16-readable operands to bfloat16
         whatever their storage (a GEMM at bfloat16 compute precision).
       }], "bool", "computesInBF16">,
@@ -115,6 +129,13 @@ def LMC_BF16StorageOpInterface : OpInterface<"BF16StorageOpInterface"> {
         together).
       }], "void", "adaptToBF16Storage">,
   ];
+}
+
+/// An op that moves data without computing (a flatten, a slice): it moves
+/// bfloat16 as it moves float32, in lmc-bf16-storage's terms (the C++
+/// trait in LMCInterfaces.h).
+def LMC_BF16PassThrough : NativeOpTrait<"BF16PassThrough"> {
+  let cppNamespace = "::mlir::OpTrait::lmc";
 }
 
 //===----------------------------------------------------------------------===//

@@ -145,6 +145,7 @@ def LMC_TransposeOp : LMC_Op<"transpose", [
 def LMC_FlattenOp : LMC_Op<"flatten", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
     LMC_Layout, DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    LMC_BF16StorageOpInterface, LMC_BF16PassThrough,
     Pure, InferTypeOpAdaptor]> {
   let summary = "collapses the leading dimensions into one";
   let description = [{
@@ -158,11 +159,16 @@ def LMC_FlattenOp : LMC_Op<"flatten", [
     // %f : tensor<?x64xf32>
     ```
 
+    It moves bfloat16 as it moves float32 (`lmc-bf16-storage` stores a
+    flattened activation as bfloat16 when its source is).
+
     **Constraints:**
-    - `input` has rank at least 2.
+    - `input` has rank at least 2;
+    - `result` has `input`'s element type (float32, float64, or bfloat16
+      after `lmc-bf16-storage`).
   }];
-  let arguments = (ins LMC_FloatTensor:$input);
-  let results = (outs LMC_FloatTensor:$result);
+  let arguments = (ins LMC_GemmTensor:$input);
+  let results = (outs LMC_GemmTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
   let extraClassDeclaration = [{
     /// `[d0, ..., K]` as `[d0 * ..., K]` (dynamic if any leading size is).
