@@ -84,11 +84,13 @@ python3 -m lmc.models.gpt2 --preset tiny -o "$WORK/tiny.mlir" || die "tiny model
 python3 "$ROOT/test/e2e/Inputs/gqa_model.py" --kv-heads 2,1 \
   -o "$WORK/gqa.mlir" || die "gqa model"
 
-stage "GPU trainers (tiny fp32, bf16, decomposed; gqa fp32)"
+stage "GPU trainers (tiny fp32, bf16, bf16 storage, decomposed; gqa fp32)"
 for p in fp32 bf16; do
   compile "$WORK/tiny.mlir" --target cuda --precision "$p" \
     -o "$DIR/bin/tiny-cuda-$p" || die "compiling tiny-cuda-$p"
 done
+compile "$WORK/tiny.mlir" --target cuda --precision bf16 --bf16-storage \
+  -o "$DIR/bin/tiny-cuda-bf16-storage" || die "compiling tiny-cuda-bf16-storage"
 compile "$WORK/tiny.mlir" --target cuda --attention decomposed \
   -o "$DIR/bin/tiny-cuda-decomposed" || die "compiling tiny-cuda-decomposed"
 compile "$WORK/gqa.mlir" --target cuda -o "$DIR/bin/gqa-cuda-fp32" \
@@ -102,6 +104,9 @@ if [ "$TINY_ONLY" = 0 ]; then
     -o "$WORK/gpt2.mlir" || die "gpt2 model"
   compile "$WORK/gpt2.mlir" --target cuda --precision bf16 --time \
     -o "$DIR/bin/gpt2-cuda-bf16" || die "compiling gpt2-cuda-bf16"
+  # The same with the GEMMs' operands stored as bfloat16 (timed against it).
+  compile "$WORK/gpt2.mlir" --target cuda --precision bf16 --bf16-storage \
+    -o "$DIR/bin/gpt2-cuda-bf16-storage" || die "compiling gpt2-cuda-bf16-storage"
 fi
 
 stage "the runtime's GPU tests"
@@ -127,6 +132,8 @@ DATA="$DIR/data/train_000000.bin"
 compile "$WORK/tiny.mlir" -o "$WORK/tiny-cpu-fp32" || die "compiling tiny-cpu-fp32"
 compile "$WORK/tiny.mlir" --precision bf16 -o "$WORK/tiny-cpu-bf16" \
   || die "compiling tiny-cpu-bf16"
+compile "$WORK/tiny.mlir" --precision bf16 --bf16-storage \
+  -o "$WORK/tiny-cpu-bf16-storage" || die "compiling tiny-cpu-bf16-storage"
 compile "$WORK/gqa.mlir" -o "$WORK/gqa-cpu-fp32" || die "compiling gqa-cpu-fp32"
 "$WORK/tiny-cpu-fp32" --data "$DATA" --init-only --seed 1 \
   --ckpt-dir "$WORK/tiny-init" > /dev/null || die "tiny initial checkpoint"
@@ -143,6 +150,7 @@ run() {
 }
 run tiny-fp32 tiny-cpu-fp32 tiny
 run tiny-bf16 tiny-cpu-bf16 tiny
+run tiny-bf16-storage tiny-cpu-bf16-storage tiny
 # The GPU's decomposed attention against the CPU's flash kernels.
 cp "$DIR/expected/tiny-fp32.jsonl" "$DIR/expected/tiny-decomposed.jsonl"
 run gqa-fp32 gqa-cpu-fp32 gqa

@@ -36,6 +36,7 @@ PEAKS = {"H200": 989e12, "H100": 989e12, "A100": 312e12}
 COMPARISONS = {
     "tiny-fp32": ("tiny fp32", 1e-4),
     "tiny-bf16": ("tiny bf16", 2e-2),
+    "tiny-bf16-storage": ("tiny bf16, bf16 storage (--bf16-storage)", 2e-2),
     "tiny-decomposed": ("tiny fp32, attention decomposed on the GPU", 1e-4),
     "gqa-fp32": ("gqa (kv_heads 2, 1) fp32", 1e-4),
 }
@@ -178,6 +179,26 @@ def gpu_tests(out: str) -> tuple[bool, str, str]:
     return ok, "PASS" if ok else "FAIL", "; ".join(parts)
 
 
+def gpt2_timing(out: str, name: str, b: int, card: str) -> tuple[float, str]:
+    """The median step time (ms) of run NAME at batch B (its first two steps
+    left out) and a text with its MFU and CUDA graph line; raises OSError,
+    ValueError, KeyError or IndexError when the log is missing or empty."""
+    with open(os.path.join(out, f"{name}.jsonl")) as f:
+        log = [json.loads(l) for l in f if l.strip()]
+    steady = [r for r in log if "ms" in r][2:] or [r for r in log if "ms" in r]
+    ms = median([float(r["ms"]) for r in steady])
+    tokens = b * GPT2_T
+    flops = (6 * GPT2_PARAMS + 12 * GPT2_LAYERS * GPT2_CHANNELS * GPT2_T) * tokens
+    peak = next((v for k, v in PEAKS.items() if k in card), None)
+    mfu = (f"MFU {100 * flops / (ms * 1e-3) / peak:.1f}% of "
+           f"{peak / 1e12:.0f} TFLOP/s") if peak else "MFU: unknown peak"
+    own = [float(r["mfu"]) for r in steady if r.get("mfu") is not None]
+    if own:
+        mfu += f" (trainer's: {median(own):.1f}%)"
+    _, graph = graph_note(read_text(os.path.join(out, f"{name}.txt")))
+    return ms, (f"{ms:.1f} ms/step (median of {len(steady)}); {mfu}; {graph}")
+
+
 def median(values: list[float]) -> float:
     values = sorted(values)
     return values[len(values) // 2]
@@ -217,26 +238,14 @@ def main() -> int:
 
     search = "; ".join(read_text(os.path.join(out, "batch-search.txt")).split("\n")
                        ).strip("; ")
+    plain_ms = 0.0
     if args.batch > 0:
         b = args.batch
         try:
-            with open(os.path.join(out, f"gpt2-b{b}.jsonl")) as f:
-                log = [json.loads(l) for l in f if l.strip()]
-            steady = [r for r in log if "ms" in r][2:] or [r for r in log if "ms" in r]
-            ms = median([float(r["ms"]) for r in steady])
-            tokens = b * GPT2_T
-            flops = (6 * GPT2_PARAMS + 12 * GPT2_LAYERS * GPT2_CHANNELS * GPT2_T) * tokens
-            peak = next((v for k, v in PEAKS.items() if k in card), None)
-            mfu = (f"MFU {100 * flops / (ms * 1e-3) / peak:.1f}% of "
-                   f"{peak / 1e12:.0f} TFLOP/s") if peak else "MFU: unknown peak"
-            own = [float(r["mfu"]) for r in steady if r.get("mfu") is not None]
-            if own:
-                mfu += f" (trainer's: {median(own):.1f}%)"
-            _, graph = graph_note(read_text(os.path.join(out, f"gpt2-b{b}.txt")))
+            plain_ms, detail = gpt2_timing(out, f"gpt2-b{b}", b, card)
             rows.append((f"gpt2-124M bf16, T {GPT2_T}, B {b} (largest that fits)",
-                         f"{tokens / ms * 1e3:,.0f} tok/s",
-                         f"{ms:.1f} ms/step (median of {len(steady)}); {mfu}; "
-                         f"{graph}; search: {search}"))
+                         f"{b * GPT2_T / plain_ms * 1e3:,.0f} tok/s",
+                         f"{detail}; search: {search}"))
         except (OSError, ValueError, KeyError, IndexError) as e:
             ok_all = False
             rows.append(("gpt2-124M bf16, T 1024", "FAIL", f"no timing: {e}"))
@@ -245,6 +254,27 @@ def main() -> int:
         ok_all &= not_in_bundle
         rows.append(("gpt2-124M bf16, T 1024", "n/a" if not_in_bundle else "FAIL",
                      search or "not run"))
+
+    # The same batch with bfloat16 storage (--bf16-storage), when it ran.
+    what = f"gpt2-124M bf16, bf16 storage (--bf16-storage), B {args.batch}"
+    skipped = read_text(os.path.join(out, "gpt2-storage.txt")).strip()
+    rc = read_text(os.path.join(out, f"gpt2-storage-b{args.batch}.rc")).strip()
+    if args.batch > 0 and rc == "0":
+        try:
+            ms, detail = gpt2_timing(out, f"gpt2-storage-b{args.batch}",
+                                     args.batch, card)
+            versus = f"; {plain_ms / ms:.2f}x the step rate without" if plain_ms else ""
+            rows.append((what, f"{args.batch * GPT2_T / ms * 1e3:,.0f} tok/s",
+                         detail + versus))
+        except (OSError, ValueError, KeyError, IndexError) as e:
+            ok_all = False
+            rows.append((what, "FAIL", f"no timing: {e}"))
+    elif args.batch > 0 and rc:
+        ok_all = False
+        why = last_line(read_text(os.path.join(out, f"gpt2-storage-b{args.batch}.txt")))
+        rows.append((what, "FAIL", f"exit {rc}: {why}"))
+    elif args.batch > 0:
+        rows.append((what, "n/a", skipped or "not in the bundle"))
 
     profile = read_text(os.path.join(out, "gpt2-profile.txt"))
     classes = read_profile(profile)

@@ -7,9 +7,10 @@
 #   2. runs the runtime's GPU tests (the bundle's tests/lmcrt-gpu-tests:
 #      every kernel and library call against a CPU reference), then
 #      trains tiny for 20 steps on the GPU from the bundle's checkpoint and
-#      data in fp32, bf16 and fp32 with attention decomposed, and a model with
-#      grouped- and multi-query attention in fp32, and compares the losses
-#      with the CPU's (fp32 within 1e-4 relative, bf16 within 2e-2), and
+#      data in fp32, bf16, bf16 with bfloat16 storage (--bf16-storage) and
+#      fp32 with attention decomposed, and a model with grouped- and
+#      multi-query attention in fp32, and compares the losses with the CPU's
+#      (fp32 within 1e-4 relative, bf16 within 2e-2), and
 #      tiny fp32 again with LMCRT_CUDA_GRAPH=0: the steps captured as one
 #      CUDA graph and replayed (the default) must log bit-identical losses
 #      and gradient norms, and the trainer must say it captured the step,
@@ -19,7 +20,8 @@
 #      --max-batch, halving after an out-of-memory error, or a timeout,
 #      reported as such; a missing library, a data error or another failure
 #      stops the search and is reported as such), then one run with
-#      LMCRT_PROFILE=1 for the step's time by kernel class,
+#      LMCRT_PROFILE=1 for the step's time by kernel class, and one with
+#      --bf16-storage at that batch (time permitting),
 #   5. prints one table last: the GPU tests, each comparison, tokens/s and MFU, where
 #      MFU = (6*N + 12*L*C*T) * tokens / (step time * dense bf16 peak), the
 #      time by kernel class (n/a when the trainer prints none) and memcheck.
@@ -183,6 +185,7 @@ fi
 stage "tiny and gqa: 20 steps on the GPU from the CPU's checkpoints and data"
 read -r -a FLAGS <<< "$CHECK_FLAGS"
 for run in tiny-fp32:tiny-cuda-fp32:tiny tiny-bf16:tiny-cuda-bf16:tiny \
+           tiny-bf16-storage:tiny-cuda-bf16-storage:tiny \
            tiny-decomposed:tiny-cuda-decomposed:tiny gqa-fp32:gqa-cuda-fp32:gqa; do
   IFS=: read -r name bin init <<< "$run"
   run_limited 90 "$bin" "$name" --data "$DATA" "${FLAGS[@]}" \
@@ -269,6 +272,18 @@ else
     run_limited 90 gpt2-cuda-bf16 gpt2-profile --data "$DATA" --steps 6 \
       --batch "$gpt2_batch" --seq 1024 --lr 3e-4
     LAUNCH=("${LAUNCH[@]:2}")
+  fi
+  # The same batch with bfloat16 storage, for the step time against it.
+  : > "$OUT/gpt2-storage.txt"
+  if [ "$gpt2_batch" -gt 0 ] && [ -e "$BUNDLE/bin/gpt2-cuda-bf16-storage" ]; then
+    if fits_budget "$TRY_LIMIT"; then
+      stage "gpt2-124M bf16 --bf16-storage, B $gpt2_batch"
+      run_limited "$TRY_LIMIT" gpt2-cuda-bf16-storage "gpt2-storage-b$gpt2_batch" \
+        --data "$DATA" --steps "$TIME_STEPS" --batch "$gpt2_batch" --seq 1024 \
+        --lr 3e-4 --log "$OUT/gpt2-storage-b$gpt2_batch.jsonl"
+    else
+      echo "not run (time budget)" > "$OUT/gpt2-storage.txt"
+    fi
   fi
 fi
 

@@ -17,8 +17,8 @@ FAKE_GPU_TESTS=fail (one of the runtime's GPU tests fails, one is skipped),
 FAKE_GRAPH=drift (with CUDA graphs the losses from step 7 on differ in
 their last digit), FAKE_GRAPH=off (the runtime turns graphs off).
 A tiny run writes the bundle's expected log as its own; a
-gpt2 run logs `ms` = 100 * batch / 8 and, under LMCRT_PROFILE=1, prints a
-class table. Unless LMCRT_CUDA_GRAPH=0 or LMCRT_PROFILE=1, a run prints the
+gpt2 run logs `ms` = 100 * batch / 8 (80 * batch / 8 with bf16 storage)
+and, under LMCRT_PROFILE=1, prints a class table. Unless LMCRT_CUDA_GRAPH=0 or LMCRT_PROFILE=1, a run prints the
 runtime's line about capturing the step as a CUDA graph.
 """
 import json
@@ -27,6 +27,7 @@ import sys
 import time
 
 RUNS = {"tiny-cuda-fp32": "tiny-fp32", "tiny-cuda-bf16": "tiny-bf16",
+        "tiny-cuda-bf16-storage": "tiny-bf16-storage",
         "tiny-cuda-decomposed": "tiny-decomposed", "gqa-cuda-fp32": "gqa-fp32"}
 
 
@@ -35,7 +36,7 @@ def make_bundle(root):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
     me = os.path.abspath(__file__)
     os.symlink(me, os.path.join(root, "tests", "lmcrt-gpu-tests"))
-    for name in list(RUNS) + ["gpt2-cuda-bf16"]:
+    for name in list(RUNS) + ["gpt2-cuda-bf16", "gpt2-cuda-bf16-storage"]:
         os.symlink(me, os.path.join(root, "bin", name))
     for name in RUNS.values():
         with open(os.path.join(root, "expected", name + ".jsonl"), "w") as f:
@@ -146,7 +147,8 @@ def main():
         return 1
     with open(log or os.devnull, "w") as out:
         for step in range(1, steps + 1):
-            out.write(json.dumps({"step": step, "loss": 10.0, "ms": 100.0 * batch / 8}) + "\n")
+            ms = (80.0 if name.endswith("-storage") else 100.0) * batch / 8
+            out.write(json.dumps({"step": step, "loss": 10.0, "ms": ms}) + "\n")
     if os.environ.get("LMCRT_PROFILE") == "1":
         # The table lib/Runtime/Cuda/ProfileTable.cpp prints.
         print(f"lmcrt profile: GPU time by kernel class (CUDA events), {steps} "
