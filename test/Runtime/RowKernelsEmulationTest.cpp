@@ -8,7 +8,8 @@
 // (CudaEmulation.h), against references in double: LayerNorm and RMSNorm
 // forward and backward, the softmax and its gradient (causal attention
 // scores with -inf over three leading dimensions; all -inf, NaN and +inf
-// rows as on the CPU), the cross-entropy's mean loss and its gradient. Row
+// rows as on the CPU), the cross-entropy's mean loss and its gradient (also
+// stored as bfloat16: the float32 values rounded once). Row
 // lengths below, at and across 32 and 256 and not multiples of either, 1
 // column, 1 row, rows over several chunks, strided 3-D views (padded rows, a
 // column stride of 2), and the padded vocabulary (`classes` < V: padding
@@ -438,6 +439,14 @@ TEST(RowKernelsEmulated, CrossEntropyAgainstDouble) {
         }
       }
     expectNear(total / rows, loss, 2e-6, where + " mean loss");
+    // The gradient stored as bfloat16 (lmc-bf16-storage): the same float32
+    // values, each rounded once to nearest even.
+    const __nv_bfloat16 untouched = __float2bfloat16(99.0f);
+    std::vector<__nv_bfloat16> dlogitsBf16(l.size(), untouched);
+    launch(static_cast<unsigned>(rows), 1, kThreads, [&] {
+      lmc_cross_entropy_bwd_bf16(logits.data(), li, targets.data(), ti, &dloss,
+                                 dlogitsBf16.data(), li, rows, l.c, cs.classes);
+    });
     // Between the rows of a strided view nothing is written.
     for (long long i = 0; i < l.size(); ++i) {
       const long long within = i % l.batchStride() % l.rowStride();
@@ -445,6 +454,12 @@ TEST(RowKernelsEmulated, CrossEntropyAgainstDouble) {
       if (r >= l.t || within % l.colStride != 0 ||
           within / l.colStride >= l.c) {
         EXPECT_EQ(dlogits[i], 99.0f) << where << ": padding " << i;
+        EXPECT_EQ(dlogitsBf16[i].bits, untouched.bits)
+            << where << ": bf16 padding " << i;
+      } else {
+        EXPECT_EQ(dlogitsBf16[i].bits, __float2bfloat16(dlogits[i]).bits)
+            << where << ": bf16 dlogits at " << i << " (float32 " << dlogits[i]
+            << ")";
       }
     }
   }

@@ -759,6 +759,12 @@ void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
     lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
     lmcrt_unranked_memref *dloss, lmcrt_unranked_memref *dlogits,
     int64_t classes);
+/* The same with dlogits stored as bfloat16 (lmc-bf16-storage, when only
+ * GEMMs read it): each value computed in float32 and rounded once. */
+void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_bf16(
+    lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
+    lmcrt_unranked_memref *dloss, lmcrt_unranked_memref *dlogits,
+    int64_t classes);
 /* Softmax over the last dimension of x (rank 1 to 4, any strides), with the
  * semantics of lmc.softmax's CPU lowering: y = exp(x - max) / sum(exp(x -
  * max)), entries of -inf (a causal mask's) get 0; and of lmc.softmax_grad:

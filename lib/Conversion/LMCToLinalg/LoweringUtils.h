@@ -111,10 +111,11 @@ inline SmallVector<IteratorType> parallelIterators(int64_t rank) {
 /// broadcast by `maps`) into a tensor shaped like `shapeOf`.
 inline Value elementwise(OpBuilder &b, Location loc, Value shapeOf,
                          ValueRange inputs, ArrayRef<AffineMap> inputMaps,
-                         BodyFn body) {
+                         BodyFn body, Type resultElement = {}) {
   auto type = cast<RankedTensorType>(shapeOf.getType());
   Value init =
-      emptyTensor(b, loc, sizesOf(b, loc, shapeOf), type.getElementType());
+      emptyTensor(b, loc, sizesOf(b, loc, shapeOf),
+                  resultElement ? resultElement : type.getElementType());
   SmallVector<AffineMap> maps(inputMaps);
   maps.push_back(b.getMultiDimIdentityMap(type.getRank()));
   return generic(b, loc, inputs, init, maps, parallelIterators(type.getRank()),

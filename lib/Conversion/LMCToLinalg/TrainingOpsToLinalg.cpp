@@ -567,6 +567,7 @@ LogicalResult CrossEntropyGradOpLowering::matchAndRewrite(
   Value logits = adaptor.getLogits(), targets = adaptor.getTargets();
   auto type = cast<RankedTensorType>(logits.getType());
   Type et = type.getElementType();
+  Type stored = op.getType().getElementType();
   int64_t rank = type.getRank();
   std::optional<int64_t> classes = classCount(op.getClasses());
   auto [max, sum] = rowMaxAndSumExp(r, loc, logits, classes);
@@ -600,8 +601,12 @@ LogicalResult CrossEntropyGradOpLowering::matchAndRewrite(
           g = arith::SelectOp::create(
               b, l, isClassColumn(b, l, rank, *classes, nullptr), g,
               floatConst(b, l, et, 0.0));
+        // A gradient stored as bfloat16 (lmc-bf16-storage): rounded once.
+        if (g.getType() != stored)
+          g = arith::TruncFOp::create(b, l, stored, g);
         linalg::YieldOp::create(b, l, g);
-      });
+      },
+      stored);
   r.replaceOp(op, result);
   return success();
 }

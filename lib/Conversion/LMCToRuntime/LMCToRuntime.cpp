@@ -510,6 +510,10 @@ struct ConvertLMCToRuntimePass
                             .Case("softmax", Function::SoftmaxFwd)
                             .Case("softmax_grad", Function::SoftmaxBwd)
                             .Default(Function::CrossEntropyBwd);
+    // A gradient stored as bfloat16 (lmc-bf16-storage).
+    if (function == Function::CrossEntropyBwd &&
+        elementTypeOf(op.getOutputs()[0]).isBF16())
+      function = Function::CrossEntropyBwdBf16;
     SmallVector<Arg> args;
     for (Value v : op.getInputs())
       args.push_back(v);

@@ -99,6 +99,8 @@ const Entry kEntries[] = {
    true, "mmml", '-'},            // logits, targets, loss, classes
   {Function::CrossEntropyBwd, nullptr, "lmcrt_gpu_cross_entropy_bwd_f32",
    true, "mmmml", '-'},           // logits, targets, dloss, dlogits, classes
+  {Function::CrossEntropyBwdBf16, nullptr, "lmcrt_gpu_cross_entropy_bwd_bf16",
+   true, "mmmml", '-'},           // as CrossEntropyBwd, dlogits bf16
   {Function::SoftmaxFwd, nullptr, "lmcrt_gpu_softmax_fwd_f32", true,
    "mm", '-'},                    // x, y
   {Function::SoftmaxBwd, nullptr, "lmcrt_gpu_softmax_bwd_f32", true,

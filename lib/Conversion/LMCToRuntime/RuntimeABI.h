@@ -64,6 +64,8 @@ enum class Function {
   RmsNormBwd,
   CrossEntropyFwd,
   CrossEntropyBwd,
+  /// CrossEntropyBwd writing a bfloat16 gradient (lmc-bf16-storage).
+  CrossEntropyBwdBf16,
   SoftmaxFwd,
   SoftmaxBwd,
   /// The sum of a float32 tensor (or of its squares) into a scalar, one

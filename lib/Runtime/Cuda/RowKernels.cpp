@@ -2,7 +2,8 @@
 //
 // lmcrt_gpu_layer_norm_{fwd,bwd}_f32, lmcrt_gpu_rms_norm_{fwd,bwd}_f32,
 // lmcrt_gpu_softmax_{fwd,bwd}_f32 and lmcrt_gpu_cross_entropy_{fwd,bwd}_f32
-// (lmcrt.h): the row reductions of a
+// (and _bwd_bf16, the gradient stored as bfloat16) (lmcrt.h): the row
+// reductions of a
 // `target cuda` training step, which the GPU pipeline leaves to the runtime
 // instead of generating a kernel with a thread per row. The kernels are
 // RowKernels.cu, compiled by nvcc into a fatbin that CMake embeds
@@ -347,18 +348,18 @@ extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_fwd_f32(
   launch("lmc_cross_entropy_mean", 1, 1, margs);
 }
 
-extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
-    lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
-    lmcrt_unranked_memref *dloss, lmcrt_unranked_memref *dlogits,
-    int64_t classes) {
-  step_graph::Gate gate("gpu_cross_entropy_bwd_f32", logits, targets, dloss,
-                        dlogits, classes);
-  if (gate.skip())
-    return;
-  const char *what = "gpu_cross_entropy_bwd";
+/// The cross-entropy's gradient into dlogits of element type T (float, or
+/// uint16_t: bfloat16), with `kernel`.
+template <typename T>
+void crossEntropyBackward(const char *what, const char *kernel,
+                          lmcrt_unranked_memref *logits,
+                          lmcrt_unranked_memref *targets,
+                          lmcrt_unranked_memref *dloss,
+                          lmcrt_unranked_memref *dlogits, int64_t classes) {
   requireReady(what);
   Logits l = checkLogits(what, logits, targets, classes);
-  View G(dloss), D(dlogits);
+  View G(dloss);
+  MemrefView<T> D(dlogits);
   if (G.numElements() != 1)
     fail(what, "loss gradient " + G.shapeString() + " is not a scalar");
   sameShape(what, "logits gradient", D, l.logits);
@@ -368,7 +369,32 @@ extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
   long long n = l.rows, v = l.columns;
   void *args[] = {&l.logits.data, &l.li, &l.targets.data, &l.ti, &G.data,
                   &D.data,        &di,   &n,              &v,    &l.classes};
-  launch("lmc_cross_entropy_bwd", rowBlocks(what, l.rows), 1, args);
+  launch(kernel, rowBlocks(what, l.rows), 1, args);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_f32(
+    lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
+    lmcrt_unranked_memref *dloss, lmcrt_unranked_memref *dlogits,
+    int64_t classes) {
+  step_graph::Gate gate("gpu_cross_entropy_bwd_f32", logits, targets, dloss,
+                        dlogits, classes);
+  if (gate.skip())
+    return;
+  crossEntropyBackward<float>("gpu_cross_entropy_bwd", "lmc_cross_entropy_bwd",
+                              logits, targets, dloss, dlogits, classes);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_cross_entropy_bwd_bf16(
+    lmcrt_unranked_memref *logits, lmcrt_unranked_memref *targets,
+    lmcrt_unranked_memref *dloss, lmcrt_unranked_memref *dlogits,
+    int64_t classes) {
+  step_graph::Gate gate("gpu_cross_entropy_bwd_bf16", logits, targets, dloss,
+                        dlogits, classes);
+  if (gate.skip())
+    return;
+  crossEntropyBackward<uint16_t>("gpu_cross_entropy_bwd_bf16",
+                                 "lmc_cross_entropy_bwd_bf16", logits, targets,
+                                 dloss, dlogits, classes);
 }
 
 extern "C" void

@@ -42,6 +42,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include <cuda_bf16.h>
 #include <math_constants.h>
 
 namespace {
@@ -351,17 +352,25 @@ extern "C" __global__ void __launch_bounds__(kBlock)
     out[0] = part[0] / (float)rows;
 }
 
+/// A float32 result stored as float32, or rounded once to bfloat16 (to
+/// nearest, ties to even: lmc-bf16-storage's stored gradients).
+__device__ inline void store(float *p, float v) { *p = v; }
+__device__ inline void store(__nv_bfloat16 *p, float v) {
+  *p = __float2bfloat16(v);
+}
+
 /// dlogits = (softmax(logits) - onehot(target)) * dloss[0] / rows over the
-/// columns [0, classes), exactly 0 in [classes, V); a block per row.
-extern "C" __global__ void __launch_bounds__(kBlock)
-    lmc_cross_entropy_bwd(const float *logits, RowIndex li, const int *targets,
-                          RowIndex ti, const float *dloss, float *dlogits,
-                          RowIndex di, long long rows, long long V,
-                          long long classes) {
+/// columns [0, classes), exactly 0 in [classes, V); a block per row. Out:
+/// dlogits' element type.
+template <typename Out>
+__device__ void
+crossEntropyBwd(const float *logits, RowIndex li, const int *targets,
+                RowIndex ti, const float *dloss, Out *dlogits, RowIndex di,
+                long long rows, long long V, long long classes) {
   __shared__ float sm[kWarps], ss[kWarps];
   const long long r = blockIdx.x;
   const float *row = logits + rowStart(li, r);
-  float *out = dlogits + rowStart(di, r);
+  Out *out = dlogits + rowStart(di, r);
   float m, s;
   threadMaxSum(row, li.column, classes, m, s);
   blockMaxSum(m, s, sm, ss);
@@ -373,8 +382,29 @@ extern "C" __global__ void __launch_bounds__(kBlock)
       const float p = expf(row[c * li.column] - m) / s;
       g = (p - (c == t ? 1.0f : 0.0f)) * scale;
     }
-    out[c * di.column] = g;
+    store(out + c * di.column, g);
   }
+}
+
+extern "C" __global__ void __launch_bounds__(kBlock)
+    lmc_cross_entropy_bwd(const float *logits, RowIndex li, const int *targets,
+                          RowIndex ti, const float *dloss, float *dlogits,
+                          RowIndex di, long long rows, long long V,
+                          long long classes) {
+  crossEntropyBwd(logits, li, targets, ti, dloss, dlogits, di, rows, V,
+                  classes);
+}
+
+/// The same with dlogits stored as bfloat16 (lmc-bf16-storage: only GEMMs
+/// read it), each value rounded once.
+extern "C" __global__ void __launch_bounds__(kBlock)
+    lmc_cross_entropy_bwd_bf16(const float *logits, RowIndex li,
+                               const int *targets, RowIndex ti,
+                               const float *dloss, __nv_bfloat16 *dlogits,
+                               RowIndex di, long long rows, long long V,
+                               long long classes) {
+  crossEntropyBwd(logits, li, targets, ti, dloss, dlogits, di, rows, V,
+                  classes);
 }
 
 /// y = exp(x - max) / sum(exp(x - max)) over each of the `rows` rows of C

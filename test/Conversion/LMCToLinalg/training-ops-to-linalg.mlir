@@ -565,6 +565,24 @@ func.func @cross_entropy_grad(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>, %d: 
 
 // -----
 
+// Tests that cross_entropy_grad with its result stored as bfloat16
+// (lmc-bf16-storage) computes in float32 into a bfloat16 tensor, each value
+// rounded once (arith.truncf) as it is yielded.
+
+// CHECK-LABEL: func.func @cross_entropy_grad_bf16
+// CHECK:         %[[E:.+]] = tensor.empty(%{{.+}}, %{{.+}}) : tensor<?x?x256xbf16>
+// CHECK:         linalg.generic
+// CHECK-SAME:      outs(%[[E]] : tensor<?x?x256xbf16>)
+// CHECK:           %[[RV:.+]] = arith.mulf %{{.+}}, %{{.+}} : f32
+// CHECK-NEXT:      %[[RB:.+]] = arith.truncf %[[RV]] : f32 to bf16
+// CHECK-NEXT:      linalg.yield %[[RB]] : bf16
+func.func @cross_entropy_grad_bf16(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>, %d: tensor<f32>) -> tensor<?x?x256xbf16> {
+  %0 = lmc.cross_entropy_grad %l, %t, %d : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32> -> tensor<?x?x256xbf16>
+  return %0 : tensor<?x?x256xbf16>
+}
+
+// -----
+
 // Tests that cross_entropy_grad over padded logits (classes(250)) masks the
 // padding out of the row max and sum as cross_entropy does, and yields
 // exactly 0 in the padding columns (a select on linalg.index 2 < 250).

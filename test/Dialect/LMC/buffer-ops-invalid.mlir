@@ -279,6 +279,27 @@ func.func @f(%x: memref<8x64xf32>) {
 
 // -----
 
+// Tests that only the cross-entropy's gradient may be written as bfloat16
+// (lmc-bf16-storage); a norm's output may not.
+
+func.func @f(%x: memref<8x64xf32>, %w: memref<64xf32>, %b: memref<64xf32>, %y: memref<8x64xbf16>) {
+  // expected-error @below {{outputs must be float32, got 'memref<8x64xbf16>'}}
+  lmc.buffer_row_reduction "layer_norm" (%x, %w, %b) into (%y) {eps = 1.0e-05 : f64} : memref<8x64xf32>, memref<64xf32>, memref<64xf32> -> memref<8x64xbf16>
+  return
+}
+
+// -----
+
+// Tests that the cross-entropy's gradient is float32 or bfloat16.
+
+func.func @f(%l: memref<8x64xf32>, %t: memref<8xi32>, %g: memref<f32>, %d: memref<8x64xf16>) {
+  // expected-error @below {{outputs must be float32 or bfloat16, got 'memref<8x64xf16>'}}
+  lmc.buffer_row_reduction "cross_entropy_grad" (%l, %t, %g) into (%d) : memref<8x64xf32>, memref<8xi32>, memref<f32> -> memref<8x64xf16>
+  return
+}
+
+// -----
+
 // Tests that a softmax gradient's inputs (the softmax's output and its
 // gradient) are float32.
 

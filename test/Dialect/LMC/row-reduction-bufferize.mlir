@@ -64,6 +64,23 @@ func.func @cross_entropy(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>) -> (tenso
 
 // -----
 
+// Tests the cross-entropy's gradient stored as bfloat16 (lmc-bf16-storage):
+// a bfloat16 buffer of the logits' dynamic sizes and the runtime's
+// bfloat16 form of the kernel.
+
+// CHECK-DAG:   func.func private @lmcrt_gpu_cross_entropy_bwd_bf16(memref<*xf32>, memref<*xi32>, memref<*xf32>, memref<*xbf16>, i64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// CHECK-LABEL: func.func @cross_entropy_grad_bf16
+// CHECK:         %[[D:.+]] = memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x256xbf16>
+// CHECK:         %[[UD:.+]] = memref.cast %[[D]] : memref<?x?x256xbf16> to memref<*xbf16>
+// CHECK:         call @lmcrt_gpu_cross_entropy_bwd_bf16(%{{.+}}, %{{.+}}, %{{.+}}, %[[UD]], %{{.+}})
+// CHECK-NOT:     lmcrt_gpu_cross_entropy_bwd_f32
+func.func @cross_entropy_grad_bf16(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>, %g: tensor<f32>) -> tensor<?x?x256xbf16> {
+  %dl = lmc.cross_entropy_grad %l, %t, %g : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32> -> tensor<?x?x256xbf16>
+  return %dl : tensor<?x?x256xbf16>
+}
+
+// -----
+
 // Tests the softmax and its gradient (decomposed attention's probabilities,
 // [B, H, T, T]): buffers only, no eps or classes, the results of the input's
 // dynamic sizes.

@@ -760,6 +760,27 @@ func.func @f(%g: tensor<?x65x64xf32>) {
 // lmc.cross_entropy_grad
 //===----------------------------------------------------------------------===//
 
+// Tests that the result has the logits' type, or their shape in bfloat16
+// (a gradient stored by lmc-bf16-storage), not another shape.
+
+func.func @f(%l: tensor<4x256xf32>, %t: tensor<4xi32>, %d: tensor<f32>) {
+  // expected-error @+1 {{'lmc.cross_entropy_grad' op result must have the logits' type 'tensor<4x256xf32>' (or their shape with bf16 elements), got 'tensor<4x128xbf16>'}}
+  %0 = lmc.cross_entropy_grad %l, %t, %d : tensor<4x256xf32>, tensor<4xi32>, tensor<f32> -> tensor<4x128xbf16>
+  return
+}
+
+// -----
+
+// Tests that only float32 logits give a bfloat16 gradient.
+
+func.func @f(%l: tensor<4x256xf64>, %t: tensor<4xi32>, %d: tensor<f64>) {
+  // expected-error @+1 {{'lmc.cross_entropy_grad' op result must have the logits' type 'tensor<4x256xf64>' (or their shape with bf16 elements), got 'tensor<4x256xbf16>'}}
+  %0 = lmc.cross_entropy_grad %l, %t, %d : tensor<4x256xf64>, tensor<4xi32>, tensor<f64> -> tensor<4x256xbf16>
+  return
+}
+
+// -----
+
 // Tests that the logits have rank at least 2.
 
 func.func @f(%l: tensor<256xf32>, %t: tensor<i32>, %d: tensor<f32>) {
@@ -855,7 +876,7 @@ func.func @f(%l: tensor<?x?x256xf32>, %t: tensor<?x?xf32>, %d: tensor<f32>) {
 // Tests that the result has the logits' type (generic form).
 
 func.func @f(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>, %d: tensor<f32>) {
-  // expected-error @+1 {{'lmc.cross_entropy_grad' op failed to verify that all of {logits, result} have same type}}
+  // expected-error @+1 {{'lmc.cross_entropy_grad' op result must have the logits' type 'tensor<?x?x256xf32>' (or their shape with bf16 elements), got 'tensor<2x?x256xf32>'}}
   %0 = "lmc.cross_entropy_grad"(%l, %t, %d) : (tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>) -> tensor<2x?x256xf32>
   return
 }

@@ -330,6 +330,18 @@ func.func @cross_entropy_grad(%logits: tensor<?x?x256xf32>, %targets: tensor<?x?
   return %0, %1 : tensor<?x?x256xf32>, tensor<8x5xf64>
 }
 
+// Tests cross_entropy_grad storing its result as bfloat16
+// (lmc-bf16-storage): the result type is printed after `->` only then.
+
+// CHECK-LABEL: func.func @cross_entropy_grad_bf16
+// CHECK-NEXT:    lmc.cross_entropy_grad %{{.+}}, %{{.+}}, %{{.+}} : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32> -> tensor<?x?x256xbf16>
+// GENERIC-LABEL: sym_name = "cross_entropy_grad_bf16"
+// GENERIC:       "lmc.cross_entropy_grad"(%{{.+}}, %{{.+}}, %{{.+}}) : (tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>) -> tensor<?x?x256xbf16>
+func.func @cross_entropy_grad_bf16(%logits: tensor<?x?x256xf32>, %targets: tensor<?x?xi32>, %dloss: tensor<f32>) -> tensor<?x?x256xbf16> {
+  %0 = lmc.cross_entropy_grad %logits, %targets, %dloss : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32> -> tensor<?x?x256xbf16>
+  return %0 : tensor<?x?x256xbf16>
+}
+
 // Tests cross_entropy_grad over padded logits (classes(N)).
 
 // CHECK-LABEL: func.func @cross_entropy_grad_padded

@@ -194,3 +194,23 @@ func.func @tied_head(%wte: tensor<256x64xf32>, %ids: tensor<?x?xi32>, %dl: tenso
   %dx = lmc.matmul %dl, %wte : tensor<?x?x256xf32>, tensor<256x64xf32>
   return %s, %l, %dx : tensor<?x?x64xf32>, tensor<?x?x256xf32>, tensor<?x?x64xf32>
 }
+
+// -----
+
+// Tests that a cross-entropy gradient outside groups (the GPU's row kernel)
+// that only GEMMs read is stored as bfloat16 by the op itself, with no
+// conversion of its own, while the logits it reads stay float32.
+
+// CHECK-LABEL: func.func @cross_entropy_grad
+// CHECK-SAME:    (%[[L:.+]]: tensor<?x?x256xf32>, %{{.+}}: tensor<?x?xi32>, %{{.+}}: tensor<f32>, %{{.+}}: tensor<256x64xf32>, %{{.+}}: tensor<?x?x64xf32>)
+// CHECK-COUNT-2: lmc.fused "to_bf16"
+// CHECK-NOT:     lmc.fused "to_bf16"
+// CHECK:         %[[DL:.+]] = lmc.cross_entropy_grad %[[L]], %{{.+}}, %{{.+}} : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32> -> tensor<?x?x256xbf16>
+// CHECK-NEXT:    lmc.matmul %[[DL]], %{{.+}} : tensor<?x?x256xbf16>, tensor<256x64xbf16>
+// CHECK-NEXT:    lmc.matmul %[[DL]], %{{.+}} transpose_a : tensor<?x?x256xbf16>, tensor<?x?x64xbf16>
+func.func @cross_entropy_grad(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>, %g: tensor<f32>, %w: tensor<256x64xf32>, %x: tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x256x64xf32>) {
+  %dl = lmc.cross_entropy_grad %l, %t, %g : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
+  %dx = lmc.matmul %dl, %w : tensor<?x?x256xf32>, tensor<256x64xf32>
+  %dw = lmc.matmul %dl, %x transpose_a : tensor<?x?x256xf32>, tensor<?x?x64xf32>
+  return %dx, %dw : tensor<?x?x64xf32>, tensor<?x256x64xf32>
+}

@@ -124,9 +124,15 @@ LogicalResult BufferRowReductionOp::verify() {
              << i << " must be " << (targets ? "int32" : "float32") << ", got "
              << v.getType();
   }
-  for (Value v : getOutputs())
-    if (!cast<MemRefType>(v.getType()).getElementType().isF32())
-      return emitOpError("outputs must be float32, got ") << v.getType();
+  // The cross-entropy's gradient may be stored as bfloat16
+  // (lmc-bf16-storage).
+  const bool bf16Output = getKernel() == "cross_entropy_grad";
+  for (Value v : getOutputs()) {
+    Type et = cast<MemRefType>(v.getType()).getElementType();
+    if (!et.isF32() && !(bf16Output && et.isBF16()))
+      return emitOpError("outputs must be float32")
+             << (bf16Output ? " or bfloat16" : "") << ", got " << v.getType();
+  }
   if (kind->family == Norm) {
     if (!getEps() || getEps()->convertToDouble() <= 0.0)
       return emitOpError("a norm needs eps greater than zero");

@@ -471,6 +471,23 @@ static void printGradScaleType(OpAsmPrinter &p, Operation *, Type gradScale,
     p << ", " << gradScale;
 }
 
+/// `(-> result-type)?` after an op's operand types: printed only when the
+/// result is not of the type `like` (lmc.cross_entropy_grad's gradient
+/// stored as bfloat16).
+static ParseResult parseStoredType(OpAsmParser &parser, Type &result,
+                                   Type like) {
+  result = like;
+  if (succeeded(parser.parseOptionalArrow()))
+    return parser.parseType(result);
+  return success();
+}
+
+static void printStoredType(OpAsmPrinter &p, Operation *, Type result,
+                            Type like) {
+  if (result != like)
+    p << "-> " << result;
+}
+
 /// `: query-type (, key-type)?`: the key/value type is printed only when it
 /// differs from the query's.
 static ParseResult parseAttentionTypes(OpAsmParser &parser, Type &query,

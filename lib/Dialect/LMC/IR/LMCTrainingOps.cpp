@@ -215,8 +215,25 @@ LogicalResult CrossEntropyGradOp::verify() {
       return emitOpError("dimension ") << i << " of logits and targets differ";
   if (getGrad().getType().getElementType() != logits.getElementType())
     return emitOpError("grad must have the logits' element type");
+  RankedTensorType result = getType();
+  if (result != logits &&
+      !(logits.getElementType().isF32() && result.getElementType().isBF16() &&
+        result.getShape() == logits.getShape()))
+    return emitOpError("result must have the logits' type ")
+           << logits << " (or their shape with bf16 elements), got " << result;
   return verifyClasses(*this, getClasses(), logits);
 }
+
+// lmc-bf16-storage: the gradient may be stored as bfloat16 (computed in
+// float32, rounded once); the logits are read as float32.
+bool CrossEntropyGradOp::canReadBF16(unsigned) { return false; }
+bool CrossEntropyGradOp::canWriteBF16(unsigned) {
+  return getLogits().getType().getElementType().isF32();
+}
+bool CrossEntropyGradOp::writesBF16Together() { return false; }
+bool CrossEntropyGradOp::computesInBF16() { return false; }
+bool CrossEntropyGradOp::isBF16PassThrough() { return false; }
+void CrossEntropyGradOp::adaptToBF16Storage() {}
 
 LogicalResult ChunkedHeadLossOp::inferReturnTypes(
     MLIRContext *ctx, std::optional<Location>, Adaptor adaptor,

@@ -519,8 +519,9 @@ getOperandBuffers(RewriterBase &rewriter, Operation *op,
   return buffers;
 }
 
-/// A new float32 buffer of the shape of `like`, whose dynamic dimension i
-/// has the size of dimension `dynamicFrom[i].second` of `dynamicFrom[i].first`.
+/// A new buffer of the shape and element type of `like`, whose dynamic
+/// dimension i has the size of dimension `dynamicFrom[i].second` of
+/// `dynamicFrom[i].first`.
 Value allocLike(RewriterBase &rewriter, Location loc, RankedTensorType like,
                 ArrayRef<std::pair<Value, int64_t>> dynamicFrom) {
   SmallVector<Value> dynamicSizes;
@@ -529,7 +530,7 @@ Value allocLike(RewriterBase &rewriter, Location loc, RankedTensorType like,
       dynamicSizes.push_back(memref::DimOp::create(
           rewriter, loc, dynamicFrom[i].first, dynamicFrom[i].second));
   return memref::AllocOp::create(
-      rewriter, loc, MemRefType::get(like.getShape(), rewriter.getF32Type()),
+      rewriter, loc, MemRefType::get(like.getShape(), like.getElementType()),
       dynamicSizes, ValueRange{}, rewriter.getI64IntegerAttr(64));
 }
 
@@ -611,8 +612,9 @@ struct RowReductionOpInterface
       }
       buffers.push_back(*buffer);
     }
-    // Results of the input's shape take its dynamic sizes; the parameter
-    // gradients and the loss are static.
+    // Results of the input's shape take its dynamic sizes (whatever their
+    // element type: a gradient stored as bfloat16); the parameter gradients
+    // and the loss are static.
     Value x = buffers[0];
     auto inputType = cast<RankedTensorType>(op->getOperand(0).getType());
     SmallVector<std::pair<Value, int64_t>> sameAsInput;
@@ -622,7 +624,7 @@ struct RowReductionOpInterface
     for (OpResult result : op->getResults()) {
       auto type = cast<RankedTensorType>(result.getType());
       results.push_back(allocLike(rewriter, loc, type,
-                                  type == inputType
+                                  type.getShape() == inputType.getShape()
                                       ? ArrayRef(sameAsInput)
                                       : ArrayRef<std::pair<Value, int64_t>>()));
     }

@@ -464,7 +464,9 @@ def LMC_PositionEmbeddingGradOp : LMC_Op<"position_embedding_grad", [
 def LMC_CrossEntropyGradOp : LMC_Op<"cross_entropy_grad", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
     LMC_RowWise<[0], "cross_entropy", 0, 1, [], [], /*siblings=*/[0, 1]>,
-    Pure, AllTypesMatch<["logits", "result"]>]> {
+    DeclareOpInterfaceMethods<LMC_BF16StorageOpInterface, ["canReadBF16",
+        "canWriteBF16", "computesInBF16"]>,
+    Pure]> {
   let summary = "gradient of the mean cross-entropy with respect to logits";
   let description = [{
     `result = (softmax(logits) - onehot(targets)) * grad / N`, with `N` the
@@ -478,20 +480,36 @@ def LMC_CrossEntropyGradOp : LMC_Op<"cross_entropy_grad", [
     ```mlir
     %dl = lmc.cross_entropy_grad %logits, %targets, %dloss : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
     %dp = lmc.cross_entropy_grad %logits, %targets, %dloss classes(250) : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32>
+    %db = lmc.cross_entropy_grad %logits, %targets, %dloss : tensor<?x?x256xf32>, tensor<?x?xi32>, tensor<f32> -> tensor<?x?x256xbf16>
     ```
+
+    `lmc-bf16-storage` may store the result as bfloat16 (when only GEMMs
+    read it): computed in float32 and rounded once; the type is then
+    printed after `->`.
 
     **Constraints:**
     - as for `cross_entropy`; `grad` is a 0-d tensor of the logits' element
-      type.
+      type;
+    - `result` has the logits' type, or their shape with bfloat16 elements
+      when the logits are float32.
   }];
   let arguments = (ins LMC_FloatTensor:$logits, LMC_IdTensor:$targets,
                        LMC_ScalarFloatTensor:$grad,
                        OptionalAttr<I64Attr>:$classes);
-  let results = (outs LMC_FloatTensor:$result);
+  let results = (outs LMC_GemmTensor:$result);
   let assemblyFormat = [{
     $logits `,` $targets `,` $grad (`classes` `(` $classes^ `)`)? attr-dict
     `:` type($logits) `,` type($targets) `,` type($grad)
+    custom<StoredType>(type($result), ref(type($logits)))
   }];
+  let builders = [
+    // The gradient of the logits' type.
+    OpBuilder<(ins "::mlir::Value":$logits, "::mlir::Value":$targets,
+                   "::mlir::Value":$grad, "::mlir::IntegerAttr":$classes), [{
+      build($_builder, $_state, logits.getType(), logits, targets, grad,
+            classes);
+    }]>,
+  ];
   let hasVerifier = 1;
 }
 
