@@ -6,7 +6,8 @@
 // parameter gradients over chunks of rows then over the chunks), one
 // std::thread per GPU thread and the warp shuffles emulated
 // (CudaEmulation.h), against references in double: LayerNorm and RMSNorm
-// forward and backward, the softmax and its gradient (causal attention
+// forward (also stored as bfloat16: the float32 values rounded once) and
+// backward, the softmax and its gradient (causal attention
 // scores with -inf over three leading dimensions; all -inf, NaN and +inf
 // rows as on the CPU), the cross-entropy's mean loss and its gradient (also
 // stored as bfloat16: the float32 values rounded once). Row
@@ -129,6 +130,20 @@ TEST(RowKernelsEmulated, NormsForwardAgainstDouble) {
                            ")");
           }
         }
+      // The output stored as bfloat16 (lmc-bf16-storage): the same float32
+      // values, each rounded once to nearest even.
+      const __nv_bfloat16 untouched = __float2bfloat16(99.0f);
+      std::vector<__nv_bfloat16> yBf16(l.size(), untouched);
+      if (rms)
+        launchWarpRows(rows, [&] {
+          lmc_rms_norm_fwd_bf16(x.data(), ix, yBf16.data(), ix, w.data(), 1,
+                                rows, C, eps);
+        });
+      else
+        launchWarpRows(rows, [&] {
+          lmc_layer_norm_fwd_bf16(x.data(), ix, yBf16.data(), ix, w.data(), 1,
+                                  b.data(), 1, rows, C, eps);
+        });
       // Padding between rows is not written.
       for (long long i = 0; i < l.size(); ++i) {
         const long long bi = i / l.batchStride(),
@@ -138,6 +153,12 @@ TEST(RowKernelsEmulated, NormsForwardAgainstDouble) {
         if (r >= l.t || within % l.colStride != 0 ||
             within / l.colStride >= l.c) {
           EXPECT_EQ(y[i], 99.0f) << where << ": padding " << i << " written";
+          EXPECT_EQ(yBf16[i].bits, untouched.bits)
+              << where << ": bf16 padding " << i << " written";
+        } else {
+          EXPECT_EQ(yBf16[i].bits, __float2bfloat16(y[i]).bits)
+              << where << ": bf16 output at " << i << " (float32 " << y[i]
+              << ")";
         }
       }
     }

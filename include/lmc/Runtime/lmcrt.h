@@ -746,6 +746,17 @@ void _mlir_ciface_lmcrt_gpu_rms_norm_fwd_f32(lmcrt_unranked_memref *x,
                                              lmcrt_unranked_memref *w,
                                              lmcrt_unranked_memref *y,
                                              double eps);
+/* The norms' forward passes with y stored as bfloat16 (lmc-bf16-storage,
+ * when only GEMMs read it): computed in float32, each value rounded once. */
+void _mlir_ciface_lmcrt_gpu_layer_norm_fwd_bf16(lmcrt_unranked_memref *x,
+                                                lmcrt_unranked_memref *w,
+                                                lmcrt_unranked_memref *b,
+                                                lmcrt_unranked_memref *y,
+                                                double eps);
+void _mlir_ciface_lmcrt_gpu_rms_norm_fwd_bf16(lmcrt_unranked_memref *x,
+                                              lmcrt_unranked_memref *w,
+                                              lmcrt_unranked_memref *y,
+                                              double eps);
 void _mlir_ciface_lmcrt_gpu_rms_norm_bwd_f32(lmcrt_unranked_memref *x,
                                              lmcrt_unranked_memref *w,
                                              lmcrt_unranked_memref *dy,

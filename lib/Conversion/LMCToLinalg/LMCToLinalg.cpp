@@ -402,8 +402,10 @@ struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
   matchAndRewrite(LayerNormOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    RankedTensorType type = op.getType();
-    Type et = type.getElementType();
+    // Computed in the input's type; an output stored as bfloat16
+    // (lmc-bf16-storage) is rounded once.
+    RankedTensorType type = op.getInput().getType();
+    Type et = type.getElementType(), stored = op.getType().getElementType();
     int64_t rank = type.getRank();
     Value x = adaptor.getInput();
     double channels = static_cast<double>(type.getDimSize(rank - 1));
@@ -446,8 +448,9 @@ struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
               b, l, arith::SubFOp::create(b, l, a[0], mean), rstd);
           Value y = arith::AddFOp::create(
               b, l, arith::MulFOp::create(b, l, n, a[3]), a[4]);
-          linalg::YieldOp::create(b, l, y);
-        });
+          linalg::YieldOp::create(b, l, toStored(b, l, stored, y));
+        },
+        stored);
     rewriter.replaceOp(op, r);
     return success();
   }
@@ -459,8 +462,10 @@ struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
   matchAndRewrite(RMSNormOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    RankedTensorType type = op.getType();
-    Type et = type.getElementType();
+    // Computed in the input's type; an output stored as bfloat16 is
+    // rounded once.
+    RankedTensorType type = op.getInput().getType();
+    Type et = type.getElementType(), stored = op.getType().getElementType();
     int64_t rank = type.getRank();
     Value x = adaptor.getInput();
     double channels = static_cast<double>(type.getDimSize(rank - 1));
@@ -476,17 +481,18 @@ struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
                             b, l, arith::MulFOp::create(b, l, v, v), acc));
                       });
     // x * rsqrt(mean(x^2) + eps) * w.
-    Value r =
-        elementwise(rewriter, loc, x, {x, sq, adaptor.getWeight()},
-                    {id, row, lastOnly(rewriter, rank)},
-                    [&](OpBuilder &b, Location l, ValueRange a) {
-                      Value ms = arith::MulFOp::create(b, l, a[1], invC);
-                      Value rrms = math::RsqrtOp::create(
-                          b, l, arith::AddFOp::create(b, l, ms, eps));
-                      Value y = arith::MulFOp::create(
-                          b, l, arith::MulFOp::create(b, l, a[0], rrms), a[2]);
-                      linalg::YieldOp::create(b, l, y);
-                    });
+    Value r = elementwise(
+        rewriter, loc, x, {x, sq, adaptor.getWeight()},
+        {id, row, lastOnly(rewriter, rank)},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value ms = arith::MulFOp::create(b, l, a[1], invC);
+          Value rrms =
+              math::RsqrtOp::create(b, l, arith::AddFOp::create(b, l, ms, eps));
+          Value y = arith::MulFOp::create(
+              b, l, arith::MulFOp::create(b, l, a[0], rrms), a[2]);
+          linalg::YieldOp::create(b, l, toStored(b, l, stored, y));
+        },
+        stored);
     rewriter.replaceOp(op, r);
     return success();
   }

@@ -510,10 +510,14 @@ struct ConvertLMCToRuntimePass
                             .Case("softmax", Function::SoftmaxFwd)
                             .Case("softmax_grad", Function::SoftmaxBwd)
                             .Default(Function::CrossEntropyBwd);
-    // A gradient stored as bfloat16 (lmc-bf16-storage).
-    if (function == Function::CrossEntropyBwd &&
-        elementTypeOf(op.getOutputs()[0]).isBF16())
-      function = Function::CrossEntropyBwdBf16;
+    // An output stored as bfloat16 (lmc-bf16-storage): the cross-entropy's
+    // gradient, a norm's output.
+    if (elementTypeOf(op.getOutputs()[0]).isBF16())
+      function =
+          function == Function::CrossEntropyBwd ? Function::CrossEntropyBwdBf16
+          : function == Function::LayerNormFwd  ? Function::LayerNormFwdBf16
+          : function == Function::RmsNormFwd    ? Function::RmsNormFwdBf16
+                                                : function;
     SmallVector<Arg> args;
     for (Value v : op.getInputs())
       args.push_back(v);

@@ -93,6 +93,11 @@ const Entry kEntries[] = {
    "mmmmmmd", '-'},               // x, w, dy, dx, dw, db, eps
   {Function::RmsNormFwd, nullptr, "lmcrt_gpu_rms_norm_fwd_f32", true,
    "mmmd", '-'},                  // x, w, y, eps
+  // The norms' outputs stored as bfloat16 (lmc-bf16-storage).
+  {Function::LayerNormFwdBf16, nullptr, "lmcrt_gpu_layer_norm_fwd_bf16", true,
+   "mmmmd", '-'},                 // x, w, b, y (bf16), eps
+  {Function::RmsNormFwdBf16, nullptr, "lmcrt_gpu_rms_norm_fwd_bf16", true,
+   "mmmd", '-'},                  // x, w, y (bf16), eps
   {Function::RmsNormBwd, nullptr, "lmcrt_gpu_rms_norm_bwd_f32", true,
    "mmmmmd", '-'},                // x, w, dy, dx, dw, eps
   {Function::CrossEntropyFwd, nullptr, "lmcrt_gpu_cross_entropy_fwd_f32",

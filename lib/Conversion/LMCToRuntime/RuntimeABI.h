@@ -64,8 +64,11 @@ enum class Function {
   RmsNormBwd,
   CrossEntropyFwd,
   CrossEntropyBwd,
-  /// CrossEntropyBwd writing a bfloat16 gradient (lmc-bf16-storage).
+  /// CrossEntropyBwd writing a bfloat16 gradient, the norms' forward passes
+  /// writing a bfloat16 output (lmc-bf16-storage).
   CrossEntropyBwdBf16,
+  LayerNormFwdBf16,
+  RmsNormFwdBf16,
   SoftmaxFwd,
   SoftmaxBwd,
   /// The sum of a float32 tensor (or of its squares) into a scalar, one

@@ -2,8 +2,8 @@
 //
 // lmcrt_gpu_layer_norm_{fwd,bwd}_f32, lmcrt_gpu_rms_norm_{fwd,bwd}_f32,
 // lmcrt_gpu_softmax_{fwd,bwd}_f32 and lmcrt_gpu_cross_entropy_{fwd,bwd}_f32
-// (and _bwd_bf16, the gradient stored as bfloat16) (lmcrt.h): the row
-// reductions of a
+// (and the bfloat16 outputs of lmc-bf16-storage: the norms' _fwd_bf16, the
+// cross-entropy's _bwd_bf16) (lmcrt.h): the row reductions of a
 // `target cuda` training step, which the GPU pipeline leaves to the runtime
 // instead of generating a kernel with a thread per row. The kernels are
 // RowKernels.cu, compiled by nvcc into a fatbin that CMake embeds
@@ -257,15 +257,16 @@ Logits checkLogits(const char *what, lmcrt_unranked_memref *logits,
 
 } // namespace
 
-extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_fwd_f32(
-    lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
-    lmcrt_unranked_memref *b, lmcrt_unranked_memref *y, double eps) {
-  step_graph::Gate gate("gpu_layer_norm_fwd_f32", x, w, b, y, eps);
-  if (gate.skip())
-    return;
-  const char *what = "gpu_layer_norm_fwd";
+/// LayerNorm forward into y of element type T (float, or uint16_t:
+/// bfloat16), with `kernel`.
+template <typename T>
+void layerNormForward(const char *what, const char *kernel,
+                      lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
+                      lmcrt_unranked_memref *b, lmcrt_unranked_memref *y,
+                      double eps) {
   requireReady(what);
-  View X(x), W(w), B(b), Y(y);
+  View X(x), W(w), B(b);
+  MemrefView<T> Y(y);
   auto [rows, C] = checkInput(what, X);
   vectorOf(what, "weight", W, C);
   vectorOf(what, "bias", B, C);
@@ -278,18 +279,17 @@ extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_fwd_f32(
   float e = static_cast<float>(eps);
   void *args[] = {&X.data, &xi, &Y.data, &yi, &W.data, &ws,
                   &B.data, &bs, &n,      &C,  &e};
-  launch("lmc_layer_norm_fwd", warpBlocks(what, rows), 1, args);
+  launch(kernel, warpBlocks(what, rows), 1, args);
 }
 
-extern "C" void _mlir_ciface_lmcrt_gpu_rms_norm_fwd_f32(
-    lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
-    lmcrt_unranked_memref *y, double eps) {
-  step_graph::Gate gate("gpu_rms_norm_fwd_f32", x, w, y, eps);
-  if (gate.skip())
-    return;
-  const char *what = "gpu_rms_norm_fwd";
+/// RMSNorm forward into y of element type T, with `kernel`.
+template <typename T>
+void rmsNormForward(const char *what, const char *kernel,
+                    lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
+                    lmcrt_unranked_memref *y, double eps) {
   requireReady(what);
-  View X(x), W(w), Y(y);
+  View X(x), W(w);
+  MemrefView<T> Y(y);
   auto [rows, C] = checkInput(what, X);
   vectorOf(what, "weight", W, C);
   sameShape(what, "output", Y, X);
@@ -300,7 +300,48 @@ extern "C" void _mlir_ciface_lmcrt_gpu_rms_norm_fwd_f32(
   long long ws = W.stride(0), n = rows;
   float e = static_cast<float>(eps);
   void *args[] = {&X.data, &xi, &Y.data, &yi, &W.data, &ws, &n, &C, &e};
-  launch("lmc_rms_norm_fwd", warpBlocks(what, rows), 1, args);
+  launch(kernel, warpBlocks(what, rows), 1, args);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_fwd_f32(
+    lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
+    lmcrt_unranked_memref *b, lmcrt_unranked_memref *y, double eps) {
+  step_graph::Gate gate("gpu_layer_norm_fwd_f32", x, w, b, y, eps);
+  if (gate.skip())
+    return;
+  layerNormForward<float>("gpu_layer_norm_fwd", "lmc_layer_norm_fwd", x, w, b,
+                          y, eps);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_fwd_bf16(
+    lmcrt_unranked_memref *x, lmcrt_unranked_memref *w,
+    lmcrt_unranked_memref *b, lmcrt_unranked_memref *y, double eps) {
+  step_graph::Gate gate("gpu_layer_norm_fwd_bf16", x, w, b, y, eps);
+  if (gate.skip())
+    return;
+  layerNormForward<uint16_t>("gpu_layer_norm_fwd_bf16",
+                             "lmc_layer_norm_fwd_bf16", x, w, b, y, eps);
+}
+
+extern "C" void
+_mlir_ciface_lmcrt_gpu_rms_norm_fwd_f32(lmcrt_unranked_memref *x,
+                                        lmcrt_unranked_memref *w,
+                                        lmcrt_unranked_memref *y, double eps) {
+  step_graph::Gate gate("gpu_rms_norm_fwd_f32", x, w, y, eps);
+  if (gate.skip())
+    return;
+  rmsNormForward<float>("gpu_rms_norm_fwd", "lmc_rms_norm_fwd", x, w, y, eps);
+}
+
+extern "C" void
+_mlir_ciface_lmcrt_gpu_rms_norm_fwd_bf16(lmcrt_unranked_memref *x,
+                                         lmcrt_unranked_memref *w,
+                                         lmcrt_unranked_memref *y, double eps) {
+  step_graph::Gate gate("gpu_rms_norm_fwd_bf16", x, w, y, eps);
+  if (gate.skip())
+    return;
+  rmsNormForward<uint16_t>("gpu_rms_norm_fwd_bf16", "lmc_rms_norm_fwd_bf16", x,
+                           w, y, eps);
 }
 
 extern "C" void _mlir_ciface_lmcrt_gpu_layer_norm_bwd_f32(

@@ -145,20 +145,28 @@ __device__ inline void threadMaxSum(const float *row, long long cs,
   }
 }
 
+/// A float32 result stored as float32, or rounded once to bfloat16 (to
+/// nearest, ties to even: lmc-bf16-storage's stored activations and
+/// gradients).
+__device__ inline void store(float *p, float v) { *p = v; }
+__device__ inline void store(__nv_bfloat16 *p, float v) {
+  *p = __float2bfloat16(v);
+}
+
 } // namespace
 
 /// y = (x - mean) * rsqrt(var + eps) * w + b over each of the `rows` rows
 /// of C columns (var the biased variance); a warp per row.
-extern "C" __global__ void __launch_bounds__(kBlock)
-    lmc_layer_norm_fwd(const float *x, RowIndex xi, float *y, RowIndex yi,
-                       const float *w, long long ws, const float *b,
-                       long long bs, long long rows, int C, float eps) {
+template <typename Out>
+__device__ void layerNormFwd(const float *x, RowIndex xi, Out *y, RowIndex yi,
+                             const float *w, long long ws, const float *b,
+                             long long bs, long long rows, int C, float eps) {
   const int lane = threadIdx.x % kWarp;
   const long long r = (long long)blockIdx.x * kWarps + threadIdx.x / kWarp;
   if (r >= rows)
     return;
   const float *xr = x + rowStart(xi, r);
-  float *yr = y + rowStart(yi, r);
+  Out *yr = y + rowStart(yi, r);
   const float invC = 1.0f / (float)C;
   float sum = 0.0f;
   for (int c = lane; c < C; c += kWarp)
@@ -171,20 +179,38 @@ extern "C" __global__ void __launch_bounds__(kBlock)
   }
   const float rstd = rsqrtf(warpSum(sq) * invC + eps);
   for (int c = lane; c < C; c += kWarp)
-    yr[c * yi.column] = (xr[c * xi.column] - mean) * rstd * w[c * ws] + b[c * bs];
+    store(yr + c * yi.column,
+          (xr[c * xi.column] - mean) * rstd * w[c * ws] + b[c * bs]);
+}
+
+extern "C" __global__ void __launch_bounds__(kBlock)
+    lmc_layer_norm_fwd(const float *x, RowIndex xi, float *y, RowIndex yi,
+                       const float *w, long long ws, const float *b,
+                       long long bs, long long rows, int C, float eps) {
+  layerNormFwd(x, xi, y, yi, w, ws, b, bs, rows, C, eps);
+}
+
+/// The same with y stored as bfloat16 (lmc-bf16-storage: only GEMMs read
+/// it), each value rounded once.
+extern "C" __global__ void __launch_bounds__(kBlock)
+    lmc_layer_norm_fwd_bf16(const float *x, RowIndex xi, __nv_bfloat16 *y,
+                            RowIndex yi, const float *w, long long ws,
+                            const float *b, long long bs, long long rows, int C,
+                            float eps) {
+  layerNormFwd(x, xi, y, yi, w, ws, b, bs, rows, C, eps);
 }
 
 /// y = x * rsqrt(mean(x * x) + eps) * w; a warp per row.
-extern "C" __global__ void __launch_bounds__(kBlock)
-    lmc_rms_norm_fwd(const float *x, RowIndex xi, float *y, RowIndex yi,
-                     const float *w, long long ws, long long rows, int C,
-                     float eps) {
+template <typename Out>
+__device__ void rmsNormFwd(const float *x, RowIndex xi, Out *y, RowIndex yi,
+                           const float *w, long long ws, long long rows, int C,
+                           float eps) {
   const int lane = threadIdx.x % kWarp;
   const long long r = (long long)blockIdx.x * kWarps + threadIdx.x / kWarp;
   if (r >= rows)
     return;
   const float *xr = x + rowStart(xi, r);
-  float *yr = y + rowStart(yi, r);
+  Out *yr = y + rowStart(yi, r);
   float sq = 0.0f;
   for (int c = lane; c < C; c += kWarp) {
     const float v = xr[c * xi.column];
@@ -192,7 +218,22 @@ extern "C" __global__ void __launch_bounds__(kBlock)
   }
   const float rrms = rsqrtf(warpSum(sq) * (1.0f / (float)C) + eps);
   for (int c = lane; c < C; c += kWarp)
-    yr[c * yi.column] = xr[c * xi.column] * rrms * w[c * ws];
+    store(yr + c * yi.column, xr[c * xi.column] * rrms * w[c * ws]);
+}
+
+extern "C" __global__ void __launch_bounds__(kBlock)
+    lmc_rms_norm_fwd(const float *x, RowIndex xi, float *y, RowIndex yi,
+                     const float *w, long long ws, long long rows, int C,
+                     float eps) {
+  rmsNormFwd(x, xi, y, yi, w, ws, rows, C, eps);
+}
+
+/// The same with y stored as bfloat16, each value rounded once.
+extern "C" __global__ void __launch_bounds__(kBlock)
+    lmc_rms_norm_fwd_bf16(const float *x, RowIndex xi, __nv_bfloat16 *y,
+                          RowIndex yi, const float *w, long long ws,
+                          long long rows, int C, float eps) {
+  rmsNormFwd(x, xi, y, yi, w, ws, rows, C, eps);
 }
 
 /// The input gradient of a norm, a warp per row, and each row's (mean,
@@ -350,13 +391,6 @@ extern "C" __global__ void __launch_bounds__(kBlock)
   }
   if (threadIdx.x == 0)
     out[0] = part[0] / (float)rows;
-}
-
-/// A float32 result stored as float32, or rounded once to bfloat16 (to
-/// nearest, ties to even: lmc-bf16-storage's stored gradients).
-__device__ inline void store(float *p, float v) { *p = v; }
-__device__ inline void store(__nv_bfloat16 *p, float v) {
-  *p = __float2bfloat16(v);
 }
 
 /// dlogits = (softmax(logits) - onehot(target)) * dloss[0] / rows over the

@@ -988,3 +988,26 @@ func.func @bf16_storage(%x: tensor<?x64xf32>, %w: tensor<64x32xbf16>) -> (tensor
   %y = lmc.matmul %xb, %w : tensor<?x64xbf16>, tensor<64x32xbf16>
   return %xe, %y : tensor<?x64xf32>, tensor<?x32xf32>
 }
+
+// -----
+
+// Tests that a norm storing its output as bfloat16 (lmc-bf16-storage)
+// computes in float32 into a bfloat16 tensor, each value rounded once
+// (arith.truncf) as it is yielded.
+
+// CHECK-LABEL: func.func @norms_bf16
+// CHECK:         %[[E:.+]] = tensor.empty(%{{.+}}, %{{.+}}) : tensor<?x?x64xbf16>
+// CHECK:         linalg.generic
+// CHECK-SAME:      outs(%[[E]] : tensor<?x?x64xbf16>)
+// CHECK:           %[[YB:.+]] = arith.truncf %{{.+}} : f32 to bf16
+// CHECK-NEXT:      linalg.yield %[[YB]] : bf16
+// CHECK:         %[[E2:.+]] = tensor.empty(%{{.+}}, %{{.+}}) : tensor<?x?x64xbf16>
+// CHECK:         linalg.generic
+// CHECK-SAME:      outs(%[[E2]] : tensor<?x?x64xbf16>)
+// CHECK:           %[[ZB:.+]] = arith.truncf %{{.+}} : f32 to bf16
+// CHECK-NEXT:      linalg.yield %[[ZB]] : bf16
+func.func @norms_bf16(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) -> (tensor<?x?x64xbf16>, tensor<?x?x64xbf16>) {
+  %0 = lmc.layer_norm %x, %w, %w eps(1.0e-5) : tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xbf16>
+  %1 = lmc.rms_norm %x, %w eps(1.0e-5) : tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xbf16>
+  return %0, %1 : tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
+}

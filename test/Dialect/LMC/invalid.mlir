@@ -653,6 +653,36 @@ func.func @f(%x: tensor<f32>, %w: tensor<1xf32>) {
 
 // -----
 
+// Tests that layer_norm's result has the input's type, or (a float32 input)
+// its shape with bfloat16 elements.
+
+func.func @f(%x: tensor<2x4xf32>, %w: tensor<4xf32>) {
+  // expected-error @+1 {{'lmc.layer_norm' op result must have the input's type 'tensor<2x4xf32>' (or its shape with bf16 elements), got 'tensor<2x4xf64>'}}
+  %0 = lmc.layer_norm %x, %w, %w eps(1.0e-05) : tensor<2x4xf32>, tensor<4xf32> -> tensor<2x4xf64>
+  return
+}
+
+// -----
+
+// Tests that rms_norm's bfloat16 result keeps the input's shape, and needs a
+// float32 input.
+
+func.func @f(%x: tensor<2x4xf32>, %w: tensor<4xf32>) {
+  // expected-error @+1 {{'lmc.rms_norm' op result must have the input's type 'tensor<2x4xf32>' (or its shape with bf16 elements), got 'tensor<4x2xbf16>'}}
+  %0 = lmc.rms_norm %x, %w eps(1.0e-05) : tensor<2x4xf32>, tensor<4xf32> -> tensor<4x2xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x4xf64>, %w: tensor<4xf64>) {
+  // expected-error @+1 {{'lmc.rms_norm' op result must have the input's type 'tensor<2x4xf64>' (or its shape with bf16 elements), got 'tensor<2x4xbf16>'}}
+  %0 = lmc.rms_norm %x, %w eps(1.0e-05) : tensor<2x4xf64>, tensor<4xf64> -> tensor<2x4xbf16>
+  return
+}
+
+// -----
+
 // Tests that layer_norm needs a static last dimension.
 
 func.func @f(%x: tensor<2x?xf32>, %w: tensor<4xf32>) {
@@ -706,7 +736,7 @@ func.func @f(%x: tensor<?x64xf32>, %w: tensor<64xf32>, %b: tensor<64xf64>) {
 // Tests that the result type of layer_norm is the input type (generic form).
 
 func.func @f(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
-  // expected-error @+1 {{'lmc.layer_norm' op failed to verify that all of {input, result} have same type}}
+  // expected-error @+1 {{'lmc.layer_norm' op result must have the input's type 'tensor<?x64xf32>' (or its shape with bf16 elements), got 'tensor<2x64xf32>'}}
   %0 = "lmc.layer_norm"(%x, %w, %w) <{eps = 1.0e-05 : f64}> : (tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<2x64xf32>
   return
 }
@@ -800,7 +830,7 @@ func.func @f(%x: tensor<?x?x64xf32>, %w: tensor<64xf64>) {
 // Tests that the result type of rms_norm is the input type (generic form).
 
 func.func @f(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
-  // expected-error @+1 {{'lmc.rms_norm' op failed to verify that all of {input, result} have same type}}
+  // expected-error @+1 {{'lmc.rms_norm' op result must have the input's type 'tensor<?x64xf32>' (or its shape with bf16 elements), got 'tensor<2x64xf32>'}}
   %0 = "lmc.rms_norm"(%x, %w) <{eps = 1.0e-05 : f64}> : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<2x64xf32>
   return
 }

@@ -193,6 +193,18 @@ func.func @rms_norm(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>,
   return %0, %1 : tensor<?x?x64xf32>, tensor<2x3xf64>
 }
 
+// Tests that the norms may store their output as bfloat16
+// (lmc-bf16-storage): the result type is printed after `->` only then.
+
+// CHECK-LABEL: func.func @norms_bf16
+// CHECK-NEXT:    lmc.layer_norm %{{.+}}, %{{.+}}, %{{.+}} eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xbf16>
+// CHECK-NEXT:    lmc.rms_norm %{{.+}}, %{{.+}} eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xbf16>
+func.func @norms_bf16(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) -> (tensor<?x?x64xbf16>, tensor<?x?x64xbf16>) {
+  %0 = lmc.layer_norm %x, %w, %w eps(1.0e-5) : tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xbf16>
+  %1 = lmc.rms_norm %x, %w eps(1.0e-5) : tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xbf16>
+  return %0, %1 : tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
+}
+
 // Tests that rope keeps the input type (inferred from it), with and without
 // an offset and inverse, f32 or f64.
 

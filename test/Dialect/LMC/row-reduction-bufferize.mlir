@@ -64,6 +64,26 @@ func.func @cross_entropy(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>) -> (tenso
 
 // -----
 
+// Tests the norms' outputs stored as bfloat16 (lmc-bf16-storage): bfloat16
+// buffers of the input's dynamic sizes and the runtime's bfloat16 forms of
+// the kernels.
+
+// CHECK-DAG:   func.func private @lmcrt_gpu_layer_norm_fwd_bf16(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<*xbf16>, f64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// CHECK-DAG:   func.func private @lmcrt_gpu_rms_norm_fwd_bf16(memref<*xf32>, memref<*xf32>, memref<*xbf16>, f64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// CHECK-LABEL: func.func @norms_bf16
+// CHECK:         %[[Y:.+]] = memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x64xbf16>
+// CHECK:         call @lmcrt_gpu_layer_norm_fwd_bf16(
+// CHECK:         %[[Z:.+]] = memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x64xbf16>
+// CHECK:         call @lmcrt_gpu_rms_norm_fwd_bf16(
+// CHECK-NOT:     _fwd_f32
+func.func @norms_bf16(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) -> (tensor<?x?x64xbf16>, tensor<?x?x64xbf16>) {
+  %0 = lmc.layer_norm %x, %w, %w eps(1.0e-5) : tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xbf16>
+  %1 = lmc.rms_norm %x, %w eps(1.0e-5) : tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xbf16>
+  return %0, %1 : tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
+}
+
+// -----
+
 // Tests the cross-entropy's gradient stored as bfloat16 (lmc-bf16-storage):
 // a bfloat16 buffer of the logits' dynamic sizes and the runtime's
 // bfloat16 form of the kernel.

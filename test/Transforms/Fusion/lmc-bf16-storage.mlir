@@ -214,3 +214,22 @@ func.func @cross_entropy_grad(%l: tensor<?x?x256xf32>, %t: tensor<?x?xi32>, %g: 
   %dw = lmc.matmul %dl, %x transpose_a : tensor<?x?x256xf32>, tensor<?x?x64xf32>
   return %dx, %dw : tensor<?x?x64xf32>, tensor<?x256x64xf32>
 }
+
+// -----
+
+// Tests that a norm outside groups (the GPU's row kernel) whose output only
+// GEMMs read, directly and through a flatten, stores it as bfloat16 itself,
+// while its input stays float32.
+
+// CHECK-LABEL: func.func @norm_to_gemms
+// CHECK:         %[[Y:.+]] = lmc.layer_norm %{{.+}}, %{{.+}}, %{{.+}} eps(1.000000e-05) : tensor<?x?x64xf32>, tensor<64xf32> -> tensor<?x?x64xbf16>
+// CHECK-NEXT:    %[[F:.+]] = lmc.flatten %[[Y]] : tensor<?x?x64xbf16>
+// CHECK-NEXT:    lmc.matmul %[[Y]], %{{.+}} : tensor<?x?x64xbf16>, tensor<64x64xbf16>
+// CHECK-NEXT:    lmc.matmul %[[F]], %{{.+}} transpose_a : tensor<?x64xbf16>, tensor<?x64xbf16>
+func.func @norm_to_gemms(%x: tensor<?x?x64xf32>, %g: tensor<64xf32>, %w: tensor<64x64xf32>, %dy: tensor<?x64xf32>) -> (tensor<?x?x64xf32>, tensor<64x64xf32>) {
+  %y = lmc.layer_norm %x, %g, %g eps(1.0e-5) : tensor<?x?x64xf32>, tensor<64xf32>
+  %f = lmc.flatten %y : tensor<?x?x64xf32>
+  %h = lmc.matmul %y, %w : tensor<?x?x64xf32>, tensor<64x64xf32>
+  %dw = lmc.matmul %f, %dy transpose_a : tensor<?x64xf32>, tensor<?x64xf32>
+  return %h, %dw : tensor<?x?x64xf32>, tensor<64x64xf32>
+}

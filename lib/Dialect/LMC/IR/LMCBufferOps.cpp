@@ -124,9 +124,11 @@ LogicalResult BufferRowReductionOp::verify() {
              << i << " must be " << (targets ? "int32" : "float32") << ", got "
              << v.getType();
   }
-  // The cross-entropy's gradient may be stored as bfloat16
-  // (lmc-bf16-storage).
-  const bool bf16Output = getKernel() == "cross_entropy_grad";
+  // The cross-entropy's gradient and a norm's output may be stored as
+  // bfloat16 (lmc-bf16-storage).
+  const bool bf16Output = getKernel() == "cross_entropy_grad" ||
+                          getKernel() == "layer_norm" ||
+                          getKernel() == "rms_norm";
   for (Value v : getOutputs()) {
     Type et = cast<MemRefType>(v.getType()).getElementType();
     if (!et.isF32() && !(bf16Output && et.isBF16()))

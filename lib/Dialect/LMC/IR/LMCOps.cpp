@@ -305,9 +305,22 @@ LogicalResult RopeOp::verify() {
 // LayerNormOp, RMSNormOp, BiasAddOp
 //===----------------------------------------------------------------------===//
 
+/// A norm's result: the input's type, or its shape in bfloat16 for a
+/// float32 input (lmc-bf16-storage).
+static LogicalResult verifyNormResult(Operation *op, RankedTensorType input,
+                                      RankedTensorType result) {
+  if (result == input ||
+      (input.getElementType().isF32() && result.getElementType().isBF16() &&
+       result.getShape() == input.getShape()))
+    return success();
+  return op->emitOpError("result must have the input's type ")
+         << input << " (or its shape with bf16 elements), got " << result;
+}
+
 LogicalResult LayerNormOp::verify() {
   if (failed(verifyChannelVector(*this, getInput().getType(),
-                                 getWeight().getType(), "weight")))
+                                 getWeight().getType(), "weight")) ||
+      failed(verifyNormResult(*this, getInput().getType(), getType())))
     return failure();
   if (!(getEps().convertToDouble() > 0.0))
     return emitOpError("eps must be greater than zero, got ")
@@ -317,13 +330,33 @@ LogicalResult LayerNormOp::verify() {
 
 LogicalResult RMSNormOp::verify() {
   if (failed(verifyChannelVector(*this, getInput().getType(),
-                                 getWeight().getType(), "weight")))
+                                 getWeight().getType(), "weight")) ||
+      failed(verifyNormResult(*this, getInput().getType(), getType())))
     return failure();
   if (!(getEps().convertToDouble() > 0.0))
     return emitOpError("eps must be greater than zero, got ")
            << getEps().convertToDouble();
   return success();
 }
+
+// lmc-bf16-storage: a norm outside fusion groups (the GPU's row kernel) may
+// store its output as bfloat16; it reads float32.
+bool LayerNormOp::canReadBF16(unsigned) { return false; }
+bool LayerNormOp::canWriteBF16(unsigned) {
+  return getInput().getType().getElementType().isF32();
+}
+bool LayerNormOp::writesBF16Together() { return false; }
+bool LayerNormOp::computesInBF16() { return false; }
+bool LayerNormOp::isBF16PassThrough() { return false; }
+void LayerNormOp::adaptToBF16Storage() {}
+bool RMSNormOp::canReadBF16(unsigned) { return false; }
+bool RMSNormOp::canWriteBF16(unsigned) {
+  return getInput().getType().getElementType().isF32();
+}
+bool RMSNormOp::writesBF16Together() { return false; }
+bool RMSNormOp::computesInBF16() { return false; }
+bool RMSNormOp::isBF16PassThrough() { return false; }
+void RMSNormOp::adaptToBF16Storage() {}
 
 LogicalResult BiasAddOp::verify() {
   return verifyChannelVector(*this, getInput().getType(), getBias().getType(),

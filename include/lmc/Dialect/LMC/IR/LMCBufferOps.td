@@ -151,8 +151,9 @@ def LMC_BufferRowReductionOp : LMC_Op<"buffer_row_reduction",
       gradient; dlogits), `softmax` (x; y), `softmax_grad` (the softmax's
       output y, its gradient dy; dx);
     - every buffer but the targets (int32) is float32, except that
-      `cross_entropy_grad`'s dlogits may be bfloat16 (`lmc-bf16-storage`;
-      `lmcrt_gpu_cross_entropy_bwd_bf16`);
+      `cross_entropy_grad`'s dlogits and the `layer_norm` and `rms_norm`
+      outputs may be bfloat16 (`lmc-bf16-storage`; the runtime's `_bf16`
+      kernels);
     - the norms have `eps`, greater than zero, and no `classes`; the
       softmax kernels have neither; the cross-entropy kernels have no
       `eps`, and `classes`, when present, is in `[1, V]` for V the static

@@ -329,7 +329,9 @@ def LMC_LayerNormOp : LMC_Op<"layer_norm", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
     LMC_RowWise<[0], "layer_norm", 2>, LMC_Normalization,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
-    Pure, AllTypesMatch<["input", "result"]>,
+    DeclareOpInterfaceMethods<LMC_BF16StorageOpInterface, ["canReadBF16",
+        "canWriteBF16", "computesInBF16"]>,
+    Pure,
     AllTypesMatch<["weight", "bias"]>]> {
   let summary = "layer normalisation over the last dimension";
   let description = [{
@@ -346,16 +348,28 @@ def LMC_LayerNormOp : LMC_Op<"layer_norm", [
     - `input` has rank at least 1 and a static last dimension;
     - `weight` and `bias` are rank 1 with the size of the last dimension and
       the element type of `input`;
-    - `eps` is greater than zero.
+    - `eps` is greater than zero;
+    - the result type equals the input type, or is its shape with bfloat16
+      elements when the input is float32 (`lmc-bf16-storage` stores an
+      output that only GEMMs read so: computed in float32, rounded once,
+      the type printed after `->`).
   }];
   let arguments = (ins LMC_FloatTensor:$input, LMC_FloatTensor:$weight,
                        LMC_FloatTensor:$bias,
                        DefaultValuedAttr<F64Attr, "1e-5">:$eps);
-  let results = (outs LMC_FloatTensor:$result);
+  let results = (outs LMC_GemmTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight `,` $bias `eps` `(` $eps `)` attr-dict `:`
     type($input) `,` type($weight)
+    custom<StoredType>(type($result), ref(type($input)))
   }];
+  let builders = [
+    // The output of the input's type.
+    OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$weight,
+                   "::mlir::Value":$bias, "::mlir::FloatAttr":$eps), [{
+      build($_builder, $_state, input.getType(), input, weight, bias, eps);
+    }]>,
+  ];
   let hasVerifier = 1;
 }
 
@@ -363,7 +377,9 @@ def LMC_RMSNormOp : LMC_Op<"rms_norm", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
     LMC_RowWise<[0], "rms_norm", 2>, LMC_Normalization,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
-    Pure, AllTypesMatch<["input", "result"]>]> {
+    DeclareOpInterfaceMethods<LMC_BF16StorageOpInterface, ["canReadBF16",
+        "canWriteBF16", "computesInBF16"]>,
+    Pure]> {
   let summary = "root-mean-square normalisation over the last dimension";
   let description = [{
     The normalisation of the Llama family: scales each row of `input` (its
@@ -386,15 +402,26 @@ def LMC_RMSNormOp : LMC_Op<"rms_norm", [
     - `weight` is rank 1 with the size of the last dimension and the element
       type of `input`;
     - `eps` is greater than zero;
-    - the result type equals the input type.
+    - the result type equals the input type, or is its shape with bfloat16
+      elements when the input is float32 (`lmc-bf16-storage` stores an
+      output that only GEMMs read so: computed in float32, rounded once,
+      the type printed after `->`).
   }];
   let arguments = (ins LMC_FloatTensor:$input, LMC_FloatTensor:$weight,
                        DefaultValuedAttr<F64Attr, "1e-5">:$eps);
-  let results = (outs LMC_FloatTensor:$result);
+  let results = (outs LMC_GemmTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight `eps` `(` $eps `)` attr-dict `:`
     type($input) `,` type($weight)
+    custom<StoredType>(type($result), ref(type($input)))
   }];
+  let builders = [
+    // The output of the input's type.
+    OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$weight,
+                   "::mlir::FloatAttr":$eps), [{
+      build($_builder, $_state, input.getType(), input, weight, eps);
+    }]>,
+  ];
   let hasVerifier = 1;
 }
 
