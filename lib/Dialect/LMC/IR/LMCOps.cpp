@@ -339,25 +339,6 @@ LogicalResult RMSNormOp::verify() {
   return success();
 }
 
-// lmc-bf16-storage: a norm outside fusion groups (the GPU's row kernel) may
-// store its output as bfloat16; it reads float32.
-bool LayerNormOp::canReadBF16(unsigned) { return false; }
-bool LayerNormOp::canWriteBF16(unsigned) {
-  return getInput().getType().getElementType().isF32();
-}
-bool LayerNormOp::writesBF16Together() { return false; }
-bool LayerNormOp::computesInBF16() { return false; }
-bool LayerNormOp::isBF16PassThrough() { return false; }
-void LayerNormOp::adaptToBF16Storage() {}
-bool RMSNormOp::canReadBF16(unsigned) { return false; }
-bool RMSNormOp::canWriteBF16(unsigned) {
-  return getInput().getType().getElementType().isF32();
-}
-bool RMSNormOp::writesBF16Together() { return false; }
-bool RMSNormOp::computesInBF16() { return false; }
-bool RMSNormOp::isBF16PassThrough() { return false; }
-void RMSNormOp::adaptToBF16Storage() {}
-
 LogicalResult BiasAddOp::verify() {
   return verifyChannelVector(*this, getInput().getType(), getBias().getType(),
                              "bias");

@@ -224,17 +224,6 @@ LogicalResult CrossEntropyGradOp::verify() {
   return verifyClasses(*this, getClasses(), logits);
 }
 
-// lmc-bf16-storage: the gradient may be stored as bfloat16 (computed in
-// float32, rounded once); the logits are read as float32.
-bool CrossEntropyGradOp::canReadBF16(unsigned) { return false; }
-bool CrossEntropyGradOp::canWriteBF16(unsigned) {
-  return getLogits().getType().getElementType().isF32();
-}
-bool CrossEntropyGradOp::writesBF16Together() { return false; }
-bool CrossEntropyGradOp::computesInBF16() { return false; }
-bool CrossEntropyGradOp::isBF16PassThrough() { return false; }
-void CrossEntropyGradOp::adaptToBF16Storage() {}
-
 LogicalResult ChunkedHeadLossOp::inferReturnTypes(
     MLIRContext *ctx, std::optional<Location>, Adaptor adaptor,
     SmallVectorImpl<Type> &inferred) {

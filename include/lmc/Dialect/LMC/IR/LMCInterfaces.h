@@ -109,6 +109,26 @@ private:
   }
 };
 
+/// A kernel that reads float32 and may store its first result as bfloat16,
+/// computed in float32 and rounded once (LMC_BF16Output in
+/// LMCInterfaces.td: a norm's output, the cross-entropy's gradient, which
+/// the GPU runtime's row kernels write either way): the op's part of
+/// BF16StorageOpInterface.
+template <typename ConcreteType>
+class BF16Output : public TraitBase<ConcreteType, BF16Output> {
+public:
+  bool isBF16PassThrough() { return false; }
+  bool canReadBF16(unsigned) { return false; }
+  bool canWriteBF16(unsigned i) {
+    auto input = dyn_cast<RankedTensorType>(
+        this->getOperation()->getOperand(0).getType());
+    return i == 0 && input && input.getElementType().isF32();
+  }
+  bool writesBF16Together() { return false; }
+  bool computesInBF16() { return false; }
+  void adaptToBF16Storage() {}
+};
+
 /// An elementwise activation of one operand: one result of the operand's
 /// type.
 template <typename ConcreteType>

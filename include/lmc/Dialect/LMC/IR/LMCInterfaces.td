@@ -138,6 +138,14 @@ def LMC_BF16PassThrough : NativeOpTrait<"BF16PassThrough"> {
   let cppNamespace = "::mlir::OpTrait::lmc";
 }
 
+/// A kernel that reads float32 and may store its first result as bfloat16
+/// (computed in float32, rounded once): the norms and the cross-entropy's
+/// gradient, which the GPU runtime computes outside fusion groups (the C++
+/// trait in LMCInterfaces.h).
+def LMC_BF16Output : NativeOpTrait<"BF16Output"> {
+  let cppNamespace = "::mlir::OpTrait::lmc";
+}
+
 //===----------------------------------------------------------------------===//
 // Fusion roles
 //===----------------------------------------------------------------------===//

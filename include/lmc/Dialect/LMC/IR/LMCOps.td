@@ -329,9 +329,7 @@ def LMC_LayerNormOp : LMC_Op<"layer_norm", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
     LMC_RowWise<[0], "layer_norm", 2>, LMC_Normalization,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
-    DeclareOpInterfaceMethods<LMC_BF16StorageOpInterface, ["canReadBF16",
-        "canWriteBF16", "computesInBF16"]>,
-    Pure,
+    LMC_BF16StorageOpInterface, LMC_BF16Output, Pure,
     AllTypesMatch<["weight", "bias"]>]> {
   let summary = "layer normalisation over the last dimension";
   let description = [{
@@ -377,9 +375,7 @@ def LMC_RMSNormOp : LMC_Op<"rms_norm", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
     LMC_RowWise<[0], "rms_norm", 2>, LMC_Normalization,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
-    DeclareOpInterfaceMethods<LMC_BF16StorageOpInterface, ["canReadBF16",
-        "canWriteBF16", "computesInBF16"]>,
-    Pure]> {
+    LMC_BF16StorageOpInterface, LMC_BF16Output, Pure]> {
   let summary = "root-mean-square normalisation over the last dimension";
   let description = [{
     The normalisation of the Llama family: scales each row of `input` (its

@@ -464,9 +464,7 @@ def LMC_PositionEmbeddingGradOp : LMC_Op<"position_embedding_grad", [
 def LMC_CrossEntropyGradOp : LMC_Op<"cross_entropy_grad", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
     LMC_RowWise<[0], "cross_entropy", 0, 1, [], [], /*siblings=*/[0, 1]>,
-    DeclareOpInterfaceMethods<LMC_BF16StorageOpInterface, ["canReadBF16",
-        "canWriteBF16", "computesInBF16"]>,
-    Pure]> {
+    LMC_BF16StorageOpInterface, LMC_BF16Output, Pure]> {
   let summary = "gradient of the mean cross-entropy with respect to logits";
   let description = [{
     `result = (softmax(logits) - onehot(targets)) * grad / N`, with `N` the
