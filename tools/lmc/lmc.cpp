@@ -233,7 +233,10 @@ static cl::opt<bool> bf16Storage(
              "GEMMs and fusion groups are stored as bfloat16 (opt-in: "
              "without it the float32 operands are rounded at every GEMM "
              "call; on a CPU without AVX512-BF16 the conversions make the "
-             "step slower, docs/Runtime.md)"),
+             "step slower, docs/Runtime.md; with --target cuda the GEMMs "
+             "read bfloat16 through cuBLASLt and the norms and the "
+             "cross-entropy gradient write it, unmeasured so far, "
+             "docs/Gpu.md)"),
     cl::init(false), cl::sub(compileCommand));
 static cl::opt<unsigned> optLevel("O",
                                   cl::desc("LLVM optimisation level (0-3, "
