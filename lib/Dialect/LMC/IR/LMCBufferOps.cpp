@@ -94,18 +94,21 @@ bool mlir::lmc::isRuntimeRowReduction(Operation *op) {
 LogicalResult BufferRowReductionOp::verify() {
   // Inputs and outputs of each kernel.
   enum Family { Norm, CrossEntropy, Softmax };
+  // `bf16Output`: the output may be stored as bfloat16 (lmc-bf16-storage,
+  // the runtime's _bf16 kernel).
   static const struct {
     StringLiteral name;
     unsigned inputs, outputs;
     Family family;
-  } kinds[] = {{"layer_norm", 3, 1, Norm},
-               {"layer_norm_grad", 3, 3, Norm},
-               {"rms_norm", 2, 1, Norm},
-               {"rms_norm_grad", 3, 2, Norm},
-               {"cross_entropy", 2, 1, CrossEntropy},
-               {"cross_entropy_grad", 3, 1, CrossEntropy},
-               {"softmax", 1, 1, Softmax},
-               {"softmax_grad", 2, 1, Softmax}};
+    bool bf16Output;
+  } kinds[] = {{"layer_norm", 3, 1, Norm, true},
+               {"layer_norm_grad", 3, 3, Norm, false},
+               {"rms_norm", 2, 1, Norm, true},
+               {"rms_norm_grad", 3, 2, Norm, false},
+               {"cross_entropy", 2, 1, CrossEntropy, false},
+               {"cross_entropy_grad", 3, 1, CrossEntropy, true},
+               {"softmax", 1, 1, Softmax, false},
+               {"softmax_grad", 2, 1, Softmax, false}};
   const auto *kind = llvm::find_if(
       kinds, [&](const auto &k) { return k.name == getKernel(); });
   if (kind == std::end(kinds))
@@ -124,11 +127,7 @@ LogicalResult BufferRowReductionOp::verify() {
              << i << " must be " << (targets ? "int32" : "float32") << ", got "
              << v.getType();
   }
-  // The cross-entropy's gradient and a norm's output may be stored as
-  // bfloat16 (lmc-bf16-storage).
-  const bool bf16Output = getKernel() == "cross_entropy_grad" ||
-                          getKernel() == "layer_norm" ||
-                          getKernel() == "rms_norm";
+  const bool bf16Output = kind->bf16Output;
   for (Value v : getOutputs()) {
     Type et = cast<MemRefType>(v.getType()).getElementType();
     if (!et.isF32() && !(bf16Output && et.isBF16()))
