@@ -23,6 +23,19 @@
 // Errors in the masking, the online softmax's rescaling or the rows an
 // accumulator element is in gave 6e-2 to 2 when tried.
 //
+// The kernels on bfloat16 activations (_bf16in: q, k, v, dO bfloat16, O,
+// dQ, dK, dV float32; _bf16io: those bfloat16 too) copy bfloat16 inputs
+// into the tiles the float32 kernels round them into, so on bfloat16 values
+// they must give bit for bit the float32 kernels' results on the same
+// values, and _bf16io those rounded once (to nearest even), leaving the
+// padding between rows untouched; checked for aligned operands (the 16-byte
+// loads) and odd row strides (one element at a time). Against attention in
+// double on the same (bfloat16) values, the bound above, 1e-2 * (1 + |want|),
+// holds for the float32 results; a bfloat16 result adds one rounding,
+// u = 2^-8 relative, and the backward pass reads O rounded (delta moves by
+// at most u * sum |dO O|, scaled down by P and 1/sqrt(D) in the gradients):
+// 1e-2 + 2^-8 there. Measured: at most 3.8e-3 (dV) for both.
+//
 //===----------------------------------------------------------------------===//
 
 #include "CudaEmulation.h"
@@ -31,6 +44,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -237,6 +253,212 @@ TEST(AttentionTensorCoreEmulated, StridedOperands) {
                           cs.t, cs.heads, cs.kvHeads, cs.d, 2e-2))
       ADD_FAILURE() << message;
   }
+}
+
+/// The kernels of one head size on bfloat16 activations, as Attention.cpp
+/// launches them for lmcrt_gpu_attention_*_bf16_in (In) and _bf16_in_out
+/// (Io).
+struct Bf16Kernels {
+  decltype(&lmc_attention_tc_fwd_d64_bf16in) fwdIn;
+  decltype(&lmc_attention_tc_fwd_d64_bf16io) fwdIo;
+  decltype(&lmc_attention_tc_dkdv_d64_bf16in) dkdvIn;
+  decltype(&lmc_attention_tc_dkdv_d64_bf16io) dkdvIo;
+  decltype(&lmc_attention_tc_dq_d64_bf16in) dqIn;
+  decltype(&lmc_attention_tc_dq_d64_bf16io) dqIo;
+};
+
+template <int D> Bf16Kernels bf16Kernels() {
+  if constexpr (D == 64)
+    return {lmc_attention_tc_fwd_d64_bf16in,  lmc_attention_tc_fwd_d64_bf16io,
+            lmc_attention_tc_dkdv_d64_bf16in, lmc_attention_tc_dkdv_d64_bf16io,
+            lmc_attention_tc_dq_d64_bf16in,   lmc_attention_tc_dq_d64_bf16io};
+  else
+    return {
+        lmc_attention_tc_fwd_d128_bf16in,  lmc_attention_tc_fwd_d128_bf16io,
+        lmc_attention_tc_dkdv_d128_bf16in, lmc_attention_tc_dkdv_d128_bf16io,
+        lmc_attention_tc_dq_d128_bf16in,   lmc_attention_tc_dq_d128_bf16io};
+}
+
+bool sameBits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+/// delta[b, h, i] = dO_i . O_i ([B, H, T] packed) on the host, in the
+/// order of lmc_attention_delta; O and dO [B, T, C] with row strides.
+std::vector<float> hostDelta(const float *out, int64_t outRow, const float *g,
+                             int64_t gRow, int64_t b, int64_t t, int64_t heads,
+                             int64_t d) {
+  std::vector<float> delta(b * heads * t);
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t hi = 0; hi < heads; ++hi)
+      for (int64_t i = 0; i < t; ++i) {
+        float sum = 0.0f;
+        for (int64_t x = 0; x < d; ++x)
+          sum += out[(bi * t + i) * outRow + hi * d + x] *
+                 g[(bi * t + i) * gRow + hi * d + x];
+        delta[(bi * heads + hi) * t + i] = sum;
+      }
+  return delta;
+}
+
+// bfloat16 activations (lmc-bf16-storage): q, k and v views of one bfloat16
+// [B, T, C + 2 Ckv + pad] projection, dO packed, O and the gradients views
+// of padded bfloat16 buffers; against the float32-input kernels on the same
+// values (bit for bit) and attention in double.
+TEST(AttentionTensorCoreEmulated, Bf16ActivationsMatchFloat32Kernels) {
+  struct Case {
+    int64_t b, t, heads, d, kvHeads, pad;
+  };
+  using bf16 = __nv_bfloat16;
+  const bf16 untouched{0x1234};
+  NaiveErrors worstIn, worstIo;
+  // pad 0: every row 16-byte aligned (the kernels' 16-byte loads); pad 3:
+  // odd row strides (one element at a time).
+  for (Case cs : {Case{1, 70, 2, 64, 1, 0}, Case{1, 64, 4, 64, 2, 3},
+                  Case{1, 1, 2, 64, 2, 3}, Case{2, 45, 2, 128, 2, 0},
+                  Case{1, 100, 4, 128, 2, 3}}) {
+    SCOPED_TRACE("B " + std::to_string(cs.b) + " T " + std::to_string(cs.t) +
+                 " heads " + std::to_string(cs.heads) + " D " +
+                 std::to_string(cs.d) + " kv_heads " +
+                 std::to_string(cs.kvHeads) + " pad " + std::to_string(cs.pad));
+    const int64_t c = cs.heads * cs.d, ckv = cs.kvHeads * cs.d,
+                  row = c + 2 * ckv + cs.pad, rows = cs.b * cs.t,
+                  outRow = c + 5, gradRow = c + 2 * ckv + 3,
+                  nl = cs.b * cs.heads * cs.t;
+    std::vector<bf16> qkvB(rows * row), gB(rows * c);
+    std::mt19937 rng(13);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (bf16 &e : qkvB)
+      e = __float2bfloat16(dist(rng));
+    for (bf16 &e : gB)
+      e = __float2bfloat16(dist(rng));
+    std::vector<float> qkvF(qkvB.size()), gF(gB.size());
+    for (size_t e = 0; e < qkvB.size(); ++e)
+      qkvF[e] = __bfloat162float(qkvB[e]);
+    for (size_t e = 0; e < gB.size(); ++e)
+      gF[e] = __bfloat162float(gB[e]);
+    if (cs.pad == 0) {
+      ASSERT_EQ(reinterpret_cast<uintptr_t>(qkvB.data()) % 16, 0u)
+          << "the aligned case does not take the 16-byte loads";
+    }
+    const Rows proj{cs.t * row, row}, packed{cs.t * c, c},
+        outRows{cs.t * outRow, outRow}, gradRows{cs.t * gradRow, gradRow};
+    const Stats stats{cs.heads * cs.t, cs.t};
+    const int t = static_cast<int>(cs.t), h = static_cast<int>(cs.heads),
+              group = static_cast<int>(cs.heads / cs.kvHeads);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(cs.d));
+    const unsigned gridY = static_cast<unsigned>(cs.b * cs.heads),
+                   gridYKv = static_cast<unsigned>(cs.b * cs.kvHeads);
+    Kernels kn = cs.d == 64 ? kernels<64>() : kernels<128>();
+    Bf16Kernels kb = cs.d == 64 ? bf16Kernels<64>() : bf16Kernels<128>();
+    const float *qF = qkvF.data(), *kF = qF + c, *vF = kF + ckv;
+    const bf16 *qB = qkvB.data(), *kB = qB + c, *vB = kB + ckv;
+
+    // Forward: the float32 kernel, then _bf16in and _bf16io.
+    std::vector<float> outF(rows * c, NAN), lseF(nl, NAN), outIn(rows * c, NAN),
+        lseIn(nl, NAN), lseIo(nl, NAN);
+    std::vector<bf16> outB(rows * outRow, untouched);
+    launch(blocks(cs.t, kn.fwdRows), gridY, kn.fwdThreads, [&] {
+      kn.fwd(qF, proj, kF, proj, vF, proj, outF.data(), packed, lseF.data(),
+             stats, t, h, group, scale);
+    });
+    launch(blocks(cs.t, kn.fwdRows), gridY, kn.fwdThreads, [&] {
+      kb.fwdIn(qB, proj, kB, proj, vB, proj, outIn.data(), packed, lseIn.data(),
+               stats, t, h, group, scale);
+    });
+    launch(blocks(cs.t, kn.fwdRows), gridY, kn.fwdThreads, [&] {
+      kb.fwdIo(qB, proj, kB, proj, vB, proj, outB.data(), outRows, lseIo.data(),
+               stats, t, h, group, scale);
+    });
+    for (int64_t e = 0; e < nl; ++e) {
+      ASSERT_TRUE(sameBits(lseIn[e], lseF[e])) << "_bf16in lse " << e;
+      ASSERT_TRUE(sameBits(lseIo[e], lseF[e])) << "_bf16io lse " << e;
+    }
+    std::vector<float> outR(rows * c); // O as _bf16io stored it
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t x = 0; x < outRow; ++x) {
+        const bf16 got = outB[r * outRow + x];
+        if (x >= c) {
+          ASSERT_EQ(got.bits, untouched.bits) << "O padding, row " << r;
+          continue;
+        }
+        const float want = outF[r * c + x];
+        ASSERT_TRUE(sameBits(outIn[r * c + x], want))
+            << "_bf16in O " << r << ", " << x;
+        ASSERT_EQ(got.bits, __float2bfloat16(want).bits)
+            << "_bf16io O " << r << ", " << x << " (float32 " << want << ")";
+        outR[r * c + x] = __bfloat162float(got);
+      }
+
+    // Backward, from O as stored: the float32 kernels, _bf16in, _bf16io.
+    const std::vector<float> delta =
+        hostDelta(outR.data(), c, gF.data(), c, cs.b, cs.t, cs.heads, cs.d);
+    std::vector<float> dF(rows * gradRow, 7.0f), dIn(rows * gradRow, 7.0f);
+    std::vector<bf16> dB(rows * gradRow, untouched);
+    launch(blocks(cs.t, kn.keyRows), gridYKv, kn.keyThreads, [&] {
+      kn.dkdv(qF, proj, kF, proj, vF, proj, gF.data(), packed, lseF.data(),
+              stats, delta.data(), stats, dF.data() + c, gradRows,
+              dF.data() + c + ckv, gradRows, t, h, group, scale);
+      kb.dkdvIn(qB, proj, kB, proj, vB, proj, gB.data(), packed, lseF.data(),
+                stats, delta.data(), stats, dIn.data() + c, gradRows,
+                dIn.data() + c + ckv, gradRows, t, h, group, scale);
+      kb.dkdvIo(qB, proj, kB, proj, vB, proj, gB.data(), packed, lseF.data(),
+                stats, delta.data(), stats, dB.data() + c, gradRows,
+                dB.data() + c + ckv, gradRows, t, h, group, scale);
+    });
+    launch(blocks(cs.t, kn.dqRows), gridY, kn.dqThreads, [&] {
+      kn.dq(qF, proj, kF, proj, vF, proj, gF.data(), packed, lseF.data(), stats,
+            delta.data(), stats, dF.data(), gradRows, t, h, group, scale);
+      kb.dqIn(qB, proj, kB, proj, vB, proj, gB.data(), packed, lseF.data(),
+              stats, delta.data(), stats, dIn.data(), gradRows, t, h, group,
+              scale);
+      kb.dqIo(qB, proj, kB, proj, vB, proj, gB.data(), packed, lseF.data(),
+              stats, delta.data(), stats, dB.data(), gradRows, t, h, group,
+              scale);
+    });
+    std::vector<float> dR(rows * gradRow); // the gradients as _bf16io stored
+    for (int64_t e = 0; e < rows * gradRow; ++e) {
+      if (e % gradRow >= c + 2 * ckv) {
+        ASSERT_EQ(dB[e].bits, untouched.bits) << "gradient padding " << e;
+        ASSERT_EQ(dIn[e], 7.0f) << "gradient padding " << e;
+        continue;
+      }
+      ASSERT_TRUE(sameBits(dIn[e], dF[e])) << "_bf16in gradient " << e << ": "
+                                           << dIn[e] << ", float32 " << dF[e];
+      ASSERT_EQ(dB[e].bits, __float2bfloat16(dF[e]).bits)
+          << "_bf16io gradient " << e << " (float32 " << dF[e] << ")";
+      dR[e] = __bfloat162float(dB[e]);
+    }
+
+    // Against attention in double on the bfloat16 values.
+    auto unpack = [&](const std::vector<float> &from, int64_t stride,
+                      int64_t offset, int64_t width) {
+      std::vector<float> to(rows * width);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t x = 0; x < width; ++x)
+          to[r * width + x] = from[r * stride + offset + x];
+      return to;
+    };
+    const std::vector<float> pq = unpack(qkvF, row, 0, c),
+                             pk = unpack(qkvF, row, c, ckv),
+                             pv = unpack(qkvF, row, c + ckv, ckv);
+    for (bool bf16Out : {false, true}) {
+      const std::vector<float> &d = bf16Out ? dR : dIn;
+      const std::vector<float> pdq = unpack(d, gradRow, 0, c),
+                               pdk = unpack(d, gradRow, c, ckv),
+                               pdv = unpack(d, gradRow, c + ckv, ckv);
+      NaiveErrors errors;
+      for (const std::string &message : compareWithNaive(
+               pq.data(), pk.data(), pv.data(), gF.data(),
+               bf16Out ? outR.data() : outIn.data(), lseIn.data(), pdq.data(),
+               pdk.data(), pdv.data(), cs.b, cs.t, cs.heads, cs.kvHeads, cs.d,
+               bf16Out ? 1e-2 + std::ldexp(1.0, -8) : 1e-2, 5, &errors))
+        ADD_FAILURE() << (bf16Out ? "_bf16io: " : "_bf16in: ") << message;
+      (bf16Out ? worstIo : worstIn).merge(errors);
+    }
+  }
+  std::printf("largest errors against double, float32 results: %s\n",
+              worstIn.str().c_str());
+  std::printf("largest errors against double, bfloat16 results: %s\n",
+              worstIo.str().c_str());
 }
 
 } // namespace

@@ -5,7 +5,8 @@
 // operands), NCCL collectives on a world
 // of one, the step arena in device memory, a hand-written PTX kernel loaded
 // lazily and launched through the mgpu* functions, the attention kernels
-// against attention in double and the embedding gradient against the CPU's, and
+// against attention in double (and on bfloat16 activations against the
+// float32 ones) and the embedding gradient against the CPU's, and
 // a short step captured as a CUDA graph and replayed against the same steps
 // uncaptured (StepGraph.h), bit for bit. Each
 // test that needs a GPU skips without one, saying why ("no GPU: ..."); the
@@ -14,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Comm/Collectives.h"
+#include "Core/Bfloat16.h"
 #include "Core/Device.h"
 #include "Core/StepMemory.h"
 #include "Cuda/CudaDevice.h"
@@ -32,6 +34,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <random>
@@ -1113,6 +1116,152 @@ TEST(GpuAttention, TensorCoresAgainstNaive) {
              Q.data, K.data, V.data, G.data, O.data, L.data, DQ.data, DK.data,
              DV.data, cs.b, cs.t, cs.heads, cs.kvHeads, cs.d, 2e-2))
       ADD_FAILURE() << message;
+  }
+}
+
+// The entry points on bfloat16 activations (lmc-bf16-storage:
+// lmcrt_gpu_attention_*_bf16_in and _bf16_in_out) against the _bf16 ones on
+// the same values as float32, q, k and v views of one projection (row
+// strides that take the kernels' 16-byte loads, and odd ones), O and the
+// gradients views of padded buffers: the same kernels' arithmetic on the
+// same values, so the same results, and bfloat16 results those rounded once
+// (the emulation tests show it bit for bit; here ptxas may contract a
+// multiply and an add differently in the two instantiations, so 1e-4 *
+// (1 + |want|), plus one rounding, 2^-8 relative, for a bfloat16 result);
+// the padding untouched.
+TEST(GpuAttention, Bf16ActivationsAgainstBf16EntryPoints) {
+  REQUIRE_GPU();
+  struct Case {
+    int64_t b, t, heads, d, kvHeads, pad;
+  };
+  // Tensor-core head sizes (64, 128) and float32-kernel ones (16, 32);
+  // grouped- and multi-query attention; T across the tiles, T = 1.
+  for (Case cs : {Case{2, 70, 2, 64, 2, 0}, Case{1, 130, 6, 128, 2, 0},
+                  Case{1, 64, 4, 64, 1, 3}, Case{2, 1, 2, 128, 1, 1},
+                  Case{2, 33, 2, 32, 2, 0}, Case{1, 140, 6, 16, 2, 1}}) {
+    const int64_t C = cs.heads * cs.d, Ckv = cs.kvHeads * cs.d,
+                  row = C + 2 * Ckv + cs.pad, rows = cs.b * cs.t,
+                  outRow = C + 5, gradRow = C + 2 * Ckv + 3,
+                  nl = cs.b * cs.heads * cs.t;
+    const std::string what =
+        "B " + std::to_string(cs.b) + " T " + std::to_string(cs.t) + " heads " +
+        std::to_string(cs.heads) + " D " + std::to_string(cs.d) + " kv_heads " +
+        std::to_string(cs.kvHeads) + " pad " + std::to_string(cs.pad);
+    const uint16_t untouched = 0x1234;
+    Bf16Buffer qkvB(rows * row), gB(rows * C), outB(rows * outRow),
+        dB(rows * gradRow);
+    Buffer qkvF(rows * row), gF(rows * C), outF(rows * C), lseF(nl),
+        outIn(rows * C), lseIn(nl), lseIo(nl), outR(rows * C),
+        dF(rows * gradRow), dIn(rows * gradRow);
+    qkvB.fill(41);
+    gB.fill(42);
+    for (int64_t i = 0; i < qkvB.n; ++i)
+      qkvF.data[i] = static_cast<float>(qkvB.at(i));
+    for (int64_t i = 0; i < gB.n; ++i)
+      gF.data[i] = static_cast<float>(gB.at(i));
+    std::fill(outB.data, outB.data + outB.n, untouched);
+    std::fill(dB.data, dB.data + dB.n, untouched);
+    std::fill(dF.data, dF.data + dF.n, 7.0f);
+    std::fill(dIn.data, dIn.data + dIn.n, 7.0f);
+    // [B, T, width] at `offset` of rows `stride` elements apart.
+    auto view = [&](float *base, int64_t offset, int64_t width,
+                    int64_t stride) {
+      return desc<3>(base, offset, {cs.b, cs.t, width},
+                     {cs.t * stride, stride, 1});
+    };
+    auto lseView = [&](Buffer &l) {
+      return desc<3>(l.data, 0, {cs.b, cs.heads, cs.t},
+                     {cs.heads * cs.t, cs.t, 1});
+    };
+    // float32 values: the _bf16 entry points.
+    auto qf = view(qkvF.data, 0, C, row), kf = view(qkvF.data, C, Ckv, row),
+         vf = view(qkvF.data, C + Ckv, Ckv, row), gf = view(gF.data, 0, C, C),
+         of = view(outF.data, 0, C, C), orf = view(outR.data, 0, C, C),
+         dqf = view(dF.data, 0, C, gradRow),
+         dkf = view(dF.data, C, Ckv, gradRow),
+         dvf = view(dF.data, C + Ckv, Ckv, gradRow), lf = lseView(lseF);
+    // bfloat16 values: _bf16_in and _bf16_in_out.
+    auto qb = view(qkvB.asFloat(), 0, C, row),
+         kb = view(qkvB.asFloat(), C, Ckv, row),
+         vb = view(qkvB.asFloat(), C + Ckv, Ckv, row),
+         gb = view(gB.asFloat(), 0, C, C),
+         ob = view(outB.asFloat(), 0, C, outRow),
+         oi = view(outIn.data, 0, C, C), li = lseView(lseIn),
+         lo = lseView(lseIo), dqi = view(dIn.data, 0, C, gradRow),
+         dki = view(dIn.data, C, Ckv, gradRow),
+         dvi = view(dIn.data, C + Ckv, Ckv, gradRow),
+         dqb = view(dB.asFloat(), 0, C, gradRow),
+         dkb = view(dB.asFloat(), C, Ckv, gradRow),
+         dvb = view(dB.asFloat(), C + Ckv, Ckv, gradRow);
+    auto rqf = qf.ref(), rkf = kf.ref(), rvf = vf.ref(), rgf = gf.ref(),
+         rof = of.ref(), rorf = orf.ref(), rdqf = dqf.ref(), rdkf = dkf.ref(),
+         rdvf = dvf.ref(), rlf = lf.ref(), rqb = qb.ref(), rkb = kb.ref(),
+         rvb = vb.ref(), rgb = gb.ref(), rob = ob.ref(), roi = oi.ref(),
+         rli = li.ref(), rlo = lo.ref(), rdqi = dqi.ref(), rdki = dki.ref(),
+         rdvi = dvi.ref(), rdqb = dqb.ref(), rdkb = dkb.ref(), rdvb = dvb.ref();
+    _mlir_ciface_lmcrt_gpu_attention_fwd_bf16(&rqf, &rkf, &rvf, &rof, &rlf,
+                                              cs.heads, cs.kvHeads);
+    _mlir_ciface_lmcrt_gpu_attention_fwd_bf16_in(&rqb, &rkb, &rvb, &roi, &rli,
+                                                 cs.heads, cs.kvHeads);
+    _mlir_ciface_lmcrt_gpu_attention_fwd_bf16_in_out(
+        &rqb, &rkb, &rvb, &rob, &rlo, cs.heads, cs.kvHeads);
+    lmcrt::device::synchronize();
+    // The backward passes read O as _bf16_in_out stored it.
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t x = 0; x < C; ++x)
+        outR.data[r * C + x] = static_cast<float>(outB.at(r * outRow + x));
+    _mlir_ciface_lmcrt_gpu_attention_bwd_bf16(&rqf, &rkf, &rvf, &rorf, &rlf,
+                                              &rgf, &rdqf, &rdkf, &rdvf,
+                                              cs.heads, cs.kvHeads);
+    _mlir_ciface_lmcrt_gpu_attention_bwd_bf16_in(&rqb, &rkb, &rvb, &rob, &rlf,
+                                                 &rgb, &rdqi, &rdki, &rdvi,
+                                                 cs.heads, cs.kvHeads);
+    _mlir_ciface_lmcrt_gpu_attention_bwd_bf16_in_out(
+        &rqb, &rkb, &rvb, &rob, &rlf, &rgb, &rdqb, &rdkb, &rdvb, cs.heads,
+        cs.kvHeads);
+    lmcrt::device::synchronize();
+    int bad = 0;
+    int64_t compared = 0, identical = 0;
+    auto expectNear = [&](double got, double want, bool bf16, const char *name,
+                          int64_t at) {
+      ++compared;
+      identical += bf16 ? got == static_cast<double>(lmcrt::fromBf16(
+                                     lmcrt::toBf16(static_cast<float>(want))))
+                        : got == want;
+      const double tol = 1e-4 * (1 + std::fabs(want)) +
+                         (bf16 ? std::ldexp(std::fabs(want), -8) : 0.0);
+      if (!(std::fabs(got - want) <= tol) && bad++ < 5)
+        ADD_FAILURE() << what << ": " << name << " " << at << " = " << got
+                      << ", expected " << want;
+    };
+    for (int64_t i = 0; i < nl; ++i) {
+      expectNear(lseIn.data[i], lseF.data[i], false, "_fwd_bf16_in lse", i);
+      expectNear(lseIo.data[i], lseF.data[i], false, "_fwd_bf16_in_out lse", i);
+    }
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t x = 0; x < outRow; ++x) {
+        if (x >= C) {
+          EXPECT_EQ(outB.data[r * outRow + x], untouched)
+              << what << ": O padding";
+          continue;
+        }
+        expectNear(outIn.data[r * C + x], outF.data[r * C + x], false,
+                   "_fwd_bf16_in O", r * C + x);
+        expectNear(outB.at(r * outRow + x), outF.data[r * C + x], true,
+                   "_fwd_bf16_in_out O", r * C + x);
+      }
+    for (int64_t i = 0; i < rows * gradRow; ++i) {
+      if (i % gradRow >= C + 2 * Ckv) {
+        EXPECT_EQ(dB.data[i], untouched) << what << ": gradient padding";
+        EXPECT_EQ(dIn.data[i], 7.0f) << what << ": gradient padding";
+        continue;
+      }
+      expectNear(dIn.data[i], dF.data[i], false, "_bwd_bf16_in gradient", i);
+      expectNear(dB.at(i), dF.data[i], true, "_bwd_bf16_in_out gradient", i);
+    }
+    std::printf("%s: %lld of %lld results bit for bit\n", what.c_str(),
+                static_cast<long long>(identical),
+                static_cast<long long>(compared));
   }
 }
 

@@ -71,23 +71,48 @@ struct NaiveAttention {
   }
 };
 
+/// The largest |got - want| / (1 + |want|) of each result, as
+/// compareWithNaive measures them.
+struct NaiveErrors {
+  double out = 0, lse = 0, dq = 0, dk = 0, dv = 0;
+  double largest() const { return std::max({out, lse, dq, dk, dv}); }
+  /// The largest error of each result in `other` too.
+  void merge(const NaiveErrors &other) {
+    out = std::max(out, other.out);
+    lse = std::max(lse, other.lse);
+    dq = std::max(dq, other.dq);
+    dk = std::max(dk, other.dk);
+    dv = std::max(dv, other.dv);
+  }
+  std::string str() const {
+    return "out " + std::to_string(out) + ", lse " + std::to_string(lse) +
+           ", dq " + std::to_string(dq) + ", dk " + std::to_string(dk) +
+           ", dv " + std::to_string(dv);
+  }
+};
+
 /// Compares the results of attention kernels, q, dout, out, dq [B, T, C]
 /// packed (C = heads * d), k, v, dk, dv [B, T, Ckv] packed (Ckv = kvHeads *
 /// d; query head h reads key/value head h / (heads / kvHeads)) and lse
 /// [B, heads, T] packed, with NaiveAttention for every (batch, head), the
 /// gradients of a key/value head summed over the query heads it serves;
 /// returns a message per mismatch (at most `limit`), |got - want| >
-/// tolerance * (1 + |want|) counting as one.
+/// tolerance * (1 + |want|) counting as one; with `errors`, the largest
+/// errors there.
 inline std::vector<std::string>
 compareWithNaive(const float *q, const float *k, const float *v,
                  const float *dout, const float *out, const float *lse,
                  const float *dq, const float *dk, const float *dv, int64_t b,
                  int64_t t, int64_t heads, int64_t kvHeads, int64_t d,
-                 double tolerance, size_t limit = 5) {
+                 double tolerance, size_t limit = 5,
+                 NaiveErrors *errors = nullptr) {
   std::vector<std::string> bad;
   const int64_t c = heads * d, ckv = kvHeads * d, group = heads / kvHeads;
-  auto check = [&](double got, double want, const char *what, int64_t bi,
-                   int64_t h, int64_t i) {
+  NaiveErrors measured;
+  auto check = [&](double got, double want, const char *what, double &largest,
+                   int64_t bi, int64_t h, int64_t i) {
+    const double error = std::fabs(got - want) / (1 + std::fabs(want));
+    largest = std::max(largest, std::isnan(error) ? INFINITY : error);
     if (std::fabs(got - want) <= tolerance * (1 + std::fabs(want)) ||
         bad.size() >= limit)
       return;
@@ -106,11 +131,12 @@ compareWithNaive(const float *q, const float *k, const float *v,
         NaiveAttention ref(q + base, k + baseKv, v + baseKv, dout + base, c, t,
                            d, ckv);
         for (int64_t i = 0; i < t; ++i) {
-          check(lse[(bi * heads + h) * t + i], ref.lse[i], "lse", bi, h, i);
+          check(lse[(bi * heads + h) * t + i], ref.lse[i], "lse", measured.lse,
+                bi, h, i);
           for (int64_t x = 0; x < d; ++x) {
             const int64_t at = base + i * c + x;
-            check(out[at], ref.out[i * d + x], "out", bi, h, i);
-            check(dq[at], ref.dq[i * d + x], "dq", bi, h, i);
+            check(out[at], ref.out[i * d + x], "out", measured.out, bi, h, i);
+            check(dq[at], ref.dq[i * d + x], "dq", measured.dq, bi, h, i);
             dkSum[i * d + x] += ref.dk[i * d + x];
             dvSum[i * d + x] += ref.dv[i * d + x];
           }
@@ -119,10 +145,12 @@ compareWithNaive(const float *q, const float *k, const float *v,
       for (int64_t i = 0; i < t; ++i)
         for (int64_t x = 0; x < d; ++x) {
           const int64_t at = baseKv + i * ckv + x;
-          check(dk[at], dkSum[i * d + x], "dk", bi, hk, i);
-          check(dv[at], dvSum[i * d + x], "dv", bi, hk, i);
+          check(dk[at], dkSum[i * d + x], "dk", measured.dk, bi, hk, i);
+          check(dv[at], dvSum[i * d + x], "dv", measured.dv, bi, hk, i);
         }
     }
+  if (errors)
+    *errors = measured;
   return bad;
 }
 

@@ -446,6 +446,38 @@ void _mlir_ciface_lmcrt_attention_bwd_f32(
     lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
     lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads);
 
+/* The same attention on activations stored as bfloat16 (lmc-bf16-storage;
+ * their 16 bits, offsets and strides in bfloat16 elements, any strides as
+ * above). _fwd_bf16_in: q, k, v bfloat16, out float32; _fwd_bf16_in_out:
+ * out bfloat16 too. _bwd_bf16_in: q, k, v, out and dout bfloat16, dq, dk,
+ * dv float32; _bwd_bf16_in_out: dq, dk, dv bfloat16 too. lse is float32 in
+ * all of them. The inputs are extended exactly to float32 and the float32
+ * algorithm runs on them (the _in forms give what the _f32 forms give on
+ * those values); a bfloat16 result is its float32 value rounded once (to
+ * nearest, ties to even). */
+void _mlir_ciface_lmcrt_attention_fwd_bf16_in(lmcrt_unranked_memref *q,
+                                              lmcrt_unranked_memref *k,
+                                              lmcrt_unranked_memref *v,
+                                              lmcrt_unranked_memref *out,
+                                              lmcrt_unranked_memref *lse,
+                                              int64_t heads, int64_t kv_heads);
+void _mlir_ciface_lmcrt_attention_fwd_bf16_in_out(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads);
+void _mlir_ciface_lmcrt_attention_bwd_bf16_in(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
+    lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
+    lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads);
+void _mlir_ciface_lmcrt_attention_bwd_bf16_in_out(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
+    lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
+    lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads);
+
 /* The LM head, its mean cross-entropy and their gradients without the
  * [rows, V] logits (lib/Runtime/Kernels/HeadLoss.cpp; lmc.chunked_head_loss
  * bufferizes to it). x is [..., C] float32 (R rows once flattened), w the
@@ -710,6 +742,33 @@ void _mlir_ciface_lmcrt_gpu_attention_fwd_bf16(lmcrt_unranked_memref *q,
                                                lmcrt_unranked_memref *lse,
                                                int64_t heads, int64_t kv_heads);
 void _mlir_ciface_lmcrt_gpu_attention_bwd_bf16(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
+    lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
+    lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads);
+/* The bf16 forms above on activations stored as bfloat16 (lmc-bf16-storage),
+ * with the element types of _mlir_ciface_lmcrt_attention_fwd_bf16_in,
+ * _fwd_bf16_in_out, _bwd_bf16_in and _bwd_bf16_in_out (lse float32). The
+ * same kernels read and write bfloat16 themselves: bfloat16 inputs go into
+ * the tensor cores' tiles as they are (no rounding; the float32 kernels of
+ * D 16 and 32 extend them), bfloat16 results are float32 values rounded once;
+ * on the same values they compute what the _bf16 forms compute. */
+void _mlir_ciface_lmcrt_gpu_attention_fwd_bf16_in(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads);
+void _mlir_ciface_lmcrt_gpu_attention_fwd_bf16_in_out(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads);
+void _mlir_ciface_lmcrt_gpu_attention_bwd_bf16_in(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
+    lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
+    lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads);
+void _mlir_ciface_lmcrt_gpu_attention_bwd_bf16_in_out(
     lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
     lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
     lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,

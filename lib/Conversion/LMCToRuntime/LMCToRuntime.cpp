@@ -483,13 +483,23 @@ struct ConvertLMCToRuntimePass
     SmallVector<Arg> args(op->getOperands().begin(), op->getOperands().end());
     args.push_back(static_cast<int64_t>(op.getHeads()));
     args.push_back(op.getNumKvHeads());
+    constexpr bool forward = std::is_same_v<OpTy, BufferAttentionOp>;
+    // Activations stored as bfloat16 (lmc-bf16-storage): the inputs, and
+    // the outputs too or not.
+    const bool bf16In = elementTypeOf(op.getQuery()).isBF16();
+    const bool bf16Out =
+        elementTypeOf(op->getOperand(forward ? 3 : 6)).isBF16();
     // On the GPU, a bf16 program's attention runs on tensor cores.
     const bool bf16 = targetDevice == Device::GPU &&
                       gemmPrecision == runtime::Precision::BF16;
-    Function function =
-        std::is_same_v<OpTy, BufferAttentionOp>
-            ? (bf16 ? Function::AttentionFwdBf16 : Function::AttentionFwd)
-            : (bf16 ? Function::AttentionBwdBf16 : Function::AttentionBwd);
+    Function function = forward ? (bf16Out  ? Function::AttentionFwdBf16InOut
+                                   : bf16In ? Function::AttentionFwdBf16In
+                                   : bf16   ? Function::AttentionFwdBf16
+                                            : Function::AttentionFwd)
+                                : (bf16Out  ? Function::AttentionBwdBf16InOut
+                                   : bf16In ? Function::AttentionBwdBf16In
+                                   : bf16   ? Function::AttentionBwdBf16
+                                            : Function::AttentionBwd);
     if (failed(call(b, op, function, args)))
       return failure();
     op->erase();

@@ -55,6 +55,20 @@ const Entry kEntries[] = {
    "mmmmmll", '-'},               // as AttentionFwd
   {Function::AttentionBwdBf16, nullptr, "lmcrt_gpu_attention_bwd_bf16", true,
    "mmmmmmmmmll", '-'},           // as AttentionBwd
+  // bfloat16 activations (lmc-bf16-storage): q, k, v (and out, dout) read
+  // as bf16, the outputs written as f32 or, _out, as bf16; lse f32.
+  {Function::AttentionFwdBf16In, "lmcrt_attention_fwd_bf16_in",
+   "lmcrt_gpu_attention_fwd_bf16_in", true,
+   "mmmmmll", '-'},               // as AttentionFwd
+  {Function::AttentionFwdBf16InOut, "lmcrt_attention_fwd_bf16_in_out",
+   "lmcrt_gpu_attention_fwd_bf16_in_out", true,
+   "mmmmmll", '-'},               // as AttentionFwd
+  {Function::AttentionBwdBf16In, "lmcrt_attention_bwd_bf16_in",
+   "lmcrt_gpu_attention_bwd_bf16_in", true,
+   "mmmmmmmmmll", '-'},           // as AttentionBwd
+  {Function::AttentionBwdBf16InOut, "lmcrt_attention_bwd_bf16_in_out",
+   "lmcrt_gpu_attention_bwd_bf16_in_out", true,
+   "mmmmmmmmmll", '-'},           // as AttentionBwd
   {Function::AllReduce, "lmcrt_all_reduce_f32", "lmcrt_gpu_all_reduce_f32",
    true, "mmi", '-'},             // in, out, axes
   {Function::AllGather, "lmcrt_all_gather_f32", "lmcrt_gpu_all_gather_f32",

@@ -44,6 +44,12 @@ enum class Function {
   /// bf16 (no CPU symbol: the CPU's attention is float32 at every precision).
   AttentionFwdBf16,
   AttentionBwdBf16,
+  /// Attention on bfloat16 activations (lmc-bf16-storage), both targets:
+  /// bf16 inputs, and float32 or (InOut) bf16 outputs.
+  AttentionFwdBf16In,
+  AttentionFwdBf16InOut,
+  AttentionBwdBf16In,
+  AttentionBwdBf16InOut,
   AllReduce,
   AllGather,
   ReduceScatter,

@@ -15,6 +15,17 @@
 // kernels. The backward pass's delta is the float32 module's kernel either
 // way.
 //
+// lmcrt_gpu_attention_fwd_bf16_in / _bf16_in_out and _bwd_bf16_in /
+// _bf16_in_out (lmc-bf16-storage, also `--precision bf16` only) take the same
+// arguments with q, k, v (and the backward pass's out and dout) stored as
+// bfloat16, and with _in_out the results out, dq, dk and dv too (lse and the
+// delta scratch stay float32). They launch the same kernels' bfloat16
+// instantiations, which read and write bfloat16 themselves (no conversion
+// passes): lmc_attention_tc_<kernel>_d<D>_bf16in / _bf16io for D 64 and 128,
+// lmc_attention_<kernel>_d<D>_bf16in / _bf16io for D 16 and 32, and
+// lmc_attention_delta_bf16in. Their memrefs' offsets and strides count
+// bfloat16 elements.
+//
 //===----------------------------------------------------------------------===//
 
 #include "Cuda/AttentionShapes.h"
@@ -31,8 +42,10 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
+#include <type_traits>
 
 extern "C" const unsigned char lmcrtAttentionFatbin[];
 extern "C" const size_t lmcrtAttentionFatbinSize;
@@ -43,6 +56,8 @@ using namespace lmcrt::cuda;
 
 namespace {
 
+/// A float32 operand; bfloat16 ones are MemrefView<uint16_t> (their 16
+/// bits).
 using View = MemrefView<float>;
 
 /// Strides of a [B, T, C] operand, as the kernels take them.
@@ -111,7 +126,8 @@ struct Shape {
   int64_t group() const { return heads / kvHeads; }
 };
 
-Shape checkRows(const char *what, const View &v, int64_t heads,
+template <typename T>
+Shape checkRows(const char *what, const MemrefView<T> &v, int64_t heads,
                 int64_t kvHeads) {
   if (v.rank() != 3)
     comm::fatal(std::string(what) + ": expected a [B, T, C] operand, got " +
@@ -133,7 +149,9 @@ Shape checkRows(const char *what, const View &v, int64_t heads,
 
 /// The strides of `v`, a [B, T, C] operand (the queries' channels, or with
 /// `keys` the key/value channels kv_heads * D).
-Rows rows(const char *what, const View &v, const Shape &s, bool keys = false) {
+template <typename T>
+Rows rows(const char *what, const MemrefView<T> &v, const Shape &s,
+          bool keys = false) {
   const int64_t c = keys ? s.kvHeads * s.d : s.c;
   if (v.rank() != 3 || v.size(0) != s.b || v.size(1) != s.t || v.size(2) != c)
     comm::fatal(std::string(what) + ": operand " + v.shapeString() +
@@ -188,13 +206,31 @@ void launch(const std::string &name, unsigned gridX, unsigned gridY,
         "cuLaunchKernel(" + name + ")");
 }
 
-/// The forward pass; `bf16`: on tensor cores where the head size allows.
+/// The suffix of the kernels' names for their element types: `In` of q, k,
+/// v (and out and dout when they are inputs), `Out` of out, dq, dk and dv;
+/// float, or uint16_t for bfloat16.
+template <typename In, typename Out> std::string typeSuffix() {
+  static_assert(std::is_same_v<In, float> || std::is_same_v<In, uint16_t>);
+  static_assert(std::is_same_v<Out, float> || std::is_same_v<Out, uint16_t>);
+  static_assert(!std::is_same_v<In, float> || std::is_same_v<Out, float>,
+                "no kernel reads float32 and writes bfloat16");
+  if (std::is_same_v<In, float>)
+    return "";
+  return std::is_same_v<Out, float> ? "_bf16in" : "_bf16io";
+}
+
+/// The forward pass; `bf16`: on tensor cores where the head size allows
+/// (always set when In or Out is bfloat16: there are bfloat16 kernels only
+/// for what a `--precision bf16` program launches).
+template <typename In, typename Out>
 void forward(const char *what, lmcrt_unranked_memref *q,
              lmcrt_unranked_memref *k, lmcrt_unranked_memref *v,
              lmcrt_unranked_memref *out, lmcrt_unranked_memref *lse,
              int64_t heads, int64_t kv_heads, bool bf16) {
   requireReady(what);
-  View Q(q), K(k), V(v), O(out), L(lse);
+  MemrefView<In> Q(q), K(k), V(v);
+  MemrefView<Out> O(out);
+  View L(lse);
   Shape s = checkRows(what, Q, heads, kv_heads);
   if (s.b == 0 || s.t == 0)
     return;
@@ -206,7 +242,7 @@ void forward(const char *what, lmcrt_unranked_memref *q,
   float scale = 1.0f / std::sqrt(static_cast<float>(s.d));
   void *args[] = {&Q.data, &qs,     &K.data, &ks, &V.data, &vs, &O.data,
                   &os,     &L.data, &ls,     &t,  &h,      &g,  &scale};
-  const std::string suffix = "_d" + std::to_string(s.d);
+  const std::string suffix = "_d" + std::to_string(s.d) + typeSuffix<In, Out>();
   const unsigned gridY = static_cast<unsigned>(s.b * heads);
   if (bf16 && tensorCoreHeadSize(s.d)) {
     const unsigned rowsPerBlock = kTensorCoreQueryRows;
@@ -221,7 +257,9 @@ void forward(const char *what, lmcrt_unranked_memref *q,
          tileThreads(s.d), args);
 }
 
-/// The backward pass; `bf16`: on tensor cores where the head size allows.
+/// The backward pass; `bf16`: on tensor cores where the head size allows
+/// (always set when In or Out is bfloat16, as for the forward pass).
+template <typename In, typename Out>
 void backward(const char *what, lmcrt_unranked_memref *q,
               lmcrt_unranked_memref *k, lmcrt_unranked_memref *v,
               lmcrt_unranked_memref *out, lmcrt_unranked_memref *lse,
@@ -229,7 +267,9 @@ void backward(const char *what, lmcrt_unranked_memref *q,
               lmcrt_unranked_memref *dk, lmcrt_unranked_memref *dv,
               int64_t heads, int64_t kv_heads, bool bf16) {
   requireReady(what);
-  View Q(q), K(k), V(v), O(out), L(lse), G(dout), DQ(dq), DK(dk), DV(dv);
+  MemrefView<In> Q(q), K(k), V(v), O(out), G(dout);
+  MemrefView<Out> DQ(dq), DK(dk), DV(dv);
+  View L(lse);
   Shape s = checkRows(what, Q, heads, kv_heads);
   if (s.b == 0 || s.t == 0)
     return;
@@ -248,10 +288,11 @@ void backward(const char *what, lmcrt_unranked_memref *q,
   const unsigned gridY = static_cast<unsigned>(s.b * heads);
   {
     void *args[] = {&O.data, &os, &G.data, &gs, &delta, &ts, &t, &h, &d};
-    launch("lmc_attention_delta", static_cast<unsigned>((s.t + 127) / 128),
-           gridY, 128, args);
+    launch(std::is_same_v<In, float> ? "lmc_attention_delta"
+                                     : "lmc_attention_delta_bf16in",
+           static_cast<unsigned>((s.t + 127) / 128), gridY, 128, args);
   }
-  const std::string suffix = "_d" + std::to_string(s.d);
+  const std::string suffix = "_d" + std::to_string(s.d) + typeSuffix<In, Out>();
   const bool tensorCores = bf16 && tensorCoreHeadSize(s.d);
   auto blocks = [&](unsigned rows) {
     return static_cast<unsigned>((s.t + rows - 1) / rows);
@@ -306,8 +347,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_attention_fwd_f32(
                         kv_heads);
   if (gate.skip())
     return;
-  forward("gpu_attention_fwd", q, k, v, out, lse, heads, kv_heads,
-          /*bf16=*/false);
+  forward<float, float>("gpu_attention_fwd", q, k, v, out, lse, heads, kv_heads,
+                        /*bf16=*/false);
 }
 
 extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
@@ -320,8 +361,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_f32(
                         dk, dv, heads, kv_heads);
   if (gate.skip())
     return;
-  backward("gpu_attention_bwd", q, k, v, out, lse, dout, dq, dk, dv, heads,
-           kv_heads, /*bf16=*/false);
+  backward<float, float>("gpu_attention_bwd", q, k, v, out, lse, dout, dq, dk,
+                         dv, heads, kv_heads, /*bf16=*/false);
 }
 
 extern "C" void _mlir_ciface_lmcrt_gpu_attention_fwd_bf16(
@@ -332,8 +373,8 @@ extern "C" void _mlir_ciface_lmcrt_gpu_attention_fwd_bf16(
                         kv_heads);
   if (gate.skip())
     return;
-  forward("gpu_attention_fwd_bf16", q, k, v, out, lse, heads, kv_heads,
-          /*bf16=*/true);
+  forward<float, float>("gpu_attention_fwd_bf16", q, k, v, out, lse, heads,
+                        kv_heads, /*bf16=*/true);
 }
 
 extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_bf16(
@@ -346,6 +387,59 @@ extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_bf16(
                         dk, dv, heads, kv_heads);
   if (gate.skip())
     return;
-  backward("gpu_attention_bwd_bf16", q, k, v, out, lse, dout, dq, dk, dv, heads,
-           kv_heads, /*bf16=*/true);
+  backward<float, float>("gpu_attention_bwd_bf16", q, k, v, out, lse, dout, dq,
+                         dk, dv, heads, kv_heads, /*bf16=*/true);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_attention_fwd_bf16_in(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads) {
+  step_graph::Gate gate("gpu_attention_fwd_bf16_in", q, k, v, out, lse, heads,
+                        kv_heads);
+  if (gate.skip())
+    return;
+  forward<uint16_t, float>("gpu_attention_fwd_bf16_in", q, k, v, out, lse,
+                           heads, kv_heads, /*bf16=*/true);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_attention_fwd_bf16_in_out(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads) {
+  step_graph::Gate gate("gpu_attention_fwd_bf16_in_out", q, k, v, out, lse,
+                        heads, kv_heads);
+  if (gate.skip())
+    return;
+  forward<uint16_t, uint16_t>("gpu_attention_fwd_bf16_in_out", q, k, v, out,
+                              lse, heads, kv_heads, /*bf16=*/true);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_bf16_in(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
+    lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
+    lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads) {
+  step_graph::Gate gate("gpu_attention_bwd_bf16_in", q, k, v, out, lse, dout,
+                        dq, dk, dv, heads, kv_heads);
+  if (gate.skip())
+    return;
+  backward<uint16_t, float>("gpu_attention_bwd_bf16_in", q, k, v, out, lse,
+                            dout, dq, dk, dv, heads, kv_heads, /*bf16=*/true);
+}
+
+extern "C" void _mlir_ciface_lmcrt_gpu_attention_bwd_bf16_in_out(
+    lmcrt_unranked_memref *q, lmcrt_unranked_memref *k,
+    lmcrt_unranked_memref *v, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *dout,
+    lmcrt_unranked_memref *dq, lmcrt_unranked_memref *dk,
+    lmcrt_unranked_memref *dv, int64_t heads, int64_t kv_heads) {
+  step_graph::Gate gate("gpu_attention_bwd_bf16_in_out", q, k, v, out, lse,
+                        dout, dq, dk, dv, heads, kv_heads);
+  if (gate.skip())
+    return;
+  backward<uint16_t, uint16_t>("gpu_attention_bwd_bf16_in_out", q, k, v, out,
+                               lse, dout, dq, dk, dv, heads, kv_heads,
+                               /*bf16=*/true);
 }

@@ -38,6 +38,17 @@
 // whole warp. Shared rows are D + P floats apart: a warp reading its own rows
 // (dK/dV's keys, dQ's queries) touches 32 different banks.
 //
+// bfloat16 activations (lmcrt_gpu_attention_*_bf16_in and _bf16_in_out,
+// lmc-bf16-storage; D 16 and 32, whose `--precision bf16` programs keep
+// these kernels): the same kernels templated on the element types, q, k, v
+// and dO (and O for delta) read as bfloat16 and extended exactly to
+// float32 as they are loaded, and O, dQ, dK and dV stored as float32 or
+// rounded once to bfloat16; lse and delta stay float32. Kernel names:
+// lmc_attention_<kernel>_d<D> (float32 in and out, every D),
+// _d<D>_bf16in (bfloat16 in, float32 out) and _d<D>_bf16io (bfloat16 in
+// and out) for D 16 and 32, and lmc_attention_delta_bf16in (for every D).
+// On the same values all run the same float32 arithmetic.
+//
 // The kernels are compiled by nvcc into a fatbin (sm_80, sm_90 and PTX)
 // that the GPU runtime embeds and loads through the driver API.
 //
@@ -45,12 +56,25 @@
 
 #include "AttentionShapes.h"
 
+#include <cuda_bf16.h>
 #include <math_constants.h>
 
 namespace {
 
 using lmc_attention_f32::lanesPerRow;
 using lmc_attention_f32::rowsPerBlock;
+
+/// An element of an input read as float32: a float32 as it is, a bfloat16
+/// extended (exactly).
+__device__ inline float toFloat(float x) { return x; }
+__device__ inline float toFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+/// A float32 result stored as float32, or rounded once to bfloat16 (to
+/// nearest, ties to even).
+__device__ inline void store(float &to, float v) { to = v; }
+__device__ inline void store(__nv_bfloat16 &to, float v) {
+  to = __float2bfloat16(v);
+}
 
 /// Strides of a [B, T, C] operand (unit channel stride).
 struct Rows {
@@ -90,27 +114,28 @@ template <int D> __device__ float rowSum(float partial) {
 /// Loads rows [first, first + TILE) of head h of batch b of two [B, T, C]
 /// operands into shared tiles, rows past T as zeros; the block's threads
 /// share the work. The caller synchronises before reading the tiles.
-template <int D>
-__device__ void loadTiles(float (*xTile)[Shape<D>::STRIDE], const float *x,
+template <int D, typename In>
+__device__ void loadTiles(float (*xTile)[Shape<D>::STRIDE], const In *x,
                           Rows xs, float (*yTile)[Shape<D>::STRIDE],
-                          const float *y, Rows ys, int b, int h, int first,
+                          const In *y, Rows ys, int b, int h, int first,
                           int T) {
   constexpr int TILE = Shape<D>::TILE;
   for (int e = threadIdx.x; e < TILE * D; e += blockDim.x) {
     const int r = e / D, c = e % D, row = first + r;
     const bool in = row < T;
-    xTile[r][c] = in ? x[b * xs.batch + (long long)row * xs.time + h * D + c]
-                     : 0.0f;
-    yTile[r][c] = in ? y[b * ys.batch + (long long)row * ys.time + h * D + c]
-                     : 0.0f;
+    xTile[r][c] =
+        in ? toFloat(x[b * xs.batch + (long long)row * xs.time + h * D + c])
+           : 0.0f;
+    yTile[r][c] =
+        in ? toFloat(y[b * ys.batch + (long long)row * ys.time + h * D + c])
+           : 0.0f;
   }
 }
 
-template <int D>
-__device__ void forward(const float *q, Rows qs, const float *k, Rows ks,
-                        const float *v, Rows vs, float *out, Rows os,
-                        float *lse, Stats ls, int T, int H, int G,
-                        float scale) {
+template <int D, typename In, typename Out>
+__device__ void forward(const In *q, Rows qs, const In *k, Rows ks, const In *v,
+                        Rows vs, Out *out, Rows os, float *lse, Stats ls, int T,
+                        int H, int G, float scale) {
   using S = Shape<D>;
   __shared__ float kTile[S::TILE][S::STRIDE];
   __shared__ float vTile[S::TILE][S::STRIDE];
@@ -122,10 +147,10 @@ __device__ void forward(const float *q, Rows qs, const float *k, Rows ks,
   const int last = min(T - 1, first + S::TILE - 1); // the block's last query
 
   float qi[S::CH], acc[S::CH];
-  const float *qRow = q + b * qs.batch + (long long)i * qs.time + h * D;
+  const In *qRow = q + b * qs.batch + (long long)i * qs.time + h * D;
 #pragma unroll
   for (int c = 0; c < S::CH; ++c) {
-    qi[c] = active ? qRow[c * S::P + p] * scale : 0.0f;
+    qi[c] = active ? toFloat(qRow[c * S::P + p]) * scale : 0.0f;
     acc[c] = 0.0f;
   }
   float m = -CUDART_INF_F, l = 0.0f;
@@ -163,36 +188,38 @@ __device__ void forward(const float *q, Rows qs, const float *k, Rows ks,
   }
   if (!active)
     return;
-  float *oRow = out + b * os.batch + (long long)i * os.time + h * D;
+  Out *oRow = out + b * os.batch + (long long)i * os.time + h * D;
   const float inv = 1.0f / l;
 #pragma unroll
-  for (int c = 0; c < S::CH; ++c)
-    oRow[c * S::P + p] = acc[c] * inv;
+  for (int c = 0; c < S::CH; ++c) {
+    const float o = acc[c] * inv;
+    store(oRow[c * S::P + p], o);
+  }
   if (p == 0)
     lse[b * ls.batch + h * ls.head + i] = m + logf(l);
 }
 
-__device__ void delta(const float *out, Rows os, const float *dout, Rows ds,
+template <typename In>
+__device__ void delta(const In *out, Rows os, const In *dout, Rows ds,
                       float *dlt, Stats ts, int T, int H, int D) {
   const int b = blockIdx.y / H, h = blockIdx.y % H;
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= T)
     return;
-  const float *o = out + b * os.batch + (long long)i * os.time + h * D;
-  const float *g = dout + b * ds.batch + (long long)i * ds.time + h * D;
+  const In *o = out + b * os.batch + (long long)i * os.time + h * D;
+  const In *g = dout + b * ds.batch + (long long)i * ds.time + h * D;
   float sum = 0.0f;
   for (int d = 0; d < D; ++d)
-    sum += o[d] * g[d];
+    sum += toFloat(o[d]) * toFloat(g[d]);
   dlt[b * ts.batch + h * ts.head + i] = sum;
 }
 
-template <int D>
-__device__ void keyGradients(const float *q, Rows qs, const float *k, Rows ks,
-                             const float *v, Rows vs, const float *dout,
-                             Rows gs, const float *lse, Stats ls,
-                             const float *dlt, Stats ts, float *dk, Rows dks,
-                             float *dv, Rows dvs, int T, int H, int G,
-                             float scale) {
+template <int D, typename In, typename Out>
+__device__ void keyGradients(const In *q, Rows qs, const In *k, Rows ks,
+                             const In *v, Rows vs, const In *dout, Rows gs,
+                             const float *lse, Stats ls, const float *dlt,
+                             Stats ts, Out *dk, Rows dks, Out *dv, Rows dvs,
+                             int T, int H, int G, float scale) {
   using S = Shape<D>;
   __shared__ float qTile[S::TILE][S::STRIDE];
   __shared__ float gTile[S::TILE][S::STRIDE];
@@ -249,21 +276,21 @@ __device__ void keyGradients(const float *q, Rows qs, const float *k, Rows ks,
   }
   if (!active)
     return;
-  float *dkRow = dk + b * dks.batch + (long long)j * dks.time + hk * D;
-  float *dvRow = dv + b * dvs.batch + (long long)j * dvs.time + hk * D;
+  Out *dkRow = dk + b * dks.batch + (long long)j * dks.time + hk * D;
+  Out *dvRow = dv + b * dvs.batch + (long long)j * dvs.time + hk * D;
 #pragma unroll
   for (int c = 0; c < S::CH; ++c) {
-    dkRow[c * S::P + p] = dkAcc[c] * scale;
-    dvRow[c * S::P + p] = dvAcc[c];
+    store(dkRow[c * S::P + p], dkAcc[c] * scale);
+    store(dvRow[c * S::P + p], dvAcc[c]);
   }
 }
 
-template <int D>
-__device__ void queryGradients(const float *q, Rows qs, const float *k,
-                               Rows ks, const float *v, Rows vs,
-                               const float *dout, Rows gs, const float *lse,
-                               Stats ls, const float *dlt, Stats ts, float *dq,
-                               Rows dqs, int T, int H, int G, float scale) {
+template <int D, typename In, typename Out>
+__device__ void queryGradients(const In *q, Rows qs, const In *k, Rows ks,
+                               const In *v, Rows vs, const In *dout, Rows gs,
+                               const float *lse, Stats ls, const float *dlt,
+                               Stats ts, Out *dq, Rows dqs, int T, int H, int G,
+                               float scale) {
   using S = Shape<D>;
   __shared__ float kTile[S::TILE][S::STRIDE];
   __shared__ float vTile[S::TILE][S::STRIDE];
@@ -307,54 +334,77 @@ __device__ void queryGradients(const float *q, Rows qs, const float *k,
   }
   if (!active)
     return;
-  float *dqRow = dq + b * dqs.batch + (long long)i * dqs.time + h * D;
+  Out *dqRow = dq + b * dqs.batch + (long long)i * dqs.time + h * D;
 #pragma unroll
-  for (int c = 0; c < S::CH; ++c)
-    dqRow[c * S::P + p] = dqAcc[c] * scale;
+  for (int c = 0; c < S::CH; ++c) {
+    const float dqValue = dqAcc[c] * scale;
+    store(dqRow[c * S::P + p], dqValue);
+  }
 }
 
 } // namespace
 
-// One entry point per head size, with C linkage so that the runtime finds
-// them by name (lmc_attention_<kernel>_d<D>).
-#define LMC_ATTENTION_KERNELS(D)                                               \
+// The entry points, with C linkage so that the runtime finds them by name:
+// lmc_attention_<kernel>_d<D><SUFFIX> with the kernel's element types
+// `In` (q, k, v, dout; out and dout for the delta) and `Out` (out of the
+// forward pass, dq, dk, dv): SUFFIX empty for float32 throughout, _bf16in
+// for bfloat16 inputs and float32 outputs, _bf16io for bfloat16 inputs and
+// outputs. lse and delta are float32 in all of them.
+#define LMC_ATTENTION_KERNELS_AS(D, SUFFIX, In, Out)                           \
   extern "C" __global__ void __launch_bounds__(                                \
       lmc_attention_f32::threadsPerBlock(D))                                   \
-      lmc_attention_fwd_d##D(const float *q, Rows qs, const float *k, Rows ks, \
-                             const float *v, Rows vs, float *out, Rows os,     \
-                             float *lse, Stats ls, int T, int H, int G,        \
-                             float scale) {                                    \
+      lmc_attention_fwd_d##D##SUFFIX(const In *q, Rows qs, const In *k,        \
+                                     Rows ks, const In *v, Rows vs, Out *out,  \
+                                     Rows os, float *lse, Stats ls, int T,     \
+                                     int H, int G, float scale) {              \
     forward<D>(q, qs, k, ks, v, vs, out, os, lse, ls, T, H, G, scale);         \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(                                \
       lmc_attention_f32::threadsPerBlock(D))                                   \
-      lmc_attention_dkdv_d##D(                                                 \
-          const float *q, Rows qs, const float *k, Rows ks, const float *v,    \
-          Rows vs, const float *dout, Rows gs, const float *lse, Stats ls,     \
-          const float *dlt, Stats ts, float *dk, Rows dks, float *dv,          \
-          Rows dvs, int T, int H, int G, float scale) {                        \
+      lmc_attention_dkdv_d##D##SUFFIX(                                         \
+          const In *q, Rows qs, const In *k, Rows ks, const In *v, Rows vs,    \
+          const In *dout, Rows gs, const float *lse, Stats ls,                 \
+          const float *dlt, Stats ts, Out *dk, Rows dks, Out *dv, Rows dvs,    \
+          int T, int H, int G, float scale) {                                  \
     keyGradients<D>(q, qs, k, ks, v, vs, dout, gs, lse, ls, dlt, ts, dk, dks,  \
                     dv, dvs, T, H, G, scale);                                  \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(                                \
       lmc_attention_f32::threadsPerBlock(D))                                   \
-      lmc_attention_dq_d##D(const float *q, Rows qs, const float *k, Rows ks,  \
-                            const float *v, Rows vs, const float *dout,        \
-                            Rows gs, const float *lse, Stats ls,               \
-                            const float *dlt, Stats ts, float *dq, Rows dqs,   \
-                            int T, int H, int G, float scale) {                \
+      lmc_attention_dq_d##D##SUFFIX(                                           \
+          const In *q, Rows qs, const In *k, Rows ks, const In *v, Rows vs,    \
+          const In *dout, Rows gs, const float *lse, Stats ls,                 \
+          const float *dlt, Stats ts, Out *dq, Rows dqs, int T, int H, int G,  \
+          float scale) {                                                       \
     queryGradients<D>(q, qs, k, ks, v, vs, dout, gs, lse, ls, dlt, ts, dq,     \
                       dqs, T, H, G, scale);                                    \
   }
 
-LMC_ATTENTION_KERNELS(16)
-LMC_ATTENTION_KERNELS(32)
-LMC_ATTENTION_KERNELS(64)
-LMC_ATTENTION_KERNELS(128)
+// float32 (every head size: fp32 and tf32 programs).
+LMC_ATTENTION_KERNELS_AS(16, , float, float)
+LMC_ATTENTION_KERNELS_AS(32, , float, float)
+LMC_ATTENTION_KERNELS_AS(64, , float, float)
+LMC_ATTENTION_KERNELS_AS(128, , float, float)
+
+// bfloat16 activations (lmc-bf16-storage, `--precision bf16` only, whose
+// head sizes 64 and 128 take the tensor-core kernels).
+LMC_ATTENTION_KERNELS_AS(16, _bf16in, __nv_bfloat16, float)
+LMC_ATTENTION_KERNELS_AS(32, _bf16in, __nv_bfloat16, float)
+LMC_ATTENTION_KERNELS_AS(16, _bf16io, __nv_bfloat16, __nv_bfloat16)
+LMC_ATTENTION_KERNELS_AS(32, _bf16io, __nv_bfloat16, __nv_bfloat16)
 
 extern "C" __global__ void lmc_attention_delta(const float *out, Rows os,
                                                const float *dout, Rows ds,
                                                float *dlt, Stats ts, int T,
                                                int H, int D) {
+  delta(out, os, dout, ds, dlt, ts, T, H, D);
+}
+
+/// delta on bfloat16 out and dout (the backward pass of the bf16 entries,
+/// every head size).
+extern "C" __global__ void
+lmc_attention_delta_bf16in(const __nv_bfloat16 *out, Rows os,
+                           const __nv_bfloat16 *dout, Rows ds, float *dlt,
+                           Stats ts, int T, int H, int D) {
   delta(out, os, dout, ds, dlt, ts, T, H, D);
 }

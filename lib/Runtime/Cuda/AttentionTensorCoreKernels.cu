@@ -9,6 +9,15 @@
 // nvcuda::wmma bf16 fragments (m16n16k16, float32 accumulators); the softmax,
 // its statistics and the accumulators are float32.
 //
+// The same kernels behind lmcrt_gpu_attention_*_bf16_in and _bf16_in_out
+// (lmc-bf16-storage) read q, k, v and dO stored as bfloat16 and copy them
+// into the bf16 tiles as they are (nothing rounded; 16 bytes a load where
+// the rows are aligned), and _bf16_in_out stores O, dQ, dK and dV as
+// bfloat16, each value rounded once from the float32 result; lse and delta
+// stay float32. Kernel names: lmc_attention_tc_<kernel>_d<D> (float32 in and
+// out), _d<D>_bf16in (bfloat16 in, float32 out), _d<D>_bf16io (bfloat16 in
+// and out); on the same values the three run the same float32 arithmetic.
+//
 // A fragment's elements are spread over the 32 lanes of a warp in a layout
 // the hardware chooses, so the kernels touch fragment elements only
 // uniformly (a scale for all of them) or through `rowOf`, the row of each of
@@ -36,8 +45,9 @@
 //   dQ       a block of 4 warps per 64 queries, a warp per 16; per key tile
 //            j <= the block's last query: S = Q K^T, dP = dO V^T,
 //            dS = P (dP - delta), dQ += dS K (scaled at the end).
-// delta = rowsum(dO * O) comes from lmc_attention_delta of
-// AttentionKernels.cu. Tiles wholly above the diagonal are skipped.
+// delta = rowsum(dO * O) comes from lmc_attention_delta (or
+// lmc_attention_delta_bf16in) of AttentionKernels.cu. Tiles wholly above the
+// diagonal are skipped.
 //
 // Shared memory is static, under 48 KiB per block for both head sizes. The
 // kernels are compiled by nvcc into a fatbin (sm_80, sm_90 and PTX: bf16
@@ -80,8 +90,8 @@ using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
 constexpr int kElements = FragC::num_elements;
 
 /// Rounds rows [first, first + rows) of head h of batch b of a [B, T, C]
-/// operand to bf16 into `tile` (row stride ld), rows past T as zeros; threads
-/// `thread`, `thread + count`, ... share the work.
+/// float32 operand to bf16 into `tile` (row stride ld), rows past T as
+/// zeros; threads `thread`, `thread + count`, ... share the work.
 template <int D>
 __device__ void loadBf16(bf16 *tile, int ld, int rows, const float *x, Rows xs,
                          int b, int h, int first, int T, int thread,
@@ -94,12 +104,53 @@ __device__ void loadBf16(bf16 *tile, int ld, int rows, const float *x, Rows xs,
   }
 }
 
+/// Eight bf16, 16 bytes, for loads and stores of 128 bits.
+struct alignas(16) Bf16x8 {
+  bf16 x[8];
+};
+
+/// The same for a bfloat16 operand, copied as it is (no rounding), eight
+/// elements (16 bytes) at a time: with one 128-bit load when the operand's
+/// address and strides keep every row's start 16-byte aligned (q, k and v
+/// sliced from one projection, C a multiple of 64, are), else one element at
+/// a time. The 8 elements lie in one row (D is a multiple of 8), and so do
+/// their 16 bytes of the tile (ld a multiple of 8). (One loop for both: a
+/// loop per case cost dQ at D 64 about 40 registers on sm_90.)
+template <int D>
+__device__ void loadBf16(bf16 *tile, int ld, int rows, const bf16 *x, Rows xs,
+                         int b, int h, int first, int T, int thread,
+                         int count) {
+  static_assert(D % 8 == 0, "a head's row is whole 16-byte pieces");
+  const bool wide = reinterpret_cast<unsigned long long>(x) % 16 == 0 &&
+                    xs.batch % 8 == 0 && xs.time % 8 == 0;
+  for (int e = 8 * thread; e < rows * D; e += 8 * count) {
+    const int r = e / D, c = e % D, row = first + r;
+    Bf16x8 value = {}; // zeros for the rows past T
+    if (row < T) {
+      const bf16 *from =
+          x + b * xs.batch + (long long)row * xs.time + h * D + c;
+      if (wide)
+        value = *reinterpret_cast<const Bf16x8 *>(from);
+      else
+        for (int i = 0; i < 8; ++i)
+          value.x[i] = from[i];
+    }
+    *reinterpret_cast<Bf16x8 *>(tile + r * ld + c) = value;
+  }
+}
+
+/// A float32 result stored as float32, or rounded once to bfloat16 (to
+/// nearest, ties to even).
+__device__ inline void store(float &to, float v) { to = v; }
+__device__ inline void store(bf16 &to, float v) { to = __float2bfloat16(v); }
+
 /// Writes a warp's 16 x D result, its D / 16 accumulators, to rows
 /// [first, first + 16) of head h of batch b (rows past T skipped), through
-/// `scratch`, 16 rows of `ld` floats of the warp's own.
-template <int D>
+/// `scratch`, 16 rows of `ld` floats of the warp's own; `Out` float32 or
+/// bfloat16 (each value rounded once).
+template <int D, typename Out>
 __device__ void storeRows(FragC (&acc)[D / 16], float *scratch, int ld,
-                          float *out, Rows os, int b, int h, int first, int T,
+                          Out *out, Rows os, int b, int h, int first, int T,
                           int lane) {
 #pragma unroll
   for (int n = 0; n < D / 16; ++n) {
@@ -107,9 +158,11 @@ __device__ void storeRows(FragC (&acc)[D / 16], float *scratch, int ld,
     __syncwarp();
     for (int e = lane; e < 256; e += 32) {
       const int r = e / 16, c = e % 16, row = first + r;
-      if (row < T)
-        out[b * os.batch + (long long)row * os.time + h * D + n * 16 + c] =
-            scratch[r * ld + c];
+      if (row < T) {
+        const float value = scratch[r * ld + c];
+        store(out[b * os.batch + (long long)row * os.time + h * D + n * 16 + c],
+              value);
+      }
     }
     __syncwarp();
   }
@@ -156,11 +209,10 @@ template <int D> struct alignas(32) FwdShared {
   float rowScale[Fwd<D>::warps][16];
 };
 
-template <int D>
-__device__ void forward(const float *q, Rows qs, const float *k, Rows ks,
-                        const float *v, Rows vs, float *out, Rows os,
-                        float *lse, Stats ls, int T, int H, int G,
-                        float scale) {
+template <int D, typename In, typename Out>
+__device__ void forward(const In *q, Rows qs, const In *k, Rows ks, const In *v,
+                        Rows vs, Out *out, Rows os, float *lse, Stats ls, int T,
+                        int H, int G, float scale) {
   using C = Fwd<D>;
   constexpr int NB = D / 16, NK = C::keys / 16, HALF = C::keys / 2;
   static_assert(4 * 16 <= 2 * C::keys, "query staging exceeds the K/V tiles");
@@ -308,12 +360,12 @@ template <int D> struct alignas(32) KeyGradShared {
   float lse[KeyGrad<D>::queries], delta[KeyGrad<D>::queries];
 };
 
-template <int D>
-__device__ void
-keyGradients(const float *q, Rows qs, const float *k, Rows ks, const float *v,
-             Rows vs, const float *dout, Rows gs, const float *lse, Stats ls,
-             const float *dlt, Stats ts, float *dk, Rows dks, float *dv,
-             Rows dvs, int T, int H, int G, float scale) {
+template <int D, typename In, typename Out>
+__device__ void keyGradients(const In *q, Rows qs, const In *k, Rows ks,
+                             const In *v, Rows vs, const In *dout, Rows gs,
+                             const float *lse, Stats ls, const float *dlt,
+                             Stats ts, Out *dk, Rows dks, Out *dv, Rows dvs,
+                             int T, int H, int G, float scale) {
   using C = KeyGrad<D>;
   constexpr int NB = D / 16, NQ = C::queries / 16, HALF = C::queries / 2;
   __shared__ KeyGradShared<D> sm;
@@ -459,12 +511,12 @@ template <int D> struct alignas(32) QueryGradShared {
   bf16 ds[QueryGrad<D>::warps][16 * QueryGrad<D>::ldp];
 };
 
-template <int D>
-__device__ void queryGradients(const float *q, Rows qs, const float *k, Rows ks,
-                               const float *v, Rows vs, const float *dout,
-                               Rows gs, const float *lse, Stats ls,
-                               const float *dlt, Stats ts, float *dq, Rows dqs,
-                               int T, int H, int G, float scale) {
+template <int D, typename In, typename Out>
+__device__ void queryGradients(const In *q, Rows qs, const In *k, Rows ks,
+                               const In *v, Rows vs, const In *dout, Rows gs,
+                               const float *lse, Stats ls, const float *dlt,
+                               Stats ts, Out *dq, Rows dqs, int T, int H, int G,
+                               float scale) {
   using C = QueryGrad<D>;
   constexpr int NB = D / 16, NK = C::keys / 16, HALF = C::keys / 2;
   static_assert(4 * 16 <= 2 * C::keys, "query staging exceeds the K/V tiles");
@@ -581,35 +633,44 @@ __device__ void queryGradients(const float *q, Rows qs, const float *k, Rows ks,
 
 } // namespace
 
-// One entry point per head size, with C linkage so that the runtime finds
-// them by name (lmc_attention_tc_<kernel>_d<D>). Threads per block: 128 for
-// the forward and dQ kernels, 32 * KeyGrad<D>::warps for dK/dV.
-#define LMC_ATTENTION_TC_KERNELS(D)                                            \
+// The entry points, with C linkage so that the runtime finds them by name:
+// lmc_attention_tc_<kernel>_d<D><SUFFIX> with the kernel's element types
+// `In` (q, k, v, dout) and `Out` (out of the forward pass, dq, dk, dv):
+// SUFFIX empty for float32 (the `_bf16` entry points), _bf16in for bfloat16
+// inputs and float32 outputs, _bf16io for bfloat16 inputs and outputs (the
+// `_bf16_in` and `_bf16_in_out` entry points). lse and delta are float32 in
+// all of them. Threads per block: 128 for the forward and dQ kernels,
+// 32 * KeyGrad<D>::warps for dK/dV.
+#define LMC_ATTENTION_TC_KERNELS_AS(D, SUFFIX, In, Out)                        \
   extern "C" __global__ void __launch_bounds__(32 * Fwd<D>::warps)             \
-      lmc_attention_tc_fwd_d##D(const float *q, Rows qs, const float *k,       \
-                                Rows ks, const float *v, Rows vs, float *out,  \
-                                Rows os, float *lse, Stats ls, int T, int H,   \
-                                int G, float scale) {                          \
+      lmc_attention_tc_fwd_d##D##SUFFIX(                                       \
+          const In *q, Rows qs, const In *k, Rows ks, const In *v, Rows vs,    \
+          Out *out, Rows os, float *lse, Stats ls, int T, int H, int G,        \
+          float scale) {                                                       \
     forward<D>(q, qs, k, ks, v, vs, out, os, lse, ls, T, H, G, scale);         \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(32 * KeyGrad<D>::warps)         \
-      lmc_attention_tc_dkdv_d##D(                                              \
-          const float *q, Rows qs, const float *k, Rows ks, const float *v,    \
-          Rows vs, const float *dout, Rows gs, const float *lse, Stats ls,     \
-          const float *dlt, Stats ts, float *dk, Rows dks, float *dv,          \
-          Rows dvs, int T, int H, int G, float scale) {                        \
+      lmc_attention_tc_dkdv_d##D##SUFFIX(                                      \
+          const In *q, Rows qs, const In *k, Rows ks, const In *v, Rows vs,    \
+          const In *dout, Rows gs, const float *lse, Stats ls,                 \
+          const float *dlt, Stats ts, Out *dk, Rows dks, Out *dv, Rows dvs,    \
+          int T, int H, int G, float scale) {                                  \
     keyGradients<D>(q, qs, k, ks, v, vs, dout, gs, lse, ls, dlt, ts, dk, dks,  \
                     dv, dvs, T, H, G, scale);                                  \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(32 * QueryGrad<D>::warps)       \
-      lmc_attention_tc_dq_d##D(                                                \
-          const float *q, Rows qs, const float *k, Rows ks, const float *v,    \
-          Rows vs, const float *dout, Rows gs, const float *lse, Stats ls,     \
-          const float *dlt, Stats ts, float *dq, Rows dqs, int T, int H,       \
-          int G, float scale) {                                                \
+      lmc_attention_tc_dq_d##D##SUFFIX(                                        \
+          const In *q, Rows qs, const In *k, Rows ks, const In *v, Rows vs,    \
+          const In *dout, Rows gs, const float *lse, Stats ls,                 \
+          const float *dlt, Stats ts, Out *dq, Rows dqs, int T, int H, int G,  \
+          float scale) {                                                       \
     queryGradients<D>(q, qs, k, ks, v, vs, dout, gs, lse, ls, dlt, ts, dq,     \
                       dqs, T, H, G, scale);                                    \
   }
 
-LMC_ATTENTION_TC_KERNELS(64)
-LMC_ATTENTION_TC_KERNELS(128)
+LMC_ATTENTION_TC_KERNELS_AS(64, , float, float)
+LMC_ATTENTION_TC_KERNELS_AS(128, , float, float)
+LMC_ATTENTION_TC_KERNELS_AS(64, _bf16in, bf16, float)
+LMC_ATTENTION_TC_KERNELS_AS(128, _bf16in, bf16, float)
+LMC_ATTENTION_TC_KERNELS_AS(64, _bf16io, bf16, bf16)
+LMC_ATTENTION_TC_KERNELS_AS(128, _bf16io, bf16, bf16)

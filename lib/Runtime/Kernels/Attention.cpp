@@ -24,10 +24,22 @@
 // alone write (their channels). The work is parallel over (batch, key/value
 // head), which needs no atomics and computes every tile once.
 //
+// bfloat16 activations (lmc-bf16-storage): lmcrt_attention_fwd_bf16_in /
+// _bf16_in_out and _bwd_bf16_in / _bf16_in_out read q, k, v (and out and
+// dout) stored as bfloat16, extend them exactly into packed float32
+// copies and run the float32 algorithm above on them; the _in_out forms
+// compute out (dq, dk, dv) into packed float32 scratch and round each value
+// once into the bfloat16 results (to nearest, ties to even), leaving what
+// lies between their elements untouched. lse stays float32. The _in forms
+// make the float32 entry points' sgemm calls on the same values (only the
+// leading dimensions of q, k, v may differ), and give their results bit for
+// bit (test/Runtime/AttentionTest.cpp), the _in_out forms those rounded.
+//
 //===----------------------------------------------------------------------===//
 
 #include "lmc/Runtime/lmcrt.h"
 
+#include "Core/Bfloat16.h"
 #include "Core/Error.h"
 #include "Core/MemrefView.h"
 
@@ -44,6 +56,8 @@
 namespace {
 
 using View = lmcrt::MemrefView<float>;
+/// A bfloat16 operand, as its 16 bits.
+using Bf16View = lmcrt::MemrefView<uint16_t>;
 
 /// x[c] = e^(x[c] - shift) for c < n, where x[c] <= shift (up to
 /// rounding: the row's maximum, or its log-sum-exp), with the vectorised
@@ -162,13 +176,9 @@ float dot(const float *a, const float *b, int64_t n) {
   return s;
 }
 
-} // namespace
-
-extern "C" void _mlir_ciface_lmcrt_attention_fwd_f32(
-    lmcrt_unranked_memref *query, lmcrt_unranked_memref *key,
-    lmcrt_unranked_memref *value, lmcrt_unranked_memref *out,
-    lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads) {
-  View qv(query), kv(key), vv(value), ov(out), lv(lse);
+/// The forward pass on float32 views (lmcrt_attention_fwd_f32).
+void forward(const View &qv, const View &kv, const View &vv, const View &ov,
+             const View &lv, int64_t heads, int64_t kv_heads) {
   int64_t D = checkShapes("fwd", qv, {&ov}, kv, {&vv}, lv, heads, kv_heads);
   int64_t B = qv.size(0), T = qv.size(1), H = heads, G = heads / kv_heads;
   Rows Q = rowsOf(qv, false), K = rowsOf(kv, false), V = rowsOf(vv, false),
@@ -231,14 +241,10 @@ extern "C" void _mlir_ciface_lmcrt_attention_fwd_f32(
   writeBack(O);
 }
 
-extern "C" void _mlir_ciface_lmcrt_attention_bwd_f32(
-    lmcrt_unranked_memref *query, lmcrt_unranked_memref *key,
-    lmcrt_unranked_memref *value, lmcrt_unranked_memref *out,
-    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *out_grad,
-    lmcrt_unranked_memref *query_grad, lmcrt_unranked_memref *key_grad,
-    lmcrt_unranked_memref *value_grad, int64_t heads, int64_t kv_heads) {
-  View qv(query), kv(key), vv(value), ov(out), lv(lse), dov(out_grad),
-      dqv(query_grad), dkv(key_grad), dvv(value_grad);
+/// The backward pass on float32 views (lmcrt_attention_bwd_f32).
+void backward(const View &qv, const View &kv, const View &vv, const View &ov,
+              const View &lv, const View &dov, const View &dqv, const View &dkv,
+              const View &dvv, int64_t heads, int64_t kv_heads) {
   int64_t D = checkShapes("bwd", qv, {&ov, &dov, &dqv}, kv, {&vv, &dkv, &dvv},
                           lv, heads, kv_heads);
   int64_t B = qv.size(0), T = qv.size(1), Hkv = kv_heads, G = heads / kv_heads;
@@ -322,4 +328,160 @@ extern "C" void _mlir_ciface_lmcrt_attention_bwd_f32(
   writeBack(dQ);
   writeBack(dK);
   writeBack(dV);
+}
+
+/// Below this many elements a conversion stays on the calling thread.
+constexpr int64_t kParallelElements = 1 << 15;
+
+/// to[b, t, c] = f(from[b, t, c]) over two [B, T, C] views of one shape
+/// (any strides), the rows on the OpenMP threads.
+template <typename S, typename D, typename F>
+void mapRows(const lmcrt::MemrefView<S> &from, const lmcrt::MemrefView<D> &to,
+             F f) {
+  const int64_t T = from.size(1), C = from.size(2), rows = from.size(0) * T;
+  const int64_t sc = from.stride(2), dc = to.stride(2);
+#pragma omp parallel for schedule(static) if (rows * C >= kParallelElements)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t b = r / T, t = r % T;
+    const S *in = from.data + b * from.stride(0) + t * from.stride(1);
+    D *out = to.data + b * to.stride(0) + t * to.stride(1);
+    for (int64_t c = 0; c < C; ++c)
+      out[c * dc] = f(in[c * sc]);
+  }
+}
+
+/// Checks that a bfloat16 operand is [B, T, C] before it is converted (the
+/// float32 algorithm checks the shapes against each other).
+void requireRank3(const char *what, const Bf16View &v) {
+  if (v.rank() != 3)
+    lmcrt::fail(std::string("attention_") + what +
+                ": q, k, v, out and their gradients must have rank 3, got " +
+                v.shapeString());
+}
+
+/// A bfloat16 input extended (exactly) into packed float32 `storage`.
+View widen(const char *what, const Bf16View &from,
+           std::vector<float> &storage) {
+  requireRank3(what, from);
+  storage.resize(static_cast<size_t>(from.numElements()));
+  View to = View::packed(storage.data(), from.sizes);
+  mapRows(from, to, lmcrt::fromBf16);
+  return to;
+}
+
+/// Packed float32 `storage` for a bfloat16 output, of its shape.
+View scratchFor(const char *what, const Bf16View &to,
+                std::vector<float> &storage) {
+  requireRank3(what, to);
+  storage.assign(static_cast<size_t>(to.numElements()), 0.0f);
+  return View::packed(storage.data(), to.sizes);
+}
+
+/// Rounds the float32 results `from` once into the bfloat16 output `to`.
+void roundInto(const View &from, const Bf16View &to) {
+  mapRows(from, to, lmcrt::toBf16);
+}
+
+/// lmcrt_attention_fwd_bf16_in (`outBf16` false) and _bf16_in_out.
+void forwardBf16(lmcrt_unranked_memref *query, lmcrt_unranked_memref *key,
+                 lmcrt_unranked_memref *value, lmcrt_unranked_memref *out,
+                 lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads,
+                 bool outBf16) {
+  std::vector<float> q, k, v, o;
+  const View qv = widen("fwd", Bf16View(query), q),
+             kv = widen("fwd", Bf16View(key), k),
+             vv = widen("fwd", Bf16View(value), v);
+  if (!outBf16) {
+    forward(qv, kv, vv, View(out), View(lse), heads, kv_heads);
+    return;
+  }
+  const Bf16View stored(out);
+  const View ov = scratchFor("fwd", stored, o);
+  forward(qv, kv, vv, ov, View(lse), heads, kv_heads);
+  roundInto(ov, stored);
+}
+
+/// lmcrt_attention_bwd_bf16_in (`outBf16` false) and _bf16_in_out.
+void backwardBf16(lmcrt_unranked_memref *query, lmcrt_unranked_memref *key,
+                  lmcrt_unranked_memref *value, lmcrt_unranked_memref *out,
+                  lmcrt_unranked_memref *lse, lmcrt_unranked_memref *out_grad,
+                  lmcrt_unranked_memref *query_grad,
+                  lmcrt_unranked_memref *key_grad,
+                  lmcrt_unranked_memref *value_grad, int64_t heads,
+                  int64_t kv_heads, bool outBf16) {
+  std::vector<float> q, k, v, o, dout, dq, dk, dv;
+  const View qv = widen("bwd", Bf16View(query), q),
+             kv = widen("bwd", Bf16View(key), k),
+             vv = widen("bwd", Bf16View(value), v),
+             ov = widen("bwd", Bf16View(out), o),
+             dov = widen("bwd", Bf16View(out_grad), dout);
+  if (!outBf16) {
+    backward(qv, kv, vv, ov, View(lse), dov, View(query_grad), View(key_grad),
+             View(value_grad), heads, kv_heads);
+    return;
+  }
+  const Bf16View dqStored(query_grad), dkStored(key_grad), dvStored(value_grad);
+  const View dqv = scratchFor("bwd", dqStored, dq),
+             dkv = scratchFor("bwd", dkStored, dk),
+             dvv = scratchFor("bwd", dvStored, dv);
+  backward(qv, kv, vv, ov, View(lse), dov, dqv, dkv, dvv, heads, kv_heads);
+  roundInto(dqv, dqStored);
+  roundInto(dkv, dkStored);
+  roundInto(dvv, dvStored);
+}
+
+} // namespace
+
+extern "C" void _mlir_ciface_lmcrt_attention_fwd_f32(
+    lmcrt_unranked_memref *query, lmcrt_unranked_memref *key,
+    lmcrt_unranked_memref *value, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads) {
+  forward(View(query), View(key), View(value), View(out), View(lse), heads,
+          kv_heads);
+}
+
+extern "C" void _mlir_ciface_lmcrt_attention_bwd_f32(
+    lmcrt_unranked_memref *query, lmcrt_unranked_memref *key,
+    lmcrt_unranked_memref *value, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *out_grad,
+    lmcrt_unranked_memref *query_grad, lmcrt_unranked_memref *key_grad,
+    lmcrt_unranked_memref *value_grad, int64_t heads, int64_t kv_heads) {
+  backward(View(query), View(key), View(value), View(out), View(lse),
+           View(out_grad), View(query_grad), View(key_grad), View(value_grad),
+           heads, kv_heads);
+}
+
+extern "C" void _mlir_ciface_lmcrt_attention_fwd_bf16_in(
+    lmcrt_unranked_memref *query, lmcrt_unranked_memref *key,
+    lmcrt_unranked_memref *value, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads) {
+  forwardBf16(query, key, value, out, lse, heads, kv_heads,
+              /*outBf16=*/false);
+}
+
+extern "C" void _mlir_ciface_lmcrt_attention_fwd_bf16_in_out(
+    lmcrt_unranked_memref *query, lmcrt_unranked_memref *key,
+    lmcrt_unranked_memref *value, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, int64_t heads, int64_t kv_heads) {
+  forwardBf16(query, key, value, out, lse, heads, kv_heads, /*outBf16=*/true);
+}
+
+extern "C" void _mlir_ciface_lmcrt_attention_bwd_bf16_in(
+    lmcrt_unranked_memref *query, lmcrt_unranked_memref *key,
+    lmcrt_unranked_memref *value, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *out_grad,
+    lmcrt_unranked_memref *query_grad, lmcrt_unranked_memref *key_grad,
+    lmcrt_unranked_memref *value_grad, int64_t heads, int64_t kv_heads) {
+  backwardBf16(query, key, value, out, lse, out_grad, query_grad, key_grad,
+               value_grad, heads, kv_heads, /*outBf16=*/false);
+}
+
+extern "C" void _mlir_ciface_lmcrt_attention_bwd_bf16_in_out(
+    lmcrt_unranked_memref *query, lmcrt_unranked_memref *key,
+    lmcrt_unranked_memref *value, lmcrt_unranked_memref *out,
+    lmcrt_unranked_memref *lse, lmcrt_unranked_memref *out_grad,
+    lmcrt_unranked_memref *query_grad, lmcrt_unranked_memref *key_grad,
+    lmcrt_unranked_memref *value_grad, int64_t heads, int64_t kv_heads) {
+  backwardBf16(query, key, value, out, lse, out_grad, query_grad, key_grad,
+               value_grad, heads, kv_heads, /*outBf16=*/true);
 }

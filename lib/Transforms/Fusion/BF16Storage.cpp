@@ -174,16 +174,21 @@ struct LMCBF16StoragePass
   }
 
   /// `v` rounded to bfloat16, once: where an op that only moves data
-  /// (`isBF16PassThrough`, a flatten) defines it, that op again on the
-  /// rounded copies of its operands, so that one conversion serves every
-  /// view of a value; else a group of its own, placed where `v` is defined
-  /// (a function argument: at the top of the function).
+  /// (`isBF16PassThrough`) out of one value defines it (a flatten, a split),
+  /// that op again on the rounded copy of its operand, so that one
+  /// conversion serves every view of a value; else a group of its own,
+  /// placed where `v` is defined (a function argument: at the top of the
+  /// function). A concat is converted itself: repeating it would convert
+  /// each of its operands.
   Value convert(Value v) {
     if (Value known = converted.lookup(v))
       return known;
     Operation *def = v.getDefiningOp();
     auto storage = dyn_cast_or_null<BF16StorageOpInterface>(def);
-    if (storage && storage.isBF16PassThrough()) {
+    if (storage && storage.isBF16PassThrough() &&
+        llvm::count_if(def->getOperands(), [](Value operand) {
+          return tensorOf(operand, &Type::isF32) != nullptr;
+        }) == 1) {
       IRMapping mapping;
       for (Value operand : def->getOperands())
         if (tensorOf(operand, &Type::isF32))

@@ -68,3 +68,43 @@ func.func @mismatched_bias(%a: memref<4x4xbf16>, %b: memref<4x4xbf16>, %biasf: m
   }
   return
 }
+
+// -----
+
+// Tests that attention on bfloat16 activations (lmc-bf16-storage) becomes
+// the runtime's attention on bfloat16 buffers on both devices, named after
+// its outputs' type: a forward pass writing bfloat16 (_bf16_in_out) and one
+// writing float32 (_bf16_in), a backward pass writing bfloat16 gradients
+// and one writing float32 ones; lse stays float32, and no float32 or
+// float32-storage attention is called.
+
+// CPU-DAG: func.func private @lmcrt_attention_fwd_bf16_in_out(memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xf32>, i64, i64) attributes {llvm.emit_c_interface}
+// CPU-DAG: func.func private @lmcrt_attention_fwd_bf16_in(memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<*xf32>, i64, i64) attributes {llvm.emit_c_interface}
+// CPU-DAG: func.func private @lmcrt_attention_bwd_bf16_in_out(memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, i64, i64) attributes {llvm.emit_c_interface}
+// CPU-DAG: func.func private @lmcrt_attention_bwd_bf16_in(memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<*xbf16>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i64, i64) attributes {llvm.emit_c_interface}
+// GPU-DAG: func.func private @lmcrt_gpu_attention_fwd_bf16_in_out(memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xf32>, i64, i64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG: func.func private @lmcrt_gpu_attention_fwd_bf16_in(memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<*xf32>, i64, i64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG: func.func private @lmcrt_gpu_attention_bwd_bf16_in_out(memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, i64, i64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// GPU-DAG: func.func private @lmcrt_gpu_attention_bwd_bf16_in(memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<*xbf16>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i64, i64) attributes {llvm.emit_c_interface, lmc.stream_ordered}
+// CHECK-NOT: @lmcrt_{{(gpu_)?}}attention_{{(fwd|bwd)_(f32|bf16)}}(
+// CHECK-LABEL: func.func @attention
+// CHECK-SAME:    (%[[Q:[^:]+]]: memref<?x?x64xbf16>, %[[K:[^:]+]]: memref<?x?x32xbf16>, %[[DY:[^:]+]]: memref<?x?x64xbf16>)
+// CHECK:         %[[Y:.+]] = memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x64xbf16>
+// CHECK:         %[[UQ:.+]] = memref.cast %[[Q]] : memref<?x?x64xbf16> to memref<*xbf16>
+// CHECK:         call @lmcrt_{{(gpu_)?}}attention_fwd_bf16_in_out(%[[UQ]], %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) : (memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xf32>, i64, i64) -> ()
+// CHECK:         memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x64xf32>
+// CHECK:         call @lmcrt_{{(gpu_)?}}attention_fwd_bf16_in(
+// CHECK:         memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x64xbf16>
+// CHECK-COUNT-2: memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x32xbf16>
+// CHECK:         call @lmcrt_{{(gpu_)?}}attention_bwd_bf16_in_out(
+// CHECK:         memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x64xf32>
+// CHECK-COUNT-2: memref.alloc(%{{.+}}, %{{.+}}) {alignment = 64 : i64} : memref<?x?x32xf32>
+// CHECK:         call @lmcrt_{{(gpu_)?}}attention_bwd_bf16_in(
+func.func @attention(%q: tensor<?x?x64xbf16>, %k: tensor<?x?x32xbf16>, %dy: tensor<?x?x64xbf16>)
+    -> (tensor<?x?x64xf32>, tensor<?x?x32xbf16>, tensor<?x?x32xf32>) {
+  %y, %lse = lmc.flash_attention %q, %k, %k heads(4) kv_heads(2) : tensor<?x?x64xbf16>, tensor<?x?x32xbf16> -> tensor<?x4x?xf32>
+  %y32, %lse32 = lmc.flash_attention %q, %k, %k heads(4) kv_heads(2) : tensor<?x?x64xbf16>, tensor<?x?x32xbf16> -> tensor<?x?x64xf32>, tensor<?x4x?xf32>
+  %dq, %dk, %dv = lmc.flash_attention_grad %q, %k, %k, %y, %lse, %dy heads(4) kv_heads(2) : tensor<?x?x64xbf16>, tensor<?x?x32xbf16>, tensor<?x4x?xf32>
+  %dq32, %dk32, %dv32 = lmc.flash_attention_grad %q, %k, %k, %y, %lse, %dy heads(4) kv_heads(2) : tensor<?x?x64xbf16>, tensor<?x?x32xbf16>, tensor<?x4x?xf32> -> tensor<?x?x64xf32>
+  return %y32, %dk, %dv32 : tensor<?x?x64xf32>, tensor<?x?x32xbf16>, tensor<?x?x32xf32>
+}

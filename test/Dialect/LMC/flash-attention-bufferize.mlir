@@ -56,11 +56,11 @@ func.func @gqa(%q: tensor<?x?x64xf32>, %k: tensor<?x?x16xf32>, %dy: tensor<?x?x6
 
 // -----
 
-// Tests that float64 flash attention is an error: the runtime's kernels are
-// float32.
+// Tests that float64 flash attention is an error: the runtime's kernels
+// are float32 or bfloat16.
 
 func.func @f64(%q: tensor<?x?x64xf64>) -> tensor<?x?x64xf64> {
-  // expected-error @+2 {{the runtime's attention kernels take float32 operands only}}
+  // expected-error @+2 {{the runtime's attention kernels take float32 or bfloat16 operands only}}
   // expected-error @+1 {{failed to bufferize op}}
   %y, %lse = lmc.flash_attention %q, %q, %q heads(2) : tensor<?x?x64xf64> -> tensor<?x2x?xf32>
   return %y : tensor<?x?x64xf64>

@@ -1453,12 +1453,65 @@ func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>) {
 
 // -----
 
-// Tests that the keys, values and their gradients of flash_attention_grad
-// have one type (generic form).
+// Tests that the key and value gradients of flash_attention_grad have one
+// type (generic form).
 
 func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>, %lse: tensor<?x4x?xf32>) {
-  // expected-error @+1 {{all of {key, value, key_grad, value_grad} have same type}}
+  // expected-error @+1 {{all of {key_grad, value_grad} have same type}}
   %dq, %dk, %dv = "lmc.flash_attention_grad"(%q, %k, %k, %q, %lse, %q) <{heads = 4 : i64, kv_heads = 2 : i64}> : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32>, tensor<?x4x?xf32>, tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>)
+  return
+}
+
+// -----
+
+// Tests that the key and value gradients of flash_attention_grad have the
+// key's shape.
+
+func.func @f(%q: tensor<?x?x64xf32>, %k: tensor<?x?x32xf32>, %lse: tensor<?x4x?xf32>) {
+  // expected-error @+1 {{the gradients must have the shapes of the query and the key, got 'tensor<?x?x64xf32>' and 'tensor<?x?x64xf32>'}}
+  %dq, %dk, %dv = "lmc.flash_attention_grad"(%q, %k, %k, %q, %lse, %q) <{heads = 4 : i64, kv_heads = 2 : i64}> : (tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32>, tensor<?x4x?xf32>, tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>)
+  return
+}
+
+// -----
+
+// Tests that flash_attention_grad reads its activations in one element type
+// (bfloat16 storage converts them all).
+
+func.func @f(%q: tensor<?x?x64xbf16>, %k: tensor<?x?x64xf32>, %lse: tensor<?x2x?xf32>) {
+  // expected-error @+1 {{keys and values must have the element type of the queries}}
+  %dq, %dk, %dv = "lmc.flash_attention_grad"(%q, %k, %k, %q, %lse, %q) <{heads = 2 : i64}> : (tensor<?x?x64xbf16>, tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xbf16>, tensor<?x2x?xf32>, tensor<?x?x64xbf16>) -> (tensor<?x?x64xbf16>, tensor<?x?x64xf32>, tensor<?x?x64xf32>)
+  return
+}
+
+// -----
+
+// Tests that flash_attention_grad writes its three gradients in one element
+// type.
+
+func.func @f(%q: tensor<?x?x64xbf16>, %lse: tensor<?x2x?xf32>) {
+  // expected-error @+1 {{the activations written must have one element type, got 'tensor<?x?x64xf32>' beside 'tensor<?x?x64xbf16>'}}
+  %dq, %dk, %dv = "lmc.flash_attention_grad"(%q, %q, %q, %q, %lse, %q) <{heads = 2 : i64}> : (tensor<?x?x64xbf16>, tensor<?x?x64xbf16>, tensor<?x?x64xbf16>, tensor<?x?x64xbf16>, tensor<?x2x?xf32>, tensor<?x?x64xbf16>) -> (tensor<?x?x64xbf16>, tensor<?x?x64xf32>, tensor<?x?x64xf32>)
+  return
+}
+
+// -----
+
+// Tests that flash_attention writes bfloat16 only from bfloat16 operands.
+
+func.func @f(%q: tensor<?x?x64xf32>) {
+  // expected-error @+1 {{writes 'bf16' from 'f32' operands: the results have the operands' element type, or float32 when they are bfloat16}}
+  %y, %lse = lmc.flash_attention %q, %q, %q heads(2) : tensor<?x?x64xf32> -> tensor<?x?x64xbf16>, tensor<?x2x?xf32>
+  return
+}
+
+// -----
+
+// Tests that the result of flash_attention has the query's shape.
+
+func.func @f(%q: tensor<?x?x64xbf16>) {
+  // expected-error @+1 {{the result must have the query's shape, got 'tensor<?x?x32xf32>' for 'tensor<?x?x64xbf16>'}}
+  %y, %lse = lmc.flash_attention %q, %q, %q heads(2) : tensor<?x?x64xbf16> -> tensor<?x?x32xf32>, tensor<?x2x?xf32>
   return
 }
 

@@ -400,3 +400,22 @@ func.func @flash_attention(%q: tensor<?x?x64xf32>, %k: tensor<?x?x64xf32>,
   %ys, %lses = lmc.flash_attention %x, %x, %x heads(3) : tensor<2x5x48xf32> -> tensor<2x3x5xf32>
   return %dq, %dk, %dv, %ys, %lses : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<2x5x48xf32>, tensor<2x3x5xf32>
 }
+
+// Tests flash_attention and its gradient on bfloat16 activations
+// (lmc-bf16-storage): the result type is printed when it is not the
+// query's, the gradients' type when it is not the operands', the key and
+// value gradients then taking the key's shape (grouped-query).
+
+// CHECK-LABEL: func.func @flash_attention_bf16
+// CHECK-NEXT:    %[[OUT:.+]], %[[LSE:.+]] = lmc.flash_attention %{{.+}}, %{{.+}}, %{{.+}} heads(4) kv_heads(2) : tensor<?x?x64xbf16>, tensor<?x?x32xbf16> -> tensor<?x4x?xf32>
+// CHECK-NEXT:    %{{.+}}, %{{.+}} = lmc.flash_attention %{{.+}}, %{{.+}}, %{{.+}} heads(4) kv_heads(2) : tensor<?x?x64xbf16>, tensor<?x?x32xbf16> -> tensor<?x?x64xf32>, tensor<?x4x?xf32>
+// CHECK-NEXT:    %{{.+}}, %[[DK:.+]], %{{.+}} = lmc.flash_attention_grad %{{.+}}, %{{.+}}, %{{.+}}, %[[OUT]], %[[LSE]], %{{.+}} heads(4) kv_heads(2) : tensor<?x?x64xbf16>, tensor<?x?x32xbf16>, tensor<?x4x?xf32>{{$}}
+// CHECK-NEXT:    %{{.+}}, %{{.+}}, %{{.+}} = lmc.flash_attention_grad %{{.+}}, %{{.+}}, %{{.+}}, %[[OUT]], %[[LSE]], %{{.+}} heads(4) kv_heads(2) : tensor<?x?x64xbf16>, tensor<?x?x32xbf16>, tensor<?x4x?xf32> -> tensor<?x?x64xf32>
+func.func @flash_attention_bf16(%q: tensor<?x?x64xbf16>, %k: tensor<?x?x32xbf16>, %dy: tensor<?x?x64xbf16>)
+    -> (tensor<?x?x64xf32>, tensor<?x?x32xbf16>, tensor<?x?x32xf32>) {
+  %y, %lse = lmc.flash_attention %q, %k, %k heads(4) kv_heads(2) : tensor<?x?x64xbf16>, tensor<?x?x32xbf16> -> tensor<?x4x?xf32>
+  %y32, %lse32 = lmc.flash_attention %q, %k, %k heads(4) kv_heads(2) : tensor<?x?x64xbf16>, tensor<?x?x32xbf16> -> tensor<?x?x64xf32>, tensor<?x4x?xf32>
+  %dq, %dk, %dv = lmc.flash_attention_grad %q, %k, %k, %y, %lse, %dy heads(4) kv_heads(2) : tensor<?x?x64xbf16>, tensor<?x?x32xbf16>, tensor<?x4x?xf32>
+  %dq32, %dk32, %dv32 = lmc.flash_attention_grad %q, %k, %k, %y, %lse, %dy heads(4) kv_heads(2) : tensor<?x?x64xbf16>, tensor<?x?x32xbf16>, tensor<?x4x?xf32> -> tensor<?x?x64xf32>
+  return %y32, %dk, %dv32 : tensor<?x?x64xf32>, tensor<?x?x32xbf16>, tensor<?x?x32xf32>
+}

@@ -233,3 +233,72 @@ func.func @norm_to_gemms(%x: tensor<?x?x64xf32>, %g: tensor<64xf32>, %w: tensor<
   %dw = lmc.matmul %f, %dy transpose_a : tensor<?x64xf32>, tensor<?x64xf32>
   return %h, %dw : tensor<?x?x64xf32>, tensor<64x64xf32>
 }
+
+// -----
+
+// Tests attention on bfloat16 activations: the QKV GEMM writes bfloat16
+// (reading its bias as bfloat16), the split passes it through, attention
+// reads bfloat16 queries, keys and values and writes a bfloat16 output that
+// the projection GEMM and the gradient read; the output gradient, written
+// float32 by a GEMM, is converted once; the gradients are written as
+// bfloat16, concatenated as such and read by the GEMM without conversion.
+
+// CHECK-LABEL: func.func @attention
+// CHECK:         %[[BB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %{{.+}}) : (tensor<192xf32>) -> tensor<192xbf16>
+// CHECK:         %[[QKV:.+]] = lmc.matmul_bias %{{.+}}, %{{.+}}, %[[BB]] : tensor<?x?x64xbf16>, tensor<64x192xbf16>, tensor<192xbf16> -> tensor<?x?x192xbf16>
+// CHECK-NEXT:    %[[S:.+]]:3 = lmc.split %[[QKV]] into 3 : tensor<?x?x192xbf16>
+// CHECK-NEXT:    %[[Y:.+]], %[[LSE:.+]] = lmc.flash_attention %[[S]]#0, %[[S]]#1, %[[S]]#2 heads(2) : tensor<?x?x64xbf16> -> tensor<?x2x?xf32>
+// CHECK-NEXT:    lmc.matmul %[[Y]], %{{.+}} : tensor<?x?x64xbf16>, tensor<64x64xbf16>
+// CHECK-NEXT:    %[[DO:.+]] = lmc.matmul %{{.+}}, %{{.+}} transpose_b : tensor<?x?x64xbf16>, tensor<64x64xbf16>
+// CHECK-NEXT:    %[[DOB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[DO]]) : (tensor<?x?x64xf32>) -> tensor<?x?x64xbf16>
+// CHECK:         %[[DQ:[^,]+]], %[[DK:[^,]+]], %[[DV:[^,]+]] = lmc.flash_attention_grad %[[S]]#0, %[[S]]#1, %[[S]]#2, %[[Y]], %[[LSE]], %[[DOB]] heads(2) : tensor<?x?x64xbf16>, tensor<?x2x?xf32>{{$}}
+// CHECK-NEXT:    %[[DQKV:.+]] = lmc.concat %[[DQ]], %[[DK]], %[[DV]] : tensor<?x?x64xbf16>, tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
+// CHECK-NEXT:    lmc.matmul %[[DQKV]], %{{.+}} transpose_b : tensor<?x?x192xbf16>, tensor<64x192xbf16>
+// CHECK-NOT:     lmc.fused "to_bf16"
+// CHECK:         return
+func.func @attention(%x: tensor<?x?x64xf32>, %w: tensor<64x192xf32>, %b: tensor<192xf32>, %wo: tensor<64x64xf32>, %dy: tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
+  %qkv = lmc.matmul_bias %x, %w, %b : tensor<?x?x64xf32>, tensor<64x192xf32>, tensor<192xf32> -> tensor<?x?x192xf32>
+  %s:3 = lmc.split %qkv into 3 : tensor<?x?x192xf32>
+  %y, %lse = lmc.flash_attention %s#0, %s#1, %s#2 heads(2) : tensor<?x?x64xf32> -> tensor<?x2x?xf32>
+  %o = lmc.matmul %y, %wo : tensor<?x?x64xf32>, tensor<64x64xf32>
+  %do = lmc.matmul %dy, %wo transpose_b : tensor<?x?x64xf32>, tensor<64x64xf32>
+  %g:3 = lmc.flash_attention_grad %s#0, %s#1, %s#2, %y, %lse, %do heads(2) : tensor<?x?x64xf32>, tensor<?x2x?xf32>
+  %dqkv = lmc.concat %g#0, %g#1, %g#2 : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>
+  %dx = lmc.matmul %dqkv, %w transpose_b : tensor<?x?x192xf32>, tensor<64x192xf32>
+  return %o, %dx : tensor<?x?x64xf32>, tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests attention whose output and gradients must stay float32: the output
+// is returned, and the concatenated gradients are reduced into a bias
+// gradient. Attention still reads bfloat16 (the QKV argument is converted
+// at the top, the float32 split repeated on the converted copy) and writes
+// float32; the concat is float32 and converted as one value for the GEMM,
+// not repeated on three converted gradients.
+
+// CHECK-LABEL: func.func @attention_float32_results
+// CHECK-SAME:    (%[[QKV:[^:]+]]: tensor<?x?x192xf32>
+// CHECK:         %[[QKVB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[QKV]]) : (tensor<?x?x192xf32>) -> tensor<?x?x192xbf16>
+// CHECK:         %[[SB:.+]]:3 = lmc.split %[[QKVB]] into 3 : tensor<?x?x192xbf16>
+// CHECK-NOT:     lmc.split
+// CHECK:         %[[Y:.+]], %[[LSE:.+]] = lmc.flash_attention %[[SB]]#0, %[[SB]]#1, %[[SB]]#2 heads(2) : tensor<?x?x64xbf16> -> tensor<?x?x64xf32>, tensor<?x2x?xf32>
+// CHECK:         %[[YB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[Y]]) : (tensor<?x?x64xf32>) -> tensor<?x?x64xbf16>
+// CHECK:         %[[DQ:[^,]+]], %[[DK:[^,]+]], %[[DV:[^,]+]] = lmc.flash_attention_grad %[[SB]]#0, %[[SB]]#1, %[[SB]]#2, %[[YB]], %[[LSE]], %{{.+}} heads(2) : tensor<?x?x64xbf16>, tensor<?x2x?xf32> -> tensor<?x?x64xf32>
+// CHECK-NEXT:    %[[DQKV:.+]] = lmc.concat %[[DQ]], %[[DK]], %[[DV]] : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>
+// CHECK-NEXT:    %[[DQKVB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[DQKV]]) : (tensor<?x?x192xf32>) -> tensor<?x?x192xbf16>
+// CHECK-NOT:     lmc.concat
+// CHECK:         lmc.fused "reduce_sum" (%{{.+}} = %[[DQKV]])
+// CHECK:         lmc.matmul %[[DQKVB]], %{{.+}} transpose_b : tensor<?x?x192xbf16>, tensor<64x192xbf16>
+func.func @attention_float32_results(%qkv: tensor<?x?x192xf32>, %w: tensor<64x192xf32>, %dy: tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<192xf32>, tensor<?x?x64xf32>) {
+  %s:3 = lmc.split %qkv into 3 : tensor<?x?x192xf32>
+  %y, %lse = lmc.flash_attention %s#0, %s#1, %s#2 heads(2) : tensor<?x?x64xf32> -> tensor<?x2x?xf32>
+  %g:3 = lmc.flash_attention_grad %s#0, %s#1, %s#2, %y, %lse, %dy heads(2) : tensor<?x?x64xf32>, tensor<?x2x?xf32>
+  %dqkv = lmc.concat %g#0, %g#1, %g#2 : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>
+  %db = lmc.fused "reduce_sum" (%a = %dqkv) : (tensor<?x?x192xf32>) -> tensor<192xf32> {
+    %0 = lmc.reduce_sum %a dims [0, 1] : tensor<?x?x192xf32>
+    lmc.yield %0 : tensor<192xf32>
+  }
+  %dx = lmc.matmul %dqkv, %w transpose_b : tensor<?x?x192xf32>, tensor<64x192xf32>
+  return %y, %db, %dx : tensor<?x?x64xf32>, tensor<192xf32>, tensor<?x?x64xf32>
+}

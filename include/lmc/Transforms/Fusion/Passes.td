@@ -233,8 +233,12 @@ def LMCBF16Storage : Pass<"lmc-bf16-storage", "::mlir::ModuleOp"> {
     body (`lmc.convert`; its arithmetic stays float32), `lmc.matmul` and
     `lmc.matmul_bias` read `lhs` and `rhs` as bfloat16 and sum in float32,
     `lmc.matmul_bias` can write its results as bfloat16 (the result and the
-    pre-activation together, reading its bias as bfloat16 then); every other
-    op reads and writes float32 only. In each function:
+    pre-activation together, reading its bias as bfloat16 then);
+    `lmc.flash_attention` and its gradient read their activations as
+    bfloat16 and may write their results so (not `lse`); the norms and the
+    cross-entropy's gradient may write theirs so; `lmc.flatten`,
+    `lmc.split` and `lmc.concat` move bfloat16 as they move float32; every
+    other op reads and writes float32 only. In each function:
 
     1. A value is *float32-bound* when an op without the interface (a
        `return`, a collective, `adamw`, a norm or attention kernel, the
@@ -254,11 +258,13 @@ def LMCBF16Storage : Pass<"lmc-bf16-storage", "::mlir::ModuleOp"> {
        by the forward and the backward GEMMs is rounded once per step; its
        float32 master copy stays for everything else (the optimizer, the
        embedding of a tied head). So is the bias of a `matmul_bias` whose
-       results are bfloat16. An op that only moves data
-       (`LMC_BF16PassThrough`: `lmc.flatten`) stores its results as bfloat16
-       when its operands are; a float32 one is not converted itself: the op
-       is repeated on its converted operands, so that a value and its
-       flattened view share one conversion.
+       results are bfloat16, and so is every activation attention reads
+       (it computes in bfloat16 like a GEMM). An op that only moves data
+       (`LMC_BF16PassThrough`: a flatten, a split, a concat) stores its
+       results as bfloat16 when its operands are; a float32 view of one
+       value (a flatten, a split) is not converted itself: the op is
+       repeated on the converted value, so that a value and its views share
+       one conversion. A float32 concat is converted as one value.
 
     Input:
 

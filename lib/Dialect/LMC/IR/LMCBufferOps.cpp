@@ -12,6 +12,7 @@ using namespace mlir;
 using namespace mlir::lmc;
 using mlir::lmc::detail::dimsCompatible;
 using mlir::lmc::detail::dimStr;
+using mlir::lmc::detail::verifyAttentionElementTypes;
 using mlir::lmc::detail::verifyKvHeads;
 
 /// Checks the operands of an attention kernel on buffers: `tensors`
@@ -62,16 +63,23 @@ static LogicalResult verifyAttentionBuffers(Operation *op, ValueRange tensors,
 }
 
 LogicalResult BufferAttentionOp::verify() {
-  return verifyAttentionBuffers(*this, {getQuery(), getResult()},
-                                {getKey(), getValue()}, getLse(), getHeads(),
-                                getKvHeads());
+  if (failed(verifyAttentionBuffers(*this, {getQuery(), getResult()},
+                                    {getKey(), getValue()}, getLse(),
+                                    getHeads(), getKvHeads())))
+    return failure();
+  return verifyAttentionElementTypes(*this, {getQuery(), getKey(), getValue()},
+                                     getResult());
 }
 
 LogicalResult BufferAttentionGradOp::verify() {
-  return verifyAttentionBuffers(
-      *this, {getQuery(), getOutput(), getOutputGrad(), getQueryGrad()},
-      {getKey(), getValue(), getKeyGrad(), getValueGrad()}, getLse(),
-      getHeads(), getKvHeads());
+  if (failed(verifyAttentionBuffers(
+          *this, {getQuery(), getOutput(), getOutputGrad(), getQueryGrad()},
+          {getKey(), getValue(), getKeyGrad(), getValueGrad()}, getLse(),
+          getHeads(), getKvHeads())))
+    return failure();
+  return verifyAttentionElementTypes(
+      *this, {getQuery(), getKey(), getValue(), getOutput(), getOutputGrad()},
+      {getQueryGrad(), getKeyGrad(), getValueGrad()});
 }
 
 bool mlir::lmc::isRuntimeRowReduction(Operation *op) {

@@ -521,26 +521,68 @@ static void printAttentionTypes(OpAsmPrinter &p, Operation *, Type query,
     p << ", " << key;
 }
 
-/// `: query-type (, key-type)? , lse-type`.
+/// flash_attention's `-> (result-type ,)? lse-type`: the result type only
+/// when it is not the query's (bfloat16 queries, a float32 result).
+static ParseResult parseAttentionResultTypes(OpAsmParser &parser, Type &result,
+                                             Type &lse, Type query) {
+  Type first;
+  if (parser.parseType(first))
+    return failure();
+  if (succeeded(parser.parseOptionalComma())) {
+    result = first;
+    return parser.parseType(lse);
+  }
+  result = query;
+  lse = first;
+  return success();
+}
+
+static void printAttentionResultTypes(OpAsmPrinter &p, Operation *, Type result,
+                                      Type lse, Type query) {
+  if (result != query)
+    p << result << ", ";
+  p << lse;
+}
+
+/// `: query-type (, key-type)? , lse-type (-> query-grad-type)?`: the
+/// gradients' type only when it is not the query's (bfloat16 operands,
+/// float32 gradients); the key and value gradients have the key's shape
+/// and the query gradient's element type.
 static ParseResult parseAttentionGradTypes(OpAsmParser &parser, Type &query,
-                                           Type &key, Type &lse) {
+                                           Type &key, Type &lse,
+                                           Type &queryGrad, Type &keyGrad) {
   Type second;
   if (parser.parseType(query) || parser.parseComma() ||
       parser.parseType(second))
     return failure();
-  if (succeeded(parser.parseOptionalComma())) {
-    key = second;
-    return parser.parseType(lse);
-  }
   key = query;
   lse = second;
+  if (succeeded(parser.parseOptionalComma())) {
+    key = second;
+    if (parser.parseType(lse))
+      return failure();
+  }
+  queryGrad = query;
+  keyGrad = key;
+  if (failed(parser.parseOptionalArrow()))
+    return success();
+  llvm::SMLoc loc = parser.getCurrentLocation();
+  if (parser.parseType(queryGrad))
+    return failure();
+  auto grad = dyn_cast<RankedTensorType>(queryGrad);
+  auto keyType = dyn_cast<RankedTensorType>(key);
+  if (!grad || !keyType)
+    return parser.emitError(loc, "expected ranked tensor types");
+  keyGrad = keyType.clone(grad.getElementType());
   return success();
 }
 
 static void printAttentionGradTypes(OpAsmPrinter &p, Operation *op, Type query,
-                                    Type key, Type lse) {
+                                    Type key, Type lse, Type queryGrad, Type) {
   printAttentionTypes(p, op, query, key);
   p << ", " << lse;
+  if (queryGrad != query)
+    p << " -> " << queryGrad;
 }
 
 /// Checks `lse` against queries `[B, T, C]` split into `heads` heads: a
@@ -581,7 +623,20 @@ LogicalResult FlashAttentionOp::verify() {
   if (failed(verifyKvHeads(*this, getQuery().getType(), getKey().getType(),
                            getHeads(), getKvHeads())))
     return failure();
+  if (getResult().getType().getShape() != getQuery().getType().getShape())
+    return emitOpError("the result must have the query's shape, got ")
+           << getResult().getType() << " for " << getQuery().getType();
+  if (failed(verifyAttentionElementTypes(*this, getOperands(), getResult())))
+    return failure();
   return verifyLse(*this, getQuery().getType(), getLse().getType(), getHeads());
+}
+
+void FlashAttentionGradOp::build(OpBuilder &builder, OperationState &state,
+                                 Value query, Value key, Value value,
+                                 Value output, Value lse, Value outputGrad,
+                                 IntegerAttr heads, IntegerAttr kvHeads) {
+  build(builder, state, query.getType(), key.getType(), key.getType(), query,
+        key, value, output, lse, outputGrad, heads, kvHeads);
 }
 
 LogicalResult FlashAttentionGradOp::verify() {
@@ -591,9 +646,41 @@ LogicalResult FlashAttentionGradOp::verify() {
   if (failed(verifyKvHeads(*this, getQuery().getType(), getKey().getType(),
                            getHeads(), getKvHeads())))
     return failure();
+  if (getQueryGrad().getType().getShape() != getQuery().getType().getShape() ||
+      getKeyGrad().getType().getShape() != getKey().getType().getShape())
+    return emitOpError("the gradients must have the shapes of the query and "
+                       "the key, got ")
+           << getQueryGrad().getType() << " and " << getKeyGrad().getType();
+  if (failed(verifyAttentionElementTypes(
+          *this,
+          {getQuery(), getKey(), getValue(), getOutput(), getOutputGrad()},
+          getResults())))
+    return failure();
   return verifyLse(*this, getQuery().getType(), getLse().getType(),
                    getHeads());
 }
+
+// Under bfloat16 storage attention reads its activations as bfloat16 and
+// rounds the products to it on the GPU's tensor cores anyway: it computes in
+// bfloat16 like a GEMM, so lmc-bf16-storage converts an operand still
+// float32 rather than keep the kernel's reads float32; its results are
+// stored as bfloat16 where the readers allow (the gradients all or none),
+// lse never.
+bool FlashAttentionOp::canReadBF16(unsigned) { return true; }
+bool FlashAttentionOp::canWriteBF16(unsigned i) { return i == 0; }
+bool FlashAttentionOp::computesInBF16() { return true; }
+bool FlashAttentionOp::writesBF16Together() { return false; }
+bool FlashAttentionOp::isBF16PassThrough() { return false; }
+void FlashAttentionOp::adaptToBF16Storage() {}
+
+bool FlashAttentionGradOp::canReadBF16(unsigned i) {
+  return i != getLseMutable().getOperandNumber();
+}
+bool FlashAttentionGradOp::canWriteBF16(unsigned) { return true; }
+bool FlashAttentionGradOp::computesInBF16() { return true; }
+bool FlashAttentionGradOp::writesBF16Together() { return true; }
+bool FlashAttentionGradOp::isBF16PassThrough() { return false; }
+void FlashAttentionGradOp::adaptToBF16Storage() {}
 
 //===----------------------------------------------------------------------===//
 // RepeatHeadsOp, RepeatHeadsGradOp

@@ -143,6 +143,36 @@ inline LogicalResult verifyKvHeads(Operation *op, ShapedType query,
   return success();
 }
 
+/// Checks the element types of an attention op or its gradient, on tensors
+/// or buffers: the activations it reads (`inputs`) have one element type,
+/// and the ones it writes (`outputs`) another, which is the inputs' or
+/// float32 when they are bfloat16 (lmc-bf16-storage).
+inline LogicalResult verifyAttentionElementTypes(Operation *op,
+                                                 ValueRange inputs,
+                                                 ValueRange outputs) {
+  auto elementOf = [](Value v) {
+    return cast<ShapedType>(v.getType()).getElementType();
+  };
+  Type in = elementOf(inputs.front());
+  for (Value v : inputs.drop_front())
+    if (elementOf(v) != in)
+      return op->emitOpError("the activations read must have one element "
+                             "type, got ")
+             << v.getType() << " beside " << inputs.front().getType();
+  Type out = elementOf(outputs.front());
+  for (Value v : outputs.drop_front())
+    if (elementOf(v) != out)
+      return op->emitOpError("the activations written must have one element "
+                             "type, got ")
+             << v.getType() << " beside " << outputs.front().getType();
+  if (out != in && !(in.isBF16() && out.isF32()))
+    return op->emitOpError("writes ")
+           << out << " from " << in
+           << " operands: the results have the operands' element type, or "
+              "float32 when they are bfloat16";
+  return success();
+}
+
 /// Checks the operands of the LM head's chunked loss (lmc.chunked_head_loss
 /// and lmc.buffer_head_loss): `input` [..., C] with a static C, `weight` a
 /// static [C, V] ([V, C] with `transposeB`), `targets` of one rank less with

@@ -544,9 +544,10 @@ struct FlashAttentionOpInterface
                           const BufferizationOptions &options,
                           BufferizationState &state) const {
     auto attention = cast<OpTy>(op);
-    if (!attention.getQuery().getType().getElementType().isF32())
+    Type element = attention.getQuery().getType().getElementType();
+    if (!element.isF32() && !element.isBF16())
       return emitError(op->getLoc(), "the runtime's attention kernels take "
-                                     "float32 operands only");
+                                     "float32 or bfloat16 operands only");
     FailureOr<SmallVector<Value>> operandBuffers =
         getOperandBuffers(rewriter, op, options, state);
     if (failed(operandBuffers))

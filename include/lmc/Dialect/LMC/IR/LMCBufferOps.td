@@ -28,9 +28,12 @@ def LMC_BufferAttentionOp : LMC_Op<"buffer_attention"> {
     ```
 
     **Constraints:**
-    - `query` and `result` are float32 memrefs of rank 3 with one shape
-      (any layouts) and a static channel dimension, `key` and `value` too,
-      with the batch and sequence dimensions of the query;
+    - `query` and `result` are memrefs of rank 3 with one shape (any
+      layouts) and a static channel dimension, `key` and `value` too, with
+      the batch and sequence dimensions of the query;
+    - `query`, `key` and `value` have one element type, float32 or bfloat16
+      (`lmc-bf16-storage`), and `result` has it too, or is float32 when it
+      is bfloat16;
     - `heads` is at least 1 and divides the query channels;
     - `kv_heads`, where present, is at least 1 and divides `heads`, and the
       key/value channels are `kv_heads * D`, D the query channels over
@@ -38,10 +41,10 @@ def LMC_BufferAttentionOp : LMC_Op<"buffer_attention"> {
     - `lse` is a float32 memref `[B, heads, T]`, B and T those of the
       query where both are static.
   }];
-  let arguments = (ins Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$query,
-                       Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$key,
-                       Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$value,
-                       Arg<MemRefRankOf<[F32], [3]>, "", [MemWrite]>:$result,
+  let arguments = (ins Arg<MemRefRankOf<[F32, BF16], [3]>, "", [MemRead]>:$query,
+                       Arg<MemRefRankOf<[F32, BF16], [3]>, "", [MemRead]>:$key,
+                       Arg<MemRefRankOf<[F32, BF16], [3]>, "", [MemRead]>:$value,
+                       Arg<MemRefRankOf<[F32, BF16], [3]>, "", [MemWrite]>:$result,
                        Arg<MemRefRankOf<[F32], [3]>, "", [MemWrite]>:$lse,
                        I64Attr:$heads, OptionalAttr<I64Attr>:$kv_heads);
   let assemblyFormat = [{
@@ -78,10 +81,14 @@ def LMC_BufferAttentionGradOp : LMC_Op<"buffer_attention_grad"> {
     ```
 
     **Constraints:**
-    - `query`, `output`, `output_grad` and `query_grad` are float32 memrefs
-      of rank 3 with one shape (any layouts) and a static channel
-      dimension, `key`, `value`, `key_grad` and `value_grad` too, with the
-      batch and sequence dimensions of the query;
+    - `query`, `output`, `output_grad` and `query_grad` are memrefs of rank
+      3 with one shape (any layouts) and a static channel dimension, `key`,
+      `value`, `key_grad` and `value_grad` too, with the batch and sequence
+      dimensions of the query;
+    - `query`, `key`, `value`, `output` and `output_grad` have one element
+      type, float32 or bfloat16 (`lmc-bf16-storage`), and the three
+      gradients have one element type: that one, or float32 when it is
+      bfloat16;
     - `heads` is at least 1 and divides the query channels;
     - `kv_heads`, where present, is at least 1 and divides `heads`, and the
       key/value channels are `kv_heads * D`, D the query channels over
@@ -89,15 +96,15 @@ def LMC_BufferAttentionGradOp : LMC_Op<"buffer_attention_grad"> {
     - `lse` is a float32 memref `[B, heads, T]`, B and T those of the
       query where both are static.
   }];
-  let arguments = (ins Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$query,
-                       Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$key,
-                       Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$value,
-                       Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$output,
+  let arguments = (ins Arg<MemRefRankOf<[F32, BF16], [3]>, "", [MemRead]>:$query,
+                       Arg<MemRefRankOf<[F32, BF16], [3]>, "", [MemRead]>:$key,
+                       Arg<MemRefRankOf<[F32, BF16], [3]>, "", [MemRead]>:$value,
+                       Arg<MemRefRankOf<[F32, BF16], [3]>, "", [MemRead]>:$output,
                        Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$lse,
-                       Arg<MemRefRankOf<[F32], [3]>, "", [MemRead]>:$output_grad,
-                       Arg<MemRefRankOf<[F32], [3]>, "", [MemWrite]>:$query_grad,
-                       Arg<MemRefRankOf<[F32], [3]>, "", [MemWrite]>:$key_grad,
-                       Arg<MemRefRankOf<[F32], [3]>, "", [MemWrite]>:$value_grad,
+                       Arg<MemRefRankOf<[F32, BF16], [3]>, "", [MemRead]>:$output_grad,
+                       Arg<MemRefRankOf<[F32, BF16], [3]>, "", [MemWrite]>:$query_grad,
+                       Arg<MemRefRankOf<[F32, BF16], [3]>, "", [MemWrite]>:$key_grad,
+                       Arg<MemRefRankOf<[F32, BF16], [3]>, "", [MemWrite]>:$value_grad,
                        I64Attr:$heads, OptionalAttr<I64Attr>:$kv_heads);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $output `,` $lse `,` $output_grad `into`

@@ -150,11 +150,11 @@ def LMC_MatmulBiasOp : LMC_Op<"matmul_bias", [
       epilogue), and then `pre_activation` is present with the type of
       `result`; without `gelu` it is absent.
   }];
-  let arguments = (ins LMC_GemmTensor:$lhs, LMC_GemmTensor:$rhs,
-                       LMC_GemmTensor:$bias, UnitAttr:$transpose_b,
+  let arguments = (ins LMC_StoredTensor:$lhs, LMC_StoredTensor:$rhs,
+                       LMC_StoredTensor:$bias, UnitAttr:$transpose_b,
                        OptionalAttr<LMC_GeluApproximationAttr>:$gelu);
-  let results = (outs LMC_GemmTensor:$result,
-                      Optional<LMC_GemmTensor>:$pre_activation);
+  let results = (outs LMC_StoredTensor:$result,
+                      Optional<LMC_StoredTensor>:$pre_activation);
   let assemblyFormat = [{
     $lhs `,` $rhs `,` $bias (`transpose_b` $transpose_b^)?
     (`gelu` `(` $gelu^ `)`)? attr-dict `:` type($lhs) `,` type($rhs) `,`

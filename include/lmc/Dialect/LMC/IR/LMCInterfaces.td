@@ -95,7 +95,10 @@ def LMC_BF16StorageOpInterface : OpInterface<"BF16StorageOpInterface"> {
     *computes in bfloat16* (`computesInBF16`): under `--precision bf16` it
     rounds its operands to bfloat16 anyway, so storing them rounded loses
     nothing; a group does not (a group that reads a bfloat16 operand computes
-    on a rounded value).
+    on a rounded value). Attention (`lmc.flash_attention` and its gradient)
+    computes in bfloat16 too: it reads its activations as bfloat16 (the
+    GPU's tensor-core kernels round them anyway) and may write its results
+    so, never `lse`.
   }];
   let methods = [
     InterfaceMethod<[{

@@ -30,9 +30,10 @@ def LMC_Id : AnyTypeOf<[I8, I16, I32, I64],
                          "8-, 16-, 32- or 64-bit signless integer">;
 def LMC_IdTensor : RankedTensorOf<[LMC_Id]>;
 def LMC_ScalarFloatTensor : 0DTensorOf<[F32, F64]>;
-/// A GEMM's operand, or an lmc.matmul_bias result: bfloat16 where
-/// lmc-bf16-storage stores it so.
-def LMC_GemmTensor : RankedTensorOf<[F32, F64, BF16]>;
+/// An activation that lmc-bf16-storage may store as bfloat16: a GEMM's
+/// operand, an lmc.matmul_bias result, attention's operands and results, and
+/// the views (flatten, split, concat) between them.
+def LMC_StoredTensor : RankedTensorOf<[F32, F64, BF16]>;
 
 //===----------------------------------------------------------------------===//
 // Model structure
@@ -355,7 +356,7 @@ def LMC_LayerNormOp : LMC_Op<"layer_norm", [
   let arguments = (ins LMC_FloatTensor:$input, LMC_FloatTensor:$weight,
                        LMC_FloatTensor:$bias,
                        DefaultValuedAttr<F64Attr, "1e-5">:$eps);
-  let results = (outs LMC_GemmTensor:$result);
+  let results = (outs LMC_StoredTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight `,` $bias `eps` `(` $eps `)` attr-dict `:`
     type($input) `,` type($weight)
@@ -405,7 +406,7 @@ def LMC_RMSNormOp : LMC_Op<"rms_norm", [
   }];
   let arguments = (ins LMC_FloatTensor:$input, LMC_FloatTensor:$weight,
                        DefaultValuedAttr<F64Attr, "1e-5">:$eps);
-  let results = (outs LMC_GemmTensor:$result);
+  let results = (outs LMC_StoredTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight `eps` `(` $eps `)` attr-dict `:`
     type($input) `,` type($weight)
@@ -455,7 +456,7 @@ def LMC_MatmulOp : LMC_Op<"matmul", [
       except for bfloat16 operands (stored so by `lmc-bf16-storage`), whose
       products are summed into a float32 result.
   }];
-  let arguments = (ins LMC_GemmTensor:$lhs, LMC_GemmTensor:$rhs,
+  let arguments = (ins LMC_StoredTensor:$lhs, LMC_StoredTensor:$rhs,
                        UnitAttr:$transpose_a, UnitAttr:$transpose_b);
   let results = (outs LMC_FloatTensor:$result);
   let assemblyFormat = [{
@@ -590,6 +591,7 @@ def LMC_AddOp : LMC_Op<"add", [
 def LMC_SplitOp : LMC_Op<"split", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,
     LMC_Layout, DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
+    LMC_BF16StorageOpInterface, LMC_BF16PassThrough,
     Pure, InferTypeOpAdaptor]> {
   let summary = "splits the last dimension into equal parts";
   let description = [{
@@ -603,13 +605,16 @@ def LMC_SplitOp : LMC_Op<"split", [
     // each : tensor<?x?x64xf32>
     ```
 
+    It moves bfloat16 as it moves float32 (`lmc-bf16-storage` stores the
+    parts as bfloat16 when the input is).
+
     **Constraints:**
     - `input` has rank at least 1 and a static last dimension;
     - `parts` is at least 1, divides the last dimension and equals the
-      number of results.
+      number of results, each of the input's element type.
   }];
-  let arguments = (ins LMC_FloatTensor:$input, I64Attr:$parts);
-  let results = (outs Variadic<LMC_FloatTensor>:$results);
+  let arguments = (ins LMC_StoredTensor:$input, I64Attr:$parts);
+  let results = (outs Variadic<LMC_StoredTensor>:$results);
   let assemblyFormat = "$input `into` $parts attr-dict `:` type($input)";
   let hasVerifier = 1;
 }
@@ -680,8 +685,8 @@ def LMC_CausalAttentionOp : LMC_Op<"causal_attention", [
 def LMC_FlashAttentionOp : LMC_Op<"flash_attention", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
     DeclareOpInterfaceMethods<LMC_DifferentiableOpInterface>,
-    Pure, AllTypesMatch<["query", "result"]>,
-    AllTypesMatch<["key", "value"]>]> {
+    DeclareOpInterfaceMethods<LMC_BF16StorageOpInterface>,
+    Pure, AllTypesMatch<["key", "value"]>]> {
   let summary = "causal attention without the T x T matrix, with row statistics";
   let description = [{
     Computes what `lmc.causal_attention` computes over `[B, T, C]` queries
@@ -696,8 +701,15 @@ def LMC_FlashAttentionOp : LMC_Op<"flash_attention", [
     (`lmc.buffer_attention`, a call into the runtime) walks key blocks with an online softmax.
     `lmc-autodiff{attention=flash}` puts it in place of `causal_attention`,
     so that the backward pass keeps only q, k, v, the output and `lse`.
+
+    Under bfloat16 storage (`lmc-bf16-storage`) it reads bfloat16 queries,
+    keys and values (the GPU's tensor-core kernels round them to bfloat16
+    anyway) and writes its result as bfloat16 where every reader takes it
+    so; its softmax, `lse` and accumulators stay float32.
+
     The assembly lists the query type, then the key/value type when it
-    differs.
+    differs; after `->`, the result type when it is not the query's, then
+    the type of `lse`.
 
     Example:
 
@@ -706,11 +718,15 @@ def LMC_FlashAttentionOp : LMC_Op<"flash_attention", [
         : tensor<?x?x64xf32> -> tensor<?x2x?xf32>
     %z, %lse2 = lmc.flash_attention %q, %k2, %v2 heads(4) kv_heads(1)
         : tensor<?x?x64xf32>, tensor<?x?x16xf32> -> tensor<?x4x?xf32>
+    %w, %lse3 = lmc.flash_attention %qb, %kb, %vb heads(2)
+        : tensor<?x?x64xbf16> -> tensor<?x?x64xf32>, tensor<?x2x?xf32>
     ```
 
     **Constraints:**
-    - `query` and `result` have one type, `key` and `value` another, all of
-      rank 3 with a static channel dimension and one element type;
+    - `query` and `result` have one shape, `key` and `value` one type, all
+      of rank 3 with a static channel dimension; the queries, keys and
+      values have one element type, and the result has it too, or is
+      float32 when it is bfloat16;
     - `heads` is at least 1 and divides the query channels;
     - `kv_heads`, where present, is at least 1 and divides `heads`;
     - the key/value channels are `kv_heads * D`, D the query channels over
@@ -719,14 +735,15 @@ def LMC_FlashAttentionOp : LMC_Op<"flash_attention", [
     - `lse` is a float32 `[B, heads, T]` tensor, B and T those of the
       query where both are static.
   }];
-  let arguments = (ins LMC_FloatTensor:$query, LMC_FloatTensor:$key,
-                       LMC_FloatTensor:$value, I64Attr:$heads,
+  let arguments = (ins LMC_StoredTensor:$query, LMC_StoredTensor:$key,
+                       LMC_StoredTensor:$value, I64Attr:$heads,
                        OptionalAttr<I64Attr>:$kv_heads);
-  let results = (outs LMC_FloatTensor:$result, RankedTensorOf<[F32]>:$lse);
+  let results = (outs LMC_StoredTensor:$result, RankedTensorOf<[F32]>:$lse);
   let assemblyFormat = [{
     $query `,` $key `,` $value `heads` `(` $heads `)`
     (`kv_heads` `(` $kv_heads^ `)`)? attr-dict `:`
-    custom<AttentionTypes>(type($query), type($key)) `->` type($lse)
+    custom<AttentionTypes>(type($query), type($key)) `->`
+    custom<AttentionResultTypes>(type($result), type($lse), ref(type($query)))
   }];
   let hasVerifier = 1;
   let builders = [
@@ -748,8 +765,9 @@ def LMC_FlashAttentionOp : LMC_Op<"flash_attention", [
 
 def LMC_FlashAttentionGradOp : LMC_Op<"flash_attention_grad", [
     DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface, ["partition"]>,
-    Pure, AllTypesMatch<["query", "output", "output_grad", "query_grad"]>,
-    AllTypesMatch<["key", "value", "key_grad", "value_grad"]>]> {
+    DeclareOpInterfaceMethods<LMC_BF16StorageOpInterface>,
+    Pure, AllTypesMatch<["query", "output", "output_grad"]>,
+    AllTypesMatch<["key", "value"]>, AllTypesMatch<["key_grad", "value_grad"]>]> {
   let summary = "gradient of lmc.flash_attention";
   let description = [{
     The gradients of the queries, keys and values of `lmc.flash_attention`
@@ -760,8 +778,19 @@ def LMC_FlashAttentionGradOp : LMC_Op<"flash_attention_grad", [
     `dk = dS^T q / sqrt(D)` (the runtime's kernel, through `lmc.buffer_attention_grad`). With
     `kv_heads` smaller than `heads`, the gradient of a key/value head sums
     those of the query heads of its group. The gradient of `lse` is taken to
-    be zero. The assembly lists the query type, the key/value type when it
-    differs, then the type of `lse`.
+    be zero.
+
+    Under bfloat16 storage (`lmc-bf16-storage`) it reads bfloat16 queries,
+    keys, values, output and output gradient (the GPU's tensor-core kernels
+    round all but the output to bfloat16 anyway) and writes the three
+    gradients as bfloat16 where every reader takes them so, all three or
+    none; `lse`, the recomputed probabilities and the accumulators stay
+    float32.
+
+    The assembly lists the query type, the key/value type when it differs,
+    then the type of `lse`; after `->`, the type of the query gradient when
+    it is not the query's (the key and value gradients then have the key's
+    shape and its element type).
 
     Example:
 
@@ -771,12 +800,17 @@ def LMC_FlashAttentionGradOp : LMC_Op<"flash_attention_grad", [
     %dq2, %dk2, %dv2 = lmc.flash_attention_grad %q, %k2, %v2, %y2, %lse2, %dy2
         heads(4) kv_heads(2)
         : tensor<?x?x64xf32>, tensor<?x?x32xf32>, tensor<?x4x?xf32>
+    %dq3, %dk3, %dv3 = lmc.flash_attention_grad %qb, %kb, %vb, %yb, %lse, %dyb
+        heads(2) : tensor<?x?x64xbf16>, tensor<?x2x?xf32> -> tensor<?x?x64xf32>
     ```
 
     **Constraints:**
-    - `query`, `output`, `output_grad` and `query_grad` have one type, and
-      `key`, `value`, `key_grad` and `value_grad` another, all of rank 3
-      with a static channel dimension and one element type;
+    - `query`, `output` and `output_grad` have one type, and `key` and
+      `value` another, all of rank 3 with a static channel dimension and
+      one element type;
+    - `query_grad` has the query's shape, `key_grad` and `value_grad` the
+      key's, all three one element type: the query's, or float32 when it is
+      bfloat16;
     - `heads` is at least 1 and divides the query channels;
     - `kv_heads`, where present, is at least 1 and divides `heads`;
     - the key/value channels are `kv_heads * D`, D the query channels over
@@ -785,18 +819,27 @@ def LMC_FlashAttentionGradOp : LMC_Op<"flash_attention_grad", [
     - `lse` is a float32 `[B, heads, T]` tensor, B and T those of the
       query where both are static.
   }];
-  let arguments = (ins LMC_FloatTensor:$query, LMC_FloatTensor:$key,
-                       LMC_FloatTensor:$value, LMC_FloatTensor:$output,
-                       RankedTensorOf<[F32]>:$lse, LMC_FloatTensor:$output_grad,
+  let arguments = (ins LMC_StoredTensor:$query, LMC_StoredTensor:$key,
+                       LMC_StoredTensor:$value, LMC_StoredTensor:$output,
+                       RankedTensorOf<[F32]>:$lse,
+                       LMC_StoredTensor:$output_grad,
                        I64Attr:$heads, OptionalAttr<I64Attr>:$kv_heads);
-  let results = (outs LMC_FloatTensor:$query_grad, LMC_FloatTensor:$key_grad,
-                      LMC_FloatTensor:$value_grad);
+  let results = (outs LMC_StoredTensor:$query_grad,
+                      LMC_StoredTensor:$key_grad, LMC_StoredTensor:$value_grad);
   let assemblyFormat = [{
     $query `,` $key `,` $value `,` $output `,` $lse `,` $output_grad
     `heads` `(` $heads `)` (`kv_heads` `(` $kv_heads^ `)`)? attr-dict `:`
-    custom<AttentionGradTypes>(type($query), type($key), type($lse))
+    custom<AttentionGradTypes>(type($query), type($key), type($lse),
+                               type($query_grad), type($key_grad))
   }];
   let hasVerifier = 1;
+  let builders = [
+    // The gradients of the operands' types.
+    OpBuilder<(ins "::mlir::Value":$query, "::mlir::Value":$key,
+                   "::mlir::Value":$value, "::mlir::Value":$output,
+                   "::mlir::Value":$lse, "::mlir::Value":$outputGrad,
+                   "::mlir::IntegerAttr":$heads, "::mlir::IntegerAttr":$kvHeads)>
+  ];
   let extraClassDeclaration = [{
     /// The number of key/value heads (`heads` when the attribute is absent).
     int64_t getNumKvHeads() {

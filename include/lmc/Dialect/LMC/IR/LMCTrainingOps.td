@@ -167,8 +167,8 @@ def LMC_FlattenOp : LMC_Op<"flatten", [
     - `result` has `input`'s element type (float32, float64, or bfloat16
       after `lmc-bf16-storage`).
   }];
-  let arguments = (ins LMC_GemmTensor:$input);
-  let results = (outs LMC_GemmTensor:$result);
+  let arguments = (ins LMC_StoredTensor:$input);
+  let results = (outs LMC_StoredTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
   let extraClassDeclaration = [{
     /// `[d0, ..., K]` as `[d0 * ..., K]` (dynamic if any leading size is).
@@ -206,7 +206,9 @@ def LMC_UnflattenOp : LMC_Op<"unflatten", [
 }
 
 def LMC_ConcatOp : LMC_Op<"concat", [
-    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>,LMC_Layout, Pure, InferTypeOpAdaptor]> {
+    DeclareOpInterfaceMethods<LMC_ShardingRuleOpInterface>, LMC_Layout,
+    LMC_BF16StorageOpInterface, LMC_BF16PassThrough, Pure,
+    InferTypeOpAdaptor]> {
   let summary = "concatenates along the last dimension";
   let description = [{
     The inverse of `split`: joins equally typed tensors along their last
@@ -219,12 +221,15 @@ def LMC_ConcatOp : LMC_Op<"concat", [
     // %qkv : tensor<?x?x192xf32>
     ```
 
+    It moves bfloat16 as it moves float32 (`lmc-bf16-storage` stores the
+    result as bfloat16 when the operands are).
+
     **Constraints:**
     - at least one operand; all operands have one type, of rank at least 1
       with a static last dimension.
   }];
-  let arguments = (ins Variadic<LMC_FloatTensor>:$inputs);
-  let results = (outs LMC_FloatTensor:$result);
+  let arguments = (ins Variadic<LMC_StoredTensor>:$inputs);
+  let results = (outs LMC_StoredTensor:$result);
   let assemblyFormat = "$inputs attr-dict `:` type(operands)";
 }
 
@@ -494,7 +499,7 @@ def LMC_CrossEntropyGradOp : LMC_Op<"cross_entropy_grad", [
   let arguments = (ins LMC_FloatTensor:$logits, LMC_IdTensor:$targets,
                        LMC_ScalarFloatTensor:$grad,
                        OptionalAttr<I64Attr>:$classes);
-  let results = (outs LMC_GemmTensor:$result);
+  let results = (outs LMC_StoredTensor:$result);
   let assemblyFormat = [{
     $logits `,` $targets `,` $grad (`classes` `(` $classes^ `)`)? attr-dict
     `:` type($logits) `,` type($targets) `,` type($grad)
