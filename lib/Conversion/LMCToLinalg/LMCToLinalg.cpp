@@ -622,21 +622,26 @@ struct MatmulLowering : OpConversionPattern<MatmulOp> {
     SmallVector<OpFoldResult> sizes(lhsSizes.begin(), lhsSizes.begin() + batch);
     sizes.push_back(lhsSizes[ta ? rank - 1 : rank - 2]);
     sizes.push_back(rhsSizes[tb ? r - 2 : r - 1]);
-    Value init = filledTensor(rewriter, loc, sizes, type.getElementType(), 0.0);
+    Type et = type.getElementType();
+    Value init = filledTensor(rewriter, loc, sizes, et, 0.0);
 
     SmallVector<IteratorType> iters = parallelIterators(numLoops);
     iters.back() = IteratorType::reduction;
     // bfloat16 operands (lmc-bf16-storage) are extended: float32 products
-    // summed in float32.
-    Type acc = type.getElementType();
+    // summed in float32. A bfloat16 result is the accumulator here, so this
+    // loop nest rounds each partial sum, where the runtime's call, which
+    // replaces it in every pipeline, rounds the float32 sum once (as for
+    // lmc.matmul_bias).
+    Type acc = et.isBF16() ? rewriter.getF32Type() : et;
     Value result =
         generic(rewriter, loc, {lhs, rhs}, init, maps, iters,
-                [acc](OpBuilder &b, Location l, ValueRange a) {
+                [acc, et](OpBuilder &b, Location l, ValueRange a) {
                   Value p = arith::MulFOp::create(
                       b, l, toAccumulator(b, l, acc, a[0]),
                       toAccumulator(b, l, acc, a[1]));
-                  linalg::YieldOp::create(
-                      b, l, Value(arith::AddFOp::create(b, l, p, a[2])));
+                  Value sum = arith::AddFOp::create(
+                      b, l, p, toAccumulator(b, l, acc, a[2]));
+                  linalg::YieldOp::create(b, l, toStored(b, l, et, sum));
                 });
     // What convert-lmc-to-runtime needs to call a library GEMM instead.
     result.getDefiningOp()->setAttr(

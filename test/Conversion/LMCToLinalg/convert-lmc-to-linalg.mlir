@@ -968,7 +968,8 @@ func.func @step(%l: tensor<?x?x16xf32>, %t: tensor<?x?xi32>) -> tensor<?x?x16xf3
 // Tests that lmc.convert is an elementwise generic with arith.truncf (to
 // bfloat16) or arith.extf (back), and that a GEMM on bfloat16 operands
 // (lmc-bf16-storage) extends them in its body and sums into a float32
-// result, keeping the library call's marker.
+// result, keeping the library call's marker; into a bfloat16 result, it
+// sums in float32 and rounds what it stores.
 
 // CHECK-LABEL: func.func @bf16_storage
 // CHECK:         linalg.generic {{.+}} ins(%{{.+}} : tensor<?x64xf32>) outs(%{{.+}} : tensor<?x64xbf16>)
@@ -982,11 +983,22 @@ func.func @step(%l: tensor<?x?x16xf32>, %t: tensor<?x?xi32>) -> tensor<?x?x16xf3
 // CHECK:           %[[P:.+]] = arith.mulf %[[AE]], %[[BE]] : f32
 // CHECK:           arith.addf %[[P]], %[[C]] : f32
 // CHECK:         } -> tensor<?x32xf32>
-func.func @bf16_storage(%x: tensor<?x64xf32>, %w: tensor<64x32xbf16>) -> (tensor<?x64xf32>, tensor<?x32xf32>) {
+// CHECK:         linalg.generic {{.+}} ins(%{{.+}}, %{{.+}} : tensor<?x64xbf16>, tensor<64x32xbf16>) outs(%{{.+}} : tensor<?x32xbf16>)
+// CHECK-NEXT:    ^bb0(%[[A2:.+]]: bf16, %[[B2:.+]]: bf16, %[[C2:.+]]: bf16):
+// CHECK-DAG:       %[[AE2:.+]] = arith.extf %[[A2]] : bf16 to f32
+// CHECK-DAG:       %[[BE2:.+]] = arith.extf %[[B2]] : bf16 to f32
+// CHECK:           %[[P2:.+]] = arith.mulf %[[AE2]], %[[BE2]] : f32
+// CHECK:           %[[CE2:.+]] = arith.extf %[[C2]] : bf16 to f32
+// CHECK:           %[[S2:.+]] = arith.addf %[[P2]], %[[CE2]] : f32
+// CHECK:           %[[T2:.+]] = arith.truncf %[[S2]] : f32 to bf16
+// CHECK:           linalg.yield %[[T2]] : bf16
+// CHECK:         } -> tensor<?x32xbf16>
+func.func @bf16_storage(%x: tensor<?x64xf32>, %w: tensor<64x32xbf16>) -> (tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xbf16>) {
   %xb = lmc.convert %x : tensor<?x64xf32> -> tensor<?x64xbf16>
   %xe = lmc.convert %xb : tensor<?x64xbf16> -> tensor<?x64xf32>
   %y = lmc.matmul %xb, %w : tensor<?x64xbf16>, tensor<64x32xbf16>
-  return %xe, %y : tensor<?x64xf32>, tensor<?x32xf32>
+  %yb = lmc.matmul %xb, %w : tensor<?x64xbf16>, tensor<64x32xbf16> -> tensor<?x32xbf16>
+  return %xe, %y, %yb : tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xbf16>
 }
 
 // -----

@@ -6,9 +6,9 @@
 // on the CPU (lmcrt_gemm_*) and on the GPU (cuBLASLt: lmcrt_gpu_gemm_*): a
 // plain GEMM with its float32 C, a biased GELU GEMM writing C, the bias and
 // the pre-activation as bfloat16 (an epilogue's vectors have C's type), a
-// biased one writing C as float32 (aux is C) and one writing C as bfloat16
-// (aux is C again); no precision argument is passed, and no float32 GEMM
-// is called.
+// biased one writing C as float32 (aux is C), one writing C as bfloat16
+// (aux is C again) and a plain GEMM writing C as bfloat16; no precision
+// argument is passed, and no float32 GEMM is called.
 
 // CPU-DAG: func.func private @lmcrt_gemm_bf16(memref<*xbf16>, memref<*xbf16>, memref<*xf32>, i32, i32) attributes {llvm.emit_c_interface}
 // CPU-DAG: func.func private @lmcrt_gemm_bias_bf16_out_bf16(memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, i32, i32, i32) attributes {llvm.emit_c_interface}
@@ -26,13 +26,15 @@
 // CHECK:         call @lmcrt_{{(gpu_)?}}gemm_bias_bf16(%{{.+}}, %{{.+}}, %{{.+}}, %[[C:.+]], %[[C]], %{{.+}}, %{{.+}}, %{{.+}}) : (memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<*xf32>, memref<*xf32>, i32, i32, i32) -> ()
 // CHECK:         %[[UBB2:.+]] = memref.cast %[[BB]] : memref<64xbf16> to memref<*xbf16>
 // CHECK:         call @lmcrt_{{(gpu_)?}}gemm_bias_bf16_out_bf16(%{{.+}}, %{{.+}}, %[[UBB2]], %[[D:.+]], %[[D]], %{{.+}}, %{{.+}}, %{{.+}})
+// CHECK:         call @lmcrt_{{(gpu_)?}}gemm_bf16_out_bf16(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) : (memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, i32, i32) -> ()
 // CHECK-NOT:     linalg.generic {{.*}}reduction
-func.func @gemms(%x: tensor<?x?x64xbf16>, %w: tensor<64x64xbf16>, %b: tensor<64xf32>, %bb: tensor<64xbf16>) -> (tensor<?x?x64xf32>, tensor<?x?x64xbf16>, tensor<?x?x64xbf16>, tensor<?x?x64xf32>, tensor<?x?x64xbf16>) {
+func.func @gemms(%x: tensor<?x?x64xbf16>, %w: tensor<64x64xbf16>, %b: tensor<64xf32>, %bb: tensor<64xbf16>) -> (tensor<?x?x64xf32>, tensor<?x?x64xbf16>, tensor<?x?x64xbf16>, tensor<?x?x64xf32>, tensor<?x?x64xbf16>, tensor<?x?x64xbf16>) {
   %y = lmc.matmul %x, %w : tensor<?x?x64xbf16>, tensor<64x64xbf16>
   %h, %pre = lmc.matmul_bias %x, %w, %bb gelu(tanh) : tensor<?x?x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16> -> tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
   %q = lmc.matmul_bias %x, %w, %b : tensor<?x?x64xbf16>, tensor<64x64xbf16>, tensor<64xf32> -> tensor<?x?x64xf32>
   %r = lmc.matmul_bias %x, %w, %bb : tensor<?x?x64xbf16>, tensor<64x64xbf16>, tensor<64xbf16> -> tensor<?x?x64xbf16>
-  return %y, %h, %pre, %q, %r : tensor<?x?x64xf32>, tensor<?x?x64xbf16>, tensor<?x?x64xbf16>, tensor<?x?x64xf32>, tensor<?x?x64xbf16>
+  %t = lmc.matmul %x, %w transpose_b : tensor<?x?x64xbf16>, tensor<64x64xbf16> -> tensor<?x?x64xbf16>
+  return %y, %h, %pre, %q, %r, %t : tensor<?x?x64xf32>, tensor<?x?x64xbf16>, tensor<?x?x64xbf16>, tensor<?x?x64xf32>, tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
 }
 
 // -----

@@ -396,6 +396,29 @@ func.func @f(%x: tensor<3x4xf32>) -> tensor<4x3xbf16> {
 
 // -----
 
+// Tests that lmc.matmul writes a bfloat16 result only from bfloat16
+// operands (their float32 sums rounded once).
+
+func.func @f(%x: tensor<3x4xf32>, %w: tensor<4x5xf32>) -> tensor<3x5xbf16> {
+  // expected-error @+1 {{writes a bfloat16 result from 'f32' operands: only bfloat16 operands' float32 sums are stored as bfloat16}}
+  %0 = lmc.matmul %x, %w : tensor<3x4xf32>, tensor<4x5xf32> -> tensor<3x5xbf16>
+  return %0 : tensor<3x5xbf16>
+}
+
+// -----
+
+// Tests that lmc.matmul's result has the inferred shape, whatever its
+// element type.
+
+func.func @f(%x: tensor<3x4xbf16>, %w: tensor<4x5xbf16>) -> tensor<3x4xbf16> {
+  // expected-error @+2 {{'lmc.matmul' op inferred type(s) 'tensor<3x5xf32>' are incompatible with return type(s) of operation 'tensor<3x4xbf16>'}}
+  // expected-error @+1 {{'lmc.matmul' op failed to infer returned types}}
+  %0 = lmc.matmul %x, %w : tensor<3x4xbf16>, tensor<4x5xbf16> -> tensor<3x4xbf16>
+  return %0 : tensor<3x4xbf16>
+}
+
+// -----
+
 // Tests that lmc.matmul's operands share their element type (bfloat16
 // storage stores both or neither).
 

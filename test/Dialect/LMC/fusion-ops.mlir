@@ -65,9 +65,10 @@ func.func @matmul_bias(%x: tensor<?x?x64xf32>, %w: tensor<192x64xf32>, %b: tenso
 // -----
 
 // Tests that lmc.convert prints both types, and that GEMMs take bfloat16
-// operands (lmc-bf16-storage): lmc.matmul's result is then float32;
-// lmc.matmul_bias's result is float32 or bfloat16, with a bias and a
-// pre-activation of its type; lmc.flatten moves bfloat16.
+// operands (lmc-bf16-storage): lmc.matmul's result is then float32, or
+// bfloat16 printed after `->`; lmc.matmul_bias's result is float32 or
+// bfloat16, with a bias and a pre-activation of its type; lmc.flatten moves
+// bfloat16.
 
 // CHECK-LABEL: func.func @bf16_storage
 // CHECK:         %[[WB:.+]] = lmc.convert %{{.+}} : tensor<64x256xf32> -> tensor<64x256xbf16>
@@ -76,12 +77,14 @@ func.func @matmul_bias(%x: tensor<?x?x64xf32>, %w: tensor<192x64xf32>, %b: tenso
 // CHECK:         lmc.convert %[[Y]] : tensor<?x?x64xf32> -> tensor<?x?x64xbf16>
 // CHECK:         lmc.flatten %[[H]] : tensor<?x?x256xbf16>
 // CHECK:         lmc.matmul_bias %{{.+}}, %[[WB]], %{{.+}} : tensor<?x?x64xbf16>, tensor<64x256xbf16>, tensor<256xf32> -> tensor<?x?x256xf32>
-func.func @bf16_storage(%x: tensor<?x?x64xbf16>, %w: tensor<64x256xf32>, %b: tensor<256xbf16>, %w2: tensor<256x64xbf16>, %bf: tensor<256xf32>) -> (tensor<?x?x64xbf16>, tensor<?x?x256xbf16>, tensor<?x256xbf16>, tensor<?x?x256xf32>) {
+// CHECK:         lmc.matmul %[[H]], %{{.+}} transpose_b : tensor<?x?x256xbf16>, tensor<64x256xbf16> -> tensor<?x?x64xbf16>
+func.func @bf16_storage(%x: tensor<?x?x64xbf16>, %w: tensor<64x256xf32>, %b: tensor<256xbf16>, %w2: tensor<256x64xbf16>, %bf: tensor<256xf32>) -> (tensor<?x?x64xbf16>, tensor<?x?x256xbf16>, tensor<?x256xbf16>, tensor<?x?x256xf32>, tensor<?x?x64xbf16>) {
   %wb = lmc.convert %w : tensor<64x256xf32> -> tensor<64x256xbf16>
   %h, %pre = lmc.matmul_bias %x, %wb, %b gelu(tanh) : tensor<?x?x64xbf16>, tensor<64x256xbf16>, tensor<256xbf16> -> tensor<?x?x256xbf16>, tensor<?x?x256xbf16>
   %y = lmc.matmul %h, %w2 : tensor<?x?x256xbf16>, tensor<256x64xbf16>
   %r = lmc.convert %y : tensor<?x?x64xf32> -> tensor<?x?x64xbf16>
   %f = lmc.flatten %h : tensor<?x?x256xbf16>
   %z = lmc.matmul_bias %x, %wb, %bf : tensor<?x?x64xbf16>, tensor<64x256xbf16>, tensor<256xf32> -> tensor<?x?x256xf32>
-  return %r, %pre, %f, %z : tensor<?x?x64xbf16>, tensor<?x?x256xbf16>, tensor<?x256xbf16>, tensor<?x?x256xf32>
+  %t = lmc.matmul %h, %wb transpose_b : tensor<?x?x256xbf16>, tensor<64x256xbf16> -> tensor<?x?x64xbf16>
+  return %r, %pre, %f, %z, %t : tensor<?x?x64xbf16>, tensor<?x?x256xbf16>, tensor<?x256xbf16>, tensor<?x?x256xf32>, tensor<?x?x64xbf16>
 }

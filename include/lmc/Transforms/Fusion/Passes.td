@@ -232,8 +232,9 @@ def LMCBF16Storage : Pass<"lmc-bf16-storage", "::mlir::ModuleOp"> {
     group reads and writes any float tensor as bfloat16 by converting in its
     body (`lmc.convert`; its arithmetic stays float32), `lmc.matmul` and
     `lmc.matmul_bias` read `lhs` and `rhs` as bfloat16 and sum in float32,
-    `lmc.matmul_bias` can write its results as bfloat16 (the result and the
-    pre-activation together, reading its bias as bfloat16 then);
+    and can write their results as bfloat16, rounded once (`matmul_bias`
+    the result and the pre-activation together, reading its bias as
+    bfloat16 then);
     `lmc.flash_attention` and its gradient read their activations as
     bfloat16 and may write their results so (not `lse`); the norms and the
     cross-entropy's gradient may write theirs so; `lmc.flatten`,

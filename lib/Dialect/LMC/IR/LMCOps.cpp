@@ -348,12 +348,12 @@ LogicalResult BiasAddOp::verify() {
 // MatmulOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &inferred) {
-  RankedTensorType lhs = rankedOrError(loc, adaptor.getLhs(), "lhs");
-  RankedTensorType rhs = rankedOrError(loc, adaptor.getRhs(), "rhs");
+/// The result type of lmc.matmul on `lhs` and `rhs` (transposed with `ta`,
+/// `tb`), or failure, explained at `loc` when it is given.
+static FailureOr<RankedTensorType> inferMatmulType(std::optional<Location> loc,
+                                                   RankedTensorType lhs,
+                                                   RankedTensorType rhs,
+                                                   bool ta, bool tb) {
   if (!lhs || !rhs)
     return failure();
   int64_t rank = lhs.getRank();
@@ -371,7 +371,6 @@ LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
   Type resultElement = lhs.getElementType().isBF16()
                            ? Type(Float32Type::get(lhs.getContext()))
                            : lhs.getElementType();
-  bool ta = adaptor.getTransposeA(), tb = adaptor.getTransposeB();
   int64_t r = rhs.getRank();
   int64_t m = lhs.getDimSize(rank - (ta ? 1 : 2));
   int64_t kl = lhs.getDimSize(rank - (ta ? 2 : 1));
@@ -393,12 +392,106 @@ LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
   }
   shape.push_back(m);
   shape.push_back(n);
-  inferred.push_back(RankedTensorType::get(shape, resultElement));
+  return RankedTensorType::get(shape, resultElement);
+}
+
+LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  RankedTensorType lhs = rankedOrError(loc, adaptor.getLhs(), "lhs");
+  RankedTensorType rhs = rankedOrError(loc, adaptor.getRhs(), "rhs");
+  FailureOr<RankedTensorType> type = inferMatmulType(
+      loc, lhs, rhs, adaptor.getTransposeA(), adaptor.getTransposeB());
+  if (failed(type))
+    return failure();
+  inferred.push_back(*type);
   return success();
 }
 
+/// The inferred type, or with bfloat16 operands its bfloat16 form
+/// (lmc-bf16-storage stores the result so); MatmulOp::verify checks the
+/// operands.
+bool MatmulOp::isCompatibleReturnTypes(TypeRange inferred, TypeRange actual) {
+  if (inferred == actual)
+    return true;
+  if (inferred.size() != 1 || actual.size() != 1)
+    return false;
+  auto want = dyn_cast<RankedTensorType>(inferred.front());
+  auto got = dyn_cast<RankedTensorType>(actual.front());
+  return want && got && want.getElementType().isF32() &&
+         got.getElementType().isBF16() && want.getShape() == got.getShape();
+}
+
+LogicalResult MatmulOp::verify() {
+  if (getType().getElementType().isBF16() &&
+      !getLhs().getType().getElementType().isBF16())
+    return emitOpError("writes a bfloat16 result from ")
+           << getLhs().getType().getElementType()
+           << " operands: only bfloat16 operands' float32 sums are stored as "
+              "bfloat16";
+  return success();
+}
+
+/// lmc.matmul's assembly: `%lhs, %rhs (transpose_a)? (transpose_b)?
+/// attr-dict : lhs-type, rhs-type (-> result-type)?`. The result type is
+/// printed only when it is not the inferred one (a bfloat16 result of
+/// bfloat16 operands, lmc-bf16-storage); without it the type is inferred
+/// (operands that infer none are an error).
+ParseResult MatmulOp::parse(OpAsmParser &parser, OperationState &result) {
+  OpAsmParser::UnresolvedOperand lhs, rhs;
+  Type lhsType, rhsType, resultType;
+  llvm::SMLoc loc = parser.getCurrentLocation();
+  if (parser.parseOperand(lhs) || parser.parseComma() ||
+      parser.parseOperand(rhs))
+    return failure();
+  Properties &props = result.getOrAddProperties<Properties>();
+  if (succeeded(parser.parseOptionalKeyword("transpose_a")))
+    props.transpose_a = parser.getBuilder().getUnitAttr();
+  if (succeeded(parser.parseOptionalKeyword("transpose_b")))
+    props.transpose_b = parser.getBuilder().getUnitAttr();
+  if (parser.parseOptionalAttrDict(result.attributes) || parser.parseColon() ||
+      parser.parseType(lhsType) || parser.parseComma() ||
+      parser.parseType(rhsType))
+    return failure();
+  if (succeeded(parser.parseOptionalArrow())) {
+    if (parser.parseType(resultType))
+      return failure();
+  } else {
+    auto lhsTensor = dyn_cast<RankedTensorType>(lhsType);
+    auto rhsTensor = dyn_cast<RankedTensorType>(rhsType);
+    if (!lhsTensor || !rhsTensor)
+      return parser.emitError(loc, "expected ranked tensor operands");
+    FailureOr<RankedTensorType> inferred =
+        inferMatmulType(result.location, lhsTensor, rhsTensor,
+                        bool(props.transpose_a), bool(props.transpose_b));
+    if (failed(inferred))
+      return failure();
+    resultType = *inferred;
+  }
+  result.addTypes(resultType);
+  return parser.resolveOperands({lhs, rhs}, {lhsType, rhsType}, loc,
+                                result.operands);
+}
+
+void MatmulOp::print(OpAsmPrinter &p) {
+  p << ' ' << getLhs() << ", " << getRhs();
+  if (getTransposeA())
+    p << " transpose_a";
+  if (getTransposeB())
+    p << " transpose_b";
+  p.printOptionalAttrDict((*this)->getAttrs(),
+                          {getTransposeAAttrName(), getTransposeBAttrName()});
+  p << " : " << getLhs().getType() << ", " << getRhs().getType();
+  FailureOr<RankedTensorType> inferred =
+      inferMatmulType(std::nullopt, getLhs().getType(), getRhs().getType(),
+                      getTransposeA(), getTransposeB());
+  if (failed(inferred) || Type(*inferred) != getType())
+    p << " -> " << getType();
+}
+
 bool MatmulOp::canReadBF16(unsigned i) { return i < 2; }
-bool MatmulOp::canWriteBF16(unsigned) { return false; }
+bool MatmulOp::canWriteBF16(unsigned) { return true; }
 bool MatmulOp::computesInBF16() { return true; }
 bool MatmulOp::writesBF16Together() { return false; }
 bool MatmulOp::isBF16PassThrough() { return false; }

@@ -87,11 +87,11 @@ def LMC_BF16StorageOpInterface : OpInterface<"BF16StorageOpInterface"> {
     bfloat16 by converting in its body (`lmc.convert` after the block
     argument, before the `lmc.yield`): its arithmetic stays float32. A GEMM
     (`lmc.matmul`, `lmc.matmul_bias`) reads its `lhs` and `rhs` as bfloat16
-    (both or neither) and accumulates in float32; `lmc.matmul_bias` can also
-    write its results as bfloat16, rounded once after the epilogue, the
-    result and the pre-activation together (`writesBF16Together`), and then
-    reads its bias as bfloat16 too: an epilogue's vectors have its output's
-    type, as in cuBLASLt. A GEMM
+    (both or neither) and accumulates in float32; it can also write its
+    result as bfloat16, rounded once (after the epilogue of an
+    `lmc.matmul_bias`: the result and the pre-activation together,
+    `writesBF16Together`, and then reading its bias as bfloat16 too: an
+    epilogue's vectors have its output's type, as in cuBLASLt). A GEMM
     *computes in bfloat16* (`computesInBF16`): under `--precision bf16` it
     rounds its operands to bfloat16 anyway, so storing them rounded loses
     nothing; a group does not (a group that reads a bfloat16 operand computes

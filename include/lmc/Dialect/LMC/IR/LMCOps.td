@@ -454,16 +454,21 @@ def LMC_MatmulOp : LMC_Op<"matmul", [
     - a batched `rhs` has the batch dimensions of `lhs` where both are static;
     - `lhs` and `rhs` have the same element type; the result has it too,
       except for bfloat16 operands (stored so by `lmc-bf16-storage`), whose
-      products are summed into a float32 result.
+      products are summed into a float32 result, which `lmc-bf16-storage`
+      may store as bfloat16 (rounded once; printed after `->`).
   }];
   let arguments = (ins LMC_StoredTensor:$lhs, LMC_StoredTensor:$rhs,
                        UnitAttr:$transpose_a, UnitAttr:$transpose_b);
-  let results = (outs LMC_FloatTensor:$result);
-  let assemblyFormat = [{
-    $lhs `,` $rhs (`transpose_a` $transpose_a^)? (`transpose_b` $transpose_b^)?
-    attr-dict `:` type($lhs) `,` type($rhs)
-  }];
+  let results = (outs LMC_StoredTensor:$result);
+  // `$lhs, $rhs (transpose_a)? (transpose_b)? attr-dict : type($lhs),
+  // type($rhs) (-> type($result))?`, the result type printed only when it
+  // is not the inferred one: a declarative format cannot infer it when it
+  // is absent (LMCOps.cpp).
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
   let extraClassDeclaration = [{
+    static bool isCompatibleReturnTypes(::mlir::TypeRange inferred,
+                                        ::mlir::TypeRange actual);
     /// True when `rhs` is one matrix shared by all batch elements of `lhs`.
     bool isSharedRhs() {
       return getLhs().getType().getRank() > 2 &&
