@@ -57,7 +57,7 @@ struct LMCBF16StoragePass
 
   void run(func::FuncOp fn) {
     // The ops outside group bodies, in order.
-    SmallVector<Operation *> ops;
+    ops.clear();
     fn.walk<WalkOrder::PreOrder>([&](Operation *op) {
       if (op == fn.getOperation())
         return WalkResult::advance();
@@ -95,7 +95,7 @@ struct LMCBF16StoragePass
     // and every reader reads them as bfloat16. An op that writes its
     // results together (a GEMM's result and pre-activation, one epilogue)
     // stores all of them so, or none.
-    llvm::SetVector<Operation *> retyped;
+    retyped.clear();
     auto storable = [&](BF16StorageOpInterface storage, OpResult r) {
       return !bound.contains(r) &&
              storage.canWriteBF16(r.getResultNumber()) &&
@@ -176,14 +176,18 @@ struct LMCBF16StoragePass
   /// `v` rounded to bfloat16, once: where an op that only moves data
   /// (`isBF16PassThrough`) out of one value defines it (a flatten, a split),
   /// that op again on the rounded copy of its operand, so that one
-  /// conversion serves every view of a value; else a group of its own,
-  /// placed where `v` is defined (a function argument: at the top of the
+  /// conversion serves every view of a value; where a fusion group defines
+  /// it, one more result of that group, which writes both (rather than a
+  /// kernel that reads the value back); else a group of its own, placed
+  /// where `v` is defined (a function argument: at the top of the
   /// function). A concat is converted itself: repeating it would convert
   /// each of its operands.
   Value convert(Value v) {
     if (Value known = converted.lookup(v))
       return known;
     Operation *def = v.getDefiningOp();
+    if (auto group = dyn_cast_or_null<FusedOp>(def))
+      return writeAlsoAsBF16(group, cast<OpResult>(v).getResultNumber());
     auto storage = dyn_cast_or_null<BF16StorageOpInterface>(def);
     if (storage && storage.isBF16PassThrough() &&
         llvm::count_if(def->getOperands(), [](Value operand) {
@@ -225,6 +229,43 @@ struct LMCBF16StoragePass
     return group.getResult(0);
   }
 
+  /// Replaces `group` by a copy with one more result, its result `index`
+  /// rounded to bfloat16 (the body rounds it before the store:
+  /// adaptToBF16Storage), and returns that result.
+  Value writeAlsoAsBF16(FusedOp group, unsigned index) {
+    OpBuilder b(group);
+    SmallVector<Type> types(group->getResultTypes());
+    types.push_back(
+        asBF16(cast<RankedTensorType>(group->getResult(index).getType())));
+    auto wide = FusedOp::create(b, group.getLoc(), types, group.getKindAttr(),
+                                group.getInputs());
+    wide->setDiscardableAttrs(group->getDiscardableAttrDictionary());
+    wide.getBody().takeBody(group.getBody());
+    YieldOp yield = wide.getYield();
+    yield->insertOperands(yield->getNumOperands(), yield->getOperand(index));
+    for (auto [from, to] : llvm::zip(group->getResults(), wide->getResults())) {
+      if (Value copy = converted.lookup(from)) {
+        converted.erase(from);
+        converted[to] = copy;
+      }
+      from.replaceAllUsesWith(to);
+    }
+    if (retyped.remove(group))
+      retyped.insert(wide);
+    std::replace(ops.begin(), ops.end(), group.getOperation(),
+                 wide.getOperation());
+    group->erase();
+    retyped.insert(wide);
+    ++numWrittenTwice;
+    Value copy = wide->getResults().back();
+    converted[wide->getResult(index)] = copy;
+    return copy;
+  }
+
+  /// The ops outside group bodies of the function, in order.
+  SmallVector<Operation *> ops;
+  /// The ops some of whose operands or results were given bfloat16 types.
+  llvm::SetVector<Operation *> retyped;
   /// The bfloat16 copy of each float32 value converted in this function.
   llvm::DenseMap<Value, Value> converted;
   /// The data-moving ops repeated on converted operands.

@@ -130,19 +130,21 @@ func.func @flatten_views(%x: tensor<?x?x64xf32>, %w: tensor<64x64xf32>, %dy: ten
 // -----
 
 // Tests that a value a group reduces into a gradient (a returned group
-// result: a bias gradient) stays float32 although a GEMM reads it too (the
-// GEMM reads a converted copy), and that a weight gradient GEMM's output
-// summed by a group stays float32.
+// result: a bias gradient) stays float32 although a GEMM reads it too: the
+// group that writes it also writes the bfloat16 copy the GEMMs read (one
+// more result, rounded in its body), and that a weight gradient GEMM's
+// output summed by a group stays float32.
 
 // CHECK-LABEL: func.func @reduced_into_gradient
-// CHECK:         %[[DY:.+]] = lmc.fused "gelu_grad" (%{{.+}} = %{{.+}}) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
+// CHECK:         %[[DY:.+]]:2 = lmc.fused "gelu_grad" (%{{.+}} = %{{.+}}) : (tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xbf16>) {
+// CHECK-NEXT:      %[[V:.+]] = lmc.scale
+// CHECK-NEXT:      %[[VB:.+]] = lmc.convert %[[V]] : tensor<?x?x64xf32> -> tensor<?x?x64xbf16>
+// CHECK-NEXT:      lmc.yield %[[V]], %[[VB]] : tensor<?x?x64xf32>, tensor<?x?x64xbf16>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    %[[DB:.+]] = lmc.fused "reduce_sum" (%{{.+}} = %[[DY]]#0) : (tensor<?x?x64xf32>) -> tensor<64xf32> {
 // CHECK-NOT:       lmc.convert
-// CHECK:         }
-// CHECK-NEXT:    %[[DYB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[DY]]) : (tensor<?x?x64xf32>) -> tensor<?x?x64xbf16>
-// CHECK:         %[[DB:.+]] = lmc.fused "reduce_sum" (%{{.+}} = %[[DY]]) : (tensor<?x?x64xf32>) -> tensor<64xf32> {
-// CHECK-NOT:       lmc.convert
-// CHECK:         %[[DW1:.+]] = lmc.matmul %{{.+}}, %[[DYB]] transpose_a : tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
-// CHECK-NEXT:    %[[DW2:.+]] = lmc.matmul %{{.+}}, %[[DYB]] transpose_a : tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
+// CHECK:         %[[DW1:.+]] = lmc.matmul %{{.+}}, %[[DY]]#1 transpose_a : tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
+// CHECK-NEXT:    %[[DW2:.+]] = lmc.matmul %{{.+}}, %[[DY]]#1 transpose_a : tensor<?x?x64xbf16>, tensor<?x?x64xbf16>
 // CHECK-NEXT:    %[[DW:.+]] = lmc.fused "add" (%{{.+}} = %[[DW1]], %{{.+}} = %[[DW2]]) : (tensor<?x64x64xf32>, tensor<?x64x64xf32>) -> tensor<?x64x64xf32> {
 // CHECK-NOT:       lmc.convert
 // CHECK:         return %[[DB]], %[[DW]]
@@ -170,17 +172,16 @@ func.func @reduced_into_gradient(%x: tensor<?x?x64xf32>, %g: tensor<?x?x64xf32>)
 // GEMMs is converted once for the GEMMs while the embedding reads the
 // float32 table, and that a group result read by a row reduction outside
 // groups (a softmax) stays float32, also for the GEMM next to it, which
-// reads a converted copy.
+// reads the bfloat16 copy the group writes too.
 
 // CHECK-LABEL: func.func @tied_head
 // CHECK-SAME:    (%[[WTE:.+]]: tensor<256x64xf32>, %[[IDS:.+]]: tensor<?x?xi32>, %[[DL:.+]]: tensor<?x?x256xf32>)
 // CHECK:         %[[WB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[WTE]]) : (tensor<256x64xf32>) -> tensor<256x64xbf16>
 // CHECK:         %[[E:.+]] = lmc.embedding %[[WTE]][%[[IDS]]] : tensor<256x64xf32>, tensor<?x?xi32>
-// CHECK-NEXT:    %[[G:.+]] = lmc.fused "scale" (%{{.+}} = %[[E]]) : (tensor<?x?x64xf32>) -> tensor<?x?x64xf32> {
-// CHECK-NOT:       lmc.convert
-// CHECK:         %[[GB:.+]] = lmc.fused "to_bf16" (%{{.+}} = %[[G]])
-// CHECK:         %[[S:.+]] = lmc.softmax %[[G]] : tensor<?x?x64xf32>
-// CHECK-NEXT:    %[[L:.+]] = lmc.matmul %[[GB]], %[[WB]] transpose_b : tensor<?x?x64xbf16>, tensor<256x64xbf16>
+// CHECK-NEXT:    %[[G:.+]]:2 = lmc.fused "scale" (%{{.+}} = %[[E]]) : (tensor<?x?x64xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x64xbf16>) {
+// CHECK-NOT:     lmc.fused "to_bf16"
+// CHECK:         %[[S:.+]] = lmc.softmax %[[G]]#0 : tensor<?x?x64xf32>
+// CHECK-NEXT:    %[[L:.+]] = lmc.matmul %[[G]]#1, %[[WB]] transpose_b : tensor<?x?x64xbf16>, tensor<256x64xbf16>
 // CHECK:         %[[DX:.+]] = lmc.matmul %{{.+}}, %[[WB]] : tensor<?x?x256xbf16>, tensor<256x64xbf16>
 // CHECK-NEXT:    return %[[S]], %[[L]], %[[DX]]
 func.func @tied_head(%wte: tensor<256x64xf32>, %ids: tensor<?x?xi32>, %dl: tensor<?x?x256xf32>) -> (tensor<?x?x64xf32>, tensor<?x?x256xf32>, tensor<?x?x64xf32>) {
@@ -301,4 +302,27 @@ func.func @attention_float32_results(%qkv: tensor<?x?x192xf32>, %w: tensor<64x19
   }
   %dx = lmc.matmul %dqkv, %w transpose_b : tensor<?x?x192xf32>, tensor<64x192xf32>
   return %y, %db, %dx : tensor<?x?x64xf32>, tensor<192xf32>, tensor<?x?x64xf32>
+}
+
+// -----
+
+// Tests that a group two of whose float32 results GEMMs read (both also
+// returned) writes a bfloat16 copy of each, the GEMMs reading the copies
+// and the function returning the float32 results.
+
+// CHECK-LABEL: func.func @two_copies
+// CHECK:         %[[G:.+]]:4 = lmc.fused "pair" (%{{.+}} = %{{.+}}) : (tensor<?x64xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xbf16>, tensor<?x64xbf16>) {
+// CHECK:           lmc.yield %[[A:.+]], %[[B:.+]], %{{.+}}, %{{.+}} : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xbf16>, tensor<?x64xbf16>
+// CHECK:         lmc.matmul %[[G]]#2, %{{.+}} : tensor<?x64xbf16>, tensor<64x64xbf16>
+// CHECK-NEXT:    lmc.matmul %[[G]]#3, %{{.+}} : tensor<?x64xbf16>, tensor<64x64xbf16>
+// CHECK-NEXT:    return %[[G]]#0, %[[G]]#1,
+func.func @two_copies(%x: tensor<?x64xf32>, %w: tensor<64x64xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>) {
+  %a, %b = lmc.fused "pair" (%p = %x) : (tensor<?x64xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>) {
+    %0 = lmc.scale %p by 2.0e+00 : tensor<?x64xf32>
+    %1 = lmc.scale %p by 3.0e+00 : tensor<?x64xf32>
+    lmc.yield %0, %1 : tensor<?x64xf32>, tensor<?x64xf32>
+  }
+  %ya = lmc.matmul %a, %w : tensor<?x64xf32>, tensor<64x64xf32>
+  %yb = lmc.matmul %b, %w : tensor<?x64xf32>, tensor<64x64xf32>
+  return %a, %b, %ya, %yb : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>
 }

@@ -265,7 +265,11 @@ def LMCBF16Storage : Pass<"lmc-bf16-storage", "::mlir::ModuleOp"> {
        results as bfloat16 when its operands are; a float32 view of one
        value (a flatten, a split) is not converted itself: the op is
        repeated on the converted value, so that a value and its views share
-       one conversion. A float32 concat is converted as one value.
+       one conversion. A float32 concat is converted as one value. A value
+       a fusion group writes is converted by that group: it writes the
+       bfloat16 copy as one more result (a residual stream's gradient that
+       the group also reduces into a bias gradient, for instance), rather
+       than a `to_bf16` group reading it back.
 
     Input:
 
@@ -310,6 +314,8 @@ def LMCBF16Storage : Pass<"lmc-bf16-storage", "::mlir::ModuleOp"> {
     Statistic<"numGemms", "gemms", "GEMMs reading bfloat16 operands">,
     Statistic<"numPassedThrough", "passed-through",
               "Data-moving ops repeated on converted operands">,
+    Statistic<"numWrittenTwice", "written-twice",
+              "Group results also written as bfloat16 by their group">,
   ];
   let dependentDialects = ["::mlir::lmc::LMCDialect"];
 }
