@@ -24,6 +24,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Bf16AttentionChecks.h"
 #include "CudaEmulation.h"
 #include "NaiveAttention.h"
 
@@ -31,8 +32,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <random>
 #include <vector>
 
@@ -66,6 +65,33 @@ Kernels kernelsFor(int64_t d) {
   }
 }
 
+/// What Attention.cpp passes the kernels of a case besides the buffers (T,
+/// heads, D and the query heads per key/value head as int, the scale
+/// 1/sqrt(D)), and how it launches them: blocks of `threads` threads, one
+/// per tile of query (or key) rows (gridX) and (batch, head) (gridY) or
+/// (batch, key/value head) (gridYKv).
+struct Launch {
+  int t, h, d, group;
+  float scale;
+  unsigned threads, gridX, gridY, gridYKv;
+};
+
+Launch launchFor(int64_t b, int64_t t, int64_t heads, int64_t kvHeads,
+                 int64_t d) {
+  const int di = static_cast<int>(d);
+  const unsigned tile =
+      static_cast<unsigned>(lmc_attention_f32::rowsPerBlock(di));
+  return {static_cast<int>(t),
+          static_cast<int>(heads),
+          di,
+          static_cast<int>(heads / kvHeads),
+          1.0f / std::sqrt(static_cast<float>(d)),
+          static_cast<unsigned>(lmc_attention_f32::threadsPerBlock(di)),
+          static_cast<unsigned>((t + tile - 1) / tile),
+          static_cast<unsigned>(b * heads),
+          static_cast<unsigned>(b * kvHeads)};
+}
+
 TEST(AttentionKernelsEmulated, ForwardAndBackwardAgainstNaive) {
   struct Case {
     int64_t b, t, heads, d, kvHeads;
@@ -88,37 +114,28 @@ TEST(AttentionKernelsEmulated, ForwardAndBackwardAgainstNaive) {
         e = dist(rng);
     const Rows rows{cs.t * c, c}, kvRows{cs.t * ckv, ckv};
     const Stats stats{cs.heads * cs.t, cs.t};
-    const int t = static_cast<int>(cs.t), h = static_cast<int>(cs.heads),
-              d = static_cast<int>(cs.d),
-              group = static_cast<int>(cs.heads / cs.kvHeads);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(cs.d));
-    const unsigned tile = static_cast<unsigned>(
-                       lmc_attention_f32::rowsPerBlock(d)),
-                   threads = static_cast<unsigned>(
-                       lmc_attention_f32::threadsPerBlock(d));
-    const unsigned gridX = static_cast<unsigned>((cs.t + tile - 1) / tile),
-                   gridY = static_cast<unsigned>(cs.b * cs.heads),
-                   gridYKv = static_cast<unsigned>(cs.b * cs.kvHeads);
+    const Launch ln = launchFor(cs.b, cs.t, cs.heads, cs.kvHeads, cs.d);
     Kernels kernels = kernelsFor(cs.d);
-    launch(gridX, gridY, threads, [&] {
+    launch(ln.gridX, ln.gridY, ln.threads, [&] {
       kernels.fwd(q.data(), rows, k.data(), kvRows, v.data(), kvRows,
-                  out.data(), rows, lse.data(), stats, t, h, group, scale);
+                  out.data(), rows, lse.data(), stats, ln.t, ln.h, ln.group,
+                  ln.scale);
     });
-    launch(static_cast<unsigned>((cs.t + 127) / 128), gridY, 128, [&] {
-      lmc_attention_delta(out.data(), rows, g.data(), rows, delta.data(),
-                          stats, t, h, d);
+    launch(static_cast<unsigned>((cs.t + 127) / 128), ln.gridY, 128, [&] {
+      lmc_attention_delta(out.data(), rows, g.data(), rows, delta.data(), stats,
+                          ln.t, ln.h, ln.d);
     });
     // One block per (batch, key/value head, key tile), as Attention.cpp
     // launches it.
-    launch(gridX, gridYKv, threads, [&] {
+    launch(ln.gridX, ln.gridYKv, ln.threads, [&] {
       kernels.dkdv(q.data(), rows, k.data(), kvRows, v.data(), kvRows, g.data(),
                    rows, lse.data(), stats, delta.data(), stats, dk.data(),
-                   kvRows, dv.data(), kvRows, t, h, group, scale);
+                   kvRows, dv.data(), kvRows, ln.t, ln.h, ln.group, ln.scale);
     });
-    launch(gridX, gridY, threads, [&] {
+    launch(ln.gridX, ln.gridY, ln.threads, [&] {
       kernels.dq(q.data(), rows, k.data(), kvRows, v.data(), kvRows, g.data(),
                  rows, lse.data(), stats, delta.data(), stats, dq.data(), rows,
-                 t, h, group, scale);
+                 ln.t, ln.h, ln.group, ln.scale);
     });
     for (const std::string &message :
          compareWithNaive(q.data(), k.data(), v.data(), g.data(), out.data(),
@@ -150,103 +167,58 @@ Bf16Kernels bf16KernelsFor(int64_t d) {
           lmc_attention_dq_d32_bf16in,   lmc_attention_dq_d32_bf16io};
 }
 
-bool sameBits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
-
 // bfloat16 activations (lmc-bf16-storage): q, k and v views of one bfloat16
 // [B, T, C + 2 Ckv + pad] projection, dO packed, O and the gradients views
 // of padded bfloat16 buffers; against the float32 kernels on the same values
 // (bit for bit) and attention in double.
 TEST(AttentionKernelsEmulated, Bf16ActivationsMatchFloat32Kernels) {
-  struct Case {
-    int64_t b, t, heads, d, kvHeads, pad;
-  };
   using bf16 = __nv_bfloat16;
-  const bf16 untouched{0x1234};
-  NaiveErrors worstIn, worstIo;
+  Bf16Errors worst;
   // T below, at and across the tiles (128 rows at D 16, 64 at D 32), T = 1;
   // grouped- and multi-query attention; odd and even row strides.
-  for (Case cs : {Case{2, 70, 2, 32, 2, 0}, Case{1, 140, 6, 16, 2, 3},
-                  Case{2, 1, 2, 16, 2, 1}, Case{1, 64, 4, 32, 1, 3},
-                  Case{1, 130, 1, 16, 1, 0}}) {
-    SCOPED_TRACE("B " + std::to_string(cs.b) + " T " + std::to_string(cs.t) +
-                 " heads " + std::to_string(cs.heads) + " D " +
-                 std::to_string(cs.d) + " kv_heads " +
-                 std::to_string(cs.kvHeads) + " pad " + std::to_string(cs.pad));
-    const int64_t c = cs.heads * cs.d, ckv = cs.kvHeads * cs.d,
-                  row = c + 2 * ckv + cs.pad, rows = cs.b * cs.t,
-                  outRow = c + 5, gradRow = c + 2 * ckv + 3,
-                  nl = cs.b * cs.heads * cs.t;
-    std::vector<bf16> qkvB(rows * row), gB(rows * c);
-    std::mt19937 rng(17);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    for (bf16 &e : qkvB)
-      e = __float2bfloat16(dist(rng));
-    for (bf16 &e : gB)
-      e = __float2bfloat16(dist(rng));
-    std::vector<float> qkvF(qkvB.size()), gF(gB.size());
-    for (size_t e = 0; e < qkvB.size(); ++e)
-      qkvF[e] = __bfloat162float(qkvB[e]);
-    for (size_t e = 0; e < gB.size(); ++e)
-      gF[e] = __bfloat162float(gB[e]);
-    const Rows proj{cs.t * row, row}, packed{cs.t * c, c},
-        outRows{cs.t * outRow, outRow}, gradRows{cs.t * gradRow, gradRow};
+  for (Bf16Case cs :
+       {Bf16Case{2, 70, 2, 32, 2, 0}, Bf16Case{1, 140, 6, 16, 2, 3},
+        Bf16Case{2, 1, 2, 16, 2, 1}, Bf16Case{1, 64, 4, 32, 1, 3},
+        Bf16Case{1, 130, 1, 16, 1, 0}}) {
+    SCOPED_TRACE(cs.name());
+    const int64_t c = cs.c, ckv = cs.ckv, rows = cs.rows, nl = cs.nl;
+    const Bf16Inputs in = randomBf16Inputs(cs, 17);
+    const Rows proj{cs.t * cs.row, cs.row}, packed{cs.t * c, c},
+        outRows{cs.t * cs.outRow, cs.outRow},
+        gradRows{cs.t * cs.gradRow, cs.gradRow};
     const Stats stats{cs.heads * cs.t, cs.t};
-    const int t = static_cast<int>(cs.t), h = static_cast<int>(cs.heads),
-              d = static_cast<int>(cs.d),
-              group = static_cast<int>(cs.heads / cs.kvHeads);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(cs.d));
-    const unsigned tile = static_cast<unsigned>(
-                       lmc_attention_f32::rowsPerBlock(d)),
-                   threads = static_cast<unsigned>(
-                       lmc_attention_f32::threadsPerBlock(d));
-    const unsigned gridX = static_cast<unsigned>((cs.t + tile - 1) / tile),
-                   gridY = static_cast<unsigned>(cs.b * cs.heads),
-                   gridYKv = static_cast<unsigned>(cs.b * cs.kvHeads);
+    const Launch ln = launchFor(cs.b, cs.t, cs.heads, cs.kvHeads, cs.d);
     const Kernels kf = kernelsFor(cs.d);
     const Bf16Kernels kb = bf16KernelsFor(cs.d);
-    const float *qF = qkvF.data(), *kF = qF + c, *vF = kF + ckv;
-    const bf16 *qB = qkvB.data(), *kB = qB + c, *vB = kB + ckv;
+    const float *qF = in.qkvF.data(), *kF = qF + c, *vF = kF + ckv;
+    const bf16 *qB = in.qkvB.data(), *kB = qB + c, *vB = kB + ckv;
+    const std::vector<float> &gF = in.gF;
+    const std::vector<bf16> &gB = in.gB;
 
     // Forward: the float32 kernel, then _bf16in and _bf16io.
     std::vector<float> outF(rows * c, NAN), lseF(nl, NAN), outIn(rows * c, NAN),
         lseIn(nl, NAN), lseIo(nl, NAN);
-    std::vector<bf16> outB(rows * outRow, untouched);
-    launch(gridX, gridY, threads, [&] {
+    std::vector<bf16> outB(rows * cs.outRow, bf16Untouched);
+    launch(ln.gridX, ln.gridY, ln.threads, [&] {
       kf.fwd(qF, proj, kF, proj, vF, proj, outF.data(), packed, lseF.data(),
-             stats, t, h, group, scale);
+             stats, ln.t, ln.h, ln.group, ln.scale);
       kb.fwdIn(qB, proj, kB, proj, vB, proj, outIn.data(), packed, lseIn.data(),
-               stats, t, h, group, scale);
+               stats, ln.t, ln.h, ln.group, ln.scale);
       kb.fwdIo(qB, proj, kB, proj, vB, proj, outB.data(), outRows, lseIo.data(),
-               stats, t, h, group, scale);
+               stats, ln.t, ln.h, ln.group, ln.scale);
     });
-    for (int64_t e = 0; e < nl; ++e) {
-      ASSERT_TRUE(sameBits(lseIn[e], lseF[e])) << "_bf16in lse " << e;
-      ASSERT_TRUE(sameBits(lseIo[e], lseF[e])) << "_bf16io lse " << e;
-    }
-    std::vector<float> outR(rows * c); // O as _bf16io stored it
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t x = 0; x < outRow; ++x) {
-        const bf16 got = outB[r * outRow + x];
-        if (x >= c) {
-          ASSERT_EQ(got.bits, untouched.bits) << "O padding, row " << r;
-          continue;
-        }
-        const float want = outF[r * c + x];
-        ASSERT_TRUE(sameBits(outIn[r * c + x], want))
-            << "_bf16in O " << r << ", " << x;
-        ASSERT_EQ(got.bits, __float2bfloat16(want).bits)
-            << "_bf16io O " << r << ", " << x << " (float32 " << want << ")";
-        outR[r * c + x] = __bfloat162float(got);
-      }
+    std::vector<float> outR; // O as _bf16io stored it
+    ASSERT_NO_FATAL_FAILURE(
+        checkBf16Forward(cs, outF, lseF, outIn, lseIn, outB, lseIo, outR));
 
     // delta from O as stored: lmc_attention_delta_bf16in against the
     // float32 kernel on the same values.
     std::vector<float> delta(nl, NAN), deltaB(nl, NAN);
-    launch(static_cast<unsigned>((cs.t + 127) / 128), gridY, 128, [&] {
+    launch(static_cast<unsigned>((cs.t + 127) / 128), ln.gridY, 128, [&] {
       lmc_attention_delta(outR.data(), packed, gF.data(), packed, delta.data(),
-                          stats, t, h, d);
+                          stats, ln.t, ln.h, ln.d);
       lmc_attention_delta_bf16in(outB.data(), outRows, gB.data(), packed,
-                                 deltaB.data(), stats, t, h, d);
+                                 deltaB.data(), stats, ln.t, ln.h, ln.d);
     });
     for (int64_t e = 0; e < nl; ++e)
       ASSERT_TRUE(sameBits(deltaB[e], delta[e]))
@@ -254,74 +226,38 @@ TEST(AttentionKernelsEmulated, Bf16ActivationsMatchFloat32Kernels) {
           << delta[e];
 
     // Backward: the float32 kernels, _bf16in, _bf16io.
-    std::vector<float> dF(rows * gradRow, 7.0f), dIn(rows * gradRow, 7.0f);
-    std::vector<bf16> dB(rows * gradRow, untouched);
-    launch(gridX, gridYKv, threads, [&] {
+    std::vector<float> dF(rows * cs.gradRow, f32Untouched),
+        dIn(rows * cs.gradRow, f32Untouched);
+    std::vector<bf16> dB(rows * cs.gradRow, bf16Untouched);
+    launch(ln.gridX, ln.gridYKv, ln.threads, [&] {
       kf.dkdv(qF, proj, kF, proj, vF, proj, gF.data(), packed, lseF.data(),
               stats, delta.data(), stats, dF.data() + c, gradRows,
-              dF.data() + c + ckv, gradRows, t, h, group, scale);
+              dF.data() + c + ckv, gradRows, ln.t, ln.h, ln.group, ln.scale);
       kb.dkdvIn(qB, proj, kB, proj, vB, proj, gB.data(), packed, lseF.data(),
                 stats, deltaB.data(), stats, dIn.data() + c, gradRows,
-                dIn.data() + c + ckv, gradRows, t, h, group, scale);
+                dIn.data() + c + ckv, gradRows, ln.t, ln.h, ln.group, ln.scale);
       kb.dkdvIo(qB, proj, kB, proj, vB, proj, gB.data(), packed, lseF.data(),
                 stats, deltaB.data(), stats, dB.data() + c, gradRows,
-                dB.data() + c + ckv, gradRows, t, h, group, scale);
+                dB.data() + c + ckv, gradRows, ln.t, ln.h, ln.group, ln.scale);
     });
-    launch(gridX, gridY, threads, [&] {
+    launch(ln.gridX, ln.gridY, ln.threads, [&] {
       kf.dq(qF, proj, kF, proj, vF, proj, gF.data(), packed, lseF.data(), stats,
-            delta.data(), stats, dF.data(), gradRows, t, h, group, scale);
+            delta.data(), stats, dF.data(), gradRows, ln.t, ln.h, ln.group,
+            ln.scale);
       kb.dqIn(qB, proj, kB, proj, vB, proj, gB.data(), packed, lseF.data(),
-              stats, deltaB.data(), stats, dIn.data(), gradRows, t, h, group,
-              scale);
+              stats, deltaB.data(), stats, dIn.data(), gradRows, ln.t, ln.h,
+              ln.group, ln.scale);
       kb.dqIo(qB, proj, kB, proj, vB, proj, gB.data(), packed, lseF.data(),
-              stats, deltaB.data(), stats, dB.data(), gradRows, t, h, group,
-              scale);
+              stats, deltaB.data(), stats, dB.data(), gradRows, ln.t, ln.h,
+              ln.group, ln.scale);
     });
-    std::vector<float> dR(rows * gradRow); // the gradients as _bf16io stored
-    for (int64_t e = 0; e < rows * gradRow; ++e) {
-      if (e % gradRow >= c + 2 * ckv) {
-        ASSERT_EQ(dB[e].bits, untouched.bits) << "gradient padding " << e;
-        ASSERT_EQ(dIn[e], 7.0f) << "gradient padding " << e;
-        continue;
-      }
-      ASSERT_TRUE(sameBits(dIn[e], dF[e])) << "_bf16in gradient " << e << ": "
-                                           << dIn[e] << ", float32 " << dF[e];
-      ASSERT_EQ(dB[e].bits, __float2bfloat16(dF[e]).bits)
-          << "_bf16io gradient " << e << " (float32 " << dF[e] << ")";
-      dR[e] = __bfloat162float(dB[e]);
-    }
+    std::vector<float> dR; // the gradients as _bf16io stored them
+    ASSERT_NO_FATAL_FAILURE(checkBf16Gradients(cs, dF, dIn, dB, dR));
 
     // Against attention in double on the bfloat16 values.
-    auto unpack = [&](const std::vector<float> &from, int64_t stride,
-                      int64_t offset, int64_t width) {
-      std::vector<float> to(rows * width);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t x = 0; x < width; ++x)
-          to[r * width + x] = from[r * stride + offset + x];
-      return to;
-    };
-    const std::vector<float> pq = unpack(qkvF, row, 0, c),
-                             pk = unpack(qkvF, row, c, ckv),
-                             pv = unpack(qkvF, row, c + ckv, ckv);
-    for (bool bf16Out : {false, true}) {
-      const std::vector<float> &grads = bf16Out ? dR : dIn;
-      const std::vector<float> pdq = unpack(grads, gradRow, 0, c),
-                               pdk = unpack(grads, gradRow, c, ckv),
-                               pdv = unpack(grads, gradRow, c + ckv, ckv);
-      NaiveErrors errors;
-      for (const std::string &message : compareWithNaive(
-               pq.data(), pk.data(), pv.data(), gF.data(),
-               bf16Out ? outR.data() : outIn.data(), lseIn.data(), pdq.data(),
-               pdk.data(), pdv.data(), cs.b, cs.t, cs.heads, cs.kvHeads, cs.d,
-               bf16Out ? 2e-3 + std::ldexp(1.0, -8) : 2e-3, 5, &errors))
-        ADD_FAILURE() << (bf16Out ? "_bf16io: " : "_bf16in: ") << message;
-      (bf16Out ? worstIo : worstIn).merge(errors);
-    }
+    compareBf16WithNaive(cs, in, outIn, outR, lseIn, dIn, dR, 2e-3, worst);
   }
-  std::printf("largest errors against double, float32 results: %s\n",
-              worstIn.str().c_str());
-  std::printf("largest errors against double, bfloat16 results: %s\n",
-              worstIo.str().c_str());
+  worst.print();
 }
 
 } // namespace

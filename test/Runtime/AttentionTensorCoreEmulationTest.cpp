@@ -38,6 +38,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Bf16AttentionChecks.h"
 #include "CudaEmulation.h"
 #include "NaiveAttention.h"
 
@@ -45,8 +46,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <random>
 #include <vector>
 
@@ -279,8 +278,6 @@ template <int D> Bf16Kernels bf16Kernels() {
         lmc_attention_tc_dq_d128_bf16in,   lmc_attention_tc_dq_d128_bf16io};
 }
 
-bool sameBits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
-
 /// delta[b, h, i] = dO_i . O_i ([B, H, T] packed) on the host, in the
 /// order of lmc_attention_delta; O and dO [B, T, C] with row strides.
 std::vector<float> hostDelta(const float *out, int64_t outRow, const float *g,
@@ -304,43 +301,26 @@ std::vector<float> hostDelta(const float *out, int64_t outRow, const float *g,
 // of padded bfloat16 buffers; against the float32-input kernels on the same
 // values (bit for bit) and attention in double.
 TEST(AttentionTensorCoreEmulated, Bf16ActivationsMatchFloat32Kernels) {
-  struct Case {
-    int64_t b, t, heads, d, kvHeads, pad;
-  };
   using bf16 = __nv_bfloat16;
-  const bf16 untouched{0x1234};
-  NaiveErrors worstIn, worstIo;
+  Bf16Errors worst;
   // pad 0: every row 16-byte aligned (the kernels' 16-byte loads); pad 3:
   // odd row strides (one element at a time).
-  for (Case cs : {Case{1, 70, 2, 64, 1, 0}, Case{1, 64, 4, 64, 2, 3},
-                  Case{1, 1, 2, 64, 2, 3}, Case{2, 45, 2, 128, 2, 0},
-                  Case{1, 100, 4, 128, 2, 3}}) {
-    SCOPED_TRACE("B " + std::to_string(cs.b) + " T " + std::to_string(cs.t) +
-                 " heads " + std::to_string(cs.heads) + " D " +
-                 std::to_string(cs.d) + " kv_heads " +
-                 std::to_string(cs.kvHeads) + " pad " + std::to_string(cs.pad));
-    const int64_t c = cs.heads * cs.d, ckv = cs.kvHeads * cs.d,
-                  row = c + 2 * ckv + cs.pad, rows = cs.b * cs.t,
-                  outRow = c + 5, gradRow = c + 2 * ckv + 3,
-                  nl = cs.b * cs.heads * cs.t;
-    std::vector<bf16> qkvB(rows * row), gB(rows * c);
-    std::mt19937 rng(13);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    for (bf16 &e : qkvB)
-      e = __float2bfloat16(dist(rng));
-    for (bf16 &e : gB)
-      e = __float2bfloat16(dist(rng));
-    std::vector<float> qkvF(qkvB.size()), gF(gB.size());
-    for (size_t e = 0; e < qkvB.size(); ++e)
-      qkvF[e] = __bfloat162float(qkvB[e]);
-    for (size_t e = 0; e < gB.size(); ++e)
-      gF[e] = __bfloat162float(gB[e]);
+  for (Bf16Case cs :
+       {Bf16Case{1, 70, 2, 64, 1, 0}, Bf16Case{1, 64, 4, 64, 2, 3},
+        Bf16Case{1, 1, 2, 64, 2, 3}, Bf16Case{2, 45, 2, 128, 2, 0},
+        Bf16Case{1, 100, 4, 128, 2, 3}}) {
+    SCOPED_TRACE(cs.name());
+    const int64_t c = cs.c, ckv = cs.ckv, rows = cs.rows, nl = cs.nl;
+    const Bf16Inputs in = randomBf16Inputs(cs, 13);
+    const std::vector<float> &gF = in.gF;
+    const std::vector<bf16> &gB = in.gB;
     if (cs.pad == 0) {
-      ASSERT_EQ(reinterpret_cast<uintptr_t>(qkvB.data()) % 16, 0u)
+      ASSERT_EQ(reinterpret_cast<uintptr_t>(in.qkvB.data()) % 16, 0u)
           << "the aligned case does not take the 16-byte loads";
     }
-    const Rows proj{cs.t * row, row}, packed{cs.t * c, c},
-        outRows{cs.t * outRow, outRow}, gradRows{cs.t * gradRow, gradRow};
+    const Rows proj{cs.t * cs.row, cs.row}, packed{cs.t * c, c},
+        outRows{cs.t * cs.outRow, cs.outRow},
+        gradRows{cs.t * cs.gradRow, cs.gradRow};
     const Stats stats{cs.heads * cs.t, cs.t};
     const int t = static_cast<int>(cs.t), h = static_cast<int>(cs.heads),
               group = static_cast<int>(cs.heads / cs.kvHeads);
@@ -349,13 +329,13 @@ TEST(AttentionTensorCoreEmulated, Bf16ActivationsMatchFloat32Kernels) {
                    gridYKv = static_cast<unsigned>(cs.b * cs.kvHeads);
     Kernels kn = cs.d == 64 ? kernels<64>() : kernels<128>();
     Bf16Kernels kb = cs.d == 64 ? bf16Kernels<64>() : bf16Kernels<128>();
-    const float *qF = qkvF.data(), *kF = qF + c, *vF = kF + ckv;
-    const bf16 *qB = qkvB.data(), *kB = qB + c, *vB = kB + ckv;
+    const float *qF = in.qkvF.data(), *kF = qF + c, *vF = kF + ckv;
+    const bf16 *qB = in.qkvB.data(), *kB = qB + c, *vB = kB + ckv;
 
     // Forward: the float32 kernel, then _bf16in and _bf16io.
     std::vector<float> outF(rows * c, NAN), lseF(nl, NAN), outIn(rows * c, NAN),
         lseIn(nl, NAN), lseIo(nl, NAN);
-    std::vector<bf16> outB(rows * outRow, untouched);
+    std::vector<bf16> outB(rows * cs.outRow, bf16Untouched);
     launch(blocks(cs.t, kn.fwdRows), gridY, kn.fwdThreads, [&] {
       kn.fwd(qF, proj, kF, proj, vF, proj, outF.data(), packed, lseF.data(),
              stats, t, h, group, scale);
@@ -368,31 +348,16 @@ TEST(AttentionTensorCoreEmulated, Bf16ActivationsMatchFloat32Kernels) {
       kb.fwdIo(qB, proj, kB, proj, vB, proj, outB.data(), outRows, lseIo.data(),
                stats, t, h, group, scale);
     });
-    for (int64_t e = 0; e < nl; ++e) {
-      ASSERT_TRUE(sameBits(lseIn[e], lseF[e])) << "_bf16in lse " << e;
-      ASSERT_TRUE(sameBits(lseIo[e], lseF[e])) << "_bf16io lse " << e;
-    }
-    std::vector<float> outR(rows * c); // O as _bf16io stored it
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t x = 0; x < outRow; ++x) {
-        const bf16 got = outB[r * outRow + x];
-        if (x >= c) {
-          ASSERT_EQ(got.bits, untouched.bits) << "O padding, row " << r;
-          continue;
-        }
-        const float want = outF[r * c + x];
-        ASSERT_TRUE(sameBits(outIn[r * c + x], want))
-            << "_bf16in O " << r << ", " << x;
-        ASSERT_EQ(got.bits, __float2bfloat16(want).bits)
-            << "_bf16io O " << r << ", " << x << " (float32 " << want << ")";
-        outR[r * c + x] = __bfloat162float(got);
-      }
+    std::vector<float> outR; // O as _bf16io stored it
+    ASSERT_NO_FATAL_FAILURE(
+        checkBf16Forward(cs, outF, lseF, outIn, lseIn, outB, lseIo, outR));
 
     // Backward, from O as stored: the float32 kernels, _bf16in, _bf16io.
     const std::vector<float> delta =
         hostDelta(outR.data(), c, gF.data(), c, cs.b, cs.t, cs.heads, cs.d);
-    std::vector<float> dF(rows * gradRow, 7.0f), dIn(rows * gradRow, 7.0f);
-    std::vector<bf16> dB(rows * gradRow, untouched);
+    std::vector<float> dF(rows * cs.gradRow, f32Untouched),
+        dIn(rows * cs.gradRow, f32Untouched);
+    std::vector<bf16> dB(rows * cs.gradRow, bf16Untouched);
     launch(blocks(cs.t, kn.keyRows), gridYKv, kn.keyThreads, [&] {
       kn.dkdv(qF, proj, kF, proj, vF, proj, gF.data(), packed, lseF.data(),
               stats, delta.data(), stats, dF.data() + c, gradRows,
@@ -414,51 +379,13 @@ TEST(AttentionTensorCoreEmulated, Bf16ActivationsMatchFloat32Kernels) {
               stats, delta.data(), stats, dB.data(), gradRows, t, h, group,
               scale);
     });
-    std::vector<float> dR(rows * gradRow); // the gradients as _bf16io stored
-    for (int64_t e = 0; e < rows * gradRow; ++e) {
-      if (e % gradRow >= c + 2 * ckv) {
-        ASSERT_EQ(dB[e].bits, untouched.bits) << "gradient padding " << e;
-        ASSERT_EQ(dIn[e], 7.0f) << "gradient padding " << e;
-        continue;
-      }
-      ASSERT_TRUE(sameBits(dIn[e], dF[e])) << "_bf16in gradient " << e << ": "
-                                           << dIn[e] << ", float32 " << dF[e];
-      ASSERT_EQ(dB[e].bits, __float2bfloat16(dF[e]).bits)
-          << "_bf16io gradient " << e << " (float32 " << dF[e] << ")";
-      dR[e] = __bfloat162float(dB[e]);
-    }
+    std::vector<float> dR; // the gradients as _bf16io stored them
+    ASSERT_NO_FATAL_FAILURE(checkBf16Gradients(cs, dF, dIn, dB, dR));
 
     // Against attention in double on the bfloat16 values.
-    auto unpack = [&](const std::vector<float> &from, int64_t stride,
-                      int64_t offset, int64_t width) {
-      std::vector<float> to(rows * width);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t x = 0; x < width; ++x)
-          to[r * width + x] = from[r * stride + offset + x];
-      return to;
-    };
-    const std::vector<float> pq = unpack(qkvF, row, 0, c),
-                             pk = unpack(qkvF, row, c, ckv),
-                             pv = unpack(qkvF, row, c + ckv, ckv);
-    for (bool bf16Out : {false, true}) {
-      const std::vector<float> &d = bf16Out ? dR : dIn;
-      const std::vector<float> pdq = unpack(d, gradRow, 0, c),
-                               pdk = unpack(d, gradRow, c, ckv),
-                               pdv = unpack(d, gradRow, c + ckv, ckv);
-      NaiveErrors errors;
-      for (const std::string &message : compareWithNaive(
-               pq.data(), pk.data(), pv.data(), gF.data(),
-               bf16Out ? outR.data() : outIn.data(), lseIn.data(), pdq.data(),
-               pdk.data(), pdv.data(), cs.b, cs.t, cs.heads, cs.kvHeads, cs.d,
-               bf16Out ? 1e-2 + std::ldexp(1.0, -8) : 1e-2, 5, &errors))
-        ADD_FAILURE() << (bf16Out ? "_bf16io: " : "_bf16in: ") << message;
-      (bf16Out ? worstIo : worstIn).merge(errors);
-    }
+    compareBf16WithNaive(cs, in, outIn, outR, lseIn, dIn, dR, 1e-2, worst);
   }
-  std::printf("largest errors against double, float32 results: %s\n",
-              worstIn.str().c_str());
-  std::printf("largest errors against double, bfloat16 results: %s\n",
-              worstIo.str().c_str());
+  worst.print();
 }
 
 } // namespace

@@ -439,8 +439,9 @@ TEST(GpuGemm, BiasAndGeluEpilogues) {
                 ADD_FAILURE() << what << ": C[" << i << "," << j
                               << "] = " << got << ", expected " << expect;
             }
-          if (ldc > N)
+          if (ldc > N) {
             EXPECT_EQ(C.data[N], 7.0f) << what; // padding untouched
+          }
         }
 }
 
@@ -624,8 +625,9 @@ TEST(GpuGemm, Bf16OperandsBiasAndGeluEpilogues) {
             }
           if (ldc > N) { // padding untouched
             EXPECT_EQ(outBf16 ? Cb.at(N) : C.data[N], 7.0) << what;
-            if (epilogue == LMCRT_GEMM_BIAS_GELU_TANH)
+            if (epilogue == LMCRT_GEMM_BIAS_GELU_TANH) {
               EXPECT_EQ(outBf16 ? AuxB.at(N) : Aux.data[N], 7.0) << what;
+            }
           }
         }
 }
