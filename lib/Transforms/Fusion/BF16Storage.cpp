@@ -250,12 +250,13 @@ struct LMCBF16StoragePass
       }
       from.replaceAllUsesWith(to);
     }
-    if (retyped.remove(group))
-      retyped.insert(wide);
+    // The body adapts once the pass is done (the new result, and any
+    // retyped before).
+    retyped.remove(group);
+    retyped.insert(wide);
     std::replace(ops.begin(), ops.end(), group.getOperation(),
                  wide.getOperation());
     group->erase();
-    retyped.insert(wide);
     ++numWrittenTwice;
     Value copy = wide->getResults().back();
     converted[wide->getResult(index)] = copy;
